@@ -1,0 +1,37 @@
+# Zhili — build, demo and test. Needs Go 1.26, Node 20 and npm.
+GO       ?= go
+VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -X main.version=$(VERSION)
+BIN      := bin/zhili
+GOFLAGS_TEST ?= -race -count=1 -timeout 20m
+
+.PHONY: demo build assets test vet bench clean
+
+# Front-end: install the locked npm packages and build assets/dist (embedded by go:embed).
+assets/node_modules/.package-lock.json: assets/package-lock.json assets/package.json
+	cd assets && npm ci --no-audit --no-fund
+assets: assets/node_modules/.package-lock.json
+	cd assets && npm run build
+
+build: assets
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/zhili
+
+# The demo county with a live simulated feed; prints ready-to-click URLs.
+demo: build
+	./$(BIN) serve --demo --data zhili-data/demo
+
+vet:
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	$(GO) vet ./...
+
+# Every test: unit, conformance suites, crash and end-to-end (a real browser when chromium is
+# installed; ZHILI_REQUIRE_SERVICES=1 turns a missing browser or server into a failure).
+test: assets vet
+	$(GO) test $(GOFLAGS_TEST) ./...
+
+# Benchmarks behind the figures in docs/PERFORMANCE.md.
+bench: assets
+	$(GO) test -run '^$$' -bench . -benchmem ./aggregator ./dashboard ./intake ./store
+
+clean:
+	rm -rf bin assets/dist/*.js assets/dist/*.css assets/dist/*.html

@@ -1,0 +1,327 @@
+// Package aggregator is the write path: validate → dedupe → durable intake → locate → case
+// state → rollups → sinks (history store, live bus). Personal fields are split off here and
+// never reach the live bus.
+package aggregator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	json "github.com/goccy/go-json"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/paulmach/orb"
+
+	"zhili/bus"
+	"zhili/dashboard"
+	"zhili/event"
+	"zhili/geo"
+	"zhili/intake"
+	"zhili/internal/clock"
+	"zhili/store"
+)
+
+// Config configures an Aggregator.
+type Config struct {
+	Rules      event.Rules
+	Loc        *time.Location // deployment time zone: "today" and day buckets
+	MaxLines   int            // per ingest request (default 10,000)
+	MaxBytes   int64          // per ingest request (default 8 MiB)
+	ReadBatch  int            // intake entries applied per step (default 2,000)
+	StoreBatch int            // records per store write (default 10,000)
+	StoreEvery time.Duration  // store write interval (default 200 ms)
+	DisplayCRS string         // CRS of points published to screens (default wgs84)
+	FeedKeep   int            // recent feed items kept for resets (default 200)
+	Logger     *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Loc == nil {
+		c.Loc = time.UTC
+	}
+	if c.MaxLines <= 0 {
+		c.MaxLines = 10000
+	}
+	if c.MaxBytes <= 0 {
+		c.MaxBytes = 8 << 20
+	}
+	if c.ReadBatch <= 0 {
+		c.ReadBatch = 2000
+	}
+	if c.StoreBatch <= 0 {
+		c.StoreBatch = 10000
+	}
+	if c.StoreEvery <= 0 {
+		c.StoreEvery = 200 * time.Millisecond
+	}
+	if c.FeedKeep <= 0 {
+		c.FeedKeep = 200
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Rules.Sources == nil {
+		c.Rules = event.DefaultRules()
+	}
+}
+
+// Aggregator owns the write path of one deployment.
+type Aggregator struct {
+	cfg    Config
+	intake intake.Intake
+	store  store.Store
+	bus    bus.Bus
+	tree   *geo.Tree
+	loc    geo.Locator
+	clk    clock.Clock
+	m      *metrics
+
+	mu    sync.Mutex // guards st
+	st    *state
+	pos   uint64 // last intake offset applied
+	ready atomic.Bool
+
+	draining atomic.Bool
+	drainReq chan struct{}
+	done     chan struct{}
+	runErr   error
+	shutOnce sync.Once
+	recent   []dashboard.Item
+}
+
+// New builds an Aggregator. Call Run to start it.
+func New(cfg Config, in intake.Intake, st store.Store, b bus.Bus, tree *geo.Tree, loc geo.Locator, clk clock.Clock, m *Metrics) *Aggregator {
+	cfg.defaults()
+	if loc == nil {
+		loc = geo.TreeLocator{T: tree}
+	}
+	if m == nil {
+		m = NewMetrics(nil)
+	}
+	if cfg.Rules.KnownRegion == nil {
+		cfg.Rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
+	}
+	crs := cfg.DisplayCRS
+	a := &Aggregator{cfg: cfg, intake: in, store: st, bus: b, tree: tree, loc: loc, clk: clk, m: m.m,
+		drainReq: make(chan struct{}), done: make(chan struct{})}
+	a.st = newState(cfg.Loc, tree.Root.Code, func(lon, lat float64) (float64, float64) { return geo.FromWGS84(crs, lon, lat) })
+	return a
+}
+
+// Ready reports whether recovery finished and events are being applied.
+func (a *Aggregator) Ready() bool { return a.ready.Load() }
+
+// locate returns the region path of an event's location, or of its explicit region.
+func (a *Aggregator) locate(ev *event.Event) []string {
+	if l := ev.Location; l != nil {
+		lon, lat := geo.ToWGS84(l.CRS, l.Lon, l.Lat)
+		if p := a.loc.Locate(orb.Point{lon, lat}); p != nil {
+			return p
+		}
+	}
+	if ev.Region != "" {
+		return a.tree.Path(ev.Region)
+	}
+	return nil
+}
+
+// record derives the stored record of a logged event.
+func (a *Aggregator) record(e intake.Entry) (store.Record, error) {
+	var lg logged
+	if err := json.Unmarshal(e.Data, &lg); err != nil {
+		return store.Record{}, fmt.Errorf("intake entry %d: %w", e.Offset, err)
+	}
+	r := store.Record{Event: lg.Event, Offset: e.Offset, Received: receivedTime(lg.Received)}
+	if l := lg.Event.Location; l != nil {
+		r.Lon, r.Lat = geo.ToWGS84(l.CRS, l.Lon, l.Lat)
+		r.HasPoint = true
+	}
+	if r.Type == event.CaseReported {
+		r.RegionPath = a.locate(&r.Event)
+	}
+	return r, nil
+}
+
+// Run recovers the live state from the history store and the intake log, then applies new
+// intake entries until ctx is done or Shutdown drains it.
+func (a *Aggregator) Run(ctx context.Context) error {
+	defer close(a.done)
+	err := a.run(ctx)
+	if errors.Is(err, context.Canceled) {
+		err = nil
+	}
+	a.runErr = err
+	return err
+}
+
+func (a *Aggregator) run(ctx context.Context) error {
+	start := time.Now()
+	cp, err := a.store.Checkpoint(ctx)
+	if err != nil {
+		return fmt.Errorf("aggregator: read checkpoint: %w", err)
+	}
+	now := a.clk.Now()
+	n := 0
+	a.mu.Lock()
+	err = a.store.Replay(ctx, func(r store.Record) error {
+		n++
+		a.st.apply(&r, now, true)
+		if len(a.st.items) > 4*a.cfg.FeedKeep {
+			a.st.items = append(a.st.items[:0], a.st.items[len(a.st.items)-a.cfg.FeedKeep:]...)
+		}
+		return nil
+	})
+	if err != nil {
+		a.mu.Unlock()
+		return fmt.Errorf("aggregator: replay history: %w", err)
+	}
+	a.pos = cp
+	u := a.st.takeDelta()
+	a.recent = keepLast(u.Items, a.cfg.FeedKeep)
+	a.mu.Unlock()
+	a.cfg.Logger.Info("aggregator: replayed history", "events", n, "checkpoint", cp, "took", time.Since(start).Round(time.Millisecond))
+
+	w := newWriter(a)
+	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer wcancel()
+	wdone := make(chan error, 1)
+	go func() { wdone <- w.run(wctx) }()
+
+	if err := a.publishFull(ctx); err != nil {
+		return err
+	}
+	a.ready.Store(true)
+	defer a.ready.Store(false)
+
+	draining := false
+	for {
+		wait := time.Second
+		if draining {
+			wait = 50 * time.Millisecond
+		}
+		rctx, cancel := context.WithTimeout(ctx, wait)
+		entries, err := a.intake.Read(rctx, a.pos, a.cfg.ReadBatch)
+		cancel()
+		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			if ctx.Err() != nil {
+				w.close()
+				<-wdone
+				return ctx.Err()
+			}
+			a.cfg.Logger.Error("aggregator: intake read", "err", err)
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if len(entries) > 0 {
+			if err := a.applyEntries(ctx, entries, w); err != nil {
+				return err
+			}
+		} else {
+			a.mu.Lock()
+			a.st.tick(a.clk.Now())
+			u := a.st.takeDelta()
+			a.mu.Unlock()
+			if err := a.publish(ctx, u); err != nil {
+				a.cfg.Logger.Error("aggregator: publish", "err", err)
+			}
+			if draining {
+				w.close()
+				return <-wdone
+			}
+		}
+		select {
+		case <-a.drainReq:
+			draining = true
+		default:
+		}
+	}
+}
+
+func (a *Aggregator) applyEntries(ctx context.Context, entries []intake.Entry, w *writer) error {
+	recs := make([]store.Record, 0, len(entries))
+	for _, e := range entries {
+		r, err := a.record(e)
+		if err != nil {
+			// A logged entry that cannot be decoded is a bug or disk corruption: keep the
+			// rest flowing and count it loudly.
+			a.cfg.Logger.Error("aggregator: undecodable intake entry", "offset", e.Offset, "err", err)
+			a.m.corrupt.Inc()
+			continue
+		}
+		recs = append(recs, r)
+	}
+	now := a.clk.Now()
+	a.mu.Lock()
+	for i := range recs {
+		a.st.apply(&recs[i], now, true)
+	}
+	a.st.tick(now)
+	u := a.st.takeDelta()
+	a.pos = entries[len(entries)-1].Offset
+	a.recent = keepLast(append(a.recent, u.Items...), a.cfg.FeedKeep)
+	pending, cases := a.st.pending, len(a.st.cases)
+	a.mu.Unlock()
+	a.m.applied.Add(float64(len(recs)))
+	a.m.pending.Set(float64(pending))
+	a.m.cases.Set(float64(cases))
+	if err := a.publish(ctx, u); err != nil {
+		a.cfg.Logger.Error("aggregator: publish", "err", err)
+	}
+	return w.add(ctx, recs, a.pos)
+}
+
+func keepLast(items []dashboard.Item, n int) []dashboard.Item {
+	if len(items) > n {
+		return append([]dashboard.Item(nil), items[len(items)-n:]...)
+	}
+	return items
+}
+
+func (a *Aggregator) publish(ctx context.Context, u dashboard.Update) error {
+	if len(u.Counters) == 0 && len(u.Items) == 0 {
+		return nil
+	}
+	b, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	return a.bus.Publish(ctx, dashboard.UpdatesChannel, b)
+}
+
+// publishFull publishes the whole live state as a reset update.
+func (a *Aggregator) publishFull(ctx context.Context) error {
+	a.mu.Lock()
+	u := a.st.full(a.clk.Now(), a.recent)
+	a.mu.Unlock()
+	b, err := json.Marshal(u)
+	if err != nil {
+		return err
+	}
+	return a.bus.Publish(ctx, dashboard.UpdatesChannel, b)
+}
+
+// Resync republishes the full state (for a read model that joined late or fell out of step).
+func (a *Aggregator) Resync(ctx context.Context) error {
+	if !a.ready.Load() {
+		return nil
+	}
+	return a.publishFull(ctx)
+}
+
+// Shutdown stops accepting events, applies and stores everything already accepted, and waits
+// for Run to return, bounded by ctx. Idempotent.
+func (a *Aggregator) Shutdown(ctx context.Context) error {
+	a.shutOnce.Do(func() {
+		a.draining.Store(true)
+		close(a.drainReq)
+	})
+	select {
+	case <-a.done:
+		return a.runErr
+	case <-ctx.Done():
+		return fmt.Errorf("aggregator: shutdown: %w", ctx.Err())
+	}
+}

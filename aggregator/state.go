@@ -1,0 +1,369 @@
+package aggregator
+
+import (
+	"container/heap"
+	"sort"
+	"time"
+
+	"zhili/dashboard"
+	"zhili/event"
+	"zhili/store"
+)
+
+// Status is a case's state in its lifecycle.
+type Status string
+
+const (
+	StatusReported   Status = "reported"
+	StatusAccepted   Status = "accepted"
+	StatusDispatched Status = "dispatched"
+	StatusSigned     Status = "signed"
+	StatusReturned   Status = "returned"
+	StatusResolved   Status = "resolved"
+	StatusClosed     Status = "closed"
+	StatusReopened   Status = "reopened"
+	StatusDuplicate  Status = "duplicate"
+)
+
+// caseEv is the part of an event the case state machine needs.
+type caseEv struct {
+	id       string
+	at       int64 // unix nanoseconds
+	off      uint64
+	typ      event.Type
+	dept     string
+	sat      string // callback result on case.closed
+	deadline int64  // unix nanoseconds, 0 = none
+}
+
+// caseState is one case (工单): its events sorted by event time, and what is derived from them.
+type caseState struct {
+	id       string
+	known    bool     // a case.reported has been applied
+	path     []string // region path used for counting: the located path, or [root] when unlocated
+	located  bool
+	category string
+	priority string
+	source   string
+	point    *[2]float64 // WGS-84
+	events   []caseEv
+
+	// derived by fold
+	status   Status
+	dept     string
+	deadline int64
+	reported int64 // event time of the earliest case.reported
+
+	// contributions currently counted
+	cOpen, cOverdue bool
+	cNewDay         int32
+}
+
+func (c *caseState) insert(e caseEv) {
+	i := sort.Search(len(c.events), func(i int) bool {
+		x := c.events[i]
+		return x.at > e.at || x.at == e.at && x.off > e.off
+	})
+	c.events = append(c.events, caseEv{})
+	copy(c.events[i+1:], c.events[i:])
+	c.events[i] = e
+}
+
+// fold recomputes the derived state from the events in event-time order.
+func (c *caseState) fold() {
+	c.status, c.dept, c.deadline, c.reported = "", "", 0, 0
+	for _, e := range c.events {
+		switch e.typ {
+		case event.CaseReported:
+			if c.reported == 0 {
+				c.reported = e.at
+			}
+			if c.status == "" {
+				c.status = StatusReported
+			}
+		case event.CaseAccepted:
+			c.status = StatusAccepted
+		case event.CaseDispatched:
+			c.status, c.dept, c.deadline = StatusDispatched, e.dept, e.deadline
+		case event.CaseSigned:
+			c.status = StatusSigned
+			if e.dept != "" {
+				c.dept = e.dept
+			}
+		case event.CaseReturned:
+			c.status, c.dept, c.deadline = StatusReturned, "", 0
+		case event.CaseResolved:
+			c.status = StatusResolved
+		case event.CaseClosed:
+			c.status = StatusClosed
+		case event.CaseReopened:
+			c.status, c.deadline = StatusReopened, 0
+		case event.CaseDuplicate:
+			c.status = StatusDuplicate
+		}
+	}
+	if c.status == "" {
+		c.status = StatusReported
+	}
+}
+
+func (c *caseState) open() bool {
+	if !c.known {
+		return false
+	}
+	switch c.status {
+	case StatusResolved, StatusClosed, StatusDuplicate:
+		return false
+	}
+	return true
+}
+
+// counters is the rollup: region × category × day × metric.
+type counters map[dashboard.Key]int64
+
+// state is the aggregator's live state: cases, rollups, and overdue timers.
+type state struct {
+	loc      *time.Location
+	rootCode string
+	cases    map[string]*caseState
+	rollup   counters
+	delta    counters // increments since the last takeDelta
+	items    []dashboard.Item
+	timers   deadlineHeap
+	pending  int // events held for cases not yet reported
+	display  func(lon, lat float64) (float64, float64)
+	keepDays int32
+}
+
+func newState(loc *time.Location, root string, display func(lon, lat float64) (float64, float64)) *state {
+	return &state{loc: loc, rootCode: root, cases: map[string]*caseState{}, rollup: counters{},
+		delta: counters{}, display: display, keepDays: 2}
+}
+
+func (s *state) add(path []string, cat string, day int32, m dashboard.Metric, n int64) {
+	for _, r := range path {
+		k := dashboard.Key{Region: r, Category: cat, Day: day, Metric: m}
+		s.rollup[k] += n
+		s.delta[k] += n
+	}
+}
+
+func (s *state) day(ns int64) int32 { return dashboard.DayOf(time.Unix(0, ns), s.loc) }
+
+// apply adds one record to the state; now drives overdue; feed asks for feed items.
+func (s *state) apply(r *store.Record, now time.Time, feed bool) {
+	c := s.cases[r.CaseID]
+	if c == nil {
+		c = &caseState{id: r.CaseID}
+		s.cases[r.CaseID] = c
+	}
+	ev := caseEv{id: r.ID, at: r.At.UnixNano(), off: r.Offset, typ: r.Type, dept: r.Dept, sat: r.Satisfaction}
+	if r.Deadline != nil {
+		ev.deadline = r.Deadline.UnixNano()
+	}
+	becameKnown := false
+	if r.Type == event.CaseReported && !c.known {
+		c.known, becameKnown = true, true
+		c.category, c.priority, c.source = r.Category, r.Priority, r.Source
+		if len(r.RegionPath) > 0 {
+			c.path, c.located = r.RegionPath, true
+		} else {
+			c.path = []string{s.rootCode}
+		}
+		if r.HasPoint {
+			c.point = &[2]float64{r.Lon, r.Lat}
+		}
+	} else if r.Type == event.CaseReported && r.Priority != "" && r.Priority != "normal" {
+		c.priority = r.Priority // a later report may raise the priority
+	}
+	c.insert(ev)
+	c.fold()
+
+	if !c.known {
+		s.pending++
+		return
+	}
+	if becameKnown {
+		// Count the events that waited for this report, and the report itself.
+		s.pending -= len(c.events) - 1
+		for i := range c.events {
+			s.countEvent(c, &c.events[i])
+		}
+		if !c.located {
+			s.add(c.path, c.category, s.day(c.reported), dashboard.MUnlocated, 1)
+		}
+	} else {
+		s.countEvent(c, &ev)
+	}
+	s.recontribute(c, now)
+	if c.deadline > 0 && c.open() {
+		heap.Push(&s.timers, timer{at: c.deadline, id: c.id})
+	}
+	if feed {
+		if becameKnown {
+			// Events that waited for the report are published now, in event-time order.
+			for i := range c.events {
+				s.items = append(s.items, s.item(c, &c.events[i]))
+			}
+		} else {
+			s.items = append(s.items, s.item(c, &ev))
+		}
+	}
+}
+
+// countEvent adds the per-day counters of one event of a known case.
+func (s *state) countEvent(c *caseState, e *caseEv) {
+	d := s.day(e.at)
+	switch e.typ {
+	case event.CaseDispatched:
+		s.add(c.path, c.category, d, dashboard.MDispatched, 1)
+		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
+	case event.CaseSigned:
+		s.add(c.path, c.category, d, dashboard.MSigned, 1)
+	case event.CaseReturned:
+		s.add(c.path, c.category, d, dashboard.MReturned, 1)
+	case event.CaseResolved:
+		s.add(c.path, c.category, d, dashboard.MResolved, 1)
+	case event.CaseClosed:
+		s.countClosed(c, e.at, e.sat)
+	case event.CaseReopened:
+		s.add(c.path, c.category, d, dashboard.MReopened, 1)
+	case event.CaseReported:
+		if c.source == "hotline12345" {
+			s.add(c.path, c.category, d, dashboard.MFlowHorizontal, 1)
+		} else {
+			s.add(c.path, c.category, d, dashboard.MFlowUp, 1)
+		}
+	case event.WhistleBlown:
+		s.add(c.path, c.category, d, dashboard.MWhistles, 1)
+		s.add(c.path, c.category, d, dashboard.MFlowUp, 1)
+	case event.WhistleAnswered:
+		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
+	}
+}
+
+// countClosed is kept apart because it needs the event's satisfaction.
+func (s *state) countClosed(c *caseState, at int64, satisfaction string) {
+	d := s.day(at)
+	s.add(c.path, c.category, d, dashboard.MClosed, 1)
+	switch satisfaction {
+	case "satisfied":
+		s.add(c.path, c.category, d, dashboard.MSatisfied, 1)
+	case "basically":
+		s.add(c.path, c.category, d, dashboard.MBasically, 1)
+	case "unsatisfied":
+		s.add(c.path, c.category, d, dashboard.MUnsatisfied, 1)
+	}
+	if satisfaction != "unsatisfied" {
+		s.add(c.path, c.category, d, dashboard.MClosedOK, 1)
+	}
+}
+
+// recontribute applies the difference between what the case counts now and what it counted.
+func (s *state) recontribute(c *caseState, now time.Time) {
+	open := c.open()
+	overdue := open && c.deadline > 0 && now.UnixNano() > c.deadline
+	newDay := int32(0)
+	if c.known {
+		newDay = s.day(c.reported)
+	}
+	if open != c.cOpen {
+		s.add(c.path, c.category, 0, dashboard.MOpen, b2i(open)-b2i(c.cOpen))
+		c.cOpen = open
+	}
+	if overdue != c.cOverdue {
+		s.add(c.path, c.category, 0, dashboard.MOverdue, b2i(overdue)-b2i(c.cOverdue))
+		c.cOverdue = overdue
+	}
+	if newDay != c.cNewDay {
+		if c.cNewDay != 0 {
+			s.add(c.path, c.category, c.cNewDay, dashboard.MNew, -1)
+		}
+		if newDay != 0 {
+			s.add(c.path, c.category, newDay, dashboard.MNew, 1)
+		}
+		c.cNewDay = newDay
+	}
+}
+
+func b2i(b bool) int64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// tick moves cases whose deadline has passed to overdue.
+func (s *state) tick(now time.Time) {
+	ns := now.UnixNano()
+	for len(s.timers) > 0 && s.timers[0].at < ns {
+		t := heap.Pop(&s.timers).(timer)
+		if c := s.cases[t.id]; c != nil && c.deadline == t.at {
+			s.recontribute(c, now)
+		}
+	}
+}
+
+func (s *state) item(c *caseState, e *caseEv) dashboard.Item {
+	ev := event.Event{Type: e.typ, Source: c.source}
+	it := dashboard.Item{ID: e.id, CaseID: c.id, Type: string(e.typ), Category: c.category,
+		Priority: c.priority, Status: string(c.status), Source: c.source, Dept: e.dept,
+		Flow: ev.Flow().String(), At: time.Unix(0, e.at).In(s.loc)}
+	if c.located {
+		it.Region = c.path
+	} else {
+		it.Region = []string{}
+	}
+	if c.point != nil {
+		x, y := s.display(c.point[0], c.point[1])
+		it.Point = &[2]float64{x, y}
+	}
+	return it
+}
+
+// takeDelta returns and clears the increments and items gathered since the last call.
+func (s *state) takeDelta() dashboard.Update {
+	u := dashboard.Update{Items: s.items}
+	for k, n := range s.delta {
+		if n != 0 {
+			u.Counters = append(u.Counters, dashboard.Counter{Key: k, N: n})
+		}
+	}
+	clear(s.delta)
+	s.items = nil
+	return u
+}
+
+// full returns the whole rollup as a reset update, dropping days older than keepDays.
+func (s *state) full(now time.Time, recent []dashboard.Item) dashboard.Update {
+	oldest := dashboard.DayOf(now, s.loc) - s.keepDays
+	u := dashboard.Update{Reset: true, Items: recent}
+	for k, n := range s.rollup {
+		if k.Day != 0 && k.Day < oldest {
+			delete(s.rollup, k)
+			continue
+		}
+		if n != 0 {
+			u.Counters = append(u.Counters, dashboard.Counter{Key: k, N: n})
+		}
+	}
+	return u
+}
+
+type timer struct {
+	at int64
+	id string
+}
+
+type deadlineHeap []timer
+
+func (h deadlineHeap) Len() int           { return len(h) }
+func (h deadlineHeap) Less(i, j int) bool { return h[i].at < h[j].at }
+func (h deadlineHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *deadlineHeap) Push(x any)        { *h = append(*h, x.(timer)) }
+func (h *deadlineHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}

@@ -1,0 +1,183 @@
+package aggregator
+
+import (
+	"testing"
+	"time"
+
+	"zhili/dashboard"
+	"zhili/event"
+	"zhili/store"
+)
+
+var shanghai = func() *time.Location { l, _ := time.LoadLocation("Asia/Shanghai"); return l }()
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+type rec struct {
+	id, typ, at string
+	mod         func(*store.Record)
+}
+
+func newTestState() *state {
+	return newState(shanghai, "R", func(lon, lat float64) (float64, float64) { return lon, lat })
+}
+
+var off uint64
+
+func applyAll(s *state, now time.Time, path []string, rs ...rec) {
+	for _, r := range rs {
+		off++
+		x := store.Record{Event: event.Event{ID: r.id, Type: event.Type(r.typ), CaseID: "C1", At: ts(r.at)}, Offset: off}
+		if x.Type == event.CaseReported {
+			x.Source, x.Category, x.Priority, x.RegionPath = "grid", "environment", "normal", path
+		}
+		if r.mod != nil {
+			r.mod(&x)
+		}
+		s.apply(&x, now, true)
+	}
+}
+
+func day(s string) int32 { return dashboard.DayOf(ts(s), shanghai) }
+
+func get(s *state, region string, d int32, m dashboard.Metric) int64 {
+	return s.rollup[dashboard.Key{Region: region, Category: "environment", Day: d, Metric: m}]
+}
+
+func TestLifecycleCounters(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-27T12:00:00+08:00")
+	path := []string{"R", "T1", "G1"}
+	deadline := ts("2026-11-29T08:00:00+08:00")
+	applyAll(s, now, path,
+		rec{"e1", "case.reported", "2026-11-27T08:00:00+08:00", nil},
+		rec{"e2", "case.dispatched", "2026-11-27T08:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d1", &deadline }},
+	)
+	today := day("2026-11-27T08:00:00+08:00")
+	for _, r := range path {
+		if get(s, r, today, dashboard.MNew) != 1 || get(s, r, 0, dashboard.MOpen) != 1 || get(s, r, today, dashboard.MDispatched) != 1 {
+			t.Fatalf("%s after dispatch: new=%d open=%d dispatched=%d", r, get(s, r, today, dashboard.MNew), get(s, r, 0, dashboard.MOpen), get(s, r, today, dashboard.MDispatched))
+		}
+	}
+	applyAll(s, now, path,
+		rec{"e3", "case.signed", "2026-11-27T08:30:00+08:00", func(r *store.Record) { r.Dept = "d1" }},
+		rec{"e4", "case.resolved", "2026-11-27T10:00:00+08:00", nil},
+		rec{"e5", "case.closed", "2026-11-27T11:00:00+08:00", func(r *store.Record) { r.Satisfaction = "satisfied" }},
+	)
+	if got := get(s, "G1", 0, dashboard.MOpen); got != 0 {
+		t.Fatalf("open after close = %d", got)
+	}
+	for m, want := range map[dashboard.Metric]int64{dashboard.MSigned: 1, dashboard.MResolved: 1, dashboard.MClosed: 1,
+		dashboard.MClosedOK: 1, dashboard.MSatisfied: 1, dashboard.MFlowUp: 1, dashboard.MFlowDown: 1} {
+		if got := get(s, "T1", today, m); got != want {
+			t.Errorf("%s = %d, want %d", m, got, want)
+		}
+	}
+	if c := s.cases["C1"]; c.status != StatusClosed {
+		t.Fatalf("status %s", c.status)
+	}
+	if len(s.items) != 5 {
+		t.Fatalf("%d feed items, want 5", len(s.items))
+	}
+}
+
+func TestOutOfOrderAndPendingCase(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-27T12:00:00+08:00")
+	path := []string{"R", "T1"}
+	// The resolution arrives before the report: held, nothing counted, nothing published.
+	applyAll(s, now, path, rec{"e2", "case.resolved", "2026-11-27T09:00:00+08:00", nil})
+	if s.pending != 1 || len(s.rollup) != 0 || len(s.items) != 0 {
+		t.Fatalf("pending=%d rollup=%v items=%d", s.pending, s.rollup, len(s.items))
+	}
+	applyAll(s, now, path, rec{"e1", "case.reported", "2026-11-27T08:00:00+08:00", nil})
+	today := day("2026-11-27T08:00:00+08:00")
+	if s.pending != 0 {
+		t.Fatalf("pending=%d after the report", s.pending)
+	}
+	if get(s, "T1", today, dashboard.MNew) != 1 || get(s, "T1", today, dashboard.MResolved) != 1 || get(s, "T1", 0, dashboard.MOpen) != 0 {
+		t.Fatalf("after report: %v", s.rollup)
+	}
+	if len(s.items) != 2 || s.items[0].ID != "e1" || s.items[1].ID != "e2" {
+		t.Fatalf("items %+v", s.items)
+	}
+	// A late signature before the resolution does not reopen the case.
+	applyAll(s, now, path, rec{"e3", "case.signed", "2026-11-27T08:30:00+08:00", func(r *store.Record) { r.Dept = "d" }})
+	if s.cases["C1"].status != StatusResolved || get(s, "T1", 0, dashboard.MOpen) != 0 {
+		t.Fatalf("late signed changed status to %s", s.cases["C1"].status)
+	}
+}
+
+func TestLateEventLandsInItsOwnDay(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-27T12:00:00+08:00")
+	// 16:30 UTC on the 26th is 00:30 on the 27th in Shanghai; 15:30 UTC is 23:30 on the 26th.
+	applyAll(s, now, []string{"R"}, rec{"a", "case.reported", "2026-11-26T15:30:00Z", nil})
+	off++
+	r := store.Record{Event: event.Event{ID: "b", Type: event.CaseReported, CaseID: "C2", At: ts("2026-11-26T16:30:00Z"),
+		Source: "hotline12345", Category: "environment"}, Offset: off, RegionPath: []string{"R"}}
+	s.apply(&r, now, true)
+	d26, d27 := day("2026-11-26T12:00:00+08:00"), day("2026-11-27T12:00:00+08:00")
+	if get(s, "R", d26, dashboard.MNew) != 1 || get(s, "R", d27, dashboard.MNew) != 1 {
+		t.Fatalf("day buckets: 26th=%d 27th=%d", get(s, "R", d26, dashboard.MNew), get(s, "R", d27, dashboard.MNew))
+	}
+	if get(s, "R", d27, dashboard.MFlowHorizontal) != 1 || get(s, "R", d26, dashboard.MFlowUp) != 1 {
+		t.Fatal("flows not split by source")
+	}
+}
+
+func TestOverdueByClock(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-27T08:00:00+08:00")
+	deadline := ts("2026-11-27T10:00:00+08:00")
+	applyAll(s, now, []string{"R"},
+		rec{"e1", "case.reported", "2026-11-27T07:00:00+08:00", nil},
+		rec{"e2", "case.dispatched", "2026-11-27T07:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d", &deadline }},
+	)
+	if get(s, "R", 0, dashboard.MOverdue) != 0 {
+		t.Fatal("overdue before deadline")
+	}
+	s.tick(ts("2026-11-27T09:59:00+08:00"))
+	if get(s, "R", 0, dashboard.MOverdue) != 0 {
+		t.Fatal("overdue a minute early")
+	}
+	later := ts("2026-11-27T10:01:00+08:00")
+	s.tick(later)
+	if get(s, "R", 0, dashboard.MOverdue) != 1 {
+		t.Fatal("not overdue after deadline")
+	}
+	applyAll(s, later, []string{"R"}, rec{"e3", "case.resolved", "2026-11-27T10:00:30+08:00", nil})
+	if get(s, "R", 0, dashboard.MOverdue) != 0 || get(s, "R", 0, dashboard.MOpen) != 0 {
+		t.Fatal("resolved case still overdue/open")
+	}
+}
+
+func TestReturnedClearsDeadlineAndUnlocatedCountsAtRoot(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-28T08:00:00+08:00")
+	deadline := ts("2026-11-27T10:00:00+08:00")
+	applyAll(s, now, nil,
+		rec{"e1", "case.reported", "2026-11-27T07:00:00+08:00", nil},
+		rec{"e2", "case.dispatched", "2026-11-27T07:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d", &deadline }},
+	)
+	d := day("2026-11-27T07:00:00+08:00")
+	if get(s, "R", d, dashboard.MUnlocated) != 1 || get(s, "R", d, dashboard.MNew) != 1 {
+		t.Fatal("unlocated case not counted at the root")
+	}
+	if get(s, "R", 0, dashboard.MOverdue) != 1 {
+		t.Fatal("past deadline not overdue at once")
+	}
+	applyAll(s, now, nil, rec{"e3", "case.returned", "2026-11-27T08:00:00+08:00", func(r *store.Record) { r.Dept = "d" }})
+	if get(s, "R", 0, dashboard.MOverdue) != 0 || get(s, "R", 0, dashboard.MOpen) != 1 {
+		t.Fatal("returned case: deadline not cleared or case closed")
+	}
+	if len(s.items) == 0 || len(s.items[0].Region) != 0 {
+		t.Fatal("unlocated item should carry an empty region path")
+	}
+}

@@ -1,0 +1,70 @@
+// Build the wall-screen front-end into dist/ for embedding in the Go binary.
+//
+// No bundler: the page sources in web/ are plain ES2020 and CSS. JS and CSS files are copied
+// with a content hash in their names (name.<hash>.ext) so the server can cache them forever;
+// index.html is rewritten to reference the hashed names and is served with no-cache.
+// ECharts comes from node_modules (installed by `npm ci`), never from a CDN.
+//
+// Usage: npm ci && npm run build
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const web = join(here, 'web');
+const dist = join(here, 'dist');
+const echartsPath = join(here, 'node_modules', 'echarts', 'dist', 'echarts.min.js');
+
+// Files in dist/ that are part of the repository and survive a rebuild.
+const keep = new Set(['.keep', '.gitignore']);
+
+function hashOf(buf) {
+  return createHash('sha256').update(buf).digest('hex').slice(0, 10);
+}
+
+function fail(msg) {
+  console.error(`build: ${msg}`);
+  process.exit(1);
+}
+
+if (!existsSync(echartsPath)) {
+  fail('node_modules/echarts is missing: run `npm ci` in assets/ first');
+}
+
+mkdirSync(dist, { recursive: true });
+for (const name of readdirSync(dist)) {
+  if (!keep.has(name)) rmSync(join(dist, name), { recursive: true, force: true });
+}
+
+// Logical name (as written in index.html) -> source buffer.
+const sources = new Map();
+sources.set('echarts.min.js', readFileSync(echartsPath));
+for (const name of readdirSync(web)) {
+  if (name === 'index.html' || name.startsWith('.')) continue;
+  sources.set(name, readFileSync(join(web, name)));
+}
+
+const renamed = new Map();
+for (const [name, buf] of sources) {
+  let out = name;
+  const m = /^(.*?)(\.min)?\.(js|css)$/.exec(name);
+  if (m) out = `${m[1]}.${hashOf(buf)}.${m[3]}`;
+  writeFileSync(join(dist, out), buf);
+  renamed.set(name, out);
+}
+
+let html = readFileSync(join(web, 'index.html'), 'utf8');
+for (const [name, out] of renamed) {
+  if (name === out) continue;
+  const ref = new RegExp(`(["'/])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(["'?#])`, 'g');
+  html = html.replace(ref, `$1${out}$2`);
+}
+// Every local script and stylesheet must have been renamed: a stale reference is a build error.
+for (const m of html.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)) {
+  if (![...renamed.values()].includes(m[1])) fail(`index.html references ${m[1]}, which is not in web/`);
+}
+writeFileSync(join(dist, 'index.html'), html);
+
+for (const [name, out] of renamed) console.log(`${name} -> dist/${out}`);
+console.log('index.html -> dist/index.html');

@@ -1,0 +1,1034 @@
+/* Zhili wall screen (一张屏): one WebSocket, overview:root + cases:root, drawn with ECharts.
+ *
+ * Page parameters:
+ *   ?token=   viewer token (sent to /ws and the REST API)
+ *   ?kiosk=1  hide every control (language switch, cursor)
+ *   ?stale=   seconds without any message (pongs count) before the feed is shown as lost; default 30
+ *   ?lang=en  start in English (the 中/EN switch also remembers the choice)
+ *   ?markers= minutes a case marker stays on the map; default 10
+ *
+ * Screens run for weeks: every collection below is bounded, every timer is created once, and a
+ * reconnect detaches the old socket's handlers before a new socket is opened.
+ *
+ * For tests the page exposes window.__zhili (see the object Z) and sets
+ * document.body.dataset.ready = "1" after the first full render (map drawn, both snapshots in).
+ */
+(function () {
+  'use strict';
+
+  // ---------------------------------------------------------------- parameters and constants
+  const params = new URLSearchParams(location.search);
+  const TOKEN = params.get('token') || '';
+  const KIOSK = params.get('kiosk') === '1';
+  const STALE_MS = clampNum(params.get('stale'), 30, 3, 3600) * 1000;
+  const MARKER_MS = clampNum(params.get('markers'), 10, 1, 24 * 60) * 60 * 1000;
+  const PING_MS = Math.min(20000, STALE_MS / 2);
+  const DOWN_GRACE_MS = 2000; // a socket down this long shows the banner (no flash on a quick reconnect)
+  const BACKOFF_MIN = 1000;
+  const BACKOFF_MAX = 30000;
+  const MAX_MARKERS = 500; // markers kept for the map
+  const MAX_RIPPLES = 60; // animated markers (urgent, or newer than RIPPLE_NEW_MS)
+  const RIPPLE_NEW_MS = 60 * 1000;
+  const MAX_FEED = 40; // cases kept for the feed list (the panel shows what fits)
+  const MAX_SEEN = 4000; // event ids remembered to drop duplicates after a resync
+  const STAGE_W = 1920;
+  const STAGE_H = 1080;
+  const TOPIC_OVERVIEW = 'overview:root';
+  const TOPIC_CASES = 'cases:root';
+
+  const CATEGORY_COLORS = {
+    dispute: '#ff8a3d',
+    security: '#ff4d6d',
+    safety: '#ffd23f',
+    environment: '#2ee59d',
+    cityorder: '#3fa7ff',
+    livelihood: '#b07cff',
+    petition: '#ff7ad9',
+  };
+  const OTHER_COLORS = ['#5fd3c6', '#c0d860', '#e07b91', '#7fa0ff', '#d89b5b', '#9ab0c8'];
+  // Choropleth stops (0 → max open cases); the legend bar in style.css uses the same colors.
+  const SCALE = ['#0d2c5e', '#1560b0', '#1fa6d8', '#f2bd3b', '#ff4f3a'];
+
+  // ---------------------------------------------------------------- texts
+  const TEXT = {
+    zh: {
+      title_suffix: '社会治理指挥中心 · 一张屏',
+      updated: '数据更新于',
+      new_today: '今日新增', open: '在办', overdue: '超期', resolved_today: '今日办结',
+      flows_title: '三流联动 · 今日',
+      up: '上行', up_sub: '群众与网格上报', down: '下行', down_sub: '派单与部门应哨',
+      horizontal: '横向', horizontal_sub: '12345 热线联动',
+      cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据',
+      rates_title: '三率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
+      map_title: '一网格 · 在办案件分布', map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
+      legend_open: '在办', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
+      rank_title: '乡镇街道排名 · 今日', rank_no: '排名', rank_name: '乡镇（街道）',
+      rank_new: '新增', rank_open: '在办', rank_overdue: '超期',
+      feed_title: '实时案件', feed_empty: '暂无案件', unlocated: '未定位',
+      stale: '数据已中断 · 正在重新连接…', stale_for: '已 {n} 秒无数据', no_token: '缺少访问令牌（?token=）',
+      lang_switch: 'EN',
+      weekdays: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
+      cat: {
+        dispute: '矛盾纠纷', security: '治安隐患', safety: '安全生产', environment: '环境卫生',
+        cityorder: '市容秩序', livelihood: '民生服务', petition: '信访',
+      },
+      status: {
+        reported: '已上报', accepted: '已受理', dispatched: '已派单', signed: '已签收', returned: '已退单',
+        resolved: '已办结', closed: '已结案', reopened: '重新办理', duplicate: '重复件',
+      },
+      prio: { urgent: '紧急', critical: '特急' },
+    },
+    en: {
+      title_suffix: ' Social Governance Command Center · One Screen',
+      updated: 'Data as of',
+      new_today: 'New today', open: 'Open', overdue: 'Overdue', resolved_today: 'Resolved today',
+      flows_title: 'Three flows · today',
+      up: 'Upward', up_sub: 'Citizen & grid reports', down: 'Downward', down_sub: 'Dispatches & answers',
+      horizontal: 'Horizontal', horizontal_sub: '12345 hotline linkage',
+      cat_title: 'Cases by module · new today', cat_total: 'New today', no_data: 'No data',
+      rates_title: 'Three rates · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
+      map_title: 'Grids · open cases', map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
+      legend_open: 'Open', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
+      rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
+      rank_new: 'New', rank_open: 'Open', rank_overdue: 'Late',
+      feed_title: 'Live cases', feed_empty: 'No cases yet', unlocated: 'Unlocated',
+      stale: 'Feed lost — reconnecting…', stale_for: 'no data for {n} s', no_token: 'No access token (?token=)',
+      lang_switch: '中',
+      weekdays: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
+      cat: {
+        dispute: 'Disputes', security: 'Security', safety: 'Work safety', environment: 'Sanitation',
+        cityorder: 'City order', livelihood: 'Livelihood', petition: 'Petitions',
+      },
+      status: {
+        reported: 'Reported', accepted: 'Accepted', dispatched: 'Dispatched', signed: 'Signed', returned: 'Returned',
+        resolved: 'Resolved', closed: 'Closed', reopened: 'Reopened', duplicate: 'Duplicate',
+      },
+      prio: { urgent: 'Urgent', critical: 'Critical' },
+    },
+  };
+  const STATUS_OF_TYPE = {
+    'case.reported': 'reported', 'case.accepted': 'accepted', 'case.dispatched': 'dispatched',
+    'case.signed': 'signed', 'case.returned': 'returned', 'case.resolved': 'resolved',
+    'case.closed': 'closed', 'case.reopened': 'reopened', 'case.duplicate': 'duplicate',
+  };
+
+  let lang = params.get('lang') || storageGet('zhili.lang') || 'zh';
+  if (!TEXT[lang]) lang = 'zh';
+  const t = (key) => (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.zh[key]);
+
+  // ---------------------------------------------------------------- state exposed for tests
+  const Z = {
+    ready: false, // map drawn and the first snapshots of both topics rendered
+    readyAt: null, // performance.now() when ready became true (ms since navigation start)
+    lastFrameAt: 0, // Date.now() of the last WebSocket frame (any message, pongs included)
+    frames: 0, // WebSocket frames received
+    counters: { new_today: null, open: null, overdue: null, resolved_today: null },
+    stale: true, // the stale banner is showing (or the page never connected)
+    connected: false,
+    reconnects: 0,
+    renderMs: null, // last frame arrival → DOM updated, in ms (performance.now based)
+    lastRender: null, // {arrivedAt, renderedAt, ms} of the last render caused by a frame
+    renderStats: { count: 0, maxMs: 0, totalMs: 0 },
+    seq: {}, // last applied seq per topic
+    feed: 0, // cases in the feed list
+    markers: 0, // markers on the map
+    errors: [], // last few {topic, code, message} errors from the server (bounded)
+    layout: { scale: 1, dpr: 1, renderedDpr: 0 }, // stage scale; chart pixel ratio; ratio of the last map render
+  };
+  window.__zhili = Z;
+
+  const state = {
+    topics: new Map([
+      [TOPIC_OVERVIEW, { seq: null, resyncAt: 0 }],
+      [TOPIC_CASES, { seq: null, resyncAt: 0 }],
+    ]),
+    overview: null,
+    regions: new Map(), // code -> {code, name, parent, level}
+    rootName: '',
+    townships: [], // codes of level-1 regions, map order
+    feed: new Map(), // case_id -> entry, oldest first
+    markers: [], // {id, lon, lat, cat, urgent, at(ms)}, oldest first
+    seen: new Map(), // event id -> true, oldest first
+    skewMs: 0, // server clock - local clock, from message "at"
+    tzMin: null, // the deployment's UTC offset in minutes, from message "at" (null: the browser's)
+    lastDataAt: '', // "at" of the last snapshot or delta
+    lastMsgAt: 0, // performance.now() of the last message of any kind
+    downSince: performance.now(),
+    mapReady: false,
+    mapFailed: false,
+    dirty: { overview: false, cases: false, markers: false, lang: false },
+    pendingArrival: null, // performance.now() of the oldest frame not yet rendered
+  };
+
+  // ---------------------------------------------------------------- helpers
+  function clampNum(v, def, min, max) {
+    const n = Number(v);
+    if (v === null || v === '' || !Number.isFinite(n)) return def;
+    return Math.min(max, Math.max(min, n));
+  }
+  function storageGet(k) {
+    try { return localStorage.getItem(k); } catch (e) { return null; }
+  }
+  function storageSet(k, v) {
+    try { localStorage.setItem(k, v); } catch (e) { /* kiosk browsers may forbid storage */ }
+  }
+  function $(id) { return document.getElementById(id); }
+  function esc(s) {
+    return String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({
+      '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+    })[c]);
+  }
+  function num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : 0; }
+  function pad2(n) { return n < 10 ? '0' + n : String(n); }
+  // timeOf returns the hh:mm:ss of an RFC 3339 time in the deployment's time zone (the offset
+  // of the server's messages), whatever offset the source system wrote.
+  function timeOf(at) {
+    const ms = Date.parse(at || '');
+    if (!Number.isFinite(ms)) return '--:--:--';
+    if (state.tzMin === null) {
+      const d = new Date(ms);
+      return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds());
+    }
+    const d = new Date(ms + state.tzMin * 60000);
+    return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds());
+  }
+  function catName(code) {
+    const names = t('cat');
+    return (names && names[code]) || TEXT.zh.cat[code] || code || '—';
+  }
+  const otherColors = new Map();
+  function catColor(code) {
+    if (CATEGORY_COLORS[code]) return CATEGORY_COLORS[code];
+    if (!otherColors.has(code)) {
+      if (otherColors.size > 64) otherColors.clear();
+      otherColors.set(code, OTHER_COLORS[otherColors.size % OTHER_COLORS.length]);
+    }
+    return otherColors.get(code);
+  }
+  function regionName(code) {
+    const r = state.regions.get(code);
+    if (r) return r.name;
+    const ch = state.overview && state.overview.children && state.overview.children[code];
+    return (ch && ch.name) || code;
+  }
+  function lerpColor(a, b, f) {
+    const pa = parseInt(a.slice(1), 16);
+    const pb = parseInt(b.slice(1), 16);
+    const ch = (s) => {
+      const x = (pa >> s) & 255;
+      const y = (pb >> s) & 255;
+      return Math.round(x + (y - x) * f);
+    };
+    return 'rgb(' + ch(16) + ',' + ch(8) + ',' + ch(0) + ')';
+  }
+  function scaleColor(v, max) {
+    const f = max > 0 ? Math.min(1, Math.max(0, v / max)) : 0;
+    const x = f * (SCALE.length - 1);
+    const i = Math.min(SCALE.length - 2, Math.floor(x));
+    return lerpColor(SCALE[i], SCALE[i + 1], x - i);
+  }
+  // mergePatch applies an RFC 7386 JSON merge patch and returns the result.
+  function mergePatch(target, patch) {
+    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
+    const out = target !== null && typeof target === 'object' && !Array.isArray(target) ? target : {};
+    for (const k of Object.keys(patch)) {
+      const v = patch[k];
+      if (v === null) delete out[k];
+      else out[k] = mergePatch(out[k], v);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------- stage scaling and charts
+  const stage = $('stage');
+  let scale = 1;
+  let charts = { map: null, cats: null };
+  let chartDpr = 0;
+
+  function fit() {
+    const w = window.innerWidth;
+    const h = window.innerHeight;
+    scale = Math.min(w / STAGE_W, h / STAGE_H) || 1;
+    const x = (w - STAGE_W * scale) / 2;
+    const y = (h - STAGE_H * scale) / 2;
+    stage.style.transform = 'translate(' + x + 'px,' + y + 'px) scale(' + scale + ')';
+    // Charts draw at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
+    const dpr = Math.max(1, (window.devicePixelRatio || 1) * scale);
+    Z.layout.scale = scale;
+    Z.layout.dpr = dpr;
+    if (Math.abs(dpr - chartDpr) > 0.01) initCharts(dpr);
+  }
+
+  function initCharts(dpr) {
+    if (charts.map) charts.map.dispose();
+    if (charts.cats) charts.cats.dispose();
+    chartDpr = dpr;
+    const opts = { renderer: 'canvas', devicePixelRatio: dpr };
+    charts = { map: echarts.init($('map'), null, opts), cats: echarts.init($('chart-categories'), null, opts) };
+    mapOptionSet = false;
+    state.dirty.overview = state.dirty.cases = state.dirty.markers = true;
+    scheduleRender();
+  }
+
+  let resizeTimer = 0;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(fit, 150);
+  });
+
+  // ---------------------------------------------------------------- regions and the map
+  let mapOptionSet = false;
+  let mapAspect = 0.85;
+  let mapBounds = null;
+
+  function apiURL(path) {
+    const u = new URL(path, location.href);
+    if (TOKEN) u.searchParams.set('token', TOKEN);
+    return u.toString();
+  }
+
+  let regionsDelay = 1000;
+  function loadRegions() {
+    fetch(apiURL('api/v1/regions?root=root&depth=-1'), { cache: 'no-cache', credentials: 'same-origin' })
+      .then((r) => {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.json();
+      })
+      .then((fc) => {
+        buildMap(fc);
+        state.mapFailed = false;
+        $('map-status').hidden = true;
+        state.dirty.overview = state.dirty.markers = true;
+        scheduleRender();
+      })
+      .catch((err) => {
+        console.warn('regions:', err);
+        state.mapFailed = true;
+        setI18n($('map-status'), 'map_failed');
+        setTimeout(loadRegions, regionsDelay);
+        regionsDelay = Math.min(BACKOFF_MAX, regionsDelay * 2);
+      });
+  }
+
+  function buildMap(fc) {
+    const features = (fc && fc.features) || [];
+    let root = null;
+    const towns = [];
+    const grids = [];
+    for (const f of features) {
+      const p = f.properties || {};
+      const code = String(p.code);
+      const level = Number(p.level);
+      state.regions.set(code, { code, name: p.name || code, parent: p.parent || '', level });
+      if (level === 0 && !root) root = f;
+      else if (level === 1) towns.push(f);
+      else if (level === 2) grids.push(f);
+    }
+    if (!root && features.length) root = features[0];
+    if (root) {
+      state.rootName = root.properties.name || '';
+      updateTitle();
+    }
+    // One map, four layers in drawing order: township fills (T), grid outlines (G), township
+    // outlines with labels (O), the root outline (R). Each layer names its features with a prefix.
+    const layer = (prefix, list) => list.map((f) => ({
+      type: 'Feature', geometry: f.geometry, properties: { name: prefix + f.properties.code },
+    }));
+    const mapFeatures = [];
+    if (towns.length) {
+      mapFeatures.push(...layer('T', towns), ...layer('G', grids), ...layer('O', towns));
+    }
+    if (root) mapFeatures.push(...layer('R', [root]));
+    state.townships = towns.map((f) => String(f.properties.code));
+    // Bounds and the aspect of a degree at this latitude (equirectangular display).
+    let minX = 180, minY = 90, maxX = -180, maxY = -90;
+    const visit = (c) => {
+      if (typeof c[0] === 'number') {
+        minX = Math.min(minX, c[0]); maxX = Math.max(maxX, c[0]);
+        minY = Math.min(minY, c[1]); maxY = Math.max(maxY, c[1]);
+      } else for (const x of c) visit(x);
+    };
+    if (root && root.geometry) visit(root.geometry.coordinates);
+    if (minX <= maxX) {
+      mapBounds = [[minX, maxY], [maxX, minY]];
+      mapAspect = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
+    }
+    echarts.registerMap('zhili', { type: 'FeatureCollection', features: mapFeatures });
+    state.mapReady = true;
+    mapOptionSet = false;
+  }
+
+  function mapBaseOption() {
+    return {
+      animation: false,
+      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
+      geo: {
+        map: 'zhili',
+        roam: false,
+        silent: true,
+        aspectScale: mapAspect,
+        boundingCoords: mapBounds || undefined,
+        left: 16,
+        right: 16,
+        top: 8,
+        bottom: 56,
+        itemStyle: { areaColor: 'rgba(0,0,0,0)', borderWidth: 0 },
+        label: { show: false },
+        emphasis: { disabled: true },
+        select: { disabled: true },
+        regions: [],
+      },
+      series: [
+        {
+          id: 'markers', type: 'scatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
+          symbolSize: 12, animation: false, z: 5, data: [],
+        },
+        {
+          id: 'ripples', type: 'effectScatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
+          symbolSize: 16, zlevel: 1, z: 6, animation: false,
+          showEffectOn: 'render',
+          rippleEffect: { brushType: 'stroke', scale: 4.5, period: 3, number: 2 },
+          data: [],
+        },
+      ],
+    };
+  }
+
+  function mapRegions() {
+    const children = (state.overview && state.overview.children) || {};
+    let max = 0;
+    for (const c of state.townships) max = Math.max(max, num(children[c] && children[c].open));
+    const out = [];
+    for (const c of state.townships) {
+      out.push({ name: 'T' + c, itemStyle: { areaColor: scaleColor(num(children[c] && children[c].open), max), opacity: 0.92 } });
+    }
+    for (const [code, r] of state.regions) {
+      if (r.level === 2) {
+        out.push({ name: 'G' + code, itemStyle: { areaColor: 'rgba(0,0,0,0)', borderColor: 'rgba(150,215,255,0.38)', borderWidth: 1, borderType: [4, 3] } });
+      }
+    }
+    const labelFor = (p) => {
+      const code = p.name.slice(1);
+      const ch = children[code];
+      return '{n|' + regionName(code) + '}\n{v|' + t('open') + ' ' + num(ch && ch.open) + '}';
+    };
+    for (const c of state.townships) {
+      out.push({
+        name: 'O' + c,
+        itemStyle: { areaColor: 'rgba(0,0,0,0)', borderColor: '#6fdcff', borderWidth: 2 },
+        label: {
+          show: true, formatter: labelFor, lineHeight: 30,
+          rich: {
+            n: { fontSize: 24, fontWeight: 'bold', color: '#ffffff', textBorderColor: 'rgba(0,16,40,0.95)', textBorderWidth: 4, lineHeight: 32 },
+            v: { fontSize: 19, color: '#bfe9ff', textBorderColor: 'rgba(0,16,40,0.95)', textBorderWidth: 3, lineHeight: 24 },
+          },
+        },
+      });
+    }
+    for (const [code, r] of state.regions) {
+      if (r.level === 0) {
+        out.push({ name: 'R' + code, itemStyle: { areaColor: state.townships.length ? 'rgba(0,0,0,0)' : SCALE[1], borderColor: '#8cf0ff', borderWidth: 3.5, shadowColor: 'rgba(47,211,255,0.9)', shadowBlur: 18 } });
+      }
+    }
+    $('legend-min').textContent = '0';
+    $('legend-max').textContent = String(Math.max(max, 1));
+    return out;
+  }
+
+  function markerSeries() {
+    const now = Date.now() + state.skewMs;
+    // Drop expired markers (oldest first) so the array never holds more than the window.
+    let drop = 0;
+    while (drop < state.markers.length && now - state.markers[drop].at > MARKER_MS) drop++;
+    if (drop) state.markers.splice(0, drop);
+    const plain = [];
+    const ripples = [];
+    for (let i = state.markers.length - 1; i >= 0; i--) {
+      const m = state.markers[i];
+      const age = Math.max(0, now - m.at);
+      const opacity = 1 - 0.75 * (age / MARKER_MS);
+      const color = m.urgent ? '#ff3b4e' : catColor(m.cat);
+      const item = { value: [m.lon, m.lat], itemStyle: { color, opacity, borderColor: '#fff', borderWidth: m.urgent ? 2 : 1 } };
+      if ((m.urgent || age < RIPPLE_NEW_MS) && ripples.length < MAX_RIPPLES) ripples.push(item);
+      else plain.push(item);
+    }
+    Z.markers = state.markers.length;
+    return [{ id: 'markers', data: plain }, { id: 'ripples', data: ripples }];
+  }
+
+  // ---------------------------------------------------------------- rendering
+  let renderQueued = false;
+  let renderTimer = 0;
+  function scheduleRender() {
+    if (renderQueued) return;
+    renderQueued = true;
+    // requestAnimationFrame pauses in hidden tabs; the timer makes sure state still lands.
+    requestAnimationFrame(render);
+    renderTimer = setTimeout(render, 250);
+  }
+
+  function render() {
+    if (!renderQueued) return;
+    const t0 = performance.now();
+    renderQueued = false;
+    clearTimeout(renderTimer);
+    const d = state.dirty;
+    state.dirty = { overview: false, cases: false, markers: false, lang: false };
+    try {
+      if (d.lang) applyLang();
+      if (d.overview || d.lang) renderOverview(d.lang);
+      if (d.cases || d.lang) renderFeed();
+      if (charts.map && state.mapReady) {
+        if (!mapOptionSet) {
+          charts.map.setOption(mapBaseOption(), true);
+          mapOptionSet = true;
+          d.overview = d.markers = true;
+        }
+        const opt = {};
+        if (d.overview || d.lang) opt.geo = { regions: mapRegions() };
+        if (d.markers || d.cases) opt.series = markerSeries();
+        if (opt.geo || opt.series) charts.map.setOption(opt);
+        Z.layout.renderedDpr = chartDpr;
+      }
+    } catch (err) {
+      console.error('render:', err);
+    }
+    const now = performance.now();
+    if (state.pendingArrival !== null) {
+      const ms = now - state.pendingArrival;
+      Z.renderMs = Math.round(ms * 100) / 100;
+      Z.lastRender = { arrivedAt: state.pendingArrival, startedAt: t0, renderedAt: now, ms: Z.renderMs };
+      Z.renderStats.count++;
+      Z.renderStats.totalMs += ms;
+      Z.renderStats.maxMs = Math.max(Z.renderStats.maxMs, ms);
+      state.pendingArrival = null;
+    }
+    if (!Z.ready && state.mapReady && mapOptionSet && state.overview &&
+        state.topics.get(TOPIC_CASES).seq !== null) {
+      Z.ready = true;
+      Z.readyAt = now;
+      checkStale();
+      document.body.dataset.ready = '1';
+    }
+  }
+
+  const flips = {};
+  for (const key of ['new_today', 'open', 'overdue', 'resolved_today']) {
+    flips[key] = new Flip($('counter-' + key).querySelector('[data-flip]'));
+  }
+
+  function renderOverview() {
+    const o = state.overview || {};
+    const totals = o.totals || {};
+    if (o.region && o.region.name && !state.rootName) {
+      state.rootName = o.region.name;
+      updateTitle();
+    }
+    for (const key of Object.keys(flips)) {
+      const v = typeof totals[key] === 'number' ? totals[key] : null;
+      Z.counters[key] = v;
+      flips[key].set(v);
+    }
+    $('counter-overdue').classList.toggle('alarm', num(totals.overdue) > 0);
+    $('unlocated').textContent = String(num(totals.unlocated_today));
+
+    const flows = o.flows || {};
+    $('flow-up').textContent = String(num(flows.up));
+    $('flow-down').textContent = String(num(flows.down));
+    $('flow-horizontal').textContent = String(num(flows.horizontal));
+
+    const rates = o.rates || {};
+    setRate('rate-response', rates.response);
+    setRate('rate-resolution', rates.resolution);
+    setRate('rate-satisfaction', rates.satisfaction);
+
+    renderCategories(o.by_category || {});
+    renderRanking(o.children || {});
+  }
+
+  function setRate(id, v) {
+    const el = $(id);
+    const ring = el.querySelector('.ring');
+    const val = el.querySelector('.rate-value');
+    if (typeof v !== 'number' || !Number.isFinite(v)) {
+      val.textContent = '—';
+      ring.style.setProperty('--p', '0');
+      return;
+    }
+    const pct = Math.max(0, Math.min(100, v * 100));
+    val.textContent = (pct >= 99.95 || pct === 0 ? pct.toFixed(0) : pct.toFixed(1)) + '%';
+    ring.style.setProperty('--p', pct.toFixed(2));
+    ring.style.setProperty('--c', pct >= 90 ? '#2ee59d' : pct >= 75 ? '#2fd3ff' : pct >= 60 ? '#ffb020' : '#ff3b4e');
+  }
+
+  let catsShown = '';
+  const catList = $('cat-list');
+  function renderCategories(byCat) {
+    if (!charts.cats) return;
+    // The known modules always, in the taxonomy's order; other codes after them by count.
+    const order = Object.keys(CATEGORY_COLORS);
+    const extra = Object.keys(byCat).filter((c) => !CATEGORY_COLORS[c] && num(byCat[c]) > 0);
+    extra.sort((a, b) => num(byCat[b]) - num(byCat[a]));
+    const codes = order.concat(extra.slice(0, 3));
+    const rows = codes.map((c) => ({ code: c, name: catName(c), value: num(byCat[c]), color: catColor(c) }));
+    for (const c of extra.slice(3)) rows[rows.length - 1].value += num(byCat[c]);
+    const total = rows.reduce((s, x) => s + x.value, 0);
+    const key = lang + JSON.stringify(rows);
+    if (key === catsShown) return;
+    catsShown = key;
+    catList.innerHTML = rows.map((r) => '<li' + (r.value ? '' : ' class="zero"') + '>' +
+      '<i class="sw" style="background:' + r.color + '"></i>' +
+      '<span class="nm">' + esc(r.name) + '</span>' +
+      '<span class="ct">' + r.value + '</span>' +
+      '<span class="pc">' + (total ? Math.round(100 * r.value / total) + '%' : '—') + '</span></li>').join('');
+    const data = rows.filter((r) => r.value > 0).map((r) => ({ name: r.name, value: r.value, itemStyle: { color: r.color } }));
+    charts.cats.setOption({
+      animationDuration: 500,
+      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
+      title: {
+        text: String(total), subtext: total ? t('cat_total') : t('no_data'),
+        left: 'center', top: '37%',
+        textStyle: { color: '#ffffff', fontSize: 38, fontWeight: 'bold' },
+        subtextStyle: { color: '#8fb2d6', fontSize: 17 },
+        itemGap: 2,
+      },
+      series: [{
+        type: 'pie', radius: ['64%', '92%'], center: ['50%', '50%'], silent: true, padAngle: 1.5,
+        label: { show: false }, labelLine: { show: false },
+        itemStyle: { borderColor: '#071a3c', borderWidth: 1 },
+        data: data.length ? data : [{ name: '', value: 1, itemStyle: { color: 'rgba(120,170,230,0.16)' } }],
+      }],
+    }, true);
+  }
+
+  // Ranking: townships by new today, then open; the list scrolls when it does not fit.
+  const ranking = $('ranking');
+  let rankShown = '';
+  let rankOffset = 0;
+  function renderRanking(children) {
+    const rows = Object.keys(children).map((code) => ({ code, ...children[code] }));
+    rows.sort((a, b) => num(b.new_today) - num(a.new_today) || num(b.open) - num(a.open) || (a.code < b.code ? -1 : 1));
+    const maxNew = rows.reduce((m, r) => Math.max(m, num(r.new_today)), 0) || 1;
+    const html = rows.map((r, i) => '<li>' +
+      '<span class="rank-no">' + (i + 1) + '</span>' +
+      '<span class="rank-name">' + esc(r.name || regionName(r.code)) + '</span>' +
+      '<span class="rank-new">' + num(r.new_today) + '</span>' +
+      '<span class="rank-open">' + num(r.open) + '</span>' +
+      '<span class="rank-overdue' + (num(r.overdue) > 0 ? ' hot' : '') + '">' + num(r.overdue) + '</span>' +
+      '<i class="bar" style="width:' + Math.round(200 * num(r.new_today) / maxNew) + 'px"></i>' +
+      '</li>').join('');
+    if (html !== rankShown) {
+      rankShown = html;
+      ranking.innerHTML = html;
+    }
+  }
+  function scrollRanking() {
+    const rows = ranking.children.length;
+    const vp = ranking.parentElement.clientHeight;
+    const rowH = 50;
+    const visible = Math.max(1, Math.floor(vp / rowH));
+    if (rows <= visible) {
+      rankOffset = 0;
+    } else {
+      rankOffset = (rankOffset + 1) % (rows - visible + 2);
+      if (rankOffset > rows - visible) rankOffset = 0; // rest one step at the end, then return
+    }
+    ranking.style.transform = 'translateY(' + (-rankOffset * rowH) + 'px)';
+  }
+
+  // Feed: one row per case, the newest on top. Rows are reused by case id, so an update does not
+  // restart the highlight of rows that arrived a moment ago.
+  const feedEl = $('feed');
+  const FEED_ROWS = 12;
+  const feedRows = new Map(); // case_id -> {li, html}
+  function feedRowHTML(e) {
+    const status = e.status || STATUS_OF_TYPE[e.type] || '';
+    const statusText = (t('status')[status]) || status || '—';
+    const place = e.town ? regionName(e.town) : t('unlocated');
+    const prio = e.priority === 'urgent' || e.priority === 'critical'
+      ? '<b class="feed-prio ' + e.priority + '">' + esc(t('prio')[e.priority]) + '</b>' : '';
+    return '<span class="feed-time">' + esc(timeOf(e.at)) + '</span>' +
+      '<span class="feed-cat" style="background:' + catColor(e.category) + '">' + esc(catName(e.category)) + '</span>' +
+      '<span class="feed-place"><span class="nm">' + esc(place) + '</span>' + prio + '</span>' +
+      '<span class="feed-status s-' + esc(status) + '">' + esc(statusText) + '</span>';
+  }
+  function renderFeed() {
+    const items = [];
+    for (const e of state.feed.values()) items.push(e);
+    items.reverse();
+    const shown = items.slice(0, FEED_ROWS);
+    const keep = new Set(shown.map((e) => e.case_id));
+    for (const [id, row] of feedRows) {
+      if (!keep.has(id)) {
+        row.li.remove();
+        feedRows.delete(id);
+      }
+    }
+    const now = performance.now();
+    let prev = null;
+    for (const e of shown) {
+      let row = feedRows.get(e.case_id);
+      const html = feedRowHTML(e);
+      if (!row) {
+        const li = document.createElement('li');
+        li.dataset.case = e.case_id;
+        if (now - e.seenAt < 3000) li.className = 'fresh';
+        row = { li, html: '' };
+        feedRows.set(e.case_id, row);
+      }
+      if (row.html !== html) {
+        row.li.innerHTML = html;
+        row.html = html;
+      }
+      const want = prev ? prev.nextSibling : feedEl.firstChild;
+      if (want !== row.li) feedEl.insertBefore(row.li, want);
+      prev = row.li;
+    }
+    $('feed-empty').hidden = items.length > 0;
+    Z.feed = state.feed.size;
+  }
+
+  // ---------------------------------------------------------------- flip counter
+  function Flip(el) {
+    this.el = el;
+    this.text = null;
+  }
+  Flip.prototype.set = function (v) {
+    const s = v === null || v === undefined ? '—' : String(v);
+    if (s === this.text) return;
+    const prev = this.text;
+    this.text = s;
+    this.el.classList.toggle('small', s.length > 4);
+    if (prev === null || prev.length !== s.length) {
+      this.el.innerHTML = s.split('').map((c) => '<span class="d">' + esc(c) + '</span>').join('');
+      if (prev !== null && prev !== '—') for (const d of this.el.children) flipTile(d);
+      return;
+    }
+    for (let i = 0; i < s.length; i++) {
+      if (s[i] !== prev[i]) {
+        const d = this.el.children[i];
+        d.textContent = s[i];
+        flipTile(d);
+      }
+    }
+  };
+  function flipTile(d) {
+    d.classList.remove('flipping');
+    void d.offsetWidth; // restart the animation
+    d.classList.add('flipping');
+  }
+
+  // ---------------------------------------------------------------- language
+  function setI18n(el, key) {
+    el.dataset.i18n = key;
+    el.textContent = t(key);
+  }
+  function applyLang() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    document.body.classList.toggle('lang-en', lang === 'en');
+    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    $('lang-switch').textContent = t('lang_switch');
+    updateTitle();
+    updateClock();
+    catsShown = '';
+    rankShown = '';
+  }
+  function updateTitle() {
+    const title = (state.rootName || '') + t('title_suffix');
+    $('title').textContent = title.trim();
+    document.title = title.trim();
+  }
+  $('lang-switch').addEventListener('click', () => {
+    lang = lang === 'zh' ? 'en' : 'zh';
+    storageSet('zhili.lang', lang);
+    state.dirty.lang = true;
+    scheduleRender();
+  });
+
+  // ---------------------------------------------------------------- clock and stale banner
+  function updateClock() {
+    // The clock shows the deployment's time (the offset of the server's "at"), like the data.
+    const ms = Date.now() + state.skewMs;
+    let y, mo, da, wd, h, mi, se;
+    if (state.tzMin === null) {
+      const d = new Date(ms);
+      [y, mo, da, wd, h, mi, se] = [d.getFullYear(), d.getMonth(), d.getDate(), d.getDay(), d.getHours(), d.getMinutes(), d.getSeconds()];
+    } else {
+      const d = new Date(ms + state.tzMin * 60000);
+      [y, mo, da, wd, h, mi, se] = [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCDay(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+    }
+    $('clock-time').textContent = pad2(h) + ':' + pad2(mi) + ':' + pad2(se);
+    $('clock-date').textContent = y + '-' + pad2(mo + 1) + '-' + pad2(da) + ' ' + t('weekdays')[wd];
+    $('updated-at').textContent = state.lastDataAt ? timeOf(state.lastDataAt) : '--:--:--';
+  }
+
+  const banner = $('stale-banner');
+  function checkStale() {
+    const now = performance.now();
+    const open = ws !== null && ws.readyState === WebSocket.OPEN;
+    const silentMs = now - state.lastMsgAt;
+    let stale;
+    if (!open) stale = now - state.downSince > DOWN_GRACE_MS || !Z.ready;
+    else stale = state.lastMsgAt === 0 || silentMs > STALE_MS;
+    if (open && state.lastMsgAt > 0 && silentMs > 2 * STALE_MS) {
+      // A half-open connection: nothing, not even a pong, for twice the stale time.
+      dropSocket('silent for ' + Math.round(silentMs / 1000) + ' s');
+    }
+    if (stale !== Z.stale) {
+      Z.stale = stale;
+      document.body.classList.toggle('stale', stale);
+    }
+    // The banner itself waits for the grace period, also at start-up.
+    const show = stale && (Z.ready || now > DOWN_GRACE_MS * 2);
+    if (banner.hidden === show) banner.hidden = !show;
+    if (show) {
+      $('stale-text').textContent = TOKEN || Z.connected ? t('stale') : t('no_token');
+      const since = state.lastMsgAt > 0 ? Math.round(silentMs / 1000) : null;
+      $('stale-detail').textContent = since === null ? '' : t('stale_for').replace('{n}', since);
+    }
+  }
+
+  // ---------------------------------------------------------------- WebSocket
+  let ws = null;
+  let attempt = 0;
+  let reconnectTimer = 0;
+  let pingTimer = 0;
+
+  function wsURL() {
+    const u = new URL('ws', location.href);
+    u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    if (TOKEN) u.searchParams.set('token', TOKEN);
+    return u.toString();
+  }
+
+  function connect() {
+    reconnectTimer = 0;
+    let sock;
+    try {
+      sock = new WebSocket(wsURL());
+    } catch (err) {
+      console.warn('ws:', err);
+      scheduleReconnect();
+      return;
+    }
+    ws = sock;
+    sock.onopen = () => {
+      Z.connected = true;
+      state.lastMsgAt = performance.now();
+      for (const [topic, ts] of state.topics) {
+        const msg = { op: 'sub', topic };
+        if (ts.seq !== null) msg.since = ts.seq;
+        send(msg);
+      }
+      clearInterval(pingTimer);
+      pingTimer = setInterval(() => send({ op: 'ping' }), PING_MS);
+    };
+    sock.onmessage = (ev) => onFrame(ev.data);
+    sock.onerror = () => { /* onclose follows */ };
+    sock.onclose = () => {
+      if (ws !== sock) return;
+      dropSocket('closed');
+    };
+  }
+
+  function dropSocket(reason) {
+    const sock = ws;
+    ws = null;
+    if (Z.connected) state.downSince = performance.now(); // failed reconnects do not restart the grace
+    Z.connected = false;
+    clearInterval(pingTimer);
+    if (sock) {
+      sock.onopen = sock.onmessage = sock.onerror = sock.onclose = null;
+      try { sock.close(); } catch (e) { /* already closed */ }
+    }
+    console.info('ws: ' + reason + ', reconnecting');
+    scheduleReconnect();
+  }
+
+  function scheduleReconnect() {
+    if (reconnectTimer) return;
+    const base = Math.min(BACKOFF_MAX, BACKOFF_MIN * Math.pow(2, attempt));
+    attempt = Math.min(attempt + 1, 10);
+    const delay = Math.round(base * (0.7 + 0.6 * Math.random())); // ±30 % jitter
+    Z.reconnects++;
+    reconnectTimer = setTimeout(connect, Math.min(BACKOFF_MAX, delay));
+  }
+
+  function send(msg) {
+    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+  }
+
+  function onFrame(raw) {
+    const arrived = performance.now();
+    state.lastMsgAt = arrived;
+    Z.lastFrameAt = Date.now();
+    Z.frames++;
+    let msgs;
+    try {
+      msgs = JSON.parse(raw);
+    } catch (err) {
+      console.warn('ws: bad frame', err);
+      return;
+    }
+    if (!Array.isArray(msgs)) msgs = [msgs];
+    let changed = false;
+    for (const m of msgs) {
+      if (m && typeof m === 'object' && onMessage(m)) changed = true;
+    }
+    if (Z.stale) checkStale();
+    if (changed) {
+      attempt = 0; // the connection works: the next outage starts again at 1 s
+      if (state.pendingArrival === null) state.pendingArrival = arrived;
+      scheduleRender();
+    }
+  }
+
+  // onMessage applies one message and reports whether state changed.
+  function onMessage(m) {
+    switch (m.op) {
+      case 'pong':
+        return false;
+      case 'error':
+        console.warn('ws error', m.topic, m.code, m.message);
+        Z.errors.push({ topic: m.topic, code: m.code, message: m.message });
+        if (Z.errors.length > 10) Z.errors.shift();
+        return false;
+      case 'snapshot': {
+        const ts = state.topics.get(m.topic);
+        if (!ts) return false;
+        ts.seq = m.seq;
+        ts.resyncAt = 0;
+        Z.seq[m.topic] = m.seq;
+        noteAt(m.at);
+        if (m.topic === TOPIC_OVERVIEW) {
+          state.overview = m.data || {};
+          state.dirty.overview = true;
+        } else {
+          applyCasesSnapshot(m.data || {});
+        }
+        return true;
+      }
+      case 'delta': {
+        const ts = state.topics.get(m.topic);
+        if (!ts || ts.seq === null || typeof m.seq !== 'number') return false;
+        if (m.seq <= ts.seq) return false; // already applied (a resumed stream may repeat)
+        if (m.seq !== ts.seq + 1) {
+          resync(m.topic, ts);
+          return false;
+        }
+        ts.seq = m.seq;
+        ts.resyncAt = 0;
+        Z.seq[m.topic] = m.seq;
+        noteAt(m.at);
+        if (m.topic === TOPIC_OVERVIEW) {
+          state.overview = mergePatch(state.overview || {}, m.data || {});
+          state.dirty.overview = true;
+        } else {
+          const events = (m.data && m.data.events) || [];
+          for (const ev of events) addCaseEvent(ev, true);
+          state.dirty.cases = true;
+        }
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  // resync asks the server to resume a topic after a seq gap; at most once per 3 s per topic.
+  function resync(topic, ts) {
+    const now = performance.now();
+    if (ts.resyncAt && now - ts.resyncAt < 3000) return;
+    ts.resyncAt = now;
+    send({ op: 'sub', topic, since: ts.seq });
+  }
+
+  function noteAt(at) {
+    if (!at) return;
+    state.lastDataAt = at;
+    const ms = Date.parse(at);
+    if (Number.isFinite(ms)) state.skewMs = ms - Date.now();
+    const tz = /(?:([+-])(\d\d):?(\d\d)|Z)$/.exec(at);
+    const tzMin = tz ? (tz[1] ? (tz[1] === '-' ? -1 : 1) * (Number(tz[2]) * 60 + Number(tz[3])) : 0) : null;
+    if (tzMin !== null && tzMin !== state.tzMin) {
+      state.tzMin = tzMin;
+      updateClock();
+    }
+    $('updated-at').textContent = timeOf(at);
+  }
+
+  function applyCasesSnapshot(data) {
+    state.feed.clear();
+    const events = Array.isArray(data.events) ? data.events : [];
+    for (const ev of events) addCaseEvent(ev, false);
+    state.dirty.cases = true;
+  }
+
+  // addCaseEvent adds one event of cases:root; live is false for events of a snapshot.
+  function addCaseEvent(ev, live) {
+    if (!ev || typeof ev !== 'object') return;
+    if (ev.id) {
+      if (state.seen.has(ev.id)) {
+        // Seen before (a snapshot after a resync repeats events): refresh the feed row only.
+        updateFeed(ev, false, false);
+        return;
+      }
+      state.seen.set(ev.id, true);
+      if (state.seen.size > MAX_SEEN) state.seen.delete(state.seen.keys().next().value);
+    }
+    updateFeed(ev, true, live);
+    if (ev.type === 'case.reported' && Array.isArray(ev.point) && ev.point.length >= 2) {
+      const at = Date.parse(ev.at);
+      state.markers.push({
+        id: ev.id, lon: Number(ev.point[0]), lat: Number(ev.point[1]), cat: ev.category,
+        urgent: ev.priority === 'urgent' || ev.priority === 'critical',
+        at: Number.isFinite(at) ? at : Date.now() + state.skewMs,
+      });
+      if (state.markers.length > MAX_MARKERS) state.markers.splice(0, state.markers.length - MAX_MARKERS);
+      state.dirty.markers = true;
+    }
+  }
+
+  // updateFeed puts a case event into the feed; a new event moves its case to the top.
+  function updateFeed(ev, fresh, live) {
+    const id = ev.case_id || ev.id;
+    if (!id) return;
+    const prev = state.feed.get(id);
+    const entry = {
+      case_id: id,
+      type: ev.type,
+      status: ev.status || STATUS_OF_TYPE[ev.type] || (prev && prev.status) || '',
+      category: ev.category || (prev && prev.category) || '',
+      priority: ev.priority || (prev && prev.priority) || 'normal',
+      town: (Array.isArray(ev.region) && ev.region[1]) || (prev && prev.town) || '',
+      at: ev.at || (prev && prev.at) || '',
+      seenAt: fresh && live ? performance.now() : (prev ? prev.seenAt : -Infinity),
+    };
+    if (prev && !fresh) {
+      state.feed.set(id, entry); // keep its place
+      return;
+    }
+    state.feed.delete(id);
+    state.feed.set(id, entry);
+    while (state.feed.size > MAX_FEED) state.feed.delete(state.feed.keys().next().value);
+  }
+
+  // ---------------------------------------------------------------- start
+  if (KIOSK) document.body.classList.add('kiosk');
+  fit();
+  if (!charts.map) initCharts(Math.max(1, window.devicePixelRatio || 1));
+  state.dirty.lang = true;
+  applyLang();
+  loadRegions();
+  connect();
+  setInterval(() => { updateClock(); checkStale(); }, 1000);
+  setInterval(() => {
+    if (state.markers.length) {
+      state.dirty.markers = true;
+      scheduleRender();
+    }
+  }, 5000);
+  setInterval(scrollRanking, 4000);
+  updateClock();
+  checkStale();
+})();

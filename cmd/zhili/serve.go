@@ -1,0 +1,215 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"zhili/aggregator"
+	"zhili/event"
+	"zhili/geo"
+	"zhili/internal/app"
+	"zhili/server"
+)
+
+type serveFlags struct {
+	config, listen, data, regions, ingestKey, viewToken, tz, displayCRS, logLevel string
+	demo                                                                          bool
+	demoRate                                                                      float64
+	demoSeed                                                                      uint64
+	tick, shutdownTimeout                                                         time.Duration
+	clientQueue, maxLines                                                         int
+	maxBytes                                                                      int64
+}
+
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&f.config, "config", "", "YAML config file (keys are flag names; also ingest_keys and view_tokens lists)")
+	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
+	fs.StringVar(&f.data, "data", "zhili-data", "directory for embedded storage (history store and intake log)")
+	fs.StringVar(&f.regions, "regions", "", "region GeoJSON file (default: the built-in demo county)")
+	fs.BoolVar(&f.demo, "demo", false, "demo county with a live simulated feed; generates keys when unset")
+	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo feed (0 = no feed)")
+	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
+	fs.StringVar(&f.ingestKey, "ingest-key", "", "source API key accepted by POST /api/v1/events (all types, all regions)")
+	fs.StringVar(&f.viewToken, "view-token", "", "viewer token for screens and read APIs (all regions)")
+	fs.StringVar(&f.tz, "tz", "Asia/Shanghai", "deployment time zone: 'today' and day buckets")
+	fs.StringVar(&f.displayCRS, "display-crs", "wgs84", "coordinate system of points pushed to screens: wgs84, gcj02, bd09")
+	fs.DurationVar(&f.tick, "tick", 200*time.Millisecond, "live push tick: at most one delta per topic per tick")
+	fs.IntVar(&f.clientQueue, "client-queue", 256, "frames queued per WebSocket client before it is resynced")
+	fs.IntVar(&f.maxLines, "max-lines", 10000, "ingest: lines per request")
+	fs.Int64Var(&f.maxBytes, "max-bytes", 8<<20, "ingest: bytes per request")
+	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
+	file, err := parseFlags(fs, args, &f.config)
+	if err != nil {
+		return err
+	}
+	var lvl slog.Level
+	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(log)
+
+	loc, err := time.LoadLocation(f.tz)
+	if err != nil {
+		return fmt.Errorf("--tz: %w", err)
+	}
+	switch f.displayCRS {
+	case event.WGS84, event.GCJ02, event.BD09:
+	default:
+		return fmt.Errorf("--display-crs must be wgs84, gcj02 or bd09")
+	}
+	tree := geo.DemoTree()
+	if f.regions != "" {
+		b, err := os.ReadFile(f.regions)
+		if err != nil {
+			return fmt.Errorf("--regions: %w", err)
+		}
+		if tree, err = geo.ParseTree(b, geo.DefaultProps); err != nil {
+			return fmt.Errorf("--regions %s: %w", f.regions, err)
+		}
+	}
+	keys, tokens, err := accessFromFile(file)
+	if err != nil {
+		return err
+	}
+	if f.ingestKey == "" && f.demo && len(keys) == 0 {
+		f.ingestKey = randomToken()
+	}
+	if f.viewToken == "" && f.demo && len(tokens) == 0 {
+		f.viewToken = randomToken()
+	}
+	if f.ingestKey != "" {
+		keys[f.ingestKey] = &aggregator.Policy{Name: "default"}
+	}
+	if f.viewToken != "" {
+		tokens[f.viewToken] = server.Viewer{Name: "default"}
+	}
+	if len(keys) == 0 || len(tokens) == 0 {
+		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token (or use --demo)")
+	}
+
+	a, err := app.New(app.Config{Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
+		Tick: f.tick, ClientQueue: f.clientQueue, MaxLines: f.maxLines, MaxBytes: f.maxBytes,
+		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
+		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log})
+	if err != nil {
+		return err
+	}
+	base := "http://" + a.Addr
+	fmt.Fprintf(stderr, "listening on %s\n", base)
+	if f.demo {
+		printDemo(stdout, base, tree, f.ingestKey, f.viewToken)
+	}
+	return a.Run(ctx)
+}
+
+func demoRate(f serveFlags) float64 {
+	if !f.demo {
+		return 0
+	}
+	return f.demoRate
+}
+
+func randomToken() string {
+	b := make([]byte, 16)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+func printDemo(w io.Writer, base string, tree *geo.Tree, key, token string) {
+	fmt.Fprintf(w, `
+Zhili demo: %s (%s), %d regions, live simulated feed.
+
+  一张屏 Overview screen:   %s/?token=%s
+  Kiosk (wall) mode:       %s/?token=%s&kiosk=1
+  Region tree (GeoJSON):   %s/api/v1/regions?token=%s
+  Series (24 h, hourly):   %s/api/v1/series?token=%s
+  Metrics:                 %s/metrics
+
+  Send events:  curl -H 'Authorization: Bearer %s' -H 'Content-Type: application/x-ndjson' \
+                  --data-binary @events.ndjson %s/api/v1/events
+  Simulate:     zhili simulate --url %s --key %s --rate 50 --duration 1m
+
+`, tree.Root.Name, tree.Root.Code, tree.Len(), base, token, base, token, base, token, base, token, base,
+		key, base, base, key)
+}
+
+// accessFromFile reads ingest_keys and view_tokens from the config file.
+func accessFromFile(file map[string]any) (map[string]*aggregator.Policy, map[string]server.Viewer, error) {
+	keys := map[string]*aggregator.Policy{}
+	tokens := map[string]server.Viewer{}
+	list := func(k string) ([]map[string]any, error) {
+		v, ok := file[k]
+		if !ok {
+			return nil, nil
+		}
+		xs, ok := v.([]any)
+		if !ok {
+			return nil, fmt.Errorf("config %s: must be a list", k)
+		}
+		var out []map[string]any
+		for i, x := range xs {
+			m, ok := x.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("config %s[%d]: must be a mapping", k, i)
+			}
+			out = append(out, m)
+		}
+		return out, nil
+	}
+	strs := func(v any) []string {
+		xs, _ := v.([]any)
+		var out []string
+		for _, x := range xs {
+			out = append(out, fmt.Sprint(x))
+		}
+		return out
+	}
+	ks, err := list("ingest_keys")
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, m := range ks {
+		key := fmt.Sprint(m["key"])
+		if m["key"] == nil || key == "" {
+			return nil, nil, fmt.Errorf("config ingest_keys[%d]: key required", i)
+		}
+		p := &aggregator.Policy{Name: fmt.Sprint(m["name"]), Regions: strs(m["regions"])}
+		for _, t := range strs(m["types"]) {
+			if !event.Type(t).Known() {
+				return nil, nil, fmt.Errorf("config ingest_keys[%d]: unknown type %q", i, t)
+			}
+			p.Types = append(p.Types, event.Type(t))
+		}
+		keys[key] = p
+	}
+	ts, err := list("view_tokens")
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, m := range ts {
+		tok := fmt.Sprint(m["token"])
+		if m["token"] == nil || tok == "" {
+			return nil, nil, fmt.Errorf("config view_tokens[%d]: token required", i)
+		}
+		v := server.Viewer{Name: fmt.Sprint(m["name"])}
+		if r, ok := m["region"]; ok {
+			v.Region = strings.TrimSpace(fmt.Sprint(r))
+		}
+		tokens[tok] = v
+	}
+	return keys, tokens, nil
+}

@@ -1,0 +1,365 @@
+package dashboard
+
+import (
+	"context"
+	json "github.com/goccy/go-json"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"zhili/bus"
+	"zhili/errs"
+	"zhili/geo"
+	"zhili/internal/clock"
+)
+
+// Model is the read model of one server process: the rollup counters and the recent case feed,
+// mirrored from the aggregators' Updates. Topic sources read it.
+type Model struct {
+	tree *geo.Tree
+	loc  *time.Location
+	clk  clock.Clock
+	log  *slog.Logger
+
+	mu       sync.RWMutex
+	counts   map[Key]int64 // per category, and with Category "" the total over categories
+	cats     []string      // categories seen, sorted
+	feed     []feedItem    // ring of recent items, oldest first
+	feedCap  int
+	feedSeq  uint64 // seq of the newest item in feed
+	lastDay  int32
+	updates  uint64
+	resets   uint64
+	lastData time.Time
+}
+
+type feedItem struct {
+	seq  uint64
+	item Item
+}
+
+// NewModel returns an empty model. categories pre-seeds the category list (so a new day shows
+// zeros rather than missing keys).
+func NewModel(tree *geo.Tree, loc *time.Location, clk clock.Clock, categories []string, log *slog.Logger) *Model {
+	if log == nil {
+		log = slog.Default()
+	}
+	m := &Model{tree: tree, loc: loc, clk: clk, log: log, counts: map[Key]int64{}, feedCap: 20000}
+	m.cats = append(m.cats, categories...)
+	slices.Sort(m.cats)
+	return m
+}
+
+// Run applies the Updates published on b until ctx is done.
+func (m *Model) Run(ctx context.Context, b bus.Bus) error {
+	sub, err := b.Subscribe(ctx, UpdatesChannel)
+	if err != nil {
+		return err
+	}
+	return m.Consume(ctx, sub)
+}
+
+// Consume applies the Updates of an existing subscription until ctx is done or it closes.
+func (m *Model) Consume(ctx context.Context, sub bus.Subscription) error {
+	defer sub.Close()
+	for {
+		select {
+		case p, ok := <-sub.C():
+			if !ok {
+				return nil
+			}
+			var u Update
+			if err := json.Unmarshal(p, &u); err != nil {
+				m.log.Error("dashboard: bad update", "err", err)
+				continue
+			}
+			m.Apply(&u)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// Apply mirrors one Update.
+func (m *Model) Apply(u *Update) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.updates++
+	m.lastData = m.clk.Now()
+	if u.Reset {
+		m.resets++
+		clear(m.counts)
+	}
+	for _, c := range u.Counters {
+		m.counts[c.Key] += c.N
+		t := c.Key
+		t.Category = ""
+		m.counts[t] += c.N
+		if c.Category != "" {
+			if i, found := slices.BinarySearch(m.cats, c.Category); !found {
+				m.cats = slices.Insert(m.cats, i, c.Category)
+			}
+		}
+	}
+	if u.Reset && m.feedSeq > 0 {
+		return // screens already showed these items
+	}
+	for _, it := range u.Items {
+		m.feedSeq++
+		if len(m.feed) == m.feedCap {
+			copy(m.feed, m.feed[m.feedCap/2:])
+			m.feed = m.feed[:len(m.feed)-m.feedCap/2]
+		}
+		m.feed = append(m.feed, feedItem{seq: m.feedSeq, item: it})
+	}
+	if today := DayOf(m.clk.Now(), m.loc); today != m.lastDay {
+		m.lastDay = today
+		for k := range m.counts {
+			if k.Day != 0 && k.Day < today-2 {
+				delete(m.counts, k)
+			}
+		}
+	}
+}
+
+// Stats reports counts of updates applied, for metrics.
+func (m *Model) Stats() (updates, resets uint64, lastData time.Time) {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	return m.updates, m.resets, m.lastData
+}
+
+func (m *Model) get(region, cat string, day int32, met Metric) int64 {
+	return m.counts[Key{Region: region, Category: cat, Day: day, Metric: met}]
+}
+
+func ratio(num, den int64) any {
+	if den <= 0 {
+		return nil
+	}
+	return float64(num) / float64(den)
+}
+
+// region resolves a topic's region.
+func (m *Model) region(code string) (*geo.Region, error) {
+	r := m.tree.Get(code)
+	if r == nil {
+		return nil, errs.E(errs.UnknownTopic, "region", "unknown region %q", code)
+	}
+	return r, nil
+}
+
+// overview builds the overview data of region r for day. Caller holds m.mu (read).
+func (m *Model) overview(r *geo.Region, day int32) map[string]any {
+	g := func(code string, met Metric) int64 { return m.get(code, "", day, met) }
+	cur := func(code string, met Metric) int64 { return m.get(code, "", 0, met) }
+	totals := map[string]any{
+		"new_today":      g(r.Code, MNew),
+		"open":           cur(r.Code, MOpen),
+		"overdue":        cur(r.Code, MOverdue),
+		"resolved_today": g(r.Code, MResolved),
+		"closed_today":   g(r.Code, MClosed),
+	}
+	if r.Level == 0 {
+		totals["unlocated_today"] = g(r.Code, MUnlocated)
+	}
+	byCat := make(map[string]any, len(m.cats))
+	for _, c := range m.cats {
+		byCat[c] = m.get(r.Code, c, day, MNew)
+	}
+	children := make(map[string]any, len(r.Children))
+	for _, c := range r.Children {
+		children[c.Code] = map[string]any{
+			"name":           c.Name,
+			"new_today":      g(c.Code, MNew),
+			"open":           cur(c.Code, MOpen),
+			"overdue":        cur(c.Code, MOverdue),
+			"resolved_today": g(c.Code, MResolved),
+		}
+	}
+	callbacks := g(r.Code, MSatisfied) + g(r.Code, MBasically) + g(r.Code, MUnsatisfied)
+	return map[string]any{
+		"region":      map[string]any{"code": r.Code, "name": r.Name, "level": int64(r.Level)},
+		"day":         DayString(day),
+		"totals":      totals,
+		"by_category": byCat,
+		"flows": map[string]any{
+			"up":         g(r.Code, MFlowUp),
+			"down":       g(r.Code, MFlowDown),
+			"horizontal": g(r.Code, MFlowHorizontal),
+		},
+		"rates": map[string]any{
+			"response":     ratio(g(r.Code, MSigned), g(r.Code, MDispatched)),
+			"resolution":   ratio(g(r.Code, MClosedOK), g(r.Code, MClosed)),
+			"satisfaction": ratio(g(r.Code, MSatisfied)+g(r.Code, MBasically), callbacks),
+		},
+		"children": children,
+	}
+}
+
+// mergePatch returns the RFC 7386 merge patch that turns old into cur, or nil when equal.
+func mergePatch(old, cur map[string]any) map[string]any {
+	var p map[string]any
+	set := func(k string, v any) {
+		if p == nil {
+			p = map[string]any{}
+		}
+		p[k] = v
+	}
+	for k, nv := range cur {
+		ov, had := old[k]
+		nm, nIsMap := nv.(map[string]any)
+		om, oIsMap := ov.(map[string]any)
+		switch {
+		case !had:
+			set(k, nv)
+		case nIsMap && oIsMap:
+			if sub := mergePatch(om, nm); sub != nil {
+				set(k, sub)
+			}
+		case nIsMap != oIsMap || nv != ov:
+			set(k, nv)
+		}
+	}
+	for k := range old {
+		if _, ok := cur[k]; !ok {
+			set(k, nil)
+		}
+	}
+	return p
+}
+
+// OverviewSource serves overview:<region> topics.
+type OverviewSource struct{ M *Model }
+
+func (s OverviewSource) Open(t Topic) (TopicState, error) {
+	if t.Window != "" {
+		return nil, errs.E(errs.Invalid, "topic.window", "overview topics take no window")
+	}
+	r, err := s.M.region(t.Region)
+	if err != nil {
+		return nil, err
+	}
+	st := &overviewState{m: s.M, r: r}
+	st.Advance()
+	return st, nil
+}
+
+type overviewState struct {
+	m    *Model
+	r    *geo.Region
+	data map[string]any
+}
+
+func (s *overviewState) Snapshot() any { return s.data }
+
+func (s *overviewState) Advance() (any, bool) {
+	day := DayOf(s.m.clk.Now(), s.m.loc)
+	s.m.mu.RLock()
+	cur := s.m.overview(s.r, day)
+	s.m.mu.RUnlock()
+	p := mergePatch(s.data, cur)
+	s.data = cur
+	if p == nil {
+		return nil, false
+	}
+	return p, true
+}
+
+func (s *overviewState) Close() {}
+
+// CasesSource serves cases:<region> topics: the live feed of case events in a subtree.
+type CasesSource struct {
+	M    *Model
+	Keep int // items in a snapshot (default 200)
+}
+
+func (s CasesSource) Open(t Topic) (TopicState, error) {
+	if t.Window != "" {
+		return nil, errs.E(errs.Invalid, "topic.window", "cases topics take no window")
+	}
+	r, err := s.M.region(t.Region)
+	if err != nil {
+		return nil, err
+	}
+	keep := s.Keep
+	if keep <= 0 {
+		keep = 200
+	}
+	st := &casesState{m: s.M, code: r.Code, all: r.Level == 0, keep: keep}
+	// Start from the recent feed so the first snapshot is not empty.
+	s.M.mu.RLock()
+	for _, f := range s.M.feed {
+		if st.match(&f.item) {
+			st.ring = append(st.ring, f.item)
+		}
+	}
+	st.cursor = s.M.feedSeq
+	s.M.mu.RUnlock()
+	st.trim()
+	return st, nil
+}
+
+type casesState struct {
+	m      *Model
+	code   string
+	all    bool
+	keep   int
+	cursor uint64
+	ring   []Item
+}
+
+func (s *casesState) match(it *Item) bool {
+	return s.all || slices.Contains(it.Region, s.code)
+}
+
+func (s *casesState) trim() {
+	if len(s.ring) > s.keep {
+		s.ring = append(s.ring[:0:0], s.ring[len(s.ring)-s.keep:]...)
+	}
+}
+
+func (s *casesState) Snapshot() any {
+	r := s.ring
+	if len(r) > s.keep {
+		r = r[len(r)-s.keep:]
+	}
+	if r == nil {
+		r = []Item{}
+	}
+	return map[string]any{"events": r}
+}
+
+func (s *casesState) Advance() (any, bool) {
+	s.m.mu.RLock()
+	feed := s.m.feed
+	var out []Item
+	// Items are in seq order; find the first newer than the cursor.
+	i, _ := slices.BinarySearchFunc(feed, s.cursor+1, func(f feedItem, seq uint64) int {
+		switch {
+		case f.seq < seq:
+			return -1
+		case f.seq > seq:
+			return 1
+		}
+		return 0
+	})
+	for ; i < len(feed); i++ {
+		if s.match(&feed[i].item) {
+			out = append(out, feed[i].item)
+		}
+	}
+	s.cursor = s.m.feedSeq
+	s.m.mu.RUnlock()
+	if len(out) == 0 {
+		return nil, false
+	}
+	s.ring = append(s.ring, out...)
+	if len(s.ring) > 2*s.keep {
+		s.trim()
+	}
+	return map[string]any{"events": out}, true
+}
+
+func (s *casesState) Close() {}

@@ -1,0 +1,107 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"zhili/geo"
+	"zhili/internal/clock"
+)
+
+func TestMergePatch(t *testing.T) {
+	old := map[string]any{"a": int64(1), "b": map[string]any{"x": int64(1), "y": int64(2)}, "gone": "z"}
+	cur := map[string]any{"a": int64(1), "b": map[string]any{"x": int64(1), "y": int64(3)}, "new": nil}
+	p := mergePatch(old, cur)
+	want := map[string]any{"b": map[string]any{"y": int64(3)}, "gone": nil, "new": nil}
+	if !reflect.DeepEqual(p, want) {
+		t.Fatalf("patch %v, want %v", p, want)
+	}
+	if mergePatch(cur, cur) != nil {
+		t.Fatal("patch of equal states not nil")
+	}
+}
+
+func TestOverviewAndCasesTopics(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	clk := clock.NewFake(now)
+	tree := geo.DemoTree()
+	m := NewModel(tree, loc, clk, []string{"environment", "dispute"}, nil)
+	root := tree.Root.Code
+	town := tree.Root.Children[0].Code
+	today := DayOf(now, loc)
+	m.Apply(&Update{Reset: true, Counters: []Counter{
+		{Key{root, "environment", today, MNew}, 3}, {Key{town, "environment", today, MNew}, 2},
+		{Key{root, "environment", 0, MOpen}, 5}, {Key{root, "environment", today, MDispatched}, 4},
+		{Key{root, "environment", today, MSigned}, 3},
+		{Key{root, "environment", today - 1, MNew}, 9}, // yesterday: not in today's totals
+	}})
+	st, err := OverviewSource{M: m}.Open(Topic{Name: "overview:root", Kind: "overview", Region: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := st.Snapshot().(map[string]any)
+	tot := snap["totals"].(map[string]any)
+	if tot["new_today"] != int64(3) || tot["open"] != int64(5) {
+		t.Fatalf("totals %v", tot)
+	}
+	if r := snap["rates"].(map[string]any)["response"]; r != 0.75 {
+		t.Fatalf("response rate %v", r)
+	}
+	if snap["rates"].(map[string]any)["satisfaction"] != nil {
+		t.Fatal("satisfaction without sample should be null")
+	}
+	if c := snap["children"].(map[string]any)[town].(map[string]any); c["new_today"] != int64(2) {
+		t.Fatalf("child %v", c)
+	}
+	if _, changed := st.Advance(); changed {
+		t.Fatal("delta without change")
+	}
+	m.Apply(&Update{Counters: []Counter{{Key{town, "dispute", today, MNew}, 1}, {Key{root, "dispute", today, MNew}, 1}}})
+	d, changed := st.Advance()
+	if !changed {
+		t.Fatal("no delta after change")
+	}
+	b, _ := json.Marshal(d)
+	want := `{"by_category":{"dispute":1},"children":{"` + town + `":{"new_today":3}},"totals":{"new_today":4}}`
+	if string(b) != want {
+		t.Fatalf("delta %s\nwant  %s", b, want)
+	}
+	// Midnight: a new day starts from zero.
+	clk.Set(now.Add(14 * time.Hour))
+	d, _ = st.Advance()
+	b, _ = json.Marshal(d)
+	var p map[string]any
+	_ = json.Unmarshal(b, &p)
+	if p["day"] != "2026-11-28" || p["totals"].(map[string]any)["new_today"] != float64(0) {
+		t.Fatalf("day change delta %s", b)
+	}
+
+	// cases: only items in the subtree; snapshot then appended deltas.
+	grid := tree.Root.Children[1].Children[0]
+	cs, err := CasesSource{M: m, Keep: 2}.Open(Topic{Name: "cases:" + town, Kind: "cases", Region: town})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.Apply(&Update{Items: []Item{
+		{ID: "a", Region: []string{root, town}}, {ID: "b", Region: []string{root, grid.Parent, grid.Code}},
+		{ID: "c", Region: []string{root, town}}, {ID: "d", Region: []string{root, town}},
+	}})
+	d, changed = cs.Advance()
+	if !changed {
+		t.Fatal("no cases delta")
+	}
+	evs := d.(map[string]any)["events"].([]Item)
+	if len(evs) != 3 || evs[0].ID != "a" || evs[2].ID != "d" {
+		t.Fatalf("cases delta %+v", evs)
+	}
+	snapEvs := cs.Snapshot().(map[string]any)["events"].([]Item)
+	if len(snapEvs) != 2 || snapEvs[1].ID != "d" {
+		t.Fatalf("snapshot keeps the last 2: %+v", snapEvs)
+	}
+	if _, err := (CasesSource{M: m}).Open(Topic{Kind: "cases", Region: "nowhere"}); err == nil {
+		t.Fatal("unknown region accepted")
+	}
+}

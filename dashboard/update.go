@@ -1,0 +1,95 @@
+package dashboard
+
+import "time"
+
+// UpdatesChannel is the bus channel on which aggregators publish Updates.
+const UpdatesChannel = "updates"
+
+// Metric names a rollup counter. Current metrics (open, overdue) have Day 0; the others count
+// events by the local day of their event time.
+type Metric uint8
+
+const (
+	MOpen           Metric = iota + 1 // current: open cases
+	MOverdue                          // current: open cases past their deadline
+	MNew                              // case.reported (first report of a case)
+	MUnlocated                        // new cases outside every region (counted at the root)
+	MDispatched                       // case.dispatched
+	MSigned                           // case.signed
+	MResolved                         // case.resolved
+	MClosed                           // case.closed
+	MClosedOK                         // case.closed without an unsatisfied callback
+	MSatisfied                        // callbacks: satisfied
+	MBasically                        // callbacks: basically satisfied
+	MUnsatisfied                      // callbacks: unsatisfied
+	MReturned                         // case.returned (退单)
+	MReopened                         // case.reopened
+	MFlowUp                           // 上行
+	MFlowDown                         // 下行
+	MFlowHorizontal                   // 横向
+	MWhistles                         // whistle.blown
+	metricCount
+)
+
+var metricNames = [...]string{"", "open", "overdue", "new", "unlocated", "dispatched", "signed",
+	"resolved", "closed", "closed_ok", "satisfied", "basically", "unsatisfied", "returned",
+	"reopened", "flow_up", "flow_down", "flow_horizontal", "whistles"}
+
+func (m Metric) String() string {
+	if int(m) < len(metricNames) {
+		return metricNames[m]
+	}
+	return "unknown"
+}
+
+// Current reports whether m is a current (not per-day) metric.
+func (m Metric) Current() bool { return m == MOpen || m == MOverdue }
+
+// Key addresses one rollup counter: region × category × day × metric.
+type Key struct {
+	Region   string `json:"r"`
+	Category string `json:"c"`
+	Day      int32  `json:"d"` // local day number (DayOf); 0 for current metrics
+	Metric   Metric `json:"m"`
+}
+
+// Counter is one counter value or increment.
+type Counter struct {
+	Key
+	N int64 `json:"n"`
+}
+
+// Item is one public case event for the cases: feed. It never carries personal information.
+type Item struct {
+	ID       string      `json:"id"`
+	CaseID   string      `json:"case_id"`
+	Type     string      `json:"type"`
+	Category string      `json:"category"`
+	Priority string      `json:"priority"`
+	Status   string      `json:"status"`
+	Source   string      `json:"source,omitempty"`
+	Dept     string      `json:"dept,omitempty"`
+	Flow     string      `json:"flow,omitempty"`
+	Point    *[2]float64 `json:"point,omitempty"`
+	Region   []string    `json:"region"`
+	At       time.Time   `json:"at"`
+}
+
+// Update is what aggregators publish. A reset carries the full state (after a restart or for a
+// read model that fell out of step); a delta carries increments and new feed items.
+type Update struct {
+	Reset    bool      `json:"reset,omitempty"`
+	Counters []Counter `json:"counters,omitempty"`
+	Items    []Item    `json:"items,omitempty"`
+}
+
+// DayOf returns the local day number of t in loc (days since 1970-01-01 local).
+func DayOf(t time.Time, loc *time.Location) int32 {
+	y, m, d := t.In(loc).Date()
+	return int32(time.Date(y, m, d, 0, 0, 0, 0, time.UTC).Unix() / 86400)
+}
+
+// DayString formats a day number as YYYY-MM-DD.
+func DayString(day int32) string {
+	return time.Unix(int64(day)*86400, 0).UTC().Format("2006-01-02")
+}

@@ -1,0 +1,512 @@
+// Package e2e holds black-box tests that boot the real zhili binary on a free port and drive it
+// from the outside: over HTTP, and with a real headless Chromium for the wall screen.
+package e2e
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+
+	"zhili/assets"
+)
+
+const (
+	viewToken = "e2e-view-token"
+	ingestKey = "e2e-ingest-key"
+)
+
+// requireServices reports whether a missing browser or front-end build must fail the test
+// instead of skipping it (CI sets ZHILI_REQUIRE_SERVICES=1).
+func requireServices() bool { return os.Getenv("ZHILI_REQUIRE_SERVICES") == "1" }
+
+func skipOrFail(t *testing.T, format string, args ...any) {
+	t.Helper()
+	msg := fmt.Sprintf(format, args...)
+	if requireServices() {
+		t.Fatalf("%s (ZHILI_REQUIRE_SERVICES=1)", msg)
+	}
+	t.Skipf("%s; set ZHILI_REQUIRE_SERVICES=1 to make this a failure", msg)
+}
+
+// findChromium returns Debian's chromium (or another Chromium/Chrome on PATH).
+func findChromium(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("ZHILI_CHROMIUM"); p != "" {
+		return p
+	}
+	if _, err := os.Stat("/usr/bin/chromium"); err == nil {
+		return "/usr/bin/chromium"
+	}
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	skipOrFail(t, "no Chromium found (apt-get install -y chromium fonts-noto-cjk)")
+	return ""
+}
+
+// moduleRoot is the directory of go.mod (the tests run in e2e/).
+func moduleRoot(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		t.Fatalf("go env GOMOD: %v", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	if gomod == "" || gomod == os.DevNull {
+		t.Fatal("not inside the zhili module")
+	}
+	return filepath.Dir(gomod)
+}
+
+// buildBinary builds cmd/zhili into a temp dir, or uses ZHILI_E2E_BIN when set.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("ZHILI_E2E_BIN"); p != "" {
+		return p
+	}
+	bin := filepath.Join(t.TempDir(), "zhili")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zhili")
+	cmd.Dir = moduleRoot(t)
+	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build ./cmd/zhili: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// server is a running `zhili serve`.
+type server struct {
+	base string // http://127.0.0.1:PORT
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	log  bytes.Buffer
+	done chan struct{}
+}
+
+func (s *server) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.log.String()
+}
+
+var listeningRE = regexp.MustCompile(`listening on (http://[0-9.]+:[0-9]+)`)
+
+// startServer runs `zhili serve --demo --demo-rate 0` on a free port with a fresh data dir and
+// waits for its "listening on" line.
+func startServer(t *testing.T, bin string) *server {
+	t.Helper()
+	cmd := exec.Command(bin, "serve", "--demo", "--demo-rate", "0",
+		"--listen", "127.0.0.1:0", "--data", t.TempDir(),
+		"--ingest-key", ingestKey, "--view-token", viewToken)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &server{cmd: cmd, done: make(chan struct{})}
+	cmd.Stdout = &lockedWriter{s: s}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start %s: %v", bin, err)
+	}
+	addr := make(chan string, 1)
+	go func() {
+		defer close(s.done)
+		sc := bufio.NewScanner(stderr)
+		sc.Buffer(make([]byte, 64*1024), 1024*1024)
+		for sc.Scan() {
+			line := sc.Text()
+			s.mu.Lock()
+			s.log.WriteString(line + "\n")
+			s.mu.Unlock()
+			if m := listeningRE.FindStringSubmatch(line); m != nil {
+				select {
+				case addr <- m[1]:
+				default:
+				}
+			}
+		}
+	}()
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("server output:\n%s", s.output())
+		}
+	})
+	select {
+	case s.base = <-addr:
+	case <-s.done:
+		t.Fatalf("server exited before listening:\n%s", s.output())
+	case <-time.After(60 * time.Second):
+		t.Fatalf("server did not print \"listening on\" within 60 s:\n%s", s.output())
+	}
+	return s
+}
+
+type lockedWriter struct{ s *server }
+
+func (w *lockedWriter) Write(p []byte) (int, error) {
+	w.s.mu.Lock()
+	defer w.s.mu.Unlock()
+	return w.s.log.Write(p)
+}
+
+// ingest posts NDJSON events with the ingest key.
+func (s *server) ingest(t *testing.T, ndjson string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, s.base+"/api/v1/events", strings.NewReader(ndjson))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	req.Header.Set("Authorization", "Bearer "+ingestKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("POST /api/v1/events: %v", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	var res struct {
+		Accepted int `json:"accepted"`
+	}
+	if resp.StatusCode != http.StatusOK || json.Unmarshal(body, &res) != nil || res.Accepted != 1 {
+		t.Fatalf("POST /api/v1/events: %s %s", resp.Status, body)
+	}
+}
+
+// hostGuard records every request of the page that goes anywhere but the server's host.
+type hostGuard struct {
+	host string
+	mu   sync.Mutex
+	bad  []string
+	errs []string // uncaught JavaScript exceptions
+}
+
+func (g *hostGuard) check(raw string) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		g.add(&g.bad, raw)
+		return
+	}
+	switch u.Scheme {
+	case "data", "blob", "about":
+		return
+	}
+	if u.Hostname() != g.host {
+		g.add(&g.bad, raw)
+	}
+}
+
+func (g *hostGuard) add(list *[]string, s string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if len(*list) < 50 {
+		*list = append(*list, s)
+	}
+}
+
+func (g *hostGuard) listen(ev any) {
+	switch e := ev.(type) {
+	case *network.EventRequestWillBeSent:
+		if e.Request != nil {
+			g.check(e.Request.URL)
+		}
+	case *network.EventWebSocketCreated:
+		g.check(e.URL)
+	case *runtime.EventExceptionThrown:
+		msg := e.ExceptionDetails.Text
+		if ex := e.ExceptionDetails.Exception; ex != nil && ex.Description != "" {
+			msg += " " + ex.Description
+		}
+		g.add(&g.errs, msg)
+	}
+}
+
+// verify fails the test for what was recorded since the last call.
+func (g *hostGuard) verify(t *testing.T) {
+	t.Helper()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, u := range g.bad {
+		t.Errorf("the page requested %s: only %s may be contacted (intranet deployments)", u, g.host)
+	}
+	for _, e := range g.errs {
+		t.Errorf("uncaught JavaScript exception: %s", e)
+	}
+	g.bad, g.errs = nil, nil
+}
+
+// pageState is what the test reads from window.__zhili and the DOM.
+type pageState struct {
+	Ready    bool              `json:"ready"`
+	ReadyAt  float64           `json:"readyAt"`
+	Frames   int               `json:"frames"`
+	Stale    bool              `json:"stale"`
+	Counters map[string]*int   `json:"counters"`
+	DOM      map[string]string `json:"dom"`
+	Feed     []string          `json:"feed"`
+	RenderMs *float64          `json:"renderMs"`
+	Banner   bool              `json:"banner"`
+	Switch   bool              `json:"switchVisible"`
+}
+
+const readState = `(() => {
+  const z = window.__zhili || {};
+  const dom = {};
+  for (const k of ['new_today', 'open', 'overdue', 'resolved_today']) {
+    const el = document.querySelector('#counter-' + k + ' [data-flip]');
+    dom[k] = el ? el.textContent : '';
+  }
+  const sw = document.getElementById('lang-switch');
+  return {
+    ready: !!z.ready, readyAt: z.readyAt || 0, frames: z.frames || 0, stale: !!z.stale,
+    counters: z.counters || {}, dom,
+    feed: Array.from(document.querySelectorAll('#feed li')).map((li) => li.dataset.case),
+    renderMs: z.renderMs,
+    banner: !document.getElementById('stale-banner').hidden,
+    switchVisible: !!(sw && sw.offsetParent !== null),
+  };
+})()`
+
+// mapPixels counts the non-transparent pixels of the map's canvases (the map background is
+// transparent, the panel behind it is CSS).
+const mapPixels = `(() => {
+  let painted = 0, total = 0;
+  for (const c of document.querySelectorAll('#map canvas')) {
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    total += c.width * c.height;
+    for (let i = 3; i < d.length; i += 4) if (d[i] > 8) painted++;
+  }
+  return {painted, total};
+})()`
+
+type pixelCount struct {
+	Painted int `json:"painted"`
+	Total   int `json:"total"`
+}
+
+func screenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	dir := "screenshots"
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, name)
+	if err := os.WriteFile(path, buf, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshot %s (%d bytes)", path, len(buf))
+}
+
+// waitFor polls a JavaScript predicate until it is truthy or the timeout passes.
+func waitFor(ctx context.Context, expr string, timeout time.Duration) error {
+	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+	return err
+}
+
+func read(t *testing.T, ctx context.Context) pageState {
+	t.Helper()
+	st, err := chromedp.Run(ctx, chromedp.Evaluate[pageState](readState))
+	if err != nil {
+		t.Fatalf("read page state: %v", err)
+	}
+	return st
+}
+
+func TestWallScreen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium := findChromium(t)
+	if !assets.Built() {
+		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
+	}
+	srv := startServer(t, buildBinary(t))
+	base, _ := url.Parse(srv.base)
+	guard := &hostGuard{host: base.Hostname()}
+
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+		chromedp.ExecPath(chromium),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-background-timer-throttling", true),
+		chromedp.Flag("disable-renderer-backgrounding", true),
+		chromedp.Flag("disable-backgrounding-occluded-windows", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("hide-scrollbars", true),
+		chromedp.Flag("mute-audio", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1920, 1080),
+	)
+	defer cancelAlloc()
+	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(guard.listen))
+	defer cancel()
+	// Start the browser without a deadline (a deadline on the first Run would bound the
+	// browser's life), then bound the test.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080)); err != nil {
+		t.Fatalf("start chromium (%s): %v", chromium, err)
+	}
+	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	defer cancelT()
+
+	// 1. Navigation → ready: the map drawn and both snapshots rendered.
+	pageURL := srv.base + "/?token=" + url.QueryEscape(viewToken)
+	start := time.Now()
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("navigate %s: %v", pageURL, err)
+	}
+	if err := waitFor(ctx, `document.body && document.body.dataset.ready === "1"`, 30*time.Second); err != nil {
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`JSON.stringify(window.__zhili || null)`))
+		t.Fatalf("page did not become ready within 30 s: %v\nwindow.__zhili = %s", err, st)
+	}
+	wall := time.Since(start)
+	st := read(t, ctx)
+	t.Logf("navigation → ready: %.0f ms in the page (performance.now), %.0f ms measured by the test", st.ReadyAt, float64(wall.Microseconds())/1000)
+	if !st.Ready || st.Stale || st.Banner {
+		t.Errorf("after ready: ready=%v stale=%v banner=%v", st.Ready, st.Stale, st.Banner)
+	}
+
+	// 2. The map canvas has pixels.
+	px, err := chromedp.Run(ctx, chromedp.Evaluate[pixelCount](mapPixels))
+	if err != nil {
+		t.Fatalf("read map canvas: %v", err)
+	}
+	t.Logf("map canvas: %d of %d pixels painted (%.1f %%)", px.Painted, px.Total, 100*float64(px.Painted)/float64(max(px.Total, 1)))
+	if px.Total == 0 || float64(px.Painted) < 0.05*float64(px.Total) {
+		t.Errorf("map canvas nearly empty: %d of %d pixels painted", px.Painted, px.Total)
+	}
+
+	// 3. The counters show the overview snapshot.
+	for _, k := range []string{"new_today", "open", "overdue", "resolved_today"} {
+		v := st.Counters[k]
+		if v == nil {
+			t.Errorf("counter %s: no value from the overview snapshot", k)
+			continue
+		}
+		if st.DOM[k] != fmt.Sprint(*v) {
+			t.Errorf("counter %s shows %q, snapshot has %d", k, st.DOM[k], *v)
+		}
+	}
+	newBefore := 0
+	if v := st.Counters["new_today"]; v != nil {
+		newBefore = *v
+	}
+	screenshot(t, ctx, "wall-1920x1080.png")
+
+	// 4. A case reported through the API reaches the counter and the feed within 2 s.
+	caseID := fmt.Sprintf("E2E-%d", time.Now().UnixNano())
+	at := time.Now().Add(-time.Second).Format(time.RFC3339)
+	event := fmt.Sprintf(`{"id":"%s-r","type":"case.reported","case_id":"%s","at":"%s","source":"grid","category":"safety","priority":"urgent","location":{"lon":114.10,"lat":32.12,"crs":"wgs84"},"address":"e2e test address","reporter":{"name":"e2e","phone":"13800000000"}}`+"\n",
+		caseID, caseID, at)
+	sent := time.Now()
+	srv.ingest(t, event)
+	cond := fmt.Sprintf(`(() => {
+	  const z = window.__zhili;
+	  const el = document.querySelector('#counter-new_today [data-flip]');
+	  return z.counters.new_today === %d && el && el.textContent === "%d" &&
+	    !!document.querySelector('#feed li[data-case="%s"]');
+	})()`, newBefore+1, newBefore+1, caseID)
+	if err := waitFor(ctx, cond, 2*time.Second); err != nil {
+		st := read(t, ctx)
+		t.Fatalf("after POST, within 2 s: new_today counter %v (dom %q, want %d), feed %v: %v",
+			deref(st.Counters["new_today"]), st.DOM["new_today"], newBefore+1, st.Feed, err)
+	}
+	e2e := time.Since(sent)
+	st = read(t, ctx)
+	if len(st.Feed) == 0 || st.Feed[0] != caseID {
+		t.Errorf("the new case is not on top of the feed: %v", st.Feed)
+	}
+	if st.RenderMs == nil {
+		t.Error("window.__zhili.renderMs not set after a frame")
+	} else {
+		t.Logf("frame arrival → DOM updated: %.2f ms; POST → counter and feed updated: %.0f ms", *st.RenderMs, float64(e2e.Microseconds())/1000)
+	}
+	// No personal information reaches the screen.
+	html, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.outerHTML + JSON.stringify(window.__zhili)`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pii := range []string{"13800000000", "e2e test address"} {
+		if strings.Contains(html, pii) {
+			t.Errorf("personal information %q is on the wall screen", pii)
+		}
+	}
+
+	// 5. 3840×2160 (a 4K wall) in kiosk mode: the controls are hidden, charts redraw sharp.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(3840, 2160), chromedp.Navigate(pageURL+"&kiosk=1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.layout.renderedDpr >= 2`, 30*time.Second); err != nil {
+		t.Fatalf("kiosk page at 3840×2160 not ready: %v", err)
+	}
+	if st := read(t, ctx); st.Switch {
+		t.Error("kiosk mode shows the language switch")
+	}
+	screenshot(t, ctx, "wall-3840x2160-kiosk.png")
+
+	// 6. English at 1920×1080.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(pageURL+"&lang=en")); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1"`, 30*time.Second); err != nil {
+		t.Fatalf("English page not ready: %v", err)
+	}
+	if title, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('title').textContent`)); !strings.Contains(title, "Command Center") {
+		t.Errorf("English title = %q", title)
+	}
+	screenshot(t, ctx, "wall-1920x1080-en.png")
+
+	// 7. The feed is lost: stop the server; the red banner must show.
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1"`, 30*time.Second); err != nil {
+		t.Fatalf("page not ready: %v", err)
+	}
+	guard.verify(t) // before the server stops: reconnect attempts are not page requests of interest
+	_ = srv.cmd.Process.Kill()
+	lost := time.Now()
+	if err := waitFor(ctx, `!document.getElementById('stale-banner').hidden && window.__zhili.stale === true`, 10*time.Second); err != nil {
+		t.Fatalf("stale banner not shown within 10 s of the server stopping: %v", err)
+	}
+	t.Logf("server stopped → stale banner: %.0f ms", float64(time.Since(lost).Microseconds())/1000)
+	screenshot(t, ctx, "wall-1920x1080-stale.png")
+	guard.verify(t)
+}
+
+func deref(p *int) any {
+	if p == nil {
+		return nil
+	}
+	return *p
+}

@@ -1,0 +1,147 @@
+// Package event is the ingest contract (the "one port", 一端口): the event record every source
+// system sends, its types, and the validation rules that name the field and reason of every
+// rejection. It imports no storage or transport.
+package event
+
+import (
+	"time"
+)
+
+// Type is what happened.
+type Type string
+
+// Event types, as in the contract.
+const (
+	CaseReported     Type = "case.reported"
+	CaseAccepted     Type = "case.accepted"
+	CaseDispatched   Type = "case.dispatched"
+	CaseSigned       Type = "case.signed"
+	CaseReturned     Type = "case.returned"
+	CaseResolved     Type = "case.resolved"
+	CaseClosed       Type = "case.closed"
+	CaseReopened     Type = "case.reopened"
+	CaseDuplicate    Type = "case.duplicate"
+	WhistleBlown     Type = "whistle.blown"
+	WhistleAnswered  Type = "whistle.answered"
+	WhistleResolved  Type = "whistle.resolved"
+	WhistleEvaluated Type = "whistle.evaluated"
+)
+
+// Types lists every known type in contract order.
+var Types = []Type{CaseReported, CaseAccepted, CaseDispatched, CaseSigned, CaseReturned,
+	CaseResolved, CaseClosed, CaseReopened, CaseDuplicate, WhistleBlown, WhistleAnswered,
+	WhistleResolved, WhistleEvaluated}
+
+// Known reports whether t is a contract type.
+func (t Type) Known() bool {
+	for _, k := range Types {
+		if k == t {
+			return true
+		}
+	}
+	return false
+}
+
+// Flow is the H-shaped platform's direction of an event.
+type Flow uint8
+
+const (
+	FlowNone       Flow = iota
+	FlowUp              // 上行: reports rising to the center
+	FlowDown            // 下行: dispatch and commands going down
+	FlowHorizontal      // 横向: linkage with the 12345 hotline platform
+)
+
+func (f Flow) String() string {
+	switch f {
+	case FlowUp:
+		return "up"
+	case FlowDown:
+		return "down"
+	case FlowHorizontal:
+		return "horizontal"
+	}
+	return ""
+}
+
+// CRS names a coordinate reference system.
+const (
+	WGS84 = "wgs84"
+	GCJ02 = "gcj02"
+	BD09  = "bd09"
+)
+
+// Location is a point with its coordinate system.
+type Location struct {
+	Lon float64 `json:"lon"`
+	Lat float64 `json:"lat"`
+	CRS string  `json:"crs,omitempty"`
+}
+
+// Reporter is personal information (PII). It is stored protected and never pushed to screens.
+type Reporter struct {
+	Name     string `json:"name,omitempty"`
+	Phone    string `json:"phone,omitempty"`
+	IDNumber string `json:"id_number,omitempty"`
+}
+
+// Event is one record of the contract. Time fields are parsed; the original offset is kept in At.
+type Event struct {
+	ID           string     `json:"id"`
+	Type         Type       `json:"type"`
+	CaseID       string     `json:"case_id"`
+	At           time.Time  `json:"at"`
+	Source       string     `json:"source,omitempty"`
+	Category     string     `json:"category,omitempty"`
+	Priority     string     `json:"priority,omitempty"`
+	Location     *Location  `json:"location,omitempty"`
+	Region       string     `json:"region,omitempty"`
+	Address      string     `json:"address,omitempty"`
+	Dept         string     `json:"dept,omitempty"`
+	Deadline     *time.Time `json:"deadline,omitempty"`
+	WhistleID    string     `json:"whistle_id,omitempty"`
+	WhistleKind  string     `json:"whistle_kind,omitempty"`
+	Depts        []string   `json:"depts,omitempty"`
+	Stage        string     `json:"stage,omitempty"`
+	Score        int        `json:"score,omitempty"`
+	Satisfaction string     `json:"satisfaction,omitempty"`
+	Reporter     *Reporter  `json:"reporter,omitempty"`
+	Summary      string     `json:"summary,omitempty"`
+}
+
+// Flow returns the event's direction on the H-shaped platform.
+func (e *Event) Flow() Flow {
+	switch e.Type {
+	case CaseReported:
+		if e.Source == "hotline12345" {
+			return FlowHorizontal
+		}
+		return FlowUp
+	case WhistleBlown:
+		return FlowUp
+	case CaseDispatched, WhistleAnswered:
+		return FlowDown
+	}
+	return FlowNone
+}
+
+// Private holds an event's personal fields, split off by the aggregator so that the live path
+// never carries them.
+type Private struct {
+	Reporter *Reporter
+	Address  string
+	Summary  string
+}
+
+// SplitPII returns a copy of e without personal fields, and those fields.
+func (e *Event) SplitPII() (Event, Private) {
+	pub := *e
+	p := Private{Reporter: e.Reporter, Address: e.Address, Summary: e.Summary}
+	pub.Reporter, pub.Address, pub.Summary = nil, "", ""
+	return pub, p
+}
+
+// HasPII reports whether any personal field is set.
+func (p Private) HasPII() bool {
+	return p.Reporter != nil || p.Address != "" || p.Summary != ""
+}

@@ -1,0 +1,60 @@
+package event
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestDecodeNamesFieldAndReason(t *testing.T) {
+	r := DefaultRules()
+	now := time.Date(2026, 11, 27, 8, 0, 0, 0, time.FixedZone("CST", 8*3600))
+	good := `{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"hotline12345","category":"environment","location":{"lon":114.09,"lat":32.14,"crs":"gcj02"}}`
+	ev, id, err := Decode([]byte(good), &r, now.Add(time.Hour))
+	if err != nil || id != "e1" || ev.Location.CRS != "gcj02" || ev.Priority != "normal" {
+		t.Fatalf("good line: %v %q %+v", err, id, ev)
+	}
+	if _, off := ev.At.Zone(); off != 8*3600 {
+		t.Fatal("original offset lost")
+	}
+	cases := []struct{ line, want string }{
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","location":{"lon":114,"lat":132}}`, "location.lat: out of range"},
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","location":{"lon":114,"lat":"x"}}`, "location.lat: expected number"},
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment"}`, "location: required"},
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30","source":"grid","category":"x","region":"1"}`, "at: not an RFC 3339 time with offset"},
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"x","region":"1"}`, "category: unknown category"},
+		{`{"id":"e 1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00"}`, "id: invalid characters"},
+		{`{"id":"` + strings.Repeat("a", 65) + `","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00"}`, "id: too long"},
+		{`{"type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00"}`, "id: required"},
+		{`{"id":"e1","type":"case.accepted","at":"2026-11-27T08:15:30+08:00"}`, "case_id: required"},
+		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:26:00+08:00"}`, "at: more than 5m0s in the future"},
+		{`{"id":"e1","type":"case.dispatched","case_id":"C1","at":"2026-11-27T08:15:30+08:00","dept":"d"}`, "deadline: required on case.dispatched"},
+		{`{"id":"e1","type":"whistle.blown","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","whistle_kind":"advance"}`, "depts: required"},
+		{`{"id":"e1","type":"whistle.answered","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","dept":"d","stage":"flew"}`, "stage: must be"},
+		{`{"id":"e1","type":"whistle.evaluated","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","dept":"d","score":6}`, "score: out of range"},
+		{`{"id":"e1","type":"whistle.evaluated","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","dept":"d","score":2.5}`, "score: must be an integer"},
+		{`{"id":"e1","type":"case.closed","case_id":"C1","at":"2026-11-27T08:15:30+08:00","satisfaction":"meh"}`, "satisfaction: must be"},
+		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00","address":"` + strings.Repeat("路", 201) + `"}`, "address: too long"},
+		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00"} x`, "line: invalid JSON"},
+		{`[1,2]`, "line: must be a JSON object"},
+		{`{"id":"e1",`, "line: invalid JSON"},
+	}
+	for _, c := range cases {
+		_, _, err := Decode([]byte(c.line), &r, now.Add(20*time.Minute))
+		if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+			t.Errorf("%s\n  got %v\n  want prefix %q", c.line, err, c.want)
+		}
+	}
+}
+
+func TestSplitPIIAndFlow(t *testing.T) {
+	e := Event{Type: CaseReported, Source: "hotline12345", Address: "a", Summary: "s", Reporter: &Reporter{Name: "n"}}
+	pub, priv := e.SplitPII()
+	if pub.Reporter != nil || pub.Address != "" || pub.Summary != "" || !priv.HasPII() {
+		t.Fatal("PII not split")
+	}
+	if e.Flow() != FlowHorizontal || (&Event{Type: CaseReported, Source: "grid"}).Flow() != FlowUp ||
+		(&Event{Type: CaseDispatched}).Flow() != FlowDown || (&Event{Type: CaseSigned}).Flow() != FlowNone {
+		t.Fatal("flows")
+	}
+}

@@ -1,0 +1,294 @@
+// Package app wires one Zhili process: history store, intake log, bus, aggregator, read model,
+// hub and HTTP server, with Run(ctx) and an idempotent Shutdown(ctx). cmd/zhili and the
+// end-to-end tests use it, so what is tested is what runs.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"zhili/aggregator"
+	"zhili/bus"
+	"zhili/dashboard"
+	"zhili/event"
+	"zhili/geo"
+	"zhili/intake"
+	"zhili/internal/clock"
+	"zhili/server"
+	"zhili/simulate"
+	"zhili/store"
+)
+
+// Config configures a process.
+type Config struct {
+	Listen          string
+	DataDir         string
+	Tree            *geo.Tree
+	Loc             *time.Location
+	DisplayCRS      string
+	Tick            time.Duration
+	ClientQueue     int
+	MaxLines        int
+	MaxBytes        int64
+	IngestKeys      map[string]*aggregator.Policy
+	ViewTokens      map[string]server.Viewer
+	DemoRate        float64 // events/s of the built-in simulated feed; 0 = none
+	DemoSeed        uint64
+	ShutdownTimeout time.Duration
+	Version         string
+	Logger          *slog.Logger
+	Clock           clock.Clock
+}
+
+// App is one running process.
+type App struct {
+	cfg   Config
+	Addr  string // bound address, known after New
+	Store store.Store
+	In    intake.Intake
+	Bus   bus.Bus
+	Agg   *aggregator.Aggregator
+	Model *dashboard.Model
+	Hub   *dashboard.Hub
+	Srv   *server.Server
+	Reg   *prometheus.Registry
+
+	runCtx   context.Context
+	cancel   context.CancelFunc
+	stopFeed context.CancelFunc
+	wg       sync.WaitGroup
+	errc     chan error
+	once     sync.Once
+	shutErr  error
+}
+
+// New opens storage and binds the listener (so Addr is known before serving).
+func New(cfg Config) (*App, error) {
+	if cfg.Tree == nil {
+		cfg.Tree = geo.DemoTree()
+	}
+	if cfg.Loc == nil {
+		loc, err := time.LoadLocation("Asia/Shanghai")
+		if err != nil {
+			return nil, err
+		}
+		cfg.Loc = loc
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.ShutdownTimeout <= 0 {
+		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.DisplayCRS == "" {
+		cfg.DisplayCRS = event.WGS84
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return nil, fmt.Errorf("data dir: %w", err)
+	}
+	a := &App{cfg: cfg, errc: make(chan error, 8)}
+	a.Reg = prometheus.NewRegistry()
+	a.Reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+
+	st, err := store.OpenDuckDB(filepath.Join(cfg.DataDir, "history.duckdb"))
+	if err != nil {
+		return nil, fmt.Errorf("open history store: %w", err)
+	}
+	a.Store = st
+	in, err := intake.OpenWAL(filepath.Join(cfg.DataDir, "intake"), intake.WALOptions{
+		KnownIDs: func(fn func(id string) error) error { return st.EventIDs(context.Background(), fn) },
+	})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("open intake log: %w", err)
+	}
+	a.In = in
+	a.Bus = bus.NewMemory(4096)
+	a.Agg = aggregator.New(aggregator.Config{Rules: event.DefaultRules(), Loc: cfg.Loc, MaxLines: cfg.MaxLines,
+		MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS, Logger: cfg.Logger},
+		in, st, a.Bus, cfg.Tree, nil, cfg.Clock, aggregator.NewMetrics(a.Reg))
+	a.Model = dashboard.NewModel(cfg.Tree, cfg.Loc, cfg.Clock, event.DefaultCategories, cfg.Logger)
+	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, Loc: cfg.Loc}, cfg.Clock)
+	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
+	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
+	a.Reg.MustRegister(hubCollector{a.Hub})
+	a.Srv = server.New(server.Config{IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, MaxBytes: cfg.MaxBytes,
+		Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
+		server.Deps{Agg: a.Agg, Hub: a.Hub, Model: a.Model, Store: st, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg})
+	addr, err := a.Srv.Listen(cfg.Listen)
+	if err != nil {
+		in.Close()
+		st.Close()
+		return nil, err
+	}
+	a.Addr = addr
+	return a, nil
+}
+
+func (a *App) goRun(name string, fn func() error) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		if err := fn(); err != nil && !errors.Is(err, context.Canceled) {
+			a.errc <- fmt.Errorf("%s: %w", name, err)
+		}
+	}()
+}
+
+// Start starts every component in the background.
+func (a *App) Start() error {
+	a.runCtx, a.cancel = context.WithCancel(context.Background())
+	// The model subscribes before the aggregator publishes its first full state.
+	sub, err := a.Bus.Subscribe(a.runCtx, dashboard.UpdatesChannel)
+	if err != nil {
+		return err
+	}
+	a.goRun("model", func() error { return a.Model.Consume(a.runCtx, sub) })
+	a.goRun("aggregator", func() error { return a.Agg.Run(a.runCtx) })
+	a.goRun("hub", func() error { return a.Hub.Run(a.runCtx) })
+	a.goRun("http", a.Srv.Serve)
+	var feedCtx context.Context
+	feedCtx, a.stopFeed = context.WithCancel(a.runCtx)
+	if a.cfg.DemoRate > 0 {
+		seed := a.cfg.DemoSeed
+		if seed == 0 {
+			seed = uint64(time.Now().UnixNano())
+		}
+		a.goRun("demo feed", func() error {
+			for !a.Agg.Ready() {
+				select {
+				case <-feedCtx.Done():
+					return nil
+				case <-time.After(50 * time.Millisecond):
+				}
+			}
+			err := simulate.Run(feedCtx, simulate.Config{Tree: a.cfg.Tree, Seed: seed, Rate: a.cfg.DemoRate}, 0,
+				func(ctx context.Context, body []byte) error {
+					_, err := a.Agg.Ingest(ctx, aggregator.ContentNDJSON, body, nil)
+					return err
+				})
+			if feedCtx.Err() != nil {
+				return nil
+			}
+			return err
+		})
+	}
+	return nil
+}
+
+// Run starts the process and blocks until ctx is done or a component fails, then shuts down.
+func (a *App) Run(ctx context.Context) error {
+	if err := a.Start(); err != nil {
+		return err
+	}
+	var runErr error
+	select {
+	case <-ctx.Done():
+		a.cfg.Logger.Info("shutting down")
+	case runErr = <-a.errc:
+		a.cfg.Logger.Error("stopping after a failure", "err", runErr)
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), a.cfg.ShutdownTimeout)
+	defer cancel()
+	return errors.Join(runErr, a.Shutdown(sctx))
+}
+
+// Ready reports whether the aggregator recovered and is applying events.
+func (a *App) Ready() bool { return a.Agg.Ready() }
+
+// Shutdown stops the feed and new ingest, lets in-flight requests finish, applies and stores
+// everything accepted, pushes the last deltas, closes sockets and storage. Idempotent;
+// bounded by ctx.
+func (a *App) Shutdown(ctx context.Context) error {
+	a.once.Do(func() {
+		log := a.cfg.Logger
+		var errsOut []error
+		if a.stopFeed != nil {
+			a.stopFeed()
+		}
+		if err := a.Srv.Shutdown(ctx); err != nil {
+			log.Warn("http shutdown", "err", err)
+		}
+		if a.runCtx != nil {
+			if err := a.Agg.Shutdown(ctx); err != nil {
+				errsOut = append(errsOut, err)
+			}
+			// Let the model take the last update, then push the last deltas.
+			deadline := time.Now().Add(200 * time.Millisecond)
+			for time.Now().Before(deadline) && len(a.errc) == 0 {
+				if u, _, _ := a.Model.Stats(); u > 0 {
+					break
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			a.Hub.Tick()
+		}
+		if err := a.Hub.Shutdown(ctx); err != nil {
+			log.Warn("hub shutdown", "err", err)
+		}
+		if a.cancel != nil {
+			a.cancel()
+		}
+		done := make(chan struct{})
+		go func() { a.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			errsOut = append(errsOut, fmt.Errorf("shutdown: components still running: %w", ctx.Err()))
+		}
+		a.Bus.Close()
+		if err := a.In.Close(); err != nil {
+			errsOut = append(errsOut, err)
+		}
+		if err := a.Store.Close(); err != nil {
+			errsOut = append(errsOut, err)
+		}
+		a.shutErr = errors.Join(errsOut...)
+		log.Info("stopped")
+	})
+	return a.shutErr
+}
+
+// hubCollector exports the hub's counters on every scrape.
+type hubCollector struct{ h *dashboard.Hub }
+
+var (
+	hubClientsDesc  = prometheus.NewDesc("zhili_ws_clients", "Connected WebSocket clients.", nil, nil)
+	hubTopicsDesc   = prometheus.NewDesc("zhili_ws_topics", "Open live topics.", nil, nil)
+	hubMessagesDesc = prometheus.NewDesc("zhili_ws_messages_total", "Messages written to clients.", nil, nil)
+	hubFramesDesc   = prometheus.NewDesc("zhili_ws_frames_total", "WebSocket frames written.", nil, nil)
+	hubBytesDesc    = prometheus.NewDesc("zhili_ws_bytes_total", "Bytes written to WebSocket clients.", nil, nil)
+	hubResyncsDesc  = prometheus.NewDesc("zhili_ws_resyncs_total", "Slow clients resynced with snapshots.", nil, nil)
+	hubSlowDesc     = prometheus.NewDesc("zhili_ws_slow_disconnects_total", "Clients closed for resyncing too often.", nil, nil)
+	hubWriteErrDesc = prometheus.NewDesc("zhili_ws_write_errors_total", "Clients closed on write errors.", nil, nil)
+)
+
+func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{hubClientsDesc, hubTopicsDesc, hubMessagesDesc, hubFramesDesc, hubBytesDesc, hubResyncsDesc, hubSlowDesc, hubWriteErrDesc} {
+		ch <- d
+	}
+}
+
+func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
+	s := c.h.Stats()
+	ch <- prometheus.MustNewConstMetric(hubClientsDesc, prometheus.GaugeValue, float64(s.Clients))
+	ch <- prometheus.MustNewConstMetric(hubTopicsDesc, prometheus.GaugeValue, float64(len(s.Topics)))
+	ch <- prometheus.MustNewConstMetric(hubMessagesDesc, prometheus.CounterValue, float64(s.Messages))
+	ch <- prometheus.MustNewConstMetric(hubFramesDesc, prometheus.CounterValue, float64(s.Frames))
+	ch <- prometheus.MustNewConstMetric(hubBytesDesc, prometheus.CounterValue, float64(s.Bytes))
+	ch <- prometheus.MustNewConstMetric(hubResyncsDesc, prometheus.CounterValue, float64(s.Resyncs))
+	ch <- prometheus.MustNewConstMetric(hubSlowDesc, prometheus.CounterValue, float64(s.SlowDisconnects))
+	ch <- prometheus.MustNewConstMetric(hubWriteErrDesc, prometheus.CounterValue, float64(s.WriteErrors))
+}

@@ -1,0 +1,316 @@
+package app
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"zhili/aggregator"
+	"zhili/server"
+)
+
+const (
+	testKey   = "test-key"
+	testToken = "test-token"
+)
+
+// startApp runs a real process (DuckDB + file intake + in-process bus) on a free port.
+func startApp(t *testing.T, dir string) *App {
+	t.Helper()
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, Tick: 50 * time.Millisecond,
+		IngestKeys: map[string]*aggregator.Policy{testKey: {Name: "test"}},
+		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for !a.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("app not ready")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return a
+}
+
+func post(t *testing.T, base, ctype, body string) (int, []byte) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+"/api/v1/events", strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testKey)
+	req.Header.Set("Content-Type", ctype)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
+}
+
+// wsClient subscribes to topics and returns a function that waits for a message matching pred.
+type wsClient struct {
+	c    *websocket.Conn
+	msgs chan map[string]any
+}
+
+func dialWS(t *testing.T, addr string, topics ...string) *wsClient {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws?token="+testToken, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &wsClient{c: c, msgs: make(chan map[string]any, 1024)}
+	go func() {
+		defer close(w.msgs)
+		for {
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			var arr []map[string]any
+			if len(b) > 0 && b[0] == '[' {
+				_ = json.Unmarshal(b, &arr)
+			} else {
+				var m map[string]any
+				_ = json.Unmarshal(b, &m)
+				arr = []map[string]any{m}
+			}
+			for _, m := range arr {
+				w.msgs <- m
+			}
+		}
+	}()
+	for _, tp := range topics {
+		_ = c.WriteJSON(map[string]any{"op": "sub", "topic": tp})
+	}
+	t.Cleanup(func() { c.Close() })
+	return w
+}
+
+func (w *wsClient) waitFor(t *testing.T, within time.Duration, pred func(m map[string]any) bool) map[string]any {
+	t.Helper()
+	deadline := time.After(within)
+	for {
+		select {
+		case m, ok := <-w.msgs:
+			if !ok {
+				t.Fatal("websocket closed")
+			}
+			if pred(m) {
+				return m
+			}
+		case <-deadline:
+			t.Fatalf("no matching message within %s", within)
+		}
+	}
+}
+
+func metricValue(t *testing.T, base, name string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, name+" ") {
+			var v float64
+			fmt.Sscan(strings.TrimPrefix(line, name+" "), &v)
+			return v
+		}
+	}
+	return -1
+}
+
+// A batch with good lines, bad lines and duplicates: the per-line report, the stored rows, the
+// counters and the live topics all agree, and personal fields never reach a screen.
+func TestIngestBatchGoodBadDuplicates(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	defer a.Shutdown(context.Background())
+	base := "http://" + a.Addr
+	ws := dialWS(t, a.Addr, "cases:root", "overview:root")
+	ws.waitFor(t, 5*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" && m["topic"] == "overview:root" })
+
+	now := time.Now().In(a.cfg.Loc)
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	lines := []string{
+		// 1: good report (GCJ-02, inside the demo county) with personal fields
+		`{"id":"g1","type":"case.reported","case_id":"C1","at":"` + at(-time.Minute) + `","source":"hotline12345","category":"environment","priority":"urgent","location":{"lon":114.05,"lat":32.12,"crs":"gcj02"},"address":"浉河区某路12号","reporter":{"name":"张三","phone":"13800000000"}}`,
+		// 2: bad latitude
+		`{"id":"b1","type":"case.reported","case_id":"C2","at":"` + at(-time.Minute) + `","source":"grid","category":"dispute","location":{"lon":114.05,"lat":132.1}}`,
+		// 3: good dispatch
+		`{"id":"g2","type":"case.dispatched","case_id":"C1","at":"` + at(-30*time.Second) + `","dept":"county.urban-mgmt","deadline":"` + at(48*time.Hour) + `"}`,
+		// 4: duplicate of line 1 in the same request
+		`{"id":"g1","type":"case.reported","case_id":"C1","at":"` + at(-time.Minute) + `","source":"hotline12345","category":"environment","location":{"lon":114.05,"lat":32.12,"crs":"gcj02"}}`,
+		// 5: not JSON
+		`{"id":"b2",`,
+		// 6: too far in the future
+		`{"id":"b3","type":"case.accepted","case_id":"C1","at":"` + at(time.Hour) + `"}`,
+		// 7: unknown type
+		`{"id":"b4","type":"case.teleported","case_id":"C1","at":"` + at(0) + `"}`,
+		// 8: good report outside every region (unlocated)
+		`{"id":"g3","type":"case.reported","case_id":"C3","at":"` + at(-time.Minute) + `","source":"app","category":"dispute","location":{"lon":116.4,"lat":39.9}}`,
+	}
+	code, body := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")+"\n")
+	if code != 200 {
+		t.Fatalf("status %d: %s", code, body)
+	}
+	var rep aggregator.IngestReply
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Accepted != 3 || rep.Duplicates != 1 || len(rep.Rejected) != 4 {
+		t.Fatalf("reply %s", body)
+	}
+	wantRej := map[int]string{2: "location.lat: out of range", 5: "line: ", 6: "at: more than", 7: "type: unknown type"}
+	for _, r := range rep.Rejected {
+		if w, ok := wantRej[r.Line]; !ok || !strings.HasPrefix(r.Error, w) {
+			t.Errorf("line %d rejected with %q, want prefix %q", r.Line, r.Error, w)
+		}
+	}
+	// The same request again: everything already accepted is a duplicate.
+	_, body = post(t, base, "application/x-ndjson", strings.Join(lines, "\n"))
+	_ = json.Unmarshal(body, &rep)
+	if rep.Accepted != 0 || rep.Duplicates != 4 {
+		t.Fatalf("replayed request: %s", body)
+	}
+	// A JSON array body is accepted too.
+	code, body = post(t, base, "application/json", `[{"id":"g4","type":"case.signed","case_id":"C1","at":"`+at(0)+`","dept":"county.urban-mgmt"}, {"id":"b5"}]`)
+	_ = json.Unmarshal(body, &rep)
+	if code != 200 || rep.Accepted != 1 || len(rep.Rejected) != 1 || rep.Rejected[0].Line != 2 || !strings.HasPrefix(rep.Rejected[0].Error, "type: required") {
+		t.Fatalf("array body: %d %s", code, body)
+	}
+
+	// Live: the overview shows 2 new cases (one unlocated) and the feed never carries PII.
+	ov := ws.waitFor(t, 5*time.Second, func(m map[string]any) bool {
+		if m["topic"] != "overview:root" {
+			return false
+		}
+		tot, _ := m["data"].(map[string]any)["totals"].(map[string]any)
+		return tot != nil && tot["new_today"] == float64(2)
+	})
+	_ = ov
+	feed := ws.waitFor(t, 5*time.Second, func(m map[string]any) bool {
+		if m["topic"] != "cases:root" {
+			return false
+		}
+		b, _ := json.Marshal(m)
+		return bytes.Contains(b, []byte(`"g4"`))
+	})
+	b, _ := json.Marshal(feed)
+	for _, pii := range []string{"张三", "13800000000", "某路"} {
+		if bytes.Contains(b, []byte(pii)) {
+			t.Fatalf("personal data %q reached the live feed: %s", pii, b)
+		}
+	}
+
+	// Stored: exactly the 4 accepted events, once each.
+	waitStored(t, a, 4)
+	recs, err := a.Store.CaseEvents(context.Background(), "C1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 3 || recs[0].ID != "g1" || recs[0].Reporter == nil || recs[0].Reporter.Name != "张三" {
+		t.Fatalf("stored C1: %+v", recs)
+	}
+	if len(recs[0].RegionPath) != 3 {
+		t.Fatalf("C1 not located to a grid: %v", recs[0].RegionPath)
+	}
+
+	// Counters.
+	if v := metricValue(t, base, `zhili_ingest_lines_total{result="accepted"}`); v != 4 {
+		t.Errorf("accepted counter %v", v)
+	}
+	if v := metricValue(t, base, `zhili_ingest_lines_total{result="duplicate"}`); v != 5 {
+		t.Errorf("duplicate counter %v", v)
+	}
+	if v := metricValue(t, base, `zhili_ingest_rejected_total{field="location.lat"}`); v != 2 {
+		t.Errorf("rejected location.lat counter %v", v)
+	}
+}
+
+func waitStored(t *testing.T, a *App, n int64) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		c, err := a.Store.Count(context.Background())
+		if err == nil && c == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %d events, want %d (err %v)", c, n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestIngestLimitsAndAuth(t *testing.T) {
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MaxLines: 3, MaxBytes: 1000,
+		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	base := "http://" + a.Addr
+	line := `{"id":"x","type":"case.accepted","case_id":"C","at":"2026-01-01T00:00:00+08:00"}`
+	cases := []struct {
+		name, ctype, body string
+		status            int
+		reason            string
+	}{
+		{"too many lines", "application/x-ndjson", strings.Repeat(line+"\n", 4), 413, "max_lines"},
+		{"too many bytes", "application/x-ndjson", strings.Repeat(" ", 1500) + line, 413, "max_bytes"},
+		{"far too many bytes", "application/x-ndjson", strings.Repeat(" ", 5000) + line, 413, "max_bytes"},
+		{"wrong content type", "text/plain", line, 415, "content_type"},
+		{"json not array", "application/json", line, 400, "not_array"},
+		{"empty", "application/x-ndjson", "\n\n", 400, "empty_body"},
+	}
+	for _, c := range cases {
+		code, body := post(t, base, c.ctype, c.body)
+		var e struct{ Error struct{ Code, Reason, Message string } }
+		_ = json.Unmarshal(body, &e)
+		if code != c.status || e.Error.Reason != c.reason {
+			t.Errorf("%s: %d %s", c.name, code, body)
+		}
+	}
+	req, _ := http.NewRequest("POST", base+"/api/v1/events", strings.NewReader(line))
+	req.Header.Set("Authorization", "Bearer wrong")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("wrong key: %d", resp.StatusCode)
+	}
+	resp, _ = http.Get(base + "/api/v1/regions")
+	resp.Body.Close()
+	if resp.StatusCode != 401 {
+		t.Errorf("regions without token: %d", resp.StatusCode)
+	}
+	resp, _ = http.Get(base + "/api/v1/regions?token=" + testToken + "&depth=1")
+	var fc struct{ Features []json.RawMessage }
+	_ = json.NewDecoder(resp.Body).Decode(&fc)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || len(fc.Features) != 7 {
+		t.Errorf("regions depth 1: %d, %d features", resp.StatusCode, len(fc.Features))
+	}
+}

@@ -1,0 +1,377 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io/fs"
+	"mime"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/middleware/adaptor"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"zhili/assets"
+	"zhili/errs"
+	"zhili/event"
+	"zhili/store"
+)
+
+type httpMetrics struct {
+	requests *prometheus.CounterVec
+	latency  *prometheus.HistogramVec
+}
+
+func newHTTPMetrics(reg *prometheus.Registry) *httpMetrics {
+	m := &httpMetrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhili_http_requests_total",
+			Help: "HTTP requests by route and status."}, []string{"route", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "zhili_http_request_seconds",
+			Help: "HTTP request latency by route.", Buckets: prometheus.ExponentialBuckets(0.0005, 2, 16)}, []string{"route"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.requests, m.latency)
+	}
+	return m
+}
+
+func (s *Server) instrument(c *fiber.Ctx) error {
+	start := time.Now()
+	err := c.Next()
+	route := c.Route().Path
+	st := c.Response().StatusCode()
+	if err != nil {
+		if fe, ok := err.(*fiber.Error); ok {
+			st = fe.Code
+		} else if code, ok := statusOf[errs.CodeOf(err)]; ok {
+			st = code
+		}
+	}
+	s.m.requests.WithLabelValues(route, strconv.Itoa(st)).Inc()
+	s.m.latency.WithLabelValues(route).Observe(time.Since(start).Seconds())
+	return err
+}
+
+func (s *Server) routes() {
+	a := s.app
+	a.Use(s.instrument)
+	a.Get("/healthz", func(c *fiber.Ctx) error {
+		return c.JSON(fiber.Map{"status": "ok", "version": s.cfg.Version})
+	})
+	a.Get("/readyz", s.readyz)
+	if s.d.Registry != nil {
+		a.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{})))
+	}
+	a.Post("/api/v1/events", s.ingest)
+	a.Get("/api/v1/regions", s.regions)
+	a.Get("/api/v1/series", s.series)
+	a.Get("/api/v1/counts", s.counts)
+	a.Get("/api/v1/cases/:id", s.caseTimeline)
+	s.websocketRoutes()
+	a.Get("/openapi.yaml", func(c *fiber.Ctx) error {
+		c.Set(fiber.HeaderContentType, "application/yaml; charset=utf-8")
+		return c.Send(openAPI)
+	})
+	a.Get("/*", s.static)
+}
+
+func (s *Server) readyz(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), 2*time.Second)
+	defer cancel()
+	checks := fiber.Map{}
+	ok := true
+	if err := s.d.Store.Ping(ctx); err != nil {
+		checks["store"], ok = err.Error(), false
+	} else {
+		checks["store"] = "ok"
+	}
+	if s.d.Agg != nil && !s.d.Agg.Ready() {
+		checks["aggregator"], ok = "recovering", false
+	} else {
+		checks["aggregator"] = "ok"
+	}
+	if !ok {
+		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+	}
+	return c.JSON(fiber.Map{"status": "ok", "checks": checks})
+}
+
+func (s *Server) ingest(c *fiber.Ctx) error {
+	key := bearer(c)
+	if key == "" {
+		return errs.E(errs.Unauthorized, "key", "source API key required (Authorization: Bearer <key>)")
+	}
+	pol, ok := s.cfg.IngestKeys[key]
+	if !ok {
+		return errs.E(errs.Unauthorized, "key", "unknown source API key")
+	}
+	// The body is only valid during the handler; the aggregator copies what it keeps.
+	reply, err := s.d.Agg.Ingest(c.UserContext(), c.Get(fiber.HeaderContentType), c.Body(), pol)
+	if err != nil {
+		return err
+	}
+	return c.JSON(reply)
+}
+
+func (s *Server) regions(c *fiber.Ctx) error {
+	v, err := s.viewer(c)
+	if err != nil {
+		return err
+	}
+	root := c.Query("root", "root")
+	if root == "root" && v.Region != "" {
+		root = v.Region
+	}
+	if r := s.d.Tree.Get(root); r == nil {
+		return errs.E(errs.NotFound, "root", "unknown region %q", root)
+	} else if !s.allows(v, r.Code) {
+		return errs.E(errs.Forbidden, "root", "token may not see region %s", r.Code)
+	}
+	depth := -1
+	if d := c.Query("depth"); d != "" {
+		n, err := strconv.Atoi(d)
+		if err != nil {
+			return errs.E(errs.Invalid, "depth", "depth must be an integer")
+		}
+		depth = n
+	}
+	fc, err := s.d.Tree.FeatureCollection(root, depth)
+	if err != nil {
+		return errs.Wrap(errs.NotFound, "root", err, "unknown region")
+	}
+	b, err := json.Marshal(fc)
+	if err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderContentType, "application/geo+json")
+	c.Set(fiber.HeaderCacheControl, "no-cache")
+	return c.Send(b)
+}
+
+// period parses from/to (RFC 3339, or a date YYYY-MM-DD in the deployment zone) with defaults.
+func (s *Server) period(c *fiber.Ctx, defSpan time.Duration) (time.Time, time.Time, error) {
+	parse := func(name, v string) (time.Time, error) {
+		if t, err := time.Parse(time.RFC3339, v); err == nil {
+			return t, nil
+		}
+		if t, err := time.ParseInLocation("2006-01-02", v, s.cfg.Loc); err == nil {
+			return t, nil
+		}
+		return time.Time{}, errs.E(errs.Invalid, name, "%s must be RFC 3339 or YYYY-MM-DD", name)
+	}
+	to := s.d.Clock.Now()
+	if v := c.Query("to"); v != "" {
+		t, err := parse("to", v)
+		if err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		to = t
+	}
+	from := to.Add(-defSpan)
+	if v := c.Query("from"); v != "" {
+		t, err := parse("from", v)
+		if err != nil {
+			return time.Time{}, time.Time{}, err
+		}
+		from = t
+	}
+	if !from.Before(to) {
+		return time.Time{}, time.Time{}, errs.E(errs.Invalid, "from", "from must be before to")
+	}
+	return from, to, nil
+}
+
+func (s *Server) regionParam(c *fiber.Ctx, v Viewer) (code string, depth int, err error) {
+	code = c.Query("region", "root")
+	if code == "root" && v.Region != "" {
+		code = v.Region
+	}
+	r := s.d.Tree.Get(code)
+	if r == nil {
+		return "", 0, errs.E(errs.NotFound, "region", "unknown region %q", code)
+	}
+	if !s.allows(v, r.Code) {
+		return "", 0, errs.E(errs.Forbidden, "region", "token may not see region %s", r.Code)
+	}
+	return r.Code, r.Level, nil
+}
+
+func typesParam(c *fiber.Ctx) ([]event.Type, error) {
+	v := c.Query("type")
+	if v == "" {
+		return nil, nil
+	}
+	var out []event.Type
+	for _, t := range strings.Split(v, ",") {
+		et := event.Type(strings.TrimSpace(t))
+		if !et.Known() {
+			return nil, errs.E(errs.Invalid, "type", "unknown event type %q", t)
+		}
+		out = append(out, et)
+	}
+	return out, nil
+}
+
+func (s *Server) series(c *fiber.Ctx) error {
+	v, err := s.viewer(c)
+	if err != nil {
+		return err
+	}
+	code, _, err := s.regionParam(c, v)
+	if err != nil {
+		return err
+	}
+	from, to, err := s.period(c, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	step := time.Hour
+	if sv := c.Query("step"); sv != "" {
+		if step, err = parseStep(sv); err != nil {
+			return err
+		}
+	}
+	types, err := typesParam(c)
+	if err != nil {
+		return err
+	}
+	q := store.SeriesQuery{Region: code, From: from, To: to, Step: step, Category: c.Query("category"), Types: types, Loc: s.cfg.Loc}
+	if code == s.d.Tree.Root.Code {
+		q.Region = "" // the root's series includes unlocated events
+	}
+	pts, err := s.d.Store.Series(c.UserContext(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(fiber.Map{"region": code, "from": from.In(s.cfg.Loc), "to": to.In(s.cfg.Loc), "step": c.Query("step", "1h"),
+		"category": q.Category, "points": pts})
+}
+
+// parseStep accepts Go durations and d/w suffixes (1d, 7d, 1w).
+func parseStep(v string) (time.Duration, error) {
+	mult := time.Duration(0)
+	switch {
+	case strings.HasSuffix(v, "d"):
+		mult = 24 * time.Hour
+	case strings.HasSuffix(v, "w"):
+		mult = 7 * 24 * time.Hour
+	}
+	if mult > 0 {
+		n, err := strconv.Atoi(strings.TrimRight(v, "dw"))
+		if err != nil || n <= 0 {
+			return 0, errs.E(errs.Invalid, "step", "bad step %q", v)
+		}
+		return time.Duration(n) * mult, nil
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < time.Minute {
+		return 0, errs.E(errs.Invalid, "step", "step must be a duration of at least 1m (e.g. 15m, 1h, 1d)")
+	}
+	return d, nil
+}
+
+func (s *Server) counts(c *fiber.Ctx) error {
+	v, err := s.viewer(c)
+	if err != nil {
+		return err
+	}
+	code, depth, err := s.regionParam(c, v)
+	if err != nil {
+		return err
+	}
+	from, to, err := s.period(c, 24*time.Hour)
+	if err != nil {
+		return err
+	}
+	types, err := typesParam(c)
+	if err != nil {
+		return err
+	}
+	rc, err := s.d.Store.RegionCounts(c.UserContext(), store.RegionQuery{Region: code, Depth: depth, From: from, To: to, Category: c.Query("category"), Types: types})
+	if err != nil {
+		return err
+	}
+	if rc == nil {
+		rc = []store.RegionCount{}
+	}
+	return c.JSON(fiber.Map{"region": code, "from": from.In(s.cfg.Loc), "to": to.In(s.cfg.Loc), "category": c.Query("category"), "children": rc})
+}
+
+// caseTimeline returns a case's events in order, personal fields masked.
+func (s *Server) caseTimeline(c *fiber.Ctx) error {
+	v, err := s.viewer(c)
+	if err != nil {
+		return err
+	}
+	recs, err := s.d.Store.CaseEvents(c.UserContext(), c.Params("id"))
+	if err != nil {
+		return err
+	}
+	if len(recs) == 0 {
+		return errs.E(errs.NotFound, "id", "no events for case %q", c.Params("id"))
+	}
+	type item struct {
+		event.Event
+		Region   []string  `json:"region_path"`
+		Received time.Time `json:"received"`
+	}
+	out := make([]item, 0, len(recs))
+	for _, r := range recs {
+		if len(r.RegionPath) > 0 && !s.allows(v, r.RegionPath[len(r.RegionPath)-1]) {
+			return errs.E(errs.Forbidden, "region", "token may not see this case")
+		}
+		ev := r.Event
+		maskPII(&ev)
+		out = append(out, item{Event: ev, Region: r.RegionPath, Received: r.Received.In(s.cfg.Loc)})
+	}
+	return c.JSON(fiber.Map{"case_id": c.Params("id"), "events": out, "pii": "masked"})
+}
+
+// maskPII keeps the shape of personal fields but not their content.
+func maskPII(ev *event.Event) {
+	if ev.Reporter != nil {
+		ev.Reporter = &event.Reporter{Name: maskRunes(ev.Reporter.Name, 1), Phone: maskRunes(ev.Reporter.Phone, 3), IDNumber: maskRunes(ev.Reporter.IDNumber, 0)}
+	}
+	if ev.Address != "" {
+		ev.Address = maskRunes(ev.Address, 6)
+	}
+	if ev.Summary != "" {
+		ev.Summary = "***"
+	}
+}
+
+func maskRunes(s string, keep int) string {
+	r := []rune(s)
+	if len(r) <= keep {
+		return strings.Repeat("*", len(r))
+	}
+	return string(r[:keep]) + strings.Repeat("*", len(r)-keep)
+}
+
+// static serves the embedded wall-screen pages.
+func (s *Server) static(c *fiber.Ctx) error {
+	if !assets.Built() {
+		c.Set(fiber.HeaderContentType, "text/plain; charset=utf-8")
+		return c.Status(fiber.StatusServiceUnavailable).SendString(assets.NotBuiltMessage)
+	}
+	name := strings.TrimPrefix(path.Clean("/"+c.Params("*")), "/")
+	if name == "" || !strings.Contains(path.Base(name), ".") {
+		name = "index.html" // screens are served by the one page; it routes by path
+	}
+	b, err := fs.ReadFile(assets.Files(), name)
+	if err != nil {
+		return errs.E(errs.NotFound, "path", "no such file %q", name)
+	}
+	ct := mime.TypeByExtension(path.Ext(name))
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	c.Set(fiber.HeaderContentType, ct)
+	c.Set(fiber.HeaderCacheControl, assets.CacheControl(name))
+	c.Set("X-Content-Type-Options", "nosniff")
+	return c.Send(b)
+}

@@ -1,0 +1,176 @@
+// Package server is the thin HTTP and WebSocket transport (Fiber): it authenticates, parses
+// requests, calls the domain (aggregator, dashboard, store) and maps errors to status codes.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"zhili/aggregator"
+	"zhili/dashboard"
+	"zhili/errs"
+	"zhili/geo"
+	"zhili/internal/clock"
+	"zhili/store"
+)
+
+// Viewer is what a viewer token may see.
+type Viewer struct {
+	Name   string
+	Region string // subtree root the token is limited to; "" = everything
+}
+
+// Config configures the transport.
+type Config struct {
+	IngestKeys map[string]*aggregator.Policy // source API key → policy
+	ViewTokens map[string]Viewer             // viewer token → scope
+	MaxBytes   int64                         // ingest body limit (the aggregator names the reason)
+	Loc        *time.Location
+	Version    string
+	Logger     *slog.Logger
+}
+
+// Deps are the domain objects the transport calls.
+type Deps struct {
+	Agg      *aggregator.Aggregator
+	Hub      *dashboard.Hub
+	Model    *dashboard.Model
+	Store    store.Store
+	Tree     *geo.Tree
+	Clock    clock.Clock
+	Registry *prometheus.Registry
+}
+
+// Server is the HTTP server.
+type Server struct {
+	cfg  Config
+	d    Deps
+	app  *fiber.App
+	ln   net.Listener
+	once sync.Once
+	m    *httpMetrics
+}
+
+// New builds the server and its routes.
+func New(cfg Config, d Deps) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Loc == nil {
+		cfg.Loc = time.UTC
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 8 << 20
+	}
+	s := &Server{cfg: cfg, d: d}
+	s.app = fiber.New(fiber.Config{
+		AppName:               "zhili",
+		DisableStartupMessage: true,
+		ErrorHandler:          errorHandler,
+		// Bodies up to twice the ingest limit reach the handler so the aggregator can name the
+		// limit; larger ones are refused by fasthttp and reported by errorHandler.
+		BodyLimit:    int(2 * cfg.MaxBytes),
+		ReadTimeout:  30 * time.Second,
+		WriteTimeout: 30 * time.Second,
+		IdleTimeout:  120 * time.Second,
+	})
+	s.m = newHTTPMetrics(d.Registry)
+	s.routes()
+	return s
+}
+
+// Listen binds the address (":0" picks a free port) and returns the bound address. Call it
+// before Serve so that callers know the address before any request arrives.
+func (s *Server) Listen(addr string) (string, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return "", fmt.Errorf("listen %s: %w", addr, err)
+	}
+	s.ln = ln
+	return ln.Addr().String(), nil
+}
+
+// Serve serves on the listener from Listen until Shutdown.
+func (s *Server) Serve() error {
+	if s.ln == nil {
+		return errors.New("server: Listen first")
+	}
+	return s.app.Listener(s.ln)
+}
+
+// Shutdown stops accepting connections and waits for in-flight requests, bounded by ctx.
+// WebSocket connections are closed by the hub's Shutdown. Idempotent.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.once.Do(func() { err = s.app.ShutdownWithContext(ctx) })
+	return err
+}
+
+// App exposes the Fiber app for in-process tests (app.Test).
+func (s *Server) App() *fiber.App { return s.app }
+
+func bearer(c *fiber.Ctx) string {
+	h := c.Get(fiber.HeaderAuthorization)
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// viewer authenticates a read request: a viewer token as Bearer or ?token=.
+func (s *Server) viewer(c *fiber.Ctx) (Viewer, error) {
+	tok := bearer(c)
+	if tok == "" {
+		tok = c.Query("token")
+	}
+	if tok == "" {
+		return Viewer{}, errs.E(errs.Unauthorized, "token", "viewer token required (Authorization: Bearer or ?token=)")
+	}
+	if v, ok := s.cfg.ViewTokens[tok]; ok {
+		return v, nil
+	}
+	if _, ok := s.cfg.IngestKeys[tok]; ok {
+		// Source systems may read the region tree and series to place their events.
+		return Viewer{Name: "source"}, nil
+	}
+	return Viewer{}, errs.E(errs.Unauthorized, "token", "unknown token")
+}
+
+// allows reports whether v may see region code.
+func (s *Server) allows(v Viewer, code string) bool {
+	if v.Region == "" {
+		return true
+	}
+	for _, p := range s.d.Tree.Path(code) {
+		if p == v.Region {
+			return true
+		}
+	}
+	return false
+}
+
+// authorizeTopic returns the hub's authorize func for a viewer.
+func (s *Server) authorizeTopic(v Viewer) func(dashboard.Topic) error {
+	return func(t dashboard.Topic) error {
+		code := t.Region
+		if code == "root" {
+			code = s.d.Tree.Root.Code
+		}
+		if s.d.Tree.Get(code) == nil {
+			return nil // the source reports unknown regions
+		}
+		if !s.allows(v, code) {
+			return errs.E(errs.Forbidden, "region", "token may not see region %s", code)
+		}
+		return nil
+	}
+}

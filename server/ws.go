@@ -1,0 +1,74 @@
+package server
+
+import (
+	_ "embed"
+	"time"
+
+	"github.com/gofiber/contrib/websocket"
+	"github.com/gofiber/fiber/v2"
+
+	"zhili/dashboard"
+)
+
+//go:embed openapi.yaml
+var openAPI []byte
+
+const (
+	wsWriteWait = 10 * time.Second
+	wsReadWait  = 60 * time.Second // a client (or its pongs) must be heard from this often
+	wsReadLimit = 64 << 10
+)
+
+// wsConn adapts a WebSocket connection to dashboard.Conn. The hub calls it from one writer
+// goroutine per connection only.
+type wsConn struct{ c *websocket.Conn }
+
+func (w wsConn) Write(frame []byte) error {
+	_ = w.c.SetWriteDeadline(time.Now().Add(wsWriteWait))
+	return w.c.WriteMessage(websocket.TextMessage, frame)
+}
+
+func (w wsConn) Ping() error {
+	return w.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait))
+}
+
+func (w wsConn) Close() error { return w.c.Close() }
+
+func (s *Server) websocketRoutes() {
+	s.app.Use("/ws", func(c *fiber.Ctx) error {
+		if !websocket.IsWebSocketUpgrade(c) {
+			return fiber.ErrUpgradeRequired
+		}
+		v, err := s.viewer(c)
+		if err != nil {
+			return err
+		}
+		c.Locals("viewer", v)
+		return c.Next()
+	})
+	s.app.Get("/ws", websocket.New(func(c *websocket.Conn) {
+		// The handler must block for the life of the connection: Fiber pools the context.
+		v, _ := c.Locals("viewer").(Viewer)
+		c.SetReadLimit(wsReadLimit)
+		_ = c.SetReadDeadline(time.Now().Add(wsReadWait))
+		c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(wsReadWait)) })
+		cl := s.d.Hub.Attach(wsConn{c}, s.authorizeTopic(v))
+		defer cl.Close()
+		for {
+			mt, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			_ = c.SetReadDeadline(time.Now().Add(wsReadWait))
+			if mt == websocket.TextMessage {
+				cl.Handle(msg)
+			}
+		}
+	}, websocket.Config{
+		// Small buffers: memory is multiplied by the number of screens.
+		ReadBufferSize:  1024,
+		WriteBufferSize: 4096,
+	}))
+}
+
+var _ dashboard.Conn = wsConn{}

@@ -1,0 +1,82 @@
+// Package store is the history store: every accepted event with its derived fields, and the
+// period queries the REST API and the audits make. Implementations: DuckDB (embedded, the
+// default; store_duckdb.go) and ClickHouse (production). One conformance suite (storetest)
+// runs against each.
+package store
+
+import (
+	"context"
+	"time"
+
+	"zhili/event"
+)
+
+// Record is one stored event: the contract fields (personal ones included: the store is the
+// only place they live, protected), plus what the aggregator derived.
+type Record struct {
+	event.Event
+	Offset     uint64    // position in the intake log
+	Received   time.Time // arrival time at the server
+	RegionPath []string  // root → deepest region code; empty when unlocated
+	Lon, Lat   float64   // the point in the store's CRS (WGS-84); 0,0 with HasPoint false when none
+	HasPoint   bool
+}
+
+// Batch is one atomic write: the records and the intake position they bring the store up to.
+type Batch struct {
+	Records    []Record
+	Checkpoint uint64 // intake offset after the last record in this batch
+}
+
+// SeriesQuery asks for counts over time.
+type SeriesQuery struct {
+	Region   string        // region code; matches every event whose RegionPath contains it ("" = all)
+	From, To time.Time     // [From, To)
+	Step     time.Duration // bucket width; ≥ 1h steps are aligned to Loc's midnight
+	Category string        // "" = all
+	Types    []event.Type  // event types counted; empty = case.reported only
+	Loc      *time.Location
+}
+
+// Point is one bucket of a series.
+type Point struct {
+	T     time.Time `json:"t"`
+	Count int64     `json:"count"`
+}
+
+// RegionQuery asks for counts per child region of Region over a period.
+type RegionQuery struct {
+	Region   string // parent region code ("" = top level)
+	Depth    int    // depth of Region in the tree (root = 0); children are at Depth+1
+	From, To time.Time
+	Category string
+	Types    []event.Type // empty = case.reported only
+}
+
+// RegionCount is the count for one child region.
+type RegionCount struct {
+	Region string `json:"region"`
+	Count  int64  `json:"count"`
+}
+
+// Store is the history store.
+//
+// Contract:
+//   - Write is atomic and idempotent on event id: a record whose id is already stored is
+//     skipped, never counted twice; the checkpoint is stored in the same transaction, so after a
+//     crash Checkpoint tells exactly where to resume reading the intake log.
+//   - Once Write returns nil, the batch survives a crash of the process.
+//   - Queries see every write that returned before they started.
+//   - Replay yields every stored record ordered by (At, Offset).
+type Store interface {
+	Write(ctx context.Context, b Batch) error
+	Checkpoint(ctx context.Context) (uint64, error)
+	Replay(ctx context.Context, fn func(Record) error) error
+	EventIDs(ctx context.Context, fn func(id string) error) error
+	Count(ctx context.Context) (int64, error)
+	Series(ctx context.Context, q SeriesQuery) ([]Point, error)
+	RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount, error)
+	CaseEvents(ctx context.Context, caseID string) ([]Record, error)
+	Ping(ctx context.Context) error
+	Close() error
+}

@@ -1,0 +1,841 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"database/sql/driver"
+	"errors"
+	"fmt"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	duckdb "github.com/duckdb/duckdb-go/v2"
+
+	"zhili/errs"
+	"zhili/event"
+)
+
+// DuckDB is the embedded history store.
+//
+// Layout: table events holds every contract field except the personal ones, plus the derived
+// fields; table event_private holds reporter, address and summary keyed by id, and only for
+// events that carry any of them; table meta holds schema_version and the checkpoint.
+//
+// Durability: DuckDB appends each commit to its write-ahead log and fsyncs the log before the
+// commit returns, so a batch survives a process or OS crash once Write returns; no setting is
+// needed. The log is merged into the database file by DuckDB's automatic checkpoints.
+//
+// Times are stored as UTC TIMESTAMP (microseconds) plus the sub-microsecond remainder and the
+// original UTC offset, so At and Deadline come back as the same instant with the same offset.
+// Received is kept to the microsecond and comes back in UTC.
+type DuckDB struct {
+	db     *sql.DB
+	closed atomic.Bool
+
+	wmu   sync.Mutex // serializes writes; guards wconn
+	wconn *sql.Conn  // the writer connection, which owns the staging table
+	wrow  []driver.Value
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*DuckDB)(nil)
+
+// duckDBSchemaVersion is the schema this code reads and writes.
+const duckDBSchemaVersion = 1
+
+// duckDBMigrations[i] brings the schema from version i to version i+1. Never edit a released
+// entry: append a new one.
+var duckDBMigrations = []string{
+	`CREATE TABLE events (
+		id            VARCHAR PRIMARY KEY,
+		type          VARCHAR NOT NULL,
+		case_id       VARCHAR NOT NULL,
+		at_utc        TIMESTAMP NOT NULL, -- event time, UTC
+		at_ns         SMALLINT NOT NULL,  -- nanoseconds below the microsecond
+		at_tz         INTEGER NOT NULL,   -- original UTC offset, seconds
+		source        VARCHAR,
+		category      VARCHAR,
+		priority      VARCHAR,
+		lon           DOUBLE,             -- location as given; NULL when none
+		lat           DOUBLE,
+		crs           VARCHAR,
+		region        VARCHAR,            -- region as given
+		dept          VARCHAR,
+		deadline_utc  TIMESTAMP,
+		deadline_ns   SMALLINT,
+		deadline_tz   INTEGER,
+		whistle_id    VARCHAR,
+		whistle_kind  VARCHAR,
+		depts         VARCHAR[],
+		stage         VARCHAR,
+		score         BIGINT,
+		satisfaction  VARCHAR,
+		intake_offset UBIGINT NOT NULL,   -- position in the intake log
+		received      TIMESTAMP,          -- arrival time, UTC
+		region_path   VARCHAR[] NOT NULL, -- root to deepest; empty when unlocated
+		wlon          DOUBLE,             -- point in WGS-84; NULL when none
+		wlat          DOUBLE,
+		has_point     BOOLEAN NOT NULL
+	);
+	CREATE TABLE event_private (
+		id                 VARCHAR PRIMARY KEY,
+		reporter_name      VARCHAR,
+		reporter_phone     VARCHAR,
+		reporter_id_number VARCHAR,
+		address            VARCHAR,
+		summary            VARCHAR
+	);
+	INSERT INTO meta VALUES ('checkpoint', 0);`,
+}
+
+const (
+	eventCols = `id, type, case_id, at_utc, at_ns, at_tz, source, category, priority, lon, lat, crs,
+		region, dept, deadline_utc, deadline_ns, deadline_tz, whistle_id, whistle_kind, depts, stage,
+		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point`
+	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
+	nStageCols  = 29 + 5 + 1 // events, private, has_pii
+
+	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
+		e.priority, e.lon, e.lat, e.crs, e.region, e.dept, e.deadline_utc, e.deadline_ns,
+		e.deadline_tz, e.whistle_id, e.whistle_kind, e.depts, e.stage, e.score, e.satisfaction,
+		e.intake_offset, e.received, e.region_path, e.wlon, e.wlat, e.has_point,
+		p.reporter_name, p.reporter_phone, p.reporter_id_number, p.address, p.summary
+		FROM events e LEFT JOIN event_private p ON p.id = e.id`
+)
+
+// OpenDuckDB opens (creating if needed) the store at path; "" opens a private in-memory store.
+func OpenDuckDB(path string) (*DuckDB, error) {
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		return nil, unavailable(err, "duckdb: open "+path)
+	}
+	ctx := context.Background()
+	if err := migrateDuckDB(ctx, db); err != nil {
+		db.Close()
+		return nil, err
+	}
+	wconn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, unavailable(err, "duckdb: connect")
+	}
+	_, err = wconn.ExecContext(ctx, `CREATE TEMP TABLE stage AS
+		SELECT e.*, p.* EXCLUDE (id), false AS has_pii
+		FROM events e, event_private p WITH NO DATA`)
+	if err != nil {
+		wconn.Close()
+		db.Close()
+		return nil, unavailable(err, "duckdb: create staging table")
+	}
+	return &DuckDB{db: db, wconn: wconn, wrow: make([]driver.Value, nStageCols)}, nil
+}
+
+func migrateDuckDB(ctx context.Context, db *sql.DB) error {
+	if _, err := db.ExecContext(ctx,
+		`CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value UBIGINT NOT NULL)`); err != nil {
+		return unavailable(err, "duckdb: create meta table")
+	}
+	var v uint64
+	err := db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		v = 0
+	case err != nil:
+		return unavailable(err, "duckdb: read schema version")
+	}
+	if v > duckDBSchemaVersion {
+		return errs.E(errs.Unavailable, "schema_version",
+			"duckdb: schema version %d is newer than this server's %d", v, duckDBSchemaVersion)
+	}
+	for ; v < duckDBSchemaVersion; v++ {
+		tx, err := db.BeginTx(ctx, nil)
+		if err != nil {
+			return unavailable(err, "duckdb: migrate")
+		}
+		if _, err := tx.ExecContext(ctx, duckDBMigrations[v]); err != nil {
+			tx.Rollback()
+			return unavailable(err, fmt.Sprintf("duckdb: migrate to schema version %d", v+1))
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)`, v+1); err != nil {
+			tx.Rollback()
+			return unavailable(err, "duckdb: migrate")
+		}
+		if err := tx.Commit(); err != nil {
+			return unavailable(err, "duckdb: migrate")
+		}
+	}
+	return nil
+}
+
+func unavailable(err error, msg string) error {
+	return errs.Wrap(errs.Unavailable, "duckdb", err, msg)
+}
+
+func (d *DuckDB) check() error {
+	if d.closed.Load() {
+		return errs.E(errs.Unavailable, "closed", "duckdb: store is closed")
+	}
+	return nil
+}
+
+// Write stores b in one transaction: records whose id is already stored (or repeated within b)
+// are skipped, and the checkpoint is set to b.Checkpoint.
+func (d *DuckDB) Write(ctx context.Context, b Batch) error {
+	for i := range b.Records {
+		if b.Records[i].ID == "" {
+			return errs.E(errs.Invalid, "id", "store: record %d of the batch has no id", i)
+		}
+	}
+	d.wmu.Lock()
+	defer d.wmu.Unlock()
+	if err := d.check(); err != nil {
+		return err
+	}
+	if err := d.write(ctx, b); err != nil {
+		// Ends the transaction whatever state it is in; an error here only means there was none.
+		d.wconn.ExecContext(context.Background(), "ROLLBACK")
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			return errs.Wrap(errs.Unavailable, "canceled", ctxErr, "duckdb: write")
+		}
+		return err
+	}
+	return nil
+}
+
+var TimingLog func(string, time.Duration)
+
+func (d *DuckDB) write(ctx context.Context, b Batch) error {
+	c := d.wconn
+	t0 := time.Now()
+	lap := func(s string) {
+		if TimingLog != nil {
+			TimingLog(s, time.Since(t0))
+		}
+		t0 = time.Now()
+	}
+	defer lap("commit")
+	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
+		return unavailable(err, "duckdb: begin")
+	}
+	if len(b.Records) > 0 {
+		if err := c.Raw(func(dc any) error { return d.stage(ctx, dc.(driver.Conn), b.Records) }); err != nil {
+			return unavailable(err, "duckdb: stage batch")
+		}
+		lap("stage")
+		// Private rows first: the anti-join must not see this batch's events.
+		if _, err := c.ExecContext(ctx, `INSERT INTO event_private
+			SELECT id, `+privateCols+` FROM temp.stage s
+			WHERE has_pii AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
+			return unavailable(err, "duckdb: insert private fields")
+		}
+		lap("private")
+		if _, err := c.ExecContext(ctx, `INSERT INTO events
+			SELECT `+eventCols+` FROM temp.stage s
+			WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
+			return unavailable(err, "duckdb: insert events")
+		}
+		lap("events")
+		if _, err := c.ExecContext(ctx, `DELETE FROM temp.stage`); err != nil {
+			return unavailable(err, "duckdb: clear staging table")
+		}
+		lap("clear")
+	}
+	if _, err := c.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'checkpoint'`, b.Checkpoint); err != nil {
+		return unavailable(err, "duckdb: store checkpoint")
+	}
+	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
+		return unavailable(err, "duckdb: commit")
+	}
+	return nil
+}
+
+// stage appends the batch's records, first occurrence of each id only, to the staging table.
+func (d *DuckDB) stage(ctx context.Context, dc driver.Conn, recs []Record) error {
+	a, err := duckdb.NewAppender(dc, "temp", "main", "stage")
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]struct{}, len(recs))
+	row := d.wrow
+	for i := range recs {
+		r := &recs[i]
+		if _, dup := seen[r.ID]; dup {
+			continue
+		}
+		seen[r.ID] = struct{}{}
+		fillStageRow(row, r)
+		if err := a.AppendRow(row...); err != nil {
+			a.Close()
+			return fmt.Errorf("record %s: %w", r.ID, err)
+		}
+	}
+	clear(row)
+	return a.CloseWithCancel(ctx)
+}
+
+func fillStageRow(row []driver.Value, r *Record) {
+	e := &r.Event
+	atUs, atNs, atTz := splitTime(e.At)
+	row[0], row[1], row[2] = e.ID, string(e.Type), e.CaseID
+	row[3], row[4], row[5] = atUs, atNs, atTz
+	row[6], row[7], row[8] = e.Source, e.Category, e.Priority
+	if l := e.Location; l != nil {
+		row[9], row[10], row[11] = l.Lon, l.Lat, l.CRS
+	} else {
+		row[9], row[10], row[11] = nil, nil, nil
+	}
+	row[12], row[13] = e.Region, e.Dept
+	if e.Deadline != nil {
+		row[14], row[15], row[16] = splitTime(*e.Deadline)
+	} else {
+		row[14], row[15], row[16] = nil, nil, nil
+	}
+	row[17], row[18] = e.WhistleID, e.WhistleKind
+	if e.Depts != nil {
+		row[19] = e.Depts
+	} else {
+		row[19] = nil
+	}
+	row[20], row[21], row[22] = e.Stage, int64(e.Score), e.Satisfaction
+	row[23] = r.Offset
+	if r.Received.IsZero() {
+		row[24] = nil
+	} else {
+		row[24] = r.Received
+	}
+	if r.RegionPath != nil {
+		row[25] = r.RegionPath
+	} else {
+		row[25] = []string{}
+	}
+	if r.HasPoint {
+		row[26], row[27] = r.Lon, r.Lat
+	} else {
+		row[26], row[27] = nil, nil
+	}
+	row[28] = r.HasPoint
+	if p := e.Reporter; p != nil {
+		row[29], row[30], row[31] = p.Name, p.Phone, p.IDNumber
+	} else {
+		row[29], row[30], row[31] = nil, nil, nil
+	}
+	row[32], row[33] = e.Address, e.Summary
+	row[34] = e.Reporter != nil || e.Address != "" || e.Summary != ""
+}
+
+// splitTime returns t as a UTC timestamp to the microsecond, the nanoseconds below it and t's
+// UTC offset in seconds.
+func splitTime(t time.Time) (time.Time, int16, int32) {
+	_, off := t.Zone()
+	u := t.UTC()
+	ns := u.Nanosecond() % 1000
+	return u.Add(-time.Duration(ns)), int16(ns), int32(off)
+}
+
+// zones caches fixed zones by offset while decoding.
+type zones map[int32]*time.Location
+
+func (z zones) join(utc time.Time, ns int16, off int32) time.Time {
+	t := utc.Add(time.Duration(ns))
+	if off == 0 {
+		return t.UTC()
+	}
+	loc, ok := z[off]
+	if !ok {
+		loc = time.FixedZone("", int(off))
+		z[off] = loc
+	}
+	return t.In(loc)
+}
+
+// Checkpoint returns the intake offset stored with the last batch (0 when none).
+func (d *DuckDB) Checkpoint(ctx context.Context) (uint64, error) {
+	if err := d.check(); err != nil {
+		return 0, err
+	}
+	var v uint64
+	if err := d.db.QueryRowContext(ctx, `SELECT value FROM meta WHERE key = 'checkpoint'`).Scan(&v); err != nil {
+		return 0, unavailable(err, "duckdb: read checkpoint")
+	}
+	return v, nil
+}
+
+// Count returns the number of stored events.
+func (d *DuckDB) Count(ctx context.Context) (int64, error) {
+	if err := d.check(); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM events`).Scan(&n); err != nil {
+		return 0, unavailable(err, "duckdb: count")
+	}
+	return n, nil
+}
+
+// EventIDs calls fn with every stored id, in no particular order. An error from fn stops it
+// and is returned as is.
+func (d *DuckDB) EventIDs(ctx context.Context, fn func(id string) error) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT id FROM events`)
+	if err != nil {
+		return unavailable(err, "duckdb: read ids")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return unavailable(err, "duckdb: read ids")
+		}
+		if err := fn(id); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err, "duckdb: read ids")
+	}
+	return nil
+}
+
+// Replay calls fn with every stored record, personal fields included, ordered by (At, Offset).
+// An error from fn stops it and is returned as is.
+func (d *DuckDB) Replay(ctx context.Context, fn func(Record) error) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	return d.records(ctx, fn, recordSelect+` ORDER BY e.at_utc, e.at_ns, e.intake_offset, e.id`)
+}
+
+// CaseEvents returns the case's records, personal fields included, ordered by (At, Offset).
+func (d *DuckDB) CaseEvents(ctx context.Context, caseID string) ([]Record, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	out := []Record{}
+	err := d.records(ctx, func(r Record) error {
+		out = append(out, r)
+		return nil
+	}, recordSelect+` WHERE e.case_id = ? ORDER BY e.at_utc, e.at_ns, e.intake_offset, e.id`, caseID)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// fnError marks an error returned by a caller's callback, to pass it through unwrapped.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+func (d *DuckDB) records(ctx context.Context, fn func(Record) error, query string, args ...any) error {
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return unavailable(err, "duckdb: read records")
+	}
+	defer rows.Close()
+	var (
+		s   recordScan
+		z   = zones{}
+		dst = s.dest()
+	)
+	for rows.Next() {
+		if err := rows.Scan(dst...); err != nil {
+			return unavailable(err, "duckdb: read records")
+		}
+		if err := fn(s.record(z)); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err, "duckdb: read records")
+	}
+	return nil
+}
+
+// recordScan holds the scan targets of recordSelect.
+type recordScan struct {
+	id, typ, caseID                    string
+	at                                 time.Time
+	atNs                               int16
+	atTz                               int32
+	source, category, priority         string
+	lon, lat                           sql.NullFloat64
+	crs                                sql.NullString
+	region, dept                       string
+	deadline                           sql.NullTime
+	deadlineNs                         sql.NullInt16
+	deadlineTz                         sql.NullInt32
+	whistleID, whistleKind             string
+	depts                              any
+	stage                              string
+	score                              int64
+	satisfaction                       string
+	offset                             uint64
+	received                           sql.NullTime
+	path                               any
+	wlon, wlat                         sql.NullFloat64
+	hasPoint                           bool
+	repName, repPhone, repID, addr, sm sql.NullString
+}
+
+func (s *recordScan) dest() []any {
+	return []any{&s.id, &s.typ, &s.caseID, &s.at, &s.atNs, &s.atTz, &s.source, &s.category,
+		&s.priority, &s.lon, &s.lat, &s.crs, &s.region, &s.dept, &s.deadline, &s.deadlineNs,
+		&s.deadlineTz, &s.whistleID, &s.whistleKind, &s.depts, &s.stage, &s.score, &s.satisfaction,
+		&s.offset, &s.received, &s.path, &s.wlon, &s.wlat, &s.hasPoint,
+		&s.repName, &s.repPhone, &s.repID, &s.addr, &s.sm}
+}
+
+func (s *recordScan) record(z zones) Record {
+	r := Record{Event: event.Event{
+		ID: s.id, Type: event.Type(s.typ), CaseID: s.caseID, At: z.join(s.at, s.atNs, s.atTz),
+		Source: s.source, Category: s.category, Priority: s.priority, Region: s.region,
+		Dept: s.dept, WhistleID: s.whistleID, WhistleKind: s.whistleKind, Depts: stringList(s.depts),
+		Stage: s.stage, Score: int(s.score), Satisfaction: s.satisfaction,
+		Address: s.addr.String, Summary: s.sm.String,
+	}, Offset: s.offset, HasPoint: s.hasPoint}
+	if s.lon.Valid {
+		r.Location = &event.Location{Lon: s.lon.Float64, Lat: s.lat.Float64, CRS: s.crs.String}
+	}
+	if s.deadline.Valid {
+		t := z.join(s.deadline.Time, s.deadlineNs.Int16, s.deadlineTz.Int32)
+		r.Deadline = &t
+	}
+	if s.repName.Valid || s.repPhone.Valid || s.repID.Valid {
+		r.Reporter = &event.Reporter{Name: s.repName.String, Phone: s.repPhone.String, IDNumber: s.repID.String}
+	}
+	if s.received.Valid {
+		r.Received = s.received.Time.UTC()
+	}
+	if p := stringList(s.path); len(p) > 0 {
+		r.RegionPath = p
+	}
+	if s.hasPoint {
+		r.Lon, r.Lat = s.wlon.Float64, s.wlat.Float64
+	}
+	return r
+}
+
+// stringList converts a scanned VARCHAR[]; NULL gives nil.
+func stringList(v any) []string {
+	l, ok := v.([]any)
+	if !ok {
+		return nil
+	}
+	out := make([]string, len(l))
+	for i, x := range l {
+		out[i], _ = x.(string)
+	}
+	return out
+}
+
+// filter builds the WHERE clause shared by the period queries.
+func filter(from, to time.Time, category string, types []event.Type) (string, []any) {
+	var b strings.Builder
+	args := []any{from.UTC(), to.UTC()}
+	b.WriteString(`at_utc >= ? AND at_utc < ?`)
+	if len(types) == 0 {
+		types = []event.Type{event.CaseReported}
+	}
+	b.WriteString(` AND type IN (`)
+	for i, t := range types {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("?")
+		args = append(args, string(t))
+	}
+	b.WriteString(")")
+	if category != "" {
+		b.WriteString(` AND category = ?`)
+		args = append(args, category)
+	}
+	return b.String(), args
+}
+
+func checkPeriod(from, to time.Time) error {
+	if from.IsZero() || to.IsZero() {
+		return errs.E(errs.Invalid, "period", "store: from and to are required")
+	}
+	if !to.After(from) {
+		return errs.E(errs.Invalid, "period", "store: to (%s) must be after from (%s)",
+			to.Format(time.RFC3339), from.Format(time.RFC3339))
+	}
+	return nil
+}
+
+// Series counts events per time bucket; see SeriesQuery and PlanSeries.
+func (d *DuckDB) Series(ctx context.Context, q SeriesQuery) ([]Point, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	plan, err := PlanSeries(q)
+	if err != nil {
+		return nil, err
+	}
+	where, args := filter(q.From, q.To, q.Category, q.Types)
+	if q.Region != "" {
+		where += ` AND list_contains(region_path, ?)`
+		args = append(args, q.Region)
+	}
+	query := `SELECT (epoch_us(at_utc) - ?) // ? AS slot, count(*) FROM events WHERE ` + where + ` GROUP BY slot`
+	args = append([]any{plan.Origin.UnixMicro(), plan.Slot.Microseconds()}, args...)
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(err, "duckdb: series")
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var slot, n int64
+		if err := rows.Scan(&slot, &n); err != nil {
+			return nil, unavailable(err, "duckdb: series")
+		}
+		plan.Add(slot, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err, "duckdb: series")
+	}
+	return plan.Points(), nil
+}
+
+// RegionCounts counts events per child region of q.Region (the RegionPath element at
+// q.Depth+1), ordered by region code. Children without events are absent.
+func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	if err := checkPeriod(q.From, q.To); err != nil {
+		return nil, err
+	}
+	if q.Depth < 0 {
+		return nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
+	}
+	where, args := filter(q.From, q.To, q.Category, q.Types)
+	// DuckDB lists are 1-based: the region at depth k is region_path[k+1].
+	child := strconv.Itoa(q.Depth + 2)
+	if q.Region != "" {
+		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
+		args = append(args, q.Region)
+	}
+	query := `SELECT region_path[` + child + `] AS child, count(*) FROM events WHERE ` + where +
+		` AND len(region_path) >= ` + child + ` GROUP BY child ORDER BY child`
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(err, "duckdb: region counts")
+	}
+	defer rows.Close()
+	out := []RegionCount{}
+	for rows.Next() {
+		var c RegionCount
+		if err := rows.Scan(&c.Region, &c.Count); err != nil {
+			return nil, unavailable(err, "duckdb: region counts")
+		}
+		out = append(out, c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err, "duckdb: region counts")
+	}
+	return out, nil
+}
+
+// Ping checks that the database answers.
+func (d *DuckDB) Ping(ctx context.Context) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	var one int
+	if err := d.db.QueryRowContext(ctx, `SELECT 1`).Scan(&one); err != nil {
+		return unavailable(err, "duckdb: ping")
+	}
+	return nil
+}
+
+// Close waits for a running write, then closes the database. It is idempotent.
+func (d *DuckDB) Close() error {
+	d.closeOnce.Do(func() {
+		d.closed.Store(true)
+		d.wmu.Lock()
+		defer d.wmu.Unlock()
+		werr := d.wconn.Close()
+		if err := d.db.Close(); err != nil {
+			d.closeErr = unavailable(err, "duckdb: close")
+		} else if werr != nil {
+			d.closeErr = unavailable(werr, "duckdb: close")
+		}
+	})
+	return d.closeErr
+}
+
+// MaxSeriesPoints is the most points a series may have.
+const MaxSeriesPoints = 10000
+
+// SeriesPlan lays out the buckets of a series query. A store groups matching events by slot
+// index floor((at - Origin) / Slot) (events are never before Origin), feeds the counts to Add
+// and returns Points. Every slot lies inside one bucket.
+type SeriesPlan struct {
+	Origin time.Time     // start of the first bucket
+	Slot   time.Duration // grouping width: the step below 1h, else at most 1h
+
+	starts  []time.Time // bucket starts, in the query's location
+	counts  []int64
+	uniform bool // buckets are exactly Slot wide
+}
+
+// PlanSeries validates q and lays out its buckets.
+//
+// Steps below 1h must be whole seconds; buckets start at Unix-epoch multiples of the step.
+// Steps of 1h or more must divide 24h or be whole days; buckets start at local midnight in
+// q.Loc (UTC when nil) and, for steps below a day, every step after it, the last bucket of a
+// day ending at the next midnight (days are 23h or 25h when daylight saving time changes).
+// The first bucket is the one holding q.From; every bucket that starts before q.To is
+// returned.
+func PlanSeries(q SeriesQuery) (*SeriesPlan, error) {
+	if err := checkPeriod(q.From, q.To); err != nil {
+		return nil, err
+	}
+	loc := q.Loc
+	if loc == nil {
+		loc = time.UTC
+	}
+	step := q.Step
+	const day = 24 * time.Hour
+	switch {
+	case step <= 0:
+		return nil, errs.E(errs.Invalid, "step", "store: step must be positive, got %s", step)
+	case step < time.Hour && step%time.Second != 0:
+		return nil, errs.E(errs.Invalid, "step", "store: step %s is not a whole number of seconds", step)
+	case step >= time.Hour && day%step != 0 && step%day != 0:
+		return nil, errs.E(errs.Invalid, "step",
+			"store: step %s must divide 24h or be a whole number of days", step)
+	}
+	tooMany := func() error {
+		return errs.E(errs.Invalid, "max_points",
+			"store: the series would have more than %d points; use a larger step or a shorter period",
+			MaxSeriesPoints)
+	}
+
+	if step < time.Hour {
+		us := step.Microseconds()
+		first := floorDiv(q.From.UnixMicro(), us) * us
+		n := (q.To.UnixMicro() - first + us - 1) / us
+		if n > MaxSeriesPoints {
+			return nil, tooMany()
+		}
+		p := &SeriesPlan{Origin: time.UnixMicro(first).In(loc), Slot: step, uniform: true,
+			starts: make([]time.Time, n), counts: make([]int64, n)}
+		for i := range p.starts {
+			p.starts[i] = p.Origin.Add(time.Duration(i) * step)
+		}
+		return p, nil
+	}
+
+	from := q.From.In(loc)
+	y, m, dd := from.Date()
+	day0 := time.Date(y, m, dd, 0, 0, 0, 0, loc)
+	var starts []time.Time
+	add := func(t time.Time) bool {
+		if len(starts) == MaxSeriesPoints {
+			return false
+		}
+		starts = append(starts, t)
+		return true
+	}
+	if step%day == 0 {
+		n := int(step / day)
+		for k := 0; ; k++ {
+			t := time.Date(y, m, dd+k*n, 0, 0, 0, 0, loc)
+			if !t.Before(q.To) {
+				break
+			}
+			if !add(t) {
+				return nil, tooMany()
+			}
+		}
+	} else {
+		for k := 0; ; k++ {
+			d0 := time.Date(y, m, dd+k, 0, 0, 0, 0, loc)
+			if !d0.Before(q.To) {
+				break
+			}
+			d1 := time.Date(y, m, dd+k+1, 0, 0, 0, 0, loc)
+			for t := d0; t.Before(d1) && t.Before(q.To); t = t.Add(step) {
+				end := t.Add(step)
+				if end.After(d1) {
+					end = d1
+				}
+				if !end.After(q.From) {
+					continue
+				}
+				if !add(t) {
+					return nil, tooMany()
+				}
+			}
+		}
+	}
+	// Slots must not straddle bucket boundaries, which fall on whole hours of local time:
+	// use the largest width dividing 1h and every UTC offset the zone has over the period.
+	g := int64(3600)
+	for t := day0; ; {
+		_, off := t.Zone()
+		g = gcd(g, int64(off))
+		_, end := t.ZoneBounds()
+		if end.IsZero() || !end.Before(q.To) || !end.After(t) {
+			break
+		}
+		t = end
+	}
+	return &SeriesPlan{Origin: starts[0], Slot: time.Duration(g) * time.Second,
+		starts: starts, counts: make([]int64, len(starts))}, nil
+}
+
+// Add adds n events to the bucket holding slot.
+func (p *SeriesPlan) Add(slot, n int64) {
+	if slot < 0 {
+		return
+	}
+	i := int(slot)
+	if !p.uniform {
+		t := p.Origin.Add(time.Duration(slot) * p.Slot)
+		i = sort.Search(len(p.starts), func(k int) bool { return p.starts[k].After(t) }) - 1
+	}
+	if i >= 0 && i < len(p.counts) {
+		p.counts[i] += n
+	}
+}
+
+// Points returns the dense series.
+func (p *SeriesPlan) Points() []Point {
+	out := make([]Point, len(p.starts))
+	for i, t := range p.starts {
+		out[i] = Point{T: t, Count: p.counts[i]}
+	}
+	return out
+}
+
+func floorDiv(a, b int64) int64 {
+	q := a / b
+	if a%b != 0 && (a < 0) != (b < 0) {
+		q--
+	}
+	return q
+}
+
+func gcd(a, b int64) int64 {
+	if a < 0 {
+		a = -a
+	}
+	if b < 0 {
+		b = -b
+	}
+	for b != 0 {
+		a, b = b, a%b
+	}
+	return a
+}

@@ -1,0 +1,938 @@
+// Package storetest is the conformance suite every store.Store implementation must pass.
+package storetest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"zhili/errs"
+	"zhili/event"
+	"zhili/store"
+)
+
+// Run runs the suite. open must return a new, empty store for each call; the suite closes it.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	fresh := func(t *testing.T) store.Store {
+		t.Helper()
+		s := open(t)
+		t.Cleanup(func() { s.Close() })
+		return s
+	}
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"Write/SameBatchTwice", testSameBatchTwice},
+		{"Write/DuplicatesWithinBatch", testDuplicatesWithinBatch},
+		{"Write/IDsAcrossBatches", testIDsAcrossBatches},
+		{"Checkpoint/Values", testCheckpointValues},
+		{"Checkpoint/AtomicWithData", testCheckpointAtomic},
+		{"Replay/Order", testReplayOrder},
+		{"Replay/CallbackError", testReplayCallbackError},
+		{"Record/AtOffsetRoundTrip", testAtOffsetRoundTrip},
+		{"Record/RoundTrip", testRecordRoundTrip},
+		{"Private/RoundTrip", testPrivateRoundTrip},
+		{"Private/SkippedWithDuplicate", testPrivateSkippedWithDuplicate},
+		{"Series/TimeZoneShanghai", testSeriesShanghai},
+		{"Series/TimeZoneHalfHourOffset", testSeriesKolkata},
+		{"Series/TimeZoneDST", testSeriesDST},
+		{"Series/Step15m", testSeriesStep15m},
+		{"Series/Step1h", testSeriesStep1h},
+		{"Series/Step1d", testSeriesStep1d},
+		{"Series/InvalidQueries", testSeriesInvalid},
+		{"Series/PointLimit", testSeriesPointLimit},
+		{"Series/Region", testSeriesRegion},
+		{"Series/CategoryAndTypes", testSeriesCategoryTypes},
+		{"RegionCounts", testRegionCounts},
+		{"CaseEvents/Order", testCaseEventsOrder},
+		{"Basics", testBasics},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
+	}
+}
+
+// Region codes of the test tree: R → A → A1, A2; R → B → B1.
+const (
+	rR  = "411502"
+	rA  = "411502001"
+	rA1 = "411502001001"
+	rA2 = "411502001002"
+	rB  = "411502002"
+	rB1 = "411502002001"
+)
+
+var (
+	shanghai = mustLoad("Asia/Shanghai")
+	kolkata  = mustLoad("Asia/Kolkata")
+	berlin   = mustLoad("Europe/Berlin")
+)
+
+func mustLoad(name string) *time.Location {
+	loc, err := time.LoadLocation(name)
+	if err != nil {
+		panic(err)
+	}
+	return loc
+}
+
+func ts(s string) time.Time {
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
+// rec builds a record of type typ; case.reported records get a source and a category.
+func rec(typ event.Type, id, caseID, at string, off uint64, path ...string) store.Record {
+	r := store.Record{Event: event.Event{ID: id, Type: typ, CaseID: caseID, At: ts(at)},
+		Offset: off, RegionPath: path}
+	if typ == event.CaseReported {
+		r.Source, r.Category = "grid", "environment"
+	}
+	return r
+}
+
+func reported(id, at string, off uint64, path ...string) store.Record {
+	return rec(event.CaseReported, id, "C-"+id, at, off, path...)
+}
+
+func write(t *testing.T, s store.Store, cp uint64, recs ...store.Record) {
+	t.Helper()
+	if err := s.Write(t.Context(), store.Batch{Records: recs, Checkpoint: cp}); err != nil {
+		t.Fatalf("Write (checkpoint %d): %v", cp, err)
+	}
+}
+
+func count(t *testing.T, s store.Store) int64 {
+	t.Helper()
+	n, err := s.Count(t.Context())
+	if err != nil {
+		t.Fatalf("Count: %v", err)
+	}
+	return n
+}
+
+func checkpoint(t *testing.T, s store.Store) uint64 {
+	t.Helper()
+	cp, err := s.Checkpoint(t.Context())
+	if err != nil {
+		t.Fatalf("Checkpoint: %v", err)
+	}
+	return cp
+}
+
+func eventIDs(t *testing.T, s store.Store) []string {
+	t.Helper()
+	var ids []string
+	if err := s.EventIDs(t.Context(), func(id string) error {
+		ids = append(ids, id)
+		return nil
+	}); err != nil {
+		t.Fatalf("EventIDs: %v", err)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func replayIDs(t *testing.T, s store.Store) []string {
+	t.Helper()
+	var ids []string
+	if err := s.Replay(t.Context(), func(r store.Record) error {
+		ids = append(ids, r.ID)
+		return nil
+	}); err != nil {
+		t.Fatalf("Replay: %v", err)
+	}
+	return ids
+}
+
+func caseEvents(t *testing.T, s store.Store, caseID string) []store.Record {
+	t.Helper()
+	rs, err := s.CaseEvents(t.Context(), caseID)
+	if err != nil {
+		t.Fatalf("CaseEvents(%s): %v", caseID, err)
+	}
+	return rs
+}
+
+func recIDs(rs []store.Record) []string {
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	return ids
+}
+
+func series(t *testing.T, s store.Store, q store.SeriesQuery) []store.Point {
+	t.Helper()
+	ps, err := s.Series(t.Context(), q)
+	if err != nil {
+		t.Fatalf("Series(%+v): %v", q, err)
+	}
+	return ps
+}
+
+func total(ps []store.Point) int64 {
+	var n int64
+	for _, p := range ps {
+		n += p.Count
+	}
+	return n
+}
+
+// dayTotal counts q's events over the whole of 2026-11-27 in Shanghai.
+func dayTotal(t *testing.T, s store.Store, q store.SeriesQuery) int64 {
+	t.Helper()
+	q.From, q.To = ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	q.Step, q.Loc = 24*time.Hour, shanghai
+	return total(series(t, s, q))
+}
+
+// want is one expected point: its start as RFC 3339 (offset included) and its count.
+type want struct {
+	t string
+	n int64
+}
+
+func checkPoints(t *testing.T, got []store.Point, want []want) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Fatalf("got %d points %s, want %d", len(got), fmtPoints(got), len(want))
+	}
+	for i, w := range want {
+		if g := got[i].T.Format(time.RFC3339); g != w.t || got[i].Count != w.n {
+			t.Errorf("point %d = {%s %d}, want {%s %d}", i, g, got[i].Count, w.t, w.n)
+		}
+	}
+}
+
+func fmtPoints(ps []store.Point) string {
+	var b strings.Builder
+	for _, p := range ps {
+		fmt.Fprintf(&b, "[%s %d]", p.T.Format(time.RFC3339), p.Count)
+	}
+	return b.String()
+}
+
+func testSameBatchTwice(t *testing.T, s store.Store) {
+	b := []store.Record{
+		reported("a", "2026-11-27T08:00:00+08:00", 1, rR, rA),
+		reported("b", "2026-11-27T09:00:00+08:00", 2, rR, rB),
+		reported("c", "2026-11-27T10:00:00+08:00", 3),
+	}
+	write(t, s, 3, b...)
+	write(t, s, 3, b...)
+	if n := count(t, s); n != 3 {
+		t.Errorf("Count = %d, want 3", n)
+	}
+	if ids := eventIDs(t, s); !slices.Equal(ids, []string{"a", "b", "c"}) {
+		t.Errorf("EventIDs = %v, want [a b c]", ids)
+	}
+	if ids := replayIDs(t, s); !slices.Equal(ids, []string{"a", "b", "c"}) {
+		t.Errorf("Replay = %v, want [a b c]", ids)
+	}
+	if n := dayTotal(t, s, store.SeriesQuery{}); n != 3 {
+		t.Errorf("Series total = %d, want 3", n)
+	}
+	if cp := checkpoint(t, s); cp != 3 {
+		t.Errorf("Checkpoint = %d, want 3", cp)
+	}
+}
+
+func testDuplicatesWithinBatch(t *testing.T, s store.Store) {
+	a := reported("a", "2026-11-27T08:00:00+08:00", 1, rR, rA)
+	a2 := a
+	a2.Offset = 3
+	b := reported("b", "2026-11-27T09:00:00+08:00", 2, rR, rB)
+	write(t, s, 4, a, b, a2, a)
+	if n := count(t, s); n != 2 {
+		t.Errorf("Count = %d, want 2", n)
+	}
+	if rs := caseEvents(t, s, "C-a"); len(rs) != 1 {
+		t.Errorf("CaseEvents(C-a) has %d records, want 1", len(rs))
+	}
+	if n := dayTotal(t, s, store.SeriesQuery{}); n != 2 {
+		t.Errorf("Series total = %d, want 2", n)
+	}
+	rc, err := s.RegionCounts(t.Context(), store.RegionQuery{Region: rR, Depth: 0,
+		From: ts("2026-11-27T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := countsMap(rc); got[rA] != 1 || got[rB] != 1 {
+		t.Errorf("RegionCounts = %v, want A:1 B:1", got)
+	}
+}
+
+func testIDsAcrossBatches(t *testing.T, s store.Store) {
+	a := reported("a", "2026-11-27T08:00:00+08:00", 1)
+	b := reported("b", "2026-11-27T09:00:00+08:00", 2)
+	c := reported("c", "2026-11-27T10:00:00+08:00", 3)
+	d := reported("d", "2026-11-27T11:00:00+08:00", 4)
+	// A second version of b: different content under the same id must be skipped.
+	b2 := reported("b", "2026-11-26T09:00:00+08:00", 5)
+	b2.Category = "dispute"
+	write(t, s, 2, a, b)
+	write(t, s, 3, b2, c)
+	write(t, s, 4, a, c, d)
+	if n := count(t, s); n != 4 {
+		t.Errorf("Count = %d, want 4", n)
+	}
+	if ids := eventIDs(t, s); !slices.Equal(ids, []string{"a", "b", "c", "d"}) {
+		t.Errorf("EventIDs = %v, want [a b c d]", ids)
+	}
+	if n := dayTotal(t, s, store.SeriesQuery{Category: "environment"}); n != 4 {
+		t.Errorf("environment total = %d, want 4 (the first version of b is kept)", n)
+	}
+	if n := dayTotal(t, s, store.SeriesQuery{Category: "dispute"}); n != 0 {
+		t.Errorf("dispute total = %d, want 0", n)
+	}
+	rs := caseEvents(t, s, "C-b")
+	if len(rs) != 1 || !rs[0].At.Equal(b.At) || rs[0].Offset != 2 {
+		t.Errorf("CaseEvents(C-b) = %+v, want the first version only", rs)
+	}
+}
+
+func testCheckpointValues(t *testing.T, s store.Store) {
+	if cp := checkpoint(t, s); cp != 0 {
+		t.Fatalf("new store: Checkpoint = %d, want 0", cp)
+	}
+	a := reported("a", "2026-11-27T08:00:00+08:00", 6)
+	write(t, s, 7, a)
+	if cp := checkpoint(t, s); cp != 7 {
+		t.Errorf("Checkpoint = %d, want 7", cp)
+	}
+	// A batch of duplicates only still moves the checkpoint.
+	write(t, s, 9, a)
+	if cp := checkpoint(t, s); cp != 9 {
+		t.Errorf("after a batch of duplicates: Checkpoint = %d, want 9", cp)
+	}
+	// So does an empty batch.
+	write(t, s, 12)
+	if cp := checkpoint(t, s); cp != 12 {
+		t.Errorf("after an empty batch: Checkpoint = %d, want 12", cp)
+	}
+	if n := count(t, s); n != 1 {
+		t.Errorf("Count = %d, want 1", n)
+	}
+}
+
+func testCheckpointAtomic(t *testing.T, s store.Store) {
+	write(t, s, 10, reported("a", "2026-11-27T08:00:00+08:00", 9))
+
+	// A record without an id fails the whole batch: no record and no checkpoint.
+	bad := store.Batch{Checkpoint: 20, Records: []store.Record{
+		reported("b", "2026-11-27T09:00:00+08:00", 11),
+		reported("c", "2026-11-27T10:00:00+08:00", 12),
+		reported("", "2026-11-27T11:00:00+08:00", 13),
+	}}
+	err := s.Write(t.Context(), bad)
+	if err == nil {
+		t.Fatal("Write of a batch with a record without id: no error")
+	}
+	if c := errs.CodeOf(err); c != errs.Invalid {
+		t.Errorf("error code = %s, want %s (%v)", c, errs.Invalid, err)
+	}
+	if n, cp := count(t, s), checkpoint(t, s); n != 1 || cp != 10 {
+		t.Errorf("after a failed batch: Count = %d, Checkpoint = %d; want 1, 10", n, cp)
+	}
+	if ids := eventIDs(t, s); !slices.Equal(ids, []string{"a"}) {
+		t.Errorf("after a failed batch: EventIDs = %v, want [a]", ids)
+	}
+
+	// A canceled write either happens whole or not at all.
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	err = s.Write(ctx, store.Batch{Checkpoint: 30, Records: []store.Record{
+		reported("d", "2026-11-27T09:00:00+08:00", 21),
+		reported("e", "2026-11-27T10:00:00+08:00", 22),
+	}})
+	n, cp := count(t, s), checkpoint(t, s)
+	switch {
+	case err == nil && (n != 3 || cp != 30):
+		t.Errorf("canceled Write returned nil but Count = %d, Checkpoint = %d; want 3, 30", n, cp)
+	case err != nil && (n != 1 || cp != 10):
+		t.Errorf("canceled Write failed (%v) but Count = %d, Checkpoint = %d; want 1, 10", err, n, cp)
+	}
+
+	// The store still works and the retried batch lands once.
+	write(t, s, 30, reported("d", "2026-11-27T09:00:00+08:00", 21),
+		reported("e", "2026-11-27T10:00:00+08:00", 22))
+	if n, cp := count(t, s), checkpoint(t, s); n != 3 || cp != 30 {
+		t.Errorf("after retry: Count = %d, Checkpoint = %d; want 3, 30", n, cp)
+	}
+}
+
+func testReplayOrder(t *testing.T, s store.Store) {
+	// Order is by instant, then intake offset: never by wall clock, nor by write order.
+	r1 := reported("r1", "2026-11-27T10:00:00+08:00", 1) // 02:00Z
+	r2 := reported("r2", "2026-11-27T08:00:00+08:00", 2) // 00:00Z
+	r3 := reported("r3", "2026-11-27T01:00:00Z", 3)      // late
+	r4 := reported("r4", "2026-11-27T00:00:00Z", 4)      // same instant as r2, later offset
+	r5 := reported("r5", "2026-11-26T12:00:00+08:00", 5) // late, a day earlier
+	r6 := reported("r6", "2026-11-27T02:00:00Z", 0)      // same instant as r1, earlier offset
+	r7 := reported("r7", "2026-11-27T00:00:00.000001Z", 1)
+	write(t, s, 2, r1, r2)
+	write(t, s, 4, r3, r4)
+	write(t, s, 6, r5, r6, r7)
+	var got []string
+	var offs []uint64
+	if err := s.Replay(t.Context(), func(r store.Record) error {
+		got = append(got, r.ID)
+		offs = append(offs, r.Offset)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"r5", "r2", "r4", "r7", "r3", "r6", "r1"}
+	if !slices.Equal(got, want) {
+		t.Errorf("Replay order = %v, want %v", got, want)
+	}
+	if wantOffs := []uint64{5, 2, 4, 1, 3, 0, 1}; !slices.Equal(offs, wantOffs) {
+		t.Errorf("Replay offsets = %v, want %v", offs, wantOffs)
+	}
+}
+
+func testReplayCallbackError(t *testing.T, s store.Store) {
+	write(t, s, 3, reported("a", "2026-11-27T08:00:00+08:00", 1),
+		reported("b", "2026-11-27T09:00:00+08:00", 2),
+		reported("c", "2026-11-27T10:00:00+08:00", 3))
+	stop := errors.New("stop")
+	calls := 0
+	err := s.Replay(t.Context(), func(store.Record) error {
+		calls++
+		if calls == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || calls != 2 {
+		t.Errorf("Replay with a failing callback: err = %v after %d calls; want the callback's error after 2", err, calls)
+	}
+	calls = 0
+	err = s.EventIDs(t.Context(), func(string) error {
+		calls++
+		return stop
+	})
+	if !errors.Is(err, stop) || calls != 1 {
+		t.Errorf("EventIDs with a failing callback: err = %v after %d calls; want the callback's error after 1", err, calls)
+	}
+}
+
+func testAtOffsetRoundTrip(t *testing.T, s store.Store) {
+	ats := []string{
+		"2026-11-27T08:15:30.123456+08:00",
+		"2026-11-27T08:15:30-03:30",
+		"2026-11-27T08:15:30Z",
+		"2026-11-27T08:15:30.5+05:45",
+	}
+	deadline := ts("2026-11-29T08:20:00.25+09:00")
+	var recs []store.Record
+	for i, at := range ats {
+		r := rec(event.CaseDispatched, fmt.Sprintf("e%d", i), "C1", at, uint64(i))
+		r.Dept = "county.urban-mgmt"
+		r.Deadline = &deadline
+		recs = append(recs, r)
+	}
+	write(t, s, 4, recs...)
+	check := func(how string, r store.Record) {
+		t.Helper()
+		var i int
+		fmt.Sscanf(r.ID, "e%d", &i)
+		if got := r.At.Format(time.RFC3339Nano); got != ats[i] {
+			t.Errorf("%s: %s At = %s, want %s", how, r.ID, got, ats[i])
+		}
+		if r.Deadline == nil {
+			t.Errorf("%s: %s Deadline lost", how, r.ID)
+		} else if got, want := r.Deadline.Format(time.RFC3339Nano), deadline.Format(time.RFC3339Nano); got != want {
+			t.Errorf("%s: %s Deadline = %s, want %s", how, r.ID, got, want)
+		}
+	}
+	rs := caseEvents(t, s, "C1")
+	if len(rs) != len(ats) {
+		t.Fatalf("CaseEvents: %d records, want %d", len(rs), len(ats))
+	}
+	for _, r := range rs {
+		check("CaseEvents", r)
+	}
+	if err := s.Replay(t.Context(), func(r store.Record) error {
+		check("Replay", r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func fullRecord() store.Record {
+	deadline := ts("2026-11-29T08:20:00+08:00")
+	return store.Record{
+		Event: event.Event{
+			ID: "full", Type: event.WhistleBlown, CaseID: "C9", At: ts("2026-11-27T09:00:00.5+08:00"),
+			Source: "grid", Category: "environment", Priority: "urgent",
+			Location: &event.Location{Lon: 114.0913, Lat: 32.1475, CRS: event.GCJ02},
+			Region:   rA, Address: "浉河区某路12号", Dept: "county.urban-mgmt", Deadline: &deadline,
+			WhistleID: "W1", WhistleKind: "advance", Depts: []string{"county.urban-mgmt", "county.eco-env"},
+			Stage: "signed", Score: 4, Satisfaction: "basically",
+			Reporter: &event.Reporter{Name: "张三", Phone: "13800000000", IDNumber: "41150219800101001X"},
+			Summary:  "路面积水，影响通行",
+		},
+		Offset: 42, Received: ts("2026-11-27T01:00:01.123456Z"),
+		RegionPath: []string{rR, rA, rA1}, Lon: 114.0856, Lat: 32.1502, HasPoint: true,
+	}
+}
+
+func minimalRecord() store.Record {
+	return store.Record{Event: event.Event{ID: "min", Type: event.CaseResolved, CaseID: "C9",
+		At: ts("2026-11-27T10:00:00+08:00")}, Offset: 43}
+}
+
+func checkRecord(t *testing.T, how string, got, want store.Record) {
+	t.Helper()
+	gj, _ := json.Marshal(got.Event)
+	wj, _ := json.Marshal(want.Event)
+	if string(gj) != string(wj) {
+		t.Errorf("%s: event\n got %s\nwant %s", how, gj, wj)
+	}
+	if (got.Location == nil) != (want.Location == nil) || (got.Reporter == nil) != (want.Reporter == nil) ||
+		(got.Deadline == nil) != (want.Deadline == nil) {
+		t.Errorf("%s: %s: nil-ness of location, reporter or deadline differs", how, got.ID)
+	}
+	if got.Offset != want.Offset || !got.Received.Equal(want.Received) || got.HasPoint != want.HasPoint ||
+		got.Lon != want.Lon || got.Lat != want.Lat || !slices.Equal(got.RegionPath, want.RegionPath) {
+		t.Errorf("%s: derived fields\n got offset=%d received=%s path=%v point=%v,%v,%v\nwant offset=%d received=%s path=%v point=%v,%v,%v",
+			how, got.Offset, got.Received, got.RegionPath, got.Lon, got.Lat, got.HasPoint,
+			want.Offset, want.Received, want.RegionPath, want.Lon, want.Lat, want.HasPoint)
+	}
+}
+
+func testRecordRoundTrip(t *testing.T, s store.Store) {
+	full, minimal := fullRecord(), minimalRecord()
+	write(t, s, 44, full, minimal)
+	rs := caseEvents(t, s, "C9")
+	if len(rs) != 2 {
+		t.Fatalf("CaseEvents: %d records, want 2", len(rs))
+	}
+	checkRecord(t, "CaseEvents", rs[0], full)
+	checkRecord(t, "CaseEvents", rs[1], minimal)
+	var replayed []store.Record
+	if err := s.Replay(t.Context(), func(r store.Record) error {
+		replayed = append(replayed, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if len(replayed) != 2 {
+		t.Fatalf("Replay: %d records, want 2", len(replayed))
+	}
+	checkRecord(t, "Replay", replayed[0], full)
+	checkRecord(t, "Replay", replayed[1], minimal)
+}
+
+func testPrivateRoundTrip(t *testing.T, s store.Store) {
+	withPII := reported("p1", "2026-11-27T08:00:00+08:00", 1, rR, rA)
+	withPII.Reporter = &event.Reporter{Name: "李四", Phone: "13900000000"}
+	withPII.Address = "某路1号"
+	onlySummary := reported("p2", "2026-11-27T08:01:00+08:00", 2, rR, rA)
+	onlySummary.CaseID = withPII.CaseID
+	onlySummary.Summary = "无"
+	none := reported("p3", "2026-11-27T08:02:00+08:00", 3, rR, rA)
+	none.CaseID = withPII.CaseID
+	write(t, s, 3, withPII, onlySummary, none)
+	want := []store.Record{withPII, onlySummary, none}
+	rs := caseEvents(t, s, withPII.CaseID)
+	if len(rs) != 3 {
+		t.Fatalf("CaseEvents: %d records, want 3", len(rs))
+	}
+	for i := range rs {
+		checkRecord(t, "CaseEvents", rs[i], want[i])
+	}
+	i := 0
+	if err := s.Replay(t.Context(), func(r store.Record) error {
+		if i < len(want) {
+			checkRecord(t, "Replay", r, want[i])
+		}
+		i++
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func testPrivateSkippedWithDuplicate(t *testing.T, s store.Store) {
+	// A skipped duplicate brings no personal fields, and removes none.
+	plain := reported("q1", "2026-11-27T08:00:00+08:00", 1)
+	plainDup := plain
+	plainDup.Reporter = &event.Reporter{Phone: "13700000000"}
+	plainDup.Summary = "later copy"
+	private := reported("q2", "2026-11-27T08:00:00+08:00", 2)
+	private.Address = "某路2号"
+	privateDup := private
+	privateDup.Address = ""
+	write(t, s, 2, plain, private)
+	write(t, s, 4, plainDup, privateDup)
+	rs := caseEvents(t, s, "C-q1")
+	if len(rs) != 1 || rs[0].Reporter != nil || rs[0].Summary != "" {
+		t.Errorf("C-q1: %+v, want one record without personal fields", rs)
+	}
+	rs = caseEvents(t, s, "C-q2")
+	if len(rs) != 1 || rs[0].Address != "某路2号" {
+		t.Errorf("C-q2: %+v, want one record with its address", rs)
+	}
+}
+
+func testSeriesShanghai(t *testing.T, s store.Store) {
+	// 23:30 and 00:30 in Shanghai are 15:30Z and 16:30Z on the same UTC day.
+	write(t, s, 2, reported("s1", "2026-11-26T23:30:00+08:00", 1),
+		reported("s2", "2026-11-27T00:30:00+08:00", 2))
+	q := store.SeriesQuery{From: ts("2026-11-26T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00"),
+		Step: 24 * time.Hour, Loc: shanghai}
+	checkPoints(t, series(t, s, q), []want{{"2026-11-26T00:00:00+08:00", 1}, {"2026-11-27T00:00:00+08:00", 1}})
+
+	q = store.SeriesQuery{From: ts("2026-11-26T00:00:00Z"), To: ts("2026-11-28T00:00:00Z"),
+		Step: 24 * time.Hour, Loc: time.UTC}
+	checkPoints(t, series(t, s, q), []want{{"2026-11-26T00:00:00Z", 2}, {"2026-11-27T00:00:00Z", 0}})
+
+	// 12h buckets start at local midnight and noon.
+	q = store.SeriesQuery{From: ts("2026-11-26T12:00:00+08:00"), To: ts("2026-11-27T12:00:00+08:00"),
+		Step: 12 * time.Hour, Loc: shanghai}
+	checkPoints(t, series(t, s, q), []want{{"2026-11-26T12:00:00+08:00", 1}, {"2026-11-27T00:00:00+08:00", 1}})
+}
+
+func testSeriesKolkata(t *testing.T, s store.Store) {
+	// 18:15Z and 18:45Z: the same UTC hour, two local days.
+	write(t, s, 2, reported("k1", "2026-11-26T23:45:00+05:30", 1),
+		reported("k2", "2026-11-27T00:15:00+05:30", 2))
+	q := store.SeriesQuery{From: ts("2026-11-26T00:00:00+05:30"), To: ts("2026-11-28T00:00:00+05:30"),
+		Step: 24 * time.Hour, Loc: kolkata}
+	checkPoints(t, series(t, s, q), []want{{"2026-11-26T00:00:00+05:30", 1}, {"2026-11-27T00:00:00+05:30", 1}})
+	q = store.SeriesQuery{From: ts("2026-11-26T22:00:00+05:30"), To: ts("2026-11-27T02:00:00+05:30"),
+		Step: time.Hour, Loc: kolkata}
+	checkPoints(t, series(t, s, q), []want{
+		{"2026-11-26T22:00:00+05:30", 0}, {"2026-11-26T23:00:00+05:30", 1},
+		{"2026-11-27T00:00:00+05:30", 1}, {"2026-11-27T01:00:00+05:30", 0}})
+}
+
+func testSeriesDST(t *testing.T, s store.Store) {
+	// Berlin moves from +01:00 to +02:00 at 02:00 on 2026-03-29, a 23-hour day.
+	write(t, s, 4,
+		reported("b1", "2026-03-28T23:30:00+01:00", 1), // 22:30Z on the 28th
+		reported("b2", "2026-03-29T00:30:00+01:00", 2), // 23:30Z on the 28th
+		reported("b3", "2026-03-29T23:30:00+02:00", 3), // 21:30Z on the 29th
+		reported("b4", "2026-03-30T00:30:00+02:00", 4)) // 22:30Z on the 29th
+	q := store.SeriesQuery{From: ts("2026-03-28T00:00:00+01:00"), To: ts("2026-03-31T00:00:00+02:00"),
+		Step: 24 * time.Hour, Loc: berlin}
+	checkPoints(t, series(t, s, q), []want{
+		{"2026-03-28T00:00:00+01:00", 1}, {"2026-03-29T00:00:00+01:00", 2}, {"2026-03-30T00:00:00+02:00", 1}})
+
+	q = store.SeriesQuery{From: ts("2026-03-29T00:00:00+01:00"), To: ts("2026-03-30T00:00:00+02:00"),
+		Step: time.Hour, Loc: berlin}
+	ps := series(t, s, q)
+	if len(ps) != 23 {
+		t.Fatalf("hourly series over a 23-hour day: %d points %s", len(ps), fmtPoints(ps))
+	}
+	for i, p := range ps {
+		var n int64
+		switch i {
+		case 0, 22: // 23:30Z on the 28th; 21:30Z on the 29th
+			n = 1
+		}
+		wantT := ts("2026-03-28T23:00:00Z").Add(time.Duration(i) * time.Hour)
+		if !p.T.Equal(wantT) || p.Count != n {
+			t.Errorf("point %d = {%s %d}, want {%s %d}", i, p.T.Format(time.RFC3339), p.Count,
+				wantT.In(berlin).Format(time.RFC3339), n)
+		}
+	}
+	if got := ps[2].T.Format(time.RFC3339); got != "2026-03-29T03:00:00+02:00" {
+		t.Errorf("third hour starts %s, want 2026-03-29T03:00:00+02:00", got)
+	}
+}
+
+func testSeriesStep15m(t *testing.T, s store.Store) {
+	write(t, s, 5,
+		reported("m1", "2026-11-27T10:07:00+08:00", 1),
+		reported("m2", "2026-11-27T10:14:59.999+08:00", 2),
+		reported("m3", "2026-11-27T10:15:00+08:00", 3),
+		reported("m4", "2026-11-27T10:59:59+08:00", 4),
+		reported("m5", "2026-11-27T11:00:00+08:00", 5), // at To: excluded
+		reported("m6", "2026-11-27T09:59:59+08:00", 6)) // before From: excluded
+	q := store.SeriesQuery{From: ts("2026-11-27T10:00:00+08:00"), To: ts("2026-11-27T11:00:00+08:00"),
+		Step: 15 * time.Minute, Loc: shanghai}
+	checkPoints(t, series(t, s, q), []want{
+		{"2026-11-27T10:00:00+08:00", 2}, {"2026-11-27T10:15:00+08:00", 1},
+		{"2026-11-27T10:30:00+08:00", 0}, {"2026-11-27T10:45:00+08:00", 1}})
+
+	// From and To inside buckets: the first bucket holds From, counts stay within [From, To).
+	q.From, q.To = ts("2026-11-27T10:10:00+08:00"), ts("2026-11-27T10:20:00+08:00")
+	checkPoints(t, series(t, s, q), []want{{"2026-11-27T10:00:00+08:00", 1}, {"2026-11-27T10:15:00+08:00", 1}})
+}
+
+func testSeriesStep1h(t *testing.T, s store.Store) {
+	write(t, s, 6,
+		reported("h1", "2026-11-27T00:00:00+08:00", 1),
+		reported("h2", "2026-11-27T00:59:59+08:00", 2),
+		reported("h3", "2026-11-27T13:30:00+08:00", 3),
+		reported("h4", "2026-11-27T23:59:59+08:00", 4),
+		reported("h5", "2026-11-28T00:00:00+08:00", 5),
+		reported("h6", "2026-11-26T23:59:59+08:00", 6))
+	q := store.SeriesQuery{From: ts("2026-11-27T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00"),
+		Step: time.Hour, Loc: shanghai}
+	ps := series(t, s, q)
+	if len(ps) != 24 {
+		t.Fatalf("got %d points, want 24: %s", len(ps), fmtPoints(ps))
+	}
+	for i, p := range ps {
+		var n int64
+		switch i {
+		case 0:
+			n = 2
+		case 13, 23:
+			n = 1
+		}
+		wantT := fmt.Sprintf("2026-11-27T%02d:00:00+08:00", i)
+		if got := p.T.Format(time.RFC3339); got != wantT || p.Count != n {
+			t.Errorf("point %d = {%s %d}, want {%s %d}", i, got, p.Count, wantT, n)
+		}
+	}
+}
+
+func testSeriesStep1d(t *testing.T, s store.Store) {
+	write(t, s, 6,
+		reported("d1", "2026-11-25T00:00:00+08:00", 1),
+		reported("d2", "2026-11-26T11:00:00+08:00", 2),
+		reported("d3", "2026-11-26T13:00:00+08:00", 3),
+		reported("d4", "2026-11-27T11:00:00+08:00", 4),
+		reported("d5", "2026-11-27T13:00:00+08:00", 5),
+		reported("d6", "2026-11-28T00:00:00+08:00", 6))
+	q := store.SeriesQuery{From: ts("2026-11-25T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00"),
+		Step: 24 * time.Hour, Loc: shanghai}
+	checkPoints(t, series(t, s, q), []want{
+		{"2026-11-25T00:00:00+08:00", 1}, {"2026-11-26T00:00:00+08:00", 2}, {"2026-11-27T00:00:00+08:00", 2}})
+
+	// A period starting at noon: the first bucket is that day's, holding only events from noon.
+	q.From, q.To = ts("2026-11-26T12:00:00+08:00"), ts("2026-11-27T12:00:00+08:00")
+	checkPoints(t, series(t, s, q), []want{{"2026-11-26T00:00:00+08:00", 1}, {"2026-11-27T00:00:00+08:00", 1}})
+
+	// Two-day buckets.
+	q.From, q.To, q.Step = ts("2026-11-25T00:00:00+08:00"), ts("2026-11-30T00:00:00+08:00"), 48*time.Hour
+	checkPoints(t, series(t, s, q), []want{
+		{"2026-11-25T00:00:00+08:00", 3}, {"2026-11-27T00:00:00+08:00", 3}, {"2026-11-29T00:00:00+08:00", 0}})
+}
+
+func testSeriesInvalid(t *testing.T, s store.Store) {
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	cases := []struct {
+		name string
+		q    store.SeriesQuery
+	}{
+		{"zero step", store.SeriesQuery{From: from, To: to, Loc: shanghai}},
+		{"negative step", store.SeriesQuery{From: from, To: to, Step: -time.Hour, Loc: shanghai}},
+		{"5h step", store.SeriesQuery{From: from, To: to, Step: 5 * time.Hour, Loc: shanghai}},
+		{"7h step", store.SeriesQuery{From: from, To: to, Step: 7 * time.Hour, Loc: shanghai}},
+		{"100m step", store.SeriesQuery{From: from, To: to, Step: 100 * time.Minute, Loc: shanghai}},
+		{"36h step", store.SeriesQuery{From: from, To: to, Step: 36 * time.Hour, Loc: shanghai}},
+		{"to before from", store.SeriesQuery{From: to, To: from, Step: time.Hour, Loc: shanghai}},
+		{"empty period", store.SeriesQuery{From: from, To: from, Step: time.Hour, Loc: shanghai}},
+	}
+	for _, c := range cases {
+		_, err := s.Series(t.Context(), c.q)
+		if err == nil || errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("%s: err = %v (code %s), want code %s", c.name, err, errs.CodeOf(err), errs.Invalid)
+		}
+	}
+}
+
+func testSeriesPointLimit(t *testing.T, s store.Store) {
+	from := ts("2026-11-27T00:00:00Z")
+	q := store.SeriesQuery{From: from, To: from.Add(10000 * time.Minute), Step: time.Minute, Loc: time.UTC}
+	if ps := series(t, s, q); len(ps) != 10000 {
+		t.Errorf("10,000 one-minute buckets: got %d points", len(ps))
+	}
+	for _, q := range []store.SeriesQuery{
+		{From: from, To: from.Add(10001 * time.Minute), Step: time.Minute, Loc: time.UTC},
+		{From: from, To: from.Add(10001 * time.Hour), Step: time.Hour, Loc: shanghai},
+		{From: from, To: from.AddDate(100, 0, 0), Step: 15 * time.Minute, Loc: shanghai},
+	} {
+		_, err := s.Series(t.Context(), q)
+		if err == nil || errs.CodeOf(err) != errs.Invalid ||
+			!(strings.Contains(err.Error(), "10000") || strings.Contains(err.Error(), "10,000")) {
+			t.Errorf("step %s over %s: err = %v, want an %s error naming the 10000-point limit",
+				q.Step, q.To.Sub(q.From), err, errs.Invalid)
+		}
+	}
+}
+
+func testSeriesRegion(t *testing.T, s store.Store) {
+	write(t, s, 5,
+		reported("g1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1),
+		reported("g2", "2026-11-27T09:00:00+08:00", 2, rR, rA),
+		reported("g3", "2026-11-27T10:00:00+08:00", 3, rR, rB),
+		reported("g4", "2026-11-27T11:00:00+08:00", 4), // unlocated
+		reported("g5", "2026-11-27T12:00:00+08:00", 5, rR, rA, rA2))
+	for _, c := range []struct {
+		region string
+		n      int64
+	}{{"", 5}, {rR, 4}, {rA, 3}, {rA1, 1}, {rA2, 1}, {rB, 1}, {rB1, 0}, {"999", 0}} {
+		if n := dayTotal(t, s, store.SeriesQuery{Region: c.region}); n != c.n {
+			t.Errorf("region %q: total %d, want %d", c.region, n, c.n)
+		}
+	}
+}
+
+func testSeriesCategoryTypes(t *testing.T, s store.Store) {
+	dispute := reported("t3", "2026-11-27T10:00:00+08:00", 3)
+	dispute.Category = "dispute"
+	write(t, s, 6,
+		reported("t1", "2026-11-27T08:00:00+08:00", 1),
+		reported("t2", "2026-11-27T09:00:00+08:00", 2),
+		dispute,
+		rec(event.CaseDispatched, "t4", "C-t1", "2026-11-27T10:30:00+08:00", 4),
+		rec(event.CaseClosed, "t5", "C-t1", "2026-11-27T11:00:00+08:00", 5),
+		rec(event.WhistleBlown, "t6", "C-t2", "2026-11-27T11:30:00+08:00", 6))
+	for _, c := range []struct {
+		category string
+		types    []event.Type
+		n        int64
+	}{
+		{"", nil, 3},
+		{"", []event.Type{event.CaseReported}, 3},
+		{"", []event.Type{event.CaseDispatched}, 1},
+		{"", []event.Type{event.CaseReported, event.CaseClosed}, 4},
+		{"", []event.Type{event.WhistleBlown, event.CaseClosed}, 2},
+		{"environment", nil, 2},
+		{"dispute", nil, 1},
+		{"environment", []event.Type{event.CaseDispatched}, 0},
+		{"petition", nil, 0},
+	} {
+		if n := dayTotal(t, s, store.SeriesQuery{Category: c.category, Types: c.types}); n != c.n {
+			t.Errorf("category %q types %v: total %d, want %d", c.category, c.types, n, c.n)
+		}
+	}
+}
+
+func countsMap(rc []store.RegionCount) map[string]int64 {
+	m := map[string]int64{}
+	for _, c := range rc {
+		if c.Count != 0 {
+			m[c.Region] += c.Count
+		}
+	}
+	return m
+}
+
+func testRegionCounts(t *testing.T, s store.Store) {
+	dispute := reported("c6", "2026-11-27T09:00:00+08:00", 6, rR, rB, rB1)
+	dispute.Category = "dispute"
+	write(t, s, 9,
+		reported("c1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1),
+		reported("c2", "2026-11-27T08:10:00+08:00", 2, rR, rA, rA1),
+		reported("c3", "2026-11-27T08:20:00+08:00", 3, rR, rA, rA2),
+		reported("c4", "2026-11-27T08:30:00+08:00", 4, rR, rA),
+		reported("c5", "2026-11-27T08:40:00+08:00", 5, rR, rB),
+		dispute,
+		reported("c7", "2026-11-27T09:10:00+08:00", 7),
+		rec(event.CaseDispatched, "c8", "C-c1", "2026-11-27T09:20:00+08:00", 8, rR, rA, rA1),
+		reported("c9", "2026-11-28T09:00:00+08:00", 9, rR, rA, rA1)) // outside the period
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	for _, c := range []struct {
+		q    store.RegionQuery
+		want map[string]int64
+	}{
+		{store.RegionQuery{Region: rR, Depth: 0}, map[string]int64{rA: 4, rB: 2}},
+		{store.RegionQuery{Region: "", Depth: 0}, map[string]int64{rA: 4, rB: 2}},
+		{store.RegionQuery{Region: rA, Depth: 1}, map[string]int64{rA1: 2, rA2: 1}},
+		{store.RegionQuery{Region: rB, Depth: 1}, map[string]int64{rB1: 1}},
+		{store.RegionQuery{Region: rA1, Depth: 2}, map[string]int64{}},
+		{store.RegionQuery{Region: rR, Depth: 0, Category: "dispute"}, map[string]int64{rB: 1}},
+		{store.RegionQuery{Region: rR, Depth: 0, Types: []event.Type{event.CaseDispatched}}, map[string]int64{rA: 1}},
+		{store.RegionQuery{Region: rR, Depth: 0, Types: []event.Type{event.CaseReported, event.CaseDispatched}},
+			map[string]int64{rA: 5, rB: 2}},
+	} {
+		c.q.From, c.q.To = from, to
+		rc, err := s.RegionCounts(t.Context(), c.q)
+		if err != nil {
+			t.Errorf("RegionCounts(%+v): %v", c.q, err)
+			continue
+		}
+		seen := map[string]bool{}
+		for _, x := range rc {
+			if seen[x.Region] {
+				t.Errorf("RegionCounts(%+v): region %s listed twice", c.q, x.Region)
+			}
+			seen[x.Region] = true
+		}
+		got := countsMap(rc)
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("RegionCounts(region %q depth %d category %q types %v) = %v, want %v",
+				c.q.Region, c.q.Depth, c.q.Category, c.q.Types, got, c.want)
+		}
+	}
+	for _, q := range []store.RegionQuery{
+		{Region: rR, Depth: -1, From: from, To: to},
+		{Region: rR, Depth: 0, From: to, To: from},
+	} {
+		if _, err := s.RegionCounts(t.Context(), q); errs.CodeOf(err) != errs.Invalid {
+			t.Errorf("RegionCounts(%+v): err = %v, want code %s", q, err, errs.Invalid)
+		}
+	}
+}
+
+func testCaseEventsOrder(t *testing.T, s store.Store) {
+	at := func(typ event.Type, id, at string, off uint64) store.Record {
+		return rec(typ, id, "C1", at, off, rR, rA)
+	}
+	whistle := at(event.WhistleBlown, "w", "2026-11-27T09:00:00+08:00", 12)
+	dispatched := at(event.CaseDispatched, "d", "2026-11-27T08:20:00+08:00", 11)
+	reportedEv := at(event.CaseReported, "r", "2026-11-27T08:00:00+08:00", 10)
+	accepted := at(event.CaseAccepted, "a", "2026-11-27T00:10:00Z", 20) // 08:10 in Shanghai, arrived late
+	signed := at(event.CaseSigned, "s", "2026-11-27T00:20:00Z", 15)     // same instant as d
+	other := reported("o", "2026-11-27T08:05:00+08:00", 13, rR, rA)
+	write(t, s, 12, whistle)
+	write(t, s, 13, dispatched, other, reportedEv)
+	write(t, s, 20, accepted, signed)
+	got := recIDs(caseEvents(t, s, "C1"))
+	if want := []string{"r", "a", "d", "s", "w"}; !slices.Equal(got, want) {
+		t.Errorf("CaseEvents(C1) = %v, want %v", got, want)
+	}
+	if rs := caseEvents(t, s, "no-such-case"); len(rs) != 0 {
+		t.Errorf("CaseEvents(no-such-case) = %v, want none", recIDs(rs))
+	}
+}
+
+func testBasics(t *testing.T, s store.Store) {
+	if err := s.Ping(t.Context()); err != nil {
+		t.Errorf("Ping: %v", err)
+	}
+	if n := count(t, s); n != 0 {
+		t.Errorf("new store: Count = %d", n)
+	}
+	if ids := eventIDs(t, s); len(ids) != 0 {
+		t.Errorf("new store: EventIDs = %v", ids)
+	}
+	if ids := replayIDs(t, s); len(ids) != 0 {
+		t.Errorf("new store: Replay = %v", ids)
+	}
+	write(t, s, 2, reported("x", "2026-11-27T08:00:00+08:00", 1), reported("y", "2026-11-27T08:00:00+08:00", 2))
+	if n := count(t, s); n != 2 {
+		t.Errorf("Count = %d, want 2", n)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := s.Ping(t.Context()); err == nil {
+		t.Error("Ping after Close: no error")
+	}
+	if err := s.Write(t.Context(), store.Batch{Checkpoint: 3}); err == nil {
+		t.Error("Write after Close: no error")
+	}
+}
