@@ -690,9 +690,7 @@ func (c *Client) subscribe(name string, since *int64) {
 	case since != nil && !fresh && *since == t.seq:
 		// Already current.
 	case since != nil && !fresh && *since < t.seq && *since >= t.seq-int64(len(t.ring)):
-		for i := len(t.ring) - int(t.seq-*since); i < len(t.ring); i++ {
-			c.enqueue(s, t.retained(i))
-		}
+		c.resume(s, int(t.seq-*since))
 	default:
 		b, err := h.snapshotLocked(t, now)
 		if err != nil {
@@ -792,6 +790,25 @@ func (c *Client) enqueue(s *hubSub, b []byte) {
 	}
 	c.pending = append(c.pending, b)
 	first := len(c.pending) == 1
+	c.mu.Unlock()
+	if first {
+		c.signal()
+	}
+}
+
+// resume queues the last n retained deltas of s.t; the caller holds s.t.mu. They bypass the
+// queue bound (Retain bounds them): a resume must not count as a resync.
+func (c *Client) resume(s *hubSub, n int) {
+	t := s.t
+	c.mu.Lock()
+	if c.state != stOpen || s.stale {
+		c.mu.Unlock()
+		return
+	}
+	first := len(c.pending) == 0
+	for i := len(t.ring) - n; i < len(t.ring); i++ {
+		c.pending = append(c.pending, t.retained(i))
+	}
 	c.mu.Unlock()
 	if first {
 		c.signal()

@@ -678,6 +678,28 @@ func TestHubResume(t *testing.T) {
 	wantMsg(t, got[0], "snapshot", "overview:root", clk.Now().UnixMilli())
 }
 
+func TestHubResumeLongerThanQueue(t *testing.T) {
+	h, _, src := newTestHub(t, HubConfig{Retain: 10, ClientQueue: 4})
+	a := attach(t, h, newConn(t), nil)
+	a.sub("overview:root")
+	base := a.next(t, 1)[0].Seq
+	st := src.state("overview:root")
+	for i := 1; i <= 8; i++ {
+		st.Add(1)
+		h.Tick()
+		a.next(t, 1)
+	}
+	b := attach(t, h, newConn(t), nil)
+	b.send(`{"op":"sub","topic":"overview:root","since":%d}`, base)
+	got := b.flush(t)
+	if len(got) != 8 || got[0].Op != "delta" || got[0].Seq != base+1 || got[7].Seq != base+8 {
+		t.Fatalf("got %+v, want deltas %d..%d", got, base+1, base+8)
+	}
+	if s := h.Stats(); s.Resyncs != 0 {
+		t.Fatalf("a resume counted as %d resyncs", s.Resyncs)
+	}
+}
+
 func TestHubLinger(t *testing.T) {
 	h, clk, src := newTestHub(t, HubConfig{Linger: 2 * time.Minute})
 	a := attach(t, h, newConn(t), nil)

@@ -336,18 +336,10 @@ func read(t *testing.T, ctx context.Context) pageState {
 	return st
 }
 
-func TestWallScreen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
-	srv := startServer(t, buildBinary(t))
-	base, _ := url.Parse(srv.base)
-	guard := &hostGuard{host: base.Hostname()}
-
+// newBrowser starts a headless Chromium with the intranet-safe flags and returns a tab context
+// bounded to 3 minutes; it is closed when the test ends.
+func newBrowser(t *testing.T, chromium string, guard *hostGuard) context.Context {
+	t.Helper()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
 		chromedp.ExecPath(chromium),
 		chromedp.Headless,
@@ -368,16 +360,32 @@ func TestWallScreen(t *testing.T) {
 		chromedp.UserDataDir(t.TempDir()),
 		chromedp.WindowSize(1920, 1080),
 	)
-	defer cancelAlloc()
+	t.Cleanup(cancelAlloc)
 	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(guard.listen))
-	defer cancel()
+	t.Cleanup(cancel)
 	// Start the browser without a deadline (a deadline on the first Run would bound the
 	// browser's life), then bound the test.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080)); err != nil {
 		t.Fatalf("start chromium (%s): %v", chromium, err)
 	}
 	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
-	defer cancelT()
+	t.Cleanup(cancelT)
+	return ctx
+}
+
+func TestWallScreen(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium := findChromium(t)
+	if !assets.Built() {
+		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
+	}
+	srv := startServer(t, buildBinary(t))
+	base, _ := url.Parse(srv.base)
+	guard := &hostGuard{host: base.Hostname()}
+
+	ctx := newBrowser(t, chromium, guard)
 
 	// 1. Navigation → ready: the map drawn and both snapshots rendered.
 	pageURL := srv.base + "/?token=" + url.QueryEscape(viewToken)

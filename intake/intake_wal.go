@@ -495,20 +495,20 @@ func (w *WAL) flushLoop() {
 			w.finish(b, nil, 0, failed, false)
 			continue
 		}
-		s, pos, err, sticky := w.write(b)
+		s, pos, sticky, err := w.write(b)
 		w.finish(b, s, pos, err, sticky)
 	}
 }
 
 // write assigns offsets from w.next, writes b and fsyncs it. It returns the segment and the
 // position b was written at. sticky reports that the file state is unknown.
-func (w *WAL) write(b *batch) (s *segment, pos int64, err error, sticky bool) {
+func (w *WAL) write(b *batch) (s *segment, pos int64, sticky bool, err error) {
 	first := w.next
 	s = w.active
 	if s.size > 0 && s.size+int64(len(b.buf)) > w.opt.SegmentBytes {
 		ns, err := w.createSegment(first)
 		if err != nil {
-			return nil, 0, err, false
+			return nil, 0, false, err
 		}
 		w.mu.Lock()
 		w.segs = append(w.segs, ns)
@@ -528,15 +528,15 @@ func (w *WAL) write(b *batch) (s *segment, pos int64, err error, sticky bool) {
 	pos = s.size
 	if _, err := s.f.WriteAt(buf, pos); err != nil {
 		if terr := s.f.Truncate(pos); terr != nil {
-			return s, pos, err, true
+			return s, pos, true, err
 		}
-		return s, pos, err, false
+		return s, pos, false, err
 	}
 	w.fsyncs.Add(1)
 	if err := s.f.Sync(); err != nil {
-		return s, pos, err, true
+		return s, pos, true, err
 	}
-	return s, pos, nil, false
+	return s, pos, false, nil
 }
 
 // finish publishes the outcome of b and wakes its callers.

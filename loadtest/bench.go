@@ -121,13 +121,13 @@ type Report struct {
 
 // ConnectStats describes the clients' connections.
 type ConnectStats struct {
-	Connected    int            `json:"connected"`     // dialed and subscribed
-	DialErrors   int            `json:"dial_errors"`   // failed dials (by reason in Errors)
-	NotReady     int            `json:"not_ready"`     // connected but not every snapshot in time
-	ReadyMS      float64        `json:"ready_ms"`      // from the first dial to the last snapshot
-	Dropped      int            `json:"dropped"`       // connections closed by the server or failed
-	Resyncs      int64          `json:"resyncs"`       // snapshots received after the first, per topic
-	SeqGaps      int64          `json:"seq_gaps"`      // deltas whose seq did not follow
+	Connected    int            `json:"connected"`               // dialed and subscribed
+	DialErrors   int            `json:"dial_errors"`             // failed dials (by reason in Errors)
+	NotReady     int            `json:"not_ready"`               // connected but not every snapshot in time
+	ReadyMS      float64        `json:"ready_ms"`                // from the first dial to the last snapshot
+	Dropped      int            `json:"dropped"`                 // connections closed by the server or failed
+	Resyncs      int64          `json:"resyncs"`                 // snapshots received after the first, per topic
+	SeqGaps      int64          `json:"seq_gaps"`                // deltas whose seq did not follow
 	Errors       map[string]int `json:"errors,omitempty"`        // dial and drop reasons
 	ServerErrors map[string]int `json:"server_errors,omitempty"` // {"op":"error"} codes received
 }
@@ -228,9 +228,9 @@ type bench struct {
 	ingMu sync.Mutex
 	ing   IngestStats
 
-	clients    []*client
-	stopDials  context.CancelFunc
-	dialsDone  chan struct{}
+	clients   []*client
+	stopDials context.CancelFunc
+	dialsDone chan struct{}
 }
 
 type point struct {
@@ -1192,10 +1192,13 @@ func ParseMetrics(page []byte) Metrics {
 // Table writes a readable summary of the report.
 func (r Report) Table(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	row := func(k string, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
-	sec := func(title string) { fmt.Fprintf(tw, "\n%s\t\n", title) }
-	fmt.Fprintf(tw, "zhili bench\t%s\n", r.URL)
-	row("load", "%d clients × %s, %.0f events/s, %.0fs measured after %.0fs warm-up, batches every %s",
+	row := func(k string, format string, args ...any) {
+		fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...))
+	}
+	note := func(format string, args ...any) { fmt.Fprintf(tw, "    "+format+"\n", args...) } // outside the columns
+	sec := func(title string) { fmt.Fprintf(tw, "\n%s\n", title) }
+	fmt.Fprintf(tw, "zhili bench %s\n", r.URL)
+	fmt.Fprintf(tw, "%d clients × %s, %g events/s, %gs measured after %gs warm-up, batches every %s\n",
 		r.Clients, strings.Join(r.Topics, ","), r.Rate, r.DurationS, r.WarmupS, r.BatchEvery)
 
 	sec("event → screen latency")
@@ -1229,27 +1232,27 @@ func (r Report) Table(w io.Writer) {
 	row("  dial errors / not ready", "%d / %d", c.DialErrors, c.NotReady)
 	row("  dropped by server", "%d", c.Dropped)
 	row("  resyncs / seq gaps", "%d / %d", c.Resyncs, c.SeqGaps)
-	for _, k := range sortedKeys(c.Errors) {
-		row("    "+k, "%d", c.Errors[k])
-	}
-	for _, k := range sortedKeys(c.ServerErrors) {
-		row("    server error "+k, "%d", c.ServerErrors[k])
-	}
 	t := r.Throughput
 	row("  pushed", "%.0f frames/s, %s/s (%d frames, %s)", t.FramesPerSec, bytesStr(t.BytesPerSec), t.Frames, bytesStr(float64(t.Bytes)))
+	for _, k := range sortedKeys(c.Errors) {
+		note("%s: %d", k, c.Errors[k])
+	}
+	for _, k := range sortedKeys(c.ServerErrors) {
+		note("server error %s: %d", k, c.ServerErrors[k])
+	}
 
 	sec("ingest")
 	in := r.Ingest
 	row("  requests / events", "%d / %d (%.1f events/s measured)", in.Requests, in.Sent, in.AchievedRate)
 	row("  accepted / duplicates / rejected", "%d / %d / %d", in.Accepted, in.Duplicates, in.Rejected)
-	for _, k := range sortedKeys(in.RejectedBy) {
-		row("    rejected: "+k, "%d", in.RejectedBy[k])
-	}
 	row("  HTTP errors", "%d", in.HTTPErrors)
-	for _, k := range sortedKeys(in.ErrorsBy) {
-		row("    "+k, "%d", in.ErrorsBy[k])
-	}
 	row("  request p50 / p99 / max", "%s / %s / %s", msStr(in.Latency.P50), msStr(in.Latency.P99), msStr(in.Latency.Max))
+	for _, k := range sortedKeys(in.RejectedBy) {
+		note("rejected: %s: %d", k, in.RejectedBy[k])
+	}
+	for _, k := range sortedKeys(in.ErrorsBy) {
+		note("%s: %d", k, in.ErrorsBy[k])
+	}
 
 	sec("server")
 	b, a := r.Server.Before, r.Server.After

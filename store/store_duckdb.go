@@ -208,18 +208,8 @@ func (d *DuckDB) Write(ctx context.Context, b Batch) error {
 	return nil
 }
 
-var TimingLog func(string, time.Duration)
-
 func (d *DuckDB) write(ctx context.Context, b Batch) error {
 	c := d.wconn
-	t0 := time.Now()
-	lap := func(s string) {
-		if TimingLog != nil {
-			TimingLog(s, time.Since(t0))
-		}
-		t0 = time.Now()
-	}
-	defer lap("commit")
 	if _, err := c.ExecContext(ctx, "BEGIN TRANSACTION"); err != nil {
 		return unavailable(err, "duckdb: begin")
 	}
@@ -227,24 +217,20 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 		if err := c.Raw(func(dc any) error { return d.stage(ctx, dc.(driver.Conn), b.Records) }); err != nil {
 			return unavailable(err, "duckdb: stage batch")
 		}
-		lap("stage")
 		// Private rows first: the anti-join must not see this batch's events.
 		if _, err := c.ExecContext(ctx, `INSERT INTO event_private
 			SELECT id, `+privateCols+` FROM temp.stage s
 			WHERE has_pii AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
 			return unavailable(err, "duckdb: insert private fields")
 		}
-		lap("private")
 		if _, err := c.ExecContext(ctx, `INSERT INTO events
 			SELECT `+eventCols+` FROM temp.stage s
 			WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
 			return unavailable(err, "duckdb: insert events")
 		}
-		lap("events")
 		if _, err := c.ExecContext(ctx, `DELETE FROM temp.stage`); err != nil {
 			return unavailable(err, "duckdb: clear staging table")
 		}
-		lap("clear")
 	}
 	if _, err := c.ExecContext(ctx, `UPDATE meta SET value = ? WHERE key = 'checkpoint'`, b.Checkpoint); err != nil {
 		return unavailable(err, "duckdb: store checkpoint")

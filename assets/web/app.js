@@ -1,4 +1,4 @@
-/* Zhili wall screen (一张屏): one WebSocket, overview:root + cases:root, drawn with ECharts.
+/* Zhili wall screen (一张屏): one WebSocket, overview:<region> + cases:<region>, drawn with ECharts.
  *
  * Page parameters:
  *   ?token=   viewer token (sent to /ws and the REST API)
@@ -6,6 +6,7 @@
  *   ?stale=   seconds without any message (pongs count) before the feed is shown as lost; default 30
  *   ?lang=en  start in English (the 中/EN switch also remembers the choice)
  *   ?markers= minutes a case marker stays on the map; default 10
+ *   ?region=  region code to show (a token limited to a subtree needs its own region); default root
  *
  * Screens run for weeks: every collection below is bounded, every timer is created once, and a
  * reconnect detaches the old socket's handlers before a new socket is opened.
@@ -33,8 +34,9 @@
   const MAX_SEEN = 4000; // event ids remembered to drop duplicates after a resync
   const STAGE_W = 1920;
   const STAGE_H = 1080;
-  const TOPIC_OVERVIEW = 'overview:root';
-  const TOPIC_CASES = 'cases:root';
+  const REGION = /^[A-Za-z0-9._-]{1,64}$/.test(params.get('region') || '') ? params.get('region') : 'root';
+  const TOPIC_OVERVIEW = 'overview:' + REGION;
+  const TOPIC_CASES = 'cases:' + REGION;
 
   const CATEGORY_COLORS = {
     dispute: '#ff8a3d',
@@ -103,7 +105,7 @@
         reported: 'Reported', accepted: 'Accepted', dispatched: 'Dispatched', signed: 'Signed', returned: 'Returned',
         resolved: 'Resolved', closed: 'Closed', reopened: 'Reopened', duplicate: 'Duplicate',
       },
-      prio: { urgent: 'Urgent', critical: 'Critical' },
+      prio: { urgent: 'URG', critical: 'CRIT' },
     },
   };
   const STATUS_OF_TYPE = {
@@ -289,7 +291,7 @@
 
   let regionsDelay = 1000;
   function loadRegions() {
-    fetch(apiURL('api/v1/regions?root=root&depth=-1'), { cache: 'no-cache', credentials: 'same-origin' })
+    fetch(apiURL('api/v1/regions?root=' + encodeURIComponent(REGION) + '&depth=-1'), { cache: 'no-cache', credentials: 'same-origin' })
       .then((r) => {
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
@@ -311,14 +313,17 @@
   }
 
   function buildMap(fc) {
-    const features = (fc && fc.features) || [];
+    const features = ((fc && fc.features) || []).filter((f) => f && f.geometry && f.properties);
+    // Levels are depths in the whole tree; the shown root may sit below the top (?region=).
+    let top = Infinity;
+    for (const f of features) top = Math.min(top, Number(f.properties.level) || 0);
     let root = null;
     const towns = [];
     const grids = [];
     for (const f of features) {
-      const p = f.properties || {};
+      const p = f.properties;
       const code = String(p.code);
-      const level = Number(p.level);
+      const level = (Number(p.level) || 0) - top;
       state.regions.set(code, { code, name: p.name || code, parent: p.parent || '', level });
       if (level === 0 && !root) root = f;
       else if (level === 1) towns.push(f);
@@ -699,16 +704,17 @@
     const prev = this.text;
     this.text = s;
     this.el.classList.toggle('small', s.length > 4);
+    const animate = prev !== null && prev !== '—'; // the first value appears without a flip
     if (prev === null || prev.length !== s.length) {
       this.el.innerHTML = s.split('').map((c) => '<span class="d">' + esc(c) + '</span>').join('');
-      if (prev !== null && prev !== '—') for (const d of this.el.children) flipTile(d);
+      if (animate) for (const d of this.el.children) flipTile(d);
       return;
     }
     for (let i = 0; i < s.length; i++) {
       if (s[i] !== prev[i]) {
         const d = this.el.children[i];
         d.textContent = s[i];
-        flipTile(d);
+        if (animate) flipTile(d);
       }
     }
   };
@@ -964,7 +970,7 @@
     state.dirty.cases = true;
   }
 
-  // addCaseEvent adds one event of cases:root; live is false for events of a snapshot.
+  // addCaseEvent adds one event of the cases topic; live is false for events of a snapshot.
   function addCaseEvent(ev, live) {
     if (!ev || typeof ev !== 'object') return;
     if (ev.id) {
@@ -989,6 +995,16 @@
     }
   }
 
+  // townOf returns the code of the shown root's child (the township) on a region path.
+  function townOf(path) {
+    if (!Array.isArray(path) || path.length === 0) return '';
+    for (const code of path) {
+      const r = state.regions.get(code);
+      if (r && r.level === 1) return code;
+    }
+    return state.regions.size ? '' : path[1] || '';
+  }
+
   // updateFeed puts a case event into the feed; a new event moves its case to the top.
   function updateFeed(ev, fresh, live) {
     const id = ev.case_id || ev.id;
@@ -1000,7 +1016,7 @@
       status: ev.status || STATUS_OF_TYPE[ev.type] || (prev && prev.status) || '',
       category: ev.category || (prev && prev.category) || '',
       priority: ev.priority || (prev && prev.priority) || 'normal',
-      town: (Array.isArray(ev.region) && ev.region[1]) || (prev && prev.town) || '',
+      town: townOf(ev.region) || (prev && prev.town) || '',
       at: ev.at || (prev && prev.at) || '',
       seenAt: fresh && live ? performance.now() : (prev ? prev.seenAt : -Infinity),
     };

@@ -107,8 +107,16 @@ func New(cfg Config) (*App, error) {
 		return nil, fmt.Errorf("open history store: %w", err)
 	}
 	a.Store = st
+	cp, err := st.Checkpoint(context.Background())
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("read history checkpoint: %w", err)
+	}
 	in, err := intake.OpenWAL(filepath.Join(cfg.DataDir, "intake"), intake.WALOptions{
-		KnownIDs: func(fn func(id string) error) error { return st.EventIDs(context.Background(), fn) },
+		// Ids of events already stored (their log segments may be gone) stay known, and new
+		// offsets always follow the store's checkpoint.
+		KnownIDs:   func(fn func(id string) error) error { return st.EventIDs(context.Background(), fn) },
+		StartAfter: cp,
 	})
 	if err != nil {
 		st.Close()

@@ -1,0 +1,374 @@
+package loadtest
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+)
+
+// fakeServer is a minimal Zhili: it accepts events, rejects every id ending in 7, and pushes
+// the accepted ones to its WebSocket clients as cases:root deltas every 20 ms. It drops one
+// client midway and resyncs another after withholding some of its deltas.
+type fakeServer struct {
+	t        *testing.T
+	mu       sync.Mutex
+	clients  []*fakeClient
+	seq      int64
+	pending  []json.RawMessage
+	recent   []json.RawMessage
+	accepted int
+	flushes  int
+
+	dropAt, skipFrom, skipTo int // accepted-event counts that trigger the drop and the resync
+	dropped, resynced        bool
+	rejected                 int
+}
+
+type fakeClient struct {
+	conn *websocket.Conn
+	wmu  sync.Mutex
+	subs bool
+}
+
+func (c *fakeClient) write(v any) error {
+	b, _ := json.Marshal(v)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.conn.WriteMessage(websocket.TextMessage, b)
+}
+
+func (s *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/ws":
+		if r.URL.Query().Get("token") != "view" {
+			http.Error(w, "bad token", http.StatusUnauthorized)
+			return
+		}
+		up := websocket.Upgrader{}
+		conn, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		c := &fakeClient{conn: conn}
+		s.mu.Lock()
+		s.clients = append(s.clients, c)
+		s.mu.Unlock()
+		go func() {
+			defer conn.Close()
+			for {
+				_, msg, err := conn.ReadMessage()
+				if err != nil {
+					return
+				}
+				var m struct{ Op, Topic string }
+				_ = json.Unmarshal(msg, &m)
+				if m.Op != "sub" {
+					continue
+				}
+				if m.Topic != "cases:root" {
+					_ = c.write(map[string]any{"op": "error", "topic": m.Topic, "code": "unknown_topic", "message": "no"})
+					continue
+				}
+				s.mu.Lock()
+				snap := map[string]any{"op": "snapshot", "topic": m.Topic, "seq": s.seq, "at": "2026-11-27T08:00:00+08:00",
+					"data": map[string]any{"events": append([]json.RawMessage{}, s.recent...)}}
+				c.subs = true
+				err = c.write(snap)
+				s.mu.Unlock()
+				if err != nil {
+					return
+				}
+			}
+		}()
+	case "/api/v1/events":
+		if r.Header.Get("Authorization") != "Bearer ingest" {
+			http.Error(w, `{"error":"unauthorized"}`, http.StatusUnauthorized)
+			return
+		}
+		type rej struct {
+			Line  int    `json:"line"`
+			ID    string `json:"id"`
+			Error string `json:"error"`
+		}
+		resp := struct {
+			Accepted   int   `json:"accepted"`
+			Duplicates int   `json:"duplicates"`
+			Rejected   []rej `json:"rejected"`
+		}{Rejected: []rej{}}
+		sc := bufio.NewScanner(r.Body)
+		line := 0
+		s.mu.Lock()
+		for sc.Scan() {
+			line++
+			var ev struct {
+				ID, CaseID, At string
+				Location       struct{ Lon, Lat float64 }
+			}
+			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
+				s.t.Errorf("bad line from bench: %s", sc.Bytes())
+				continue
+			}
+			if strings.HasSuffix(ev.ID, "7") {
+				resp.Rejected = append(resp.Rejected, rej{Line: line, ID: ev.ID, Error: "location.lat: out of range"})
+				s.rejected++
+				continue
+			}
+			item, _ := json.Marshal(map[string]any{"type": "case.reported", "id": ev.ID, "case_id": ev.ID + "c",
+				"status": "reported", "point": []float64{ev.Location.Lon, ev.Location.Lat},
+				"region": []string{"411502", "411502001"}, "at": ev.At, "summary_id": "x\"id\":\"y"})
+			s.pending = append(s.pending, item)
+			s.accepted++
+			resp.Accepted++
+		}
+		s.mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(resp)
+	case "/metrics":
+		fmt.Fprint(w, "# HELP go_goroutines x\ngo_goroutines 42\nprocess_resident_memory_bytes 1.2e+07\n"+
+			"zhili_ws_clients{tenant=\"a b\"} 4\nzhili_ingest_seconds_bucket{le=\"0.1\"} 3\n")
+	default:
+		http.NotFound(w, r)
+	}
+}
+
+// flush pushes pending events as one delta (frames alternate between an object and an array).
+func (s *fakeServer) flush() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.pending) == 0 {
+		return
+	}
+	s.seq++
+	s.flushes++
+	msg := map[string]any{"op": "delta", "topic": "cases:root", "seq": s.seq, "at": "2026-11-27T08:00:00+08:00",
+		"data": map[string]any{"events": s.pending}}
+	var frame any = msg
+	if s.flushes%2 == 0 {
+		frame = []any{msg, map[string]any{"op": "delta", "topic": "overview:root", "seq": s.seq, "data": map[string]any{"x": 1}}}
+	}
+	s.recent = append(s.recent, s.pending...)
+	if len(s.recent) > 200 {
+		s.recent = s.recent[len(s.recent)-200:]
+	}
+	s.pending = nil
+	for i, c := range s.clients {
+		if !c.subs {
+			continue
+		}
+		switch {
+		case i == 1 && s.accepted >= s.dropAt && !s.dropped:
+			s.dropped = true
+			c.wmu.Lock()
+			_ = c.conn.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(4000, "slow consumer"), time.Now().Add(time.Second))
+			c.wmu.Unlock()
+			c.conn.Close()
+			c.subs = false
+			continue
+		case i == 2 && s.accepted >= s.skipFrom && s.accepted < s.skipTo:
+			continue // its queue overflowed
+		case i == 2 && s.accepted >= s.skipTo && !s.resynced:
+			s.resynced = true
+			_ = c.write(map[string]any{"op": "snapshot", "topic": "cases:root", "seq": s.seq,
+				"data": map[string]any{"events": s.recent}})
+			continue
+		}
+		_ = c.write(frame)
+	}
+}
+
+func startFake(t *testing.T) (*fakeServer, *httptest.Server) {
+	fs := &fakeServer{t: t, dropAt: 150, skipFrom: 90, skipTo: 130}
+	srv := httptest.NewServer(fs)
+	stop := make(chan struct{})
+	go func() {
+		tk := time.NewTicker(20 * time.Millisecond)
+		defer tk.Stop()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-tk.C:
+				fs.flush()
+			}
+		}
+	}()
+	t.Cleanup(func() { close(stop); srv.Close() })
+	return fs, srv
+}
+
+func TestRunAgainstFakeServer(t *testing.T) {
+	fs, srv := startFake(t)
+	var log bytes.Buffer
+	rep, err := Run(context.Background(), Config{
+		URL: srv.URL, Key: "ingest", Token: "view", Clients: 4,
+		Topics: []string{"cases:root", "hotspots:root:24h"},
+		Rate:   200, Duration: time.Second, Warmup: 300 * time.Millisecond, Drain: 2 * time.Second,
+	}, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	var tbl bytes.Buffer
+	rep.Table(&tbl)
+	t.Logf("\n%s\n%s", log.String(), tbl.String())
+
+	fs.mu.Lock()
+	rejected, dropped, resynced := fs.rejected, fs.dropped, fs.resynced
+	fs.mu.Unlock()
+	if !dropped || !resynced {
+		t.Fatalf("the fake server did not drop (%v) or resync (%v)", dropped, resynced)
+	}
+	c := rep.Connect
+	if c.Connected != 4 || c.DialErrors != 0 || c.NotReady != 0 {
+		t.Errorf("connect %+v", c)
+	}
+	if c.Dropped != 1 || c.Errors["closed by server: 4000 slow consumer"] != 1 {
+		t.Errorf("dropped %d, errors %v", c.Dropped, c.Errors)
+	}
+	if c.Resyncs != 1 || c.SeqGaps != 0 {
+		t.Errorf("resyncs %d, gaps %d", c.Resyncs, c.SeqGaps)
+	}
+	if c.ServerErrors["unknown_topic"] != 4 {
+		t.Errorf("server errors %v", c.ServerErrors)
+	}
+	in := rep.Ingest
+	if in.Sent < 250 || in.Sent > 262 {
+		t.Errorf("sent %d events, want ~260", in.Sent)
+	}
+	if in.Accepted+in.Rejected != in.Sent || in.Rejected != int64(rejected) || in.HTTPErrors != 0 {
+		t.Errorf("ingest %+v (fake rejected %d)", in, rejected)
+	}
+	if in.RejectedBy["location.lat: out of range"] != rejected {
+		t.Errorf("rejected by %v", in.RejectedBy)
+	}
+	if int64(in.Latency.Count) != in.Requests || in.Requests < 40 {
+		t.Errorf("%d requests, %d timed", in.Requests, in.Latency.Count)
+	}
+	d := rep.Deliveries
+	if d.Events < 170 || d.Events > 185 { // ~200 measured, 10% rejected
+		t.Errorf("measured events %d", d.Events)
+	}
+	if d.Expected != 4*int64(d.Events) {
+		t.Errorf("expected %d, want 4 × %d", d.Expected, d.Events)
+	}
+	if d.Missing == 0 || d.Missing != d.MissingOnDropped || d.Received+d.Missing != d.Expected {
+		t.Errorf("deliveries %+v", d)
+	}
+	if d.ViaResync == 0 || !d.Deduplicated {
+		t.Errorf("deliveries %+v", d)
+	}
+	if rep.Latency.Count != uint64(d.Received) || rep.Latency.P50 <= 0 || rep.Latency.P50 > 500 || rep.Latency.Max < rep.Latency.P99 {
+		t.Errorf("latency %+v", rep.Latency)
+	}
+	if rep.Throughput.Frames == 0 || rep.Throughput.FramesPerSec < 100 || rep.Throughput.BytesPerSec <= 0 {
+		t.Errorf("throughput %+v", rep.Throughput)
+	}
+	s := rep.Server
+	if !s.Before.OK || s.Before.RSSBytes != 1.2e7 || s.After.Goroutines != 42 || s.After.Zhili[`zhili_ws_clients{tenant="a b"}`] != 4 || len(s.After.Zhili) != 1 {
+		t.Errorf("server %+v", s)
+	}
+	for _, want := range []string{"p50 / p90 / p99", "dropped by server", "closed by server: 4000 slow consumer", "RSS before → after", "rejected: location.lat"} {
+		if !strings.Contains(tbl.String(), want) {
+			t.Errorf("table lacks %q", want)
+		}
+	}
+	if _, err := json.Marshal(rep); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRunBadToken(t *testing.T) {
+	_, srv := startFake(t)
+	rep, err := Run(context.Background(), Config{URL: srv.URL, Key: "ingest", Token: "nope", Clients: 3, Rate: 10,
+		Duration: 100 * time.Millisecond, Warmup: -1}, nil)
+	if err == nil || rep.Connect.DialErrors != 3 || rep.Connect.Errors["dial: HTTP 401"] != 3 {
+		t.Fatalf("err %v, connect %+v", err, rep.Connect)
+	}
+}
+
+func TestScanFrame(t *testing.T) {
+	frame := []byte(` [ {"data":{"events":[{"case_id":"c1","id":"lt1-5","x":{"id":"no"}},{"summary":"\"id\":\"lt1-6\"","id":"lt1-7"}]},
+		"topic":"cases:root","op":"delta","seq":12},
+		{"op":"error","topic":"whistles:root","code":"unknown_topic","message":"a \\ b ] }"},
+		{"op":"pong"} ] `)
+	var got []string
+	err := scanFrame(frame, func(m *message) {
+		got = append(got, fmt.Sprintf("%s %s %d %s", m.op, m.topic, m.seq, m.code))
+		if string(m.op) == "delta" {
+			forEachEventID(m.data, func(id []byte) { got = append(got, "id "+string(id)) })
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"delta cases:root 12 ", "id lt1-5", "id lt1-7", "error whistles:root -1 unknown_topic", "pong  -1 "}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("got %q\nwant %q", got, want)
+	}
+	for _, bad := range []string{``, `{"op":`, `[{"op":"delta"}`, `{"op" "x"}`, `nope`} {
+		if err := scanFrame([]byte(bad), func(*message) {}); err == nil {
+			t.Errorf("%q: no error", bad)
+		}
+	}
+}
+
+func TestIndex(t *testing.T) {
+	b := &bench{prefix: "ltabc", capacity: 1000}
+	for id, want := range map[string]int64{"ltabc-0": 0, "ltabc-999": 999, "ltabc-1000": -1, "ltab-1": -1, "ltabc-": -1, "ltabc-1x": -1, "other": -1} {
+		n, ok := b.index([]byte(id))
+		if !ok {
+			n = -1
+		}
+		if n != want {
+			t.Errorf("%s: %d, want %d", id, n, want)
+		}
+	}
+}
+
+func TestHistogram(t *testing.T) {
+	var h hist
+	for v := int64(1); v <= 100000; v++ {
+		h.record(v)
+	}
+	d := h.dist()
+	check := func(name string, got, want float64) {
+		if got < want*0.99 || got > want*1.01 {
+			t.Errorf("%s = %v, want %v ±1%%", name, got, want)
+		}
+	}
+	check("p50", d.P50, 50)
+	check("p90", d.P90, 90)
+	check("p99", d.P99, 99)
+	check("max", d.Max, 100)
+	check("mean", d.Mean, 50.0005)
+	for _, v := range []int64{0, 1, 255, 256, 257, 1000, 123456, 1 << 40} {
+		if got := histValue(histIndex(v)); float64(got) < float64(v)*0.99 || float64(got) > float64(v)*1.01+1 {
+			t.Errorf("bucket value of %d is %d", v, got)
+		}
+	}
+	if i := histIndex(1 << 62); i != histBuckets-1 {
+		t.Errorf("huge value index %d", i)
+	}
+}
+
+func TestParseMetrics(t *testing.T) {
+	m := ParseMetrics([]byte("# TYPE x gauge\nprocess_resident_memory_bytes 5.5e+07\ngo_goroutines 17 1700000000\n" +
+		"zhili_events_total{type=\"case.reported\"} 9\nzhili_lag_seconds_bucket{le=\"1\"} 1\nzhili_hub_clients 3\nbroken\n"))
+	if !m.OK || m.RSSBytes != 5.5e7 || m.Goroutines != 17 || m.Zhili[`zhili_events_total{type="case.reported"}`] != 9 || m.Zhili["zhili_hub_clients"] != 3 || len(m.Zhili) != 2 {
+		t.Fatalf("%+v", m)
+	}
+	if m := ParseMetrics([]byte("<html>")); m.OK {
+		t.Fatalf("%+v", m)
+	}
+	_ = strconv.Itoa
+}
