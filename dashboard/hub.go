@@ -547,7 +547,8 @@ type Client struct {
 
 	mu        sync.Mutex
 	state     clientState
-	pending   [][]byte // frames for the writer, bounded by cfg.ClientQueue
+	pending   [][]byte // frames for the writer, bounded by cfg.ClientQueue + extra
+	extra     int      // resumed deltas in pending, which do not count against the bound
 	subs      []*hubSub
 	pingDue   bool
 	resyncDue bool
@@ -746,6 +747,7 @@ func (c *Client) stop() {
 		c.state = stClosed
 		clear(c.pending)
 		c.pending = c.pending[:0]
+		c.extra = 0
 	}
 	c.mu.Unlock()
 	c.signal()
@@ -782,7 +784,7 @@ func (c *Client) enqueue(s *hubSub, b []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.pending) >= c.h.cfg.ClientQueue {
+	if len(c.pending) >= c.h.cfg.ClientQueue+c.extra {
 		c.overflowLocked()
 		c.mu.Unlock()
 		c.signal()
@@ -796,8 +798,8 @@ func (c *Client) enqueue(s *hubSub, b []byte) {
 	}
 }
 
-// resume queues the last n retained deltas of s.t; the caller holds s.t.mu. They bypass the
-// queue bound (Retain bounds them): a resume must not count as a resync.
+// resume queues the last n retained deltas of s.t; the caller holds s.t.mu. They do not count
+// against the queue bound (Retain bounds them): a resume must not turn into a resync.
 func (c *Client) resume(s *hubSub, n int) {
 	t := s.t
 	c.mu.Lock()
@@ -809,6 +811,7 @@ func (c *Client) resume(s *hubSub, n int) {
 	for i := len(t.ring) - n; i < len(t.ring); i++ {
 		c.pending = append(c.pending, t.retained(i))
 	}
+	c.extra += n
 	c.mu.Unlock()
 	if first {
 		c.signal()
@@ -822,6 +825,7 @@ func (c *Client) overflowLocked() {
 	h.resyncs.Add(1)
 	clear(c.pending)
 	c.pending = c.pending[:0]
+	c.extra = 0
 	for _, s := range c.subs {
 		s.stale = true
 	}
@@ -863,6 +867,7 @@ func (c *Client) writeLoop() {
 			}
 			batch := c.pending
 			c.pending = spare
+			c.extra = 0
 			ping := c.pingDue
 			c.pingDue = false
 			c.mu.Unlock()

@@ -820,6 +820,48 @@ func TestHubErrors(t *testing.T) {
 	}
 }
 
+// chanState's delta cannot be encoded to JSON.
+type chanState struct{ counterState }
+
+func (s *chanState) Advance() (any, bool) {
+	if _, changed := s.counterState.Advance(); changed {
+		return make(chan int), true
+	}
+	return nil, false
+}
+
+type chanSource struct{ st *chanState }
+
+func (s chanSource) Open(Topic) (TopicState, error) { return s.st, nil }
+
+func TestHubDeltaEncodeError(t *testing.T) {
+	h, _, _ := newTestHub(t, HubConfig{})
+	st := &chanState{}
+	h.Register("chan", chanSource{st})
+	c := attach(t, h, newConn(t), nil)
+	c.sub("chan:root")
+	base := c.flush(t)[0].Seq
+	st.Add(1)
+	h.Tick()
+	got := c.flush(t)
+	if len(got) != 1 {
+		t.Fatalf("got %+v, want a snapshot in place of the lost delta", got)
+	}
+	wantMsg(t, got[0], "snapshot", "chan:root", base+1)
+	if got[0].n(t) != 1 {
+		t.Fatalf("snapshot %s", got[0].Data)
+	}
+	// No resume may span the lost delta.
+	d := attach(t, h, newConn(t), nil)
+	d.send(`{"op":"sub","topic":"chan:root","since":%d}`, base)
+	if got := d.flush(t); len(got) != 1 || got[0].Op != "snapshot" {
+		t.Fatalf("resume across a lost delta: %+v", got)
+	}
+	if s := h.Stats(); s.EncodeErrors != 1 || s.Topics[0].Retained != 0 {
+		t.Fatalf("stats %+v", s)
+	}
+}
+
 func TestHubSubscribeTwice(t *testing.T) {
 	h, _, src := newTestHub(t, HubConfig{})
 	c := attach(t, h, newConn(t), nil)

@@ -212,6 +212,13 @@ func TestWallScreenProtocol(t *testing.T) {
 	wait("ready", `document.body.dataset.ready === "1"`, 15*time.Second)
 	wait("snapshot counters", `window.__zhili.counters.new_today === 12 && window.__zhili.feed === 2 && window.__zhili.markers === 2`, 2*time.Second)
 
+	// The language switch re-renders every text, the map labels included.
+	js(`document.getElementById('lang-switch').click()`)
+	wait("English", `document.getElementById('title').textContent === '浉河区 Social Governance Command Center · One Screen' &&
+	  document.querySelector('#counter-open .counter-name').textContent === 'Open'`, 2*time.Second)
+	js(`document.getElementById('lang-switch').click()`)
+	wait("Chinese", `document.getElementById('title').textContent === '浉河区社会治理指挥中心 · 一张屏'`, 2*time.Second)
+
 	// A merge patch: a changed counter, a null rate, a new child.
 	c1.send(`{"op":"delta","topic":"overview:root","seq":6,` + at + `,"data":{"totals":{"new_today":13,"overdue":2},"rates":{"response":null},"children":{"411502003":{"name":"湖东街道","new_today":1,"open":1,"overdue":0,"resolved_today":0}}}}`)
 	wait("merge patch", `window.__zhili.counters.new_today === 13 && window.__zhili.counters.overdue === 2 &&

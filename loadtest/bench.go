@@ -189,7 +189,7 @@ type Metrics struct {
 	Error      string             `json:"error,omitempty"`
 	RSSBytes   float64            `json:"rss_bytes"`
 	Goroutines float64            `json:"goroutines"`
-	Zhili      map[string]float64 `json:"zhili,omitempty"` // zhili_* series (no histogram buckets)
+	Zhili      map[string]float64 `json:"zhili,omitempty"` // zhili_* series (no histogram buckets; the table also omits _sum and _count)
 }
 
 // ---- run ----
@@ -310,8 +310,8 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (Report, error) {
 	// Drain: wait until every expected delivery is in, or nothing moves.
 	expected, _ := b.expected()
 	b.drain(ctx, expected)
+	rep.Server.After = b.metrics(context.WithoutCancel(ctx)) // under load: clients still connected
 	b.closeClients()
-	rep.Server.After = b.metrics(context.WithoutCancel(ctx))
 
 	// Figures.
 	b.fillClientStats(&rep)
@@ -440,7 +440,6 @@ type client struct {
 	dialErr string
 	gaps    int64
 	errs    map[string]int
-	buf     []byte
 	done    chan struct{}
 }
 
@@ -559,8 +558,11 @@ func (c *client) read(conn *websocket.Conn, readyWG *sync.WaitGroup) {
 	}()
 	for {
 		_, r, err := conn.NextReader()
+		var bp *[]byte
 		if err == nil {
-			c.buf, err = readAll(r, c.buf[:0])
+			// A frame is here: read it into a pooled buffer, so that idle clients hold none.
+			bp = framePool.Get().(*[]byte)
+			*bp, err = readAll(r, (*bp)[:0])
 		}
 		if err != nil {
 			if !c.closing.Load() {
@@ -575,20 +577,23 @@ func (c *client) read(conn *websocket.Conn, readyWG *sync.WaitGroup) {
 			return
 		}
 		now := time.Now()
+		frame := *bp
 		c.frames.Add(1)
-		c.bytes.Add(int64(len(c.buf)))
-		if err := scanFrame(c.buf, func(m *message) { c.handle(m, now) }); err != nil {
+		c.bytes.Add(int64(len(frame)))
+		if err := scanFrame(frame, func(m *message) { c.handle(m, now) }); err != nil {
 			c.errs["unreadable frame"]++
+		}
+		if cap(frame) <= 1<<20 {
+			framePool.Put(bp)
 		}
 		if !c.ready && c.pending <= 0 {
 			c.ready = true
 			readyWG.Done()
 		}
-		if cap(c.buf) > 64<<10 {
-			c.buf = nil // keep idle clients small after a large snapshot
-		}
 	}
 }
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
 
 func readAll(r io.Reader, buf []byte) ([]byte, error) {
 	if cap(buf) == 0 {
@@ -1269,6 +1274,9 @@ func (r Report) Table(w io.Writer) {
 			keys[k] = true
 		}
 		for _, k := range sortedKeys(keys) {
+			if name, _, _ := strings.Cut(k, "{"); strings.HasSuffix(name, "_sum") || strings.HasSuffix(name, "_count") {
+				continue // in the JSON report only
+			}
 			bv, bok := b.Zhili[k]
 			av, aok := a.Zhili[k]
 			switch {

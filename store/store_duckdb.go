@@ -415,11 +415,7 @@ func (d *DuckDB) CaseEvents(ctx context.Context, caseID string) ([]Record, error
 	return out, nil
 }
 
-// fnError marks an error returned by a caller's callback, to pass it through unwrapped.
-type fnError struct{ err error }
-
-func (e fnError) Error() string { return e.err.Error() }
-
+// records runs a recordSelect query and calls fn with each record; fn's error is returned as is.
 func (d *DuckDB) records(ctx context.Context, fn func(Record) error, query string, args ...any) error {
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {

@@ -28,7 +28,8 @@
   const BACKOFF_MIN = 1000;
   const BACKOFF_MAX = 30000;
   const MAX_MARKERS = 500; // markers kept for the map
-  const MAX_RIPPLES = 60; // animated markers (urgent, or newer than RIPPLE_NEW_MS)
+  const MAX_RIPPLES = 30; // animated markers (urgent, or newer than RIPPLE_NEW_MS)
+  const MARKERS_EVERY_MS = 500; // markers redraw at most this often (counters and feed at once)
   const RIPPLE_NEW_MS = 60 * 1000;
   const MAX_FEED = 40; // cases kept for the feed list (the panel shows what fits)
   const MAX_SEEN = 4000; // event ids remembered to drop duplicates after a resync
@@ -48,8 +49,9 @@
     petition: '#ff7ad9',
   };
   const OTHER_COLORS = ['#5fd3c6', '#c0d860', '#e07b91', '#7fa0ff', '#d89b5b', '#9ab0c8'];
-  // Choropleth stops (0 → max open cases); the legend bar in style.css uses the same colors.
-  const SCALE = ['#0d2c5e', '#1560b0', '#1fa6d8', '#f2bd3b', '#ff4f3a'];
+  // Choropleth stops (0 → max open cases), blues only so that the category-colored and red
+  // urgent markers stand out on every township; the legend bar in style.css uses the same colors.
+  const SCALE = ['#0c2754', '#12468c', '#1769b8', '#1e94d2', '#47c6ec'];
 
   // ---------------------------------------------------------------- texts
   const TEXT = {
@@ -60,7 +62,7 @@
       flows_title: '三流联动 · 今日',
       up: '上行', up_sub: '群众与网格上报', down: '下行', down_sub: '派单与部门应哨',
       horizontal: '横向', horizontal_sub: '12345 热线联动',
-      cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据',
+      cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据', other: '其他',
       rates_title: '三率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
       map_title: '一网格 · 在办案件分布', map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
       legend_open: '在办', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
@@ -87,7 +89,7 @@
       flows_title: 'Three flows · today',
       up: 'Upward', up_sub: 'Citizen & grid reports', down: 'Downward', down_sub: 'Dispatches & answers',
       horizontal: 'Horizontal', horizontal_sub: '12345 hotline linkage',
-      cat_title: 'Cases by module · new today', cat_total: 'New today', no_data: 'No data',
+      cat_title: 'Cases by module · new today', cat_total: 'New today', no_data: 'No data', other: 'Other',
       rates_title: 'Three rates · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
       map_title: 'Grids · open cases', map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
       legend_open: 'Open', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
@@ -244,7 +246,7 @@
   // ---------------------------------------------------------------- stage scaling and charts
   const stage = $('stage');
   let scale = 1;
-  let charts = { map: null, cats: null };
+  let charts = { map: null, markers: null, cats: null };
   let chartDpr = 0;
 
   function fit() {
@@ -262,12 +264,16 @@
   }
 
   function initCharts(dpr) {
-    if (charts.map) charts.map.dispose();
-    if (charts.cats) charts.cats.dispose();
+    for (const c of Object.values(charts)) if (c) c.dispose();
     chartDpr = dpr;
     const opts = { renderer: 'canvas', devicePixelRatio: dpr };
-    charts = { map: echarts.init($('map'), null, opts), cats: echarts.init($('chart-categories'), null, opts) };
+    charts = {
+      map: echarts.init($('map'), null, opts),
+      markers: echarts.init($('map-markers'), null, opts),
+      cats: echarts.init($('chart-categories'), null, opts),
+    };
     mapOptionSet = false;
+    catsShown = '';
     state.dirty.overview = state.dirty.cases = state.dirty.markers = true;
     scheduleRender();
   }
@@ -280,6 +286,7 @@
 
   // ---------------------------------------------------------------- regions and the map
   let mapOptionSet = false;
+  let mapShown = ''; // what the polygons show: language and open cases per township
   let mapAspect = 0.85;
   let mapBounds = null;
 
@@ -359,30 +366,45 @@
       mapAspect = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
     }
     echarts.registerMap('zhili', { type: 'FeatureCollection', features: mapFeatures });
+    // The marker layer's map is the root outline only: with the same boundingCoords and box it
+    // projects exactly like the full map, at a fraction of the drawing cost.
+    echarts.registerMap('zhili-outline', { type: 'FeatureCollection', features: mapBounds && root ? layer('R', [root]) : mapFeatures });
     state.mapReady = true;
     mapOptionSet = false;
+  }
+
+  // geoLayout is shared by the polygon and the marker charts, so both project alike.
+  function geoLayout(map) {
+    return {
+      map,
+      roam: false,
+      silent: true,
+      aspectScale: mapAspect,
+      boundingCoords: mapBounds || undefined,
+      left: 16,
+      right: 16,
+      top: 8,
+      bottom: 56,
+      itemStyle: { areaColor: 'rgba(0,0,0,0)', borderWidth: 0, borderColor: 'rgba(0,0,0,0)' },
+      label: { show: false },
+      emphasis: { disabled: true },
+      select: { disabled: true },
+      regions: [],
+    };
   }
 
   function mapBaseOption() {
     return {
       animation: false,
       textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
-      geo: {
-        map: 'zhili',
-        roam: false,
-        silent: true,
-        aspectScale: mapAspect,
-        boundingCoords: mapBounds || undefined,
-        left: 16,
-        right: 16,
-        top: 8,
-        bottom: 56,
-        itemStyle: { areaColor: 'rgba(0,0,0,0)', borderWidth: 0 },
-        label: { show: false },
-        emphasis: { disabled: true },
-        select: { disabled: true },
-        regions: [],
-      },
+      geo: geoLayout('zhili'),
+    };
+  }
+
+  function markersBaseOption() {
+    return {
+      animation: false,
+      geo: geoLayout('zhili-outline'),
       series: [
         {
           id: 'markers', type: 'scatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
@@ -451,6 +473,7 @@
     for (let i = state.markers.length - 1; i >= 0; i--) {
       const m = state.markers[i];
       const age = Math.max(0, now - m.at);
+      if (age > MARKER_MS) continue; // a late event behind newer ones; dropped when it reaches the front
       const opacity = 1 - 0.75 * (age / MARKER_MS);
       const color = m.urgent ? '#ff3b4e' : catColor(m.cat);
       const item = { value: [m.lon, m.lat], itemStyle: { color, opacity, borderColor: '#fff', borderWidth: m.urgent ? 2 : 1 } };
@@ -464,6 +487,8 @@
   // ---------------------------------------------------------------- rendering
   let renderQueued = false;
   let renderTimer = 0;
+  let markersAt = 0; // performance.now() of the last marker redraw
+  let markersTimer = 0;
   function scheduleRender() {
     if (renderQueued) return;
     renderQueued = true;
@@ -486,13 +511,35 @@
       if (charts.map && state.mapReady) {
         if (!mapOptionSet) {
           charts.map.setOption(mapBaseOption(), true);
+          charts.markers.setOption(markersBaseOption(), true);
           mapOptionSet = true;
+          mapShown = '';
+          markersAt = 0;
           d.overview = d.markers = true;
         }
         const opt = {};
-        if (d.overview || d.lang) opt.geo = { regions: mapRegions() };
-        if (d.markers || d.cases) opt.series = markerSeries();
-        if (opt.geo || opt.series) charts.map.setOption(opt);
+        if (d.overview || d.lang) {
+          // Redraw the polygons only when what they show changed (most deltas do not touch them).
+          const children = (state.overview && state.overview.children) || {};
+          const key = lang + ':' + state.townships.map((c) => num(children[c] && children[c].open)).join(',');
+          if (key !== mapShown) {
+            mapShown = key;
+            opt.geo = { regions: mapRegions() };
+          }
+        }
+        if (opt.geo) charts.map.setOption(opt);
+        if (d.markers || d.cases) {
+          const wait = markersAt + MARKERS_EVERY_MS - t0;
+          if (wait <= 0) {
+            markersAt = t0;
+            charts.markers.setOption({ series: markerSeries() });
+          } else {
+            // Busy feed: coalesce marker redraws; the state is kept and drawn shortly.
+            state.dirty.markers = true;
+            clearTimeout(markersTimer);
+            markersTimer = setTimeout(scheduleRender, wait);
+          }
+        }
         Z.layout.renderedDpr = chartDpr;
       }
     } catch (err) {
@@ -574,9 +621,14 @@
     const order = Object.keys(CATEGORY_COLORS);
     const extra = Object.keys(byCat).filter((c) => !CATEGORY_COLORS[c] && num(byCat[c]) > 0);
     extra.sort((a, b) => num(byCat[b]) - num(byCat[a]));
-    const codes = order.concat(extra.slice(0, 3));
+    const many = extra.length > 3; // beyond three extra codes, the smaller ones share one row
+    const codes = order.concat(many ? extra.slice(0, 2) : extra);
     const rows = codes.map((c) => ({ code: c, name: catName(c), value: num(byCat[c]), color: catColor(c) }));
-    for (const c of extra.slice(3)) rows[rows.length - 1].value += num(byCat[c]);
+    if (many) {
+      let rest = 0;
+      for (const c of extra.slice(2)) rest += num(byCat[c]);
+      rows.push({ code: '', name: t('other'), value: rest, color: '#8aa0b8' });
+    }
     const total = rows.reduce((s, x) => s + x.value, 0);
     const key = lang + JSON.stringify(rows);
     if (key === catsShown) return;
@@ -587,8 +639,10 @@
       '<span class="ct">' + r.value + '</span>' +
       '<span class="pc">' + (total ? Math.round(100 * r.value / total) + '%' : '—') + '</span></li>').join('');
     const data = rows.filter((r) => r.value > 0).map((r) => ({ name: r.name, value: r.value, itemStyle: { color: r.color } }));
+    // Merged, not replaced: a changed count animates its slice instead of redrawing the ring.
     charts.cats.setOption({
       animationDuration: 500,
+      animationDurationUpdate: 300,
       textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
       title: {
         text: String(total), subtext: total ? t('cat_total') : t('no_data'),
@@ -603,7 +657,7 @@
         itemStyle: { borderColor: '#071a3c', borderWidth: 1 },
         data: data.length ? data : [{ name: '', value: 1, itemStyle: { color: 'rgba(120,170,230,0.16)' } }],
       }],
-    }, true);
+    });
   }
 
   // Ranking: townships by new today, then open; the list scrolls when it does not fit.
@@ -614,7 +668,7 @@
     const rows = Object.keys(children).map((code) => ({ code, ...children[code] }));
     rows.sort((a, b) => num(b.new_today) - num(a.new_today) || num(b.open) - num(a.open) || (a.code < b.code ? -1 : 1));
     const maxNew = rows.reduce((m, r) => Math.max(m, num(r.new_today)), 0) || 1;
-    const html = rows.map((r, i) => '<li>' +
+    const html = rows.map((r, i) => '<li' + (num(r.new_today) + num(r.open) > 0 ? ' class="active"' : '') + '>' +
       '<span class="rank-no">' + (i + 1) + '</span>' +
       '<span class="rank-name">' + esc(r.name || regionName(r.code)) + '</span>' +
       '<span class="rank-new">' + num(r.new_today) + '</span>' +
@@ -983,8 +1037,9 @@
       if (state.seen.size > MAX_SEEN) state.seen.delete(state.seen.keys().next().value);
     }
     updateFeed(ev, true, live);
-    if (ev.type === 'case.reported' && Array.isArray(ev.point) && ev.point.length >= 2) {
-      const at = Date.parse(ev.at);
+    const at = Date.parse(ev.at);
+    const fresh = !Number.isFinite(at) || Date.now() + state.skewMs - at < MARKER_MS;
+    if (ev.type === 'case.reported' && fresh && Array.isArray(ev.point) && ev.point.length >= 2) {
       state.markers.push({
         id: ev.id, lon: Number(ev.point[0]), lat: Number(ev.point[1]), cat: ev.category,
         urgent: ev.priority === 'urgent' || ev.priority === 'critical',

@@ -303,7 +303,9 @@ func TestIngestLimitsAndAuth(t *testing.T) {
 	}
 	for _, c := range cases {
 		code, body := post(t, base, c.ctype, c.body)
-		var e struct{ Error struct{ Code, Reason, Message string } }
+		var e struct {
+			Error struct{ Code, Reason, Message string }
+		}
 		_ = json.Unmarshal(body, &e)
 		if code != c.status || e.Error.Reason != c.reason {
 			t.Errorf("%s: %d %s", c.name, code, body)

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // the suite's zones, whatever the system has
 
 	"zhili/errs"
 	"zhili/event"
@@ -42,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Series/TimeZoneShanghai", testSeriesShanghai},
 		{"Series/TimeZoneHalfHourOffset", testSeriesKolkata},
 		{"Series/TimeZoneDST", testSeriesDST},
+		{"Series/TimeZoneHalfHourDST", testSeriesLordHowe},
 		{"Series/Step15m", testSeriesStep15m},
 		{"Series/Step1h", testSeriesStep1h},
 		{"Series/Step1d", testSeriesStep1d},
@@ -72,6 +74,7 @@ var (
 	shanghai = mustLoad("Asia/Shanghai")
 	kolkata  = mustLoad("Asia/Kolkata")
 	berlin   = mustLoad("Europe/Berlin")
+	lordHowe = mustLoad("Australia/Lord_Howe")
 )
 
 func mustLoad(name string) *time.Location {
@@ -653,6 +656,18 @@ func testSeriesDST(t *testing.T, s store.Store) {
 	if got := ps[2].T.Format(time.RFC3339); got != "2026-03-29T03:00:00+02:00" {
 		t.Errorf("third hour starts %s, want 2026-03-29T03:00:00+02:00", got)
 	}
+}
+
+func testSeriesLordHowe(t *testing.T, s store.Store) {
+	// Lord Howe Island moves from +10:30 to +11:00 at 02:00 on 2026-10-04, a 23.5-hour day:
+	// 23:45 on the 4th and 00:15 on the 5th are 12:45Z and 13:15Z, in one UTC hour.
+	write(t, s, 3,
+		reported("l1", "2026-10-04T00:15:00+10:30", 1),
+		reported("l2", "2026-10-04T23:45:00+11:00", 2),
+		reported("l3", "2026-10-05T00:15:00+11:00", 3))
+	q := store.SeriesQuery{From: ts("2026-10-04T00:00:00+10:30"), To: ts("2026-10-06T00:00:00+11:00"),
+		Step: 24 * time.Hour, Loc: lordHowe}
+	checkPoints(t, series(t, s, q), []want{{"2026-10-04T00:00:00+10:30", 2}, {"2026-10-05T00:00:00+11:00", 1}})
 }
 
 func testSeriesStep15m(t *testing.T, s store.Store) {

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"zhili/loadtest"
+)
+
+// runBench implements `zhili bench`: many WebSocket screens against a running server while
+// events are posted at a fixed rate; prints latency, losses and the server's cost.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	baseURL := fs.String("url", "http://127.0.0.1:8080", "server base `URL`")
+	key := fs.String("key", "", "ingest API `key` (sent as Bearer on POST /api/v1/events)")
+	token := fs.String("token", "", "viewer `token` for the WebSocket clients")
+	clients := fs.Int("clients", 100, "WebSocket clients")
+	topics := fs.String("topics", "cases:root", "comma-separated `topics` each client subscribes to")
+	rate := fs.Float64("rate", 100, "events per second")
+	dur := fs.Duration("duration", 30*time.Second, "measured period")
+	warmup := fs.Duration("warmup", 5*time.Second, "events sent before measuring (0: none)")
+	jsonOut := fs.String("json", "", "also write the report as JSON to `file` (- for stdout)")
+	config := fs.String("config", "", "YAML config `file` (keys named as the flags)")
+	fs.Usage = func() {
+		fmt.Fprintf(fs.Output(), "usage: zhili bench [flags]\n\nOpens WebSocket clients, posts case.reported events at a fixed rate and measures\nevent-to-screen latency, lost deliveries, resyncs, drops and the server's memory.\nEvery flag can also be set as ZHILI_<NAME> (e.g. ZHILI_CLIENTS).\n\n")
+		fs.PrintDefaults()
+	}
+	if _, err := parseFlags(fs, args, config); err != nil {
+		return err
+	}
+	if *clients <= 0 || *rate <= 0 || *dur <= 0 {
+		return errors.New("bench: --clients, --rate and --duration must be positive")
+	}
+	var tl []string
+	for _, t := range strings.Split(*topics, ",") {
+		if t = strings.TrimSpace(t); t != "" {
+			tl = append(tl, t)
+		}
+	}
+	endpoint := strings.TrimRight(*baseURL, "/")
+	warm := *warmup
+	if warm == 0 {
+		warm = -1 // none
+	}
+	tree, from, err := loadTree(ctx, &http.Client{Timeout: 30 * time.Second}, endpoint, "", *token, *key)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "bench: events placed in regions from %s\n", from)
+	rep, err := loadtest.Run(ctx, loadtest.Config{
+		URL: endpoint, Key: *key, Token: *token, Clients: *clients, Topics: tl,
+		Rate: *rate, Duration: *dur, Warmup: warm, Tree: tree,
+	}, stderr)
+	if err != nil && !errors.Is(err, context.Canceled) && rep.Connect.Connected == 0 {
+		rep.Table(stdout)
+		return err
+	}
+	rep.Table(stdout)
+	if *jsonOut != "" {
+		data, jerr := json.MarshalIndent(rep, "", "  ")
+		if jerr != nil {
+			return jerr
+		}
+		data = append(data, '\n')
+		if *jsonOut == "-" {
+			_, jerr = stdout.Write(data)
+		} else {
+			jerr = os.WriteFile(*jsonOut, data, 0o644)
+		}
+		if jerr != nil {
+			return fmt.Errorf("bench: %w", jerr)
+		}
+	}
+	return err
+}
