@@ -60,10 +60,6 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		URL: endpoint, Key: *key, Token: *token, Clients: *clients, Topics: tl,
 		Rate: *rate, Duration: *dur, Warmup: warm, Tree: tree,
 	}, stderr)
-	if err != nil && !errors.Is(err, context.Canceled) && rep.Connect.Connected == 0 {
-		rep.Table(stdout)
-		return err
-	}
 	rep.Table(stdout)
 	if *jsonOut != "" {
 		data, jerr := json.MarshalIndent(rep, "", "  ")
@@ -79,6 +75,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if jerr != nil {
 			return fmt.Errorf("bench: %w", jerr)
 		}
+	}
+	if errors.Is(err, context.Canceled) {
+		return nil // interrupted: the partial report is out
 	}
 	return err
 }
