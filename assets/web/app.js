@@ -30,6 +30,7 @@
   const MAX_MARKERS = 500; // markers kept for the map
   const MAX_RIPPLES = 30; // animated markers (urgent, or newer than RIPPLE_NEW_MS)
   const MARKERS_EVERY_MS = 500; // markers redraw at most this often (counters and feed at once)
+  const POLYGONS_EVERY_MS = 1000; // the choropleth and its labels redraw at most this often
   const RIPPLE_NEW_MS = 60 * 1000;
   const MAX_FEED = 40; // cases kept for the feed list (the panel shows what fits)
   const MAX_SEEN = 4000; // event ids remembered to drop duplicates after a resync
@@ -160,7 +161,7 @@
     downSince: performance.now(),
     mapReady: false,
     mapFailed: false,
-    dirty: { overview: false, cases: false, markers: false, lang: false },
+    dirty: { overview: false, cases: false, markers: false, polygons: false, lang: false },
     pendingArrival: null, // performance.now() of the oldest frame not yet rendered
   };
 
@@ -487,8 +488,24 @@
   // ---------------------------------------------------------------- rendering
   let renderQueued = false;
   let renderTimer = 0;
-  let markersAt = 0; // performance.now() of the last marker redraw
-  let markersTimer = 0;
+  // A busy feed updates the counters and the feed list on every frame, but coalesces the map's
+  // redraws: throttle reports whether to draw now, or keeps the part dirty and draws it later.
+  const throttles = { markers: { at: -Infinity, timer: 0 }, polygons: { at: -Infinity, timer: 0 } };
+  function throttle(th, every, now, part, force) {
+    const wait = th.at + every - now;
+    if (wait <= 0 || force) {
+      th.at = now;
+      return true;
+    }
+    state.dirty[part] = true;
+    if (!th.timer) {
+      th.timer = setTimeout(() => {
+        th.timer = 0;
+        scheduleRender();
+      }, wait);
+    }
+    return false;
+  }
   function scheduleRender() {
     if (renderQueued) return;
     renderQueued = true;
@@ -503,7 +520,7 @@
     renderQueued = false;
     clearTimeout(renderTimer);
     const d = state.dirty;
-    state.dirty = { overview: false, cases: false, markers: false, lang: false };
+    state.dirty = { overview: false, cases: false, markers: false, polygons: false, lang: false };
     try {
       if (d.lang) applyLang();
       if (d.overview || d.lang) renderOverview(d.lang);
@@ -514,31 +531,20 @@
           charts.markers.setOption(markersBaseOption(), true);
           mapOptionSet = true;
           mapShown = '';
-          markersAt = 0;
+          throttles.markers.at = throttles.polygons.at = -Infinity;
           d.overview = d.markers = true;
         }
-        const opt = {};
-        if (d.overview || d.lang) {
+        if (d.overview || d.lang || d.polygons) {
           // Redraw the polygons only when what they show changed (most deltas do not touch them).
           const children = (state.overview && state.overview.children) || {};
           const key = lang + ':' + state.townships.map((c) => num(children[c] && children[c].open)).join(',');
-          if (key !== mapShown) {
+          if (key !== mapShown && throttle(throttles.polygons, POLYGONS_EVERY_MS, t0, 'polygons', d.lang)) {
             mapShown = key;
-            opt.geo = { regions: mapRegions() };
+            charts.map.setOption({ geo: { regions: mapRegions() } });
           }
         }
-        if (opt.geo) charts.map.setOption(opt);
-        if (d.markers || d.cases) {
-          const wait = markersAt + MARKERS_EVERY_MS - t0;
-          if (wait <= 0) {
-            markersAt = t0;
-            charts.markers.setOption({ series: markerSeries() });
-          } else {
-            // Busy feed: coalesce marker redraws; the state is kept and drawn shortly.
-            state.dirty.markers = true;
-            clearTimeout(markersTimer);
-            markersTimer = setTimeout(scheduleRender, wait);
-          }
+        if ((d.markers || d.cases) && throttle(throttles.markers, MARKERS_EVERY_MS, t0, 'markers', false)) {
+          charts.markers.setOption({ series: markerSeries() });
         }
         Z.layout.renderedDpr = chartDpr;
       }
