@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"container/heap"
+	"math"
 	"sort"
 	"time"
 
@@ -316,7 +317,8 @@ func (s *state) item(c *caseState, e *caseEv) dashboard.Item {
 	}
 	if c.point != nil {
 		x, y := s.display(c.point[0], c.point[1])
-		it.Point = &[2]float64{x, y}
+		// Six decimals (~0.1 m) is finer than any source; it keeps frames small.
+		it.Point = &[2]float64{math.Round(x*1e6) / 1e6, math.Round(y*1e6) / 1e6}
 	}
 	return it
 }

@@ -281,8 +281,13 @@ func TestWallScreenProtocol(t *testing.T) {
 	if got := c3.subs(t); got["overview:root"] != 9 {
 		t.Fatalf("resubscriptions after close %v, want overview since 9", got)
 	}
-	// A fresh snapshot instead of retained deltas replaces the state.
+	// A refused subscription is shown on the banner (the feed itself is alive).
+	c3.send(`{"op":"error","topic":"overview:root","code":"forbidden","message":"token may not see region 411502"}`)
+	wait("refusal shown", `!document.getElementById('stale-banner').hidden && window.__zhili.stale === false &&
+	  document.getElementById('stale-detail').textContent.includes('forbidden')`, 3*time.Second)
+	// A fresh snapshot instead of retained deltas replaces the state and clears the refusal.
 	c3.send(overviewSnapshot(20))
-	wait("snapshot after resume", `window.__zhili.counters.new_today === 12 && window.__zhili.seq["overview:root"] === 20`, 2*time.Second)
+	wait("snapshot after resume", `window.__zhili.counters.new_today === 12 && window.__zhili.seq["overview:root"] === 20 &&
+	  document.getElementById('stale-banner').hidden`, 3*time.Second)
 	guard.verify(t)
 }

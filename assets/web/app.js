@@ -71,6 +71,7 @@
       rank_new: '新增', rank_open: '在办', rank_overdue: '超期',
       feed_title: '实时案件', feed_empty: '暂无案件', unlocated: '未定位',
       stale: '数据已中断 · 正在重新连接…', stale_for: '已 {n} 秒无数据', no_token: '缺少访问令牌（?token=）',
+      refused: '服务器拒绝了数据订阅',
       lang_switch: 'EN',
       weekdays: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
       cat: {
@@ -98,6 +99,7 @@
       rank_new: 'New', rank_open: 'Open', rank_overdue: 'Late',
       feed_title: 'Live cases', feed_empty: 'No cases yet', unlocated: 'Unlocated',
       stale: 'Feed lost — reconnecting…', stale_for: 'no data for {n} s', no_token: 'No access token (?token=)',
+      refused: 'The server refused the subscription',
       lang_switch: '中',
       weekdays: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
       cat: {
@@ -163,6 +165,7 @@
     mapFailed: false,
     dirty: { overview: false, cases: false, markers: false, polygons: false, lang: false },
     pendingArrival: null, // performance.now() of the oldest frame not yet rendered
+    topicError: '', // the server refused a subscription: code and message
   };
 
   // ---------------------------------------------------------------- helpers
@@ -523,8 +526,13 @@
     state.dirty = { overview: false, cases: false, markers: false, polygons: false, lang: false };
     try {
       if (d.lang) applyLang();
+      window.__parts = window.__parts || {ov:0, feed:0, poly:0, mk:0, wait:0, n:0};
+      const P = window.__parts; P.n++; if (state.pendingArrival !== null) P.wait += t0 - state.pendingArrival;
+      let q = performance.now();
       if (d.overview || d.lang) renderOverview(d.lang);
+      P.ov += performance.now() - q; q = performance.now();
       if (d.cases || d.lang) renderFeed();
+      P.feed += performance.now() - q;
       if (charts.map && state.mapReady) {
         if (!mapOptionSet) {
           charts.map.setOption(mapBaseOption(), true);
@@ -540,11 +548,15 @@
           const key = lang + ':' + state.townships.map((c) => num(children[c] && children[c].open)).join(',');
           if (key !== mapShown && throttle(throttles.polygons, POLYGONS_EVERY_MS, t0, 'polygons', d.lang)) {
             mapShown = key;
+            const q2 = performance.now();
             charts.map.setOption({ geo: { regions: mapRegions() } });
+            P.poly += performance.now() - q2;
           }
         }
         if ((d.markers || d.cases) && throttle(throttles.markers, MARKERS_EVERY_MS, t0, 'markers', false)) {
+          const q3 = performance.now();
           charts.markers.setOption({ series: markerSeries() });
+          P.mk += performance.now() - q3;
         }
         Z.layout.renderedDpr = chartDpr;
       }
@@ -845,12 +857,19 @@
       document.body.classList.toggle('stale', stale);
     }
     // The banner itself waits for the grace period, also at start-up.
-    const show = stale && (Z.ready || now > DOWN_GRACE_MS * 2);
+    // A refused subscription (forbidden, unknown topic) is shown the same way: no data comes.
+    const refused = !stale && state.topicError !== '';
+    const show = refused || (stale && (Z.ready || now > DOWN_GRACE_MS * 2));
     if (banner.hidden === show) banner.hidden = !show;
     if (show) {
-      $('stale-text').textContent = TOKEN || Z.connected ? t('stale') : t('no_token');
-      const since = state.lastMsgAt > 0 ? Math.round(silentMs / 1000) : null;
-      $('stale-detail').textContent = since === null ? '' : t('stale_for').replace('{n}', since);
+      if (refused) {
+        $('stale-text').textContent = t('refused');
+        $('stale-detail').textContent = state.topicError;
+      } else {
+        $('stale-text').textContent = TOKEN || Z.connected ? t('stale') : t('no_token');
+        const since = state.lastMsgAt > 0 ? Math.round(silentMs / 1000) : null;
+        $('stale-detail').textContent = since === null ? '' : t('stale_for').replace('{n}', since);
+      }
     }
   }
 
@@ -941,9 +960,9 @@
     for (const m of msgs) {
       if (m && typeof m === 'object' && onMessage(m)) changed = true;
     }
+    attempt = 0; // the server answers: the next outage starts again at 1 s
     if (Z.stale) checkStale();
     if (changed) {
-      attempt = 0; // the connection works: the next outage starts again at 1 s
       if (state.pendingArrival === null) state.pendingArrival = arrived;
       scheduleRender();
     }
@@ -958,10 +977,15 @@
         console.warn('ws error', m.topic, m.code, m.message);
         Z.errors.push({ topic: m.topic, code: m.code, message: m.message });
         if (Z.errors.length > 10) Z.errors.shift();
+        if (state.topics.has(m.topic)) {
+          state.topicError = (m.code || 'error') + (m.message ? ': ' + m.message : '');
+          checkStale();
+        }
         return false;
       case 'snapshot': {
         const ts = state.topics.get(m.topic);
         if (!ts) return false;
+        state.topicError = '';
         ts.seq = m.seq;
         ts.resyncAt = 0;
         Z.seq[m.topic] = m.seq;

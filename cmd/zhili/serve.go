@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
+	_ "net/http/pprof" // served only on --debug-listen
 	"os"
 	"strings"
 	"time"
@@ -21,13 +23,13 @@ import (
 )
 
 type serveFlags struct {
-	config, listen, data, regions, ingestKey, viewToken, tz, displayCRS, logLevel string
-	demo                                                                          bool
-	demoRate                                                                      float64
-	demoSeed                                                                      uint64
-	tick, shutdownTimeout                                                         time.Duration
-	clientQueue, maxLines                                                         int
-	maxBytes                                                                      int64
+	config, listen, data, regions, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen string
+	demo                                                                                       bool
+	demoRate                                                                                   float64
+	demoSeed                                                                                   uint64
+	tick, shutdownTimeout                                                                      time.Duration
+	clientQueue, maxLines                                                                      int
+	maxBytes                                                                                   int64
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -51,6 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&f.maxBytes, "max-bytes", 8<<20, "ingest: bytes per request")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
+	fs.StringVar(&f.debugListen, "debug-listen", "", "address for Go profiling endpoints (/debug/pprof/); empty = off")
 	file, err := parseFlags(fs, args, &f.config)
 	if err != nil {
 		return err
@@ -107,6 +110,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log})
 	if err != nil {
 		return err
+	}
+	if f.debugListen != "" {
+		go func() {
+			// Profiling stays off the public listener; bind it to loopback.
+			if err := http.ListenAndServe(f.debugListen, nil); err != nil {
+				log.Error("debug listener", "err", err)
+			}
+		}()
 	}
 	base := "http://" + a.Addr
 	fmt.Fprintf(stderr, "listening on %s\n", base)
