@@ -43,6 +43,7 @@ type Conn interface {
 type HubConfig struct {
 	Tick               time.Duration  // default 200ms: at most one delta per topic per tick
 	ClientQueue        int            // default 256 frames per client
+	ClientQueueBytes   int            // default 4 MiB of frames per client (shared bytes: a lag bound, not a copy)
 	Retain             int            // deltas retained per topic for resume (default 300, <0 none)
 	Linger             time.Duration  // keep a topic open after its last subscriber leaves (default 2m, <0 none)
 	PingEvery          time.Duration  // default 20s
@@ -58,6 +59,9 @@ func (c HubConfig) withDefaults() HubConfig {
 	}
 	if c.ClientQueue <= 0 {
 		c.ClientQueue = 256
+	}
+	if c.ClientQueueBytes <= 0 {
+		c.ClientQueueBytes = 4 << 20
 	}
 	switch {
 	case c.Retain == 0:
@@ -548,6 +552,7 @@ type Client struct {
 	mu        sync.Mutex
 	state     clientState
 	pending   [][]byte // frames for the writer, bounded by cfg.ClientQueue + extra
+	pendingB  int      // bytes in pending, bounded by cfg.ClientQueueBytes
 	extra     int      // resumed deltas in pending, which do not count against the bound
 	subs      []*hubSub
 	pingDue   bool
@@ -747,6 +752,7 @@ func (c *Client) stop() {
 		c.state = stClosed
 		clear(c.pending)
 		c.pending = c.pending[:0]
+		c.pendingB = 0
 		c.extra = 0
 	}
 	c.mu.Unlock()
@@ -784,13 +790,14 @@ func (c *Client) enqueue(s *hubSub, b []byte) {
 		c.mu.Unlock()
 		return
 	}
-	if len(c.pending) >= c.h.cfg.ClientQueue+c.extra {
+	if len(c.pending) >= c.h.cfg.ClientQueue+c.extra || c.pendingB+len(b) > c.h.cfg.ClientQueueBytes {
 		c.overflowLocked()
 		c.mu.Unlock()
 		c.signal()
 		return
 	}
 	c.pending = append(c.pending, b)
+	c.pendingB += len(b)
 	first := len(c.pending) == 1
 	c.mu.Unlock()
 	if first {
@@ -810,6 +817,7 @@ func (c *Client) resume(s *hubSub, n int) {
 	first := len(c.pending) == 0
 	for i := len(t.ring) - n; i < len(t.ring); i++ {
 		c.pending = append(c.pending, t.retained(i))
+		c.pendingB += len(t.retained(i))
 	}
 	c.extra += n
 	c.mu.Unlock()
@@ -825,6 +833,7 @@ func (c *Client) overflowLocked() {
 	h.resyncs.Add(1)
 	clear(c.pending)
 	c.pending = c.pending[:0]
+	c.pendingB = 0
 	c.extra = 0
 	for _, s := range c.subs {
 		s.stale = true
@@ -867,6 +876,7 @@ func (c *Client) writeLoop() {
 			}
 			batch := c.pending
 			c.pending = spare
+			c.pendingB = 0
 			c.extra = 0
 			ping := c.pingDue
 			c.pingDue = false
@@ -901,7 +911,7 @@ func (c *Client) writeLoop() {
 }
 
 // maxBatch bounds the size of one array frame; a larger backlog goes out in several frames.
-const maxBatch = 1 << 20
+const maxBatch = 256 << 10
 
 var framePool = sync.Pool{New: func() any { return new([]byte) }}
 
@@ -962,6 +972,7 @@ func (c *Client) resync(subs []*hubSub) {
 			if c.state == stOpen && s.stale {
 				s.stale = false
 				c.pending = append(c.pending, b)
+				c.pendingB += len(b)
 			}
 			c.mu.Unlock()
 		}

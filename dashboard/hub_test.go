@@ -1158,3 +1158,26 @@ func testHubConcurrent(t *testing.T, shutdownEarly bool) {
 	}
 	t.Logf("%d connections, %d deltas, %+v", len(conns), deltas, h.Stats())
 }
+
+// The queue is bounded in bytes too: a client lagging by more bytes than ClientQueueBytes is
+// resynced even when few frames are queued.
+func TestHubSlowClientByteBound(t *testing.T) {
+	h, _, src := newTestHub(t, HubConfig{ClientQueue: 1000, ClientQueueBytes: 300})
+	sf := newGatedConn(t)
+	slow := attach(t, h, sf, nil)
+	slow.sub("overview:root")
+	sf.waitEntered(t) // blocked writing its snapshot
+	st := src.state("overview:root")
+	for i := 1; i <= 6; i++ { // each delta message is about 90 bytes
+		st.Add(1)
+		h.Tick()
+	}
+	if s := h.Stats(); s.Resyncs != 1 {
+		t.Fatalf("resyncs %d after ~540 bytes queued against a 300-byte bound; want 1", s.Resyncs)
+	}
+	sf.open()
+	got := slow.next(t, 2)
+	if got[1].Op != "snapshot" || got[1].n(t) != 6 {
+		t.Fatalf("after the byte overflow got %v", got)
+	}
+}

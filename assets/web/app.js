@@ -153,6 +153,7 @@
     regions: new Map(), // code -> {code, name, parent, level}
     rootName: '',
     townships: [], // codes of level-1 regions, map order
+    townCenters: new Map(), // code -> [lon, lat] where its label goes
     feed: new Map(), // case_id -> entry, oldest first
     markers: [], // {id, lon, lat, cat, urgent, at(ms)}, oldest first
     seen: new Map(), // event id -> true, oldest first
@@ -356,6 +357,7 @@
     }
     if (root) mapFeatures.push(...layer('R', [root]));
     state.townships = towns.map((f) => String(f.properties.code));
+    state.townCenters = new Map(towns.map((f) => [String(f.properties.code), labelPoint(f.geometry)]));
     // Bounds and the aspect of a degree at this latitude (equirectangular display).
     let minX = 180, minY = 90, maxX = -180, maxY = -90;
     const visit = (c) => {
@@ -395,6 +397,52 @@
       select: { disabled: true },
       regions: [],
     };
+  }
+
+  // labelPoint returns the centroid of the largest ring of a (Multi)Polygon, in lon/lat.
+  function labelPoint(g) {
+    const rings = g.type === 'MultiPolygon' ? g.coordinates.map((p) => p[0]) : [g.coordinates[0]];
+    let best = null;
+    for (const ring of rings) {
+      let a = 0, cx = 0, cy = 0;
+      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+        const f = ring[j][0] * ring[i][1] - ring[i][0] * ring[j][1];
+        a += f;
+        cx += (ring[j][0] + ring[i][0]) * f;
+        cy += (ring[j][1] + ring[i][1]) * f;
+      }
+      if (a !== 0 && (!best || Math.abs(a) > best.a)) best = { a: Math.abs(a), p: [cx / (3 * a), cy / (3 * a)] };
+    }
+    return best ? best.p : g.coordinates[0][0];
+  }
+
+  // Township labels: placed when the map is laid out, their texts updated with the overview.
+  const labelsEl = $('map-labels');
+  const labelEls = new Map(); // code -> {el, text}
+  function placeLabels() {
+    labelsEl.textContent = '';
+    labelEls.clear();
+    for (const [code, p] of state.townCenters) {
+      const xy = charts.map.convertToPixel({ geoIndex: 0 }, p);
+      if (!xy) continue;
+      const el = document.createElement('div');
+      el.className = 'town-label';
+      el.style.left = xy[0].toFixed(1) + 'px';
+      el.style.top = xy[1].toFixed(1) + 'px';
+      labelsEl.appendChild(el);
+      labelEls.set(code, { el, text: '' });
+    }
+  }
+  function updateLabels() {
+    const children = (state.overview && state.overview.children) || {};
+    for (const [code, l] of labelEls) {
+      const ch = children[code];
+      const html = '<b>' + esc(regionName(code)) + '</b><span>' + esc(t('open')) + ' ' + num(ch && ch.open) + '</span>';
+      if (html !== l.text) {
+        l.text = html;
+        l.el.innerHTML = html;
+      }
+    }
   }
 
   function mapBaseOption() {
@@ -438,23 +486,8 @@
         out.push({ name: 'G' + code, itemStyle: { areaColor: 'rgba(0,0,0,0)', borderColor: 'rgba(150,215,255,0.38)', borderWidth: 1, borderType: [4, 3] } });
       }
     }
-    const labelFor = (p) => {
-      const code = p.name.slice(1);
-      const ch = children[code];
-      return '{n|' + regionName(code) + '}\n{v|' + t('open') + ' ' + num(ch && ch.open) + '}';
-    };
     for (const c of state.townships) {
-      out.push({
-        name: 'O' + c,
-        itemStyle: { areaColor: 'rgba(0,0,0,0)', borderColor: '#6fdcff', borderWidth: 2 },
-        label: {
-          show: true, formatter: labelFor, lineHeight: 30,
-          rich: {
-            n: { fontSize: 24, fontWeight: 'bold', color: '#ffffff', textBorderColor: 'rgba(0,16,40,0.95)', textBorderWidth: 4, lineHeight: 32 },
-            v: { fontSize: 19, color: '#bfe9ff', textBorderColor: 'rgba(0,16,40,0.95)', textBorderWidth: 3, lineHeight: 24 },
-          },
-        },
-      });
+      out.push({ name: 'O' + c, itemStyle: { areaColor: 'rgba(0,0,0,0)', borderColor: '#6fdcff', borderWidth: 2 } });
     }
     for (const [code, r] of state.regions) {
       if (r.level === 0) {
@@ -526,37 +559,30 @@
     state.dirty = { overview: false, cases: false, markers: false, polygons: false, lang: false };
     try {
       if (d.lang) applyLang();
-      window.__parts = window.__parts || {ov:0, feed:0, poly:0, mk:0, wait:0, n:0};
-      const P = window.__parts; P.n++; if (state.pendingArrival !== null) P.wait += t0 - state.pendingArrival;
-      let q = performance.now();
-      if (d.overview || d.lang) renderOverview(d.lang);
-      P.ov += performance.now() - q; q = performance.now();
+      if (d.overview || d.lang) renderOverview();
       if (d.cases || d.lang) renderFeed();
-      P.feed += performance.now() - q;
       if (charts.map && state.mapReady) {
         if (!mapOptionSet) {
           charts.map.setOption(mapBaseOption(), true);
           charts.markers.setOption(markersBaseOption(), true);
           mapOptionSet = true;
+          placeLabels();
           mapShown = '';
           throttles.markers.at = throttles.polygons.at = -Infinity;
           d.overview = d.markers = true;
         }
+        if (d.overview || d.lang) updateLabels();
         if (d.overview || d.lang || d.polygons) {
           // Redraw the polygons only when what they show changed (most deltas do not touch them).
           const children = (state.overview && state.overview.children) || {};
           const key = lang + ':' + state.townships.map((c) => num(children[c] && children[c].open)).join(',');
           if (key !== mapShown && throttle(throttles.polygons, POLYGONS_EVERY_MS, t0, 'polygons', d.lang)) {
             mapShown = key;
-            const q2 = performance.now();
             charts.map.setOption({ geo: { regions: mapRegions() } });
-            P.poly += performance.now() - q2;
           }
         }
         if ((d.markers || d.cases) && throttle(throttles.markers, MARKERS_EVERY_MS, t0, 'markers', false)) {
-          const q3 = performance.now();
           charts.markers.setOption({ series: markerSeries() });
-          P.mk += performance.now() - q3;
         }
         Z.layout.renderedDpr = chartDpr;
       }
@@ -1113,6 +1139,13 @@
     state.feed.set(id, entry);
     while (state.feed.size > MAX_FEED) state.feed.delete(state.feed.keys().next().value);
   }
+
+  // settled reports whether everything received is drawn and no finite animation runs (the
+  // flip of a counter, a chart transition): screenshots of tests wait for it.
+  Z.settled = () => !renderQueued && !throttles.markers.timer && !throttles.polygons.timer &&
+    [charts.map, charts.cats].every((c) => c && c.getZr().animation.isFinished()) &&
+    document.getAnimations().every((a) => a.playState !== 'running' ||
+      (a.effect && a.effect.getTiming().iterations === Infinity));
 
   // ---------------------------------------------------------------- start
   if (KIOSK) document.body.classList.add('kiosk');

@@ -28,7 +28,7 @@ type serveFlags struct {
 	demoRate                                                                                   float64
 	demoSeed                                                                                   uint64
 	tick, shutdownTimeout                                                                      time.Duration
-	clientQueue, maxLines                                                                      int
+	clientQueue, clientQueueBytes, maxLines                                                    int
 	maxBytes                                                                                   int64
 }
 
@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.displayCRS, "display-crs", "wgs84", "coordinate system of points pushed to screens: wgs84, gcj02, bd09")
 	fs.DurationVar(&f.tick, "tick", 200*time.Millisecond, "live push tick: at most one delta per topic per tick")
 	fs.IntVar(&f.clientQueue, "client-queue", 256, "frames queued per WebSocket client before it is resynced")
+	fs.IntVar(&f.clientQueueBytes, "client-queue-bytes", 4<<20, "bytes queued per WebSocket client before it is resynced")
 	fs.IntVar(&f.maxLines, "max-lines", 10000, "ingest: lines per request")
 	fs.Int64Var(&f.maxBytes, "max-bytes", 8<<20, "ingest: bytes per request")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
@@ -105,7 +106,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	a, err := app.New(app.Config{Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
-		Tick: f.tick, ClientQueue: f.clientQueue, MaxLines: f.maxLines, MaxBytes: f.maxBytes,
+		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes,
 		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log})
 	if err != nil {

@@ -37,6 +37,7 @@ type Config struct {
 	DisplayCRS      string
 	Tick            time.Duration
 	ClientQueue     int
+	ClientQueueB    int // bytes
 	MaxLines        int
 	MaxBytes        int64
 	IngestKeys      map[string]*aggregator.Policy
@@ -128,7 +129,7 @@ func New(cfg Config) (*App, error) {
 		MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS, Logger: cfg.Logger},
 		in, st, a.Bus, cfg.Tree, nil, cfg.Clock, aggregator.NewMetrics(a.Reg))
 	a.Model = dashboard.NewModel(cfg.Tree, cfg.Loc, cfg.Clock, event.DefaultCategories, cfg.Logger)
-	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, Loc: cfg.Loc}, cfg.Clock)
+	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
 	a.Reg.MustRegister(hubCollector{a.Hub})
