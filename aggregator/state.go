@@ -141,11 +141,11 @@ func newState(loc *time.Location, root string, display func(lon, lat float64) (f
 		delta: counters{}, display: display, keepDays: 2}
 }
 
+// add records an increment for every region on path. Increments gather in delta and reach
+// the rollup in takeDelta, once per key per batch.
 func (s *state) add(path []string, cat string, day int32, m dashboard.Metric, n int64) {
 	for _, r := range path {
-		k := dashboard.Key{Region: r, Category: cat, Day: day, Metric: m}
-		s.rollup[k] += n
-		s.delta[k] += n
+		s.delta[dashboard.Key{Region: r, Category: cat, Day: day, Metric: m}] += n
 	}
 }
 
@@ -155,7 +155,7 @@ func (s *state) day(ns int64) int32 { return dashboard.DayOf(time.Unix(0, ns), s
 func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	c := s.cases[r.CaseID]
 	if c == nil {
-		c = &caseState{id: r.CaseID}
+		c = &caseState{id: r.CaseID, events: make([]caseEv, 0, 6)}
 		s.cases[r.CaseID] = c
 	}
 	ev := caseEv{id: r.ID, at: r.At.UnixNano(), off: r.Offset, typ: r.Type, dept: r.Dept, sat: r.Satisfaction}
@@ -325,19 +325,28 @@ func (s *state) item(c *caseState, e *caseEv) dashboard.Item {
 
 // takeDelta returns and clears the increments and items gathered since the last call.
 func (s *state) takeDelta() dashboard.Update {
-	u := dashboard.Update{Items: s.items}
-	for k, n := range s.delta {
-		if n != 0 {
-			u.Counters = append(u.Counters, dashboard.Counter{Key: k, N: n})
-		}
-	}
-	clear(s.delta)
+	u := dashboard.Update{Items: s.items, Counters: s.flush()}
 	s.items = nil
 	return u
 }
 
-// full returns the whole rollup as a reset update, dropping days older than keepDays.
+// flush merges the pending increments into the rollup and returns them.
+func (s *state) flush() []dashboard.Counter {
+	var out []dashboard.Counter
+	for k, n := range s.delta {
+		if n != 0 {
+			s.rollup[k] += n
+			out = append(out, dashboard.Counter{Key: k, N: n})
+		}
+	}
+	clear(s.delta)
+	return out
+}
+
+// full returns the whole rollup, pending increments included, as a reset update, dropping days
+// older than keepDays.
 func (s *state) full(now time.Time, recent []dashboard.Item) dashboard.Update {
+	s.flush()
 	oldest := dashboard.DayOf(now, s.loc) - s.keepDays
 	u := dashboard.Update{Reset: true, Items: recent}
 	for k, n := range s.rollup {

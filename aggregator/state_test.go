@@ -47,6 +47,7 @@ func applyAll(s *state, now time.Time, path []string, rs ...rec) {
 func day(s string) int32 { return dashboard.DayOf(ts(s), shanghai) }
 
 func get(s *state, region string, d int32, m dashboard.Metric) int64 {
+	s.flush()
 	return s.rollup[dashboard.Key{Region: region, Category: "environment", Day: d, Metric: m}]
 }
 
@@ -93,6 +94,7 @@ func TestOutOfOrderAndPendingCase(t *testing.T) {
 	path := []string{"R", "T1"}
 	// The resolution arrives before the report: held, nothing counted, nothing published.
 	applyAll(s, now, path, rec{"e2", "case.resolved", "2026-11-27T09:00:00+08:00", nil})
+	s.flush()
 	if s.pending != 1 || len(s.rollup) != 0 || len(s.items) != 0 {
 		t.Fatalf("pending=%d rollup=%v items=%d", s.pending, s.rollup, len(s.items))
 	}
