@@ -221,9 +221,7 @@ type bench struct {
 	measureTo   atomic.Int64 // exclusive; set when sending stops
 	measuring   atomic.Bool
 
-	lat      hist // delivery latency, µs
-	ingLat   hist // request latency, µs
-	received atomic.Int64
+	ingLat hist // request latency, µs
 
 	ingMu sync.Mutex
 	ing   IngestStats
@@ -324,7 +322,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (Report, error) {
 		rep.Throughput.FramesPerSec = float64(rep.Throughput.Frames) / mdur
 		rep.Throughput.BytesPerSec = float64(rep.Throughput.Bytes) / mdur
 	}
-	rep.Latency = b.lat.dist()
+	rep.Latency = b.latency().dist()
 	b.ingMu.Lock()
 	rep.Ingest = b.ing
 	b.ingMu.Unlock()
@@ -441,6 +439,10 @@ type client struct {
 	gaps    int64
 	errs    map[string]int
 	done    chan struct{}
+
+	// Per client, so that a million deliveries a second do not share one cache line.
+	lat      hist // delivery latency, µs
+	received atomic.Int64
 }
 
 // connect dials every client (staggered, a few at a time) and returns a channel closed when
@@ -682,12 +684,12 @@ func (c *client) items(s *sub, data []byte, now time.Time, resync bool) {
 			return
 		}
 		s.received++
-		b.received.Add(1)
+		c.received.Add(1)
 		if resync {
 			s.viaResync++
 		}
 		d := now.Sub(b.base) - time.Duration(sent)
-		b.lat.record(d.Microseconds())
+		c.lat.record(d.Microseconds())
 	})
 }
 
@@ -821,7 +823,7 @@ loop:
 		}
 		if now.Sub(lastLog) >= 5*time.Second {
 			lastLog = now
-			b.logf("sent %d events, %d deliveries, p99 %.1f ms so far", issued, b.received.Load(), b.lat.dist().P99)
+			b.logf("sent %d events, %d deliveries, p99 %.1f ms so far", issued, b.receivedTotal(), b.latency().dist().P99)
 		}
 		if !now.Before(endAt) {
 			break
@@ -992,9 +994,9 @@ func (b *bench) expected() (int64, int) {
 
 func (b *bench) drain(ctx context.Context, expected int64) {
 	deadline := time.Now().Add(b.cfg.Drain)
-	last, lastChange := b.received.Load(), time.Now()
+	last, lastChange := b.receivedTotal(), time.Now()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
-		got := b.received.Load()
+		got := b.receivedTotal()
 		if got >= expected || b.allGone() {
 			return
 		}
@@ -1400,6 +1402,33 @@ func (h *hist) quantile(q float64) int64 {
 	return h.max.Load()
 }
 
+// receivedTotal sums the clients' deliveries.
+func (b *bench) receivedTotal() int64 {
+	var n int64
+	for _, c := range b.clients {
+		n += c.received.Load()
+	}
+	return n
+}
+
+// latency merges the clients' latency histograms.
+func (b *bench) latency() *hist {
+	var m hist
+	for _, c := range b.clients {
+		for i := range c.lat.counts {
+			if v := c.lat.counts[i].Load(); v > 0 {
+				m.counts[i].Add(v)
+			}
+		}
+		m.n.Add(c.lat.n.Load())
+		m.sum.Add(c.lat.sum.Load())
+		if v := c.lat.max.Load(); v > m.max.Load() {
+			m.max.Store(v)
+		}
+	}
+	return &m
+}
+
 func (h *hist) dist() Dist {
 	n := h.n.Load()
 	if n == 0 {
@@ -1468,29 +1497,25 @@ func scanFrame(b []byte, fn func(*message)) error {
 	return err
 }
 
-// forEachEventID calls fn with the id of each item of data.events.
+// forEachEventID calls fn with the value of every "id" key in data: the id of each item of
+// data.events ("case_id" and "whistle_id" end differently; an escaped key inside a string does
+// not match). A nested object's "id" is reported too; callers keep only ids of their own run.
+// A vectorised search is far cheaper than walking the JSON at hundreds of MB/s.
 func forEachEventID(data []byte, fn func(id []byte)) {
-	if len(data) == 0 || data[0] != '{' {
-		return
-	}
-	_, _ = walkObject(data, 0, func(key []byte, vs, ve int) error {
-		if string(key) != "events" || data[vs] != '[' {
-			return nil
+	key := []byte(`"id":"`)
+	for {
+		k := bytes.Index(data, key)
+		if k < 0 {
+			return
 		}
-		_, err := walkArray(data, vs, func(is, ie int) error {
-			if data[is] != '{' {
-				return nil
-			}
-			_, err := walkObject(data, is, func(k []byte, s, e int) error {
-				if string(k) == "id" && data[s] == '"' {
-					fn(unquote(data[s:e]))
-				}
-				return nil
-			})
-			return err
-		})
-		return err
-	})
+		data = data[k+len(key):]
+		e := bytes.IndexByte(data, '"')
+		if e < 0 {
+			return
+		}
+		fn(data[:e])
+		data = data[e+1:]
+	}
 }
 
 // unquote strips the quotes of a JSON string token. Escapes are left as they are: the values
@@ -1586,13 +1611,23 @@ func walkArray(b []byte, i int, fn func(vs, ve int) error) (int, error) {
 }
 
 func skipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	// Jump from quote to quote (IndexByte is vectorised); a quote preceded by an odd number of
+	// backslashes is escaped.
+	j := i + 1
+	for j < len(b) {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			break
+		}
+		j += k
+		bs := 0
+		for x := j - 1; x > i && b[x] == '\\'; x-- {
+			bs++
+		}
+		if bs%2 == 0 {
 			return j + 1, nil
 		}
+		j++
 	}
 	return len(b), errFrame
 }

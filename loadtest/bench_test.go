@@ -311,7 +311,9 @@ func TestScanFrame(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"delta cases:root 12 ", "id lt1-5", "id lt1-7", "error whistles:root -1 unknown_topic", "pong  -1 "}
+	// A nested "id" key is reported too (the caller keeps only ids of its own run); an escaped
+	// one inside a string is not.
+	want := []string{"delta cases:root 12 ", "id lt1-5", "id no", "id lt1-7", "error whistles:root -1 unknown_topic", "pong  -1 "}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("got %q\nwant %q", got, want)
 	}
