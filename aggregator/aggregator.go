@@ -32,7 +32,7 @@ type Config struct {
 	MaxBytes   int64          // per ingest request (default 8 MiB)
 	ReadBatch  int            // intake entries applied per step (default 2,000)
 	StoreBatch int            // records per store write (default 10,000)
-	StoreEvery time.Duration  // store write interval (default 200 ms)
+	StoreEvery time.Duration  // store write interval (default 1 s: big batches, one transaction a second)
 	DisplayCRS string         // CRS of points published to screens (default wgs84)
 	FeedKeep   int            // recent feed items kept for resets (default 200)
 	Logger     *slog.Logger
@@ -55,7 +55,7 @@ func (c *Config) defaults() {
 		c.StoreBatch = 10000
 	}
 	if c.StoreEvery <= 0 {
-		c.StoreEvery = 200 * time.Millisecond
+		c.StoreEvery = time.Second
 	}
 	if c.FeedKeep <= 0 {
 		c.FeedKeep = 200

@@ -374,3 +374,30 @@ func TestParseMetrics(t *testing.T) {
 	}
 	_ = strconv.Itoa
 }
+
+// The fast scanner reads Zhili's own layout exactly as the generic one does, and hands any
+// other layout to it.
+func TestScanFrameFastMatchesGeneric(t *testing.T) {
+	frames := []string{
+		`{"op":"snapshot","topic":"cases:root","seq":7,"at":"x","data":{"events":[{"id":"lt1-1","region":["a"]}]}}`,
+		`[{"op":"delta","topic":"cases:root","seq":8,"at":"x","data":{"events":[{"id":"lt1-2"}]}},{"op":"pong"},{"op":"error","topic":"t","code":"forbidden","message":"no {\"op\":\"x\"} ]"},{"op":"delta","topic":"cases:root","seq":9,"at":"x","data":{"events":[]}}]`,
+		` [ {"topic":"cases:root","op":"delta","seq":12,"data":{"events":[{"id":"lt1-3"}]}} ] `,
+	}
+	for _, f := range frames {
+		var a, b []string
+		rec := func(out *[]string) func(m *message) {
+			return func(m *message) {
+				*out = append(*out, fmt.Sprintf("%s|%s|%d|%s|%s", m.op, m.topic, m.seq, m.code, m.data))
+			}
+		}
+		if err := scanFrame([]byte(f), rec(&a)); err != nil {
+			t.Fatalf("generic: %v", err)
+		}
+		if err := scanFrameFast([]byte(f), rec(&b)); err != nil {
+			t.Fatalf("fast: %v", err)
+		}
+		if fmt.Sprint(a) != fmt.Sprint(b) {
+			t.Fatalf("frame %s\ngeneric %q\nfast    %q", f, a, b)
+		}
+	}
+}
