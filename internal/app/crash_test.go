@@ -148,24 +148,37 @@ func TestKill9DuringIngest(t *testing.T) {
 	// Restart on the same data directory.
 	a := startApp(t, dir)
 	defer a.Shutdown(context.Background())
-	// Wait until the intake tail is applied and stored: the count stops changing.
-	var last int64 = -1
-	for stable := 0; stable < 5; {
-		n, err := a.Store.Count(context.Background())
-		if err != nil {
+	// The intake log's tail is applied and stored after the restart: wait until every
+	// acknowledged event is in the store, then until the count has been stable for longer than
+	// the store's write interval (events accepted but not acknowledged are stored too).
+	countIDs := func() map[string]int {
+		seen := map[string]int{}
+		if err := a.Store.EventIDs(context.Background(), func(id string) error { seen[id]++; return nil }); err != nil {
 			t.Fatal(err)
 		}
-		if n == last {
-			stable++
-		} else {
-			stable = 0
+		return seen
+	}
+	var seen map[string]int
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		seen = countIDs()
+		missing := 0
+		for id := range acked {
+			if seen[id] == 0 {
+				missing++
+			}
 		}
-		last = n
+		if missing == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d acknowledged events not stored 15 s after restart", missing)
+		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	seen := map[string]int{}
-	if err := a.Store.EventIDs(context.Background(), func(id string) error { seen[id]++; return nil }); err != nil {
-		t.Fatal(err)
+	for n, since := len(seen), time.Now(); time.Since(since) < 2500*time.Millisecond; time.Sleep(100 * time.Millisecond) {
+		if seen = countIDs(); len(seen) != n {
+			n, since = len(seen), time.Now()
+		}
 	}
 	for id := range acked {
 		if seen[id] != 1 {
