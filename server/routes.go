@@ -216,16 +216,37 @@ func typesParam(c *fiber.Ctx) ([]event.Type, error) {
 	return out, nil
 }
 
-func (s *Server) series(c *fiber.Ctx) error {
+// periodQuery holds the parameters shared by the period endpoints.
+type periodQuery struct {
+	region   string
+	depth    int
+	from, to time.Time
+	category string
+	types    []event.Type
+}
+
+// periodParams authenticates and parses region, from, to, category and type.
+func (s *Server) periodParams(c *fiber.Ctx) (periodQuery, error) {
+	var q periodQuery
 	v, err := s.viewer(c)
 	if err != nil {
-		return err
+		return q, err
 	}
-	code, _, err := s.regionParam(c, v)
-	if err != nil {
-		return err
+	if q.region, q.depth, err = s.regionParam(c, v); err != nil {
+		return q, err
 	}
-	from, to, err := s.period(c, 24*time.Hour)
+	if q.from, q.to, err = s.period(c, 24*time.Hour); err != nil {
+		return q, err
+	}
+	if q.types, err = typesParam(c); err != nil {
+		return q, err
+	}
+	q.category = c.Query("category")
+	return q, nil
+}
+
+func (s *Server) series(c *fiber.Ctx) error {
+	p, err := s.periodParams(c)
 	if err != nil {
 		return err
 	}
@@ -235,20 +256,16 @@ func (s *Server) series(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	types, err := typesParam(c)
-	if err != nil {
-		return err
-	}
-	q := store.SeriesQuery{Region: code, From: from, To: to, Step: step, Category: c.Query("category"), Types: types, Loc: s.cfg.Loc}
-	if code == s.d.Tree.Root.Code {
+	q := store.SeriesQuery{Region: p.region, From: p.from, To: p.to, Step: step, Category: p.category, Types: p.types, Loc: s.cfg.Loc}
+	if p.region == s.d.Tree.Root.Code {
 		q.Region = "" // the root's series includes unlocated events
 	}
 	pts, err := s.d.Store.Series(c.UserContext(), q)
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"region": code, "from": from.In(s.cfg.Loc), "to": to.In(s.cfg.Loc), "step": c.Query("step", "1h"),
-		"category": q.Category, "points": pts})
+	return c.JSON(fiber.Map{"region": p.region, "from": p.from.In(s.cfg.Loc), "to": p.to.In(s.cfg.Loc), "step": c.Query("step", "1h"),
+		"category": p.category, "points": pts})
 }
 
 // parseStep accepts Go durations and d/w suffixes (1d, 7d, 1w).
@@ -275,30 +292,18 @@ func parseStep(v string) (time.Duration, error) {
 }
 
 func (s *Server) counts(c *fiber.Ctx) error {
-	v, err := s.viewer(c)
+	p, err := s.periodParams(c)
 	if err != nil {
 		return err
 	}
-	code, depth, err := s.regionParam(c, v)
-	if err != nil {
-		return err
-	}
-	from, to, err := s.period(c, 24*time.Hour)
-	if err != nil {
-		return err
-	}
-	types, err := typesParam(c)
-	if err != nil {
-		return err
-	}
-	rc, err := s.d.Store.RegionCounts(c.UserContext(), store.RegionQuery{Region: code, Depth: depth, From: from, To: to, Category: c.Query("category"), Types: types})
+	rc, err := s.d.Store.RegionCounts(c.UserContext(), store.RegionQuery{Region: p.region, Depth: p.depth, From: p.from, To: p.to, Category: p.category, Types: p.types})
 	if err != nil {
 		return err
 	}
 	if rc == nil {
 		rc = []store.RegionCount{}
 	}
-	return c.JSON(fiber.Map{"region": code, "from": from.In(s.cfg.Loc), "to": to.In(s.cfg.Loc), "category": c.Query("category"), "children": rc})
+	return c.JSON(fiber.Map{"region": p.region, "from": p.from.In(s.cfg.Loc), "to": p.to.In(s.cfg.Loc), "category": p.category, "children": rc})
 }
 
 // caseTimeline returns a case's events in order, personal fields masked.

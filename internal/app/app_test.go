@@ -334,3 +334,93 @@ func TestIngestLimitsAndAuth(t *testing.T) {
 		t.Errorf("regions depth 1: %d, %d features", resp.StatusCode, len(fc.Features))
 	}
 }
+
+// Period queries over HTTP: series buckets in the deployment time zone, counts per child
+// region, and a case timeline with personal fields masked.
+func TestSeriesCountsAndTimeline(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	defer a.Shutdown(context.Background())
+	base := "http://" + a.Addr
+	loc := a.cfg.Loc
+	day := time.Now().In(loc).Add(-48 * time.Hour)
+	at := func(h, m int) string {
+		return time.Date(day.Year(), day.Month(), day.Day(), h, m, 0, 0, loc).Format(time.RFC3339)
+	}
+	t1, t2 := a.cfg.Tree.Root.Children[0], a.cfg.Tree.Root.Children[1]
+	lines := []string{
+		`{"id":"s1","type":"case.reported","case_id":"K1","at":"` + at(8, 10) + `","source":"grid","category":"safety","region":"` + t1.Code + `","reporter":{"name":"李四","phone":"13912345678"},"address":"老城街道幸福路8号"}`,
+		`{"id":"s2","type":"case.reported","case_id":"K2","at":"` + at(8, 50) + `","source":"app","category":"safety","region":"` + t1.Children[0].Code + `"}`,
+		`{"id":"s3","type":"case.reported","case_id":"K3","at":"` + at(10, 5) + `","source":"grid","category":"dispute","region":"` + t2.Code + `"}`,
+		`{"id":"s4","type":"case.dispatched","case_id":"K1","at":"` + at(8, 20) + `","dept":"county.emergency","deadline":"` + at(20, 0) + `"}`,
+	}
+	if code, body := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 || !strings.Contains(string(body), `"accepted":4`) {
+		t.Fatalf("%d %s", code, body)
+	}
+	waitStored(t, a, 4)
+	getJSON := func(path string, v any) {
+		t.Helper()
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		if resp.StatusCode != 200 {
+			b, _ := io.ReadAll(resp.Body)
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, b)
+		}
+		if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	date := day.Format("2006-01-02")
+	var series struct {
+		Points []struct {
+			T     time.Time
+			Count int
+		}
+	}
+	getJSON("/api/v1/series?token="+testToken+"&from="+date+"&to="+day.Add(24*time.Hour).Format("2006-01-02")+"&step=1h", &series)
+	if len(series.Points) != 24 {
+		t.Fatalf("%d hourly points for a day", len(series.Points))
+	}
+	if series.Points[8].Count != 2 || series.Points[10].Count != 1 || series.Points[8].T.In(loc).Hour() != 8 {
+		t.Fatalf("hourly series: 08h=%d 10h=%d", series.Points[8].Count, series.Points[10].Count)
+	}
+	getJSON("/api/v1/series?token="+testToken+"&region="+t1.Code+"&category=safety&from="+date+"&to="+day.Add(24*time.Hour).Format("2006-01-02")+"&step=1d", &series)
+	if len(series.Points) != 1 || series.Points[0].Count != 2 {
+		t.Fatalf("daily series for %s: %+v", t1.Code, series.Points)
+	}
+	var counts struct {
+		Children []struct {
+			Region string
+			Count  int
+		}
+	}
+	getJSON("/api/v1/counts?token="+testToken+"&from="+date+"&to="+day.Add(24*time.Hour).Format("2006-01-02"), &counts)
+	got := map[string]int{}
+	for _, c := range counts.Children {
+		got[c.Region] = c.Count
+	}
+	if got[t1.Code] != 2 || got[t2.Code] != 1 {
+		t.Fatalf("counts per township: %v", got)
+	}
+	var tl struct {
+		Events []struct {
+			ID       string
+			Address  string
+			Reporter struct{ Name, Phone string }
+		}
+	}
+	getJSON("/api/v1/cases/K1?token="+testToken, &tl)
+	if len(tl.Events) != 2 || tl.Events[0].ID != "s1" || tl.Events[1].ID != "s4" {
+		t.Fatalf("timeline %+v", tl.Events)
+	}
+	if e := tl.Events[0]; strings.Contains(e.Reporter.Phone, "12345678") || strings.Contains(e.Reporter.Name, "四") || strings.Contains(e.Address, "8号") {
+		t.Fatalf("personal fields not masked: %+v", e)
+	}
+	resp, _ := http.Get(base + "/api/v1/series?token=" + testToken + "&step=5h")
+	resp.Body.Close()
+	if resp.StatusCode != 400 {
+		t.Fatalf("a 5h step (does not divide a day): %d", resp.StatusCode)
+	}
+}

@@ -47,28 +47,7 @@ func TestKill9DuringIngest(t *testing.T) {
 		t.Skip("crash test")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChildProcess$", "-test.v")
-	cmd.Env = append(os.Environ(), "ZHILI_CRASH_CHILD_DIR="+dir)
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	addr := ""
-	for sc.Scan() {
-		if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
-			addr = a
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatal("child did not start")
-	}
-	go func() {
-		for sc.Scan() {
-		}
-	}()
+	cmd, addr, _ := startChild(t, "TestCrashChildProcess", "ZHILI_CRASH_CHILD_DIR", dir)
 	base := "http://" + addr
 
 	loc, _ := time.LoadLocation("Asia/Shanghai")
@@ -224,4 +203,40 @@ func TestKill9DuringIngest(t *testing.T) {
 			tot["new_today"], tot["open"], len(reported), open)
 	}
 	t.Logf("after restart: %d stored, overview new_today=%d open=%d match the recount", len(seen), len(reported), open)
+}
+
+// startChild runs the test binary's helper test name as a server process on dir and returns it
+// with its address and the rest of its standard output, line by line.
+func startChild(t *testing.T, name, envVar, dir string) (*exec.Cmd, string, <-chan string) {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^"+name+"$")
+	cmd.Env = append(os.Environ(), envVar+"="+dir)
+	out, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	sc := bufio.NewScanner(out)
+	addr := ""
+	for sc.Scan() {
+		if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
+			addr = a
+			break
+		}
+	}
+	if addr == "" {
+		t.Fatal("child did not start")
+	}
+	lines := make(chan string, 64)
+	go func() {
+		defer close(lines)
+		for sc.Scan() {
+			select {
+			case lines <- sc.Text():
+			default: // nobody is listening for more
+			}
+		}
+	}()
+	return cmd, addr, lines
 }

@@ -1,13 +1,11 @@
 package app
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -48,31 +46,7 @@ func TestShutdownChildProcess(t *testing.T) {
 // event is in the history store, and WebSocket clients are closed rather than left hanging.
 func TestSIGTERMDrains(t *testing.T) {
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestShutdownChildProcess$")
-	cmd.Env = append(os.Environ(), "ZHILI_SHUTDOWN_CHILD_DIR="+dir)
-	out, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	sc := bufio.NewScanner(out)
-	addr := ""
-	for sc.Scan() {
-		if a, ok := strings.CutPrefix(sc.Text(), "ADDR "); ok {
-			addr = a
-			break
-		}
-	}
-	if addr == "" {
-		t.Fatal("child did not start")
-	}
-	lines := make(chan string, 16)
-	go func() {
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	cmd, addr, lines := startChild(t, "TestShutdownChildProcess", "ZHILI_SHUTDOWN_CHILD_DIR", dir)
 	// Wait for readiness, then hold a WebSocket open.
 	for i := 0; ; i++ {
 		resp, err := http.Get("http://" + addr + "/readyz")
