@@ -35,6 +35,7 @@ type Config struct {
 	StoreEvery time.Duration  // store write interval (default 1 s: big batches, one transaction a second)
 	DisplayCRS string         // CRS of points published to screens (default wgs84)
 	FeedKeep   int            // recent feed items kept for resets (default 200)
+	CaseKeep   time.Duration  // finished or never-reported cases are forgotten this long after their last event (default 7 days)
 	Logger     *slog.Logger
 }
 
@@ -59,6 +60,9 @@ func (c *Config) defaults() {
 	}
 	if c.FeedKeep <= 0 {
 		c.FeedKeep = 200
+	}
+	if c.CaseKeep <= 0 {
+		c.CaseKeep = 7 * 24 * time.Hour
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
@@ -179,10 +183,12 @@ func (a *Aggregator) run(ctx context.Context) error {
 		return fmt.Errorf("aggregator: replay history: %w", err)
 	}
 	a.pos = cp
+	pruned := a.st.prune(now, a.cfg.CaseKeep)
 	u := a.st.takeDelta()
 	a.recent = keepLast(u.Items, a.cfg.FeedKeep)
 	a.mu.Unlock()
-	a.cfg.Logger.Info("aggregator: replayed history", "events", n, "checkpoint", cp, "took", time.Since(start).Round(time.Millisecond))
+	a.cfg.Logger.Info("aggregator: replayed history", "events", n, "checkpoint", cp, "cases", len(a.st.cases),
+		"forgotten", pruned, "took", time.Since(start).Round(time.Millisecond))
 
 	w := newWriter(a)
 	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
@@ -197,6 +203,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 	defer a.ready.Store(false)
 
 	draining := false
+	lastPrune := time.Now()
 	for {
 		wait := time.Second
 		if draining {
@@ -222,6 +229,10 @@ func (a *Aggregator) run(ctx context.Context) error {
 		} else {
 			a.mu.Lock()
 			a.st.tick(a.clk.Now())
+			if time.Since(lastPrune) > time.Hour {
+				a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
+				lastPrune = time.Now()
+			}
 			u := a.st.takeDelta()
 			a.mu.Unlock()
 			if err := a.publish(ctx, u); err != nil {

@@ -361,6 +361,28 @@ func (s *state) full(now time.Time, recent []dashboard.Item) dashboard.Update {
 	return u
 }
 
+// prune forgets cases that can no longer change the live view: finished cases whose last event
+// is older than keep, and cases never reported whose events are older than keep (their events
+// stay in the history store). It returns how many cases it forgot.
+func (s *state) prune(now time.Time, keep time.Duration) int {
+	limit := now.Add(-keep).UnixNano()
+	n := 0
+	for id, c := range s.cases {
+		if len(c.events) == 0 || c.events[len(c.events)-1].at >= limit {
+			continue
+		}
+		switch {
+		case !c.known:
+			s.pending -= len(c.events)
+		case c.open():
+			continue
+		}
+		delete(s.cases, id)
+		n++
+	}
+	return n
+}
+
 type timer struct {
 	at int64
 	id string

@@ -183,3 +183,37 @@ func TestReturnedClearsDeadlineAndUnlocatedCountsAtRoot(t *testing.T) {
 		t.Fatal("unlocated item should carry an empty region path")
 	}
 }
+
+func TestPruneForgetsOnlyFinishedOrOrphanCases(t *testing.T) {
+	s := newTestState()
+	old := "2026-11-01T08:00:00+08:00"
+	now := ts("2026-11-27T08:00:00+08:00")
+	mk := func(cid string, rs ...rec) {
+		for _, r := range rs {
+			off++
+			x := store.Record{Event: event.Event{ID: cid + r.id, Type: event.Type(r.typ), CaseID: cid, At: ts(r.at)}, Offset: off}
+			if x.Type == event.CaseReported {
+				x.Source, x.Category, x.RegionPath = "grid", "environment", []string{"R"}
+			}
+			s.apply(&x, now, false)
+		}
+	}
+	mk("closed", rec{"1", "case.reported", old, nil}, rec{"2", "case.closed", old, nil})
+	mk("open", rec{"1", "case.reported", old, nil})
+	mk("orphan", rec{"1", "case.signed", old, nil})
+	mk("recent", rec{"1", "case.reported", "2026-11-26T08:00:00+08:00", nil}, rec{"2", "case.closed", "2026-11-26T09:00:00+08:00", nil})
+	if n := s.prune(now, 7*24*time.Hour); n != 2 {
+		t.Fatalf("pruned %d cases, want 2", n)
+	}
+	for _, id := range []string{"open", "recent"} {
+		if s.cases[id] == nil {
+			t.Errorf("case %s forgotten", id)
+		}
+	}
+	if s.pending != 0 {
+		t.Errorf("pending %d after the orphan was forgotten", s.pending)
+	}
+	if get(s, "R", 0, dashboard.MOpen) != 1 {
+		t.Error("pruning changed the counters")
+	}
+}
