@@ -183,8 +183,8 @@ func (a *Aggregator) run(ctx context.Context) error {
 		return fmt.Errorf("aggregator: replay history: %w", err)
 	}
 	a.pos = cp
-	pruned := a.st.prune(now, a.cfg.CaseKeep)
 	u := a.st.takeDelta()
+	pruned := a.st.prune(now, a.cfg.CaseKeep)
 	a.recent = keepLast(u.Items, a.cfg.FeedKeep)
 	a.mu.Unlock()
 	a.cfg.Logger.Info("aggregator: replayed history", "events", n, "checkpoint", cp, "cases", len(a.st.cases),
@@ -229,11 +229,11 @@ func (a *Aggregator) run(ctx context.Context) error {
 		} else {
 			a.mu.Lock()
 			a.st.tick(a.clk.Now())
+			u := a.st.takeDelta()
 			if time.Since(lastPrune) > time.Hour {
 				a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
 				lastPrune = time.Now()
 			}
-			u := a.st.takeDelta()
 			a.mu.Unlock()
 			if err := a.publish(ctx, u); err != nil {
 				a.cfg.Logger.Error("aggregator: publish", "err", err)

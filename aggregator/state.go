@@ -361,9 +361,10 @@ func (s *state) full(now time.Time, recent []dashboard.Item) dashboard.Update {
 	return u
 }
 
-// prune forgets cases that can no longer change the live view: finished cases whose last event
-// is older than keep, and cases never reported whose events are older than keep (their events
-// stay in the history store). It returns how many cases it forgot.
+// prune forgets what can no longer change the live view: finished cases whose last event is
+// older than keep, cases never reported whose events are older than keep (their events stay in
+// the history store), and old per-day counters. Call it after takeDelta, so that no pending
+// increment brings an old counter back. It returns how many cases it forgot.
 func (s *state) prune(now time.Time, keep time.Duration) int {
 	limit := now.Add(-keep).UnixNano()
 	n := 0
@@ -379,6 +380,14 @@ func (s *state) prune(now time.Time, keep time.Duration) int {
 		}
 		delete(s.cases, id)
 		n++
+	}
+	// Per-day counters older than keepDays are no longer shown live (periods come from the
+	// history store).
+	oldest := dashboard.DayOf(now, s.loc) - s.keepDays
+	for k := range s.rollup {
+		if k.Day != 0 && k.Day < oldest {
+			delete(s.rollup, k)
+		}
 	}
 	return n
 }

@@ -202,6 +202,7 @@ func TestPruneForgetsOnlyFinishedOrOrphanCases(t *testing.T) {
 	mk("open", rec{"1", "case.reported", old, nil})
 	mk("orphan", rec{"1", "case.signed", old, nil})
 	mk("recent", rec{"1", "case.reported", "2026-11-26T08:00:00+08:00", nil}, rec{"2", "case.closed", "2026-11-26T09:00:00+08:00", nil})
+	s.takeDelta()
 	if n := s.prune(now, 7*24*time.Hour); n != 2 {
 		t.Fatalf("pruned %d cases, want 2", n)
 	}
@@ -214,6 +215,9 @@ func TestPruneForgetsOnlyFinishedOrOrphanCases(t *testing.T) {
 		t.Errorf("pending %d after the orphan was forgotten", s.pending)
 	}
 	if get(s, "R", 0, dashboard.MOpen) != 1 {
-		t.Error("pruning changed the counters")
+		t.Error("pruning changed the current counters")
+	}
+	if get(s, "R", day(old), dashboard.MNew) != 0 || get(s, "R", day("2026-11-26T08:00:00+08:00"), dashboard.MNew) != 1 {
+		t.Error("old per-day counters kept, or recent ones dropped")
 	}
 }
