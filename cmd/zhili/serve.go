@@ -23,13 +23,13 @@ import (
 )
 
 type serveFlags struct {
-	config, listen, data, regions, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen string
-	demo                                                                                       bool
-	demoRate                                                                                   float64
-	demoSeed                                                                                   uint64
-	tick, shutdownTimeout                                                                      time.Duration
-	clientQueue, clientQueueBytes, maxLines                                                    int
-	maxBytes                                                                                   int64
+	config, listen, data, regions, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory string
+	demo                                                                                                    bool
+	demoRate                                                                                                float64
+	demoSeed                                                                                                uint64
+	tick, shutdownTimeout                                                                                   time.Duration
+	clientQueue, clientQueueBytes, maxLines                                                                 int
+	maxBytes                                                                                                int64
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxLines, "max-lines", 10000, "ingest: lines per request")
 	fs.Int64Var(&f.maxBytes, "max-bytes", 8<<20, "ingest: bytes per request")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
+	fs.StringVar(&f.storeMemory, "store-memory", "1GB", "memory limit of the embedded history store (DuckDB memory_limit)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address for Go profiling endpoints (/debug/pprof/); empty = off")
 	file, err := parseFlags(fs, args, &f.config)
@@ -106,7 +107,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	a, err := app.New(app.Config{Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
-		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes,
+		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory,
 		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log})
 	if err != nil {

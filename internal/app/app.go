@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
 	"sync"
@@ -40,6 +41,7 @@ type Config struct {
 	ClientQueueB    int // bytes
 	MaxLines        int
 	MaxBytes        int64
+	StoreMemory     string // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
 	IngestKeys      map[string]*aggregator.Policy
 	ViewTokens      map[string]server.Viewer
 	DemoRate        float64 // events/s of the built-in simulated feed; 0 = none
@@ -103,7 +105,11 @@ func New(cfg Config) (*App, error) {
 	a.Reg = prometheus.NewRegistry()
 	a.Reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	st, err := store.OpenDuckDB(filepath.Join(cfg.DataDir, "history.duckdb"))
+	dsn := filepath.Join(cfg.DataDir, "history.duckdb")
+	if cfg.StoreMemory != "" {
+		dsn += "?memory_limit=" + url.QueryEscape(cfg.StoreMemory)
+	}
+	st, err := store.OpenDuckDB(dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open history store: %w", err)
 	}
