@@ -53,3 +53,18 @@ func TestVersionAndUsage(t *testing.T) {
 		t.Fatalf("bad tz: %d %q", code, errb.String())
 	}
 }
+
+func TestDemoAccessIsStable(t *testing.T) {
+	dir := t.TempDir()
+	k1, t1, err := demoAccess(dir)
+	if err != nil || len(k1) != 32 || len(t1) != 32 || k1 == t1 {
+		t.Fatalf("%q %q %v", k1, t1, err)
+	}
+	k2, t2, _ := demoAccess(dir)
+	if k1 != k2 || t1 != t2 {
+		t.Fatal("demo key or token changed on restart")
+	}
+	if st, _ := os.Stat(filepath.Join(dir, "demo-access.json")); st.Mode().Perm() != 0o600 {
+		t.Fatalf("demo-access.json mode %v", st.Mode())
+	}
+}

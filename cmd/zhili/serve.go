@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on --debug-listen
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -90,11 +92,18 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if f.ingestKey == "" && f.demo && len(keys) == 0 {
-		f.ingestKey = randomToken()
-	}
-	if f.viewToken == "" && f.demo && len(tokens) == 0 {
-		f.viewToken = randomToken()
+	if f.demo && (f.ingestKey == "" && len(keys) == 0 || f.viewToken == "" && len(tokens) == 0) {
+		// Generated once per data directory, so bookmarked screen URLs survive a restart.
+		k, t, err := demoAccess(f.data)
+		if err != nil {
+			return err
+		}
+		if f.ingestKey == "" && len(keys) == 0 {
+			f.ingestKey = k
+		}
+		if f.viewToken == "" && len(tokens) == 0 {
+			f.viewToken = t
+		}
 	}
 	if f.ingestKey != "" {
 		keys[f.ingestKey] = &aggregator.Policy{Name: "default"}
@@ -134,6 +143,28 @@ func demoRate(f serveFlags) float64 {
 		return 0
 	}
 	return f.demoRate
+}
+
+// demoAccess returns the demo's generated ingest key and viewer token, kept in the data
+// directory (readable by its owner only).
+func demoAccess(dir string) (key, token string, err error) {
+	path := filepath.Join(dir, "demo-access.json")
+	var v struct {
+		IngestKey string `json:"ingest_key"`
+		ViewToken string `json:"view_token"`
+	}
+	if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &v) == nil && v.IngestKey != "" && v.ViewToken != "" {
+		return v.IngestKey, v.ViewToken, nil
+	}
+	v.IngestKey, v.ViewToken = randomToken(), randomToken()
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return "", "", fmt.Errorf("--data: %w", err)
+	}
+	b, _ := json.Marshal(v)
+	if err := os.WriteFile(path, b, 0o600); err != nil {
+		return "", "", fmt.Errorf("demo keys: %w", err)
+	}
+	return v.IngestKey, v.ViewToken, nil
 }
 
 func randomToken() string {
