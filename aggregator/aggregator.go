@@ -204,14 +204,27 @@ func (a *Aggregator) run(ctx context.Context) error {
 
 	draining := false
 	lastPrune := time.Now()
-	for {
-		wait := time.Second
-		if draining {
-			wait = 50 * time.Millisecond
+	// Reads wait at most a second (overdue clocks tick meanwhile), and are cut short by a
+	// drain request so that shutdown does not wait for them.
+	liveCtx, stopLive := context.WithCancel(ctx)
+	defer stopLive()
+	go func() {
+		select {
+		case <-a.drainReq:
+			stopLive()
+		case <-liveCtx.Done():
 		}
-		rctx, cancel := context.WithTimeout(ctx, wait)
+	}()
+	for {
+		rctx, cancel := context.WithTimeout(liveCtx, time.Second)
+		if draining {
+			rctx, cancel = context.WithTimeout(ctx, 50*time.Millisecond)
+		}
 		entries, err := a.intake.Read(rctx, a.pos, a.cfg.ReadBatch)
 		cancel()
+		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
+			err = nil // the drain request interrupted the wait
+		}
 		if err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			if ctx.Err() != nil {
 				w.close()
