@@ -179,6 +179,10 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	}
 	c.insert(ev)
 	c.fold()
+	if r.Type != event.CaseReported && c.known && c.located && len(r.RegionPath) == 0 {
+		// Stored with its case's region, so that period queries by region see every event type.
+		r.RegionPath = c.path
+	}
 
 	if !c.known {
 		s.pending++

@@ -221,3 +221,24 @@ func TestPruneForgetsOnlyFinishedOrOrphanCases(t *testing.T) {
 		t.Error("old per-day counters kept, or recent ones dropped")
 	}
 }
+
+func TestEventsOfAKnownCaseTakeItsRegion(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-27T12:00:00+08:00")
+	applyAll(s, now, []string{"R", "T1"},
+		rec{"e1", "case.reported", "2026-11-27T08:00:00+08:00", nil},
+		rec{"e2", "case.resolved", "2026-11-27T09:00:00+08:00", nil},
+	)
+	off++
+	r := store.Record{Event: event.Event{ID: "e3", Type: event.CaseClosed, CaseID: "C1", At: ts("2026-11-27T10:00:00+08:00")}, Offset: off}
+	s.apply(&r, now, false)
+	if len(r.RegionPath) != 2 || r.RegionPath[1] != "T1" {
+		t.Fatalf("closed event region %v, want the case's", r.RegionPath)
+	}
+	off++
+	p := store.Record{Event: event.Event{ID: "x1", Type: event.CaseClosed, CaseID: "C9", At: ts("2026-11-27T10:00:00+08:00")}, Offset: off}
+	s.apply(&p, now, false)
+	if len(p.RegionPath) != 0 {
+		t.Fatalf("event of an unknown case got region %v", p.RegionPath)
+	}
+}
