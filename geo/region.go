@@ -4,6 +4,7 @@ package geo
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/paulmach/orb"
 	"github.com/paulmach/orb/geojson"
@@ -34,32 +35,45 @@ type Props struct {
 }
 
 // DefaultProps are the property names Zhili writes and reads by default.
-var DefaultProps = Props{Code: "code", Name: "name", Parent: "parent", Kind: "level"}
+var DefaultProps = Props{Code: "code", Name: "name", Parent: "parent", Kind: "kind"}
 
-// ParseTree builds a tree from a GeoJSON FeatureCollection. Exactly one feature must have no
-// parent (the root); every other parent must exist; geometries must be (Multi)Polygons.
+// ParseTree builds a tree from a GeoJSON FeatureCollection after checking it (CheckFeatures
+// with default tolerances): exactly one root, known parents, no cycles, valid rings, children
+// inside their parents, siblings tiling them. A file with problems is refused with a
+// *ProblemsError naming each one.
 func ParseTree(data []byte, p Props) (*Tree, error) {
+	return ParseTreeOptions(data, CheckOptions{Props: p})
+}
+
+// ParseTreeOptions is ParseTree with explicit check options (tolerances, skipped features).
+func ParseTreeOptions(data []byte, opt CheckOptions) (*Tree, error) {
 	fc, err := geojson.UnmarshalFeatureCollection(data)
 	if err != nil {
 		return nil, fmt.Errorf("regions: not a GeoJSON FeatureCollection: %w", err)
 	}
-	regions := make([]*Region, 0, len(fc.Features))
-	for i, f := range fc.Features {
-		code := propString(f.Properties, p.Code)
-		if code == "" {
-			return nil, fmt.Errorf("regions: feature %d: property %q (code) missing", i, p.Code)
-		}
-		switch f.Geometry.(type) {
-		case orb.Polygon, orb.MultiPolygon:
-		default:
-			return nil, fmt.Errorf("regions: feature %d (%s): geometry must be Polygon or MultiPolygon", i, code)
-		}
-		regions = append(regions, &Region{
-			Code: code, Name: propString(f.Properties, p.Name), Parent: propString(f.Properties, p.Parent),
-			Kind: propString(f.Properties, p.Kind), Geometry: f.Geometry, Bound: f.Geometry.Bound(),
-		})
+	tree, probs := CheckFeatures(fc.Features, opt)
+	if len(probs) > 0 {
+		return nil, &ProblemsError{Problems: probs}
 	}
-	return NewTree(regions)
+	return tree, nil
+}
+
+// ProblemsError lists the problems that made a region file untrustworthy.
+type ProblemsError struct{ Problems []Problem }
+
+func (e *ProblemsError) Error() string {
+	const show = 5
+	var b strings.Builder
+	fmt.Fprintf(&b, "regions: %d problem(s)", len(e.Problems))
+	for i, p := range e.Problems {
+		if i == show {
+			fmt.Fprintf(&b, "; and %d more", len(e.Problems)-show)
+			break
+		}
+		b.WriteString("; ")
+		b.WriteString(p.String())
+	}
+	return b.String()
 }
 
 func propString(props geojson.Properties, key string) string {

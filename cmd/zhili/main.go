@@ -23,6 +23,7 @@ Usage:
   zhili serve     [flags]   run the server (--demo for the demo county with a live feed)
   zhili simulate  [flags]   send a realistic event stream to a server
   zhili bench     [flags]   load-test a server: WebSocket clients + an event rate
+  zhili import regions [flags] FILE...   check region GeoJSON and import it into --data
   zhili version             print the version
 
 Run "zhili <command> -h" for the flags of a command. Every flag can also be given as an
@@ -48,6 +49,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runSimulate(ctx, args[1:], stdout, stderr)
 	case "bench":
 		err = runBench(ctx, args[1:], stdout, stderr)
+	case "import":
+		err = runImport(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "zhili %s\n", version)
 	case "help", "-h", "--help":

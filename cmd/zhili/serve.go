@@ -41,7 +41,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.config, "config", "", "YAML config file (keys are flag names; also ingest_keys and view_tokens lists)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	fs.StringVar(&f.data, "data", "zhili-data", "directory for embedded storage (history store and intake log)")
-	fs.StringVar(&f.regions, "regions", "", "region GeoJSON file (default: the built-in demo county)")
+	fs.StringVar(&f.regions, "regions", "", "region GeoJSON file (default: DATA/regions.geojson from `zhili import regions`, else the built-in demo county)")
 	fs.BoolVar(&f.demo, "demo", false, "demo county with a live simulated feed; generates keys when unset")
 	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo feed (0 = no feed)")
 	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
@@ -79,6 +79,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return fmt.Errorf("--display-crs must be wgs84, gcj02 or bd09")
 	}
 	tree := geo.DemoTree()
+	if f.regions == "" {
+		if _, err := os.Stat(filepath.Join(f.data, regionsFile)); err == nil {
+			f.regions = filepath.Join(f.data, regionsFile) // imported with `zhili import regions`
+		}
+	}
 	if f.regions != "" {
 		b, err := os.ReadFile(f.regions)
 		if err != nil {

@@ -1,0 +1,122 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/paulmach/orb/geojson"
+
+	"zhili/geo"
+)
+
+// regionsFile is where `zhili import regions` puts the checked tree; `zhili serve` loads it
+// when --regions is not given.
+const regionsFile = "regions.geojson"
+
+// runImport implements `zhili import regions FILE...`.
+func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "regions" {
+		return errors.New("usage: zhili import regions [flags] FILE...")
+	}
+	fs := flag.NewFlagSet("import regions", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	data := fs.String("data", "zhili-data", "data directory to import into (writes DIR/"+regionsFile+")")
+	codeProp := fs.String("code-prop", geo.DefaultProps.Code, "feature property holding the region code")
+	nameProp := fs.String("name-prop", geo.DefaultProps.Name, "feature property holding the name")
+	parentProp := fs.String("parent-prop", geo.DefaultProps.Parent, "feature property holding the parent's code")
+	kindProp := fs.String("kind-prop", geo.DefaultProps.Kind, "feature property holding the level name (county, township, grid…)")
+	skip := fs.String("skip", "", "comma-separated codes of features to leave out (after reading their problems)")
+	outsideTol := fs.Float64("outside-tol", 1e-4, "how far a child's vertex may lie outside its parent (file units)")
+	areaTol := fs.Float64("area-tol", 0.005, "share of a parent's area that sibling gaps or overlaps may reach")
+	dry := fs.Bool("check", false, "only check; write nothing")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if fs.NArg() == 0 {
+		return errors.New("import regions: name at least one GeoJSON file")
+	}
+	var features []*geojson.Feature
+	type span struct {
+		file       string
+		start, end int
+	}
+	var spans []span
+	for _, path := range fs.Args() {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		fc, err := geojson.UnmarshalFeatureCollection(b)
+		if err != nil {
+			return fmt.Errorf("%s: not a GeoJSON FeatureCollection: %w", path, err)
+		}
+		spans = append(spans, span{path, len(features), len(features) + len(fc.Features)})
+		features = append(features, fc.Features...)
+	}
+	opt := geo.CheckOptions{Props: geo.Props{Code: *codeProp, Name: *nameProp, Parent: *parentProp, Kind: *kindProp},
+		OutsideTol: *outsideTol, AreaTol: *areaTol, Skip: map[string]bool{}}
+	for _, c := range strings.Split(*skip, ",") {
+		if c = strings.TrimSpace(c); c != "" {
+			opt.Skip[c] = true
+		}
+	}
+	tree, probs := geo.CheckFeatures(features, opt)
+	if len(probs) > 0 {
+		for _, p := range probs {
+			where := "tree"
+			for _, s := range spans {
+				if p.Feature >= s.start && p.Feature < s.end {
+					where = fmt.Sprintf("%s feature %d", s.file, p.Feature-s.start)
+				}
+			}
+			code := ""
+			if p.Code != "" {
+				code = " (" + p.Code + ")"
+			}
+			fmt.Fprintf(stdout, "%s%s: %s: %s\n", where, code, p.Kind, p.Detail)
+		}
+		return fmt.Errorf("%d problem(s): nothing imported; fix the features or name them with --skip", len(probs))
+	}
+	levels := map[int]int{}
+	depth := 0
+	tree.Walk(func(r *geo.Region) {
+		levels[r.Level]++
+		depth = max(depth, r.Level)
+	})
+	fmt.Fprintf(stdout, "%d regions, root %s %s, %d levels:", tree.Len(), tree.Root.Code, tree.Root.Name, depth+1)
+	for l := 0; l <= depth; l++ {
+		fmt.Fprintf(stdout, " %d", levels[l])
+	}
+	fmt.Fprintln(stdout)
+	if *dry {
+		return nil
+	}
+	fc, err := tree.FeatureCollection("root", -1)
+	if err != nil {
+		return err
+	}
+	b, err := json.Marshal(fc)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*data, 0o750); err != nil {
+		return err
+	}
+	out := filepath.Join(*data, regionsFile)
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o640); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "imported into %s (zhili serve --data %s uses it)\n", out, *data)
+	return nil
+}
