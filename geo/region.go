@@ -18,6 +18,7 @@ type Region struct {
 	Parent   string
 	Level    int    // depth in the tree; the root is 0
 	Kind     string // e.g. "county", "township", "grid" (informational)
+	Weight   float64 // optional density hint in [0,1] (property "weight"): towns dense, hills sparse
 	Geometry orb.Geometry
 	Bound    orb.Bound
 	Children []*Region
@@ -185,6 +186,9 @@ func (t *Tree) FeatureCollection(root string, depth int) (*geojson.FeatureCollec
 		}
 		f := geojson.NewFeature(x.Geometry)
 		f.Properties = geojson.Properties{"code": x.Code, "name": x.Name, "parent": x.Parent, "level": x.Level, "kind": x.Kind}
+		if x.Weight > 0 {
+			f.Properties["weight"] = x.Weight
+		}
 		fc.Append(f)
 		for _, c := range x.Children {
 			walk(c)

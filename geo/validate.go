@@ -142,6 +142,9 @@ func CheckFeatures(features []*geojson.Feature, opt CheckOptions) (*Tree, []Prob
 		}
 		r := &Region{Code: code, Name: propString(f.Properties, opt.Props.Name), Parent: propString(f.Properties, opt.Props.Parent),
 			Kind: propString(f.Properties, opt.Props.Kind), Geometry: f.Geometry, Bound: f.Geometry.Bound()}
+		if w, ok := f.Properties["weight"].(float64); ok && w > 0 && w <= 1 {
+			r.Weight = w
+		}
 		regions = append(regions, r)
 		index[r] = i
 	}

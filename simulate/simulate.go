@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"sort"
 	"strconv"
 	"time"
 
@@ -157,11 +158,19 @@ func NewGenerator(cfg Config) *Generator {
 		r := cfg.Tree.Root
 		g.grids = append(g.grids, grid{code: r.Code, bound: r.Bound, weight: 1})
 	}
-	// A few "town" grids are dense, with hotspots; the rest are sparse.
+	// A few "town" grids are dense, with hotspots; the rest are sparse. A region file may say
+	// which (property "weight", 0..1): then the densest fifth are the towns.
 	nTown := (len(g.grids) + 4) / 5
-	for _, i := range g.rng.Perm(len(g.grids))[:nTown] {
+	towns := g.rng.Perm(len(g.grids))[:nTown]
+	weighted := g.dataWeights(cfg.Tree)
+	if weighted != nil {
+		towns = weighted[:nTown]
+	}
+	for _, i := range towns {
 		gr := &g.grids[i]
-		gr.weight = 7
+		if weighted == nil {
+			gr.weight = 7
+		}
 		for k := 0; k < 2; k++ {
 			if p, ok := g.uniformIn(gr); ok {
 				gr.hot = append(gr.hot, p)
@@ -172,6 +181,27 @@ func NewGenerator(cfg Config) *Generator {
 		g.total += gr.weight
 	}
 	return g
+}
+
+// dataWeights applies the grids' own density hints, when the region file has them, and returns
+// the grid indices densest first; nil when it has none.
+func (g *Generator) dataWeights(t *geo.Tree) []int {
+	found := false
+	for i := range g.grids {
+		if r := t.Get(g.grids[i].code); r != nil && r.Weight > 0 {
+			found = true
+			g.grids[i].weight = 0.2 + 4*r.Weight
+		}
+	}
+	if !found {
+		return nil
+	}
+	idx := make([]int, len(g.grids))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return g.grids[idx[a]].weight > g.grids[idx[b]].weight })
+	return idx
 }
 
 // Stats returns what the generator produced so far.

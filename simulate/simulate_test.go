@@ -374,3 +374,48 @@ func TestRun(t *testing.T) {
 		t.Fatalf("got %v, want the send error", err)
 	}
 }
+
+// Grids with a high density hint in the region file get most cases.
+func TestDataWeightsConcentrateCases(t *testing.T) {
+	tree := geo.DemoTree()
+	var leaves []*geo.Region
+	tree.Walk(func(r *geo.Region) {
+		if len(r.Children) == 0 {
+			leaves = append(leaves, r)
+		}
+	})
+	dense := leaves[5]
+	for _, r := range leaves {
+		r.Weight = 0.01
+	}
+	dense.Weight = 1
+	g := NewGenerator(Config{Tree: tree, Seed: 7, Rate: 100, BadRatio: -1, LateRatio: -1, DupRatio: -1})
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, Zone)
+	count := map[string]int{}
+	total := 0
+	rules := event.DefaultRules()
+	for i := 0; i < 600; i++ {
+		now = now.Add(time.Second)
+		for _, l := range g.Next(now, 1000) {
+			ev, _, err := event.Decode(l, &rules, now.Add(time.Second))
+			if err != nil || ev.Type != event.CaseReported {
+				continue
+			}
+			var path []string
+			if ev.Location != nil {
+				lon, lat := geo.ToWGS84(ev.Location.CRS, ev.Location.Lon, ev.Location.Lat)
+				path = geo.TreeLocator{T: tree}.Locate(orb.Point{lon, lat})
+			} else {
+				path = tree.Path(ev.Region)
+			}
+			if len(path) > 0 {
+				count[path[len(path)-1]]++
+				total++
+			}
+		}
+	}
+	t.Logf("dense grid: %d of %d cases", count[dense.Code], total)
+	if total < 1000 || float64(count[dense.Code]) < 0.3*float64(total) {
+		t.Fatalf("dense grid %s got %d of %d cases", dense.Code, count[dense.Code], total)
+	}
+}
