@@ -16,8 +16,8 @@ type Region struct {
 	Code     string
 	Name     string
 	Parent   string
-	Level    int    // depth in the tree; the root is 0
-	Kind     string // e.g. "county", "township", "grid" (informational)
+	Level    int     // depth in the tree; the root is 0
+	Kind     string  // e.g. "county", "township", "grid" (informational)
 	Weight   float64 // optional density hint in [0,1] (property "weight"): towns dense, hills sparse
 	Geometry orb.Geometry
 	Bound    orb.Bound
