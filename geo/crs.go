@@ -1,6 +1,10 @@
 package geo
 
-import "math"
+import (
+	"math"
+
+	"github.com/paulmach/orb"
+)
 
 // Coordinate systems used in China. GCJ-02 ("Mars coordinates") is WGS-84 with a published
 // obfuscation applied inside China; BD-09 is GCJ-02 with a further Baidu offset. Outside China
@@ -107,4 +111,36 @@ func FromWGS84(crs string, lon, lat float64) (float64, float64) {
 		return GCJ02ToBD09(WGS84ToGCJ02(lon, lat))
 	}
 	return lon, lat
+}
+
+// TransformGeometry returns a copy of g with every point passed through fn.
+func TransformGeometry(g orb.Geometry, fn func(lon, lat float64) (float64, float64)) orb.Geometry {
+	ring := func(r orb.Ring) orb.Ring {
+		out := make(orb.Ring, len(r))
+		for i, p := range r {
+			out[i][0], out[i][1] = fn(p[0], p[1])
+		}
+		return out
+	}
+	poly := func(p orb.Polygon) orb.Polygon {
+		out := make(orb.Polygon, len(p))
+		for i, r := range p {
+			out[i] = ring(r)
+		}
+		return out
+	}
+	switch x := g.(type) {
+	case orb.Polygon:
+		return poly(x)
+	case orb.MultiPolygon:
+		out := make(orb.MultiPolygon, len(x))
+		for i, p := range x {
+			out[i] = poly(p)
+		}
+		return out
+	case orb.Point:
+		lon, lat := fn(x[0], x[1])
+		return orb.Point{lon, lat}
+	}
+	return g
 }

@@ -18,6 +18,7 @@ import (
 	"zhili/assets"
 	"zhili/errs"
 	"zhili/event"
+	"zhili/geo"
 	"zhili/store"
 )
 
@@ -142,6 +143,18 @@ func (s *Server) regions(c *fiber.Ctx) error {
 	fc, err := s.d.Tree.FeatureCollection(root, depth)
 	if err != nil {
 		return errs.Wrap(errs.NotFound, "root", err, "unknown region")
+	}
+	// Regions are stored in WGS-84; screens get the display CRS (the one live points use), or
+	// the one they ask for.
+	crs := c.Query("crs", s.cfg.DisplayCRS)
+	switch crs {
+	case "", event.WGS84:
+	case event.GCJ02, event.BD09:
+		for _, f := range fc.Features {
+			f.Geometry = geo.TransformGeometry(f.Geometry, func(lon, lat float64) (float64, float64) { return geo.FromWGS84(crs, lon, lat) })
+		}
+	default:
+		return errs.E(errs.Invalid, "crs", "crs must be wgs84, gcj02 or bd09")
 	}
 	b, err := json.Marshal(fc)
 	if err != nil {

@@ -34,6 +34,7 @@ type Config struct {
 	IngestKeys map[string]*aggregator.Policy // source API key → policy
 	ViewTokens map[string]Viewer             // viewer token → scope
 	MaxBytes   int64                         // ingest body limit (the aggregator names the reason)
+	DisplayCRS string                        // CRS of coordinates served to screens (wgs84, gcj02, bd09)
 	Loc        *time.Location
 	Version    string
 	Logger     *slog.Logger

@@ -139,7 +139,7 @@ func New(cfg Config) (*App, error) {
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
 	a.Reg.MustRegister(hubCollector{a.Hub})
-	a.Srv = server.New(server.Config{IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, MaxBytes: cfg.MaxBytes,
+	a.Srv = server.New(server.Config{IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS,
 		Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
 		server.Deps{Agg: a.Agg, Hub: a.Hub, Model: a.Model, Store: st, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg})
 	addr, err := a.Srv.Listen(cfg.Listen)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/fasthttp/websocket"
 
 	"zhili/aggregator"
+	"zhili/geo"
 	"zhili/server"
 )
 
@@ -332,6 +334,26 @@ func TestIngestLimitsAndAuth(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != 200 || len(fc.Features) != 7 {
 		t.Errorf("regions depth 1: %d, %d features", resp.StatusCode, len(fc.Features))
+	}
+	// Regions in the CRS a screen asks for: GCJ-02 outlines are the WGS-84 ones shifted.
+	first := func(crs string) [2]float64 {
+		resp, err := http.Get(base + "/api/v1/regions?token=" + testToken + "&depth=0&crs=" + crs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var fc struct {
+			Features []struct{ Geometry struct{ Coordinates [][][2]float64 } }
+		}
+		_ = json.NewDecoder(resp.Body).Decode(&fc)
+		if len(fc.Features) != 1 {
+			t.Fatalf("crs=%s: %d features", crs, len(fc.Features))
+		}
+		return fc.Features[0].Geometry.Coordinates[0][0]
+	}
+	w, g := first("wgs84"), first("gcj02")
+	if gl, ga := geo.WGS84ToGCJ02(w[0], w[1]); math.Abs(g[0]-gl) > 1e-9 || math.Abs(g[1]-ga) > 1e-9 || g == w {
+		t.Errorf("gcj02 outline %v, wgs84 %v", g, w)
 	}
 }
 
