@@ -44,13 +44,29 @@ type Point struct {
 	Count int64     `json:"count"`
 }
 
-// RegionQuery asks for counts per child region of Region over a period.
+// RegionQuery asks for counts per child region of Region over a period, or per descendant at
+// a deeper Level.
 type RegionQuery struct {
 	Region   string // parent region code ("" = top level)
 	Depth    int    // depth of Region in the tree (root = 0); children are at Depth+1
+	Level    int    // depth of the regions counted; 0 (or ≤ Depth) means Depth+1
 	From, To time.Time
 	Category string
 	Types    []event.Type // empty = case.reported only
+}
+
+// CubeQuery asks for a space-time cube: counts per region at Level under Region (as
+// RegionQuery) × time bucket (as SeriesQuery), for emerging-hotspot analysis.
+type CubeQuery struct {
+	RegionQuery
+	Step time.Duration
+	Loc  *time.Location
+}
+
+// CubeSeries is one region's dense series in a cube.
+type CubeSeries struct {
+	Region string  `json:"region"`
+	Points []Point `json:"points"`
 }
 
 // RegionCount is the count for one child region.
@@ -76,6 +92,8 @@ type Store interface {
 	Count(ctx context.Context) (int64, error)
 	Series(ctx context.Context, q SeriesQuery) ([]Point, error)
 	RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount, error)
+	// Cube returns a dense series per region that has events, ordered by region code.
+	Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error)
 	CaseEvents(ctx context.Context, caseID string) ([]Record, error)
 	Ping(ctx context.Context) error
 	Close() error

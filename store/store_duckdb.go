@@ -588,7 +588,8 @@ func (d *DuckDB) Series(ctx context.Context, q SeriesQuery) ([]Point, error) {
 }
 
 // RegionCounts counts events per child region of q.Region (the RegionPath element at
-// q.Depth+1), ordered by region code. Children without events are absent.
+// q.Depth+1), or per descendant at q.Level when it is deeper, ordered by region code. Regions
+// without events are absent.
 func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount, error) {
 	if err := d.check(); err != nil {
 		return nil, err
@@ -599,13 +600,7 @@ func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount
 	if q.Depth < 0 {
 		return nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
 	}
-	where, args := filter(q.From, q.To, q.Category, q.Types)
-	// DuckDB lists are 1-based: the region at depth k is region_path[k+1].
-	child := strconv.Itoa(q.Depth + 2)
-	if q.Region != "" {
-		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
-		args = append(args, q.Region)
-	}
+	where, args, child := regionFilter(q)
 	query := `SELECT region_path[` + child + `] AS child, count(*) FROM events WHERE ` + where +
 		` AND len(region_path) >= ` + child + ` GROUP BY child ORDER BY child`
 	rows, err := d.db.QueryContext(ctx, query, args...)
@@ -623,6 +618,76 @@ func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount
 	}
 	if err := rows.Err(); err != nil {
 		return nil, unavailable(err, "duckdb: region counts")
+	}
+	return out, nil
+}
+
+// regionFilter returns the WHERE clause of a region query and the 1-based list index of the
+// counted level. DuckDB lists are 1-based: the region at depth k is region_path[k+1].
+func regionFilter(q RegionQuery) (string, []any, string) {
+	where, args := filter(q.From, q.To, q.Category, q.Types)
+	level := q.Level
+	if level <= q.Depth {
+		level = q.Depth + 1
+	}
+	if q.Region != "" {
+		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
+		args = append(args, q.Region)
+	}
+	return where, args, strconv.Itoa(level + 1)
+}
+
+// Cube counts events per region at the query's level × time bucket.
+func (d *DuckDB) Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	if q.Depth < 0 {
+		return nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
+	}
+	sq := SeriesQuery{From: q.From, To: q.To, Step: q.Step, Loc: q.Loc}
+	probe, err := PlanSeries(sq)
+	if err != nil {
+		return nil, err
+	}
+	where, args, idx := regionFilter(q.RegionQuery)
+	query := `SELECT region_path[` + idx + `] AS r, (epoch_us(at_utc) - ?) // ? AS slot, count(*) FROM events WHERE ` + where +
+		` AND len(region_path) >= ` + idx + ` GROUP BY r, slot ORDER BY r`
+	args = append([]any{probe.Origin.UnixMicro(), probe.Slot.Microseconds()}, args...)
+	rows, err := d.db.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, unavailable(err, "duckdb: cube")
+	}
+	defer rows.Close()
+	var out []CubeSeries
+	var plan *SeriesPlan
+	last := ""
+	flush := func() {
+		if plan != nil {
+			out = append(out, CubeSeries{Region: last, Points: plan.Points()})
+		}
+	}
+	for rows.Next() {
+		var r string
+		var slot, n int64
+		if err := rows.Scan(&r, &slot, &n); err != nil {
+			return nil, unavailable(err, "duckdb: cube")
+		}
+		if r != last || plan == nil {
+			flush()
+			if plan, err = PlanSeries(sq); err != nil {
+				return nil, err
+			}
+			last = r
+		}
+		plan.Add(slot, n)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err, "duckdb: cube")
+	}
+	flush()
+	if out == nil {
+		out = []CubeSeries{}
 	}
 	return out, nil
 }

@@ -52,6 +52,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Series/Region", testSeriesRegion},
 		{"Series/CategoryAndTypes", testSeriesCategoryTypes},
 		{"RegionCounts", testRegionCounts},
+		{"RegionCounts/Level", testRegionCountsLevel},
+		{"Cube", testCube},
 		{"CaseEvents/Order", testCaseEventsOrder},
 		{"Basics", testBasics},
 	}
@@ -896,6 +898,70 @@ func testRegionCounts(t *testing.T, s store.Store) {
 		if _, err := s.RegionCounts(t.Context(), q); errs.CodeOf(err) != errs.Invalid {
 			t.Errorf("RegionCounts(%+v): err = %v, want code %s", q, err, errs.Invalid)
 		}
+	}
+}
+
+// Counts per descendant at a deeper level: grids under the root, grids under a township.
+func testRegionCountsLevel(t *testing.T, s store.Store) {
+	write(t, s, 5,
+		reported("g1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1),
+		reported("g2", "2026-11-27T08:10:00+08:00", 2, rR, rA, rA2),
+		reported("g3", "2026-11-27T08:20:00+08:00", 3, rR, rB, rB1),
+		reported("g4", "2026-11-27T08:30:00+08:00", 4, rR, rB, rB1),
+		reported("g5", "2026-11-27T08:40:00+08:00", 5, rR, rA)) // located to a township only
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	for _, c := range []struct {
+		q    store.RegionQuery
+		want map[string]int64
+	}{
+		{store.RegionQuery{Region: rR, Depth: 0, Level: 2}, map[string]int64{rA1: 1, rA2: 1, rB1: 2}},
+		{store.RegionQuery{Region: rB, Depth: 1, Level: 2}, map[string]int64{rB1: 2}},
+		{store.RegionQuery{Region: rR, Depth: 0, Level: 0}, map[string]int64{rA: 3, rB: 2}}, // Level ≤ Depth: children
+	} {
+		c.q.From, c.q.To = from, to
+		rc, err := s.RegionCounts(t.Context(), c.q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := countsMap(rc); fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("RegionCounts(%s depth %d level %d) = %v, want %v", c.q.Region, c.q.Depth, c.q.Level, got, c.want)
+		}
+	}
+}
+
+// The space-time cube: a dense series per region at the level, local-midnight day buckets.
+func testCube(t *testing.T, s store.Store) {
+	write(t, s, 5,
+		reported("q1", "2026-11-25T23:30:00+08:00", 1, rR, rA, rA1),
+		reported("q2", "2026-11-26T00:30:00+08:00", 2, rR, rA, rA1),
+		reported("q3", "2026-11-26T10:00:00+08:00", 3, rR, rA, rA1),
+		reported("q4", "2026-11-27T10:00:00+08:00", 4, rR, rB, rB1),
+		reported("q5", "2026-11-27T11:00:00+08:00", 5, rR, rB))
+	cube, err := s.Cube(t.Context(), store.CubeQuery{
+		RegionQuery: store.RegionQuery{Region: rR, Depth: 0, Level: 2,
+			From: ts("2026-11-25T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00")},
+		Step: 24 * time.Hour, Loc: shanghai})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, c := range cube {
+		var ns []string
+		for _, p := range c.Points {
+			ns = append(ns, fmt.Sprint(p.Count))
+		}
+		got[c.Region] = strings.Join(ns, ",")
+		if len(c.Points) != 3 || !c.Points[0].T.Equal(ts("2026-11-25T00:00:00+08:00")) {
+			t.Errorf("cube %s points %v", c.Region, c.Points)
+		}
+	}
+	want := map[string]string{rA1: "1,2,0", rB1: "0,0,1"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("cube = %v, want %v", got, want)
+	}
+	if _, err := s.Cube(t.Context(), store.CubeQuery{RegionQuery: store.RegionQuery{Region: rR, From: ts("2026-11-25T00:00:00+08:00"),
+		To: ts("2026-11-28T00:00:00+08:00")}, Step: 5 * time.Hour, Loc: shanghai}); errs.CodeOf(err) != errs.Invalid {
+		t.Errorf("a 5h step: err %v, want invalid", err)
 	}
 }
 
