@@ -139,6 +139,19 @@ func New(cfg Config) (*App, error) {
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
 	a.Reg.MustRegister(hubCollector{a.Hub})
+	model := a.Model
+	a.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_live_updates_total_applied",
+		Help: "Updates from the aggregators applied to this server's read model."},
+		func() float64 { u, _, _ := model.Stats(); return float64(u) }))
+	a.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_live_last_update_age_seconds",
+		Help: "Seconds since the read model last received an update (-1: never)."},
+		func() float64 {
+			_, _, last := model.Stats()
+			if last.IsZero() {
+				return -1
+			}
+			return cfg.Clock.Now().Sub(last).Seconds()
+		}))
 	a.Srv = server.New(server.Config{IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS,
 		Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
 		server.Deps{Agg: a.Agg, Hub: a.Hub, Model: a.Model, Store: st, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg})
