@@ -140,7 +140,7 @@ func New(cfg Config) (*App, error) {
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
 	a.Reg.MustRegister(hubCollector{a.Hub})
 	model := a.Model
-	a.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_live_updates_total_applied",
+	a.Reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zhili_live_updates_applied_total",
 		Help: "Updates from the aggregators applied to this server's read model."},
 		func() float64 { u, _, _ := model.Stats(); return float64(u) }))
 	a.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_live_last_update_age_seconds",
