@@ -50,6 +50,7 @@ type RegionQuery struct {
 	Region   string // parent region code ("" = top level)
 	Depth    int    // depth of Region in the tree (root = 0); children are at Depth+1
 	Level    int    // depth of the regions counted; 0 (or ≤ Depth) means Depth+1
+	UpTo     uint64 // when > 0, only records with Offset ≤ UpTo (a consistent cut of the intake log)
 	From, To time.Time
 	Category string
 	Types    []event.Type // empty = case.reported only

@@ -634,6 +634,10 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
 		args = append(args, q.Region)
 	}
+	if q.UpTo > 0 {
+		where += ` AND intake_offset <= ?`
+		args = append(args, q.UpTo)
+	}
 	return where, args, strconv.Itoa(level + 1)
 }
 

@@ -916,7 +916,8 @@ func testRegionCountsLevel(t *testing.T, s store.Store) {
 	}{
 		{store.RegionQuery{Region: rR, Depth: 0, Level: 2}, map[string]int64{rA1: 1, rA2: 1, rB1: 2}},
 		{store.RegionQuery{Region: rB, Depth: 1, Level: 2}, map[string]int64{rB1: 2}},
-		{store.RegionQuery{Region: rR, Depth: 0, Level: 0}, map[string]int64{rA: 3, rB: 2}}, // Level ≤ Depth: children
+		{store.RegionQuery{Region: rR, Depth: 0, Level: 0}, map[string]int64{rA: 3, rB: 2}},                    // Level ≤ Depth: children
+		{store.RegionQuery{Region: rR, Depth: 0, Level: 2, UpTo: 3}, map[string]int64{rA1: 1, rA2: 1, rB1: 1}}, // a cut of the log
 	} {
 		c.q.From, c.q.To = from, to
 		rc, err := s.RegionCounts(t.Context(), c.q)
