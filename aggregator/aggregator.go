@@ -85,7 +85,8 @@ type Aggregator struct {
 
 	mu    sync.Mutex // guards st
 	st    *state
-	pos   uint64 // last intake offset applied
+	pos   uint64        // last intake offset applied
+	start atomic.Uint64 // the store checkpoint the live state was rebuilt from
 	ready atomic.Bool
 
 	draining atomic.Bool
@@ -117,6 +118,10 @@ func New(cfg Config, in intake.Intake, st store.Store, b bus.Bus, tree *geo.Tree
 
 // Ready reports whether recovery finished and events are being applied.
 func (a *Aggregator) Ready() bool { return a.ready.Load() }
+
+// StartCheckpoint is the intake offset up to which the live state was rebuilt from the history
+// store: every later event reaches the read model as a live update. Valid once Ready.
+func (a *Aggregator) StartCheckpoint() uint64 { return a.start.Load() }
 
 // locate returns the region path of an event's location, or of its explicit region.
 func (a *Aggregator) locate(ev *event.Event) []string {
@@ -183,6 +188,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 		return fmt.Errorf("aggregator: replay history: %w", err)
 	}
 	a.pos = cp
+	a.start.Store(cp)
 	u := a.st.takeDelta()
 	pruned := a.st.prune(now, a.cfg.CaseKeep)
 	a.recent = keepLast(u.Items, a.cfg.FeedKeep)

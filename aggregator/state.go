@@ -208,7 +208,9 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 		if becameKnown {
 			// Events that waited for the report are published now, in event-time order.
 			for i := range c.events {
-				s.items = append(s.items, s.item(c, &c.events[i]))
+				it := s.item(c, &c.events[i])
+				it.New = c.events[i].off == r.Offset
+				s.items = append(s.items, it)
 			}
 		} else {
 			s.items = append(s.items, s.item(c, &ev))

@@ -29,6 +29,7 @@ type Model struct {
 	feedCap  int
 	feedSeq  uint64 // seq of the newest item in feed
 	lastDay  int32
+	hot      *Hotspots // fed with live items, when set
 	updates  uint64
 	resets   uint64
 	lastData time.Time
@@ -50,6 +51,9 @@ func NewModel(tree *geo.Tree, loc *time.Location, clk clock.Clock, categories []
 	slices.Sort(m.cats)
 	return m
 }
+
+// SetHotspots makes the model feed live items to h. Call before Run/Consume.
+func (m *Model) SetHotspots(h *Hotspots) { m.hot = h }
 
 // Run applies the Updates published on b until ctx is done.
 func (m *Model) Run(ctx context.Context, b bus.Bus) error {
@@ -101,6 +105,9 @@ func (m *Model) Apply(u *Update) {
 				m.cats = slices.Insert(m.cats, i, c.Category)
 			}
 		}
+	}
+	if !u.Reset && m.hot != nil {
+		m.hot.Observe(u.Items)
 	}
 	if u.Reset && m.feedSeq > 0 {
 		return // screens already showed these items

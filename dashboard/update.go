@@ -73,6 +73,7 @@ type Item struct {
 	Point    *[2]float64 `json:"point,omitempty"`
 	Region   []string    `json:"region"`
 	At       time.Time   `json:"at"`
+	New      bool        `json:"new,omitempty"` // the report that opened the case (counted as new)
 }
 
 // Update is what aggregators publish. A reset carries the full state (after a restart or for a

@@ -101,3 +101,6 @@ func HexCover(poly orb.Polygon, res int) []uint64 {
 	}
 	return out
 }
+
+// HexString is the conventional hexadecimal form of an H3 cell (e.g. "8840b52d61fffff").
+func HexString(cell uint64) string { return h3.Cell(cell).String() }

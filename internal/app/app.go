@@ -61,6 +61,7 @@ type App struct {
 	Bus   bus.Bus
 	Agg   *aggregator.Aggregator
 	Model *dashboard.Model
+	Hot   *dashboard.Hotspots
 	Hub   *dashboard.Hub
 	Srv   *server.Server
 	Reg   *prometheus.Registry
@@ -138,6 +139,9 @@ func New(cfg Config) (*App, error) {
 	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
+	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{DisplayCRS: cfg.DisplayCRS})
+	a.Model.SetHotspots(a.Hot)
+	a.Hub.Register("hotspots", dashboard.HotspotSource{H: a.Hot})
 	a.Reg.MustRegister(hubCollector{a.Hub})
 	model := a.Model
 	a.Reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zhili_live_updates_applied_total",
@@ -186,6 +190,20 @@ func (a *App) Start() error {
 	a.goRun("model", func() error { return a.Model.Consume(a.runCtx, sub) })
 	a.goRun("aggregator", func() error { return a.Agg.Run(a.runCtx) })
 	a.goRun("hub", func() error { return a.Hub.Run(a.runCtx) })
+	a.goRun("hotspot windows", func() error {
+		// Grid windows start from the history store, up to where live updates take over.
+		for !a.Agg.Ready() {
+			select {
+			case <-a.runCtx.Done():
+				return nil
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+		if err := a.Hot.Seed(a.runCtx, a.Store, a.Agg.StartCheckpoint()); err != nil && a.runCtx.Err() == nil {
+			a.cfg.Logger.Error("hotspot windows: seed from history", "err", err)
+		}
+		return nil
+	})
 	a.goRun("http", a.Srv.Serve)
 	var feedCtx context.Context
 	feedCtx, a.stopFeed = context.WithCancel(a.runCtx)

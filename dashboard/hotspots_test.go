@@ -1,0 +1,114 @@
+package dashboard
+
+import (
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb/planar"
+
+	"zhili/geo"
+	"zhili/internal/clock"
+)
+
+// New cases clustered in one grid make it a statistically significant hot spot at the grid,
+// child and hex levels; the window forgets them once they are older than its span.
+func TestHotspotTopic(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	clk := clock.NewFake(now)
+	tree := geo.DemoTree()
+	h := NewHotspots(tree, clk, HotspotConfig{Every: time.Nanosecond})
+	var leaves []*geo.Region
+	tree.Walk(func(r *geo.Region) {
+		if len(r.Children) == 0 {
+			leaves = append(leaves, r)
+		}
+	})
+	hot := leaves[9]
+	c, _ := planar.CentroidArea(hot.Geometry)
+	var items []Item
+	add := func(r *geo.Region, n int, at time.Time) {
+		p, _ := planar.CentroidArea(r.Geometry)
+		for i := 0; i < n; i++ {
+			items = append(items, Item{Type: "case.reported", New: true, Region: tree.Path(r.Code), Point: &[2]float64{p[0], p[1]}, At: at})
+		}
+	}
+	for _, l := range leaves {
+		add(l, 1, now.Add(-20*time.Minute)) // background: one case everywhere
+	}
+	add(hot, 30, now.Add(-10*time.Minute))
+	// Its neighbours are busy too: a hot area, not a lone cell.
+	w := geo.ContiguityWeights(leaves, 1e-7)
+	nbrs, _ := w.Row(9)
+	for _, j := range nbrs {
+		if j != 9 {
+			add(leaves[j], 12, now.Add(-5*time.Minute))
+		}
+	}
+	// A non-opening event of a case never counts.
+	items = append(items, Item{Type: "case.reported", Region: tree.Path(hot.Code), Point: &[2]float64{c[0], c[1]}, At: now})
+	h.Observe(items)
+
+	st, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:1h", Kind: "hotspots", Region: "root", Window: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var snap struct {
+		Grids    map[string]struct{ Count, Bin int; Z float64 }
+		Children map[string]struct{ Count, Bin int }
+		Hex      map[string]struct{ Count, Bin int }
+		Window   string
+	}
+	b, _ := json.Marshal(st.Snapshot())
+	if err := json.Unmarshal(b, &snap); err != nil {
+		t.Fatal(err)
+	}
+	g := snap.Grids[hot.Code]
+	if len(snap.Grids) != len(leaves) || g.Count != 31 || g.Bin < 2 || g.Z <= 1.96 {
+		t.Fatalf("hot grid %s: %+v (of %d grids)", hot.Code, g, len(snap.Grids))
+	}
+	if cold := snap.Grids[leaves[0].Code]; cold.Count != 1 || cold.Bin > 0 {
+		t.Fatalf("background grid: %+v", cold)
+	}
+	if ch := snap.Children[hot.Parent]; ch.Count < 31+3 {
+		t.Fatalf("township %s: %+v", hot.Parent, ch)
+	}
+	hexHot := 0
+	for _, x := range snap.Hex {
+		if x.Count >= 30 && x.Bin > 0 {
+			hexHot++
+		}
+	}
+	if hexHot != 1 {
+		t.Fatalf("hex level: %d hot cells with the cluster, want 1 (%d cells listed)", hexHot, len(snap.Hex))
+	}
+	// A township topic studies only its own grids.
+	ts, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:" + hot.Parent + ":1h", Kind: "hotspots", Region: hot.Parent, Window: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ = json.Marshal(ts.Snapshot())
+	var tsnap struct{ Grids map[string]any }
+	_ = json.Unmarshal(b, &tsnap)
+	if len(tsnap.Grids) != len(tree.Get(hot.Parent).Children) {
+		t.Fatalf("township topic lists %d grids", len(tsnap.Grids))
+	}
+	// An hour later the 1h window is empty: the delta sets every count to 0.
+	clk.Add(61 * time.Minute)
+	d, changed := st.Advance()
+	if !changed {
+		t.Fatal("no delta after the window slid")
+	}
+	b, _ = json.Marshal(d)
+	var delta struct {
+		Grids map[string]struct{ Count *int }
+	}
+	_ = json.Unmarshal(b, &delta)
+	if x := delta.Grids[hot.Code]; x.Count == nil || *x.Count != 0 {
+		t.Fatalf("after the window: %s", b)
+	}
+	if _, err := (HotspotSource{H: h}).Open(Topic{Kind: "hotspots", Region: "root", Window: "today"}); err == nil {
+		t.Fatal("window today accepted")
+	}
+}
