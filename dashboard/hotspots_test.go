@@ -55,7 +55,10 @@ func TestHotspotTopic(t *testing.T) {
 		t.Fatal(err)
 	}
 	var snap struct {
-		Grids    map[string]struct{ Count, Bin int; Z float64 }
+		Grids map[string]struct {
+			Count, Bin int
+			Z          float64
+		}
 		Children map[string]struct{ Count, Bin int }
 		Hex      map[string]struct{ Count, Bin int }
 		Window   string

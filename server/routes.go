@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"zhili/assets"
+	"zhili/dashboard"
 	"zhili/errs"
 	"zhili/event"
 	"zhili/geo"
@@ -71,6 +72,7 @@ func (s *Server) routes() {
 	a.Get("/api/v1/regions", s.regions)
 	a.Get("/api/v1/series", s.series)
 	a.Get("/api/v1/counts", s.counts)
+	a.Get("/api/v1/hotspots", s.hotspots)
 	a.Get("/api/v1/cases/:id", s.caseTimeline)
 	s.websocketRoutes()
 	a.Get("/openapi.yaml", func(c *fiber.Ctx) error {
@@ -317,6 +319,27 @@ func (s *Server) counts(c *fiber.Ctx) error {
 		rc = []store.RegionCount{}
 	}
 	return c.JSON(fiber.Map{"region": p.region, "from": p.from.In(s.cfg.Loc), "to": p.to.In(s.cfg.Loc), "category": p.category, "children": rc})
+}
+
+// hotspots answers Gi* (and emerging-hotspot classes with step=) for any period.
+func (s *Server) hotspots(c *fiber.Ctx) error {
+	p, err := s.periodParams(c)
+	if err != nil {
+		return err
+	}
+	q := dashboard.HotspotQuery{Region: p.region, From: p.from, To: p.to, Level: c.Query("level"), Category: p.category,
+		Types: p.types, DisableFDR: c.Query("fdr") == "false", Loc: s.cfg.Loc}
+	if sv := c.Query("step"); sv != "" {
+		if q.Step, err = parseStep(sv); err != nil {
+			return err
+		}
+		q.Emerging = true
+	}
+	rep, err := dashboard.PeriodHotspots(c.UserContext(), s.d.Store, s.d.Tree, q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(rep)
 }
 
 // caseTimeline returns a case's events in order, personal fields masked.

@@ -523,3 +523,90 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 		return seeded && c == 26 && bin > 0
 	})
 }
+
+// Hotspots for a past period from the history store: Gi* per grid, and emerging classes per
+// grid over daily steps.
+func TestPeriodHotspotsAPI(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	defer a.Shutdown(context.Background())
+	base := "http://" + a.Addr
+	var regions []*geo.Region
+	a.cfg.Tree.Walk(func(r *geo.Region) {
+		if len(r.Children) == 0 {
+			regions = append(regions, r)
+		}
+	})
+	nbrs, _ := geo.ContiguityWeights(regions, 1e-7).Row(9)
+	loc := a.cfg.Loc
+	day0 := time.Now().In(loc).AddDate(0, 0, -8)
+	day0 = time.Date(day0.Year(), day0.Month(), day0.Day(), 0, 0, 0, 0, loc)
+	var lines []string
+	n := 0
+	report := func(code string, d, k int) {
+		for i := 0; i < k; i++ {
+			n++
+			at := day0.AddDate(0, 0, d).Add(time.Duration(9+i%8) * time.Hour).Format(time.RFC3339)
+			lines = append(lines, fmt.Sprintf(`{"id":"p%d","type":"case.reported","case_id":"P%d","at":%q,"source":"app","category":"environment","region":%q}`, n, n, at, code))
+		}
+	}
+	for d := 0; d < 8; d++ {
+		for _, r := range regions {
+			report(r.Code, d, 1)
+		}
+		if d >= 4 { // the area around grid 9 heats up over the last four days
+			for _, j := range nbrs {
+				report(regions[j].Code, d, 4*(d-3))
+			}
+		}
+	}
+	if code, body := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	waitStored(t, a, int64(n))
+	from, to := day0.Format("2006-01-02"), day0.AddDate(0, 0, 8).Format("2006-01-02")
+	var rep struct {
+		FDR   bool
+		Steps []time.Time
+		Cells []struct {
+			Code    string
+			Count   int
+			Bin     int
+			Pattern string
+		}
+	}
+	resp, err := http.Get(base + "/api/v1/hotspots?token=" + testToken + "&from=" + from + "&to=" + to + "&step=1d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if err := json.Unmarshal(body, &rep); err != nil {
+		t.Fatal(err)
+	}
+	if !rep.FDR || len(rep.Steps) != 8 || len(rep.Cells) != len(regions) {
+		t.Fatalf("reply: fdr %v, %d steps, %d cells", rep.FDR, len(rep.Steps), len(rep.Cells))
+	}
+	// Gi* looks at neighbourhoods: grids touching the heated area may share its hot bins, grids
+	// farther away may not.
+	in := map[string]bool{}
+	w := geo.ContiguityWeights(regions, 1e-7)
+	for _, j := range nbrs {
+		ks, _ := w.Row(j)
+		for _, k := range ks {
+			in[regions[k].Code] = true
+		}
+	}
+	hot := rep.Cells[9]
+	if hot.Code != regions[9].Code || hot.Count != 8+4+8+12+16 || hot.Bin < 2 || !strings.HasSuffix(hot.Pattern, "_hot") {
+		t.Fatalf("the heating grid: %+v", hot)
+	}
+	for _, c := range rep.Cells {
+		if !in[c.Code] && (c.Bin > 0 || strings.HasSuffix(c.Pattern, "_hot")) {
+			t.Fatalf("a quiet grid came out hot: %+v", c)
+		}
+	}
+	t.Logf("heating grid %s: %d cases, bin %d, pattern %s", hot.Code, hot.Count, hot.Bin, hot.Pattern)
+}

@@ -1,0 +1,162 @@
+package dashboard
+
+import (
+	"context"
+	"time"
+
+	"zhili/errs"
+	"zhili/event"
+	"zhili/geo"
+	"zhili/store"
+)
+
+// HotspotQuery asks for hotspot statistics over any past period.
+type HotspotQuery struct {
+	Region   string // region code or "root"
+	From, To time.Time
+	Level    string // "grid" (the deepest regions under Region, default) or "child"
+	Category string
+	Types    []event.Type // default case.reported
+	Step     time.Duration
+	// Emerging asks for the space-time analysis with bins of Step (which must divide a day or
+	// be whole days).
+	Emerging   bool
+	DisableFDR bool
+	Loc        *time.Location
+}
+
+// HotspotCell is one location's result.
+type HotspotCell struct {
+	Code    string  `json:"code"`
+	Name    string  `json:"name"`
+	Count   int64   `json:"count"`
+	Z       float64 `json:"z"`
+	P       float64 `json:"p"`
+	Q       float64 `json:"q"` // FDR-adjusted p (equals p without FDR)
+	Bin     int     `json:"bin"`
+	Pattern string  `json:"pattern,omitempty"` // emerging-hotspot class
+	TrendZ  float64 `json:"trend_z,omitempty"` // Mann-Kendall over the location's z-scores
+	TrendP  float64 `json:"trend_p,omitempty"`
+}
+
+// HotspotReply answers a HotspotQuery.
+type HotspotReply struct {
+	Region     string        `json:"region"`
+	Level      string        `json:"level"`
+	From       time.Time     `json:"from"`
+	To         time.Time     `json:"to"`
+	FDR        bool          `json:"fdr"`
+	Weights    string        `json:"weights"`
+	Steps      []time.Time   `json:"steps,omitempty"`
+	Degenerate string        `json:"degenerate,omitempty"`
+	Cells      []HotspotCell `json:"cells"`
+}
+
+// PeriodHotspots computes Gi* (and, when asked, emerging-hotspot classes) from the history
+// store for any period. Study area: the grids under the region (or its children), zero-count
+// locations included; weights: queen contiguity of the polygons (tolerance 1e-7°).
+func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q HotspotQuery) (HotspotReply, error) {
+	r := tree.Get(q.Region)
+	if r == nil {
+		return HotspotReply{}, errs.E(errs.NotFound, "region", "unknown region %q", q.Region)
+	}
+	if len(r.Children) == 0 {
+		return HotspotReply{}, errs.E(errs.Invalid, "region", "region %s has no subdivisions to compare", r.Code)
+	}
+	var locs []*geo.Region
+	level := 0
+	switch q.Level {
+	case "", "grid":
+		q.Level = "grid"
+		// The deepest level under r; regions that stop earlier take part as they are.
+		var walk func(x *geo.Region)
+		walk = func(x *geo.Region) {
+			if len(x.Children) == 0 {
+				locs = append(locs, x)
+				level = max(level, x.Level)
+				return
+			}
+			for _, c := range x.Children {
+				walk(c)
+			}
+		}
+		walk(r)
+	case "child":
+		locs = r.Children
+		level = r.Level + 1
+	default:
+		return HotspotReply{}, errs.E(errs.Invalid, "level", "level must be grid or child")
+	}
+	idx := make(map[string]int, len(locs))
+	for i, l := range locs {
+		idx[l.Code] = i
+	}
+	w := geo.ContiguityWeights(locs, 1e-7)
+	rq := store.RegionQuery{Region: r.Code, Depth: r.Level, Level: level, From: q.From, To: q.To, Category: q.Category, Types: q.Types}
+	// Regions shallower than the deepest level are counted at their own depth.
+	depths := map[int]bool{}
+	for _, l := range locs {
+		depths[l.Level] = true
+	}
+	x := make([]float64, len(locs))
+	for d := range depths {
+		rq.Level = d
+		rc, err := st.RegionCounts(ctx, rq)
+		if err != nil {
+			return HotspotReply{}, err
+		}
+		for _, c := range rc {
+			if i, ok := idx[c.Region]; ok && locs[i].Level == d {
+				x[i] = float64(c.Count)
+			}
+		}
+	}
+	res := geo.Hotspots(x, w, geo.HotspotOptions{DisableFDR: q.DisableFDR})
+	rep := HotspotReply{Region: r.Code, Level: q.Level, From: q.From, To: q.To, FDR: res.FDR,
+		Weights: "queen contiguity", Degenerate: res.Degenerate, Cells: make([]HotspotCell, len(locs))}
+	for i, l := range locs {
+		g := res.Results[i]
+		rep.Cells[i] = HotspotCell{Code: l.Code, Name: l.Name, Count: int64(x[i]), Z: round(g.Z, 4), P: round(g.P, 5), Q: round(g.Q, 5), Bin: g.Bin}
+	}
+	if !q.Emerging {
+		return rep, nil
+	}
+	plan, err := store.PlanSeries(store.SeriesQuery{From: q.From, To: q.To, Step: q.Step, Loc: q.Loc})
+	if err != nil {
+		return HotspotReply{}, err
+	}
+	starts := plan.Points()
+	if len(starts) < 2 {
+		return HotspotReply{}, errs.E(errs.Invalid, "step", "emerging hotspots need at least two time steps in the period")
+	}
+	for _, p := range starts {
+		rep.Steps = append(rep.Steps, p.T)
+	}
+	cube := geo.NewCube(len(locs), len(starts))
+	for d := range depths {
+		rq.Level = d
+		cs, err := st.Cube(ctx, store.CubeQuery{RegionQuery: rq, Step: q.Step, Loc: q.Loc})
+		if err != nil {
+			return HotspotReply{}, err
+		}
+		for _, c := range cs {
+			if i, ok := idx[c.Region]; ok && locs[i].Level == d {
+				for s, p := range c.Points {
+					if s < len(starts) {
+						cube.Add(i, s, float64(p.Count))
+					}
+				}
+			}
+		}
+	}
+	em := geo.EmergingHotspots(cube, w, geo.EmergingOptions{DisableFDR: q.DisableFDR})
+	for i := range rep.Cells {
+		rep.Cells[i].Pattern = em.Patterns[i].String()
+		rep.Cells[i].TrendZ = round(em.Trends[i].Z, 4)
+		rep.Cells[i].TrendP = round(em.Trends[i].P, 5)
+	}
+	if em.Degenerate != "" {
+		rep.Degenerate = em.Degenerate
+	}
+	return rep, nil
+}
