@@ -400,6 +400,12 @@ func (s *Server) static(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).SendString(assets.NotBuiltMessage)
 	}
 	name := strings.TrimPrefix(path.Clean("/"+c.Params("*")), "/")
+	if screen, ok := strings.CutPrefix(name, "screen/"); ok && !strings.Contains(screen, "/") {
+		// /screen/<name> is the page <name>.html when there is one, else the overview page.
+		if _, err := fs.Stat(assets.Files(), screen+".html"); err == nil {
+			name = screen + ".html"
+		}
+	}
 	if name == "" || !strings.Contains(path.Base(name), ".") {
 		name = "index.html" // screens are served by the one page; it routes by path
 	}
@@ -414,7 +420,7 @@ func (s *Server) static(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentType, ct)
 	c.Set(fiber.HeaderCacheControl, assets.CacheControl(name))
 	c.Set("X-Content-Type-Options", "nosniff")
-	if name == "index.html" {
+	if strings.HasSuffix(name, ".html") {
 		// Intranet screens load nothing from outside the server.
 		c.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
 	}
