@@ -2,7 +2,8 @@
 //
 // No bundler: the page sources in web/ are plain ES2020 and CSS. JS and CSS files are copied
 // with a content hash in their names (name.<hash>.ext) so the server can cache them forever;
-// index.html is rewritten to reference the hashed names and is served with no-cache.
+// every page (web/*.html: index.html, and screens such as hotspots.html served at /screen/<name>)
+// is rewritten to reference the hashed names and is served with no-cache.
 // ECharts comes from node_modules (installed by `npm ci`), never from a CDN.
 //
 // Usage: npm ci && npm run build
@@ -41,7 +42,7 @@ for (const name of readdirSync(dist)) {
 const sources = new Map();
 sources.set('echarts.min.js', readFileSync(echartsPath));
 for (const name of readdirSync(web)) {
-  if (name === 'index.html' || name.startsWith('.')) continue;
+  if (name.endsWith('.html') || name.startsWith('.')) continue;
   sources.set(name, readFileSync(join(web, name)));
 }
 
@@ -54,17 +55,26 @@ for (const [name, buf] of sources) {
   renamed.set(name, out);
 }
 
-let html = readFileSync(join(web, 'index.html'), 'utf8');
-for (const [name, out] of renamed) {
-  if (name === out) continue;
-  const ref = new RegExp(`(["'/])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(["'?#])`, 'g');
-  html = html.replace(ref, `$1${out}$2`);
+// Pages: index.html first, then the other screens in name order.
+const pages = readdirSync(web)
+  .filter((name) => name.endsWith('.html') && !name.startsWith('.'))
+  .sort((a, b) => (a === 'index.html' ? -1 : b === 'index.html' ? 1 : a.localeCompare(b)));
+if (!pages.includes('index.html')) fail('web/index.html is missing');
+const hashedNames = new Set(renamed.values());
+for (const page of pages) {
+  let html = readFileSync(join(web, page), 'utf8');
+  for (const [name, out] of renamed) {
+    if (name === out) continue;
+    const ref = new RegExp(`(["'/])${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}(["'?#])`, 'g');
+    html = html.replace(ref, `$1${out}$2`);
+  }
+  // Every local script and stylesheet must have been renamed: a stale reference is a build error.
+  for (const m of html.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)) {
+    // Pages served below the root (/screen/<name>) reference assets by absolute path.
+    if (!hashedNames.has(m[1].replace(/^\//, ''))) fail(`${page} references ${m[1]}, which is not in web/`);
+  }
+  writeFileSync(join(dist, page), html);
 }
-// Every local script and stylesheet must have been renamed: a stale reference is a build error.
-for (const m of html.matchAll(/(?:src|href)="([^"]+\.(?:js|css))"/g)) {
-  if (![...renamed.values()].includes(m[1])) fail(`index.html references ${m[1]}, which is not in web/`);
-}
-writeFileSync(join(dist, 'index.html'), html);
 
 for (const [name, out] of renamed) console.log(`${name} -> dist/${out}`);
-console.log('index.html -> dist/index.html');
+for (const page of pages) console.log(`${page} -> dist/${page}`);
