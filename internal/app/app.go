@@ -134,7 +134,7 @@ func New(cfg Config) (*App, error) {
 	a.Bus = bus.NewMemory(4096)
 	a.Agg = aggregator.New(aggregator.Config{Rules: event.DefaultRules(), Loc: cfg.Loc, MaxLines: cfg.MaxLines,
 		MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS, Logger: cfg.Logger},
-		in, st, a.Bus, cfg.Tree, nil, cfg.Clock, aggregator.NewMetrics(a.Reg))
+		in, st, a.Bus, cfg.Tree, geo.NewIndexedLocator(cfg.Tree), cfg.Clock, aggregator.NewMetrics(a.Reg))
 	a.Model = dashboard.NewModel(cfg.Tree, cfg.Loc, cfg.Clock, event.DefaultCategories, cfg.Logger)
 	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
