@@ -1,0 +1,61 @@
+package dashboard
+
+import (
+	"math/rand/v2"
+	"testing"
+	"time"
+
+	"github.com/paulmach/orb/planar"
+
+	"zhili/geo"
+	"zhili/internal/clock"
+)
+
+// BenchmarkHotspotTopicTick measures one tick of the root hotspot topic over the demo
+// geography (grids, child regions and H3 cells, 24h window), while new cases arrive at
+// eventsPerTick per tick (one tick a second: that many events per second), spread over the
+// grids with a few dense ones. The op is: observe the tick's events, then recompute and diff.
+func BenchmarkHotspotTopicTick(b *testing.B) {
+	const eventsPerTick = 200
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	clk := clock.NewFake(now)
+	tree := geo.DemoTree()
+	h := NewHotspots(tree, clk, HotspotConfig{Every: time.Nanosecond})
+	var leaves []*geo.Region
+	tree.Walk(func(r *geo.Region) {
+		if len(r.Children) == 0 {
+			leaves = append(leaves, r)
+		}
+	})
+	rng := rand.New(rand.NewPCG(1, 2))
+	items := make([]Item, 4096)
+	for i := range items {
+		l := leaves[rng.IntN(len(leaves))]
+		if rng.IntN(3) == 0 {
+			l = leaves[rng.IntN(1+len(leaves)/20)] // dense towns
+		}
+		c, _ := planar.CentroidArea(l.Geometry)
+		items[i] = Item{Type: "case.reported", New: true, Region: tree.Path(l.Code), Point: &[2]float64{c[0], c[1]}}
+	}
+	st, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:24h", Kind: "hotspots", Region: "root", Window: "24h"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	batch := make([]Item, eventsPerTick)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		clk.Add(time.Second)
+		t := clk.Now()
+		for k := range batch {
+			batch[k] = items[(i*eventsPerTick+k)%len(items)]
+			batch[k].At = t
+		}
+		h.Observe(batch)
+		st.Advance()
+	}
+	b.ReportMetric(float64(len(leaves)), "grids")
+	b.ReportMetric(float64(len(h.hexCells)), "hex-cells")
+	b.ReportMetric(eventsPerTick, "events/tick")
+}
