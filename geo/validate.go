@@ -200,8 +200,9 @@ func CheckFeatures(features []*geojson.Feature, opt CheckOptions) (*Tree, []Prob
 		if len(p.Children) == 0 {
 			return
 		}
+		ps := newFastShape(p.Geometry)
 		for _, c := range p.Children {
-			if v, d := farthestOutside(c.Geometry, p.Geometry); d > opt.OutsideTol {
+			if v, d := farthestOutside(c.Geometry, p.Geometry, &ps); d > opt.OutsideTol {
 				report(index[c], c.Code, ProblemOutside, "vertex %.6f,%.6f lies %.6f outside parent %s (tolerance %g)", v[0], v[1], d, p.Code, opt.OutsideTol)
 			}
 		}
@@ -279,12 +280,11 @@ func segmentsCross(a, b, c, d orb.Point) (orb.Point, bool) {
 
 // farthestOutside returns the vertex of child farthest outside parent and its distance (0 when
 // every vertex is inside or on the boundary).
-func farthestOutside(child, parent orb.Geometry) (orb.Point, float64) {
+func farthestOutside(child, parent orb.Geometry, ps *fastShape) (orb.Point, float64) {
 	var worst orb.Point
 	max := 0.0
-	pb := parent.Bound()
 	forEachVertex(child, func(v orb.Point) {
-		if pb.Contains(v) && containsGeom(parent, v) {
+		if ps.contains(v) {
 			return
 		}
 		if d := distanceToBoundary(parent, v); d > max {
@@ -292,16 +292,6 @@ func farthestOutside(child, parent orb.Geometry) (orb.Point, float64) {
 		}
 	})
 	return worst, max
-}
-
-func containsGeom(g orb.Geometry, p orb.Point) bool {
-	switch x := g.(type) {
-	case orb.Polygon:
-		return planar.PolygonContains(x, p)
-	case orb.MultiPolygon:
-		return planar.MultiPolygonContains(x, p)
-	}
-	return false
 }
 
 func forEachVertex(g orb.Geometry, fn func(orb.Point)) {
@@ -349,18 +339,23 @@ func siblingCoverage(p *Region, n int) (gap, overlap float64, where [2]orb.Point
 	if w <= 0 || h <= 0 {
 		return 0, 0, where
 	}
+	parent := newFastShape(p.Geometry)
+	children := make([]fastShape, len(p.Children))
+	for i, c := range p.Children {
+		children[i] = newFastShape(c.Geometry)
+	}
 	step := math.Sqrt(w * h / float64(n))
 	inside, gaps, overlaps := 0, 0, 0
 	for y := b.Min[1] + step/2; y < b.Max[1]; y += step {
 		for x := b.Min[0] + step/2; x < b.Max[0]; x += step {
 			pt := orb.Point{x, y}
-			if !containsGeom(p.Geometry, pt) {
+			if !parent.contains(pt) {
 				continue
 			}
 			inside++
 			k := 0
-			for _, c := range p.Children {
-				if c.Bound.Contains(pt) && containsGeom(c.Geometry, pt) {
+			for i := range children {
+				if children[i].contains(pt) {
 					k++
 				}
 			}
@@ -382,4 +377,68 @@ func siblingCoverage(p *Region, n int) (gap, overlap float64, where [2]orb.Point
 		return 0, 0, where
 	}
 	return float64(gaps) / float64(inside), float64(overlaps) / float64(inside), where
+}
+
+// fastShape is a (multi)polygon with its ring bounds computed once, for many containment tests
+// (orb's PolygonContains recomputes them on every call).
+type fastShape struct {
+	bound orb.Bound
+	polys [][]fastRing
+}
+
+type fastRing struct {
+	bound orb.Bound
+	ring  orb.Ring
+}
+
+func newFastShape(g orb.Geometry) fastShape {
+	var polys []orb.Polygon
+	switch x := g.(type) {
+	case orb.Polygon:
+		polys = []orb.Polygon{x}
+	case orb.MultiPolygon:
+		polys = x
+	}
+	s := fastShape{bound: g.Bound()}
+	for _, p := range polys {
+		var rs []fastRing
+		for _, r := range p {
+			rs = append(rs, fastRing{bound: r.Bound(), ring: r})
+		}
+		s.polys = append(s.polys, rs)
+	}
+	return s
+}
+
+// contains uses even-odd crossing over each polygon's rings (holes subtract).
+func (s *fastShape) contains(p orb.Point) bool {
+	if !s.bound.Contains(p) {
+		return false
+	}
+	for _, poly := range s.polys {
+		if len(poly) == 0 || !poly[0].bound.Contains(p) {
+			continue
+		}
+		in := false
+		for _, r := range poly {
+			if r.bound.Contains(p) && crossings(r.ring, p)%2 == 1 {
+				in = !in
+			}
+		}
+		if in {
+			return true
+		}
+	}
+	return false
+}
+
+func crossings(r orb.Ring, p orb.Point) int {
+	n := 0
+	for i := 0; i+1 < len(r); i++ {
+		a, b := r[i], r[i+1]
+		if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < (b[0]-a[0])*(p[1]-a[1])/(b[1]-a[1])+a[0] {
+			n++
+		}
+	}
+	return n
 }
