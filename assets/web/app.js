@@ -341,6 +341,12 @@
       else if (level === 1) towns.push(f);
       else if (level === 2) grids.push(f);
     }
+    // Name the children's level after their kind (a city's children are counties).
+    if (towns.some((f) => f.properties.kind === 'county')) {
+      Object.assign(TEXT.zh, { rank_title: '区县排名 · 今日', rank_name: '区（县）' });
+      Object.assign(TEXT.en, { rank_title: 'Counties · today', rank_name: 'County' });
+      applyLang();
+    }
     if (!root && features.length) root = features[0];
     if (root) {
       state.rootName = root.properties.name || '';

@@ -279,6 +279,12 @@
       if (level === deepest) state.grids.push(item);
     }
     if (state.root) state.rootName = regionName(state.root.code);
+    // Name the children's level after their kind (a city's children are counties).
+    if (features.some((f) => f.properties.kind === 'county' && state.regions.get(String(f.properties.code)).level === 1)) {
+      Object.assign(TEXT.zh, { towns_title: '区县 · Gi*' });
+      Object.assign(TEXT.en, { towns_title: 'Counties · Gi*' });
+      applyLang();
+    }
     let minX = 180, minY = 90, maxX = -180, maxY = -90;
     for (const f of features) {
       for (const poly of polygonsOf(f.geometry)) {

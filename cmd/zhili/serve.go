@@ -41,7 +41,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.config, "config", "", "YAML config file (keys are flag names; also ingest_keys and view_tokens lists)")
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	fs.StringVar(&f.data, "data", "zhili-data", "directory for embedded storage (history store and intake log)")
-	fs.StringVar(&f.regions, "regions", "", "region GeoJSON file, or builtin:shihe (the small demo county, default) or builtin:xinyang (Xinyang city: 10 counties, 208 townships, 3,634 grids); default DATA/regions.geojson when imported")
+	fs.StringVar(&f.regions, "regions", "", "region GeoJSON file, or builtin:xinyang (Xinyang city: 10 real county outlines, 208 townships, 3,634 grids; the --demo default) or builtin:shihe (a small county); default DATA/regions.geojson when imported")
 	fs.BoolVar(&f.demo, "demo", false, "demo county with a live simulated feed; generates keys when unset")
 	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo feed (0 = no feed)")
 	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
@@ -83,6 +83,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if _, err := os.Stat(filepath.Join(f.data, regionsFile)); err == nil {
 			f.regions = filepath.Join(f.data, regionsFile) // imported with `zhili import regions`
 		}
+	}
+	if f.demo && f.regions == "" {
+		f.regions = "builtin:xinyang" // the real demo geography
 	}
 	switch f.regions {
 	case "builtin:shihe":
