@@ -16,10 +16,13 @@ import (
 
 // HotspotConfig tunes the live hotspot windows.
 type HotspotConfig struct {
-	HexRes     int           // H3 resolution of the hex level (default geo.DefaultHexRes)
-	Every      time.Duration // a topic recomputes Gi* at most this often (default 1 s)
-	DisplayCRS string        // CRS of the points in feed items
-	DisableFDR bool          // bins from raw p-values instead of FDR-corrected ones
+	HexRes int           // H3 resolution of the hex level (default geo.DefaultHexRes)
+	Every  time.Duration // a topic recomputes Gi* at most this often (default 1 s)
+	// EmergingEvery is how often a topic reclassifies its grids as emerging hot spots over the
+	// window's buckets (default 1 min: the space-time analysis costs more than a Gi* tick).
+	EmergingEvery time.Duration
+	DisplayCRS    string // CRS of the points in feed items
+	DisableFDR    bool   // bins from raw p-values instead of FDR-corrected ones
 }
 
 // HotspotWindows are the live windows of hotspots:<region>:<window>: length and bucket. Buckets
@@ -57,6 +60,9 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 	}
 	if cfg.Every <= 0 {
 		cfg.Every = time.Second
+	}
+	if cfg.EmergingEvery <= 0 {
+		cfg.EmergingEvery = time.Minute
 	}
 	h := &Hotspots{tree: tree, clk: clk, cfg: cfg, leafIdx: map[string]int{}, hexIdx: map[uint64]int{},
 		leafWin: map[string]*geo.LiveWindow{}, hexWin: map[string]*geo.LiveWindow{}}
@@ -246,6 +252,9 @@ type hotspotState struct {
 
 	data map[string]any
 	last time.Time
+
+	patterns     []string // emerging class per grid (s.leaves order), "" before the first analysis
+	lastEmerging time.Time
 }
 
 func (s *hotspotState) Snapshot() any { return s.data }
@@ -291,7 +300,19 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		hx[i] = float64(ht[hi])
 	}
 	seeded := h.seeded
+	var cube *geo.Cube
+	if s.patterns == nil || now.Sub(s.lastEmerging) >= h.cfg.EmergingEvery {
+		cube = lw.CubeOf(s.leaves)
+		s.lastEmerging = now
+	}
 	h.mu.Unlock()
+	if cube != nil {
+		em := geo.EmergingHotspots(cube, s.leafW, geo.EmergingOptions{DisableFDR: h.cfg.DisableFDR})
+		s.patterns = make([]string, len(s.leaves))
+		for i, p := range em.Patterns {
+			s.patterns[i] = p.String()
+		}
+	}
 
 	out := map[string]any{
 		"region":  map[string]any{"code": s.r.Code, "name": s.r.Name, "level": int64(s.r.Level)},
@@ -302,24 +323,28 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		"hex_res": int64(h.cfg.HexRes),
 		"seeded":  seeded,
 	}
-	level := func(key string, x []float64, w *geo.Weights, name func(i int) string, all bool) {
+	level := func(key string, x []float64, w *geo.Weights, name func(i int) string, all bool, pattern []string) {
 		res := geo.Hotspots(x, w, opt)
 		cells := make(map[string]any, len(x))
 		for i, r := range res.Results {
 			if !all && x[i] == 0 && r.Bin == 0 {
 				continue
 			}
-			cells[name(i)] = map[string]any{"count": int64(x[i]), "z": round(r.Z, 3), "p": round(r.P, 4), "bin": int64(r.Bin)}
+			c := map[string]any{"count": int64(x[i]), "z": round(r.Z, 3), "p": round(r.P, 4), "bin": int64(r.Bin)}
+			if pattern != nil {
+				c["pattern"] = pattern[i]
+			}
+			cells[name(i)] = c
 		}
 		out[key] = cells
 		out[key+"_degenerate"] = res.Degenerate
 	}
-	level("grids", gx, s.leafW, func(i int) string { return h.leaves[s.leaves[i]].Code }, true)
+	level("grids", gx, s.leafW, func(i int) string { return h.leaves[s.leaves[i]].Code }, true, s.patterns)
 	if len(s.children) > 0 {
-		level("children", cx, s.childW, func(i int) string { return s.children[i].Code }, true)
+		level("children", cx, s.childW, func(i int) string { return s.children[i].Code }, true, nil)
 	}
 	if len(s.hex) > 0 {
-		level("hex", hx, s.hexW, func(i int) string { return geo.HexString(s.hexIDs[i]) }, false)
+		level("hex", hx, s.hexW, func(i int) string { return geo.HexString(s.hexIDs[i]) }, false, nil)
 	}
 	return out
 }

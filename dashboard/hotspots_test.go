@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,13 +38,17 @@ func TestHotspotTopic(t *testing.T) {
 	for _, l := range leaves {
 		add(l, 1, now.Add(-20*time.Minute)) // background: one case everywhere
 	}
-	add(hot, 30, now.Add(-10*time.Minute))
+	for k := 0; k < 3; k++ { // the last three minutes: an emerging cluster
+		add(hot, 10, now.Add(-time.Duration(k)*time.Minute))
+	}
 	// Its neighbours are busy too: a hot area, not a lone cell.
 	w := geo.ContiguityWeights(leaves, 1e-7)
 	nbrs, _ := w.Row(9)
 	for _, j := range nbrs {
 		if j != 9 {
-			add(leaves[j], 12, now.Add(-5*time.Minute))
+			for k := 0; k < 3; k++ {
+				add(leaves[j], 4, now.Add(-time.Duration(k)*time.Minute))
+			}
 		}
 	}
 	// A non-opening event of a case never counts.
@@ -58,6 +63,7 @@ func TestHotspotTopic(t *testing.T) {
 		Grids map[string]struct {
 			Count, Bin int
 			Z          float64
+			Pattern    string
 		}
 		Children map[string]struct{ Count, Bin int }
 		Hex      map[string]struct{ Count, Bin int }
@@ -71,7 +77,10 @@ func TestHotspotTopic(t *testing.T) {
 	if len(snap.Grids) != len(leaves) || g.Count != 31 || g.Bin < 2 || g.Z <= 1.96 {
 		t.Fatalf("hot grid %s: %+v (of %d grids)", hot.Code, g, len(snap.Grids))
 	}
-	if cold := snap.Grids[leaves[0].Code]; cold.Count != 1 || cold.Bin > 0 {
+	if !strings.HasSuffix(g.Pattern, "_hot") {
+		t.Fatalf("hot grid's emerging class %q", g.Pattern)
+	}
+	if cold := snap.Grids[leaves[0].Code]; cold.Count != 1 || cold.Bin > 0 || cold.Pattern == "" {
 		t.Fatalf("background grid: %+v", cold)
 	}
 	if ch := snap.Children[hot.Parent]; ch.Count < 31+3 {

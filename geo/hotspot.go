@@ -393,3 +393,17 @@ func (lw *LiveWindow) ComputeInto(res *HotspotResult, w *Weights, opt HotspotOpt
 		fdrInto(res.Results, binAlphas[2], &lw.ranks)
 	}
 }
+
+// CubeOf returns the window's counts at locations locs as a space-time cube, one step per
+// bucket, oldest first (for emerging-hotspot analysis of the live window).
+func (lw *LiveWindow) CubeOf(locs []int) *Cube {
+	c := NewCube(len(locs), lw.nb)
+	for s := 0; s < lw.nb; s++ {
+		b := (lw.head + 1 + s) % lw.nb // head is the newest bucket, head+1 the oldest
+		row := lw.counts[b*lw.n : (b+1)*lw.n]
+		for i, loc := range locs {
+			c.Counts[i*lw.nb+s] = float64(row[loc])
+		}
+	}
+	return c
+}

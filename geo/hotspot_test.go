@@ -495,3 +495,22 @@ func TestFDRMatchesBHAdjust(t *testing.T) {
 		}
 	}
 }
+
+func TestLiveWindowCubeOf(t *testing.T) {
+	start := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	lw := NewLiveWindow(3, WindowSpec{Name: "3m", Bucket: time.Minute, Buckets: 3}, start)
+	lw.Add(0, start)                    // bucket 10:00
+	lw.Add(2, start.Add(time.Minute))   // 10:01
+	lw.Add(2, start.Add(2*time.Minute)) // 10:02 (newest)
+	lw.Add(1, start.Add(2*time.Minute))
+	c := lw.CubeOf([]int{2, 0})
+	if c.Locs != 2 || c.Steps != 3 {
+		t.Fatalf("cube %dx%d", c.Locs, c.Steps)
+	}
+	want := []float64{0, 1, 1, 1, 0, 0} // location 2 then 0, oldest bucket first
+	for i, v := range want {
+		if c.Counts[i] != v {
+			t.Fatalf("cube counts %v, want %v", c.Counts, want)
+		}
+	}
+}
