@@ -58,6 +58,9 @@ type CheckOptions struct {
 	Samples int
 	// Skip names features (by code) to leave out of the tree; their problems are not reported.
 	Skip map[string]bool
+	// CRS is the coordinate system of the input ("wgs84" default, "gcj02", "bd09"); features
+	// are converted to WGS-84, the system regions are stored in.
+	CRS string
 }
 
 func (o *CheckOptions) defaults() {
@@ -88,6 +91,18 @@ func CheckFeatures(features []*geojson.Feature, opt CheckOptions) (*Tree, []Prob
 	var regions []*Region
 	index := map[*Region]int{}
 	seen := map[string]int{}
+	switch opt.CRS {
+	case "", "wgs84":
+	case "gcj02", "bd09":
+		for _, f := range features {
+			if f.Geometry != nil {
+				f.Geometry = TransformGeometry(f.Geometry, func(lon, lat float64) (float64, float64) { return ToWGS84(opt.CRS, lon, lat) })
+			}
+		}
+	default:
+		report(-1, "", ProblemGeometry, "unknown coordinate system %q (wgs84, gcj02, bd09)", opt.CRS)
+		return nil, probs
+	}
 	for i, f := range features {
 		code := propString(f.Properties, opt.Props.Code)
 		if code == "" {

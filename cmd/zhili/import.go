@@ -36,6 +36,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	outsideTol := fs.Float64("outside-tol", 1e-4, "how far a child's vertex may lie outside its parent (file units)")
 	areaTol := fs.Float64("area-tol", 0.005, "share of a parent's area that sibling gaps or overlaps may reach")
 	dry := fs.Bool("check", false, "only check; write nothing")
+	crs := fs.String("crs", "wgs84", "coordinate system of the files: wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu); stored as WGS-84")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -61,7 +62,7 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		features = append(features, fc.Features...)
 	}
 	opt := geo.CheckOptions{Props: geo.Props{Code: *codeProp, Name: *nameProp, Parent: *parentProp, Kind: *kindProp},
-		OutsideTol: *outsideTol, AreaTol: *areaTol, Skip: map[string]bool{}}
+		OutsideTol: *outsideTol, AreaTol: *areaTol, Skip: map[string]bool{}, CRS: *crs}
 	for _, c := range strings.Split(*skip, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			opt.Skip[c] = true

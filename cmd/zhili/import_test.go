@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,5 +47,32 @@ func TestImportRegions(t *testing.T) {
 	tree, err := geo.ParseTree(back, geo.DefaultProps)
 	if err != nil || tree.Len() != 31 || tree.Get("411502003").Kind != "township" {
 		t.Fatalf("re-read: %v", err)
+	}
+}
+
+// A region file in GCJ-02 (as exported from AMap) is stored in WGS-84.
+func TestImportRegionsFromGCJ02(t *testing.T) {
+	dir := t.TempDir()
+	tree := geo.DemoTree()
+	fc, _ := tree.FeatureCollection("root", -1)
+	for _, f := range fc.Features {
+		f.Geometry = geo.TransformGeometry(f.Geometry, func(lon, lat float64) (float64, float64) { return geo.WGS84ToGCJ02(lon, lat) })
+	}
+	b, _ := json.Marshal(fc)
+	src := filepath.Join(dir, "gcj.geojson")
+	os.WriteFile(src, b, 0o644)
+	data := filepath.Join(dir, "data")
+	var out, errb bytes.Buffer
+	if err := runImport(context.Background(), []string{"regions", "--crs", "gcj02", "--data", data, src}, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	back, _ := os.ReadFile(filepath.Join(data, regionsFile))
+	got, err := geo.ParseTree(back, geo.DefaultProps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := tree.Root.Geometry.Bound()
+	if g := got.Root.Geometry.Bound(); math.Abs(g.Min[0]-want.Min[0]) > 1e-7 || math.Abs(g.Max[1]-want.Max[1]) > 1e-7 {
+		t.Fatalf("stored bound %v, want the WGS-84 %v", g, want)
 	}
 }

@@ -25,13 +25,13 @@ import (
 )
 
 type serveFlags struct {
-	config, listen, data, regions, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory string
-	demo                                                                                                    bool
-	demoRate                                                                                                float64
-	demoSeed                                                                                                uint64
-	tick, shutdownTimeout                                                                                   time.Duration
-	clientQueue, clientQueueBytes, maxLines                                                                 int
-	maxBytes                                                                                                int64
+	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory string
+	demo                                                                                                                bool
+	demoRate                                                                                                            float64
+	demoSeed                                                                                                            uint64
+	tick, shutdownTimeout                                                                                               time.Duration
+	clientQueue, clientQueueBytes, maxLines, hexRes                                                                     int
+	maxBytes                                                                                                            int64
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -42,6 +42,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.listen, "listen", "127.0.0.1:8080", "address to listen on (port 0 picks a free port)")
 	fs.StringVar(&f.data, "data", "zhili-data", "directory for embedded storage (history store and intake log)")
 	fs.StringVar(&f.regions, "regions", "", "region GeoJSON file, or builtin:xinyang (Xinyang city: 10 real county outlines, 208 townships, 3,634 grids; the --demo default) or builtin:shihe (a small county); default DATA/regions.geojson when imported")
+	fs.StringVar(&f.regionsCRS, "regions-crs", "wgs84", "coordinate system of the --regions file: wgs84, gcj02 or bd09")
+	fs.IntVar(&f.hexRes, "hex-res", 8, "H3 resolution of the hex hotspot level (8 ≈ 0.74 km², 9 ≈ 0.1 km²)")
 	fs.BoolVar(&f.demo, "demo", false, "demo county with a live simulated feed; generates keys when unset")
 	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo feed (0 = no feed)")
 	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
@@ -103,7 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		if err != nil {
 			return fmt.Errorf("--regions: %w", err)
 		}
-		if tree, err = geo.ParseTree(b, geo.DefaultProps); err != nil {
+		if tree, err = geo.ParseTreeOptions(b, geo.CheckOptions{Props: geo.DefaultProps, CRS: f.regionsCRS}); err != nil {
 			return fmt.Errorf("--regions %s: %w", f.regions, err)
 		}
 	}
@@ -135,7 +137,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	a, err := app.New(app.Config{Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
-		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory,
+		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes,
 		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log})
 	if err != nil {

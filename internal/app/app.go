@@ -42,6 +42,7 @@ type Config struct {
 	MaxLines        int
 	MaxBytes        int64
 	StoreMemory     string // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
+	HexRes          int    // H3 resolution of the hex hotspot level (0 = default)
 	IngestKeys      map[string]*aggregator.Policy
 	ViewTokens      map[string]server.Viewer
 	DemoRate        float64 // events/s of the built-in simulated feed; 0 = none
@@ -139,7 +140,7 @@ func New(cfg Config) (*App, error) {
 	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
-	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{DisplayCRS: cfg.DisplayCRS})
+	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{DisplayCRS: cfg.DisplayCRS, HexRes: cfg.HexRes})
 	a.Model.SetHotspots(a.Hot)
 	a.Hub.Register("hotspots", dashboard.HotspotSource{H: a.Hot})
 	a.Reg.MustRegister(hubCollector{a.Hub})
