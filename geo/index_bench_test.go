@@ -215,10 +215,18 @@ func regionCode(r *Region) string {
 	return r.Code
 }
 
-// TestLocateMedianLatency times single lookups of the indexed locator and the scan on the demo
-// geography's leaves and on a 5,120-grid synthetic county, and logs the medians (the target is
+// TestLocateMedianLatency times single lookups of the indexed locator and the scan on the small
+// county, the Xinyang demo geography and a 5,120-grid synthetic county, and logs the medians (the target is
 // ≤ 1 µs for the indexed locator without the race detector). It checks nothing about speed:
 // shared CI machines are too noisy.
+func xinyang(t *testing.T) *Tree {
+	tr, err := XinyangTree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tr
+}
+
 func TestLocateMedianLatency(t *testing.T) {
 	n := 200_000
 	if testing.Short() || raceEnabled() {
@@ -238,7 +246,7 @@ func TestLocateMedianLatency(t *testing.T) {
 		name  string
 		tree  *Tree
 		scanN int
-	}{{"demo", DemoTree(), n}, {"lattice", latticeTree(t, 10, 8, 8, 8), n / 200}} {
+	}{{"demo", DemoTree(), n}, {"xinyang", xinyang(t), n / 200}, {"lattice", latticeTree(t, 10, 8, 8, 8), n / 200}} {
 		ls := leaves(tc.tree)
 		l := NewIndexedLocator(tc.tree)
 		pts := randomPoints(tc.tree.Root.Bound, n, 3)
