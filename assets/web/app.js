@@ -872,212 +872,33 @@
     $('updated-at').textContent = state.lastDataAt ? timeOf(state.lastDataAt) : '--:--:--';
   }
 
-  const banner = $('stale-banner');
-  function checkStale() {
-    const now = performance.now();
-    const open = ws !== null && ws.readyState === WebSocket.OPEN;
-    const silentMs = now - state.lastMsgAt;
-    let stale;
-    if (!open) stale = now - state.downSince > DOWN_GRACE_MS || !Z.ready;
-    else stale = state.lastMsgAt === 0 || silentMs > STALE_MS;
-    if (open && state.lastMsgAt > 0 && silentMs > 2 * STALE_MS) {
-      // A half-open connection: nothing, not even a pong, for twice the stale time.
-      dropSocket('silent for ' + Math.round(silentMs / 1000) + ' s');
-    }
-    if (stale !== Z.stale) {
-      Z.stale = stale;
-      document.body.classList.toggle('stale', stale);
-    }
-    // The banner itself waits for the grace period, also at start-up.
-    // A refused subscription (forbidden, unknown topic) is shown the same way: no data comes.
-    const refused = !stale && state.topicError !== '';
-    const show = refused || (stale && (Z.ready || now > DOWN_GRACE_MS * 2));
-    if (banner.hidden === show) banner.hidden = !show;
-    if (show) {
-      if (refused) {
-        $('stale-text').textContent = t('refused');
-        $('stale-detail').textContent = state.topicError;
+  // ---------------------------------------------------------------- WebSocket (live.js)
+  const live = window.ZhiliLive({
+    state, Z, t, token: TOKEN, wsPath: 'ws', staleMs: STALE_MS, graceMs: DOWN_GRACE_MS, pingMs: PING_MS,
+    backoffMin: BACKOFF_MIN, backoffMax: BACKOFF_MAX,
+    apply(m) {
+      if (m.topic === TOPIC_OVERVIEW) {
+        state.overview = m.op === 'snapshot' ? m.data || {} : mergePatch(state.overview || {}, m.data || {});
+        state.dirty.overview = true;
+      } else if (m.op === 'snapshot') {
+        applyCasesSnapshot(m.data || {});
       } else {
-        $('stale-text').textContent = TOKEN || Z.connected ? t('stale') : t('no_token');
-        const since = state.lastMsgAt > 0 ? Math.round(silentMs / 1000) : null;
-        $('stale-detail').textContent = since === null ? '' : t('stale_for').replace('{n}', since);
+        const events = (m.data && m.data.events) || [];
+        for (const ev of events) addCaseEvent(ev, true);
+        state.dirty.cases = true;
       }
-    }
-  }
-
-  // ---------------------------------------------------------------- WebSocket
-  let ws = null;
-  let attempt = 0;
-  let reconnectTimer = 0;
-  let pingTimer = 0;
-
-  function wsURL() {
-    const u = new URL('ws', location.href);
-    u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    if (TOKEN) u.searchParams.set('token', TOKEN);
-    return u.toString();
-  }
-
-  function connect() {
-    reconnectTimer = 0;
-    let sock;
-    try {
-      sock = new WebSocket(wsURL());
-    } catch (err) {
-      console.warn('ws:', err);
-      scheduleReconnect();
-      return;
-    }
-    ws = sock;
-    sock.onopen = () => {
-      Z.connected = true;
-      state.lastMsgAt = performance.now();
-      for (const [topic, ts] of state.topics) {
-        const msg = { op: 'sub', topic };
-        if (ts.seq !== null) msg.since = ts.seq;
-        send(msg);
-      }
-      clearInterval(pingTimer);
-      pingTimer = setInterval(() => send({ op: 'ping' }), PING_MS);
-    };
-    sock.onmessage = (ev) => onFrame(ev.data);
-    sock.onerror = () => { /* onclose follows */ };
-    sock.onclose = () => {
-      if (ws !== sock) return;
-      dropSocket('closed');
-    };
-  }
-
-  function dropSocket(reason) {
-    const sock = ws;
-    ws = null;
-    if (Z.connected) state.downSince = performance.now(); // failed reconnects do not restart the grace
-    Z.connected = false;
-    clearInterval(pingTimer);
-    if (sock) {
-      sock.onopen = sock.onmessage = sock.onerror = sock.onclose = null;
-      try { sock.close(); } catch (e) { /* already closed */ }
-    }
-    console.info('ws: ' + reason + ', reconnecting');
-    scheduleReconnect();
-  }
-
-  function scheduleReconnect() {
-    if (reconnectTimer) return;
-    const base = Math.min(BACKOFF_MAX, BACKOFF_MIN * Math.pow(2, attempt));
-    attempt = Math.min(attempt + 1, 10);
-    const delay = Math.round(base * (0.7 + 0.6 * Math.random())); // ±30 % jitter
-    Z.reconnects++;
-    reconnectTimer = setTimeout(connect, Math.min(BACKOFF_MAX, delay));
-  }
-
-  function send(msg) {
-    if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
-  }
-
-  function onFrame(raw) {
-    const arrived = performance.now();
-    state.lastMsgAt = arrived;
-    Z.lastFrameAt = Date.now();
-    Z.frames++;
-    let msgs;
-    try {
-      msgs = JSON.parse(raw);
-    } catch (err) {
-      console.warn('ws: bad frame', err);
-      return;
-    }
-    if (!Array.isArray(msgs)) msgs = [msgs];
-    let changed = false;
-    for (const m of msgs) {
-      if (m && typeof m === 'object' && onMessage(m)) changed = true;
-    }
-    attempt = 0; // the server answers: the next outage starts again at 1 s
-    if (Z.stale) checkStale();
-    if (changed) {
+    },
+    onChange(arrived) {
       if (state.pendingArrival === null) state.pendingArrival = arrived;
       scheduleRender();
-    }
-  }
-
-  // onMessage applies one message and reports whether state changed.
-  function onMessage(m) {
-    switch (m.op) {
-      case 'pong':
-        return false;
-      case 'error':
-        console.warn('ws error', m.topic, m.code, m.message);
-        Z.errors.push({ topic: m.topic, code: m.code, message: m.message });
-        if (Z.errors.length > 10) Z.errors.shift();
-        if (state.topics.has(m.topic)) {
-          state.topicError = (m.code || 'error') + (m.message ? ': ' + m.message : '');
-          checkStale();
-        }
-        return false;
-      case 'snapshot': {
-        const ts = state.topics.get(m.topic);
-        if (!ts) return false;
-        state.topicError = '';
-        ts.seq = m.seq;
-        ts.resyncAt = 0;
-        Z.seq[m.topic] = m.seq;
-        noteAt(m.at);
-        if (m.topic === TOPIC_OVERVIEW) {
-          state.overview = m.data || {};
-          state.dirty.overview = true;
-        } else {
-          applyCasesSnapshot(m.data || {});
-        }
-        return true;
-      }
-      case 'delta': {
-        const ts = state.topics.get(m.topic);
-        if (!ts || ts.seq === null || typeof m.seq !== 'number') return false;
-        if (m.seq <= ts.seq) return false; // already applied (a resumed stream may repeat)
-        if (m.seq !== ts.seq + 1) {
-          resync(m.topic, ts);
-          return false;
-        }
-        ts.seq = m.seq;
-        ts.resyncAt = 0;
-        Z.seq[m.topic] = m.seq;
-        noteAt(m.at);
-        if (m.topic === TOPIC_OVERVIEW) {
-          state.overview = mergePatch(state.overview || {}, m.data || {});
-          state.dirty.overview = true;
-        } else {
-          const events = (m.data && m.data.events) || [];
-          for (const ev of events) addCaseEvent(ev, true);
-          state.dirty.cases = true;
-        }
-        return true;
-      }
-      default:
-        return false;
-    }
-  }
-
-  // resync asks the server to resume a topic after a seq gap; at most once per 3 s per topic.
-  function resync(topic, ts) {
-    const now = performance.now();
-    if (ts.resyncAt && now - ts.resyncAt < 3000) return;
-    ts.resyncAt = now;
-    send({ op: 'sub', topic, since: ts.seq });
-  }
-
-  function noteAt(at) {
-    if (!at) return;
-    state.lastDataAt = at;
-    const ms = Date.parse(at);
-    if (Number.isFinite(ms)) state.skewMs = ms - Date.now();
-    const tz = /(?:([+-])(\d\d):?(\d\d)|Z)$/.exec(at);
-    const tzMin = tz ? (tz[1] ? (tz[1] === '-' ? -1 : 1) * (Number(tz[2]) * 60 + Number(tz[3])) : 0) : null;
-    if (tzMin !== null && tzMin !== state.tzMin) {
-      state.tzMin = tzMin;
-      updateClock();
-    }
-    $('updated-at').textContent = timeOf(at);
-  }
+    },
+    onTime(at, tzChanged) {
+      if (tzChanged) updateClock();
+      $('updated-at').textContent = timeOf(at);
+    },
+  });
+  const connect = live.connect;
+  function checkStale() { live.checkStale(); }
 
   function applyCasesSnapshot(data) {
     state.feed.clear();

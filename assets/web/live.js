@@ -1,0 +1,216 @@
+// live.js — the live connection every wall-screen page shares: one WebSocket to /ws, topics
+// subscribed and resumed by seq after a reconnect (exponential backoff with jitter), seq gaps
+// re-subscribed with `since`, pings, the deployment's clock taken from message times, and the
+// stale banner (#stale-banner, #stale-text, #stale-detail). Pages supply what a topic's data
+// means to them.
+(function () {
+  'use strict';
+
+  // ZhiliLive(o) returns {connect, send, checkStale}. o:
+  //   state   {topics: Map(topic → {seq, resyncAt}), lastMsgAt, downSince, topicError,
+  //            lastDataAt, skewMs, tzMin} — shared with the page
+  //   Z       the page's test hooks (connected, frames, lastFrameAt, reconnects, errors, seq,
+  //           stale, ready)
+  //   token, wsPath, staleMs, graceMs, pingMs, backoffMin, backoffMax, t (texts)
+  //   apply(m)          apply a snapshot or delta message's data (seq already checked)
+  //   onChange(arrived) some topic's data changed (arrived: performance.now() of the frame)
+  //   onTime(at)        a message time was noted; tzChanged when the offset changed
+  window.ZhiliLive = function (o) {
+    const state = o.state;
+    const Z = o.Z;
+    const $ = (id) => document.getElementById(id);
+    let ws = null;
+    let attempt = 0;
+    let reconnectTimer = 0;
+    let pingTimer = 0;
+
+    function wsURL() {
+      const u = new URL(o.wsPath, location.href);
+      u.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      if (o.token) u.searchParams.set('token', o.token);
+      return u.toString();
+    }
+
+    function connect() {
+      reconnectTimer = 0;
+      let sock;
+      try {
+        sock = new WebSocket(wsURL());
+      } catch (err) {
+        console.warn('ws:', err);
+        scheduleReconnect();
+        return;
+      }
+      ws = sock;
+      sock.onopen = () => {
+        Z.connected = true;
+        state.lastMsgAt = performance.now();
+        for (const [topic, ts] of state.topics) {
+          const msg = { op: 'sub', topic };
+          if (ts.seq !== null) msg.since = ts.seq;
+          send(msg);
+        }
+        clearInterval(pingTimer);
+        pingTimer = setInterval(() => send({ op: 'ping' }), o.pingMs);
+      };
+      sock.onmessage = (ev) => onFrame(ev.data);
+      sock.onerror = () => { /* onclose follows */ };
+      sock.onclose = () => {
+        if (ws !== sock) return;
+        dropSocket('closed');
+      };
+    }
+
+    function dropSocket(reason) {
+      const sock = ws;
+      ws = null;
+      if (Z.connected) state.downSince = performance.now(); // failed reconnects do not restart the grace
+      Z.connected = false;
+      clearInterval(pingTimer);
+      if (sock) {
+        sock.onopen = sock.onmessage = sock.onerror = sock.onclose = null;
+        try { sock.close(); } catch (e) { /* already closed */ }
+      }
+      console.info('ws: ' + reason + ', reconnecting');
+      scheduleReconnect();
+    }
+
+    function scheduleReconnect() {
+      if (reconnectTimer) return;
+      const base = Math.min(o.backoffMax, o.backoffMin * Math.pow(2, attempt));
+      attempt = Math.min(attempt + 1, 10);
+      const delay = Math.round(base * (0.7 + 0.6 * Math.random())); // ±30 % jitter
+      Z.reconnects++;
+      reconnectTimer = setTimeout(connect, Math.min(o.backoffMax, delay));
+    }
+
+    function send(msg) {
+      if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(msg));
+    }
+
+    function onFrame(raw) {
+      const arrived = performance.now();
+      state.lastMsgAt = arrived;
+      Z.lastFrameAt = Date.now();
+      Z.frames++;
+      let msgs;
+      try {
+        msgs = JSON.parse(raw);
+      } catch (err) {
+        console.warn('ws: bad frame', err);
+        return;
+      }
+      if (!Array.isArray(msgs)) msgs = [msgs];
+      let changed = false;
+      for (const m of msgs) {
+        if (m && typeof m === 'object' && onMessage(m)) changed = true;
+      }
+      attempt = 0; // the server answers: the next outage starts again at the shortest wait
+      if (Z.stale) checkStale();
+      if (changed) o.onChange(arrived);
+    }
+
+    // onMessage applies one message and reports whether a topic's data changed. Messages of a
+    // topic the page does not (or no longer) show are ignored.
+    function onMessage(m) {
+      switch (m.op) {
+        case 'pong':
+          return false;
+        case 'error':
+          console.warn('ws error', m.topic, m.code, m.message);
+          Z.errors.push({ topic: m.topic, code: m.code, message: m.message });
+          if (Z.errors.length > 10) Z.errors.shift();
+          if (state.topics.has(m.topic)) {
+            state.topicError = (m.code || 'error') + (m.message ? ': ' + m.message : '');
+            checkStale();
+          }
+          return false;
+        case 'snapshot': {
+          const ts = state.topics.get(m.topic);
+          if (!ts) return false;
+          state.topicError = '';
+          ts.seq = m.seq;
+          ts.resyncAt = 0;
+          Z.seq[m.topic] = m.seq;
+          noteAt(m.at);
+          o.apply(m);
+          return true;
+        }
+        case 'delta': {
+          const ts = state.topics.get(m.topic);
+          if (!ts || ts.seq === null || typeof m.seq !== 'number') return false;
+          if (m.seq <= ts.seq) return false; // already applied (a resumed stream may repeat)
+          if (m.seq !== ts.seq + 1) {
+            resync(m.topic, ts);
+            return false;
+          }
+          ts.seq = m.seq;
+          ts.resyncAt = 0;
+          Z.seq[m.topic] = m.seq;
+          noteAt(m.at);
+          o.apply(m);
+          return true;
+        }
+        default:
+          return false;
+      }
+    }
+
+    // resync asks the server to resume a topic after a seq gap; at most once per 3 s per topic.
+    function resync(topic, ts) {
+      const now = performance.now();
+      if (ts.resyncAt && now - ts.resyncAt < 3000) return;
+      ts.resyncAt = now;
+      send({ op: 'sub', topic, since: ts.seq });
+    }
+
+    // noteAt keeps the server's clock (skew and UTC offset) from a message's "at".
+    function noteAt(at) {
+      if (!at) return;
+      state.lastDataAt = at;
+      const ms = Date.parse(at);
+      if (Number.isFinite(ms)) state.skewMs = ms - Date.now();
+      const tz = /(?:([+-])(\d\d):?(\d\d)|Z)$/.exec(at);
+      const tzMin = tz ? (tz[1] ? (tz[1] === '-' ? -1 : 1) * (Number(tz[2]) * 60 + Number(tz[3])) : 0) : null;
+      const tzChanged = tzMin !== null && tzMin !== state.tzMin;
+      if (tzChanged) state.tzMin = tzMin;
+      o.onTime(at, tzChanged);
+    }
+
+    const banner = $('stale-banner');
+    function checkStale() {
+      const t = o.t;
+      const now = performance.now();
+      const open = ws !== null && ws.readyState === WebSocket.OPEN;
+      const silentMs = now - state.lastMsgAt;
+      let stale;
+      if (!open) stale = now - state.downSince > o.graceMs || !Z.ready;
+      else stale = state.lastMsgAt === 0 || silentMs > o.staleMs;
+      if (open && state.lastMsgAt > 0 && silentMs > 2 * o.staleMs) {
+        // A half-open connection: nothing, not even a pong, for twice the stale time.
+        dropSocket('silent for ' + Math.round(silentMs / 1000) + ' s');
+      }
+      if (stale !== Z.stale) {
+        Z.stale = stale;
+        document.body.classList.toggle('stale', stale);
+      }
+      // The banner itself waits for the grace period, also at start-up. A refused subscription
+      // (forbidden, unknown topic) is shown the same way: no data comes.
+      const refused = !stale && state.topicError !== '';
+      const show = refused || (stale && (Z.ready || now > o.graceMs * 2));
+      if (banner.hidden === show) banner.hidden = !show;
+      if (show) {
+        if (refused) {
+          $('stale-text').textContent = t('refused');
+          $('stale-detail').textContent = state.topicError;
+        } else {
+          $('stale-text').textContent = o.token || Z.connected ? t('stale') : t('no_token');
+          const since = state.lastMsgAt > 0 ? Math.round(silentMs / 1000) : null;
+          $('stale-detail').textContent = since === null ? '' : t('stale_for').replace('{n}', since);
+        }
+      }
+    }
+
+    return { connect, send, checkStale };
+  };
+})();
