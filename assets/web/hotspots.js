@@ -17,6 +17,7 @@
  */
 (function () {
   'use strict';
+  const { clampNum, storageGet, storageSet, $, esc, num, pad2 } = window.ZhiliLive.util;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -135,25 +136,6 @@
   };
 
   // ---------------------------------------------------------------- helpers
-  function clampNum(v, def, min, max) {
-    const n = Number(v);
-    if (v === null || v === '' || !Number.isFinite(n)) return def;
-    return Math.min(max, Math.max(min, n));
-  }
-  function storageGet(k) {
-    try { return localStorage.getItem(k); } catch (e) { return null; }
-  }
-  function storageSet(k, v) {
-    try { localStorage.setItem(k, v); } catch (e) { /* kiosk browsers may forbid storage */ }
-  }
-  function $(id) { return document.getElementById(id); }
-  function esc(s) {
-    return String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({
-      '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
-    })[c]);
-  }
-  function num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : 0; }
-  function pad2(n) { return n < 10 ? '0' + n : String(n); }
   function localParts(ms) {
     if (state.tzMin === null) {
       const d = new Date(ms);

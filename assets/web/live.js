@@ -213,4 +213,27 @@
 
     return { connect, send, checkStale };
   };
+
+  // Small helpers every page uses.
+  window.ZhiliLive.util = {
+    clampNum(v, def, min, max) {
+      const n = Number(v);
+      if (v === null || v === '' || !Number.isFinite(n)) return def;
+      return Math.min(max, Math.max(min, n));
+    },
+    storageGet(k) {
+      try { return localStorage.getItem(k); } catch (e) { return null; }
+    },
+    storageSet(k, v) {
+      try { localStorage.setItem(k, v); } catch (e) { /* kiosk browsers may forbid storage */ }
+    },
+    $(id) { return document.getElementById(id); },
+    esc(s) {
+      return String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({
+        '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+      })[c]);
+    },
+    num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : 0; },
+    pad2(n) { return n < 10 ? '0' + n : String(n); },
+  };
 })();
