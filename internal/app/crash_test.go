@@ -17,28 +17,8 @@ import (
 	"zhili/aggregator"
 	"zhili/dashboard"
 	"zhili/event"
-	"zhili/server"
 	"zhili/store"
 )
-
-// TestCrashChildProcess is the server the crash test kills; it does nothing in a normal run.
-func TestCrashChildProcess(t *testing.T) {
-	dir := os.Getenv("ZHILI_CRASH_CHILD_DIR")
-	if dir == "" {
-		t.Skip("helper process for TestKill9DuringIngest")
-	}
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
-	if err != nil {
-		fmt.Println("ERR", err)
-		os.Exit(1)
-	}
-	if err := a.Start(); err != nil {
-		os.Exit(1)
-	}
-	fmt.Println("ADDR", a.Addr)
-	select {} // until killed
-}
 
 // kill -9 the server during a sustained ingest; after restart every acknowledged event is stored
 // exactly once, and the overview snapshot matches a recount from the store.
@@ -47,7 +27,7 @@ func TestKill9DuringIngest(t *testing.T) {
 		t.Skip("crash test")
 	}
 	dir := t.TempDir()
-	cmd, addr, _ := startChild(t, "TestCrashChildProcess", "ZHILI_CRASH_CHILD_DIR", dir)
+	cmd, addr, _ := startChild(t, "TestServerChildProcess", "ZHILI_CHILD_DIR", dir)
 	base := "http://" + addr
 
 	loc, _ := time.LoadLocation("Asia/Shanghai")

@@ -20,11 +20,12 @@ import (
 	"zhili/store"
 )
 
-// TestShutdownChildProcess is the server TestSIGTERMDrains stops; it does nothing otherwise.
-func TestShutdownChildProcess(t *testing.T) {
-	dir := os.Getenv("ZHILI_SHUTDOWN_CHILD_DIR")
+// TestServerChildProcess is the server that TestSIGTERMDrains stops and TestKill9DuringIngest
+// kills; it does nothing in a normal run.
+func TestServerChildProcess(t *testing.T) {
+	dir := os.Getenv("ZHILI_CHILD_DIR")
 	if dir == "" {
-		t.Skip("helper process for TestSIGTERMDrains")
+		t.Skip("helper process for TestSIGTERMDrains and TestKill9DuringIngest")
 	}
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, ShutdownTimeout: 5 * time.Second,
 		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
@@ -46,7 +47,7 @@ func TestShutdownChildProcess(t *testing.T) {
 // event is in the history store, and WebSocket clients are closed rather than left hanging.
 func TestSIGTERMDrains(t *testing.T) {
 	dir := t.TempDir()
-	cmd, addr, lines := startChild(t, "TestShutdownChildProcess", "ZHILI_SHUTDOWN_CHILD_DIR", dir)
+	cmd, addr, lines := startChild(t, "TestServerChildProcess", "ZHILI_CHILD_DIR", dir)
 	// Wait for readiness, then hold a WebSocket open.
 	for i := 0; ; i++ {
 		resp, err := http.Get("http://" + addr + "/readyz")
