@@ -62,6 +62,7 @@ import (
 	"sync/atomic"
 
 	"zhili/errs"
+	"zhili/internal/idset"
 )
 
 // WAL defaults and hard limits.
@@ -139,7 +140,7 @@ type WAL struct {
 	failed         error      // sticky: set when an fsync failed
 	segs           []*segment // oldest first
 	active         *segment   // last of segs; replaced only by the flusher
-	seen           idSet
+	seen           idset.Set
 	pending        map[uint64]*batch // ids in batches not yet durable
 	queue          []*batch          // batches waiting for the flusher
 	queued         int64             // bytes in queue and in flight
@@ -371,7 +372,7 @@ func (w *WAL) checkLocked(hashes []uint64, intra, dup []bool) *batch {
 		if b := w.pending[h]; b != nil {
 			return b
 		}
-		dup[i] = w.seen.has(h)
+		dup[i] = w.seen.Has(h)
 	}
 	return nil
 }
@@ -555,7 +556,7 @@ func (w *WAL) finish(b *batch, s *segment, pos int64, err error, sticky bool) {
 		s.size += int64(len(b.buf))
 		w.diskBytes += int64(len(b.buf))
 		for _, h := range b.hashes {
-			w.seen.add(h)
+			w.seen.Add(h)
 		}
 		w.next += uint64(n)
 		w.durable = w.next - 1
@@ -860,7 +861,7 @@ func (w *WAL) Stats() WALStats {
 		UncommittedBytes: w.diskBytes - w.committedBytes,
 		Segments:         len(w.segs),
 		TornBytes:        w.tornBytes,
-		IDs:              w.seen.n,
+		IDs:              w.seen.Len(),
 		LastOffset:       w.durable,
 		Committed:        w.committed,
 	}
@@ -905,7 +906,7 @@ func (w *WAL) recover() error {
 	}
 	if w.opt.KnownIDs != nil {
 		err := w.opt.KnownIDs(func(id string) error {
-			w.seen.add(maphash.String(w.seed, id))
+			w.seen.Add(maphash.String(w.seed, id))
 			return nil
 		})
 		if err != nil {
@@ -1034,7 +1035,7 @@ func (w *WAL) scanSegment(s *segment, last bool) error {
 	s.pos = make([]uint32, len(recs))
 	for i, r := range recs {
 		s.pos[i] = r.pos
-		w.seen.add(r.hash)
+		w.seen.Add(r.hash)
 	}
 	return nil
 }
@@ -1089,74 +1090,4 @@ func syncDir(dir string) error {
 		err = cerr
 	}
 	return err
-}
-
-// --- dedupe set ---
-
-// idSet is a set of 64-bit hashes: 256 open-addressing tables with linear probing, so growth
-// rehashes one small table at a time. Slots hold the hash; 0 marks an empty slot.
-type idSet struct {
-	shards [256]idShard
-	n      int
-}
-
-type idShard struct {
-	slots []uint64
-	n     int
-}
-
-func (s *idSet) has(h uint64) bool {
-	if h == 0 {
-		h = 1
-	}
-	sh := &s.shards[h>>56]
-	if len(sh.slots) == 0 {
-		return false
-	}
-	mask := uint64(len(sh.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		switch sh.slots[i] {
-		case h:
-			return true
-		case 0:
-			return false
-		}
-	}
-}
-
-func (s *idSet) add(h uint64) {
-	if h == 0 {
-		h = 1
-	}
-	sh := &s.shards[h>>56]
-	if (sh.n+1)*4 > len(sh.slots)*3 {
-		sh.grow()
-	}
-	if sh.insert(h) {
-		sh.n++
-		s.n++
-	}
-}
-
-func (sh *idShard) insert(h uint64) bool {
-	mask := uint64(len(sh.slots) - 1)
-	for i := h & mask; ; i = (i + 1) & mask {
-		switch sh.slots[i] {
-		case h:
-			return false
-		case 0:
-			sh.slots[i] = h
-			return true
-		}
-	}
-}
-
-func (sh *idShard) grow() {
-	old := sh.slots
-	sh.slots = make([]uint64, max(16, 2*len(old)))
-	for _, h := range old {
-		if h != 0 {
-			sh.insert(h)
-		}
-	}
 }

@@ -51,6 +51,10 @@ type RegionQuery struct {
 	Depth    int    // depth of Region in the tree (root = 0); children are at Depth+1
 	Level    int    // depth of the regions counted; 0 (or ≤ Depth) means Depth+1
 	UpTo     uint64 // when > 0, only records with Offset ≤ UpTo (a consistent cut of the intake log)
+	// Cut, when non-nil, is a consistent cut of a partitioned intake log: only records of
+	// partition p with Offset ≤ Cut[p]; partitions missing from Cut are excluded. A store
+	// that is not Partitioned holds partition 0 only.
+	Cut map[int]uint64
 	From, To time.Time
 	Category string
 	Types    []event.Type // empty = case.reported only
@@ -74,6 +78,15 @@ type CubeSeries struct {
 type RegionCount struct {
 	Region string `json:"region"`
 	Count  int64  `json:"count"`
+}
+
+// Partitioned is a store shared by the owners of several intake partitions (ClickHouse in a
+// scaled-out deployment). Partition(p) is the view through which the owner of partition p
+// writes: its Write, Checkpoint, Replay and EventIDs concern partition p only; its queries
+// cover the whole history. The Partitioned store itself is the view of partition 0.
+type Partitioned interface {
+	Store
+	Partition(p int) Store
 }
 
 // Store is the history store.

@@ -638,6 +638,16 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 		where += ` AND intake_offset <= ?`
 		args = append(args, q.UpTo)
 	}
+	if q.Cut != nil {
+		// One partition here: partition 0.
+		upTo, ok := q.Cut[0]
+		if !ok {
+			where += ` AND false`
+		} else {
+			where += ` AND intake_offset <= ?`
+			args = append(args, upTo)
+		}
+	}
 	return where, args, strconv.Itoa(level + 1)
 }
 

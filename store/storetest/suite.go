@@ -918,6 +918,8 @@ func testRegionCountsLevel(t *testing.T, s store.Store) {
 		{store.RegionQuery{Region: rB, Depth: 1, Level: 2}, map[string]int64{rB1: 2}},
 		{store.RegionQuery{Region: rR, Depth: 0, Level: 0}, map[string]int64{rA: 3, rB: 2}},                    // Level ≤ Depth: children
 		{store.RegionQuery{Region: rR, Depth: 0, Level: 2, UpTo: 3}, map[string]int64{rA1: 1, rA2: 1, rB1: 1}}, // a cut of the log
+		{store.RegionQuery{Region: rR, Depth: 0, Level: 2, Cut: map[int]uint64{0: 2}}, map[string]int64{rA1: 1, rA2: 1}},
+		{store.RegionQuery{Region: rR, Depth: 0, Level: 2, Cut: map[int]uint64{7: 5}}, map[string]int64{}}, // other partitions only
 	} {
 		c.q.From, c.q.To = from, to
 		rc, err := s.RegionCounts(t.Context(), c.q)
