@@ -9,6 +9,7 @@ import (
 	"fmt"
 	json "github.com/goccy/go-json"
 	"log/slog"
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -36,7 +37,12 @@ type Config struct {
 	DisplayCRS string         // CRS of points published to screens (default wgs84)
 	FeedKeep   int            // recent feed items kept for resets (default 200)
 	CaseKeep   time.Duration  // finished or never-reported cases are forgotten this long after their last event (default 7 days)
-	Logger     *slog.Logger
+	// Source names this aggregator's updates on the live bus ("" for the one aggregator of an
+	// embedded deployment; "p<N>" for the owner of intake partition N when scaled out).
+	Source string
+	Part   int           // intake partition this aggregator owns
+	Retain time.Duration // how often the full state is retained on the bus for joining read models (default 10 s)
+	Logger *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -67,6 +73,9 @@ func (c *Config) defaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Retain <= 0 {
+		c.Retain = 10 * time.Second
+	}
 	if c.Rules.Sources == nil {
 		c.Rules = event.DefaultRules()
 	}
@@ -88,6 +97,11 @@ type Aggregator struct {
 	pos   uint64        // last intake offset applied
 	start atomic.Uint64 // the store checkpoint the live state was rebuilt from
 	ready atomic.Bool
+
+	pubMu  sync.Mutex // orders updates: taking a delta or the full state, numbering and publishing it
+	epoch  uint64
+	seq    uint64 // guarded by pubMu
+	resync chan struct{}
 
 	draining atomic.Bool
 	drainReq chan struct{}
@@ -111,7 +125,7 @@ func New(cfg Config, in intake.Intake, st store.Store, b bus.Bus, tree *geo.Tree
 	}
 	crs := cfg.DisplayCRS
 	a := &Aggregator{cfg: cfg, intake: in, store: st, bus: b, tree: tree, loc: loc, clk: clk, m: m.m,
-		drainReq: make(chan struct{}), done: make(chan struct{})}
+		drainReq: make(chan struct{}), done: make(chan struct{}), epoch: rand.Uint64() | 1, resync: make(chan struct{}, 1)}
 	a.st = newState(cfg.Loc, tree.Root.Code, func(lon, lat float64) (float64, float64) { return geo.FromWGS84(crs, lon, lat) })
 	return a
 }
@@ -207,6 +221,12 @@ func (a *Aggregator) run(ctx context.Context) error {
 	}
 	a.ready.Store(true)
 	defer a.ready.Store(false)
+	if ctl, err := a.bus.Subscribe(ctx, dashboard.ControlChannel); err != nil {
+		a.cfg.Logger.Warn("aggregator: control channel unavailable; read models cannot ask for resyncs", "err", err)
+	} else {
+		go a.control(ctx, ctl)
+	}
+	lastRetain := time.Now()
 
 	draining := false
 	lastPrune := time.Now()
@@ -246,15 +266,18 @@ func (a *Aggregator) run(ctx context.Context) error {
 				return err
 			}
 		} else {
-			a.mu.Lock()
-			a.st.tick(a.clk.Now())
-			u := a.st.takeDelta()
-			if time.Since(lastPrune) > time.Hour {
-				a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
-				lastPrune = time.Now()
-			}
-			a.mu.Unlock()
-			if err := a.publish(ctx, u); err != nil {
+			err := a.emit(ctx, func() dashboard.Update {
+				a.mu.Lock()
+				defer a.mu.Unlock()
+				a.st.tick(a.clk.Now())
+				u := a.st.takeDelta()
+				if time.Since(lastPrune) > time.Hour {
+					a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
+					lastPrune = time.Now()
+				}
+				return u
+			})
+			if err != nil {
 				a.cfg.Logger.Error("aggregator: publish", "err", err)
 			}
 			if draining {
@@ -266,6 +289,20 @@ func (a *Aggregator) run(ctx context.Context) error {
 		case <-a.drainReq:
 			draining = true
 		default:
+		}
+		select {
+		case <-a.resync:
+			if err := a.publishFull(ctx); err != nil {
+				a.cfg.Logger.Error("aggregator: resync", "err", err)
+			}
+			lastRetain = time.Now()
+		default:
+			if time.Since(lastRetain) >= a.cfg.Retain {
+				lastRetain = time.Now()
+				if err := a.retain(ctx); err != nil {
+					a.cfg.Logger.Warn("aggregator: retain live state", "err", err)
+				}
+			}
 		}
 	}
 }
@@ -284,20 +321,24 @@ func (a *Aggregator) applyEntries(ctx context.Context, entries []intake.Entry, w
 		recs = append(recs, r)
 	}
 	now := a.clk.Now()
-	a.mu.Lock()
-	for i := range recs {
-		a.st.apply(&recs[i], now, true)
-	}
-	a.st.tick(now)
-	u := a.st.takeDelta()
-	a.pos = entries[len(entries)-1].Offset
-	a.recent = keepLast(append(a.recent, u.Items...), a.cfg.FeedKeep)
-	pending, cases := a.st.pending, len(a.st.cases)
-	a.mu.Unlock()
+	var pending, cases int
+	err := a.emit(ctx, func() dashboard.Update {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		for i := range recs {
+			a.st.apply(&recs[i], now, true)
+		}
+		a.st.tick(now)
+		u := a.st.takeDelta()
+		a.pos = entries[len(entries)-1].Offset
+		a.recent = keepLast(append(a.recent, u.Items...), a.cfg.FeedKeep)
+		pending, cases = a.st.pending, len(a.st.cases)
+		return u
+	})
 	a.m.applied.Add(float64(len(recs)))
 	a.m.pending.Set(float64(pending))
 	a.m.cases.Set(float64(cases))
-	if err := a.publish(ctx, u); err != nil {
+	if err != nil {
 		a.cfg.Logger.Error("aggregator: publish", "err", err)
 	}
 	return w.add(ctx, recs, a.pos)
@@ -310,10 +351,17 @@ func keepLast(items []dashboard.Item, n int) []dashboard.Item {
 	return items
 }
 
-func (a *Aggregator) publish(ctx context.Context, u dashboard.Update) error {
+// emit takes an update from take and publishes it as the source's next delta. pubMu makes
+// taking and numbering one step, so a reset never overtakes a delta it already contains.
+func (a *Aggregator) emit(ctx context.Context, take func() dashboard.Update) error {
+	a.pubMu.Lock()
+	defer a.pubMu.Unlock()
+	u := take()
 	if len(u.Counters) == 0 && len(u.Items) == 0 {
 		return nil
 	}
+	a.seq++
+	a.stamp(&u, a.seq)
 	b, err := json.Marshal(u)
 	if err != nil {
 		return err
@@ -321,25 +369,90 @@ func (a *Aggregator) publish(ctx context.Context, u dashboard.Update) error {
 	return a.bus.Publish(ctx, dashboard.UpdatesChannel, b)
 }
 
-// publishFull publishes the whole live state as a reset update.
-func (a *Aggregator) publishFull(ctx context.Context) error {
+func (a *Aggregator) stamp(u *dashboard.Update, seq uint64) {
+	u.Source, u.Part, u.Epoch, u.Seq = a.cfg.Source, a.cfg.Part, a.epoch, seq
+}
+
+// fullLocked encodes the whole live state as a reset at the current seq. Caller holds pubMu.
+func (a *Aggregator) fullLocked() ([]byte, error) {
 	a.mu.Lock()
 	u := a.st.full(a.clk.Now(), a.recent)
+	u.Checkpoint = a.pos
 	a.mu.Unlock()
-	b, err := json.Marshal(u)
+	a.stamp(&u, a.seq)
+	return json.Marshal(u)
+}
+
+// publishFull publishes the whole live state as a reset update, and retains it on the bus so
+// that a read model joining later starts from it.
+func (a *Aggregator) publishFull(ctx context.Context) error {
+	a.pubMu.Lock()
+	defer a.pubMu.Unlock()
+	b, err := a.fullLocked()
 	if err != nil {
 		return err
 	}
-	return a.bus.Publish(ctx, dashboard.UpdatesChannel, b)
+	if err := a.bus.Publish(ctx, dashboard.UpdatesChannel, b); err != nil {
+		return err
+	}
+	return a.bus.Retain(ctx, dashboard.UpdatesChannel, a.retainKey(), b)
 }
 
-// Resync republishes the full state (for a read model that joined late or fell out of step).
+// retain stores the current full state on the bus without publishing it.
+func (a *Aggregator) retain(ctx context.Context) error {
+	a.pubMu.Lock()
+	defer a.pubMu.Unlock()
+	b, err := a.fullLocked()
+	if err != nil {
+		return err
+	}
+	return a.bus.Retain(ctx, dashboard.UpdatesChannel, a.retainKey(), b)
+}
+
+func (a *Aggregator) retainKey() string {
+	if a.cfg.Source == "" {
+		return "main"
+	}
+	return a.cfg.Source
+}
+
+// Resync asks the running aggregator to publish its full state (for a read model that joined
+// late or fell out of step). It returns at once; the reset follows within a second.
 func (a *Aggregator) Resync(ctx context.Context) error {
 	if !a.ready.Load() {
 		return nil
 	}
-	return a.publishFull(ctx)
+	select {
+	case a.resync <- struct{}{}:
+	default: // one is already pending
+	}
+	return nil
 }
+
+// control serves resync requests from read models.
+func (a *Aggregator) control(ctx context.Context, sub bus.Subscription) {
+	defer sub.Close()
+	for {
+		select {
+		case p, ok := <-sub.C():
+			if !ok {
+				return
+			}
+			var c dashboard.Control
+			if err := json.Unmarshal(p, &c); err != nil {
+				continue
+			}
+			if c.Resync == "*" || (c.Resync != "" && c.Resync == a.cfg.Source) {
+				a.Resync(ctx)
+			}
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Epoch identifies this run of the aggregator in its updates.
+func (a *Aggregator) Epoch() uint64 { return a.epoch }
 
 // Shutdown stops accepting events, applies and stores everything already accepted, and waits
 // for Run to return, bounded by ctx. Idempotent.

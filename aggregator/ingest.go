@@ -199,3 +199,17 @@ func splitBody(contentType string, body []byte, maxLines int) ([]line, error) {
 
 // receivedTime converts the logged arrival time.
 func receivedTime(ms int64) time.Time { return time.UnixMilli(ms) }
+
+// PartitionKey is the intake partition key of a logged entry: its case id, so that one case's
+// events stay in order in one partition (falls back to the event id).
+func PartitionKey(id string, data []byte) string {
+	var lg struct {
+		E struct {
+			CaseID string `json:"case_id"`
+		} `json:"e"`
+	}
+	if err := gojson.Unmarshal(data, &lg); err != nil || lg.E.CaseID == "" {
+		return id
+	}
+	return lg.E.CaseID
+}

@@ -10,6 +10,7 @@ import (
 type Memory struct {
 	mu      sync.RWMutex
 	subs    map[string]map[*memSub]struct{}
+	kept    map[string]map[string][]byte // channel → key → retained payload
 	closed  bool
 	closing chan struct{}
 	once    sync.Once
@@ -18,7 +19,7 @@ type Memory struct {
 
 var _ Bus = (*Memory)(nil)
 
-// ErrClosed is returned by Publish and Subscribe after Close.
+// ErrClosed is returned by Publish, Retain, Subscribe and Health after Close.
 var ErrClosed = errors.New("bus: closed")
 
 // NewMemory returns an in-process bus whose subscriptions buffer buf payloads.
@@ -26,7 +27,7 @@ func NewMemory(buf int) *Memory {
 	if buf <= 0 {
 		buf = 1024
 	}
-	return &Memory{subs: map[string]map[*memSub]struct{}{}, buf: buf, closing: make(chan struct{})}
+	return &Memory{subs: map[string]map[*memSub]struct{}{}, kept: map[string]map[string][]byte{}, buf: buf, closing: make(chan struct{})}
 }
 
 type memSub struct {
@@ -76,12 +77,41 @@ func (b *Memory) Subscribe(ctx context.Context, channel string) (Subscription, e
 	if b.closed {
 		return nil, ErrClosed
 	}
-	s := &memSub{b: b, ch: channel, c: make(chan []byte, b.buf), done: make(chan struct{})}
+	// The buffer has room for the retained messages on top of buf, so Subscribe never waits.
+	kept := b.kept[channel]
+	s := &memSub{b: b, ch: channel, c: make(chan []byte, b.buf+len(kept)), done: make(chan struct{})}
+	for _, p := range kept {
+		s.c <- p
+	}
 	if b.subs[channel] == nil {
 		b.subs[channel] = map[*memSub]struct{}{}
 	}
 	b.subs[channel][s] = struct{}{}
 	return s, nil
+}
+
+// Retain stores payload as channel's retained message under key (see Bus).
+func (b *Memory) Retain(ctx context.Context, channel, key string, payload []byte) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if b.kept[channel] == nil {
+		b.kept[channel] = map[string][]byte{}
+	}
+	b.kept[channel][key] = payload
+	return nil
+}
+
+// Health returns nil, or ErrClosed after Close.
+func (b *Memory) Health() error {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return ErrClosed
+	}
+	return nil
 }
 
 func (b *Memory) Close() error {

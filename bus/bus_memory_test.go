@@ -8,5 +8,5 @@ import (
 )
 
 func TestMemoryBus(t *testing.T) {
-	bustest.Run(t, func(t *testing.T) bus.Bus { return bus.NewMemory(64) })
+	bustest.Run(t, func(t *testing.T) bus.Bus { return bus.NewMemory(64) }, bustest.Config{BlockingPublish: true})
 }

@@ -131,6 +131,15 @@ func (h *Hotspots) Observe(items []Item) {
 // (the cut after which events arrive live, so none is counted twice). The hex level fills from
 // live events: the store is not queried by cell.
 func (h *Hotspots) Seed(ctx context.Context, st store.Store, upTo uint64) error {
+	return h.seed(ctx, st, func(q *store.RegionQuery) { q.UpTo = upTo })
+}
+
+// SeedCut is Seed for a partitioned intake: the events of partition p up to cut[p].
+func (h *Hotspots) SeedCut(ctx context.Context, st store.Store, cut map[int]uint64) error {
+	return h.seed(ctx, st, func(q *store.RegionQuery) { q.Cut = cut })
+}
+
+func (h *Hotspots) seed(ctx context.Context, st store.Store, limit func(*store.RegionQuery)) error {
 	now := h.clk.Now()
 	levels := map[int]bool{}
 	for _, l := range h.leaves {
@@ -141,8 +150,9 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, upTo uint64) error 
 	for _, spec := range HotspotWindows {
 		from := now.Add(-spec.Span()).Truncate(spec.Bucket)
 		for lvl := range levels {
-			cube, err := st.Cube(ctx, store.CubeQuery{RegionQuery: store.RegionQuery{Region: h.tree.Root.Code, Depth: 0,
-				Level: lvl, From: from, To: now.Add(time.Minute), UpTo: upTo}, Step: spec.Bucket, Loc: time.UTC})
+			rq := store.RegionQuery{Region: h.tree.Root.Code, Depth: 0, Level: lvl, From: from, To: now.Add(time.Minute)}
+			limit(&rq)
+			cube, err := st.Cube(ctx, store.CubeQuery{RegionQuery: rq, Step: spec.Bucket, Loc: time.UTC})
 			if err != nil {
 				return err
 			}

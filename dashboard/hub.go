@@ -135,7 +135,8 @@ type Hub struct {
 	topics   map[string]*hubTopic
 	clients  map[*Client]struct{}
 	nextPing time.Time
-	seqFloor int64 // highest seq of any closed topic; a new topic starts above it
+	status   []byte // the current status frame; nil while live data is fresh and never was stale
+	seqFloor int64  // highest seq of any closed topic; a new topic starts above it
 	shut     bool
 	stopped  chan struct{}
 	gone     counters // written by clients that have left
@@ -298,10 +299,44 @@ func (h *Hub) Attach(c Conn, authorize func(Topic) error) *Client {
 	} else {
 		h.clients[cl] = struct{}{}
 	}
+	status := h.status
 	h.mu.Unlock()
+	if status != nil {
+		cl.enqueue(nil, status)
+	}
 	go cl.writeLoop()
 	cl.signal()
 	return cl
+}
+
+// Status tells screens whether the live data behind the topics is current.
+type Status struct {
+	Stale  bool      `json:"stale"`
+	Reason string    `json:"reason,omitempty"` // e.g. live_bus_unavailable
+	Since  time.Time `json:"since"`            // when this status began
+}
+
+// SetStatus sends {"op":"status",...} to every client when the status changes, and to every
+// client that connects afterwards. Snapshots and deltas keep flowing from the last state.
+func (h *Hub) SetStatus(st Status) {
+	b, _ := json.Marshal(struct {
+		Op string `json:"op"`
+		Status
+	}{"status", st})
+	h.mu.Lock()
+	if h.status == nil && !st.Stale {
+		h.mu.Unlock()
+		return // never stale: nothing to tell
+	}
+	h.status = b
+	clients := make([]*Client, 0, len(h.clients))
+	for c := range h.clients {
+		clients = append(clients, c)
+	}
+	h.mu.Unlock()
+	for _, c := range clients {
+		c.enqueue(nil, b)
+	}
 }
 
 // Shutdown stops ticking, lets every client's writer flush what is queued and close its

@@ -1181,3 +1181,37 @@ func TestHubSlowClientByteBound(t *testing.T) {
 		t.Fatalf("after the byte overflow got %v", got)
 	}
 }
+
+// The live-data status reaches every client when it changes, and every client that connects
+// while it is stale; a hub that was never stale sends nothing.
+func TestHubStatus(t *testing.T) {
+	h, clk, _ := newTestHub(t, HubConfig{})
+	a := attach(t, h, newConn(t), nil)
+	h.SetStatus(Status{Stale: false, Since: clk.Now()})
+	a.sub("overview:root")
+	if got := a.next(t, 1); got[0].Op != "snapshot" {
+		t.Fatalf("first message %q, want the snapshot (no status while never stale)", got[0].Op)
+	}
+	lastFrame := func(c *testClient) string {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return string(c.frames[len(c.frames)-1])
+	}
+	h.SetStatus(Status{Stale: true, Reason: "live_bus_unavailable", Since: clk.Now()})
+	if got := a.next(t, 1); got[0].Op != "status" || !strings.Contains(lastFrame(a), `"stale":true`) {
+		t.Fatalf("got %+v, want a stale status", got[0])
+	}
+	b := attach(t, h, newConn(t), nil)
+	if got := b.next(t, 1); got[0].Op != "status" || !strings.Contains(lastFrame(b), `"reason":"live_bus_unavailable"`) {
+		t.Fatalf("a client connecting while stale got %+v first", got[0])
+	}
+	h.SetStatus(Status{Stale: false, Since: clk.Now()})
+	for _, c := range []*testClient{a, b} {
+		if got := c.next(t, 1); got[0].Op != "status" {
+			t.Fatalf("got %+v, want the fresh status", got[0])
+		}
+		if last := lastFrame(c); !strings.Contains(last, `"stale":false`) {
+			t.Fatalf("last frame %s, want stale false", last)
+		}
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	json "github.com/goccy/go-json"
 	"log/slog"
+	"maps"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,9 +25,11 @@ type Model struct {
 	log  *slog.Logger
 
 	mu       sync.RWMutex
-	counts   map[Key]int64 // per category, and with Category "" the total over categories
-	cats     []string      // categories seen, sorted
-	feed     []feedItem    // ring of recent items, oldest first
+	counts   map[Key]int64 // per category, and with Category "" the total over categories; summed over sources
+	srcs     map[string]*source
+	onGap    func(source string) // asks the source for a resync
+	cats     []string            // categories seen, sorted
+	feed     []feedItem          // ring of recent items, oldest first
 	feedCap  int
 	feedSeq  uint64 // seq of the newest item in feed
 	lastDay  int32
@@ -33,6 +37,19 @@ type Model struct {
 	updates  uint64
 	resets   uint64
 	lastData time.Time
+}
+
+// source is what one aggregator contributed: its counters (to subtract them on its next reset)
+// and its position in its sequence.
+type source struct {
+	part      int
+	epoch     uint64
+	seq       uint64
+	reset     bool   // a reset was applied
+	firstCP   uint64 // checkpoint of the first reset applied: live items are above it
+	counts    map[Key]int64
+	askedAt   time.Time // last resync request
+	gaps, dup uint64
 }
 
 type feedItem struct {
@@ -46,7 +63,7 @@ func NewModel(tree *geo.Tree, loc *time.Location, clk clock.Clock, categories []
 	if log == nil {
 		log = slog.Default()
 	}
-	m := &Model{tree: tree, loc: loc, clk: clk, log: log, counts: map[Key]int64{}, feedCap: 20000}
+	m := &Model{tree: tree, loc: loc, clk: clk, log: log, counts: map[Key]int64{}, srcs: map[string]*source{}, feedCap: 20000}
 	m.cats = append(m.cats, categories...)
 	slices.Sort(m.cats)
 	return m
@@ -85,21 +102,60 @@ func (m *Model) Consume(ctx context.Context, sub bus.Subscription) error {
 	}
 }
 
+// OnGap sets the function called (at most once a second per source, without the model's lock)
+// when a source's sequence has a gap or a delta arrives before its first reset: it should ask
+// that source for a resync. Call before Run/Consume.
+func (m *Model) OnGap(fn func(source string)) { m.onGap = fn }
+
 // Apply mirrors one Update.
 func (m *Model) Apply(u *Update) {
+	if ask := m.apply(u); ask != "" && m.onGap != nil {
+		m.onGap(ask)
+	}
+}
+
+func (m *Model) apply(u *Update) (askResync string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	s := m.srcs[u.Source]
+	if s == nil {
+		s = &source{part: u.Part, counts: map[Key]int64{}}
+		m.srcs[u.Source] = s
+	}
+	now := m.clk.Now()
+	if !u.Reset && u.Seq != 0 {
+		// Sequenced delta: apply only the next one of the current epoch.
+		switch {
+		case s.reset && u.Epoch == s.epoch && u.Seq <= s.seq:
+			s.dup++
+			return "" // already covered by a reset
+		case !s.reset || u.Epoch != s.epoch || u.Seq != s.seq+1:
+			s.gaps++
+			if now.Sub(s.askedAt) >= time.Second {
+				s.askedAt = now
+				return sourceName(u.Source)
+			}
+			return ""
+		}
+		s.seq = u.Seq
+	}
 	m.updates++
-	m.lastData = m.clk.Now()
+	m.lastData = now
+	firstReset := u.Reset && !s.reset
 	if u.Reset {
 		m.resets++
-		clear(m.counts)
+		for k, n := range s.counts {
+			m.add(k, -n)
+		}
+		clear(s.counts)
+		s.reset, s.epoch, s.seq, s.part = true, u.Epoch, u.Seq, u.Part
+		if firstReset {
+			s.firstCP = u.Checkpoint
+		}
 	}
 	for _, c := range u.Counters {
-		m.counts[c.Key] += c.N
-		t := c.Key
-		t.Category = ""
-		m.counts[t] += c.N
+		s.counts[c.Key] += c.N
+		m.add(c.Key, c.N)
 		if c.Category != "" {
 			if i, found := slices.BinarySearch(m.cats, c.Category); !found {
 				m.cats = slices.Insert(m.cats, i, c.Category)
@@ -109,8 +165,8 @@ func (m *Model) Apply(u *Update) {
 	if !u.Reset && m.hot != nil {
 		m.hot.Observe(u.Items)
 	}
-	if u.Reset && m.feedSeq > 0 {
-		return // screens already showed these items
+	if u.Reset && !firstReset {
+		return "" // screens already showed these items
 	}
 	for _, it := range u.Items {
 		m.feedSeq++
@@ -120,14 +176,56 @@ func (m *Model) Apply(u *Update) {
 		}
 		m.feed = append(m.feed, feedItem{seq: m.feedSeq, item: it})
 	}
-	if today := DayOf(m.clk.Now(), m.loc); today != m.lastDay {
+	if today := DayOf(now, m.loc); today != m.lastDay {
 		m.lastDay = today
-		for k := range m.counts {
-			if k.Day != 0 && k.Day < today-2 {
-				delete(m.counts, k)
-			}
+		old := func(k Key) bool { return k.Day != 0 && k.Day < today-2 }
+		maps.DeleteFunc(m.counts, func(k Key, _ int64) bool { return old(k) })
+		for _, s := range m.srcs {
+			maps.DeleteFunc(s.counts, func(k Key, _ int64) bool { return old(k) })
 		}
 	}
+	return ""
+}
+
+// add adds n to a counter and to its total over categories. Caller holds m.mu.
+func (m *Model) add(k Key, n int64) {
+	m.counts[k] += n
+	t := k
+	t.Category = ""
+	m.counts[t] += n
+}
+
+// sourceName is the resync target of a source ("" is the embedded aggregator).
+func sourceName(s string) string {
+	if s == "" {
+		return "*"
+	}
+	return s
+}
+
+// SourceStat describes one aggregator source as this model sees it.
+type SourceStat struct {
+	Source     string `json:"source"`
+	Part       int    `json:"part"`
+	Epoch      uint64 `json:"epoch"`
+	Seq        uint64 `json:"seq"`
+	Reset      bool   `json:"reset"`
+	FirstCP    uint64 `json:"first_checkpoint"`
+	Gaps       uint64 `json:"gaps"`
+	Duplicates uint64 `json:"duplicates"`
+}
+
+// Sources reports every source seen, ordered by name.
+func (m *Model) Sources() []SourceStat {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := make([]SourceStat, 0, len(m.srcs))
+	for name, s := range m.srcs {
+		out = append(out, SourceStat{Source: name, Part: s.part, Epoch: s.epoch, Seq: s.seq, Reset: s.reset,
+			FirstCP: s.firstCP, Gaps: s.gaps, Duplicates: s.dup})
+	}
+	slices.SortFunc(out, func(a, b SourceStat) int { return strings.Compare(a.Source, b.Source) })
+	return out
 }
 
 // Stats reports counts of updates applied, for metrics.

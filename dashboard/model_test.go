@@ -105,3 +105,49 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 		t.Fatal("unknown region accepted")
 	}
 }
+
+// Several aggregators (one per intake partition) publish into one model: their counters sum,
+// a reset replaces only its own source's share, and a gap in a source's sequence is not
+// applied but makes the model ask that source for a resync.
+func TestModelSources(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	clk := clock.NewFake(now)
+	tree := geo.DemoTree()
+	m := NewModel(tree, loc, clk, []string{"environment"}, nil)
+	var asked []string
+	m.OnGap(func(s string) { asked = append(asked, s) })
+	root := tree.Root.Code
+	day := DayOf(now, loc)
+	k := Key{root, "environment", day, MNew}
+	total := func() int64 { return m.get(root, "", day, MNew) }
+
+	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 5, Reset: true, Checkpoint: 40, Counters: []Counter{{k, 3}}})
+	m.Apply(&Update{Source: "p1", Part: 1, Epoch: 7, Seq: 1, Reset: true, Checkpoint: 9, Counters: []Counter{{k, 10}}})
+	if got := total(); got != 13 {
+		t.Fatalf("after two resets: %d, want 13", got)
+	}
+	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 6, Counters: []Counter{{k, 1}}})
+	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 6, Counters: []Counter{{k, 1}}}) // duplicate
+	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 5, Counters: []Counter{{k, 1}}}) // covered by the reset
+	if got := total(); got != 14 {
+		t.Fatalf("after a delta and two repeats: %d, want 14", got)
+	}
+	m.Apply(&Update{Source: "p1", Epoch: 7, Seq: 3, Counters: []Counter{{k, 100}}}) // seq 2 missing
+	if got := total(); got != 14 {
+		t.Fatalf("a delta after a gap was applied: %d, want 14", got)
+	}
+	if len(asked) != 1 || asked[0] != "p1" {
+		t.Fatalf("resync requests %v, want [p1]", asked)
+	}
+	// p1's new owner (another epoch) resets its share: p0's is untouched.
+	m.Apply(&Update{Source: "p1", Part: 1, Epoch: 8, Seq: 1, Reset: true, Checkpoint: 12, Counters: []Counter{{k, 11}}})
+	m.Apply(&Update{Source: "p1", Epoch: 7, Seq: 2, Counters: []Counter{{k, 100}}}) // the old epoch
+	if got := total(); got != 15 {
+		t.Fatalf("after p1's new reset: %d, want 4+11", got)
+	}
+	src := m.Sources()
+	if len(src) != 2 || src[1].FirstCP != 9 || src[1].Epoch != 8 || src[0].Seq != 6 {
+		t.Fatalf("sources %+v", src)
+	}
+}

@@ -5,6 +5,15 @@ import "time"
 // UpdatesChannel is the bus channel on which aggregators publish Updates.
 const UpdatesChannel = "updates"
 
+// ControlChannel carries Control requests from read models to aggregators.
+const ControlChannel = "control"
+
+// Control is a request to the aggregators.
+type Control struct {
+	// Resync asks the aggregator of this source to publish a reset; "*" asks every source.
+	Resync string `json:"resync,omitempty"`
+}
+
 // Metric names a rollup counter. Current metrics (open, overdue) have Day 0; the others count
 // events by the local day of their event time.
 type Metric uint8
@@ -76,12 +85,23 @@ type Item struct {
 	New      bool        `json:"new,omitempty"` // the report that opened the case (counted as new)
 }
 
-// Update is what aggregators publish. A reset carries the full state (after a restart or for a
-// read model that fell out of step); a delta carries increments and new feed items.
+// Update is what aggregators publish. A reset carries the full state of its source (after a
+// restart or for a read model that fell out of step); a delta carries increments and new feed
+// items.
+//
+// Several aggregators may publish (one per intake partition in a scaled-out deployment): each
+// is a Source, and the read model sums the sources. Within a source's Epoch (one run of the
+// aggregator that owns it) Seq rises by exactly one per update; a read model that sees a gap
+// asks for a resync (a reset) on ControlChannel.
 type Update struct {
-	Reset    bool      `json:"reset,omitempty"`
-	Counters []Counter `json:"counters,omitempty"`
-	Items    []Item    `json:"items,omitempty"`
+	Source     string    `json:"src,omitempty"`   // "" for the single aggregator of an embedded deployment
+	Part       int       `json:"part,omitempty"`  // intake partition of the source
+	Epoch      uint64    `json:"epoch,omitempty"` // random per aggregator run
+	Seq        uint64    `json:"seq,omitempty"`
+	Checkpoint uint64    `json:"cp,omitempty"` // resets: the intake offset the state covers; later items are above it
+	Reset      bool      `json:"reset,omitempty"`
+	Counters   []Counter `json:"counters,omitempty"`
+	Items      []Item    `json:"items,omitempty"`
 }
 
 // DayOf returns the local day number of t in loc (days since 1970-01-01 local).

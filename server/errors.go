@@ -59,5 +59,9 @@ func errorHandler(c *fiber.Ctx, err error) error {
 	if e.Code != errs.Internal && e.Err != nil {
 		msg = e.Error()
 	}
+	if st == fiber.StatusServiceUnavailable {
+		// A dependency is away or the server is draining: clients retry, nothing was accepted.
+		c.Set(fiber.HeaderRetryAfter, "2")
+	}
 	return c.Status(st).JSON(errorBody{errorDetail{Code: e.Code, Reason: e.Reason, Message: msg}})
 }

@@ -92,13 +92,30 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	} else {
 		checks["store"] = "ok"
 	}
-	if s.d.Agg != nil && !s.d.Agg.Ready() {
+	if s.d.Agg != nil && !s.d.IngestOnly && !s.d.Agg.Ready() {
 		checks["aggregator"], ok = "recovering", false
-	} else {
+	} else if s.d.Agg != nil && !s.d.IngestOnly {
 		checks["aggregator"] = "ok"
+	}
+	degraded := false
+	for _, ch := range s.d.Checks {
+		if err := ch.Fn(ctx); err != nil {
+			checks[ch.Name] = err.Error()
+			if ch.Degraded {
+				degraded = true
+			} else {
+				ok = false
+			}
+		} else {
+			checks[ch.Name] = "ok"
+		}
 	}
 	if !ok {
 		return c.Status(fiber.StatusServiceUnavailable).JSON(fiber.Map{"status": "unavailable", "checks": checks})
+	}
+	if degraded {
+		// Screens are still served from the last state (flagged stale); ingest answers 503.
+		return c.JSON(fiber.Map{"status": "degraded", "checks": checks})
 	}
 	return c.JSON(fiber.Map{"status": "ok", "checks": checks})
 }

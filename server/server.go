@@ -40,15 +40,27 @@ type Config struct {
 	Logger     *slog.Logger
 }
 
+// Check is one readiness check. Err nil: ok. A check marked Degraded reports the server as
+// degraded (still serving its last state) rather than unavailable.
+type Check struct {
+	Name     string
+	Degraded bool
+	Fn       func(ctx context.Context) error
+}
+
 // Deps are the domain objects the transport calls.
 type Deps struct {
-	Agg      *aggregator.Aggregator
-	Hub      *dashboard.Hub
-	Model    *dashboard.Model
-	Store    store.Store
-	Tree     *geo.Tree
-	Clock    clock.Clock
-	Registry *prometheus.Registry
+	Agg *aggregator.Aggregator
+	// IngestOnly: Agg only appends to the intake log (its Run is in other processes), so its
+	// readiness is not this server's.
+	IngestOnly bool
+	Checks     []Check // readiness checks beyond the store and the aggregator
+	Hub        *dashboard.Hub
+	Model      *dashboard.Model
+	Store      store.Store
+	Tree       *geo.Tree
+	Clock      clock.Clock
+	Registry   *prometheus.Registry
 }
 
 // Server is the HTTP server.

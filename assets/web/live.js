@@ -116,6 +116,12 @@
       switch (m.op) {
         case 'pong':
           return false;
+        case 'status':
+          // The server's own live feed (its bus) is down: it keeps serving the last state.
+          state.serverStale = !!m.stale;
+          state.serverReason = m.reason || '';
+          checkStale();
+          return false;
         case 'error':
           console.warn('ws error', m.topic, m.code, m.message);
           Z.errors.push({ topic: m.topic, code: m.code, message: m.message });
@@ -185,7 +191,7 @@
       const silentMs = now - state.lastMsgAt;
       let stale;
       if (!open) stale = now - state.downSince > o.graceMs || !Z.ready;
-      else stale = state.lastMsgAt === 0 || silentMs > o.staleMs;
+      else stale = state.lastMsgAt === 0 || silentMs > o.staleMs || !!state.serverStale;
       if (open && state.lastMsgAt > 0 && silentMs > 2 * o.staleMs) {
         // A half-open connection: nothing, not even a pong, for twice the stale time.
         dropSocket('silent for ' + Math.round(silentMs / 1000) + ' s');
@@ -206,7 +212,9 @@
         } else {
           $('stale-text').textContent = o.token || Z.connected ? t('stale') : t('no_token');
           const since = state.lastMsgAt > 0 ? Math.round(silentMs / 1000) : null;
-          $('stale-detail').textContent = since === null ? '' : t('stale_for').replace('{n}', since);
+          let detail = since === null ? '' : t('stale_for').replace('{n}', since);
+          if (open && state.serverStale) detail = '服务器实时数据中断 / server live feed down' + (state.serverReason ? ' (' + state.serverReason + ')' : '');
+          $('stale-detail').textContent = detail;
         }
       }
     }

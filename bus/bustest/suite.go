@@ -11,8 +11,16 @@ import (
 	"zhili/bus"
 )
 
+// Config says which of the implementation-specific promises the suite checks.
+type Config struct {
+	// BlockingPublish: Publish waits while a subscription's buffer is full (the in-process
+	// bus). Otherwise the bus buffers (e.g. a Redis stream) and Publish never waits for
+	// subscribers.
+	BlockingPublish bool
+}
+
 // Run runs the suite. open returns a fresh bus; channel names are unique per subtest.
-func Run(t *testing.T, open func(t *testing.T) bus.Bus) {
+func Run(t *testing.T, open func(t *testing.T) bus.Bus, cfg Config) {
 	t.Run("DeliversInOrderToEverySubscriber", func(t *testing.T) {
 		b := open(t)
 		defer b.Close()
@@ -88,19 +96,121 @@ func Run(t *testing.T, open func(t *testing.T) bus.Bus) {
 		}
 		wg.Wait()
 	})
-	t.Run("PublishHonoursContext", func(t *testing.T) {
+	if cfg.BlockingPublish {
+		t.Run("PublishHonoursContext", func(t *testing.T) {
+			b := open(t)
+			defer b.Close()
+			s, _ := b.Subscribe(context.Background(), "full")
+			defer s.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			var err error
+			for i := 0; i < 1_000_000 && err == nil; i++ {
+				err = b.Publish(ctx, "full", []byte("x"))
+			}
+			if err == nil {
+				t.Fatal("publish to a full subscription never blocked")
+			}
+		})
+	} else {
+		t.Run("PublishNeverWaitsForSubscribers", func(t *testing.T) {
+			b := open(t)
+			defer b.Close()
+			s, err := b.Subscribe(context.Background(), "idle")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			const n = 3000 // more than any subscription buffer
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			for i := 0; i < n; i++ {
+				if err := b.Publish(ctx, "idle", []byte(fmt.Sprint(i))); err != nil {
+					t.Fatalf("publish %d with an idle subscriber: %v", i, err)
+				}
+			}
+			for i := 0; i < n; i++ {
+				select {
+				case p := <-s.C():
+					if string(p) != fmt.Sprint(i) {
+						t.Fatalf("got %q, want %d", p, i)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatalf("lost payload %d", i)
+				}
+			}
+		})
+	}
+	t.Run("RetainedFirst", func(t *testing.T) {
 		b := open(t)
 		defer b.Close()
-		s, _ := b.Subscribe(context.Background(), "full")
-		defer s.Close()
-		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
-		defer cancel()
-		var err error
-		for i := 0; i < 1_000_000 && err == nil; i++ {
-			err = b.Publish(ctx, "full", []byte("x"))
+		ctx := context.Background()
+		early, err := b.Subscribe(ctx, "r")
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err == nil {
-			t.Fatal("publish to a full subscription never blocked")
+		defer early.Close()
+		for _, kv := range [][2]string{{"k1", "one"}, {"k2", "two"}, {"k1", "one-b"}} {
+			if err := b.Retain(ctx, "r", kv[0], []byte(kv[1])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := b.Retain(ctx, "other", "k1", []byte("elsewhere")); err != nil {
+			t.Fatal(err)
+		}
+		late, err := b.Subscribe(ctx, "r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer late.Close()
+		if err := b.Publish(ctx, "r", []byte("live")); err != nil {
+			t.Fatal(err)
+		}
+		recv := func(s bus.Subscription) string {
+			t.Helper()
+			select {
+			case p := <-s.C():
+				return string(p)
+			case <-time.After(5 * time.Second):
+				t.Fatal("timeout")
+				return ""
+			}
+		}
+		// The new subscription gets the retained messages (latest per key, any order), then live.
+		got := map[string]bool{recv(late): true, recv(late): true}
+		if !got["one-b"] || !got["two"] || len(got) != 2 {
+			t.Fatalf("retained messages %v, want one-b and two", got)
+		}
+		if p := recv(late); p != "live" {
+			t.Fatalf("after the retained messages got %q, want live", p)
+		}
+		// The existing subscription only gets the published payload.
+		if p := recv(early); p != "live" {
+			t.Fatalf("existing subscription got %q, want live (retained messages are not published)", p)
+		}
+		select {
+		case p := <-early.C():
+			t.Fatalf("existing subscription got %q", p)
+		case p := <-late.C():
+			t.Fatalf("new subscription got %q", p)
+		case <-time.After(50 * time.Millisecond):
+		}
+	})
+	t.Run("Health", func(t *testing.T) {
+		b := open(t)
+		if err := b.Health(); err != nil {
+			t.Fatalf("Health of a fresh bus: %v", err)
+		}
+		b.Close()
+		if b.Health() == nil {
+			t.Fatal("Health after Close: nil")
+		}
+		ctx := context.Background()
+		if err := b.Retain(ctx, "h", "k", []byte("x")); err == nil {
+			t.Fatal("Retain after Close succeeded")
+		}
+		if _, err := b.Subscribe(ctx, "h"); err == nil {
+			t.Fatal("Subscribe after Close succeeded")
 		}
 	})
 	t.Run("UnsubscribeAndClose", func(t *testing.T) {

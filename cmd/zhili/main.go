@@ -1,4 +1,4 @@
-// Command zhili is the one binary: serve, simulate, bench, version.
+// Command zhili is the one binary: serve, simulate, bench, import, migrate, version.
 package main
 
 import (
@@ -24,6 +24,7 @@ Usage:
   zhili simulate  [flags]   send a realistic event stream to a server
   zhili bench     [flags]   load-test a server: WebSocket clients + an event rate
   zhili import regions [flags] FILE...   check region GeoJSON and import it into --data
+  zhili migrate   --clickhouse DSN        apply the ClickHouse schema migrations (idempotent)
   zhili version             print the version
 
 Run "zhili <command> -h" for the flags of a command. Every flag can also be given as an
@@ -51,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		err = runBench(ctx, args[1:], stdout, stderr)
 	case "import":
 		err = runImport(ctx, args[1:], stdout, stderr)
+	case "migrate":
+		err = runMigrate(ctx, args[1:], stdout, stderr)
 	case "version", "--version", "-version":
 		fmt.Fprintf(stdout, "zhili %s\n", version)
 	case "help", "-h", "--help":

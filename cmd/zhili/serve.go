@@ -26,6 +26,9 @@ import (
 
 type serveFlags struct {
 	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory string
+	clickhouse, redisURL, role, tenant, name                                                                            string
+	partitions                                                                                                          int
+	leaseTTL                                                                                                            time.Duration
 	demo                                                                                                                bool
 	demoRate                                                                                                            float64
 	demoSeed                                                                                                            uint64
@@ -58,6 +61,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Int64Var(&f.maxBytes, "max-bytes", 8<<20, "ingest: bytes per request")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	fs.StringVar(&f.storeMemory, "store-memory", "1GB", "memory limit of the embedded history store (DuckDB memory_limit)")
+	fs.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse DSN for the history store (clickhouse://host:9000/db); empty = embedded DuckDB")
+	fs.StringVar(&f.redisURL, "redis", "", "Redis URL for the intake streams, live bus and partition leases (redis://host:6379/0); empty = embedded log and in-process bus")
+	fs.StringVar(&f.role, "role", "all", "all, server (HTTP, ingest, screens) or aggregator (owns intake partitions); split roles need --redis and --clickhouse")
+	fs.IntVar(&f.partitions, "partitions", 0, "intake partitions with --redis, fixed for a deployment (default 4; 1 without --clickhouse)")
+	fs.StringVar(&f.tenant, "tenant", "default", "tenant: the key prefix in Redis (zhili:<tenant>:)")
+	fs.StringVar(&f.name, "name", "", "this process in consumer groups and leases (default host-pid)")
+	fs.DurationVar(&f.leaseTTL, "lease-ttl", 6*time.Second, "how long a dead aggregator keeps its partitions before another takes them over")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address for Go profiling endpoints (/debug/pprof/); empty = off")
 	file, err := parseFlags(fs, args, &f.config)
@@ -139,7 +149,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	a, err := app.New(app.Config{Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes,
 		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
-		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log})
+		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log,
+		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL})
 	if err != nil {
 		return err
 	}

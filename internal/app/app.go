@@ -5,20 +5,23 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
+	"net"
+	"net/http"
 	"os"
-	"path/filepath"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
 
 	"zhili/aggregator"
 	"zhili/bus"
+	"zhili/cluster"
 	"zhili/dashboard"
 	"zhili/event"
 	"zhili/geo"
@@ -49,8 +52,18 @@ type Config struct {
 	DemoSeed        uint64
 	ShutdownTimeout time.Duration
 	Version         string
-	Logger          *slog.Logger
-	Clock           clock.Clock
+
+	// Production engines. Empty: the embedded defaults (DuckDB history, file intake log,
+	// in-process bus).
+	ClickHouse string        // ClickHouse DSN for the history store
+	Redis      string        // Redis URL for the intake streams, the live bus and the partition leases
+	Role       string        // all (default), server (HTTP + screens) or aggregator (the write path); split roles need Redis
+	Partitions int           // intake partitions (Redis; default 4, 1 without ClickHouse)
+	Tenant     string        // key prefix in Redis (default "default")
+	Name       string        // this process in consumer groups and leases (default host-pid)
+	LeaseTTL   time.Duration // how long a dead aggregator keeps its partitions (default 6 s)
+	Logger     *slog.Logger
+	Clock      clock.Clock
 }
 
 // App is one running process.
@@ -66,6 +79,18 @@ type App struct {
 	Hub   *dashboard.Hub
 	Srv   *server.Server
 	Reg   *prometheus.Registry
+
+	scaled    bool // Redis: ingest appends to streams; partition owners aggregate
+	role      string
+	rdb       redis.UniversalClient
+	redisIn   *intake.Redis
+	Mgr       *cluster.Manager // the partition manager (scaled, roles all and aggregator)
+	aggM      *aggregator.Metrics
+	ops       *http.Server // health and metrics of the aggregator role
+	opsLn     net.Listener
+	mgrStop   context.CancelFunc
+	mgrLeases *cluster.RedisLeases
+	mgrDone   chan struct{}
 
 	runCtx   context.Context
 	cancel   context.CancelFunc
@@ -107,35 +132,20 @@ func New(cfg Config) (*App, error) {
 	a.Reg = prometheus.NewRegistry()
 	a.Reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	dsn := filepath.Join(cfg.DataDir, "history.duckdb")
-	if cfg.StoreMemory != "" {
-		dsn += "?memory_limit=" + url.QueryEscape(cfg.StoreMemory)
+	if err := a.openEngines(); err != nil {
+		return nil, err
 	}
-	st, err := store.OpenDuckDB(dsn)
-	if err != nil {
-		return nil, fmt.Errorf("open history store: %w", err)
+	a.aggM = aggregator.NewMetrics(a.Reg)
+	// In a scaled-out deployment this aggregator only validates and appends to the intake
+	// streams; the partition owners (cluster.Manager) aggregate.
+	a.Agg = aggregator.New(a.aggConfig("", 0), a.In, a.Store, a.Bus, cfg.Tree, a.locator(), cfg.Clock, a.aggM)
+	if a.role == RoleAggregator {
+		if err := a.listenOps(); err != nil {
+			a.closeEngines()
+			return nil, err
+		}
+		return a, nil
 	}
-	a.Store = st
-	cp, err := st.Checkpoint(context.Background())
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("read history checkpoint: %w", err)
-	}
-	in, err := intake.OpenWAL(filepath.Join(cfg.DataDir, "intake"), intake.WALOptions{
-		// Ids of events already stored (their log segments may be gone) stay known, and new
-		// offsets always follow the store's checkpoint.
-		KnownIDs:   func(fn func(id string) error) error { return st.EventIDs(context.Background(), fn) },
-		StartAfter: cp,
-	})
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("open intake log: %w", err)
-	}
-	a.In = in
-	a.Bus = bus.NewMemory(4096)
-	a.Agg = aggregator.New(aggregator.Config{Rules: event.DefaultRules(), Loc: cfg.Loc, MaxLines: cfg.MaxLines,
-		MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS, Logger: cfg.Logger},
-		in, st, a.Bus, cfg.Tree, geo.NewIndexedLocator(cfg.Tree), cfg.Clock, aggregator.NewMetrics(a.Reg))
 	a.Model = dashboard.NewModel(cfg.Tree, cfg.Loc, cfg.Clock, event.DefaultCategories, cfg.Logger)
 	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
@@ -159,11 +169,11 @@ func New(cfg Config) (*App, error) {
 		}))
 	a.Srv = server.New(server.Config{IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS,
 		Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
-		server.Deps{Agg: a.Agg, Hub: a.Hub, Model: a.Model, Store: st, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg})
+		server.Deps{Agg: a.Agg, IngestOnly: a.scaled, Checks: a.checks(), Hub: a.Hub, Model: a.Model, Store: a.Store,
+			Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg})
 	addr, err := a.Srv.Listen(cfg.Listen)
 	if err != nil {
-		in.Close()
-		st.Close()
+		a.closeEngines()
 		return nil, err
 	}
 	a.Addr = addr
@@ -183,29 +193,36 @@ func (a *App) goRun(name string, fn func() error) {
 // Start starts every component in the background.
 func (a *App) Start() error {
 	a.runCtx, a.cancel = context.WithCancel(context.Background())
-	// The model subscribes before the aggregator publishes its first full state.
-	sub, err := a.Bus.Subscribe(a.runCtx, dashboard.UpdatesChannel)
-	if err != nil {
-		return err
-	}
-	a.goRun("model", func() error { return a.Model.Consume(a.runCtx, sub) })
-	a.goRun("aggregator", func() error { return a.Agg.Run(a.runCtx) })
-	a.goRun("hub", func() error { return a.Hub.Run(a.runCtx) })
-	a.goRun("hotspot windows", func() error {
-		// Grid windows start from the history store, up to where live updates take over.
-		for !a.Agg.Ready() {
-			select {
-			case <-a.runCtx.Done():
-				return nil
-			case <-time.After(20 * time.Millisecond):
+	if a.role != RoleAggregator {
+		// The model subscribes before the aggregator publishes its first full state.
+		sub, err := a.Bus.Subscribe(a.runCtx, dashboard.UpdatesChannel)
+		if err != nil {
+			return err
+		}
+		a.Model.OnGap(func(src string) {
+			b, _ := json.Marshal(dashboard.Control{Resync: src})
+			if err := a.Bus.Publish(a.runCtx, dashboard.ControlChannel, b); err != nil {
+				a.cfg.Logger.Warn("live: resync request", "source", src, "err", err)
 			}
-		}
-		if err := a.Hot.Seed(a.runCtx, a.Store, a.Agg.StartCheckpoint()); err != nil && a.runCtx.Err() == nil {
-			a.cfg.Logger.Error("hotspot windows: seed from history", "err", err)
-		}
-		return nil
-	})
-	a.goRun("http", a.Srv.Serve)
+		})
+		a.goRun("model", func() error { return a.Model.Consume(a.runCtx, sub) })
+		a.goRun("hub", func() error { return a.Hub.Run(a.runCtx) })
+		a.goRun("hotspot windows", a.seedHotspots)
+		a.goRun("live status", a.watchLive)
+		a.goRun("http", a.Srv.Serve)
+	} else {
+		a.goRun("ops http", func() error {
+			if err := a.ops.Serve(a.opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				return err
+			}
+			return nil
+		})
+	}
+	if !a.scaled {
+		a.goRun("aggregator", func() error { return a.Agg.Run(a.runCtx) })
+	} else if a.role != RoleServer {
+		a.startManager()
+	}
 	var feedCtx context.Context
 	feedCtx, a.stopFeed = context.WithCancel(a.runCtx)
 	if a.cfg.DemoRate > 0 {
@@ -214,7 +231,7 @@ func (a *App) Start() error {
 			seed = uint64(time.Now().UnixNano())
 		}
 		a.goRun("demo feed", func() error {
-			for !a.Agg.Ready() {
+			for !a.scaled && !a.Agg.Ready() {
 				select {
 				case <-feedCtx.Done():
 					return nil
@@ -252,8 +269,19 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(runErr, a.Shutdown(sctx))
 }
 
-// Ready reports whether the aggregator recovered and is applying events.
-func (a *App) Ready() bool { return a.Agg.Ready() }
+// Ready reports whether the process is serving: the aggregator recovered (embedded), or the
+// read model has live state (scaled-out server), or the partition manager runs (aggregator).
+func (a *App) Ready() bool {
+	switch {
+	case !a.scaled:
+		return a.Agg.Ready()
+	case a.role == RoleAggregator:
+		return a.Mgr != nil
+	default:
+		_, resets, _ := a.Model.Stats()
+		return resets > 0
+	}
+}
 
 // Shutdown stops the feed and new ingest, lets in-flight requests finish, applies and stores
 // everything accepted, pushes the last deltas, closes sockets and storage. Idempotent;
@@ -265,10 +293,18 @@ func (a *App) Shutdown(ctx context.Context) error {
 		if a.stopFeed != nil {
 			a.stopFeed()
 		}
-		if err := a.Srv.Shutdown(ctx); err != nil {
-			log.Warn("http shutdown", "err", err)
+		if a.Srv != nil {
+			if err := a.Srv.Shutdown(ctx); err != nil {
+				log.Warn("http shutdown", "err", err)
+			}
 		}
-		if a.runCtx != nil {
+		if a.ops != nil {
+			_ = a.ops.Shutdown(ctx)
+		}
+		if a.runCtx != nil && a.scaled {
+			a.stopManager(ctx)
+		}
+		if a.runCtx != nil && !a.scaled {
 			if err := a.Agg.Shutdown(ctx); err != nil {
 				errsOut = append(errsOut, err)
 			}
@@ -282,8 +318,10 @@ func (a *App) Shutdown(ctx context.Context) error {
 			}
 			a.Hub.Tick()
 		}
-		if err := a.Hub.Shutdown(ctx); err != nil {
-			log.Warn("hub shutdown", "err", err)
+		if a.Hub != nil {
+			if err := a.Hub.Shutdown(ctx); err != nil {
+				log.Warn("hub shutdown", "err", err)
+			}
 		}
 		if a.cancel != nil {
 			a.cancel()
@@ -295,13 +333,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		case <-ctx.Done():
 			errsOut = append(errsOut, fmt.Errorf("shutdown: components still running: %w", ctx.Err()))
 		}
-		a.Bus.Close()
-		if err := a.In.Close(); err != nil {
-			errsOut = append(errsOut, err)
-		}
-		if err := a.Store.Close(); err != nil {
-			errsOut = append(errsOut, err)
-		}
+		errsOut = append(errsOut, a.closeEngines())
 		a.shutErr = errors.Join(errsOut...)
 		log.Info("stopped")
 	})

@@ -1,0 +1,138 @@
+package testsvc
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// ClickHouse is a throw-away ClickHouse server: one process with its data, logs and config in
+// a temporary directory, listening on free loopback ports.
+type ClickHouse struct {
+	*Proc
+	TCPPort, HTTPPort int
+	DSN               string // clickhouse://127.0.0.1:port/default
+}
+
+// The minimal config; the root element is accepted by every version from 18.x to 25.x.
+const clickHouseConfig = `<?xml version="1.0"?>
+<yandex>
+  <logger>
+    <level>warning</level>
+    <log>{{dir}}/log/server.log</log>
+    <errorlog>{{dir}}/log/error.log</errorlog>
+    <console>0</console>
+  </logger>
+  <listen_host>127.0.0.1</listen_host>
+  <tcp_port>{{tcp}}</tcp_port>
+  <http_port>{{http}}</http_port>
+  <interserver_http_port>{{inter}}</interserver_http_port>
+  <path>{{dir}}/data/</path>
+  <tmp_path>{{dir}}/tmp/</tmp_path>
+  <user_files_path>{{dir}}/user_files/</user_files_path>
+  <format_schema_path>{{dir}}/format_schemas/</format_schema_path>
+  <mark_cache_size>67108864</mark_cache_size>
+  <uncompressed_cache_size>67108864</uncompressed_cache_size>
+  <max_concurrent_queries>100</max_concurrent_queries>
+  <timezone>UTC</timezone>
+  <default_profile>default</default_profile>
+  <default_database>default</default_database>
+  <users_config>{{dir}}/users.xml</users_config>
+</yandex>
+`
+
+const clickHouseUsers = `<?xml version="1.0"?>
+<yandex>
+  <profiles><default></default></profiles>
+  <users>
+    <default>
+      <password></password>
+      <networks><ip>127.0.0.1</ip><ip>::1</ip></networks>
+      <profile>default</profile>
+      <quota>default</quota>
+    </default>
+  </users>
+  <quotas><default></default></quotas>
+</yandex>
+`
+
+// StartClickHouse starts a server for t, killed in t.Cleanup. It skips t when no server binary
+// is installed (fails under ZHILI_REQUIRE_SERVICES=1). Kill9 and Start restart it on the same
+// directory and ports.
+func StartClickHouse(t testing.TB) *ClickHouse {
+	t.Helper()
+	bin := LookBinary(t, "clickhouse-server", "clickhouse")
+	dir := t.TempDir()
+	for _, d := range []string{"log", "data", "tmp", "user_files", "format_schemas"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tcp, httpPort, inter := FreePort(t), FreePort(t), FreePort(t)
+	cfg := strings.NewReplacer("{{dir}}", dir, "{{tcp}}", fmt.Sprint(tcp), "{{http}}", fmt.Sprint(httpPort),
+		"{{inter}}", fmt.Sprint(inter)).Replace(clickHouseConfig)
+	cfgPath := filepath.Join(dir, "config.xml")
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(clickHouseUsers), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	argv := []string{bin, "--config-file=" + cfgPath}
+	if filepath.Base(bin) == "clickhouse" { // the single binary of newer releases
+		argv = []string{bin, "server", "--config-file=" + cfgPath}
+	}
+	c := &ClickHouse{TCPPort: tcp, HTTPPort: httpPort,
+		DSN: fmt.Sprintf("clickhouse://127.0.0.1:%d/default", tcp)}
+	c.Proc = NewProc("clickhouse", tcp, dir, argv, func() error {
+		if err := WaitPort(tcp, 60*time.Second); err != nil {
+			return err
+		}
+		return WaitPort(httpPort, 10*time.Second)
+	})
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Kill9() })
+	return c
+}
+
+var dbSeq atomic.Uint64
+
+// NewDatabase creates a fresh database and returns a DSN for it.
+func (c *ClickHouse) NewDatabase(t testing.TB) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d_%d", time.Now().UnixNano()%1e9, dbSeq.Add(1))
+	if err := c.Exec("CREATE DATABASE " + name); err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprintf("clickhouse://127.0.0.1:%d/%s", c.TCPPort, name)
+}
+
+// Exec runs one statement through the HTTP interface.
+func (c *ClickHouse) Exec(query string) error {
+	_, err := c.Query(query)
+	return err
+}
+
+// Query runs a query through the HTTP interface and returns its output (TabSeparated).
+func (c *ClickHouse) Query(query string) (string, error) {
+	resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/?query=%s", c.HTTPPort, url.QueryEscape(query)),
+		"text/plain", nil)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK {
+		return "", fmt.Errorf("clickhouse: %s: %s", resp.Status, strings.TrimSpace(string(body)))
+	}
+	return string(body), nil
+}

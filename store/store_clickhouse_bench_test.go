@@ -1,0 +1,160 @@
+package store_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"zhili/event"
+	"zhili/internal/testsvc"
+	"zhili/store"
+)
+
+// Side-by-side benchmarks of the two stores. ClickHouse sub-benchmarks skip when no server is
+// installed (fail under ZHILI_REQUIRE_SERVICES=1). See docs/CLICKHOUSE.md for the figures.
+
+// sinkTree is a 4-level region tree: 1 county, 12 towns, 12 communities each, 20 grids each
+// (2,880 grids).
+const (
+	sinkTowns, sinkCommunities, sinkGrids = 12, 12, 20
+	sinkRoot                              = "411502"
+)
+
+var sinkStart = mustTime("2026-11-01T00:00:00+08:00")
+
+// sinkRecord is a realistic record: a 20-character id, a type mix, categories, a grid path
+// (5% unlocated, 5% located to a community only), a point, 10% with personal fields, event
+// times over the 30 local days from sinkStart, all in one UTC month as live data mostly is.
+func sinkRecord(rng *rand.Rand, n uint64) store.Record {
+	typ := benchTypes[rng.IntN(len(benchTypes))]
+	r := store.Record{Event: event.Event{
+		ID: fmt.Sprintf("EV%08d%010x", n/1000, rng.Uint64()>>24), Type: typ,
+		CaseID:   "C" + strconv.FormatUint(n/4, 36),
+		At:       sinkStart.Add(8*time.Hour + time.Duration(rng.Int64N(int64(30*24*time.Hour-8*time.Hour)))),
+		Priority: "normal", Source: "grid",
+	}, Offset: n, Received: time.Now()}
+	r.Category = event.DefaultCategories[rng.IntN(len(event.DefaultCategories))]
+	if typ == event.CaseReported {
+		r.Location = &event.Location{Lon: 114 + rng.Float64()/10, Lat: 32 + rng.Float64()/10, CRS: event.WGS84}
+		r.Lon, r.Lat, r.HasPoint = r.Location.Lon, r.Location.Lat, true
+	} else {
+		r.Dept = "county.urban-mgmt"
+	}
+	if rng.IntN(20) != 0 {
+		town := sinkRoot + fmt.Sprintf("%03d", 1+rng.IntN(sinkTowns))
+		comm := town + fmt.Sprintf("%03d", 1+rng.IntN(sinkCommunities))
+		grid := comm + fmt.Sprintf("%02d", 1+rng.IntN(sinkGrids))
+		r.RegionPath = []string{sinkRoot, town, comm, grid}
+		if rng.IntN(20) == 0 {
+			r.RegionPath = r.RegionPath[:3]
+		}
+	}
+	if rng.IntN(10) == 0 {
+		r.Reporter = &event.Reporter{Name: "张三", Phone: "13800000000"}
+		r.Address = "浉河区某路12号"
+	}
+	return r
+}
+
+func sinkBatch(rng *rand.Rand, first uint64, size int) store.Batch {
+	recs := make([]store.Record, size)
+	for i := range recs {
+		recs[i] = sinkRecord(rng, first+uint64(i))
+	}
+	return store.Batch{Records: recs, Checkpoint: first + uint64(size)}
+}
+
+type benchStore struct {
+	name string
+	open func(b *testing.B) store.Store
+}
+
+func benchStores() []benchStore {
+	return []benchStore{
+		{"duckdb", func(b *testing.B) store.Store {
+			s, err := store.OpenDuckDB(filepath.Join(b.TempDir(), "bench.duckdb"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}},
+		{"clickhouse", func(b *testing.B) store.Store {
+			ch := testsvc.StartClickHouse(b)
+			s, err := store.OpenClickHouse(context.Background(), ch.NewDatabase(b), store.ClickHouseOptions{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { s.Close() })
+			return s
+		}},
+	}
+}
+
+// BenchmarkSink measures the history sink's throughput in rows/s.
+func BenchmarkSink(b *testing.B) {
+	for _, size := range []int{10000, 100000} {
+		for _, bs := range benchStores() {
+			b.Run(fmt.Sprintf("batch=%d/%s", size, bs.name), func(b *testing.B) {
+				s := bs.open(b)
+				rng := rand.New(rand.NewPCG(1, uint64(size)))
+				batches := make([]store.Batch, b.N)
+				for i := range batches {
+					batches[i] = sinkBatch(rng, uint64(i*size), size)
+				}
+				b.ResetTimer()
+				for i := range b.N {
+					if err := s.Write(context.Background(), batches[i]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "rows/s")
+			})
+		}
+	}
+}
+
+// BenchmarkHotspot30d is the hotspot screen's query: counts per grid (the deepest level) over
+// 30 days, over ZHILI_BENCH_EVENTS stored events (default 200,000).
+func BenchmarkHotspot30d(b *testing.B) {
+	events := 200_000
+	if v := os.Getenv("ZHILI_BENCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("ZHILI_BENCH_EVENTS=%q: want a positive number", v)
+		}
+		events = n
+	}
+	for _, bs := range benchStores() {
+		b.Run(fmt.Sprintf("events=%d/%s", events, bs.name), func(b *testing.B) {
+			s := bs.open(b)
+			rng := rand.New(rand.NewPCG(2, 2))
+			start := time.Now()
+			const size = 50000
+			for done := 0; done < events; done += size {
+				if err := s.Write(context.Background(), sinkBatch(rng, uint64(done), min(size, events-done))); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.Logf("%s: stored %d events in %s", bs.name, events, time.Since(start).Round(time.Millisecond))
+			q := store.RegionQuery{Region: sinkRoot, Depth: 0, Level: 3,
+				From: sinkStart, To: sinkStart.AddDate(0, 0, 30)}
+			b.ResetTimer()
+			var grids int
+			for b.Loop() {
+				rc, err := s.RegionCounts(context.Background(), q)
+				if err != nil || len(rc) == 0 {
+					b.Fatal(rc, err)
+				}
+				grids = len(rc)
+			}
+			b.ReportMetric(float64(grids), "grids")
+		})
+	}
+}
