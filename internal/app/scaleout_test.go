@@ -83,13 +83,19 @@ func feedLines(n int, seed uint64) [][]byte {
 
 // postLines posts lines in batches, returning the ids of acknowledged events. Batches rejected
 // as a whole (503) are retried until accepted.
-func postLines(t *testing.T, bases []string, lines [][]byte, batch int) {
+func postLines(t *testing.T, bases []string, lines [][]byte, batch int) int {
 	t.Helper()
+	accepted := 0
 	for i, k := 0, 0; i < len(lines); i, k = i+batch, k+1 {
 		body := string(joinLines(lines[i:min(i+batch, len(lines))]))
 		for try := 0; ; try++ {
 			code, b := post(t, bases[k%len(bases)], "application/x-ndjson", body)
 			if code == 200 {
+				var rep aggregator.IngestReply
+				if err := json.Unmarshal(b, &rep); err != nil {
+					t.Fatal(err)
+				}
+				accepted += rep.Accepted
 				break
 			}
 			if try > 50 {
@@ -98,6 +104,7 @@ func postLines(t *testing.T, bases []string, lines [][]byte, batch int) {
 			time.Sleep(200 * time.Millisecond)
 		}
 	}
+	return accepted
 }
 
 func joinLines(ls [][]byte) []byte {
@@ -185,10 +192,17 @@ func TestScaleOutMatchesEmbedded(t *testing.T) {
 	emb := startApp(t, t.TempDir())
 	defer emb.Shutdown(context.Background())
 
-	postLines(t, []string{"http://" + emb.Addr}, lines, 250)
-	postLines(t, []string{"http://" + s1.Addr, "http://" + s2.Addr}, lines, 250)
-
-	want := allIDs(t, emb.Store, 1)
+	n := postLines(t, []string{"http://" + emb.Addr}, lines, 250)
+	if m := postLines(t, []string{"http://" + s1.Addr, "http://" + s2.Addr}, lines, 250); m != n || n < 3000 {
+		t.Fatalf("accepted %d events embedded, %d scaled out", n, m)
+	}
+	var want map[string]int
+	eventually(t, 30*time.Second, func() string {
+		if want = allIDs(t, emb.Store, 1); len(want) != n {
+			return fmt.Sprintf("embedded store holds %d of %d events", len(want), n)
+		}
+		return ""
+	})
 	eventually(t, 60*time.Second, func() string {
 		got := allIDs(t, s1.Store, 4)
 		if len(got) != len(want) {
@@ -201,11 +215,14 @@ func TestScaleOutMatchesEmbedded(t *testing.T) {
 		}
 		return ""
 	})
-	held := append(ag1.Mgr.Held(), ag2.Mgr.Held()...)
-	slices.Sort(held)
-	if !slices.Equal(held, []int{0, 1, 2, 3}) || len(ag1.Mgr.Held()) != 2 {
-		t.Errorf("partitions held: %v and %v, want two each", ag1.Mgr.Held(), ag2.Mgr.Held())
-	}
+	eventually(t, 20*time.Second, func() string {
+		held := append(ag1.Mgr.Held(), ag2.Mgr.Held()...)
+		slices.Sort(held)
+		if !slices.Equal(held, []int{0, 1, 2, 3}) || len(ag1.Mgr.Held()) != 2 {
+			return fmt.Sprintf("partitions held: %v and %v, want two each", ag1.Mgr.Held(), ag2.Mgr.Held())
+		}
+		return ""
+	})
 	t.Logf("%d lines posted; %d events stored once in each setup; partitions %v / %v", len(lines), len(want), ag1.Mgr.Held(), ag2.Mgr.Held())
 
 	tree := geo.DemoTree()
@@ -221,14 +238,15 @@ func TestScaleOutMatchesEmbedded(t *testing.T) {
 			return ""
 		})
 	}
-	day := time.Now().In(mustShanghai()).Format("2006-01-02")
+	now := time.Now().In(mustShanghai())
+	day, next := now.Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02")
 	for _, q := range []string{
-		"/api/v1/series?step=1h&from=" + day + "&to=" + day,
-		"/api/v1/series?step=15m&type=case.reported,case.resolved,case.closed",
-		"/api/v1/counts?from=" + day + "&to=" + day,
-		"/api/v1/counts?region=" + town + "&from=" + day + "&to=" + day,
-		"/api/v1/hotspots?from=" + day + "&to=" + day,
-		"/api/v1/hotspots?level=child&from=" + day + "&to=" + day,
+		"/api/v1/series?step=1h&from=" + day + "&to=" + next,
+		"/api/v1/series?step=15m&from=" + day + "&to=" + next + "&type=case.reported,case.resolved,case.closed",
+		"/api/v1/counts?from=" + day + "&to=" + next,
+		"/api/v1/counts?region=" + town + "&from=" + day + "&to=" + next,
+		"/api/v1/hotspots?from=" + day + "&to=" + next,
+		"/api/v1/hotspots?level=child&from=" + day + "&to=" + next,
 	} {
 		w := getJSON(t, "http://"+emb.Addr+q+"&token="+testToken)
 		for _, s := range []*App{s1, s2} {
