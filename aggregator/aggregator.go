@@ -230,6 +230,8 @@ func (a *Aggregator) run(ctx context.Context) error {
 
 	draining := false
 	lastPrune := time.Now()
+	var readBackoff time.Duration
+	readFails := 0
 	// Reads wait at most a second (overdue clocks tick meanwhile), and are cut short by a
 	// drain request so that shutdown does not wait for them.
 	liveCtx, stopLive := context.WithCancel(ctx)
@@ -248,6 +250,9 @@ func (a *Aggregator) run(ctx context.Context) error {
 		}
 		entries, err := a.intake.Read(rctx, a.pos, a.cfg.ReadBatch)
 		cancel()
+		if err == nil {
+			readBackoff, readFails = 0, 0
+		}
 		if errors.Is(err, context.Canceled) && ctx.Err() == nil {
 			err = nil // the drain request interrupted the wait
 		}
@@ -257,8 +262,13 @@ func (a *Aggregator) run(ctx context.Context) error {
 				<-wdone
 				return ctx.Err()
 			}
-			a.cfg.Logger.Error("aggregator: intake read", "err", err)
-			time.Sleep(200 * time.Millisecond)
+			// The intake log is away (Redis restarting): back off, and do not flood the log.
+			readFails++
+			if readFails == 1 || readFails%15 == 0 {
+				a.cfg.Logger.Error("aggregator: intake read; retrying", "err", err, "failures", readFails)
+			}
+			readBackoff = min(max(2*readBackoff, 200*time.Millisecond), 2*time.Second)
+			time.Sleep(readBackoff)
 			continue
 		}
 		if len(entries) > 0 {

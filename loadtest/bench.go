@@ -32,7 +32,7 @@ import (
 
 // Config configures a run. Zero fields take defaults.
 type Config struct {
-	URL        string        // server base URL, e.g. http://127.0.0.1:8080
+	URL        string        // server base URL, e.g. http://127.0.0.1:8080; several, comma-separated, spread clients and posts round-robin (scaled-out servers)
 	Key        string        // ingest key (Bearer on POST /api/v1/events)
 	Token      string        // view token (?token= on /ws)
 	Clients    int           // WebSocket clients (default 100)
@@ -54,9 +54,11 @@ func (c *Config) defaults() error {
 	if c.URL == "" {
 		return errors.New("bench: URL is required")
 	}
-	u, err := url.Parse(c.URL)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("bench: URL %q must be http(s)://host[:port]", c.URL)
+	for _, one := range c.urls() {
+		u, err := url.Parse(one)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return fmt.Errorf("bench: URL %q must be http(s)://host[:port]", one)
+		}
 	}
 	if c.Clients < 0 {
 		return errors.New("bench: clients must be ≥ 0")
@@ -214,6 +216,7 @@ type bench struct {
 	isCases []bool
 
 	capacity    int
+	posts       atomic.Uint64 // ingest requests started (round-robin over the servers)
 	sendNs      []atomic.Int64 // ns after base when the event's request started; 0 not sent
 	pointOf     []uint16
 	status      []uint8 // written by the sender that owns the event, read after senders stop
@@ -267,7 +270,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (Report, error) {
 	}
 
 	// Connect and subscribe.
-	b.logf("connecting %d clients to %s (topics %s)", cfg.Clients, redact(b.wsURL()), strings.Join(cfg.Topics, ","))
+	b.logf("connecting %d clients to %s (topics %s)", cfg.Clients, redact(b.wsURL(0)), strings.Join(cfg.Topics, ","))
 	dialStart := time.Now()
 	ready := b.connect(ctx)
 	select {
@@ -395,8 +398,21 @@ func (b *bench) preparePoints() {
 	}
 }
 
-func (b *bench) wsURL() string {
-	u, _ := url.Parse(b.cfg.URL)
+// urls are the servers' base URLs.
+func (c *Config) urls() []string {
+	var out []string
+	for _, u := range strings.Split(c.URL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, strings.TrimRight(u, "/"))
+		}
+	}
+	return out
+}
+
+// wsURL is the WebSocket URL of client i (clients are spread over the servers).
+func (b *bench) wsURL(i int) string {
+	urls := b.cfg.urls()
+	u, _ := url.Parse(urls[i%len(urls)])
 	if u.Scheme == "https" {
 		u.Scheme = "wss"
 	} else {
@@ -489,7 +505,6 @@ func (b *bench) connect(ctx context.Context) <-chan struct{} {
 		// Stagger: at most one dial start per millisecond, DialConcurrency in flight.
 		tick := time.NewTicker(time.Millisecond)
 		defer tick.Stop()
-		wsu := b.wsURL()
 		for i, c := range b.clients {
 			if ctx.Err() != nil {
 				close(c.done)
@@ -502,7 +517,7 @@ func (b *bench) connect(ctx context.Context) <-chan struct{} {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				c.dial(ctx, dialer, wsu, &readyWG)
+				c.dial(ctx, dialer, b.wsURL(i), &readyWG)
 			}()
 			if (i+1)%500 == 0 {
 				b.logf("%d clients dialed", i+1)
@@ -869,7 +884,8 @@ type ingestResponse struct {
 }
 
 func (b *bench) post(ctx context.Context, bt batch) {
-	u := strings.TrimRight(b.cfg.URL, "/") + "/api/v1/events"
+	urls := b.cfg.urls()
+	u := urls[int(b.posts.Add(1))%len(urls)] + "/api/v1/events"
 	req, err := http.NewRequestWithContext(context.WithoutCancel(ctx), http.MethodPost, u, bytes.NewReader(bt.body))
 	if err != nil {
 		panic(err) // the URL was checked
@@ -1106,7 +1122,7 @@ func (b *bench) fillDeliveries(rep *Report) {
 // ---- metrics ----
 
 func (b *bench) metrics(ctx context.Context) Metrics {
-	u := strings.TrimRight(b.cfg.URL, "/") + "/metrics"
+	u := b.cfg.urls()[0] + "/metrics" // the first server's figures
 	var last string
 	for _, auth := range []string{"", b.cfg.Token, b.cfg.Key} {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)

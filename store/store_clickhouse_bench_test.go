@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
@@ -118,6 +119,50 @@ func BenchmarkSink(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkSinkPartitions measures the sink of a scaled-out deployment: the writers of 4 intake
+// partitions, each writing its own batches through its partition view at the same time (one
+// Write per partition at a time, as the aggregators do). rows/s is the total.
+func BenchmarkSinkPartitions(b *testing.B) {
+	const parts, size = 4, 100000
+	ch := testsvc.StartClickHouse(b)
+	s, err := store.OpenClickHouse(context.Background(), ch.NewDatabase(b), store.ClickHouseOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	batches := make([][]store.Batch, parts)
+	for p := range batches {
+		rng := rand.New(rand.NewPCG(uint64(p), size))
+		for i := range b.N {
+			batches[p] = append(batches[p], sinkBatch(rng, uint64(p)<<40|uint64(i*size), size))
+		}
+	}
+	b.ResetTimer()
+	var wg sync.WaitGroup
+	errc := make(chan error, parts)
+	for p := range parts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			v := s.Partition(p)
+			for _, bt := range batches[p] {
+				if err := v.Write(context.Background(), bt); err != nil {
+					errc <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	b.StopTimer()
+	select {
+	case err := <-errc:
+		b.Fatal(err)
+	default:
+	}
+	b.ReportMetric(float64(parts*b.N*size)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // BenchmarkHotspot30d is the hotspot screen's query: counts per grid (the deepest level) over

@@ -20,7 +20,7 @@ import (
 func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	baseURL := fs.String("url", "http://127.0.0.1:8080", "server base `URL`")
+	baseURL := fs.String("url", "http://127.0.0.1:8080", "server base `URL`; several, comma-separated, spread the clients and posts over scaled-out servers")
 	key := fs.String("key", "", "ingest API `key` (sent as Bearer on POST /api/v1/events)")
 	token := fs.String("token", "", "viewer `token` for the WebSocket clients")
 	clients := fs.Int("clients", 100, "WebSocket clients")
