@@ -152,8 +152,14 @@ func (a *App) locator() geo.Locator { return geo.NewIndexedLocator(a.cfg.Tree) }
 // aggConfig is the aggregator configuration of source src (partition part).
 func (a *App) aggConfig(src string, part int) aggregator.Config {
 	c := a.cfg
-	return aggregator.Config{Rules: event.DefaultRules(), Loc: c.Loc, MaxLines: c.MaxLines, MaxBytes: c.MaxBytes,
+	ac := aggregator.Config{Rules: event.DefaultRules(), Loc: c.Loc, MaxLines: c.MaxLines, MaxBytes: c.MaxBytes,
 		DisplayCRS: c.DisplayCRS, Logger: c.Logger, Source: src, Part: part}
+	if c.ClickHouse != "" {
+		// Every INSERT has a fixed cost (a part per month and table): when catching up, bigger
+		// batches; live, the 1 s interval still bounds the delay.
+		ac.StoreBatch = 50000
+	}
+	return ac
 }
 
 // checks are the readiness checks beyond the store: the live bus and the intake log, whose
