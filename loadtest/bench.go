@@ -216,7 +216,7 @@ type bench struct {
 	isCases []bool
 
 	capacity    int
-	posts       atomic.Uint64 // ingest requests started (round-robin over the servers)
+	posts       atomic.Uint64  // ingest requests started (round-robin over the servers)
 	sendNs      []atomic.Int64 // ns after base when the event's request started; 0 not sent
 	pointOf     []uint16
 	status      []uint8 // written by the sender that owns the event, read after senders stop

@@ -47,14 +47,14 @@ type Point struct {
 // RegionQuery asks for counts per child region of Region over a period, or per descendant at
 // a deeper Level.
 type RegionQuery struct {
-	Region   string // parent region code ("" = top level)
-	Depth    int    // depth of Region in the tree (root = 0); children are at Depth+1
-	Level    int    // depth of the regions counted; 0 (or ≤ Depth) means Depth+1
-	UpTo     uint64 // when > 0, only records with Offset ≤ UpTo (a consistent cut of the intake log)
+	Region string // parent region code ("" = top level)
+	Depth  int    // depth of Region in the tree (root = 0); children are at Depth+1
+	Level  int    // depth of the regions counted; 0 (or ≤ Depth) means Depth+1
+	UpTo   uint64 // when > 0, only records with Offset ≤ UpTo (a consistent cut of the intake log)
 	// Cut, when non-nil, is a consistent cut of a partitioned intake log: only records of
 	// partition p with Offset ≤ Cut[p]; partitions missing from Cut are excluded. A store
 	// that is not Partitioned holds partition 0 only.
-	Cut map[int]uint64
+	Cut      map[int]uint64
 	From, To time.Time
 	Category string
 	Types    []event.Type // empty = case.reported only
