@@ -368,11 +368,7 @@ func (v *chView) Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error) {
 	if err := v.check(); err != nil {
 		return nil, err
 	}
-	if q.Depth < 0 {
-		return nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
-	}
-	sq := SeriesQuery{From: q.From, To: q.To, Step: q.Step, Loc: q.Loc}
-	probe, err := PlanSeries(sq)
+	sq, probe, err := planCube(q)
 	if err != nil {
 		return nil, err
 	}

@@ -8,6 +8,8 @@ import (
 	"context"
 	"time"
 
+	"zhili/errs"
+
 	"zhili/event"
 )
 
@@ -111,4 +113,14 @@ type Store interface {
 	CaseEvents(ctx context.Context, caseID string) ([]Record, error)
 	Ping(ctx context.Context) error
 	Close() error
+}
+
+// planCube checks a cube query and plans its time buckets (the series part of the cube).
+func planCube(q CubeQuery) (SeriesQuery, *SeriesPlan, error) {
+	if q.Depth < 0 {
+		return SeriesQuery{}, nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
+	}
+	sq := SeriesQuery{From: q.From, To: q.To, Step: q.Step, Loc: q.Loc}
+	plan, err := PlanSeries(sq)
+	return sq, plan, err
 }
