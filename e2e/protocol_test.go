@@ -71,6 +71,9 @@ func startScriptServer(t *testing.T) *scriptServer {
 				}
 			}
 		}()
+		// The connection's buffers go back to a pool when the handler returns: close it and wait
+		// for the reader first.
+		defer func() { _ = c.Close(); <-done }()
 		for {
 			select {
 			case f := <-fc.out:
