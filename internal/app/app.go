@@ -158,6 +158,15 @@ func New(cfg Config) (*App, error) {
 	a.Reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zhili_live_updates_applied_total",
 		Help: "Updates from the aggregators applied to this server's read model."},
 		func() float64 { u, _, _ := model.Stats(); return float64(u) }))
+	a.Reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zhili_live_source_gaps_total",
+		Help: "Updates not applied because their source's sequence had a gap (each asks for a resync)."},
+		func() float64 {
+			var n uint64
+			for _, s := range model.Sources() {
+				n += s.Gaps
+			}
+			return float64(n)
+		}))
 	a.Reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_live_last_update_age_seconds",
 		Help: "Seconds since the read model last received an update (-1: never)."},
 		func() float64 {

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
@@ -106,7 +107,23 @@ func (a *App) openEngines() error {
 			return fmt.Errorf("open Redis intake: %w", err)
 		}
 		a.redisIn, a.In = ri, ri
-		a.Bus = bus.NewRedisBus(a.rdb, bus.RedisBusOptions{Prefix: prefix})
+		rb := bus.NewRedisBus(a.rdb, bus.RedisBusOptions{Prefix: prefix})
+		a.Bus = rb
+		a.Reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zhili_bus_gaps_total",
+				Help: "Times a live-bus subscription found entries trimmed away before it read them."},
+				func() float64 { return float64(rb.Gaps()) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zhili_bus_lost_total",
+				Help: "Live-bus payloads trimmed before a subscription read them (the read model resyncs)."},
+				func() float64 { return float64(rb.Lost()) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_intake_durable",
+				Help: "1 when Redis fsyncs every write (appendonly yes, appendfsync always), else 0."},
+				func() float64 {
+					if ri.Durable() {
+						return 1
+					}
+					return 0
+				}))
 		return nil
 	}
 	cp, err := a.Store.Checkpoint(ctx)

@@ -255,6 +255,15 @@ func TestScaleOutMatchesEmbedded(t *testing.T) {
 			}
 		}
 	}
+	for _, s := range []*App{s1, s2} {
+		base := "http://" + s.Addr
+		if d := metricValue(t, base, "zhili_intake_durable"); d != 1 {
+			t.Errorf("zhili_intake_durable = %v on %s; the test Redis fsyncs every write", d, s.Addr)
+		}
+		if g := metricValue(t, base, "zhili_bus_lost_total"); g != 0 {
+			t.Errorf("zhili_bus_lost_total = %v on %s", g, s.Addr)
+		}
+	}
 	tot := snapshotData(t, s1.Addr, "overview:root")["totals"]
 	t.Logf("overview:root, series, counts and hotspots equal on both servers and the embedded process; totals %v", tot)
 }
