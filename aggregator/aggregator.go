@@ -211,7 +211,9 @@ func (a *Aggregator) run(ctx context.Context) error {
 		"forgotten", pruned, "took", time.Since(start).Round(time.Millisecond))
 
 	w := newWriter(a)
-	wctx, wcancel := context.WithCancel(context.WithoutCancel(ctx))
+	// A drain (Shutdown) flushes the writer while ctx is alive; a cancel of ctx stops it even
+	// while it retries an unavailable store (what it held stays in the intake log).
+	wctx, wcancel := context.WithCancel(ctx)
 	defer wcancel()
 	wdone := make(chan error, 1)
 	go func() { wdone <- w.run(wctx) }()
