@@ -3,6 +3,7 @@ module zhili
 go 1.26.0
 
 require (
+	github.com/6tail/lunar-go v1.4.7
 	github.com/ClickHouse/clickhouse-go/v2 v2.51.0
 	github.com/chromedp/cdproto v0.159.0
 	github.com/chromedp/chromedp v0.23.0
