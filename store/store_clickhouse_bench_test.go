@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -70,6 +71,21 @@ func sinkBatch(rng *rand.Rand, first uint64, size int) store.Batch {
 	return store.Batch{Records: recs, Checkpoint: first + uint64(size)}
 }
 
+// sinkBatchLive is a batch as the live stream makes it: event times within the hour the batch
+// covers (batch k covers hour k after sinkStart), 3% late ones up to a day older.
+func sinkBatchLive(rng *rand.Rand, k int, first uint64, size int) store.Batch {
+	b := sinkBatch(rng, first, size)
+	hour := sinkStart.Add(time.Duration(24+k) * time.Hour)
+	for i := range b.Records {
+		at := hour.Add(time.Duration(rng.Int64N(int64(time.Hour))))
+		if rng.IntN(100) < 3 {
+			at = at.Add(-time.Duration(rng.Int64N(int64(24 * time.Hour))))
+		}
+		b.Records[i].At = at
+	}
+	return b
+}
+
 type benchStore struct {
 	name string
 	open func(b *testing.B) store.Store
@@ -97,28 +113,40 @@ func benchStores() []benchStore {
 	}
 }
 
-// BenchmarkSink measures the history sink's throughput in rows/s.
+// BenchmarkSink measures the history sink's throughput in rows/s: times=live (event times within
+// the batch's hour, 3% late: what the live stream writes) and times=30d (spread over 30 days: a
+// backfill, the worst case for the rollups).
 func BenchmarkSink(b *testing.B) {
-	for _, size := range []int{10000, 100000} {
-		for _, bs := range benchStores() {
-			b.Run(fmt.Sprintf("batch=%d/%s", size, bs.name), func(b *testing.B) {
-				s := bs.open(b)
-				rng := rand.New(rand.NewPCG(1, uint64(size)))
-				batches := make([]store.Batch, b.N)
-				for i := range batches {
-					batches[i] = sinkBatch(rng, uint64(i*size), size)
-				}
-				b.ResetTimer()
-				for i := range b.N {
-					if err := s.Write(context.Background(), batches[i]); err != nil {
-						b.Fatal(err)
-					}
-				}
-				b.StopTimer()
-				b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "rows/s")
-			})
+	for _, times := range []string{"live", "30d"} {
+		for _, size := range []int{10000, 100000} {
+			for _, bs := range benchStores() {
+				b.Run(fmt.Sprintf("times=%s/batch=%d/%s", times, size, bs.name), func(b *testing.B) {
+					benchSink(b, bs, times, size)
+				})
+			}
 		}
 	}
+}
+
+func benchSink(b *testing.B, bs benchStore, times string, size int) {
+	s := bs.open(b)
+	rng := rand.New(rand.NewPCG(1, uint64(size)))
+	batches := make([]store.Batch, b.N)
+	for i := range batches {
+		if times == "live" {
+			batches[i] = sinkBatchLive(rng, i, uint64(i*size), size)
+		} else {
+			batches[i] = sinkBatch(rng, uint64(i*size), size)
+		}
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if err := s.Write(context.Background(), batches[i]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(b.N*size)/b.Elapsed().Seconds(), "rows/s")
 }
 
 // BenchmarkSinkPartitions measures the sink of a scaled-out deployment: the writers of 4 intake
@@ -136,7 +164,7 @@ func BenchmarkSinkPartitions(b *testing.B) {
 	for p := range batches {
 		rng := rand.New(rand.NewPCG(uint64(p), size))
 		for i := range b.N {
-			batches[p] = append(batches[p], sinkBatch(rng, uint64(p)<<40|uint64(i*size), size))
+			batches[p] = append(batches[p], sinkBatchLive(rng, i, uint64(p)<<40|uint64(i*size), size))
 		}
 	}
 	b.ResetTimer()
@@ -202,4 +230,25 @@ func BenchmarkHotspot30d(b *testing.B) {
 			b.ReportMetric(float64(grids), "grids")
 		})
 	}
+}
+
+// BenchmarkSinkWithoutRollups is BenchmarkSink (live times, 100k batches) on a database whose
+// rollup views were dropped: the share of the materialized views in the sink's cost.
+func BenchmarkSinkWithoutRollups(b *testing.B) {
+	ch := testsvc.StartClickHouse(b)
+	dsn := ch.NewDatabase(b)
+	db := dsn[strings.LastIndex(dsn, "/")+1:]
+	benchSink(b, benchStore{"clickhouse", func(b *testing.B) store.Store {
+		s, err := store.OpenClickHouse(context.Background(), dsn, store.ClickHouseOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		for _, mv := range []string{"rollup_hour_mv", "rollup_day_mv"} {
+			if err := ch.Exec("DROP TABLE " + db + "." + mv); err != nil {
+				b.Fatal(err)
+			}
+		}
+		return s
+	}}, "live", 100000)
 }
