@@ -404,10 +404,11 @@ func (a *Aggregator) publishFull(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := a.bus.Publish(ctx, dashboard.UpdatesChannel, b); err != nil {
+	// Retain first: a read model subscribing meanwhile gets it one way or the other.
+	if err := a.bus.Retain(ctx, dashboard.UpdatesChannel, a.retainKey(), b); err != nil {
 		return err
 	}
-	return a.bus.Retain(ctx, dashboard.UpdatesChannel, a.retainKey(), b)
+	return a.bus.Publish(ctx, dashboard.UpdatesChannel, b)
 }
 
 // retain stores the current full state on the bus without publishing it.

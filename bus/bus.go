@@ -20,7 +20,9 @@ import "context"
 //   - Retain stores payload as channel's retained message under key, replacing the previous
 //     one for that key, without publishing it. Subscribe first delivers the channel's retained
 //     messages (one per key, in any order), then the payloads published after the
-//     subscription; subscriptions that already exist do not receive retained messages.
+//     subscription; subscriptions that already exist do not receive retained messages. A
+//     publisher that retains a message and then publishes it reaches every subscription at
+//     least once, however their timing interleaves.
 //   - Health returns nil while the bus works, the last connection error while its backend is
 //     unreachable, and ErrClosed after Close.
 //   - Close ends every subscription (their channels are closed); Publish, Retain and Subscribe

@@ -201,9 +201,11 @@ func (b *RedisBus) Subscribe(ctx context.Context, channel string) (Subscription,
 		return nil, ErrClosed
 	}
 	stream := b.streamKey(channel)
+	// The stream position first, then the retained messages: a publisher that retains before it
+	// publishes (Retain, then Publish) can then never fall between the two reads.
 	pipe := b.c.Pipeline()
-	kept := pipe.HGetAll(ctx, b.retainedKey(channel))
 	info := pipe.XInfoStream(ctx, stream)
+	kept := pipe.HGetAll(ctx, b.retainedKey(channel))
 	_, _ = pipe.Exec(ctx)
 	if err := kept.Err(); err != nil {
 		return nil, b.observe(ctx, err)

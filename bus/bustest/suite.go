@@ -196,6 +196,46 @@ func Run(t *testing.T, open func(t *testing.T) bus.Bus, cfg Config) {
 		case <-time.After(50 * time.Millisecond):
 		}
 	})
+	t.Run("RetainThenPublishReachesEveryNewSubscriber", func(t *testing.T) {
+		// A publisher retains its state and then publishes it while subscribers join: whatever
+		// the interleaving, each new subscription receives it (retained or live).
+		b := open(t)
+		defer b.Close()
+		ctx := context.Background()
+		for i := range 40 {
+			msg := fmt.Sprintf("state-%d", i)
+			ch := fmt.Sprintf("race-%d", i)
+			subc := make(chan bus.Subscription, 1)
+			go func() {
+				s, err := b.Subscribe(ctx, ch)
+				if err != nil {
+					t.Error(err)
+					subc <- nil
+					return
+				}
+				subc <- s
+			}()
+			if err := b.Retain(ctx, ch, "src", []byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.Publish(ctx, ch, []byte(msg)); err != nil {
+				t.Fatal(err)
+			}
+			s := <-subc
+			if s == nil {
+				t.FailNow()
+			}
+			select {
+			case p := <-s.C():
+				if string(p) != msg {
+					t.Fatalf("round %d: got %q", i, p)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatalf("round %d: a subscription joining during Retain+Publish got nothing", i)
+			}
+			s.Close()
+		}
+	})
 	t.Run("Health", func(t *testing.T) {
 		b := open(t)
 		if err := b.Health(); err != nil {

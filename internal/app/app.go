@@ -218,6 +218,9 @@ func (a *App) Start() error {
 		a.goRun("hub", func() error { return a.Hub.Run(a.runCtx) })
 		a.goRun("hotspot windows", a.seedHotspots)
 		a.goRun("live status", a.watchLive)
+		if a.scaled {
+			a.goRun("live catch-up", a.catchUp)
+		}
 		a.goRun("http", a.Srv.Serve)
 	} else {
 		a.goRun("ops http", func() error {

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -215,6 +216,27 @@ func (a *App) watchLive() error {
 			a.cfg.Logger.Info("live bus back")
 		}
 		a.Hub.SetStatus(st)
+	}
+}
+
+// catchUp asks every source for a resync while some partition's live state is missing (its
+// first reset lost, or its aggregator not yet running), every 2 s.
+func (a *App) catchUp() error {
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-a.runCtx.Done():
+			return nil
+		case <-t.C:
+		}
+		if len(a.resetParts()) >= a.cfg.Partitions {
+			continue
+		}
+		b, _ := json.Marshal(dashboard.Control{Resync: "*"})
+		if err := a.Bus.Publish(a.runCtx, dashboard.ControlChannel, b); err != nil && a.runCtx.Err() == nil {
+			a.cfg.Logger.Warn("live: resync request", "err", err)
+		}
 	}
 }
 
