@@ -48,6 +48,7 @@ type caseState struct {
 	source   string
 	point    *[2]float64 // WGS-84
 	events   []caseEv
+	whistles []string // ids of the case's whistles
 
 	// derived by fold
 	status   Status
@@ -134,11 +135,14 @@ type state struct {
 	pending  int // events held for cases not yet reported
 	display  func(lon, lat float64) (float64, float64)
 	keepDays int32
+	whistles map[string]*whistleState
+	changedW map[string]bool // whistles changed since the last takeDelta
+	now      time.Time       // of the last apply or tick: the board's "resolved within a day"
 }
 
 func newState(loc *time.Location, root string, display func(lon, lat float64) (float64, float64)) *state {
 	return &state{loc: loc, rootCode: root, cases: map[string]*caseState{}, rollup: counters{},
-		delta: counters{}, display: display, keepDays: 2}
+		delta: counters{}, display: display, keepDays: 2, whistles: map[string]*whistleState{}, changedW: map[string]bool{}}
 }
 
 // add records an increment for every region on path. Increments gather in delta and reach
@@ -179,6 +183,10 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	}
 	c.insert(ev)
 	c.fold()
+	s.now = now
+	if r.WhistleID != "" {
+		s.applyWhistle(c, r)
+	}
 	if r.Type != event.CaseReported && c.known && c.located && len(r.RegionPath) == 0 {
 		// Stored with its case's region, so that period queries by region see every event type.
 		r.RegionPath = c.path
@@ -189,6 +197,10 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 		return
 	}
 	if becameKnown {
+		// The case's whistles can be shown now.
+		for _, id := range c.whistles {
+			s.changedW[id] = true
+		}
 		// Count the events that waited for this report, and the report itself.
 		s.pending -= len(c.events) - 1
 		for i := range c.events {
@@ -302,6 +314,7 @@ func b2i(b bool) int64 {
 
 // tick moves cases whose deadline has passed to overdue.
 func (s *state) tick(now time.Time) {
+	s.now = now
 	ns := now.UnixNano()
 	for len(s.timers) > 0 && s.timers[0].at < ns {
 		t := heap.Pop(&s.timers).(timer)
@@ -321,17 +334,23 @@ func (s *state) item(c *caseState, e *caseEv) dashboard.Item {
 	} else {
 		it.Region = []string{}
 	}
-	if c.point != nil {
-		x, y := s.display(c.point[0], c.point[1])
-		// Six decimals (~0.1 m) is finer than any source; it keeps frames small.
-		it.Point = &[2]float64{math.Round(x*1e6) / 1e6, math.Round(y*1e6) / 1e6}
-	}
+	it.Point = s.point(c)
 	return it
+}
+
+// point is the case's point in the display CRS, or nil.
+func (s *state) point(c *caseState) *[2]float64 {
+	if c.point == nil {
+		return nil
+	}
+	x, y := s.display(c.point[0], c.point[1])
+	// Six decimals (~0.1 m) is finer than any source; it keeps frames small.
+	return &[2]float64{math.Round(x*1e6) / 1e6, math.Round(y*1e6) / 1e6}
 }
 
 // takeDelta returns and clears the increments and items gathered since the last call.
 func (s *state) takeDelta() dashboard.Update {
-	u := dashboard.Update{Items: s.items, Counters: s.flush()}
+	u := dashboard.Update{Items: s.items, Counters: s.flush(), Whistles: s.takeWhistles(s.now)}
 	s.items = nil
 	return u
 }
@@ -354,7 +373,8 @@ func (s *state) flush() []dashboard.Counter {
 func (s *state) full(now time.Time, recent []dashboard.Item) dashboard.Update {
 	s.flush()
 	oldest := dashboard.DayOf(now, s.loc) - s.keepDays
-	u := dashboard.Update{Reset: true, Items: recent}
+	clear(s.changedW) // the reset carries every whistle
+	u := dashboard.Update{Reset: true, Items: recent, Whistles: s.allWhistles(now)}
 	for k, n := range s.rollup {
 		if k.Day != 0 && k.Day < oldest {
 			delete(s.rollup, k)
@@ -387,6 +407,7 @@ func (s *state) prune(now time.Time, keep time.Duration) int {
 		delete(s.cases, id)
 		n++
 	}
+	s.pruneWhistles(now)
 	// Per-day counters older than keepDays are no longer shown live (periods come from the
 	// history store).
 	oldest := dashboard.DayOf(now, s.loc) - s.keepDays

@@ -5,6 +5,7 @@ import (
 	json "github.com/goccy/go-json"
 	"log/slog"
 	"maps"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -24,19 +25,20 @@ type Model struct {
 	clk  clock.Clock
 	log  *slog.Logger
 
-	mu       sync.RWMutex
-	counts   map[Key]int64 // per category, and with Category "" the total over categories; summed over sources
-	srcs     map[string]*source
-	onGap    func(source string) // asks the source for a resync
-	cats     []string            // categories seen, sorted
-	feed     []feedItem          // ring of recent items, oldest first
-	feedCap  int
-	feedSeq  uint64 // seq of the newest item in feed
-	lastDay  int32
-	hot      *Hotspots // fed with live items, when set
-	updates  uint64
-	resets   uint64
-	lastData time.Time
+	mu         sync.RWMutex
+	counts     map[Key]int64 // per category, and with Category "" the total over categories; summed over sources
+	srcs       map[string]*source
+	onGap      func(source string) // asks the source for a resync
+	whistleGen uint64              // bumped when any whistle changes
+	cats       []string            // categories seen, sorted
+	feed       []feedItem          // ring of recent items, oldest first
+	feedCap    int
+	feedSeq    uint64 // seq of the newest item in feed
+	lastDay    int32
+	hot        *Hotspots // fed with live items, when set
+	updates    uint64
+	resets     uint64
+	lastData   time.Time
 }
 
 // source is what one aggregator contributed: its counters (to subtract them on its next reset)
@@ -48,7 +50,8 @@ type source struct {
 	reset     bool   // a reset was applied
 	firstCP   uint64 // checkpoint of the first reset applied: live items are above it
 	counts    map[Key]int64
-	askedAt   time.Time // last resync request
+	whistles  map[string]Whistle // the source's whistles on the board, by id
+	askedAt   time.Time          // last resync request
 	gaps, dup uint64
 }
 
@@ -119,7 +122,7 @@ func (m *Model) apply(u *Update) (askResync string) {
 	defer m.mu.Unlock()
 	s := m.srcs[u.Source]
 	if s == nil {
-		s = &source{part: u.Part, counts: map[Key]int64{}}
+		s = &source{part: u.Part, counts: map[Key]int64{}, whistles: map[string]Whistle{}}
 		m.srcs[u.Source] = s
 	}
 	now := m.clk.Now()
@@ -148,6 +151,7 @@ func (m *Model) apply(u *Update) (askResync string) {
 			m.add(k, -n)
 		}
 		clear(s.counts)
+		clear(s.whistles)
 		s.reset, s.epoch, s.seq, s.part = true, u.Epoch, u.Seq, u.Part
 		if firstReset {
 			s.firstCP = u.Checkpoint
@@ -161,6 +165,12 @@ func (m *Model) apply(u *Update) (askResync string) {
 				m.cats = slices.Insert(m.cats, i, c.Category)
 			}
 		}
+	}
+	for _, w := range u.Whistles {
+		s.whistles[w.ID] = w
+	}
+	if len(u.Whistles) > 0 || u.Reset {
+		m.whistleGen++
 	}
 	if !u.Reset && m.hot != nil {
 		m.hot.Observe(u.Items)
@@ -304,6 +314,19 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 }
 
 // mergePatch returns the RFC 7386 merge patch that turns old into cur, or nil when equal.
+// sameValue compares two leaf values of topic data; lists compare element by element.
+func sameValue(a, b any) bool {
+	switch a.(type) {
+	case []any, []string, []int64, []float64:
+		return reflect.DeepEqual(a, b)
+	}
+	switch b.(type) {
+	case []any, []string, []int64, []float64:
+		return false
+	}
+	return a == b
+}
+
 func mergePatch(old, cur map[string]any) map[string]any {
 	var p map[string]any
 	set := func(k string, v any) {
@@ -323,7 +346,7 @@ func mergePatch(old, cur map[string]any) map[string]any {
 			if sub := mergePatch(om, nm); sub != nil {
 				set(k, sub)
 			}
-		case nIsMap != oIsMap || nv != ov:
+		case nIsMap != oIsMap || !sameValue(nv, ov):
 			set(k, nv)
 		}
 	}

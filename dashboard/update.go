@@ -102,6 +102,31 @@ type Update struct {
 	Reset      bool      `json:"reset,omitempty"`
 	Counters   []Counter `json:"counters,omitempty"`
 	Items      []Item    `json:"items,omitempty"`
+	// Whistles: in a delta, the whole current state of each whistle that changed; in a reset,
+	// every whistle the source tracks (active, or resolved within the last day).
+	Whistles []Whistle `json:"whistles,omitempty"`
+}
+
+// Whistle is the live state of one whistle (吹哨): who was summoned and how far each got. It
+// never carries personal information.
+type Whistle struct {
+	ID       string        `json:"id"`
+	CaseID   string        `json:"case_id"`
+	Kind     string        `json:"kind"`
+	Region   []string      `json:"region"` // the case's region path: the township that blew it is on it
+	Category string        `json:"category"`
+	Point    *[2]float64   `json:"point,omitempty"`
+	Blown    time.Time     `json:"blown"`
+	Resolved time.Time     `json:"resolved,omitzero"`
+	Depts    []WhistleDept `json:"depts"`
+}
+
+// WhistleDept is one summoned department: when it reached each stage (signed, contacted,
+// arrived), and the center's latest score (评哨, 0 = none).
+type WhistleDept struct {
+	Dept    string               `json:"dept"`
+	Reached map[string]time.Time `json:"reached,omitempty"`
+	Score   int                  `json:"score,omitempty"`
 }
 
 // DayOf returns the local day number of t in loc (days since 1970-01-01 local).

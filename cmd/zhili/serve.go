@@ -18,15 +18,17 @@ import (
 	"time"
 
 	"zhili/aggregator"
+	"zhili/calendar"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/governance"
 	"zhili/internal/app"
 	"zhili/server"
 )
 
 type serveFlags struct {
 	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory string
-	clickhouse, redisURL, role, tenant, name                                                                            string
+	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile                                                  string
 	partitions                                                                                                          int
 	leaseTTL                                                                                                            time.Duration
 	demo                                                                                                                bool
@@ -68,6 +70,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.tenant, "tenant", "default", "tenant: the key prefix in Redis (zhili:<tenant>:)")
 	fs.StringVar(&f.name, "name", "", "this process in consumer groups and leases (default host-pid)")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 6*time.Second, "how long a dead aggregator keeps its partitions before another takes them over")
+	fs.StringVar(&f.calendarFile, "calendar", "", "YAML file of official holidays and make-up working days by year, over the built-in arrangements (see docs/GOVERNANCE.md)")
+	fs.StringVar(&f.clocksFile, "whistle-clocks", "", "YAML file of whistle clocks per kind and stage (signed, contacted, arrived: 1h, 24h, 3wd…), over the defaults")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address for Go profiling endpoints (/debug/pprof/); empty = off")
 	file, err := parseFlags(fs, args, &f.config)
@@ -146,7 +150,19 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token (or use --demo)")
 	}
 
-	a, err := app.New(app.Config{Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
+	cal := calendar.Official(loc, 2000, 2100)
+	if f.calendarFile != "" {
+		if err := cal.LoadFile(f.calendarFile); err != nil {
+			return fmt.Errorf("--calendar: %w", err)
+		}
+	}
+	clocks := governance.DefaultClocks()
+	if f.clocksFile != "" {
+		if clocks, err = governance.LoadClocks(f.clocksFile); err != nil {
+			return fmt.Errorf("--whistle-clocks: %w", err)
+		}
+	}
+	a, err := app.New(app.Config{Calendar: cal, Clocks: &clocks, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes,
 		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log,

@@ -21,10 +21,12 @@ import (
 
 	"zhili/aggregator"
 	"zhili/bus"
+	"zhili/calendar"
 	"zhili/cluster"
 	"zhili/dashboard"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/governance"
 	"zhili/intake"
 	"zhili/internal/clock"
 	"zhili/server"
@@ -48,7 +50,9 @@ type Config struct {
 	HexRes          int    // H3 resolution of the hex hotspot level (0 = default)
 	IngestKeys      map[string]*aggregator.Policy
 	ViewTokens      map[string]server.Viewer
-	DemoRate        float64 // events/s of the built-in simulated feed; 0 = none
+	Clocks          *governance.Clocks // whistle clocks (nil: governance.DefaultClocks)
+	Calendar        *calendar.Calendar // working-day calendar (nil: the official one in Loc)
+	DemoRate        float64            // events/s of the built-in simulated feed; 0 = none
 	DemoSeed        uint64
 	ShutdownTimeout time.Duration
 	Version         string
@@ -153,6 +157,15 @@ func New(cfg Config) (*App, error) {
 	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{DisplayCRS: cfg.DisplayCRS, HexRes: cfg.HexRes})
 	a.Model.SetHotspots(a.Hot)
 	a.Hub.Register("hotspots", dashboard.HotspotSource{H: a.Hot})
+	clocks := governance.DefaultClocks()
+	if cfg.Clocks != nil {
+		clocks = *cfg.Clocks
+	}
+	cal := cfg.Calendar
+	if cal == nil {
+		cal = calendar.Official(cfg.Loc, 2000, 2100)
+	}
+	a.Hub.Register("whistles", dashboard.WhistlesSource{M: a.Model, Clocks: clocks, Cal: cal})
 	a.Reg.MustRegister(hubCollector{a.Hub})
 	model := a.Model
 	a.Reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: "zhili_live_updates_applied_total",

@@ -610,3 +610,57 @@ func TestPeriodHotspotsAPI(t *testing.T) {
 	}
 	t.Logf("heating grid %s: %d cases, bin %d, pattern %s", hot.Code, hot.Count, hot.Bin, hot.Pattern)
 }
+
+// The whistle board: a whistle posted through the API appears on whistles:root with each
+// summoned department's stages and deadlines; an answer arrives as a delta.
+func TestWhistleBoardLive(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	defer a.Shutdown(context.Background())
+	base := "http://" + a.Addr
+	town := a.cfg.Tree.Root.Children[0].Code
+	now := time.Now().In(mustShanghai())
+	ts := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	body := `{"id":"r1","type":"case.reported","case_id":"C1","at":"` + ts(-time.Hour) + `","source":"grid","category":"environment","region":"` + town + `"}
+{"id":"b1","type":"whistle.blown","case_id":"C1","at":"` + ts(-50*time.Minute) + `","whistle_id":"W1","whistle_kind":"advance","depts":["county.urban-mgmt","county.eco-env"]}`
+	if code, b := post(t, base, "application/x-ndjson", body); code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	ws := dialWS(t, a.Addr, "whistles:root")
+	snap := ws.waitFor(t, 10*time.Second, func(m map[string]any) bool {
+		if m["op"] != "snapshot" && m["op"] != "delta" {
+			return false
+		}
+		w, _ := m["data"].(map[string]any)["whistles"].(map[string]any)
+		return w != nil && w["W1"] != nil
+	})
+	w1 := snap["data"].(map[string]any)["whistles"].(map[string]any)["W1"].(map[string]any)
+	depts := w1["depts"].([]any)
+	if len(depts) != 2 || w1["kind"] != "advance" {
+		t.Fatalf("W1 on the board: %v", w1)
+	}
+	urban := depts[0].(map[string]any)
+	// 50 of their 60 minutes to sign are gone: amber until they sign.
+	if urban["dept"] != "county.urban-mgmt" || len(urban["stages"].([]any)) != 3 || urban["light"] != "amber" {
+		t.Fatalf("urban-mgmt with 10 min left to sign: %v", urban)
+	}
+	if env := depts[1].(map[string]any); env["light"] != "amber" {
+		t.Fatalf("eco-env with 10 min left to sign: %v", env)
+	}
+	body = `{"id":"a1","type":"whistle.answered","case_id":"C1","at":"` + ts(-time.Minute) + `","whistle_id":"W1","dept":"county.eco-env","stage":"signed"}`
+	if code, b := post(t, base, "application/x-ndjson", body); code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	ws.waitFor(t, 5*time.Second, func(m map[string]any) bool {
+		if m["op"] != "delta" {
+			return false
+		}
+		w, _ := m["data"].(map[string]any)["whistles"].(map[string]any)
+		if w == nil || w["W1"] == nil {
+			return false
+		}
+		d, _ := w["W1"].(map[string]any)["depts"].([]any)
+		// Signed: that clock is done, the next (24 h to make contact) is green.
+		return len(d) == 2 && d[1].(map[string]any)["light"] == "green" &&
+			d[1].(map[string]any)["stages"].([]any)[0].(map[string]any)["reached"] != nil
+	})
+}

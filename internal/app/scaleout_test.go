@@ -238,6 +238,34 @@ func TestScaleOutMatchesEmbedded(t *testing.T) {
 			return ""
 		})
 	}
+	// The whistle boards: the same whistles, departments and reached stages (countdowns depend on
+	// the moment each server computes them, so lights are not compared).
+	board := func(addr string) map[string]any {
+		out := map[string]any{}
+		for id, w := range snapshotData(t, addr, "whistles:root")["whistles"].(map[string]any) {
+			var depts []any
+			for _, d := range w.(map[string]any)["depts"].([]any) {
+				dm := d.(map[string]any)
+				var reached []any
+				for _, st := range dm["stages"].([]any) {
+					reached = append(reached, st.(map[string]any)["reached"])
+				}
+				depts = append(depts, []any{dm["dept"], reached})
+			}
+			out[id] = depts
+		}
+		return out
+	}
+	eventually(t, 30*time.Second, func() string {
+		w := board(emb.Addr)
+		for _, s := range []*App{s1, s2} {
+			if g := board(s.Addr); !reflect.DeepEqual(g, w) {
+				return fmt.Sprintf("whistles:root on %s differs from embedded:\n got %v\nwant %v", s.Addr, g, w)
+			}
+		}
+		return ""
+	})
+	t.Logf("whistles:root: %d whistles, the same on both servers and the embedded process", len(board(emb.Addr)))
 	now := time.Now().In(mustShanghai())
 	day, next := now.Format("2006-01-02"), now.AddDate(0, 0, 1).Format("2006-01-02")
 	for _, q := range []string{
