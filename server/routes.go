@@ -16,10 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"zhili/assets"
+	"zhili/calendar"
 	"zhili/dashboard"
 	"zhili/errs"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/governance"
 	"zhili/store"
 )
 
@@ -378,15 +380,32 @@ func (s *Server) caseTimeline(c *fiber.Ctx) error {
 		Received time.Time `json:"received"`
 	}
 	out := make([]item, 0, len(recs))
+	evs := make([]event.Event, 0, len(recs))
 	for _, r := range recs {
 		if len(r.RegionPath) > 0 && !s.allows(v, r.RegionPath[len(r.RegionPath)-1]) {
 			return errs.E(errs.Forbidden, "region", "token may not see this case")
 		}
+		evs = append(evs, r.Event)
 		ev := r.Event
-		maskPII(&ev)
+		if !v.PII {
+			maskPII(&ev)
+		}
 		out = append(out, item{Event: ev, Region: r.RegionPath, Received: r.Received.In(s.cfg.Loc)})
 	}
-	return c.JSON(fiber.Map{"case_id": c.Params("id"), "events": out, "pii": "masked"})
+	pii := "masked"
+	if v.PII {
+		pii = "shown"
+	}
+	clocks := governance.DefaultClocks()
+	if s.d.Clocks != nil {
+		clocks = *s.d.Clocks
+	}
+	cal := s.d.Calendar
+	if cal == nil {
+		cal = calendar.Official(s.cfg.Loc, 2000, 2100)
+	}
+	tl := governance.Fold(evs, clocks, cal, s.d.Clock.Now())
+	return c.JSON(fiber.Map{"case_id": c.Params("id"), "events": out, "pii": pii, "timeline": tl})
 }
 
 // maskPII keeps the shape of personal fields but not their content.

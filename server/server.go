@@ -16,9 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"zhili/aggregator"
+	"zhili/calendar"
 	"zhili/dashboard"
 	"zhili/errs"
 	"zhili/geo"
+	"zhili/governance"
 	"zhili/internal/clock"
 	"zhili/store"
 )
@@ -27,6 +29,7 @@ import (
 type Viewer struct {
 	Name   string
 	Region string // subtree root the token is limited to; "" = everything
+	PII    bool   // may see personal fields (reporter, address, summary) in case timelines
 }
 
 // Config configures the transport.
@@ -55,12 +58,15 @@ type Deps struct {
 	// readiness is not this server's.
 	IngestOnly bool
 	Checks     []Check // readiness checks beyond the store and the aggregator
-	Hub        *dashboard.Hub
-	Model      *dashboard.Model
-	Store      store.Store
-	Tree       *geo.Tree
-	Clock      clock.Clock
-	Registry   *prometheus.Registry
+	// Governance rules for case timelines (nil: the defaults).
+	Clocks   *governance.Clocks
+	Calendar *calendar.Calendar
+	Hub      *dashboard.Hub
+	Model    *dashboard.Model
+	Store    store.Store
+	Tree     *geo.Tree
+	Clock    clock.Clock
+	Registry *prometheus.Registry
 }
 
 // Server is the HTTP server.

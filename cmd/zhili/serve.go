@@ -298,7 +298,7 @@ func accessFromFile(file map[string]any) (map[string]*aggregator.Policy, map[str
 		if m["token"] == nil || tok == "" {
 			return nil, nil, fmt.Errorf("config view_tokens[%d]: token required", i)
 		}
-		v := server.Viewer{Name: fmt.Sprint(m["name"])}
+		v := server.Viewer{Name: fmt.Sprint(m["name"]), PII: m["pii"] == true}
 		if r, ok := m["region"]; ok {
 			v.Region = strings.TrimSpace(fmt.Sprint(r))
 		}

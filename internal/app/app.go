@@ -191,7 +191,7 @@ func New(cfg Config) (*App, error) {
 		}))
 	a.Srv = server.New(server.Config{IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, MaxBytes: cfg.MaxBytes, DisplayCRS: cfg.DisplayCRS,
 		Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
-		server.Deps{Agg: a.Agg, IngestOnly: a.scaled, Checks: a.checks(), Hub: a.Hub, Model: a.Model, Store: a.Store,
+		server.Deps{Agg: a.Agg, IngestOnly: a.scaled, Clocks: &clocks, Calendar: cal, Checks: a.checks(), Hub: a.Hub, Model: a.Model, Store: a.Store,
 			Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg})
 	addr, err := a.Srv.Listen(cfg.Listen)
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -24,6 +25,7 @@ import (
 const (
 	testKey   = "test-key"
 	testToken = "test-token"
+	piiToken  = "pii-token" // a case officer allowed personal fields
 )
 
 // startApp runs a real process (DuckDB + file intake + in-process bus) on a free port.
@@ -31,7 +33,7 @@ func startApp(t *testing.T, dir string) *App {
 	t.Helper()
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, Tick: 50 * time.Millisecond,
 		IngestKeys: map[string]*aggregator.Policy{testKey: {Name: "test"}},
-		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}})
+		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}, piiToken: {Name: "case officer", PII: true}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -434,13 +436,42 @@ func TestSeriesCountsAndTimeline(t *testing.T) {
 			Address  string
 			Reporter struct{ Name, Phone string }
 		}
+		PII      string
+		Timeline struct {
+			Status string
+			Flags  []string
+			Steps  []struct {
+				ID    string
+				To    string
+				Legal bool
+			}
+			Clocks []struct {
+				Dept     string
+				Late     bool
+				Overdue  int64 `json:"overdue_s"`
+				Deadline time.Time
+			}
+		}
 	}
 	getJSON("/api/v1/cases/K1?token="+testToken, &tl)
 	if len(tl.Events) != 2 || tl.Events[0].ID != "s1" || tl.Events[1].ID != "s4" {
 		t.Fatalf("timeline %+v", tl.Events)
 	}
-	if e := tl.Events[0]; strings.Contains(e.Reporter.Phone, "12345678") || strings.Contains(e.Reporter.Name, "四") || strings.Contains(e.Address, "8号") {
+	if e := tl.Events[0]; tl.PII != "masked" || strings.Contains(e.Reporter.Phone, "12345678") || strings.Contains(e.Reporter.Name, "四") || strings.Contains(e.Address, "8号") {
 		t.Fatalf("personal fields not masked: %+v", e)
+	}
+	// The clocks as they ran: dispatched two days ago, due at 20:00 that day, never resolved.
+	g := tl.Timeline
+	if g.Status != "dispatched" || len(g.Steps) != 2 || g.Steps[1].To != "dispatched" || !g.Steps[1].Legal ||
+		len(g.Clocks) != 1 || !g.Clocks[0].Late || g.Clocks[0].Dept != "county.emergency" ||
+		time.Since(g.Clocks[0].Deadline)-time.Duration(g.Clocks[0].Overdue)*time.Second > 5*time.Second ||
+		!slices.Contains(g.Flags, "overdue") {
+		t.Fatalf("case timeline %+v", g)
+	}
+	// A token allowed personal fields sees them.
+	getJSON("/api/v1/cases/K1?token="+piiToken, &tl)
+	if e := tl.Events[0]; tl.PII != "shown" || e.Reporter.Phone != "13912345678" || e.Address != "老城街道幸福路8号" {
+		t.Fatalf("a PII token: %s %+v", tl.PII, e)
 	}
 	resp, _ := http.Get(base + "/api/v1/series?token=" + testToken + "&step=5h")
 	resp.Body.Close()

@@ -1,0 +1,273 @@
+package governance
+
+import (
+	"sort"
+	"time"
+
+	"zhili/calendar"
+	"zhili/event"
+)
+
+// Status is a case's state in its lifecycle (工单状态).
+type Status string
+
+const (
+	Reported   Status = "reported"   // 上报
+	Accepted   Status = "accepted"   // 受理
+	Dispatched Status = "dispatched" // 派单
+	SignedS    Status = "signed"     // 签收
+	Returned   Status = "returned"   // 退单: back at the center
+	Resolved   Status = "resolved"   // 办结
+	Closed     Status = "closed"     // 结案
+	Reopened   Status = "reopened"   // 重启
+	Duplicate  Status = "duplicate"  // 重复件
+)
+
+// statusOf is the status a case event moves the case to ("" for events that do not).
+var statusOf = map[event.Type]Status{
+	event.CaseReported: Reported, event.CaseAccepted: Accepted, event.CaseDispatched: Dispatched,
+	event.CaseSigned: SignedS, event.CaseReturned: Returned, event.CaseResolved: Resolved,
+	event.CaseClosed: Closed, event.CaseReopened: Reopened, event.CaseDuplicate: Duplicate,
+}
+
+// legal lists the statuses each status may move to. A further case.reported (a repeat report
+// of the same case) is legal from any status and does not change it.
+var legal = map[Status][]Status{
+	Reported:   {Accepted, Dispatched, Duplicate, Closed},
+	Accepted:   {Dispatched, Duplicate, Closed},
+	Dispatched: {Dispatched, SignedS, Returned, Resolved},
+	SignedS:    {Dispatched, Returned, Resolved},
+	Returned:   {Accepted, Dispatched, Closed, Duplicate},
+	Resolved:   {Closed, Reopened},
+	Closed:     {Reopened},
+	Reopened:   {Accepted, Dispatched, Resolved, Closed},
+	Duplicate:  {Reopened},
+}
+
+// Step is one case event in the timeline, with the status it found and the one it left.
+type Step struct {
+	ID     string     `json:"id"`
+	Type   event.Type `json:"type"`
+	At     time.Time  `json:"at"`
+	Dept   string     `json:"dept,omitempty"`
+	From   Status     `json:"from,omitempty"`
+	To     Status     `json:"to"`
+	Legal  bool       `json:"legal"`
+	Reason string     `json:"reason,omitempty"` // why a step is flagged
+}
+
+// CaseClock is a dispatch's deadline as it ran.
+type CaseClock struct {
+	Dept       string    `json:"dept,omitempty"`
+	Dispatched time.Time `json:"dispatched"`
+	Deadline   time.Time `json:"deadline"`
+	Ended      time.Time `json:"ended,omitzero"` // resolved, returned, re-dispatched or closed
+	EndedBy    string    `json:"ended_by,omitempty"`
+	Late       bool      `json:"late"` // ended after the deadline, or still running past it
+	Overdue    int64     `json:"overdue_s,omitempty"`
+}
+
+// Timeline is a case's history as the governance rules read it.
+type Timeline struct {
+	Status    Status      `json:"status"`
+	Steps     []Step      `json:"steps"`
+	Clocks    []CaseClock `json:"clocks"`
+	Flags     []string    `json:"flags"` // illegal_transition, returned, reopened, closed_unsatisfied, closed_then_reopened, overdue
+	Returns   int         `json:"returns"`
+	Reopens   int         `json:"reopens"`
+	Whistles  []WhistleTL `json:"whistles"`
+	Evaluated []Eval      `json:"evaluations"`
+}
+
+// WhistleTL is one whistle of the case with its departments' clocks (at its resolution, or now).
+type WhistleTL struct {
+	ID       string                  `json:"id"`
+	Kind     string                  `json:"kind"`
+	Blown    time.Time               `json:"blown"`
+	Resolved time.Time               `json:"resolved,omitzero"`
+	Depts    map[string][]StageClock `json:"depts"`
+	Error    string                  `json:"error,omitempty"`
+}
+
+// Eval is one evaluation (评哨), as recorded: evaluations are never changed; a correction is a
+// later evaluation of the same department on the same whistle, and the latest counts.
+type Eval struct {
+	ID         string    `json:"id"`
+	WhistleID  string    `json:"whistle_id"`
+	Dept       string    `json:"dept"`
+	Score      int       `json:"score"`
+	At         time.Time `json:"at"`
+	Supersedes string    `json:"supersedes,omitempty"` // the evaluation this one corrects
+}
+
+// Fold reads a case's events (any order; sorted here by event time, ties in the given order)
+// into its timeline at now. Events are never dropped: an illegal transition is applied and
+// flagged.
+func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Time) Timeline {
+	evs = append([]event.Event(nil), evs...)
+	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
+	tl := Timeline{Steps: []Step{}, Clocks: []CaseClock{}, Flags: []string{}, Whistles: []WhistleTL{}, Evaluated: []Eval{}}
+	flag := func(f string) {
+		for _, x := range tl.Flags {
+			if x == f {
+				return
+			}
+		}
+		tl.Flags = append(tl.Flags, f)
+	}
+	var cur Status
+	var run *CaseClock // the dispatch clock running
+	end := func(at time.Time, by string) {
+		if run == nil {
+			return
+		}
+		run.Ended, run.EndedBy, run.Late = at, by, at.After(run.Deadline)
+		if run.Late {
+			run.Overdue = int64(at.Sub(run.Deadline) / time.Second)
+		}
+		tl.Clocks = append(tl.Clocks, *run)
+		run = nil
+	}
+	type wstate struct {
+		tl      WhistleTL
+		reached map[string]map[Stage]time.Time
+		depts   []string
+	}
+	whistles := map[string]*wstate{}
+	var order []string
+	lastEval := map[[2]string]string{}
+	closedUnsatisfied := false
+	for _, e := range evs {
+		to, isCase := statusOf[e.Type]
+		if isCase {
+			st := Step{ID: e.ID, Type: e.Type, At: e.At, Dept: e.Dept, From: cur, To: to, Legal: true}
+			switch {
+			case e.Type == event.CaseReported && cur != "":
+				st.To = cur // a repeat report
+			case cur == "" && e.Type != event.CaseReported:
+				st.Legal, st.Reason = false, "before the case was reported"
+			case cur != "" && !allowed(cur, to):
+				st.Legal, st.Reason = false, string(cur)+" → "+string(to)
+			}
+			if !st.Legal {
+				flag("illegal_transition")
+			}
+			switch e.Type {
+			case event.CaseDispatched:
+				end(e.At, "redispatched")
+				if e.Deadline != nil {
+					run = &CaseClock{Dept: e.Dept, Dispatched: e.At, Deadline: *e.Deadline}
+				}
+			case event.CaseReturned:
+				tl.Returns++
+				flag("returned")
+				end(e.At, "returned")
+			case event.CaseResolved:
+				end(e.At, "resolved")
+			case event.CaseClosed:
+				end(e.At, "closed")
+				closedUnsatisfied = e.Satisfaction == "unsatisfied"
+				if closedUnsatisfied {
+					flag("closed_unsatisfied")
+				}
+			case event.CaseReopened:
+				tl.Reopens++
+				flag("reopened")
+				if cur == Closed {
+					flag("closed_then_reopened")
+				}
+			}
+			cur = st.To
+			tl.Steps = append(tl.Steps, st)
+			continue
+		}
+		if e.WhistleID == "" {
+			continue
+		}
+		w := whistles[e.WhistleID]
+		if w == nil {
+			w = &wstate{tl: WhistleTL{ID: e.WhistleID}, reached: map[string]map[Stage]time.Time{}}
+			whistles[e.WhistleID] = w
+			order = append(order, e.WhistleID)
+		}
+		addDept := func(d string) {
+			for _, x := range w.depts {
+				if x == d {
+					return
+				}
+			}
+			if d != "" {
+				w.depts = append(w.depts, d)
+			}
+		}
+		switch e.Type {
+		case event.WhistleBlown:
+			if w.tl.Blown.IsZero() {
+				w.tl.Blown, w.tl.Kind = e.At, e.WhistleKind
+			}
+			for _, d := range e.Depts {
+				addDept(d)
+			}
+		case event.WhistleAnswered:
+			addDept(e.Dept)
+			if w.reached[e.Dept] == nil {
+				w.reached[e.Dept] = map[Stage]time.Time{}
+			}
+			if _, ok := w.reached[e.Dept][Stage(e.Stage)]; !ok {
+				w.reached[e.Dept][Stage(e.Stage)] = e.At
+			}
+		case event.WhistleResolved:
+			if w.tl.Resolved.IsZero() {
+				w.tl.Resolved = e.At
+			}
+		case event.WhistleEvaluated:
+			addDept(e.Dept)
+			k := [2]string{e.WhistleID, e.Dept}
+			tl.Evaluated = append(tl.Evaluated, Eval{ID: e.ID, WhistleID: e.WhistleID, Dept: e.Dept, Score: e.Score, At: e.At, Supersedes: lastEval[k]})
+			lastEval[k] = e.ID
+		}
+	}
+	if run != nil {
+		run.Late = now.After(run.Deadline)
+		if run.Late {
+			run.Overdue = int64(now.Sub(run.Deadline) / time.Second)
+		}
+		tl.Clocks = append(tl.Clocks, *run)
+	}
+	for _, c := range tl.Clocks {
+		if c.Late {
+			flag("overdue")
+		}
+	}
+	for _, id := range order {
+		w := whistles[id]
+		w.tl.Depts = map[string][]StageClock{}
+		at := now
+		if !w.tl.Resolved.IsZero() {
+			at = w.tl.Resolved
+		}
+		for _, d := range w.depts {
+			sc, err := clocks.Status(cal, w.tl.Kind, w.tl.Blown, w.reached[d], at)
+			if err != nil {
+				w.tl.Error = "unknown_kind"
+				break
+			}
+			w.tl.Depts[d] = sc
+		}
+		tl.Whistles = append(tl.Whistles, w.tl)
+	}
+	if cur == "" {
+		cur = Reported
+	}
+	tl.Status = cur
+	return tl
+}
+
+func allowed(from, to Status) bool {
+	for _, s := range legal[from] {
+		if s == to {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,122 @@
+package governance
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"zhili/calendar"
+	"zhili/event"
+)
+
+// A hand-checked case: a return to the center, a late resolution, an unsatisfied callback, a
+// reopening, an illegal step, and a whistle with a corrected evaluation.
+func TestFoldCase(t *testing.T) {
+	d := func(s string) *time.Time { v := at(s); return &v }
+	ev := func(id string, typ event.Type, when string, mod func(*event.Event)) event.Event {
+		e := event.Event{ID: id, Type: typ, CaseID: "C1", At: at(when)}
+		if mod != nil {
+			mod(&e)
+		}
+		return e
+	}
+	evs := []event.Event{
+		ev("e1", event.CaseReported, "2026-11-26 08:00", nil),
+		ev("e2", event.CaseDispatched, "2026-11-26 08:10", func(e *event.Event) { e.Dept, e.Deadline = "A", d("2026-11-27 08:10") }),
+		ev("e3", event.CaseReturned, "2026-11-26 09:00", func(e *event.Event) { e.Dept = "A" }),
+		ev("e4", event.CaseDispatched, "2026-11-26 09:30", func(e *event.Event) { e.Dept, e.Deadline = "B", d("2026-11-26 12:00") }),
+		ev("e5", event.CaseSigned, "2026-11-26 09:40", func(e *event.Event) { e.Dept = "B" }),
+		ev("e6", event.CaseResolved, "2026-11-26 13:00", nil),
+		ev("e7", event.CaseClosed, "2026-11-26 14:00", func(e *event.Event) { e.Satisfaction = "unsatisfied" }),
+		ev("e8", event.CaseReopened, "2026-11-26 15:00", nil),
+		ev("e9", event.CaseSigned, "2026-11-26 15:30", func(e *event.Event) { e.Dept = "B" }),
+		ev("e10", event.CaseResolved, "2026-11-26 16:00", nil),
+		ev("w1", event.WhistleBlown, "2026-11-26 10:00", func(e *event.Event) {
+			e.WhistleID, e.WhistleKind, e.Depts = "W1", "advance", []string{"X", "Y"}
+		}),
+		ev("w2", event.WhistleAnswered, "2026-11-26 10:30", func(e *event.Event) { e.WhistleID, e.Dept, e.Stage = "W1", "X", "signed" }),
+		ev("w3", event.WhistleResolved, "2026-11-26 16:30", func(e *event.Event) { e.WhistleID = "W1" }),
+		ev("w4", event.WhistleEvaluated, "2026-11-26 17:00", func(e *event.Event) { e.WhistleID, e.Dept, e.Score = "W1", "X", 3 }),
+		ev("w5", event.WhistleEvaluated, "2026-11-26 17:30", func(e *event.Event) { e.WhistleID, e.Dept, e.Score = "W1", "X", 5 }),
+	}
+	now := at("2026-11-27 09:00")
+	check := func(tl Timeline) {
+		t.Helper()
+		if tl.Status != Resolved || tl.Returns != 1 || tl.Reopens != 1 {
+			t.Fatalf("status %s returns %d reopens %d", tl.Status, tl.Returns, tl.Reopens)
+		}
+		var illegal []string
+		for _, s := range tl.Steps {
+			if !s.Legal {
+				illegal = append(illegal, s.ID+": "+s.Reason)
+			}
+		}
+		if fmt.Sprint(illegal) != "[e9: reopened → signed]" {
+			t.Errorf("illegal steps %v", illegal)
+		}
+		want := []string{"closed_then_reopened", "closed_unsatisfied", "illegal_transition", "overdue", "reopened", "returned"}
+		got := slices.Sorted(slices.Values(tl.Flags))
+		if !slices.Equal(got, want) {
+			t.Errorf("flags %v, want %v", got, want)
+		}
+		if len(tl.Clocks) != 2 {
+			t.Fatalf("clocks %+v", tl.Clocks)
+		}
+		if c := tl.Clocks[0]; c.Dept != "A" || c.EndedBy != "returned" || c.Late {
+			t.Errorf("first dispatch clock %+v", c)
+		}
+		if c := tl.Clocks[1]; c.Dept != "B" || c.EndedBy != "resolved" || !c.Late || c.Overdue != 3600 {
+			t.Errorf("second dispatch clock %+v (resolved 13:00, due 12:00)", c)
+		}
+		if len(tl.Whistles) != 1 {
+			t.Fatalf("whistles %+v", tl.Whistles)
+		}
+		w := tl.Whistles[0]
+		// The clocks stop at the whistle's resolution (16:30): X signed in time and had until the
+		// next day 10:00 to make contact; Y never signed (due 11:00): late.
+		if x := w.Depts["X"]; x[0].Light != Done || x[1].Light != Green {
+			t.Errorf("X clocks %+v", x)
+		}
+		if y := w.Depts["Y"]; y[0].Light != Red || !y[0].Late {
+			t.Errorf("Y clocks %+v", y)
+		}
+		if len(tl.Evaluated) != 2 || tl.Evaluated[1].Supersedes != "w4" || tl.Evaluated[1].Score != 5 || tl.Evaluated[0].Supersedes != "" {
+			t.Errorf("evaluations %+v: the correction must point at the first", tl.Evaluated)
+		}
+	}
+	cal := calendar.Default()
+	ref := Fold(evs, DefaultClocks(), cal, now)
+	check(ref)
+	// Arrival order does not matter: events are read by event time.
+	rng := rand.New(rand.NewPCG(3, 4))
+	for range 5 {
+		sh := slices.Clone(evs)
+		rng.Shuffle(len(sh), func(i, j int) { sh[i], sh[j] = sh[j], sh[i] })
+		if got := Fold(sh, DefaultClocks(), cal, now); !reflect.DeepEqual(got, ref) {
+			t.Fatalf("a shuffled arrival gives another timeline")
+		}
+	}
+}
+
+// An event before the case was reported is kept and flagged; a dispatch still running past its
+// deadline is late now.
+func TestFoldEarlyAndRunning(t *testing.T) {
+	due := at("2026-11-26 12:00")
+	tl := Fold([]event.Event{
+		{ID: "a", Type: event.CaseAccepted, CaseID: "C", At: at("2026-11-26 07:59")},
+		{ID: "r", Type: event.CaseReported, CaseID: "C", At: at("2026-11-26 08:00")},
+		{ID: "d", Type: event.CaseDispatched, CaseID: "C", At: at("2026-11-26 08:10"), Dept: "A", Deadline: &due},
+	}, DefaultClocks(), calendar.Default(), at("2026-11-26 13:30"))
+	if tl.Steps[0].Legal || tl.Steps[0].Reason != "before the case was reported" || len(tl.Steps) != 3 {
+		t.Fatalf("steps %+v", tl.Steps)
+	}
+	if c := tl.Clocks[0]; !c.Late || c.Overdue != 5400 || !c.Ended.IsZero() {
+		t.Fatalf("running clock %+v", c)
+	}
+	if tl.Status != Dispatched {
+		t.Fatalf("status %s", tl.Status)
+	}
+}
