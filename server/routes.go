@@ -76,6 +76,8 @@ func (s *Server) routes() {
 	a.Get("/api/v1/counts", s.counts)
 	a.Get("/api/v1/hotspots", s.hotspots)
 	a.Get("/api/v1/cases/:id", s.caseTimeline)
+	a.Get("/api/v1/audit/rates", s.auditRates)
+	a.Get("/api/v1/audit/whistles", s.auditWhistles)
 	s.websocketRoutes()
 	a.Get("/openapi.yaml", func(c *fiber.Ctx) error {
 		c.Set(fiber.HeaderContentType, "application/yaml; charset=utf-8")

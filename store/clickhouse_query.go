@@ -110,7 +110,11 @@ func (f chFilter) sql() string {
 }
 
 // chRawTime is the condition for at ∈ [from, to), to the nanosecond.
-func chRawTime(from, to time.Time) string {
+func chRawTime(from, to time.Time) string { return chTimeCond(`at`, `at_ns`, from, to) }
+
+// chTimeCond is the condition for the time in columns atCol (DateTime, whole seconds) and nsCol
+// (nanoseconds within the second) ∈ [from, to), to the nanosecond.
+func chTimeCond(atCol, nsCol string, from, to time.Time) string {
 	fs, fns := from.Unix(), from.Nanosecond()
 	ts, tns := to.Unix(), to.Nanosecond()
 	if ts < 0 || (ts == 0 && tns == 0) {
@@ -123,15 +127,15 @@ func chRawTime(from, to time.Time) string {
 		return `0`
 	}
 	ts = min(ts, chMaxTime+1)
-	w := `at >= toDateTime(` + strconv.FormatInt(fs, 10) + `) AND at <= toDateTime(` + strconv.FormatInt(min(ts, chMaxTime), 10) + `)`
+	w := atCol + ` >= toDateTime(` + strconv.FormatInt(fs, 10) + `) AND ` + atCol + ` <= toDateTime(` + strconv.FormatInt(min(ts, chMaxTime), 10) + `)`
 	if fns > 0 {
-		w += ` AND (at > toDateTime(` + strconv.FormatInt(fs, 10) + `) OR at_ns >= ` + strconv.Itoa(fns) + `)`
+		w += ` AND (` + atCol + ` > toDateTime(` + strconv.FormatInt(fs, 10) + `) OR ` + nsCol + ` >= ` + strconv.Itoa(fns) + `)`
 	}
 	if ts <= chMaxTime {
 		if tns == 0 {
-			w += ` AND at < toDateTime(` + strconv.FormatInt(ts, 10) + `)`
+			w += ` AND ` + atCol + ` < toDateTime(` + strconv.FormatInt(ts, 10) + `)`
 		} else {
-			w += ` AND (at < toDateTime(` + strconv.FormatInt(ts, 10) + `) OR at_ns < ` + strconv.Itoa(tns) + `)`
+			w += ` AND (` + atCol + ` < toDateTime(` + strconv.FormatInt(ts, 10) + `) OR ` + nsCol + ` < ` + strconv.Itoa(tns) + `)`
 		}
 	}
 	return w

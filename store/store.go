@@ -82,6 +82,15 @@ type RegionCount struct {
 	Count  int64  `json:"count"`
 }
 
+// CaseQuery selects cases for audits: those whose first case.reported lies in [From, To),
+// optionally under Region (at Depth in the tree, as RegionQuery) and of one Category.
+type CaseQuery struct {
+	Region   string
+	Depth    int
+	From, To time.Time
+	Category string
+}
+
 // Partitioned is a store shared by the owners of several intake partitions (ClickHouse in a
 // scaled-out deployment). Partition(p) is the view through which the owner of partition p
 // writes: its Write, Checkpoint, Replay and EventIDs concern partition p only; its queries
@@ -111,6 +120,10 @@ type Store interface {
 	// Cube returns a dense series per region that has events, ordered by region code.
 	Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error)
 	CaseEvents(ctx context.Context, caseID string) ([]Record, error)
+	// Cases calls fn once per case selected by q, in order of first report (then case id), with
+	// every stored event of the case (of any partition, also those outside the period), ordered
+	// by (At, Offset), personal fields included. Stops at fn's first error and returns it.
+	Cases(ctx context.Context, q CaseQuery, fn func(caseID string, recs []Record) error) error
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -131,6 +131,14 @@ func TestClickHousePartitions(t *testing.T) {
 		if len(rs) != 1 || rs[0].Offset != 8 {
 			t.Errorf("CaseEvents(C-b) = %+v", rs)
 		}
+		var cases []string
+		must(v.Cases(ctx, store.CaseQuery{From: from, To: to}, func(id string, recs []store.Record) error {
+			cases = append(cases, fmt.Sprintf("%s:%d", id, len(recs)))
+			return nil
+		}))
+		if fmt.Sprint(cases) != "[C-c:1 C-a:1 C-b:1]" {
+			t.Errorf("Cases = %v", cases)
+		}
 	}
 	// A new store on the same database: views reload their ids and checkpoints.
 	s2 := openClickHouse(t, dsn, store.ClickHouseOptions{})

@@ -55,6 +55,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RegionCounts/Level", testRegionCountsLevel},
 		{"Cube", testCube},
 		{"CaseEvents/Order", testCaseEventsOrder},
+		{"Cases", testCases},
+		{"Cases/RegionAndCategory", testCasesRegionCategory},
+		{"Cases/Errors", testCasesErrors},
 		{"Basics", testBasics},
 	}
 	for _, tc := range tests {
@@ -987,6 +990,181 @@ func testCaseEventsOrder(t *testing.T, s store.Store) {
 	}
 	if rs := caseEvents(t, s, "no-such-case"); len(rs) != 0 {
 		t.Errorf("CaseEvents(no-such-case) = %v, want none", recIDs(rs))
+	}
+}
+
+// caseRec builds a record of case caseID in region R → A → A1.
+func caseRec(typ event.Type, id, caseID, at string, off uint64) store.Record {
+	return rec(typ, id, caseID, at, off, rR, rA, rA1)
+}
+
+// cases runs Cases and returns, per case in order, "case:id,id,…", and the records by id.
+func cases(t *testing.T, s store.Store, q store.CaseQuery) ([]string, map[string]store.Record) {
+	t.Helper()
+	var got []string
+	byID := map[string]store.Record{}
+	if err := s.Cases(t.Context(), q, func(caseID string, recs []store.Record) error {
+		for _, r := range recs {
+			if r.CaseID != caseID {
+				t.Errorf("Cases: record %s of case %s given with case %s", r.ID, r.CaseID, caseID)
+			}
+			byID[r.ID] = r
+		}
+		got = append(got, caseID+":"+strings.Join(recIDs(recs), ","))
+		return nil
+	}); err != nil {
+		t.Fatalf("Cases(%+v): %v", q, err)
+	}
+	return got, byID
+}
+
+func testCases(t *testing.T, s store.Store) {
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	// K1: reported in the period with personal fields; events of other types, one after the
+	// period, one arriving late, one at the same instant as another.
+	k1r := caseRec(event.CaseReported, "k1r", "K1", "2026-11-27T10:00:00+08:00", 10)
+	k1r.Reporter = &event.Reporter{Name: "王五", Phone: "13600000000", IDNumber: "411502199001010011"}
+	k1r.Address, k1r.Summary = "某路3号", "垃圾堆放"
+	k1d := caseRec(event.CaseDispatched, "k1d", "K1", "2026-11-27T11:00:00+08:00", 11)
+	k1d.Dept = "county.urban-mgmt"
+	k1a := caseRec(event.CaseAccepted, "k1a", "K1", "2026-11-27T02:30:00Z", 30) // 10:30 in Shanghai, arrived late
+	k1s := caseRec(event.CaseSigned, "k1s", "K1", "2026-11-27T03:00:00Z", 12)   // same instant as k1d
+	k1c := caseRec(event.CaseClosed, "k1c", "K1", "2026-11-29T09:00:00+08:00", 13)
+	k1c.Satisfaction, k1c.Summary = "satisfied", "回访满意"
+	// K0: reported before the period, with events inside it: not selected.
+	k0r := caseRec(event.CaseReported, "k0r", "K0", "2026-11-26T23:00:00+08:00", 1)
+	k0d := caseRec(event.CaseDispatched, "k0d", "K0", "2026-11-27T09:00:00+08:00", 14)
+	// K2: reported twice, first inside the period: selected, placed by its first report.
+	k2a := caseRec(event.CaseReported, "k2a", "K2", "2026-11-28T01:00:00+08:00", 15)
+	k2b := caseRec(event.CaseReported, "k2b", "K2", "2026-11-27T08:00:00+08:00", 16)
+	// K3: reported twice, first before the period: not selected.
+	k3a := caseRec(event.CaseReported, "k3a", "K3", "2026-11-27T12:00:00+08:00", 17)
+	k3b := caseRec(event.CaseReported, "k3b", "K3", "2026-11-26T23:59:59.999999999+08:00", 18)
+	// K4 and K5 are reported at the same instant as K1: ordered by case id (K1, K4, K5).
+	k5r := caseRec(event.CaseReported, "k5r", "K5", "2026-11-27T02:00:00Z", 19)
+	k4r := caseRec(event.CaseReported, "k4r", "K4", "2026-11-27T10:00:00+08:00", 20)
+	// K6 at the start of the period, K7 just before its end, K8 at its end.
+	k6r := caseRec(event.CaseReported, "k6r", "K6", "2026-11-27T00:00:00+08:00", 21)
+	k7r := caseRec(event.CaseReported, "k7r", "K7", "2026-11-27T23:59:59.9999995+08:00", 22)
+	k8r := caseRec(event.CaseReported, "k8r", "K8", "2026-11-28T00:00:00+08:00", 23)
+	// K9 has no report at all.
+	k9d := caseRec(event.CaseDispatched, "k9d", "K9", "2026-11-27T09:00:00+08:00", 24)
+	write(t, s, 20, k1c, k0r, k2a, k3b, k5r, k1r, k1d, k9d)
+	write(t, s, 40, k0d, k2b, k3a, k4r, k6r, k7r, k8r, k1a, k1s)
+
+	got, byID := cases(t, s, store.CaseQuery{From: from, To: to})
+	want := []string{
+		"K6:k6r",
+		"K2:k2b,k2a",
+		"K1:k1r,k1a,k1d,k1s,k1c",
+		"K4:k4r",
+		"K5:k5r",
+		"K7:k7r",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("Cases =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	for _, w := range []store.Record{k1r, k1d, k1a, k1s, k1c} {
+		if r, ok := byID[w.ID]; ok {
+			checkRecord(t, "Cases", r, w)
+		}
+	}
+
+	// The shape of the period matters, not the day: a period holding only K2's second report.
+	got, _ = cases(t, s, store.CaseQuery{From: ts("2026-11-28T00:30:00+08:00"), To: ts("2026-11-28T02:00:00+08:00")})
+	if len(got) != 0 {
+		t.Errorf("Cases around a later report = %v, want none", got)
+	}
+	// A period holding K0's and K3's first reports.
+	got, _ = cases(t, s, store.CaseQuery{From: ts("2026-11-26T00:00:00+08:00"), To: from})
+	if want := []string{"K0:k0r,k0d", "K3:k3b,k3a"}; !slices.Equal(got, want) {
+		t.Errorf("Cases on the day before = %v, want %v", got, want)
+	}
+	// An empty period of the history.
+	got, _ = cases(t, s, store.CaseQuery{From: ts("2025-01-01T00:00:00Z"), To: ts("2025-01-02T00:00:00Z")})
+	if len(got) != 0 {
+		t.Errorf("Cases in 2025 = %v, want none", got)
+	}
+}
+
+func testCasesRegionCategory(t *testing.T, s store.Store) {
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	at := func(typ event.Type, id, caseID, at string, off uint64, cat string, path ...string) store.Record {
+		r := rec(typ, id, caseID, at, off, path...)
+		if typ == event.CaseReported {
+			r.Category = cat
+		}
+		return r
+	}
+	write(t, s, 10,
+		at(event.CaseReported, "a1", "KA1", "2026-11-27T08:00:00+08:00", 1, "environment", rR, rA, rA1),
+		// A later event of KA1 elsewhere does not move the case.
+		at(event.CaseDispatched, "a1d", "KA1", "2026-11-27T09:00:00+08:00", 2, "", rR, rB, rB1),
+		at(event.CaseReported, "a2", "KA2", "2026-11-27T09:00:00+08:00", 3, "traffic", rR, rA, rA2),
+		at(event.CaseReported, "b1", "KB1", "2026-11-27T10:00:00+08:00", 4, "environment", rR, rB, rB1),
+		at(event.CaseReported, "a", "KA", "2026-11-27T11:00:00+08:00", 5, "environment", rR, rA),
+		at(event.CaseReported, "r", "KR", "2026-11-27T12:00:00+08:00", 6, "environment", rR),
+		at(event.CaseReported, "u", "KU", "2026-11-27T13:00:00+08:00", 7, "environment"),
+		// KM's first report is in B, its second in A: it counts under B.
+		at(event.CaseReported, "m1", "KM", "2026-11-27T14:00:00+08:00", 8, "traffic", rR, rB),
+		at(event.CaseReported, "m2", "KM", "2026-11-27T15:00:00+08:00", 9, "environment", rR, rA, rA1),
+	)
+	for _, c := range []struct {
+		q    store.CaseQuery
+		want []string
+	}{
+		{store.CaseQuery{}, []string{"KA1:a1,a1d", "KA2:a2", "KB1:b1", "KA:a", "KR:r", "KU:u", "KM:m1,m2"}},
+		{store.CaseQuery{Region: rR}, []string{"KA1:a1,a1d", "KA2:a2", "KB1:b1", "KA:a", "KR:r", "KM:m1,m2"}},
+		{store.CaseQuery{Region: rA, Depth: 1}, []string{"KA1:a1,a1d", "KA2:a2", "KA:a"}},
+		{store.CaseQuery{Region: rB, Depth: 1}, []string{"KB1:b1", "KM:m1,m2"}},
+		{store.CaseQuery{Region: rA1, Depth: 2}, []string{"KA1:a1,a1d"}},
+		{store.CaseQuery{Region: rA, Depth: 2}, nil}, // wrong depth
+		{store.CaseQuery{Category: "environment"}, []string{"KA1:a1,a1d", "KB1:b1", "KA:a", "KR:r", "KU:u"}},
+		{store.CaseQuery{Category: "traffic"}, []string{"KA2:a2", "KM:m1,m2"}},
+		{store.CaseQuery{Region: rA, Depth: 1, Category: "environment"}, []string{"KA1:a1,a1d", "KA:a"}},
+		{store.CaseQuery{Category: "none"}, nil},
+	} {
+		q := c.q
+		q.From, q.To = from, to
+		if got, _ := cases(t, s, q); !slices.Equal(got, c.want) {
+			t.Errorf("Cases(region %q depth %d category %q) = %v, want %v", q.Region, q.Depth, q.Category, got, c.want)
+		}
+	}
+}
+
+func testCasesErrors(t *testing.T, s store.Store) {
+	write(t, s, 3, reported("a", "2026-11-27T08:00:00+08:00", 1),
+		reported("b", "2026-11-27T09:00:00+08:00", 2),
+		reported("c", "2026-11-27T10:00:00+08:00", 3))
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	stop := errors.New("stop")
+	var seen []string
+	err := s.Cases(t.Context(), store.CaseQuery{From: from, To: to}, func(caseID string, _ []store.Record) error {
+		seen = append(seen, caseID)
+		if len(seen) == 2 {
+			return stop
+		}
+		return nil
+	})
+	if !errors.Is(err, stop) || !slices.Equal(seen, []string{"C-a", "C-b"}) {
+		t.Errorf("Cases with a failing callback: err = %v after %v; want the callback's error after [C-a C-b]", err, seen)
+	}
+	for _, c := range []struct {
+		name string
+		q    store.CaseQuery
+		key  string
+	}{
+		{"to before from", store.CaseQuery{From: to, To: from}, "period"},
+		{"empty period", store.CaseQuery{From: from, To: from}, "period"},
+		{"no period", store.CaseQuery{}, "period"},
+		{"negative depth", store.CaseQuery{From: from, To: to, Region: rR, Depth: -1}, "depth"},
+	} {
+		calls := 0
+		err := s.Cases(t.Context(), c.q, func(string, []store.Record) error { calls++; return nil })
+		if errs.CodeOf(err) != errs.Invalid || errs.ReasonOf(err) != c.key || calls != 0 {
+			t.Errorf("%s: err = %v (code %s, reason %s) after %d calls, want code %s, reason %s",
+				c.name, err, errs.CodeOf(err), errs.ReasonOf(err), calls, errs.Invalid, c.key)
+		}
 	}
 }
 

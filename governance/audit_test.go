@@ -1,0 +1,114 @@
+package governance
+
+import (
+	"testing"
+	"time"
+
+	"zhili/calendar"
+	"zhili/event"
+)
+
+func TestPercentileNearestRank(t *testing.T) {
+	xs := []int64{10, 1, 9, 2, 8, 3, 7, 4, 6, 5}
+	if Percentile(xs, 50) != 5 || Percentile(xs, 90) != 9 || Percentile(xs, 100) != 10 || Percentile([]int64{7}, 90) != 7 || Percentile(nil, 50) != -1 {
+		t.Fatal("nearest-rank percentiles")
+	}
+}
+
+// The three rates on a fixture checked by hand (see the comments per case).
+func TestRatesHandChecked(t *testing.T) {
+	d := func(s string) *time.Time { v := at(s); return &v }
+	type e = event.Event
+	cases := map[string][]e{
+		// A: signed in 50 min (responded), resolved on time, closed satisfied; close 5 h.
+		"c1": {{Type: event.CaseReported, At: at("2026-11-26 08:00")}, {Type: event.CaseDispatched, Dept: "A", At: at("2026-11-26 08:10"), Deadline: d("2026-11-26 18:00")},
+			{Type: event.CaseSigned, At: at("2026-11-26 09:00")}, {Type: event.CaseResolved, At: at("2026-11-26 12:00")},
+			{Type: event.CaseClosed, At: at("2026-11-26 13:00"), Satisfaction: "satisfied"}},
+		// A: signed after 2 h 55 (no response), resolved late, closed unsatisfied then reopened
+		// (not resolved); close 5 h.
+		"c2": {{Type: event.CaseReported, At: at("2026-11-26 09:00")}, {Type: event.CaseDispatched, Dept: "A", At: at("2026-11-26 09:05"), Deadline: d("2026-11-26 10:00")},
+			{Type: event.CaseSigned, At: at("2026-11-26 12:00")}, {Type: event.CaseResolved, At: at("2026-11-26 11:00")},
+			{Type: event.CaseClosed, At: at("2026-11-26 14:00"), Satisfaction: "unsatisfied"}, {Type: event.CaseReopened, At: at("2026-11-26 15:00")}},
+		// A: dispatched, nothing since.
+		"c3": {{Type: event.CaseReported, At: at("2026-11-26 10:00")}, {Type: event.CaseDispatched, Dept: "A", At: at("2026-11-26 10:10")}},
+		// B: re-dispatched from A to B (B counts it), responded, resolved, basically satisfied; close 2 h.
+		"c4": {{Type: event.CaseReported, At: at("2026-11-26 08:00")}, {Type: event.CaseDispatched, Dept: "A", At: at("2026-11-26 08:05")},
+			{Type: event.CaseDispatched, Dept: "B", At: at("2026-11-26 08:10")}, {Type: event.CaseSigned, At: at("2026-11-26 08:30")},
+			{Type: event.CaseResolved, At: at("2026-11-26 09:00")}, {Type: event.CaseClosed, At: at("2026-11-26 10:00"), Satisfaction: "basically"}},
+		// Never dispatched: counts as a case of no department.
+		"c5": {{Type: event.CaseReported, At: at("2026-11-26 11:00")}},
+	}
+	var facts []CaseFacts
+	for id, evs := range cases {
+		facts = append(facts, Facts(id, evs))
+	}
+	us := Rates(facts, func(f *CaseFacts) string { return f.Dept }, AuditConfig{MinSample: 2})
+	if len(us) != 2 || us[0].Unit != "A" || us[1].Unit != "B" {
+		t.Fatalf("units %+v", us)
+	}
+	a, b := us[0], us[1]
+	chk := func(name string, r Rate, num, den int64, rank int) {
+		t.Helper()
+		if r.Num != num || r.Den != den || r.Rank != rank {
+			t.Errorf("%s: %d/%d rank %d, want %d/%d rank %d", name, r.Num, r.Den, r.Rank, num, den, rank)
+		}
+	}
+	chk("A response", a.Response, 1, 3, 1)
+	chk("A resolution", a.Resolution, 1, 3, 1)
+	chk("A satisfaction", a.Satisfaction, 1, 2, 1)
+	chk("A on time", a.OnTime, 1, 2, 1)
+	chk("B response", b.Response, 1, 1, 0) // one case: below the minimum sample, not ranked
+	chk("B satisfaction", b.Satisfaction, 1, 1, 0)
+	if b.OnTime.Value != nil {
+		t.Errorf("B on time without a deadline: %v", *b.OnTime.Value)
+	}
+	if a.CloseP50 != 5*3600 || a.CloseP90 != 5*3600 || b.CloseP50 != 2*3600 || a.Closed != 2 || a.Cases != 3 {
+		t.Errorf("close times A %d/%d B %d", a.CloseP50, a.CloseP90, b.CloseP50)
+	}
+	if a.Response.Enough != true || b.Response.Enough != false {
+		t.Errorf("sample guard")
+	}
+}
+
+func TestWhistleAudit(t *testing.T) {
+	cal := calendar.Default()
+	ev := func(typ event.Type, when string, mod func(*event.Event)) event.Event {
+		e := event.Event{Type: typ, At: at(when), WhistleID: "W1"}
+		if mod != nil {
+			mod(&e)
+		}
+		return e
+	}
+	evs := []event.Event{
+		ev(event.WhistleBlown, "2026-11-26 09:00", func(e *event.Event) { e.WhistleKind, e.Depts = "advance", []string{"X", "Y"} }),
+		ev(event.WhistleAnswered, "2026-11-26 09:30", func(e *event.Event) { e.Dept, e.Stage = "X", "signed" }),
+		ev(event.WhistleAnswered, "2026-11-26 11:00", func(e *event.Event) { e.Dept, e.Stage = "Y", "signed" }), // late (due 10:00)
+		ev(event.WhistleAnswered, "2026-11-26 15:00", func(e *event.Event) { e.Dept, e.Stage = "X", "contacted" }),
+		ev(event.WhistleResolved, "2026-11-27 09:00", nil),
+		ev(event.WhistleEvaluated, "2026-11-27 10:00", func(e *event.Event) { e.Dept, e.Score = "X", 2 }),
+		ev(event.WhistleEvaluated, "2026-11-27 11:00", func(e *event.Event) { e.Dept, e.Score = "X", 4 }), // the correction counts
+	}
+	ws := WhistlesOf([]string{"R", "T1"}, evs)
+	st := WhistleAudit(ws, DefaultClocks(), cal, at("2026-11-27 12:00"), AuditConfig{MinSample: 1})
+	if len(st) != 2 {
+		t.Fatalf("%+v", st)
+	}
+	x, y := st[0], st[1]
+	if x.Stages[0].P50 != 1800 || x.Stages[0].OnTime.Num != 1 || x.Stages[0].OnTime.Den != 1 {
+		t.Errorf("X signed: %+v", x.Stages[0])
+	}
+	if x.Stages[1].P50 != 6*3600 || x.Stages[1].Count != 1 {
+		t.Errorf("X contacted: %+v", x.Stages[1])
+	}
+	// Y signed late; Y never contacted, and at 12:00 the next day its 24 h are over: late too.
+	if y.Stages[0].OnTime.Num != 0 || y.Stages[0].OnTime.Den != 1 || y.Stages[1].OnTime.Den != 1 || y.Stages[1].Count != 0 {
+		t.Errorf("Y: %+v", y.Stages)
+	}
+	// Arrival (3 working days) is not due yet for either: not counted in on-time shares.
+	if x.Stages[2].OnTime.Den != 0 {
+		t.Errorf("X arrival counted before its deadline: %+v", x.Stages[2])
+	}
+	if x.Resolved.P50 != 24*3600 || x.MeanScore == nil || *x.MeanScore != 4 || y.MeanScore != nil {
+		t.Errorf("X resolved %+v score %v, Y score %v", x.Resolved, x.MeanScore, y.MeanScore)
+	}
+}

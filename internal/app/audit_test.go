@@ -1,0 +1,179 @@
+package app
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/xuri/excelize/v2"
+
+	"zhili/aggregator"
+	"zhili/server"
+)
+
+// The three-rate audit over the API on a hand-checked fixture (the same cases as the governance
+// unit test, through ingest, the store and the audit), and its CSV and XLSX exports read back.
+func TestAuditRatesAndExports(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	defer a.Shutdown(context.Background())
+	auditFixture(t, a)
+}
+
+// The same audit with the history in ClickHouse.
+func TestAuditRatesClickHouse(t *testing.T) {
+	_, _, dsn := services(t)
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, ClickHouse: dsn,
+		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	eventually(t, 30*time.Second, func() string {
+		if !a.Ready() {
+			return "not ready"
+		}
+		return ""
+	})
+	auditFixture(t, a)
+}
+
+func auditFixture(t *testing.T, a *App) {
+	t.Helper()
+	base := "http://" + a.Addr
+	loc := a.cfg.Loc
+	day := time.Now().In(loc).AddDate(0, 0, -2)
+	at := func(h, m int) string {
+		return time.Date(day.Year(), day.Month(), day.Day(), h, m, 0, 0, loc).Format(time.RFC3339)
+	}
+	town := a.cfg.Tree.Root.Children[0].Code
+	rep := func(id string, h int) string {
+		return `{"id":"` + id + `r","type":"case.reported","case_id":"` + id + `","at":"` + at(h, 0) + `","source":"grid","category":"environment","region":"` + town + `"}`
+	}
+	lines := []string{
+		rep("c1", 8), `{"id":"c1d","type":"case.dispatched","case_id":"c1","at":"` + at(8, 10) + `","dept":"A","deadline":"` + at(18, 0) + `"}`,
+		`{"id":"c1s","type":"case.signed","case_id":"c1","at":"` + at(9, 0) + `","dept":"A"}`,
+		`{"id":"c1v","type":"case.resolved","case_id":"c1","at":"` + at(12, 0) + `"}`,
+		`{"id":"c1c","type":"case.closed","case_id":"c1","at":"` + at(13, 0) + `","satisfaction":"satisfied"}`,
+		rep("c2", 9), `{"id":"c2d","type":"case.dispatched","case_id":"c2","at":"` + at(9, 5) + `","dept":"A","deadline":"` + at(10, 0) + `"}`,
+		`{"id":"c2s","type":"case.signed","case_id":"c2","at":"` + at(12, 0) + `","dept":"A"}`,
+		`{"id":"c2v","type":"case.resolved","case_id":"c2","at":"` + at(11, 0) + `"}`,
+		`{"id":"c2c","type":"case.closed","case_id":"c2","at":"` + at(14, 0) + `","satisfaction":"unsatisfied"}`,
+		`{"id":"c2o","type":"case.reopened","case_id":"c2","at":"` + at(15, 0) + `"}`,
+		rep("c3", 10), `{"id":"c3d","type":"case.dispatched","case_id":"c3","at":"` + at(10, 10) + `","dept":"A","deadline":"` + at(20, 0) + `"}`,
+		rep("c4", 8), `{"id":"c4d","type":"case.dispatched","case_id":"c4","at":"` + at(8, 10) + `","dept":"B","deadline":"` + at(20, 0) + `"}`,
+		`{"id":"c4s","type":"case.signed","case_id":"c4","at":"` + at(8, 30) + `","dept":"B"}`,
+		`{"id":"c4v","type":"case.resolved","case_id":"c4","at":"` + at(9, 0) + `"}`,
+		`{"id":"c4c","type":"case.closed","case_id":"c4","at":"` + at(10, 0) + `","satisfaction":"basically"}`,
+	}
+	if code, b := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 || !strings.Contains(string(b), `"rejected":[]`) {
+		t.Fatalf("%d %s", code, b)
+	}
+	waitStored(t, a, int64(len(lines)))
+	from, to := day.Format("2006-01-02"), day.AddDate(0, 0, 1).Format("2006-01-02")
+	q := base + "/api/v1/audit/rates?token=" + testToken + "&from=" + from + "&to=" + to + "&min_sample=2"
+	resp, err := http.Get(q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep1 struct {
+		Cases int
+		Units []struct {
+			Unit    string
+			Current struct {
+				Cases                              int
+				Response, Resolution, Satisfaction struct {
+					Num, Den int
+					Rank     *int
+					Sample   string
+				}
+				CloseP50 *int64 `json:"close_p50_s"`
+			}
+			Previous *struct{ Cases int }
+		}
+		Definitions map[string]string
+	}
+	json.NewDecoder(resp.Body).Decode(&rep1)
+	resp.Body.Close()
+	if rep1.Cases != 4 || len(rep1.Units) != 2 || rep1.Units[0].Unit != "A" || rep1.Definitions["response"] == "" {
+		t.Fatalf("rates report %+v", rep1)
+	}
+	ua, ub := rep1.Units[0].Current, rep1.Units[1].Current
+	if ua.Response.Num != 1 || ua.Response.Den != 3 || ua.Resolution.Num != 1 || ua.Satisfaction.Num != 1 || ua.Satisfaction.Den != 2 ||
+		*ua.Response.Rank != 1 || ua.CloseP50 == nil || *ua.CloseP50 != 5*3600 {
+		t.Fatalf("unit A %+v", ua)
+	}
+	if ub.Response.Sample != "insufficient" || ub.Response.Rank != nil || rep1.Units[0].Previous != nil {
+		t.Fatalf("unit B must not be ranked with one case: %+v", ub)
+	}
+
+	// CSV: a byte-order mark, the title, notes with the period and the definitions, then the table.
+	resp, _ = http.Get(q + "&format=csv")
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !bytes.HasPrefix(body, []byte("\uFEFF")) || !strings.Contains(resp.Header.Get("Content-Disposition"), ".csv") {
+		t.Fatalf("csv headers %v", resp.Header)
+	}
+	r := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(body, []byte("\uFEFF"))))
+	r.FieldsPerRecord = -1
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var header []string
+	var rows [][]string
+	for i, rec := range recs {
+		if len(rec) > 0 && rec[0] == "单位 unit" {
+			header, rows = rec, recs[i+1:]
+		}
+	}
+	if header == nil || len(rows) != 2 || rows[0][0] != "A" || rows[0][4] != "33.3%" || rows[1][5] != "样本不足 / insufficient sample" {
+		t.Fatalf("csv table %v / %v", header, rows)
+	}
+	if !strings.Contains(string(body), "响应率 response rate") {
+		t.Fatal("csv without the definitions")
+	}
+
+	// XLSX read back by a second reader (excelize).
+	resp, _ = http.Get(q + "&format=xlsx")
+	body, _ = io.ReadAll(resp.Body)
+	resp.Body.Close()
+	f, err := excelize.OpenReader(bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	xrows, err := f.GetRows(f.GetSheetName(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, xr := range xrows {
+		if len(xr) > 8 && xr[0] == "A" {
+			found = xr[2] == "3" && xr[4] == "33.3%" && xr[8] == "50.0%"
+		}
+	}
+	if !found || !strings.HasPrefix(xrows[0][0], "三率考核") {
+		t.Fatalf("xlsx rows %v", xrows)
+	}
+
+	// The whistle audit answers too (no whistles here), and bad parameters are named.
+	resp, _ = http.Get(base + "/api/v1/audit/whistles?token=" + testToken + "&from=" + from + "&to=" + to)
+	if resp.StatusCode != 200 {
+		t.Fatalf("whistle audit %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+	resp, _ = http.Get(q + "&by=nope")
+	if resp.StatusCode != 400 {
+		t.Fatalf("by=nope: %d", resp.StatusCode)
+	}
+	resp.Body.Close()
+}

@@ -1,0 +1,173 @@
+package server
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+	"github.com/xuri/excelize/v2"
+
+	"zhili/calendar"
+	"zhili/dashboard"
+	"zhili/errs"
+	"zhili/governance"
+)
+
+// auditQuery parses the parameters shared by the audits.
+func (s *Server) auditQuery(c *fiber.Ctx) (dashboard.AuditQuery, error) {
+	p, err := s.periodParams(c)
+	if err != nil {
+		return dashboard.AuditQuery{}, err
+	}
+	q := dashboard.AuditQuery{Region: p.region, Depth: p.depth, From: p.from, To: p.to, Category: p.category, By: c.Query("by")}
+	num := func(name string, dst *float64) error {
+		if v := c.Query(name); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 {
+				return errs.E(errs.Invalid, name, "%s must be a non-negative number", name)
+			}
+			*dst = f
+		}
+		return nil
+	}
+	var lvl, min float64
+	for name, dst := range map[string]*float64{"level": &lvl, "min_sample": &min, "whistle_low": &q.WhistleLow, "whistle_high": &q.WhistleHigh} {
+		if err := num(name, dst); err != nil {
+			return q, err
+		}
+	}
+	q.Level, q.Config.MinSample = int(lvl), int(min)
+	if v := c.Query("respond"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return q, errs.E(errs.Invalid, "respond", "respond must be a duration such as 2h")
+		}
+		q.Config.Respond = d
+	}
+	return q, nil
+}
+
+func (s *Server) auditRates(c *fiber.Ctx) error {
+	q, err := s.auditQuery(c)
+	if err != nil {
+		return err
+	}
+	rep, err := dashboard.Rates(c.UserContext(), s.d.Store, s.d.Tree, q)
+	if err != nil {
+		return err
+	}
+	return s.export(c, "rates", rep, rep.Table(s.cfg.Loc))
+}
+
+func (s *Server) auditWhistles(c *fiber.Ctx) error {
+	q, err := s.auditQuery(c)
+	if err != nil {
+		return err
+	}
+	clocks := governance.DefaultClocks()
+	if s.d.Clocks != nil {
+		clocks = *s.d.Clocks
+	}
+	cal := s.d.Calendar
+	if cal == nil {
+		cal = calendar.Official(s.cfg.Loc, 2000, 2100)
+	}
+	rep, err := dashboard.Whistles(c.UserContext(), s.d.Store, q, clocks, cal, s.d.Clock.Now())
+	if err != nil {
+		return err
+	}
+	return s.export(c, "whistles", rep, rep.Table(s.cfg.Loc))
+}
+
+// export answers JSON, or the table as CSV (UTF-8 with a byte-order mark, so spreadsheet programs
+// read the Chinese headers) or XLSX, by ?format=.
+func (s *Server) export(c *fiber.Ctx, name string, v any, t dashboard.Table) error {
+	stamp := time.Now().In(s.cfg.Loc).Format("20060102-150405")
+	switch f := c.Query("format", "json"); f {
+	case "json":
+		return c.JSON(v)
+	case "csv":
+		var b bytes.Buffer
+		b.WriteString("\uFEFF")
+		w := csv.NewWriter(&b)
+		_ = w.Write([]string{t.Title})
+		for _, n := range t.Notes {
+			_ = w.Write([]string{n})
+		}
+		_ = w.Write(nil)
+		_ = w.Write(t.Headers)
+		_ = w.WriteAll(t.Rows)
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+		c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="zhili-%s-%s.csv"`, name, stamp))
+		return c.Send(b.Bytes())
+	case "xlsx":
+		b, err := XLSX(t)
+		if err != nil {
+			return errs.Wrap(errs.Internal, "xlsx", err, "cannot build the spreadsheet")
+		}
+		c.Set(fiber.HeaderContentType, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+		c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="zhili-%s-%s.xlsx"`, name, stamp))
+		return c.Send(b)
+	default:
+		return errs.E(errs.Invalid, "format", "format must be json, csv or xlsx, got %q", f)
+	}
+}
+
+// XLSX renders a table as a workbook: the title and notes on top, then a bold header row and
+// the rows, on one sheet.
+func XLSX(t dashboard.Table) ([]byte, error) {
+	f := excelize.NewFile()
+	defer f.Close()
+	sheet := "审计 audit"
+	if err := f.SetSheetName("Sheet1", sheet); err != nil {
+		return nil, err
+	}
+	row := 1
+	set := func(vals []string, style int) error {
+		for i, v := range vals {
+			cell, err := excelize.CoordinatesToCellName(i+1, row)
+			if err != nil {
+				return err
+			}
+			if err := f.SetCellStr(sheet, cell, v); err != nil {
+				return err
+			}
+			if style != 0 {
+				if err := f.SetCellStyle(sheet, cell, cell, style); err != nil {
+					return err
+				}
+			}
+		}
+		row++
+		return nil
+	}
+	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
+	if err != nil {
+		return nil, err
+	}
+	if err := set([]string{t.Title}, bold); err != nil {
+		return nil, err
+	}
+	for _, n := range t.Notes {
+		if err := set([]string{n}, 0); err != nil {
+			return nil, err
+		}
+	}
+	row++
+	if err := set(t.Headers, bold); err != nil {
+		return nil, err
+	}
+	for _, r := range t.Rows {
+		if err := set(r, 0); err != nil {
+			return nil, err
+		}
+	}
+	var b bytes.Buffer
+	if err := f.Write(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
+}

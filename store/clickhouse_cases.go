@@ -1,0 +1,53 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"zhili/event"
+)
+
+// chRecordRawCols are the columns chRecordCols reads, by name (for a subquery feeding it).
+var chRecordRawCols = strings.NewReplacer(`toUInt32(at)`, `at`, `toUInt32(deadline)`, `deadline`).Replace(chRecordCols)
+
+// Cases calls fn once per case whose first case.reported (over every partition) lies in
+// [q.From, q.To) (to the nanosecond), filtered on that report's region and category, with all
+// the case's records of every partition, personal fields included, ordered by (At, Offset);
+// cases come in order of first report, then case id. One ordered query, streamed: only one
+// case is held at a time.
+func (v *chView) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, recs []Record) error) error {
+	if err := v.check(); err != nil {
+		return err
+	}
+	if err := checkCaseQuery(q); err != nil {
+		return err
+	}
+	cond := chTimeCond(`first_at`, `first_ns`, q.From, q.To)
+	if q.Category != "" {
+		cond += ` AND first_cat = ` + chQuote(q.Category)
+	}
+	if q.Region != "" {
+		cond += ` AND first_path[` + strconv.Itoa(q.Depth+1) + `] = ` + chQuote(q.Region)
+	}
+	// The selected cases with the time of their first report: the earliest by (At, Offset, id).
+	sel := `SELECT case_id, first_at, first_ns FROM (
+		SELECT case_id, argMin(at, k) AS first_at, argMin(at_ns, k) AS first_ns,
+			argMin(category, k) AS first_cat, argMin(region_path, k) AS first_path
+		FROM (SELECT case_id, at, at_ns, category, region_path, tuple(at, at_ns, intake_offset, id) AS k
+			FROM events WHERE type = ` + chQuote(string(event.CaseReported)) + `)
+		GROUP BY case_id) WHERE ` + cond
+	ids := `case_id IN (SELECT case_id FROM (` + sel + `))`
+	query := `SELECT ` + chRecordCols + ` FROM (
+		SELECT ` + chRecordRawCols + ` FROM events ANY LEFT JOIN (SELECT id, has_reporter,
+			reporter_name, reporter_phone, reporter_id_number, address, summary
+			FROM event_private WHERE id IN (SELECT id FROM events WHERE ` + ids + `)) USING id
+		WHERE ` + ids + `
+	) ALL INNER JOIN (` + sel + `) USING case_id
+	ORDER BY first_at, first_ns, case_id, at, at_ns, intake_offset, id`
+	g := caseGrouper{fn: fn}
+	if err := v.s.records(ctx, g.add, query); err != nil {
+		return err
+	}
+	return g.flush()
+}

@@ -1,0 +1,86 @@
+package store
+
+import (
+	"context"
+	"strconv"
+
+	"zhili/errs"
+	"zhili/event"
+)
+
+// checkCaseQuery validates a case query.
+func checkCaseQuery(q CaseQuery) error {
+	if err := checkPeriod(q.From, q.To); err != nil {
+		return err
+	}
+	if q.Depth < 0 {
+		return errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
+	}
+	return nil
+}
+
+// caseGrouper cuts a stream of records ordered by case into per-case groups for fn.
+type caseGrouper struct {
+	fn   func(caseID string, recs []Record) error
+	id   string
+	recs []Record
+}
+
+func (g *caseGrouper) add(r Record) error {
+	if len(g.recs) > 0 && r.CaseID != g.id {
+		if err := g.flush(); err != nil {
+			return err
+		}
+	}
+	g.id = r.CaseID
+	g.recs = append(g.recs, r)
+	return nil
+}
+
+func (g *caseGrouper) flush() error {
+	if len(g.recs) == 0 {
+		return nil
+	}
+	recs := g.recs
+	g.recs = nil // fn may keep recs
+	return g.fn(g.id, recs)
+}
+
+// Cases calls fn once per case whose first case.reported lies in [q.From, q.To) (to the
+// nanosecond), filtered on that report's region and category, with all the case's records,
+// personal fields included, ordered by (At, Offset); cases come in order of first report, then
+// case id. One ordered query, streamed: only one case is held at a time.
+func (d *DuckDB) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, recs []Record) error) error {
+	if err := d.check(); err != nil {
+		return err
+	}
+	if err := checkCaseQuery(q); err != nil {
+		return err
+	}
+	fromUs, fromNs, _ := splitTime(q.From)
+	toUs, toNs, _ := splitTime(q.To)
+	where := `rn = 1 AND (at_utc > ? OR (at_utc = ? AND at_ns >= ?)) AND (at_utc < ? OR (at_utc = ? AND at_ns < ?))`
+	args := []any{string(event.CaseReported), fromUs, fromUs, fromNs, toUs, toUs, toNs}
+	if q.Category != "" {
+		where += ` AND category = ?`
+		args = append(args, q.Category)
+	}
+	if q.Region != "" {
+		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
+		args = append(args, q.Region)
+	}
+	query := `WITH firsts AS (
+			SELECT case_id, at_utc, at_ns, category, region_path, row_number() OVER (
+				PARTITION BY case_id ORDER BY at_utc, at_ns, intake_offset, id) AS rn
+			FROM events WHERE type = ?
+		), sel AS (
+			SELECT case_id, at_utc AS first_utc, at_ns AS first_ns FROM firsts WHERE ` + where + `
+		)
+		` + recordSelect + ` JOIN sel s ON s.case_id = e.case_id
+		ORDER BY s.first_utc, s.first_ns, s.case_id, e.at_utc, e.at_ns, e.intake_offset, e.id`
+	g := caseGrouper{fn: fn}
+	if err := d.records(ctx, g.add, query, args...); err != nil {
+		return err
+	}
+	return g.flush()
+}
