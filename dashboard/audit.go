@@ -24,6 +24,7 @@ type AuditQuery struct {
 	By       string // "dept" (default) or "region"
 	Level    int    // by=region: the depth of the regions counted (default Depth+1)
 	Config   governance.AuditConfig
+	Repeat   governance.RepeatConfig
 	// Whistle-rate bands (吹哨率 = whistles ÷ cases per region): below Low or above High is flagged.
 	WhistleLow, WhistleHigh float64
 }
@@ -63,6 +64,10 @@ type UnitFigures struct {
 	OnTime       RateFigure `json:"on_time"`
 	CloseP50     *int64     `json:"close_p50_s"`
 	CloseP90     *int64     `json:"close_p90_s"`
+	// Signs of cosmetic fixes: repeat complaints, closed then reopened, closed unsatisfied.
+	Repeats            int64 `json:"repeats"`
+	ClosedThenReopened int64 `json:"closed_then_reopened"`
+	ClosedUnsatisfied  int64 `json:"closed_unsatisfied"`
 }
 
 // RateFigure is a rate with its sample and rank; a unit below the minimum sample is never ranked
@@ -83,6 +88,8 @@ var RateDefinitions = map[string]string{
 	"on_time":      "按期办结率 on-time rate = cases resolved by the deadline of their last dispatch ÷ resolved cases with a deadline",
 	"close_time":   "办结时长 time to close: first report → last closing, nearest-rank p50 and p90, closed cases only",
 	"counting":     "a case counts in the period of its first report, for the region of its report and the department of its last dispatch",
+	"repeats":      "重复投诉 repeats = cases about the same place (same normalized address, or report points within the repeat distance) and category as an earlier case reported within the repeat window (linked over this and the previous period)",
+	"fake_closure": "虚假办结迹象 fake-closure signs = cases closed and later reopened; cases closed with an unsatisfied callback",
 }
 
 // caseFacts reads the facts of the cases of q's period [from, to).
@@ -92,14 +99,20 @@ func caseFacts(ctx context.Context, st store.Store, q AuditQuery, from, to time.
 		func(id string, recs []store.Record) error {
 			evs := make([]event.Event, len(recs))
 			var region []string
+			var report *store.Record
 			for i, r := range recs {
 				evs[i] = r.Event
-				if region == nil && r.Type == event.CaseReported {
+				if report == nil && r.Type == event.CaseReported {
+					report = &recs[i]
 					region = r.RegionPath
 				}
 			}
 			f := governance.Facts(id, evs)
 			f.Region = region
+			if report != nil {
+				f.Address = report.Address
+				f.Lon, f.Lat, f.HasPoint = report.Lon, report.Lat, report.HasPoint
+			}
 			out = append(out, f)
 			if whistles != nil {
 				*whistles = append(*whistles, governance.WhistlesOf(region, evs)...)
@@ -157,6 +170,11 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 	if err != nil {
 		return nil, err
 	}
+	// Repeats are linked over both periods, so a case can repeat one of the previous period.
+	all := append(append([]governance.CaseFacts(nil), prev...), cur...)
+	governance.LinkRepeats(all, q.Repeat)
+	copy(prev, all[:len(prev)])
+	copy(cur, all[len(prev):])
 	rep := &RatesReport{From: q.From, To: q.To, PrevFrom: prevFrom, By: q.By, MinSample: cfg.MinSample,
 		Respond: cfg.Respond.String(), Definitions: RateDefinitions, Cases: len(cur), Units: []RatesUnit{}}
 	prevBy := map[string]governance.UnitRates{}
@@ -191,6 +209,7 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 
 func figures(u governance.UnitRates) UnitFigures {
 	f := UnitFigures{Cases: u.Cases, Dispatched: u.Dispatched, Closed: u.Closed, Whistles: u.Whistles,
+		Repeats: u.Repeats, ClosedThenReopened: u.ClosedThenReopened, ClosedUnsatisfied: u.ClosedUnsatisfied,
 		Response: rateFig(u.Response), Resolution: rateFig(u.Resolution), Satisfaction: rateFig(u.Satisfaction), OnTime: rateFig(u.OnTime)}
 	if u.CloseP50 >= 0 {
 		p50, p90 := u.CloseP50, u.CloseP90
@@ -280,8 +299,9 @@ func (r *RatesReport) Table(loc *time.Location) Table {
 		Headers: []string{"单位 unit", "名称 name", "工单 cases", "派单 dispatched", "响应率 response", "响应排名 rank",
 			"解决率 resolution", "解决排名 rank", "满意率 satisfaction", "满意排名 rank", "按期率 on time",
 			"办结时长p50(小时) close p50 h", "办结时长p90(小时) close p90 h", "上期响应率 prev response", "上期解决率 prev resolution",
-			"上期满意率 prev satisfaction", "吹哨率 whistle rate", "吹哨率区间 band"}}
-	for _, k := range []string{"response", "resolution", "satisfaction", "on_time", "close_time", "counting"} {
+			"上期满意率 prev satisfaction", "吹哨率 whistle rate", "吹哨率区间 band",
+			"重复投诉 repeats", "结案后重启 closed then reopened", "不满意结案 closed unsatisfied"}}
+	for _, k := range []string{"response", "resolution", "satisfaction", "on_time", "close_time", "counting", "repeats", "fake_closure"} {
 		t.Notes = append(t.Notes, RateDefinitions[k])
 	}
 	for _, u := range r.Units {
@@ -294,7 +314,8 @@ func (r *RatesReport) Table(loc *time.Location) Table {
 		} else {
 			row = append(row, "", "", "")
 		}
-		row = append(row, pct(u.WhistleRate), u.WhistleBand)
+		row = append(row, pct(u.WhistleRate), u.WhistleBand, strconv.FormatInt(c.Repeats, 10),
+			strconv.FormatInt(c.ClosedThenReopened, 10), strconv.FormatInt(c.ClosedUnsatisfied, 10))
 		t.Rows = append(t.Rows, row)
 	}
 	return t

@@ -59,6 +59,14 @@ type CaseFacts struct {
 	Satisfaction string    // of the last closing
 	Reopened     bool      // reopened after its last resolution or closing
 	Whistles     int
+	// Fake-closure signs (虚假办结): closed and later reopened; closed with an unsatisfied callback.
+	ClosedThenReopened bool
+	ClosedUnsatisfied  bool
+	// For repeat detection (set by the caller from the stored report).
+	Address  string
+	Lon, Lat float64
+	HasPoint bool
+	RepeatOf string // the earliest case this one repeats (LinkRepeats)
 }
 
 // Facts reads a case's events (sorted or not) into the facts the audits count.
@@ -86,9 +94,15 @@ func Facts(caseID string, evs []event.Event) CaseFacts {
 			f.Resolved, f.Reopened = e.At, false
 		case event.CaseClosed:
 			f.Closed, f.Satisfaction, f.Reopened = e.At, e.Satisfaction, false
+			if e.Satisfaction == "unsatisfied" {
+				f.ClosedUnsatisfied = true
+			}
 		case event.CaseReopened:
 			if !f.Resolved.IsZero() || !f.Closed.IsZero() {
 				f.Reopened = true
+			}
+			if !f.Closed.IsZero() {
+				f.ClosedThenReopened = true
 			}
 		case event.WhistleBlown:
 			f.Whistles++
@@ -116,17 +130,20 @@ func rate(num, den int64, min int) Rate {
 
 // UnitRates are the audit figures of one unit (a department or a region).
 type UnitRates struct {
-	Unit         string
-	Cases        int64
-	Dispatched   int64
-	Response     Rate
-	Resolution   Rate
-	Satisfaction Rate
-	OnTime       Rate  // resolved by the deadline ÷ resolved cases with a deadline
-	CloseP50     int64 // seconds from first report to closing, nearest-rank percentiles; -1 = no closed case
-	CloseP90     int64
-	Closed       int64
-	Whistles     int64
+	Unit               string
+	Cases              int64
+	Dispatched         int64
+	Response           Rate
+	Resolution         Rate
+	Satisfaction       Rate
+	OnTime             Rate  // resolved by the deadline ÷ resolved cases with a deadline
+	CloseP50           int64 // seconds from first report to closing, nearest-rank percentiles; -1 = no closed case
+	CloseP90           int64
+	Closed             int64
+	Whistles           int64
+	Repeats            int64 // cases repeating an earlier one (same place and category)
+	ClosedThenReopened int64
+	ClosedUnsatisfied  int64
 }
 
 // Rates computes the audit of facts grouped by key (which unit a case counts for; "" skips it),
@@ -135,6 +152,7 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 	cfg = cfg.withDefaults()
 	type acc struct {
 		cases, disp, resp, res, rated, sat, withDL, onTime, whistles int64
+		repeats, reopened, unsatisfied                               int64
 		closeSecs                                                    []int64
 	}
 	by := map[string]*acc{}
@@ -151,6 +169,15 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 		}
 		a.cases++
 		a.whistles += int64(f.Whistles)
+		if f.RepeatOf != "" {
+			a.repeats++
+		}
+		if f.ClosedThenReopened {
+			a.reopened++
+		}
+		if f.ClosedUnsatisfied {
+			a.unsatisfied++
+		}
 		if !f.Dispatched.IsZero() {
 			a.disp++
 			if !f.Signed.IsZero() && f.Signed.Sub(f.Dispatched) <= cfg.Respond {
@@ -179,6 +206,7 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 	out := make([]UnitRates, 0, len(by))
 	for k, a := range by {
 		u := UnitRates{Unit: k, Cases: a.cases, Dispatched: a.disp, Closed: int64(len(a.closeSecs)), Whistles: a.whistles,
+			Repeats: a.repeats, ClosedThenReopened: a.reopened, ClosedUnsatisfied: a.unsatisfied,
 			Response: rate(a.resp, a.disp, cfg.MinSample), Resolution: rate(a.res, a.disp, cfg.MinSample),
 			Satisfaction: rate(a.sat, a.rated, cfg.MinSample), OnTime: rate(a.onTime, a.withDL, cfg.MinSample)}
 		u.CloseP50, u.CloseP90 = Percentile(a.closeSecs, 50), Percentile(a.closeSecs, 90)

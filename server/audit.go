@@ -39,7 +39,18 @@ func (s *Server) auditQuery(c *fiber.Ctx) (dashboard.AuditQuery, error) {
 			return q, err
 		}
 	}
-	q.Level, q.Config.MinSample = int(lvl), int(min)
+	var dist float64
+	if err := num("repeat_distance", &dist); err != nil {
+		return q, err
+	}
+	q.Level, q.Config.MinSample, q.Repeat.Distance = int(lvl), int(min), dist
+	if v := c.Query("repeat_window"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return q, errs.E(errs.Invalid, "repeat_window", "repeat_window must be a duration such as 720h")
+		}
+		q.Repeat.Window = d
+	}
 	if v := c.Query("respond"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {

@@ -95,7 +95,9 @@ func auditFixture(t *testing.T, a *App) {
 					Rank     *int
 					Sample   string
 				}
-				CloseP50 *int64 `json:"close_p50_s"`
+				CloseP50           *int64 `json:"close_p50_s"`
+				ClosedThenReopened int64  `json:"closed_then_reopened"`
+				ClosedUnsatisfied  int64  `json:"closed_unsatisfied"`
 			}
 			Previous *struct{ Cases int }
 		}
@@ -108,7 +110,7 @@ func auditFixture(t *testing.T, a *App) {
 	}
 	ua, ub := rep1.Units[0].Current, rep1.Units[1].Current
 	if ua.Response.Num != 1 || ua.Response.Den != 3 || ua.Resolution.Num != 1 || ua.Satisfaction.Num != 1 || ua.Satisfaction.Den != 2 ||
-		*ua.Response.Rank != 1 || ua.CloseP50 == nil || *ua.CloseP50 != 5*3600 {
+		*ua.Response.Rank != 1 || ua.CloseP50 == nil || *ua.CloseP50 != 5*3600 || ua.ClosedThenReopened != 1 || ua.ClosedUnsatisfied != 1 {
 		t.Fatalf("unit A %+v", ua)
 	}
 	if ub.Response.Sample != "insufficient" || ub.Response.Rank != nil || rep1.Units[0].Previous != nil {
