@@ -4,11 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"math"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"zhili/geo"
 )
@@ -74,5 +79,107 @@ func TestImportRegionsFromGCJ02(t *testing.T) {
 	want := tree.Root.Geometry.Bound()
 	if g := got.Root.Geometry.Bound(); math.Abs(g.Min[0]-want.Min[0]) > 1e-7 || math.Abs(g.Max[1]-want.Max[1]) > 1e-7 {
 		t.Fatalf("stored bound %v, want the WGS-84 %v", g, want)
+	}
+}
+
+// fakeIngest implements enough of the ingest reply contract: NDJSON lines, a missing id or an
+// unreadable `at` rejected with the line's number, ids remembered to count duplicates.
+func fakeIngest(t *testing.T, key string) *httptest.Server {
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/api/v1/events" || r.Header.Get("Authorization") != "Bearer "+key {
+			http.Error(w, `{"error":{"code":"unauthorized","reason":"key"}}`, http.StatusUnauthorized)
+			return
+		}
+		type rej struct {
+			Line  int    `json:"line"`
+			ID    string `json:"id,omitempty"`
+			Error string `json:"error"`
+		}
+		reply := struct {
+			Accepted   int   `json:"accepted"`
+			Duplicates int   `json:"duplicates"`
+			Rejected   []rej `json:"rejected"`
+		}{Rejected: []rej{}}
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		for i, line := range strings.Split(strings.TrimRight(string(body), "\n"), "\n") {
+			var ev struct{ ID, At string }
+			if err := json.Unmarshal([]byte(line), &ev); err != nil {
+				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, Error: "line: invalid JSON"})
+				continue
+			}
+			if ev.ID == "" {
+				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, Error: "id: required"})
+				continue
+			}
+			if _, err := time.Parse(time.RFC3339Nano, ev.At); err != nil {
+				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, ID: ev.ID, Error: "at: not an RFC 3339 time with offset"})
+				continue
+			}
+			if seen[ev.ID] {
+				reply.Duplicates++
+			} else {
+				seen[ev.ID] = true
+				reply.Accepted++
+			}
+		}
+		json.NewEncoder(w).Encode(reply)
+	}))
+	t.Cleanup(s.Close)
+	return s
+}
+
+func TestImportCases(t *testing.T) {
+	srv := fakeIngest(t, "k")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "cases.csv")
+	os.WriteFile(in, []byte("id,created,agency,type,closed,lat,lon\n"+
+		"A1,2025-03-01 08:00:00,DOT,Street Condition,2025-03-01 09:00:00,40.7,-73.9\n"+
+		"A2,not a time,DOT,Noise,,40.7,-73.9\n"+
+		"A3,2025-03-01 08:00:00,,Noise,2025-02-01 08:00:00,40.7,-73.9\n"), 0o644)
+	t.Setenv("ZHILI_KEY", "k")
+	args := []string{"cases", "--url", srv.URL, "--preset", "nyc311", "--quiet", "--due-after", "72h",
+		"--map", "id=id,created=created,dept=agency,category=type,closed=closed,lat=lat,lon=lon,region=,address=,due=", in}
+	var out, errb bytes.Buffer
+	if err := runImport(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	// A1: reported, dispatched, resolved, closed; A2 skipped; A3: reported only (closed before
+	// created: neither resolved, at the closed time, nor closed is sent).
+	if !strings.Contains(out.String(), "rows 3, cases 2, events 5: accepted 5, duplicates 0, rejected 0; row errors 3") {
+		t.Fatalf("summary %q", out.String())
+	}
+	report := filepath.Join(dir, "cases.errors.csv")
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	if len(lines) != 4 || lines[0] != "row,line,case_id,event_id,field,error" || !strings.HasPrefix(lines[1], "2,3,A2,,created,") ||
+		!strings.HasPrefix(lines[2], "3,4,A3,A3:resolved,closed,") || !strings.HasPrefix(lines[3], "3,4,A3,A3:closed,closed,") {
+		t.Fatalf("error report:\n%s", b)
+	}
+	// Again, flags after the file, report elsewhere: all duplicates, exit status still 0.
+	out.Reset()
+	other := filepath.Join(dir, "errs.csv")
+	args = append([]string{"cases", "--preset", "nyc311", in}, append(args[5:len(args)-1], "--errors", other, "--url", srv.URL)...)
+	if err := runImport(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	if !strings.Contains(out.String(), "events 5: accepted 0, duplicates 5") {
+		t.Fatalf("re-import summary %q", out.String())
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Fatal(err)
+	}
+	// A failed import (wrong key) is an error; an unknown mapped column is named.
+	if err := runImport(context.Background(), []string{"cases", "--url", srv.URL, "--key", "bad", "--quiet", "--preset", "nyc311", "--map", "id=id,created=created,dept=,category=type,closed=,lat=,lon=,region=,address=,due=", in}, &out, &errb); err == nil || !strings.Contains(err.Error(), "401") {
+		t.Fatalf("bad key: %v", err)
+	}
+	if err := runImport(context.Background(), []string{"cases", "--url", srv.URL, "--quiet", in}, &out, &errb); err == nil || !strings.Contains(err.Error(), `"case_id"`) {
+		t.Fatalf("missing columns: %v", err)
 	}
 }
