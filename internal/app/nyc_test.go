@@ -1,0 +1,160 @@
+package app
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"math"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"zhili/aggregator"
+	"zhili/importer"
+	"zhili/internal/nycdata"
+	"zhili/server"
+)
+
+// The real-data check: NYC's 311 sample imported with `zhili import cases` (agencies as
+// departments, complaint types as categories, community districts as regions, created →
+// reported, closed → resolved and closed); the audit's p50 and p90 time to close per agency
+// equal a plain recomputation from the CSV written here.
+func TestNYCAuditTimeToClose(t *testing.T) {
+	dir := nycdata.Dir(t)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tree := nycdata.Tree(t, dir)
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tree: tree, Loc: ny, Tick: 50 * time.Millisecond,
+		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer a.Shutdown(context.Background())
+	base := "http://" + a.Addr
+
+	f, err := os.Open(filepath.Join(dir, "311_sample.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := importer.Presets["nyc311"]
+	m.DueAfter = 72 * time.Hour
+	rep, err := importer.Run(context.Background(), f, m, importer.Options{URL: base, Key: testKey})
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("import: %d rows, %d cases, %d events: %d accepted, %d duplicates, %d row errors", rep.Rows, rep.Cases, rep.Events, rep.Accepted, rep.Duplicates, len(rep.Errors))
+
+	// The plain recomputation, from the CSV alone.
+	f, _ = os.Open(filepath.Join(dir, "311_sample.csv"))
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.LazyQuotes, r.FieldsPerRecord = true, -1
+	rows, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	parse := func(s string) (time.Time, bool) {
+		v, err := time.ParseInLocation("2006-01-02T15:04:05.000", strings.TrimSpace(s), ny)
+		return v, err == nil
+	}
+	district := func(board string) string {
+		num, boro, ok := strings.Cut(strings.TrimSpace(board), " ")
+		n, err := strconv.Atoi(num)
+		if !ok || err != nil {
+			return ""
+		}
+		for d, name := range nycdata.Boroughs {
+			if name == boro {
+				if code := fmt.Sprintf("%s%02d", d, n); tree.Get(code) != nil {
+					return code
+				}
+			}
+		}
+		return ""
+	}
+	durs := map[string][]int64{}
+	kept := 0
+	for _, row := range rows[1:] {
+		created, ok := parse(row[col["created_date"]])
+		if !ok || row[col["unique_key"]] == "" {
+			continue
+		}
+		_, latErr := strconv.ParseFloat(row[col["latitude"]], 64)
+		_, lonErr := strconv.ParseFloat(row[col["longitude"]], 64)
+		if (latErr != nil || lonErr != nil) && district(row[col["community_board"]]) == "" {
+			continue // neither a point nor a known district: the report is refused
+		}
+		kept++
+		closed, ok := parse(row[col["closed_date"]])
+		if !ok || closed.Before(created) {
+			continue
+		}
+		agency := row[col["agency"]]
+		durs[agency] = append(durs[agency], int64(closed.Sub(created)/time.Second))
+	}
+	nearestRank := func(xs []int64, p float64) int64 {
+		s := slices.Clone(xs)
+		slices.Sort(s)
+		return s[int(math.Ceil(p*float64(len(s))))-1]
+	}
+
+	var audit struct {
+		Cases int
+		Units []struct {
+			Unit    string
+			Current struct {
+				Cases    int
+				Closed   int
+				CloseP50 *int64 `json:"close_p50_s"`
+				CloseP90 *int64 `json:"close_p90_s"`
+			}
+		}
+	}
+	eventually(t, 30*time.Second, func() string {
+		resp, err := http.Get(base + "/api/v1/audit/rates?token=" + testToken + "&by=dept&from=2000-01-01&to=2030-01-01")
+		if err != nil {
+			return err.Error()
+		}
+		defer resp.Body.Close()
+		if err := json.NewDecoder(resp.Body).Decode(&audit); err != nil {
+			return err.Error()
+		}
+		if audit.Cases != kept {
+			return fmt.Sprintf("audit counts %d cases, the CSV keeps %d", audit.Cases, kept)
+		}
+		return ""
+	})
+	got := map[string][2]int64{}
+	for _, u := range audit.Units {
+		if u.Current.CloseP50 != nil {
+			got[u.Unit] = [2]int64{*u.Current.CloseP50, *u.Current.CloseP90}
+		}
+	}
+	if len(got) != len(durs) {
+		t.Fatalf("agencies with closed cases: audit %v, recomputation %d agencies", got, len(durs))
+	}
+	for agency, ds := range durs {
+		want := [2]int64{nearestRank(ds, 0.5), nearestRank(ds, 0.9)}
+		if got[agency] != want {
+			t.Errorf("%s: audit p50/p90 %v s, recomputed %v s (%d closed)", agency, got[agency], want, len(ds))
+		}
+		t.Logf("%-6s %3d closed: time to close p50 %s, p90 %s (audit = recomputation)", agency, len(ds),
+			time.Duration(want[0])*time.Second, time.Duration(want[1])*time.Second)
+	}
+}
