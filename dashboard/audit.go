@@ -237,6 +237,9 @@ type WhistlesReport struct {
 	MinSample int                           `json:"min_sample"`
 	Whistles  int                           `json:"whistles"`
 	Depts     []governance.WhistleDeptStats `json:"depts"`
+	// Previous is the audit of the previous period of the same length, by department.
+	PrevFrom time.Time                              `json:"previous_from"`
+	Previous map[string]governance.WhistleDeptStats `json:"previous"`
 }
 
 // Whistles audits the whistles of the cases first reported in q's period, per department.
@@ -244,16 +247,24 @@ func Whistles(ctx context.Context, st store.Store, q AuditQuery, clocks governan
 	if !q.From.Before(q.To) {
 		return nil, errs.E(errs.Invalid, "period", "from must be before to")
 	}
-	var ws []governance.WhistleFacts
+	var ws, prev []governance.WhistleFacts
 	if _, err := caseFacts(ctx, st, q, q.From, q.To, &ws); err != nil {
+		return nil, err
+	}
+	prevFrom := q.From.Add(-q.To.Sub(q.From))
+	if _, err := caseFacts(ctx, st, q, prevFrom, q.From, &prev); err != nil {
 		return nil, err
 	}
 	cfg := q.Config
 	if cfg.MinSample <= 0 {
 		cfg.MinSample = 10
 	}
-	return &WhistlesReport{From: q.From, To: q.To, MinSample: cfg.MinSample, Whistles: len(ws),
-		Depts: governance.WhistleAudit(ws, clocks, cal, now, cfg)}, nil
+	rep := &WhistlesReport{From: q.From, To: q.To, MinSample: cfg.MinSample, Whistles: len(ws),
+		Depts: governance.WhistleAudit(ws, clocks, cal, now, cfg), PrevFrom: prevFrom, Previous: map[string]governance.WhistleDeptStats{}}
+	for _, d := range governance.WhistleAudit(prev, clocks, cal, now, cfg) {
+		rep.Previous[d.Dept] = d
+	}
+	return rep, nil
 }
 
 // Table is an export: a title, notes (period, definitions, sample rule) and rows under headers.
@@ -328,16 +339,12 @@ func (r *WhistlesReport) Table(loc *time.Location) Table {
 			"时长自吹哨起算，最近秩 p50/p90 (小时); durations from the blowing, nearest-rank percentiles in hours",
 			"按时率 on time = stages reached by their deadline ÷ stages reached or past their deadline"},
 		Headers: []string{"部门 dept", "被召唤 summoned", "签收p50", "签收p90", "签收按时率 signed on time", "联系p50", "联系p90",
-			"联系按时率 contacted on time", "到场p50", "到场p90", "到场按时率 arrived on time", "解决p50 resolved p50", "评哨数 evaluations", "平均分 mean score", "样本 sample"}}
+			"联系按时率 contacted on time", "到场p50", "到场p90", "到场按时率 arrived on time", "解决p50 resolved p50", "评哨数 evaluations", "平均分 mean score",
+			"总按时率 on time", "排名 rank", "上期总按时率 previous on time"}}
 	for _, d := range r.Depts {
 		row := []string{d.Dept, strconv.FormatInt(d.Summoned, 10)}
-		enough := true
 		for _, s := range d.Stages {
-			p50, p90 := s.P50, s.P90
-			row = append(row, hours(p50), hours(p90), pct(s.OnTime.Value))
-			if !s.OnTime.Enough {
-				enough = false
-			}
+			row = append(row, hours(s.P50), hours(s.P90), pct(s.OnTime.Value))
 		}
 		row = append(row, hours(d.Resolved.P50), strconv.FormatInt(d.Scores, 10))
 		if d.MeanScore != nil {
@@ -345,10 +352,11 @@ func (r *WhistlesReport) Table(loc *time.Location) Table {
 		} else {
 			row = append(row, "")
 		}
-		if enough {
-			row = append(row, "ok")
+		row = append(row, pct(d.OnTime.Value), rankStr(rateFig(d.OnTime)))
+		if p, ok := r.Previous[d.Dept]; ok {
+			row = append(row, pct(p.OnTime.Value))
 		} else {
-			row = append(row, "样本不足 / insufficient sample")
+			row = append(row, "")
 		}
 		t.Rows = append(t.Rows, row)
 	}

@@ -277,6 +277,9 @@ type WhistleDeptStats struct {
 	Resolved  WhistleStageStats // blown → resolved, over the whistles it was summoned to
 	Scores    int64             // evaluations counted (the latest per whistle)
 	MeanScore *float64
+	// OnTime is the share of all its stages reached by their deadline (over stages reached or
+	// past their deadline); departments are ranked on it when the sample is large enough.
+	OnTime Rate
 }
 
 // WhistleFacts is one whistle as the audit reads it.
@@ -407,6 +410,13 @@ func WhistleAudit(ws []WhistleFacts, clocks Clocks, cal *calendar.Calendar, now 
 			st.Stages = append(st.Stages, WhistleStageStats{Stage: s, Count: int64(len(sa.durs)),
 				OnTime: rate(sa.onTime, sa.counted, cfg.MinSample), P50: Percentile(sa.durs, 50), P90: Percentile(sa.durs, 90)})
 		}
+		var on, cnt int64
+		for _, s := range Stages {
+			if sa := a.stages[s]; sa != nil {
+				on, cnt = on+sa.onTime, cnt+sa.counted
+			}
+		}
+		st.OnTime = rate(on, cnt, cfg.MinSample)
 		st.Resolved = WhistleStageStats{Stage: "resolved", Count: int64(len(a.resolved.durs)),
 			P50: Percentile(a.resolved.durs, 50), P90: Percentile(a.resolved.durs, 90)}
 		if len(a.scores) > 0 {
@@ -428,5 +438,19 @@ func WhistleAudit(ws []WhistleFacts, clocks Clocks, cal *calendar.Calendar, now 
 		}
 		return 0
 	})
+	var idx []int
+	for i := range out {
+		if out[i].OnTime.Enough && out[i].OnTime.Value != nil {
+			idx = append(idx, i)
+		}
+	}
+	sort.SliceStable(idx, func(a, b int) bool { return *out[idx[a]].OnTime.Value > *out[idx[b]].OnTime.Value })
+	for n, i := range idx {
+		if n > 0 && *out[i].OnTime.Value == *out[idx[n-1]].OnTime.Value {
+			out[i].OnTime.Rank = out[idx[n-1]].OnTime.Rank
+		} else {
+			out[i].OnTime.Rank = n + 1
+		}
+	}
 	return out
 }

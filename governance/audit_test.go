@@ -108,6 +108,10 @@ func TestWhistleAudit(t *testing.T) {
 	if x.Stages[2].OnTime.Den != 0 {
 		t.Errorf("X arrival counted before its deadline: %+v", x.Stages[2])
 	}
+	// X: 2 stages due and both in time (arrival not yet due); Y: 0 of 2. Ranked with a sample of 1.
+	if x.OnTime.Num != 2 || x.OnTime.Den != 2 || x.OnTime.Rank != 1 || y.OnTime.Num != 0 || y.OnTime.Rank != 2 {
+		t.Errorf("on-time ranks X %+v Y %+v", x.OnTime, y.OnTime)
+	}
 	if x.Resolved.P50 != 24*3600 || x.MeanScore == nil || *x.MeanScore != 4 || y.MeanScore != nil {
 		t.Errorf("X resolved %+v score %v, Y score %v", x.Resolved, x.MeanScore, y.MeanScore)
 	}

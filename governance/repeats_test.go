@@ -27,11 +27,11 @@ func TestLinkRepeats(t *testing.T) {
 	day := func(d int) time.Time { return time.Date(2026, 11, d, 9, 0, 0, 0, time.UTC) }
 	facts := []CaseFacts{
 		{ID: "a", Category: "environment", Reported: day(1), Address: "幸福路8号", Lon: 114.0, Lat: 32.0, HasPoint: true},
-		{ID: "b", Category: "environment", Reported: day(5), Address: "幸福路 ８号"},                      // same address: repeats a
+		{ID: "b", Category: "environment", Reported: day(5), Address: "幸福路 ８号"},                           // same address: repeats a
 		{ID: "c", Category: "environment", Reported: day(9), Lon: 114.0003, Lat: 32.0001, HasPoint: true}, // ~30 m from a: repeats a
 		{ID: "d", Category: "dispute", Reported: day(9), Lon: 114.0, Lat: 32.0, HasPoint: true},           // other category
 		{ID: "e", Category: "environment", Reported: day(10), Lon: 114.002, Lat: 32.0, HasPoint: true},    // ~190 m: not a repeat
-		{ID: "f", Category: "environment", Reported: day(1).Add(45 * 24 * time.Hour), Address: "幸福路8号"}, // beyond the window of a, b; c is 36 days before: no
+		{ID: "f", Category: "environment", Reported: day(1).Add(45 * 24 * time.Hour), Address: "幸福路8号"},   // beyond the window of a, b; c is 36 days before: no
 	}
 	LinkRepeats(facts, RepeatConfig{Distance: 50, Window: 30 * 24 * time.Hour})
 	want := map[string]string{"a": "", "b": "a", "c": "a", "d": "", "e": "", "f": ""}

@@ -167,10 +167,31 @@ func auditFixture(t *testing.T, a *App) {
 		t.Fatalf("xlsx rows %v", xrows)
 	}
 
-	// The whistle audit answers too (no whistles here), and bad parameters are named.
-	resp, _ = http.Get(base + "/api/v1/audit/whistles?token=" + testToken + "&from=" + from + "&to=" + to)
+	// The whistle audit: a whistle on c1, one department signs after 30 minutes.
+	wl := `{"id":"w1","type":"whistle.blown","case_id":"c1","at":"` + at(10, 0) + `","whistle_id":"W1","whistle_kind":"advance","depts":["X","Y"]}
+{"id":"w2","type":"whistle.answered","case_id":"c1","at":"` + at(10, 30) + `","whistle_id":"W1","dept":"X","stage":"signed"}`
+	if code, b := post(t, base, "application/x-ndjson", wl); code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	waitStored(t, a, int64(len(lines)+2))
+	resp, _ = http.Get(base + "/api/v1/audit/whistles?token=" + testToken + "&from=" + from + "&to=" + to + "&min_sample=1")
+	var wrep struct {
+		Whistles int
+		Depts    []struct {
+			Dept   string
+			Stages []struct{ Count, P50 int64 }
+			OnTime struct{ Num, Den, Rank int }
+		}
+	}
+	json.NewDecoder(resp.Body).Decode(&wrep)
+	resp.Body.Close()
+	if wrep.Whistles != 1 || len(wrep.Depts) != 2 || wrep.Depts[0].Dept != "X" || wrep.Depts[0].Stages[0].P50 != 1800 ||
+		wrep.Depts[0].OnTime.Rank != 1 || wrep.Depts[1].OnTime.Num != 0 || wrep.Depts[1].OnTime.Den == 0 {
+		t.Fatalf("whistle audit %+v", wrep)
+	}
+	resp, _ = http.Get(base + "/api/v1/audit/whistles?token=" + testToken + "&from=" + from + "&to=" + to + "&format=xlsx")
 	if resp.StatusCode != 200 {
-		t.Fatalf("whistle audit %d", resp.StatusCode)
+		t.Fatalf("whistle audit xlsx %d", resp.StatusCode)
 	}
 	resp.Body.Close()
 	resp, _ = http.Get(q + "&by=nope")
