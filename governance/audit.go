@@ -113,10 +113,11 @@ func Facts(caseID string, evs []event.Event) CaseFacts {
 
 // Rate is a ratio with its sample.
 type Rate struct {
-	Num, Den int64
-	Value    *float64 // nil when Den is 0
-	Enough   bool     // Den ≥ MinSample: rankable
-	Rank     int      // among units of the same kind with Enough samples (1 = best); 0 = not ranked
+	Num    int64    `json:"num"`
+	Den    int64    `json:"den"`
+	Value  *float64 `json:"value"`  // nil when Den is 0
+	Enough bool     `json:"enough"` // Den ≥ MinSample: rankable
+	Rank   int      `json:"rank"`   // among units of the same kind with Enough samples (1 = best); 0 = not ranked
 }
 
 func rate(num, den int64, min int) Rate {
@@ -263,23 +264,24 @@ func Percentile(xs []int64, p float64) int64 {
 
 // WhistleStageStats are one department's figures for one stage of its answers.
 type WhistleStageStats struct {
-	Stage    Stage
-	Count    int64 // answers that reached the stage
-	OnTime   Rate  // reached by the deadline ÷ summoned (reached or not, once the deadline passed)
-	P50, P90 int64 // seconds from blowing, nearest rank; -1 = none
+	Stage  Stage `json:"stage"`
+	Count  int64 `json:"count"`   // answers that reached the stage
+	OnTime Rate  `json:"on_time"` // reached by the deadline ÷ summoned (reached or not, once the deadline passed)
+	P50    int64 `json:"p50_s"`   // seconds from blowing, nearest rank; -1 = none
+	P90    int64 `json:"p90_s"`
 }
 
 // WhistleDeptStats is the whistle audit of one department.
 type WhistleDeptStats struct {
-	Dept      string
-	Summoned  int64
-	Stages    []WhistleStageStats
-	Resolved  WhistleStageStats // blown → resolved, over the whistles it was summoned to
-	Scores    int64             // evaluations counted (the latest per whistle)
-	MeanScore *float64
+	Dept      string              `json:"dept"`
+	Summoned  int64               `json:"summoned"`
+	Stages    []WhistleStageStats `json:"stages"`
+	Resolved  WhistleStageStats   `json:"resolved"` // blown → resolved, over the whistles it was summoned to
+	Scores    int64               `json:"scores"`   // evaluations counted (the latest per whistle)
+	MeanScore *float64            `json:"mean_score"`
 	// OnTime is the share of all its stages reached by their deadline (over stages reached or
 	// past their deadline); departments are ranked on it when the sample is large enough.
-	OnTime Rate
+	OnTime Rate `json:"on_time"`
 }
 
 // WhistleFacts is one whistle as the audit reads it.

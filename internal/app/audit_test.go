@@ -179,8 +179,11 @@ func auditFixture(t *testing.T, a *App) {
 		Whistles int
 		Depts    []struct {
 			Dept   string
-			Stages []struct{ Count, P50 int64 }
-			OnTime struct{ Num, Den, Rank int }
+			Stages []struct {
+				Count int64
+				P50   int64 `json:"p50_s"`
+			}
+			OnTime struct{ Num, Den, Rank int } `json:"on_time"`
 		}
 	}
 	json.NewDecoder(resp.Body).Decode(&wrep)
