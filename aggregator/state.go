@@ -120,6 +120,10 @@ func (c *caseState) open() bool {
 	return true
 }
 
+// RespondWindow is the response window of the live response rate (the audits take theirs as a
+// parameter, default the same): a case signed within it after its dispatch has responded.
+const RespondWindow = 2 * time.Hour
+
 // counters is the rollup: region × category × day × metric.
 type counters map[dashboard.Key]int64
 
@@ -239,6 +243,15 @@ func (s *state) countEvent(c *caseState, e *caseEv) {
 		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
 	case event.CaseSigned:
 		s.add(c.path, c.category, d, dashboard.MSigned, 1)
+		// Responded: signed within the response window of the dispatch before it.
+		for i := len(c.events) - 1; i >= 0; i-- {
+			if x := &c.events[i]; x.typ == event.CaseDispatched && x.at <= e.at {
+				if e.at-x.at <= int64(RespondWindow) {
+					s.add(c.path, c.category, d, dashboard.MSignedInTime, 1)
+				}
+				break
+			}
+		}
 	case event.CaseReturned:
 		s.add(c.path, c.category, d, dashboard.MReturned, 1)
 	case event.CaseResolved:

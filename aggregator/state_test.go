@@ -242,3 +242,28 @@ func TestEventsOfAKnownCaseTakeItsRegion(t *testing.T) {
 		t.Fatalf("event of an unknown case got region %v", p.RegionPath)
 	}
 }
+
+// The live response rate counts a signing within the response window of the dispatch before it.
+func TestSignedInTime(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-27T18:00:00+08:00")
+	path := []string{"R", "T1"}
+	deadline := ts("2026-11-28T08:00:00+08:00")
+	dispatch := func(id, at string) rec {
+		return rec{id, "case.dispatched", at, func(r *store.Record) { r.Dept, r.Deadline = "d1", &deadline }}
+	}
+	applyAll(s, now, path,
+		rec{"e1", "case.reported", "2026-11-27T08:00:00+08:00", nil},
+		dispatch("e2", "2026-11-27T08:10:00+08:00"),
+		rec{"e3", "case.signed", "2026-11-27T11:00:00+08:00", nil}, // 2 h 50 after: not in time
+		dispatch("e4", "2026-11-27T12:00:00+08:00"),
+		rec{"e5", "case.signed", "2026-11-27T13:30:00+08:00", nil}, // 1 h 30 after the new dispatch
+	)
+	d := day("2026-11-27T08:00:00+08:00")
+	if got := get(s, "T1", d, dashboard.MSignedInTime); got != 1 {
+		t.Fatalf("signed in time %d, want 1", got)
+	}
+	if got := get(s, "T1", d, dashboard.MSigned); got != 2 {
+		t.Fatalf("signed %d, want 2", got)
+	}
+}

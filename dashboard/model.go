@@ -305,8 +305,8 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 			"horizontal": g(r.Code, MFlowHorizontal),
 		},
 		"rates": map[string]any{
-			"response":     ratio(g(r.Code, MSigned), g(r.Code, MDispatched)),
-			"resolution":   ratio(g(r.Code, MClosedOK), g(r.Code, MClosed)),
+			"response":     ratio(g(r.Code, MSignedInTime), g(r.Code, MDispatched)),
+			"resolution":   ratio(max(0, g(r.Code, MResolved)-g(r.Code, MReopened)), g(r.Code, MDispatched)),
 			"satisfaction": ratio(g(r.Code, MSatisfied)+g(r.Code, MBasically), callbacks),
 		},
 		"children": children,

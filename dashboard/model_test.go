@@ -35,7 +35,7 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	m.Apply(&Update{Reset: true, Counters: []Counter{
 		{Key{root, "environment", today, MNew}, 3}, {Key{town, "environment", today, MNew}, 2},
 		{Key{root, "environment", 0, MOpen}, 5}, {Key{root, "environment", today, MDispatched}, 4},
-		{Key{root, "environment", today, MSigned}, 3},
+		{Key{root, "environment", today, MSigned}, 4}, {Key{root, "environment", today, MSignedInTime}, 3},
 		{Key{root, "environment", today - 1, MNew}, 9}, // yesterday: not in today's totals
 	}})
 	st, err := OverviewSource{M: m}.Open(Topic{Name: "overview:root", Kind: "overview", Region: "root"})

@@ -37,12 +37,13 @@ const (
 	MFlowDown                         // 下行
 	MFlowHorizontal                   // 横向
 	MWhistles                         // whistle.blown
+	MSignedInTime                     // case.signed within the response window of its dispatch (响应)
 	metricCount
 )
 
 var metricNames = [...]string{"", "open", "overdue", "new", "unlocated", "dispatched", "signed",
 	"resolved", "closed", "closed_ok", "satisfied", "basically", "unsatisfied", "returned",
-	"reopened", "flow_up", "flow_down", "flow_horizontal", "whistles"}
+	"reopened", "flow_up", "flow_down", "flow_horizontal", "whistles", "signed_in_time"}
 
 func (m Metric) String() string {
 	if int(m) < len(metricNames) {
