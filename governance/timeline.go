@@ -128,13 +128,6 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 		tl.Clocks = append(tl.Clocks, *run)
 		run = nil
 	}
-	type wstate struct {
-		tl      WhistleTL
-		reached map[string]map[Stage]time.Time
-		depts   []string
-	}
-	whistles := map[string]*wstate{}
-	var order []string
 	lastEval := map[[2]string]string{}
 	closedUnsatisfied := false
 	for _, e := range evs {
@@ -181,47 +174,7 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 			tl.Steps = append(tl.Steps, st)
 			continue
 		}
-		if e.WhistleID == "" {
-			continue
-		}
-		w := whistles[e.WhistleID]
-		if w == nil {
-			w = &wstate{tl: WhistleTL{ID: e.WhistleID}, reached: map[string]map[Stage]time.Time{}}
-			whistles[e.WhistleID] = w
-			order = append(order, e.WhistleID)
-		}
-		addDept := func(d string) {
-			for _, x := range w.depts {
-				if x == d {
-					return
-				}
-			}
-			if d != "" {
-				w.depts = append(w.depts, d)
-			}
-		}
-		switch e.Type {
-		case event.WhistleBlown:
-			if w.tl.Blown.IsZero() {
-				w.tl.Blown, w.tl.Kind = e.At, e.WhistleKind
-			}
-			for _, d := range e.Depts {
-				addDept(d)
-			}
-		case event.WhistleAnswered:
-			addDept(e.Dept)
-			if w.reached[e.Dept] == nil {
-				w.reached[e.Dept] = map[Stage]time.Time{}
-			}
-			if _, ok := w.reached[e.Dept][Stage(e.Stage)]; !ok {
-				w.reached[e.Dept][Stage(e.Stage)] = e.At
-			}
-		case event.WhistleResolved:
-			if w.tl.Resolved.IsZero() {
-				w.tl.Resolved = e.At
-			}
-		case event.WhistleEvaluated:
-			addDept(e.Dept)
+		if e.Type == event.WhistleEvaluated && e.WhistleID != "" {
 			k := [2]string{e.WhistleID, e.Dept}
 			tl.Evaluated = append(tl.Evaluated, Eval{ID: e.ID, WhistleID: e.WhistleID, Dept: e.Dept, Score: e.Score, At: e.At, Supersedes: lastEval[k]})
 			lastEval[k] = e.ID
@@ -239,22 +192,21 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 			flag("overdue")
 		}
 	}
-	for _, id := range order {
-		w := whistles[id]
-		w.tl.Depts = map[string][]StageClock{}
+	for _, w := range WhistlesOf(nil, evs) {
+		wt := WhistleTL{ID: w.ID, Kind: w.Kind, Blown: w.Blown, Resolved: w.Resolved, Depts: map[string][]StageClock{}}
 		at := now
-		if !w.tl.Resolved.IsZero() {
-			at = w.tl.Resolved
+		if !w.Resolved.IsZero() {
+			at = w.Resolved
 		}
-		for _, d := range w.depts {
-			sc, err := clocks.Status(cal, w.tl.Kind, w.tl.Blown, w.reached[d], at)
+		for _, d := range w.Depts {
+			sc, err := clocks.Status(cal, w.Kind, w.Blown, w.Reached[d], at)
 			if err != nil {
-				w.tl.Error = "unknown_kind"
+				wt.Error = "unknown_kind"
 				break
 			}
-			w.tl.Depts[d] = sc
+			wt.Depts[d] = sc
 		}
-		tl.Whistles = append(tl.Whistles, w.tl)
+		tl.Whistles = append(tl.Whistles, wt)
 	}
 	if cur == "" {
 		cur = Reported
