@@ -259,9 +259,21 @@ func Whistles(ctx context.Context, st store.Store, q AuditQuery, clocks governan
 	if cfg.MinSample <= 0 {
 		cfg.MinSample = 10
 	}
+	var unit func(*governance.WhistleFacts, string) string
+	switch q.By {
+	case "", "dept":
+	case "region":
+		lvl := q.Level
+		if lvl <= q.Depth {
+			lvl = q.Depth + 1
+		}
+		unit = governance.WhistleByRegion(lvl)
+	default:
+		return nil, errs.E(errs.Invalid, "by", "by must be dept or region, got %q", q.By)
+	}
 	rep := &WhistlesReport{From: q.From, To: q.To, MinSample: cfg.MinSample, Whistles: len(ws),
-		Depts: governance.WhistleAudit(ws, clocks, cal, now, cfg), PrevFrom: prevFrom, Previous: map[string]governance.WhistleDeptStats{}}
-	for _, d := range governance.WhistleAudit(prev, clocks, cal, now, cfg) {
+		Depts: governance.WhistleAudit(ws, clocks, cal, now, cfg, unit), PrevFrom: prevFrom, Previous: map[string]governance.WhistleDeptStats{}}
+	for _, d := range governance.WhistleAudit(prev, clocks, cal, now, cfg, unit) {
 		rep.Previous[d.Dept] = d
 	}
 	return rep, nil

@@ -284,6 +284,19 @@ type WhistleDeptStats struct {
 	OnTime Rate `json:"on_time"`
 }
 
+// WhistleByDept counts an answer for its department.
+func WhistleByDept(_ *WhistleFacts, dept string) string { return dept }
+
+// WhistleByRegion counts an answer for the whistle's region at depth level.
+func WhistleByRegion(level int) func(*WhistleFacts, string) string {
+	return func(w *WhistleFacts, _ string) string {
+		if len(w.Region) > level {
+			return w.Region[level]
+		}
+		return ""
+	}
+}
+
 // WhistleFacts is one whistle as the audit reads it.
 type WhistleFacts struct {
 	ID, Kind  string
@@ -353,8 +366,15 @@ func WhistlesOf(region []string, evs []event.Event) []WhistleFacts {
 // WhistleAudit computes per department: for each stage, how many reached it, the share reached
 // by the deadline (a stage still open before its deadline is not counted yet), and the
 // durations from blowing; blown → resolved; the evaluations.
-func WhistleAudit(ws []WhistleFacts, clocks Clocks, cal *calendar.Calendar, now time.Time, cfg AuditConfig) []WhistleDeptStats {
+//
+// unit names the unit a summoned department's answer on a whistle counts for: nil = the
+// department (WhistleByDept); WhistleByRegion(level) = the whistle's region at that depth (the
+// township that blew it). A whistle's resolution counts once per unit.
+func WhistleAudit(ws []WhistleFacts, clocks Clocks, cal *calendar.Calendar, now time.Time, cfg AuditConfig, unit func(w *WhistleFacts, dept string) string) []WhistleDeptStats {
 	cfg = cfg.withDefaults()
+	if unit == nil {
+		unit = WhistleByDept
+	}
 	type stageAcc struct {
 		durs            []int64
 		onTime, counted int64
@@ -366,12 +386,18 @@ func WhistleAudit(ws []WhistleFacts, clocks Clocks, cal *calendar.Calendar, now 
 		scores   []int
 	}
 	by := map[string]*acc{}
-	for _, w := range ws {
+	for wi := range ws {
+		w := &ws[wi]
+		resolvedFor := map[string]bool{}
 		for _, d := range w.Depts {
-			a := by[d]
+			u := unit(w, d)
+			if u == "" {
+				continue
+			}
+			a := by[u]
 			if a == nil {
 				a = &acc{stages: map[Stage]*stageAcc{}}
-				by[d] = a
+				by[u] = a
 			}
 			a.summoned++
 			sc, err := clocks.Status(cal, w.Kind, w.Blown, w.Reached[d], now)
@@ -393,7 +419,8 @@ func WhistleAudit(ws []WhistleFacts, clocks Clocks, cal *calendar.Calendar, now 
 					}
 				}
 			}
-			if !w.Resolved.IsZero() {
+			if !w.Resolved.IsZero() && !resolvedFor[u] {
+				resolvedFor[u] = true
 				a.resolved.durs = append(a.resolved.durs, int64(w.Resolved.Sub(w.Blown)/time.Second))
 			}
 			if s, ok := w.LastScore[d]; ok {

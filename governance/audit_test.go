@@ -89,7 +89,7 @@ func TestWhistleAudit(t *testing.T) {
 		ev(event.WhistleEvaluated, "2026-11-27 11:00", func(e *event.Event) { e.Dept, e.Score = "X", 4 }), // the correction counts
 	}
 	ws := WhistlesOf([]string{"R", "T1"}, evs)
-	st := WhistleAudit(ws, DefaultClocks(), cal, at("2026-11-27 12:00"), AuditConfig{MinSample: 1})
+	st := WhistleAudit(ws, DefaultClocks(), cal, at("2026-11-27 12:00"), AuditConfig{MinSample: 1}, nil)
 	if len(st) != 2 {
 		t.Fatalf("%+v", st)
 	}
@@ -114,5 +114,17 @@ func TestWhistleAudit(t *testing.T) {
 	}
 	if x.Resolved.P50 != 24*3600 || x.MeanScore == nil || *x.MeanScore != 4 || y.MeanScore != nil {
 		t.Errorf("X resolved %+v score %v, Y score %v", x.Resolved, x.MeanScore, y.MeanScore)
+	}
+}
+
+// By township: both departments' answers count for the township that blew the whistle; its
+// resolution once.
+func TestWhistleAuditByRegion(t *testing.T) {
+	blown := event.Event{Type: event.WhistleBlown, At: at("2026-11-26 09:00"), WhistleID: "W1", WhistleKind: "advance", Depts: []string{"X", "Y"}}
+	res := event.Event{Type: event.WhistleResolved, At: at("2026-11-26 21:00"), WhistleID: "W1"}
+	ws := WhistlesOf([]string{"R", "T1", "G1"}, []event.Event{blown, res})
+	st := WhistleAudit(ws, DefaultClocks(), calendar.Default(), at("2026-11-27 12:00"), AuditConfig{MinSample: 1}, WhistleByRegion(1))
+	if len(st) != 1 || st[0].Dept != "T1" || st[0].Summoned != 2 || st[0].Resolved.Count != 1 || st[0].Resolved.P50 != 12*3600 {
+		t.Fatalf("%+v", st)
 	}
 }

@@ -97,6 +97,7 @@ type Eval struct {
 	Dept       string    `json:"dept"`
 	Score      int       `json:"score"`
 	At         time.Time `json:"at"`
+	By         string    `json:"by,omitempty"`         // the source system that sent it (e.g. center)
 	Supersedes string    `json:"supersedes,omitempty"` // the evaluation this one corrects
 }
 
@@ -176,7 +177,7 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 		}
 		if e.Type == event.WhistleEvaluated && e.WhistleID != "" {
 			k := [2]string{e.WhistleID, e.Dept}
-			tl.Evaluated = append(tl.Evaluated, Eval{ID: e.ID, WhistleID: e.WhistleID, Dept: e.Dept, Score: e.Score, At: e.At, Supersedes: lastEval[k]})
+			tl.Evaluated = append(tl.Evaluated, Eval{ID: e.ID, WhistleID: e.WhistleID, Dept: e.Dept, Score: e.Score, At: e.At, By: e.Source, Supersedes: lastEval[k]})
 			lastEval[k] = e.ID
 		}
 	}

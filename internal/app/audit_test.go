@@ -56,7 +56,11 @@ func auditFixture(t *testing.T, a *App) {
 	}
 	town := a.cfg.Tree.Root.Children[0].Code
 	rep := func(id string, h int) string {
-		return `{"id":"` + id + `r","type":"case.reported","case_id":"` + id + `","at":"` + at(h, 0) + `","source":"grid","category":"environment","region":"` + town + `"}`
+		addr := ""
+		if id == "c1" || id == "c3" {
+			addr = `,"address":"幸福路 8号"` // c3 repeats c1: the same place and category two hours later
+		}
+		return `{"id":"` + id + `r","type":"case.reported","case_id":"` + id + `","at":"` + at(h, 0) + `","source":"grid","category":"environment","region":"` + town + `"` + addr + `}`
 	}
 	lines := []string{
 		rep("c1", 8), `{"id":"c1d","type":"case.dispatched","case_id":"c1","at":"` + at(8, 10) + `","dept":"A","deadline":"` + at(18, 0) + `"}`,
@@ -98,6 +102,7 @@ func auditFixture(t *testing.T, a *App) {
 				CloseP50           *int64 `json:"close_p50_s"`
 				ClosedThenReopened int64  `json:"closed_then_reopened"`
 				ClosedUnsatisfied  int64  `json:"closed_unsatisfied"`
+				Repeats            int64
 			}
 			Previous *struct{ Cases int }
 		}
@@ -110,7 +115,7 @@ func auditFixture(t *testing.T, a *App) {
 	}
 	ua, ub := rep1.Units[0].Current, rep1.Units[1].Current
 	if ua.Response.Num != 1 || ua.Response.Den != 3 || ua.Resolution.Num != 1 || ua.Satisfaction.Num != 1 || ua.Satisfaction.Den != 2 ||
-		*ua.Response.Rank != 1 || ua.CloseP50 == nil || *ua.CloseP50 != 5*3600 || ua.ClosedThenReopened != 1 || ua.ClosedUnsatisfied != 1 {
+		*ua.Response.Rank != 1 || ua.CloseP50 == nil || *ua.CloseP50 != 5*3600 || ua.ClosedThenReopened != 1 || ua.ClosedUnsatisfied != 1 || ua.Repeats != 1 || ub.Repeats != 0 {
 		t.Fatalf("unit A %+v", ua)
 	}
 	if ub.Response.Sample != "insufficient" || ub.Response.Rank != nil || rep1.Units[0].Previous != nil {
