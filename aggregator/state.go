@@ -237,20 +237,15 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 // countEvent adds the per-day counters of one event of a known case.
 func (s *state) countEvent(c *caseState, e *caseEv) {
 	d := s.day(e.at)
+	s.countDept(c, e, d)
 	switch e.typ {
 	case event.CaseDispatched:
 		s.add(c.path, c.category, d, dashboard.MDispatched, 1)
 		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
 	case event.CaseSigned:
 		s.add(c.path, c.category, d, dashboard.MSigned, 1)
-		// Responded: signed within the response window of the dispatch before it.
-		for i := len(c.events) - 1; i >= 0; i-- {
-			if x := &c.events[i]; x.typ == event.CaseDispatched && x.at <= e.at {
-				if e.at-x.at <= int64(RespondWindow) {
-					s.add(c.path, c.category, d, dashboard.MSignedInTime, 1)
-				}
-				break
-			}
+		if responded(c, e) {
+			s.add(c.path, c.category, d, dashboard.MSignedInTime, 1)
 		}
 	case event.CaseReturned:
 		s.add(c.path, c.category, d, dashboard.MReturned, 1)
@@ -272,6 +267,60 @@ func (s *state) countEvent(c *caseState, e *caseEv) {
 	case event.WhistleAnswered:
 		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
 	}
+}
+
+// countDept adds the department counters of an event: for the department it was dispatched to,
+// or for the case's handling department (its last dispatch as of this event).
+func (s *state) countDept(c *caseState, e *caseEv, d int32) {
+	dept := e.dept
+	if e.typ != event.CaseDispatched {
+		dept = ""
+		if x := lastDispatch(c, e.at); x != nil {
+			dept = x.dept
+		}
+	}
+	if dept == "" {
+		return
+	}
+	key := []string{dashboard.DeptPrefix + dept}
+	switch e.typ {
+	case event.CaseDispatched:
+		s.add(key, c.category, d, dashboard.MDispatched, 1)
+	case event.CaseSigned:
+		s.add(key, c.category, d, dashboard.MSigned, 1)
+		if responded(c, e) {
+			s.add(key, c.category, d, dashboard.MSignedInTime, 1)
+		}
+	case event.CaseResolved:
+		s.add(key, c.category, d, dashboard.MResolved, 1)
+	case event.CaseReopened:
+		s.add(key, c.category, d, dashboard.MReopened, 1)
+	case event.CaseClosed:
+		switch e.sat {
+		case "satisfied":
+			s.add(key, c.category, d, dashboard.MSatisfied, 1)
+		case "basically":
+			s.add(key, c.category, d, dashboard.MBasically, 1)
+		case "unsatisfied":
+			s.add(key, c.category, d, dashboard.MUnsatisfied, 1)
+		}
+	}
+}
+
+// lastDispatch is the case's latest dispatch at or before at, or nil.
+func lastDispatch(c *caseState, at int64) *caseEv {
+	for i := len(c.events) - 1; i >= 0; i-- {
+		if x := &c.events[i]; x.typ == event.CaseDispatched && x.at <= at {
+			return x
+		}
+	}
+	return nil
+}
+
+// responded reports whether a signing came within the response window of its dispatch.
+func responded(c *caseState, sign *caseEv) bool {
+	x := lastDispatch(c, sign.at)
+	return x != nil && sign.at-x.at <= int64(RespondWindow)
 }
 
 // countClosed is kept apart because it needs the event's satisfaction.

@@ -266,4 +266,11 @@ func TestSignedInTime(t *testing.T) {
 	if got := get(s, "T1", d, dashboard.MSigned); got != 2 {
 		t.Fatalf("signed %d, want 2", got)
 	}
+	// The same for the department, deployment-wide.
+	dk := func(m dashboard.Metric) int64 {
+		return s.rollup[dashboard.Key{Region: dashboard.DeptPrefix + "d1", Category: "environment", Day: d, Metric: m}]
+	}
+	if dk(dashboard.MDispatched) != 2 || dk(dashboard.MSigned) != 2 || dk(dashboard.MSignedInTime) != 1 {
+		t.Fatalf("department d1: dispatched %d signed %d in time %d", dk(dashboard.MDispatched), dk(dashboard.MSigned), dk(dashboard.MSignedInTime))
+	}
 }

@@ -31,6 +31,7 @@ type Model struct {
 	onGap      func(source string) // asks the source for a resync
 	whistleGen uint64              // bumped when any whistle changes
 	cats       []string            // categories seen, sorted
+	depts      []string            // departments seen in counters (Key.Region "@<dept>"), sorted
 	feed       []feedItem          // ring of recent items, oldest first
 	feedCap    int
 	feedSeq    uint64 // seq of the newest item in feed
@@ -163,6 +164,11 @@ func (m *Model) apply(u *Update) (askResync string) {
 		if c.Category != "" {
 			if i, found := slices.BinarySearch(m.cats, c.Category); !found {
 				m.cats = slices.Insert(m.cats, i, c.Category)
+			}
+		}
+		if dept, ok := strings.CutPrefix(c.Region, DeptPrefix); ok {
+			if i, found := slices.BinarySearch(m.depts, dept); !found {
+				m.depts = slices.Insert(m.depts, i, dept)
 			}
 		}
 	}
@@ -310,10 +316,38 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 			"satisfaction": ratio(g(r.Code, MSatisfied)+g(r.Code, MBasically), callbacks),
 		},
 		"children": children,
+		"depts":    m.deptRates(r, day),
 	}
 }
 
-// mergePatch returns the RFC 7386 merge patch that turns old into cur, or nil when equal.
+// deptRates are today's figures and rates per handling department, on the root overview only
+// (department counters are kept for the whole deployment).
+func (m *Model) deptRates(r *geo.Region, day int32) map[string]any {
+	out := map[string]any{}
+	if r.Level != 0 {
+		return out
+	}
+	for _, d := range m.depts {
+		code := DeptPrefix + d
+		g := func(met Metric) int64 { return m.get(code, "", day, met) }
+		disp := g(MDispatched)
+		callbacks := g(MSatisfied) + g(MBasically) + g(MUnsatisfied)
+		if disp == 0 && callbacks == 0 && g(MResolved) == 0 {
+			continue
+		}
+		out[d] = map[string]any{
+			"dispatched": disp,
+			"resolved":   g(MResolved),
+			"rates": map[string]any{
+				"response":     ratio(g(MSignedInTime), disp),
+				"resolution":   ratio(max(0, g(MResolved)-g(MReopened)), disp),
+				"satisfaction": ratio(g(MSatisfied)+g(MBasically), callbacks),
+			},
+		}
+	}
+	return out
+}
+
 // sameValue compares two leaf values of topic data; lists compare element by element.
 func sameValue(a, b any) bool {
 	switch a.(type) {
@@ -327,6 +361,7 @@ func sameValue(a, b any) bool {
 	return a == b
 }
 
+// mergePatch returns the RFC 7386 merge patch that turns old into cur, or nil when equal.
 func mergePatch(old, cur map[string]any) map[string]any {
 	var p map[string]any
 	set := func(k string, v any) {

@@ -151,3 +151,30 @@ func TestModelSources(t *testing.T) {
 		t.Fatalf("sources %+v", src)
 	}
 }
+
+// The root overview carries today's figures per handling department.
+func TestOverviewDepts(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	tree := geo.DemoTree()
+	m := NewModel(tree, loc, clock.NewFake(now), nil, nil)
+	today := DayOf(now, loc)
+	d := DeptPrefix + "county.urban-mgmt"
+	m.Apply(&Update{Reset: true, Counters: []Counter{
+		{Key{d, "environment", today, MDispatched}, 4}, {Key{d, "environment", today, MSignedInTime}, 3},
+		{Key{d, "environment", today, MResolved}, 2}, {Key{d, "environment", today, MReopened}, 1},
+		{Key{d, "environment", today, MSatisfied}, 1}, {Key{d, "environment", today, MUnsatisfied}, 1},
+	}})
+	st, _ := OverviewSource{M: m}.Open(Topic{Name: "overview:root", Kind: "overview", Region: "root"})
+	depts := st.Snapshot().(map[string]any)["depts"].(map[string]any)
+	u := depts["county.urban-mgmt"].(map[string]any)
+	r := u["rates"].(map[string]any)
+	if r["response"] != 0.75 || r["resolution"] != 0.25 || r["satisfaction"] != 0.5 || u["dispatched"] != int64(4) {
+		t.Fatalf("department figures %v", u)
+	}
+	town := tree.Root.Children[0].Code
+	st2, _ := OverviewSource{M: m}.Open(Topic{Name: "overview:" + town, Kind: "overview", Region: town})
+	if len(st2.Snapshot().(map[string]any)["depts"].(map[string]any)) != 0 {
+		t.Fatal("department figures on a township overview")
+	}
+}

@@ -55,6 +55,11 @@ func (m Metric) String() string {
 // Current reports whether m is a current (not per-day) metric.
 func (m Metric) Current() bool { return m == MOpen || m == MOverdue }
 
+// DeptPrefix marks department counters: Key.Region "@<dept>" holds the deployment-wide per-day
+// figures (per category, like region counters) of one handling department: the department of
+// the case's last dispatch.
+const DeptPrefix = "@"
+
 // Key addresses one rollup counter: region × category × day × metric.
 type Key struct {
 	Region   string `json:"r"`
