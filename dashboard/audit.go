@@ -40,6 +40,17 @@ type RatesReport struct {
 	Definitions map[string]string `json:"definitions"`
 	Units       []RatesUnit       `json:"units"`
 	Cases       int               `json:"cases"`
+	// Repeats links each repeat complaint of the period to the earliest case it repeats.
+	Repeats []RepeatLink `json:"repeats"`
+}
+
+// RepeatLink is one repeat complaint.
+type RepeatLink struct {
+	Case     string    `json:"case_id"`
+	RepeatOf string    `json:"repeat_of"`
+	Reported time.Time `json:"reported"`
+	Dept     string    `json:"dept,omitempty"`
+	Region   string    `json:"region,omitempty"` // the deepest region of its report
 }
 
 // RatesUnit is one unit with the period's figures and the previous period's beside them.
@@ -176,7 +187,16 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 	copy(prev, all[:len(prev)])
 	copy(cur, all[len(prev):])
 	rep := &RatesReport{From: q.From, To: q.To, PrevFrom: prevFrom, By: q.By, MinSample: cfg.MinSample,
-		Respond: cfg.Respond.String(), Definitions: RateDefinitions, Cases: len(cur), Units: []RatesUnit{}}
+		Respond: cfg.Respond.String(), Definitions: RateDefinitions, Cases: len(cur), Units: []RatesUnit{}, Repeats: []RepeatLink{}}
+	for _, f := range cur {
+		if f.RepeatOf != "" {
+			l := RepeatLink{Case: f.ID, RepeatOf: f.RepeatOf, Reported: f.Reported, Dept: f.Dept}
+			if len(f.Region) > 0 {
+				l.Region = f.Region[len(f.Region)-1]
+			}
+			rep.Repeats = append(rep.Repeats, l)
+		}
+	}
 	prevBy := map[string]governance.UnitRates{}
 	for _, u := range governance.Rates(prev, key, cfg) {
 		prevBy[u.Unit] = u

@@ -107,11 +107,18 @@ func auditFixture(t *testing.T, a *App) {
 			Previous *struct{ Cases int }
 		}
 		Definitions map[string]string
+		Repeats     []struct {
+			CaseID   string `json:"case_id"`
+			RepeatOf string `json:"repeat_of"`
+		}
 	}
 	json.NewDecoder(resp.Body).Decode(&rep1)
 	resp.Body.Close()
 	if rep1.Cases != 4 || len(rep1.Units) != 2 || rep1.Units[0].Unit != "A" || rep1.Definitions["response"] == "" {
 		t.Fatalf("rates report %+v", rep1)
+	}
+	if len(rep1.Repeats) != 1 || rep1.Repeats[0].CaseID != "c3" || rep1.Repeats[0].RepeatOf != "c1" {
+		t.Fatalf("repeat links %+v", rep1.Repeats)
 	}
 	ua, ub := rep1.Units[0].Current, rep1.Units[1].Current
 	if ua.Response.Num != 1 || ua.Response.Den != 3 || ua.Resolution.Num != 1 || ua.Satisfaction.Num != 1 || ua.Satisfaction.Den != 2 ||
