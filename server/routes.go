@@ -438,6 +438,12 @@ func (s *Server) static(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).SendString(assets.NotBuiltMessage)
 	}
 	name := strings.TrimPrefix(path.Clean("/"+c.Params("*")), "/")
+	if name == "audit" {
+		// The evaluators' page (not a wall screen), when built.
+		if _, err := fs.Stat(assets.Files(), "audit.html"); err == nil {
+			name = "audit.html"
+		}
+	}
 	if screen, ok := strings.CutPrefix(name, "screen/"); ok && !strings.Contains(screen, "/") {
 		// /screen/<name> is the page <name>.html when there is one, else the overview page.
 		if _, err := fs.Stat(assets.Files(), screen+".html"); err == nil {
