@@ -113,13 +113,14 @@ func (s *server) output() string {
 
 var listeningRE = regexp.MustCompile(`listening on (http://[0-9.]+:[0-9]+)`)
 
-// startServer runs `zhili serve --demo --demo-rate 0` on a free port with a fresh data dir and
-// waits for its "listening on" line.
-func startServer(t *testing.T, bin string) *server {
+// startServer runs `zhili serve --demo --demo-rate 0` (then the extra flags, which win) on a
+// free port with a fresh data dir and waits for its "listening on" line.
+func startServer(t *testing.T, bin string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--demo", "--demo-rate", "0",
+	args := append([]string{"serve", "--demo", "--demo-rate", "0",
 		"--listen", "127.0.0.1:0", "--data", t.TempDir(),
-		"--ingest-key", ingestKey, "--view-token", viewToken)
+		"--ingest-key", ingestKey, "--view-token", viewToken}, extra...)
+	cmd := exec.Command(bin, args...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -346,6 +347,9 @@ func read(t *testing.T, ctx context.Context) pageState {
 
 // newBrowser starts a headless Chromium with the intranet-safe flags and returns a tab context
 // bounded to 3 minutes; it is closed when the test ends.
+// browserTimeout bounds a browser test (the soak test raises it).
+var browserTimeout = 3 * time.Minute
+
 func newBrowser(t *testing.T, chromium string, guard *hostGuard) context.Context {
 	t.Helper()
 	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
@@ -376,7 +380,7 @@ func newBrowser(t *testing.T, chromium string, guard *hostGuard) context.Context
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080)); err != nil {
 		t.Fatalf("start chromium (%s): %v", chromium, err)
 	}
-	ctx, cancelT := context.WithTimeout(ctx, 3*time.Minute)
+	ctx, cancelT := context.WithTimeout(ctx, browserTimeout)
 	t.Cleanup(cancelT)
 	return ctx
 }
