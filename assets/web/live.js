@@ -244,4 +244,27 @@
     num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : 0; },
     pad2(n) { return n < 10 ? '0' + n : String(n); },
   };
+
+  // Playlists for wall screens: ?playlist=overview,hotspots,whistles&interval=60 rotates through
+  // the screens every interval seconds (default 60, at least 10), keeping every other parameter
+  // (token, kiosk, lang, region…). A rotation happens only when the server answers /healthz, so
+  // a wall never turns to an error page while the server or the network is away: it keeps the
+  // current screen (flagged stale by its banner) and tries again at the next interval.
+  (function playlist() {
+    const params = new URLSearchParams(location.search);
+    const list = (params.get('playlist') || '').split(',').map((s) => s.trim()).filter((s) => /^[a-z0-9-]+$/.test(s));
+    if (list.length < 2) return;
+    const interval = window.ZhiliLive.util.clampNum(params.get('interval'), 60, 10, 86400) * 1000;
+    const current = location.pathname === '/' ? 'overview' : location.pathname.replace(/^\/screen\//, '');
+    const at = list.indexOf(current);
+    const next = list[(at + 1) % list.length];
+    window.ZhiliLive.playlistNext = next;
+    const go = () => {
+      fetch('/healthz', { cache: 'no-store' }).then((r) => {
+        if (!r.ok) throw new Error('health ' + r.status);
+        location.assign((next === 'overview' ? '/' : '/screen/' + next) + location.search);
+      }).catch(() => setTimeout(go, interval));
+    };
+    setTimeout(go, interval);
+  })();
 })();

@@ -1,0 +1,65 @@
+package e2e
+
+import (
+	"context"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"zhili/assets"
+)
+
+// A wall's playlist rotates through the screens, keeping its parameters, and does not leave the
+// current screen while the server is away.
+func TestPlaylist(t *testing.T) {
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium := findChromium(t)
+	if !assets.Built() {
+		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
+	}
+	srv := startServer(t, buildBinary(t))
+	base, _ := url.Parse(srv.base)
+	guard := &hostGuard{host: base.Hostname()}
+	ctx := newBrowser(t, chromium, guard)
+	q := "?token=" + url.QueryEscape(viewToken) + "&kiosk=1&playlist=overview,hotspots&interval=10"
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/"+q)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1"`, 30*time.Second); err != nil {
+		t.Fatalf("overview not ready: %v", err)
+	}
+	// After 10 s the hotspot screen, with the same parameters.
+	if !waitAcrossNavigation(ctx, `location.pathname === "/screen/hotspots" && location.search.includes("kiosk=1") && location.search.includes("playlist=") && document.body.dataset.ready === "1"`, 30*time.Second) {
+		t.Fatal("no rotation to the hotspot screen")
+	}
+	// Then back to the overview.
+	if !waitAcrossNavigation(ctx, `location.pathname === "/" && document.body.dataset.ready === "1"`, 30*time.Second) {
+		t.Fatal("no rotation back to the overview")
+	}
+	// The server goes away: past the interval the wall still shows its screen (not an error page).
+	_ = srv.cmd.Process.Kill()
+	_ = srv.cmd.Wait()
+	time.Sleep(13 * time.Second)
+	ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`location.pathname === "/" && !!document.getElementById("stale-banner")`))
+	if err != nil || !ok {
+		t.Fatalf("while the server is away the wall left its screen (%v)", err)
+	}
+	guard.verify(t)
+}
+
+// waitAcrossNavigation polls a predicate while the page may navigate (errors during a navigation
+// are retried).
+func waitAcrossNavigation(ctx context.Context, expr string, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
+			return true
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	return false
+}
