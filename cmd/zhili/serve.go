@@ -228,6 +228,9 @@ Zhili demo: %s (%s), %d regions, live simulated feed.
   一张屏 Overview screen:   %s/?token=%s
   Kiosk (wall) mode:       %s/?token=%s&kiosk=1
   热点追踪 Hotspots:        %s/screen/hotspots?token=%s
+  吹哨报到 Whistle board:   %s/screen/whistles?token=%s
+  Wall playlist:           %s/?token=%s&kiosk=1&playlist=overview,hotspots,whistles&interval=60
+  考核审计 Audit:           %s/audit?token=%s
   Region tree (GeoJSON):   %s/api/v1/regions?token=%s
   Series (24 h, hourly):   %s/api/v1/series?token=%s
   Metrics:                 %s/metrics
@@ -236,7 +239,8 @@ Zhili demo: %s (%s), %d regions, live simulated feed.
                   --data-binary @events.ndjson %s/api/v1/events
   Simulate:     zhili simulate --url %s --key %s --rate 50 --duration 1m
 
-`, tree.Root.Name, tree.Root.Code, tree.Len(), base, token, base, token, base, token, base, token, base, token, base,
+`, tree.Root.Name, tree.Root.Code, tree.Len(), base, token, base, token, base, token, base, token, base, token, base, token,
+		base, token, base, token, base,
 		key, base, base, key)
 }
 

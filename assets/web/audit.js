@@ -1,0 +1,680 @@
+/* Zhili evaluators' audit page (考核审计), served at /audit. A normal desktop page, not a wall
+ * screen: the three rates (GET /api/v1/audit/rates), the whistle audit
+ * (GET /api/v1/audit/whistles), repeat complaints, and a case's timeline (GET /api/v1/cases/{id}).
+ *
+ * Page parameters (read at start, and written back to the address bar on every query):
+ *   ?token=        viewer token (sent to the REST API, and in the export links)
+ *   ?lang=en       start in English (the 中/EN switch also remembers the choice)
+ *   ?theme=        light or dark (default: the system's; the switch remembers the choice)
+ *   ?from= ?to=    YYYY-MM-DD, cases first reported in [from, to); default the last 30 days
+ *   ?by=           dept (default) or region;  ?level= regions' depth for by=region
+ *   ?region= ?category= ?min_sample=
+ *   ?case=         open this case's timeline
+ *
+ * For tests the page exposes window.__zhili and sets document.body.dataset.ready = "1" after the
+ * first query is rendered (successfully or with its error shown).
+ */
+(function () {
+  'use strict';
+  const { storageGet, storageSet, $, esc, pad2 } = window.ZhiliLive.util;
+
+  const params = new URLSearchParams(location.search);
+  const TOKEN = params.get('token') || '';
+
+  // ---------------------------------------------------------------- texts
+  const TEXT = {
+    zh: {
+      title: '考核审计 · 三率与吹哨报到', doc_title: '考核审计 · Audit', theme: '明/暗', lang_switch: 'EN',
+      from: '起', to: '止（不含）', q_today: '今天', q_week: '本周', q_month: '本月', q_lastmonth: '上月', q_30d: '近30天',
+      by: '统计单位', by_dept: '部门', by_region: '区域', level: '层级', region: '区域代码', category: '类别',
+      min_sample: '最小样本', query: '查询', loading: '加载中…',
+      rates_title: '三率考核', chart_title: '各单位比率 · 本期与上期', defs_title: '口径定义',
+      whistles_title: '吹哨报到考核', repeats_title: '重复投诉', case_title: '工单时间线',
+      sample_note: '排名仅在分母达到最小样本的单位间进行；未达者显示“样本不足”，不参与排名。箭头为与上期（同长度的前一时段）相比的变化（百分点）。点击表头排序。',
+      no_units: '该时段无工单', no_whistles: '该时段无吹哨', no_repeats: '无重复投诉',
+      case: '工单', repeat_of: '重复于', reported: '上报时间', dept: '部门', region_col: '区域',
+      case_ph: '输入工单编号', open: '打开',
+      case_hint: '点击重复投诉中的工单编号，或输入工单编号查看时间线。',
+      period: '统计期 {from} — {to}（上期自 {prev}）', summary_rates: '工单 {n} 件 · 最小样本 {m} · 响应时限 {w}',
+      summary_whistles: '吹哨 {n} 次 · 最小样本 {m}', n_repeats: '{n} 件',
+      unit: '单位', cases: '工单', dispatched: '派单', closed: '结案',
+      response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率',
+      close_p50: '办结p50(时)', close_p90: '办结p90(时)', whistle_rate: '吹哨率', repeats: '重复投诉',
+      reopened: '结案后重启', unsatisfied: '不满意结案',
+      insufficient: '样本不足', prev: '上期', rank: '第{n}名', none: '—',
+      band: { low: '偏低', ok: '正常', high: '偏高' },
+      w_dept: '部门', w_region: '区域', summoned: '被召唤', stage: { signed: '签收', contacted: '联系', arrived: '到场', resolved: '解决' },
+      p50: 'p50', p90: 'p90', ontime_pct: '按时', evaluations: '评哨数', mean_score: '平均分',
+      overall_ontime: '总按时率', hours: '小时',
+      status: '状态', flags: '标记', steps: '流转步骤', clocks: '派单时限', whistles: '吹哨', evals: '评哨', events: '事件',
+      at: '时间', type: '类型', from_to: '状态变化', legal: '合规', illegal: '违规', reason: '原因',
+      dispatched_at: '派单', deadline: '时限', ended: '结束', ended_by: '结束方式', late: '超时', overdue: '超时时长', on_time_ok: '按时',
+      kind: '哨型', blown: '吹哨', resolved_at: '解决', reached: '到达', light: '灯', left: '剩余',
+      score: '分数', by_source: '来源', supersedes: '更正', id: '编号', fields: '内容',
+      pii_masked: '个人信息已脱敏', pii_shown: '个人信息可见', returns: '退单 {n} 次', reopens: '重启 {n} 次',
+      no_rows: '无', err_prefix: '请求失败', no_token: '缺少访问令牌（?token=）',
+      statuses: { reported: '上报', accepted: '受理', dispatched: '派单', signed: '签收', returned: '退单', resolved: '办结', closed: '结案', reopened: '重启', duplicate: '重复件' },
+      flag_names: { illegal_transition: '违规流转', returned: '退单', reopened: '重启', closed_unsatisfied: '不满意结案', closed_then_reopened: '结案后重启', overdue: '超时' },
+      ended_names: { resolved: '办结', returned: '退单', redispatched: '改派', closed: '结案' },
+      def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', repeats: '重复投诉', fake_closure: '虚假办结迹象' },
+    },
+    en: {
+      title: 'Audit · three rates and whistles', doc_title: 'Audit · Zhili', theme: 'Light/Dark', lang_switch: '中',
+      from: 'From', to: 'To (excl.)', q_today: 'Today', q_week: 'This week', q_month: 'This month', q_lastmonth: 'Last month', q_30d: 'Last 30 days',
+      by: 'By', by_dept: 'Department', by_region: 'Region', level: 'Level', region: 'Region code', category: 'Category',
+      min_sample: 'Min. sample', query: 'Query', loading: 'Loading…',
+      rates_title: 'Three rates', chart_title: 'Rate per unit · this vs previous period', defs_title: 'Definitions',
+      whistles_title: 'Whistle audit', repeats_title: 'Repeat complaints', case_title: 'Case timeline',
+      sample_note: 'Units are ranked only when the rate\'s denominator reaches the minimum sample; the others show "insufficient sample" and no rank. Arrows: change against the previous period of the same length (percentage points). Click a header to sort.',
+      no_units: 'No case in this period', no_whistles: 'No whistle in this period', no_repeats: 'No repeat complaint',
+      case: 'Case', repeat_of: 'Repeat of', reported: 'Reported', dept: 'Dept', region_col: 'Region',
+      case_ph: 'case id', open: 'Open',
+      case_hint: 'Click a case id among the repeat complaints, or type a case id, to see its timeline.',
+      period: 'Period {from} — {to} (previous from {prev})', summary_rates: '{n} cases · min. sample {m} · response window {w}',
+      summary_whistles: '{n} whistles · min. sample {m}', n_repeats: '{n}',
+      unit: 'Unit', cases: 'Cases', dispatched: 'Disp.', closed: 'Closed',
+      response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction', on_time: 'On time',
+      close_p50: 'Close p50 (h)', close_p90: 'Close p90 (h)', whistle_rate: 'Whistle rate', repeats: 'Repeats',
+      reopened: 'Closed→reopened', unsatisfied: 'Closed unsatisfied',
+      insufficient: 'insufficient sample', prev: 'prev.', rank: '#{n}', none: '—',
+      band: { low: 'low', ok: 'ok', high: 'high' },
+      w_dept: 'Dept', w_region: 'Region', summoned: 'Summoned', stage: { signed: 'Signed', contacted: 'Contacted', arrived: 'Arrived', resolved: 'Resolved' },
+      p50: 'p50', p90: 'p90', ontime_pct: 'on time', evaluations: 'Evals', mean_score: 'Mean score',
+      overall_ontime: 'On time', hours: 'h',
+      status: 'Status', flags: 'Flags', steps: 'Steps', clocks: 'Dispatch clocks', whistles: 'Whistles', evals: 'Evaluations', events: 'Events',
+      at: 'At', type: 'Type', from_to: 'From → to', legal: 'legal', illegal: 'illegal', reason: 'Reason',
+      dispatched_at: 'Dispatched', deadline: 'Deadline', ended: 'Ended', ended_by: 'Ended by', late: 'late', overdue: 'Overdue', on_time_ok: 'on time',
+      kind: 'Kind', blown: 'Blown', resolved_at: 'Resolved', reached: 'Reached', light: 'Light', left: 'Left',
+      score: 'Score', by_source: 'Source', supersedes: 'Supersedes', id: 'ID', fields: 'Fields',
+      pii_masked: 'personal fields masked', pii_shown: 'personal fields shown', returns: '{n} returns', reopens: '{n} reopenings',
+      no_rows: 'none', err_prefix: 'Request failed', no_token: 'No access token (?token=)',
+      statuses: { reported: 'reported', accepted: 'accepted', dispatched: 'dispatched', signed: 'signed', returned: 'returned', resolved: 'resolved', closed: 'closed', reopened: 'reopened', duplicate: 'duplicate' },
+      flag_names: { illegal_transition: 'illegal transition', returned: 'returned', reopened: 'reopened', closed_unsatisfied: 'closed unsatisfied', closed_then_reopened: 'closed then reopened', overdue: 'overdue' },
+      ended_names: { resolved: 'resolved', returned: 'returned', redispatched: 're-dispatched', closed: 'closed' },
+      def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', repeats: 'Repeats', fake_closure: 'Fake-closure signs' },
+    },
+  };
+  let lang = params.get('lang') || storageGet('zhili.lang') || 'zh';
+  if (!TEXT[lang]) lang = 'zh';
+  const t = (key) => (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.zh[key]);
+  const fmt = (s, vals) => String(s).replace(/\{(\w+)\}/g, (_, k) => (vals[k] !== undefined ? vals[k] : ''));
+
+  // ---------------------------------------------------------------- theme
+  let theme = params.get('theme') || storageGet('zhili.audit.theme') || '';
+  if (theme !== 'light' && theme !== 'dark') {
+    theme = window.matchMedia && window.matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+  }
+
+  // ---------------------------------------------------------------- state exposed for tests
+  const Z = {
+    ready: false,
+    loading: 0, // requests in flight
+    rates: null, // the last rates reply
+    whistles: null, // the last whistle audit reply
+    timeline: null, // the last case reply
+    errors: [], // {where, status, code, message}
+    sort: { key: '', dir: 0 },
+    settled() { return Z.ready && Z.loading === 0; },
+  };
+  window.__zhili = Z;
+
+  const RATES = ['response', 'resolution', 'satisfaction', 'on_time'];
+  let tzOffsetMin = null; // the deployment's UTC offset, read from the replies' timestamps
+  let chart = null;
+  let sortKey = '';
+  let sortDir = 0; // 1 ascending, -1 descending, 0 the API's order
+
+  // ---------------------------------------------------------------- helpers
+  function apiURL(path, q) {
+    const u = new URL(path, location.origin);
+    for (const [k, v] of Object.entries(q || {})) if (v !== '' && v != null) u.searchParams.set(k, v);
+    if (TOKEN) u.searchParams.set('token', TOKEN);
+    return u.pathname + u.search;
+  }
+
+  class APIError extends Error {
+    constructor(status, code, message, reason) {
+      super(message);
+      this.status = status;
+      this.code = code;
+      this.reason = reason;
+    }
+  }
+
+  async function getJSON(path, q) {
+    Z.loading++;
+    try {
+      const r = await fetch(apiURL(path, q), { cache: 'no-cache', credentials: 'same-origin' });
+      const text = await r.text();
+      let body = null;
+      try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
+      if (!r.ok) {
+        const e = (body && body.error) || {};
+        throw new APIError(r.status, e.code || '', e.message || text.slice(0, 200) || ('HTTP ' + r.status), e.reason || '');
+      }
+      return body;
+    } finally {
+      Z.loading--;
+    }
+  }
+
+  function showError(where, err) {
+    const e = { where, status: err.status || 0, code: err.code || '', message: err.message || String(err) };
+    Z.errors.push(e);
+    if (Z.errors.length > 20) Z.errors.shift();
+    const box = $('au-error');
+    const line = document.createElement('div');
+    line.className = 'au-error-line';
+    line.innerHTML = '<b>' + esc(t('err_prefix')) + '</b> <span class="au-mono">' + esc(where) + '</span> ' +
+      (e.status ? '<span class="au-mono">HTTP ' + e.status + (e.code ? ' ' + esc(e.code) : '') + '</span> ' : '') +
+      '<span class="au-error-msg">' + esc(e.message) + '</span>';
+    box.appendChild(line);
+    box.hidden = false;
+  }
+  function clearErrors() {
+    $('au-error').innerHTML = '';
+    $('au-error').hidden = true;
+  }
+
+  // Dates: the YYYY-MM-DD of a local Date, and back.
+  function ymd(d) { return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()); }
+  function addDays(d, n) { const x = new Date(d.getFullYear(), d.getMonth(), d.getDate()); x.setDate(x.getDate() + n); return x; }
+  function today() { const n = new Date(); return new Date(n.getFullYear(), n.getMonth(), n.getDate()); }
+  const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+  function quick(kind) {
+    const d = today();
+    switch (kind) {
+      case 'today': return [d, addDays(d, 1)];
+      case 'week': { const dow = (d.getDay() + 6) % 7; return [addDays(d, -dow), addDays(d, 1)]; }
+      case 'month': return [new Date(d.getFullYear(), d.getMonth(), 1), addDays(d, 1)];
+      case 'lastmonth': return [new Date(d.getFullYear(), d.getMonth() - 1, 1), new Date(d.getFullYear(), d.getMonth(), 1)];
+      default: return [addDays(d, -29), addDays(d, 1)];
+    }
+  }
+
+  function offsetOf(s) {
+    const m = /([+-])(\d{2}):(\d{2})$/.exec(s || '');
+    if (m) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
+    if (/Z$/.test(s || '')) return 0;
+    return null;
+  }
+  // when formats an RFC 3339 time in the deployment's zone: "YYYY-MM-DD hh:mm" (or without the year).
+  function when(s, short) {
+    const ms = Date.parse(s || '');
+    if (!Number.isFinite(ms) || /^0001-/.test(s)) return '';
+    let p;
+    if (tzOffsetMin === null) {
+      const d = new Date(ms);
+      p = [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
+    } else {
+      const d = new Date(ms + tzOffsetMin * 60000);
+      p = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
+    }
+    const hm = pad2(p[3]) + ':' + pad2(p[4]) + (p[5] ? ':' + pad2(p[5]) : '');
+    return (short ? '' : p[0] + '-') + pad2(p[1]) + '-' + pad2(p[2]) + ' ' + hm;
+  }
+  function dayOf(s) {
+    const w = when(s);
+    return w ? w.slice(0, 10) : '';
+  }
+  const pct = (v) => (typeof v === 'number' && Number.isFinite(v) ? (v * 100).toFixed(1) + '%' : '');
+  const hrs = (s) => (typeof s === 'number' && s >= 0 ? (s / 3600).toFixed(2) : '');
+  function dur(s) {
+    if (typeof s !== 'number') return '';
+    const a = Math.abs(s);
+    const h = Math.floor(a / 3600);
+    const m = Math.floor((a % 3600) / 60);
+    return (s < 0 ? '−' : '') + (h ? h + 'h' : '') + pad2(m) + 'm';
+  }
+  const dash = () => '<span class="au-muted">' + esc(t('none')) + '</span>';
+
+  // ---------------------------------------------------------------- controls
+  const form = {
+    from: $('f-from'), to: $('f-to'), by: $('f-by'), level: $('f-level'), region: $('f-region'),
+    category: $('f-category'), min: $('f-min'),
+  };
+  function initControls() {
+    const [df, dt] = quick('30d');
+    form.from.value = DATE_RE.test(params.get('from') || '') ? params.get('from') : ymd(df);
+    form.to.value = DATE_RE.test(params.get('to') || '') ? params.get('to') : ymd(dt);
+    form.by.value = params.get('by') === 'region' ? 'region' : 'dept';
+    form.level.value = /^\d+$/.test(params.get('level') || '') ? params.get('level') : '';
+    form.region.value = params.get('region') || '';
+    form.category.value = params.get('category') || '';
+    form.min.value = /^\d+$/.test(params.get('min_sample') || '') ? params.get('min_sample') : '';
+    syncLevel();
+  }
+  function syncLevel() {
+    document.querySelector('.au-level').classList.toggle('au-disabled', form.by.value !== 'region');
+    form.level.disabled = form.by.value !== 'region';
+  }
+  function queryParams() {
+    const q = { from: form.from.value, to: form.to.value };
+    if (form.by.value === 'region') {
+      q.by = 'region';
+      if (form.level.value !== '') q.level = form.level.value;
+    }
+    if (form.region.value.trim()) q.region = form.region.value.trim();
+    if (form.category.value.trim()) q.category = form.category.value.trim();
+    if (form.min.value !== '') q.min_sample = form.min.value;
+    return q;
+  }
+  function writeURL(q, caseID) {
+    const u = new URLSearchParams();
+    if (TOKEN) u.set('token', TOKEN);
+    if (params.get('lang') || lang !== 'zh') u.set('lang', lang);
+    for (const [k, v] of Object.entries(q)) u.set(k, v);
+    if (caseID) u.set('case', caseID);
+    history.replaceState(null, '', location.pathname + '?' + u.toString());
+  }
+  let openCase = params.get('case') || '';
+
+  // ---------------------------------------------------------------- query
+  let generation = 0;
+  async function runQuery() {
+    const gen = ++generation;
+    clearErrors();
+    if (!TOKEN) showError('?token=', new Error(t('no_token')));
+    const q = queryParams();
+    writeURL(q, openCase);
+    setExports(q);
+    $('au-loading').hidden = false;
+    const jobs = [
+      getJSON('/api/v1/audit/rates', q).then((r) => { if (gen === generation) { Z.rates = r; renderRates(); } })
+        .catch((e) => { if (gen === generation) { Z.rates = null; renderRates(); showError('/api/v1/audit/rates', e); } }),
+      getJSON('/api/v1/audit/whistles', q).then((r) => { if (gen === generation) { Z.whistles = r; renderWhistles(); } })
+        .catch((e) => { if (gen === generation) { Z.whistles = null; renderWhistles(); showError('/api/v1/audit/whistles', e); } }),
+    ];
+    await Promise.all(jobs);
+    if (gen !== generation) return;
+    $('au-loading').hidden = true;
+    if (!Z.ready) {
+      Z.ready = true;
+      document.body.dataset.ready = '1';
+    }
+  }
+
+  function setExports(q) {
+    for (const [name, path] of [['rates', '/api/v1/audit/rates'], ['whistles', '/api/v1/audit/whistles']]) {
+      for (const f of ['csv', 'xlsx']) {
+        $(name + '-' + f).href = apiURL(path, Object.assign({}, q, { format: f }));
+      }
+    }
+  }
+
+  // ---------------------------------------------------------------- rates table
+  function unitLabel(u) {
+    if (u.unit === '') return '<span class="au-muted">(' + (lang === 'zh' ? '未派单' : 'not dispatched') + ')</span>';
+    return u.name ? esc(u.name) + ' <span class="au-mono au-muted">' + esc(u.unit) + '</span>' : '<span class="au-mono">' + esc(u.unit) + '</span>';
+  }
+  const insufficient = (f) => f && f.sample === 'insufficient';
+
+  function rateCell(u, key) {
+    const c = u.current[key];
+    const p = u.previous ? u.previous[key] : null;
+    let h = '<div class="au-rate"><span class="au-val" data-val>' + (pct(c.value) || dash()) + '</span>';
+    if (insufficient(c)) h += ' <span class="au-badge au-badge-warn" data-insufficient>' + esc(t('insufficient')) + '</span>';
+    else if (c.rank != null) h += ' <span class="au-rank' + (c.rank === 1 ? ' au-rank-1' : '') + '">' + esc(fmt(t('rank'), { n: c.rank })) + '</span>';
+    h += '</div><div class="au-sub"><span class="au-frac">' + c.num + '/' + c.den + '</span>';
+    if (p && typeof p.value === 'number') {
+      h += ' · ' + esc(t('prev')) + ' ' + pct(p.value);
+      if (typeof c.value === 'number') {
+        const d = (c.value - p.value) * 100;
+        const cls = Math.abs(d) < 0.05 ? 'au-flat' : d > 0 ? 'au-up' : 'au-down';
+        const arrow = Math.abs(d) < 0.05 ? '→' : d > 0 ? '↑' : '↓';
+        h += ' <span class="' + cls + '">' + arrow + (d > 0 ? '+' : '') + d.toFixed(1) + '</span>';
+      }
+    } else {
+      h += ' · ' + esc(t('prev')) + ' ' + esc(t('none'));
+    }
+    return h + '</div>';
+  }
+  function numCell(cur, prev) {
+    let h = '<div>' + cur + '</div>';
+    if (prev != null) h += '<div class="au-sub">' + esc(t('prev')) + ' ' + prev + '</div>';
+    return h;
+  }
+
+  // Columns: key, label, kind (text or num), sort value (null = no value: last), cell HTML.
+  function rateColumns() {
+    const cols = [
+      { key: 'unit', label: t('unit'), text: true, sort: (u) => (u.name || u.unit), cell: unitLabel },
+      { key: 'cases', label: t('cases'), sort: (u) => u.current.cases, cell: (u) => numCell(u.current.cases, u.previous ? u.previous.cases : null) },
+      { key: 'dispatched', label: t('dispatched'), sort: (u) => u.current.dispatched, cell: (u) => numCell(u.current.dispatched, u.previous ? u.previous.dispatched : null) },
+    ];
+    for (const r of RATES) {
+      cols.push({ key: r, label: t(r), rate: true,
+        sort: (u) => (insufficient(u.current[r]) || typeof u.current[r].value !== 'number' ? null : u.current[r].value),
+        cell: (u) => rateCell(u, r) });
+    }
+    cols.push(
+      { key: 'close_p50', label: t('close_p50'), sort: (u) => u.current.close_p50_s, cell: (u) => hrs(u.current.close_p50_s) || dash() },
+      { key: 'close_p90', label: t('close_p90'), sort: (u) => u.current.close_p90_s, cell: (u) => hrs(u.current.close_p90_s) || dash() });
+    if (Z.rates && Z.rates.by === 'region') {
+      cols.push({ key: 'whistle_rate', label: t('whistle_rate'), sort: (u) => u.whistle_rate,
+        cell: (u) => (typeof u.whistle_rate === 'number'
+          ? pct(u.whistle_rate) + ' <span class="au-band au-band-' + esc(u.whistle_band) + '">' + esc((t('band')[u.whistle_band]) || u.whistle_band) + '</span>'
+          : dash()) });
+    }
+    cols.push(
+      { key: 'repeats', label: t('repeats'), sort: (u) => u.current.repeats, cell: (u) => flagNum(u.current.repeats) },
+      { key: 'reopened', label: t('reopened'), sort: (u) => u.current.closed_then_reopened, cell: (u) => flagNum(u.current.closed_then_reopened) },
+      { key: 'unsatisfied', label: t('unsatisfied'), sort: (u) => u.current.closed_unsatisfied, cell: (u) => flagNum(u.current.closed_unsatisfied) });
+    return cols;
+  }
+  const flagNum = (n) => (n > 0 ? '<span class="au-warnnum">' + n + '</span>' : '<span class="au-muted">0</span>');
+
+  function sortedUnits(units, cols) {
+    const col = cols.find((c) => c.key === sortKey);
+    if (!col || !sortDir) return units.slice();
+    const withIdx = units.map((u, i) => ({ u, i, v: col.sort(u) }));
+    withIdx.sort((a, b) => {
+      const an = a.v === null || a.v === undefined || (typeof a.v === 'number' && !Number.isFinite(a.v));
+      const bn = b.v === null || b.v === undefined || (typeof b.v === 'number' && !Number.isFinite(b.v));
+      if (an !== bn) return an ? 1 : -1; // no value or insufficient sample: always last
+      if (an && bn) return a.i - b.i;
+      let c = col.text ? String(a.v).localeCompare(String(b.v), lang === 'zh' ? 'zh-CN' : 'en') : a.v - b.v;
+      if (c === 0) return a.i - b.i;
+      return c * sortDir;
+    });
+    return withIdx.map((x) => x.u);
+  }
+
+  function renderRates() {
+    const rep = Z.rates;
+    const cols = rateColumns();
+    const head = $('rates-head');
+    head.innerHTML = cols.map((c) => {
+      const on = c.key === sortKey && sortDir;
+      const aria = on ? (sortDir > 0 ? 'ascending' : 'descending') : 'none';
+      return '<th data-key="' + c.key + '" class="au-sortable' + (c.text ? ' au-left' : '') + (on ? ' au-sorted' : '') + '" aria-sort="' + aria + '" tabindex="0">' +
+        esc(c.label) + '<span class="au-sort-ind">' + (on ? (sortDir > 0 ? '▲' : '▼') : '↕') + '</span></th>';
+    }).join('');
+    const body = $('rates-body');
+    const units = rep ? rep.units || [] : [];
+    body.innerHTML = sortedUnits(units, cols).map((u) =>
+      '<tr data-unit="' + esc(u.unit) + '">' + cols.map((c) => '<td class="' + (c.text ? 'au-left' : '') + (c.rate ? ' au-ratecell' : '') + '" data-col="' + c.key + '">' + c.cell(u) + '</td>').join('') + '</tr>').join('');
+    $('rates-empty').hidden = !rep || units.length > 0;
+    if (rep) {
+      const o = offsetOf(rep.from);
+      if (o !== null) tzOffsetMin = o;
+      $('au-period-label').textContent = fmt(t('period'), { from: when(rep.from), to: when(rep.to), prev: when(rep.previous_from) });
+      $('rates-summary').textContent = fmt(t('summary_rates'), { n: rep.cases, m: rep.min_sample, w: rep.respond_window });
+    } else {
+      $('au-period-label').textContent = '';
+      $('rates-summary').textContent = '';
+    }
+    renderDefs();
+    renderRepeats();
+    renderChart();
+  }
+
+  function onHeadClick(ev) {
+    const th = ev.target.closest('th[data-key]');
+    if (!th) return;
+    const key = th.dataset.key;
+    const col = rateColumns().find((c) => c.key === key);
+    if (sortKey !== key) {
+      sortKey = key;
+      sortDir = col && col.text ? 1 : -1; // text A→Z first, numbers highest first
+    } else {
+      sortDir = -sortDir;
+    }
+    Z.sort = { key: sortKey, dir: sortDir };
+    renderRates();
+  }
+
+  // ---------------------------------------------------------------- definitions
+  function renderDefs() {
+    const rep = Z.rates;
+    const dl = $('defs');
+    if (!rep || !rep.definitions) { dl.innerHTML = ''; $('defs-extra').textContent = ''; return; }
+    const order = ['response', 'resolution', 'satisfaction', 'on_time', 'close_time', 'counting', 'repeats', 'fake_closure'];
+    const keys = order.filter((k) => rep.definitions[k]).concat(Object.keys(rep.definitions).filter((k) => !order.includes(k)).sort());
+    dl.innerHTML = keys.map((k) => '<dt>' + esc((t('def_names')[k]) || k) + '</dt><dd>' + esc(rep.definitions[k]) + '</dd>').join('');
+    $('defs-extra').textContent = fmt(lang === 'zh' ? '最小样本 {m} · 响应时限 {w}' : 'min. sample {m} · response window {w}', { m: rep.min_sample, w: rep.respond_window });
+  }
+
+  // ---------------------------------------------------------------- chart
+  function renderChart() {
+    const el = $('rates-chart');
+    if (!window.echarts) return;
+    if (!chart) chart = window.echarts.init(el, null, { renderer: 'canvas' });
+    const key = $('chart-rate').value;
+    const units = (Z.rates && Z.rates.units) || [];
+    const dark = theme === 'dark';
+    const fg = dark ? '#c9d4e3' : '#334155';
+    const grid = dark ? '#2a3647' : '#e2e8f0';
+    const names = units.map((u) => (u.name || u.unit || '—') + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
+    const val = (f) => (f && typeof f.value === 'number' ? Math.round(f.value * 1000) / 10 : null);
+    chart.setOption({
+      animation: false,
+      backgroundColor: 'transparent',
+      textStyle: { color: fg, fontFamily: 'inherit' },
+      legend: { top: 0, textStyle: { color: fg }, data: [lang === 'zh' ? '本期' : 'This period', lang === 'zh' ? '上期' : 'Previous'] },
+      tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => (v == null ? '—' : v + '%') },
+      grid: { left: 48, right: 16, top: 32, bottom: 40, containLabel: false },
+      xAxis: { type: 'category', data: names, axisLabel: { color: fg, interval: 0, hideOverlap: true }, axisLine: { lineStyle: { color: grid } } },
+      yAxis: { type: 'value', min: 0, max: 100, axisLabel: { color: fg, formatter: '{value}%' }, splitLine: { lineStyle: { color: grid } } },
+      series: [
+        { name: lang === 'zh' ? '本期' : 'This period', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#4f9cf9' : '#2563eb' },
+          label: { show: true, position: 'top', color: fg, formatter: (p) => (p.value == null ? '' : p.value + '%') },
+          data: units.map((u) => ({ value: val(u.current[key]), itemStyle: insufficient(u.current[key]) ? { color: dark ? '#64748b' : '#94a3b8', decal: { symbol: 'rect', dashArrayX: [1, 0], dashArrayY: [3, 3], rotation: -Math.PI / 4 } } : undefined })) },
+        { name: lang === 'zh' ? '上期' : 'Previous', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#7c8aa0' : '#cbd5e1' },
+          data: units.map((u) => val(u.previous && u.previous[key])) },
+      ],
+    }, true);
+  }
+
+  // ---------------------------------------------------------------- whistles
+  const STAGES = ['signed', 'contacted', 'arrived'];
+  function renderWhistles() {
+    const rep = Z.whistles;
+    const head = $('whistles-head');
+    const byRegion = form.by.value === 'region';
+    const st = t('stage');
+    head.innerHTML = '<tr><th rowspan="2" class="au-left">' + esc(byRegion ? t('w_region') : t('w_dept')) + '</th><th rowspan="2">' + esc(t('summoned')) + '</th>' +
+      STAGES.map((s) => '<th colspan="3" class="au-group-h">' + esc(st[s]) + '</th>').join('') +
+      '<th rowspan="2">' + esc(st.resolved) + ' p50</th><th rowspan="2">' + esc(t('evaluations')) + '</th><th rowspan="2">' + esc(t('mean_score')) + '</th>' +
+      '<th rowspan="2">' + esc(t('overall_ontime')) + '</th></tr><tr>' +
+      STAGES.map(() => '<th>p50</th><th>p90</th><th>' + esc(t('ontime_pct')) + '</th>').join('') + '</tr>';
+    const depts = rep ? rep.depts || [] : [];
+    $('whistles-body').innerHTML = depts.map((d) => {
+      const stages = {};
+      for (const s of d.stages || []) stages[s.stage] = s;
+      let h = '<tr data-dept="' + esc(d.dept) + '"><td class="au-left au-mono">' + esc(d.dept) + '</td><td>' + d.summoned + '</td>';
+      for (const s of STAGES) {
+        const x = stages[s];
+        if (!x) { h += '<td></td><td></td><td></td>'; continue; }
+        h += '<td>' + (hrs(x.p50_s) || dash()) + '</td><td>' + (hrs(x.p90_s) || dash()) + '</td><td>' +
+          (pct(x.on_time.value) || dash()) + '<div class="au-sub au-frac">' + x.on_time.num + '/' + x.on_time.den + '</div></td>';
+      }
+      h += '<td>' + ((d.resolved && hrs(d.resolved.p50_s)) || dash()) + '</td><td>' + d.scores + '</td><td>' +
+        (typeof d.mean_score === 'number' ? d.mean_score.toFixed(2) : dash()) + '</td>';
+      const o = d.on_time || {};
+      const p = rep.previous && rep.previous[d.dept];
+      h += '<td class="au-ratecell"><div class="au-rate"><span class="au-val">' + (pct(o.value) || dash()) + '</span> ';
+      if (!o.enough) h += '<span class="au-badge au-badge-warn" data-insufficient>' + esc(t('insufficient')) + '</span>';
+      else if (o.rank) h += '<span class="au-rank' + (o.rank === 1 ? ' au-rank-1' : '') + '">' + esc(fmt(t('rank'), { n: o.rank })) + '</span>';
+      h += '</div><div class="au-sub"><span class="au-frac">' + (o.num || 0) + '/' + (o.den || 0) + '</span> · ' + esc(t('prev')) + ' ';
+      if (p && p.on_time && typeof p.on_time.value === 'number') {
+        h += pct(p.on_time.value);
+        if (typeof o.value === 'number') {
+          const dd = (o.value - p.on_time.value) * 100;
+          h += ' <span class="' + (Math.abs(dd) < 0.05 ? 'au-flat' : dd > 0 ? 'au-up' : 'au-down') + '">' + (Math.abs(dd) < 0.05 ? '→' : dd > 0 ? '↑+' : '↓') + dd.toFixed(1) + '</span>';
+        }
+      } else h += esc(t('none'));
+      return h + '</div></td></tr>';
+    }).join('');
+    $('whistles-empty').hidden = !rep || depts.length > 0;
+    $('whistles-summary').textContent = rep ? fmt(t('summary_whistles'), { n: rep.whistles, m: rep.min_sample }) : '';
+  }
+
+  // ---------------------------------------------------------------- repeats
+  function caseLink(id) {
+    return '<a href="#case-' + encodeURIComponent(id) + '" class="au-case-link au-mono" data-case="' + esc(id) + '">' + esc(id) + '</a>';
+  }
+  function renderRepeats() {
+    const reps = (Z.rates && Z.rates.repeats) || [];
+    $('repeats-body').innerHTML = reps.map((r) => '<tr><td class="au-left">' + caseLink(r.case_id) + '</td><td class="au-left">' + caseLink(r.repeat_of) +
+      '</td><td class="au-left">' + esc(when(r.reported)) + '</td><td class="au-left au-mono">' + esc(r.dept || '') + '</td><td class="au-left au-mono">' + esc(r.region || '') + '</td></tr>').join('');
+    $('repeats-empty').hidden = !Z.rates || reps.length > 0;
+    $('repeats-count').textContent = Z.rates ? fmt(t('n_repeats'), { n: reps.length }) : '';
+  }
+
+  // ---------------------------------------------------------------- case timeline
+  async function loadCase(id) {
+    id = String(id || '').trim();
+    if (!id) return;
+    openCase = id;
+    $('case-id').value = id;
+    writeURL(queryParams(), id);
+    const panel = $('case-panel');
+    panel.innerHTML = '<div class="au-empty">' + esc(t('loading')) + '</div>';
+    try {
+      const r = await getJSON('/api/v1/cases/' + encodeURIComponent(id));
+      if (openCase !== id) return;
+      Z.timeline = r;
+      if (tzOffsetMin === null && r.events && r.events[0]) tzOffsetMin = offsetOf(r.events[0].at);
+      renderCase();
+    } catch (e) {
+      if (openCase !== id) return;
+      Z.timeline = null;
+      panel.innerHTML = '<div class="au-empty au-error-inline">' + esc(e.message) + '</div>';
+      showError('/api/v1/cases/' + id, e);
+    }
+  }
+
+  function table(cls, headers, rows) {
+    if (!rows.length) return '<div class="au-empty au-empty-sm">' + esc(t('no_rows')) + '</div>';
+    return '<table class="au-table au-table-sm ' + cls + '"><thead><tr>' + headers.map((h) => '<th class="au-left">' + esc(h) + '</th>').join('') +
+      '</tr></thead><tbody>' + rows.join('') + '</tbody></table>';
+  }
+  const stName = (s) => (s ? (t('statuses')[s] || s) : '∅');
+
+  function renderCase() {
+    const r = Z.timeline;
+    const panel = $('case-panel');
+    if (!r) return;
+    const tl = r.timeline || {};
+    let h = '<div class="au-case-head"><span class="au-mono au-case-id">' + esc(r.case_id) + '</span> <span class="au-status au-status-' + esc(tl.status) + '">' +
+      esc(stName(tl.status)) + '</span> <span class="au-badge ' + (r.pii === 'shown' ? 'au-badge-warn' : 'au-badge-info') + '">' + esc(r.pii === 'shown' ? t('pii_shown') : t('pii_masked')) + '</span>';
+    if (tl.returns) h += ' <span class="au-muted">' + esc(fmt(t('returns'), { n: tl.returns })) + '</span>';
+    if (tl.reopens) h += ' <span class="au-muted">' + esc(fmt(t('reopens'), { n: tl.reopens })) + '</span>';
+    h += '</div>';
+    h += '<div class="au-flags">' + (tl.flags || []).map((f) => '<span class="au-flag au-flag-' + esc(f) + '">' + esc(t('flag_names')[f] || f) + '</span>').join('') + '</div>';
+
+    h += '<h3>' + esc(t('steps')) + '</h3>' + table('au-steps', ['#', t('at'), t('type'), t('dept'), t('from_to'), t('reason')],
+      (tl.steps || []).map((s, i) => '<tr class="' + (s.legal ? '' : 'au-illegal') + '" data-step="' + esc(s.type) + '"><td>' + (i + 1) + '</td><td>' + esc(when(s.at)) +
+        '</td><td class="au-mono">' + esc(s.type) + '</td><td class="au-mono">' + esc(s.dept || '') + '</td><td>' + esc(stName(s.from)) + ' → <b>' + esc(stName(s.to)) +
+        '</b></td><td>' + (s.legal ? '<span class="au-muted">' + esc(t('legal')) + '</span>' : '<span class="au-badge au-badge-bad">' + esc(t('illegal')) + '</span> ' + esc(s.reason || '')) + '</td></tr>'));
+
+    h += '<h3>' + esc(t('clocks')) + '</h3>' + table('au-clocks', [t('dept'), t('dispatched_at'), t('deadline'), t('ended'), t('ended_by'), t('late')],
+      (tl.clocks || []).map((c) => '<tr class="' + (c.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(c.dept || '') + '</td><td>' + esc(when(c.dispatched)) + '</td><td>' +
+        esc(when(c.deadline)) + '</td><td>' + esc(when(c.ended)) + '</td><td>' + esc(t('ended_names')[c.ended_by] || c.ended_by || '') + '</td><td>' +
+        (c.late ? '<span class="au-badge au-badge-bad">' + esc(t('late')) + (c.overdue_s ? ' ' + dur(c.overdue_s) : '') + '</span>' : '<span class="au-ok">' + esc(t('on_time_ok')) + '</span>') + '</td></tr>'));
+
+    h += '<h3>' + esc(t('whistles')) + '</h3>';
+    if (!(tl.whistles || []).length) h += '<div class="au-empty au-empty-sm">' + esc(t('no_rows')) + '</div>';
+    for (const w of tl.whistles || []) {
+      h += '<div class="au-whistle"><div><span class="au-mono">' + esc(w.id) + '</span> · ' + esc(t('kind')) + ' <b>' + esc(w.kind) + '</b> · ' + esc(t('blown')) + ' ' + esc(when(w.blown)) +
+        (w.resolved ? ' · ' + esc(t('resolved_at')) + ' ' + esc(when(w.resolved)) : '') + (w.error ? ' <span class="au-badge au-badge-bad">' + esc(w.error) + '</span>' : '') + '</div>';
+      const rows = [];
+      for (const dept of Object.keys(w.depts || {}).sort()) {
+        for (const s of w.depts[dept]) {
+          rows.push('<tr class="' + (s.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(dept) + '</td><td>' + esc(t('stage')[s.stage] || s.stage) + '</td><td>' + esc(when(s.deadline)) +
+            '</td><td>' + esc(when(s.reached)) + '</td><td>' + (s.reached ? '' : esc(dur(s.left_s))) + '</td><td><span class="au-light au-light-' + esc(s.light) + '"></span>' + esc(s.light) + '</td></tr>');
+        }
+      }
+      h += table('au-wclocks', [t('dept'), t('stage').signed + '/' + t('stage').contacted + '/' + t('stage').arrived, t('deadline'), t('reached'), t('left'), t('light')], rows) + '</div>';
+    }
+
+    const evs = tl.evaluations || [];
+    h += '<h3>' + esc(t('evals')) + '</h3>' + table('au-evals', [t('id'), t('whistles'), t('dept'), t('score'), t('at'), t('by_source'), t('supersedes')],
+      evs.map((e) => '<tr class="' + (evs.some((x) => x.supersedes === e.id) ? 'au-superseded' : '') + '"><td class="au-mono">' + esc(e.id) + '</td><td class="au-mono">' + esc(e.whistle_id) +
+        '</td><td class="au-mono">' + esc(e.dept) + '</td><td>' + e.score + '</td><td>' + esc(when(e.at)) + '</td><td class="au-mono">' + esc(e.by || '') + '</td><td class="au-mono">' + esc(e.supersedes || '') + '</td></tr>'));
+
+    const skip = new Set(['id', 'type', 'case_id', 'at', 'dept', 'received', 'region_path']);
+    h += '<h3>' + esc(t('events')) + '</h3>' + table('au-events', [t('at'), t('type'), t('id'), t('dept'), t('fields')],
+      (r.events || []).map((e) => {
+        const fields = Object.keys(e).filter((k) => !skip.has(k) && e[k] !== '' && e[k] != null).map((k) => {
+          let v = e[k];
+          if (k === 'deadline') v = when(v);
+          else if (typeof v === 'object') v = JSON.stringify(v);
+          return '<span class="au-kv"><span class="au-k">' + esc(k) + '</span> ' + esc(v) + '</span>';
+        });
+        if (e.region_path && e.region_path.length) fields.push('<span class="au-kv"><span class="au-k">region_path</span> ' + esc(e.region_path.join(' › ')) + '</span>');
+        return '<tr><td>' + esc(when(e.at)) + '</td><td class="au-mono">' + esc(e.type) + '</td><td class="au-mono">' + esc(e.id) + '</td><td class="au-mono">' + esc(e.dept || '') + '</td><td class="au-fields">' + fields.join(' ') + '</td></tr>';
+      }));
+    panel.innerHTML = h;
+  }
+
+  // ---------------------------------------------------------------- language and theme
+  function applyTexts() {
+    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
+    document.title = t('doc_title');
+    for (const el of document.querySelectorAll('[data-i18n]')) {
+      const v = t(el.dataset.i18n);
+      if (typeof v === 'string') el.textContent = v;
+    }
+    for (const el of document.querySelectorAll('[data-i18n-ph]')) el.placeholder = t(el.dataset.i18nPh);
+    $('lang-switch').textContent = t('lang_switch');
+  }
+  function applyTheme() {
+    document.documentElement.dataset.theme = theme;
+  }
+  function rerender() {
+    applyTexts();
+    renderRates();
+    renderWhistles();
+    if (Z.timeline) renderCase();
+  }
+
+  // ---------------------------------------------------------------- wiring
+  applyTheme();
+  applyTexts();
+  initControls();
+  $('au-form').addEventListener('submit', (ev) => { ev.preventDefault(); runQuery(); });
+  for (const b of document.querySelectorAll('[data-quick]')) {
+    b.addEventListener('click', () => {
+      const [f, to] = quick(b.dataset.quick);
+      form.from.value = ymd(f);
+      form.to.value = ymd(to);
+      runQuery();
+    });
+  }
+  form.by.addEventListener('change', syncLevel);
+  $('rates-head').addEventListener('click', onHeadClick);
+  $('rates-head').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); onHeadClick(ev); } });
+  $('chart-rate').addEventListener('change', renderChart);
+  document.addEventListener('click', (ev) => {
+    const a = ev.target.closest('a[data-case]');
+    if (!a) return;
+    ev.preventDefault();
+    loadCase(a.dataset.case);
+    $('sec-case').scrollIntoView({ block: 'nearest' });
+  });
+  $('case-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadCase($('case-id').value); });
+  $('lang-switch').addEventListener('click', () => {
+    lang = lang === 'zh' ? 'en' : 'zh';
+    storageSet('zhili.lang', lang);
+    writeURL(queryParams(), openCase);
+    rerender();
+  });
+  $('theme-switch').addEventListener('click', () => {
+    theme = theme === 'dark' ? 'light' : 'dark';
+    storageSet('zhili.audit.theme', theme);
+    applyTheme();
+    renderChart();
+  });
+  let resizeTimer = 0;
+  window.addEventListener('resize', () => {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(() => chart && chart.resize(), 100);
+  });
+
+  runQuery();
+  if (openCase) loadCase(openCase);
+  Z.dayOf = dayOf; // for tests and the console
+})();
