@@ -72,7 +72,7 @@ func TestHeapSoak(t *testing.T) {
 		}
 		tabs[i] = tctx
 	}
-	heap := func(tctx context.Context) float64 {
+	heapOnce := func(tctx context.Context) float64 {
 		used, err := chromedp.Run(tctx, func(ctx context.Context, tg *chromedp.Target) (float64, error) {
 			if err := tg.Call(ctx, "HeapProfiler.collectGarbage", nil, nil); err != nil {
 				return 0, err
@@ -87,6 +87,20 @@ func TestHeapSoak(t *testing.T) {
 			t.Fatalf("heap usage: %v", err)
 		}
 		return used
+	}
+	// heap is the smallest of three readings 2 s apart, each after a forced collection: a reading
+	// can catch a message being decoded or a chart being rebuilt, which is not growth.
+	heap := func(tctx context.Context) float64 {
+		best := 0.0
+		for i := range 3 {
+			if i > 0 {
+				time.Sleep(2 * time.Second)
+			}
+			if v := heapOnce(tctx); i == 0 || v < best {
+				best = v
+			}
+		}
+		return best
 	}
 	start := time.Now()
 	time.Sleep(time.Minute)

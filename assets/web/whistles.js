@@ -623,11 +623,13 @@
   }
 
   const boardEl = $('wh-board');
+  const MAX_CARDS = 40;
   function renderBoard() {
     const list = sortedActive();
     const cds = new Map();
     let html = '';
-    for (const [id, w] of list) {
+    // A wall shows a dozen cards at most: build no more than could fit, whatever the backlog.
+    for (const [id, w] of list.slice(0, MAX_CARDS)) {
       const depts = Array.isArray(w.depts) ? w.depts : [];
       const light = lightOf(w.light);
       const wkey = 'w|' + id;
