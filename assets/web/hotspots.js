@@ -191,49 +191,22 @@
   const wrap = $('hs-map-wrap');
 
   function fit() {
-    const w = window.innerWidth;
-    const h = window.innerHeight;
-    const scale = Math.min(w / STAGE_W, h / STAGE_H) || 1;
-    const x = (w - STAGE_W * scale) / 2;
-    const y = (h - STAGE_H * scale) / 2;
-    stage.style.transform = 'translate(' + x + 'px,' + y + 'px) scale(' + scale + ')';
-    // The canvas draws at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
-    Z.layout.scale = scale;
-    Z.layout.dpr = Math.max(1, (window.devicePixelRatio || 1) * scale);
-    scheduleRender();
+    window.ZhiliLive.util.fitStage(stage, STAGE_W, STAGE_H, (scale, dpr) => {
+      // The canvas draws at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
+      Z.layout.scale = scale;
+      Z.layout.dpr = dpr;
+      scheduleRender();
+    });
   }
-  let resizeTimer = 0;
-  window.addEventListener('resize', () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(fit, 150);
-  });
 
   // ---------------------------------------------------------------- regions
-  function apiURL(path) {
-    const u = new URL(path, location.href);
-    if (TOKEN) u.searchParams.set('token', TOKEN);
-    return u.toString();
-  }
 
-  let regionsDelay = 1000;
   function loadRegions() {
-    // The page lives at /screen/hotspots: the API is at the server's root.
-    fetch(apiURL('/api/v1/regions?root=' + encodeURIComponent(REGION) + '&depth=-1'), { cache: 'no-cache', credentials: 'same-origin' })
-      .then((r) => {
-        if (!r.ok) throw new Error('HTTP ' + r.status);
-        return r.json();
-      })
-      .then((fc) => {
-        buildMap(fc);
-        $('map-status').hidden = true;
-        scheduleRender();
-      })
-      .catch((err) => {
-        console.warn('regions:', err);
-        setI18n($('map-status'), 'map_failed');
-        setTimeout(loadRegions, regionsDelay);
-        regionsDelay = Math.min(BACKOFF_MAX, regionsDelay * 2);
-      });
+    window.ZhiliLive.util.loadRegions(REGION, TOKEN, BACKOFF_MAX, (fc) => {
+      buildMap(fc);
+      $('map-status').hidden = true;
+      scheduleRender();
+    }, () => setI18n($('map-status'), 'map_failed'));
   }
 
   function buildMap(fc) {

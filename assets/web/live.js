@@ -243,6 +243,55 @@
     },
     num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : 0; },
     pad2(n) { return n < 10 ? '0' + n : String(n); },
+
+    // apiURL is a server-root API URL carrying the viewer token.
+    apiURL(path, token) {
+      const u = new URL(path, location.href);
+      if (token) u.searchParams.set('token', token);
+      return u.toString();
+    },
+
+    // fitStage scales a fixed-size stage (w×h) into the window, centred, on load and on resize,
+    // and calls onScale(scale, dpr) so canvases can draw at the scaled resolution.
+    fitStage(stage, w, h, onScale) {
+      const fit = () => {
+        const ww = window.innerWidth;
+        const wh = window.innerHeight;
+        const scale = Math.min(ww / w, wh / h) || 1;
+        const x = (ww - w * scale) / 2;
+        const y = (wh - h * scale) / 2;
+        stage.style.transform = 'translate(' + x + 'px,' + y + 'px) scale(' + scale + ')';
+        onScale(scale, Math.max(1, (window.devicePixelRatio || 1) * scale));
+      };
+      let timer = 0;
+      window.addEventListener('resize', () => {
+        clearTimeout(timer);
+        timer = setTimeout(fit, 150);
+      });
+      fit();
+    },
+
+    // loadRegions fetches the region tree under region (GeoJSON, all levels) and calls onLoad;
+    // on failure it calls onFail and retries with backoff up to backoffMax.
+    loadRegions(region, token, backoffMax, onLoad, onFail) {
+      let delay = 1000;
+      const load = () => {
+        fetch(window.ZhiliLive.util.apiURL('/api/v1/regions?root=' + encodeURIComponent(region) + '&depth=-1', token),
+          { cache: 'no-cache', credentials: 'same-origin' })
+          .then((r) => {
+            if (!r.ok) throw new Error('HTTP ' + r.status);
+            return r.json();
+          })
+          .then(onLoad)
+          .catch((err) => {
+            console.warn('regions:', err);
+            onFail(err);
+            setTimeout(load, delay);
+            delay = Math.min(backoffMax, delay * 2);
+          });
+      };
+      load();
+    },
   };
 
   // Playlists for wall screens: ?playlist=overview,hotspots,whistles&interval=60 rotates through
