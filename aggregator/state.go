@@ -237,14 +237,21 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 // countEvent adds the per-day counters of one event of a known case.
 func (s *state) countEvent(c *caseState, e *caseEv) {
 	d := s.day(e.at)
-	s.countDept(c, e, d)
+	// The dispatch this event follows: its department is the handler, and a signing within the
+	// response window of it is a response. Found once per event.
+	var disp *caseEv
+	if e.typ != event.CaseReported && e.typ != event.CaseDispatched {
+		disp = lastDispatch(c, e.at)
+	}
+	responded := e.typ == event.CaseSigned && disp != nil && e.at-disp.at <= int64(RespondWindow)
+	s.countDept(c, e, d, disp, responded)
 	switch e.typ {
 	case event.CaseDispatched:
 		s.add(c.path, c.category, d, dashboard.MDispatched, 1)
 		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
 	case event.CaseSigned:
 		s.add(c.path, c.category, d, dashboard.MSigned, 1)
-		if responded(c, e) {
+		if responded {
 			s.add(c.path, c.category, d, dashboard.MSignedInTime, 1)
 		}
 	case event.CaseReturned:
@@ -271,12 +278,12 @@ func (s *state) countEvent(c *caseState, e *caseEv) {
 
 // countDept adds the department counters of an event: for the department it was dispatched to,
 // or for the case's handling department (its last dispatch as of this event).
-func (s *state) countDept(c *caseState, e *caseEv, d int32) {
+func (s *state) countDept(c *caseState, e *caseEv, d int32, disp *caseEv, responded bool) {
 	dept := e.dept
 	if e.typ != event.CaseDispatched {
 		dept = ""
-		if x := lastDispatch(c, e.at); x != nil {
-			dept = x.dept
+		if disp != nil {
+			dept = disp.dept
 		}
 	}
 	if dept == "" {
@@ -288,7 +295,7 @@ func (s *state) countDept(c *caseState, e *caseEv, d int32) {
 		s.add(key, c.category, d, dashboard.MDispatched, 1)
 	case event.CaseSigned:
 		s.add(key, c.category, d, dashboard.MSigned, 1)
-		if responded(c, e) {
+		if responded {
 			s.add(key, c.category, d, dashboard.MSignedInTime, 1)
 		}
 	case event.CaseResolved:
@@ -315,12 +322,6 @@ func lastDispatch(c *caseState, at int64) *caseEv {
 		}
 	}
 	return nil
-}
-
-// responded reports whether a signing came within the response window of its dispatch.
-func responded(c *caseState, sign *caseEv) bool {
-	x := lastDispatch(c, sign.at)
-	return x != nil && sign.at-x.at <= int64(RespondWindow)
 }
 
 // countClosed is kept apart because it needs the event's satisfaction.

@@ -25,21 +25,20 @@ type Model struct {
 	clk  clock.Clock
 	log  *slog.Logger
 
-	mu         sync.RWMutex
-	counts     map[Key]int64 // per category, and with Category "" the total over categories; summed over sources
-	srcs       map[string]*source
-	onGap      func(source string) // asks the source for a resync
-	whistleGen uint64              // bumped when any whistle changes
-	cats       []string            // categories seen, sorted
-	depts      []string            // departments seen in counters (Key.Region "@<dept>"), sorted
-	feed       []feedItem          // ring of recent items, oldest first
-	feedCap    int
-	feedSeq    uint64 // seq of the newest item in feed
-	lastDay    int32
-	hot        *Hotspots // fed with live items, when set
-	updates    uint64
-	resets     uint64
-	lastData   time.Time
+	mu       sync.RWMutex
+	counts   map[Key]int64 // per category, and with Category "" the total over categories; summed over sources
+	srcs     map[string]*source
+	onGap    func(source string) // asks the source for a resync
+	cats     []string            // categories seen, sorted
+	depts    []string            // departments seen in counters (Key.Region "@<dept>"), sorted
+	feed     []feedItem          // ring of recent items, oldest first
+	feedCap  int
+	feedSeq  uint64 // seq of the newest item in feed
+	lastDay  int32
+	hot      *Hotspots // fed with live items, when set
+	updates  uint64
+	resets   uint64
+	lastData time.Time
 }
 
 // source is what one aggregator contributed: its counters (to subtract them on its next reset)
@@ -174,9 +173,6 @@ func (m *Model) apply(u *Update) (askResync string) {
 	}
 	for _, w := range u.Whistles {
 		s.whistles[w.ID] = w
-	}
-	if len(u.Whistles) > 0 || u.Reset {
-		m.whistleGen++
 	}
 	if !u.Reset && m.hot != nil {
 		m.hot.Observe(u.Items)
