@@ -510,8 +510,8 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  let renderQueued = false;
-  let renderTimer = 0;
+  // Hoisted (var) so that a render requested during start-up finds it.
+  var renderer; // eslint-disable-line no-var
   // A busy feed updates the counters and the feed list on every frame, but coalesces the map's
   // redraws: throttle reports whether to draw now, or keeps the part dirty and draws it later.
   const throttles = { markers: { at: -Infinity, timer: 0 }, polygons: { at: -Infinity, timer: 0 } };
@@ -531,18 +531,12 @@
     return false;
   }
   function scheduleRender() {
-    if (renderQueued) return;
-    renderQueued = true;
-    // requestAnimationFrame pauses in hidden tabs; the timer makes sure state still lands.
-    requestAnimationFrame(render);
-    renderTimer = setTimeout(render, 250);
+    if (!renderer) renderer = window.ZhiliLive.util.scheduler(render);
+    renderer.schedule();
   }
 
   function render() {
-    if (!renderQueued) return;
     const t0 = performance.now();
-    renderQueued = false;
-    clearTimeout(renderTimer);
     const d = state.dirty;
     state.dirty = { overview: false, cases: false, markers: false, polygons: false, lang: false };
     try {
@@ -951,7 +945,7 @@
 
   // settled reports whether everything received is drawn and no finite animation runs (the
   // flip of a counter, a chart transition): screenshots of tests wait for it.
-  Z.settled = () => !renderQueued && !throttles.markers.timer && !throttles.polygons.timer &&
+  Z.settled = () => !(renderer && renderer.pending()) && !throttles.markers.timer && !throttles.polygons.timer &&
     [charts.map, charts.cats].every((c) => c && c.getZr().animation.isFinished()) &&
     document.getAnimations().every((a) => a.playState !== 'running' ||
       (a.effect && a.effect.getTiming().iterations === Infinity));

@@ -484,20 +484,14 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  let renderQueued = false;
-  let renderTimer = 0;
+  // Hoisted (var) so that a render requested during start-up finds it.
+  var renderer; // eslint-disable-line no-var
   function scheduleRender() {
-    if (renderQueued) return;
-    renderQueued = true;
-    // requestAnimationFrame pauses in hidden tabs; the timer makes sure state still lands.
-    requestAnimationFrame(render);
-    renderTimer = setTimeout(render, 250);
+    if (!renderer) renderer = window.ZhiliLive.util.scheduler(render);
+    renderer.schedule();
   }
 
   function render() {
-    if (!renderQueued) return;
-    renderQueued = false;
-    clearTimeout(renderTimer);
     try {
       if (state.dirtyLang) {
         state.dirtyLang = false;
@@ -519,7 +513,7 @@
   }
 
   // settled reports whether everything received is drawn (screenshots of tests wait for it).
-  Z.settled = () => !renderQueued;
+  Z.settled = () => !(renderer && renderer.pending());
 
   // ---------------------------------------------------------------- language
   function setI18n(el, key) {

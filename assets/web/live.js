@@ -244,6 +244,28 @@
     num(v) { return typeof v === 'number' && Number.isFinite(v) ? v : 0; },
     pad2(n) { return n < 10 ? '0' + n : String(n); },
 
+    // scheduler coalesces render requests into one call of fn per frame: requestAnimationFrame,
+    // with a 250 ms timer because animation frames pause in hidden tabs.
+    scheduler(fn) {
+      let queued = false;
+      let timer = 0;
+      const run = () => {
+        if (!queued) return;
+        queued = false;
+        clearTimeout(timer);
+        fn();
+      };
+      return {
+        schedule() {
+          if (queued) return;
+          queued = true;
+          requestAnimationFrame(run);
+          timer = setTimeout(run, 250);
+        },
+        pending: () => queued,
+      };
+    },
+
     // apiURL is a server-root API URL carrying the viewer token.
     apiURL(path, token) {
       const u = new URL(path, location.href);

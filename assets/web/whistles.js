@@ -709,19 +709,14 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  let renderQueued = false;
-  let renderTimer = 0;
+  // Hoisted (var) so that a render requested during start-up finds it.
+  var renderer; // eslint-disable-line no-var
   function scheduleRender() {
-    if (renderQueued) return;
-    renderQueued = true;
-    requestAnimationFrame(render);
-    renderTimer = setTimeout(render, 250);
+    if (!renderer) renderer = window.ZhiliLive.util.scheduler(render);
+    renderer.schedule();
   }
 
   function render() {
-    if (!renderQueued) return;
-    renderQueued = false;
-    clearTimeout(renderTimer);
     try {
       if (state.dirtyLang) {
         state.dirtyLang = false;
@@ -743,7 +738,7 @@
     }
   }
 
-  Z.settled = () => !renderQueued;
+  Z.settled = () => !(renderer && renderer.pending());
 
   // ---------------------------------------------------------------- language
   function setI18n(el, key) {
