@@ -214,6 +214,9 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 			s.add(c.path, c.category, s.day(c.reported), dashboard.MUnlocated, 1)
 		}
 	} else {
+		if ev.typ == event.CaseDispatched {
+			s.redispatch(c, &ev)
+		}
 		s.countEvent(c, &ev)
 	}
 	s.recontribute(c, now)
@@ -236,49 +239,77 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 
 // countEvent adds the per-day counters of one event of a known case.
 func (s *state) countEvent(c *caseState, e *caseEv) {
-	d := s.day(e.at)
-	// The dispatch this event follows: its department is the handler, and a signing within the
-	// response window of it is a response. Found once per event.
 	var disp *caseEv
-	if e.typ != event.CaseReported && e.typ != event.CaseDispatched {
-		disp = lastDispatch(c, e.at)
+	if followsDispatch(e.typ) {
+		disp = lastDispatch(c, e.at, noSkip)
 	}
+	s.count(c, e, disp, 1)
+}
+
+// followsDispatch tells the event types counted against the dispatch they follow: their
+// department is that dispatch's, and a signing within the response window of it is a response.
+func followsDispatch(typ event.Type) bool {
+	return typ != event.CaseReported && typ != event.CaseDispatched
+}
+
+// redispatch keeps the counters independent of arrival order when a dispatch arrives after
+// events that follow it in event time: each such event that was counted against an earlier
+// dispatch (or none) is counted again against this one. d is already inserted.
+func (s *state) redispatch(c *caseState, d *caseEv) {
+	for i := range c.events {
+		e := &c.events[i]
+		if e.off == d.off || !followsDispatch(e.typ) || e.at < d.at {
+			continue
+		}
+		now := lastDispatch(c, e.at, noSkip)
+		if now == nil || now.off != d.off {
+			continue // a later dispatch still precedes e
+		}
+		s.count(c, e, lastDispatch(c, e.at, d.off), -1)
+		s.count(c, e, now, 1)
+	}
+}
+
+// count adds n (1, or -1 to take a count back) to the per-day counters of one event, counted
+// against the dispatch it follows.
+func (s *state) count(c *caseState, e *caseEv, disp *caseEv, n int64) {
+	d := s.day(e.at)
 	responded := e.typ == event.CaseSigned && disp != nil && e.at-disp.at <= int64(RespondWindow)
-	s.countDept(c, e, d, disp, responded)
+	s.countDept(c, e, d, disp, responded, n)
 	switch e.typ {
 	case event.CaseDispatched:
-		s.add(c.path, c.category, d, dashboard.MDispatched, 1)
-		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
+		s.add(c.path, c.category, d, dashboard.MDispatched, n)
+		s.add(c.path, c.category, d, dashboard.MFlowDown, n)
 	case event.CaseSigned:
-		s.add(c.path, c.category, d, dashboard.MSigned, 1)
+		s.add(c.path, c.category, d, dashboard.MSigned, n)
 		if responded {
-			s.add(c.path, c.category, d, dashboard.MSignedInTime, 1)
+			s.add(c.path, c.category, d, dashboard.MSignedInTime, n)
 		}
 	case event.CaseReturned:
-		s.add(c.path, c.category, d, dashboard.MReturned, 1)
+		s.add(c.path, c.category, d, dashboard.MReturned, n)
 	case event.CaseResolved:
-		s.add(c.path, c.category, d, dashboard.MResolved, 1)
+		s.add(c.path, c.category, d, dashboard.MResolved, n)
 	case event.CaseClosed:
-		s.countClosed(c, e.at, e.sat)
+		s.countClosed(c, e.at, e.sat, n)
 	case event.CaseReopened:
-		s.add(c.path, c.category, d, dashboard.MReopened, 1)
+		s.add(c.path, c.category, d, dashboard.MReopened, n)
 	case event.CaseReported:
 		if c.source == "hotline12345" {
-			s.add(c.path, c.category, d, dashboard.MFlowHorizontal, 1)
+			s.add(c.path, c.category, d, dashboard.MFlowHorizontal, n)
 		} else {
-			s.add(c.path, c.category, d, dashboard.MFlowUp, 1)
+			s.add(c.path, c.category, d, dashboard.MFlowUp, n)
 		}
 	case event.WhistleBlown:
-		s.add(c.path, c.category, d, dashboard.MWhistles, 1)
-		s.add(c.path, c.category, d, dashboard.MFlowUp, 1)
+		s.add(c.path, c.category, d, dashboard.MWhistles, n)
+		s.add(c.path, c.category, d, dashboard.MFlowUp, n)
 	case event.WhistleAnswered:
-		s.add(c.path, c.category, d, dashboard.MFlowDown, 1)
+		s.add(c.path, c.category, d, dashboard.MFlowDown, n)
 	}
 }
 
 // countDept adds the department counters of an event: for the department it was dispatched to,
 // or for the case's handling department (its last dispatch as of this event).
-func (s *state) countDept(c *caseState, e *caseEv, d int32, disp *caseEv, responded bool) {
+func (s *state) countDept(c *caseState, e *caseEv, d int32, disp *caseEv, responded bool, n int64) {
 	dept := e.dept
 	if e.typ != event.CaseDispatched {
 		dept = ""
@@ -292,52 +323,55 @@ func (s *state) countDept(c *caseState, e *caseEv, d int32, disp *caseEv, respon
 	key := []string{dashboard.DeptPrefix + dept}
 	switch e.typ {
 	case event.CaseDispatched:
-		s.add(key, c.category, d, dashboard.MDispatched, 1)
+		s.add(key, c.category, d, dashboard.MDispatched, n)
 	case event.CaseSigned:
-		s.add(key, c.category, d, dashboard.MSigned, 1)
+		s.add(key, c.category, d, dashboard.MSigned, n)
 		if responded {
-			s.add(key, c.category, d, dashboard.MSignedInTime, 1)
+			s.add(key, c.category, d, dashboard.MSignedInTime, n)
 		}
 	case event.CaseResolved:
-		s.add(key, c.category, d, dashboard.MResolved, 1)
+		s.add(key, c.category, d, dashboard.MResolved, n)
 	case event.CaseReopened:
-		s.add(key, c.category, d, dashboard.MReopened, 1)
+		s.add(key, c.category, d, dashboard.MReopened, n)
 	case event.CaseClosed:
 		switch e.sat {
 		case "satisfied":
-			s.add(key, c.category, d, dashboard.MSatisfied, 1)
+			s.add(key, c.category, d, dashboard.MSatisfied, n)
 		case "basically":
-			s.add(key, c.category, d, dashboard.MBasically, 1)
+			s.add(key, c.category, d, dashboard.MBasically, n)
 		case "unsatisfied":
-			s.add(key, c.category, d, dashboard.MUnsatisfied, 1)
+			s.add(key, c.category, d, dashboard.MUnsatisfied, n)
 		}
 	}
 }
 
-// lastDispatch is the case's latest dispatch at or before at, or nil.
-func lastDispatch(c *caseState, at int64) *caseEv {
+// lastDispatch is the case's latest dispatch at or before at, leaving out the one at offset
+// skip (noSkip: none), or nil.
+func lastDispatch(c *caseState, at int64, skip uint64) *caseEv {
 	for i := len(c.events) - 1; i >= 0; i-- {
-		if x := &c.events[i]; x.typ == event.CaseDispatched && x.at <= at {
+		if x := &c.events[i]; x.typ == event.CaseDispatched && x.at <= at && x.off != skip {
 			return x
 		}
 	}
 	return nil
 }
 
+const noSkip = ^uint64(0)
+
 // countClosed is kept apart because it needs the event's satisfaction.
-func (s *state) countClosed(c *caseState, at int64, satisfaction string) {
+func (s *state) countClosed(c *caseState, at int64, satisfaction string, n int64) {
 	d := s.day(at)
-	s.add(c.path, c.category, d, dashboard.MClosed, 1)
+	s.add(c.path, c.category, d, dashboard.MClosed, n)
 	switch satisfaction {
 	case "satisfied":
-		s.add(c.path, c.category, d, dashboard.MSatisfied, 1)
+		s.add(c.path, c.category, d, dashboard.MSatisfied, n)
 	case "basically":
-		s.add(c.path, c.category, d, dashboard.MBasically, 1)
+		s.add(c.path, c.category, d, dashboard.MBasically, n)
 	case "unsatisfied":
-		s.add(c.path, c.category, d, dashboard.MUnsatisfied, 1)
+		s.add(c.path, c.category, d, dashboard.MUnsatisfied, n)
 	}
 	if satisfaction != "unsatisfied" {
-		s.add(c.path, c.category, d, dashboard.MClosedOK, 1)
+		s.add(c.path, c.category, d, dashboard.MClosedOK, n)
 	}
 }
 

@@ -1,6 +1,8 @@
 package aggregator
 
 import (
+	"maps"
+	"slices"
 	"testing"
 	"time"
 
@@ -272,5 +274,72 @@ func TestSignedInTime(t *testing.T) {
 	}
 	if dk(dashboard.MDispatched) != 2 || dk(dashboard.MSigned) != 2 || dk(dashboard.MSignedInTime) != 1 {
 		t.Fatalf("department d1: dispatched %d signed %d in time %d", dk(dashboard.MDispatched), dk(dashboard.MSigned), dk(dashboard.MSignedInTime))
+	}
+}
+
+// The counters are a function of a case's events, not of the order they arrive in: a dispatch
+// that arrives after the signing it precedes in event time makes that signing a response, and
+// moves the department counters of the events that follow it. (A partition handed to another
+// aggregator is rebuilt in event-time order; the live one was built in arrival order.)
+func TestCountersIndependentOfArrivalOrder(t *testing.T) {
+	now := ts("2026-11-28T18:00:00+08:00")
+	path := []string{"R", "T1"}
+	deadline := ts("2026-11-29T08:00:00+08:00")
+	dispatch := func(id, dept, at string) rec {
+		return rec{id, "case.dispatched", at, func(r *store.Record) { r.Dept, r.Deadline = dept, &deadline }}
+	}
+	evs := []rec{
+		{"e1", "case.reported", "2026-11-27T08:00:00+08:00", nil},
+		dispatch("e2", "d1", "2026-11-27T08:10:00+08:00"),
+		{"e3", "case.signed", "2026-11-27T11:00:00+08:00", nil}, // late for e2
+		dispatch("e4", "d2", "2026-11-27T12:00:00+08:00"),
+		{"e5", "case.signed", "2026-11-27T12:30:00+08:00", nil}, // in time for e4
+		{"e6", "case.resolved", "2026-11-28T09:00:00+08:00", nil},
+		{"e7", "case.closed", "2026-11-28T10:00:00+08:00", func(r *store.Record) { r.Satisfaction = "unsatisfied" }},
+	}
+	counts := func(order []int) map[dashboard.Key]int64 {
+		s := newTestState()
+		rs := make([]rec, len(order))
+		for i, k := range order {
+			rs[i] = evs[k]
+		}
+		applyAll(s, now, path, rs...)
+		s.flush()
+		out := map[dashboard.Key]int64{}
+		for k, v := range s.rollup {
+			if v != 0 {
+				out[k] = v
+			}
+		}
+		return out
+	}
+	want := counts([]int{0, 1, 2, 3, 4, 5, 6})
+	d := day("2026-11-27T08:00:00+08:00")
+	if want[dashboard.Key{Region: dashboard.DeptPrefix + "d2", Category: "environment", Day: d, Metric: dashboard.MSignedInTime}] != 1 ||
+		want[dashboard.Key{Region: "T1", Category: "environment", Day: d, Metric: dashboard.MSignedInTime}] != 1 {
+		t.Fatalf("in order: the signing 30 min after d2's dispatch is not a response: %v", want)
+	}
+	if want[dashboard.Key{Region: dashboard.DeptPrefix + "d2", Category: "environment", Day: day("2026-11-28T10:00:00+08:00"), Metric: dashboard.MUnsatisfied}] != 1 {
+		t.Fatalf("in order: the unsatisfied closing is not d2's: %v", want)
+	}
+	// Every arrival order of the seven events.
+	var permute func(prefix []int, rest []int) int
+	permute = func(prefix []int, rest []int) int {
+		if len(rest) == 0 {
+			if got := counts(prefix); !maps.Equal(got, want) {
+				t.Fatalf("arrival order %v: counters differ from event-time order\n got %v\nwant %v", prefix, got, want)
+			}
+			return 1
+		}
+		n := 0
+		for i := range rest {
+			next := append(slices.Clone(prefix), rest[i])
+			others := append(slices.Clone(rest[:i]), rest[i+1:]...)
+			n += permute(next, others)
+		}
+		return n
+	}
+	if n := permute(nil, []int{0, 1, 2, 3, 4, 5, 6}); n != 5040 {
+		t.Fatalf("%d orders tried", n)
 	}
 }

@@ -161,6 +161,44 @@ func getJSON(t *testing.T, url string) any {
 	return v
 }
 
+// jsonDiff lists the paths where two decoded JSON values differ, with both values.
+func jsonDiff(path string, got, want any) []string {
+	gm, ok1 := got.(map[string]any)
+	wm, ok2 := want.(map[string]any)
+	if ok1 && ok2 {
+		var out []string
+		keys := map[string]bool{}
+		for k := range gm {
+			keys[k] = true
+		}
+		for k := range wm {
+			keys[k] = true
+		}
+		sorted := make([]string, 0, len(keys))
+		for k := range keys {
+			sorted = append(sorted, k)
+		}
+		slices.Sort(sorted)
+		for _, k := range sorted {
+			out = append(out, jsonDiff(path+"."+k, gm[k], wm[k])...)
+		}
+		return out
+	}
+	ga, ok1 := got.([]any)
+	wa, ok2 := want.([]any)
+	if ok1 && ok2 && len(ga) == len(wa) {
+		var out []string
+		for i := range ga {
+			out = append(out, jsonDiff(fmt.Sprintf("%s[%d]", path, i), ga[i], wa[i])...)
+		}
+		return out
+	}
+	if reflect.DeepEqual(got, want) {
+		return nil
+	}
+	return []string{fmt.Sprintf("  %s: got %v, want %v", path, got, want)}
+}
+
 // eventually retries check until it returns "" or the time is up, then fails with its answer.
 func eventually(t *testing.T, within time.Duration, check func() string) {
 	t.Helper()
@@ -232,7 +270,7 @@ func TestScaleOutMatchesEmbedded(t *testing.T) {
 			w := snapshotData(t, emb.Addr, topic)
 			for _, s := range []*App{s1, s2} {
 				if g := snapshotData(t, s.Addr, topic); !reflect.DeepEqual(g, w) {
-					return fmt.Sprintf("%s on %s differs from embedded:\n got %v\nwant %v", topic, s.Addr, g, w)
+					return fmt.Sprintf("%s on %s differs from embedded:\n%s", topic, s.Addr, strings.Join(jsonDiff("", g, w), "\n"))
 				}
 			}
 			return ""
