@@ -3,7 +3,10 @@ package store_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
+	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -251,4 +254,62 @@ func BenchmarkSinkWithoutRollups(b *testing.B) {
 		}
 		return s
 	}}, "live", 100000)
+}
+
+// BenchmarkSinkCeiling sets the sink beside the server alone. The same rows (live times, 100k
+// batches) are written by the sink into one database, then copied batch by batch into a second,
+// freshly migrated one with INSERT … SELECT inside the server: no client, no network, no
+// exactly-once bookkeeping, no checkpoint, no personal-fields table, the rollup views fed as for
+// the sink. That copy bounds what any client can reach on this server and machine. rows/s is the
+// sink's, ceiling-rows/s the copy's, sink/ceiling their ratio.
+func BenchmarkSinkCeiling(b *testing.B) {
+	const size = 100000
+	ch := testsvc.StartClickHouse(b)
+	open := func() (store.Store, string) {
+		dsn := ch.NewDatabase(b)
+		s, err := store.OpenClickHouse(context.Background(), dsn, store.ClickHouseOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		return s, dsn[strings.LastIndex(dsn, "/")+1:]
+	}
+	src, srcDB := open()
+	_, dstDB := open()
+	rng := rand.New(rand.NewPCG(1, size))
+	batches := make([]store.Batch, b.N)
+	for i := range batches {
+		batches[i] = sinkBatchLive(rng, i, uint64(i*size), size)
+	}
+	b.ResetTimer()
+	start := time.Now()
+	for _, bt := range batches {
+		if err := src.Write(context.Background(), bt); err != nil {
+			b.Fatal(err)
+		}
+	}
+	sink := time.Since(start)
+	start = time.Now()
+	for i := range b.N {
+		q := fmt.Sprintf("INSERT INTO %s.events SELECT * FROM %s.events WHERE intake_offset >= %d AND intake_offset < %d",
+			dstDB, srcDB, i*size, (i+1)*size)
+		resp, err := http.Post(fmt.Sprintf("http://127.0.0.1:%d/?parallel_view_processing=1&query=%s", ch.HTTPPort, url.QueryEscape(q)), "text/plain", nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		msg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			b.Fatalf("copy: %s %s", resp.Status, msg)
+		}
+	}
+	ceiling := time.Since(start)
+	b.StopTimer()
+	if got, err := ch.Query("SELECT count() FROM " + dstDB + ".events"); err != nil || strings.TrimSpace(got) != strconv.Itoa(b.N*size) {
+		b.Fatalf("copied %q rows (%v), want %d", got, err, b.N*size)
+	}
+	rows := float64(b.N * size)
+	b.ReportMetric(rows/sink.Seconds(), "rows/s")
+	b.ReportMetric(rows/ceiling.Seconds(), "ceiling-rows/s")
+	b.ReportMetric(ceiling.Seconds()/sink.Seconds(), "sink/ceiling")
 }
