@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -13,16 +14,19 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+	"github.com/paulmach/orb"
 
 	"zhili/assets"
+	"zhili/geo"
 )
 
 // regionFeature is one feature of GET /api/v1/regions.
 type regionFeature struct {
 	Properties struct {
-		Code  string `json:"code"`
-		Name  string `json:"name"`
-		Level int    `json:"level"`
+		Code   string `json:"code"`
+		Name   string `json:"name"`
+		Level  int    `json:"level"`
+		Parent string `json:"parent"`
 	} `json:"properties"`
 	Geometry struct {
 		Type        string          `json:"type"`
@@ -119,6 +123,10 @@ func TestHotspotScreen(t *testing.T) {
 	if _, err := fsStatHotspots(); err != nil {
 		skipOrFail(t, "front-end built without hotspots.html: run `npm run build` in assets/")
 	}
+	// The period views and playback add a minute or so to the three of the live page.
+	old := browserTimeout
+	browserTimeout = 6 * time.Minute
+	t.Cleanup(func() { browserTimeout = old })
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
@@ -187,6 +195,34 @@ func TestHotspotScreen(t *testing.T) {
 	}
 	srv.ingest(t, batch.String(), n)
 	t.Logf("ingested %d reports: %d in %s, 10 in each of %v, 1 in each other grid", n, perGrid[centre], centre, nb[centre])
+
+	// Reports with a location (the hex level counts points): another category, clustered in
+	// one H3 cell and its six neighbours, plus one in each of 40 grids spread over the city.
+	tree := regionTree(t, srv)
+	centreAt := tree.interior(t, centre)
+	hot := geo.HexCell(centreAt, geo.DefaultHexRes)
+	var points []orb.Point
+	for range 15 {
+		points = append(points, centreAt)
+	}
+	for _, c := range geo.HexNeighbours(hot) {
+		for range 4 {
+			points = append(points, geo.HexCentroid(c))
+		}
+	}
+	for i := range 40 {
+		points = append(points, tree.interior(t, codes[(i*len(codes))/40]))
+	}
+	var located strings.Builder
+	hexCells := map[string]bool{}
+	for i, p := range points {
+		id := fmt.Sprintf("E2E-P%d-%d", stamp, i)
+		fmt.Fprintf(&located, `{"id":"%s","type":"case.reported","case_id":"%s","at":"%s","source":"app","category":"petition","priority":"normal","location":{"lon":%.7f,"lat":%.7f}}`+"\n",
+			id, id, now.Add(-time.Duration(20+i%60)*time.Second).Format(time.RFC3339), p[0], p[1])
+		hexCells[geo.HexString(geo.HexCell(p, geo.DefaultHexRes))] = true
+	}
+	srv.ingest(t, located.String(), len(points))
+	t.Logf("ingested %d located petition reports in %d H3 cells (cluster at %s)", len(points), len(hexCells), geo.HexString(hot))
 
 	// The live topic sends the change as merge-patch deltas: at least one grid turns hot.
 	if err := waitFor(ctx, `window.__zhili.hot >= 1`, 20*time.Second); err != nil {
@@ -266,6 +302,9 @@ func TestHotspotScreen(t *testing.T) {
 		t.Fatalf("24h window: %v\nwindow.__zhili = %s", err, dump())
 	}
 
+	hotspotLevels(t, ctx, srv, tree, centre, hexCells, n, dump)
+	hotspotPlayback(t, ctx, srv, pageURL, dump)
+
 	// 5. 3840×2160 kiosk: sharp map, no controls.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(3840, 2160), chromedp.Navigate(pageURL+"&kiosk=1")); err != nil {
 		t.Fatal(err)
@@ -276,6 +315,9 @@ func TestHotspotScreen(t *testing.T) {
 	st = readState()
 	if st.Switch {
 		t.Error("kiosk mode shows the window switch")
+	}
+	if vis := visibleControls(t, ctx); len(vis) > 0 {
+		t.Errorf("kiosk mode shows controls: %v", vis)
 	}
 	if float64(st.Painted) < 0.05*float64(st.Total) {
 		t.Errorf("map canvas at 3840×2160 nearly empty: %d of %d", st.Painted, st.Total)
@@ -310,4 +352,417 @@ func fsStatHotspots() (bool, error) {
 		return false, err
 	}
 	return true, f.Close()
+}
+
+// tree is the demo region tree as GET /api/v1/regions gives it.
+type tree map[string]regionFeature
+
+func regionTree(t *testing.T, srv *server) tree {
+	t.Helper()
+	resp, err := http.Get(srv.base + "/api/v1/regions?root=root&depth=-1&token=" + url.QueryEscape(viewToken))
+	if err != nil {
+		t.Fatalf("GET /api/v1/regions: %v", err)
+	}
+	defer resp.Body.Close()
+	var fc struct {
+		Features []regionFeature `json:"features"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&fc); err != nil {
+		t.Fatalf("decode regions: %v", err)
+	}
+	out := tree{}
+	for _, f := range fc.Features {
+		out[f.Properties.Code] = f
+	}
+	return out
+}
+
+// polygons returns a region's outline.
+func (tr tree) polygons(t *testing.T, code string) orb.MultiPolygon {
+	t.Helper()
+	f := tr[code]
+	var mp orb.MultiPolygon
+	switch f.Geometry.Type {
+	case "Polygon":
+		var p orb.Polygon
+		if err := json.Unmarshal(f.Geometry.Coordinates, &p); err != nil {
+			t.Fatal(err)
+		}
+		mp = orb.MultiPolygon{p}
+	case "MultiPolygon":
+		if err := json.Unmarshal(f.Geometry.Coordinates, &mp); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return mp
+}
+
+// interior returns a point inside a region: the mean of its outer vertices when that is
+// inside, else the first point inside on the way from it to a vertex.
+func (tr tree) interior(t *testing.T, code string) orb.Point {
+	t.Helper()
+	mp := tr.polygons(t, code)
+	if len(mp) == 0 || len(mp[0]) == 0 {
+		t.Fatalf("region %s has no outline", code)
+	}
+	ring := mp[0][0]
+	var c orb.Point
+	for _, p := range ring {
+		c[0] += p[0] / float64(len(ring))
+		c[1] += p[1] / float64(len(ring))
+	}
+	for _, f := range []float64{0, 0.2, 0.4, 0.6, 0.8, 0.95} {
+		for _, v := range ring {
+			q := orb.Point{c[0] + (v[0]-c[0])*f, c[1] + (v[1]-c[1])*f}
+			if polygonContains(mp, q) {
+				return q
+			}
+			if f == 0 {
+				break
+			}
+		}
+	}
+	t.Fatalf("no interior point found for region %s", code)
+	return c
+}
+
+func polygonContains(mp orb.MultiPolygon, q orb.Point) bool {
+	in := false
+	for _, poly := range mp {
+		for _, ring := range poly {
+			for i, j := 0, len(ring)-1; i < len(ring); j, i = i, i+1 {
+				a, b := ring[i], ring[j]
+				if (a[1] > q[1]) != (b[1] > q[1]) && q[0] < (b[0]-a[0])*(q[1]-a[1])/(b[1]-a[1])+a[0] {
+					in = !in
+				}
+			}
+		}
+	}
+	return in
+}
+
+// ancestor returns code's ancestor at level (code itself when it is at that level).
+func (tr tree) ancestor(code string, level int) string {
+	for c := code; c != ""; c = tr[c].Properties.Parent {
+		if tr[c].Properties.Level == level {
+			return c
+		}
+	}
+	return ""
+}
+
+// leaves counts the regions without children under code.
+func (tr tree) leaves(code string) int {
+	parents := map[string]bool{}
+	for _, f := range tr {
+		parents[f.Properties.Parent] = true
+	}
+	n := 0
+	for c, f := range tr {
+		if parents[c] {
+			continue
+		}
+		for p := f.Properties.Parent; p != ""; p = tr[p].Properties.Parent {
+			if p == code {
+				n++
+				break
+			}
+		}
+	}
+	return n
+}
+
+// visibleControls lists the new controls of the hotspot page that are visible.
+func visibleControls(t *testing.T, ctx context.Context) []string {
+	t.Helper()
+	vis, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`['hs-tools', 'hs-levels', 'hs-modes', 'hs-category', 'hs-from', 'hs-apply',
+	  'hs-play-start', 'hs-play', 'hs-speeds', 'hs-scrub', 'hs-up', 'hs-windows', 'lang-switch']
+	  .filter((id) => { const e = document.getElementById(id); return e && e.offsetParent !== null; })`))
+	if err != nil {
+		t.Fatalf("read controls: %v", err)
+	}
+	return vis
+}
+
+// restHotspots calls GET /api/v1/hotspots as the test's own check of the page.
+type restCell struct {
+	Code    string `json:"code"`
+	Count   int    `json:"count"`
+	Bin     int    `json:"bin"`
+	Pattern string `json:"pattern"`
+}
+
+func restHotspots(t *testing.T, srv *server, q url.Values) []restCell {
+	t.Helper()
+	q.Set("token", viewToken)
+	resp, err := http.Get(srv.base + "/api/v1/hotspots?" + q.Encode())
+	if err != nil {
+		t.Fatalf("GET /api/v1/hotspots: %v", err)
+	}
+	defer resp.Body.Close()
+	var rep struct {
+		Cells []restCell `json:"cells"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/hotspots?%s: %s", q.Encode(), resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatalf("decode hotspots: %v", err)
+	}
+	return rep.Cells
+}
+
+func evalJS[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
+}
+
+// canvasColour counts the map pixels within 12 of an RGB colour.
+func canvasColour(t *testing.T, ctx context.Context, rgb [3]int) int {
+	t.Helper()
+	return evalJS[int](t, ctx, fmt.Sprintf(`(() => {
+	  const c = document.getElementById('hs-map');
+	  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+	  let n = 0;
+	  for (let i = 0; i < d.length; i += 4) {
+	    if (d[i + 3] > 200 && Math.abs(d[i] - %d) < 12 && Math.abs(d[i + 1] - %d) < 12 && Math.abs(d[i + 2] - %d) < 12) n++;
+	  }
+	  return n;
+	})()`, rgb[0], rgb[1], rgb[2]))
+}
+
+// hotspotLevels checks the hex level, the emerging mode, the category filter (against the
+// test's own REST call) and the drill-down by a click on the map. The page shows the 24h window.
+func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, centre string, hexCells map[string]bool, envCases int, dump func() string) {
+	click := func(sel string) {
+		t.Helper()
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector(`+jsString(sel)+`).click(), true)`)); err != nil {
+			t.Fatalf("click %s: %v", sel, err)
+		}
+	}
+
+	// Hex level: every cell of the topic is drawn from the outlines of /api/v1/hexes.
+	click(`#hs-levels button[data-level="hex"]`)
+	if err := waitFor(ctx, `window.__zhili.levelShown === "hex" && window.__zhili.hexListed >= `+fmt.Sprint(len(hexCells))+
+		` && window.__zhili.hexDrawn === window.__zhili.hexListed && window.__zhili.settled()`, 20*time.Second); err != nil {
+		t.Fatalf("hex level not drawn: %v\nwindow.__zhili = %s", err, dump())
+	}
+	listed := evalJS[[]string](t, ctx, `window.__zhili.cellIds()`)
+	for c := range hexCells {
+		if !slices.Contains(listed, c) {
+			t.Errorf("hex cell %s (has reports) is not in the page's hex level %v", c, listed)
+		}
+	}
+	hotPx := canvasColour(t, ctx, [3]int{0xe3, 0x26, 0x2f})
+	hexHot := evalJS[int](t, ctx, `window.__zhili.hot`)
+	t.Logf("hex level: %d cells listed, all drawn, %d hot, %d px in the 99 %% hot colour", len(listed), hexHot, hotPx)
+	if hexHot < 1 || hotPx == 0 {
+		t.Errorf("hex level: %d hot cells, %d hot pixels; want the cluster hot and drawn", hexHot, hotPx)
+	}
+	if title := evalJS[string](t, ctx, `document.getElementById('hs-map-title').textContent`); !strings.Contains(title, "六边形") {
+		t.Errorf("hex map title = %q", title)
+	}
+	screenshot(t, ctx, "hotspots-1920x1080-hex.png")
+
+	// Emerging mode: the legend shows the classes, in Chinese.
+	click(`#hs-levels button[data-level="grid"]`)
+	click(`#hs-modes button[data-mode="emerging"]`)
+	if err := waitFor(ctx, `window.__zhili.mode === "emerging" && window.__zhili.levelShown === "grid" && window.__zhili.legend.length === 17`, 10*time.Second); err != nil {
+		t.Fatalf("emerging mode: %v\nwindow.__zhili = %s", err, dump())
+	}
+	legend := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#hs-legend .hs-legend-item')).map((e) => e.textContent)`)
+	for _, want := range []string{"新增热点", "连续热点", "加强热点", "持续热点", "减弱热点", "零星热点", "振荡热点", "历史热点", "新增冷点", "历史冷点", "无明显模式"} {
+		if !slices.ContainsFunc(legend, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			t.Errorf("emerging legend lacks %s: %v", want, legend)
+		}
+	}
+	screenshot(t, ctx, "hotspots-1920x1080-emerging.png")
+	click(`#hs-modes button[data-mode="gi"]`)
+
+	// Category filter: the REST view of the window ending now, labelled; its counts are the
+	// server's for the same query.
+	q := url.Values{"region": {"root"}, "level": {"grid"}, "category": {"environment"},
+		"from": {time.Now().Add(-2 * time.Hour).Format(time.RFC3339)}, "to": {time.Now().Add(time.Minute).Format(time.RFC3339)}}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		total := 0
+		for _, c := range restHotspots(t, srv, q) {
+			total += c.Count
+		}
+		if total == envCases {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the history store has %d environment reports after 20 s, want %d", total, envCases)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the store until it has the reports
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.getElementById('hs-category');
+	  s.value = 'environment'; s.dispatchEvent(new Event('change')); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `window.__zhili.view === "rest" && window.__zhili.rest && window.__zhili.rest.category === "environment" && window.__zhili.settled()`, 20*time.Second); err != nil {
+		t.Fatalf("category filter: %v\nwindow.__zhili = %s", err, dump())
+	}
+	type restView struct {
+		Region, From, To, Category string
+		Cells                      map[string]int
+		Total                      int
+		Label                      string
+		Shown                      int
+		Summary                    string
+	}
+	rv := evalJS[restView](t, ctx, `(() => { const r = window.__zhili.rest; const l = document.getElementById('hs-view');
+	  return {region: r.region, from: r.from, to: r.to, category: r.category, cells: r.cells, total: r.total,
+	    label: l.offsetParent !== null ? l.textContent : '', shown: window.__zhili.cases,
+	    summary: document.getElementById('hs-summary').textContent}; })()`)
+	t.Logf("filtered view: %q, %d cases from %s to %s", rv.Label, rv.Total, rv.From, rv.To)
+	if !strings.Contains(rv.Label, "筛选") || !strings.Contains(rv.Label, "环境卫生") || !strings.Contains(rv.Label, "30") {
+		t.Errorf("filtered view label = %q, want it to name the filter, 环境卫生 and the 30 s refresh", rv.Label)
+	}
+	server := restHotspots(t, srv, url.Values{"region": {rv.Region}, "level": {"grid"}, "category": {"environment"}, "from": {rv.From}, "to": {rv.To}})
+	sum := 0
+	for _, c := range server {
+		sum += c.Count
+		if rv.Cells[c.Code] != c.Count {
+			t.Errorf("grid %s: the page shows %d environment cases, the server says %d", c.Code, rv.Cells[c.Code], c.Count)
+		}
+	}
+	if len(server) != len(rv.Cells) || rv.Total != sum || rv.Shown != sum || sum != envCases {
+		t.Errorf("filtered totals: page %d (%d cells, %d drawn), server %d (%d cells), ingested %d", rv.Total, len(rv.Cells), rv.Shown, sum, len(server), envCases)
+	}
+	if !strings.Contains(rv.Summary, fmt.Sprint(sum)) {
+		t.Errorf("summary %q does not show the %d filtered cases", rv.Summary, sum)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.getElementById('hs-category');
+	  s.value = ''; s.dispatchEvent(new Event('change')); return true; })()`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `window.__zhili.view === "live" && document.getElementById('hs-view').hidden`, 10*time.Second); err != nil {
+		t.Fatalf("back to live: %v", err)
+	}
+
+	// Drill-down: a click at the centre of the county with the hot spot.
+	county := tr.ancestor(centre, 1)
+	pt := evalJS[map[string]float64](t, ctx, `window.__zhili.pointOf(`+jsString(county)+`)`)
+	if _, err := chromedp.Run(ctx, chromedp.MouseClickXY(pt["x"], pt["y"])); err != nil {
+		t.Fatalf("click at %v: %v", pt, err)
+	}
+	topic := "hotspots:" + county + ":24h"
+	if err := waitFor(ctx, `window.__zhili.region === `+jsString(county)+` && window.__zhili.topic === `+jsString(topic)+
+		` && window.__zhili.seq[`+jsString(topic)+`] !== undefined && location.search.includes('region=`+county+`') && window.__zhili.settled()`, 20*time.Second); err != nil {
+		t.Fatalf("drill-down to %s: %v\nwindow.__zhili = %s", county, err, dump())
+	}
+	type drillState struct {
+		Grids  int      `json:"grids"`
+		Hot    []string `json:"hot"`
+		Crumbs string   `json:"crumbs"`
+		Up     bool     `json:"up"`
+		Title  string   `json:"title"`
+	}
+	ds := evalJS[drillState](t, ctx, `({grids: window.__zhili.grids, hot: window.__zhili.hotGrids,
+	  crumbs: document.getElementById('hs-crumbs').textContent, up: !!document.getElementById('hs-up'),
+	  title: document.getElementById('title').textContent})`)
+	t.Logf("drilled into %s (%s): %d grids, hot %v, breadcrumb %q", county, tr[county].Properties.Name, ds.Grids, ds.Hot, ds.Crumbs)
+	if want := tr.leaves(county); ds.Grids != want {
+		t.Errorf("drilled topic has %d grids, the county %d", ds.Grids, want)
+	}
+	if !slices.Contains(ds.Hot, centre) {
+		t.Errorf("the hot grid %s is not hot in its county's topic: %v", centre, ds.Hot)
+	}
+	if name := tr[county].Properties.Name; !strings.Contains(ds.Crumbs, name) || !strings.Contains(ds.Title, name) || !ds.Up {
+		t.Errorf("breadcrumb %q, title %q, up button %v; want %s and a way up", ds.Crumbs, ds.Title, ds.Up, name)
+	}
+	screenshot(t, ctx, "hotspots-1920x1080-drill.png")
+	click(`#hs-up`)
+	if err := waitFor(ctx, `window.__zhili.topic === "hotspots:root:24h" && window.__zhili.seq["hotspots:root:24h"] !== undefined && !location.search.includes('region=')`, 20*time.Second); err != nil {
+		t.Fatalf("back up: %v\nwindow.__zhili = %s", err, dump())
+	}
+}
+
+// hotspotPlayback starts a playback of today by the hour from the URL: the page steps through
+// the frames (the label changes), the timeline chart is drawn, a frame's cases are the server's.
+func hotspotPlayback(t *testing.T, ctx context.Context, srv *server, pageURL string, dump func() string) {
+	loc, err := time.LoadLocation("Asia/Shanghai") // the server's --tz default
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().In(loc)
+	day := now.Format("2006-01-02")
+	next := now.AddDate(0, 0, 1).Format("2006-01-02")
+	u := pageURL + "&playback=" + day + "," + next + "&step=1h&speed=8"
+	if err := chromedp.Do(ctx, chromedp.Navigate(u)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.view === "playback" && window.__zhili.playback &&
+	  window.__zhili.playback.frames === 24 && window.__zhili.playback.shown.length >= 4`, 30*time.Second); err != nil {
+		t.Fatalf("playback did not step through frames: %v\nwindow.__zhili = %s", err, dump())
+	}
+	type pbState struct {
+		Frames int      `json:"frames"`
+		Index  int      `json:"index"`
+		Label  string   `json:"label"`
+		Shown  []string `json:"shown"`
+		From   string   `json:"from"`
+		To     string   `json:"to"`
+		Cases  int      `json:"cases"`
+		Big    string   `json:"big"`
+		Chart  bool     `json:"chart"`
+	}
+	const readPB = `(() => { const p = window.__zhili.playback;
+	  return Object.assign({}, p, {big: document.getElementById('hs-frame-big').textContent,
+	    chart: !!document.querySelector('#hs-timeline canvas')}); })()`
+	pb := evalJS[pbState](t, ctx, readPB)
+	t.Logf("playback: %d frames, shown %v", pb.Frames, pb.Shown)
+	distinct := map[string]bool{}
+	for _, l := range pb.Shown {
+		distinct[l] = true
+	}
+	if len(distinct) < 3 {
+		t.Errorf("playback showed %d distinct frame labels, want at least 3: %v", len(distinct), pb.Shown)
+	}
+	if !pb.Chart {
+		t.Error("playback: no timeline chart")
+	}
+	// Pause on the current hour (it has the test's reports) and check it against the server.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('hs-play').click(), window.__zhili.seek(`+fmt.Sprint(now.Hour())+`), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `!window.__zhili.playback.playing && window.__zhili.playback.index === `+fmt.Sprint(now.Hour())+
+		` && window.__zhili.playback.loaded === 24 && window.__zhili.settled()`, 20*time.Second); err != nil {
+		t.Fatalf("playback pause/seek: %v\nwindow.__zhili = %s", err, dump())
+	}
+	pb = evalJS[pbState](t, ctx, readPB)
+	want := fmt.Sprintf("%02d:00–%02d:00", now.Hour(), (now.Hour()+1)%24)
+	if !strings.Contains(pb.Label, want) || !strings.Contains(pb.Big, want) {
+		t.Errorf("frame label %q (shown %q), want the hour %s", pb.Label, pb.Big, want)
+	}
+	sum := 0
+	for _, c := range restHotspots(t, srv, url.Values{"region": {"root"}, "level": {"grid"}, "from": {pb.From}, "to": {pb.To}}) {
+		sum += c.Count
+	}
+	t.Logf("frame %d %q: %d cases (server %d)", pb.Index, pb.Label, pb.Cases, sum)
+	if pb.Cases != sum || sum == 0 {
+		t.Errorf("frame %q: the page counts %d cases, the server %d", pb.Label, pb.Cases, sum)
+	}
+	screenshot(t, ctx, "hotspots-1920x1080-playback.png")
+
+	// Kiosk playback: frames and timeline shown, every control hidden.
+	if err := chromedp.Do(ctx, chromedp.Navigate(u+"&kiosk=1")); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.playback && window.__zhili.playback.shown.length >= 2`, 30*time.Second); err != nil {
+		t.Fatalf("kiosk playback: %v\nwindow.__zhili = %s", err, dump())
+	}
+	if vis := visibleControls(t, ctx); len(vis) > 0 {
+		t.Errorf("kiosk playback shows controls: %v", vis)
+	}
+	if !evalJS[bool](t, ctx, `document.getElementById('hs-timeline').offsetParent !== null && !document.getElementById('hs-frame-big').hidden`) {
+		t.Error("kiosk playback hides the timeline or the frame label")
+	}
+	screenshot(t, ctx, "hotspots-1920x1080-playback-kiosk.png")
 }

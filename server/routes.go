@@ -75,6 +75,7 @@ func (s *Server) routes() {
 	a.Get("/api/v1/series", s.series)
 	a.Get("/api/v1/counts", s.counts)
 	a.Get("/api/v1/hotspots", s.hotspots)
+	a.Get("/api/v1/hexes", s.hexes)
 	a.Get("/api/v1/cases/:id", s.caseTimeline)
 	a.Get("/api/v1/audit/rates", s.auditRates)
 	a.Get("/api/v1/audit/whistles", s.auditWhistles)
