@@ -442,7 +442,13 @@ func TestWallScreen(t *testing.T) {
 		newBefore = *v
 	}
 
-	// 4. A batch of reports across the county (NDJSON, one request) reaches the screen.
+	// 4. A batch of reports across the county (NDJSON, one request) reaches the screen, with a
+	// dispatch of every third: each draws a flow line on the map (上行 grid reports, 横向 hotline
+	// reports, 下行 dispatches).
+	linesBefore, err := chromedp.Run(ctx, chromedp.Evaluate[int](flowLines))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var batch strings.Builder
 	cats := []string{"dispute", "security", "safety", "environment", "cityorder", "livelihood", "petition"}
 	prios := []string{"normal", "normal", "urgent", "normal", "critical", "normal"}
@@ -455,15 +461,25 @@ func TestWallScreen(t *testing.T) {
 		if i%3 == 0 {
 			src = "hotline12345"
 		}
+		at := time.Now().Add(-time.Duration(nBatch-i) * time.Second)
 		fmt.Fprintf(&batch, `{"id":"%s","type":"case.reported","case_id":"%s","at":"%s","source":"%s","category":"%s","priority":"%s","location":{"lon":%.4f,"lat":%.4f}}`+"\n",
-			id, id, time.Now().Add(-time.Duration(nBatch-i)*time.Second).Format(time.RFC3339), src, cats[i%len(cats)], prios[i%len(prios)], lon, lat)
+			id, id, at.Format(time.RFC3339), src, cats[i%len(cats)], prios[i%len(prios)], lon, lat)
+		if i%3 == 1 {
+			batch.WriteString(dispatch(id, at))
+		}
 	}
-	srv.ingest(t, batch.String(), nBatch)
+	const nDispatch = nBatch / 3
+	srv.ingest(t, batch.String(), nBatch+nDispatch)
 	if err := waitFor(ctx, fmt.Sprintf(`window.__zhili.counters.new_today === %d && window.__zhili.feed >= %d`, newBefore+nBatch, min(nBatch, 12)), 5*time.Second); err != nil {
 		st := read(t, ctx)
 		t.Fatalf("after a batch of %d reports: new_today %v, want %d; feed %v: %v", nBatch, deref(st.Counters["new_today"]), newBefore+nBatch, st.Feed, err)
 	}
 	newBefore += nBatch
+	wantLines := min(linesBefore+nBatch+nDispatch, 40)
+	if err := waitFor(ctx, fmt.Sprintf(`%s === %d && window.__zhili.flowKinds.down >= %d && window.__zhili.flowKinds.horizontal >= %d`, flowLines, wantLines, nDispatch, nBatch/3), 3*time.Second); err != nil {
+		n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](flowLines))
+		t.Errorf("flow lines after %d reports and %d dispatches: %d, want %d (%s): %v", nBatch, nDispatch, n, wantLines, kindsJSON(ctx), err)
+	}
 	screenshot(t, ctx, "wall-1920x1080.png")
 
 	// 5. One case reported through the API reaches the counter and the feed within 2 s.
@@ -560,6 +576,11 @@ func TestWallScreen(t *testing.T) {
 	t.Logf("server stopped → stale banner: %.0f ms", float64(time.Since(lost).Microseconds())/1000)
 	screenshot(t, ctx, "wall-1920x1080-stale.png")
 	guard.verify(t)
+}
+
+func kindsJSON(ctx context.Context) string {
+	b, _ := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`JSON.stringify(window.__zhili.flowKinds)`))
+	return string(b)
 }
 
 func deref(p *int) any {

@@ -7,6 +7,19 @@
  *   ?lang=en  start in English (the 中/EN switch also remembers the choice)
  *   ?markers= minutes a case marker stays on the map; default 10
  *   ?region=  region code to show (a token limited to a subtree needs its own region); default root
+ *   ?flows=   seconds a flow line (上行/下行/横向) stays on the map; default 180 (10 to 1800, 0: none)
+ *
+ * Layouts (the stage is designed at 1920×1080 per monitor and scaled to the window):
+ *   (none)         one 16:9 stage: 1920×1080, or 3840×2160 at twice the scale
+ *   ?panel=NAME    one panel fills the screen under the title bar and the clock: map, counters,
+ *                  flows, categories, rates, ranking or feed. For a wall of one page per monitor:
+ *                  every page shows the deployment's clock (from the server's message times,
+ *                  ticking on the second), so all panels show the same second.
+ *   ?wall=CxR      one page spanning C×R monitors (C 1–4, R 1–3; e.g. 2x1, 3x1, 2x2): the stage is
+ *                  C·1920 × R·1080, the map large in the middle, the other panels around it, no
+ *                  panel other than the map across a seam between monitors.
+ *   ?bezel=PX      with ?wall: stage pixels kept clear on each side of a seam (default 8)
+ *   ?kiosk=1 hides the controls in every layout.
  *
  * Screens run for weeks: every collection below is bounded, every timer is created once, and a
  * reconnect detaches the old socket's handlers before a new socket is opened.
@@ -35,8 +48,18 @@
   const RIPPLE_NEW_MS = 60 * 1000;
   const MAX_FEED = 40; // cases kept for the feed list (the panel shows what fits)
   const MAX_SEEN = 4000; // event ids remembered to drop duplicates after a resync
-  const STAGE_W = 1920;
-  const STAGE_H = 1080;
+  const FLOW_MS = params.get('flows') === '0' ? 0 : clampNum(params.get('flows'), 180, 10, 1800) * 1000;
+  const MAX_FLOWS = 40; // flow lines on the map (each animates)
+  const FLOW_COLORS = { up: '#39e0a0', down: '#ffb545', horizontal: '#4fc3ff' }; // as the flow icons
+  const PANELS = ['map', 'counters', 'flows', 'categories', 'rates', 'ranking', 'feed'];
+  const PANEL = PANELS.includes(params.get('panel')) ? params.get('panel') : '';
+  const wallParam = /^([1-4])x([1-3])$/.exec(params.get('wall') || '');
+  const WALL = wallParam && wallParam[1] * wallParam[2] > 1 ? { cols: Number(wallParam[1]), rows: Number(wallParam[2]) } : null;
+  const BEZEL = clampNum(params.get('bezel'), 8, 0, 300);
+  const MON_W = 1920; // one monitor of the stage
+  const MON_H = 1080;
+  const STAGE_W = MON_W * (WALL ? WALL.cols : 1);
+  const STAGE_H = MON_H * (WALL ? WALL.rows : 1);
   const REGION = /^[A-Za-z0-9._-]{1,64}$/.test(params.get('region') || '') ? params.get('region') : 'root';
   const TOPIC_OVERVIEW = 'overview:' + REGION;
   const TOPIC_CASES = 'cases:' + REGION;
@@ -68,6 +91,7 @@
       rates_title: '三率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
       map_title: '一网格 · 在办案件分布', map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
       legend_open: '在办', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
+      flow_legend: '三流动线 · 近{n}', flow_min: '{n} 分钟', flow_sec: '{n} 秒', center: '指挥中心', hotline: '12345 热线',
       rank_title: '乡镇街道排名 · 今日', rank_no: '排名', rank_name: '乡镇（街道）',
       rank_new: '新增', rank_open: '在办', rank_overdue: '超期',
       feed_title: '实时案件', feed_empty: '暂无案件', unlocated: '未定位',
@@ -96,6 +120,7 @@
       rates_title: 'Three rates · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
       map_title: 'Grids · open cases', map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
       legend_open: 'Open', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
+      flow_legend: 'Flows · last {n}', flow_min: '{n} min', flow_sec: '{n} s', center: 'Command center', hotline: '12345 hotline',
       rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
       rank_new: 'New', rank_open: 'Open', rank_overdue: 'Late',
       feed_title: 'Live cases', feed_empty: 'No cases yet', unlocated: 'Unlocated',
@@ -123,6 +148,11 @@
   let lang = params.get('lang') || storageGet('zhili.lang') || 'zh';
   if (!TEXT[lang]) lang = 'zh';
   const t = (key) => (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.zh[key]);
+  for (const l of Object.keys(TEXT)) {
+    const x = TEXT[l];
+    const span = FLOW_MS % 60000 === 0 ? x.flow_min.replace('{n}', FLOW_MS / 60000) : x.flow_sec.replace('{n}', FLOW_MS / 1000);
+    x.flow_legend = x.flow_legend.replace('{n}', span);
+  }
 
   // ---------------------------------------------------------------- state exposed for tests
   const Z = {
@@ -140,6 +170,12 @@
     seq: {}, // last applied seq per topic
     feed: 0, // cases in the feed list
     markers: 0, // markers on the map
+    flows: 0, // flow lines drawn on the map
+    flowKinds: { up: 0, down: 0, horizontal: 0 }, // of them, per flow
+    flowsKept: 0, // flow events kept (drawn or waiting for the map)
+    serverNow: () => Date.now() + state.skewMs, // the deployment's clock (ms)
+    clockText: '', // what the clock shows
+    layoutMode: PANEL ? 'panel:' + PANEL : WALL ? 'wall:' + WALL.cols + 'x' + WALL.rows : 'stage',
     errors: [], // last few {topic, code, message} errors from the server (bounded)
     layout: { scale: 1, dpr: 1, renderedDpr: 0 }, // stage scale; chart pixel ratio; ratio of the last map render
   };
@@ -157,6 +193,9 @@
     townCenters: new Map(), // code -> [lon, lat] where its label goes
     feed: new Map(), // case_id -> entry, oldest first
     markers: [], // {id, lon, lat, cat, urgent, at(ms)}, oldest first
+    flows: [], // {id, kind, town, point, at(ms)}, in arrival order, at most MAX_FLOWS
+    center: null, // [lon, lat] of the command center (the root's centroid)
+    hotline: null, // [lon, lat] where the 12345 hotline's horizontal flows start
     seen: new Map(), // event id -> true, oldest first
     skewMs: 0, // server clock - local clock, from message "at"
     tzMin: null, // the deployment's UTC offset in minutes, from message "at" (null: the browser's)
@@ -237,6 +276,7 @@
   let chartDpr = 0;
 
   function fit() {
+    // The stage (one monitor, or a whole ?wall=) is scaled to the window, centred.
     const w = window.innerWidth;
     const h = window.innerHeight;
     scale = Math.min(w / STAGE_W, h / STAGE_H) || 1;
@@ -253,16 +293,138 @@
   function initCharts(dpr) {
     for (const c of Object.values(charts)) if (c) c.dispose();
     chartDpr = dpr;
-    const opts = { renderer: 'canvas', devicePixelRatio: dpr };
+    // A zoomed panel (?panel=) draws its canvases at its zoom too.
+    const opts = (panel) => ({ renderer: 'canvas', devicePixelRatio: dpr * (panel === PANEL ? panelZoom : 1) });
     charts = {
-      map: echarts.init($('map'), null, opts),
-      markers: echarts.init($('map-markers'), null, opts),
-      cats: echarts.init($('chart-categories'), null, opts),
+      map: echarts.init($('map'), null, opts('map')),
+      markers: echarts.init($('map-markers'), null, opts('map')),
+      cats: echarts.init($('chart-categories'), null, opts('categories')),
     };
     mapOptionSet = false;
     catsShown = '';
     state.dirty.overview = state.dirty.cases = state.dirty.markers = true;
     scheduleRender();
+  }
+
+  // ---------------------------------------------------------------- layouts (?panel=, ?wall=)
+  // Both move the panels out of their columns into absolutely placed cells (div.cell) of the
+  // stage; the 16:9 stage keeps the grid of style.css.
+  const PANEL_ZOOM = { map: 1, counters: 2, flows: 2.6, categories: 2, rates: 2.4, ranking: 1.5, feed: 1.5 };
+  let panelZoom = 1;
+  const panelEl = (name) => document.querySelector('.layout [data-panel="' + name + '"]');
+  const layoutEl = document.querySelector('.layout');
+
+  // cell places the named panels (stacked, or side by side when row) in a stage rectangle.
+  function cell(r, names, opt) {
+    const el = document.createElement('div');
+    el.className = 'cell' + (opt && opt.row ? ' row' : '');
+    el.dataset.cell = names.join(',');
+    const z = (opt && opt.zoom) || 1;
+    Object.assign(el.style, {
+      left: r.x + 'px', top: r.y + 'px', width: r.w / z + 'px', height: r.h / z + 'px',
+      transform: z !== 1 ? 'scale(' + z + ')' : '',
+    });
+    for (const n of names) el.appendChild(panelEl(n));
+    layoutEl.appendChild(el);
+    if (names.includes('counters')) {
+      // Counters in a row, a column or 2×2, whichever suits the cell.
+      const [cols, rows] = r.w > 2.6 * r.h ? [4, 1] : r.h > 1.6 * r.w ? [1, 4] : [2, 2];
+      Object.assign(panelEl('counters').style, {
+        gridTemplateColumns: 'repeat(' + cols + ', 1fr)', gridTemplateRows: 'repeat(' + rows + ', 1fr)',
+      });
+      const each = [(r.w / z - (cols - 1) * 16) / cols, (r.h / z - (rows - 1) * 16) / rows];
+      panelEl('counters').classList.toggle('big', each[0] >= 400 && each[1] >= 300);
+    }
+    return el;
+  }
+  const rect = (x0, y0, x1, y1) => ({ x: x0, y: y0, w: x1 - x0, h: y1 - y0 });
+
+  // wallCells computes the cells of a C×R wall: the map in the middle (the central monitor
+  // column, or centred on the central seam), the other panels in cells that stay clear of the
+  // seams by the bezel.
+  function wallCells(C, R, bezel) {
+    const M = 16; // margin and gap
+    const TOP = 104; // below the title bar
+    const half = Math.max(M / 2, bezel); // distance kept from a seam
+    const x0 = (c) => (c === 0 ? M : c * MON_W + half);
+    const x1 = (c) => (c === C - 1 ? C * MON_W - M : (c + 1) * MON_W - half);
+    const y0 = (r) => (r === 0 ? TOP : r * MON_H + half);
+    const y1 = (r) => (r === R - 1 ? R * MON_H - M : (r + 1) * MON_H - half);
+    const out = [];
+    if (C === 1) {
+      // A column of monitors: the map above, the other panels on the last monitor.
+      out.push([rect(x0(0), y0(0), x1(0), y1(R - 2)), ['map']]);
+      const r = rect(x0(0), y0(R - 1), x1(0), y1(R - 1));
+      const w = (r.w - 3 * M) / 4;
+      const col = (i) => rect(r.x + i * (w + M), r.y, r.x + i * (w + M) + w, r.y + r.h);
+      out.push([col(0), ['flows', 'categories', 'rates']], [col(1), ['counters']], [col(2), ['ranking']], [col(3), ['feed']]);
+      return out;
+    }
+    // The map, and the x ranges of the two sides (each a list of monitor parts).
+    let left, right;
+    if (C % 2) {
+      const mc = (C - 1) / 2;
+      out.push([rect(x0(mc), y0(0), x1(mc), y1(R - 1)), ['map']]);
+      left = [];
+      right = [];
+      for (let c = 0; c < mc; c++) left.push([x0(c), x1(c)]);
+      for (let c = mc + 1; c < C; c++) right.push([x0(c), x1(c)]);
+    } else {
+      // Centred on the central seam: the outer parts of the two central monitors keep two columns
+      // of 452 pixels (the 16:9 side columns): 16 + 452 + 16 + 452 + 16 + mw = MON_W.
+      const mid = (C / 2) * MON_W;
+      const mw = MON_W - (3 * M + 2 * 452); // half the map's width
+      out.push([rect(mid - mw, y0(0), mid + mw, y1(R - 1)), ['map']]);
+      left = [];
+      right = [];
+      for (let c = 0; c < C / 2 - 1; c++) left.push([x0(c), x1(c)]);
+      left.push([x0(C / 2 - 1), mid - mw - M]);
+      right.push([mid + mw + M, x1(C / 2)]);
+      for (let c = C / 2 + 1; c < C; c++) right.push([x0(c), x1(c)]);
+    }
+    // Parts × monitor rows are the cells of a side; the panel groups fill them in order.
+    const side = (parts, groups) => {
+      const cells = [];
+      for (const [a, b] of parts) for (let r = 0; r < R; r++) cells.push(rect(a, y0(r), b, y1(r)));
+      if (cells.length === 1) {
+        // One cell: the groups side by side.
+        const r = cells[0];
+        const w = (r.w - (groups.length - 1) * M) / groups.length;
+        groups.forEach((g, i) => out.push([rect(r.x + i * (w + M), r.y, r.x + i * (w + M) + w, r.y + r.h), g]));
+        return;
+      }
+      // More cells than groups: split the groups' panels further; the last cell takes the rest.
+      let list = groups;
+      if (cells.length > list.length) list = [].concat(...groups.map((g) => g.map((n) => [n])));
+      cells.forEach((r, i) => {
+        if (i < list.length) out.push([r, i === cells.length - 1 ? [].concat(...list.slice(i)) : list[i]]);
+      });
+    };
+    side(left, [['flows', 'categories', 'rates'], ['counters']]);
+    side(right, [['ranking'], ['feed']]);
+    return out;
+  }
+
+  function applyLayout() {
+    stage.style.width = STAGE_W + 'px';
+    stage.style.height = STAGE_H + 'px';
+    if (!PANEL && !WALL) return;
+    document.body.classList.add(PANEL ? 'panel-mode' : 'wall-mode');
+    if (PANEL) {
+      // The panel fills the stage under the title bar, laid out at 1/zoom and scaled up.
+      panelZoom = PANEL_ZOOM[PANEL] || 1;
+      cell(rect(16, 104, STAGE_W - 16, STAGE_H - 16), [PANEL], { zoom: panelZoom });
+    } else {
+      for (const [r, names] of wallCells(WALL.cols, WALL.rows, BEZEL)) cell(r, names);
+    }
+    if (WALL) {
+      // The title, and the stale banner, centred on the top row's middle monitor (left of the
+      // central seam on an even wall), clear of the seams.
+      const c = Math.floor((WALL.cols - 1) / 2);
+      const title = $('title');
+      Object.assign(title.style, { position: 'absolute', left: c * MON_W + 488 + 'px', width: MON_W - 2 * 488 + 'px' });
+      $('stale-banner').style.left = c * MON_W + 520 + 'px';
+    }
   }
 
   let resizeTimer = 0;
@@ -359,6 +521,25 @@
       mapBounds = [[minX, maxY], [maxX, minY]];
       mapAspect = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
     }
+    // Flow anchors: the command center at the root's centroid; the 12345 hotline in the corner of
+    // the map's bounds farthest from every township label (horizontal flows start there).
+    state.center = root && root.geometry ? labelPoint(root.geometry) : null;
+    state.hotline = null;
+    if (mapBounds && state.center) {
+      const dx = maxX - minX;
+      const dy = maxY - minY;
+      const taken = [state.center, ...state.townCenters.values()];
+      let best = -1;
+      for (const [fx, fy] of [[0.08, 0.1], [0.92, 0.1], [0.08, 0.9], [0.92, 0.9]]) {
+        const p = [minX + fx * dx, minY + fy * dy];
+        let near = Infinity;
+        for (const q of taken) near = Math.min(near, Math.hypot((p[0] - q[0]) * mapAspect, p[1] - q[1]));
+        if (near > best) {
+          best = near;
+          state.hotline = p;
+        }
+      }
+    }
     echarts.registerMap('zhili', { type: 'FeatureCollection', features: mapFeatures });
     // The marker layer's map is the root outline only: with the same boundingCoords and box it
     // projects exactly like the full map, at a fraction of the drawing cost.
@@ -410,9 +591,21 @@
   function placeLabels() {
     labelsEl.textContent = '';
     labelEls.clear();
+    // On a wall, labels keep clear of the seams between monitors (the map may span them).
+    let off = null;
+    if (WALL) {
+      const a = labelsEl.getBoundingClientRect();
+      const b = stage.getBoundingClientRect();
+      off = [(a.left - b.left) / scale, (a.top - b.top) / scale];
+    }
+    const away = (v, seam, keep) => (Math.abs(v - seam) < keep ? seam + (v < seam ? -keep : keep) : v);
     for (const [code, p] of state.townCenters) {
       const xy = charts.map.convertToPixel({ geoIndex: 0 }, p);
       if (!xy) continue;
+      if (off) {
+        for (let c = 1; c < WALL.cols; c++) xy[0] = away(xy[0] + off[0], c * MON_W, BEZEL + 64) - off[0];
+        for (let r = 1; r < WALL.rows; r++) xy[1] = away(xy[1] + off[1], r * MON_H, BEZEL + 30) - off[1];
+      }
       const el = document.createElement('div');
       el.className = 'town-label';
       el.style.left = xy[0].toFixed(1) + 'px';
@@ -444,6 +637,7 @@
   function markersBaseOption() {
     return {
       animation: false,
+      textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
       geo: geoLayout('zhili-outline'),
       series: [
         {
@@ -451,8 +645,25 @@
           symbolSize: 12, animation: false, z: 5, data: [],
         },
         {
+          // Flow lines with a moving trail; their own layer (zlevel), since trails blur a layer.
+          id: 'flows', type: 'lines', coordinateSystem: 'geo', geoIndex: 0, silent: true,
+          zlevel: 1, z: 4, animation: false, polyline: false,
+          effect: { show: true, period: 2.4, trailLength: 0.45, symbol: 'arrow', symbolSize: 11, loop: true },
+          lineStyle: { width: 2.5, opacity: 0.7, curveness: 0.25 },
+          data: [],
+        },
+        {
+          id: 'anchors', type: 'scatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
+          zlevel: 2, z: 7, animation: false, symbolSize: 18,
+          label: {
+            show: true, position: 'bottom', distance: 6, formatter: '{b}', color: '#ffffff', fontSize: 18,
+            fontWeight: 'bold', textBorderColor: '#001028', textBorderWidth: 4,
+          },
+          data: [],
+        },
+        {
           id: 'ripples', type: 'effectScatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
-          symbolSize: 16, zlevel: 1, z: 6, animation: false,
+          symbolSize: 16, zlevel: 2, z: 6, animation: false,
           showEffectOn: 'render',
           rippleEffect: { brushType: 'stroke', scale: 4.5, period: 3, number: 2 },
           data: [],
@@ -506,7 +717,66 @@
       else plain.push(item);
     }
     Z.markers = state.markers.length;
-    return [{ id: 'markers', data: plain }, { id: 'ripples', data: ripples }];
+    return [{ id: 'markers', data: plain }, { id: 'ripples', data: ripples }, ...flowSeries()];
+  }
+
+  // flowKind is the flow of a cases item: its "flow", else from its type and source.
+  function flowKind(ev) {
+    if (FLOW_COLORS[ev.flow]) return ev.flow;
+    if (ev.type === 'case.reported') return ev.source === 'hotline12345' ? 'horizontal' : 'up';
+    if (ev.type === 'whistle.blown') return 'up';
+    if (ev.type === 'case.dispatched' || ev.type === 'whistle.answered') return 'down';
+    return '';
+  }
+
+  // addFlow keeps a flow event for the map; at most MAX_FLOWS, the oldest dropped first.
+  function addFlow(ev, at) {
+    const kind = flowKind(ev);
+    if (!kind || !FLOW_MS || Date.now() + state.skewMs - at > FLOW_MS) return;
+    const point = Array.isArray(ev.point) && ev.point.length >= 2 && Number.isFinite(Number(ev.point[0])) &&
+      Number.isFinite(Number(ev.point[1])) ? [Number(ev.point[0]), Number(ev.point[1])] : null;
+    const region = Array.isArray(ev.region) ? ev.region : [];
+    if (!point && region.length === 0) return; // unlocated: no place to draw it
+    state.flows.push({ id: ev.id || '', kind, region, point, at });
+    if (state.flows.length > MAX_FLOWS) state.flows.splice(0, state.flows.length - MAX_FLOWS);
+    state.dirty.markers = true;
+  }
+
+  // flowSeries draws the kept flows: 上行 from the grid (the case's point) or its township up to
+  // the command center, 下行 from the center down to the township, 横向 from the 12345 hotline to
+  // the township. Lines fade with age and are dropped after FLOW_MS.
+  function flowSeries() {
+    const now = Date.now() + state.skewMs;
+    state.flows = state.flows.filter((f) => now - f.at <= FLOW_MS);
+    Z.flowsKept = state.flows.length;
+    const kinds = { up: 0, down: 0, horizontal: 0 };
+    const lines = [];
+    if (state.center && state.mapReady) {
+      for (const f of state.flows) {
+        const town = state.townCenters.get(townOf(f.region)) || null;
+        const place = f.kind === 'up' ? f.point || town : town || f.point;
+        const from = f.kind === 'up' ? place : f.kind === 'down' ? state.center : state.hotline;
+        const to = f.kind === 'up' ? state.center : place;
+        if (!from || !to || (Math.abs(from[0] - to[0]) < 1e-6 && Math.abs(from[1] - to[1]) < 1e-6)) continue;
+        const fade = 1 - Math.max(0, now - f.at) / FLOW_MS;
+        kinds[f.kind]++;
+        lines.push({
+          name: f.kind + ':' + f.id + ':' + f.at,
+          coords: [from, to],
+          lineStyle: { color: FLOW_COLORS[f.kind], opacity: 0.2 + 0.6 * fade, curveness: f.kind === 'down' ? -0.25 : 0.25 },
+        });
+      }
+    }
+    Z.flows = lines.length;
+    Z.flowKinds = kinds;
+    const anchors = [];
+    if (state.center) {
+      anchors.push({ name: t('center'), value: state.center, symbol: 'circle', itemStyle: { color: '#ffffff', borderColor: '#2fd3ff', borderWidth: 4, shadowColor: '#2fd3ff', shadowBlur: 14 } });
+    }
+    if (state.hotline) {
+      anchors.push({ name: t('hotline'), value: state.hotline, symbol: 'roundRect', symbolSize: 16, itemStyle: { color: FLOW_COLORS.horizontal, borderColor: '#ffffff', borderWidth: 2 } });
+    }
+    return [{ id: 'flows', data: lines }, { id: 'anchors', data: anchors }];
   }
 
   // ---------------------------------------------------------------- rendering
@@ -563,7 +833,7 @@
             charts.map.setOption({ geo: { regions: mapRegions() } });
           }
         }
-        if ((d.markers || d.cases) && throttle(throttles.markers, MARKERS_EVERY_MS, t0, 'markers', false)) {
+        if ((d.markers || d.cases || d.lang) && throttle(throttles.markers, MARKERS_EVERY_MS, t0, 'markers', d.lang)) {
           charts.markers.setOption({ series: markerSeries() });
         }
         Z.layout.renderedDpr = chartDpr;
@@ -724,7 +994,10 @@
   // Feed: one row per case, the newest on top. Rows are reused by case id, so an update does not
   // restart the highlight of rows that arrived a moment ago.
   const feedEl = $('feed');
-  const FEED_ROWS = 12;
+  // Rows shown: 12 (the 16:9 panel clips the last), more when a wall gives the feed more room.
+  // The stage's layout never changes after start, so the count is measured once.
+  let feedRowsN = 0;
+  const feedRowCount = () => feedRowsN || (feedRowsN = Math.min(MAX_FEED, Math.max(12, Math.ceil(feedEl.clientHeight / 46))));
   const feedRows = new Map(); // case_id -> {li, html}
   function feedRowHTML(e) {
     const status = e.status || STATUS_OF_TYPE[e.type] || '';
@@ -741,7 +1014,7 @@
     const items = [];
     for (const e of state.feed.values()) items.push(e);
     items.reverse();
-    const shown = items.slice(0, FEED_ROWS);
+    const shown = items.slice(0, feedRowCount());
     const keep = new Set(shown.map((e) => e.case_id));
     for (const [id, row] of feedRows) {
       if (!keep.has(id)) {
@@ -843,7 +1116,8 @@
       const d = new Date(ms + state.tzMin * 60000);
       [y, mo, da, wd, h, mi, se] = [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCDay(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
     }
-    $('clock-time').textContent = pad2(h) + ':' + pad2(mi) + ':' + pad2(se);
+    Z.clockText = pad2(h) + ':' + pad2(mi) + ':' + pad2(se);
+    $('clock-time').textContent = Z.clockText;
     $('clock-date').textContent = y + '-' + pad2(mo + 1) + '-' + pad2(da) + ' ' + t('weekdays')[wd];
     $('updated-at').textContent = state.lastDataAt ? timeOf(state.lastDataAt) : '--:--:--';
   }
@@ -898,6 +1172,7 @@
     updateFeed(ev, true, live);
     const at = Date.parse(ev.at);
     const fresh = !Number.isFinite(at) || Date.now() + state.skewMs - at < MARKER_MS;
+    addFlow(ev, Number.isFinite(at) ? at : Date.now() + state.skewMs);
     if (ev.type === 'case.reported' && fresh && Array.isArray(ev.point) && ev.point.length >= 2) {
       state.markers.push({
         id: ev.id, lon: Number(ev.point[0]), lat: Number(ev.point[1]), cat: ev.category,
@@ -952,15 +1227,24 @@
 
   // ---------------------------------------------------------------- start
   if (KIOSK) document.body.classList.add('kiosk');
+  if (!FLOW_MS) document.querySelector('.flow-legend').hidden = true;
+  applyLayout();
   fit();
   if (!charts.map) initCharts(Math.max(1, window.devicePixelRatio || 1));
   state.dirty.lang = true;
   applyLang();
   loadRegions();
   connect();
-  setInterval(() => { updateClock(); checkStale(); }, 1000);
+  // The clock ticks just after each second of the deployment's clock, so that the pages of a
+  // wall (one per panel) turn it together. One timer pending at a time.
+  (function tick() {
+    updateClock();
+    checkStale();
+    const ms = Date.now() + state.skewMs;
+    setTimeout(tick, 1005 - (((ms % 1000) + 1000) % 1000));
+  })();
   setInterval(() => {
-    if (state.markers.length) {
+    if (state.markers.length || state.flows.length || Z.flows) {
       state.dirty.markers = true;
       scheduleRender();
     }
