@@ -255,8 +255,10 @@ func TestRunAgainstFakeServer(t *testing.T) {
 		t.Errorf("%d requests, %d timed", in.Requests, in.Latency.Count)
 	}
 	d := rep.Deliveries
-	if d.Events < 170 || d.Events > 185 { // ~200 measured, 10% rejected
-		t.Errorf("measured events %d", d.Events)
+	// ~200 measured after the warm-up, 10% rejected: ~180, more when a loaded machine makes the
+	// pacer catch up; never more than were accepted in all.
+	if d.Events < 150 || int64(d.Events) > in.Accepted {
+		t.Errorf("measured events %d of %d accepted", d.Events, in.Accepted)
 	}
 	if d.Expected != 4*int64(d.Events) {
 		t.Errorf("expected %d, want 4 × %d", d.Expected, d.Events)
