@@ -1,10 +1,14 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -29,29 +33,7 @@ func auditPageFixture(t *testing.T, srv *server) (from, to string) {
 	at := func(h, m int) string {
 		return time.Date(day.Year(), day.Month(), day.Day(), h, m, 0, 0, loc).Format(time.RFC3339)
 	}
-	// A township of the demo tree (level 1).
-	resp, err := http.Get(srv.base + "/api/v1/regions?root=root&depth=1&token=" + url.QueryEscape(viewToken))
-	if err != nil {
-		t.Fatalf("GET /api/v1/regions: %v", err)
-	}
-	var fc struct {
-		Features []regionFeature `json:"features"`
-	}
-	err = json.NewDecoder(resp.Body).Decode(&fc)
-	resp.Body.Close()
-	if err != nil {
-		t.Fatalf("decode regions: %v", err)
-	}
-	town := ""
-	for _, f := range fc.Features {
-		if f.Properties.Level == 1 {
-			town = f.Properties.Code
-			break
-		}
-	}
-	if town == "" {
-		t.Fatalf("the demo region tree has no township: %d features", len(fc.Features))
-	}
+	town := auditTown(t, srv)
 	rep := func(id string, h int) string {
 		addr := ""
 		if id == "c1" || id == "c3" {
@@ -107,6 +89,30 @@ func auditPageFixture(t *testing.T, srv *server) (from, to string) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return from, to
+}
+
+// auditTown returns a township of the demo tree (level 1).
+func auditTown(t *testing.T, srv *server) string {
+	t.Helper()
+	resp, err := http.Get(srv.base + "/api/v1/regions?root=root&depth=1&token=" + url.QueryEscape(viewToken))
+	if err != nil {
+		t.Fatalf("GET /api/v1/regions: %v", err)
+	}
+	var fc struct {
+		Features []regionFeature `json:"features"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&fc)
+	resp.Body.Close()
+	if err != nil {
+		t.Fatalf("decode regions: %v", err)
+	}
+	for _, f := range fc.Features {
+		if f.Properties.Level == 1 {
+			return f.Properties.Code
+		}
+	}
+	t.Fatalf("the demo region tree has no township: %d features", len(fc.Features))
+	return ""
 }
 
 func TestAuditPage(t *testing.T) {
@@ -308,4 +314,368 @@ func TestAuditPage(t *testing.T) {
 		t.Errorf("error banner %q does not carry the API's message", banner)
 	}
 	guard.verify(t)
+}
+
+// auditFigures are one unit's figures of the period from GET /api/v1/audit/rates.
+type auditFigures struct {
+	Cases      int    `json:"cases"`
+	Response   string `json:"response"`   // "num/den"
+	Resolution string `json:"resolution"` // "num/den"
+}
+
+// restUnit asks the API for one unit's figures of the period, as the page shows them.
+func restUnit(t *testing.T, base, from, to, unit string) auditFigures {
+	t.Helper()
+	q := url.Values{"token": {viewToken}, "from": {from}, "to": {to}, "min_sample": {"2"}}
+	resp, err := http.Get(base + "/api/v1/audit/rates?" + q.Encode())
+	if err != nil {
+		t.Fatalf("GET /api/v1/audit/rates: %v", err)
+	}
+	defer resp.Body.Close()
+	type rate struct {
+		Num int `json:"num"`
+		Den int `json:"den"`
+	}
+	var rep struct {
+		Units []struct {
+			Unit    string `json:"unit"`
+			Current struct {
+				Cases      int  `json:"cases"`
+				Response   rate `json:"response"`
+				Resolution rate `json:"resolution"`
+			} `json:"current"`
+		} `json:"units"`
+	}
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /api/v1/audit/rates: %s", resp.Status)
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+		t.Fatalf("decode rates: %v", err)
+	}
+	for _, u := range rep.Units {
+		if u.Unit == unit {
+			c := u.Current
+			return auditFigures{Cases: c.Cases, Response: fmt.Sprintf("%d/%d", c.Response.Num, c.Response.Den),
+				Resolution: fmt.Sprintf("%d/%d", c.Resolution.Num, c.Resolution.Den)}
+		}
+	}
+	return auditFigures{}
+}
+
+// waitREST polls the API until f holds for the unit's figures (the history store is written
+// about once a second after ingest) and returns them.
+func waitREST(t *testing.T, base, from, to, unit string, f func(auditFigures) bool) auditFigures {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		got := restUnit(t, base, from, to, unit)
+		if f(got) {
+			return got
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the API did not show the change for %s within 15 s: %+v", unit, got)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// readUnit reads what the page shows of a unit (the same figures as restUnit).
+func readUnit(ctx context.Context, unit string) (auditFigures, error) {
+	return chromedp.Run(ctx, chromedp.Evaluate[auditFigures](`(() => {
+	  const row = document.querySelector('#rates-body tr[data-unit=`+jsString(unit)+`]');
+	  const txt = (sel) => { const e = row && row.querySelector(sel); return e ? e.textContent : ''; };
+	  return {cases: Number(txt('td[data-col="cases"] > div')), response: txt('td[data-col="response"] .au-frac'),
+	    resolution: txt('td[data-col="resolution"] .au-frac')};
+	})()`))
+}
+
+// shows is a page predicate: the unit's row shows these figures.
+func shows(unit string, f auditFigures) string {
+	return `(() => {
+	  const row = document.querySelector('#rates-body tr[data-unit=` + jsString(unit) + `]');
+	  const txt = (sel) => { const e = row && row.querySelector(sel); return e ? e.textContent : ''; };
+	  return !!row && txt('td[data-col="cases"] > div') === ` + jsString(fmt.Sprint(f.Cases)) + ` &&
+	    txt('td[data-col="response"] .au-frac') === ` + jsString(f.Response) + ` &&
+	    txt('td[data-col="resolution"] .au-frac') === ` + jsString(f.Resolution) + `;
+	})()`
+}
+
+// closedCase is the NDJSON of a case for dept reported, dispatched, signed, resolved and closed
+// (satisfied) over the last few minutes.
+func closedCase(id, town, dept string) string {
+	now := time.Now()
+	at := func(ago time.Duration) string { return now.Add(-ago).Format(time.RFC3339) }
+	return fmt.Sprintf(`{"id":"%[1]s-r","type":"case.reported","case_id":"%[1]s","at":"%[2]s","source":"grid","category":"environment","region":"%[3]s"}
+{"id":"%[1]s-d","type":"case.dispatched","case_id":"%[1]s","at":"%[4]s","dept":"%[5]s","deadline":"%[6]s"}
+{"id":"%[1]s-s","type":"case.signed","case_id":"%[1]s","at":"%[7]s","dept":"%[5]s"}
+{"id":"%[1]s-v","type":"case.resolved","case_id":"%[1]s","at":"%[8]s"}
+{"id":"%[1]s-c","type":"case.closed","case_id":"%[1]s","at":"%[9]s","satisfaction":"satisfied"}
+`, id, at(4*time.Minute), town, at(3*time.Minute), dept, now.Add(24*time.Hour).Format(time.RFC3339), at(2*time.Minute), at(time.Minute), at(0))
+}
+
+// freeAddr returns a free 127.0.0.1 port, so that a stopped server can come back on it.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	_ = l.Close()
+	return addr
+}
+
+func auditPrereqs(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("browser test skipped in -short mode")
+	}
+	chromium := findChromium(t)
+	if !assets.Built() {
+		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
+	}
+	if f, err := assets.Files().Open("audit.html"); err != nil {
+		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
+	} else {
+		_ = f.Close()
+	}
+	return chromium
+}
+
+// TestAuditPageLive: on a period that includes the present, events change the tables within 2 s
+// without losing the reader's place; the offline banner follows the server; a past period stays.
+func TestAuditPageLive(t *testing.T) {
+	chromium := auditPrereqs(t)
+	bin := buildBinary(t)
+	addr := freeAddr(t)
+	dataDir := t.TempDir()
+	srv := startServer(t, bin, "--listen", addr, "--data", dataDir)
+	base, _ := url.Parse(srv.base)
+	guard := &hostGuard{host: base.Hostname()}
+	day, dayAfter := auditPageFixture(t, srv)
+	town := auditTown(t, srv)
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	from, to := day, time.Now().In(loc).AddDate(0, 0, 1).Format("2006-01-02") // includes now
+
+	ctx := newBrowser(t, chromium, guard)
+	pageURL := srv.base + "/audit?token=" + url.QueryEscape(viewToken) + "&from=" + from + "&to=" + to + "&min_sample=2&case=c1"
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
+		t.Fatalf("navigate %s: %v", pageURL, err)
+	}
+	dump := func() string {
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`JSON.stringify({z: Object.fromEntries(Object.entries(window.__zhili || {}).filter(([k]) => !['rates', 'whistles', 'timeline'].includes(k))),
+		  offline: document.getElementById('au-offline').textContent, err: document.getElementById('au-error').textContent,
+		  rows: Array.from(document.querySelectorAll('#rates-body tr')).map((r) => r.textContent)})`))
+		return string(st)
+	}
+	order := `Array.from(document.querySelectorAll('#rates-body tr')).map((r) => r.dataset.unit).join()`
+	before := restUnit(t, srv.base, from, to, "B")
+	ready := `document.body.dataset.ready === "1" && window.__zhili.live === true && window.__zhili.connected && ` + shows("B", before) +
+		` && document.querySelectorAll('#case-panel .au-steps tbody tr').length === 5`
+	if err := waitFor(ctx, ready, 30*time.Second); err != nil {
+		t.Fatalf("live page not ready within 30 s: %v\n%s", err, dump())
+	}
+	type liveState struct {
+		Badge   string `json:"badge"`
+		Mode    string `json:"mode"`
+		Updated string `json:"updated"`
+		Topic   string `json:"topic"`
+		Offline bool   `json:"offline"`
+	}
+	readLive := func() liveState {
+		t.Helper()
+		st, err := chromedp.Run(ctx, chromedp.Evaluate[liveState](`({badge: document.getElementById('au-live').textContent,
+		  mode: document.getElementById('au-live').dataset.mode, updated: document.getElementById('updated-at').textContent,
+		  topic: window.__zhili.topic, offline: !document.getElementById('au-offline').hidden})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	clock := regexp.MustCompile(`^\d\d:\d\d:\d\d$`)
+	ls := readLive()
+	t.Logf("live page: badge %q, 数据更新于 %s, topic %s", ls.Badge, ls.Updated, ls.Topic)
+	if ls.Mode != "live" || !strings.Contains(ls.Badge, "实时") || !clock.MatchString(ls.Updated) || ls.Topic != "cases:root" || ls.Offline {
+		t.Errorf("live page state %+v", ls)
+	}
+
+	// 1. The reader's place: sorted by cases ascending (B, A; the API's order is A, B), the chart
+	// on the satisfaction rate, the page scrolled, c1's timeline open.
+	auditClick(t, ctx, `#rates-head th[data-key="cases"]`)
+	auditClick(t, ctx, `#rates-head th[data-key="cases"]`)
+	if err := waitFor(ctx, order+` === 'B,A'`, 5*time.Second); err != nil {
+		t.Fatalf("sorting by cases ascending: %v\n%s", err, dump())
+	}
+	type place struct {
+		Order    string  `json:"order"`
+		Aria     string  `json:"aria"`
+		Rate     string  `json:"rate"`
+		ScrollY  float64 `json:"scrollY"`
+		Same     bool    `json:"same"`
+		CaseID   string  `json:"caseID"`
+		Steps    int     `json:"steps"`
+		ChartID  string  `json:"chartID"`
+		Canvases int     `json:"canvases"`
+		Nodes    int     `json:"nodes"`
+		Updated  string  `json:"updated"`
+	}
+	readPlace := func() place {
+		t.Helper()
+		p, err := chromedp.Run(ctx, chromedp.Evaluate[place](`({order: `+order+`,
+		  aria: document.querySelector('#rates-head th[data-key="cases"]').getAttribute('aria-sort'),
+		  rate: document.getElementById('chart-rate').value, scrollY: window.scrollY,
+		  same: document.querySelector('#rates-body tr[data-unit="A"]').__mark === 1,
+		  caseID: (document.querySelector('#case-panel .au-case-id') || {}).textContent || '',
+		  steps: document.querySelectorAll('#case-panel .au-steps tbody tr').length,
+		  chartID: echarts.getInstanceByDom(document.getElementById('rates-chart')).id,
+		  canvases: document.querySelectorAll('#rates-chart canvas').length,
+		  nodes: document.getElementsByTagName('*').length,
+		  updated: document.getElementById('updated-at').textContent})`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => {
+	  const sel = document.getElementById('chart-rate');
+	  sel.value = 'satisfaction';
+	  sel.dispatchEvent(new Event('change'));
+	  document.querySelector('#rates-body tr[data-unit="A"]').__mark = 1;
+	  window.scrollTo(0, 240);
+	  return true;
+	})()`)); err != nil {
+		t.Fatal(err)
+	}
+	p0 := readPlace()
+	if p0.ScrollY == 0 {
+		t.Logf("the page does not scroll at 1920×1080 (scrollY 0): the scroll check is weak")
+	}
+
+	// 2. Events for department A (a case reported, dispatched, signed, resolved and closed): each
+	// refreshes A's row within 2 s of its POST, to the API's figures, and nothing else moves (A
+	// grows, so the ascending order stays B, A).
+	var latencies []time.Duration
+	var nodes []int
+	for i := 0; i < 3; i++ {
+		prev := restUnit(t, srv.base, from, to, "A")
+		posted := time.Now()
+		srv.ingest(t, closedCase(fmt.Sprintf("live-a%d-%d", i, posted.UnixNano()), town, "A"), 5)
+		want := waitREST(t, srv.base, from, to, "A", func(f auditFigures) bool { return f.Cases == prev.Cases+1 })
+		inAPI := time.Since(posted)
+		left := 2*time.Second - time.Since(posted)
+		if err := waitFor(ctx, shows("A", want), max(left, time.Millisecond)); err != nil {
+			got, _ := readUnit(ctx, "A")
+			extra := waitFor(ctx, shows("A", want), 10*time.Second)
+			t.Fatalf("event %d: A's row not refreshed to the API's %+v within 2 s of the POST (shows %+v; 10 s later: %v)\n%s", i+1, want, got, extra, dump())
+		}
+		lat := time.Since(posted)
+		latencies = append(latencies, lat)
+		if tr, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`window.__zhili.trace.filter((x) => x[1] >= `+fmt.Sprint(posted.UnixMilli())+`).map((x) => x[0] + ' +' + (x[1] - `+fmt.Sprint(posted.UnixMilli())+`) + 'ms')`)); err == nil {
+			t.Logf("event %d: page steps after the POST: %s", i+1, strings.Join(tr, ", "))
+		} else {
+			t.Logf("trace: %v", err)
+		}
+		p := readPlace()
+		t.Logf("event %d: A %+v → %+v in the API %v and on the page %v after the POST; place %+v", i+1, prev, want,
+			inAPI.Round(time.Millisecond), lat.Round(time.Millisecond), p)
+		if p.Order != "B,A" || p.Aria != "ascending" || p.Rate != "satisfaction" || p.ScrollY != p0.ScrollY || !p.Same ||
+			p.CaseID != "c1" || p.Steps != 5 || p.ChartID != p0.ChartID || p.Canvases != p0.Canvases {
+			t.Errorf("event %d: the reader's place was lost in the refresh: %+v, before %+v", i+1, p, p0)
+		}
+		if p.Updated == p0.Updated && i == 0 {
+			t.Errorf("数据更新于 did not move: %s", p.Updated)
+		}
+		nodes = append(nodes, p.Nodes)
+	}
+	t.Logf("refresh latency (POST → table): %v", latencies)
+	if nodes[2] != nodes[1] {
+		t.Errorf("the page grows: %v elements after each refresh", nodes)
+	}
+	if st := readLive(); st.Offline {
+		t.Errorf("offline banner shown while the server runs\n%s", dump())
+	}
+	guard.verify(t)
+
+	// 3. The server stops: the offline banner shows (zh-CN, English by the switch).
+	_ = srv.cmd.Process.Kill()
+	<-srv.done
+	stopped := time.Now()
+	if err := waitFor(ctx, `!document.getElementById('au-offline').hidden && window.__zhili.offline === true`, 10*time.Second); err != nil {
+		t.Fatalf("offline banner not shown within 10 s of the server stopping: %v\n%s", err, dump())
+	}
+	t.Logf("server stopped → offline banner: %v", time.Since(stopped).Round(time.Millisecond))
+	zh, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('au-offline').textContent`))
+	auditClick(t, ctx, `#lang-switch`)
+	if err := waitFor(ctx, `document.getElementById('au-offline').textContent.includes('Offline') && document.getElementById('au-live').textContent.includes('Live')`, 3*time.Second); err != nil {
+		t.Errorf("English offline banner: %v\n%s", err, dump())
+	}
+	en, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('au-offline').textContent`))
+	auditClick(t, ctx, `#lang-switch`)
+	t.Logf("offline banner: %q / %q", strings.TrimSpace(zh), strings.TrimSpace(en))
+	if !strings.Contains(zh, "连接中断") {
+		t.Errorf("offline banner %q: want 连接中断", zh)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(window.scrollTo(0, 0), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	screenshot(t, ctx, "audit-1920x1080-offline.png")
+
+	// 4. It comes back on the same port and data: the banner goes and the page re-queries (it
+	// shows an event ingested after the restart).
+	srv = startServer(t, bin, "--listen", addr, "--data", dataDir)
+	restarted := time.Now()
+	prev := waitREST(t, srv.base, from, to, "B", func(f auditFigures) bool { return f.Cases > 0 })
+	srv.ingest(t, closedCase(fmt.Sprintf("live-back-%d", time.Now().UnixNano()), town, "B"), 5)
+	want := waitREST(t, srv.base, from, to, "B", func(f auditFigures) bool { return f.Cases == prev.Cases+1 })
+	if err := waitFor(ctx, `document.getElementById('au-offline').hidden && !window.__zhili.offline && `+shows("B", want), 45*time.Second); err != nil {
+		got, _ := readUnit(ctx, "B")
+		t.Fatalf("after the restart: banner not gone or B not refreshed to %+v (shows %+v) within 45 s: %v\n%s", want, got, err, dump())
+	}
+	t.Logf("server back → banner gone and fresh data (B %+v): %v", want, time.Since(restarted).Round(time.Millisecond))
+	if p := readPlace(); p.Order != "B,A" || p.CaseID != "c1" {
+		t.Errorf("after the restart the reader's place was lost: %+v", p)
+	}
+	guard.verify(t)
+
+	// 5. A past period (the fixture's day) subscribes to nothing and does not refresh: c3 (A's,
+	// only dispatched) resolved now changes the period's figures in the API, not on the page.
+	pastURL := srv.base + "/audit?token=" + url.QueryEscape(viewToken) + "&from=" + day + "&to=" + dayAfter + "&min_sample=2"
+	if err := chromedp.Do(ctx, chromedp.Navigate(pastURL)); err != nil {
+		t.Fatal(err)
+	}
+	pastA := restUnit(t, srv.base, day, dayAfter, "A")
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.live === false && `+shows("A", pastA), 30*time.Second); err != nil {
+		t.Fatalf("past page not ready: %v\n%s", err, dump())
+	}
+	ls = readLive()
+	t.Logf("past page: badge %q, 数据更新于 %s, topic %q", ls.Badge, ls.Updated, ls.Topic)
+	if ls.Mode != "past" || !strings.Contains(ls.Badge, "历史时段") || ls.Topic != "" || !clock.MatchString(ls.Updated) {
+		t.Errorf("past page state %+v", ls)
+	}
+	srv.ingest(t, `{"id":"c3v-late","type":"case.resolved","case_id":"c3","at":"`+time.Now().Format(time.RFC3339)+`"}`+"\n", 1)
+	posted := time.Now()
+	wantA := waitREST(t, srv.base, day, dayAfter, "A", func(f auditFigures) bool { return f.Resolution != pastA.Resolution })
+	// A live page shows such a change within 2 s; this one must not change at all.
+	if err := waitFor(ctx, `!(`+shows("A", pastA)+`) || window.__zhili.refreshes > 0`, 2500*time.Millisecond-time.Since(posted)); err == nil {
+		got, _ := readUnit(ctx, "A")
+		t.Errorf("the past period refreshed: A shows %+v (API before %+v, after %+v)\n%s", got, pastA, wantA, dump())
+	}
+	// The change is real: querying again shows it.
+	auditClick(t, ctx, `#f-query`)
+	if err := waitFor(ctx, shows("A", wantA), 10*time.Second); err != nil {
+		t.Errorf("a new query does not show the API's %+v: %v\n%s", wantA, err, dump())
+	}
+	t.Logf("past period: A %+v kept; the API moved to %+v; a new query shows it", pastA, wantA)
+	guard.verify(t)
+}
+
+// auditClick clicks the element sel names (by script: it may be off screen).
+func auditClick(t *testing.T, ctx context.Context, sel string) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector(`+jsString(sel)+`).click(), true)`)); err != nil {
+		t.Fatalf("click %s: %v", sel, err)
+	}
 }

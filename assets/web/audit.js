@@ -10,16 +10,35 @@
  *   ?by=           dept (default) or region;  ?level= regions' depth for by=region
  *   ?region= ?category= ?min_sample=
  *   ?case=         open this case's timeline
+ *   ?stale=        seconds without a message before the socket counts as stale (default 30)
+ *
+ * Live: one WebSocket (live.js). While the queried period includes the present (its end is after
+ * now, by the deployment's clock) the page subscribes to cases:<region> (every event of the
+ * region's cases) and re-runs its queries when events arrive: at most once a second, and once more
+ * after the history store's write interval so the refreshed tables include the new events. Rows
+ * are patched in place; sort order, scroll positions, the chart's rate and the open case stay.
+ * A past period subscribes to nothing and says so. The offline banner shows when the socket is
+ * down or stale, or a query fails; failed queries are retried, and re-run when the socket is back.
  *
  * For tests the page exposes window.__zhili and sets document.body.dataset.ready = "1" after the
  * first query is rendered (successfully or with its error shown).
  */
 (function () {
   'use strict';
-  const { storageGet, storageSet, $, esc, pad2 } = window.ZhiliLive.util;
+  const { clampNum, storageGet, storageSet, $, esc, pad2 } = window.ZhiliLive.util;
 
   const params = new URLSearchParams(location.search);
   const TOKEN = params.get('token') || '';
+  const STALE_MS = clampNum(params.get('stale'), 30, 3, 3600) * 1000;
+  const PING_MS = Math.min(20000, STALE_MS / 2);
+  const DOWN_GRACE_MS = 2000;
+  const BACKOFF_MIN = 1000;
+  const BACKOFF_MAX = 30000;
+  const REFRESH_MIN_MS = 1000; // at most one refresh a second
+  // The history store is written about once a second after the live feed has an event: a
+  // refresh this long after the last change sees it.
+  const STORE_LAG_MS = 1100;
+  const RETRY_MIN_MS = 2000; // failed queries: retried with backoff up to BACKOFF_MAX
 
   // ---------------------------------------------------------------- texts
   const TEXT = {
@@ -53,6 +72,9 @@
       score: '分数', by_source: '来源', supersedes: '更正', id: '编号', fields: '内容',
       pii_masked: '个人信息已脱敏', pii_shown: '个人信息可见', returns: '退单 {n} 次', reopens: '重启 {n} 次',
       no_rows: '无', err_prefix: '请求失败', no_token: '缺少访问令牌（?token=）',
+      updated: '数据更新于', live_on: '实时 · 有新事件自动刷新', live_past: '历史时段 · 不自动刷新', live_pending: '连接中…',
+      stale: '连接中断 · 数据可能不是最新 · 正在重新连接…', stale_for: '已 {n} 秒无数据', refused: '服务器拒绝了实时订阅',
+      rest_fail: '查询失败，数据可能不是最新：', retrying: '稍后自动重试',
       statuses: { reported: '上报', accepted: '受理', dispatched: '派单', signed: '签收', returned: '退单', resolved: '办结', closed: '结案', reopened: '重启', duplicate: '重复件' },
       flag_names: { illegal_transition: '违规流转', returned: '退单', reopened: '重启', closed_unsatisfied: '不满意结案', closed_then_reopened: '结案后重启', overdue: '超时' },
       ended_names: { resolved: '办结', returned: '退单', redispatched: '改派', closed: '结案' },
@@ -88,6 +110,9 @@
       score: 'Score', by_source: 'Source', supersedes: 'Supersedes', id: 'ID', fields: 'Fields',
       pii_masked: 'personal fields masked', pii_shown: 'personal fields shown', returns: '{n} returns', reopens: '{n} reopenings',
       no_rows: 'none', err_prefix: 'Request failed', no_token: 'No access token (?token=)',
+      updated: 'Data as of', live_on: 'Live · refreshed on new events', live_past: 'Past period · not refreshed', live_pending: 'Connecting…',
+      stale: 'Offline — data may be out of date · reconnecting…', stale_for: 'no data for {n} s', refused: 'The server refused the live subscription',
+      rest_fail: 'Query failed, data may be out of date: ', retrying: 'retrying shortly',
       statuses: { reported: 'reported', accepted: 'accepted', dispatched: 'dispatched', signed: 'signed', returned: 'returned', resolved: 'resolved', closed: 'closed', reopened: 'reopened', duplicate: 'duplicate' },
       flag_names: { illegal_transition: 'illegal transition', returned: 'returned', reopened: 'reopened', closed_unsatisfied: 'closed unsatisfied', closed_then_reopened: 'closed then reopened', overdue: 'overdue' },
       ended_names: { resolved: 'resolved', returned: 'returned', redispatched: 're-dispatched', closed: 'closed' },
@@ -112,8 +137,23 @@
     rates: null, // the last rates reply
     whistles: null, // the last whistle audit reply
     timeline: null, // the last case reply
-    errors: [], // {where, status, code, message}
+    errors: [], // {where, status, code, message}, and the socket's {topic, code, message}
     sort: { key: '', dir: 0 },
+    // live
+    live: null, // true: the period includes the present and the page refreshes; false: past
+    topic: '', // the subscribed topic ('' when none)
+    refreshes: 0, // background refreshes completed
+    lastRefreshAt: 0, // performance.now() of the last completed refresh
+    updatedAt: '', // "hh:mm:ss" shown as 数据更新于
+    restError: '', // the last failed query's message ('' once a query succeeds)
+    offline: false, // the offline banner is shown
+    stale: true,
+    connected: false,
+    reconnects: 0,
+    frames: 0,
+    lastFrameAt: 0,
+    seq: {},
+    trace: [], // the last 40 refresh steps [what, Date.now()] (bounded), for tests and the console
     settled() { return Z.ready && Z.loading === 0; },
   };
   window.__zhili = Z;
@@ -145,6 +185,7 @@
     Z.loading++;
     try {
       const r = await fetch(apiURL(path, q), { cache: 'no-cache', credentials: 'same-origin' });
+      noteServerDate(r.headers.get('Date'));
       const text = await r.text();
       let body = null;
       try { body = text ? JSON.parse(text) : null; } catch (e) { body = null; }
@@ -156,6 +197,16 @@
     } finally {
       Z.loading--;
     }
+  }
+
+  // The server's clock from a reply's Date header (whole seconds), used until the socket brings
+  // message times; differences under 2 s are taken as none.
+  let restSkewMs = 0;
+  function noteServerDate(h) {
+    const ms = Date.parse(h || '');
+    if (!Number.isFinite(ms)) return;
+    const skew = ms + 500 - Date.now();
+    restSkewMs = Math.abs(skew) < 2000 ? 0 : skew;
   }
 
   function showError(where, err) {
@@ -229,6 +280,46 @@
   }
   const dash = () => '<span class="au-muted">' + esc(t('none')) + '</span>';
 
+  // ---------------------------------------------------------------- DOM updates in place
+  // setHTML replaces el's content only when the markup differs from what it last set.
+  function setHTML(el, h) {
+    if (el._h === h) return false;
+    el.innerHTML = h;
+    el._h = h;
+    return true;
+  }
+  // patchRows makes tbody's rows match rows ({key, attrs, cls, cells: [{cls, col, html}]}): rows
+  // are kept by key and moved, cells rewritten only when their markup changed, so a refresh
+  // neither flickers nor loses what the reader is looking at.
+  function patchRows(tbody, rows) {
+    const old = new Map();
+    for (const tr of Array.from(tbody.rows)) {
+      if (tr.dataset.key !== undefined && !old.has(tr.dataset.key)) old.set(tr.dataset.key, tr);
+      else tr.remove();
+    }
+    let ref = tbody.firstElementChild;
+    for (const r of rows) {
+      let tr = old.get(r.key);
+      if (tr) old.delete(r.key);
+      else {
+        tr = document.createElement('tr');
+        tr.dataset.key = r.key;
+      }
+      for (const [k, v] of Object.entries(r.attrs || {})) if (tr.getAttribute(k) !== v) tr.setAttribute(k, v);
+      if (tr.className !== (r.cls || '')) tr.className = r.cls || '';
+      while (tr.cells.length > r.cells.length) tr.lastElementChild.remove();
+      r.cells.forEach((c, i) => {
+        const td = tr.cells[i] || tr.appendChild(document.createElement('td'));
+        if (td.className !== (c.cls || '')) td.className = c.cls || '';
+        if (c.col && td.dataset.col !== c.col) td.dataset.col = c.col;
+        setHTML(td, c.html);
+      });
+      if (tr === ref) ref = ref.nextElementSibling;
+      else tbody.insertBefore(tr, ref);
+    }
+    for (const tr of old.values()) tr.remove();
+  }
+
   // ---------------------------------------------------------------- controls
   const form = {
     from: $('f-from'), to: $('f-to'), by: $('f-by'), level: $('f-level'), region: $('f-region'),
@@ -271,28 +362,216 @@
   let openCase = params.get('case') || '';
 
   // ---------------------------------------------------------------- query
+  // A user query (form, quick buttons) starts a new generation; background refreshes re-run the
+  // current generation's parameters (never the form's unsubmitted values) and are dropped when a
+  // newer generation has started.
   let generation = 0;
+  let current = null; // parameters of the current generation
+  let inFlight = 0; // queries running (refreshes wait for them)
+  let outageErrors = false; // #au-error holds a user query's network or server failure
+  const replyText = { rates: '', whistles: '', timeline: '' }; // last replies, to skip unchanged renders
+
   async function runQuery() {
     const gen = ++generation;
     clearErrors();
+    outageErrors = false;
     if (!TOKEN) showError('?token=', new Error(t('no_token')));
     const q = queryParams();
+    current = q;
     writeURL(q, openCase);
     setExports(q);
     $('au-loading').hidden = false;
+    periodEnd = periodEndOf(q.to);
+    setLive(periodEnd > serverNow());
+    refreshWanted = false;
+    lastRefreshStart = performance.now();
+    inFlight++;
+    let failure = null;
     const jobs = [
-      getJSON('/api/v1/audit/rates', q).then((r) => { if (gen === generation) { Z.rates = r; renderRates(); } })
-        .catch((e) => { if (gen === generation) { Z.rates = null; renderRates(); showError('/api/v1/audit/rates', e); } }),
-      getJSON('/api/v1/audit/whistles', q).then((r) => { if (gen === generation) { Z.whistles = r; renderWhistles(); } })
-        .catch((e) => { if (gen === generation) { Z.whistles = null; renderWhistles(); showError('/api/v1/audit/whistles', e); } }),
+      getJSON('/api/v1/audit/rates', q).then((r) => { if (gen === generation) setRates(r, true); })
+        .catch((e) => {
+          failure = failure || e;
+          if (gen === generation) { Z.rates = null; replyText.rates = ''; renderRates(); showError('/api/v1/audit/rates', e); }
+        }),
+      getJSON('/api/v1/audit/whistles', q).then((r) => { if (gen === generation) setWhistles(r, true); })
+        .catch((e) => {
+          failure = failure || e;
+          if (gen === generation) { Z.whistles = null; replyText.whistles = ''; renderWhistles(); showError('/api/v1/audit/whistles', e); }
+        }),
     ];
     await Promise.all(jobs);
-    if (gen !== generation) return;
-    $('au-loading').hidden = true;
-    if (!Z.ready) {
-      Z.ready = true;
-      document.body.dataset.ready = '1';
+    inFlight--;
+    if (gen === generation) {
+      $('au-loading').hidden = true;
+      if (failure) {
+        // A refused query (4xx) is the user's to fix; an unreachable or failing server is retried.
+        if (!(failure.status >= 400 && failure.status < 500)) {
+          outageErrors = true;
+          noteFailure(failure);
+        }
+      } else {
+        noteSuccess();
+      }
+      if (!Z.ready) {
+        Z.ready = true;
+        document.body.dataset.ready = '1';
+      }
     }
+    pump();
+  }
+
+  // refresh re-runs the current queries (and the open case) in the background: the tables keep
+  // showing the last data until the replies are in, then change in place.
+  async function refresh() {
+    if (!current) return;
+    const gen = generation;
+    const q = current;
+    refreshWanted = false;
+    lastRefreshStart = performance.now();
+    if (trailingDue && lastRefreshStart >= trailingDue) {
+      // This refresh sees the changes up to STORE_LAG_MS ago; a later one needs another.
+      trailingDue = lastChangeAt + STORE_LAG_MS > lastRefreshStart ? lastChangeAt + STORE_LAG_MS : 0;
+    }
+    const caseID = Z.timeline && Z.timeline.case_id === openCase ? openCase : '';
+    trace('start');
+    inFlight++;
+    const res = await Promise.allSettled([
+      getJSON('/api/v1/audit/rates', q),
+      getJSON('/api/v1/audit/whistles', q),
+      caseID ? getJSON('/api/v1/cases/' + encodeURIComponent(caseID)) : Promise.resolve(null),
+    ]);
+    inFlight--;
+    if (gen === generation) {
+      trace('done');
+      if (res[0].status === 'fulfilled') setRates(res[0].value, false);
+      if (res[1].status === 'fulfilled') setWhistles(res[1].value, false);
+      if (res[2].status === 'fulfilled' && res[2].value && openCase === caseID) setTimeline(res[2].value);
+      const failed = res.find((x) => x.status === 'rejected');
+      if (failed) {
+        noteFailure(failed.reason);
+      } else {
+        if (outageErrors) { clearErrors(); outageErrors = false; }
+        noteSuccess();
+      }
+      Z.refreshes++;
+      Z.lastRefreshAt = performance.now();
+    }
+    pump();
+  }
+
+  function setRates(r, force) {
+    const s = JSON.stringify(r);
+    if (Z.rates && s === replyText.rates && !force) return;
+    replyText.rates = s;
+    Z.rates = r;
+    const o = offsetOf(r.from);
+    if (o !== null) tzOffsetMin = o;
+    const end = Date.parse(r.to);
+    if (Number.isFinite(end) && end !== periodEnd) {
+      periodEnd = end;
+      setLive(periodEnd > serverNow());
+    }
+    renderRates();
+  }
+  function setWhistles(r, force) {
+    const s = JSON.stringify(r);
+    if (Z.whistles && s === replyText.whistles && !force) return;
+    replyText.whistles = s;
+    Z.whistles = r;
+    renderWhistles();
+  }
+  function setTimeline(r) {
+    const s = JSON.stringify(r);
+    if (s === replyText.timeline) return;
+    replyText.timeline = s;
+    Z.timeline = r;
+    renderCase();
+  }
+
+  // ---------------------------------------------------------------- refresh scheduling
+  let refreshWanted = false; // a change arrived: refresh as soon as the throttle allows
+  let trailingDue = 0; // performance.now() at or after which one more refresh must start (0: none)
+  let lastChangeAt = 0;
+  let lastRefreshStart = -1e9;
+  let refreshTimer = 0;
+  let retryTimer = 0;
+  let retryDelay = RETRY_MIN_MS;
+
+  // pump starts the next refresh when one is wanted and allowed, or sets the one timer for it.
+  // A wanted refresh goes as soon as the throttle allows (the store may already have the
+  // events), unless it would hold the one due at trailingDue (which surely has them) past its time.
+  function pump() {
+    clearTimeout(refreshTimer);
+    refreshTimer = 0;
+    if (inFlight > 0 || !current) return;
+    const allowed = lastRefreshStart + REFRESH_MIN_MS;
+    let due = Infinity;
+    if (refreshWanted) due = allowed;
+    if (trailingDue) {
+      const sure = Math.max(trailingDue, allowed);
+      due = due + REFRESH_MIN_MS > sure ? sure : due;
+    }
+    if (due === Infinity) return;
+    const wait = due - performance.now();
+    if (wait <= 0) refresh();
+    else refreshTimer = setTimeout(pump, wait);
+  }
+  function trace(what) {
+    Z.trace.push([what, Date.now()]);
+    if (Z.trace.length > 40) Z.trace.shift();
+  }
+  function requestRefresh() {
+    refreshWanted = true;
+    pump();
+  }
+  // noteChange: new events for the period's cases (live periods only).
+  function noteChange() {
+    if (!Z.live) return;
+    trace('change');
+    refreshWanted = true;
+    lastChangeAt = performance.now();
+    // The earliest change not yet covered sets the deadline; later ones are picked up after it.
+    if (!trailingDue) trailingDue = lastChangeAt + STORE_LAG_MS;
+    pump();
+  }
+
+  function noteFailure(e) {
+    Z.restError = (e && e.status ? 'HTTP ' + e.status + ' ' : '') + ((e && e.message) || String(e));
+    syncBanner();
+    if (!retryTimer) {
+      retryTimer = setTimeout(() => { retryTimer = 0; requestRefresh(); }, retryDelay);
+      retryDelay = Math.min(BACKOFF_MAX, retryDelay * 2);
+    }
+  }
+  function noteSuccess() {
+    Z.restError = '';
+    retryDelay = RETRY_MIN_MS;
+    clearTimeout(retryTimer);
+    retryTimer = 0;
+    Z.updatedAt = clockOf(serverNow());
+    $('updated-at').textContent = Z.updatedAt;
+    syncBanner();
+  }
+
+  // ---------------------------------------------------------------- period and clock
+  let periodEnd = 0; // ms: the end of the current query's period
+
+  function tzMin() {
+    if (state.tzMin !== null) return state.tzMin;
+    if (tzOffsetMin !== null) return tzOffsetMin;
+    return -new Date().getTimezoneOffset();
+  }
+  const serverNow = () => Date.now() + (state.lastDataAt ? state.skewMs : restSkewMs);
+  // periodEndOf is midnight starting the date "YYYY-MM-DD" in the deployment's zone.
+  function periodEndOf(day) {
+    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day || '');
+    if (!m) return 0;
+    return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) - tzMin() * 60000;
+  }
+  // clockOf formats ms as "hh:mm:ss" in the deployment's zone.
+  function clockOf(ms) {
+    const d = new Date(ms + tzMin() * 60000);
+    return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds());
   }
 
   function setExports(q) {
@@ -385,16 +664,18 @@
     const rep = Z.rates;
     const cols = rateColumns();
     const head = $('rates-head');
-    head.innerHTML = cols.map((c) => {
+    setHTML(head, cols.map((c) => {
       const on = c.key === sortKey && sortDir;
       const aria = on ? (sortDir > 0 ? 'ascending' : 'descending') : 'none';
       return '<th data-key="' + c.key + '" class="au-sortable' + (c.text ? ' au-left' : '') + (on ? ' au-sorted' : '') + '" aria-sort="' + aria + '" tabindex="0">' +
         esc(c.label) + '<span class="au-sort-ind">' + (on ? (sortDir > 0 ? '▲' : '▼') : '↕') + '</span></th>';
-    }).join('');
-    const body = $('rates-body');
+    }).join(''));
     const units = rep ? rep.units || [] : [];
-    body.innerHTML = sortedUnits(units, cols).map((u) =>
-      '<tr data-unit="' + esc(u.unit) + '">' + cols.map((c) => '<td class="' + (c.text ? 'au-left' : '') + (c.rate ? ' au-ratecell' : '') + '" data-col="' + c.key + '">' + c.cell(u) + '</td>').join('') + '</tr>').join('');
+    patchRows($('rates-body'), sortedUnits(units, cols).map((u) => ({
+      key: u.unit,
+      attrs: { 'data-unit': u.unit },
+      cells: cols.map((c) => ({ cls: ((c.text ? 'au-left' : '') + (c.rate ? ' au-ratecell' : '')).trim(), col: c.key, html: c.cell(u) })),
+    })));
     $('rates-empty').hidden = !rep || units.length > 0;
     if (rep) {
       const o = offsetOf(rep.from);
@@ -429,18 +710,25 @@
   function renderDefs() {
     const rep = Z.rates;
     const dl = $('defs');
-    if (!rep || !rep.definitions) { dl.innerHTML = ''; $('defs-extra').textContent = ''; return; }
+    if (!rep || !rep.definitions) { setHTML(dl, ''); $('defs-extra').textContent = ''; return; }
     const order = ['response', 'resolution', 'satisfaction', 'on_time', 'close_time', 'counting', 'repeats', 'fake_closure'];
     const keys = order.filter((k) => rep.definitions[k]).concat(Object.keys(rep.definitions).filter((k) => !order.includes(k)).sort());
-    dl.innerHTML = keys.map((k) => '<dt>' + esc((t('def_names')[k]) || k) + '</dt><dd>' + esc(rep.definitions[k]) + '</dd>').join('');
+    setHTML(dl, keys.map((k) => '<dt>' + esc((t('def_names')[k]) || k) + '</dt><dd>' + esc(rep.definitions[k]) + '</dd>').join(''));
     $('defs-extra').textContent = fmt(lang === 'zh' ? '最小样本 {m} · 响应时限 {w}' : 'min. sample {m} · response window {w}', { m: rep.min_sample, w: rep.respond_window });
   }
 
   // ---------------------------------------------------------------- chart
+  // The one chart instance is reused for the page's life: options are set again only when what
+  // they show changed, merged when only the data did (the legend's choices stay).
+  let chartSig = '';
+  let chartLook = '';
   function renderChart() {
     const el = $('rates-chart');
     if (!window.echarts) return;
-    if (!chart) chart = window.echarts.init(el, null, { renderer: 'canvas' });
+    if (!chart) {
+      chart = window.echarts.init(el, null, { renderer: 'canvas' });
+      Z.chartId = chart.id;
+    }
     const key = $('chart-rate').value;
     const units = (Z.rates && Z.rates.units) || [];
     const dark = theme === 'dark';
@@ -448,6 +736,13 @@
     const grid = dark ? '#2a3647' : '#e2e8f0';
     const names = units.map((u) => (u.name || u.unit || '—') + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
     const val = (f) => (f && typeof f.value === 'number' ? Math.round(f.value * 1000) / 10 : null);
+    const look = [key, theme, lang, units.map((u) => (insufficient(u.current[key]) ? 1 : 0)).join('')].join('|');
+    const sig = look + '|' + JSON.stringify([names, units.map((u) => [val(u.current[key]), insufficient(u.current[key]), val(u.previous && u.previous[key])])]);
+    if (sig === chartSig) return;
+    const notMerge = look !== chartLook || units.length !== (chart._auUnits || 0);
+    chartSig = sig;
+    chartLook = look;
+    chart._auUnits = units.length;
     chart.setOption({
       animation: false,
       backgroundColor: 'transparent',
@@ -464,7 +759,7 @@
         { name: lang === 'zh' ? '上期' : 'Previous', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#7c8aa0' : '#cbd5e1' },
           data: units.map((u) => val(u.previous && u.previous[key])) },
       ],
-    }, true);
+    }, notMerge);
   }
 
   // ---------------------------------------------------------------- whistles
@@ -472,29 +767,29 @@
   function renderWhistles() {
     const rep = Z.whistles;
     const head = $('whistles-head');
-    const byRegion = form.by.value === 'region';
+    const byRegion = current ? current.by === 'region' : form.by.value === 'region';
     const st = t('stage');
-    head.innerHTML = '<tr><th rowspan="2" class="au-left">' + esc(byRegion ? t('w_region') : t('w_dept')) + '</th><th rowspan="2">' + esc(t('summoned')) + '</th>' +
+    setHTML(head, '<tr><th rowspan="2" class="au-left">' + esc(byRegion ? t('w_region') : t('w_dept')) + '</th><th rowspan="2">' + esc(t('summoned')) + '</th>' +
       STAGES.map((s) => '<th colspan="3" class="au-group-h">' + esc(st[s]) + '</th>').join('') +
       '<th rowspan="2">' + esc(st.resolved) + ' p50</th><th rowspan="2">' + esc(t('evaluations')) + '</th><th rowspan="2">' + esc(t('mean_score')) + '</th>' +
       '<th rowspan="2">' + esc(t('overall_ontime')) + '</th></tr><tr>' +
-      STAGES.map(() => '<th>p50</th><th>p90</th><th>' + esc(t('ontime_pct')) + '</th>').join('') + '</tr>';
+      STAGES.map(() => '<th>p50</th><th>p90</th><th>' + esc(t('ontime_pct')) + '</th>').join('') + '</tr>');
     const depts = rep ? rep.depts || [] : [];
-    $('whistles-body').innerHTML = depts.map((d) => {
+    patchRows($('whistles-body'), depts.map((d) => {
       const stages = {};
       for (const s of d.stages || []) stages[s.stage] = s;
-      let h = '<tr data-dept="' + esc(d.dept) + '"><td class="au-left au-mono">' + esc(d.dept) + '</td><td>' + d.summoned + '</td>';
+      const cells = [{ cls: 'au-left au-mono', col: 'dept', html: esc(d.dept) }, { col: 'summoned', html: String(d.summoned) }];
       for (const s of STAGES) {
         const x = stages[s];
-        if (!x) { h += '<td></td><td></td><td></td>'; continue; }
-        h += '<td>' + (hrs(x.p50_s) || dash()) + '</td><td>' + (hrs(x.p90_s) || dash()) + '</td><td>' +
-          (pct(x.on_time.value) || dash()) + '<div class="au-sub au-frac">' + x.on_time.num + '/' + x.on_time.den + '</div></td>';
+        if (!x) { cells.push({ html: '' }, { html: '' }, { html: '' }); continue; }
+        cells.push({ col: s + '_p50', html: hrs(x.p50_s) || dash() }, { col: s + '_p90', html: hrs(x.p90_s) || dash() },
+          { col: s + '_on_time', html: (pct(x.on_time.value) || dash()) + '<div class="au-sub au-frac">' + x.on_time.num + '/' + x.on_time.den + '</div>' });
       }
-      h += '<td>' + ((d.resolved && hrs(d.resolved.p50_s)) || dash()) + '</td><td>' + d.scores + '</td><td>' +
-        (typeof d.mean_score === 'number' ? d.mean_score.toFixed(2) : dash()) + '</td>';
+      cells.push({ col: 'resolved_p50', html: (d.resolved && hrs(d.resolved.p50_s)) || dash() }, { col: 'scores', html: String(d.scores) },
+        { col: 'mean_score', html: typeof d.mean_score === 'number' ? d.mean_score.toFixed(2) : dash() });
       const o = d.on_time || {};
       const p = rep.previous && rep.previous[d.dept];
-      h += '<td class="au-ratecell"><div class="au-rate"><span class="au-val">' + (pct(o.value) || dash()) + '</span> ';
+      let h = '<div class="au-rate"><span class="au-val">' + (pct(o.value) || dash()) + '</span> ';
       if (!o.enough) h += '<span class="au-badge au-badge-warn" data-insufficient>' + esc(t('insufficient')) + '</span>';
       else if (o.rank) h += '<span class="au-rank' + (o.rank === 1 ? ' au-rank-1' : '') + '">' + esc(fmt(t('rank'), { n: o.rank })) + '</span>';
       h += '</div><div class="au-sub"><span class="au-frac">' + (o.num || 0) + '/' + (o.den || 0) + '</span> · ' + esc(t('prev')) + ' ';
@@ -505,8 +800,9 @@
           h += ' <span class="' + (Math.abs(dd) < 0.05 ? 'au-flat' : dd > 0 ? 'au-up' : 'au-down') + '">' + (Math.abs(dd) < 0.05 ? '→' : dd > 0 ? '↑+' : '↓') + dd.toFixed(1) + '</span>';
         }
       } else h += esc(t('none'));
-      return h + '</div></td></tr>';
-    }).join('');
+      cells.push({ cls: 'au-ratecell', col: 'on_time', html: h + '</div>' });
+      return { key: d.dept, attrs: { 'data-dept': d.dept }, cells };
+    }));
     $('whistles-empty').hidden = !rep || depts.length > 0;
     $('whistles-summary').textContent = rep ? fmt(t('summary_whistles'), { n: rep.whistles, m: rep.min_sample }) : '';
   }
@@ -517,8 +813,11 @@
   }
   function renderRepeats() {
     const reps = (Z.rates && Z.rates.repeats) || [];
-    $('repeats-body').innerHTML = reps.map((r) => '<tr><td class="au-left">' + caseLink(r.case_id) + '</td><td class="au-left">' + caseLink(r.repeat_of) +
-      '</td><td class="au-left">' + esc(when(r.reported)) + '</td><td class="au-left au-mono">' + esc(r.dept || '') + '</td><td class="au-left au-mono">' + esc(r.region || '') + '</td></tr>').join('');
+    patchRows($('repeats-body'), reps.map((r) => ({
+      key: r.case_id + '>' + r.repeat_of,
+      cells: [{ cls: 'au-left', html: caseLink(r.case_id) }, { cls: 'au-left', html: caseLink(r.repeat_of) }, { cls: 'au-left', html: esc(when(r.reported)) },
+        { cls: 'au-left au-mono', html: esc(r.dept || '') }, { cls: 'au-left au-mono', html: esc(r.region || '') }],
+    })));
     $('repeats-empty').hidden = !Z.rates || reps.length > 0;
     $('repeats-count').textContent = Z.rates ? fmt(t('n_repeats'), { n: reps.length }) : '';
   }
@@ -531,17 +830,19 @@
     $('case-id').value = id;
     writeURL(queryParams(), id);
     const panel = $('case-panel');
-    panel.innerHTML = '<div class="au-empty">' + esc(t('loading')) + '</div>';
+    setHTML(panel, '<div class="au-empty">' + esc(t('loading')) + '</div>');
     try {
       const r = await getJSON('/api/v1/cases/' + encodeURIComponent(id));
       if (openCase !== id) return;
       Z.timeline = r;
+      replyText.timeline = JSON.stringify(r);
       if (tzOffsetMin === null && r.events && r.events[0]) tzOffsetMin = offsetOf(r.events[0].at);
       renderCase();
     } catch (e) {
       if (openCase !== id) return;
       Z.timeline = null;
-      panel.innerHTML = '<div class="au-empty au-error-inline">' + esc(e.message) + '</div>';
+      replyText.timeline = '';
+      setHTML(panel, '<div class="au-empty au-error-inline">' + esc(e.message) + '</div>');
       showError('/api/v1/cases/' + id, e);
     }
   }
@@ -607,7 +908,134 @@
         if (e.region_path && e.region_path.length) fields.push('<span class="au-kv"><span class="au-k">region_path</span> ' + esc(e.region_path.join(' › ')) + '</span>');
         return '<tr><td>' + esc(when(e.at)) + '</td><td class="au-mono">' + esc(e.type) + '</td><td class="au-mono">' + esc(e.id) + '</td><td class="au-mono">' + esc(e.dept || '') + '</td><td class="au-fields">' + fields.join(' ') + '</td></tr>';
       }));
-    panel.innerHTML = h;
+    const top = panel.scrollTop;
+    if (setHTML(panel, h)) panel.scrollTop = top;
+  }
+
+  // ---------------------------------------------------------------- live (live.js)
+  const state = {
+    topics: new Map(), // the subscribed topic, only while the period includes the present
+    skewMs: 0,
+    tzMin: null,
+    lastDataAt: '',
+    lastMsgAt: 0,
+    downSince: performance.now(),
+    topicError: '',
+  };
+  let hadSnapshot = false; // a snapshot of the topic arrived: the next one is a resync
+  let changed = false; // a message of this frame concerns the current query
+
+  const live = window.ZhiliLive({
+    state, Z, t, token: TOKEN, wsPath: '/ws', staleMs: STALE_MS, graceMs: DOWN_GRACE_MS, pingMs: PING_MS,
+    backoffMin: BACKOFF_MIN, backoffMax: BACKOFF_MAX,
+    apply(m) {
+      if (m.topic !== Z.topic) return;
+      if (m.op === 'snapshot') {
+        // The first snapshot is what the first query saw; a later one follows a reconnect or a
+        // resync, when events may have been missed.
+        if (hadSnapshot) changed = true;
+        hadSnapshot = true;
+        return;
+      }
+      const evs = (m.data && Array.isArray(m.data.events)) ? m.data.events : [];
+      const cat = current && current.category;
+      if (!cat || evs.some((e) => e && e.category === cat)) changed = true;
+    },
+    onChange() {
+      if (!changed) return;
+      changed = false;
+      noteChange();
+    },
+    onTime() { /* the clock (skew, zone) is kept in state */ },
+  });
+
+  let tokenRegion = ''; // the region a region-limited token sees, learnt when root is refused
+  let regionLookup = false;
+  function topicRegion() {
+    const r = current && current.region;
+    if (r && /^[A-Za-z0-9._-]{1,64}$/.test(r)) return r;
+    return tokenRegion || 'root';
+  }
+
+  // setLive switches between a live period (subscribed, refreshed) and a past one (neither).
+  function setLive(on) {
+    if (on !== Z.live) {
+      Z.live = on;
+      renderLiveBadge();
+    }
+    const topic = on ? 'cases:' + topicRegion() : '';
+    if (topic === Z.topic) return;
+    if (Z.topic) {
+      state.topics.delete(Z.topic);
+      live.send({ op: 'unsub', topic: Z.topic });
+    }
+    Z.topic = topic;
+    state.topicError = '';
+    hadSnapshot = false;
+    changed = false;
+    if (topic) {
+      state.topics.set(topic, { seq: null, resyncAt: 0 });
+      live.send({ op: 'sub', topic });
+    }
+  }
+
+  function renderLiveBadge() {
+    const el = $('au-live');
+    const mode = Z.live === null ? 'pending' : Z.live ? 'live' : 'past';
+    if (el.dataset.mode !== mode) el.dataset.mode = mode;
+    $('au-live-text').textContent = t(mode === 'live' ? 'live_on' : mode === 'past' ? 'live_past' : 'live_pending');
+  }
+
+  // syncBanner shows the offline banner when the socket's part (#stale-banner, live.js) or a
+  // failed query's part is on.
+  function syncBanner() {
+    const rest = Z.restError !== '';
+    const restEl = $('au-rest-fail');
+    if (rest) {
+      const txt = t('rest_fail') + Z.restError + ' · ' + t('retrying');
+      if (restEl.textContent !== txt) restEl.textContent = txt;
+    }
+    if (restEl.hidden === rest) restEl.hidden = !rest;
+    const show = rest || !$('stale-banner').hidden;
+    if (Z.offline !== show) {
+      Z.offline = show;
+      $('au-offline').hidden = !show;
+      document.body.classList.toggle('au-is-offline', show);
+    }
+  }
+  new MutationObserver(syncBanner).observe($('stale-banner'), { attributes: true, attributeFilter: ['hidden'] });
+
+  // The root topic is refused to a region-limited token: learn its region once and subscribe to it.
+  function checkRefused() {
+    if (regionLookup || Z.topic !== 'cases:root' || !/^forbidden/.test(state.topicError)) return;
+    regionLookup = true;
+    getJSON('/api/v1/regions', { root: 'root', depth: 0 }).then((fc) => {
+      const f = fc && fc.features && fc.features[0];
+      const code = f && f.properties && f.properties.code;
+      if (!code) return;
+      tokenRegion = String(code);
+      if (Z.live) {
+        setLive(false);
+        setLive(true);
+        renderLiveBadge();
+      }
+    }).catch((e) => console.warn('regions:', e));
+  }
+
+  let wasConnected = false;
+  let beenUp = false;
+  function tick() {
+    live.checkStale();
+    syncBanner();
+    if (Z.live && periodEnd && serverNow() >= periodEnd) setLive(false); // the period has ended
+    if (Z.connected !== wasConnected) {
+      wasConnected = Z.connected;
+      // Back after an outage: re-run the queries when the data may have moved on or the last
+      // query failed.
+      if (Z.connected && beenUp && (Z.live || Z.restError)) requestRefresh();
+      if (Z.connected) beenUp = true;
+    }
+    checkRefused();
   }
 
   // ---------------------------------------------------------------- language and theme
@@ -629,6 +1057,9 @@
     renderRates();
     renderWhistles();
     if (Z.timeline) renderCase();
+    renderLiveBadge();
+    live.checkStale();
+    syncBanner();
   }
 
   // ---------------------------------------------------------------- wiring
@@ -674,7 +1105,10 @@
     resizeTimer = setTimeout(() => chart && chart.resize(), 100);
   });
 
+  renderLiveBadge();
+  live.connect();
   runQuery();
   if (openCase) loadCase(openCase);
+  setInterval(tick, 1000);
   Z.dayOf = dayOf; // for tests and the console
 })();
