@@ -6,13 +6,16 @@
  *   ?stale=   seconds without any message (pongs count) before the feed is shown as lost; default 30
  *   ?lang=en  start in English (the 中/EN switch also remembers the choice)
  *   ?markers= minutes a case marker stays on the map; default 10
- *   ?region=  region code to show (a token limited to a subtree needs its own region); default root
+ *   ?region=  region code to show (a token limited to a subtree needs its own region); default root.
+ *             Clicking a child region on the map drills down to it (history.pushState, topics
+ *             re-subscribed, no reload); the back control and the breadcrumb return.
+ *   ?choropleth=open|new  what colours the map: open cases (default) or new cases today
  *   ?flows=   seconds a flow line (上行/下行/横向) stays on the map; default 180 (10 to 1800, 0: none)
  *
  * Layouts (the stage is designed at 1920×1080 per monitor and scaled to the window):
  *   (none)         one 16:9 stage: 1920×1080, or 3840×2160 at twice the scale
  *   ?panel=NAME    one panel fills the screen under the title bar and the clock: map, counters,
- *                  flows, categories, rates, ranking or feed. For a wall of one page per monitor:
+ *                  flows, categories, rates, ranking, trend or feed. For a wall of one page per monitor:
  *                  every page shows the deployment's clock (from the server's message times,
  *                  ticking on the second), so all panels show the same second.
  *   ?wall=CxR      one page spanning C×R monitors (C 1–4, R 1–3; e.g. 2x1, 3x1, 2x2): the stage is
@@ -51,7 +54,7 @@
   const FLOW_MS = params.get('flows') === '0' ? 0 : clampNum(params.get('flows'), 180, 10, 1800) * 1000;
   const MAX_FLOWS = 40; // flow lines on the map (each animates)
   const FLOW_COLORS = { up: '#39e0a0', down: '#ffb545', horizontal: '#4fc3ff' }; // as the flow icons
-  const PANELS = ['map', 'counters', 'flows', 'categories', 'rates', 'ranking', 'feed'];
+  const PANELS = ['map', 'counters', 'flows', 'categories', 'rates', 'ranking', 'trend', 'feed'];
   const PANEL = PANELS.includes(params.get('panel')) ? params.get('panel') : '';
   const wallParam = /^([1-4])x([1-3])$/.exec(params.get('wall') || '');
   const WALL = wallParam && wallParam[1] * wallParam[2] > 1 ? { cols: Number(wallParam[1]), rows: Number(wallParam[2]) } : null;
@@ -60,9 +63,16 @@
   const MON_H = 1080;
   const STAGE_W = MON_W * (WALL ? WALL.cols : 1);
   const STAGE_H = MON_H * (WALL ? WALL.rows : 1);
-  const REGION = /^[A-Za-z0-9._-]{1,64}$/.test(params.get('region') || '') ? params.get('region') : 'root';
-  const TOPIC_OVERVIEW = 'overview:' + REGION;
-  const TOPIC_CASES = 'cases:' + REGION;
+  const regionParam = (v) => (/^[A-Za-z0-9._-]{1,64}$/.test(v || '') ? v : 'root');
+  // The shown region and its topics change on drill-down (navigate).
+  let REGION = regionParam(params.get('region'));
+  let TOPIC_OVERVIEW = 'overview:' + REGION;
+  let TOPIC_CASES = 'cases:' + REGION;
+  let CHORO = params.get('choropleth') === 'new' ? 'new' : 'open'; // the map's per-region value
+  const CHORO_KEY = { open: 'open', new: 'new_today' };
+  const TREND_HOURS = 24;
+  const HOUR_MS = 3600 * 1000;
+  const TREND_REFRESH_MS = 5 * 60 * 1000; // the trend is re-read from REST this often
 
   const CATEGORY_COLORS = {
     dispute: '#ff8a3d',
@@ -89,8 +99,12 @@
       horizontal: '横向', horizontal_sub: '12345 热线联动',
       cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据', other: '其他',
       rates_title: '三率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
-      map_title: '一网格 · 在办案件分布', map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
-      legend_open: '在办', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
+      map_title: '一网格 · 在办案件分布', map_title_new: '一网格 · 今日新增分布',
+      map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
+      choro_open: '在办', choro_new: '今日新增', drill_back: '返回上级', parent_region: '上级区域',
+      label_new: '新增',
+      trend_title: '近24小时趋势', trend_new: '新增', trend_resolved: '办结', trend_hour: '{h}时',
+      legend_open: '在办', legend_new_today: '今日新增', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
       flow_legend: '三流动线 · 近{n}', flow_min: '{n} 分钟', flow_sec: '{n} 秒', center: '指挥中心', hotline: '12345 热线',
       rank_title: '乡镇街道排名 · 今日', rank_no: '排名', rank_name: '乡镇（街道）',
       rank_new: '新增', rank_open: '在办', rank_overdue: '超期',
@@ -118,8 +132,12 @@
       horizontal: 'Horizontal', horizontal_sub: '12345 hotline linkage',
       cat_title: 'Cases by module · new today', cat_total: 'New today', no_data: 'No data', other: 'Other',
       rates_title: 'Three rates · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
-      map_title: 'Grids · open cases', map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
-      legend_open: 'Open', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
+      map_title: 'Grids · open cases', map_title_new: 'Grids · new today',
+      map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
+      choro_open: 'Open', choro_new: 'New', drill_back: 'Up', parent_region: 'Parent region',
+      label_new: 'New',
+      trend_title: 'Last 24 hours', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00',
+      legend_open: 'Open', legend_new_today: 'New today', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
       flow_legend: 'Flows · last {n}', flow_min: '{n} min', flow_sec: '{n} s', center: 'Command center', hotline: '12345 hotline',
       rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
       rank_new: 'New', rank_open: 'Open', rank_overdue: 'Late',
@@ -153,6 +171,9 @@
     const span = FLOW_MS % 60000 === 0 ? x.flow_min.replace('{n}', FLOW_MS / 60000) : x.flow_sec.replace('{n}', FLOW_MS / 1000);
     x.flow_legend = x.flow_legend.replace('{n}', span);
   }
+  // The ranking names the children's level; buildMap switches it for a city's counties.
+  const LEVEL_TEXT = { zh: { rank_title: TEXT.zh.rank_title, rank_name: TEXT.zh.rank_name },
+    en: { rank_title: TEXT.en.rank_title, rank_name: TEXT.en.rank_name } };
 
   // ---------------------------------------------------------------- state exposed for tests
   const Z = {
@@ -178,6 +199,14 @@
     layoutMode: PANEL ? 'panel:' + PANEL : WALL ? 'wall:' + WALL.cols + 'x' + WALL.rows : 'stage',
     errors: [], // last few {topic, code, message} errors from the server (bounded)
     layout: { scale: 1, dpr: 1, renderedDpr: 0 }, // stage scale; chart pixel ratio; ratio of the last map render
+    region: REGION, // the shown region (?region=, changed by drill-down)
+    regionCode: '', // its code, once its regions are loaded
+    regionName: '',
+    regionChildren: [], // codes of the children drawn on the map
+    navigations: 0, // drill-downs and returns completed
+    choropleth: { metric: CHORO, max: 0, values: {} }, // what colours the map, per child code
+    // trend: the 24 hourly buckets shown (from, to: ms; hours: ms of each bucket's start)
+    trend: { from: 0, to: 0, hours: [], reported: [], resolved: [], loads: 0, live: 0, region: '' },
   };
   window.__zhili = Z;
 
@@ -204,9 +233,14 @@
     downSince: performance.now(),
     mapReady: false,
     mapFailed: false,
-    dirty: { overview: false, cases: false, markers: false, polygons: false, lang: false },
+    dirty: { overview: false, cases: false, markers: false, polygons: false, lang: false, trend: false },
     pendingArrival: null, // performance.now() of the oldest frame not yet rendered
     topicError: '', // the server refused a subscription: code and message
+    townGeoms: new Map(), // child code -> geometry (hit tests of drill-down clicks)
+    hasChildren: new Set(), // codes of regions that have children
+    rootCode: '', // code of the shown region
+    rootParent: '', // its parent's code ('' at the top of the tree)
+    crumbs: [], // [{param, name}] from the top to the shown region's parent (drill-downs made)
   };
 
   // ---------------------------------------------------------------- helpers
@@ -272,7 +306,7 @@
   // ---------------------------------------------------------------- stage scaling and charts
   const stage = $('stage');
   let scale = 1;
-  let charts = { map: null, markers: null, cats: null };
+  let charts = { map: null, markers: null, cats: null, trend: null };
   let chartDpr = 0;
 
   function fit() {
@@ -299,9 +333,11 @@
       map: echarts.init($('map'), null, opts('map')),
       markers: echarts.init($('map-markers'), null, opts('map')),
       cats: echarts.init($('chart-categories'), null, opts('categories')),
+      trend: echarts.init($('chart-trend'), null, opts('trend')),
     };
     mapOptionSet = false;
     catsShown = '';
+    trendShown = '';
     state.dirty.overview = state.dirty.cases = state.dirty.markers = true;
     scheduleRender();
   }
@@ -309,7 +345,7 @@
   // ---------------------------------------------------------------- layouts (?panel=, ?wall=)
   // Both move the panels out of their columns into absolutely placed cells (div.cell) of the
   // stage; the 16:9 stage keeps the grid of style.css.
-  const PANEL_ZOOM = { map: 1, counters: 2, flows: 2.6, categories: 2, rates: 2.4, ranking: 1.5, feed: 1.5 };
+  const PANEL_ZOOM = { map: 1, counters: 2, flows: 2.6, categories: 2, rates: 2.4, ranking: 1.5, trend: 1.6, feed: 1.5 };
   let panelZoom = 1;
   const panelEl = (name) => document.querySelector('.layout [data-panel="' + name + '"]');
   const layoutEl = document.querySelector('.layout');
@@ -326,6 +362,12 @@
     });
     for (const n of names) el.appendChild(panelEl(n));
     layoutEl.appendChild(el);
+    if (names.includes('ranking') && names.includes('trend') && !(opt && opt.row)) {
+      // The ranking above the trend: half the cell, rounded down to whole rows (50 px each, under
+      // 104 px of padding, title and header, and the 2 px border).
+      const rows = Math.max(3, Math.floor(((r.h / z - 16) / 2 - 106) / 50));
+      Object.assign(panelEl('ranking').style, { flex: 'none', height: 106 + rows * 50 + 'px' });
+    }
     if (names.includes('counters')) {
       // Counters in a row, a column or 2×2, whichever suits the cell.
       const [cols, rows] = r.w > 2.6 * r.h ? [4, 1] : r.h > 1.6 * r.w ? [1, 4] : [2, 2];
@@ -357,7 +399,7 @@
       const r = rect(x0(0), y0(R - 1), x1(0), y1(R - 1));
       const w = (r.w - 3 * M) / 4;
       const col = (i) => rect(r.x + i * (w + M), r.y, r.x + i * (w + M) + w, r.y + r.h);
-      out.push([col(0), ['flows', 'categories', 'rates']], [col(1), ['counters']], [col(2), ['ranking']], [col(3), ['feed']]);
+      out.push([col(0), ['flows', 'categories', 'rates']], [col(1), ['counters']], [col(2), ['ranking', 'trend']], [col(3), ['feed']]);
       return out;
     }
     // The map, and the x ranges of the two sides (each a list of monitor parts).
@@ -401,7 +443,7 @@
       });
     };
     side(left, [['flows', 'categories', 'rates'], ['counters']]);
-    side(right, [['ranking'], ['feed']]);
+    side(right, [['ranking', 'trend'], ['feed']]);
     return out;
   }
 
@@ -445,14 +487,21 @@
     return u.toString();
   }
 
-  let regionsDelay = 1000;
-  function loadRegions() {
-    fetch(apiURL('api/v1/regions?root=' + encodeURIComponent(REGION) + '&depth=-1'), { cache: 'no-cache', credentials: 'same-origin' })
+  function fetchRegions(param) {
+    return fetch(apiURL('api/v1/regions?root=' + encodeURIComponent(param) + '&depth=-1'), { cache: 'no-cache', credentials: 'same-origin' })
       .then((r) => {
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
-      })
+      });
+  }
+
+  let regionsDelay = 1000;
+  let regionGen = 0; // bumped by a navigation: answers for an earlier region are dropped
+  function loadRegions() {
+    const gen = regionGen;
+    fetchRegions(REGION)
       .then((fc) => {
+        if (gen !== regionGen) return;
         buildMap(fc);
         state.mapFailed = false;
         $('map-status').hidden = true;
@@ -460,13 +509,173 @@
         scheduleRender();
       })
       .catch((err) => {
+        if (gen !== regionGen) return;
         console.warn('regions:', err);
         state.mapFailed = true;
         setI18n($('map-status'), 'map_failed');
-        setTimeout(loadRegions, regionsDelay);
+        setTimeout(() => { if (gen === regionGen) loadRegions(); }, regionsDelay);
         regionsDelay = Math.min(BACKOFF_MAX, regionsDelay * 2);
       });
   }
+
+  // ---------------------------------------------------------------- drill-down
+  // navigate shows another region without a reload: its regions are fetched first (a refused or
+  // unknown region leaves the page as it is), then the topics are switched and everything bound
+  // to the region starts afresh. how: 'down' (a child clicked), 'up' (back control, breadcrumb),
+  // 'pop' (the browser's back and forward).
+  let navigatingTo = '';
+  function navigate(param, how) {
+    param = regionParam(param);
+    if (param === REGION || param === navigatingTo) return;
+    navigatingTo = param;
+    const gen = ++regionGen;
+    fetchRegions(param)
+      .then((fc) => {
+        if (gen !== regionGen) return;
+        navigatingTo = '';
+        switchRegion(param, fc, how);
+      })
+      .catch((err) => {
+        if (gen !== regionGen) return;
+        navigatingTo = '';
+        console.warn('navigate ' + param + ':', err);
+        if (how === 'pop') history.replaceState(null, '', urlWith('region', REGION === 'root' ? null : REGION));
+        if (!state.mapReady) loadRegions(); // the page's own regions were still loading
+      });
+  }
+
+  function urlWith(key, value) {
+    const u = new URL(location.href);
+    if (value === null) u.searchParams.delete(key);
+    else u.searchParams.set(key, value);
+    return u.pathname + u.search + u.hash;
+  }
+
+  function switchRegion(param, fc, how) {
+    const from = { param: REGION, name: state.rootName || regionName(state.rootCode) };
+    if (how === 'down') {
+      state.crumbs.push(from);
+      if (state.crumbs.length > 12) state.crumbs.shift();
+    } else {
+      const i = state.crumbs.findIndex((c) => c.param === param);
+      if (i >= 0) state.crumbs.length = i;
+      else if (how === 'pop' && state.hasChildren.has(param)) state.crumbs.push(from);
+      else state.crumbs.length = 0;
+    }
+    if (how !== 'pop') history.pushState(null, '', urlWith('region', param === 'root' ? null : param));
+    // Topics: the old ones are dropped (their late messages are ignored), the new ones subscribed
+    // now, or by live.js when the socket (re)opens.
+    for (const topic of [TOPIC_OVERVIEW, TOPIC_CASES]) {
+      live.send({ op: 'unsub', topic });
+      state.topics.delete(topic);
+      delete Z.seq[topic];
+    }
+    REGION = param;
+    TOPIC_OVERVIEW = 'overview:' + REGION;
+    TOPIC_CASES = 'cases:' + REGION;
+    for (const topic of [TOPIC_OVERVIEW, TOPIC_CASES]) {
+      state.topics.set(topic, { seq: null, resyncAt: 0 });
+      live.send({ op: 'sub', topic });
+    }
+    state.topicError = '';
+    state.overview = null;
+    state.feed.clear();
+    state.markers.length = 0;
+    state.flows.length = 0;
+    state.seen.clear();
+    state.rootName = '';
+    rankOffset = 0;
+    ranking.style.transform = '';
+    rankShown = '';
+    catsShown = '';
+    buildMap(fc);
+    state.mapFailed = false;
+    $('map-status').hidden = true;
+    resetTrend();
+    loadTrend();
+    Z.region = REGION;
+    Z.navigations++;
+    state.dirty = { overview: true, cases: true, markers: true, polygons: true, lang: true, trend: true };
+    scheduleRender();
+  }
+
+  // backTarget is where the back control goes: the region drilled down from, else the parent.
+  function backTarget() {
+    if (state.crumbs.length) return state.crumbs[state.crumbs.length - 1].param;
+    return state.rootParent || '';
+  }
+
+  function updateDrillNav() {
+    const target = backTarget();
+    const nav = $('drill-nav');
+    nav.hidden = !target || !state.mapReady;
+    if (nav.hidden) return;
+    const crumbs = state.crumbs.length ? state.crumbs : [{ param: state.rootParent, name: t('parent_region') }];
+    $('drill-crumbs').innerHTML = crumbs.map((c) => '<a href="#" data-param="' + esc(c.param) + '">' + esc(c.name) + '</a><i>›</i>').join('') +
+      '<b>' + esc(state.rootName) + '</b>';
+  }
+  $('drill-back').addEventListener('click', (ev) => {
+    ev.stopPropagation();
+    const target = backTarget();
+    if (target) navigate(target, 'up');
+  });
+  $('drill-crumbs').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    ev.stopPropagation();
+    const a = ev.target.closest('a[data-param]');
+    if (a) navigate(a.dataset.param, 'up');
+  });
+  window.addEventListener('popstate', () => navigate(regionParam(new URLSearchParams(location.search).get('region')), 'pop'));
+
+  // regionAt returns the code of the child region under a viewport point, or ''.
+  function regionAt(clientX, clientY) {
+    if (!charts.map || !state.mapReady || !mapOptionSet) return '';
+    const el = $('map');
+    const r = el.getBoundingClientRect();
+    if (!r.width || !r.height) return '';
+    // The chart's own pixels: the stage (and a ?panel= cell) are scaled by CSS transforms.
+    const xy = [(clientX - r.left) * el.offsetWidth / r.width, (clientY - r.top) * el.offsetHeight / r.height];
+    const ll = charts.map.convertFromPixel({ geoIndex: 0 }, xy);
+    return ll ? childAt(ll) : '';
+  }
+  function childAt(ll) {
+    for (const [code, g] of state.townGeoms) if (inGeometry(ll, g)) return code;
+    return '';
+  }
+  function inRing(p, ring) {
+    let inside = false;
+    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+      const [xi, yi] = ring[i];
+      const [xj, yj] = ring[j];
+      if ((yi > p[1]) !== (yj > p[1]) && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) inside = !inside;
+    }
+    return inside;
+  }
+  function inGeometry(p, g) {
+    const polys = g.type === 'MultiPolygon' ? g.coordinates : g.type === 'Polygon' ? [g.coordinates] : [];
+    for (const poly of polys) {
+      if (poly.length && inRing(p, poly[0]) && !poly.slice(1).some((hole) => inRing(p, hole))) return true;
+    }
+    return false;
+  }
+  const mapWrap = $('map-wrap');
+  mapWrap.addEventListener('click', (ev) => {
+    if (ev.target.closest('.drill-nav')) return;
+    const code = regionAt(ev.clientX, ev.clientY);
+    if (code && state.hasChildren.has(code)) navigate(code, 'down'); // a region without children: nothing
+  });
+  let hoverQueued = false;
+  let hoverXY = [0, 0];
+  mapWrap.addEventListener('mousemove', (ev) => {
+    if (KIOSK) return;
+    hoverXY = [ev.clientX, ev.clientY];
+    if (hoverQueued) return;
+    hoverQueued = true;
+    requestAnimationFrame(() => {
+      hoverQueued = false;
+      mapWrap.classList.toggle('drillable', state.hasChildren.has(regionAt(hoverXY[0], hoverXY[1])));
+    });
+  });
 
   function buildMap(fc) {
     const features = ((fc && fc.features) || []).filter((f) => f && f.geometry && f.properties);
@@ -476,26 +685,31 @@
     let root = null;
     const towns = [];
     const grids = [];
+    state.regions.clear();
+    state.hasChildren.clear();
     for (const f of features) {
       const p = f.properties;
       const code = String(p.code);
       const level = (Number(p.level) || 0) - top;
       state.regions.set(code, { code, name: p.name || code, parent: p.parent || '', level });
+      if (p.parent) state.hasChildren.add(String(p.parent));
       if (level === 0 && !root) root = f;
       else if (level === 1) towns.push(f);
       else if (level === 2) grids.push(f);
     }
     // Name the children's level after their kind (a city's children are counties).
-    if (towns.some((f) => f.properties.kind === 'county')) {
-      Object.assign(TEXT.zh, { rank_title: '区县排名 · 今日', rank_name: '区（县）' });
-      Object.assign(TEXT.en, { rank_title: 'Counties · today', rank_name: 'County' });
-      applyLang();
-    }
+    const county = towns.some((f) => f.properties.kind === 'county');
+    Object.assign(TEXT.zh, county ? { rank_title: '区县排名 · 今日', rank_name: '区（县）' } : LEVEL_TEXT.zh);
+    Object.assign(TEXT.en, county ? { rank_title: 'Counties · today', rank_name: 'County' } : LEVEL_TEXT.en);
     if (!root && features.length) root = features[0];
-    if (root) {
-      state.rootName = root.properties.name || '';
-      updateTitle();
-    }
+    state.rootCode = root ? String(root.properties.code) : '';
+    state.rootParent = root && root.properties.parent ? String(root.properties.parent) : '';
+    if (root) state.rootName = root.properties.name || '';
+    state.townGeoms = new Map(towns.map((f) => [String(f.properties.code), f.geometry]));
+    Z.regionCode = state.rootCode;
+    Z.regionName = state.rootName;
+    Z.regionChildren = towns.map((f) => String(f.properties.code));
+    applyLang();
     // One map, four layers in drawing order: township fills (T), grid outlines (G), township
     // outlines with labels (O), the root outline (R). Each layer names its features with a prefix.
     const layer = (prefix, list) => list.map((f) => ({
@@ -546,6 +760,7 @@
     echarts.registerMap('zhili-outline', { type: 'FeatureCollection', features: mapBounds && root ? layer('R', [root]) : mapFeatures });
     state.mapReady = true;
     mapOptionSet = false;
+    updateDrillNav();
   }
 
   // geoLayout is shared by the polygon and the marker charts, so both project alike.
@@ -558,7 +773,7 @@
       boundingCoords: mapBounds || undefined,
       left: 16,
       right: 16,
-      top: 8,
+      top: !KIOSK && backTarget() ? 44 : 8, // clear of the back control
       bottom: 56,
       itemStyle: { areaColor: 'rgba(0,0,0,0)', borderWidth: 0, borderColor: 'rgba(0,0,0,0)' },
       label: { show: false },
@@ -611,14 +826,58 @@
       el.style.left = xy[0].toFixed(1) + 'px';
       el.style.top = xy[1].toFixed(1) + 'px';
       labelsEl.appendChild(el);
-      labelEls.set(code, { el, text: '' });
+      labelEls.set(code, { el, text: '', xy });
     }
+    state.centerLabel = ''; // placed again once the labels have their texts
+  }
+
+  function centerLabel() {
+    const pos = state.centerLabel || (state.centerLabel = centerLabelPos());
+    return Array.isArray(pos) ? { position: pos, align: 'left', verticalAlign: 'top', lineHeight: 26 } : { position: pos };
+  }
+
+  // centerLabelPos returns the side of the command center's marker where its name overlaps the
+  // township labels least (the labels are DOM above the charts and would hide it).
+  let measureCtx = null;
+  function centerLabelPos() {
+    const c = state.center && charts.map.convertToPixel({ geoIndex: 0 }, state.center);
+    if (!c) return 'bottom';
+    if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+    measureCtx.font = 'bold 18px ' + getComputedStyle(document.body).fontFamily;
+    const w = measureCtx.measureText(t('center')).width + 8;
+    const h = 26;
+    const d = 15; // symbol radius and label distance
+    const boxes = [];
+    for (const l of labelEls.values()) {
+      const bw = l.el.offsetWidth;
+      const bh = l.el.offsetHeight;
+      boxes.push([l.el.offsetLeft - bw / 2, l.el.offsetTop - bh / 2, bw, bh]);
+    }
+    // Below, above (centred, then shifted sideways), right, left: the first that overlaps least.
+    const cands = [];
+    for (const f of [0.5, 0.25, 0.75, 0.1, 0.9]) cands.push([c[0] - f * w, c[1] + d], [c[0] - f * w, c[1] - d - h]);
+    cands.push([c[0] + d, c[1] - h / 2], [c[0] - d - w, c[1] - h / 2]);
+    let best = 'bottom';
+    let least = Infinity;
+    for (const [x, y] of cands) {
+      let over = 0;
+      for (const [bx, by, bw, bh] of boxes) {
+        over += Math.max(0, Math.min(x + w, bx + bw) - Math.max(x, bx)) * Math.max(0, Math.min(y + h, by + bh) - Math.max(y, by));
+      }
+      if (over < least - 1) {
+        least = over;
+        // Offset from the top-left of the marker's symbol (18 px).
+        best = [Math.round(x - c[0] + 9), Math.round(y - c[1] + 9)];
+      }
+    }
+    return best;
   }
   function updateLabels() {
     const children = (state.overview && state.overview.children) || {};
     for (const [code, l] of labelEls) {
       const ch = children[code];
-      const html = '<b>' + esc(regionName(code)) + '</b><span>' + esc(t('open')) + ' ' + num(ch && ch.open) + '</span>';
+      const html = '<b>' + esc(regionName(code)) + '</b><span>' + esc(t(CHORO === 'new' ? 'label_new' : 'open')) + ' ' +
+        num(ch && ch[CHORO_KEY[CHORO]]) + '</span>';
       if (html !== l.text) {
         l.text = html;
         l.el.innerHTML = html;
@@ -672,13 +931,23 @@
     };
   }
 
-  function mapRegions() {
+  // choroValues returns the value that colours each child region (?choropleth=open|new).
+  function choroValues() {
     const children = (state.overview && state.overview.children) || {};
+    const key = CHORO_KEY[CHORO];
+    const values = {};
+    for (const c of state.townships) values[c] = num(children[c] && children[c][key]);
+    return values;
+  }
+
+  function mapRegions() {
+    const values = choroValues();
     let max = 0;
-    for (const c of state.townships) max = Math.max(max, num(children[c] && children[c].open));
+    for (const c of state.townships) max = Math.max(max, values[c]);
+    Z.choropleth = { metric: CHORO, max, values };
     const out = [];
     for (const c of state.townships) {
-      out.push({ name: 'T' + c, itemStyle: { areaColor: scaleColor(num(children[c] && children[c].open), max), opacity: 0.92 } });
+      out.push({ name: 'T' + c, itemStyle: { areaColor: scaleColor(values[c], max), opacity: 0.92 } });
     }
     for (const [code, r] of state.regions) {
       if (r.level === 2) {
@@ -771,7 +1040,7 @@
     Z.flowKinds = kinds;
     const anchors = [];
     if (state.center) {
-      anchors.push({ name: t('center'), value: state.center, symbol: 'circle', itemStyle: { color: '#ffffff', borderColor: '#2fd3ff', borderWidth: 4, shadowColor: '#2fd3ff', shadowBlur: 14 } });
+      anchors.push({ name: t('center'), value: state.center, symbol: 'circle', label: centerLabel(), itemStyle: { color: '#ffffff', borderColor: '#2fd3ff', borderWidth: 4, shadowColor: '#2fd3ff', shadowBlur: 14 } });
     }
     if (state.hotline) {
       anchors.push({ name: t('hotline'), value: state.hotline, symbol: 'roundRect', symbolSize: 16, itemStyle: { color: FLOW_COLORS.horizontal, borderColor: '#ffffff', borderWidth: 2 } });
@@ -808,11 +1077,12 @@
   function render() {
     const t0 = performance.now();
     const d = state.dirty;
-    state.dirty = { overview: false, cases: false, markers: false, polygons: false, lang: false };
+    state.dirty = { overview: false, cases: false, markers: false, polygons: false, lang: false, trend: false };
     try {
       if (d.lang) applyLang();
       if (d.overview || d.lang) renderOverview();
       if (d.cases || d.lang) renderFeed();
+      if (d.trend || d.lang) renderTrend();
       if (charts.map && state.mapReady) {
         if (!mapOptionSet) {
           charts.map.setOption(mapBaseOption(), true);
@@ -826,8 +1096,8 @@
         if (d.overview || d.lang) updateLabels();
         if (d.overview || d.lang || d.polygons) {
           // Redraw the polygons only when what they show changed (most deltas do not touch them).
-          const children = (state.overview && state.overview.children) || {};
-          const key = lang + ':' + state.townships.map((c) => num(children[c] && children[c].open)).join(',');
+          const values = choroValues();
+          const key = lang + ':' + CHORO + ':' + state.townships.map((c) => values[c]).join(',');
           if (key !== mapShown && throttle(throttles.polygons, POLYGONS_EVERY_MS, t0, 'polygons', d.lang)) {
             mapShown = key;
             charts.map.setOption({ geo: { regions: mapRegions() } });
@@ -1046,6 +1316,206 @@
     Z.feed = state.feed.size;
   }
 
+  // ---------------------------------------------------------------- choropleth switch
+  function updateChoroUI() {
+    setI18n($('map-title'), CHORO === 'new' ? 'map_title_new' : 'map_title');
+    setI18n($('legend-name'), CHORO === 'new' ? 'legend_new_today' : 'legend_open');
+    for (const b of document.querySelectorAll('#choro-switch [data-choro]')) {
+      b.classList.toggle('on', b.dataset.choro === CHORO);
+      b.setAttribute('aria-pressed', String(b.dataset.choro === CHORO));
+    }
+  }
+  $('choro-switch').addEventListener('click', (ev) => {
+    const b = ev.target.closest('[data-choro]');
+    if (!b || b.dataset.choro === CHORO) return;
+    CHORO = b.dataset.choro === 'new' ? 'new' : 'open';
+    history.replaceState(history.state, '', urlWith('choropleth', CHORO));
+    updateChoroUI();
+    state.dirty.overview = state.dirty.polygons = true;
+    mapShown = '';
+    scheduleRender();
+  });
+
+  // ---------------------------------------------------------------- 24-hour trend
+  // New (case.reported) and resolved (case.resolved) cases per hour of the deployment's clock,
+  // the current hour last. Read from /api/v1/series, then kept live from the cases topic (events
+  // new to the page) and re-read every TREND_REFRESH_MS and after a reconnect. Two arrays of 24
+  // buckets, shifted in place when the hour turns.
+  const trend = {
+    from: 0, // ms of the first bucket's start (0: not placed yet)
+    reported: new Array(TREND_HOURS).fill(0),
+    resolved: new Array(TREND_HOURS).fill(0),
+    gen: 0, // bumped by each load and reset: an older answer is dropped
+    loadedAt: -Infinity, // performance.now() of the last load started
+    reconnects: 0, // Z.reconnects at the last load
+    reloadAt: 0, // performance.now() after which a reconnect's reload runs (0: none pending)
+  };
+  let trendShown = '';
+  const serverNow = () => Date.now() + state.skewMs;
+  // hourStart is the start of the deployment's hour holding ms (offsets may be partial hours).
+  function hourStart(ms) {
+    const off = (state.tzMin === null ? -new Date(ms).getTimezoneOffset() : state.tzMin) * 60000;
+    return Math.floor((ms + off) / HOUR_MS) * HOUR_MS - off;
+  }
+  // rollTrend moves the window to end with the current hour; reports whether it moved.
+  function rollTrend() {
+    const from = hourStart(serverNow()) - (TREND_HOURS - 1) * HOUR_MS;
+    if (from === trend.from) return false;
+    const n = Math.round((from - trend.from) / HOUR_MS);
+    for (const a of [trend.reported, trend.resolved]) {
+      if (!trend.from || n < 0 || n >= TREND_HOURS) a.fill(0);
+      else {
+        a.copyWithin(0, n);
+        a.fill(0, TREND_HOURS - n);
+      }
+    }
+    trend.from = from;
+    state.dirty.trend = true;
+    return true;
+  }
+  function resetTrend() {
+    trend.gen++;
+    trend.from = 0;
+    trend.reported.fill(0);
+    trend.resolved.fill(0);
+    trend.loadedAt = -Infinity;
+    state.dirty.trend = true;
+  }
+  const isoSec = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
+  function loadTrend() {
+    const gen = ++trend.gen;
+    rollTrend();
+    const from = trend.from;
+    const region = REGION;
+    trend.loadedAt = performance.now();
+    trend.reconnects = Z.reconnects;
+    trend.reloadAt = 0;
+    const get = (type) => fetch(apiURL('api/v1/series?region=' + encodeURIComponent(REGION) + '&step=1h&from=' + isoSec(from) +
+      '&to=' + isoSec(from + TREND_HOURS * HOUR_MS) + '&type=' + type), { cache: 'no-store', credentials: 'same-origin' })
+      .then((r) => {
+        if (!r.ok) throw new Error('HTTP ' + r.status);
+        return r.json();
+      });
+    Promise.all([get('case.reported'), get('case.resolved')])
+      .then(([rep, res]) => {
+        if (gen !== trend.gen) return;
+        if (from !== trend.from) {
+          trend.loadedAt = -Infinity; // the hour turned meanwhile: read again
+          return;
+        }
+        fillTrend(trend.reported, rep && rep.points);
+        fillTrend(trend.resolved, res && res.points);
+        // The history store writes a moment behind the live topics: the first read for a region
+        // is repeated 10 s later, so that cases of the last moments before it are not missed.
+        if (Z.trend.region !== region) trend.loadedAt = performance.now() - TREND_REFRESH_MS + 10000;
+        Z.trend.loads++;
+        Z.trend.region = region;
+        state.dirty.trend = true;
+        scheduleRender();
+      })
+      .catch((err) => {
+        console.warn('trend:', err);
+        if (gen === trend.gen) trend.loadedAt = performance.now() - TREND_REFRESH_MS + 30000; // again in 30 s
+      });
+  }
+  function fillTrend(a, points) {
+    a.fill(0);
+    if (!Array.isArray(points)) return;
+    for (const p of points) {
+      const i = Math.round((Date.parse(p && p.t) - trend.from) / HOUR_MS);
+      if (i >= 0 && i < TREND_HOURS) a[i] = num(p.count);
+    }
+  }
+  // countTrend adds a live event of the cases topic (new to the page) to its hour.
+  function countTrend(ev) {
+    const a = ev.type === 'case.reported' ? trend.reported : ev.type === 'case.resolved' ? trend.resolved : null;
+    if (!a || !trend.from) return;
+    rollTrend();
+    const i = Math.floor((Date.parse(ev.at) - trend.from) / HOUR_MS);
+    if (i >= 0 && i < TREND_HOURS) {
+      a[i]++;
+      Z.trend.live++;
+      state.dirty.trend = true;
+    }
+  }
+  // trendTick runs every second: rolls the hour, reads the series when due (the first time once
+  // the deployment's clock is known, every TREND_REFRESH_MS, and 2 s after a reconnect, once
+  // the resumed topics have caught up).
+  function trendTick() {
+    if (trend.from && rollTrend()) scheduleRender();
+    if (!Z.connected || state.tzMin === null) return;
+    const now = performance.now();
+    if (Z.reconnects !== trend.reconnects && !trend.reloadAt) trend.reloadAt = now + 2000;
+    if (now - trend.loadedAt > TREND_REFRESH_MS || (trend.reloadAt && now >= trend.reloadAt)) loadTrend();
+  }
+  function hourLabel(ms) {
+    const h = state.tzMin === null ? new Date(ms).getHours() : new Date(ms + state.tzMin * 60000).getUTCHours();
+    return t('trend_hour').replace('{h}', pad2(h));
+  }
+  function renderTrend() {
+    if (!charts.trend || !trend.from) return;
+    const hours = [];
+    for (let i = 0; i < TREND_HOURS; i++) hours.push(trend.from + i * HOUR_MS);
+    const labels = hours.map(hourLabel);
+    let sumNew = 0;
+    let sumRes = 0;
+    for (let i = 0; i < TREND_HOURS; i++) {
+      sumNew += trend.reported[i];
+      sumRes += trend.resolved[i];
+    }
+    $('trend-sum-new').textContent = String(sumNew);
+    $('trend-sum-resolved').textContent = String(sumRes);
+    Z.trend.from = trend.from;
+    Z.trend.to = trend.from + TREND_HOURS * HOUR_MS;
+    Z.trend.hours = hours;
+    Z.trend.reported = trend.reported.slice();
+    Z.trend.resolved = trend.resolved.slice();
+    const width = charts.trend.getWidth() || 900;
+    const every = [1, 2, 3, 4, 6].find((n) => (width - 70) / TREND_HOURS * n >= 48) || 6;
+    const key = lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join();
+    if (key === trendShown) return;
+    trendShown = key;
+    const font = getComputedStyle(document.body).fontFamily;
+    const last = TREND_HOURS - 1;
+    charts.trend.setOption({
+      animationDuration: 400,
+      animationDurationUpdate: 300,
+      textStyle: { fontFamily: font },
+      grid: { left: 8, right: 12, top: 14, bottom: 4, containLabel: true },
+      xAxis: {
+        type: 'category', data: labels,
+        axisLine: { lineStyle: { color: 'rgba(120,170,230,0.45)' } },
+        axisTick: { show: false },
+        axisLabel: { color: '#8fb2d6', fontSize: 16, interval: (i) => (last - i) % every === 0 },
+      },
+      yAxis: {
+        type: 'value', minInterval: 1, splitNumber: 3,
+        axisLabel: { color: '#8fb2d6', fontSize: 15 },
+        splitLine: { lineStyle: { color: 'rgba(120,170,230,0.14)' } },
+      },
+      series: [
+        {
+          id: 'reported', name: t('trend_new'), type: 'bar', barWidth: '56%', silent: true,
+          data: trend.reported.map((v, i) => ({
+            value: v,
+            itemStyle: {
+              borderRadius: [3, 3, 0, 0],
+              color: i === last ? '#7fe6ff' : new echarts.graphic.LinearGradient(0, 0, 0, 1,
+                [{ offset: 0, color: '#2fd3ff' }, { offset: 1, color: 'rgba(47,140,255,0.25)' }]),
+            },
+          })),
+        },
+        {
+          id: 'resolved', name: t('trend_resolved'), type: 'line', smooth: 0.3, silent: true,
+          symbol: 'circle', symbolSize: 6, z: 3,
+          lineStyle: { color: '#2ee59d', width: 2.5, shadowColor: 'rgba(46,229,157,0.6)', shadowBlur: 6 },
+          itemStyle: { color: '#2ee59d' },
+          data: trend.resolved.slice(),
+        },
+      ],
+    });
+  }
+
   // ---------------------------------------------------------------- flip counter
   function Flip(el) {
     this.el = el;
@@ -1089,8 +1559,12 @@
     $('lang-switch').textContent = t('lang_switch');
     updateTitle();
     updateClock();
+    updateChoroUI();
+    updateDrillNav();
     catsShown = '';
     rankShown = '';
+    trendShown = '';
+    state.centerLabel = '';
   }
   function updateTitle() {
     const title = (state.rootName || '') + t('title_suffix');
@@ -1128,6 +1602,7 @@
     backoffMin: BACKOFF_MIN, backoffMax: BACKOFF_MAX,
     apply(m) {
       if (m.topic === TOPIC_OVERVIEW) {
+        if (m.op === 'snapshot' && !trend.from && state.tzMin !== null) loadTrend(); // the deployment's clock is known
         state.overview = m.op === 'snapshot' ? m.data || {} : mergePatch(state.overview || {}, m.data || {});
         state.dirty.overview = true;
       } else if (m.op === 'snapshot') {
@@ -1170,6 +1645,7 @@
       if (state.seen.size > MAX_SEEN) state.seen.delete(state.seen.keys().next().value);
     }
     updateFeed(ev, true, live);
+    if (live) countTrend(ev);
     const at = Date.parse(ev.at);
     const fresh = !Number.isFinite(at) || Date.now() + state.skewMs - at < MARKER_MS;
     addFlow(ev, Number.isFinite(at) ? at : Date.now() + state.skewMs);
@@ -1221,9 +1697,16 @@
   // settled reports whether everything received is drawn and no finite animation runs (the
   // flip of a counter, a chart transition): screenshots of tests wait for it.
   Z.settled = () => !(renderer && renderer.pending()) && !throttles.markers.timer && !throttles.polygons.timer &&
-    [charts.map, charts.cats].every((c) => c && c.getZr().animation.isFinished()) &&
+    [charts.map, charts.cats, charts.trend].every((c) => c && c.getZr().animation.isFinished()) &&
     document.getAnimations().every((a) => a.playState !== 'running' ||
       (a.effect && a.effect.getTiming().iterations === Infinity));
+
+  // For tests: a child region's centroid [lon, lat] (labelPoint), the child under a point,
+  // and whether a region can be drilled into.
+  Z.centroid = (code) => (state.townGeoms.has(code) ? labelPoint(state.townGeoms.get(code)) : null);
+  Z.childAt = (lon, lat) => childAt([lon, lat]);
+  Z.drillable = (code) => state.hasChildren.has(code);
+  Object.defineProperty(Z, 'navigatingTo', { get: () => navigatingTo }); // a navigation under way
 
   // ---------------------------------------------------------------- start
   if (KIOSK) document.body.classList.add('kiosk');
@@ -1240,6 +1723,7 @@
   (function tick() {
     updateClock();
     checkStale();
+    trendTick();
     const ms = Date.now() + state.skewMs;
     setTimeout(tick, 1005 - (((ms % 1000) + 1000) % 1000));
   })();
