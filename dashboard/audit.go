@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"time"
 
@@ -27,6 +28,8 @@ type AuditQuery struct {
 	Repeat   governance.RepeatConfig
 	// Whistle-rate bands (吹哨率 = whistles ÷ cases per region): below Low or above High is flagged.
 	WhistleLow, WhistleHigh float64
+	// RepeatsLimit keeps only the newest repeat links (0: all); RepeatsTotal still counts all.
+	RepeatsLimit int
 }
 
 // RatesReport is the three-rate audit.
@@ -40,8 +43,10 @@ type RatesReport struct {
 	Definitions map[string]string `json:"definitions"`
 	Units       []RatesUnit       `json:"units"`
 	Cases       int               `json:"cases"`
-	// Repeats links each repeat complaint of the period to the earliest case it repeats.
-	Repeats []RepeatLink `json:"repeats"`
+	// Repeats links each repeat complaint of the period to the earliest case it repeats (with
+	// repeats_limit, only the newest, newest first); RepeatsTotal counts them all.
+	Repeats      []RepeatLink `json:"repeats"`
+	RepeatsTotal int          `json:"repeats_total"`
 }
 
 // RepeatLink is one repeat complaint.
@@ -196,6 +201,11 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 			}
 			rep.Repeats = append(rep.Repeats, l)
 		}
+	}
+	rep.RepeatsTotal = len(rep.Repeats)
+	if q.RepeatsLimit > 0 && len(rep.Repeats) > q.RepeatsLimit {
+		slices.SortStableFunc(rep.Repeats, func(a, b RepeatLink) int { return b.Reported.Compare(a.Reported) })
+		rep.Repeats = rep.Repeats[:q.RepeatsLimit]
 	}
 	prevBy := map[string]governance.UnitRates{}
 	for _, u := range governance.Rates(prev, key, cfg) {

@@ -44,6 +44,13 @@ func (s *Server) auditQuery(c *fiber.Ctx) (dashboard.AuditQuery, error) {
 		return q, err
 	}
 	q.Level, q.Config.MinSample, q.Repeat.Distance = int(lvl), int(min), dist
+	if v := c.Query("repeats_limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > MaxRepeatsLimit {
+			return q, errs.E(errs.Invalid, "repeats_limit", "repeats_limit must be a whole number from 0 (all) to %d", MaxRepeatsLimit)
+		}
+		q.RepeatsLimit = n
+	}
 	if v := c.Query("repeat_window"); v != "" {
 		d, err := time.ParseDuration(v)
 		if err != nil || d <= 0 {
@@ -60,6 +67,9 @@ func (s *Server) auditQuery(c *fiber.Ctx) (dashboard.AuditQuery, error) {
 	}
 	return q, nil
 }
+
+// MaxRepeatsLimit bounds repeats_limit (0 asks for every link).
+const MaxRepeatsLimit = 100000
 
 func (s *Server) auditRates(c *fiber.Ctx) error {
 	q, err := s.auditQuery(c)

@@ -29,6 +29,9 @@
 
   const params = new URLSearchParams(location.search);
   const TOKEN = params.get('token') || '';
+  // Repeat links shown (the newest; the count says how many in all): the page stays small
+  // however many a period has.
+  const REPEATS_SHOWN = 200;
   const STALE_MS = clampNum(params.get('stale'), 30, 3, 3600) * 1000;
   const PING_MS = Math.min(20000, STALE_MS / 2);
   const DOWN_GRACE_MS = 2000;
@@ -55,7 +58,7 @@
       case_ph: '输入工单编号', open: '打开',
       case_hint: '点击重复投诉中的工单编号，或输入工单编号查看时间线。',
       period: '统计期 {from} — {to}（上期自 {prev}）', summary_rates: '工单 {n} 件 · 最小样本 {m} · 响应时限 {w}',
-      summary_whistles: '吹哨 {n} 次 · 最小样本 {m}', n_repeats: '{n} 件',
+      summary_whistles: '吹哨 {n} 次 · 最小样本 {m}', n_repeats: '{n} 件', n_repeats_of: '最近 {n} 件 · 共 {total} 件',
       unit: '单位', cases: '工单', dispatched: '派单', closed: '结案',
       response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率',
       close_p50: '办结p50(时)', close_p90: '办结p90(时)', whistle_rate: '吹哨率', repeats: '重复投诉',
@@ -93,7 +96,7 @@
       case_ph: 'case id', open: 'Open',
       case_hint: 'Click a case id among the repeat complaints, or type a case id, to see its timeline.',
       period: 'Period {from} — {to} (previous from {prev})', summary_rates: '{n} cases · min. sample {m} · response window {w}',
-      summary_whistles: '{n} whistles · min. sample {m}', n_repeats: '{n}',
+      summary_whistles: '{n} whistles · min. sample {m}', n_repeats: '{n}', n_repeats_of: 'newest {n} of {total}',
       unit: 'Unit', cases: 'Cases', dispatched: 'Disp.', closed: 'Closed',
       response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction', on_time: 'On time',
       close_p50: 'Close p50 (h)', close_p90: 'Close p90 (h)', whistle_rate: 'Whistle rate', repeats: 'Repeats',
@@ -388,7 +391,7 @@
     inFlight++;
     let failure = null;
     const jobs = [
-      getJSON('/api/v1/audit/rates', q).then((r) => { if (gen === generation) setRates(r, true); })
+      getJSON('/api/v1/audit/rates', Object.assign({ repeats_limit: REPEATS_SHOWN }, q)).then((r) => { if (gen === generation) setRates(r, true); })
         .catch((e) => {
           failure = failure || e;
           if (gen === generation) { Z.rates = null; replyText.rates = ''; renderRates(); showError('/api/v1/audit/rates', e); }
@@ -436,7 +439,7 @@
     trace('start');
     inFlight++;
     const res = await Promise.allSettled([
-      getJSON('/api/v1/audit/rates', q),
+      getJSON('/api/v1/audit/rates', Object.assign({ repeats_limit: REPEATS_SHOWN }, q)),
       getJSON('/api/v1/audit/whistles', q),
       caseID ? getJSON('/api/v1/cases/' + encodeURIComponent(caseID)) : Promise.resolve(null),
     ]);
@@ -819,7 +822,9 @@
         { cls: 'au-left au-mono', html: esc(r.dept || '') }, { cls: 'au-left au-mono', html: esc(r.region || '') }],
     })));
     $('repeats-empty').hidden = !Z.rates || reps.length > 0;
-    $('repeats-count').textContent = Z.rates ? fmt(t('n_repeats'), { n: reps.length }) : '';
+    const total = Z.rates && Number.isFinite(Z.rates.repeats_total) ? Z.rates.repeats_total : reps.length;
+    $('repeats-count').textContent = !Z.rates ? ''
+      : total > reps.length ? fmt(t('n_repeats_of'), { n: reps.length, total }) : fmt(t('n_repeats'), { n: reps.length });
   }
 
   // ---------------------------------------------------------------- case timeline

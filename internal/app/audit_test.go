@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -214,4 +215,66 @@ func auditFixture(t *testing.T, a *App) {
 		t.Fatalf("by=nope: %d", resp.StatusCode)
 	}
 	resp.Body.Close()
+}
+
+// repeats_limit keeps the page's download bounded however many repeat links a period has: the
+// newest first, with the total beside them; a bad limit is refused with its name.
+func TestAuditRepeatsLimit(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	defer a.Shutdown(context.Background())
+	base := "http://" + a.Addr
+	loc := a.cfg.Loc
+	day := time.Now().In(loc).AddDate(0, 0, -3)
+	town := a.cfg.Tree.Root.Children[0].Code
+	var lines []string
+	for i, h := range []int{8, 9, 10, 11} {
+		at := time.Date(day.Year(), day.Month(), day.Day(), h, 0, 0, 0, loc).Format(time.RFC3339)
+		lines = append(lines, fmt.Sprintf(`{"id":"r%dr","type":"case.reported","case_id":"r%d","at":"%s","source":"grid","category":"environment","region":"%s","address":"幸福路 8号"}`,
+			i+1, i+1, at, town))
+	}
+	if code, b := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 {
+		t.Fatalf("%d %s", code, b)
+	}
+	waitStored(t, a, int64(len(lines)))
+	q := base + "/api/v1/audit/rates?token=" + testToken + "&from=" + day.Format("2006-01-02") + "&to=" + day.AddDate(0, 0, 1).Format("2006-01-02")
+	get := func(u string) (int, []byte) {
+		resp, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b
+	}
+	type reply struct {
+		Repeats []struct {
+			CaseID   string `json:"case_id"`
+			RepeatOf string `json:"repeat_of"`
+		}
+		Total int `json:"repeats_total"`
+	}
+	links := func(u string) reply {
+		code, b := get(u)
+		if code != 200 {
+			t.Fatalf("%s: %d %s", u, code, b)
+		}
+		var r reply
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	all := links(q)
+	if all.Total != 3 || len(all.Repeats) != 3 {
+		t.Fatalf("without a limit: %+v", all)
+	}
+	lim := links(q + "&repeats_limit=2")
+	if lim.Total != 3 || len(lim.Repeats) != 2 || lim.Repeats[0].CaseID != "r4" || lim.Repeats[1].CaseID != "r3" || lim.Repeats[0].RepeatOf != "r1" {
+		t.Fatalf("repeats_limit=2: %+v, want r4 and r3 (newest first) of 3", lim)
+	}
+	for _, bad := range []string{"-1", "x", "100001"} {
+		if code, b := get(q + "&repeats_limit=" + bad); code != 400 || !strings.Contains(string(b), "repeats_limit") {
+			t.Fatalf("repeats_limit=%s: %d %s", bad, code, b)
+		}
+	}
 }
