@@ -23,6 +23,10 @@ type HotspotConfig struct {
 	EmergingEvery time.Duration
 	DisplayCRS    string // CRS of the points in feed items
 	DisableFDR    bool   // bins from raw p-values instead of FDR-corrected ones
+	// HexMinLocal: a hex cell is hot only when it and its 6 neighbours hold at least this many
+	// events (default 3; negative: no floor). Res-8 cells are ~0.7 km²: over a city most are
+	// empty, and Gi* would call every lone report and its neighbours a 99 % hot spot.
+	HexMinLocal int
 }
 
 // HotspotWindows are the live windows of hotspots:<region>:<window>: length and bucket. Buckets
@@ -63,6 +67,9 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 	}
 	if cfg.EmergingEvery <= 0 {
 		cfg.EmergingEvery = time.Minute
+	}
+	if cfg.HexMinLocal == 0 {
+		cfg.HexMinLocal = 3
 	}
 	h := &Hotspots{tree: tree, clk: clk, cfg: cfg, leafIdx: map[string]int{}, hexIdx: map[uint64]int{},
 		leafWin: map[string]*geo.LiveWindow{}, hexWin: map[string]*geo.LiveWindow{}}
@@ -333,7 +340,7 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		"hex_res": int64(h.cfg.HexRes),
 		"seeded":  seeded,
 	}
-	level := func(key string, x []float64, w *geo.Weights, name func(i int) string, all bool, pattern []string) {
+	level := func(key string, x []float64, w *geo.Weights, name func(i int) string, all bool, pattern []string, opt geo.HotspotOptions) {
 		res := geo.Hotspots(x, w, opt)
 		cells := make(map[string]any, len(x))
 		for i, r := range res.Results {
@@ -348,13 +355,21 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		}
 		out[key] = cells
 		out[key+"_degenerate"] = res.Degenerate
+		if opt.MinLocal > 0 {
+			out[key+"_sparse"] = int64(res.Sparse)
+		}
 	}
-	level("grids", gx, s.leafW, func(i int) string { return h.leaves[s.leaves[i]].Code }, true, s.patterns)
+	level("grids", gx, s.leafW, func(i int) string { return h.leaves[s.leaves[i]].Code }, true, s.patterns, opt)
 	if len(s.children) > 0 {
-		level("children", cx, s.childW, func(i int) string { return s.children[i].Code }, true, nil)
+		level("children", cx, s.childW, func(i int) string { return s.children[i].Code }, true, nil, opt)
 	}
 	if len(s.hex) > 0 {
-		level("hex", hx, s.hexW, func(i int) string { return geo.HexString(s.hexIDs[i]) }, false, nil)
+		hopt := opt
+		if h.cfg.HexMinLocal > 0 {
+			hopt.MinLocal = float64(h.cfg.HexMinLocal)
+			out["hex_min_local"] = int64(h.cfg.HexMinLocal)
+		}
+		level("hex", hx, s.hexW, func(i int) string { return geo.HexString(s.hexIDs[i]) }, false, nil, hopt)
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -68,6 +69,8 @@ func TestHotspotTopic(t *testing.T) {
 		Children map[string]struct{ Count, Bin int }
 		Hex      map[string]struct{ Count, Bin int }
 		Window   string
+		MinLocal int `json:"hex_min_local"`
+		Sparse   int `json:"hex_sparse"`
 	}
 	b, _ := json.Marshal(st.Snapshot())
 	if err := json.Unmarshal(b, &snap); err != nil {
@@ -94,6 +97,9 @@ func TestHotspotTopic(t *testing.T) {
 	}
 	if hexHot != 1 {
 		t.Fatalf("hex level: %d hot cells with the cluster, want 1 (%d cells listed)", hexHot, len(snap.Hex))
+	}
+	if snap.MinLocal != 3 {
+		t.Fatalf("hex_min_local %d, want the default 3", snap.MinLocal)
 	}
 	// A township topic studies only its own grids.
 	ts, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:" + hot.Parent + ":1h", Kind: "hotspots", Region: hot.Parent, Window: "1h"})
@@ -123,4 +129,79 @@ func TestHotspotTopic(t *testing.T) {
 	if _, err := (HotspotSource{H: h}).Open(Topic{Kind: "hotspots", Region: "root", Window: "today"}); err == nil {
 		t.Fatal("window today accepted")
 	}
+}
+
+// A few lone located cases over a county's hex cells are each a hot spot by Gi* alone (they
+// and their empty neighbours) once the cells are many: resolution 9 here (~8,000 cells over the
+// demo county; Xinyang has ~31,000 at the default resolution 8); the floor of 3 events per neighbourhood keeps them
+// out of the hot bins and leaves a real cluster hot.
+func TestHotspotHexFloor(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	tree := geo.DemoTree()
+	var leaves []*geo.Region
+	tree.Walk(func(r *geo.Region) {
+		if len(r.Children) == 0 {
+			leaves = append(leaves, r)
+		}
+	})
+	var items []Item
+	add := func(r *geo.Region, n int) {
+		p, _ := planar.CentroidArea(r.Geometry)
+		for range n {
+			items = append(items, Item{Type: "case.reported", New: true, Region: tree.Path(r.Code), Point: &[2]float64{p[0], p[1]}, At: now.Add(-time.Minute)})
+		}
+	}
+	const res = 9
+	cluster := leaves[9]
+	w := geo.ContiguityWeights(leaves, 1e-7)
+	near, _ := w.Row(9)
+	lone := 0
+	for k := range leaves {
+		if !slices.Contains(near, k) { // lone cases, away from the cluster
+			add(leaves[k], 1)
+			lone++
+		}
+	}
+	add(cluster, 3) // the least the floor lets be hot
+	clusterCell := geo.HexString(func() uint64 {
+		p, _ := planar.CentroidArea(cluster.Geometry)
+		return geo.HexCell(p, res)
+	}())
+	type cell struct{ Count, Bin int }
+	run := func(floor int) (map[string]cell, int) {
+		h := NewHotspots(tree, clock.NewFake(now), HotspotConfig{Every: time.Nanosecond, HexRes: res, HexMinLocal: floor})
+		h.Observe(items)
+		st, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:1h", Kind: "hotspots", Region: "root", Window: "1h"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snap struct {
+			Hex    map[string]cell
+			Sparse int `json:"hex_sparse"`
+		}
+		b, _ := json.Marshal(st.Snapshot())
+		if err := json.Unmarshal(b, &snap); err != nil {
+			t.Fatal(err)
+		}
+		return snap.Hex, snap.Sparse
+	}
+	loneHot := func(hex map[string]cell) int {
+		k := 0
+		for _, c := range hex {
+			if c.Count == 1 && c.Bin > 0 {
+				k++
+			}
+		}
+		return k
+	}
+	plain, _ := run(-1)
+	if loneHot(plain) < lone/2 || plain[clusterCell].Bin != 3 {
+		t.Fatalf("without the floor: %d of %d lone cases hot (the fixture must show the problem), cluster %+v", loneHot(plain), lone, plain[clusterCell])
+	}
+	floored, sparse := run(0) // the default floor
+	if loneHot(floored) != 0 || floored[clusterCell].Bin != 3 || sparse == 0 {
+		t.Fatalf("with the floor: %d lone cases hot, cluster %+v, %d cells set back", loneHot(floored), floored[clusterCell], sparse)
+	}
+	t.Logf("without the floor %d of %d lone cases hot; with it none, cluster %+v, %d cells set back", loneHot(plain), lone, floored[clusterCell], sparse)
 }

@@ -27,6 +27,10 @@ const (
 type HotspotOptions struct {
 	// DisableFDR turns off the Benjamini-Hochberg correction (bins then use raw p-values).
 	DisableFDR bool
+	// MinLocal, when > 0, keeps a location out of the hot bins unless its neighbourhood (itself
+	// and its neighbours, weighted) holds at least MinLocal: on sparse counts (a fine grid, few
+	// events) a single event among zeros is "significant" by Gi* but no hot spot to act on.
+	MinLocal float64
 }
 
 // HotspotResult is one hotspot analysis.
@@ -35,14 +39,30 @@ type HotspotResult struct {
 	Mean, SD   float64 // global mean and (population) standard deviation of x
 	FDR        bool    // whether bins use FDR-corrected significance
 	Degenerate string  // non-empty when every z was forced to 0 (see Reason* constants)
+	Sparse     int     // hot locations set to bin 0 by MinLocal
 }
 
-// Hotspots runs Gi* over x with w and, unless disabled, the FDR correction.
+// Hotspots runs Gi* over x with w and, unless disabled, the FDR correction; then MinLocal.
 func Hotspots(x []float64, w *Weights, opt HotspotOptions) HotspotResult {
 	res := HotspotResult{Results: make([]GiResult, len(x)), FDR: !opt.DisableFDR}
 	res.Mean, res.SD, res.Degenerate = giStarInto(res.Results, x, w)
 	if res.FDR {
 		FDR(res.Results, binAlphas[2])
+	}
+	if opt.MinLocal > 0 {
+		for i := range res.Results {
+			if res.Results[i].Bin <= 0 {
+				continue
+			}
+			var local float64
+			for k := w.Start[i]; k < w.Start[i+1]; k++ {
+				local += w.Value[k] * x[w.Index[k]]
+			}
+			if local < opt.MinLocal {
+				res.Results[i].Bin = 0
+				res.Sparse++
+			}
+		}
 	}
 	return res
 }

@@ -514,3 +514,48 @@ func TestLiveWindowCubeOf(t *testing.T) {
 		}
 	}
 }
+
+// MinLocal keeps lone events among zeros out of the hot bins, and leaves a real cluster hot.
+func TestHotspotsMinLocal(t *testing.T) {
+	// A chain of 2,000 locations, each linked to the next: one lone event at 100, a cluster of
+	// 2 + 3 + 2 at 999..1001.
+	n := 2000
+	nbrs := make([][]int, n)
+	for i := range n {
+		if i > 0 {
+			nbrs[i] = append(nbrs[i], i-1)
+		}
+		if i < n-1 {
+			nbrs[i] = append(nbrs[i], i+1)
+		}
+	}
+	w := NewWeights(nbrs, true)
+	x := make([]float64, n)
+	x[100] = 1
+	x[999], x[1000], x[1001] = 2, 3, 2
+	plain := Hotspots(x, w, HotspotOptions{})
+	if plain.Results[100].Bin <= 0 || plain.Results[101].Bin <= 0 {
+		t.Fatalf("without a floor the lone event and its neighbour should be hot by Gi*: %+v %+v", plain.Results[100], plain.Results[101])
+	}
+	floor := Hotspots(x, w, HotspotOptions{MinLocal: 3})
+	for _, i := range []int{99, 100, 101} {
+		if floor.Results[i].Bin != 0 || floor.Results[i].Z != plain.Results[i].Z {
+			t.Fatalf("location %d with the floor: %+v (z must stay %v)", i, floor.Results[i], plain.Results[i].Z)
+		}
+	}
+	if floor.Results[1000].Bin != 3 {
+		t.Fatalf("the cluster's centre: %+v", floor.Results[1000])
+	}
+	hot := func(r HotspotResult) int {
+		k := 0
+		for _, g := range r.Results {
+			if g.Bin > 0 {
+				k++
+			}
+		}
+		return k
+	}
+	if floor.Sparse == 0 || hot(plain)-hot(floor) != floor.Sparse {
+		t.Fatalf("sparse %d; hot %d without the floor, %d with it", floor.Sparse, hot(plain), hot(floor))
+	}
+}

@@ -35,7 +35,7 @@ type serveFlags struct {
 	demoRate                                                                                                            float64
 	demoSeed                                                                                                            uint64
 	tick, shutdownTimeout                                                                                               time.Duration
-	clientQueue, clientQueueBytes, maxLines, hexRes                                                                     int
+	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                        int
 	maxBytes                                                                                                            int64
 }
 
@@ -49,6 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.regions, "regions", "", "region GeoJSON file, or builtin:xinyang (Xinyang city: 10 real county outlines, 208 townships, 3,634 grids; the --demo default) or builtin:shihe (a small county); default DATA/regions.geojson when imported")
 	fs.StringVar(&f.regionsCRS, "regions-crs", "wgs84", "coordinate system of the --regions file: wgs84, gcj02 or bd09")
 	fs.IntVar(&f.hexRes, "hex-res", 8, "H3 resolution of the hex hotspot level (8 ≈ 0.74 km², 9 ≈ 0.1 km²)")
+	fs.IntVar(&f.hexMinLocal, "hex-min-local", 3, "a hex cell is a hot spot only when it and its 6 neighbours hold at least this many events (-1: no floor)")
 	fs.BoolVar(&f.demo, "demo", false, "demo county with a live simulated feed; generates keys when unset")
 	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo feed (0 = no feed)")
 	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
@@ -163,7 +164,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	a, err := app.New(app.Config{Calendar: cal, Clocks: &clocks, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
-		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes,
+		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log,
 		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL})

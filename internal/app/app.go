@@ -48,6 +48,7 @@ type Config struct {
 	MaxBytes        int64
 	StoreMemory     string // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
 	HexRes          int    // H3 resolution of the hex hotspot level (0 = default)
+	HexMinLocal     int    // events a hex cell's neighbourhood needs to be hot (0 = default 3, < 0 none)
 	IngestKeys      map[string]*aggregator.Policy
 	ViewTokens      map[string]server.Viewer
 	Clocks          *governance.Clocks // whistle clocks (nil: governance.DefaultClocks)
@@ -154,7 +155,7 @@ func New(cfg Config) (*App, error) {
 	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
-	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{DisplayCRS: cfg.DisplayCRS, HexRes: cfg.HexRes})
+	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{DisplayCRS: cfg.DisplayCRS, HexRes: cfg.HexRes, HexMinLocal: cfg.HexMinLocal})
 	a.Model.SetHotspots(a.Hot)
 	a.Hub.Register("hotspots", dashboard.HotspotSource{H: a.Hot})
 	clocks := governance.DefaultClocks()
