@@ -116,13 +116,7 @@ func auditTown(t *testing.T, srv *server) string {
 }
 
 func TestAuditPage(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
+	chromium := browserPrereqs(t)
 	if f, err := assets.Files().Open("audit.html"); err != nil {
 		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
 	} else {
@@ -427,13 +421,7 @@ func freeAddr(t *testing.T) string {
 
 func auditPrereqs(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
+	chromium := browserPrereqs(t)
 	if f, err := assets.Files().Open("audit.html"); err != nil {
 		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
 	} else {

@@ -385,7 +385,10 @@ func newBrowser(t *testing.T, chromium string, guard *hostGuard) context.Context
 	return ctx
 }
 
-func TestWallScreen(t *testing.T) {
+// browserPrereqs skips a browser test in -short mode and returns Chromium's path; a missing
+// browser or an unbuilt front-end skips the test, or fails it under ZHILI_REQUIRE_SERVICES=1.
+func browserPrereqs(t *testing.T) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
@@ -393,6 +396,11 @@ func TestWallScreen(t *testing.T) {
 	if !assets.Built() {
 		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
 	}
+	return chromium
+}
+
+func TestWallScreen(t *testing.T) {
+	chromium := browserPrereqs(t)
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}

@@ -113,13 +113,7 @@ func gridsWithNeighbours(t *testing.T, srv *server) ([]string, map[string][]stri
 }
 
 func TestHotspotScreen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
+	chromium := browserPrereqs(t)
 	if _, err := fsStatHotspots(); err != nil {
 		skipOrFail(t, "front-end built without hotspots.html: run `npm run build` in assets/")
 	}

@@ -7,20 +7,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"zhili/assets"
 )
 
 // A wall's playlist rotates through the screens, keeping its parameters, and does not leave the
 // current screen while the server is away.
 func TestPlaylist(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
+	chromium := browserPrereqs(t)
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}

@@ -175,13 +175,7 @@ func caseItem(id string, lon, lat float64, prio string) string {
 }
 
 func TestWallScreenProtocol(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
+	chromium := browserPrereqs(t)
 	srv := startScriptServer(t)
 	guard := &hostGuard{host: "127.0.0.1"}
 	ctx := newBrowser(t, chromium, guard)

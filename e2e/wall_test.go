@@ -10,20 +10,12 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"zhili/assets"
 )
 
 // wallServer starts the demo server and a browser for the wall-layout tests.
 func wallServer(t *testing.T) (*server, *hostGuard, context.Context, string) {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
+	chromium := browserPrereqs(t)
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}

@@ -56,13 +56,7 @@ func gridPoint(t *testing.T, srv *server) (string, [2]float64) {
 }
 
 func TestWhistleScreen(t *testing.T) {
-	if testing.Short() {
-		t.Skip("browser test skipped in -short mode")
-	}
-	chromium := findChromium(t)
-	if !assets.Built() {
-		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
-	}
+	chromium := browserPrereqs(t)
 	if f, err := assets.Files().Open("whistles.html"); err != nil {
 		skipOrFail(t, "front-end built without whistles.html: run `npm run build` in assets/")
 	} else {
