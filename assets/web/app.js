@@ -32,7 +32,7 @@
  */
 (function () {
   'use strict';
-  const { clampNum, storageGet, storageSet, $, esc, num, pad2 } = window.ZhiliLive.util;
+  const { clampNum, storageGet, storageSet, $, esc, num, pad2, labelPoint } = window.ZhiliLive.util;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -781,23 +781,6 @@
       select: { disabled: true },
       regions: [],
     };
-  }
-
-  // labelPoint returns the centroid of the largest ring of a (Multi)Polygon, in lon/lat.
-  function labelPoint(g) {
-    const rings = g.type === 'MultiPolygon' ? g.coordinates.map((p) => p[0]) : [g.coordinates[0]];
-    let best = null;
-    for (const ring of rings) {
-      let a = 0, cx = 0, cy = 0;
-      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-        const f = ring[j][0] * ring[i][1] - ring[i][0] * ring[j][1];
-        a += f;
-        cx += (ring[j][0] + ring[i][0]) * f;
-        cy += (ring[j][1] + ring[i][1]) * f;
-      }
-      if (a !== 0 && (!best || Math.abs(a) > best.a)) best = { a: Math.abs(a), p: [cx / (3 * a), cy / (3 * a)] };
-    }
-    return best ? best.p : g.coordinates[0][0];
   }
 
   // Township labels: placed when the map is laid out, their texts updated with the overview.

@@ -236,6 +236,28 @@
       try { localStorage.setItem(k, v); } catch (e) { /* kiosk browsers may forbid storage */ }
     },
     $(id) { return document.getElementById(id); },
+    // polygonsOf returns the polygons of a GeoJSON (Multi)Polygon geometry.
+    polygonsOf(g) {
+      if (g.type === 'Polygon') return [g.coordinates];
+      if (g.type === 'MultiPolygon') return g.coordinates;
+      return [];
+    },
+    // labelPoint returns the centroid of the largest outer ring of a (Multi)Polygon, in lon/lat.
+    labelPoint(g) {
+      const rings = window.ZhiliLive.util.polygonsOf(g).map((p) => p[0]);
+      let best = null;
+      for (const ring of rings) {
+        let a = 0, cx = 0, cy = 0;
+        for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
+          const f = ring[j][0] * ring[i][1] - ring[i][0] * ring[j][1];
+          a += f;
+          cx += (ring[j][0] + ring[i][0]) * f;
+          cy += (ring[j][1] + ring[i][1]) * f;
+        }
+        if (a !== 0 && (!best || Math.abs(a) > best.a)) best = { a: Math.abs(a), p: [cx / (3 * a), cy / (3 * a)] };
+      }
+      return best ? best.p : rings[0][0];
+    },
     esc(s) {
       return String(s == null ? '' : s).replace(/[&<>"']/g, (c) => ({
         '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',

@@ -20,7 +20,7 @@
  */
 (function () {
   'use strict';
-  const { clampNum, storageGet, storageSet, $, esc, num, pad2 } = window.ZhiliLive.util;
+  const { clampNum, storageGet, storageSet, $, esc, num, pad2, polygonsOf, labelPoint } = window.ZhiliLive.util;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -339,29 +339,6 @@
     if (state.root) state.root.label = labelPoint(state.root.geometry);
     state.mapReady = true;
     updateTitle();
-  }
-
-  function polygonsOf(g) {
-    if (g.type === 'Polygon') return [g.coordinates];
-    if (g.type === 'MultiPolygon') return g.coordinates;
-    return [];
-  }
-
-  // labelPoint returns the centroid of the largest ring of a (Multi)Polygon, in lon/lat.
-  function labelPoint(g) {
-    const rings = polygonsOf(g).map((p) => p[0]);
-    let best = null;
-    for (const ring of rings) {
-      let a = 0, cx = 0, cy = 0;
-      for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-        const f = ring[j][0] * ring[i][1] - ring[i][0] * ring[j][1];
-        a += f;
-        cx += (ring[j][0] + ring[i][0]) * f;
-        cy += (ring[j][1] + ring[i][1]) * f;
-      }
-      if (a !== 0 && (!best || Math.abs(a) > best.a)) best = { a: Math.abs(a), p: [cx / (3 * a), cy / (3 * a)] };
-    }
-    return best ? best.p : rings[0][0];
   }
 
   // townOf returns the township code of a whistle: the second element of its region path.
