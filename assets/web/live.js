@@ -236,6 +236,22 @@
       try { localStorage.setItem(k, v); } catch (e) { /* kiosk browsers may forbid storage */ }
     },
     $(id) { return document.getElementById(id); },
+    // canvasFor sizes canvas to w×h CSS pixels drawn at dpr device pixels each, clears it and
+    // returns its 2D context with the identity transform (scale by dpr to draw in CSS pixels).
+    canvasFor(canvas, w, h, dpr) {
+      const pw = Math.max(1, Math.round(w * dpr));
+      const ph = Math.max(1, Math.round(h * dpr));
+      if (canvas.width !== pw || canvas.height !== ph) {
+        canvas.width = pw;
+        canvas.height = ph;
+      }
+      canvas.style.width = w + 'px';
+      canvas.style.height = h + 'px';
+      const ctx = canvas.getContext('2d');
+      ctx.setTransform(1, 0, 0, 1, 0, 0);
+      ctx.clearRect(0, 0, pw, ph);
+      return ctx;
+    },
     // polygonsOf returns the polygons of a GeoJSON (Multi)Polygon geometry.
     polygonsOf(g) {
       if (g.type === 'Polygon') return [g.coordinates];

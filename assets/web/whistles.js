@@ -20,7 +20,7 @@
  */
 (function () {
   'use strict';
-  const { clampNum, storageGet, storageSet, $, esc, num, pad2, polygonsOf, labelPoint } = window.ZhiliLive.util;
+  const { clampNum, storageGet, storageSet, $, esc, num, pad2, polygonsOf, labelPoint, canvasFor } = window.ZhiliLive.util;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -385,17 +385,7 @@
     const w = wrap.clientWidth;
     const h = wrap.clientHeight;
     const dpr = Z.layout.dpr;
-    const pw = Math.max(1, Math.round(w * dpr));
-    const ph = Math.max(1, Math.round(h * dpr));
-    if (canvas.width !== pw || canvas.height !== ph) {
-      canvas.width = pw;
-      canvas.height = ph;
-    }
-    canvas.style.width = w + 'px';
-    canvas.style.height = h + 'px';
-    const ctx = canvas.getContext('2d');
-    ctx.setTransform(1, 0, 0, 1, 0, 0);
-    ctx.clearRect(0, 0, pw, ph);
+    const ctx = canvasFor(canvas, w, h, dpr);
     Z.markers = 0;
     if (!state.mapReady || !state.bounds) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
