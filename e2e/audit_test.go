@@ -140,13 +140,15 @@ func TestAuditPage(t *testing.T) {
 	}
 
 	// 1. The rates table: A with a 33.3 % response rate, B with the insufficient-sample badge.
+	// The whistle audit is a second request: the page is read once both tables are in.
 	const ratesReady = `(() => {
 	  const a = document.querySelector('#rates-body tr[data-unit="A"] td[data-col="response"]');
 	  const b = document.querySelector('#rates-body tr[data-unit="B"] td[data-col="response"]');
-	  return !!(a && b && a.textContent.includes('33.3%') && b.querySelector('[data-insufficient]'));
+	  return !!(a && b && a.textContent.includes('33.3%') && b.querySelector('[data-insufficient]')) &&
+	    document.querySelectorAll('#whistles-body tr').length > 0;
 	})()`
 	if err := waitFor(ctx, ratesReady, 30*time.Second); err != nil {
-		t.Fatalf("rates table not shown within 30 s: %v\n%s", err, dump())
+		t.Fatalf("rates and whistle tables not shown within 30 s: %v\n%s", err, dump())
 	}
 	type ratesState struct {
 		Units    []string `json:"units"`
