@@ -1,40 +1,36 @@
-// Package aggregator is the write path: validate → dedupe → durable intake → locate → case
-// state → rollups → sinks (history store, live bus). Personal fields are split off here and
-// never reach the live bus.
+// Package aggregator is the write path after the intake log: locate → case state → rollups →
+// sinks (history store, live bus). It reads what the ingest door logged, in order. Personal
+// fields stay in the history store: the live updates it publishes have none.
 package aggregator
 
 import (
 	"context"
 	"errors"
 	"fmt"
-	json "github.com/goccy/go-json"
 	"log/slog"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/paulmach/orb"
+	json "github.com/goccy/go-json"
 
 	"zhili/bus"
-	"zhili/dashboard"
+	"zhili/clock"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/ingest"
 	"zhili/intake"
-	"zhili/internal/clock"
 	"zhili/store"
+	"zhili/update"
 )
 
 // Config configures an Aggregator.
 type Config struct {
-	Rules      event.Rules
 	Loc        *time.Location // deployment time zone: "today" and day buckets
-	MaxLines   int            // per ingest request (default 10,000)
-	MaxBytes   int64          // per ingest request (default 8 MiB)
 	ReadBatch  int            // intake entries applied per step (default 2,000)
 	StoreBatch int            // records per store write (default 10,000)
 	StoreEvery time.Duration  // store write interval (default 1 s: big batches, one transaction a second)
-	DisplayCRS string         // CRS of points published to screens (default wgs84)
 	FeedKeep   int            // recent feed items kept for resets (default 200)
 	CaseKeep   time.Duration  // finished or never-reported cases are forgotten this long after their last event (default 7 days)
 	// Source names this aggregator's updates on the live bus ("" for the one aggregator of an
@@ -48,12 +44,6 @@ type Config struct {
 func (c *Config) defaults() {
 	if c.Loc == nil {
 		c.Loc = time.UTC
-	}
-	if c.MaxLines <= 0 {
-		c.MaxLines = 10000
-	}
-	if c.MaxBytes <= 0 {
-		c.MaxBytes = 8 << 20
 	}
 	if c.ReadBatch <= 0 {
 		c.ReadBatch = 2000
@@ -76,9 +66,6 @@ func (c *Config) defaults() {
 	if c.Retain <= 0 {
 		c.Retain = 10 * time.Second
 	}
-	if c.Rules.Sources == nil {
-		c.Rules = event.DefaultRules()
-	}
 }
 
 // Aggregator owns the write path of one deployment.
@@ -87,8 +74,8 @@ type Aggregator struct {
 	intake intake.Intake
 	store  store.Store
 	bus    bus.Bus
-	tree   *geo.Tree
-	loc    geo.Locator
+	root   string // the region tree's root code: unlocated cases count there
+	place  ingest.Placer
 	clk    clock.Clock
 	m      *metrics
 
@@ -103,30 +90,23 @@ type Aggregator struct {
 	seq    uint64 // guarded by pubMu
 	resync chan struct{}
 
-	draining atomic.Bool
 	drainReq chan struct{}
 	done     chan struct{}
 	runErr   error
 	shutOnce sync.Once
-	recent   []dashboard.Item
+	recent   []update.Item
 }
 
 // New builds an Aggregator. Call Run to start it.
 func New(cfg Config, in intake.Intake, st store.Store, b bus.Bus, tree *geo.Tree, loc geo.Locator, clk clock.Clock, m *Metrics) *Aggregator {
 	cfg.defaults()
-	if loc == nil {
-		loc = geo.TreeLocator{T: tree}
-	}
 	if m == nil {
 		m = NewMetrics(nil)
 	}
-	if cfg.Rules.KnownRegion == nil {
-		cfg.Rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
-	}
-	crs := cfg.DisplayCRS
-	a := &Aggregator{cfg: cfg, intake: in, store: st, bus: b, tree: tree, loc: loc, clk: clk, m: m.m,
+	a := &Aggregator{cfg: cfg, intake: in, store: st, bus: b, root: tree.Root.Code,
+		place: ingest.Placer{Tree: tree, Locator: loc}, clk: clk, m: m.m,
 		drainReq: make(chan struct{}), done: make(chan struct{}), epoch: rand.Uint64() | 1, resync: make(chan struct{}, 1)}
-	a.st = newState(cfg.Loc, tree.Root.Code, func(lon, lat float64) (float64, float64) { return geo.FromWGS84(crs, lon, lat) })
+	a.st = newState(cfg.Loc, a.root)
 	return a
 }
 
@@ -137,33 +117,19 @@ func (a *Aggregator) Ready() bool { return a.ready.Load() }
 // store: every later event reaches the read model as a live update. Valid once Ready.
 func (a *Aggregator) StartCheckpoint() uint64 { return a.start.Load() }
 
-// locate returns the region path of an event's location, or of its explicit region.
-func (a *Aggregator) locate(ev *event.Event) []string {
-	if l := ev.Location; l != nil {
-		lon, lat := geo.ToWGS84(l.CRS, l.Lon, l.Lat)
-		if p := a.loc.Locate(orb.Point{lon, lat}); p != nil {
-			return p
-		}
-	}
-	if ev.Region != "" {
-		return a.tree.Path(ev.Region)
-	}
-	return nil
-}
-
 // record derives the stored record of a logged event.
 func (a *Aggregator) record(e intake.Entry) (store.Record, error) {
-	var lg logged
-	if err := json.Unmarshal(e.Data, &lg); err != nil {
-		return store.Record{}, fmt.Errorf("intake entry %d: %w", e.Offset, err)
+	lg, err := ingest.Decode(e)
+	if err != nil {
+		return store.Record{}, err
 	}
-	r := store.Record{Event: lg.Event, Offset: e.Offset, Received: receivedTime(lg.Received)}
+	r := store.Record{Event: lg.Event, Offset: e.Offset, Received: lg.ReceivedTime()}
 	if l := lg.Event.Location; l != nil {
 		r.Lon, r.Lat = geo.ToWGS84(l.CRS, l.Lon, l.Lat)
 		r.HasPoint = true
 	}
 	if r.Type == event.CaseReported {
-		r.RegionPath = a.locate(&r.Event)
+		r.RegionPath = a.place.Path(&r.Event)
 	}
 	return r, nil
 }
@@ -223,7 +189,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 	}
 	a.ready.Store(true)
 	defer a.ready.Store(false)
-	if ctl, err := a.bus.Subscribe(ctx, dashboard.ControlChannel); err != nil {
+	if ctl, err := a.bus.Subscribe(ctx, update.ControlChannel); err != nil {
 		a.cfg.Logger.Warn("aggregator: control channel unavailable; read models cannot ask for resyncs", "err", err)
 	} else {
 		go a.control(ctx, ctl)
@@ -278,7 +244,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 				return err
 			}
 		} else {
-			err := a.emit(ctx, func() dashboard.Update {
+			err := a.emit(ctx, func() update.Update {
 				a.mu.Lock()
 				defer a.mu.Unlock()
 				a.st.tick(a.clk.Now())
@@ -334,7 +300,7 @@ func (a *Aggregator) applyEntries(ctx context.Context, entries []intake.Entry, w
 	}
 	now := a.clk.Now()
 	var pending, cases int
-	err := a.emit(ctx, func() dashboard.Update {
+	err := a.emit(ctx, func() update.Update {
 		a.mu.Lock()
 		defer a.mu.Unlock()
 		for i := range recs {
@@ -356,16 +322,16 @@ func (a *Aggregator) applyEntries(ctx context.Context, entries []intake.Entry, w
 	return w.add(ctx, recs, a.pos)
 }
 
-func keepLast(items []dashboard.Item, n int) []dashboard.Item {
+func keepLast(items []update.Item, n int) []update.Item {
 	if len(items) > n {
-		return append([]dashboard.Item(nil), items[len(items)-n:]...)
+		return append([]update.Item(nil), items[len(items)-n:]...)
 	}
 	return items
 }
 
 // emit takes an update from take and publishes it as the source's next delta. pubMu makes
 // taking and numbering one step, so a reset never overtakes a delta it already contains.
-func (a *Aggregator) emit(ctx context.Context, take func() dashboard.Update) error {
+func (a *Aggregator) emit(ctx context.Context, take func() update.Update) error {
 	a.pubMu.Lock()
 	defer a.pubMu.Unlock()
 	u := take()
@@ -378,10 +344,10 @@ func (a *Aggregator) emit(ctx context.Context, take func() dashboard.Update) err
 	if err != nil {
 		return err
 	}
-	return a.bus.Publish(ctx, dashboard.UpdatesChannel, b)
+	return a.bus.Publish(ctx, update.UpdatesChannel, b)
 }
 
-func (a *Aggregator) stamp(u *dashboard.Update, seq uint64) {
+func (a *Aggregator) stamp(u *update.Update, seq uint64) {
 	u.Source, u.Part, u.Epoch, u.Seq = a.cfg.Source, a.cfg.Part, a.epoch, seq
 }
 
@@ -405,10 +371,10 @@ func (a *Aggregator) publishFull(ctx context.Context) error {
 		return err
 	}
 	// Retain first: a read model subscribing meanwhile gets it one way or the other.
-	if err := a.bus.Retain(ctx, dashboard.UpdatesChannel, a.retainKey(), b); err != nil {
+	if err := a.bus.Retain(ctx, update.UpdatesChannel, a.retainKey(), b); err != nil {
 		return err
 	}
-	return a.bus.Publish(ctx, dashboard.UpdatesChannel, b)
+	return a.bus.Publish(ctx, update.UpdatesChannel, b)
 }
 
 // retain stores the current full state on the bus without publishing it.
@@ -419,7 +385,7 @@ func (a *Aggregator) retain(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return a.bus.Retain(ctx, dashboard.UpdatesChannel, a.retainKey(), b)
+	return a.bus.Retain(ctx, update.UpdatesChannel, a.retainKey(), b)
 }
 
 func (a *Aggregator) retainKey() string {
@@ -451,7 +417,7 @@ func (a *Aggregator) control(ctx context.Context, sub bus.Subscription) {
 			if !ok {
 				return
 			}
-			var c dashboard.Control
+			var c update.Control
 			if err := json.Unmarshal(p, &c); err != nil {
 				continue
 			}
@@ -471,7 +437,6 @@ func (a *Aggregator) Epoch() uint64 { return a.epoch }
 // for Run to return, bounded by ctx. Idempotent.
 func (a *Aggregator) Shutdown(ctx context.Context) error {
 	a.shutOnce.Do(func() {
-		a.draining.Store(true)
 		close(a.drainReq)
 	})
 	select {

@@ -8,9 +8,10 @@ import (
 
 	"zhili/aggregator"
 	"zhili/bus"
+	"zhili/clock"
 	"zhili/geo"
+	"zhili/ingest"
 	"zhili/intake"
-	"zhili/internal/clock"
 	"zhili/store"
 )
 
@@ -46,7 +47,8 @@ func TestCancelStopsWhileStoreUnavailable(t *testing.T) {
 	st.Close() // every Write fails from now on: the writer retries with backoff
 	at := time.Now().Add(-time.Minute).Format(time.RFC3339)
 	body := `{"id":"e1","type":"case.reported","case_id":"C1","at":"` + at + `","source":"grid","category":"environment","region":"` + tree.Root.Children[0].Code + `"}`
-	if rep, err := a.Ingest(ctx, aggregator.ContentNDJSON, []byte(body), nil); err != nil || rep.Accepted != 1 {
+	door := ingest.New(ingest.Config{Tree: tree}, in)
+	if rep, err := door.Ingest(ctx, ingest.ContentNDJSON, []byte(body), nil); err != nil || rep.Accepted != 1 {
 		t.Fatalf("ingest: %+v %v", rep, err)
 	}
 	time.Sleep(300 * time.Millisecond) // applied; the write is failing and being retried

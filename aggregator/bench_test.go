@@ -2,13 +2,15 @@ package aggregator
 
 import (
 	"fmt"
-	json "github.com/goccy/go-json"
 	"math/rand/v2"
 	"testing"
 	"time"
 
+	json "github.com/goccy/go-json"
+
 	"zhili/event"
 	"zhili/geo"
+	"zhili/ingest"
 	"zhili/store"
 )
 
@@ -48,14 +50,14 @@ func BenchmarkHotPath(b *testing.B) {
 	lines := benchLines(100_000, now.Add(-30*time.Hour))
 	rules := event.DefaultRules()
 	rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
-	a := &Aggregator{tree: tree, loc: geo.TreeLocator{T: tree}}
+	place := ingest.Placer{Tree: tree}
 	b.ReportAllocs()
 	b.ResetTimer()
 	var st *state
 	for i := 0; i < b.N; i++ {
 		j := i % len(lines)
 		if j == 0 {
-			st = newState(shanghai, tree.Root.Code, func(x, y float64) (float64, float64) { return x, y })
+			st = newState(shanghai, tree.Root.Code)
 		}
 		ev, _, err := event.Decode(lines[j], &rules, now)
 		if err != nil {
@@ -67,7 +69,7 @@ func BenchmarkHotPath(b *testing.B) {
 			r.HasPoint = true
 		}
 		if ev.Type == event.CaseReported {
-			r.RegionPath = a.locate(&r.Event)
+			r.RegionPath = place.Path(&r.Event)
 		}
 		st.apply(&r, now, true)
 		if j%1000 == 999 {

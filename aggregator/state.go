@@ -6,9 +6,9 @@ import (
 	"sort"
 	"time"
 
-	"zhili/dashboard"
 	"zhili/event"
 	"zhili/store"
+	"zhili/update"
 )
 
 // Status is a case's state in its lifecycle.
@@ -125,7 +125,7 @@ func (c *caseState) open() bool {
 const RespondWindow = 2 * time.Hour
 
 // counters is the rollup: region × category × day × metric.
-type counters map[dashboard.Key]int64
+type counters map[update.Key]int64
 
 // state is the aggregator's live state: cases, rollups, and overdue timers.
 type state struct {
@@ -134,30 +134,29 @@ type state struct {
 	cases    map[string]*caseState
 	rollup   counters
 	delta    counters // increments since the last takeDelta
-	items    []dashboard.Item
+	items    []update.Item
 	timers   deadlineHeap
 	pending  int // events held for cases not yet reported
-	display  func(lon, lat float64) (float64, float64)
 	keepDays int32
 	whistles map[string]*whistleState
 	changedW map[string]bool // whistles changed since the last takeDelta
 	now      time.Time       // of the last apply or tick: the board's "resolved within a day"
 }
 
-func newState(loc *time.Location, root string, display func(lon, lat float64) (float64, float64)) *state {
+func newState(loc *time.Location, root string) *state {
 	return &state{loc: loc, rootCode: root, cases: map[string]*caseState{}, rollup: counters{},
-		delta: counters{}, display: display, keepDays: 2, whistles: map[string]*whistleState{}, changedW: map[string]bool{}}
+		delta: counters{}, keepDays: 2, whistles: map[string]*whistleState{}, changedW: map[string]bool{}}
 }
 
 // add records an increment for every region on path. Increments gather in delta and reach
 // the rollup in takeDelta, once per key per batch.
-func (s *state) add(path []string, cat string, day int32, m dashboard.Metric, n int64) {
+func (s *state) add(path []string, cat string, day int32, m update.Metric, n int64) {
 	for _, r := range path {
-		s.delta[dashboard.Key{Region: r, Category: cat, Day: day, Metric: m}] += n
+		s.delta[update.Key{Region: r, Category: cat, Day: day, Metric: m}] += n
 	}
 }
 
-func (s *state) day(ns int64) int32 { return dashboard.DayOf(time.Unix(0, ns), s.loc) }
+func (s *state) day(ns int64) int32 { return update.DayOf(time.Unix(0, ns), s.loc) }
 
 // apply adds one record to the state; now drives overdue; feed asks for feed items.
 func (s *state) apply(r *store.Record, now time.Time, feed bool) {
@@ -211,7 +210,7 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 			s.countEvent(c, &c.events[i])
 		}
 		if !c.located {
-			s.add(c.path, c.category, s.day(c.reported), dashboard.MUnlocated, 1)
+			s.add(c.path, c.category, s.day(c.reported), update.MUnlocated, 1)
 		}
 	} else {
 		if ev.typ == event.CaseDispatched {
@@ -278,32 +277,32 @@ func (s *state) count(c *caseState, e *caseEv, disp *caseEv, n int64) {
 	s.countDept(c, e, d, disp, responded, n)
 	switch e.typ {
 	case event.CaseDispatched:
-		s.add(c.path, c.category, d, dashboard.MDispatched, n)
-		s.add(c.path, c.category, d, dashboard.MFlowDown, n)
+		s.add(c.path, c.category, d, update.MDispatched, n)
+		s.add(c.path, c.category, d, update.MFlowDown, n)
 	case event.CaseSigned:
-		s.add(c.path, c.category, d, dashboard.MSigned, n)
+		s.add(c.path, c.category, d, update.MSigned, n)
 		if responded {
-			s.add(c.path, c.category, d, dashboard.MSignedInTime, n)
+			s.add(c.path, c.category, d, update.MSignedInTime, n)
 		}
 	case event.CaseReturned:
-		s.add(c.path, c.category, d, dashboard.MReturned, n)
+		s.add(c.path, c.category, d, update.MReturned, n)
 	case event.CaseResolved:
-		s.add(c.path, c.category, d, dashboard.MResolved, n)
+		s.add(c.path, c.category, d, update.MResolved, n)
 	case event.CaseClosed:
 		s.countClosed(c, e.at, e.sat, n)
 	case event.CaseReopened:
-		s.add(c.path, c.category, d, dashboard.MReopened, n)
+		s.add(c.path, c.category, d, update.MReopened, n)
 	case event.CaseReported:
 		if c.source == "hotline12345" {
-			s.add(c.path, c.category, d, dashboard.MFlowHorizontal, n)
+			s.add(c.path, c.category, d, update.MFlowHorizontal, n)
 		} else {
-			s.add(c.path, c.category, d, dashboard.MFlowUp, n)
+			s.add(c.path, c.category, d, update.MFlowUp, n)
 		}
 	case event.WhistleBlown:
-		s.add(c.path, c.category, d, dashboard.MWhistles, n)
-		s.add(c.path, c.category, d, dashboard.MFlowUp, n)
+		s.add(c.path, c.category, d, update.MWhistles, n)
+		s.add(c.path, c.category, d, update.MFlowUp, n)
 	case event.WhistleAnswered:
-		s.add(c.path, c.category, d, dashboard.MFlowDown, n)
+		s.add(c.path, c.category, d, update.MFlowDown, n)
 	}
 }
 
@@ -320,27 +319,27 @@ func (s *state) countDept(c *caseState, e *caseEv, d int32, disp *caseEv, respon
 	if dept == "" {
 		return
 	}
-	key := []string{dashboard.DeptPrefix + dept}
+	key := []string{update.DeptPrefix + dept}
 	switch e.typ {
 	case event.CaseDispatched:
-		s.add(key, c.category, d, dashboard.MDispatched, n)
+		s.add(key, c.category, d, update.MDispatched, n)
 	case event.CaseSigned:
-		s.add(key, c.category, d, dashboard.MSigned, n)
+		s.add(key, c.category, d, update.MSigned, n)
 		if responded {
-			s.add(key, c.category, d, dashboard.MSignedInTime, n)
+			s.add(key, c.category, d, update.MSignedInTime, n)
 		}
 	case event.CaseResolved:
-		s.add(key, c.category, d, dashboard.MResolved, n)
+		s.add(key, c.category, d, update.MResolved, n)
 	case event.CaseReopened:
-		s.add(key, c.category, d, dashboard.MReopened, n)
+		s.add(key, c.category, d, update.MReopened, n)
 	case event.CaseClosed:
 		switch e.sat {
 		case "satisfied":
-			s.add(key, c.category, d, dashboard.MSatisfied, n)
+			s.add(key, c.category, d, update.MSatisfied, n)
 		case "basically":
-			s.add(key, c.category, d, dashboard.MBasically, n)
+			s.add(key, c.category, d, update.MBasically, n)
 		case "unsatisfied":
-			s.add(key, c.category, d, dashboard.MUnsatisfied, n)
+			s.add(key, c.category, d, update.MUnsatisfied, n)
 		}
 	}
 }
@@ -361,17 +360,17 @@ const noSkip = ^uint64(0)
 // countClosed is kept apart because it needs the event's satisfaction.
 func (s *state) countClosed(c *caseState, at int64, satisfaction string, n int64) {
 	d := s.day(at)
-	s.add(c.path, c.category, d, dashboard.MClosed, n)
+	s.add(c.path, c.category, d, update.MClosed, n)
 	switch satisfaction {
 	case "satisfied":
-		s.add(c.path, c.category, d, dashboard.MSatisfied, n)
+		s.add(c.path, c.category, d, update.MSatisfied, n)
 	case "basically":
-		s.add(c.path, c.category, d, dashboard.MBasically, n)
+		s.add(c.path, c.category, d, update.MBasically, n)
 	case "unsatisfied":
-		s.add(c.path, c.category, d, dashboard.MUnsatisfied, n)
+		s.add(c.path, c.category, d, update.MUnsatisfied, n)
 	}
 	if satisfaction != "unsatisfied" {
-		s.add(c.path, c.category, d, dashboard.MClosedOK, n)
+		s.add(c.path, c.category, d, update.MClosedOK, n)
 	}
 }
 
@@ -384,19 +383,19 @@ func (s *state) recontribute(c *caseState, now time.Time) {
 		newDay = s.day(c.reported)
 	}
 	if open != c.cOpen {
-		s.add(c.path, c.category, 0, dashboard.MOpen, b2i(open)-b2i(c.cOpen))
+		s.add(c.path, c.category, 0, update.MOpen, b2i(open)-b2i(c.cOpen))
 		c.cOpen = open
 	}
 	if overdue != c.cOverdue {
-		s.add(c.path, c.category, 0, dashboard.MOverdue, b2i(overdue)-b2i(c.cOverdue))
+		s.add(c.path, c.category, 0, update.MOverdue, b2i(overdue)-b2i(c.cOverdue))
 		c.cOverdue = overdue
 	}
 	if newDay != c.cNewDay {
 		if c.cNewDay != 0 {
-			s.add(c.path, c.category, c.cNewDay, dashboard.MNew, -1)
+			s.add(c.path, c.category, c.cNewDay, update.MNew, -1)
 		}
 		if newDay != 0 {
-			s.add(c.path, c.category, newDay, dashboard.MNew, 1)
+			s.add(c.path, c.category, newDay, update.MNew, 1)
 		}
 		c.cNewDay = newDay
 	}
@@ -421,9 +420,9 @@ func (s *state) tick(now time.Time) {
 	}
 }
 
-func (s *state) item(c *caseState, e *caseEv) dashboard.Item {
+func (s *state) item(c *caseState, e *caseEv) update.Item {
 	ev := event.Event{Type: e.typ, Source: c.source}
-	it := dashboard.Item{ID: e.id, CaseID: c.id, Type: string(e.typ), Category: c.category,
+	it := update.Item{ID: e.id, CaseID: c.id, Type: string(e.typ), Category: c.category,
 		Priority: c.priority, Status: string(c.status), Source: c.source, Dept: e.dept,
 		Flow: ev.Flow().String(), At: time.Unix(0, e.at).In(s.loc)}
 	if c.located {
@@ -435,30 +434,30 @@ func (s *state) item(c *caseState, e *caseEv) dashboard.Item {
 	return it
 }
 
-// point is the case's point in the display CRS, or nil.
+// point is the case's point (WGS-84, like every point inside Zhili; screens get theirs in the
+// display CRS from the read model), or nil.
 func (s *state) point(c *caseState) *[2]float64 {
 	if c.point == nil {
 		return nil
 	}
-	x, y := s.display(c.point[0], c.point[1])
 	// Six decimals (~0.1 m) is finer than any source; it keeps frames small.
-	return &[2]float64{math.Round(x*1e6) / 1e6, math.Round(y*1e6) / 1e6}
+	return &[2]float64{math.Round(c.point[0]*1e6) / 1e6, math.Round(c.point[1]*1e6) / 1e6}
 }
 
 // takeDelta returns and clears the increments and items gathered since the last call.
-func (s *state) takeDelta() dashboard.Update {
-	u := dashboard.Update{Items: s.items, Counters: s.flush(), Whistles: s.takeWhistles(s.now)}
+func (s *state) takeDelta() update.Update {
+	u := update.Update{Items: s.items, Counters: s.flush(), Whistles: s.takeWhistles(s.now)}
 	s.items = nil
 	return u
 }
 
 // flush merges the pending increments into the rollup and returns them.
-func (s *state) flush() []dashboard.Counter {
-	var out []dashboard.Counter
+func (s *state) flush() []update.Counter {
+	var out []update.Counter
 	for k, n := range s.delta {
 		if n != 0 {
 			s.rollup[k] += n
-			out = append(out, dashboard.Counter{Key: k, N: n})
+			out = append(out, update.Counter{Key: k, N: n})
 		}
 	}
 	clear(s.delta)
@@ -467,18 +466,18 @@ func (s *state) flush() []dashboard.Counter {
 
 // full returns the whole rollup, pending increments included, as a reset update, dropping days
 // older than keepDays.
-func (s *state) full(now time.Time, recent []dashboard.Item) dashboard.Update {
+func (s *state) full(now time.Time, recent []update.Item) update.Update {
 	s.flush()
-	oldest := dashboard.DayOf(now, s.loc) - s.keepDays
+	oldest := update.DayOf(now, s.loc) - s.keepDays
 	clear(s.changedW) // the reset carries every whistle
-	u := dashboard.Update{Reset: true, Items: recent, Whistles: s.allWhistles(now)}
+	u := update.Update{Reset: true, Items: recent, Whistles: s.allWhistles(now)}
 	for k, n := range s.rollup {
 		if k.Day != 0 && k.Day < oldest {
 			delete(s.rollup, k)
 			continue
 		}
 		if n != 0 {
-			u.Counters = append(u.Counters, dashboard.Counter{Key: k, N: n})
+			u.Counters = append(u.Counters, update.Counter{Key: k, N: n})
 		}
 	}
 	return u
@@ -507,7 +506,7 @@ func (s *state) prune(now time.Time, keep time.Duration) int {
 	s.pruneWhistles(now)
 	// Per-day counters older than keepDays are no longer shown live (periods come from the
 	// history store).
-	oldest := dashboard.DayOf(now, s.loc) - s.keepDays
+	oldest := update.DayOf(now, s.loc) - s.keepDays
 	for k := range s.rollup {
 		if k.Day != 0 && k.Day < oldest {
 			delete(s.rollup, k)

@@ -2,13 +2,19 @@ package aggregator
 
 import (
 	"maps"
+	"math"
 	"slices"
 	"testing"
 	"time"
 
-	"zhili/dashboard"
 	"zhili/event"
+	"zhili/geo"
+	"zhili/ingest"
+	"zhili/intake"
 	"zhili/store"
+	"zhili/update"
+
+	"github.com/paulmach/orb/planar"
 )
 
 var shanghai = func() *time.Location { l, _ := time.LoadLocation("Asia/Shanghai"); return l }()
@@ -27,7 +33,7 @@ type rec struct {
 }
 
 func newTestState() *state {
-	return newState(shanghai, "R", func(lon, lat float64) (float64, float64) { return lon, lat })
+	return newState(shanghai, "R")
 }
 
 var off uint64
@@ -46,11 +52,11 @@ func applyAll(s *state, now time.Time, path []string, rs ...rec) {
 	}
 }
 
-func day(s string) int32 { return dashboard.DayOf(ts(s), shanghai) }
+func day(s string) int32 { return update.DayOf(ts(s), shanghai) }
 
-func get(s *state, region string, d int32, m dashboard.Metric) int64 {
+func get(s *state, region string, d int32, m update.Metric) int64 {
 	s.flush()
-	return s.rollup[dashboard.Key{Region: region, Category: "environment", Day: d, Metric: m}]
+	return s.rollup[update.Key{Region: region, Category: "environment", Day: d, Metric: m}]
 }
 
 func TestLifecycleCounters(t *testing.T) {
@@ -64,8 +70,8 @@ func TestLifecycleCounters(t *testing.T) {
 	)
 	today := day("2026-11-27T08:00:00+08:00")
 	for _, r := range path {
-		if get(s, r, today, dashboard.MNew) != 1 || get(s, r, 0, dashboard.MOpen) != 1 || get(s, r, today, dashboard.MDispatched) != 1 {
-			t.Fatalf("%s after dispatch: new=%d open=%d dispatched=%d", r, get(s, r, today, dashboard.MNew), get(s, r, 0, dashboard.MOpen), get(s, r, today, dashboard.MDispatched))
+		if get(s, r, today, update.MNew) != 1 || get(s, r, 0, update.MOpen) != 1 || get(s, r, today, update.MDispatched) != 1 {
+			t.Fatalf("%s after dispatch: new=%d open=%d dispatched=%d", r, get(s, r, today, update.MNew), get(s, r, 0, update.MOpen), get(s, r, today, update.MDispatched))
 		}
 	}
 	applyAll(s, now, path,
@@ -73,11 +79,11 @@ func TestLifecycleCounters(t *testing.T) {
 		rec{"e4", "case.resolved", "2026-11-27T10:00:00+08:00", nil},
 		rec{"e5", "case.closed", "2026-11-27T11:00:00+08:00", func(r *store.Record) { r.Satisfaction = "satisfied" }},
 	)
-	if got := get(s, "G1", 0, dashboard.MOpen); got != 0 {
+	if got := get(s, "G1", 0, update.MOpen); got != 0 {
 		t.Fatalf("open after close = %d", got)
 	}
-	for m, want := range map[dashboard.Metric]int64{dashboard.MSigned: 1, dashboard.MResolved: 1, dashboard.MClosed: 1,
-		dashboard.MClosedOK: 1, dashboard.MSatisfied: 1, dashboard.MFlowUp: 1, dashboard.MFlowDown: 1} {
+	for m, want := range map[update.Metric]int64{update.MSigned: 1, update.MResolved: 1, update.MClosed: 1,
+		update.MClosedOK: 1, update.MSatisfied: 1, update.MFlowUp: 1, update.MFlowDown: 1} {
 		if got := get(s, "T1", today, m); got != want {
 			t.Errorf("%s = %d, want %d", m, got, want)
 		}
@@ -105,7 +111,7 @@ func TestOutOfOrderAndPendingCase(t *testing.T) {
 	if s.pending != 0 {
 		t.Fatalf("pending=%d after the report", s.pending)
 	}
-	if get(s, "T1", today, dashboard.MNew) != 1 || get(s, "T1", today, dashboard.MResolved) != 1 || get(s, "T1", 0, dashboard.MOpen) != 0 {
+	if get(s, "T1", today, update.MNew) != 1 || get(s, "T1", today, update.MResolved) != 1 || get(s, "T1", 0, update.MOpen) != 0 {
 		t.Fatalf("after report: %v", s.rollup)
 	}
 	if len(s.items) != 2 || s.items[0].ID != "e1" || s.items[1].ID != "e2" {
@@ -113,7 +119,7 @@ func TestOutOfOrderAndPendingCase(t *testing.T) {
 	}
 	// A late signature before the resolution does not reopen the case.
 	applyAll(s, now, path, rec{"e3", "case.signed", "2026-11-27T08:30:00+08:00", func(r *store.Record) { r.Dept = "d" }})
-	if s.cases["C1"].status != StatusResolved || get(s, "T1", 0, dashboard.MOpen) != 0 {
+	if s.cases["C1"].status != StatusResolved || get(s, "T1", 0, update.MOpen) != 0 {
 		t.Fatalf("late signed changed status to %s", s.cases["C1"].status)
 	}
 }
@@ -128,10 +134,10 @@ func TestLateEventLandsInItsOwnDay(t *testing.T) {
 		Source: "hotline12345", Category: "environment"}, Offset: off, RegionPath: []string{"R"}}
 	s.apply(&r, now, true)
 	d26, d27 := day("2026-11-26T12:00:00+08:00"), day("2026-11-27T12:00:00+08:00")
-	if get(s, "R", d26, dashboard.MNew) != 1 || get(s, "R", d27, dashboard.MNew) != 1 {
-		t.Fatalf("day buckets: 26th=%d 27th=%d", get(s, "R", d26, dashboard.MNew), get(s, "R", d27, dashboard.MNew))
+	if get(s, "R", d26, update.MNew) != 1 || get(s, "R", d27, update.MNew) != 1 {
+		t.Fatalf("day buckets: 26th=%d 27th=%d", get(s, "R", d26, update.MNew), get(s, "R", d27, update.MNew))
 	}
-	if get(s, "R", d27, dashboard.MFlowHorizontal) != 1 || get(s, "R", d26, dashboard.MFlowUp) != 1 {
+	if get(s, "R", d27, update.MFlowHorizontal) != 1 || get(s, "R", d26, update.MFlowUp) != 1 {
 		t.Fatal("flows not split by source")
 	}
 }
@@ -144,20 +150,20 @@ func TestOverdueByClock(t *testing.T) {
 		rec{"e1", "case.reported", "2026-11-27T07:00:00+08:00", nil},
 		rec{"e2", "case.dispatched", "2026-11-27T07:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d", &deadline }},
 	)
-	if get(s, "R", 0, dashboard.MOverdue) != 0 {
+	if get(s, "R", 0, update.MOverdue) != 0 {
 		t.Fatal("overdue before deadline")
 	}
 	s.tick(ts("2026-11-27T09:59:00+08:00"))
-	if get(s, "R", 0, dashboard.MOverdue) != 0 {
+	if get(s, "R", 0, update.MOverdue) != 0 {
 		t.Fatal("overdue a minute early")
 	}
 	later := ts("2026-11-27T10:01:00+08:00")
 	s.tick(later)
-	if get(s, "R", 0, dashboard.MOverdue) != 1 {
+	if get(s, "R", 0, update.MOverdue) != 1 {
 		t.Fatal("not overdue after deadline")
 	}
 	applyAll(s, later, []string{"R"}, rec{"e3", "case.resolved", "2026-11-27T10:00:30+08:00", nil})
-	if get(s, "R", 0, dashboard.MOverdue) != 0 || get(s, "R", 0, dashboard.MOpen) != 0 {
+	if get(s, "R", 0, update.MOverdue) != 0 || get(s, "R", 0, update.MOpen) != 0 {
 		t.Fatal("resolved case still overdue/open")
 	}
 }
@@ -171,14 +177,14 @@ func TestReturnedClearsDeadlineAndUnlocatedCountsAtRoot(t *testing.T) {
 		rec{"e2", "case.dispatched", "2026-11-27T07:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d", &deadline }},
 	)
 	d := day("2026-11-27T07:00:00+08:00")
-	if get(s, "R", d, dashboard.MUnlocated) != 1 || get(s, "R", d, dashboard.MNew) != 1 {
+	if get(s, "R", d, update.MUnlocated) != 1 || get(s, "R", d, update.MNew) != 1 {
 		t.Fatal("unlocated case not counted at the root")
 	}
-	if get(s, "R", 0, dashboard.MOverdue) != 1 {
+	if get(s, "R", 0, update.MOverdue) != 1 {
 		t.Fatal("past deadline not overdue at once")
 	}
 	applyAll(s, now, nil, rec{"e3", "case.returned", "2026-11-27T08:00:00+08:00", func(r *store.Record) { r.Dept = "d" }})
-	if get(s, "R", 0, dashboard.MOverdue) != 0 || get(s, "R", 0, dashboard.MOpen) != 1 {
+	if get(s, "R", 0, update.MOverdue) != 0 || get(s, "R", 0, update.MOpen) != 1 {
 		t.Fatal("returned case: deadline not cleared or case closed")
 	}
 	if len(s.items) == 0 || len(s.items[0].Region) != 0 {
@@ -216,10 +222,10 @@ func TestPruneForgetsOnlyFinishedOrOrphanCases(t *testing.T) {
 	if s.pending != 0 {
 		t.Errorf("pending %d after the orphan was forgotten", s.pending)
 	}
-	if get(s, "R", 0, dashboard.MOpen) != 1 {
+	if get(s, "R", 0, update.MOpen) != 1 {
 		t.Error("pruning changed the current counters")
 	}
-	if get(s, "R", day(old), dashboard.MNew) != 0 || get(s, "R", day("2026-11-26T08:00:00+08:00"), dashboard.MNew) != 1 {
+	if get(s, "R", day(old), update.MNew) != 0 || get(s, "R", day("2026-11-26T08:00:00+08:00"), update.MNew) != 1 {
 		t.Error("old per-day counters kept, or recent ones dropped")
 	}
 }
@@ -262,18 +268,18 @@ func TestSignedInTime(t *testing.T) {
 		rec{"e5", "case.signed", "2026-11-27T13:30:00+08:00", nil}, // 1 h 30 after the new dispatch
 	)
 	d := day("2026-11-27T08:00:00+08:00")
-	if got := get(s, "T1", d, dashboard.MSignedInTime); got != 1 {
+	if got := get(s, "T1", d, update.MSignedInTime); got != 1 {
 		t.Fatalf("signed in time %d, want 1", got)
 	}
-	if got := get(s, "T1", d, dashboard.MSigned); got != 2 {
+	if got := get(s, "T1", d, update.MSigned); got != 2 {
 		t.Fatalf("signed %d, want 2", got)
 	}
 	// The same for the department, deployment-wide.
-	dk := func(m dashboard.Metric) int64 {
-		return s.rollup[dashboard.Key{Region: dashboard.DeptPrefix + "d1", Category: "environment", Day: d, Metric: m}]
+	dk := func(m update.Metric) int64 {
+		return s.rollup[update.Key{Region: update.DeptPrefix + "d1", Category: "environment", Day: d, Metric: m}]
 	}
-	if dk(dashboard.MDispatched) != 2 || dk(dashboard.MSigned) != 2 || dk(dashboard.MSignedInTime) != 1 {
-		t.Fatalf("department d1: dispatched %d signed %d in time %d", dk(dashboard.MDispatched), dk(dashboard.MSigned), dk(dashboard.MSignedInTime))
+	if dk(update.MDispatched) != 2 || dk(update.MSigned) != 2 || dk(update.MSignedInTime) != 1 {
+		t.Fatalf("department d1: dispatched %d signed %d in time %d", dk(update.MDispatched), dk(update.MSigned), dk(update.MSignedInTime))
 	}
 }
 
@@ -297,7 +303,7 @@ func TestCountersIndependentOfArrivalOrder(t *testing.T) {
 		{"e6", "case.resolved", "2026-11-28T09:00:00+08:00", nil},
 		{"e7", "case.closed", "2026-11-28T10:00:00+08:00", func(r *store.Record) { r.Satisfaction = "unsatisfied" }},
 	}
-	counts := func(order []int) map[dashboard.Key]int64 {
+	counts := func(order []int) map[update.Key]int64 {
 		s := newTestState()
 		rs := make([]rec, len(order))
 		for i, k := range order {
@@ -305,7 +311,7 @@ func TestCountersIndependentOfArrivalOrder(t *testing.T) {
 		}
 		applyAll(s, now, path, rs...)
 		s.flush()
-		out := map[dashboard.Key]int64{}
+		out := map[update.Key]int64{}
 		for k, v := range s.rollup {
 			if v != 0 {
 				out[k] = v
@@ -315,11 +321,11 @@ func TestCountersIndependentOfArrivalOrder(t *testing.T) {
 	}
 	want := counts([]int{0, 1, 2, 3, 4, 5, 6})
 	d := day("2026-11-27T08:00:00+08:00")
-	if want[dashboard.Key{Region: dashboard.DeptPrefix + "d2", Category: "environment", Day: d, Metric: dashboard.MSignedInTime}] != 1 ||
-		want[dashboard.Key{Region: "T1", Category: "environment", Day: d, Metric: dashboard.MSignedInTime}] != 1 {
+	if want[update.Key{Region: update.DeptPrefix + "d2", Category: "environment", Day: d, Metric: update.MSignedInTime}] != 1 ||
+		want[update.Key{Region: "T1", Category: "environment", Day: d, Metric: update.MSignedInTime}] != 1 {
 		t.Fatalf("in order: the signing 30 min after d2's dispatch is not a response: %v", want)
 	}
-	if want[dashboard.Key{Region: dashboard.DeptPrefix + "d2", Category: "environment", Day: day("2026-11-28T10:00:00+08:00"), Metric: dashboard.MUnsatisfied}] != 1 {
+	if want[update.Key{Region: update.DeptPrefix + "d2", Category: "environment", Day: day("2026-11-28T10:00:00+08:00"), Metric: update.MUnsatisfied}] != 1 {
 		t.Fatalf("in order: the unsatisfied closing is not d2's: %v", want)
 	}
 	// Every arrival order of the seven events.
@@ -341,5 +347,40 @@ func TestCountersIndependentOfArrivalOrder(t *testing.T) {
 	}
 	if n := permute(nil, []int{0, 1, 2, 3, 4, 5, 6}); n != 5040 {
 		t.Fatalf("%d orders tried", n)
+	}
+}
+
+// A report located in GCJ-02 is placed and published in WGS-84, like every point inside Zhili:
+// the read model converts for screens, once.
+func TestPointsStayWGS84(t *testing.T) {
+	tree := geo.DemoTree()
+	leaf := tree.Root.Children[0]
+	for len(leaf.Children) > 0 {
+		leaf = leaf.Children[0]
+	}
+	c, _ := planar.CentroidArea(leaf.Geometry)
+	gx, gy := geo.FromWGS84(event.GCJ02, c[0], c[1])
+	ev := event.Event{ID: "e1", Type: event.CaseReported, CaseID: "C1", At: ts("2026-11-27T10:00:00+08:00"), Source: "grid",
+		Category: "environment", Location: &event.Location{Lon: gx, Lat: gy, CRS: event.GCJ02}}
+	in, err := ingest.Encode(ev, ev.At)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &Aggregator{place: ingest.Placer{Tree: tree}}
+	r, err := a.record(intake.Entry{Offset: 1, ID: in.ID, Data: in.Data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(r.RegionPath, tree.Path(leaf.Code)) {
+		t.Fatalf("placed in %v, want %v", r.RegionPath, tree.Path(leaf.Code))
+	}
+	s := newState(shanghai, tree.Root.Code)
+	s.apply(&r, ev.At, true)
+	u := s.takeDelta()
+	if len(u.Items) != 1 || u.Items[0].Point == nil {
+		t.Fatalf("items %+v", u.Items)
+	}
+	if p := u.Items[0].Point; math.Abs(p[0]-c[0]) > 1e-5 || math.Abs(p[1]-c[1]) > 1e-5 {
+		t.Fatalf("published point %v, want WGS-84 %v (sent as GCJ-02 %.6f,%.6f)", *p, c, gx, gy)
 	}
 }

@@ -4,9 +4,9 @@ import (
 	"slices"
 	"time"
 
-	"zhili/dashboard"
 	"zhili/event"
 	"zhili/store"
+	"zhili/update"
 )
 
 // whistleState is one whistle (吹哨) as its events tell it. Every field is the earliest (or,
@@ -75,9 +75,9 @@ func (s *state) applyWhistle(c *caseState, r *store.Record) {
 }
 
 // whistle is the published form of w, on its (known) case c.
-func (s *state) whistle(w *whistleState, c *caseState) dashboard.Whistle {
-	out := dashboard.Whistle{ID: w.id, CaseID: w.caseID, Kind: w.kind, Category: c.category,
-		Blown: time.Unix(0, w.blown).In(s.loc), Depts: make([]dashboard.WhistleDept, 0, len(w.depts))}
+func (s *state) whistle(w *whistleState, c *caseState) update.Whistle {
+	out := update.Whistle{ID: w.id, CaseID: w.caseID, Kind: w.kind, Category: c.category,
+		Blown: time.Unix(0, w.blown).In(s.loc), Depts: make([]update.WhistleDept, 0, len(w.depts))}
 	if c.located {
 		out.Region = c.path
 	} else {
@@ -88,7 +88,7 @@ func (s *state) whistle(w *whistleState, c *caseState) dashboard.Whistle {
 		out.Resolved = time.Unix(0, w.resolved).In(s.loc)
 	}
 	for _, d := range w.depts {
-		wd := dashboard.WhistleDept{Dept: d}
+		wd := update.WhistleDept{Dept: d}
 		if st := w.reached[d]; len(st) > 0 {
 			wd.Reached = make(map[string]time.Time, len(st))
 			for stage, at := range st {
@@ -119,8 +119,8 @@ func (s *state) shown(w *whistleState, now time.Time) (*caseState, bool) {
 const whistleKeep = 24 * time.Hour
 
 // takeWhistles returns the whistles that changed since the last call.
-func (s *state) takeWhistles(now time.Time) []dashboard.Whistle {
-	var out []dashboard.Whistle
+func (s *state) takeWhistles(now time.Time) []update.Whistle {
+	var out []update.Whistle
 	for id := range s.changedW {
 		w := s.whistles[id]
 		if w == nil {
@@ -131,19 +131,19 @@ func (s *state) takeWhistles(now time.Time) []dashboard.Whistle {
 		}
 	}
 	clear(s.changedW)
-	slices.SortFunc(out, func(a, b dashboard.Whistle) int { return a.Blown.Compare(b.Blown) })
+	slices.SortFunc(out, func(a, b update.Whistle) int { return a.Blown.Compare(b.Blown) })
 	return out
 }
 
 // allWhistles returns every whistle on the board, for a reset.
-func (s *state) allWhistles(now time.Time) []dashboard.Whistle {
-	out := []dashboard.Whistle{}
+func (s *state) allWhistles(now time.Time) []update.Whistle {
+	out := []update.Whistle{}
 	for _, w := range s.whistles {
 		if c, ok := s.shown(w, now); ok {
 			out = append(out, s.whistle(w, c))
 		}
 	}
-	slices.SortFunc(out, func(a, b dashboard.Whistle) int { return a.Blown.Compare(b.Blown) })
+	slices.SortFunc(out, func(a, b update.Whistle) int { return a.Blown.Compare(b.Blown) })
 	return out
 }
 

@@ -8,10 +8,11 @@ import (
 
 	"github.com/paulmach/orb"
 
+	"zhili/clock"
 	"zhili/errs"
 	"zhili/geo"
-	"zhili/internal/clock"
 	"zhili/store"
+	"zhili/update"
 )
 
 // HotspotConfig tunes the live hotspot windows.
@@ -21,24 +22,14 @@ type HotspotConfig struct {
 	// EmergingEvery is how often a topic reclassifies its grids as emerging hot spots over the
 	// window's buckets (default 1 min: the space-time analysis costs more than a Gi* tick).
 	EmergingEvery time.Duration
-	DisplayCRS    string // CRS of the points in feed items
-	DisableFDR    bool   // bins from raw p-values instead of FDR-corrected ones
+	DisableFDR    bool // bins from raw p-values instead of FDR-corrected ones
 	// HexMinLocal: a hex cell is hot only when it and its 6 neighbours hold at least this many
 	// events (default 3; negative: no floor). Res-8 cells are ~0.7 km²: over a city most are
 	// empty, and Gi* would call every lone report and its neighbours a 99 % hot spot.
 	HexMinLocal int
 }
 
-// HotspotWindows are the live windows of hotspots:<region>:<window>: length and bucket. Buckets
-// grow with the window so that memory stays small (a 30-day window moves a day at a time).
-var HotspotWindows = []geo.WindowSpec{
-	{Name: "1h", Bucket: time.Minute, Buckets: 60},
-	{Name: "24h", Bucket: 15 * time.Minute, Buckets: 96},
-	{Name: "7d", Bucket: 2 * time.Hour, Buckets: 84},
-	{Name: "30d", Bucket: 24 * time.Hour, Buckets: 30},
-}
-
-// Hotspots keeps, for every window of HotspotWindows, the count of new cases per
+// Hotspots keeps, for every window of update.HotspotWindows, the count of new cases per
 // grid (leaf region) and per H3 cell covering the root, in sliding time buckets: an event costs
 // O(1), a topic tick O(locations + neighbours) (see geo.LiveWindow). Topics compute Gi* (with
 // FDR) over their region's grids, children and hex cells.
@@ -86,7 +77,7 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 		}
 	}
 	now := clk.Now()
-	for _, spec := range HotspotWindows {
+	for _, spec := range update.HotspotWindows {
 		h.leafWin[spec.Name] = geo.NewLiveWindow(len(h.leaves), spec, now)
 		h.hexWin[spec.Name] = geo.NewLiveWindow(len(h.hexCells), spec, now)
 	}
@@ -108,7 +99,7 @@ func hexCover(g orb.Geometry, res int) []uint64 {
 }
 
 // Observe counts the new cases among live feed items.
-func (h *Hotspots) Observe(items []Item) {
+func (h *Hotspots) Observe(items []update.Item) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for i := range items {
@@ -124,8 +115,7 @@ func (h *Hotspots) Observe(items []Item) {
 			}
 		}
 		if it.Point != nil {
-			lon, lat := geo.ToWGS84(h.cfg.DisplayCRS, it.Point[0], it.Point[1])
-			if hi, ok := h.hexIdx[geo.HexCell(orb.Point{lon, lat}, h.cfg.HexRes)]; ok {
+			if hi, ok := h.hexIdx[geo.HexCell(orb.Point{it.Point[0], it.Point[1]}, h.cfg.HexRes)]; ok {
 				for _, w := range h.hexWin {
 					w.Add(hi, it.At)
 				}
@@ -134,19 +124,10 @@ func (h *Hotspots) Observe(items []Item) {
 	}
 }
 
-// Seed loads the grid windows from the history store with the events up to intake offset upTo
-// (the cut after which events arrive live, so none is counted twice). The hex level fills from
-// live events: the store is not queried by cell.
-func (h *Hotspots) Seed(ctx context.Context, st store.Store, upTo uint64) error {
-	return h.seed(ctx, st, func(q *store.RegionQuery) { q.UpTo = upTo })
-}
-
-// SeedCut is Seed for a partitioned intake: the events of partition p up to cut[p].
-func (h *Hotspots) SeedCut(ctx context.Context, st store.Store, cut map[int]uint64) error {
-	return h.seed(ctx, st, func(q *store.RegionQuery) { q.Cut = cut })
-}
-
-func (h *Hotspots) seed(ctx context.Context, st store.Store, limit func(*store.RegionQuery)) error {
+// Seed loads the grid windows from the history store with the events of each intake partition
+// p up to cut[p] (the cut after which events arrive live, so none is counted twice). The hex
+// level fills from live events: the store is not queried by cell.
+func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64) error {
 	now := h.clk.Now()
 	levels := map[int]bool{}
 	for _, l := range h.leaves {
@@ -154,11 +135,10 @@ func (h *Hotspots) seed(ctx context.Context, st store.Store, limit func(*store.R
 			levels[l.Level] = true
 		}
 	}
-	for _, spec := range HotspotWindows {
+	for _, spec := range update.HotspotWindows {
 		from := now.Add(-spec.Span()).Truncate(spec.Bucket)
 		for lvl := range levels {
-			rq := store.RegionQuery{Region: h.tree.Root.Code, Depth: 0, Level: lvl, From: from, To: now.Add(time.Minute)}
-			limit(&rq)
+			rq := store.RegionQuery{Region: h.tree.Root.Code, Depth: 0, Level: lvl, From: from, To: now.Add(time.Minute), Cut: cut}
 			cube, err := st.Cube(ctx, store.CubeQuery{RegionQuery: rq, Step: spec.Bucket, Loc: time.UTC})
 			if err != nil {
 				return err
@@ -245,7 +225,7 @@ func (s HotspotSource) Open(t Topic) (TopicState, error) {
 }
 
 func windowSpec(name string) (geo.WindowSpec, bool) {
-	for _, s := range HotspotWindows {
+	for _, s := range update.HotspotWindows {
 		if s.Name == name {
 			return s, true
 		}

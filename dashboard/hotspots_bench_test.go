@@ -7,8 +7,9 @@ import (
 
 	"github.com/paulmach/orb/planar"
 
+	"zhili/clock"
 	"zhili/geo"
-	"zhili/internal/clock"
+	"zhili/update"
 )
 
 // BenchmarkHotspotTopicTick measures one tick of the root hotspot topic over the demo
@@ -33,20 +34,20 @@ func BenchmarkHotspotTopicTick(b *testing.B) {
 		}
 	})
 	rng := rand.New(rand.NewPCG(1, 2))
-	items := make([]Item, 4096)
+	items := make([]update.Item, 4096)
 	for i := range items {
 		l := leaves[rng.IntN(len(leaves))]
 		if rng.IntN(3) == 0 {
 			l = leaves[rng.IntN(1+len(leaves)/20)] // dense towns
 		}
 		c, _ := planar.CentroidArea(l.Geometry)
-		items[i] = Item{Type: "case.reported", New: true, Region: tree.Path(l.Code), Point: &[2]float64{c[0], c[1]}}
+		items[i] = update.Item{Type: "case.reported", New: true, Region: tree.Path(l.Code), Point: &[2]float64{c[0], c[1]}}
 	}
 	st, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:24h", Kind: "hotspots", Region: "root", Window: "24h"})
 	if err != nil {
 		b.Fatal(err)
 	}
-	batch := make([]Item, eventsPerTick)
+	batch := make([]update.Item, eventsPerTick)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {

@@ -9,8 +9,9 @@ import (
 
 	"github.com/paulmach/orb/planar"
 
+	"zhili/clock"
 	"zhili/geo"
-	"zhili/internal/clock"
+	"zhili/update"
 )
 
 // New cases clustered in one grid make it a statistically significant hot spot at the grid,
@@ -29,11 +30,11 @@ func TestHotspotTopic(t *testing.T) {
 	})
 	hot := leaves[9]
 	c, _ := planar.CentroidArea(hot.Geometry)
-	var items []Item
+	var items []update.Item
 	add := func(r *geo.Region, n int, at time.Time) {
 		p, _ := planar.CentroidArea(r.Geometry)
 		for i := 0; i < n; i++ {
-			items = append(items, Item{Type: "case.reported", New: true, Region: tree.Path(r.Code), Point: &[2]float64{p[0], p[1]}, At: at})
+			items = append(items, update.Item{Type: "case.reported", New: true, Region: tree.Path(r.Code), Point: &[2]float64{p[0], p[1]}, At: at})
 		}
 	}
 	for _, l := range leaves {
@@ -53,7 +54,7 @@ func TestHotspotTopic(t *testing.T) {
 		}
 	}
 	// A non-opening event of a case never counts.
-	items = append(items, Item{Type: "case.reported", Region: tree.Path(hot.Code), Point: &[2]float64{c[0], c[1]}, At: now})
+	items = append(items, update.Item{Type: "case.reported", Region: tree.Path(hot.Code), Point: &[2]float64{c[0], c[1]}, At: now})
 	h.Observe(items)
 
 	st, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:1h", Kind: "hotspots", Region: "root", Window: "1h"})
@@ -145,11 +146,11 @@ func TestHotspotHexFloor(t *testing.T) {
 			leaves = append(leaves, r)
 		}
 	})
-	var items []Item
+	var items []update.Item
 	add := func(r *geo.Region, n int) {
 		p, _ := planar.CentroidArea(r.Geometry)
 		for range n {
-			items = append(items, Item{Type: "case.reported", New: true, Region: tree.Path(r.Code), Point: &[2]float64{p[0], p[1]}, At: now.Add(-time.Minute)})
+			items = append(items, update.Item{Type: "case.reported", New: true, Region: tree.Path(r.Code), Point: &[2]float64{p[0], p[1]}, At: now.Add(-time.Minute)})
 		}
 	}
 	const res = 9

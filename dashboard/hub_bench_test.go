@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"zhili/internal/clock"
+	"zhili/clock"
 )
 
 const benchSubscribers = 10_000

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"zhili/clock"
 	"zhili/errs"
-	"zhili/internal/clock"
 )
 
 // t0 is 2026-11-27 08:15:31.120 in Asia/Shanghai.
@@ -337,6 +337,10 @@ func (c *testClient) flush(t *testing.T) []wireMsg {
 func newTestHub(t *testing.T, cfg HubConfig) (*Hub, *clock.Fake, *counterSource) {
 	t.Helper()
 	clk := clock.NewFake(t0)
+	if cfg.Loc == nil {
+		// The deployment zone, as the process passes it: "at" carries its offset.
+		cfg.Loc, _ = time.LoadLocation("Asia/Shanghai")
+	}
 	h := NewHub(cfg, clk)
 	src := newCounterSource()
 	h.Register("overview", src)

@@ -2,19 +2,23 @@ package dashboard
 
 import (
 	"context"
-	json "github.com/goccy/go-json"
 	"log/slog"
 	"maps"
+	"math"
 	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	json "github.com/goccy/go-json"
+
 	"zhili/bus"
+	"zhili/clock"
 	"zhili/errs"
+	"zhili/event"
 	"zhili/geo"
-	"zhili/internal/clock"
+	"zhili/update"
 )
 
 // Model is the read model of one server process: the rollup counters and the recent case feed,
@@ -24,9 +28,10 @@ type Model struct {
 	loc  *time.Location
 	clk  clock.Clock
 	log  *slog.Logger
+	crs  string // display CRS of points served to screens
 
 	mu       sync.RWMutex
-	counts   map[Key]int64 // per category, and with Category "" the total over categories; summed over sources
+	counts   map[update.Key]int64 // per category, and with Category "" the total over categories; summed over sources
 	srcs     map[string]*source
 	onGap    func(source string) // asks the source for a resync
 	cats     []string            // categories seen, sorted
@@ -49,27 +54,56 @@ type source struct {
 	seq       uint64
 	reset     bool   // a reset was applied
 	firstCP   uint64 // checkpoint of the first reset applied: live items are above it
-	counts    map[Key]int64
-	whistles  map[string]Whistle // the source's whistles on the board, by id
-	askedAt   time.Time          // last resync request
+	counts    map[update.Key]int64
+	whistles  map[string]update.Whistle // the source's whistles on the board, by id
+	askedAt   time.Time                 // last resync request
 	gaps, dup uint64
 }
 
 type feedItem struct {
 	seq  uint64
-	item Item
+	item update.Item
 }
 
-// NewModel returns an empty model. categories pre-seeds the category list (so a new day shows
-// zeros rather than missing keys).
-func NewModel(tree *geo.Tree, loc *time.Location, clk clock.Clock, categories []string, log *slog.Logger) *Model {
-	if log == nil {
-		log = slog.Default()
+// ModelConfig configures a Model.
+type ModelConfig struct {
+	Tree *geo.Tree
+	Loc  *time.Location // the deployment zone: "today" (nil: UTC)
+	// DisplayCRS is the coordinate system of the points screens get (wgs84, gcj02, bd09; ""
+	// = wgs84). Updates carry WGS-84; the model converts each point once, where it leaves for a
+	// screen (the feed and the whistle board).
+	DisplayCRS string
+	Categories []string // pre-seeds the category list, so a new day shows zeros rather than missing keys
+	Clock      clock.Clock
+	Logger     *slog.Logger
+}
+
+// NewModel returns an empty model.
+func NewModel(cfg ModelConfig) *Model {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
-	m := &Model{tree: tree, loc: loc, clk: clk, log: log, counts: map[Key]int64{}, srcs: map[string]*source{}, feedCap: 20000}
-	m.cats = append(m.cats, categories...)
+	if cfg.Loc == nil {
+		cfg.Loc = time.UTC
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	m := &Model{tree: cfg.Tree, loc: cfg.Loc, clk: cfg.Clock, log: cfg.Logger, crs: cfg.DisplayCRS,
+		counts: map[update.Key]int64{}, srcs: map[string]*source{}, feedCap: 20000}
+	m.cats = append(m.cats, cfg.Categories...)
 	slices.Sort(m.cats)
 	return m
+}
+
+// display returns p (WGS-84) in the display CRS, or nil.
+func (m *Model) display(p *[2]float64) *[2]float64 {
+	if p == nil || m.crs == "" || m.crs == event.WGS84 {
+		return p
+	}
+	x, y := geo.FromWGS84(m.crs, p[0], p[1])
+	// Six decimals (~0.1 m) is finer than any source; it keeps frames small.
+	return &[2]float64{math.Round(x*1e6) / 1e6, math.Round(y*1e6) / 1e6}
 }
 
 // SetHotspots makes the model feed live items to h. Call before Run/Consume.
@@ -77,7 +111,7 @@ func (m *Model) SetHotspots(h *Hotspots) { m.hot = h }
 
 // Run applies the Updates published on b until ctx is done.
 func (m *Model) Run(ctx context.Context, b bus.Bus) error {
-	sub, err := b.Subscribe(ctx, UpdatesChannel)
+	sub, err := b.Subscribe(ctx, update.UpdatesChannel)
 	if err != nil {
 		return err
 	}
@@ -93,7 +127,7 @@ func (m *Model) Consume(ctx context.Context, sub bus.Subscription) error {
 			if !ok {
 				return nil
 			}
-			var u Update
+			var u update.Update
 			if err := json.Unmarshal(p, &u); err != nil {
 				m.log.Error("dashboard: bad update", "err", err)
 				continue
@@ -111,18 +145,18 @@ func (m *Model) Consume(ctx context.Context, sub bus.Subscription) error {
 func (m *Model) OnGap(fn func(source string)) { m.onGap = fn }
 
 // Apply mirrors one Update.
-func (m *Model) Apply(u *Update) {
+func (m *Model) Apply(u *update.Update) {
 	if ask := m.apply(u); ask != "" && m.onGap != nil {
 		m.onGap(ask)
 	}
 }
 
-func (m *Model) apply(u *Update) (askResync string) {
+func (m *Model) apply(u *update.Update) (askResync string) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s := m.srcs[u.Source]
 	if s == nil {
-		s = &source{part: u.Part, counts: map[Key]int64{}, whistles: map[string]Whistle{}}
+		s = &source{part: u.Part, counts: map[update.Key]int64{}, whistles: map[string]update.Whistle{}}
 		m.srcs[u.Source] = s
 	}
 	now := m.clk.Now()
@@ -165,7 +199,7 @@ func (m *Model) apply(u *Update) (askResync string) {
 				m.cats = slices.Insert(m.cats, i, c.Category)
 			}
 		}
-		if dept, ok := strings.CutPrefix(c.Region, DeptPrefix); ok {
+		if dept, ok := strings.CutPrefix(c.Region, update.DeptPrefix); ok {
 			if i, found := slices.BinarySearch(m.depts, dept); !found {
 				m.depts = slices.Insert(m.depts, i, dept)
 			}
@@ -186,21 +220,22 @@ func (m *Model) apply(u *Update) (askResync string) {
 			copy(m.feed, m.feed[m.feedCap/2:])
 			m.feed = m.feed[:len(m.feed)-m.feedCap/2]
 		}
+		it.Point = m.display(it.Point)
 		m.feed = append(m.feed, feedItem{seq: m.feedSeq, item: it})
 	}
-	if today := DayOf(now, m.loc); today != m.lastDay {
+	if today := update.DayOf(now, m.loc); today != m.lastDay {
 		m.lastDay = today
-		old := func(k Key) bool { return k.Day != 0 && k.Day < today-2 }
-		maps.DeleteFunc(m.counts, func(k Key, _ int64) bool { return old(k) })
+		old := func(k update.Key) bool { return k.Day != 0 && k.Day < today-2 }
+		maps.DeleteFunc(m.counts, func(k update.Key, _ int64) bool { return old(k) })
 		for _, s := range m.srcs {
-			maps.DeleteFunc(s.counts, func(k Key, _ int64) bool { return old(k) })
+			maps.DeleteFunc(s.counts, func(k update.Key, _ int64) bool { return old(k) })
 		}
 	}
 	return ""
 }
 
 // add adds n to a counter and to its total over categories. Caller holds m.mu.
-func (m *Model) add(k Key, n int64) {
+func (m *Model) add(k update.Key, n int64) {
 	m.counts[k] += n
 	t := k
 	t.Category = ""
@@ -240,6 +275,20 @@ func (m *Model) Sources() []SourceStat {
 	return out
 }
 
+// ResetCut maps each partition whose source sent a reset to that reset's checkpoint: a
+// consistent cut of the intake log, after which the partition's events arrive live.
+func (m *Model) ResetCut() map[int]uint64 {
+	m.mu.RLock()
+	defer m.mu.RUnlock()
+	out := map[int]uint64{}
+	for _, s := range m.srcs {
+		if s.reset {
+			out[s.part] = s.firstCP
+		}
+	}
+	return out
+}
+
 // Stats reports counts of updates applied, for metrics.
 func (m *Model) Stats() (updates, resets uint64, lastData time.Time) {
 	m.mu.RLock()
@@ -247,8 +296,8 @@ func (m *Model) Stats() (updates, resets uint64, lastData time.Time) {
 	return m.updates, m.resets, m.lastData
 }
 
-func (m *Model) get(region, cat string, day int32, met Metric) int64 {
-	return m.counts[Key{Region: region, Category: cat, Day: day, Metric: met}]
+func (m *Model) get(region, cat string, day int32, met update.Metric) int64 {
+	return m.counts[update.Key{Region: region, Category: cat, Day: day, Metric: met}]
 }
 
 func ratio(num, den int64) any {
@@ -269,47 +318,47 @@ func (m *Model) region(code string) (*geo.Region, error) {
 
 // overview builds the overview data of region r for day. Caller holds m.mu (read).
 func (m *Model) overview(r *geo.Region, day int32) map[string]any {
-	g := func(code string, met Metric) int64 { return m.get(code, "", day, met) }
-	cur := func(code string, met Metric) int64 { return m.get(code, "", 0, met) }
+	g := func(code string, met update.Metric) int64 { return m.get(code, "", day, met) }
+	cur := func(code string, met update.Metric) int64 { return m.get(code, "", 0, met) }
 	totals := map[string]any{
-		"new_today":      g(r.Code, MNew),
-		"open":           cur(r.Code, MOpen),
-		"overdue":        cur(r.Code, MOverdue),
-		"resolved_today": g(r.Code, MResolved),
-		"closed_today":   g(r.Code, MClosed),
+		"new_today":      g(r.Code, update.MNew),
+		"open":           cur(r.Code, update.MOpen),
+		"overdue":        cur(r.Code, update.MOverdue),
+		"resolved_today": g(r.Code, update.MResolved),
+		"closed_today":   g(r.Code, update.MClosed),
 	}
 	if r.Level == 0 {
-		totals["unlocated_today"] = g(r.Code, MUnlocated)
+		totals["unlocated_today"] = g(r.Code, update.MUnlocated)
 	}
 	byCat := make(map[string]any, len(m.cats))
 	for _, c := range m.cats {
-		byCat[c] = m.get(r.Code, c, day, MNew)
+		byCat[c] = m.get(r.Code, c, day, update.MNew)
 	}
 	children := make(map[string]any, len(r.Children))
 	for _, c := range r.Children {
 		children[c.Code] = map[string]any{
 			"name":           c.Name,
-			"new_today":      g(c.Code, MNew),
-			"open":           cur(c.Code, MOpen),
-			"overdue":        cur(c.Code, MOverdue),
-			"resolved_today": g(c.Code, MResolved),
+			"new_today":      g(c.Code, update.MNew),
+			"open":           cur(c.Code, update.MOpen),
+			"overdue":        cur(c.Code, update.MOverdue),
+			"resolved_today": g(c.Code, update.MResolved),
 		}
 	}
-	callbacks := g(r.Code, MSatisfied) + g(r.Code, MBasically) + g(r.Code, MUnsatisfied)
+	callbacks := g(r.Code, update.MSatisfied) + g(r.Code, update.MBasically) + g(r.Code, update.MUnsatisfied)
 	return map[string]any{
 		"region":      map[string]any{"code": r.Code, "name": r.Name, "level": int64(r.Level)},
-		"day":         DayString(day),
+		"day":         update.DayString(day),
 		"totals":      totals,
 		"by_category": byCat,
 		"flows": map[string]any{
-			"up":         g(r.Code, MFlowUp),
-			"down":       g(r.Code, MFlowDown),
-			"horizontal": g(r.Code, MFlowHorizontal),
+			"up":         g(r.Code, update.MFlowUp),
+			"down":       g(r.Code, update.MFlowDown),
+			"horizontal": g(r.Code, update.MFlowHorizontal),
 		},
 		"rates": map[string]any{
-			"response":     ratio(g(r.Code, MSignedInTime), g(r.Code, MDispatched)),
-			"resolution":   ratio(max(0, g(r.Code, MResolved)-g(r.Code, MReopened)), g(r.Code, MDispatched)),
-			"satisfaction": ratio(g(r.Code, MSatisfied)+g(r.Code, MBasically), callbacks),
+			"response":     ratio(g(r.Code, update.MSignedInTime), g(r.Code, update.MDispatched)),
+			"resolution":   ratio(max(0, g(r.Code, update.MResolved)-g(r.Code, update.MReopened)), g(r.Code, update.MDispatched)),
+			"satisfaction": ratio(g(r.Code, update.MSatisfied)+g(r.Code, update.MBasically), callbacks),
 		},
 		"children": children,
 		"depts":    m.deptRates(r, day),
@@ -324,20 +373,20 @@ func (m *Model) deptRates(r *geo.Region, day int32) map[string]any {
 		return out
 	}
 	for _, d := range m.depts {
-		code := DeptPrefix + d
-		g := func(met Metric) int64 { return m.get(code, "", day, met) }
-		disp := g(MDispatched)
-		callbacks := g(MSatisfied) + g(MBasically) + g(MUnsatisfied)
-		if disp == 0 && callbacks == 0 && g(MResolved) == 0 {
+		code := update.DeptPrefix + d
+		g := func(met update.Metric) int64 { return m.get(code, "", day, met) }
+		disp := g(update.MDispatched)
+		callbacks := g(update.MSatisfied) + g(update.MBasically) + g(update.MUnsatisfied)
+		if disp == 0 && callbacks == 0 && g(update.MResolved) == 0 {
 			continue
 		}
 		out[d] = map[string]any{
 			"dispatched": disp,
-			"resolved":   g(MResolved),
+			"resolved":   g(update.MResolved),
 			"rates": map[string]any{
-				"response":     ratio(g(MSignedInTime), disp),
-				"resolution":   ratio(max(0, g(MResolved)-g(MReopened)), disp),
-				"satisfaction": ratio(g(MSatisfied)+g(MBasically), callbacks),
+				"response":     ratio(g(update.MSignedInTime), disp),
+				"resolution":   ratio(max(0, g(update.MResolved)-g(update.MReopened)), disp),
+				"satisfaction": ratio(g(update.MSatisfied)+g(update.MBasically), callbacks),
 			},
 		}
 	}
@@ -414,7 +463,7 @@ type overviewState struct {
 func (s *overviewState) Snapshot() any { return s.data }
 
 func (s *overviewState) Advance() (any, bool) {
-	day := DayOf(s.m.clk.Now(), s.m.loc)
+	day := update.DayOf(s.m.clk.Now(), s.m.loc)
 	s.m.mu.RLock()
 	cur := s.m.overview(s.r, day)
 	s.m.mu.RUnlock()
@@ -466,10 +515,10 @@ type casesState struct {
 	all    bool
 	keep   int
 	cursor uint64
-	ring   []Item
+	ring   []update.Item
 }
 
-func (s *casesState) match(it *Item) bool {
+func (s *casesState) match(it *update.Item) bool {
 	return s.all || slices.Contains(it.Region, s.code)
 }
 
@@ -485,7 +534,7 @@ func (s *casesState) Snapshot() any {
 		r = r[len(r)-s.keep:]
 	}
 	if r == nil {
-		r = []Item{}
+		r = []update.Item{}
 	}
 	return map[string]any{"events": r}
 }
@@ -493,7 +542,7 @@ func (s *casesState) Snapshot() any {
 func (s *casesState) Advance() (any, bool) {
 	s.m.mu.RLock()
 	feed := s.m.feed
-	var out []Item
+	var out []update.Item
 	// Items are in seq order; find the first newer than the cursor.
 	i, _ := slices.BinarySearchFunc(feed, s.cursor+1, func(f feedItem, seq uint64) int {
 		switch {

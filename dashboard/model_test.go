@@ -2,12 +2,19 @@ package dashboard
 
 import (
 	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 	"time"
 
+	"zhili/calendar"
+	"zhili/clock"
 	"zhili/geo"
-	"zhili/internal/clock"
+	"zhili/governance"
+	"zhili/update"
+
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/planar"
 )
 
 func TestMergePatch(t *testing.T) {
@@ -28,15 +35,15 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
 	clk := clock.NewFake(now)
 	tree := geo.DemoTree()
-	m := NewModel(tree, loc, clk, []string{"environment", "dispute"}, nil)
+	m := NewModel(ModelConfig{Tree: tree, Loc: loc, Clock: clk, Categories: []string{"environment", "dispute"}})
 	root := tree.Root.Code
 	town := tree.Root.Children[0].Code
-	today := DayOf(now, loc)
-	m.Apply(&Update{Reset: true, Counters: []Counter{
-		{Key{root, "environment", today, MNew}, 3}, {Key{town, "environment", today, MNew}, 2},
-		{Key{root, "environment", 0, MOpen}, 5}, {Key{root, "environment", today, MDispatched}, 4},
-		{Key{root, "environment", today, MSigned}, 4}, {Key{root, "environment", today, MSignedInTime}, 3},
-		{Key{root, "environment", today - 1, MNew}, 9}, // yesterday: not in today's totals
+	today := update.DayOf(now, loc)
+	m.Apply(&update.Update{Reset: true, Counters: []update.Counter{
+		{Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MNew}, N: 3}, {Key: update.Key{Region: town, Category: "environment", Day: today, Metric: update.MNew}, N: 2},
+		{Key: update.Key{Region: root, Category: "environment", Day: 0, Metric: update.MOpen}, N: 5}, {Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MDispatched}, N: 4},
+		{Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MSigned}, N: 4}, {Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MSignedInTime}, N: 3},
+		{Key: update.Key{Region: root, Category: "environment", Day: today - 1, Metric: update.MNew}, N: 9}, // yesterday: not in today's totals
 	}})
 	st, err := OverviewSource{M: m}.Open(Topic{Name: "overview:root", Kind: "overview", Region: "root"})
 	if err != nil {
@@ -59,7 +66,7 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	if _, changed := st.Advance(); changed {
 		t.Fatal("delta without change")
 	}
-	m.Apply(&Update{Counters: []Counter{{Key{town, "dispute", today, MNew}, 1}, {Key{root, "dispute", today, MNew}, 1}}})
+	m.Apply(&update.Update{Counters: []update.Counter{{Key: update.Key{Region: town, Category: "dispute", Day: today, Metric: update.MNew}, N: 1}, {Key: update.Key{Region: root, Category: "dispute", Day: today, Metric: update.MNew}, N: 1}}})
 	d, changed := st.Advance()
 	if !changed {
 		t.Fatal("no delta after change")
@@ -85,7 +92,7 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.Apply(&Update{Items: []Item{
+	m.Apply(&update.Update{Items: []update.Item{
 		{ID: "a", Region: []string{root, town}}, {ID: "b", Region: []string{root, grid.Parent, grid.Code}},
 		{ID: "c", Region: []string{root, town}}, {ID: "d", Region: []string{root, town}},
 	}})
@@ -93,11 +100,11 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	if !changed {
 		t.Fatal("no cases delta")
 	}
-	evs := d.(map[string]any)["events"].([]Item)
+	evs := d.(map[string]any)["events"].([]update.Item)
 	if len(evs) != 3 || evs[0].ID != "a" || evs[2].ID != "d" {
 		t.Fatalf("cases delta %+v", evs)
 	}
-	snapEvs := cs.Snapshot().(map[string]any)["events"].([]Item)
+	snapEvs := cs.Snapshot().(map[string]any)["events"].([]update.Item)
 	if len(snapEvs) != 2 || snapEvs[1].ID != "d" {
 		t.Fatalf("snapshot keeps the last 2: %+v", snapEvs)
 	}
@@ -114,26 +121,26 @@ func TestModelSources(t *testing.T) {
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
 	clk := clock.NewFake(now)
 	tree := geo.DemoTree()
-	m := NewModel(tree, loc, clk, []string{"environment"}, nil)
+	m := NewModel(ModelConfig{Tree: tree, Loc: loc, Clock: clk, Categories: []string{"environment"}})
 	var asked []string
 	m.OnGap(func(s string) { asked = append(asked, s) })
 	root := tree.Root.Code
-	day := DayOf(now, loc)
-	k := Key{root, "environment", day, MNew}
-	total := func() int64 { return m.get(root, "", day, MNew) }
+	day := update.DayOf(now, loc)
+	k := update.Key{Region: root, Category: "environment", Day: day, Metric: update.MNew}
+	total := func() int64 { return m.get(root, "", day, update.MNew) }
 
-	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 5, Reset: true, Checkpoint: 40, Counters: []Counter{{k, 3}}})
-	m.Apply(&Update{Source: "p1", Part: 1, Epoch: 7, Seq: 1, Reset: true, Checkpoint: 9, Counters: []Counter{{k, 10}}})
+	m.Apply(&update.Update{Source: "p0", Epoch: 1, Seq: 5, Reset: true, Checkpoint: 40, Counters: []update.Counter{{Key: k, N: 3}}})
+	m.Apply(&update.Update{Source: "p1", Part: 1, Epoch: 7, Seq: 1, Reset: true, Checkpoint: 9, Counters: []update.Counter{{Key: k, N: 10}}})
 	if got := total(); got != 13 {
 		t.Fatalf("after two resets: %d, want 13", got)
 	}
-	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 6, Counters: []Counter{{k, 1}}})
-	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 6, Counters: []Counter{{k, 1}}}) // duplicate
-	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 5, Counters: []Counter{{k, 1}}}) // covered by the reset
+	m.Apply(&update.Update{Source: "p0", Epoch: 1, Seq: 6, Counters: []update.Counter{{Key: k, N: 1}}})
+	m.Apply(&update.Update{Source: "p0", Epoch: 1, Seq: 6, Counters: []update.Counter{{Key: k, N: 1}}}) // duplicate
+	m.Apply(&update.Update{Source: "p0", Epoch: 1, Seq: 5, Counters: []update.Counter{{Key: k, N: 1}}}) // covered by the reset
 	if got := total(); got != 14 {
 		t.Fatalf("after a delta and two repeats: %d, want 14", got)
 	}
-	m.Apply(&Update{Source: "p1", Epoch: 7, Seq: 3, Counters: []Counter{{k, 100}}}) // seq 2 missing
+	m.Apply(&update.Update{Source: "p1", Epoch: 7, Seq: 3, Counters: []update.Counter{{Key: k, N: 100}}}) // seq 2 missing
 	if got := total(); got != 14 {
 		t.Fatalf("a delta after a gap was applied: %d, want 14", got)
 	}
@@ -141,8 +148,8 @@ func TestModelSources(t *testing.T) {
 		t.Fatalf("resync requests %v, want [p1]", asked)
 	}
 	// p1's new owner (another epoch) resets its share: p0's is untouched.
-	m.Apply(&Update{Source: "p1", Part: 1, Epoch: 8, Seq: 1, Reset: true, Checkpoint: 12, Counters: []Counter{{k, 11}}})
-	m.Apply(&Update{Source: "p1", Epoch: 7, Seq: 2, Counters: []Counter{{k, 100}}}) // the old epoch
+	m.Apply(&update.Update{Source: "p1", Part: 1, Epoch: 8, Seq: 1, Reset: true, Checkpoint: 12, Counters: []update.Counter{{Key: k, N: 11}}})
+	m.Apply(&update.Update{Source: "p1", Epoch: 7, Seq: 2, Counters: []update.Counter{{Key: k, N: 100}}}) // the old epoch
 	if got := total(); got != 15 {
 		t.Fatalf("after p1's new reset: %d, want 4+11", got)
 	}
@@ -157,13 +164,13 @@ func TestOverviewDepts(t *testing.T) {
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
 	tree := geo.DemoTree()
-	m := NewModel(tree, loc, clock.NewFake(now), nil, nil)
-	today := DayOf(now, loc)
-	d := DeptPrefix + "county.urban-mgmt"
-	m.Apply(&Update{Reset: true, Counters: []Counter{
-		{Key{d, "environment", today, MDispatched}, 4}, {Key{d, "environment", today, MSignedInTime}, 3},
-		{Key{d, "environment", today, MResolved}, 2}, {Key{d, "environment", today, MReopened}, 1},
-		{Key{d, "environment", today, MSatisfied}, 1}, {Key{d, "environment", today, MUnsatisfied}, 1},
+	m := NewModel(ModelConfig{Tree: tree, Loc: loc, Clock: clock.NewFake(now)})
+	today := update.DayOf(now, loc)
+	d := update.DeptPrefix + "county.urban-mgmt"
+	m.Apply(&update.Update{Reset: true, Counters: []update.Counter{
+		{Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MDispatched}, N: 4}, {Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MSignedInTime}, N: 3},
+		{Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MResolved}, N: 2}, {Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MReopened}, N: 1},
+		{Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MSatisfied}, N: 1}, {Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MUnsatisfied}, N: 1},
 	}})
 	st, _ := OverviewSource{M: m}.Open(Topic{Name: "overview:root", Kind: "overview", Region: "root"})
 	depts := st.Snapshot().(map[string]any)["depts"].(map[string]any)
@@ -176,5 +183,62 @@ func TestOverviewDepts(t *testing.T) {
 	st2, _ := OverviewSource{M: m}.Open(Topic{Name: "overview:" + town, Kind: "overview", Region: town})
 	if len(st2.Snapshot().(map[string]any)["depts"].(map[string]any)) != 0 {
 		t.Fatal("department figures on a township overview")
+	}
+}
+
+// Updates carry WGS-84 points; screens get the display CRS, converted once where the point
+// leaves for a screen (the cases feed, the whistle board), while the hex hot spots count the
+// WGS-84 point itself.
+func TestDisplayCRSAtTheEdge(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	clk := clock.NewFake(now)
+	tree := geo.DemoTree()
+	m := NewModel(ModelConfig{Tree: tree, Loc: loc, Clock: clk, DisplayCRS: "gcj02"})
+	h := NewHotspots(tree, clk, HotspotConfig{Every: time.Nanosecond, HexMinLocal: -1})
+	m.SetHotspots(h)
+	leaf := tree.Root.Children[0]
+	for len(leaf.Children) > 0 {
+		leaf = leaf.Children[0]
+	}
+	c, _ := planar.CentroidArea(leaf.Geometry)
+	wgs := [2]float64{c[0], c[1]}
+	gx, gy := geo.FromWGS84("gcj02", wgs[0], wgs[1])
+	m.Apply(&update.Update{Reset: true})
+	m.Apply(&update.Update{
+		Items: []update.Item{{ID: "e1", CaseID: "C1", Type: "case.reported", New: true, Region: tree.Path(leaf.Code),
+			Point: &[2]float64{wgs[0], wgs[1]}, At: now.Add(-time.Minute)}},
+		Whistles: []update.Whistle{{ID: "w1", CaseID: "C1", Kind: "advance", Region: tree.Path(leaf.Code),
+			Point: &[2]float64{wgs[0], wgs[1]}, Blown: now.Add(-time.Minute), Depts: []update.WhistleDept{{Dept: "county.water"}}}},
+	})
+	near := func(got []float64, x, y float64) bool { return math.Abs(got[0]-x) < 1e-6 && math.Abs(got[1]-y) < 1e-6 }
+
+	cs, err := CasesSource{M: m}.Open(Topic{Name: "cases:root", Kind: "cases", Region: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := cs.Snapshot().(map[string]any)["events"].([]update.Item)
+	if len(evs) != 1 || evs[0].Point == nil || !near(evs[0].Point[:], gx, gy) {
+		t.Fatalf("feed point %v, want GCJ-02 %.6f,%.6f (WGS-84 %v)", evs, gx, gy, wgs)
+	}
+	if near(evs[0].Point[:], wgs[0], wgs[1]) {
+		t.Fatal("feed point left unconverted")
+	}
+	ws, err := WhistlesSource{M: m, Clocks: governance.DefaultClocks(), Cal: calendar.Official(loc, 2026, 2027)}.Open(Topic{Name: "whistles:root", Kind: "whistles", Region: "root"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ws.Snapshot().(map[string]any)["whistles"].(map[string]any)["w1"].(map[string]any)
+	if p := w["point"].([]any); !near([]float64{p[0].(float64), p[1].(float64)}, gx, gy) {
+		t.Fatalf("whistle point %v, want GCJ-02 %.6f,%.6f", p, gx, gy)
+	}
+	hs, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:1h", Kind: "hotspots", Region: "root", Window: "1h"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cell := geo.HexString(geo.HexCell(orb.Point{wgs[0], wgs[1]}, geo.DefaultHexRes))
+	hex := hs.Snapshot().(map[string]any)["hex"].(map[string]any)
+	if got, ok := hex[cell].(map[string]any); !ok || got["count"] != int64(1) {
+		t.Fatalf("hex cell %s of the WGS-84 point: %v; want count 1", cell, hex[cell])
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"zhili/errs"
 	"zhili/geo"
 	"zhili/governance"
+	"zhili/update"
 )
 
 // WhistlesSource serves whistles:<region> topics: the whistle board (吹哨报到). Every whistle on
@@ -60,7 +61,7 @@ var lightRank = map[governance.Light]int{governance.Done: 0, governance.Green: 1
 func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 	m := s.M
 	m.mu.RLock()
-	var ws []Whistle
+	var ws []update.Whistle
 	for _, src := range m.srcs {
 		for _, w := range src.whistles {
 			if r.Level == 0 || containsCode(w.Region, r.Code) {
@@ -71,13 +72,13 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 	m.mu.RUnlock()
 	out := map[string]any{}
 	active, late, resolvedToday := 0, 0, 0
-	today := DayOf(now, m.loc)
+	today := update.DayOf(now, m.loc)
 	for _, w := range ws {
 		if !w.Resolved.IsZero() {
 			if now.Sub(w.Resolved) > 24*time.Hour {
 				continue
 			}
-			if DayOf(w.Resolved, m.loc) == today {
+			if update.DayOf(w.Resolved, m.loc) == today {
 				resolvedToday++
 			}
 		} else {
@@ -134,8 +135,8 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 		}
 		item := map[string]any{"case_id": w.CaseID, "kind": w.Kind, "region": w.Region, "category": w.Category,
 			"blown": w.Blown.In(m.loc), "light": string(worst), "late": isLate, "depts": depts}
-		if w.Point != nil {
-			item["point"] = []any{w.Point[0], w.Point[1]}
+		if pt := m.display(w.Point); pt != nil {
+			item["point"] = []any{pt[0], pt[1]}
 		}
 		if !w.Resolved.IsZero() {
 			item["resolved"] = w.Resolved.In(m.loc)

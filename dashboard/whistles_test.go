@@ -5,9 +5,10 @@ import (
 	"time"
 
 	"zhili/calendar"
+	"zhili/clock"
 	"zhili/geo"
 	"zhili/governance"
-	"zhili/internal/clock"
+	"zhili/update"
 )
 
 func TestWhistleBoard(t *testing.T) {
@@ -21,15 +22,15 @@ func TestWhistleBoard(t *testing.T) {
 	}
 	clk := clock.NewFake(at("2026-09-30 10:30"))
 	tree := geo.DemoTree()
-	m := NewModel(tree, loc, clk, nil, nil)
+	m := NewModel(ModelConfig{Tree: tree, Loc: loc, Clock: clk})
 	root, t1, t2 := tree.Root.Code, tree.Root.Children[0].Code, tree.Root.Children[1].Code
-	w1 := Whistle{ID: "W1", CaseID: "C1", Kind: "advance", Region: []string{root, t1}, Blown: at("2026-09-30 10:00"),
-		Depts: []WhistleDept{{Dept: "d.urban", Reached: map[string]time.Time{"signed": at("2026-09-30 10:20")}}, {Dept: "d.env"}}}
-	w2 := Whistle{ID: "W2", CaseID: "C2", Kind: "emergency", Region: []string{root, t2}, Blown: at("2026-09-30 10:25"),
-		Depts: []WhistleDept{{Dept: "d.fire"}}}
+	w1 := update.Whistle{ID: "W1", CaseID: "C1", Kind: "advance", Region: []string{root, t1}, Blown: at("2026-09-30 10:00"),
+		Depts: []update.WhistleDept{{Dept: "d.urban", Reached: map[string]time.Time{"signed": at("2026-09-30 10:20")}}, {Dept: "d.env"}}}
+	w2 := update.Whistle{ID: "W2", CaseID: "C2", Kind: "emergency", Region: []string{root, t2}, Blown: at("2026-09-30 10:25"),
+		Depts: []update.WhistleDept{{Dept: "d.fire"}}}
 	// Two sources (partitions), one whistle each.
-	m.Apply(&Update{Source: "p0", Epoch: 1, Seq: 1, Reset: true, Whistles: []Whistle{w1}})
-	m.Apply(&Update{Source: "p1", Part: 1, Epoch: 2, Seq: 1, Reset: true, Whistles: []Whistle{w2}})
+	m.Apply(&update.Update{Source: "p0", Epoch: 1, Seq: 1, Reset: true, Whistles: []update.Whistle{w1}})
+	m.Apply(&update.Update{Source: "p1", Part: 1, Epoch: 2, Seq: 1, Reset: true, Whistles: []update.Whistle{w2}})
 	src := WhistlesSource{M: m, Clocks: governance.DefaultClocks(), Cal: calendar.Default()}
 	st, err := src.Open(Topic{Name: "whistles:root", Kind: "whistles", Region: "root"})
 	if err != nil {
@@ -90,7 +91,7 @@ func TestWhistleBoard(t *testing.T) {
 	}
 	// An update resolves W2: it stays, resolved, and counts today.
 	w2.Resolved = at("2026-09-30 10:55")
-	m.Apply(&Update{Source: "p1", Epoch: 2, Seq: 2, Whistles: []Whistle{w2}})
+	m.Apply(&update.Update{Source: "p1", Epoch: 2, Seq: 2, Whistles: []update.Whistle{w2}})
 	if _, changed := st.Advance(); !changed {
 		t.Fatal("no delta after a whistle was resolved")
 	}

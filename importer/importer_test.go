@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"zhili/aggregator"
+	"zhili/ingest"
 	"zhili/internal/app"
 	"zhili/server"
 )
@@ -28,7 +28,7 @@ const testKey = "k"
 func startServer(t *testing.T) string {
 	t.Helper()
 	a, err := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {Name: "import"}},
+		IngestKeys: map[string]*ingest.Policy{testKey: {Name: "import"}},
 		ViewTokens: map[string]server.Viewer{"t": {Name: "test"}}})
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,16 @@ import (
 	"context"
 )
 
+// Record is one event to append: its id (the dedupe key), its partition key, and its encoded
+// form.
+type Record struct {
+	ID string
+	// Key is the partition key (the case id, so that one case's events stay in order in one
+	// partition); "" means the id. A log with one partition ignores it.
+	Key  string
+	Data []byte
+}
+
 // Entry is one logged event, encoded as canonical JSON (personal fields included).
 type Entry struct {
 	Offset uint64 // 1-based, strictly increasing
@@ -26,7 +36,7 @@ type Entry struct {
 //   - Commit(upTo) tells the log that every entry ≤ upTo is safely in the history store; the
 //     log may then discard them. It never forgets their ids.
 type Intake interface {
-	Append(ctx context.Context, ids []string, data [][]byte) (dup []bool, err error)
+	Append(ctx context.Context, recs []Record) (dup []bool, err error)
 	Read(ctx context.Context, after uint64, max int) ([]Entry, error)
 	Commit(ctx context.Context, upTo uint64) error
 	Close() error

@@ -51,13 +51,10 @@ import (
 
 // RedisOptions configures a Redis intake.
 type RedisOptions struct {
-	Prefix     string // key prefix per tenant, e.g. "zhili:xinyang:" (default "zhili:")
-	Partitions int    // number of partition streams (default 1); fixed for a deployment
-	Group      string // consumer group (default "aggregators")
-	Consumer   string // this process's consumer name (default <hostname>-<pid>)
-	// KeyOf returns the partition key of an entry (default: the id). The aggregator passes the
-	// case id, so that one case's events stay in order in one partition.
-	KeyOf          func(id string, data []byte) string
+	Prefix         string        // key prefix per tenant, e.g. "zhili:xinyang:" (default "zhili:")
+	Partitions     int           // number of partition streams (default 1); fixed for a deployment
+	Group          string        // consumer group (default "aggregators")
+	Consumer       string        // this process's consumer name (default <hostname>-<pid>)
 	MaxRecordBytes int           // largest accepted entry, id + data (default DefaultMaxRecordBytes)
 	BlockSlice     time.Duration // longest single XREAD BLOCK of a waiting Read (default 250 ms)
 	Logger         *slog.Logger  // for the durability warning (default slog.Default())
@@ -203,10 +200,11 @@ func (r *Redis) DedupeSetKey() string { return r.idsKey() }
 // Group returns the consumer group's name.
 func (r *Redis) Group() string { return r.opt.Group }
 
-func (r *Redis) partitionOf(id string, data []byte) int {
-	key := id
-	if r.opt.KeyOf != nil {
-		key = r.opt.KeyOf(id, data)
+// partitionOf is the partition of a record: by its key, else by its id.
+func (r *Redis) partitionOf(rec *Record) int {
+	key := rec.Key
+	if key == "" {
+		key = rec.ID
 	}
 	return PartitionOf(key, r.opt.Partitions)
 }
@@ -241,51 +239,50 @@ end
 return out
 `)
 
-// Append stores the new entries (see Intake). Entries go to partition PartitionOf(KeyOf(id,
-// data), Partitions). A Redis failure is errs.Unavailable; the call may then have been stored
-// or not, and a retry reports the stored ids as duplicates.
-func (r *Redis) Append(ctx context.Context, ids []string, data [][]byte) ([]bool, error) {
+// Append stores the new entries (see Intake). A record goes to partition
+// PartitionOf(its key, or its id when it has none, Partitions). A Redis failure is
+// errs.Unavailable; the call may then have been stored or not, and a retry reports the stored
+// ids as duplicates.
+func (r *Redis) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	if r.closed.Load() {
 		return nil, errClosed()
 	}
-	if len(ids) != len(data) {
-		return nil, errs.E(errs.Invalid, "intake_args", "intake: %d ids but %d data", len(ids), len(data))
-	}
-	if len(ids) == 0 {
+	if len(recs) == 0 {
 		return []bool{}, nil
 	}
 	keys := []string{r.idsKey()}
 	pair := map[int]int{} // partition → pair index in keys (1-based)
-	args := make([]any, 0, 3*len(ids))
+	args := make([]any, 0, 3*len(recs))
 	total := 0
-	for i, id := range ids {
-		if id == "" {
+	for i := range recs {
+		rec := &recs[i]
+		if rec.ID == "" {
 			return nil, errs.E(errs.Invalid, "intake_id", "intake: entry %d has an empty id", i)
 		}
-		n := len(id) + len(data[i])
+		n := len(rec.ID) + len(rec.Data)
 		if n > r.opt.MaxRecordBytes {
-			return nil, errs.E(errs.TooLarge, "intake_record_too_large", "intake: entry %q is %d bytes, limit %d", id, n, r.opt.MaxRecordBytes)
+			return nil, errs.E(errs.TooLarge, "intake_record_too_large", "intake: entry %q is %d bytes, limit %d", rec.ID, n, r.opt.MaxRecordBytes)
 		}
 		if total += n; total > maxRedisCallSize {
 			return nil, errs.E(errs.TooLarge, "intake_batch_too_large", "intake: append of more than %d bytes", maxRedisCallSize)
 		}
-		p := r.partitionOf(id, data[i])
+		p := r.partitionOf(rec)
 		k, ok := pair[p]
 		if !ok {
 			k = len(pair) + 1
 			pair[p] = k
 			keys = append(keys, r.seqKey(p), r.streamKey(p))
 		}
-		args = append(args, id, k, data[i])
+		args = append(args, rec.ID, k, rec.Data)
 	}
 	res, err := appendScript.Run(ctx, r.c, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, r.fail(ctx, err)
 	}
-	if len(res) != len(ids) {
-		return nil, errs.E(errs.Internal, "intake_redis", "intake: append script returned %d flags for %d ids", len(res), len(ids))
+	if len(res) != len(recs) {
+		return nil, errs.E(errs.Internal, "intake_redis", "intake: append script returned %d flags for %d ids", len(res), len(recs))
 	}
-	dup := make([]bool, len(ids))
+	dup := make([]bool, len(recs))
 	for i, v := range res {
 		dup[i] = v == 1
 	}
@@ -310,11 +307,11 @@ func (r *Redis) Close() error {
 	return nil
 }
 
-func (v *redisPart) Append(ctx context.Context, ids []string, data [][]byte) ([]bool, error) {
+func (v *redisPart) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	if v.closed.Load() {
 		return nil, errClosed()
 	}
-	return v.r.Append(ctx, ids, data)
+	return v.r.Append(ctx, recs)
 }
 
 func (v *redisPart) Close() error {

@@ -84,18 +84,16 @@ func TestRedisPartitionOf(t *testing.T) {
 func TestRedisPartitionsKeepCaseOrder(t *testing.T) {
 	srv := testsvc.StartRedis(t)
 	const parts = 4
-	keyOf := func(id string, data []byte) string { c, _, _ := strings.Cut(string(data), "/"); return c }
-	r := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "p:", Partitions: parts, KeyOf: keyOf})
+	r := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "p:", Partitions: parts})
 	ctx := context.Background()
 	const cases, per = 12, 10
 	for i := range per {
-		var ids []string
-		var data [][]byte
+		var recs []intake.Record
 		for c := range cases {
-			ids = append(ids, fmt.Sprintf("e-%d-%d", c, i))
-			data = append(data, fmt.Appendf(nil, "case%d/%d", c, i))
+			recs = append(recs, intake.Record{ID: fmt.Sprintf("e-%d-%d", c, i), Key: fmt.Sprintf("case%d", c),
+				Data: fmt.Appendf(nil, "case%d/%d", c, i)})
 		}
-		if _, err := r.Append(ctx, ids, data); err != nil {
+		if _, err := r.Append(ctx, recs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -156,14 +154,21 @@ func TestRedisTakeover(t *testing.T) {
 	srv := testsvc.StartRedis(t)
 	ctx := context.Background()
 	admin := redisClient(t, srv.Addr)
-	keyOf := func(string, []byte) string { return "case-1" }
-	a := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "A", KeyOf: keyOf})
-	b := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "B", KeyOf: keyOf})
+	// Every record of this test belongs to one case, so to one partition.
+	keyed := func(ids []string, data [][]byte) []intake.Record {
+		recs := intaketest.Records(ids, data)
+		for i := range recs {
+			recs[i].Key = "case-1"
+		}
+		return recs
+	}
+	a := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "A"})
+	b := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "B"})
 	p := intake.PartitionOf("case-1", 3)
 	stream := a.StreamKey(p)
 
 	ids := []string{"e1", "e2", "e3", "e4", "e5"}
-	if _, err := a.Append(ctx, ids, [][]byte{{1}, {2}, {3}, {4}, {5}}); err != nil {
+	if _, err := a.Append(ctx, keyed(ids, [][]byte{{1}, {2}, {3}, {4}, {5}})); err != nil {
 		t.Fatal(err)
 	}
 	es, err := a.Partition(p).Read(ctx, 0, 10)
@@ -175,7 +180,7 @@ func TestRedisTakeover(t *testing.T) {
 	}
 	// A dies without Commit. Two more entries arrive that nobody has read.
 	a.Close()
-	if _, err := b.Append(ctx, []string{"e6", "e7"}, [][]byte{{6}, {7}}); err != nil {
+	if _, err := b.Append(ctx, keyed([]string{"e6", "e7"}, [][]byte{{6}, {7}})); err != nil {
 		t.Fatal(err)
 	}
 
@@ -197,7 +202,7 @@ func TestRedisTakeover(t *testing.T) {
 	}
 
 	// A reader resuming after a checkpoint acknowledges what is below it.
-	c := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "C", KeyOf: keyOf})
+	c := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "C"})
 	got, err = c.Partition(p).Read(ctx, 4, 10)
 	if err != nil || fmt.Sprint(idsOf(got)) != "[e5 e6 e7]" {
 		t.Fatalf("C read %v, %v", idsOf(got), err)
@@ -219,7 +224,7 @@ func TestRedisTakeover(t *testing.T) {
 		t.Fatalf("consumers %v; want A, B, C kept (idle < ConsumerIdle)", cs)
 	}
 	// A later owner's Commit removes former consumers that hold nothing.
-	d := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "D", KeyOf: keyOf, ConsumerIdle: time.Millisecond})
+	d := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "to:", Partitions: 3, Consumer: "D", ConsumerIdle: time.Millisecond})
 	time.Sleep(10 * time.Millisecond)
 	if err := d.Partition(p).Commit(ctx, 7); err != nil {
 		t.Fatal(err)
@@ -227,11 +232,11 @@ func TestRedisTakeover(t *testing.T) {
 	if cs := admin.XInfoConsumers(ctx, stream, "aggregators").Val(); len(cs) != 0 {
 		t.Fatalf("consumers %v after D's Commit; want the idle empty ones removed", cs)
 	}
-	if dup, err := c.Append(ctx, ids, make([][]byte, len(ids))); err != nil || fmt.Sprint(dup) != "[true true true true true]" {
+	if dup, err := c.Append(ctx, keyed(ids, make([][]byte, len(ids)))); err != nil || fmt.Sprint(dup) != "[true true true true true]" {
 		t.Fatalf("re-append after Commit: %v, %v; want all duplicates", dup, err)
 	}
 	// The next entry continues the offsets.
-	if _, err := c.Append(ctx, []string{"e8"}, [][]byte{{8}}); err != nil {
+	if _, err := c.Append(ctx, keyed([]string{"e8"}, [][]byte{{8}})); err != nil {
 		t.Fatal(err)
 	}
 	got, err = c.Partition(p).Read(ctx, 7, 10)
@@ -254,7 +259,7 @@ func TestRedisDurableAcrossKill9(t *testing.T) {
 		data = append(data, fmt.Appendf(nil, "data%d", i))
 	}
 	for i := 0; i < len(ids); i += 10 {
-		if _, err := r.Append(ctx, ids[i:i+10], data[i:i+10]); err != nil {
+		if _, err := r.Append(ctx, intaketest.Records(ids[i:i+10], data[i:i+10])); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -275,7 +280,7 @@ func TestRedisDurableAcrossKill9(t *testing.T) {
 			t.Fatalf("entry %d after kill -9: %+v", i, e)
 		}
 	}
-	dup, err := r2.Append(ctx, ids, data)
+	dup, err := r2.Append(ctx, intaketest.Records(ids, data))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -306,7 +311,7 @@ func TestRedisDown(t *testing.T) {
 	srv := testsvc.StartRedis(t)
 	ctx := context.Background()
 	r := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "down:", BlockSlice: 100 * time.Millisecond})
-	if _, err := r.Append(ctx, []string{"a"}, [][]byte{{1}}); err != nil {
+	if _, err := r.Append(ctx, intaketest.Records([]string{"a"}, [][]byte{{1}})); err != nil {
 		t.Fatal(err)
 	}
 	readRedisN(t, r, 0, 1)
@@ -331,7 +336,7 @@ func TestRedisDown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("blocked Read did not return when Redis went away")
 	}
-	_, err := r.Append(ctx, []string{"b"}, [][]byte{{2}})
+	_, err := r.Append(ctx, intaketest.Records([]string{"b"}, [][]byte{{2}}))
 	if errs.CodeOf(err) != errs.Unavailable || errs.ReasonOf(err) != "intake_unavailable" {
 		t.Fatalf("Append while Redis is down: %v (code %s); want unavailable", err, errs.CodeOf(err))
 	}
@@ -345,7 +350,7 @@ func TestRedisDown(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	var dup []bool
 	for {
-		dup, err = r.Append(ctx, []string{"a", "b"}, [][]byte{{1}, {2}})
+		dup, err = r.Append(ctx, intaketest.Records([]string{"a", "b"}, [][]byte{{1}, {2}}))
 		if err == nil || time.Now().After(deadline) {
 			break
 		}

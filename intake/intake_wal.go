@@ -258,30 +258,28 @@ func releaseDir(abs string) {
 }
 
 // Append implements Intake.
-func (w *WAL) Append(ctx context.Context, ids []string, data [][]byte) ([]bool, error) {
-	if len(ids) != len(data) {
-		return nil, errs.E(errs.Invalid, "intake_args", "intake: %d ids but %d data", len(ids), len(data))
-	}
+func (w *WAL) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	hashes := make([]uint64, len(ids))
+	hashes := make([]uint64, len(recs))
 	var total int64
-	for i, id := range ids {
-		if id == "" {
+	for i := range recs {
+		r := &recs[i]
+		if r.ID == "" {
 			return nil, errs.E(errs.Invalid, "intake_id", "intake: entry %d has an empty id", i)
 		}
-		if n := len(id) + len(data[i]); n > w.opt.MaxRecordBytes {
-			return nil, errs.E(errs.TooLarge, "intake_record_too_large", "intake: entry %q is %d bytes, limit %d", id, n, w.opt.MaxRecordBytes)
+		if n := len(r.ID) + len(r.Data); n > w.opt.MaxRecordBytes {
+			return nil, errs.E(errs.TooLarge, "intake_record_too_large", "intake: entry %q is %d bytes, limit %d", r.ID, n, w.opt.MaxRecordBytes)
 		}
-		hashes[i] = maphash.String(w.seed, id)
-		total += int64(frameSize(id, data[i]))
+		hashes[i] = maphash.String(w.seed, r.ID)
+		total += int64(frameSize(r.ID, r.Data))
 	}
 	if total > maxCallBytes {
 		return nil, errs.E(errs.TooLarge, "intake_batch_too_large", "intake: append of %d bytes exceeds %d", total, maxCallBytes)
 	}
 	intra := intraDups(hashes)
-	dup := make([]bool, len(ids))
+	dup := make([]bool, len(recs))
 
 	w.mu.Lock()
 	for {
@@ -306,13 +304,13 @@ func (w *WAL) Append(ctx context.Context, ids []string, data [][]byte) ([]bool, 
 	nNew := 0
 	for i, d := range dup {
 		if !d {
-			newBytes += int64(frameSize(ids[i], data[i]))
+			newBytes += int64(frameSize(recs[i].ID, recs[i].Data))
 			nNew++
 		}
 	}
 	if nNew == 0 {
 		w.mu.Unlock()
-		w.duplicates.Add(uint64(len(ids)))
+		w.duplicates.Add(uint64(len(recs)))
 		return dup, nil
 	}
 	if newBytes > w.opt.MaxBytes {
@@ -331,7 +329,7 @@ func (w *WAL) Append(ctx context.Context, ids []string, data [][]byte) ([]bool, 
 		}
 		last = len(b.buf)
 		b.frames = append(b.frames, last)
-		b.buf = appendFrame(b.buf, ids[i], data[i])
+		b.buf = appendFrame(b.buf, recs[i].ID, recs[i].Data)
 		b.hashes = append(b.hashes, hashes[i])
 		w.pending[hashes[i]] = b
 	}
@@ -356,7 +354,7 @@ func (w *WAL) Append(ctx context.Context, ids []string, data [][]byte) ([]bool, 
 	if b.err != nil {
 		return nil, b.err
 	}
-	if n := len(ids) - nNew; n > 0 {
+	if n := len(recs) - nNew; n > 0 {
 		w.duplicates.Add(uint64(n))
 	}
 	return dup, nil

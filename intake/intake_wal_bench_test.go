@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"zhili/intake"
+	"zhili/intake/intaketest"
 )
 
 // BenchmarkWALAppend measures Append with real fsyncs. One op is one Append call of `batch`
@@ -51,7 +52,7 @@ func benchAppend(b *testing.B, batch int, parallel bool) {
 			ids[i] = "evt-" + strconv.FormatUint(base-uint64(i), 10)
 			data[i] = benchEvent(ids[i])
 		}
-		if _, err := w.Append(context.Background(), ids, data); err != nil {
+		if _, err := w.Append(context.Background(), intaketest.Records(ids, data)); err != nil {
 			b.Error(err)
 		}
 	}

@@ -114,7 +114,7 @@ func mustAppend(t *testing.T, w intake.Intake, ids ...string) []bool {
 	for i, id := range ids {
 		data[i] = eventData(id, 100)
 	}
-	dup, err := w.Append(context.Background(), ids, data)
+	dup, err := w.Append(context.Background(), intaketest.Records(ids, data))
 	if err != nil {
 		t.Fatalf("Append(%v): %v", ids, err)
 	}
@@ -448,7 +448,7 @@ func TestWALLimits(t *testing.T) {
 	ctx := context.Background()
 	w := openWAL(t, t.TempDir(), intake.WALOptions{MaxBytes: 8 << 10, MaxRecordBytes: 2 << 10})
 
-	_, err := w.Append(ctx, []string{"big"}, [][]byte{make([]byte, 3<<10)})
+	_, err := w.Append(ctx, intaketest.Records([]string{"big"}, [][]byte{make([]byte, 3<<10)}))
 	if errs.CodeOf(err) != errs.TooLarge {
 		t.Fatalf("oversized record: %v", err)
 	}
@@ -456,7 +456,7 @@ func TestWALLimits(t *testing.T) {
 	n := 0
 	for ; ; n++ {
 		id := fmt.Sprintf("f%03d", n)
-		_, err = w.Append(ctx, []string{id}, [][]byte{eventData(id, 1000)})
+		_, err = w.Append(ctx, intaketest.Records([]string{id}, [][]byte{eventData(id, 1000)}))
 		if err != nil {
 			break
 		}
@@ -476,7 +476,7 @@ func TestWALLimits(t *testing.T) {
 	}
 	// The refused id was never accepted, so its retry is new.
 	id := fmt.Sprintf("f%03d", n)
-	if d, err := w.Append(ctx, []string{id}, [][]byte{eventData(id, 1000)}); err != nil || d[0] {
+	if d, err := w.Append(ctx, intaketest.Records([]string{id}, [][]byte{eventData(id, 1000)})); err != nil || d[0] {
 		t.Fatalf("retry after Commit: %v, %v", d, err)
 	}
 }
@@ -487,7 +487,7 @@ func TestWALReadByteBudget(t *testing.T) {
 	big := make([]byte, 1<<20-16)
 	for i := range 20 {
 		id := fmt.Sprintf("big%02d", i)
-		if _, err := w.Append(context.Background(), []string{id}, [][]byte{big}); err != nil {
+		if _, err := w.Append(context.Background(), intaketest.Records([]string{id}, [][]byte{big})); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -557,7 +557,7 @@ func TestWALGroupCommit(t *testing.T) {
 			defer wg.Done()
 			for i := range 20 {
 				id := fmt.Sprintf("g%d-%d", g, i)
-				if _, err := w.Append(context.Background(), []string{id}, [][]byte{eventData(id, 400)}); err != nil {
+				if _, err := w.Append(context.Background(), intaketest.Records([]string{id}, [][]byte{eventData(id, 400)})); err != nil {
 					t.Error(err)
 					return
 				}
@@ -684,7 +684,7 @@ func crashChild(dir, round string) {
 				for k, id := range batch {
 					data[k] = eventData(id, 200)
 				}
-				if _, err := w.Append(context.Background(), batch, data); err != nil {
+				if _, err := w.Append(context.Background(), intaketest.Records(batch, data)); err != nil {
 					fmt.Fprintln(os.Stderr, "append:", err)
 					os.Exit(3)
 				}

@@ -10,10 +10,8 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/xuri/excelize/v2"
 
-	"zhili/calendar"
 	"zhili/dashboard"
 	"zhili/errs"
-	"zhili/governance"
 )
 
 // auditQuery parses the parameters shared by the audits.
@@ -88,15 +86,7 @@ func (s *Server) auditWhistles(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	clocks := governance.DefaultClocks()
-	if s.d.Clocks != nil {
-		clocks = *s.d.Clocks
-	}
-	cal := s.d.Calendar
-	if cal == nil {
-		cal = calendar.Official(s.cfg.Loc, 2000, 2100)
-	}
-	rep, err := dashboard.Whistles(c.UserContext(), s.d.Store, q, clocks, cal, s.d.Clock.Now())
+	rep, err := dashboard.Whistles(c.UserContext(), s.d.Store, q, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
 	if err != nil {
 		return err
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"zhili/assets"
-	"zhili/calendar"
 	"zhili/dashboard"
 	"zhili/errs"
 	"zhili/event"
@@ -97,11 +96,6 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 	} else {
 		checks["store"] = "ok"
 	}
-	if s.d.Agg != nil && !s.d.IngestOnly && !s.d.Agg.Ready() {
-		checks["aggregator"], ok = "recovering", false
-	} else if s.d.Agg != nil && !s.d.IngestOnly {
-		checks["aggregator"] = "ok"
-	}
 	degraded := false
 	for _, ch := range s.d.Checks {
 		if err := ch.Fn(ctx); err != nil {
@@ -134,8 +128,8 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if !ok {
 		return errs.E(errs.Unauthorized, "key", "unknown source API key")
 	}
-	// The body is only valid during the handler; the aggregator copies what it keeps.
-	reply, err := s.d.Agg.Ingest(c.UserContext(), c.Get(fiber.HeaderContentType), c.Body(), pol)
+	// The body is only valid during the handler; the door copies what it keeps.
+	reply, err := s.d.Door.Ingest(c.UserContext(), c.Get(fiber.HeaderContentType), c.Body(), pol)
 	if err != nil {
 		return err
 	}
@@ -399,15 +393,7 @@ func (s *Server) caseTimeline(c *fiber.Ctx) error {
 	if v.PII {
 		pii = "shown"
 	}
-	clocks := governance.DefaultClocks()
-	if s.d.Clocks != nil {
-		clocks = *s.d.Clocks
-	}
-	cal := s.d.Calendar
-	if cal == nil {
-		cal = calendar.Official(s.cfg.Loc, 2000, 2100)
-	}
-	tl := governance.Fold(evs, clocks, cal, s.d.Clock.Now())
+	tl := governance.Fold(evs, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
 	return c.JSON(fiber.Map{"case_id": c.Params("id"), "events": out, "pii": pii, "timeline": tl})
 }
 

@@ -1,5 +1,6 @@
 // Package server is the thin HTTP and WebSocket transport (Fiber): it authenticates, parses
-// requests, calls the domain (aggregator, dashboard, store) and maps errors to status codes.
+// requests, calls the domain (the ingest door, the read model, the history store) and maps
+// errors to status codes.
 package server
 
 import (
@@ -15,13 +16,13 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
-	"zhili/aggregator"
 	"zhili/calendar"
+	"zhili/clock"
 	"zhili/dashboard"
 	"zhili/errs"
 	"zhili/geo"
 	"zhili/governance"
-	"zhili/internal/clock"
+	"zhili/ingest"
 	"zhili/store"
 )
 
@@ -34,10 +35,9 @@ type Viewer struct {
 
 // Config configures the transport.
 type Config struct {
-	IngestKeys map[string]*aggregator.Policy // source API key → policy
-	ViewTokens map[string]Viewer             // viewer token → scope
-	MaxBytes   int64                         // ingest body limit (the aggregator names the reason)
-	DisplayCRS string                        // CRS of coordinates served to screens (wgs84, gcj02, bd09)
+	IngestKeys map[string]*ingest.Policy // source API key → policy
+	ViewTokens map[string]Viewer         // viewer token → scope
+	DisplayCRS string                    // CRS of coordinates served to screens (wgs84, gcj02, bd09)
 	Loc        *time.Location
 	Version    string
 	Logger     *slog.Logger
@@ -53,13 +53,10 @@ type Check struct {
 
 // Deps are the domain objects the transport calls.
 type Deps struct {
-	Agg *aggregator.Aggregator
-	// IngestOnly: Agg only appends to the intake log (its Run is in other processes), so its
-	// readiness is not this server's.
-	IngestOnly bool
-	Checks     []Check // readiness checks beyond the store and the aggregator
-	// Governance rules for case timelines (nil: the defaults).
-	Clocks   *governance.Clocks
+	Door   *ingest.Door
+	Checks []Check // readiness checks beyond the store
+	// Governance rules for case timelines and the whistle audit.
+	Clocks   governance.Clocks
 	Calendar *calendar.Calendar
 	Hub      *dashboard.Hub
 	Model    *dashboard.Model
@@ -87,17 +84,18 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.Loc == nil {
 		cfg.Loc = time.UTC
 	}
-	if cfg.MaxBytes <= 0 {
-		cfg.MaxBytes = 8 << 20
-	}
 	s := &Server{cfg: cfg, d: d}
+	bodyLimit := int64(8 << 20)
+	if d.Door != nil {
+		bodyLimit = d.Door.MaxBytes()
+	}
 	s.app = fiber.New(fiber.Config{
 		AppName:               "zhili",
 		DisableStartupMessage: true,
 		ErrorHandler:          errorHandler,
-		// Bodies up to twice the ingest limit reach the handler so the aggregator can name the
+		// Bodies up to twice the ingest limit reach the handler so the door can name the
 		// limit; larger ones are refused by fasthttp and reported by errorHandler.
-		BodyLimit:    int(2 * cfg.MaxBytes),
+		BodyLimit:    int(2 * bodyLimit),
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,

@@ -13,9 +13,9 @@ import (
 
 	"github.com/paulmach/orb"
 
+	"zhili/clock"
 	"zhili/event"
 	"zhili/geo"
-	"zhili/internal/clock"
 )
 
 var t0 = time.Date(2026, 11, 27, 8, 0, 0, 0, Zone)

@@ -8,8 +8,6 @@ import (
 	"context"
 	"time"
 
-	"zhili/errs"
-
 	"zhili/event"
 )
 
@@ -126,14 +124,4 @@ type Store interface {
 	Cases(ctx context.Context, q CaseQuery, fn func(caseID string, recs []Record) error) error
 	Ping(ctx context.Context) error
 	Close() error
-}
-
-// planCube checks a cube query and plans its time buckets (the series part of the cube).
-func planCube(q CubeQuery) (SeriesQuery, *SeriesPlan, error) {
-	if q.Depth < 0 {
-		return SeriesQuery{}, nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
-	}
-	sq := SeriesQuery{From: q.From, To: q.To, Step: q.Step, Loc: q.Loc}
-	plan, err := PlanSeries(sq)
-	return sq, plan, err
 }

@@ -4,47 +4,8 @@ import (
 	"context"
 	"strconv"
 
-	"zhili/errs"
 	"zhili/event"
 )
-
-// checkCaseQuery validates a case query.
-func checkCaseQuery(q CaseQuery) error {
-	if err := checkPeriod(q.From, q.To); err != nil {
-		return err
-	}
-	if q.Depth < 0 {
-		return errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
-	}
-	return nil
-}
-
-// caseGrouper cuts a stream of records ordered by case into per-case groups for fn.
-type caseGrouper struct {
-	fn   func(caseID string, recs []Record) error
-	id   string
-	recs []Record
-}
-
-func (g *caseGrouper) add(r Record) error {
-	if len(g.recs) > 0 && r.CaseID != g.id {
-		if err := g.flush(); err != nil {
-			return err
-		}
-	}
-	g.id = r.CaseID
-	g.recs = append(g.recs, r)
-	return nil
-}
-
-func (g *caseGrouper) flush() error {
-	if len(g.recs) == 0 {
-		return nil
-	}
-	recs := g.recs
-	g.recs = nil // fn may keep recs
-	return g.fn(g.id, recs)
-}
 
 // Cases calls fn once per case whose first case.reported lies in [q.From, q.To) (to the
 // nanosecond), filtered on that report's region and category, with all the case's records,

@@ -8,6 +8,7 @@ import (
 	"io"
 	"time"
 
+	"zhili/internal/app"
 	"zhili/store"
 )
 
@@ -17,7 +18,7 @@ func runMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&dsn, "clickhouse", "", "ClickHouse DSN (clickhouse://host:9000/db)")
-	fs.StringVar(&tz, "tz", "Asia/Shanghai", "deployment time zone of the per-day rollups")
+	fs.StringVar(&tz, "tz", app.DefaultZone, "deployment time zone of the per-day rollups")
 	var config string
 	if _, err := parseFlags(fs, args, &config); err != nil {
 		return err

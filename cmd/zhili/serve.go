@@ -17,11 +17,9 @@ import (
 	"strings"
 	"time"
 
-	"zhili/aggregator"
-	"zhili/calendar"
 	"zhili/event"
 	"zhili/geo"
-	"zhili/governance"
+	"zhili/ingest"
 	"zhili/internal/app"
 	"zhili/server"
 )
@@ -55,7 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
 	fs.StringVar(&f.ingestKey, "ingest-key", "", "source API key accepted by POST /api/v1/events (all types, all regions)")
 	fs.StringVar(&f.viewToken, "view-token", "", "viewer token for screens and read APIs (all regions)")
-	fs.StringVar(&f.tz, "tz", "Asia/Shanghai", "deployment time zone: 'today' and day buckets")
+	fs.StringVar(&f.tz, "tz", app.DefaultZone, "deployment time zone: 'today' and day buckets")
 	fs.StringVar(&f.displayCRS, "display-crs", "wgs84", "coordinate system of points pushed to screens: wgs84, gcj02, bd09")
 	fs.DurationVar(&f.tick, "tick", 200*time.Millisecond, "live push tick: at most one delta per topic per tick")
 	fs.IntVar(&f.clientQueue, "client-queue", 256, "frames queued per WebSocket client before it is resynced")
@@ -89,11 +87,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {
 		return fmt.Errorf("--tz: %w", err)
-	}
-	switch f.displayCRS {
-	case event.WGS84, event.GCJ02, event.BD09:
-	default:
-		return fmt.Errorf("--display-crs must be wgs84, gcj02 or bd09")
 	}
 	tree := geo.DemoTree()
 	if f.regions == "" {
@@ -142,7 +135,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		}
 	}
 	if f.ingestKey != "" {
-		keys[f.ingestKey] = &aggregator.Policy{Name: "default"}
+		keys[f.ingestKey] = &ingest.Policy{Name: "default"}
 	}
 	if f.viewToken != "" {
 		tokens[f.viewToken] = server.Viewer{Name: "default"}
@@ -151,19 +144,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token (or use --demo)")
 	}
 
-	cal := calendar.Official(loc, 2000, 2100)
-	if f.calendarFile != "" {
-		if err := cal.LoadFile(f.calendarFile); err != nil {
-			return fmt.Errorf("--calendar: %w", err)
-		}
-	}
-	clocks := governance.DefaultClocks()
-	if f.clocksFile != "" {
-		if clocks, err = governance.LoadClocks(f.clocksFile); err != nil {
-			return fmt.Errorf("--whistle-clocks: %w", err)
-		}
-	}
-	a, err := app.New(app.Config{Calendar: cal, Clocks: &clocks, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
+	a, err := app.New(app.Config{CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log,
@@ -246,8 +227,8 @@ Zhili demo: %s (%s), %d regions, live simulated feed.
 }
 
 // accessFromFile reads ingest_keys and view_tokens from the config file.
-func accessFromFile(file map[string]any) (map[string]*aggregator.Policy, map[string]server.Viewer, error) {
-	keys := map[string]*aggregator.Policy{}
+func accessFromFile(file map[string]any) (map[string]*ingest.Policy, map[string]server.Viewer, error) {
+	keys := map[string]*ingest.Policy{}
 	tokens := map[string]server.Viewer{}
 	list := func(k string) ([]map[string]any, error) {
 		v, ok := file[k]
@@ -285,7 +266,7 @@ func accessFromFile(file map[string]any) (map[string]*aggregator.Policy, map[str
 		if m["key"] == nil || key == "" {
 			return nil, nil, fmt.Errorf("config ingest_keys[%d]: key required", i)
 		}
-		p := &aggregator.Policy{Name: fmt.Sprint(m["name"]), Regions: strs(m["regions"])}
+		p := &ingest.Policy{Name: fmt.Sprint(m["name"]), Regions: strs(m["regions"])}
 		for _, t := range strs(m["types"]) {
 			if !event.Type(t).Known() {
 				return nil, nil, fmt.Errorf("config ingest_keys[%d]: unknown type %q", i, t)

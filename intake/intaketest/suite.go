@@ -37,7 +37,7 @@ const waitTimeout = 10 * time.Second
 
 func appendOK(t *testing.T, l intake.Intake, ids []string, data [][]byte) []bool {
 	t.Helper()
-	dup, err := l.Append(context.Background(), ids, data)
+	dup, err := l.Append(context.Background(), Records(ids, data))
 	if err != nil {
 		t.Fatalf("Append(%v): %v", ids, err)
 	}
@@ -52,6 +52,18 @@ func wantDup(t *testing.T, got []bool, want ...bool) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("dup flags %v, want %v", got, want)
 	}
+}
+
+// Records pairs ids with their data, without partition keys.
+func Records(ids []string, data [][]byte) []intake.Record {
+	if len(ids) != len(data) {
+		panic(fmt.Sprintf("intaketest.Records: %d ids, %d data", len(ids), len(data)))
+	}
+	out := make([]intake.Record, len(ids))
+	for i, id := range ids {
+		out[i] = intake.Record{ID: id, Data: data[i]}
+	}
+	return out
 }
 
 func payload(id string) []byte { return []byte(`{"id":"` + id + `","v":"` + id + `"}`) }
@@ -151,10 +163,10 @@ func testAppendValidation(t *testing.T, open opener) {
 	defer l.Close()
 	ctx := context.Background()
 
-	if _, err := l.Append(ctx, []string{"a", "b"}, payloads("a")); err == nil {
-		t.Fatal("Append with more ids than data: want an error")
+	if _, err := l.Append(ctx, []intake.Record{{ID: "a", Data: payload("a")}, {Data: payload("")}}); err == nil {
+		t.Fatal("Append with an empty id: want an error")
 	}
-	dup, err := l.Append(ctx, nil, nil)
+	dup, err := l.Append(ctx, nil)
 	if err != nil || len(dup) != 0 {
 		t.Fatalf("empty Append = %v, %v; want no flags, no error", dup, err)
 	}
@@ -169,7 +181,7 @@ func testAppendValidation(t *testing.T, open opener) {
 		t.Fatalf("data did not round-trip: %d bytes and %d bytes", len(es[0].Data), len(es[1].Data))
 	}
 	// A failed Append must not make its ids look accepted.
-	if _, err := l.Append(ctx, []string{"x", "y"}, payloads("x")); err == nil {
+	if _, err := l.Append(ctx, []intake.Record{{ID: "x", Data: payload("x")}, {ID: "", Data: payload("y")}}); err == nil {
 		t.Fatal("want an error")
 	}
 	wantDup(t, appendOK(t, l, []string{"x"}, payloads("x")), false)
@@ -353,7 +365,7 @@ func testConcurrentAppend(t *testing.T, open opener) {
 					idx[j] = r.IntN(pool)
 					ids[j] = id(idx[j])
 				}
-				dup, err := l.Append(context.Background(), ids, payloads(ids...))
+				dup, err := l.Append(context.Background(), Records(ids, payloads(ids...)))
 				if err != nil {
 					errc <- err
 					return
@@ -433,7 +445,7 @@ func testConcurrentRead(t *testing.T, open opener) {
 			defer wg.Done()
 			for i := 0; i < per; i += 2 {
 				ids := []string{fmt.Sprintf("w%d-%d", w, i), fmt.Sprintf("w%d-%d", w, i+1)}
-				if _, err := l.Append(context.Background(), ids, payloads(ids...)); err != nil {
+				if _, err := l.Append(context.Background(), Records(ids, payloads(ids...))); err != nil {
 					t.Error(err)
 					return
 				}
@@ -462,7 +474,7 @@ func testClose(t *testing.T, open opener) {
 		t.Fatalf("second Close: %v", err)
 	}
 	ctx := context.Background()
-	if _, err := l.Append(ctx, []string{"b"}, payloads("b")); err == nil {
+	if _, err := l.Append(ctx, Records([]string{"b"}, payloads("b"))); err == nil {
 		t.Fatal("Append after Close: want an error")
 	}
 	rctx, cancel := context.WithTimeout(ctx, time.Second)

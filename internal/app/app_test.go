@@ -17,8 +17,8 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"zhili/aggregator"
 	"zhili/geo"
+	"zhili/ingest"
 	"zhili/server"
 )
 
@@ -32,7 +32,7 @@ const (
 func startApp(t *testing.T, dir string) *App {
 	t.Helper()
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, Tick: 50 * time.Millisecond,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {Name: "test"}},
+		IngestKeys: map[string]*ingest.Policy{testKey: {Name: "test"}},
 		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}, piiToken: {Name: "case officer", PII: true}}})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +189,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("status %d: %s", code, body)
 	}
-	var rep aggregator.IngestReply
+	var rep ingest.Reply
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatal(err)
 	}
@@ -283,7 +283,7 @@ func waitStored(t *testing.T, a *App, n int64) {
 
 func TestIngestLimitsAndAuth(t *testing.T) {
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MaxLines: 3, MaxBytes: 1000,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
 	if err != nil {
 		t.Fatal(err)
 	}

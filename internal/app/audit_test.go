@@ -14,7 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
-	"zhili/aggregator"
+	"zhili/ingest"
 	"zhili/server"
 )
 
@@ -30,7 +30,7 @@ func TestAuditRatesAndExports(t *testing.T) {
 func TestAuditRatesClickHouse(t *testing.T) {
 	_, _, dsn := services(t)
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, ClickHouse: dsn,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,7 @@ import (
 	"syscall"
 	"testing"
 	"time"
-
-	"zhili/aggregator"
+	"zhili/ingest"
 )
 
 // kill -9 the server during a sustained ingest; after restart every acknowledged event is stored
@@ -65,7 +64,7 @@ func TestKill9DuringIngest(t *testing.T) {
 				if err != nil {
 					return // the server is gone
 				}
-				var rep aggregator.IngestReply
+				var rep ingest.Reply
 				err = json.NewDecoder(resp.Body).Decode(&rep)
 				resp.Body.Close()
 				if err != nil || resp.StatusCode != 200 || rep.Accepted != len(ids) {

@@ -2,13 +2,11 @@ package app
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -21,53 +19,15 @@ import (
 	"zhili/aggregator"
 	"zhili/bus"
 	"zhili/cluster"
-	"zhili/dashboard"
-	"zhili/event"
 	"zhili/geo"
 	"zhili/intake"
 	"zhili/server"
 	"zhili/store"
 )
 
-// Roles of a process.
-const (
-	RoleAll        = "all"        // everything in one process
-	RoleServer     = "server"     // HTTP API, ingest (append only) and screens
-	RoleAggregator = "aggregator" // owns intake partitions: aggregates and stores
-)
-
 // openEngines opens the history store, the intake log and the bus the configuration names.
 func (a *App) openEngines() error {
 	cfg := &a.cfg
-	a.role = cfg.Role
-	if a.role == "" {
-		a.role = RoleAll
-	}
-	switch a.role {
-	case RoleAll, RoleServer, RoleAggregator:
-	default:
-		return fmt.Errorf("unknown role %q (all, server, aggregator)", a.role)
-	}
-	a.scaled = cfg.Redis != ""
-	if !a.scaled && a.role != RoleAll {
-		return fmt.Errorf("role %s needs Redis (--redis): the processes share the intake streams and the live bus", a.role)
-	}
-	if a.scaled && cfg.Partitions <= 0 {
-		cfg.Partitions = 4
-		if cfg.ClickHouse == "" {
-			cfg.Partitions = 1
-		}
-	}
-	if a.scaled && cfg.ClickHouse == "" && (cfg.Partitions > 1 || a.role != RoleAll) {
-		return errors.New("the embedded history store serves one process and one partition: use --clickhouse to scale out, or --role all --partitions 1")
-	}
-	if cfg.Tenant == "" {
-		cfg.Tenant = "default"
-	}
-	if cfg.Name == "" {
-		host, _ := os.Hostname()
-		cfg.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 
@@ -91,7 +51,7 @@ func (a *App) openEngines() error {
 	}
 
 	// Intake log and bus.
-	if a.scaled {
+	if cfg.scaled() {
 		opt, err := redis.ParseURL(cfg.Redis)
 		if err != nil {
 			a.Store.Close()
@@ -101,7 +61,7 @@ func (a *App) openEngines() error {
 		a.rdb = redis.NewClient(opt)
 		prefix := "zhili:" + cfg.Tenant + ":"
 		ri, err := intake.OpenRedis(ctx, a.rdb, intake.RedisOptions{Prefix: prefix, Partitions: cfg.Partitions,
-			Consumer: cfg.Name, KeyOf: aggregator.PartitionKey})
+			Consumer: cfg.Name})
 		if err != nil {
 			a.rdb.Close()
 			a.Store.Close()
@@ -170,8 +130,7 @@ func (a *App) locator() geo.Locator { return geo.NewIndexedLocator(a.cfg.Tree) }
 // aggConfig is the aggregator configuration of source src (partition part).
 func (a *App) aggConfig(src string, part int) aggregator.Config {
 	c := a.cfg
-	ac := aggregator.Config{Rules: event.DefaultRules(), Loc: c.Loc, MaxLines: c.MaxLines, MaxBytes: c.MaxBytes,
-		DisplayCRS: c.DisplayCRS, Logger: c.Logger, Source: src, Part: part}
+	ac := aggregator.Config{Loc: c.Loc, Logger: c.Logger, Source: src, Part: part}
 	if c.ClickHouse != "" {
 		// Every INSERT has a fixed cost (a part per month and table): when catching up, bigger
 		// batches; live, the 1 s interval still bounds the delay.
@@ -180,130 +139,22 @@ func (a *App) aggConfig(src string, part int) aggregator.Config {
 	return ac
 }
 
-// checks are the readiness checks beyond the store: the live bus and the intake log, whose
-// absence degrades a server (screens keep the last state; ingest answers 503).
+// checks are the readiness checks beyond the store: the embedded aggregator's recovery, or the
+// live bus and the intake log, whose absence degrades a scaled-out server (screens keep the
+// last state; ingest answers 503).
 func (a *App) checks() []server.Check {
-	if !a.scaled {
-		return nil
+	if agg := a.Agg; agg != nil {
+		return []server.Check{{Name: "aggregator", Fn: func(context.Context) error {
+			if !agg.Ready() {
+				return errors.New("recovering")
+			}
+			return nil
+		}}}
 	}
 	return []server.Check{
 		{Name: "live_bus", Degraded: true, Fn: func(context.Context) error { return a.Bus.Health() }},
 		{Name: "intake", Degraded: true, Fn: func(ctx context.Context) error { return a.rdb.Ping(ctx).Err() }},
 	}
-}
-
-// watchLive flags the screens stale while the live bus is away, and clears the flag after.
-func (a *App) watchLive() error {
-	t := time.NewTicker(500 * time.Millisecond)
-	defer t.Stop()
-	stale := false
-	for {
-		select {
-		case <-a.runCtx.Done():
-			return nil
-		case <-t.C:
-		}
-		err := a.Bus.Health()
-		if (err != nil) == stale {
-			continue
-		}
-		stale = err != nil
-		st := dashboard.Status{Stale: stale, Since: a.cfg.Clock.Now()}
-		if stale {
-			st.Reason = "live_bus_unavailable"
-			a.cfg.Logger.Warn("live bus unavailable: screens keep the last state, flagged stale", "err", err)
-		} else {
-			a.cfg.Logger.Info("live bus back")
-		}
-		a.Hub.SetStatus(st)
-	}
-}
-
-// catchUp asks every source for a resync while some partition's live state is missing (its
-// first reset lost, or its aggregator not yet running), every 2 s.
-func (a *App) catchUp() error {
-	t := time.NewTicker(2 * time.Second)
-	defer t.Stop()
-	for {
-		select {
-		case <-a.runCtx.Done():
-			return nil
-		case <-t.C:
-		}
-		if len(a.resetParts()) >= a.cfg.Partitions {
-			continue
-		}
-		b, _ := json.Marshal(dashboard.Control{Resync: "*"})
-		if err := a.Bus.Publish(a.runCtx, dashboard.ControlChannel, b); err != nil && a.runCtx.Err() == nil {
-			a.cfg.Logger.Warn("live: resync request", "err", err)
-		}
-	}
-}
-
-// seedHotspots loads the live hotspot windows from the history store, up to where the live
-// updates take over.
-func (a *App) seedHotspots() error {
-	ctx := a.runCtx
-	wait := func(cond func() bool, limit time.Duration) bool {
-		deadline := time.Now().Add(limit)
-		for !cond() {
-			if time.Now().After(deadline) {
-				return false
-			}
-			select {
-			case <-ctx.Done():
-				return false
-			case <-time.After(50 * time.Millisecond):
-			}
-		}
-		return true
-	}
-	var err error
-	if !a.scaled {
-		if !wait(a.Agg.Ready, 24*time.Hour) {
-			return nil
-		}
-		err = a.Hot.Seed(ctx, a.Store, a.Agg.StartCheckpoint())
-	} else {
-		// Live items of partition p follow the first reset of its source: seed up to that
-		// reset's checkpoint, once the store holds it.
-		n := a.cfg.Partitions
-		wait(func() bool { return len(a.resetParts()) >= n }, 30*time.Second)
-		cut := a.resetParts()
-		ps, _ := a.Store.(store.Partitioned)
-		for p, upTo := range cut {
-			view := a.Store
-			if ps != nil {
-				view = ps.Partition(p)
-			}
-			ok := wait(func() bool {
-				cp, err := view.Checkpoint(ctx)
-				return err == nil && cp >= upTo
-			}, 30*time.Second)
-			if !ok && ctx.Err() == nil {
-				a.cfg.Logger.Warn("hotspot windows: history store behind the live state", "partition", p)
-			}
-		}
-		if ctx.Err() != nil {
-			return nil
-		}
-		err = a.Hot.SeedCut(ctx, a.Store, cut)
-	}
-	if err != nil && ctx.Err() == nil {
-		a.cfg.Logger.Error("hotspot windows: seed from history", "err", err)
-	}
-	return nil
-}
-
-// resetParts maps each partition whose source sent a reset to that reset's checkpoint.
-func (a *App) resetParts() map[int]uint64 {
-	out := map[int]uint64{}
-	for _, s := range a.Model.Sources() {
-		if s.Reset {
-			out[s.Part] = s.FirstCP
-		}
-	}
-	return out
 }
 
 // startManager starts the partition manager: it takes partition leases and runs one

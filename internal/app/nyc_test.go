@@ -15,8 +15,8 @@ import (
 	"testing"
 	"time"
 
-	"zhili/aggregator"
 	"zhili/importer"
+	"zhili/ingest"
 	"zhili/internal/nycdata"
 	"zhili/server"
 )
@@ -33,7 +33,7 @@ func TestNYCAuditTimeToClose(t *testing.T) {
 	}
 	tree := nycdata.Tree(t, dir)
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tree: tree, Loc: ny, Tick: 50 * time.Millisecond,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
 	if err != nil {
 		t.Fatal(err)
 	}

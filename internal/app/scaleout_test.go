@@ -14,14 +14,14 @@ import (
 	"testing"
 	"time"
 
-	"zhili/aggregator"
-	"zhili/dashboard"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/ingest"
 	"zhili/internal/testsvc"
 	"zhili/server"
 	"zhili/simulate"
 	"zhili/store"
+	"zhili/update"
 )
 
 // services starts a Redis and a ClickHouse server for a scale-out test and returns them with a
@@ -46,7 +46,7 @@ type scaled struct {
 func (s scaled) start(t *testing.T, role, name string) *App {
 	t.Helper()
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {Name: "test"}},
+		IngestKeys: map[string]*ingest.Policy{testKey: {Name: "test"}},
 		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}},
 		Redis:      s.Redis, ClickHouse: s.CH, Role: role, Partitions: s.Parts, Tenant: s.Tenant, Name: name,
 		LeaseTTL: 2 * time.Second, ShutdownTimeout: 10 * time.Second})
@@ -64,9 +64,9 @@ func (s scaled) start(t *testing.T, role, name string) *App {
 func waitReady(t *testing.T, a *App, parts int) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
-	for len(a.resetParts()) < parts {
+	for len(a.Model.ResetCut()) < parts {
 		if time.Now().After(deadline) {
-			t.Fatalf("server has live state of %d of %d partitions after 60 s: %+v", len(a.resetParts()), parts, a.Model.Sources())
+			t.Fatalf("server has live state of %d of %d partitions after 60 s: %+v", len(a.Model.ResetCut()), parts, a.Model.Sources())
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -91,7 +91,7 @@ func postLines(t *testing.T, bases []string, lines [][]byte, batch int) int {
 		for try := 0; ; try++ {
 			code, b := post(t, bases[k%len(bases)], "application/x-ndjson", body)
 			if code == 200 {
-				var rep aggregator.IngestReply
+				var rep ingest.Reply
 				if err := json.Unmarshal(b, &rep); err != nil {
 					t.Fatal(err)
 				}
@@ -361,7 +361,7 @@ func recount(t *testing.T, a *App, parts int) string {
 		err := v.Replay(context.Background(), func(r store.Record) error {
 			switch r.Type {
 			case event.CaseReported:
-				if dashboard.DayString(dashboard.DayOf(r.At, loc)) == day {
+				if update.DayString(update.DayOf(r.At, loc)) == day {
 					reported[r.CaseID] = true
 				}
 			case event.CaseResolved:
@@ -436,7 +436,7 @@ func startLoad(bases []string, writers int, pace time.Duration) *loadGen {
 					g.mu.Unlock()
 					continue
 				}
-				var rep aggregator.IngestReply
+				var rep ingest.Reply
 				derr := json.NewDecoder(resp.Body).Decode(&rep)
 				resp.Body.Close()
 				g.mu.Lock()
@@ -634,7 +634,7 @@ func TestServerRestartResume(t *testing.T) {
 	var again *App
 	eventually(t, 10*time.Second, func() string {
 		a, err := New(Config{Listen: addr, DataDir: t.TempDir(), Tick: 50 * time.Millisecond,
-			IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}},
+			IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}},
 			Redis: sc.Redis, ClickHouse: sc.CH, Role: RoleServer, Partitions: 2, Tenant: sc.Tenant, Name: "srv"})
 		if err != nil {
 			return err.Error()
@@ -725,7 +725,7 @@ func TestClickHouseSingleProcess(t *testing.T) {
 	dir := t.TempDir()
 	open := func() *App {
 		a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, Tick: 50 * time.Millisecond, ClickHouse: dsn,
-			IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+			IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
 		if err != nil {
 			t.Fatal(err)
 		}

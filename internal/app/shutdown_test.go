@@ -15,7 +15,7 @@ import (
 
 	"github.com/fasthttp/websocket"
 
-	"zhili/aggregator"
+	"zhili/ingest"
 	"zhili/server"
 	"zhili/store"
 )
@@ -28,7 +28,7 @@ func TestServerChildProcess(t *testing.T) {
 		t.Skip("helper process for TestSIGTERMDrains and TestKill9DuringIngest")
 	}
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, ShutdownTimeout: 5 * time.Second,
-		IngestKeys: map[string]*aggregator.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
 	if err != nil {
 		os.Exit(1)
 	}
@@ -103,7 +103,7 @@ func TestSIGTERMDrains(t *testing.T) {
 				if err != nil {
 					return
 				}
-				var rep aggregator.IngestReply
+				var rep ingest.Reply
 				err = json.NewDecoder(resp.Body).Decode(&rep)
 				resp.Body.Close()
 				if err == nil && resp.StatusCode == 200 && rep.Accepted == len(ids) {

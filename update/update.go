@@ -1,6 +1,16 @@
-package dashboard
+// Package update is the live-update contract between the write path and the read models:
+// what an aggregator publishes on the bus (Update: its source, epoch and sequence, rollup
+// counters, public feed items, whistle state), what a read model may ask back (Control), and the
+// shared definitions both sides count by (metrics, local days, hotspot windows). Both aggregator
+// and dashboard import it; neither imports the other. Updates never carry personal fields, and
+// their points are WGS-84: a read model converts them to the display CRS for its screens.
+package update
 
-import "time"
+import (
+	"time"
+
+	"zhili/geo"
+)
 
 // UpdatesChannel is the bus channel on which aggregators publish Updates.
 const UpdatesChannel = "updates"
@@ -133,6 +143,17 @@ type WhistleDept struct {
 	Dept    string               `json:"dept"`
 	Reached map[string]time.Time `json:"reached,omitempty"`
 	Score   int                  `json:"score,omitempty"`
+}
+
+// HotspotWindows are the live hotspot windows every read model keeps from the items that open a
+// case (Item.New), and the windows of the hotspots:<region>:<window> topics: length and bucket.
+// Buckets grow with the window so that memory stays small (a 30-day window moves a day at a
+// time).
+var HotspotWindows = []geo.WindowSpec{
+	{Name: "1h", Bucket: time.Minute, Buckets: 60},
+	{Name: "24h", Bucket: 15 * time.Minute, Buckets: 96},
+	{Name: "7d", Bucket: 2 * time.Hour, Buckets: 84},
+	{Name: "30d", Bucket: 24 * time.Hour, Buckets: 30},
 }
 
 // DayOf returns the local day number of t in loc (days since 1970-01-01 local).

@@ -1,19 +1,79 @@
-package aggregator
+// Package ingest is the front door (一端口): it reads an ingest request, enforces the request
+// limits and each source key's policy, validates every line, and appends the good events to the
+// durable intake log in the log's record format, acknowledging them only once they are durable.
+// The aggregator reads that log; the server's ingest handler calls the door.
+package ingest
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"slices"
 	"strings"
-	"time"
+	"sync/atomic"
 
-	gojson "github.com/goccy/go-json"
+	"github.com/prometheus/client_golang/prometheus"
 
+	"zhili/clock"
 	"zhili/errs"
 	"zhili/event"
+	"zhili/geo"
+	"zhili/intake"
 )
+
+// Config configures a Door.
+type Config struct {
+	Rules    event.Rules // validation rules (zero: event.DefaultRules, regions known to Tree)
+	MaxLines int         // per request (default 10,000)
+	MaxBytes int64       // per request (default 8 MiB)
+	Tree     *geo.Tree
+	Locator  geo.Locator           // for region-limited keys (nil: a plain descent of Tree)
+	Clock    clock.Clock           // arrival times and "now" of validation (nil: the real clock)
+	Registry prometheus.Registerer // metrics (nil: not registered)
+	Logger   *slog.Logger
+}
+
+// Door is the ingest front door of one process. It is safe for concurrent use.
+type Door struct {
+	cfg      Config
+	in       intake.Intake
+	place    Placer
+	m        *metrics
+	draining atomic.Bool
+}
+
+// New returns a door that appends to in.
+func New(cfg Config, in intake.Intake) *Door {
+	if cfg.MaxLines <= 0 {
+		cfg.MaxLines = 10000
+	}
+	if cfg.MaxBytes <= 0 {
+		cfg.MaxBytes = 8 << 20
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = clock.Real{}
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Rules.Sources == nil {
+		cfg.Rules = event.DefaultRules()
+	}
+	if cfg.Rules.KnownRegion == nil && cfg.Tree != nil {
+		tree := cfg.Tree
+		cfg.Rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
+	}
+	return &Door{cfg: cfg, in: in, place: Placer{Tree: cfg.Tree, Locator: cfg.Locator}, m: newMetrics(cfg.Registry)}
+}
+
+// Drain makes the door refuse every later request with 503 shutting_down (the process is
+// stopping: the source retries on another instance or later). Idempotent.
+func (d *Door) Drain() { d.draining.Store(true) }
+
+// MaxBytes is the request body limit.
+func (d *Door) MaxBytes() int64 { return d.cfg.MaxBytes }
 
 // Policy is what one source API key may send. The zero value allows everything.
 type Policy struct {
@@ -34,17 +94,11 @@ type Rejection struct {
 	Field string `json:"-"`
 }
 
-// IngestReply is the per-request result of the ingest API.
-type IngestReply struct {
+// Reply is the per-request result of the ingest API.
+type Reply struct {
 	Accepted   int         `json:"accepted"`
 	Duplicates int         `json:"duplicates"`
 	Rejected   []Rejection `json:"rejected"`
-}
-
-// logged is the intake log's record: the event as accepted, with its arrival time.
-type logged struct {
-	Received int64       `json:"r"` // unix milliseconds
-	Event    event.Event `json:"e"`
 }
 
 // Content types of the ingest API.
@@ -57,29 +111,27 @@ const (
 // A bad line never sinks the good lines of the same request. An error is returned only when
 // the body cannot be read at all (Invalid, TooLarge, Unsupported) or the intake log is
 // unavailable (Unavailable): then nothing of this request was accepted.
-func (a *Aggregator) Ingest(ctx context.Context, contentType string, body []byte, pol *Policy) (IngestReply, error) {
-	if a.draining.Load() {
-		return IngestReply{}, errs.E(errs.Unavailable, "shutting_down", "server is shutting down; retry on another instance or later")
+func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol *Policy) (Reply, error) {
+	if d.draining.Load() {
+		return Reply{}, errs.E(errs.Unavailable, "shutting_down", "server is shutting down; retry on another instance or later")
 	}
-	if int64(len(body)) > a.cfg.MaxBytes {
-		return IngestReply{}, errs.E(errs.TooLarge, "max_bytes", "request body is %d bytes, limit is %d", len(body), a.cfg.MaxBytes)
+	if int64(len(body)) > d.cfg.MaxBytes {
+		return Reply{}, errs.E(errs.TooLarge, "max_bytes", "request body is %d bytes, limit is %d", len(body), d.cfg.MaxBytes)
 	}
-	lines, err := splitBody(contentType, body, a.cfg.MaxLines)
+	lines, err := splitBody(contentType, body, d.cfg.MaxLines)
 	if err != nil {
-		return IngestReply{}, err
+		return Reply{}, err
 	}
 	if pol == nil {
 		pol = &Policy{}
 	}
-	now := a.clk.Now()
-	reply := IngestReply{Rejected: []Rejection{}}
-	ids := make([]string, 0, len(lines))
-	data := make([][]byte, 0, len(lines))
-	lineOf := make([]int, 0, len(lines))
+	now := d.cfg.Clock.Now()
+	reply := Reply{Rejected: []Rejection{}}
+	recs := make([]intake.Record, 0, len(lines))
 	for _, l := range lines {
-		ev, id, err := event.Decode(l.b, &a.cfg.Rules, now)
+		ev, id, err := event.Decode(l.b, &d.cfg.Rules, now)
 		if err == nil {
-			err = a.checkPolicy(&ev, pol)
+			err = d.checkPolicy(&ev, pol)
 		}
 		if err != nil {
 			rej := Rejection{Line: l.n, ID: id, Error: err.Error()}
@@ -90,41 +142,39 @@ func (a *Aggregator) Ingest(ctx context.Context, contentType string, body []byte
 			reply.Rejected = append(reply.Rejected, rej)
 			continue
 		}
-		b, err := gojson.Marshal(logged{Received: now.UnixMilli(), Event: ev})
+		rec, err := Encode(ev, now)
 		if err != nil {
 			reply.Rejected = append(reply.Rejected, Rejection{Line: l.n, ID: id, Error: "line: cannot encode: " + err.Error(), Field: "line"})
 			continue
 		}
-		ids = append(ids, ev.ID)
-		data = append(data, b)
-		lineOf = append(lineOf, l.n)
+		recs = append(recs, rec)
 	}
-	if len(ids) > 0 {
-		dup, err := a.intake.Append(ctx, ids, data)
+	if len(recs) > 0 {
+		dup, err := d.in.Append(ctx, recs)
 		if err != nil {
 			if errs.CodeOf(err) == errs.Internal {
 				err = errs.Wrap(errs.Unavailable, "intake", err, "intake log unavailable; nothing in this request was accepted")
 			}
-			return IngestReply{}, err
+			return Reply{}, err
 		}
-		for _, d := range dup {
-			if d {
+		for _, x := range dup {
+			if x {
 				reply.Duplicates++
 			} else {
 				reply.Accepted++
 			}
 		}
 	}
-	a.m.observeIngest(&reply)
+	d.m.observe(&reply)
 	return reply, nil
 }
 
-func (a *Aggregator) checkPolicy(ev *event.Event, p *Policy) error {
+func (d *Door) checkPolicy(ev *event.Event, p *Policy) error {
 	if !p.allowsType(ev.Type) {
 		return &event.FieldError{Field: "type", Reason: "not allowed for this source key"}
 	}
 	if len(p.Regions) > 0 && ev.Type == event.CaseReported {
-		path := a.locate(ev)
+		path := d.place.Path(ev)
 		ok := false
 		for _, r := range p.Regions {
 			if slices.Contains(path, r) {
@@ -195,21 +245,4 @@ func splitBody(contentType string, body []byte, maxLines int) ([]line, error) {
 		return out, nil
 	}
 	return nil, errs.E(errs.Unsupported, "content_type", "content type %q not accepted: use application/x-ndjson or application/json", contentType)
-}
-
-// receivedTime converts the logged arrival time.
-func receivedTime(ms int64) time.Time { return time.UnixMilli(ms) }
-
-// PartitionKey is the intake partition key of a logged entry: its case id, so that one case's
-// events stay in order in one partition (falls back to the event id).
-func PartitionKey(id string, data []byte) string {
-	var lg struct {
-		E struct {
-			CaseID string `json:"case_id"`
-		} `json:"e"`
-	}
-	if err := gojson.Unmarshal(data, &lg); err != nil || lg.E.CaseID == "" {
-		return id
-	}
-	return lg.E.CaseID
 }

@@ -1,0 +1,49 @@
+package ingest
+
+import (
+	"fmt"
+	"time"
+
+	json "github.com/goccy/go-json"
+
+	"zhili/event"
+	"zhili/intake"
+)
+
+// Record is the intake log's record format: an event as accepted, with its arrival time. The
+// door writes it; the aggregator reads it.
+type Record struct {
+	Received int64       `json:"r"` // unix milliseconds
+	Event    event.Event `json:"e"`
+}
+
+// ReceivedTime is the arrival time.
+func (r *Record) ReceivedTime() time.Time { return time.UnixMilli(r.Received) }
+
+// Encode returns the intake record of ev, received at received: its id, its partition key and
+// its encoded form.
+func Encode(ev event.Event, received time.Time) (intake.Record, error) {
+	b, err := json.Marshal(Record{Received: received.UnixMilli(), Event: ev})
+	if err != nil {
+		return intake.Record{}, err
+	}
+	return intake.Record{ID: ev.ID, Key: PartitionKey(&ev), Data: b}, nil
+}
+
+// Decode reads the record of an intake entry.
+func Decode(e intake.Entry) (Record, error) {
+	var r Record
+	if err := json.Unmarshal(e.Data, &r); err != nil {
+		return Record{}, fmt.Errorf("intake entry %d: %w", e.Offset, err)
+	}
+	return r, nil
+}
+
+// PartitionKey is the intake partition key of an event: its case id, so that one case's events
+// stay in order in one partition (the event id when it has none).
+func PartitionKey(ev *event.Event) string {
+	if ev.CaseID != "" {
+		return ev.CaseID
+	}
+	return ev.ID
+}
