@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -269,11 +270,14 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	if d.ViaResync == 0 || !d.Deduplicated {
 		t.Errorf("deliveries %+v", d)
 	}
-	if rep.Latency.Count != uint64(d.Received) || rep.Latency.P50 <= 0 || rep.Latency.P50 > 500 || rep.Latency.Max < rep.Latency.P99 {
+	// Timing figures depend on the machine: checked for consistency, not against a speed.
+	if l := rep.Latency; l.Count != uint64(d.Received) || l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.Max {
 		t.Errorf("latency %+v", rep.Latency)
 	}
-	if rep.Throughput.Frames == 0 || rep.Throughput.FramesPerSec < 100 || rep.Throughput.BytesPerSec <= 0 {
-		t.Errorf("throughput %+v", rep.Throughput)
+	tp := rep.Throughput
+	if tp.Frames == 0 || tp.FramesPerSec <= 0 || tp.BytesPerSec <= 0 ||
+		math.Abs(tp.BytesPerSec/tp.FramesPerSec-float64(tp.Bytes)/float64(tp.Frames)) > 1e-6*float64(tp.Bytes) {
+		t.Errorf("throughput %+v", tp)
 	}
 	s := rep.Server
 	if !s.Before.OK || s.Before.RSSBytes != 1.2e7 || s.After.Goroutines != 42 || s.After.Zhili[`zhili_ws_clients{tenant="a b"}`] != 4 || len(s.After.Zhili) != 1 {
