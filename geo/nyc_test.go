@@ -1,101 +1,24 @@
-package geo
+package geo_test
 
 import (
 	"encoding/csv"
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/paulmach/orb"
-	"github.com/paulmach/orb/geojson"
+
+	"zhili/geo"
+	"zhili/geo/locatortest"
+	"zhili/internal/nycdata"
 )
-
-var nycBoroughs = map[string]string{"1": "MANHATTAN", "2": "BRONX", "3": "BROOKLYN", "4": "QUEENS", "5": "STATEN ISLAND"}
-
-// nycDataDir returns ../shared/data/nyc relative to the repository root (the directory holding
-// go.mod), skipping the test when it is missing unless ZHILI_REQUIRE_SERVICES=1.
-func nycDataDir(t *testing.T) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		up := filepath.Dir(dir)
-		if up == dir {
-			t.Fatal("no go.mod above the test directory")
-		}
-		dir = up
-	}
-	data := filepath.Join(dir, "..", "shared", "data", "nyc")
-	if _, err := os.Stat(filepath.Join(data, "community_districts.geojson")); err != nil {
-		if os.Getenv("ZHILI_REQUIRE_SERVICES") == "1" {
-			t.Fatalf("NYC data missing at %s (ZHILI_REQUIRE_SERVICES=1): %v", data, err)
-		}
-		t.Skipf("NYC data missing at %s; skipping (set ZHILI_REQUIRE_SERVICES=1 to fail instead)", data)
-	}
-	return data
-}
-
-// nycTree builds city NYC → 5 boroughs → community districts (code BoroCD) from the districts
-// file; a borough's geometry is the MultiPolygon of its districts' polygons, the city's of all.
-func nycTree(t *testing.T, dir string) *Tree {
-	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, "community_districts.geojson"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	fc, err := geojson.UnmarshalFeatureCollection(b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var city orb.MultiPolygon
-	boro := map[string]orb.MultiPolygon{}
-	var regions []*Region
-	for _, f := range fc.Features {
-		cd, ok := f.Properties["BoroCD"].(float64)
-		if !ok {
-			t.Fatalf("feature without numeric BoroCD: %v", f.Properties)
-		}
-		code := strconv.Itoa(int(cd))
-		parent := code[:1]
-		if _, ok := nycBoroughs[parent]; !ok {
-			t.Fatalf("BoroCD %s: unknown borough digit", code)
-		}
-		var parts orb.MultiPolygon
-		switch g := f.Geometry.(type) {
-		case orb.Polygon:
-			parts = orb.MultiPolygon{g}
-		case orb.MultiPolygon:
-			parts = g
-		default:
-			t.Fatalf("BoroCD %s: geometry %s", code, f.Geometry.GeoJSONType())
-		}
-		boro[parent] = append(boro[parent], parts...)
-		city = append(city, parts...)
-		regions = append(regions, &Region{Code: code, Name: code, Parent: parent, Kind: "district", Geometry: f.Geometry, Bound: f.Geometry.Bound()})
-	}
-	regions = append(regions, &Region{Code: "NYC", Name: "New York City", Kind: "city", Geometry: city, Bound: city.Bound()})
-	for code, name := range nycBoroughs {
-		g := boro[code]
-		regions = append(regions, &Region{Code: code, Name: name, Parent: "NYC", Kind: "borough", Geometry: g, Bound: g.Bound()})
-	}
-	tr, err := NewTree(regions)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tr
-}
 
 type nycRow struct {
 	key      string
@@ -114,7 +37,7 @@ func nycDistrict(board string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("board %q: %w", board, err)
 	}
-	for digit, name := range nycBoroughs {
+	for digit, name := range nycdata.Boroughs {
 		if name == boro {
 			return fmt.Sprintf("%s%02d", digit, n), nil
 		}
@@ -171,10 +94,10 @@ func nyc311(t *testing.T, dir string) (rows []nycRow, total, noCoords int) {
 // TestNYC311Districts locates every geocoded NYC 311 row in the real community districts and
 // compares with the district NYC recorded.
 func TestNYC311Districts(t *testing.T) {
-	dir := nycDataDir(t)
-	tr := nycTree(t, dir)
+	dir := nycdata.Dir(t)
+	tr := nycdata.Tree(t, dir)
 	t0 := time.Now()
-	l := NewIndexedLocator(tr)
+	l := geo.NewIndexedLocator(tr)
 	build := time.Since(t0)
 	rows, total, noCoords := nyc311(t, dir)
 
@@ -216,29 +139,36 @@ func TestNYC311Districts(t *testing.T) {
 	}
 }
 
-// TestNYCIndexedMatchesReference compares IndexedLocator with the plain reference on the real
-// district polygons (multipolygons, a hole, long rings) at the 311 rows and random points.
-func TestNYCIndexedMatchesReference(t *testing.T) {
-	dir := nycDataDir(t)
-	tr := nycTree(t, dir)
-	l := NewIndexedLocator(tr)
+// TestNYCLocatorsMatchReference runs every locator over the real district polygons
+// (multipolygons, a hole, long rings) at the 311 rows and at random points: clear of every
+// outline each agrees with the reference, on an outline each keeps the Locator contract.
+func TestNYCLocatorsMatchReference(t *testing.T) {
+	dir := nycdata.Dir(t)
+	tr := nycdata.Tree(t, dir)
 	rows, _, _ := nyc311(t, dir)
 	pts := make([]orb.Point, 0, len(rows)+2000)
 	for _, r := range rows {
 		pts = append(pts, r.p)
 	}
-	n := 2000
-	if testing.Short() || raceEnabled() {
-		n = 200
+	b := tr.Root.Bound
+	rng := rand.New(rand.NewPCG(4, 2026))
+	for range 2000 {
+		pts = append(pts, orb.Point{b.Min[0] + rng.Float64()*(b.Max[0]-b.Min[0]), b.Min[1] + rng.Float64()*(b.Max[1]-b.Min[1])})
 	}
-	pts = append(pts, randomPoints(tr.Root.Bound, n, 4)...)
-	if testing.Short() || raceEnabled() {
-		pts = pts[len(pts)-n-100:]
+	// TreeLocator tests the city's MultiPolygon part by part: every fifth point keeps it quick.
+	var fifth []orb.Point
+	for i := 0; i < len(pts); i += 5 {
+		fifth = append(fifth, pts[i])
 	}
-	for _, p := range pts {
-		if got, want := l.Locate(p), refLocate(tr, p); !slices.Equal(got, want) {
-			t.Fatalf("%v: indexed %v, reference %v", p, got, want)
-		}
+	for _, tc := range []struct {
+		name string
+		l    geo.Locator
+		pts  []orb.Point
+	}{{"indexed", geo.NewIndexedLocator(tr), pts}, {"tree", geo.TreeLocator{T: tr}, fifth}} {
+		t.Run(tc.name, func(t *testing.T) {
+			if exact := locatortest.Agree(t, tr, tc.l, tc.pts); exact < len(tc.pts)*9/10 {
+				t.Fatalf("only %d of %d points clear of every outline", exact, len(tc.pts))
+			}
+		})
 	}
-	t.Logf("%d points agree with the reference", len(pts))
 }

@@ -302,6 +302,24 @@ func testConcurrent(t *testing.T, newLocator Factory) {
 	}
 }
 
+// Agree checks l at every point of pts: points clear of every outline locate as Reference
+// says, the others keep the contract's invariants. It returns how many were clear.
+func Agree(t *testing.T, tr *geo.Tree, l geo.Locator, pts []orb.Point) (exact int) {
+	t.Helper()
+	for _, p := range pts {
+		want, ok := Reference(tr, p)
+		if !ok {
+			checkBoundaryPoint(t, tr, l, p)
+			continue
+		}
+		exact++
+		if got := l.Locate(p); !slices.Equal(got, want) {
+			t.Fatalf("%v located at %v, want %v", p, got, want)
+		}
+	}
+	return exact
+}
+
 // checkBoundaryPoint asserts the contract for a point that may lie on outlines: the answer is
 // the same on every call; it is nil only when p is not inside the root; it is a chain from the
 // root, each region touching p; and it stops only where no child holds p strictly inside.
@@ -393,16 +411,55 @@ func eps(b orb.Bound) float64 {
 	return 1e-6 * max(b.Max[0]-b.Min[0], b.Max[1]-b.Min[1], 1e-9)
 }
 
-// classify ray-casts p against g (even-odd over all rings) and says whether it is within eps of
-// any edge.
+// partBounds caches each geometry's polygon bounds, so classify skips far parts of a large
+// MultiPolygon (a city made of its districts' polygons) without walking their rings.
+var partBounds sync.Map // partsKey → the geometry's bound, then its parts'
+
+// partsKey names a geometry by its first and last parts' storage and its part count: a
+// MultiPolygon assembled from other regions' polygons shares their storage.
+type partsKey struct {
+	first, last *orb.Point
+	n           int
+}
+
+func boundsOf(g orb.Geometry) (pgs []orb.Polygon, parts []orb.Bound, all orb.Bound) {
+	pgs = polygons(g)
+	if len(pgs) == 0 || len(pgs[0]) == 0 || len(pgs[0][0]) == 0 {
+		return pgs, nil, g.Bound()
+	}
+	last := pgs[len(pgs)-1]
+	if len(last) == 0 || len(last[0]) == 0 {
+		return pgs, nil, g.Bound()
+	}
+	key := partsKey{&pgs[0][0][0], &last[0][0], len(pgs)}
+	if b, ok := partBounds.Load(key); ok {
+		bs := b.([]orb.Bound)
+		return pgs, bs[1:], bs[0]
+	}
+	bs := make([]orb.Bound, len(pgs)+1)
+	bs[0] = g.Bound()
+	for i, pg := range pgs {
+		bs[i+1] = pg.Bound()
+	}
+	partBounds.Store(key, bs)
+	return pgs, bs[1:], bs[0]
+}
+
+// classify ray-casts p against g (even-odd over each polygon's rings) and says whether it is
+// within eps of any edge.
 func classify(g orb.Geometry, p orb.Point) (in, near bool) {
-	e := eps(g.Bound())
-	for _, pg := range polygons(g) {
+	pgs, bs, all := boundsOf(g)
+	e := eps(all)
+	for k, pg := range pgs {
+		if bs != nil && !bs[k].Pad(e).Contains(p) {
+			continue
+		}
 		inPoly := false
 		for _, ring := range pg {
 			for i := 0; i+1 < len(ring); i++ {
 				a, b := ring[i], ring[i+1]
-				if segDist(a, b, p) <= e {
+				if !near && p[0] >= min(a[0], b[0])-e && p[0] <= max(a[0], b[0])+e &&
+					p[1] >= min(a[1], b[1])-e && p[1] <= max(a[1], b[1])+e && segDist(a, b, p) <= e {
 					near = true
 				}
 				if (a[1] > p[1]) != (b[1] > p[1]) && p[0] < a[0]+(p[1]-a[1])*(b[0]-a[0])/(b[1]-a[1]) {
