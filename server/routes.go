@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"zhili/access"
 	"zhili/assets"
 	"zhili/dashboard"
 	"zhili/errs"
@@ -62,28 +63,51 @@ func (s *Server) instrument(c *fiber.Ctx) error {
 func (s *Server) routes() {
 	a := s.app
 	a.Use(s.instrument)
-	a.Get("/healthz", func(c *fiber.Ctx) error {
-		return c.JSON(fiber.Map{"status": "ok", "version": s.cfg.Version})
-	})
-	a.Get("/readyz", s.readyz)
-	if s.d.Registry != nil {
-		a.Get("/metrics", adaptor.HTTPHandler(promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{})))
+	handlers := map[string]fiber.Handler{
+		"GET /healthz": func(c *fiber.Ctx) error {
+			return c.JSON(fiber.Map{"status": "ok", "version": s.cfg.Version})
+		},
+		"GET /readyz":                s.readyz,
+		"GET /metrics":               s.metrics,
+		"POST /api/v1/events":        s.ingest,
+		"GET /api/v1/regions":        s.regions,
+		"GET /api/v1/series":         s.series,
+		"GET /api/v1/counts":         s.counts,
+		"GET /api/v1/hotspots":       s.hotspots,
+		"GET /api/v1/hexes":          s.hexes,
+		"GET /api/v1/cases/:id":      s.caseTimeline,
+		"GET /api/v1/audit/rates":    s.auditRates,
+		"GET /api/v1/audit/whistles": s.auditWhistles,
+		"GET /ws":                    s.websocket(),
+		"GET /openapi.yaml": func(c *fiber.Ctx) error {
+			c.Set(fiber.HeaderContentType, "application/yaml; charset=utf-8")
+			return c.Send(openAPI)
+		},
+		"GET /*": s.static,
 	}
-	a.Post("/api/v1/events", s.ingest)
-	a.Get("/api/v1/regions", s.regions)
-	a.Get("/api/v1/series", s.series)
-	a.Get("/api/v1/counts", s.counts)
-	a.Get("/api/v1/hotspots", s.hotspots)
-	a.Get("/api/v1/hexes", s.hexes)
-	a.Get("/api/v1/cases/:id", s.caseTimeline)
-	a.Get("/api/v1/audit/rates", s.auditRates)
-	a.Get("/api/v1/audit/whistles", s.auditWhistles)
-	s.websocketRoutes()
-	a.Get("/openapi.yaml", func(c *fiber.Ctx) error {
-		c.Set(fiber.HeaderContentType, "application/yaml; charset=utf-8")
-		return c.Send(openAPI)
-	})
-	a.Get("/*", s.static)
+	// Every route comes from the access table, with the roles it admits.
+	for _, r := range Rules {
+		h := handlers[r.Method+" "+r.Path]
+		if h == nil {
+			panic("server: no handler for " + r.Method + " " + r.Path)
+		}
+		if r.Public {
+			a.Add(r.Method, r.Path, h)
+		} else {
+			a.Add(r.Method, r.Path, s.require(r.Roles), h)
+		}
+		delete(handlers, r.Method+" "+r.Path)
+	}
+	for k := range handlers {
+		panic("server: " + k + " is not in the access table")
+	}
+}
+
+func (s *Server) metrics(c *fiber.Ctx) error {
+	if s.d.Registry == nil {
+		return errs.E(errs.NotFound, "metrics", "no metrics registry")
+	}
+	return adaptor.HTTPHandler(promhttp.HandlerFor(s.d.Registry, promhttp.HandlerOpts{}))(c)
 }
 
 func (s *Server) readyz(c *fiber.Ctx) error {
@@ -120,13 +144,9 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 }
 
 func (s *Server) ingest(c *fiber.Ctx) error {
-	key := bearer(c)
-	if key == "" {
-		return errs.E(errs.Unauthorized, "key", "source API key required (Authorization: Bearer <key>)")
-	}
-	pol, ok := s.cfg.IngestKeys[key]
-	if !ok {
-		return errs.E(errs.Unauthorized, "key", "unknown source API key")
+	pol := s.pols[principal(c)]
+	if pol == nil {
+		return errs.E(errs.Forbidden, "role", "not a source key")
 	}
 	// The body is only valid during the handler; the door copies what it keeps.
 	reply, err := s.d.Door.Ingest(c.UserContext(), c.Get(fiber.HeaderContentType), c.Body(), pol)
@@ -137,13 +157,13 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 }
 
 func (s *Server) regions(c *fiber.Ctx) error {
-	v, err := s.viewer(c)
-	if err != nil {
-		return err
-	}
+	v := principal(c)
 	root := c.Query("root", "root")
-	if root == "root" && v.Region != "" {
-		root = v.Region
+	if root == "root" {
+		var err error
+		if root, err = s.home(v); err != nil {
+			return err
+		}
 	}
 	if r := s.d.Tree.Get(root); r == nil {
 		return errs.E(errs.NotFound, "root", "unknown region %q", root)
@@ -216,10 +236,12 @@ func (s *Server) period(c *fiber.Ctx, defSpan time.Duration) (time.Time, time.Ti
 	return from, to, nil
 }
 
-func (s *Server) regionParam(c *fiber.Ctx, v Viewer) (code string, depth int, err error) {
+func (s *Server) regionParam(c *fiber.Ctx, v *access.Principal) (code string, depth int, err error) {
 	code = c.Query("region", "root")
-	if code == "root" && v.Region != "" {
-		code = v.Region
+	if code == "root" {
+		if code, err = s.home(v); err != nil {
+			return "", 0, err
+		}
 	}
 	r := s.d.Tree.Get(code)
 	if r == nil {
@@ -259,11 +281,8 @@ type periodQuery struct {
 // periodParams authenticates and parses region, from, to, category and type.
 func (s *Server) periodParams(c *fiber.Ctx) (periodQuery, error) {
 	var q periodQuery
-	v, err := s.viewer(c)
-	if err != nil {
-		return q, err
-	}
-	if q.region, q.depth, err = s.regionParam(c, v); err != nil {
+	var err error
+	if q.region, q.depth, err = s.regionParam(c, principal(c)); err != nil {
 		return q, err
 	}
 	if q.from, q.to, err = s.period(c, 24*time.Hour); err != nil {
@@ -360,10 +379,8 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 
 // caseTimeline returns a case's events in order, personal fields masked.
 func (s *Server) caseTimeline(c *fiber.Ctx) error {
-	v, err := s.viewer(c)
-	if err != nil {
-		return err
-	}
+	v := principal(c)
+	pii := v.Roles.Has(access.Officer)
 	recs, err := s.d.Store.CaseEvents(c.UserContext(), c.Params("id"))
 	if err != nil {
 		return err
@@ -384,17 +401,17 @@ func (s *Server) caseTimeline(c *fiber.Ctx) error {
 		}
 		evs = append(evs, r.Event)
 		ev := r.Event
-		if !v.PII {
+		if !pii {
 			maskPII(&ev)
 		}
 		out = append(out, item{Event: ev, Region: r.RegionPath, Received: r.Received.In(s.cfg.Loc)})
 	}
-	pii := "masked"
-	if v.PII {
-		pii = "shown"
+	shown := "masked"
+	if pii {
+		shown = "shown"
 	}
 	tl := governance.Fold(evs, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
-	return c.JSON(fiber.Map{"case_id": c.Params("id"), "events": out, "pii": pii, "timeline": tl})
+	return c.JSON(fiber.Map{"case_id": c.Params("id"), "events": out, "pii": shown, "timeline": tl})
 }
 
 // maskPII keeps the shape of personal fields but not their content.

@@ -16,6 +16,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"zhili/access"
 	"zhili/calendar"
 	"zhili/clock"
 	"zhili/dashboard"
@@ -26,17 +27,19 @@ import (
 	"zhili/store"
 )
 
-// Viewer is what a viewer token may see.
+// Viewer is a viewer token in its short form (config view_tokens).
 type Viewer struct {
 	Name   string
-	Region string // subtree root the token is limited to; "" = everything
-	PII    bool   // may see personal fields (reporter, address, summary) in case timelines
+	Region string     // subtree root the token is limited to; "" = everything
+	PII    bool       // adds the officer role: personal fields in case timelines
+	Roles  access.Set // zero: access.LegacyViewerRoles
 }
 
 // Config configures the transport.
 type Config struct {
-	IngestKeys map[string]*ingest.Policy // source API key → policy
-	ViewTokens map[string]Viewer         // viewer token → scope
+	Access     *access.Keyring           // principals from the access config (may be nil)
+	IngestKeys map[string]*ingest.Policy // short form: source API key → policy
+	ViewTokens map[string]Viewer         // short form: viewer token → scope
 	DisplayCRS string                    // CRS of coordinates served to screens (wgs84, gcj02, bd09)
 	Loc        *time.Location
 	Version    string
@@ -74,9 +77,12 @@ type Server struct {
 	ln   net.Listener
 	once sync.Once
 	m    *httpMetrics
+	keys *access.Keyring
+	pols map[*access.Principal]*ingest.Policy
 }
 
-// New builds the server and its routes.
+// New builds the server and its routes. A secret given twice panics: configuration is checked
+// before (see Check).
 func New(cfg Config, d Deps) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -85,6 +91,10 @@ func New(cfg Config, d Deps) *Server {
 		cfg.Loc = time.UTC
 	}
 	s := &Server{cfg: cfg, d: d}
+	var err error
+	if s.keys, s.pols, err = keyring(cfg); err != nil {
+		panic("server: " + err.Error())
+	}
 	bodyLimit := int64(8 << 20)
 	if d.Door != nil {
 		bodyLimit = d.Door.MaxBytes()
@@ -143,40 +153,8 @@ func bearer(c *fiber.Ctx) string {
 	return ""
 }
 
-// viewer authenticates a read request: a viewer token as Bearer or ?token=.
-func (s *Server) viewer(c *fiber.Ctx) (Viewer, error) {
-	tok := bearer(c)
-	if tok == "" {
-		tok = c.Query("token")
-	}
-	if tok == "" {
-		return Viewer{}, errs.E(errs.Unauthorized, "token", "viewer token required (Authorization: Bearer or ?token=)")
-	}
-	if v, ok := s.cfg.ViewTokens[tok]; ok {
-		return v, nil
-	}
-	if _, ok := s.cfg.IngestKeys[tok]; ok {
-		// Source systems may read the region tree and series to place their events.
-		return Viewer{Name: "source"}, nil
-	}
-	return Viewer{}, errs.E(errs.Unauthorized, "token", "unknown token")
-}
-
-// allows reports whether v may see region code.
-func (s *Server) allows(v Viewer, code string) bool {
-	if v.Region == "" {
-		return true
-	}
-	for _, p := range s.d.Tree.Path(code) {
-		if p == v.Region {
-			return true
-		}
-	}
-	return false
-}
-
 // authorizeTopic returns the hub's authorize func for a viewer.
-func (s *Server) authorizeTopic(v Viewer) func(dashboard.Topic) error {
+func (s *Server) authorizeTopic(v *access.Principal) func(dashboard.Topic) error {
 	return func(t dashboard.Topic) error {
 		code := t.Region
 		if code == "root" {

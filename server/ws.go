@@ -7,6 +7,7 @@ import (
 	"github.com/gofiber/contrib/websocket"
 	"github.com/gofiber/fiber/v2"
 
+	"zhili/access"
 	"zhili/dashboard"
 )
 
@@ -34,21 +35,14 @@ func (w wsConn) Ping() error {
 
 func (w wsConn) Close() error { return w.c.Close() }
 
-func (s *Server) websocketRoutes() {
-	s.app.Use("/ws", func(c *fiber.Ctx) error {
-		if !websocket.IsWebSocketUpgrade(c) {
-			return fiber.ErrUpgradeRequired
-		}
-		v, err := s.viewer(c)
-		if err != nil {
-			return err
-		}
-		c.Locals("viewer", v)
-		return c.Next()
-	})
-	s.app.Get("/ws", websocket.New(func(c *websocket.Conn) {
+// websocket answers GET /ws (behind require): it upgrades and serves one screen's topics.
+func (s *Server) websocket() fiber.Handler {
+	up := websocket.New(func(c *websocket.Conn) {
 		// The handler must block for the life of the connection: Fiber pools the context.
-		v, _ := c.Locals("viewer").(Viewer)
+		v, _ := c.Locals(principalKey).(*access.Principal)
+		if v == nil {
+			return
+		}
 		c.SetReadLimit(wsReadLimit)
 		_ = c.SetReadDeadline(time.Now().Add(wsReadWait))
 		c.SetPongHandler(func(string) error { return c.SetReadDeadline(time.Now().Add(wsReadWait)) })
@@ -68,7 +62,13 @@ func (s *Server) websocketRoutes() {
 		// Small buffers: memory is multiplied by the number of screens.
 		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
-	}))
+	})
+	return func(c *fiber.Ctx) error {
+		if !websocket.IsWebSocketUpgrade(c) {
+			return fiber.ErrUpgradeRequired
+		}
+		return up(c)
+	}
 }
 
 var _ dashboard.Conn = wsConn{}

@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -39,24 +40,56 @@ func applyEnvAndFile(fs *flag.FlagSet, file map[string]any) error {
 	return err
 }
 
+// configFile is a parsed YAML config file: its top-level values and its node tree (for the
+// access sections and line numbers).
+type configFile struct {
+	Path   string
+	Values map[string]any
+	Doc    yaml.Node
+}
+
 // loadConfigFile reads a YAML config file (empty path: none).
-func loadConfigFile(path string) (map[string]any, error) {
+func loadConfigFile(path string) (*configFile, error) {
+	cf := &configFile{Path: path, Values: map[string]any{}}
 	if path == "" {
-		return map[string]any{}, nil
+		return cf, nil
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config: %w", err)
 	}
-	m := map[string]any{}
-	if err := yaml.Unmarshal(b, &m); err != nil {
+	if err := yaml.Unmarshal(b, &cf.Values); err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
-	return m, nil
+	if err := yaml.Unmarshal(b, &cf.Doc); err != nil {
+		return nil, fmt.Errorf("config %s: %w", path, err)
+	}
+	return cf, nil
+}
+
+// checkKeys fails closed on a top-level key that is neither a flag nor one of extra, naming
+// the file and line (a misspelt key would otherwise be ignored).
+func (cf *configFile) checkKeys(fs *flag.FlagSet, extra ...string) error {
+	root := &cf.Doc
+	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
+		root = root.Content[0]
+	}
+	if root.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		k := root.Content[i]
+		name := strings.ReplaceAll(k.Value, "_", "-")
+		if fs.Lookup(name) != nil && name != "config" || slices.Contains(extra, k.Value) {
+			continue
+		}
+		return fmt.Errorf("%s:%d: unknown config key %q", cf.Path, k.Line, k.Value)
+	}
+	return nil
 }
 
 // parseFlags parses args, then the environment and the config file named by --config.
-func parseFlags(fs *flag.FlagSet, args []string, configFlag *string) (map[string]any, error) {
+func parseFlags(fs *flag.FlagSet, args []string, configFlag *string) (*configFile, error) {
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -74,5 +107,5 @@ func parseFlags(fs *flag.FlagSet, args []string, configFlag *string) (map[string
 	if err != nil {
 		return nil, err
 	}
-	return file, applyEnvAndFile(fs, file)
+	return file, applyEnvAndFile(fs, file.Values)
 }

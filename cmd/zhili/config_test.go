@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"zhili/access"
 )
 
 func TestFlagPrecedence(t *testing.T) {
@@ -28,15 +30,38 @@ func TestFlagPrecedence(t *testing.T) {
 	if listen != "0.0.0.0:9000" || tick.String() != "500ms" || lines != 3 {
 		t.Fatalf("listen=%s tick=%s lines=%d: want file, env, flag", listen, tick, lines)
 	}
-	keys, tokens, err := accessFromFile(file)
+	k, err := access.ParseConfig(&file.Doc, file.Path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if tokens["t1"].Region != "411502001" || len(keys["k1"].Types) != 1 {
-		t.Fatalf("access %v %v", keys, tokens)
+	if p, ok := k.Lookup("t1"); !ok || len(p.Regions) != 1 || p.Regions[0] != "411502001" || p.Roles.Has(access.Source) {
+		t.Fatalf("token t1: %+v", p)
 	}
-	if _, _, err := accessFromFile(map[string]any{"ingest_keys": []any{map[string]any{"key": "k", "types": []any{"case.nope"}}}}); err == nil {
-		t.Fatal("unknown type in config accepted")
+	if p, ok := k.Lookup("k1"); !ok || len(p.Types) != 1 || p.Roles != access.Of(access.Source) {
+		t.Fatalf("key k1: %+v", p)
+	}
+	if err := file.checkKeys(fs, access.Sections...); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestServeConfigFailsClosed: a misspelt key, an unknown role or region refuses to start and
+// names the file and line.
+func TestServeConfigFailsClosed(t *testing.T) {
+	for _, c := range []struct{ src, want string }{
+		{"listen: 127.0.0.1:0\nview_tokenz: t\n", `zhili.yaml:2: unknown config key "view_tokenz"`},
+		{"access:\n  - {token: t, roles: [screen], regions: [\"999\"]}\n", `unknown region "999"`},
+		{"access:\n  - {token: t, roles: [mayor]}\n", `unknown role "mayor"`},
+		{"view_tokens:\n  - {token: t, regoin: \"411502\"}\n", `unknown field "regoin"`},
+	} {
+		dir := t.TempDir()
+		cfg := filepath.Join(dir, "zhili.yaml")
+		os.WriteFile(cfg, []byte(c.src), 0o600)
+		var out, errb bytes.Buffer
+		code := run([]string{"serve", "--config", cfg, "--data", dir, "--listen", "127.0.0.1:0", "--ingest-key", "k", "--view-token", "v"}, &out, &errb)
+		if code == 0 || !strings.Contains(errb.String(), c.want) || !strings.Contains(errb.String(), "zhili.yaml:") {
+			t.Errorf("%q: exit %d, stderr %q; want %q", c.src, code, errb.String(), c.want)
+		}
 	}
 }
 

@@ -173,7 +173,7 @@ func runImportCases(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return err
 	}
-	if err := applyEnvAndFile(fs, file); err != nil {
+	if err := applyEnvAndFile(fs, file.Values); err != nil {
 		return err
 	}
 	if len(files) != 1 {

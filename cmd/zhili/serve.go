@@ -14,10 +14,9 @@ import (
 	_ "net/http/pprof" // served only on --debug-listen
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
-	"zhili/event"
+	"zhili/access"
 	"zhili/geo"
 	"zhili/ingest"
 	"zhili/internal/app"
@@ -117,36 +116,44 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--regions %s: %w", f.regions, err)
 		}
 	}
-	keys, tokens, err := accessFromFile(file)
+	if err := file.checkKeys(fs, access.Sections...); err != nil {
+		return err
+	}
+	principals, err := access.ParseConfig(&file.Doc, file.Path, func(code string) bool { return tree.Get(code) != nil })
 	if err != nil {
 		return err
 	}
-	if f.demo && (f.ingestKey == "" && len(keys) == 0 || f.viewToken == "" && len(tokens) == 0) {
+	sources, readers := principals.Count(access.Of(access.Source)), principals.Count(access.Readers)
+	if f.demo && (f.ingestKey == "" && sources == 0 || f.viewToken == "" && readers == 0) {
 		// Generated once per data directory, so bookmarked screen URLs survive a restart.
 		k, t, err := demoAccess(f.data)
 		if err != nil {
 			return err
 		}
-		if f.ingestKey == "" && len(keys) == 0 {
+		if f.ingestKey == "" && sources == 0 {
 			f.ingestKey = k
 		}
-		if f.viewToken == "" && len(tokens) == 0 {
+		if f.viewToken == "" && readers == 0 {
 			f.viewToken = t
 		}
 	}
+	keys := map[string]*ingest.Policy{}
+	tokens := map[string]server.Viewer{}
 	if f.ingestKey != "" {
 		keys[f.ingestKey] = &ingest.Policy{Name: "default"}
+		sources++
 	}
 	if f.viewToken != "" {
 		tokens[f.viewToken] = server.Viewer{Name: "default"}
+		readers++
 	}
-	if len(keys) == 0 || len(tokens) == 0 {
-		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token (or use --demo)")
+	if sources == 0 || readers == 0 {
+		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token, or an access list in --config (or use --demo)")
 	}
 
 	a, err := app.New(app.Config{CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
-		IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
+		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log,
 		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL})
 	if err != nil {
@@ -224,71 +231,4 @@ Zhili demo: %s (%s), %d regions, live simulated feed.
 `, tree.Root.Name, tree.Root.Code, tree.Len(), base, token, base, token, base, token, base, token, base, token, base, token,
 		base, token, base, token, base,
 		key, base, base, key)
-}
-
-// accessFromFile reads ingest_keys and view_tokens from the config file.
-func accessFromFile(file map[string]any) (map[string]*ingest.Policy, map[string]server.Viewer, error) {
-	keys := map[string]*ingest.Policy{}
-	tokens := map[string]server.Viewer{}
-	list := func(k string) ([]map[string]any, error) {
-		v, ok := file[k]
-		if !ok {
-			return nil, nil
-		}
-		xs, ok := v.([]any)
-		if !ok {
-			return nil, fmt.Errorf("config %s: must be a list", k)
-		}
-		var out []map[string]any
-		for i, x := range xs {
-			m, ok := x.(map[string]any)
-			if !ok {
-				return nil, fmt.Errorf("config %s[%d]: must be a mapping", k, i)
-			}
-			out = append(out, m)
-		}
-		return out, nil
-	}
-	strs := func(v any) []string {
-		xs, _ := v.([]any)
-		var out []string
-		for _, x := range xs {
-			out = append(out, fmt.Sprint(x))
-		}
-		return out
-	}
-	ks, err := list("ingest_keys")
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, m := range ks {
-		key := fmt.Sprint(m["key"])
-		if m["key"] == nil || key == "" {
-			return nil, nil, fmt.Errorf("config ingest_keys[%d]: key required", i)
-		}
-		p := &ingest.Policy{Name: fmt.Sprint(m["name"]), Regions: strs(m["regions"])}
-		for _, t := range strs(m["types"]) {
-			if !event.Type(t).Known() {
-				return nil, nil, fmt.Errorf("config ingest_keys[%d]: unknown type %q", i, t)
-			}
-			p.Types = append(p.Types, event.Type(t))
-		}
-		keys[key] = p
-	}
-	ts, err := list("view_tokens")
-	if err != nil {
-		return nil, nil, err
-	}
-	for i, m := range ts {
-		tok := fmt.Sprint(m["token"])
-		if m["token"] == nil || tok == "" {
-			return nil, nil, fmt.Errorf("config view_tokens[%d]: token required", i)
-		}
-		v := server.Viewer{Name: fmt.Sprint(m["name"]), PII: m["pii"] == true}
-		if r, ok := m["region"]; ok {
-			v.Region = strings.TrimSpace(fmt.Sprint(r))
-		}
-		tokens[tok] = v
-	}
-	return keys, tokens, nil
 }

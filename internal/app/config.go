@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 
+	"zhili/access"
 	"zhili/calendar"
 	"zhili/clock"
 	"zhili/event"
@@ -39,9 +40,10 @@ type Config struct {
 	ClientQueueB int // bytes
 	MaxLines     int
 	MaxBytes     int64
-	StoreMemory  string // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
-	HexRes       int    // H3 resolution of the hex hotspot level (0 = default)
-	HexMinLocal  int    // events a hex cell's neighbourhood needs to be hot (0 = default 3, < 0 none)
+	StoreMemory  string          // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
+	HexRes       int             // H3 resolution of the hex hotspot level (0 = default)
+	HexMinLocal  int             // events a hex cell's neighbourhood needs to be hot (0 = default 3, < 0 none)
+	Access       *access.Keyring // principals from the access config
 	IngestKeys   map[string]*ingest.Policy
 	ViewTokens   map[string]server.Viewer
 	// Whistle clocks: Clocks, else ClocksFile over the defaults, else governance.DefaultClocks.
@@ -147,6 +149,9 @@ func (c *Config) resolve() error {
 	if c.Name == "" {
 		host, _ := os.Hostname()
 		c.Name = fmt.Sprintf("%s-%d", host, os.Getpid())
+	}
+	if err := server.CheckAccess(server.Config{Access: c.Access, IngestKeys: c.IngestKeys, ViewTokens: c.ViewTokens}); err != nil {
+		return fmt.Errorf("access: %w", err)
 	}
 	return nil
 }

@@ -1,0 +1,107 @@
+package app
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"zhili/access"
+	"zhili/server"
+)
+
+// TestAccessTableWalked sends every route of the access table with a secret of every role, and
+// with none: a route admits exactly the roles the table names, and a source key never reads.
+func TestAccessTableWalked(t *testing.T) {
+	k := &access.Keyring{}
+	secrets := map[access.Role]string{}
+	for _, r := range access.AllRoles() {
+		secrets[r] = "secret-" + r.String()
+		if err := k.Add(secrets[r], &access.Principal{Name: r.String(), Roles: access.Of(r)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, Access: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	base := "http://" + a.Addr
+	root := a.cfg.Tree.Root.Code
+
+	// A request each route answers (given the right role) with something other than 401/403.
+	path := map[string]string{
+		"/api/v1/regions":        "/api/v1/regions?depth=0",
+		"/api/v1/hexes":          "/api/v1/hexes?ids=8840b529a5fffff",
+		"/api/v1/series":         "/api/v1/series?region=" + root,
+		"/api/v1/counts":         "/api/v1/counts?region=" + root,
+		"/api/v1/hotspots":       "/api/v1/hotspots?region=" + root,
+		"/api/v1/cases/:id":      "/api/v1/cases/no-such-case",
+		"/api/v1/audit/rates":    "/api/v1/audit/rates",
+		"/api/v1/audit/whistles": "/api/v1/audit/whistles",
+		"/*":                     "/",
+	}
+	do := func(rule server.Rule, secret string) int {
+		p := rule.Path
+		if q, ok := path[p]; ok {
+			p = q
+		}
+		var body io.Reader
+		if rule.Method == "POST" {
+			body = strings.NewReader(`{"id":"walk-1","type":"case.reported","case_id":"walk-1","time":"2026-01-01T00:00:00Z"}` + "\n")
+		}
+		req, _ := http.NewRequest(rule.Method, base+p, body)
+		if secret != "" {
+			req.Header.Set("Authorization", "Bearer "+secret)
+		}
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		if rule.Path == "/ws" {
+			req.Header.Set("Connection", "Upgrade")
+			req.Header.Set("Upgrade", "websocket")
+			req.Header.Set("Sec-WebSocket-Version", "13")
+			req.Header.Set("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ==")
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", rule.Method, p, err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	walked := 0
+	for _, rule := range server.Rules {
+		if rule.Public {
+			if st := do(rule, ""); st == 401 || st == 403 {
+				t.Errorf("%s %s is public but answered %d without a secret", rule.Method, rule.Path, st)
+			}
+			continue
+		}
+		if st := do(rule, ""); st != 401 {
+			t.Errorf("%s %s without a secret: %d, want 401", rule.Method, rule.Path, st)
+		}
+		if st := do(rule, "not-a-secret"); st != 401 {
+			t.Errorf("%s %s with an unknown secret: %d, want 401", rule.Method, rule.Path, st)
+		}
+		for _, r := range access.AllRoles() {
+			st := do(rule, secrets[r])
+			walked++
+			switch admitted := rule.Roles.Has(r); {
+			case admitted && (st == 401 || st == 403):
+				t.Errorf("%s %s as %s: %d, but the table admits %s", rule.Method, rule.Path, r, st, rule.Roles)
+			case !admitted && st != 403:
+				t.Errorf("%s %s as %s: %d, want 403 (the table admits %s)", rule.Method, rule.Path, r, st, rule.Roles)
+			}
+			if r == access.Source && rule.Method == "GET" && st != 403 {
+				t.Errorf("a source key read %s %s: %d", rule.Method, rule.Path, st)
+			}
+		}
+	}
+	if walked < 10*len(access.AllRoles()) {
+		t.Fatalf("walked %d route × role pairs: the table is smaller than the API", walked)
+	}
+}

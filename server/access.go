@@ -1,0 +1,154 @@
+package server
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"zhili/access"
+	"zhili/errs"
+	"zhili/ingest"
+)
+
+// Rule is one row of the access table: a route and the roles it admits. Public routes admit
+// anyone without a secret.
+type Rule struct {
+	Method, Path string
+	Roles        access.Set
+	Public       bool
+	What         string
+}
+
+// Rules is the access table: every route the server answers, the roles it admits and why.
+// routes() registers exactly these, in this order (the pages' catch-all last); docs/ACCESS.md
+// prints it and a test walks it.
+var Rules = []Rule{
+	{"GET", "/healthz", 0, true, "liveness"},
+	{"GET", "/readyz", 0, true, "readiness of the store and the engines"},
+	{"GET", "/metrics", 0, true, "Prometheus metrics (counts only; bind it to the monitoring network)"},
+	{"GET", "/openapi.yaml", 0, true, "the API description"},
+	{"POST", "/api/v1/events", access.Of(access.Source), false, "send events, within the key's regions and types"},
+	{"GET", "/api/v1/regions", access.Readers, false, "the region tree (outlines) of the token's regions"},
+	{"GET", "/api/v1/hexes", access.Of(access.Screen, access.Leader), false, "outlines of H3 cells (geometry only)"},
+	{"GET", "/api/v1/series", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per step (the overview's 24-hour chart)"},
+	{"GET", "/api/v1/counts", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per region for a period"},
+	{"GET", "/api/v1/hotspots", access.Of(access.Leader), false, "hotspot reviews over history"},
+	{"GET", "/api/v1/cases/:id", access.Of(access.Leader, access.Evaluator, access.Officer), false, "a case's timeline; personal fields only for officer"},
+	{"GET", "/api/v1/audit/rates", access.Of(access.Evaluator), false, "the three rates per department"},
+	{"GET", "/api/v1/audit/whistles", access.Of(access.Evaluator), false, "the whistle audit"},
+	{"GET", "/ws", access.Of(access.Screen, access.Leader), false, "live topics of the token's regions"},
+	{"GET", "/*", 0, true, "the wall-screen pages and their scripts (no data)"},
+}
+
+// keyring builds the server's principals from the configured keyring and the plain maps.
+func keyring(cfg Config) (*access.Keyring, map[*access.Principal]*ingest.Policy, error) {
+	k := cfg.Access.Clone()
+	policies := map[*access.Principal]*ingest.Policy{}
+	for secret, pol := range cfg.IngestKeys {
+		p := &access.Principal{Name: pol.Name, Roles: access.Of(access.Source), Regions: pol.Regions, Types: pol.Types}
+		if err := k.Add(secret, p); err != nil {
+			return nil, nil, err
+		}
+		policies[p] = pol
+	}
+	for secret, v := range cfg.ViewTokens {
+		p := &access.Principal{Name: v.Name, Roles: v.Roles}
+		if p.Roles == 0 {
+			p.Roles = access.LegacyViewerRoles
+			if v.PII {
+				p.Roles |= access.Of(access.Officer)
+			}
+		}
+		if v.Region != "" {
+			p.Regions = []string{v.Region}
+		}
+		if err := k.Add(secret, p); err != nil {
+			return nil, nil, err
+		}
+	}
+	for _, p := range k.Principals() {
+		if p.Roles.Has(access.Source) && policies[p] == nil {
+			policies[p] = &ingest.Policy{Name: p.Name, Types: p.Types, Regions: p.Regions}
+		}
+	}
+	return k, policies, nil
+}
+
+// CheckAccess reports a configuration New would refuse (a secret given twice).
+func CheckAccess(cfg Config) error {
+	_, _, err := keyring(cfg)
+	return err
+}
+
+// secret is the presented credential: Bearer, or ?token= (screens open in a browser).
+func secret(c *fiber.Ctx) string {
+	if s := bearer(c); s != "" {
+		return s
+	}
+	return c.Query("token")
+}
+
+// require admits a request whose secret holds one of roles and keeps its principal for the
+// handler.
+func (s *Server) require(roles access.Set) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		ingest := roles == access.Of(access.Source)
+		sec := secret(c)
+		if ingest {
+			sec = bearer(c) // a key never travels in a URL
+		}
+		switch _, ok := s.keys.Lookup(sec); {
+		case sec == "" && ingest:
+			return errs.E(errs.Unauthorized, "key", "source API key required (Authorization: Bearer <key>)")
+		case sec == "":
+			return errs.E(errs.Unauthorized, "token", "token required (Authorization: Bearer or ?token=)")
+		case !ok && ingest:
+			return errs.E(errs.Unauthorized, "key", "unknown source API key")
+		case !ok:
+			return errs.E(errs.Unauthorized, "token", "unknown token")
+		}
+		p, _ := s.keys.Lookup(sec)
+		if !p.Roles.Meets(roles) {
+			return errs.E(errs.Forbidden, "role", "this token (%s) may not %s %s: it needs one of the roles %s",
+				p.Roles, c.Method(), c.Route().Path, roles)
+		}
+		c.Locals(principalKey, p)
+		return c.Next()
+	}
+}
+
+// principalKey is a string: the WebSocket upgrade copies only string-keyed locals.
+const principalKey = "zhili.principal"
+
+// principal is the request's principal, set by require.
+func principal(c *fiber.Ctx) *access.Principal {
+	p, _ := c.Locals(principalKey).(*access.Principal)
+	if p == nil {
+		return &access.Principal{} // unreachable behind require; sees nothing
+	}
+	return p
+}
+
+// home is the region "root" means for p: the tree's root, or p's one region.
+func (s *Server) home(p *access.Principal) (string, error) {
+	switch len(p.Regions) {
+	case 0:
+		return s.d.Tree.Root.Code, nil
+	case 1:
+		return p.Regions[0], nil
+	}
+	return "", errs.E(errs.Invalid, "region", "this token covers %d regions: name one", len(p.Regions))
+}
+
+// allows reports whether p may see region code.
+func (s *Server) allows(p *access.Principal, code string) bool {
+	if len(p.Regions) == 0 {
+		return true
+	}
+	for _, a := range s.d.Tree.Path(code) {
+		for _, r := range p.Regions {
+			if a == r {
+				return true
+			}
+		}
+	}
+	return false
+}
