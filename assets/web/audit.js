@@ -521,7 +521,7 @@
     retryDelay = RETRY_MIN_MS;
     clearTimeout(retryTimer);
     retryTimer = 0;
-    Z.updatedAt = clockOf(serverNow());
+    Z.updatedAt = time.hms(serverNow(), tzMin());
     $('updated-at').textContent = Z.updatedAt;
     syncBanner();
   }
@@ -538,10 +538,6 @@
   // periodEndOf is midnight starting the date "YYYY-MM-DD" in the deployment's zone.
   function periodEndOf(day) {
     return time.dayStart(day, tzMin());
-  }
-  // clockOf formats ms as "hh:mm:ss" in the deployment's zone.
-  function clockOf(ms) {
-    return time.hms(ms, tzMin());
   }
 
   function setExports(q) {
