@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { checkDupes } from './check-dupes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const web = join(here, 'web');
@@ -27,6 +28,13 @@ function hashOf(buf) {
 function fail(msg) {
   console.error(`build: ${msg}`);
   process.exit(1);
+}
+
+// The pages share code through the kit (web/kit*.js): a function defined in two scripts is a
+// copy that will drift, and stops the build.
+const dupes = checkDupes(web);
+if (dupes.length) {
+  fail('functions defined twice under web/ (move them into the kit, or rename page-specific ones):\n  ' + dupes.join('\n  '));
 }
 
 if (!existsSync(echartsPath)) {

@@ -32,7 +32,9 @@
  */
 (function () {
   'use strict';
-  const { clampNum, storageGet, storageSet, $, esc, num, pad2, labelPoint } = window.ZhiliLive.util;
+  const { clampNum, $, esc, num, mergePatch } = window.Zhili;
+  const { labelPoint } = window.Zhili.map;
+  const time = window.Zhili.time;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -92,7 +94,6 @@
   const TEXT = {
     zh: {
       title_suffix: '社会治理指挥中心 · 一张屏',
-      updated: '数据更新于',
       new_today: '今日新增', open: '在办', overdue: '超期', resolved_today: '今日办结',
       flows_title: '三流联动 · 今日',
       up: '上行', up_sub: '群众与网格上报', down: '下行', down_sub: '派单与部门应哨',
@@ -100,7 +101,6 @@
       cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据', other: '其他',
       rates_title: '三率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
       map_title: '一网格 · 在办案件分布', map_title_new: '一网格 · 今日新增分布',
-      map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
       choro_open: '在办', choro_new: '今日新增', drill_back: '返回上级', parent_region: '上级区域',
       label_new: '新增',
       trend_title: '近24小时趋势', trend_new: '新增', trend_resolved: '办结', trend_hour: '{h}时',
@@ -109,14 +109,6 @@
       rank_title: '乡镇街道排名 · 今日', rank_no: '排名', rank_name: '乡镇（街道）',
       rank_new: '新增', rank_open: '在办', rank_overdue: '超期',
       feed_title: '实时案件', feed_empty: '暂无案件', unlocated: '未定位',
-      stale: '数据已中断 · 正在重新连接…', stale_for: '已 {n} 秒无数据', no_token: '缺少访问令牌（?token=）',
-      refused: '服务器拒绝了数据订阅',
-      lang_switch: 'EN',
-      weekdays: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
-      cat: {
-        dispute: '矛盾纠纷', security: '治安隐患', safety: '安全生产', environment: '环境卫生',
-        cityorder: '市容秩序', livelihood: '民生服务', petition: '信访',
-      },
       status: {
         reported: '已上报', accepted: '已受理', dispatched: '已派单', signed: '已签收', returned: '已退单',
         resolved: '已办结', closed: '已结案', reopened: '重新办理', duplicate: '重复件',
@@ -125,7 +117,6 @@
     },
     en: {
       title_suffix: ' Social Governance Command Center · One Screen',
-      updated: 'Data as of',
       new_today: 'New today', open: 'Open', overdue: 'Overdue', resolved_today: 'Resolved today',
       flows_title: 'Three flows · today',
       up: 'Upward', up_sub: 'Citizen & grid reports', down: 'Downward', down_sub: 'Dispatches & answers',
@@ -133,7 +124,6 @@
       cat_title: 'Cases by module · new today', cat_total: 'New today', no_data: 'No data', other: 'Other',
       rates_title: 'Three rates · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
       map_title: 'Grids · open cases', map_title_new: 'Grids · new today',
-      map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
       choro_open: 'Open', choro_new: 'New', drill_back: 'Up', parent_region: 'Parent region',
       label_new: 'New',
       trend_title: 'Last 24 hours', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00',
@@ -142,14 +132,6 @@
       rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
       rank_new: 'New', rank_open: 'Open', rank_overdue: 'Late',
       feed_title: 'Live cases', feed_empty: 'No cases yet', unlocated: 'Unlocated',
-      stale: 'Feed lost — reconnecting…', stale_for: 'no data for {n} s', no_token: 'No access token (?token=)',
-      refused: 'The server refused the subscription',
-      lang_switch: '中',
-      weekdays: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
-      cat: {
-        dispute: 'Disputes', security: 'Security', safety: 'Work safety', environment: 'Sanitation',
-        cityorder: 'City order', livelihood: 'Livelihood', petition: 'Petitions',
-      },
       status: {
         reported: 'Reported', accepted: 'Accepted', dispatched: 'Dispatched', signed: 'Signed', returned: 'Returned',
         resolved: 'Resolved', closed: 'Closed', reopened: 'Reopened', duplicate: 'Duplicate',
@@ -163,9 +145,8 @@
     'case.closed': 'closed', 'case.reopened': 'reopened', 'case.duplicate': 'duplicate',
   };
 
-  let lang = params.get('lang') || storageGet('zhili.lang') || 'zh';
-  if (!TEXT[lang]) lang = 'zh';
-  const t = (key) => (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.zh[key]);
+  const L = window.Zhili.texts.i18n(TEXT);
+  const t = L.t;
   for (const l of Object.keys(TEXT)) {
     const x = TEXT[l];
     const span = FLOW_MS % 60000 === 0 ? x.flow_min.replace('{n}', FLOW_MS / 60000) : x.flow_sec.replace('{n}', FLOW_MS / 1000);
@@ -194,7 +175,7 @@
     flows: 0, // flow lines drawn on the map
     flowKinds: { up: 0, down: 0, horizontal: 0 }, // of them, per flow
     flowsKept: 0, // flow events kept (drawn or waiting for the map)
-    serverNow: () => Date.now() + state.skewMs, // the deployment's clock (ms)
+    serverNow: () => clock.now(), // the deployment's clock (ms)
     clockText: '', // what the clock shows
     layoutMode: PANEL ? 'panel:' + PANEL : WALL ? 'wall:' + WALL.cols + 'x' + WALL.rows : 'stage',
     errors: [], // last few {topic, code, message} errors from the server (bounded)
@@ -244,22 +225,8 @@
   };
 
   // ---------------------------------------------------------------- helpers
-  // timeOf returns the hh:mm:ss of an RFC 3339 time in the deployment's time zone (the offset
-  // of the server's messages), whatever offset the source system wrote.
-  function timeOf(at) {
-    const ms = Date.parse(at || '');
-    if (!Number.isFinite(ms)) return '--:--:--';
-    if (state.tzMin === null) {
-      const d = new Date(ms);
-      return pad2(d.getHours()) + ':' + pad2(d.getMinutes()) + ':' + pad2(d.getSeconds());
-    }
-    const d = new Date(ms + state.tzMin * 60000);
-    return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds());
-  }
-  function catName(code) {
-    const names = t('cat');
-    return (names && names[code]) || TEXT.zh.cat[code] || code || '—';
-  }
+  const clock = time.clock(state);
+  const catName = (code) => L.cat(code) || '—';
   const otherColors = new Map();
   function catColor(code) {
     if (CATEGORY_COLORS[code]) return CATEGORY_COLORS[code];
@@ -291,35 +258,17 @@
     const i = Math.min(SCALE.length - 2, Math.floor(x));
     return lerpColor(SCALE[i], SCALE[i + 1], x - i);
   }
-  // mergePatch applies an RFC 7386 JSON merge patch and returns the result.
-  function mergePatch(target, patch) {
-    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-    const out = target !== null && typeof target === 'object' && !Array.isArray(target) ? target : {};
-    for (const k of Object.keys(patch)) {
-      const v = patch[k];
-      if (v === null) delete out[k];
-      else out[k] = mergePatch(out[k], v);
-    }
-    return out;
-  }
-
   // ---------------------------------------------------------------- stage scaling and charts
   const stage = $('stage');
   let scale = 1;
   let charts = { map: null, markers: null, cats: null, trend: null };
   let chartDpr = 0;
 
-  function fit() {
-    // The stage (one monitor, or a whole ?wall=) is scaled to the window, centred.
-    const w = window.innerWidth;
-    const h = window.innerHeight;
-    scale = Math.min(w / STAGE_W, h / STAGE_H) || 1;
-    const x = (w - STAGE_W * scale) / 2;
-    const y = (h - STAGE_H * scale) / 2;
-    stage.style.transform = 'translate(' + x + 'px,' + y + 'px) scale(' + scale + ')';
-    // Charts draw at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
-    const dpr = Math.max(1, (window.devicePixelRatio || 1) * scale);
-    Z.layout.scale = scale;
+  // fitCharts follows the stage's scale (one monitor, or a whole ?wall=, scaled to the window):
+  // charts draw at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
+  function fitCharts(s, dpr) {
+    scale = s;
+    Z.layout.scale = s;
     Z.layout.dpr = dpr;
     if (Math.abs(dpr - chartDpr) > 0.01) initCharts(dpr);
   }
@@ -469,26 +418,14 @@
     }
   }
 
-  let resizeTimer = 0;
-  window.addEventListener('resize', () => {
-    clearTimeout(resizeTimer);
-    resizeTimer = setTimeout(fit, 150);
-  });
-
   // ---------------------------------------------------------------- regions and the map
   let mapOptionSet = false;
   let mapShown = ''; // what the polygons show: language and open cases per township
   let mapAspect = 0.85;
   let mapBounds = null;
 
-  function apiURL(path) {
-    const u = new URL(path, location.href);
-    if (TOKEN) u.searchParams.set('token', TOKEN);
-    return u.toString();
-  }
-
   function fetchRegions(param) {
-    return fetch(apiURL('api/v1/regions?root=' + encodeURIComponent(param) + '&depth=-1'), { cache: 'no-cache', credentials: 'same-origin' })
+    return fetch(window.Zhili.apiURL('api/v1/regions?root=' + encodeURIComponent(param) + '&depth=-1', TOKEN), { cache: 'no-cache', credentials: 'same-origin' })
       .then((r) => {
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
@@ -512,7 +449,7 @@
         if (gen !== regionGen) return;
         console.warn('regions:', err);
         state.mapFailed = true;
-        setI18n($('map-status'), 'map_failed');
+        bar.setI18n($('map-status'), 'map_failed');
         setTimeout(() => { if (gen === regionGen) loadRegions(); }, regionsDelay);
         regionsDelay = Math.min(BACKOFF_MAX, regionsDelay * 2);
       });
@@ -627,8 +564,8 @@
   });
   window.addEventListener('popstate', () => navigate(regionParam(new URLSearchParams(location.search).get('region')), 'pop'));
 
-  // regionAt returns the code of the child region under a viewport point, or ''.
-  function regionAt(clientX, clientY) {
+  // childAtPixel returns the code of the child region under a viewport point, or ''.
+  function childAtPixel(clientX, clientY) {
     if (!charts.map || !state.mapReady || !mapOptionSet) return '';
     const el = $('map');
     const r = el.getBoundingClientRect();
@@ -636,32 +573,17 @@
     // The chart's own pixels: the stage (and a ?panel= cell) are scaled by CSS transforms.
     const xy = [(clientX - r.left) * el.offsetWidth / r.width, (clientY - r.top) * el.offsetHeight / r.height];
     const ll = charts.map.convertFromPixel({ geoIndex: 0 }, xy);
-    return ll ? childAt(ll) : '';
+    return ll ? townAt(ll) : '';
   }
-  function childAt(ll) {
-    for (const [code, g] of state.townGeoms) if (inGeometry(ll, g)) return code;
+  // townAt returns the code of the child region holding a [lon, lat] point, or ''.
+  function townAt(ll) {
+    for (const [code, g] of state.townGeoms) if (window.Zhili.map.inGeometry(ll, g)) return code;
     return '';
-  }
-  function inRing(p, ring) {
-    let inside = false;
-    for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-      const [xi, yi] = ring[i];
-      const [xj, yj] = ring[j];
-      if ((yi > p[1]) !== (yj > p[1]) && p[0] < ((xj - xi) * (p[1] - yi)) / (yj - yi) + xi) inside = !inside;
-    }
-    return inside;
-  }
-  function inGeometry(p, g) {
-    const polys = g.type === 'MultiPolygon' ? g.coordinates : g.type === 'Polygon' ? [g.coordinates] : [];
-    for (const poly of polys) {
-      if (poly.length && inRing(p, poly[0]) && !poly.slice(1).some((hole) => inRing(p, hole))) return true;
-    }
-    return false;
   }
   const mapWrap = $('map-wrap');
   mapWrap.addEventListener('click', (ev) => {
     if (ev.target.closest('.drill-nav')) return;
-    const code = regionAt(ev.clientX, ev.clientY);
+    const code = childAtPixel(ev.clientX, ev.clientY);
     if (code && state.hasChildren.has(code)) navigate(code, 'down'); // a region without children: nothing
   });
   let hoverQueued = false;
@@ -673,7 +595,7 @@
     hoverQueued = true;
     requestAnimationFrame(() => {
       hoverQueued = false;
-      mapWrap.classList.toggle('drillable', state.hasChildren.has(regionAt(hoverXY[0], hoverXY[1])));
+      mapWrap.classList.toggle('drillable', state.hasChildren.has(childAtPixel(hoverXY[0], hoverXY[1])));
     });
   });
 
@@ -709,7 +631,7 @@
     Z.regionCode = state.rootCode;
     Z.regionName = state.rootName;
     Z.regionChildren = towns.map((f) => String(f.properties.code));
-    applyLang();
+    bar.applyLang();
     // One map, four layers in drawing order: township fills (T), grid outlines (G), township
     // outlines with labels (O), the root outline (R). Each layer names its features with a prefix.
     const layer = (prefix, list) => list.map((f) => ({
@@ -723,17 +645,11 @@
     state.townships = towns.map((f) => String(f.properties.code));
     state.townCenters = new Map(towns.map((f) => [String(f.properties.code), labelPoint(f.geometry)]));
     // Bounds and the aspect of a degree at this latitude (equirectangular display).
-    let minX = 180, minY = 90, maxX = -180, maxY = -90;
-    const visit = (c) => {
-      if (typeof c[0] === 'number') {
-        minX = Math.min(minX, c[0]); maxX = Math.max(maxX, c[0]);
-        minY = Math.min(minY, c[1]); maxY = Math.max(maxY, c[1]);
-      } else for (const x of c) visit(x);
-    };
-    if (root && root.geometry) visit(root.geometry.coordinates);
-    if (minX <= maxX) {
+    const b = root ? window.Zhili.map.boundsOf(window.Zhili.map.polygonsOf(root.geometry)) : null;
+    const [minX, minY, maxX, maxY] = b || [180, 90, -180, -90];
+    if (b) {
       mapBounds = [[minX, maxY], [maxX, minY]];
-      mapAspect = Math.cos(((minY + maxY) / 2) * Math.PI / 180);
+      mapAspect = window.Zhili.map.aspectOf(b);
     }
     // Flow anchors: the command center at the root's centroid; the 12345 hotline in the corner of
     // the map's bounds farthest from every township label (horizontal flows start there).
@@ -796,7 +712,7 @@
       const b = stage.getBoundingClientRect();
       off = [(a.left - b.left) / scale, (a.top - b.top) / scale];
     }
-    const away = (v, seam, keep) => (Math.abs(v - seam) < keep ? seam + (v < seam ? -keep : keep) : v);
+    const away = window.Zhili.map.awayFromSeam;
     for (const [code, p] of state.townCenters) {
       const xy = charts.map.convertToPixel({ geoIndex: 0 }, p);
       if (!xy) continue;
@@ -840,20 +756,9 @@
     const cands = [];
     for (const f of [0.5, 0.25, 0.75, 0.1, 0.9]) cands.push([c[0] - f * w, c[1] + d], [c[0] - f * w, c[1] - d - h]);
     cands.push([c[0] + d, c[1] - h / 2], [c[0] - d - w, c[1] - h / 2]);
-    let best = 'bottom';
-    let least = Infinity;
-    for (const [x, y] of cands) {
-      let over = 0;
-      for (const [bx, by, bw, bh] of boxes) {
-        over += Math.max(0, Math.min(x + w, bx + bw) - Math.max(x, bx)) * Math.max(0, Math.min(y + h, by + bh) - Math.max(y, by));
-      }
-      if (over < least - 1) {
-        least = over;
-        // Offset from the top-left of the marker's symbol (18 px).
-        best = [Math.round(x - c[0] + 9), Math.round(y - c[1] + 9)];
-      }
-    }
-    return best;
+    const best = window.Zhili.map.leastOverlap(cands, w, h, boxes);
+    // Offset from the top-left of the marker's symbol (18 px).
+    return best ? [Math.round(best[0] - c[0] + 9), Math.round(best[1] - c[1] + 9)] : 'bottom';
   }
   function updateLabels() {
     const children = (state.overview && state.overview.children) || {};
@@ -951,7 +856,7 @@
   }
 
   function markerSeries() {
-    const now = Date.now() + state.skewMs;
+    const now = clock.now();
     // Drop expired markers (oldest first) so the array never holds more than the window.
     let drop = 0;
     while (drop < state.markers.length && now - state.markers[drop].at > MARKER_MS) drop++;
@@ -984,7 +889,7 @@
   // addFlow keeps a flow event for the map; at most MAX_FLOWS, the oldest dropped first.
   function addFlow(ev, at) {
     const kind = flowKind(ev);
-    if (!kind || !FLOW_MS || Date.now() + state.skewMs - at > FLOW_MS) return;
+    if (!kind || !FLOW_MS || clock.now() - at > FLOW_MS) return;
     const point = Array.isArray(ev.point) && ev.point.length >= 2 && Number.isFinite(Number(ev.point[0])) &&
       Number.isFinite(Number(ev.point[1])) ? [Number(ev.point[0]), Number(ev.point[1])] : null;
     const region = Array.isArray(ev.region) ? ev.region : [];
@@ -998,7 +903,7 @@
   // the command center, 下行 from the center down to the township, 横向 from the 12345 hotline to
   // the township. Lines fade with age and are dropped after FLOW_MS.
   function flowSeries() {
-    const now = Date.now() + state.skewMs;
+    const now = clock.now();
     state.flows = state.flows.filter((f) => now - f.at <= FLOW_MS);
     Z.flowsKept = state.flows.length;
     const kinds = { up: 0, down: 0, horizontal: 0 };
@@ -1053,7 +958,7 @@
     return false;
   }
   function scheduleRender() {
-    if (!renderer) renderer = window.ZhiliLive.util.scheduler(render);
+    if (!renderer) renderer = window.Zhili.scheduler(render);
     renderer.schedule();
   }
 
@@ -1062,7 +967,7 @@
     const d = state.dirty;
     state.dirty = { overview: false, cases: false, markers: false, polygons: false, lang: false, trend: false };
     try {
-      if (d.lang) applyLang();
+      if (d.lang) bar.applyLang();
       if (d.overview || d.lang) renderOverview();
       if (d.cases || d.lang) renderFeed();
       if (d.trend || d.lang) renderTrend();
@@ -1080,7 +985,7 @@
         if (d.overview || d.lang || d.polygons) {
           // Redraw the polygons only when what they show changed (most deltas do not touch them).
           const values = choroValues();
-          const key = lang + ':' + CHORO + ':' + state.townships.map((c) => values[c]).join(',');
+          const key = L.lang + ':' + CHORO + ':' + state.townships.map((c) => values[c]).join(',');
           if (key !== mapShown && throttle(throttles.polygons, POLYGONS_EVERY_MS, t0, 'polygons', d.lang)) {
             mapShown = key;
             charts.map.setOption({ geo: { regions: mapRegions() } });
@@ -1108,7 +1013,7 @@
         state.topics.get(TOPIC_CASES).seq !== null) {
       Z.ready = true;
       Z.readyAt = now;
-      checkStale();
+      live.checkStale();
       document.body.dataset.ready = '1';
     }
   }
@@ -1123,7 +1028,7 @@
     const totals = o.totals || {};
     if (o.region && o.region.name && !state.rootName) {
       state.rootName = o.region.name;
-      updateTitle();
+      bar.updateTitle();
     }
     for (const key of Object.keys(flips)) {
       const v = typeof totals[key] === 'number' ? totals[key] : null;
@@ -1157,7 +1062,7 @@
       return;
     }
     const pct = Math.max(0, Math.min(100, v * 100));
-    val.textContent = (pct >= 99.95 || pct === 0 ? pct.toFixed(0) : pct.toFixed(1)) + '%';
+    val.textContent = window.Zhili.percent(pct / 100, 'auto');
     ring.style.setProperty('--p', pct.toFixed(2));
     ring.style.setProperty('--c', pct >= 90 ? '#2ee59d' : pct >= 75 ? '#2fd3ff' : pct >= 60 ? '#ffb020' : '#ff3b4e');
   }
@@ -1179,7 +1084,7 @@
       rows.push({ code: '', name: t('other'), value: rest, color: '#8aa0b8' });
     }
     const total = rows.reduce((s, x) => s + x.value, 0);
-    const key = lang + JSON.stringify(rows);
+    const key = L.lang + JSON.stringify(rows);
     if (key === catsShown) return;
     catsShown = key;
     catList.innerHTML = rows.map((r) => '<li' + (r.value ? '' : ' class="zero"') + '>' +
@@ -1258,7 +1163,7 @@
     const place = e.town ? regionName(e.town) : t('unlocated');
     const prio = e.priority === 'urgent' || e.priority === 'critical'
       ? '<b class="feed-prio ' + e.priority + '">' + esc(t('prio')[e.priority]) + '</b>' : '';
-    return '<span class="feed-time">' + esc(timeOf(e.at)) + '</span>' +
+    return '<span class="feed-time">' + esc(clock.timeOf(e.at)) + '</span>' +
       '<span class="feed-cat" style="background:' + catColor(e.category) + '">' + esc(catName(e.category)) + '</span>' +
       '<span class="feed-place"><span class="nm">' + esc(place) + '</span>' + prio + '</span>' +
       '<span class="feed-status s-' + esc(status) + '">' + esc(statusText) + '</span>';
@@ -1301,8 +1206,8 @@
 
   // ---------------------------------------------------------------- choropleth switch
   function updateChoroUI() {
-    setI18n($('map-title'), CHORO === 'new' ? 'map_title_new' : 'map_title');
-    setI18n($('legend-name'), CHORO === 'new' ? 'legend_new_today' : 'legend_open');
+    bar.setI18n($('map-title'), CHORO === 'new' ? 'map_title_new' : 'map_title');
+    bar.setI18n($('legend-name'), CHORO === 'new' ? 'legend_new_today' : 'legend_open');
     for (const b of document.querySelectorAll('#choro-switch [data-choro]')) {
       b.classList.toggle('on', b.dataset.choro === CHORO);
       b.setAttribute('aria-pressed', String(b.dataset.choro === CHORO));
@@ -1334,15 +1239,9 @@
     reloadAt: 0, // performance.now() after which a reconnect's reload runs (0: none pending)
   };
   let trendShown = '';
-  const serverNow = () => Date.now() + state.skewMs;
-  // hourStart is the start of the deployment's hour holding ms (offsets may be partial hours).
-  function hourStart(ms) {
-    const off = (state.tzMin === null ? -new Date(ms).getTimezoneOffset() : state.tzMin) * 60000;
-    return Math.floor((ms + off) / HOUR_MS) * HOUR_MS - off;
-  }
   // rollTrend moves the window to end with the current hour; reports whether it moved.
   function rollTrend() {
-    const from = hourStart(serverNow()) - (TREND_HOURS - 1) * HOUR_MS;
+    const from = clock.hourStart(clock.now()) - (TREND_HOURS - 1) * HOUR_MS;
     if (from === trend.from) return false;
     const n = Math.round((from - trend.from) / HOUR_MS);
     for (const a of [trend.reported, trend.resolved]) {
@@ -1364,7 +1263,6 @@
     trend.loadedAt = -Infinity;
     state.dirty.trend = true;
   }
-  const isoSec = (ms) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
   function loadTrend() {
     const gen = ++trend.gen;
     rollTrend();
@@ -1373,8 +1271,8 @@
     trend.loadedAt = performance.now();
     trend.reconnects = Z.reconnects;
     trend.reloadAt = 0;
-    const get = (type) => fetch(apiURL('api/v1/series?region=' + encodeURIComponent(REGION) + '&step=1h&from=' + isoSec(from) +
-      '&to=' + isoSec(from + TREND_HOURS * HOUR_MS) + '&type=' + type), { cache: 'no-store', credentials: 'same-origin' })
+    const get = (type) => fetch(window.Zhili.apiURL('api/v1/series?region=' + encodeURIComponent(REGION) + '&step=1h&from=' + time.isoSec(from) +
+      '&to=' + time.isoSec(from + TREND_HOURS * HOUR_MS) + '&type=' + type, TOKEN), { cache: 'no-store', credentials: 'same-origin' })
       .then((r) => {
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
@@ -1432,8 +1330,7 @@
     if (now - trend.loadedAt > TREND_REFRESH_MS || (trend.reloadAt && now >= trend.reloadAt)) loadTrend();
   }
   function hourLabel(ms) {
-    const h = state.tzMin === null ? new Date(ms).getHours() : new Date(ms + state.tzMin * 60000).getUTCHours();
-    return t('trend_hour').replace('{h}', pad2(h));
+    return t('trend_hour').replace('{h}', window.Zhili.pad2(clock.parts(ms)[4]));
   }
   function renderTrend() {
     if (!charts.trend || !trend.from) return;
@@ -1455,7 +1352,7 @@
     Z.trend.resolved = trend.resolved.slice();
     const width = charts.trend.getWidth() || 900;
     const every = [1, 2, 3, 4, 6].find((n) => (width - 70) / TREND_HOURS * n >= 48) || 6;
-    const key = lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join();
+    const key = L.lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join();
     if (key === trendShown) return;
     trendShown = key;
     const font = getComputedStyle(document.body).fontFamily;
@@ -1530,54 +1427,24 @@
     d.classList.add('flipping');
   }
 
-  // ---------------------------------------------------------------- language
-  function setI18n(el, key) {
-    el.dataset.i18n = key;
-    el.textContent = t(key);
-  }
-  function applyLang() {
-    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-    document.body.classList.toggle('lang-en', lang === 'en');
-    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-    $('lang-switch').textContent = t('lang_switch');
-    updateTitle();
-    updateClock();
-    updateChoroUI();
-    updateDrillNav();
-    catsShown = '';
-    rankShown = '';
-    trendShown = '';
-    state.centerLabel = '';
-  }
-  function updateTitle() {
-    const title = (state.rootName || '') + t('title_suffix');
-    $('title').textContent = title.trim();
-    document.title = title.trim();
-  }
-  $('lang-switch').addEventListener('click', () => {
-    lang = lang === 'zh' ? 'en' : 'zh';
-    storageSet('zhili.lang', lang);
-    state.dirty.lang = true;
-    scheduleRender();
+  // ---------------------------------------------------------------- title bar, clock, language
+  const bar = window.Zhili.chrome.frame({
+    L, clock, Z,
+    title: () => (state.rootName || '') + t('title_suffix'),
+    lastDataAt: () => state.lastDataAt,
+    onLang() {
+      updateChoroUI();
+      updateDrillNav();
+      catsShown = '';
+      rankShown = '';
+      trendShown = '';
+      state.centerLabel = '';
+    },
+    onSwitch() {
+      state.dirty.lang = true;
+      scheduleRender();
+    },
   });
-
-  // ---------------------------------------------------------------- clock and stale banner
-  function updateClock() {
-    // The clock shows the deployment's time (the offset of the server's "at"), like the data.
-    const ms = Date.now() + state.skewMs;
-    let y, mo, da, wd, h, mi, se;
-    if (state.tzMin === null) {
-      const d = new Date(ms);
-      [y, mo, da, wd, h, mi, se] = [d.getFullYear(), d.getMonth(), d.getDate(), d.getDay(), d.getHours(), d.getMinutes(), d.getSeconds()];
-    } else {
-      const d = new Date(ms + state.tzMin * 60000);
-      [y, mo, da, wd, h, mi, se] = [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCDay(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
-    }
-    Z.clockText = pad2(h) + ':' + pad2(mi) + ':' + pad2(se);
-    $('clock-time').textContent = Z.clockText;
-    $('clock-date').textContent = y + '-' + pad2(mo + 1) + '-' + pad2(da) + ' ' + t('weekdays')[wd];
-    $('updated-at').textContent = state.lastDataAt ? timeOf(state.lastDataAt) : '--:--:--';
-  }
 
   // ---------------------------------------------------------------- WebSocket (live.js)
   const live = window.ZhiliLive({
@@ -1601,12 +1468,10 @@
       scheduleRender();
     },
     onTime(at, tzChanged) {
-      if (tzChanged) updateClock();
-      $('updated-at').textContent = timeOf(at);
+      if (tzChanged) bar.updateClock();
+      bar.noteData(at);
     },
   });
-  const connect = live.connect;
-  function checkStale() { live.checkStale(); }
 
   function applyCasesSnapshot(data) {
     state.feed.clear();
@@ -1630,13 +1495,13 @@
     updateFeed(ev, true, live);
     if (live) countTrend(ev);
     const at = Date.parse(ev.at);
-    const fresh = !Number.isFinite(at) || Date.now() + state.skewMs - at < MARKER_MS;
-    addFlow(ev, Number.isFinite(at) ? at : Date.now() + state.skewMs);
+    const fresh = !Number.isFinite(at) || clock.now() - at < MARKER_MS;
+    addFlow(ev, Number.isFinite(at) ? at : clock.now());
     if (ev.type === 'case.reported' && fresh && Array.isArray(ev.point) && ev.point.length >= 2) {
       state.markers.push({
         id: ev.id, lon: Number(ev.point[0]), lat: Number(ev.point[1]), cat: ev.category,
         urgent: ev.priority === 'urgent' || ev.priority === 'critical',
-        at: Number.isFinite(at) ? at : Date.now() + state.skewMs,
+        at: Number.isFinite(at) ? at : clock.now(),
       });
       if (state.markers.length > MAX_MARKERS) state.markers.splice(0, state.markers.length - MAX_MARKERS);
       state.dirty.markers = true;
@@ -1687,7 +1552,7 @@
   // For tests: a child region's centroid [lon, lat] (labelPoint), the child under a point,
   // and whether a region can be drilled into.
   Z.centroid = (code) => (state.townGeoms.has(code) ? labelPoint(state.townGeoms.get(code)) : null);
-  Z.childAt = (lon, lat) => childAt([lon, lat]);
+  Z.childAt = (lon, lat) => townAt([lon, lat]);
   Z.drillable = (code) => state.hasChildren.has(code);
   Object.defineProperty(Z, 'navigatingTo', { get: () => navigatingTo }); // a navigation under way
 
@@ -1695,21 +1560,17 @@
   if (KIOSK) document.body.classList.add('kiosk');
   if (!FLOW_MS) document.querySelector('.flow-legend').hidden = true;
   applyLayout();
-  fit();
+  window.Zhili.fitStage(stage, STAGE_W, STAGE_H, fitCharts);
   if (!charts.map) initCharts(Math.max(1, window.devicePixelRatio || 1));
   state.dirty.lang = true;
-  applyLang();
+  bar.applyLang();
   loadRegions();
-  connect();
-  // The clock ticks just after each second of the deployment's clock, so that the pages of a
-  // wall (one per panel) turn it together. One timer pending at a time.
-  (function tick() {
-    updateClock();
-    checkStale();
+  live.connect();
+  // The clock ticks with the deployment's second (all the pages of a wall together).
+  bar.startClock(() => {
+    live.checkStale();
     trendTick();
-    const ms = Date.now() + state.skewMs;
-    setTimeout(tick, 1005 - (((ms % 1000) + 1000) % 1000));
-  })();
+  });
   setInterval(() => {
     if (state.markers.length || state.flows.length || Z.flows) {
       state.dirty.markers = true;
@@ -1717,6 +1578,4 @@
     }
   }, 5000);
   setInterval(scrollRanking, 4000);
-  updateClock();
-  checkStale();
 })();

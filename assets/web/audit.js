@@ -25,7 +25,8 @@
  */
 (function () {
   'use strict';
-  const { clampNum, storageGet, storageSet, $, esc, pad2 } = window.ZhiliLive.util;
+  const { clampNum, storageGet, storageSet, $, esc, fmt } = window.Zhili;
+  const time = window.Zhili.time;
 
   const params = new URLSearchParams(location.search);
   const TOKEN = params.get('token') || '';
@@ -46,7 +47,7 @@
   // ---------------------------------------------------------------- texts
   const TEXT = {
     zh: {
-      title: '考核审计 · 三率与吹哨报到', doc_title: '考核审计 · Audit', theme: '明/暗', lang_switch: 'EN',
+      title: '考核审计 · 三率与吹哨报到', doc_title: '考核审计 · Audit', theme: '明/暗',
       from: '起', to: '止（不含）', q_today: '今天', q_week: '本周', q_month: '本月', q_lastmonth: '上月', q_30d: '近30天',
       by: '统计单位', by_dept: '部门', by_region: '区域', level: '层级', region: '区域代码', category: '类别',
       min_sample: '最小样本', query: '查询', loading: '加载中…',
@@ -74,8 +75,8 @@
       kind: '哨型', blown: '吹哨', resolved_at: '解决', reached: '到达', light: '灯', left: '剩余',
       score: '分数', by_source: '来源', supersedes: '更正', id: '编号', fields: '内容',
       pii_masked: '个人信息已脱敏', pii_shown: '个人信息可见', returns: '退单 {n} 次', reopens: '重启 {n} 次',
-      no_rows: '无', err_prefix: '请求失败', no_token: '缺少访问令牌（?token=）',
-      updated: '数据更新于', live_on: '实时 · 有新事件自动刷新', live_past: '历史时段 · 不自动刷新', live_pending: '连接中…',
+      no_rows: '无', err_prefix: '请求失败',
+      live_on: '实时 · 有新事件自动刷新', live_past: '历史时段 · 不自动刷新', live_pending: '连接中…',
       stale: '连接中断 · 数据可能不是最新 · 正在重新连接…', stale_for: '已 {n} 秒无数据', refused: '服务器拒绝了实时订阅',
       rest_fail: '查询失败，数据可能不是最新：', retrying: '稍后自动重试',
       statuses: { reported: '上报', accepted: '受理', dispatched: '派单', signed: '签收', returned: '退单', resolved: '办结', closed: '结案', reopened: '重启', duplicate: '重复件' },
@@ -84,7 +85,7 @@
       def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', repeats: '重复投诉', fake_closure: '虚假办结迹象' },
     },
     en: {
-      title: 'Audit · three rates and whistles', doc_title: 'Audit · Zhili', theme: 'Light/Dark', lang_switch: '中',
+      title: 'Audit · three rates and whistles', doc_title: 'Audit · Zhili', theme: 'Light/Dark',
       from: 'From', to: 'To (excl.)', q_today: 'Today', q_week: 'This week', q_month: 'This month', q_lastmonth: 'Last month', q_30d: 'Last 30 days',
       by: 'By', by_dept: 'Department', by_region: 'Region', level: 'Level', region: 'Region code', category: 'Category',
       min_sample: 'Min. sample', query: 'Query', loading: 'Loading…',
@@ -112,8 +113,8 @@
       kind: 'Kind', blown: 'Blown', resolved_at: 'Resolved', reached: 'Reached', light: 'Light', left: 'Left',
       score: 'Score', by_source: 'Source', supersedes: 'Supersedes', id: 'ID', fields: 'Fields',
       pii_masked: 'personal fields masked', pii_shown: 'personal fields shown', returns: '{n} returns', reopens: '{n} reopenings',
-      no_rows: 'none', err_prefix: 'Request failed', no_token: 'No access token (?token=)',
-      updated: 'Data as of', live_on: 'Live · refreshed on new events', live_past: 'Past period · not refreshed', live_pending: 'Connecting…',
+      no_rows: 'none', err_prefix: 'Request failed',
+      live_on: 'Live · refreshed on new events', live_past: 'Past period · not refreshed', live_pending: 'Connecting…',
       stale: 'Offline — data may be out of date · reconnecting…', stale_for: 'no data for {n} s', refused: 'The server refused the live subscription',
       rest_fail: 'Query failed, data may be out of date: ', retrying: 'retrying shortly',
       statuses: { reported: 'reported', accepted: 'accepted', dispatched: 'dispatched', signed: 'signed', returned: 'returned', resolved: 'resolved', closed: 'closed', reopened: 'reopened', duplicate: 'duplicate' },
@@ -122,10 +123,8 @@
       def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', repeats: 'Repeats', fake_closure: 'Fake-closure signs' },
     },
   };
-  let lang = params.get('lang') || storageGet('zhili.lang') || 'zh';
-  if (!TEXT[lang]) lang = 'zh';
-  const t = (key) => (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.zh[key]);
-  const fmt = (s, vals) => String(s).replace(/\{(\w+)\}/g, (_, k) => (vals[k] !== undefined ? vals[k] : ''));
+  const L = window.Zhili.texts.i18n(TEXT);
+  const t = L.t;
 
   // ---------------------------------------------------------------- theme
   let theme = params.get('theme') || storageGet('zhili.audit.theme') || '';
@@ -168,7 +167,7 @@
   let sortDir = 0; // 1 ascending, -1 descending, 0 the API's order
 
   // ---------------------------------------------------------------- helpers
-  function apiURL(path, q) {
+  function auditURL(path, q) {
     const u = new URL(path, location.origin);
     for (const [k, v] of Object.entries(q || {})) if (v !== '' && v != null) u.searchParams.set(k, v);
     if (TOKEN) u.searchParams.set('token', TOKEN);
@@ -184,10 +183,10 @@
     }
   }
 
-  async function getJSON(path, q) {
+  async function callAPI(path, q) {
     Z.loading++;
     try {
-      const r = await fetch(apiURL(path, q), { cache: 'no-cache', credentials: 'same-origin' });
+      const r = await fetch(auditURL(path, q), { cache: 'no-cache', credentials: 'same-origin' });
       noteServerDate(r.headers.get('Date'));
       const text = await r.text();
       let body = null;
@@ -230,57 +229,28 @@
     $('au-error').hidden = true;
   }
 
-  // Dates: the YYYY-MM-DD of a local Date, and back.
-  function ymd(d) { return d.getFullYear() + '-' + pad2(d.getMonth() + 1) + '-' + pad2(d.getDate()); }
-  function addDays(d, n) { const x = new Date(d.getFullYear(), d.getMonth(), d.getDate()); x.setDate(x.getDate() + n); return x; }
-  function today() { const n = new Date(); return new Date(n.getFullYear(), n.getMonth(), n.getDate()); }
+  // Quick periods: day strings of the browser's calendar, [from, to) with to exclusive.
   const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
   function quick(kind) {
-    const d = today();
+    const d = time.dayOf(Date.now(), null);
     switch (kind) {
-      case 'today': return [d, addDays(d, 1)];
-      case 'week': { const dow = (d.getDay() + 6) % 7; return [addDays(d, -dow), addDays(d, 1)]; }
-      case 'month': return [new Date(d.getFullYear(), d.getMonth(), 1), addDays(d, 1)];
-      case 'lastmonth': return [new Date(d.getFullYear(), d.getMonth() - 1, 1), new Date(d.getFullYear(), d.getMonth(), 1)];
-      default: return [addDays(d, -29), addDays(d, 1)];
+      case 'today': return [d, time.addDays(d, 1)];
+      case 'week': return [time.addDays(d, -((time.weekdayOf(d) + 6) % 7)), time.addDays(d, 1)];
+      case 'month': return [time.monthStart(d, 0), time.addDays(d, 1)];
+      case 'lastmonth': return [time.monthStart(d, -1), time.monthStart(d, 0)];
+      default: return [time.addDays(d, -29), time.addDays(d, 1)];
     }
   }
 
-  function offsetOf(s) {
-    const m = /([+-])(\d{2}):(\d{2})$/.exec(s || '');
-    if (m) return (m[1] === '-' ? -1 : 1) * (Number(m[2]) * 60 + Number(m[3]));
-    if (/Z$/.test(s || '')) return 0;
-    return null;
-  }
   // when formats an RFC 3339 time in the deployment's zone: "YYYY-MM-DD hh:mm" (or without the year).
-  function when(s, short) {
-    const ms = Date.parse(s || '');
-    if (!Number.isFinite(ms) || /^0001-/.test(s)) return '';
-    let p;
-    if (tzOffsetMin === null) {
-      const d = new Date(ms);
-      p = [d.getFullYear(), d.getMonth() + 1, d.getDate(), d.getHours(), d.getMinutes(), d.getSeconds()];
-    } else {
-      const d = new Date(ms + tzOffsetMin * 60000);
-      p = [d.getUTCFullYear(), d.getUTCMonth() + 1, d.getUTCDate(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
-    }
-    const hm = pad2(p[3]) + ':' + pad2(p[4]) + (p[5] ? ':' + pad2(p[5]) : '');
-    return (short ? '' : p[0] + '-') + pad2(p[1]) + '-' + pad2(p[2]) + ' ' + hm;
-  }
+  const when = (s, short) => time.dateTime(s, tzOffsetMin, short);
   function dayOf(s) {
     const w = when(s);
     return w ? w.slice(0, 10) : '';
   }
-  const pct = (v) => (typeof v === 'number' && Number.isFinite(v) ? (v * 100).toFixed(1) + '%' : '');
+  const pct = (v) => window.Zhili.percent(v, 1);
   const hrs = (s) => (typeof s === 'number' && s >= 0 ? (s / 3600).toFixed(2) : '');
-  function dur(s) {
-    if (typeof s !== 'number') return '';
-    const a = Math.abs(s);
-    const h = Math.floor(a / 3600);
-    const m = Math.floor((a % 3600) / 60);
-    return (s < 0 ? '−' : '') + (h ? h + 'h' : '') + pad2(m) + 'm';
-  }
   const dash = () => '<span class="au-muted">' + esc(t('none')) + '</span>';
 
   // ---------------------------------------------------------------- DOM updates in place
@@ -330,8 +300,8 @@
   };
   function initControls() {
     const [df, dt] = quick('30d');
-    form.from.value = DATE_RE.test(params.get('from') || '') ? params.get('from') : ymd(df);
-    form.to.value = DATE_RE.test(params.get('to') || '') ? params.get('to') : ymd(dt);
+    form.from.value = DATE_RE.test(params.get('from') || '') ? params.get('from') : df;
+    form.to.value = DATE_RE.test(params.get('to') || '') ? params.get('to') : dt;
     form.by.value = params.get('by') === 'region' ? 'region' : 'dept';
     form.level.value = /^\d+$/.test(params.get('level') || '') ? params.get('level') : '';
     form.region.value = params.get('region') || '';
@@ -357,7 +327,7 @@
   function writeURL(q, caseID) {
     const u = new URLSearchParams();
     if (TOKEN) u.set('token', TOKEN);
-    if (params.get('lang') || lang !== 'zh') u.set('lang', lang);
+    if (params.get('lang') || L.lang !== 'zh') u.set('lang', L.lang);
     for (const [k, v] of Object.entries(q)) u.set(k, v);
     if (caseID) u.set('case', caseID);
     history.replaceState(null, '', location.pathname + '?' + u.toString());
@@ -391,12 +361,12 @@
     inFlight++;
     let failure = null;
     const jobs = [
-      getJSON('/api/v1/audit/rates', Object.assign({ repeats_limit: REPEATS_SHOWN }, q)).then((r) => { if (gen === generation) setRates(r, true); })
+      callAPI('/api/v1/audit/rates', Object.assign({ repeats_limit: REPEATS_SHOWN }, q)).then((r) => { if (gen === generation) setRates(r, true); })
         .catch((e) => {
           failure = failure || e;
           if (gen === generation) { Z.rates = null; replyText.rates = ''; renderRates(); showError('/api/v1/audit/rates', e); }
         }),
-      getJSON('/api/v1/audit/whistles', q).then((r) => { if (gen === generation) setWhistles(r, true); })
+      callAPI('/api/v1/audit/whistles', q).then((r) => { if (gen === generation) setWhistles(r, true); })
         .catch((e) => {
           failure = failure || e;
           if (gen === generation) { Z.whistles = null; replyText.whistles = ''; renderWhistles(); showError('/api/v1/audit/whistles', e); }
@@ -439,9 +409,9 @@
     trace('start');
     inFlight++;
     const res = await Promise.allSettled([
-      getJSON('/api/v1/audit/rates', Object.assign({ repeats_limit: REPEATS_SHOWN }, q)),
-      getJSON('/api/v1/audit/whistles', q),
-      caseID ? getJSON('/api/v1/cases/' + encodeURIComponent(caseID)) : Promise.resolve(null),
+      callAPI('/api/v1/audit/rates', Object.assign({ repeats_limit: REPEATS_SHOWN }, q)),
+      callAPI('/api/v1/audit/whistles', q),
+      caseID ? callAPI('/api/v1/cases/' + encodeURIComponent(caseID)) : Promise.resolve(null),
     ]);
     inFlight--;
     if (gen === generation) {
@@ -467,7 +437,7 @@
     if (Z.rates && s === replyText.rates && !force) return;
     replyText.rates = s;
     Z.rates = r;
-    const o = offsetOf(r.from);
+    const o = time.offsetOf(r.from);
     if (o !== null) tzOffsetMin = o;
     const end = Date.parse(r.to);
     if (Number.isFinite(end) && end !== periodEnd) {
@@ -551,7 +521,7 @@
     retryDelay = RETRY_MIN_MS;
     clearTimeout(retryTimer);
     retryTimer = 0;
-    Z.updatedAt = clockOf(serverNow());
+    Z.updatedAt = time.hms(serverNow(), tzMin());
     $('updated-at').textContent = Z.updatedAt;
     syncBanner();
   }
@@ -567,27 +537,20 @@
   const serverNow = () => Date.now() + (state.lastDataAt ? state.skewMs : restSkewMs);
   // periodEndOf is midnight starting the date "YYYY-MM-DD" in the deployment's zone.
   function periodEndOf(day) {
-    const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(day || '');
-    if (!m) return 0;
-    return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3])) - tzMin() * 60000;
-  }
-  // clockOf formats ms as "hh:mm:ss" in the deployment's zone.
-  function clockOf(ms) {
-    const d = new Date(ms + tzMin() * 60000);
-    return pad2(d.getUTCHours()) + ':' + pad2(d.getUTCMinutes()) + ':' + pad2(d.getUTCSeconds());
+    return time.dayStart(day, tzMin());
   }
 
   function setExports(q) {
     for (const [name, path] of [['rates', '/api/v1/audit/rates'], ['whistles', '/api/v1/audit/whistles']]) {
       for (const f of ['csv', 'xlsx']) {
-        $(name + '-' + f).href = apiURL(path, Object.assign({}, q, { format: f }));
+        $(name + '-' + f).href = auditURL(path, Object.assign({}, q, { format: f }));
       }
     }
   }
 
   // ---------------------------------------------------------------- rates table
   function unitLabel(u) {
-    if (u.unit === '') return '<span class="au-muted">(' + (lang === 'zh' ? '未派单' : 'not dispatched') + ')</span>';
+    if (u.unit === '') return '<span class="au-muted">(' + (L.lang === 'zh' ? '未派单' : 'not dispatched') + ')</span>';
     return u.name ? esc(u.name) + ' <span class="au-mono au-muted">' + esc(u.unit) + '</span>' : '<span class="au-mono">' + esc(u.unit) + '</span>';
   }
   const insufficient = (f) => f && f.sample === 'insufficient';
@@ -656,7 +619,7 @@
       const bn = b.v === null || b.v === undefined || (typeof b.v === 'number' && !Number.isFinite(b.v));
       if (an !== bn) return an ? 1 : -1; // no value or insufficient sample: always last
       if (an && bn) return a.i - b.i;
-      let c = col.text ? String(a.v).localeCompare(String(b.v), lang === 'zh' ? 'zh-CN' : 'en') : a.v - b.v;
+      let c = col.text ? String(a.v).localeCompare(String(b.v), L.lang === 'zh' ? 'zh-CN' : 'en') : a.v - b.v;
       if (c === 0) return a.i - b.i;
       return c * sortDir;
     });
@@ -681,7 +644,7 @@
     })));
     $('rates-empty').hidden = !rep || units.length > 0;
     if (rep) {
-      const o = offsetOf(rep.from);
+      const o = time.offsetOf(rep.from);
       if (o !== null) tzOffsetMin = o;
       $('au-period-label').textContent = fmt(t('period'), { from: when(rep.from), to: when(rep.to), prev: when(rep.previous_from) });
       $('rates-summary').textContent = fmt(t('summary_rates'), { n: rep.cases, m: rep.min_sample, w: rep.respond_window });
@@ -717,7 +680,7 @@
     const order = ['response', 'resolution', 'satisfaction', 'on_time', 'close_time', 'counting', 'repeats', 'fake_closure'];
     const keys = order.filter((k) => rep.definitions[k]).concat(Object.keys(rep.definitions).filter((k) => !order.includes(k)).sort());
     setHTML(dl, keys.map((k) => '<dt>' + esc((t('def_names')[k]) || k) + '</dt><dd>' + esc(rep.definitions[k]) + '</dd>').join(''));
-    $('defs-extra').textContent = fmt(lang === 'zh' ? '最小样本 {m} · 响应时限 {w}' : 'min. sample {m} · response window {w}', { m: rep.min_sample, w: rep.respond_window });
+    $('defs-extra').textContent = fmt(L.lang === 'zh' ? '最小样本 {m} · 响应时限 {w}' : 'min. sample {m} · response window {w}', { m: rep.min_sample, w: rep.respond_window });
   }
 
   // ---------------------------------------------------------------- chart
@@ -739,7 +702,7 @@
     const grid = dark ? '#2a3647' : '#e2e8f0';
     const names = units.map((u) => (u.name || u.unit || '—') + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
     const val = (f) => (f && typeof f.value === 'number' ? Math.round(f.value * 1000) / 10 : null);
-    const look = [key, theme, lang, units.map((u) => (insufficient(u.current[key]) ? 1 : 0)).join('')].join('|');
+    const look = [key, theme, L.lang, units.map((u) => (insufficient(u.current[key]) ? 1 : 0)).join('')].join('|');
     const sig = look + '|' + JSON.stringify([names, units.map((u) => [val(u.current[key]), insufficient(u.current[key]), val(u.previous && u.previous[key])])]);
     if (sig === chartSig) return;
     const notMerge = look !== chartLook || units.length !== (chart._auUnits || 0);
@@ -750,16 +713,16 @@
       animation: false,
       backgroundColor: 'transparent',
       textStyle: { color: fg, fontFamily: 'inherit' },
-      legend: { top: 0, textStyle: { color: fg }, data: [lang === 'zh' ? '本期' : 'This period', lang === 'zh' ? '上期' : 'Previous'] },
+      legend: { top: 0, textStyle: { color: fg }, data: [L.lang === 'zh' ? '本期' : 'This period', L.lang === 'zh' ? '上期' : 'Previous'] },
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => (v == null ? '—' : v + '%') },
       grid: { left: 48, right: 16, top: 32, bottom: 40, containLabel: false },
       xAxis: { type: 'category', data: names, axisLabel: { color: fg, interval: 0, hideOverlap: true }, axisLine: { lineStyle: { color: grid } } },
       yAxis: { type: 'value', min: 0, max: 100, axisLabel: { color: fg, formatter: '{value}%' }, splitLine: { lineStyle: { color: grid } } },
       series: [
-        { name: lang === 'zh' ? '本期' : 'This period', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#4f9cf9' : '#2563eb' },
+        { name: L.lang === 'zh' ? '本期' : 'This period', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#4f9cf9' : '#2563eb' },
           label: { show: true, position: 'top', color: fg, formatter: (p) => (p.value == null ? '' : p.value + '%') },
           data: units.map((u) => ({ value: val(u.current[key]), itemStyle: insufficient(u.current[key]) ? { color: dark ? '#64748b' : '#94a3b8', decal: { symbol: 'rect', dashArrayX: [1, 0], dashArrayY: [3, 3], rotation: -Math.PI / 4 } } : undefined })) },
-        { name: lang === 'zh' ? '上期' : 'Previous', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#7c8aa0' : '#cbd5e1' },
+        { name: L.lang === 'zh' ? '上期' : 'Previous', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#7c8aa0' : '#cbd5e1' },
           data: units.map((u) => val(u.previous && u.previous[key])) },
       ],
     }, notMerge);
@@ -837,11 +800,11 @@
     const panel = $('case-panel');
     setHTML(panel, '<div class="au-empty">' + esc(t('loading')) + '</div>');
     try {
-      const r = await getJSON('/api/v1/cases/' + encodeURIComponent(id));
+      const r = await callAPI('/api/v1/cases/' + encodeURIComponent(id));
       if (openCase !== id) return;
       Z.timeline = r;
       replyText.timeline = JSON.stringify(r);
-      if (tzOffsetMin === null && r.events && r.events[0]) tzOffsetMin = offsetOf(r.events[0].at);
+      if (tzOffsetMin === null && r.events && r.events[0]) tzOffsetMin = time.offsetOf(r.events[0].at);
       renderCase();
     } catch (e) {
       if (openCase !== id) return;
@@ -879,7 +842,7 @@
     h += '<h3>' + esc(t('clocks')) + '</h3>' + table('au-clocks', [t('dept'), t('dispatched_at'), t('deadline'), t('ended'), t('ended_by'), t('late')],
       (tl.clocks || []).map((c) => '<tr class="' + (c.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(c.dept || '') + '</td><td>' + esc(when(c.dispatched)) + '</td><td>' +
         esc(when(c.deadline)) + '</td><td>' + esc(when(c.ended)) + '</td><td>' + esc(t('ended_names')[c.ended_by] || c.ended_by || '') + '</td><td>' +
-        (c.late ? '<span class="au-badge au-badge-bad">' + esc(t('late')) + (c.overdue_s ? ' ' + dur(c.overdue_s) : '') + '</span>' : '<span class="au-ok">' + esc(t('on_time_ok')) + '</span>') + '</td></tr>'));
+        (c.late ? '<span class="au-badge au-badge-bad">' + esc(t('late')) + (c.overdue_s ? ' ' + time.hoursMinutes(c.overdue_s) : '') + '</span>' : '<span class="au-ok">' + esc(t('on_time_ok')) + '</span>') + '</td></tr>'));
 
     h += '<h3>' + esc(t('whistles')) + '</h3>';
     if (!(tl.whistles || []).length) h += '<div class="au-empty au-empty-sm">' + esc(t('no_rows')) + '</div>';
@@ -890,7 +853,7 @@
       for (const dept of Object.keys(w.depts || {}).sort()) {
         for (const s of w.depts[dept]) {
           rows.push('<tr class="' + (s.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(dept) + '</td><td>' + esc(t('stage')[s.stage] || s.stage) + '</td><td>' + esc(when(s.deadline)) +
-            '</td><td>' + esc(when(s.reached)) + '</td><td>' + (s.reached ? '' : esc(dur(s.left_s))) + '</td><td><span class="au-light au-light-' + esc(s.light) + '"></span>' + esc(s.light) + '</td></tr>');
+            '</td><td>' + esc(when(s.reached)) + '</td><td>' + (s.reached ? '' : esc(time.hoursMinutes(s.left_s))) + '</td><td><span class="au-light au-light-' + esc(s.light) + '"></span>' + esc(s.light) + '</td></tr>');
         }
       }
       h += table('au-wclocks', [t('dept'), t('stage').signed + '/' + t('stage').contacted + '/' + t('stage').arrived, t('deadline'), t('reached'), t('left'), t('light')], rows) + '</div>';
@@ -1014,7 +977,7 @@
   function checkRefused() {
     if (regionLookup || Z.topic !== 'cases:root' || !/^forbidden/.test(state.topicError)) return;
     regionLookup = true;
-    getJSON('/api/v1/regions', { root: 'root', depth: 0 }).then((fc) => {
+    callAPI('/api/v1/regions', { root: 'root', depth: 0 }).then((fc) => {
       const f = fc && fc.features && fc.features[0];
       const code = f && f.properties && f.properties.code;
       if (!code) return;
@@ -1044,21 +1007,19 @@
   }
 
   // ---------------------------------------------------------------- language and theme
-  function applyTexts() {
-    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-    document.title = t('doc_title');
-    for (const el of document.querySelectorAll('[data-i18n]')) {
-      const v = t(el.dataset.i18n);
-      if (typeof v === 'string') el.textContent = v;
-    }
-    for (const el of document.querySelectorAll('[data-i18n-ph]')) el.placeholder = t(el.dataset.i18nPh);
-    $('lang-switch').textContent = t('lang_switch');
-  }
+  const bar = window.Zhili.chrome.frame({
+    L,
+    title: () => t('doc_title'),
+    onSwitch() {
+      writeURL(queryParams(), openCase);
+      rerender();
+    },
+  });
   function applyTheme() {
     document.documentElement.dataset.theme = theme;
   }
   function rerender() {
-    applyTexts();
+    bar.applyLang();
     renderRates();
     renderWhistles();
     if (Z.timeline) renderCase();
@@ -1069,14 +1030,14 @@
 
   // ---------------------------------------------------------------- wiring
   applyTheme();
-  applyTexts();
+  bar.applyLang();
   initControls();
   $('au-form').addEventListener('submit', (ev) => { ev.preventDefault(); runQuery(); });
   for (const b of document.querySelectorAll('[data-quick]')) {
     b.addEventListener('click', () => {
       const [f, to] = quick(b.dataset.quick);
-      form.from.value = ymd(f);
-      form.to.value = ymd(to);
+      form.from.value = f;
+      form.to.value = to;
       runQuery();
     });
   }
@@ -1092,12 +1053,6 @@
     $('sec-case').scrollIntoView({ block: 'nearest' });
   });
   $('case-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadCase($('case-id').value); });
-  $('lang-switch').addEventListener('click', () => {
-    lang = lang === 'zh' ? 'en' : 'zh';
-    storageSet('zhili.lang', lang);
-    writeURL(queryParams(), openCase);
-    rerender();
-  });
   $('theme-switch').addEventListener('click', () => {
     theme = theme === 'dark' ? 'light' : 'dark';
     storageSet('zhili.audit.theme', theme);

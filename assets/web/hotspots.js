@@ -24,7 +24,9 @@
  */
 (function () {
   'use strict';
-  const { clampNum, storageGet, storageSet, $, esc, num, pad2, apiURL, polygonsOf, labelPoint, canvasFor } = window.ZhiliLive.util;
+  const { clampNum, $, esc, num, pad2, fmt, mergePatch, getJSON, setText, apiURL } = window.Zhili;
+  const { labelPoint, canvasFor, tracePolys } = window.Zhili.map;
+  const time = window.Zhili.time;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -53,7 +55,7 @@
   const REGION = CODE_RE.test(params.get('region') || '') ? params.get('region') : 'root';
   const ROW_H = 42; // height of a row of the hot list (hotspots.css)
   const TOWN_ROW_H = 36; // height of a row of the child region list (hotspots.css)
-  const CATEGORIES = ['environment', 'cityorder', 'dispute', 'livelihood', 'petition', 'safety', 'security'];
+  const CATEGORIES = window.Zhili.texts.CATEGORIES;
 
   // Diverging palette by Gi* bin (reds hot, blues cold, neutral grey-blue not significant).
   const BIN_COLORS = {
@@ -80,10 +82,8 @@
   const TEXT = {
     zh: {
       title_suffix: '热点追踪 · Hotspots',
-      updated: '数据更新于',
       map_title: '网格热点分布 · Gi*', map_title_hex: '六边形热点分布 · H3 Gi*', map_title_child: '下级区域热点分布 · Gi*',
       map_title_emerging: '时空热点模式 · Emerging',
-      map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
       counts_title: '显著网格 · 按置信度', counts_title_hex: '显著六边形 · 按置信度', counts_title_child: '显著下级区域 · 按置信度',
       confidence: '置信度', hot: '热点', cold: '冷点',
       list_title: '热点网格 · 按 z 值排序', list_title_hex: '热点六边形 · 按 z 值排序', list_title_child: '热点下级区域 · 按 z 值排序',
@@ -97,15 +97,9 @@
       fdr_on: 'FDR 校正', fdr_off: '未校正',
       degenerate: { no_variance: '样本无差异 · 各网格案件数相同，无法识别热点', too_few: '网格少于 3 个 · 无法识别热点' },
       degenerate_other: '无法计算统计量', total: '合计',
-      waiting: '等待数据…',
-      stale: '数据已中断 · 正在重新连接…', stale_for: '已 {n} 秒无数据', no_token: '缺少访问令牌（?token=）',
-      refused: '服务器拒绝了数据订阅',
-      lang_switch: 'EN',
-      weekdays: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
       level_grid: '网格', level_hex: '六边形', level_child: '下级区域',
       mode_gi: '置信度', mode_emerging: '时空模式',
       cat_all: '全部类别',
-      categories: { dispute: '矛盾纠纷', security: '治安隐患', safety: '安全生产', environment: '环境卫生', cityorder: '市容秩序', livelihood: '民生服务', petition: '信访' },
       period_from: '自', period_to: '至', apply: '查询时段', step_1h: '逐时', step_1d: '逐日', playback_btn: '回放', live_btn: '返回实时',
       view_filtered: '筛选视图 · {cat} · {win} · 每30秒刷新 · {at}',
       view_custom: '自定义时段 · {period}{cat}',
@@ -129,10 +123,8 @@
     },
     en: {
       title_suffix: ' · Hotspot Tracking',
-      updated: 'Data as of',
       map_title: 'Grid hot spots · Gi*', map_title_hex: 'Hex hot spots · H3 Gi*', map_title_child: 'Sub-region hot spots · Gi*',
       map_title_emerging: 'Emerging hot spots',
-      map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
       counts_title: 'Significant grids by confidence', counts_title_hex: 'Significant hexes by confidence', counts_title_child: 'Significant sub-regions by confidence',
       confidence: 'Confidence', hot: 'Hot', cold: 'Cold',
       list_title: 'Hot grids by z-score', list_title_hex: 'Hot hexes by z-score', list_title_child: 'Hot sub-regions by z-score',
@@ -146,15 +138,9 @@
       fdr_on: 'FDR corrected', fdr_off: 'uncorrected',
       degenerate: { no_variance: 'No variance · every grid has the same count, no hot spot can be found', too_few: 'Fewer than 3 grids · no statistic' },
       degenerate_other: 'No statistic could be formed', total: 'Total',
-      waiting: 'Waiting for data…',
-      stale: 'Feed lost — reconnecting…', stale_for: 'no data for {n} s', no_token: 'No access token (?token=)',
-      refused: 'The server refused the subscription',
-      lang_switch: '中',
-      weekdays: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
       level_grid: 'Grid', level_hex: 'Hex', level_child: 'Sub-region',
       mode_gi: 'Confidence', mode_emerging: 'Emerging',
       cat_all: 'All categories',
-      categories: { dispute: 'Disputes', security: 'Security', safety: 'Work safety', environment: 'Sanitation', cityorder: 'City order', livelihood: 'Livelihood', petition: 'Petitions' },
       period_from: 'From', period_to: 'to', apply: 'Show', step_1h: 'Hourly', step_1d: 'Daily', playback_btn: 'Replay', live_btn: 'Live',
       view_filtered: 'Filtered · {cat} · {win} · refreshed every 30 s · {at}',
       view_custom: 'Period · {period}{cat}',
@@ -178,10 +164,8 @@
     },
   };
 
-  let lang = params.get('lang') || storageGet('zhili.lang') || 'zh';
-  if (!TEXT[lang]) lang = 'zh';
-  const t = (key) => (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.zh[key]);
-  const fmt = (s, vals) => s.replace(/\{(\w+)\}/g, (m, k) => (vals[k] !== undefined ? vals[k] : m));
+  const L = window.Zhili.texts.i18n(TEXT);
+  const t = L.t;
 
   let win = WINDOWS.includes(params.get('window')) ? params.get('window') : '24h';
   let topicRegion = REGION; // the region part of the topic ("root" or a code)
@@ -228,9 +212,7 @@
   const state = {
     topics: new Map([[topicOf(win), { seq: null, resyncAt: 0 }]]),
     data: null, // the topic's current state (snapshot with deltas applied)
-    regions: new Map(), // code -> {code, name, parent, kind, level, polys, geometry, bbox}
-    kids: new Map(), // code -> child codes
-    topCode: '', // the top of the loaded region tree
+    tree: window.Zhili.map.regionTree(null), // the loaded region tree (Zhili.map.regionTree)
     startCode: '', // the region the page started with
     cur: '', // the region shown
     rootName: '',
@@ -238,7 +220,6 @@
     towns: [], // its children
     grids: [], // its leaves
     bounds: null, // [minX, minY, maxX, maxY]
-    aspect: 1, // cos(mid latitude)
     skewMs: 0,
     tzMin: null,
     lastDataAt: '',
@@ -255,44 +236,8 @@
     hexFailed: new Set(),
   };
   // ---------------------------------------------------------------- helpers
-  function localParts(ms) {
-    if (state.tzMin === null) {
-      const d = new Date(ms);
-      return [d.getFullYear(), d.getMonth(), d.getDate(), d.getDay(), d.getHours(), d.getMinutes(), d.getSeconds()];
-    }
-    const d = new Date(ms + state.tzMin * 60000);
-    return [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCDay(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
-  }
-  // timeOf returns the hh:mm:ss of an RFC 3339 time in the deployment's time zone.
-  function timeOf(at) {
-    const ms = Date.parse(at || '');
-    if (!Number.isFinite(ms)) return '--:--:--';
-    const p = localParts(ms);
-    return pad2(p[4]) + ':' + pad2(p[5]) + ':' + pad2(p[6]);
-  }
-  // shortTime returns "MM-DD hh:mm" (or "hh:mm" for the 1h and 24h windows).
-  function shortTime(at, withDate) {
-    const ms = Date.parse(at || '');
-    if (!Number.isFinite(ms)) return '';
-    const p = localParts(ms);
-    const hm = pad2(p[4]) + ':' + pad2(p[5]);
-    return withDate ? pad2(p[1] + 1) + '-' + pad2(p[2]) + ' ' + hm : hm;
-  }
-  function regionName(code) {
-    const r = state.regions.get(code);
-    return r ? r.name : code;
-  }
-  // mergePatch applies an RFC 7386 JSON merge patch and returns the result.
-  function mergePatch(target, patch) {
-    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-    const out = target !== null && typeof target === 'object' && !Array.isArray(target) ? target : {};
-    for (const k of Object.keys(patch)) {
-      const v = patch[k];
-      if (v === null) delete out[k];
-      else out[k] = mergePatch(out[k], v);
-    }
-    return out;
-  }
+  const clock = time.clock(state);
+  const renderer = window.Zhili.scheduler(() => renderHotspots());
   // degenerateKey classifies a *_degenerate reason (a sentence of geo/hotspot.go).
   function degenerateKey(reason) {
     if (/variance|equal/i.test(reason)) return 'no_variance';
@@ -306,110 +251,45 @@
 
   // noteTz takes the deployment's UTC offset from a REST time when no live message gave it yet.
   function noteTz(at) {
-    if (state.tzMin !== null || typeof at !== 'string') return;
-    const tz = /(?:([+-])(\d\d):?(\d\d)|Z)$/.exec(at);
-    if (tz) state.tzMin = tz[1] ? (tz[1] === '-' ? -1 : 1) * (Number(tz[2]) * 60 + Number(tz[3])) : 0;
-  }
-  // dateOf returns YYYY-MM-DD of ms in the deployment's zone.
-  function dateOf(ms) {
-    const p = localParts(ms);
-    return p[0] + '-' + pad2(p[1] + 1) + '-' + pad2(p[2]);
-  }
-  // addDays adds n days to a YYYY-MM-DD date.
-  function addDays(date, n) {
-    const m = /^(\d{4})-(\d\d)-(\d\d)$/.exec(date);
-    if (!m) return date;
-    const d = new Date(Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]) + n));
-    return d.getUTCFullYear() + '-' + pad2(d.getUTCMonth() + 1) + '-' + pad2(d.getUTCDate());
+    if (state.tzMin === null) state.tzMin = time.offsetOf(at);
   }
   const PERIOD_RE = /^\d{4}-\d\d-\d\d(T[0-9:.]+(Z|[+-]\d\d:\d\d))?$/;
-  function isoNoMs(ms) { return new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z'); }
   // labelOf shows a period bound: the date of a YYYY-MM-DD, else MM-DD hh:mm in the deployment zone.
   function labelOf(v) {
     if (/^\d{4}-\d\d-\d\d$/.test(v)) return v;
-    return shortTime(v, true);
+    return clock.shortTime(v, true);
   }
   // periodText shows [from, to): whole days as the first and last day included.
   function periodText(from, to, sep) {
     const day = /^\d{4}-\d\d-\d\d$/;
     if (day.test(from) && day.test(to)) {
-      const last = addDays(to, -1);
+      const last = time.addDays(to, -1);
       return last === from ? from : from + (sep || t('period_sep')) + last;
     }
     return labelOf(from) + (sep || t('period_sep')) + labelOf(to);
   }
-  function catName(c) { return (t('categories') || {})[c] || c; }
   function clampBin(v) { return Math.max(-3, Math.min(3, Math.round(num(v)))); }
   // ---------------------------------------------------------------- stage scaling
   const stage = $('stage');
   const canvas = $('hs-map');
   const wrap = $('hs-map-wrap');
 
-  function fit() {
-    window.ZhiliLive.util.fitStage(stage, STAGE_W, STAGE_H, (scale, dpr) => {
-      // The canvas draws at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
-      Z.layout.scale = scale;
-      Z.layout.dpr = dpr;
-      if (chart && Math.abs(chartDpr - dpr) > 0.01) { chart.dispose(); chart = null; }
-      scheduleRender();
-    });
-  }
-
   // ---------------------------------------------------------------- regions
   // The whole tree under the loaded top is kept; drilling down shows a subtree of it, going
   // above the top loads the parent's tree.
-  function loadRegions(code, then) {
+  function loadTree(code, then) {
     state.mapReady = false;
     $('map-status').hidden = false;
-    setI18n($('map-status'), 'map_loading');
-    window.ZhiliLive.util.loadRegions(code, TOKEN, BACKOFF_MAX, (fc) => {
-      indexRegions(fc);
+    bar.setI18n($('map-status'), 'map_loading');
+    window.Zhili.map.loadRegionTree(code, TOKEN, BACKOFF_MAX, (fc) => {
+      state.tree = window.Zhili.map.regionTree(fc);
       $('map-status').hidden = true;
       if (then) then();
-      else showRegion(state.topCode);
-    }, () => setI18n($('map-status'), 'map_failed'));
+      else showRegion(state.tree.top);
+    }, () => bar.setI18n($('map-status'), 'map_failed'));
   }
 
-  function indexRegions(fc) {
-    const features = ((fc && fc.features) || []).filter((f) => f && f.geometry && f.properties &&
-      (f.geometry.type === 'Polygon' || f.geometry.type === 'MultiPolygon'));
-    state.regions.clear();
-    state.kids.clear();
-    let top = null;
-    for (const f of features) {
-      const p = f.properties;
-      const code = String(p.code);
-      const polys = polygonsOf(f.geometry);
-      const r = { code, name: p.name || code, parent: p.parent ? String(p.parent) : '', kind: p.kind || '',
-        level: Number(p.level) || 0, polys, geometry: f.geometry, bbox: bboxOf(polys) };
-      state.regions.set(code, r);
-      if (!top || r.level < top.level) top = r;
-    }
-    for (const r of state.regions.values()) {
-      if (r.parent && state.regions.has(r.parent)) {
-        if (!state.kids.has(r.parent)) state.kids.set(r.parent, []);
-        state.kids.get(r.parent).push(r.code);
-      }
-    }
-    state.topCode = top ? top.code : '';
-  }
-
-  function bboxOf(polys) {
-    let minX = 180, minY = 90, maxX = -180, maxY = -90;
-    for (const poly of polys) {
-      for (const ring of poly) {
-        for (const c of ring) {
-          if (c[0] < minX) minX = c[0];
-          if (c[0] > maxX) maxX = c[0];
-          if (c[1] < minY) minY = c[1];
-          if (c[1] > maxY) maxY = c[1];
-        }
-      }
-    }
-    return [minX, minY, maxX, maxY];
-  }
-
-  const kidsOf = (code) => state.kids.get(code) || [];
+  const kidsOf = (code) => state.tree.kidsOf(code);
   function leavesOf(code) {
     const out = [];
     const walk = (c) => {
@@ -424,70 +304,27 @@
 
   // showRegion shows a region of the loaded tree: its outline, children and leaves.
   function showRegion(code) {
-    const r = state.regions.get(code);
+    const r = state.tree.regions.get(code);
     if (!r) return;
     state.cur = code;
     Z.region = code;
     state.root = r;
-    state.towns = kidsOf(code).map((c) => state.regions.get(c));
-    state.grids = leavesOf(code).map((c) => state.regions.get(c));
+    state.towns = kidsOf(code).map((c) => state.tree.regions.get(c));
+    state.grids = leavesOf(code).map((c) => state.tree.regions.get(c));
     state.rootName = r.name;
     Z.drillable = state.towns.filter((x) => kidsOf(x.code).length > 0).map((x) => x.code);
     const b = r.bbox;
     state.bounds = b[0] <= b[2] ? b.slice() : null;
-    state.aspect = state.bounds ? Math.cos(((b[1] + b[3]) / 2) * Math.PI / 180) || 1 : 1;
     for (const town of state.towns) if (!town.label) town.label = labelPoint(town.geometry);
     state.mapReady = true;
-    updateTitle();
+    bar.updateTitle();
     renderCrumbs();
-    scheduleRender();
-  }
-
-  // inPolys reports whether lon/lat point q lies in polygons (even-odd over all rings).
-  function inPolys(q, polys) {
-    let inside = false;
-    for (const poly of polys) {
-      for (const ring of poly) {
-        for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) {
-          const a = ring[i], b = ring[j];
-          if ((a[1] > q[1]) !== (b[1] > q[1]) && q[0] < (b[0] - a[0]) * (q[1] - a[1]) / (b[1] - a[1]) + a[0]) inside = !inside;
-        }
-      }
-    }
-    return inside;
-  }
-  function regionAt(q, list) {
-    for (const r of list) {
-      const b = r.bbox;
-      if (q[0] < b[0] || q[0] > b[2] || q[1] < b[1] || q[1] > b[3]) continue;
-      if (inPolys(q, r.polys)) return r;
-    }
-    return null;
+    renderer.schedule();
   }
 
   // ---------------------------------------------------------------- map drawing
-  let proj = null; // {k, ox, oy}: lon/lat -> stage pixels inside the canvas
+  let proj = null; // Zhili.map.projection: lon/lat <-> stage pixels inside the canvas
 
-  function project(c) {
-    return [proj.ox + (c[0] - state.bounds[0]) * proj.k * state.aspect, proj.oy + (state.bounds[3] - c[1]) * proj.k];
-  }
-  function unproject(x, y) {
-    return [state.bounds[0] + (x - proj.ox) / (proj.k * state.aspect), state.bounds[3] - (y - proj.oy) / proj.k];
-  }
-
-  function tracePolys(ctx, polys) {
-    for (const poly of polys) {
-      for (const ring of poly) traceRing(ctx, ring);
-    }
-  }
-  function traceRing(ctx, ring) {
-    for (let i = 0; i < ring.length; i++) {
-      const p = project(ring[i]);
-      if (i === 0) ctx.moveTo(p[0], p[1]);
-      else ctx.lineTo(p[0], p[1]);
-    }
-    ctx.closePath();
-  }
 
   // colorOf returns the fill of a location's result in the current mode.
   function colorOf(r) {
@@ -496,7 +333,7 @@
     return BIN_COLORS[clampBin(r.bin)];
   }
 
-  function drawMap(shown) {
+  function drawHotspotMap(shown) {
     const w = wrap.clientWidth;
     const h = wrap.clientHeight;
     const dpr = Z.layout.dpr;
@@ -505,10 +342,8 @@
     if (!state.mapReady || !state.bounds) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const pad = 24;
-    const bw = (state.bounds[2] - state.bounds[0]) * state.aspect || 1e-9;
-    const bh = state.bounds[3] - state.bounds[1] || 1e-9;
-    const k = Math.min((w - 2 * pad) / bw, (h - 2 * pad) / bh);
-    proj = { k, ox: (w - bw * k) / 2, oy: (h - bh * k) / 2 };
+    proj = window.Zhili.map.projection(state.bounds, { x: pad, y: pad, w: w - 2 * pad, h: h - 2 * pad });
+    const project = proj.project;
     ctx.lineJoin = 'round';
 
     const data = shown.data || {};
@@ -516,7 +351,7 @@
       const grids = data.grids || {};
       for (const g of state.grids) {
         ctx.beginPath();
-        tracePolys(ctx, g.polys);
+        tracePolys(ctx, g.polys, project);
         ctx.fillStyle = colorOf(grids[g.code]);
         ctx.fill('evenodd');
         ctx.lineWidth = 1;
@@ -527,7 +362,7 @@
       const children = data.children || {};
       for (const town of state.towns) {
         ctx.beginPath();
-        tracePolys(ctx, town.polys);
+        tracePolys(ctx, town.polys, project);
         ctx.fillStyle = colorOf(children[town.code]);
         ctx.fill('evenodd');
       }
@@ -535,20 +370,20 @@
       ctx.strokeStyle = 'rgba(200, 230, 255, 0.12)';
       for (const g of state.grids) {
         ctx.beginPath();
-        tracePolys(ctx, g.polys);
+        tracePolys(ctx, g.polys, project);
         ctx.stroke();
       }
     } else {
       // Hex: the region dark underneath, the cells with cases (or significant) on top.
       ctx.beginPath();
-      tracePolys(ctx, state.root.polys);
+      tracePolys(ctx, state.root.polys, project);
       ctx.fillStyle = NO_DATA_COLOR;
       ctx.fill('evenodd');
       ctx.lineWidth = 0.6;
       ctx.strokeStyle = 'rgba(200, 230, 255, 0.10)';
       for (const g of state.grids) {
         ctx.beginPath();
-        tracePolys(ctx, g.polys);
+        tracePolys(ctx, g.polys, project);
         ctx.stroke();
       }
       const hex = data.hex || {};
@@ -582,14 +417,14 @@
     ctx.strokeStyle = '#6fdcff';
     for (const town of state.towns) {
       ctx.beginPath();
-      tracePolys(ctx, town.polys);
+      tracePolys(ctx, town.polys, project);
       ctx.stroke();
     }
     // The region outline with a glow.
     if (state.root) {
       ctx.save();
       ctx.beginPath();
-      tracePolys(ctx, state.root.polys);
+      tracePolys(ctx, state.root.polys, project);
       ctx.lineWidth = 3.5;
       ctx.strokeStyle = '#8cf0ff';
       ctx.shadowColor = 'rgba(47, 211, 255, 0.9)';
@@ -602,7 +437,7 @@
 
   // Child region labels: DOM above the canvas, sharp at any scale.
   const labelsEl = $('hs-labels');
-  function drawLabels(shown) {
+  function drawHotspotLabels(shown) {
     const children = (shown.data && shown.data.children) || {};
     let html = '';
     if (proj && state.mapReady) {
@@ -612,10 +447,10 @@
         const ch = children[town.code];
         const bin = ch ? clampBin(ch.bin) : 0;
         if (crowded && !bin) continue;
-        const p = project(town.label);
+        const p = proj.project(town.label);
         const cls = bin > 0 ? ' hot' : bin < 0 ? ' cold' : '';
         html += '<div class="hs-town' + cls + (crowded ? ' small' : '') + '" style="left:' + p[0].toFixed(1) + 'px;top:' + p[1].toFixed(1) + 'px">' +
-          '<b>' + esc(regionName(town.code)) + '</b>' +
+          '<b>' + esc(state.tree.name(town.code)) + '</b>' +
           '<span>' + esc(t('count')) + ' ' + num(ch && ch.count) + (bin ? ' · ' + esc((bin > 0 ? t('hot') : t('cold')) + ' ' + confOf(bin)) : '') + '</span></div>';
       }
     }
@@ -632,7 +467,7 @@
   function childAt(clientX, clientY) {
     if (!proj || !state.mapReady) return null;
     const p = canvasPoint(clientX, clientY);
-    return regionAt(unproject(p[0], p[1]), state.towns);
+    return window.Zhili.map.regionAt(proj.unproject(p[0], p[1]), state.towns);
   }
   canvas.addEventListener('click', (ev) => {
     const r = childAt(ev.clientX, ev.clientY);
@@ -647,28 +482,28 @@
   });
   // pointOf returns the client position of a child region's label point (tests click there).
   Z.pointOf = (code) => {
-    const r = state.regions.get(code);
+    const r = state.tree.regions.get(code);
     if (!r || !proj) return null;
-    const p = project(r.label || labelPoint(r.geometry));
+    const p = proj.project(r.label || labelPoint(r.geometry));
     const rect = canvas.getBoundingClientRect();
     const s = rect.width / (canvas.clientWidth || 1);
     return { x: rect.left + p[0] * s, y: rect.top + p[1] * s };
   };
 
   function drill(code) {
-    if (!state.regions.has(code) || code === state.cur) return;
+    if (!state.tree.regions.has(code) || code === state.cur) return;
     setRegion(code);
   }
   function up() {
-    const r = state.regions.get(state.cur);
+    const r = state.tree.regions.get(state.cur);
     if (!r || !r.parent) return;
-    if (state.regions.has(r.parent)) {
+    if (state.tree.regions.has(r.parent)) {
       setRegion(r.parent);
       return;
     }
     // Above the loaded tree: load the parent's (a token limited to a subtree is refused).
     getJSON(apiURL('/api/v1/regions?root=' + encodeURIComponent(r.parent) + '&depth=-1', TOKEN)).then((fc) => {
-      indexRegions(fc);
+      state.tree = window.Zhili.map.regionTree(fc);
       setRegion(r.parent, true);
     }).catch((err) => console.warn('regions:', err));
   }
@@ -698,12 +533,12 @@
 
   function renderCrumbs() {
     const path = [];
-    for (let r = state.regions.get(state.cur); r; r = state.regions.get(r.parent)) path.unshift(r);
+    for (let r = state.tree.regions.get(state.cur); r; r = state.tree.regions.get(r.parent)) path.unshift(r);
     let html = path.map((r, i) => (i < path.length - 1
       ? '<button type="button" class="hs-crumb" data-code="' + esc(r.code) + '">' + esc(r.name) + '</button><i>›</i>'
       : '<b>' + esc(r.name) + '</b>')).join('');
-    const cur = state.regions.get(state.cur);
-    const canUp = cur && cur.parent && (state.regions.has(cur.parent) || !KIOSK);
+    const cur = state.tree.regions.get(state.cur);
+    const canUp = cur && cur.parent && (state.tree.regions.has(cur.parent) || !KIOSK);
     if (canUp) html += '<button type="button" id="hs-up" class="control hs-btn hs-up">' + esc(t('back')) + '</button>';
     if (Z.drillable.length) html += '<span class="control hs-hint">' + esc(t('drill_hint')) + '</span>';
     const el = $('hs-crumbs');
@@ -731,13 +566,13 @@
         .then((body) => {
           for (const c of body.cells || []) state.hexGeo.set(c.id, { ring: c.boundary, centre: c.centre });
           batch.forEach((id) => { state.hexPending.delete(id); if (!state.hexGeo.has(id)) state.hexFailed.add(id); });
-          scheduleRender();
+          renderer.schedule();
         })
         .catch((err) => {
           console.warn('hexes:', err);
           batch.forEach((id) => { state.hexPending.delete(id); state.hexFailed.add(id); });
           // A failed batch is tried again later (a malformed id stays failed: the server names it).
-          setTimeout(() => { batch.forEach((id) => state.hexFailed.delete(id)); scheduleRender(); }, 10000);
+          setTimeout(() => { batch.forEach((id) => state.hexFailed.delete(id)); renderer.schedule(); }, 10000);
         });
     }
   }
@@ -779,7 +614,7 @@
 
   // ---------------------------------------------------------------- side panel and legend
   let legendKey = '';
-  function renderLegend(shown, cells) {
+  function renderHotLegend(shown, cells) {
     let items;
     if (mode === 'emerging') {
       const n = {};
@@ -790,7 +625,7 @@
       items = [3, 2, 1, 0, -1, -2, -3].map((bin) => ({ color: BIN_COLORS[bin],
         text: bin === 0 ? t('legend_ns') : confOf(bin) + ' ' + (bin > 0 ? t('legend_hot') : t('legend_cold')) }));
     }
-    const key = lang + mode + JSON.stringify(items);
+    const key = L.lang + mode + JSON.stringify(items);
     if (key === legendKey) return;
     legendKey = key;
     Z.legend = items.map((i) => i.text);
@@ -799,8 +634,6 @@
     el.innerHTML = items.map((i) => '<span class="hs-legend-item' + (i.cls ? ' ' + i.cls : '') + (i.n === 0 ? ' zero' : '') + '"><i style="background:' + i.color + '"></i>' +
       esc(i.text) + (i.n !== undefined ? '<em>' + i.n + '</em>' : '') + '</span>').join('');
   }
-
-  function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
 
   function renderPanels(shown) {
     const data = shown.data || {};
@@ -865,15 +698,15 @@
       let name, small = '';
       if (shown.level === 'hex') {
         const geo = state.hexGeo.get(g.code);
-        const in1 = geo ? regionAt(geo.centre, state.grids) : null;
-        const town = in1 && in1.parent ? regionName(in1.parent) : '';
+        const in1 = geo ? window.Zhili.map.regionAt(geo.centre, state.grids) : null;
+        const town = in1 && in1.parent ? state.tree.name(in1.parent) : '';
         name = in1 ? in1.name : 'H3 ' + g.code;
         if (town && name.startsWith(town) && name.length > town.length) name = name.slice(town.length);
         small = town;
       } else {
-        const r = state.regions.get(g.code);
-        const town = r && r.parent && r.parent !== state.cur ? regionName(r.parent) : '';
-        name = regionName(g.code);
+        const r = state.tree.regions.get(g.code);
+        const town = r && r.parent && r.parent !== state.cur ? state.tree.name(r.parent) : '';
+        name = state.tree.name(g.code);
         // Grid names usually repeat their township's: show the township once, small.
         if (town && name.startsWith(town) && name.length > town.length) name = name.slice(town.length);
         small = town;
@@ -886,7 +719,7 @@
     });
     if (listEl.innerHTML !== list) listEl.innerHTML = list;
     renderTowns(data.children || {});
-    renderLegend(shown, cells);
+    renderHotLegend(shown, cells);
 
     const deg = $('hs-degenerate');
     const reason = degenerateOf(shown);
@@ -898,7 +731,7 @@
     let range = '';
     if (state.view === 'live' || (state.view === 'rest' && !state.rest.custom)) {
       const withDate = win !== '1h';
-      const r = data.from && data.to ? shortTime(data.from, withDate) + ' – ' + shortTime(data.to, withDate) : '';
+      const r = data.from && data.to ? clock.shortTime(data.from, withDate) + ' – ' + clock.shortTime(data.to, withDate) : '';
       range = t('window')[win] + (r ? ' · ' + r : '');
     } else if (state.view === 'rest') {
       range = periodText(state.rest.custom.from, state.rest.custom.to, ' – ');
@@ -931,7 +764,7 @@
     towns.slice(0, rowsFit).forEach((c, i) => {
       const conf = c.bin ? confOf(c.bin) + ' ' + (c.bin > 0 ? t('hot') : t('cold')) : t('not_sig');
       html += '<li class="b' + c.bin + (kidsOf(c.code).length ? ' drill' : '') + '" data-code="' + esc(c.code) + '"><span class="no">' + (i + 1) + '</span>' +
-        '<span class="nm"><b>' + esc(regionName(c.code)) + '</b></span>' +
+        '<span class="nm"><b>' + esc(state.tree.name(c.code)) + '</b></span>' +
         '<span class="ct">' + c.count + '</span>' +
         '<span class="z">' + (c.has ? c.z.toFixed(2) : '—') + '</span>' +
         '<span class="cf"><i style="background:' + BIN_COLORS[c.bin] + '"></i>' + esc(conf) + '</span></li>';
@@ -948,11 +781,11 @@
     const el = $('hs-view');
     let text = '';
     let cls = '';
-    const cat = category ? ' · ' + catName(category) : '';
+    const cat = category ? ' · ' + L.cat(category) : '';
     if (state.view === 'rest') {
       const r = state.rest;
       if (r.custom) text = fmt(t('view_custom'), { period: periodText(r.custom.from, r.custom.to), cat });
-      else text = fmt(t('view_filtered'), { cat: catName(category), win: t('window')[win], at: r.at ? timeOf(r.at) : '--:--:--' });
+      else text = fmt(t('view_filtered'), { cat: L.cat(category), win: t('window')[win], at: clock.timeOf(r.at) });
     } else if (state.view === 'playback' && state.pb) {
       const p = state.pb;
       text = fmt(t('view_playback'), { period: periodText(p.from, p.to), step: t('step_name')[p.step] || p.step, cat });
@@ -968,25 +801,18 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  // Hoisted (var) so that a render requested during start-up finds it.
-  var renderer; // eslint-disable-line no-var
-  function scheduleRender() {
-    if (!renderer) renderer = window.ZhiliLive.util.scheduler(render);
-    renderer.schedule();
-  }
-
-  function render() {
+  function renderHotspots() {
     try {
       if (state.dirtyLang) {
         state.dirtyLang = false;
-        applyLang();
+        bar.applyLang();
       }
       const shown = shownData();
       // Panels first: the degenerate note takes room from the map.
       renderPanels(shown);
       renderPlayback();
-      drawMap(shown);
-      drawLabels(shown);
+      drawHotspotMap(shown);
+      drawHotspotLabels(shown);
     } catch (err) {
       console.error('render:', err);
     }
@@ -994,12 +820,12 @@
       Z.ready = true;
       Z.readyAt = performance.now();
       document.body.dataset.ready = '1';
-      checkStale();
+      live.checkStale();
     }
   }
 
   // settled reports whether everything received is drawn (screenshots of tests wait for it).
-  Z.settled = () => !(renderer && renderer.pending()) && state.hexPending.size === 0;
+  Z.settled = () => !renderer.pending() && state.hexPending.size === 0;
   // ---------------------------------------------------------------- REST views
   // hotspotsQuery returns GET /api/v1/hotspots for the region shown.
   function hotspotsQuery(from, to, lv, extra) {
@@ -1008,12 +834,6 @@
     if (category) q += '&category=' + encodeURIComponent(category);
     for (const k in extra || {}) q += '&' + k + '=' + encodeURIComponent(extra[k]);
     return apiURL(q, TOKEN);
-  }
-  function getJSON(url) {
-    return fetch(url, { cache: 'no-cache', credentials: 'same-origin' }).then((r) => r.json().catch(() => ({})).then((body) => {
-      if (!r.ok) throw new Error((body.error && body.error.message) || 'HTTP ' + r.status);
-      return body;
-    }));
   }
   function cellMap(rep) {
     const out = {};
@@ -1056,13 +876,13 @@
       to = r.custom.to;
     } else {
       const now = Date.now() + state.skewMs;
-      to = isoNoMs(now);
-      from = isoNoMs(now - WINDOW_MS[win]);
+      to = time.isoSec(now);
+      from = time.isoSec(now - WINDOW_MS[win]);
     }
     let step = '';
     if (mode === 'emerging') step = r.custom ? stepFor(from, to) : WINDOW_STEP[win];
     r.loading = true;
-    scheduleRender();
+    renderer.schedule();
     periodData(from, to, step).then((data) => {
       if (state.rest !== r || seq !== r.seq) return;
       r.data = data;
@@ -1076,12 +896,12 @@
         total += data.grids[code].count;
       }
       Z.rest = { region: state.cur, from, to, category, step, at: r.at, cells, total };
-      scheduleRender();
+      renderer.schedule();
     }).catch((err) => {
       if (state.rest !== r || seq !== r.seq) return;
       r.error = err.message || String(err);
       r.loading = false;
-      scheduleRender();
+      renderer.schedule();
     });
   }
   Z.refresh = () => { if (state.view === 'rest') fetchRest(); };
@@ -1110,7 +930,7 @@
     state.view = 'live';
     Z.view = 'live';
     syncURL();
-    scheduleRender();
+    renderer.schedule();
   }
 
   // ---------------------------------------------------------------- playback
@@ -1131,7 +951,7 @@
     state.view = 'playback';
     Z.view = 'playback';
     syncURL();
-    scheduleRender();
+    renderer.schedule();
     periodData(from, to, step).then((plan) => {
       if (state.pb !== pb) return;
       const steps = plan.steps || [];
@@ -1144,12 +964,12 @@
       }));
       if (pb.index >= pb.frames.length) pb.index = 0;
       prefetch(pb);
-      tick(pb);
-      scheduleRender();
+      tickPlayback(pb);
+      renderer.schedule();
     }).catch((err) => {
       if (state.pb !== pb) return;
       pb.error = err.message || String(err);
-      scheduleRender();
+      renderer.schedule();
     });
   }
   function stopPlayback() {
@@ -1181,7 +1001,7 @@
           setTimeout(next, 5000);
         }).finally(() => {
           running--;
-          scheduleRender();
+          renderer.schedule();
           next();
         });
       }
@@ -1189,7 +1009,7 @@
     next();
   }
   // tick advances one frame per FRAME_MS / speed while playing, waiting for frames not loaded.
-  function tick(pb) {
+  function tickPlayback(pb) {
     clearTimeout(pbTimer);
     pbTimer = setTimeout(() => {
       if (state.pb !== pb) return;
@@ -1197,18 +1017,18 @@
         const n = (pb.index + 1) % pb.frames.length;
         if (pb.frames[pb.index].state === 'done' && pb.frames[n].state === 'done') {
           pb.index = n;
-          scheduleRender();
+          renderer.schedule();
         }
       }
-      tick(pb);
+      tickPlayback(pb);
     }, FRAME_MS / pb.speed);
   }
   function seek(i) {
     const pb = state.pb;
     if (!pb || !pb.frames.length) return;
     pb.index = Math.max(0, Math.min(pb.frames.length - 1, i));
-    tick(pb); // a full frame on the new position
-    scheduleRender();
+    tickPlayback(pb); // a full frame on the new position
+    renderer.schedule();
   }
   Z.seek = seek;
 
@@ -1218,18 +1038,15 @@
     const f = pb && pb.frames[i];
     if (!f) return '';
     const a = Date.parse(f.from);
-    if (pb.step === '1d') {
-      const p = localParts(a);
-      return dateOf(a) + ' ' + t('weekdays')[p[3]];
-    }
+    if (pb.step === '1d') return clock.dayOf(a) + ' ' + t('weekdays')[clock.parts(a)[3]];
     const b = Date.parse(f.to);
-    const pa = localParts(a);
-    const pbp = localParts(b);
+    const pa = clock.parts(a);
+    const pbp = clock.parts(b);
     return pad2(pa[1] + 1) + '-' + pad2(pa[2]) + ' ' + pad2(pa[4]) + ':' + pad2(pa[5]) + '–' + pad2(pbp[4]) + ':' + pad2(pbp[5]);
   }
   function axisLabel(i) {
     const f = state.pb.frames[i];
-    const p = localParts(Date.parse(f.from));
+    const p = clock.parts(Date.parse(f.from));
     return state.pb.step === '1d' ? pad2(p[1] + 1) + '-' + pad2(p[2]) : (p[4] === 0 ? pad2(p[1] + 1) + '-' + pad2(p[2]) + ' ' : '') + pad2(p[4]) + ':00';
   }
 
@@ -1276,7 +1093,7 @@
       chart.on('click', (p) => { if (!KIOSK && typeof p.dataIndex === 'number') seek(p.dataIndex); });
       chartKey = '';
     }
-    const key = lang + pb.index + '|' + pb.frames.map((f) => f.state + f.cases).join(',') + '|' + el.clientWidth;
+    const key = L.lang + pb.index + '|' + pb.frames.map((f) => f.state + f.cases).join(',') + '|' + el.clientWidth;
     if (key === chartKey) return;
     chartKey = key;
     const labels = pb.frames.map((f, i) => axisLabel(i));
@@ -1303,15 +1120,15 @@
   $('hs-play').addEventListener('click', () => {
     if (!state.pb) return;
     state.pb.playing = !state.pb.playing;
-    scheduleRender();
+    renderer.schedule();
   });
   for (const b of document.querySelectorAll('#hs-speeds button')) {
     b.addEventListener('click', () => {
       if (!state.pb) return;
       state.pb.speed = Number(b.dataset.speed);
-      tick(state.pb);
+      tickPlayback(state.pb);
       syncURL();
-      scheduleRender();
+      renderer.schedule();
     });
   }
   $('hs-scrub').addEventListener('input', (ev) => seek(Number(ev.target.value)));
@@ -1339,7 +1156,7 @@
     level = lv;
     Z.level = lv;
     syncURL();
-    scheduleRender();
+    renderer.schedule();
   }
   function setMode(m) {
     if (!MODES.includes(m) || m === mode) return;
@@ -1347,7 +1164,7 @@
     Z.mode = m;
     syncURL();
     if (state.view === 'rest') fetchRest(); // emerging classes need step=
-    scheduleRender();
+    renderer.schedule();
   }
   function setCategory(c) {
     c = CATEGORIES.includes(c) ? c : '';
@@ -1369,7 +1186,7 @@
   function fillCategories() {
     const sel = $('hs-category');
     const html = '<option value="">' + esc(t('cat_all')) + '</option>' +
-      CATEGORIES.map((c) => '<option value="' + c + '">' + esc(catName(c)) + '</option>').join('');
+      CATEGORIES.map((c) => '<option value="' + c + '">' + esc(L.cat(c)) + '</option>').join('');
     if (sel.innerHTML !== html) sel.innerHTML = html;
     sel.value = category;
   }
@@ -1382,11 +1199,11 @@
       alert(t('bad_period')); // eslint-disable-line no-alert
       return null;
     }
-    return { from: f, to: addDays(tv, 1) };
+    return { from: f, to: time.addDays(tv, 1) };
   }
   function fillPeriod(from, to) {
     $('hs-from').value = /^\d{4}-\d\d-\d\d/.test(from) ? from.slice(0, 10) : '';
-    $('hs-to').value = /^\d{4}-\d\d-\d\d$/.test(to) ? addDays(to, -1) : /^\d{4}-\d\d-\d\d/.test(to) ? to.slice(0, 10) : '';
+    $('hs-to').value = /^\d{4}-\d\d-\d\d$/.test(to) ? time.addDays(to, -1) : /^\d{4}-\d\d-\d\d/.test(to) ? to.slice(0, 10) : '';
   }
   $('hs-apply').addEventListener('click', () => {
     const p = readPeriod();
@@ -1400,34 +1217,21 @@
   Z.enterPeriod = (from, to) => enterRest({ from, to });
   Z.startPlayback = startPlayback;
 
-  // ---------------------------------------------------------------- language
-  function setI18n(el, key) {
-    el.dataset.i18n = key;
-    el.textContent = t(key);
-  }
-  function applyLang() {
-    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-    document.body.classList.toggle('lang-en', lang === 'en');
-    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-    $('lang-switch').textContent = t('lang_switch');
-    fillCategories();
-    legendKey = '';
-    chartKey = '';
-    updateTitle();
-    renderCrumbs();
-    updateClock();
-  }
-  function updateTitle() {
-    // Without a region name (map not loaded yet) the English suffix loses its leading separator.
-    const title = ((state.rootName || '') + t('title_suffix')).trim().replace(/^·\s*/, '');
-    $('title').textContent = title;
-    document.title = title;
-  }
-  $('lang-switch').addEventListener('click', () => {
-    lang = lang === 'zh' ? 'en' : 'zh';
-    storageSet('zhili.lang', lang);
-    state.dirtyLang = true;
-    scheduleRender();
+  // ---------------------------------------------------------------- title bar, clock, language
+  const bar = window.Zhili.chrome.frame({
+    L, clock, Z,
+    title: () => (state.rootName || '') + t('title_suffix'),
+    lastDataAt: () => state.lastDataAt,
+    onLang() {
+      fillCategories();
+      legendKey = '';
+      chartKey = '';
+      renderCrumbs();
+    },
+    onSwitch() {
+      state.dirtyLang = true;
+      renderer.schedule();
+    },
   });
 
   // ---------------------------------------------------------------- window switch
@@ -1449,20 +1253,12 @@
     if (state.view === 'playback' || (state.view === 'rest' && state.rest.custom)) goLive();
     else if (state.view === 'rest') fetchRest();
     syncURL();
-    scheduleRender();
+    renderer.schedule();
   }
   for (const b of document.querySelectorAll('#hs-windows button')) {
     b.addEventListener('click', () => setWindow(b.dataset.window));
   }
   Z.setWindow = setWindow;
-
-  // ---------------------------------------------------------------- clock and stale banner
-  function updateClock() {
-    const p = localParts(Date.now() + state.skewMs);
-    $('clock-time').textContent = pad2(p[4]) + ':' + pad2(p[5]) + ':' + pad2(p[6]);
-    $('clock-date').textContent = p[0] + '-' + pad2(p[1] + 1) + '-' + pad2(p[2]) + ' ' + t('weekdays')[p[3]];
-    $('updated-at').textContent = state.lastDataAt ? timeOf(state.lastDataAt) : '--:--:--';
-  }
 
   // ---------------------------------------------------------------- WebSocket (live.js)
   const live = window.ZhiliLive({
@@ -1473,27 +1269,31 @@
         ? (m.data && typeof m.data === 'object' ? m.data : {})
         : mergePatch(state.data || {}, m.data || {});
     },
-    onChange() { scheduleRender(); },
+    onChange() { renderer.schedule(); },
     onTime(at, tzChanged) {
-      if (tzChanged) updateClock();
-      $('updated-at').textContent = timeOf(at);
+      if (tzChanged) bar.updateClock();
+      bar.noteData(at);
     },
   });
-  const connect = live.connect;
   const send = live.send;
-  function checkStale() { live.checkStale(); }
 
   // ---------------------------------------------------------------- start
   if (KIOSK) document.body.classList.add('kiosk');
-  applyLang();
-  fit();
+  bar.applyLang();
+  window.Zhili.fitStage(stage, STAGE_W, STAGE_H, (scale, dpr) => {
+    // The canvas draws at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
+    Z.layout.scale = scale;
+    Z.layout.dpr = dpr;
+    if (chart && Math.abs(chartDpr - dpr) > 0.01) { chart.dispose(); chart = null; }
+    renderer.schedule();
+  });
   {
-    const today = dateOf(Date.now());
-    fillPeriod(addDays(today, -6), addDays(today, 1));
+    const today = clock.dayOf(Date.now());
+    fillPeriod(time.addDays(today, -6), time.addDays(today, 1));
   }
-  loadRegions(REGION, () => {
-    state.startCode = state.topCode;
-    showRegion(state.topCode);
+  loadTree(REGION, () => {
+    state.startCode = state.tree.top;
+    showRegion(state.tree.top);
     // Start views from the URL once the region is known.
     const pbp = (params.get('playback') || '').split(',');
     const from = params.get('from') || '';
@@ -1507,8 +1307,6 @@
       enterRest({ from, to });
     } else if (category) enterRest(null);
   });
-  connect();
-  setInterval(() => { updateClock(); checkStale(); }, 1000);
-  updateClock();
-  checkStale();
+  live.connect();
+  bar.startClock(live.checkStale);
 })();

@@ -20,7 +20,8 @@
  */
 (function () {
   'use strict';
-  const { clampNum, storageGet, storageSet, $, esc, num, pad2, polygonsOf, labelPoint, canvasFor } = window.ZhiliLive.util;
+  const { clampNum, $, esc, num, mergePatch } = window.Zhili;
+  const { tracePolys, labelPoint, canvasFor } = window.Zhili.map;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -46,12 +47,11 @@
   const TEXT = {
     zh: {
       title_suffix: '吹哨报到 · Whistle board',
-      updated: '数据更新于',
       active: '在办哨', late: '超时', resolved_today: '今日办结',
-      map_title: '哨源分布 · 乡镇吹哨 部门报到', map_loading: '地图加载中…', map_failed: '地图加载失败，正在重试…',
+      map_title: '哨源分布 · 乡镇吹哨 部门报到',
       anchor: '县直部门', whistle_n: (n) => n + ' 哨',
       board_title: '哨令看板 · 超时优先', more: '另有 {n} 条未显示',
-      no_whistles: '暂无在办哨令', waiting: '等待数据…',
+      no_whistles: '暂无在办哨令',
       scores_title: '评哨 · 部门得分', no_scores: '暂无评价', score_n: '{n} 次',
       kind: { advance: '推进哨', tough: '攻坚哨', emergency: '应急哨' },
       stage: { signed: '签收', contacted: '联系', arrived: '到场' },
@@ -59,28 +59,14 @@
       blown: '吹哨', next: '下一时限', all_done: '已全部报到', unknown_kind: '未知哨种，无时限',
       left: (s) => '剩 ' + s, over: (s) => '超时 ' + s,
       d: '天', h: '时', m: '分', s: '秒',
-      dept: {
-        'county.urban-mgmt': '城管局', 'county.eco-env': '生态环境局', 'county.housing': '住建局',
-        'county.market-reg': '市场监管局', 'county.public-security': '公安局', 'county.emergency': '应急管理局',
-        'county.water': '水利局',
-      },
-      cat: {
-        dispute: '矛盾纠纷', security: '治安隐患', safety: '安全生产', environment: '环境卫生',
-        cityorder: '市容秩序', livelihood: '民生服务', petition: '信访',
-      },
-      stale: '数据已中断 · 正在重新连接…', stale_for: '已 {n} 秒无数据', no_token: '缺少访问令牌（?token=）',
-      refused: '服务器拒绝了数据订阅',
-      lang_switch: 'EN',
-      weekdays: ['星期日', '星期一', '星期二', '星期三', '星期四', '星期五', '星期六'],
     },
     en: {
       title_suffix: ' · Whistle Board',
-      updated: 'Data as of',
       active: 'Active', late: 'Late', resolved_today: 'Resolved today',
-      map_title: 'Whistles · townships summon departments', map_loading: 'Loading map…', map_failed: 'Map failed to load, retrying…',
+      map_title: 'Whistles · townships summon departments',
       anchor: 'County departments', whistle_n: (n) => n + (n === 1 ? ' whistle' : ' whistles'),
       board_title: 'Active whistles · late first', more: '{n} more not shown',
-      no_whistles: 'No active whistle', waiting: 'Waiting for data…',
+      no_whistles: 'No active whistle',
       scores_title: 'Evaluations · by department', no_scores: 'No evaluation yet', score_n: '{n}×',
       kind: { advance: 'Advance', tough: 'Tough', emergency: 'Emergency' },
       stage: { signed: 'Signed', contacted: 'Contacted', arrived: 'Arrived' },
@@ -88,28 +74,11 @@
       blown: 'Blown', next: 'Next deadline', all_done: 'All reported', unknown_kind: 'Unknown kind, no clock',
       left: (s) => s + ' left', over: (s) => s + ' overdue',
       d: 'd ', h: 'h ', m: 'm ', s: 's',
-      dept: {
-        'county.urban-mgmt': 'Urban Mgmt', 'county.eco-env': 'Eco-Environment', 'county.housing': 'Housing',
-        'county.market-reg': 'Market Reg.', 'county.public-security': 'Public Security', 'county.emergency': 'Emergency Mgmt',
-        'county.water': 'Water Resources',
-      },
-      cat: {
-        dispute: 'Disputes', security: 'Security', safety: 'Work safety', environment: 'Sanitation',
-        cityorder: 'City order', livelihood: 'Livelihood', petition: 'Petitions',
-      },
-      stale: 'Feed lost — reconnecting…', stale_for: 'no data for {n} s', no_token: 'No access token (?token=)',
-      refused: 'The server refused the subscription',
-      lang_switch: '中',
-      weekdays: ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'],
     },
   };
 
-  let lang = params.get('lang') || storageGet('zhili.lang') || 'zh';
-  if (!TEXT[lang]) lang = 'zh';
-  const t = (key) => (TEXT[lang][key] !== undefined ? TEXT[lang][key] : TEXT.zh[key]);
-  const deptName = (code) => t('dept')[code] || code;
-  const kindName = (k) => t('kind')[k] || k || '?';
-  const catName = (c) => t('cat')[c] || c || '';
+  const L = window.Zhili.texts.i18n(TEXT);
+  const t = L.t;
 
   // ---------------------------------------------------------------- state exposed for tests
   const Z = {
@@ -134,13 +103,12 @@
     topics: new Map([[TOPIC, { seq: null, resyncAt: 0 }]]),
     data: null, // the topic's current state (snapshot with deltas applied)
     anchors: new Map(), // "<whistle>|<dept>|<stage>" -> {left, at (ms, server time of the message that set it)}
-    regions: new Map(), // code -> {code, name, parent, level}
+    tree: window.Zhili.map.regionTree(null), // the region tree (Zhili.map.regionTree)
     rootName: '',
     root: null, // the root feature
     towns: [], // level-1 features
     grids: [], // deepest-level features
     bounds: null,
-    aspect: 1,
     skewMs: 0,
     tzMin: null,
     lastDataAt: '',
@@ -152,44 +120,8 @@
   };
 
   // ---------------------------------------------------------------- helpers
-  function localParts(ms) {
-    if (state.tzMin === null) {
-      const d = new Date(ms);
-      return [d.getFullYear(), d.getMonth(), d.getDate(), d.getDay(), d.getHours(), d.getMinutes(), d.getSeconds()];
-    }
-    const d = new Date(ms + state.tzMin * 60000);
-    return [d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate(), d.getUTCDay(), d.getUTCHours(), d.getUTCMinutes(), d.getUTCSeconds()];
-  }
-  function timeOf(at) {
-    const ms = Date.parse(at || '');
-    if (!Number.isFinite(ms)) return '--:--:--';
-    const p = localParts(ms);
-    return pad2(p[4]) + ':' + pad2(p[5]) + ':' + pad2(p[6]);
-  }
-  // shortTime returns "hh:mm" for today (server clock), "MM-DD hh:mm" otherwise.
-  function shortTime(at) {
-    const ms = Date.parse(at || '');
-    if (!Number.isFinite(ms)) return '';
-    const p = localParts(ms);
-    const n = localParts(Date.now() + state.skewMs);
-    const hm = pad2(p[4]) + ':' + pad2(p[5]);
-    return p[0] === n[0] && p[1] === n[1] && p[2] === n[2] ? hm : pad2(p[1] + 1) + '-' + pad2(p[2]) + ' ' + hm;
-  }
-  function regionName(code) {
-    const r = state.regions.get(code);
-    return r ? r.name : code;
-  }
-  function mergePatch(target, patch) {
-    if (patch === null || typeof patch !== 'object' || Array.isArray(patch)) return patch;
-    const out = target !== null && typeof target === 'object' && !Array.isArray(target) ? target : {};
-    for (const k of Object.keys(patch)) {
-      const v = patch[k];
-      if (v === null) delete out[k];
-      else out[k] = mergePatch(out[k], v);
-    }
-    return out;
-  }
-  const serverNow = () => Date.now() + state.skewMs;
+  const clock = window.Zhili.time.clock(state);
+  const renderer = window.Zhili.scheduler(() => renderWhistleBoard());
   const lightOf = (l) => (LIGHT_RANK[l] !== undefined ? l : 'green');
 
   // ---------------------------------------------------------------- countdowns
@@ -197,7 +129,7 @@
   // time it came with: the local countdown starts from there.
   function noteAnchors(at) {
     const atMs = Date.parse(at || '');
-    const base = Number.isFinite(atMs) ? atMs : serverNow();
+    const base = Number.isFinite(atMs) ? atMs : clock.now();
     const seen = new Set();
     const ws = (state.data && state.data.whistles) || {};
     for (const id of Object.keys(ws)) {
@@ -231,21 +163,12 @@
     // minutes); never below the last left_min until the server says the minute passed.
     const wallAtAnchor = Math.floor((dl - a.at) / 1000);
     const phase = ((wallAtAnchor % 60) + 60) % 60;
-    const elapsed = Math.max(0, Math.floor((serverNow() - a.at) / 1000));
+    const elapsed = Math.max(0, Math.floor((clock.now() - a.at) / 1000));
     return Math.max(L, L + phase - elapsed);
   }
 
   function fmtLeft(secs) {
-    const a = Math.abs(secs);
-    const d = Math.floor(a / 86400);
-    const h = Math.floor((a % 86400) / 3600);
-    const m = Math.floor((a % 3600) / 60);
-    const s = a % 60;
-    let txt;
-    if (d > 0) txt = d + t('d') + h + t('h');
-    else if (h > 0) txt = h + t('h') + m + t('m');
-    else txt = m + t('m') + pad2(s) + t('s');
-    txt = txt.trim();
+    const txt = window.Zhili.time.duration(secs, { d: t('d'), h: t('h'), m: t('m'), s: t('s') });
     return secs < 0 ? t('over')(txt) : t('left')(txt);
   }
 
@@ -261,7 +184,7 @@
 
   // countdowns: data-k of a countdown element -> () => seconds or null.
   let countdowns = new Map();
-  function tick() {
+  function tickCountdowns() {
     for (const el of document.querySelectorAll('[data-cd]')) {
       const f = countdowns.get(el.dataset.cd);
       const secs = f ? f() : null;
@@ -276,73 +199,27 @@
   const canvas = $('wh-map');
   const wrap = $('wh-map-wrap');
 
-  function fit() {
-    window.ZhiliLive.util.fitStage(stage, STAGE_W, STAGE_H, (scale, dpr) => {
-      // The canvas draws at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
-      Z.layout.scale = scale;
-      Z.layout.dpr = dpr;
-      scheduleRender();
-    });
-  }
 
   // ---------------------------------------------------------------- regions
-
-  function loadRegions() {
-    window.ZhiliLive.util.loadRegions(REGION, TOKEN, BACKOFF_MAX, (fc) => {
-      buildMap(fc);
-      $('map-status').hidden = true;
-      scheduleRender();
-    }, () => setI18n($('map-status'), 'map_failed'));
-  }
-
-  function buildMap(fc) {
-    const features = ((fc && fc.features) || []).filter((f) => f && f.geometry && f.properties &&
-      (f.geometry.type === 'Polygon' || f.geometry.type === 'MultiPolygon'));
-    let top = Infinity;
-    let deepest = 0;
-    for (const f of features) top = Math.min(top, Number(f.properties.level) || 0);
-    state.regions.clear();
-    for (const f of features) {
-      const p = f.properties;
-      const code = String(p.code);
-      const level = (Number(p.level) || 0) - top;
-      deepest = Math.max(deepest, level);
-      state.regions.set(code, { code, name: p.name || code, parent: p.parent || '', level });
-    }
-    state.root = null;
-    state.towns = [];
-    state.grids = [];
-    for (const f of features) {
-      const level = state.regions.get(String(f.properties.code)).level;
-      const item = { code: String(f.properties.code), polys: polygonsOf(f.geometry), geometry: f.geometry };
-      if (level === 0 && !state.root) state.root = item;
-      if (level === 1) state.towns.push(item);
-      if (level === deepest && level > 1) state.grids.push(item);
-    }
-    if (state.root) state.rootName = regionName(state.root.code);
-    let minX = 180, minY = 90, maxX = -180, maxY = -90;
-    for (const f of features) {
-      for (const poly of polygonsOf(f.geometry)) {
-        for (const ring of poly) {
-          for (const c of ring) {
-            minX = Math.min(minX, c[0]); maxX = Math.max(maxX, c[0]);
-            minY = Math.min(minY, c[1]); maxY = Math.max(maxY, c[1]);
-          }
-        }
-      }
-    }
-    if (minX <= maxX) {
-      state.bounds = [minX, minY, maxX, maxY];
-      state.aspect = Math.cos(((minY + maxY) / 2) * Math.PI / 180) || 1;
-    }
+  // placeRegions keeps the region tree: the root, its children (townships), its deepest level
+  // (grids) and the bounds of all.
+  function placeRegions(fc) {
+    const tree = window.Zhili.map.regionTree(fc);
+    const all = Array.from(tree.regions.values());
+    state.tree = tree;
+    state.root = tree.regions.get(tree.top) || null;
+    state.towns = all.filter((r) => r.level === 1);
+    state.grids = all.filter((r) => r.level === tree.deepest && r.level > 1);
+    if (state.root) state.rootName = state.root.name;
+    state.bounds = window.Zhili.map.boundsOf([].concat(...all.map((r) => r.polys)));
     for (const town of state.towns) town.label = labelPoint(town.geometry);
     if (state.root) state.root.label = labelPoint(state.root.geometry);
     state.mapReady = true;
-    updateTitle();
+    bar.updateTitle();
   }
 
-  // townOf returns the township code of a whistle: the second element of its region path.
-  function townOf(w) {
+  // townOfWhistle returns the township code of a whistle: the second element of its region path.
+  function townOfWhistle(w) {
     const path = Array.isArray(w.region) ? w.region : [];
     return path.length > 1 ? String(path[1]) : path.length ? String(path[0]) : '';
   }
@@ -350,23 +227,6 @@
   // ---------------------------------------------------------------- map drawing
   let proj = null;
   const ANCHOR_H = 96; // room above the region for the departments' node (stage pixels)
-
-  function project(c) {
-    return [proj.ox + (c[0] - state.bounds[0]) * proj.k * state.aspect, proj.oy + (state.bounds[3] - c[1]) * proj.k];
-  }
-
-  function tracePolys(ctx, polys) {
-    for (const poly of polys) {
-      for (const ring of poly) {
-        for (let i = 0; i < ring.length; i++) {
-          const p = project(ring[i]);
-          if (i === 0) ctx.moveTo(p[0], p[1]);
-          else ctx.lineTo(p[0], p[1]);
-        }
-        ctx.closePath();
-      }
-    }
-  }
 
   // activeWhistles returns [id, whistle] of the unresolved whistles.
   function activeWhistles() {
@@ -377,11 +237,11 @@
   // pointOf returns a whistle's map point: its case's, else its township's label point.
   function pointOf(w) {
     if (Array.isArray(w.point) && w.point.length === 2 && Number.isFinite(w.point[0]) && Number.isFinite(w.point[1])) return w.point;
-    const town = state.towns.find((x) => x.code === townOf(w));
+    const town = state.towns.find((x) => x.code === townOfWhistle(w));
     return town ? town.label : null;
   }
 
-  function drawMap() {
+  function drawWhistleMap() {
     const w = wrap.clientWidth;
     const h = wrap.clientHeight;
     const dpr = Z.layout.dpr;
@@ -390,22 +250,20 @@
     if (!state.mapReady || !state.bounds) return;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const pad = 20;
-    const bw = (state.bounds[2] - state.bounds[0]) * state.aspect || 1e-9;
-    const bh = state.bounds[3] - state.bounds[1] || 1e-9;
-    const k = Math.min((w - 2 * pad) / bw, (h - pad - ANCHOR_H) / bh);
-    proj = { k, ox: (w - bw * k) / 2, oy: ANCHOR_H + (h - pad - ANCHOR_H - bh * k) / 2 };
+    proj = window.Zhili.map.projection(state.bounds, { x: pad, y: ANCHOR_H, w: w - 2 * pad, h: h - pad - ANCHOR_H });
+    const project = proj.project;
     ctx.lineJoin = 'round';
 
     // Townships filled dark, grids as a faint texture, the root outline glowing.
     for (const town of state.towns) {
       ctx.beginPath();
-      tracePolys(ctx, town.polys);
+      tracePolys(ctx, town.polys, project);
       ctx.fillStyle = 'rgba(22, 58, 110, 0.85)';
       ctx.fill('evenodd');
     }
     if (!state.towns.length && state.root) {
       ctx.beginPath();
-      tracePolys(ctx, state.root.polys);
+      tracePolys(ctx, state.root.polys, project);
       ctx.fillStyle = 'rgba(22, 58, 110, 0.85)';
       ctx.fill('evenodd');
     }
@@ -413,20 +271,20 @@
     ctx.strokeStyle = 'rgba(140, 200, 255, 0.16)';
     for (const g of state.grids) {
       ctx.beginPath();
-      tracePolys(ctx, g.polys);
+      tracePolys(ctx, g.polys, project);
       ctx.stroke();
     }
     ctx.lineWidth = 2;
     ctx.strokeStyle = 'rgba(111, 220, 255, 0.75)';
     for (const town of state.towns) {
       ctx.beginPath();
-      tracePolys(ctx, town.polys);
+      tracePolys(ctx, town.polys, project);
       ctx.stroke();
     }
     if (state.root) {
       ctx.save();
       ctx.beginPath();
-      tracePolys(ctx, state.root.polys);
+      tracePolys(ctx, state.root.polys, project);
       ctx.lineWidth = 3.5;
       ctx.strokeStyle = '#8cf0ff';
       ctx.shadowColor = 'rgba(47, 211, 255, 0.9)';
@@ -501,16 +359,17 @@
 
   // Labels: DOM above the canvas (township names with their whistle counts, the departments' node).
   const labelsEl = $('wh-labels');
-  function drawLabels() {
+  function drawWhistleLabels() {
     let html = '';
     if (proj) {
+      const project = proj.project;
       const perTown = new Map();
-      for (const [, wh] of activeWhistles()) perTown.set(townOf(wh), (perTown.get(townOf(wh)) || 0) + 1);
+      for (const [, wh] of activeWhistles()) perTown.set(townOfWhistle(wh), (perTown.get(townOfWhistle(wh)) || 0) + 1);
       for (const town of state.towns) {
         const p = project(town.label);
         const n = perTown.get(town.code) || 0;
         html += '<div class="wh-town' + (n ? ' has' : '') + '" style="left:' + p[0].toFixed(1) + 'px;top:' + p[1].toFixed(1) + 'px">' +
-          '<b>' + esc(regionName(town.code)) + '</b>' +
+          '<b>' + esc(state.tree.name(town.code)) + '</b>' +
           (n ? '<span>' + esc(t('whistle_n')(n)) + '</span>' : '') + '</div>';
       }
       for (const [, wh] of activeWhistles().sort((a, b) => LIGHT_RANK[lightOf(a[1].light)] - LIGHT_RANK[lightOf(b[1].light)])) {
@@ -524,7 +383,7 @@
     if (labelsEl.innerHTML !== html) labelsEl.innerHTML = html;
   }
 
-  function renderLegend() {
+  function renderLights() {
     const items = ['green', 'amber', 'red', 'done'].map((l) =>
       '<span class="wh-legend-item"><i style="background:' + LIGHT_COLORS[l] + '"></i>' + esc(t('light')[l]) + '</span>');
     $('wh-legend').innerHTML = items.join('');
@@ -558,8 +417,8 @@
   function chipHTML(s) {
     const light = lightOf(s.light);
     let sub;
-    if (s.reached) sub = '✓ ' + shortTime(s.reached);
-    else sub = shortTime(s.deadline);
+    if (s.reached) sub = '✓ ' + clock.shortTime(s.reached, clock.now());
+    else sub = clock.shortTime(s.deadline, clock.now());
     return '<span class="chip l-' + light + (s.late ? ' late' : '') + '" data-stage="' + esc(s.stage) + '" data-light="' + light + '">' +
       '<b>' + esc(t('stage')[s.stage] || s.stage) + '</b><small>' + esc(sub) + '</small></span>';
   }
@@ -607,20 +466,20 @@
         }
         const sc = typeof d.score === 'number' ? '<span class="sc">★' + d.score + '</span>' : '<span class="sc"></span>';
         rows += '<div class="wh-dept l-' + dl + '" data-dept="' + esc(d.dept) + '" data-light="' + dl + '">' +
-          '<span class="dn"><i></i>' + esc(deptName(d.dept)) + '</span>' +
+          '<span class="dn"><i></i>' + esc(L.dept(d.dept)) + '</span>' +
           '<span class="chips">' + chips + '</span>' + cd + sc + '</div>';
       }
-      const town = townOf(w);
+      const town = townOfWhistle(w);
       // Below a city root the second element is a county: name the township (third) too.
       const path = Array.isArray(w.region) ? w.region.map(String) : [];
-      let place = town ? regionName(town) : '';
-      if (path.length >= 4 && state.regions.has(path[2])) place += ' · ' + regionName(path[2]);
+      let place = town ? state.tree.name(town) : '';
+      if (path.length >= 4 && state.tree.regions.has(path[2])) place += ' · ' + state.tree.name(path[2]);
       html += '<li class="wh l-' + light + (w.late ? ' late' : '') + '" data-id="' + esc(id) + '" data-light="' + light + '">' +
         '<div class="wh-head">' +
-        '<span class="kind k-' + esc(w.kind) + '">' + esc(kindName(w.kind)) + '</span>' +
+        '<span class="kind k-' + esc(w.kind) + '">' + esc(t('kind')[w.kind] || w.kind || '?') + '</span>' +
         '<b class="town">' + esc(place) + '</b>' +
-        '<span class="cat">' + esc(catName(w.category)) + '</span>' +
-        '<span class="blown">' + esc(t('blown')) + ' ' + esc(shortTime(w.blown)) + '</span>' +
+        '<span class="cat">' + esc(L.cat(w.category)) + '</span>' +
+        '<span class="blown">' + esc(t('blown')) + ' ' + esc(clock.shortTime(w.blown, clock.now())) + '</span>' +
         '<span class="wcd"><em data-cd="' + esc(wkey) + '" data-fallback="' + esc(t('all_done')) + '"></em></span>' +
         '</div>' + rows + '</li>';
     }
@@ -642,7 +501,7 @@
     $('wh-board-empty').textContent = state.data ? t('no_whistles') : t('waiting');
     const more = list.length - shown;
     $('wh-more').textContent = more > 0 ? t('more').replace('{n}', more) : '';
-    tick();
+    tickCountdowns();
   }
 
   function renderScores() {
@@ -666,7 +525,7 @@
     for (const r of rows.slice(0, fitN)) {
       const full = Math.round(r.mean);
       const stars = '★'.repeat(full) + '<s>' + '★'.repeat(Math.max(0, 5 - full)) + '</s>';
-      html += '<li data-dept="' + esc(r.dept) + '"><span class="nm">' + esc(deptName(r.dept)) + '</span>' +
+      html += '<li data-dept="' + esc(r.dept) + '"><span class="nm">' + esc(L.dept(r.dept)) + '</span>' +
         '<span class="st">' + stars + '</span><b>' + r.mean.toFixed(1) + '</b>' +
         '<small>' + esc(t('score_n').replace('{n}', r.n)) + '</small></li>';
     }
@@ -676,24 +535,17 @@
   }
 
   // ---------------------------------------------------------------- rendering
-  // Hoisted (var) so that a render requested during start-up finds it.
-  var renderer; // eslint-disable-line no-var
-  function scheduleRender() {
-    if (!renderer) renderer = window.ZhiliLive.util.scheduler(render);
-    renderer.schedule();
-  }
-
-  function render() {
+  function renderWhistleBoard() {
     try {
       if (state.dirtyLang) {
         state.dirtyLang = false;
-        applyLang();
+        bar.applyLang();
       }
       renderTotals();
       renderBoard();
       renderScores();
-      drawMap();
-      drawLabels();
+      drawWhistleMap();
+      drawWhistleLabels();
     } catch (err) {
       console.error('render:', err);
     }
@@ -701,45 +553,23 @@
       Z.ready = true;
       Z.readyAt = performance.now();
       document.body.dataset.ready = '1';
-      checkStale();
+      live.checkStale();
     }
   }
 
-  Z.settled = () => !(renderer && renderer.pending());
+  Z.settled = () => !renderer.pending();
 
-  // ---------------------------------------------------------------- language
-  function setI18n(el, key) {
-    el.dataset.i18n = key;
-    el.textContent = t(key);
-  }
-  function applyLang() {
-    document.documentElement.lang = lang === 'zh' ? 'zh-CN' : 'en';
-    document.body.classList.toggle('lang-en', lang === 'en');
-    for (const el of document.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
-    $('lang-switch').textContent = t('lang_switch');
-    renderLegend();
-    updateTitle();
-    updateClock();
-  }
-  function updateTitle() {
-    const title = ((state.rootName || '') + t('title_suffix')).trim().replace(/^·\s*/, '');
-    $('title').textContent = title;
-    document.title = title;
-  }
-  $('lang-switch').addEventListener('click', () => {
-    lang = lang === 'zh' ? 'en' : 'zh';
-    storageSet('zhili.lang', lang);
-    state.dirtyLang = true;
-    scheduleRender();
+  // ---------------------------------------------------------------- title bar, clock, language
+  const bar = window.Zhili.chrome.frame({
+    L, clock, Z,
+    title: () => (state.rootName || '') + t('title_suffix'),
+    lastDataAt: () => state.lastDataAt,
+    onLang: renderLights,
+    onSwitch() {
+      state.dirtyLang = true;
+      renderer.schedule();
+    },
   });
-
-  // ---------------------------------------------------------------- clock
-  function updateClock() {
-    const p = localParts(Date.now() + state.skewMs);
-    $('clock-time').textContent = pad2(p[4]) + ':' + pad2(p[5]) + ':' + pad2(p[6]);
-    $('clock-date').textContent = p[0] + '-' + pad2(p[1] + 1) + '-' + pad2(p[2]) + ' ' + t('weekdays')[p[3]];
-    $('updated-at').textContent = state.lastDataAt ? timeOf(state.lastDataAt) : '--:--:--';
-  }
 
   // ---------------------------------------------------------------- WebSocket (live.js)
   const live = window.ZhiliLive({
@@ -751,22 +581,30 @@
         : mergePatch(state.data || {}, m.data || {});
       noteAnchors(m.at);
     },
-    onChange() { scheduleRender(); },
+    onChange() { renderer.schedule(); },
     onTime(at, tzChanged) {
-      if (tzChanged) updateClock();
-      $('updated-at').textContent = timeOf(at);
+      if (tzChanged) bar.updateClock();
+      bar.noteData(at);
     },
   });
-  const connect = live.connect;
-  function checkStale() { live.checkStale(); }
 
   // ---------------------------------------------------------------- start
   if (KIOSK) document.body.classList.add('kiosk');
-  applyLang();
-  fit();
-  loadRegions();
-  connect();
-  setInterval(() => { updateClock(); checkStale(); tick(); }, 1000);
-  updateClock();
-  checkStale();
+  bar.applyLang();
+  window.Zhili.fitStage(stage, STAGE_W, STAGE_H, (scale, dpr) => {
+    // The canvas draws at the scaled resolution, so 3840×2160 is as sharp as 1920×1080.
+    Z.layout.scale = scale;
+    Z.layout.dpr = dpr;
+    renderer.schedule();
+  });
+  window.Zhili.map.loadRegionTree(REGION, TOKEN, BACKOFF_MAX, (fc) => {
+    placeRegions(fc);
+    $('map-status').hidden = true;
+    renderer.schedule();
+  }, () => bar.setI18n($('map-status'), 'map_failed'));
+  live.connect();
+  bar.startClock(() => {
+    live.checkStale();
+    tickCountdowns();
+  });
 })();
