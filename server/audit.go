@@ -5,6 +5,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -104,13 +105,16 @@ func (s *Server) export(c *fiber.Ctx, name string, v any, t dashboard.Table) err
 		var b bytes.Buffer
 		b.WriteString("\uFEFF")
 		w := csv.NewWriter(&b)
-		_ = w.Write([]string{t.Title})
+		_ = w.Write(safeCells([]string{t.Title}))
 		for _, n := range t.Notes {
-			_ = w.Write([]string{n})
+			_ = w.Write(safeCells([]string{n}))
 		}
 		_ = w.Write(nil)
-		_ = w.Write(t.Headers)
-		_ = w.WriteAll(t.Rows)
+		_ = w.Write(safeCells(t.Headers))
+		for _, r := range t.Rows {
+			_ = w.Write(safeCells(r))
+		}
+		w.Flush()
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
 		c.Set(fiber.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="zhili-%s-%s.csv"`, name, stamp))
 		return c.Send(b.Bytes())
@@ -125,6 +129,31 @@ func (s *Server) export(c *fiber.Ctx, name string, v any, t dashboard.Table) err
 	default:
 		return errs.E(errs.Invalid, "format", "format must be json, csv or xlsx, got %q", f)
 	}
+}
+
+// number reports whether a cell is a plain decimal number ("12", "-0.5", "3e2" is not).
+func number(v string) (float64, bool) {
+	if v == "" || strings.ContainsAny(v, "eEnNxX_") {
+		return 0, false
+	}
+	x, err := strconv.ParseFloat(v, 64)
+	return x, err == nil
+}
+
+// safeCells neutralises spreadsheet formulas in CSV cells: a text cell starting with = + - @
+// or a tab or carriage return gets a leading apostrophe (plain numbers are left as they are).
+func safeCells(cells []string) []string {
+	out := make([]string, len(cells))
+	for i, v := range cells {
+		out[i] = v
+		if v == "" || strings.IndexByte("=+-@\t\r", v[0]) < 0 {
+			continue
+		}
+		if _, ok := number(v); !ok {
+			out[i] = "'" + v
+		}
+	}
+	return out
 }
 
 // XLSX renders a table as a workbook: the title and notes on top, then a bold header row and
@@ -143,7 +172,13 @@ func XLSX(t dashboard.Table) ([]byte, error) {
 			if err != nil {
 				return err
 			}
-			if err := f.SetCellStr(sheet, cell, v); err != nil {
+			// Numbers stay numbers; text is stored as text, never as a formula.
+			if x, ok := number(v); ok {
+				err = f.SetCellFloat(sheet, cell, x, -1, 64)
+			} else {
+				err = f.SetCellStr(sheet, cell, v)
+			}
+			if err != nil {
 				return err
 			}
 			if style != 0 {

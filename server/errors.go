@@ -2,8 +2,12 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"sync/atomic"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
+	"github.com/gofiber/fiber/v2/utils"
 
 	"zhili/errs"
 )
@@ -26,16 +30,29 @@ type errorBody struct {
 }
 
 type errorDetail struct {
-	Code    errs.Code `json:"code"`
-	Reason  string    `json:"reason,omitempty"`
-	Message string    `json:"message"`
+	Code      errs.Code `json:"code"`
+	Reason    string    `json:"reason,omitempty"`
+	Message   string    `json:"message"`
+	RequestID string    `json:"request_id,omitempty"` // 500s: the id in the server's log
 }
 
-// errorHandler writes every error as JSON with the mapped status.
-func errorHandler(c *fiber.Ctx, err error) error {
+var requestSeq atomic.Uint64
+
+// requestID names one failed request: the process's start and a sequence number.
+func requestID() string {
+	return fmt.Sprintf("%x-%d", processStart, requestSeq.Add(1))
+}
+
+var processStart = time.Now().Unix()
+
+// errorHandler writes every error as JSON with the mapped status. A 500 is logged with a request
+// id that the reply carries, so an operator can find it.
+func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
-		// Errors raised by Fiber/fasthttp itself (body too large, not found, bad method).
+		// Errors raised by Fiber/fasthttp itself (body too large, not found, bad method, a
+		// malformed request). Their text may quote the raw request, headers and all: the reply
+		// gives the status text only.
 		code, reason := errs.Internal, ""
 		switch fe.Code {
 		case fiber.StatusRequestEntityTooLarge:
@@ -45,7 +62,7 @@ func errorHandler(c *fiber.Ctx, err error) error {
 		case fiber.StatusMethodNotAllowed, fiber.StatusBadRequest, fiber.StatusUpgradeRequired:
 			code = errs.Invalid
 		}
-		return c.Status(fe.Code).JSON(errorBody{errorDetail{Code: code, Reason: reason, Message: fe.Message}})
+		return c.Status(fe.Code).JSON(errorBody{errorDetail{Code: code, Reason: reason, Message: utils.StatusMessage(fe.Code)}})
 	}
 	var e *errs.Error
 	if !errors.As(err, &e) {
@@ -58,6 +75,11 @@ func errorHandler(c *fiber.Ctx, err error) error {
 	msg := e.Message
 	if e.Code != errs.Internal && e.Err != nil {
 		msg = e.Error()
+	}
+	if st == fiber.StatusInternalServerError {
+		id := requestID()
+		s.cfg.Logger.Error("request failed", "request_id", id, "method", c.Method(), "route", c.Route().Path, "err", err)
+		return c.Status(st).JSON(errorBody{errorDetail{Code: e.Code, Reason: e.Reason, Message: msg, RequestID: id}})
 	}
 	if st == fiber.StatusServiceUnavailable {
 		// A dependency is away or the server is draining: clients retry, nothing was accepted.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io/fs"
 	"mime"
+	"net/url"
 	"path"
 	"strconv"
 	"strings"
@@ -62,7 +63,7 @@ func (s *Server) instrument(c *fiber.Ctx) error {
 
 func (s *Server) routes() {
 	a := s.app
-	a.Use(s.instrument)
+	a.Use(s.instrument, s.securityHeaders)
 	handlers := map[string]fiber.Handler{
 		"GET /healthz": func(c *fiber.Ctx) error {
 			return c.JSON(fiber.Map{"status": "ok", "version": s.cfg.Version})
@@ -101,6 +102,15 @@ func (s *Server) routes() {
 	for k := range handlers {
 		panic("server: " + k + " is not in the access table")
 	}
+}
+
+// securityHeaders: no framing but by the configured ancestors, no referrer (tokens travel in
+// screen URLs), no content sniffing.
+func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderContentSecurityPolicy, "frame-ancestors "+s.cfg.FrameAncestors)
+	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	return c.Next()
 }
 
 func (s *Server) metrics(c *fiber.Ctx) error {
@@ -381,12 +391,16 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 func (s *Server) caseTimeline(c *fiber.Ctx) error {
 	v := principal(c)
 	pii := v.Roles.Has(access.Officer)
-	recs, err := s.d.Store.CaseEvents(c.UserContext(), c.Params("id"))
+	id, err := url.PathUnescape(c.Params("id")) // case ids are any UTF-8
+	if err != nil {
+		return errs.E(errs.Invalid, "id", "case id is not a valid URL path segment")
+	}
+	recs, err := s.d.Store.CaseEvents(c.UserContext(), id)
 	if err != nil {
 		return err
 	}
 	if len(recs) == 0 {
-		return errs.E(errs.NotFound, "id", "no events for case %q", c.Params("id"))
+		return errs.E(errs.NotFound, "id", "no events for case %q", id)
 	}
 	type item struct {
 		event.Event
@@ -411,7 +425,7 @@ func (s *Server) caseTimeline(c *fiber.Ctx) error {
 		shown = "shown"
 	}
 	tl := governance.Fold(evs, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
-	return c.JSON(fiber.Map{"case_id": c.Params("id"), "events": out, "pii": shown, "timeline": tl})
+	return c.JSON(fiber.Map{"case_id": id, "events": out, "pii": shown, "timeline": tl})
 }
 
 // maskPII keeps the shape of personal fields but not their content.

@@ -41,9 +41,12 @@ type Config struct {
 	IngestKeys map[string]*ingest.Policy // short form: source API key → policy
 	ViewTokens map[string]Viewer         // short form: viewer token → scope
 	DisplayCRS string                    // CRS of coordinates served to screens (wgs84, gcj02, bd09)
-	Loc        *time.Location
-	Version    string
-	Logger     *slog.Logger
+	// FrameAncestors is the CSP frame-ancestors source list: who may put the pages in a frame
+	// (default "'self'"; a wall controller's origin, or "'none'").
+	FrameAncestors string
+	Loc            *time.Location
+	Version        string
+	Logger         *slog.Logger
 }
 
 // Check is one readiness check. Err nil: ok. A check marked Degraded reports the server as
@@ -90,6 +93,9 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.Loc == nil {
 		cfg.Loc = time.UTC
 	}
+	if cfg.FrameAncestors == "" {
+		cfg.FrameAncestors = "'self'"
+	}
 	s := &Server{cfg: cfg, d: d}
 	var err error
 	if s.keys, s.pols, err = keyring(cfg); err != nil {
@@ -102,7 +108,7 @@ func New(cfg Config, d Deps) *Server {
 	s.app = fiber.New(fiber.Config{
 		AppName:               "zhili",
 		DisableStartupMessage: true,
-		ErrorHandler:          errorHandler,
+		ErrorHandler:          s.errorHandler,
 		// Bodies up to twice the ingest limit reach the handler so the door can name the
 		// limit; larger ones are refused by fasthttp and reported by errorHandler.
 		BodyLimit:    int(2 * bodyLimit),

@@ -1,11 +1,19 @@
 package server
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"log/slog"
+	"net"
 	"net/http/httptest"
+	"slices"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -31,8 +39,10 @@ func TestErrorMapping(t *testing.T) {
 		{errors.New("secret internal detail"), 500, errs.Internal},
 		{fiber.ErrRequestEntityTooLarge, 413, errs.TooLarge},
 	}
+	var logged bytes.Buffer
+	s := &Server{cfg: Config{Logger: slog.New(slog.NewTextHandler(&logged, nil))}}
 	for _, c := range cases {
-		app := fiber.New(fiber.Config{ErrorHandler: errorHandler})
+		app := fiber.New(fiber.Config{ErrorHandler: s.errorHandler})
 		app.Get("/", func(*fiber.Ctx) error { return c.err })
 		resp, err := app.Test(httptest.NewRequest("GET", "/", nil))
 		if err != nil {
@@ -46,8 +56,75 @@ func TestErrorMapping(t *testing.T) {
 		if resp.StatusCode != c.status || body.Error.Code != c.code {
 			t.Errorf("%v: %d %s, want %d %s", c.err, resp.StatusCode, body.Error.Code, c.status, c.code)
 		}
-		if c.code == errs.Internal && body.Error.Message != "internal error" {
-			t.Errorf("internal error text leaked: %q", body.Error.Message)
+		if c.code == errs.Internal {
+			if body.Error.Message != "internal error" {
+				t.Errorf("internal error text leaked: %q", body.Error.Message)
+			}
+			// Every 500 is logged, with the id the reply gives.
+			if body.Error.RequestID == "" || !strings.Contains(logged.String(), "request_id="+body.Error.RequestID) ||
+				!strings.Contains(logged.String(), "secret internal detail") {
+				t.Errorf("500 not logged with its request id %q: %s", body.Error.RequestID, logged.String())
+			}
+		}
+	}
+}
+
+// TestMalformedRequestNotEchoed: a request fasthttp cannot parse is answered 400 without quoting
+// the request (its Authorization header included).
+func TestMalformedRequestNotEchoed(t *testing.T) {
+	srv := New(Config{ViewTokens: map[string]Viewer{"tok": {}}}, Deps{})
+	addr, err := srv.Listen("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve()
+	t.Cleanup(func() { _ = srv.Shutdown(context.Background()) })
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	fmt.Fprint(conn, "GET /api/v1/regions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer very-secret-token\r\nContent-Length: abc\r\n\r\n")
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b, _ := io.ReadAll(conn)
+	if !strings.Contains(string(b), " 400 ") {
+		t.Fatalf("reply %q, want 400", b)
+	}
+	if strings.Contains(string(b), "very-secret-token") || strings.Contains(string(b), "Authorization") {
+		t.Fatalf("the reply quotes the request: %q", b)
+	}
+}
+
+func TestSecurityHeaders(t *testing.T) {
+	for _, fa := range []string{"", "https://wall.example.gov.cn"} {
+		srv := New(Config{FrameAncestors: fa}, Deps{})
+		resp, err := srv.App().Test(httptest.NewRequest("GET", "/healthz", nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "frame-ancestors 'self'"
+		if fa != "" {
+			want = "frame-ancestors " + fa
+		}
+		if got := resp.Header.Get("Content-Security-Policy"); got != want {
+			t.Errorf("CSP %q, want %q", got, want)
+		}
+		if resp.Header.Get("Referrer-Policy") != "no-referrer" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("headers %v", resp.Header)
+		}
+	}
+}
+
+// TestExportCells: CSV text cells cannot become formulas; numbers stay as they are.
+func TestExportCells(t *testing.T) {
+	got := safeCells([]string{"=HYPERLINK(\"x\")", "+1 555", "-", "@SUM(A1)", "\tx", "-3.5", "12", "张三", ""})
+	want := []string{"'=HYPERLINK(\"x\")", "'+1 555", "'-", "'@SUM(A1)", "'\tx", "-3.5", "12", "张三", ""}
+	if !slices.Equal(got, want) {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	for v, isNum := range map[string]bool{"12": true, "-0.5": true, "1e3": false, "NaN": false, "0x1p-2": false, "85.2 %": false, "": false} {
+		if _, ok := number(v); ok != isNum {
+			t.Errorf("number(%q) = %v", v, ok)
 		}
 	}
 }

@@ -24,16 +24,16 @@ import (
 )
 
 type serveFlags struct {
-	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory string
-	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile                                                  string
-	partitions                                                                                                          int
-	leaseTTL                                                                                                            time.Duration
-	demo                                                                                                                bool
-	demoRate                                                                                                            float64
-	demoSeed                                                                                                            uint64
-	tick, shutdownTimeout                                                                                               time.Duration
-	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                        int
-	maxBytes                                                                                                            int64
+	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory, frameAncestors string
+	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile                                                                  string
+	partitions                                                                                                                          int
+	leaseTTL                                                                                                                            time.Duration
+	demo                                                                                                                                bool
+	demoRate                                                                                                                            float64
+	demoSeed                                                                                                                            uint64
+	tick, shutdownTimeout                                                                                                               time.Duration
+	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                                        int
+	maxBytes                                                                                                                            int64
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -53,6 +53,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.ingestKey, "ingest-key", "", "source API key accepted by POST /api/v1/events (all types, all regions)")
 	fs.StringVar(&f.viewToken, "view-token", "", "viewer token for screens and read APIs (all regions)")
 	fs.StringVar(&f.tz, "tz", app.DefaultZone, "deployment time zone: 'today' and day buckets")
+	fs.StringVar(&f.frameAncestors, "frame-ancestors", "'self'", "CSP frame-ancestors: the origins that may show the pages in a frame (a wall controller's), or 'none'")
 	fs.StringVar(&f.displayCRS, "display-crs", "wgs84", "coordinate system of points pushed to screens: wgs84, gcj02, bd09")
 	fs.DurationVar(&f.tick, "tick", 200*time.Millisecond, "live push tick: at most one delta per topic per tick")
 	fs.IntVar(&f.clientQueue, "client-queue", 256, "frames queued per WebSocket client before it is resynced")
@@ -151,7 +152,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token, or an access list in --config (or use --demo)")
 	}
 
-	a, err := app.New(app.Config{CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS,
+	a, err := app.New(app.Config{CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -103,5 +104,37 @@ func TestAccessTableWalked(t *testing.T) {
 	}
 	if walked < 10*len(access.AllRoles()) {
 		t.Fatalf("walked %d route × role pairs: the table is smaller than the API", walked)
+	}
+}
+
+// TestCaseIDsOfAnyUTF8: a case id with Chinese characters and a space is stored and fetched.
+func TestCaseIDsOfAnyUTF8(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	base := "http://" + a.Addr
+	id := "信阳-0001 甲"
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	st, b := post(t, base, "application/x-ndjson", `{"id":"u1","type":"case.reported","case_id":"`+id+`","at":"`+at+`","source":"hotline12345","category":"environment","location":{"lon":114.05,"lat":32.12}}`+"\n")
+	if st != 200 || !strings.Contains(string(b), `"accepted":1`) {
+		t.Fatalf("ingest: %d %s", st, b)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		resp, err := http.Get(base + "/api/v1/cases/" + url.PathEscape(id) + "?token=" + testToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			if !strings.Contains(string(body), `"case_id":"`+id+`"`) {
+				t.Fatalf("reply %s names another case", body)
+			}
+			return
+		}
+		if resp.StatusCode != 404 || time.Now().After(deadline) {
+			t.Fatalf("GET case %q: %d %s", id, resp.StatusCode, body)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

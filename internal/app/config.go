@@ -30,22 +30,24 @@ const (
 // Config configures a process. Zero values take the defaults, resolved once by New (resolve);
 // every component gets resolved values and resolves no deployment default of its own.
 type Config struct {
-	Listen       string
-	DataDir      string
-	Tree         *geo.Tree      // nil: the small demo county
-	Loc          *time.Location // deployment time zone (nil: DefaultZone)
-	DisplayCRS   string         // CRS of coordinates served to screens ("": wgs84)
-	Tick         time.Duration
-	ClientQueue  int
-	ClientQueueB int // bytes
-	MaxLines     int
-	MaxBytes     int64
-	StoreMemory  string          // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
-	HexRes       int             // H3 resolution of the hex hotspot level (0 = default)
-	HexMinLocal  int             // events a hex cell's neighbourhood needs to be hot (0 = default 3, < 0 none)
-	Access       *access.Keyring // principals from the access config
-	IngestKeys   map[string]*ingest.Policy
-	ViewTokens   map[string]server.Viewer
+	Listen     string
+	DataDir    string
+	Tree       *geo.Tree      // nil: the small demo county
+	Loc        *time.Location // deployment time zone (nil: DefaultZone)
+	DisplayCRS string         // CRS of coordinates served to screens ("": wgs84)
+	// FrameAncestors: who may frame the pages (CSP source list; "": 'self').
+	FrameAncestors string
+	Tick           time.Duration
+	ClientQueue    int
+	ClientQueueB   int // bytes
+	MaxLines       int
+	MaxBytes       int64
+	StoreMemory    string          // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
+	HexRes         int             // H3 resolution of the hex hotspot level (0 = default)
+	HexMinLocal    int             // events a hex cell's neighbourhood needs to be hot (0 = default 3, < 0 none)
+	Access         *access.Keyring // principals from the access config
+	IngestKeys     map[string]*ingest.Policy
+	ViewTokens     map[string]server.Viewer
 	// Whistle clocks: Clocks, else ClocksFile over the defaults, else governance.DefaultClocks.
 	Clocks     *governance.Clocks
 	ClocksFile string
