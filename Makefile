@@ -5,7 +5,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/zhili
 GOFLAGS_TEST ?= -race -count=1 -timeout 20m
 
-.PHONY: demo build assets test vet bench clean
+.PHONY: demo build assets test vet bench fuzz clean
 
 # Front-end: install the locked npm packages and build assets/dist (embedded by go:embed).
 assets/node_modules/.package-lock.json: assets/package-lock.json assets/package.json
@@ -28,6 +28,16 @@ vet:
 # installed; ZHILI_REQUIRE_SERVICES=1 turns a missing browser or server into a failure).
 test: assets vet
 	$(GO) test $(GOFLAGS_TEST) ./...
+
+# Fuzz targets: ingest decoding and framing, intake-log recovery, access config, region GeoJSON.
+# Each runs for FUZZTIME (CI: a short smoke; give FUZZTIME=10m for a real run).
+FUZZTIME ?= 10s
+FUZZ_TARGETS := FuzzDecode:./event FuzzSplitBody:./ingest FuzzWALRecovery:./intake FuzzParseConfig:./access FuzzParseTree:./geo
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+	  echo "fuzz $${t%%:*} ($${t#*:}) for $(FUZZTIME)"; \
+	  $(GO) test -run '^$$' -fuzz "^$${t%%:*}$$" -fuzztime $(FUZZTIME) $${t#*:} || exit 1; \
+	done
 
 # Benchmarks behind the figures in docs/PERFORMANCE.md.
 bench: assets
