@@ -106,9 +106,15 @@ func (c *Client) subscribe(name string, since *int64) {
 			return
 		}
 	}
+	// The limit holds before any topic opens, for every client: one draining or closing (a slow
+	// one) opens nothing.
 	c.mu.Lock()
-	full := c.state == stOpen && c.findSub(name) == nil && len(c.subs) >= h.cfg.MaxTopicsPerClient
+	open := c.state == stOpen
+	full := c.findSub(name) == nil && len(c.subs) >= h.cfg.MaxTopicsPerClient
 	c.mu.Unlock()
+	if !open {
+		return
+	}
 	if full {
 		c.fail(name, codeBadRequest, fmt.Sprintf("at most %d topics per connection", h.cfg.MaxTopicsPerClient))
 		return

@@ -1219,3 +1219,37 @@ func TestHubStatus(t *testing.T) {
 		}
 	}
 }
+
+// TestTopicLimitBeforeOpen: a client past its topic limit, or one being closed as slow, opens
+// no topic at all (a topic costs the hub memory and work whether or not anyone reads it).
+func TestTopicLimitBeforeOpen(t *testing.T) {
+	h, _, src := newTestHub(t, HubConfig{MaxTopicsPerClient: 2})
+	c := attach(t, h, newConn(t), nil)
+	for i := range 10 {
+		c.sub(fmt.Sprintf("overview:r%d", i))
+	}
+	c.flush(t)
+	src.mu.Lock()
+	opens := src.opens
+	src.mu.Unlock()
+	if opens != 2 {
+		t.Fatalf("a client limited to 2 topics opened %d", opens)
+	}
+	// A draining client (flagged slow) asks for more: nothing opens.
+	d := attach(t, h, newConn(t), nil)
+	d.cl.mu.Lock()
+	d.cl.state = stDraining
+	d.cl.mu.Unlock()
+	for i := range 100 {
+		d.sub(fmt.Sprintf("overview:s%d", i))
+	}
+	src.mu.Lock()
+	opens = src.opens
+	src.mu.Unlock()
+	h.mu.Lock()
+	topics := len(h.topics)
+	h.mu.Unlock()
+	if opens != 2 || topics != 2 {
+		t.Fatalf("a draining client opened topics: %d opens, %d topics in the hub", opens, topics)
+	}
+}
