@@ -52,6 +52,10 @@ type HotspotReply struct {
 	Cells      []HotspotCell `json:"cells"`
 }
 
+// MaxCubeCells bounds locations × steps of an emerging-hotspot query: its space-time cube, the
+// store's grouped rows and the Gi* per step all grow with it (3,634 grids × 110 daily steps).
+const MaxCubeCells = 400_000
+
 // PeriodHotspots computes Gi* (and, when asked, emerging-hotspot classes) from the history
 // store for any period. Study area: the grids under the region (or its children), zero-count
 // locations included; weights: queen contiguity of the polygons (tolerance 1e-7°).
@@ -128,6 +132,11 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	starts := plan.Points()
 	if len(starts) < 2 {
 		return HotspotReply{}, errs.E(errs.Invalid, "step", "emerging hotspots need at least two time steps in the period")
+	}
+	if cells := len(locs) * len(starts); cells > MaxCubeCells {
+		return HotspotReply{}, errs.E(errs.TooLarge, "max_cells",
+			"%d locations × %d steps = %d cells, at most %d: shorten the period, widen the step or choose a smaller region or level",
+			len(locs), len(starts), cells, MaxCubeCells)
 	}
 	for _, p := range starts {
 		rep.Steps = append(rep.Steps, p.T)

@@ -243,6 +243,14 @@ func (s *Server) period(c *fiber.Ctx, defSpan time.Duration) (time.Time, time.Ti
 	if !from.Before(to) {
 		return time.Time{}, time.Time{}, errs.E(errs.Invalid, "from", "from must be before to")
 	}
+	if lo, hi := s.cfg.Earliest, s.d.Clock.Now().AddDate(1, 0, 0); from.Before(lo) || to.After(hi) {
+		return time.Time{}, time.Time{}, errs.E(errs.Invalid, "period_bounds", "from and to must lie between %s and %s",
+			lo.In(s.cfg.Loc).Format("2006-01-02"), hi.In(s.cfg.Loc).Format("2006-01-02"))
+	}
+	if span := to.Sub(from); span > s.cfg.MaxPeriod {
+		return time.Time{}, time.Time{}, errs.E(errs.TooLarge, "max_period", "the period spans %d days, at most %d",
+			int(span.Hours()/24), int(s.cfg.MaxPeriod.Hours()/24))
+	}
 	return from, to, nil
 }
 

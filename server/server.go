@@ -44,9 +44,13 @@ type Config struct {
 	// FrameAncestors is the CSP frame-ancestors source list: who may put the pages in a frame
 	// (default "'self'"; a wall controller's origin, or "'none'").
 	FrameAncestors string
-	Loc            *time.Location
-	Version        string
-	Logger         *slog.Logger
+	// Query periods: from no earlier than Earliest (default 2000-01-01), to at most a year
+	// ahead, and at most MaxPeriod long (default 1,100 days: three years and their edges).
+	Earliest  time.Time
+	MaxPeriod time.Duration
+	Loc       *time.Location
+	Version   string
+	Logger    *slog.Logger
 }
 
 // Check is one readiness check. Err nil: ok. A check marked Degraded reports the server as
@@ -92,6 +96,12 @@ func New(cfg Config, d Deps) *Server {
 	}
 	if cfg.Loc == nil {
 		cfg.Loc = time.UTC
+	}
+	if cfg.Earliest.IsZero() {
+		cfg.Earliest = time.Date(2000, 1, 1, 0, 0, 0, 0, cfg.Loc)
+	}
+	if cfg.MaxPeriod <= 0 {
+		cfg.MaxPeriod = 1100 * 24 * time.Hour
 	}
 	if cfg.FrameAncestors == "" {
 		cfg.FrameAncestors = "'self'"

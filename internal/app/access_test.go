@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"zhili/access"
+	"zhili/geo"
 	"zhili/server"
 )
 
@@ -136,5 +137,47 @@ func TestCaseIDsOfAnyUTF8(t *testing.T) {
 			t.Fatalf("GET case %q: %d %s", id, resp.StatusCode, body)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestQueryCostsBounded: a period query that would cost without bound is refused with a named
+// reason before it reaches the store.
+func TestQueryCostsBounded(t *testing.T) {
+	// The demo city's 3,634 grids: a long daily review is many locations × many steps.
+	tree, err := geo.XinyangTree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, Tree: tree,
+		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	base := "http://" + a.Addr
+	today := time.Now().Format("2006-01-02")
+	long := time.Now().AddDate(0, 0, -1000).Format("2006-01-02")
+	for _, c := range []struct {
+		path   string
+		status int
+		reason string
+	}{
+		{"/api/v1/hotspots?from=2000-01-01&to=" + today + "&step=1d", 413, "max_period"},
+		{"/api/v1/hotspots?from=" + long + "&to=" + today + "&step=1d", 413, "max_cells"},
+		{"/api/v1/audit/rates?from=0001-01-01&to=9999-12-31", 400, "period_bounds"},
+		{"/api/v1/series?from=1999-12-31&to=" + today + "&step=1d", 400, "period_bounds"},
+	} {
+		resp, err := http.Get(base + c.path + "&token=" + testToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != c.status || !strings.Contains(string(b), `"reason":"`+c.reason+`"`) {
+			t.Errorf("%s: %d %s, want %d %s", c.path, resp.StatusCode, b, c.status, c.reason)
+		}
 	}
 }
