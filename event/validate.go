@@ -19,7 +19,13 @@ type Rules struct {
 	FutureSkew   time.Duration          // events further in the future are rejected (default 5m)
 	KnownRegion  func(code string) bool // nil: any region code is accepted
 	MaxLineBytes int                    // one line's size limit (default 64 KiB)
+	// Earliest is the earliest time an event (or its deadline) may carry (default 2000-01-01).
+	Earliest time.Time
+	MaxDepts int // departments one whistle may summon (default 32)
 }
+
+// MaxDeptLen is the longest department code or name, in characters.
+const MaxDeptLen = 64
 
 // DefaultSources, DefaultCategories and DefaultWhistleKinds are the contract's codes.
 var (
@@ -36,6 +42,8 @@ func DefaultRules() Rules {
 		WhistleKinds: set(DefaultWhistleKinds),
 		FutureSkew:   5 * time.Minute,
 		MaxLineBytes: 64 << 10,
+		Earliest:     time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
+		MaxDepts:     32,
 	}
 }
 
@@ -204,6 +212,9 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 	if skew := r.FutureSkew; skew > 0 && at.After(now.Add(skew)) {
 		return e, ferr("at", "more than %s in the future", skew)
 	}
+	if !r.Earliest.IsZero() && at.Before(r.Earliest) {
+		return e, ferr("at", "before %s", r.Earliest.Format("2006-01-02"))
+	}
 	e = Event{ID: w.ID, Type: t, CaseID: w.CaseID, At: at, Source: w.Source, Category: w.Category,
 		Priority: w.Priority, Location: w.Location, Region: w.Region, Address: w.Address, Dept: w.Dept,
 		WhistleID: w.WhistleID, WhistleKind: w.WhistleKind, Depts: w.Depts, Stage: w.Stage,
@@ -251,7 +262,26 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		if err != nil {
 			return e, err
 		}
+		if !r.Earliest.IsZero() && d.Before(r.Earliest) || d.After(now.AddDate(10, 0, 0)) {
+			return e, ferr("deadline", "out of range (%s to ten years ahead)", r.Earliest.Format("2006-01-02"))
+		}
 		e.Deadline = &d
+	}
+	if n := utf8.RuneCountInString(e.Dept); n > MaxDeptLen {
+		return e, ferr("dept", "too long (%d chars, max %d)", n, MaxDeptLen)
+	}
+	if r.MaxDepts > 0 && len(e.Depts) > r.MaxDepts {
+		return e, ferr("depts", "%d departments, at most %d", len(e.Depts), r.MaxDepts)
+	}
+	if rp := e.Reporter; rp != nil {
+		for _, f := range []struct {
+			name, v string
+			max     int
+		}{{"reporter.name", rp.Name, 64}, {"reporter.phone", rp.Phone, 32}, {"reporter.id_number", rp.IDNumber, 32}} {
+			if n := utf8.RuneCountInString(f.v); n > f.max {
+				return e, ferr(f.name, "too long (%d chars, max %d)", n, f.max)
+			}
+		}
 	}
 	if len(w.Score) > 0 && string(w.Score) != "null" {
 		var s float64
@@ -312,10 +342,18 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		if len(e.Depts) == 0 {
 			return e, ferr("depts", "required on whistle.blown (at least one department)")
 		}
+		seen := make(map[string]bool, len(e.Depts))
 		for i, d := range e.Depts {
 			if d == "" {
 				return e, ferr(fmt.Sprintf("depts[%d]", i), "empty department code")
 			}
+			if n := utf8.RuneCountInString(d); n > MaxDeptLen {
+				return e, ferr(fmt.Sprintf("depts[%d]", i), "too long (%d chars, max %d)", n, MaxDeptLen)
+			}
+			if seen[d] {
+				return e, ferr(fmt.Sprintf("depts[%d]", i), "department %q given twice", d)
+			}
+			seen[d] = true
 		}
 	case WhistleAnswered:
 		if e.Dept == "" {

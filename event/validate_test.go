@@ -1,6 +1,7 @@
 package event
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -37,6 +38,13 @@ func TestDecodeNamesFieldAndReason(t *testing.T) {
 		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00","address":"` + strings.Repeat("路", 201) + `"}`, "address: too long"},
 		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00"} x`, "line: invalid JSON"},
 		{`[1,2]`, "line: must be a JSON object"},
+		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"0001-01-01T00:00:00Z"}`, "at: before 2000-01-01"},
+		{`{"id":"e1","type":"case.dispatched","case_id":"C1","at":"2026-11-27T08:15:30+08:00","dept":"d","deadline":"9999-12-31T00:00:00Z"}`, "deadline: out of range"},
+		{`{"id":"e1","type":"whistle.blown","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","whistle_kind":"advance","depts":[` + manyDepts(33) + `]}`, "depts: 33 departments, at most 32"},
+		{`{"id":"e1","type":"whistle.blown","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","whistle_kind":"advance","depts":["a","b","a"]}`, "depts[2]: department \"a\" given twice"},
+		{`{"id":"e1","type":"whistle.blown","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","whistle_kind":"advance","depts":["` + strings.Repeat("局", 65) + `"]}`, "depts[0]: too long"},
+		{`{"id":"e1","type":"case.signed","case_id":"C1","at":"2026-11-27T08:15:30+08:00","dept":"` + strings.Repeat("局", 65) + `"}`, "dept: too long"},
+		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00","reporter":{"phone":"` + strings.Repeat("1", 33) + `"}}`, "reporter.phone: too long"},
 		{`{"id":"e1",`, "line: invalid JSON"},
 	}
 	for _, c := range cases {
@@ -45,6 +53,14 @@ func TestDecodeNamesFieldAndReason(t *testing.T) {
 			t.Errorf("%s\n  got %v\n  want prefix %q", c.line, err, c.want)
 		}
 	}
+}
+
+func manyDepts(n int) string {
+	var b []string
+	for i := range n {
+		b = append(b, fmt.Sprintf("%q", fmt.Sprintf("dept-%d", i)))
+	}
+	return strings.Join(b, ",")
 }
 
 func TestSplitPIIAndFlow(t *testing.T) {
