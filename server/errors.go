@@ -56,6 +56,13 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		code, reason := errs.Internal, ""
 		switch fe.Code {
 		case fiber.StatusRequestEntityTooLarge:
+			if c.Method() == fiber.MethodPost && c.Path() == "/api/v1/events" && !s.isSource(bearer(c)) {
+				// The body was refused unread because the key is not a source's.
+				if bearer(c) == "" {
+					return s.errorHandler(c, errs.E(errs.Unauthorized, "key", "source API key required (Authorization: Bearer <key>)"))
+				}
+				return s.errorHandler(c, errs.E(errs.Unauthorized, "key", "not a source API key"))
+			}
 			code, reason = errs.TooLarge, "max_bytes"
 		case fiber.StatusNotFound:
 			code = errs.NotFound

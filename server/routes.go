@@ -158,8 +158,12 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if pol == nil {
 		return errs.E(errs.Forbidden, "role", "not a source key")
 	}
+	body, err := s.ingestBody(c)
+	if err != nil {
+		return err
+	}
 	// The body is only valid during the handler; the door copies what it keeps.
-	reply, err := s.d.Door.Ingest(c.UserContext(), c.Get(fiber.HeaderContentType), c.Body(), pol)
+	reply, err := s.d.Door.Ingest(c.UserContext(), c.Get(fiber.HeaderContentType), body, pol)
 	if err != nil {
 		return err
 	}

@@ -85,7 +85,10 @@ type Server struct {
 	once sync.Once
 	m    *httpMetrics
 	keys *access.Keyring
-	pols map[*access.Principal]*ingest.Policy
+	// bodyLimit is the most body an ingest request may bring: twice the door's limit, so
+	// that the door names the limit it exceeds.
+	bodyLimit int
+	pols      map[*access.Principal]*ingest.Policy
 }
 
 // New builds the server and its routes. A secret given twice panics: configuration is checked
@@ -115,6 +118,7 @@ func New(cfg Config, d Deps) *Server {
 	if d.Door != nil {
 		bodyLimit = d.Door.MaxBytes()
 	}
+	s.bodyLimit = int(2 * bodyLimit)
 	s.app = fiber.New(fiber.Config{
 		AppName:               "zhili",
 		DisableStartupMessage: true,
@@ -126,6 +130,8 @@ func New(cfg Config, d Deps) *Server {
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
 	})
+	// Each request's body limit is set from its header, before the body is read.
+	s.app.Server().HeaderReceived = s.headerReceived
 	s.m = newHTTPMetrics(d.Registry)
 	s.routes()
 	return s
@@ -161,8 +167,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // App exposes the Fiber app for in-process tests (app.Test).
 func (s *Server) App() *fiber.App { return s.app }
 
-func bearer(c *fiber.Ctx) string {
-	h := c.Get(fiber.HeaderAuthorization)
+func bearer(c *fiber.Ctx) string { return bearerOf(c.Get(fiber.HeaderAuthorization)) }
+
+func bearerOf(h string) string {
 	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
 		return strings.TrimSpace(h[7:])
 	}

@@ -1,8 +1,13 @@
 package app
 
 import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
 	"context"
+	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -179,5 +184,65 @@ func TestQueryCostsBounded(t *testing.T) {
 		if resp.StatusCode != c.status || !strings.Contains(string(b), `"reason":"`+c.reason+`"`) {
 			t.Errorf("%s: %d %s, want %d %s", c.path, resp.StatusCode, b, c.status, c.reason)
 		}
+	}
+}
+
+// TestIngestBodyGuards: a POST without a source key is answered before its body is read; a gzip
+// body is inflated only up to the byte limit; an unknown encoding is refused by name.
+func TestIngestBodyGuards(t *testing.T) {
+	a := startApp(t, t.TempDir())
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	base := "http://" + a.Addr
+
+	// A declared 16 MiB body that never comes: the answer does not wait for it.
+	for _, auth := range []string{"", "Authorization: Bearer not-a-key\r\n", "Authorization: Bearer " + testToken + "\r\n"} {
+		conn, err := net.Dial("tcp", a.Addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "POST /api/v1/events HTTP/1.1\r\nHost: x\r\n%sContent-Type: application/x-ndjson\r\nContent-Length: 16777216\r\n\r\n", auth)
+		_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatalf("%q: no answer before the body: %v", auth, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		conn.Close()
+		if resp.StatusCode != 401 || !strings.Contains(string(b), `"reason":"key"`) {
+			t.Errorf("%q: %d %s, want 401 key", auth, resp.StatusCode, b)
+		}
+	}
+
+	send := func(enc string, body []byte) (int, string) {
+		req, _ := http.NewRequest("POST", base+"/api/v1/events", bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+testKey)
+		req.Header.Set("Content-Type", "application/x-ndjson")
+		req.Header.Set("Content-Encoding", enc)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	gz := func(b []byte) []byte {
+		var out bytes.Buffer
+		w := gzip.NewWriter(&out)
+		w.Write(b)
+		w.Close()
+		return out.Bytes()
+	}
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	good := []byte(`{"id":"gz1","type":"case.reported","case_id":"GZ1","at":"` + at + `","source":"grid","category":"dispute","location":{"lon":114.05,"lat":32.12}}` + "\n")
+	if st, b := send("gzip", gz(good)); st != 200 || !strings.Contains(b, `"accepted":1`) {
+		t.Errorf("gzip body: %d %s", st, b)
+	}
+	bomb := gz(bytes.Repeat([]byte(" "), 64<<20)) // 64 MiB of blanks in about 64 KiB
+	if st, b := send("gzip", bomb); st != 413 || !strings.Contains(b, `"reason":"max_bytes"`) {
+		t.Errorf("gzip bomb (%d bytes): %d %s, want 413 max_bytes", len(bomb), st, b)
+	}
+	if st, b := send("br", good); st != 415 || !strings.Contains(b, `"reason":"content_encoding"`) {
+		t.Errorf("br body: %d %s, want 415 content_encoding", st, b)
 	}
 }
