@@ -60,6 +60,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"zhili/errs"
 	"zhili/internal/idset"
@@ -117,7 +118,7 @@ type WALStats struct {
 	DiskBytes        int64  // bytes in segment files
 	UncommittedBytes int64  // bytes of entries after the committed offset
 	Segments         int    // segment files, the active one included
-	TornBytes        int64  // bytes truncated from the tail by OpenWAL
+	TornBytes        int64  // bytes truncated from the tail by OpenWAL (see WAL.Damage)
 	IDs              int    // ids in the dedupe set
 	LastOffset       uint64 // offset of the last durable entry (0 if none ever)
 	Committed        uint64 // last committed offset
@@ -150,6 +151,7 @@ type WAL struct {
 	diskBytes      int64
 	committedBytes int64 // bytes of entries ≤ committed still on disk
 	tornBytes      int64
+	damage         []TailDamage
 	notify         chan struct{} // closed and replaced when entries become readable
 	spare          []byte        // recycled batch buffer
 }
@@ -942,6 +944,27 @@ func (w *WAL) recover() error {
 	return nil
 }
 
+// TailDamage is a tail OpenWAL cut from the last segment: bytes that do not form complete,
+// valid frames, and entries of an Append call that did not reach the disk in full. Entries
+// counts the whole entries dropped; the cut bytes past them hold no entry that can be read.
+// Neither was ever acknowledged, unless the file was damaged after the fact (a disk error, a
+// truncation), which is why the bytes are kept aside in Kept and reported.
+type TailDamage struct {
+	File    string // the segment
+	Offset  int64  // byte position of the cut
+	Bytes   int64  // bytes cut
+	Entries int    // whole entries dropped (of an incomplete Append call)
+	Reason  string // why the tail is invalid
+	Kept    string // file holding the cut bytes
+}
+
+// Damage lists the tails OpenWAL cut (none after a clean stop).
+func (w *WAL) Damage() []TailDamage {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return append([]TailDamage(nil), w.damage...)
+}
+
 // scanSegment verifies s, indexes its entries and adds their ids to the seen set. In the last
 // segment it truncates a torn tail.
 func (w *WAL) scanSegment(s *segment, last bool) error {
@@ -1008,7 +1031,7 @@ func (w *WAL) scanSegment(s *segment, last bool) error {
 			return corruptErr(s.path, pos, expected, why+fmt.Sprintf("; a later batch starts at byte %d", at))
 		}
 	}
-	valid := pos
+	valid, dropped := pos, 0
 	if last {
 		// Entries of an Append call that is not complete were never acknowledged.
 		k := len(recs)
@@ -1016,11 +1039,27 @@ func (w *WAL) scanSegment(s *segment, last bool) error {
 			k--
 		}
 		if k < len(recs) {
-			valid = int64(recs[k].pos)
+			valid, dropped = int64(recs[k].pos), len(recs)-k
 			recs = recs[:k]
 		}
 	}
 	if valid < size {
+		// Keep the cut bytes aside before truncating, and say what was lost.
+		d := TailDamage{File: s.path, Offset: valid, Bytes: size - valid, Reason: why, Entries: dropped,
+			Kept: fmt.Sprintf("%s.damaged-%d", s.path, time.Now().UnixNano())}
+		if why == "" {
+			d.Reason = "the last Append call is incomplete"
+		} else if dropped > 0 {
+			d.Reason = why + ", after an incomplete Append call"
+		}
+		cut := make([]byte, size-valid)
+		if _, err := s.f.ReadAt(cut, valid); err != nil {
+			return ioErr(err, "intake: read torn tail")
+		}
+		if err := os.WriteFile(d.Kept, cut, 0o640); err != nil {
+			return ioErr(err, "intake: keep torn tail aside")
+		}
+		w.damage = append(w.damage, d)
 		if err := s.f.Truncate(valid); err != nil {
 			return ioErr(err, "intake: truncate torn tail")
 		}

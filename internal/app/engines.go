@@ -104,6 +104,22 @@ func (a *App) openEngines() error {
 		return fmt.Errorf("open intake log: %w", err)
 	}
 	a.In = in
+	// A tail cut at open is said by name: acknowledged events may be in it if the file was
+	// damaged after it was written.
+	var cutBytes, cutEntries int64
+	for _, d := range in.Damage() {
+		cutBytes += d.Bytes
+		cutEntries += int64(d.Entries)
+		cfg.Logger.Warn("intake log: damaged tail cut at open; the bytes are kept aside",
+			"file", d.File, "offset", d.Offset, "bytes", d.Bytes, "entries", d.Entries, "reason", d.Reason, "kept", d.Kept)
+	}
+	a.Reg.MustRegister(
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_intake_damaged_tail_bytes",
+			Help: "Bytes cut from the intake log's damaged tail when it was opened (kept aside as *.damaged-*)."},
+			func() float64 { return float64(cutBytes) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "zhili_intake_damaged_tail_entries",
+			Help: "Whole entries dropped with the intake log's damaged tail when it was opened."},
+			func() float64 { return float64(cutEntries) }))
 	a.Bus = bus.NewMemory(4096)
 	return nil
 }
