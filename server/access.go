@@ -38,14 +38,20 @@ var Rules = []Rule{
 	{"GET", "/*", 0, true, "the wall-screen pages and their scripts (no data)"},
 }
 
-// keyring builds the server's principals from the configured keyring and the plain maps.
-func keyring(cfg Config) (*access.Keyring, map[*access.Principal]*ingest.Policy, error) {
+// keyring is the server's principals and the ingest policy of each source among them.
+type keyring struct {
+	*access.Keyring
+	pols map[*access.Principal]*ingest.Policy
+}
+
+// newKeyring builds the server's principals from the configured keyring and the short forms.
+func newKeyring(cfg Config) (*keyring, error) {
 	k := cfg.Access.Clone()
 	policies := map[*access.Principal]*ingest.Policy{}
 	for secret, pol := range cfg.IngestKeys {
 		p := &access.Principal{Name: pol.Name, Roles: access.Of(access.Source), Regions: pol.Regions, Types: pol.Types}
 		if err := k.Add(secret, p); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		policies[p] = pol
 	}
@@ -61,7 +67,7 @@ func keyring(cfg Config) (*access.Keyring, map[*access.Principal]*ingest.Policy,
 			p.Regions = []string{v.Region}
 		}
 		if err := k.Add(secret, p); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
 	for _, p := range k.Principals() {
@@ -69,12 +75,26 @@ func keyring(cfg Config) (*access.Keyring, map[*access.Principal]*ingest.Policy,
 			policies[p] = &ingest.Policy{Name: p.Name, Types: p.Types, Regions: p.Regions}
 		}
 	}
-	return k, policies, nil
+	return &keyring{k, policies}, nil
+}
+
+// SetAccess replaces the principals of the access config (the short forms given at start stay),
+// for requests that start from now on; open WebSocket connections keep the principal they
+// opened with.
+func (s *Server) SetAccess(k *access.Keyring) error {
+	cfg := s.cfg
+	cfg.Access = k
+	kr, err := newKeyring(cfg)
+	if err != nil {
+		return err
+	}
+	s.keys.Store(kr)
+	return nil
 }
 
 // CheckAccess reports a configuration New would refuse (a secret given twice).
 func CheckAccess(cfg Config) error {
-	_, _, err := keyring(cfg)
+	_, err := newKeyring(cfg)
 	return err
 }
 
@@ -95,7 +115,9 @@ func (s *Server) require(roles access.Set) fiber.Handler {
 		if ingest {
 			sec = bearer(c) // a key never travels in a URL
 		}
-		switch _, ok := s.keys.Lookup(sec); {
+		kr := s.keys.Load()
+		p, ok := kr.Lookup(sec)
+		switch {
 		case sec == "" && ingest:
 			return errs.E(errs.Unauthorized, "key", "source API key required (Authorization: Bearer <key>)")
 		case sec == "":
@@ -105,18 +127,23 @@ func (s *Server) require(roles access.Set) fiber.Handler {
 		case !ok:
 			return errs.E(errs.Unauthorized, "token", "unknown token")
 		}
-		p, _ := s.keys.Lookup(sec)
 		if !p.Roles.Meets(roles) {
 			return errs.E(errs.Forbidden, "role", "this token (%s) may not %s %s: it needs one of the roles %s",
 				p.Roles, c.Method(), c.Route().Path, roles)
 		}
 		c.Locals(principalKey, p)
+		if pol := kr.pols[p]; pol != nil {
+			c.Locals(policyKey, pol)
+		}
 		return c.Next()
 	}
 }
 
 // principalKey is a string: the WebSocket upgrade copies only string-keyed locals.
-const principalKey = "zhili.principal"
+const (
+	principalKey = "zhili.principal"
+	policyKey    = "zhili.policy" // a source's ingest policy, from the same keyring
+)
 
 // principal is the request's principal, set by require.
 func principal(c *fiber.Ctx) *access.Principal {

@@ -29,7 +29,7 @@ func (s *Server) headerReceived(h *fasthttp.RequestHeader) fasthttp.RequestConfi
 }
 
 func (s *Server) isSource(secret string) bool {
-	p, ok := s.keys.Lookup(secret)
+	p, ok := s.keys.Load().Lookup(secret)
 	return ok && p.Roles.Has(access.Source)
 }
 

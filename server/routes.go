@@ -23,6 +23,7 @@ import (
 	"zhili/event"
 	"zhili/geo"
 	"zhili/governance"
+	"zhili/ingest"
 	"zhili/store"
 )
 
@@ -154,7 +155,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 }
 
 func (s *Server) ingest(c *fiber.Ctx) error {
-	pol := s.pols[principal(c)]
+	pol, _ := c.Locals(policyKey).(*ingest.Policy)
 	if pol == nil {
 		return errs.E(errs.Forbidden, "role", "not a source key")
 	}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -84,7 +85,7 @@ type Server struct {
 	ln   net.Listener
 	once sync.Once
 	m    *httpMetrics
-	keys *access.Keyring
+	keys atomic.Pointer[keyring] // swapped whole by SetAccess
 	// bodyLimit is the most body an ingest request may bring: twice the door's limit, so
 	// that the door names the limit it exceeds.
 	bodyLimit int
@@ -110,10 +111,11 @@ func New(cfg Config, d Deps) *Server {
 		cfg.FrameAncestors = "'self'"
 	}
 	s := &Server{cfg: cfg, d: d}
-	var err error
-	if s.keys, s.pols, err = keyring(cfg); err != nil {
+	kr, err := newKeyring(cfg)
+	if err != nil {
 		panic("server: " + err.Error())
 	}
+	s.keys.Store(kr)
 	bodyLimit := int64(8 << 20)
 	if d.Door != nil {
 		bodyLimit = d.Door.MaxBytes()

@@ -13,7 +13,9 @@ import (
 	"net/http"
 	_ "net/http/pprof" // served only on --debug-listen
 	"os"
+	"os/signal"
 	"path/filepath"
+	"syscall"
 	"time"
 
 	"zhili/access"
@@ -173,7 +175,45 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.demo {
 		printDemo(stdout, base, tree, f.ingestKey, f.viewToken)
 	}
+	if file.Path != "" {
+		// SIGHUP reloads the access list from the config file, without a restart; a list that
+		// does not parse is refused and the current one kept.
+		hup := make(chan os.Signal, 1)
+		signal.Notify(hup, syscall.SIGHUP)
+		defer signal.Stop(hup)
+		go func() {
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-hup:
+					n, err := reloadAccess(a, fs, file.Path, tree)
+					if err != nil {
+						log.Error("access reload refused; the current access list stays", "config", file.Path, "err", err)
+						continue
+					}
+					log.Info("access list reloaded", "config", file.Path, "principals", n)
+				}
+			}
+		}()
+	}
 	return a.Run(ctx)
+}
+
+// reloadAccess re-reads the access sections of the config file and hands them to the server.
+func reloadAccess(a *app.App, fs *flag.FlagSet, path string, tree *geo.Tree) (int, error) {
+	file, err := loadConfigFile(path)
+	if err != nil {
+		return 0, err
+	}
+	if err := file.checkKeys(fs, access.Sections...); err != nil {
+		return 0, err
+	}
+	k, err := access.ParseConfig(&file.Doc, file.Path, func(code string) bool { return tree.Get(code) != nil })
+	if err != nil {
+		return 0, err
+	}
+	return k.Len(), a.Srv.SetAccess(k)
 }
 
 func demoRate(f serveFlags) float64 {
