@@ -1,6 +1,8 @@
 package server
 
 import (
+	"fmt"
+
 	"github.com/gofiber/fiber/v2"
 
 	"zhili/access"
@@ -34,6 +36,7 @@ var Rules = []Rule{
 	{"GET", "/api/v1/cases/:id", access.Of(access.Leader, access.Evaluator, access.Officer), false, "a case's timeline; personal fields only for officer"},
 	{"GET", "/api/v1/audit/rates", access.Of(access.Evaluator), false, "the three rates per department"},
 	{"GET", "/api/v1/audit/whistles", access.Of(access.Evaluator), false, "the whistle audit"},
+	{"GET", "/api/v1/access-log", access.Of(access.Admin), false, "the access log: personal-field reads, exports, access reloads"},
 	{"GET", "/ws", access.Of(access.Screen, access.Leader), false, "live topics of the token's regions"},
 	{"GET", "/*", 0, true, "the wall-screen pages and their scripts (no data)"},
 }
@@ -81,7 +84,7 @@ func newKeyring(cfg Config) (*keyring, error) {
 // SetAccess replaces the principals of the access config (the short forms given at start stay),
 // for requests that start from now on; open WebSocket connections keep the principal they
 // opened with.
-func (s *Server) SetAccess(k *access.Keyring) error {
+func (s *Server) SetAccess(k *access.Keyring, from string) error {
 	cfg := s.cfg
 	cfg.Access = k
 	kr, err := newKeyring(cfg)
@@ -89,7 +92,36 @@ func (s *Server) SetAccess(k *access.Keyring) error {
 		return err
 	}
 	s.keys.Store(kr)
+	return s.d.AccessLog.Record(access.Entry{Principal: "operator", Action: access.ActionConfig,
+		Object: fmt.Sprintf("%s (%d secrets)", from, kr.Len())})
+}
+
+// record writes an access-log entry for the request's principal. The action's reply waits
+// for it: an action that cannot be recorded is not done.
+func (s *Server) record(c *fiber.Ctx, action, object string) error {
+	p := principal(c)
+	if err := s.d.AccessLog.Record(access.Entry{Principal: p.Name, Roles: p.Roles.String(), Action: action,
+		Object: object, Remote: c.IP()}); err != nil {
+		return errs.Wrap(errs.Internal, "access_log", err, "cannot record the access")
+	}
 	return nil
+}
+
+// accessLog serves the access log's newest entries: GET /api/v1/access-log?limit=N (default
+// 200, at most 10,000), oldest first.
+func (s *Server) accessLog(c *fiber.Ctx) error {
+	n := c.QueryInt("limit", 200)
+	if n < 1 || n > 10000 {
+		return errs.E(errs.Invalid, "limit", "limit must be 1 to 10000")
+	}
+	es, err := s.d.AccessLog.Tail(n)
+	if err != nil {
+		return errs.Wrap(errs.Internal, "access_log", err, "cannot read the access log")
+	}
+	if es == nil {
+		es = []access.Entry{}
+	}
+	return c.JSON(fiber.Map{"entries": es})
 }
 
 // CheckAccess reports a configuration New would refuse (a secret given twice).

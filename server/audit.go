@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 	"github.com/xuri/excelize/v2"
 
+	"zhili/access"
 	"zhili/dashboard"
 	"zhili/errs"
 )
@@ -98,7 +100,13 @@ func (s *Server) auditWhistles(c *fiber.Ctx) error {
 // read the Chinese headers) or XLSX, by ?format=.
 func (s *Server) export(c *fiber.Ctx, name string, v any, t dashboard.Table) error {
 	stamp := time.Now().In(s.cfg.Loc).Format("20060102-150405")
-	switch f := c.Query("format", "json"); f {
+	f := c.Query("format", "json")
+	if f == "csv" || f == "xlsx" {
+		if err := s.record(c, access.ActionExport, withoutToken(c)); err != nil {
+			return err
+		}
+	}
+	switch f {
 	case "json":
 		return c.JSON(v)
 	case "csv":
@@ -154,6 +162,22 @@ func safeCells(cells []string) []string {
 		}
 	}
 	return out
+}
+
+// withoutToken is the request's path and query with any token left out (the access log never
+// holds a secret).
+func withoutToken(c *fiber.Ctx) string {
+	q := c.Request().URI().QueryArgs()
+	var kept []string
+	q.VisitAll(func(k, v []byte) {
+		if string(k) != "token" {
+			kept = append(kept, url.QueryEscape(string(k))+"="+url.QueryEscape(string(v)))
+		}
+	})
+	if len(kept) == 0 {
+		return c.Path()
+	}
+	return c.Path() + "?" + strings.Join(kept, "&")
 }
 
 // XLSX renders a table as a workbook: the title and notes on top, then a bold header row and

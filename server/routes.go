@@ -80,6 +80,7 @@ func (s *Server) routes() {
 		"GET /api/v1/cases/:id":      s.caseTimeline,
 		"GET /api/v1/audit/rates":    s.auditRates,
 		"GET /api/v1/audit/whistles": s.auditWhistles,
+		"GET /api/v1/access-log":     s.accessLog,
 		"GET /ws":                    s.websocket(),
 		"GET /openapi.yaml": func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, "application/yaml; charset=utf-8")
@@ -436,6 +437,11 @@ func (s *Server) caseTimeline(c *fiber.Ctx) error {
 	shown := "masked"
 	if pii {
 		shown = "shown"
+	}
+	if pii {
+		if err := s.record(c, access.ActionPII, id); err != nil {
+			return err
+		}
 	}
 	tl := governance.Fold(evs, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
 	return c.JSON(fiber.Map{"case_id": id, "events": out, "pii": shown, "timeline": tl})

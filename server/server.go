@@ -75,6 +75,8 @@ type Deps struct {
 	Tree     *geo.Tree
 	Clock    clock.Clock
 	Registry *prometheus.Registry
+	// AccessLog records personal-field reads, exports and access reloads (nil: none).
+	AccessLog *access.Log
 }
 
 // Server is the HTTP server.

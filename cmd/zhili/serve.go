@@ -213,7 +213,7 @@ func reloadAccess(a *app.App, fs *flag.FlagSet, path string, tree *geo.Tree) (in
 	if err != nil {
 		return 0, err
 	}
-	return k.Len(), a.Srv.SetAccess(k)
+	return k.Len(), a.Srv.SetAccess(k, path)
 }
 
 func demoRate(f serveFlags) float64 {

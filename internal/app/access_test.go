@@ -5,11 +5,14 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -244,5 +247,81 @@ func TestIngestBodyGuards(t *testing.T) {
 	}
 	if st, b := send("br", good); st != 415 || !strings.Contains(b, `"reason":"content_encoding"`) {
 		t.Errorf("br body: %d %s, want 415 content_encoding", st, b)
+	}
+}
+
+// TestAccessLogRecords: reading personal fields and exporting are recorded with the principal's
+// name and never its secret; the admin reads the log, no one else.
+func TestAccessLogRecords(t *testing.T) {
+	k := &access.Keyring{}
+	for _, p := range []struct {
+		secret string
+		p      *access.Principal
+	}{
+		{"k-src", &access.Principal{Name: "hotline", Roles: access.Of(access.Source)}},
+		{"t-officer", &access.Principal{Name: "王科长", Roles: access.Of(access.Officer, access.Evaluator)}},
+		{"t-admin", &access.Principal{Name: "admin", Roles: access.Of(access.Admin)}},
+	} {
+		if err := k.Add(p.secret, p.p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, Access: k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	base := "http://" + a.Addr
+	get := func(path, token string) (int, string) {
+		resp, err := http.Get(base + path + "token=" + token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	req, _ := http.NewRequest("POST", base+"/api/v1/events", strings.NewReader(`{"id":"p1","type":"case.reported","case_id":"P1","at":"`+at+`","source":"hotline12345","category":"dispute","location":{"lon":114.05,"lat":32.12},"reporter":{"name":"张三","phone":"13800000000"}}`+"\n"))
+	req.Header.Set("Authorization", "Bearer k-src")
+	req.Header.Set("Content-Type", "application/x-ndjson")
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("ingest: %v %v", resp, err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if st, b := get("/api/v1/cases/P1?", "t-officer"); st == 200 && strings.Contains(b, "13800000000") {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("case timeline: %d %s", st, b)
+		}
+	}
+	if st, b := get("/api/v1/audit/rates?format=csv&", "t-officer"); st != 200 {
+		t.Fatalf("export: %d %s", st, b)
+	}
+	if st, _ := get("/api/v1/access-log?", "t-officer"); st != 403 {
+		t.Fatalf("an officer read the access log: %d", st)
+	}
+	st, b := get("/api/v1/access-log?", "t-admin")
+	if st != 200 {
+		t.Fatalf("access log: %d %s", st, b)
+	}
+	var log struct{ Entries []access.Entry }
+	if err := json.Unmarshal([]byte(b), &log); err != nil {
+		t.Fatal(err)
+	}
+	var pii, export bool
+	for _, e := range log.Entries {
+		pii = pii || e.Action == access.ActionPII && e.Object == "P1" && e.Principal == "王科长"
+		export = export || e.Action == access.ActionExport && strings.Contains(e.Object, "format=csv") && e.Principal == "王科长"
+	}
+	if !pii || !export {
+		t.Fatalf("entries %+v: want the personal-field read and the export", log.Entries)
+	}
+	raw, err := os.ReadFile(filepath.Join(a.cfg.DataDir, "access.log"))
+	if err != nil || strings.Contains(string(raw), "t-officer") || strings.Contains(string(raw), "t-admin") {
+		t.Fatalf("the access log holds a secret (or is unreadable: %v):\n%s", err, raw)
 	}
 }

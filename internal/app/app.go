@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/redis/go-redis/v9"
 
+	"zhili/access"
 	"zhili/aggregator"
 	"zhili/bus"
 	"zhili/cluster"
@@ -43,8 +45,10 @@ type App struct {
 	Hub   *dashboard.Hub         // the hub that serves its topics,
 	Live  *dashboard.Follower    // and what keeps it in step with the aggregators
 	Srv   *server.Server
-	Mgr   *cluster.Manager // the partition manager (scaled out, roles all and aggregator)
-	Reg   *prometheus.Registry
+	// AccessLog is this server's append-only access log (<data>/access.log).
+	AccessLog *access.Log
+	Mgr       *cluster.Manager // the partition manager (scaled out, roles all and aggregator)
+	Reg       *prometheus.Registry
 
 	rdb       redis.UniversalClient
 	redisIn   *intake.Redis
@@ -88,6 +92,12 @@ func New(cfg Config) (*App, error) {
 		}
 		return a, nil
 	}
+	al, err := access.OpenLog(filepath.Join(cfg.DataDir, "access.log"))
+	if err != nil {
+		a.closeEngines()
+		return nil, err
+	}
+	a.AccessLog = al
 	// In a scaled-out deployment the door only appends to the intake streams; the partition
 	// owners (cluster.Manager) aggregate.
 	a.Door = ingest.New(ingest.Config{MaxLines: cfg.MaxLines, MaxBytes: cfg.MaxBytes, Tree: cfg.Tree,
@@ -99,7 +109,7 @@ func New(cfg Config) (*App, error) {
 	a.Srv = server.New(server.Config{Access: cfg.Access, IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, DisplayCRS: cfg.DisplayCRS, FrameAncestors: cfg.FrameAncestors,
 		Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
 		server.Deps{Door: a.Door, Clocks: *cfg.Clocks, Calendar: cfg.Calendar, Checks: a.checks(), Hub: a.Hub, Model: a.Model,
-			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg})
+			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog})
 	addr, err := a.Srv.Listen(cfg.Listen)
 	if err != nil {
 		a.closeEngines()

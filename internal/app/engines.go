@@ -135,6 +135,9 @@ func (a *App) closeEngines() error {
 	if a.Store != nil {
 		out = append(out, a.Store.Close())
 	}
+	if a.AccessLog != nil {
+		out = append(out, a.AccessLog.Close())
+	}
 	if a.rdb != nil {
 		a.rdb.Close()
 	}
