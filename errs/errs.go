@@ -20,6 +20,7 @@ const (
 	Internal     Code = "internal"      // a bug or an unexpected failure
 	Unsupported  Code = "unsupported"   // e.g. wrong content type
 	UnknownTopic Code = "unknown_topic" // live topic name not recognised
+	Busy         Code = "busy"          // too many requests at once from one principal; retry
 )
 
 // Error is Zhili's error: a code, a short machine-readable reason and a human message.

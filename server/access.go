@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"sync"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -17,28 +18,34 @@ type Rule struct {
 	Roles        access.Set
 	Public       bool
 	What         string
+	Heavy        bool // a history query: at most MaxHeavyPerPrincipal at once per principal
 }
+
+// MaxHeavyPerPrincipal is how many history queries one principal may have running at once;
+// more are refused with 429 busy and Retry-After, so one screen or script cannot take the
+// store from everyone else.
+const MaxHeavyPerPrincipal = 3
 
 // Rules is the access table: every route the server answers, the roles it admits and why.
 // routes() registers exactly these, in this order (the pages' catch-all last); docs/ACCESS.md
 // prints it and a test walks it.
 var Rules = []Rule{
-	{"GET", "/healthz", 0, true, "liveness"},
-	{"GET", "/readyz", 0, true, "readiness of the store and the engines"},
-	{"GET", "/metrics", 0, true, "Prometheus metrics (counts only; bind it to the monitoring network)"},
-	{"GET", "/openapi.yaml", 0, true, "the API description"},
-	{"POST", "/api/v1/events", access.Of(access.Source), false, "send events, within the key's regions and types"},
-	{"GET", "/api/v1/regions", access.Readers, false, "the region tree (outlines) of the token's regions"},
-	{"GET", "/api/v1/hexes", access.Of(access.Screen, access.Leader), false, "outlines of H3 cells (geometry only)"},
-	{"GET", "/api/v1/series", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per step (the overview's 24-hour chart)"},
-	{"GET", "/api/v1/counts", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per region for a period"},
-	{"GET", "/api/v1/hotspots", access.Of(access.Leader), false, "hotspot reviews over history"},
-	{"GET", "/api/v1/cases/:id", access.Of(access.Leader, access.Evaluator, access.Officer), false, "a case's timeline; personal fields only for officer"},
-	{"GET", "/api/v1/audit/rates", access.Of(access.Evaluator), false, "the three rates per department"},
-	{"GET", "/api/v1/audit/whistles", access.Of(access.Evaluator), false, "the whistle audit"},
-	{"GET", "/api/v1/access-log", access.Of(access.Admin), false, "the access log: personal-field reads, exports, access reloads"},
-	{"GET", "/ws", access.Of(access.Screen, access.Leader), false, "live topics of the token's regions"},
-	{"GET", "/*", 0, true, "the wall-screen pages and their scripts (no data)"},
+	{"GET", "/healthz", 0, true, "liveness", false},
+	{"GET", "/readyz", 0, true, "readiness of the store and the engines", false},
+	{"GET", "/metrics", 0, true, "Prometheus metrics (counts only; bind it to the monitoring network)", false},
+	{"GET", "/openapi.yaml", 0, true, "the API description", false},
+	{"POST", "/api/v1/events", access.Of(access.Source), false, "send events, within the key's regions and types", false},
+	{"GET", "/api/v1/regions", access.Readers, false, "the region tree (outlines) of the token's regions", false},
+	{"GET", "/api/v1/hexes", access.Of(access.Screen, access.Leader), false, "outlines of H3 cells (geometry only)", false},
+	{"GET", "/api/v1/series", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per step (the overview's 24-hour chart)", false},
+	{"GET", "/api/v1/counts", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per region for a period", false},
+	{"GET", "/api/v1/hotspots", access.Of(access.Leader), false, "hotspot reviews over history", true},
+	{"GET", "/api/v1/cases/:id", access.Of(access.Leader, access.Evaluator, access.Officer), false, "a case's timeline; personal fields only for officer", false},
+	{"GET", "/api/v1/audit/rates", access.Of(access.Evaluator), false, "the three rates per department", true},
+	{"GET", "/api/v1/audit/whistles", access.Of(access.Evaluator), false, "the whistle audit", true},
+	{"GET", "/api/v1/access-log", access.Of(access.Admin), false, "the access log: personal-field reads, exports, access reloads", false},
+	{"GET", "/ws", access.Of(access.Screen, access.Leader), false, "live topics of the token's regions", false},
+	{"GET", "/*", 0, true, "the wall-screen pages and their scripts (no data)", false},
 }
 
 // keyring is the server's principals and the ingest policy of each source among them.
@@ -140,7 +147,7 @@ func secret(c *fiber.Ctx) string {
 
 // require admits a request whose secret holds one of roles and keeps its principal for the
 // handler.
-func (s *Server) require(roles access.Set) fiber.Handler {
+func (s *Server) require(roles access.Set, heavy bool) fiber.Handler {
 	return func(c *fiber.Ctx) error {
 		ingest := roles == access.Of(access.Source)
 		sec := secret(c)
@@ -162,6 +169,13 @@ func (s *Server) require(roles access.Set) fiber.Handler {
 		if !p.Roles.Meets(roles) {
 			return errs.E(errs.Forbidden, "role", "this token (%s) may not %s %s: it needs one of the roles %s",
 				p.Roles, c.Method(), c.Route().Path, roles)
+		}
+		if heavy {
+			release, ok := s.heavy.acquire(p)
+			if !ok {
+				return errs.E(errs.Busy, "busy", "%d history queries of this token are running; retry when one is done", MaxHeavyPerPrincipal)
+			}
+			defer release()
 		}
 		c.Locals(principalKey, p)
 		if pol := kr.pols[p]; pol != nil {
@@ -210,4 +224,29 @@ func (s *Server) allows(p *access.Principal, code string) bool {
 		}
 	}
 	return false
+}
+
+// heavyGate counts each principal's running history queries.
+type heavyGate struct {
+	mu      sync.Mutex
+	running map[*access.Principal]int
+}
+
+func (g *heavyGate) acquire(p *access.Principal) (release func(), ok bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.running == nil {
+		g.running = map[*access.Principal]int{}
+	}
+	if g.running[p] >= MaxHeavyPerPrincipal {
+		return nil, false
+	}
+	g.running[p]++
+	return func() {
+		g.mu.Lock()
+		defer g.mu.Unlock()
+		if g.running[p]--; g.running[p] == 0 {
+			delete(g.running, p)
+		}
+	}, true
 }

@@ -1,9 +1,15 @@
 package server
 
 import (
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/gofiber/fiber/v2"
+
+	"zhili/access"
 )
 
 // TestAccessDocMatchesTable keeps docs/ACCESS.md's table equal to Rules.
@@ -33,5 +39,46 @@ func TestAccessDocMatchesTable(t *testing.T) {
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("docs/ACCESS.md's table differs from server.Rules; it should read:\n%s", strings.Join(want, "\n"))
+	}
+}
+
+// TestHeavyQueriesPerPrincipal: a principal's history queries beyond MaxHeavyPerPrincipal at
+// once get 429 busy with Retry-After; another principal is not held up; a finished query frees
+// its place.
+func TestHeavyQueriesPerPrincipal(t *testing.T) {
+	srv := New(Config{ViewTokens: map[string]Viewer{"a": {Name: "a"}, "b": {Name: "b"}}}, Deps{})
+	app := fiber.New(fiber.Config{ErrorHandler: srv.errorHandler})
+	hold := make(chan struct{})
+	entered := make(chan struct{}, 16)
+	app.Get("/q", srv.require(access.Readers, true), func(c *fiber.Ctx) error {
+		entered <- struct{}{}
+		<-hold
+		return c.SendString("ok")
+	})
+	get := func(tok string) *http.Response {
+		resp, err := app.Test(httptest.NewRequest("GET", "/q?token="+tok, nil), -1)
+		if err != nil {
+			t.Error(err)
+		}
+		return resp
+	}
+	done := make(chan int, MaxHeavyPerPrincipal)
+	for range MaxHeavyPerPrincipal {
+		go func() { done <- get("a").StatusCode }()
+		<-entered
+	}
+	if resp := get("a"); resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("query %d of one token: %d, want 429 with Retry-After", MaxHeavyPerPrincipal+1, resp.StatusCode)
+	}
+	go func() { done <- get("b").StatusCode }()
+	<-entered // another token's query runs
+	close(hold)
+	for range MaxHeavyPerPrincipal + 1 {
+		if st := <-done; st != 200 {
+			t.Fatalf("held query: %d", st)
+		}
+	}
+	if st := get("a").StatusCode; st != 200 {
+		t.Fatalf("after the queries finished: %d", st)
 	}
 }

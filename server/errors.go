@@ -23,6 +23,7 @@ var statusOf = map[errs.Code]int{
 	errs.Unavailable:  fiber.StatusServiceUnavailable,
 	errs.Unsupported:  fiber.StatusUnsupportedMediaType,
 	errs.Internal:     fiber.StatusInternalServerError,
+	errs.Busy:         fiber.StatusTooManyRequests,
 }
 
 type errorBody struct {
@@ -87,6 +88,9 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 		id := requestID()
 		s.cfg.Logger.Error("request failed", "request_id", id, "method", c.Method(), "route", c.Route().Path, "err", err)
 		return c.Status(st).JSON(errorBody{errorDetail{Code: e.Code, Reason: e.Reason, Message: msg, RequestID: id}})
+	}
+	if st == fiber.StatusTooManyRequests {
+		c.Set(fiber.HeaderRetryAfter, "1")
 	}
 	if st == fiber.StatusServiceUnavailable {
 		// A dependency is away or the server is draining: clients retry, nothing was accepted.

@@ -97,7 +97,7 @@ func (s *Server) routes() {
 		if r.Public {
 			a.Add(r.Method, r.Path, h)
 		} else {
-			a.Add(r.Method, r.Path, s.require(r.Roles), h)
+			a.Add(r.Method, r.Path, s.require(r.Roles, r.Heavy), h)
 		}
 		delete(handlers, r.Method+" "+r.Path)
 	}

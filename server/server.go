@@ -81,13 +81,14 @@ type Deps struct {
 
 // Server is the HTTP server.
 type Server struct {
-	cfg  Config
-	d    Deps
-	app  *fiber.App
-	ln   net.Listener
-	once sync.Once
-	m    *httpMetrics
-	keys atomic.Pointer[keyring] // swapped whole by SetAccess
+	cfg   Config
+	d     Deps
+	app   *fiber.App
+	ln    net.Listener
+	once  sync.Once
+	m     *httpMetrics
+	keys  atomic.Pointer[keyring] // swapped whole by SetAccess
+	heavy heavyGate
 	// bodyLimit is the most body an ingest request may bring: twice the door's limit, so
 	// that the door names the limit it exceeds.
 	bodyLimit int
