@@ -102,8 +102,7 @@ func (p *Proc) Start() error {
 	cmd := exec.Command(p.argv[0], p.argv[1:]...)
 	cmd.Dir = p.Dir
 	cmd.Stdout, cmd.Stderr = out, out
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
+	if err := StartCmd(cmd); err != nil {
 		out.Close()
 		return fmt.Errorf("%s: start: %w", p.Name, err)
 	}
