@@ -113,20 +113,18 @@ func gridsWithNeighbours(t *testing.T, srv *server) ([]string, map[string][]stri
 }
 
 func TestHotspotScreen(t *testing.T) {
-	chromium := browserPrereqs(t)
+	t.Parallel()
+	browserPrereqs(t)
 	if _, err := fsStatHotspots(); err != nil {
 		skipOrFail(t, "front-end built without hotspots.html: run `npm run build` in assets/")
 	}
-	// The period views and playback add a minute or so to the three of the live page.
-	old := browserTimeout
-	browserTimeout = 6 * time.Minute
-	t.Cleanup(func() { browserTimeout = old })
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 
 	// 1. The page before any report: ready; a quiet window has no variance, and says so.
-	ctx := newBrowser(t, chromium, guard)
+	// The period views and playback add a minute or so to the three of the live page.
+	ctx := newBrowserFor(t, guard, 6*time.Minute)
 	pageURL := srv.base + "/screen/hotspots?token=" + url.QueryEscape(viewToken) + "&window=1h"
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("navigate %s: %v", pageURL, err)
