@@ -24,9 +24,20 @@ import (
 	"zhili/update"
 )
 
-// services starts a Redis and a ClickHouse server for a scale-out test and returns them with a
-// fresh ClickHouse database.
+// services starts a Redis server for a scale-out test and returns it with the package's shared
+// ClickHouse server and a fresh database in it.
 func services(t *testing.T) (*testsvc.Redis, *testsvc.ClickHouse, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("scale-out test")
+	}
+	r := testsvc.StartRedis(t)
+	ch := testsvc.SharedClickHouse(t)
+	return r, ch, ch.NewDatabase(t)
+}
+
+// ownServices is services with a ClickHouse server of the test's own, for a test that kills it.
+func ownServices(t *testing.T) (*testsvc.Redis, *testsvc.ClickHouse, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("scale-out test")
@@ -686,7 +697,7 @@ func dialWSResume(t *testing.T, addr, topic string, since int64) *wsClient {
 // kill -9 ClickHouse in the middle of a sustained stream, restart it: every accepted event ends
 // up in ClickHouse exactly once, and the live overview matches a recount from it.
 func TestClickHouseKill9UnderLoad(t *testing.T) {
-	r, ch, dsn := services(t)
+	r, ch, dsn := ownServices(t)
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 2, Tenant: "chkill"}
 	sc.start(t, RoleAggregator, "agg")
 	srv := sc.start(t, RoleServer, "srv")
