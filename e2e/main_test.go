@@ -36,15 +36,15 @@ var shared struct {
 	browserCmd    *exec.Cmd
 }
 
-// TestMain runs the browser tests four at a time unless -parallel is given: they spend most of
-// their time waiting for the page or the server (timers of 3 to 15 s, rotations, reconnects),
-// not on the CPU.
+// TestMain runs the browser tests three at a time unless -parallel is given: they spend much
+// of their time waiting for the page or the server (timers of 3 to 15 s, rotations,
+// reconnects), not on the CPU. Four at a time on two CPUs starved pages of CPU time.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	set := false
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set && runtime.GOMAXPROCS(0) < 4 {
-		_ = flag.Set("test.parallel", "4")
+	if !set && runtime.GOMAXPROCS(0) < 3 {
+		_ = flag.Set("test.parallel", "3")
 	}
 	code := m.Run()
 	closeShared()

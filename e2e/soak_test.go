@@ -78,35 +78,28 @@ func heapAfterGC(t *testing.T, tctx context.Context) float64 {
 	return used
 }
 
-// TestHeapBounded is the suite's short form of the heap soak (TestHeapSoak, `make soak`): every
-// live screen and the audit page, each in its tab, on a live demo feed, measured in frames
-// received, not in time. The JS heap is read after a forced collection. Its level after the
-// warm-up is the smallest of three readings a few frames apart; heapFrames frames later the
-// heap must read under twice that level. One reading can catch a message being decoded or a
-// chart being rebuilt (the overview shows transients of 10 to 20 MiB that last seconds), so
-// the test reads up to six times, five frames apart, and fails only when every reading is
-// over: a leak raises every reading. The tabs are measured side by side.
+// TestHeapBounded is the suite's short form of the heap soak (TestHeapSoak, `make soak`): the
+// overview, the page with the most live state, on a live demo feed, measured in frames
+// received, not in time (the soak keeps every live page open for minutes; four pages under a
+// feed would take the CPU from the tests running beside this one). The JS heap is read after a
+// forced collection. Its level after the warm-up is the smallest of three readings a few
+// frames apart; heapFrames frames later the heap must read under twice that level. One reading
+// can catch a message being decoded or a chart being rebuilt (the overview shows transients of
+// 10 to 20 MiB that last seconds), so the test reads up to six times, five frames apart, and
+// fails only when every reading is over: a leak raises every reading.
 func TestHeapBounded(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
 	const (
 		warmFrames = 20 // frames before the first level
+		heapFrames = 80 // frames between the two levels (the overview gets a few a second)
 		factor     = 2.0
 	)
-	// Frames between the two levels: the overview and the audit page get a few frames a second
-	// on the demo feed, the hotspot and whistle screens about one.
-	heapFrames := func(page string) int {
-		switch page {
-		case "/screen/hotspots", "/screen/whistles":
-			return 25
-		}
-		return 80
-	}
 	srv := startServer(t, buildBinary(t), "--demo-rate", "50")
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowserFor(t, guard, 4*time.Minute)
-	pages := heapPages()
+	pages := []string{"/"}
 	tabs := openHeapPages(t, ctx, srv, pages)
 
 	type result struct {
@@ -170,7 +163,7 @@ func TestHeapBounded(t *testing.T) {
 				return
 			}
 			t0 := time.Now()
-			if r.err = waitN(r.startFrames + heapFrames(pages[i])); r.err != nil {
+			if r.err = waitN(r.startFrames + heapFrames); r.err != nil {
 				return
 			}
 			for k := 0; k < 6 && !r.ok; k++ {
@@ -197,7 +190,7 @@ func TestHeapBounded(t *testing.T) {
 			r.endFrames-r.startFrames, r.took.Round(time.Second), strings.Join(r.readings, " "))
 		if !r.ok {
 			t.Errorf("%s: JS heap grew from %s to more than %.0f× over %d frames: every reading is over (%s)",
-				pages[i], mib(r.baseline), factor, heapFrames(pages[i]), strings.Join(r.readings, " "))
+				pages[i], mib(r.baseline), factor, heapFrames, strings.Join(r.readings, " "))
 		}
 		if !r.ready {
 			t.Errorf("%s no longer ready after %d frames", pages[i], r.endFrames)
