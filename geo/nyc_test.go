@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -49,7 +50,29 @@ func nycDataDir(t *testing.T) string {
 
 // nycTree builds city NYC → 5 boroughs → community districts (code BoroCD) from the districts
 // file; a borough's geometry is the MultiPolygon of its districts' polygons, the city's of all.
+// nycTree returns the tree of the community districts in dir, built once for the package's
+// tests (they only read it).
 func nycTree(t *testing.T, dir string) *Tree {
+	t.Helper()
+	nycTrees.mu.Lock()
+	defer nycTrees.mu.Unlock()
+	if tr := nycTrees.m[dir]; tr != nil {
+		return tr
+	}
+	tr := buildNYCTree(t, dir)
+	if nycTrees.m == nil {
+		nycTrees.m = map[string]*Tree{}
+	}
+	nycTrees.m[dir] = tr
+	return tr
+}
+
+var nycTrees struct {
+	mu sync.Mutex
+	m  map[string]*Tree
+}
+
+func buildNYCTree(t *testing.T, dir string) *Tree {
 	t.Helper()
 	b, err := os.ReadFile(filepath.Join(dir, "community_districts.geojson"))
 	if err != nil {
