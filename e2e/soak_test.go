@@ -91,7 +91,7 @@ func TestHeapBounded(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
 	const (
-		warmFrames = 20 // frames before the first level
+		warmFrames = 60 // frames before the first level: the feed, flow lines and trend fill up
 		heapFrames = 80 // frames between the two levels (the overview gets a few a second)
 		factor     = 2.0
 	)
