@@ -5,7 +5,7 @@ LDFLAGS  := -X main.version=$(VERSION)
 BIN      := bin/zhili
 GOFLAGS_TEST ?= -race -count=1 -timeout 20m
 
-.PHONY: demo build assets test vet bench fuzz clean
+.PHONY: demo build assets test vet bench soak fuzz clean
 
 # Front-end: install the locked npm packages and build assets/dist (embedded by go:embed).
 assets/node_modules/.package-lock.json: assets/package-lock.json assets/package.json
@@ -28,6 +28,12 @@ vet:
 # installed; ZHILI_REQUIRE_SERVICES=1 turns a missing browser or server into a failure).
 test: assets vet
 	$(GO) test $(GOFLAGS_TEST) ./...
+
+# The JS-heap soak of the live screens (docs/PERFORMANCE.md, "Soak"); not part of `make test`,
+# which runs its short form. SOAK=30m for a longer run.
+SOAK ?= 10m
+soak: assets
+	ZHILI_REQUIRE_SERVICES=1 ZHILI_SOAK=$(SOAK) $(GO) test -count=1 -timeout 60m -run '^TestHeapSoak$$' -v ./e2e
 
 # Fuzz targets: ingest decoding and framing, intake-log recovery, access config, region GeoJSON.
 # Each runs for FUZZTIME (CI: a short smoke; give FUZZTIME=10m for a real run).

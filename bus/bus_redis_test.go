@@ -31,7 +31,7 @@ func TestRedisBus(t *testing.T) {
 	var n atomic.Int64
 	bustest.Run(t, func(t *testing.T) bus.Bus {
 		return newRedisBus(t, srv.Addr, fmt.Sprintf("zhili:t%d:", n.Add(1)), bus.RedisBusOptions{Buffer: 64})
-	}, bustest.Config{})
+	}, bustest.Config{BackPressure: 4000}) // 60 times the buffer, 16 reads of readBatch (256)
 }
 
 func recvN(t *testing.T, s bus.Subscription, n int, name string) []string {

@@ -116,7 +116,8 @@ func auditTown(t *testing.T, srv *server) string {
 }
 
 func TestAuditPage(t *testing.T) {
-	chromium := browserPrereqs(t)
+	t.Parallel()
+	browserPrereqs(t)
 	if f, err := assets.Files().Open("audit.html"); err != nil {
 		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
 	} else {
@@ -127,7 +128,7 @@ func TestAuditPage(t *testing.T) {
 	guard := &hostGuard{host: base.Hostname()}
 	from, to := auditPageFixture(t, srv)
 
-	ctx := newBrowser(t, chromium, guard)
+	ctx := newBrowser(t, guard)
 	pageURL := srv.base + "/audit?token=" + url.QueryEscape(viewToken) + "&from=" + from + "&to=" + to + "&min_sample=2"
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("navigate %s: %v", pageURL, err)
@@ -421,21 +422,21 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-func auditPrereqs(t *testing.T) string {
+func auditPrereqs(t *testing.T) {
 	t.Helper()
-	chromium := browserPrereqs(t)
+	browserPrereqs(t)
 	if f, err := assets.Files().Open("audit.html"); err != nil {
 		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
 	} else {
 		_ = f.Close()
 	}
-	return chromium
 }
 
 // TestAuditPageLive: on a period that includes the present, events change the tables within 2 s
 // without losing the reader's place; the offline banner follows the server; a past period stays.
 func TestAuditPageLive(t *testing.T) {
-	chromium := auditPrereqs(t)
+	t.Parallel()
+	auditPrereqs(t)
 	bin := buildBinary(t)
 	addr := freeAddr(t)
 	dataDir := t.TempDir()
@@ -450,7 +451,7 @@ func TestAuditPageLive(t *testing.T) {
 	}
 	from, to := day, time.Now().In(loc).AddDate(0, 0, 1).Format("2006-01-02") // includes now
 
-	ctx := newBrowser(t, chromium, guard)
+	ctx := newBrowser(t, guard)
 	pageURL := srv.base + "/audit?token=" + url.QueryEscape(viewToken) + "&from=" + from + "&to=" + to + "&min_sample=2&case=c1"
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("navigate %s: %v", pageURL, err)

@@ -25,6 +25,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"zhili/assets"
+	"zhili/internal/testsvc"
 )
 
 const (
@@ -67,33 +68,56 @@ func findChromium(t *testing.T) string {
 }
 
 // moduleRoot is the directory of go.mod (the tests run in e2e/).
-func moduleRoot(t *testing.T) string {
-	t.Helper()
+func moduleRoot() (string, error) {
 	out, err := exec.Command("go", "env", "GOMOD").Output()
 	if err != nil {
-		t.Fatalf("go env GOMOD: %v", err)
+		return "", fmt.Errorf("go env GOMOD: %v", err)
 	}
 	gomod := strings.TrimSpace(string(out))
 	if gomod == "" || gomod == os.DevNull {
-		t.Fatal("not inside the zhili module")
+		return "", fmt.Errorf("not inside the zhili module")
 	}
-	return filepath.Dir(gomod)
+	return filepath.Dir(gomod), nil
 }
 
-// buildBinary builds cmd/zhili into a temp dir, or uses ZHILI_E2E_BIN when set.
+// buildBinary returns the zhili binary: ZHILI_E2E_BIN when set, else cmd/zhili built once for
+// the package (see TestMain).
 func buildBinary(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("ZHILI_E2E_BIN"); p != "" {
 		return p
 	}
-	bin := filepath.Join(t.TempDir(), "zhili")
-	cmd := exec.Command("go", "build", "-o", bin, "./cmd/zhili")
-	cmd.Dir = moduleRoot(t)
-	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build ./cmd/zhili: %v\n%s", err, out)
+	shared.buildOnce.Do(func() {
+		root, err := moduleRoot()
+		if err != nil {
+			shared.buildErr = err
+			return
+		}
+		dir, err := sharedDir()
+		if err != nil {
+			shared.buildErr = err
+			return
+		}
+		bin := filepath.Join(dir, "zhili")
+		cmd := exec.Command("go", "build", "-o", bin, "./cmd/zhili")
+		cmd.Dir = root
+		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
+		var out bytes.Buffer
+		cmd.Stdout, cmd.Stderr = &out, &out
+		if err := testsvc.StartCmd(cmd); err != nil {
+			shared.buildErr = fmt.Errorf("go build ./cmd/zhili: %v", err)
+			return
+		}
+		if err := cmd.Wait(); err != nil {
+			shared.buildErr = fmt.Errorf("go build ./cmd/zhili: %v\n%s", err, out.Bytes())
+			return
+		}
+		shared.bin = bin
+	})
+	if shared.buildErr != nil {
+		t.Fatal(shared.buildErr)
 	}
-	return bin
+	return shared.bin
 }
 
 // server is a running `zhili serve`.
@@ -127,7 +151,7 @@ func startServer(t *testing.T, bin string, extra ...string) *server {
 	}
 	s := &server{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout = &lockedWriter{s: s}
-	if err := cmd.Start(); err != nil {
+	if err := testsvc.Start(t, cmd); err != nil {
 		t.Fatalf("start %s: %v", bin, err)
 	}
 	addr := make(chan string, 1)
@@ -345,67 +369,52 @@ func read(t *testing.T, ctx context.Context) pageState {
 	return st
 }
 
-// newBrowser starts a headless Chromium with the intranet-safe flags and returns a tab context
-// bounded to 3 minutes; it is closed when the test ends.
-// browserTimeout bounds a browser test (the soak test raises it).
-var browserTimeout = 3 * time.Minute
-
-func newBrowser(t *testing.T, chromium string, guard *hostGuard) context.Context {
+// newBrowser opens a tab of the package's headless Chromium (started on first use, with the
+// intranet-safe flags) in a browser context of its own (cookies, storage and cache are the
+// test's alone) and returns its context, bounded to 3 minutes; the tab and its browser context
+// are closed when the test ends.
+func newBrowser(t *testing.T, guard *hostGuard) context.Context {
 	t.Helper()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
-		chromedp.ExecPath(chromium),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-background-timer-throttling", true),
-		chromedp.Flag("disable-renderer-backgrounding", true),
-		chromedp.Flag("disable-backgrounding-occluded-windows", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.Flag("hide-scrollbars", true),
-		chromedp.Flag("mute-audio", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1920, 1080),
-	)
-	t.Cleanup(cancelAlloc)
-	ctx, cancel := chromedp.NewContext(allocCtx, chromedp.WithListener(guard.listen))
+	return newBrowserFor(t, guard, 3*time.Minute)
+}
+
+// newBrowserFor is newBrowser with a bound of its own.
+func newBrowserFor(t *testing.T, guard *hostGuard, timeout time.Duration) context.Context {
+	t.Helper()
+	browser := sharedBrowser(t)
+	ctx, cancel := chromedp.NewContext(browser, chromedp.WithNewBrowserContext(), chromedp.WithListener(guard.listen))
 	t.Cleanup(cancel)
-	// Start the browser without a deadline (a deadline on the first Run would bound the
-	// browser's life), then bound the test.
+	// Open the tab without a deadline (a deadline on the first Run would bound the tab's life),
+	// then bound the test.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080)); err != nil {
-		t.Fatalf("start chromium (%s): %v", chromium, err)
+		t.Fatalf("open a tab: %v", err)
 	}
-	ctx, cancelT := context.WithTimeout(ctx, browserTimeout)
+	ctx, cancelT := context.WithTimeout(ctx, timeout)
 	t.Cleanup(cancelT)
 	return ctx
 }
 
-// browserPrereqs skips a browser test in -short mode and returns Chromium's path; a missing
-// browser or an unbuilt front-end skips the test, or fails it under ZHILI_REQUIRE_SERVICES=1.
-func browserPrereqs(t *testing.T) string {
+// browserPrereqs skips a browser test in -short mode; a missing browser or an unbuilt front-end
+// skips the test, or fails it under ZHILI_REQUIRE_SERVICES=1.
+func browserPrereqs(t *testing.T) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("browser test skipped in -short mode")
 	}
-	chromium := findChromium(t)
+	findChromium(t)
 	if !assets.Built() {
 		skipOrFail(t, "front-end not built: run `npm ci && npm run build` in assets/")
 	}
-	return chromium
 }
 
 func TestWallScreen(t *testing.T) {
-	chromium := browserPrereqs(t)
+	t.Parallel()
+	browserPrereqs(t)
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 
-	ctx := newBrowser(t, chromium, guard)
+	ctx := newBrowser(t, guard)
 
 	// 1. Navigation → ready: the map drawn and both snapshots rendered.
 	pageURL := srv.base + "/?token=" + url.QueryEscape(viewToken)

@@ -95,38 +95,45 @@ func gridsWithNeighbours(t *testing.T, srv *server) ([]string, map[string][]stri
 		}
 	}
 	sort.Strings(codes)
+	// The grids at each vertex, then each grid's neighbours in code order (a pairwise
+	// comparison of 3,634 grids' vertex sets took minutes under the race detector).
+	at := map[[2]int64][]string{}
+	for _, c := range codes {
+		for v := range verts[c] {
+			at[v] = append(at[v], c)
+		}
+	}
 	nb := map[string][]string{}
 	for _, a := range codes {
-		for _, b := range codes {
-			if a == b {
-				continue
-			}
-			for v := range verts[a] {
-				if verts[b][v] {
-					nb[a] = append(nb[a], b)
-					break
+		set := map[string]bool{}
+		for v := range verts[a] {
+			for _, b := range at[v] {
+				if b != a {
+					set[b] = true
 				}
 			}
 		}
+		for b := range set {
+			nb[a] = append(nb[a], b)
+		}
+		sort.Strings(nb[a])
 	}
 	return codes, nb
 }
 
 func TestHotspotScreen(t *testing.T) {
-	chromium := browserPrereqs(t)
+	t.Parallel()
+	browserPrereqs(t)
 	if _, err := fsStatHotspots(); err != nil {
 		skipOrFail(t, "front-end built without hotspots.html: run `npm run build` in assets/")
 	}
-	// The period views and playback add a minute or so to the three of the live page.
-	old := browserTimeout
-	browserTimeout = 6 * time.Minute
-	t.Cleanup(func() { browserTimeout = old })
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 
 	// 1. The page before any report: ready; a quiet window has no variance, and says so.
-	ctx := newBrowser(t, chromium, guard)
+	// The period views and playback add a minute or so to the three of the live page.
+	ctx := newBrowserFor(t, guard, 6*time.Minute)
 	pageURL := srv.base + "/screen/hotspots?token=" + url.QueryEscape(viewToken) + "&window=1h"
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("navigate %s: %v", pageURL, err)

@@ -238,6 +238,7 @@ func checkShows(t *testing.T, ctx context.Context, srv *server, code string) {
 }
 
 func TestOverview(t *testing.T) {
+	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
 	loc, err := time.LoadLocation("Asia/Shanghai") // the deployment's --tz (default)
 	if err != nil {

@@ -12,11 +12,12 @@ import (
 // A wall's playlist rotates through the screens, keeping its parameters, and does not leave the
 // current screen while the server is away.
 func TestPlaylist(t *testing.T) {
-	chromium := browserPrereqs(t)
+	t.Parallel()
+	browserPrereqs(t)
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
-	ctx := newBrowser(t, chromium, guard)
+	ctx := newBrowser(t, guard)
 	q := "?token=" + url.QueryEscape(viewToken) + "&kiosk=1&playlist=overview,hotspots&interval=10"
 	if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/"+q)); err != nil {
 		t.Fatal(err)

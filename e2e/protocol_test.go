@@ -175,10 +175,11 @@ func caseItem(id string, lon, lat float64, prio string) string {
 }
 
 func TestWallScreenProtocol(t *testing.T) {
-	chromium := browserPrereqs(t)
+	t.Parallel()
+	browserPrereqs(t)
 	srv := startScriptServer(t)
 	guard := &hostGuard{host: "127.0.0.1"}
-	ctx := newBrowser(t, chromium, guard)
+	ctx := newBrowser(t, guard)
 	js := func(expr string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[[]byte](expr))

@@ -15,11 +15,11 @@ import (
 // wallServer starts the demo server and a browser for the wall-layout tests.
 func wallServer(t *testing.T) (*server, *hostGuard, context.Context, string) {
 	t.Helper()
-	chromium := browserPrereqs(t)
+	browserPrereqs(t)
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
-	ctx := newBrowser(t, chromium, guard)
+	ctx := newBrowser(t, guard)
 	return srv, guard, ctx, srv.base + "/?token=" + url.QueryEscape(viewToken)
 }
 
@@ -76,6 +76,7 @@ func dispatch(id string, at time.Time) string {
 
 // Flow lines: each flow's events draw lines on the map, at most 40, removed as they age.
 func TestWallFlowLines(t *testing.T) {
+	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
 	const keep = 15 // ?flows=: seconds a line stays
 	open(t, ctx, fmt.Sprintf("%s&flows=%d", page, keep), 1920, 1080)
@@ -180,6 +181,7 @@ var allPanels = []string{"map", "counters", "flows", "categories", "rates", "ran
 // One page per panel: ?panel=map fills the screen with the map, stays live, and shows the same
 // clock as the full page, to the second.
 func TestWallPanel(t *testing.T) {
+	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
 	open(t, ctx, page, 1920, 1080)
 	full := panels(t, ctx)
@@ -267,6 +269,7 @@ func TestWallPanel(t *testing.T) {
 // One page over a wall of monitors: the stage uses the width, panels do not overlap, and no
 // panel but the map crosses a seam between monitors.
 func TestWallLayouts(t *testing.T) {
+	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
 	open(t, ctx, page, 1920, 1080)
 	stageMap := panels(t, ctx)["map"]

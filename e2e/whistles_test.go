@@ -56,7 +56,8 @@ func gridPoint(t *testing.T, srv *server) (string, [2]float64) {
 }
 
 func TestWhistleScreen(t *testing.T) {
-	chromium := browserPrereqs(t)
+	t.Parallel()
+	browserPrereqs(t)
 	if f, err := assets.Files().Open("whistles.html"); err != nil {
 		skipOrFail(t, "front-end built without whistles.html: run `npm run build` in assets/")
 	} else {
@@ -79,7 +80,7 @@ func TestWhistleScreen(t *testing.T) {
 		now.Add(-10*time.Minute).Format(time.RFC3339), whistleID), 2)
 	t.Logf("case %s in grid %s at %.5f,%.5f; whistle %s", caseID, grid, pt[0], pt[1], whistleID)
 
-	ctx := newBrowser(t, chromium, guard)
+	ctx := newBrowser(t, guard)
 	pageURL := srv.base + "/screen/whistles?token=" + url.QueryEscape(viewToken)
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("navigate %s: %v", pageURL, err)

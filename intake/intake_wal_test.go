@@ -22,6 +22,8 @@ import (
 	"zhili/errs"
 	"zhili/intake"
 	"zhili/intake/intaketest"
+
+	"zhili/internal/testsvc"
 )
 
 // fakeStore stands in for the history store: it holds the ids of committed entries and
@@ -602,7 +604,7 @@ func TestWALCrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
+		if err := testsvc.Start(t, cmd); err != nil {
 			t.Fatal(err)
 		}
 		killAt := 500 + rand.IntN(3000)

@@ -57,7 +57,7 @@ func chUint(t testing.TB, conn driver.Conn, query string) uint64 {
 }
 
 func TestClickHouseConformance(t *testing.T) {
-	ch := testsvc.StartClickHouse(t)
+	ch := testsvc.SharedClickHouse(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openClickHouse(t, ch.NewDatabase(t), store.ClickHouseOptions{})
 	})
@@ -74,7 +74,7 @@ func chRec(id string, at string, off uint64, path ...string) store.Record {
 }
 
 func TestClickHousePartitions(t *testing.T) {
-	ch := testsvc.StartClickHouse(t)
+	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	s := openClickHouse(t, dsn, store.ClickHouseOptions{})
 	ctx := t.Context()
@@ -160,7 +160,7 @@ func TestClickHousePartitions(t *testing.T) {
 }
 
 func TestClickHouseMigrations(t *testing.T) {
-	ch := testsvc.StartClickHouse(t)
+	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	ctx := t.Context()
 	applied, version, err := store.MigrateClickHouse(ctx, dsn, store.ClickHouseOptions{})
@@ -222,7 +222,7 @@ func chRandomPath(rng *rand.Rand) []string {
 
 // The rollups give exactly the answers of raw events, over random data and random queries.
 func TestClickHouseRollupsMatchRaw(t *testing.T) {
-	ch := testsvc.StartClickHouse(t)
+	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	ctx := t.Context()
 	rolled := openClickHouse(t, dsn, store.ClickHouseOptions{})

@@ -22,6 +22,8 @@ import (
 	"zhili/event"
 	"zhili/store"
 	"zhili/store/storetest"
+
+	"zhili/internal/testsvc"
 )
 
 func TestDuckDBConformance(t *testing.T) {
@@ -355,7 +357,7 @@ func TestDuckDBCrash(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := cmd.Start(); err != nil {
+		if err := testsvc.Start(t, cmd); err != nil {
 			t.Fatal(err)
 		}
 		killAfter := 10 + rand.IntN(40)

@@ -17,6 +17,10 @@ type Config struct {
 	// bus). Otherwise the bus buffers (e.g. a Redis stream) and Publish never waits for
 	// subscribers.
 	BlockingPublish bool
+	// BackPressure is the number of payloads of BackPressureNotLoss, published at once while
+	// the subscriber starts late (default 20000). It must be well over the subscription's
+	// buffer and, for a bus that reads in batches, over many batches.
+	BackPressure int
 }
 
 // Run runs the suite. open returns a fresh bus; channel names are unique per subtest.
@@ -71,7 +75,10 @@ func Run(t *testing.T, open func(t *testing.T) bus.Bus, cfg Config) {
 		defer b.Close()
 		ctx := context.Background()
 		s, _ := b.Subscribe(ctx, "bp")
-		const n = 20000 // larger than any buffer
+		n := cfg.BackPressure // larger than any buffer
+		if n <= 0 {
+			n = 20000
+		}
 		var wg sync.WaitGroup
 		wg.Add(1)
 		go func() {

@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 	"zhili/ingest"
+
+	"zhili/internal/testsvc"
 )
 
 // kill -9 the server during a sustained ingest; after restart every acknowledged event is stored
@@ -161,10 +163,9 @@ func startChild(t *testing.T, name, envVar, dir string) (*exec.Cmd, string, <-ch
 	cmd.Env = append(os.Environ(), envVar+"="+dir)
 	out, _ := cmd.StdoutPipe()
 	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	if err := testsvc.Start(t, cmd); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = cmd.Process.Kill() })
 	sc := bufio.NewScanner(out)
 	addr := ""
 	for sc.Scan() {

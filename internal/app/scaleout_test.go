@@ -24,9 +24,20 @@ import (
 	"zhili/update"
 )
 
-// services starts a Redis and a ClickHouse server for a scale-out test and returns them with a
-// fresh ClickHouse database.
+// services starts a Redis server for a scale-out test and returns it with the package's shared
+// ClickHouse server and a fresh database in it.
 func services(t *testing.T) (*testsvc.Redis, *testsvc.ClickHouse, string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("scale-out test")
+	}
+	r := testsvc.StartRedis(t)
+	ch := testsvc.SharedClickHouse(t)
+	return r, ch, ch.NewDatabase(t)
+}
+
+// ownServices is services with a ClickHouse server of the test's own, for a test that kills it.
+func ownServices(t *testing.T) (*testsvc.Redis, *testsvc.ClickHouse, string) {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("scale-out test")
@@ -555,7 +566,7 @@ func TestScaleChildProcess(t *testing.T) {
 	os.Exit(0)
 }
 
-// Redis away for 10 s under load: screens keep their state with a stale flag, ingest answers 503
+// Redis away under load: screens keep their state with a stale flag, ingest answers 503
 // with Retry-After (never a silent drop), and everything resumes; the final counts match.
 func TestRedisOutage(t *testing.T) {
 	r, _, dsn := services(t)
@@ -591,7 +602,17 @@ func TestRedisOutage(t *testing.T) {
 	if rz["status"] != "degraded" {
 		t.Errorf("readyz while Redis is down: %v, want degraded", rz)
 	}
-	time.Sleep(time.Until(down.Add(10 * time.Second)))
+	// Redis stays away for 3 s (several reconnect attempts of the clients) and until ingest has
+	// answered 503 many times under the load.
+	eventually(t, 30*time.Second, func() string {
+		load.mu.Lock()
+		defer load.mu.Unlock()
+		if load.n503 < 100 || time.Since(down) < 3*time.Second {
+			return fmt.Sprintf("%d ingest answers 503 %v after Redis stopped, want 100", load.n503, time.Since(down).Round(time.Millisecond))
+		}
+		return ""
+	})
+	downFor := time.Since(down)
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -611,8 +632,8 @@ func TestRedisOutage(t *testing.T) {
 	for _, s := range []*App{s1, s2} {
 		eventually(t, 30*time.Second, func() string { return recount(t, s, 2) })
 	}
-	t.Logf("Redis down 10 s: %d ingest answers 503 (all with Retry-After), status stale then fresh on the screen; %d acknowledged, %d stored exactly once; both servers' overviews match the recount",
-		n503, len(load.acked), stored)
+	t.Logf("Redis down %v: %d ingest answers 503 (all with Retry-After), status stale then fresh on the screen; %d acknowledged, %d stored exactly once; both servers' overviews match the recount",
+		downFor.Round(time.Millisecond), n503, len(load.acked), stored)
 }
 
 // Restart a server process: its clients reconnect and resume, seeing either the deltas they
@@ -686,7 +707,7 @@ func dialWSResume(t *testing.T, addr, topic string, since int64) *wsClient {
 // kill -9 ClickHouse in the middle of a sustained stream, restart it: every accepted event ends
 // up in ClickHouse exactly once, and the live overview matches a recount from it.
 func TestClickHouseKill9UnderLoad(t *testing.T) {
-	r, ch, dsn := services(t)
+	r, ch, dsn := ownServices(t)
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 2, Tenant: "chkill"}
 	sc.start(t, RoleAggregator, "agg")
 	srv := sc.start(t, RoleServer, "srv")

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -65,25 +66,91 @@ const clickHouseUsers = `<?xml version="1.0"?>
 
 // StartClickHouse starts a server for t, killed in t.Cleanup. It skips t when no server binary
 // is installed (fails under ZHILI_REQUIRE_SERVICES=1). Kill9 and Start restart it on the same
-// directory and ports.
+// directory and ports. Tests that only need a database of their own use SharedClickHouse.
 func StartClickHouse(t testing.TB) *ClickHouse {
 	t.Helper()
 	bin := LookBinary(t, "clickhouse-server", "clickhouse")
-	dir := t.TempDir()
-	for _, d := range []string{"log", "data", "tmp", "user_files", "format_schemas"} {
-		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+	c, err := startClickHouse(bin, t.TempDir())
+	if c != nil {
+		t.Cleanup(func() { c.Kill9() })
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+var shared struct {
+	mu         sync.Mutex
+	clickhouse *ClickHouse
+	chErr      error
+	dirs       []string
+	procs      []*Proc
+}
+
+// SharedClickHouse returns the test binary's ClickHouse server, started on first use: a
+// ClickHouse server takes seconds to start, so the tests of a package that do not stop or
+// kill the server share one, each with a database of its own (NewDatabase). The package's
+// TestMain calls StopShared after m.Run; the server dies with the test binary anyway.
+func SharedClickHouse(t testing.TB) *ClickHouse {
+	t.Helper()
+	bin := LookBinary(t, "clickhouse-server", "clickhouse")
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.clickhouse == nil && shared.chErr == nil {
+		dir, err := os.MkdirTemp("", "zhili-clickhouse-")
+		if err != nil {
 			t.Fatal(err)
 		}
+		shared.dirs = append(shared.dirs, dir)
+		c, err := startClickHouse(bin, dir)
+		if c != nil {
+			shared.procs = append(shared.procs, c.Proc)
+		}
+		shared.clickhouse, shared.chErr = c, err
 	}
-	tcp, httpPort, inter := FreePort(t), FreePort(t), FreePort(t)
+	if shared.chErr != nil {
+		t.Fatal(shared.chErr)
+	}
+	return shared.clickhouse
+}
+
+// StopShared kills the shared servers and removes their directories.
+func StopShared() {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	for _, p := range shared.procs {
+		_ = p.Kill9()
+	}
+	for _, d := range shared.dirs {
+		_ = os.RemoveAll(d)
+	}
+	shared.procs, shared.dirs, shared.clickhouse, shared.chErr = nil, nil, nil, nil
+}
+
+func startClickHouse(bin, dir string) (*ClickHouse, error) {
+	for _, d := range []string{"log", "data", "tmp", "user_files", "format_schemas"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	var ports [3]int
+	for i := range ports {
+		p, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		ports[i] = p
+	}
+	tcp, httpPort, inter := ports[0], ports[1], ports[2]
 	cfg := strings.NewReplacer("{{dir}}", dir, "{{tcp}}", fmt.Sprint(tcp), "{{http}}", fmt.Sprint(httpPort),
 		"{{inter}}", fmt.Sprint(inter)).Replace(clickHouseConfig)
 	cfgPath := filepath.Join(dir, "config.xml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	if err := os.WriteFile(filepath.Join(dir, "users.xml"), []byte(clickHouseUsers), 0o644); err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	argv := []string{bin, "--config-file=" + cfgPath}
 	if filepath.Base(bin) == "clickhouse" { // the single binary of newer releases
@@ -98,10 +165,9 @@ func StartClickHouse(t testing.TB) *ClickHouse {
 		return WaitPort(httpPort, 10*time.Second)
 	})
 	if err := c.Start(); err != nil {
-		t.Fatal(err)
+		return c, err
 	}
-	t.Cleanup(func() { c.Kill9() })
-	return c
+	return c, nil
 }
 
 var dbSeq atomic.Uint64

@@ -1,0 +1,128 @@
+package e2e
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"zhili/internal/testsvc"
+)
+
+// shared holds what the tests of the package share: the zhili binary, built once, and one
+// headless Chromium, in which every test opens tabs in a browser context of its own. Both are
+// made on first use (a -short run or a run of the protocol test alone builds nothing) and
+// removed by TestMain. The browser runs in a process group of its own and dies with the test
+// binary (testsvc.SetProcAttr).
+var shared struct {
+	mu     sync.Mutex
+	tmpDir string
+
+	buildOnce sync.Once
+	bin       string
+	buildErr  error
+
+	browserOnce   sync.Once
+	browser       context.Context // the browser's first tab; tests open theirs beside it
+	browserErr    error
+	cancelBrowser context.CancelFunc
+	browserCmd    *exec.Cmd
+}
+
+// TestMain runs the browser tests three at a time unless -parallel is given: they spend much
+// of their time waiting for the page or the server (timers of 3 to 15 s, rotations,
+// reconnects), not on the CPU. Four at a time on two CPUs starved pages of CPU time.
+func TestMain(m *testing.M) {
+	flag.Parse()
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if !set && runtime.GOMAXPROCS(0) < 3 {
+		_ = flag.Set("test.parallel", "3")
+	}
+	code := m.Run()
+	closeShared()
+	os.Exit(code)
+}
+
+// sharedDir returns the package's temporary directory (binary, browser profile).
+func sharedDir() (string, error) {
+	shared.mu.Lock()
+	defer shared.mu.Unlock()
+	if shared.tmpDir == "" {
+		d, err := os.MkdirTemp("", "zhili-e2e-")
+		if err != nil {
+			return "", err
+		}
+		shared.tmpDir = d
+	}
+	return shared.tmpDir, nil
+}
+
+// sharedBrowser returns the context of the shared browser, starting it on first use.
+func sharedBrowser(t *testing.T) context.Context {
+	t.Helper()
+	chromium := findChromium(t)
+	shared.browserOnce.Do(func() {
+		dir, err := sharedDir()
+		if err != nil {
+			shared.browserErr = err
+			return
+		}
+		allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(),
+			chromedp.ExecPath(chromium),
+			chromedp.Headless,
+			chromedp.NoSandbox,
+			chromedp.DisableGPU,
+			chromedp.NoFirstRun,
+			chromedp.NoDefaultBrowserCheck,
+			chromedp.Flag("disable-quic", true),
+			chromedp.Flag("disable-background-networking", true),
+			chromedp.Flag("disable-component-update", true),
+			chromedp.Flag("disable-sync", true),
+			chromedp.Flag("disable-background-timer-throttling", true),
+			chromedp.Flag("disable-renderer-backgrounding", true),
+			chromedp.Flag("disable-backgrounding-occluded-windows", true),
+			chromedp.Flag("disable-dev-shm-usage", true),
+			chromedp.Flag("hide-scrollbars", true),
+			chromedp.Flag("mute-audio", true),
+			chromedp.UserDataDir(filepath.Join(dir, "chromium")),
+			chromedp.WindowSize(1920, 1080),
+			// A process group of its own and SIGKILL when the test binary dies (chromedp starts
+			// the browser from a goroutine locked to its thread for the browser's life).
+			chromedp.ModifyCmdFunc(func(cmd *exec.Cmd) {
+				testsvc.SetProcAttr(cmd)
+				shared.browserCmd = cmd
+			}),
+		)
+		ctx, cancel := chromedp.NewContext(allocCtx)
+		shared.cancelBrowser = func() { cancel(); cancelAlloc() }
+		if err := chromedp.Do(ctx); err != nil {
+			shared.browserErr = fmt.Errorf("start chromium (%s): %v", chromium, err)
+			return
+		}
+		shared.browser = ctx
+	})
+	if shared.browserErr != nil {
+		t.Fatal(shared.browserErr)
+	}
+	return shared.browser
+}
+
+// closeShared stops the browser (and every process of its group) and removes the package's
+// temporary directory.
+func closeShared() {
+	if shared.cancelBrowser != nil {
+		shared.cancelBrowser()
+	}
+	testsvc.KillGroup(shared.browserCmd)
+	if shared.tmpDir != "" {
+		_ = os.RemoveAll(shared.tmpDir)
+	}
+}

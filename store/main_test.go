@@ -1,0 +1,15 @@
+package store_test
+
+import (
+	"os"
+	"testing"
+
+	"zhili/internal/testsvc"
+)
+
+// TestMain stops the ClickHouse server that the package's tests share (testsvc.SharedClickHouse).
+func TestMain(m *testing.M) {
+	code := m.Run()
+	testsvc.StopShared()
+	os.Exit(code)
+}
