@@ -127,7 +127,7 @@ func TestNYCAuditTimeToClose(t *testing.T) {
 		}
 	}
 	eventually(t, 30*time.Second, func() string {
-		resp, err := http.Get(base + "/api/v1/audit/rates?token=" + testToken + "&by=dept&from=2000-01-01&to=2030-01-01")
+		resp, err := http.Get(base + "/api/v1/audit/rates?token=" + testToken + "&by=dept&from=2023-01-01&to=2025-01-01")
 		if err != nil {
 			return err.Error()
 		}
