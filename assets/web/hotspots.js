@@ -25,7 +25,7 @@
 (function () {
   'use strict';
   const { clampNum, $, esc, num, pad2, fmt, mergePatch, getJSON, setText, apiURL } = window.Zhili;
-  const { labelPoint, canvasFor, tracePolys } = window.Zhili.map;
+  const { labelPoint, canvasFor, tracePolys, strokeEach, glowOutline } = window.Zhili.map;
   const time = window.Zhili.time;
 
   // ---------------------------------------------------------------- parameters and constants
@@ -415,22 +415,10 @@
     // Child outlines on top.
     ctx.lineWidth = 2.5;
     ctx.strokeStyle = '#6fdcff';
-    for (const town of state.towns) {
-      ctx.beginPath();
-      tracePolys(ctx, town.polys, project);
-      ctx.stroke();
-    }
+    strokeEach(ctx, state.towns, project);
     // The region outline with a glow.
     if (state.root) {
-      ctx.save();
-      ctx.beginPath();
-      tracePolys(ctx, state.root.polys, project);
-      ctx.lineWidth = 3.5;
-      ctx.strokeStyle = '#8cf0ff';
-      ctx.shadowColor = 'rgba(47, 211, 255, 0.9)';
-      ctx.shadowBlur = 18 * dpr;
-      ctx.stroke();
-      ctx.restore();
+      glowOutline(ctx, state.root.polys, project, dpr);
     }
     Z.layout.renderedDpr = dpr;
   }

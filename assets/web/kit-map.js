@@ -71,6 +71,28 @@
     }
   }
 
+  // strokeEach strokes each item's outline (items with .polys) in the current style.
+  function strokeEach(ctx, items, project) {
+    for (const it of items) {
+      ctx.beginPath();
+      tracePolys(ctx, it.polys, project);
+      ctx.stroke();
+    }
+  }
+
+  // glowOutline strokes a region's outline with the screens' cyan glow.
+  function glowOutline(ctx, polys, project, dpr) {
+    ctx.save();
+    ctx.beginPath();
+    tracePolys(ctx, polys, project);
+    ctx.lineWidth = 3.5;
+    ctx.strokeStyle = '#8cf0ff';
+    ctx.shadowColor = 'rgba(47, 211, 255, 0.9)';
+    ctx.shadowBlur = 18 * dpr;
+    ctx.stroke();
+    ctx.restore();
+  }
+
   // inRing reports whether point p lies inside ring (even-odd crossing test).
   function inRing(p, ring) {
     let inside = false;
@@ -217,7 +239,7 @@
   }
 
   Zhili.map = {
-    polygonsOf, boundsOf, aspectOf, projection, traceRing, tracePolys, inRing, inPolygons, inGeometry, regionAt,
+    polygonsOf, boundsOf, aspectOf, projection, traceRing, tracePolys, strokeEach, glowOutline, inRing, inPolygons, inGeometry, regionAt,
     labelPoint, leastOverlap, awayFromSeam, regionTree, loadRegionTree, canvasFor,
   };
 })(typeof window !== 'undefined' ? window : globalThis);

@@ -21,7 +21,7 @@
 (function () {
   'use strict';
   const { clampNum, $, esc, num, mergePatch } = window.Zhili;
-  const { tracePolys, labelPoint, canvasFor } = window.Zhili.map;
+  const { tracePolys, labelPoint, canvasFor, strokeEach, glowOutline } = window.Zhili.map;
 
   // ---------------------------------------------------------------- parameters and constants
   const params = new URLSearchParams(location.search);
@@ -269,28 +269,12 @@
     }
     ctx.lineWidth = 0.8;
     ctx.strokeStyle = 'rgba(140, 200, 255, 0.16)';
-    for (const g of state.grids) {
-      ctx.beginPath();
-      tracePolys(ctx, g.polys, project);
-      ctx.stroke();
-    }
+    strokeEach(ctx, state.grids, project);
     ctx.lineWidth = 2;
     ctx.strokeStyle = 'rgba(111, 220, 255, 0.75)';
-    for (const town of state.towns) {
-      ctx.beginPath();
-      tracePolys(ctx, town.polys, project);
-      ctx.stroke();
-    }
+    strokeEach(ctx, state.towns, project);
     if (state.root) {
-      ctx.save();
-      ctx.beginPath();
-      tracePolys(ctx, state.root.polys, project);
-      ctx.lineWidth = 3.5;
-      ctx.strokeStyle = '#8cf0ff';
-      ctx.shadowColor = 'rgba(47, 211, 255, 0.9)';
-      ctx.shadowBlur = 18 * dpr;
-      ctx.stroke();
-      ctx.restore();
+      glowOutline(ctx, state.root.polys, project, dpr);
     }
 
     // The county departments' node, top centre.
