@@ -215,16 +215,14 @@ func regionCode(r *Region) string {
 	return r.Code
 }
 
-// TestLocateMedianLatency times single lookups of the indexed locator and the scan on the small
-// county, the Xinyang demo geography and a 5,120-grid synthetic county, and logs the medians (the target is
-// ≤ 1 µs for the indexed locator without the race detector). It checks nothing about speed:
-// shared CI machines are too noisy.
 // xinyang returns the Xinyang demo tree, parsed once for the package's tests (a parse with its
 // checks takes seconds, tens of them under the race detector); the tests only read it, and
 // TestXinyangTree checks XinyangTree itself.
 func xinyang(t testing.TB) *Tree {
 	t.Helper()
-	xinyangOnce.Do(func() { xinyangTree, xinyangErr = XinyangTree() })
+	if _, err := XinyangOnce(); err != nil {
+		t.Fatal(err)
+	}
 	if xinyangErr != nil {
 		t.Fatal(xinyangErr)
 	}
@@ -236,6 +234,12 @@ var (
 	xinyangTree *Tree
 	xinyangErr  error
 )
+
+// XinyangOnce is xinyang for the package's external tests (the locator conformance suite).
+func XinyangOnce() (*Tree, error) {
+	xinyangOnce.Do(func() { xinyangTree, xinyangErr = XinyangTree() })
+	return xinyangTree, xinyangErr
+}
 
 // medianLookup returns the median duration of f over pts, each call timed alone (the clock's
 // own cost included).

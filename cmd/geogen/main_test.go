@@ -42,6 +42,19 @@ func TestReproducible(t *testing.T) {
 	}
 }
 
+// TestCommittedPassesFullChecks runs ParseTree's default checks (20,000 tiling samples per
+// parent) on the committed file, which the server itself parses with a tenth of them. The file
+// changes only through this generator, so the full check lives with it.
+func TestCommittedPassesFullChecks(t *testing.T) {
+	b, err := os.ReadFile(committed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := geo.ParseTree(b, geo.DefaultProps); err != nil {
+		t.Fatalf("default ParseTree checks: %v", err)
+	}
+}
+
 // TestDeterministicFromCounties regenerates from the committed county outlines (no npm package
 // needed) twice: the runs agree byte for byte and the result is a valid region tree.
 func TestDeterministicFromCounties(t *testing.T) {

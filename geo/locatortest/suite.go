@@ -31,7 +31,7 @@ func Run(t *testing.T, newLocator Factory) {
 	t.Run("SharedEdgesAndVertices", func(t *testing.T) { testSharedEdges(t, newLocator) })
 	t.Run("RandomPointsDemo", func(t *testing.T) { testRandom(t, newLocator, geo.DemoTree(), 20_000) })
 	t.Run("RandomPointsXinyang", func(t *testing.T) {
-		tr, err := xinyang()
+		tr, err := Xinyang()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,8 +40,10 @@ func Run(t *testing.T, newLocator Factory) {
 	t.Run("Concurrent", func(t *testing.T) { testConcurrent(t, newLocator) })
 }
 
-// xinyang is the demo geography's real tree (3,853 regions), parsed once per test binary.
-var xinyang = sync.OnceValues(geo.XinyangTree)
+// Xinyang returns the demo geography's real tree (3,853 regions) for RandomPointsXinyang; by
+// default it is parsed once per test binary. A package that already holds the tree sets it, so
+// the tree is not parsed twice.
+var Xinyang = sync.OnceValues(geo.XinyangTree)
 
 func rect(x0, y0, x1, y1 float64) orb.Ring {
 	return orb.Ring{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}
