@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+
 	"zhili/access"
 	"zhili/geo"
 	"zhili/server"
@@ -151,8 +153,23 @@ func TestCaseIDsOfAnyUTF8(t *testing.T) {
 // TestQueryCostsBounded: a period query that would cost without bound is refused with a named
 // reason before it reaches the store.
 func TestQueryCostsBounded(t *testing.T) {
-	// The demo city's 3,634 grids: a long daily review is many locations × many steps.
-	tree, err := geo.XinyangTree()
+	// A county of 4 townships × 300 grids: a long daily review is many locations × many steps.
+	regions := []*geo.Region{{Code: "C", Name: "县", Geometry: rectPoly(114, 32, 114.4, 32.3)}}
+	for tw := range 4 {
+		x0 := 114 + 0.1*float64(tw)
+		regions = append(regions, &geo.Region{Code: fmt.Sprintf("T%d", tw), Name: "镇", Parent: "C", Geometry: rectPoly(x0, 32, x0+0.1, 32.3)})
+		for i := range 10 {
+			for j := range 30 {
+				x, y := x0+0.01*float64(i), 32+0.01*float64(j)
+				regions = append(regions, &geo.Region{Code: fmt.Sprintf("T%dG%d_%d", tw, i, j), Name: "格", Parent: fmt.Sprintf("T%d", tw),
+					Geometry: rectPoly(x, y, x+0.01, y+0.01)})
+			}
+		}
+	}
+	for _, r := range regions {
+		r.Bound = r.Geometry.Bound()
+	}
+	tree, err := geo.NewTree(regions)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -167,14 +184,14 @@ func TestQueryCostsBounded(t *testing.T) {
 	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
 	base := "http://" + a.Addr
 	today := time.Now().Format("2006-01-02")
-	long := time.Now().AddDate(0, 0, -1000).Format("2006-01-02")
+	long := time.Now().AddDate(0, 0, -400).Format("2006-01-02") // 1,200 grids × 400 steps
 	for _, c := range []struct {
 		path   string
 		status int
 		reason string
 	}{
 		{"/api/v1/hotspots?from=2000-01-01&to=" + today + "&step=1d", 413, "max_period"},
-		{"/api/v1/hotspots?from=" + long + "&to=" + today + "&step=1d", 413, "max_cells"},
+		{"/api/v1/hotspots?region=C&from=" + long + "&to=" + today + "&step=1d", 413, "max_cells"},
 		{"/api/v1/audit/rates?from=0001-01-01&to=9999-12-31", 400, "period_bounds"},
 		{"/api/v1/series?from=1999-12-31&to=" + today + "&step=1d", 400, "period_bounds"},
 	} {
@@ -241,7 +258,7 @@ func TestIngestBodyGuards(t *testing.T) {
 	if st, b := send("gzip", gz(good)); st != 200 || !strings.Contains(b, `"accepted":1`) {
 		t.Errorf("gzip body: %d %s", st, b)
 	}
-	bomb := gz(bytes.Repeat([]byte(" "), 64<<20)) // 64 MiB of blanks in about 64 KiB
+	bomb := gz(bytes.Repeat([]byte(" "), 16<<20)) // 16 MiB of blanks (twice the limit) in about 16 KiB
 	if st, b := send("gzip", bomb); st != 413 || !strings.Contains(b, `"reason":"max_bytes"`) {
 		t.Errorf("gzip bomb (%d bytes): %d %s, want 413 max_bytes", len(bomb), st, b)
 	}
@@ -324,4 +341,8 @@ func TestAccessLogRecords(t *testing.T) {
 	if err != nil || strings.Contains(string(raw), "t-officer") || strings.Contains(string(raw), "t-admin") {
 		t.Fatalf("the access log holds a secret (or is unreadable: %v):\n%s", err, raw)
 	}
+}
+
+func rectPoly(x0, y0, x1, y1 float64) orb.Polygon {
+	return orb.Polygon{{{x0, y0}, {x1, y0}, {x1, y1}, {x0, y1}, {x0, y0}}}
 }
