@@ -62,7 +62,16 @@ func openHeapPages(t *testing.T, ctx context.Context, srv *server, pages []strin
 // returns the JS heap's used size in bytes.
 func heapAfterGC(t *testing.T, tctx context.Context) float64 {
 	t.Helper()
-	used, err := chromedp.Run(tctx, func(ctx context.Context, tg *chromedp.Target) (float64, error) {
+	used, err := heapUsed(tctx)
+	if err != nil {
+		t.Fatalf("heap usage: %v", err)
+	}
+	return used
+}
+
+// heapUsed forces a garbage collection in the tab and returns the JS heap's used size in bytes.
+func heapUsed(tctx context.Context) (float64, error) {
+	return chromedp.Run(tctx, func(ctx context.Context, tg *chromedp.Target) (float64, error) {
 		if err := tg.Call(ctx, "HeapProfiler.collectGarbage", nil, nil); err != nil {
 			return 0, err
 		}
@@ -72,10 +81,6 @@ func heapAfterGC(t *testing.T, tctx context.Context) float64 {
 		err := tg.Call(ctx, "Runtime.getHeapUsage", nil, &res)
 		return res.UsedSize, err
 	})
-	if err != nil {
-		t.Fatalf("heap usage: %v", err)
-	}
-	return used
 }
 
 // TestHeapBounded is the suite's short form of the heap soak (TestHeapSoak, `make soak`): the
@@ -123,18 +128,7 @@ func TestHeapBounded(t *testing.T) {
 				}
 				return nil
 			}
-			heap := func() (float64, error) {
-				return chromedp.Run(tc, func(ctx context.Context, tg *chromedp.Target) (float64, error) {
-					if err := tg.Call(ctx, "HeapProfiler.collectGarbage", nil, nil); err != nil {
-						return 0, err
-					}
-					var res struct {
-						UsedSize float64 `json:"usedSize"`
-					}
-					err := tg.Call(ctx, "Runtime.getHeapUsage", nil, &res)
-					return res.UsedSize, err
-				})
-			}
+			heap := func() (float64, error) { return heapUsed(tc) }
 			// wait for n more frames, then read the heap.
 			readAfter := func(n int) (float64, error) {
 				f, err := framesNow()

@@ -8,8 +8,4 @@ import (
 )
 
 // TestMain stops the ClickHouse server that the package's tests share (testsvc.SharedClickHouse).
-func TestMain(m *testing.M) {
-	code := m.Run()
-	testsvc.StopShared()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { os.Exit(testsvc.RunShared(m)) }

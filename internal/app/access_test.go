@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -35,14 +34,7 @@ func TestAccessTableWalked(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, Access: k})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	a := startWith(t, Config{Access: k})
 	base := "http://" + a.Addr
 	root := a.cfg.Tree.Root.Code
 
@@ -121,7 +113,6 @@ func TestAccessTableWalked(t *testing.T) {
 // TestCaseIDsOfAnyUTF8: a case id with Chinese characters and a space is stored and fetched.
 func TestCaseIDsOfAnyUTF8(t *testing.T) {
 	a := startApp(t, t.TempDir())
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
 	base := "http://" + a.Addr
 	id := "信阳-0001 甲"
 	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
@@ -173,15 +164,8 @@ func TestQueryCostsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, Tree: tree,
+	a := startWith(t, Config{Tree: tree,
 		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
 	base := "http://" + a.Addr
 	today := time.Now().Format("2006-01-02")
 	long := time.Now().AddDate(0, 0, -400).Format("2006-01-02") // 1,200 grids × 400 steps
@@ -211,7 +195,6 @@ func TestQueryCostsBounded(t *testing.T) {
 // body is inflated only up to the byte limit; an unknown encoding is refused by name.
 func TestIngestBodyGuards(t *testing.T) {
 	a := startApp(t, t.TempDir())
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
 	base := "http://" + a.Addr
 
 	// A declared 16 MiB body that never comes: the answer does not wait for it.
@@ -283,14 +266,7 @@ func TestAccessLogRecords(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, Access: k})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
+	a := startWith(t, Config{Access: k})
 	base := "http://" + a.Addr
 	get := func(path, token string) (int, string) {
 		resp, err := http.Get(base + path + "token=" + token)

@@ -31,15 +31,30 @@ const (
 // startApp runs a real process (DuckDB + file intake + in-process bus) on a free port.
 func startApp(t *testing.T, dir string) *App {
 	t.Helper()
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: dir, Tick: 50 * time.Millisecond,
+	return startWith(t, Config{DataDir: dir,
 		IngestKeys: map[string]*ingest.Policy{testKey: {Name: "test"}},
 		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}, piiToken: {Name: "case officer", PII: true}}})
+}
+
+// startWith starts an app of cfg on a free port (a fresh data directory and a 50 ms tick unless
+// cfg names them), waits until it is ready and shuts it down when the test ends.
+func startWith(t *testing.T, cfg Config) *App {
+	t.Helper()
+	cfg.Listen = "127.0.0.1:0"
+	if cfg.DataDir == "" {
+		cfg.DataDir = t.TempDir()
+	}
+	if cfg.Tick == 0 {
+		cfg.Tick = 50 * time.Millisecond
+	}
+	a, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := a.Start(); err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
 	deadline := time.Now().Add(30 * time.Second)
 	for !a.Ready() {
 		if time.Now().After(deadline) {

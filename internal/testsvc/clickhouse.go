@@ -115,6 +115,14 @@ func SharedClickHouse(t testing.TB) *ClickHouse {
 	return shared.clickhouse
 }
 
+// RunShared runs a package's tests (from TestMain) and then stops the servers they shared;
+// it returns the exit code.
+func RunShared(m *testing.M) int {
+	code := m.Run()
+	StopShared()
+	return code
+}
+
 // StopShared kills the shared servers and removes their directories.
 func StopShared() {
 	shared.mu.Lock()
