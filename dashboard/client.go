@@ -24,6 +24,14 @@ type Conn interface {
 	Close() error
 }
 
+// Aborter is implemented by a Conn whose Write in progress can be cut short from another
+// goroutine (by closing the transport under it). Hub.Shutdown calls Abort when its limit
+// passes, so that a client that does not read holds no writer past it; the writer still calls
+// Close afterwards.
+type Aborter interface {
+	Abort()
+}
+
 // Client is one attached connection.
 type Client struct {
 	h         *Hub
@@ -242,6 +250,18 @@ func (c *Client) stop() {
 	}
 	c.mu.Unlock()
 	c.signal()
+}
+
+// abort stops the client and cuts a write in progress short when the connection can.
+func (c *Client) abort() {
+	c.stop()
+	select {
+	case <-c.exited:
+	default:
+		if a, ok := c.conn.(Aborter); ok {
+			a.Abort()
+		}
+	}
 }
 
 func (c *Client) drain() {

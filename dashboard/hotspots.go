@@ -143,25 +143,40 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 			if err != nil {
 				return err
 			}
-			h.mu.Lock()
-			w := h.leafWin[spec.Name]
-			for _, c := range cube {
-				li, ok := h.leafIdx[c.Region]
-				if !ok {
-					continue
-				}
-				for _, p := range c.Points {
-					for k := int64(0); k < p.Count; k++ {
-						w.Add(li, p.T)
-					}
-				}
+			if err := h.seedCube(ctx, h.leafWin[spec.Name], cube); err != nil {
+				return err
 			}
-			h.mu.Unlock()
 		}
 	}
 	h.mu.Lock()
 	h.seeded = true
 	h.mu.Unlock()
+	return nil
+}
+
+// seedCube adds the events of cube to w, checking ctx every ctxCells cells and events (a
+// 30-day window holds every new case of a month).
+func (h *Hotspots) seedCube(ctx context.Context, w *geo.LiveWindow, cube []store.CubeSeries) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	work, next := 0, ctxCells
+	for _, c := range cube {
+		li, ok := h.leafIdx[c.Region]
+		if !ok {
+			continue
+		}
+		for _, p := range c.Points {
+			if work += 1 + int(p.Count); work >= next {
+				if err := ctx.Err(); err != nil {
+					return err
+				}
+				next = work + ctxCells
+			}
+			for k := int64(0); k < p.Count; k++ {
+				w.Add(li, p.T)
+			}
+		}
+	}
 	return nil
 }
 

@@ -313,8 +313,11 @@ func (h *Hub) SetStatus(st Status) {
 }
 
 // Shutdown stops ticking, lets every client's writer flush what is queued and close its
-// connection, then closes all topics. If ctx ends first, writers stop after the write in
-// progress and ctx.Err() is returned. Shutdown may be called more than once.
+// connection, then closes all topics. If ctx ends first, every writer is stopped, a write in
+// progress is cut short when the connection can abort it (Aborter), the topics are closed in
+// the background (a snapshot being encoded holds its topic) and ctx.Err() is returned at once:
+// a client that does not read never holds Shutdown past its limit. Shutdown may be called more
+// than once.
 func (h *Hub) Shutdown(ctx context.Context) error {
 	h.mu.Lock()
 	if !h.shut {
@@ -330,29 +333,31 @@ func (h *Hub) Shutdown(ctx context.Context) error {
 	for _, c := range cs {
 		c.drain()
 	}
-	var err error
-wait:
 	for _, c := range cs {
 		select {
 		case <-c.exited:
 		case <-ctx.Done():
-			err = ctx.Err()
 			for _, c := range cs {
-				c.stop()
+				c.abort()
 			}
-			break wait
+			go h.closeTopics()
+			return ctx.Err()
 		}
 	}
+	h.closeTopics()
+	return nil
+}
 
+// closeTopics closes every open topic.
+func (h *Hub) closeTopics() {
 	h.mu.Lock()
+	defer h.mu.Unlock()
 	for name, t := range h.topics {
 		t.mu.Lock()
 		delete(h.topics, name)
 		h.closeTopicLocked(t)
 		t.mu.Unlock()
 	}
-	h.mu.Unlock()
-	return err
 }
 
 // Stats returns the current counters and the open topics sorted by name.

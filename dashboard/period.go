@@ -56,9 +56,17 @@ type HotspotReply struct {
 // store's grouped rows and the Gi* per step all grow with it (3,634 grids × 110 daily steps).
 const MaxCubeCells = 400_000
 
+// ctxCells is how many cells the in-Go loops of a period query handle between checks of its
+// context.
+const ctxCells = 4096
+
 // PeriodHotspots computes Gi* (and, when asked, emerging-hotspot classes) from the history
 // store for any period. Study area: the grids under the region (or its children), zero-count
 // locations included; weights: queen contiguity of the polygons (tolerance 1e-7°).
+//
+// It stops when ctx is done and returns an error wrapping ctx's error: the store queries are
+// cancelled, and the loops here check ctx between stages and every ctxCells cells (the
+// geo computations themselves, bounded by MaxCubeCells, run to their end).
 func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q HotspotQuery) (HotspotReply, error) {
 	r := tree.Get(q.Region)
 	if r == nil {
@@ -95,6 +103,9 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	for i, l := range locs {
 		idx[l.Code] = i
 	}
+	if err := ctx.Err(); err != nil {
+		return HotspotReply{}, err
+	}
 	w := geo.ContiguityWeights(locs, 1e-7)
 	rq := store.RegionQuery{Region: r.Code, Depth: r.Level, Level: level, From: q.From, To: q.To, Category: q.Category, Types: q.Types}
 	// Regions shallower than the deepest level are counted at their own depth.
@@ -114,6 +125,9 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 				x[i] = float64(c.Count)
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return HotspotReply{}, err
 	}
 	res := geo.Hotspots(x, w, geo.HotspotOptions{DisableFDR: q.DisableFDR})
 	rep := HotspotReply{Region: r.Code, Level: q.Level, From: q.From, To: q.To, FDR: res.FDR,
@@ -142,6 +156,7 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 		rep.Steps = append(rep.Steps, p.T)
 	}
 	cube := geo.NewCube(len(locs), len(starts))
+	cells := 0
 	for d := range depths {
 		rq.Level = d
 		cs, err := st.Cube(ctx, store.CubeQuery{RegionQuery: rq, Step: q.Step, Loc: q.Loc})
@@ -151,12 +166,18 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 		for _, c := range cs {
 			if i, ok := idx[c.Region]; ok && locs[i].Level == d {
 				for s, p := range c.Points {
+					if cells++; cells%ctxCells == 0 && ctx.Err() != nil {
+						return HotspotReply{}, ctx.Err()
+					}
 					if s < len(starts) {
 						cube.Add(i, s, float64(p.Count))
 					}
 				}
 			}
 		}
+	}
+	if err := ctx.Err(); err != nil {
+		return HotspotReply{}, err
 	}
 	em := geo.EmergingHotspots(cube, w, geo.EmergingOptions{DisableFDR: q.DisableFDR})
 	for i := range rep.Cells {

@@ -181,6 +181,9 @@ func (s *Server) require(roles access.Set, heavy bool) fiber.Handler {
 		if pol := kr.pols[p]; pol != nil {
 			c.Locals(policyKey, pol)
 		}
+		if heavy {
+			return s.runHeavy(c) // cancelled when the client goes, at shutdown and at the deadline
+		}
 		return c.Next()
 	}
 }

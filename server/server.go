@@ -49,9 +49,12 @@ type Config struct {
 	// ahead, and at most MaxPeriod long (default 1,100 days: three years and their edges).
 	Earliest  time.Time
 	MaxPeriod time.Duration
-	Loc       *time.Location
-	Version   string
-	Logger    *slog.Logger
+	// QueryTimeout bounds a history query (the routes with Heavy): past it the query is
+	// cancelled and answered 504 query_timeout (default 60 s).
+	QueryTimeout time.Duration
+	Loc          *time.Location
+	Version      string
+	Logger       *slog.Logger
 }
 
 // Check is one readiness check. Err nil: ok. A check marked Degraded reports the server as
@@ -89,6 +92,10 @@ type Server struct {
 	m     *httpMetrics
 	keys  atomic.Pointer[keyring] // swapped whole by SetAccess
 	heavy heavyGate
+	// queries is the parent of every history query's context; Shutdown cancels it.
+	queries     context.Context
+	stopQueries context.CancelFunc
+	qm          *queryMetrics
 	// bodyLimit is the most body an ingest request may bring: twice the door's limit, so
 	// that the door names the limit it exceeds.
 	bodyLimit int
@@ -113,7 +120,11 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.FrameAncestors == "" {
 		cfg.FrameAncestors = "'self'"
 	}
+	if cfg.QueryTimeout <= 0 {
+		cfg.QueryTimeout = 60 * time.Second
+	}
 	s := &Server{cfg: cfg, d: d}
+	s.queries, s.stopQueries = context.WithCancel(context.Background())
 	kr, err := newKeyring(cfg)
 	if err != nil {
 		panic("server: " + err.Error())
@@ -138,6 +149,7 @@ func New(cfg Config, d Deps) *Server {
 	// Each request's body limit is set from its header, before the body is read.
 	s.app.Server().HeaderReceived = s.headerReceived
 	s.m = newHTTPMetrics(d.Registry)
+	s.qm = newQueryMetrics(d.Registry)
 	s.routes()
 	return s
 }
@@ -161,11 +173,15 @@ func (s *Server) Serve() error {
 	return s.app.Listener(s.ln)
 }
 
-// Shutdown stops accepting connections and waits for in-flight requests, bounded by ctx.
-// WebSocket connections are closed by the hub's Shutdown. Idempotent.
+// Shutdown cancels the running history queries (answered 503 shutting_down), stops accepting
+// connections and waits for in-flight requests, bounded by ctx. WebSocket connections are
+// closed by the hub's Shutdown. Idempotent.
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
-	s.once.Do(func() { err = s.app.ShutdownWithContext(ctx) })
+	s.once.Do(func() {
+		s.stopQueries()
+		err = s.app.ShutdownWithContext(ctx)
+	})
 	return err
 }
 

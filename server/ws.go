@@ -2,6 +2,7 @@ package server
 
 import (
 	_ "embed"
+	"net"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -18,6 +19,7 @@ const (
 	wsWriteWait = 10 * time.Second
 	wsReadWait  = 60 * time.Second // a client (or its pongs) must be heard from this often
 	wsReadLimit = 64 << 10
+	wsCloseWait = time.Second // for the close frame of a client that may not read
 )
 
 // wsConn adapts a WebSocket connection to dashboard.Conn. The hub calls it from one writer
@@ -33,7 +35,33 @@ func (w wsConn) Ping() error {
 	return w.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait))
 }
 
-func (w wsConn) Close() error { return w.c.Close() }
+// Close sends a close frame (1001 going away, bounded by wsCloseWait) and closes the
+// connection. The upgrade hands over fasthttp's hijacked connection, whose Close does nothing
+// (fasthttp closes it when the handler returns), so the connection under it is closed: the
+// handler's read ends at once rather than at its read deadline.
+func (w wsConn) Close() error {
+	_ = w.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, ""), time.Now().Add(wsCloseWait))
+	return w.raw().Close()
+}
+
+// Abort closes the connection under a Write in progress (dashboard.Aborter), with a reset:
+// the rest of a frame the client did not read is of no use, and the kernel keeps no orphaned
+// socket with it.
+func (w wsConn) Abort() {
+	nc := w.raw()
+	if tc, ok := nc.(*net.TCPConn); ok {
+		_ = tc.SetLinger(0)
+	}
+	_ = nc.Close()
+}
+
+func (w wsConn) raw() net.Conn {
+	nc := w.c.NetConn()
+	if u, ok := nc.(interface{ UnsafeConn() net.Conn }); ok {
+		return u.UnsafeConn()
+	}
+	return nc
+}
 
 // websocket answers GET /ws (behind require): it upgrades and serves one screen's topics.
 func (s *Server) websocket() fiber.Handler {
@@ -71,4 +99,7 @@ func (s *Server) websocket() fiber.Handler {
 	}
 }
 
-var _ dashboard.Conn = wsConn{}
+var (
+	_ dashboard.Conn    = wsConn{}
+	_ dashboard.Aborter = wsConn{}
+)

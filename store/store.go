@@ -98,6 +98,11 @@ type Partitioned interface {
 	Partition(p int) Store
 }
 
+// ctxCheckRows is how often (in rows) a query that calls back per record checks its context:
+// the callbacks (an audit's per-case work) run in Go, after the database has answered, so the
+// driver's own cancellation does not reach them.
+const ctxCheckRows = 256
+
 // Store is the history store.
 //
 // Contract:
@@ -107,6 +112,10 @@ type Partitioned interface {
 //   - Once Write returns nil, the batch survives a crash of the process.
 //   - Queries see every write that returned before they started.
 //   - Replay yields every stored record ordered by (At, Offset).
+//   - A query stops when its ctx is done and returns an error that wraps ctx's error
+//     (errors.Is(err, context.Canceled) or context.DeadlineExceeded): the database is told to
+//     stop (DuckDB interrupts the statement, ClickHouse gets the query cancelled), and a
+//     query that calls back per record stops between records.
 type Store interface {
 	Write(ctx context.Context, b Batch) error
 	Checkpoint(ctx context.Context) (uint64, error)

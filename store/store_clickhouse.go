@@ -853,7 +853,10 @@ func (s *chShared) records(ctx context.Context, fn func(Record) error, query str
 		z = zones{}
 		d = x.dest()
 	)
-	for rows.Next() {
+	for n := 0; rows.Next(); n++ {
+		if n%ctxCheckRows == 0 && ctx.Err() != nil {
+			return chUnavailable(ctx.Err(), "clickhouse: read records")
+		}
 		if err := rows.Scan(d...); err != nil {
 			return chUnavailable(err, "clickhouse: read records")
 		}

@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -500,4 +501,67 @@ func TestClickHouseServerCrash(t *testing.T) {
 	if n2 := chUint(t, conn, `SELECT count() FROM events`); n2 != n {
 		t.Errorf("after rewriting stored ids from a new store: %d rows, want %d", n2, n)
 	}
+}
+
+// A query whose context is cancelled stops on the server too, not only in the client: the
+// driver sends Cancel and drops the connection, and the server (18.16 included) ends the query.
+// The store's queries rely on it (their ctx is the request's).
+func TestClickHouseCancelStopsServerQuery(t *testing.T) {
+	ch := testsvc.SharedClickHouse(t)
+	dsn := ch.NewDatabase(t)
+	conn, watch := chConn(t, dsn), chConn(t, dsn)
+	qid := fmt.Sprintf("zhili-cancel-test-%d", time.Now().UnixNano())
+	running := func() uint64 {
+		return chUint(t, watch, `SELECT count() FROM system.processes WHERE query_id = '`+qid+`'`)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		// Minutes of work on one core: it only ends early if it is cancelled.
+		rows, err := conn.Query(clickhouse.Context(ctx, clickhouse.WithQueryID(qid)),
+			`SELECT count() FROM numbers(100000000000) WHERE NOT ignore(sipHash64(number))`)
+		if err == nil {
+			for rows.Next() {
+			}
+			err = rows.Err()
+			rows.Close()
+		}
+		errc <- err
+	}()
+	deadline := time.Now().Add(30 * time.Second)
+	for running() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the query never showed in system.processes")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // well inside its execution
+	cancel()
+	start := time.Now()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("cancelled query returned %v, want context.Canceled", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the cancelled query did not return")
+	}
+	for running() != 0 {
+		if time.Since(start) > 30*time.Second {
+			t.Fatal("the server still runs the cancelled query")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("server query ended %s after the cancel (server %s)", time.Since(start).Round(time.Millisecond),
+		chString(t, watch, `SELECT version()`))
+}
+
+func chString(t testing.TB, conn driver.Conn, query string) string {
+	t.Helper()
+	var s string
+	if err := conn.QueryRow(context.Background(), query).Scan(&s); err != nil {
+		t.Fatalf("%s: %v", query, err)
+	}
+	return s
 }

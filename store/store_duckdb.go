@@ -410,7 +410,10 @@ func (d *DuckDB) records(ctx context.Context, fn func(Record) error, query strin
 		z   = zones{}
 		dst = s.dest()
 	)
-	for rows.Next() {
+	for n := 0; rows.Next(); n++ {
+		if n%ctxCheckRows == 0 && ctx.Err() != nil {
+			return unavailable(ctx.Err(), "duckdb: read records")
+		}
 		if err := rows.Scan(dst...); err != nil {
 			return unavailable(err, "duckdb: read records")
 		}

@@ -33,7 +33,7 @@ type serveFlags struct {
 	demo                                                                                                                                bool
 	demoRate                                                                                                                            float64
 	demoSeed                                                                                                                            uint64
-	tick, shutdownTimeout                                                                                                               time.Duration
+	tick, shutdownTimeout, queryTimeout                                                                                                 time.Duration
 	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                                        int
 	maxBytes                                                                                                                            int64
 }
@@ -63,6 +63,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.maxLines, "max-lines", 10000, "ingest: lines per request")
 	fs.Int64Var(&f.maxBytes, "max-bytes", 8<<20, "ingest: bytes per request")
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
+	fs.DurationVar(&f.queryTimeout, "query-timeout", 60*time.Second, "deadline of one history query (hotspots, audits, their exports): past it the query is cancelled and answered 504 query_timeout")
 	fs.StringVar(&f.storeMemory, "store-memory", "1GB", "memory limit of the embedded history store (DuckDB memory_limit)")
 	fs.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse DSN for the history store (clickhouse://host:9000/db); empty = embedded DuckDB")
 	fs.StringVar(&f.redisURL, "redis", "", "Redis URL for the intake streams, live bus and partition leases (redis://host:6379/0); empty = embedded log and in-process bus")
@@ -157,7 +158,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	a, err := app.New(app.Config{CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
-		ShutdownTimeout: f.shutdownTimeout, Version: version, Logger: log,
+		ShutdownTimeout: f.shutdownTimeout, QueryTimeout: f.queryTimeout, Version: version, Logger: log,
 		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL})
 	if err != nil {
 		return err

@@ -65,7 +65,8 @@ type App struct {
 	wg       sync.WaitGroup
 	errc     chan error
 	once     sync.Once
-	shutErr  error
+	shutDone chan struct{} // closed when the shutdown has finished
+	shutErr  error         // its result, set before shutDone is closed
 }
 
 // New resolves the configuration, opens storage and binds the listener (so Addr is known
@@ -83,6 +84,9 @@ func New(cfg Config) (*App, error) {
 
 	if err := a.openEngines(); err != nil {
 		return nil, err
+	}
+	if cfg.wrapStore != nil {
+		a.Store = cfg.wrapStore(a.Store)
 	}
 	a.aggM = aggregator.NewMetrics(a.Reg)
 	if cfg.Role == RoleAggregator {
@@ -107,7 +111,7 @@ func New(cfg Config) (*App, error) {
 	}
 	a.readModel()
 	a.Srv = server.New(server.Config{Access: cfg.Access, IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, DisplayCRS: cfg.DisplayCRS, FrameAncestors: cfg.FrameAncestors,
-		Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
+		QueryTimeout: cfg.QueryTimeout, Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
 		server.Deps{Door: a.Door, Clocks: *cfg.Clocks, Calendar: cfg.Calendar, Checks: a.checks(), Hub: a.Hub, Model: a.Model,
 			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog})
 	addr, err := a.Srv.Listen(cfg.Listen)
@@ -230,62 +234,103 @@ func (a *App) Ready() bool {
 	}
 }
 
-// Shutdown stops the feed and new ingest, lets in-flight requests finish, applies and stores
-// everything accepted, pushes the last deltas, closes sockets and storage. Idempotent;
-// bounded by ctx.
+// Shutdown stops the feed and new ingest, cancels running history queries, lets in-flight
+// requests finish, applies and stores everything accepted, pushes the last deltas, closes
+// sockets and storage. It returns by ctx's deadline whatever a component does: what has not
+// finished by then goes on in the background, and the error says so. Idempotent: a later call
+// waits for the same shutdown (bounded by its own ctx) and returns its result.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.once.Do(func() {
-		log := a.cfg.Logger
-		var errsOut []error
-		if a.stopFeed != nil {
-			a.stopFeed()
+		a.shutDone = make(chan struct{})
+		go func() {
+			defer close(a.shutDone)
+			a.shutErr = a.shutdown(ctx)
+		}()
+	})
+	select {
+	case <-a.shutDone:
+		return a.shutErr
+	default:
+	}
+	select {
+	case <-a.shutDone:
+		return a.shutErr
+	case <-ctx.Done():
+		a.cfg.Logger.Warn("shutdown limit passed; the rest of the shutdown goes on in the background")
+		return fmt.Errorf("shutdown: not finished within its limit: %w", ctx.Err())
+	}
+}
+
+func (a *App) shutdown(ctx context.Context) error {
+	log := a.cfg.Logger
+	var errsOut []error
+	if a.stopFeed != nil {
+		a.stopFeed()
+	}
+	if a.Srv != nil {
+		// Requests that do not end when told (history queries are cancelled) get half the time
+		// left: the aggregator still has to store what was accepted.
+		sctx, cancel := share(ctx, 2)
+		if err := a.Srv.Shutdown(sctx); err != nil {
+			log.Warn("http shutdown", "err", err)
 		}
-		if a.Srv != nil {
-			if err := a.Srv.Shutdown(ctx); err != nil {
-				log.Warn("http shutdown", "err", err)
+		cancel()
+	}
+	if a.Door != nil {
+		a.Door.Drain()
+	}
+	if a.ops != nil {
+		_ = a.ops.Shutdown(ctx)
+	}
+	if a.runCtx != nil && a.cfg.scaled() {
+		a.stopManager(ctx)
+	}
+	if a.runCtx != nil && a.Agg != nil {
+		if err := a.Agg.Shutdown(ctx); err != nil {
+			errsOut = append(errsOut, err)
+		}
+		// Let the model take the last update, then push the last deltas.
+		deadline := time.Now().Add(200 * time.Millisecond)
+		for time.Now().Before(deadline) && len(a.errc) == 0 && ctx.Err() == nil {
+			if u, _, _ := a.Model.Stats(); u > 0 {
+				break
 			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		if a.Door != nil {
-			a.Door.Drain()
-		}
-		if a.ops != nil {
-			_ = a.ops.Shutdown(ctx)
-		}
-		if a.runCtx != nil && a.cfg.scaled() {
-			a.stopManager(ctx)
-		}
-		if a.runCtx != nil && a.Agg != nil {
-			if err := a.Agg.Shutdown(ctx); err != nil {
-				errsOut = append(errsOut, err)
-			}
-			// Let the model take the last update, then push the last deltas.
-			deadline := time.Now().Add(200 * time.Millisecond)
-			for time.Now().Before(deadline) && len(a.errc) == 0 {
-				if u, _, _ := a.Model.Stats(); u > 0 {
-					break
-				}
-				time.Sleep(10 * time.Millisecond)
-			}
+		if ctx.Err() == nil {
 			a.Hub.Tick()
 		}
-		if a.Hub != nil {
-			if err := a.Hub.Shutdown(ctx); err != nil {
-				log.Warn("hub shutdown", "err", err)
-			}
+	}
+	if a.Hub != nil {
+		// Clients that do not read are not waited for beyond three quarters of the time left:
+		// the rest is for closing storage.
+		hctx, cancel := share(ctx, 4.0/3)
+		if err := a.Hub.Shutdown(hctx); err != nil {
+			log.Warn("hub shutdown", "err", err)
 		}
-		if a.cancel != nil {
-			a.cancel()
-		}
-		done := make(chan struct{})
-		go func() { a.wg.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-ctx.Done():
-			errsOut = append(errsOut, fmt.Errorf("shutdown: components still running: %w", ctx.Err()))
-		}
-		errsOut = append(errsOut, a.closeEngines())
-		a.shutErr = errors.Join(errsOut...)
-		log.Info("stopped")
-	})
-	return a.shutErr
+		cancel()
+	}
+	if a.cancel != nil {
+		a.cancel()
+	}
+	done := make(chan struct{})
+	go func() { a.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		errsOut = append(errsOut, fmt.Errorf("shutdown: components still running: %w", ctx.Err()))
+	}
+	errsOut = append(errsOut, a.closeEngines())
+	log.Info("stopped")
+	return errors.Join(errsOut...)
+}
+
+// share returns a context that ends when ctx does or once 1/div of the time ctx has left has
+// passed, whichever is first.
+func share(ctx context.Context, div float64) (context.Context, context.CancelFunc) {
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return context.WithCancel(ctx)
+	}
+	return context.WithTimeout(ctx, time.Duration(float64(time.Until(dl))/div))
 }

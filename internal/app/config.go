@@ -15,6 +15,7 @@ import (
 	"zhili/governance"
 	"zhili/ingest"
 	"zhili/server"
+	"zhili/store"
 )
 
 // DefaultZone is the deployment time zone when none is given: "today" and day buckets.
@@ -57,6 +58,7 @@ type Config struct {
 	DemoRate        float64 // events/s of the built-in simulated feed; 0 = none
 	DemoSeed        uint64
 	ShutdownTimeout time.Duration // default 15 s
+	QueryTimeout    time.Duration // a history query is cancelled after this long (default 60 s)
 	Version         string
 
 	// Production engines. Empty: the embedded defaults (DuckDB history, file intake log,
@@ -70,6 +72,8 @@ type Config struct {
 	LeaseTTL   time.Duration // how long a dead aggregator keeps its partitions (default 6 s)
 	Logger     *slog.Logger
 	Clock      clock.Clock
+
+	wrapStore func(store.Store) store.Store // tests: wraps the history store once it is open
 }
 
 // scaled reports whether the process is part of a scaled-out deployment (Redis).
@@ -96,6 +100,9 @@ func (c *Config) resolve() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = 15 * time.Second
+	}
+	if c.QueryTimeout <= 0 {
+		c.QueryTimeout = 60 * time.Second
 	}
 	switch c.DisplayCRS {
 	case "":

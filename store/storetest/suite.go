@@ -58,6 +58,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Cases", testCases},
 		{"Cases/RegionAndCategory", testCasesRegionCategory},
 		{"Cases/Errors", testCasesErrors},
+		{"Queries/Cancelled", testQueriesCancelled},
 		{"Basics", testBasics},
 	}
 	for _, tc := range tests {
@@ -1196,5 +1197,65 @@ func testBasics(t *testing.T, s store.Store) {
 	}
 	if err := s.Write(t.Context(), store.Batch{Checkpoint: 3}); err == nil {
 		t.Error("Write after Close: no error")
+	}
+}
+
+// testQueriesCancelled: a query whose context is done returns an error wrapping the context's
+// error, and one cancelled while it calls back per record stops within a few hundred records.
+func testQueriesCancelled(t *testing.T, s store.Store) {
+	const cases = 3000
+	recs := make([]store.Record, cases)
+	for i := range recs {
+		recs[i] = reported(fmt.Sprintf("q%05d", i), fmt.Sprintf("2026-11-27T%02d:%02d:%02d+08:00", 8+i/3600, i/60%60, i%60), uint64(i+1), rR, rA, rA1)
+	}
+	write(t, s, cases, recs...)
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	rq := store.RegionQuery{Region: rR, Depth: 0, From: from, To: to}
+
+	done := map[string]context.Context{}
+	c, cancel := context.WithCancel(t.Context())
+	cancel()
+	done["canceled"] = c
+	d, stop := context.WithDeadline(t.Context(), time.Now().Add(-time.Second))
+	defer stop()
+	done["deadline"] = d
+	for name, ctx := range done {
+		want := ctx.Err()
+		queries := map[string]func() error{
+			"Series": func() error {
+				_, err := s.Series(ctx, store.SeriesQuery{From: from, To: to, Step: time.Hour, Loc: shanghai})
+				return err
+			},
+			"RegionCounts": func() error { _, err := s.RegionCounts(ctx, rq); return err },
+			"Cube": func() error {
+				_, err := s.Cube(ctx, store.CubeQuery{RegionQuery: rq, Step: time.Hour, Loc: shanghai})
+				return err
+			},
+			"CaseEvents": func() error { _, err := s.CaseEvents(ctx, "C-q00001"); return err },
+			"Cases": func() error {
+				return s.Cases(ctx, store.CaseQuery{From: from, To: to}, func(string, []store.Record) error { return nil })
+			},
+		}
+		for q, run := range queries {
+			if err := run(); !errors.Is(err, want) {
+				t.Errorf("%s with a %s context: %v, want an error wrapping %v", q, name, err, want)
+			}
+		}
+	}
+
+	// Cancelled at the first case: the rest of the cases are not handed out.
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	calls := 0
+	err := s.Cases(ctx, store.CaseQuery{From: from, To: to}, func(string, []store.Record) error {
+		calls++
+		cancel()
+		return nil
+	})
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Cases cancelled by its first callback: %v, want an error wrapping context.Canceled", err)
+	}
+	if calls > 600 {
+		t.Errorf("Cases cancelled by its first callback went on for %d of %d cases", calls, cases)
 	}
 }
