@@ -49,6 +49,7 @@ var processStart = time.Now().Unix()
 // errorHandler writes every error as JSON with the mapped status. A 500 is logged with a request
 // id that the reply carries, so an operator can find it.
 func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
+	s.setSecurityHeaders(c)
 	var fe *fiber.Error
 	if errors.As(err, &fe) {
 		// Errors raised by Fiber/fasthttp itself (body too large, not found, bad method, a
@@ -67,8 +68,14 @@ func (s *Server) errorHandler(c *fiber.Ctx, err error) error {
 			code, reason = errs.TooLarge, "max_bytes"
 		case fiber.StatusNotFound:
 			code = errs.NotFound
-		case fiber.StatusMethodNotAllowed, fiber.StatusBadRequest, fiber.StatusUpgradeRequired:
+		case fiber.StatusMethodNotAllowed, fiber.StatusUpgradeRequired:
 			code = errs.Invalid
+		case fiber.StatusBadRequest:
+			code, reason = errs.Invalid, "malformed_request"
+		case fiber.StatusRequestHeaderFieldsTooLarge:
+			code, reason = errs.TooLarge, "header_size"
+		case fiber.StatusRequestTimeout:
+			code, reason = errs.Invalid, "request_timeout"
 		}
 		return c.Status(fe.Code).JSON(errorBody{errorDetail{Code: code, Reason: reason, Message: utils.StatusMessage(fe.Code)}})
 	}

@@ -109,10 +109,16 @@ func (s *Server) routes() {
 // securityHeaders: no framing but by the configured ancestors, no referrer (tokens travel in
 // screen URLs), no content sniffing.
 func (s *Server) securityHeaders(c *fiber.Ctx) error {
+	s.setSecurityHeaders(c)
+	return c.Next()
+}
+
+// setSecurityHeaders sets the headers every reply carries: also the ones written before the
+// routes run (the HTTP parser's refusals go through errorHandler).
+func (s *Server) setSecurityHeaders(c *fiber.Ctx) {
 	c.Set(fiber.HeaderContentSecurityPolicy, "frame-ancestors "+s.cfg.FrameAncestors)
 	c.Set(fiber.HeaderReferrerPolicy, "no-referrer")
 	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
-	return c.Next()
 }
 
 func (s *Server) metrics(c *fiber.Ctx) error {
@@ -500,10 +506,10 @@ func (s *Server) static(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderContentType, ct)
 	c.Set(fiber.HeaderCacheControl, assets.CacheControl(name))
-	c.Set("X-Content-Type-Options", "nosniff")
 	if strings.HasSuffix(name, ".html") {
-		// Intranet screens load nothing from outside the server.
-		c.Set("Content-Security-Policy", "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'")
+		// Intranet screens load nothing from outside the server, and are framed only by the
+		// configured ancestors.
+		c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; frame-ancestors "+s.cfg.FrameAncestors)
 	}
 	return c.Send(b)
 }

@@ -67,8 +67,9 @@ func loadConfigFile(path string) (*configFile, error) {
 	return cf, nil
 }
 
-// checkKeys fails closed on a top-level key that is neither a flag nor one of extra, naming
-// the file and line (a misspelt key would otherwise be ignored).
+// checkKeys fails closed on a top-level key that is neither a flag nor one of extra, and on a
+// flag's key given a list or map, naming the file and line (a misspelt key would otherwise be
+// ignored).
 func (cf *configFile) checkKeys(fs *flag.FlagSet, extra ...string) error {
 	root := &cf.Doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -80,7 +81,19 @@ func (cf *configFile) checkKeys(fs *flag.FlagSet, extra ...string) error {
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		k := root.Content[i]
 		name := strings.ReplaceAll(k.Value, "_", "-")
-		if fs.Lookup(name) != nil && name != "config" || slices.Contains(extra, k.Value) {
+		if slices.Contains(extra, k.Value) {
+			continue
+		}
+		if fs.Lookup(name) != nil && name != "config" {
+			// A flag takes one value: a list or map given to it (view_token: with the entries
+			// of view_tokens:) would otherwise become one secret, unscoped.
+			if v := root.Content[i+1]; v.Kind != yaml.ScalarNode {
+				hint := ""
+				if slices.Contains(extra, k.Value+"s") {
+					hint = fmt.Sprintf(" (the list of entries is %q)", k.Value+"s")
+				}
+				return fmt.Errorf("%s:%d: config key %q takes one value, not a list or map%s", cf.Path, k.Line, k.Value, hint)
+			}
 			continue
 		}
 		return fmt.Errorf("%s:%d: unknown config key %q", cf.Path, k.Line, k.Value)

@@ -53,6 +53,9 @@ func TestServeConfigFailsClosed(t *testing.T) {
 		{"access:\n  - {token: t, roles: [screen], regions: [\"999\"]}\n", `unknown region "999"`},
 		{"access:\n  - {token: t, roles: [mayor]}\n", `unknown role "mayor"`},
 		{"view_tokens:\n  - {token: t, regoin: \"411502\"}\n", `unknown field "regoin"`},
+		// A flag's key given the entries of its list section: refused, never one unscoped secret.
+		{"listen: 127.0.0.1:0\nview_token:\n  - {token: t, region: \"411502001\"}\n", `zhili.yaml:2: config key "view_token" takes one value, not a list or map (the list of entries is "view_tokens")`},
+		{"ingest_key: {key: k, regions: [\"411502001\"]}\n", `zhili.yaml:1: config key "ingest_key" takes one value`},
 	} {
 		dir := t.TempDir()
 		cfg := filepath.Join(dir, "zhili.yaml")
