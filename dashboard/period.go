@@ -103,6 +103,23 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	for i, l := range locs {
 		idx[l.Code] = i
 	}
+	// The emerging review's size is checked before the store is asked anything.
+	var starts []store.Point
+	if q.Emerging {
+		plan, err := store.PlanSeries(store.SeriesQuery{From: q.From, To: q.To, Step: q.Step, Loc: q.Loc})
+		if err != nil {
+			return HotspotReply{}, err
+		}
+		starts = plan.Points()
+		if len(starts) < 2 {
+			return HotspotReply{}, errs.E(errs.Invalid, "step", "emerging hotspots need at least two time steps in the period")
+		}
+		if cells := len(locs) * len(starts); cells > MaxCubeCells {
+			return HotspotReply{}, errs.E(errs.TooLarge, "max_cells",
+				"%d locations × %d steps = %d cells, at most %d: shorten the period, widen the step or choose a smaller region or level",
+				len(locs), len(starts), cells, MaxCubeCells)
+		}
+	}
 	if err := ctx.Err(); err != nil {
 		return HotspotReply{}, err
 	}
@@ -138,19 +155,6 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	}
 	if !q.Emerging {
 		return rep, nil
-	}
-	plan, err := store.PlanSeries(store.SeriesQuery{From: q.From, To: q.To, Step: q.Step, Loc: q.Loc})
-	if err != nil {
-		return HotspotReply{}, err
-	}
-	starts := plan.Points()
-	if len(starts) < 2 {
-		return HotspotReply{}, errs.E(errs.Invalid, "step", "emerging hotspots need at least two time steps in the period")
-	}
-	if cells := len(locs) * len(starts); cells > MaxCubeCells {
-		return HotspotReply{}, errs.E(errs.TooLarge, "max_cells",
-			"%d locations × %d steps = %d cells, at most %d: shorten the period, widen the step or choose a smaller region or level",
-			len(locs), len(starts), cells, MaxCubeCells)
 	}
 	for _, p := range starts {
 		rep.Steps = append(rep.Steps, p.T)

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,6 +23,7 @@ import (
 	"zhili/access"
 	"zhili/geo"
 	"zhili/server"
+	"zhili/store"
 )
 
 // TestAccessTableWalked sends every route of the access table with a secret of every role, and
@@ -164,7 +167,8 @@ func TestQueryCostsBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := startWith(t, Config{Tree: tree,
+	cs := &askedStore{}
+	a := startWith(t, Config{Tree: tree, wrapStore: cs.wrap,
 		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}})
 	base := "http://" + a.Addr
 	today := time.Now().Format("2006-01-02")
@@ -179,6 +183,7 @@ func TestQueryCostsBounded(t *testing.T) {
 		{"/api/v1/audit/rates?from=0001-01-01&to=9999-12-31", 400, "period_bounds"},
 		{"/api/v1/series?from=1999-12-31&to=" + today + "&step=1d", 400, "period_bounds"},
 	} {
+		before := cs.asked.Load()
 		resp, err := http.Get(base + c.path + "&token=" + testToken)
 		if err != nil {
 			t.Fatal(err)
@@ -188,7 +193,38 @@ func TestQueryCostsBounded(t *testing.T) {
 		if resp.StatusCode != c.status || !strings.Contains(string(b), `"reason":"`+c.reason+`"`) {
 			t.Errorf("%s: %d %s, want %d %s", c.path, resp.StatusCode, b, c.status, c.reason)
 		}
+		if n := cs.asked.Load() - before; n != 0 {
+			t.Errorf("%s: refused after %d store queries, want refused before the store is asked", c.path, n)
+		}
 	}
+}
+
+// askedStore counts the period queries asked of the history store.
+type askedStore struct {
+	store.Store
+	asked atomic.Int64
+}
+
+func (s *askedStore) wrap(st store.Store) store.Store { s.Store = st; return s }
+
+func (s *askedStore) RegionCounts(ctx context.Context, q store.RegionQuery) ([]store.RegionCount, error) {
+	s.asked.Add(1)
+	return s.Store.RegionCounts(ctx, q)
+}
+
+func (s *askedStore) Cube(ctx context.Context, q store.CubeQuery) ([]store.CubeSeries, error) {
+	s.asked.Add(1)
+	return s.Store.Cube(ctx, q)
+}
+
+func (s *askedStore) Series(ctx context.Context, q store.SeriesQuery) ([]store.Point, error) {
+	s.asked.Add(1)
+	return s.Store.Series(ctx, q)
+}
+
+func (s *askedStore) Cases(ctx context.Context, q store.CaseQuery, fn func(string, []store.Record) error) error {
+	s.asked.Add(1)
+	return s.Store.Cases(ctx, q, fn)
 }
 
 // TestIngestBodyGuards: a POST without a source key is answered before its body is read; a gzip
