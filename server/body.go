@@ -3,8 +3,10 @@ package server
 import (
 	"bytes"
 	"compress/gzip"
+	"errors"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/gofiber/fiber/v2"
 	"github.com/valyala/fasthttp"
@@ -33,29 +35,66 @@ func (s *Server) isSource(secret string) bool {
 	return ok && p.Roles.Has(access.Source)
 }
 
+// maxInflating bounds the gzip ingest bodies inflated at once: each slot holds one buffer of
+// the door's byte limit, reused, so that gzip bodies (bombs included) cost at most this many
+// limits of memory however many arrive.
+const maxInflating = 4
+
+// inflateWait is how long a gzip body waits for one of the maxInflating slots before it is
+// answered 429 busy (with Retry-After).
+const inflateWait = 2 * time.Second
+
 // ingestBody returns the request body, decompressed when it is gzip, never beyond the door's
 // byte limit (checked while inflating, so a small bomb is refused after MaxBytes, not after it
-// has filled memory).
-func (s *Server) ingestBody(c *fiber.Ctx) ([]byte, error) {
+// has filled memory). release (never nil) frees the inflated body's slot: call it once the
+// body is no longer used.
+func (s *Server) ingestBody(c *fiber.Ctx) (body []byte, release func(), err error) {
 	raw := c.Request().Body() // as sent: Ctx.Body would inflate without a bound
 	switch enc := strings.ToLower(strings.TrimSpace(c.Get(fiber.HeaderContentEncoding))); enc {
 	case "", "identity":
-		return raw, nil
+		return raw, func() {}, nil
 	case "gzip", "x-gzip":
-		zr, err := gzip.NewReader(bytes.NewReader(raw))
+		t := time.NewTimer(inflateWait)
+		defer t.Stop()
+		var slot *[]byte
+		select {
+		case slot = <-s.inflating:
+		case <-t.C:
+			return nil, func() {}, errs.E(errs.Busy, "inflating", "%d gzip bodies are being inflated; retry", maxInflating)
+		case <-c.UserContext().Done():
+			return nil, func() {}, errs.Wrap(errs.Unavailable, "shutting_down", c.UserContext().Err(), "request cancelled")
+		}
+		release = func() { s.inflating <- slot }
+		out, err := s.inflate(raw, slot)
 		if err != nil {
-			return nil, errs.Wrap(errs.Invalid, "content_encoding", err, "body is not valid gzip")
+			release()
+			return nil, func() {}, err
 		}
-		limit := s.d.Door.MaxBytes()
-		out, err := io.ReadAll(io.LimitReader(zr, limit+1))
-		if err != nil {
-			return nil, errs.Wrap(errs.Invalid, "content_encoding", err, "body is not valid gzip")
-		}
-		if int64(len(out)) > limit {
-			return nil, errs.E(errs.TooLarge, "max_bytes", "gzip body inflates beyond %d bytes", limit)
-		}
-		return out, nil
+		return out, release, nil
 	default:
-		return nil, errs.E(errs.Unsupported, "content_encoding", "content encoding %q not accepted: send identity or gzip", enc)
+		return nil, func() {}, errs.E(errs.Unsupported, "content_encoding", "content encoding %q not accepted: send identity or gzip", enc)
+	}
+}
+
+// inflate decompresses raw into the slot's buffer (kept for the next body: the door copies
+// what it keeps), refusing more than the door's byte limit.
+func (s *Server) inflate(raw []byte, slot *[]byte) ([]byte, error) {
+	zr, err := gzip.NewReader(bytes.NewReader(raw))
+	if err != nil {
+		return nil, errs.Wrap(errs.Invalid, "content_encoding", err, "body is not valid gzip")
+	}
+	limit := s.d.Door.MaxBytes()
+	if int64(cap(*slot)) < limit+1 {
+		*slot = make([]byte, limit+1)
+	}
+	buf := (*slot)[:limit+1]
+	n, err := io.ReadFull(zr, buf)
+	switch {
+	case err == nil:
+		return nil, errs.E(errs.TooLarge, "max_bytes", "gzip body inflates beyond %d bytes", limit)
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		return buf[:n], nil
+	default:
+		return nil, errs.Wrap(errs.Invalid, "content_encoding", err, "body is not valid gzip")
 	}
 }

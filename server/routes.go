@@ -166,7 +166,8 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if pol == nil {
 		return errs.E(errs.Forbidden, "role", "not a source key")
 	}
-	body, err := s.ingestBody(c)
+	body, release, err := s.ingestBody(c)
+	defer release()
 	if err != nil {
 		return err
 	}

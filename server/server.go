@@ -92,6 +92,8 @@ type Server struct {
 	m     *httpMetrics
 	keys  atomic.Pointer[keyring] // swapped whole by SetAccess
 	heavy heavyGate
+	// inflating holds the free inflation buffers (maxInflating; allocated when first used).
+	inflating chan *[]byte
 	// queries is the parent of every history query's context; Shutdown cancels it.
 	queries     context.Context
 	stopQueries context.CancelFunc
@@ -123,7 +125,10 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, d: d}
+	s := &Server{cfg: cfg, d: d, inflating: make(chan *[]byte, maxInflating)}
+	for range maxInflating {
+		s.inflating <- new([]byte)
+	}
 	s.queries, s.stopQueries = context.WithCancel(context.Background())
 	kr, err := newKeyring(cfg)
 	if err != nil {
