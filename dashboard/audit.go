@@ -108,11 +108,19 @@ var RateDefinitions = map[string]string{
 	"fake_closure": "虚假办结迹象 fake-closure signs = cases closed and later reopened; cases closed with an unsatisfied callback",
 }
 
+// MaxAuditCases bounds the cases one audit reads (their facts are held in memory, about half
+// a kilobyte each): past it the audit is refused 413 max_rows, having held at most this many.
+var MaxAuditCases = 500_000
+
 // caseFacts reads the facts of the cases of q's period [from, to).
 func caseFacts(ctx context.Context, st store.Store, q AuditQuery, from, to time.Time, whistles *[]governance.WhistleFacts) ([]governance.CaseFacts, error) {
 	var out []governance.CaseFacts
 	err := st.Cases(ctx, store.CaseQuery{Region: q.Region, Depth: q.Depth, From: from, To: to, Category: q.Category},
 		func(id string, recs []store.Record) error {
+			if len(out) >= MaxAuditCases {
+				return errs.E(errs.TooLarge, "max_rows",
+					"the period holds more than %d cases under region %s: shorten the period or choose a smaller region", MaxAuditCases, q.Region)
+			}
 			evs := make([]event.Event, len(recs))
 			var region []string
 			var report *store.Record

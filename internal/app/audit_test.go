@@ -14,6 +14,7 @@ import (
 
 	"github.com/xuri/excelize/v2"
 
+	"zhili/dashboard"
 	"zhili/ingest"
 	"zhili/server"
 )
@@ -276,5 +277,18 @@ func TestAuditRepeatsLimit(t *testing.T) {
 		if code, b := get(q + "&repeats_limit=" + bad); code != 400 || !strings.Contains(string(b), "repeats_limit") {
 			t.Fatalf("repeats_limit=%s: %d %s", bad, code, b)
 		}
+	}
+
+	// The cases an audit holds are bounded: past the bound it is refused by name, also the export.
+	defer func(n int) { dashboard.MaxAuditCases = n }(dashboard.MaxAuditCases)
+	dashboard.MaxAuditCases = 3
+	for _, u := range []string{q, q + "&format=csv", base + "/api/v1/audit/whistles?token=" + testToken + "&from=" + day.Format("2006-01-02") + "&to=" + day.AddDate(0, 0, 1).Format("2006-01-02")} {
+		if code, b := get(u); code != 413 || !strings.Contains(string(b), `"reason":"max_rows"`) {
+			t.Errorf("%s with 4 cases over a bound of 3: %d %s, want 413 max_rows", u, code, b)
+		}
+	}
+	dashboard.MaxAuditCases = 4
+	if code, b := get(q); code != 200 {
+		t.Errorf("4 cases within a bound of 4: %d %s", code, b)
 	}
 }
