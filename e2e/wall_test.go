@@ -224,8 +224,11 @@ func TestWallPanel(t *testing.T) {
 
 	// The clock: both pages tick on the deployment's second. Read them in the middle of a
 	// second (by the full page's clock), the full page before and after the panel page.
+	// A busy machine may delay one page's tick past the read (a second tab's timers are also
+	// throttled): a mismatch is read again, and only a mismatch on every attempt fails.
 	matched := false
-	for attempt := 0; attempt < 5 && !matched; attempt++ {
+	var last string
+	for attempt := 0; attempt < 8 && !matched; attempt++ {
 		if err := waitFor(ctx, `(() => { const ms = window.__zhili.serverNow() % 1000; return ms > 300 && ms < 600; })()`, 3*time.Second); err != nil {
 			t.Fatal(err)
 		}
@@ -238,15 +241,15 @@ func TestWallPanel(t *testing.T) {
 		if a1 != a2 {
 			continue // the reads straddled a second: again
 		}
-		matched = true
+		last = fmt.Sprintf("full page %s, ?panel=map %s", a1, b)
 		if b != a1 || !regexpClock.MatchString(b) {
-			t.Errorf("clocks: full page %s, ?panel=map %s: want the same second", a1, b)
-		} else {
-			t.Logf("clocks: full page %s, ?panel=map %s", a1, b)
+			continue
 		}
+		matched = true
+		t.Logf("clocks: %s", last)
 	}
 	if !matched {
-		t.Error("could not read both clocks within one second")
+		t.Errorf("clocks never showed the same second in 8 reads (last: %s)", last)
 	}
 
 	// Every other panel fills its page alone, as well.
