@@ -34,6 +34,7 @@ const (
 	ProblemGap          = "sibling_gap"
 	ProblemOverlap      = "sibling_overlap"
 	ProblemEmptyPolygon = "empty_polygon"
+	ProblemRange        = "coordinate_range" // not finite, or beyond ±180° longitude or ±90° latitude
 )
 
 func (p Problem) String() string {
@@ -141,6 +142,10 @@ func CheckFeatures(features []*geojson.Feature, opt CheckOptions) (*Tree, []Prob
 				case len(ring) < 4:
 					report(i, code, ProblemShortRing, "polygon %d ring %d has %d points", pi, ri, len(ring))
 					ok = false
+				case outOfRange(ring) >= 0:
+					v := ring[outOfRange(ring)]
+					report(i, code, ProblemRange, "polygon %d ring %d point %d: %v is not a longitude, latitude pair (±180, ±90)", pi, ri, outOfRange(ring), v)
+					ok = false
 				case ring[0] != ring[len(ring)-1]:
 					report(i, code, ProblemUnclosed, "polygon %d ring %d: first point %v, last %v", pi, ri, ring[0], ring[len(ring)-1])
 					ok = false
@@ -234,6 +239,18 @@ func CheckFeatures(features []*geojson.Feature, opt CheckOptions) (*Tree, []Prob
 		return nil, probs
 	}
 	return tree, nil
+}
+
+// outOfRange returns the index of the first point of ring that is not a finite longitude,
+// latitude pair, or -1. (A point far out of range would also make the sibling-coverage
+// sampling and the index cost without bound.)
+func outOfRange(ring orb.Ring) int {
+	for i, p := range ring {
+		if !(p[0] >= -180 && p[0] <= 180 && p[1] >= -90 && p[1] <= 90) {
+			return i
+		}
+	}
+	return -1
 }
 
 // selfIntersection finds two non-adjacent edges of a closed ring that intersect. Edges are

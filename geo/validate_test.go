@@ -77,6 +77,10 @@ func TestCheckReportsEachProblemByFeature(t *testing.T) {
 		}, "outside_parent:B"},
 		{"gap", func(f []*geojson.Feature) []*geojson.Feature { return f[:4] }, "sibling_gap:R"},
 		{"overlap", func(f []*geojson.Feature) []*geojson.Feature { return append(f, feature("E", "R", sq(0.5, 0.5, 1))) }, "sibling_overlap:R"},
+		{"latitude out of range", func(f []*geojson.Feature) []*geojson.Feature {
+			f[4] = feature("D", "R", orb.Polygon{{{1, 1}, {2, 1}, {2, 3.2e15}, {1, 2}, {1, 1}}})
+			return f
+		}, "coordinate_range:D"},
 		{"line", func(f []*geojson.Feature) []*geojson.Feature {
 			return append(f, feature("L", "R", orb.LineString{{0, 0}, {1, 1}}))
 		}, "geometry:L"},
