@@ -158,10 +158,10 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 			return Reply{}, err
 		}
 		for _, x := range dup {
-			if x {
-				reply.Duplicates++
-			} else {
+			if x == intake.Appended {
 				reply.Accepted++
+			} else {
+				reply.Duplicates++
 			}
 		}
 	}

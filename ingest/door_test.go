@@ -24,7 +24,7 @@ type recorder struct {
 	got []intake.Record
 }
 
-func (r *recorder) Append(ctx context.Context, recs []intake.Record) ([]bool, error) {
+func (r *recorder) Append(ctx context.Context, recs []intake.Record) ([]intake.Outcome, error) {
 	r.got = append(r.got, recs...)
 	return r.Intake.Append(ctx, recs)
 }

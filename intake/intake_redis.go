@@ -8,13 +8,16 @@ package intake
 // cluster slot (a script may only touch keys of one slot); with the default prefix:
 //
 //	{zhili:}intake:ids       set of every accepted id (dedupe; never trimmed)
+//	{zhili:}intake:digests   hash: id → digest (16 hex digits) of the entries in the streams
 //	{zhili:}intake:<p>:seq   counter: the last offset of partition p
 //	{zhili:}intake:<p>       stream of partition p; entry id "<offset>-0", fields id, d
 //
 // Append runs one Lua script per call (EVALSHA; EVAL on NOSCRIPT): for each entry SADD the id;
-// when new, INCR the partition's counter and XADD the entry with the explicit id "<n>-0", so an
-// entry's Offset is n (1-based, contiguous per partition). A script is atomic, and with
-// appendonly yes + appendfsync always its effects are fsync'ed before the reply.
+// when new, INCR the partition's counter, XADD the entry with the explicit id "<n>-0", so an
+// entry's Offset is n (1-based, contiguous per partition), and HSET its digest (if any); when
+// not new, HGET the digest it was accepted with: another one is a Conflict. A script is
+// atomic, and with appendonly yes + appendfsync always its effects are fsync'ed before the
+// reply.
 //
 // Read (per partition) runs one script that: acknowledges pending entries ≤ after (they are in
 // the history store); XRANGEs (after, +] COUNT max; delivers the not-yet-delivered ones among
@@ -25,7 +28,8 @@ package intake
 // (ctx and Close are checked between them) and then runs the script again.
 //
 // Commit(upTo) acknowledges every pending entry ≤ upTo (whichever consumer holds it) and trims
-// the stream with XTRIM MINID upTo+1. The ids stay in the dedupe set. It also deletes idle
+// the stream with XTRIM MINID upTo+1, deleting the digests of the trimmed entries (an id whose
+// entry is gone is then only deduplicated). The ids stay in the dedupe set. It also deletes idle
 // consumers that hold nothing (RedisOptions.ConsumerIdle), so restarts do not pile them up.
 //
 // Only one reader may read a partition at a time (the caller holds a lease); two live readers
@@ -188,6 +192,7 @@ func (r *Redis) Partition(p int) Intake {
 }
 
 func (r *Redis) idsKey() string         { return r.tag + "intake:ids" }
+func (r *Redis) digestsKey() string     { return r.tag + "intake:digests" }
 func (r *Redis) seqKey(p int) string    { return r.tag + "intake:" + strconv.Itoa(p) + ":seq" }
 func (r *Redis) streamKey(p int) string { return r.tag + "intake:" + strconv.Itoa(p) }
 
@@ -220,20 +225,23 @@ func (r *Redis) fail(ctx context.Context, err error) error {
 	return errs.Wrap(errs.Unavailable, "intake_unavailable", err, "intake: redis")
 }
 
-// appendScript: KEYS = ids set, then (seq, stream) pairs; ARGV = (id, pair index, data)
-// triples. Returns one flag per entry: 1 = duplicate.
+// appendScript: KEYS = ids set, digests hash, then (seq, stream) pairs; ARGV = (id, pair
+// index, data, digest or "") quadruples. Returns one Outcome per entry (0 appended,
+// 1 duplicate, 2 conflict).
 var appendScript = redis.NewScript(`
 local out = {}
-local n = #ARGV / 3
+local n = #ARGV / 4
 for i = 0, n - 1 do
-  local id = ARGV[3*i+1]
+  local id, dg = ARGV[4*i+1], ARGV[4*i+4]
   if redis.call('SADD', KEYS[1], id) == 1 then
-    local k = tonumber(ARGV[3*i+2])
-    local seq = redis.call('INCR', KEYS[2*k])
-    redis.call('XADD', KEYS[2*k+1], seq .. '-0', 'id', id, 'd', ARGV[3*i+3])
+    local k = tonumber(ARGV[4*i+2])
+    local seq = redis.call('INCR', KEYS[2*k+1])
+    redis.call('XADD', KEYS[2*k+2], seq .. '-0', 'id', id, 'd', ARGV[4*i+3])
+    if dg ~= '' then redis.call('HSET', KEYS[2], id, dg) end
     out[i+1] = 0
   else
-    out[i+1] = 1
+    local had = redis.call('HGET', KEYS[2], id)
+    if dg ~= '' and had and had ~= dg then out[i+1] = 2 else out[i+1] = 1 end
   end
 end
 return out
@@ -243,16 +251,16 @@ return out
 // PartitionOf(its key, or its id when it has none, Partitions). A Redis failure is
 // errs.Unavailable; the call may then have been stored or not, and a retry reports the stored
 // ids as duplicates.
-func (r *Redis) Append(ctx context.Context, recs []Record) ([]bool, error) {
+func (r *Redis) Append(ctx context.Context, recs []Record) ([]Outcome, error) {
 	if r.closed.Load() {
 		return nil, errClosed()
 	}
 	if len(recs) == 0 {
-		return []bool{}, nil
+		return []Outcome{}, nil
 	}
-	keys := []string{r.idsKey()}
+	keys := []string{r.idsKey(), r.digestsKey()}
 	pair := map[int]int{} // partition → pair index in keys (1-based)
-	args := make([]any, 0, 3*len(recs))
+	args := make([]any, 0, 4*len(recs))
 	total := 0
 	for i := range recs {
 		rec := &recs[i]
@@ -273,7 +281,11 @@ func (r *Redis) Append(ctx context.Context, recs []Record) ([]bool, error) {
 			pair[p] = k
 			keys = append(keys, r.seqKey(p), r.streamKey(p))
 		}
-		args = append(args, rec.ID, k, rec.Data)
+		dg := ""
+		if rec.Digest != 0 {
+			dg = fmt.Sprintf("%016x", rec.Digest)
+		}
+		args = append(args, rec.ID, k, rec.Data, dg)
 	}
 	res, err := appendScript.Run(ctx, r.c, keys, args...).Int64Slice()
 	if err != nil {
@@ -282,11 +294,14 @@ func (r *Redis) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	if len(res) != len(recs) {
 		return nil, errs.E(errs.Internal, "intake_redis", "intake: append script returned %d flags for %d ids", len(res), len(recs))
 	}
-	dup := make([]bool, len(recs))
+	out := make([]Outcome, len(recs))
 	for i, v := range res {
-		dup[i] = v == 1
+		if v < 0 || v > int64(Conflict) {
+			return nil, errs.E(errs.Internal, "intake_redis", "intake: append script returned %d", v)
+		}
+		out[i] = Outcome(v)
 	}
-	return dup, nil
+	return out, nil
 }
 
 // Read reads partition 0 (see Partition).
@@ -307,7 +322,7 @@ func (r *Redis) Close() error {
 	return nil
 }
 
-func (v *redisPart) Append(ctx context.Context, recs []Record) ([]bool, error) {
+func (v *redisPart) Append(ctx context.Context, recs []Record) ([]Outcome, error) {
 	if v.closed.Load() {
 		return nil, errClosed()
 	}
@@ -471,11 +486,27 @@ func errBadReply(x any) error {
 	return errs.E(errs.Internal, "intake_corrupt", "intake: unexpected stream entry %v", x)
 }
 
-// commitScript: KEYS[1] = stream; ARGV = group, upTo, upTo+1, consumer, idle ms. It also
-// deletes the other consumers that hold nothing and were idle that long (former owners).
+// commitScript: KEYS = stream, digests hash; ARGV = group, upTo, upTo+1, consumer, idle ms.
+// It deletes the digests of the entries it trims, and the other consumers that hold nothing
+// and were idle that long (former owners).
 var commitScript = redis.NewScript(`
 local s, g = KEYS[1], ARGV[1]
 if redis.call('EXISTS', s) == 0 then return 0 end
+local from = '-'
+while true do
+  local es = redis.call('XRANGE', s, from, ARGV[2] .. '-0', 'COUNT', 500)
+  if #es == 0 then break end
+  local ids = {}
+  for _, e in ipairs(es) do
+    local f = e[2]
+    for i = 1, #f, 2 do
+      if f[i] == 'id' then ids[#ids+1] = f[i+1] end
+    end
+  end
+  if #ids > 0 then redis.call('HDEL', KEYS[2], unpack(ids)) end
+  if #es < 500 then break end
+  from = '(' .. es[#es][1]
+end
 local n = 0
 while true do
   local p = redis.call('XPENDING', s, g, '-', ARGV[2] .. '-0', 1000)
@@ -507,7 +538,7 @@ func (v *redisPart) Commit(ctx context.Context, upTo uint64) error {
 	if upTo == 0 {
 		return nil
 	}
-	err := commitScript.Run(ctx, v.r.c, []string{v.stream}, v.r.opt.Group,
+	err := commitScript.Run(ctx, v.r.c, []string{v.stream, v.r.digestsKey()}, v.r.opt.Group,
 		strconv.FormatUint(upTo, 10), strconv.FormatUint(upTo+1, 10), v.r.opt.Consumer,
 		v.r.opt.ConsumerIdle.Milliseconds()).Err()
 	if err != nil && !errors.Is(err, redis.Nil) {

@@ -232,7 +232,7 @@ func TestRedisTakeover(t *testing.T) {
 	if cs := admin.XInfoConsumers(ctx, stream, "aggregators").Val(); len(cs) != 0 {
 		t.Fatalf("consumers %v after D's Commit; want the idle empty ones removed", cs)
 	}
-	if dup, err := c.Append(ctx, keyed(ids, make([][]byte, len(ids)))); err != nil || fmt.Sprint(dup) != "[true true true true true]" {
+	if dup, err := c.Append(ctx, keyed(ids, make([][]byte, len(ids)))); err != nil || fmt.Sprint(dup) != "[duplicate duplicate duplicate duplicate duplicate]" {
 		t.Fatalf("re-append after Commit: %v, %v; want all duplicates", dup, err)
 	}
 	// The next entry continues the offsets.
@@ -285,7 +285,7 @@ func TestRedisDurableAcrossKill9(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, d := range dup {
-		if !d {
+		if d != intake.Duplicate {
 			t.Fatalf("id %s forgotten after kill -9", ids[i])
 		}
 	}
@@ -348,7 +348,7 @@ func TestRedisDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	var dup []bool
+	var dup []intake.Outcome
 	for {
 		dup, err = r.Append(ctx, intaketest.Records([]string{"a", "b"}, [][]byte{{1}, {2}}))
 		if err == nil || time.Now().After(deadline) {
@@ -356,7 +356,7 @@ func TestRedisDown(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err != nil || fmt.Sprint(dup) != "[true false]" {
+	if err != nil || fmt.Sprint(dup) != "[duplicate appended]" {
 		t.Fatalf("Append after restart: %v, %v", dup, err)
 	}
 	es := readRedisN(t, r, 1, 1)
@@ -371,4 +371,29 @@ func idsOf(es []intake.Entry) []string {
 		out[i] = e.ID
 	}
 	return out
+}
+
+// Commit deletes the digests of the entries it trims: the ids stay deduplicated, without
+// conflicts.
+func TestRedisCommitDropsDigests(t *testing.T) {
+	srv := testsvc.StartRedis(t)
+	ctx := context.Background()
+	r := openRedis(t, srv.Addr, intake.RedisOptions{Prefix: "zhili:dg:", Consumer: "c"})
+	recs := []intake.Record{{ID: "a", Data: []byte{1}, Digest: 1}, {ID: "b", Data: []byte{2}, Digest: 2}}
+	if _, err := r.Append(ctx, recs); err != nil {
+		t.Fatal(err)
+	}
+	es := readRedisN(t, r, 0, 2)
+	if err := r.Commit(ctx, es[0].Offset); err != nil {
+		t.Fatal(err)
+	}
+	c := redis.NewClient(&redis.Options{Addr: srv.Addr})
+	defer c.Close()
+	if n, err := c.HLen(ctx, "{zhili:dg:}intake:digests").Result(); err != nil || n != 1 {
+		t.Fatalf("digests after committing one of two entries: %d, %v", n, err)
+	}
+	out, err := r.Append(ctx, []intake.Record{{ID: "a", Data: []byte{3}, Digest: 3}, {ID: "b", Data: []byte{4}, Digest: 4}})
+	if err != nil || fmt.Sprint(out) != "[duplicate conflict]" {
+		t.Fatalf("re-append: %v, %v; want [duplicate conflict]", out, err)
+	}
 }

@@ -6,12 +6,14 @@ package intake
 // ("%020d.wal") and a small file "committed". Each segment is a sequence of frames:
 //
 //	u32 length | u32 CRC-32C (Castagnoli) of length bytes + payload | payload
-//	payload = u64 offset | u8 flags | uvarint len(id) | id | data
+//	payload = u64 offset | u8 flags | uvarint len(id) | id | [u64 digest] | data
 //
 // All integers are little-endian. Offsets inside a segment are contiguous, starting at the
 // segment's name; between segments they may jump (see WALOptions.StartAfter). Flags mark the
 // last entry of an Append call and the first entry of a group-commit batch; recovery uses them
-// to keep Append atomic across crashes and to tell a torn tail from corruption.
+// to keep Append atomic across crashes and to tell a torn tail from corruption. A third flag
+// says the payload holds the record's digest (Record.Digest ≠ 0); entries written before
+// digests existed have none.
 //
 // Durability. Concurrent Append calls join a batch; a single flusher goroutine writes each
 // batch with one write and one fsync, so callers share fsyncs (group commit). A batch is
@@ -44,6 +46,11 @@ package intake
 // fsync succeeded; an Append that meets an id still waiting for its fsync waits for that
 // outcome. An Append whose ctx ends while its batch is being written returns ctx.Err() but may
 // still be stored; its retry then reports the ids as duplicates.
+//
+// Digests. Beside the set, the log keeps id hash → digest for the entries in its segments (a
+// map; about 30 bytes per entry, dropped with the segment by Commit, read back from the frames
+// on open). An id appended again with another digest is a Conflict. Ids known only through
+// KnownIDs, or whose segment is gone, have no digest: any copy of them is a Duplicate.
 
 import (
 	"bufio"
@@ -78,13 +85,14 @@ const (
 	maxBatchBytes   = 32 << 20 // a group-commit batch stops accepting calls beyond this
 	maxReadBytes    = 16 << 20 // bytes returned by one Read (at least one entry)
 
-	frameHeader  = 8                       // length + CRC
-	payloadFixed = 9                       // offset + flags
-	minPayload   = payloadFixed + 1 + 1    // one-byte id
-	maxPayload   = maxRecordLimit + 9 + 10 // id+data plus fixed part and uvarint
+	frameHeader  = 8                           // length + CRC
+	payloadFixed = 9                           // offset + flags
+	minPayload   = payloadFixed + 1 + 1        // one-byte id
+	maxPayload   = maxRecordLimit + 9 + 10 + 8 // id+data plus fixed part, uvarint and digest
 
 	flagCallEnd    = 1 << 0 // last entry of an Append call
 	flagBatchStart = 1 << 1 // first entry of a group-commit batch
+	flagDigest     = 1 << 2 // the payload holds a u64 digest after the id
 
 	segSuffix     = ".wal"
 	committedName = "committed"
@@ -114,6 +122,7 @@ type WALOptions struct {
 type WALStats struct {
 	Appended         uint64 // new entries made durable
 	Duplicates       uint64 // entries reported as duplicates by successful Appends
+	Conflicts        uint64 // entries reported as conflicts (an accepted id, another digest)
 	Fsyncs           uint64 // batch fsyncs (group commits)
 	DiskBytes        int64  // bytes in segment files
 	UncommittedBytes int64  // bytes of entries after the committed offset
@@ -134,7 +143,7 @@ type WAL struct {
 	flushed  chan struct{} // closed when the flusher has exited
 	commitMu sync.Mutex    // serializes Commit's file work and Close
 
-	appended, duplicates, fsyncs atomic.Uint64
+	appended, duplicates, conflicts, fsyncs atomic.Uint64
 
 	mu             sync.Mutex
 	closed         bool
@@ -142,6 +151,7 @@ type WAL struct {
 	segs           []*segment // oldest first
 	active         *segment   // last of segs; replaced only by the flusher
 	seen           idset.Set
+	digests        map[uint64]uint64 // id hash → digest of the entries in segs that have one
 	pending        map[uint64]*batch // ids in batches not yet durable
 	queue          []*batch          // batches waiting for the flusher
 	queued         int64             // bytes in queue and in flight
@@ -164,6 +174,7 @@ type segment struct {
 	f       *os.File
 	size    int64    // bytes of durable frames
 	pos     []uint32 // frame start of entry base+i
+	hashed  []uint64 // id hashes of its entries that have a digest (dropped with it)
 	refs    int      // readers using f
 	removed bool     // deleted by Commit; f closes when refs drops to 0
 }
@@ -180,11 +191,12 @@ func (s *segment) end(i int) int64 {
 }
 
 type batch struct {
-	buf    []byte
-	frames []int // frame starts in buf
-	hashes []uint64
-	done   chan struct{}
-	err    error
+	buf     []byte
+	frames  []int // frame starts in buf
+	hashes  []uint64
+	digests []uint64 // of hashes[i]; 0 for none
+	done    chan struct{}
+	err     error
 }
 
 // open directories of this process, to refuse a second OpenWAL on the same directory.
@@ -221,6 +233,7 @@ func OpenWAL(dir string, opt WALOptions) (*WAL, error) {
 		kick:    make(chan struct{}, 1),
 		flushed: make(chan struct{}),
 		pending: map[uint64]*batch{},
+		digests: map[uint64]uint64{},
 		notify:  make(chan struct{}),
 	}
 	if err := w.recover(); err != nil {
@@ -260,7 +273,7 @@ func releaseDir(abs string) {
 }
 
 // Append implements Intake.
-func (w *WAL) Append(ctx context.Context, recs []Record) ([]bool, error) {
+func (w *WAL) Append(ctx context.Context, recs []Record) ([]Outcome, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -275,13 +288,13 @@ func (w *WAL) Append(ctx context.Context, recs []Record) ([]bool, error) {
 			return nil, errs.E(errs.TooLarge, "intake_record_too_large", "intake: entry %q is %d bytes, limit %d", r.ID, n, w.opt.MaxRecordBytes)
 		}
 		hashes[i] = maphash.String(w.seed, r.ID)
-		total += int64(frameSize(r.ID, r.Data))
+		total += int64(frameSize(r))
 	}
 	if total > maxCallBytes {
 		return nil, errs.E(errs.TooLarge, "intake_batch_too_large", "intake: append of %d bytes exceeds %d", total, maxCallBytes)
 	}
-	intra := intraDups(hashes)
-	dup := make([]bool, len(recs))
+	first := firstOf(hashes)
+	out := make([]Outcome, len(recs))
 
 	w.mu.Lock()
 	for {
@@ -289,7 +302,7 @@ func (w *WAL) Append(ctx context.Context, recs []Record) ([]bool, error) {
 			w.mu.Unlock()
 			return nil, err
 		}
-		wait := w.checkLocked(hashes, intra, dup)
+		wait := w.checkLocked(recs, hashes, first, out)
 		if wait == nil {
 			break
 		}
@@ -304,16 +317,16 @@ func (w *WAL) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	}
 	var newBytes int64
 	nNew := 0
-	for i, d := range dup {
-		if !d {
-			newBytes += int64(frameSize(recs[i].ID, recs[i].Data))
+	for i, o := range out {
+		if o == Appended {
+			newBytes += int64(frameSize(&recs[i]))
 			nNew++
 		}
 	}
 	if nNew == 0 {
 		w.mu.Unlock()
-		w.duplicates.Add(uint64(len(recs)))
-		return dup, nil
+		w.count(out)
+		return out, nil
 	}
 	if newBytes > w.opt.MaxBytes {
 		w.mu.Unlock()
@@ -325,14 +338,15 @@ func (w *WAL) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	}
 	b := w.batchLocked(newBytes)
 	last := 0
-	for i, d := range dup {
-		if d {
+	for i, o := range out {
+		if o != Appended {
 			continue
 		}
 		last = len(b.buf)
 		b.frames = append(b.frames, last)
-		b.buf = appendFrame(b.buf, recs[i].ID, recs[i].Data)
+		b.buf = appendFrame(b.buf, &recs[i])
 		b.hashes = append(b.hashes, hashes[i])
+		b.digests = append(b.digests, recs[i].Digest)
 		w.pending[hashes[i]] = b
 	}
 	b.buf[last+frameHeader+8] |= flagCallEnd
@@ -356,23 +370,41 @@ func (w *WAL) Append(ctx context.Context, recs []Record) ([]bool, error) {
 	if b.err != nil {
 		return nil, b.err
 	}
-	if n := len(recs) - nNew; n > 0 {
-		w.duplicates.Add(uint64(n))
-	}
-	return dup, nil
+	w.count(out)
+	return out, nil
 }
 
-// checkLocked fills dup from the seen set and returns a pending batch holding one of the ids.
-func (w *WAL) checkLocked(hashes []uint64, intra, dup []bool) *batch {
-	for i, h := range hashes {
-		if intra[i] {
-			dup[i] = true
-			continue
+// count adds the duplicates and conflicts of a successful Append to the stats.
+func (w *WAL) count(out []Outcome) {
+	var d, c uint64
+	for _, o := range out {
+		switch o {
+		case Duplicate:
+			d++
+		case Conflict:
+			c++
 		}
+	}
+	w.duplicates.Add(d)
+	w.conflicts.Add(c)
+}
+
+// checkLocked fills out from the seen set and the digests (an id accepted before is compared
+// with that copy; an id first met earlier in the call, with that record) and returns a pending
+// batch holding one of the ids.
+func (w *WAL) checkLocked(recs []Record, hashes []uint64, first []int, out []Outcome) *batch {
+	for i, h := range hashes {
 		if b := w.pending[h]; b != nil {
 			return b
 		}
-		dup[i] = w.seen.Has(h)
+		switch {
+		case w.seen.Has(h):
+			out[i] = Compare(w.digests[h], recs[i].Digest)
+		case first[i] >= 0:
+			out[i] = Compare(recs[first[i]].Digest, recs[i].Digest)
+		default:
+			out[i] = Appended
+		}
 	}
 	return nil
 }
@@ -399,33 +431,40 @@ func (w *WAL) usableLocked() error {
 
 func errClosed() error { return errs.E(errs.Unavailable, "intake_closed", "intake: log is closed") }
 
-// intraDups marks entries whose id already occurs earlier in the same call.
-func intraDups(hashes []uint64) []bool {
-	intra := make([]bool, len(hashes))
+// firstOf gives, for each entry whose id already occurs earlier in the same call, the index of
+// that first occurrence; -1 for the others.
+func firstOf(hashes []uint64) []int {
+	first := make([]int, len(hashes))
 	if len(hashes) <= 16 {
-		for i := 1; i < len(hashes); i++ {
+		for i := range hashes {
+			first[i] = -1
 			for j := 0; j < i; j++ {
 				if hashes[j] == hashes[i] {
-					intra[i] = true
+					first[i] = j
 					break
 				}
 			}
 		}
-		return intra
+		return first
 	}
-	first := make(map[uint64]struct{}, len(hashes))
+	at := make(map[uint64]int, len(hashes))
 	for i, h := range hashes {
-		if _, ok := first[h]; ok {
-			intra[i] = true
+		if j, ok := at[h]; ok {
+			first[i] = j
 		} else {
-			first[h] = struct{}{}
+			first[i] = -1
+			at[h] = i
 		}
 	}
-	return intra
+	return first
 }
 
-func frameSize(id string, data []byte) int {
-	return frameHeader + payloadFixed + uvarintLen(uint64(len(id))) + len(id) + len(data)
+func frameSize(r *Record) int {
+	n := frameHeader + payloadFixed + uvarintLen(uint64(len(r.ID))) + len(r.ID) + len(r.Data)
+	if r.Digest != 0 {
+		n += 8
+	}
+	return n
 }
 
 func uvarintLen(v uint64) int {
@@ -437,39 +476,58 @@ func uvarintLen(v uint64) int {
 	return n
 }
 
-// appendFrame encodes a frame with zero offset, flags and CRC; the flusher fills them in.
-func appendFrame(dst []byte, id string, data []byte) []byte {
-	n := payloadFixed + uvarintLen(uint64(len(id))) + len(id) + len(data)
+// appendFrame encodes a frame with zero offset and CRC, and only the digest flag; the flusher
+// fills them in.
+func appendFrame(dst []byte, r *Record) []byte {
+	n := frameSize(r) - frameHeader
 	dst = binary.LittleEndian.AppendUint32(dst, uint32(n))
-	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
-	dst = binary.AppendUvarint(dst, uint64(len(id)))
-	dst = append(dst, id...)
-	return append(dst, data...)
+	var flags byte
+	if r.Digest != 0 {
+		flags = flagDigest
+	}
+	dst = append(dst, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, flags)
+	dst = binary.AppendUvarint(dst, uint64(len(r.ID)))
+	dst = append(dst, r.ID...)
+	if r.Digest != 0 {
+		dst = binary.LittleEndian.AppendUint64(dst, r.Digest)
+	}
+	return append(dst, r.Data...)
 }
 
 func frameCRC(lenBytes, payload []byte) uint32 {
 	return crc32.Update(crc32.Update(0, castagnoli, lenBytes), castagnoli, payload)
 }
 
-// decodePayload splits a payload; ok is false if it is malformed.
-func decodePayload(p []byte) (off uint64, flags byte, id, data []byte, ok bool) {
+// decodePayload splits a payload; ok is false if it is malformed. digest is 0 when the entry
+// has none.
+func decodePayload(p []byte) (off uint64, flags byte, id []byte, digest uint64, data []byte, ok bool) {
 	if len(p) < minPayload {
-		return 0, 0, nil, nil, false
+		return 0, 0, nil, 0, nil, false
 	}
 	off = binary.LittleEndian.Uint64(p)
 	flags = p[8]
-	if flags&^(flagCallEnd|flagBatchStart) != 0 {
-		return 0, 0, nil, nil, false
+	if flags&^(flagCallEnd|flagBatchStart|flagDigest) != 0 {
+		return 0, 0, nil, 0, nil, false
 	}
 	l, k := binary.Uvarint(p[payloadFixed:])
 	if k <= 0 {
-		return 0, 0, nil, nil, false
+		return 0, 0, nil, 0, nil, false
 	}
 	rest := p[payloadFixed+k:]
 	if l == 0 || l > uint64(len(rest)) {
-		return 0, 0, nil, nil, false
+		return 0, 0, nil, 0, nil, false
 	}
-	return off, flags, rest[:l], rest[l:], true
+	id, rest = rest[:l], rest[l:]
+	if flags&flagDigest != 0 {
+		if len(rest) < 8 {
+			return 0, 0, nil, 0, nil, false
+		}
+		digest, rest = binary.LittleEndian.Uint64(rest), rest[8:]
+		if digest == 0 {
+			return 0, 0, nil, 0, nil, false
+		}
+	}
+	return off, flags, id, digest, rest, true
 }
 
 // flushLoop writes queued batches one at a time until the log is closed and drained.
@@ -555,8 +613,12 @@ func (w *WAL) finish(b *batch, s *segment, pos int64, err error, sticky bool) {
 		}
 		s.size += int64(len(b.buf))
 		w.diskBytes += int64(len(b.buf))
-		for _, h := range b.hashes {
+		for i, h := range b.hashes {
 			w.seen.Add(h)
+			if d := b.digests[i]; d != 0 {
+				w.digests[h] = d
+				s.hashed = append(s.hashed, h)
+			}
 		}
 		w.next += uint64(n)
 		w.durable = w.next - 1
@@ -702,7 +764,7 @@ func readSpans(plan []span, limit int) ([]Entry, error) {
 			if frameCRC(buf[p:p+4], payload) != binary.LittleEndian.Uint32(buf[p+4:]) {
 				return nil, bad("checksum mismatch")
 			}
-			got, _, id, data, ok := decodePayload(payload)
+			got, _, id, _, data, ok := decodePayload(payload)
 			if !ok || got != off {
 				return nil, bad("unexpected offset or malformed payload")
 			}
@@ -749,6 +811,10 @@ func (w *WAL) Commit(ctx context.Context, upTo uint64) error {
 		w.segs[0] = nil
 		w.segs = w.segs[1:]
 		s.removed = true
+		for _, h := range s.hashed {
+			delete(w.digests, h)
+		}
+		s.hashed = nil
 		w.diskBytes -= s.size
 		w.committedBytes -= s.size
 		if s.refs == 0 {
@@ -856,6 +922,7 @@ func (w *WAL) Stats() WALStats {
 	return WALStats{
 		Appended:         w.appended.Load(),
 		Duplicates:       w.duplicates.Load(),
+		Conflicts:        w.conflicts.Load(),
 		Fsyncs:           w.fsyncs.Load(),
 		DiskBytes:        w.diskBytes,
 		UncommittedBytes: w.diskBytes - w.committedBytes,
@@ -975,9 +1042,10 @@ func (w *WAL) scanSegment(s *segment, last bool) error {
 	size := st.Size()
 	r := bufio.NewReaderSize(io.NewSectionReader(s.f, 0, size), 1<<20)
 	type rec struct {
-		pos  uint32
-		hash uint64
-		end  bool
+		pos    uint32
+		hash   uint64
+		digest uint64
+		end    bool
 	}
 	var (
 		recs     []rec
@@ -1011,11 +1079,11 @@ func (w *WAL) scanSegment(s *segment, last bool) error {
 			why = "checksum mismatch"
 			break
 		}
-		off, flags, id, _, ok := decodePayload(payload)
+		off, flags, id, digest, _, ok := decodePayload(payload)
 		if !ok || off != expected {
 			return corruptErr(s.path, pos, expected, fmt.Sprintf("valid checksum but offset %d or malformed payload", off))
 		}
-		recs = append(recs, rec{pos: uint32(pos), hash: maphash.Bytes(w.seed, id), end: flags&flagCallEnd != 0})
+		recs = append(recs, rec{pos: uint32(pos), hash: maphash.Bytes(w.seed, id), digest: digest, end: flags&flagCallEnd != 0})
 		pos += frameHeader + n
 		expected++
 	}
@@ -1073,6 +1141,10 @@ func (w *WAL) scanSegment(s *segment, last bool) error {
 	for i, r := range recs {
 		s.pos[i] = r.pos
 		w.seen.Add(r.hash)
+		if r.digest != 0 {
+			w.digests[r.hash] = r.digest
+			s.hashed = append(s.hashed, r.hash)
+		}
 	}
 	return nil
 }
@@ -1093,7 +1165,7 @@ func laterBatch(f *os.File, pos, size int64, expected uint64) (int64, error) {
 		if frameCRC(rest[q:q+4], payload) != binary.LittleEndian.Uint32(rest[q+4:]) {
 			continue
 		}
-		if off, flags, _, _, ok := decodePayload(payload); ok && off >= expected && flags&flagBatchStart != 0 {
+		if off, flags, _, _, _, ok := decodePayload(payload); ok && off >= expected && flags&flagBatchStart != 0 {
 			return pos + int64(q), nil
 		}
 	}

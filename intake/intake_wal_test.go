@@ -120,7 +120,7 @@ func mustAppend(t *testing.T, w intake.Intake, ids ...string) []bool {
 	if err != nil {
 		t.Fatalf("Append(%v): %v", ids, err)
 	}
-	return dup
+	return intaketest.Dups(dup)
 }
 
 // eventData returns about n bytes derived from id, so any copy can be checked.
@@ -478,7 +478,7 @@ func TestWALLimits(t *testing.T) {
 	}
 	// The refused id was never accepted, so its retry is new.
 	id := fmt.Sprintf("f%03d", n)
-	if d, err := w.Append(ctx, intaketest.Records([]string{id}, [][]byte{eventData(id, 1000)})); err != nil || d[0] {
+	if d, err := w.Append(ctx, intaketest.Records([]string{id}, [][]byte{eventData(id, 1000)})); err != nil || d[0] != intake.Appended {
 		t.Fatalf("retry after Commit: %v, %v", d, err)
 	}
 }
@@ -703,4 +703,56 @@ func crashChild(dir, round string) {
 	}
 	time.Sleep(60 * time.Second) // the parent kills us long before
 	os.Exit(4)
+}
+
+// A digest is kept while its entry is in a segment, across a reopen; Commit drops it with the
+// segment, after which the id is only deduplicated (the history store knows no digests).
+func TestWALDigestLifetime(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	w := openWAL(t, dir, intake.WALOptions{SegmentBytes: 4 << 10})
+	app := func(id string, digest uint64) intake.Outcome {
+		t.Helper()
+		out, err := w.Append(ctx, []intake.Record{{ID: id, Data: eventData(id, 3000), Digest: digest}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out[0]
+	}
+	if o := app("a", 1); o != intake.Appended {
+		t.Fatalf("first a: %v", o)
+	}
+	if o := app("b", 2); o != intake.Appended { // rotates: a's segment is no longer active
+		t.Fatalf("first b: %v", o)
+	}
+	if o := app("a", 3); o != intake.Conflict {
+		t.Fatalf("a with another digest: %v, want conflict", o)
+	}
+	if st := w.Stats(); st.Conflicts != 1 || st.Duplicates != 0 || st.Segments != 2 {
+		t.Fatalf("stats %+v", st)
+	}
+	w.Close()
+	w = openWAL(t, dir, intake.WALOptions{SegmentBytes: 4 << 10})
+	if o := app("a", 3); o != intake.Conflict {
+		t.Fatalf("after reopen: %v, want conflict", o)
+	}
+	es := readAll(t, w, 0)
+	if err := w.Commit(ctx, es[0].Offset); err != nil { // a's segment goes
+		t.Fatal(err)
+	}
+	if o := app("a", 3); o != intake.Duplicate {
+		t.Fatalf("after its segment was dropped: %v, want duplicate", o)
+	}
+	if o := app("b", 3); o != intake.Conflict {
+		t.Fatalf("b, still in the log: %v, want conflict", o)
+	}
+	w.Close()
+	w = openWAL(t, dir, intake.WALOptions{SegmentBytes: 4 << 10, KnownIDs: func(fn func(string) error) error { return fn("a") }})
+	defer w.Close()
+	if o := app("a", 3); o != intake.Duplicate {
+		t.Fatalf("a known from the store only: %v, want duplicate", o)
+	}
+	if o := app("b", 3); o != intake.Conflict {
+		t.Fatalf("b after reopen: %v, want conflict", o)
+	}
 }

@@ -21,6 +21,7 @@ import (
 func Run(t *testing.T, open func(t *testing.T, dir string) intake.Intake) {
 	t.Run("AppendDuplicates", func(t *testing.T) { testAppendDuplicates(t, open) })
 	t.Run("AppendValidation", func(t *testing.T) { testAppendValidation(t, open) })
+	t.Run("DigestConflicts", func(t *testing.T) { testDigestConflicts(t, open) })
 	t.Run("ReadOrderAndLimit", func(t *testing.T) { testReadOrderAndLimit(t, open) })
 	t.Run("ReadBlocks", func(t *testing.T) { testReadBlocks(t, open) })
 	t.Run("ReadAfterReopen", func(t *testing.T) { testReadAfterReopen(t, open) })
@@ -43,6 +44,19 @@ func appendOK(t *testing.T, l intake.Intake, ids []string, data [][]byte) []bool
 	}
 	if len(dup) != len(ids) {
 		t.Fatalf("Append(%v): %d dup flags, want %d", ids, len(dup), len(ids))
+	}
+	return Dups(dup)
+}
+
+// Dups maps outcomes to duplicate flags: true for Duplicate, false for Appended. It panics on
+// a Conflict (the callers append records without digests, which never conflict).
+func Dups(out []intake.Outcome) []bool {
+	dup := make([]bool, len(out))
+	for i, o := range out {
+		if o == intake.Conflict {
+			panic(fmt.Sprintf("intaketest.Dups: entry %d is a conflict", i))
+		}
+		dup[i] = o == intake.Duplicate
 	}
 	return dup
 }
@@ -156,6 +170,56 @@ func testAppendDuplicates(t *testing.T, open opener) {
 		}
 	}
 	readNone(t, l, es[3].Offset)
+}
+
+// digested appends records with digests; data is the id and the digest, so the stored copy
+// can be told apart.
+func digested(t *testing.T, l intake.Intake, recs ...intake.Record) string {
+	t.Helper()
+	for i := range recs {
+		recs[i].Data = fmt.Appendf(nil, "%s/%d", recs[i].ID, recs[i].Digest)
+	}
+	out, err := l.Append(context.Background(), recs)
+	if err != nil {
+		t.Fatalf("Append: %v", err)
+	}
+	return fmt.Sprint(out)
+}
+
+func testDigestConflicts(t *testing.T, open opener) {
+	dir := t.TempDir()
+	l := open(t, dir)
+	check := func(got, want string) {
+		t.Helper()
+		if got != want {
+			t.Fatalf("outcomes %s, want %s", got, want)
+		}
+	}
+	r := func(id string, digest uint64) intake.Record { return intake.Record{ID: id, Digest: digest} }
+	// Same id and digest: a duplicate; another digest: a conflict, also within one call.
+	check(digested(t, l, r("a", 1), r("b", 2), r("a", 1)), "[appended appended duplicate]")
+	check(digested(t, l, r("a", 9), r("a", 1), r("b", 2), r("x", 5), r("x", 6), r("x", 5)),
+		"[conflict duplicate duplicate appended conflict duplicate]")
+	// No digest on either side: only deduplicated.
+	check(digested(t, l, r("a", 0), r("c", 0), r("c", 7)), "[duplicate appended duplicate]")
+	// A conflicting copy is not stored: the first accepted copies stay.
+	es := readN(t, l, 0, 4)
+	wantIDs(t, es, "a", "b", "x", "c")
+	for i, want := range []string{"a/1", "b/2", "x/5", "c/0"} {
+		if string(es[i].Data) != want {
+			t.Fatalf("entry %s data %q, want %q", es[i].ID, es[i].Data, want)
+		}
+	}
+	readNone(t, l, es[3].Offset)
+	closeOK(t, l)
+
+	// The digests of the entries in the log survive a reopen.
+	l = open(t, dir)
+	defer l.Close()
+	check(digested(t, l, r("x", 6), r("a", 1), r("b", 3), r("c", 8), r("d", 4)),
+		"[conflict duplicate conflict duplicate appended]")
+	check(digested(t, l, r("d", 5), r("d", 4)), "[conflict duplicate]")
+	wantIDs(t, readN(t, l, es[3].Offset, 1), "d")
 }
 
 func testAppendValidation(t *testing.T, open opener) {
@@ -371,7 +435,8 @@ func testConcurrentAppend(t *testing.T, open opener) {
 					return
 				}
 				seen := map[int]bool{}
-				for j, d := range dup {
+				for j, o := range dup {
+					d := o != intake.Appended
 					attempted[idx[j]].Store(true)
 					if !d {
 						accepted[idx[j]].Add(1)
