@@ -77,22 +77,62 @@ func (d *Door) MaxBytes() int64 { return d.cfg.MaxBytes }
 
 // Policy is what one source API key may send. The zero value allows everything.
 type Policy struct {
+	// Name is the key's configured name. It namespaces the ids of the key's events (StoredID):
+	// keys with the same name (a key and its replacement) share ids; "" keeps ids as sent.
 	Name    string
 	Types   []event.Type // empty: all types
 	Regions []string     // empty: anywhere; else the case's region must lie in one of these subtrees
+}
+
+// StoredID is the id under which an event sent with id by the key named name is stored and
+// deduplicated: "<name>/<id>" with the name percent-encoded (every byte other than A-Z a-z 0-9
+// . _ : - as %XX), or id itself when name is "". An event id never holds '/' or '%', so a
+// stored id names its key and id unambiguously: two keys' ids never collide, nor do they with
+// the ids of a key without a name.
+func StoredID(name, id string) string {
+	if name == "" {
+		return id
+	}
+	const hex = "0123456789ABCDEF"
+	b := make([]byte, 0, len(name)+1+len(id))
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == ':' || c == '-' {
+			b = append(b, c)
+		} else {
+			b = append(b, '%', hex[c>>4], hex[c&15])
+		}
+	}
+	b = append(b, '/')
+	return string(append(b, id...))
 }
 
 func (p *Policy) allowsType(t event.Type) bool {
 	return len(p.Types) == 0 || slices.Contains(p.Types, t)
 }
 
-// Rejection reports one rejected line.
+// Rejection reports one rejected line: Code names why for programs, Error says it for people
+// (naming the field).
 type Rejection struct {
 	Line  int    `json:"line"`
-	ID    string `json:"id,omitempty"`
+	ID    string `json:"id,omitempty"` // as sent
+	Code  string `json:"code"`
 	Error string `json:"error"`
 	Field string `json:"-"`
 }
+
+// Rejection codes.
+const (
+	// CodeInvalid: the line is not a valid event (Error names the field and the reason).
+	CodeInvalid = "invalid"
+	// CodeTypeNotAllowed: the key may not send this event type.
+	CodeTypeNotAllowed = "type_not_allowed"
+	// CodeRegionNotAllowed: a report located outside the key's regions.
+	CodeRegionNotAllowed = "region_not_allowed"
+	// CodeIDConflict: the id was already accepted with another content; an event id is never
+	// reused (the same content again is a duplicate).
+	CodeIDConflict = "id_conflict"
+)
 
 // Reply is the per-request result of the ingest API.
 type Reply struct {
@@ -128,13 +168,15 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 	now := d.cfg.Clock.Now()
 	reply := Reply{Rejected: []Rejection{}}
 	recs := make([]intake.Record, 0, len(lines))
+	lineOf := make([]sent, 0, len(lines)) // of recs[i]
 	for _, l := range lines {
 		ev, id, err := event.Decode(l.b, &d.cfg.Rules, now)
+		code := CodeInvalid
 		if err == nil {
-			err = d.checkPolicy(&ev, pol)
+			code, err = d.checkPolicy(&ev, pol)
 		}
 		if err != nil {
-			rej := Rejection{Line: l.n, ID: id, Error: err.Error()}
+			rej := Rejection{Line: l.n, ID: id, Code: code, Error: err.Error()}
 			var fe *event.FieldError
 			if errors.As(err, &fe) {
 				rej.Field = fe.Field
@@ -142,36 +184,54 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 			reply.Rejected = append(reply.Rejected, rej)
 			continue
 		}
+		ev.ID = StoredID(pol.Name, ev.ID)
 		rec, err := Encode(ev, now)
 		if err != nil {
-			reply.Rejected = append(reply.Rejected, Rejection{Line: l.n, ID: id, Error: "line: cannot encode: " + err.Error(), Field: "line"})
+			reply.Rejected = append(reply.Rejected, Rejection{Line: l.n, ID: id, Code: CodeInvalid, Error: "line: cannot encode: " + err.Error(), Field: "line"})
 			continue
 		}
 		recs = append(recs, rec)
+		lineOf = append(lineOf, sent{l.n, id})
 	}
 	if len(recs) > 0 {
-		dup, err := d.in.Append(ctx, recs)
+		out, err := d.in.Append(ctx, recs)
 		if err != nil {
 			if errs.CodeOf(err) == errs.Internal {
 				err = errs.Wrap(errs.Unavailable, "intake", err, "intake log unavailable; nothing in this request was accepted")
 			}
 			return Reply{}, err
 		}
-		for _, x := range dup {
-			if x == intake.Appended {
+		conflicts := false
+		for i, o := range out {
+			switch o {
+			case intake.Appended:
 				reply.Accepted++
-			} else {
+			case intake.Duplicate:
 				reply.Duplicates++
+			default:
+				conflicts = true
+				reply.Rejected = append(reply.Rejected, Rejection{Line: lineOf[i].n, ID: lineOf[i].id, Code: CodeIDConflict, Field: "id",
+					Error: "id: already accepted with another content (an event id is never reused; the same event again counts as a duplicate)"})
 			}
+		}
+		if conflicts {
+			slices.SortStableFunc(reply.Rejected, func(a, b Rejection) int { return a.Line - b.Line })
 		}
 	}
 	d.m.observe(&reply)
 	return reply, nil
 }
 
-func (d *Door) checkPolicy(ev *event.Event, p *Policy) error {
+// sent is an appended line's number and its id as sent.
+type sent struct {
+	n  int
+	id string
+}
+
+// checkPolicy applies the key's policy; it returns the rejection's code with its error.
+func (d *Door) checkPolicy(ev *event.Event, p *Policy) (string, error) {
 	if !p.allowsType(ev.Type) {
-		return &event.FieldError{Field: "type", Reason: "not allowed for this source key"}
+		return CodeTypeNotAllowed, &event.FieldError{Field: "type", Reason: "not allowed for this source key"}
 	}
 	if len(p.Regions) > 0 && ev.Type == event.CaseReported {
 		path := d.place.Path(ev)
@@ -183,10 +243,10 @@ func (d *Door) checkPolicy(ev *event.Event, p *Policy) error {
 			}
 		}
 		if !ok {
-			return &event.FieldError{Field: "location", Reason: "outside the regions this source key may report"}
+			return CodeRegionNotAllowed, &event.FieldError{Field: "location", Reason: "outside the regions this source key may report"}
 		}
 	}
-	return nil
+	return "", nil
 }
 
 type line struct {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/paulmach/orb/planar"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"zhili/errs"
 	"zhili/event"
@@ -113,9 +114,9 @@ func TestDoorKeyPolicy(t *testing.T) {
 	}
 	why := map[string]string{}
 	for _, r := range rep.Rejected {
-		why[r.ID] = r.Field
+		why[r.ID] = r.Field + " " + r.Code
 	}
-	if why["out-region"] != "location" || why["acc"] != "type" {
+	if why["out-region"] != "location region_not_allowed" || why["acc"] != "type type_not_allowed" {
 		t.Fatalf("refused %v; want out-region by location, acc by type", why)
 	}
 }
@@ -132,4 +133,100 @@ func TestDoorDrain(t *testing.T) {
 	if !errors.As(err, &e) || e.Code != errs.Unavailable || e.Reason != "shutting_down" || len(rec.got) != 0 {
 		t.Fatalf("draining door: %v (logged %d)", err, len(rec.got))
 	}
+}
+
+// Stored ids are namespaced by the key's name, escaped so that no two keys' ids collide, nor
+// with the ids of a key without a name.
+func TestStoredID(t *testing.T) {
+	for _, c := range []struct{ name, id, want string }{
+		{"", "e1", "e1"},
+		{"town", "e1", "town/e1"},
+		{"12345 热线", "e:1", "12345%20%E7%83%AD%E7%BA%BF/e:1"},
+		{"a/b", "c", "a%2Fb/c"},
+		{"a%2Fb", "c", "a%252Fb/c"},
+		{"a:b", "c", "a:b/c"},
+		{"a", "b:c", "a/b:c"},
+	} {
+		if got := ingest.StoredID(c.name, c.id); got != c.want {
+			t.Errorf("StoredID(%q, %q) = %q, want %q", c.name, c.id, got, c.want)
+		}
+	}
+}
+
+// The same id from two keys is two events; the same id from one key is a duplicate when the
+// event is the same (whatever its spacing and key order) and an id_conflict, counted and
+// listed with its line, when it is another one. A conflict never sinks the other lines.
+func TestDoorIDsBySource(t *testing.T) {
+	tree := geo.DemoTree()
+	reg := prometheus.NewRegistry()
+	door, rec := openDoor(t, ingest.Config{Tree: tree, Registry: reg})
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	region := tree.Root.Children[0].Code
+	report := func(id, caseID string) string {
+		return `{"id":"` + id + `","type":"case.reported","case_id":"` + caseID + `","at":"` + at + `","source":"grid","category":"environment","region":"` + region + `"}`
+	}
+	ingestOK := func(pol *ingest.Policy, lines ...string) ingest.Reply {
+		t.Helper()
+		rep, err := door.Ingest(context.Background(), ingest.ContentNDJSON, []byte(strings.Join(lines, "\n")), pol)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	a, b := &ingest.Policy{Name: "grid app"}, &ingest.Policy{Name: "hotline"}
+	if rep := ingestOK(a, report("e1", "C1")); rep.Accepted != 1 {
+		t.Fatalf("a: %+v", rep)
+	}
+	if rep := ingestOK(b, report("e1", "C2")); rep.Accepted != 1 {
+		t.Fatalf("b's e1 is its own event: %+v", rep)
+	}
+	if rep := ingestOK(nil, report("e1", "C3")); rep.Accepted != 1 {
+		t.Fatalf("a key without a name keeps its ids: %+v", rep)
+	}
+	var stored []string
+	for _, r := range rec.got {
+		stored = append(stored, r.ID)
+	}
+	if fmt.Sprint(stored) != "[grid%20app/e1 hotline/e1 e1]" {
+		t.Fatalf("stored ids %v", stored)
+	}
+	// The same event again, spaced and ordered differently: a duplicate.
+	same := `{ "case_id":"C1", "id":"e1","type":"case.reported","at":"` + at + `","category":"environment","source":"grid","region":"` + region + `" }`
+	rep := ingestOK(a, report("e2", "C1"), same, report("e1", "C9"), report("e2", "C8"))
+	if rep.Accepted != 1 || rep.Duplicates != 1 || len(rep.Rejected) != 2 {
+		t.Fatalf("reply %+v; want e2 accepted, e1 a duplicate, two conflicts", rep)
+	}
+	for i, want := range []ingest.Rejection{{Line: 3, ID: "e1", Code: "id_conflict"}, {Line: 4, ID: "e2", Code: "id_conflict"}} {
+		got := rep.Rejected[i]
+		if got.Line != want.Line || got.ID != want.ID || got.Code != want.Code || got.Field != "id" || !strings.HasPrefix(got.Error, "id: ") {
+			t.Fatalf("rejection %d: %+v, want %+v", i, got, want)
+		}
+	}
+	if v := rejectedMetric(t, reg, "id", "id_conflict"); v != 2 {
+		t.Fatalf("zhili_ingest_rejected_total{field=id,code=id_conflict} = %v, want 2", v)
+	}
+}
+
+// rejectedMetric reads zhili_ingest_rejected_total{field, code} from reg (-1: absent).
+func rejectedMetric(t *testing.T, reg *prometheus.Registry, field, code string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "zhili_ingest_rejected_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			l := map[string]string{}
+			for _, p := range m.GetLabel() {
+				l[p.GetName()] = p.GetValue()
+			}
+			if l["field"] == field && l["code"] == code {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return -1
 }

@@ -14,7 +14,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		lines: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhili_ingest_lines_total",
 			Help: "Ingested lines by result (accepted, duplicate, rejected)."}, []string{"result"}),
 		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "zhili_ingest_rejected_total",
-			Help: "Rejected lines by the field named in the error."}, []string{"field"}),
+			Help: "Rejected lines by the field named in the error and the rejection's code."}, []string{"field", "code"}),
 	}
 	for _, r := range []string{"accepted", "duplicate", "rejected"} {
 		m.lines.WithLabelValues(r)
@@ -34,6 +34,6 @@ func (m *metrics) observe(r *Reply) {
 		if f == "" {
 			f = "other"
 		}
-		m.rejected.WithLabelValues(f).Inc()
+		m.rejected.WithLabelValues(f, rej.Code).Inc()
 	}
 }

@@ -1,6 +1,8 @@
 package ingest
 
 import (
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"time"
 
@@ -20,14 +22,31 @@ type Record struct {
 // ReceivedTime is the arrival time.
 func (r *Record) ReceivedTime() time.Time { return time.UnixMilli(r.Received) }
 
-// Encode returns the intake record of ev, received at received: its id, its partition key and
-// its encoded form.
+// Encode returns the intake record of ev, received at received: its id, its partition key,
+// its encoded form and its digest (Digest).
 func Encode(ev event.Event, received time.Time) (intake.Record, error) {
 	b, err := json.Marshal(Record{Received: received.UnixMilli(), Event: ev})
 	if err != nil {
 		return intake.Record{}, err
 	}
-	return intake.Record{ID: ev.ID, Key: PartitionKey(&ev), Data: b}, nil
+	dg, err := Digest(&ev)
+	if err != nil {
+		return intake.Record{}, err
+	}
+	return intake.Record{ID: ev.ID, Key: PartitionKey(&ev), Data: b, Digest: dg}, nil
+}
+
+// Digest identifies an event's content: the first 8 bytes of the SHA-256 of its canonical JSON
+// (the event as validated, so that the same line sent again gets the same digest whatever its
+// key order or spacing; never 0). The intake log tells a repeated event (a duplicate) from
+// another event under a taken id (a conflict) by it.
+func Digest(ev *event.Event) (uint64, error) {
+	b, err := json.Marshal(ev)
+	if err != nil {
+		return 0, err
+	}
+	sum := sha256.Sum256(b)
+	return max(binary.BigEndian.Uint64(sum[:8]), 1), nil
 }
 
 // Decode reads the record of an intake entry.

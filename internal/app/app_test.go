@@ -189,8 +189,8 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 		`{"id":"b1","type":"case.reported","case_id":"C2","at":"` + at(-time.Minute) + `","source":"grid","category":"dispute","location":{"lon":114.05,"lat":132.1}}`,
 		// 3: good dispatch
 		`{"id":"g2","type":"case.dispatched","case_id":"C1","at":"` + at(-30*time.Second) + `","dept":"county.urban-mgmt","deadline":"` + at(48*time.Hour) + `"}`,
-		// 4: duplicate of line 1 in the same request
-		`{"id":"g1","type":"case.reported","case_id":"C1","at":"` + at(-time.Minute) + `","source":"hotline12345","category":"environment","location":{"lon":114.05,"lat":32.12,"crs":"gcj02"}}`,
+		// 4: duplicate of line 1 in the same request (the same event, its keys in another order)
+		`{"type":"case.reported","id":"g1","case_id":"C1","at":"` + at(-time.Minute) + `","source":"hotline12345","category":"environment","priority":"urgent","location":{"lon":114.05,"lat":32.12,"crs":"gcj02"},"reporter":{"phone":"13800000000","name":"张三"},"address":"浉河区某路12号"}`,
 		// 5: not JSON
 		`{"id":"b2",`,
 		// 6: too far in the future
@@ -244,7 +244,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 			return false
 		}
 		b, _ := json.Marshal(m)
-		return bytes.Contains(b, []byte(`"g4"`))
+		return bytes.Contains(b, []byte(`"test/g4"`)) // stored under the key's name
 	})
 	ws.mu.Lock()
 	for _, b := range ws.raw {
@@ -262,7 +262,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(recs) != 3 || recs[0].ID != "g1" || recs[0].Reporter == nil || recs[0].Reporter.Name != "张三" {
+	if len(recs) != 3 || recs[0].ID != "test/g1" || recs[0].Reporter == nil || recs[0].Reporter.Name != "张三" {
 		t.Fatalf("stored C1: %+v", recs)
 	}
 	if len(recs[0].RegionPath) != 3 {
@@ -276,7 +276,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 	if v := metricValue(t, base, `zhili_ingest_lines_total{result="duplicate"}`); v != 5 {
 		t.Errorf("duplicate counter %v", v)
 	}
-	if v := metricValue(t, base, `zhili_ingest_rejected_total{field="location.lat"}`); v != 2 {
+	if v := metricValue(t, base, `zhili_ingest_rejected_total{code="invalid",field="location.lat"}`); v != 2 {
 		t.Errorf("rejected location.lat counter %v", v)
 	}
 }
@@ -469,7 +469,7 @@ func TestSeriesCountsAndTimeline(t *testing.T) {
 		}
 	}
 	getJSON("/api/v1/cases/K1?token="+testToken, &tl)
-	if len(tl.Events) != 2 || tl.Events[0].ID != "s1" || tl.Events[1].ID != "s4" {
+	if len(tl.Events) != 2 || tl.Events[0].ID != "test/s1" || tl.Events[1].ID != "test/s4" { // stored under the key's name
 		t.Fatalf("timeline %+v", tl.Events)
 	}
 	if e := tl.Events[0]; tl.PII != "masked" || strings.Contains(e.Reporter.Phone, "12345678") || strings.Contains(e.Reporter.Name, "四") || strings.Contains(e.Address, "8号") {

@@ -459,7 +459,7 @@ func startLoad(bases []string, writers int, pace time.Duration) *loadGen {
 					}
 				case resp.StatusCode == 200 && derr == nil && rep.Accepted+rep.Duplicates == len(ids):
 					for _, id := range ids {
-						g.acked[id] = true
+						g.acked[ingest.StoredID("test", id)] = true // stored under the key's name
 					}
 				default:
 					g.otherErrs++
