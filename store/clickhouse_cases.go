@@ -51,3 +51,39 @@ func (v *chView) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 	}
 	return g.flush()
 }
+
+// CaseRegions implements Store, over every partition.
+func (v *chView) CaseRegions(ctx context.Context, ids []string) (map[string]string, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), caseRegionsChunk)]
+		ids = ids[len(chunk):]
+		rows, err := v.s.conn.Query(ctx, `SELECT case_id, argMin(region_path, tuple(at, at_ns, intake_offset, id))
+			FROM events WHERE type = `+chQuote(string(event.CaseReported))+` AND case_id IN (`+chQuoteList(chunk)+`)
+			GROUP BY case_id`)
+		if err != nil {
+			return nil, chUnavailable(err, "clickhouse: read case regions")
+		}
+		for rows.Next() {
+			var id string
+			var path []string
+			if err := rows.Scan(&id, &path); err != nil {
+				rows.Close()
+				return nil, chUnavailable(err, "clickhouse: read case regions")
+			}
+			out[id] = ""
+			if len(path) > 0 {
+				out[id] = path[len(path)-1]
+			}
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, chUnavailable(err, "clickhouse: read case regions")
+		}
+	}
+	return out, nil
+}

@@ -127,6 +127,11 @@ type Store interface {
 	// Cube returns a dense series per region that has events, ordered by region code.
 	Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error)
 	CaseEvents(ctx context.Context, caseID string) ([]Record, error)
+	// CaseRegions returns, for each of ids that is a reported case (one with a stored
+	// case.reported, of any partition), the leaf region code of its first report by
+	// (At, Offset, id): the region it was reported in, "" when that report is unlocated. Ids
+	// without a stored report are left out.
+	CaseRegions(ctx context.Context, ids []string) (map[string]string, error)
 	// Cases calls fn once per case selected by q, in order of first report (then case id), with
 	// every stored event of the case (of any partition, also those outside the period), ordered
 	// by (At, Offset), personal fields included. Stops at fn's first error and returns it.

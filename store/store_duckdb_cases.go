@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"zhili/event"
 )
@@ -44,4 +45,47 @@ func (d *DuckDB) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 		return err
 	}
 	return g.flush()
+}
+
+// caseRegionsChunk bounds the ids of one CaseRegions query.
+const caseRegionsChunk = 1000
+
+// CaseRegions implements Store.
+func (d *DuckDB) CaseRegions(ctx context.Context, ids []string) (map[string]string, error) {
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ids))
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), caseRegionsChunk)]
+		ids = ids[len(chunk):]
+		args := make([]any, 0, len(chunk)+1)
+		args = append(args, string(event.CaseReported))
+		for _, id := range chunk {
+			args = append(args, id)
+		}
+		query := `SELECT case_id, CASE WHEN len(region_path) = 0 THEN '' ELSE region_path[len(region_path)] END
+			FROM (SELECT case_id, region_path, row_number() OVER (
+				PARTITION BY case_id ORDER BY at_utc, at_ns, intake_offset, id) AS rn
+				FROM events WHERE type = ? AND case_id IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `))
+			WHERE rn = 1`
+		rows, err := d.db.QueryContext(ctx, query, args...)
+		if err != nil {
+			return nil, unavailable(err, "duckdb: read case regions")
+		}
+		for rows.Next() {
+			var id, region string
+			if err := rows.Scan(&id, &region); err != nil {
+				rows.Close()
+				return nil, unavailable(err, "duckdb: read case regions")
+			}
+			out[id] = region
+		}
+		err = rows.Err()
+		rows.Close()
+		if err != nil {
+			return nil, unavailable(err, "duckdb: read case regions")
+		}
+	}
+	return out, nil
 }

@@ -55,6 +55,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RegionCounts/Level", testRegionCountsLevel},
 		{"Cube", testCube},
 		{"CaseEvents/Order", testCaseEventsOrder},
+		{"CaseRegions", testCaseRegions},
 		{"Cases", testCases},
 		{"Cases/RegionAndCategory", testCasesRegionCategory},
 		{"Cases/Errors", testCasesErrors},
@@ -991,6 +992,57 @@ func testCaseEventsOrder(t *testing.T, s store.Store) {
 	}
 	if rs := caseEvents(t, s, "no-such-case"); len(rs) != 0 {
 		t.Errorf("CaseEvents(no-such-case) = %v, want none", recIDs(rs))
+	}
+}
+
+// CaseRegions: the leaf region of each reported case's first report by (At, Offset, id), ""
+// when unlocated; cases without a report and unknown ids are left out; every partition counts.
+func testCaseRegions(t *testing.T, s store.Store) {
+	odd := `it's "odd" \ 案`
+	write(t, s, 10,
+		rec(event.CaseReported, "k1-late", "K1", "2026-11-27T09:00:00+08:00", 1, rR, rB, rB1),
+		rec(event.CaseReported, "k1-first", "K1", "2026-11-27T08:00:00+08:00", 9, rR, rA, rA1),
+		rec(event.CaseDispatched, "k1-d", "K1", "2026-11-27T07:00:00+08:00", 2, rR, rB, rB1),
+		rec(event.CaseReported, "k2", "K2", "2026-11-27T08:00:00+08:00", 3),
+		rec(event.CaseDispatched, "k3-d", "K3", "2026-11-27T08:00:00+08:00", 4, rR, rA),
+		rec(event.CaseReported, "k4-b", "K4", "2026-11-27T08:00:00+08:00", 6, rR, rB, rB1),
+		rec(event.CaseReported, "k4-a", "K4", "2026-11-27T00:00:00Z", 5, rR, rA),
+		rec(event.CaseReported, "k5", odd, "2026-11-27T08:00:00+08:00", 7, rR, rA, rA2),
+	)
+	var many []string
+	for i := range 1500 {
+		many = append(many, fmt.Sprintf("none-%d", i))
+	}
+	ids := append([]string{"K1", "K2", "K3", "K4", odd, "K1"}, many...)
+	got, err := s.CaseRegions(t.Context(), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"K1": rA1, "K2": "", "K4": rA, odd: rA2}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("CaseRegions = %v, want %v", got, want)
+	}
+	if got, err := s.CaseRegions(t.Context(), nil); err != nil || len(got) != 0 {
+		t.Fatalf("CaseRegions(none) = %v, %v", got, err)
+	}
+	if ps, ok := s.(store.Partitioned); ok {
+		// A report of another partition's writer counts.
+		p1 := ps.Partition(1)
+		if err := p1.Write(t.Context(), store.Batch{Checkpoint: 1, Records: []store.Record{
+			rec(event.CaseReported, "k6", "K6", "2026-11-27T08:00:00+08:00", 1, rR, rB, rB1),
+			rec(event.CaseReported, "k1-p1", "K1", "2026-11-27T07:00:00+08:00", 1, rR, rB),
+		}}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.CaseRegions(t.Context(), []string{"K6", "K1"})
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(map[string]string{"K6": rB1, "K1": rB}) {
+			t.Fatalf("CaseRegions over partitions = %v, %v", got, err)
+		}
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := s.CaseRegions(ctx, []string{"K1"}); err == nil {
+		t.Fatal("CaseRegions with a cancelled context: want an error")
 	}
 }
 
