@@ -29,10 +29,16 @@ type Config struct {
 	MaxLines int         // per request (default 10,000)
 	MaxBytes int64       // per request (default 8 MiB)
 	Tree     *geo.Tree
-	Locator  geo.Locator           // for region-limited keys (nil: a plain descent of Tree)
-	Clock    clock.Clock           // arrival times and "now" of validation (nil: the real clock)
-	Registry prometheus.Registerer // metrics (nil: not registered)
-	Logger   *slog.Logger
+	Locator  geo.Locator // for region-limited keys (nil: a plain descent of Tree)
+	Clock    clock.Clock // arrival times and "now" of validation (nil: the real clock)
+	// Owners tells the region of cases the door has not seen reported (the history store;
+	// nil: only those). Region-limited keys act only on cases of their regions.
+	Owners Owners
+	// RecentCases bounds the reports (case → region) the door remembers, for cases the
+	// history store may not hold yet (default DefaultRecentCases).
+	RecentCases int
+	Registry    prometheus.Registerer // metrics (nil: not registered)
+	Logger      *slog.Logger
 }
 
 // Door is the ingest front door of one process. It is safe for concurrent use.
@@ -41,6 +47,7 @@ type Door struct {
 	in       intake.Intake
 	place    Placer
 	m        *metrics
+	recent   *recentCases
 	draining atomic.Bool
 }
 
@@ -61,11 +68,15 @@ func New(cfg Config, in intake.Intake) *Door {
 	if cfg.Rules.Sources == nil {
 		cfg.Rules = event.DefaultRules()
 	}
+	if cfg.RecentCases <= 0 {
+		cfg.RecentCases = DefaultRecentCases
+	}
 	if cfg.Rules.KnownRegion == nil && cfg.Tree != nil {
 		tree := cfg.Tree
 		cfg.Rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
 	}
-	return &Door{cfg: cfg, in: in, place: Placer{Tree: cfg.Tree, Locator: cfg.Locator}, m: newMetrics(cfg.Registry)}
+	return &Door{cfg: cfg, in: in, place: Placer{Tree: cfg.Tree, Locator: cfg.Locator}, m: newMetrics(cfg.Registry),
+		recent: newRecentCases(cfg.RecentCases)}
 }
 
 // Drain makes the door refuse every later request with 503 shutting_down (the process is
@@ -167,13 +178,12 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 	}
 	now := d.cfg.Clock.Now()
 	reply := Reply{Rejected: []Rejection{}}
-	recs := make([]intake.Record, 0, len(lines))
-	lineOf := make([]sent, 0, len(lines)) // of recs[i]
+	good := make([]pending, 0, len(lines))
 	for _, l := range lines {
 		ev, id, err := event.Decode(l.b, &d.cfg.Rules, now)
-		code := CodeInvalid
+		code, leaf := CodeInvalid, ""
 		if err == nil {
-			code, err = d.checkPolicy(&ev, pol)
+			leaf, code, err = d.checkPolicy(&ev, pol)
 		}
 		if err != nil {
 			rej := Rejection{Line: l.n, ID: id, Code: code, Error: err.Error()}
@@ -184,24 +194,38 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 			reply.Rejected = append(reply.Rejected, rej)
 			continue
 		}
+		good = append(good, pending{n: l.n, id: id, ev: ev, leaf: leaf})
+	}
+	var claimed []string
+	if len(pol.Regions) > 0 && len(good) > 0 {
+		var err error
+		if good, claimed, err = d.ownership(ctx, pol, good, &reply); err != nil {
+			return Reply{}, err
+		}
+	}
+	recs := make([]intake.Record, 0, len(good))
+	kept := good[:0]
+	for _, l := range good {
+		ev := l.ev
 		ev.ID = StoredID(pol.Name, ev.ID)
 		rec, err := Encode(ev, now)
 		if err != nil {
-			reply.Rejected = append(reply.Rejected, Rejection{Line: l.n, ID: id, Code: CodeInvalid, Error: "line: cannot encode: " + err.Error(), Field: "line"})
+			reply.Rejected = append(reply.Rejected, Rejection{Line: l.n, ID: l.id, Code: CodeInvalid, Error: "line: cannot encode: " + err.Error(), Field: "line"})
 			continue
 		}
 		recs = append(recs, rec)
-		lineOf = append(lineOf, sent{l.n, id})
+		kept = append(kept, l)
 	}
+	good = kept
 	if len(recs) > 0 {
 		out, err := d.in.Append(ctx, recs)
 		if err != nil {
+			d.recent.forget(claimed)
 			if errs.CodeOf(err) == errs.Internal {
 				err = errs.Wrap(errs.Unavailable, "intake", err, "intake log unavailable; nothing in this request was accepted")
 			}
 			return Reply{}, err
 		}
-		conflicts := false
 		for i, o := range out {
 			switch o {
 			case intake.Appended:
@@ -209,32 +233,54 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 			case intake.Duplicate:
 				reply.Duplicates++
 			default:
-				conflicts = true
-				reply.Rejected = append(reply.Rejected, Rejection{Line: lineOf[i].n, ID: lineOf[i].id, Code: CodeIDConflict, Field: "id",
+				reply.Rejected = append(reply.Rejected, Rejection{Line: good[i].n, ID: good[i].id, Code: CodeIDConflict, Field: "id",
 					Error: "id: already accepted with another content (an event id is never reused; the same event again counts as a duplicate)"})
 			}
 		}
-		if conflicts {
-			slices.SortStableFunc(reply.Rejected, func(a, b Rejection) int { return a.Line - b.Line })
-		}
+		d.settle(claimed, good, out)
+	} else {
+		d.recent.forget(claimed)
 	}
+	slices.SortStableFunc(reply.Rejected, func(a, b Rejection) int { return a.Line - b.Line })
 	d.m.observe(&reply)
 	return reply, nil
 }
 
-// sent is an appended line's number and its id as sent.
-type sent struct {
-	n  int
-	id string
+// settle keeps the owners of the reports the log took and drops the claims of cases none of
+// whose reports it took (id conflicts).
+func (d *Door) settle(claimed []string, good []pending, out []intake.Outcome) {
+	if len(claimed) > 0 {
+		took := map[string]bool{}
+		for i, l := range good {
+			if l.ev.Type == event.CaseReported && out[i] != intake.Conflict {
+				took[l.ev.CaseID] = true
+			}
+		}
+		var drop []string
+		for _, id := range claimed {
+			if !took[id] {
+				drop = append(drop, id)
+			}
+		}
+		d.recent.forget(drop)
+	}
+	d.remember(good, out)
 }
 
-// checkPolicy applies the key's policy; it returns the rejection's code with its error.
-func (d *Door) checkPolicy(ev *event.Event, p *Policy) (string, error) {
+// checkPolicy applies the key's policy. It returns a report's leaf region ("" when
+// unlocated), or the rejection's code with its error.
+func (d *Door) checkPolicy(ev *event.Event, p *Policy) (leaf, code string, err error) {
 	if !p.allowsType(ev.Type) {
-		return CodeTypeNotAllowed, &event.FieldError{Field: "type", Reason: "not allowed for this source key"}
+		return "", CodeTypeNotAllowed, &event.FieldError{Field: "type", Reason: "not allowed for this source key"}
 	}
-	if len(p.Regions) > 0 && ev.Type == event.CaseReported {
-		path := d.place.Path(ev)
+	if ev.Type != event.CaseReported || d.cfg.Tree == nil {
+		return "", "", nil
+	}
+	path := d.place.Path(ev)
+	if len(path) > 0 {
+		leaf = path[len(path)-1]
+	}
+	if len(p.Regions) > 0 {
 		ok := false
 		for _, r := range p.Regions {
 			if slices.Contains(path, r) {
@@ -243,10 +289,10 @@ func (d *Door) checkPolicy(ev *event.Event, p *Policy) (string, error) {
 			}
 		}
 		if !ok {
-			return CodeRegionNotAllowed, &event.FieldError{Field: "location", Reason: "outside the regions this source key may report"}
+			return "", CodeRegionNotAllowed, &event.FieldError{Field: "location", Reason: "outside the regions this source key may report"}
 		}
 	}
-	return "", nil
+	return leaf, "", nil
 }
 
 type line struct {

@@ -103,9 +103,10 @@ func New(cfg Config) (*App, error) {
 	}
 	a.AccessLog = al
 	// In a scaled-out deployment the door only appends to the intake streams; the partition
-	// owners (cluster.Manager) aggregate.
+	// owners (cluster.Manager) aggregate. The history store (every partition) tells the door
+	// which region a case belongs to.
 	a.Door = ingest.New(ingest.Config{MaxLines: cfg.MaxLines, MaxBytes: cfg.MaxBytes, Tree: cfg.Tree,
-		Locator: a.locator(), Clock: cfg.Clock, Registry: a.Reg, Logger: cfg.Logger}, a.In)
+		Locator: a.locator(), Clock: cfg.Clock, Registry: a.Reg, Logger: cfg.Logger, Owners: a.Store}, a.In)
 	if !cfg.scaled() {
 		a.Agg = aggregator.New(a.aggConfig("", 0), a.In, a.Store, a.Bus, cfg.Tree, a.locator(), cfg.Clock, a.aggM)
 	}
