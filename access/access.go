@@ -103,6 +103,9 @@ type Principal struct {
 	Roles   Set
 	Regions []string     // region subtrees it is limited to; empty: the whole tree
 	Types   []event.Type // Source: the event types it may send; empty: all
+	// Tenant is the tenant it belongs to (nil: the deployment has no tenants). Its Regions then
+	// lie under the tenant's roots (they are the roots when the config names none).
+	Tenant *Tenant
 }
 
 // Keyring maps secrets to principals. Secrets are kept as SHA-256 digests and compared in
@@ -110,6 +113,7 @@ type Principal struct {
 // came. A configured secret may be given already hashed as "sha256:<64 hex digits>".
 type Keyring struct {
 	entries []keyEntry
+	tenants []*Tenant // the config's tenants: section (nil: none)
 }
 
 type keyEntry struct {
@@ -171,7 +175,15 @@ func (k *Keyring) Clone() *Keyring {
 	if k == nil {
 		return &Keyring{}
 	}
-	return &Keyring{entries: slices.Clone(k.entries)}
+	return &Keyring{entries: slices.Clone(k.entries), tenants: k.tenants}
+}
+
+// Tenants lists the configured tenants (none: the deployment is one tenant, as without them).
+func (k *Keyring) Tenants() []*Tenant {
+	if k == nil {
+		return nil
+	}
+	return k.tenants
 }
 
 // Len is the number of secrets.

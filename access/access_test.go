@@ -13,7 +13,22 @@ func parse(t *testing.T, src string) (*Keyring, error) {
 	if err := yaml.Unmarshal([]byte(src), &doc); err != nil {
 		t.Fatal(err)
 	}
-	return ParseConfig(&doc, "zhili.yaml", func(code string) bool { return strings.HasPrefix(code, "4115") })
+	return ParseConfig(&doc, "zhili.yaml", testPath)
+}
+
+// testPath is a tree of the codes starting with 4115, each code's ancestors its prefixes of 4,
+// 6, 9, 12… digits (4115 → 411502 → 411502001).
+func testPath(code string) []string {
+	if !strings.HasPrefix(code, "4115") {
+		return nil
+	}
+	var out []string
+	for _, n := range []int{4, 6, 9, 12, 15} {
+		if n < len(code) {
+			out = append(out, code[:n])
+		}
+	}
+	return append(out, code)
 }
 
 func TestConfigGrantsWhatItSays(t *testing.T) {

@@ -2,6 +2,7 @@ package access
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -22,15 +23,22 @@ import (
 // A secret may be given hashed ("sha256:<hex>", see Digest). Parsing fails closed: an unknown
 // field, role, region or event type, a missing secret, a source that would also read, or a
 // secret given twice is an error naming the file and line.
-var Sections = []string{"access", "ingest_keys", "view_tokens"}
+//
+// With a tenants: section (see parseTenants) every entry names its tenant:; its regions must lie
+// under the tenant's roots, and an entry without regions is limited to those roots.
+var Sections = []string{"access", "ingest_keys", "view_tokens", "tenants"}
 
 // LegacyViewerRoles are the roles a view_tokens entry holds (what a viewer token could do
 // before roles existed); pii: true adds Officer.
 var LegacyViewerRoles = Of(Screen, Leader, Evaluator)
 
-// ParseConfig reads the principals under Sections from a YAML document node. file names the
-// source in errors; known says whether a region code exists (nil: any code).
-func ParseConfig(doc *yaml.Node, file string, known func(code string) bool) (*Keyring, error) {
+// ParseConfig reads the tenants and the principals under Sections from a YAML document node.
+// file names the source in errors; path gives a region's path in the tree, nil for an unknown
+// code (path nil: any code is known, and no code lies within another).
+func ParseConfig(doc *yaml.Node, file string, path PathFunc) (*Keyring, error) {
+	if path == nil {
+		path = func(code string) []string { return []string{code} }
+	}
 	k := &Keyring{}
 	root := doc
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
@@ -41,6 +49,16 @@ func ParseConfig(doc *yaml.Node, file string, known func(code string) bool) (*Ke
 	}
 	if root.Kind != yaml.MappingNode {
 		return nil, fmt.Errorf("%s:%d: the config must be a mapping", file, root.Line)
+	}
+	// Tenants first: entries name them wherever the section stands.
+	for i := 0; i+1 < len(root.Content); i += 2 {
+		if root.Content[i].Value == "tenants" {
+			ts, err := parseTenants(file, root.Content[i+1], path)
+			if err != nil {
+				return nil, err
+			}
+			k.tenants = ts
+		}
 	}
 	for i := 0; i+1 < len(root.Content); i += 2 {
 		key, val := root.Content[i], root.Content[i+1]
@@ -53,7 +71,7 @@ func ParseConfig(doc *yaml.Node, file string, known func(code string) bool) (*Ke
 			return nil, fmt.Errorf("%s:%d: %s must be a list", file, val.Line, key.Value)
 		}
 		for j, item := range val.Content {
-			secret, p, err := parseEntry(key.Value, item, known)
+			secret, p, err := parseEntry(key.Value, item, path, k.tenants)
 			if err == nil {
 				err = k.Add(secret, p)
 			}
@@ -69,19 +87,20 @@ func ParseConfig(doc *yaml.Node, file string, known func(code string) bool) (*Ke
 	return k, nil
 }
 
-func parseEntry(section string, n *yaml.Node, known func(string) bool) (string, *Principal, error) {
+func parseEntry(section string, n *yaml.Node, path PathFunc, tenants []*Tenant) (string, *Principal, error) {
 	if n.Kind != yaml.MappingNode {
 		return "", nil, fmt.Errorf("must be a mapping")
 	}
 	allowed := map[string][]string{
-		"access":      {"name", "key", "token", "roles", "regions", "region", "types"},
-		"ingest_keys": {"name", "key", "regions", "region", "types"},
-		"view_tokens": {"name", "token", "regions", "region", "pii"},
+		"access":      {"name", "key", "token", "roles", "regions", "region", "types", "tenant"},
+		"ingest_keys": {"name", "key", "regions", "region", "types", "tenant"},
+		"view_tokens": {"name", "token", "regions", "region", "pii", "tenant"},
 	}[section]
 	p := &Principal{}
 	var secret string
 	var roles []string
 	pii, haveRoles := false, false
+	regionsLine := n.Line
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], n.Content[i+1]
 		ok := false
@@ -107,11 +126,26 @@ func parseEntry(section string, n *yaml.Node, known func(string) bool) (string, 
 			var rs []string
 			if rs, err = list(v); err == nil {
 				for _, r := range rs {
-					if known != nil && !known(r) {
+					if path(r) == nil {
 						return "", nil, atLine(v.Line, "unknown region %q", r)
 					}
 				}
-				p.Regions = append(p.Regions, rs...)
+				p.Regions, regionsLine = append(p.Regions, rs...), v.Line
+			}
+		case "tenant":
+			var name string
+			if name, err = scalar(v); err == nil {
+				if len(tenants) == 0 {
+					return "", nil, atLine(v.Line, "tenant %q: no tenants are configured (a tenants: section names them)", name)
+				}
+				for _, t := range tenants {
+					if t.Name == name {
+						p.Tenant = t
+					}
+				}
+				if p.Tenant == nil {
+					return "", nil, atLine(v.Line, "unknown tenant %q (known: %s)", name, tenantNames(tenants))
+				}
 			}
 		case "types":
 			var ts []string
@@ -132,6 +166,19 @@ func parseEntry(section string, n *yaml.Node, known func(string) bool) (string, 
 	}
 	if secret == "" {
 		return "", nil, fmt.Errorf("a key or token is required")
+	}
+	if len(tenants) > 0 {
+		if p.Tenant == nil {
+			return "", nil, fmt.Errorf("a tenant is required when tenants are configured (one of %s)", tenantNames(tenants))
+		}
+		for _, r := range p.Regions {
+			if !p.Tenant.Covers(path(r)) {
+				return "", nil, atLine(regionsLine, "region %q lies outside the roots of tenant %q", r, p.Tenant.Name)
+			}
+		}
+		if len(p.Regions) == 0 {
+			p.Regions = slices.Clone(p.Tenant.Roots) // never the whole tree
+		}
 	}
 	switch section {
 	case "ingest_keys":
@@ -160,6 +207,14 @@ func parseEntry(section string, n *yaml.Node, known func(string) bool) (string, 
 		return "", nil, fmt.Errorf("types apply to source keys only")
 	}
 	return secret, p, nil
+}
+
+func tenantNames(ts []*Tenant) string {
+	names := make([]string, len(ts))
+	for i, t := range ts {
+		names[i] = t.Name
+	}
+	return strings.Join(names, ", ")
 }
 
 // lineError is an error at a line of the file.

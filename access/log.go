@@ -15,10 +15,11 @@ import (
 // principals are named by their configured name.
 type Entry struct {
 	At        time.Time `json:"at"`
-	Principal string    `json:"principal"`       // the principal's configured name
-	Roles     string    `json:"roles,omitempty"` // its roles then
-	Action    string    `json:"action"`          // ActionPII, ActionExport, ActionConfig
-	Object    string    `json:"object"`          // the case id, the export's route and query, the config file
+	Principal string    `json:"principal"`        // the principal's configured name
+	Tenant    string    `json:"tenant,omitempty"` // its tenant, when tenants are configured
+	Roles     string    `json:"roles,omitempty"`  // its roles then
+	Action    string    `json:"action"`           // ActionPII, ActionExport, ActionConfig
+	Object    string    `json:"object"`           // the case id, the export's route and query, the config file
 	Remote    string    `json:"remote,omitempty"`
 }
 

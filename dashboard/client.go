@@ -110,7 +110,11 @@ func (c *Client) subscribe(name string, since *int64) {
 	}
 	if c.authorize != nil {
 		if err := c.authorize(tp); err != nil {
-			c.fail(name, codeForbidden, messageOf(err, "topic not allowed for this viewer"))
+			code := codeForbidden
+			if errs.CodeOf(err) == errs.UnknownTopic {
+				code = codeUnknownTopic // a topic the viewer must not learn exists
+			}
+			c.fail(name, code, messageOf(err, "topic not allowed for this viewer"))
 			return
 		}
 	}

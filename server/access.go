@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"math"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
@@ -57,6 +58,10 @@ type keyring struct {
 // newKeyring builds the server's principals from the configured keyring and the short forms.
 func newKeyring(cfg Config) (*keyring, error) {
 	k := cfg.Access.Clone()
+	if len(k.Tenants()) > 0 && len(cfg.IngestKeys)+len(cfg.ViewTokens) > 0 {
+		// A short form is of no tenant: it would see every tenant's data.
+		return nil, fmt.Errorf("tenants are configured: a key or token given outside the config file (--ingest-key, --view-token) is of no tenant; give it in access, ingest_keys or view_tokens with its tenant")
+	}
 	policies := map[*access.Principal]*ingest.Policy{}
 	for secret, pol := range cfg.IngestKeys {
 		p := &access.Principal{Name: pol.Name, Roles: access.Of(access.Source), Regions: pol.Regions, Types: pol.Types}
@@ -82,7 +87,7 @@ func newKeyring(cfg Config) (*keyring, error) {
 	}
 	for _, p := range k.Principals() {
 		if p.Roles.Has(access.Source) && policies[p] == nil {
-			policies[p] = &ingest.Policy{Name: p.Name, Types: p.Types, Regions: p.Regions}
+			policies[p] = &ingest.Policy{Name: idNamespace(p), Types: p.Types, Regions: p.Regions}
 		}
 	}
 	return &keyring{k, policies}, nil
@@ -107,7 +112,11 @@ func (s *Server) SetAccess(k *access.Keyring, from string) error {
 // for it: an action that cannot be recorded is not done.
 func (s *Server) record(c *fiber.Ctx, action, object string) error {
 	p := principal(c)
-	if err := s.d.AccessLog.Record(access.Entry{Principal: p.Name, Roles: p.Roles.String(), Action: action,
+	var tenant string
+	if p.Tenant != nil {
+		tenant = p.Tenant.Name
+	}
+	if err := s.d.AccessLog.Record(access.Entry{Principal: p.Name, Tenant: tenant, Roles: p.Roles.String(), Action: action,
 		Object: object, Remote: c.IP()}); err != nil {
 		return errs.Wrap(errs.Internal, "access_log", err, "cannot record the access")
 	}
@@ -115,15 +124,27 @@ func (s *Server) record(c *fiber.Ctx, action, object string) error {
 }
 
 // accessLog serves the access log's newest entries: GET /api/v1/access-log?limit=N (default
-// 200, at most 10,000), oldest first.
+// 200, at most 10,000), oldest first. An admin of a tenant gets the entries of its tenant and
+// of the tenants under it only (see tenantEntries).
 func (s *Server) accessLog(c *fiber.Ctx) error {
 	n := c.QueryInt("limit", 200)
 	if n < 1 || n > 10000 {
 		return errs.E(errs.Invalid, "limit", "limit must be 1 to 10000")
 	}
-	es, err := s.d.AccessLog.Tail(n)
+	p := principal(c)
+	want := n
+	if p.Tenant != nil {
+		want = math.MaxInt32 // the whole window Tail reads, filtered below
+	}
+	es, err := s.d.AccessLog.Tail(want)
 	if err != nil {
 		return errs.Wrap(errs.Internal, "access_log", err, "cannot read the access log")
+	}
+	if p.Tenant != nil {
+		es = s.tenantEntries(p.Tenant, es)
+		if len(es) > n {
+			es = es[len(es)-n:]
+		}
 	}
 	if es == nil {
 		es = []access.Entry{}

@@ -188,8 +188,8 @@ func (s *Server) regions(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	if r := s.d.Tree.Get(root); r == nil {
-		return errs.E(errs.NotFound, "root", "unknown region %q", root)
+	if r := s.d.Tree.Get(root); r == nil || !s.inTenant(v, r.Code) {
+		return unknownRegion("root", root)
 	} else if !s.allows(v, r.Code) {
 		return errs.E(errs.Forbidden, "root", "token may not see region %s", r.Code)
 	}
@@ -205,6 +205,7 @@ func (s *Server) regions(c *fiber.Ctx) error {
 	if err != nil {
 		return errs.Wrap(errs.NotFound, "root", err, "unknown region")
 	}
+	s.trimTenantParents(v, fc)
 	// Regions are stored in WGS-84; screens get the display CRS (the one live points use), or
 	// the one they ask for.
 	crs := c.Query("crs", s.cfg.DisplayCRS)
@@ -275,8 +276,8 @@ func (s *Server) regionParam(c *fiber.Ctx, v *access.Principal) (code string, de
 		}
 	}
 	r := s.d.Tree.Get(code)
-	if r == nil {
-		return "", 0, errs.E(errs.NotFound, "region", "unknown region %q", code)
+	if r == nil || !s.inTenant(v, r.Code) {
+		return "", 0, unknownRegion("region", code)
 	}
 	if !s.allows(v, r.Code) {
 		return "", 0, errs.E(errs.Forbidden, "region", "token may not see region %s", r.Code)
@@ -420,8 +421,8 @@ func (s *Server) caseTimeline(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if len(recs) == 0 {
-		return errs.E(errs.NotFound, "id", "no events for case %q", id)
+	if len(recs) == 0 || !s.caseInTenant(v, recs) {
+		return unknownCase(id)
 	}
 	type item struct {
 		event.Event

@@ -208,9 +208,18 @@ func (s *Server) authorizeTopic(v *access.Principal) func(dashboard.Topic) error
 		code := t.Region
 		if code == "root" {
 			code = s.d.Tree.Root.Code
+			if !s.inTenant(v, code) {
+				// "root" is a word every token knows: naming the tree's top says nothing of
+				// another tenant, nor does this reply name its code.
+				return errs.E(errs.Forbidden, "region", "token may not see region root: subscribe to its own region")
+			}
 		}
 		if s.d.Tree.Get(code) == nil {
 			return nil // the source reports unknown regions
+		}
+		if !s.inTenant(v, code) {
+			// The reply of a region that does not exist (the sources' own).
+			return errs.E(errs.UnknownTopic, "region", "unknown region %q", t.Region)
 		}
 		if !s.allows(v, code) {
 			return errs.E(errs.Forbidden, "region", "token may not see region %s", code)

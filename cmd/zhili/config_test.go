@@ -56,6 +56,11 @@ func TestServeConfigFailsClosed(t *testing.T) {
 		// A flag's key given the entries of its list section: refused, never one unscoped secret.
 		{"listen: 127.0.0.1:0\nview_token:\n  - {token: t, region: \"411502001\"}\n", `zhili.yaml:2: config key "view_token" takes one value, not a list or map (the list of entries is "view_tokens")`},
 		{"ingest_key: {key: k, regions: [\"411502001\"]}\n", `zhili.yaml:1: config key "ingest_key" takes one value`},
+		// With tenants, a secret of the command line (of no tenant) is refused.
+		{"tenants:\n  - {name: laocheng, roots: [\"411502001\"]}\nview_tokens:\n  - {token: t, tenant: laocheng}\ningest_keys:\n  - {key: k2, tenant: laocheng}\n",
+			"zhili.yaml: tenants are configured: --ingest-key and --view-token"},
+		{"tenant:\n  - {name: a, roots: [\"411502001\"]}\n", `zhili.yaml:1: config key "tenant" takes one value, not a list or map (the list of entries is "tenants")`},
+		{"tenants:\n  - {name: a, roots: [\"411502001\"]}\nview_tokens:\n  - {token: t}\n", "zhili.yaml:4: view_tokens[0]: a tenant is required"},
 	} {
 		dir := t.TempDir()
 		cfg := filepath.Join(dir, "zhili.yaml")

@@ -123,12 +123,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err := file.checkKeys(fs, access.Sections...); err != nil {
 		return err
 	}
-	principals, err := access.ParseConfig(&file.Doc, file.Path, func(code string) bool { return tree.Get(code) != nil })
+	principals, err := access.ParseConfig(&file.Doc, file.Path, tree.Path)
 	if err != nil {
 		return err
 	}
+	tenants := len(principals.Tenants()) > 0
+	if tenants && (f.ingestKey != "" || f.viewToken != "") {
+		// A secret given outside the file has no tenant: it would see every tenant's data.
+		return fmt.Errorf("%s: tenants are configured: --ingest-key and --view-token (or ZHILI_INGEST_KEY, ZHILI_VIEW_TOKEN, ingest_key:, view_token:) are of no tenant; give each secret in access, ingest_keys or view_tokens with its tenant", file.Path)
+	}
 	sources, readers := principals.Count(access.Of(access.Source)), principals.Count(access.Readers)
-	if f.demo && (f.ingestKey == "" && sources == 0 || f.viewToken == "" && readers == 0) {
+	if f.demo && !tenants && (f.ingestKey == "" && sources == 0 || f.viewToken == "" && readers == 0) {
 		// Generated once per data directory, so bookmarked screen URLs survive a restart.
 		k, t, err := demoAccess(f.data)
 		if err != nil {
@@ -210,10 +215,11 @@ func reloadAccess(a *app.App, fs *flag.FlagSet, path string, tree *geo.Tree) (in
 	if err := file.checkKeys(fs, access.Sections...); err != nil {
 		return 0, err
 	}
-	k, err := access.ParseConfig(&file.Doc, file.Path, func(code string) bool { return tree.Get(code) != nil })
+	k, err := access.ParseConfig(&file.Doc, file.Path, tree.Path)
 	if err != nil {
 		return 0, err
 	}
+	// The same checks as at start: with tenants, SetAccess refuses the command line's secrets.
 	return k.Len(), a.Srv.SetAccess(k, path)
 }
 
