@@ -172,6 +172,14 @@ func migrateDuckDB(ctx context.Context, db *sql.DB) error {
 	return nil
 }
 
+// ctxCause makes a query's error wrap its context's error once the context is done: DuckDB
+// may answer an interrupted statement with its own "Interrupted" error.
+func ctxCause(ctx context.Context, err *error) {
+	if *err != nil && ctx.Err() != nil && !errors.Is(*err, ctx.Err()) {
+		*err = fmt.Errorf("%w: %w", ctx.Err(), *err)
+	}
+}
+
 func unavailable(err error, msg string) error {
 	return errs.Wrap(errs.Unavailable, "duckdb", err, msg)
 }
@@ -383,7 +391,8 @@ func (d *DuckDB) Replay(ctx context.Context, fn func(Record) error) error {
 }
 
 // CaseEvents returns the case's records, personal fields included, ordered by (At, Offset).
-func (d *DuckDB) CaseEvents(ctx context.Context, caseID string) ([]Record, error) {
+func (d *DuckDB) CaseEvents(ctx context.Context, caseID string) (_ []Record, qerr error) {
+	defer ctxCause(ctx, &qerr)
 	if err := d.check(); err != nil {
 		return nil, err
 	}
@@ -529,7 +538,8 @@ func filter(from, to time.Time, category string, types []event.Type) (string, []
 }
 
 // Series counts events per time bucket; see SeriesQuery and PlanSeries.
-func (d *DuckDB) Series(ctx context.Context, q SeriesQuery) ([]Point, error) {
+func (d *DuckDB) Series(ctx context.Context, q SeriesQuery) (_ []Point, qerr error) {
+	defer ctxCause(ctx, &qerr)
 	if err := d.check(); err != nil {
 		return nil, err
 	}
@@ -565,7 +575,8 @@ func (d *DuckDB) Series(ctx context.Context, q SeriesQuery) ([]Point, error) {
 // RegionCounts counts events per child region of q.Region (the RegionPath element at
 // q.Depth+1), or per descendant at q.Level when it is deeper, ordered by region code. Regions
 // without events are absent.
-func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount, error) {
+func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) (_ []RegionCount, qerr error) {
+	defer ctxCause(ctx, &qerr)
 	if err := d.check(); err != nil {
 		return nil, err
 	}
@@ -627,7 +638,8 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 }
 
 // Cube counts events per region at the query's level × time bucket.
-func (d *DuckDB) Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error) {
+func (d *DuckDB) Cube(ctx context.Context, q CubeQuery) (_ []CubeSeries, qerr error) {
+	defer ctxCause(ctx, &qerr)
 	if err := d.check(); err != nil {
 		return nil, err
 	}

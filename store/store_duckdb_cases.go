@@ -12,7 +12,8 @@ import (
 // nanosecond), filtered on that report's region and category, with all the case's records,
 // personal fields included, ordered by (At, Offset); cases come in order of first report, then
 // case id. One ordered query, streamed: only one case is held at a time.
-func (d *DuckDB) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, recs []Record) error) error {
+func (d *DuckDB) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, recs []Record) error) (qerr error) {
+	defer ctxCause(ctx, &qerr)
 	if err := d.check(); err != nil {
 		return err
 	}
