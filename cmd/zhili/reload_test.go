@@ -33,6 +33,35 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// serveInProcess runs `zhili serve --config cfg --data dir` in the test's process until the
+// test ends, and returns its base URL and its stderr.
+func serveInProcess(t *testing.T, cfg, dir string) (string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- runServe(ctx, []string{"--config", cfg, "--data", dir, "--listen", "127.0.0.1:0"}, &bytes.Buffer{}, stderr)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if m := listeningRE.FindStringSubmatch(stderr.String()); m != nil {
+			return m[1], stderr
+		} else if time.Now().After(deadline) {
+			t.Fatalf("not listening: %s", stderr.String())
+		}
+	}
+}
+
+var listeningRE = regexp.MustCompile(`listening on (http://\S+)`)
+
 // TestAccessReloadOnSIGHUP: tokens in the config file change without a restart; a config that
 // does not parse is refused and the current list kept.
 func TestAccessReloadOnSIGHUP(t *testing.T) {
@@ -44,28 +73,7 @@ func TestAccessReloadOnSIGHUP(t *testing.T) {
 		}
 	}
 	write("access:\n  - {name: old, token: t-old, roles: [screen]}\n  - {name: src, key: k, roles: [source]}\n")
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--config", cfg, "--data", dir, "--listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("not listening: %s", stderr.String())
-		}
-	}
+	base, stderr := serveInProcess(t, cfg, dir)
 	status := func(token string) int {
 		resp, err := http.Get(base + "/api/v1/regions?depth=0&token=" + token)
 		if err != nil {

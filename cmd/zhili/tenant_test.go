@@ -1,12 +1,9 @@
 package main
 
 import (
-	"bytes"
-	"context"
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -27,28 +24,7 @@ func TestTenantsReloadChecked(t *testing.T) {
 		}
 	}
 	write("view_tokens:\n  - {token: t-lc, tenant: laocheng}\n")
-	ctx, cancel := context.WithCancel(context.Background())
-	var stderr syncBuffer
-	done := make(chan error, 1)
-	go func() {
-		done <- runServe(ctx, []string{"--config", cfg, "--data", dir, "--listen", "127.0.0.1:0"}, &bytes.Buffer{}, &stderr)
-	}()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case <-done:
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
-	var base string
-	for deadline := time.Now().Add(30 * time.Second); base == ""; time.Sleep(20 * time.Millisecond) {
-		if m := regexp.MustCompile(`listening on (http://\S+)`).FindStringSubmatch(stderr.String()); m != nil {
-			base = m[1]
-		} else if time.Now().After(deadline) {
-			t.Fatalf("not listening: %s", stderr.String())
-		}
-	}
+	base, stderr := serveInProcess(t, cfg, dir)
 	status := func(token, root string) int {
 		resp, err := http.Get(base + "/api/v1/regions?depth=0&root=" + root + "&token=" + token)
 		if err != nil {

@@ -90,7 +90,13 @@ type wsClient struct {
 
 func dialWS(t *testing.T, addr string, topics ...string) *wsClient {
 	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws?token="+testToken, nil)
+	return dialWSToken(t, addr, testToken, topics...)
+}
+
+// dialWSToken opens /ws with token and subscribes to topics.
+func dialWSToken(t *testing.T, addr, token string, topics ...string) *wsClient {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws?token="+token, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

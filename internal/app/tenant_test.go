@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fasthttp/websocket"
 	"github.com/xuri/excelize/v2"
 	"gopkg.in/yaml.v3"
 
@@ -329,7 +328,7 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 	// Live topics: the other tenant's answer as one that does not exist; the own one is served
 	// with its own figures only.
 	wsStart := time.Now()
-	ws := dialTenantWS(t, a.Addr, "tok-lc")
+	ws := dialWSToken(t, a.Addr, "tok-lc")
 	errOf := func(topic string) (string, string) {
 		t.Helper()
 		_ = ws.c.WriteJSON(map[string]any{"op": "sub", "topic": topic})
@@ -362,45 +361,13 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 		n, _ := totals["new_today"].(float64)
 		return n == nLC
 	})
-	mq := dialTenantWS(t, a.Addr, "tok-mq")
+	mq := dialWSToken(t, a.Addr, "tok-mq")
 	_ = mq.c.WriteJSON(map[string]any{"op": "sub", "topic": "cases:" + laocheng})
 	m := mq.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["topic"] == "cases:"+laocheng })
 	if m["op"] != "error" || m["code"] != "unknown_topic" {
 		t.Errorf("minquan on laocheng's cases topic: %v", m)
 	}
 	t.Logf("live topics checked in %s", time.Since(wsStart).Round(time.Millisecond))
-}
-
-// dialTenantWS opens /ws with token.
-func dialTenantWS(t *testing.T, addr, token string) *wsClient {
-	t.Helper()
-	c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/ws?token="+token, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := &wsClient{c: c, msgs: make(chan map[string]any, 1024)}
-	go func() {
-		defer close(w.msgs)
-		for {
-			_, b, err := c.ReadMessage()
-			if err != nil {
-				return
-			}
-			var arr []map[string]any
-			if len(b) > 0 && b[0] == '[' {
-				_ = json.Unmarshal(b, &arr)
-			} else {
-				var m map[string]any
-				_ = json.Unmarshal(b, &m)
-				arr = []map[string]any{m}
-			}
-			for _, m := range arr {
-				w.msgs <- m
-			}
-		}
-	}()
-	t.Cleanup(func() { c.Close() })
-	return w
 }
 
 // TestTenantRoutesCovered keeps the access table and the isolation test together: every route
