@@ -107,7 +107,23 @@ type Event struct {
 	Satisfaction string     `json:"satisfaction,omitempty"`
 	Reporter     *Reporter  `json:"reporter,omitempty"`
 	Summary      string     `json:"summary,omitempty"`
+	// CloseReason says how a case.closed ended it when not by a normal 办结 ("" = fixed):
+	// not_fixed, duplicate, transferred or cancelled (CloseReasons).
+	CloseReason string `json:"close_reason,omitempty"`
+	// CategoryText is the source system's own wording of the category (case.reported), kept
+	// when an import maps it to a code, and always when the code is CategoryUnmapped.
+	CategoryText string `json:"category_text,omitempty"`
 }
+
+// CloseReasons are the values of case.closed's close_reason besides "" (fixed, the default).
+var CloseReasons = []string{"not_fixed", "duplicate", "transferred", "cancelled"}
+
+// CategoryUnmapped is the category of a report whose source category has no code (an import's
+// lenient mode): its category_text keeps the source's wording. Every deployment accepts it.
+const CategoryUnmapped = "unmapped"
+
+// MaxCategoryText is the longest category_text, in characters.
+const MaxCategoryText = 200
 
 // Flow returns the event's direction on the H-shaped platform.
 func (e *Event) Flow() Flow {

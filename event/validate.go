@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -95,6 +96,8 @@ type wire struct {
 	Satisfaction string          `json:"satisfaction"`
 	Reporter     *Reporter       `json:"reporter"`
 	Summary      string          `json:"summary"`
+	CloseReason  string          `json:"close_reason"`
+	CategoryText string          `json:"category_text"`
 }
 
 // Decode parses one JSON event and validates it against r at time now. On failure it returns a
@@ -240,12 +243,13 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 	e = Event{ID: w.ID, Type: t, CaseID: w.CaseID, At: at, Source: w.Source, Category: w.Category,
 		Priority: w.Priority, Location: w.Location, Region: w.Region, Address: w.Address, Dept: w.Dept,
 		WhistleID: w.WhistleID, WhistleKind: w.WhistleKind, Depts: w.Depts, Stage: w.Stage,
-		Satisfaction: w.Satisfaction, Reporter: w.Reporter, Summary: w.Summary}
+		Satisfaction: w.Satisfaction, Reporter: w.Reporter, Summary: w.Summary,
+		CloseReason: w.CloseReason, CategoryText: w.CategoryText}
 
 	if e.Source != "" && !r.Sources[e.Source] {
 		return e, ferr("source", "unknown source %q", e.Source)
 	}
-	if e.Category != "" && !r.Categories[e.Category] {
+	if e.Category != "" && e.Category != CategoryUnmapped && !r.Categories[e.Category] {
 		return e, ferr("category", "unknown category %q", e.Category)
 	}
 	switch e.Priority {
@@ -320,6 +324,22 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 	default:
 		return e, ferr("satisfaction", "must be satisfied, basically or unsatisfied")
 	}
+	if e.CloseReason != "" {
+		if t != CaseClosed {
+			return e, ferr("close_reason", "only on case.closed")
+		}
+		if !slices.Contains(CloseReasons, e.CloseReason) {
+			return e, ferr("close_reason", "must be not_fixed, duplicate, transferred or cancelled")
+		}
+	}
+	if e.CategoryText != "" {
+		if t != CaseReported {
+			return e, ferr("category_text", "only on case.reported")
+		}
+		if n := utf8.RuneCountInString(e.CategoryText); n > MaxCategoryText {
+			return e, ferr("category_text", "too long (%d chars, max %d)", n, MaxCategoryText)
+		}
+	}
 
 	// Per-type requirements.
 	switch t {
@@ -337,9 +357,8 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		if e.Dept == "" {
 			return e, ferr("dept", "required on case.dispatched")
 		}
-		if e.Deadline == nil {
-			return e, ferr("deadline", "required on case.dispatched")
-		}
+		// Without a deadline the dispatch counts for its department everywhere, and the case is
+		// left out of on-time rates and overdue clocks (no deadline to be late against).
 	case CaseSigned, CaseReturned:
 		if e.Dept == "" {
 			return e, ferr("dept", "required on %s", t)

@@ -29,7 +29,10 @@ func TestDecodeNamesFieldAndReason(t *testing.T) {
 		{`{"type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00"}`, "id: required"},
 		{`{"id":"e1","type":"case.accepted","at":"2026-11-27T08:15:30+08:00"}`, "case_id: required"},
 		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:26:00+08:00"}`, "at: more than 5m0s in the future"},
-		{`{"id":"e1","type":"case.dispatched","case_id":"C1","at":"2026-11-27T08:15:30+08:00","dept":"d"}`, "deadline: required on case.dispatched"},
+		{`{"id":"e1","type":"case.dispatched","case_id":"C1","at":"2026-11-27T08:15:30+08:00"}`, "dept: required on case.dispatched"},
+		{`{"id":"e1","type":"case.closed","case_id":"C1","at":"2026-11-27T08:15:30+08:00","close_reason":"fixed"}`, "close_reason: must be"},
+		{`{"id":"e1","type":"case.resolved","case_id":"C1","at":"2026-11-27T08:15:30+08:00","close_reason":"duplicate"}`, "close_reason: only on case.closed"},
+		{`{"id":"e1","type":"case.closed","case_id":"C1","at":"2026-11-27T08:15:30+08:00","category_text":"Noise"}`, "category_text: only on case.reported"},
 		{`{"id":"e1","type":"whistle.blown","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","whistle_kind":"advance"}`, "depts: required"},
 		{`{"id":"e1","type":"whistle.answered","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","dept":"d","stage":"flew"}`, "stage: must be"},
 		{`{"id":"e1","type":"whistle.evaluated","case_id":"C1","at":"2026-11-27T08:15:30+08:00","whistle_id":"W","dept":"d","score":6}`, "score: out of range"},
@@ -72,5 +75,28 @@ func TestSplitPIIAndFlow(t *testing.T) {
 	if e.Flow() != FlowHorizontal || (&Event{Type: CaseReported, Source: "grid"}).Flow() != FlowUp ||
 		(&Event{Type: CaseDispatched}).Flow() != FlowDown || (&Event{Type: CaseSigned}).Flow() != FlowNone {
 		t.Fatal("flows")
+	}
+}
+
+// A dispatch without a deadline, a closing with its reason and an unmapped category with the
+// source's wording are accepted and keep what they say.
+func TestDecodeOptionalDeadlineCloseReasonCategoryText(t *testing.T) {
+	r := DefaultRules()
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	e, _, err := Decode([]byte(`{"id":"e2","type":"case.dispatched","case_id":"C1","at":"2026-11-27T08:20:00+08:00","dept":"county.housing"}`), &r, now)
+	if err != nil || e.Deadline != nil || e.Dept != "county.housing" {
+		t.Fatalf("dispatch without deadline: %+v, %v", e, err)
+	}
+	e, _, err = Decode([]byte(`{"id":"e3","type":"case.closed","case_id":"C1","at":"2026-11-27T09:00:00+08:00","close_reason":"duplicate"}`), &r, now)
+	if err != nil || e.CloseReason != "duplicate" {
+		t.Fatalf("closed as duplicate: %+v, %v", e, err)
+	}
+	e, _, err = Decode([]byte(`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"unmapped","category_text":"Noise - Residential","region":"1"}`), &r, now)
+	if err != nil || e.Category != CategoryUnmapped || e.CategoryText != "Noise - Residential" {
+		t.Fatalf("unmapped category: %+v, %v", e, err)
+	}
+	long := strings.Repeat("字", MaxCategoryText+1)
+	if _, _, err = Decode([]byte(`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"unmapped","category_text":"`+long+`","region":"1"}`), &r, now); err == nil || !strings.HasPrefix(err.Error(), "category_text: too long") {
+		t.Fatalf("long category_text: %v", err)
 	}
 }
