@@ -170,12 +170,23 @@
       send({ op: 'sub', topic, since: ts.seq });
     }
 
-    // noteAt keeps the server's clock (skew and UTC offset) from a message's "at".
+    // noteAt keeps the server's clock (skew and UTC offset) from a message's "at". A message
+    // arrives after its "at" (queues, a busy page), so "at" - now underestimates the skew by
+    // that delay: the skew is the largest sample of the last minute (the least delayed
+    // message), so the pages of one wall keep the same second even when one of them lags.
+    const skewSamples = []; // [performance.now(), at - Date.now()]
     function noteAt(at) {
       if (!at) return;
       state.lastDataAt = at;
       const ms = Date.parse(at);
-      if (Number.isFinite(ms)) state.skewMs = ms - Date.now();
+      if (Number.isFinite(ms)) {
+        const t = performance.now();
+        skewSamples.push([t, ms - Date.now()]);
+        while (skewSamples.length > 1 && (t - skewSamples[0][0] > 60000 || skewSamples.length > 256)) skewSamples.shift();
+        let best = -Infinity;
+        for (const x of skewSamples) best = Math.max(best, x[1]);
+        state.skewMs = best;
+      }
       const tzMin = window.Zhili.time.offsetOf(at);
       const tzChanged = tzMin !== null && tzMin !== state.tzMin;
       if (tzChanged) state.tzMin = tzMin;
