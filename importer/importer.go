@@ -53,8 +53,8 @@ type Mapping struct {
 	// CategoryOf transforms the category column's value into a taxonomy code (nil:
 	// NormalizeCategory).
 	CategoryOf func(string) string
-	// DueAfter, when positive, gives a dispatch without a usable due time the deadline
-	// created + DueAfter. Zero: such a dispatch is not sent and reported as a row error.
+	// DueAfter, when positive, invents the deadline created + DueAfter for a dispatch without a
+	// usable due time. Zero (the default): such a dispatch is sent without a deadline.
 	DueAfter time.Duration
 }
 
@@ -378,25 +378,29 @@ func (b *builder) build(rec []string, row, line int) (evs []wireEvent, errs []Ro
 	evs = append(evs, rep)
 
 	if dept := b.get(rec, "dept"); dept != "" {
+		// The dispatch is sent whenever the row names a department; its deadline only when the
+		// row has a usable due time (or DueAfter invents one).
 		id := EventID(caseID, "dispatched")
+		dis := wireEvent{ID: id, Type: typeDispatched, CaseID: caseID, At: fmtTime(created), Dept: dept}
 		var deadline time.Time
 		if s := b.get(rec, "due"); s != "" {
-			if d, err := ParseTime(s, m.TZ); err == nil && d.After(created) {
+			d, err := ParseTime(s, m.TZ)
+			switch {
+			case err != nil:
+				rerr(id, m.Due, "%v: case.dispatched sent without a deadline", err)
+			case !d.After(created):
+				rerr(id, m.Due, "due time %s is not after the created time %s: case.dispatched sent without a deadline", fmtTime(d), fmtTime(created))
+			default:
 				deadline = d
 			}
 		}
 		if deadline.IsZero() && m.DueAfter > 0 {
 			deadline = created.Add(m.DueAfter)
 		}
-		if deadline.IsZero() {
-			col := m.Due
-			if col == "" {
-				col = "due"
-			}
-			rerr(id, col, "no due time after the created time (a dispatch needs a deadline; see --due-after): case.dispatched not sent")
-		} else {
-			evs = append(evs, wireEvent{ID: id, Type: typeDispatched, CaseID: caseID, At: fmtTime(created), Dept: dept, Deadline: fmtTime(deadline)})
+		if !deadline.IsZero() {
+			dis.Deadline = fmtTime(deadline)
 		}
+		evs = append(evs, dis)
 	}
 	end := func(kind, typ, col string) {
 		s := b.get(rec, col)

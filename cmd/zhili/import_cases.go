@@ -33,7 +33,7 @@ func runImportCases(ctx context.Context, args []string, stdout, stderr io.Writer
 	source := fs.String("source", "", "source code of the cases when there is no source column (default hotline12345)")
 	errorsPath := fs.String("errors", "", "per-row error report `file` (CSV; default FILE.errors.csv next to the input, written only when there are errors)")
 	batch := fs.Int("batch", 2000, "events per request")
-	dueAfter := fs.Duration("due-after", 0, "deadline of a dispatch without a due time: created + this (0: such a dispatch is reported, not sent)")
+	dueAfter := fs.Duration("due-after", 0, "invent deadlines: a dispatch without a usable due time gets created + this (0: it is sent without a deadline)")
 	quiet := fs.Bool("quiet", false, "no progress bar")
 	config := fs.String("config", "", "YAML config `file` (keys named as the flags)")
 	fs.Usage = func() {
