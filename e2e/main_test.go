@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"testing"
 
@@ -41,11 +40,7 @@ var shared struct {
 // reconnects), not on the CPU. Four at a time on two CPUs starved pages of CPU time.
 func TestMain(m *testing.M) {
 	flag.Parse()
-	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
-	if !set && runtime.GOMAXPROCS(0) < 3 {
-		_ = flag.Set("test.parallel", "3")
-	}
+	testsvc.DefaultParallel(3)
 	code := m.Run()
 	closeShared()
 	os.Exit(code)

@@ -29,6 +29,7 @@ import (
 // TestAccessTableWalked sends every route of the access table with a secret of every role, and
 // with none: a route admits exactly the roles the table names, and a source key never reads.
 func TestAccessTableWalked(t *testing.T) {
+	t.Parallel()
 	k := &access.Keyring{}
 	secrets := map[access.Role]string{}
 	for _, r := range access.AllRoles() {
@@ -115,6 +116,7 @@ func TestAccessTableWalked(t *testing.T) {
 
 // TestCaseIDsOfAnyUTF8: a case id with Chinese characters and a space is stored and fetched.
 func TestCaseIDsOfAnyUTF8(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, t.TempDir())
 	base := "http://" + a.Addr
 	id := "信阳-0001 甲"
@@ -147,6 +149,7 @@ func TestCaseIDsOfAnyUTF8(t *testing.T) {
 // TestQueryCostsBounded: a period query that would cost without bound is refused with a named
 // reason before it reaches the store.
 func TestQueryCostsBounded(t *testing.T) {
+	t.Parallel()
 	// A county of 4 townships × 300 grids: a long daily review is many locations × many steps.
 	regions := []*geo.Region{{Code: "C", Name: "县", Geometry: rectPoly(114, 32, 114.4, 32.3)}}
 	for tw := range 4 {
@@ -230,6 +233,7 @@ func (s *askedStore) Cases(ctx context.Context, q store.CaseQuery, fn func(strin
 // TestIngestBodyGuards: a POST without a source key is answered before its body is read; a gzip
 // body is inflated only up to the byte limit; an unknown encoding is refused by name.
 func TestIngestBodyGuards(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, t.TempDir())
 	base := "http://" + a.Addr
 
@@ -289,6 +293,7 @@ func TestIngestBodyGuards(t *testing.T) {
 // TestAccessLogRecords: reading personal fields and exporting are recorded with the principal's
 // name and never its secret; the admin reads the log, no one else.
 func TestAccessLogRecords(t *testing.T) {
+	t.Parallel()
 	k := &access.Keyring{}
 	for _, p := range []struct {
 		secret string

@@ -180,6 +180,7 @@ func metricValue(t *testing.T, base, name string) float64 {
 // A batch with good lines, bad lines and duplicates: the per-line report, the stored rows, the
 // counters and the live topics all agree, and personal fields never reach a screen.
 func TestIngestBatchGoodBadDuplicates(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, t.TempDir())
 	defer a.Shutdown(context.Background())
 	base := "http://" + a.Addr
@@ -303,6 +304,7 @@ func waitStored(t *testing.T, a *App, n int64) {
 }
 
 func TestIngestLimitsAndAuth(t *testing.T) {
+	t.Parallel()
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MaxLines: 3, MaxBytes: 1000,
 		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
 	if err != nil {
@@ -385,6 +387,7 @@ func TestIngestLimitsAndAuth(t *testing.T) {
 // Period queries over HTTP: series buckets in the deployment time zone, counts per child
 // region, and a case timeline with personal fields masked.
 func TestSeriesCountsAndTimeline(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, t.TempDir())
 	defer a.Shutdown(context.Background())
 	base := "http://" + a.Addr
@@ -504,6 +507,7 @@ func TestSeriesCountsAndTimeline(t *testing.T) {
 // The hotspot topic counts live reports per grid, and after a restart starts from the history
 // store without counting anything twice.
 func TestHotspotsLiveAndAfterRestart(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	a := startApp(t, dir)
 	base := "http://" + a.Addr
@@ -579,6 +583,7 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 // Hotspots for a past period from the history store: Gi* per grid, and emerging classes per
 // grid over daily steps.
 func TestPeriodHotspotsAPI(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, t.TempDir())
 	defer a.Shutdown(context.Background())
 	base := "http://" + a.Addr
@@ -666,6 +671,7 @@ func TestPeriodHotspotsAPI(t *testing.T) {
 // The whistle board: a whistle posted through the API appears on whistles:root with each
 // summoned department's stages and deadlines; an answer arrives as a delta.
 func TestWhistleBoardLive(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, t.TempDir())
 	defer a.Shutdown(context.Background())
 	base := "http://" + a.Addr

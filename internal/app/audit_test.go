@@ -22,6 +22,7 @@ import (
 // The three-rate audit over the API on a hand-checked fixture (the same cases as the governance
 // unit test, through ingest, the store and the audit), and its CSV and XLSX exports read back.
 func TestAuditRatesAndExports(t *testing.T) {
+	t.Parallel()
 	a := startApp(t, t.TempDir())
 	defer a.Shutdown(context.Background())
 	auditFixture(t, a)
@@ -29,6 +30,7 @@ func TestAuditRatesAndExports(t *testing.T) {
 
 // The same audit with the history in ClickHouse.
 func TestAuditRatesClickHouse(t *testing.T) {
+	t.Parallel()
 	_, _, dsn := services(t)
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, ClickHouse: dsn,
 		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
@@ -221,6 +223,7 @@ func auditFixture(t *testing.T, a *App) {
 // repeats_limit keeps the page's download bounded however many repeat links a period has: the
 // newest first, with the total beside them; a bad limit is refused with its name.
 func TestAuditRepeatsLimit(t *testing.T) {
+	// Not parallel: it lowers dashboard.MaxAuditCases for the process.
 	a := startApp(t, t.TempDir())
 	defer a.Shutdown(context.Background())
 	base := "http://" + a.Addr

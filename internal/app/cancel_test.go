@@ -197,7 +197,8 @@ func goroutines(funcs ...string) []string {
 	return out
 }
 
-// waitNoGoroutines fails when goroutines in funcs are still there after within.
+// waitNoGoroutines fails when goroutines in funcs are still there after within. It looks at
+// the whole process: the tests that use it do not run in parallel.
 func waitNoGoroutines(t *testing.T, within time.Duration, funcs ...string) {
 	t.Helper()
 	deadline := time.Now().Add(within)

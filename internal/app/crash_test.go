@@ -21,6 +21,7 @@ import (
 // kill -9 the server during a sustained ingest; after restart every acknowledged event is stored
 // exactly once, and the overview snapshot matches a recount from the store.
 func TestKill9DuringIngest(t *testing.T) {
+	t.Parallel()
 	if testing.Short() {
 		t.Skip("crash test")
 	}

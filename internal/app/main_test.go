@@ -1,11 +1,17 @@
 package app
 
 import (
+	"flag"
 	"os"
 	"testing"
 
 	"zhili/internal/testsvc"
 )
 
-// TestMain stops the ClickHouse server that the package's tests share (testsvc.SharedClickHouse).
-func TestMain(m *testing.M) { os.Exit(testsvc.RunShared(m)) }
+// TestMain runs the tests four at a time unless -parallel is given (they mostly wait on servers
+// and timers) and stops the ClickHouse server they share (testsvc.SharedClickHouse).
+func TestMain(m *testing.M) {
+	flag.Parse()
+	testsvc.DefaultParallel(4)
+	os.Exit(testsvc.RunShared(m))
+}

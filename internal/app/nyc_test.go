@@ -26,6 +26,7 @@ import (
 // reported, closed → resolved and closed); the audit's p50 and p90 time to close per agency
 // equal a plain recomputation from the CSV written here.
 func TestNYCAuditTimeToClose(t *testing.T) {
+	t.Parallel()
 	dir := nycdata.Dir(t)
 	ny, err := time.LoadLocation("America/New_York")
 	if err != nil {

@@ -141,6 +141,7 @@ func waitCase(t *testing.T, base, c string, want ...string) {
 // answers); town A's key still acts on it and town A's token still reads it, with only A's
 // events in it.
 func TestCaseOwnership(t *testing.T) {
+	t.Parallel()
 	o := newOwnership()
 	dir := t.TempDir()
 	cfg := Config{DataDir: dir, IngestKeys: o.keys, ViewTokens: o.tokens}
@@ -173,6 +174,7 @@ func TestCaseOwnership(t *testing.T) {
 // Scaled out (Redis intake, ClickHouse store, two servers): a server that never saw the report
 // asks ClickHouse, and refuses town B's key the same way.
 func TestCaseOwnershipScaledOut(t *testing.T) {
+	t.Parallel()
 	r, _, dsn := services(t)
 	o := newOwnership()
 	start := func(role, name string) *App {

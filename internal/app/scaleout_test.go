@@ -229,6 +229,7 @@ func eventually(t *testing.T, within time.Duration, check func() string) {
 // Two aggregators and two servers on one Redis and one ClickHouse give the same snapshots,
 // series, counts and hotspot answers as one embedded process fed the same events.
 func TestScaleOutMatchesEmbedded(t *testing.T) {
+	t.Parallel()
 	r, _, dsn := services(t)
 	lines := feedLines(4000, 7)
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 4, Tenant: "match"}
@@ -507,6 +508,7 @@ func checkExactlyOnce(t *testing.T, st store.Store, parts int, acked map[string]
 // kill -9 one aggregator process mid-batch: the other takes its partitions over with their
 // pending intake entries; nothing is lost, nothing counted twice.
 func TestAggregatorKill9Takeover(t *testing.T) {
+	t.Parallel()
 	r, _, dsn := services(t)
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 4, Tenant: "kill"}
 	cfg, _ := json.Marshal(sc)
@@ -569,6 +571,7 @@ func TestScaleChildProcess(t *testing.T) {
 // Redis away under load: screens keep their state with a stale flag, ingest answers 503
 // with Retry-After (never a silent drop), and everything resumes; the final counts match.
 func TestRedisOutage(t *testing.T) {
+	t.Parallel()
 	r, _, dsn := services(t)
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 2, Tenant: "outage"}
 	sc.start(t, RoleAggregator, "agg")
@@ -639,6 +642,7 @@ func TestRedisOutage(t *testing.T) {
 // Restart a server process: its clients reconnect and resume, seeing either the deltas they
 // missed without a gap in sequence numbers, or a fresh snapshot.
 func TestServerRestartResume(t *testing.T) {
+	t.Parallel()
 	r, _, dsn := services(t)
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 2, Tenant: "restart"}
 	sc.start(t, RoleAggregator, "agg")
@@ -707,6 +711,7 @@ func dialWSResume(t *testing.T, addr, topic string, since int64) *wsClient {
 // kill -9 ClickHouse in the middle of a sustained stream, restart it: every accepted event ends
 // up in ClickHouse exactly once, and the live overview matches a recount from it.
 func TestClickHouseKill9UnderLoad(t *testing.T) {
+	t.Parallel()
 	r, ch, dsn := ownServices(t)
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 2, Tenant: "chkill"}
 	sc.start(t, RoleAggregator, "agg")
@@ -742,6 +747,7 @@ func TestClickHouseKill9UnderLoad(t *testing.T) {
 // One process with the embedded intake log and bus, history in ClickHouse (--clickhouse alone):
 // events are stored once, and a restart rebuilds the same live state from ClickHouse.
 func TestClickHouseSingleProcess(t *testing.T) {
+	t.Parallel()
 	_, _, dsn := services(t)
 	dir := t.TempDir()
 	open := func() *App {

@@ -46,6 +46,7 @@ func TestServerChildProcess(t *testing.T) {
 // SIGTERM during a sustained ingest: the process exits within its bound, every acknowledged
 // event is in the history store, and WebSocket clients are closed rather than left hanging.
 func TestSIGTERMDrains(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	cmd, addr, lines := startChild(t, "TestServerChildProcess", "ZHILI_CHILD_DIR", dir)
 	// Wait for readiness, then hold a WebSocket open.

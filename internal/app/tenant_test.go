@@ -53,6 +53,7 @@ func tenantKeyring(t *testing.T) *access.Keyring {
 
 // TestTenantIsolation: embedded (DuckDB, file intake, in-process bus).
 func TestTenantIsolation(t *testing.T) {
+	t.Parallel()
 	start := time.Now()
 	a := startWith(t, Config{Access: tenantKeyring(t)})
 	tenantIsolation(t, a, 1)
@@ -61,6 +62,7 @@ func TestTenantIsolation(t *testing.T) {
 
 // TestTenantIsolationClickHouseRedis: ClickHouse history, Redis intake and bus (real servers).
 func TestTenantIsolationClickHouseRedis(t *testing.T) {
+	t.Parallel()
 	r, _, dsn := services(t)
 	start := time.Now()
 	a := startWith(t, Config{Access: tenantKeyring(t), Redis: r.URL, ClickHouse: dsn, Partitions: 2, Tenant: "tenants",
@@ -374,6 +376,7 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 // that reads data is tried across tenants above, or is named here with the reason it needs no
 // tenant check. A new route fails until it is one or the other.
 func TestTenantRoutesCovered(t *testing.T) {
+	t.Parallel()
 	covered := map[string]string{
 		"/api/v1/regions":        "isolation test",
 		"/api/v1/series":         "isolation test",
