@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,23 +14,139 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"zhili/geo"
 	"zhili/ingest"
 	"zhili/internal/app"
+	"zhili/internal/nycdata"
 	"zhili/server"
 )
 
-const testKey = "k"
+const (
+	testKey   = "k"
+	testToken = "t"
+)
+
+// stored is an event as GET /api/v1/cases/{id} shows it.
+type stored struct {
+	ID           string
+	Type         string
+	At           string
+	Category     string
+	CategoryText string `json:"category_text"`
+	Dept         string
+	Deadline     *string
+	Region       string
+	Location     *struct{ Lon, Lat float64 }
+	Satisfaction string
+	CloseReason  string   `json:"close_reason"`
+	RegionPath   []string `json:"region_path"`
+}
+
+// caseEvents waits until the server's history holds n events of a case, and returns them by
+// type (the last of each type).
+func caseEvents(t *testing.T, base, id string, n int) map[string]stored {
+	t.Helper()
+	var got struct{ Events []stored }
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		got.Events = nil
+		resp, err := http.Get(base + "/api/v1/cases/" + url.PathEscape(id) + "?token=" + testToken)
+		if err == nil {
+			if resp.StatusCode == http.StatusOK {
+				err = json.NewDecoder(resp.Body).Decode(&got)
+			}
+			resp.Body.Close()
+		}
+		if err == nil && len(got.Events) >= n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("case %s: %d events stored, want %d (%v)", id, len(got.Events), n, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if len(got.Events) != n {
+		t.Fatalf("case %s: %d events stored, want %d: %+v", id, len(got.Events), n, got.Events)
+	}
+	out := map[string]stored{}
+	for _, e := range got.Events {
+		out[e.Type] = e
+	}
+	return out
+}
+
+// recorder proxies to target and keeps every event line sent through it.
+func recorder(t *testing.T, target string) (string, func() []wireEvent) {
+	u, _ := url.Parse(target)
+	proxy := httputil.NewSingleHostReverseProxy(u)
+	var mu sync.Mutex
+	var lines []wireEvent
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		for _, l := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+			var ev wireEvent
+			if json.Unmarshal(l, &ev) == nil {
+				lines = append(lines, ev)
+			}
+		}
+		mu.Unlock()
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		r.ContentLength = int64(len(body))
+		proxy.ServeHTTP(w, r)
+	}))
+	t.Cleanup(s.Close)
+	return s.URL, func() []wireEvent {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]wireEvent(nil), lines...)
+	}
+}
+
+// fakeServer accepts every line and records it.
+func fakeServer(t *testing.T, got *[]wireEvent) string {
+	var mu sync.Mutex
+	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		n := 0
+		mu.Lock()
+		for _, l := range bytes.Split(bytes.TrimSpace(body), []byte("\n")) {
+			var ev wireEvent
+			if json.Unmarshal(l, &ev) == nil {
+				*got = append(*got, ev)
+				n++
+			}
+		}
+		mu.Unlock()
+		fmt.Fprintf(w, `{"accepted":%d,"duplicates":0,"rejected":[]}`, n)
+	}))
+	t.Cleanup(s.Close)
+	return s.URL
+}
+
+// lastSent returns the last version sent of each event id.
+func lastSent(evs []wireEvent) map[string]wireEvent {
+	out := map[string]wireEvent{}
+	for _, e := range evs {
+		out[e.ID] = e
+	}
+	return out
+}
 
 // startServer runs the real server (DuckDB history, file intake, demo region tree).
-func startServer(t *testing.T) string {
+func startServer(t *testing.T) string { return startServerTree(t, nil, nil) }
+
+// startServerTree runs the real server on a region tree (nil: the demo county) in a zone.
+func startServerTree(t *testing.T, tree *geo.Tree, loc *time.Location) string {
 	t.Helper()
-	a, err := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond,
+	a, err := app.New(app.Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tick: 50 * time.Millisecond, Tree: tree, Loc: loc,
 		IngestKeys: map[string]*ingest.Policy{testKey: {Name: "import"}},
-		ViewTokens: map[string]server.Viewer{"t": {Name: "test"}}})
+		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,21 +212,24 @@ func TestImportZhiliPreset(t *testing.T) {
 	if calls.Load() < 2 {
 		t.Fatalf("the 503 was not retried: %d calls", calls.Load())
 	}
-	want := Report{Rows: 8, Cases: 6, Events: 12, Accepted: 11, Duplicates: 0}
-	got := rep
-	got.Errors = nil
-	if fmt.Sprint(got) != fmt.Sprint(want) {
-		t.Fatalf("report %+v, want %+v", got, want)
+	// C1 4 events, C2 1, C5 4 (closed before created: clamped), C6 3 (its category sent again
+	// as unmapped), C7 1, C8 2 (dispatched without a deadline).
+	if rep.Rows != 8 || rep.Cases != 6 || rep.Imported != 6 || rep.Events != 15 || rep.Accepted != 15 || rep.Duplicates != 0 ||
+		fmt.Sprint(rep.Skipped) != "map[created_unreadable:1 id_missing:1]" || len(rep.Rejected) != 0 ||
+		fmt.Sprint(rep.Sent) != "map[case.closed:3 case.dispatched:3 case.reported:6 case.resolved:3]" ||
+		fmt.Sprint(rep.Warnings) != "map[category_refused:1 time_order:1]" || fmt.Sprint(rep.Unmapped) != "map[Free Text Stuff:1]" {
+		t.Fatalf("report %+v", rep)
 	}
 	type e struct {
 		row, line             int
 		caseID, evtID, column string
+		warn                  bool
 	}
 	wantErrs := []e{
-		{3, 4, "", "", "case_id"},
-		{4, 5, "C4", "", "reported_at"},
-		{5, 6, "C5", "C5:closed", "closed_at"},
-		{6, 7, "C6", "C6:reported", "category"},
+		{3, 4, "", "", "case_id", false},
+		{4, 5, "C4", "", "reported_at", false},
+		{5, 6, "C5", "C5:resolved", "closed_at", true},
+		{6, 7, "C6", "C6:reported", "category", true},
 	}
 	check := func(rep Report) {
 		t.Helper()
@@ -118,25 +238,37 @@ func TestImportZhiliPreset(t *testing.T) {
 		}
 		for i, w := range wantErrs {
 			g := rep.Errors[i]
-			if (e{g.Row, g.Line, g.CaseID, g.EventID, g.Field}) != w || g.Error == "" {
+			if (e{g.Row, g.Line, g.CaseID, g.EventID, g.Field, g.Warning}) != w || g.Error == "" {
 				t.Errorf("error %d: %+v, want %+v", i, g, w)
 			}
 		}
 	}
 	check(rep)
-	if !strings.Contains(rep.Errors[3].Error, `unknown category "free-text-stuff"`) {
-		t.Errorf("category rejection: %q", rep.Errors[3].Error)
+	if !strings.Contains(rep.Errors[3].Error, `refused category "free-text-stuff"`) || !strings.Contains(rep.Errors[3].Error, "sent as unmapped") {
+		t.Errorf("category fallback: %q", rep.Errors[3].Error)
 	}
-	if !strings.Contains(rep.Errors[2].Error, "before the created time") {
+	if !strings.Contains(rep.Errors[2].Error, "before the dispatch") || !strings.Contains(rep.Errors[2].Error, "clamped to 2025-03-05T10:00:00+08:00") {
 		t.Errorf("closed before created: %q", rep.Errors[2].Error)
 	}
 
-	// Importing again: every sent event is a duplicate, the same rows are in error.
+	// What landed: C5 closed at its created time, C6 unmapped, C8 dispatched without a deadline.
+	c5 := caseEvents(t, base, "C5", 4)
+	if c5["case.closed"].At != "2025-03-05T10:00:00+08:00" || c5["case.resolved"].At != "2025-03-05T10:00:00+08:00" {
+		t.Errorf("C5 %+v", c5)
+	}
+	if c6 := caseEvents(t, base, "C6", 3); c6["case.reported"].Category != CategoryUnmapped {
+		t.Errorf("C6 %+v", c6)
+	}
+	if c8 := caseEvents(t, base, "C8", 2); c8["case.dispatched"].Dept != "county.eco-env" || c8["case.dispatched"].Deadline != nil {
+		t.Errorf("C8 %+v", c8)
+	}
+
+	// Importing again: every sent event is a duplicate, the same rows are reported.
 	rep2, err := Run(ctx, strings.NewReader(zhiliCSV), m, Options{URL: base, Key: testKey})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep2.Events != 12 || rep2.Accepted != 0 || rep2.Duplicates != 11 {
+	if rep2.Events != 15 || rep2.Accepted != 0 || rep2.Duplicates != 15 {
 		t.Fatalf("re-import %+v", rep2)
 	}
 	check(rep2)
@@ -199,104 +331,131 @@ func TestParseTimeAndCategory(t *testing.T) {
 	}
 }
 
-// The NYC preset on the first 50 rows of the 311 sample: every row is imported or reported.
+// The NYC preset on the real 311 sample, into a server whose regions are NYC's community
+// districts: every row is imported or reported, statuses become closings with their reasons.
 func TestImportNYC311Sample(t *testing.T) {
-	src := filepath.Join("..", "..", "shared", "data", "nyc", "311_sample.csv")
+	dir := nycdata.Dir(t)
+	src := filepath.Join(dir, "311_sample.csv")
 	f, err := os.Open(src)
-	if err != nil {
-		if os.Getenv("ZHILI_REQUIRE_SERVICES") == "1" {
-			t.Fatal(err)
-		}
-		t.Skipf("no NYC sample: %v", err)
-	}
-	defer f.Close()
-	cr := csv.NewReader(f)
-	cr.LazyQuotes = true
-	cr.FieldsPerRecord = -1
-	header, err := cr.Read()
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows [][]string
-	for len(rows) < 50 {
-		rec, err := cr.Read()
-		if err != nil {
-			t.Fatal(err)
-		}
-		rows = append(rows, rec)
+	cr := csv.NewReader(f)
+	cr.LazyQuotes = true
+	cr.FieldsPerRecord = -1
+	rows, err := cr.ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
 	}
-	path := filepath.Join(t.TempDir(), "nyc50.csv")
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.Write(header)
-	w.WriteAll(rows)
-	os.WriteFile(path, buf.Bytes(), 0o644)
+	header, rows := rows[0], rows[1:]
+	tree := nycdata.Tree(t, dir)
 
-	// Expected lines, computed independently from the rows.
+	// Expected lines, computed from the rows with the sample's README rules.
 	col := map[string]int{}
 	for i, h := range header {
 		col[h] = i
 	}
 	ny := Presets["nyc311"].TZ
-	var reported, dispatched, ended, noLocation int
+	var reported, dispatched, closed, notResolved int
+	unlocated := 0
+	var dupID, fixedID, noViolationID, placedByBoard string
 	for _, r := range rows {
-		created, err := ParseTime(r[col["created_date"]], ny)
-		if r[col["unique_key"]] == "" || err != nil {
+		if r[col["unique_key"]] == "" {
 			continue
 		}
-		reported++
-		if r[col["latitude"]] == "" || r[col["longitude"]] == "" {
-			noLocation++
+		if _, err := ParseTime(r[col["created_date"]], ny); err != nil {
+			continue
 		}
+		board := NYCCommunityBoard(r[col["community_board"]])
+		noPoint := r[col["latitude"]] == "" || r[col["longitude"]] == ""
+		if noPoint && (board == "" || tree.Get(board) == nil) {
+			unlocated++
+			continue
+		}
+		if noPoint && placedByBoard == "" && r[col["agency"]] != "" && r[col["closed_date"]] == "" {
+			placedByBoard = r[col["unique_key"]]
+		}
+		reported++
 		if r[col["agency"]] != "" {
 			dispatched++
 		}
-		if c := r[col["closed_date"]]; c != "" {
-			if ct, err := ParseTime(c, ny); err == nil && !ct.Before(created) {
-				ended += 2 // resolved (at closed: no resolved column) and closed
+		if r[col["status"]] == "Closed" && r[col["closed_date"]] != "" {
+			closed++
+			res := strings.ToLower(r[col["resolution_description"]])
+			switch {
+			case strings.Contains(res, "duplicate"):
+				notResolved++
+				dupID = r[col["unique_key"]]
+			case strings.Contains(res, "does not fall under"), strings.Contains(res, "can not be processed"):
+				notResolved++
+			case strings.Contains(res, "no evidence of the violation"):
+				noViolationID = r[col["unique_key"]]
+			case strings.Contains(res, "took action to fix the condition"):
+				fixedID = r[col["unique_key"]]
 			}
 		}
 	}
 
-	base := startServer(t)
-	m := Presets["nyc311"]
-	// The demo tree holds no NYC community districts: the server would reject their codes, so
-	// send locations only (a point outside every region is accepted as unlocated).
-	m.Region = ""
-	m.DueAfter = 72 * time.Hour
-	in, _ := os.Open(path)
+	base := startServerTree(t, tree, ny)
+	u, sent := recorder(t, base)
+	in, _ := os.Open(src)
 	defer in.Close()
 	var progress bytes.Buffer
-	rep, err := Run(context.Background(), in, m, Options{URL: base, Key: testKey, Batch: 16, Progress: &progress})
+	rep, err := Run(context.Background(), in, Presets["nyc311"], Options{URL: u, Key: testKey, Batch: 500, Progress: &progress, ProgressEvery: time.Nanosecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%+v", rep)
-	if rep.Rows != 50 || rep.Cases != reported || rep.Events != reported+dispatched+ended {
-		t.Fatalf("report %+v; want 50 rows, %d cases, %d+%d+%d events", rep, reported, reported, dispatched, ended)
+	var summary bytes.Buffer
+	rep.WriteSummary(&summary)
+	t.Logf("\n%s", summary.String())
+	if rep.Rows != 1000 || rep.Cases != reported || rep.Imported != reported || rep.Skipped["no_location"] != unlocated ||
+		rep.Sent["case.reported"] != reported || rep.Sent["case.dispatched"] != dispatched ||
+		rep.Sent["case.closed"] != closed || rep.Sent["case.resolved"] != closed-notResolved {
+		t.Fatalf("report %+v; want %d cases (%d unlocated), %d dispatched, %d closed of which %d not resolved",
+			rep, reported, unlocated, dispatched, closed, notResolved)
 	}
-	serverRejected := 0
-	inError := map[int]bool{}
-	for _, e := range rep.Errors {
-		if e.Row < 1 || e.Row > 50 || e.Error == "" {
-			t.Fatalf("bad row error %+v", e)
+	if rep.Accepted+rep.Duplicates != rep.Events || len(rep.Rejected) != 0 || rep.Duplicates != 0 {
+		t.Fatalf("accepted %d + duplicates %d != events %d; rejected %v", rep.Accepted, rep.Duplicates, rep.Events, rep.Rejected)
+	}
+	// No dispatch is lost for want of a due date (998 rows have none), and none is invented.
+	last := lastSent(sent())
+	withDeadline := 0
+	reasons := map[string]int{}
+	for _, e := range last {
+		if e.Type == typeDispatched && e.Deadline != "" {
+			withDeadline++
 		}
-		inError[e.Row] = true
-		if e.EventID != "" {
-			serverRejected++
-			if e.Field != "location" || !strings.HasSuffix(e.EventID, ":reported") {
-				t.Errorf("unexpected rejection %+v", e)
-			}
+		if e.Type == typeClosed {
+			reasons[e.CloseReason]++
+		}
+		if e.Type == typeReported && (e.Category == CategoryUnmapped) != (NYCCategory(e.CategoryText) == "") {
+			t.Errorf("%s: category %q, text %q", e.ID, e.Category, e.CategoryText)
 		}
 	}
-	if rep.Accepted+rep.Duplicates+serverRejected != rep.Events || serverRejected != noLocation {
-		t.Fatalf("accepted %d + duplicates %d + rejected %d != events %d (rows without location: %d)",
-			rep.Accepted, rep.Duplicates, serverRejected, rep.Events, noLocation)
+	if withDeadline != 2 || reasons["duplicate"] == 0 || reasons["transferred"] == 0 || reasons["not_fixed"] == 0 || reasons[""] == 0 {
+		t.Errorf("deadlines %d, close reasons %v", withDeadline, reasons)
 	}
-	if !strings.Contains(progress.String(), "importing") {
-		t.Errorf("no progress bar: %q", progress.String())
+	t.Logf("close reasons %v, unmapped %v", reasons, rep.Unmapped)
+
+	// What landed.
+	if e := caseEvents(t, base, dupID, 3); e["case.closed"].Type == "" || e["case.resolved"].Type != "" {
+		t.Errorf("duplicate %s: %+v", dupID, e)
 	}
-	if rep.Accepted == 0 {
-		t.Fatal("nothing accepted")
+	if last[EventID(dupID, "closed")].CloseReason != "duplicate" || last[EventID(noViolationID, "closed")].CloseReason != "not_fixed" ||
+		last[EventID(fixedID, "closed")].CloseReason != "" {
+		t.Errorf("close reasons sent: %+v %+v %+v", last[EventID(dupID, "closed")], last[EventID(noViolationID, "closed")], last[EventID(fixedID, "closed")])
+	}
+	if e := caseEvents(t, base, fixedID, 4); e["case.resolved"].Type == "" || e["case.closed"].Type == "" {
+		t.Errorf("fixed %s: %+v", fixedID, e)
+	}
+	if e := caseEvents(t, base, placedByBoard, 2); len(e["case.reported"].RegionPath) != 3 || e["case.reported"].Location != nil {
+		t.Errorf("placed by its board %s: %+v", placedByBoard, e)
+	}
+	if !strings.Contains(progress.String(), "rows") || !strings.Contains(progress.String(), "events") || strings.Contains(progress.String(), "B/s") {
+		t.Errorf("progress: %q", progress.String())
+	}
+	if !strings.Contains(summary.String(), "1,000") || !strings.Contains(summary.String(), "case.dispatched") {
+		t.Errorf("summary:\n%s", summary.String())
 	}
 }

@@ -83,10 +83,12 @@ func TestImportRegionsFromGCJ02(t *testing.T) {
 }
 
 // fakeIngest implements enough of the ingest reply contract: NDJSON lines, a missing id or an
-// unreadable `at` rejected with the line's number, ids remembered to count duplicates.
-func fakeIngest(t *testing.T, key string) *httptest.Server {
+// unreadable `at` rejected with the line's number, ids remembered with their content to count
+// duplicates and refuse another content under a known id (id_conflict); every line kept.
+func fakeIngest(t *testing.T, key string) (*httptest.Server, func() []map[string]any) {
 	var mu sync.Mutex
-	seen := map[string]bool{}
+	seen := map[string]string{}
+	var lines []map[string]any
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/api/v1/events" || r.Header.Get("Authorization") != "Bearer "+key {
 			http.Error(w, `{"error":{"code":"unauthorized","reason":"key"}}`, http.StatusUnauthorized)
@@ -95,6 +97,7 @@ func fakeIngest(t *testing.T, key string) *httptest.Server {
 		type rej struct {
 			Line  int    `json:"line"`
 			ID    string `json:"id,omitempty"`
+			Code  string `json:"code"`
 			Error string `json:"error"`
 		}
 		reply := struct {
@@ -108,32 +111,45 @@ func fakeIngest(t *testing.T, key string) *httptest.Server {
 		for i, line := range strings.Split(strings.TrimRight(string(body), "\n"), "\n") {
 			var ev struct{ ID, At string }
 			if err := json.Unmarshal([]byte(line), &ev); err != nil {
-				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, Error: "line: invalid JSON"})
+				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, Code: "invalid", Error: "line: invalid JSON"})
 				continue
 			}
+			var all map[string]any
+			json.Unmarshal([]byte(line), &all)
+			lines = append(lines, all)
 			if ev.ID == "" {
-				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, Error: "id: required"})
+				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, Code: "invalid", Error: "id: required"})
 				continue
 			}
 			if _, err := time.Parse(time.RFC3339Nano, ev.At); err != nil {
-				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, ID: ev.ID, Error: "at: not an RFC 3339 time with offset"})
+				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, ID: ev.ID, Code: "invalid", Error: "at: not an RFC 3339 time with offset"})
 				continue
 			}
-			if seen[ev.ID] {
-				reply.Duplicates++
-			} else {
-				seen[ev.ID] = true
+			switch prev, ok := seen[ev.ID]; {
+			case !ok:
+				seen[ev.ID] = line
 				reply.Accepted++
+			case prev == line:
+				reply.Duplicates++
+			default:
+				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, ID: ev.ID, Code: "id_conflict", Error: "id: already used for another event"})
 			}
 		}
 		json.NewEncoder(w).Encode(reply)
 	}))
 	t.Cleanup(s.Close)
-	return s
+	return s, func() []map[string]any {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]map[string]any(nil), lines...)
+	}
 }
 
+// squeeze collapses runs of spaces (the summary table's alignment).
+func squeeze(s string) string { return strings.Join(strings.Fields(s), " ") }
+
 func TestImportCases(t *testing.T) {
-	srv := fakeIngest(t, "k")
+	srv, _ := fakeIngest(t, "k")
 	dir := t.TempDir()
 	in := filepath.Join(dir, "cases.csv")
 	os.WriteFile(in, []byte("id,created,agency,type,closed,lat,lon\n"+
@@ -147,10 +163,15 @@ func TestImportCases(t *testing.T) {
 	if err := runImport(context.Background(), args, &out, &errb); err != nil {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
-	// A1: reported, dispatched, resolved, closed; A2 skipped; A3: reported only (closed before
-	// created: neither resolved, at the closed time, nor closed is sent).
-	if !strings.Contains(out.String(), "rows 3, cases 2, events 5: accepted 5, duplicates 0, rejected 0; row errors 3") {
-		t.Fatalf("summary %q", out.String())
+	// A1: reported, dispatched, resolved, closed; A2 skipped; A3: reported, and resolved and
+	// closed at its created time (closed before created: clamped and flagged).
+	sum := squeeze(out.String())
+	for _, want := range []string{"读取行 rows read 3", "已导入 imported (cases) 2", "跳过 skipped (not sent) 1 created_unreadable 1",
+		"事件 events sent 7", "接受 accepted 7", "重复 duplicates 0", "拒绝 rejected 0", "case.closed 2", "警告 warnings 1 time_order 1",
+		"columns not in the file: updated status resolution"} {
+		if !strings.Contains(sum, want) {
+			t.Fatalf("summary lacks %q:\n%s", want, out.String())
+		}
 	}
 	report := filepath.Join(dir, "cases.errors.csv")
 	b, err := os.ReadFile(report)
@@ -158,8 +179,9 @@ func TestImportCases(t *testing.T) {
 		t.Fatal(err)
 	}
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) != 4 || lines[0] != "row,line,case_id,event_id,field,error" || !strings.HasPrefix(lines[1], "2,3,A2,,created,") ||
-		!strings.HasPrefix(lines[2], "3,4,A3,A3:resolved,closed,") || !strings.HasPrefix(lines[3], "3,4,A3,A3:closed,closed,") {
+	if len(lines) != 3 || lines[0] != "row,line,case_id,event_id,field,error,severity,kind" ||
+		!strings.HasPrefix(lines[1], "2,3,A2,,created,") || !strings.HasSuffix(lines[1], ",error,created_unreadable") ||
+		!strings.HasPrefix(lines[2], "3,4,A3,A3:resolved,closed,") || !strings.HasSuffix(lines[2], ",warning,time_order") {
 		t.Fatalf("error report:\n%s", b)
 	}
 	// Again, flags after the file, report elsewhere: all duplicates, exit status still 0.
@@ -169,14 +191,14 @@ func TestImportCases(t *testing.T) {
 	if err := runImport(context.Background(), args, &out, &errb); err != nil {
 		t.Fatalf("%v\n%s", err, errb.String())
 	}
-	if !strings.Contains(out.String(), "events 5: accepted 0, duplicates 5") {
+	if sum := squeeze(out.String()); !strings.Contains(sum, "事件 events sent 7") || !strings.Contains(sum, "接受 accepted 0") || !strings.Contains(sum, "重复 duplicates 7") {
 		t.Fatalf("re-import summary %q", out.String())
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Fatal(err)
 	}
 	// A failed import (wrong key) is an error; an unknown mapped column is named.
-	if err := runImport(context.Background(), []string{"cases", "--url", srv.URL, "--key", "bad", "--quiet", "--preset", "nyc311", "--map", "id=id,created=created,dept=,category=type,closed=,lat=,lon=,region=,address=,due=", in}, &out, &errb); err == nil || !strings.Contains(err.Error(), "401") {
+	if err := runImport(context.Background(), []string{"cases", "--url", srv.URL, "--key", "bad", "--quiet", "--preset", "nyc311", "--map", "id=id,created=created,dept=,category=type,closed=,lat=lat,lon=lon,region=,address=,due=", in}, &out, &errb); err == nil || !strings.Contains(err.Error(), "401") {
 		t.Fatalf("bad key: %v", err)
 	}
 	if err := runImport(context.Background(), []string{"cases", "--url", srv.URL, "--quiet", in}, &out, &errb); err == nil || !strings.Contains(err.Error(), `"case_id"`) {
