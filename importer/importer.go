@@ -468,6 +468,60 @@ func (b *builder) build(rec []string, row, line int) (items []item, errs []RowEr
 		return refuse("created_missing", m.Created, "created time missing: row skipped")
 	}
 
+	// Place: a plausible point, else the recorded region.
+	repID := EventID(caseID, "reported")
+	var loc *location
+	var pointKind, pointWhy string // why a given point is not used
+	lonS, latS := b.get(rec, "lon"), b.get(rec, "lat")
+	if lonS != "" || latS != "" {
+		lon, e1 := strconv.ParseFloat(lonS, 64)
+		lat, e2 := strconv.ParseFloat(latS, 64)
+		p := Point{Lat: lat, Lon: lon}
+		null := lon == 0 && lat == 0
+		for _, n := range b.opt.NullPoints {
+			null = null || metres(p, n) <= nullPointTolerance
+		}
+		switch {
+		case e1 != nil || e2 != nil || math.IsNaN(lat) || math.IsNaN(lon):
+			pointKind, pointWhy = "coordinates_unreadable", fmt.Sprintf("coordinates %q,%q unreadable", latS, lonS)
+		case math.Abs(lat) > 90 || math.Abs(lon) > 180:
+			pointKind, pointWhy = "coordinates_out_of_range", fmt.Sprintf("coordinates %s,%s out of range (latitude and longitude swapped?)", latS, lonS)
+		case null:
+			pointKind, pointWhy = "null_point", fmt.Sprintf("point %s,%s is a placeholder for an unknown place", latS, lonS)
+		case b.bounds != nil && !b.bounds.Contains(p):
+			pointKind, pointWhy = "out_of_bounds", fmt.Sprintf("point %s,%s outside the plausible bounds %s", latS, lonS, b.bounds)
+		default:
+			loc = &location{Lon: lon, Lat: lat}
+			if m.CRS != "" && m.CRS != "wgs84" {
+				loc.CRS = m.CRS
+			}
+		}
+	}
+	region, why := b.region(rec)
+	if loc == nil && region == "" {
+		// One error says all: the point not used, the region not known.
+		var parts []string
+		for _, x := range []string{pointWhy, why} {
+			if x != "" {
+				parts = append(parts, x)
+			}
+		}
+		if len(parts) == 0 {
+			parts = append(parts, "no point and no region")
+		}
+		return refuse("no_location", m.colName("lat"), "%s: row skipped (a report needs a point or a known region)", strings.Join(parts, "; "))
+	}
+	if pointWhy != "" {
+		where := "sent without a location"
+		if region != "" {
+			where += ", placed in its recorded region " + region
+		}
+		issue(true, pointKind, repID, m.colName("lat"), "%s: %s", pointWhy, where)
+	}
+	if loc == nil && why != "" {
+		issue(true, "region_unresolved", repID, m.colName("region"), "%s: placed in %s (the district)", why, region)
+	}
+
 	// Category.
 	raw := b.get(rec, "category")
 	code, mapped := b.category(raw)
@@ -489,44 +543,6 @@ func (b *builder) build(rec []string, row, line int) (items []item, errs []RowEr
 	text := truncate(raw, maxCategoryText)
 	if text == code {
 		text = ""
-	}
-
-	// Place: a plausible point, else the recorded region.
-	repID := EventID(caseID, "reported")
-	var loc *location
-	lonS, latS := b.get(rec, "lon"), b.get(rec, "lat")
-	if lonS != "" || latS != "" {
-		lon, e1 := strconv.ParseFloat(lonS, 64)
-		lat, e2 := strconv.ParseFloat(latS, 64)
-		p := Point{Lat: lat, Lon: lon}
-		null := lon == 0 && lat == 0
-		for _, n := range b.opt.NullPoints {
-			null = null || metres(p, n) <= nullPointTolerance
-		}
-		switch {
-		case e1 != nil || e2 != nil || math.IsNaN(lat) || math.IsNaN(lon):
-			issue(true, "coordinates_unreadable", repID, m.colName("lat"), "coordinates %q,%q unreadable: sent without a location", latS, lonS)
-		case math.Abs(lat) > 90 || math.Abs(lon) > 180:
-			issue(true, "coordinates_out_of_range", repID, m.colName("lat"), "coordinates %s,%s out of range (latitude and longitude swapped?): sent without a location", latS, lonS)
-		case null:
-			issue(true, "null_point", repID, m.colName("lat"), "point %s,%s is a placeholder for an unknown place: sent without a location", latS, lonS)
-		case b.bounds != nil && !b.bounds.Contains(p):
-			issue(true, "out_of_bounds", repID, m.colName("lat"), "point %s,%s outside the plausible bounds %s: sent without a location", latS, lonS, b.bounds)
-		default:
-			loc = &location{Lon: lon, Lat: lat}
-			if m.CRS != "" && m.CRS != "wgs84" {
-				loc.CRS = m.CRS
-			}
-		}
-	}
-	region, why := b.region(rec)
-	switch {
-	case loc == nil && region == "" && why != "":
-		return refuse("no_location", m.colName("lat"), "no usable point, and the region is not known (%s): row skipped (a report needs one)", why)
-	case loc == nil && region == "":
-		return refuse("no_location", m.colName("lat"), "no usable point and no region: row skipped (a report needs one)")
-	case loc == nil && why != "":
-		issue(true, "region_unresolved", repID, m.colName("region"), "%s: placed in %s (the district)", why, region)
 	}
 
 	source := b.get(rec, "source")
@@ -689,7 +705,7 @@ func (b *builder) build(rec []string, row, line int) (items []item, errs []RowEr
 func (b *builder) region(rec []string) (code, why string) {
 	m := b.m
 	district := b.get(rec, "district")
-	var whys []string
+	var whys, names []string
 	for _, f := range []string{"region", "district"} {
 		v := b.get(rec, f)
 		if v == "" || code != "" {
@@ -716,8 +732,11 @@ func (b *builder) region(rec []string) (code, why string) {
 		case isDigits(v):
 			code = v
 		default:
-			whys = append(whys, fmt.Sprintf("%q is a name and no region tree was given (--regions or --token)", v))
+			names = append(names, strconv.Quote(v))
 		}
+	}
+	if len(names) > 0 {
+		whys = append(whys, strings.Join(names, ", ")+" not looked up: no region tree was given (--regions or --token)")
 	}
 	return code, strings.Join(whys, "; ")
 }

@@ -51,6 +51,17 @@ type stored struct {
 // type (the last of each type).
 func caseEvents(t *testing.T, base, id string, n int) map[string]stored {
 	t.Helper()
+	out := map[string]stored{}
+	for _, e := range caseEventList(t, base, id, n) {
+		out[e.Type] = e
+	}
+	return out
+}
+
+// caseEventList waits until the server's history holds n events of a case, and returns them
+// in the server's order.
+func caseEventList(t *testing.T, base, id string, n int) []stored {
+	t.Helper()
 	var got struct{ Events []stored }
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -73,11 +84,7 @@ func caseEvents(t *testing.T, base, id string, n int) map[string]stored {
 	if len(got.Events) != n {
 		t.Fatalf("case %s: %d events stored, want %d: %+v", id, len(got.Events), n, got.Events)
 	}
-	out := map[string]stored{}
-	for _, e := range got.Events {
-		out[e.Type] = e
-	}
-	return out
+	return got.Events
 }
 
 // recorder proxies to target and keeps every event line sent through it.

@@ -21,7 +21,7 @@ var Presets = map[string]Mapping{
 		Address: "incident_address", Due: "due_date", Status: "status", Resolution: "resolution_description",
 		Updated: "resolution_action_updated_date",
 		TZ:      mustLoad("America/New_York"), RegionOf: NYCCommunityBoard, CategoryOf: NYCCategory, StatusOf: NYCStatus,
-		Optional: []string{"status", "resolution", "updated"}},
+		Optional: []string{"closed", "dept", "category", "region", "lon", "lat", "address", "due", "status", "resolution", "updated"}},
 	"hotline12345": {ID: "工单编号", Created: "受理时间", Dispatched: "派单时间", Resolved: "办结时间", Closed: "结案时间",
 		Dept: "承办单位", Category: "诉求类型", Region: "所属街道", District: "所属区县", Lon: "经度", Lat: "纬度",
 		Address: "诉求地址", Summary: "诉求内容", Due: "办理时限", Status: "工单状态", Resolution: "解决情况",

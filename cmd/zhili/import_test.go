@@ -205,3 +205,84 @@ func TestImportCases(t *testing.T) {
 		t.Fatalf("missing columns: %v", err)
 	}
 }
+
+// The flags of the new presets and mappings reach the import.
+func TestImportCasesFlags(t *testing.T) {
+	srv, sent := fakeIngest(t, "k")
+	dir := t.TempDir()
+	fixtures := filepath.Join("..", "..", "importer", "testdata")
+	hotline := filepath.Join(fixtures, "hotline12345.csv")
+	cats := filepath.Join(fixtures, "hotline12345-categories.csv")
+	errs := filepath.Join(dir, "e.csv")
+	var out, errb bytes.Buffer
+	args := []string{"cases", "--url", srv.URL, "--key", "k", "--preset", "hotline12345", "--quiet", "--category-map", cats,
+		"--null-point", "32.123,114.075", "--bounds", "31.9,113.8,32.4,114.4", "--errors", errs, hotline}
+	if err := runImport(context.Background(), args, &out, &errb); err != nil {
+		t.Fatalf("%v\n%s", err, errb.String())
+	}
+	// Without a region tree the recorded township names cannot be codes: rows without a usable
+	// point are skipped, each with one error saying why.
+	sum := squeeze(out.String())
+	for _, want := range []string{"读取行 rows read 76", "跳过 skipped (not sent) 10 no_location 9, id_missing 1", `"其他" 2`} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, _ := os.ReadFile(errs)
+	if !strings.Contains(string(b), `is a placeholder for an unknown place; ""民权街道"", ""浉河区"" not looked up: no region tree was given`) ||
+		!strings.Contains(string(b), "outside the plausible bounds 31.9,113.8,32.4,114.4") {
+		t.Errorf("error report:\n%s", b)
+	}
+	codes := map[string]int{}
+	for _, l := range sent() {
+		if l["type"] == "case.reported" {
+			codes[l["category"].(string)]++
+			if l["category_text"] == nil || l["location"].(map[string]any)["crs"] != "gcj02" {
+				t.Errorf("report %v", l)
+			}
+		}
+	}
+	if codes["unmapped"] == 0 || codes["cityorder"] == 0 || len(codes) != 7 {
+		t.Errorf("categories %v", codes)
+	}
+
+	// --strict refuses the unmapped rows; an Open311 file is read as such by its extension.
+	out.Reset()
+	if err := runImport(context.Background(), append([]string{"cases", "--strict"}, args[1:]...), &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if sum := squeeze(out.String()); !strings.Contains(sum, "category_unmapped 6") {
+		t.Errorf("strict:\n%s", out.String())
+	}
+	out.Reset()
+	if err := runImport(context.Background(), []string{"cases", "--url", srv.URL, "--key", "k", "--quiet", "--errors", errs,
+		filepath.Join(fixtures, "open311-requests.json")}, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	if sum := squeeze(out.String()); !strings.Contains(sum, "读取行 rows read 40") || !strings.Contains(sum, "id=service_request_id") {
+		t.Errorf("open311:\n%s", out.String())
+	}
+
+	// --replace: a changed row goes in as a revision.
+	in := filepath.Join(dir, "c.csv")
+	os.WriteFile(in, []byte("case_id,reported_at,dept,category,lon,lat\nZ1,2025-03-01 08:00:00,a,safety,114.07,32.12\n"), 0o644)
+	base := []string{"cases", "--url", srv.URL, "--key", "k", "--quiet", "--errors", errs, "--map", "closed=,resolved=,region=,address=,summary=,due=,source=", in}
+	if err := runImport(context.Background(), base, &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(in, []byte("case_id,reported_at,dept,category,lon,lat\nZ1,2025-03-01 08:00:00,b,safety,114.07,32.12\n"), 0o644)
+	out.Reset()
+	if err := runImport(context.Background(), append([]string{"cases", "--replace"}, base[1:]...), &out, &errb); err != nil {
+		t.Fatal(err)
+	}
+	l := sent()
+	if last := l[len(l)-1]; last["id"] != "Z1:dispatched.r2" || last["dept"] != "b" || !strings.Contains(squeeze(out.String()), "更正 replaced (revisions sent) 1") {
+		t.Errorf("replace: %v\n%s", last, out.String())
+	}
+	// Bad values are refused before anything is sent.
+	for _, bad := range [][]string{{"--null-point", "114.07"}, {"--bounds", "1,2,3"}, {"--crs", "utm"}, {"--format", "xml"}, {"--category-map", filepath.Join(dir, "none.csv")}} {
+		if err := runImport(context.Background(), append(append([]string{"cases"}, bad...), base[1:]...), &out, &errb); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}
