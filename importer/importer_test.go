@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -464,5 +465,63 @@ func TestImportNYC311Sample(t *testing.T) {
 	}
 	if !strings.Contains(summary.String(), "1,000") || !strings.Contains(summary.String(), "case.dispatched") {
 		t.Errorf("summary:\n%s", summary.String())
+	}
+}
+
+// NYC Open Data's own export (Title-Case headers, 12-hour US times) reads like the snake_case
+// one: the same events.
+func TestImportNYCTitleCase(t *testing.T) {
+	dir := nycdata.Dir(t)
+	f, err := os.Open(filepath.Join(dir, "311_sample.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := csv.NewReader(f)
+	cr.LazyQuotes, cr.FieldsPerRecord = true, -1
+	rows, err := cr.ReadAll()
+	f.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows = rows[:301]
+	title := map[string]string{"unique_key": "Unique Key", "created_date": "Created Date", "closed_date": "Closed Date",
+		"agency": "Agency", "complaint_type": "Complaint Type", "community_board": "Community Board", "latitude": "Latitude",
+		"longitude": "Longitude", "incident_address": "Incident Address", "due_date": "Due Date", "status": "Status",
+		"resolution_description": "Resolution Description", "resolution_action_updated_date": "Resolution Action Updated Date"}
+	var snake, titled bytes.Buffer
+	csv.NewWriter(&snake).WriteAll(rows)
+	w := csv.NewWriter(&titled)
+	for i, r := range rows {
+		out := slices.Clone(r)
+		for j, v := range r {
+			if i == 0 {
+				if h, ok := title[v]; ok {
+					out[j] = h
+				}
+				continue
+			}
+			if tm, err := time.Parse("2006-01-02T15:04:05.000", v); err == nil {
+				out[j] = tm.Format("01/02/2006 03:04:05 PM")
+			}
+		}
+		w.Write(out)
+	}
+	w.Flush()
+	var a, b []wireEvent
+	ra, err := Run(context.Background(), &snake, Presets["nyc311"], Options{URL: fakeServer(t, &a)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, err := Run(context.Background(), &titled, Presets["nyc311"], Options{URL: fakeServer(t, &b)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.Columns["id"] != "Unique Key" || rb.Columns["resolution"] != "Resolution Description" || len(rb.MissingColumns) != 0 {
+		t.Fatalf("columns %v, missing %v", rb.Columns, rb.MissingColumns)
+	}
+	ja, _ := json.Marshal(a)
+	jb, _ := json.Marshal(b)
+	if len(a) < 600 || !bytes.Equal(ja, jb) || ra.Events != rb.Events {
+		t.Fatalf("%d and %d events differ", len(a), len(b))
 	}
 }

@@ -112,7 +112,8 @@ func thousands(n int) string {
 // events by type, server rejections and warnings by kind, the commonest unmapped categories.
 func (r Report) WriteSummary(w io.Writer) {
 	row := func(label string, n int, detail string) {
-		fmt.Fprintf(w, "  %-34s %9s  %s\n", label, thousands(n), detail)
+		line := fmt.Sprintf("  %s%s %9s  %s", label, strings.Repeat(" ", max(0, 36-width(label))), thousands(n), detail)
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	fmt.Fprintln(w, "导入汇总 Import summary")
 	if len(r.Columns) > 0 {
@@ -128,9 +129,9 @@ func (r Report) WriteSummary(w io.Writer) {
 		}
 	}
 	row("读取行 rows read", r.Rows, "")
-	row("已导入 imported (cases)", r.Imported, "")
-	row("跳过 skipped (not sent)", sum(r.Skipped), kinds(r.Skipped))
-	row("被拒 refused by the server", r.Cases-r.Imported, "")
+	row("已导入 rows imported", r.Imported, "")
+	row("跳过 rows skipped (not sent)", sum(r.Skipped), kinds(r.Skipped))
+	row("被拒 rows refused by the server", r.Cases-r.Imported, "")
 	row("事件 events sent", r.Events, "")
 	row("  接受 accepted", r.Accepted, "")
 	row("  重复 duplicates", r.Duplicates, "")
@@ -163,6 +164,18 @@ func (r Report) WriteSummary(w io.Writer) {
 		fmt.Fprintf(w, "  未映射类别 unmapped categories (%d values): %s\n", len(l), strings.Join(s, ", "))
 	}
 	fmt.Fprintf(w, "  用时 elapsed %s\n", r.Elapsed.Round(time.Millisecond))
+}
+
+// width is the columns s takes on a terminal (East Asian wide characters take two).
+func width(s string) int {
+	n := 0
+	for _, r := range s {
+		n++
+		if r >= 0x1100 && (r <= 0x115f || r >= 0x2e80 && r <= 0xa4cf || r >= 0xac00 && r <= 0xd7a3 || r >= 0xf900 && r <= 0xfaff || r >= 0xfe30 && r <= 0xfe4f || r >= 0xff00 && r <= 0xff60 || r >= 0xffe0 && r <= 0xffe6) {
+			n++
+		}
+	}
+	return n
 }
 
 func sum(m map[string]int) int {

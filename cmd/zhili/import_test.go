@@ -166,7 +166,7 @@ func TestImportCases(t *testing.T) {
 	// A1: reported, dispatched, resolved, closed; A2 skipped; A3: reported, and resolved and
 	// closed at its created time (closed before created: clamped and flagged).
 	sum := squeeze(out.String())
-	for _, want := range []string{"读取行 rows read 3", "已导入 imported (cases) 2", "跳过 skipped (not sent) 1 created_unreadable 1",
+	for _, want := range []string{"读取行 rows read 3", "已导入 rows imported 2", "跳过 rows skipped (not sent) 1 created_unreadable 1",
 		"事件 events sent 7", "接受 accepted 7", "重复 duplicates 0", "拒绝 rejected 0", "case.closed 2", "警告 warnings 1 time_order 1",
 		"columns not in the file: updated status resolution"} {
 		if !strings.Contains(sum, want) {
@@ -223,7 +223,7 @@ func TestImportCasesFlags(t *testing.T) {
 	// Without a region tree the recorded township names cannot be codes: rows without a usable
 	// point are skipped, each with one error saying why.
 	sum := squeeze(out.String())
-	for _, want := range []string{"读取行 rows read 76", "跳过 skipped (not sent) 10 no_location 9, id_missing 1", `"其他" 2`} {
+	for _, want := range []string{"读取行 rows read 76", "跳过 rows skipped (not sent) 10 no_location 9, id_missing 1", `"其他" 2`} {
 		if !strings.Contains(sum, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out.String())
 		}
