@@ -126,13 +126,14 @@ func TestImportHotline12345(t *testing.T) {
 		if d := got["case.dispatched"]; (d.Deadline != nil) != (r[col["办理时限"]] != "") || d.Dept != r[col["承办单位"]] {
 			t.Errorf("%s: dispatch %+v, 办理时限 %q", id, d, r[col["办理时限"]])
 		}
-		// Sent (the history store keeps neither category_text nor close_reason yet).
+		// Sent, and stored where the history store keeps category_text and close_reason.
 		sr := last[EventID(id, "reported")]
 		code, mapped := cats.Lookup(r[col["诉求类型"]])
 		if !mapped {
 			code = CategoryUnmapped
 		}
-		if sr.Category != code || sr.CategoryText != r[col["诉求类型"]] || repEv.Category != code {
+		if sr.Category != code || sr.CategoryText != r[col["诉求类型"]] || repEv.Category != code ||
+			repEv.CategoryText != "" && repEv.CategoryText != sr.CategoryText {
 			t.Errorf("%s: category %q (stored %q), text %q; want %q", id, sr.Category, repEv.Category, sr.CategoryText, code)
 		}
 		if c, ok := last[EventID(id, "closed")]; ok {
@@ -140,8 +141,8 @@ func TestImportHotline12345(t *testing.T) {
 			if status == "未解决" {
 				want = "not_fixed"
 			}
-			if c.CloseReason != want {
-				t.Errorf("%s: close_reason %q, want %q", id, c.CloseReason, want)
+			if c.CloseReason != want || got["case.closed"].CloseReason != "" && got["case.closed"].CloseReason != want {
+				t.Errorf("%s: close_reason %q (stored %q), want %q", id, c.CloseReason, got["case.closed"].CloseReason, want)
 			}
 			sat, _ := satisfactionOf(r[col["回访满意度"]])
 			if got["case.closed"].Satisfaction != sat {

@@ -436,6 +436,7 @@ func (b *builder) build(rec []string, row, line int) (items []item, errs []RowEr
 			Error: fmt.Sprintf(format, args...), Warning: warn, Kind: kind})
 	}
 	refuse := func(kind, field, format string, args ...any) ([]item, []RowError, bool) {
+		errs = errs[:0] // a skipped row gets its one error, not the warnings of an import
 		issue(false, kind, "", field, format, args...)
 		return nil, errs, true
 	}
