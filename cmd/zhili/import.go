@@ -45,6 +45,8 @@ func runImportRegions(args []string, stdout, stderr io.Writer) error {
 	areaTol := fs.Float64("area-tol", 0.005, "share of a parent's area that sibling gaps or overlaps may reach")
 	dry := fs.Bool("check", false, "only check; write nothing")
 	crs := fs.String("crs", "wgs84", "coordinate system of the files: wgs84, gcj02 (AMap, Tencent) or bd09 (Baidu); stored as WGS-84")
+	rootCode := fs.String("root-code", "", "code of the root made when the files hold several top-level regions (default: the parent they name, else their common code prefix, else 0)")
+	rootName := fs.String("root-name", "", "name of that root (default: its code)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -70,28 +72,40 @@ func runImportRegions(args []string, stdout, stderr io.Writer) error {
 		features = append(features, fc.Features...)
 	}
 	opt := geo.CheckOptions{Props: geo.Props{Code: *codeProp, Name: *nameProp, Parent: *parentProp, Kind: *kindProp},
-		OutsideTol: *outsideTol, AreaTol: *areaTol, Skip: map[string]bool{}, CRS: *crs}
+		OutsideTol: *outsideTol, AreaTol: *areaTol, Skip: map[string]bool{}, CRS: *crs,
+		Forest: true, RootCode: *rootCode, RootName: *rootName}
 	for _, c := range strings.Split(*skip, ",") {
 		if c = strings.TrimSpace(c); c != "" {
 			opt.Skip[c] = true
 		}
 	}
-	tree, probs := geo.CheckFeatures(features, opt)
-	if len(probs) > 0 {
-		for _, p := range probs {
-			where := "tree"
-			for _, s := range spans {
-				if p.Feature >= s.start && p.Feature < s.end {
-					where = fmt.Sprintf("%s feature %d", s.file, p.Feature-s.start)
-				}
+	// line names a problem or warning by file and feature.
+	line := func(p geo.Problem, severity string) string {
+		where := "tree"
+		for _, s := range spans {
+			if p.Feature >= s.start && p.Feature < s.end {
+				where = fmt.Sprintf("%s feature %d", s.file, p.Feature-s.start)
 			}
-			code := ""
-			if p.Code != "" {
-				code = " (" + p.Code + ")"
-			}
-			fmt.Fprintf(stdout, "%s%s: %s: %s\n", where, code, p.Kind, p.Detail)
 		}
-		return fmt.Errorf("%d problem(s): nothing imported; fix the features or name them with --skip", len(probs))
+		code := ""
+		if p.Code != "" {
+			code = " (" + p.Code + ")"
+		}
+		return fmt.Sprintf("%s%s: %s%s: %s", where, code, severity, p.Kind, p.Detail)
+	}
+	rep := geo.CheckRegions(features, opt)
+	for _, w := range rep.Warnings {
+		fmt.Fprintln(stdout, line(w, "warning: "))
+	}
+	if len(rep.Problems) > 0 {
+		for _, p := range rep.Problems {
+			fmt.Fprintln(stdout, line(p, ""))
+		}
+		return fmt.Errorf("%d problem(s): nothing imported; fix the features or name them with --skip", len(rep.Problems))
+	}
+	tree := rep.Tree
+	if r := rep.Synthesized; r != nil {
+		fmt.Fprintf(stdout, "synthesized root %s %s over %d top-level regions (a MultiPolygon of their polygons)\n", r.Code, r.Name, len(r.Children))
 	}
 	levels := map[int]int{}
 	depth := 0
