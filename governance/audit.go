@@ -138,6 +138,7 @@ type UnitRates struct {
 	Resolution         Rate
 	Satisfaction       Rate
 	OnTime             Rate  // resolved by the deadline ÷ resolved cases with a deadline
+	WithoutDeadline    int64 // dispatched cases whose last dispatch has no deadline: counted, left out of OnTime
 	CloseP50           int64 // seconds from first report to closing, nearest-rank percentiles; -1 = no closed case
 	CloseP90           int64
 	Closed             int64
@@ -153,7 +154,7 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 	cfg = cfg.withDefaults()
 	type acc struct {
 		cases, disp, resp, res, rated, sat, withDL, onTime, whistles int64
-		repeats, reopened, unsatisfied                               int64
+		repeats, reopened, unsatisfied, noDL                         int64
 		closeSecs                                                    []int64
 	}
 	by := map[string]*acc{}
@@ -187,6 +188,9 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 			if !f.Resolved.IsZero() && !f.Reopened {
 				a.res++
 			}
+			if f.Deadline.IsZero() {
+				a.noDL++
+			}
 			if !f.Resolved.IsZero() && !f.Deadline.IsZero() {
 				a.withDL++
 				if !f.Resolved.After(f.Deadline) {
@@ -207,7 +211,7 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 	out := make([]UnitRates, 0, len(by))
 	for k, a := range by {
 		u := UnitRates{Unit: k, Cases: a.cases, Dispatched: a.disp, Closed: int64(len(a.closeSecs)), Whistles: a.whistles,
-			Repeats: a.repeats, ClosedThenReopened: a.reopened, ClosedUnsatisfied: a.unsatisfied,
+			Repeats: a.repeats, ClosedThenReopened: a.reopened, ClosedUnsatisfied: a.unsatisfied, WithoutDeadline: a.noDL,
 			Response: rate(a.resp, a.disp, cfg.MinSample), Resolution: rate(a.res, a.disp, cfg.MinSample),
 			Satisfaction: rate(a.sat, a.rated, cfg.MinSample), OnTime: rate(a.onTime, a.withDL, cfg.MinSample)}
 		u.CloseP50, u.CloseP90 = Percentile(a.closeSecs, 50), Percentile(a.closeSecs, 90)

@@ -65,6 +65,10 @@ func TestRatesHandChecked(t *testing.T) {
 	if a.CloseP50 != 5*3600 || a.CloseP90 != 5*3600 || b.CloseP50 != 2*3600 || a.Closed != 2 || a.Cases != 3 {
 		t.Errorf("close times A %d/%d B %d", a.CloseP50, a.CloseP90, b.CloseP50)
 	}
+	// c3 (A) and c4 (B) were dispatched without a deadline: counted, left out of on time.
+	if a.WithoutDeadline != 1 || b.WithoutDeadline != 1 || a.Dispatched != 3 || b.OnTime.Den != 0 {
+		t.Errorf("without deadline A %d B %d", a.WithoutDeadline, b.WithoutDeadline)
+	}
 	if a.Response.Enough != true || b.Response.Enough != false {
 		t.Errorf("sample guard")
 	}

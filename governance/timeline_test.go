@@ -120,3 +120,24 @@ func TestFoldEarlyAndRunning(t *testing.T) {
 		t.Fatalf("status %s", tl.Status)
 	}
 }
+
+// A dispatch without a deadline is a step with its department, starts no clock and is never
+// late; a deadline-less re-dispatch ends the clock before it.
+func TestFoldDispatchWithoutDeadline(t *testing.T) {
+	due := at("2026-11-26 09:00")
+	tl := Fold([]event.Event{
+		{ID: "r", Type: event.CaseReported, CaseID: "C", At: at("2026-11-26 08:00")},
+		{ID: "d1", Type: event.CaseDispatched, CaseID: "C", At: at("2026-11-26 08:10"), Dept: "A", Deadline: &due},
+		{ID: "d2", Type: event.CaseDispatched, CaseID: "C", At: at("2026-11-26 08:30"), Dept: "B"},
+		{ID: "s", Type: event.CaseSigned, CaseID: "C", At: at("2026-11-26 08:40"), Dept: "B"},
+	}, DefaultClocks(), calendar.Default(), at("2026-12-26 08:00"))
+	if len(tl.Steps) != 4 || tl.Steps[2].Type != event.CaseDispatched || tl.Steps[2].Dept != "B" || !tl.Steps[2].Legal || tl.Status != SignedS {
+		t.Fatalf("steps %+v status %s", tl.Steps, tl.Status)
+	}
+	if len(tl.Clocks) != 1 || tl.Clocks[0].Dept != "A" || tl.Clocks[0].EndedBy != "redispatched" || tl.Clocks[0].Late {
+		t.Fatalf("clocks %+v: want only A's, ended on time by the re-dispatch", tl.Clocks)
+	}
+	if slices.Contains(tl.Flags, "overdue") {
+		t.Fatalf("flags %v: a dispatch without a deadline is never overdue", tl.Flags)
+	}
+}
