@@ -384,3 +384,37 @@ func TestPointsStayWGS84(t *testing.T) {
 		t.Fatalf("published point %v, want WGS-84 %v (sent as GCJ-02 %.6f,%.6f)", *p, c, gx, gy)
 	}
 }
+
+// A dispatch without a deadline (ev.deadline 0) is never overdue, however late, and still counts
+// for its department; a deadline-less re-dispatch takes the overdue count back.
+func TestDispatchWithoutDeadlineNeverOverdue(t *testing.T) {
+	s := newTestState()
+	now := ts("2026-11-27T08:00:00+08:00")
+	applyAll(s, now, []string{"R"},
+		rec{"e1", "case.reported", "2026-11-27T07:00:00+08:00", nil},
+		rec{"e2", "case.dispatched", "2026-11-27T07:10:00+08:00", func(r *store.Record) { r.Dept = "d" }},
+	)
+	s.tick(ts("2027-11-27T08:00:00+08:00"))
+	if get(s, "R", 0, update.MOverdue) != 0 || get(s, "R", 0, update.MOpen) != 1 {
+		t.Fatal("a dispatch without a deadline counted overdue")
+	}
+	d := day("2026-11-27T07:10:00+08:00")
+	if get(s, update.DeptPrefix+"d", d, update.MDispatched) != 1 {
+		t.Fatal("a dispatch without a deadline not counted for its department")
+	}
+
+	s = newTestState()
+	deadline := ts("2026-11-27T07:30:00+08:00")
+	applyAll(s, now, []string{"R"},
+		rec{"e1", "case.reported", "2026-11-27T07:00:00+08:00", nil},
+		rec{"e2", "case.dispatched", "2026-11-27T07:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d", &deadline }},
+	)
+	if get(s, "R", 0, update.MOverdue) != 1 {
+		t.Fatal("past deadline not overdue")
+	}
+	applyAll(s, now, []string{"R"}, rec{"e3", "case.dispatched", "2026-11-27T07:50:00+08:00", func(r *store.Record) { r.Dept = "e" }})
+	s.tick(ts("2026-11-28T08:00:00+08:00"))
+	if get(s, "R", 0, update.MOverdue) != 0 || get(s, "R", 0, update.MOpen) != 1 {
+		t.Fatal("re-dispatched without a deadline: still overdue")
+	}
+}
