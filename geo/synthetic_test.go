@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"testing"
 
 	"github.com/paulmach/orb"
@@ -199,5 +200,55 @@ func TestSyntheticTreeIsValid(t *testing.T) {
 	small := newSynthLattice(4, 4, 2, 2, 30, 2).features(true)
 	if tree, probs := CheckFeatures(small, CheckOptions{}); tree == nil || tree.Len() != 21 {
 		t.Fatalf("small lattice refused: %v", probs)
+	}
+}
+
+// BenchmarkParseXinyang parses and checks the demo geography (3,853 regions) at XinyangTree's
+// tiling samples and at the default.
+func BenchmarkParseXinyang(b *testing.B) {
+	for _, n := range []int{xinyangSamples, 20000} {
+		b.Run(fmt.Sprintf("samples=%d", n), func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := ParseTreeOptions(xinyangGeoJSON, CheckOptions{Props: DefaultProps, Samples: n}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkImport300Forest is BenchmarkImport300 without the root feature: the 12 counties get
+// a synthesized root.
+func BenchmarkImport300Forest(b *testing.B) {
+	fs := synthTree300().features(false)
+	data := synthJSON(b, fs)
+	for i := 0; i < b.N; i++ {
+		tree, err := ParseTreeOptions(data, CheckOptions{Props: DefaultProps, Forest: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		fc, err := tree.FeatureCollection("root", -1)
+		if err != nil {
+			b.Fatal(err)
+		}
+		stored, err := json.Marshal(fc)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := ParseTree(stored, DefaultProps); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestWriteSyntheticTree writes the benchmark tree for a run of the command itself:
+// ZHILI_SYNTH_OUT=FILE go test -run TestWriteSyntheticTree ./geo
+func TestWriteSyntheticTree(t *testing.T) {
+	out := os.Getenv("ZHILI_SYNTH_OUT")
+	if out == "" {
+		t.Skip("ZHILI_SYNTH_OUT not set")
+	}
+	if err := os.WriteFile(out, synthJSON(t, synthTree300().features(true)), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
