@@ -2,6 +2,7 @@ package geo
 
 import (
 	"encoding/json"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
@@ -208,5 +209,46 @@ func TestRefusedParentIsOneProblem(t *testing.T) {
 	rep := CheckRegions(base(), CheckOptions{Skip: map[string]bool{"A": true}, AreaTol: 0.3})
 	if rep.Tree == nil || rep.Tree.Len() != 4 || kinds(rep.Warnings) != "skipped_descendants:A" || rep.Warnings[0].Detail != "3 descendants left out with it" {
 		t.Fatalf("skipped parent: %v %v", rep.Problems, rep.Warnings)
+	}
+}
+
+// Repeated vertices and spikes injected anywhere in a ring, the seam included, normalise back
+// to the ring (up to where it starts).
+func TestNormaliseRingRandom(t *testing.T) {
+	base := orb.Ring{{0, 0}, {3, 0}, {4, 2}, {3, 4}, {1, 4}, {-1, 2}}
+	rng := rand.New(rand.NewPCG(7, 7))
+	for trial := 0; trial < 2000; trial++ {
+		var open []orb.Point
+		added := 0
+		for _, v := range base {
+			open = append(open, v)
+			for rng.IntN(3) == 0 {
+				if rng.IntN(2) == 0 {
+					open = append(open, v)
+					added++
+				} else { // out to a random point and back
+					open = append(open, orb.Point{rng.Float64() * 10, rng.Float64() * 10}, v)
+					added += 2
+				}
+			}
+		}
+		shift := rng.IntN(len(open))
+		ring := append(append(orb.Ring{}, open[shift:]...), open[:shift]...)
+		ring = append(ring, ring[0])
+		got, rep, sp := normaliseRing(ring)
+		if rep+sp != added || len(got) != len(base)+1 || got[0] != got[len(got)-1] {
+			t.Fatalf("%v: removed %d+%d of %d added: %v", ring, rep, sp, added, got)
+		}
+		start := -1
+		for i, v := range base {
+			if v == got[0] {
+				start = i
+			}
+		}
+		for i := range base {
+			if start < 0 || got[i] != base[(start+i)%len(base)] {
+				t.Fatalf("%v normalised to %v", ring, got)
+			}
+		}
 	}
 }
