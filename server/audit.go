@@ -5,8 +5,10 @@ import (
 	"encoding/csv"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -15,7 +17,76 @@ import (
 	"zhili/access"
 	"zhili/dashboard"
 	"zhili/errs"
+	"zhili/ingest"
 )
+
+// rejectTally counts the lines the door refused since the process started, per tenant ("" when
+// the deployment has none) and reason: the code, and for invalid lines the field named
+// ("invalid:location"). The door keeps no record of refused lines; this is all there is.
+type rejectTally struct {
+	since time.Time
+	mu    sync.Mutex
+	by    map[string]map[string]int64
+}
+
+func newRejectTally(since time.Time) *rejectTally {
+	return &rejectTally{since: since, by: map[string]map[string]int64{}}
+}
+
+func (r *rejectTally) add(tenant *access.Tenant, rej []ingest.Rejection) {
+	if len(rej) == 0 {
+		return
+	}
+	name := ""
+	if tenant != nil {
+		name = tenant.Name
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	m := r.by[name]
+	if m == nil {
+		m = map[string]int64{}
+		r.by[name] = m
+	}
+	for _, x := range rej {
+		k := x.Code
+		if x.Code == ingest.CodeInvalid && x.Field != "" {
+			f, _, _ := strings.Cut(x.Field, ".")
+			f, _, _ = strings.Cut(f, "[")
+			k += ":" + f
+		}
+		m[k]++
+	}
+}
+
+// rejected is the reconcile block's part for an audit of region by p: the tenant's counts when
+// the audit covers its whole scope (the tree, or one of the tenant's roots), else none, since
+// refused lines have no region.
+func (s *Server) rejected(p *access.Principal, region string) *dashboard.Rejected {
+	const note = "入口拒收的事件：本服务进程自启动以来的计数，不分时段、区域与类别，不计入收到 events refused at ingest: counted by this server process since it started, over every period, region and category; not part of received (whole requests refused, e.g. over the size limit, are not counted)"
+	r := s.rejects
+	out := &dashboard.Rejected{Since: r.since.In(s.cfg.Loc), Note: note}
+	whole := region == s.d.Tree.Root.Code
+	name := ""
+	if p.Tenant != nil {
+		name = p.Tenant.Name
+		whole = slices.Contains(p.Tenant.Roots, region)
+	}
+	if !whole {
+		out.Note = "入口拒收的事件不分区域，仅在全域审计中给出 events refused at ingest have no region: given in the audit of the whole tree only"
+		return out
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var total int64
+	out.ByCode = map[string]int64{}
+	for k, v := range r.by[name] {
+		out.ByCode[k] = v
+		total += v
+	}
+	out.Total = &total
+	return out
+}
 
 // auditQuery parses the parameters shared by the audits.
 func (s *Server) auditQuery(c *fiber.Ctx) (dashboard.AuditQuery, error) {
@@ -81,6 +152,7 @@ func (s *Server) auditRates(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	rep.Reconcile.Rejected = s.rejected(principal(c), q.Region)
 	return s.export(c, "rates", rep, rep.Table(s.cfg.Loc))
 }
 
@@ -89,10 +161,11 @@ func (s *Server) auditWhistles(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rep, err := dashboard.Whistles(c.UserContext(), s.d.Store, q, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
+	rep, err := dashboard.Whistles(c.UserContext(), s.d.Store, s.d.Tree, q, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
 	if err != nil {
 		return err
 	}
+	rep.Reconcile.Rejected = s.rejected(principal(c), q.Region)
 	return s.export(c, "whistles", rep, rep.Table(s.cfg.Loc))
 }
 
@@ -121,6 +194,13 @@ func (s *Server) export(c *fiber.Ctx, name string, v any, t dashboard.Table) err
 		_ = w.Write(safeCells(t.Headers))
 		for _, r := range t.Rows {
 			_ = w.Write(safeCells(r))
+		}
+		if len(t.Reconcile) > 0 {
+			_ = w.Write(nil)
+			_ = w.Write(safeCells([]string{dashboard.ReconcileTitle}))
+			for _, r := range t.Reconcile {
+				_ = w.Write(safeCells(r))
+			}
 		}
 		w.Flush()
 		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
@@ -181,7 +261,7 @@ func withoutToken(c *fiber.Ctx) string {
 }
 
 // XLSX renders a table as a workbook: the title and notes on top, then a bold header row and
-// the rows, on one sheet.
+// the rows, on one sheet; the reconcile rows, if any, on a second sheet.
 func XLSX(t dashboard.Table) ([]byte, error) {
 	f := excelize.NewFile()
 	defer f.Close()
@@ -233,6 +313,20 @@ func XLSX(t dashboard.Table) ([]byte, error) {
 	for _, r := range t.Rows {
 		if err := set(r, 0); err != nil {
 			return nil, err
+		}
+	}
+	if len(t.Reconcile) > 0 {
+		sheet, row = dashboard.ReconcileTitle, 1
+		if _, err := f.NewSheet(sheet); err != nil {
+			return nil, err
+		}
+		if err := set([]string{t.Title + " · " + dashboard.ReconcileTitle}, bold); err != nil {
+			return nil, err
+		}
+		for _, r := range t.Reconcile {
+			if err := set(r, 0); err != nil {
+				return nil, err
+			}
 		}
 	}
 	var b bytes.Buffer

@@ -176,6 +176,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	s.rejects.add(principal(c).Tenant, reply.Rejected)
 	return c.JSON(reply)
 }
 

@@ -102,6 +102,7 @@ type Server struct {
 	// that the door names the limit it exceeds.
 	bodyLimit int
 	pols      map[*access.Principal]*ingest.Policy
+	rejects   *rejectTally // lines refused at ingest since start, for the audits' reconcile
 }
 
 // New builds the server and its routes. A secret given twice panics: configuration is checked
@@ -125,7 +126,11 @@ func New(cfg Config, d Deps) *Server {
 	if cfg.QueryTimeout <= 0 {
 		cfg.QueryTimeout = 60 * time.Second
 	}
-	s := &Server{cfg: cfg, d: d, inflating: make(chan *[]byte, maxInflating)}
+	started := time.Now()
+	if d.Clock != nil {
+		started = d.Clock.Now()
+	}
+	s := &Server{cfg: cfg, d: d, inflating: make(chan *[]byte, maxInflating), rejects: newRejectTally(started)}
 	for range maxInflating {
 		s.inflating <- new([]byte)
 	}

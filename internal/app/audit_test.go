@@ -85,6 +85,11 @@ func auditFixture(t *testing.T, a *App) {
 	if code, b := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 || !strings.Contains(string(b), `"rejected":[]`) {
 		t.Fatalf("%d %s", code, b)
 	}
+	// A report without a place is refused at ingest: counted apart in the reconcile block.
+	if code, b := post(t, base, "application/x-ndjson", `{"id":"z1r","type":"case.reported","case_id":"z1","at":"`+at(8, 0)+`","source":"grid","category":"environment"}`); code != 200 ||
+		!strings.Contains(string(b), `"code":"invalid"`) {
+		t.Fatalf("%d %s", code, b)
+	}
 	waitStored(t, a, int64(len(lines)))
 	from, to := day.Format("2006-01-02"), day.AddDate(0, 0, 1).Format("2006-01-02")
 	q := base + "/api/v1/audit/rates?token=" + testToken + "&from=" + from + "&to=" + to + "&min_sample=2"
@@ -115,11 +120,23 @@ func auditFixture(t *testing.T, a *App) {
 			CaseID   string `json:"case_id"`
 			RepeatOf string `json:"repeat_of"`
 		}
+		Reconcile struct {
+			Received, Counted int64
+			Excluded          map[string]int64
+			Rejected          struct {
+				Total  *int64
+				ByCode map[string]int64 `json:"by_code"`
+			}
+		}
 	}
 	json.NewDecoder(resp.Body).Decode(&rep1)
 	resp.Body.Close()
 	if rep1.Cases != 4 || len(rep1.Units) != 2 || rep1.Units[0].Unit != "A" || rep1.Definitions["response"] == "" {
 		t.Fatalf("rates report %+v", rep1)
+	}
+	if rc := rep1.Reconcile; rc.Received != 4 || rc.Counted != 4 || len(rc.Excluded) != 1 || rc.Excluded["without_dept"] != 0 ||
+		rc.Rejected.Total == nil || *rc.Rejected.Total != 1 || rc.Rejected.ByCode["invalid:location"] != 1 {
+		t.Fatalf("reconcile %+v", rc)
 	}
 	if len(rep1.Repeats) != 1 || rep1.Repeats[0].CaseID != "c3" || rep1.Repeats[0].RepeatOf != "c1" {
 		t.Fatalf("repeat links %+v", rep1.Repeats)
@@ -152,12 +169,27 @@ func auditFixture(t *testing.T, a *App) {
 		if len(rec) > 0 && rec[0] == "单位 unit" {
 			header, rows = rec, recs[i+1:]
 		}
+		if len(rec) > 0 && rec[0] == dashboard.ReconcileTitle && header != nil {
+			rows = rows[:len(rows)-(len(recs)-i)]
+		}
 	}
 	if header == nil || len(rows) != 2 || rows[0][0] != "A" || rows[0][4] != "33.3%" || rows[1][5] != "样本不足 / insufficient sample" {
 		t.Fatalf("csv table %v / %v", header, rows)
 	}
 	if !strings.Contains(string(body), "响应率 response rate") {
 		t.Fatal("csv without the definitions")
+	}
+	// The reconcile block is the CSV's footer.
+	var footer map[string]string
+	for _, rec := range recs {
+		if len(rec) > 0 && rec[0] == dashboard.ReconcileTitle {
+			footer = map[string]string{}
+		} else if footer != nil && len(rec) > 1 {
+			footer[rec[0]] = rec[1]
+		}
+	}
+	if footer["收到 received"] != "4" || footer["等式 identity"] != "4 = 4" || footer["拒收 rejected: invalid:location"] != "1" {
+		t.Fatalf("csv footer %v", footer)
 	}
 
 	// XLSX read back by a second reader (excelize).
@@ -181,6 +213,10 @@ func auditFixture(t *testing.T, a *App) {
 	}
 	if !found || !strings.HasPrefix(xrows[0][0], "三率考核") {
 		t.Fatalf("xlsx rows %v", xrows)
+	}
+	// The reconcile block is the workbook's second sheet.
+	if xr, err := f.GetRows(dashboard.ReconcileTitle); err != nil || len(xr) < 3 || xr[1][0] != "收到 received" || xr[1][1] != "4" {
+		t.Fatalf("xlsx reconcile sheet %v %v (sheets %v)", xr, err, f.GetSheetList())
 	}
 
 	// The whistle audit: a whistle on c1, one department signs after 30 minutes.

@@ -1,0 +1,169 @@
+package dashboard
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"zhili/calendar"
+	"zhili/event"
+	"zhili/geo"
+	"zhili/governance"
+	"zhili/store"
+)
+
+// casesStore answers Cases from records held in memory, filtered as the stores do (the first
+// report's time, region at the query's depth, category).
+type casesStore struct {
+	store.Store
+	cases map[string][]store.Record
+	order []string
+}
+
+func (s *casesStore) Cases(_ context.Context, q store.CaseQuery, fn func(string, []store.Record) error) error {
+	for _, id := range s.order {
+		recs := s.cases[id]
+		r := recs[0]
+		if r.At.Before(q.From) || !r.At.Before(q.To) || q.Category != "" && r.Category != q.Category {
+			continue
+		}
+		if q.Region != "" && (len(r.RegionPath) <= q.Depth || r.RegionPath[q.Depth] != q.Region) {
+			continue
+		}
+		if err := fn(id, recs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// add stores a case: its report (at h o'clock, region path as given) and later events.
+func (s *casesStore) add(id string, path []string, evs ...event.Event) {
+	day := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	recs := []store.Record{{Event: event.Event{ID: id + "r", Type: event.CaseReported, CaseID: id, At: day, Category: "environment"}, RegionPath: path}}
+	for i, e := range evs {
+		e.ID, e.CaseID, e.At = id+string(rune('a'+i)), id, day.Add(time.Duration(i+1)*time.Hour)
+		recs = append(recs, store.Record{Event: e})
+	}
+	if s.cases == nil {
+		s.cases = map[string][]store.Record{}
+	}
+	s.cases[id] = recs
+	s.order = append(s.order, id)
+}
+
+// addsUp checks received = counted + Σ excluded.
+func addsUp(t *testing.T, name string, r *Reconcile) {
+	t.Helper()
+	sum := r.Counted
+	for _, v := range r.Excluded {
+		sum += v
+	}
+	if sum != r.Received || r.Identity == "" {
+		t.Errorf("%s: received %d ≠ counted %d + excluded %v", name, r.Received, r.Counted, r.Excluded)
+	}
+}
+
+// Unlocated cases count for their department and, by region, in the 未定位 row; cases without a
+// deadline count everywhere but in the on-time rate; the reconcile block adds up in each view.
+func TestAuditUnlocatedAndReconcile(t *testing.T) {
+	tree := geo.DemoTree()
+	root := tree.Root.Code
+	t1, t2 := tree.Root.Children[0].Code, tree.Root.Children[1].Code
+	due := time.Date(2026, 11, 30, 0, 0, 0, 0, time.UTC)
+	disp := func(dept string, deadline *time.Time) event.Event {
+		return event.Event{Type: event.CaseDispatched, Dept: dept, Deadline: deadline}
+	}
+	resolved, closed := event.Event{Type: event.CaseResolved}, event.Event{Type: event.CaseClosed}
+	blown := func(w, dept string) event.Event {
+		return event.Event{Type: event.WhistleBlown, WhistleID: w, WhistleKind: "advance", Depts: []string{dept}}
+	}
+	st := &casesStore{}
+	st.add("c1", []string{root, t1}, disp("A", &due), resolved, blown("W1", "X"))
+	st.add("c2", []string{root, t1}, disp("A", nil), resolved, closed)
+	st.add("c3", nil, disp("B", nil), closed, blown("W3", "Y")) // unlocated, no deadline
+	st.add("c4", nil)                                           // unlocated, never dispatched
+	st.add("c5", []string{root, t2})                            // never dispatched
+	st.add("c6", []string{root}, disp("A", &due))               // placed at the root only
+	q := AuditQuery{Region: root, From: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC),
+		Config: governance.AuditConfig{MinSample: 1}}
+	ctx := context.Background()
+
+	byDept, err := Rates(ctx, st, tree, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc := byDept.Reconcile
+	if byDept.Cases != 6 || rc.Received != 6 || rc.Counted != 4 || rc.Excluded["without_dept"] != 2 || rc.Unlocated != 2 || rc.WithoutDept != 2 || rc.WithoutDeadline != 2 {
+		t.Fatalf("by dept: cases %d, reconcile %+v", byDept.Cases, rc)
+	}
+	addsUp(t, "by dept", rc)
+	units := map[string]RatesUnit{}
+	for _, u := range byDept.Units {
+		units[u.Unit] = u
+	}
+	if a, b := units["A"].Current, units["B"].Current; len(units) != 2 || a.Cases != 3 || a.WithoutDeadline != 1 || a.OnTime.Den != 1 || b.Cases != 1 || b.WithoutDeadline != 1 || b.Closed != 1 {
+		t.Fatalf("by dept units %+v", byDept.Units)
+	}
+
+	q.By = "region"
+	byRegion, err := Rates(ctx, st, tree, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc = byRegion.Reconcile
+	if rc.Received != 6 || rc.Counted != 3 || rc.Excluded["unlocated"] != 3 || rc.Unlocated != 3 || len(rc.Excluded) != 1 {
+		t.Fatalf("by region: reconcile %+v", rc)
+	}
+	addsUp(t, "by region", rc)
+	last := byRegion.Units[len(byRegion.Units)-1]
+	if len(byRegion.Units) != 3 || last.Unit != "" || !last.Unlocated || last.Name != UnlocatedName || last.Current.Cases != 3 ||
+		last.Current.Response.Rank != nil || byRegion.Units[0].Unlocated {
+		t.Fatalf("by region units %+v", byRegion.Units)
+	}
+	tab := byRegion.Table(time.UTC)
+	if len(tab.Reconcile) == 0 || tab.Rows[len(tab.Rows)-1][1] != UnlocatedName {
+		t.Fatalf("export %+v", tab)
+	}
+	found := false
+	for _, r := range tab.Reconcile {
+		found = found || r[0] == "等式 identity" && r[1] == "6 = 6"
+	}
+	if !found {
+		t.Fatalf("export reconcile rows %v", tab.Reconcile)
+	}
+
+	// A township's audit holds its own cases only.
+	sub := q
+	sub.Region, sub.Depth, sub.By = t1, 1, "dept"
+	town, err := Rates(ctx, st, tree, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if town.Reconcile.Received != 2 || town.Reconcile.Unlocated != 0 {
+		t.Fatalf("township reconcile %+v", town.Reconcile)
+	}
+	addsUp(t, "township", town.Reconcile)
+
+	// Whistles: by department the unlocated case's whistle counts; by region it is the 未定位 row.
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	q.By = "dept"
+	wd, err := Whistles(ctx, st, tree, q, governance.DefaultClocks(), calendar.Default(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if wd.Whistles != 2 || len(wd.Depts) != 2 || wd.Reconcile.Counted != 2 || wd.Reconcile.Excluded["no_whistle"] != 4 {
+		t.Fatalf("whistles by dept %+v / %+v", wd.Depts, wd.Reconcile)
+	}
+	addsUp(t, "whistles by dept", wd.Reconcile)
+	q.By = "region"
+	wr, err := Whistles(ctx, st, tree, q, governance.DefaultClocks(), calendar.Default(), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(wr.Depts) != 2 || wr.Depts[0].Dept != t1 || wr.Depts[1].Dept != "" || wr.Depts[1].OnTime.Rank != 0 ||
+		wr.Reconcile.Counted != 1 || wr.Reconcile.Excluded["unlocated"] != 1 || wr.Reconcile.Excluded["no_whistle"] != 4 {
+		t.Fatalf("whistles by region %+v / %+v", wr.Depts, wr.Reconcile)
+	}
+	addsUp(t, "whistles by region", wr.Reconcile)
+}
