@@ -106,6 +106,8 @@ func runImportRegions(args []string, stdout, stderr io.Writer) error {
 	tree := rep.Tree
 	if r := rep.Synthesized; r != nil {
 		fmt.Fprintf(stdout, "synthesized root %s %s over %d top-level regions (a MultiPolygon of their polygons)\n", r.Code, r.Name, len(r.Children))
+	} else if *rootCode != "" || *rootName != "" {
+		fmt.Fprintf(stdout, "--root-code and --root-name unused: the files have a root (%s)\n", tree.Root.Code)
 	}
 	levels := map[int]int{}
 	depth := 0

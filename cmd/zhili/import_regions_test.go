@@ -90,7 +90,8 @@ func TestImportRegionsForest(t *testing.T) {
 	}
 }
 
-// A ring with a repeated vertex is legal GeoJSON: imported, normalised, with a warning.
+// A ring with a repeated vertex is legal GeoJSON: imported, normalised, with a warning. (A
+// root code given for files that have a root is said to be unused.)
 func TestImportRegionsNormalisesRings(t *testing.T) {
 	dir := t.TempDir()
 	repeated := orb.Polygon{{{114.1, 32.0}, {114.2, 32.0}, {114.2, 32.0}, {114.2, 32.1}, {114.1, 32.1}, {114.1, 32.0}}}
@@ -99,10 +100,11 @@ func TestImportRegionsNormalisesRings(t *testing.T) {
 		regionFeature("C", "R", regionSquare(114.0, 32.1, 0.1)), regionFeature("D", "R", regionSquare(114.1, 32.1, 0.1)))
 	data := filepath.Join(dir, "data")
 	var out, errb bytes.Buffer
-	if err := runImport(context.Background(), []string{"regions", "--data", data, src}, &out, &errb); err != nil {
+	if err := runImport(context.Background(), []string{"regions", "--data", data, "--root-code", "x", src}, &out, &errb); err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	if !strings.Contains(out.String(), "r.geojson feature 2 (B): warning: ring_normalised: removed 1 of 6 vertices: 1 repeated, 0 in zero-area spikes\n") {
+	if !strings.Contains(out.String(), "r.geojson feature 2 (B): warning: ring_normalised: removed 1 of 6 vertices: 1 repeated, 0 in zero-area spikes\n") ||
+		!strings.Contains(out.String(), "--root-code and --root-name unused: the files have a root (R)\n") {
 		t.Fatalf("output:\n%s", out.String())
 	}
 	b, _ := os.ReadFile(filepath.Join(data, regionsFile))
