@@ -108,7 +108,7 @@
       flow_legend: '三流动线 · 近{n}', flow_min: '{n} 分钟', flow_sec: '{n} 秒', center: '指挥中心', hotline: '12345 热线',
       rank_title: '乡镇街道排名 · 今日', rank_no: '排名', rank_name: '乡镇（街道）',
       rank_new: '新增', rank_open: '在办', rank_overdue: '超期',
-      feed_title: '实时案件', feed_empty: '暂无案件', unlocated: '未定位',
+      feed_title: '实时案件', feed_empty: '暂无案件', unlocated: '未定位', new_unlocated: '含未定位 {n}',
       status: {
         reported: '已上报', accepted: '已受理', dispatched: '已派单', signed: '已签收', returned: '已退单',
         resolved: '已办结', closed: '已结案', reopened: '重新办理', duplicate: '重复件',
@@ -131,7 +131,7 @@
       flow_legend: 'Flows · last {n}', flow_min: '{n} min', flow_sec: '{n} s', center: 'Command center', hotline: '12345 hotline',
       rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
       rank_new: 'New', rank_open: 'Open', rank_overdue: 'Late',
-      feed_title: 'Live cases', feed_empty: 'No cases yet', unlocated: 'Unlocated',
+      feed_title: 'Live cases', feed_empty: 'No cases yet', unlocated: 'Unlocated', new_unlocated: 'incl. {n} unlocated',
       status: {
         reported: 'Reported', accepted: 'Accepted', dispatched: 'Dispatched', signed: 'Signed', returned: 'Returned',
         resolved: 'Resolved', closed: 'Closed', reopened: 'Reopened', duplicate: 'Duplicate',
@@ -1037,6 +1037,11 @@
     }
     $('counter-overdue').classList.toggle('alarm', num(totals.overdue) > 0);
     $('unlocated').textContent = String(num(totals.unlocated_today));
+    // Today's new cases at the root include the unlocated ones: say how many.
+    const nu = $('new-unlocated');
+    const hasNU = typeof totals.unlocated_today === 'number' && totals.unlocated_today > 0;
+    nu.hidden = !hasNU;
+    nu.textContent = hasNU ? t('new_unlocated').replace('{n}', String(totals.unlocated_today)) : '';
 
     const flows = o.flows || {};
     $('flow-up').textContent = String(num(flows.up));

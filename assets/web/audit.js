@@ -82,7 +82,15 @@
       statuses: { reported: '上报', accepted: '受理', dispatched: '派单', signed: '签收', returned: '退单', resolved: '办结', closed: '结案', reopened: '重启', duplicate: '重复件' },
       flag_names: { illegal_transition: '违规流转', returned: '退单', reopened: '重启', closed_unsatisfied: '不满意结案', closed_then_reopened: '结案后重启', overdue: '超时' },
       ended_names: { resolved: '办结', returned: '退单', redispatched: '改派', closed: '结案' },
-      def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', repeats: '重复投诉', fake_closure: '虚假办结迹象' },
+      def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', repeats: '重复投诉', fake_closure: '虚假办结迹象', reconcile: '核对' },
+      unlocated_row: '未定位', not_dispatched: '未派单', without_deadline: '无时限', no_deadline: '无时限', not_ranked: '不排名',
+      recon_rates: '收到 {received} · 计入 {counted} · 未定位 {unlocated} · 无承办部门 {without_dept} · 无时限 {without_deadline}',
+      recon_whistles: '收到 {received} · 计入 {counted} · 未吹哨 {no_whistle} · 未定位 {unlocated}',
+      recon_rejected: ' · 入口拒收 {n}', recon_unequal: '核对不平',
+      recon_tip_dept: '收到：本期首报的工单（所查区域与类别）。收到 = 计入（各部门）+ 无承办部门（从未派单）。未定位工单计入其承办部门；无时限工单计入各率，仅不计入按期率。',
+      recon_tip_region: '收到：本期首报的工单（所查区域与类别）。收到 = 计入（各区域）+ 未定位（“未定位”行，不排名；含仅定位到上级区域的工单）。无承办部门：从未派单，计入其区域，不在响应率、解决率的分母中。无时限工单仅不计入按期率。',
+      recon_tip_whistles: '收到：本期首报的工单。收到 = 计入（有吹哨计入某单位的工单）+ 未吹哨（+ 按区域统计时的未定位）。',
+      recon_tip_rejected: '入口拒收：被拒收的事件未成为工单，不计入收到；为本服务进程自 {since} 启动以来的计数，不分时段、区域与类别。',
     },
     en: {
       title: 'Audit · three rates and whistles', doc_title: 'Audit · Zhili', theme: 'Light/Dark',
@@ -120,7 +128,15 @@
       statuses: { reported: 'reported', accepted: 'accepted', dispatched: 'dispatched', signed: 'signed', returned: 'returned', resolved: 'resolved', closed: 'closed', reopened: 'reopened', duplicate: 'duplicate' },
       flag_names: { illegal_transition: 'illegal transition', returned: 'returned', reopened: 'reopened', closed_unsatisfied: 'closed unsatisfied', closed_then_reopened: 'closed then reopened', overdue: 'overdue' },
       ended_names: { resolved: 'resolved', returned: 'returned', redispatched: 're-dispatched', closed: 'closed' },
-      def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', repeats: 'Repeats', fake_closure: 'Fake-closure signs' },
+      def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', repeats: 'Repeats', fake_closure: 'Fake-closure signs', reconcile: 'Reconcile' },
+      unlocated_row: 'Unlocated', not_dispatched: 'not dispatched', without_deadline: 'no deadline', no_deadline: 'no deadline', not_ranked: 'not ranked',
+      recon_rates: 'Received {received} · counted {counted} · unlocated {unlocated} · without dept. {without_dept} · without deadline {without_deadline}',
+      recon_whistles: 'Received {received} · counted {counted} · no whistle {no_whistle} · unlocated {unlocated}',
+      recon_rejected: ' · refused at ingest {n}', recon_unequal: 'does not add up',
+      recon_tip_dept: 'Received: cases first reported in the period (region and category asked). Received = counted (in the departments) + without department (never dispatched). Unlocated cases count for their department; cases without a deadline count in every rate but the on-time rate.',
+      recon_tip_region: 'Received: cases first reported in the period (region and category asked). Received = counted (in the regions) + unlocated (the Unlocated row, not ranked; also cases placed only at a coarser level). Without department: never dispatched, counted for their region, outside the response and resolution denominators. Cases without a deadline are left out of the on-time rate only.',
+      recon_tip_whistles: 'Received: cases first reported in the period. Received = counted (cases with a whistle counted for a unit) + no whistle (+ unlocated, by region).',
+      recon_tip_rejected: 'Refused at ingest: refused events never became cases and are not part of received; counted by this server process since it started at {since}, over every period, region and category.',
     },
   };
   const L = window.Zhili.texts.i18n(TEXT);
@@ -549,8 +565,10 @@
   }
 
   // ---------------------------------------------------------------- rates table
+  const isUnlocated = (u) => !!u.unlocated || (u.unit === '' && !!Z.rates && Z.rates.by === 'region');
   function unitLabel(u) {
-    if (u.unit === '') return '<span class="au-muted">(' + (L.lang === 'zh' ? '未派单' : 'not dispatched') + ')</span>';
+    if (isUnlocated(u)) return '<span class="au-unlocated">' + esc(t('unlocated_row')) + '</span> <span class="au-muted">(' + esc(t('not_ranked')) + ')</span>';
+    if (u.unit === '') return '<span class="au-muted">(' + esc(t('not_dispatched')) + ')</span>';
     return u.name ? esc(u.name) + ' <span class="au-mono au-muted">' + esc(u.unit) + '</span>' : '<span class="au-mono">' + esc(u.unit) + '</span>';
   }
   const insufficient = (f) => f && f.sample === 'insufficient';
@@ -573,6 +591,8 @@
     } else {
       h += ' · ' + esc(t('prev')) + ' ' + esc(t('none'));
     }
+    const nd = u.current.without_deadline;
+    if (key === 'on_time' && nd > 0) h += ' · <span data-without-deadline>' + esc(t('without_deadline')) + ' ' + nd + '</span>';
     return h + '</div>';
   }
   function numCell(cur, prev) {
@@ -610,7 +630,13 @@
   }
   const flagNum = (n) => (n > 0 ? '<span class="au-warnnum">' + n + '</span>' : '<span class="au-muted">0</span>');
 
-  function sortedUnits(units, cols) {
+  // The unlocated row (by region) is never ranked: it stays last whatever the sort.
+  function sortedUnits(all, cols) {
+    const units = all.filter((u) => !isUnlocated(u));
+    const tail = all.filter(isUnlocated);
+    return sortUnits(units, cols).concat(tail);
+  }
+  function sortUnits(units, cols) {
     const col = cols.find((c) => c.key === sortKey);
     if (!col || !sortDir) return units.slice();
     const withIdx = units.map((u, i) => ({ u, i, v: col.sort(u) }));
@@ -652,9 +678,38 @@
       $('au-period-label').textContent = '';
       $('rates-summary').textContent = '';
     }
+    renderReconcile($('rates-reconcile'), rep && rep.reconcile, 'rates', rep && rep.by);
     renderDefs();
     renderRepeats();
     renderChart();
+  }
+
+  // renderReconcile writes the compact reconcile line under a table, its explanation as a tooltip.
+  function renderReconcile(el, rc, kind, by) {
+    if (!rc) { el.hidden = true; setHTML(el, ''); el.title = ''; return; }
+    const ex = rc.excluded || {};
+    let sum = rc.counted;
+    for (const k of Object.keys(ex)) sum += ex[k];
+    const b = (n) => '<b>' + esc(String(n == null ? 0 : n)) + '</b>';
+    const v = { received: b(rc.received), counted: b(rc.counted), unlocated: b(rc.unlocated), without_dept: b(rc.without_dept),
+      without_deadline: b(rc.without_deadline), no_whistle: b(ex.no_whistle) };
+    let h = fmt(t(kind === 'rates' ? 'recon_rates' : 'recon_whistles'), v);
+    const rj = rc.rejected;
+    if (rj && typeof rj.total === 'number') h += fmt(t('recon_rejected'), { n: b(rj.total) });
+    if (sum !== rc.received) h += ' <span class="au-bad">' + esc(t('recon_unequal')) + '</span>';
+    let tip = t(kind === 'whistles' ? 'recon_tip_whistles' : by === 'region' ? 'recon_tip_region' : 'recon_tip_dept');
+    tip += '\n' + (rc.identity || '') + ': ' + rc.received + (sum === rc.received ? ' = ' : ' ≠ ') + rc.counted +
+      Object.keys(ex).sort().map((k) => ' + ' + ex[k] + ' (' + k + ')').join('');
+    if (rj) {
+      tip += '\n' + fmt(t('recon_tip_rejected'), { since: when(rj.since) });
+      const codes = Object.keys(rj.by_code || {}).sort();
+      if (codes.length) tip += '\n' + codes.map((c) => c + ' ' + rj.by_code[c]).join(', ');
+      else if (typeof rj.total !== 'number' && rj.note) tip += '\n' + rj.note;
+    }
+    setHTML(el, h);
+    el.title = tip;
+    el.dataset.received = String(rc.received);
+    el.hidden = false;
   }
 
   function onHeadClick(ev) {
@@ -700,7 +755,7 @@
     const dark = theme === 'dark';
     const fg = dark ? '#c9d4e3' : '#334155';
     const grid = dark ? '#2a3647' : '#e2e8f0';
-    const names = units.map((u) => (u.name || u.unit || '—') + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
+    const names = units.map((u) => (isUnlocated(u) ? t('unlocated_row') : (u.name || u.unit || '—')) + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
     const val = (f) => (f && typeof f.value === 'number' ? Math.round(f.value * 1000) / 10 : null);
     const look = [key, theme, L.lang, units.map((u) => (insufficient(u.current[key]) ? 1 : 0)).join('')].join('|');
     const sig = look + '|' + JSON.stringify([names, units.map((u) => [val(u.current[key]), insufficient(u.current[key]), val(u.previous && u.previous[key])])]);
@@ -744,7 +799,8 @@
     patchRows($('whistles-body'), depts.map((d) => {
       const stages = {};
       for (const s of d.stages || []) stages[s.stage] = s;
-      const cells = [{ cls: 'au-left au-mono', col: 'dept', html: esc(d.dept) }, { col: 'summoned', html: String(d.summoned) }];
+      const unit = d.dept === '' && byRegion ? '<span class="au-unlocated">' + esc(t('unlocated_row')) + '</span> <span class="au-muted">(' + esc(t('not_ranked')) + ')</span>' : esc(d.dept);
+      const cells = [{ cls: 'au-left au-mono', col: 'dept', html: unit }, { col: 'summoned', html: String(d.summoned) }];
       for (const s of STAGES) {
         const x = stages[s];
         if (!x) { cells.push({ html: '' }, { html: '' }, { html: '' }); continue; }
@@ -771,6 +827,7 @@
     }));
     $('whistles-empty').hidden = !rep || depts.length > 0;
     $('whistles-summary').textContent = rep ? fmt(t('summary_whistles'), { n: rep.whistles, m: rep.min_sample }) : '';
+    renderReconcile($('whistles-reconcile'), rep && rep.reconcile, 'whistles', byRegion ? 'region' : 'dept');
   }
 
   // ---------------------------------------------------------------- repeats
@@ -839,10 +896,18 @@
         '</td><td class="au-mono">' + esc(s.type) + '</td><td class="au-mono">' + esc(s.dept || '') + '</td><td>' + esc(stName(s.from)) + ' → <b>' + esc(stName(s.to)) +
         '</b></td><td>' + (s.legal ? '<span class="au-muted">' + esc(t('legal')) + '</span>' : '<span class="au-badge au-badge-bad">' + esc(t('illegal')) + '</span> ' + esc(s.reason || '')) + '</td></tr>'));
 
-    h += '<h3>' + esc(t('clocks')) + '</h3>' + table('au-clocks', [t('dept'), t('dispatched_at'), t('deadline'), t('ended'), t('ended_by'), t('late')],
-      (tl.clocks || []).map((c) => '<tr class="' + (c.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(c.dept || '') + '</td><td>' + esc(when(c.dispatched)) + '</td><td>' +
+    // Dispatches without a deadline start no clock: listed with their department, never late.
+    const timed = new Set((tl.clocks || []).map((c) => (c.dept || '') + '|' + Date.parse(c.dispatched)));
+    const clockRows = (tl.clocks || []).map((c) => ({ at: Date.parse(c.dispatched), html: '<tr class="' + (c.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(c.dept || '') + '</td><td>' + esc(when(c.dispatched)) + '</td><td>' +
         esc(when(c.deadline)) + '</td><td>' + esc(when(c.ended)) + '</td><td>' + esc(t('ended_names')[c.ended_by] || c.ended_by || '') + '</td><td>' +
-        (c.late ? '<span class="au-badge au-badge-bad">' + esc(t('late')) + (c.overdue_s ? ' ' + time.hoursMinutes(c.overdue_s) : '') + '</span>' : '<span class="au-ok">' + esc(t('on_time_ok')) + '</span>') + '</td></tr>'));
+        (c.late ? '<span class="au-badge au-badge-bad">' + esc(t('late')) + (c.overdue_s ? ' ' + time.hoursMinutes(c.overdue_s) : '') + '</span>' : '<span class="au-ok">' + esc(t('on_time_ok')) + '</span>') + '</td></tr>' }));
+    for (const s of tl.steps || []) {
+      if (s.type !== 'case.dispatched' || timed.has((s.dept || '') + '|' + Date.parse(s.at))) continue;
+      clockRows.push({ at: Date.parse(s.at), html: '<tr data-no-deadline><td class="au-mono">' + esc(s.dept || '') + '</td><td>' + esc(when(s.at)) + '</td><td><span class="au-muted">' +
+        esc(t('no_deadline')) + '</span></td><td></td><td></td><td>' + dash() + '</td></tr>' });
+    }
+    clockRows.sort((a, b) => a.at - b.at);
+    h += '<h3>' + esc(t('clocks')) + '</h3>' + table('au-clocks', [t('dept'), t('dispatched_at'), t('deadline'), t('ended'), t('ended_by'), t('late')], clockRows.map((r) => r.html));
 
     h += '<h3>' + esc(t('whistles')) + '</h3>';
     if (!(tl.whistles || []).length) h += '<div class="au-empty au-empty-sm">' + esc(t('no_rows')) + '</div>';
