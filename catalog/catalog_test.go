@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"zhili/event"
 )
@@ -223,5 +224,47 @@ func TestLive(t *testing.T) {
 	l.Store(c)
 	if !l.Load().HasCategory("flood") || l.Load().HasCategory("dispute") {
 		t.Error("Store did not replace the catalogue")
+	}
+}
+
+// TestValidatorCategories: the validator's categories come from the catalogue: a category it
+// adds is accepted, one it does not name is refused (field category), unmapped always passes,
+// and a reloaded catalogue decides for the next event.
+func TestValidatorCategories(t *testing.T) {
+	c, err := Parse([]byte("categories:\n  - {code: flood, zh: 防汛}\n  - {code: flood.dam, zh: 水库险情, parent: flood}\n"), "c.yaml", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 6, 1, 8, 0, 0, 0, time.UTC)
+	line := func(cat string) []byte {
+		return []byte(`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-06-01T07:00:00Z","source":"grid","category":"` + cat + `","region":"R"}`)
+	}
+	decode := func(r event.Rules, cat string) error {
+		_, _, err := event.Decode(line(cat), &r, now)
+		return err
+	}
+	rules := event.DefaultRules()
+	rules.Categories = c.CategorySet()
+	for _, cat := range []string{"flood", "flood.dam", event.CategoryUnmapped} {
+		if err := decode(rules, cat); err != nil {
+			t.Errorf("category %s refused: %v", cat, err)
+		}
+	}
+	for _, cat := range []string{"dispute", "drought"} {
+		var fe *event.FieldError
+		if err := decode(rules, cat); !errors.As(err, &fe) || fe.Field != "category" {
+			t.Errorf("category %s: %v, want refused naming the field category", cat, err)
+		}
+	}
+	// A holder the validator asks at each event: a reload changes the answer.
+	live := NewLive(Default())
+	rules = event.DefaultRules()
+	rules.KnownCategory = func(code string) bool { return live.Load().HasCategory(code) }
+	if decode(rules, "flood") == nil || decode(rules, "dispute") != nil {
+		t.Error("the built-in catalogue: flood accepted or dispute refused")
+	}
+	live.Store(c)
+	if decode(rules, "flood") != nil || decode(rules, "dispute") == nil {
+		t.Error("after the reload: flood refused or dispute accepted")
 	}
 }

@@ -24,6 +24,8 @@ type Rules struct {
 	// Earliest is the earliest time an event (or its deadline) may carry (default 2000-01-01).
 	Earliest time.Time
 	MaxDepts int // departments one whistle may summon (default 32)
+	// KnownCategory, when set, decides instead of Categories (a catalogue that may be reloaded).
+	KnownCategory func(code string) bool
 }
 
 // MaxDeptLen is the longest department code or name, in characters.
@@ -47,6 +49,13 @@ func DefaultRules() Rules {
 		Earliest:     time.Date(2000, 1, 1, 0, 0, 0, 0, time.UTC),
 		MaxDepts:     32,
 	}
+}
+
+func (r *Rules) knownCategory(code string) bool {
+	if r.KnownCategory != nil {
+		return r.KnownCategory(code)
+	}
+	return r.Categories[code]
 }
 
 func set(xs []string) map[string]bool {
@@ -249,7 +258,7 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 	if e.Source != "" && !r.Sources[e.Source] {
 		return e, ferr("source", "unknown source %q", e.Source)
 	}
-	if e.Category != "" && e.Category != CategoryUnmapped && !r.Categories[e.Category] {
+	if e.Category != "" && e.Category != CategoryUnmapped && !r.knownCategory(e.Category) {
 		return e, ferr("category", "unknown category %q", e.Category)
 	}
 	switch e.Priority {
