@@ -628,9 +628,13 @@ func (r *RatesReport) Table(loc *time.Location) Table {
 		if u.Unlocated {
 			name = UnlocatedName
 		}
+		rank := rankStr
+		if u.Unlocated {
+			rank = func(RateFigure) string { return "不排名 / not ranked" }
+		}
 		row := []string{u.Unit, name, strconv.FormatInt(c.Cases, 10), strconv.FormatInt(c.Dispatched, 10),
-			pct(c.Response.Value), rankStr(c.Response), pct(c.Resolution.Value), rankStr(c.Resolution),
-			pct(c.Satisfaction.Value), rankStr(c.Satisfaction), pct(c.OnTime.Value), secs(c.CloseP50), secs(c.CloseP90)}
+			pct(c.Response.Value), rank(c.Response), pct(c.Resolution.Value), rank(c.Resolution),
+			pct(c.Satisfaction.Value), rank(c.Satisfaction), pct(c.OnTime.Value), secs(c.CloseP50), secs(c.CloseP90)}
 		if p := u.Previous; p != nil {
 			row = append(row, pct(p.Response.Value), pct(p.Resolution.Value), pct(p.Satisfaction.Value))
 		} else {

@@ -577,8 +577,11 @@
     const c = u.current[key];
     const p = u.previous ? u.previous[key] : null;
     let h = '<div class="au-rate"><span class="au-val" data-val>' + (pct(c.value) || dash()) + '</span>';
-    if (insufficient(c)) h += ' <span class="au-badge au-badge-warn" data-insufficient>' + esc(t('insufficient')) + '</span>';
-    else if (c.rank != null) h += ' <span class="au-rank' + (c.rank === 1 ? ' au-rank-1' : '') + '">' + esc(fmt(t('rank'), { n: c.rank })) + '</span>';
+    // The unlocated row is never ranked (its label says so): no sample flag, no rank.
+    if (!isUnlocated(u)) {
+      if (insufficient(c)) h += ' <span class="au-badge au-badge-warn" data-insufficient>' + esc(t('insufficient')) + '</span>';
+      else if (c.rank != null) h += ' <span class="au-rank' + (c.rank === 1 ? ' au-rank-1' : '') + '">' + esc(fmt(t('rank'), { n: c.rank })) + '</span>';
+    }
     h += '</div><div class="au-sub"><span class="au-frac">' + c.num + '/' + c.den + '</span>';
     if (p && typeof p.value === 'number') {
       h += ' · ' + esc(t('prev')) + ' ' + pct(p.value);
