@@ -65,7 +65,7 @@ func (r *rejectTally) add(tenant *access.Tenant, rej []ingest.Rejection) {
 func (s *Server) rejected(p *access.Principal, region string) *dashboard.Rejected {
 	const note = "入口拒收的事件：本服务进程自启动以来的计数，不分时段、区域与类别，不计入收到 events refused at ingest: counted by this server process since it started, over every period, region and category; not part of received (whole requests refused, e.g. over the size limit, are not counted)"
 	r := s.rejects
-	out := &dashboard.Rejected{Since: r.since.In(s.cfg.Loc), Note: note}
+	out := &dashboard.Rejected{Since: r.since.In(s.cfg.Loc).Truncate(time.Second), Note: note}
 	whole := region == s.d.Tree.Root.Code
 	name := ""
 	if p.Tenant != nil {
