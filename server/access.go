@@ -37,6 +37,7 @@ var Rules = []Rule{
 	{"GET", "/openapi.yaml", 0, true, "the API description", false},
 	{"POST", "/api/v1/events", access.Of(access.Source), false, "send events, within the key's regions and types", false},
 	{"GET", "/api/v1/regions", access.Readers, false, "the region tree (outlines) of the token's regions", false},
+	{"GET", "/api/v1/catalog", access.Readers, false, "the catalogue: names of categories and departments", false},
 	{"GET", "/api/v1/hexes", access.Of(access.Screen, access.Leader), false, "outlines of H3 cells (geometry only)", false},
 	{"GET", "/api/v1/series", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per step (the overview's 24-hour chart)", false},
 	{"GET", "/api/v1/counts", access.Of(access.Screen, access.Leader, access.Evaluator), false, "counts per region for a period", false},

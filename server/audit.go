@@ -153,7 +153,7 @@ func (s *Server) auditRates(c *fiber.Ctx) error {
 		return err
 	}
 	rep.Reconcile.Rejected = s.rejected(principal(c), q.Region)
-	return s.export(c, "rates", rep, rep.Table(s.cfg.Loc))
+	return s.export(c, "rates", rep, rep.NamedTable(s.cfg.Loc, s.unitNames(q.By)))
 }
 
 func (s *Server) auditWhistles(c *fiber.Ctx) error {
@@ -166,7 +166,7 @@ func (s *Server) auditWhistles(c *fiber.Ctx) error {
 		return err
 	}
 	rep.Reconcile.Rejected = s.rejected(principal(c), q.Region)
-	return s.export(c, "whistles", rep, rep.Table(s.cfg.Loc))
+	return s.export(c, "whistles", rep, rep.NamedTable(s.cfg.Loc, s.unitNames(q.By)))
 }
 
 // export answers JSON, or the table as CSV (UTF-8 with a byte-order mark, so spreadsheet programs

@@ -73,6 +73,7 @@ func (s *Server) routes() {
 		"GET /metrics":               s.metrics,
 		"POST /api/v1/events":        s.ingest,
 		"GET /api/v1/regions":        s.regions,
+		"GET /api/v1/catalog":        s.catalogue,
 		"GET /api/v1/series":         s.series,
 		"GET /api/v1/counts":         s.counts,
 		"GET /api/v1/hotspots":       s.hotspots,

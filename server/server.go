@@ -19,6 +19,7 @@ import (
 
 	"zhili/access"
 	"zhili/calendar"
+	"zhili/catalog"
 	"zhili/clock"
 	"zhili/dashboard"
 	"zhili/errs"
@@ -80,6 +81,8 @@ type Deps struct {
 	Registry *prometheus.Registry
 	// AccessLog records personal-field reads, exports and access reloads (nil: none).
 	AccessLog *access.Log
+	// Catalog is the catalogue in force: category and department names (nil: the built-in one).
+	Catalog *catalog.Live
 }
 
 // Server is the HTTP server.

@@ -21,6 +21,7 @@ import (
 	"zhili/access"
 	"zhili/aggregator"
 	"zhili/bus"
+	"zhili/catalog"
 	"zhili/cluster"
 	"zhili/dashboard"
 	"zhili/event"
@@ -50,6 +51,10 @@ type App struct {
 	Mgr       *cluster.Manager // the partition manager (scaled out, roles all and aggregator)
 	Reg       *prometheus.Registry
 
+	// Catalog is the catalogue in force (names, and the categories ingest accepts); Store
+	// replaces it for the requests and events that follow.
+	Catalog *catalog.Live
+
 	rdb       redis.UniversalClient
 	redisIn   *intake.Redis
 	aggM      *aggregator.Metrics
@@ -78,7 +83,7 @@ func New(cfg Config) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	a := &App{cfg: cfg, errc: make(chan error, 8)}
+	a := &App{cfg: cfg, errc: make(chan error, 8), Catalog: catalog.NewLive(cfg.Catalog)}
 	a.Reg = prometheus.NewRegistry()
 	a.Reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -105,7 +110,10 @@ func New(cfg Config) (*App, error) {
 	// In a scaled-out deployment the door only appends to the intake streams; the partition
 	// owners (cluster.Manager) aggregate. The history store (every partition) tells the door
 	// which region a case belongs to.
-	a.Door = ingest.New(ingest.Config{MaxLines: cfg.MaxLines, MaxBytes: cfg.MaxBytes, Tree: cfg.Tree,
+	rules := event.DefaultRules()
+	rules.Categories = cfg.Catalog.CategorySet()
+	rules.KnownCategory = func(code string) bool { return a.Catalog.Load().HasCategory(code) }
+	a.Door = ingest.New(ingest.Config{Rules: rules, MaxLines: cfg.MaxLines, MaxBytes: cfg.MaxBytes, Tree: cfg.Tree,
 		Locator: a.locator(), Clock: cfg.Clock, Registry: a.Reg, Logger: cfg.Logger, Owners: a.Store}, a.In)
 	if !cfg.scaled() {
 		a.Agg = aggregator.New(a.aggConfig("", 0), a.In, a.Store, a.Bus, cfg.Tree, a.locator(), cfg.Clock, a.aggM)
@@ -114,7 +122,7 @@ func New(cfg Config) (*App, error) {
 	a.Srv = server.New(server.Config{Access: cfg.Access, IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, DisplayCRS: cfg.DisplayCRS, FrameAncestors: cfg.FrameAncestors,
 		QueryTimeout: cfg.QueryTimeout, Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
 		server.Deps{Door: a.Door, Clocks: *cfg.Clocks, Calendar: cfg.Calendar, Checks: a.checks(), Hub: a.Hub, Model: a.Model,
-			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog})
+			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog, Catalog: a.Catalog})
 	addr, err := a.Srv.Listen(cfg.Listen)
 	if err != nil {
 		a.closeEngines()
@@ -128,7 +136,7 @@ func New(cfg Config) (*App, error) {
 func (a *App) readModel() {
 	cfg := &a.cfg
 	a.Model = dashboard.NewModel(dashboard.ModelConfig{Tree: cfg.Tree, Loc: cfg.Loc, DisplayCRS: cfg.DisplayCRS,
-		Categories: event.DefaultCategories, Clock: cfg.Clock, Logger: cfg.Logger})
+		Categories: cfg.Catalog.TopCategories(), Clock: cfg.Clock, Logger: cfg.Logger})
 	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{HexRes: cfg.HexRes, HexMinLocal: cfg.HexMinLocal})
 	a.Model.SetHotspots(a.Hot)
 	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)

@@ -9,6 +9,7 @@ import (
 
 	"zhili/access"
 	"zhili/calendar"
+	"zhili/catalog"
 	"zhili/clock"
 	"zhili/event"
 	"zhili/geo"
@@ -52,6 +53,9 @@ type Config struct {
 	// Whistle clocks: Clocks, else ClocksFile over the defaults, else governance.DefaultClocks.
 	Clocks     *governance.Clocks
 	ClocksFile string
+	// Catalog is the catalogue of category and department names (nil: catalog.Default()); its
+	// categories are the ones ingest accepts.
+	Catalog *catalog.Catalog
 	// Working-day calendar: Calendar, else the official one in Loc with CalendarFile on top.
 	Calendar        *calendar.Calendar
 	CalendarFile    string
@@ -110,6 +114,9 @@ func (c *Config) resolve() error {
 	case event.WGS84, event.GCJ02, event.BD09:
 	default:
 		return fmt.Errorf("display CRS %q: must be wgs84, gcj02 or bd09", c.DisplayCRS)
+	}
+	if c.Catalog == nil {
+		c.Catalog = catalog.Default()
 	}
 	if c.Calendar == nil {
 		c.Calendar = calendar.Official(c.Loc, 2000, 2100)

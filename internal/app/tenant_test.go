@@ -389,6 +389,7 @@ func TestTenantRoutesCovered(t *testing.T) {
 		"/ws":                    "isolation test (overview, cases, whistles, hotspots topics)",
 		"/api/v1/events":         "a source key reports within its tenant's roots (isolation test)",
 		"/api/v1/hexes":          "H3 geometry of any cell id: no tenant's data",
+		"/api/v1/catalog":        "names only; another tenant's departments left out (TestCatalogRoute)",
 	}
 	for _, r := range server.Rules {
 		if r.Public {
