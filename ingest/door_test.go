@@ -79,6 +79,32 @@ func TestDoorLogsRecordsWithTheirCase(t *testing.T) {
 	}
 }
 
+// The intake record is the whole event: close_reason and category_text reach the aggregator as
+// sent, through the file log and back.
+func TestDoorRecordCarriesCloseReasonAndCategoryText(t *testing.T) {
+	tree := geo.DemoTree()
+	door, rec := openDoor(t, ingest.Config{Tree: tree})
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	body := `{"id":"r1","type":"case.reported","case_id":"C9","at":"` + at + `","source":"hotline12345","category":"unmapped","category_text":"夜间施工噪音","region":"` + tree.Root.Children[0].Code + `"}
+{"id":"c1","type":"case.closed","case_id":"C9","at":"` + at + `","close_reason":"transferred","satisfaction":"basically"}`
+	rep, err := door.Ingest(context.Background(), ingest.ContentNDJSON, []byte(body), nil)
+	if err != nil || rep.Accepted != 2 {
+		t.Fatalf("ingest: %+v, %v", rep, err)
+	}
+	entries, err := rec.Intake.Read(context.Background(), 0, 10)
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("read back: %d entries, %v", len(entries), err)
+	}
+	r, err := ingest.Decode(entries[0])
+	if err != nil || r.Event.Category != event.CategoryUnmapped || r.Event.CategoryText != "夜间施工噪音" {
+		t.Fatalf("report decoded %+v, %v", r.Event, err)
+	}
+	c, err := ingest.Decode(entries[1])
+	if err != nil || c.Event.CloseReason != "transferred" || c.Event.Satisfaction != "basically" {
+		t.Fatalf("closing decoded %+v, %v", c.Event, err)
+	}
+}
+
 // A key limited to a region may report cases there (its GCJ-02 point is placed in WGS-84) and
 // nowhere else; a key limited to types sends only those. One refused line never sinks the rest.
 func TestDoorKeyPolicy(t *testing.T) {

@@ -141,6 +141,31 @@ SELECT ` + chDayExpr(zone) + ` AS day, ` + chRollCols + `, toInt64(count()) AS n
 FROM events
 GROUP BY day, ` + chRollKey}, strings.TrimPrefix(note+";zone="+zone, ";")
 	}},
+	{5, "close_reason_category_text", func(f chFeatures, o *ClickHouseOptions) ([]string, string) {
+		dict := "String"
+		if f.LowCard {
+			dict = "LowCardinality(String)"
+		}
+		// close_reason of case.closed ("" = fixed), category_text of case.reported. Rows stored
+		// before read back with both empty (the columns' defaults).
+		return []string{chAddColumn("events", "close_reason", dict), chAddColumn("events", "category_text", "String")}, "dict=" + dict
+	}},
+}
+
+// chAddColumn is a migration statement adding a column. chMigrate runs it only when the column
+// is missing (18.16 has no ADD COLUMN IF NOT EXISTS), so a migration cut short between two such
+// statements is completed by the next run; and only on a MergeTree table (chCheckAlterable).
+func chAddColumn(table, col, typ string) string {
+	return "ALTER TABLE " + table + " ADD COLUMN " + col + " " + typ
+}
+
+// chAddedColumn returns the table and column of a chAddColumn statement.
+func chAddedColumn(stmt string) (table, col string, ok bool) {
+	f := strings.Fields(stmt)
+	if len(f) >= 6 && f[0] == "ALTER" && f[1] == "TABLE" && f[3] == "ADD" && f[4] == "COLUMN" {
+		return f[2], f[5], true
+	}
+	return "", "", false
 }
 
 func rollupTTL(f chFeatures, o *ClickHouseOptions, col string) (string, string) {
@@ -227,6 +252,15 @@ func chMigrate(ctx context.Context, conn driver.Conn, f chFeatures, version stri
 		}
 		stmts, variant := m.ddl(f, o)
 		for _, s := range stmts {
+			if table, col, ok := chAddedColumn(s); ok {
+				has, err := chHasColumn(ctx, conn, m, table, col)
+				if err != nil {
+					return applied, done, err
+				}
+				if has {
+					continue
+				}
+			}
 			if err := conn.Exec(ctx, s); err != nil {
 				return applied, done, chUnavailable(err, fmt.Sprintf("clickhouse: migration %d (%s)", m.version, m.name))
 			}
@@ -246,6 +280,38 @@ func chMigrate(ctx context.Context, conn driver.Conn, f chFeatures, version stri
 		applied = append(applied, fmt.Sprintf("%04d_%s", m.version, m.name))
 	}
 	return applied, done, nil
+}
+
+// chHasColumn tells whether table has col, for migration m. A table that is not a MergeTree
+// (events is a Distributed table on a cluster: deploy/clickhouse/cluster) is refused: altering
+// it would change that table only, and inserts would then fail on the shards.
+func chHasColumn(ctx context.Context, conn driver.Conn, m chMigration, table, col string) (bool, error) {
+	fail := func(err error) (bool, error) {
+		return false, chUnavailable(err, fmt.Sprintf("clickhouse: migration %d (%s): read the columns of %s", m.version, m.name, table))
+	}
+	var engine string
+	var has uint64
+	rows, err := conn.Query(ctx, `SELECT engine, (SELECT count() FROM system.columns
+		WHERE database = currentDatabase() AND table = `+chQuote(table)+` AND name = `+chQuote(col)+`)
+		FROM system.tables WHERE database = currentDatabase() AND name = `+chQuote(table))
+	if err != nil {
+		return fail(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := rows.Scan(&engine, &has); err != nil {
+			return fail(err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return fail(err)
+	}
+	if !strings.HasSuffix(engine, "MergeTree") {
+		return false, errs.E(errs.Unavailable, "schema_engine",
+			"clickhouse: migration %d (%s) adds columns to %s, a %s table here, not a MergeTree: on a cluster apply it with deploy/clickhouse/cluster/README.md (Upgrades) first",
+			m.version, m.name, table, engine)
+	}
+	return has > 0, nil
 }
 
 // chVariantValue returns key's value in a variant string "k=v;k2=v2".

@@ -17,7 +17,8 @@ func renderSchemaFile() string {
 -- Generated: ZHILI_UPDATE_SCHEMA=1 go test ./store -run TestSchemaFile (a test keeps it current).
 -- Two variants: servers >= 20.3 (LowCardinality, bloom-filter index on case_id; TTL when a
 -- retention is configured) and older servers such as 18.16 (plain String). The rollup_day zone
--- is the deployment zone at migration time (default Asia/Shanghai).
+-- is the deployment zone at migration time (default Asia/Shanghai). Columns added by later
+-- migrations come as ALTER TABLE … ADD COLUMN, which the store runs only when the column is missing.
 `)
 	for _, v := range []struct {
 		title        string

@@ -46,7 +46,7 @@ type DuckDB struct {
 var _ Store = (*DuckDB)(nil)
 
 // duckDBSchemaVersion is the schema this code reads and writes.
-const duckDBSchemaVersion = 1
+const duckDBSchemaVersion = 2
 
 // duckDBMigrations[i] brings the schema from version i to version i+1. Never edit a released
 // entry: append a new one.
@@ -91,20 +91,28 @@ var duckDBMigrations = []string{
 		summary            VARCHAR
 	);
 	INSERT INTO meta VALUES ('checkpoint', 0);`,
+	// 2: close_reason (case.closed) and category_text (case.reported); rows stored before read
+	// back empty.
+	`ALTER TABLE events ADD COLUMN close_reason VARCHAR DEFAULT '';
+	ALTER TABLE events ADD COLUMN category_text VARCHAR DEFAULT '';`,
 }
 
 const (
 	eventCols = `id, type, case_id, at_utc, at_ns, at_tz, source, category, priority, lon, lat, crs,
 		region, dept, deadline_utc, deadline_ns, deadline_tz, whistle_id, whistle_kind, depts, stage,
-		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point`
+		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
+		close_reason, category_text`
 	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
-	nStageCols  = 29 + 5 + 1 // events, private, has_pii
+	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last),
+	// then private, then has_pii.
+	nEventCols = 31
+	nStageCols = nEventCols + 5 + 1
 
 	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
 		e.priority, e.lon, e.lat, e.crs, e.region, e.dept, e.deadline_utc, e.deadline_ns,
 		e.deadline_tz, e.whistle_id, e.whistle_kind, e.depts, e.stage, e.score, e.satisfaction,
 		e.intake_offset, e.received, e.region_path, e.wlon, e.wlat, e.has_point,
-		p.reporter_name, p.reporter_phone, p.reporter_id_number, p.address, p.summary
+		e.close_reason, e.category_text, p.reporter_name, p.reporter_phone, p.reporter_id_number, p.address, p.summary
 		FROM events e LEFT JOIN event_private p ON p.id = e.id`
 )
 
@@ -230,7 +238,7 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 			WHERE has_pii AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
 			return unavailable(err, "duckdb: insert private fields")
 		}
-		if _, err := c.ExecContext(ctx, `INSERT INTO events
+		if _, err := c.ExecContext(ctx, `INSERT INTO events (`+eventCols+`)
 			SELECT `+eventCols+` FROM temp.stage s
 			WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
 			return unavailable(err, "duckdb: insert events")
@@ -313,13 +321,15 @@ func fillStageRow(row []driver.Value, r *Record) {
 		row[26], row[27] = nil, nil
 	}
 	row[28] = r.HasPoint
+	row[29], row[30] = e.CloseReason, e.CategoryText
+	const p0 = nEventCols // first private column
 	if p := e.Reporter; p != nil {
-		row[29], row[30], row[31] = p.Name, p.Phone, p.IDNumber
+		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
 	} else {
-		row[29], row[30], row[31] = nil, nil, nil
+		row[p0], row[p0+1], row[p0+2] = nil, nil, nil
 	}
-	row[32], row[33] = e.Address, e.Summary
-	row[34] = e.Reporter != nil || e.Address != "" || e.Summary != ""
+	row[p0+3], row[p0+4] = e.Address, e.Summary
+	row[p0+5] = e.Reporter != nil || e.Address != "" || e.Summary != ""
 }
 
 // splitTime returns t as a UTC timestamp to the microsecond, the nanoseconds below it and t's
@@ -459,6 +469,7 @@ type recordScan struct {
 	path                               any
 	wlon, wlat                         sql.NullFloat64
 	hasPoint                           bool
+	closeReason, categoryText          sql.NullString
 	repName, repPhone, repID, addr, sm sql.NullString
 }
 
@@ -467,7 +478,7 @@ func (s *recordScan) dest() []any {
 		&s.priority, &s.lon, &s.lat, &s.crs, &s.region, &s.dept, &s.deadline, &s.deadlineNs,
 		&s.deadlineTz, &s.whistleID, &s.whistleKind, &s.depts, &s.stage, &s.score, &s.satisfaction,
 		&s.offset, &s.received, &s.path, &s.wlon, &s.wlat, &s.hasPoint,
-		&s.repName, &s.repPhone, &s.repID, &s.addr, &s.sm}
+		&s.closeReason, &s.categoryText, &s.repName, &s.repPhone, &s.repID, &s.addr, &s.sm}
 }
 
 func (s *recordScan) record(z zones) Record {
@@ -476,6 +487,7 @@ func (s *recordScan) record(z zones) Record {
 		Source: s.source, Category: s.category, Priority: s.priority, Region: s.region,
 		Dept: s.dept, WhistleID: s.whistleID, WhistleKind: s.whistleKind, Depts: stringList(s.depts),
 		Stage: s.stage, Score: int(s.score), Satisfaction: s.satisfaction,
+		CloseReason: s.closeReason.String, CategoryText: s.categoryText.String,
 		Address: s.addr.String, Summary: s.sm.String,
 	}, Offset: s.offset, HasPoint: s.hasPoint}
 	if s.lon.Valid {

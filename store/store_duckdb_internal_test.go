@@ -1,9 +1,13 @@
 package store
 
 import (
+	"database/sql"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"zhili/event"
 )
 
 // Options in the DSN (as the server passes --store-memory) reach DuckDB.
@@ -19,5 +23,60 @@ func TestDuckDBDSNOptions(t *testing.T) {
 	}
 	if !strings.HasPrefix(v, "244") && !strings.HasPrefix(v, "256") {
 		t.Fatalf("memory_limit = %q, want 256 MB", v)
+	}
+}
+
+// A database of schema version 1 (before close_reason and category_text) is migrated on open:
+// its rows read back with both empty, new rows keep them.
+func TestDuckDBMigrateFromVersion1(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v1.duckdb")
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range []string{
+		`CREATE TABLE meta (key VARCHAR PRIMARY KEY, value UBIGINT NOT NULL)`,
+		duckDBMigrations[0],
+		`INSERT INTO meta VALUES ('schema_version', 1)`,
+		// As version 1 wrote them: every string column set, "" when absent.
+		`INSERT INTO events VALUES ('old', 'case.reported', 'C1', TIMESTAMP '2026-11-27 00:00:00', 0, 28800,
+			'grid', 'environment', 'normal', NULL, NULL, NULL, '', '', NULL, NULL, NULL, '', '', NULL, '', 0, '',
+			1, NULL, [], NULL, NULL, false)`,
+		`INSERT INTO events VALUES ('old-c', 'case.closed', 'C1', TIMESTAMP '2026-11-27 01:00:00', 0, 28800,
+			'', '', '', NULL, NULL, NULL, '', '', NULL, NULL, NULL, '', '', NULL, '', 0, 'satisfied',
+			2, NULL, [], NULL, NULL, false)`,
+		`UPDATE meta SET value = 2 WHERE key = 'checkpoint'`,
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	st, err := OpenDuckDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	var v int
+	if err := st.db.QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != duckDBSchemaVersion {
+		t.Fatalf("schema_version = %d (%v), want %d", v, err, duckDBSchemaVersion)
+	}
+	ctx := t.Context()
+	closed := Record{Event: event.Event{ID: "new-c", Type: event.CaseClosed, CaseID: "C1",
+		At: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), CloseReason: "duplicate"}, Offset: 3}
+	report := Record{Event: event.Event{ID: "new-r", Type: event.CaseReported, CaseID: "C2", Category: event.CategoryUnmapped,
+		At: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC), CategoryText: "路灯不亮"}, Offset: 4}
+	if err := st.Write(ctx, Batch{Records: []Record{closed, report}, Checkpoint: 4}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Record{}
+	if err := st.Replay(ctx, func(r Record) error { got[r.ID] = r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if r := got["old-c"]; len(got) != 4 || r.Satisfaction != "satisfied" || r.CloseReason != "" || got["old"].CategoryText != "" {
+		t.Fatalf("after migration: %+v", got)
+	}
+	if got["new-c"].CloseReason != "duplicate" || got["new-r"].CategoryText != "路灯不亮" {
+		t.Fatalf("new rows: %+v %+v", got["new-c"], got["new-r"])
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -38,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Replay/CallbackError", testReplayCallbackError},
 		{"Record/AtOffsetRoundTrip", testAtOffsetRoundTrip},
 		{"Record/RoundTrip", testRecordRoundTrip},
+		{"Record/CloseReasonAndCategoryText", testCloseReasonCategoryText},
 		{"Private/RoundTrip", testPrivateRoundTrip},
 		{"Private/SkippedWithDuplicate", testPrivateSkippedWithDuplicate},
 		{"Series/TimeZoneShanghai", testSeriesShanghai},
@@ -544,6 +546,54 @@ func testRecordRoundTrip(t *testing.T, s store.Store) {
 	}
 	checkRecord(t, "Replay", replayed[0], full)
 	checkRecord(t, "Replay", replayed[1], minimal)
+}
+
+// close_reason and category_text come back from every read path: CaseEvents, Replay, Cases.
+func testCloseReasonCategoryText(t *testing.T, s store.Store) {
+	rep := caseRec(event.CaseReported, "cr-r", "CR", "2026-11-27T08:00:00+08:00", 1)
+	rep.Category, rep.CategoryText = event.CategoryUnmapped, "噪音扰民（夜间施工）"
+	var want []store.Record
+	want = append(want, rep)
+	for i, reason := range append([]string{""}, event.CloseReasons...) {
+		c := caseRec(event.CaseClosed, "cr-c"+strconv.Itoa(i), "CR", fmt.Sprintf("2026-11-27T%02d:00:00+08:00", 9+i), uint64(2+i))
+		c.CloseReason = reason
+		if i%2 == 0 {
+			c.Satisfaction = "basically"
+		}
+		want = append(want, c)
+	}
+	write(t, s, uint64(len(want)), want...)
+	check := func(how string, got []store.Record) {
+		t.Helper()
+		if len(got) != len(want) {
+			t.Fatalf("%s: %d records, want %d", how, len(got), len(want))
+		}
+		for i := range got {
+			checkRecord(t, how, got[i], want[i])
+			if got[i].CloseReason != want[i].CloseReason || got[i].CategoryText != want[i].CategoryText {
+				t.Errorf("%s: %s: close_reason %q category_text %q, want %q %q", how, got[i].ID,
+					got[i].CloseReason, got[i].CategoryText, want[i].CloseReason, want[i].CategoryText)
+			}
+		}
+	}
+	check("CaseEvents", caseEvents(t, s, "CR"))
+	var replayed []store.Record
+	if err := s.Replay(t.Context(), func(r store.Record) error {
+		replayed = append(replayed, r)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("Replay", replayed)
+	var listed []store.Record
+	if err := s.Cases(t.Context(), store.CaseQuery{From: ts("2026-11-27T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00")},
+		func(_ string, recs []store.Record) error {
+			listed = append(listed, recs...)
+			return nil
+		}); err != nil {
+		t.Fatal(err)
+	}
+	check("Cases", listed)
 }
 
 func testPrivateRoundTrip(t *testing.T, s store.Store) {

@@ -3,7 +3,8 @@
 -- Generated: ZHILI_UPDATE_SCHEMA=1 go test ./store -run TestSchemaFile (a test keeps it current).
 -- Two variants: servers >= 20.3 (LowCardinality, bloom-filter index on case_id; TTL when a
 -- retention is configured) and older servers such as 18.16 (plain String). The rollup_day zone
--- is the deployment zone at migration time (default Asia/Shanghai).
+-- is the deployment zone at migration time (default Asia/Shanghai). Columns added by later
+-- migrations come as ALTER TABLE … ADD COLUMN, which the store runs only when the column is missing.
 
 -- ===== servers >= 20.3 (shown for 23.8) =====
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -107,6 +108,10 @@ SELECT toDate(at, 'Asia/Shanghai') AS day, part, type, category, region_path AS 
 FROM events
 GROUP BY day, part, type, category, path;
 
+ALTER TABLE events ADD COLUMN close_reason LowCardinality(String);
+
+ALTER TABLE events ADD COLUMN category_text String;
+
 
 -- ===== servers < 20.3 (18.16, what the tests run) =====
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -208,3 +213,7 @@ CREATE MATERIALIZED VIEW IF NOT EXISTS rollup_day_mv TO rollup_day AS
 SELECT toDate(at, 'Asia/Shanghai') AS day, part, type, category, region_path AS path, toInt64(count()) AS n
 FROM events
 GROUP BY day, part, type, category, path;
+
+ALTER TABLE events ADD COLUMN close_reason String;
+
+ALTER TABLE events ADD COLUMN category_text String;

@@ -1,0 +1,123 @@
+package store
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"zhili/errs"
+	"zhili/event"
+	"zhili/internal/testsvc"
+)
+
+// chSchemaUpTo creates the schema of migrations 1..last as a store of that version did, and
+// records them in schema_migrations.
+// (INSERT … VALUES go through HTTP: the native driver's Exec waits for a data block.)
+func chSchemaUpTo(t *testing.T, ch *testsvc.ClickHouse, dsn string, last int) driver.Conn {
+	t.Helper()
+	db := dsn[strings.LastIndex(dsn, "/")+1:]
+	opt, err := clickhouse.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := clickhouse.Open(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	o := ClickHouseOptions{Loc: defaultZone()}
+	f := chFeaturesOf(18, 16)
+	if err := conn.Exec(t.Context(), chMigrationsTable); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range chMigrations[:last] {
+		stmts, variant := m.ddl(f, &o)
+		for _, s := range stmts {
+			if err := conn.Exec(t.Context(), s); err != nil {
+				t.Fatalf("%s: %v", s, err)
+			}
+		}
+		if err := ch.Exec(`INSERT INTO ` + db + `.schema_migrations (version, name, variant, server_version, applied_at)
+			VALUES (` + strconv.Itoa(m.version) + `, ` + chQuote(m.name) + `, ` + chQuote(variant) + `, version(), now())`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return conn
+}
+
+// A database migrated by a store of version 4 (before close_reason and category_text) gains
+// both columns on open, also when an earlier run added only the first; its rows read back with
+// both empty, new rows keep them.
+func TestClickHouseMigrateFromVersion4(t *testing.T) {
+	ch := testsvc.SharedClickHouse(t)
+	dsn := ch.NewDatabase(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1:]
+	conn := chSchemaUpTo(t, ch, dsn, 4)
+	if err := ch.Exec(`INSERT INTO ` + db + `.events (id, type, case_id, at, source, category, satisfaction, part, intake_offset, run)
+		VALUES ('old-r', 'case.reported', 'C1', '2026-11-27 00:00:00', 'grid', 'environment', '', 0, 1, 1),
+		       ('old-c', 'case.closed', 'C1', '2026-11-27 01:00:00', '', '', 'satisfied', 0, 2, 1)`); err != nil {
+		t.Fatal(err)
+	}
+	// A migration cut short after its first column: the next run adds the other one.
+	if err := conn.Exec(t.Context(), chAddColumn("events", "close_reason", "String")); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	st, err := OpenClickHouse(ctx, dsn, ClickHouseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	closed := Record{Event: event.Event{ID: "new-c", Type: event.CaseClosed, CaseID: "C1",
+		At: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), CloseReason: "transferred"}, Offset: 3}
+	report := Record{Event: event.Event{ID: "new-r", Type: event.CaseReported, CaseID: "C2", Category: event.CategoryUnmapped,
+		At: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC), CategoryText: "井盖缺失"}, Offset: 4}
+	if err := st.Write(ctx, Batch{Records: []Record{closed, report}, Checkpoint: 4}); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Record{}
+	if err := st.Replay(ctx, func(r Record) error { got[r.ID] = r; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if r := got["old-c"]; len(got) != 4 || r.Satisfaction != "satisfied" || r.CloseReason != "" || got["old-r"].CategoryText != "" {
+		t.Fatalf("after migration: %+v", got)
+	}
+	if got["new-c"].CloseReason != "transferred" || got["new-r"].CategoryText != "井盖缺失" {
+		t.Fatalf("new rows: %+v %+v", got["new-c"], got["new-r"])
+	}
+	out, err := ch.Query(`SELECT name FROM system.columns WHERE database = '` + db + `' AND table = 'events' AND name IN ('close_reason', 'category_text') ORDER BY name`)
+	if err != nil || strings.Fields(out)[0] != "category_text" || len(strings.Fields(out)) != 2 {
+		t.Fatalf("columns %q, %v", out, err)
+	}
+}
+
+// When events is not a MergeTree (on a cluster it is a Distributed table; here a Merge table
+// stands in, the test server having no cluster) the column migration is refused with a pointer
+// to the cluster's upgrade statements; nothing is altered.
+func TestClickHouseColumnMigrationRefusedOffMergeTree(t *testing.T) {
+	ch := testsvc.SharedClickHouse(t)
+	dsn := ch.NewDatabase(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1:]
+	conn := chSchemaUpTo(t, ch, dsn, 4)
+	for _, q := range []string{
+		`RENAME TABLE events TO events_local`,
+		`CREATE TABLE events AS events_local ENGINE = Merge(` + db + `, '^events_local$')`,
+	} {
+		if err := conn.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_, _, err := MigrateClickHouse(context.Background(), dsn, ClickHouseOptions{})
+	if errs.CodeOf(err) != errs.Unavailable || !strings.Contains(err.Error(), "a Merge table") {
+		t.Fatalf("migrate on a cluster database: %v", err)
+	}
+	out, _ := ch.Query(`SELECT count() FROM system.columns WHERE database = '` + db + `' AND name = 'close_reason'`)
+	if strings.TrimSpace(out) != "0" {
+		t.Fatalf("close_reason columns after the refusal: %s", out)
+	}
+}
