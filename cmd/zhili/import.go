@@ -20,13 +20,17 @@ import (
 // when --regions is not given.
 const regionsFile = "regions.geojson"
 
-// runImport implements `zhili import regions FILE...` and `zhili import cases FILE.csv`.
+// runImport implements `zhili import regions FILE...`, `zhili import cases FILE.csv` and
+// `zhili import catalog FILE`.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "cases" {
 		return runImportCases(ctx, args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "catalog" {
+		return runImportCatalog(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "regions" {
-		return errors.New("usage: zhili import regions [flags] FILE... | zhili import cases [flags] FILE.csv")
+		return errors.New("usage: zhili import regions [flags] FILE... | zhili import cases [flags] FILE.csv | zhili import catalog [flags] FILE")
 	}
 	return runImportRegions(args[1:], stdout, stderr)
 }

@@ -25,6 +25,7 @@ Usage:
   zhili bench     [flags]   load-test a server: WebSocket clients + an event rate
   zhili import regions [flags] FILE...   check region GeoJSON and import it into --data
   zhili import cases [flags] FILE.csv    backfill case history from a CSV through a server's ingest API
+  zhili import catalog [flags] FILE      check a catalogue of category and department names and import it into --data
   zhili migrate   --clickhouse DSN        apply the ClickHouse schema migrations (idempotent)
   zhili version             print the version
 

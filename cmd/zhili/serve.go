@@ -27,7 +27,7 @@ import (
 
 type serveFlags struct {
 	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory, frameAncestors string
-	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile                                                                  string
+	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile, catalog                                                         string
 	partitions                                                                                                                          int
 	leaseTTL                                                                                                                            time.Duration
 	demo                                                                                                                                bool
@@ -73,6 +73,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.name, "name", "", "this process in consumer groups and leases (default host-pid)")
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 6*time.Second, "how long a dead aggregator keeps its partitions before another takes them over")
 	fs.StringVar(&f.calendarFile, "calendar", "", "YAML file of official holidays and make-up working days by year, over the built-in arrangements (see docs/GOVERNANCE.md)")
+	fs.StringVar(&f.catalog, "catalog", "", "catalogue `file` (YAML, or CSV ending in .csv) of category and department names; its categories are the ones ingest accepts (default DATA/catalog.yaml when imported, else the built-in one; SIGHUP reloads it)")
 	fs.StringVar(&f.clocksFile, "whistle-clocks", "", "YAML file of whistle clocks per kind and stage (signed, contacted, arrived: 1h, 24h, 3wd…), over the defaults")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address for Go profiling endpoints (/debug/pprof/); empty = off")
@@ -120,6 +121,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--regions %s: %w", f.regions, err)
 		}
 	}
+	cat, catalogPath, err := serveCatalog(f.catalog, f.data, tree)
+	if err != nil {
+		return err
+	}
 	if err := file.checkKeys(fs, access.Sections...); err != nil {
 		return err
 	}
@@ -160,7 +165,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token, or an access list in --config (or use --demo)")
 	}
 
-	a, err := app.New(app.Config{CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
+	a, err := app.New(app.Config{Catalog: cat, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, QueryTimeout: f.queryTimeout, Version: version, Logger: log,
@@ -181,9 +186,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if f.demo {
 		printDemo(stdout, base, tree, f.ingestKey, f.viewToken)
 	}
-	if file.Path != "" {
-		// SIGHUP reloads the access list from the config file, without a restart; a list that
-		// does not parse is refused and the current one kept.
+	{
+		// SIGHUP reloads the access list from the config file and the catalogue, without a
+		// restart; a list or catalogue that does not parse is refused and the current one kept.
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
@@ -193,6 +198,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				case <-ctx.Done():
 					return
 				case <-hup:
+					reloadCatalog(a, catalogPath, tree, log)
+					if file.Path == "" {
+						continue
+					}
 					n, err := reloadAccess(a, fs, file.Path, tree)
 					if err != nil {
 						log.Error("access reload refused; the current access list stays", "config", file.Path, "err", err)
