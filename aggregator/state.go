@@ -34,7 +34,9 @@ type caseEv struct {
 	typ      event.Type
 	dept     string
 	sat      string // callback result on case.closed
+	reason   string // close_reason on case.closed
 	deadline int64  // unix nanoseconds, 0 = none
+	by       uint64 // offset of the dispatch the event is counted against (noSkip: none)
 }
 
 // caseState is one case (工单): its events sorted by event time, and what is derived from them.
@@ -71,15 +73,49 @@ func (c *caseState) insert(e caseEv) {
 	c.events[i] = e
 }
 
-// fold recomputes the derived state from the events in event-time order.
+// early tells a closing timed before the case's first report (c.reported, set by fold).
+func (c *caseState) early(e *caseEv) bool {
+	return e.typ == event.CaseClosed && c.reported != 0 && e.at < c.reported
+}
+
+// heldUntil is the index of the event before which the early closings are applied: the first
+// reopening after the first report, else len(c.events).
+func (c *caseState) heldUntil() int {
+	seen := false
+	for i := range c.events {
+		switch e := &c.events[i]; {
+		case e.typ == event.CaseReported:
+			seen = true
+		case seen && e.typ == event.CaseReopened:
+			return i
+		}
+	}
+	return len(c.events)
+}
+
+// fold recomputes the derived state from the events in event-time order, except that a
+// closing timed before the case's first report (a source's clock or zone wrong) is applied
+// after the report and the events that follow it, up to the first reopening: such a case
+// ends closed, as its source said, instead of staying open under its later events.
 func (c *caseState) fold() {
 	c.status, c.dept, c.deadline, c.reported = "", "", 0, 0
-	for _, e := range c.events {
+	for i := range c.events {
+		if c.events[i].typ == event.CaseReported {
+			c.reported = c.events[i].at // the earliest: events are sorted
+			break
+		}
+	}
+	held, until := false, c.heldUntil()
+	for i, e := range c.events {
+		if held && i == until {
+			c.status, held = StatusClosed, false
+		}
+		if c.early(&e) {
+			held = true
+			continue
+		}
 		switch e.typ {
 		case event.CaseReported:
-			if c.reported == 0 {
-				c.reported = e.at
-			}
 			if c.status == "" {
 				c.status = StatusReported
 			}
@@ -103,6 +139,9 @@ func (c *caseState) fold() {
 		case event.CaseDuplicate:
 			c.status = StatusDuplicate
 		}
+	}
+	if held {
+		c.status = StatusClosed
 	}
 	if c.status == "" {
 		c.status = StatusReported
@@ -165,7 +204,8 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 		c = &caseState{id: r.CaseID, events: make([]caseEv, 0, 6)}
 		s.cases[r.CaseID] = c
 	}
-	ev := caseEv{id: r.ID, at: r.At.UnixNano(), off: r.Offset, typ: r.Type, dept: r.Dept, sat: r.Satisfaction}
+	ev := caseEv{id: r.ID, at: r.At.UnixNano(), off: r.Offset, typ: r.Type, dept: r.Dept, sat: r.Satisfaction,
+		reason: r.CloseReason, by: noSkip}
 	if r.Deadline != nil {
 		ev.deadline = r.Deadline.UnixNano()
 	}
@@ -213,10 +253,11 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 			s.add(c.path, c.category, s.day(c.reported), update.MUnlocated, 1)
 		}
 	} else {
-		if ev.typ == event.CaseDispatched {
-			s.redispatch(c, &ev)
+		s.countEvent(c, c.find(ev.off))
+		switch ev.typ {
+		case event.CaseDispatched, event.CaseReopened, event.CaseReported:
+			s.recount(c)
 		}
-		s.countEvent(c, &ev)
 	}
 	s.recontribute(c, now)
 	if c.deadline > 0 && c.open() {
@@ -236,13 +277,48 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	}
 }
 
-// countEvent adds the per-day counters of one event of a known case.
-func (s *state) countEvent(c *caseState, e *caseEv) {
-	var disp *caseEv
-	if followsDispatch(e.typ) {
-		disp = lastDispatch(c, e.at, noSkip)
+// find returns the case's event at intake offset off.
+func (c *caseState) find(off uint64) *caseEv {
+	for i := range c.events {
+		if c.events[i].off == off {
+			return &c.events[i]
+		}
 	}
+	return nil
+}
+
+// countEvent adds the per-day counters of one event of a known case, and remembers the
+// dispatch it was counted against.
+func (s *state) countEvent(c *caseState, e *caseEv) {
+	disp := c.dispatchOf(e)
 	s.count(c, e, disp, 1)
+	e.by = offOf(disp)
+}
+
+func offOf(d *caseEv) uint64 {
+	if d == nil {
+		return noSkip
+	}
+	return d.off
+}
+
+// dispatchOf is the dispatch an event is counted against: for the event types that follow a
+// dispatch, the case's latest dispatch at or before the event, or, for a closing applied late
+// (early), before the point where fold applies it; nil for none.
+func (c *caseState) dispatchOf(e *caseEv) *caseEv {
+	if !followsDispatch(e.typ) {
+		return nil
+	}
+	if c.early(e) {
+		var d *caseEv
+		for i := range c.events[:c.heldUntil()] {
+			if x := &c.events[i]; x.typ == event.CaseDispatched {
+				d = x
+			}
+		}
+		return d
+	}
+	return lastDispatch(c, e.at, noSkip)
 }
 
 // followsDispatch tells the event types counted against the dispatch they follow: their
@@ -251,21 +327,23 @@ func followsDispatch(typ event.Type) bool {
 	return typ != event.CaseReported && typ != event.CaseDispatched
 }
 
-// redispatch keeps the counters independent of arrival order when a dispatch arrives after
-// events that follow it in event time: each such event that was counted against an earlier
-// dispatch (or none) is counted again against this one. d is already inserted.
-func (s *state) redispatch(c *caseState, d *caseEv) {
+// recount keeps the counters independent of arrival order: after an event that may change
+// which dispatch other events follow (a dispatch arriving after events that follow it in event
+// time; a reopening or report that moves where early closings are applied), each event counted
+// against another dispatch than its dispatchOf now is counted again against that one.
+func (s *state) recount(c *caseState) {
 	for i := range c.events {
 		e := &c.events[i]
-		if e.off == d.off || !followsDispatch(e.typ) || e.at < d.at {
+		if !followsDispatch(e.typ) {
 			continue
 		}
-		now := lastDispatch(c, e.at, noSkip)
-		if now == nil || now.off != d.off {
-			continue // a later dispatch still precedes e
+		now := c.dispatchOf(e)
+		if offOf(now) == e.by {
+			continue
 		}
-		s.count(c, e, lastDispatch(c, e.at, d.off), -1)
+		s.count(c, e, c.find(e.by), -1)
 		s.count(c, e, now, 1)
+		e.by = offOf(now)
 	}
 }
 
@@ -289,7 +367,7 @@ func (s *state) count(c *caseState, e *caseEv, disp *caseEv, n int64) {
 	case event.CaseResolved:
 		s.add(c.path, c.category, d, update.MResolved, n)
 	case event.CaseClosed:
-		s.countClosed(c, e.at, e.sat, n)
+		s.countClosed(c, e, n)
 	case event.CaseReopened:
 		s.add(c.path, c.category, d, update.MReopened, n)
 	case event.CaseReported:
@@ -333,14 +411,25 @@ func (s *state) countDept(c *caseState, e *caseEv, d int32, disp *caseEv, respon
 	case event.CaseReopened:
 		s.add(key, c.category, d, update.MReopened, n)
 	case event.CaseClosed:
-		switch e.sat {
-		case "satisfied":
-			s.add(key, c.category, d, update.MSatisfied, n)
-		case "basically":
-			s.add(key, c.category, d, update.MBasically, n)
-		case "unsatisfied":
-			s.add(key, c.category, d, update.MUnsatisfied, n)
+		if closure(e.reason) {
+			s.addCallback(key, c.category, d, e.sat, n)
 		}
+	}
+}
+
+// closure tells a closing that ends the case here (fixed, or not_fixed): duplicate, cancelled
+// and transferred closings are counted neither as closed nor for their callbacks
+// (docs/GOVERNANCE.md, close reasons).
+func closure(reason string) bool { return reason == "" || reason == event.CloseNotFixed }
+
+func (s *state) addCallback(path []string, cat string, d int32, satisfaction string, n int64) {
+	switch satisfaction {
+	case "satisfied":
+		s.add(path, cat, d, update.MSatisfied, n)
+	case "basically":
+		s.add(path, cat, d, update.MBasically, n)
+	case "unsatisfied":
+		s.add(path, cat, d, update.MUnsatisfied, n)
 	}
 }
 
@@ -357,19 +446,16 @@ func lastDispatch(c *caseState, at int64, skip uint64) *caseEv {
 
 const noSkip = ^uint64(0)
 
-// countClosed is kept apart because it needs the event's satisfaction.
-func (s *state) countClosed(c *caseState, at int64, satisfaction string, n int64) {
-	d := s.day(at)
-	s.add(c.path, c.category, d, update.MClosed, n)
-	switch satisfaction {
-	case "satisfied":
-		s.add(c.path, c.category, d, update.MSatisfied, n)
-	case "basically":
-		s.add(c.path, c.category, d, update.MBasically, n)
-	case "unsatisfied":
-		s.add(c.path, c.category, d, update.MUnsatisfied, n)
+// countClosed counts a closing that ends the case here (closure): closed, its callback, and
+// closed_ok when fixed without an unsatisfied callback.
+func (s *state) countClosed(c *caseState, e *caseEv, n int64) {
+	if !closure(e.reason) {
+		return
 	}
-	if satisfaction != "unsatisfied" {
+	d := s.day(e.at)
+	s.add(c.path, c.category, d, update.MClosed, n)
+	s.addCallback(c.path, c.category, d, e.sat, n)
+	if e.sat != "unsatisfied" && e.reason == "" {
 		s.add(c.path, c.category, d, update.MClosedOK, n)
 	}
 }

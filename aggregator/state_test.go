@@ -418,3 +418,155 @@ func TestDispatchWithoutDeadlineNeverOverdue(t *testing.T) {
 		t.Fatal("re-dispatched without a deadline: still overdue")
 	}
 }
+
+// permuteCounts applies evs in every arrival order and fails unless each gives the counters,
+// status and open count of event-time order (evs as given); it returns those.
+func permuteCounts(t *testing.T, now time.Time, path []string, evs []rec) (map[update.Key]int64, Status) {
+	t.Helper()
+	run := func(order []int) (map[update.Key]int64, Status) {
+		s := newTestState()
+		rs := make([]rec, len(order))
+		for i, k := range order {
+			rs[i] = evs[k]
+		}
+		applyAll(s, now, path, rs...)
+		s.flush()
+		out := map[update.Key]int64{}
+		for k, v := range s.rollup {
+			if v != 0 {
+				out[k] = v
+			}
+		}
+		return out, s.cases["C1"].status
+	}
+	idx := make([]int, len(evs))
+	for i := range idx {
+		idx[i] = i
+	}
+	want, wantStatus := run(idx)
+	var permute func(prefix, rest []int)
+	permute = func(prefix, rest []int) {
+		if len(rest) == 0 {
+			if got, st := run(prefix); !maps.Equal(got, want) || st != wantStatus {
+				t.Fatalf("arrival order %v: status %s, counters\n%v\nwant status %s, counters\n%v", prefix, st, got, wantStatus, want)
+			}
+			return
+		}
+		for i := range rest {
+			permute(append(slices.Clone(prefix), rest[i]), append(slices.Clone(rest[:i]), rest[i+1:]...))
+		}
+	}
+	permute(nil, idx)
+	return want, wantStatus
+}
+
+// A closing timed before its case's report (a source's clock or zone wrong) used to be folded
+// first, so the case's later dispatch left it open forever while its closing was counted too.
+// It is applied after the report and the later events: the case is closed, counted once as
+// closed (on its own day) and for the department of the dispatch it follows, whatever the
+// arrival order, and can then be forgotten.
+func TestClosedBeforeReported(t *testing.T) {
+	now := ts("2026-11-28T18:00:00+08:00")
+	path := []string{"R", "T1"}
+	deadline := ts("2026-11-28T08:00:00+08:00")
+	evs := []rec{
+		{"c", "case.closed", "2026-11-27T07:00:00+08:00", func(r *store.Record) { r.Satisfaction = "satisfied" }},
+		{"r", "case.reported", "2026-11-27T08:00:00+08:00", nil},
+		{"d", "case.dispatched", "2026-11-27T08:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d1", &deadline }},
+		{"s", "case.signed", "2026-11-27T08:30:00+08:00", nil},
+	}
+	got, status := permuteCounts(t, now, path, evs)
+	d := day("2026-11-27T08:00:00+08:00")
+	key := func(region string, m update.Metric) update.Key {
+		return update.Key{Region: region, Category: "environment", Day: d, Metric: m}
+	}
+	if status != StatusClosed || got[update.Key{Region: "T1", Category: "environment", Metric: update.MOpen}] != 0 ||
+		got[update.Key{Region: "T1", Category: "environment", Metric: update.MOverdue}] != 0 {
+		t.Fatalf("status %s, counters %v: want closed, neither open nor overdue", status, got)
+	}
+	if got[key("T1", update.MNew)] != 1 || got[key("T1", update.MClosed)] != 1 || got[key("T1", update.MSatisfied)] != 1 ||
+		got[key(update.DeptPrefix+"d1", update.MSatisfied)] != 1 {
+		t.Fatalf("counters %v: want one new case, one closing with its callback, for d1", got)
+	}
+	s := newTestState()
+	applyAll(s, now, path, evs...)
+	s.takeDelta()
+	if n := s.prune(now.Add(30*24*time.Hour), 7*24*time.Hour); n != 1 || len(s.cases) != 0 {
+		t.Fatalf("pruned %d, %d cases left: a closed case is forgotten", n, len(s.cases))
+	}
+}
+
+// An early closing is applied before the case's first reopening after its report: what follows
+// the reopening counts as usual, and the closing's callback stays with the dispatch before it.
+func TestClosedBeforeReportedThenReopened(t *testing.T) {
+	now := ts("2026-11-28T18:00:00+08:00")
+	path := []string{"R", "T1"}
+	evs := []rec{
+		{"c", "case.closed", "2026-11-27T07:00:00+08:00", func(r *store.Record) { r.Satisfaction = "unsatisfied" }},
+		{"r", "case.reported", "2026-11-27T08:00:00+08:00", nil},
+		{"d1", "case.dispatched", "2026-11-27T08:10:00+08:00", func(r *store.Record) { r.Dept = "d1" }},
+		{"o", "case.reopened", "2026-11-27T09:00:00+08:00", nil},
+		{"d2", "case.dispatched", "2026-11-27T09:10:00+08:00", func(r *store.Record) { r.Dept = "d2" }},
+	}
+	got, status := permuteCounts(t, now, path, evs)
+	d := day("2026-11-27T08:00:00+08:00")
+	if status != StatusDispatched || got[update.Key{Region: "T1", Category: "environment", Metric: update.MOpen}] != 1 {
+		t.Fatalf("status %s, counters %v: want dispatched again, open", status, got)
+	}
+	if got[update.Key{Region: update.DeptPrefix + "d1", Category: "environment", Day: d, Metric: update.MUnsatisfied}] != 1 ||
+		got[update.Key{Region: update.DeptPrefix + "d2", Category: "environment", Day: d, Metric: update.MUnsatisfied}] != 0 {
+		t.Fatalf("counters %v: the unsatisfied callback is d1's", got)
+	}
+}
+
+// Close reasons: duplicate, cancelled and transferred closings end the case live but are no
+// closure (neither closed nor callbacks); not_fixed is closed but not closed_ok; a dispatch
+// after a transfer opens the case again for the department it went to.
+func TestCloseReasonCounters(t *testing.T) {
+	now := ts("2026-11-28T18:00:00+08:00")
+	path := []string{"R", "T1"}
+	d := day("2026-11-27T08:00:00+08:00")
+	m := func(got map[update.Key]int64, region string, day int32, met update.Metric) int64 {
+		return got[update.Key{Region: region, Category: "environment", Day: day, Metric: met}]
+	}
+	closing := func(reason, sat string) rec {
+		return rec{"c", "case.closed", "2026-11-27T11:00:00+08:00", func(r *store.Record) { r.CloseReason, r.Satisfaction = reason, sat }}
+	}
+	base := []rec{
+		{"r", "case.reported", "2026-11-27T08:00:00+08:00", nil},
+		{"d1", "case.dispatched", "2026-11-27T08:10:00+08:00", func(r *store.Record) { r.Dept = "d1" }},
+	}
+	for _, reason := range []string{event.CloseDuplicate, event.CloseCancelled, event.CloseTransferred} {
+		got, status := permuteCounts(t, now, path, append(slices.Clone(base), closing(reason, "satisfied")))
+		if status != StatusClosed || m(got, "T1", 0, update.MOpen) != 0 {
+			t.Errorf("%s: status %s, open %d: want closed", reason, status, m(got, "T1", 0, update.MOpen))
+		}
+		for _, met := range []update.Metric{update.MClosed, update.MClosedOK, update.MSatisfied} {
+			if m(got, "T1", d, met) != 0 || m(got, update.DeptPrefix+"d1", d, met) != 0 {
+				t.Errorf("%s closing counted in %s: %v", reason, met, got)
+			}
+		}
+	}
+	got, _ := permuteCounts(t, now, path, append(slices.Clone(base), closing(event.CloseNotFixed, "basically")))
+	if m(got, "T1", d, update.MClosed) != 1 || m(got, "T1", d, update.MClosedOK) != 0 || m(got, "T1", d, update.MBasically) != 1 ||
+		m(got, update.DeptPrefix+"d1", d, update.MBasically) != 1 {
+		t.Errorf("not_fixed: %v: want closed, not closed_ok, its callback for d1", got)
+	}
+	got, _ = permuteCounts(t, now, path, append(slices.Clone(base), closing("", "satisfied")))
+	if m(got, "T1", d, update.MClosed) != 1 || m(got, "T1", d, update.MClosedOK) != 1 || m(got, update.DeptPrefix+"d1", d, update.MSatisfied) != 1 {
+		t.Errorf("fixed: %v", got)
+	}
+	got, status := permuteCounts(t, now, path, append(slices.Clone(base), closing(event.CloseTransferred, ""),
+		rec{"d2", "case.dispatched", "2026-11-27T12:00:00+08:00", func(r *store.Record) { r.Dept = "d2" }},
+		rec{"c2", "case.closed", "2026-11-27T15:00:00+08:00", func(r *store.Record) { r.Satisfaction = "satisfied" }}))
+	if status != StatusClosed || m(got, "T1", d, update.MClosed) != 1 || m(got, update.DeptPrefix+"d2", d, update.MSatisfied) != 1 ||
+		m(got, update.DeptPrefix+"d1", d, update.MSatisfied) != 0 || m(got, update.DeptPrefix+"d2", d, update.MDispatched) != 1 {
+		t.Errorf("transferred, then dispatched to d2 and closed: status %s, %v", status, got)
+	}
+	s := newTestState()
+	applyAll(s, now, path, append(slices.Clone(base), closing(event.CloseTransferred, ""),
+		rec{"d2", "case.dispatched", "2026-11-27T12:00:00+08:00", func(r *store.Record) { r.Dept = "d2" }})...)
+	if c := s.cases["C1"]; c.status != StatusDispatched || c.dept != "d2" || get(s, "T1", 0, update.MOpen) != 1 {
+		t.Errorf("transferred then dispatched: status %s dept %s open %d, want open with d2", c.status, c.dept, get(s, "T1", 0, update.MOpen))
+	}
+}

@@ -115,8 +115,16 @@ type Event struct {
 	CategoryText string `json:"category_text,omitempty"`
 }
 
+// Close reasons of case.closed besides "" (fixed, the default).
+const (
+	CloseNotFixed    = "not_fixed"   // 未解决: closed without the problem solved
+	CloseDuplicate   = "duplicate"   // 重复件: a duplicate of another case
+	CloseTransferred = "transferred" // 已转办: handed over to another department or system
+	CloseCancelled   = "cancelled"   // 已撤销: withdrawn
+)
+
 // CloseReasons are the values of case.closed's close_reason besides "" (fixed, the default).
-var CloseReasons = []string{"not_fixed", "duplicate", "transferred", "cancelled"}
+var CloseReasons = []string{CloseNotFixed, CloseDuplicate, CloseTransferred, CloseCancelled}
 
 // CategoryUnmapped is the category of a report whose source category has no code (an import's
 // lenient mode): its category_text keeps the source's wording. Every deployment accepts it.

@@ -36,11 +36,11 @@ const (
 	MDispatched                       // case.dispatched
 	MSigned                           // case.signed
 	MResolved                         // case.resolved
-	MClosed                           // case.closed
-	MClosedOK                         // case.closed without an unsatisfied callback
-	MSatisfied                        // callbacks: satisfied
-	MBasically                        // callbacks: basically satisfied
-	MUnsatisfied                      // callbacks: unsatisfied
+	MClosed                           // case.closed ending the case here: fixed or not_fixed (not duplicate, cancelled, transferred)
+	MClosedOK                         // case.closed fixed, without an unsatisfied callback
+	MSatisfied                        // callbacks of MClosed closings: satisfied
+	MBasically                        // callbacks of MClosed closings: basically satisfied
+	MUnsatisfied                      // callbacks of MClosed closings: unsatisfied
 	MReturned                         // case.returned (退单)
 	MReopened                         // case.reopened
 	MFlowUp                           // 上行
