@@ -217,11 +217,58 @@ test('category texts in both languages, in the taxonomy order', () => {
   assert.deepEqual(X.CATEGORIES, ['dispute', 'security', 'safety', 'environment', 'cityorder', 'livelihood', 'petition']);
   assert.deepEqual(X.CATEGORIES.map((c) => X.category(c, 'zh')), ['矛盾纠纷', '治安隐患', '安全生产', '环境卫生', '市容秩序', '民生服务', '信访']);
   assert.deepEqual(X.CATEGORIES.map((c) => X.category(c, 'en')), ['Disputes', 'Security', 'Work safety', 'Sanitation', 'City order', 'Livelihood', 'Petitions']);
-  for (const l of X.LANGS) assert.deepEqual(Object.keys(X.COMMON[l].cat), X.CATEGORIES, l);
+  for (const l of X.LANGS) assert.deepEqual(Object.keys(X.COMMON[l].cat), X.CATEGORIES.concat(['unmapped']), l);
+  assert.equal(X.category('unmapped', 'zh'), '未归类');
   assert.equal(X.category('flood', 'en'), 'flood');
   assert.equal(X.category('', 'zh'), '');
   assert.equal(X.department('county.water', 'zh'), '水利局');
   assert.equal(X.department('county.water', 'en'), 'Water Resources');
+});
+
+test('names from the catalogue, the built-in tables until it is in, unknown codes as themselves', () => {
+  const X = Z.texts;
+  // Before the catalogue: the built-in categories and colours (fetching needs a token and fetch).
+  X.loadCatalog('', () => assert.fail('no catalogue without a token'));
+  assert.equal(X.catalogLoaded(), false);
+  assert.deepEqual(X.categories(), X.CATEGORIES);
+  assert.deepEqual(X.topCategories(), X.CATEGORIES);
+  assert.equal(X.categoryColor('environment'), '#2ee59d');
+  assert.equal(X.categoryColor('flood'), '');
+  X.setCatalog({
+    categories: [
+      { code: 'environment', zh: '环境卫生', en: 'Sanitation', color: '#00ff00' },
+      { code: 'environment.noise', zh: '噪声扰民', parent: 'environment' },
+      { code: 'flood', zh: '防汛', en: 'Flood control' },
+      { code: 'unmapped', zh: '未归类', en: 'Unmapped' },
+      { zh: 'no code' },
+    ],
+    departments: [{ code: 'town.x', zh: '某街道', en: 'X office', kind: '乡镇街道' }, { code: 'county.water', zh: '水务局' }],
+  });
+  assert.equal(X.catalogLoaded(), true);
+  assert.deepEqual(X.categories(), ['environment', 'environment.noise', 'flood', 'unmapped']);
+  assert.deepEqual(X.topCategories(), ['environment', 'flood']);
+  assert.equal(X.category('flood', 'zh'), '防汛');
+  assert.equal(X.category('flood', 'en'), 'Flood control');
+  assert.equal(X.category('environment.noise', 'en'), '噪声扰民', 'no English name: the Chinese one');
+  assert.equal(X.category('dispute', 'zh'), '矛盾纠纷', 'a code the catalogue lacks: the built-in name');
+  assert.equal(X.category('drought', 'zh'), 'drought');
+  assert.equal(X.categoryColor('environment'), '#00ff00');
+  assert.equal(X.categoryColor('environment.noise'), '#00ff00', 'a subcategory takes its parent\'s colour');
+  assert.equal(X.categoryColor('flood'), '');
+  assert.equal(X.department('town.x', 'en'), 'X office');
+  assert.equal(X.department('county.water', 'zh'), '水务局');
+  assert.equal(X.department('county.water', 'en'), '水务局');
+  assert.equal(X.department('county.housing', 'zh'), '住建局');
+  assert.equal(X.department('X', 'zh'), 'X');
+  const L = X.i18n({}, { params: new URLSearchParams('lang=en'), stored: null });
+  assert.equal(L.dept('town.x'), 'X office');
+  assert.equal(L.cat('flood'), 'Flood control');
+  let called = 0;
+  X.loadCatalog('tok', () => called++);
+  assert.equal(called, 1, 'loaded: the callback runs at once');
+  // Back to the built-in tables for the other tests.
+  X.setCatalog({ categories: X.CATEGORIES.concat(['unmapped']).map((code) => ({ code, zh: X.COMMON.zh.cat[code], en: X.COMMON.en.cat[code] })),
+    departments: Object.keys(X.COMMON.zh.dept).map((code) => ({ code, zh: X.COMMON.zh.dept[code], en: X.COMMON.en.dept[code] })) });
 });
 
 test('language choice: zh-CN first, English second, ?lang= then the remembered choice', () => {

@@ -8,6 +8,8 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -123,7 +125,15 @@ func TestAuditPage(t *testing.T) {
 	} else {
 		f.Close()
 	}
-	srv := startServer(t, buildBinary(t))
+	// The catalogue names three of the fixture's departments; Y stays a bare code.
+	catalogue := filepath.Join(t.TempDir(), "catalog.yaml")
+	if err := os.WriteFile(catalogue, []byte("departments:\n"+
+		"  - {code: A, zh: 城管执法局, en: Urban Enforcement, kind: 县直部门}\n"+
+		"  - {code: B, zh: 生态环境分局, en: Eco-Environment Branch, kind: 县直部门}\n"+
+		"  - {code: X, zh: 住建局, en: Housing, kind: 县直部门}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	srv := startServer(t, buildBinary(t), "--catalog", catalogue)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	from, to := auditPageFixture(t, srv)
@@ -206,6 +216,28 @@ func TestAuditPage(t *testing.T) {
 	if st.Chart == 0 {
 		t.Error("no chart canvas")
 	}
+	// Names from the catalogue: the rates table, the whistle audit, the repeats and the chart;
+	// a department the catalogue does not hold shows its code.
+	const named = `document.querySelector('#rates-body tr[data-unit="A"] td[data-col="unit"]').textContent.includes('城管执法局') &&
+	  document.querySelector('#whistles-body tr[data-dept="X"]').textContent.includes('住建局') &&
+	  document.querySelector('#repeats-body tr').textContent.includes('城管执法局')`
+	if err := waitFor(ctx, named, 10*time.Second); err != nil {
+		t.Errorf("catalogue names not shown: %v\n%s", err, dump())
+	}
+	names, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
+	  b: document.querySelector('#rates-body tr[data-unit="B"] td[data-col="unit"]').textContent,
+	  y: document.querySelector('#whistles-body tr[data-dept="Y"] td[data-col="dept"]').textContent,
+	  chart: echarts.getInstanceByDom(document.getElementById('rates-chart')).getOption().xAxis[0].data.join('|'),
+	  categories: Array.from(document.querySelectorAll('#f-category-list option')).map((o) => o.value + '=' + o.textContent).join(' '),
+	})`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("names: %v", names)
+	if names["b"] != "生态环境分局 B" || names["y"] != "Y" || !strings.Contains(names["chart"].(string), "城管执法局") ||
+		!strings.Contains(names["categories"].(string), "environment=环境卫生") || !strings.Contains(names["categories"].(string), "unmapped=未归类") {
+		t.Errorf("names: %v", names)
+	}
 
 	// 2. Sorting: the cases column, highest first (A 3, B 1), then lowest first (B, A).
 	click := func(sel string) {
@@ -243,6 +275,9 @@ func TestAuditPage(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.Contains(resp.Header.Get("Content-Type"), c.ctype) || len(body) == 0 {
 			t.Errorf("export %s: %s %q", c.href, resp.Status, resp.Header.Get("Content-Type"))
 		}
+		if c.ctype == "text/csv" && (!strings.Contains(string(body), "\nA,城管执法局,") || !strings.Contains(string(body), "\nB,生态环境分局,")) {
+			t.Errorf("the CSV export does not name the departments:\n%s", body)
+		}
 	}
 
 	// 4. A case's timeline from the repeat link: c1, with its five steps, its clock and its whistle.
@@ -258,6 +293,9 @@ func TestAuditPage(t *testing.T) {
 	})`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if steps, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#case-panel .au-steps').textContent`)); !strings.Contains(steps, "城管执法局") {
+		t.Errorf("c1's steps do not name its department: %q", steps)
 	}
 	t.Logf("c1 timeline: %v", tl)
 	if tl["whistles"].(float64) < 2 || tl["clocks"].(float64) != 1 || !strings.Contains(tl["url"].(string), "case=c1") {
@@ -291,6 +329,9 @@ func TestAuditPage(t *testing.T) {
 	}
 	if err := waitFor(ctx, ratesReady+` && document.querySelectorAll('#case-panel .au-steps tbody tr').length === 5`, 30*time.Second); err != nil {
 		t.Fatalf("English page not ready: %v\n%s", err, dump())
+	}
+	if err := waitFor(ctx, `document.querySelector('#rates-body tr[data-unit="A"] td[data-col="unit"]').textContent.includes('Urban Enforcement')`, 10*time.Second); err != nil {
+		t.Errorf("English catalogue names not shown: %v\n%s", err, dump())
 	}
 	en, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#rates-body tr[data-unit="B"] td[data-col="response"]').textContent + ' | ' + document.getElementById('f-query').textContent`))
 	if !strings.Contains(en, "insufficient sample") || !strings.Contains(en, "Query") {

@@ -76,15 +76,8 @@
   const HOUR_MS = 3600 * 1000;
   const TREND_REFRESH_MS = 5 * 60 * 1000; // the trend is re-read from REST this often
 
-  const CATEGORY_COLORS = {
-    dispute: '#ff8a3d',
-    security: '#ff4d6d',
-    safety: '#ffd23f',
-    environment: '#2ee59d',
-    cityorder: '#3fa7ff',
-    livelihood: '#b07cff',
-    petition: '#ff7ad9',
-  };
+  // Categories' names, order and colours come from the kit (the deployment's catalogue); codes
+  // without a colour take one of these.
   const OTHER_COLORS = ['#5fd3c6', '#c0d860', '#e07b91', '#7fa0ff', '#d89b5b', '#9ab0c8'];
   // Choropleth stops (0 → max open cases), blues only so that the category-colored and red
   // urgent markers stand out on every township; the legend bar in style.css uses the same colors.
@@ -229,7 +222,8 @@
   const catName = (code) => L.cat(code) || '—';
   const otherColors = new Map();
   function catColor(code) {
-    if (CATEGORY_COLORS[code]) return CATEGORY_COLORS[code];
+    const own = window.Zhili.texts.categoryColor(code);
+    if (own) return own;
     if (!otherColors.has(code)) {
       if (otherColors.size > 64) otherColors.clear();
       otherColors.set(code, OTHER_COLORS[otherColors.size % OTHER_COLORS.length]);
@@ -1076,9 +1070,9 @@
   const catList = $('cat-list');
   function renderCategories(byCat) {
     if (!charts.cats) return;
-    // The known modules always, in the taxonomy's order; other codes after them by count.
-    const order = Object.keys(CATEGORY_COLORS);
-    const extra = Object.keys(byCat).filter((c) => !CATEGORY_COLORS[c] && num(byCat[c]) > 0);
+    // The catalogue's modules always, in its order; other codes after them by count.
+    const order = window.Zhili.texts.topCategories();
+    const extra = Object.keys(byCat).filter((c) => !order.includes(c) && num(byCat[c]) > 0);
     extra.sort((a, b) => num(byCat[b]) - num(byCat[a]));
     const many = extra.length > 3; // beyond three extra codes, the smaller ones share one row
     const codes = order.concat(many ? extra.slice(0, 2) : extra);

@@ -325,6 +325,10 @@
     form.min.value = /^\d+$/.test(params.get('min_sample') || '') ? params.get('min_sample') : '';
     syncLevel();
   }
+  // fillCategoryList offers the catalogue's categories, by name, in the category field.
+  function fillCategoryList() {
+    setHTML($('f-category-list'), window.Zhili.texts.categories().map((c) => '<option value="' + esc(c) + '">' + esc(L.cat(c)) + '</option>').join(''));
+  }
   function syncLevel() {
     document.querySelector('.au-level').classList.toggle('au-disabled', form.by.value !== 'region');
     form.level.disabled = form.by.value !== 'region';
@@ -566,10 +570,26 @@
 
   // ---------------------------------------------------------------- rates table
   const isUnlocated = (u) => !!u.unlocated || (u.unit === '' && !!Z.rates && Z.rates.by === 'region');
+  // deptName is a department's name from the catalogue (the kit), '' when it has none.
+  function deptName(code) {
+    const n = code ? L.dept(code) : '';
+    return n && n !== code ? n : '';
+  }
+  // unitName is a unit's name: the reply's (regions), else the catalogue's (departments).
+  function unitName(u) {
+    if (u.name) return u.name;
+    return u.unit && !(Z.rates && Z.rates.by === 'region') ? deptName(u.unit) : '';
+  }
+  // named is a code's cell: its name with the code beside it, or the code alone.
+  function named(code, name) {
+    if (!code) return '';
+    return name ? esc(name) + ' <span class="au-mono au-muted">' + esc(code) + '</span>' : '<span class="au-mono">' + esc(code) + '</span>';
+  }
+  const deptCell = (code) => named(code, deptName(code));
   function unitLabel(u) {
     if (isUnlocated(u)) return '<span class="au-unlocated">' + esc(t('unlocated_row')) + '</span> <span class="au-muted">(' + esc(t('not_ranked')) + ')</span>';
     if (u.unit === '') return '<span class="au-muted">(' + esc(t('not_dispatched')) + ')</span>';
-    return u.name ? esc(u.name) + ' <span class="au-mono au-muted">' + esc(u.unit) + '</span>' : '<span class="au-mono">' + esc(u.unit) + '</span>';
+    return named(u.unit, unitName(u));
   }
   const insufficient = (f) => f && f.sample === 'insufficient';
 
@@ -607,7 +627,7 @@
   // Columns: key, label, kind (text or num), sort value (null = no value: last), cell HTML.
   function rateColumns() {
     const cols = [
-      { key: 'unit', label: t('unit'), text: true, sort: (u) => (u.name || u.unit), cell: unitLabel },
+      { key: 'unit', label: t('unit'), text: true, sort: (u) => (unitName(u) || u.unit), cell: unitLabel },
       { key: 'cases', label: t('cases'), sort: (u) => u.current.cases, cell: (u) => numCell(u.current.cases, u.previous ? u.previous.cases : null) },
       { key: 'dispatched', label: t('dispatched'), sort: (u) => u.current.dispatched, cell: (u) => numCell(u.current.dispatched, u.previous ? u.previous.dispatched : null) },
     ];
@@ -758,7 +778,7 @@
     const dark = theme === 'dark';
     const fg = dark ? '#c9d4e3' : '#334155';
     const grid = dark ? '#2a3647' : '#e2e8f0';
-    const names = units.map((u) => (isUnlocated(u) ? t('unlocated_row') : (u.name || u.unit || '—')) + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
+    const names = units.map((u) => (isUnlocated(u) ? t('unlocated_row') : (unitName(u) || u.unit || '—')) + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
     const val = (f) => (f && typeof f.value === 'number' ? Math.round(f.value * 1000) / 10 : null);
     const look = [key, theme, L.lang, units.map((u) => (insufficient(u.current[key]) ? 1 : 0)).join('')].join('|');
     const sig = look + '|' + JSON.stringify([names, units.map((u) => [val(u.current[key]), insufficient(u.current[key]), val(u.previous && u.previous[key])])]);
@@ -802,8 +822,8 @@
     patchRows($('whistles-body'), depts.map((d) => {
       const stages = {};
       for (const s of d.stages || []) stages[s.stage] = s;
-      const unit = d.dept === '' && byRegion ? '<span class="au-unlocated">' + esc(t('unlocated_row')) + '</span> <span class="au-muted">(' + esc(t('not_ranked')) + ')</span>' : esc(d.dept);
-      const cells = [{ cls: 'au-left au-mono', col: 'dept', html: unit }, { col: 'summoned', html: String(d.summoned) }];
+      const unit = d.dept === '' && byRegion ? '<span class="au-unlocated">' + esc(t('unlocated_row')) + '</span> <span class="au-muted">(' + esc(t('not_ranked')) + ')</span>' : byRegion ? named(d.dept, '') : deptCell(d.dept);
+      const cells = [{ cls: 'au-left', col: 'dept', html: unit }, { col: 'summoned', html: String(d.summoned) }];
       for (const s of STAGES) {
         const x = stages[s];
         if (!x) { cells.push({ html: '' }, { html: '' }, { html: '' }); continue; }
@@ -842,7 +862,7 @@
     patchRows($('repeats-body'), reps.map((r) => ({
       key: r.case_id + '>' + r.repeat_of,
       cells: [{ cls: 'au-left', html: caseLink(r.case_id) }, { cls: 'au-left', html: caseLink(r.repeat_of) }, { cls: 'au-left', html: esc(when(r.reported)) },
-        { cls: 'au-left au-mono', html: esc(r.dept || '') }, { cls: 'au-left au-mono', html: esc(r.region || '') }],
+        { cls: 'au-left', html: deptCell(r.dept) }, { cls: 'au-left au-mono', html: esc(r.region || '') }],
     })));
     $('repeats-empty').hidden = !Z.rates || reps.length > 0;
     const total = Z.rates && Number.isFinite(Z.rates.repeats_total) ? Z.rates.repeats_total : reps.length;
@@ -896,17 +916,17 @@
 
     h += '<h3>' + esc(t('steps')) + '</h3>' + table('au-steps', ['#', t('at'), t('type'), t('dept'), t('from_to'), t('reason')],
       (tl.steps || []).map((s, i) => '<tr class="' + (s.legal ? '' : 'au-illegal') + '" data-step="' + esc(s.type) + '"><td>' + (i + 1) + '</td><td>' + esc(when(s.at)) +
-        '</td><td class="au-mono">' + esc(s.type) + '</td><td class="au-mono">' + esc(s.dept || '') + '</td><td>' + esc(stName(s.from)) + ' → <b>' + esc(stName(s.to)) +
+        '</td><td class="au-mono">' + esc(s.type) + '</td><td>' + deptCell(s.dept) + '</td><td>' + esc(stName(s.from)) + ' → <b>' + esc(stName(s.to)) +
         '</b></td><td>' + (s.legal ? '<span class="au-muted">' + esc(t('legal')) + '</span>' : '<span class="au-badge au-badge-bad">' + esc(t('illegal')) + '</span> ' + esc(s.reason || '')) + '</td></tr>'));
 
     // Dispatches without a deadline start no clock: listed with their department, never late.
     const timed = new Set((tl.clocks || []).map((c) => (c.dept || '') + '|' + Date.parse(c.dispatched)));
-    const clockRows = (tl.clocks || []).map((c) => ({ at: Date.parse(c.dispatched), html: '<tr class="' + (c.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(c.dept || '') + '</td><td>' + esc(when(c.dispatched)) + '</td><td>' +
+    const clockRows = (tl.clocks || []).map((c) => ({ at: Date.parse(c.dispatched), html: '<tr class="' + (c.late ? 'au-late' : '') + '"><td>' + deptCell(c.dept) + '</td><td>' + esc(when(c.dispatched)) + '</td><td>' +
         esc(when(c.deadline)) + '</td><td>' + esc(when(c.ended)) + '</td><td>' + esc(t('ended_names')[c.ended_by] || c.ended_by || '') + '</td><td>' +
         (c.late ? '<span class="au-badge au-badge-bad">' + esc(t('late')) + (c.overdue_s ? ' ' + time.hoursMinutes(c.overdue_s) : '') + '</span>' : '<span class="au-ok">' + esc(t('on_time_ok')) + '</span>') + '</td></tr>' }));
     for (const s of tl.steps || []) {
       if (s.type !== 'case.dispatched' || timed.has((s.dept || '') + '|' + Date.parse(s.at))) continue;
-      clockRows.push({ at: Date.parse(s.at), html: '<tr data-no-deadline><td class="au-mono">' + esc(s.dept || '') + '</td><td>' + esc(when(s.at)) + '</td><td><span class="au-muted">' +
+      clockRows.push({ at: Date.parse(s.at), html: '<tr data-no-deadline><td>' + deptCell(s.dept) + '</td><td>' + esc(when(s.at)) + '</td><td><span class="au-muted">' +
         esc(t('no_deadline')) + '</span></td><td></td><td></td><td>' + dash() + '</td></tr>' });
     }
     clockRows.sort((a, b) => a.at - b.at);
@@ -920,7 +940,7 @@
       const rows = [];
       for (const dept of Object.keys(w.depts || {}).sort()) {
         for (const s of w.depts[dept]) {
-          rows.push('<tr class="' + (s.late ? 'au-late' : '') + '"><td class="au-mono">' + esc(dept) + '</td><td>' + esc(t('stage')[s.stage] || s.stage) + '</td><td>' + esc(when(s.deadline)) +
+          rows.push('<tr class="' + (s.late ? 'au-late' : '') + '"><td>' + deptCell(dept) + '</td><td>' + esc(t('stage')[s.stage] || s.stage) + '</td><td>' + esc(when(s.deadline)) +
             '</td><td>' + esc(when(s.reached)) + '</td><td>' + (s.reached ? '' : esc(time.hoursMinutes(s.left_s))) + '</td><td><span class="au-light au-light-' + esc(s.light) + '"></span>' + esc(s.light) + '</td></tr>');
         }
       }
@@ -930,7 +950,7 @@
     const evs = tl.evaluations || [];
     h += '<h3>' + esc(t('evals')) + '</h3>' + table('au-evals', [t('id'), t('whistles'), t('dept'), t('score'), t('at'), t('by_source'), t('supersedes')],
       evs.map((e) => '<tr class="' + (evs.some((x) => x.supersedes === e.id) ? 'au-superseded' : '') + '"><td class="au-mono">' + esc(e.id) + '</td><td class="au-mono">' + esc(e.whistle_id) +
-        '</td><td class="au-mono">' + esc(e.dept) + '</td><td>' + e.score + '</td><td>' + esc(when(e.at)) + '</td><td class="au-mono">' + esc(e.by || '') + '</td><td class="au-mono">' + esc(e.supersedes || '') + '</td></tr>'));
+        '</td><td>' + deptCell(e.dept) + '</td><td>' + e.score + '</td><td>' + esc(when(e.at)) + '</td><td class="au-mono">' + esc(e.by || '') + '</td><td class="au-mono">' + esc(e.supersedes || '') + '</td></tr>'));
 
     const skip = new Set(['id', 'type', 'case_id', 'at', 'dept', 'received', 'region_path']);
     h += '<h3>' + esc(t('events')) + '</h3>' + table('au-events', [t('at'), t('type'), t('id'), t('dept'), t('fields')],
@@ -938,11 +958,13 @@
         const fields = Object.keys(e).filter((k) => !skip.has(k) && e[k] !== '' && e[k] != null).map((k) => {
           let v = e[k];
           if (k === 'deadline') v = when(v);
+          else if (k === 'category') v = L.cat(v) !== v ? L.cat(v) + ' (' + v + ')' : v;
+          else if (k === 'depts' && Array.isArray(v)) v = v.map((d) => (deptName(d) ? deptName(d) + ' (' + d + ')' : d)).join(', ');
           else if (typeof v === 'object') v = JSON.stringify(v);
           return '<span class="au-kv"><span class="au-k">' + esc(k) + '</span> ' + esc(v) + '</span>';
         });
         if (e.region_path && e.region_path.length) fields.push('<span class="au-kv"><span class="au-k">region_path</span> ' + esc(e.region_path.join(' › ')) + '</span>');
-        return '<tr><td>' + esc(when(e.at)) + '</td><td class="au-mono">' + esc(e.type) + '</td><td class="au-mono">' + esc(e.id) + '</td><td class="au-mono">' + esc(e.dept || '') + '</td><td class="au-fields">' + fields.join(' ') + '</td></tr>';
+        return '<tr><td>' + esc(when(e.at)) + '</td><td class="au-mono">' + esc(e.type) + '</td><td class="au-mono">' + esc(e.id) + '</td><td>' + deptCell(e.dept) + '</td><td class="au-fields">' + fields.join(' ') + '</td></tr>';
       }));
     const top = panel.scrollTop;
     if (setHTML(panel, h)) panel.scrollTop = top;
@@ -1082,12 +1104,14 @@
       writeURL(queryParams(), openCase);
       rerender();
     },
+    onNames: rerender,
   });
   function applyTheme() {
     document.documentElement.dataset.theme = theme;
   }
   function rerender() {
     bar.applyLang();
+    fillCategoryList();
     renderRates();
     renderWhistles();
     if (Z.timeline) renderCase();
@@ -1100,6 +1124,7 @@
   applyTheme();
   bar.applyLang();
   initControls();
+  fillCategoryList();
   $('au-form').addEventListener('submit', (ev) => { ev.preventDefault(); runQuery(); });
   for (const b of document.querySelectorAll('[data-quick]')) {
     b.addEventListener('click', () => {

@@ -55,7 +55,7 @@
   const REGION = CODE_RE.test(params.get('region') || '') ? params.get('region') : 'root';
   const ROW_H = 42; // height of a row of the hot list (hotspots.css)
   const TOWN_ROW_H = 36; // height of a row of the child region list (hotspots.css)
-  const CATEGORIES = window.Zhili.texts.CATEGORIES;
+  const catCodes = () => window.Zhili.texts.categories(); // the catalogue's, once it is in
 
   // Diverging palette by Gi* bin (reds hot, blues cold, neutral grey-blue not significant).
   const BIN_COLORS = {
@@ -172,7 +172,8 @@
   const topicOf = (w) => 'hotspots:' + topicRegion + ':' + w;
   let level = LEVELS.includes(params.get('level')) ? params.get('level') : 'grid';
   let mode = MODES.includes(params.get('mode')) ? params.get('mode') : 'gi';
-  let category = CATEGORIES.includes(params.get('category')) ? params.get('category') : '';
+  // A code of the URL is kept: the catalogue that may name it arrives after the start.
+  let category = catCodes().includes(params.get('category')) || CODE_RE.test(params.get('category') || '') ? params.get('category') : '';
 
   // ---------------------------------------------------------------- state exposed for tests
   const Z = {
@@ -1155,7 +1156,7 @@
     renderer.schedule();
   }
   function setCategory(c) {
-    c = CATEGORIES.includes(c) ? c : '';
+    c = catCodes().includes(c) || c === category ? c : '';
     if (c === category) return;
     category = c;
     Z.category = c;
@@ -1173,8 +1174,10 @@
   $('hs-category').addEventListener('change', (ev) => setCategory(ev.target.value));
   function fillCategories() {
     const sel = $('hs-category');
+    const codes = catCodes();
+    if (category && !codes.includes(category)) codes.push(category);
     const html = '<option value="">' + esc(t('cat_all')) + '</option>' +
-      CATEGORIES.map((c) => '<option value="' + c + '">' + esc(L.cat(c)) + '</option>').join('');
+      codes.map((c) => '<option value="' + esc(c) + '">' + esc(L.cat(c)) + '</option>').join('');
     if (sel.innerHTML !== html) sel.innerHTML = html;
     sel.value = category;
   }

@@ -16,6 +16,9 @@
   //   lastDataAt()  the time of the last data shown as 数据更新于, optional
   //   onLang() the page's own texts, redone after the shared ones on a language change
   //   onSwitch()    the 中/EN switch was used (L already switched)
+  //   onNames()     the deployment's catalogue arrived: names of categories and departments
+  //                 changed (default: onSwitch, else applyLang)
+  //   token    the token that fetches the catalogue (default: the page's ?token=)
   function frame(o) {
     const L = o.L;
     const t = L.t;
@@ -89,6 +92,10 @@
       };
       tick();
     }
+
+    // The catalogue's names replace the built-in ones when they arrive (once per page).
+    const token = o.token !== undefined ? o.token : new URLSearchParams(location.search).get('token');
+    Zhili.texts.loadCatalog(token, () => (o.onNames || o.onSwitch || applyLang)());
 
     return { setI18n, updateTitle, updateClock, noteData, applyLang, startClock };
   }
