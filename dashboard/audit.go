@@ -130,6 +130,12 @@ type UnitFigures struct {
 	Repeats            int64 `json:"repeats"`
 	ClosedThenReopened int64 `json:"closed_then_reopened"`
 	ClosedUnsatisfied  int64 `json:"closed_unsatisfied"`
+	// Cases by the reason of the closing they ended with: not_fixed is counted in closed;
+	// duplicates, cancelled and transferred away are not assessed (close_reason definition).
+	NotFixed    int64 `json:"not_fixed"`
+	Duplicates  int64 `json:"duplicates"`
+	Transferred int64 `json:"transferred"`
+	Cancelled   int64 `json:"cancelled"`
 }
 
 // RateFigure is a rate with its sample and rank; a unit below the minimum sample is never ranked
@@ -153,6 +159,7 @@ var RateDefinitions = map[string]string{
 	"reconcile":    "核对 reconcile: received (cases first reported in the period) = counted (in the ranked units) + excluded by reason (by=dept: never dispatched; by=region: the 未定位 row; whistle audit: no whistle blown); unlocated, without department and without deadline describe the received cases; events refused at ingest are counted apart, since the server started",
 	"repeats":      "重复投诉 repeats = cases about the same place (same normalized address, or report points within the repeat distance) and category as an earlier case reported within the repeat window (linked over this and the previous period)",
 	"fake_closure": "虚假办结迹象 fake-closure signs = cases closed and later reopened; cases closed with an unsatisfied callback",
+	"close_reason": "结案原因 close reasons: 未解决 not fixed = closed, never resolved (in the resolution denominator, out of on time); 重复件 duplicates, 已撤销 cancelled and 已转办 transferred away (no dispatch after the transfer; a reopening undoes these closings) are not assessed: out of the resolution, satisfaction and on-time rates, closed counts and close times, and out of the response rate when closed within the response window unsigned; a dispatch after a transfer counts for its department; a closing timed before the report has no time to close",
 }
 
 // MaxAuditCases bounds the cases one audit reads (their facts are held in memory, about half
@@ -381,6 +388,7 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 func figures(u governance.UnitRates) UnitFigures {
 	f := UnitFigures{Cases: u.Cases, Dispatched: u.Dispatched, Closed: u.Closed, Whistles: u.Whistles,
 		Repeats: u.Repeats, ClosedThenReopened: u.ClosedThenReopened, ClosedUnsatisfied: u.ClosedUnsatisfied,
+		NotFixed: u.NotFixed, Duplicates: u.Duplicates, Transferred: u.Transferred, Cancelled: u.Cancelled,
 		WithoutDeadline: u.WithoutDeadline, Response: rateFig(u.Response), Resolution: rateFig(u.Resolution), Satisfaction: rateFig(u.Satisfaction), OnTime: rateFig(u.OnTime)}
 	if u.CloseP50 >= 0 {
 		p50, p90 := u.CloseP50, u.CloseP90
@@ -619,7 +627,7 @@ func (r *RatesReport) Table(loc *time.Location) Table {
 			"上期满意率 prev satisfaction", "吹哨率 whistle rate", "吹哨率区间 band",
 			"重复投诉 repeats", "结案后重启 closed then reopened", "不满意结案 closed unsatisfied", "无时限 without deadline"},
 		Reconcile: r.Reconcile.rows()}
-	for _, k := range []string{"response", "resolution", "satisfaction", "on_time", "close_time", "counting", "repeats", "fake_closure", "reconcile"} {
+	for _, k := range []string{"response", "resolution", "satisfaction", "on_time", "close_time", "counting", "repeats", "fake_closure", "close_reason", "reconcile"} {
 		t.Notes = append(t.Notes, RateDefinitions[k])
 	}
 	for _, u := range r.Units {

@@ -26,7 +26,9 @@ import (
 //     out of the denominator.
 //
 // Counting: a case belongs to the period of its first report, to the region of its report, and to
-// the department of its last dispatch. Durations are from the first report.
+// the department of its last dispatch. Durations are from the first report. Close reasons:
+// not_fixed is closed but never resolved; duplicates, cancelled cases and cases transferred away
+// are not assessed (NotAssessed); a dispatch after a transfer counts for its department.
 
 // AuditConfig configures audits.
 type AuditConfig struct {
@@ -55,8 +57,10 @@ type CaseFacts struct {
 	Deadline     time.Time // of the last dispatch
 	Signed       time.Time // first signing after the last dispatch
 	Resolved     time.Time // last resolution
-	Closed       time.Time // last closing
+	Closed       time.Time // last closing (zero again after a transfer followed by a dispatch)
 	Satisfaction string    // of the last closing
+	CloseReason  string    // of the last case.closed: "" (fixed), not_fixed, duplicate, transferred, cancelled
+	CategoryText string    // the source's wording of the category, from the first report
 	Reopened     bool      // reopened after its last resolution or closing
 	Whistles     int
 	// Fake-closure signs (虚假办结): closed and later reopened; closed with an unsatisfied callback.
@@ -69,18 +73,23 @@ type CaseFacts struct {
 	RepeatOf string // the earliest case this one repeats (LinkRepeats)
 }
 
-// Facts reads a case's events (sorted or not) into the facts the audits count.
+// Facts reads a case's events (sorted or not, applied in ApplyOrder) into the facts the audits
+// count.
 func Facts(caseID string, evs []event.Event) CaseFacts {
-	evs = append([]event.Event(nil), evs...)
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
+	evs, _ = ApplyOrder(evs)
 	f := CaseFacts{ID: caseID}
 	for _, e := range evs {
 		switch e.Type {
 		case event.CaseReported:
 			if f.Reported.IsZero() {
-				f.Reported, f.Category, f.Region = e.At, e.Category, nil
+				f.Reported, f.Category, f.Region, f.CategoryText = e.At, e.Category, nil, e.CategoryText
 			}
 		case event.CaseDispatched:
+			if !f.Closed.IsZero() && f.CloseReason == event.CloseTransferred {
+				// Transferred to this dispatch's department: the hand-over was no closing, and
+				// a resolution before it is not this department's.
+				f.Closed, f.Satisfaction, f.Resolved = time.Time{}, "", time.Time{}
+			}
 			f.Dispatched, f.Dept, f.Signed = e.At, e.Dept, time.Time{}
 			f.Deadline = time.Time{}
 			if e.Deadline != nil {
@@ -93,16 +102,20 @@ func Facts(caseID string, evs []event.Event) CaseFacts {
 		case event.CaseResolved:
 			f.Resolved, f.Reopened = e.At, false
 		case event.CaseClosed:
-			f.Closed, f.Satisfaction, f.Reopened = e.At, e.Satisfaction, false
-			if e.Satisfaction == "unsatisfied" {
+			f.Closed, f.Satisfaction, f.Reopened, f.CloseReason = e.At, e.Satisfaction, false, e.CloseReason
+			if e.Satisfaction == "unsatisfied" && closure(e.CloseReason) {
 				f.ClosedUnsatisfied = true
 			}
 		case event.CaseReopened:
 			if !f.Resolved.IsZero() || !f.Closed.IsZero() {
 				f.Reopened = true
 			}
-			if !f.Closed.IsZero() {
+			if !f.Closed.IsZero() && f.CloseReason != event.CloseTransferred {
 				f.ClosedThenReopened = true
+			}
+			if !f.Closed.IsZero() && !closure(f.CloseReason) {
+				// Undoes a closing that took the case out of the assessment.
+				f.Closed, f.Satisfaction = time.Time{}, ""
 			}
 		case event.WhistleBlown:
 			f.Whistles++
@@ -146,6 +159,22 @@ type UnitRates struct {
 	Repeats            int64 // cases repeating an earlier one (same place and category)
 	ClosedThenReopened int64
 	ClosedUnsatisfied  int64
+	// Cases by the reason of the closing they ended with (docs/GOVERNANCE.md): NotFixed are
+	// closed and counted, the others are not assessed (NotAssessed).
+	NotFixed, Duplicates, Transferred, Cancelled int64
+}
+
+// NotAssessed tells a case whose closing stands and takes it out of the assessment: a
+// duplicate, a cancelled case, or one transferred away with no dispatch after the transfer.
+func NotAssessed(f *CaseFacts) bool {
+	if f.Closed.IsZero() {
+		return false
+	}
+	switch f.CloseReason {
+	case event.CloseDuplicate, event.CloseCancelled, event.CloseTransferred:
+		return true
+	}
+	return false
 }
 
 // Rates computes the audit of facts grouped by key (which unit a case counts for; "" skips it),
@@ -155,6 +184,8 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 	type acc struct {
 		cases, disp, resp, res, rated, sat, withDL, onTime, whistles int64
 		repeats, reopened, unsatisfied, noDL                         int64
+		respDen, resDen, closed                                      int64
+		byReason                                                     map[string]int64
 		closeSecs                                                    []int64
 	}
 	by := map[string]*acc{}
@@ -166,10 +197,15 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 		}
 		a := by[k]
 		if a == nil {
-			a = &acc{}
+			a = &acc{byReason: map[string]int64{}}
 			by[k] = a
 		}
 		a.cases++
+		skip := NotAssessed(f)
+		notFixed := !f.Closed.IsZero() && f.CloseReason == event.CloseNotFixed
+		if !f.Closed.IsZero() {
+			a.byReason[f.CloseReason]++
+		}
 		a.whistles += int64(f.Whistles)
 		if f.RepeatOf != "" {
 			a.repeats++
@@ -182,24 +218,36 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 		}
 		if !f.Dispatched.IsZero() {
 			a.disp++
-			if !f.Signed.IsZero() && f.Signed.Sub(f.Dispatched) <= cfg.Respond {
-				a.resp++
+			responded := !f.Signed.IsZero() && f.Signed.Sub(f.Dispatched) <= cfg.Respond
+			// A case not assessed stays in the response rate when its department had its
+			// whole window (or signed in it) before the closing.
+			if !skip || responded || !f.Closed.Before(f.Dispatched.Add(cfg.Respond)) {
+				a.respDen++
+				if responded {
+					a.resp++
+				}
 			}
-			if !f.Resolved.IsZero() && !f.Reopened {
+			if !skip {
+				a.resDen++
+			}
+			if !skip && !notFixed && !f.Resolved.IsZero() && !f.Reopened {
 				a.res++
 			}
 			if f.Deadline.IsZero() {
 				a.noDL++
 			}
-			if !f.Resolved.IsZero() && !f.Deadline.IsZero() {
+			if !skip && !notFixed && !f.Resolved.IsZero() && !f.Deadline.IsZero() {
 				a.withDL++
 				if !f.Resolved.After(f.Deadline) {
 					a.onTime++
 				}
 			}
 		}
-		if !f.Closed.IsZero() {
-			a.closeSecs = append(a.closeSecs, int64(f.Closed.Sub(f.Reported)/time.Second))
+		if !f.Closed.IsZero() && !skip {
+			a.closed++
+			if !f.Closed.Before(f.Reported) { // a closing before the report has no time to close
+				a.closeSecs = append(a.closeSecs, int64(f.Closed.Sub(f.Reported)/time.Second))
+			}
 			if f.Satisfaction != "" {
 				a.rated++
 				if f.Satisfaction == "satisfied" || f.Satisfaction == "basically" {
@@ -210,9 +258,11 @@ func Rates(facts []CaseFacts, key func(*CaseFacts) string, cfg AuditConfig) []Un
 	}
 	out := make([]UnitRates, 0, len(by))
 	for k, a := range by {
-		u := UnitRates{Unit: k, Cases: a.cases, Dispatched: a.disp, Closed: int64(len(a.closeSecs)), Whistles: a.whistles,
+		u := UnitRates{Unit: k, Cases: a.cases, Dispatched: a.disp, Closed: a.closed, Whistles: a.whistles,
 			Repeats: a.repeats, ClosedThenReopened: a.reopened, ClosedUnsatisfied: a.unsatisfied, WithoutDeadline: a.noDL,
-			Response: rate(a.resp, a.disp, cfg.MinSample), Resolution: rate(a.res, a.disp, cfg.MinSample),
+			NotFixed: a.byReason[event.CloseNotFixed], Duplicates: a.byReason[event.CloseDuplicate],
+			Transferred: a.byReason[event.CloseTransferred], Cancelled: a.byReason[event.CloseCancelled],
+			Response: rate(a.resp, a.respDen, cfg.MinSample), Resolution: rate(a.res, a.resDen, cfg.MinSample),
 			Satisfaction: rate(a.sat, a.rated, cfg.MinSample), OnTime: rate(a.onTime, a.withDL, cfg.MinSample)}
 		u.CloseP50, u.CloseP90 = Percentile(a.closeSecs, 50), Percentile(a.closeSecs, 90)
 		out = append(out, u)

@@ -132,3 +132,95 @@ func TestWhistleAuditByRegion(t *testing.T) {
 		t.Fatalf("%+v", st)
 	}
 }
+
+// Close reasons, hand-checked; every case of department A, dispatched at 08:10 (window 2 h).
+func TestRatesCloseReasons(t *testing.T) {
+	type e = event.Event
+	rep := func(h string) e { return e{Type: event.CaseReported, At: at("2026-11-26 " + h)} }
+	disp := func(dept, h string) e {
+		dl := at("2026-11-26 18:00")
+		return e{Type: event.CaseDispatched, Dept: dept, At: at("2026-11-26 " + h), Deadline: &dl}
+	}
+	sign := func(h string) e { return e{Type: event.CaseSigned, At: at("2026-11-26 " + h)} }
+	res := func(h string) e { return e{Type: event.CaseResolved, At: at("2026-11-26 " + h)} }
+	closed := func(h, reason, sat string) e {
+		return e{Type: event.CaseClosed, At: at("2026-11-26 " + h), CloseReason: reason, Satisfaction: sat}
+	}
+	cases := map[string][]e{
+		// Fixed: responded, resolved on time, satisfied; closes in 4 h.
+		"fixed": {rep("08:00"), disp("A", "08:10"), sign("08:20"), res("10:00"), closed("12:00", "", "satisfied")},
+		// Not fixed: responded, resolved then closed not_fixed: closed (4 h) and rated, not
+		// resolved, not in on time.
+		"notfixed": {rep("08:00"), disp("A", "08:10"), sign("08:20"), res("10:00"), closed("12:00", event.CloseNotFixed, "unsatisfied")},
+		// Duplicate closed 30 min after the dispatch, unsigned: out of every rate (its window was
+		// cut short), not closed.
+		"dup": {rep("08:00"), disp("A", "08:10"), closed("08:40", event.CloseDuplicate, "satisfied")},
+		// Cancelled after the window ran out unsigned: in the response rate (not responded), out
+		// of the others.
+		"cancel": {rep("08:00"), disp("A", "08:10"), closed("11:00", event.CloseCancelled, "")},
+		// Transferred away from A with no dispatch after: not assessed, although signed in time:
+		// a response (it signed in its window), out of the others.
+		"away": {rep("08:00"), disp("A", "08:10"), sign("08:30"), res("09:00"), closed("09:30", event.CloseTransferred, "satisfied")},
+		// Transferred from B to A: counts for A as dispatched at 10:10, A's signing 11:00 is in
+		// time, A resolves and it is closed fixed; B's resolution before the transfer is not A's.
+		"moved": {rep("08:00"), disp("B", "08:10"), res("09:00"), closed("09:30", event.CloseTransferred, ""),
+			disp("A", "10:10"), sign("11:00"), res("13:00"), closed("14:00", "", "basically")},
+		// Closed as a duplicate by mistake and reopened: assessed again (responded, resolved on
+		// time, satisfied; closes in 4 h), and a closed-then-reopened sign.
+		"dupback": {rep("08:00"), disp("A", "08:10"), closed("08:40", event.CloseDuplicate, ""), {Type: event.CaseReopened, At: at("2026-11-26 09:00")},
+			sign("09:10"), res("10:00"), closed("12:00", "", "satisfied")},
+	}
+	var facts []CaseFacts
+	for id, evs := range cases {
+		facts = append(facts, Facts(id, evs))
+	}
+	us := Rates(facts, func(f *CaseFacts) string { return f.Dept }, AuditConfig{MinSample: 1})
+	if len(us) != 1 || us[0].Unit != "A" {
+		t.Fatalf("units %+v: every case is A's", us)
+	}
+	a := us[0]
+	chk := func(name string, r Rate, num, den int64) {
+		t.Helper()
+		if r.Num != num || r.Den != den {
+			t.Errorf("%s: %d/%d, want %d/%d", name, r.Num, r.Den, num, den)
+		}
+	}
+	chk("response", a.Response, 5, 6)     // fixed, notfixed, away, moved, dupback of those and cancel
+	chk("resolution", a.Resolution, 3, 4) // fixed, moved, dupback of those and notfixed
+	chk("satisfaction", a.Satisfaction, 3, 4)
+	chk("on time", a.OnTime, 3, 3)
+	if a.Cases != 7 || a.Dispatched != 7 || a.Closed != 4 || a.NotFixed != 1 || a.Duplicates != 1 || a.Cancelled != 1 || a.Transferred != 1 ||
+		a.ClosedThenReopened != 1 {
+		t.Errorf("counts %+v", a)
+	}
+	if a.CloseP50 != 4*3600 || a.CloseP90 != 6*3600 || a.ClosedUnsatisfied != 1 {
+		t.Errorf("close times %d/%d, unsatisfied %d", a.CloseP50, a.CloseP90, a.ClosedUnsatisfied)
+	}
+	f := Facts("moved", cases["moved"])
+	if f.CloseReason != "" || f.Dept != "A" || !f.Dispatched.Equal(at("2026-11-26 10:10")) || f.ClosedThenReopened {
+		t.Errorf("moved facts %+v", f)
+	}
+	f = Facts("away", cases["away"])
+	if f.CloseReason != event.CloseTransferred || !NotAssessed(&f) {
+		t.Errorf("away facts %+v", f)
+	}
+}
+
+// A closing before the report counts as a closing of the case (after its dispatch), with no
+// time to close; its category text is kept.
+func TestFactsClosedBeforeReported(t *testing.T) {
+	dl := at("2026-11-26 18:00")
+	f := Facts("C", []event.Event{
+		{Type: event.CaseClosed, At: at("2026-11-26 07:00"), Satisfaction: "satisfied"},
+		{Type: event.CaseReported, At: at("2026-11-26 08:00"), Category: event.CategoryUnmapped, CategoryText: "占道经营"},
+		{Type: event.CaseDispatched, Dept: "A", At: at("2026-11-26 08:10"), Deadline: &dl},
+		{Type: event.CaseResolved, At: at("2026-11-26 09:00")},
+	})
+	if f.Closed.IsZero() || f.Satisfaction != "satisfied" || f.CategoryText != "占道经营" || f.Dept != "A" {
+		t.Fatalf("facts %+v", f)
+	}
+	u := Rates([]CaseFacts{f}, func(f *CaseFacts) string { return f.Dept }, AuditConfig{})[0]
+	if u.Closed != 1 || u.CloseP50 != -1 || u.Satisfaction.Num != 1 || u.Resolution.Num != 1 {
+		t.Errorf("rates %+v: closed once, no time to close", u)
+	}
+}

@@ -2,6 +2,7 @@ package governance
 
 import (
 	"sort"
+	"strings"
 	"time"
 
 	"zhili/calendar"
@@ -46,14 +47,15 @@ var legal = map[Status][]Status{
 
 // Step is one case event in the timeline, with the status it found and the one it left.
 type Step struct {
-	ID     string     `json:"id"`
-	Type   event.Type `json:"type"`
-	At     time.Time  `json:"at"`
-	Dept   string     `json:"dept,omitempty"`
-	From   Status     `json:"from,omitempty"`
-	To     Status     `json:"to"`
-	Legal  bool       `json:"legal"`
-	Reason string     `json:"reason,omitempty"` // why a step is flagged
+	ID          string     `json:"id"`
+	Type        event.Type `json:"type"`
+	At          time.Time  `json:"at"`
+	Dept        string     `json:"dept,omitempty"`
+	From        Status     `json:"from,omitempty"`
+	To          Status     `json:"to"`
+	Legal       bool       `json:"legal"`
+	Reason      string     `json:"reason,omitempty"`       // why a step is flagged
+	CloseReason string     `json:"close_reason,omitempty"` // of a case.closed: "" = fixed
 }
 
 // CaseClock is a dispatch's deadline as it ran.
@@ -69,10 +71,17 @@ type CaseClock struct {
 
 // Timeline is a case's history as the governance rules read it.
 type Timeline struct {
-	Status    Status      `json:"status"`
-	Steps     []Step      `json:"steps"`
-	Clocks    []CaseClock `json:"clocks"`
-	Flags     []string    `json:"flags"` // illegal_transition, returned, reopened, closed_unsatisfied, closed_then_reopened, overdue
+	Status Status `json:"status"`
+	// CloseReason is the close_reason of the closing that left the case closed ("" = fixed, or
+	// not closed).
+	CloseReason string `json:"close_reason,omitempty"`
+	// CategoryText is the source system's wording of the category, from the first report.
+	CategoryText string      `json:"category_text,omitempty"`
+	Steps        []Step      `json:"steps"`
+	Clocks       []CaseClock `json:"clocks"`
+	// illegal_transition, returned, reopened, closed_unsatisfied, closed_then_reopened, overdue,
+	// closed_before_reported
+	Flags     []string    `json:"flags"`
 	Returns   int         `json:"returns"`
 	Reopens   int         `json:"reopens"`
 	Whistles  []WhistleTL `json:"whistles"`
@@ -101,12 +110,57 @@ type Eval struct {
 	Supersedes string    `json:"supersedes,omitempty"` // the evaluation this one corrects
 }
 
-// Fold reads a case's events (any order; sorted here by event time, ties in the given order)
-// into its timeline at now. Events are never dropped: an illegal transition is applied and
-// flagged.
+// ApplyOrder returns a case's events (any order) in the order the rules apply them: by event
+// time, ties in the given order, except that a case.closed timed before the case's first
+// case.reported is moved after the report and the events that follow it, up to the first
+// case.reopened after the report (docs/EVENTS.md; the live state does the same). early tells,
+// per returned event, whether it is such a closing.
+func ApplyOrder(evs []event.Event) (ordered []event.Event, early []bool) {
+	out := append([]event.Event(nil), evs...)
+	sort.SliceStable(out, func(i, j int) bool { return out[i].At.Before(out[j].At) })
+	early = make([]bool, len(out))
+	var reported time.Time
+	for _, e := range out {
+		if e.Type == event.CaseReported {
+			reported = e.At
+			break
+		}
+	}
+	var held, rest []event.Event
+	for _, e := range out {
+		if e.Type == event.CaseClosed && !reported.IsZero() && e.At.Before(reported) {
+			held = append(held, e)
+		} else {
+			rest = append(rest, e)
+		}
+	}
+	if len(held) == 0 {
+		return out, early
+	}
+	at, seen := len(rest), false
+	for i, e := range rest {
+		if e.Type == event.CaseReported {
+			seen = true
+		} else if seen && e.Type == event.CaseReopened {
+			at = i
+			break
+		}
+	}
+	out = append(append(append(out[:0], rest[:at]...), held...), rest[at:]...)
+	for i := range held {
+		early[at+i] = true
+	}
+	return out, early
+}
+
+// closure tells a closing that ends the case (fixed or not_fixed): duplicate, cancelled and
+// transferred closings are counted apart (docs/GOVERNANCE.md).
+func closure(reason string) bool { return reason == "" || reason == event.CloseNotFixed }
+
+// Fold reads a case's events (any order; applied in ApplyOrder) into its timeline at now.
+// Events are never dropped: an illegal transition is applied and flagged.
 func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Time) Timeline {
-	evs = append([]event.Event(nil), evs...)
-	sort.SliceStable(evs, func(i, j int) bool { return evs[i].At.Before(evs[j].At) })
+	evs, early := ApplyOrder(evs)
 	tl := Timeline{Steps: []Step{}, Clocks: []CaseClock{}, Flags: []string{}, Whistles: []WhistleTL{}, Evaluated: []Eval{}}
 	flag := func(f string) {
 		for _, x := range tl.Flags {
@@ -131,20 +185,32 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 	}
 	lastEval := map[[2]string]string{}
 	closedUnsatisfied := false
-	for _, e := range evs {
+	for i, e := range evs {
 		to, isCase := statusOf[e.Type]
 		if isCase {
-			st := Step{ID: e.ID, Type: e.Type, At: e.At, Dept: e.Dept, From: cur, To: to, Legal: true}
+			st := Step{ID: e.ID, Type: e.Type, At: e.At, Dept: e.Dept, From: cur, To: to, Legal: true, CloseReason: e.CloseReason}
 			switch {
 			case e.Type == event.CaseReported && cur != "":
 				st.To = cur // a repeat report
 			case cur == "" && e.Type != event.CaseReported:
 				st.Legal, st.Reason = false, "before the case was reported"
+			case cur == Closed && to == Dispatched && tl.CloseReason == event.CloseTransferred:
+				// a dispatch to the department the case was transferred to
+			case to == Closed && e.CloseReason != "" && cur != Closed && cur != Duplicate:
+				// a closing with a reason (not fixed, duplicate, transferred, cancelled) may end
+				// an open case at any step
 			case cur != "" && !allowed(cur, to):
 				st.Legal, st.Reason = false, string(cur)+" → "+string(to)
 			}
 			if !st.Legal {
 				flag("illegal_transition")
+			}
+			if early[i] {
+				st.Reason = strings.TrimPrefix(st.Reason+"; closed before the case was reported: applied after its later events", "; ")
+				flag("closed_before_reported")
+			}
+			if e.Type == event.CaseReported && tl.CategoryText == "" && cur == "" {
+				tl.CategoryText = e.CategoryText
 			}
 			switch e.Type {
 			case event.CaseDispatched:
@@ -160,16 +226,21 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 				end(e.At, "resolved")
 			case event.CaseClosed:
 				end(e.At, "closed")
-				closedUnsatisfied = e.Satisfaction == "unsatisfied"
+				closedUnsatisfied = e.Satisfaction == "unsatisfied" && closure(e.CloseReason)
 				if closedUnsatisfied {
 					flag("closed_unsatisfied")
 				}
 			case event.CaseReopened:
 				tl.Reopens++
 				flag("reopened")
-				if cur == Closed {
+				if cur == Closed && tl.CloseReason != event.CloseTransferred {
 					flag("closed_then_reopened")
 				}
+			}
+			if e.Type == event.CaseClosed {
+				tl.CloseReason = e.CloseReason
+			} else if st.To != cur {
+				tl.CloseReason = ""
 			}
 			cur = st.To
 			tl.Steps = append(tl.Steps, st)

@@ -141,3 +141,48 @@ func TestFoldDispatchWithoutDeadline(t *testing.T) {
 		t.Fatalf("flags %v: a dispatch without a deadline is never overdue", tl.Flags)
 	}
 }
+
+// A closing before the report is applied after the case's later events up to its first
+// reopening, and flagged; the timeline carries close reasons and the category text; a dispatch
+// after a transfer is legal.
+func TestFoldClosedBeforeReportedAndReasons(t *testing.T) {
+	now := at("2026-11-27 08:00")
+	tl := Fold([]event.Event{
+		{ID: "c", Type: event.CaseClosed, At: at("2026-11-26 07:00"), CloseReason: event.CloseDuplicate},
+		{ID: "r", Type: event.CaseReported, At: at("2026-11-26 08:00"), Category: event.CategoryUnmapped, CategoryText: "违章搭建"},
+		{ID: "a", Type: event.CaseAccepted, At: at("2026-11-26 08:05")},
+	}, DefaultClocks(), calendar.Default(), now)
+	ids := []string{}
+	for _, s := range tl.Steps {
+		ids = append(ids, s.ID)
+	}
+	if !slices.Equal(ids, []string{"r", "a", "c"}) || tl.Status != Closed || tl.CloseReason != event.CloseDuplicate || tl.CategoryText != "违章搭建" {
+		t.Fatalf("steps %v status %s reason %q text %q", ids, tl.Status, tl.CloseReason, tl.CategoryText)
+	}
+	if c := tl.Steps[2]; !c.Legal || c.CloseReason != event.CloseDuplicate || c.Reason == "" || !slices.Contains(tl.Flags, "closed_before_reported") {
+		t.Fatalf("early closing step %+v flags %v", c, tl.Flags)
+	}
+	tl = Fold([]event.Event{
+		{ID: "c", Type: event.CaseClosed, At: at("2026-11-26 07:00")},
+		{ID: "r", Type: event.CaseReported, At: at("2026-11-26 08:00")},
+		{ID: "d", Type: event.CaseDispatched, At: at("2026-11-26 08:10"), Dept: "A"},
+		{ID: "o", Type: event.CaseReopened, At: at("2026-11-26 09:00")},
+		{ID: "d2", Type: event.CaseDispatched, At: at("2026-11-26 09:10"), Dept: "B"},
+	}, DefaultClocks(), calendar.Default(), now)
+	ids = ids[:0]
+	for _, s := range tl.Steps {
+		ids = append(ids, s.ID)
+	}
+	if !slices.Equal(ids, []string{"r", "d", "c", "o", "d2"}) || tl.Status != Dispatched || tl.CloseReason != "" {
+		t.Fatalf("with a reopening: steps %v status %s", ids, tl.Status)
+	}
+	tl = Fold([]event.Event{
+		{ID: "r", Type: event.CaseReported, At: at("2026-11-26 08:00")},
+		{ID: "d", Type: event.CaseDispatched, At: at("2026-11-26 08:10"), Dept: "A"},
+		{ID: "t", Type: event.CaseClosed, At: at("2026-11-26 09:00"), CloseReason: event.CloseTransferred},
+		{ID: "d2", Type: event.CaseDispatched, At: at("2026-11-26 09:10"), Dept: "B"},
+	}, DefaultClocks(), calendar.Default(), now)
+	if s := tl.Steps[3]; !s.Legal || tl.Status != Dispatched || tl.CloseReason != "" || slices.Contains(tl.Flags, "illegal_transition") {
+		t.Fatalf("dispatch after a transfer: %+v flags %v", s, tl.Flags)
+	}
+}
