@@ -80,9 +80,11 @@
       stale: '连接中断 · 数据可能不是最新 · 正在重新连接…', stale_for: '已 {n} 秒无数据', refused: '服务器拒绝了实时订阅',
       rest_fail: '查询失败，数据可能不是最新：', retrying: '稍后自动重试',
       statuses: { reported: '上报', accepted: '受理', dispatched: '派单', signed: '签收', returned: '退单', resolved: '办结', closed: '结案', reopened: '重启', duplicate: '重复件' },
-      flag_names: { illegal_transition: '违规流转', returned: '退单', reopened: '重启', closed_unsatisfied: '不满意结案', closed_then_reopened: '结案后重启', overdue: '超时' },
+      flag_names: { illegal_transition: '违规流转', returned: '退单', reopened: '重启', closed_unsatisfied: '不满意结案', closed_then_reopened: '结案后重启', overdue: '超时', closed_before_reported: '上报前结案' },
+      close_reasons: { not_fixed: '未解决', duplicate: '重复件', transferred: '已转办', cancelled: '已撤销' },
+      close_reason: '结案原因', category_text: '原始分类',
       ended_names: { resolved: '办结', returned: '退单', redispatched: '改派', closed: '结案' },
-      def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', repeats: '重复投诉', fake_closure: '虚假办结迹象', reconcile: '核对' },
+      def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', repeats: '重复投诉', fake_closure: '虚假办结迹象', close_reason: '结案原因', reconcile: '核对' },
       unlocated_row: '未定位', not_dispatched: '未派单', without_deadline: '无时限', no_deadline: '无时限', not_ranked: '不排名',
       recon_rates: '收到 {received} · 计入 {counted} · 未定位 {unlocated} · 无承办部门 {without_dept} · 无时限 {without_deadline}',
       recon_whistles: '收到 {received} · 计入 {counted} · 未吹哨 {no_whistle} · 未定位 {unlocated}',
@@ -126,9 +128,11 @@
       stale: 'Offline — data may be out of date · reconnecting…', stale_for: 'no data for {n} s', refused: 'The server refused the live subscription',
       rest_fail: 'Query failed, data may be out of date: ', retrying: 'retrying shortly',
       statuses: { reported: 'reported', accepted: 'accepted', dispatched: 'dispatched', signed: 'signed', returned: 'returned', resolved: 'resolved', closed: 'closed', reopened: 'reopened', duplicate: 'duplicate' },
-      flag_names: { illegal_transition: 'illegal transition', returned: 'returned', reopened: 'reopened', closed_unsatisfied: 'closed unsatisfied', closed_then_reopened: 'closed then reopened', overdue: 'overdue' },
+      flag_names: { illegal_transition: 'illegal transition', returned: 'returned', reopened: 'reopened', closed_unsatisfied: 'closed unsatisfied', closed_then_reopened: 'closed then reopened', overdue: 'overdue', closed_before_reported: 'closed before reported' },
+      close_reasons: { not_fixed: 'not fixed', duplicate: 'duplicate', transferred: 'transferred', cancelled: 'cancelled' },
+      close_reason: 'Close reason', category_text: 'Source category',
       ended_names: { resolved: 'resolved', returned: 'returned', redispatched: 're-dispatched', closed: 'closed' },
-      def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', repeats: 'Repeats', fake_closure: 'Fake-closure signs', reconcile: 'Reconcile' },
+      def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', repeats: 'Repeats', fake_closure: 'Fake-closure signs', close_reason: 'Close reasons', reconcile: 'Reconcile' },
       unlocated_row: 'Unlocated', not_dispatched: 'not dispatched', without_deadline: 'no deadline', no_deadline: 'no deadline', not_ranked: 'not ranked',
       recon_rates: 'Received {received} · counted {counted} · unlocated {unlocated} · without dept. {without_dept} · without deadline {without_deadline}',
       recon_whistles: 'Received {received} · counted {counted} · no whistle {no_whistle} · unlocated {unlocated}',
@@ -755,7 +759,7 @@
     const rep = Z.rates;
     const dl = $('defs');
     if (!rep || !rep.definitions) { setHTML(dl, ''); $('defs-extra').textContent = ''; return; }
-    const order = ['response', 'resolution', 'satisfaction', 'on_time', 'close_time', 'counting', 'repeats', 'fake_closure'];
+    const order = ['response', 'resolution', 'satisfaction', 'on_time', 'close_time', 'counting', 'repeats', 'fake_closure', 'close_reason'];
     const keys = order.filter((k) => rep.definitions[k]).concat(Object.keys(rep.definitions).filter((k) => !order.includes(k)).sort());
     setHTML(dl, keys.map((k) => '<dt>' + esc((t('def_names')[k]) || k) + '</dt><dd>' + esc(rep.definitions[k]) + '</dd>').join(''));
     $('defs-extra').textContent = fmt(L.lang === 'zh' ? '最小样本 {m} · 响应时限 {w}' : 'min. sample {m} · response window {w}', { m: rep.min_sample, w: rep.respond_window });
@@ -901,6 +905,7 @@
       '</tr></thead><tbody>' + rows.join('') + '</tbody></table>';
   }
   const stName = (s) => (s ? (t('statuses')[s] || s) : '∅');
+  const reasonName = (r) => t('close_reasons')[r] || r;
 
   function renderCase() {
     const r = Z.timeline;
@@ -908,16 +913,18 @@
     if (!r) return;
     const tl = r.timeline || {};
     let h = '<div class="au-case-head"><span class="au-mono au-case-id">' + esc(r.case_id) + '</span> <span class="au-status au-status-' + esc(tl.status) + '">' +
-      esc(stName(tl.status)) + '</span> <span class="au-badge ' + (r.pii === 'shown' ? 'au-badge-warn' : 'au-badge-info') + '">' + esc(r.pii === 'shown' ? t('pii_shown') : t('pii_masked')) + '</span>';
+      esc(stName(tl.status)) + '</span>' + (tl.close_reason ? ' <span class="au-badge au-badge-warn au-close-reason" title="' + esc(t('close_reason')) + '">' + esc(reasonName(tl.close_reason)) + '</span>' : '') +
+      ' <span class="au-badge ' + (r.pii === 'shown' ? 'au-badge-warn' : 'au-badge-info') + '">' + esc(r.pii === 'shown' ? t('pii_shown') : t('pii_masked')) + '</span>';
     if (tl.returns) h += ' <span class="au-muted">' + esc(fmt(t('returns'), { n: tl.returns })) + '</span>';
     if (tl.reopens) h += ' <span class="au-muted">' + esc(fmt(t('reopens'), { n: tl.reopens })) + '</span>';
     h += '</div>';
     h += '<div class="au-flags">' + (tl.flags || []).map((f) => '<span class="au-flag au-flag-' + esc(f) + '">' + esc(t('flag_names')[f] || f) + '</span>').join('') + '</div>';
+    if (tl.category_text) h += '<div class="au-category-text"><span class="au-k">' + esc(t('category_text')) + '</span> ' + esc(tl.category_text) + '</div>';
 
     h += '<h3>' + esc(t('steps')) + '</h3>' + table('au-steps', ['#', t('at'), t('type'), t('dept'), t('from_to'), t('reason')],
       (tl.steps || []).map((s, i) => '<tr class="' + (s.legal ? '' : 'au-illegal') + '" data-step="' + esc(s.type) + '"><td>' + (i + 1) + '</td><td>' + esc(when(s.at)) +
-        '</td><td class="au-mono">' + esc(s.type) + '</td><td>' + deptCell(s.dept) + '</td><td>' + esc(stName(s.from)) + ' → <b>' + esc(stName(s.to)) +
-        '</b></td><td>' + (s.legal ? '<span class="au-muted">' + esc(t('legal')) + '</span>' : '<span class="au-badge au-badge-bad">' + esc(t('illegal')) + '</span> ' + esc(s.reason || '')) + '</td></tr>'));
+        '</td><td class="au-mono">' + esc(s.type) + (s.close_reason ? ' <span class="au-close-reason">' + esc(reasonName(s.close_reason)) + '</span>' : '') + '</td><td>' + deptCell(s.dept) + '</td><td>' + esc(stName(s.from)) + ' → <b>' + esc(stName(s.to)) +
+        '</b></td><td>' + (s.legal ? '<span class="au-muted">' + esc(t('legal')) + '</span>' + (s.reason ? ' ' + esc(s.reason) : '') : '<span class="au-badge au-badge-bad">' + esc(t('illegal')) + '</span> ' + esc(s.reason || '')) + '</td></tr>'));
 
     // Dispatches without a deadline start no clock: listed with their department, never late.
     const timed = new Set((tl.clocks || []).map((c) => (c.dept || '') + '|' + Date.parse(c.dispatched)));
