@@ -103,7 +103,7 @@ func TestNYCAuditTimeToClose(t *testing.T) {
 		}
 		kept++
 		closed, ok := parse(row[col["closed_date"]])
-		if !ok || closed.Before(created) {
+		if !ok || closed.Before(created) || !nycAssessed(row[col["status"]], row[col["resolution_description"]]) {
 			continue
 		}
 		agency := row[col["agency"]]
