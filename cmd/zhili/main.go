@@ -24,7 +24,7 @@ Usage:
   zhili simulate  [flags]   send a realistic event stream to a server
   zhili bench     [flags]   load-test a server: WebSocket clients + an event rate
   zhili import regions [flags] FILE...   check region GeoJSON and import it into --data
-  zhili import cases [flags] FILE.csv    backfill case history from a CSV through a server's ingest API
+  zhili import cases [flags] FILE        backfill case history from a CSV or Open311 JSON export through a server's ingest API
   zhili import catalog [flags] FILE      check a catalogue of category and department names and import it into --data
   zhili migrate   --clickhouse DSN        apply the ClickHouse schema migrations (idempotent)
   zhili version             print the version
