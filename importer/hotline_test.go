@@ -19,6 +19,7 @@ import (
 // demo county: every row lands where its point or its recorded township puts it, with the
 // events its 工单状态 says, or is reported.
 func TestImportHotline12345(t *testing.T) {
+	t.Parallel()
 	path := filepath.Join("testdata", "hotline12345.csv")
 	f, err := os.Open(path)
 	if err != nil {
@@ -181,6 +182,7 @@ func mustRead(t *testing.T, path string) string {
 // Header variants of 12345 exports map onto the same fields; a 办理时限 given as working days
 // counts them on the official calendar.
 func TestHotlineHeaderVariants(t *testing.T) {
+	t.Parallel()
 	header := []string{"工单号", "来电时间", "问题分类", "承办部门", "街道", "事发地址", "工单内容", "经度（GCJ-02）", "纬度（GCJ-02）",
 		"处理时限", "办理状态", "办结日期", "回访时间", "满意度"}
 	idx, used, missing, err := resolveColumns(header, Presets["hotline12345"])

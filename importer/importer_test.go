@@ -209,6 +209,7 @@ C8,2025-03-08 10:00:00,,,county.eco-env,safety,411502001,,,,,,
 `
 
 func TestImportZhiliPreset(t *testing.T) {
+	t.Parallel()
 	base := startServer(t)
 	u, calls := flaky(t, base)
 	ctx := context.Background()
@@ -283,6 +284,7 @@ func TestImportZhiliPreset(t *testing.T) {
 }
 
 func TestImportFailures(t *testing.T) {
+	t.Parallel()
 	base := startServer(t)
 	ctx := context.Background()
 	// A mapped column missing from the header is named before anything is sent.
@@ -310,6 +312,7 @@ func TestImportFailures(t *testing.T) {
 }
 
 func TestNYCCommunityBoard(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"12 MANHATTAN": "112", "08 BRONX": "208", "Unspecified BROOKLYN": "",
 		"01 STATEN ISLAND": "501", "14 QUEENS": "414", "03 BROOKLYN": "303", "0 Unspecified": "", "": "", "12 ATLANTIS": ""} {
 		if got := NYCCommunityBoard(in); got != want {
@@ -319,6 +322,7 @@ func TestNYCCommunityBoard(t *testing.T) {
 }
 
 func TestParseTimeAndCategory(t *testing.T) {
+	t.Parallel()
 	ny := Presets["nyc311"].TZ
 	for _, s := range []string{"2023-12-08T12:00:00.000", "2023-12-08 12:00:00", "2023-12-08T12:00:00", "2023-12-08T12:00:00-05:00", "2023-12-08T17:00:00Z"} {
 		got, err := ParseTime(s, ny)
@@ -342,6 +346,7 @@ func TestParseTimeAndCategory(t *testing.T) {
 // The NYC preset on the real 311 sample, into a server whose regions are NYC's community
 // districts: every row is imported or reported, statuses become closings with their reasons.
 func TestImportNYC311Sample(t *testing.T) {
+	t.Parallel()
 	dir := nycdata.Dir(t)
 	src := filepath.Join(dir, "311_sample.csv")
 	f, err := os.Open(src)
@@ -471,6 +476,7 @@ func TestImportNYC311Sample(t *testing.T) {
 // NYC Open Data's own export (Title-Case headers, 12-hour US times) reads like the snake_case
 // one: the same events.
 func TestImportNYCTitleCase(t *testing.T) {
+	t.Parallel()
 	dir := nycdata.Dir(t)
 	f, err := os.Open(filepath.Join(dir, "311_sample.csv"))
 	if err != nil {

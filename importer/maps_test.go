@@ -11,6 +11,7 @@ import (
 )
 
 func TestContractConstants(t *testing.T) {
+	t.Parallel()
 	if CategoryUnmapped != event.CategoryUnmapped || maxCategoryText != event.MaxCategoryText {
 		t.Fatal("the importer's copy of the contract's constants differs")
 	}
@@ -22,6 +23,7 @@ func TestContractConstants(t *testing.T) {
 }
 
 func TestCategoryMap(t *testing.T) {
+	t.Parallel()
 	m, err := ParseCategoryMap(strings.NewReader("\ufeff诉求类型,code\n# comment\n城乡建设-市容环境,cityorder\n  噪声扰民 ,environment\nＮｏｉｓｅ  Complaint,environment\n其他,unmapped\n"))
 	if err != nil {
 		t.Fatal(err)
@@ -61,6 +63,7 @@ func TestCategoryMap(t *testing.T) {
 }
 
 func TestStatusTables(t *testing.T) {
+	t.Parallel()
 	for _, c := range []struct {
 		f                  func(string, string) (Outcome, bool)
 		status, resolution string
@@ -118,6 +121,7 @@ func TestStatusTables(t *testing.T) {
 }
 
 func TestGazetteer(t *testing.T) {
+	t.Parallel()
 	fc, err := geo.DemoTree().FeatureCollection("root", -1)
 	if err != nil {
 		t.Fatal(err)

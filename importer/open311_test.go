@@ -18,6 +18,7 @@ import (
 // The Open311 GeoReport v2 fixture (requests.json, 40 service requests in New York) into the
 // real server on NYC's community districts.
 func TestImportOpen311(t *testing.T) {
+	t.Parallel()
 	dir := nycdata.Dir(t)
 	tree := nycdata.Tree(t, dir)
 	path := filepath.Join("testdata", "open311-requests.json")
@@ -130,6 +131,7 @@ func TestImportOpen311(t *testing.T) {
 
 // A requests.json wrapped in an object, values of any JSON type, a bad element.
 func TestOpen311Source(t *testing.T) {
+	t.Parallel()
 	in := `{"meta":{"count":3},"service_requests":[
 	  {"service_request_id":7,"requested_datetime":"2024-03-04T08:00:00-05:00","status":"open","lat":40.7,"long":"-73.9","extra":{"a":[1,2]}},
 	  "not an object",

@@ -11,6 +11,7 @@ import (
 // to be changed; with it they go in as revisions (idempotent on a third run); a report cannot
 // be replaced and stays as first imported.
 func TestImportReplace(t *testing.T) {
+	t.Parallel()
 	const head = "case_id,reported_at,closed_at,resolved_at,dept,category,region,lon,lat,address,summary,deadline,source\n"
 	v1 := head +
 		"R1,2025-03-01 08:00:00,2025-03-02 09:00:00,,county.urban-mgmt,environment,411502001,114.07,32.12,,,2025-03-04 08:00:00,\n" +

@@ -10,6 +10,7 @@ import (
 )
 
 func TestParseTimeDaylightSaving(t *testing.T) {
+	t.Parallel()
 	ny := Presets["nyc311"].TZ
 	lh, err := time.LoadLocation("Australia/Lord_Howe") // a 30-minute change
 	if err != nil {
@@ -51,6 +52,7 @@ func TestParseTimeDaylightSaving(t *testing.T) {
 
 // DST choices are reported as warnings of the row, which is imported with the reading named.
 func TestImportDaylightSavingWarnings(t *testing.T) {
+	t.Parallel()
 	csvText := "unique_key,created_date,closed_date,agency,complaint_type,latitude,longitude,status\n" +
 		"1,2024-03-10T02:30:00.000,2024-03-10T05:00:00.000,NYPD,Noise - Street/Sidewalk,40.7,-73.9,Closed\n" +
 		"2,2024-11-03T00:50:00.000,2024-11-03T01:20:00.000,NYPD,Noise - Street/Sidewalk,40.7,-73.9,Closed\n" +
@@ -84,6 +86,7 @@ func TestImportDaylightSavingWarnings(t *testing.T) {
 }
 
 func TestDueSpan(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{"3个工作日": "3wd", "5工作日": "5wd", "2wd": "2wd", "5天": "5d", "7 日": "7d",
 		"10自然日": "10d", "48小时": "48h", "24h": "24h", "2025年3月1日": "", "3": "", "三个工作日": "", "0天": ""} {
 		n, unit, ok := dueSpan(in)
@@ -98,6 +101,7 @@ func TestDueSpan(t *testing.T) {
 }
 
 func TestProgressLines(t *testing.T) {
+	t.Parallel()
 	var b strings.Builder
 	cr := &countingReader{r: strings.NewReader("")}
 	cr.n.Store(50)
