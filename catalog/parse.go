@@ -407,21 +407,32 @@ func (p *parser) text(line int, code, field, v string, max int, required bool) b
 	return false
 }
 
-// category checks one category's own fields (parents are checked once all are read).
-func (p *parser) category(line int, c *Category) bool {
-	ok := true
-	if msg := codeProblem(c.Code, false); msg != "" {
-		p.add(line, "category: %s", msg)
-		return false
+// entry checks what categories and departments share: the code (blanks: it may hold blanks,
+// codeProblem), its first appearance in seen, and the zh and en names. checked is false
+// when the code itself is unusable (nothing else was checked); ok is false on any problem.
+func (p *parser) entry(line int, table, code, zh, en string, blanks bool, seen map[string]int) (ok, checked bool) {
+	if msg := codeProblem(code, blanks); msg != "" {
+		p.add(line, "%s: %s", table, msg)
+		return false, false
 	}
-	if first, dup := p.catLine[c.Code]; dup {
-		p.add(line, "category %q given twice (first at line %d)", c.Code, first)
+	ok = true
+	if first, dup := seen[code]; dup {
+		p.add(line, "%s %q given twice (first at line %d)", table, code, first)
 		ok = false
 	} else {
-		p.catLine[c.Code] = line
+		seen[code] = line
 	}
-	ok = p.text(line, c.Code, "zh", c.Zh, MaxNameLen, true) && ok
-	ok = p.text(line, c.Code, "en", c.En, MaxNameLen, false) && ok
+	ok = p.text(line, code, "zh", zh, MaxNameLen, true) && ok
+	ok = p.text(line, code, "en", en, MaxNameLen, false) && ok
+	return ok, true
+}
+
+// category checks one category's own fields (parents are checked once all are read).
+func (p *parser) category(line int, c *Category) bool {
+	ok, checked := p.entry(line, "category", c.Code, c.Zh, c.En, false, p.catLine)
+	if !checked {
+		return false
+	}
 	if c.Color != "" && !colorRE.MatchString(c.Color) {
 		p.add(line, "%s: color %q must be #rgb or #rrggbb", c.Code, c.Color)
 		ok = false
@@ -435,19 +446,10 @@ func (p *parser) category(line int, c *Category) bool {
 
 // department checks one department's own fields.
 func (p *parser) department(line int, d *Department) bool {
-	ok := true
-	if msg := codeProblem(d.Code, true); msg != "" {
-		p.add(line, "department: %s", msg)
+	ok, checked := p.entry(line, "department", d.Code, d.Zh, d.En, true, p.deptLine)
+	if !checked {
 		return false
 	}
-	if first, dup := p.deptLine[d.Code]; dup {
-		p.add(line, "department %q given twice (first at line %d)", d.Code, first)
-		ok = false
-	} else {
-		p.deptLine[d.Code] = line
-	}
-	ok = p.text(line, d.Code, "zh", d.Zh, MaxNameLen, true) && ok
-	ok = p.text(line, d.Code, "en", d.En, MaxNameLen, false) && ok
 	ok = p.text(line, d.Code, "kind", d.Kind, MaxKindLen, false) && ok
 	if d.Region != "" && p.opt.KnownRegion != nil && !p.opt.KnownRegion(d.Region) {
 		p.add(line, "%s: unknown region %q", d.Code, d.Region)

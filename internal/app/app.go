@@ -111,7 +111,6 @@ func New(cfg Config) (*App, error) {
 	// owners (cluster.Manager) aggregate. The history store (every partition) tells the door
 	// which region a case belongs to.
 	rules := event.DefaultRules()
-	rules.Categories = cfg.Catalog.CategorySet()
 	rules.KnownCategory = func(code string) bool { return a.Catalog.Load().HasCategory(code) }
 	a.Door = ingest.New(ingest.Config{Rules: rules, MaxLines: cfg.MaxLines, MaxBytes: cfg.MaxBytes, Tree: cfg.Tree,
 		Locator: a.locator(), Clock: cfg.Clock, Registry: a.Reg, Logger: cfg.Logger, Owners: a.Store}, a.In)
