@@ -233,7 +233,10 @@ func (a *App) Run(ctx context.Context) error {
 func (a *App) Ready() bool {
 	switch {
 	case a.Agg != nil:
-		return a.Agg.Ready()
+		// Ready once the read model holds the replayed state, not merely once it was published:
+		// a screen served between the two would see zeros.
+		_, resets, _ := a.Model.Stats()
+		return a.Agg.Ready() && resets > 0
 	case a.cfg.Role == RoleAggregator:
 		return a.Mgr != nil
 	default:
