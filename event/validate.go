@@ -359,9 +359,8 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		if e.Category == "" {
 			return e, ferr("category", "required on case.reported")
 		}
-		if e.Location == nil && e.Region == "" {
-			return e, ferr("location", "required on case.reported unless region is given")
-		}
+		// Neither location nor region: an unlocated case (未定位), counted for its department
+		// and at the root like a point outside every region.
 	case CaseDispatched:
 		if e.Dept == "" {
 			return e, ferr("dept", "required on case.dispatched")

@@ -21,7 +21,9 @@ func TestDecodeNamesFieldAndReason(t *testing.T) {
 	cases := []struct{ line, want string }{
 		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","location":{"lon":114,"lat":132}}`, "location.lat: out of range"},
 		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","location":{"lon":114,"lat":"x"}}`, "location.lat: expected number"},
-		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment"}`, "location: required"},
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","location":{"lon":114,"lat":32,"crs":"utm"}}`, "location.crs: must be"},
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","location":{"lon":-181,"lat":32}}`, "location.lon: out of range"},
+		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","category":"environment"}`, "source: required on case.reported"},
 		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30","source":"grid","category":"x","region":"1"}`, "at: not an RFC 3339 time with offset"},
 		{`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"x","region":"1"}`, "category: unknown category"},
 		{`{"id":"e 1","type":"case.accepted","case_id":"C1","at":"2026-11-27T08:15:30+08:00"}`, "id: invalid characters"},
@@ -98,5 +100,27 @@ func TestDecodeOptionalDeadlineCloseReasonCategoryText(t *testing.T) {
 	long := strings.Repeat("字", MaxCategoryText+1)
 	if _, _, err = Decode([]byte(`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"unmapped","category_text":"`+long+`","region":"1"}`), &r, now); err == nil || !strings.HasPrefix(err.Error(), "category_text: too long") {
 		t.Fatalf("long category_text: %v", err)
+	}
+}
+
+// A report with neither a location nor a region is accepted: an unlocated case. Older senders'
+// shapes are unchanged, and a region the deployment does not know is still refused.
+func TestDecodePlacelessReport(t *testing.T) {
+	r := DefaultRules()
+	r.KnownRegion = func(code string) bool { return code == "411502" }
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	e, id, err := Decode([]byte(`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"hotline12345","category":"unmapped","category_text":"Noise"}`), &r, now)
+	if err != nil || id != "e1" || e.Location != nil || e.Region != "" || e.Type != CaseReported || e.Priority != "normal" {
+		t.Fatalf("report without a place: %+v, %v", e, err)
+	}
+	for line, want := range map[string]string{
+		`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","region":"411502"}`:               "",
+		`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","region":"9"}`:                    "region: unknown region code",
+		`{"id":"e1","type":"case.reported","case_id":"C1","at":"2026-11-27T08:15:30+08:00","source":"grid","category":"environment","location":{"lon":114,"lat":91}}`: "location.lat: out of range",
+	} {
+		_, _, err := Decode([]byte(line), &r, now)
+		if want == "" && err != nil || want != "" && (err == nil || !strings.HasPrefix(err.Error(), want)) {
+			t.Errorf("%s: %v, want %q", line, err, want)
+		}
 	}
 }

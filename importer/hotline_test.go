@@ -72,7 +72,7 @@ func TestImportHotline12345(t *testing.T) {
 	reasons := map[string]string{"重复件": "duplicate", "已撤销": "cancelled", "已转出": "transferred"}
 	last := lastSent(sent())
 	seen := map[string]bool{}
-	cases, skipped, unlocated := 0, 0, 0
+	cases, skipped, unlocated, placeless := 0, 0, 0, 0
 	for _, r := range rows {
 		id := r[col["工单编号"]]
 		if id == "" {
@@ -93,10 +93,9 @@ func TestImportHotline12345(t *testing.T) {
 		case r[col["所属区县"]] == "浉河区":
 			wantPath = []string{"411502"}
 		default:
-			skipped++
-			continue
+			placeless++ // no usable point, no known township: imported as unlocated (one warning)
 		}
-		if !plausible && r[col["经度"]] != "" {
+		if !plausible && r[col["经度"]] != "" && wantPath != nil {
 			unlocated++ // a point given but not usable: warned
 		}
 		if seen[id] {
@@ -121,7 +120,8 @@ func TestImportHotline12345(t *testing.T) {
 			}
 		}
 		repEv := got["case.reported"]
-		if len(repEv.RegionPath) < len(wantPath) || !slices.Equal(repEv.RegionPath[:len(wantPath)], wantPath) || plausible != (repEv.Location != nil) {
+		if len(repEv.RegionPath) < len(wantPath) || !slices.Equal(repEv.RegionPath[:len(wantPath)], wantPath) || plausible != (repEv.Location != nil) ||
+			wantPath == nil && len(repEv.RegionPath) != 0 {
 			t.Errorf("%s: region path %v, location %v; want %v (plausible point: %v)", id, repEv.RegionPath, repEv.Location, wantPath, plausible)
 		}
 		if d := got["case.dispatched"]; (d.Deadline != nil) != (r[col["办理时限"]] != "") || d.Dept != r[col["承办单位"]] {
@@ -152,8 +152,9 @@ func TestImportHotline12345(t *testing.T) {
 		}
 	}
 	if rep.Rows != len(rows) || rep.Cases != len(rows)-skipped || rep.Imported != rep.Cases || len(rep.Rejected) != 0 ||
-		rep.Skipped["id_missing"] != 1 || rep.Skipped["no_location"] != 1 || rep.Duplicates != 4 {
-		t.Fatalf("report %+v; want %d rows, %d cases, %d distinct", rep, len(rows), len(rows)-skipped, cases)
+		rep.Skipped["id_missing"] != 1 || len(rep.Skipped) != 1 || rep.Duplicates != 4 || placeless != 1 || rep.Unlocated != placeless ||
+		rep.Warnings["unlocated"] != placeless {
+		t.Fatalf("report %+v; want %d rows, %d cases, %d distinct, %d unlocated", rep, len(rows), len(rows)-skipped, cases, placeless)
 	}
 	w := rep.Warnings
 	if w["null_point"] != 5 || w["coordinates_out_of_range"] != 1 || w["out_of_bounds"] != 1 || w["region_unresolved"] != 1 ||

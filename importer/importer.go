@@ -203,7 +203,7 @@ type RowError struct {
 }
 
 // Report is the outcome of an import. Rows are data rows read; Cases rows sent (a valid id and
-// created time, a place); Imported those whose report the server holds (accepted now or
+// created time; a row without a place goes as an unlocated case); Imported those whose report the server holds (accepted now or
 // before); Events distinct events sent, each ending accepted, duplicate or rejected (a refusal
 // the importer could correct, such as an unknown category, is sent again and counted once).
 type Report struct {
@@ -211,12 +211,15 @@ type Report struct {
 	Errors                                    []RowError
 
 	Imported int
-	Skipped  map[string]int // rows not sent, by kind
-	Rejected map[string]int // events the server refused, by code and field
-	Warnings map[string]int // by kind
-	Sent     map[string]int // events sent, by type
-	Replaced int            // revisions sent for events the server held with other content
-	Unmapped map[string]int // category values sent as unmapped (or refused, Strict), by value
+	// Unlocated counts the imported rows sent with neither a point nor a region: unlocated
+	// cases (未定位), counted for their department (each has an "unlocated" warning).
+	Unlocated int
+	Skipped   map[string]int // rows not sent, by kind
+	Rejected  map[string]int // events the server refused, by code and field
+	Warnings  map[string]int // by kind
+	Sent      map[string]int // events sent, by type
+	Replaced  int            // revisions sent for events the server held with other content
+	Unmapped  map[string]int // category values sent as unmapped (or refused, Strict), by value
 
 	Columns        map[string]string // field → the header used
 	MissingColumns []string          // optional fields whose column is not in the file
@@ -424,6 +427,7 @@ type item struct {
 	kind      string // reported, dispatched, resolved, closed
 	rev       int    // revision (1: the plain id)
 	raw       string // the category's source value (reports)
+	unlocated bool   // a report sent with neither a point nor a region
 }
 
 // build turns one record into events; problems found locally are returned as row errors
@@ -499,8 +503,10 @@ func (b *builder) build(rec []string, row, line int) (items []item, errs []RowEr
 		}
 	}
 	region, why := b.region(rec)
-	if loc == nil && region == "" {
-		// One error says all: the point not used, the region not known.
+	unlocated := loc == nil && region == ""
+	if unlocated {
+		// Sent without a place: an unlocated case (未定位), counted for its department. One
+		// warning says all: the point not used, the region not known.
 		var parts []string
 		for _, x := range []string{pointWhy, why} {
 			if x != "" {
@@ -510,16 +516,15 @@ func (b *builder) build(rec []string, row, line int) (items []item, errs []RowEr
 		if len(parts) == 0 {
 			parts = append(parts, "no point and no region")
 		}
-		return refuse("no_location", m.colName("lat"), "%s: row skipped (a report needs a point or a known region)", strings.Join(parts, "; "))
-	}
-	if pointWhy != "" {
+		issue(true, "unlocated", repID, m.colName("lat"), "%s: imported as unlocated (未定位: counted for its department, in the unlocated row of region audits)", strings.Join(parts, "; "))
+	} else if pointWhy != "" {
 		where := "sent without a location"
 		if region != "" {
 			where += ", placed in its recorded region " + region
 		}
 		issue(true, pointKind, repID, m.colName("lat"), "%s: %s", pointWhy, where)
 	}
-	if loc == nil && why != "" {
+	if loc == nil && why != "" && !unlocated {
 		issue(true, "region_unresolved", repID, m.colName("region"), "%s: placed in %s (the district)", why, region)
 	}
 
@@ -553,7 +558,7 @@ func (b *builder) build(rec []string, row, line int) (items []item, errs []RowEr
 	rep := wireEvent{ID: repID, Type: typeReported, CaseID: caseID, At: fmtTime(created),
 		Source: source, Category: code, CategoryText: text, Location: loc, Region: region,
 		Address: truncate(b.get(rec, "address"), 200), Summary: truncate(b.get(rec, "summary"), 2000)}
-	items = append(items, item{ev: rep, kind: "reported", raw: raw})
+	items = append(items, item{ev: rep, kind: "reported", raw: raw, unlocated: unlocated})
 
 	// Times of the later steps, each no earlier than the one before it (clamped and flagged).
 	dept := b.get(rec, "dept")
@@ -773,14 +778,15 @@ func Run(ctx context.Context, r io.Reader, m Mapping, opt Options) (Report, erro
 
 // session is one import's sending state.
 type session struct {
-	ctx      context.Context
-	opt      Options
-	endpoint string
-	rep      *Report
-	prog     *progress
-	pending  []item
-	bytes    int
-	reported map[int]bool // rows whose report was finally refused
+	ctx       context.Context
+	opt       Options
+	endpoint  string
+	rep       *Report
+	prog      *progress
+	pending   []item
+	bytes     int
+	reported  map[int]bool // rows whose report was finally refused
+	unlocated map[int]bool // rows whose report went without a place
 }
 
 func run(ctx context.Context, r io.Reader, m Mapping, opt Options, rep *Report) error {
@@ -797,8 +803,16 @@ func run(ctx context.Context, r io.Reader, m Mapping, opt Options, rep *Report) 
 		m.SourceValue = "hotline12345"
 	}
 	s := &session{ctx: ctx, opt: opt, endpoint: strings.TrimRight(opt.URL, "/") + "/api/v1/events", rep: rep,
-		reported: map[int]bool{}}
-	defer func() { rep.Imported = rep.Cases - len(s.reported) }()
+		reported: map[int]bool{}, unlocated: map[int]bool{}}
+	defer func() {
+		rep.Imported = rep.Cases - len(s.reported)
+		rep.Unlocated = 0
+		for row := range s.unlocated {
+			if !s.reported[row] {
+				rep.Unlocated++
+			}
+		}
+	}()
 
 	cr := &countingReader{r: r}
 	if opt.Progress != nil {
@@ -871,6 +885,9 @@ func run(ctx context.Context, r io.Reader, m Mapping, opt Options, rep *Report) 
 		}
 		rep.Cases++
 		for _, it := range items {
+			if it.unlocated {
+				s.unlocated[it.row] = true
+			}
 			rep.Events++
 			rep.Sent[it.ev.Type]++
 			s.pending = append(s.pending, it)
@@ -942,8 +959,8 @@ func (s *session) flush() error {
 }
 
 // fix corrects a refused line when it can: a category the server does not know is sent as
-// unmapped (not Strict); a region it does not know is left out when the report has a point;
-// with Replace, another content under a held id is sent as the next revision.
+// unmapped (not Strict); a region it does not know is left out (a report without a point then
+// goes as unlocated); with Replace, another content under a held id is sent as the next revision.
 func (s *session) fix(it item, code, field, msg string) (item, bool) {
 	ev := &it.ev
 	switch {
@@ -961,9 +978,14 @@ func (s *session) fix(it item, code, field, msg string) (item, bool) {
 		}
 		ev.Category = CategoryUnmapped
 		return it, true
-	case code == "invalid" && field == "region" && it.kind == "reported" && ev.Location != nil && ev.Region != "":
+	case code == "invalid" && field == "region" && it.kind == "reported" && ev.Region != "":
+		what := "sent with its point only"
+		if ev.Location == nil {
+			what = "imported as unlocated (未定位: counted for its department, in the unlocated row of region audits)"
+			it.unlocated, s.unlocated[it.row] = true, true
+		}
 		s.rep.Errors = append(s.rep.Errors, RowError{Row: it.row, Line: it.line, CaseID: ev.CaseID, EventID: ev.ID, Field: "region",
-			Error: fmt.Sprintf("the server refused region %q (%s): sent with its point only", ev.Region, msg), Warning: true, Kind: "region_refused"})
+			Error: fmt.Sprintf("the server refused region %q (%s): %s", ev.Region, msg, what), Warning: true, Kind: "region_refused"})
 		ev.Region = ""
 		return it, true
 	}

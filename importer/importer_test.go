@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -144,6 +145,17 @@ func lastSent(evs []wireEvent) map[string]wireEvent {
 		out[e.ID] = e
 	}
 	return out
+}
+
+// sentOf counts the distinct events sent for a case.
+func sentOf(last map[string]wireEvent, caseID string) int {
+	n := 0
+	for _, e := range last {
+		if e.CaseID == caseID {
+			n++
+		}
+	}
+	return n
 }
 
 // startServer runs the real server (DuckDB history, file intake, demo region tree).
@@ -372,7 +384,7 @@ func TestImportNYC311Sample(t *testing.T) {
 	ny := Presets["nyc311"].TZ
 	var reported, dispatched, closed, notResolved int
 	unlocated := 0
-	var dupID, fixedID, noViolationID, placedByBoard string
+	var dupID, fixedID, noViolationID, placedByBoard, placeless string
 	for _, r := range rows {
 		if r[col["unique_key"]] == "" {
 			continue
@@ -383,8 +395,10 @@ func TestImportNYC311Sample(t *testing.T) {
 		board := NYCCommunityBoard(r[col["community_board"]])
 		noPoint := r[col["latitude"]] == "" || r[col["longitude"]] == ""
 		if noPoint && (board == "" || tree.Get(board) == nil) {
-			unlocated++
-			continue
+			unlocated++ // neither a point nor a known district: sent as unlocated
+			if placeless == "" && r[col["agency"]] != "" && r[col["closed_date"]] != "" {
+				placeless = r[col["unique_key"]]
+			}
 		}
 		if noPoint && placedByBoard == "" && r[col["agency"]] != "" && r[col["closed_date"]] == "" {
 			placedByBoard = r[col["unique_key"]]
@@ -422,7 +436,8 @@ func TestImportNYC311Sample(t *testing.T) {
 	var summary bytes.Buffer
 	rep.WriteSummary(&summary)
 	t.Logf("\n%s", summary.String())
-	if rep.Rows != 1000 || rep.Cases != reported || rep.Imported != reported || rep.Skipped["no_location"] != unlocated ||
+	if rep.Rows != 1000 || rep.Cases != reported || rep.Imported != reported || len(rep.Skipped) != 0 || rep.Unlocated != unlocated ||
+		rep.Warnings["unlocated"] != unlocated ||
 		rep.Sent["case.reported"] != reported || rep.Sent["case.dispatched"] != dispatched ||
 		rep.Sent["case.closed"] != closed || rep.Sent["case.resolved"] != closed-notResolved {
 		t.Fatalf("report %+v; want %d cases (%d unlocated), %d dispatched, %d closed of which %d not resolved",
@@ -468,7 +483,13 @@ func TestImportNYC311Sample(t *testing.T) {
 	if !strings.Contains(progress.String(), "rows") || !strings.Contains(progress.String(), "events") || strings.Contains(progress.String(), "B/s") {
 		t.Errorf("progress: %q", progress.String())
 	}
-	if !strings.Contains(summary.String(), "1,000") || !strings.Contains(summary.String(), "case.dispatched") {
+	// A row with neither a point nor a district, dispatched and closed: an unlocated case.
+	if e := caseEvents(t, base, placeless, sentOf(last, placeless)); len(e["case.reported"].RegionPath) != 0 || e["case.reported"].Location != nil ||
+		e["case.dispatched"].Dept == "" || e["case.closed"].Type == "" {
+		t.Errorf("unlocated %s: %+v", placeless, e)
+	}
+	if !strings.Contains(summary.String(), "1,000") || !strings.Contains(summary.String(), "case.dispatched") ||
+		!regexp.MustCompile(fmt.Sprintf(`未定位 imported as unlocated +%d `, unlocated)).MatchString(summary.String()) {
 		t.Errorf("summary:\n%s", summary.String())
 	}
 }

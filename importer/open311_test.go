@@ -74,15 +74,19 @@ func TestImportOpen311(t *testing.T) {
 		}
 		return ""
 	}
-	skipped := 0
+	unlocated := 0
 	for _, r := range reqs {
 		id := r["service_request_id"].(string)
 		lat, ok1 := num(r["lat"])
 		lon, ok2 := num(r["long"])
 		if !ok1 || !ok2 || metres(Point{lat, lon}, cityHall) < 1 {
-			skipped++ // no place: no point, and Open311 records no district
-			if _, ok := last[EventID(id, "reported")]; ok {
-				t.Errorf("%s sent without a place", id)
+			// No place (no point, and Open311 records no district): an unlocated case.
+			unlocated++
+			if e := last[EventID(id, "reported")]; e.Type == "" || e.Location != nil || e.Region != "" {
+				t.Errorf("%s not sent as unlocated: %+v", id, e)
+			}
+			if got := caseEvents(t, base, id, sentOf(last, id))["case.reported"]; len(got.RegionPath) != 0 {
+				t.Errorf("%s: landed in %v", id, got.RegionPath)
 			}
 			continue
 		}
@@ -118,13 +122,14 @@ func TestImportOpen311(t *testing.T) {
 			t.Errorf("%s: deadline %q, expected_datetime %v", id, d.Deadline, r["expected_datetime"])
 		}
 	}
-	if rep.Rows != 40 || rep.Cases != 40-skipped || rep.Imported != rep.Cases || rep.Skipped["no_location"] != skipped ||
-		len(rep.Rejected) != 0 || len(rep.Warnings) != 2 || rep.Warnings["status_unknown"] != 1 || rep.Warnings["due_unusable"] != 2 {
-		t.Fatalf("report %+v (%d skipped)", rep, skipped)
+	if rep.Rows != 40 || rep.Cases != 40 || rep.Imported != rep.Cases || len(rep.Skipped) != 0 || rep.Unlocated != unlocated || unlocated == 0 ||
+		len(rep.Rejected) != 0 || len(rep.Warnings) != 3 || rep.Warnings["status_unknown"] != 1 || rep.Warnings["due_unusable"] != 2 || rep.Warnings["unlocated"] != unlocated {
+		t.Fatalf("report %+v (%d unlocated)", rep, unlocated)
 	}
 	// Element numbers; one line per problem (a placeholder point without a region is the row's
-	// one error).
-	if e := rep.Errors[0]; e.Row != 9 || e.Line != 9 || e.Kind != "no_location" || !strings.Contains(e.Error, "placeholder") || rep.Errors[1].Row != 15 {
+	// one warning: imported as unlocated).
+	if e := rep.Errors[0]; e.Row != 9 || e.Line != 9 || e.Kind != "unlocated" || !e.Warning || !strings.Contains(e.Error, "placeholder") ||
+		!strings.Contains(e.Error, "imported as unlocated") || rep.Errors[1].Row != 15 {
 		t.Errorf("errors %+v", rep.Errors)
 	}
 }

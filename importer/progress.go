@@ -130,6 +130,9 @@ func (r Report) WriteSummary(w io.Writer) {
 	}
 	row("读取行 rows read", r.Rows, "")
 	row("已导入 rows imported", r.Imported, "")
+	if r.Unlocated > 0 {
+		row("  未定位 imported as unlocated", r.Unlocated, "no point, no known region: counted for their department")
+	}
 	row("跳过 rows skipped (not sent)", sum(r.Skipped), kinds(r.Skipped))
 	row("被拒 rows refused by the server", r.Cases-r.Imported, "")
 	row("事件 events sent", r.Events, "")

@@ -29,11 +29,11 @@ func nycAssessed(status, resolution string) bool {
 }
 
 // The audits' coverage on real data: NYC's 311 sample imported as it is (no invented deadlines:
-// only rows with a usable due date get one). Every row the importer can send (a point or a known
-// district) that names an agency counts in that agency's audit, with or without a due date; the
-// agency's cases, closed cases, cases without a deadline, and time-to-close p50 and p90 equal a
-// recomputation from the CSV; the reconcile block adds up, and with the rows the importer could
-// not place, to the file's rows.
+// only rows with a usable due date get one). Every row that names an agency counts in that
+// agency's audit, with or without a due date, with or without a place (a row with neither a
+// point nor a known district is an unlocated case); the agency's cases, closed cases, cases
+// without a deadline, and time-to-close p50 and p90 equal a recomputation from the CSV; the
+// reconcile block adds up to the file's rows, the unlocated ones among them.
 func TestNYCAuditCoverage(t *testing.T) {
 	t.Parallel()
 	dir := nycdata.Dir(t)
@@ -111,24 +111,23 @@ func TestNYCAuditCoverage(t *testing.T) {
 		durs                []int64
 	}
 	want := map[string]*agency{}
-	placelessClosed := map[string]int{} // rows with an agency and a close time that cannot be sent
+	placelessClosed := map[string]int{} // unlocated rows with an agency and a close time
 	fileRows, placeless, sent := len(rows)-1, 0, 0
 	for _, row := range rows[1:] {
 		created, ok := parse(get(row, "created_date"))
 		if !ok || get(row, "unique_key") == "" {
 			continue
 		}
+		sent++
 		lat, latErr := strconv.ParseFloat(get(row, "latitude"), 64)
 		lon, lonErr := strconv.ParseFloat(get(row, "longitude"), 64)
 		point := latErr == nil && lonErr == nil && (lat != 0 || lon != 0) && math.Abs(lat) <= 90 && math.Abs(lon) <= 180
 		if !point && !district(get(row, "community_board")) {
-			placeless++ // a report needs a point or a known region: the importer cannot send it
+			placeless++ // neither a point nor a known district: an unlocated case
 			if _, ok := parse(get(row, "closed_date")); ok && get(row, "agency") != "" {
 				placelessClosed[get(row, "agency")]++
 			}
-			continue
 		}
-		sent++
 		name := get(row, "agency")
 		if name == "" {
 			continue
@@ -154,8 +153,9 @@ func TestNYCAuditCoverage(t *testing.T) {
 		slices.Sort(s)
 		return s[int(math.Ceil(p*float64(len(s))))-1]
 	}
-	if rep.Rows != fileRows || rep.Cases != sent || skipped != placeless {
-		t.Fatalf("importer: %d rows, %d sent, %d skipped; the CSV: %d rows, %d with a place, %d without", rep.Rows, rep.Cases, skipped, fileRows, sent, placeless)
+	if rep.Rows != fileRows || rep.Cases != sent || sent != fileRows || skipped != 0 || rep.Unlocated != placeless || rep.Imported != sent {
+		t.Fatalf("importer: %d rows, %d sent, %d imported, %d skipped, %d unlocated; the CSV: %d rows, %d valid, %d without a place",
+			rep.Rows, rep.Cases, rep.Imported, skipped, rep.Unlocated, fileRows, sent, placeless)
 	}
 
 	type reconcile struct {
@@ -257,21 +257,21 @@ func TestNYCAuditCoverage(t *testing.T) {
 		t.Logf("%-6s %3d cases (%3d without deadline, on time %d/%d), %3d closed: time to close p50 %s, p90 %s (audit = CSV: %v)",
 			n, g.Cases, g.WithoutDeadline, g.OnTime.Num, g.OnTime.Den, g.Closed, dur(secs(g.CloseP50)), dur(secs(g.CloseP90)), same)
 	}
-	t.Logf("rows with an agency and a close time but neither a point nor a known district (not sent, so in no audit): %v", placelessClosed)
+	t.Logf("rows with an agency and a close time but neither a point nor a known district (unlocated, in their agency's figures): %v", placelessClosed)
 
-	// The reconcile block adds up; with the rows the importer could not place, to the file's rows.
+	// The reconcile block adds up to the file's rows; the rows without a place are its unlocated.
 	rc := byDept.Reconcile
 	adds("by dept", rc)
 	var withoutDL int64
 	for _, w := range want {
 		withoutDL += w.cases - w.withDeadline
 	}
-	if rc.Received != int64(sent) || rc.Excluded["without_dept"] != rc.WithoutDept || rc.WithoutDeadline != withoutDL || rc.Rejected.Total == nil ||
-		*rc.Rejected.Total != int64(rejected) || rc.Received+int64(placeless) != int64(fileRows) {
-		t.Errorf("reconcile %+v: want received %d, %d without deadline, %d refused at ingest, received + %d rows without a place = %d rows", rc, sent, withoutDL, rejected, placeless, fileRows)
+	if rc.Received != int64(fileRows) || rc.Excluded["without_dept"] != rc.WithoutDept || rc.WithoutDeadline != withoutDL || rc.Rejected.Total == nil ||
+		*rc.Rejected.Total != int64(rejected) || rc.Unlocated != int64(placeless) {
+		t.Errorf("reconcile %+v: want received %d (the file's rows), %d unlocated, %d without deadline, %d refused at ingest", rc, fileRows, placeless, withoutDL, rejected)
 	}
-	t.Logf("reconcile by dept: received %d = counted %d + excluded %v; unlocated %d, without dept %d, without deadline %d, rejected at ingest %d %v; + %d rows without a place (not sent) = %d rows in the file",
-		rc.Received, rc.Counted, rc.Excluded, rc.Unlocated, rc.WithoutDept, rc.WithoutDeadline, *rc.Rejected.Total, rc.Rejected.ByCode, placeless, rc.Received+int64(placeless))
+	t.Logf("reconcile by dept: received %d (rows in the file %d) = counted %d + excluded %v; unlocated %d, without dept %d, without deadline %d, rejected at ingest %d %v",
+		rc.Received, fileRows, rc.Counted, rc.Excluded, rc.Unlocated, rc.WithoutDept, rc.WithoutDeadline, *rc.Rejected.Total, rc.Rejected.ByCode)
 
 	byRegion, err := fetch("region")
 	if err != nil {
@@ -286,8 +286,9 @@ func TestNYCAuditCoverage(t *testing.T) {
 			t.Errorf("the 未定位 row holds %d cases, the reconcile block says %d", u.Current.Cases, rr.Unlocated)
 		}
 	}
-	if rr.Received != rc.Received || rowCases != rr.Received {
-		t.Errorf("by region: received %d, rows hold %d, by dept received %d", rr.Received, rowCases, rc.Received)
+	if rr.Received != rc.Received || rowCases != rr.Received || rr.Unlocated < int64(placeless) || rr.Excluded["unlocated"] != rr.Unlocated {
+		t.Errorf("by region: received %d, rows hold %d, unlocated %d (excluded %v); by dept received %d, %d rows without a place",
+			rr.Received, rowCases, rr.Unlocated, rr.Excluded, rc.Received, placeless)
 	}
-	t.Logf("reconcile by region (boroughs): received %d = counted %d + excluded %v", rr.Received, rr.Counted, rr.Excluded)
+	t.Logf("reconcile by region (boroughs): received %d = counted %d + excluded %v; unlocated %d", rr.Received, rr.Counted, rr.Excluded, rr.Unlocated)
 }
