@@ -9,7 +9,6 @@ import (
 	"github.com/paulmach/orb"
 
 	"zhili/clock"
-	"zhili/errs"
 	"zhili/geo"
 	"zhili/store"
 	"zhili/update"
@@ -26,7 +25,10 @@ type HotspotConfig struct {
 	// HexMinLocal: a hex cell is hot only when it and its 6 neighbours hold at least this many
 	// events (default 3; negative: no floor). Res-8 cells are ~0.7 km²: over a city most are
 	// empty, and Gi* would call every lone report and its neighbours a 99 % hot spot.
+	// Floors.HexMinLocal, when set, takes precedence.
 	HexMinLocal int
+	// Floors are the data-sufficiency rules of every level (defaults: HotspotFloors.Resolve).
+	Floors HotspotFloors
 }
 
 // Hotspots keeps, for every window of update.HotspotWindows, the count of new cases per
@@ -43,6 +45,7 @@ type Hotspots struct {
 	leafIdx  map[string]int
 	hexCells []uint64
 	hexIdx   map[uint64]int
+	hexLeaf  []int32 // the leaf (index into leaves) holding each cell's centre, -1 for none
 	leafWin  map[string]*geo.LiveWindow
 	hexWin   map[string]*geo.LiveWindow
 	seeded   bool
@@ -59,9 +62,11 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 	if cfg.EmergingEvery <= 0 {
 		cfg.EmergingEvery = time.Minute
 	}
-	if cfg.HexMinLocal == 0 {
-		cfg.HexMinLocal = 3
+	if cfg.Floors.HexMinLocal == 0 {
+		cfg.Floors.HexMinLocal = cfg.HexMinLocal
 	}
+	cfg.Floors = cfg.Floors.Resolve()
+	cfg.HexMinLocal = cfg.Floors.HexMinLocal
 	h := &Hotspots{tree: tree, clk: clk, cfg: cfg, leafIdx: map[string]int{}, hexIdx: map[uint64]int{},
 		leafWin: map[string]*geo.LiveWindow{}, hexWin: map[string]*geo.LiveWindow{}}
 	tree.Walk(func(r *geo.Region) {
@@ -74,6 +79,16 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 		if _, dup := h.hexIdx[c]; !dup {
 			h.hexIdx[c] = len(h.hexCells)
 			h.hexCells = append(h.hexCells, c)
+		}
+	}
+	loc := geo.NewIndexedLocator(tree)
+	h.hexLeaf = make([]int32, len(h.hexCells))
+	for i, c := range h.hexCells {
+		h.hexLeaf[i] = -1
+		if path := loc.Locate(geo.HexCentroid(c)); len(path) > 0 {
+			if li, ok := h.leafIdx[path[len(path)-1]]; ok {
+				h.hexLeaf[i] = int32(li)
+			}
 		}
 	}
 	now := clk.Now()
@@ -178,195 +193,6 @@ func (h *Hotspots) seedCube(ctx context.Context, w *geo.LiveWindow, cube []store
 		}
 	}
 	return nil
-}
-
-// HotspotSource serves hotspots:<region>:<window> topics.
-type HotspotSource struct{ H *Hotspots }
-
-func (s HotspotSource) Open(t Topic) (TopicState, error) {
-	h := s.H
-	spec, ok := windowSpec(t.Window)
-	if !ok {
-		return nil, errs.E(errs.Invalid, "topic.window", "hotspot windows are 1h, 24h, 7d and 30d")
-	}
-	r := h.tree.Get(t.Region)
-	if r == nil {
-		return nil, errs.E(errs.UnknownTopic, "region", "unknown region %q", t.Region)
-	}
-	st := &hotspotState{h: h, r: r, spec: spec}
-	// The study areas of this region: its grids, its children, the hex cells inside it.
-	var sub []*geo.Region
-	var walk func(x *geo.Region)
-	walk = func(x *geo.Region) {
-		if len(x.Children) == 0 {
-			st.leaves = append(st.leaves, h.leafIdx[x.Code])
-			sub = append(sub, x)
-			return
-		}
-		for _, c := range x.Children {
-			walk(c)
-		}
-	}
-	walk(r)
-	st.leafW = geo.ContiguityWeights(sub, 1e-7)
-	if len(r.Children) > 0 {
-		st.children = r.Children
-		st.childW = geo.ContiguityWeights(r.Children, 1e-7)
-		st.childLeaves = make([][]int, len(r.Children))
-		for i, c := range r.Children {
-			var cw func(x *geo.Region)
-			cw = func(x *geo.Region) {
-				if len(x.Children) == 0 {
-					st.childLeaves[i] = append(st.childLeaves[i], h.leafIdx[x.Code])
-					return
-				}
-				for _, y := range x.Children {
-					cw(y)
-				}
-			}
-			cw(c)
-		}
-	}
-	cells := hexCover(r.Geometry, h.cfg.HexRes)
-	for _, c := range cells {
-		if i, ok := h.hexIdx[c]; ok {
-			st.hex = append(st.hex, i)
-			st.hexIDs = append(st.hexIDs, c)
-		}
-	}
-	st.hexW, _ = geo.HexWeights(st.hexIDs, 1)
-	st.Advance()
-	return st, nil
-}
-
-func windowSpec(name string) (geo.WindowSpec, bool) {
-	for _, s := range update.HotspotWindows {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return geo.WindowSpec{}, false
-}
-
-type hotspotState struct {
-	h    *Hotspots
-	r    *geo.Region
-	spec geo.WindowSpec
-
-	leaves      []int // global leaf indices of this region's grids
-	leafW       *geo.Weights
-	children    []*geo.Region
-	childLeaves [][]int
-	childW      *geo.Weights
-	hex         []int // global hex indices
-	hexIDs      []uint64
-	hexW        *geo.Weights
-
-	data map[string]any
-	last time.Time
-
-	patterns     []string // emerging class per grid (s.leaves order), "" before the first analysis
-	lastEmerging time.Time
-}
-
-func (s *hotspotState) Snapshot() any { return s.data }
-
-func (s *hotspotState) Advance() (any, bool) {
-	now := s.h.clk.Now()
-	if s.data != nil && now.Sub(s.last) < s.h.cfg.Every {
-		return nil, false
-	}
-	s.last = now
-	cur := s.compute(now)
-	p := mergePatch(s.data, cur)
-	s.data = cur
-	if p == nil {
-		return nil, false
-	}
-	return p, true
-}
-
-func (s *hotspotState) Close() {}
-
-func (s *hotspotState) compute(now time.Time) map[string]any {
-	h := s.h
-	opt := geo.HotspotOptions{DisableFDR: h.cfg.DisableFDR}
-	h.mu.Lock()
-	lw, hw := h.leafWin[s.spec.Name], h.hexWin[s.spec.Name]
-	lw.Advance(now)
-	hw.Advance(now)
-	from, to := lw.Range()
-	lt, ht := lw.Totals(), hw.Totals()
-	gx := make([]float64, len(s.leaves))
-	for i, li := range s.leaves {
-		gx[i] = float64(lt[li])
-	}
-	cx := make([]float64, len(s.children))
-	for i, ls := range s.childLeaves {
-		for _, li := range ls {
-			cx[i] += float64(lt[li])
-		}
-	}
-	hx := make([]float64, len(s.hex))
-	for i, hi := range s.hex {
-		hx[i] = float64(ht[hi])
-	}
-	seeded := h.seeded
-	var cube *geo.Cube
-	if s.patterns == nil || now.Sub(s.lastEmerging) >= h.cfg.EmergingEvery {
-		cube = lw.CubeOf(s.leaves)
-		s.lastEmerging = now
-	}
-	h.mu.Unlock()
-	if cube != nil {
-		em := geo.EmergingHotspots(cube, s.leafW, geo.EmergingOptions{DisableFDR: h.cfg.DisableFDR})
-		s.patterns = make([]string, len(s.leaves))
-		for i, p := range em.Patterns {
-			s.patterns[i] = p.String()
-		}
-	}
-
-	out := map[string]any{
-		"region":  map[string]any{"code": s.r.Code, "name": s.r.Name, "level": int64(s.r.Level)},
-		"window":  s.spec.Name,
-		"from":    from.Format(time.RFC3339),
-		"to":      to.Format(time.RFC3339),
-		"fdr":     !h.cfg.DisableFDR,
-		"hex_res": int64(h.cfg.HexRes),
-		"seeded":  seeded,
-	}
-	level := func(key string, x []float64, w *geo.Weights, name func(i int) string, all bool, pattern []string, opt geo.HotspotOptions) {
-		res := geo.Hotspots(x, w, opt)
-		cells := make(map[string]any, len(x))
-		for i, r := range res.Results {
-			if !all && x[i] == 0 && r.Bin == 0 {
-				continue
-			}
-			c := map[string]any{"count": int64(x[i]), "z": round(r.Z, 3), "p": round(r.P, 4), "bin": int64(r.Bin)}
-			if pattern != nil {
-				c["pattern"] = pattern[i]
-			}
-			cells[name(i)] = c
-		}
-		out[key] = cells
-		out[key+"_degenerate"] = res.Degenerate
-		if opt.MinLocal > 0 {
-			out[key+"_sparse"] = int64(res.Sparse)
-		}
-	}
-	level("grids", gx, s.leafW, func(i int) string { return h.leaves[s.leaves[i]].Code }, true, s.patterns, opt)
-	if len(s.children) > 0 {
-		level("children", cx, s.childW, func(i int) string { return s.children[i].Code }, true, nil, opt)
-	}
-	if len(s.hex) > 0 {
-		hopt := opt
-		if h.cfg.HexMinLocal > 0 {
-			hopt.MinLocal = float64(h.cfg.HexMinLocal)
-			out["hex_min_local"] = int64(h.cfg.HexMinLocal)
-		}
-		level("hex", hx, s.hexW, func(i int) string { return geo.HexString(s.hexIDs[i]) }, false, nil, hopt)
-	}
-	return out
 }
 
 func round(x float64, digits int) float64 {

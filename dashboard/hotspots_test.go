@@ -37,8 +37,8 @@ func TestHotspotTopic(t *testing.T) {
 			items = append(items, update.Item{Type: "case.reported", New: true, Region: tree.Path(r.Code), Point: &[2]float64{p[0], p[1]}, At: at})
 		}
 	}
-	for _, l := range leaves {
-		add(l, 1, now.Add(-20*time.Minute)) // background: one case everywhere
+	for i, l := range leaves {
+		add(l, 1, now.Add(-time.Duration(5+i%16)*time.Minute)) // background: one case everywhere, over 16 minutes
 	}
 	for k := 0; k < 3; k++ { // the last three minutes: an emerging cluster
 		add(hot, 10, now.Add(-time.Duration(k)*time.Minute))
@@ -171,7 +171,10 @@ func TestHotspotHexFloor(t *testing.T) {
 	}())
 	type cell struct{ Count, Bin int }
 	run := func(floor int) (map[string]cell, int) {
-		h := NewHotspots(tree, clock.NewFake(now), HotspotConfig{Every: time.Nanosecond, HexRes: res, HexMinLocal: floor})
+		// The study area holds fewer events than the overall floor: it is off here, this test is
+		// about the local one.
+		h := NewHotspots(tree, clock.NewFake(now), HotspotConfig{Every: time.Nanosecond, HexRes: res, HexMinLocal: floor,
+			Floors: HotspotFloors{MinEvents: -1}})
 		h.Observe(items)
 		st, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:1h", Kind: "hotspots", Region: "root", Window: "1h"})
 		if err != nil {

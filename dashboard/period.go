@@ -23,6 +23,9 @@ type HotspotQuery struct {
 	Emerging   bool
 	DisableFDR bool
 	Loc        *time.Location
+	// Floors are the data-sufficiency rules (zero fields: the defaults, HotspotFloors.Resolve);
+	// the server passes the live topics' ones.
+	Floors HotspotFloors
 }
 
 // HotspotCell is one location's result.
@@ -37,19 +40,24 @@ type HotspotCell struct {
 	Pattern string  `json:"pattern,omitempty"` // emerging-hotspot class
 	TrendZ  float64 `json:"trend_z,omitempty"` // Mann-Kendall over the location's z-scores
 	TrendP  float64 `json:"trend_p,omitempty"`
+	// Why explains a significant location (bin ≠ 0); absent otherwise.
+	Why *HotspotWhy `json:"why,omitempty"`
 }
 
 // HotspotReply answers a HotspotQuery.
 type HotspotReply struct {
-	Region     string        `json:"region"`
-	Level      string        `json:"level"`
-	From       time.Time     `json:"from"`
-	To         time.Time     `json:"to"`
-	FDR        bool          `json:"fdr"`
-	Weights    string        `json:"weights"`
-	Steps      []time.Time   `json:"steps,omitempty"`
-	Degenerate string        `json:"degenerate,omitempty"`
-	Cells      []HotspotCell `json:"cells"`
+	Region     string      `json:"region"`
+	Level      string      `json:"level"`
+	From       time.Time   `json:"from"`
+	To         time.Time   `json:"to"`
+	FDR        bool        `json:"fdr"`
+	Weights    string      `json:"weights"`
+	Steps      []time.Time `json:"steps,omitempty"`
+	Degenerate string      `json:"degenerate,omitempty"`
+	// Sufficiency: whether the period held enough data for the statistics, by the floors
+	// (with step: for the emerging classes too), and what is missing.
+	Sufficiency Sufficiency   `json:"sufficiency"`
+	Cells       []HotspotCell `json:"cells"`
 }
 
 // MaxCubeCells bounds locations × steps of an emerging-hotspot query: its space-time cube, the
@@ -130,30 +138,35 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	for _, l := range locs {
 		depths[l.Level] = true
 	}
-	x := make([]float64, len(locs))
-	for d := range depths {
-		rq.Level = d
-		rc, err := st.RegionCounts(ctx, rq)
-		if err != nil {
-			return HotspotReply{}, err
-		}
-		for _, c := range rc {
-			if i, ok := idx[c.Region]; ok && locs[i].Level == d {
-				x[i] = float64(c.Count)
-			}
-		}
-	}
-	if err := ctx.Err(); err != nil {
+	x, err := periodCounts(ctx, st, rq, locs)
+	if err != nil {
 		return HotspotReply{}, err
 	}
-	res := geo.Hotspots(x, w, geo.HotspotOptions{DisableFDR: q.DisableFDR})
+	fl := q.Floors.Resolve()
+	minLocal := fl.minLocal(q.Level)
+	res := geo.Hotspots(x, w, geo.HotspotOptions{DisableFDR: q.DisableFDR, MinLocal: float64(minLocal), MinEvents: float64(fl.minEvents())})
 	rep := HotspotReply{Region: r.Code, Level: q.Level, From: q.From, To: q.To, FDR: res.FDR,
 		Weights: "queen contiguity", Degenerate: res.Degenerate, Cells: make([]HotspotCell, len(locs))}
+	rep.Sufficiency = sufficiencyOf(&res, fl.minEvents(), minLocal)
+	// The footprint: the same period at the other level (grids ↔ child regions), unless the
+	// children are the grids.
+	other, err := periodOtherLevel(ctx, st, tree, r, q, fl)
+	if err != nil {
+		return HotspotReply{}, err
+	}
+	names := map[string][]string{}
 	for i, l := range locs {
 		g := res.Results[i]
 		rep.Cells[i] = HotspotCell{Code: l.Code, Name: l.Name, Count: int64(x[i]), Z: round(g.Z, 4), P: round(g.P, 5), Q: round(g.Q, 5), Bin: g.Bin}
+		if g.Bin != 0 {
+			why := whyOf(res.LocalOf(i, x, w, nil), g)
+			why.Path = pathNames(tree, l.Code, names)
+			why.Footprint = other.footprint(l)
+			rep.Cells[i].Why = &why
+		}
 	}
 	if !q.Emerging {
+		rep.Sufficiency.finish(adviceCtx{coarser: q.Level == "grid" && !childrenAreLeaves(r)})
 		return rep, nil
 	}
 	for _, p := range starts {
@@ -183,12 +196,17 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	if err := ctx.Err(); err != nil {
 		return HotspotReply{}, err
 	}
-	em := geo.EmergingHotspots(cube, w, geo.EmergingOptions{DisableFDR: q.DisableFDR})
+	em := geo.EmergingHotspots(cube, w, geo.EmergingOptions{DisableFDR: q.DisableFDR,
+		MinSteps: fl.minSteps(), MinEvents: float64(fl.minEvents()), MinLocal: float64(minLocal)})
 	for i := range rep.Cells {
 		rep.Cells[i].Pattern = em.Patterns[i].String()
-		rep.Cells[i].TrendZ = round(em.Trends[i].Z, 4)
-		rep.Cells[i].TrendP = round(em.Trends[i].P, 5)
+		if !em.Insufficient {
+			rep.Cells[i].TrendZ = round(em.Trends[i].Z, 4)
+			rep.Cells[i].TrendP = round(em.Trends[i].P, 5)
+		}
 	}
+	rep.Sufficiency.addEmerging(&em, len(starts))
+	rep.Sufficiency.finish(adviceCtx{coarser: q.Level == "grid" && !childrenAreLeaves(r), emergingLevel: true})
 	if em.Degenerate != "" {
 		rep.Degenerate = em.Degenerate
 	}

@@ -134,6 +134,9 @@ const (
 	SporadicCold
 	OscillatingCold
 	HistoricalCold
+	// InsufficientData: the cube holds too few time steps with data for any class (see
+	// EmergingOptions.MinSteps).
+	InsufficientData
 )
 
 var patternNames = [...]string{
@@ -142,6 +145,7 @@ var patternNames = [...]string{
 	"diminishing_hot", "sporadic_hot", "oscillating_hot", "historical_hot",
 	"new_cold", "consecutive_cold", "intensifying_cold", "persistent_cold",
 	"diminishing_cold", "sporadic_cold", "oscillating_cold", "historical_cold",
+	"insufficient_data",
 }
 
 // String is the stable snake_case name used in the API.
@@ -156,7 +160,12 @@ func (p Pattern) String() string {
 func (p Pattern) Hot() bool { return p >= NewHot && p <= HistoricalHot }
 
 // Cold reports whether p is one of the cold-spot patterns.
-func (p Pattern) Cold() bool { return p >= NewCold }
+func (p Pattern) Cold() bool { return p >= NewCold && p <= HistoricalCold }
+
+// DefaultMinSteps is the least number of time steps holding data for emerging classes: ArcGIS
+// Emerging Hot Spot Analysis needs ten time steps (fewer give a Mann-Kendall trend of no use
+// and make "90 % of the steps" meaningless).
+const DefaultMinSteps = 10
 
 // EmergingOptions tunes EmergingHotspots. Zero values take the defaults noted.
 type EmergingOptions struct {
@@ -164,14 +173,45 @@ type EmergingOptions struct {
 	DisableFDR     bool    // FDR across all bins is on by default
 	Alpha          float64 // significance of a hot/cold bin (0 → 0.05)
 	TrendAlpha     float64 // significance of the Mann-Kendall trend (0 → 0.05)
+	// MinSteps: at least this many time steps must hold an event (anywhere in the study area),
+	// otherwise no location is classified (InsufficientData) and nothing is computed.
+	// 0 → DefaultMinSteps; < 0: no minimum.
+	MinSteps int
+	// KeepLeadingEmpty analyses the steps before the first step holding any event too. By
+	// default they are left out: a window that began before the data did (a deployment started
+	// yesterday, a 7-day window) would otherwise read "no data yet" as "zero everywhere", and
+	// every location would seem to have changed in the last steps.
+	KeepLeadingEmpty bool
+	// MinEvents: the cube must hold at least this many events in all, otherwise no location is
+	// classified (InsufficientData). 0: no minimum.
+	MinEvents float64
+	// MinLocal: a bin counts as a hot spot only when its space-time neighbourhood (the
+	// location and its neighbours, in the step and the k previous ones) holds at least MinLocal
+	// events, as HotspotOptions.MinLocal. 0: no floor.
+	MinLocal float64
 }
 
 // EmergingResult holds the per-bin Gi* and per-location trend and class.
 type EmergingResult struct {
-	Bins     []GiResult // Bins[loc*Steps+step]
+	Bins     []GiResult // Bins[loc*Steps+step], step 0 being the cube's step FirstStep
 	Trends   []Trend    // Mann-Kendall over each location's z-scores
 	Patterns []Pattern
-	Steps    int
+	Steps    int // steps analysed: the cube's steps from FirstStep on
+	// FirstStep is the first step analysed (the first holding an event, unless
+	// KeepLeadingEmpty); the steps before it are left out.
+	FirstStep int
+	// StepsWithData counts the cube's steps holding at least one event anywhere.
+	StepsWithData int
+	// Insufficient: StepsWithData < MinSteps, every pattern is InsufficientData and Bins and
+	// Trends are empty.
+	Insufficient bool
+	MinSteps     int // the minimum applied (0: none)
+	// Events is the number of events in the cube; TooFewEvents: fewer than MinEvents (every
+	// pattern is InsufficientData).
+	Events       float64
+	TooFewEvents bool
+	// Sparse counts the hot bins MinLocal kept from counting as hot spots.
+	Sparse   int
 	Mean, SD float64
 	// Degenerate is non-empty when the cube has no variance (every bin 0, no pattern).
 	Degenerate string
@@ -181,6 +221,10 @@ type EmergingResult struct {
 // including self): Gi* per bin over the whole cube (global mean and S over all bins) with
 // space-time neighbours (SpaceTimeWeights), BH FDR across all bins unless disabled, a
 // Mann-Kendall trend per location over its z-scores, and a class per location (Classify).
+// Before that, the data sufficiency rules of EmergingOptions: with fewer than MinSteps steps
+// holding data, or fewer than MinEvents events, every location is InsufficientData; leading
+// steps without any event are left out; a hot bin whose space-time neighbourhood holds fewer
+// than MinLocal events does not count as hot.
 func EmergingHotspots(c *Cube, w *Weights, opt EmergingOptions) EmergingResult {
 	if opt.TimeNeighbours <= 0 {
 		opt.TimeNeighbours = 1
@@ -191,17 +235,70 @@ func EmergingHotspots(c *Cube, w *Weights, opt EmergingOptions) EmergingResult {
 	if opt.TrendAlpha <= 0 {
 		opt.TrendAlpha = 0.05
 	}
+	switch {
+	case opt.MinSteps == 0:
+		opt.MinSteps = DefaultMinSteps
+	case opt.MinSteps < 0:
+		opt.MinSteps = 0
+	}
+	res := EmergingResult{MinSteps: opt.MinSteps, Patterns: make([]Pattern, c.Locs)}
+	for _, v := range c.Counts {
+		res.Events += v
+	}
+	first := -1
+	for t := 0; t < c.Steps; t++ {
+		for i := 0; i < c.Locs; i++ {
+			if c.Counts[i*c.Steps+t] != 0 {
+				res.StepsWithData++
+				if first < 0 {
+					first = t
+				}
+				break
+			}
+		}
+	}
+	res.TooFewEvents = opt.MinEvents > 0 && res.Events < opt.MinEvents
+	if res.StepsWithData < opt.MinSteps || res.TooFewEvents {
+		res.Insufficient = true
+		res.Steps = c.Steps
+		for i := range res.Patterns {
+			res.Patterns[i] = InsufficientData
+		}
+		return res
+	}
+	if first > 0 && !opt.KeepLeadingEmpty {
+		res.FirstStep = first
+		trimmed := NewCube(c.Locs, c.Steps-first)
+		for i := 0; i < c.Locs; i++ {
+			copy(trimmed.Counts[i*trimmed.Steps:(i+1)*trimmed.Steps], c.Counts[i*c.Steps+first:(i+1)*c.Steps])
+		}
+		c = trimmed
+	}
 	st := SpaceTimeWeights(w, c.Steps, opt.TimeNeighbours)
 	bins := make([]GiResult, len(c.Counts))
 	mean, sd, reason := giStarInto(bins, c.Counts, st)
 	if !opt.DisableFDR {
 		FDR(bins, binAlphas[2])
 	}
-	res := EmergingResult{
-		Bins: bins, Steps: c.Steps, Mean: mean, SD: sd, Degenerate: reason,
-		Trends:   make([]Trend, c.Locs),
-		Patterns: make([]Pattern, c.Locs),
+	res.Bins, res.Steps, res.Mean, res.SD, res.Degenerate = bins, c.Steps, mean, sd, reason
+	var floored []bool
+	if opt.MinLocal > 0 {
+		floored = make([]bool, len(bins))
+		for b := range bins {
+			if bins[b].Z <= 0 || bins[b].Q > opt.Alpha*(1+1e-12) {
+				continue
+			}
+			var local float64
+			for k := st.Start[b]; k < st.Start[b+1]; k++ {
+				local += st.Value[k] * c.Counts[st.Index[k]]
+			}
+			if local < opt.MinLocal {
+				floored[b] = true
+				res.Sparse++
+			}
+		}
 	}
+	res.Trends = make([]Trend, c.Locs)
 	z := make([]float64, c.Steps)
 	sig := make([]int, c.Steps)
 	for i := 0; i < c.Locs; i++ {
@@ -209,7 +306,7 @@ func EmergingHotspots(c *Cube, w *Weights, opt EmergingOptions) EmergingResult {
 		for t, b := range row {
 			z[t] = b.Z
 			sig[t] = 0
-			if b.Q <= opt.Alpha*(1+1e-12) && b.Z != 0 {
+			if b.Q <= opt.Alpha*(1+1e-12) && b.Z != 0 && (floored == nil || !floored[i*c.Steps+t]) {
 				sig[t] = 1
 				if b.Z < 0 {
 					sig[t] = -1

@@ -28,9 +28,17 @@ type HotspotOptions struct {
 	// DisableFDR turns off the Benjamini-Hochberg correction (bins then use raw p-values).
 	DisableFDR bool
 	// MinLocal, when > 0, keeps a location out of the hot bins unless its neighbourhood (itself
-	// and its neighbours, weighted) holds at least MinLocal: on sparse counts (a fine grid, few
-	// events) a single event among zeros is "significant" by Gi* but no hot spot to act on.
+	// and its neighbours, weighted) holds at least MinLocal events: on sparse counts (a fine
+	// grid, few events) a single event among zeros is "significant" by Gi* but no hot spot to
+	// act on. Cold bins are left as computed.
 	MinLocal float64
+	// MinEvents, when > 0, keeps every location out of the hot and cold bins unless the study
+	// area holds at least MinEvents events in all: with fewer, any map of significance is noise.
+	MinEvents float64
+	// Counts, when set (len n), are the event counts behind x when x is something else (a rate
+	// per population): the floors MinLocal and MinEvents count events, never rates. nil: x
+	// are the counts.
+	Counts []float64
 }
 
 // HotspotResult is one hotspot analysis.
@@ -40,14 +48,41 @@ type HotspotResult struct {
 	FDR        bool    // whether bins use FDR-corrected significance
 	Degenerate string  // non-empty when every z was forced to 0 (see Reason* constants)
 	Sparse     int     // hot locations set to bin 0 by MinLocal
+	// Events is the number of events in the study area (Σ Counts, or Σ x).
+	Events float64
+	// TooFewEvents: Events < MinEvents, so every bin was set to 0 (z, p and q kept).
+	TooFewEvents bool
+	// Withheld counts the locations in a non-zero bin that TooFewEvents set to 0.
+	Withheld int
 }
 
-// Hotspots runs Gi* over x with w and, unless disabled, the FDR correction; then MinLocal.
+// Hotspots runs Gi* over x with w and, unless disabled, the FDR correction; then the floors:
+// MinEvents over the whole study area, MinLocal per location (see HotspotOptions).
 func Hotspots(x []float64, w *Weights, opt HotspotOptions) HotspotResult {
 	res := HotspotResult{Results: make([]GiResult, len(x)), FDR: !opt.DisableFDR}
 	res.Mean, res.SD, res.Degenerate = giStarInto(res.Results, x, w)
 	if res.FDR {
 		FDR(res.Results, binAlphas[2])
+	}
+	counts := x
+	if opt.Counts != nil {
+		if len(opt.Counts) != len(x) {
+			panic("geo: Hotspots: counts and values differ in length")
+		}
+		counts = opt.Counts
+	}
+	for _, c := range counts {
+		res.Events += c
+	}
+	if opt.MinEvents > 0 && res.Events < opt.MinEvents {
+		res.TooFewEvents = true
+		for i := range res.Results {
+			if res.Results[i].Bin != 0 {
+				res.Results[i].Bin = 0
+				res.Withheld++
+			}
+		}
+		return res
 	}
 	if opt.MinLocal > 0 {
 		for i := range res.Results {
@@ -56,7 +91,7 @@ func Hotspots(x []float64, w *Weights, opt HotspotOptions) HotspotResult {
 			}
 			var local float64
 			for k := w.Start[i]; k < w.Start[i+1]; k++ {
-				local += w.Value[k] * x[w.Index[k]]
+				local += w.Value[k] * counts[w.Index[k]]
 			}
 			if local < opt.MinLocal {
 				res.Results[i].Bin = 0
@@ -65,6 +100,42 @@ func Hotspots(x []float64, w *Weights, opt HotspotOptions) HotspotResult {
 		}
 	}
 	return res
+}
+
+// Local is what Gi* compares at one location: its neighbourhood's observed sum against the
+// sum expected were every location at the global mean.
+type Local struct {
+	Observed   float64 // Σ_j w_ij x_j over the neighbourhood, the location included
+	Expected   float64 // X̄ · W_i: the neighbourhood's sum under the global mean
+	Neighbours int     // locations j ≠ i with w_ij ≠ 0
+	Events     float64 // Σ_j w_ij c_j: events in the neighbourhood (equals Observed for counts)
+}
+
+// Ratio is Observed / Expected (0 when nothing was expected).
+func (l Local) Ratio() float64 {
+	if l.Expected <= 0 {
+		return 0
+	}
+	return l.Observed / l.Expected
+}
+
+// LocalOf returns location i's neighbourhood figures for a result computed from x with w;
+// counts are the events behind x (nil: x). O(neighbours of i).
+func (r *HotspotResult) LocalOf(i int, x []float64, w *Weights, counts []float64) Local {
+	if counts == nil {
+		counts = x
+	}
+	var l Local
+	for k := w.Start[i]; k < w.Start[i+1]; k++ {
+		j := w.Index[k]
+		l.Observed += w.Value[k] * x[j]
+		l.Events += w.Value[k] * counts[j]
+		if j != i {
+			l.Neighbours++
+		}
+	}
+	l.Expected = r.Mean * w.sum[i]
+	return l
 }
 
 // GiStar computes the Getis-Ord Gi* z-score of every location (Ord & Getis 1995, in the

@@ -98,6 +98,28 @@ func (w *Weights) Row(i int) ([]int, []float64) {
 	return w.Index[a:b], w.Value[a:b]
 }
 
+// Subset returns the weights among the locations keep (ascending indexes into w), renumbered
+// 0..len(keep)-1 in that order: rows and columns of the other locations are dropped. Used to
+// leave out locations that cannot take part (a region without the denominator of a rate).
+func (w *Weights) Subset(keep []int) *Weights {
+	pos := make(map[int]int, len(keep))
+	for k, i := range keep {
+		pos[i] = k
+	}
+	s := &Weights{N: len(keep), Start: make([]int, len(keep)+1)}
+	for k, i := range keep {
+		for e := w.Start[i]; e < w.Start[i+1]; e++ {
+			if j, ok := pos[w.Index[e]]; ok {
+				s.Index = append(s.Index, j)
+				s.Value = append(s.Value, w.Value[e])
+			}
+		}
+		s.Start[k+1] = len(s.Index)
+	}
+	s.finish()
+	return s
+}
+
 // NNZ is the number of stored entries (self entries included).
 func (w *Weights) NNZ() int { return len(w.Index) }
 

@@ -581,7 +581,7 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 }
 
 // Hotspots for a past period from the history store: Gi* per grid, and emerging classes per
-// grid over daily steps.
+// grid over daily steps (twelve: emerging classes need at least ten steps holding data).
 func TestPeriodHotspotsAPI(t *testing.T) {
 	t.Parallel()
 	a := startApp(t, t.TempDir())
@@ -595,7 +595,7 @@ func TestPeriodHotspotsAPI(t *testing.T) {
 	})
 	nbrs, _ := geo.ContiguityWeights(regions, 1e-7).Row(9)
 	loc := a.cfg.Loc
-	day0 := time.Now().In(loc).AddDate(0, 0, -8)
+	day0 := time.Now().In(loc).AddDate(0, 0, -12)
 	day0 = time.Date(day0.Year(), day0.Month(), day0.Day(), 0, 0, 0, 0, loc)
 	var lines []string
 	n := 0
@@ -606,13 +606,13 @@ func TestPeriodHotspotsAPI(t *testing.T) {
 			lines = append(lines, fmt.Sprintf(`{"id":"p%d","type":"case.reported","case_id":"P%d","at":%q,"source":"app","category":"environment","region":%q}`, n, n, at, code))
 		}
 	}
-	for d := 0; d < 8; d++ {
+	for d := 0; d < 12; d++ {
 		for _, r := range regions {
 			report(r.Code, d, 1)
 		}
-		if d >= 4 { // the area around grid 9 heats up over the last four days
+		if d >= 8 { // the area around grid 9 heats up over the last four days
 			for _, j := range nbrs {
-				report(regions[j].Code, d, 4*(d-3))
+				report(regions[j].Code, d, 4*(d-7))
 			}
 		}
 	}
@@ -620,7 +620,7 @@ func TestPeriodHotspotsAPI(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	waitStored(t, a, int64(n))
-	from, to := day0.Format("2006-01-02"), day0.AddDate(0, 0, 8).Format("2006-01-02")
+	from, to := day0.Format("2006-01-02"), day0.AddDate(0, 0, 12).Format("2006-01-02")
 	var rep struct {
 		FDR   bool
 		Steps []time.Time
@@ -643,7 +643,7 @@ func TestPeriodHotspotsAPI(t *testing.T) {
 	if err := json.Unmarshal(body, &rep); err != nil {
 		t.Fatal(err)
 	}
-	if !rep.FDR || len(rep.Steps) != 8 || len(rep.Cells) != len(regions) {
+	if !rep.FDR || len(rep.Steps) != 12 || len(rep.Cells) != len(regions) {
 		t.Fatalf("reply: fdr %v, %d steps, %d cells", rep.FDR, len(rep.Steps), len(rep.Cells))
 	}
 	// Gi* looks at neighbourhoods: grids touching the heated area may share its hot bins, grids
@@ -657,7 +657,7 @@ func TestPeriodHotspotsAPI(t *testing.T) {
 		}
 	}
 	hot := rep.Cells[9]
-	if hot.Code != regions[9].Code || hot.Count != 8+4+8+12+16 || hot.Bin < 2 || !strings.HasSuffix(hot.Pattern, "_hot") {
+	if hot.Code != regions[9].Code || hot.Count != 12+4+8+12+16 || hot.Bin < 2 || !strings.HasSuffix(hot.Pattern, "_hot") {
 		t.Fatalf("the heating grid: %+v", hot)
 	}
 	for _, c := range rep.Cells {

@@ -1,0 +1,57 @@
+package dashboard
+
+import (
+	"zhili/geo"
+)
+
+// HotspotWhy explains one significant location (bin ≠ 0): what Gi* compared, and where it
+// is. docs/HOTSPOTS.md, "Why is it hot".
+type HotspotWhy struct {
+	// Observed is the neighbourhood's sum (the location and its neighbours) of the analysed
+	// value (counts, or rates with per=); Expected the same sum were every location at the
+	// study area's mean; Ratio = Observed / Expected (0 when nothing was expected).
+	Observed float64 `json:"observed"`
+	Expected float64 `json:"expected"`
+	Ratio    float64 `json:"ratio"`
+	Z        float64 `json:"z"`
+	Q        float64 `json:"q"` // the Benjamini-Hochberg adjusted p-value (p without FDR)
+	// Neighbours: how many locations share the neighbourhood (the location not counted);
+	// LocalEvents: the events in the neighbourhood, the location included.
+	Neighbours  int64 `json:"neighbours"`
+	LocalEvents int64 `json:"local_events"`
+	// Path: the names of the regions from the root down to the location (for a hex cell, to
+	// the grid holding its centre), for "county › township › grid".
+	Path []string `json:"path"`
+	// Footprint: the same place at the other levels, with their bins.
+	Footprint *HotspotFootprint `json:"footprint,omitempty"`
+}
+
+// HotspotFootprint is a significant location at the other levels of the same study.
+type HotspotFootprint struct {
+	Child *FootprintRegion `json:"child,omitempty"` // a grid's child region (of the queried region)
+	Grids *FootprintSet    `json:"grids,omitempty"` // a child region's grids
+}
+
+// FootprintRegion is one region of another level and its bin.
+type FootprintRegion struct {
+	Code string `json:"code"`
+	Bin  int    `json:"bin"`
+}
+
+// FootprintSet is the locations of another level inside a location: how many, and the bins of
+// those with a bin other than 0.
+type FootprintSet struct {
+	Cells int            `json:"cells"`
+	Bins  map[string]int `json:"bins"`
+}
+
+func whyOf(l geo.Local, r geo.GiResult) HotspotWhy {
+	return HotspotWhy{Observed: round(l.Observed, 3), Expected: round(l.Expected, 3), Ratio: round(l.Ratio(), 3),
+		Z: round(r.Z, 3), Q: round(r.Q, 5), Neighbours: int64(l.Neighbours), LocalEvents: int64(l.Events + 0.5)}
+}
+
+// asMap is the topic form (without path and footprint, which the topic adds).
+func (w HotspotWhy) asMap() map[string]any {
+	return map[string]any{"observed": w.Observed, "expected": w.Expected, "ratio": w.Ratio, "z": w.Z, "q": w.Q,
+		"neighbours": w.Neighbours, "local_events": w.LocalEvents}
+}
