@@ -572,7 +572,7 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 	// Emerging mode: the legend shows the classes, in Chinese.
 	click(`#hs-levels button[data-level="grid"]`)
 	click(`#hs-modes button[data-mode="emerging"]`)
-	if err := waitFor(ctx, `window.__zhili.mode === "emerging" && window.__zhili.levelShown === "grid" && window.__zhili.legend.length === 17`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.mode === "emerging" && window.__zhili.levelShown === "grid" && window.__zhili.legend.length === 18`, 10*time.Second); err != nil {
 		t.Fatalf("emerging mode: %v\nwindow.__zhili = %s", err, dump())
 	}
 	legend := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#hs-legend .hs-legend-item')).map((e) => e.textContent)`)

@@ -53,14 +53,15 @@
   const HEX_BATCH = 100; // ids per GET /api/v1/hexes (server limit 200; the URL must stay short)
   const CODE_RE = /^[A-Za-z0-9._-]{1,64}$/;
   const REGION = CODE_RE.test(params.get('region') || '') ? params.get('region') : 'root';
-  const ROW_H = 42; // height of a row of the hot list (hotspots.css)
+  const ROW_H = 56; // height of a row of the hot list (hotspots.css: two lines, name and parents)
   const TOWN_ROW_H = 36; // height of a row of the child region list (hotspots.css)
   const catCodes = () => window.Zhili.texts.categories(); // the catalogue's, once it is in
 
-  // Diverging palette by Gi* bin (reds hot, blues cold, neutral grey-blue not significant).
+  // Diverging palette by Gi* bin (reds hot, blues cold, neutral dark blue not significant: dark
+  // enough that a significant cell stands out from across the room).
   const BIN_COLORS = {
     3: '#e3262f', 2: '#f26b43', 1: '#f7ac74',
-    0: '#34465f',
+    0: '#27384f',
     '-1': '#9fcdf0', '-2': '#5b9fe3', '-3': '#2f63cf',
   };
   const NO_DATA_COLOR = '#1b2a42';
@@ -68,15 +69,30 @@
   const PATTERNS = [
     'new_hot', 'consecutive_hot', 'intensifying_hot', 'persistent_hot', 'diminishing_hot', 'sporadic_hot', 'oscillating_hot', 'historical_hot',
     'new_cold', 'consecutive_cold', 'intensifying_cold', 'persistent_cold', 'diminishing_cold', 'sporadic_cold', 'oscillating_cold', 'historical_cold',
-    'no_pattern',
+    'no_pattern', 'insufficient_data',
   ];
   const PATTERN_COLORS = {
     new_hot: '#ff1f3d', consecutive_hot: '#ff7a1a', intensifying_hot: '#a8002a', persistent_hot: '#ff4fb0',
     diminishing_hot: '#ffb199', sporadic_hot: '#ffd23f', oscillating_hot: '#b765ff', historical_hot: '#8d5a3b',
     new_cold: '#1e8fff', consecutive_cold: '#00c9d6', intensifying_cold: '#1638c9', persistent_cold: '#7e8cff',
     diminishing_cold: '#b3e0ff', sporadic_cold: '#3ddc97', oscillating_cold: '#00887a', historical_cold: '#5d7a8c',
-    no_pattern: '#34465f',
+    no_pattern: '#27384f', insufficient_data: '#4a5468',
   };
+  // Classes that say how a spot evolves (everything but no pattern and too little data).
+  const isTrend = (p) => !!p && p !== 'no_pattern' && p !== 'insufficient_data' && PATTERN_COLORS[p] !== undefined;
+  // A significant cell is drawn at least MARK_MIN stage pixels across: a cell smaller than that
+  // gets a disc of MARK_DISC pixels at its centre (ringed, so it reads on any fill).
+  const MARK_MIN = 12;
+  const MARK_DISC = 16;
+  const RANKS_ON_MAP = 5; // the top hot spots carry their list rank on the map
+  // Kiosk screens show one hot spot's explanation at a time, the top ones in turn.
+  const CALLOUT_MS = clampNum(params.get('callout'), 8, 2, 120) * 1000;
+  const CALLOUT_TOP = 5;
+  // The live windows' buckets: the time steps of the topic's emerging classes.
+  const WINDOW_BUCKET = { '1h': '1m', '24h': '15m', '7d': '2h', '30d': '1d' };
+  // Until a reply says how much data its classes rest on, the page counts the steps with cases
+  // itself and asks for at least this many (the space-time cube's usual minimum).
+  const STEPS_NEEDED = 10;
 
   // ---------------------------------------------------------------- texts
   const TEXT = {
@@ -118,8 +134,31 @@
         diminishing_hot: '减弱热点', sporadic_hot: '零星热点', oscillating_hot: '振荡热点', historical_hot: '历史热点',
         new_cold: '新增冷点', consecutive_cold: '连续冷点', intensifying_cold: '加强冷点', persistent_cold: '持续冷点',
         diminishing_cold: '减弱冷点', sporadic_cold: '零星冷点', oscillating_cold: '振荡冷点', historical_cold: '历史冷点',
-        no_pattern: '无明显模式',
+        no_pattern: '无明显模式', insufficient_data: '数据不足',
       },
+      // Data sufficiency of the emerging classes.
+      suff_head: '数据不足',
+      suff_steps: '{span}内仅{k}个时间步有数据（需{n}个）',
+      suff_events: '{span}内仅{k}件案件（需{n}件）',
+      suff_other: '{span}的数据不足以判断时空模式',
+      suff_advice: '建议：{a}', suff_or: '或', suff_and: '、',
+      suff_span_window: { '1h': '近1小时窗口', '24h': '24小时窗口', '7d': '7天窗口', '30d': '30天窗口' },
+      suff_span_period: '所选时段',
+      advice: {
+        longer_window: '改用{w}窗口', longer_period: '选更长时段', coarser_level: '更粗层级', shorter_window: '改用{w}窗口（时间步更短）',
+        shorter_period: '改用时间步更短的窗口', finer_step: '更细的时间步', wait: '等待数据积累', counts: '按案件数分析',
+      },
+      advice_window: { '1h': '1小时', '24h': '24小时', '7d': '7天', '30d': '30天' },
+      suff_note: '地图不显示时空模式',
+      // Why a place is hot (the explanation card).
+      why_obs: '案件数', why_local: '邻域案件', why_expected: '期望', why_ratio: '倍数', why_q: '校正后 p', why_p: 'p',
+      why_nb: '本{unit}及{n}个相邻{unit}', why_say: '邻域共 {local} 件，为平均水平（{exp} 件）的 {ratio} 倍',
+      why_say_low: '邻域共 {local} 件，仅为平均水平（{exp} 件）的 {ratio} 倍',
+      why_pattern: '时空模式', why_trend: '趋势',
+      why_unit: { grid: '网格', hex: '六边形', child: '区域' },
+      why_not_sig: '不显著',
+      zoom_out: '⤢ 全图', close: '×', drill_into: '下钻 ›',
+      hex_name: '六边形',
     },
     en: {
       title_suffix: ' · Hotspot Tracking',
@@ -159,8 +198,29 @@
         diminishing_hot: 'Diminishing hot', sporadic_hot: 'Sporadic hot', oscillating_hot: 'Oscillating hot', historical_hot: 'Historical hot',
         new_cold: 'New cold', consecutive_cold: 'Consecutive cold', intensifying_cold: 'Intensifying cold', persistent_cold: 'Persistent cold',
         diminishing_cold: 'Diminishing cold', sporadic_cold: 'Sporadic cold', oscillating_cold: 'Oscillating cold', historical_cold: 'Historical cold',
-        no_pattern: 'No pattern',
+        no_pattern: 'No pattern', insufficient_data: 'Not enough data',
       },
+      suff_head: 'Not enough data',
+      suff_steps: 'only {k} time steps of the {span} have cases ({n} needed)',
+      suff_events: 'only {k} cases in the {span} ({n} needed)',
+      suff_other: 'the {span} has too little data for emerging patterns',
+      suff_advice: 'Try {a}', suff_or: ' or ', suff_and: ', ',
+      suff_span_window: { '1h': '1-hour window', '24h': '24-hour window', '7d': '7-day window', '30d': '30-day window' },
+      suff_span_period: 'chosen period',
+      advice: {
+        longer_window: 'the {w} window', longer_period: 'a longer period', coarser_level: 'a coarser level', shorter_window: 'the {w} window (shorter steps)',
+        shorter_period: 'a window with shorter steps', finer_step: 'a finer time step', wait: 'waiting for more data', counts: 'case counts',
+      },
+      advice_window: { '1h': '1-hour', '24h': '24-hour', '7d': '7-day', '30d': '30-day' },
+      suff_note: 'no emerging patterns on the map',
+      why_obs: 'Cases', why_local: 'Neighbourhood', why_expected: 'Expected', why_ratio: 'Ratio', why_q: 'FDR p', why_p: 'p',
+      why_nb: 'this {unit} and {n} neighbours', why_say: '{local} cases around it, {ratio}× the average ({exp})',
+      why_say_low: '{local} cases around it, only {ratio}× the average ({exp})',
+      why_pattern: 'Pattern', why_trend: 'Trend',
+      why_unit: { grid: 'grid', hex: 'hex', child: 'region' },
+      why_not_sig: 'not significant',
+      zoom_out: '⤢ Whole map', close: '×', drill_into: 'Drill in ›',
+      hex_name: 'Hex',
     },
   };
 
@@ -207,6 +267,22 @@
     seq: {}, // last applied seq per topic
     errors: [], // last few {topic, code, message} errors from the server (bounded)
     layout: { scale: 1, dpr: 1, renderedDpr: 0 },
+    // What the map draws, for tests: the marks of significant cells ({code, x, y, w, h, disc,
+    // color}, stage pixels inside the canvas; w and h the mark's drawn size), the smallest
+    // mark's size, the placed label boxes ({id, x, y, w, h}) and the labels left out.
+    marks: [],
+    minMark: 0,
+    labelBoxes: [],
+    labelsDropped: [],
+    childSignificant: [], // child regions significant at their own level
+    childMarked: [], // child regions drawn in their significance colour
+    patternsDrawn: {}, // emerging class -> cells drawn in its colour
+    sufficiency: null, // the data sufficiency of the emerging classes shown ({ok, reasons, …, source})
+    callout: '', // the cell whose explanation is shown
+    callouts: [], // the cells explained in turn (kiosk rotation), last 20
+    why: null, // the explanation shown
+    zoom: null, // {code, bounds} when the map is zoomed onto a place
+    ranks: [], // cells carrying their list rank on the map, in rank order
   };
   window.__zhili = Z;
 
@@ -235,6 +311,12 @@
     hexGeo: new Map(), // hex id -> {ring, centre}
     hexPending: new Set(),
     hexFailed: new Set(),
+    zoom: null, // {code, bounds} the map is zoomed onto (a hot list row was clicked)
+    pin: '', // the cell whose explanation stays shown (clicked, or the kiosk's turn)
+    hover: '', // the cell under the pointer or the hot list row under it
+    marks: [], // the marks drawn (hit tests)
+    nb: new Map(), // neighbours by level list (Zhili.map.touching), cached per region shown
+    suff: null, // the page's own count of steps with data: {key, at, steps, events, loading}
   };
   // ---------------------------------------------------------------- helpers
   const clock = time.clock(state);
@@ -317,6 +399,12 @@
     const b = r.bbox;
     state.bounds = b[0] <= b[2] ? b.slice() : null;
     for (const town of state.towns) if (!town.label) town.label = labelPoint(town.geometry);
+    // A new region starts unzoomed, with nothing explained.
+    state.zoom = null;
+    Z.zoom = null;
+    $('hs-zoom').hidden = true;
+    state.pin = '';
+    state.hover = '';
     state.mapReady = true;
     bar.updateTitle();
     renderCrumbs();
@@ -325,13 +413,152 @@
 
   // ---------------------------------------------------------------- map drawing
   let proj = null; // Zhili.map.projection: lon/lat <-> stage pixels inside the canvas
+  let hatch = null; // the canvas pattern of "not enough data"
 
-
+  // sufficient reports whether the emerging classes of the view may be painted.
+  function trendsShown() {
+    return mode === 'emerging' && !(Z.sufficiency && Z.sufficiency.ok === false);
+  }
+  // patternOf is the class a cell is drawn with in emerging mode: none at all when the data do
+  // not suffice (the reply's own verdict, else the page's count of steps with data).
+  function patternOf(r) {
+    if (!r) return '';
+    if (!trendsShown()) return 'insufficient_data';
+    return PATTERN_COLORS[r.pattern] !== undefined ? r.pattern : 'no_pattern';
+  }
   // colorOf returns the fill of a location's result in the current mode.
   function colorOf(r) {
     if (!r) return NO_DATA_COLOR;
-    if (mode === 'emerging') return PATTERN_COLORS[r.pattern] || PATTERN_COLORS.no_pattern;
+    if (mode === 'emerging') return PATTERN_COLORS[patternOf(r)];
     return BIN_COLORS[clampBin(r.bin)];
+  }
+  // sigOf is a location's significance as drawn: the sign of its Gi* bin (its strength |bin|),
+  // or in emerging mode 3 for a hot class and -3 for a cold one; 0 when not significant.
+  function sigOf(r) {
+    if (!r) return 0;
+    if (mode === 'emerging') {
+      const p = patternOf(r);
+      return isTrend(p) ? (p.endsWith('_cold') ? -3 : 3) : 0;
+    }
+    return clampBin(r.bin);
+  }
+  function fillOf(ctx, color) {
+    if (color !== PATTERN_COLORS.insufficient_data) return color;
+    if (!hatch) {
+      const c = document.createElement('canvas');
+      c.width = c.height = 12;
+      const g = c.getContext('2d');
+      g.fillStyle = color;
+      g.fillRect(0, 0, 12, 12);
+      g.strokeStyle = 'rgba(210, 220, 235, 0.28)';
+      g.lineWidth = 2;
+      g.beginPath();
+      g.moveTo(-3, 15); g.lineTo(15, -3);
+      g.moveTo(-3, 3); g.lineTo(3, -3);
+      g.moveTo(9, 15); g.lineTo(15, 9);
+      g.stroke();
+      hatch = ctx.createPattern(c, 'repeat');
+    }
+    return hatch;
+  }
+
+  // viewBounds is what the map frames: the zoomed place, else the region shown.
+  function viewBounds() {
+    return state.zoom ? state.zoom.bounds : state.bounds;
+  }
+
+  // projBox returns a projected ring's bounding box and area in pixels.
+  function projExtent(polys, project) {
+    let minX = Infinity, minY = Infinity, maxX = -Infinity, maxY = -Infinity, area = 0;
+    for (const poly of polys) {
+      const ring = poly[0] || [];
+      let a = 0;
+      let prev = ring.length ? project(ring[ring.length - 1]) : null;
+      for (const c of ring) {
+        const p = project(c);
+        if (p[0] < minX) minX = p[0];
+        if (p[0] > maxX) maxX = p[0];
+        if (p[1] < minY) minY = p[1];
+        if (p[1] > maxY) maxY = p[1];
+        a += prev[0] * p[1] - p[0] * prev[1];
+        prev = p;
+      }
+      area += Math.abs(a) / 2;
+    }
+    return { w: maxX - minX, h: maxY - minY, area, cx: (minX + maxX) / 2, cy: (minY + maxY) / 2 };
+  }
+
+  // markOf decides how a significant polygon cell is drawn: by its own fill when it is at least
+  // MARK_MIN pixels across, else by a disc at its label point.
+  function markOf(code, polys, labelAt, color, sig, project) {
+    const e = projExtent(polys, project);
+    const p = project(labelAt);
+    const small = Math.min(e.w, e.h) < MARK_MIN || e.area < MARK_MIN * MARK_MIN;
+    return small
+      ? { code, x: p[0], y: p[1], w: MARK_DISC, h: MARK_DISC, disc: true, color, sig, polys }
+      : { code, x: p[0], y: p[1], w: e.w, h: e.h, disc: false, color, sig, polys };
+  }
+
+  // drawMarks draws significant cells over the map: each outlined with a glow of its colour and
+  // a light edge; the small ones as ringed discs. Weaker marks first, so the strongest are on top.
+  function drawMarks(ctx, marks, project, dpr) {
+    const order = marks.slice().sort((a, b) => Math.abs(a.sig) - Math.abs(b.sig) || (a.sig > 0) - (b.sig > 0));
+    for (const m of order) {
+      if (m.disc) continue;
+      ctx.save();
+      ctx.beginPath();
+      if (m.hex) traceHex(ctx, m.hex, project);
+      else tracePolys(ctx, m.polys, project);
+      ctx.shadowColor = m.color;
+      ctx.shadowBlur = 14 * dpr;
+      ctx.lineWidth = 3;
+      ctx.strokeStyle = m.color;
+      ctx.stroke();
+      ctx.shadowBlur = 0;
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = 'rgba(255, 255, 255, 0.85)';
+      ctx.stroke();
+      ctx.restore();
+    }
+    for (const m of order) {
+      if (!m.disc) continue;
+      ctx.save();
+      ctx.beginPath();
+      ctx.arc(m.x, m.y, MARK_DISC / 2 + 2.5, 0, 2 * Math.PI);
+      ctx.fillStyle = 'rgba(2, 10, 28, 0.9)';
+      ctx.shadowColor = m.color;
+      ctx.shadowBlur = 12 * dpr;
+      ctx.fill();
+      ctx.shadowBlur = 0;
+      ctx.beginPath();
+      ctx.arc(m.x, m.y, MARK_DISC / 2, 0, 2 * Math.PI);
+      ctx.fillStyle = m.color;
+      ctx.fill();
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = 'rgba(255, 255, 255, 0.9)';
+      ctx.stroke();
+      ctx.restore();
+    }
+  }
+
+  // hexPath returns a hex cell's ring in pixels, grown around its centre to at least minHalf
+  // pixels from centre to side.
+  function hexPath(g, project, minHalf) {
+    const c = project(g.centre);
+    const pts = g.ring.map(project);
+    const ext = Math.max(...pts.map((q) => Math.abs(q[0] - c[0])));
+    const grow = ext < minHalf ? minHalf / Math.max(ext, 0.01) : 1;
+    return { c, ext: ext * grow, pts: pts.map((q) => [c[0] + (q[0] - c[0]) * grow, c[1] + (q[1] - c[1]) * grow]) };
+  }
+  function traceHex(ctx, hp) {
+    hp.pts.forEach((q, i) => (i === 0 ? ctx.moveTo(q[0], q[1]) : ctx.lineTo(q[0], q[1])));
+    ctx.closePath();
+  }
+
+  // childSigOf is a child region's own significance (the children level of the data).
+  function childSigOf(data, code) {
+    const ch = data && data.children && data.children[code];
+    return ch ? sigOf(ch) : 0;
   }
 
   function drawHotspotMap(shown) {
@@ -340,32 +567,49 @@
     const dpr = Z.layout.dpr;
     const ctx = canvasFor(canvas, w, h, dpr);
     Z.hexDrawn = 0;
-    if (!state.mapReady || !state.bounds) return;
+    state.marks = [];
+    if (!state.mapReady || !state.bounds) return null;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     const pad = 24;
-    proj = window.Zhili.map.projection(state.bounds, { x: pad, y: pad, w: w - 2 * pad, h: h - 2 * pad });
+    proj = window.Zhili.map.projection(viewBounds(), { x: pad, y: pad, w: w - 2 * pad, h: h - 2 * pad });
     const project = proj.project;
     ctx.lineJoin = 'round';
 
     const data = shown.data || {};
+    const marks = [];
+    const drawn = {};
+    const count = (r) => {
+      if (mode === 'emerging' && r) drawn[patternOf(r)] = (drawn[patternOf(r)] || 0) + 1;
+    };
     if (shown.level === 'grid') {
       const grids = data.grids || {};
       for (const g of state.grids) {
+        const r = grids[g.code];
         ctx.beginPath();
         tracePolys(ctx, g.polys, project);
-        ctx.fillStyle = colorOf(grids[g.code]);
+        ctx.fillStyle = fillOf(ctx, colorOf(r));
         ctx.fill('evenodd');
-        ctx.lineWidth = 1;
-        ctx.strokeStyle = 'rgba(200, 230, 255, 0.35)';
+        ctx.lineWidth = 0.8;
+        ctx.strokeStyle = 'rgba(200, 230, 255, 0.22)';
         ctx.stroke();
+        count(r);
+        const sig = sigOf(r);
+        if (sig) {
+          if (!g.label) g.label = labelPoint(g.geometry);
+          marks.push(markOf(g.code, g.polys, g.label, colorOf(r), sig, project));
+        }
       }
     } else if (shown.level === 'child') {
       const children = data.children || {};
       for (const town of state.towns) {
+        const r = children[town.code];
         ctx.beginPath();
         tracePolys(ctx, town.polys, project);
-        ctx.fillStyle = colorOf(children[town.code]);
+        ctx.fillStyle = fillOf(ctx, colorOf(r));
         ctx.fill('evenodd');
+        count(r);
+        const sig = sigOf(r);
+        if (sig) marks.push(markOf(town.code, town.polys, town.label, colorOf(r), sig, project));
       }
       ctx.lineWidth = 0.6;
       ctx.strokeStyle = 'rgba(200, 230, 255, 0.12)';
@@ -394,59 +638,556 @@
       for (const id of ids) {
         const g = state.hexGeo.get(id);
         if (!g) continue;
+        const hp = hexPath(g, project, 2.5);
         ctx.beginPath();
-        const c = project(g.centre);
-        const ext = Math.max(...g.ring.map((q) => Math.abs(project(q)[0] - c[0])));
-        const grow = ext < 2.5 ? 2.5 / Math.max(ext, 0.01) : 1;
-        for (let i = 0; i < g.ring.length; i++) {
-          const p = project(g.ring[i]);
-          const x = c[0] + (p[0] - c[0]) * grow, y = c[1] + (p[1] - c[1]) * grow;
-          if (i === 0) ctx.moveTo(x, y);
-          else ctx.lineTo(x, y);
-        }
-        ctx.closePath();
-        ctx.fillStyle = BIN_COLORS[clampBin(hex[id].bin)];
+        traceHex(ctx, hp);
+        const color = BIN_COLORS[clampBin(hex[id].bin)];
+        ctx.fillStyle = color;
         ctx.fill();
         ctx.lineWidth = 0.8;
         ctx.strokeStyle = 'rgba(2, 10, 28, 0.8)';
         ctx.stroke();
         Z.hexDrawn++;
+        const sig = clampBin(hex[id].bin);
+        if (sig) {
+          const small = 2 * hp.ext < MARK_MIN;
+          marks.push({ code: id, x: hp.c[0], y: hp.c[1], w: small ? MARK_DISC : 2 * hp.ext, h: small ? MARK_DISC : 2 * hp.ext,
+            disc: small, color, sig, hex: hp });
+        }
       }
     }
-    // Child outlines on top.
+    // Child outlines on top; a significant child region (Gi* among the children) is drawn in its
+    // colour too, as a band inside its outline, whatever the level of the cells.
     ctx.lineWidth = 2.5;
     ctx.strokeStyle = '#6fdcff';
     strokeEach(ctx, state.towns, project);
+    const childSig = [];
+    const childMarked = [];
+    if (shown.level !== 'child') {
+      for (const town of state.towns) {
+        const sig = childSigOf(data, town.code);
+        if (!sig) continue;
+        childSig.push(town.code);
+        ctx.save();
+        ctx.beginPath();
+        tracePolys(ctx, town.polys, project);
+        ctx.clip('evenodd');
+        const color = colorOf(data.children[town.code]);
+        ctx.globalAlpha = 0.16;
+        ctx.fillStyle = color;
+        ctx.fill('evenodd');
+        ctx.globalAlpha = 0.95;
+        ctx.lineWidth = 12;
+        ctx.strokeStyle = color;
+        ctx.stroke();
+        ctx.restore();
+        childMarked.push(town.code);
+      }
+    } else {
+      for (const town of state.towns) if (childSigOf(data, town.code)) { childSig.push(town.code); childMarked.push(town.code); }
+    }
+    Z.childSignificant = childSig;
+    Z.childMarked = childMarked;
     // The region outline with a glow.
     if (state.root) {
       glowOutline(ctx, state.root.polys, project, dpr);
     }
+    // The zoomed place's neighbourhood (what its Gi* looked at), dashed.
+    const focus = state.pin || state.hover;
+    if (focus && shown.level !== 'hex') {
+      const list = shown.level === 'child' ? state.towns : state.grids;
+      const nbs = neighboursOf(shown.level, focus);
+      if (nbs) {
+        ctx.save();
+        ctx.setLineDash([6, 4]);
+        ctx.lineWidth = 2;
+        ctx.strokeStyle = 'rgba(255, 236, 160, 0.9)';
+        for (const c of nbs) {
+          const r = state.tree.regions.get(c);
+          if (!r || !list.includes(r)) continue;
+          ctx.beginPath();
+          tracePolys(ctx, r.polys, project);
+          ctx.stroke();
+        }
+        ctx.restore();
+      }
+    }
+    drawMarks(ctx, marks, project, dpr);
+    // The cell explained: a white outline (or ring) over everything.
+    const fm = focus && marks.find((m) => m.code === focus);
+    const fr = focus && !fm && shown.level !== 'hex' ? state.tree.regions.get(focus) : null;
+    ctx.save();
+    ctx.lineWidth = 3.5;
+    ctx.strokeStyle = '#ffffff';
+    ctx.shadowColor = 'rgba(255, 255, 255, 0.9)';
+    ctx.shadowBlur = 10 * dpr;
+    if (fm && fm.disc) {
+      ctx.beginPath();
+      ctx.arc(fm.x, fm.y, MARK_DISC / 2 + 6, 0, 2 * Math.PI);
+      ctx.stroke();
+    } else if (fm || fr) {
+      ctx.beginPath();
+      if (fm && fm.hex) traceHex(ctx, fm.hex);
+      else tracePolys(ctx, (fm || fr).polys, project);
+      ctx.stroke();
+    }
+    ctx.restore();
+
+    state.marks = marks;
+    Z.marks = marks.slice(0, 2000).map((m) => ({ code: m.code, x: Math.round(m.x * 10) / 10, y: Math.round(m.y * 10) / 10,
+      w: Math.round(m.w * 10) / 10, h: Math.round(m.h * 10) / 10, disc: m.disc, color: m.color }));
+    Z.minMark = marks.length ? Math.min(...marks.map((m) => Math.min(m.w, m.h))) : 0;
+    Z.patternsDrawn = drawn;
     Z.layout.renderedDpr = dpr;
+    return ctx;
   }
 
-  // Child region labels: DOM above the canvas, sharp at any scale.
+  // ---------------------------------------------------------------- labels
+  // Labels are DOM above the canvas (sharp at any scale), placed by Zhili.map.layoutLabels:
+  // the explanation card first, then the rank badges of the top hot spots, then the child
+  // regions' names (significant ones first, then by size) and, on a zoomed map, the cells'.
+  // Nothing overlaps: a label that finds no free position near its place (or on a leader
+  // line) is left out.
   const labelsEl = $('hs-labels');
-  function drawHotspotLabels(shown) {
-    const children = (shown.data && shown.data.children) || {};
+  const calloutEl = $('hs-callout');
+
+  // lightColour reports whether a #rrggbb colour is light (dark text reads on it).
+  function lightColour(c) {
+    const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(c || '');
+    if (!m) return false;
+    const [r, g, b] = [m[1], m[2], m[3]].map((h) => parseInt(h, 16));
+    return 0.299 * r + 0.587 * g + 0.114 * b > 150;
+  }
+
+  // spotsIn returns points inside a region where its label may be centred instead of its label
+  // point, nearest first: a lattice of label-sized steps over its box, kept when the label's
+  // centre and corners fall inside the region.
+  function spotsIn(region, it, e) {
+    const out = [];
+    const stepX = Math.max(12, it.w / 3);
+    const stepY = Math.max(10, it.h / 2);
+    const x0 = e.cx - e.w / 2;
+    const y0 = e.cy - e.h / 2;
+    const inside = (x, y) => window.Zhili.map.inPolygons(proj.unproject(x, y), region.polys);
+    for (let y = y0 + it.h / 2; y <= y0 + e.h - it.h / 2; y += stepY) {
+      for (let x = x0 + it.w / 2; x <= x0 + e.w - it.w / 2; x += stepX) {
+        const hw = it.w / 2 - 2, hh = it.h / 2 - 2;
+        if (inside(x, y) && inside(x - hw, y - hh) && inside(x + hw, y - hh) && inside(x - hw, y + hh) && inside(x + hw, y + hh)) {
+          out.push([x, y, Math.hypot(x - it.x, y - it.y)]);
+        }
+      }
+    }
+    out.sort((a, b) => a[2] - b[2]);
+    return out.slice(0, 60);
+  }
+
+  // overlayBoxes returns the boxes of what lies over the map (breadcrumb, notes, playback
+  // frame), in canvas pixels: labels keep clear of them.
+  function overlayBoxes() {
+    const base = canvas.getBoundingClientRect();
+    const s = (canvas.clientWidth || 1) / (base.width || 1);
+    const out = [];
+    for (const el of document.querySelectorAll('#hs-crumbs > *, #hs-view, #hs-note, #hs-frame-big, #hs-zoom')) {
+      if (el.hidden || el.offsetParent === null) continue;
+      const r = el.getBoundingClientRect();
+      if (!r.width || !r.height) continue;
+      out.push([(r.left - base.left) * s - 4, (r.top - base.top) * s - 4, r.width * s + 8, r.height * s + 8]);
+    }
+    return out;
+  }
+
+  function drawHotspotLabels(shown, ctx, hot) {
+    const data = shown.data || {};
+    const children = data.children || {};
+    const items = [];
     let html = '';
     if (proj && state.mapReady) {
-      // Many small children (a township's grids): names only for the significant ones.
+      const vb = [0, 0, wrap.clientWidth, wrap.clientHeight];
+      const inView = (p) => p[0] >= vb[0] && p[1] >= vb[1] && p[0] <= vb[2] && p[1] <= vb[3];
+      // Rank badges: the list's first hot spots, where they are.
+      const ranks = [];
+      hot.slice(0, RANKS_ON_MAP).forEach((g, i) => {
+        const m = state.marks.find((x) => x.code === g.code);
+        if (!m || !inView([m.x, m.y])) return;
+        ranks.push(g.code);
+        const id = 'rank:' + g.code;
+        // In the colour of its mark (and of its row's swatch), the digit dark on a light colour.
+        html += '<div class="hs-rank' + (lightColour(m.color) ? ' light' : '') + '" data-id="' + esc(id) + '" style="background:' + m.color + '">' + (i + 1) + '</div>';
+        const r = m.disc ? MARK_DISC / 2 + 3 : Math.min(m.w, m.h) / 2;
+        items.push({ id, x: m.x, y: m.y, r, centre: false, leader: true, priority: 900 - i });
+      });
+      Z.ranks = ranks;
+      // Child regions: name and cases; significant ones coloured.
       const crowded = state.towns.length > 40;
+      const area = (town) => {
+        const b = town.bbox;
+        return Math.max(0, (b[2] - b[0]) * (b[3] - b[1]));
+      };
+      const biggest = Math.max(1e-12, ...state.towns.map(area));
       for (const town of state.towns) {
         const ch = children[town.code];
-        const bin = ch ? clampBin(ch.bin) : 0;
-        if (crowded && !bin) continue;
+        const sig = ch ? sigOf(ch) : 0;
         const p = proj.project(town.label);
-        const cls = bin > 0 ? ' hot' : bin < 0 ? ' cold' : '';
-        html += '<div class="hs-town' + cls + (crowded ? ' small' : '') + '" style="left:' + p[0].toFixed(1) + 'px;top:' + p[1].toFixed(1) + 'px">' +
+        if (!inView(p)) continue;
+        if (crowded && !sig && !state.zoom) continue;
+        const id = 'town:' + town.code;
+        const cls = sig > 0 ? ' hot' : sig < 0 ? ' cold' : '';
+        const chip = sig ? ' style="--sig:' + colorOf(ch) + '"' : '';
+        html += '<div class="hs-town' + cls + (crowded ? ' small' : '') + '" data-id="' + esc(id) + '"' + chip + '>' +
           '<b>' + esc(state.tree.name(town.code)) + '</b>' +
-          '<span>' + esc(t('count')) + ' ' + num(ch && ch.count) + (bin ? ' · ' + esc((bin > 0 ? t('hot') : t('cold')) + ' ' + confOf(bin)) : '') + '</span></div>';
+          '<span>' + esc(t('count')) + ' ' + num(ch && ch.count) +
+          (sig && mode !== 'emerging' ? ' · ' + esc((sig > 0 ? t('hot') : t('cold')) + ' ' + confOf(sig)) : '') +
+          (sig && mode === 'emerging' ? ' · ' + esc(t('patterns')[patternOf(ch)] || '') : '') + '</span></div>';
+        items.push({ id, x: p[0], y: p[1], region: town, leader: true, priority: (sig ? 400 + Math.abs(sig) * 10 : 100) + 90 * area(town) / biggest });
+      }
+      // On a zoomed map the cells in view that are significant or in the neighbourhood of the
+      // place explained are named too, with their cases.
+      if (state.zoom && shown.level === 'grid') {
+        const cells = data.grids || {};
+        const focus = state.pin || state.zoom.code;
+        const near = new Set([focus].concat(neighboursOf('grid', focus) || []));
+        let k = 0;
+        for (const g of state.grids) {
+          if (state.towns.includes(g)) continue;
+          const r = cells[g.code];
+          const sig = sigOf(r);
+          if (!sig && !near.has(g.code)) continue;
+          if (!g.label) g.label = labelPoint(g.geometry);
+          const p = proj.project(g.label);
+          if (!inView(p) || k++ > 80) continue;
+          const id = 'cell:' + g.code;
+          html += '<div class="hs-town small leaf' + (sig > 0 ? ' hot' : sig < 0 ? ' cold' : '') + '" data-id="' + esc(id) + '">' +
+            '<b>' + esc(shortName(g.code)) + '</b><span>' + num(r && r.count) + '</span></div>';
+          items.push({ id, x: p[0], y: p[1], leader: false, priority: (sig ? 300 : 50) + (g.code === state.zoom.code ? 100 : 0) + Math.min(40, num(r && r.count)) });
+        }
       }
     }
     if (labelsEl.innerHTML !== html) labelsEl.innerHTML = html;
+    // Sizes from the DOM, then the layout.
+    const els = new Map();
+    for (const el of labelsEl.children) els.set(el.dataset.id, el);
+    for (const it of items) {
+      const el = els.get(it.id);
+      it.w = el ? el.offsetWidth : 0;
+      it.h = el ? el.offsetHeight : 0;
+      // A region large enough keeps its label inside itself (no leader line): other points of
+      // it are tried instead; a small one may move out on a leader line.
+      if (it.region) {
+        const e = projExtent(it.region.polys, proj.project);
+        if (e.w > 1.6 * it.w && e.h > 1.6 * it.h) {
+          it.leader = false;
+          it.spots = spotsIn(it.region, it, e);
+        }
+      }
+    }
+    const obstacles = overlayBoxes();
+    // Discs of significant cells stay visible: no label covers one.
+    for (const m of state.marks) if (m.disc) obstacles.push([m.x - MARK_DISC / 2 - 2, m.y - MARK_DISC / 2 - 2, MARK_DISC + 4, MARK_DISC + 4]);
+    const callout = placeCallout(obstacles);
+    if (callout) obstacles.push([callout.x - 4, callout.y - 4, callout.w + 8, callout.h + 8]);
+    const bounds = [4, 4, wrap.clientWidth - 4, wrap.clientHeight - 4];
+    const lay = window.Zhili.map.layoutLabels(items, { bounds, obstacles, pad: 3, ringStep: 26, rings: 3 });
+    const radius = new Map(items.map((it) => [it.id, it.r || 0]));
+    for (const b of lay.placed) b.r = radius.get(b.id);
+    const shownIds = new Set();
+    for (const b of lay.placed) {
+      const el = els.get(b.id);
+      if (!el) continue;
+      shownIds.add(b.id);
+      el.style.left = b.x.toFixed(1) + 'px';
+      el.style.top = b.y.toFixed(1) + 'px';
+      el.style.visibility = 'visible';
+    }
+    for (const [id, el] of els) if (!shownIds.has(id)) el.style.visibility = 'hidden';
+    // Leader lines, under the labels, on the canvas.
+    if (ctx) {
+      const leaders = lay.placed.filter((b) => b.leader);
+      if (callout && callout.leader) leaders.push(callout);
+      ctx.save();
+      for (const b of leaders) {
+        let [ax, ay] = b.leader;
+        const [, , bx, by] = b.leader;
+        // From the edge of the anchor's mark (its colour stays whole), else from a dot.
+        const r = b.r || 0;
+        const d = Math.hypot(bx - ax, by - ay);
+        if (r > 0 && d > r) {
+          ax += ((bx - ax) * r) / d;
+          ay += ((by - ay) * r) / d;
+        }
+        ctx.beginPath();
+        ctx.moveTo(ax, ay);
+        ctx.lineTo(bx, by);
+        ctx.lineCap = 'round';
+        ctx.lineWidth = b === callout ? 6 : 3.6;
+        ctx.strokeStyle = 'rgba(2, 10, 28, 0.85)';
+        ctx.stroke();
+        ctx.lineWidth = b === callout ? 3 : 1.6;
+        ctx.strokeStyle = b === callout ? '#ffffff' : 'rgba(220, 240, 255, 0.9)';
+        ctx.stroke();
+        if (!r) {
+          ctx.beginPath();
+          ctx.arc(ax, ay, 2.5, 0, 2 * Math.PI);
+          ctx.fillStyle = '#ffffff';
+          ctx.fill();
+        }
+      }
+      ctx.restore();
+    }
+    Z.labelBoxes = lay.placed.map((b) => ({ id: b.id, x: Math.round(b.x * 10) / 10, y: Math.round(b.y * 10) / 10, w: b.w, h: b.h }));
+    if (callout) Z.labelBoxes.unshift({ id: 'callout', x: Math.round(callout.x * 10) / 10, y: Math.round(callout.y * 10) / 10, w: callout.w, h: callout.h });
+    Z.labelsDropped = lay.dropped;
   }
 
-  // ---------------------------------------------------------------- drill-down
+  // ---------------------------------------------------------------- why a place is hot
+  // neighboursOf returns the neighbours of a cell among the cells of a level (queen contiguity
+  // over the region tree, as the server's weights), or null for hex cells.
+  function neighboursOf(lv, code) {
+    if (lv === 'hex') return null;
+    const key = lv + ':' + state.cur;
+    let nb = state.nb.get(key);
+    if (!nb) {
+      nb = window.Zhili.map.touching(lv === 'child' ? state.towns : state.grids);
+      state.nb.set(key, nb);
+    }
+    const s = nb.get(code);
+    return s ? Array.from(s) : null;
+  }
+  // qValues returns the Benjamini-Hochberg adjusted p-values of a level's cells (the reply's q
+  // when it has them): q_(i) = min over k ≥ i of min(1, m·p_(k)/k).
+  const qCache = new WeakMap();
+  function qValues(cells) {
+    let q = qCache.get(cells);
+    if (q) return q;
+    const codes = Object.keys(cells).filter((c) => cells[c] && typeof cells[c].p === 'number');
+    codes.sort((a, b) => cells[a].p - cells[b].p);
+    const m = codes.length;
+    q = new Map();
+    let run = 1;
+    for (let i = m - 1; i >= 0; i--) {
+      run = Math.min(run, (m * cells[codes[i]].p) / (i + 1));
+      q.set(codes[i], Math.min(1, run));
+    }
+    qCache.set(cells, q);
+    return q;
+  }
+  // whyOf gathers why a cell is (or is not) hot: observed cases, the neighbourhood's cases and
+  // what the average would give it (expected), their ratio, z, the FDR-adjusted p, and in
+  // emerging mode its class and trend. A reply's own explanation (`why`) wins over what the
+  // page works out from the data shown.
+  function whyOf(shown, code) {
+    const cells = cellsOf(shown);
+    const r = cells[code];
+    if (!r) return null;
+    const out = {
+      code, level: shown.level, count: num(r.count), z: num(r.z), p: typeof r.p === 'number' ? r.p : null,
+      q: typeof r.q === 'number' ? r.q : null, bin: clampBin(r.bin), pattern: mode === 'emerging' ? patternOf(r) : '',
+      trend_z: r.trend_z, trend_p: r.trend_p, local: null, neighbours: null, expected: null, ratio: null, source: 'page',
+    };
+    if (shown.level === 'hex') {
+      // Neighbours: listed cells whose centres are one cell apart (the unlisted ones are empty).
+      const g = state.hexGeo.get(code);
+      if (g) {
+        const k = Math.cos(g.centre[1] * Math.PI / 180);
+        const d2 = (a, b) => ((a[0] - b[0]) * k) ** 2 + (a[1] - b[1]) ** 2;
+        const reach = 3 * 1.2 * 1.2 * Math.max(...g.ring.map((v) => d2(v, g.centre)));
+        let local = out.count;
+        for (const id in cells) {
+          const h = state.hexGeo.get(id);
+          if (id !== code && h && d2(h.centre, g.centre) < reach) local += num(cells[id].count);
+        }
+        out.local = local;
+        out.neighbours = 6;
+      }
+    } else {
+      const codes = Object.keys(cells);
+      let total = 0;
+      for (const c of codes) total += num(cells[c] && cells[c].count);
+      const nbs = (neighboursOf(shown.level, code) || []).filter((c) => cells[c]);
+      let local = out.count;
+      for (const c of nbs) local += num(cells[c].count);
+      out.local = local;
+      out.neighbours = nbs.length;
+      out.expected = codes.length ? (total / codes.length) * (1 + nbs.length) : null;
+      out.ratio = out.expected > 0 ? local / out.expected : null;
+      if (out.q === null && data0(shown).fdr !== false) out.q = qValues(cells).get(code);
+      if (data0(shown).fdr === false && out.q === null) out.q = out.p;
+    }
+    // The reply's explanation (docs/HOTSPOTS.md, "Why is it hot"): observed is the
+    // neighbourhood's sum, expected the same sum at the study area's mean.
+    const w = r.why;
+    if (w && typeof w === 'object') {
+      out.source = 'reply';
+      const pick = (k) => (typeof w[k] === 'number' && Number.isFinite(w[k]) ? w[k] : undefined);
+      const v = { local: pick('observed'), expected: pick('expected'), ratio: pick('ratio'), z: pick('z'), q: pick('q'),
+        neighbours: pick('neighbours'), events: pick('local_events') };
+      for (const k in v) if (v[k] !== undefined) out[k] = v[k];
+      if (out.expected !== null && !(out.expected > 0)) out.ratio = null;
+      if (Array.isArray(w.path)) out.path = w.path.map(String);
+      if (w.footprint && typeof w.footprint === 'object') out.footprint = w.footprint;
+    }
+    return out;
+  }
+  function data0(shown) { return shown.data || {}; }
+
+  // nameOf is a cell's name in lists and cards: its own (without a parent's name it repeats),
+  // with the places above it down from the region shown (county › township); a hex cell is
+  // named by the grid holding its centre.
+  function shortName(code) {
+    const r = state.tree.regions.get(code);
+    const name = state.tree.name(code);
+    const parent = r && r.parent && r.parent !== state.cur ? state.tree.name(r.parent) : '';
+    return parent && name.startsWith(parent) && name.length > parent.length ? name.slice(parent.length) : name;
+  }
+  function chainOf(code) {
+    const names = [];
+    for (let c = state.tree.regions.get(code); c && c.parent && c.parent !== state.cur && c.code !== state.cur; c = state.tree.regions.get(c.parent)) {
+      if (!state.tree.regions.has(c.parent)) break;
+      names.unshift(state.tree.name(c.parent));
+    }
+    return names;
+  }
+  function nameOf(code, lv, r) {
+    let grid = code;
+    let prefix = '';
+    if (lv === 'hex') {
+      const g = state.hexGeo.get(code);
+      const in1 = g ? window.Zhili.map.regionAt(g.centre, state.grids) : null;
+      if (!in1) return { name: 'H3 ' + code, chain: [] };
+      grid = in1.code;
+      prefix = t('hex_name') + ' · ';
+    }
+    // The reply's own path (names from the root down to the place, or to the grid holding a
+    // hex cell's centre) when it gives one: the region shown, those above it and the place
+    // itself left out.
+    const given = r && r.why && r.why.path;
+    let chain = chainOf(grid);
+    const at = Array.isArray(given) ? given.indexOf(state.tree.name(state.cur)) : -1;
+    if (at >= 0 && given.length > at + 1) chain = given.slice(at + 1, -1).map(String);
+    return { name: prefix + shortName(grid), chain };
+  }
+
+  function fmtNum(v, digits) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return '—';
+    return Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(digits);
+  }
+  function fmtP(v) {
+    if (typeof v !== 'number' || !Number.isFinite(v)) return '—';
+    if (v < 0.0001) return '< 0.0001';
+    return v < 0.01 ? v.toFixed(4) : v.toFixed(3);
+  }
+
+  // calloutHTML is the explanation card of a cell.
+  function calloutHTML(w) {
+    const shown = shownData();
+    const cells = cellsOf(shown);
+    const r = cells[w.code];
+    const nm = nameOf(w.code, w.level, r);
+    const sig = sigOf(r);
+    const color = colorOf(r);
+    let verdict;
+    if (mode === 'emerging') verdict = t('patterns')[w.pattern] || t('patterns').no_pattern;
+    else verdict = w.bin ? confOf(w.bin) + ' ' + (w.bin > 0 ? t('hot') : t('cold')) : t('why_not_sig');
+    const unit = (t('why_unit') || {})[w.level] || '';
+    let say = '';
+    if (w.local !== null && w.expected !== null && w.ratio !== null) {
+      say = fmt(w.ratio >= 1 ? t('why_say') : t('why_say_low'), { local: w.local, exp: fmtNum(w.expected, 1), ratio: fmtNum(w.ratio, 1) });
+    }
+    const cell = (k, v, small) => '<div><dt>' + esc(k) + '</dt><dd>' + esc(v) + (small ? '<small>' + esc(small) + '</small>' : '') + '</dd></div>';
+    let grid = cell(t('why_obs'), String(w.count));
+    if (w.local !== null) grid += cell(t('why_local'), String(w.local), w.neighbours !== null ? fmt(t('why_nb'), { unit, n: w.neighbours }) : '');
+    if (w.expected !== null) grid += cell(t('why_expected'), fmtNum(w.expected, 1));
+    if (w.ratio !== null) grid += cell(t('why_ratio'), fmtNum(w.ratio, 1) + '×');
+    grid += cell('z', fmtNum(w.z, 2));
+    grid += w.q !== null && w.q !== undefined ? cell(t('why_q'), fmtP(w.q)) : cell(t('why_p'), fmtP(w.p));
+    if (mode === 'emerging' && isTrend(w.pattern) && typeof w.trend_z === 'number') {
+      grid += cell(t('why_trend'), (w.trend_z > 0 ? '↑ ' : w.trend_z < 0 ? '↓ ' : '') + fmtNum(w.trend_z, 2), typeof w.trend_p === 'number' ? 'p ' + fmtP(w.trend_p) : '');
+    }
+    const canDrill = w.level !== 'hex' && kidsOf(w.code).length > 0;
+    return '<div class="hs-co-head"><i style="background:' + color + '"></i><b>' + esc(nm.name) + '</b></div>' +
+      (nm.chain.length ? '<div class="hs-co-chain">' + esc(nm.chain.join(' › ')) + '</div>' : '') +
+      '<div class="hs-co-verdict' + (sig > 0 ? ' hot' : sig < 0 ? ' cold' : '') + '" style="--sig:' + color + '">' + esc(verdict) + '</div>' +
+      (say ? '<div class="hs-co-say">' + esc(say) + '</div>' : '') +
+      '<dl class="hs-co-grid">' + grid + '</dl>' +
+      (state.pin === w.code ? '<div class="hs-co-actions control">' + (canDrill ? '<button type="button" class="hs-btn" data-act="drill">' + esc(t('drill_into')) + '</button>' : '') +
+        '<button type="button" class="hs-btn hs-co-close" data-act="close" aria-label="close">' + esc(t('close')) + '</button></div>' : '');
+  }
+
+  // placeCallout shows the explanation of the cell pinned (or under the pointer) beside it,
+  // joined to it by a leader line, where it covers no overlay and no significant disc when it
+  // can; it returns its box {x, y, w, h, leader} in canvas pixels, or null.
+  function placeCallout(obstacles) {
+    const code = state.pin || state.hover;
+    const shown = shownData();
+    const w = code && proj ? whyOf(shown, code) : null;
+    if (!w) {
+      calloutEl.hidden = true;
+      Z.callout = '';
+      Z.why = null;
+      return null;
+    }
+    const html = calloutHTML(w);
+    if (calloutEl.innerHTML !== html) calloutEl.innerHTML = html;
+    calloutEl.hidden = false;
+    calloutEl.classList.toggle('pinned', state.pin === code);
+    if (Z.callout !== code) {
+      Z.callouts.push(code);
+      if (Z.callouts.length > 20) Z.callouts.shift();
+    }
+    Z.callout = code;
+    Z.why = w;
+    const cw = calloutEl.offsetWidth;
+    const ch = calloutEl.offsetHeight;
+    // The anchor: the cell's mark, else its label point (or the hex centre).
+    const m = state.marks.find((x) => x.code === code);
+    let a = null;
+    let rad = 0;
+    if (m) {
+      a = [m.x, m.y];
+      rad = m.disc ? MARK_DISC / 2 + 6 : Math.min(m.w, m.h) / 2;
+    } else if (shown.level === 'hex') {
+      const g = state.hexGeo.get(code);
+      if (g) a = proj.project(g.centre);
+    } else {
+      const reg = state.tree.regions.get(code);
+      if (reg) {
+        if (!reg.label) reg.label = labelPoint(reg.geometry);
+        a = proj.project(reg.label);
+      }
+    }
+    const W = wrap.clientWidth;
+    const H = wrap.clientHeight;
+    const bounds = [6, 6, W - 6, H - 6];
+    let box = null;
+    if (a && a[0] >= 0 && a[1] >= 0 && a[0] <= W && a[1] <= H) {
+      const item = { id: 'callout', x: a[0], y: a[1], w: cw, h: ch, r: rad + 8, centre: false, leader: true, priority: 1 };
+      const discs = state.marks.filter((x) => x.disc && x.code !== code).map((x) => [x.x - 10, x.y - 10, 20, 20]);
+      // The place explained stays in sight: the card keeps clear of its outline's box.
+      const own = [];
+      const reg = shown.level !== 'hex' ? state.tree.regions.get(code) : null;
+      if (reg) {
+        const e = projExtent(reg.polys, proj.project);
+        own.push([e.cx - e.w / 2, e.cy - e.h / 2, e.w, e.h]);
+      } else if (m) own.push([m.x - m.w / 2, m.y - m.h / 2, m.w, m.h]);
+      for (const obs of [obstacles.concat(discs, own), obstacles.concat(own), obstacles, []]) {
+        const lay = window.Zhili.map.layoutLabels([item], { bounds, obstacles: obs, pad: 4, ringStep: 48, rings: 5 });
+        if (lay.placed.length) {
+          box = lay.placed[0];
+          if (!box.leader) box.leader = [a[0], a[1]].concat(nearestPoint(a, box));
+          box.r = m ? rad : 0;
+          break;
+        }
+      }
+    }
+    if (!box) box = { x: W - cw - 12, y: H - ch - 12, w: cw, h: ch, leader: null };
+    calloutEl.style.left = box.x.toFixed(1) + 'px';
+    calloutEl.style.top = box.y.toFixed(1) + 'px';
+    return box;
+  }
+  function nearestPoint(p, b) {
+    return [Math.max(b.x, Math.min(p[0], b.x + b.w)), Math.max(b.y, Math.min(p[1], b.y + b.h))];
+  }
+
+  // ---------------------------------------------------------------- pointing, zoom and drill-down
   // canvasPoint converts a client position to stage pixels of the canvas.
   function canvasPoint(clientX, clientY) {
     const rect = canvas.getBoundingClientRect();
@@ -458,17 +1199,163 @@
     const p = canvasPoint(clientX, clientY);
     return window.Zhili.map.regionAt(proj.unproject(p[0], p[1]), state.towns);
   }
+  // cellAt returns the cell of the level shown under a client position: a significant disc
+  // first (they are larger than their cells), else the cell whose outline holds the point.
+  function cellAt(clientX, clientY, shown) {
+    if (!proj || !state.mapReady) return '';
+    const p = canvasPoint(clientX, clientY);
+    let best = '';
+    let bd = Infinity;
+    for (const m of state.marks) {
+      if (!m.disc) continue;
+      const d = Math.hypot(m.x - p[0], m.y - p[1]);
+      if (d <= MARK_DISC / 2 + 4 && d < bd) { bd = d; best = m.code; }
+    }
+    if (best) return best;
+    const q = proj.unproject(p[0], p[1]);
+    if (shown.level === 'grid') {
+      const r = window.Zhili.map.regionAt(q, state.grids);
+      return r ? r.code : '';
+    }
+    if (shown.level === 'child') {
+      const r = window.Zhili.map.regionAt(q, state.towns);
+      return r ? r.code : '';
+    }
+    for (const id in (shown.data && shown.data.hex) || {}) {
+      const g = state.hexGeo.get(id);
+      if (g && window.Zhili.map.inRing(q, g.ring)) return id;
+    }
+    return '';
+  }
+  function pin(code) {
+    state.pin = code || '';
+    state.hover = '';
+    renderer.schedule();
+  }
+  // A click on a significant cell explains it; elsewhere a click on a child region with
+  // subdivisions drills down to it, and on any other cell explains it too.
   canvas.addEventListener('click', (ev) => {
-    const r = childAt(ev.clientX, ev.clientY);
-    if (r && kidsOf(r.code).length) drill(r.code);
+    const shown = shownData();
+    const code = cellAt(ev.clientX, ev.clientY, shown);
+    const r = code ? cellsOf(shown)[code] : null;
+    if (r && sigOf(r)) return pin(code);
+    const child = childAt(ev.clientX, ev.clientY);
+    if (child && kidsOf(child.code).length) return drill(child.code);
+    pin(r ? code : '');
   });
   let hoverAt = 0;
   canvas.addEventListener('mousemove', (ev) => {
     if (KIOSK || performance.now() - hoverAt < 60) return;
     hoverAt = performance.now();
-    const r = childAt(ev.clientX, ev.clientY);
-    canvas.style.cursor = r && kidsOf(r.code).length ? 'pointer' : '';
+    const shown = shownData();
+    const code = cellAt(ev.clientX, ev.clientY, shown);
+    const r = code ? cellsOf(shown)[code] : null;
+    const hov = r && sigOf(r) ? code : '';
+    const child = hov ? null : childAt(ev.clientX, ev.clientY);
+    canvas.style.cursor = hov || (child && kidsOf(child.code).length) ? 'pointer' : '';
+    if (hov !== state.hover) {
+      state.hover = hov;
+      renderer.schedule();
+    }
   });
+  canvas.addEventListener('mouseleave', () => {
+    if (state.hover) {
+      state.hover = '';
+      renderer.schedule();
+    }
+  });
+  calloutEl.addEventListener('click', (ev) => {
+    const b = ev.target.closest('button');
+    if (!b || KIOSK) return;
+    const code = state.pin;
+    if (b.dataset.act === 'close') pin('');
+    else if (b.dataset.act === 'drill' && code) drill(code);
+  });
+  document.addEventListener('keydown', (ev) => {
+    if (ev.key !== 'Escape') return;
+    if (state.pin) pin('');
+    else if (state.zoom) zoomOut();
+  });
+
+  // zoomTo frames a cell and its neighbourhood (what its Gi* looked at) and explains it.
+  function zoomTo(code) {
+    const shown = shownData();
+    let b = null;
+    if (shown.level === 'hex') {
+      const g = state.hexGeo.get(code);
+      if (g) b = window.Zhili.map.boundsOf([[g.ring]]);
+    } else {
+      const r = state.tree.regions.get(code);
+      if (!r) return;
+      const polys = [].concat(r.polys);
+      for (const c of neighboursOf(shown.level, code) || []) {
+        const n = state.tree.regions.get(c);
+        if (n) polys.push(...n.polys);
+      }
+      b = window.Zhili.map.boundsOf(polys);
+    }
+    if (!b) return;
+    // Some room around it, and never closer than a tenth of the region shown.
+    const rb = state.bounds;
+    const span = Math.max(b[2] - b[0], b[3] - b[1], rb ? Math.max(rb[2] - rb[0], rb[3] - rb[1]) / 10 : 0) * (shown.level === 'hex' ? 3 : 1.3);
+    const cx = (b[0] + b[2]) / 2;
+    const cy = (b[1] + b[3]) / 2;
+    state.zoom = { code, bounds: [cx - span / 2, cy - span / 2, cx + span / 2, cy + span / 2] };
+    Z.zoom = { code, bounds: state.zoom.bounds.slice() };
+    $('hs-zoom').hidden = false;
+    pin(code);
+  }
+  function zoomOut() {
+    state.zoom = null;
+    Z.zoom = null;
+    $('hs-zoom').hidden = true;
+    renderer.schedule();
+  }
+  Z.zoomTo = zoomTo;
+  Z.zoomOut = zoomOut;
+  Z.pin = pin;
+  $('hs-zoom').addEventListener('click', zoomOut);
+
+  // The hot list: a row explains its place on hover and, clicked, zooms the map onto it.
+  const listEl = $('hs-list');
+  listEl.addEventListener('click', (ev) => {
+    const li = ev.target.closest('li[data-code]');
+    if (li && !KIOSK) zoomTo(li.dataset.code);
+  });
+  listEl.addEventListener('mouseover', (ev) => {
+    if (KIOSK) return;
+    const li = ev.target.closest('li[data-code]');
+    const code = li ? li.dataset.code : '';
+    if (code !== state.hover) {
+      state.hover = code;
+      renderer.schedule();
+    }
+  });
+  listEl.addEventListener('mouseleave', () => {
+    if (state.hover) {
+      state.hover = '';
+      renderer.schedule();
+    }
+  });
+
+  // Kiosk screens explain the top hot spots in turn, one at a time.
+  let kioskIdx = -1;
+  function kioskTurn() {
+    const top = state.view === 'playback' ? [] : Z.hotGrids.slice(0, CALLOUT_TOP);
+    if (!top.length) {
+      if (state.pin) pin('');
+      return;
+    }
+    kioskIdx = (kioskIdx + 1) % top.length;
+    pin(top[kioskIdx]);
+  }
+  let kioskTimer = 0;
+  function startKioskTurns() {
+    if (!KIOSK || kioskTimer) return;
+    kioskTimer = setInterval(kioskTurn, CALLOUT_MS);
+    setTimeout(kioskTurn, 1000);
+  }
+
   // pointOf returns the client position of a child region's label point (tests click there).
   Z.pointOf = (code) => {
     const r = state.tree.regions.get(code);
@@ -477,6 +1364,14 @@
     const rect = canvas.getBoundingClientRect();
     const s = rect.width / (canvas.clientWidth || 1);
     return { x: rect.left + p[0] * s, y: rect.top + p[1] * s };
+  };
+  // markPoint returns the client position of a cell's mark (tests click there).
+  Z.markPoint = (code) => {
+    const m = state.marks.find((x) => x.code === code);
+    if (!m) return null;
+    const rect = canvas.getBoundingClientRect();
+    const s = rect.width / (canvas.clientWidth || 1);
+    return { x: rect.left + m.x * s, y: rect.top + m.y * s };
   };
 
   function drill(code) {
@@ -606,10 +1501,12 @@
   function renderHotLegend(shown, cells) {
     let items;
     if (mode === 'emerging') {
+      // Counted as the map draws them: with too little data every cell is "not enough data".
       const n = {};
-      for (const k in cells) if (cells[k] && cells[k].pattern) n[cells[k].pattern] = (n[cells[k].pattern] || 0) + 1;
-      const order = PATTERNS.filter((p) => p.endsWith('_hot')).concat(['no_pattern'], PATTERNS.filter((p) => p.endsWith('_cold')));
-      items = order.map((p) => ({ color: PATTERN_COLORS[p], text: t('patterns')[p], n: n[p] || 0, cls: p.endsWith('_cold') ? 'cold' : p === 'no_pattern' ? 'ns' : 'hot' }));
+      for (const k in cells) if (cells[k]) n[patternOf(cells[k])] = (n[patternOf(cells[k])] || 0) + 1;
+      const order = PATTERNS.filter((p) => p.endsWith('_hot')).concat(['no_pattern'], PATTERNS.filter((p) => p.endsWith('_cold')), ['insufficient_data']);
+      items = order.map((p) => ({ color: PATTERN_COLORS[p], text: t('patterns')[p], n: n[p] || 0,
+        cls: p.endsWith('_cold') ? 'cold' : p === 'no_pattern' ? 'ns' : p === 'insufficient_data' ? 'insufficient' : 'hot' }));
     } else {
       items = [3, 2, 1, 0, -1, -2, -3].map((bin) => ({ color: BIN_COLORS[bin],
         text: bin === 0 ? t('legend_ns') : confOf(bin) + ' ' + (bin > 0 ? t('legend_hot') : t('legend_cold')) }));
@@ -620,7 +1517,7 @@
     Z.legend = items.map((i) => i.text);
     const el = $('hs-legend');
     el.classList.toggle('emerging', mode === 'emerging');
-    el.innerHTML = items.map((i) => '<span class="hs-legend-item' + (i.cls ? ' ' + i.cls : '') + (i.n === 0 ? ' zero' : '') + '"><i style="background:' + i.color + '"></i>' +
+    el.innerHTML = items.map((i) => '<span class="hs-legend-item' + (i.cls ? ' ' + i.cls : '') + (i.n === 0 ? ' zero' : '') + '"><i style="background-color:' + i.color + '"></i>' +
       esc(i.text) + (i.n !== undefined ? '<em>' + i.n + '</em>' : '') + '</span>').join('');
   }
 
@@ -680,33 +1577,27 @@
     setText($('hs-summary'), summary);
 
     let list = '';
-    const listEl = $('hs-list');
     $('hs-list-empty').hidden = hot.length > 0;
     const rowsFit = Math.max(1, Math.floor(listEl.clientHeight / ROW_H));
+    const trends = mode === 'emerging' && trendsShown();
+    const rowsShown = [];
     hot.slice(0, rowsFit).forEach((g, i) => {
-      let name, small = '';
-      if (shown.level === 'hex') {
-        const geo = state.hexGeo.get(g.code);
-        const in1 = geo ? window.Zhili.map.regionAt(geo.centre, state.grids) : null;
-        const town = in1 && in1.parent ? state.tree.name(in1.parent) : '';
-        name = in1 ? in1.name : 'H3 ' + g.code;
-        if (town && name.startsWith(town) && name.length > town.length) name = name.slice(town.length);
-        small = town;
-      } else {
-        const r = state.tree.regions.get(g.code);
-        const town = r && r.parent && r.parent !== state.cur ? state.tree.name(r.parent) : '';
-        name = state.tree.name(g.code);
-        // Grid names usually repeat their township's: show the township once, small.
-        if (town && name.startsWith(town) && name.length > town.length) name = name.slice(town.length);
-        small = town;
-      }
-      list += '<li class="b' + g.bin + '"><span class="no">' + (i + 1) + '</span>' +
-        '<span class="nm"><b>' + esc(name) + '</b><small>' + esc(small) + '</small></span>' +
+      const nm = nameOf(g.code, shown.level, cells[g.code]);
+      const pat = trends ? patternOf(cells[g.code]) : '';
+      const cf = pat && isTrend(pat)
+        ? '<span class="cf pat"><i style="background:' + PATTERN_COLORS[pat] + '"></i>' + esc(t('patterns')[pat]) + '</span>'
+        : '<span class="cf"><i style="background:' + BIN_COLORS[g.bin] + '"></i>' + confOf(g.bin) + '</span>';
+      rowsShown.push({ code: g.code, name: nm.name, chain: nm.chain });
+      list += '<li class="b' + g.bin + (state.pin === g.code ? ' on' : '') + '" data-code="' + esc(g.code) + '"><span class="no">' + (i + 1) + '</span>' +
+        '<span class="nm"><b>' + esc(nm.name) + '</b>' + (nm.chain.length ? '<small>' + esc(nm.chain.join(' › ')) + '</small>' : '') + '</span>' +
         '<span class="ct">' + g.count + '</span>' +
-        '<span class="z">' + g.z.toFixed(2) + '</span>' +
-        '<span class="cf"><i style="background:' + BIN_COLORS[g.bin] + '"></i>' + confOf(g.bin) + '</span></li>';
+        '<span class="z">' + g.z.toFixed(2) + '</span>' + cf + '</li>';
     });
-    if (listEl.innerHTML !== list) listEl.innerHTML = list;
+    if (listEl.innerHTML !== list) {
+      listEl.innerHTML = list;
+      fitNames(listEl);
+    }
+    Z.listRows = rowsShown;
     renderTowns(data.children || {});
     renderHotLegend(shown, cells);
 
@@ -738,6 +1629,20 @@
     note.hidden = !shown.note;
     setText(note, shown.note);
     renderViewLabel();
+    return hot;
+  }
+
+  // fitNames keeps every name of the hot list whole: a name too long for its column is set
+  // smaller (down to 70 %), then wrapped to a second line; never cut off.
+  function fitNames(el) {
+    for (const n of el.querySelectorAll('.nm b, .nm small')) {
+      n.style.fontSize = '';
+      n.classList.remove('wrap');
+      if (n.scrollWidth <= n.clientWidth + 1) continue;
+      const base = parseFloat(getComputedStyle(n).fontSize) || 20;
+      n.style.fontSize = Math.max(base * 0.7, (base * n.clientWidth) / n.scrollWidth - 0.2).toFixed(1) + 'px';
+      if (n.scrollWidth > n.clientWidth + 1) n.classList.add('wrap');
+    }
   }
 
   // renderTowns lists the child regions by z (Gi* among the children).
@@ -789,6 +1694,141 @@
     setText(el, text);
   }
 
+  // ---------------------------------------------------------------- data sufficiency
+  // The emerging classes rest on the time steps of the view (the live window's buckets, or the
+  // steps of a REST query): with cases in only a few steps, every cell with one report comes
+  // out "new" and the map would be painted with classes that mean nothing. A reply that says how
+  // much data it had (`sufficiency`: ok, reasons, steps_with_data / steps_needed, events /
+  // events_needed, advice) decides; without one the page counts the steps with cases itself
+  // (GET /api/v1/series at the view's step) and asks for STEPS_NEEDED of them.
+  function textIn(lang, key) {
+    const v = TEXT[lang] && TEXT[lang][key];
+    return v !== undefined ? v : TEXT.zh[key];
+  }
+  function sufficiencyOf(shown) {
+    if (!shown.data) return null;
+    const d = shown.data;
+    const key = shown.level === 'child' ? 'children' : shown.level === 'hex' ? 'hex' : 'grids';
+    // A reply of one level has {ok, …}; the topic has one per level and one for the emerging
+    // classes ({grids, children, hex, emerging}).
+    const all = d[key + '_sufficiency'] || d.sufficiency;
+    const s = all && typeof all === 'object' && !('ok' in all) ? all[mode === 'emerging' ? 'emerging' : key] : all;
+    if (s && typeof s === 'object') {
+      const out = Object.assign({}, s, { ok: s.ok !== false, source: 'reply' });
+      // Confidence bins do not use time steps: only the other reasons withhold them.
+      if (mode !== 'emerging' && !out.ok) {
+        out.reasons = (Array.isArray(s.reasons) ? s.reasons : []).filter((r) => r !== 'too_few_steps');
+        if (!out.reasons.length) return Object.assign(out, { ok: true });
+      }
+      return out;
+    }
+    return mode === 'emerging' ? pageSufficiency(shown) : null;
+  }
+  // suffQuery is the series query whose steps are the view's time steps.
+  function suffQuery(shown) {
+    const d = shown.data || {};
+    if (state.view === 'live') return d.from && d.to ? { from: d.from, to: d.to, step: WINDOW_BUCKET[win] } : null;
+    if (state.view === 'rest') return state.rest && state.rest.query && state.rest.query.step ? state.rest.query : null;
+    if (state.pb) return { from: state.pb.from, to: state.pb.to, step: state.pb.step };
+    return null;
+  }
+  function pageSufficiency(shown) {
+    const q = suffQuery(shown);
+    if (!q) return null;
+    const base = [state.cur, q.step, category, state.view].join('|');
+    const key = base + '|' + q.from + '|' + q.to;
+    let s = state.suff;
+    const fresh = s && s.key === key && Date.now() - s.at < 60000;
+    if (!fresh && !(s && s.loading === key)) {
+      if (!s || s.base !== base) s = state.suff = { base, key: '', at: 0, result: null, loading: '' };
+      s.loading = key;
+      let u = '/api/v1/series?region=' + encodeURIComponent(state.cur) + '&from=' + encodeURIComponent(q.from) +
+        '&to=' + encodeURIComponent(q.to) + '&step=' + encodeURIComponent(q.step);
+      if (category) u += '&category=' + encodeURIComponent(category);
+      getJSON(apiURL(u, TOKEN)).then((rep) => {
+        if (state.suff !== s) return;
+        const pts = rep.points || [];
+        let withData = 0;
+        let events = 0;
+        for (const p of pts) {
+          if (num(p.count) > 0) withData++;
+          events += num(p.count);
+        }
+        const ok = withData >= STEPS_NEEDED;
+        const advice = [];
+        if (!ok) {
+          const windowed = state.view === 'live' || (state.view === 'rest' && !state.rest.custom);
+          advice.push(windowed && nextWindow() ? 'longer_window' : 'longer_period');
+        }
+        s.result = { ok, reasons: ok ? [] : ['too_few_steps'], steps: pts.length, steps_with_data: withData, steps_needed: STEPS_NEEDED,
+          events, advice, source: 'page' };
+        s.key = key;
+        s.at = Date.now();
+        s.loading = '';
+        renderer.schedule();
+      }).catch((err) => {
+        console.warn('series:', err);
+        if (state.suff === s) {
+          s.loading = '';
+          s.at = Date.now() - 50000; // again in 10 s
+        }
+      });
+    }
+    return s && s.base === base ? s.result : null;
+  }
+  function nextWindow() {
+    const i = WINDOWS.indexOf(win);
+    return i >= 0 && i < WINDOWS.length - 1 ? WINDOWS[i + 1] : '';
+  }
+  function prevWindow() {
+    const i = WINDOWS.indexOf(win);
+    return i > 0 ? WINDOWS[i - 1] : '';
+  }
+  // sufficiencyText says, in one language, what is missing and what to do.
+  function sufficiencyText(s, lang) {
+    const T = (k) => textIn(lang, k);
+    const windowed = state.view === 'live' || (state.view === 'rest' && state.rest && !state.rest.custom);
+    const span = windowed ? T('suff_span_window')[win] : T('suff_span_period');
+    const reasons = Array.isArray(s.reasons) ? s.reasons : [];
+    const parts = [];
+    const has = (k) => typeof s[k] === 'number';
+    if ((reasons.includes('too_few_steps') || !reasons.length) && has('steps_with_data') && has('steps_needed')) {
+      parts.push(fmt(T('suff_steps'), { span, k: s.steps_with_data, n: s.steps_needed }));
+    }
+    if (reasons.includes('too_few_events') && has('events') && has('events_needed')) {
+      parts.push(fmt(T('suff_events'), { span, k: s.events, n: s.events_needed }));
+    }
+    if (!parts.length) parts.push(fmt(T('suff_other'), { span }));
+    const advice = (Array.isArray(s.advice) ? s.advice : s.advice ? [s.advice] : []).map((a) => {
+      const code = typeof a === 'string' ? a : (a && (a.code || a.kind)) || '';
+      const given = a && typeof a === 'object' && a.window;
+      if (code === 'longer_window' || code === 'shorter_window') {
+        const w = given || (windowed ? (code === 'longer_window' ? nextWindow() : prevWindow()) : '');
+        if (!w) return T('advice')[code === 'longer_window' ? 'longer_period' : 'shorter_period'];
+        return fmt(T('advice')[code], { w: T('advice_window')[w] || w });
+      }
+      return T('advice')[code] || code;
+    }).filter(Boolean);
+    // "a, b or c"
+    const alt = advice.length > 1 ? advice.slice(0, -1).join(T('suff_and')) + T('suff_or') + advice[advice.length - 1] : advice[0] || '';
+    const sep = lang === 'zh' ? '，' : '; ';
+    return T('suff_head') + (lang === 'zh' ? '：' : ': ') + parts.join(sep) +
+      (alt ? ' · ' + fmt(T('suff_advice'), { a: alt }) : '');
+  }
+  // renderSufficiency shows the banner over the map when the classes are not painted: Chinese
+  // first, English under it.
+  function renderSufficiency() {
+    const el = $('hs-suff');
+    const s = Z.sufficiency;
+    if (!s || s.ok !== false) {
+      el.hidden = true;
+      return;
+    }
+    const html = '<b>' + esc(sufficiencyText(s, 'zh')) + '</b><span>' + esc(sufficiencyText(s, 'en')) + '</span>';
+    if (el.innerHTML !== html) el.innerHTML = html;
+    el.hidden = false;
+  }
+
   // ---------------------------------------------------------------- rendering
   function renderHotspots() {
     try {
@@ -797,11 +1837,13 @@
         bar.applyLang();
       }
       const shown = shownData();
-      // Panels first: the degenerate note takes room from the map.
-      renderPanels(shown);
+      Z.sufficiency = sufficiencyOf(shown);
+      // Panels first: the degenerate note and the sufficiency banner take room from the map.
+      const hot = renderPanels(shown);
+      renderSufficiency(shown);
       renderPlayback();
-      drawHotspotMap(shown);
-      drawHotspotLabels(shown);
+      const ctx = drawHotspotMap(shown);
+      drawHotspotLabels(shown, ctx, hot);
     } catch (err) {
       console.error('render:', err);
     }
@@ -810,6 +1852,7 @@
       Z.readyAt = performance.now();
       document.body.dataset.ready = '1';
       live.checkStale();
+      startKioskTurns();
     }
   }
 
@@ -836,7 +1879,8 @@
       .then(([g, c]) => {
         noteTz(g.from);
         return { from: g.from, to: g.to, fdr: g.fdr, steps: g.steps, grids: cellMap(g), children: cellMap(c),
-          grids_degenerate: g.degenerate || '', children_degenerate: c.degenerate || '' };
+          grids_degenerate: g.degenerate || '', children_degenerate: c.degenerate || '',
+          grids_sufficiency: g.sufficiency || null, children_sufficiency: c.sufficiency || null };
       });
   }
 
@@ -870,6 +1914,7 @@
     }
     let step = '';
     if (mode === 'emerging') step = r.custom ? stepFor(from, to) : WINDOW_STEP[win];
+    r.query = { from, to, step };
     r.loading = true;
     renderer.schedule();
     periodData(from, to, step).then((data) => {
@@ -1144,6 +2189,8 @@
     if (!LEVELS.includes(lv)) return;
     level = lv;
     Z.level = lv;
+    state.pin = '';
+    state.hover = '';
     syncURL();
     renderer.schedule();
   }

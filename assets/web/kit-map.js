@@ -1,6 +1,7 @@
 // kit-map.js — the region maps' geometry (window.Zhili.map): the region tree from
 // GET /api/v1/regions (GeoJSON), bounds, a projection with true proportions, ring tracing on a
-// canvas, point-in-polygon and label placement.
+// canvas, point-in-polygon and label placement (layoutLabels: greedy, by priority, with
+// collision boxes, candidate positions and leader lines).
 //
 // Projection: equirectangular with a degree of longitude shortened by cos(latitude) at the
 // middle of the bounds, so a county at 30° N keeps its shape (the overview's ECharts map uses the
@@ -157,6 +158,129 @@
     }
     return best;
   }
+  // boxesOverlap reports whether two boxes [x, y, w, h] share more than touching edges.
+  function boxesOverlap(a, b) {
+    return a[0] < b[0] + b[2] && b[0] < a[0] + a[2] && a[1] < b[1] + b[3] && b[1] < a[1] + a[3];
+  }
+
+  // labelCandidates lists the top-left corners a label of item's size may take around its
+  // anchor, best first: centred on the anchor (unless item.centre is false), then the eight
+  // positions around it clear of the anchor's radius, then centred on each of item.spots
+  // (other points where the label reads as the anchor's, e.g. inside the same region), then,
+  // when item.leader is set, rings farther out (the label is then joined to its anchor by a
+  // leader line).
+  function labelCandidates(it, ringStep, rings) {
+    const { x, y, w, h } = it;
+    const out = [];
+    if (it.centre !== false) out.push([x - w / 2, y - h / 2, false]);
+    const g = (it.r || 0) + 3;
+    const around = (d, lead) => {
+      const e = d * 0.72;
+      out.push([x + d, y - h / 2, lead], [x - d - w, y - h / 2, lead], [x - w / 2, y - d - h, lead], [x - w / 2, y + d, lead],
+        [x + e, y - e - h, lead], [x - e - w, y - e - h, lead], [x + e, y + e, lead], [x - e - w, y + e, lead]);
+    };
+    around(g, false);
+    for (const p of it.spots || []) out.push([p[0] - w / 2, p[1] - h / 2, false]);
+    if (it.leader) {
+      for (let k = 1; k <= rings; k++) {
+        const d = g + k * ringStep;
+        around(d, true);
+        // Between the eight directions, from the second ring on.
+        if (k > 1) {
+          for (let a = 0; a < 8; a++) {
+            const ang = (a + 0.5) * Math.PI / 4;
+            const cx = x + Math.cos(ang) * (d + w / 2);
+            const cy = y + Math.sin(ang) * (d + h / 2);
+            out.push([cx - w / 2, cy - h / 2, true]);
+          }
+        }
+      }
+    }
+    return out;
+  }
+
+  // nearestOnBox returns the point of box [x, y, w, h] nearest to p.
+  function nearestOnBox(p, b) {
+    return [Math.max(b[0], Math.min(p[0], b[0] + b[2])), Math.max(b[1], Math.min(p[1], b[1] + b[3]))];
+  }
+
+  // layoutLabels places labels greedily without overlaps: the items of highest priority first,
+  // each at the first of its candidate positions (labelCandidates) that stays inside bounds and
+  // clear of the obstacles and of every label already placed; an item with no such position is
+  // dropped.
+  //
+  // items: [{id, x, y (anchor, pixels), w, h (label size), priority (higher first; ties keep
+  //   the items' order), r (radius of the anchor's mark, kept clear when the label moves off
+  //   it), centre (false: never centred on the anchor), spots ([[x, y]]: other centres to try,
+  //   best first), leader (may move farther away, joined by a leader line)}].
+  // opts: {bounds: [x0, y0, x1, y1], obstacles: [[x, y, w, h]] (marks, panels), pad (pixels kept
+  //   free around each label, default 2), ringStep (distance between leader rings, default 28),
+  //   rings (default 3)}.
+  // Returns {placed: [{id, x, y, w, h, leader: [ax, ay, bx, by] | null}], dropped: [id]}, placed
+  // in priority order; boxes of placed never overlap, nor the obstacles.
+  function layoutLabels(items, opts) {
+    const o = opts || {};
+    const pad = o.pad === undefined ? 2 : o.pad;
+    const bounds = o.bounds || null;
+    const ringStep = o.ringStep || 28;
+    const rings = o.rings === undefined ? 3 : o.rings;
+    const taken = (o.obstacles || []).filter((b) => b && b[2] > 0 && b[3] > 0);
+    const order = items.map((it, i) => [it, i])
+      .sort((a, b) => (b[0].priority || 0) - (a[0].priority || 0) || a[1] - b[1]);
+    const placed = [];
+    const dropped = [];
+    for (const [it] of order) {
+      let spot = null;
+      for (const c of labelCandidates(it, ringStep, rings)) {
+        if (bounds && (c[0] < bounds[0] || c[1] < bounds[1] || c[0] + it.w > bounds[2] || c[1] + it.h > bounds[3])) continue;
+        const box = [c[0] - pad, c[1] - pad, it.w + 2 * pad, it.h + 2 * pad];
+        let free = true;
+        for (const b of taken) {
+          if (boxesOverlap(box, b)) { free = false; break; }
+        }
+        if (free) { spot = c; break; }
+      }
+      if (!spot) {
+        dropped.push(it.id);
+        continue;
+      }
+      const box = [spot[0], spot[1], it.w, it.h];
+      let leader = null;
+      if (spot[2]) {
+        const q = nearestOnBox([it.x, it.y], box);
+        leader = [it.x, it.y, q[0], q[1]];
+      }
+      taken.push([box[0] - pad, box[1] - pad, box[2] + 2 * pad, box[3] + 2 * pad]);
+      placed.push({ id: it.id, x: box[0], y: box[1], w: it.w, h: it.h, leader });
+    }
+    return { placed, dropped };
+  }
+
+  // touching maps each region of list ({code, polys}) to the codes of the others that share at
+  // least one vertex with it (queen contiguity as the server's hotspot weights build it for a
+  // tiling; vertices compared to about 10 cm, 1e-6 degrees).
+  function touching(list) {
+    const at = new Map();
+    for (const r of list) {
+      for (const poly of r.polys) {
+        for (const ring of poly) {
+          for (const c of ring) {
+            const k = Math.round(c[0] * 1e6) + ',' + Math.round(c[1] * 1e6);
+            let s = at.get(k);
+            if (!s) at.set(k, (s = new Set()));
+            s.add(r.code);
+          }
+        }
+      }
+    }
+    const out = new Map(list.map((r) => [r.code, new Set()]));
+    for (const s of at.values()) {
+      if (s.size < 2) continue;
+      for (const a of s) for (const b of s) if (a !== b) out.get(a).add(b);
+    }
+    return out;
+  }
+
   // awayFromSeam moves a coordinate v at least keep pixels away from a seam (a wall's monitor
   // edge), to the side it is on.
   function awayFromSeam(v, seam, keep) {
@@ -240,6 +364,6 @@
 
   Zhili.map = {
     polygonsOf, boundsOf, aspectOf, projection, traceRing, tracePolys, strokeEach, glowOutline, inRing, inPolygons, inGeometry, regionAt,
-    labelPoint, leastOverlap, awayFromSeam, regionTree, loadRegionTree, canvasFor,
+    labelPoint, leastOverlap, boxesOverlap, labelCandidates, layoutLabels, touching, awayFromSeam, regionTree, loadRegionTree, canvasFor,
   };
 })(typeof window !== 'undefined' ? window : globalThis);

@@ -1,0 +1,407 @@
+package e2e
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+)
+
+// TestHotspotTrust drives the hotspot screen as a leader reads it from across the room: the
+// emerging view says plainly when the data are too few (and paints no class), then shows the
+// classes once a month of history is in; significant cells are marks of at least 12 px in the
+// colour of their list row and of the legend; a hot list row names county › township › grid,
+// whole, and a click zooms onto the place and explains it; a drill-down into a county places
+// its labels without any overlap and colours every significant township; a kiosk screen
+// explains the top hot spots in turn.
+func TestHotspotTrust(t *testing.T) {
+	t.Parallel()
+	browserPrereqs(t)
+	srv := startServer(t, buildBinary(t))
+	base, _ := url.Parse(srv.base)
+	guard := &hostGuard{host: base.Hostname()}
+	ctx := newBrowserFor(t, guard, 3*time.Minute)
+	dump := func() string {
+		st, _ := chromedp.Run(ctx, chromedp.Evaluate[[]byte](`JSON.stringify(Object.assign({}, window.__zhili || {}, {marks: undefined, hotGrids: undefined}))`))
+		return string(st)
+	}
+
+	tr := regionTree(t, srv)
+	codes, nb := gridsWithNeighbours(t, srv)
+	// The cluster: a grid with the most neighbours (an inner grid), in a county.
+	centre := ""
+	for _, c := range codes {
+		if centre == "" || len(nb[c]) > len(nb[centre]) {
+			centre = c
+		}
+	}
+	county := tr.ancestor(centre, 1)
+	var inCounty []string
+	for _, c := range codes {
+		if tr.ancestor(c, 1) == county {
+			inCounty = append(inCounty, c)
+		}
+	}
+	t.Logf("cluster at %s (%s, %d neighbours) in %s (%s, %d grids)", centre, tr[centre].Properties.Name, len(nb[centre]),
+		county, tr[county].Properties.Name, len(inCounty))
+
+	rng := rand.New(rand.NewPCG(7, 11))
+	now := time.Now()
+	stamp := now.UnixNano()
+	var batch strings.Builder
+	n := 0
+	add := func(grid string, at time.Time) {
+		id := fmt.Sprintf("E2E-T%d-%d", stamp, n)
+		fmt.Fprintf(&batch, `{"id":"%s","type":"case.reported","case_id":"%s","at":"%s","source":"grid","category":"environment","priority":"normal","region":"%s"}`+"\n",
+			id, id, at.Format(time.RFC3339), grid)
+		n++
+	}
+
+	// 1. Too little data: 45 reports of the last three hours in one county. The county's 7-day
+	// emerging view has cases in two or three of its 2-hour steps: it must say so and paint no
+	// class.
+	for i := range 45 {
+		g := inCounty[rng.IntN(len(inCounty))]
+		if i < 20 {
+			g = centre
+		}
+		add(g, now.Add(-time.Duration(5+rng.IntN(170))*time.Minute))
+	}
+	srv.ingest(t, batch.String(), n)
+	waitStored(t, srv, county, n)
+	pageURL := srv.base + "/screen/hotspots?token=" + url.QueryEscape(viewToken)
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&region="+county+"&window=7d&mode=emerging")); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.cases === 45 && window.__zhili.sufficiency && window.__zhili.settled()`, 30*time.Second); err != nil {
+		t.Fatalf("emerging view of %s not ready: %v\nwindow.__zhili = %s", county, err, dump())
+	}
+	type suffView struct {
+		Suff    map[string]any `json:"suff"`
+		Banner  string         `json:"banner"`
+		Shown   bool           `json:"shown"`
+		Drawn   map[string]int `json:"drawn"`
+		Legend  []string       `json:"legend"`
+		Grids   int            `json:"grids"`
+		Classes int            `json:"classes"`
+	}
+	const readSuff = `(() => { const z = window.__zhili; const b = document.getElementById('hs-suff');
+	  const trend = Object.keys(z.patternsDrawn).filter((p) => p !== 'no_pattern' && p !== 'insufficient_data');
+	  return {suff: z.sufficiency, banner: b.textContent, shown: !b.hidden && b.offsetParent !== null, drawn: z.patternsDrawn,
+	    legend: Array.from(document.querySelectorAll('#hs-legend .hs-legend-item')).map((e) => e.textContent), grids: z.grids,
+	    classes: trend.reduce((s, p) => s + z.patternsDrawn[p], 0)}; })()`
+	sv := evalJS[suffView](t, ctx, readSuff)
+	t.Logf("too little data: %v; banner %q; drawn %v", sv.Suff, sv.Banner, sv.Drawn)
+	if sv.Suff["ok"] != false || !sv.Shown {
+		t.Errorf("7-day emerging view on 45 reports of 3 hours: sufficiency %v, banner shown %v; want not ok and the banner", sv.Suff, sv.Shown)
+	}
+	for _, want := range []string{"数据不足", "7天窗口", "时间步", "Not enough data", "7-day window"} {
+		if !strings.Contains(sv.Banner, want) {
+			t.Errorf("sufficiency banner %q lacks %q", sv.Banner, want)
+		}
+	}
+	if zh, en := strings.Index(sv.Banner, "数据不足"), strings.Index(sv.Banner, "Not enough data"); zh > en {
+		t.Errorf("banner %q: Chinese must come first", sv.Banner)
+	}
+	if sv.Classes != 0 || sv.Drawn["insufficient_data"] != sv.Grids {
+		t.Errorf("with too little data the map paints %d cells with an emerging class; want none, all %d as not enough data: %v", sv.Classes, sv.Grids, sv.Drawn)
+	}
+	if !slices.ContainsFunc(sv.Legend, func(s string) bool { return strings.HasPrefix(s, "数据不足"+fmt.Sprint(sv.Grids)) }) {
+		t.Errorf("legend %v lacks the 数据不足 entry counting the %d grids", sv.Legend, sv.Grids)
+	}
+	screenshot(t, ctx, "hotspots-trust-emerging-insufficient.png")
+
+	// 2. A month of history, back-dated (the ingest contract takes past times): about 90
+	// reports a day over the city, and a cluster around the centre grid growing over the last
+	// week.
+	batch.Reset()
+	before := n
+	for d := 1; d < 30; d++ {
+		for range 90 {
+			add(codes[rng.IntN(len(codes))], now.Add(-time.Duration(d)*24*time.Hour-time.Duration(rng.IntN(86400))*time.Second))
+		}
+	}
+	// The cluster's township and those around it in the county: busier all week.
+	town := tr.ancestor(centre, 2)
+	busy := map[string]bool{town: true}
+	for _, c := range codes {
+		if tr.ancestor(c, 2) != town {
+			continue
+		}
+		for _, o := range nb[c] {
+			if tr.ancestor(o, 1) == county {
+				busy[tr.ancestor(o, 2)] = true
+			}
+		}
+	}
+	var busyGrids []string
+	for _, c := range inCounty {
+		if busy[tr.ancestor(c, 2)] {
+			busyGrids = append(busyGrids, c)
+		}
+	}
+	for d := range 7 {
+		for range 4 * len(busy) {
+			add(busyGrids[rng.IntN(len(busyGrids))], now.Add(-time.Duration(d)*24*time.Hour-time.Duration(rng.IntN(86400))*time.Second))
+		}
+		for k := 0; k < 2*(7-d); k++ {
+			at := now.Add(-time.Duration(d)*24*time.Hour - time.Duration(3*3600+rng.IntN(20*3600))*time.Second)
+			add(centre, at)
+			if k%2 == 0 {
+				add(nb[centre][rng.IntN(len(nb[centre]))], at)
+			}
+		}
+	}
+	t0 := time.Now()
+	srv.ingest(t, batch.String(), n-before)
+	waitStored(t, srv, "root", n)
+	t.Logf("ingested %d back-dated reports in %v (stored)", n-before, time.Since(t0).Round(time.Millisecond))
+
+	// The city's 7-day emerging view (a topic opened now, classified with all of it).
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&window=7d&mode=emerging")); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.sufficiency && window.__zhili.sufficiency.ok === true && window.__zhili.settled()`, 30*time.Second); err != nil {
+		t.Fatalf("7-day emerging view with a month of data not sufficient: %v\nwindow.__zhili = %s", err, dump())
+	}
+	sv = evalJS[suffView](t, ctx, readSuff)
+	t.Logf("enough data: %v; drawn %v", sv.Suff, sv.Drawn)
+	if sv.Shown || sv.Classes == 0 {
+		t.Errorf("with a month of data: banner shown %v, %d cells in an emerging class (want the classes, no banner)", sv.Shown, sv.Classes)
+	}
+	screenshot(t, ctx, "hotspots-trust-emerging-enough.png")
+
+	// 3. Confidence bins: marks of at least 12 px, in the colours of the list and the legend.
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector('#hs-modes button[data-mode="gi"]').click(), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `window.__zhili.mode === "gi" && window.__zhili.hot >= 1 && window.__zhili.marks.length >= 1 && window.__zhili.settled()`, 20*time.Second); err != nil {
+		t.Fatalf("Gi* view: %v\nwindow.__zhili = %s", err, dump())
+	}
+	type markView struct {
+		Min      float64  `json:"min"`
+		Marks    int      `json:"marks"`
+		Hot      []string `json:"hot"`
+		Pixel    []int    `json:"pixel"`
+		Mark     string   `json:"mark"`
+		Row      string   `json:"row"`
+		Legend   []string `json:"legend"`
+		TopColor string   `json:"topColor"`
+	}
+	mv := evalJS[markView](t, ctx, `(() => { const z = window.__zhili; const top = z.hotGrids[0];
+	  const m = z.marks.find((x) => x.code === top);
+	  const c = document.getElementById('hs-map'); const k = c.width / c.clientWidth;
+	  const px = m ? Array.from(c.getContext('2d').getImageData(Math.round(m.x * k), Math.round(m.y * k), 1, 1).data) : [];
+	  const rgb = (s) => getComputedStyle(s).backgroundColor;
+	  const row = document.querySelector('#hs-list li .cf i');
+	  return {min: z.minMark, marks: z.marks.length, hot: z.hotGrids.slice(0, 5), pixel: px, mark: m ? m.color : '',
+	    row: row ? rgb(row) : '', topColor: m ? m.color : '',
+	    legend: Array.from(document.querySelectorAll('#hs-legend .hs-legend-item i')).map(rgb)}; })()`)
+	t.Logf("marks: %d, smallest %.1f px; top %s drawn %s, pixel %v, its row %s", mv.Marks, mv.Min, mv.Hot[0], mv.Mark, mv.Pixel, mv.Row)
+	if mv.Min < 12 {
+		t.Errorf("the smallest significant mark is %.1f px on the 1920×1080 stage; want at least 12", mv.Min)
+	}
+	if want := hexRGB(mv.TopColor); len(mv.Pixel) < 3 || !near(mv.Pixel[:3], want) || mv.Row != cssRGB(want) || !slices.Contains(mv.Legend, cssRGB(want)) {
+		t.Errorf("the top hot spot's colour %s: map pixel %v, its list row %s, legend %v; want the same colour in all three", mv.TopColor, mv.Pixel, mv.Row, mv.Legend)
+	}
+
+	// 4. The hot list: rows whole, with their parents; a click zooms onto the place and explains it.
+	type rowView struct {
+		Code    string `json:"code"`
+		Name    string `json:"name"`
+		Chain   string `json:"chain"`
+		Clipped bool   `json:"clipped"`
+	}
+	rows := evalJS[[]rowView](t, ctx, `Array.from(document.querySelectorAll('#hs-list li')).map((li) => {
+	  const b = li.querySelector('.nm b'), s = li.querySelector('.nm small');
+	  const clipped = (e) => !!e && (e.scrollWidth > e.clientWidth + 1 || e.scrollHeight > 2.6 * parseFloat(getComputedStyle(e).fontSize));
+	  return {code: li.dataset.code, name: b ? b.textContent : '', chain: s ? s.textContent : '', clipped: clipped(b) || clipped(s)}; })`)
+	if len(rows) == 0 {
+		t.Fatalf("no hot list rows\nwindow.__zhili = %s", dump())
+	}
+	for _, r := range rows {
+		if r.Clipped {
+			t.Errorf("hot list row %s %q · %q is cut off", r.Code, r.Name, r.Chain)
+		}
+		if f, ok := tr[r.Code]; ok && f.Properties.Level == 3 {
+			want := tr[tr.ancestor(r.Code, 1)].Properties.Name + " › " + tr[tr.ancestor(r.Code, 2)].Properties.Name
+			if r.Chain != want {
+				t.Errorf("hot list row %s %q: parents %q, want %q", r.Code, r.Name, r.Chain, want)
+			}
+		}
+	}
+	t.Logf("hot list: %v", rows)
+	top := rows[0].Code
+	pt := evalJS[map[string]float64](t, ctx, `(() => { const r = document.querySelector('#hs-list li').getBoundingClientRect();
+	  return {x: r.left + r.width / 2, y: r.top + r.height / 2}; })()`)
+	if _, err := chromedp.Run(ctx, chromedp.MouseClickXY(pt["x"], pt["y"])); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `window.__zhili.zoom && window.__zhili.zoom.code === `+jsString(top)+` && window.__zhili.callout === `+jsString(top)+
+		` && !document.getElementById('hs-callout').hidden && window.__zhili.settled()`, 10*time.Second); err != nil {
+		t.Fatalf("click on the first hot list row: %v\nwindow.__zhili = %s", err, dump())
+	}
+	type whyView struct {
+		Why  map[string]any `json:"why"`
+		Text string         `json:"text"`
+		Mark map[string]any `json:"mark"`
+	}
+	wv := evalJS[whyView](t, ctx, `({why: window.__zhili.why, text: document.getElementById('hs-callout').textContent,
+	  mark: window.__zhili.marks.find((m) => m.code === window.__zhili.zoom.code) || null})`)
+	t.Logf("explanation of %s: %v\n  %q", top, wv.Why, wv.Text)
+	for _, k := range []string{"count", "local", "expected", "ratio", "z", "q"} {
+		if v, ok := wv.Why[k].(float64); !ok || (k != "q" && v == 0) {
+			t.Errorf("explanation of %s: %s = %v", top, k, wv.Why[k])
+		}
+	}
+	for _, want := range []string{rows[0].Name, tr[tr.ancestor(top, 1)].Properties.Name, "邻域案件", "期望", "倍数", "校正后 p"} {
+		if !strings.Contains(wv.Text, want) {
+			t.Errorf("explanation card %q lacks %q", wv.Text, want)
+		}
+	}
+	if wv.Mark == nil || wv.Mark["w"].(float64) < 40 {
+		t.Errorf("zoomed onto %s, its mark is %v; want it drawn large", top, wv.Mark)
+	}
+	screenshot(t, ctx, "hotspots-trust-why.png")
+
+	// 5. Drill-down into the county (its row in the sub-region list): no two labels overlap,
+	// every significant township is coloured on the map. The pointer leaves the list first (a
+	// row under it would be explained).
+	if err := chromedp.Do(ctx, chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 4, 1076)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(window.__zhili.zoomOut(), document.querySelector('#hs-towns li[data-code="`+county+`"]').click(), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `window.__zhili.region === `+jsString(county)+` && window.__zhili.seq["hotspots:`+county+`:7d"] !== undefined && window.__zhili.settled()`, 20*time.Second); err != nil {
+		t.Fatalf("drill-down into %s: %v\nwindow.__zhili = %s", county, err, dump())
+	}
+	type drillView struct {
+		Boxes     [][]float64 `json:"boxes"`
+		IDs       []string    `json:"ids"`
+		DOM       [][]float64 `json:"dom"`
+		Sig       []string    `json:"sig"`
+		Marked    []string    `json:"marked"`
+		Dropped   []string    `json:"dropped"`
+		Towns     int         `json:"towns"`
+		MinMark   float64     `json:"minMark"`
+		MarkCount int         `json:"markCount"`
+	}
+	dv := evalJS[drillView](t, ctx, `(() => { const z = window.__zhili;
+	  const vis = Array.from(document.querySelectorAll('#hs-labels > *, #hs-callout')).filter((e) => !e.hidden && getComputedStyle(e).visibility !== 'hidden');
+	  return {boxes: z.labelBoxes.map((b) => [b.x, b.y, b.w, b.h]), ids: z.labelBoxes.map((b) => b.id),
+	    dom: vis.map((e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }),
+	    sig: z.childSignificant, marked: z.childMarked, dropped: z.labelsDropped, towns: document.querySelectorAll('#hs-labels .hs-town').length,
+	    minMark: z.minMark, markCount: z.marks.length}; })()`)
+	t.Logf("drill-down into %s: %d labels placed, %d left out %v; significant townships %v, coloured %v; %d marks, smallest %.1f px",
+		county, len(dv.Boxes), len(dv.Dropped), dv.Dropped, dv.Sig, dv.Marked, dv.MarkCount, dv.MinMark)
+	if len(dv.Boxes) < dv.Towns/2 {
+		t.Errorf("drill-down: %d of %d township labels placed", len(dv.Boxes), dv.Towns)
+	}
+	if a, b, ok := overlapping(dv.Boxes); ok {
+		t.Errorf("drill-down: label boxes %s %v and %s %v overlap", dv.IDs[a], dv.Boxes[a], dv.IDs[b], dv.Boxes[b])
+	}
+	if a, b, ok := overlapping(dv.DOM); ok {
+		t.Errorf("drill-down: drawn labels %v and %v overlap on the page", dv.DOM[a], dv.DOM[b])
+	}
+	for _, c := range dv.Sig {
+		if !slices.Contains(dv.Marked, c) {
+			t.Errorf("drill-down: township %s is significant but not coloured on the map", c)
+		}
+	}
+	if dv.MarkCount > 0 && dv.MinMark < 12 {
+		t.Errorf("drill-down: smallest significant mark %.1f px", dv.MinMark)
+	}
+	screenshot(t, ctx, "hotspots-trust-drill.png")
+
+	// 6. Kiosk: the top hot spots explained in turn, one card at a time, no control.
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&window=7d&kiosk=1&callout=2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && new Set(window.__zhili.callouts).size >= 2 && window.__zhili.settled()`, 20*time.Second); err != nil {
+		t.Fatalf("kiosk callouts: %v\nwindow.__zhili = %s", err, dump())
+	}
+	if vis := visibleControls(t, ctx); len(vis) > 0 {
+		t.Errorf("kiosk mode shows controls: %v", vis)
+	}
+	kv := evalJS[map[string]any](t, ctx, `({cards: document.querySelectorAll('.hs-callout:not([hidden])').length,
+	  buttons: Array.from(document.querySelectorAll('#hs-callout button')).filter((b) => b.offsetParent !== null).length,
+	  callouts: window.__zhili.callouts})`)
+	t.Logf("kiosk: %v", kv)
+	if kv["cards"] != float64(1) || kv["buttons"] != float64(0) {
+		t.Errorf("kiosk: %v cards shown, %v buttons in them; want one card, no button", kv["cards"], kv["buttons"])
+	}
+	screenshot(t, ctx, "hotspots-trust-kiosk.png")
+	guard.verify(t)
+}
+
+// waitStored waits until the history store holds want reports under region (the live windows
+// have them before the store does).
+func waitStored(t *testing.T, srv *server, region string, want int) {
+	t.Helper()
+	q := url.Values{"region": {region}, "level": {"grid"},
+		"from": {time.Now().Add(-31 * 24 * time.Hour).Format(time.RFC3339)}, "to": {time.Now().Add(time.Minute).Format(time.RFC3339)}}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		total := 0
+		for _, c := range restHotspots(t, srv, q) {
+			total += c.Count
+		}
+		if total >= want {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the history store has %d reports under %s after 30 s, want %d", total, region, want)
+		}
+		time.Sleep(100 * time.Millisecond) // polling the store until it has the reports
+	}
+}
+
+// overlapping returns the first two boxes [x, y, w, h] that overlap by more than a pixel.
+func overlapping(boxes [][]float64) (int, int, bool) {
+	idx := make([]int, len(boxes))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return boxes[idx[a]][0] < boxes[idx[b]][0] })
+	for a := 0; a < len(idx); a++ {
+		p := boxes[idx[a]]
+		for b := a + 1; b < len(idx); b++ {
+			q := boxes[idx[b]]
+			if q[0] >= p[0]+p[2]-1 {
+				break
+			}
+			if q[1] < p[1]+p[3]-1 && p[1] < q[1]+q[3]-1 {
+				return idx[a], idx[b], true
+			}
+		}
+	}
+	return 0, 0, false
+}
+
+// hexRGB parses #rrggbb.
+func hexRGB(s string) [3]int {
+	var c [3]int
+	if len(s) == 7 {
+		fmt.Sscanf(s, "#%02x%02x%02x", &c[0], &c[1], &c[2])
+	}
+	return c
+}
+
+func cssRGB(c [3]int) string { return fmt.Sprintf("rgb(%d, %d, %d)", c[0], c[1], c[2]) }
+
+func near(px []int, c [3]int) bool {
+	for i := range 3 {
+		if px[i]-c[i] > 10 || c[i]-px[i] > 10 {
+			return false
+		}
+	}
+	return true
+}
