@@ -310,3 +310,48 @@ test('check-dupes finds a function defined in two scripts, and none in web/', ()
   assert.deepEqual(duplicates({ 'a.js': 'function x() {}', 'b.js': '  const x = () => 1;', 'c.js': 'function y() {}' }), [['x', ['a.js', 'b.js']]]);
   assert.deepEqual(checkDupes(web), []);
 });
+
+test('layoutLabels: no two placed labels overlap, the higher priority wins, bounds and obstacles are kept', () => {
+  const M = Z.map;
+  // 40 labels crowding the same few points, with an obstacle in the middle.
+  const items = [];
+  for (let i = 0; i < 40; i++) {
+    items.push({ id: 'l' + i, x: 200 + (i % 5) * 12, y: 150 + Math.floor(i / 5) * 9, w: 70, h: 34, priority: i % 4, leader: i % 2 === 0 });
+  }
+  const obstacle = [215, 160, 30, 30];
+  const bounds = [0, 0, 480, 320];
+  const { placed, dropped } = M.layoutLabels(items, { bounds, obstacles: [obstacle], pad: 2 });
+  assert.equal(placed.length + dropped.length, items.length);
+  assert.ok(placed.length >= 10, 'most labels find a place: ' + placed.length);
+  for (const a of placed) {
+    const box = [a.x, a.y, a.w, a.h];
+    assert.ok(a.x >= bounds[0] && a.y >= bounds[1] && a.x + a.w <= bounds[2] && a.y + a.h <= bounds[3], 'inside the bounds: ' + box);
+    assert.ok(!M.boxesOverlap(box, obstacle), 'clear of the obstacle: ' + box);
+    for (const b of placed) if (a !== b) assert.ok(!M.boxesOverlap(box, [b.x, b.y, b.w, b.h]), a.id + ' overlaps ' + b.id);
+    // Only a label allowed a leader line gets one, from its anchor to its box.
+    const it = items.find((x) => x.id === a.id);
+    if (a.leader) {
+      assert.ok(it.leader);
+      assert.deepEqual(a.leader.slice(0, 2), [it.x, it.y]);
+    }
+  }
+  // Placed in priority order; a dropped label never outranks every placed one.
+  const prio = (id) => items.find((x) => x.id === id).priority;
+  for (let i = 1; i < placed.length; i++) assert.ok(prio(placed[i - 1].id) >= prio(placed[i].id));
+  assert.ok(placed.some((p) => prio(p.id) === 3));
+  // A lone label sits centred on its anchor; spots are tried before leader lines.
+  const one = M.layoutLabels([{ id: 'a', x: 100, y: 100, w: 40, h: 20 }], {});
+  assert.deepEqual([one.placed[0].x, one.placed[0].y, one.placed[0].leader], [80, 90, null]);
+  const moved = M.layoutLabels([{ id: 'b', x: 100, y: 100, w: 40, h: 20, spots: [[300, 300]], leader: true }],
+    { obstacles: [[0, 0, 250, 250]] });
+  assert.deepEqual([moved.placed[0].x, moved.placed[0].y, moved.placed[0].leader], [280, 290, null]);
+});
+
+test('touching: regions sharing a vertex are neighbours', () => {
+  const sq = (x, y) => [[[x, y], [x + 1, y], [x + 1, y + 1], [x, y + 1], [x, y]]];
+  const list = [{ code: 'a', polys: [sq(0, 0)] }, { code: 'b', polys: [sq(1, 0)] }, { code: 'c', polys: [sq(2, 1)] }, { code: 'd', polys: [sq(5, 5)] }];
+  const nb = Z.map.touching(list);
+  assert.deepEqual([...nb.get('a')], ['b']);
+  assert.deepEqual([...nb.get('b')].sort(), ['a', 'c'], 'b and c share the corner (2, 1)');
+  assert.deepEqual([...nb.get('d')], []);
+});

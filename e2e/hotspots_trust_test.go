@@ -266,6 +266,14 @@ func TestHotspotTrust(t *testing.T) {
 			t.Errorf("explanation card %q lacks %q", wv.Text, want)
 		}
 	}
+	// The place at the other levels, when the reply gives it (the region holding it, the
+	// significant hex cells inside it): said in the card and drawn.
+	if _, ok := wv.Why["footprint"]; ok {
+		drawn := evalJS[int](t, ctx, `window.__zhili.footprintDrawn`)
+		if !strings.Contains(wv.Text, "其他层级") || drawn == 0 {
+			t.Errorf("explanation of %s: footprint %v, card %q, %d shapes drawn", top, wv.Why["footprint"], wv.Text, drawn)
+		}
+	}
 	if wv.Mark == nil || wv.Mark["w"].(float64) < 40 {
 		t.Errorf("zoomed onto %s, its mark is %v; want it drawn large", top, wv.Mark)
 	}

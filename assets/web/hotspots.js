@@ -159,6 +159,8 @@
       why_not_sig: '不显著',
       zoom_out: '⤢ 全图', close: '×', drill_into: '下钻 ›',
       hex_name: '六边形',
+      fp_head: '其他层级', fp_in: '所在{kind}：{name} · {conf}', fp_kind: { child: '区域', grid: '网格' },
+      fp_set: '{unit} {n} 个中 {k} 个显著', fp_unit: { grids: '网格', hex: '六边形' },
     },
     en: {
       title_suffix: ' · Hotspot Tracking',
@@ -221,6 +223,8 @@
       why_not_sig: 'not significant',
       zoom_out: '⤢ Whole map', close: '×', drill_into: 'Drill in ›',
       hex_name: 'Hex',
+      fp_head: 'Other levels', fp_in: 'in {kind} {name} · {conf}', fp_kind: { child: 'region', grid: 'grid' },
+      fp_set: '{k} of its {n} {unit} significant', fp_unit: { grids: 'grids', hex: 'hexes' },
     },
   };
 
@@ -282,6 +286,7 @@
     callouts: [], // the cells explained in turn (kiosk rotation), last 20
     why: null, // the explanation shown
     zoom: null, // {code, bounds} when the map is zoomed onto a place
+    footprintDrawn: 0, // shapes drawn for the explained place's footprint at other levels
     ranks: [], // cells carrying their list rank on the map, in rank order
   };
   window.__zhili = Z;
@@ -712,6 +717,9 @@
         ctx.restore();
       }
     }
+    // The place explained at the other levels (the reply's footprint).
+    const fr0 = focus ? cellsOf(shown)[focus] : null;
+    Z.footprintDrawn = fr0 && fr0.why ? drawFootprint(ctx, fr0.why.footprint, project) : 0;
     drawMarks(ctx, marks, project, dpr);
     // The cell explained: a white outline (or ring) over everything.
     const fm = focus && marks.find((m) => m.code === focus);
@@ -1102,14 +1110,94 @@
     if (mode === 'emerging' && isTrend(w.pattern) && typeof w.trend_z === 'number') {
       grid += cell(t('why_trend'), (w.trend_z > 0 ? '↑ ' : w.trend_z < 0 ? '↓ ' : '') + fmtNum(w.trend_z, 2), typeof w.trend_p === 'number' ? 'p ' + fmtP(w.trend_p) : '');
     }
+    const fp = footprintLines(w.footprint);
     const canDrill = w.level !== 'hex' && kidsOf(w.code).length > 0;
     return '<div class="hs-co-head"><i style="background:' + color + '"></i><b>' + esc(nm.name) + '</b></div>' +
       (nm.chain.length ? '<div class="hs-co-chain">' + esc(nm.chain.join(' › ')) + '</div>' : '') +
       '<div class="hs-co-verdict' + (sig > 0 ? ' hot' : sig < 0 ? ' cold' : '') + '" style="--sig:' + color + '">' + esc(verdict) + '</div>' +
       (say ? '<div class="hs-co-say">' + esc(say) + '</div>' : '') +
       '<dl class="hs-co-grid">' + grid + '</dl>' +
+      (fp.length ? '<div class="hs-co-fp"><em>' + esc(t('fp_head')) + '</em>' + fp.map((x) => '<span>' + x + '</span>').join('') + '</div>' : '') +
       (state.pin === w.code ? '<div class="hs-co-actions control">' + (canDrill ? '<button type="button" class="hs-btn" data-act="drill">' + esc(t('drill_into')) + '</button>' : '') +
         '<button type="button" class="hs-btn hs-co-close" data-act="close" aria-label="close">' + esc(t('close')) + '</button></div>' : '');
+  }
+
+  // footprintLines says where a significant place is at the other levels of the same study
+  // (the reply's why.footprint): the region or grid holding it, the significant grids or hex
+  // cells inside it. HTML, each swatch in its bin's colour.
+  function footprintLines(fp) {
+    const out = [];
+    if (!fp || typeof fp !== 'object') return out;
+    const sw = (bin) => '<i style="background:' + BIN_COLORS[clampBin(bin)] + '"></i>';
+    const conf = (bin) => (clampBin(bin) ? confOf(bin) + ' ' + (bin > 0 ? t('hot') : t('cold')) : t('not_sig'));
+    for (const k of ['child', 'grid']) {
+      const r = fp[k];
+      if (r && r.code) out.push(sw(r.bin) + esc(fmt(t('fp_in'), { kind: t('fp_kind')[k], name: state.tree.name(r.code), conf: conf(num(r.bin)) })));
+    }
+    for (const k of ['grids', 'hex']) {
+      const set = fp[k];
+      if (!set || typeof set !== 'object') continue;
+      const bins = Object.values(set.bins || {}).map(num);
+      const top = bins.length ? bins.reduce((a, b) => (Math.abs(b) > Math.abs(a) ? b : a), 0) : 0;
+      out.push(sw(top) + esc(fmt(t('fp_set'), { n: num(set.cells), k: bins.filter((b) => b !== 0).length, unit: t('fp_unit')[k] })));
+    }
+    return out;
+  }
+
+  // drawFootprint outlines the place explained at the other levels: the region or grid holding
+  // it (dashed, in its bin's colour, white when not significant), and fills the significant
+  // grids or hex cells inside it (hex outlines are fetched when not yet known).
+  function drawFootprint(ctx, fp, project) {
+    let drawn = 0;
+    if (!fp || typeof fp !== 'object') return drawn;
+    ctx.save();
+    for (const k of ['child', 'grid']) {
+      const r = fp[k] && state.tree.regions.get(fp[k].code);
+      if (!r) continue;
+      const bin = clampBin(fp[k].bin);
+      ctx.beginPath();
+      tracePolys(ctx, r.polys, project);
+      ctx.setLineDash([12, 7]);
+      ctx.lineWidth = 4;
+      ctx.strokeStyle = bin ? BIN_COLORS[bin] : 'rgba(255, 255, 255, 0.8)';
+      ctx.stroke();
+      drawn++;
+    }
+    ctx.setLineDash([]);
+    const grids = fp.grids && fp.grids.bins;
+    for (const code in grids || {}) {
+      const r = state.tree.regions.get(code);
+      if (!r) continue;
+      ctx.beginPath();
+      tracePolys(ctx, r.polys, project);
+      ctx.fillStyle = BIN_COLORS[clampBin(grids[code])];
+      ctx.fill('evenodd');
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = '#ffffff';
+      ctx.stroke();
+      drawn++;
+    }
+    const hex = fp.hex && fp.hex.bins;
+    const missing = {};
+    for (const id in hex || {}) {
+      const g = state.hexGeo.get(id);
+      if (!g) {
+        missing[id] = 1;
+        continue;
+      }
+      const hp = hexPath(g, project, 2.5);
+      ctx.beginPath();
+      traceHex(ctx, hp);
+      ctx.fillStyle = BIN_COLORS[clampBin(hex[id])];
+      ctx.fill();
+      ctx.lineWidth = 1.5;
+      ctx.strokeStyle = '#ffffff';
+      ctx.stroke();
+      drawn++;
+    }
+    ctx.restore();
+    if (Object.keys(missing).length) ensureHex(missing);
+    return drawn;
   }
 
   // placeCallout shows the explanation of the cell pinned (or under the pointer) beside it,
