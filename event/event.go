@@ -113,6 +113,10 @@ type Event struct {
 	// CategoryText is the source system's own wording of the category (case.reported), kept
 	// when an import maps it to a code, and always when the code is CategoryUnmapped.
 	CategoryText string `json:"category_text,omitempty"`
+	// Supersedes names an earlier event of the same case and type that this one corrects (case
+	// events only): the superseded event stays stored and in the timeline, and every count,
+	// state and audit uses this one instead (Superseded).
+	Supersedes string `json:"supersedes,omitempty"`
 }
 
 // Close reasons of case.closed besides "" (fixed, the default).
@@ -132,6 +136,56 @@ const CategoryUnmapped = "unmapped"
 
 // MaxCategoryText is the longest category_text, in characters.
 const MaxCategoryText = 200
+
+// IsCase tells the case event types (case.*), the ones a correction may supersede.
+func (t Type) IsCase() bool {
+	switch t {
+	case CaseReported, CaseAccepted, CaseDispatched, CaseSigned, CaseReturned, CaseResolved,
+		CaseClosed, CaseReopened, CaseDuplicate:
+		return true
+	}
+	return false
+}
+
+// Superseded returns, for each event of evs (one case's events) that a correction supersedes,
+// the id of the event superseding it. A supersedes is honoured only when it names another
+// event of evs of the same type and case; when several name the same event, the last of evs
+// is given. Chains hold: each version but the last is superseded.
+func Superseded(evs []Event) map[string]string {
+	var out map[string]string
+	for i := range evs {
+		y := &evs[i]
+		if y.Supersedes == "" || y.Supersedes == y.ID {
+			continue
+		}
+		for j := range evs {
+			x := &evs[j]
+			if x.ID == y.Supersedes && x.Type == y.Type && x.CaseID == y.CaseID {
+				if out == nil {
+					out = map[string]string{}
+				}
+				out[x.ID] = y.ID
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Live returns evs without the events a correction supersedes (Superseded), in order.
+func Live(evs []Event) []Event {
+	sup := Superseded(evs)
+	if len(sup) == 0 {
+		return evs
+	}
+	out := make([]Event, 0, len(evs)-len(sup))
+	for _, e := range evs {
+		if _, gone := sup[e.ID]; !gone {
+			out = append(out, e)
+		}
+	}
+	return out
+}
 
 // Flow returns the event's direction on the H-shaped platform.
 func (e *Event) Flow() Flow {

@@ -107,6 +107,7 @@ type wire struct {
 	Summary      string          `json:"summary"`
 	CloseReason  string          `json:"close_reason"`
 	CategoryText string          `json:"category_text"`
+	Supersedes   string          `json:"supersedes"`
 }
 
 // Decode parses one JSON event and validates it against r at time now. On failure it returns a
@@ -253,7 +254,7 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		Priority: w.Priority, Location: w.Location, Region: w.Region, Address: w.Address, Dept: w.Dept,
 		WhistleID: w.WhistleID, WhistleKind: w.WhistleKind, Depts: w.Depts, Stage: w.Stage,
 		Satisfaction: w.Satisfaction, Reporter: w.Reporter, Summary: w.Summary,
-		CloseReason: w.CloseReason, CategoryText: w.CategoryText}
+		CloseReason: w.CloseReason, CategoryText: w.CategoryText, Supersedes: w.Supersedes}
 
 	if e.Source != "" && !r.Sources[e.Source] {
 		return e, ferr("source", "unknown source %q", e.Source)
@@ -347,6 +348,17 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		}
 		if n := utf8.RuneCountInString(e.CategoryText); n > MaxCategoryText {
 			return e, ferr("category_text", "too long (%d chars, max %d)", n, MaxCategoryText)
+		}
+	}
+
+	if e.Supersedes != "" {
+		switch {
+		case !t.IsCase():
+			return e, ferr("supersedes", "only on case events")
+		case !validID(e.Supersedes):
+			return e, ferr("supersedes", "not an event id (1-64 chars: A-Z a-z 0-9 . _ : -)")
+		case e.Supersedes == e.ID:
+			return e, ferr("supersedes", "an event cannot supersede itself")
 		}
 	}
 

@@ -124,3 +124,45 @@ func TestDecodePlacelessReport(t *testing.T) {
 		}
 	}
 }
+
+// supersedes names the event a correction replaces: a case event only, an event id, not the
+// event itself. Superseded and Live honour it within a case and a type, along chains.
+func TestSupersedes(t *testing.T) {
+	r := DefaultRules()
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	e, _, err := Decode([]byte(`{"id":"C1:closed.r2","type":"case.closed","case_id":"C1","at":"2026-11-27T09:00:00+08:00","supersedes":"C1:closed"}`), &r, now)
+	if err != nil || e.Supersedes != "C1:closed" {
+		t.Fatalf("correction: %+v, %v", e, err)
+	}
+	for line, want := range map[string]string{
+		`{"id":"e2","type":"whistle.resolved","case_id":"C1","at":"2026-11-27T09:00:00+08:00","whistle_id":"W","supersedes":"e1"}`: "supersedes: only on case events",
+		`{"id":"e2","type":"case.closed","case_id":"C1","at":"2026-11-27T09:00:00+08:00","supersedes":"e 1"}`:                      "supersedes: not an event id",
+		`{"id":"e2","type":"case.closed","case_id":"C1","at":"2026-11-27T09:00:00+08:00","supersedes":"e2"}`:                       "supersedes: an event cannot supersede itself",
+	} {
+		if _, _, err := Decode([]byte(line), &r, now); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", line, err, want)
+		}
+	}
+
+	at := now.Add(-time.Hour)
+	evs := []Event{
+		{ID: "r", Type: CaseReported, CaseID: "C1", At: at},
+		{ID: "c", Type: CaseClosed, CaseID: "C1", At: at},
+		{ID: "c2", Type: CaseClosed, CaseID: "C1", At: at, Supersedes: "c"},
+		{ID: "c3", Type: CaseClosed, CaseID: "C1", At: at, Supersedes: "c2"},
+		{ID: "x", Type: CaseResolved, CaseID: "C1", At: at, Supersedes: "r"},  // another type: ignored
+		{ID: "y", Type: CaseReported, CaseID: "C2", At: at, Supersedes: "r"},  // another case: ignored
+		{ID: "z", Type: CaseReported, CaseID: "C1", At: at, Supersedes: "no"}, // nothing to supersede
+	}
+	sup := Superseded(evs)
+	if len(sup) != 2 || sup["c"] != "c2" || sup["c2"] != "c3" {
+		t.Errorf("Superseded = %v", sup)
+	}
+	var ids []string
+	for _, e := range Live(evs) {
+		ids = append(ids, e.ID)
+	}
+	if strings.Join(ids, " ") != "r c3 x y z" {
+		t.Errorf("Live = %v", ids)
+	}
+}

@@ -208,6 +208,9 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 	for _, l := range good {
 		ev := l.ev
 		ev.ID = StoredID(pol.Name, ev.ID)
+		if ev.Supersedes != "" {
+			ev.Supersedes = StoredID(pol.Name, ev.Supersedes) // a key corrects its own events only
+		}
 		rec, err := Encode(ev, now)
 		if err != nil {
 			reply.Rejected = append(reply.Rejected, Rejection{Line: l.n, ID: l.id, Code: CodeInvalid, Error: "line: cannot encode: " + err.Error(), Field: "line"})

@@ -8,6 +8,9 @@ import (
 	"zhili/event"
 )
 
+// reportLive: a case.reported no correction supersedes.
+var reportLive = chLive(` AND type = ` + chQuote(string(event.CaseReported)))
+
 // chRecordRawCols are the columns chRecordCols reads, by name (for a subquery feeding it).
 var chRecordRawCols = strings.NewReplacer(`toUInt32(at)`, `at`, `toUInt32(deadline)`, `deadline`).Replace(chRecordCols)
 
@@ -35,7 +38,7 @@ func (v *chView) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 		SELECT case_id, argMin(at, k) AS first_at, argMin(at_ns, k) AS first_ns,
 			argMin(category, k) AS first_cat, argMin(region_path, k) AS first_path
 		FROM (SELECT case_id, at, at_ns, category, region_path, tuple(at, at_ns, intake_offset, id) AS k
-			FROM events WHERE type = ` + chQuote(string(event.CaseReported)) + `)
+			FROM events WHERE type = ` + chQuote(string(event.CaseReported)) + ` AND ` + reportLive + `)
 		GROUP BY case_id) WHERE ` + cond
 	ids := `case_id IN (SELECT case_id FROM (` + sel + `))`
 	query := `SELECT ` + chRecordCols + ` FROM (
@@ -62,7 +65,7 @@ func (v *chView) CaseRegions(ctx context.Context, ids []string) (map[string]stri
 		chunk := ids[:min(len(ids), caseRegionsChunk)]
 		ids = ids[len(chunk):]
 		rows, err := v.s.conn.Query(ctx, `SELECT case_id, argMin(region_path, tuple(at, at_ns, intake_offset, id))
-			FROM events WHERE type = `+chQuote(string(event.CaseReported))+` AND case_id IN (`+chQuoteList(chunk)+`)
+			FROM events WHERE type = `+chQuote(string(event.CaseReported))+` AND `+reportLive+` AND case_id IN (`+chQuoteList(chunk)+`)
 			GROUP BY case_id`)
 		if err != nil {
 			return nil, chUnavailable(err, "clickhouse: read case regions")
@@ -86,4 +89,23 @@ func (v *chView) CaseRegions(ctx context.Context, ids []string) (map[string]stri
 		}
 	}
 	return out, nil
+}
+
+// Versions implements Store, over every partition.
+func (v *chView) Versions(ctx context.Context, ids []string) (map[string][]Record, error) {
+	if err := v.check(); err != nil {
+		return nil, err
+	}
+	lookup := func(col string) func(context.Context, []string) ([]Record, error) {
+		return func(ctx context.Context, ids []string) ([]Record, error) {
+			w := col + ` IN (` + chQuoteList(ids) + `)`
+			var out []Record
+			err := v.s.records(ctx, func(r Record) error {
+				out = append(out, r)
+				return nil
+			}, chRecordQuery(w, `id IN (SELECT id FROM events WHERE `+w+`)`))
+			return out, err
+		}
+	}
+	return versions(ctx, ids, lookup("id"), lookup("supersedes"))
 }

@@ -150,6 +150,11 @@ GROUP BY day, ` + chRollKey}, strings.TrimPrefix(note+";zone="+zone, ";")
 		// before read back with both empty (the columns' defaults).
 		return []string{chAddColumn("events", "close_reason", dict), chAddColumn("events", "category_text", "String")}, "dict=" + dict
 	}},
+	{6, "supersedes", func(f chFeatures, o *ClickHouseOptions) ([]string, string) {
+		// The id of the event a correction supersedes ("" = none). Rows stored before read
+		// back with none.
+		return []string{chAddColumn("events", "supersedes", "String")}, ""
+	}},
 }
 
 // chAddColumn is a migration statement adding a column. chMigrate runs it only when the column

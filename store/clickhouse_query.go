@@ -94,6 +94,15 @@ type chFilter struct {
 }
 
 func (f chFilter) sql() string {
+	w := f.typesSQL()
+	if f.category != "" {
+		w += ` AND category = ` + chQuote(f.category)
+	}
+	return w
+}
+
+// typesSQL is the condition on the event types alone.
+func (f chFilter) typesSQL() string {
 	types := f.types
 	if len(types) == 0 {
 		types = []event.Type{event.CaseReported}
@@ -102,11 +111,7 @@ func (f chFilter) sql() string {
 	for i, t := range types {
 		ts[i] = string(t)
 	}
-	w := `type IN (` + chQuoteList(ts) + `)`
-	if f.category != "" {
-		w += ` AND category = ` + chQuote(f.category)
-	}
-	return w
+	return `type IN (` + chQuoteList(ts) + `)`
 }
 
 // chRawTime is the condition for at ∈ [from, to), to the nanosecond.
@@ -173,9 +178,14 @@ func (s *chShared) segmentSQL(seg chSegment, q *chShape) string {
 			ts = `intDiv(toInt64(toUInt32(at)) - ` + strconv.FormatInt(q.origin, 10) + `, ` + strconv.FormatInt(q.slot, 10) + `)`
 		}
 		cond = chRawTime(seg.from, seg.to)
+		// Superseded events are left out (the rollups have them taken out at write time);
+		// with a cut of the log, by the corrections within the cut only.
+		and := ` AND ` + q.f.typesSQL()
 		if q.rawOffsets != "" {
 			cond += ` AND (` + q.rawOffsets + `)`
+			and += ` AND (` + q.rawOffsets + `)`
 		}
+		cond += ` AND ` + chLive(and)
 	case chHour:
 		table, col, count, kind = `rollup_hour`, `path`, `sum(n)`, `1`
 		if q.slot > 0 {

@@ -112,6 +112,11 @@ const ctxCheckRows = 256
 //   - Once Write returns nil, the batch survives a crash of the process.
 //   - Queries see every write that returned before they started.
 //   - Replay yields every stored record ordered by (At, Offset).
+//   - A record superseded by a correction (another record of the same case and type naming it
+//     in Event.Supersedes, event.Superseded) stays stored and is returned by Replay,
+//     CaseEvents, Cases and Versions, but is counted by no period query (Series, RegionCounts,
+//     Cube; with a cut of the log, only corrections within the cut count), and a case's first
+//     report (Cases, CaseRegions) is its first report not superseded.
 //   - A query stops when its ctx is done and returns an error that wraps ctx's error
 //     (errors.Is(err, context.Canceled) or context.DeadlineExceeded): the database is told to
 //     stop (DuckDB interrupts the statement, ClickHouse gets the query cancelled), and a
@@ -136,6 +141,12 @@ type Store interface {
 	// every stored event of the case (of any partition, also those outside the period), ordered
 	// by (At, Offset), personal fields included. Stops at fn's first error and returns it.
 	Cases(ctx context.Context, q CaseQuery, fn func(caseID string, recs []Record) error) error
+	// Versions returns, for each of ids that is stored (of any partition), its versions in
+	// order: the record with that id, then the record of the same case and type that
+	// supersedes it (Event.Supersedes), then the one superseding that, and so on; the last is
+	// the version in force. When several records supersede one, the latest by intake offset
+	// (then id) is followed. Ids not stored are left out. Personal fields included.
+	Versions(ctx context.Context, ids []string) (map[string][]Record, error)
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -108,6 +108,7 @@ type chView struct {
 	mu        sync.Mutex // serializes writes; guards the fields below
 	loaded    bool
 	ids       idset.Set
+	sups      idset.Set // ids the partition's records supersede
 	lastRun   uint64
 	lastCPVer uint64
 	unc       *chUncertain
@@ -119,6 +120,7 @@ type chUncertain struct {
 	times    []int64  // Unix seconds of the attempted events, for the rollup keys to repair
 	queryIDs []string // inserts that may still be running on the server
 	run      uint64   // on open: the last run of the partition
+	revised  []string // ids of records superseded (or superseding) whose rollups may be stale
 }
 
 func chUnavailable(err error, msg string) error {
@@ -334,6 +336,9 @@ func (v *chView) Write(ctx context.Context, b Batch) error {
 		if err := v.insert(wctx, fresh); err != nil {
 			return err
 		}
+		if err := v.supersede(wctx, fresh); err != nil {
+			return err
+		}
 	}
 	ver := monotonic(v.lastCPVer)
 	bt, err := v.s.conn.PrepareBatch(wctx, `INSERT INTO checkpoints (part, intake_offset, version, written_at)`)
@@ -409,7 +414,7 @@ var chInsertSettings = clickhouse.Settings{"parallel_view_processing": 1}
 const chEventCols = `id, type, case_id, at, at_ns, at_tz, source, category, priority, has_location,
 	lon, lat, crs, region, dept, has_deadline, deadline, deadline_ns, deadline_tz, whistle_id,
 	whistle_kind, depts, stage, score, satisfaction, part, intake_offset, run, received,
-	region_path, has_point, wlon, wlat, close_reason, category_text`
+	region_path, has_point, wlon, wlat, close_reason, category_text, supersedes`
 
 func b2u(b bool) uint8 {
 	if b {
@@ -424,7 +429,7 @@ func (v *chView) insertEvents(ctx context.Context, run []*Record, seq uint64) er
 	var (
 		id, typ, caseID, source, category, priority, crs, region, dept = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
 		whistleID, whistleKind, stage, satisfaction                    = mk[string](n), mk[string](n), mk[string](n), mk[string](n)
-		closeReason, categoryText                                      = mk[string](n), mk[string](n)
+		closeReason, categoryText, supersedes                          = mk[string](n), mk[string](n), mk[string](n)
 		at, deadline                                                   = mk[time.Time](n), mk[time.Time](n)
 		atNs, deadlineNs                                               = mk[uint32](n), mk[uint32](n)
 		atTz, deadlineTz                                               = mk[int32](n), mk[int32](n)
@@ -456,7 +461,7 @@ func (v *chView) insertEvents(ctx context.Context, run []*Record, seq uint64) er
 			depts[i] = []string{}
 		}
 		stage[i], score[i], satisfaction[i] = e.Stage, int64(e.Score), e.Satisfaction
-		closeReason[i], categoryText[i] = e.CloseReason, e.CategoryText
+		closeReason[i], categoryText[i], supersedes[i] = e.CloseReason, e.CategoryText, e.Supersedes
 		part[i], offset[i], runs[i] = v.part, r.Offset, seq
 		if !r.Received.IsZero() {
 			received[i] = r.Received.UnixNano()
@@ -472,7 +477,7 @@ func (v *chView) insertEvents(ctx context.Context, run []*Record, seq uint64) er
 	return chSendColumns(ctx, v.s.conn, `INSERT INTO events (`+chEventCols+`)`,
 		id, typ, caseID, at, atNs, atTz, source, category, priority, hasLoc, lon, lat, crs, region,
 		dept, hasDeadline, deadline, deadlineNs, deadlineTz, whistleID, whistleKind, depts, stage,
-		score, satisfaction, part, offset, runs, received, path, hasPoint, wlon, wlat, closeReason, categoryText)
+		score, satisfaction, part, offset, runs, received, path, hasPoint, wlon, wlat, closeReason, categoryText, supersedes)
 }
 
 func (v *chView) insertPrivate(ctx context.Context, recs []*Record) error {
@@ -514,6 +519,60 @@ func chSplitTime(t time.Time) (time.Time, uint32, int32) {
 	return time.Unix(t.Unix(), 0).UTC(), uint32(t.Nanosecond()), int32(off)
 }
 
+// chLive is the condition that an event is not superseded: no record of the same case and type
+// names it in supersedes (event.Superseded); and narrows the records that may (e.g. to the
+// query's types and cut of the log). GLOBAL: on a cluster a correction and what it corrects
+// may lie on different shards.
+func chLive(and string) string {
+	return `(type, case_id, id) GLOBAL NOT IN (SELECT type, case_id, supersedes FROM events WHERE supersedes != ''` + and + `)`
+}
+
+// supersede takes the records a correction supersedes out of the rollups (the materialized
+// views counted them when they were inserted), and a record inserted after a correction of it
+// too: it repairs the hours that hold them.
+func (v *chView) supersede(ctx context.Context, fresh []*Record) error {
+	var ids []string
+	for _, r := range fresh {
+		if v.sups.Has(v.hash(r.ID)) {
+			ids = append(ids, r.ID)
+		}
+	}
+	for _, r := range fresh {
+		if r.Supersedes != "" {
+			ids = append(ids, r.Supersedes)
+			v.sups.Add(v.hash(r.Supersedes))
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	v.unc = &chUncertain{ids: []string{}, revised: ids}
+	if err := v.resolve(ctx); err != nil {
+		return err
+	}
+	return nil
+}
+
+// revisedHours adds to hours the UTC hours of the partition's records with the given ids.
+func (v *chView) revisedHours(ctx context.Context, where string, hours map[int64]struct{}) error {
+	rows, err := v.s.conn.Query(ctx, `SELECT DISTINCT toUInt32(toStartOfHour(at)) FROM events WHERE part = `+v.partStr()+` AND `+where)
+	if err != nil {
+		return chUnavailable(err, "clickhouse: repair rollups")
+	}
+	defer rows.Close()
+	var h uint32
+	for rows.Next() {
+		if err := rows.Scan(&h); err != nil {
+			return chUnavailable(err, "clickhouse: repair rollups")
+		}
+		hours[int64(h)] = struct{}{}
+	}
+	if err := rows.Err(); err != nil {
+		return chUnavailable(err, "clickhouse: repair rollups")
+	}
+	return nil
+}
+
 // load reads the partition's stored ids into memory (about 11 bytes per id) and marks the
 // last insert run uncertain: its rollup rows may be missing if the server died during it.
 func (v *chView) load(ctx context.Context) error {
@@ -536,11 +595,27 @@ func (v *chView) load(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return chUnavailable(err, "clickhouse: load ids")
 	}
+	var sups idset.Set
+	rows, err = v.s.conn.Query(ctx, `SELECT supersedes FROM events WHERE part = `+v.partStr()+` AND supersedes != ''`)
+	if err != nil {
+		return chUnavailable(err, "clickhouse: load ids")
+	}
+	for rows.Next() {
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return chUnavailable(err, "clickhouse: load ids")
+		}
+		sups.Add(v.hash(id))
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return chUnavailable(err, "clickhouse: load ids")
+	}
 	var cpVer uint64
 	if err := v.s.conn.QueryRow(ctx, `SELECT max(version) FROM checkpoints WHERE part = `+v.partStr()).Scan(&cpVer); err != nil {
 		return chUnavailable(err, "clickhouse: load checkpoint")
 	}
-	v.ids, v.lastRun, v.lastCPVer, v.loaded = ids, last, cpVer, true
+	v.ids, v.sups, v.lastRun, v.lastCPVer, v.loaded = ids, sups, last, cpVer, true
 	if last > 0 {
 		v.unc = &chUncertain{run: last}
 	}
@@ -612,9 +687,20 @@ func (v *chView) resolve(ctx context.Context) error {
 		if err := rows.Err(); err != nil {
 			return chUnavailable(err, "clickhouse: repair rollups")
 		}
+		// What the last run's corrections supersede.
+		if err := v.revisedHours(ctx, `id IN (SELECT supersedes FROM events WHERE part = `+v.partStr()+
+			` AND run = `+strconv.FormatUint(u.run, 10)+` AND supersedes != '')`, hours); err != nil {
+			return err
+		}
 	} else {
 		for _, t := range u.times {
 			hours[t-t%3600] = struct{}{}
+		}
+	}
+	for start := 0; start < len(u.revised); start += 10000 {
+		chunk := u.revised[start:min(start+10000, len(u.revised))]
+		if err := v.revisedHours(ctx, `id IN (`+chQuoteList(chunk)+`)`, hours); err != nil {
+			return err
 		}
 	}
 	if len(hours) > 0 {
@@ -687,7 +773,7 @@ func (v *chView) repairTable(ctx context.Context, table, tcol, texpr, evWhere, r
 		return rows.Err()
 	}
 	if err := read(`SELECT `+texpr+` AS `+tcol+`, type, category, region_path AS path, toInt64(count()) AS n FROM events`+
-		` WHERE part = `+p+` AND `+evWhere+` GROUP BY `+tcol+`, type, category, path`, 1); err != nil {
+		` WHERE part = `+p+` AND `+evWhere+` AND `+chLive(` AND part = `+p)+` GROUP BY `+tcol+`, type, category, path`, 1); err != nil {
 		return err
 	}
 	if err := read(`SELECT `+tcol+`, type, category, path, sum(n) FROM `+table+
@@ -806,7 +892,7 @@ func (v *chView) EventIDs(ctx context.Context, fn func(id string) error) error {
 const chRecordCols = `id, type, case_id, toUInt32(at), at_ns, at_tz, source, category, priority,
 	has_location, lon, lat, crs, region, dept, has_deadline, toUInt32(deadline), deadline_ns,
 	deadline_tz, whistle_id, whistle_kind, depts, stage, score, satisfaction, intake_offset,
-	received, region_path, has_point, wlon, wlat, close_reason, category_text,
+	received, region_path, has_point, wlon, wlat, close_reason, category_text, supersedes,
 	has_reporter, reporter_name, reporter_phone, reporter_id_number, address, summary`
 
 const chRecordOrder = ` ORDER BY at, at_ns, intake_offset, id`
@@ -883,7 +969,7 @@ type chRecordScan struct {
 	region, dept, whistleID, whistleKind  string
 	depts, path                           []string
 	stage, satisfaction                   string
-	closeReason, categoryText             string
+	closeReason, categoryText, supersedes string
 	score, received                       int64
 	offset                                uint64
 	name, phone, idn, addr, summary       string
@@ -893,7 +979,7 @@ func (s *chRecordScan) dest() []any {
 	return []any{&s.id, &s.typ, &s.caseID, &s.at, &s.atNs, &s.atTz, &s.source, &s.category, &s.priority,
 		&s.hasLoc, &s.lon, &s.lat, &s.crs, &s.region, &s.dept, &s.hasDeadline, &s.deadline, &s.deadlineNs,
 		&s.deadlineTz, &s.whistleID, &s.whistleKind, &s.depts, &s.stage, &s.score, &s.satisfaction, &s.offset,
-		&s.received, &s.path, &s.hasPoint, &s.wlon, &s.wlat, &s.closeReason, &s.categoryText,
+		&s.received, &s.path, &s.hasPoint, &s.wlon, &s.wlat, &s.closeReason, &s.categoryText, &s.supersedes,
 		&s.hasRep, &s.name, &s.phone, &s.idn, &s.addr, &s.summary}
 }
 
@@ -906,7 +992,7 @@ func (s *chRecordScan) record(z zones) Record {
 		ID: s.id, Type: event.Type(s.typ), CaseID: s.caseID, At: chJoinTime(z, s.at, s.atNs, s.atTz),
 		Source: s.source, Category: s.category, Priority: s.priority, Region: s.region, Dept: s.dept,
 		WhistleID: s.whistleID, WhistleKind: s.whistleKind, Stage: s.stage, Score: int(s.score),
-		Satisfaction: s.satisfaction, CloseReason: s.closeReason, CategoryText: s.categoryText,
+		Satisfaction: s.satisfaction, CloseReason: s.closeReason, CategoryText: s.categoryText, Supersedes: s.supersedes,
 		Address: s.addr, Summary: s.summary,
 	}, Offset: s.offset, HasPoint: s.hasPoint == 1}
 	if len(s.depts) > 0 {

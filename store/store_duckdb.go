@@ -46,7 +46,7 @@ type DuckDB struct {
 var _ Store = (*DuckDB)(nil)
 
 // duckDBSchemaVersion is the schema this code reads and writes.
-const duckDBSchemaVersion = 2
+const duckDBSchemaVersion = 3
 
 // duckDBMigrations[i] brings the schema from version i to version i+1. Never edit a released
 // entry: append a new one.
@@ -95,24 +95,27 @@ var duckDBMigrations = []string{
 	// back empty.
 	`ALTER TABLE events ADD COLUMN close_reason VARCHAR DEFAULT '';
 	ALTER TABLE events ADD COLUMN category_text VARCHAR DEFAULT '';`,
+	// 3: supersedes (a correction names the event it replaces); rows stored before read back
+	// with none.
+	`ALTER TABLE events ADD COLUMN supersedes VARCHAR DEFAULT '';`,
 }
 
 const (
 	eventCols = `id, type, case_id, at_utc, at_ns, at_tz, source, category, priority, lon, lat, crs,
 		region, dept, deadline_utc, deadline_ns, deadline_tz, whistle_id, whistle_kind, depts, stage,
 		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
-		close_reason, category_text`
+		close_reason, category_text, supersedes`
 	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
 	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last),
 	// then private, then has_pii.
-	nEventCols = 31
+	nEventCols = 32
 	nStageCols = nEventCols + 5 + 1
 
 	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
 		e.priority, e.lon, e.lat, e.crs, e.region, e.dept, e.deadline_utc, e.deadline_ns,
 		e.deadline_tz, e.whistle_id, e.whistle_kind, e.depts, e.stage, e.score, e.satisfaction,
 		e.intake_offset, e.received, e.region_path, e.wlon, e.wlat, e.has_point,
-		e.close_reason, e.category_text, p.reporter_name, p.reporter_phone, p.reporter_id_number, p.address, p.summary
+		e.close_reason, e.category_text, e.supersedes, p.reporter_name, p.reporter_phone, p.reporter_id_number, p.address, p.summary
 		FROM events e LEFT JOIN event_private p ON p.id = e.id`
 )
 
@@ -321,7 +324,7 @@ func fillStageRow(row []driver.Value, r *Record) {
 		row[26], row[27] = nil, nil
 	}
 	row[28] = r.HasPoint
-	row[29], row[30] = e.CloseReason, e.CategoryText
+	row[29], row[30], row[31] = e.CloseReason, e.CategoryText, e.Supersedes
 	const p0 = nEventCols // first private column
 	if p := e.Reporter; p != nil {
 		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
@@ -470,6 +473,7 @@ type recordScan struct {
 	wlon, wlat                         sql.NullFloat64
 	hasPoint                           bool
 	closeReason, categoryText          sql.NullString
+	supersedes                         sql.NullString
 	repName, repPhone, repID, addr, sm sql.NullString
 }
 
@@ -478,7 +482,7 @@ func (s *recordScan) dest() []any {
 		&s.priority, &s.lon, &s.lat, &s.crs, &s.region, &s.dept, &s.deadline, &s.deadlineNs,
 		&s.deadlineTz, &s.whistleID, &s.whistleKind, &s.depts, &s.stage, &s.score, &s.satisfaction,
 		&s.offset, &s.received, &s.path, &s.wlon, &s.wlat, &s.hasPoint,
-		&s.closeReason, &s.categoryText, &s.repName, &s.repPhone, &s.repID, &s.addr, &s.sm}
+		&s.closeReason, &s.categoryText, &s.supersedes, &s.repName, &s.repPhone, &s.repID, &s.addr, &s.sm}
 }
 
 func (s *recordScan) record(z zones) Record {
@@ -487,7 +491,7 @@ func (s *recordScan) record(z zones) Record {
 		Source: s.source, Category: s.category, Priority: s.priority, Region: s.region,
 		Dept: s.dept, WhistleID: s.whistleID, WhistleKind: s.whistleKind, Depts: stringList(s.depts),
 		Stage: s.stage, Score: int(s.score), Satisfaction: s.satisfaction,
-		CloseReason: s.closeReason.String, CategoryText: s.categoryText.String,
+		CloseReason: s.closeReason.String, CategoryText: s.categoryText.String, Supersedes: s.supersedes.String,
 		Address: s.addr.String, Summary: s.sm.String,
 	}, Offset: s.offset, HasPoint: s.hasPoint}
 	if s.lon.Valid {
@@ -525,7 +529,19 @@ func stringList(v any) []string {
 	return out
 }
 
-// filter builds the WHERE clause shared by the period queries.
+// duckLive is the condition that an event of table events is not superseded: no event of the
+// same case and type names it in supersedes (event.Superseded). upTo, when > 0, counts only the
+// corrections with an intake offset up to it (a cut of the log).
+func duckLive(upTo uint64) string {
+	w := `NOT EXISTS (SELECT 1 FROM events s WHERE s.supersedes <> '' AND s.supersedes = events.id
+		AND s.type = events.type AND s.case_id = events.case_id`
+	if upTo > 0 {
+		w += ` AND s.intake_offset <= ` + strconv.FormatUint(upTo, 10)
+	}
+	return w + `)`
+}
+
+// filter builds the WHERE clause shared by the period queries (superseded events left out).
 func filter(from, to time.Time, category string, types []event.Type) (string, []any) {
 	var b strings.Builder
 	args := []any{from.UTC(), to.UTC()}
@@ -560,6 +576,7 @@ func (d *DuckDB) Series(ctx context.Context, q SeriesQuery) (_ []Point, qerr err
 		return nil, err
 	}
 	where, args := filter(q.From, q.To, q.Category, q.Types)
+	where += ` AND ` + duckLive(0)
 	if q.Region != "" {
 		where += ` AND list_contains(region_path, ?)`
 		args = append(args, q.Region)
@@ -632,6 +649,7 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
 		args = append(args, q.Region)
 	}
+	cut := q.UpTo
 	if q.UpTo > 0 {
 		where += ` AND intake_offset <= ?`
 		args = append(args, q.UpTo)
@@ -644,8 +662,13 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 		} else {
 			where += ` AND intake_offset <= ?`
 			args = append(args, upTo)
+			if cut == 0 || upTo < cut {
+				cut = upTo
+			}
 		}
 	}
+	// Corrections past the cut were not there yet: what they supersede still counts.
+	where += ` AND ` + duckLive(cut)
 	return where, args, strconv.Itoa(level + 1)
 }
 

@@ -35,7 +35,7 @@ func (d *DuckDB) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 	query := `WITH firsts AS (
 			SELECT case_id, at_utc, at_ns, category, region_path, row_number() OVER (
 				PARTITION BY case_id ORDER BY at_utc, at_ns, intake_offset, id) AS rn
-			FROM events WHERE type = ?
+			FROM events WHERE type = ? AND ` + duckLive(0) + `
 		), sel AS (
 			SELECT case_id, at_utc AS first_utc, at_ns AS first_ns FROM firsts WHERE ` + where + `
 		)
@@ -68,7 +68,7 @@ func (d *DuckDB) CaseRegions(ctx context.Context, ids []string) (map[string]stri
 		query := `SELECT case_id, CASE WHEN len(region_path) = 0 THEN '' ELSE region_path[len(region_path)] END
 			FROM (SELECT case_id, region_path, row_number() OVER (
 				PARTITION BY case_id ORDER BY at_utc, at_ns, intake_offset, id) AS rn
-				FROM events WHERE type = ? AND case_id IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `))
+				FROM events WHERE type = ? AND ` + duckLive(0) + ` AND case_id IN (?` + strings.Repeat(`, ?`, len(chunk)-1) + `))
 			WHERE rn = 1`
 		rows, err := d.db.QueryContext(ctx, query, args...)
 		if err != nil {
@@ -89,4 +89,27 @@ func (d *DuckDB) CaseRegions(ctx context.Context, ids []string) (map[string]stri
 		}
 	}
 	return out, nil
+}
+
+// Versions implements Store.
+func (d *DuckDB) Versions(ctx context.Context, ids []string) (_ map[string][]Record, qerr error) {
+	defer ctxCause(ctx, &qerr)
+	if err := d.check(); err != nil {
+		return nil, err
+	}
+	lookup := func(col string) func(context.Context, []string) ([]Record, error) {
+		return func(ctx context.Context, ids []string) ([]Record, error) {
+			args := make([]any, len(ids))
+			for i, id := range ids {
+				args[i] = id
+			}
+			var out []Record
+			err := d.records(ctx, func(r Record) error {
+				out = append(out, r)
+				return nil
+			}, recordSelect+` WHERE e.`+col+` IN (?`+strings.Repeat(`, ?`, len(ids)-1)+`)`, args...)
+			return out, err
+		}
+	}
+	return versions(ctx, ids, lookup("id"), lookup("supersedes"))
 }

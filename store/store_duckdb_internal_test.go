@@ -26,8 +26,8 @@ func TestDuckDBDSNOptions(t *testing.T) {
 	}
 }
 
-// A database of schema version 1 (before close_reason and category_text) is migrated on open:
-// its rows read back with both empty, new rows keep them.
+// A database of schema version 1 (before close_reason, category_text and supersedes) is
+// migrated on open: its rows read back with them empty, new rows keep them.
 func TestDuckDBMigrateFromVersion1(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "v1.duckdb")
 	db, err := sql.Open("duckdb", path)
@@ -63,7 +63,7 @@ func TestDuckDBMigrateFromVersion1(t *testing.T) {
 	}
 	ctx := t.Context()
 	closed := Record{Event: event.Event{ID: "new-c", Type: event.CaseClosed, CaseID: "C1",
-		At: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), CloseReason: "duplicate"}, Offset: 3}
+		At: time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC), CloseReason: "duplicate", Supersedes: "old-c"}, Offset: 3}
 	report := Record{Event: event.Event{ID: "new-r", Type: event.CaseReported, CaseID: "C2", Category: event.CategoryUnmapped,
 		At: time.Date(2026, 11, 27, 11, 0, 0, 0, time.UTC), CategoryText: "路灯不亮"}, Offset: 4}
 	if err := st.Write(ctx, Batch{Records: []Record{closed, report}, Checkpoint: 4}); err != nil {
@@ -73,10 +73,10 @@ func TestDuckDBMigrateFromVersion1(t *testing.T) {
 	if err := st.Replay(ctx, func(r Record) error { got[r.ID] = r; return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if r := got["old-c"]; len(got) != 4 || r.Satisfaction != "satisfied" || r.CloseReason != "" || got["old"].CategoryText != "" {
+	if r := got["old-c"]; len(got) != 4 || r.Satisfaction != "satisfied" || r.CloseReason != "" || got["old"].CategoryText != "" || r.Supersedes != "" {
 		t.Fatalf("after migration: %+v", got)
 	}
-	if got["new-c"].CloseReason != "duplicate" || got["new-r"].CategoryText != "路灯不亮" {
+	if got["new-c"].CloseReason != "duplicate" || got["new-r"].CategoryText != "路灯不亮" || got["new-c"].Supersedes != "old-c" {
 		t.Fatalf("new rows: %+v %+v", got["new-c"], got["new-r"])
 	}
 }

@@ -61,6 +61,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Cases", testCases},
 		{"Cases/RegionAndCategory", testCasesRegionCategory},
 		{"Cases/Errors", testCasesErrors},
+		{"Supersedes", testSupersedes},
 		{"Queries/Cancelled", testQueriesCancelled},
 		{"Basics", testBasics},
 	}
@@ -1359,5 +1360,166 @@ func testQueriesCancelled(t *testing.T, s store.Store) {
 	}
 	if calls > 600 {
 		t.Errorf("Cases cancelled by its first callback went on for %d of %d cases", calls, cases)
+	}
+}
+
+// A correction names the event it supersedes: both stay stored and readable (CaseEvents,
+// Replay, Cases, Versions), the superseded one counts nowhere (Series, RegionCounts, Cube, a
+// case's first report for Cases and CaseRegions), also when the correction was stored first;
+// a supersedes of another type or case, or of nothing, changes nothing; with a cut of the log
+// a correction past the cut does not count yet.
+func testSupersedes(t *testing.T, s store.Store) {
+	// S1: reported at 08:00 in A1 (a wrong zone), corrected to 20:00 in B1, category safety;
+	// its closing corrected twice.
+	s1 := rec(event.CaseReported, "s1-r", "S1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1)
+	s1c := rec(event.CaseClosed, "s1-c", "S1", "2026-11-27T09:00:00+08:00", 2, rR, rA, rA1)
+	// S2: a report and a closing naming S2's report (another type: no correction).
+	s2 := rec(event.CaseReported, "s2-r", "S2", "2026-11-27T08:30:00+08:00", 3, rR, rA, rA2)
+	s2x := rec(event.CaseClosed, "s2-x", "S2", "2026-11-27T09:30:00+08:00", 4, rR, rA, rA2)
+	s2x.Supersedes = "s2-r"
+	// S3: its correction stored before the report it corrects.
+	s3v2 := rec(event.CaseReported, "s3-r2", "S3", "2026-11-27T11:00:00+08:00", 5, rR, rB, rB1)
+	s3v2.Supersedes = "s3-r"
+	// S4: a report naming another case's report.
+	s4 := rec(event.CaseReported, "s4-r", "S4", "2026-11-27T12:00:00+08:00", 6, rR, rB, rB1)
+	s4.Supersedes = "s2-r"
+	write(t, s, 6, s1, s1c, s2, s2x, s3v2, s4)
+
+	day := store.SeriesQuery{From: ts("2026-11-27T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00"), Step: time.Hour, Loc: shanghai}
+	hours := func(q store.SeriesQuery) map[int]int64 {
+		t.Helper()
+		out := map[int]int64{}
+		for _, p := range series(t, s, q) {
+			if p.Count != 0 {
+				out[p.T.In(shanghai).Hour()] += p.Count
+			}
+		}
+		return out
+	}
+	regions := func(q store.RegionQuery) map[string]int64 {
+		t.Helper()
+		rc, err := s.RegionCounts(t.Context(), q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return countsMap(rc)
+	}
+	rq := store.RegionQuery{Region: rR, Depth: 0, From: day.From, To: day.To}
+	if got := hours(day); fmt.Sprint(got) != "map[8:2 11:1 12:1]" {
+		t.Errorf("reports per hour before the corrections = %v", got)
+	}
+
+	s3 := rec(event.CaseReported, "s3-r", "S3", "2026-11-27T07:00:00+08:00", 7, rR, rA, rA1)
+	s1v2 := rec(event.CaseReported, "s1-r2", "S1", "2026-11-27T20:00:00+08:00", 8, rR, rB, rB1)
+	s1v2.Supersedes, s1v2.Category = "s1-r", "safety"
+	s1c2 := rec(event.CaseClosed, "s1-c2", "S1", "2026-11-27T21:00:00+08:00", 9, rR, rB, rB1)
+	s1c2.Supersedes = "s1-c"
+	s1c3 := rec(event.CaseClosed, "s1-c3", "S1", "2026-11-27T20:30:00+08:00", 10, rR, rB, rB1)
+	s1c3.Supersedes = "s1-c2"
+	write(t, s, 8, s3, s1v2)
+	write(t, s, 10, s1c2, s1c3)
+
+	// Stored and read back, supersedes included.
+	all := caseEvents(t, s, "S1")
+	if ids := strings.Join(recIDs(all), " "); ids != "s1-r s1-c s1-r2 s1-c3 s1-c2" {
+		t.Fatalf("CaseEvents(S1) = %s", ids)
+	}
+	if all[2].Supersedes != "s1-r" || all[4].Supersedes != "s1-c" || all[3].Supersedes != "s1-c2" || all[0].Supersedes != "" {
+		t.Errorf("supersedes read back: %q %q %q %q", all[0].Supersedes, all[2].Supersedes, all[3].Supersedes, all[4].Supersedes)
+	}
+	n := 0
+	if err := s.Replay(t.Context(), func(r store.Record) error {
+		if r.ID == "s1-r2" && r.Supersedes != "s1-r" {
+			t.Errorf("Replay: %s supersedes %q", r.ID, r.Supersedes)
+		}
+		n++
+		return nil
+	}); err != nil || n != 10 {
+		t.Fatalf("Replay: %d records, %v", n, err)
+	}
+
+	// Counts: S1's report at 20:00 in B (safety), S2's at 08:30 in A, S3's correction at 11:00
+	// in B, S4's at 12:00 in B; closings: S1's last correction at 20:30, S2's own.
+	if got := hours(day); fmt.Sprint(got) != "map[8:1 11:1 12:1 20:1]" {
+		t.Errorf("reports per hour = %v, want 8:1 11:1 12:1 20:1", got)
+	}
+	closed := day
+	closed.Types = []event.Type{event.CaseClosed}
+	if got := hours(closed); fmt.Sprint(got) != "map[9:1 20:1]" {
+		t.Errorf("closings per hour = %v, want 9:1 20:1", got)
+	}
+	minutes := day
+	minutes.Step = 30 * time.Minute
+	if got := total(series(t, s, minutes)); got != 4 {
+		t.Errorf("reports in 30-minute steps = %d, want 4", got)
+	}
+	safety := day
+	safety.Category = "safety"
+	if got := hours(safety); fmt.Sprint(got) != "map[20:1]" {
+		t.Errorf("safety reports per hour = %v", got)
+	}
+	if got := regions(rq); fmt.Sprint(got) != fmt.Sprint(map[string]int64{rA: 1, rB: 3}) {
+		t.Errorf("RegionCounts = %v, want A 1, B 3", got)
+	}
+	week := rq
+	week.From, week.To = ts("2026-11-23T00:00:00+08:00"), ts("2026-11-30T00:00:00+08:00")
+	if got := regions(week); fmt.Sprint(got) != fmt.Sprint(map[string]int64{rA: 1, rB: 3}) {
+		t.Errorf("RegionCounts over whole days = %v, want A 1, B 3", got)
+	}
+	cube, err := s.Cube(t.Context(), store.CubeQuery{RegionQuery: week, Step: 24 * time.Hour, Loc: shanghai})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cubeTotals := map[string]int64{}
+	for _, c := range cube {
+		cubeTotals[c.Region] = total(c.Points)
+	}
+	if fmt.Sprint(cubeTotals) != fmt.Sprint(map[string]int64{rA: 1, rB: 3}) {
+		t.Errorf("Cube = %v, want A 1, B 3", cubeTotals)
+	}
+	// A cut of the log before S1's correction and S3's report: S1 still in A, S3's correction
+	// in B (stored before the cut, what it supersedes was not).
+	cut := rq
+	cut.UpTo = 6
+	if got := regions(cut); fmt.Sprint(got) != fmt.Sprint(map[string]int64{rA: 2, rB: 2}) {
+		t.Errorf("RegionCounts up to offset 6 = %v, want A 2, B 2", got)
+	}
+
+	// Cases: S1's first report is its correction (20:00, B1, safety).
+	got, _ := cases(t, s, store.CaseQuery{From: ts("2026-11-27T19:00:00+08:00"), To: day.To})
+	if strings.Join(got, " ") != "S1:s1-r,s1-c,s1-r2,s1-c3,s1-c2" {
+		t.Errorf("Cases from 19:00 = %v", got)
+	}
+	got, _ = cases(t, s, store.CaseQuery{From: day.From, To: ts("2026-11-27T10:00:00+08:00")})
+	if strings.Join(got, " ") != "S2:s2-r,s2-x" {
+		t.Errorf("Cases before 10:00 = %v (S1's and S3's first reports are corrected to later)", got)
+	}
+	got, _ = cases(t, s, store.CaseQuery{From: day.From, To: day.To, Region: rB, Depth: 1, Category: "safety"})
+	if strings.Join(got, " ") != "S1:s1-r,s1-c,s1-r2,s1-c3,s1-c2" {
+		t.Errorf("Cases in B, safety = %v", got)
+	}
+	cr, err := s.CaseRegions(t.Context(), []string{"S1", "S2", "S3"})
+	if err != nil || fmt.Sprint(cr) != fmt.Sprint(map[string]string{"S1": rB1, "S2": rA2, "S3": rB1}) {
+		t.Errorf("CaseRegions = %v, %v", cr, err)
+	}
+
+	// Versions: each chain to the version in force.
+	vs, err := s.Versions(t.Context(), []string{"s1-r", "s1-c", "s1-c2", "s2-r", "s3-r", "nope", "s1-c"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	chains := map[string]string{}
+	for id, rs := range vs {
+		chains[id] = strings.Join(recIDs(rs), ">")
+	}
+	want := map[string]string{"s1-r": "s1-r>s1-r2", "s1-c": "s1-c>s1-c2>s1-c3", "s1-c2": "s1-c2>s1-c3", "s2-r": "s2-r", "s3-r": "s3-r>s3-r2"}
+	if fmt.Sprint(chains) != fmt.Sprint(want) {
+		t.Errorf("Versions = %v, want %v", chains, want)
+	}
+	if r := vs["s1-r"]; len(r) == 2 && (r[1].Category != "safety" || r[1].Supersedes != "s1-r" || !slices.Equal(r[1].RegionPath, []string{rR, rB, rB1})) {
+		t.Errorf("Versions: the correction %+v", r[1])
+	}
+	if vs, err := s.Versions(t.Context(), nil); err != nil || len(vs) != 0 {
+		t.Errorf("Versions(none) = %v, %v", vs, err)
 	}
 }

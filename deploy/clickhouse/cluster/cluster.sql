@@ -54,6 +54,7 @@ CREATE TABLE IF NOT EXISTS zhili.events_local ON CLUSTER zhili (
 	wlat          Float64,
 	close_reason  LowCardinality(String),  -- case.closed: "" (fixed), not_fixed, duplicate, transferred, cancelled (migration 5)
 	category_text String,                  -- case.reported: the source's wording of the category (migration 5)
+	supersedes    String,                  -- case events: the id of the event this correction supersedes (migration 6)
 	INDEX case_idx case_id TYPE bloom_filter GRANULARITY 4
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/zhili/events', '{replica}')
 PARTITION BY toYYYYMM(at)
@@ -136,4 +137,5 @@ INSERT INTO zhili.schema_migrations (version, name, variant, server_version, app
 	(2, 'checkpoints', 'cluster', version(), now()),
 	(3, 'rollup_hour', 'cluster', version(), now()),
 	(4, 'rollup_day', 'zone=Asia/Shanghai;cluster', version(), now()),
-	(5, 'close_reason_category_text', 'dict=LowCardinality(String);cluster', version(), now());
+	(5, 'close_reason_category_text', 'dict=LowCardinality(String);cluster', version(), now()),
+	(6, 'supersedes', 'cluster', version(), now());

@@ -112,6 +112,8 @@ ALTER TABLE events ADD COLUMN close_reason LowCardinality(String);
 
 ALTER TABLE events ADD COLUMN category_text String;
 
+ALTER TABLE events ADD COLUMN supersedes String;
+
 
 -- ===== servers < 20.3 (18.16, what the tests run) =====
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -217,3 +219,5 @@ GROUP BY day, part, type, category, path;
 ALTER TABLE events ADD COLUMN close_reason String;
 
 ALTER TABLE events ADD COLUMN category_text String;
+
+ALTER TABLE events ADD COLUMN supersedes String;
