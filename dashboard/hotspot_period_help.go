@@ -96,11 +96,10 @@ func periodOtherLevel(ctx context.Context, st store.Store, tree *geo.Tree, r *ge
 	if err != nil {
 		return nil, err
 	}
-	res := geo.Hotspots(x, geo.ContiguityWeights(locs, 1e-7), geo.HotspotOptions{DisableFDR: q.DisableFDR,
-		MinLocal: float64(fl.minLocal(key)), MinEvents: float64(fl.minEvents())})
+	an := analyseLevel(newTopicLevel(key, locs, geo.ContiguityWeights(locs, 1e-7), q.Per), x, q.Per, fl, q.DisableFDR)
 	for i, l := range locs {
-		if b := res.Results[i].Bin; b != 0 {
-			o.bins[l.Code] = b
+		if b := an.bin(i); b != 0 {
+			o.bins[l.Code] = int(b)
 		}
 	}
 	return o, nil
@@ -139,4 +138,12 @@ func pathNames(tree *geo.Tree, code string, cache map[string][]string) []string 
 	}
 	cache[code] = p
 	return p
+}
+
+func sum(x []float64) float64 {
+	var s float64
+	for _, v := range x {
+		s += v
+	}
+	return s
 }

@@ -8,7 +8,7 @@ import (
 	"zhili/update"
 )
 
-// HotspotSource serves hotspots:<region>:<window> topics.
+// HotspotSource serves hotspots:<region>:<window>[:cat=<category>][:per=<denominator>] topics.
 type HotspotSource struct{ H *Hotspots }
 
 func (s HotspotSource) Open(t Topic) (TopicState, error) {
@@ -21,7 +21,10 @@ func (s HotspotSource) Open(t Topic) (TopicState, error) {
 	if r == nil {
 		return nil, errs.E(errs.UnknownTopic, "region", "unknown region %q", t.Region)
 	}
-	st := &hotspotState{h: h, r: r, spec: spec, names: map[string][]string{}}
+	st := &hotspotState{h: h, r: r, spec: spec, names: map[string][]string{}, per: t.Options["per"]}
+	if st.per != "" && !geo.DenominatorName.MatchString(st.per) {
+		return nil, errs.E(errs.Invalid, "topic.option", "per=%q: a denominator is named by lower-case letters, digits and _", st.per)
+	}
 	// The study areas of this region: its grids, its children, the hex cells inside it.
 	var sub []*geo.Region
 	gridOf := map[int]int{} // global leaf index → topic grid index
@@ -38,31 +41,23 @@ func (s HotspotSource) Open(t Topic) (TopicState, error) {
 		}
 	}
 	walk(r)
-	st.leafW = geo.ContiguityWeights(sub, 1e-7)
+	st.grids = newTopicLevel("grids", sub, geo.ContiguityWeights(sub, 1e-7), st.per)
 	st.gridChild = make([]int, len(st.leaves))
 	for i := range st.gridChild {
 		st.gridChild[i] = -1
 	}
 	if len(r.Children) > 0 {
 		st.children = r.Children
-		st.childW = geo.ContiguityWeights(r.Children, 1e-7)
+		st.kids = newTopicLevel("children", r.Children, geo.ContiguityWeights(r.Children, 1e-7), st.per)
 		st.childLeaves = make([][]int, len(r.Children))
 		st.childGrids = make([][]int, len(r.Children))
 		for i, c := range r.Children {
-			var cw func(x *geo.Region)
-			cw = func(x *geo.Region) {
-				if len(x.Children) == 0 {
-					li := h.leafIdx[x.Code]
-					st.childLeaves[i] = append(st.childLeaves[i], li)
-					st.childGrids[i] = append(st.childGrids[i], gridOf[li])
-					st.gridChild[gridOf[li]] = i
-					return
-				}
-				for _, y := range x.Children {
-					cw(y)
-				}
+			for _, x := range leavesUnder(c) {
+				li := h.leafIdx[x.Code]
+				st.childLeaves[i] = append(st.childLeaves[i], li)
+				st.childGrids[i] = append(st.childGrids[i], gridOf[li])
+				st.gridChild[gridOf[li]] = i
 			}
-			cw(c)
 		}
 	}
 	cells := hexCover(r.Geometry, h.cfg.HexRes)
@@ -81,7 +76,18 @@ func (s HotspotSource) Open(t Topic) (TopicState, error) {
 			st.hexIDs = append(st.hexIDs, c)
 		}
 	}
-	st.hexW, _ = geo.HexWeights(st.hexIDs, 1)
+	hw, _ := geo.HexWeights(st.hexIDs, 1)
+	st.hexes = &topicLevel{key: "hex", w: hw, n: len(st.hex)}
+	if st.per != "" {
+		st.hexes.noDenominator = true // cells have no population
+	}
+	if cat := t.Options["cat"]; cat != "" {
+		cw, err := h.acquireCategory(cat, spec)
+		if err != nil {
+			return nil, err
+		}
+		st.cat = cw
+	}
 	st.Advance()
 	return st, nil
 }
@@ -95,23 +101,93 @@ func windowSpec(name string) (geo.WindowSpec, bool) {
 	return geo.WindowSpec{}, false
 }
 
+// RateScale is what a rate is per: 10,000 people or households, 1 of any other denominator
+// (a kilometre of road, …).
+func RateScale(per string) float64 {
+	switch per {
+	case "population", "households":
+		return 10_000
+	}
+	return 1
+}
+
+// topicLevel is one study area of a topic (grids, child regions or hex cells): the locations
+// taking part (all, or with per= those having the denominator) and their weights.
+type topicLevel struct {
+	key           string
+	n             int          // locations listed
+	w             *geo.Weights // weights among all of them
+	keep          []int        // per=: the locations with the denominator (nil: all)
+	pos           []int        // per=: location → index in keep, −1 when left out
+	den           []float64    // per=: denominators of keep
+	wk            *geo.Weights // per=: weights among keep
+	noDenominator bool         // per= and no location has it (hex cells never)
+}
+
+func newTopicLevel(key string, locs []*geo.Region, w *geo.Weights, per string) *topicLevel {
+	lv := &topicLevel{key: key, n: len(locs), w: w}
+	if per == "" {
+		return lv
+	}
+	lv.pos = make([]int, len(locs))
+	for i, l := range locs {
+		lv.pos[i] = -1
+		if d, ok := l.Denominator(per); ok {
+			lv.pos[i] = len(lv.keep)
+			lv.keep = append(lv.keep, i)
+			lv.den = append(lv.den, d)
+		}
+	}
+	lv.wk = w.Subset(lv.keep)
+	lv.noDenominator = len(lv.keep) == 0
+	return lv
+}
+
+// levelResult is a level's analysis at one tick.
+type levelResult struct {
+	lv     *topicLevel
+	counts []float64 // per location listed
+	x, c   []float64 // analysed values and their counts (over keep with per=)
+	res    geo.HotspotResult
+}
+
+// index maps a listed location to its index in the result, −1 when left out.
+func (r *levelResult) index(i int) int {
+	if r == nil || i < 0 {
+		return -1
+	}
+	if r.lv.pos == nil {
+		return i
+	}
+	return r.lv.pos[i]
+}
+
+func (r *levelResult) bin(i int) int64 {
+	if k := r.index(i); k >= 0 && k < len(r.res.Results) {
+		return int64(r.res.Results[k].Bin)
+	}
+	return 0
+}
+
 type hotspotState struct {
 	h    *Hotspots
 	r    *geo.Region
 	spec geo.WindowSpec
+	per  string     // denominator of rates, "" for counts
+	cat  *catWindow // category filter, nil for all categories
 
 	leaves      []int // global leaf indices of this region's grids
-	leafW       *geo.Weights
+	grids       *topicLevel
 	gridChild   []int // per grid, the child region holding it (index into children), -1 for none
 	gridHex     [][]int
 	children    []*geo.Region
+	kids        *topicLevel
 	childLeaves [][]int
 	childGrids  [][]int // per child, its grids (indexes into leaves)
-	childW      *geo.Weights
-	hex         []int // global hex indices
+	hex         []int   // global hex indices
 	hexIDs      []uint64
 	hexGrid     []int // per cell, the grid holding its centre (index into leaves), -1 for none
-	hexW        *geo.Weights
+	hexes       *topicLevel
 	names       map[string][]string // region code → names from the root down to it
 
 	data map[string]any
@@ -139,15 +215,93 @@ func (s *hotspotState) Advance() (any, bool) {
 	return p, true
 }
 
-func (s *hotspotState) Close() {}
+func (s *hotspotState) Close() {
+	if s.cat != nil {
+		s.h.releaseCategory(s.cat)
+		s.cat = nil
+	}
+}
 
-// level is one study area of a topic: its values, weights and result.
-type level struct {
-	key      string // grids, children, hex
-	x        []float64
-	w        *geo.Weights
-	res      geo.HotspotResult
-	minLocal int
+// analyse runs Gi* at one level with the floors, on counts or (per=) rates.
+func (s *hotspotState) analyse(lv *topicLevel, counts []float64) *levelResult {
+	return analyseLevel(lv, counts, s.per, s.h.cfg.Floors, s.h.cfg.DisableFDR)
+}
+
+// analyseLevel runs Gi* over lv's locations with the floors, on counts or (per=) rates.
+func analyseLevel(lv *topicLevel, counts []float64, per string, fl HotspotFloors, disableFDR bool) *levelResult {
+	r := &levelResult{lv: lv, counts: counts, x: counts, c: counts}
+	w := lv.w
+	if lv.noDenominator {
+		r.x, r.c = nil, nil
+		return r
+	}
+	if lv.keep != nil {
+		scale := RateScale(per)
+		r.x, r.c = make([]float64, len(lv.keep)), make([]float64, len(lv.keep))
+		for k, i := range lv.keep {
+			r.c[k] = counts[i]
+			r.x[k] = counts[i] / lv.den[k] * scale
+		}
+		w = lv.wk
+	}
+	r.res = geo.Hotspots(r.x, w, geo.HotspotOptions{DisableFDR: disableFDR, Counts: r.c,
+		MinLocal: float64(fl.minLocal(lv.key)), MinEvents: float64(fl.minEvents())})
+	return r
+}
+
+// weights are the weights the result was computed with.
+func (r *levelResult) weights() *geo.Weights {
+	if r.lv.keep != nil {
+		return r.lv.wk
+	}
+	return r.lv.w
+}
+
+// emergingLevel runs the emerging analysis over lv's locations (cube: one row per location
+// listed), on counts or (per=) rates. The result's rows are lv.keep's with per=; nil when no
+// location has the denominator.
+func emergingLevel(lv *topicLevel, cube *geo.Cube, per string, fl HotspotFloors, disableFDR bool) *geo.EmergingResult {
+	if lv.noDenominator {
+		return nil
+	}
+	opt := geo.EmergingOptions{DisableFDR: disableFDR,
+		MinSteps: fl.minSteps(), MinEvents: float64(fl.minEvents()), MinLocal: float64(fl.minLocal(lv.key))}
+	w := lv.w
+	if lv.keep != nil {
+		// Rates: the kept locations' series divided by their denominators; floors on the counts.
+		rc := geo.NewCube(len(lv.keep), cube.Steps)
+		opt.Counts = make([]float64, len(rc.Counts))
+		scale := RateScale(per)
+		for k, i := range lv.keep {
+			for t := 0; t < cube.Steps; t++ {
+				c := cube.At(i, t)
+				opt.Counts[k*cube.Steps+t] = c
+				rc.Counts[k*cube.Steps+t] = c / lv.den[k] * scale
+			}
+		}
+		cube, w = rc, lv.wk
+	}
+	em := geo.EmergingHotspots(cube, w, opt)
+	return &em
+}
+
+// sufficiency states r against the floors.
+func (s *hotspotState) sufficiency(r *levelResult) Sufficiency {
+	fl := s.h.cfg.Floors
+	su := sufficiencyOf(&r.res, fl.minEvents(), fl.minLocal(r.lv.key))
+	if r.lv.noDenominator {
+		for _, c := range r.counts {
+			su.Events += int64(c)
+		}
+		su.Reasons = append(su.Reasons, ReasonNoDenominator)
+	}
+	if s.per != "" {
+		su.Per = s.per
+		su.Excluded = i64p(r.lv.n - len(r.lv.keep))
+	}
+	su.finish(adviceCtx{live: true, longest: s.spec.Name == "30d", shortest: s.spec.Name == "1h",
+		coarser: r.lv.key != "children" && len(s.children) > 0, per: s.per != ""})
+	return su
 }
 
 func (s *hotspotState) compute(now time.Time) map[string]any {
@@ -155,6 +309,10 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 	fl := h.cfg.Floors
 	h.mu.Lock()
 	lw, hw := h.leafWin[s.spec.Name], h.hexWin[s.spec.Name]
+	seeded := h.seeded
+	if s.cat != nil {
+		lw, hw, seeded = s.cat.leaf, s.cat.hex, s.cat.seeded
+	}
 	lw.Advance(now)
 	hw.Advance(now)
 	from, to := lw.Range()
@@ -173,7 +331,6 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 	for i, hi := range s.hex {
 		hx[i] = float64(ht[hi])
 	}
-	seeded := h.seeded
 	var cube *geo.Cube
 	if s.patterns == nil || now.Sub(s.lastEmerging) >= h.cfg.EmergingEvery {
 		cube = lw.CubeOf(s.leaves)
@@ -181,17 +338,7 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 	}
 	h.mu.Unlock()
 	if cube != nil {
-		em := geo.EmergingHotspots(cube, s.leafW, geo.EmergingOptions{DisableFDR: h.cfg.DisableFDR,
-			MinSteps: fl.minSteps(), MinEvents: float64(fl.minEvents()), MinLocal: float64(fl.minLocal("grids"))})
-		s.patterns = make([]string, len(s.leaves))
-		for i, p := range em.Patterns {
-			s.patterns[i] = p.String()
-		}
-		s.emSuff = Sufficiency{Reasons: []string{}, Advice: []string{}, Events: int64(em.Events + 0.5),
-			EventsNeeded: int64(fl.minEvents()), MinLocal: int64(fl.minLocal("grids")), SetBack: int64(em.Sparse)}
-		s.emSuff.addEmerging(&em, cube.Steps)
-		s.emSuff.finish(adviceCtx{live: true, longest: s.spec.Name == "30d", shortest: s.spec.Name == "1h",
-			coarser: len(s.children) > 0, emergingLevel: true})
+		s.emerging(cube)
 	}
 
 	out := map[string]any{
@@ -203,58 +350,26 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		"hex_res": int64(h.cfg.HexRes),
 		"seeded":  seeded,
 	}
-	suff := map[string]any{"emerging": s.emSuff.asMap()}
-	run := func(key string, x []float64, w *geo.Weights) *level {
-		lv := &level{key: key, x: x, w: w, minLocal: fl.minLocal(key)}
-		lv.res = geo.Hotspots(x, w, geo.HotspotOptions{DisableFDR: h.cfg.DisableFDR,
-			MinLocal: float64(lv.minLocal), MinEvents: float64(fl.minEvents())})
-		su := sufficiencyOf(&lv.res, fl.minEvents(), lv.minLocal)
-		su.finish(adviceCtx{live: true, longest: s.spec.Name == "30d", shortest: s.spec.Name == "1h",
-			coarser: key != "children" && len(s.children) > 0})
-		suff[key] = su.asMap()
-		return lv
+	if s.cat != nil {
+		out["category"] = s.cat.cat
 	}
-	grids := run("grids", gx, s.leafW)
-	var children, hexes *level
-	if len(s.children) > 0 {
-		children = run("children", cx, s.childW)
+	if s.per != "" {
+		out["per"] = s.per
+		out["per_scale"] = RateScale(s.per)
+	}
+	suff := map[string]any{"emerging": s.emSuff.asMap()}
+	grids := s.analyse(s.grids, gx)
+	suff["grids"] = s.sufficiency(grids).asMap()
+	var children, hexes *levelResult
+	if s.kids != nil {
+		children = s.analyse(s.kids, cx)
+		suff["children"] = s.sufficiency(children).asMap()
 	}
 	if len(s.hex) > 0 {
-		hexes = run("hex", hx, s.hexW)
+		hexes = s.analyse(s.hexes, hx)
+		suff["hex"] = s.sufficiency(hexes).asMap()
 		if fl.HexMinLocal > 0 {
 			out["hex_min_local"] = int64(fl.HexMinLocal)
-		}
-	}
-	bin := func(lv *level, i int) int64 {
-		if lv == nil || i < 0 {
-			return 0
-		}
-		return int64(lv.res.Results[i].Bin)
-	}
-	emit := func(lv *level, name func(i int) string, all bool, pattern []string, path func(i int) []string, footprint func(i int) map[string]any) {
-		cells := make(map[string]any, len(lv.x))
-		for i, r := range lv.res.Results {
-			if !all && lv.x[i] == 0 && r.Bin == 0 {
-				continue
-			}
-			c := map[string]any{"count": int64(lv.x[i]), "z": round(r.Z, 3), "p": round(r.P, 4), "bin": int64(r.Bin)}
-			if pattern != nil {
-				c["pattern"] = pattern[i]
-			}
-			if r.Bin != 0 {
-				why := whyOf(lv.res.LocalOf(i, lv.x, lv.w, nil), r).asMap()
-				why["path"] = path(i)
-				if fp := footprint(i); len(fp) > 0 {
-					why["footprint"] = fp
-				}
-				c["why"] = why
-			}
-			cells[name(i)] = c
-		}
-		out[lv.key] = cells
-		out[lv.key+"_degenerate"] = lv.res.Degenerate
-		if lv.minLocal > 0 {
-			out[lv.key+"_sparse"] = int64(lv.res.Sparse)
 		}
 	}
 	gridCode := func(i int) string { return h.leaves[s.leaves[i]].Code }
@@ -263,16 +378,16 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 	hexBins := func(idx []int) map[string]any {
 		bins := map[string]any{}
 		for _, k := range idx {
-			if b := bin(hexes, k); b != 0 {
+			if b := hexes.bin(k); b != 0 {
 				bins[hexCode(k)] = b
 			}
 		}
 		return map[string]any{"cells": int64(len(idx)), "bins": bins}
 	}
-	emit(grids, gridCode, true, s.patterns, func(i int) []string { return s.path(gridCode(i)) }, func(i int) map[string]any {
+	s.emit(out, grids, gridCode, true, s.patterns, func(i int) []string { return s.path(gridCode(i)) }, func(i int) map[string]any {
 		fp := map[string]any{}
 		if c := s.gridChild[i]; c >= 0 && children != nil && childCode(c) != gridCode(i) {
-			fp["child"] = map[string]any{"code": childCode(c), "bin": bin(children, c)}
+			fp["child"] = map[string]any{"code": childCode(c), "bin": children.bin(c)}
 		}
 		if hexes != nil && len(s.gridHex[i]) > 0 {
 			fp["hex"] = hexBins(s.gridHex[i])
@@ -280,12 +395,12 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		return fp
 	})
 	if children != nil {
-		emit(children, childCode, true, nil, func(i int) []string { return s.path(childCode(i)) }, func(i int) map[string]any {
+		s.emit(out, children, childCode, true, nil, func(i int) []string { return s.path(childCode(i)) }, func(i int) map[string]any {
 			fp := map[string]any{}
 			gb := map[string]any{}
 			var cellsIn []int
 			for _, g := range s.childGrids[i] {
-				if b := bin(grids, g); b != 0 {
+				if b := grids.bin(g); b != 0 {
 					gb[gridCode(g)] = b
 				}
 				cellsIn = append(cellsIn, s.gridHex[g]...)
@@ -300,7 +415,7 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		})
 	}
 	if hexes != nil {
-		emit(hexes, hexCode, false, nil, func(i int) []string {
+		s.emit(out, hexes, hexCode, false, nil, func(i int) []string {
 			if g := s.hexGrid[i]; g >= 0 {
 				return s.path(gridCode(g))
 			}
@@ -311,15 +426,94 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 			if g < 0 {
 				return fp
 			}
-			fp["grid"] = map[string]any{"code": gridCode(g), "bin": bin(grids, g)}
+			fp["grid"] = map[string]any{"code": gridCode(g), "bin": grids.bin(g)}
 			if c := s.gridChild[g]; c >= 0 && children != nil && childCode(c) != gridCode(g) {
-				fp["child"] = map[string]any{"code": childCode(c), "bin": bin(children, c)}
+				fp["child"] = map[string]any{"code": childCode(c), "bin": children.bin(c)}
 			}
 			return fp
 		})
 	}
 	out["sufficiency"] = suff
 	return out
+}
+
+// emerging reclassifies the grids over the window's buckets (counts, or rates with per=).
+func (s *hotspotState) emerging(cube *geo.Cube) {
+	fl, lv := s.h.cfg.Floors, s.grids
+	s.patterns = make([]string, len(s.leaves))
+	for i := range s.patterns {
+		s.patterns[i] = geo.InsufficientData.String()
+	}
+	em := emergingLevel(lv, cube, s.per, fl, s.h.cfg.DisableFDR)
+	su := Sufficiency{Reasons: []string{}, Advice: []string{}, EventsNeeded: int64(fl.minEvents()), MinLocal: int64(fl.minLocal("grids"))}
+	if em == nil {
+		su.Reasons = append(su.Reasons, ReasonNoDenominator)
+	} else {
+		for k, p := range em.Patterns {
+			i := k
+			if lv.keep != nil {
+				i = lv.keep[k]
+			}
+			s.patterns[i] = p.String()
+		}
+		su.Events, su.SetBack = int64(em.Events+0.5), int64(em.Sparse)
+		su.addEmerging(em, cube.Steps)
+	}
+	if s.per != "" {
+		su.Per = s.per
+		su.Excluded = i64p(lv.n - len(lv.keep))
+	}
+	su.finish(adviceCtx{live: true, longest: s.spec.Name == "30d", shortest: s.spec.Name == "1h",
+		coarser: len(s.children) > 0, per: s.per != "", emergingLevel: true})
+	s.emSuff = su
+}
+
+// emit writes one level's locations into out[key]: count (and rate), z, p, bin, the pattern,
+// and for significant ones the explanation; locations left out (no denominator) are listed
+// with "excluded".
+func (s *hotspotState) emit(out map[string]any, r *levelResult, name func(i int) string, all bool, pattern []string,
+	path func(i int) []string, footprint func(i int) map[string]any) {
+	lv := r.lv
+	cells := make(map[string]any, lv.n)
+	for i := 0; i < lv.n; i++ {
+		k := r.index(i)
+		if r.x == nil {
+			k = -1
+		}
+		var g geo.GiResult
+		if k >= 0 {
+			g = r.res.Results[k]
+		}
+		if !all && r.counts[i] == 0 && g.Bin == 0 {
+			continue
+		}
+		c := map[string]any{"count": int64(r.counts[i]), "z": round(g.Z, 3), "p": round(g.P, 4), "bin": int64(g.Bin)}
+		if k < 0 {
+			c["p"] = 1.0
+			if s.per != "" {
+				c["excluded"] = ReasonNoDenominator
+			}
+		} else if s.per != "" {
+			c["rate"] = round(r.x[k], 4)
+		}
+		if pattern != nil && pattern[i] != "" {
+			c["pattern"] = pattern[i]
+		}
+		if g.Bin != 0 {
+			why := whyOf(r.res.LocalOf(k, r.x, r.weights(), r.c), g).asMap()
+			why["path"] = path(i)
+			if fp := footprint(i); len(fp) > 0 {
+				why["footprint"] = fp
+			}
+			c["why"] = why
+		}
+		cells[name(i)] = c
+	}
+	out[lv.key] = cells
+	out[lv.key+"_degenerate"] = r.res.Degenerate
+	if s.h.cfg.Floors.minLocal(lv.key) > 0 {
+		out[lv.key+"_sparse"] = int64(r.res.Sparse)
+	}
 }
 
 // path returns the names of the regions from the root down to code (kept per topic).

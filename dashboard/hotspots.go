@@ -49,6 +49,10 @@ type Hotspots struct {
 	leafWin  map[string]*geo.LiveWindow
 	hexWin   map[string]*geo.LiveWindow
 	seeded   bool
+	cats     map[string][]*catWindow // category windows open for filtered topics, by category
+	// st and seedCtx are the history store and context of Seed, kept to seed category windows.
+	st      store.Store
+	seedCtx context.Context
 }
 
 // NewHotspots prepares empty windows for tree.
@@ -117,24 +121,32 @@ func hexCover(g orb.Geometry, res int) []uint64 {
 func (h *Hotspots) Observe(items []update.Item) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	var now time.Time
+	if len(h.cats) > 0 {
+		now = h.clk.Now()
+	}
 	for i := range items {
 		it := &items[i]
 		if !it.New {
 			continue // only the report that opened a case counts
 		}
+		li := -1
 		if n := len(it.Region); n > 0 {
-			if li, ok := h.leafIdx[it.Region[n-1]]; ok {
+			if l, ok := h.leafIdx[it.Region[n-1]]; ok {
+				li = l
 				for _, w := range h.leafWin {
 					w.Add(li, it.At)
 				}
 			}
 		}
-		if it.Point != nil {
-			if hi, ok := h.hexIdx[geo.HexCell(orb.Point{it.Point[0], it.Point[1]}, h.cfg.HexRes)]; ok {
-				for _, w := range h.hexWin {
-					w.Add(hi, it.At)
-				}
+		hi := h.hexOf(it.Point)
+		if hi >= 0 {
+			for _, w := range h.hexWin {
+				w.Add(hi, it.At)
 			}
+		}
+		if len(h.cats) > 0 {
+			h.observeCategory(it, li, hi, now)
 		}
 	}
 }
@@ -165,6 +177,14 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 	}
 	h.mu.Lock()
 	h.seeded = true
+	h.st, h.seedCtx = st, ctx
+	for _, ws := range h.cats {
+		for _, cw := range ws {
+			if !cw.seeded && cw.live != nil {
+				go h.seedCategory(ctx, st, cw)
+			}
+		}
+	}
 	h.mu.Unlock()
 	return nil
 }

@@ -26,6 +26,9 @@ type HotspotQuery struct {
 	// Floors are the data-sufficiency rules (zero fields: the defaults, HotspotFloors.Resolve);
 	// the server passes the live topics' ones.
 	Floors HotspotFloors
+	// Per names a denominator (a region property, e.g. population): the analysis runs on
+	// count ÷ denominator × RateScale(Per); locations without it are left out. "": counts.
+	Per string
 }
 
 // HotspotCell is one location's result.
@@ -42,6 +45,11 @@ type HotspotCell struct {
 	TrendP  float64 `json:"trend_p,omitempty"`
 	// Why explains a significant location (bin ≠ 0); absent otherwise.
 	Why *HotspotWhy `json:"why,omitempty"`
+	// With per=: the rate analysed (count per RateScale of the denominator), or why the
+	// location was left out ("no_denominator": z 0, p and q 1, bin 0, no pattern).
+	Rate        *float64 `json:"rate,omitempty"`
+	Denominator float64  `json:"denominator,omitempty"`
+	Excluded    string   `json:"excluded,omitempty"`
 }
 
 // HotspotReply answers a HotspotQuery.
@@ -54,6 +62,9 @@ type HotspotReply struct {
 	Weights    string      `json:"weights"`
 	Steps      []time.Time `json:"steps,omitempty"`
 	Degenerate string      `json:"degenerate,omitempty"`
+	// With per=: the denominator and the rate's scale (10,000 for population and households).
+	Per      string  `json:"per,omitempty"`
+	PerScale float64 `json:"per_scale,omitempty"`
 	// Sufficiency: whether the period held enough data for the statistics, by the floors
 	// (with step: for the emerging classes too), and what is missing.
 	Sufficiency Sufficiency   `json:"sufficiency"`
@@ -85,6 +96,9 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	}
 	var locs []*geo.Region
 	level := 0
+	if q.Per != "" && !geo.DenominatorName.MatchString(q.Per) {
+		return HotspotReply{}, errs.E(errs.Invalid, "per", "per=%q: a denominator is named by lower-case letters, digits and _", q.Per)
+	}
 	switch q.Level {
 	case "", "grid":
 		q.Level = "grid"
@@ -143,11 +157,19 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 		return HotspotReply{}, err
 	}
 	fl := q.Floors.Resolve()
-	minLocal := fl.minLocal(q.Level)
-	res := geo.Hotspots(x, w, geo.HotspotOptions{DisableFDR: q.DisableFDR, MinLocal: float64(minLocal), MinEvents: float64(fl.minEvents())})
-	rep := HotspotReply{Region: r.Code, Level: q.Level, From: q.From, To: q.To, FDR: res.FDR,
-		Weights: "queen contiguity", Degenerate: res.Degenerate, Cells: make([]HotspotCell, len(locs))}
-	rep.Sufficiency = sufficiencyOf(&res, fl.minEvents(), minLocal)
+	lv := newTopicLevel(q.Level, locs, w, q.Per)
+	an := analyseLevel(lv, x, q.Per, fl, q.DisableFDR)
+	rep := HotspotReply{Region: r.Code, Level: q.Level, From: q.From, To: q.To, FDR: !q.DisableFDR,
+		Weights: "queen contiguity", Degenerate: an.res.Degenerate, Cells: make([]HotspotCell, len(locs))}
+	rep.Sufficiency = sufficiencyOf(&an.res, fl.minEvents(), fl.minLocal(q.Level))
+	if q.Per != "" {
+		rep.Per, rep.PerScale = q.Per, RateScale(q.Per)
+		rep.Sufficiency.Per, rep.Sufficiency.Excluded = q.Per, i64p(len(locs)-len(lv.keep))
+		if lv.noDenominator {
+			rep.Sufficiency.Events = int64(sum(x))
+			rep.Sufficiency.Reasons = append(rep.Sufficiency.Reasons, ReasonNoDenominator)
+		}
+	}
 	// The footprint: the same period at the other level (grids ↔ child regions), unless the
 	// children are the grids.
 	other, err := periodOtherLevel(ctx, st, tree, r, q, fl)
@@ -156,17 +178,35 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	}
 	names := map[string][]string{}
 	for i, l := range locs {
-		g := res.Results[i]
-		rep.Cells[i] = HotspotCell{Code: l.Code, Name: l.Name, Count: int64(x[i]), Z: round(g.Z, 4), P: round(g.P, 5), Q: round(g.Q, 5), Bin: g.Bin}
+		c := HotspotCell{Code: l.Code, Name: l.Name, Count: int64(x[i]), P: 1, Q: 1}
+		k := an.index(i)
+		if an.x == nil {
+			k = -1
+		}
+		if k < 0 {
+			if q.Per != "" {
+				c.Excluded = ReasonNoDenominator
+			}
+			rep.Cells[i] = c
+			continue
+		}
+		g := an.res.Results[k]
+		c.Z, c.P, c.Q, c.Bin = round(g.Z, 4), round(g.P, 5), round(g.Q, 5), g.Bin
+		if q.Per != "" {
+			rate := round(an.x[k], 4)
+			c.Rate, c.Denominator = &rate, lv.den[k]
+		}
 		if g.Bin != 0 {
-			why := whyOf(res.LocalOf(i, x, w, nil), g)
+			why := whyOf(an.res.LocalOf(k, an.x, an.weights(), an.c), g)
 			why.Path = pathNames(tree, l.Code, names)
 			why.Footprint = other.footprint(l)
-			rep.Cells[i].Why = &why
+			c.Why = &why
 		}
+		rep.Cells[i] = c
 	}
+	advice := adviceCtx{coarser: q.Level == "grid" && !childrenAreLeaves(r), per: q.Per != ""}
 	if !q.Emerging {
-		rep.Sufficiency.finish(adviceCtx{coarser: q.Level == "grid" && !childrenAreLeaves(r)})
+		rep.Sufficiency.finish(advice)
 		return rep, nil
 	}
 	for _, p := range starts {
@@ -196,19 +236,26 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	if err := ctx.Err(); err != nil {
 		return HotspotReply{}, err
 	}
-	em := geo.EmergingHotspots(cube, w, geo.EmergingOptions{DisableFDR: q.DisableFDR,
-		MinSteps: fl.minSteps(), MinEvents: float64(fl.minEvents()), MinLocal: float64(minLocal)})
+	em := emergingLevel(lv, cube, q.Per, fl, q.DisableFDR)
 	for i := range rep.Cells {
-		rep.Cells[i].Pattern = em.Patterns[i].String()
+		rep.Cells[i].Pattern = geo.InsufficientData.String()
+		k := an.index(i)
+		if em == nil || k < 0 {
+			continue
+		}
+		rep.Cells[i].Pattern = em.Patterns[k].String()
 		if !em.Insufficient {
-			rep.Cells[i].TrendZ = round(em.Trends[i].Z, 4)
-			rep.Cells[i].TrendP = round(em.Trends[i].P, 5)
+			rep.Cells[i].TrendZ = round(em.Trends[k].Z, 4)
+			rep.Cells[i].TrendP = round(em.Trends[k].P, 5)
 		}
 	}
-	rep.Sufficiency.addEmerging(&em, len(starts))
-	rep.Sufficiency.finish(adviceCtx{coarser: q.Level == "grid" && !childrenAreLeaves(r), emergingLevel: true})
-	if em.Degenerate != "" {
-		rep.Degenerate = em.Degenerate
+	if em != nil {
+		rep.Sufficiency.addEmerging(em, len(starts))
+		if em.Degenerate != "" {
+			rep.Degenerate = em.Degenerate
+		}
 	}
+	advice.emergingLevel = true
+	rep.Sufficiency.finish(advice)
 	return rep, nil
 }

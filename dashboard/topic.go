@@ -3,18 +3,26 @@
 package dashboard
 
 import (
+	"net/url"
 	"strings"
 
 	"zhili/errs"
 )
 
-// Topic is a parsed topic name: <kind>:<region>[:<window>].
+// Topic is a parsed topic name: <kind>:<region>[:<window>[:<key>=<value>...]].
 type Topic struct {
 	Name   string // the full name as subscribed
 	Kind   string // overview, cases, hotspots, whistles, ...
 	Region string // region code or "root"
 	Window string // 1h 24h 7d 30d today, or "" when the kind has none
+	// Options are the key=value segments after the window (values percent-decoded), for the
+	// kinds that take them (TopicOptions); nil when none.
+	Options map[string]string
 }
+
+// TopicOptions lists the options each kind takes after its window: hotspots:<region>:<window>
+// takes cat=<category> and per=<denominator> (docs/LIVE.md).
+var TopicOptions = map[string][]string{"hotspots": {"cat", "per"}}
 
 // Windows are the topic windows of the contract.
 var Windows = map[string]bool{"1h": true, "24h": true, "7d": true, "30d": true, "today": true}
@@ -25,15 +33,37 @@ func ParseTopic(name string) (Topic, error) {
 		return Topic{}, errs.E(errs.Invalid, "topic", "topic must be 1-200 characters")
 	}
 	parts := strings.Split(name, ":")
-	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+	if len(parts) < 2 || len(parts) > 3 && len(TopicOptions[parts[0]]) == 0 || parts[0] == "" || parts[1] == "" {
 		return Topic{}, errs.E(errs.Invalid, "topic", "topic must be <kind>:<region>[:<window>]")
 	}
 	t := Topic{Name: name, Kind: parts[0], Region: parts[1]}
-	if len(parts) == 3 {
+	if len(parts) >= 3 {
 		if !Windows[parts[2]] {
 			return Topic{}, errs.E(errs.Invalid, "topic.window", "unknown window %q (1h, 24h, 7d, 30d, today)", parts[2])
 		}
 		t.Window = parts[2]
+	}
+	for _, seg := range parts[min(len(parts), 3):] {
+		k, raw, ok := strings.Cut(seg, "=")
+		known := false
+		for _, o := range TopicOptions[t.Kind] {
+			known = known || o == k
+		}
+		if !ok || !known {
+			return Topic{}, errs.E(errs.Invalid, "topic.option", "%q: %s topics take the options %s as key=value after the window",
+				seg, t.Kind, strings.Join(TopicOptions[t.Kind], ", "))
+		}
+		v, err := url.PathUnescape(raw)
+		if err != nil || v == "" {
+			return Topic{}, errs.E(errs.Invalid, "topic.option", "%q: empty or badly escaped value", seg)
+		}
+		if _, dup := t.Options[k]; dup {
+			return Topic{}, errs.E(errs.Invalid, "topic.option", "option %q given twice", k)
+		}
+		if t.Options == nil {
+			t.Options = map[string]string{}
+		}
+		t.Options[k] = v
 	}
 	return t, nil
 }

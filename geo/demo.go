@@ -2,6 +2,7 @@ package geo
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 
 	"github.com/paulmach/orb"
@@ -9,7 +10,8 @@ import (
 
 // DemoTree returns the small built-in demo county used until an operator supplies region files:
 // 浉河区 (Shihe District of Xinyang, code 411502) as 6 townships and 24 village/community grids.
-// The outline is a jittered lattice, so children tile their parents exactly. WGS-84.
+// The outline is a jittered lattice, so children tile their parents exactly. WGS-84. Each grid
+// has a demo population and households (denominators; its parents take the sums).
 func DemoTree() *Tree {
 	const (
 		cols, rows   = 3, 2 // townships
@@ -51,8 +53,14 @@ func DemoTree() *Tree {
 		return orb.Polygon{r}
 	}
 	var regions []*Region
+	prng := rand.New(rand.NewPCG(411502, 7)) // denominators, apart from the outline's draws
 	add := func(code, name, parent, kind string, g orb.Polygon) {
-		regions = append(regions, &Region{Code: code, Name: name, Parent: parent, Kind: kind, Geometry: g, Bound: g.Bound()})
+		r := &Region{Code: code, Name: name, Parent: parent, Kind: kind, Geometry: g, Bound: g.Bound()}
+		if kind == "grid" {
+			pop := 10 * math.Round((12000+30000*prng.Float64())/10)
+			r.Denominators = map[string]float64{"population": pop, "households": math.Round(pop / (2.6 + 0.6*prng.Float64()))}
+		}
+		regions = append(regions, r)
 	}
 	add(countyCode, countyName, "", "county", ring(0, 0, nx-1, ny-1))
 	n := 0

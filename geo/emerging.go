@@ -189,6 +189,9 @@ type EmergingOptions struct {
 	// location and its neighbours, in the step and the k previous ones) holds at least MinLocal
 	// events, as HotspotOptions.MinLocal. 0: no floor.
 	MinLocal float64
+	// Counts, when set (the cube's layout), are the events behind the cube's values when these
+	// are rates: steps with data, MinEvents and MinLocal count them. nil: the cube's values.
+	Counts []float64
 }
 
 // EmergingResult holds the per-bin Gi* and per-location trend and class.
@@ -242,13 +245,20 @@ func EmergingHotspots(c *Cube, w *Weights, opt EmergingOptions) EmergingResult {
 		opt.MinSteps = 0
 	}
 	res := EmergingResult{MinSteps: opt.MinSteps, Patterns: make([]Pattern, c.Locs)}
-	for _, v := range c.Counts {
+	counts := c.Counts
+	if opt.Counts != nil {
+		if len(opt.Counts) != len(c.Counts) {
+			panic("geo: EmergingHotspots: counts and cube differ in length")
+		}
+		counts = opt.Counts
+	}
+	for _, v := range counts {
 		res.Events += v
 	}
 	first := -1
 	for t := 0; t < c.Steps; t++ {
 		for i := 0; i < c.Locs; i++ {
-			if c.Counts[i*c.Steps+t] != 0 {
+			if counts[i*c.Steps+t] != 0 {
 				res.StepsWithData++
 				if first < 0 {
 					first = t
@@ -268,9 +278,19 @@ func EmergingHotspots(c *Cube, w *Weights, opt EmergingOptions) EmergingResult {
 	}
 	if first > 0 && !opt.KeepLeadingEmpty {
 		res.FirstStep = first
-		trimmed := NewCube(c.Locs, c.Steps-first)
-		for i := 0; i < c.Locs; i++ {
-			copy(trimmed.Counts[i*trimmed.Steps:(i+1)*trimmed.Steps], c.Counts[i*c.Steps+first:(i+1)*c.Steps])
+		trim := func(v []float64) []float64 {
+			n := c.Steps - first
+			out := make([]float64, c.Locs*n)
+			for i := 0; i < c.Locs; i++ {
+				copy(out[i*n:(i+1)*n], v[i*c.Steps+first:(i+1)*c.Steps])
+			}
+			return out
+		}
+		trimmed := &Cube{Locs: c.Locs, Steps: c.Steps - first, Counts: trim(c.Counts)}
+		if opt.Counts != nil {
+			counts = trim(counts)
+		} else {
+			counts = trimmed.Counts
 		}
 		c = trimmed
 	}
@@ -290,7 +310,7 @@ func EmergingHotspots(c *Cube, w *Weights, opt EmergingOptions) EmergingResult {
 			}
 			var local float64
 			for k := st.Start[b]; k < st.Start[b+1]; k++ {
-				local += st.Value[k] * c.Counts[st.Index[k]]
+				local += st.Value[k] * counts[st.Index[k]]
 			}
 			if local < opt.MinLocal {
 				floored[b] = true

@@ -13,15 +13,19 @@ import (
 
 // Region is one node of the 王-shaped hierarchy (county → township → grid, any depth).
 type Region struct {
-	Code     string
-	Name     string
-	Parent   string
-	Level    int     // depth in the tree; the root is 0
-	Kind     string  // e.g. "county", "township", "grid" (informational)
-	Weight   float64 // optional density hint in [0,1] (property "weight"): towns dense, hills sparse
-	Geometry orb.Geometry
-	Bound    orb.Bound
-	Children []*Region
+	Code   string
+	Name   string
+	Parent string
+	Level  int     // depth in the tree; the root is 0
+	Kind   string  // e.g. "county", "township", "grid" (informational)
+	Weight float64 // optional density hint in [0,1] (property "weight"): towns dense, hills sparse
+	// Denominators are optional exposures for rates (property "denominators", an object of
+	// positive numbers such as {"population": 52000, "households": 17000, "road_km": 41.5};
+	// a number in property "population" is short for denominators.population). See Denominator.
+	Denominators map[string]float64
+	Geometry     orb.Geometry
+	Bound        orb.Bound
+	Children     []*Region
 }
 
 // Tree is a region tree with one root.
@@ -188,6 +192,9 @@ func (t *Tree) FeatureCollection(root string, depth int) (*geojson.FeatureCollec
 		f.Properties = geojson.Properties{"code": x.Code, "name": x.Name, "parent": x.Parent, "level": x.Level, "kind": x.Kind}
 		if x.Weight > 0 {
 			f.Properties["weight"] = x.Weight
+		}
+		if len(x.Denominators) > 0 {
+			f.Properties["denominators"] = x.Denominators
 		}
 		fc.Append(f)
 		for _, c := range x.Children {

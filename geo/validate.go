@@ -205,6 +205,7 @@ func CheckRegions(features []*geojson.Feature, opt CheckOptions) Report {
 		if w, ok := f.Properties["weight"].(float64); ok && w > 0 && w <= 1 {
 			r.Weight = w
 		}
+		r.Denominators = parseDenominators(f.Properties)
 		regions = append(regions, r)
 		index[r] = i
 	}

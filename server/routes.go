@@ -397,7 +397,8 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 		return err
 	}
 	q := dashboard.HotspotQuery{Region: p.region, From: p.from, To: p.to, Level: c.Query("level"), Category: p.category,
-		Types: p.types, DisableFDR: c.Query("fdr") == "false", Loc: s.cfg.Loc}
+		Types: p.types, DisableFDR: c.Query("fdr") == "false", Loc: s.cfg.Loc, Per: c.Query("per"),
+		Floors: s.d.Model.HotspotFloors()} // the live topics' data-sufficiency rules
 	if sv := c.Query("step"); sv != "" {
 		if q.Step, err = parseStep(sv); err != nil {
 			return err

@@ -70,6 +70,7 @@ type region struct {
 	code, name, parent, kind string
 	level                    int
 	weight                   float64
+	population, households   int64 // denominators: grids from their weight, parents the sum of their children
 	geom                     *geos.Geom
 }
 
@@ -156,6 +157,7 @@ func Generate(src []byte, w io.Writer) (Stats, error) {
 		}
 	}
 	assignWeights(regions)
+	assignPopulation(regions)
 	for _, r := range regions {
 		if !r.geom.IsValid() {
 			return st, fmt.Errorf("geogen: %s is invalid: %s", r.code, r.geom.IsValidReason())
@@ -186,6 +188,47 @@ func assignWeights(regions []*region) {
 	}
 	for _, r := range grids {
 		r.weight = math.Max(0.001, math.Round(1000*r.weight/maxW)/1000)
+	}
+}
+
+// cityPopulation is about Xinyang's resident population (demo figure).
+const cityPopulation = 6_200_000
+
+// assignPopulation gives every region demo denominators: a grid's population is its share of
+// the city's by density weight, varied by ±25 % (FNV-1a of its code: deterministic) and
+// rounded to tens; households are population over 2.6–3.2 persons; parents sum their children.
+// Cases in the demo feed follow the weights, so counts per person are level apart from the
+// simulated hot spots: the demo of rates (per=population).
+func assignPopulation(regions []*region) {
+	frac := func(code string, salt byte) float64 {
+		h := uint64(14695981039346656037)
+		for _, b := range []byte(code) {
+			h = (h ^ uint64(b)) * 1099511628211
+		}
+		h = (h ^ uint64(salt)) * 1099511628211
+		return float64(h>>11) / float64(1<<53)
+	}
+	var total float64
+	for _, r := range regions {
+		if r.kind == "grid" {
+			total += r.weight * (0.75 + 0.5*frac(r.code, 1))
+		}
+	}
+	byCode := map[string]*region{}
+	for _, r := range regions {
+		byCode[r.code] = r
+	}
+	for _, r := range regions {
+		if r.kind != "grid" {
+			continue
+		}
+		p := cityPopulation * r.weight * (0.75 + 0.5*frac(r.code, 1)) / total
+		r.population = max(10, 10*int64(math.Round(p/10)))
+		r.households = max(1, int64(math.Round(float64(r.population)/(2.6+0.6*frac(r.code, 2)))))
+		for up := byCode[r.parent]; up != nil; up = byCode[up.parent] {
+			up.population += r.population
+			up.households += r.households
+		}
 	}
 }
 
@@ -569,6 +612,9 @@ func writeGeoJSON(w io.Writer, regions []*region) error {
 		props := map[string]any{"code": r.code, "name": r.name, "parent": r.parent, "kind": r.kind, "level": r.level}
 		if r.weight > 0 {
 			props["weight"] = r.weight
+		}
+		if r.population > 0 {
+			props["denominators"] = map[string]int64{"population": r.population, "households": r.households}
 		}
 		pj, err := json.Marshal(props) // map keys are sorted: deterministic
 		if err != nil {
