@@ -37,20 +37,32 @@ type caseEv struct {
 	reason   string // close_reason on case.closed
 	deadline int64  // unix nanoseconds, 0 = none
 	by       uint64 // offset of the dispatch the event is counted against (noSkip: none)
+	sup      string // the id of the event this one supersedes ("" = none)
+	gone     bool   // superseded by another event of the case (mark): neither applied nor counted
+	counted  bool   // its counters are in the rollup
+	rep      *reportInfo
+}
+
+// reportInfo is what a case.reported says of its case.
+type reportInfo struct {
+	category, priority, source string
+	path                       []string // the located path; nil when unlocated
+	point                      *[2]float64
 }
 
 // caseState is one case (工单): its events sorted by event time, and what is derived from them.
 type caseState struct {
-	id       string
-	known    bool     // a case.reported has been applied
-	path     []string // region path used for counting: the located path, or [root] when unlocated
-	located  bool
-	category string
-	priority string
-	source   string
-	point    *[2]float64 // WGS-84
-	events   []caseEv
-	whistles []string // ids of the case's whistles
+	id        string
+	known     bool     // a case.reported has been applied
+	path      []string // region path used for counting: the located path, or [root] when unlocated
+	located   bool
+	category  string
+	priority  string
+	source    string
+	point     *[2]float64 // WGS-84
+	events    []caseEv
+	whistles  []string // ids of the case's whistles
+	corrected bool     // an event names one it supersedes
 
 	// derived by fold
 	status   Status
@@ -73,9 +85,81 @@ func (c *caseState) insert(e caseEv) {
 	c.events[i] = e
 }
 
+// mark sets which events are superseded (event.Superseded: another event of the case, of the
+// same type, names it) and tells whether that changed for any event.
+func (c *caseState) mark() bool {
+	if !c.corrected {
+		return false
+	}
+	byID := make(map[string]*caseEv, len(c.events))
+	for i := range c.events {
+		byID[c.events[i].id] = &c.events[i]
+	}
+	sup := map[string]bool{}
+	for i := range c.events {
+		if e := &c.events[i]; e.sup != "" && e.sup != e.id {
+			if x := byID[e.sup]; x != nil && x.typ == e.typ {
+				sup[x.id] = true
+			}
+		}
+	}
+	changed := false
+	for i := range c.events {
+		e := &c.events[i]
+		if gone := sup[e.id]; gone != e.gone {
+			e.gone, changed = gone, true
+		}
+	}
+	return changed
+}
+
+// report is the case's report in force: its first report to arrive, or the last correction of
+// it; nil before any report.
+func (c *caseState) report() *caseEv {
+	var first *caseEv
+	for i := range c.events {
+		if e := &c.events[i]; e.typ == event.CaseReported && (first == nil || e.off < first.off) {
+			first = e
+		}
+	}
+	for seen := 0; first != nil && first.gone && seen < len(c.events); seen++ {
+		var next *caseEv
+		for i := range c.events {
+			if e := &c.events[i]; e.typ == event.CaseReported && e.sup == first.id && (next == nil || e.off > next.off) {
+				next = e
+			}
+		}
+		if next == nil {
+			break
+		}
+		first = next
+	}
+	return first
+}
+
+// derive sets what the case's report says (category, priority, source, place) from its report
+// in force; a later report (not superseded) may raise the priority.
+func (c *caseState) derive(root string) {
+	r := c.report()
+	if r == nil {
+		return
+	}
+	c.category, c.priority, c.source, c.point = r.rep.category, r.rep.priority, r.rep.source, r.rep.point
+	if len(r.rep.path) > 0 {
+		c.path, c.located = r.rep.path, true
+	} else {
+		c.path, c.located = []string{root}, false
+	}
+	for i := range c.events {
+		if e := &c.events[i]; e.typ == event.CaseReported && !e.gone && e.off > r.off && e.rep.priority != "" && e.rep.priority != "normal" {
+			c.priority = e.rep.priority
+		}
+	}
+}
+
 // early tells a closing timed before the case's first report (c.reported, set by fold).
 func (c *caseState) early(e *caseEv) bool {
-	return e.typ == event.CaseClosed && c.reported != 0 && e.at < c.reported
+	return e.typ == event.CaseClosed && !e.gone && c.reported != 0 && e.at < c.reported
 }
 
 // heldUntil is the index of the event before which the early closings are applied: the first
@@ -84,6 +168,7 @@ func (c *caseState) heldUntil() int {
 	seen := false
 	for i := range c.events {
 		switch e := &c.events[i]; {
+		case e.gone:
 		case e.typ == event.CaseReported:
 			seen = true
 		case seen && e.typ == event.CaseReopened:
@@ -100,7 +185,7 @@ func (c *caseState) heldUntil() int {
 func (c *caseState) fold() {
 	c.status, c.dept, c.deadline, c.reported = "", "", 0, 0
 	for i := range c.events {
-		if c.events[i].typ == event.CaseReported {
+		if c.events[i].typ == event.CaseReported && !c.events[i].gone {
 			c.reported = c.events[i].at // the earliest: events are sorted
 			break
 		}
@@ -109,6 +194,9 @@ func (c *caseState) fold() {
 	for i, e := range c.events {
 		if held && i == until {
 			c.status, held = StatusClosed, false
+		}
+		if e.gone {
+			continue
 		}
 		if c.early(&e) {
 			held = true
@@ -206,25 +294,40 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	}
 	ev := caseEv{id: r.ID, at: r.At.UnixNano(), off: r.Offset, typ: r.Type, dept: r.Dept, sat: r.Satisfaction,
 		reason: r.CloseReason, by: noSkip}
+	if r.Type.IsCase() {
+		ev.sup = r.Supersedes
+	}
 	if r.Deadline != nil {
 		ev.deadline = r.Deadline.UnixNano()
 	}
-	becameKnown := false
-	if r.Type == event.CaseReported && !c.known {
-		c.known, becameKnown = true, true
-		c.category, c.priority, c.source = r.Category, r.Priority, r.Source
+	if r.Type == event.CaseReported {
+		ev.rep = &reportInfo{category: r.Category, priority: r.Priority, source: r.Source}
 		if len(r.RegionPath) > 0 {
-			c.path, c.located = r.RegionPath, true
-		} else {
-			c.path = []string{s.rootCode}
+			ev.rep.path = r.RegionPath
 		}
 		if r.HasPoint {
-			c.point = &[2]float64{r.Lon, r.Lat}
+			ev.rep.point = &[2]float64{r.Lon, r.Lat}
 		}
-	} else if r.Type == event.CaseReported && r.Priority != "" && r.Priority != "normal" {
-		c.priority = r.Priority // a later report may raise the priority
 	}
+	wasKnown := c.known
 	c.insert(ev)
+	c.corrected = c.corrected || ev.sup != ""
+	// A correction (or an event its correction came before) changes what is superseded: what
+	// the case counted is taken back, and counted again from its events in force.
+	changed := c.mark()
+	if changed && wasKnown {
+		s.withdraw(c)
+	}
+	becameKnown := false
+	if r.Type == event.CaseReported {
+		c.known, becameKnown = true, !wasKnown
+		c.derive(s.rootCode)
+		if changed {
+			for _, id := range c.whistles {
+				s.changedW[id] = true // their region or category may have changed
+			}
+		}
+	}
 	c.fold()
 	s.now = now
 	if r.WhistleID != "" {
@@ -246,12 +349,9 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 		}
 		// Count the events that waited for this report, and the report itself.
 		s.pending -= len(c.events) - 1
-		for i := range c.events {
-			s.countEvent(c, &c.events[i])
-		}
-		if !c.located {
-			s.add(c.path, c.category, s.day(c.reported), update.MUnlocated, 1)
-		}
+		s.countAll(c)
+	} else if changed {
+		s.countAll(c)
 	} else {
 		s.countEvent(c, c.find(ev.off))
 		switch ev.typ {
@@ -288,11 +388,51 @@ func (c *caseState) find(off uint64) *caseEv {
 }
 
 // countEvent adds the per-day counters of one event of a known case, and remembers the
-// dispatch it was counted against.
+// dispatch it was counted against. A superseded event counts nothing.
 func (s *state) countEvent(c *caseState, e *caseEv) {
+	if e.gone {
+		return
+	}
 	disp := c.dispatchOf(e)
 	s.count(c, e, disp, 1)
-	e.by = offOf(disp)
+	e.by, e.counted = offOf(disp), true
+}
+
+// countAll counts every event of a known case in force, and the case as unlocated when it is.
+func (s *state) countAll(c *caseState) {
+	for i := range c.events {
+		s.countEvent(c, &c.events[i])
+	}
+	if !c.located {
+		s.add(c.path, c.category, s.day(c.reported), update.MUnlocated, 1)
+	}
+}
+
+// withdraw takes back everything a known case counts (its events, unlocated, open, overdue,
+// new), with the place, category and times they were counted with; countAll and recontribute
+// count it again.
+func (s *state) withdraw(c *caseState) {
+	for i := range c.events {
+		if e := &c.events[i]; e.counted {
+			s.count(c, e, c.find(e.by), -1)
+			e.by, e.counted = noSkip, false
+		}
+	}
+	if !c.located {
+		s.add(c.path, c.category, s.day(c.reported), update.MUnlocated, -1)
+	}
+	if c.cOpen {
+		s.add(c.path, c.category, 0, update.MOpen, -1)
+		c.cOpen = false
+	}
+	if c.cOverdue {
+		s.add(c.path, c.category, 0, update.MOverdue, -1)
+		c.cOverdue = false
+	}
+	if c.cNewDay != 0 {
+		s.add(c.path, c.category, c.cNewDay, update.MNew, -1)
+		c.cNewDay = 0
+	}
 }
 
 func offOf(d *caseEv) uint64 {
@@ -312,7 +452,7 @@ func (c *caseState) dispatchOf(e *caseEv) *caseEv {
 	if c.early(e) {
 		var d *caseEv
 		for i := range c.events[:c.heldUntil()] {
-			if x := &c.events[i]; x.typ == event.CaseDispatched {
+			if x := &c.events[i]; x.typ == event.CaseDispatched && !x.gone {
 				d = x
 			}
 		}
@@ -334,7 +474,7 @@ func followsDispatch(typ event.Type) bool {
 func (s *state) recount(c *caseState) {
 	for i := range c.events {
 		e := &c.events[i]
-		if !followsDispatch(e.typ) {
+		if !followsDispatch(e.typ) || !e.counted {
 			continue
 		}
 		now := c.dispatchOf(e)
@@ -437,7 +577,7 @@ func (s *state) addCallback(path []string, cat string, d int32, satisfaction str
 // skip (noSkip: none), or nil.
 func lastDispatch(c *caseState, at int64, skip uint64) *caseEv {
 	for i := len(c.events) - 1; i >= 0; i-- {
-		if x := &c.events[i]; x.typ == event.CaseDispatched && x.at <= at && x.off != skip {
+		if x := &c.events[i]; x.typ == event.CaseDispatched && !x.gone && x.at <= at && x.off != skip {
 			return x
 		}
 	}

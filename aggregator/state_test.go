@@ -570,3 +570,73 @@ func TestCloseReasonCounters(t *testing.T) {
 		t.Errorf("transferred then dispatched: status %s dept %s open %d, want open with d2", c.status, c.dept, get(s, "T1", 0, update.MOpen))
 	}
 }
+
+// Corrections: a case imported in a wrong zone (report in T1, category environment, its
+// dispatch and closing) and its three corrections (report in T2, cityorder, 13 hours later;
+// another department; a satisfied closing). In every arrival order the counters equal those of
+// the corrected events alone; the superseded ones count nothing.
+func TestCorrectionsReplaceInAnyArrivalOrder(t *testing.T) {
+	now := ts("2026-11-29T18:00:00+08:00")
+	deadline := ts("2026-11-27T10:00:00+08:00")
+	report := func(id, at, region, cat, sup string) rec {
+		return rec{id, "case.reported", at, func(r *store.Record) {
+			r.RegionPath, r.Category, r.Supersedes = []string{"R", region}, cat, sup
+		}}
+	}
+	evs := []rec{
+		report("r1", "2026-11-27T08:00:00+08:00", "T1", "environment", ""),
+		{"d1", "case.dispatched", "2026-11-27T08:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "X", &deadline }},
+		{"c1", "case.closed", "2026-11-27T12:00:00+08:00", func(r *store.Record) { r.Satisfaction = "unsatisfied" }},
+		report("r2", "2026-11-27T21:00:00+08:00", "T2", "cityorder", "r1"),
+		{"d2", "case.dispatched", "2026-11-27T21:10:00+08:00", func(r *store.Record) { r.Dept, r.Supersedes = "Y", "d1" }},
+		{"c2", "case.closed", "2026-11-28T01:00:00+08:00", func(r *store.Record) { r.Satisfaction, r.Supersedes = "satisfied", "c1" }},
+	}
+	run := func(rs []rec) (map[update.Key]int64, *state) {
+		s := newTestState()
+		applyAll(s, now, nil, rs...)
+		s.flush()
+		out := map[update.Key]int64{}
+		for k, v := range s.rollup {
+			if v != 0 {
+				out[k] = v
+			}
+		}
+		return out, s
+	}
+	want, ref := run(evs[3:])
+	if c := ref.cases["C1"]; c.category != "cityorder" || c.path[1] != "T2" || c.dept != "Y" || c.status != StatusClosed {
+		t.Fatalf("reference case %+v", c)
+	}
+	if want[update.Key{Region: update.DeptPrefix + "Y", Category: "cityorder", Day: day("2026-11-28T01:00:00+08:00"), Metric: update.MSatisfied}] != 1 {
+		t.Fatalf("reference counters %v", want)
+	}
+	var permute func(prefix, rest []int) int
+	permute = func(prefix, rest []int) int {
+		if len(rest) == 0 {
+			rs := make([]rec, len(prefix))
+			for i, k := range prefix {
+				rs[i] = evs[k]
+			}
+			got, s := run(rs)
+			if !maps.Equal(got, want) {
+				t.Fatalf("arrival order %v: counters differ from the corrected events'\n got %v\nwant %v", prefix, got, want)
+			}
+			if c := s.cases["C1"]; c.category != "cityorder" || c.path[1] != "T2" || c.dept != "Y" || c.status != StatusClosed || !c.located {
+				t.Fatalf("arrival order %v: case %+v", prefix, c)
+			}
+			return 1
+		}
+		n := 0
+		for i := range rest {
+			n += permute(append(slices.Clone(prefix), rest[i]), append(slices.Clone(rest[:i]), rest[i+1:]...))
+		}
+		return n
+	}
+	if n := permute(nil, []int{0, 1, 2, 3, 4, 5}); n != 720 {
+		t.Fatalf("%d orders tried", n)
+	}
+	// The uncorrected case alone differs (the check above has teeth).
+	if before, _ := run(evs[:3]); maps.Equal(before, want) {
+		t.Fatal("the wrong-zone events count like the corrected ones")
+	}
+}

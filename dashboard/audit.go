@@ -182,13 +182,18 @@ func caseFacts(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery
 					"the period holds more than %d cases under region %s: shorten the period or choose a smaller region", MaxAuditCases, q.Region)
 			}
 			evs := make([]event.Event, len(recs))
+			for i, r := range recs {
+				evs[i] = r.Event
+			}
+			// The case's place is its first report's, a superseded one left out.
+			sup := event.Superseded(evs)
 			var region []string
 			var report *store.Record
 			for i, r := range recs {
-				evs[i] = r.Event
-				if report == nil && r.Type == event.CaseReported {
+				if _, gone := sup[r.ID]; !gone && r.Type == event.CaseReported {
 					report = &recs[i]
 					region = r.RegionPath
+					break
 				}
 			}
 			f := governance.Facts(id, evs)

@@ -74,9 +74,9 @@ type CaseFacts struct {
 }
 
 // Facts reads a case's events (sorted or not, applied in ApplyOrder) into the facts the audits
-// count.
+// count. An event superseded by a correction is left out: the correction counts in its stead.
 func Facts(caseID string, evs []event.Event) CaseFacts {
-	evs, _ = ApplyOrder(evs)
+	evs, _ = ApplyOrder(event.Live(evs))
 	f := CaseFacts{ID: caseID}
 	for _, e := range evs {
 		switch e.Type {

@@ -56,6 +56,10 @@ type Step struct {
 	Legal       bool       `json:"legal"`
 	Reason      string     `json:"reason,omitempty"`       // why a step is flagged
 	CloseReason string     `json:"close_reason,omitempty"` // of a case.closed: "" = fixed
+	// Supersedes is the event this one corrects (it is applied in its stead); SupersededBy the
+	// correction of this one, which is then kept in the timeline but not applied (From = To).
+	Supersedes   string `json:"supersedes,omitempty"`
+	SupersededBy string `json:"superseded_by,omitempty"`
 }
 
 // CaseClock is a dispatch's deadline as it ran.
@@ -80,7 +84,7 @@ type Timeline struct {
 	Steps        []Step      `json:"steps"`
 	Clocks       []CaseClock `json:"clocks"`
 	// illegal_transition, returned, reopened, closed_unsatisfied, closed_then_reopened, overdue,
-	// closed_before_reported
+	// closed_before_reported, corrected (an event superseded by a correction)
 	Flags     []string    `json:"flags"`
 	Returns   int         `json:"returns"`
 	Reopens   int         `json:"reopens"`
@@ -157,10 +161,48 @@ func ApplyOrder(evs []event.Event) (ordered []event.Event, early []bool) {
 // transferred closings are counted apart (docs/GOVERNANCE.md).
 func closure(reason string) bool { return reason == "" || reason == event.CloseNotFixed }
 
+// withSuperseded puts the superseded events back among the ordered live ones, each before the
+// first later event; early is extended with false for them.
+func withSuperseded(ordered []event.Event, early []bool, all []event.Event, sup map[string]string) ([]event.Event, []bool) {
+	if len(sup) == 0 {
+		return ordered, early
+	}
+	gone := make([]event.Event, 0, len(sup))
+	for _, e := range all {
+		if _, ok := sup[e.ID]; ok {
+			gone = append(gone, e)
+		}
+	}
+	sort.SliceStable(gone, func(i, j int) bool { return gone[i].At.Before(gone[j].At) })
+	out := make([]event.Event, 0, len(ordered)+len(gone))
+	oe := make([]bool, 0, len(ordered)+len(gone))
+	g := 0
+	for i, e := range ordered {
+		for g < len(gone) && gone[g].At.Before(e.At) {
+			out, oe = append(out, gone[g]), append(oe, false)
+			g++
+		}
+		out, oe = append(out, e), append(oe, early[i])
+	}
+	for ; g < len(gone); g++ {
+		out, oe = append(out, gone[g]), append(oe, false)
+	}
+	return out, oe
+}
+
 // Fold reads a case's events (any order; applied in ApplyOrder) into its timeline at now.
-// Events are never dropped: an illegal transition is applied and flagged.
+// Events are never dropped: an illegal transition is applied and flagged; an event superseded
+// by a correction (event.Superseded) is kept as a step, not applied, and the correction is
+// applied in its stead.
 func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Time) Timeline {
-	evs, early := ApplyOrder(evs)
+	all := evs
+	sup := event.Superseded(evs)
+	evs, early := ApplyOrder(event.Live(evs))
+	evs, early = withSuperseded(evs, early, all, sup)
+	honoured := map[string]bool{}
+	for _, by := range sup {
+		honoured[by] = true
+	}
 	tl := Timeline{Steps: []Step{}, Clocks: []CaseClock{}, Flags: []string{}, Whistles: []WhistleTL{}, Evaluated: []Eval{}}
 	flag := func(f string) {
 		for _, x := range tl.Flags {
@@ -187,8 +229,17 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 	closedUnsatisfied := false
 	for i, e := range evs {
 		to, isCase := statusOf[e.Type]
+		if by, gone := sup[e.ID]; gone && isCase {
+			tl.Steps = append(tl.Steps, Step{ID: e.ID, Type: e.Type, At: e.At, Dept: e.Dept, From: cur, To: cur, Legal: true,
+				CloseReason: e.CloseReason, SupersededBy: by, Reason: "superseded by " + by + ": not applied"})
+			flag("corrected")
+			continue
+		}
 		if isCase {
 			st := Step{ID: e.ID, Type: e.Type, At: e.At, Dept: e.Dept, From: cur, To: to, Legal: true, CloseReason: e.CloseReason}
+			if honoured[e.ID] {
+				st.Supersedes = e.Supersedes
+			}
 			switch {
 			case e.Type == event.CaseReported && cur != "":
 				st.To = cur // a repeat report
@@ -264,7 +315,7 @@ func Fold(evs []event.Event, clocks Clocks, cal *calendar.Calendar, now time.Tim
 			flag("overdue")
 		}
 	}
-	for _, w := range WhistlesOf(nil, evs) {
+	for _, w := range WhistlesOf(nil, event.Live(evs)) {
 		wt := WhistleTL{ID: w.ID, Kind: w.Kind, Blown: w.Blown, Resolved: w.Resolved, Depts: map[string][]StageClock{}}
 		at := now
 		if !w.Resolved.IsZero() {

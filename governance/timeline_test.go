@@ -186,3 +186,55 @@ func TestFoldClosedBeforeReportedAndReasons(t *testing.T) {
 		t.Fatalf("dispatch after a transfer: %+v flags %v", s, tl.Flags)
 	}
 }
+
+// Corrections: a report imported in the wrong zone and its closing, each superseded (the
+// closing twice, the last moving it earlier). The timeline keeps every version, applies the
+// latest, and the facts the audits count are the latest versions'.
+func TestFoldAndFactsWithCorrections(t *testing.T) {
+	ev := func(id string, typ event.Type, when, sup string, mod func(*event.Event)) event.Event {
+		e := event.Event{ID: id, Type: typ, CaseID: "C1", At: at(when), Supersedes: sup}
+		if mod != nil {
+			mod(&e)
+		}
+		return e
+	}
+	evs := []event.Event{
+		ev("r", event.CaseReported, "2026-11-26 21:00", "", func(e *event.Event) { e.Category, e.CategoryText = "environment", "Noise" }),
+		ev("d", event.CaseDispatched, "2026-11-26 21:10", "", func(e *event.Event) { e.Dept = "A" }),
+		ev("c", event.CaseClosed, "2026-11-27 12:00", "", func(e *event.Event) { e.Satisfaction = "unsatisfied" }),
+		// The right zone: the report 13 hours later, the closing to a later then an earlier time.
+		ev("r2", event.CaseReported, "2026-11-27 10:00", "r", func(e *event.Event) { e.Category, e.CategoryText = "cityorder", "Street" }),
+		ev("d2", event.CaseDispatched, "2026-11-27 10:10", "d", func(e *event.Event) { e.Dept = "B" }),
+		ev("c2", event.CaseClosed, "2026-11-28 09:00", "c", func(e *event.Event) { e.Satisfaction = "unsatisfied" }),
+		ev("c3", event.CaseClosed, "2026-11-27 11:00", "c2", func(e *event.Event) { e.Satisfaction = "satisfied" }),
+	}
+	tl := Fold(evs, DefaultClocks(), calendar.Default(), at("2026-11-29 00:00"))
+	var steps []string
+	for _, s := range tl.Steps {
+		x := s.ID + ":" + string(s.To)
+		if s.SupersededBy != "" {
+			x += "(by " + s.SupersededBy + ")"
+		}
+		if s.Supersedes != "" {
+			x += "(for " + s.Supersedes + ")"
+		}
+		steps = append(steps, x)
+	}
+	want := "[r:(by r2) d:(by d2) r2:reported(for r) d2:dispatched(for d) c3:closed(for c2) c:closed(by c2) c2:closed(by c3)]"
+	if fmt.Sprint(steps) != want {
+		t.Errorf("steps %v\nwant  %s", steps, want)
+	}
+	if tl.Status != Closed || tl.CategoryText != "Street" || !slices.Contains(tl.Flags, "corrected") ||
+		slices.Contains(tl.Flags, "closed_unsatisfied") || slices.Contains(tl.Flags, "closed_before_reported") {
+		t.Errorf("timeline %s %q %v", tl.Status, tl.CategoryText, tl.Flags)
+	}
+	f := Facts("C1", evs)
+	if !f.Reported.Equal(at("2026-11-27 10:00")) || f.Category != "cityorder" || f.Dept != "B" || !f.Closed.Equal(at("2026-11-27 11:00")) ||
+		f.Satisfaction != "satisfied" || f.ClosedUnsatisfied || f.CategoryText != "Street" {
+		t.Errorf("facts %+v", f)
+	}
+	us := Rates([]CaseFacts{f}, func(f *CaseFacts) string { return f.Dept }, AuditConfig{})
+	if len(us) != 1 || us[0].Unit != "B" || us[0].CloseP50 != 3600 || us[0].Satisfaction.Num != 1 {
+		t.Errorf("rates %+v", us)
+	}
+}
