@@ -36,6 +36,7 @@ var Rules = []Rule{
 	{"GET", "/metrics", 0, true, "Prometheus metrics (counts only; bind it to the monitoring network)", false},
 	{"GET", "/openapi.yaml", 0, true, "the API description", false},
 	{"POST", "/api/v1/events", access.Of(access.Source), false, "send events, within the key's regions and types", false},
+	{"POST", "/api/v1/events/versions", access.Of(access.Source), false, "whether the key's own events are stored as a body would send them (corrections)", false},
 	{"GET", "/api/v1/regions", access.Readers, false, "the region tree (outlines) of the token's regions", false},
 	{"GET", "/api/v1/catalog", access.Readers, false, "the catalogue: names of categories and departments", false},
 	{"GET", "/api/v1/hexes", access.Of(access.Screen, access.Leader), false, "outlines of H3 cells (geometry only)", false},

@@ -69,20 +69,21 @@ func (s *Server) routes() {
 		"GET /healthz": func(c *fiber.Ctx) error {
 			return c.JSON(fiber.Map{"status": "ok", "version": s.cfg.Version})
 		},
-		"GET /readyz":                s.readyz,
-		"GET /metrics":               s.metrics,
-		"POST /api/v1/events":        s.ingest,
-		"GET /api/v1/regions":        s.regions,
-		"GET /api/v1/catalog":        s.catalogue,
-		"GET /api/v1/series":         s.series,
-		"GET /api/v1/counts":         s.counts,
-		"GET /api/v1/hotspots":       s.hotspots,
-		"GET /api/v1/hexes":          s.hexes,
-		"GET /api/v1/cases/:id":      s.caseTimeline,
-		"GET /api/v1/audit/rates":    s.auditRates,
-		"GET /api/v1/audit/whistles": s.auditWhistles,
-		"GET /api/v1/access-log":     s.accessLog,
-		"GET /ws":                    s.websocket(),
+		"GET /readyz":                  s.readyz,
+		"GET /metrics":                 s.metrics,
+		"POST /api/v1/events":          s.ingest,
+		"POST /api/v1/events/versions": s.versions,
+		"GET /api/v1/regions":          s.regions,
+		"GET /api/v1/catalog":          s.catalogue,
+		"GET /api/v1/series":           s.series,
+		"GET /api/v1/counts":           s.counts,
+		"GET /api/v1/hotspots":         s.hotspots,
+		"GET /api/v1/hexes":            s.hexes,
+		"GET /api/v1/cases/:id":        s.caseTimeline,
+		"GET /api/v1/audit/rates":      s.auditRates,
+		"GET /api/v1/audit/whistles":   s.auditWhistles,
+		"GET /api/v1/access-log":       s.accessLog,
+		"GET /ws":                      s.websocket(),
 		"GET /openapi.yaml": func(c *fiber.Ctx) error {
 			c.Set(fiber.HeaderContentType, "application/yaml; charset=utf-8")
 			return c.Send(openAPI)
@@ -178,6 +179,40 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 		return err
 	}
 	s.rejects.add(principal(c).Tenant, reply.Rejected)
+	return c.JSON(reply)
+}
+
+// versions tells a source, for each event of the body, whether the history store holds its id,
+// which version is in force and whether the body's content is that version's (ingest.Door.Versions).
+func (s *Server) versions(c *fiber.Ctx) error {
+	pol, _ := c.Locals(policyKey).(*ingest.Policy)
+	if pol == nil {
+		return errs.E(errs.Forbidden, "role", "not a source key")
+	}
+	body, release, err := s.ingestBody(c)
+	defer release()
+	if err != nil {
+		return err
+	}
+	reply, err := s.d.Door.Versions(c.UserContext(), c.Get(fiber.HeaderContentType), body, pol,
+		func(ctx context.Context, ids []string) (map[string][]event.Event, error) {
+			held, err := s.d.Store.Versions(ctx, ids)
+			if err != nil {
+				return nil, err
+			}
+			out := make(map[string][]event.Event, len(held))
+			for id, rs := range held {
+				evs := make([]event.Event, len(rs))
+				for i := range rs {
+					evs[i] = rs[i].Event
+				}
+				out[id] = evs
+			}
+			return out, nil
+		})
+	if err != nil {
+		return err
+	}
 	return c.JSON(reply)
 }
 
