@@ -145,8 +145,9 @@ func TestHotspotScreen(t *testing.T) {
 	if err := waitFor(ctx, `document.body && document.body.dataset.ready === "1"`, 30*time.Second); err != nil {
 		t.Fatalf("hotspot page did not become ready within 30 s: %v\nwindow.__zhili = %s", err, dump())
 	}
+	// The note is the no-variance one, or the data-sufficiency banner that says more.
 	quiet, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({hot: window.__zhili.hot, degenerate: window.__zhili.degenerate,
-	  note: !document.getElementById('hs-degenerate').hidden})`))
+	  note: !document.getElementById('hs-degenerate').hidden || !document.getElementById('hs-suff').hidden})`))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/url"
@@ -24,7 +25,10 @@ import (
 func TestHotspotTrust(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
+	start := time.Now()
+	lap := func(what string) { t.Logf("[%4.1f s] %s", time.Since(start).Seconds(), what) }
 	srv := startServer(t, buildBinary(t))
+	lap("server started")
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowserFor(t, guard, 3*time.Minute)
@@ -33,22 +37,57 @@ func TestHotspotTrust(t *testing.T) {
 		return string(st)
 	}
 
-	tr := regionTree(t, srv)
-	codes, nb := gridsWithNeighbours(t, srv)
-	// The cluster: a grid with the most neighbours (an inner grid), in a county.
+	// The region tree, read in the page (the kit's regionTree and touching: quicker there than
+	// decoding the GeoJSON here): names and parents, the county with the most grids, its
+	// grids' neighbours (shared vertices, as the server's queen contiguity) and, as the
+	// cluster's centre, the grid with the most of them.
+	pageURL := srv.base + "/screen/hotspots?token=" + url.QueryEscape(viewToken)
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&window=1h")); err != nil {
+		t.Fatal(err)
+	}
+	lap("page loaded")
+	type treeView struct {
+		Names    map[string][]any    `json:"names"`
+		Grids    []string            `json:"grids"`
+		County   string              `json:"county"`
+		InCounty []string            `json:"inCounty"`
+		NB       map[string][]string `json:"nb"`
+	}
+	tv := evalJSAsync[treeView](t, ctx, `(async () => {
+	  const r = await fetch('/api/v1/regions?root=root&depth=-1&token=`+url.QueryEscape(viewToken)+`');
+	  const M = window.Zhili.map, tree = M.regionTree(await r.json());
+	  const names = {}, per = {}, grids = [];
+	  const countyOf = (c) => { let x = tree.regions.get(c); while (x && x.level > 1) x = tree.regions.get(x.parent); return x ? x.code : ''; };
+	  for (const x of tree.regions.values()) {
+	    names[x.code] = [x.name, x.parent, x.level];
+	    if (!tree.kidsOf(x.code).length) { grids.push(x.code); per[countyOf(x.code)] = (per[countyOf(x.code)] || 0) + 1; }
+	  }
+	  grids.sort();
+	  const county = Object.keys(per).sort((a, b) => per[b] - per[a] || (a < b ? -1 : 1))[0];
+	  const inCounty = grids.filter((c) => countyOf(c) === county);
+	  const touch = M.touching(inCounty.map((c) => tree.regions.get(c)));
+	  const nb = {};
+	  for (const c of inCounty) nb[c] = Array.from(touch.get(c)).sort();
+	  return {names, grids, county, inCounty, nb};
+	})()`)
+	tr := tree{}
+	for c, v := range tv.Names {
+		var f regionFeature
+		f.Properties.Code = c
+		f.Properties.Name, _ = v[0].(string)
+		f.Properties.Parent, _ = v[1].(string)
+		lv, _ := v[2].(float64)
+		f.Properties.Level = int(lv)
+		tr[c] = f
+	}
+	codes, county, inCounty, nb := tv.Grids, tv.County, tv.InCounty, tv.NB
 	centre := ""
-	for _, c := range codes {
+	for _, c := range inCounty {
 		if centre == "" || len(nb[c]) > len(nb[centre]) {
 			centre = c
 		}
 	}
-	county := tr.ancestor(centre, 1)
-	var inCounty []string
-	for _, c := range codes {
-		if tr.ancestor(c, 1) == county {
-			inCounty = append(inCounty, c)
-		}
-	}
+	lap("region tree")
 	t.Logf("cluster at %s (%s, %d neighbours) in %s (%s, %d grids)", centre, tr[centre].Properties.Name, len(nb[centre]),
 		county, tr[county].Properties.Name, len(inCounty))
 
@@ -76,7 +115,6 @@ func TestHotspotTrust(t *testing.T) {
 	}
 	srv.ingest(t, batch.String(), n)
 	waitStored(t, srv, county, n)
-	pageURL := srv.base + "/screen/hotspots?token=" + url.QueryEscape(viewToken)
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&region="+county+"&window=7d&mode=emerging")); err != nil {
 		t.Fatal(err)
 	}
@@ -117,6 +155,7 @@ func TestHotspotTrust(t *testing.T) {
 		t.Errorf("legend %v lacks the 数据不足 entry counting the %d grids", sv.Legend, sv.Grids)
 	}
 	screenshot(t, ctx, "hotspots-trust-emerging-insufficient.png")
+	lap("emerging")
 
 	// 2. A month of history, back-dated (the ingest contract takes past times): about 90
 	// reports a day over the city, and a cluster around the centre grid growing over the last
@@ -177,6 +216,7 @@ func TestHotspotTrust(t *testing.T) {
 		t.Errorf("with a month of data: banner shown %v, %d cells in an emerging class (want the classes, no banner)", sv.Shown, sv.Classes)
 	}
 	screenshot(t, ctx, "hotspots-trust-emerging-enough.png")
+	lap("emerging")
 
 	// 3. Confidence bins: marks of at least 12 px, in the colours of the list and the legend.
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.querySelector('#hs-modes button[data-mode="gi"]').click(), true)`)); err != nil {
@@ -198,7 +238,16 @@ func TestHotspotTrust(t *testing.T) {
 	mv := evalJS[markView](t, ctx, `(() => { const z = window.__zhili; const top = z.hotGrids[0];
 	  const m = z.marks.find((x) => x.code === top);
 	  const c = document.getElementById('hs-map'); const k = c.width / c.clientWidth;
-	  const px = m ? Array.from(c.getContext('2d').getImageData(Math.round(m.x * k), Math.round(m.y * k), 1, 1).data) : [];
+	  // The mark's colour: the commonest of the pixels around its centre (a boundary or a leader
+	  // line may cross the centre itself).
+	  let px = [];
+	  if (m) {
+	    const r = Math.max(2, Math.round(Math.min(m.w, m.h) * k / 4));
+	    const d = c.getContext('2d').getImageData(Math.round(m.x * k) - r, Math.round(m.y * k) - r, 2 * r + 1, 2 * r + 1).data;
+	    const seen = new Map();
+	    for (let i = 0; i < d.length; i += 4) { const key = d[i] + ',' + d[i + 1] + ',' + d[i + 2]; seen.set(key, (seen.get(key) || 0) + 1); }
+	    px = [...seen].sort((a, b) => b[1] - a[1])[0][0].split(',').map(Number);
+	  }
 	  const rgb = (s) => getComputedStyle(s).backgroundColor;
 	  const row = document.querySelector('#hs-list li .cf i');
 	  return {min: z.minMark, marks: z.marks.length, hot: z.hotGrids.slice(0, 5), pixel: px, mark: m ? m.color : '',
@@ -208,7 +257,7 @@ func TestHotspotTrust(t *testing.T) {
 	if mv.Min < 12 {
 		t.Errorf("the smallest significant mark is %.1f px on the 1920×1080 stage; want at least 12", mv.Min)
 	}
-	if want := hexRGB(mv.TopColor); len(mv.Pixel) < 3 || !near(mv.Pixel[:3], want) || mv.Row != cssRGB(want) || !slices.Contains(mv.Legend, cssRGB(want)) {
+	if want := hexRGB(mv.TopColor); len(mv.Pixel) < 3 || !near(mv.Pixel, want) || mv.Row != cssRGB(want) || !slices.Contains(mv.Legend, cssRGB(want)) {
 		t.Errorf("the top hot spot's colour %s: map pixel %v, its list row %s, legend %v; want the same colour in all three", mv.TopColor, mv.Pixel, mv.Row, mv.Legend)
 	}
 
@@ -274,10 +323,11 @@ func TestHotspotTrust(t *testing.T) {
 			t.Errorf("explanation of %s: footprint %v, card %q, %d shapes drawn", top, wv.Why["footprint"], wv.Text, drawn)
 		}
 	}
-	if wv.Mark == nil || wv.Mark["w"].(float64) < 40 {
+	if wv.Mark == nil || max(wv.Mark["w"].(float64), wv.Mark["h"].(float64)) < 40 {
 		t.Errorf("zoomed onto %s, its mark is %v; want it drawn large", top, wv.Mark)
 	}
 	screenshot(t, ctx, "hotspots-trust-why.png")
+	lap("why")
 
 	// 5. Drill-down into the county (its row in the sub-region list): no two labels overlap,
 	// every significant township is coloured on the map. The pointer leaves the list first (a
@@ -328,6 +378,7 @@ func TestHotspotTrust(t *testing.T) {
 		t.Errorf("drill-down: smallest significant mark %.1f px", dv.MinMark)
 	}
 	screenshot(t, ctx, "hotspots-trust-drill.png")
+	lap("drill-down")
 
 	// 6. Kiosk: the top hot spots explained in turn, one card at a time, no control.
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&window=7d&kiosk=1&callout=2")); err != nil {
@@ -347,7 +398,18 @@ func TestHotspotTrust(t *testing.T) {
 		t.Errorf("kiosk: %v cards shown, %v buttons in them; want one card, no button", kv["cards"], kv["buttons"])
 	}
 	screenshot(t, ctx, "hotspots-trust-kiosk.png")
+	lap("kiosk")
 	guard.verify(t)
+}
+
+// evalJSAsync evaluates an expression whose value is a promise.
+func evalJSAsync[T any](t *testing.T, ctx context.Context, expr string) T {
+	t.Helper()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatalf("evaluate %s: %v", expr, err)
+	}
+	return v
 }
 
 // waitStored waits until the history store holds want reports under region (the live windows

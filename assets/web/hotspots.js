@@ -1250,13 +1250,23 @@
       const item = { id: 'callout', x: a[0], y: a[1], w: cw, h: ch, r: rad + 8, centre: false, leader: true, priority: 1 };
       const discs = state.marks.filter((x) => x.disc && x.code !== code).map((x) => [x.x - 10, x.y - 10, 20, 20]);
       // The place explained stays in sight: the card keeps clear of its outline's box.
+      // First the card tries to leave its neighbourhood in sight too.
       const own = [];
+      const around = [];
       const reg = shown.level !== 'hex' ? state.tree.regions.get(code) : null;
       if (reg) {
         const e = projExtent(reg.polys, proj.project);
         own.push([e.cx - e.w / 2, e.cy - e.h / 2, e.w, e.h]);
+        for (const c of neighboursOf(shown.level, code) || []) {
+          const n = state.tree.regions.get(c);
+          if (!n) continue;
+          const f = projExtent(n.polys, proj.project);
+          around.push([f.cx - f.w / 2, f.cy - f.h / 2, f.w, f.h]);
+        }
       } else if (m) own.push([m.x - m.w / 2, m.y - m.h / 2, m.w, m.h]);
-      for (const obs of [obstacles.concat(discs, own), obstacles.concat(own), obstacles, []]) {
+      // And the other significant cells.
+      for (const x of state.marks) if (!x.disc && x.code !== code) around.push([x.x - x.w / 2, x.y - x.h / 2, x.w, x.h]);
+      for (const obs of [obstacles.concat(discs, own, around), obstacles.concat(discs, own), obstacles.concat(own), obstacles, []]) {
         const lay = window.Zhili.map.layoutLabels([item], { bounds, obstacles: obs, pad: 4, ringStep: 48, rings: 5 });
         if (lay.placed.length) {
           box = lay.placed[0];
@@ -1383,9 +1393,9 @@
       b = window.Zhili.map.boundsOf(polys);
     }
     if (!b) return;
-    // Some room around it, and never closer than a tenth of the region shown.
+    // Room around it for the explanation card, and never closer than a 25th of the region shown.
     const rb = state.bounds;
-    const span = Math.max(b[2] - b[0], b[3] - b[1], rb ? Math.max(rb[2] - rb[0], rb[3] - rb[1]) / 10 : 0) * (shown.level === 'hex' ? 3 : 1.3);
+    const span = Math.max(b[2] - b[0], b[3] - b[1], rb ? Math.max(rb[2] - rb[0], rb[3] - rb[1]) / 25 : 0) * (shown.level === 'hex' ? 3 : 2);
     const cx = (b[0] + b[2]) / 2;
     const cy = (b[1] + b[3]) / 2;
     state.zoom = { code, bounds: [cx - span / 2, cy - span / 2, cx + span / 2, cy + span / 2] };
@@ -1691,7 +1701,8 @@
 
     const deg = $('hs-degenerate');
     const reason = degenerateOf(shown);
-    if (shown.data && reason) {
+    // Too little data says more (and what to do) than "no variance": one note, not two.
+    if (shown.data && reason && !(Z.sufficiency && Z.sufficiency.ok === false)) {
       setText(deg, t('degenerate')[degenerateKey(reason)] || t('degenerate_other') + ' · ' + reason);
       deg.hidden = false;
     } else deg.hidden = true;
