@@ -37,15 +37,13 @@ func TestHotspotTrust(t *testing.T) {
 		return string(st)
 	}
 
-	// The region tree, read in the page (the kit's regionTree and touching: quicker there than
-	// decoding the GeoJSON here): names and parents, the county with the most grids, its
-	// grids' neighbours (shared vertices, as the server's queen contiguity) and, as the
-	// cluster's centre, the grid with the most of them.
-	pageURL := srv.base + "/screen/hotspots?token=" + url.QueryEscape(viewToken)
-	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&window=1h")); err != nil {
+	// The region tree, read in the browser (quicker there than decoding the GeoJSON here, and
+	// from a bare page of the server: no screen drawing beside it): names and parents, the
+	// county with the most grids, its grids' neighbours (shared vertices, as the server's queen
+	// contiguity) and, as the cluster's centre, the grid with the most of them.
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/healthz")); err != nil {
 		t.Fatal(err)
 	}
-	lap("page loaded")
 	type treeView struct {
 		Names    map[string][]any    `json:"names"`
 		Grids    []string            `json:"grids"`
@@ -55,19 +53,36 @@ func TestHotspotTrust(t *testing.T) {
 	}
 	tv := evalJSAsync[treeView](t, ctx, `(async () => {
 	  const r = await fetch('/api/v1/regions?root=root&depth=-1&token=`+url.QueryEscape(viewToken)+`');
-	  const M = window.Zhili.map, tree = M.regionTree(await r.json());
-	  const names = {}, per = {}, grids = [];
-	  const countyOf = (c) => { let x = tree.regions.get(c); while (x && x.level > 1) x = tree.regions.get(x.parent); return x ? x.code : ''; };
-	  for (const x of tree.regions.values()) {
-	    names[x.code] = [x.name, x.parent, x.level];
-	    if (!tree.kidsOf(x.code).length) { grids.push(x.code); per[countyOf(x.code)] = (per[countyOf(x.code)] || 0) + 1; }
+	  const fc = await r.json();
+	  const names = {}, parents = new Set(), geom = {};
+	  for (const f of fc.features) {
+	    const p = f.properties;
+	    names[p.code] = [p.name, p.parent || '', p.level];
+	    parents.add(p.parent || '');
+	    geom[p.code] = f.geometry;
 	  }
-	  grids.sort();
+	  const top = Math.min(...Object.values(names).map((v) => v[2]));
+	  for (const c in names) names[c][2] -= top;
+	  const countyOf = (c) => { while (names[c] && names[c][2] > 1) c = names[c][1]; return c; };
+	  const grids = Object.keys(names).filter((c) => !parents.has(c)).sort();
+	  const per = {};
+	  for (const c of grids) per[countyOf(c)] = (per[countyOf(c)] || 0) + 1;
 	  const county = Object.keys(per).sort((a, b) => per[b] - per[a] || (a < b ? -1 : 1))[0];
 	  const inCounty = grids.filter((c) => countyOf(c) === county);
-	  const touch = M.touching(inCounty.map((c) => tree.regions.get(c)));
+	  const at = new Map();
+	  for (const c of inCounty) {
+	    const g = geom[c];
+	    const polys = g.type === 'Polygon' ? [g.coordinates] : g.coordinates;
+	    for (const poly of polys) for (const ring of poly) for (const v of ring) {
+	      const k = Math.round(v[0] * 1e6) + ',' + Math.round(v[1] * 1e6);
+	      if (!at.has(k)) at.set(k, new Set());
+	      at.get(k).add(c);
+	    }
+	  }
 	  const nb = {};
-	  for (const c of inCounty) nb[c] = Array.from(touch.get(c)).sort();
+	  for (const c of inCounty) nb[c] = new Set();
+	  for (const s of at.values()) for (const a of s) for (const b of s) if (a !== b) nb[a].add(b);
+	  for (const c of inCounty) nb[c] = Array.from(nb[c]).sort();
 	  return {names, grids, county, inCounty, nb};
 	})()`)
 	tr := tree{}
@@ -115,6 +130,7 @@ func TestHotspotTrust(t *testing.T) {
 	}
 	srv.ingest(t, batch.String(), n)
 	waitStored(t, srv, county, n)
+	pageURL := srv.base + "/screen/hotspots?token=" + url.QueryEscape(viewToken)
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&region="+county+"&window=7d&mode=emerging")); err != nil {
 		t.Fatal(err)
 	}
@@ -381,7 +397,7 @@ func TestHotspotTrust(t *testing.T) {
 	lap("drill-down")
 
 	// 6. Kiosk: the top hot spots explained in turn, one card at a time, no control.
-	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&window=7d&kiosk=1&callout=2")); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL+"&window=7d&kiosk=1&callout=1")); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitFor(ctx, `document.body.dataset.ready === "1" && new Set(window.__zhili.callouts).size >= 2 && window.__zhili.settled()`, 20*time.Second); err != nil {

@@ -86,7 +86,7 @@
   const MARK_DISC = 16;
   const RANKS_ON_MAP = 5; // the top hot spots carry their list rank on the map
   // Kiosk screens show one hot spot's explanation at a time, the top ones in turn.
-  const CALLOUT_MS = clampNum(params.get('callout'), 8, 2, 120) * 1000;
+  const CALLOUT_MS = clampNum(params.get('callout'), 8, 1, 120) * 1000;
   const CALLOUT_TOP = 5;
   // The live windows' buckets: the time steps of the topic's emerging classes.
   const WINDOW_BUCKET = { '1h': '1m', '24h': '15m', '7d': '2h', '30d': '1d' };
