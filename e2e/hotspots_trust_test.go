@@ -344,6 +344,17 @@ func TestHotspotTrust(t *testing.T) {
 	}
 	screenshot(t, ctx, "hotspots-trust-why.png")
 	lap("why")
+	// The same in English (the banner and card texts switch with the page).
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('lang-switch').click(), true)`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.getElementById('hs-callout').textContent.includes('Neighbourhood') && window.__zhili.settled()`, 5*time.Second); err != nil {
+		t.Errorf("English explanation card: %v", err)
+	}
+	screenshot(t, ctx, "hotspots-trust-why-en.png")
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('lang-switch').click(), true)`)); err != nil {
+		t.Fatal(err)
+	}
 
 	// 5. Drill-down into the county (its row in the sub-region list): no two labels overlap,
 	// every significant township is coloured on the map. The pointer leaves the list first (a

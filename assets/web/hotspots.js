@@ -13,11 +13,21 @@
  *   ?category= one category: the page shows the REST view of the window ending now, every 30 s
  *   ?from=&to= a custom period (YYYY-MM-DD or RFC 3339, to exclusive), from the REST API
  *   ?playback=FROM,TO&step=1h|1d[&speed=1]  play the period frame by frame (TO exclusive)
+ *   ?callout=  kiosk: seconds each of the top hot spots is explained in turn (default 8)
  *
  * Live view: the grids (deepest regions) are coloured by their Gi* bin, or the hex cells, or the
  * child regions; child outlines and labels are drawn on top; a click on a child region with
  * subdivisions drills down to it (topic hotspots:<child>:<window>). The connection logic is the
  * overview screen's (live.js): snapshot then merge-patch deltas, seq gaps re-subscribed.
+ *
+ * Read from across the room: a significant cell is never drawn smaller than 12 stage pixels (a
+ * ringed disc when the cell is smaller), the top hot spots carry their list rank on the map, a
+ * significant child region is tinted and banded in its colour, and the labels are placed by
+ * Zhili.map.layoutLabels so that none overlaps another. A hot list row names county › township
+ * › grid; hovering it (or a significant cell) explains the place in a card (observed and
+ * expected cases of its neighbourhood, ratio, z, FDR-adjusted p, its footprint at the other
+ * levels), a click pins the card and zooms onto the place. When the reply says the data are too
+ * few (`sufficiency`), a banner says so in Chinese and English and no emerging class is painted.
  *
  * For tests the page exposes window.__zhili (see the object Z) and sets
  * document.body.dataset.ready = "1" after the first full render (map drawn, snapshot in).
@@ -88,11 +98,6 @@
   // Kiosk screens show one hot spot's explanation at a time, the top ones in turn.
   const CALLOUT_MS = clampNum(params.get('callout'), 8, 1, 120) * 1000;
   const CALLOUT_TOP = 5;
-  // The live windows' buckets: the time steps of the topic's emerging classes.
-  const WINDOW_BUCKET = { '1h': '1m', '24h': '15m', '7d': '2h', '30d': '1d' };
-  // Until a reply says how much data its classes rest on, the page counts the steps with cases
-  // itself and asks for at least this many (the space-time cube's usual minimum).
-  const STEPS_NEEDED = 10;
 
   // ---------------------------------------------------------------- texts
   const TEXT = {
@@ -224,7 +229,7 @@
       zoom_out: '⤢ Whole map', close: '×', drill_into: 'Drill in ›',
       hex_name: 'Hex',
       fp_head: 'Other levels', fp_in: 'in {kind} {name} · {conf}', fp_kind: { child: 'region', grid: 'grid' },
-      fp_set: '{k} of its {n} {unit} significant', fp_unit: { grids: 'grids', hex: 'hexes' },
+      fp_set: '{k} of its {n} {unit} significant', fp_unit: { grids: 'grids', hex: 'hex cells' },
     },
   };
 
@@ -281,7 +286,7 @@
     childSignificant: [], // child regions significant at their own level
     childMarked: [], // child regions drawn in their significance colour
     patternsDrawn: {}, // emerging class -> cells drawn in its colour
-    sufficiency: null, // the data sufficiency of the emerging classes shown ({ok, reasons, …, source})
+    sufficiency: null, // the reply's data sufficiency for what is shown ({ok, reasons, …}), null when none
     callout: '', // the cell whose explanation is shown
     callouts: [], // the cells explained in turn (kiosk rotation), last 20
     why: null, // the explanation shown
@@ -321,7 +326,6 @@
     hover: '', // the cell under the pointer or the hot list row under it
     marks: [], // the marks drawn (hit tests)
     nb: new Map(), // neighbours by level list (Zhili.map.touching), cached per region shown
-    suff: null, // the page's own count of steps with data: {key, at, steps, events, loading}
   };
   // ---------------------------------------------------------------- helpers
   const clock = time.clock(state);
@@ -425,7 +429,7 @@
     return mode === 'emerging' && !(Z.sufficiency && Z.sufficiency.ok === false);
   }
   // patternOf is the class a cell is drawn with in emerging mode: none at all when the data do
-  // not suffice (the reply's own verdict, else the page's count of steps with data).
+  // not suffice (the reply's sufficiency).
   function patternOf(r) {
     if (!r) return '';
     if (!trendsShown()) return 'insufficient_data';
@@ -1795,11 +1799,11 @@
 
   // ---------------------------------------------------------------- data sufficiency
   // The emerging classes rest on the time steps of the view (the live window's buckets, or the
-  // steps of a REST query): with cases in only a few steps, every cell with one report comes
-  // out "new" and the map would be painted with classes that mean nothing. A reply that says how
-  // much data it had (`sufficiency`: ok, reasons, steps_with_data / steps_needed, events /
-  // events_needed, advice) decides; without one the page counts the steps with cases itself
-  // (GET /api/v1/series at the view's step) and asks for STEPS_NEEDED of them.
+  // steps of a REST query), the bins on the events of the window: with cases in only a few
+  // steps every cell with one report would come out "new", with a handful of events any map of
+  // significance is noise. Every reply says whether it had enough (`sufficiency`: ok, reasons,
+  // steps_with_data / steps_needed, events / events_needed, advice; docs/HOTSPOTS.md, "Data
+  // sufficiency"): the topic per level and for the emerging classes, a REST reply for its level.
   function textIn(lang, key) {
     const v = TEXT[lang] && TEXT[lang][key];
     return v !== undefined ? v : TEXT.zh[key];
@@ -1821,59 +1825,7 @@
       }
       return out;
     }
-    return mode === 'emerging' ? pageSufficiency(shown) : null;
-  }
-  // suffQuery is the series query whose steps are the view's time steps.
-  function suffQuery(shown) {
-    const d = shown.data || {};
-    if (state.view === 'live') return d.from && d.to ? { from: d.from, to: d.to, step: WINDOW_BUCKET[win] } : null;
-    if (state.view === 'rest') return state.rest && state.rest.query && state.rest.query.step ? state.rest.query : null;
-    if (state.pb) return { from: state.pb.from, to: state.pb.to, step: state.pb.step };
     return null;
-  }
-  function pageSufficiency(shown) {
-    const q = suffQuery(shown);
-    if (!q) return null;
-    const base = [state.cur, q.step, category, state.view].join('|');
-    const key = base + '|' + q.from + '|' + q.to;
-    let s = state.suff;
-    const fresh = s && s.key === key && Date.now() - s.at < 60000;
-    if (!fresh && !(s && s.loading === key)) {
-      if (!s || s.base !== base) s = state.suff = { base, key: '', at: 0, result: null, loading: '' };
-      s.loading = key;
-      let u = '/api/v1/series?region=' + encodeURIComponent(state.cur) + '&from=' + encodeURIComponent(q.from) +
-        '&to=' + encodeURIComponent(q.to) + '&step=' + encodeURIComponent(q.step);
-      if (category) u += '&category=' + encodeURIComponent(category);
-      getJSON(apiURL(u, TOKEN)).then((rep) => {
-        if (state.suff !== s) return;
-        const pts = rep.points || [];
-        let withData = 0;
-        let events = 0;
-        for (const p of pts) {
-          if (num(p.count) > 0) withData++;
-          events += num(p.count);
-        }
-        const ok = withData >= STEPS_NEEDED;
-        const advice = [];
-        if (!ok) {
-          const windowed = state.view === 'live' || (state.view === 'rest' && !state.rest.custom);
-          advice.push(windowed && nextWindow() ? 'longer_window' : 'longer_period');
-        }
-        s.result = { ok, reasons: ok ? [] : ['too_few_steps'], steps: pts.length, steps_with_data: withData, steps_needed: STEPS_NEEDED,
-          events, advice, source: 'page' };
-        s.key = key;
-        s.at = Date.now();
-        s.loading = '';
-        renderer.schedule();
-      }).catch((err) => {
-        console.warn('series:', err);
-        if (state.suff === s) {
-          s.loading = '';
-          s.at = Date.now() - 50000; // again in 10 s
-        }
-      });
-    }
-    return s && s.base === base ? s.result : null;
   }
   function nextWindow() {
     const i = WINDOWS.indexOf(win);
@@ -2013,7 +1965,6 @@
     }
     let step = '';
     if (mode === 'emerging') step = r.custom ? stepFor(from, to) : WINDOW_STEP[win];
-    r.query = { from, to, step };
     r.loading = true;
     renderer.schedule();
     periodData(from, to, step).then((data) => {
