@@ -5,7 +5,8 @@
 // twice. docs/IMPORT.md describes the presets, the mapping tables and every rule below.
 //
 // Event ids: "<case id>:reported", ":dispatched", ":resolved", ":closed"; a correction sent
-// with Options.Replace adds ".r2", ".r3"… A case id that is not a valid event id prefix
+// with Options.Replace adds ".v2", ".v3"… and names the version it supersedes (the case id
+// stays the source's). A case id that is not a valid event id prefix
 // (characters outside [A-Za-z0-9._:-], or longer than 52 bytes) is replaced in the event ids
 // by "h" + 16 hex digits of its SHA-256 (still deterministic); case_id keeps the original.
 //
@@ -173,8 +174,9 @@ type Options struct {
 	// Strict refuses a row whose category maps to no code (row error naming the value)
 	// instead of sending it as unmapped.
 	Strict bool
-	// Replace sends the new content of an event the server already holds with other content
-	// (id_conflict) under the next revision id; see docs/IMPORT.md for what the server makes of it.
+	// Replace compares every event with the server's history (POST /api/v1/events/versions)
+	// and sends a changed one as a correction superseding the version in force, under the next
+	// revision id (docs/IMPORT.md); an unchanged one is not sent (counted as a duplicate).
 	Replace bool
 	// NullPoints are a source's placeholder points for "unknown" (within 1 m); (0,0) always is.
 	// Such a point is sent as no location.
@@ -218,7 +220,7 @@ type Report struct {
 	Rejected  map[string]int // events the server refused, by code and field
 	Warnings  map[string]int // by kind
 	Sent      map[string]int // events sent, by type
-	Replaced  int            // revisions sent for events the server held with other content
+	Replaced  int            // corrections the server took, each superseding an event it held with other content
 	Unmapped  map[string]int // category values sent as unmapped (or refused, Strict), by value
 
 	Columns        map[string]string // field → the header used
@@ -257,6 +259,7 @@ type wireEvent struct {
 	Satisfaction string    `json:"satisfaction,omitempty"`
 	CloseReason  string    `json:"close_reason,omitempty"`
 	Summary      string    `json:"summary,omitempty"`
+	Supersedes   string    `json:"supersedes,omitempty"`
 }
 
 func validIDPrefix(s string) bool {
@@ -285,14 +288,15 @@ func EventID(caseID, kind string) string {
 	return caseID + ":" + kind
 }
 
-// RevisionID is the id of revision rev (2, 3, …) of a case's event of kind: EventID + ".r<rev>",
+// RevisionID is the id of revision rev (2, 3, …) of a case's event of kind: EventID + ".v<rev>",
 // on the hashed prefix when that would pass the contract's 64 characters. Revision 1 is EventID.
+// (Importers before corrections were superseding sent ".r<rev>" ids, which supersede nothing.)
 func RevisionID(caseID, kind string, rev int) string {
 	id := EventID(caseID, kind)
 	if rev <= 1 {
 		return id
 	}
-	suffix := ".r" + strconv.Itoa(rev)
+	suffix := ".v" + strconv.Itoa(rev)
 	if len(id)+len(suffix) > 64 {
 		id = hashPrefix(caseID) + ":" + kind
 	}
@@ -428,6 +432,10 @@ type item struct {
 	rev       int    // revision (1: the plain id)
 	raw       string // the category's source value (reports)
 	unlocated bool   // a report sent with neither a point nor a region
+	// Replace: checked once compared with the server's history (revise); recheck when the
+	// server held it without having stored it yet; supersedes the version this corrects.
+	checked, recheck bool
+	supersedes       string
 }
 
 // build turns one record into events; problems found locally are returned as row errors
@@ -781,6 +789,7 @@ type session struct {
 	ctx       context.Context
 	opt       Options
 	endpoint  string
+	versions  string // POST /api/v1/events/versions (Replace)
 	rep       *Report
 	prog      *progress
 	pending   []item
@@ -802,7 +811,8 @@ func run(ctx context.Context, r io.Reader, m Mapping, opt Options, rep *Report) 
 	if m.SourceValue == "" {
 		m.SourceValue = "hotline12345"
 	}
-	s := &session{ctx: ctx, opt: opt, endpoint: strings.TrimRight(opt.URL, "/") + "/api/v1/events", rep: rep,
+	s := &session{ctx: ctx, opt: opt, endpoint: strings.TrimRight(opt.URL, "/") + "/api/v1/events",
+		versions: strings.TrimRight(opt.URL, "/") + "/api/v1/events/versions", rep: rep,
 		reported: map[int]bool{}, unlocated: map[int]bool{}}
 	defer func() {
 		rep.Imported = rep.Cases - len(s.reported)
@@ -904,11 +914,41 @@ func run(ctx context.Context, r io.Reader, m Mapping, opt Options, rep *Report) 
 }
 
 // flush sends the pending events; lines the server refuses for a reason the importer can
-// correct are sent again, corrected, until none is left.
+// correct are sent again, corrected, until none is left. With Replace, the events are first
+// compared with what the server holds (revise).
 func (s *session) flush() error {
 	batch := s.pending
 	s.pending, s.bytes = nil, 0
+	waited := time.Duration(0)
 	for round := 0; len(batch) > 0; round++ {
+		if s.opt.Replace {
+			// An event the server held with other content but had not stored yet when asked is
+			// asked about again once its history store has caught up.
+			if slices.ContainsFunc(batch, func(it item) bool { return it.recheck }) {
+				if waited >= s.opt.RetryFor {
+					var rest []item
+					for _, it := range batch {
+						if it.recheck {
+							s.reject(&it, "id_conflict", "id", it.ev.ID, "id: already accepted with another content, and not in the server's history store after "+waited.String())
+						} else {
+							rest = append(rest, it)
+						}
+					}
+					batch = rest
+				} else if err := sleep(s.ctx, recheckWait); err != nil {
+					return err
+				} else {
+					waited += recheckWait
+				}
+			}
+			var err error
+			if batch, err = s.revise(batch); err != nil {
+				return err
+			}
+			if len(batch) == 0 {
+				break
+			}
+		}
 		var buf bytes.Buffer
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
@@ -944,13 +984,13 @@ func (s *session) flush() error {
 			}
 			s.reject(&it, rj.Code, field, rj.ID, rj.Error)
 		}
-		// Revisions the server took: the correction is in.
+		// Corrections the server took.
 		for i, it := range batch {
-			if !refused[i] && it.rev > 1 {
+			if !refused[i] && it.supersedes != "" {
 				s.rep.Replaced++
 				s.rep.Errors = append(s.rep.Errors, RowError{Row: it.row, Line: it.line, CaseID: it.ev.CaseID, EventID: it.ev.ID,
-					Error: fmt.Sprintf("the server held %s with other content (an earlier import of a changed row): the new content was sent as %s",
-						RevisionID(it.ev.CaseID, it.kind, 1), it.ev.ID), Warning: true, Kind: "replaced"})
+					Error: fmt.Sprintf("the server held %s with other content (an earlier import of a changed row): the correction was sent as %s, superseding it",
+						it.supersedes, it.ev.ID), Warning: true, Kind: "replaced"})
 			}
 		}
 		batch = again
@@ -958,15 +998,96 @@ func (s *session) flush() error {
 	return nil
 }
 
+// recheckWait is how long an import waits before asking again about events the server holds
+// but has not stored in its history yet (Replace).
+const recheckWait = 500 * time.Millisecond
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// revise asks the server which events of batch it holds (POST /api/v1/events/versions) and
+// returns what to send: an event it does not hold as it is; one whose version in force has the
+// same content nothing (a duplicate); one whose version in force differs as a correction under
+// the next revision id, superseding that version. Events already compared are kept as they are.
+func (s *session) revise(batch []item) ([]item, error) {
+	var ask []int
+	for i := range batch {
+		if !batch[i].checked {
+			ask = append(ask, i)
+		}
+	}
+	if len(ask) == 0 {
+		return batch, nil
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	for _, i := range ask {
+		ev := batch[i].ev
+		ev.ID, ev.Supersedes = EventID(ev.CaseID, batch[i].kind), "" // the event as first sent
+		if err := enc.Encode(ev); err != nil {
+			return nil, err
+		}
+	}
+	var reply versionsReply
+	if err := postJSON(s.ctx, s.opt, s.versions, buf.Bytes(), &reply); err != nil {
+		return nil, fmt.Errorf("--replace compares each event with the server's history: %w", err)
+	}
+	answered := map[int]int{}
+	for k, v := range reply.Versions {
+		if v.Line >= 1 && v.Line <= len(ask) {
+			answered[ask[v.Line-1]] = k
+		}
+	}
+	out := make([]item, 0, len(batch))
+	for i, it := range batch {
+		if it.checked {
+			out = append(out, it)
+			continue
+		}
+		it.checked, it.recheck = true, false
+		k, ok := answered[i]
+		if !ok { // refused by the check: the ingest says why
+			out = append(out, it)
+			continue
+		}
+		v := reply.Versions[k]
+		switch {
+		case !v.Stored:
+			it.ev.ID, it.ev.Supersedes, it.rev, it.supersedes = EventID(it.ev.CaseID, it.kind), "", 1, ""
+		case v.Same:
+			s.rep.Duplicates++ // held as sent: nothing to correct
+			continue
+		default:
+			it.rev = max(v.Revisions+1, 2)
+			it.ev.ID, it.ev.Supersedes, it.supersedes = RevisionID(it.ev.CaseID, it.kind, it.rev), v.Latest, v.Latest
+		}
+		out = append(out, it)
+	}
+	return out, nil
+}
+
 // fix corrects a refused line when it can: a category the server does not know is sent as
 // unmapped (not Strict); a region it does not know is left out (a report without a point then
-// goes as unlocated); with Replace, another content under a held id is sent as the next revision.
+// goes as unlocated); with Replace, another content under a held id is compared again with
+// what the server holds, and a revision id taken goes to the next one.
 func (s *session) fix(it item, code, field, msg string) (item, bool) {
 	ev := &it.ev
 	switch {
-	case code == "id_conflict" && s.opt.Replace && it.kind != "reported" && it.rev < maxRevision:
-		it.rev++
+	case code == "id_conflict" && s.opt.Replace && it.rev > 1 && it.rev < maxRevision:
+		it.rev++ // a revision id taken (by an older import): the next one, superseding the same
 		ev.ID = RevisionID(ev.CaseID, it.kind, it.rev)
+		return it, true
+	case code == "id_conflict" && s.opt.Replace && it.rev == 1:
+		it.checked, it.recheck = false, true // held but not stored yet when asked: ask again
 		return it, true
 	case code == "invalid" && field == "category" && it.kind == "reported" && !s.opt.Strict && ev.Category != CategoryUnmapped:
 		s.rep.Errors = append(s.rep.Errors, RowError{Row: it.row, Line: it.line, CaseID: ev.CaseID, EventID: ev.ID, Field: "category",
@@ -977,6 +1098,7 @@ func (s *session) fix(it item, code, field, msg string) (item, bool) {
 			ev.CategoryText = truncate(it.raw, maxCategoryText)
 		}
 		ev.Category = CategoryUnmapped
+		it.checked = false // other content: compared again
 		return it, true
 	case code == "invalid" && field == "region" && it.kind == "reported" && ev.Region != "":
 		what := "sent with its point only"
@@ -987,6 +1109,7 @@ func (s *session) fix(it item, code, field, msg string) (item, bool) {
 		s.rep.Errors = append(s.rep.Errors, RowError{Row: it.row, Line: it.line, CaseID: ev.CaseID, EventID: ev.ID, Field: "region",
 			Error: fmt.Sprintf("the server refused region %q (%s): %s", ev.Region, msg, what), Warning: true, Kind: "region_refused"})
 		ev.Region = ""
+		it.checked = false
 		return it, true
 	}
 	return it, false
@@ -1005,7 +1128,7 @@ func (s *session) reject(it *item, code, field, id, msg string) {
 			if it.kind == "reported" {
 				// The case is there: its earlier report stands.
 				e.Warning, e.Kind = true, "report_changed"
-				e.Error = "the server holds this case's report with other content (an earlier import of a changed row): the earlier report stands; a report cannot be replaced (docs/IMPORT.md)"
+				e.Error = "the server holds this case's report with other content (an earlier import of a changed row): the earlier report stands; --replace sends the correction"
 				s.rep.Errors = append(s.rep.Errors, e)
 				return
 			}

@@ -28,16 +28,32 @@ type ingestReply struct {
 	} `json:"rejected"`
 }
 
+// versionsReply is the server's answer to POST /api/v1/events/versions.
+type versionsReply struct {
+	Versions []struct {
+		Line      int    `json:"line"`
+		Stored    bool   `json:"stored"`
+		Latest    string `json:"latest"`
+		Revisions int    `json:"revisions"`
+		Same      bool   `json:"same"`
+	} `json:"versions"`
+}
+
 // post sends one NDJSON body, retrying 503 (and 429, 502, 504) and network errors with a
 // bounded backoff that honours Retry-After, for at most opt.RetryFor.
 func post(ctx context.Context, opt Options, url string, body []byte) (ingestReply, error) {
 	var reply ingestReply
+	return reply, postJSON(ctx, opt, url, body, &reply)
+}
+
+// postJSON sends one NDJSON body as post does and reads the JSON reply into reply.
+func postJSON(ctx context.Context, opt Options, url string, body []byte, reply any) error {
 	giveUp := time.Now().Add(opt.RetryFor)
 	backoff := 500 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
-			return reply, err
+			return err
 		}
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		if opt.Key != "" {
@@ -53,14 +69,14 @@ func post(ctx context.Context, opt Options, url string, body []byte) (ingestRepl
 		}
 		switch {
 		case ctx.Err() != nil:
-			return reply, ctx.Err()
+			return ctx.Err()
 		case err != nil:
 			lastErr = fmt.Errorf("POST %s: %w", url, err)
 		case resp.StatusCode == http.StatusOK:
-			if err := json.Unmarshal(out, &reply); err != nil {
-				return reply, fmt.Errorf("POST %s: unreadable reply: %.200s", url, out)
+			if err := json.Unmarshal(out, reply); err != nil {
+				return fmt.Errorf("POST %s: unreadable reply: %.200s", url, out)
 			}
-			return reply, nil
+			return nil
 		case resp.StatusCode == http.StatusServiceUnavailable || resp.StatusCode == http.StatusTooManyRequests ||
 			resp.StatusCode == http.StatusBadGateway || resp.StatusCode == http.StatusGatewayTimeout:
 			lastErr = fmt.Errorf("POST %s: %s: %.200s", url, resp.Status, bytes.TrimSpace(out))
@@ -72,7 +88,7 @@ func post(ctx context.Context, opt Options, url string, body []byte) (ingestRepl
 			if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
 				hint = " (check --key)"
 			}
-			return reply, fmt.Errorf("POST %s: %s: %.300s%s", url, resp.Status, bytes.TrimSpace(out), hint)
+			return fmt.Errorf("POST %s: %s: %.300s%s", url, resp.Status, bytes.TrimSpace(out), hint)
 		}
 		if wait == 0 {
 			wait = backoff
@@ -80,13 +96,13 @@ func post(ctx context.Context, opt Options, url string, body []byte) (ingestRepl
 		}
 		wait = min(wait, 30*time.Second)
 		if time.Now().Add(wait).After(giveUp) {
-			return reply, fmt.Errorf("server unavailable for %s (%d attempts), giving up: %w", opt.RetryFor, attempt, lastErr)
+			return fmt.Errorf("server unavailable for %s (%d attempts), giving up: %w", opt.RetryFor, attempt, lastErr)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return reply, ctx.Err()
+			return ctx.Err()
 		case <-t.C:
 		}
 	}

@@ -144,7 +144,7 @@ func (r Report) WriteSummary(w io.Writer) {
 	}
 	row("警告 warnings", sum(r.Warnings), kinds(r.Warnings))
 	if r.Replaced > 0 {
-		row("更正 replaced (revisions sent)", r.Replaced, "")
+		row("更正 corrections sent (superseding)", r.Replaced, "")
 	}
 	if len(r.Unmapped) > 0 {
 		type kv struct {

@@ -64,7 +64,7 @@ func runImportCases(ctx context.Context, args []string, stdout, stderr io.Writer
 	categoryMap := fs.String("category-map", "", "CSV `file` of \"source value,code\" lines: the source's categories onto the deployment's codes")
 	statusMap := fs.String("status-map", "", "CSV `file` of \"status value,outcome\" lines (outcomes: open resolved fixed not_fixed duplicate transferred cancelled), before the preset's table")
 	strict := fs.Bool("strict", false, "refuse a row whose category maps to no code (default: send it as unmapped with its wording)")
-	replace := fs.Bool("replace", false, "send the corrected content of events an earlier import sent otherwise, under revision ids (see docs/IMPORT.md)")
+	replace := fs.Bool("replace", false, "compare every event with the server's history and send the changed ones as corrections superseding what an earlier import sent (see docs/IMPORT.md)")
 	var nulls pointsFlag
 	fs.Var(&nulls, "null-point", "a source's placeholder point `LAT,LON` for \"unknown\" (repeatable; within 1 m): sent without a location; (0,0) always is")
 	bounds := fs.String("bounds", "", "plausible points `MINLAT,MINLON,MAXLAT,MAXLON` (the file's coordinates); others are sent without a location (default: the region tree's box when known)")

@@ -88,10 +88,50 @@ func TestImportRegionsFromGCJ02(t *testing.T) {
 func fakeIngest(t *testing.T, key string) (*httptest.Server, func() []map[string]any) {
 	var mu sync.Mutex
 	seen := map[string]string{}
+	succ := map[string]string{} // id → the event superseding it
 	var lines []map[string]any
+	content := func(line string) string { // the line without id and supersedes
+		var m map[string]any
+		json.Unmarshal([]byte(line), &m)
+		delete(m, "id")
+		delete(m, "supersedes")
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
 	s := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/v1/events" || r.Header.Get("Authorization") != "Bearer "+key {
+		if r.Header.Get("Authorization") != "Bearer "+key || r.URL.Path != "/api/v1/events" && r.URL.Path != "/api/v1/events/versions" {
 			http.Error(w, `{"error":{"code":"unauthorized","reason":"key"}}`, http.StatusUnauthorized)
+			return
+		}
+		if r.URL.Path == "/api/v1/events/versions" { // what the history holds, following corrections
+			type version struct {
+				Line      int    `json:"line"`
+				ID        string `json:"id"`
+				Stored    bool   `json:"stored"`
+				Latest    string `json:"latest,omitempty"`
+				Revisions int    `json:"revisions,omitempty"`
+				Same      bool   `json:"same"`
+			}
+			reply := struct {
+				Versions []version `json:"versions"`
+			}{Versions: []version{}}
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			defer mu.Unlock()
+			for i, line := range strings.Split(strings.TrimRight(string(body), "\n"), "\n") {
+				var ev struct{ ID string }
+				json.Unmarshal([]byte(line), &ev)
+				v := version{Line: i + 1, ID: ev.ID}
+				if _, ok := seen[ev.ID]; ok {
+					v.Stored, v.Latest, v.Revisions = true, ev.ID, 1
+					for succ[v.Latest] != "" {
+						v.Latest, v.Revisions = succ[v.Latest], v.Revisions+1
+					}
+					v.Same = content(seen[v.Latest]) == content(line)
+				}
+				reply.Versions = append(reply.Versions, v)
+			}
+			json.NewEncoder(w).Encode(reply)
 			return
 		}
 		type rej struct {
@@ -109,7 +149,7 @@ func fakeIngest(t *testing.T, key string) (*httptest.Server, func() []map[string
 		mu.Lock()
 		defer mu.Unlock()
 		for i, line := range strings.Split(strings.TrimRight(string(body), "\n"), "\n") {
-			var ev struct{ ID, At string }
+			var ev struct{ ID, At, Supersedes string }
 			if err := json.Unmarshal([]byte(line), &ev); err != nil {
 				reply.Rejected = append(reply.Rejected, rej{Line: i + 1, Code: "invalid", Error: "line: invalid JSON"})
 				continue
@@ -128,6 +168,9 @@ func fakeIngest(t *testing.T, key string) (*httptest.Server, func() []map[string
 			switch prev, ok := seen[ev.ID]; {
 			case !ok:
 				seen[ev.ID] = line
+				if ev.Supersedes != "" {
+					succ[ev.Supersedes] = ev.ID
+				}
 				reply.Accepted++
 			case prev == line:
 				reply.Duplicates++
@@ -265,7 +308,7 @@ func TestImportCasesFlags(t *testing.T) {
 		t.Errorf("open311:\n%s", out.String())
 	}
 
-	// --replace: a changed row goes in as a revision.
+	// --replace: a changed row goes in as a correction superseding the earlier import's event.
 	in := filepath.Join(dir, "c.csv")
 	os.WriteFile(in, []byte("case_id,reported_at,dept,category,lon,lat\nZ1,2025-03-01 08:00:00,a,safety,114.07,32.12\n"), 0o644)
 	base := []string{"cases", "--url", srv.URL, "--key", "k", "--quiet", "--errors", errs, "--map", "closed=,resolved=,region=,address=,summary=,due=,source=", in}
@@ -278,7 +321,8 @@ func TestImportCasesFlags(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := sent()
-	if last := l[len(l)-1]; last["id"] != "Z1:dispatched.r2" || last["dept"] != "b" || !strings.Contains(squeeze(out.String()), "更正 replaced (revisions sent) 1") {
+	if last := l[len(l)-1]; last["id"] != "Z1:dispatched.v2" || last["supersedes"] != "Z1:dispatched" || last["dept"] != "b" || last["case_id"] != "Z1" ||
+		!strings.Contains(squeeze(out.String()), "更正 corrections sent (superseding) 1") || !strings.Contains(squeeze(out.String()), "重复 duplicates 1") {
 		t.Errorf("replace: %v\n%s", last, out.String())
 	}
 	// Bad values are refused before anything is sent.
