@@ -16,8 +16,8 @@ import (
 // (another subsystem's): imported first with the wrong zone (UTC), which moves every report 8
 // hours late (some closings now come before their report, one report leaves the week), then
 // with --replace and the right zone, and a district and a category the source corrected since.
-// The audits (by department and by district, this week and the week before), the period counts
-// and the case's timeline then equal a fresh import of the right file into another server.
+// The audits (by department and by district, this week and the week before) and the period
+// counts then equal a fresh import of the right file into another server.
 func TestImportWrongZoneThenReplace(t *testing.T) {
 	t.Parallel()
 	const head = "case_id,reported_at,closed_at,resolved_at,dept,category,region,lon,lat,address,summary,deadline,source,satisfaction\n"
