@@ -585,8 +585,8 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 	screenshot(t, ctx, "hotspots-1920x1080-emerging.png")
 	click(`#hs-modes button[data-mode="gi"]`)
 
-	// Category filter: the REST view of the window ending now, labelled; its counts are the
-	// server's for the same query.
+	// Category filter: the live topic with the cat= option (seeded from the history store),
+	// labelled; its counts are the server's for the same period and category.
 	q := url.Values{"region": {"root"}, "level": {"grid"}, "category": {"environment"},
 		"from": {time.Now().Add(-2 * time.Hour).Format(time.RFC3339)}, "to": {time.Now().Add(time.Minute).Format(time.RFC3339)}}
 	deadline := time.Now().Add(20 * time.Second)
@@ -607,26 +607,26 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 	  s.value = 'environment'; s.dispatchEvent(new Event('change')); return true; })()`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `window.__zhili.view === "rest" && window.__zhili.rest && window.__zhili.rest.category === "environment" && window.__zhili.settled()`, 20*time.Second); err != nil {
+	const catTopic = "hotspots:root:24h:cat=environment"
+	if err := waitFor(ctx, `window.__zhili.view === "live" && window.__zhili.topic === "`+catTopic+`" && window.__zhili.seq["`+catTopic+`"] !== undefined &&
+	  window.__zhili.range.seeded && window.__zhili.cases === `+fmt.Sprint(envCases)+` && window.__zhili.settled()`, 20*time.Second); err != nil {
 		t.Fatalf("category filter: %v\nwindow.__zhili = %s", err, dump())
 	}
-	type restView struct {
-		Region, From, To, Category string
-		Cells                      map[string]int
-		Total                      int
-		Label                      string
-		Shown                      int
-		Summary                    string
+	type catView struct {
+		From, To string
+		Cells    map[string]int
+		Label    string
+		Shown    int
+		Summary  string
 	}
-	rv := evalJS[restView](t, ctx, `(() => { const r = window.__zhili.rest; const l = document.getElementById('hs-view');
-	  return {region: r.region, from: r.from, to: r.to, category: r.category, cells: r.cells, total: r.total,
-	    label: l.offsetParent !== null ? l.textContent : '', shown: window.__zhili.cases,
+	rv := evalJS[catView](t, ctx, `(() => { const z = window.__zhili; const l = document.getElementById('hs-view');
+	  return {from: z.range.from, to: z.range.to, cells: z.counts(), label: l.offsetParent !== null ? l.textContent : '', shown: z.cases,
 	    summary: document.getElementById('hs-summary').textContent}; })()`)
-	t.Logf("filtered view: %q, %d cases from %s to %s", rv.Label, rv.Total, rv.From, rv.To)
-	if !strings.Contains(rv.Label, "筛选") || !strings.Contains(rv.Label, "环境卫生") || !strings.Contains(rv.Label, "30") {
-		t.Errorf("filtered view label = %q, want it to name the filter, 环境卫生 and the 30 s refresh", rv.Label)
+	t.Logf("filtered view: %q, %d cases from %s to %s", rv.Label, rv.Shown, rv.From, rv.To)
+	if !strings.Contains(rv.Label, "筛选") || !strings.Contains(rv.Label, "环境卫生") || !strings.Contains(rv.Label, "实时") {
+		t.Errorf("filtered view label = %q, want it to name the filter, 环境卫生 and that it is live", rv.Label)
 	}
-	server := restHotspots(t, srv, url.Values{"region": {rv.Region}, "level": {"grid"}, "category": {"environment"}, "from": {rv.From}, "to": {rv.To}})
+	server := restHotspots(t, srv, url.Values{"region": {"root"}, "level": {"grid"}, "category": {"environment"}, "from": {rv.From}, "to": {rv.To}})
 	sum := 0
 	for _, c := range server {
 		sum += c.Count
@@ -634,8 +634,8 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 			t.Errorf("grid %s: the page shows %d environment cases, the server says %d", c.Code, rv.Cells[c.Code], c.Count)
 		}
 	}
-	if len(server) != len(rv.Cells) || rv.Total != sum || rv.Shown != sum || sum != envCases {
-		t.Errorf("filtered totals: page %d (%d cells, %d drawn), server %d (%d cells), ingested %d", rv.Total, len(rv.Cells), rv.Shown, sum, len(server), envCases)
+	if len(server) != len(rv.Cells) || rv.Shown != sum || sum != envCases {
+		t.Errorf("filtered totals: page %d (%d cells), server %d (%d cells), ingested %d", rv.Shown, len(rv.Cells), sum, len(server), envCases)
 	}
 	if !strings.Contains(rv.Summary, fmt.Sprint(sum)) {
 		t.Errorf("summary %q does not show the %d filtered cases", rv.Summary, sum)
@@ -644,7 +644,7 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 	  s.value = ''; s.dispatchEvent(new Event('change')); return true; })()`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `window.__zhili.view === "live" && document.getElementById('hs-view').hidden`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.view === "live" && window.__zhili.topic === "hotspots:root:24h" && document.getElementById('hs-view').hidden`, 10*time.Second); err != nil {
 		t.Fatalf("back to live: %v", err)
 	}
 

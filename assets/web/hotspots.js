@@ -10,7 +10,7 @@
  *   ?region=   region code to show (a token limited to a subtree needs its own region); default root
  *   ?level=    grid (default), hex (H3 cells of the topic) or child (the region's child regions)
  *   ?mode=     gi (default: Gi* confidence bins) or emerging (emerging-hotspot classes)
- *   ?category= one category: the page shows the REST view of the window ending now, every 30 s
+ *   ?category= one category: the live topic filtered by it (option cat=); periods and playback ask the REST API with it
  *   ?from=&to= a custom period (YYYY-MM-DD or RFC 3339, to exclusive), from the REST API
  *   ?playback=FROM,TO&step=1h|1d[&speed=1]  play the period frame by frame (TO exclusive)
  *   ?callout=  kiosk: seconds each of the top hot spots is explained in turn (default 8)
@@ -123,6 +123,7 @@
       cat_all: '全部类别',
       period_from: '自', period_to: '至', apply: '查询时段', step_1h: '逐时', step_1d: '逐日', playback_btn: '回放', live_btn: '返回实时',
       view_filtered: '筛选视图 · {cat} · {win} · 每30秒刷新 · {at}',
+      view_filtered_live: '筛选视图 · {cat} · {win} · 实时', view_seeding: '正在载入历史…',
       view_custom: '自定义时段 · {period}{cat}',
       view_playback: '回放 · {period} · {step}{cat}', period_sep: ' 至 ',
       step_name: { '1h': '每帧1小时', '1d': '每帧1天' },
@@ -189,6 +190,7 @@
       cat_all: 'All categories',
       period_from: 'From', period_to: 'to', apply: 'Show', step_1h: 'Hourly', step_1d: 'Daily', playback_btn: 'Replay', live_btn: 'Live',
       view_filtered: 'Filtered · {cat} · {win} · refreshed every 30 s · {at}',
+      view_filtered_live: 'Filtered · {cat} · {win} · live', view_seeding: 'loading history…',
       view_custom: 'Period · {period}{cat}',
       view_playback: 'Playback · {period} · {step}{cat}', period_sep: ' to ',
       step_name: { '1h': '1 hour per frame', '1d': '1 day per frame' },
@@ -238,7 +240,10 @@
 
   let win = WINDOWS.includes(params.get('window')) ? params.get('window') : '24h';
   let topicRegion = REGION; // the region part of the topic ("root" or a code)
-  const topicOf = (w) => 'hotspots:' + topicRegion + ':' + w;
+  // The topic of a window: the region, the window and the category filter (option cat=, its
+  // value percent-encoded where it holds ':', '=' or '%').
+  const topicOf = (w) => 'hotspots:' + topicRegion + ':' + w +
+    (category ? ':cat=' + category.replace(/[%:=]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase()) : '');
   let level = LEVELS.includes(params.get('level')) ? params.get('level') : 'grid';
   let mode = MODES.includes(params.get('mode')) ? params.get('mode') : 'gi';
   // A code of the URL is kept: the catalogue that may name it arrives after the start.
@@ -1501,15 +1506,8 @@
     if (code === state.cur && !force) return;
     const next = code === state.startCode ? REGION : code;
     if (next !== topicRegion) {
-      const old = topicOf(win);
-      send({ op: 'unsub', topic: old });
-      state.topics.delete(old);
       topicRegion = next;
-      Z.topic = topicOf(win);
-      state.topics.set(Z.topic, { seq: null, resyncAt: 0 });
-      state.data = null;
-      state.topicError = '';
-      send({ op: 'sub', topic: Z.topic });
+      retopic();
     }
     showRegion(code);
     syncURL();
@@ -1648,6 +1646,8 @@
     Z.levelShown = shown.level;
     Z.degenerate = data.grids_degenerate || '';
     Z.cellIds = () => Object.keys(cells); // locations of the level shown
+    Z.counts = () => Object.fromEntries(Object.keys(cells).map((k) => [k, num(cells[k] && cells[k].count)])); // their cases
+    Z.range = { from: data.from || '', to: data.to || '', seeded: data.seeded !== false };
     if (shown.level === 'hex') {
       Z.hexListed = Object.keys(cells).length;
       ensureHex(cells);
@@ -1773,7 +1773,7 @@
     if (li && !KIOSK) drill(li.dataset.code);
   });
 
-  // renderViewLabel says which data is shown when it is not the live topic.
+  // renderViewLabel says which data is shown when it is not the whole live topic.
   function renderViewLabel() {
     const el = $('hs-view');
     let text = '';
@@ -1783,6 +1783,9 @@
       const r = state.rest;
       if (r.custom) text = fmt(t('view_custom'), { period: periodText(r.custom.from, r.custom.to), cat });
       else text = fmt(t('view_filtered'), { cat: L.cat(category), win: t('window')[win], at: clock.timeOf(r.at) });
+    } else if (state.view === 'live' && category) {
+      text = fmt(t('view_filtered_live'), { cat: L.cat(category), win: t('window')[win] }) +
+        (state.data && state.data.seeded === false ? ' · ' + t('view_seeding') : '');
     } else if (state.view === 'playback' && state.pb) {
       const p = state.pb;
       text = fmt(t('view_playback'), { period: periodText(p.from, p.to), step: t('step_name')[p.step] || p.step, cat });
@@ -2003,14 +2006,10 @@
     state.rest = null;
     Z.rest = null;
   }
-  // goLive returns to the window ending now: the topic, or the filtered REST view.
+  // goLive returns to the window ending now: the topic (with the category filter, if any).
   function goLive() {
     stopPlayback();
     leaveRest();
-    if (category) {
-      enterRest(null);
-      return;
-    }
     state.view = 'live';
     Z.view = 'live';
     syncURL();
@@ -2258,9 +2257,10 @@
     category = c;
     Z.category = c;
     $('hs-category').value = c;
+    // The live view filters on the topic (cat=); a period or a playback asks the REST API.
+    retopic();
     if (state.view === 'playback') startPlayback(state.pb.from, state.pb.to, state.pb.step, state.pb.index);
     else if (state.view === 'rest' && state.rest.custom) enterRest(state.rest.custom);
-    else if (c) enterRest(null);
     else goLive();
   }
   Z.setLevel = setLevel;
@@ -2323,19 +2323,24 @@
   });
 
   // ---------------------------------------------------------------- window switch
+  // retopic moves the subscription to the topic of the region, window and category shown.
+  function retopic() {
+    const next = topicOf(win);
+    if (next === Z.topic) return;
+    send({ op: 'unsub', topic: Z.topic });
+    state.topics.delete(Z.topic);
+    Z.topic = next;
+    state.topics.set(next, { seq: null, resyncAt: 0 });
+    state.data = null;
+    state.topicError = '';
+    send({ op: 'sub', topic: next });
+  }
   function setWindow(w) {
     if (!WINDOWS.includes(w)) return;
     if (w !== win) {
-      const old = topicOf(win);
-      send({ op: 'unsub', topic: old });
-      state.topics.delete(old);
       win = w;
       Z.window = w;
-      Z.topic = topicOf(w);
-      state.topics.set(Z.topic, { seq: null, resyncAt: 0 });
-      state.data = null;
-      state.topicError = '';
-      send({ op: 'sub', topic: Z.topic });
+      retopic();
     }
     // A window is "ending now": it leaves a custom period or playback.
     if (state.view === 'playback' || (state.view === 'rest' && state.rest.custom)) goLive();
@@ -2393,7 +2398,7 @@
     } else if (PERIOD_RE.test(from) && PERIOD_RE.test(to)) {
       fillPeriod(from, to);
       enterRest({ from, to });
-    } else if (category) enterRest(null);
+    }
   });
   live.connect();
   bar.startClock(live.checkStale);
