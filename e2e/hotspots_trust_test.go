@@ -378,13 +378,15 @@ func TestHotspotTrust(t *testing.T) {
 		Towns     int         `json:"towns"`
 		MinMark   float64     `json:"minMark"`
 		MarkCount int         `json:"markCount"`
+		RenderMs  float64     `json:"renderMs"`
 	}
 	dv := evalJS[drillView](t, ctx, `(() => { const z = window.__zhili;
 	  const vis = Array.from(document.querySelectorAll('#hs-labels > *, #hs-callout')).filter((e) => !e.hidden && getComputedStyle(e).visibility !== 'hidden');
 	  return {boxes: z.labelBoxes.map((b) => [b.x, b.y, b.w, b.h]), ids: z.labelBoxes.map((b) => b.id),
 	    dom: vis.map((e) => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.width, r.height]; }),
 	    sig: z.childSignificant, marked: z.childMarked, dropped: z.labelsDropped, towns: document.querySelectorAll('#hs-labels .hs-town').length,
-	    minMark: z.minMark, markCount: z.marks.length}; })()`)
+	    minMark: z.minMark, markCount: z.marks.length, renderMs: z.renderMs}; })()`)
+	t.Logf("drill-down render: %.1f ms", dv.RenderMs)
 	t.Logf("drill-down into %s: %d labels placed, %d left out %v; significant townships %v, coloured %v; %d marks, smallest %.1f px",
 		county, len(dv.Boxes), len(dv.Dropped), dv.Dropped, dv.Sig, dv.Marked, dv.MarkCount, dv.MinMark)
 	if len(dv.Boxes) < dv.Towns/2 {

@@ -890,10 +890,19 @@
       // A region large enough keeps its label inside itself (no leader line): other points of
       // it are tried instead; a small one may move out on a leader line.
       if (it.region) {
-        const e = projExtent(it.region.polys, proj.project);
-        if (e.w > 1.6 * it.w && e.h > 1.6 * it.h) {
+        // Kept per region while the projection and the label's size stay (every redraw of a
+        // live map would otherwise test the lattice against the outlines again).
+        const key = [proj.k, proj.ox, proj.oy, it.w, it.h].map((v) => v.toFixed(3)).join('|');
+        const c = it.region.spotCache;
+        let spots = c && c.key === key ? c.spots : undefined;
+        if (spots === undefined) {
+          const e = projExtent(it.region.polys, proj.project);
+          spots = e.w > 1.6 * it.w && e.h > 1.6 * it.h ? spotsIn(it.region, it, e) : null;
+          it.region.spotCache = { key, spots };
+        }
+        if (spots) {
           it.leader = false;
-          it.spots = spotsIn(it.region, it, e);
+          it.spots = spots;
         }
       }
     }
@@ -1885,6 +1894,7 @@
 
   // ---------------------------------------------------------------- rendering
   function renderHotspots() {
+    const t0 = performance.now();
     try {
       if (state.dirtyLang) {
         state.dirtyLang = false;
@@ -1901,6 +1911,7 @@
     } catch (err) {
       console.error('render:', err);
     }
+    Z.renderMs = Math.round((performance.now() - t0) * 10) / 10; // the last render, for tests
     if (!Z.ready && state.mapReady && state.data) {
       Z.ready = true;
       Z.readyAt = performance.now();
