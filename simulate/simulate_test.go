@@ -54,7 +54,7 @@ func drainHeld(g *Generator) []traced {
 
 func TestStream(t *testing.T) {
 	tree := geo.DemoTree()
-	g, lines := collect(Config{Tree: tree, Seed: 7, Rate: 50, Speed: 300}, 90*time.Minute, 100*time.Millisecond)
+	g, lines := collect(Config{Tree: tree, Seed: 7, Rate: 20, Speed: 300}, 90*time.Minute, 100*time.Millisecond)
 	lines = append(lines, drainHeld(g)...)
 	rules := event.DefaultRules()
 	rules.KnownRegion = func(c string) bool { return tree.Get(c) != nil }
