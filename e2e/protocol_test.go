@@ -174,6 +174,11 @@ func caseItem(id string, lon, lat float64, prio string) string {
 	  "at":"%s"}`, id, id, prio, lon, lat, time.Now().Format(time.RFC3339))
 }
 
+// settle bounds the wait for the page to show what the script server sent: what is checked is
+// the result, not its speed (frame → DOM latency is measured by TestWallScreen); a render can
+// take seconds on a loaded two-core machine.
+const settle = 10 * time.Second
+
 func TestWallScreenProtocol(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
@@ -208,25 +213,25 @@ func TestWallScreenProtocol(t *testing.T) {
 	c1.send(`[` + overviewSnapshot(5) + `,{"op":"snapshot","topic":"cases:root","seq":7,` + at + `,"data":{"events":[` +
 		caseItem("a1", 114.0, 32.1, "normal") + `,` + caseItem("a2", 114.1, 32.15, "urgent") + `]}}]`)
 	wait("ready", `document.body.dataset.ready === "1"`, 15*time.Second)
-	wait("snapshot counters", `window.__zhili.counters.new_today === 12 && window.__zhili.feed === 2 && window.__zhili.markers === 2`, 2*time.Second)
+	wait("snapshot counters", `window.__zhili.counters.new_today === 12 && window.__zhili.feed === 2 && window.__zhili.markers === 2`, settle)
 
 	// The language switch re-renders every text, the map labels included.
 	js(`document.getElementById('lang-switch').click()`)
 	wait("English", `document.getElementById('title').textContent === '浉河区 Social Governance Command Center · One Screen' &&
-	  document.querySelector('#counter-open .counter-name').textContent === 'Open'`, 2*time.Second)
+	  document.querySelector('#counter-open .counter-name').textContent === 'Open'`, settle)
 	js(`document.getElementById('lang-switch').click()`)
-	wait("Chinese", `document.getElementById('title').textContent === '浉河区社会治理指挥中心 · 一张屏'`, 2*time.Second)
+	wait("Chinese", `document.getElementById('title').textContent === '浉河区社会治理指挥中心 · 一张屏'`, settle)
 
 	// A merge patch: a changed counter, a null rate, a new child.
 	c1.send(`{"op":"delta","topic":"overview:root","seq":6,` + at + `,"data":{"totals":{"new_today":13,"overdue":2},"rates":{"response":null},"children":{"411502003":{"name":"湖东街道","new_today":1,"open":1,"overdue":0,"resolved_today":0}}}}`)
 	wait("merge patch", `window.__zhili.counters.new_today === 13 && window.__zhili.counters.overdue === 2 &&
 	  document.querySelector('#rate-response .rate-value').textContent === '—' &&
 	  document.getElementById('counter-overdue').classList.contains('alarm') &&
-	  document.querySelectorAll('#ranking li').length === 3`, 2*time.Second)
+	  document.querySelectorAll('#ranking li').length === 3`, settle)
 
 	// A seq gap: the delta is not applied and the page re-subscribes with since.
 	c1.send(`{"op":"delta","topic":"overview:root","seq":8,` + at + `,"data":{"totals":{"new_today":99}}}`)
-	m := c1.expect(t, "sub", "overview:root", 3*time.Second)
+	m := c1.expect(t, "sub", "overview:root", settle)
 	if m["since"] != 6.0 {
 		t.Fatalf("re-subscription after a gap: %v, want since 6", m)
 	}
@@ -235,7 +240,7 @@ func TestWallScreenProtocol(t *testing.T) {
 	}
 	c1.send(`[{"op":"delta","topic":"overview:root","seq":7,` + at + `,"data":{"totals":{"new_today":14}}},` +
 		`{"op":"delta","topic":"overview:root","seq":8,` + at + `,"data":{"totals":{"new_today":15}}}]`)
-	wait("resumed deltas", `window.__zhili.counters.new_today === 15 && window.__zhili.seq["overview:root"] === 8`, 2*time.Second)
+	wait("resumed deltas", `window.__zhili.counters.new_today === 15 && window.__zhili.seq["overview:root"] === 8`, settle)
 
 	// Pings keep a quiet feed alive: answer two pongs; the page must not go stale meanwhile.
 	for i := 0; i < 2; i++ {
@@ -256,7 +261,7 @@ func TestWallScreenProtocol(t *testing.T) {
 	}
 	c1.send(`{"op":"delta","topic":"cases:root","seq":8,` + at + `,"data":{"events":[` + b.String() + `]}}`)
 	wait("bounded markers", `window.__zhili.markers === 500 && window.__zhili.feed === 40 && document.querySelectorAll('#feed li').length === 12 &&
-	  document.querySelector('#feed li').dataset.case === 'C-b599'`, 3*time.Second)
+	  document.querySelector('#feed li').dataset.case === 'C-b599'`, settle)
 
 	// Silence (no pongs): the banner shows after 3 s, the socket is dropped after 6 s and the
 	// page reconnects, resuming each topic after its last seq.
@@ -269,7 +274,7 @@ func TestWallScreenProtocol(t *testing.T) {
 		t.Fatalf("resubscriptions after reconnect %v, want since 8 for both", got)
 	}
 	c2.send(`{"op":"delta","topic":"overview:root","seq":9,` + at + `,"data":{"totals":{"open":41}}}`)
-	wait("fresh after reconnect", `window.__zhili.stale === false && document.getElementById('stale-banner').hidden && window.__zhili.counters.open === 41`, 3*time.Second)
+	wait("fresh after reconnect", `window.__zhili.stale === false && document.getElementById('stale-banner').hidden && window.__zhili.counters.open === 41`, settle)
 
 	// The server goes away: the page reconnects by itself (backoff starts at about 1 s).
 	close(c2.closed)
@@ -282,10 +287,10 @@ func TestWallScreenProtocol(t *testing.T) {
 	// A refused subscription is shown on the banner (the feed itself is alive).
 	c3.send(`{"op":"error","topic":"overview:root","code":"forbidden","message":"token may not see region 411502"}`)
 	wait("refusal shown", `!document.getElementById('stale-banner').hidden && window.__zhili.stale === false &&
-	  document.getElementById('stale-detail').textContent.includes('forbidden')`, 3*time.Second)
+	  document.getElementById('stale-detail').textContent.includes('forbidden')`, settle)
 	// A fresh snapshot instead of retained deltas replaces the state and clears the refusal.
 	c3.send(overviewSnapshot(20))
 	wait("snapshot after resume", `window.__zhili.counters.new_today === 12 && window.__zhili.seq["overview:root"] === 20 &&
-	  document.getElementById('stale-banner').hidden`, 3*time.Second)
+	  document.getElementById('stale-banner').hidden`, settle)
 	guard.verify(t)
 }
