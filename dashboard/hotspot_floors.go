@@ -26,6 +26,10 @@ type HotspotFloors struct {
 	// MinSteps: emerging-hotspot classes only when at least this many time steps hold data
 	// (default geo.DefaultMinSteps, ArcGIS's rule); otherwise every pattern is insufficient_data.
 	MinSteps int
+	// NormalTails takes every p-value from the normal distribution, as ArcGIS does. By default
+	// the p-values of counts come from the counts' own distribution (geo.HotspotOptions
+	// .CountTails): the normal ones make hot spots of chance over sparse counts.
+	NormalTails bool
 }
 
 // Resolve fills the defaults: the one place where they are decided.

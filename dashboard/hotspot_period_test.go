@@ -30,24 +30,35 @@ func demoLeaves(tree *geo.Tree) []*geo.Region {
 // review with 2-hour steps gives no class to any location and says why; Gi* over the period
 // itself stands.
 func TestPeriodHotspotsTooFewSteps(t *testing.T) {
-	tree := geo.DemoTree()
-	leaves := demoLeaves(tree)
+	l := latticeTree(t, 4, 4, 5, 0.004) // 400 grids
+	tree := l.tree
 	st := &hotStore{}
 	end := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
 	n := 0
-	add := func(l *geo.Region, k int) {
+	add := func(i, j, k int) {
 		for range k {
 			n++
-			st.report(fmt.Sprint("C", n), tree.Path(l.Code), "environment", end.Add(-time.Duration(10+n%20)*time.Minute))
+			st.report(fmt.Sprint("C", n), tree.Path(l.gridCode[i][j]), "environment", end.Add(-time.Duration(10+n%20)*time.Minute))
 		}
 	}
-	nbrs, _ := geo.ContiguityWeights(leaves, 1e-7).Row(9)
-	for _, l := range leaves {
-		add(l, 1)
+	for i := range l.nx {
+		for j := range l.ny {
+			if (i+j)%3 == 0 {
+				add(i, j, 1)
+			}
+		}
 	}
-	add(leaves[9], 30)
-	for _, j := range nbrs {
-		add(leaves[j], 5)
+	for di := -1; di <= 1; di++ {
+		for dj := -1; dj <= 1; dj++ {
+			add(7+di, 7+dj, 5)
+		}
+	}
+	add(7, 7, 25)
+	centre := 0
+	for i, r := range demoLeaves(tree) {
+		if r.Code == l.gridCode[7][7] {
+			centre = i
+		}
 	}
 	q := HotspotQuery{Region: "root", From: end.AddDate(0, 0, -7), To: end, Step: 2 * time.Hour, Emerging: true, Loc: time.UTC}
 	q.Floors = noFloors
@@ -80,8 +91,8 @@ func TestPeriodHotspotsTooFewSteps(t *testing.T) {
 		b, _ := json.Marshal(s)
 		t.Fatalf("sufficiency %s", b)
 	}
-	if rep.Cells[9].Bin < 2 || rep.Cells[9].Why == nil {
-		t.Fatalf("Gi* over the period: the cluster %+v", rep.Cells[9])
+	if rep.Cells[centre].Bin < 2 || rep.Cells[centre].Why == nil {
+		t.Fatalf("Gi* over the period: the cluster %+v", rep.Cells[centre])
 	}
 	t.Logf("without the rule %d of %d grids had a hot class", hot, len(plain.Cells))
 }

@@ -14,20 +14,26 @@ import (
 // in memory, filtered as the stores do: region at the query's depth, level, period, category.
 type hotStore struct {
 	store.Store
-	recs []store.Record
+	recs []hotRec
+}
+
+// hotRec is a stored case report, kept small (a planted scenario stores tens of thousands).
+type hotRec struct {
+	CaseID, Category string
+	RegionPath       []string
+	At               time.Time
 }
 
 func (s *hotStore) report(id string, path []string, cat string, at time.Time) {
-	s.recs = append(s.recs, store.Record{Event: event.Event{ID: id + "r", Type: event.CaseReported, CaseID: id, At: at, Category: cat},
-		RegionPath: path})
+	s.recs = append(s.recs, hotRec{CaseID: id, Category: cat, RegionPath: path, At: at})
 }
 
-func (s *hotStore) match(r store.Record, q store.RegionQuery) (string, bool) {
+func (s *hotStore) match(r hotRec, q store.RegionQuery) (string, bool) {
 	lvl := q.Level
 	if lvl <= q.Depth {
 		lvl = q.Depth + 1
 	}
-	if r.Type != event.CaseReported || r.At.Before(q.From) || !r.At.Before(q.To) || q.Category != "" && r.Category != q.Category {
+	if r.At.Before(q.From) || !r.At.Before(q.To) || q.Category != "" && r.Category != q.Category {
 		return "", false
 	}
 	if q.Region != "" && (len(r.RegionPath) <= q.Depth || r.RegionPath[q.Depth] != q.Region) || len(r.RegionPath) <= lvl {
@@ -87,7 +93,9 @@ func (s *hotStore) Cases(ctx context.Context, q store.CaseQuery, fn func(string,
 		if q.Region != "" && (len(r.RegionPath) <= q.Depth || r.RegionPath[q.Depth] != q.Region) {
 			continue
 		}
-		if err := fn(r.CaseID, []store.Record{r}); err != nil {
+		rec := store.Record{Event: event.Event{ID: r.CaseID + "r", Type: event.CaseReported, CaseID: r.CaseID, At: r.At, Category: r.Category},
+			RegionPath: r.RegionPath}
+		if err := fn(r.CaseID, []store.Record{rec}); err != nil {
 			return err
 		}
 	}

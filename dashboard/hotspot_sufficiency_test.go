@@ -63,7 +63,8 @@ func decodeSnap(t *testing.T, v any) topicSnap {
 	return s
 }
 
-var noFloors = HotspotFloors{MinEvents: -1, GridMinLocal: -1, ChildMinLocal: -1, HexMinLocal: -1, MinSteps: -1}
+// noFloors is Gi* as ArcGIS computes it: no data-sufficiency rule, normal p-values.
+var noFloors = HotspotFloors{MinEvents: -1, GridMinLocal: -1, ChildMinLocal: -1, HexMinLocal: -1, MinSteps: -1, NormalTails: true}
 
 // A sparse field of lone cases, the state of a fine grid over a short window: Gi* with FDR
 // alone calls each lone case (and its empty neighbours) a hot spot at the grid level, and at the
@@ -124,10 +125,15 @@ func TestHotspotLoneCasesNeverHot(t *testing.T) {
 		t.Fatalf("the cluster is no longer hot with the floors: %+v", c)
 	}
 	gs := def.Sufficiency["grids"]
-	if !gs.OK || gs.Events != 46 || gs.EventsNeeded != DefaultMinEvents || gs.MinLocal != DefaultMinLocal || gs.SetBack < 40 {
+	if !gs.OK || gs.Events != 46 || gs.EventsNeeded != DefaultMinEvents || gs.MinLocal != DefaultMinLocal {
 		t.Fatalf("grid sufficiency %+v", gs)
 	}
-
+	// The local floor alone, with normal p-values: it sets the lone grids back (the count tails
+	// alone: TestHotspotHexFloor, geo's TestCountTailsCalibrated).
+	floor := run(county, "hotspots:root:1h", HotspotFloors{NormalTails: true}, 40, true)
+	if g := loneHot(county, floor.Grids, 40, false); g != 0 || floor.Sufficiency["grids"].SetBack < 40 || floor.Grids[county.gridCode[60][60]].Bin < 2 {
+		t.Fatalf("floor alone: %d lone grids hot, sufficiency %+v, cluster %+v", g, floor.Sufficiency["grids"], floor.Grids[county.gridCode[60][60]])
+	}
 	// One township of 10,000 grids: its child level is its grids. 16 lone cases, nothing else.
 	town := latticeTree(t, 1, 1, 100, 0.001)
 	plain = run(town, "hotspots:900000001:1h", noFloors, 16, false)
@@ -147,8 +153,8 @@ func TestHotspotLoneCasesNeverHot(t *testing.T) {
 	if a := def.Sufficiency["grids"].Advice; !slices.Equal(a, []string{AdviceLongerWindow, AdviceCoarserLevel, AdviceWait}) {
 		t.Fatalf("grid advice %v", a)
 	}
-	// The local floor alone (no overall floor) keeps them out as well, at both levels.
-	local := run(town, "hotspots:900000001:1h", HotspotFloors{MinEvents: -1}, 16, false)
+	// The local floor alone (no overall floor, normal p-values) keeps them out at both levels.
+	local := run(town, "hotspots:900000001:1h", HotspotFloors{MinEvents: -1, NormalTails: true}, 16, false)
 	if g, c := loneHot(town, local.Grids, 16, false), loneHot(town, local.Children, 16, false); g != 0 || c != 0 {
 		t.Fatalf("local floors only: %d grids and %d children of lone cases hot", g, c)
 	}

@@ -244,8 +244,13 @@ func analyseLevel(lv *topicLevel, counts []float64, per string, fl HotspotFloors
 		}
 		w = lv.wk
 	}
-	r.res = geo.Hotspots(r.x, w, geo.HotspotOptions{DisableFDR: disableFDR, Counts: r.c,
-		MinLocal: float64(fl.minLocal(lv.key)), MinEvents: float64(fl.minEvents())})
+	opt := geo.HotspotOptions{DisableFDR: disableFDR, MinLocal: float64(fl.minLocal(lv.key)), MinEvents: float64(fl.minEvents())}
+	if lv.keep != nil {
+		opt.Counts = r.c // rates: the floors count events
+	} else {
+		opt.CountTails = !fl.NormalTails // counts: p-values from their own distribution
+	}
+	r.res = geo.Hotspots(r.x, w, opt)
 	return r
 }
 
@@ -264,7 +269,7 @@ func emergingLevel(lv *topicLevel, cube *geo.Cube, per string, fl HotspotFloors,
 	if lv.noDenominator {
 		return nil
 	}
-	opt := geo.EmergingOptions{DisableFDR: disableFDR,
+	opt := geo.EmergingOptions{DisableFDR: disableFDR, CountTails: !fl.NormalTails,
 		MinSteps: fl.minSteps(), MinEvents: float64(fl.minEvents()), MinLocal: float64(fl.minLocal(lv.key))}
 	w := lv.w
 	if lv.keep != nil {

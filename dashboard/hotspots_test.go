@@ -134,8 +134,9 @@ func TestHotspotTopic(t *testing.T) {
 
 // A few lone located cases over a county's hex cells are each a hot spot by Gi* alone (they
 // and their empty neighbours) once the cells are many: resolution 9 here (~8,000 cells over the
-// demo county; Xinyang has ~31,000 at the default resolution 8); the floor of 3 events per neighbourhood keeps them
-// out of the hot bins and leaves a real cluster hot.
+// demo county; Xinyang has ~31,000 at the default resolution 8). The floor of 3 events per
+// neighbourhood keeps them out of the hot bins, and so do p-values from the counts' own
+// distribution (the default), each alone; a real cluster stays hot.
 func TestHotspotHexFloor(t *testing.T) {
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
@@ -170,11 +171,11 @@ func TestHotspotHexFloor(t *testing.T) {
 		return geo.HexCell(p, res)
 	}())
 	type cell struct{ Count, Bin int }
-	run := func(floor int) (map[string]cell, int) {
+	run := func(floor int, normal bool) (map[string]cell, int) {
 		// The study area holds fewer events than the overall floor: it is off here, this test is
-		// about the local one.
+		// about the local one and the p-values.
 		h := NewHotspots(tree, clock.NewFake(now), HotspotConfig{Every: time.Nanosecond, HexRes: res, HexMinLocal: floor,
-			Floors: HotspotFloors{MinEvents: -1}})
+			Floors: HotspotFloors{MinEvents: -1, NormalTails: normal}})
 		h.Observe(items)
 		st, err := HotspotSource{H: h}.Open(Topic{Name: "hotspots:root:1h", Kind: "hotspots", Region: "root", Window: "1h"})
 		if err != nil {
@@ -199,13 +200,18 @@ func TestHotspotHexFloor(t *testing.T) {
 		}
 		return k
 	}
-	plain, _ := run(-1)
+	plain, _ := run(-1, true)
 	if loneHot(plain) < lone/2 || plain[clusterCell].Bin != 3 {
 		t.Fatalf("without the floor: %d of %d lone cases hot (the fixture must show the problem), cluster %+v", loneHot(plain), lone, plain[clusterCell])
 	}
-	floored, sparse := run(0) // the default floor
+	floored, sparse := run(0, true) // the default floor, normal p-values
 	if loneHot(floored) != 0 || floored[clusterCell].Bin != 3 || sparse == 0 {
 		t.Fatalf("with the floor: %d lone cases hot, cluster %+v, %d cells set back", loneHot(floored), floored[clusterCell], sparse)
 	}
-	t.Logf("without the floor %d of %d lone cases hot; with it none, cluster %+v, %d cells set back", loneHot(plain), lone, floored[clusterCell], sparse)
+	tails, _ := run(-1, false) // no floor, p-values from the counts
+	if loneHot(tails) != 0 || tails[clusterCell].Bin < 2 {
+		t.Fatalf("with count tails: %d lone cases hot, cluster %+v", loneHot(tails), tails[clusterCell])
+	}
+	t.Logf("without the floor %d of %d lone cases hot; with it none, cluster %+v, %d cells set back; count tails alone: none, cluster %+v",
+		loneHot(plain), lone, floored[clusterCell], sparse, tails[clusterCell])
 }

@@ -39,6 +39,11 @@ type HotspotOptions struct {
 	// per population): the floors MinLocal and MinEvents count events, never rates. nil: x
 	// are the counts.
 	Counts []float64
+	// CountTails takes the p-values of x's likely hot and cold spots from the distribution of
+	// counts (negative binomial with the sample's mean and variance, Poisson when not
+	// overdispersed) rather than the normal, when x are counts and w binary (applyCountTails;
+	// ignored otherwise). Z is unchanged.
+	CountTails bool
 }
 
 // HotspotResult is one hotspot analysis.
@@ -54,6 +59,8 @@ type HotspotResult struct {
 	TooFewEvents bool
 	// Withheld counts the locations in a non-zero bin that TooFewEvents set to 0.
 	Withheld int
+	// CountTails: the p-values come from the count distribution (HotspotOptions.CountTails).
+	CountTails bool
 }
 
 // Hotspots runs Gi* over x with w and, unless disabled, the FDR correction; then the floors:
@@ -61,6 +68,9 @@ type HotspotResult struct {
 func Hotspots(x []float64, w *Weights, opt HotspotOptions) HotspotResult {
 	res := HotspotResult{Results: make([]GiResult, len(x)), FDR: !opt.DisableFDR}
 	res.Mean, res.SD, res.Degenerate = giStarInto(res.Results, x, w)
+	if opt.CountTails && opt.Counts == nil && res.Degenerate == "" {
+		res.CountTails = applyCountTails(res.Results, x, w, res.Mean, res.SD)
+	}
 	if res.FDR {
 		FDR(res.Results, binAlphas[2])
 	}
