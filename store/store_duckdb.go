@@ -35,9 +35,10 @@ type DuckDB struct {
 	db     *sql.DB
 	closed atomic.Bool
 
-	wmu   sync.Mutex // serializes writes; guards wconn
+	wmu   sync.Mutex // serializes writes; guards wconn and sups
 	wconn *sql.Conn  // the writer connection, which owns the staging table
 	wrow  []driver.Value
+	sups  map[string]struct{} // ids stored corrections name (for one stored after its correction)
 
 	closeOnce sync.Once
 	closeErr  error
@@ -46,7 +47,7 @@ type DuckDB struct {
 var _ Store = (*DuckDB)(nil)
 
 // duckDBSchemaVersion is the schema this code reads and writes.
-const duckDBSchemaVersion = 3
+const duckDBSchemaVersion = 4
 
 // duckDBMigrations[i] brings the schema from version i to version i+1. Never edit a released
 // entry: append a new one.
@@ -98,6 +99,13 @@ var duckDBMigrations = []string{
 	// 3: supersedes (a correction names the event it replaces); rows stored before read back
 	// with none.
 	`ALTER TABLE events ADD COLUMN supersedes VARCHAR DEFAULT '';`,
+	// 4: superseded_at, the intake offset of the first correction superseding the event (0:
+	// none), kept by Write so that period queries leave superseded events out cheaply.
+	`ALTER TABLE events ADD COLUMN superseded_at UBIGINT DEFAULT 0;
+	UPDATE events SET superseded_at = s.off FROM (
+		SELECT supersedes AS sid, type AS stype, case_id AS scase, min(intake_offset) AS off
+		FROM events WHERE supersedes <> '' GROUP BY ALL) s
+	WHERE events.id = s.sid AND events.type = s.stype AND events.case_id = s.scase;`,
 }
 
 const (
@@ -106,9 +114,9 @@ const (
 		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
 		close_reason, category_text, supersedes`
 	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
-	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last),
-	// then private, then has_pii.
-	nEventCols = 32
+	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last;
+	// eventCols and superseded_at), then private, then has_pii.
+	nEventCols = 33
 	nStageCols = nEventCols + 5 + 1
 
 	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
@@ -143,7 +151,27 @@ func OpenDuckDB(path string) (*DuckDB, error) {
 		db.Close()
 		return nil, unavailable(err, "duckdb: create staging table")
 	}
-	return &DuckDB{db: db, wconn: wconn, wrow: make([]driver.Value, nStageCols)}, nil
+	sups := map[string]struct{}{}
+	rows, err := db.QueryContext(ctx, `SELECT DISTINCT supersedes FROM events WHERE supersedes <> ''`)
+	if err == nil {
+		for rows.Next() {
+			var id string
+			if err = rows.Scan(&id); err != nil {
+				break
+			}
+			sups[id] = struct{}{}
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		rows.Close()
+	}
+	if err != nil {
+		wconn.Close()
+		db.Close()
+		return nil, unavailable(err, "duckdb: read corrections")
+	}
+	return &DuckDB{db: db, wconn: wconn, wrow: make([]driver.Value, nStageCols), sups: sups}, nil
 }
 
 func migrateDuckDB(ctx context.Context, db *sql.DB) error {
@@ -246,6 +274,9 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 			WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
 			return unavailable(err, "duckdb: insert events")
 		}
+		if err := d.supersede(ctx, b.Records); err != nil {
+			return err
+		}
 		if _, err := c.ExecContext(ctx, `DELETE FROM temp.stage`); err != nil {
 			return unavailable(err, "duckdb: clear staging table")
 		}
@@ -255,6 +286,44 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 	}
 	if _, err := c.ExecContext(ctx, "COMMIT"); err != nil {
 		return unavailable(err, "duckdb: commit")
+	}
+	return nil
+}
+
+// supersede marks the events the batch's corrections supersede, and the batch's events that
+// stored corrections supersede (a correction stored first), with the intake offset of the first
+// correction (superseded_at).
+func (d *DuckDB) supersede(ctx context.Context, recs []Record) error {
+	const mark = `UPDATE events SET superseded_at = s.off FROM (
+			SELECT supersedes AS sid, type AS stype, case_id AS scase, min(intake_offset) AS off
+			FROM %s WHERE supersedes <> '' AND %s GROUP BY ALL) s
+		WHERE events.id = s.sid AND events.type = s.stype AND events.case_id = s.scase
+			AND (events.superseded_at = 0 OR events.superseded_at > s.off)`
+	var late []any
+	corrections := false
+	for i := range recs {
+		if recs[i].Supersedes != "" {
+			corrections = true
+		}
+		if _, ok := d.sups[recs[i].ID]; ok {
+			late = append(late, recs[i].ID)
+		}
+	}
+	if corrections {
+		if _, err := d.wconn.ExecContext(ctx, fmt.Sprintf(mark, `temp.stage`, `true`)); err != nil {
+			return unavailable(err, "duckdb: mark superseded events")
+		}
+	}
+	if len(late) > 0 {
+		q := fmt.Sprintf(mark, `events`, `supersedes IN (?`+strings.Repeat(`, ?`, len(late)-1)+`)`)
+		if _, err := d.wconn.ExecContext(ctx, q, late...); err != nil {
+			return unavailable(err, "duckdb: mark superseded events")
+		}
+	}
+	for i := range recs {
+		if id := recs[i].Supersedes; id != "" {
+			d.sups[id] = struct{}{} // kept if the transaction fails: it only costs a lookup
+		}
 	}
 	return nil
 }
@@ -325,6 +394,7 @@ func fillStageRow(row []driver.Value, r *Record) {
 	}
 	row[28] = r.HasPoint
 	row[29], row[30], row[31] = e.CloseReason, e.CategoryText, e.Supersedes
+	row[32] = uint64(0)   // superseded_at: set by supersede
 	const p0 = nEventCols // first private column
 	if p := e.Reporter; p != nil {
 		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
@@ -529,16 +599,14 @@ func stringList(v any) []string {
 	return out
 }
 
-// duckLive is the condition that an event of table events is not superseded: no event of the
-// same case and type names it in supersedes (event.Superseded). upTo, when > 0, counts only the
-// corrections with an intake offset up to it (a cut of the log).
+// duckLive is the condition that an event is not superseded: no event of the same case and type
+// names it in supersedes (event.Superseded; superseded_at, kept by Write). upTo, when > 0,
+// counts only the corrections with an intake offset up to it (a cut of the log).
 func duckLive(upTo uint64) string {
-	w := `NOT EXISTS (SELECT 1 FROM events s WHERE s.supersedes <> '' AND s.supersedes = events.id
-		AND s.type = events.type AND s.case_id = events.case_id`
-	if upTo > 0 {
-		w += ` AND s.intake_offset <= ` + strconv.FormatUint(upTo, 10)
+	if upTo == 0 {
+		return `superseded_at = 0`
 	}
-	return w + `)`
+	return `(superseded_at = 0 OR superseded_at > ` + strconv.FormatUint(upTo, 10) + `)`
 }
 
 // filter builds the WHERE clause shared by the period queries (superseded events left out).

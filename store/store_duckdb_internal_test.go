@@ -80,3 +80,45 @@ func TestDuckDBMigrateFromVersion1(t *testing.T) {
 		t.Fatalf("new rows: %+v %+v", got["new-c"], got["new-r"])
 	}
 }
+
+// A database of schema version 3 holding a correction is migrated on open: the event it
+// supersedes is marked, and counted no more.
+func TestDuckDBMigrateFromVersion3(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "v3.duckdb")
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stmts := []string{`CREATE TABLE meta (key VARCHAR PRIMARY KEY, value UBIGINT NOT NULL)`}
+	stmts = append(stmts, duckDBMigrations[:3]...)
+	stmts = append(stmts, `INSERT OR REPLACE INTO meta VALUES ('schema_version', 3)`,
+		`INSERT INTO events (id, type, case_id, at_utc, at_ns, at_tz, intake_offset, region_path, has_point, supersedes)
+			VALUES ('r1', 'case.reported', 'C1', TIMESTAMP '2026-11-27 00:00:00', 0, 28800, 1, ['R', 'A'], false, ''),
+			       ('r2', 'case.reported', 'C1', TIMESTAMP '2026-11-27 05:00:00', 0, 28800, 2, ['R', 'B'], false, 'r1')`,
+		`UPDATE meta SET value = 2 WHERE key = 'checkpoint'`)
+	for _, q := range stmts {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	db.Close()
+	st, err := OpenDuckDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rc, err := st.RegionCounts(t.Context(), RegionQuery{Region: "R", From: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)})
+	if err != nil || len(rc) != 1 || rc[0] != (RegionCount{Region: "B", Count: 1}) {
+		t.Fatalf("RegionCounts after migration: %+v, %v", rc, err)
+	}
+	// A correction written after the migration: marked at once.
+	r3 := Record{Event: event.Event{ID: "r3", Type: event.CaseReported, CaseID: "C1", At: time.Date(2026, 11, 27, 6, 0, 0, 0, time.UTC), Supersedes: "r2"},
+		Offset: 3, RegionPath: []string{"R", "A"}}
+	if err := st.Write(t.Context(), Batch{Records: []Record{r3}, Checkpoint: 3}); err != nil {
+		t.Fatal(err)
+	}
+	rc, err = st.RegionCounts(t.Context(), RegionQuery{Region: "R", From: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)})
+	if err != nil || len(rc) != 1 || rc[0] != (RegionCount{Region: "A", Count: 1}) {
+		t.Fatalf("RegionCounts after a correction: %+v, %v", rc, err)
+	}
+}
