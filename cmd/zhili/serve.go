@@ -35,6 +35,8 @@ type serveFlags struct {
 	demoSeed                                                                                                                            uint64
 	tick, shutdownTimeout, queryTimeout                                                                                                 time.Duration
 	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                                        int
+	hotspotMinEvents, gridMinLocal, childMinLocal, emergingMinSteps                                                                     int
+	hotspotNormalTails                                                                                                                  bool
 	maxBytes                                                                                                                            int64
 }
 
@@ -49,6 +51,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.regionsCRS, "regions-crs", "wgs84", "coordinate system of the --regions file: wgs84, gcj02 or bd09")
 	fs.IntVar(&f.hexRes, "hex-res", 8, "H3 resolution of the hex hotspot level (8 ≈ 0.74 km², 9 ≈ 0.1 km²)")
 	fs.IntVar(&f.hexMinLocal, "hex-min-local", 3, "a hex cell is a hot spot only when it and its 6 neighbours hold at least this many events (-1: no floor)")
+	fs.IntVar(&f.hotspotMinEvents, "hotspot-min-events", 0, "hot and cold spots only where the window or period holds at least this many events in the study area (0: the default 30; -1: no floor)")
+	fs.IntVar(&f.gridMinLocal, "grid-min-local", 0, "a grid is a hot spot only when it and its neighbours hold at least this many events (0: the default 3; -1: no floor)")
+	fs.IntVar(&f.childMinLocal, "child-min-local", 0, "a child region is a hot spot only when it and its neighbours hold at least this many events (0: the default 3; -1: no floor)")
+	fs.IntVar(&f.emergingMinSteps, "emerging-min-steps", 0, "emerging-hotspot classes only when at least this many time steps hold data (0: the default 10; -1: no minimum)")
+	fs.BoolVar(&f.hotspotNormalTails, "hotspot-normal-tails", false, "take hotspot p-values from the normal distribution as ArcGIS does (default: counts' own distribution)")
 	fs.BoolVar(&f.demo, "demo", false, "demo county with a live simulated feed; generates keys when unset")
 	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo feed (0 = no feed)")
 	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
@@ -167,6 +174,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 
 	a, err := app.New(app.Config{Catalog: cat, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
+		HotspotMinEvents: f.hotspotMinEvents, GridMinLocal: f.gridMinLocal, ChildMinLocal: f.childMinLocal,
+		EmergingMinSteps: f.emergingMinSteps, HotspotNormalTails: f.hotspotNormalTails,
 		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
 		ShutdownTimeout: f.shutdownTimeout, QueryTimeout: f.queryTimeout, Version: version, Logger: log,
 		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL})

@@ -136,7 +136,9 @@ func (a *App) readModel() {
 	cfg := &a.cfg
 	a.Model = dashboard.NewModel(dashboard.ModelConfig{Tree: cfg.Tree, Loc: cfg.Loc, DisplayCRS: cfg.DisplayCRS,
 		Categories: cfg.Catalog.TopCategories(), Clock: cfg.Clock, Logger: cfg.Logger})
-	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{HexRes: cfg.HexRes, HexMinLocal: cfg.HexMinLocal})
+	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{HexRes: cfg.HexRes, HexMinLocal: cfg.HexMinLocal,
+		Floors: dashboard.HotspotFloors{MinEvents: cfg.HotspotMinEvents, GridMinLocal: cfg.GridMinLocal, ChildMinLocal: cfg.ChildMinLocal,
+			MinSteps: cfg.EmergingMinSteps, NormalTails: cfg.HotspotNormalTails}})
 	a.Model.SetHotspots(a.Hot)
 	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})

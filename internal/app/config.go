@@ -65,6 +65,12 @@ type Config struct {
 	QueryTimeout    time.Duration // a history query is cancelled after this long (default 60 s)
 	Version         string
 
+	// The data-sufficiency rules of the hotspot topics and period view (0 = the defaults of
+	// dashboard.HotspotFloors.Resolve: 30 events, 3 per neighbourhood, 10 time steps; < 0 none);
+	// HotspotNormalTails: normal p-values, as ArcGIS.
+	HotspotMinEvents, GridMinLocal, ChildMinLocal, EmergingMinSteps int
+	HotspotNormalTails                                              bool
+
 	// Production engines. Empty: the embedded defaults (DuckDB history, file intake log,
 	// in-process bus).
 	ClickHouse string        // ClickHouse DSN for the history store
