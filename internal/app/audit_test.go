@@ -85,8 +85,9 @@ func auditFixture(t *testing.T, a *App) {
 	if code, b := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 || !strings.Contains(string(b), `"rejected":[]`) {
 		t.Fatalf("%d %s", code, b)
 	}
-	// A report without a place is refused at ingest: counted apart in the reconcile block.
-	if code, b := post(t, base, "application/x-ndjson", `{"id":"z1r","type":"case.reported","case_id":"z1","at":"`+at(8, 0)+`","source":"grid","category":"environment"}`); code != 200 ||
+	// A report with its latitude out of range is refused at ingest: counted apart in the
+	// reconcile block.
+	if code, b := post(t, base, "application/x-ndjson", `{"id":"z1r","type":"case.reported","case_id":"z1","at":"`+at(8, 0)+`","source":"grid","category":"environment","location":{"lon":114.07,"lat":132.12}}`); code != 200 ||
 		!strings.Contains(string(b), `"code":"invalid"`) {
 		t.Fatalf("%d %s", code, b)
 	}

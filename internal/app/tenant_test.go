@@ -378,18 +378,19 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 func TestTenantRoutesCovered(t *testing.T) {
 	t.Parallel()
 	covered := map[string]string{
-		"/api/v1/regions":        "isolation test",
-		"/api/v1/series":         "isolation test",
-		"/api/v1/counts":         "isolation test",
-		"/api/v1/hotspots":       "isolation test",
-		"/api/v1/cases/:id":      "isolation test",
-		"/api/v1/audit/rates":    "isolation test (JSON, CSV, XLSX)",
-		"/api/v1/audit/whistles": "isolation test (JSON, CSV)",
-		"/api/v1/access-log":     "isolation test (each admin reads its tenant's entries)",
-		"/ws":                    "isolation test (overview, cases, whistles, hotspots topics)",
-		"/api/v1/events":         "a source key reports within its tenant's roots (isolation test)",
-		"/api/v1/hexes":          "H3 geometry of any cell id: no tenant's data",
-		"/api/v1/catalog":        "names only; another tenant's departments left out (TestCatalogRoute)",
+		"/api/v1/regions":         "isolation test",
+		"/api/v1/series":          "isolation test",
+		"/api/v1/counts":          "isolation test",
+		"/api/v1/hotspots":        "isolation test",
+		"/api/v1/cases/:id":       "isolation test",
+		"/api/v1/audit/rates":     "isolation test (JSON, CSV, XLSX)",
+		"/api/v1/audit/whistles":  "isolation test (JSON, CSV)",
+		"/api/v1/access-log":      "isolation test (each admin reads its tenant's entries)",
+		"/ws":                     "isolation test (overview, cases, whistles, hotspots topics)",
+		"/api/v1/events":          "a source key reports within its tenant's roots (isolation test)",
+		"/api/v1/events/versions": "a source key asks about its own event ids only (namespaced by its name), and learns only whether they are stored as it would send them",
+		"/api/v1/hexes":           "H3 geometry of any cell id: no tenant's data",
+		"/api/v1/catalog":         "names only; another tenant's departments left out (TestCatalogRoute)",
 	}
 	for _, r := range server.Rules {
 		if r.Public {
