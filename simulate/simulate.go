@@ -79,7 +79,7 @@ type Stats struct {
 type Generator struct {
 	cfg     Config
 	rng     *rand.Rand
-	loc     geo.TreeLocator
+	loc     geo.Locator // point → region path (TreeLocator; the history uses the indexed one)
 	grids   []grid
 	total   float64 // sum of grid weights
 	rootNm  string
