@@ -255,8 +255,8 @@ func (h *History) plant() {
 	for _, gr := range h.rises {
 		h.plan.Intensifying = append(h.plan.Intensifying, gr.code)
 	}
-	// Their extra rates, from the background of their grids: clearly above it, yet not every
-	// report of the city.
+	// Their extra rates, from the background of their grids: clearly above it, yet a small
+	// share of the city's reports (a small county has few grids, each busy).
 	bg := func(gs []*grid) float64 {
 		w := 0.0
 		for _, gr := range gs {
@@ -264,8 +264,10 @@ func (h *History) plant() {
 		}
 		return h.cfg.PerDay * w / g.total / float64(len(gs))
 	}
-	h.hotRate = max(3, 2.5*bg(h.hots))
-	h.riseFrom, h.riseTo = max(1.2, bg(h.rises)), max(8, 5*bg(h.rises))
+	share := func(f float64, gs []*grid) float64 { return f * h.cfg.PerDay / float64(len(gs)) }
+	h.hotRate = min(max(3, 2.5*bg(h.hots)), share(0.15, h.hots))
+	h.riseTo = min(max(8, 5*bg(h.rises)), share(0.25, h.rises))
+	h.riseFrom = min(max(1.2, bg(h.rises)), h.riseTo/4)
 	h.plan.Start, h.plan.End = h.start, h.cfg.End
 	h.plan.IntensifyFrom = h.cfg.End.Add(-14 * 24 * time.Hour)
 	h.plan.SlowDept = SlowDept

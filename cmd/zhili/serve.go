@@ -15,6 +15,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -23,6 +25,7 @@ import (
 	"zhili/ingest"
 	"zhili/internal/app"
 	"zhili/server"
+	"zhili/simulate"
 )
 
 type serveFlags struct {
@@ -30,9 +33,10 @@ type serveFlags struct {
 	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile, catalog                                                         string
 	partitions                                                                                                                          int
 	leaseTTL                                                                                                                            time.Duration
-	demo                                                                                                                                bool
-	demoRate                                                                                                                            float64
+	demo, demoRateSet                                                                                                                   bool
+	demoRate, demoPerDay                                                                                                                float64
 	demoSeed                                                                                                                            uint64
+	demoHistory                                                                                                                         days
 	tick, shutdownTimeout, queryTimeout                                                                                                 time.Duration
 	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                                        int
 	hotspotMinEvents, gridMinLocal, childMinLocal, emergingMinSteps                                                                     int
@@ -56,9 +60,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&f.childMinLocal, "child-min-local", 0, "a child region is a hot spot only when it and its neighbours hold at least this many events (0: the default 3; -1: no floor)")
 	fs.IntVar(&f.emergingMinSteps, "emerging-min-steps", 0, "emerging-hotspot classes only when at least this many time steps hold data (0: the default 10; -1: no minimum)")
 	fs.BoolVar(&f.hotspotNormalTails, "hotspot-normal-tails", false, "take hotspot p-values from the normal distribution as ArcGIS does (default: counts' own distribution)")
-	fs.BoolVar(&f.demo, "demo", false, "demo county with a live simulated feed; generates keys when unset")
-	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo feed (0 = no feed)")
-	fs.Uint64Var(&f.demoSeed, "demo-seed", 0, "seed of the demo feed (0 = from the clock)")
+	fs.BoolVar(&f.demo, "demo", false, "the demo city (Xinyang) with its history going on live (--demo-history) or a simulated feed; generates keys when unset")
+	f.demoHistory = days(simulate.DefaultHistorySpan)
+	fs.Var(&f.demoHistory, "demo-history", "with --demo, the past the demo city starts with, e.g. 90d, 7d, 36h (0 = none): generated once into an empty --data through the ingest path, then going on in real time")
+	fs.Float64Var(&f.demoPerDay, "demo-per-day", simulate.DefaultHistoryPerDay, "with --demo-history, the new cases of an ordinary working day, in the history and as it goes on")
+	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo's simulated feed, whose cases run 60 times faster (0 = none); with --demo-history, 0 unless given")
+	fs.Uint64Var(&f.demoSeed, "demo-seed", simulate.DefaultDemoSeed, "seed of the demo history and feed: the same seed gives the same history (0 = from the clock)")
 	fs.StringVar(&f.ingestKey, "ingest-key", "", "source API key accepted by POST /api/v1/events (all types, all regions)")
 	fs.StringVar(&f.viewToken, "view-token", "", "viewer token for screens and read APIs (all regions)")
 	fs.StringVar(&f.tz, "tz", app.DefaultZone, "deployment time zone: 'today' and day buckets")
@@ -88,6 +95,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	fs.Visit(func(fl *flag.Flag) { f.demoRateSet = f.demoRateSet || fl.Name == "demo-rate" })
 	var lvl slog.Level
 	if err := lvl.UnmarshalText([]byte(f.logLevel)); err != nil {
 		return fmt.Errorf("--log-level: %w", err)
@@ -176,7 +184,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		HotspotMinEvents: f.hotspotMinEvents, GridMinLocal: f.gridMinLocal, ChildMinLocal: f.childMinLocal,
 		EmergingMinSteps: f.emergingMinSteps, HotspotNormalTails: f.hotspotNormalTails,
-		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed,
+		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed, DemoHistory: demoHistory(f), DemoHistoryPerDay: f.demoPerDay,
 		ShutdownTimeout: f.shutdownTimeout, QueryTimeout: f.queryTimeout, Version: version, Logger: log,
 		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL})
 	if err != nil {
@@ -193,7 +201,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	base := "http://" + a.Addr
 	fmt.Fprintf(stderr, "listening on %s\n", base)
 	if f.demo {
-		printDemo(stdout, base, tree, f.ingestKey, f.viewToken)
+		printDemo(stdout, base, tree, demoLive(f), f.ingestKey, f.viewToken)
 	}
 	{
 		// SIGHUP reloads the access list from the config file and the catalogue, without a
@@ -242,10 +250,47 @@ func reloadAccess(a *app.App, fs *flag.FlagSet, path string, tree *geo.Tree) (in
 }
 
 func demoRate(f serveFlags) float64 {
-	if !f.demo {
+	if !f.demo || f.demoHistory > 0 && !f.demoRateSet {
+		// With a history, the live events are the history going on at its own pace: a feed
+		// 60 times faster would dwarf it on every chart.
 		return 0
 	}
 	return f.demoRate
+}
+
+func demoHistory(f serveFlags) time.Duration {
+	if !f.demo {
+		return 0
+	}
+	return time.Duration(f.demoHistory)
+}
+
+// days is a duration flag that also takes whole days ("90d").
+type days time.Duration
+
+func (d *days) String() string {
+	v := time.Duration(*d)
+	if v > 0 && v%(24*time.Hour) == 0 {
+		return fmt.Sprintf("%dd", v/(24*time.Hour))
+	}
+	return v.String()
+}
+
+func (d *days) Set(s string) error {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		v, err := strconv.ParseFloat(n, 64)
+		if err != nil || v < 0 {
+			return fmt.Errorf("%q: days as a number, e.g. 90d", s)
+		}
+		*d = days(time.Duration(v * float64(24*time.Hour)))
+		return nil
+	}
+	v, err := time.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("%q: a duration such as 90d, 36h or 0", s)
+	}
+	*d = days(v)
+	return nil
 }
 
 // demoAccess returns the demo's generated ingest key and viewer token, kept in the data
@@ -276,9 +321,75 @@ func randomToken() string {
 	return hex.EncodeToString(b)
 }
 
-func printDemo(w io.Writer, base string, tree *geo.Tree, key, token string) {
+// demoLive says what the demo's data are.
+func demoLive(f serveFlags) string {
+	var out []string
+	if h := time.Duration(f.demoHistory); h > 0 {
+		out = append(out, fmt.Sprintf("历史 History: the last %s (seed %d, about %.0f new cases a working day), stored at start unless --data holds it, then going on live; screens are ready when /readyz answers ok",
+			f.demoHistory.String(), f.demoSeed, f.demoPerDay))
+	}
+	if r := demoRate(f); r > 0 {
+		out = append(out, fmt.Sprintf("模拟 Simulated feed: %g events/s, its cases 60 times faster", r))
+	}
+	if len(out) == 0 {
+		return "no demo data (--demo-history 0 --demo-rate 0)"
+	}
+	return strings.Join(out, ";\n  ")
+}
+
+// demoLevels describes the levels of the tree: "10 县区 counties, 208 乡镇街道 townships, …".
+func demoLevels(tree *geo.Tree) string {
+	names := map[string]string{"city": "市", "county": "县区", "township": "乡镇街道", "grid": "网格"}
+	var counts []int
+	kinds := map[int]string{}
+	tree.Walk(func(r *geo.Region) {
+		if r.Level == 0 {
+			return
+		}
+		for len(counts) < r.Level {
+			counts = append(counts, 0)
+		}
+		counts[r.Level-1]++
+		kinds[r.Level-1] = r.Kind
+	})
+	var out []string
+	for i, n := range counts {
+		k := kinds[i]
+		switch {
+		case names[k] != "":
+			out = append(out, fmt.Sprintf("%s %s %s", thousands(n), names[k], plural(k, n)))
+		case k != "":
+			out = append(out, fmt.Sprintf("%s %s", thousands(n), plural(k, n)))
+		default:
+			out = append(out, fmt.Sprintf("%s regions at level %d", thousands(n), i+1))
+		}
+	}
+	return strings.Join(out, ", ")
+}
+
+// thousands writes n with thousands separators: 3,634.
+func thousands(n int) string {
+	s := strconv.Itoa(n)
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}
+
+func plural(kind string, n int) string {
+	switch {
+	case n == 1:
+		return kind
+	case strings.HasSuffix(kind, "y"):
+		return strings.TrimSuffix(kind, "y") + "ies"
+	}
+	return kind + "s"
+}
+
+func printDemo(w io.Writer, base string, tree *geo.Tree, live, key, token string) {
 	fmt.Fprintf(w, `
-Zhili demo: %s (%s), %d regions, live simulated feed.
+Zhili demo: %s (%s): %s.
+  %s.
 
   一张屏 Overview screen:   %s/?token=%s
   Kiosk (wall) mode:       %s/?token=%s&kiosk=1
@@ -294,7 +405,7 @@ Zhili demo: %s (%s), %d regions, live simulated feed.
                   --data-binary @events.ndjson %s/api/v1/events
   Simulate:     zhili simulate --url %s --key %s --rate 50 --duration 1m
 
-`, tree.Root.Name, tree.Root.Code, tree.Len(), base, token, base, token, base, token, base, token, base, token, base, token,
+`, tree.Root.Name, tree.Root.Code, demoLevels(tree), live, base, token, base, token, base, token, base, token, base, token, base, token,
 		base, token, base, token, base,
 		key, base, base, key)
 }

@@ -179,13 +179,19 @@ func (a *App) Start() error {
 			return nil
 		})
 	}
+	var feedCtx context.Context
+	feedCtx, a.stopFeed = context.WithCancel(a.runCtx)
 	if a.Agg != nil {
-		a.goRun("aggregator", func() error { return a.Agg.Run(a.runCtx) })
+		a.goRun("aggregator", func() error {
+			// The demo's history is stored first; the live state is then rebuilt from the store.
+			if h, st := a.demoHistory(feedCtx); h != nil {
+				a.goRun("demo history", func() error { return a.followDemoHistory(feedCtx, h, st) })
+			}
+			return a.Agg.Run(a.runCtx)
+		})
 	} else if a.cfg.Role != RoleServer {
 		a.startManager()
 	}
-	var feedCtx context.Context
-	feedCtx, a.stopFeed = context.WithCancel(a.runCtx)
 	if a.cfg.DemoRate > 0 && a.Door != nil {
 		seed := a.cfg.DemoSeed
 		if seed == 0 {

@@ -65,6 +65,13 @@ type Config struct {
 	QueryTimeout    time.Duration // a history query is cancelled after this long (default 60 s)
 	Version         string
 
+	// DemoHistory is how much past the demo starts with (0: none): generated once into an empty
+	// data directory through the ingest path, then sent on as time passes (demo_history.go);
+	// DemoHistoryPerDay its new cases on an ordinary working day (0: the simulate default).
+	// DemoSeed seeds it (0: simulate.DefaultDemoSeed) as it seeds the feed (0: from the clock).
+	DemoHistory       time.Duration
+	DemoHistoryPerDay float64
+
 	// The data-sufficiency rules of the hotspot topics and period view (0 = the defaults of
 	// dashboard.HotspotFloors.Resolve: 30 events, 3 per neighbourhood, 10 time steps; < 0 none);
 	// HotspotNormalTails: normal p-values, as ArcGIS.
