@@ -137,11 +137,12 @@ func (s *server) output() string {
 
 var listeningRE = regexp.MustCompile(`listening on (http://[0-9.]+:[0-9]+)`)
 
-// startServer runs `zhili serve --demo --demo-rate 0` (then the extra flags, which win) on a
-// free port with a fresh data dir and waits for its "listening on" line.
+// startServer runs `zhili serve --demo --demo-rate 0 --demo-history 0` (an empty demo city;
+// then the extra flags, which win) on a free port with a fresh data dir and waits for its
+// "listening on" line.
 func startServer(t *testing.T, bin string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--demo", "--demo-rate", "0",
+	args := append([]string{"serve", "--demo", "--demo-rate", "0", "--demo-history", "0",
 		"--listen", "127.0.0.1:0", "--data", t.TempDir(),
 		"--ingest-key", ingestKey, "--view-token", viewToken}, extra...)
 	cmd := exec.Command(bin, args...)

@@ -265,9 +265,9 @@ func (h *History) plant() {
 		return h.cfg.PerDay * w / g.total / float64(len(gs))
 	}
 	share := func(f float64, gs []*grid) float64 { return f * h.cfg.PerDay / float64(len(gs)) }
-	h.hotRate = min(max(3, 2.5*bg(h.hots)), share(0.15, h.hots))
-	h.riseTo = min(max(8, 5*bg(h.rises)), share(0.25, h.rises))
-	h.riseFrom = min(max(1.2, bg(h.rises)), h.riseTo/4)
+	h.hotRate = min(max(4, 2.5*bg(h.hots)), share(0.15, h.hots))
+	h.riseTo = min(max(12, 5*bg(h.rises)), share(0.25, h.rises))
+	h.riseFrom = min(max(3, bg(h.rises)), h.riseTo/4)
 	h.plan.Start, h.plan.End = h.start, h.cfg.End
 	h.plan.IntensifyFrom = h.cfg.End.Add(-14 * 24 * time.Hour)
 	h.plan.SlowDept = SlowDept

@@ -250,7 +250,7 @@ func reloadAccess(a *app.App, fs *flag.FlagSet, path string, tree *geo.Tree) (in
 }
 
 func demoRate(f serveFlags) float64 {
-	if !f.demo || f.demoHistory > 0 && !f.demoRateSet {
+	if !f.demo || demoHistory(f) > 0 && !f.demoRateSet {
 		// With a history, the live events are the history going on at its own pace: a feed
 		// 60 times faster would dwarf it on every chart.
 		return 0
@@ -258,8 +258,10 @@ func demoRate(f serveFlags) float64 {
 	return f.demoRate
 }
 
+// demoHistory is the span of the demo's history: embedded deployments only (scaled out, the
+// history would need every aggregator's share of it before they start).
 func demoHistory(f serveFlags) time.Duration {
-	if !f.demo {
+	if !f.demo || f.redisURL != "" {
 		return 0
 	}
 	return time.Duration(f.demoHistory)
@@ -324,7 +326,7 @@ func randomToken() string {
 // demoLive says what the demo's data are.
 func demoLive(f serveFlags) string {
 	var out []string
-	if h := time.Duration(f.demoHistory); h > 0 {
+	if demoHistory(f) > 0 {
 		out = append(out, fmt.Sprintf("历史 History: the last %s (seed %d, about %.0f new cases a working day), stored at start unless --data holds it, then going on live; screens are ready when /readyz answers ok",
 			f.demoHistory.String(), f.demoSeed, f.demoPerDay))
 	}

@@ -157,6 +157,7 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 	defer b.Close()
 	ac := a.aggConfig("", 0)
 	ac.ReadBatch = 10000
+	ac.StoreBatch, ac.StoreEvery = 50000, 5*time.Second // fewer, bigger writes
 	agg := aggregator.New(ac, a.In, a.Store, b, a.cfg.Tree, a.locator(), a.cfg.Clock, nil)
 	actx, cancel := context.WithCancel(context.Background())
 	defer cancel()

@@ -1,0 +1,261 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fasthttp/websocket"
+
+	"zhili/geo"
+	"zhili/simulate"
+)
+
+// TestDemo starts `zhili serve --demo` as `make demo` does, with its default history (90 days),
+// and checks through the REST API and the whistle topic that every view that looks back has
+// something to show at once: hot spots over 7 and 30 days and their emerging classes where the
+// history planted them, last month's audit, open whistles, a 24-hour trend with a shape.
+func TestDemo(t *testing.T) {
+	bin := buildBinary(t)
+	dir := t.TempDir()
+	start := time.Now()
+	srv := startServer(t, bin, "--demo-history", "90d", "--data", dir) // 90d: the default
+	listening := time.Since(start)
+	deadline := time.Now().Add(3 * time.Minute) // a loaded machine; the figure is logged
+	for {
+		resp, err := http.Get(srv.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("not ready after %v", time.Since(start))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ready := time.Since(start)
+	var rec struct {
+		Seed   uint64    `json:"seed"`
+		Span   string    `json:"span"`
+		PerDay float64   `json:"per_day"`
+		End    time.Time `json:"end"`
+		Lines  int       `json:"lines"`
+		Cases  int       `json:"cases"`
+		Took   string    `json:"took"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "demo-history.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &rec); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("ready after %v (listening after %v): %s of history, %d events, %d cases, stored in %s",
+		ready.Round(time.Millisecond), listening.Round(time.Millisecond), rec.Span, rec.Lines, rec.Cases, rec.Took)
+	if rec.Lines < 100000 || rec.Cases < 15000 {
+		t.Errorf("history: %s", b)
+	}
+
+	// Where the history planted its hot spots.
+	tree, err := geo.XinyangTree()
+	if err != nil {
+		t.Fatal(err)
+	}
+	span, _ := time.ParseDuration(rec.Span)
+	plan := simulate.NewHistory(simulate.HistoryConfig{Tree: tree, Seed: rec.Seed, End: rec.End, Span: span, PerDay: rec.PerDay}).Plan()
+
+	type cell struct {
+		Code    string `json:"code"`
+		Count   int    `json:"count"`
+		Bin     int    `json:"bin"`
+		Pattern string `json:"pattern"`
+	}
+	type hotspots struct {
+		Cells       []cell `json:"cells"`
+		Sufficiency struct {
+			OK      bool     `json:"ok"`
+			Reasons []string `json:"reasons"`
+		} `json:"sufficiency"`
+	}
+	now := time.Now()
+	q := func(v url.Values) string { return v.Encode() }
+	since := func(d time.Duration) string { return now.Add(-d).Format(time.RFC3339) }
+	planted := func(h hotspots, gs []string, ok func(cell) bool) int {
+		n := 0
+		for _, c := range h.Cells {
+			if slices.Contains(gs, c.Code) && ok(c) {
+				n++
+			}
+		}
+		return n
+	}
+	hot := func(c cell) bool { return c.Bin >= 2 }
+	for _, days := range []int{7, 30} {
+		var h hotspots
+		t0 := time.Now()
+		getJSON(t, srv, "/api/v1/hotspots?"+q(url.Values{"from": {since(time.Duration(days) * 24 * time.Hour)}}), &h)
+		n := 0
+		for _, c := range h.Cells {
+			if hot(c) {
+				n++
+			}
+		}
+		p, i := planted(h, plan.Persistent, hot), planted(h, plan.Intensifying, hot)
+		t.Logf("%d days: %d grids, %d hot at 95 %% or more (FDR), planted persistent %d/%d, intensifying %d/%d (%v)",
+			days, len(h.Cells), n, p, len(plan.Persistent), i, len(plan.Intensifying), time.Since(t0).Round(time.Millisecond))
+		if !h.Sufficiency.OK || n < 5 || p < 3 || i < 3 {
+			t.Errorf("%d-day hot spots: sufficiency %+v, %d hot, planted %d and %d", days, h.Sufficiency, n, p, i)
+		}
+	}
+
+	// Emerging hot spots over 30 days, a day a step.
+	{
+		var h hotspots
+		t0 := time.Now()
+		getJSON(t, srv, "/api/v1/hotspots?"+q(url.Values{"from": {since(30 * 24 * time.Hour)}, "step": {"1d"}}), &h)
+		classes := map[string]int{}
+		for _, c := range h.Cells {
+			classes[c.Pattern]++
+		}
+		hotClass := func(c cell) bool { return strings.HasSuffix(c.Pattern, "_hot") }
+		p, i := planted(h, plan.Persistent, hotClass), planted(h, plan.Intensifying, hotClass)
+		t.Logf("emerging, 30 days: %v; planted persistent %d, intensifying %d in a hot class (%v)", classes, p, i, time.Since(t0).Round(time.Millisecond))
+		if !h.Sufficiency.OK || classes["insufficient_data"] > 0 || len(classes) < 3 || p < 3 || i < 3 {
+			t.Errorf("emerging classes: sufficiency %+v, %v, planted %d and %d", h.Sufficiency, classes, p, i)
+		}
+	}
+
+	// Last month's audit: every department has cases; the slow one responds least.
+	{
+		loc, _ := time.LoadLocation("Asia/Shanghai")
+		y, m, _ := now.In(loc).Date()
+		to := time.Date(y, m, 1, 0, 0, 0, 0, loc)
+		from := to.AddDate(0, -1, 0)
+		var audit struct {
+			Units []struct {
+				Unit    string `json:"unit"`
+				Current struct {
+					Cases    int `json:"cases"`
+					Closed   int `json:"closed"`
+					Whistles int `json:"whistles"`
+					Response struct {
+						Value *float64 `json:"value"`
+					} `json:"response"`
+				} `json:"current"`
+				Previous struct {
+					Cases int `json:"cases"`
+				} `json:"previous"`
+			} `json:"units"`
+		}
+		t0 := time.Now()
+		getJSON(t, srv, "/api/v1/audit/rates?"+q(url.Values{"from": {from.Format("2006-01-02")}, "to": {to.Format("2006-01-02")}}), &audit)
+		cases, whistles, slowest, lowest := 0, 0, "", 2.0
+		for _, u := range audit.Units {
+			c := u.Current
+			cases += c.Cases
+			whistles += c.Whistles
+			if c.Cases == 0 || c.Closed == 0 || u.Previous.Cases == 0 || c.Response.Value == nil {
+				t.Errorf("audit of %s: department %s: %+v, previous %+v", from.Format("2006-01"), u.Unit, c, u.Previous)
+				continue
+			}
+			if *c.Response.Value < lowest {
+				slowest, lowest = u.Unit, *c.Response.Value
+			}
+		}
+		t.Logf("audit of %s: %d departments, %d cases, %d whistles; lowest response rate %s %.2f (%v)",
+			from.Format("2006-01"), len(audit.Units), cases, whistles, slowest, lowest, time.Since(t0).Round(time.Millisecond))
+		if len(audit.Units) < 5 || cases < 3000 || whistles == 0 || slowest != simulate.SlowDept {
+			t.Errorf("audit of %s: %d departments, %d cases, %d whistles, slowest %s", from.Format("2006-01"), len(audit.Units), cases, whistles, slowest)
+		}
+	}
+
+	// The 24-hour trend has a shape: reports in most hours, quiet nights, busy days.
+	{
+		var series struct {
+			Points []struct {
+				Count int `json:"count"`
+			} `json:"points"`
+		}
+		for _, typ := range []string{"case.reported", "case.resolved"} {
+			getJSON(t, srv, "/api/v1/series?"+q(url.Values{"step": {"1h"}, "type": {typ}}), &series)
+			counts := make([]int, len(series.Points))
+			nonzero, distinct := 0, map[int]bool{}
+			for i, p := range series.Points {
+				counts[i] = p.Count
+				distinct[p.Count] = true
+				if p.Count > 0 {
+					nonzero++
+				}
+			}
+			t.Logf("24 h of %s per hour: %v", typ, counts)
+			if len(counts) < 24 || nonzero < 14 || len(distinct) < 6 || slices.Max(counts) < 10 {
+				t.Errorf("24 h series of %s is flat: %v", typ, counts)
+			}
+		}
+	}
+
+	// The whistle board: open whistles at once, some of them late.
+	{
+		u, _ := url.Parse(srv.base)
+		c, _, err := websocket.DefaultDialer.Dial("ws://"+u.Host+"/ws?token="+url.QueryEscape(viewToken), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if err := c.WriteJSON(map[string]any{"op": "sub", "topic": "whistles:root"}); err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		type msg struct {
+			Op    string `json:"op"`
+			Topic string `json:"topic"`
+			Data  struct {
+				Whistles map[string]struct {
+					Light string `json:"light"`
+				} `json:"whistles"`
+				Totals struct {
+					Active, Late int
+				} `json:"totals"`
+			} `json:"data"`
+		}
+		var snap *msg
+		for snap == nil {
+			_, b, err := c.ReadMessage()
+			if err != nil {
+				t.Fatalf("whistles:root: %v", err)
+			}
+			var ms []msg
+			if len(b) > 0 && b[0] == '[' {
+				err = json.Unmarshal(b, &ms)
+			} else {
+				ms = make([]msg, 1)
+				err = json.Unmarshal(b, &ms[0])
+			}
+			if err != nil {
+				t.Fatalf("whistles:root: %v: %.200s", err, b)
+			}
+			for i := range ms {
+				if ms[i].Op == "snapshot" && ms[i].Topic == "whistles:root" {
+					snap = &ms[i]
+				}
+			}
+		}
+		lights := map[string]int{}
+		for _, w := range snap.Data.Whistles {
+			lights[w.Light]++
+		}
+		t.Logf("whistle board: %d whistles, totals %+v, lights %v", len(snap.Data.Whistles), snap.Data.Totals, lights)
+		if snap.Data.Totals.Active < 5 || lights["red"] == 0 {
+			t.Errorf("whistle board at start: totals %+v, lights %v", snap.Data.Totals, lights)
+		}
+	}
+	t.Logf("checked %v after start", time.Since(start).Round(time.Millisecond))
+}
