@@ -492,7 +492,8 @@ func (s *hotspotState) emit(out map[string]any, r *levelResult, name func(i int)
 		if !all && r.counts[i] == 0 && g.Bin == 0 {
 			continue
 		}
-		c := map[string]any{"count": int64(r.counts[i]), "z": round(g.Z, 3), "p": round(g.P, 4), "bin": int64(g.Bin)}
+		c := make(map[string]any, 6)
+		c["count"], c["z"], c["p"], c["bin"] = int64(r.counts[i]), round(g.Z, 3), round(g.P, 4), int64(g.Bin)
 		if k < 0 {
 			c["p"] = 1.0
 			if s.per != "" {

@@ -52,6 +52,8 @@ func whyOf(l geo.Local, r geo.GiResult) HotspotWhy {
 
 // asMap is the topic form (without path and footprint, which the topic adds).
 func (w HotspotWhy) asMap() map[string]any {
-	return map[string]any{"observed": w.Observed, "expected": w.Expected, "ratio": w.Ratio, "z": w.Z, "q": w.Q,
-		"neighbours": w.Neighbours, "local_events": w.LocalEvents}
+	m := make(map[string]any, 9) // the topic adds path and footprint
+	m["observed"], m["expected"], m["ratio"], m["z"], m["q"] = w.Observed, w.Expected, w.Ratio, w.Z, w.Q
+	m["neighbours"], m["local_events"] = w.Neighbours, w.LocalEvents
+	return m
 }

@@ -217,5 +217,10 @@ func (h *Hotspots) seedCube(ctx context.Context, w *geo.LiveWindow, cube []store
 
 func round(x float64, digits int) float64 {
 	p := math.Pow(10, float64(digits))
+	if digits >= 0 && digits < len(pow10) {
+		p = pow10[digits] // a topic rounds every figure of every location each tick
+	}
 	return math.Round(x*p) / p
 }
+
+var pow10 = [...]float64{1, 10, 100, 1e3, 1e4, 1e5, 1e6}

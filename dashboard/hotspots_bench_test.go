@@ -17,7 +17,13 @@ import (
 // child regions and H3 cells, 24h window), while new cases arrive at
 // eventsPerTick per tick (one tick a second: that many events per second), spread over the
 // grids with a few dense ones. The op is: observe the tick's events, then recompute and diff.
-func BenchmarkHotspotTopicTick(b *testing.B) {
+func BenchmarkHotspotTopicTick(b *testing.B) { benchTopicTick(b, 0) }
+
+// BenchmarkHotspotTopicTickGiOnly is the same without the once-a-minute emerging
+// reclassification: the Gi* levels, their explanations and the merge patch alone.
+func BenchmarkHotspotTopicTickGiOnly(b *testing.B) { benchTopicTick(b, 1000*time.Hour) }
+
+func benchTopicTick(b *testing.B, emergingEvery time.Duration) {
 	const eventsPerTick = 200
 	loc, _ := time.LoadLocation("Asia/Shanghai")
 	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
@@ -26,7 +32,7 @@ func BenchmarkHotspotTopicTick(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	h := NewHotspots(tree, clk, HotspotConfig{Every: time.Nanosecond})
+	h := NewHotspots(tree, clk, HotspotConfig{Every: time.Nanosecond, EmergingEvery: emergingEvery})
 	var leaves []*geo.Region
 	tree.Walk(func(r *geo.Region) {
 		if len(r.Children) == 0 {

@@ -2,26 +2,26 @@ package geo
 
 import "math"
 
-// countTailCut: p-values from the count distribution are computed where the normal p-value is
-// at most this; beyond it they stay normal (no location there can be significant).
-const countTailCut = 0.2
-
 // countTailMaxMean: above this expected neighbourhood count the normal approximation is kept
 // (its skew is negligible and the tail sums would be long).
-const countTailMaxMean = 5000
+const countTailMaxMean = 2000
 
 // applyCountTails replaces the normal p-values of results by tail probabilities of the
 // neighbourhood sum under the counts' own distribution, when x are counts (non-negative
 // integers) and w is binary. For location i the null is estimated outside its neighbourhood:
 // the mean m and variance v of the counts of the other locations (so that a cluster does not
 // inflate the spread it is judged against; the global ones when nothing is counted outside).
+// Hot spots only: for right-skewed counts the normal lower tail is the wider one (Poisson mean
+// 4: P(S = 0) = 0.018 against the normal's 0.023), so cold spots keep their normal p-value.
 // The sum of W_i independent draws with mean m and variance v is negative binomial when v > m
 // (overdispersed, as case counts are), Poisson otherwise. Gi*'s normal p-value is too small for
 // a hot spot over sparse, skewed counts (with a mean of 0.5 case per location, one no-signal
 // study area in five shows a "95 %" hot spot); the count tail is right there. Only locations
-// with a normal p ≤ countTailCut are recomputed; Z is kept, P, Q and the raw Bin are set (FDR
-// redoes the bins). Returns false, changing nothing, when x or w do not qualify.
-func applyCountTails(results []GiResult, x []float64, w *Weights, mean, sd float64) bool {
+// with z > 0 and a normal p ≤ cut are recomputed (for a hot spot the count tail is the wider
+// one: it removes hot spots the counts do not support and adds none); Z is kept, P, Q and the
+// raw Bin are set, and the caller applies FDR. With fdr, cut is 0.10 · K / m, K the locations
+// with p ≤ 0.10 (no location above it can pass Benjamini-Hochberg at 0.10), else 0.10. Returns false, changing nothing, when x or w do not qualify.
+func applyCountTails(results []GiResult, x []float64, w *Weights, mean, sd float64, fdr bool) bool {
 	if mean <= 0 || sd <= 0 {
 		return false
 	}
@@ -33,16 +33,25 @@ func applyCountTails(results []GiResult, x []float64, w *Weights, mean, sd float
 		s1 += v
 		s2 += v * v
 	}
-	for _, v := range w.Value {
-		if v != 1 {
-			return false
+	if !w.binary {
+		return false
+	}
+	alpha := binAlphas[2]
+	cut := alpha
+	if fdr && len(results) > 0 {
+		k := 0
+		for _, r := range results {
+			if r.P <= alpha {
+				k++
+			}
 		}
+		cut = alpha * float64(k) / float64(len(results))
 	}
 	n := float64(len(x))
 	for i := range results {
 		r := &results[i]
-		if r.Z == 0 || r.P > countTailCut {
-			continue
+		if r.Z <= 0 || r.P > cut*(1+1e-12) {
+			continue // cannot be hot; cold spots keep the normal p-value, the cautious one
 		}
 		var lag, lag2 float64
 		for k := w.Start[i]; k < w.Start[i+1]; k++ {
@@ -59,72 +68,99 @@ func applyCountTails(results []GiResult, x []float64, w *Weights, mean, sd float
 		if mu > countTailMaxMean {
 			continue
 		}
-		var tail float64
-		if r.Z > 0 {
-			tail = countUpper(int(lag), mu, m, variance, w.sum[i])
-		} else {
-			tail = countLower(int(lag), mu, m, variance, w.sum[i])
-		}
-		p := math.Min(1, 2*tail)
+		p := math.Min(1, 2*countUpper(int(lag), mu, m, variance, w.sum[i]))
 		r.P, r.Q, r.Bin = p, p, giBin(r.Z, p)
 	}
 	return true
 }
 
-// countPMF returns log pmf(k) and the ratio pmf(k+1)/pmf(k) as a function of k, for the sum
-// of wsum draws of mean m and variance v: negative binomial (v > m) or Poisson (mean mu).
-func countDist(mu, m, v, wsum float64) (logPMF func(k int) float64, next func(k int) float64) {
-	if v > m*(1+1e-9) {
-		p := m / v                   // success probability
-		rr := wsum * m * m / (v - m) // size of the sum
-		lp, lq, lgR := math.Log(p), math.Log1p(-p), lgamma(rr)
-		return func(k int) float64 {
-				return lgamma(float64(k)+rr) - lgR - lgamma(float64(k)+1) + rr*lp + float64(k)*lq
-			}, func(k int) float64 {
-				return (float64(k) + rr) / float64(k+1) * (1 - p)
-			}
+// countUpper is P(S ≥ k) for the sum S of wsum draws of mean m and variance v: negative
+// binomial when v > m (size R = wsum·m²/(v−m), success probability p = m/v; then
+// P(S ≥ k) = I_{1−p}(k, R), the regularized incomplete beta), else Poisson with mean mu (the
+// terms summed from k up, their ratio μ/(j+1) falling).
+func countUpper(k int, mu, m, v, wsum float64) float64 {
+	if k <= 0 {
+		return 1
 	}
-	lmu := math.Log(mu)
-	return func(k int) float64 { return float64(k)*lmu - mu - lgamma(float64(k)+1) },
-		func(k int) float64 { return mu / float64(k+1) }
+	fk := float64(k)
+	if v > m*(1+1e-9) {
+		p := m / v
+		return math.Min(1, math.Max(0, betaInc(fk, wsum*m*m/(v-m), 1-p)))
+	}
+	t := math.Exp(fk*math.Log(mu) - mu - lgamma(fk+1))
+	sum := 0.0
+	for j := fk; t > 0 && j-fk < 1e6; j++ {
+		sum += t
+		r := mu / (j + 1)
+		// Past the mean the ratios only fall, so what is left is below t·r/(1−r): stop once
+		// that no longer changes the p-value's first six digits.
+		if r < 1 && t*r/(1-r) < 1e-7*sum {
+			break
+		}
+		t *= r
+	}
+	return math.Min(1, sum)
+}
+
+// betaInc is the regularized incomplete beta function I_x(a, b), by its continued fraction
+// (modified Lentz), on the side of x where it converges fast (Numerical Recipes, 6.4).
+func betaInc(a, b, x float64) float64 {
+	switch {
+	case x <= 0:
+		return 0
+	case x >= 1:
+		return 1
+	}
+	front := math.Exp(lgamma(a+b) - lgamma(a) - lgamma(b) + a*math.Log(x) + b*math.Log1p(-x))
+	if x < (a+1)/(a+b+2) {
+		return front * betaCF(a, b, x) / a
+	}
+	return 1 - front*betaCF(b, a, 1-x)/b
+}
+
+func betaCF(a, b, x float64) float64 {
+	const tiny, eps = 1e-300, 1e-12
+	qab, qap, qam := a+b, a+1, a-1
+	c, d := 1.0, 1-qab*x/qap
+	if math.Abs(d) < tiny {
+		d = tiny
+	}
+	d = 1 / d
+	h := d
+	for m := 1; m <= 500; m++ {
+		fm := float64(m)
+		m2 := 2 * fm
+		aa := fm * (b - fm) * x / ((qam + m2) * (a + m2))
+		d = 1 + aa*d
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		c = 1 + aa/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		d = 1 / d
+		h *= d * c
+		aa = -(a + fm) * (qab + fm) * x / ((a + m2) * (qap + m2))
+		d = 1 + aa*d
+		if math.Abs(d) < tiny {
+			d = tiny
+		}
+		c = 1 + aa/c
+		if math.Abs(c) < tiny {
+			c = tiny
+		}
+		d = 1 / d
+		del := d * c
+		h *= del
+		if math.Abs(del-1) < eps {
+			break
+		}
+	}
+	return h
 }
 
 func lgamma(x float64) float64 {
 	v, _ := math.Lgamma(x)
 	return v
-}
-
-// countUpper is P(S ≥ k).
-func countUpper(k int, mu, m, v, wsum float64) float64 {
-	logPMF, next := countDist(mu, m, v, wsum)
-	t := math.Exp(logPMF(k))
-	sum := 0.0
-	for j := k; t > 0; j++ {
-		sum += t
-		if float64(j) > mu && t < 1e-14*sum {
-			break
-		}
-		t *= next(j)
-		if j-k > 1_000_000 {
-			break
-		}
-	}
-	return math.Min(1, sum)
-}
-
-// countLower is P(S ≤ k).
-func countLower(k int, mu, m, v, wsum float64) float64 {
-	logPMF, next := countDist(mu, m, v, wsum)
-	sum, t := 0.0, math.Exp(logPMF(k))
-	for j := k; j >= 0 && t > 0; j-- {
-		sum += t
-		if t < 1e-14*sum {
-			break
-		}
-		// pmf(j-1) = pmf(j) / next(j-1)
-		if j > 0 {
-			t /= next(j - 1)
-		}
-	}
-	return math.Min(1, sum)
 }

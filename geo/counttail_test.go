@@ -8,16 +8,30 @@ import (
 
 // The count tails against sums written out: Poisson P(X ≥ 3 | μ = 0.9) = 1 − e^−0.9 (1 + 0.9 +
 // 0.405) = 0.06285…; the negative binomial with mean 2 and variance 4 per draw, summed over 2
-// draws (size 4, p = ½): P(S ≤ 1) = (1/16)(1 + 4·½) = 3/16.
+// draws (size 4, p = ½): P(S ≥ 2) = 1 − (1/16)(1 + 4·½) = 13/16.
 func TestCountTailsHandWorked(t *testing.T) {
-	if got, want := countUpper(3, 0.9, 0.1, 0.1, 9), 1-math.Exp(-0.9)*(1+0.9+0.405); math.Abs(got-want) > 1e-12 {
+	// The sum stops once the rest cannot change the first six digits.
+	if got, want := countUpper(3, 0.9, 0.1, 0.1, 9), 1-math.Exp(-0.9)*(1+0.9+0.405); math.Abs(got-want) > 1e-6*want {
 		t.Fatalf("Poisson upper tail %v, want %v", got, want)
 	}
-	if got := countLower(1, 4, 2, 4, 2); math.Abs(got-3.0/16) > 1e-12 {
-		t.Fatalf("negative binomial lower tail %v, want 3/16", got)
+	if got := countUpper(2, 4, 2, 4, 2); math.Abs(got-13.0/16) > 1e-6 {
+		t.Fatalf("negative binomial upper tail %v, want 13/16", got)
 	}
-	if got := countUpper(0, 4, 2, 4, 2); math.Abs(got-1) > 1e-12 {
+	if got := countUpper(0, 4, 2, 4, 2); math.Abs(got-1) > 1e-6 {
 		t.Fatalf("P(S ≥ 0) = %v", got)
+	}
+	// The incomplete beta against the terms summed: a far tail (p = 0.01, size 0.05: counts
+	// overdispersed a hundredfold) and a near one.
+	for _, c := range []struct{ k, m, v, w float64 }{{12, 0.2, 20, 7}, {3, 1.5, 4, 9}, {40, 3, 9, 5}} {
+		p, rr := c.m/c.v, c.w*c.m*c.m/(c.v-c.m)
+		term, sum := math.Exp(lgamma(rr)-lgamma(rr)+rr*math.Log(p)), 0.0 // pmf(0)
+		for j := 0.0; j < c.k; j++ {
+			sum += term
+			term *= (j + rr) / (j + 1) * (1 - p)
+		}
+		if got, want := countUpper(int(c.k), c.m*c.w, c.m, c.v, c.w), 1-sum; math.Abs(got-want) > 1e-9+1e-6*want {
+			t.Fatalf("%+v: upper tail %v, want %v", c, got, want)
+		}
 	}
 }
 

@@ -337,7 +337,7 @@ func EmergingHotspots(c *Cube, w *Weights, opt EmergingOptions) EmergingResult {
 	bins := make([]GiResult, len(c.Counts))
 	mean, sd, reason := giStarInto(bins, c.Counts, st)
 	if opt.CountTails && opt.Counts == nil && reason == "" {
-		applyCountTails(bins, c.Counts, st, mean, sd)
+		applyCountTails(bins, c.Counts, st, mean, sd, !opt.DisableFDR)
 	}
 	if !opt.DisableFDR {
 		FDR(bins, binAlphas[2])

@@ -69,7 +69,7 @@ func Hotspots(x []float64, w *Weights, opt HotspotOptions) HotspotResult {
 	res := HotspotResult{Results: make([]GiResult, len(x)), FDR: !opt.DisableFDR}
 	res.Mean, res.SD, res.Degenerate = giStarInto(res.Results, x, w)
 	if opt.CountTails && opt.Counts == nil && res.Degenerate == "" {
-		res.CountTails = applyCountTails(res.Results, x, w, res.Mean, res.SD)
+		res.CountTails = applyCountTails(res.Results, x, w, res.Mean, res.SD, res.FDR)
 	}
 	if res.FDR {
 		FDR(res.Results, binAlphas[2])

@@ -89,6 +89,28 @@ func BenchmarkComputeHex20000NoFDR(b *testing.B) {
 	}
 }
 
+// BenchmarkHotspotsHex20000CountTails: Hotspots over the same cells with p-values of the hot
+// candidates from the counts' distribution (what the live topics run).
+func BenchmarkHotspotsHex20000CountTails(b *testing.B) {
+	origin := HexCell(orb.Point{114.09, 32.15}, 9)
+	disk := h3.GridDisk(h3.Cell(origin), 81)
+	cells := make([]uint64, 0, len(disk))
+	for _, c := range disk {
+		cells = append(cells, uint64(c))
+	}
+	w, _ := HexWeights(cells, 1)
+	lw := benchWindow(b, w.N)
+	x := make([]float64, w.N)
+	for i, c := range lw.Totals() {
+		x[i] = float64(c)
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		Hotspots(x, w, HotspotOptions{CountTails: true, MinLocal: 3, MinEvents: 30})
+	}
+}
+
 // BenchmarkLiveWindowAdd: cost of one event.
 func BenchmarkLiveWindowAdd(b *testing.B) {
 	lw := NewLiveWindow(20000, StandardWindows[0], time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC))

@@ -18,8 +18,9 @@ type Weights struct {
 	Index []int     // column (neighbour) indexes, ascending within a row
 	Value []float64 // w_ij for each entry of Index
 
-	sum   []float64 // Σ_j w_ij per row
-	sumSq []float64 // Σ_j w_ij² per row
+	sum    []float64 // Σ_j w_ij per row
+	sumSq  []float64 // Σ_j w_ij² per row
+	binary bool      // every weight is 1
 }
 
 // NewWeights builds binary weights from neighbour lists (nbrs[i] holds the neighbours of i).
@@ -83,11 +84,13 @@ func NewWeightsValues(cols [][]int, vals [][]float64) *Weights {
 func (w *Weights) finish() {
 	w.sum = make([]float64, w.N)
 	w.sumSq = make([]float64, w.N)
+	w.binary = true
 	for i := 0; i < w.N; i++ {
 		for k := w.Start[i]; k < w.Start[i+1]; k++ {
 			v := w.Value[k]
 			w.sum[i] += v
 			w.sumSq[i] += v * v
+			w.binary = w.binary && v == 1
 		}
 	}
 }
