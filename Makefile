@@ -16,9 +16,11 @@ assets: assets/node_modules/.package-lock.json
 build: assets
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/zhili
 
-# The demo county with a live simulated feed; prints ready-to-click URLs.
+# The demo city (信阳市) with 90 days of history going on live (docs/DEMO.md); prints
+# ready-to-click URLs. PORT=18080 for another port; rm -r zhili-data/demo for a fresh history.
+PORT ?= 8080
 demo: build
-	./$(BIN) serve --demo --data zhili-data/demo
+	./$(BIN) serve --demo --data zhili-data/demo --listen 127.0.0.1:$(PORT)
 
 vet:
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }

@@ -202,60 +202,102 @@ func TestDemo(t *testing.T) {
 		}
 	}
 
-	// The whistle board: open whistles at once, some of them late.
-	{
-		u, _ := url.Parse(srv.base)
-		c, _, err := websocket.DefaultDialer.Dial("ws://"+u.Host+"/ws?token="+url.QueryEscape(viewToken), nil)
-		if err != nil {
-			t.Fatal(err)
+	// The live hot spot windows hold the history (seeded from the store once ready).
+	for _, w := range []string{"7d", "30d"} {
+		topic := "hotspots:root:" + w
+		var live struct {
+			Seeded bool `json:"seeded"`
+			Grids  map[string]struct {
+				Bin     int    `json:"bin"`
+				Pattern string `json:"pattern"`
+			} `json:"grids"`
 		}
-		defer c.Close()
-		if err := c.WriteJSON(map[string]any{"op": "sub", "topic": "whistles:root"}); err != nil {
-			t.Fatal(err)
+		t0 := time.Now()
+		for {
+			wsSnapshot(t, srv, topic, &live)
+			if live.Seeded || time.Since(t0) > 30*time.Second {
+				break
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
-		_ = c.SetReadDeadline(time.Now().Add(20 * time.Second))
-		type msg struct {
-			Op    string `json:"op"`
-			Topic string `json:"topic"`
-			Data  struct {
-				Whistles map[string]struct {
-					Light string `json:"light"`
-				} `json:"whistles"`
-				Totals struct {
-					Active, Late int
-				} `json:"totals"`
-			} `json:"data"`
-		}
-		var snap *msg
-		for snap == nil {
-			_, b, err := c.ReadMessage()
-			if err != nil {
-				t.Fatalf("whistles:root: %v", err)
-			}
-			var ms []msg
-			if len(b) > 0 && b[0] == '[' {
-				err = json.Unmarshal(b, &ms)
-			} else {
-				ms = make([]msg, 1)
-				err = json.Unmarshal(b, &ms[0])
-			}
-			if err != nil {
-				t.Fatalf("whistles:root: %v: %.200s", err, b)
-			}
-			for i := range ms {
-				if ms[i].Op == "snapshot" && ms[i].Topic == "whistles:root" {
-					snap = &ms[i]
+		hotGrids, p := 0, 0
+		for code, g := range live.Grids {
+			if g.Bin >= 2 {
+				hotGrids++
+				if slices.Contains(plan.Persistent, code) {
+					p++
 				}
 			}
 		}
+		t.Logf("%s: seeded %v after %v, %d hot grids, %d of them planted persistent", topic, live.Seeded, time.Since(t0).Round(time.Millisecond), hotGrids, p)
+		if !live.Seeded || hotGrids < 5 || p < 3 {
+			t.Errorf("%s: seeded %v, %d hot grids, %d planted persistent", topic, live.Seeded, hotGrids, p)
+		}
+	}
+
+	// The whistle board: open whistles at once, some of them late.
+	{
+		var board struct {
+			Whistles map[string]struct {
+				Light string `json:"light"`
+			} `json:"whistles"`
+			Totals struct {
+				Active, Late int
+			} `json:"totals"`
+		}
+		wsSnapshot(t, srv, "whistles:root", &board)
 		lights := map[string]int{}
-		for _, w := range snap.Data.Whistles {
+		for _, w := range board.Whistles {
 			lights[w.Light]++
 		}
-		t.Logf("whistle board: %d whistles, totals %+v, lights %v", len(snap.Data.Whistles), snap.Data.Totals, lights)
-		if snap.Data.Totals.Active < 5 || lights["red"] == 0 {
-			t.Errorf("whistle board at start: totals %+v, lights %v", snap.Data.Totals, lights)
+		t.Logf("whistle board: %d whistles, totals %+v, lights %v", len(board.Whistles), board.Totals, lights)
+		if board.Totals.Active < 5 || lights["red"] == 0 {
+			t.Errorf("whistle board at start: totals %+v, lights %v", board.Totals, lights)
 		}
 	}
 	t.Logf("checked %v after start", time.Since(start).Round(time.Millisecond))
+}
+
+// wsSnapshot subscribes topic on a new connection and decodes the data of its snapshot into out.
+func wsSnapshot(t *testing.T, srv *server, topic string, out any) {
+	t.Helper()
+	u, _ := url.Parse(srv.base)
+	c, _, err := websocket.DefaultDialer.Dial("ws://"+u.Host+"/ws?token="+url.QueryEscape(viewToken), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.WriteJSON(map[string]any{"op": "sub", "topic": topic}); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	type msg struct {
+		Op    string          `json:"op"`
+		Topic string          `json:"topic"`
+		Data  json.RawMessage `json:"data"`
+	}
+	for {
+		_, b, err := c.ReadMessage()
+		if err != nil {
+			t.Fatalf("%s: %v", topic, err)
+		}
+		var ms []msg
+		if len(b) > 0 && b[0] == '[' {
+			err = json.Unmarshal(b, &ms)
+		} else {
+			ms = make([]msg, 1)
+			err = json.Unmarshal(b, &ms[0])
+		}
+		if err != nil {
+			t.Fatalf("%s: %v: %.200s", topic, err, b)
+		}
+		for _, m := range ms {
+			if m.Op == "snapshot" && m.Topic == topic {
+				if err := json.Unmarshal(m.Data, out); err != nil {
+					t.Fatalf("%s: %v", topic, err)
+				}
+				return
+			}
+		}
+	}
 }

@@ -73,7 +73,7 @@ type HistoryConfig struct {
 // Defaults of a history.
 const (
 	DefaultHistorySpan   = 90 * 24 * time.Hour
-	DefaultHistoryPerDay = 300
+	DefaultHistoryPerDay = 250
 	// DefaultDemoSeed is the demo's seed when none is given: every demo starts from the same
 	// history.
 	DefaultDemoSeed = 411500
@@ -265,8 +265,8 @@ func (h *History) plant() {
 		return h.cfg.PerDay * w / g.total / float64(len(gs))
 	}
 	share := func(f float64, gs []*grid) float64 { return f * h.cfg.PerDay / float64(len(gs)) }
-	h.hotRate = min(max(4, 2.5*bg(h.hots)), share(0.15, h.hots))
-	h.riseTo = min(max(12, 5*bg(h.rises)), share(0.25, h.rises))
+	h.hotRate = min(max(6, 2.5*bg(h.hots)), share(0.15, h.hots))
+	h.riseTo = min(max(10, 5*bg(h.rises)), share(0.25, h.rises))
 	h.riseFrom = min(max(3, bg(h.rises)), h.riseTo/4)
 	h.plan.Start, h.plan.End = h.start, h.cfg.End
 	h.plan.IntensifyFrom = h.cfg.End.Add(-14 * 24 * time.Hour)

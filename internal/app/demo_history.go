@@ -158,7 +158,7 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 	ac := a.aggConfig("", 0)
 	ac.ReadBatch = 10000
 	ac.StoreBatch, ac.StoreEvery = 50000, 5*time.Second // fewer, bigger writes
-	agg := aggregator.New(ac, a.In, a.Store, b, a.cfg.Tree, a.locator(), a.cfg.Clock, nil)
+	agg := aggregator.New(ac, a.In, a.Store, b, a.cfg.Tree, a.locator(), a.cfg.Clock, a.aggM)
 	actx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)
@@ -193,6 +193,7 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 		}
 	}
 	err = errors.Join(err, <-gerr)
+	a.cfg.Logger.Debug("demo history: sent; storing the rest", "lines", lines)
 	if err != nil {
 		cancel() // what was accepted stays in the intake log for the live aggregator
 		<-done
