@@ -81,6 +81,9 @@ func startScriptServer(t *testing.T) *scriptServer {
 					return
 				}
 			case <-fc.closed:
+				// As a server going away does: a close frame (1001), then the socket closes.
+				_ = c.WriteControl(websocket.CloseMessage,
+					websocket.FormatCloseMessage(websocket.CloseGoingAway, "shutting down"), time.Now().Add(time.Second))
 				return
 			case <-done:
 				return
