@@ -20,7 +20,7 @@ var version = "dev"
 const usage = `zhili — real-time command-center dashboard server (治理)
 
 Usage:
-  zhili serve     [flags]   run the server (--demo for the demo county with a live feed)
+  zhili serve     [flags]   run the server (--demo for the demo city with 90 days of history going on live)
   zhili simulate  [flags]   send a realistic event stream to a server
   zhili bench     [flags]   load-test a server: WebSocket clients + an event rate
   zhili import regions [flags] FILE...   check region GeoJSON and import it into --data

@@ -62,7 +62,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.BoolVar(&f.hotspotNormalTails, "hotspot-normal-tails", false, "take hotspot p-values from the normal distribution as ArcGIS does (default: counts' own distribution)")
 	fs.BoolVar(&f.demo, "demo", false, "the demo city (Xinyang) with its history going on live (--demo-history) or a simulated feed; generates keys when unset")
 	f.demoHistory = days(simulate.DefaultHistorySpan)
-	fs.Var(&f.demoHistory, "demo-history", "with --demo, the past the demo city starts with, e.g. 90d, 7d, 36h (0 = none): generated once into an empty --data through the ingest path, then going on in real time")
+	fs.Var(&f.demoHistory, "demo-history", "with --demo, the past the demo city starts with, e.g. 90d, 7d, 36h (0 = none): generated once into an empty --data through the ingest path, then going on in real time (embedded storage only)")
 	fs.Float64Var(&f.demoPerDay, "demo-per-day", simulate.DefaultHistoryPerDay, "with --demo-history, the new cases of an ordinary working day, in the history and as it goes on")
 	fs.Float64Var(&f.demoRate, "demo-rate", 5, "events per second of the demo's simulated feed, whose cases run 60 times faster (0 = none); with --demo-history, 0 unless given")
 	fs.Uint64Var(&f.demoSeed, "demo-seed", simulate.DefaultDemoSeed, "seed of the demo history and feed: the same seed gives the same history (0 = from the clock)")
