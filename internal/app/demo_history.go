@@ -123,6 +123,8 @@ func (a *App) demoHistory(ctx context.Context) (*simulate.History, *demoHistoryS
 	if err != nil {
 		if ctx.Err() == nil {
 			log.Error("demo history: stopped", "err", err, "lines", lines)
+		} else {
+			log.Info("demo history: stopped half-way; the next start sends it again", "lines", lines)
 		}
 		return nil, nil
 	}
@@ -194,18 +196,12 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 	}
 	err = errors.Join(err, <-gerr)
 	a.cfg.Logger.Debug("demo history: sent; storing the rest", "lines", lines)
-	if err != nil {
-		cancel() // what was accepted stays in the intake log for the live aggregator
-		<-done
-		return lines, err
+	// Drain, also when stopped half-way (so that the store's writes end cleanly): the aggregator
+	// applies and stores everything in the log, then returns.
+	if serr := agg.Shutdown(actx); serr != nil {
+		err = errors.Join(err, serr)
 	}
-	// Drain: the aggregator applies and stores everything in the log, then returns.
-	if err := agg.Shutdown(ctx); err != nil {
-		cancel()
-		<-done
-		return lines, err
-	}
-	return lines, nil
+	return lines, err
 }
 
 // demoBatch is the number of lines per ingest request of the history: the door's limit.
