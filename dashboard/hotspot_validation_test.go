@@ -45,6 +45,9 @@ func plantedRun(t testing.TB, tree *geo.Tree, p *simulate.Planted, start time.Ti
 // seeds; docs/HOTSPOTS.md gives the figures for 1,000.
 func TestHotspotPlantedTruth(t *testing.T) {
 	seeds := 20
+	if raceSeeds > 0 {
+		seeds = raceSeeds
+	}
 	if v, err := strconv.Atoi(os.Getenv("ZHILI_HOTSPOT_SEEDS")); err == nil && v > 0 {
 		seeds = v
 	}
