@@ -76,7 +76,7 @@ func TestHotspotLoneCasesNeverHot(t *testing.T) {
 	type pos struct{ i, j int }
 	cols, sp := 8, 10 // lone cases in rows of cols, sp grids apart
 	lone := func(k int) pos { return pos{3 + (k%cols)*sp, 3 + (k/cols)*sp} }
-	cluster := []pos{{60, 60}, {61, 60}, {60, 61}}                     // two cases in each
+	cluster := []pos{{60, 60}, {61, 60}, {60, 61}} // two cases in each
 	run := func(l *lattice, topic string, fl HotspotFloors, nLone int, withCluster bool) topicSnap {
 		h := NewHotspots(l.tree, clock.NewFake(now), HotspotConfig{Every: time.Nanosecond, Floors: fl})
 		for k := range nLone {
