@@ -266,8 +266,8 @@ func (h *History) plant() {
 	}
 	share := func(f float64, gs []*grid) float64 { return f * h.cfg.PerDay / float64(len(gs)) }
 	h.hotRate = min(max(6, 2.5*bg(h.hots)), share(0.15, h.hots))
-	h.riseTo = min(max(10, 5*bg(h.rises)), share(0.25, h.rises))
-	h.riseFrom = min(max(3, bg(h.rises)), h.riseTo/4)
+	h.riseTo = min(max(12, 5*bg(h.rises)), share(0.25, h.rises))
+	h.riseFrom = min(max(4, bg(h.rises)), h.riseTo/3)
 	h.plan.Start, h.plan.End = h.start, h.cfg.End
 	h.plan.IntensifyFrom = h.cfg.End.Add(-14 * 24 * time.Hour)
 	h.plan.SlowDept = SlowDept
