@@ -258,7 +258,7 @@ func TestHistoryRhythm(t *testing.T) {
 	mu := background["2026-10-10"]
 	wk := float64(background["2026-10-11"]+background["2026-10-17"]+background["2026-10-18"]) / 3
 	t.Logf("make-up working day 10-10: %d reports outside the planted places, the weekend days after it %.0f", mu, wk)
-	if float64(mu) < 1.15*wk {
+	if float64(mu) < 1.1*wk { // ×0.95 against ×0.68–0.75, give or take the draws
 		t.Errorf("make-up working day 10-10: %d reports, the weekend days after it %.0f", mu, wk)
 	}
 	// Quiet nights, busy mornings and afternoons.
