@@ -327,8 +327,12 @@ func randomToken() string {
 func demoLive(f serveFlags) string {
 	var out []string
 	if demoHistory(f) > 0 {
-		out = append(out, fmt.Sprintf("历史 History: the last %s (seed %d, about %.0f new cases a working day), stored at start unless --data holds it, then going on live; screens are ready when /readyz answers ok",
-			f.demoHistory.String(), f.demoSeed, f.demoPerDay))
+		seed := "seed " + strconv.FormatUint(f.demoSeed, 10)
+		if f.demoSeed == 0 {
+			seed = "seed from the clock"
+		}
+		out = append(out, fmt.Sprintf("历史 History: the last %s (%s, about %.0f new cases a working day), stored at start unless --data holds it, then going on live; screens are ready when /readyz answers ok",
+			f.demoHistory.String(), seed, f.demoPerDay))
 	}
 	if r := demoRate(f); r > 0 {
 		out = append(out, fmt.Sprintf("模拟 Simulated feed: %g events/s, its cases 60 times faster", r))

@@ -68,7 +68,8 @@ type Config struct {
 	// DemoHistory is how much past the demo starts with (0: none): generated once into an empty
 	// data directory through the ingest path, then sent on as time passes (demo_history.go);
 	// DemoHistoryPerDay its new cases on an ordinary working day (0: the simulate default).
-	// DemoSeed seeds it (0: simulate.DefaultDemoSeed) as it seeds the feed (0: from the clock).
+	// DemoSeed seeds it as it seeds the feed (0: from the clock; zhili serve defaults to
+	// simulate.DefaultDemoSeed).
 	DemoHistory       time.Duration
 	DemoHistoryPerDay float64
 

@@ -40,12 +40,13 @@ type demoHistoryState struct {
 	Took     string    `json:"took"`
 }
 
-// demoSeed is the seed of the demo's history and feed: DemoSeed, else the fixed default.
+// demoSeed is the seed of a new demo history: DemoSeed, else one from the clock (recorded
+// with the history, so that a restart goes on with the same one).
 func (c *Config) demoSeed() uint64 {
 	if c.DemoSeed != 0 {
 		return c.DemoSeed
 	}
-	return simulate.DefaultDemoSeed
+	return uint64(time.Now().UnixNano())
 }
 
 func (a *App) demoHistoryPath() string { return filepath.Join(a.cfg.DataDir, demoHistoryFile) }
