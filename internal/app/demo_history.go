@@ -168,6 +168,8 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 	go func() { done <- agg.Run(actx) }()
 
 	// Bodies are generated while the previous one is ingested.
+	gctx, stop := context.WithCancel(ctx)
+	defer stop()
 	bodies := make(chan []byte, 2)
 	gerr := make(chan error, 1)
 	go func() {
@@ -176,8 +178,8 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 			select {
 			case bodies <- append([]byte(nil), body...):
 				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+			case <-gctx.Done():
+				return gctx.Err()
 			}
 		})
 	}()
@@ -185,7 +187,8 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 	var err error
 	for body := range bodies {
 		if err != nil {
-			continue // drain the generator
+			stop() // and drain the generator
+			continue
 		}
 		var rep ingest.Reply
 		rep, err = a.Door.Ingest(ctx, ingest.ContentNDJSON, body, nil)
@@ -195,7 +198,9 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 			a.cfg.Logger.Warn("demo history: lines refused", "count", len(rep.Rejected), "first", fmt.Sprintf("line %d %s: %s", r.Line, r.ID, r.Error))
 		}
 	}
-	err = errors.Join(err, <-gerr)
+	if gen := <-gerr; err == nil {
+		err = gen
+	}
 	a.cfg.Logger.Debug("demo history: sent; storing the rest", "lines", lines)
 	// Drain, also when stopped half-way (so that the store's writes end cleanly): the aggregator
 	// applies and stores everything in the log, then returns.
