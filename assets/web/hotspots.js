@@ -11,6 +11,8 @@
  *   ?level=    grid (default), hex (H3 cells of the topic) or child (the region's child regions)
  *   ?mode=     gi (default: Gi* confidence bins) or emerging (emerging-hotspot classes)
  *   ?category= one category: the live topic filtered by it (option cat=); periods and playback ask the REST API with it
+ *   ?per=      population or households: hot spots of rates (cases per 10,000 people or households; regions
+ *              without the figure left out), on the topic (option per=) and the REST views; counts by default
  *   ?from=&to= a custom period (YYYY-MM-DD or RFC 3339, to exclusive), from the REST API
  *   ?playback=FROM,TO&step=1h|1d[&speed=1]  play the period frame by frame (TO exclusive)
  *   ?callout=  kiosk: seconds each of the top hot spots is explained in turn (default 8)
@@ -103,6 +105,7 @@
   const TEXT = {
     zh: {
       title_suffix: '热点追踪 · Hotspots',
+      per_population: '每万人口', per_households: '每万户',
       map_title: '网格热点分布 · Gi*', map_title_hex: '六边形热点分布 · H3 Gi*', map_title_child: '下级区域热点分布 · Gi*',
       map_title_emerging: '时空热点模式 · Emerging',
       counts_title: '显著网格 · 按置信度', counts_title_hex: '显著六边形 · 按置信度', counts_title_child: '显著下级区域 · 按置信度',
@@ -170,6 +173,7 @@
     },
     en: {
       title_suffix: ' · Hotspot Tracking',
+      per_population: 'per 10,000 people', per_households: 'per 10,000 households',
       map_title: 'Grid hot spots · Gi*', map_title_hex: 'Hex hot spots · H3 Gi*', map_title_child: 'Sub-region hot spots · Gi*',
       map_title_emerging: 'Emerging hot spots',
       counts_title: 'Significant grids by confidence', counts_title_hex: 'Significant hexes by confidence', counts_title_child: 'Significant sub-regions by confidence',
@@ -239,11 +243,14 @@
   const t = L.t;
 
   let win = WINDOWS.includes(params.get('window')) ? params.get('window') : '24h';
+  // Rates instead of counts: the denominator named by the region file (docs/HOTSPOTS.md).
+  const PER = ['population', 'households'].includes(params.get('per')) ? params.get('per') : '';
   let topicRegion = REGION; // the region part of the topic ("root" or a code)
   // The topic of a window: the region, the window and the category filter (option cat=, its
   // value percent-encoded where it holds ':', '=' or '%').
   const topicOf = (w) => 'hotspots:' + topicRegion + ':' + w +
-    (category ? ':cat=' + category.replace(/[%:=]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase()) : '');
+    (category ? ':cat=' + category.replace(/[%:=]/g, (ch) => '%' + ch.charCodeAt(0).toString(16).toUpperCase()) : '') +
+    (PER ? ':per=' + PER : '');
   let level = LEVELS.includes(params.get('level')) ? params.get('level') : 'grid';
   let mode = MODES.includes(params.get('mode')) ? params.get('mode') : 'gi';
   // A code of the URL is kept: the catalogue that may name it arrives after the start.
@@ -1663,7 +1670,8 @@
     } else Z.hexListed = 0;
 
     const suffix = shown.level === 'grid' ? '' : '_' + shown.level;
-    setText($('hs-map-title'), mode === 'emerging' ? t('map_title_emerging') : t('map_title' + suffix));
+    setText($('hs-map-title'), (mode === 'emerging' ? t('map_title_emerging') : t('map_title' + suffix)) +
+      (PER ? ' · ' + t('per_' + PER) : ''));
     setText(document.querySelector('.hs-panel-counts .panel-title'), t('counts_title' + suffix));
     setText(document.querySelector('.hs-panel-list .panel-title'), t('list_title' + suffix));
     setText(document.querySelector('.hs-list-head span:nth-child(2)'), t('unit_' + shown.level).replace(/^./, (c) => c.toUpperCase()));
@@ -1929,6 +1937,7 @@
     let q = '/api/v1/hotspots?region=' + encodeURIComponent(state.cur || REGION) + '&from=' + encodeURIComponent(from) +
       '&to=' + encodeURIComponent(to) + '&level=' + lv;
     if (category) q += '&category=' + encodeURIComponent(category);
+    if (PER) q += '&per=' + PER;
     for (const k in extra || {}) q += '&' + k + '=' + encodeURIComponent(extra[k]);
     return apiURL(q, TOKEN);
   }
