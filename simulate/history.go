@@ -73,7 +73,7 @@ type HistoryConfig struct {
 // Defaults of a history.
 const (
 	DefaultHistorySpan   = 90 * 24 * time.Hour
-	DefaultHistoryPerDay = 250
+	DefaultHistoryPerDay = 200
 	// DefaultDemoSeed is the demo's seed when none is given: every demo starts from the same
 	// history.
 	DefaultDemoSeed = 411500
@@ -173,9 +173,10 @@ func NewHistory(cfg HistoryConfig) *History {
 	if cfg.PerDay <= 0 {
 		cfg.PerDay = DefaultHistoryPerDay
 	}
-	g := NewGenerator(Config{Tree: cfg.Tree, Seed: cfg.Seed, Speed: 1, BadRatio: -1, LateRatio: -1, DupRatio: -1})
+	// The door's locator: much faster on real outlines.
+	g := NewGenerator(Config{Tree: cfg.Tree, Seed: cfg.Seed, Speed: 1, BadRatio: -1, LateRatio: -1, DupRatio: -1,
+		Locator: geo.NewIndexedLocator(cfg.Tree)})
 	g.prefix = "h" + strconv.FormatUint(cfg.Seed%(36*36*36*36), 36)
-	g.loc = geo.NewIndexedLocator(cfg.Tree) // the door's locator: much faster on real outlines
 	h := &History{cfg: cfg, g: g, stats: HistoryStats{ByType: map[string]int{}}}
 	h.start = cfg.End.Add(-cfg.Span).Truncate(time.Hour)
 	h.hour = h.start
@@ -265,8 +266,8 @@ func (h *History) plant() {
 		return h.cfg.PerDay * w / g.total / float64(len(gs))
 	}
 	share := func(f float64, gs []*grid) float64 { return f * h.cfg.PerDay / float64(len(gs)) }
-	h.hotRate = min(max(6, 2.5*bg(h.hots)), share(0.15, h.hots))
-	h.riseTo = min(max(12, 5*bg(h.rises)), share(0.25, h.rises))
+	h.hotRate = min(max(6, 2.5*bg(h.hots)), share(0.2, h.hots))
+	h.riseTo = min(max(12, 5*bg(h.rises)), share(0.3, h.rises))
 	h.riseFrom = min(max(4, bg(h.rises)), h.riseTo/3)
 	h.plan.Start, h.plan.End = h.start, h.cfg.End
 	h.plan.IntensifyFrom = h.cfg.End.Add(-14 * 24 * time.Hour)

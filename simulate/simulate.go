@@ -38,6 +38,9 @@ type Config struct {
 	// a negative value disables the kind).
 	BadRatio, LateRatio, DupRatio float64
 	Speed                         float64 // lifecycle time compression (default 60)
+	// Locator places points in Tree's grids (default a geo.TreeLocator; a geo.IndexedLocator is
+	// much faster on real outlines).
+	Locator geo.Locator
 }
 
 // Defaults.
@@ -79,7 +82,7 @@ type Stats struct {
 type Generator struct {
 	cfg     Config
 	rng     *rand.Rand
-	loc     geo.Locator // point → region path (TreeLocator; the history uses the indexed one)
+	loc     geo.Locator // point → region path
 	grids   []grid
 	total   float64 // sum of grid weights
 	rootNm  string
@@ -136,10 +139,13 @@ func NewGenerator(cfg Config) *Generator {
 	if cfg.Speed <= 0 {
 		cfg.Speed = DefaultSpeed
 	}
+	if cfg.Locator == nil {
+		cfg.Locator = geo.TreeLocator{T: cfg.Tree}
+	}
 	g := &Generator{
 		cfg:    cfg,
 		rng:    rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)),
-		loc:    geo.TreeLocator{T: cfg.Tree},
+		loc:    cfg.Locator,
 		tokens: 1, // the first line is a live case
 		rootNm: cfg.Tree.Root.Name,
 		stats:  Stats{ByType: map[string]int{}},
