@@ -5,6 +5,8 @@
 package ingest
 
 import (
+	"time"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -163,39 +165,14 @@ const (
 // the body cannot be read at all (Invalid, TooLarge, Unsupported) or the intake log is
 // unavailable (Unavailable): then nothing of this request was accepted.
 func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol *Policy) (Reply, error) {
-	if d.draining.Load() {
-		return Reply{}, errs.E(errs.Unavailable, "shutting_down", "server is shutting down; retry on another instance or later")
-	}
-	if int64(len(body)) > d.cfg.MaxBytes {
-		return Reply{}, errs.E(errs.TooLarge, "max_bytes", "request body is %d bytes, limit is %d", len(body), d.cfg.MaxBytes)
-	}
-	lines, err := splitBody(contentType, body, d.cfg.MaxLines)
-	if err != nil {
-		return Reply{}, err
-	}
 	if pol == nil {
 		pol = &Policy{}
 	}
-	now := d.cfg.Clock.Now()
-	reply := Reply{Rejected: []Rejection{}}
-	good := make([]pending, 0, len(lines))
-	for _, l := range lines {
-		ev, id, err := event.Decode(l.b, &d.cfg.Rules, now)
-		code, leaf := CodeInvalid, ""
-		if err == nil {
-			leaf, code, err = d.checkPolicy(&ev, pol)
-		}
-		if err != nil {
-			rej := Rejection{Line: l.n, ID: id, Code: code, Error: err.Error()}
-			var fe *event.FieldError
-			if errors.As(err, &fe) {
-				rej.Field = fe.Field
-			}
-			reply.Rejected = append(reply.Rejected, rej)
-			continue
-		}
-		good = append(good, pending{n: l.n, id: id, ev: ev, leaf: leaf})
+	good, rejected, now, err := d.validate(contentType, body, pol)
+	if err != nil {
+		return Reply{}, err
 	}
+	reply := Reply{Rejected: rejected}
 	var claimed []string
 	if len(pol.Regions) > 0 && len(good) > 0 {
 		var err error
@@ -247,6 +224,43 @@ func (d *Door) Ingest(ctx context.Context, contentType string, body []byte, pol 
 	slices.SortStableFunc(reply.Rejected, func(a, b Rejection) int { return a.Line - b.Line })
 	d.m.observe(&reply)
 	return reply, nil
+}
+
+// validate reads a body and checks each line against the contract and the key's policy (ids,
+// types, report regions): the good lines, and a rejection for each bad one. An error refuses
+// the body as a whole (draining, too large, unreadable). Ingest and Versions share it.
+func (d *Door) validate(contentType string, body []byte, pol *Policy) (good []pending, rejected []Rejection, now time.Time, err error) {
+	if d.draining.Load() {
+		return nil, nil, now, errs.E(errs.Unavailable, "shutting_down", "server is shutting down; retry on another instance or later")
+	}
+	if int64(len(body)) > d.cfg.MaxBytes {
+		return nil, nil, now, errs.E(errs.TooLarge, "max_bytes", "request body is %d bytes, limit is %d", len(body), d.cfg.MaxBytes)
+	}
+	lines, err := splitBody(contentType, body, d.cfg.MaxLines)
+	if err != nil {
+		return nil, nil, now, err
+	}
+	now = d.cfg.Clock.Now()
+	rejected = []Rejection{}
+	good = make([]pending, 0, len(lines))
+	for _, l := range lines {
+		ev, id, err := event.Decode(l.b, &d.cfg.Rules, now)
+		code, leaf := CodeInvalid, ""
+		if err == nil {
+			leaf, code, err = d.checkPolicy(&ev, pol)
+		}
+		if err != nil {
+			rej := Rejection{Line: l.n, ID: id, Code: code, Error: err.Error()}
+			var fe *event.FieldError
+			if errors.As(err, &fe) {
+				rej.Field = fe.Field
+			}
+			rejected = append(rejected, rej)
+			continue
+		}
+		good = append(good, pending{n: l.n, id: id, ev: ev, leaf: leaf})
+	}
+	return good, rejected, now, nil
 }
 
 // settle keeps the owners of the reports the log took and drops the claims of cases none of

@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"context"
-	"errors"
 	"strings"
 
 	"zhili/errs"
@@ -48,47 +47,17 @@ func ContentDigest(ev event.Event) (uint64, error) {
 // version's: what a source needs to send a correction (supersedes) only when its data changed,
 // whatever the intake log still remembers. A source learns nothing but about its own ids.
 func (d *Door) Versions(ctx context.Context, contentType string, body []byte, pol *Policy, lookup VersionLookup) (VersionsReply, error) {
-	if d.draining.Load() {
-		return VersionsReply{}, errs.E(errs.Unavailable, "shutting_down", "server is shutting down; retry on another instance or later")
-	}
-	if int64(len(body)) > d.cfg.MaxBytes {
-		return VersionsReply{}, errs.E(errs.TooLarge, "max_bytes", "request body is %d bytes, limit is %d", len(body), d.cfg.MaxBytes)
-	}
-	lines, err := splitBody(contentType, body, d.cfg.MaxLines)
-	if err != nil {
-		return VersionsReply{}, err
-	}
 	if pol == nil {
 		pol = &Policy{}
 	}
-	now := d.cfg.Clock.Now()
-	reply := VersionsReply{Versions: []Version{}, Rejected: []Rejection{}}
-	type good struct {
-		n      int
-		id     string
-		stored string
-		ev     event.Event
+	goods, rejected, _, err := d.validate(contentType, body, pol)
+	if err != nil {
+		return VersionsReply{}, err
 	}
-	var goods []good
-	var ids []string
-	for _, l := range lines {
-		ev, id, err := event.Decode(l.b, &d.cfg.Rules, now)
-		code := CodeInvalid
-		if err == nil {
-			_, code, err = d.checkPolicy(&ev, pol)
-		}
-		if err != nil {
-			rej := Rejection{Line: l.n, ID: id, Code: code, Error: err.Error()}
-			var fe *event.FieldError
-			if errors.As(err, &fe) {
-				rej.Field = fe.Field
-			}
-			reply.Rejected = append(reply.Rejected, rej)
-			continue
-		}
-		sid := StoredID(pol.Name, ev.ID)
-		goods = append(goods, good{n: l.n, id: id, stored: sid, ev: ev})
-		ids = append(ids, sid)
+	reply := VersionsReply{Versions: []Version{}, Rejected: rejected}
+	ids := make([]string, len(goods))
+	for i, g := range goods {
+		ids[i] = StoredID(pol.Name, g.ev.ID)
 	}
 	if len(goods) == 0 {
 		return reply, nil
@@ -101,9 +70,9 @@ func (d *Door) Versions(ctx context.Context, contentType string, body []byte, po
 		return VersionsReply{}, err
 	}
 	prefix := StoredID(pol.Name, "")
-	for _, g := range goods {
+	for i, g := range goods {
 		v := Version{Line: g.n, ID: g.id}
-		if chain := held[g.stored]; len(chain) > 0 {
+		if chain := held[ids[i]]; len(chain) > 0 {
 			last := chain[len(chain)-1]
 			v.Stored, v.Revisions, v.Latest = true, len(chain), strings.TrimPrefix(last.ID, prefix)
 			a, err1 := ContentDigest(g.ev)
