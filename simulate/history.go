@@ -127,24 +127,9 @@ type histEvent struct {
 	unlocated, repeating bool
 }
 
-type histHeap []*histEvent
+type histHeap = timeHeap[*histEvent]
 
-func (h histHeap) Len() int { return len(h) }
-func (h histHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h histHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *histHeap) Push(x any)   { *h = append(*h, x.(*histEvent)) }
-func (h *histHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return x
-}
+func (e *histEvent) when() (time.Time, uint64) { return e.at, e.seq }
 
 // hourShape is the relative rate of new reports by local hour on a working day: quiet nights,
 // a morning peak, a lunch dip, an afternoon peak, a calmer evening.

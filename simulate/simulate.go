@@ -935,49 +935,46 @@ func (g *Generator) badLine(st time.Time) []byte {
 
 // ---- heaps ----
 
-type taskHeap []*task
+// timed is what a timeHeap orders by: a time, then a sequence number (the order of scheduling).
+type timed interface{ when() (time.Time, uint64) }
 
-func (h taskHeap) Len() int { return len(h) }
-func (h taskHeap) Less(i, j int) bool {
-	if !h[i].at.Equal(h[j].at) {
-		return h[i].at.Before(h[j].at)
+// timeHeap is a container/heap of items by time, ties in scheduling order.
+type timeHeap[T timed] []T
+
+func (h timeHeap[T]) Len() int { return len(h) }
+func (h timeHeap[T]) Less(i, j int) bool {
+	ai, as := h[i].when()
+	bi, bs := h[j].when()
+	if !ai.Equal(bi) {
+		return ai.Before(bi)
 	}
-	return h[i].seq < h[j].seq
+	return as < bs
 }
-func (h taskHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *taskHeap) Push(x any)   { *h = append(*h, x.(*task)) }
-func (h *taskHeap) Pop() any {
+func (h timeHeap[T]) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *timeHeap[T]) Push(x any)   { *h = append(*h, x.(T)) }
+func (h *timeHeap[T]) Pop() any {
 	old := *h
 	x := old[len(old)-1]
-	old[len(old)-1] = nil
+	var zero T
+	old[len(old)-1] = zero
 	*h = old[:len(old)-1]
 	return x
 }
+
+type (
+	taskHeap = timeHeap[*task]
+	lineHeap = timeHeap[*heldLine]
+)
+
+func (t *task) when() (time.Time, uint64) { return t.at, t.seq }
+
+func (l *heldLine) when() (time.Time, uint64) { return l.release, l.seq }
 
 type heldLine struct {
 	release time.Time
 	seq     uint64
 	line    []byte
 	dup     bool
-}
-
-type lineHeap []*heldLine
-
-func (h lineHeap) Len() int { return len(h) }
-func (h lineHeap) Less(i, j int) bool {
-	if !h[i].release.Equal(h[j].release) {
-		return h[i].release.Before(h[j].release)
-	}
-	return h[i].seq < h[j].seq
-}
-func (h lineHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
-func (h *lineHeap) Push(x any)   { *h = append(*h, x.(*heldLine)) }
-func (h *lineHeap) Pop() any {
-	old := *h
-	x := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return x
 }
 
 // ---- pacing ----
