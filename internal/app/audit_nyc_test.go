@@ -16,9 +16,7 @@ import (
 	"time"
 
 	"zhili/importer"
-	"zhili/ingest"
 	"zhili/internal/nycdata"
-	"zhili/server"
 )
 
 // nycAssessed tells a CSV row whose closing the audits count (docs/GOVERNANCE.md, close reasons):
@@ -36,21 +34,8 @@ func nycAssessed(status, resolution string) bool {
 // reconcile block adds up to the file's rows, the unlocated ones among them.
 func TestNYCAuditCoverage(t *testing.T) {
 	t.Parallel()
-	dir := nycdata.Dir(t)
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := nycdata.Tree(t, dir)
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tree: tree, Loc: ny, Tick: 50 * time.Millisecond,
-		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
+	dir, ny, a := startNYC(t)
+	tree := a.cfg.Tree
 	base := "http://" + a.Addr
 
 	csvPath := filepath.Join(dir, "311_sample.csv")

@@ -26,21 +26,7 @@ import (
 // equal a plain recomputation from the CSV written here.
 func TestNYCAuditTimeToClose(t *testing.T) {
 	t.Parallel()
-	dir := nycdata.Dir(t)
-	ny, err := time.LoadLocation("America/New_York")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tree := nycdata.Tree(t, dir)
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tree: tree, Loc: ny, Tick: 50 * time.Millisecond,
-		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer a.Shutdown(context.Background())
+	dir, ny, a := startNYC(t)
 	base := "http://" + a.Addr
 
 	f, err := os.Open(filepath.Join(dir, "311_sample.csv"))
@@ -137,4 +123,25 @@ func TestNYCAuditTimeToClose(t *testing.T) {
 		t.Logf("%-6s %3d closed: time to close p50 %s, p90 %s (audit = recomputation)", agency, len(ds),
 			time.Duration(want[0])*time.Second, time.Duration(want[1])*time.Second)
 	}
+}
+
+// startNYC starts an app on the NYC community districts in New York time (the data's folder
+// and zone are returned too); it stops with the test.
+func startNYC(t *testing.T) (dir string, ny *time.Location, a *App) {
+	t.Helper()
+	dir = nycdata.Dir(t)
+	ny, err := time.LoadLocation("America/New_York")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err = New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Tree: nycdata.Tree(t, dir), Loc: ny, Tick: 50 * time.Millisecond,
+		IngestKeys: map[string]*ingest.Policy{testKey: {}}, ViewTokens: map[string]server.Viewer{testToken: {}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Shutdown(context.Background()) })
+	return dir, ny, a
 }
