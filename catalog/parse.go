@@ -124,49 +124,40 @@ func (p *parser) add(line int, format string, args ...any) {
 	}
 }
 
-var (
-	catFields  = []string{"code", "zh", "en", "parent", "color"}
-	deptFields = []string{"code", "zh", "en", "kind", "parent", "region"}
-)
-
-// setCategory assigns a field by name; it reports false for a field categories have not.
-func setCategory(x *Category, field, v string) bool {
-	switch field {
-	case "code":
-		x.Code = v
-	case "zh":
-		x.Zh = v
-	case "en":
-		x.En = v
-	case "parent":
-		x.Parent = v
-	case "color":
-		x.Color = v
-	default:
-		return false
-	}
-	return true
+// field is a named text field of a catalogue entry, as files name it.
+type field struct {
+	name string
+	p    *string
 }
 
-// setDepartment assigns a field by name; it reports false for a field departments have not.
-func setDepartment(x *Department, field, v string) bool {
-	switch field {
-	case "code":
-		x.Code = v
-	case "zh":
-		x.Zh = v
-	case "en":
-		x.En = v
-	case "kind":
-		x.Kind = v
-	case "parent":
-		x.Parent = v
-	case "region":
-		x.Region = v
-	default:
-		return false
+// fields lists a category's fields in file order.
+func (x *Category) fields() []field {
+	return []field{{"code", &x.Code}, {"zh", &x.Zh}, {"en", &x.En}, {"parent", &x.Parent}, {"color", &x.Color}}
+}
+
+// fields lists a department's fields in file order.
+func (x *Department) fields() []field {
+	return []field{{"code", &x.Code}, {"zh", &x.Zh}, {"en", &x.En}, {"kind", &x.Kind}, {"parent", &x.Parent}, {"region", &x.Region}}
+}
+
+// setField assigns the field called name; it reports false when the entry has no such field.
+func setField(fs []field, name, v string) bool {
+	for _, f := range fs {
+		if f.name == name {
+			*f.p = v
+			return true
+		}
 	}
-	return true
+	return false
+}
+
+// fieldNames lists the names of fs, for messages.
+func fieldNames(fs []field) string {
+	names := make([]string, len(fs))
+	for i, f := range fs {
+		names[i] = f.name
+	}
+	return strings.Join(names, ", ")
 }
 
 // yaml reads the mapping {categories: [...], departments: [...]}; a section present (even
@@ -225,18 +216,12 @@ func (p *parser) yaml(b []byte) (cats []Category, depts []Department, haveCats, 
 				if fv.Tag == "!!null" {
 					val = ""
 				}
-				var known bool
+				fs := d.fields()
 				if cat {
-					known = setCategory(&c, fk.Value, val)
-				} else {
-					known = setDepartment(&d, fk.Value, val)
+					fs = c.fields()
 				}
-				if !known {
-					allowed := catFields
-					if !cat {
-						allowed = deptFields
-					}
-					p.add(fk.Line, "unknown field %q (allowed: %s)", fk.Value, strings.Join(allowed, ", "))
+				if !setField(fs, fk.Value, val) {
+					p.add(fk.Line, "unknown field %q (allowed: %s)", fk.Value, fieldNames(fs))
 					ok = false
 				}
 			}
@@ -318,13 +303,13 @@ func (p *parser) csv(b []byte) (cats []Category, depts []Department) {
 		}
 		var c Category
 		var d Department
-		var fields []string
+		var fields []field
 		var table string
 		switch t := get("table"); strings.ToLower(t) {
 		case "category", "类别":
-			table, fields = "category", catFields
+			table, fields = "category", c.fields()
 		case "department", "dept", "部门":
-			table, fields = "department", deptFields
+			table, fields = "department", d.fields()
 		default:
 			p.add(line, "table %q: category (类别) or department (部门)", t)
 			continue
@@ -335,17 +320,9 @@ func (p *parser) csv(b []byte) (cats []Category, depts []Department) {
 				continue
 			}
 			v := get(name)
-			if !slices.Contains(fields, name) {
-				if v != "" {
-					p.add(line, "%s is not a field of a %s (%s)", name, table, strings.Join(fields, ", "))
-					ok = false
-				}
-				continue
-			}
-			if table == "category" {
-				setCategory(&c, name, v)
-			} else {
-				setDepartment(&d, name, v)
+			if !setField(fields, name, v) && v != "" {
+				p.add(line, "%s is not a field of a %s (%s)", name, table, fieldNames(fields))
+				ok = false
 			}
 		}
 		if !ok {
