@@ -13,6 +13,7 @@ import (
 
 	"zhili/access"
 	"zhili/errs"
+	"zhili/ingest"
 )
 
 // readBodyLimit bounds the body of every request but an ingest POST by a known source key:
@@ -43,6 +44,17 @@ const maxInflating = 4
 // inflateWait is how long a gzip body waits for one of the maxInflating slots before it is
 // answered 429 busy (with Retry-After).
 const inflateWait = 2 * time.Second
+
+// sourceBody returns a source's request body (ingestBody) and its key's policy; a principal
+// that is not a source key is refused before the body is read. release is never nil.
+func (s *Server) sourceBody(c *fiber.Ctx) (pol *ingest.Policy, body []byte, release func(), err error) {
+	pol, _ = c.Locals(policyKey).(*ingest.Policy)
+	if pol == nil {
+		return nil, nil, func() {}, errs.E(errs.Forbidden, "role", "not a source key")
+	}
+	body, release, err = s.ingestBody(c)
+	return pol, body, release, err
+}
 
 // ingestBody returns the request body, decompressed when it is gzip, never beyond the door's
 // byte limit (checked while inflating, so a small bomb is refused after MaxBytes, not after it

@@ -23,7 +23,6 @@ import (
 	"zhili/event"
 	"zhili/geo"
 	"zhili/governance"
-	"zhili/ingest"
 	"zhili/store"
 )
 
@@ -164,11 +163,7 @@ func (s *Server) readyz(c *fiber.Ctx) error {
 }
 
 func (s *Server) ingest(c *fiber.Ctx) error {
-	pol, _ := c.Locals(policyKey).(*ingest.Policy)
-	if pol == nil {
-		return errs.E(errs.Forbidden, "role", "not a source key")
-	}
-	body, release, err := s.ingestBody(c)
+	pol, body, release, err := s.sourceBody(c)
 	defer release()
 	if err != nil {
 		return err
@@ -185,11 +180,7 @@ func (s *Server) ingest(c *fiber.Ctx) error {
 // versions tells a source, for each event of the body, whether the history store holds its id,
 // which version is in force and whether the body's content is that version's (ingest.Door.Versions).
 func (s *Server) versions(c *fiber.Ctx) error {
-	pol, _ := c.Locals(policyKey).(*ingest.Policy)
-	if pol == nil {
-		return errs.E(errs.Forbidden, "role", "not a source key")
-	}
-	body, release, err := s.ingestBody(c)
+	pol, body, release, err := s.sourceBody(c)
 	defer release()
 	if err != nil {
 		return err
