@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/chromedp"
 	"github.com/fasthttp/websocket"
 
 	"zhili/geo"
@@ -256,6 +257,80 @@ func TestDemo(t *testing.T) {
 		}
 	}
 	t.Logf("checked %v after start", time.Since(start).Round(time.Millisecond))
+
+	// Every page, opened 30 s after the start as a newcomer would, shows what it is for.
+	t.Run("pages", func(t *testing.T) { demoPages(t, srv, start, now) })
+}
+
+// demoPage is one page of the demo and what shows that it is populated (a predicate on the
+// page's window.__zhili, Z).
+type demoPage struct {
+	name, path, populated string
+}
+
+// demoPages opens each page of the demo 30 s after start (or at once when later), waits for it
+// to show what it is for, checks it, and writes its screenshot at 1920×1080.
+func demoPages(t *testing.T, srv *server, start, now time.Time) {
+	browserPrereqs(t)
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	y, m, _ := now.In(loc).Date()
+	monthStart := time.Date(y, m, 1, 0, 0, 0, 0, loc)
+	day := func(t time.Time) string { return t.In(loc).Format("2006-01-02") }
+	tok := "token=" + url.QueryEscape(viewToken)
+	hotOK := `!(Z.sufficiency && Z.sufficiency.ok === false) && Z.marks.length >= 5`
+	pages := []demoPage{
+		{"overview", "/?" + tok,
+			`Z.ready && Z.counters.open > 0 && Z.counters.new_today > 0 && Z.feed >= 5 && Z.markers > 0 &&
+			 Z.trend.reported.filter(n => n > 0).length >= 14`},
+		{"hotspots-7d", "/screen/hotspots?window=7d&" + tok,
+			`Z.ready && Z.view === 'live' && Z.window === '7d' && Z.hot >= 5 && ` + hotOK},
+		{"hotspots-30d", "/screen/hotspots?window=30d&" + tok,
+			`Z.ready && Z.view === 'live' && Z.window === '30d' && Z.hot >= 5 && ` + hotOK},
+		{"hotspots-emerging", "/screen/hotspots?window=30d&mode=emerging&" + tok,
+			`Z.ready && Z.mode === 'emerging' && ` + hotOK + ` &&
+			 Object.keys(Z.patternsDrawn).filter(k => /_hot$/.test(k) && Z.patternsDrawn[k] > 0).length >= 2`},
+		{"hotspots-playback", "/screen/hotspots?playback=" + day(now.AddDate(0, 0, -30)) + "," + day(now) + "&step=1d&speed=8&" + tok,
+			`Z.ready && Z.view === 'playback' && Z.playback && Z.playback.frames === 30 && Z.playback.shown.length >= 4 &&
+			 Z.playback.loaded === 30 && !Z.playback.error && Z.hot > 0`},
+		{"whistles", "/screen/whistles?" + tok,
+			`Z.ready && Z.active >= 5 && Z.board.length >= 3 && Z.markers >= 5`},
+		{"audit-last-month", "/audit?from=" + day(monthStart.AddDate(0, -1, 0)) + "&to=" + day(monthStart) + "&" + tok,
+			`Z.settled() && Z.rates && Z.rates.units.length >= 5 && Z.rates.units.every(u => u.current.cases > 0) &&
+			 Z.whistles && Z.whistles.depts.length >= 3 && document.querySelectorAll('#rates-table tbody tr, table tbody tr').length >= 5`},
+	}
+	if wait := time.Until(start.Add(30 * time.Second)); wait > 0 {
+		time.Sleep(wait)
+	}
+	for _, p := range pages {
+		t.Run("page/"+p.name, func(t *testing.T) {
+			base, _ := url.Parse(srv.base)
+			guard := &hostGuard{host: base.Hostname()}
+			ctx := newBrowserFor(t, guard, 2*time.Minute)
+			opened := time.Since(start)
+			if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+p.path)); err != nil {
+				t.Fatal(err)
+			}
+			t0 := time.Now()
+			if err := waitFor(ctx, `(() => { const Z = window.__zhili; return !!Z && (`+p.populated+`); })()`, 60*time.Second); err != nil {
+				t.Fatalf("%s opened %v after start: not populated: %v\nwindow.__zhili = %s", p.name, opened.Round(time.Second), err,
+					evalJS[string](t, ctx, `JSON.stringify(window.__zhili, (k, v) => Array.isArray(v) && v.length > 30 ? v.length : v).slice(0, 4000)`))
+			}
+			t.Logf("%s: opened %v after start, populated %v later", p.name, opened.Round(time.Second), time.Since(t0).Round(time.Millisecond))
+			if strings.HasPrefix(p.name, "hotspots-7d") {
+				// The window's header ends now, not at the end of its last bucket.
+				end := evalJS[string](t, ctx, `document.getElementById('hs-range').textContent.split(' – ').pop()`)
+				clock := evalJS[string](t, ctx, `new Intl.DateTimeFormat('en-CA', {timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23'}).format(new Date()).replace(', ', ' ').replace('/', '-')`)
+				if end > clock {
+					t.Errorf("hot spot window header ends at %q, after the clock %q", end, clock)
+				}
+			}
+			if errs := evalJS[string](t, ctx, `JSON.stringify(window.__zhili.errors || [])`); errs != "[]" {
+				t.Errorf("%s: errors from the server: %s", p.name, errs)
+			}
+			screenshot(t, ctx, "demo-"+p.name+"-1920x1080.png")
+			guard.verify(t)
+		})
+	}
 }
 
 // wsSnapshot subscribes topic on a new connection and decodes the data of its snapshot into out.

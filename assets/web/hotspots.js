@@ -1731,7 +1731,9 @@
     let range = '';
     if (state.view === 'live' || (state.view === 'rest' && !state.rest.custom)) {
       const withDate = win !== '1h';
-      const r = data.from && data.to ? clock.shortTime(data.from, withDate) + ' – ' + clock.shortTime(data.to, withDate) : '';
+      // The window's last bucket ends ahead of now: the data end now, and the header says so.
+      const end = Math.min(Date.parse(data.to || ''), clock.now());
+      const r = data.from && Number.isFinite(end) ? clock.shortTime(data.from, withDate) + ' – ' + clock.shortTime(new Date(end).toISOString(), withDate) : '';
       range = t('window')[win] + (r ? ' · ' + r : '');
     } else if (state.view === 'rest') {
       range = periodText(state.rest.custom.from, state.rest.custom.to, ' – ');
@@ -2082,13 +2084,16 @@
     state.pb = null;
     Z.playback = null;
   }
-  // prefetch loads the frames from the current one on, four at a time.
+  // prefetch loads the frames from the current one on, one at a time: a frame is two history
+  // queries, and the server runs at most three of a token at once (more get 429 busy), which
+  // the other screens of a wall may share. A busy reply is retried after its Retry-After
+  // without an error on the screen; other errors are shown until a frame loads again.
   function prefetch(pb) {
     const order = pb.frames.map((f, i) => (i + pb.index) % pb.frames.length);
     let running = 0;
     const next = () => {
       if (state.pb !== pb) return;
-      while (running < 4) {
+      while (running < 1) {
         const i = order.find((j) => pb.frames[j].state === '');
         if (i === undefined) return;
         const f = pb.frames[i];
@@ -2098,15 +2103,15 @@
           f.data = data;
           f.state = 'done';
           f.cases = Object.values(data.grids).reduce((s, c) => s + num(c.count), 0);
+          pb.error = '';
+          running--;
+          next();
         }).catch((err) => {
           f.state = '';
-          pb.error = err.message || String(err);
-          setTimeout(next, 5000);
-        }).finally(() => {
-          running--;
-          renderer.schedule();
-          next();
-        });
+          if (err.status === 429) pb.busy = (pb.busy || 0) + 1;
+          else pb.error = err.message || String(err);
+          setTimeout(() => { running--; next(); }, err.status === 429 ? Math.max(1, err.retryAfter) * 1000 : 5000);
+        }).finally(() => renderer.schedule());
       }
     };
     next();
@@ -2172,6 +2177,7 @@
       if (pb.shown.length > 50) pb.shown.shift();
     }
     Z.playback = { frames: n, index: pb.index, loaded, playing: pb.playing, speed: pb.speed, label, shown: pb.shown.slice(),
+      error: pb.error, busy: pb.busy || 0,
       from: n ? pb.frames[pb.index].from : '', to: n ? pb.frames[pb.index].to : '', cases: n ? pb.frames[pb.index].cases : 0 };
     const counter = n ? fmt(t('frame_of'), { i: pb.index + 1, n }) + (loaded < n ? ' · ' + fmt(t('frame_loading'), { k: loaded, n }) : '') : t('view_loading');
     setText($('hs-frame'), counter);

@@ -98,7 +98,14 @@
   // getJSON fetches a JSON reply; a failed request rejects with the server's error message.
   function getJSON(url) {
     return fetch(url, { cache: 'no-cache', credentials: 'same-origin' }).then((r) => r.json().catch(() => ({})).then((body) => {
-      if (!r.ok) throw new Error((body && body.error && body.error.message) || 'HTTP ' + r.status);
+      if (!r.ok) {
+        // The error carries the status, the reason code and Retry-After (s) for callers that retry.
+        const err = new Error((body && body.error && body.error.message) || 'HTTP ' + r.status);
+        err.status = r.status;
+        err.code = (body && body.error && body.error.code) || '';
+        err.retryAfter = Number(r.headers.get('Retry-After')) || 0;
+        throw err;
+      }
       return body;
     }));
   }
