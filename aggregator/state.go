@@ -73,6 +73,7 @@ type caseState struct {
 	// contributions currently counted
 	cOpen, cOverdue bool
 	cNewDay         int32
+	cNewSrc         update.Metric // the source metric counted with cNewDay
 }
 
 func (c *caseState) insert(e caseEv) {
@@ -430,7 +431,7 @@ func (s *state) withdraw(c *caseState) {
 		c.cOverdue = false
 	}
 	if c.cNewDay != 0 {
-		s.add(c.path, c.category, c.cNewDay, update.MNew, -1)
+		s.addNew(c, c.cNewDay, c.cNewSrc, -1)
 		c.cNewDay = 0
 	}
 }
@@ -616,15 +617,23 @@ func (s *state) recontribute(c *caseState, now time.Time) {
 		s.add(c.path, c.category, 0, update.MOverdue, b2i(overdue)-b2i(c.cOverdue))
 		c.cOverdue = overdue
 	}
-	if newDay != c.cNewDay {
+	src := update.SourceMetric(c.source)
+	if newDay != c.cNewDay || newDay != 0 && src != c.cNewSrc {
 		if c.cNewDay != 0 {
-			s.add(c.path, c.category, c.cNewDay, update.MNew, -1)
+			s.addNew(c, c.cNewDay, c.cNewSrc, -1)
 		}
 		if newDay != 0 {
-			s.add(c.path, c.category, newDay, update.MNew, 1)
+			s.addNew(c, newDay, src, 1)
 		}
-		c.cNewDay = newDay
+		c.cNewDay, c.cNewSrc = newDay, src
 	}
+}
+
+// addNew counts a new case (n = 1, or -1 to take it back) on its day, and for the source of
+// its report: the two always move together.
+func (s *state) addNew(c *caseState, day int32, src update.Metric, n int64) {
+	s.add(c.path, c.category, day, update.MNew, n)
+	s.add(c.path, c.category, day, src, n)
 }
 
 func b2i(b bool) int64 {

@@ -578,16 +578,16 @@ func TestCloseReasonCounters(t *testing.T) {
 func TestCorrectionsReplaceInAnyArrivalOrder(t *testing.T) {
 	now := ts("2026-11-29T18:00:00+08:00")
 	deadline := ts("2026-11-27T10:00:00+08:00")
-	report := func(id, at, region, cat, sup string) rec {
+	report := func(id, at, region, cat, src, sup string) rec {
 		return rec{id, "case.reported", at, func(r *store.Record) {
-			r.RegionPath, r.Category, r.Supersedes = []string{"R", region}, cat, sup
+			r.RegionPath, r.Category, r.Source, r.Supersedes = []string{"R", region}, cat, src, sup
 		}}
 	}
 	evs := []rec{
-		report("r1", "2026-11-27T08:00:00+08:00", "T1", "environment", ""),
+		report("r1", "2026-11-27T08:00:00+08:00", "T1", "environment", "grid", ""),
 		{"d1", "case.dispatched", "2026-11-27T08:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "X", &deadline }},
 		{"c1", "case.closed", "2026-11-27T12:00:00+08:00", func(r *store.Record) { r.Satisfaction = "unsatisfied" }},
-		report("r2", "2026-11-27T21:00:00+08:00", "T2", "cityorder", "r1"),
+		report("r2", "2026-11-27T21:00:00+08:00", "T2", "cityorder", "hotline12345", "r1"),
 		{"d2", "case.dispatched", "2026-11-27T21:10:00+08:00", func(r *store.Record) { r.Dept, r.Supersedes = "Y", "d1" }},
 		{"c2", "case.closed", "2026-11-28T01:00:00+08:00", func(r *store.Record) { r.Satisfaction, r.Supersedes = "satisfied", "c1" }},
 	}
@@ -609,6 +609,11 @@ func TestCorrectionsReplaceInAnyArrivalOrder(t *testing.T) {
 	}
 	if want[update.Key{Region: update.DeptPrefix + "Y", Category: "cityorder", Day: day("2026-11-28T01:00:00+08:00"), Metric: update.MSatisfied}] != 1 {
 		t.Fatalf("reference counters %v", want)
+	}
+	// The corrected report's source: a hotline case of T2, nothing left for the grid.
+	if d := day("2026-11-27T21:00:00+08:00"); want[update.Key{Region: "T2", Category: "cityorder", Day: d, Metric: update.MNewHotline}] != 1 ||
+		want[update.Key{Region: "T2", Category: "cityorder", Day: d, Metric: update.MNewGrid}] != 0 {
+		t.Fatalf("reference counters by source %v", want)
 	}
 	var permute func(prefix, rest []int) int
 	permute = func(prefix, rest []int) int {
@@ -638,5 +643,60 @@ func TestCorrectionsReplaceInAnyArrivalOrder(t *testing.T) {
 	// The uncorrected case alone differs (the check above has teeth).
 	if before, _ := run(evs[:3]); maps.Equal(before, want) {
 		t.Fatal("the wrong-zone events count like the corrected ones")
+	}
+}
+
+// New cases count for the source of their report (一端口): every contract source has its own
+// metric, any other code counts as other, and at every region, category and day the sources
+// sum to the new cases, whatever the arrival order and however reports are corrected.
+func TestNewCasesBySource(t *testing.T) {
+	for _, src := range event.DefaultSources {
+		if update.SourceMetric(src) == update.MNewOther {
+			t.Errorf("contract source %q has no metric of its own", src)
+		}
+	}
+	if update.SourceMetric("wechat") != update.MNewOther || update.SourceMetric("") != update.MNewOther {
+		t.Error("a deployment's own source code is not counted as other")
+	}
+	s := newTestState()
+	now := ts("2026-11-27T12:00:00+08:00")
+	d := day("2026-11-27T08:00:00+08:00")
+	cases := []struct {
+		id, src string
+		path    []string
+	}{
+		{"A", "hotline12345", []string{"R", "T1"}}, {"B", "hotline12345", []string{"R", "T2"}}, {"C", "grid", []string{"R", "T1"}},
+		{"D", "app", []string{"R", "T2"}}, {"E", "sensor", []string{"R", "T1"}}, {"F", "police110", []string{"R", "T1"}},
+		{"G", "center", []string{"R", "T2"}}, {"H", "wechat", []string{"R", "T2"}}, {"I", "grid", nil}, // unlocated: at the root
+	}
+	for i, c := range cases {
+		off++
+		r := store.Record{Event: event.Event{ID: "r" + c.id, Type: event.CaseReported, CaseID: c.id,
+			At: ts("2026-11-27T08:00:00+08:00").Add(time.Duration(i) * time.Minute), Source: c.src, Category: "environment"},
+			Offset: off, RegionPath: c.path}
+		s.apply(&r, now, true)
+	}
+	// A correction turns the hotline report of B into an app report of T1.
+	off++
+	fix := store.Record{Event: event.Event{ID: "rB2", Type: event.CaseReported, CaseID: "B", At: ts("2026-11-27T08:01:00+08:00"),
+		Source: "app", Category: "environment", Supersedes: "rB"}, Offset: off, RegionPath: []string{"R", "T1"}}
+	s.apply(&fix, now, true)
+	want := map[string]map[update.Metric]int64{
+		"R":  {update.MNew: 9, update.MNewHotline: 1, update.MNewGrid: 2, update.MNewApp: 2, update.MNewSensor: 1, update.MNewPolice: 1, update.MNewCenter: 1, update.MNewOther: 1},
+		"T1": {update.MNew: 5, update.MNewHotline: 1, update.MNewGrid: 1, update.MNewApp: 1, update.MNewSensor: 1, update.MNewPolice: 1},
+		"T2": {update.MNew: 3, update.MNewApp: 1, update.MNewCenter: 1, update.MNewOther: 1},
+	}
+	for region, ms := range want {
+		var sum int64
+		for _, src := range update.NewBySource {
+			got := get(s, region, d, src.Metric)
+			sum += got
+			if got != ms[src.Metric] {
+				t.Errorf("%s: %s = %d, want %d", region, src.Metric, got, ms[src.Metric])
+			}
+		}
+		if n := get(s, region, d, update.MNew); n != ms[update.MNew] || sum != n {
+			t.Errorf("%s: new %d (want %d), its sources sum to %d", region, n, ms[update.MNew], sum)
+		}
 	}
 }

@@ -344,12 +344,20 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 			"resolved_today": g(c.Code, update.MResolved),
 		}
 	}
+	bySource := make(map[string]any, len(update.NewBySource))
+	for _, src := range update.NewBySource {
+		bySource[src.Source] = g(r.Code, src.Metric)
+	}
+	newToday, blown := g(r.Code, update.MNew), g(r.Code, update.MWhistles)
 	callbacks := g(r.Code, update.MSatisfied) + g(r.Code, update.MBasically) + g(r.Code, update.MUnsatisfied)
 	return map[string]any{
 		"region":      map[string]any{"code": r.Code, "name": r.Name, "level": int64(r.Level)},
 		"day":         update.DayString(day),
 		"totals":      totals,
 		"by_category": byCat,
+		"by_source":   bySource,
+		// 吹哨率: whistles blown today ÷ new cases today (docs/GOVERNANCE.md, "whistle rate").
+		"whistles": map[string]any{"blown_today": blown, "rate": ratio(blown, newToday)},
 		"flows": map[string]any{
 			"up":         g(r.Code, update.MFlowUp),
 			"down":       g(r.Code, update.MFlowDown),

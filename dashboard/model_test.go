@@ -186,6 +186,63 @@ func TestOverviewDepts(t *testing.T) {
 	}
 }
 
+// The overview's intake by source and whistle rate: every source listed (zeros included), the
+// rate today's whistles ÷ today's new cases (null without new cases), a delta only for what
+// changed.
+func TestOverviewBySourceAndWhistles(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	tree := geo.DemoTree()
+	m := NewModel(ModelConfig{Tree: tree, Loc: loc, Clock: clock.NewFake(now)})
+	today := update.DayOf(now, loc)
+	town := tree.Root.Children[0].Code
+	open := func(region string) TopicState {
+		st, err := OverviewSource{M: m}.Open(Topic{Name: "overview:" + region, Kind: "overview", Region: region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	empty := open("root").Snapshot().(map[string]any)
+	if w := empty["whistles"].(map[string]any); w["rate"] != nil || w["blown_today"] != int64(0) {
+		t.Fatalf("whistles without new cases %v, want a null rate", w)
+	}
+	if len(empty["by_source"].(map[string]any)) != len(update.NewBySource) {
+		t.Fatalf("by_source %v: want every source listed", empty["by_source"])
+	}
+	c := func(region, cat string, day int32, met update.Metric, n int64) update.Counter {
+		return update.Counter{Key: update.Key{Region: region, Category: cat, Day: day, Metric: met}, N: n}
+	}
+	root := tree.Root.Code
+	m.Apply(&update.Update{Reset: true, Counters: []update.Counter{
+		c(root, "environment", today, update.MNew, 6), c(root, "environment", today, update.MNewHotline, 4), c(root, "environment", today, update.MNewGrid, 2),
+		c(root, "dispute", today, update.MNew, 2), c(root, "dispute", today, update.MNewHotline, 1), c(root, "dispute", today, update.MNewOther, 1),
+		c(root, "dispute", today-1, update.MNewSensor, 9), // yesterday
+		c(root, "environment", today, update.MWhistles, 2),
+		c(town, "environment", today, update.MNew, 3), c(town, "environment", today, update.MNewApp, 3),
+	}})
+	st := open("root")
+	snap := st.Snapshot().(map[string]any)
+	want := map[string]any{"hotline12345": int64(5), "grid": int64(2), "app": int64(0), "sensor": int64(0),
+		"police110": int64(0), "center": int64(0), "other": int64(1)}
+	if !reflect.DeepEqual(snap["by_source"], want) {
+		t.Fatalf("root by_source %v, want %v", snap["by_source"], want)
+	}
+	if w := snap["whistles"].(map[string]any); w["blown_today"] != int64(2) || w["rate"] != 0.25 {
+		t.Fatalf("root whistles %v, want 2 blown, rate 2/8", w)
+	}
+	ts := open(town).Snapshot().(map[string]any)
+	if ts["by_source"].(map[string]any)["app"] != int64(3) || ts["whistles"].(map[string]any)["rate"] != 0.0 {
+		t.Fatalf("township by_source %v, whistles %v", ts["by_source"], ts["whistles"])
+	}
+	m.Apply(&update.Update{Counters: []update.Counter{c(root, "environment", today, update.MWhistles, 1)}})
+	d, changed := st.Advance()
+	b, _ := json.Marshal(d)
+	if !changed || string(b) != `{"whistles":{"blown_today":3,"rate":0.375}}` {
+		t.Fatalf("delta after a whistle %s", b)
+	}
+}
+
 // Updates carry WGS-84 points; screens get the display CRS, converted once where the point
 // leaves for a screen (the cases feed, the whistle board), while the hex hot spots count the
 // WGS-84 point itself.

@@ -48,12 +48,48 @@ const (
 	MFlowHorizontal                   // 横向
 	MWhistles                         // whistle.blown
 	MSignedInTime                     // case.signed within the response window of its dispatch (响应)
+	// New cases by the source of their report (一端口): counted with MNew, so that at every
+	// region and category they sum to it.
+	MNewHotline // source hotline12345 (12345 热线)
+	MNewGrid    // source grid (网格员)
+	MNewApp     // source app (随手拍)
+	MNewSensor  // source sensor (感知设备)
+	MNewPolice  // source police110 (110 联动)
+	MNewCenter  // source center (中心受理)
+	MNewOther   // any other source code (a deployment's own)
 	metricCount
 )
 
 var metricNames = [...]string{"", "open", "overdue", "new", "unlocated", "dispatched", "signed",
 	"resolved", "closed", "closed_ok", "satisfied", "basically", "unsatisfied", "returned",
-	"reopened", "flow_up", "flow_down", "flow_horizontal", "whistles", "signed_in_time"}
+	"reopened", "flow_up", "flow_down", "flow_horizontal", "whistles", "signed_in_time",
+	"new_hotline12345", "new_grid", "new_app", "new_sensor", "new_police110", "new_center", "new_other"}
+
+// Every metric has its name (a compile error otherwise).
+var _ [len(metricNames)]struct{} = [metricCount]struct{}{}
+
+// SourceOther names the sources without a metric of their own in NewBySource.
+const SourceOther = "other"
+
+// NewBySource lists the new-case metrics per report source, in the order screens show them;
+// the last, SourceOther, takes every other code.
+var NewBySource = []struct {
+	Source string
+	Metric Metric
+}{
+	{"hotline12345", MNewHotline}, {"grid", MNewGrid}, {"app", MNewApp}, {"sensor", MNewSensor},
+	{"police110", MNewPolice}, {"center", MNewCenter}, {SourceOther, MNewOther},
+}
+
+// SourceMetric is the new-case metric of a report's source.
+func SourceMetric(source string) Metric {
+	for _, s := range NewBySource[:len(NewBySource)-1] {
+		if s.Source == source {
+			return s.Metric
+		}
+	}
+	return MNewOther
+}
 
 func (m Metric) String() string {
 	if int(m) < len(metricNames) {
