@@ -110,17 +110,17 @@ func (h *Hotspots) observeCategory(it *update.Item, leaf, hex int, now time.Time
 	}
 }
 
-// seedCategory loads cw's grid level from the history store: every case of its category whose
-// first report falls in the window, except those already observed live. Events applied live
+// seedCategory loads cw's grid and hex levels from the history store: every case of its
+// category whose first report falls in the window, except those already observed live. Events applied live
 // before the window opened but not yet written to the store when the seed reads it are missed
 // (the store is normally a second or so behind).
 func (h *Hotspots) seedCategory(ctx context.Context, st store.Store, cw *catWindow) {
 	now := h.clk.Now()
 	from := now.Add(-cw.spec.Span()).Truncate(cw.spec.Bucket)
 	type found struct {
-		id   string
-		leaf int
-		at   time.Time
+		id        string
+		leaf, hex int
+		at        time.Time
 	}
 	var cases []found
 	err := st.Cases(ctx, store.CaseQuery{Region: h.tree.Root.Code, Depth: 0, From: from, To: now.Add(time.Minute), Category: cw.cat},
@@ -129,10 +129,17 @@ func (h *Hotspots) seedCategory(ctx context.Context, st store.Store, cw *catWind
 				if r.Type != event.CaseReported {
 					continue
 				}
+				f := found{id: id, leaf: -1, hex: -1, at: r.At}
 				if n := len(r.RegionPath); n > 0 {
 					if li, ok := h.leafIdx[r.RegionPath[n-1]]; ok {
-						cases = append(cases, found{id, li, r.At})
+						f.leaf = li
 					}
+				}
+				if r.HasPoint {
+					f.hex = h.hexOf(&[2]float64{r.Lon, r.Lat})
+				}
+				if f.leaf >= 0 || f.hex >= 0 {
+					cases = append(cases, f)
 				}
 				break // the first report opened the case
 			}
@@ -149,7 +156,11 @@ func (h *Hotspots) seedCategory(ctx context.Context, st store.Store, cw *catWind
 		if _, dup := cw.live[c.id]; dup {
 			continue
 		}
-		if cw.leaf.Add(c.leaf, c.at) {
+		added := c.leaf >= 0 && cw.leaf.Add(c.leaf, c.at)
+		if c.hex >= 0 && cw.hex != nil && cw.hex.Add(c.hex, c.at) {
+			added = true
+		}
+		if added {
 			cw.seededIDs[c.id] = struct{}{}
 		}
 	}

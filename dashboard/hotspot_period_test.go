@@ -403,3 +403,69 @@ func TestHotspotTopicCategory(t *testing.T) {
 		t.Fatalf("escaped option: %+v %v", tp, err)
 	}
 }
+
+// The hex windows are seeded from the reports' points in the history store, each window with
+// those within its span, also a category's window; a point outside the cover counts nowhere.
+func TestHotspotSeedHexes(t *testing.T) {
+	tree := geo.DemoTree()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	clk := clock.NewFake(now)
+	h := NewHotspots(tree, clk, HotspotConfig{Every: time.Nanosecond})
+	if len(h.hexCells) < 10 {
+		t.Fatalf("the demo tree is covered by %d hex cells", len(h.hexCells))
+	}
+	near, far := h.hexCells[3], h.hexCells[len(h.hexCells)/2]
+	st := &hotStore{}
+	path := tree.Path(demoLeaves(tree)[0].Code) // the grids are not what is checked here
+	at := func(cell uint64) *[2]float64 {
+		c := geo.HexCentroid(cell)
+		return &[2]float64{c[0], c[1]}
+	}
+	for k := range 12 {
+		st.recs = append(st.recs, hotRec{CaseID: fmt.Sprint("N", k), Category: "environment", RegionPath: path, At: now.Add(-2 * time.Hour), Point: at(near)})
+	}
+	for k := range 4 {
+		st.recs = append(st.recs, hotRec{CaseID: fmt.Sprint("F", k), Category: "security", RegionPath: path, At: now.Add(-72 * time.Hour), Point: at(far)})
+	}
+	st.recs = append(st.recs,
+		hotRec{CaseID: "old", Category: "security", RegionPath: path, At: now.Add(-40 * 24 * time.Hour), Point: at(far)},
+		hotRec{CaseID: "out", Category: "security", At: now.Add(-time.Hour), Point: &[2]float64{0.5, 0.5}},
+		hotRec{CaseID: "none", Category: "security", RegionPath: path, At: now.Add(-time.Hour)})
+	if err := h.Seed(context.Background(), st, map[int]uint64{0: 1}); err != nil {
+		t.Fatal(err)
+	}
+	hexCount := func(s topicSnap, cell uint64) int { return s.Hex[geo.HexString(cell)].Count }
+	total := func(s topicSnap) (n int) {
+		for _, c := range s.Hex {
+			n += c.Count
+		}
+		return n
+	}
+	for _, c := range []struct {
+		window          string
+		near, far, want int
+	}{{"24h", 12, 0, 12}, {"7d", 12, 4, 16}, {"30d", 12, 4, 16}} {
+		_, s := openTopic(t, h, "hotspots:root:"+c.window)
+		if hexCount(s, near) != c.near || hexCount(s, far) != c.far || total(s) != c.want {
+			t.Errorf("%s: hex counts near %d far %d total %d, want %d, %d, %d", c.window, hexCount(s, near), hexCount(s, far), total(s), c.near, c.far, c.want)
+		}
+	}
+	env, _ := openTopic(t, h, "hotspots:root:7d:cat=security")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		h.mu.Lock()
+		done := len(h.cats["security"]) == 1 && h.cats["security"][0].seeded
+		h.mu.Unlock()
+		if done {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the category window was not seeded")
+		}
+	}
+	clk.Add(time.Second)
+	env.Advance()
+	s := decodeSnap(t, env.Snapshot())
+	if hexCount(s, far) != 4 || total(s) != 4 {
+		t.Errorf("security over 7 days: hex %s %d, total %d; want 4 and 4", geo.HexString(far), hexCount(s, far), total(s))
+	}
+}

@@ -22,6 +22,7 @@ type hotRec struct {
 	CaseID, Category string
 	RegionPath       []string
 	At               time.Time
+	Point            *[2]float64 // WGS-84; nil when the report has none
 }
 
 func (s *hotStore) report(id string, path []string, cat string, at time.Time) {
@@ -95,7 +96,27 @@ func (s *hotStore) Cases(ctx context.Context, q store.CaseQuery, fn func(string,
 		}
 		rec := store.Record{Event: event.Event{ID: r.CaseID + "r", Type: event.CaseReported, CaseID: r.CaseID, At: r.At, Category: r.Category},
 			RegionPath: r.RegionPath}
+		if r.Point != nil {
+			rec.Lon, rec.Lat, rec.HasPoint = r.Point[0], r.Point[1], true
+		}
 		if err := fn(r.CaseID, []store.Record{rec}); err != nil {
+			return err
+		}
+	}
+	return ctx.Err()
+}
+
+// Points yields the reports with a point, filtered by period, category and region (the cut
+// is not modelled: every stored report is within it).
+func (s *hotStore) Points(ctx context.Context, q store.PointQuery, fn func(store.LocatedEvent) error) error {
+	for _, r := range s.recs {
+		if r.Point == nil || r.At.Before(q.From) || !r.At.Before(q.To) || q.Category != "" && r.Category != q.Category {
+			continue
+		}
+		if q.Region != "" && (len(r.RegionPath) <= q.Depth || r.RegionPath[q.Depth] != q.Region) {
+			continue
+		}
+		if err := fn(store.LocatedEvent{At: r.At, Lon: r.Point[0], Lat: r.Point[1]}); err != nil {
 			return err
 		}
 	}

@@ -151,11 +151,15 @@ func (h *Hotspots) Observe(items []update.Item) {
 	}
 }
 
-// Seed loads the grid windows from the history store with the events of each intake partition
-// p up to cut[p] (the cut after which events arrive live, so none is counted twice). The hex
-// level fills from live events: the store is not queried by cell.
+// Seed loads the grid and hex windows from the history store with the events of each intake
+// partition p up to cut[p] (the cut after which events arrive live, so none is counted twice).
+// The hex level reads the reports' points (the store knows no cells) once, for the longest
+// window; each window keeps those within its span.
 func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64) error {
 	now := h.clk.Now()
+	if err := h.seedHexes(ctx, st, cut, now); err != nil {
+		return err
+	}
 	levels := map[int]bool{}
 	for _, l := range h.leaves {
 		if l.Level > 0 {
@@ -186,6 +190,41 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 		}
 	}
 	h.mu.Unlock()
+	return nil
+}
+
+// seedHexes adds the located reports of the longest window up to the cut to every hex window.
+func (h *Hotspots) seedHexes(ctx context.Context, st store.Store, cut map[int]uint64, now time.Time) error {
+	if len(h.hexCells) == 0 {
+		return nil
+	}
+	var from time.Time
+	for _, spec := range update.HotspotWindows {
+		if f := now.Add(-spec.Span()).Truncate(spec.Bucket); from.IsZero() || f.Before(from) {
+			from = f
+		}
+	}
+	type located struct {
+		hex int
+		at  time.Time
+	}
+	var seen []located
+	err := st.Points(ctx, store.PointQuery{From: from, To: now.Add(time.Minute), Cut: cut}, func(e store.LocatedEvent) error {
+		if hi := h.hexOf(&[2]float64{e.Lon, e.Lat}); hi >= 0 {
+			seen = append(seen, located{hi, e.At})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, w := range h.hexWin {
+		for _, l := range seen {
+			w.Add(l.hex, l.at)
+		}
+	}
 	return nil
 }
 

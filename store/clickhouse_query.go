@@ -419,3 +419,54 @@ func (v *chView) Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error) {
 	sort.Slice(out, func(i, j int) bool { return out[i].Region < out[j].Region })
 	return out, nil
 }
+
+// Points calls fn with each located event of q, over every partition (raw events: the
+// rollups hold no points).
+func (v *chView) Points(ctx context.Context, q PointQuery, fn func(LocatedEvent) error) error {
+	if err := v.check(); err != nil {
+		return err
+	}
+	if err := checkPeriod(q.From, q.To); err != nil {
+		return err
+	}
+	shape, _, err := v.s.regionShape(q)
+	if err != nil {
+		return err
+	}
+	cond := chRawTime(q.From, q.To) + ` AND ` + shape.f.sql() + ` AND has_point = 1`
+	and := ` AND ` + shape.f.typesSQL()
+	if shape.rawOffsets != "" {
+		cond += ` AND (` + shape.rawOffsets + `)`
+		and += ` AND (` + shape.rawOffsets + `)`
+	}
+	if q.Region != "" {
+		cond += ` AND length(region_path) > ` + strconv.Itoa(q.Depth) + ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ` + chQuote(q.Region)
+	}
+	cond += ` AND ` + chLive(and)
+	rows, err := v.s.conn.Query(ctx, `SELECT toInt64(toUInt32(at)), toInt64(at_ns), wlon, wlat FROM events WHERE `+cond)
+	if err != nil {
+		return chUnavailable(err, "clickhouse: points")
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		if n++; n%ctxCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var sec, ns int64
+		var e LocatedEvent
+		if err := rows.Scan(&sec, &ns, &e.Lon, &e.Lat); err != nil {
+			return chUnavailable(err, "clickhouse: points")
+		}
+		e.At = time.Unix(sec, ns)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return chUnavailable(err, "clickhouse: points")
+	}
+	return nil
+}

@@ -74,6 +74,18 @@ type CubeSeries struct {
 	Points []Point `json:"points"`
 }
 
+// PointQuery selects located events for the levels that are not regions (H3 cells): the
+// events of Types (case.reported when empty) in [From, To) that have a point, of Category when
+// set, with the cuts of the log of RegionQuery (UpTo, Cut). Region and Depth select as in
+// RegionQuery; Level is not used.
+type PointQuery = RegionQuery
+
+// LocatedEvent is one event's time and point (WGS-84).
+type LocatedEvent struct {
+	At       time.Time
+	Lon, Lat float64
+}
+
 // RegionCount is the count for one child region.
 type RegionCount struct {
 	Region string `json:"region"`
@@ -131,6 +143,9 @@ type Store interface {
 	RegionCounts(ctx context.Context, q RegionQuery) ([]RegionCount, error)
 	// Cube returns a dense series per region that has events, ordered by region code.
 	Cube(ctx context.Context, q CubeQuery) ([]CubeSeries, error)
+	// Points calls fn once per located event selected by q (superseded events left out, as by
+	// the period queries), in no particular order; it stops at fn's first error and returns it.
+	Points(ctx context.Context, q PointQuery, fn func(LocatedEvent) error) error
 	CaseEvents(ctx context.Context, caseID string) ([]Record, error)
 	// CaseRegions returns, for each of ids that is a reported case (one with a stored
 	// case.reported, of any partition), the leaf region code of its first report by

@@ -792,6 +792,47 @@ func (d *DuckDB) Cube(ctx context.Context, q CubeQuery) (_ []CubeSeries, qerr er
 	return out, nil
 }
 
+// Points calls fn with each located event of q.
+func (d *DuckDB) Points(ctx context.Context, q PointQuery, fn func(LocatedEvent) error) (qerr error) {
+	defer ctxCause(ctx, &qerr)
+	if err := d.check(); err != nil {
+		return err
+	}
+	if err := checkPeriod(q.From, q.To); err != nil {
+		return err
+	}
+	if q.Depth < 0 {
+		return errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
+	}
+	where, args, _ := regionFilter(q)
+	rows, err := d.db.QueryContext(ctx, `SELECT epoch_us(at_utc), wlon, wlat FROM events WHERE `+where+` AND has_point`, args...)
+	if err != nil {
+		return unavailable(err, "duckdb: points")
+	}
+	defer rows.Close()
+	n := 0
+	for rows.Next() {
+		if n++; n%ctxCheckRows == 0 {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+		}
+		var us int64
+		var e LocatedEvent
+		if err := rows.Scan(&us, &e.Lon, &e.Lat); err != nil {
+			return unavailable(err, "duckdb: points")
+		}
+		e.At = time.UnixMicro(us)
+		if err := fn(e); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return unavailable(err, "duckdb: points")
+	}
+	return nil
+}
+
 // Ping checks that the database answers.
 func (d *DuckDB) Ping(ctx context.Context) error {
 	if err := d.check(); err != nil {

@@ -56,6 +56,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"RegionCounts", testRegionCounts},
 		{"RegionCounts/Level", testRegionCountsLevel},
 		{"Cube", testCube},
+		{"Points", testPoints},
 		{"CaseEvents/Order", testCaseEventsOrder},
 		{"CaseRegions", testCaseRegions},
 		{"Cases", testCases},
@@ -1021,6 +1022,69 @@ func testCube(t *testing.T, s store.Store) {
 	if _, err := s.Cube(t.Context(), store.CubeQuery{RegionQuery: store.RegionQuery{Region: rR, From: ts("2026-11-25T00:00:00+08:00"),
 		To: ts("2026-11-28T00:00:00+08:00")}, Step: 5 * time.Hour, Loc: shanghai}); errs.CodeOf(err) != errs.Invalid {
 		t.Errorf("a 5h step: err %v, want invalid", err)
+	}
+}
+
+func testPoints(t *testing.T, s store.Store) {
+	at := func(r store.Record, lon, lat float64) store.Record {
+		r.Lon, r.Lat, r.HasPoint = lon, lat, true
+		return r
+	}
+	p1 := at(reported("p1", "2026-11-26T10:00:00.250+08:00", 1, rR, rA, rA1), 114.1, 32.1)
+	p2 := at(reported("p2", "2026-11-26T11:00:00+08:00", 2, rR, rB, rB1), 114.2, 32.2)
+	p3 := reported("p3", "2026-11-26T12:00:00+08:00", 3, rR, rA, rA2) // no point
+	p4 := at(reported("p4", "2026-11-27T12:00:00+08:00", 4, rR, rA, rA1), 114.4, 32.4)
+	p4.Category = "safety"
+	p5 := at(rec(event.CaseDispatched, "p5", "C-p1", "2026-11-26T13:00:00+08:00", 5, rR, rA, rA1), 114.5, 32.5)
+	p6 := at(reported("p6", "2026-11-29T12:00:00+08:00", 6, rR, rA, rA1), 114.6, 32.6) // after the period
+	p2v2 := at(rec(event.CaseReported, "p2-v2", "C-p2", "2026-11-26T11:30:00+08:00", 7, rR, rB, rB1), 114.7, 32.7)
+	p2v2.Source, p2v2.Category, p2v2.Supersedes = "grid", "environment", "p2"
+	p7 := at(reported("p7", "2026-11-26T14:00:00+08:00", 8), 100, 20) // a point outside every region
+	write(t, s, 8, p1, p2, p3, p4, p5, p6, p2v2, p7)
+	period := store.PointQuery{From: ts("2026-11-26T00:00:00+08:00"), To: ts("2026-11-28T00:00:00+08:00")}
+	points := func(q store.PointQuery) string {
+		t.Helper()
+		var got []string
+		err := s.Points(t.Context(), q, func(e store.LocatedEvent) error {
+			got = append(got, fmt.Sprintf("%s@%.1f,%.1f", e.At.In(shanghai).Format("02T15:04:05.000"), e.Lon, e.Lat))
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Points(%+v): %v", q, err)
+		}
+		slices.Sort(got)
+		return strings.Join(got, " ")
+	}
+	check := func(what string, q store.PointQuery, want string) {
+		t.Helper()
+		if got := points(q); got != want {
+			t.Errorf("%s: points %q, want %q", what, got, want)
+		}
+	}
+	all := "26T10:00:00.250@114.1,32.1 26T11:30:00.000@114.7,32.7 26T14:00:00.000@100.0,20.0 27T12:00:00.000@114.4,32.4"
+	check("reports in the period (the corrected one in force, none without a point)", period, all)
+	q := period
+	q.Category = "environment"
+	check("one category", q, "26T10:00:00.250@114.1,32.1 26T11:30:00.000@114.7,32.7 26T14:00:00.000@100.0,20.0")
+	q = period
+	q.Region, q.Depth = rA, 1
+	check("under a region", q, "26T10:00:00.250@114.1,32.1 27T12:00:00.000@114.4,32.4")
+	q = period
+	q.Types = []event.Type{event.CaseDispatched}
+	check("another type", q, "26T13:00:00.000@114.5,32.5")
+	q = period
+	q.Cut = map[int]uint64{0: 4}
+	check("a cut of the log before the correction", q, "26T10:00:00.250@114.1,32.1 26T11:00:00.000@114.2,32.2 27T12:00:00.000@114.4,32.4")
+	q = period
+	q.UpTo = 1
+	check("up to offset 1", q, "26T10:00:00.250@114.1,32.1")
+	stop := errors.New("stop")
+	n := 0
+	if err := s.Points(t.Context(), period, func(store.LocatedEvent) error { n++; return stop }); !errors.Is(err, stop) || n != 1 {
+		t.Errorf("callback error: err %v after %d calls, want it returned after 1", err, n)
+	}
+	if err := s.Points(t.Context(), store.PointQuery{From: period.To, To: period.From}, func(store.LocatedEvent) error { return nil }); errs.CodeOf(err) != errs.Invalid {
+		t.Errorf("an empty period: err %v, want invalid", err)
 	}
 }
 
