@@ -286,6 +286,8 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 			`Z.ready && Z.view === 'live' && Z.window === '7d' && Z.hot >= 5 && ` + hotOK},
 		{"hotspots-30d", "/screen/hotspots?window=30d&" + tok,
 			`Z.ready && Z.view === 'live' && Z.window === '30d' && Z.hot >= 5 && ` + hotOK},
+		{"hotspots-7d-hex", "/screen/hotspots?window=7d&level=hex&" + tok,
+			`Z.ready && Z.levelShown === 'hex' && Z.window === '7d' && Z.hot >= 3 && Z.hexDrawn >= 100 && ` + hotOK},
 		{"hotspots-emerging", "/screen/hotspots?window=30d&mode=emerging&" + tok,
 			`Z.ready && Z.mode === 'emerging' && ` + hotOK + ` &&
 			 Object.keys(Z.patternsDrawn).filter(k => /_hot$/.test(k) && Z.patternsDrawn[k] > 0).length >= 2`},
@@ -316,7 +318,7 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 					evalJS[string](t, ctx, `JSON.stringify(window.__zhili, (k, v) => Array.isArray(v) && v.length > 30 ? v.length : v).slice(0, 4000)`))
 			}
 			t.Logf("%s: opened %v after start, populated %v later", p.name, opened.Round(time.Second), time.Since(t0).Round(time.Millisecond))
-			if strings.HasPrefix(p.name, "hotspots-7d") {
+			if p.name == "hotspots-7d" {
 				// The window's header ends now, not at the end of its last bucket.
 				end := evalJS[string](t, ctx, `document.getElementById('hs-range').textContent.split(' – ').pop()`)
 				clock := evalJS[string](t, ctx, `new Intl.DateTimeFormat('en-CA', {timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23'}).format(new Date()).replace(', ', ' ').replace('/', '-')`)
