@@ -256,7 +256,8 @@ func TestWallScreenProtocol(t *testing.T) {
 		t.Fatalf("stale with pongs arriving: %s", v)
 	}
 
-	// Bounded memory: 600 new cases keep at most 500 markers, 40 feed entries, 12 rows.
+	// Bounded memory: 600 new cases keep at most 500 markers, 40 feed entries, the rows that fit
+	// whole (46 px each).
 	var b strings.Builder
 	for i := 0; i < 600; i++ {
 		if i > 0 {
@@ -265,7 +266,7 @@ func TestWallScreenProtocol(t *testing.T) {
 		b.WriteString(caseItem(fmt.Sprintf("b%d", i), 113.95+float64(i%29)*0.01, 32.03+float64(i%17)*0.01, "normal"))
 	}
 	c1.send(`{"op":"delta","topic":"cases:root","seq":8,` + at + `,"data":{"events":[` + b.String() + `]}}`)
-	wait("bounded markers", `window.__zhili.markers === 500 && window.__zhili.feed === 40 && document.querySelectorAll('#feed li').length === 12 &&
+	wait("bounded markers", `window.__zhili.markers === 500 && window.__zhili.feed === 40 && document.querySelectorAll('#feed li').length === Math.floor(document.getElementById('feed').clientHeight / 46) &&
 	  document.querySelector('#feed li').dataset.case === 'C-b599'`, settle)
 
 	// Silence (no pongs): the banner shows after 6 s, the socket is dropped after 12 s and the

@@ -179,7 +179,7 @@ func panels(t *testing.T, ctx context.Context) map[string]panelBox {
 
 var regexpClock = regexp.MustCompile(`^\d\d:\d\d:\d\d$`)
 
-var allPanels = []string{"map", "counters", "flows", "categories", "rates", "ranking", "trend", "feed"}
+var allPanels = []string{"map", "counters", "flows", "categories", "rates", "ranking", "trend", "sources", "feed"}
 
 // One page per panel: ?panel=map fills the screen with the map, stays live, and shows the same
 // clock as the full page, to the second.

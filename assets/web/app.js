@@ -11,11 +11,17 @@
  *             re-subscribed, no reload); the back control and the breadcrumb return.
  *   ?choropleth=open|new  what colours the map: open cases (default) or new cases today
  *   ?flows=   seconds a flow line (上行/下行/横向) stays on the map; default 180 (10 to 1800, 0: none)
+ *   ?rankpage= seconds each page of the ranking shows before the next; default 10 (3 to 600). The
+ *             pages hold as many whole rows as the panel fits, the first one rank 1; "1/2" in the
+ *             title says which (a click on it turns the page).
+ *   ?whistle_low=, ?whistle_high=  the whistle rate's band, as the audit's parameters: a rate
+ *             below whistle_low is 偏低 low, above whistle_high 偏高 high (0 or absent: no bound;
+ *             without either, no band is shown)
  *
  * Layouts (the stage is designed at 1920×1080 per monitor and scaled to the window):
  *   (none)         one 16:9 stage: 1920×1080, or 3840×2160 at twice the scale
  *   ?panel=NAME    one panel fills the screen under the title bar and the clock: map, counters,
- *                  flows, categories, rates, ranking, trend or feed. For a wall of one page per monitor:
+ *                  flows, categories, rates, ranking, trend, sources or feed. For a wall of one page per monitor:
  *                  every page shows the deployment's clock (from the server's message times,
  *                  ticking on the second), so all panels show the same second.
  *   ?wall=CxR      one page spanning C×R monitors (C 1–4, R 1–3; e.g. 2x1, 3x1, 2x2): the stage is
@@ -33,7 +39,7 @@
 (function () {
   'use strict';
   const { clampNum, $, esc, num, mergePatch } = window.Zhili;
-  const { labelPoint } = window.Zhili.map;
+  const { labelPoint, inGeometry } = window.Zhili.map;
   const time = window.Zhili.time;
 
   // ---------------------------------------------------------------- parameters and constants
@@ -51,12 +57,20 @@
   const MARKERS_EVERY_MS = 500; // markers redraw at most this often (counters and feed at once)
   const POLYGONS_EVERY_MS = 1000; // the choropleth and its labels redraw at most this often
   const RIPPLE_NEW_MS = 60 * 1000;
-  const MAX_FEED = 40; // cases kept for the feed list (the panel shows what fits)
+  const MAX_FEED = 40; // cases kept for the feed list (the panel shows the newest that fit)
+  const FEED_ROW = 46; // px of a feed row (style.css)
+  const RANK_ROW = 50; // px of a ranking row (style.css)
+  const RANK_PAGE_MS = clampNum(params.get('rankpage'), 10, 3, 600) * 1000;
+  const bound = (name) => { const v = Number(params.get(name)); return Number.isFinite(v) && v > 0 ? v : 0; };
+  const WHISTLE_LOW = bound('whistle_low');
+  const WHISTLE_HIGH = bound('whistle_high');
+  // Report sources (一端口) in the order of the overview's by_source (update.NewBySource).
+  const SOURCES = ['hotline12345', 'grid', 'app', 'sensor', 'police110', 'center', 'other'];
   const MAX_SEEN = 4000; // event ids remembered to drop duplicates after a resync
   const FLOW_MS = params.get('flows') === '0' ? 0 : clampNum(params.get('flows'), 180, 10, 1800) * 1000;
   const MAX_FLOWS = 40; // flow lines on the map (each animates)
   const FLOW_COLORS = { up: '#39e0a0', down: '#ffb545', horizontal: '#4fc3ff' }; // as the flow icons
-  const PANELS = ['map', 'counters', 'flows', 'categories', 'rates', 'ranking', 'trend', 'feed'];
+  const PANELS = ['map', 'counters', 'flows', 'categories', 'rates', 'ranking', 'trend', 'sources', 'feed'];
   const PANEL = PANELS.includes(params.get('panel')) ? params.get('panel') : '';
   const wallParam = /^([1-4])x([1-3])$/.exec(params.get('wall') || '');
   const WALL = wallParam && wallParam[1] * wallParam[2] > 1 ? { cols: Number(wallParam[1]), rows: Number(wallParam[2]) } : null;
@@ -93,6 +107,9 @@
       horizontal: '横向', horizontal_sub: '12345 热线联动',
       cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据', other: '其他',
       rates_title: '三率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
+      whistle_rate: '吹哨率', whistles_today: '今日吹哨', band: { low: '偏低', ok: '正常', high: '偏高' },
+      sources_title: '一端口 · 今日受理',
+      src: { hotline12345: '12345 热线', grid: '网格员', app: '随手拍', sensor: '感知设备', police110: '110 联动', center: '中心受理', other: '其他' },
       map_title: '一网格 · 在办案件分布', map_title_new: '一网格 · 今日新增分布',
       choro_open: '在办', choro_new: '今日新增', drill_back: '返回上级', parent_region: '上级区域',
       label_new: '新增',
@@ -116,6 +133,9 @@
       horizontal: 'Horizontal', horizontal_sub: '12345 hotline linkage',
       cat_title: 'Cases by module · new today', cat_total: 'New today', no_data: 'No data', other: 'Other',
       rates_title: 'Three rates · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
+      whistle_rate: 'Whistle rate', whistles_today: 'blown', band: { low: 'low', ok: 'ok', high: 'high' },
+      sources_title: 'One port · new today',
+      src: { hotline12345: '12345 hotline', grid: 'Grid workers', app: 'Citizen app', sensor: 'Sensors', police110: '110 police', center: 'Center', other: 'Other' },
       map_title: 'Grids · open cases', map_title_new: 'Grids · new today',
       choro_open: 'Open', choro_new: 'New', drill_back: 'Up', parent_region: 'Parent region',
       label_new: 'New',
@@ -179,6 +199,10 @@
     regionChildren: [], // codes of the children drawn on the map
     navigations: 0, // drill-downs and returns completed
     choropleth: { metric: CHORO, max: 0, values: {} }, // what colours the map, per child code
+    labels: { placed: [], dropped: [] }, // child codes whose map label is shown, and those left out for want of room
+    ranking: { page: 0, pages: 0, per: 0, total: 0, shown: [] }, // the ranking's page: the ranks on it
+    sources: {}, // new cases today per report source, as shown
+    whistle: { rate: null, blown: 0, band: '' }, // 吹哨率 as shown
     // trend: the 24 hourly buckets shown (from, to: ms; hours: ms of each bucket's start)
     trend: { from: 0, to: 0, hours: [], reported: [], resolved: [], loads: 0, live: 0, region: '' },
   };
@@ -194,7 +218,9 @@
     rootName: '',
     townships: [], // codes of level-1 regions, map order
     townCenters: new Map(), // code -> [lon, lat] where its label goes
-    feed: new Map(), // case_id -> entry, oldest first
+    townSpots: new Map(), // code -> [[lon, lat]]: other points inside it where its label may go
+    townAreas: new Map(), // code -> area (square degrees), the tie-break of label priority
+    feed: new Map(), // case_id -> entry (shown newest first by event time, feedOrder)
     markers: [], // {id, lon, lat, cat, urgent, at(ms)}, oldest first
     flows: [], // {id, kind, town, point, at(ms)}, in arrival order, at most MAX_FLOWS
     center: null, // [lon, lat] of the command center (the root's centroid)
@@ -288,7 +314,7 @@
   // ---------------------------------------------------------------- layouts (?panel=, ?wall=)
   // Both move the panels out of their columns into absolutely placed cells (div.cell) of the
   // stage; the 16:9 stage keeps the grid of style.css.
-  const PANEL_ZOOM = { map: 1, counters: 2, flows: 2.6, categories: 2, rates: 2.4, ranking: 1.5, trend: 1.6, feed: 1.5 };
+  const PANEL_ZOOM = { map: 1, counters: 2, flows: 2.6, categories: 2, rates: 2, ranking: 1.5, trend: 1.6, sources: 2, feed: 1.5 };
   let panelZoom = 1;
   const panelEl = (name) => document.querySelector('.layout [data-panel="' + name + '"]');
   const layoutEl = document.querySelector('.layout');
@@ -308,16 +334,19 @@
     if (names.includes('ranking') && names.includes('trend') && !(opt && opt.row)) {
       // The ranking above the trend: half the cell, rounded down to whole rows (50 px each, under
       // 104 px of padding, title and header, and the 2 px border).
-      const rows = Math.max(3, Math.floor(((r.h / z - 16) / 2 - 106) / 50));
-      Object.assign(panelEl('ranking').style, { flex: 'none', height: 106 + rows * 50 + 'px' });
+      const rows = Math.max(3, Math.floor(((r.h / z - 16) / 2 - 106) / RANK_ROW));
+      Object.assign(panelEl('ranking').style, { flex: 'none', height: 106 + rows * RANK_ROW + 'px' });
     }
     if (names.includes('counters')) {
-      // Counters in a row, a column or 2×2, whichever suits the cell.
-      const [cols, rows] = r.w > 2.6 * r.h ? [4, 1] : r.h > 1.6 * r.w ? [1, 4] : [2, 2];
+      // Counters in a row, a column or 2×2, whichever suits their part of the cell (the sources
+      // panel below them keeps its height, style.css).
+      const cw = r.w / z;
+      const ch = r.h / z - (names.includes('sources') ? 238 + 16 : 0);
+      const [cols, rows] = cw > 2.6 * ch ? [4, 1] : ch > 1.6 * cw ? [1, 4] : [2, 2];
       Object.assign(panelEl('counters').style, {
         gridTemplateColumns: 'repeat(' + cols + ', 1fr)', gridTemplateRows: 'repeat(' + rows + ', 1fr)',
       });
-      const each = [(r.w / z - (cols - 1) * 16) / cols, (r.h / z - (rows - 1) * 16) / rows];
+      const each = [(cw - (cols - 1) * 16) / cols, (ch - (rows - 1) * 16) / rows];
       panelEl('counters').classList.toggle('big', each[0] >= 400 && each[1] >= 300);
     }
     return el;
@@ -342,7 +371,7 @@
       const r = rect(x0(0), y0(R - 1), x1(0), y1(R - 1));
       const w = (r.w - 3 * M) / 4;
       const col = (i) => rect(r.x + i * (w + M), r.y, r.x + i * (w + M) + w, r.y + r.h);
-      out.push([col(0), ['flows', 'categories', 'rates']], [col(1), ['counters']], [col(2), ['ranking', 'trend']], [col(3), ['feed']]);
+      out.push([col(0), ['flows', 'categories', 'rates']], [col(1), ['counters', 'sources']], [col(2), ['ranking', 'trend']], [col(3), ['feed']]);
       return out;
     }
     // The map, and the x ranges of the two sides (each a list of monitor parts).
@@ -356,9 +385,9 @@
       for (let c = mc + 1; c < C; c++) right.push([x0(c), x1(c)]);
     } else {
       // Centred on the central seam: the outer parts of the two central monitors keep two columns
-      // of 452 pixels (the 16:9 side columns): 16 + 452 + 16 + 452 + 16 + mw = MON_W.
+      // of 500 pixels (the 16:9 stage's right column): 16 + 500 + 16 + 500 + 16 + mw = MON_W.
       const mid = (C / 2) * MON_W;
-      const mw = MON_W - (3 * M + 2 * 452); // half the map's width
+      const mw = MON_W - (3 * M + 2 * 500); // half the map's width
       out.push([rect(mid - mw, y0(0), mid + mw, y1(R - 1)), ['map']]);
       left = [];
       right = [];
@@ -385,7 +414,7 @@
         if (i < list.length) out.push([r, i === cells.length - 1 ? [].concat(...list.slice(i)) : list[i]]);
       });
     };
-    side(left, [['flows', 'categories', 'rates'], ['counters']]);
+    side(left, [['flows', 'categories', 'rates'], ['counters', 'sources']]);
     side(right, [['ranking', 'trend'], ['feed']]);
     return out;
   }
@@ -416,7 +445,8 @@
   let mapOptionSet = false;
   let mapShown = ''; // what the polygons show: language and open cases per township
   let mapAspect = 0.85;
-  let mapBounds = null;
+  let mapBounds = null; // [[minLon, maxLat], [maxLon, minLat]] for ECharts' boundingCoords
+  let mapBoundsLL = null; // [minLon, minLat, maxLon, maxLat]
 
   // The map draws the shown region, its children and their children's outlines (levels 0-2):
   // deeper levels are not fetched (at a city's root, its 3,600 grids were 2/3 of the reply).
@@ -517,8 +547,7 @@
     state.flows.length = 0;
     state.seen.clear();
     state.rootName = '';
-    rankOffset = 0;
-    ranking.style.transform = '';
+    rank.page = 0;
     rankShown = '';
     catsShown = '';
     buildMap(fc);
@@ -578,7 +607,7 @@
   }
   const mapWrap = $('map-wrap');
   mapWrap.addEventListener('click', (ev) => {
-    if (ev.target.closest('.drill-nav')) return;
+    if (ev.target.closest('.drill-nav, .choro-switch')) return;
     const code = childAtPixel(ev.clientX, ev.clientY);
     if (code && state.hasChildren.has(code)) navigate(code, 'down'); // a region without children: nothing
   });
@@ -616,9 +645,11 @@
       else if (level === 2) grids.push(f);
     }
     // Name the children's level after their kind (a city's children are counties).
-    const county = towns.some((f) => f.properties.kind === 'county');
-    Object.assign(TEXT.zh, county ? { rank_title: '区县排名 · 今日', rank_name: '区（县）' } : LEVEL_TEXT.zh);
-    Object.assign(TEXT.en, county ? { rank_title: 'Counties · today', rank_name: 'County' } : LEVEL_TEXT.en);
+    const kind = towns.some((f) => f.properties.kind === 'county') ? 'county' : towns.some((f) => f.properties.kind === 'grid') ? 'grid' : '';
+    Object.assign(TEXT.zh, kind === 'county' ? { rank_title: '区县排名 · 今日', rank_name: '区（县）' }
+      : kind === 'grid' ? { rank_title: '网格排名 · 今日', rank_name: '网格' } : LEVEL_TEXT.zh);
+    Object.assign(TEXT.en, kind === 'county' ? { rank_title: 'Counties · today', rank_name: 'County' }
+      : kind === 'grid' ? { rank_title: 'Grids · today', rank_name: 'Grid' } : LEVEL_TEXT.en);
     if (!root && features.length) root = features[0];
     state.rootCode = root ? String(root.properties.code) : '';
     state.rootParent = root && root.properties.parent ? String(root.properties.parent) : '';
@@ -643,9 +674,17 @@
     // Bounds and the aspect of a degree at this latitude (equirectangular display).
     const b = root ? window.Zhili.map.boundsOf(window.Zhili.map.polygonsOf(root.geometry)) : null;
     const [minX, minY, maxX, maxY] = b || [180, 90, -180, -90];
+    mapBoundsLL = b;
     if (b) {
       mapBounds = [[minX, maxY], [maxX, minY]];
       mapAspect = window.Zhili.map.aspectOf(b);
+    }
+    state.townSpots = new Map();
+    state.townAreas = new Map();
+    for (const f of towns) {
+      const code = String(f.properties.code);
+      state.townSpots.set(code, innerSpots(f.geometry, state.townCenters.get(code), mapAspect));
+      state.townAreas.set(code, areaOf(f.geometry));
     }
     // Flow anchors: the command center at the root's centroid; the 12345 hotline in the corner of
     // the map's bounds farthest from every township label (horizontal flows start there).
@@ -675,18 +714,62 @@
     updateDrillNav();
   }
 
+  // mapBox is where the shown region is drawn in the map charts (their own pixels): the free
+  // area, less the back control and the legend, fitted with the region's true proportions (a
+  // degree of longitude is cos(latitude) of one of latitude, Zhili.map.projection) and centred.
+  // ECharts would stretch the region to a box given by its four sides.
+  function mapBox() {
+    const top = KIOSK ? 8 : 44; // clear of the back control and the choropleth switch
+    const w = charts.map.getWidth();
+    const h = charts.map.getHeight();
+    const box = { x: 16, y: top, w: Math.max(10, w - 32), h: Math.max(10, h - top - 56) };
+    if (!mapBoundsLL) return box;
+    const p = window.Zhili.map.projection(mapBoundsLL, box);
+    const b = mapBoundsLL;
+    return { x: p.ox, y: p.oy, w: (b[2] - b[0]) * p.aspect * p.k, h: (b[3] - b[1]) * p.k };
+  }
+
+  // innerSpots returns up to 8 points of a 7×7 lattice over a region's bounds that lie inside it,
+  // nearest its centre c first: other places where its label reads as its own.
+  function innerSpots(g, c, aspect) {
+    const mb = window.Zhili.map.boundsOf(window.Zhili.map.polygonsOf(g));
+    if (!mb || !c) return [];
+    const out = [];
+    for (let i = 0; i < 7; i++) {
+      for (let j = 0; j < 7; j++) {
+        const p = [mb[0] + (i + 0.5) / 7 * (mb[2] - mb[0]), mb[1] + (j + 0.5) / 7 * (mb[3] - mb[1])];
+        if (inGeometry(p, g)) out.push(p);
+      }
+    }
+    const d = (p) => Math.hypot((p[0] - c[0]) * aspect, p[1] - c[1]);
+    return out.sort((a, b) => d(a) - d(b)).slice(0, 8);
+  }
+  // areaOf is a (Multi)Polygon's area in square degrees, holes taken out.
+  function areaOf(g) {
+    let a = 0;
+    for (const poly of window.Zhili.map.polygonsOf(g)) {
+      poly.forEach((ring, k) => {
+        let s2 = 0;
+        for (let i = 0, j = ring.length - 1; i < ring.length; j = i++) s2 += ring[j][0] * ring[i][1] - ring[i][0] * ring[j][1];
+        a += (k === 0 ? 1 : -1) * Math.abs(s2 / 2);
+      });
+    }
+    return a;
+  }
+
   // geoLayout is shared by the polygon and the marker charts, so both project alike.
   function geoLayout(map) {
+    const box = mapBox();
     return {
       map,
       roam: false,
       silent: true,
       aspectScale: mapAspect,
       boundingCoords: mapBounds || undefined,
-      left: 16,
-      right: 16,
-      top: !KIOSK && backTarget() ? 44 : 8, // clear of the back control
-      bottom: 56,
+      left: box.x,
+      top: box.y,
+      width: box.w,
+      height: box.h,
       itemStyle: { areaColor: 'rgba(0,0,0,0)', borderWidth: 0, borderColor: 'rgba(0,0,0,0)' },
       label: { show: false },
       emphasis: { disabled: true },
@@ -695,78 +778,122 @@
     };
   }
 
-  // Township labels: placed when the map is laid out, their texts updated with the overview.
+  // Child region labels (name and 在办 N): DOM above both charts, placed by Zhili.map.layoutLabels
+  // so that none overlaps another, the command center's and the hotline's marks, the back
+  // control or a wall's seam. Each goes on its region's centroid, else on another point inside
+  // the region, else a little away with a leader line; the labels of the highest values (then
+  // the largest regions) are placed first, and a label with no room left is not shown (the
+  // ranking lists every child).
   const labelsEl = $('map-labels');
-  const labelEls = new Map(); // code -> {el, text}
+  const labelEls = new Map(); // code -> {el, text, xy (anchor px), spots (px)}
+  const SVG_NS = 'http://www.w3.org/2000/svg';
+  let leadersEl = null;
+  let labelsLaid = ''; // the texts the labels were laid out with
   function placeLabels() {
     labelsEl.textContent = '';
     labelEls.clear();
-    // On a wall, labels keep clear of the seams between monitors (the map may span them).
-    let off = null;
-    if (WALL) {
-      const a = labelsEl.getBoundingClientRect();
-      const b = stage.getBoundingClientRect();
-      off = [(a.left - b.left) / scale, (a.top - b.top) / scale];
-    }
-    const away = window.Zhili.map.awayFromSeam;
+    leadersEl = document.createElementNS(SVG_NS, 'svg');
+    leadersEl.setAttribute('class', 'leaders');
+    labelsEl.appendChild(leadersEl);
+    const px = (p) => charts.map.convertToPixel({ geoIndex: 0 }, p);
     for (const [code, p] of state.townCenters) {
-      const xy = charts.map.convertToPixel({ geoIndex: 0 }, p);
+      const xy = px(p);
       if (!xy) continue;
-      if (off) {
-        for (let c = 1; c < WALL.cols; c++) xy[0] = away(xy[0] + off[0], c * MON_W, BEZEL + 64) - off[0];
-        for (let r = 1; r < WALL.rows; r++) xy[1] = away(xy[1] + off[1], r * MON_H, BEZEL + 30) - off[1];
-      }
       const el = document.createElement('div');
       el.className = 'town-label';
-      el.style.left = xy[0].toFixed(1) + 'px';
-      el.style.top = xy[1].toFixed(1) + 'px';
+      el.dataset.code = code;
       labelsEl.appendChild(el);
-      labelEls.set(code, { el, text: '', xy });
+      const spots = (state.townSpots.get(code) || []).map(px).filter(Boolean);
+      labelEls.set(code, { el, text: '', xy, spots });
     }
-    state.centerLabel = ''; // placed again once the labels have their texts
+    labelsLaid = '';
   }
 
-  function centerLabel() {
-    const pos = state.centerLabel || (state.centerLabel = centerLabelPos());
-    return Array.isArray(pos) ? { position: pos, align: 'left', verticalAlign: 'top', lineHeight: 26 } : { position: pos };
+  // labelName is a child's name without its parent's name in front (番城街道第12网格 → 第12网格).
+  function labelName(code) {
+    const name = regionName(code);
+    const parent = state.rootName;
+    return parent && name.length > parent.length + 1 && name.startsWith(parent) ? name.slice(parent.length) : name;
   }
 
-  // centerLabelPos returns the side of the command center's marker where its name overlaps the
-  // township labels least (the labels are DOM above the charts and would hide it).
-  let measureCtx = null;
-  function centerLabelPos() {
-    const c = state.center && charts.map.convertToPixel({ geoIndex: 0 }, state.center);
-    if (!c) return 'bottom';
-    if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
-    measureCtx.font = 'bold 18px ' + getComputedStyle(document.body).fontFamily;
-    const w = measureCtx.measureText(t('center')).width + 8;
-    const h = 26;
-    const d = 15; // symbol radius and label distance
-    const boxes = [];
-    for (const l of labelEls.values()) {
-      const bw = l.el.offsetWidth;
-      const bh = l.el.offsetHeight;
-      boxes.push([l.el.offsetLeft - bw / 2, l.el.offsetTop - bh / 2, bw, bh]);
-    }
-    // Below, above (centred, then shifted sideways), right, left: the first that overlaps least.
-    const cands = [];
-    for (const f of [0.5, 0.25, 0.75, 0.1, 0.9]) cands.push([c[0] - f * w, c[1] + d], [c[0] - f * w, c[1] - d - h]);
-    cands.push([c[0] + d, c[1] - h / 2], [c[0] - d - w, c[1] - h / 2]);
-    const best = window.Zhili.map.leastOverlap(cands, w, h, boxes);
-    // Offset from the top-left of the marker's symbol (18 px).
-    return best ? [Math.round(best[0] - c[0] + 9), Math.round(best[1] - c[1] + 9)] : 'bottom';
-  }
   function updateLabels() {
     const children = (state.overview && state.overview.children) || {};
+    let texts = '';
     for (const [code, l] of labelEls) {
       const ch = children[code];
-      const html = '<b>' + esc(regionName(code)) + '</b><span>' + esc(t(CHORO === 'new' ? 'label_new' : 'open')) + ' ' +
+      const html = '<b>' + esc(labelName(code)) + '</b><span>' + esc(t(CHORO === 'new' ? 'label_new' : 'open')) + ' ' +
         num(ch && ch[CHORO_KEY[CHORO]]) + '</span>';
       if (html !== l.text) {
         l.text = html;
         l.el.innerHTML = html;
       }
+      texts += html;
     }
+    if (texts !== labelsLaid) {
+      labelsLaid = texts;
+      layoutMapLabels();
+    }
+  }
+
+  // anchorBoxes are the boxes (label-layer pixels) of the command center's and the hotline's
+  // marks with their names below them (markersBaseOption draws them).
+  let measureCtx = null;
+  function anchorBoxes() {
+    if (!measureCtx) measureCtx = document.createElement('canvas').getContext('2d');
+    measureCtx.font = 'bold 20px ' + getComputedStyle(document.body).fontFamily;
+    const out = [];
+    for (const [p, name, r] of [[state.center, t('center'), 9], [state.hotline, t('hotline'), 8]]) {
+      const c = p && charts.map.convertToPixel({ geoIndex: 0 }, p);
+      if (!c) continue;
+      const w = measureCtx.measureText(name).width + 10;
+      out.push([c[0] - r - 2, c[1] - r - 2, 2 * r + 4, 2 * r + 4], [c[0] - w / 2, c[1] + r + 2, w, 30]);
+    }
+    return out;
+  }
+
+  function layoutMapLabels() {
+    if (!labelEls.size) return;
+    const W = labelsEl.clientWidth;
+    const H = labelsEl.clientHeight;
+    const values = choroValues();
+    let maxArea = 0;
+    for (const code of labelEls.keys()) maxArea = Math.max(maxArea, state.townAreas.get(code) || 0);
+    const items = [];
+    for (const [code, l] of labelEls) {
+      l.el.hidden = false;
+      const tie = maxArea > 0 ? 0.9 * (state.townAreas.get(code) || 0) / maxArea : 0;
+      items.push({ id: code, x: l.xy[0], y: l.xy[1], w: l.el.offsetWidth, h: l.el.offsetHeight,
+        priority: values[code] + tie, spots: l.spots, leader: true });
+    }
+    const obstacles = anchorBoxes();
+    for (const el of [$('drill-nav'), $('choro-switch')]) {
+      if (!el.hidden && el.offsetParent !== null) obstacles.push([el.offsetLeft - 4, el.offsetTop - 4, el.offsetWidth + 8, el.offsetHeight + 8]);
+    }
+    if (WALL) {
+      // The seams between monitors (the map may span them): no label across one.
+      const a = labelsEl.getBoundingClientRect();
+      const b = stage.getBoundingClientRect();
+      const off = [(a.left - b.left) / scale, (a.top - b.top) / scale];
+      const keep = BEZEL + 4;
+      for (let c = 1; c < WALL.cols; c++) obstacles.push([c * MON_W - off[0] - keep, -1e4, 2 * keep, 2e4]);
+      for (let r = 1; r < WALL.rows; r++) obstacles.push([-1e4, r * MON_H - off[1] - keep, 2e4, 2 * keep]);
+    }
+    const lay = window.Zhili.map.layoutLabels(items, { bounds: [4, 4, W - 4, H - 40], obstacles, pad: 3, ringStep: 30, rings: 6 });
+    const shown = new Set();
+    let lines = '';
+    for (const b of lay.placed) {
+      const l = labelEls.get(b.id);
+      shown.add(b.id);
+      l.el.style.left = b.x.toFixed(1) + 'px';
+      l.el.style.top = b.y.toFixed(1) + 'px';
+      if (b.leader) {
+        const [ax, ay, bx, by] = b.leader.map((v) => v.toFixed(1));
+        lines += '<line x1="' + ax + '" y1="' + ay + '" x2="' + bx + '" y2="' + by + '"/><circle cx="' + ax + '" cy="' + ay + '" r="3"/>';
+      }
+    }
+    for (const [code, l] of labelEls) l.el.hidden = !shown.has(code);
+    leadersEl.innerHTML = lines;
+    Z.labels = { placed: lay.placed.map((b) => b.id), dropped: lay.dropped };
   }
 
   function mapBaseOption() {
@@ -799,7 +926,7 @@
           id: 'anchors', type: 'scatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
           zlevel: 2, z: 7, animation: false, symbolSize: 18,
           label: {
-            show: true, position: 'bottom', distance: 6, formatter: '{b}', color: '#ffffff', fontSize: 18,
+            show: true, position: 'bottom', distance: 4, formatter: '{b}', color: '#ffffff', fontSize: 20,
             fontWeight: 'bold', textBorderColor: '#001028', textBorderWidth: 4,
           },
           data: [],
@@ -924,7 +1051,7 @@
     Z.flowKinds = kinds;
     const anchors = [];
     if (state.center) {
-      anchors.push({ name: t('center'), value: state.center, symbol: 'circle', label: centerLabel(), itemStyle: { color: '#ffffff', borderColor: '#2fd3ff', borderWidth: 4, shadowColor: '#2fd3ff', shadowBlur: 14 } });
+      anchors.push({ name: t('center'), value: state.center, symbol: 'circle', itemStyle: { color: '#ffffff', borderColor: '#2fd3ff', borderWidth: 4, shadowColor: '#2fd3ff', shadowBlur: 14 } });
     }
     if (state.hotline) {
       anchors.push({ name: t('hotline'), value: state.hotline, symbol: 'roundRect', symbolSize: 16, itemStyle: { color: FLOW_COLORS.horizontal, borderColor: '#ffffff', borderWidth: 2 } });
@@ -1050,7 +1177,45 @@
     setRate('rate-satisfaction', rates.satisfaction);
 
     renderCategories(o.by_category || {});
+    renderSources(o.by_source);
+    renderWhistle(o.whistles);
     renderRanking(o.children || {});
+  }
+
+  // 一端口: today's new cases by the source of their report ('—' from a server without them).
+  let sourcesShown = '';
+  function renderSources(bySource) {
+    const has = bySource && typeof bySource === 'object';
+    const values = SOURCES.map((code) => (has ? num(bySource[code]) : null));
+    const max = Math.max(1, ...values.map((v) => v || 0));
+    const html = SOURCES.map((code, i) => {
+      const v = values[i];
+      return '<li data-source="' + code + '"' + (v ? '' : ' class="zero"') + '><span class="nm">' + esc(t('src')[code]) + '</span>' +
+        '<span class="ct">' + (v === null ? '—' : v) + '</span><i class="bar" style="width:' + Math.round(100 * (v || 0) / max) + '%"></i></li>';
+    }).join('');
+    if (html !== sourcesShown) {
+      sourcesShown = html;
+      $('sources').innerHTML = html;
+    }
+    Z.sources = has ? Object.fromEntries(SOURCES.map((c, i) => [c, values[i]])) : {};
+  }
+
+  // 吹哨率: whistles blown today ÷ new cases today, with the audit's band when the page has
+  // its bounds (?whistle_low=, ?whistle_high=; the same rule as /api/v1/audit/rates).
+  function renderWhistle(w) {
+    const rate = w && typeof w.rate === 'number' && Number.isFinite(w.rate) ? w.rate : null;
+    const blown = w ? num(w.blown_today) : 0;
+    let band = '';
+    if (rate !== null && (WHISTLE_LOW > 0 || WHISTLE_HIGH > 0)) {
+      band = WHISTLE_LOW > 0 && rate < WHISTLE_LOW ? 'low' : WHISTLE_HIGH > 0 && rate > WHISTLE_HIGH ? 'high' : 'ok';
+    }
+    $('whistle-rate-value').textContent = rate === null ? '—' : window.Zhili.percent(rate, 'auto');
+    const el = $('whistle-band');
+    el.hidden = !band;
+    el.className = 'wr-band ' + band;
+    el.textContent = band ? t('band')[band] : '';
+    $('whistles-today').textContent = w ? String(blown) : '—';
+    Z.whistle = { rate, blown, band };
   }
 
   function setRate(id, v) {
@@ -1103,7 +1268,7 @@
         text: String(total), subtext: total ? t('cat_total') : t('no_data'),
         left: 'center', top: '37%',
         textStyle: { color: '#ffffff', fontSize: 38, fontWeight: 'bold' },
-        subtextStyle: { color: '#8fb2d6', fontSize: 17 },
+        subtextStyle: { color: '#8fb2d6', fontSize: 20 },
         itemGap: 2,
       },
       series: [{
@@ -1115,64 +1280,101 @@
     });
   }
 
-  // Ranking: townships by new today, then open; the list scrolls when it does not fit.
+  // Ranking: children by new today, then open, shown a page at a time: as many whole rows as
+  // the panel fits, rank 1 on the first page; the pages turn every RANK_PAGE_MS (the page
+  // indicator "1/2" in the title; a click on it turns the page).
   const ranking = $('ranking');
+  const rankPageEl = $('rank-page');
   let rankShown = '';
-  let rankOffset = 0;
+  const rank = { rows: [], maxNew: 1, page: 0, timer: 0 };
   function renderRanking(children) {
     const rows = Object.keys(children).map((code) => ({ code, ...children[code] }));
     rows.sort((a, b) => num(b.new_today) - num(a.new_today) || num(b.open) - num(a.open) || (a.code < b.code ? -1 : 1));
-    const maxNew = rows.reduce((m, r) => Math.max(m, num(r.new_today)), 0) || 1;
-    const html = rows.map((r, i) => '<li' + (num(r.new_today) + num(r.open) > 0 ? ' class="active"' : '') + '>' +
-      '<span class="rank-no">' + (i + 1) + '</span>' +
-      '<span class="rank-name">' + esc(r.name || regionName(r.code)) + '</span>' +
-      '<span class="rank-new">' + num(r.new_today) + '</span>' +
-      '<span class="rank-open">' + num(r.open) + '</span>' +
-      '<span class="rank-overdue' + (num(r.overdue) > 0 ? ' hot' : '') + '">' + num(r.overdue) + '</span>' +
-      '<i class="bar" style="width:' + Math.round(200 * num(r.new_today) / maxNew) + 'px"></i>' +
-      '</li>').join('');
+    rank.rows = rows;
+    rank.maxNew = rows.reduce((m, r) => Math.max(m, num(r.new_today)), 0) || 1;
+    drawRanking(false);
+  }
+  // rankPerPage is the number of whole rows the ranking's viewport holds.
+  function rankPerPage() {
+    const vp = ranking.parentElement.clientHeight;
+    return vp > 0 ? Math.max(1, Math.floor((vp + 0.5) / RANK_ROW)) : 6;
+  }
+  function drawRanking(turned) {
+    const per = rankPerPage();
+    const total = rank.rows.length;
+    const pages = Math.max(1, Math.ceil(total / per));
+    if (rank.page >= pages) rank.page = 0;
+    const first = rank.page * per;
+    const rows = rank.rows.slice(first, first + per);
+    const html = rows.map((r, k) => {
+      const no = first + k + 1;
+      return '<li class="r' + no + (num(r.new_today) + num(r.open) > 0 ? ' active' : '') + '" data-code="' + esc(r.code) + '">' +
+        '<span class="rank-no">' + no + '</span>' +
+        '<span class="rank-name">' + esc(labelName(r.code) || r.name) + '</span>' +
+        '<span class="rank-new">' + num(r.new_today) + '</span>' +
+        '<span class="rank-open">' + num(r.open) + '</span>' +
+        '<span class="rank-overdue' + (num(r.overdue) > 0 ? ' hot' : '') + '">' + num(r.overdue) + '</span>' +
+        '<i class="bar" style="width:' + Math.round(200 * num(r.new_today) / rank.maxNew) + 'px"></i>' +
+        '</li>';
+    }).join('');
     if (html !== rankShown) {
       rankShown = html;
       ranking.innerHTML = html;
+      if (turned) {
+        ranking.classList.remove('turn');
+        void ranking.offsetWidth; // restart the animation
+        ranking.classList.add('turn');
+      }
     }
+    rankPageEl.hidden = pages < 2;
+    rankPageEl.textContent = (rank.page + 1) + '/' + pages;
+    Z.ranking = { page: rank.page + 1, pages, per, total, shown: rows.map((r, k) => first + k + 1) };
   }
-  function scrollRanking() {
-    const rows = ranking.children.length;
-    const vp = ranking.parentElement.clientHeight;
-    const rowH = 50;
-    const visible = Math.max(1, Math.floor(vp / rowH));
-    if (rows <= visible) {
-      rankOffset = 0;
-    } else {
-      rankOffset = (rankOffset + 1) % (rows - visible + 2);
-      if (rankOffset > rows - visible) rankOffset = 0; // rest one step at the end, then return
+  // turnRanking shows the next page, and the one after it RANK_PAGE_MS later.
+  function turnRanking(step) {
+    clearTimeout(rank.timer);
+    if (step) {
+      const pages = Math.max(1, Math.ceil(rank.rows.length / rankPerPage()));
+      rank.page = (rank.page + 1) % pages;
+      drawRanking(true);
     }
-    ranking.style.transform = 'translateY(' + (-rankOffset * rowH) + 'px)';
+    rank.timer = setTimeout(() => turnRanking(true), RANK_PAGE_MS);
   }
+  rankPageEl.addEventListener('click', () => turnRanking(true));
 
-  // Feed: one row per case, the newest on top. Rows are reused by case id, so an update does not
-  // restart the highlight of rows that arrived a moment ago.
+  // Feed: one row per case, the newest by event time on top, as many whole rows as the panel
+  // holds. Rows are reused by case id, so an update does not restart the highlight of rows that
+  // arrived a moment ago.
   const feedEl = $('feed');
-  // Rows shown: 12 (the 16:9 panel clips the last), more when a wall gives the feed more room.
   // The stage's layout never changes after start, so the count is measured once.
   let feedRowsN = 0;
-  const feedRowCount = () => feedRowsN || (feedRowsN = Math.min(MAX_FEED, Math.max(12, Math.ceil(feedEl.clientHeight / 46))));
+  function feedRowCount() {
+    if (feedRowsN) return feedRowsN;
+    const h = feedEl.clientHeight;
+    if (!h) return 10;
+    feedRowsN = Math.min(MAX_FEED, Math.max(1, Math.floor((h + 0.5) / FEED_ROW)));
+    return feedRowsN;
+  }
   const feedRows = new Map(); // case_id -> {li, html}
+  // feedTime is hh:mm:ss of today's events, MM-DD over hh:mm of another day's.
+  function feedTime(e) {
+    if (!Number.isFinite(e.atMs) || clock.dayOf(e.atMs) === clock.dayOf(clock.now())) return esc(clock.timeOf(e.at));
+    const full = clock.shortTime(e.at, true);
+    return '<i>' + esc(full.slice(0, 5)) + '</i><i>' + esc(full.slice(6)) + '</i>';
+  }
   function feedRowHTML(e) {
     const status = e.status || STATUS_OF_TYPE[e.type] || '';
     const statusText = (t('status')[status]) || status || '—';
-    const place = e.town ? regionName(e.town) : t('unlocated');
+    const place = e.town ? labelName(e.town) : t('unlocated');
     const prio = e.priority === 'urgent' || e.priority === 'critical'
       ? '<b class="feed-prio ' + e.priority + '">' + esc(t('prio')[e.priority]) + '</b>' : '';
-    return '<span class="feed-time">' + esc(clock.timeOf(e.at)) + '</span>' +
+    return '<span class="feed-time">' + feedTime(e) + '</span>' +
       '<span class="feed-cat" style="background:' + catColor(e.category) + '">' + esc(catName(e.category)) + '</span>' +
       '<span class="feed-place"><span class="nm">' + esc(place) + '</span>' + prio + '</span>' +
       '<span class="feed-status s-' + esc(status) + '">' + esc(statusText) + '</span>';
   }
   function renderFeed() {
-    const items = [];
-    for (const e of state.feed.values()) items.push(e);
-    items.reverse();
+    const items = Array.from(state.feed.values()).sort(feedOrder);
     const shown = items.slice(0, feedRowCount());
     const keep = new Set(shown.map((e) => e.case_id));
     for (const [id, row] of feedRows) {
@@ -1193,6 +1395,7 @@
         row = { li, html: '' };
         feedRows.set(e.case_id, row);
       }
+      row.li.dataset.at = e.at;
       if (row.html !== html) {
         row.li.innerHTML = html;
         row.html = html;
@@ -1352,7 +1555,7 @@
     Z.trend.reported = trend.reported.slice();
     Z.trend.resolved = trend.resolved.slice();
     const width = charts.trend.getWidth() || 900;
-    const every = [1, 2, 3, 4, 6].find((n) => (width - 70) / TREND_HOURS * n >= 48) || 6;
+    const every = [1, 2, 3, 4, 6].find((n) => (width - 70) / TREND_HOURS * n >= (L.lang === 'en' ? 66 : 56)) || 6;
     const key = L.lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join();
     if (key === trendShown) return;
     trendShown = key;
@@ -1367,11 +1570,11 @@
         type: 'category', data: labels,
         axisLine: { lineStyle: { color: 'rgba(120,170,230,0.45)' } },
         axisTick: { show: false },
-        axisLabel: { color: '#8fb2d6', fontSize: 16, interval: (i) => (last - i) % every === 0 },
+        axisLabel: { color: '#8fb2d6', fontSize: 20, interval: (i) => (last - i) % every === 0 },
       },
       yAxis: {
         type: 'value', minInterval: 1, splitNumber: 3,
-        axisLabel: { color: '#8fb2d6', fontSize: 15 },
+        axisLabel: { color: '#8fb2d6', fontSize: 20 },
         splitLine: { lineStyle: { color: 'rgba(120,170,230,0.14)' } },
       },
       series: [
@@ -1438,8 +1641,8 @@
       updateDrillNav();
       catsShown = '';
       rankShown = '';
+      sourcesShown = '';
       trendShown = '';
-      state.centerLabel = '';
     },
     onSwitch() {
       state.dirty.lang = true;
@@ -1519,28 +1722,41 @@
     return state.regions.size ? '' : path[1] || '';
   }
 
-  // updateFeed puts a case event into the feed; a new event moves its case to the top.
+  // updateFeed puts a case event into the feed, in event time: a case's row is as new as its
+  // latest event by the event's own time, whatever order events arrive in, so a late event
+  // takes its place among the others instead of the top (the highlight shows where).
+  let feedArrivals = 0;
   function updateFeed(ev, fresh, live) {
     const id = ev.case_id || ev.id;
     if (!id) return;
     const prev = state.feed.get(id);
-    const entry = {
+    if (prev && !fresh) return; // seen before (a resync repeats events): the row stays as it is
+    const ms = Date.parse(ev.at);
+    const atMs = Number.isFinite(ms) ? ms : clock.now();
+    const later = !prev || atMs >= prev.atMs;
+    state.feed.set(id, {
       case_id: id,
       type: ev.type,
+      // The case's status after this event (the aggregator folds events in event time).
       status: ev.status || STATUS_OF_TYPE[ev.type] || (prev && prev.status) || '',
       category: ev.category || (prev && prev.category) || '',
       priority: ev.priority || (prev && prev.priority) || 'normal',
       town: townOf(ev.region) || (prev && prev.town) || '',
-      at: ev.at || (prev && prev.at) || '',
+      at: later ? ev.at || '' : prev.at,
+      atMs: later ? atMs : prev.atMs,
+      arrival: ++feedArrivals,
       seenAt: fresh && live ? performance.now() : (prev ? prev.seenAt : -Infinity),
-    };
-    if (prev && !fresh) {
-      state.feed.set(id, entry); // keep its place
-      return;
+    });
+    if (state.feed.size > MAX_FEED) {
+      // The oldest case by event time leaves.
+      let oldest = null;
+      for (const e of state.feed.values()) if (!oldest || feedOrder(e, oldest) > 0) oldest = e;
+      state.feed.delete(oldest.case_id);
     }
-    state.feed.delete(id);
-    state.feed.set(id, entry);
-    while (state.feed.size > MAX_FEED) state.feed.delete(state.feed.keys().next().value);
+  }
+  // feedOrder sorts feed entries newest first: by event time, then by arrival.
+  function feedOrder(a, b) {
+    return b.atMs - a.atMs || b.arrival - a.arrival;
   }
 
   // settled reports whether everything received is drawn and no finite animation runs (the
@@ -1578,5 +1794,5 @@
       scheduleRender();
     }
   }, 5000);
-  setInterval(scrollRanking, 4000);
+  turnRanking(false);
 })();
