@@ -2,9 +2,7 @@ package dashboard
 
 import (
 	"context"
-	"fmt"
 	"slices"
-	"strconv"
 	"time"
 
 	"zhili/calendar"
@@ -30,6 +28,39 @@ type AuditQuery struct {
 	WhistleLow, WhistleHigh float64
 	// RepeatsLimit keeps only the newest repeat links (0: all); RepeatsTotal still counts all.
 	RepeatsLimit int
+	// Now is the deployment's time of the audit (whistle clocks, the same-age comparison).
+	Now time.Time
+	// Previous is the basis of the previous period's figures: PreviousSameAge (the default when
+	// Now is set) or PreviousFinal.
+	Previous string
+}
+
+// The bases of the previous period's figures (上期口径).
+const (
+	// PreviousSameAge: the previous period as it stood at the same age, its cases read with
+	// the events up to Now minus the period's length, so that both periods' cases have had the
+	// same time to be signed, resolved and closed.
+	PreviousSameAge = "same_age"
+	// PreviousFinal: the previous period with every event up to now.
+	PreviousFinal = "final"
+)
+
+// previousBasis is the basis of the previous period's figures and, for the same age, the time
+// up to which its events count.
+func (q AuditQuery) previousBasis() (string, time.Time, error) {
+	switch q.Previous {
+	case "", PreviousSameAge:
+		if q.Now.IsZero() {
+			if q.Previous == "" {
+				return PreviousFinal, time.Time{}, nil
+			}
+			return "", time.Time{}, errs.E(errs.Invalid, "previous", "previous=same_age needs the audit's time")
+		}
+		return PreviousSameAge, q.Now.Add(-q.To.Sub(q.From)), nil
+	case PreviousFinal:
+		return PreviousFinal, time.Time{}, nil
+	}
+	return "", time.Time{}, errs.E(errs.Invalid, "previous", "previous must be same_age or final, got %q", q.Previous)
 }
 
 // RatesReport is the three-rate audit.
@@ -41,8 +72,15 @@ type RatesReport struct {
 	MinSample   int               `json:"min_sample"`
 	Respond     string            `json:"respond_window"`
 	Definitions map[string]string `json:"definitions"`
-	Units       []RatesUnit       `json:"units"`
-	Cases       int               `json:"cases"`
+	// DefinitionsByLang are the same definitions in one language each ("zh", "en").
+	DefinitionsByLang map[string]map[string]string `json:"definitions_i18n"`
+	// AsOf is the time of the audit; PreviousBasis how the previous period is compared
+	// (same_age: as it stood at PreviousAsOf, the same age as this period now; final).
+	AsOf          time.Time   `json:"as_of,omitzero"`
+	PreviousBasis string      `json:"previous_basis"`
+	PreviousAsOf  *time.Time  `json:"previous_as_of"`
+	Units         []RatesUnit `json:"units"`
+	Cases         int         `json:"cases"`
 	// Repeats links each repeat complaint of the period to the earliest case it repeats (with
 	// repeats_limit, only the newest, newest first); RepeatsTotal counts them all.
 	Repeats      []RepeatLink `json:"repeats"`
@@ -97,6 +135,8 @@ type RepeatLink struct {
 	Reported time.Time `json:"reported"`
 	Dept     string    `json:"dept,omitempty"`
 	Region   string    `json:"region,omitempty"` // the deepest region of its report
+	// RegionName is that region's name.
+	RegionName string `json:"region_name,omitempty"`
 }
 
 // RatesUnit is one unit with the period's figures and the previous period's beside them.
@@ -114,7 +154,9 @@ type RatesUnit struct {
 
 // UnitFigures are the published figures of one unit in one period.
 type UnitFigures struct {
-	Cases        int64      `json:"cases"`
+	Cases int64 `json:"cases"`
+	// Open: cases with no standing closing yet (their rates may still change).
+	Open         int64      `json:"open"`
 	Dispatched   int64      `json:"dispatched"`
 	Closed       int64      `json:"closed"`
 	Whistles     int64      `json:"whistles"`
@@ -159,6 +201,7 @@ var RateDefinitions = map[string]string{
 	"reconcile":    "核对 reconcile: received (cases first reported in the period) = counted (in the ranked units) + excluded by reason (by=dept: never dispatched; by=region: the 未定位 row; whistle audit: no whistle blown); unlocated, without department and without deadline describe the received cases; events refused at ingest are counted apart, since the server started",
 	"repeats":      "重复投诉 repeats = cases about the same place (same normalized address, or report points within the repeat distance) and category as an earlier case reported within the repeat window (linked over this and the previous period)",
 	"fake_closure": "虚假办结迹象 fake-closure signs = cases closed and later reopened; cases closed with an unsatisfied callback",
+	"previous":     "上期 previous = the period of the same length just before; by default compared at the same age (同龄): its cases count their events up to now minus the period's length, the time this period's cases have had (previous=final: every event)",
 	"close_reason": "结案原因 close reasons: 未解决 not fixed = closed, never resolved (in the resolution denominator, out of on time); 重复件 duplicates, 已撤销 cancelled and 已转办 transferred away (no dispatch after the transfer; a reopening undoes these closings) are not assessed: out of the resolution, satisfaction and on-time rates, closed counts and close times, and out of the response rate when closed within the response window unsigned; a dispatch after a transfer counts for its department; a closing timed before the report has no time to close",
 }
 
@@ -166,55 +209,123 @@ var RateDefinitions = map[string]string{
 // a kilobyte each): past it the audit is refused 413 max_rows, having held at most this many.
 var MaxAuditCases = 500_000
 
-// caseFacts reads the facts of the cases of q's period [from, to). The whole tree's audit
-// (q.Region is tree's root) reads the unlocated cases too. whistles, when not nil, gets the
-// cases' whistles, and owners the index in the result of each whistle's case.
-func caseFacts(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to time.Time, whistles *[]governance.WhistleFacts, owners *[]int) ([]governance.CaseFacts, error) {
-	var out []governance.CaseFacts
+// scanCases hands fn each case of q's period [from, to) with its stored records, at most
+// MaxAuditCases of them. The whole tree's audit (q.Region is the tree's root) reads the
+// unlocated cases too.
+func scanCases(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to time.Time, fn func(id string, recs []store.Record) error) error {
 	region := q.Region
 	if tree != nil && region == tree.Root.Code {
 		region = "" // every case, unlocated ones included
 	}
-	err := st.Cases(ctx, store.CaseQuery{Region: region, Depth: q.Depth, From: from, To: to, Category: q.Category},
+	n := 0
+	return st.Cases(ctx, store.CaseQuery{Region: region, Depth: q.Depth, From: from, To: to, Category: q.Category},
 		func(id string, recs []store.Record) error {
-			if len(out) >= MaxAuditCases {
+			if n >= MaxAuditCases {
 				return errs.E(errs.TooLarge, "max_rows",
 					"the period holds more than %d cases under region %s: shorten the period or choose a smaller region", MaxAuditCases, q.Region)
 			}
-			evs := make([]event.Event, len(recs))
-			for i, r := range recs {
-				evs[i] = r.Event
-			}
-			// The case's place is its first report's, a superseded one left out.
-			sup := event.Superseded(evs)
-			var region []string
-			var report *store.Record
-			for i, r := range recs {
-				if _, gone := sup[r.ID]; !gone && r.Type == event.CaseReported {
-					report = &recs[i]
-					region = r.RegionPath
-					break
-				}
-			}
-			f := governance.Facts(id, evs)
-			f.Region = region
-			if report != nil {
-				f.Address = report.Address
-				f.Lon, f.Lat, f.HasPoint = report.Lon, report.Lat, report.HasPoint
-			}
-			out = append(out, f)
-			if whistles != nil {
-				ws := governance.WhistlesOf(region, evs)
-				*whistles = append(*whistles, ws...)
-				if owners != nil {
-					for range ws {
-						*owners = append(*owners, len(out)-1)
-					}
-				}
-			}
-			return nil
+			n++
+			return fn(id, recs)
 		})
-	return out, err
+}
+
+// factsOf reads one case's facts (its place from its first report in force) and events. With
+// asOf set, only the events up to asOf count (the case as it stood then), and ok is false when
+// the case had not been reported by then.
+func factsOf(id string, recs []store.Record, asOf time.Time) (f governance.CaseFacts, evs []event.Event, ok bool) {
+	if !asOf.IsZero() {
+		kept := make([]store.Record, 0, len(recs))
+		for _, r := range recs {
+			if !r.At.After(asOf) {
+				kept = append(kept, r)
+			}
+		}
+		recs = kept
+	}
+	evs = make([]event.Event, len(recs))
+	reported := asOf.IsZero()
+	for i, r := range recs {
+		evs[i] = r.Event
+		reported = reported || r.Type == event.CaseReported
+	}
+	if !reported {
+		return f, nil, false
+	}
+	// The case's place is its first report's, a superseded one left out.
+	sup := event.Superseded(evs)
+	var region []string
+	var report *store.Record
+	for i, r := range recs {
+		if _, gone := sup[r.ID]; !gone && r.Type == event.CaseReported {
+			report = &recs[i]
+			region = r.RegionPath
+			break
+		}
+	}
+	f = governance.Facts(id, evs)
+	f.Region = region
+	if report != nil {
+		f.Address = report.Address
+		f.Lon, f.Lat, f.HasPoint = report.Lon, report.Lat, report.HasPoint
+	}
+	return f, evs, true
+}
+
+// factSet is what one read of a period holds: every case's facts and whistles (owners: the index
+// in facts of each whistle's case) and, with an as-of time, the cases as they stood then (aged,
+// agedOf: the index in facts of each) with their whistles.
+type factSet struct {
+	facts        []governance.CaseFacts
+	whistles     []governance.WhistleFacts
+	owners       []int
+	aged         []governance.CaseFacts
+	agedOf       []int
+	agedWhistles []governance.WhistleFacts
+}
+
+// readFacts reads the facts of the cases of q's period [from, to), and with asOf set the same
+// cases as they stood at asOf.
+func readFacts(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to, asOf time.Time, withWhistles bool) (*factSet, error) {
+	fs := &factSet{}
+	err := scanCases(ctx, st, tree, q, from, to, func(id string, recs []store.Record) error {
+		f, evs, _ := factsOf(id, recs, time.Time{})
+		fs.facts = append(fs.facts, f)
+		if withWhistles {
+			ws := governance.WhistlesOf(f.Region, evs)
+			fs.whistles = append(fs.whistles, ws...)
+			for range ws {
+				fs.owners = append(fs.owners, len(fs.facts)-1)
+			}
+		}
+		if asOf.IsZero() {
+			return nil
+		}
+		if a, evs, ok := factsOf(id, recs, asOf); ok {
+			fs.aged = append(fs.aged, a)
+			fs.agedOf = append(fs.agedOf, len(fs.facts)-1)
+			if withWhistles {
+				fs.agedWhistles = append(fs.agedWhistles, governance.WhistlesOf(a.Region, evs)...)
+			}
+		}
+		return nil
+	})
+	return fs, err
+}
+
+// caseFacts reads the facts of the cases of q's period [from, to). whistles, when not nil, gets
+// the cases' whistles, and owners the index in the result of each whistle's case.
+func caseFacts(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to time.Time, whistles *[]governance.WhistleFacts, owners *[]int) ([]governance.CaseFacts, error) {
+	fs, err := readFacts(ctx, st, tree, q, from, to, time.Time{}, whistles != nil)
+	if err != nil {
+		return nil, err
+	}
+	if whistles != nil {
+		*whistles = append(*whistles, fs.whistles...)
+		if owners != nil {
+			*owners = append(*owners, fs.owners...)
+		}
+	}
+	return fs.facts, nil
 }
 
 // level is the depth of the regions a by=region audit counts.
@@ -315,27 +426,46 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 	if cfg.Respond <= 0 {
 		cfg.Respond = 2 * time.Hour
 	}
+	basis, asOf, err := q.previousBasis()
+	if err != nil {
+		return nil, err
+	}
 	cur, err := caseFacts(ctx, st, tree, q, q.From, q.To, nil, nil)
 	if err != nil {
 		return nil, err
 	}
 	prevFrom := q.From.Add(-q.To.Sub(q.From))
-	prev, err := caseFacts(ctx, st, tree, q, prevFrom, q.From, nil, nil)
+	pfs, err := readFacts(ctx, st, tree, q, prevFrom, q.From, asOf, false)
 	if err != nil {
 		return nil, err
 	}
+	prev := pfs.facts
 	// Repeats are linked over both periods, so a case can repeat one of the previous period.
 	all := append(append([]governance.CaseFacts(nil), prev...), cur...)
 	governance.LinkRepeats(all, q.Repeat)
 	copy(prev, all[:len(prev)])
 	copy(cur, all[len(prev):])
+	// The previous period's figures: as it stood at the same age (its repeats are earlier cases,
+	// already reported then), or final.
+	prevFig := prev
+	if basis == PreviousSameAge {
+		prevFig = pfs.aged
+		for i, j := range pfs.agedOf {
+			prevFig[i].RepeatOf = prev[j].RepeatOf
+		}
+	}
 	rep := &RatesReport{From: q.From, To: q.To, PrevFrom: prevFrom, By: q.By, MinSample: cfg.MinSample,
-		Respond: cfg.Respond.String(), Definitions: RateDefinitions, Cases: len(cur), Units: []RatesUnit{}, Repeats: []RepeatLink{}}
+		Respond: cfg.Respond.String(), Definitions: RateDefinitions, DefinitionsByLang: RateDefinitionsByLang,
+		AsOf: q.Now, PreviousBasis: basis, Cases: len(cur), Units: []RatesUnit{}, Repeats: []RepeatLink{}}
+	if basis == PreviousSameAge {
+		rep.PreviousAsOf = &asOf
+	}
 	for _, f := range cur {
 		if f.RepeatOf != "" {
 			l := RepeatLink{Case: f.ID, RepeatOf: f.RepeatOf, Reported: f.Reported, Dept: f.Dept}
 			if len(f.Region) > 0 {
 				l.Region = f.Region[len(f.Region)-1]
+				l.RegionName = regionName(tree, l.Region)
 			}
 			rep.Repeats = append(rep.Repeats, l)
 		}
@@ -347,14 +477,17 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 	}
 	byRegion := q.By == "region"
 	prevBy := map[string]governance.UnitRates{}
-	for _, u := range unitRates(prev, key, byRegion, cfg) {
+	for _, u := range unitRates(prevFig, key, byRegion, cfg) {
 		prevBy[u.Unit] = u
 	}
+	curOpen, prevOpen := openBy(cur, key, byRegion), openBy(prevFig, key, byRegion)
 	rc := reconcileCases(cur, q.unlocatedFunc())
 	for _, u := range unitRates(cur, key, byRegion, cfg) {
 		ru := RatesUnit{Unit: u.Unit, Current: figures(u), Unlocated: byRegion && u.Unit == ""}
+		ru.Current.Open = curOpen[u.Unit]
 		if p, ok := prevBy[u.Unit]; ok {
 			f := figures(p)
+			f.Open = prevOpen[u.Unit]
 			ru.Previous = &f
 		}
 		if !ru.Unlocated {
@@ -390,6 +523,34 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 	return rep, nil
 }
 
+// regionName is a region's name in tree ("" when unknown).
+func regionName(tree *geo.Tree, code string) string {
+	if tree == nil || code == "" {
+		return ""
+	}
+	if r := tree.Get(code); r != nil {
+		return r.Name
+	}
+	return ""
+}
+
+// openBy counts per unit the cases with no standing closing (by=region, the cases without a
+// region at the level under "", the 未定位 row).
+func openBy(facts []governance.CaseFacts, key func(*governance.CaseFacts) string, byRegion bool) map[string]int64 {
+	out := map[string]int64{}
+	for i := range facts {
+		f := &facts[i]
+		k := key(f)
+		if k == "" && !byRegion {
+			continue
+		}
+		if f.Closed.IsZero() {
+			out[k]++
+		}
+	}
+	return out
+}
+
 func figures(u governance.UnitRates) UnitFigures {
 	f := UnitFigures{Cases: u.Cases, Dispatched: u.Dispatched, Closed: u.Closed, Whistles: u.Whistles,
 		Repeats: u.Repeats, ClosedThenReopened: u.ClosedThenReopened, ClosedUnsatisfied: u.ClosedUnsatisfied,
@@ -423,10 +584,15 @@ type WhistlesReport struct {
 	// Depts are the units (departments, or regions by=region); by=region the whistles of cases
 	// with no region at the level counted form the 未定位 row (dept "", never ranked), last.
 	Depts []governance.WhistleDeptStats `json:"depts"`
-	// Previous is the audit of the previous period of the same length, by department.
-	PrevFrom  time.Time                              `json:"previous_from"`
-	Previous  map[string]governance.WhistleDeptStats `json:"previous"`
-	Reconcile *Reconcile                             `json:"reconcile"`
+	// Previous is the audit of the previous period of the same length, by department: as it
+	// stood at PreviousAsOf (PreviousBasis same_age) or final.
+	PrevFrom      time.Time                              `json:"previous_from"`
+	PreviousBasis string                                 `json:"previous_basis"`
+	PreviousAsOf  *time.Time                             `json:"previous_as_of"`
+	Previous      map[string]governance.WhistleDeptStats `json:"previous"`
+	// Names are the units' names by code (departments from the catalogue, regions from the tree).
+	Names     map[string]string `json:"names,omitempty"`
+	Reconcile *Reconcile        `json:"reconcile"`
 }
 
 // whistleAudit audits ws by unit; by=region (lvl ≥ 0) the whistles of cases without a region at
@@ -464,23 +630,37 @@ func Whistles(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery,
 	default:
 		return nil, errs.E(errs.Invalid, "by", "by must be dept or region, got %q", q.By)
 	}
-	var ws, prev []governance.WhistleFacts
+	basis, asOf, err := q.previousBasis()
+	if err != nil {
+		return nil, err
+	}
+	var ws []governance.WhistleFacts
 	var owners []int
 	facts, err := caseFacts(ctx, st, tree, q, q.From, q.To, &ws, &owners)
 	if err != nil {
 		return nil, err
 	}
 	prevFrom := q.From.Add(-q.To.Sub(q.From))
-	if _, err := caseFacts(ctx, st, tree, q, prevFrom, q.From, &prev, nil); err != nil {
+	pfs, err := readFacts(ctx, st, tree, q, prevFrom, q.From, asOf, true)
+	if err != nil {
 		return nil, err
+	}
+	// The previous period as it stood at the same age: its whistles' clocks read at that time.
+	prev, prevNow := pfs.whistles, now
+	if basis == PreviousSameAge {
+		prev, prevNow = pfs.agedWhistles, asOf
 	}
 	cfg := q.Config
 	if cfg.MinSample <= 0 {
 		cfg.MinSample = 10
 	}
 	rep := &WhistlesReport{From: q.From, To: q.To, MinSample: cfg.MinSample, Whistles: len(ws),
-		Depts: whistleAudit(ws, clocks, cal, now, cfg, lvl), PrevFrom: prevFrom, Previous: map[string]governance.WhistleDeptStats{}}
-	for _, d := range whistleAudit(prev, clocks, cal, now, cfg, lvl) {
+		Depts: whistleAudit(ws, clocks, cal, now, cfg, lvl), PrevFrom: prevFrom, PreviousBasis: basis,
+		Previous: map[string]governance.WhistleDeptStats{}}
+	if basis == PreviousSameAge {
+		rep.PreviousAsOf = &asOf
+	}
+	for _, d := range whistleAudit(prev, clocks, cal, prevNow, cfg, lvl) {
 		rep.Previous[d.Dept] = d
 	}
 	// A case counts when one of its whistles counts for a ranked unit (a department summoned;
@@ -521,184 +701,4 @@ func Whistles(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery,
 	}
 	rep.Reconcile = rc
 	return rep, nil
-}
-
-// Table is an export: a title, notes (period, definitions, sample rule) and rows under headers;
-// Reconcile (核对) is the reconcile block as rows of label, figure and explanation (a footer of
-// the CSV, a second sheet of the XLSX).
-type Table struct {
-	Title     string
-	Notes     []string
-	Headers   []string
-	Rows      [][]string
-	Reconcile [][]string
-}
-
-// ReconcileTitle heads the reconcile rows of an export.
-const ReconcileTitle = "核对 reconcile"
-
-// rows renders the reconcile block for export: label, figure, explanation.
-func (r *Reconcile) rows() [][]string {
-	if r == nil {
-		return nil
-	}
-	n := func(v int64) string { return strconv.FormatInt(v, 10) }
-	out := [][]string{
-		{"收到 received", n(r.Received), "本期首报的工单（所查区域与类别） cases first reported in the period, under the region and of the category asked"},
-		{"计入 counted", n(r.Counted), "计入各排名单位的工单 cases in the ranked units"},
-	}
-	reasons := map[string]string{
-		"without_dept":     "未计入：无承办部门（从未派单） not counted: never dispatched",
-		"unlocated":        "未计入排名：未定位（见未定位行） not ranked: unlocated (the 未定位 row)",
-		"no_whistle":       "未计入：未吹哨 not counted: no whistle blown",
-		"no_dept_summoned": "未计入：吹哨未召唤部门 not counted: whistles summoning no department",
-	}
-	keys := make([]string, 0, len(r.Excluded))
-	sum := r.Counted
-	for k, v := range r.Excluded {
-		keys = append(keys, k)
-		sum += v
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		why := reasons[k]
-		if why == "" {
-			why = k
-		}
-		out = append(out, []string{"未计入 excluded: " + k, n(r.Excluded[k]), why})
-	}
-	eq := "≠"
-	if sum == r.Received {
-		eq = "="
-	}
-	out = append(out,
-		[]string{"等式 identity", fmt.Sprintf("%d %s %d", r.Received, eq, sum), r.Identity},
-		[]string{"未定位 unlocated", n(r.Unlocated), "报告无区域（按区域统计时：无该层级区域） report with no region (by=region: none at the level counted)"},
-		[]string{"无承办部门 without department", n(r.WithoutDept), "从未派单 never dispatched"},
-		[]string{"无时限 without deadline", n(r.WithoutDeadline), "末次派单无时限：计入各率，不计入按期率 last dispatch without a deadline: counted, left out of the on-time rate"})
-	if rj := r.Rejected; rj != nil {
-		total := ""
-		if rj.Total != nil {
-			total = n(*rj.Total)
-		}
-		out = append(out, []string{"入口拒收 rejected at ingest", total, rj.Note})
-		codes := make([]string, 0, len(rj.ByCode))
-		for c := range rj.ByCode {
-			codes = append(codes, c)
-		}
-		slices.Sort(codes)
-		for _, c := range codes {
-			out = append(out, []string{"拒收 rejected: " + c, n(rj.ByCode[c]), ""})
-		}
-	}
-	return out
-}
-
-func pct(v *float64) string {
-	if v == nil {
-		return ""
-	}
-	return strconv.FormatFloat(*v*100, 'f', 1, 64) + "%"
-}
-
-func rankStr(r RateFigure) string {
-	if r.Sample == "insufficient" {
-		return "样本不足 / insufficient sample"
-	}
-	if r.Rank == nil {
-		return ""
-	}
-	return strconv.Itoa(*r.Rank)
-}
-
-func secs(p *int64) string {
-	if p == nil {
-		return ""
-	}
-	return strconv.FormatFloat(float64(*p)/3600, 'f', 2, 64)
-}
-
-// Table renders the rates report for export, with Chinese headers first.
-func (r *RatesReport) Table(loc *time.Location) Table {
-	t := Table{Title: "三率考核 Three rates",
-		Notes: []string{
-			fmt.Sprintf("统计期 period: %s — %s (previous 上期: %s — %s)", r.From.In(loc).Format(time.RFC3339), r.To.In(loc).Format(time.RFC3339),
-				r.PrevFrom.In(loc).Format(time.RFC3339), r.From.In(loc).Format(time.RFC3339)),
-			fmt.Sprintf("最小样本 minimum sample: %d; 响应时限 response window: %s", r.MinSample, r.Respond),
-		},
-		Headers: []string{"单位 unit", "名称 name", "工单 cases", "派单 dispatched", "响应率 response", "响应排名 rank",
-			"解决率 resolution", "解决排名 rank", "满意率 satisfaction", "满意排名 rank", "按期率 on time",
-			"办结时长p50(小时) close p50 h", "办结时长p90(小时) close p90 h", "上期响应率 prev response", "上期解决率 prev resolution",
-			"上期满意率 prev satisfaction", "吹哨率 whistle rate", "吹哨率区间 band",
-			"重复投诉 repeats", "结案后重启 closed then reopened", "不满意结案 closed unsatisfied", "无时限 without deadline"},
-		Reconcile: r.Reconcile.rows()}
-	for _, k := range []string{"response", "resolution", "satisfaction", "on_time", "close_time", "counting", "repeats", "fake_closure", "close_reason", "reconcile"} {
-		t.Notes = append(t.Notes, RateDefinitions[k])
-	}
-	for _, u := range r.Units {
-		c := u.Current
-		name := u.Name
-		if u.Unlocated {
-			name = UnlocatedName
-		}
-		rank := rankStr
-		if u.Unlocated {
-			rank = func(RateFigure) string { return "不排名 / not ranked" }
-		}
-		row := []string{u.Unit, name, strconv.FormatInt(c.Cases, 10), strconv.FormatInt(c.Dispatched, 10),
-			pct(c.Response.Value), rank(c.Response), pct(c.Resolution.Value), rank(c.Resolution),
-			pct(c.Satisfaction.Value), rank(c.Satisfaction), pct(c.OnTime.Value), secs(c.CloseP50), secs(c.CloseP90)}
-		if p := u.Previous; p != nil {
-			row = append(row, pct(p.Response.Value), pct(p.Resolution.Value), pct(p.Satisfaction.Value))
-		} else {
-			row = append(row, "", "", "")
-		}
-		row = append(row, pct(u.WhistleRate), u.WhistleBand, strconv.FormatInt(c.Repeats, 10),
-			strconv.FormatInt(c.ClosedThenReopened, 10), strconv.FormatInt(c.ClosedUnsatisfied, 10), strconv.FormatInt(c.WithoutDeadline, 10))
-		t.Rows = append(t.Rows, row)
-	}
-	return t
-}
-
-// Table renders the whistle audit for export.
-func (r *WhistlesReport) Table(loc *time.Location) Table {
-	t := Table{Title: "吹哨报到考核 Whistle audit",
-		Notes: []string{fmt.Sprintf("统计期 period: %s — %s; 最小样本 minimum sample: %d", r.From.In(loc).Format(time.RFC3339), r.To.In(loc).Format(time.RFC3339), r.MinSample),
-			"时长自吹哨起算，最近秩 p50/p90 (小时); durations from the blowing, nearest-rank percentiles in hours",
-			"按时率 on time = stages reached by their deadline ÷ stages reached or past their deadline"},
-		Headers: []string{"部门 dept", "被召唤 summoned", "签收p50", "签收p90", "签收按时率 signed on time", "联系p50", "联系p90",
-			"联系按时率 contacted on time", "到场p50", "到场p90", "到场按时率 arrived on time", "解决p50 resolved p50", "评哨数 evaluations", "平均分 mean score",
-			"总按时率 on time", "排名 rank", "上期总按时率 previous on time"},
-		Reconcile: r.Reconcile.rows()}
-	for _, d := range r.Depts {
-		unit := d.Dept
-		if unit == "" {
-			unit = UnlocatedName
-		}
-		row := []string{unit, strconv.FormatInt(d.Summoned, 10)}
-		for _, s := range d.Stages {
-			row = append(row, hours(s.P50), hours(s.P90), pct(s.OnTime.Value))
-		}
-		row = append(row, hours(d.Resolved.P50), strconv.FormatInt(d.Scores, 10))
-		if d.MeanScore != nil {
-			row = append(row, strconv.FormatFloat(*d.MeanScore, 'f', 2, 64))
-		} else {
-			row = append(row, "")
-		}
-		row = append(row, pct(d.OnTime.Value), rankStr(rateFig(d.OnTime)))
-		if p, ok := r.Previous[d.Dept]; ok {
-			row = append(row, pct(p.OnTime.Value))
-		} else {
-			row = append(row, "")
-		}
-		t.Rows = append(t.Rows, row)
-	}
-	return t
-}
-
-func hours(s int64) string {
-	if s < 0 {
-		return ""
-	}
-	return strconv.FormatFloat(float64(s)/3600, 'f', 2, 64)
 }

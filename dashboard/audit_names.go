@@ -12,36 +12,46 @@ const NameHeader = "名称 name"
 // department's from the catalogue, a region's from the tree; the code itself when unknown) for
 // the units the report has not named.
 func (r *RatesReport) NamedTable(loc *time.Location, name func(code string) string) Table {
-	t := r.Table(loc)
+	return named(r.Table(loc), name)
+}
+
+// NamedTable is Table with every unit named by name (see RatesReport.NamedTable).
+func (r *WhistlesReport) NamedTable(loc *time.Location, name func(code string) string) Table {
+	return named(r.Table(loc), name)
+}
+
+// named fills the empty cells of t's name column with the name of the row's unit (column 0).
+func named(t Table, name func(code string) string) Table {
 	col := slices.Index(t.Headers, NameHeader)
-	if name == nil || col < 0 {
+	if name == nil || col < 1 {
 		return t
 	}
-	for i, u := range r.Units {
-		if i < len(t.Rows) && col < len(t.Rows[i]) && t.Rows[i][col] == "" && u.Unit != "" {
-			t.Rows[i][col] = name(u.Unit)
+	for _, row := range t.Rows {
+		if col < len(row) && row[col] == "" && row[0] != "" {
+			row[col] = name(row[0])
 		}
 	}
 	return t
 }
 
-// NamedTable is Table with a name column beside the unit's code: the department's (or, by
-// region, the region's) name from name.
-func (r *WhistlesReport) NamedTable(loc *time.Location, name func(code string) string) Table {
-	t := r.Table(loc)
-	if name == nil || len(t.Headers) == 0 {
-		return t
-	}
-	t.Headers = slices.Insert(t.Headers, 1, NameHeader)
-	for i, d := range r.Depts {
-		if i >= len(t.Rows) || len(t.Rows[i]) == 0 {
-			continue
+// NameUnits names the report's units that have no name yet (by department) with name.
+func (r *RatesReport) NameUnits(name func(code string) string) {
+	for i := range r.Units {
+		if u := &r.Units[i]; u.Name == "" && u.Unit != "" && name != nil {
+			u.Name = name(u.Unit)
 		}
-		n := ""
+	}
+}
+
+// NameUnits sets Names to every unit's name (the 未定位 row by region aside) by name.
+func (r *WhistlesReport) NameUnits(name func(code string) string) {
+	if name == nil {
+		return
+	}
+	r.Names = map[string]string{}
+	for _, d := range r.Depts {
 		if d.Dept != "" {
-			n = name(d.Dept)
+			r.Names[d.Dept] = name(d.Dept)
 		}
-		t.Rows[i] = slices.Insert(t.Rows[i], 1, n)
 	}
-	return t
 }

@@ -46,6 +46,7 @@ var Rules = []Rule{
 	{"GET", "/api/v1/cases/:id", access.Of(access.Leader, access.Evaluator, access.Officer), false, "a case's timeline; personal fields only for officer", false},
 	{"GET", "/api/v1/audit/rates", access.Of(access.Evaluator), false, "the three rates per department", true},
 	{"GET", "/api/v1/audit/whistles", access.Of(access.Evaluator), false, "the whistle audit", true},
+	{"GET", "/api/v1/audit/cases", access.Of(access.Evaluator), false, "the cases behind one unit's row of an audit, paged", true},
 	{"GET", "/api/v1/access-log", access.Of(access.Admin), false, "the access log: personal-field reads, exports, access reloads", false},
 	{"GET", "/ws", access.Of(access.Screen, access.Leader), false, "live topics of the token's regions", false},
 	{"GET", "/*", 0, true, "the wall-screen pages and their scripts (no data)", false},

@@ -94,7 +94,8 @@ func (s *Server) auditQuery(c *fiber.Ctx) (dashboard.AuditQuery, error) {
 	if err != nil {
 		return dashboard.AuditQuery{}, err
 	}
-	q := dashboard.AuditQuery{Region: p.region, Depth: p.depth, From: p.from, To: p.to, Category: p.category, By: c.Query("by")}
+	q := dashboard.AuditQuery{Region: p.region, Depth: p.depth, From: p.from, To: p.to, Category: p.category, By: c.Query("by"),
+		Now: s.now().In(s.cfg.Loc), Previous: c.Query("previous")}
 	num := func(name string, dst *float64) error {
 		if v := c.Query(name); v != "" {
 			f, err := strconv.ParseFloat(v, 64)
@@ -153,6 +154,7 @@ func (s *Server) auditRates(c *fiber.Ctx) error {
 		return err
 	}
 	rep.Reconcile.Rejected = s.rejected(principal(c), q.Region)
+	rep.NameUnits(s.unitNames(q.By))
 	return s.export(c, "rates", rep, rep.NamedTable(s.cfg.Loc, s.unitNames(q.By)))
 }
 
@@ -161,11 +163,12 @@ func (s *Server) auditWhistles(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	rep, err := dashboard.Whistles(c.UserContext(), s.d.Store, s.d.Tree, q, s.d.Clocks, s.d.Calendar, s.d.Clock.Now())
+	rep, err := dashboard.Whistles(c.UserContext(), s.d.Store, s.d.Tree, q, s.d.Clocks, s.d.Calendar, q.Now)
 	if err != nil {
 		return err
 	}
 	rep.Reconcile.Rejected = s.rejected(principal(c), q.Region)
+	rep.NameUnits(s.unitNames(q.By))
 	return s.export(c, "whistles", rep, rep.NamedTable(s.cfg.Loc, s.unitNames(q.By)))
 }
 
@@ -191,7 +194,7 @@ func (s *Server) export(c *fiber.Ctx, name string, v any, t dashboard.Table) err
 			_ = w.Write(safeCells([]string{n}))
 		}
 		_ = w.Write(nil)
-		_ = w.Write(safeCells(t.Headers))
+		_ = w.Write(safeCells(t.HeadersFor("csv")))
 		for _, r := range t.Rows {
 			_ = w.Write(safeCells(r))
 		}
@@ -261,7 +264,9 @@ func withoutToken(c *fiber.Ctx) string {
 }
 
 // XLSX renders a table as a workbook: the title and notes on top, then a bold header row and
-// the rows, on one sheet; the reconcile rows, if any, on a second sheet.
+// the rows, on one sheet; the reconcile rows, if any, on a second sheet. Cells are typed by
+// their column: counts and scores are numbers, rates percentages (0.0%), durations times
+// ([h]:mm), codes and names text.
 func XLSX(t dashboard.Table) ([]byte, error) {
 	f := excelize.NewFile()
 	defer f.Close()
@@ -269,34 +274,66 @@ func XLSX(t dashboard.Table) ([]byte, error) {
 	if err := f.SetSheetName("Sheet1", sheet); err != nil {
 		return nil, err
 	}
-	row := 1
-	set := func(vals []string, style int) error {
-		for i, v := range vals {
-			cell, err := excelize.CoordinatesToCellName(i+1, row)
-			if err != nil {
-				return err
-			}
-			// Numbers stay numbers; text is stored as text, never as a formula.
-			if x, ok := number(v); ok {
-				err = f.SetCellFloat(sheet, cell, x, -1, 64)
-			} else {
-				err = f.SetCellStr(sheet, cell, v)
-			}
-			if err != nil {
-				return err
-			}
-			if style != 0 {
-				if err := f.SetCellStyle(sheet, cell, cell, style); err != nil {
-					return err
-				}
-			}
+	styles := map[dashboard.ColKind]*excelize.Style{
+		dashboard.ColInt:   {NumFmt: 1}, // 0
+		dashboard.ColNum:   {NumFmt: 2}, // 0.00
+		dashboard.ColPct:   {CustomNumFmt: ptr("0.0%")},
+		dashboard.ColHours: {CustomNumFmt: ptr("[h]:mm")},
+	}
+	styleOf := map[dashboard.ColKind]int{}
+	for k, st := range styles {
+		id, err := f.NewStyle(st)
+		if err != nil {
+			return nil, err
 		}
-		row++
-		return nil
+		styleOf[k] = id
 	}
 	bold, err := f.NewStyle(&excelize.Style{Font: &excelize.Font{Bold: true}})
 	if err != nil {
 		return nil, err
+	}
+	row := 1
+	// cell writes one cell: a typed value with its column's style, else the text (as text, never
+	// a formula; a plain number in an untyped row, such as the reconcile sheet's, as a number).
+	cell := func(col int, text string, v any, kind dashboard.ColKind, typed bool, style int) error {
+		name, err := excelize.CoordinatesToCellName(col+1, row)
+		if err != nil {
+			return err
+		}
+		switch x := v.(type) {
+		case int64:
+			err = f.SetCellInt(sheet, name, x)
+		case float64:
+			err = f.SetCellFloat(sheet, name, x, -1, 64)
+		case time.Duration:
+			err = f.SetCellFloat(sheet, name, x.Seconds()/86400, -1, 64)
+		default:
+			if n, ok := number(text); ok && !typed {
+				err = f.SetCellFloat(sheet, name, n, -1, 64)
+			} else {
+				err = f.SetCellStr(sheet, name, text)
+			}
+			v = nil
+		}
+		if err != nil {
+			return err
+		}
+		if v != nil && styleOf[kind] != 0 {
+			style = styleOf[kind]
+		}
+		if style != 0 {
+			return f.SetCellStyle(sheet, name, name, style)
+		}
+		return nil
+	}
+	set := func(vals []string, style int) error {
+		for i, v := range vals {
+			if err := cell(i, v, nil, dashboard.ColText, false, style); err != nil {
+				return err
+			}
+		}
+		row++
+		return nil
 	}
 	if err := set([]string{t.Title}, bold); err != nil {
 		return nil, err
@@ -307,11 +344,25 @@ func XLSX(t dashboard.Table) ([]byte, error) {
 		}
 	}
 	row++
-	if err := set(t.Headers, bold); err != nil {
+	if err := set(t.HeadersFor("xlsx"), bold); err != nil {
 		return nil, err
 	}
-	for _, r := range t.Rows {
-		if err := set(r, 0); err != nil {
+	for i, r := range t.Rows {
+		for j, text := range r {
+			var v any
+			if i < len(t.Values) && j < len(t.Values[i]) {
+				v = t.Values[i][j]
+			}
+			if err := cell(j, text, v, t.Kind(j), true, 0); err != nil {
+				return nil, err
+			}
+		}
+		row++
+	}
+	// Wide enough columns for the names and the figures.
+	if n := len(t.Headers); n > 0 {
+		last, _ := excelize.ColumnNumberToName(n)
+		if err := f.SetColWidth(sheet, "A", last, 14); err != nil {
 			return nil, err
 		}
 	}
@@ -335,3 +386,5 @@ func XLSX(t dashboard.Table) ([]byte, error) {
 	}
 	return b.Bytes(), nil
 }
+
+func ptr[T any](v T) *T { return &v }

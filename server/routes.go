@@ -81,6 +81,7 @@ func (s *Server) routes() {
 		"GET /api/v1/cases/:id":        s.caseTimeline,
 		"GET /api/v1/audit/rates":      s.auditRates,
 		"GET /api/v1/audit/whistles":   s.auditWhistles,
+		"GET /api/v1/audit/cases":      s.auditCases,
 		"GET /api/v1/access-log":       s.accessLog,
 		"GET /ws":                      s.websocket(),
 		"GET /openapi.yaml": func(c *fiber.Ctx) error {

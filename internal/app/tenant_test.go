@@ -186,6 +186,7 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 		"/api/v1/audit/rates?region={}&format=csv",
 		"/api/v1/audit/rates?region={}&format=xlsx",
 		"/api/v1/audit/whistles?region={}&format=csv",
+		"/api/v1/audit/cases?unit=lc.urban&region={}",
 	}
 	for _, p := range regionRoutes {
 		notFound(p, "tok-lc", minquan, "411502999")
@@ -267,6 +268,27 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 	_ = json.Unmarshal(ok("/api/v1/audit/whistles?region="+minquan, "tok-mq"), &whistles)
 	if whistles.Whistles != 1 || len(whistles.Depts) != 1 || whistles.Depts[0].Dept != "mq.urban" {
 		t.Errorf("minquan's whistle audit: %+v, want its one whistle", whistles)
+	}
+	// A unit's cases: the tenant's own only, whatever unit it names.
+	for _, c := range []struct {
+		token, region, unit string
+		want                int
+	}{{"tok-lc", laocheng, "lc.urban", nLC}, {"tok-mq", minquan, "lc.urban", 0}, {"tok-mq", minquan, "mq.urban", nMQ}} {
+		var list struct {
+			Total int
+			Rows  []struct {
+				CaseID string `json:"case_id"`
+			}
+		}
+		_ = json.Unmarshal(ok("/api/v1/audit/cases?unit="+c.unit+"&region="+c.region, c.token), &list)
+		if list.Total != c.want || len(list.Rows) != c.want {
+			t.Errorf("%s's cases of %s as %s: %+v, want %d", c.region, c.unit, c.token, list, c.want)
+		}
+		for _, r := range list.Rows {
+			if !strings.HasPrefix(r.CaseID, strings.ToUpper(c.unit[:2])+"-") {
+				t.Errorf("%s's cases of %s as %s list %s", c.region, c.unit, c.token, r.CaseID)
+			}
+		}
 	}
 	exportRows := func(b []byte) [][]string {
 		rows, err := csv.NewReader(bytes.NewReader(bytes.TrimPrefix(b, []byte("\uFEFF")))).ReadAll()
@@ -385,6 +407,7 @@ func TestTenantRoutesCovered(t *testing.T) {
 		"/api/v1/cases/:id":       "isolation test",
 		"/api/v1/audit/rates":     "isolation test (JSON, CSV, XLSX)",
 		"/api/v1/audit/whistles":  "isolation test (JSON, CSV)",
+		"/api/v1/audit/cases":     "isolation test (a unit's cases: own region only)",
 		"/api/v1/access-log":      "isolation test (each admin reads its tenant's entries)",
 		"/ws":                     "isolation test (overview, cases, whistles, hotspots topics)",
 		"/api/v1/events":          "a source key reports within its tenant's roots (isolation test)",
