@@ -90,6 +90,9 @@ func (s *Server) routes() {
 		},
 		"GET /*": s.static,
 	}
+	for k, h := range s.rosterRoutes() {
+		handlers[k] = h
+	}
 	// Every route comes from the access table, with the roles it admits.
 	for _, r := range Rules {
 		h := handlers[r.Method+" "+r.Path]

@@ -26,6 +26,7 @@ import (
 	"zhili/geo"
 	"zhili/governance"
 	"zhili/ingest"
+	"zhili/roster"
 	"zhili/store"
 )
 
@@ -83,6 +84,8 @@ type Deps struct {
 	AccessLog *access.Log
 	// Catalog is the catalogue in force: category and department names (nil: the built-in one).
 	Catalog *catalog.Live
+	// Roster is the roster in force: units, cadres, grid staff, party organisations (nil: none).
+	Roster *roster.Live
 }
 
 // Server is the HTTP server.

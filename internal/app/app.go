@@ -27,6 +27,7 @@ import (
 	"zhili/event"
 	"zhili/ingest"
 	"zhili/intake"
+	"zhili/roster"
 	"zhili/server"
 	"zhili/simulate"
 	"zhili/store"
@@ -54,6 +55,9 @@ type App struct {
 	// Catalog is the catalogue in force (names, and the categories ingest accepts); Store
 	// replaces it for the requests and events that follow.
 	Catalog *catalog.Live
+	// Roster is the roster in force (units, cadres, grid staff, party organisations); Store
+	// replaces it for the requests that follow.
+	Roster *roster.Live
 
 	rdb       redis.UniversalClient
 	redisIn   *intake.Redis
@@ -83,7 +87,7 @@ func New(cfg Config) (*App, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return nil, fmt.Errorf("data dir: %w", err)
 	}
-	a := &App{cfg: cfg, errc: make(chan error, 8), Catalog: catalog.NewLive(cfg.Catalog)}
+	a := &App{cfg: cfg, errc: make(chan error, 8), Catalog: catalog.NewLive(cfg.Catalog), Roster: roster.NewLive(cfg.Roster)}
 	a.Reg = prometheus.NewRegistry()
 	a.Reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
@@ -121,7 +125,7 @@ func New(cfg Config) (*App, error) {
 	a.Srv = server.New(server.Config{Access: cfg.Access, IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, DisplayCRS: cfg.DisplayCRS, FrameAncestors: cfg.FrameAncestors,
 		QueryTimeout: cfg.QueryTimeout, Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
 		server.Deps{Door: a.Door, Clocks: *cfg.Clocks, Calendar: cfg.Calendar, Checks: a.checks(), Hub: a.Hub, Model: a.Model,
-			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog, Catalog: a.Catalog})
+			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog, Catalog: a.Catalog, Roster: a.Roster})
 	addr, err := a.Srv.Listen(cfg.Listen)
 	if err != nil {
 		a.closeEngines()

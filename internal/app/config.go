@@ -15,6 +15,7 @@ import (
 	"zhili/geo"
 	"zhili/governance"
 	"zhili/ingest"
+	"zhili/roster"
 	"zhili/server"
 	"zhili/store"
 )
@@ -56,6 +57,8 @@ type Config struct {
 	// Catalog is the catalogue of category and department names (nil: catalog.Default()); its
 	// categories are the ones ingest accepts.
 	Catalog *catalog.Catalog
+	// Roster is the roster of units, cadres, grid staff and party organisations (nil: none).
+	Roster *roster.Roster
 	// Working-day calendar: Calendar, else the official one in Loc with CalendarFile on top.
 	Calendar        *calendar.Calendar
 	CalendarFile    string

@@ -415,6 +415,9 @@ func TestTenantRoutesCovered(t *testing.T) {
 		"/api/v1/hexes":           "H3 geometry of any cell id: no tenant's data",
 		"/api/v1/catalog":         "names only; another tenant's departments left out (TestCatalogRoute)",
 	}
+	for k, v := range rosterCovered {
+		covered[k] = v
+	}
 	for _, r := range server.Rules {
 		if r.Public {
 			continue
