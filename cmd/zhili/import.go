@@ -20,8 +20,8 @@ import (
 // when --regions is not given.
 const regionsFile = "regions.geojson"
 
-// runImport implements `zhili import regions FILE...`, `zhili import cases FILE.csv` and
-// `zhili import catalog FILE`.
+// runImport implements `zhili import regions FILE...`, `zhili import cases FILE.csv`,
+// `zhili import catalog FILE` and `zhili import roster FILE`.
 func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if len(args) > 0 && args[0] == "cases" {
 		return runImportCases(ctx, args[1:], stdout, stderr)
@@ -29,8 +29,11 @@ func runImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if len(args) > 0 && args[0] == "catalog" {
 		return runImportCatalog(args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "roster" {
+		return runImportRoster(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "regions" {
-		return errors.New("usage: zhili import regions [flags] FILE... | zhili import cases [flags] FILE.csv | zhili import catalog [flags] FILE")
+		return errors.New("usage: zhili import regions [flags] FILE... | zhili import cases [flags] FILE.csv | zhili import catalog [flags] FILE | zhili import roster [flags] FILE")
 	}
 	return runImportRegions(args[1:], stdout, stderr)
 }

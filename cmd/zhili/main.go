@@ -26,6 +26,7 @@ Usage:
   zhili import regions [flags] FILE...   check region GeoJSON and import it into --data
   zhili import cases [flags] FILE        backfill case history from a CSV or Open311 JSON export through a server's ingest API
   zhili import catalog [flags] FILE      check a catalogue of category and department names and import it into --data
+  zhili import roster [flags] FILE       check a roster (units, cadres, grid staff, party organisations; YAML, CSV, XLSX) and import it into --data
   zhili migrate   --clickhouse DSN        apply the ClickHouse schema migrations (idempotent)
   zhili version             print the version
 

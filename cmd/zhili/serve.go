@@ -30,7 +30,7 @@ import (
 
 type serveFlags struct {
 	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory, frameAncestors string
-	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile, catalog                                                         string
+	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile, catalog, roster                                                 string
 	partitions                                                                                                                          int
 	leaseTTL                                                                                                                            time.Duration
 	demo, demoRateSet                                                                                                                   bool
@@ -88,6 +88,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 6*time.Second, "how long a dead aggregator keeps its partitions before another takes them over")
 	fs.StringVar(&f.calendarFile, "calendar", "", "YAML file of official holidays and make-up working days by year, over the built-in arrangements (see docs/GOVERNANCE.md)")
 	fs.StringVar(&f.catalog, "catalog", "", "catalogue `file` (YAML, or CSV ending in .csv) of category and department names; its categories are the ones ingest accepts (default DATA/catalog.yaml when imported, else the built-in one; SIGHUP reloads it)")
+	fs.StringVar(&f.roster, "roster", "", "roster `file` (YAML, or CSV / XLSX by its ending) of units, cadres, grid staff and party organisations, checked against the regions and the catalogue (default DATA/roster.yaml when imported, else with --demo the demo city's, else none; SIGHUP reloads it)")
 	fs.StringVar(&f.clocksFile, "whistle-clocks", "", "YAML file of whistle clocks per kind and stage (signed, contacted, arrived: 1h, 24h, 3wd…), over the defaults")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
 	fs.StringVar(&f.debugListen, "debug-listen", "", "address for Go profiling endpoints (/debug/pprof/); empty = off")
@@ -140,6 +141,10 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
+	ros, rosterPath, err := serveRoster(f.roster, f.data, tree, cat, f.demo, f.demoSeed)
+	if err != nil {
+		return err
+	}
 	if err := file.checkKeys(fs, access.Sections...); err != nil {
 		return err
 	}
@@ -180,7 +185,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token, or an access list in --config (or use --demo)")
 	}
 
-	a, err := app.New(app.Config{Catalog: cat, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
+	a, err := app.New(app.Config{Catalog: cat, Roster: ros, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		HotspotMinEvents: f.hotspotMinEvents, GridMinLocal: f.gridMinLocal, ChildMinLocal: f.childMinLocal,
 		EmergingMinSteps: f.emergingMinSteps, HotspotNormalTails: f.hotspotNormalTails,
@@ -204,8 +209,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		printDemo(stdout, base, tree, demoLive(f), f.ingestKey, f.viewToken)
 	}
 	{
-		// SIGHUP reloads the access list from the config file and the catalogue, without a
-		// restart; a list or catalogue that does not parse is refused and the current one kept.
+		// SIGHUP reloads the access list from the config file, the catalogue and the roster,
+		// without a restart; one that does not parse is refused and the current one kept.
 		hup := make(chan os.Signal, 1)
 		signal.Notify(hup, syscall.SIGHUP)
 		defer signal.Stop(hup)
@@ -216,6 +221,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 					return
 				case <-hup:
 					reloadCatalog(a, catalogPath, tree, log)
+					reloadRoster(a, rosterPath, tree, log)
 					if file.Path == "" {
 						continue
 					}
@@ -403,6 +409,7 @@ Zhili demo: %s (%s): %s.
   吹哨报到 Whistle board:   %s/screen/whistles?token=%s
   Wall playlist:           %s/?token=%s&kiosk=1&playlist=overview,hotspots,whistles&interval=60
   考核审计 Audit:           %s/audit?token=%s
+  干部名册 Roster:          %s/api/v1/roster/party?token=%s
   Region tree (GeoJSON):   %s/api/v1/regions?token=%s
   Series (24 h, hourly):   %s/api/v1/series?token=%s
   Metrics:                 %s/metrics
@@ -412,6 +419,6 @@ Zhili demo: %s (%s): %s.
   Simulate:     zhili simulate --url %s --key %s --rate 50 --duration 1m
 
 `, tree.Root.Name, tree.Root.Code, demoLevels(tree), live, base, token, base, token, base, token, base, token, base, token, base, token,
-		base, token, base, token, base,
+		base, token, base, token, base, token, base,
 		key, base, base, key)
 }
