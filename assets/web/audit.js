@@ -47,17 +47,17 @@
   // ---------------------------------------------------------------- texts
   const TEXT = {
     zh: {
-      title: '考核审计 · 三率与吹哨报到', doc_title: '考核审计 · Audit', theme: '明/暗',
+      title: '考核审计 · 三率与吹哨报到', doc_title: '考核审计', theme: '明/暗',
       from: '起', to: '止（不含）', q_today: '今天', q_week: '本周', q_month: '本月', q_lastmonth: '上月', q_30d: '近30天',
       by: '统计单位', by_dept: '部门', by_region: '区域', level: '层级', region: '区域代码', category: '类别',
       min_sample: '最小样本', query: '查询', loading: '加载中…',
       rates_title: '三率考核', chart_title: '各单位比率 · 本期与上期', defs_title: '口径定义',
       whistles_title: '吹哨报到考核', repeats_title: '重复投诉', case_title: '工单时间线',
-      sample_note: '排名仅在分母达到最小样本的单位间进行；未达者显示“样本不足”，不参与排名。箭头为与上期（同长度的前一时段）相比的变化（百分点）。点击表头排序。',
+      sample_note: '排名仅在分母达到最小样本的单位间进行；未达者显示“样本不足”，不参与排名。箭头为与上期（同长度的前一时段）相比的变化（百分点）。点击表头排序，点击单位行查看其工单。',
       no_units: '该时段无工单', no_whistles: '该时段无吹哨', no_repeats: '无重复投诉',
       case: '工单', repeat_of: '重复于', reported: '上报时间', dept: '部门', region_col: '区域',
       case_ph: '输入工单编号', open: '打开',
-      case_hint: '点击重复投诉中的工单编号，或输入工单编号查看时间线。',
+      case_hint: '点击单位工单或重复投诉中的工单编号，或输入工单编号，查看时间线。',
       period: '统计期 {from} — {to}（上期自 {prev}）', summary_rates: '工单 {n} 件 · 最小样本 {m} · 响应时限 {w}',
       summary_whistles: '吹哨 {n} 次 · 最小样本 {m}', n_repeats: '{n} 件', n_repeats_of: '最近 {n} 件 · 共 {total} 件',
       unit: '单位', cases: '工单', dispatched: '派单', closed: '结案',
@@ -84,7 +84,24 @@
       close_reasons: { not_fixed: '未解决', duplicate: '重复件', transferred: '已转办', cancelled: '已撤销' },
       close_reason: '结案原因', category_text: '原始分类',
       ended_names: { resolved: '办结', returned: '退单', redispatched: '改派', closed: '结案' },
-      def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', repeats: '重复投诉', fake_closure: '虚假办结迹象', close_reason: '结案原因', reconcile: '核对' },
+      def_names: { response: '响应率', resolution: '解决率', satisfaction: '满意率', on_time: '按期率', close_time: '办结时长', counting: '计数口径', previous: '上期口径', repeats: '重复投诉', fake_closure: '虚假办结迹象', close_reason: '结案原因', reconcile: '核对' },
+      defs_extra: '最小样本 {m} · 响应时限 {w}',
+      prev_same_age: '上期按同龄比较：上期工单只计到 {asof} 为止的事件，与本期工单至今经历的时间相同。',
+      prev_final: '上期按最终口径：上期工单的全部事件。',
+      open_now: '各单位本期尚有 {n} 件工单未结案（在办），各率仍会变化。', open_n: '在办 {n}',
+      prev_same_short: '上期（同龄）', prev_final_short: '上期（最终）',
+      open_tip: '在办：尚未结案的工单（其比率仍会变化）',
+      this_period: '本期', prev_period: '上期',
+      row_tip: '点击查看该单位本期的工单',
+      cases_title: '单位工单', cases_hint: '点击三率考核或吹哨报到考核中的单位行，查看其本期工单；点击工单查看时间线。',
+      cases_of: '{name} · {kind}', kind_rates: '三率', kind_whistles: '吹哨报到',
+      cases_page: '第 {from}–{to} 件 · 共 {total} 件', cases_none: '无工单', prev_page: '上一页', next_page: '下一页',
+      sort_by: '排序', sort_reported: '最新上报', sort_sign: '签收最慢', sort_close: '办结最慢', sort_arrive: '到场最慢', late_only: '只看超时',
+      c_reported: '上报', c_region: '区域', c_category: '类别', c_sign: '签收用时', c_arrive: '到场（报到）', c_close: '办结时长', c_ontime: '按期', c_status: '状态',
+      resp_ok: '按时', resp_late: '超时', waiting: '未签收 · 已等 {d}', not_dispatched_yet: '未派单',
+      arrive_wait: '未到场 · 已等 {d}', no_whistle: '未吹哨', open_for: '未结案 · 已 {d}', not_assessed: '不考核',
+      ontime_yes: '按期', ontime_no: '超期', overdue_open: '超时未办结',
+      dur: { d: '天', h: '小时', m: '分', s: '秒' },
       unlocated_row: '未定位', not_dispatched: '未派单', without_deadline: '无时限', no_deadline: '无时限', not_ranked: '不排名',
       recon_rates: '收到 {received} · 计入 {counted} · 未定位 {unlocated} · 无承办部门 {without_dept} · 无时限 {without_deadline}',
       recon_whistles: '收到 {received} · 计入 {counted} · 未吹哨 {no_whistle} · 未定位 {unlocated}',
@@ -101,11 +118,11 @@
       min_sample: 'Min. sample', query: 'Query', loading: 'Loading…',
       rates_title: 'Three rates', chart_title: 'Rate per unit · this vs previous period', defs_title: 'Definitions',
       whistles_title: 'Whistle audit', repeats_title: 'Repeat complaints', case_title: 'Case timeline',
-      sample_note: 'Units are ranked only when the rate\'s denominator reaches the minimum sample; the others show "insufficient sample" and no rank. Arrows: change against the previous period of the same length (percentage points). Click a header to sort.',
+      sample_note: 'Units are ranked only when the rate\'s denominator reaches the minimum sample; the others show "insufficient sample" and no rank. Arrows: change against the previous period of the same length (percentage points). Click a header to sort, a unit\'s row for its cases.',
       no_units: 'No case in this period', no_whistles: 'No whistle in this period', no_repeats: 'No repeat complaint',
       case: 'Case', repeat_of: 'Repeat of', reported: 'Reported', dept: 'Dept', region_col: 'Region',
       case_ph: 'case id', open: 'Open',
-      case_hint: 'Click a case id among the repeat complaints, or type a case id, to see its timeline.',
+      case_hint: 'Click a case id in a unit\'s cases or among the repeat complaints, or type a case id, to see its timeline.',
       period: 'Period {from} — {to} (previous from {prev})', summary_rates: '{n} cases · min. sample {m} · response window {w}',
       summary_whistles: '{n} whistles · min. sample {m}', n_repeats: '{n}', n_repeats_of: 'newest {n} of {total}',
       unit: 'Unit', cases: 'Cases', dispatched: 'Disp.', closed: 'Closed',
@@ -132,7 +149,24 @@
       close_reasons: { not_fixed: 'not fixed', duplicate: 'duplicate', transferred: 'transferred', cancelled: 'cancelled' },
       close_reason: 'Close reason', category_text: 'Source category',
       ended_names: { resolved: 'resolved', returned: 'returned', redispatched: 're-dispatched', closed: 'closed' },
-      def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', repeats: 'Repeats', fake_closure: 'Fake-closure signs', close_reason: 'Close reasons', reconcile: 'Reconcile' },
+      def_names: { response: 'Response rate', resolution: 'Resolution rate', satisfaction: 'Satisfaction rate', on_time: 'On-time rate', close_time: 'Time to close', counting: 'Counting', previous: 'Previous period', repeats: 'Repeats', fake_closure: 'Fake-closure signs', close_reason: 'Close reasons', reconcile: 'Reconcile' },
+      defs_extra: 'min. sample {m} · response window {w}',
+      prev_same_age: 'Previous period compared at the same age: its cases count their events up to {asof}, the time this period\'s cases have had so far.',
+      prev_final: 'Previous period on its final basis: every event of its cases.',
+      open_now: 'Cases of this period still open in the units: {n}; the rates will change.', open_n: '{n} open',
+      prev_same_short: 'Previous (same age)', prev_final_short: 'Previous (final)',
+      open_tip: 'Open: cases not closed yet (their rates will change)',
+      this_period: 'This period', prev_period: 'Previous',
+      row_tip: 'Click to list this unit\'s cases of the period',
+      cases_title: 'Cases of a unit', cases_hint: 'Click a unit\'s row in the three rates or the whistle audit to list its cases of the period; click a case for its timeline.',
+      cases_of: '{name} · {kind}', kind_rates: 'three rates', kind_whistles: 'whistle audit',
+      cases_page: '{from}–{to} of {total}', cases_none: 'No case', prev_page: 'Previous', next_page: 'Next',
+      sort_by: 'Sort', sort_reported: 'newest reported', sort_sign: 'slowest to sign', sort_close: 'slowest to close', sort_arrive: 'slowest to arrive', late_only: 'late only',
+      c_reported: 'Reported', c_region: 'Region', c_category: 'Category', c_sign: 'To sign', c_arrive: 'To arrive (report in)', c_close: 'To close', c_ontime: 'On time', c_status: 'Status',
+      resp_ok: 'in time', resp_late: 'late', waiting: 'not signed · waited {d}', not_dispatched_yet: 'not dispatched',
+      arrive_wait: 'not arrived · waited {d}', no_whistle: 'no whistle', open_for: 'open · {d} so far', not_assessed: 'not assessed',
+      ontime_yes: 'on time', ontime_no: 'late', overdue_open: 'overdue, open',
+      dur: { d: 'd ', h: 'h ', m: 'm ', s: 's' },
       unlocated_row: 'Unlocated', not_dispatched: 'not dispatched', without_deadline: 'no deadline', no_deadline: 'no deadline', not_ranked: 'not ranked',
       recon_rates: 'Received {received} · counted {counted} · unlocated {unlocated} · without dept. {without_dept} · without deadline {without_deadline}',
       recon_whistles: 'Received {received} · counted {counted} · no whistle {no_whistle} · unlocated {unlocated}',
@@ -189,7 +223,8 @@
   // ---------------------------------------------------------------- helpers
   function auditURL(path, q) {
     const u = new URL(path, location.origin);
-    for (const [k, v] of Object.entries(q || {})) if (v !== '' && v != null) u.searchParams.set(k, v);
+    // An empty unit is a row of its own (未定位, never dispatched): sent as unit=.
+    for (const [k, v] of Object.entries(q || {})) if (v != null && (v !== '' || k === 'unit')) u.searchParams.set(k, v);
     if (TOKEN) u.searchParams.set('token', TOKEN);
     return u.pathname + u.search;
   }
@@ -252,14 +287,24 @@
   // Quick periods: day strings of the browser's calendar, [from, to) with to exclusive.
   const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
+  // Days are the deployment's (its zone once a reply told it, else the browser's).
   function quick(kind) {
-    const d = time.dayOf(Date.now(), null);
+    const d = time.dayOf(serverNow(), tzOffsetMin);
     switch (kind) {
       case 'today': return [d, time.addDays(d, 1)];
       case 'week': return [time.addDays(d, -((time.weekdayOf(d) + 6) % 7)), time.addDays(d, 1)];
       case 'month': return [time.monthStart(d, 0), time.addDays(d, 1)];
       case 'lastmonth': return [time.monthStart(d, -1), time.monthStart(d, 0)];
       default: return [time.addDays(d, -29), time.addDays(d, 1)];
+    }
+  }
+
+  // syncQuick marks the quick button whose period the date boxes hold (none for another period).
+  function syncQuick() {
+    for (const b of document.querySelectorAll('[data-quick]')) {
+      const [f, to] = quick(b.dataset.quick);
+      const on = f === form.from.value && to === form.to.value;
+      if (b.getAttribute('aria-pressed') !== String(on)) b.setAttribute('aria-pressed', String(on));
     }
   }
 
@@ -353,6 +398,12 @@
     if (TOKEN) u.set('token', TOKEN);
     if (params.get('lang') || L.lang !== 'zh') u.set('lang', L.lang);
     for (const [k, v] of Object.entries(q)) u.set(k, v);
+    if (list.open) {
+      u.set('list', list.audit);
+      u.set('unit', list.unit);
+      if (list.sort !== 'reported') u.set('lsort', list.sort);
+      if (list.late) u.set('late', '1');
+    }
     if (caseID) u.set('case', caseID);
     history.replaceState(null, '', location.pathname + '?' + u.toString());
   }
@@ -366,7 +417,7 @@
   let current = null; // parameters of the current generation
   let inFlight = 0; // queries running (refreshes wait for them)
   let outageErrors = false; // #au-error holds a user query's network or server failure
-  const replyText = { rates: '', whistles: '', timeline: '' }; // last replies, to skip unchanged renders
+  const replyText = { rates: '', whistles: '', timeline: '', cases: '' }; // last replies, to skip unchanged renders
 
   async function runQuery() {
     const gen = ++generation;
@@ -374,9 +425,16 @@
     outageErrors = false;
     if (!TOKEN) showError('?token=', new Error(t('no_token')));
     const q = queryParams();
+    // A unit's cases stay open across periods; another kind of unit closes them.
+    if (list.open && (q.by || 'dept') !== list.by) closeList();
     current = q;
     writeURL(q, openCase);
     setExports(q);
+    syncQuick();
+    if (list.open) {
+      list.offset = 0;
+      loadCases(false);
+    }
     $('au-loading').hidden = false;
     periodEnd = periodEndOf(q.to);
     setLive(periodEnd > serverNow());
@@ -450,6 +508,7 @@
         if (outageErrors) { clearErrors(); outageErrors = false; }
         noteSuccess();
       }
+      if (list.open) loadCases(true);
       Z.refreshes++;
       Z.lastRefreshAt = performance.now();
     }
@@ -461,6 +520,10 @@
     if (Z.rates && s === replyText.rates && !force) return;
     replyText.rates = s;
     Z.rates = r;
+    if (r.by !== 'region') {
+      replyDeptNames = {};
+      for (const u of r.units || []) if (u.unit && u.name) replyDeptNames[u.unit] = u.name;
+    }
     const o = time.offsetOf(r.from);
     if (o !== null) tzOffsetMin = o;
     const end = Date.parse(r.to);
@@ -574,15 +637,21 @@
 
   // ---------------------------------------------------------------- rates table
   const isUnlocated = (u) => !!u.unlocated || (u.unit === '' && !!Z.rates && Z.rates.by === 'region');
-  // deptName is a department's name from the catalogue (the kit), '' when it has none.
+  // deptName is a department's name from the catalogue (the kit, in the page's language), else
+  // the one the audit replies gave; '' when neither has one.
   function deptName(code) {
-    const n = code ? L.dept(code) : '';
-    return n && n !== code ? n : '';
+    if (!code) return '';
+    const n = L.dept(code);
+    if (n && n !== code) return n;
+    const r = (Z.whistles && Z.whistles.names && Z.whistles.names[code]) || replyDeptNames[code] || '';
+    return r && r !== code ? r : '';
   }
+  // replyDeptNames are the departments' names of the last rates reply by department.
+  let replyDeptNames = {};
   // unitName is a unit's name: the reply's (regions), else the catalogue's (departments).
   function unitName(u) {
-    if (u.name) return u.name;
-    return u.unit && !(Z.rates && Z.rates.by === 'region') ? deptName(u.unit) : '';
+    if (Z.rates && Z.rates.by === 'region') return u.name || '';
+    return deptName(u.unit);
   }
   // named is a code's cell: its name with the code beside it, or the code alone.
   function named(code, name) {
@@ -622,6 +691,13 @@
     if (key === 'on_time' && nd > 0) h += ' · <span data-without-deadline>' + esc(t('without_deadline')) + ' ' + nd + '</span>';
     return h + '</div>';
   }
+  // casesCell is a unit's cases (the previous period's beneath) and how many are still open.
+  function casesCell(u) {
+    let h = numCell(u.current.cases, u.previous ? u.previous.cases : null);
+    const o = u.current.open;
+    if (o > 0) h += '<div class="au-sub au-open" data-open="' + o + '" title="' + esc(t('open_tip')) + '">' + esc(fmt(t('open_n'), { n: o })) + '</div>';
+    return h;
+  }
   function numCell(cur, prev) {
     let h = '<div>' + cur + '</div>';
     if (prev != null) h += '<div class="au-sub">' + esc(t('prev')) + ' ' + prev + '</div>';
@@ -632,7 +708,7 @@
   function rateColumns() {
     const cols = [
       { key: 'unit', label: t('unit'), text: true, sort: (u) => (unitName(u) || u.unit), cell: unitLabel },
-      { key: 'cases', label: t('cases'), sort: (u) => u.current.cases, cell: (u) => numCell(u.current.cases, u.previous ? u.previous.cases : null) },
+      { key: 'cases', label: t('cases'), sort: (u) => u.current.cases, cell: casesCell },
       { key: 'dispatched', label: t('dispatched'), sort: (u) => u.current.dispatched, cell: (u) => numCell(u.current.dispatched, u.previous ? u.previous.dispatched : null) },
     ];
     for (const r of RATES) {
@@ -664,8 +740,12 @@
     return sortUnits(units, cols).concat(tail);
   }
   function sortUnits(units, cols) {
-    const col = cols.find((c) => c.key === sortKey);
-    if (!col || !sortDir) return units.slice();
+    return sortRows(units, cols.find((c) => c.key === sortKey), sortDir);
+  }
+  // sortRows sorts rows by a column ({sort, text}) in dir (1 up, -1 down, 0 as given); rows with
+  // no value (or an insufficient sample) last in both directions, ties in the given order.
+  function sortRows(units, col, dir) {
+    if (!col || !dir) return units.slice();
     const withIdx = units.map((u, i) => ({ u, i, v: col.sort(u) }));
     withIdx.sort((a, b) => {
       const an = a.v === null || a.v === undefined || (typeof a.v === 'number' && !Number.isFinite(a.v));
@@ -674,7 +754,7 @@
       if (an && bn) return a.i - b.i;
       let c = col.text ? String(a.v).localeCompare(String(b.v), L.lang === 'zh' ? 'zh-CN' : 'en') : a.v - b.v;
       if (c === 0) return a.i - b.i;
-      return c * sortDir;
+      return c * dir;
     });
     return withIdx.map((x) => x.u);
   }
@@ -690,9 +770,11 @@
         esc(c.label) + '<span class="au-sort-ind">' + (on ? (sortDir > 0 ? '▲' : '▼') : '↕') + '</span></th>';
     }).join(''));
     const units = rep ? rep.units || [] : [];
+    const sel = list.open && list.audit === 'rates' ? list.unit : null;
     patchRows($('rates-body'), sortedUnits(units, cols).map((u) => ({
       key: u.unit,
-      attrs: { 'data-unit': u.unit },
+      attrs: { 'data-unit': u.unit, title: t('row_tip') },
+      cls: 'au-clickable' + (u.unit === sel ? ' au-selected' : ''),
       cells: cols.map((c) => ({ cls: ((c.text ? 'au-left' : '') + (c.rate ? ' au-ratecell' : '')).trim(), col: c.key, html: c.cell(u) })),
     })));
     $('rates-empty').hidden = !rep || units.length > 0;
@@ -706,10 +788,28 @@
       $('rates-summary').textContent = '';
     }
     renderReconcile($('rates-reconcile'), rep && rep.reconcile, 'rates', rep && rep.by);
+    renderPrevNote(rep);
     renderDefs();
     renderRepeats();
     renderChart();
   }
+
+  // renderPrevNote says what the previous period beside each figure is, and how many of the
+  // period's cases are still open.
+  function renderPrevNote(rep) {
+    const el = $('prev-note');
+    if (!rep) {
+      el.hidden = true;
+      return;
+    }
+    let txt = rep.previous_basis === 'same_age' && rep.previous_as_of ? fmt(t('prev_same_age'), { asof: when(rep.previous_as_of) }) : t('prev_final');
+    const open = (rep.units || []).reduce((a, u) => a + (u.current.open || 0), 0);
+    if (open > 0) txt += ' ' + fmt(t('open_now'), { n: open });
+    if (el.textContent !== txt) el.textContent = txt;
+    el.dataset.basis = rep.previous_basis || '';
+    el.hidden = false;
+  }
+  const prevLabel = () => t(Z.rates && Z.rates.previous_basis === 'same_age' ? 'prev_same_short' : 'prev_final_short');
 
   // renderReconcile writes the compact reconcile line under a table, its explanation as a tooltip.
   function renderReconcile(el, rc, kind, by) {
@@ -759,10 +859,12 @@
     const rep = Z.rates;
     const dl = $('defs');
     if (!rep || !rep.definitions) { setHTML(dl, ''); $('defs-extra').textContent = ''; return; }
-    const order = ['response', 'resolution', 'satisfaction', 'on_time', 'close_time', 'counting', 'repeats', 'fake_closure', 'close_reason'];
-    const keys = order.filter((k) => rep.definitions[k]).concat(Object.keys(rep.definitions).filter((k) => !order.includes(k)).sort());
-    setHTML(dl, keys.map((k) => '<dt>' + esc((t('def_names')[k]) || k) + '</dt><dd>' + esc(rep.definitions[k]) + '</dd>').join(''));
-    $('defs-extra').textContent = fmt(L.lang === 'zh' ? '最小样本 {m} · 响应时限 {w}' : 'min. sample {m} · response window {w}', { m: rep.min_sample, w: rep.respond_window });
+    // The definitions in the page's language (the reply's bilingual ones if it has none).
+    const defs = (rep.definitions_i18n && rep.definitions_i18n[L.lang]) || rep.definitions;
+    const order = ['response', 'resolution', 'satisfaction', 'on_time', 'close_time', 'counting', 'previous', 'repeats', 'fake_closure', 'close_reason'];
+    const keys = order.filter((k) => defs[k]).concat(Object.keys(defs).filter((k) => !order.includes(k)).sort());
+    setHTML(dl, keys.map((k) => '<dt data-def="' + esc(k) + '">' + esc((t('def_names')[k]) || k) + '</dt><dd>' + esc(defs[k]) + '</dd>').join(''));
+    $('defs-extra').textContent = fmt(t('defs_extra'), { m: rep.min_sample, w: rep.respond_window });
   }
 
   // ---------------------------------------------------------------- chart
@@ -776,6 +878,8 @@
     if (!chart) {
       chart = window.echarts.init(el, null, { renderer: 'canvas' });
       Z.chartId = chart.id;
+      // The chart's card grows with the definitions beside it: the chart follows.
+      if (window.ResizeObserver) new ResizeObserver(() => chart.resize()).observe(el);
     }
     const key = $('chart-rate').value;
     const units = (Z.rates && Z.rates.units) || [];
@@ -784,7 +888,7 @@
     const grid = dark ? '#2a3647' : '#e2e8f0';
     const names = units.map((u) => (isUnlocated(u) ? t('unlocated_row') : (unitName(u) || u.unit || '—')) + (insufficient(u.current[key]) ? '\n(' + t('insufficient') + ')' : ''));
     const val = (f) => (f && typeof f.value === 'number' ? Math.round(f.value * 1000) / 10 : null);
-    const look = [key, theme, L.lang, units.map((u) => (insufficient(u.current[key]) ? 1 : 0)).join('')].join('|');
+    const look = [key, theme, L.lang, prevLabel(), units.map((u) => (insufficient(u.current[key]) ? 1 : 0)).join('')].join('|');
     const sig = look + '|' + JSON.stringify([names, units.map((u) => [val(u.current[key]), insufficient(u.current[key]), val(u.previous && u.previous[key])])]);
     if (sig === chartSig) return;
     const notMerge = look !== chartLook || units.length !== (chart._auUnits || 0);
@@ -795,16 +899,16 @@
       animation: false,
       backgroundColor: 'transparent',
       textStyle: { color: fg, fontFamily: 'inherit' },
-      legend: { top: 0, textStyle: { color: fg }, data: [L.lang === 'zh' ? '本期' : 'This period', L.lang === 'zh' ? '上期' : 'Previous'] },
+      legend: { top: 0, textStyle: { color: fg }, data: [t('this_period'), prevLabel()] },
       tooltip: { trigger: 'axis', axisPointer: { type: 'shadow' }, valueFormatter: (v) => (v == null ? '—' : v + '%') },
       grid: { left: 48, right: 16, top: 32, bottom: 40, containLabel: false },
       xAxis: { type: 'category', data: names, axisLabel: { color: fg, interval: 0, hideOverlap: true }, axisLine: { lineStyle: { color: grid } } },
       yAxis: { type: 'value', min: 0, max: 100, axisLabel: { color: fg, formatter: '{value}%' }, splitLine: { lineStyle: { color: grid } } },
       series: [
-        { name: L.lang === 'zh' ? '本期' : 'This period', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#4f9cf9' : '#2563eb' },
+        { name: t('this_period'), type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#4f9cf9' : '#2563eb' },
           label: { show: true, position: 'top', color: fg, formatter: (p) => (p.value == null ? '' : p.value + '%') },
           data: units.map((u) => ({ value: val(u.current[key]), itemStyle: insufficient(u.current[key]) ? { color: dark ? '#64748b' : '#94a3b8', decal: { symbol: 'rect', dashArrayX: [1, 0], dashArrayY: [3, 3], rotation: -Math.PI / 4 } } : undefined })) },
-        { name: L.lang === 'zh' ? '上期' : 'Previous', type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#7c8aa0' : '#cbd5e1' },
+        { name: prevLabel(), type: 'bar', barMaxWidth: 36, itemStyle: { color: dark ? '#7c8aa0' : '#cbd5e1' },
           data: units.map((u) => val(u.previous && u.previous[key])) },
       ],
     }, notMerge);
@@ -812,24 +916,59 @@
 
   // ---------------------------------------------------------------- whistles
   const STAGES = ['signed', 'contacted', 'arrived'];
+  let wSortKey = '';
+  let wSortDir = 0; // as the rates table's
+  const stageOf = (d, s) => (d.stages || []).find((x) => x.stage === s);
+  const secsOrNull = (v) => (typeof v === 'number' && v >= 0 ? v : null);
+  // whistleColumns: the sortable columns of the whistle audit (key, sort value; null sorts last).
+  function whistleColumns(byRegion) {
+    const cols = [
+      { key: 'dept', text: true, sort: (d) => (byRegion ? (whistleName(d.dept) || d.dept) : (deptName(d.dept) || d.dept)) },
+      { key: 'summoned', sort: (d) => d.summoned },
+    ];
+    for (const s of STAGES) {
+      cols.push({ key: s + '_p50', sort: (d) => secsOrNull((stageOf(d, s) || {}).p50_s) },
+        { key: s + '_p90', sort: (d) => secsOrNull((stageOf(d, s) || {}).p90_s) },
+        { key: s + '_on_time', sort: (d) => { const o = (stageOf(d, s) || {}).on_time; return o && typeof o.value === 'number' ? o.value : null; } });
+    }
+    cols.push({ key: 'resolved_p50', sort: (d) => secsOrNull(d.resolved && d.resolved.p50_s) },
+      { key: 'scores', sort: (d) => d.scores },
+      { key: 'mean_score', sort: (d) => (typeof d.mean_score === 'number' ? d.mean_score : null) },
+      { key: 'on_time', sort: (d) => (d.on_time && d.on_time.enough && typeof d.on_time.value === 'number' ? d.on_time.value : null) });
+    return cols;
+  }
+  // whistleName is a region's name (by region) from the whistle audit's reply.
+  const whistleName = (code) => (Z.whistles && Z.whistles.names && Z.whistles.names[code]) || '';
+  function sortHead(key, label, extra, sortK, sortD) {
+    const on = key === sortK && sortD;
+    const aria = on ? (sortD > 0 ? 'ascending' : 'descending') : 'none';
+    return '<th data-key="' + key + '" class="au-sortable' + (extra ? ' ' + extra : '') + (on ? ' au-sorted' : '') + '" aria-sort="' + aria + '" tabindex="0">' +
+      esc(label) + '<span class="au-sort-ind">' + (on ? (sortD > 0 ? '▲' : '▼') : '↕') + '</span></th>';
+  }
   function renderWhistles() {
     const rep = Z.whistles;
     const head = $('whistles-head');
     const byRegion = current ? current.by === 'region' : form.by.value === 'region';
     const st = t('stage');
-    setHTML(head, '<tr><th rowspan="2" class="au-left">' + esc(byRegion ? t('w_region') : t('w_dept')) + '</th><th rowspan="2">' + esc(t('summoned')) + '</th>' +
+    const th = (key, label, extra) => sortHead(key, label, extra, wSortKey, wSortDir);
+    setHTML(head, '<tr>' + th('dept', byRegion ? t('w_region') : t('w_dept'), 'au-left').replace('<th ', '<th rowspan="2" ') +
+      th('summoned', t('summoned')).replace('<th ', '<th rowspan="2" ') +
       STAGES.map((s) => '<th colspan="3" class="au-group-h">' + esc(st[s]) + '</th>').join('') +
-      '<th rowspan="2">' + esc(st.resolved) + ' p50</th><th rowspan="2">' + esc(t('evaluations')) + '</th><th rowspan="2">' + esc(t('mean_score')) + '</th>' +
-      '<th rowspan="2">' + esc(t('overall_ontime')) + '</th></tr><tr>' +
-      STAGES.map(() => '<th>p50</th><th>p90</th><th>' + esc(t('ontime_pct')) + '</th>').join('') + '</tr>');
-    const depts = rep ? rep.depts || [] : [];
+      [['resolved_p50', st.resolved + ' p50'], ['scores', t('evaluations')], ['mean_score', t('mean_score')], ['on_time', t('overall_ontime')]]
+        .map(([k, l]) => th(k, l).replace('<th ', '<th rowspan="2" ')).join('') +
+      '</tr><tr>' + STAGES.map((s) => th(s + '_p50', 'p50') + th(s + '_p90', 'p90') + th(s + '_on_time', t('ontime_pct'))).join('') + '</tr>');
+    const all = rep ? rep.depts || [] : [];
+    // The 未定位 row (by region) is never ranked: it stays last whatever the sort.
+    const isTail = (d) => d.dept === '' && byRegion;
+    const cols = whistleColumns(byRegion);
+    const depts = sortRows(all.filter((d) => !isTail(d)), cols.find((c) => c.key === wSortKey), wSortDir).concat(all.filter(isTail));
+    const sel = list.open && list.audit === 'whistles' ? list.unit : null;
     patchRows($('whistles-body'), depts.map((d) => {
-      const stages = {};
-      for (const s of d.stages || []) stages[s.stage] = s;
-      const unit = d.dept === '' && byRegion ? '<span class="au-unlocated">' + esc(t('unlocated_row')) + '</span> <span class="au-muted">(' + esc(t('not_ranked')) + ')</span>' : byRegion ? named(d.dept, '') : deptCell(d.dept);
+      const unit = isTail(d) ? '<span class="au-unlocated">' + esc(t('unlocated_row')) + '</span> <span class="au-muted">(' + esc(t('not_ranked')) + ')</span>'
+        : byRegion ? named(d.dept, whistleName(d.dept)) : deptCell(d.dept);
       const cells = [{ cls: 'au-left', col: 'dept', html: unit }, { col: 'summoned', html: String(d.summoned) }];
       for (const s of STAGES) {
-        const x = stages[s];
+        const x = stageOf(d, s);
         if (!x) { cells.push({ html: '' }, { html: '' }, { html: '' }); continue; }
         cells.push({ col: s + '_p50', html: hrs(x.p50_s) || dash() }, { col: s + '_p90', html: hrs(x.p90_s) || dash() },
           { col: s + '_on_time', html: (pct(x.on_time.value) || dash()) + '<div class="au-sub au-frac">' + x.on_time.num + '/' + x.on_time.den + '</div>' });
@@ -839,7 +978,9 @@
       const o = d.on_time || {};
       const p = rep.previous && rep.previous[d.dept];
       let h = '<div class="au-rate"><span class="au-val">' + (pct(o.value) || dash()) + '</span> ';
-      if (!o.enough) h += '<span class="au-badge au-badge-warn" data-insufficient>' + esc(t('insufficient')) + '</span>';
+      // The 未定位 row is never ranked (its label says so): no sample flag, no rank.
+      if (isTail(d)) h += '';
+      else if (!o.enough) h += '<span class="au-badge au-badge-warn" data-insufficient>' + esc(t('insufficient')) + '</span>';
       else if (o.rank) h += '<span class="au-rank' + (o.rank === 1 ? ' au-rank-1' : '') + '">' + esc(fmt(t('rank'), { n: o.rank })) + '</span>';
       h += '</div><div class="au-sub"><span class="au-frac">' + (o.num || 0) + '/' + (o.den || 0) + '</span> · ' + esc(t('prev')) + ' ';
       if (p && p.on_time && typeof p.on_time.value === 'number') {
@@ -850,11 +991,24 @@
         }
       } else h += esc(t('none'));
       cells.push({ cls: 'au-ratecell', col: 'on_time', html: h + '</div>' });
-      return { key: d.dept, attrs: { 'data-dept': d.dept }, cells };
+      return { key: d.dept, attrs: { 'data-dept': d.dept, title: t('row_tip') }, cls: 'au-clickable' + (d.dept === sel ? ' au-selected' : ''), cells };
     }));
-    $('whistles-empty').hidden = !rep || depts.length > 0;
+    $('whistles-empty').hidden = !rep || all.length > 0;
     $('whistles-summary').textContent = rep ? fmt(t('summary_whistles'), { n: rep.whistles, m: rep.min_sample }) : '';
     renderReconcile($('whistles-reconcile'), rep && rep.reconcile, 'whistles', byRegion ? 'region' : 'dept');
+  }
+  function onWhistleHeadClick(ev) {
+    const el = ev.target.closest('th[data-key]');
+    if (!el) return;
+    const key = el.dataset.key;
+    if (wSortKey !== key) {
+      wSortKey = key;
+      wSortDir = key === 'dept' ? 1 : -1; // names A→Z first, figures highest (slowest) first
+    } else {
+      wSortDir = -wSortDir;
+    }
+    Z.whistleSort = { key: wSortKey, dir: wSortDir };
+    renderWhistles();
   }
 
   // ---------------------------------------------------------------- repeats
@@ -866,12 +1020,182 @@
     patchRows($('repeats-body'), reps.map((r) => ({
       key: r.case_id + '>' + r.repeat_of,
       cells: [{ cls: 'au-left', html: caseLink(r.case_id) }, { cls: 'au-left', html: caseLink(r.repeat_of) }, { cls: 'au-left', html: esc(when(r.reported)) },
-        { cls: 'au-left', html: deptCell(r.dept) }, { cls: 'au-left au-mono', html: esc(r.region || '') }],
+        { cls: 'au-left', html: deptCell(r.dept) }, { cls: 'au-left', html: named(r.region, r.region_name || '') }],
     })));
     $('repeats-empty').hidden = !Z.rates || reps.length > 0;
     const total = Z.rates && Number.isFinite(Z.rates.repeats_total) ? Z.rates.repeats_total : reps.length;
     $('repeats-count').textContent = !Z.rates ? ''
       : total > reps.length ? fmt(t('n_repeats_of'), { n: reps.length, total }) : fmt(t('n_repeats'), { n: reps.length });
+  }
+
+  // ---------------------------------------------------------------- a unit's cases
+  // A unit's row (three rates or whistle audit) opens its cases of the period, a page at a time
+  // (GET /api/v1/audit/cases); a case opens its timeline.
+  const CASES_PAGE = 50;
+  const list = { open: false, audit: 'rates', unit: '', by: 'dept', sort: 'reported', late: false, offset: 0, gen: 0, error: '' };
+  {
+    const l = params.get('list');
+    if ((l === 'rates' || l === 'whistles') && params.has('unit')) {
+      Object.assign(list, { open: true, audit: l, unit: params.get('unit'), by: params.get('by') === 'region' ? 'region' : 'dept',
+        sort: ['reported', 'sign', 'close', 'arrive'].includes(params.get('lsort')) ? params.get('lsort') : (l === 'whistles' ? 'arrive' : 'reported'),
+        late: params.get('late') === '1' });
+    }
+  }
+  // sortForColumn is the sort a rates column's click opens a unit's cases with.
+  const sortForColumn = (col) => ({ response: 'sign', resolution: 'close', satisfaction: 'close', on_time: 'close', close_p50: 'close', close_p90: 'close' })[col] || 'reported';
+
+  function openUnit(audit, unit, sort) {
+    Object.assign(list, { open: true, audit, unit, by: current ? current.by || 'dept' : 'dept', sort, offset: 0 });
+    list.late = $('cases-late').checked;
+    writeURL(queryParams(), openCase);
+    renderRates();
+    renderWhistles();
+    loadCases(false);
+    $('sec-cases').scrollIntoView({ block: 'start' });
+  }
+  function closeList() {
+    list.open = false;
+    list.gen++;
+    Z.cases = null;
+    renderCases();
+  }
+
+  async function loadCases(quiet) {
+    if (!list.open || !current) return;
+    const gen = ++list.gen;
+    const q = Object.assign({}, current, { audit: list.audit, unit: list.unit, sort: list.sort, limit: CASES_PAGE, offset: list.offset });
+    if (list.late) q.late = '1';
+    if (!quiet) {
+      Z.cases = null;
+      list.error = '';
+      renderCases(true);
+    }
+    try {
+      const r = await callAPI('/api/v1/audit/cases', q);
+      if (gen !== list.gen) return;
+      list.error = '';
+      if (JSON.stringify(r) === replyText.cases) return;
+      replyText.cases = JSON.stringify(r);
+      Z.cases = r;
+      renderCases();
+    } catch (e) {
+      if (gen !== list.gen) return;
+      if (quiet) return; // a background refresh keeps what is shown; the banner says the rest
+      Z.cases = null;
+      replyText.cases = '';
+      list.error = e.message;
+      renderCases();
+      showError('/api/v1/audit/cases', e);
+    }
+  }
+
+  const dur = (secs) => time.duration(secs, t('dur'));
+  const badge = (cls, txt, attr) => ' <span class="au-badge ' + cls + '"' + (attr || '') + '>' + esc(txt) + '</span>';
+  const muted = (txt) => '<span class="au-muted">' + esc(txt) + '</span>';
+  // listUnitName names the list's unit in the page's language.
+  function listUnitName() {
+    if (list.unit === '') return t(list.by === 'region' ? 'unlocated_row' : 'not_dispatched');
+    if (list.by !== 'region') return deptName(list.unit) || list.unit;
+    const u = Z.rates && (Z.rates.units || []).find((x) => x.unit === list.unit);
+    return (u && u.name) || whistleName(list.unit) || (Z.cases && Z.cases.name) || list.unit;
+  }
+
+  function signCell(r, asOf) {
+    if (!r.dispatched) return muted(t('not_dispatched_yet'));
+    let h;
+    if (typeof r.sign_s === 'number') h = esc(dur(r.sign_s));
+    else if (!r.closed) h = '<span class="au-wait">' + esc(fmt(t('waiting'), { d: dur((asOf - Date.parse(r.dispatched)) / 1000) })) + '</span>';
+    else h = dash();
+    if (r.responded === true) h += badge('au-badge-ok', t('resp_ok'), ' data-responded="1"');
+    else if (r.responded === false) h += badge('au-badge-bad', t('resp_late'), ' data-responded="0"');
+    return h;
+  }
+  function arriveCell(r, asOf) {
+    const ws = r.whistles || [];
+    if (!ws.length) return muted(t('no_whistle'));
+    const who = list.audit !== 'whistles' || list.by === 'region';
+    const shown = ws.slice(0, 2).map((w) => {
+      const arrived = (w.stages || []).find((x) => x.stage === 'arrived') || {};
+      let h = who ? esc(deptName(w.dept) || w.dept) + ' ' : '';
+      if (typeof w.arrive_s === 'number') {
+        h += '<span data-arrive="' + w.arrive_s + '">' + esc(dur(w.arrive_s)) + '</span>';
+      } else {
+        let end = asOf;
+        if (w.resolved && Date.parse(w.resolved) < end) end = Date.parse(w.resolved); // the clocks stop at the whistle's resolution
+        h += '<span class="au-wait">' + esc(fmt(t('arrive_wait'), { d: dur((end - Date.parse(w.blown)) / 1000) })) + '</span>';
+      }
+      return h + (arrived.late ? badge('au-badge-bad', t('resp_late')) : typeof w.arrive_s === 'number' ? badge('au-badge-ok', t('resp_ok')) : '');
+    });
+    return shown.join('<br>') + (ws.length > 2 ? ' <span class="au-muted">+' + (ws.length - 2) + '</span>' : '');
+  }
+  function closeCell(r, asOf) {
+    if (typeof r.close_s === 'number') return esc(dur(r.close_s));
+    if (r.not_assessed) return muted(t('not_assessed') + ' · ' + reasonName(r.close_reason));
+    if (!r.closed) return '<span class="au-wait">' + esc(fmt(t('open_for'), { d: dur((asOf - Date.parse(r.reported)) / 1000) })) + '</span>';
+    return dash();
+  }
+  function onTimeCell(r) {
+    if (r.on_time === true) return badge('au-badge-ok', t('ontime_yes'), ' data-on-time="1"');
+    if (r.on_time === false) return badge('au-badge-bad', t('ontime_no'), ' data-on-time="0"');
+    if (r.overdue) return badge('au-badge-bad', t('overdue_open'), ' data-on-time="overdue"');
+    return dash();
+  }
+
+  function renderCases(loading) {
+    const r = Z.cases;
+    const tbl = $('cases-table');
+    const empty = $('cases-empty');
+    $('cases-sort').value = list.sort;
+    $('cases-late').checked = list.late;
+    $('sec-cases').dataset.open = list.open ? '1' : '';
+    if (!list.open) {
+      setHTML($('cases-title'), '');
+      tbl.hidden = true;
+      empty.hidden = false;
+      empty.textContent = t('cases_hint');
+      $('cases-pager').hidden = true;
+      setHTML($('cases-defs'), '');
+      return;
+    }
+    setHTML($('cases-title'), esc(fmt(t('cases_of'), { name: listUnitName(), kind: t('kind_' + list.audit) })) +
+      (list.unit ? ' <span class="au-mono au-muted">' + esc(list.unit) + '</span>' : ''));
+    const heads = ['case', 'c_reported', 'c_region', 'c_category', 'c_sign', 'c_arrive', 'c_close', 'c_ontime', 'c_status'];
+    setHTML($('cases-head'), heads.map((k) => '<th class="au-left">' + esc(t(k)) + '</th>').join(''));
+    if (!r) {
+      tbl.hidden = true;
+      empty.hidden = false;
+      empty.textContent = loading ? t('loading') : list.error || '';
+      $('cases-pager').hidden = true;
+      return;
+    }
+    const asOf = Date.parse(r.as_of) || serverNow();
+    const rows = r.rows || [];
+    patchRows($('cases-body'), rows.map((c) => ({
+      key: c.case_id,
+      attrs: { 'data-case': c.case_id },
+      cls: 'au-clickable' + (c.case_id === openCase ? ' au-selected' : ''),
+      cells: [
+        { cls: 'au-left', col: 'case', html: caseLink(c.case_id) },
+        { cls: 'au-left', col: 'reported', html: esc(when(c.reported, true).slice(0, 11)) },
+        { cls: 'au-left au-ellipsis', col: 'region', html: c.region ? '<span title="' + esc(c.region) + '">' + esc(c.region_name || c.region) + '</span>' : muted(t('unlocated_row')) },
+        { cls: 'au-left', col: 'category', html: esc(L.cat(c.category)) },
+        { cls: 'au-left', col: 'sign', html: signCell(c, asOf) },
+        { cls: 'au-left', col: 'arrive', html: arriveCell(c, asOf) },
+        { cls: 'au-left', col: 'close', html: closeCell(c, asOf) },
+        { cls: 'au-left', col: 'on_time', html: onTimeCell(c) },
+        { cls: 'au-left', col: 'status', html: esc(stName(c.status)) + (c.close_reason ? badge('au-badge-warn', reasonName(c.close_reason)) : '') },
+      ],
+    })));
+    tbl.hidden = rows.length === 0;
+    empty.hidden = rows.length > 0;
+    if (!rows.length) empty.textContent = t('cases_none');
+    $('cases-pager').hidden = r.total <= rows.length && r.offset === 0;
+    $('cases-page').textContent = rows.length ? fmt(t('cases_page'), { from: r.offset + 1, to: r.offset + rows.length, total: r.total }) : '';
+    $('cases-prev').disabled = r.offset <= 0;
+    $('cases-next').disabled = r.offset + rows.length >= r.total;
+    const defs = (r.definitions_i18n && r.definitions_i18n[L.lang]) || {};
+    const label = { rows: t('cases_title'), sign: t('c_sign'), arrive: t('c_arrive'), close: t('c_close'), status: t('c_status'), waiting: t('sort_by') };
+    setHTML($('cases-defs'), Object.keys(label).filter((k) => defs[k]).map((k) => '<dt>' + esc(label[k]) + '</dt><dd>' + esc(defs[k]) + '</dd>').join(''));
   }
 
   // ---------------------------------------------------------------- case timeline
@@ -880,7 +1204,8 @@
     if (!id) return;
     openCase = id;
     $('case-id').value = id;
-    writeURL(queryParams(), id);
+    writeURL(current || queryParams(), id);
+    if (Z.cases) renderCases();
     const panel = $('case-panel');
     setHTML(panel, '<div class="au-empty">' + esc(t('loading')) + '</div>');
     try {
@@ -1121,6 +1446,7 @@
     fillCategoryList();
     renderRates();
     renderWhistles();
+    renderCases();
     if (Z.timeline) renderCase();
     renderLiveBadge();
     live.checkStale();
@@ -1142,16 +1468,51 @@
     });
   }
   form.by.addEventListener('change', syncLevel);
+  form.from.addEventListener('input', syncQuick);
+  form.to.addEventListener('input', syncQuick);
   $('rates-head').addEventListener('click', onHeadClick);
   $('rates-head').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); onHeadClick(ev); } });
   $('chart-rate').addEventListener('change', renderChart);
+  $('whistles-head').addEventListener('click', onWhistleHeadClick);
+  $('whistles-head').addEventListener('keydown', (ev) => { if (ev.key === 'Enter' || ev.key === ' ') { ev.preventDefault(); onWhistleHeadClick(ev); } });
   document.addEventListener('click', (ev) => {
-    const a = ev.target.closest('a[data-case]');
+    const a = ev.target.closest('[data-case]');
     if (!a) return;
     ev.preventDefault();
     loadCase(a.dataset.case);
     $('sec-case').scrollIntoView({ block: 'nearest' });
   });
+  // A unit's row opens its cases: from the three rates sorted by the column clicked, from the
+  // whistle audit by the slowest arrival.
+  $('rates-body').addEventListener('click', (ev) => {
+    const tr = ev.target.closest('tr[data-unit]');
+    if (!tr || ev.target.closest('a')) return;
+    const td = ev.target.closest('td[data-col]');
+    openUnit('rates', tr.dataset.unit, sortForColumn(td && td.dataset.col));
+  });
+  $('whistles-body').addEventListener('click', (ev) => {
+    const tr = ev.target.closest('tr[data-dept]');
+    if (!tr || ev.target.closest('a')) return;
+    openUnit('whistles', tr.dataset.dept, 'arrive');
+  });
+  $('cases-sort').addEventListener('change', () => {
+    list.sort = $('cases-sort').value;
+    list.offset = 0;
+    writeURL(current || queryParams(), openCase);
+    loadCases(false);
+  });
+  $('cases-late').addEventListener('change', () => {
+    list.late = $('cases-late').checked;
+    list.offset = 0;
+    writeURL(current || queryParams(), openCase);
+    loadCases(false);
+  });
+  for (const [id, step] of [['cases-prev', -1], ['cases-next', 1]]) {
+    $(id).addEventListener('click', () => {
+      list.offset = Math.max(0, list.offset + step * CASES_PAGE);
+      loadCases(false);
+    });
+  }
   $('case-form').addEventListener('submit', (ev) => { ev.preventDefault(); loadCase($('case-id').value); });
   $('theme-switch').addEventListener('click', () => {
     theme = theme === 'dark' ? 'light' : 'dark';
