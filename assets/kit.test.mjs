@@ -204,6 +204,12 @@ test('durations', () => {
   assert.equal(T.duration(2 * 86400 + 23 * 3600 + 59, zh), '2天23时');
   assert.equal(T.duration(2 * 86400 + 3600, en), '2d 1h');
   assert.equal(T.duration(125, en), '2m 05s');
+  // By language: hours are 小时 in Chinese.
+  assert.equal(T.duration(86399, 'zh'), '23小时59分');
+  assert.equal(T.duration(-(86400 + 16 * 3600 + 300), 'zh'), '1天16小时');
+  assert.equal(T.duration(307, 'zh'), '5分07秒');
+  assert.equal(T.duration(86399, 'en'), '23h 59m');
+  assert.equal(T.duration(-(86400 + 16 * 3600), 'en'), '1d 16h');
   assert.equal(T.hoursMinutes(3900), '1h05m');
   assert.equal(T.hoursMinutes(-300), '−05m');
   assert.equal(T.hoursMinutes(undefined), '');

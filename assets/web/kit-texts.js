@@ -146,6 +146,21 @@
     const names = COMMON[l] ? COMMON[l].dept : COMMON.zh.dept;
     return names[code] || code || '';
   }
+  // departmentInfo is a department's catalogue entry ({code, zh, en, kind, parent, region}), or
+  // null until the catalogue is in or when it does not hold the code.
+  function departmentInfo(code) {
+    return catalog.depts.get(code) || null;
+  }
+  // English names of the usual department kinds (the catalogue's kind is free Chinese text).
+  const KINDS_EN = {
+    '市直部门': 'City departments', '县直部门': 'County departments', '区直部门': 'District departments',
+    '县区直部门': 'County departments', '乡镇街道': 'Townships', '村社区': 'Villages & communities',
+    '职能部门': 'Departments',
+  };
+  // departmentKind is a department kind's text in language l (an unknown kind as it is).
+  function departmentKind(kind, l) {
+    return (l === 'en' && KINDS_EN[kind]) || kind || '';
+  }
   // categories are the category codes in the catalogue's order (the built-in ones until it is in).
   function categories() {
     return catalog.loaded ? catalog.order.slice() : CATEGORIES.slice();
@@ -191,6 +206,7 @@
 
   Zhili.texts = {
     LANGS, CATEGORIES, COMMON, chooseLang, i18n, category: categoryName, department: departmentName,
+    departmentInfo, departmentKind,
     categories, topCategories, categoryColor, setCatalog, loadCatalog, catalogLoaded: () => catalog.loaded,
   };
 })(typeof window !== 'undefined' ? window : globalThis);

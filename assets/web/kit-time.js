@@ -100,9 +100,18 @@
     return (short ? '' : p[0] + '-') + pad(p[1] + 1) + '-' + pad(p[2]) + ' ' + hm;
   }
 
-  // duration writes a span of seconds (its absolute value) with units {d, h, m, s}: days and
-  // hours, else hours and minutes, else minutes and two-digit seconds.
-  function duration(secs, u) {
+  // Units of a duration by language: zh "23小时59分", "1天16小时", "5分07秒"; en "23h 59m",
+  // "1d 16h", "5m 07s".
+  const DURATION_UNITS = {
+    zh: { d: '天', h: '小时', m: '分', s: '秒' },
+    en: { d: 'd ', h: 'h ', m: 'm ', s: 's' },
+  };
+
+  // duration writes a span of seconds (its absolute value) in a language ('zh', 'en') or with
+  // units {d, h, m, s}: days and hours, else hours and minutes, else minutes and two-digit
+  // seconds.
+  function duration(secs, lang) {
+    const u = typeof lang === 'string' || !lang ? DURATION_UNITS[lang] || DURATION_UNITS.zh : lang;
     const a = Math.abs(Math.trunc(secs));
     const d = Math.floor(a / 86400);
     const h = Math.floor((a % 86400) / 3600);
@@ -141,6 +150,6 @@
 
   Zhili.time = {
     offsetOf, parts: partsOf, hms, timeOf, dayOf: dayOfMs, addDays, monthStart, weekdayOf, dayStart, hourStart,
-    isoSec, shortTime, dateTime, duration, hoursMinutes, clock: clockOf,
+    isoSec, shortTime, dateTime, duration, DURATION_UNITS, hoursMinutes, clock: clockOf,
   };
 })(typeof window !== 'undefined' ? window : globalThis);
