@@ -3,9 +3,24 @@
  * whistles with each summoned department's stages and countdowns, the totals and the
  * departments' evaluation scores.
  *
+ * Map: a marker per active whistle at its case's point, late ones (red) drawn last, larger and
+ * ringed, the others small and dim beneath them; a line from each whistle to the node of each
+ * department it summoned. Departments meet where they belong by level (sideOf: the catalogue's
+ * region of the department, else its kind, 市直部门 a city's and 县直部门 a county's, matched
+ * with the region kinds of the whistle's path): those of the board's own region, or of none
+ * told, in a node over the map named by their kind; those of a region below it (each county's
+ * 县直部门 on a city's board) in a node inside that region. Region names are placed by
+ * Zhili.map.layoutLabels clear of the markers and nodes.
+ *
+ * Board: every active whistle, late ones first, then by the nearest open deadline, shown a page
+ * at a time (as many whole cards as the board fits); the pages turn every ?boardpage= seconds,
+ * "第 1/8 页" says which (a click on it turns the page) and the line beside it which whistles
+ * of how many are shown.
+ *
  * Page parameters:
  *   ?token=   viewer token (sent to /ws and the REST API)
  *   ?kiosk=1  hide every control (language switch, cursor)
+ *   ?boardpage= seconds each page of the board shows before the next; default 15 (3 to 600)
  *   ?stale=   seconds without any message (pongs count) before the feed is shown as lost; default 30
  *   ?lang=en  start in English (the 中/EN switch also remembers the choice)
  *   ?region=  region code of the topic (a token limited to a subtree needs its own region); default root
@@ -38,6 +53,14 @@
   const TOPIC = 'whistles:' + REGION;
   const STAGES = ['signed', 'contacted', 'arrived'];
   const SCORE_ROW_H = 40; // height of a row of the score list (whistles.css)
+  const BOARD_PAGE_MS = clampNum(params.get('boardpage'), 15, 3, 600) * 1000;
+  // Heights of a board card (whistles.css .wh: padding 8 + 8 and borders 1 + 1 around the 46-pixel
+  // head, then 54 pixels a department row) and the gap between cards.
+  const CARD_BASE = 64;
+  const CARD_ROW = 54;
+  const CARD_GAP = 12;
+  // Marker radii by light (stage pixels): late ones large, the others small beneath them.
+  const MARK_R = { done: 5, green: 5, amber: 6.5, red: 9 };
 
   // Lights: whistles.css repeats these for the chips and badges.
   const LIGHT_COLORS = { green: '#2ee59d', amber: '#ffb020', red: '#ff3b4e', done: '#4aa8ff' };
@@ -49,8 +72,9 @@
       title_suffix: '吹哨报到 · Whistle board',
       active: '在办哨', late: '超时', resolved_today: '今日办结',
       map_title: '哨源分布 · 乡镇吹哨 部门报到',
-      anchor: '县直部门', whistle_n: (n) => n + ' 哨',
-      board_title: '哨令看板 · 超时优先', more: '另有 {n} 条未显示',
+      hub_default: '职能部门', whistle_n: (n) => n + ' 哨', late_n: (n) => '超时 ' + n,
+      hub_in: (k, county) => k + (county ? '（在各县区）' : '（在所属区域）'),
+      board_title: '哨令看板 · 超时优先', shown: '第 {a}–{b} 条 · 共 {n} 条', page: '第 {p}/{n} 页',
       no_whistles: '暂无在办哨令',
       scores_title: '评哨 · 部门得分', no_scores: '暂无评价', score_n: '{n} 次',
       kind: { advance: '推进哨', tough: '攻坚哨', emergency: '应急哨' },
@@ -58,14 +82,14 @@
       light: { green: '正常', amber: '临期', red: '超时', done: '已完成' },
       blown: '吹哨', next: '下一时限', all_done: '已全部报到', unknown_kind: '未知哨种，无时限',
       left: (s) => '剩 ' + s, over: (s) => '超时 ' + s,
-      d: '天', h: '时', m: '分', s: '秒',
     },
     en: {
       title_suffix: ' · Whistle Board',
       active: 'Active', late: 'Late', resolved_today: 'Resolved today',
       map_title: 'Whistles · townships summon departments',
-      anchor: 'County departments', whistle_n: (n) => n + (n === 1 ? ' whistle' : ' whistles'),
-      board_title: 'Active whistles · late first', more: '{n} more not shown',
+      hub_default: 'Departments', whistle_n: (n) => n + (n === 1 ? ' whistle' : ' whistles'), late_n: (n) => n + ' late',
+      hub_in: (k, county) => k + (county ? ' (in each county)' : ' (in their region)'),
+      board_title: 'Active whistles · late first', shown: '{a}–{b} of {n}', page: 'Page {p}/{n}',
       no_whistles: 'No active whistle',
       scores_title: 'Evaluations · by department', no_scores: 'No evaluation yet', score_n: '{n}×',
       kind: { advance: 'Advance', tough: 'Tough', emergency: 'Emergency' },
@@ -73,7 +97,6 @@
       light: { green: 'on time', amber: 'due soon', red: 'late', done: 'done' },
       blown: 'Blown', next: 'Next deadline', all_done: 'All reported', unknown_kind: 'Unknown kind, no clock',
       left: (s) => s + ' left', over: (s) => s + ' overdue',
-      d: 'd ', h: 'h ', m: 'm ', s: 's',
     },
   };
 
@@ -88,8 +111,12 @@
     frames: 0, // WebSocket frames received
     topic: TOPIC,
     active: 0, // active whistles in the data
-    board: [], // ids of the whistles shown on the board, in order
+    board: [], // ids of the whistles shown on the board's page, in order
+    page: { page: 0, pages: 0, first: 0, last: 0, total: 0 }, // the board's page (1-based) and the whistles on it (1-based)
     markers: 0, // whistle markers drawn on the map
+    marks: [], // the markers in drawing order: {id, light, x, y, r} (map pixels)
+    hubs: [], // the departments' nodes: {kind (its text), region ('' over the map), x, y, lines}
+    names: [], // region names on the map: {code, x, y, w, h, leader} (map pixels)
     stale: true,
     connected: false,
     reconnects: 0,
@@ -168,7 +195,7 @@
   }
 
   function fmtLeft(secs) {
-    const txt = window.Zhili.time.duration(secs, { d: t('d'), h: t('h'), m: t('m'), s: t('s') });
+    const txt = window.Zhili.time.duration(secs, L.lang);
     return secs < 0 ? t('over')(txt) : t('left')(txt);
   }
 
@@ -218,15 +245,90 @@
     bar.updateTitle();
   }
 
-  // townOfWhistle returns the township code of a whistle: the second element of its region path.
+  // pathAt returns the region of a whistle's path at a level of the map's tree ('' when none):
+  // the path starts at the deployment's root, the tree at the board's region.
+  function pathAt(w, level) {
+    const path = Array.isArray(w.region) ? w.region.map(String) : [];
+    for (const c of path) {
+      const r = state.tree.regions.get(c);
+      if (r && r.level === level) return c;
+    }
+    return '';
+  }
+  // townOfWhistle returns the code of the map's child region (township, or county below a city)
+  // holding a whistle: the second element of its path until the tree is in.
   function townOfWhistle(w) {
+    const c = pathAt(w, 1);
+    if (c) return c;
     const path = Array.isArray(w.region) ? w.region : [];
     return path.length > 1 ? String(path[1]) : path.length ? String(path[0]) : '';
   }
 
+  // ---------------------------------------------------------------- the summoned side
+  // Levels of departments: the region kinds (GeoJSON property kind) and catalogue kinds of each,
+  // and the kind a department of such a region is called by.
+  const LEVELS = [
+    { level: 'city', region: /^(city|prefecture|市|地级市)$/i, kind: /市直|市级/, name: '市直部门' },
+    { level: 'county', region: /^(county|district|县|区|县级市|县区)$/i, kind: /县直|区直|县区直|县级/, name: '县直部门' },
+  ];
+
+  // levelOf returns the level ('city', 'county' or '') of a region of the tree.
+  function levelOf(code) {
+    const r = state.tree.regions.get(code);
+    const k = r && r.kind ? String(r.kind).trim() : '';
+    const lv = k ? LEVELS.find((x) => x.region.test(k)) : null;
+    return lv ? lv.level : '';
+  }
+  // kindOfRegion is what the departments of a region of the tree are called ('' unknown).
+  function kindOfRegion(code) {
+    const r = state.tree.regions.get(code);
+    if (r && /^(district|区)$/i.test(String(r.kind || '').trim())) return '区直部门';
+    const lv = LEVELS.find((x) => x.level === levelOf(code));
+    return lv ? lv.name : '';
+  }
+
+  // sideOf returns where department code, summoned by whistle w, meets: {region: a region below
+  // the board's top ('' for the node over the map), kind: the department's kind ('' unknown)}.
+  // The catalogue's region of the department places it; else its kind's level is looked for
+  // on the whistle's path (a county's 县直部门 meets in the county of the whistle). A department
+  // the catalogue does not hold is taken as one of the board's own region; until the catalogue
+  // is in (or when the token may not read it) departments meet over the map, unnamed by level.
+  function sideOf(w, code) {
+    if (!window.Zhili.texts.catalogLoaded()) return { region: '', kind: '' };
+    const e = window.Zhili.texts.departmentInfo(code);
+    const regions = state.tree.regions;
+    const top = state.tree.top;
+    let region = '';
+    let kind = (e && e.kind) || '';
+    if (e && e.region) {
+      if (regions.has(String(e.region))) {
+        region = String(e.region);
+        if (!kind) kind = kindOfRegion(region);
+      }
+    } else if (e) {
+      const lv = LEVELS.find((x) => x.kind.test(kind));
+      const path = Array.isArray(w.region) ? w.region.map(String) : [];
+      if (lv) region = path.find((c) => regions.has(c) && levelOf(c) === lv.level) || '';
+    } else {
+      kind = kindOfRegion(top);
+    }
+    if (region === top) region = '';
+    return { region, kind };
+  }
+
+  // regionPoint returns a region's label point (lon/lat), computed once.
+  function regionPoint(code) {
+    const r = state.tree.regions.get(code);
+    if (!r) return null;
+    if (!r.label) r.label = labelPoint(r.geometry);
+    return r.label;
+  }
+
   // ---------------------------------------------------------------- map drawing
   let proj = null;
-  const ANCHOR_H = 96; // room above the region for the departments' node (stage pixels)
+  let mapCtx = null;
+  const ANCHOR_H = 96; // room above the region for the nodes of the departments (stage pixels)
+  const HUB_Y = 48; // the top nodes' point (under their names)
 
   // activeWhistles returns [id, whistle] of the unresolved whistles.
   function activeWhistles() {
@@ -234,11 +336,38 @@
     return Object.keys(ws).filter((id) => ws[id] && !ws[id].resolved).map((id) => [id, ws[id]]);
   }
 
-  // pointOf returns a whistle's map point: its case's, else its township's label point.
+  // pointOf returns a whistle's map point: its case's, else the label point of the deepest
+  // region of its path on the map.
   function pointOf(w) {
     if (Array.isArray(w.point) && w.point.length === 2 && Number.isFinite(w.point[0]) && Number.isFinite(w.point[1])) return w.point;
-    const town = state.towns.find((x) => x.code === townOfWhistle(w));
-    return town ? town.label : null;
+    const path = Array.isArray(w.region) ? w.region.map(String) : [];
+    for (let i = path.length - 1; i >= 0; i--) {
+      if (state.tree.regions.has(path[i])) return regionPoint(path[i]);
+    }
+    return null;
+  }
+
+  // hubsOf returns the departments' nodes of the active whistles (top ones first, in order of
+  // first use, then those in regions) and, per whistle and department, the node it joins.
+  function hubsOf(act, w) {
+    const hubs = new Map();
+    const joins = [];
+    for (const [id, wh] of act) {
+      const depts = (Array.isArray(wh.depts) ? wh.depts : []).filter(Boolean);
+      depts.forEach((d, i) => {
+        const side = sideOf(wh, d.dept);
+        const key = side.region ? 'r|' + side.region : 't|' + side.kind;
+        if (!hubs.has(key)) hubs.set(key, { kind: side.kind, region: side.region, x: 0, y: 0, lines: 0 });
+        hubs.get(key).lines++;
+        joins.push({ id, wh, d, i, n: depts.length, key });
+      });
+    }
+    const tops = Array.from(hubs.values()).filter((h) => !h.region);
+    tops.forEach((h, i) => {
+      h.x = w * (i + 1) / (tops.length + 1);
+      h.y = HUB_Y;
+    });
+    return { hubs, joins, tops: tops.length };
   }
 
   function drawWhistleMap() {
@@ -246,12 +375,26 @@
     const h = wrap.clientHeight;
     const dpr = Z.layout.dpr;
     const ctx = canvasFor(canvas, w, h, dpr);
+    mapCtx = null;
     Z.markers = 0;
+    Z.marks = [];
+    Z.hubs = [];
     if (!state.mapReady || !state.bounds) return;
+    mapCtx = ctx;
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const act = activeWhistles();
+    const { hubs, joins, tops } = hubsOf(act, w);
+    // Room above the region only for nodes over the map.
     const pad = 20;
-    proj = window.Zhili.map.projection(state.bounds, { x: pad, y: ANCHOR_H, w: w - 2 * pad, h: h - pad - ANCHOR_H });
+    const above = tops ? ANCHOR_H : pad;
+    proj = window.Zhili.map.projection(state.bounds, { x: pad, y: above, w: w - 2 * pad, h: h - pad - above });
     const project = proj.project;
+    for (const hub of hubs.values()) {
+      if (!hub.region) continue;
+      const p = project(regionPoint(hub.region));
+      hub.x = p[0];
+      hub.y = p[1];
+    }
     ctx.lineJoin = 'round';
 
     // Townships filled dark, grids as a faint texture, the root outline glowing.
@@ -277,100 +420,232 @@
       glowOutline(ctx, state.root.polys, project, dpr);
     }
 
-    // The county departments' node, top centre.
-    const anchor = [w / 2, 34];
-    const act = activeWhistles();
-    // Flow lines: one per summoned department, fanned, coloured by the department's light.
-    for (const [, wh] of act) {
-      const pt = pointOf(wh);
+    // Flow lines, one per summoned department, coloured by the department's light: the calm
+    // ones thin and dim first, the late ones last, on top.
+    const rank = (j) => LIGHT_RANK[lightOf(j.d.light)];
+    joins.sort((a, b) => rank(a) - rank(b));
+    for (const j of joins) {
+      const pt = pointOf(j.wh);
       if (!pt) continue;
       const p = project(pt);
-      const depts = Array.isArray(wh.depts) ? wh.depts : [];
-      const n = Math.max(1, depts.length);
-      depts.forEach((d, i) => {
-        const spread = (i - (n - 1) / 2) * 46;
-        const cx = (p[0] + anchor[0]) / 2 + spread + (p[0] - anchor[0]) * 0.18;
-        const cy = Math.min(p[1], anchor[1]) + Math.abs(p[1] - anchor[1]) * 0.25;
-        const col = LIGHT_COLORS[lightOf(d && d.light)];
-        ctx.save();
-        ctx.beginPath();
-        ctx.moveTo(p[0], p[1]);
-        ctx.quadraticCurveTo(cx, cy, anchor[0] + spread * 0.3, anchor[1] + 14);
-        ctx.lineWidth = 3;
-        ctx.strokeStyle = col;
-        ctx.globalAlpha = 0.85;
-        ctx.setLineDash(d && d.light === 'done' ? [] : [10, 7]);
-        ctx.shadowColor = col;
-        ctx.shadowBlur = 6 * dpr;
-        ctx.stroke();
-        ctx.restore();
-      });
-    }
-    // Anchor node.
-    ctx.save();
-    ctx.beginPath();
-    ctx.arc(anchor[0], anchor[1] + 14, 9, 0, Math.PI * 2);
-    ctx.fillStyle = '#2fd3ff';
-    ctx.shadowColor = 'rgba(47, 211, 255, 0.9)';
-    ctx.shadowBlur = 16 * dpr;
-    ctx.fill();
-    ctx.restore();
-    // Markers: most urgent drawn last (on top).
-    const sorted = act.slice().sort((a, b) => LIGHT_RANK[lightOf(a[1].light)] - LIGHT_RANK[lightOf(b[1].light)]);
-    for (const [, wh] of sorted) {
-      const pt = pointOf(wh);
-      if (!pt) continue;
-      const p = project(pt);
-      const col = LIGHT_COLORS[lightOf(wh.light)];
+      const hub = hubs.get(j.key);
+      const light = lightOf(j.d.light);
+      const col = LIGHT_COLORS[light];
+      const spread = (j.i - (j.n - 1) / 2);
+      let cx;
+      let cy;
+      let ex = hub.x;
+      let ey = hub.y;
+      if (!hub.region) {
+        cx = (p[0] + hub.x) / 2 + spread * 46 + (p[0] - hub.x) * 0.18;
+        cy = Math.min(p[1], hub.y) + Math.abs(p[1] - hub.y) * 0.25;
+        ex += spread * 14;
+      } else {
+        // A short bow, the departments of one whistle fanned.
+        const dx = hub.x - p[0];
+        const dy = hub.y - p[1];
+        cx = (p[0] + hub.x) / 2 - dy * (0.18 + spread * 0.12);
+        cy = (p[1] + hub.y) / 2 + dx * (0.18 + spread * 0.12);
+      }
       ctx.save();
       ctx.beginPath();
-      ctx.arc(p[0], p[1], 20, 0, Math.PI * 2);
-      ctx.fillStyle = col;
-      ctx.globalAlpha = 0.25;
-      ctx.fill();
-      ctx.restore();
-      ctx.beginPath();
-      ctx.arc(p[0], p[1], 10, 0, Math.PI * 2);
-      ctx.fillStyle = col;
-      ctx.fill();
-      ctx.lineWidth = 2.5;
-      ctx.strokeStyle = '#fff';
+      ctx.moveTo(p[0], p[1]);
+      ctx.quadraticCurveTo(cx, cy, ex, ey);
+      ctx.lineWidth = light === 'red' ? 3 : light === 'amber' ? 2 : 1.4;
+      ctx.strokeStyle = col;
+      ctx.globalAlpha = light === 'red' ? 0.9 : light === 'amber' ? 0.6 : 0.35;
+      ctx.setLineDash(light === 'done' ? [] : [10, 7]);
+      if (light === 'red') {
+        ctx.shadowColor = col;
+        ctx.shadowBlur = 6 * dpr;
+      }
       ctx.stroke();
-      Z.markers++;
+      ctx.restore();
+    }
+    // The nodes: a dot under each top one's name, a diamond in each region's.
+    for (const hub of hubs.values()) {
+      ctx.save();
+      ctx.beginPath();
+      if (hub.region) {
+        ctx.moveTo(hub.x, hub.y - 9);
+        ctx.lineTo(hub.x + 9, hub.y);
+        ctx.lineTo(hub.x, hub.y + 9);
+        ctx.lineTo(hub.x - 9, hub.y);
+        ctx.closePath();
+      } else {
+        ctx.arc(hub.x, hub.y, 8, 0, Math.PI * 2);
+      }
+      ctx.fillStyle = '#2fd3ff';
+      ctx.shadowColor = 'rgba(47, 211, 255, 0.9)';
+      ctx.shadowBlur = 14 * dpr;
+      ctx.fill();
+      ctx.shadowBlur = 0;
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = '#021025';
+      ctx.stroke();
+      ctx.restore();
+      Z.hubs.push({ kind: hub.kind, region: hub.region, x: hub.x, y: hub.y, lines: hub.lines });
+    }
+    // Markers (drawn by drawMarkers, after the names' leader lines): the calm ones first, the
+    // late ones last.
+    const sorted = act.slice().sort((a, b) => LIGHT_RANK[lightOf(a[1].light)] - LIGHT_RANK[lightOf(b[1].light)]);
+    for (const [id, wh] of sorted) {
+      const pt = pointOf(wh);
+      if (!pt) continue;
+      const p = project(pt);
+      const light = lightOf(wh.light);
+      Z.marks.push({ id, light, x: p[0], y: p[1], r: MARK_R[light] });
     }
     Z.layout.renderedDpr = dpr;
   }
 
-  // Labels: DOM above the canvas (township names with their whistle counts, the departments' node).
+  // drawMarkers draws the markers of Z.marks in order: the calm ones small and dim, then amber,
+  // then the late ones large and ringed, so that nothing covers them.
+  function drawMarkers() {
+    const ctx = mapCtx;
+    if (!ctx) return;
+    const dpr = Z.layout.dpr;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    for (const { light, x, y, r } of Z.marks) {
+      const col = LIGHT_COLORS[light];
+      const p = [x, y];
+      ctx.save();
+      if (light === 'red') {
+        ctx.beginPath();
+        ctx.arc(p[0], p[1], r + 8, 0, Math.PI * 2);
+        ctx.fillStyle = col;
+        ctx.globalAlpha = 0.3;
+        ctx.fill();
+        ctx.globalAlpha = 1;
+        ctx.shadowColor = col;
+        ctx.shadowBlur = 10 * dpr;
+      } else {
+        ctx.globalAlpha = light === 'amber' ? 0.95 : 0.8;
+      }
+      ctx.beginPath();
+      ctx.arc(p[0], p[1], r, 0, Math.PI * 2);
+      ctx.fillStyle = col;
+      ctx.fill();
+      ctx.shadowBlur = 0;
+      ctx.lineWidth = light === 'red' ? 2.5 : 1;
+      ctx.strokeStyle = light === 'red' ? '#fff' : 'rgba(2, 16, 37, 0.8)';
+      ctx.stroke();
+      ctx.restore();
+      Z.markers++;
+    }
+  }
+
+  // Labels: DOM above the canvas: the top nodes' names, and the region names with their
+  // whistle counts, placed by layoutLabels clear of the markers and the nodes (a name that
+  // finds no room near its region moves out on a leader line).
   const labelsEl = $('wh-labels');
   function drawWhistleLabels() {
     let html = '';
+    const items = [];
     if (proj) {
       const project = proj.project;
       const perTown = new Map();
-      for (const [, wh] of activeWhistles()) perTown.set(townOfWhistle(wh), (perTown.get(townOfWhistle(wh)) || 0) + 1);
+      for (const [, wh] of activeWhistles()) {
+        const c = perTown.get(townOfWhistle(wh)) || { n: 0, late: 0 };
+        c.n++;
+        if (wh.late) c.late++;
+        perTown.set(townOfWhistle(wh), c);
+      }
+      for (const hub of Z.hubs) {
+        if (hub.region) continue;
+        const kind = hub.kind || t('hub_default');
+        html += '<div class="wh-anchor" data-id="hub|' + esc(kind) + '" style="left:' + hub.x.toFixed(1) + 'px">' +
+          esc(window.Zhili.texts.departmentKind(kind, L.lang)) + '</div>';
+      }
+      const area = (r) => Math.max(0, (r.bbox[2] - r.bbox[0]) * (r.bbox[3] - r.bbox[1]));
+      const biggest = Math.max(1e-12, ...state.towns.map(area));
       for (const town of state.towns) {
         const p = project(town.label);
-        const n = perTown.get(town.code) || 0;
-        html += '<div class="wh-town' + (n ? ' has' : '') + '" style="left:' + p[0].toFixed(1) + 'px;top:' + p[1].toFixed(1) + 'px">' +
+        const c = perTown.get(town.code) || { n: 0, late: 0 };
+        html += '<div class="wh-town' + (c.n ? ' has' : '') + '" data-id="' + esc(town.code) + '">' +
           '<b>' + esc(state.tree.name(town.code)) + '</b>' +
-          (n ? '<span>' + esc(t('whistle_n')(n)) + '</span>' : '') + '</div>';
+          (c.n ? '<span>' + esc(t('whistle_n')(c.n)) + (c.late ? '<em>' + esc(t('late_n')(c.late)) + '</em>' : '') + '</span>' : '') + '</div>';
+        items.push({ id: town.code, x: p[0], y: p[1], leader: true, r: 10, priority: c.late * 1000 + c.n * 10 + 9 * area(town) / biggest });
       }
-      for (const [, wh] of activeWhistles().sort((a, b) => LIGHT_RANK[lightOf(a[1].light)] - LIGHT_RANK[lightOf(b[1].light)])) {
-        const pt = pointOf(wh);
-        if (!pt) continue;
-        const p = project(pt);
-        html += '<i class="wh-mk l-' + lightOf(wh.light) + '" style="left:' + p[0].toFixed(1) + 'px;top:' + p[1].toFixed(1) + 'px"></i>';
-      }
-      html += '<div class="wh-anchor" style="left:' + (wrap.clientWidth / 2).toFixed(1) + 'px">' + esc(t('anchor')) + '</div>';
     }
     if (labelsEl.innerHTML !== html) labelsEl.innerHTML = html;
+    Z.names = [];
+    if (!proj) return;
+    const els = new Map();
+    for (const el of labelsEl.querySelectorAll('.wh-town')) els.set(el.dataset.id, el);
+    for (const it of items) {
+      const el = els.get(it.id);
+      it.w = el ? el.offsetWidth : 0;
+      it.h = el ? el.offsetHeight : 0;
+    }
+    // What names keep clear of: the top nodes' names, the nodes, the late markers (always),
+    // then the other markers when there is room.
+    const must = [];
+    // (.wh-anchor is centred on its left by a transform, which offsetLeft leaves out.)
+    for (const el of labelsEl.querySelectorAll('.wh-anchor')) must.push([el.offsetLeft - el.offsetWidth / 2, el.offsetTop, el.offsetWidth, el.offsetHeight]);
+    for (const hub of Z.hubs) must.push([hub.x - 11, hub.y - 11, 22, 22]);
+    const calm = [];
+    for (const m of Z.marks) {
+      if (m.light === 'red') must.push([m.x - m.r - 3, m.y - m.r - 3, 2 * m.r + 6, 2 * m.r + 6]);
+      else calm.push([m.x - m.r - 1, m.y - m.r - 1, 2 * m.r + 2, 2 * m.r + 2]);
+    }
+    const bounds = [4, 4, wrap.clientWidth - 4, wrap.clientHeight - 4];
+    const layout = window.Zhili.map.layoutLabels;
+    const placed = [];
+    const boxesOf = (list) => list.map((b) => [b.x - 3, b.y - 3, b.w + 6, b.h + 6]);
+    let rest = items;
+    for (const [obstacles, rings] of [[must.concat(calm), 3], [must, 3], [must, 6]]) {
+      if (!rest.length) break;
+      const lay = layout(rest, { bounds, obstacles: obstacles.concat(boxesOf(placed)), pad: 3, ringStep: 24, rings });
+      placed.push(...lay.placed);
+      const dropped = new Set(lay.dropped);
+      rest = rest.filter((it) => dropped.has(it.id));
+    }
+    const shown = new Set();
+    for (const b of placed) {
+      const el = els.get(b.id);
+      if (!el) continue;
+      shown.add(b.id);
+      el.style.left = b.x.toFixed(1) + 'px';
+      el.style.top = b.y.toFixed(1) + 'px';
+      el.style.visibility = 'visible';
+      Z.names.push({ code: b.id, x: b.x, y: b.y, w: b.w, h: b.h, leader: !!b.leader });
+    }
+    for (const [id, el] of els) if (!shown.has(id)) el.style.visibility = 'hidden';
+    // Leader lines, on the canvas under the names.
+    if (mapCtx) {
+      mapCtx.save();
+      mapCtx.setTransform(Z.layout.dpr, 0, 0, Z.layout.dpr, 0, 0);
+      mapCtx.strokeStyle = 'rgba(191, 228, 255, 0.7)';
+      mapCtx.lineWidth = 1.5;
+      for (const b of placed) {
+        if (!b.leader) continue;
+        const [ax, ay, bx, by] = b.leader;
+        mapCtx.beginPath();
+        mapCtx.moveTo(ax, ay);
+        mapCtx.lineTo(bx, by);
+        mapCtx.stroke();
+      }
+      mapCtx.restore();
+    }
   }
 
   function renderLights() {
     const items = ['green', 'amber', 'red', 'done'].map((l) =>
       '<span class="wh-legend-item"><i style="background:' + LIGHT_COLORS[l] + '"></i>' + esc(t('light')[l]) + '</span>');
-    $('wh-legend').innerHTML = items.join('');
+    // The nodes inside regions, named by their departments' kind.
+    const kinds = new Map();
+    for (const hub of Z.hubs) {
+      if (!hub.region) continue;
+      const k = hub.kind || t('hub_default');
+      kinds.set(k, (kinds.has(k) ? kinds.get(k) : true) && levelOf(hub.region) === 'county');
+    }
+    for (const [k, county] of kinds) {
+      items.push('<span class="wh-legend-item wh-legend-hub" data-kind="' + esc(k) + '"><i></i>' +
+        esc(t('hub_in')(window.Zhili.texts.departmentKind(k, L.lang), county)) + '</span>');
+    }
+    const html = items.join('');
+    if ($('wh-legend').innerHTML !== html) $('wh-legend').innerHTML = html;
   }
 
   // ---------------------------------------------------------------- board
@@ -408,13 +683,63 @@
   }
 
   const boardEl = $('wh-board');
-  const MAX_CARDS = 40;
+  const pageEl = $('wh-page');
+  const pageBarEl = $('wh-page-bar');
+  const board = { page: 0, pages: 1, timer: 0 };
+
+  // cardHeight is the height of a whistle's card on the board (whistles.css).
+  function cardHeight(w) {
+    return CARD_BASE + CARD_ROW * (Array.isArray(w.depts) ? w.depts.filter(Boolean).length : 0);
+  }
+
+  // paginate cuts the sorted list into pages of as many whole cards as a board of height boxH
+  // holds (a card taller than the board has a page of its own).
+  function paginate(list, boxH) {
+    const pages = [];
+    let cur = [];
+    let used = 0;
+    for (const item of list) {
+      const h = cardHeight(item[1]);
+      if (cur.length && used + CARD_GAP + h > boxH) {
+        pages.push(cur);
+        cur = [];
+        used = 0;
+      }
+      used += (cur.length ? CARD_GAP : 0) + h;
+      cur.push(item);
+    }
+    if (cur.length) pages.push(cur);
+    return pages;
+  }
+
+  // turnPage shows the next page (or the one step away), and the one after it BOARD_PAGE_MS later.
+  function turnPage(step) {
+    clearTimeout(board.timer);
+    if (board.pages > 1) board.page = (board.page + (step === undefined ? 1 : step) + board.pages) % board.pages;
+    renderBoard();
+    restartPageBar();
+    board.timer = setTimeout(() => turnPage(1), BOARD_PAGE_MS);
+  }
+  // restartPageBar runs the bar that fills until the next page.
+  function restartPageBar() {
+    const bar = pageBarEl.firstElementChild;
+    bar.style.animation = 'none';
+    void bar.offsetWidth;
+    bar.style.animation = 'wh-page-fill ' + BOARD_PAGE_MS + 'ms linear forwards';
+  }
+
   function renderBoard() {
     const list = sortedActive();
+    const boxH = boardEl.clientHeight || Infinity;
+    const pages = paginate(list, boxH);
+    board.pages = Math.max(1, pages.length);
+    if (board.page >= board.pages) board.page = 0;
+    let first = 0;
+    for (let i = 0; i < board.page; i++) first += pages[i].length;
+    const onPage = pages[board.page] || [];
     const cds = new Map();
     let html = '';
-    // A wall shows a dozen cards at most: build no more than could fit, whatever the backlog.
-    for (const [id, w] of list.slice(0, MAX_CARDS)) {
+    for (const [id, w] of onPage) {
       const depts = Array.isArray(w.depts) ? w.depts : [];
       const light = lightOf(w.light);
       const wkey = 'w|' + id;
@@ -454,10 +779,10 @@
           '<span class="chips">' + chips + '</span>' + cd + sc + '</div>';
       }
       const town = townOfWhistle(w);
-      // Below a city root the second element is a county: name the township (third) too.
-      const path = Array.isArray(w.region) ? w.region.map(String) : [];
+      // Where the map's children are counties (a city's board), the township too.
       let place = town ? state.tree.name(town) : '';
-      if (path.length >= 4 && state.tree.regions.has(path[2])) place += ' · ' + state.tree.name(path[2]);
+      const sub = state.tree.deepest >= 3 ? pathAt(w, 2) : '';
+      if (sub) place += ' · ' + state.tree.name(sub);
       html += '<li class="wh l-' + light + (w.late ? ' late' : '') + '" data-id="' + esc(id) + '" data-light="' + light + '">' +
         '<div class="wh-head">' +
         '<span class="kind k-' + esc(w.kind) + '">' + esc(t('kind')[w.kind] || w.kind || '?') + '</span>' +
@@ -469,22 +794,17 @@
     }
     countdowns = cds;
     if (boardEl.innerHTML !== html) boardEl.innerHTML = html;
-    // Hide the cards that do not fit (whole cards only) and say how many.
-    const boxH = boardEl.clientHeight;
-    let shown = 0;
-    for (const li of boardEl.children) {
-      li.hidden = false;
-    }
-    for (const li of boardEl.children) {
-      if (li.offsetTop + li.offsetHeight > boxH + 1) li.hidden = true;
-      else shown++;
-    }
-    Z.board = Array.from(boardEl.children).filter((li) => !li.hidden).map((li) => li.dataset.id);
+    Z.board = onPage.map(([id]) => id);
     Z.active = list.length;
+    Z.page = { page: board.page + 1, pages: pages.length, first: onPage.length ? first + 1 : 0, last: first + onPage.length, total: list.length };
     $('wh-board-empty').hidden = list.length > 0;
     $('wh-board-empty').textContent = state.data ? t('no_whistles') : t('waiting');
-    const more = list.length - shown;
-    $('wh-more').textContent = more > 0 ? t('more').replace('{n}', more) : '';
+    const shown = list.length ? t('shown').replace('{a}', first + 1).replace('{b}', first + onPage.length).replace('{n}', list.length) : '';
+    if ($('wh-shown').textContent !== shown) $('wh-shown').textContent = shown;
+    const pg = t('page').replace('{p}', board.page + 1).replace('{n}', board.pages);
+    if (pageEl.textContent !== pg) pageEl.textContent = pg;
+    pageEl.hidden = board.pages < 2;
+    pageBarEl.hidden = board.pages < 2;
     tickCountdowns();
   }
 
@@ -530,6 +850,8 @@
       renderScores();
       drawWhistleMap();
       drawWhistleLabels();
+      drawMarkers();
+      renderLights();
     } catch (err) {
       console.error('render:', err);
     }
@@ -586,6 +908,8 @@
     $('map-status').hidden = true;
     renderer.schedule();
   }, () => bar.setI18n($('map-status'), 'map_failed'));
+  pageEl.addEventListener('click', () => turnPage(1));
+  board.timer = setTimeout(() => turnPage(1), BOARD_PAGE_MS);
   live.connect();
   bar.startClock(() => {
     live.checkStale();
