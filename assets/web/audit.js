@@ -431,10 +431,7 @@
     writeURL(q, openCase);
     setExports(q);
     syncQuick();
-    if (list.open) {
-      list.offset = 0;
-      loadCases(false);
-    }
+    if (list.open) list.offset = 0;
     $('au-loading').hidden = false;
     periodEnd = periodEndOf(q.to);
     setLive(periodEnd > serverNow());
@@ -456,6 +453,8 @@
     ];
     await Promise.all(jobs);
     inFlight--;
+    // A unit's cases after the audits: a principal runs at most three history queries at once.
+    if (gen === generation && list.open) loadCases(false);
     if (gen === generation) {
       $('au-loading').hidden = true;
       if (failure) {
@@ -1080,6 +1079,10 @@
       renderCases();
     } catch (e) {
       if (gen !== list.gen) return;
+      if (e.status === 429) { // busy: the page's other history queries are still running
+        setTimeout(() => { if (gen === list.gen) loadCases(quiet); }, 1000);
+        return;
+      }
       if (quiet) return; // a background refresh keeps what is shown; the banner says the rest
       Z.cases = null;
       replyText.cases = '';
@@ -1112,7 +1115,7 @@
   }
   function arriveCell(r, asOf) {
     const ws = r.whistles || [];
-    if (!ws.length) return muted(t('no_whistle'));
+    if (!ws.length) return '<span class="au-muted" title="' + esc(t('no_whistle')) + '">' + esc(t('none')) + '</span>';
     const who = list.audit !== 'whistles' || list.by === 'region';
     const shown = ws.slice(0, 2).map((w) => {
       const arrived = (w.stages || []).find((x) => x.stage === 'arrived') || {};
