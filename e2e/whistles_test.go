@@ -444,7 +444,7 @@ func TestWhistleBoardPagesMapLevels(t *testing.T) {
 	readPage := `(() => {
 	  const box = document.getElementById('wh-board').getBoundingClientRect();
 	  const lis = Array.from(document.querySelectorAll('#wh-board > li'));
-	  const pg = document.getElementById('wh-page') || {hidden: true};
+	  const pg = document.getElementById('wh-pager') || {hidden: true};
 	  const shown = document.getElementById('wh-shown');
 	  const p = window.__zhili.page || {};
 	  return {
@@ -623,6 +623,11 @@ func TestWhistleBoardPagesMapLevels(t *testing.T) {
 	}
 	if !strings.Contains(mv.Legend, "县直部门（在各县区）") {
 		t.Errorf("legend %q does not explain the nodes in the counties", mv.Legend)
+	}
+	// The page's own styles leave the title bar whole (a page class once gave the body a
+	// button's line height, cutting the title's glyphs).
+	if cut := evalJS[string](t, ctx, `(() => { const e = document.getElementById('title'); return e.scrollHeight > e.clientHeight + 1 ? e.scrollHeight + ' > ' + e.clientHeight : ''; })()`); cut != "" {
+		t.Errorf("the title is cut: its text is %s pixels high", cut)
 	}
 	screenshot(t, ctx, "whistles-pages-1920x1080.png")
 

@@ -683,7 +683,7 @@
   }
 
   const boardEl = $('wh-board');
-  const pageEl = $('wh-page');
+  const pageEl = $('wh-pager');
   const pageBarEl = $('wh-page-bar');
   const board = { page: 0, pages: 1, timer: 0 };
 
