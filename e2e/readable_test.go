@@ -139,6 +139,34 @@ func checkInside(t *testing.T, ctx context.Context, what string, w, h float64) {
 	}
 }
 
+// checkCharts fails for every chart canvas that leaves its panel (the canvas clips what the
+// chart draws, the panel's edge cuts the canvas).
+func checkCharts(t *testing.T, ctx context.Context, what string) {
+	t.Helper()
+	list, err := chromedp.Run(ctx, chromedp.Evaluate[[]panelBox](`(() => {
+	  const out = [];
+	  for (const c of document.querySelectorAll('[data-panel] canvas')) {
+	    const p = c.closest('[data-panel]');
+	    if (p.offsetParent === null) continue;
+	    const a = c.getBoundingClientRect(), b = p.getBoundingClientRect();
+	    out.push({name: p.dataset.panel + ' ' + c.parentElement.parentElement.id, x: a.left - b.left, y: a.top - b.top, w: b.right - a.right, h: b.bottom - a.bottom});
+	  }
+	  return out;
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list) < 4 {
+		t.Fatalf("%s: %d chart canvases", what, len(list))
+	}
+	for _, c := range list {
+		// x, y: the canvas's offset from its panel's top-left; w, h: from its bottom-right.
+		if c.X < -1 || c.Y < -1 || c.W < -1 || c.H < -1 {
+			t.Errorf("%s: the canvas of %s leaves its panel by %.0f, %.0f, %.0f, %.0f px (left, top, right, bottom)", what, c.Name, -c.X, -c.Y, -c.W, -c.H)
+		}
+	}
+}
+
 // busyDay sends reports of every category and source across the root's children, some urgent,
 // some dispatched: enough for every panel to fill.
 func busyDay(t *testing.T, srv *server, n int) {
@@ -192,6 +220,7 @@ func TestOverviewReadable(t *testing.T) {
 			checkFonts(t, ctx, what)
 		}
 		checkInside(t, ctx, what, float64(tc.w), float64(tc.h))
+		checkCharts(t, ctx, what)
 		// The feed shows whole rows only, and as many as fit (no row left out for nothing).
 		rows, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => { const f = document.getElementById('feed').getBoundingClientRect();
 		  const li = Array.from(document.querySelectorAll('#feed li')).map((e) => e.getBoundingClientRect());

@@ -106,7 +106,7 @@
       up: '上行', up_sub: '群众与网格上报', down: '下行', down_sub: '派单与部门应哨',
       horizontal: '横向', horizontal_sub: '12345 热线联动',
       cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据', other: '其他',
-      rates_title: '三率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
+      rates_title: '三率 · 吹哨率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
       whistle_rate: '吹哨率', whistles_today: '今日吹哨', band: { low: '偏低', ok: '正常', high: '偏高' },
       sources_title: '一端口 · 今日受理',
       src: { hotline12345: '12345 热线', grid: '网格员', app: '随手拍', sensor: '感知设备', police110: '110 联动', center: '中心受理', other: '其他' },
@@ -131,15 +131,15 @@
       flows_title: 'Three flows · today',
       up: 'Upward', up_sub: 'Citizen & grid reports', down: 'Downward', down_sub: 'Dispatches & answers',
       horizontal: 'Horizontal', horizontal_sub: '12345 hotline linkage',
-      cat_title: 'Cases by module · new today', cat_total: 'New today', no_data: 'No data', other: 'Other',
-      rates_title: 'Three rates · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
+      cat_title: 'Cases by module · new today', cat_total: 'today', no_data: 'No data', other: 'Other',
+      rates_title: 'Three rates & whistles · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
       whistle_rate: 'Whistle rate', whistles_today: 'blown', band: { low: 'low', ok: 'ok', high: 'high' },
       sources_title: 'One port · new today',
       src: { hotline12345: '12345 hotline', grid: 'Grid workers', app: 'Citizen app', sensor: 'Sensors', police110: '110 police', center: 'Center', other: 'Other' },
       map_title: 'Grids · open cases', map_title_new: 'Grids · new today',
       choro_open: 'Open', choro_new: 'New', drill_back: 'Up', parent_region: 'Parent region',
       label_new: 'New',
-      trend_title: 'Last 24 hours', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00',
+      trend_title: 'Last 24 h', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00',
       legend_open: 'Open', legend_new_today: 'New today', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
       flow_legend: 'Flows · last {n}', flow_min: '{n} min', flow_sec: '{n} s', center: 'Command center', hotline: '12345 hotline',
       rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
@@ -309,6 +309,29 @@
     trendShown = '';
     state.dirty.overview = state.dirty.cases = state.dirty.markers = true;
     scheduleRender();
+  }
+
+  // A chart's box follows its panel's texts (a title that wraps in another language): the chart
+  // is resized, the map lays its region and labels out again.
+  const chartSizes = new Map();
+  function onChartBoxes(entries) {
+    let changed = false;
+    for (const e of entries) {
+      const size = e.target.offsetWidth + 'x' + e.target.offsetHeight;
+      if (chartSizes.get(e.target) !== size) changed = true;
+      chartSizes.set(e.target, size);
+    }
+    if (!changed || !charts.map) return;
+    for (const c of Object.values(charts)) c.resize();
+    mapOptionSet = false;
+    catsShown = '';
+    trendShown = '';
+    state.dirty.overview = state.dirty.trend = state.dirty.markers = true;
+    scheduleRender();
+  }
+  if (typeof ResizeObserver === 'function') {
+    const ro = new ResizeObserver(onChartBoxes);
+    for (const id of ['map', 'chart-categories', 'chart-trend']) ro.observe($(id));
   }
 
   // ---------------------------------------------------------------- layouts (?panel=, ?wall=)
@@ -1536,6 +1559,12 @@
   function hourLabel(ms) {
     return t('trend_hour').replace('{h}', window.Zhili.pad2(clock.parts(ms)[4]));
   }
+  // niceStep is the least of 1, 2, 5 × 10^k at least v (and at least 1).
+  function niceStep(v) {
+    if (!(v > 1)) return 1;
+    const p = Math.pow(10, Math.floor(Math.log10(v)));
+    return [1, 2, 5, 10].map((m) => m * p).find((x) => x >= v);
+  }
   function renderTrend() {
     if (!charts.trend || !trend.from) return;
     const hours = [];
@@ -1561,11 +1590,12 @@
     trendShown = key;
     const font = getComputedStyle(document.body).fontFamily;
     const last = TREND_HOURS - 1;
+    const yStep = niceStep(Math.max(...trend.reported, ...trend.resolved) / 2);
     charts.trend.setOption({
       animationDuration: 400,
       animationDurationUpdate: 300,
       textStyle: { fontFamily: font },
-      grid: { left: 8, right: 12, top: 14, bottom: 4, containLabel: true },
+      grid: { left: 8, right: 30, top: 14, bottom: 4, containLabel: true }, // right: room for half the last hour label
       xAxis: {
         type: 'category', data: labels,
         axisLine: { lineStyle: { color: 'rgba(120,170,230,0.45)' } },
@@ -1573,7 +1603,8 @@
         axisLabel: { color: '#8fb2d6', fontSize: 20, interval: (i) => (last - i) % every === 0 },
       },
       yAxis: {
-        type: 'value', minInterval: 1, splitNumber: 3,
+        // Three labels (0, half, top): 20 px labels need the room on a panel this low.
+        type: 'value', min: 0, max: 2 * yStep, interval: yStep,
         axisLabel: { color: '#8fb2d6', fontSize: 20 },
         splitLine: { lineStyle: { color: 'rgba(120,170,230,0.14)' } },
       },
