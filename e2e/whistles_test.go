@@ -646,7 +646,26 @@ func TestWhistleBoardPagesMapLevels(t *testing.T) {
 	}
 	screenshot(t, ctx, "whistles-county-1920x1080.png")
 
-	// 5. English: the same durations and page line in English.
+	// 5. In a wall playlist the screen is loaded again on every visit: the board resumes at the
+	// page it was on, so that a short visit does not show page 1 forever.
+	playURL := cityURL + "&playlist=whistles,hotspots&interval=3600"
+	if err := chromedp.Do(ctx, chromedp.Navigate(playURL)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && (window.__zhili.page || {}).page === 3`, 20*time.Second); err != nil {
+		t.Fatalf("the playlist's board did not reach page 3: %v\n%s", err, dump())
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(playURL)); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, fmt.Sprintf(`document.body.dataset.ready === "1" && window.__zhili.active === %d`, total), 20*time.Second); err != nil {
+		t.Fatalf("the playlist's board not ready again: %v\n%s", err, dump())
+	}
+	if p := evalJS[int](t, ctx, `window.__zhili.page.page`); p != 3 && p != 4 {
+		t.Errorf("the playlist's board came back at page %d, want page 3 where it was (4 after a slow start)", p)
+	}
+
+	// 6. English: the same durations and page line in English.
 	if err := chromedp.Do(ctx, chromedp.Navigate(cityURL+"&lang=en")); err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,8 @@
  * Page parameters:
  *   ?token=   viewer token (sent to /ws and the REST API)
  *   ?kiosk=1  hide every control (language switch, cursor)
- *   ?boardpage= seconds each page of the board shows before the next; default 15 (3 to 600)
+ *   ?boardpage= seconds each page of the board shows before the next; default 15 (3 to 600); in a
+ *             wall playlist (kit-chrome's ?playlist=) the board resumes at its page of the last visit
  *   ?stale=   seconds without any message (pongs count) before the feed is shown as lost; default 30
  *   ?lang=en  start in English (the 中/EN switch also remembers the choice)
  *   ?region=  region code of the topic (a token limited to a subtree needs its own region); default root
@@ -685,7 +686,18 @@
   const boardEl = $('wh-board');
   const pageEl = $('wh-pager');
   const pageBarEl = $('wh-page-bar');
-  const board = { page: 0, pages: 1, timer: 0 };
+  // In a wall playlist (?playlist=) the screen is left and loaded again every interval: the
+  // board resumes at the page it was on (kept for the browser tab), so every page comes in turn
+  // however many pages and however short the visits.
+  const IN_PLAYLIST = (params.get('playlist') || '').split(',').filter(Boolean).length > 1;
+  const PAGE_KEY = 'zhili.whistles.page:' + REGION;
+  function savedPage() {
+    try { return IN_PLAYLIST ? Math.max(0, Math.floor(Number(sessionStorage.getItem(PAGE_KEY)) || 0)) : 0; } catch (e) { return 0; }
+  }
+  function savePage() {
+    try { if (IN_PLAYLIST) sessionStorage.setItem(PAGE_KEY, String(board.page)); } catch (e) { /* storage may be forbidden */ }
+  }
+  const board = { page: savedPage(), pages: 1, timer: 0 };
 
   // cardHeight is the height of a whistle's card on the board (whistles.css).
   function cardHeight(w) {
@@ -717,6 +729,7 @@
     clearTimeout(board.timer);
     if (board.pages > 1) board.page = (board.page + (step === undefined ? 1 : step) + board.pages) % board.pages;
     renderBoard();
+    savePage();
     restartPageBar();
     board.timer = setTimeout(() => turnPage(1), BOARD_PAGE_MS);
   }
@@ -733,9 +746,10 @@
     const boxH = boardEl.clientHeight || Infinity;
     const pages = paginate(list, boxH);
     board.pages = Math.max(1, pages.length);
-    if (board.page >= board.pages) board.page = 0;
+    // (Before the first snapshot the number of pages is unknown: a resumed page waits for it.)
+    if (board.page >= board.pages && state.data) board.page = 0;
     let first = 0;
-    for (let i = 0; i < board.page; i++) first += pages[i].length;
+    for (let i = 0; i < board.page && i < pages.length; i++) first += pages[i].length;
     const onPage = pages[board.page] || [];
     const cds = new Map();
     let html = '';
