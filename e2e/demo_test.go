@@ -326,6 +326,22 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 					t.Errorf("hot spot window header ends at %q, after the clock %q", end, clock)
 				}
 			}
+			if p.name == "hotspots-30d" {
+				// The date fields show the days of the window chosen, also after a switch.
+				for _, w := range []struct {
+					button string
+					span   time.Duration
+				}{{"", 30 * 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
+					if w.button != "" {
+						evalJS[bool](t, ctx, `(document.querySelector('#hs-windows button[data-window="`+w.button+`"]').click(), true)`)
+					}
+					got := evalJS[[]string](t, ctx, `[document.getElementById('hs-from').value, document.getElementById('hs-to').value]`)
+					n := time.Now()
+					if want := []string{day(n.Add(-w.span)), day(n)}; !slices.Equal(got, want) {
+						t.Errorf("window %v: date fields %v, want %v", w.span, got, want)
+					}
+				}
+			}
 			if errs := evalJS[string](t, ctx, `JSON.stringify(window.__zhili.errors || [])`); errs != "[]" {
 				t.Errorf("%s: errors from the server: %s", p.name, errs)
 			}

@@ -2315,6 +2315,11 @@
     }
     return { from: f, to: time.addDays(tv, 1) };
   }
+  // fillWindowDays sets the date fields to the days the window w touches, ending today.
+  function fillWindowDays(w) {
+    const now = clock.now();
+    fillPeriod(clock.dayOf(now - WINDOW_MS[w]), time.addDays(clock.dayOf(now), 1));
+  }
   function fillPeriod(from, to) {
     $('hs-from').value = /^\d{4}-\d\d-\d\d/.test(from) ? from.slice(0, 10) : '';
     $('hs-to').value = /^\d{4}-\d\d-\d\d$/.test(to) ? time.addDays(to, -1) : /^\d{4}-\d\d-\d\d/.test(to) ? to.slice(0, 10) : '';
@@ -2368,6 +2373,7 @@
       Z.window = w;
       retopic();
     }
+    fillWindowDays(w);
     // A window is "ending now": it leaves a custom period or playback.
     if (state.view === 'playback' || (state.view === 'rest' && state.rest.custom)) goLive();
     else if (state.view === 'rest') fetchRest();
@@ -2406,10 +2412,7 @@
     if (chart && Math.abs(chartDpr - dpr) > 0.01) { chart.dispose(); chart = null; }
     renderer.schedule();
   });
-  {
-    const today = clock.dayOf(Date.now());
-    fillPeriod(time.addDays(today, -6), time.addDays(today, 1));
-  }
+  fillWindowDays(win);
   loadTree(REGION, () => {
     state.startCode = state.tree.top;
     showRegion(state.tree.top);
