@@ -288,6 +288,9 @@ func (s *state) day(ns int64) int32 { return update.DayOf(time.Unix(0, ns), s.lo
 
 // apply adds one record to the state; now drives overdue; feed asks for feed items.
 func (s *state) apply(r *store.Record, now time.Time, feed bool) {
+	if r.Type == event.EvaluationSurvey {
+		return // a survey record belongs to no case: stored only, read by the evaluation
+	}
 	c := s.cases[r.CaseID]
 	if c == nil {
 		c = &caseState{id: r.CaseID, events: make([]caseEv, 0, 6)}

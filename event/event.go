@@ -4,6 +4,9 @@
 package event
 
 import (
+	"fmt"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -25,12 +28,14 @@ const (
 	WhistleAnswered  Type = "whistle.answered"
 	WhistleResolved  Type = "whistle.resolved"
 	WhistleEvaluated Type = "whistle.evaluated"
+	// EvaluationSurvey is one rater's score of a cadre or unit on one dimension (三评).
+	EvaluationSurvey Type = "evaluation.survey"
 )
 
 // Types lists every known type in contract order.
 var Types = []Type{CaseReported, CaseAccepted, CaseDispatched, CaseSigned, CaseReturned,
 	CaseResolved, CaseClosed, CaseReopened, CaseDuplicate, WhistleBlown, WhistleAnswered,
-	WhistleResolved, WhistleEvaluated}
+	WhistleResolved, WhistleEvaluated, EvaluationSurvey}
 
 // Known reports whether t is a contract type.
 func (t Type) Known() bool {
@@ -117,6 +122,99 @@ type Event struct {
 	// events only): the superseded event stays stored and in the timeline, and every count,
 	// state and audit uses this one instead (Superseded).
 	Supersedes string `json:"supersedes,omitempty"`
+	// Survey is the content of an evaluation.survey record (that type only).
+	Survey *Survey `json:"survey,omitempty"`
+}
+
+// Survey is one rater's score of one subject on one dimension for one period (三评两比一综合).
+// Rater identifies the rater for deduplication only: it is never shown.
+type Survey struct {
+	EvaluatorType string  `json:"evaluator_type"` // EvaluatorTypes
+	Dimension     string  `json:"dimension"`      // Dimensions
+	Score         float64 `json:"score"`          // on Scale
+	Scale         string  `json:"scale"`          // "min-max", integers, e.g. "0-100", "1-5"
+	Period        string  `json:"period"`         // "2026-Q3" (quarter) or "2026-11" (month)
+	Subject       string  `json:"subject"`        // a cadre id or a unit code of the roster
+	Rater         string  `json:"rater"`
+}
+
+// Evaluator types of a survey (评价主体).
+const (
+	EvaluatorSuperior = "superior" // 上级业务主管领导
+	EvaluatorHead     = "head"     // 单位一把手
+	EvaluatorTeam     = "team"     // 班子成员
+	EvaluatorMiddle   = "middle"   // 中层干部
+	EvaluatorServed   = "served"   // 服务对象
+)
+
+// EvaluatorTypes lists the evaluator types in order.
+var EvaluatorTypes = []string{EvaluatorSuperior, EvaluatorHead, EvaluatorTeam, EvaluatorMiddle, EvaluatorServed}
+
+// Dimensions of a survey (评价维度).
+const (
+	DimPerformance    = "performance"    // 工作实绩
+	DimResponsibility = "responsibility" // 责任担当
+	DimTeamwork       = "teamwork"       // 团结协作
+	DimLeadership     = "leadership"     // 领导能力
+	DimPurpose        = "purpose"        // 宗旨意识
+)
+
+// Dimensions lists the survey dimensions in order.
+var Dimensions = []string{DimPerformance, DimResponsibility, DimTeamwork, DimLeadership, DimPurpose}
+
+// ParseScale reads a survey scale "min-max" (integers, 0 ≤ min < max ≤ 1000).
+func ParseScale(s string) (lo, hi int, ok bool) {
+	a, b, found := strings.Cut(s, "-")
+	if !found {
+		return 0, 0, false
+	}
+	lo, err1 := strconv.Atoi(a)
+	hi, err2 := strconv.Atoi(b)
+	if err1 != nil || err2 != nil || lo < 0 || hi > 1000 || lo >= hi {
+		return 0, 0, false
+	}
+	return lo, hi, true
+}
+
+// Normalized is the survey's score on 0-100: (score − min) / (max − min) × 100.
+func (s *Survey) Normalized() float64 {
+	lo, hi, ok := ParseScale(s.Scale)
+	if !ok {
+		return 0
+	}
+	return (s.Score - float64(lo)) / float64(hi-lo) * 100
+}
+
+// ParsePeriod reads a survey period: "2026-Q3" (quarter) or "2026-11" (month). kind is 'Q' or
+// 'M'; index counts periods of that kind from year 0 (so consecutive periods differ by 1).
+func ParsePeriod(s string) (kind byte, index int, ok bool) {
+	if len(s) != 7 || s[4] != '-' {
+		return 0, 0, false
+	}
+	y, err := strconv.Atoi(s[:4])
+	if err != nil || y < 2000 || y > 2999 {
+		return 0, 0, false
+	}
+	if s[5] == 'Q' {
+		q := int(s[6] - '0')
+		if q < 1 || q > 4 {
+			return 0, 0, false
+		}
+		return 'Q', y*4 + q - 1, true
+	}
+	m, err := strconv.Atoi(s[5:])
+	if err != nil || m < 1 || m > 12 || s[5] < '0' || s[5] > '1' {
+		return 0, 0, false
+	}
+	return 'M', y*12 + m - 1, true
+}
+
+// PeriodName is the inverse of ParsePeriod.
+func PeriodName(kind byte, index int) string {
+	if kind == 'Q' {
+		return fmt.Sprintf("%04d-Q%d", index/4, index%4+1)
+	}
+	return fmt.Sprintf("%04d-%02d", index/12, index%12+1)
 }
 
 // Close reasons of case.closed besides "" (fixed, the default).
@@ -137,7 +235,10 @@ const CategoryUnmapped = "unmapped"
 // MaxCategoryText is the longest category_text, in characters.
 const MaxCategoryText = 200
 
-// IsCase tells the case event types (case.*), the ones a correction may supersede.
+// Corrigible tells the types a correction may supersede: case events and survey records.
+func (t Type) Corrigible() bool { return t.IsCase() || t == EvaluationSurvey }
+
+// IsCase tells the case event types (case.*).
 func (t Type) IsCase() bool {
 	switch t {
 	case CaseReported, CaseAccepted, CaseDispatched, CaseSigned, CaseReturned, CaseResolved,

@@ -26,6 +26,9 @@ type Rules struct {
 	MaxDepts int // departments one whistle may summon (default 32)
 	// KnownCategory, when set, decides instead of Categories (a catalogue that may be reloaded).
 	KnownCategory func(code string) bool
+	// KnownSubject, when set, tells the survey subjects accepted (the roster's cadre ids and
+	// unit codes); nil: any.
+	KnownSubject func(id string) bool
 }
 
 // MaxDeptLen is the longest department code or name, in characters.
@@ -108,6 +111,17 @@ type wire struct {
 	CloseReason  string          `json:"close_reason"`
 	CategoryText string          `json:"category_text"`
 	Supersedes   string          `json:"supersedes"`
+	Survey       *surveyWire     `json:"survey"`
+}
+
+type surveyWire struct {
+	EvaluatorType string   `json:"evaluator_type"`
+	Dimension     string   `json:"dimension"`
+	Score         *float64 `json:"score"`
+	Scale         string   `json:"scale"`
+	Period        string   `json:"period"`
+	Subject       string   `json:"subject"`
+	Rater         string   `json:"rater"`
 }
 
 // Decode parses one JSON event and validates it against r at time now. On failure it returns a
@@ -180,7 +194,7 @@ func jsonKind(goType string) string {
 	switch goType {
 	case "string":
 		return "string"
-	case "float64", "int", "int64":
+	case "float64", "int", "int64", "*float64":
 		return "number"
 	case "[]string":
 		return "array of strings"
@@ -233,6 +247,7 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		return e, ferr("type", "unknown type %q", w.Type)
 	}
 	switch {
+	case w.CaseID == "" && t == EvaluationSurvey: // a survey belongs to no case
 	case w.CaseID == "":
 		return e, ferr("case_id", "required")
 	case len(w.CaseID) > 64:
@@ -353,13 +368,24 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 
 	if e.Supersedes != "" {
 		switch {
-		case !t.IsCase():
-			return e, ferr("supersedes", "only on case events")
+		case !t.Corrigible():
+			return e, ferr("supersedes", "only on case events and evaluation.survey")
 		case !validID(e.Supersedes):
 			return e, ferr("supersedes", "not an event id (1-64 chars: A-Z a-z 0-9 . _ : -)")
 		case e.Supersedes == e.ID:
 			return e, ferr("supersedes", "an event cannot supersede itself")
 		}
+	}
+
+	if w.Survey != nil && t != EvaluationSurvey {
+		return e, ferr("survey", "only on evaluation.survey")
+	}
+	if t == EvaluationSurvey {
+		sv, err := surveyOf(w.Survey, r)
+		if err != nil {
+			return e, err
+		}
+		e.Survey = sv
 	}
 
 	// Per-type requirements.
@@ -436,4 +462,59 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		}
 	}
 	return e, nil
+}
+
+// surveyOf validates the survey object of an evaluation.survey record.
+func surveyOf(w *surveyWire, r *Rules) (*Survey, error) {
+	if w == nil {
+		return nil, ferr("survey", "required on evaluation.survey")
+	}
+	if w.EvaluatorType == "" {
+		return nil, ferr("survey.evaluator_type", "required")
+	}
+	if !slices.Contains(EvaluatorTypes, w.EvaluatorType) {
+		return nil, ferr("survey.evaluator_type", "must be superior, head, team, middle or served")
+	}
+	if w.Dimension == "" {
+		return nil, ferr("survey.dimension", "required")
+	}
+	if !slices.Contains(Dimensions, w.Dimension) {
+		return nil, ferr("survey.dimension", "must be performance, responsibility, teamwork, leadership or purpose")
+	}
+	if w.Scale == "" {
+		return nil, ferr("survey.scale", "required (e.g. \"0-100\" or \"1-5\")")
+	}
+	lo, hi, ok := ParseScale(w.Scale)
+	if !ok {
+		return nil, ferr("survey.scale", "must be \"min-max\", integers with 0 ≤ min < max ≤ 1000")
+	}
+	if w.Score == nil {
+		return nil, ferr("survey.score", "required")
+	}
+	sc := *w.Score
+	if math.IsNaN(sc) || sc < float64(lo) || sc > float64(hi) {
+		return nil, ferr("survey.score", "out of the scale %s", w.Scale)
+	}
+	if w.Period == "" {
+		return nil, ferr("survey.period", "required")
+	}
+	if _, _, ok := ParsePeriod(w.Period); !ok {
+		return nil, ferr("survey.period", "must be a quarter (2026-Q3) or a month (2026-11)")
+	}
+	switch {
+	case w.Subject == "":
+		return nil, ferr("survey.subject", "required")
+	case len(w.Subject) > 64 || !utf8.ValidString(w.Subject):
+		return nil, ferr("survey.subject", "too long (max 64) or not valid UTF-8")
+	case r.KnownSubject != nil && !r.KnownSubject(w.Subject):
+		return nil, ferr("survey.subject", "not a cadre id or unit code of the roster: %q", w.Subject)
+	}
+	switch {
+	case w.Rater == "":
+		return nil, ferr("survey.rater", "required")
+	case !validID(w.Rater):
+		return nil, ferr("survey.rater", "not a rater id (1-64 chars: A-Z a-z 0-9 . _ : -)")
+	}
+	return &Survey{EvaluatorType: w.EvaluatorType, Dimension: w.Dimension, Score: sc, Scale: w.Scale,
+		Period: w.Period, Subject: w.Subject, Rater: w.Rater}, nil
 }

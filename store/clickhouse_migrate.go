@@ -155,6 +155,11 @@ GROUP BY day, ` + chRollKey}, strings.TrimPrefix(note+";zone="+zone, ";")
 		// back with none.
 		return []string{chAddColumn("events", "supersedes", "String")}, ""
 	}},
+	{7, "survey", func(f chFeatures, o *ClickHouseOptions) ([]string, string) {
+		// The content of an evaluation.survey record as JSON ("" on other types). Rows stored
+		// before read back with none.
+		return []string{chAddColumn("events", "survey", "String")}, ""
+	}},
 }
 
 // chAddColumn is a migration statement adding a column. chMigrate runs it only when the column

@@ -162,6 +162,10 @@ type Store interface {
 	// the version in force. When several records supersede one, the latest by intake offset
 	// (then id) is followed. Ids not stored are left out. Personal fields included.
 	Versions(ctx context.Context, ids []string) (map[string][]Record, error)
+	// Surveys calls fn once per stored evaluation.survey record (of any partition), superseded
+	// ones included (event.Live leaves them out), ordered by (At, Offset, id). Stops at fn's
+	// first error and returns it.
+	Surveys(ctx context.Context, fn func(Record) error) error
 	Ping(ctx context.Context) error
 	Close() error
 }

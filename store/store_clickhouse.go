@@ -414,7 +414,7 @@ var chInsertSettings = clickhouse.Settings{"parallel_view_processing": 1}
 const chEventCols = `id, type, case_id, at, at_ns, at_tz, source, category, priority, has_location,
 	lon, lat, crs, region, dept, has_deadline, deadline, deadline_ns, deadline_tz, whistle_id,
 	whistle_kind, depts, stage, score, satisfaction, part, intake_offset, run, received,
-	region_path, has_point, wlon, wlat, close_reason, category_text, supersedes`
+	region_path, has_point, wlon, wlat, close_reason, category_text, supersedes, survey`
 
 func b2u(b bool) uint8 {
 	if b {
@@ -430,6 +430,7 @@ func (v *chView) insertEvents(ctx context.Context, run []*Record, seq uint64) er
 		id, typ, caseID, source, category, priority, crs, region, dept = mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n), mk[string](n)
 		whistleID, whistleKind, stage, satisfaction                    = mk[string](n), mk[string](n), mk[string](n), mk[string](n)
 		closeReason, categoryText, supersedes                          = mk[string](n), mk[string](n), mk[string](n)
+		survey                                                         = mk[string](n)
 		at, deadline                                                   = mk[time.Time](n), mk[time.Time](n)
 		atNs, deadlineNs                                               = mk[uint32](n), mk[uint32](n)
 		atTz, deadlineTz                                               = mk[int32](n), mk[int32](n)
@@ -462,6 +463,7 @@ func (v *chView) insertEvents(ctx context.Context, run []*Record, seq uint64) er
 		}
 		stage[i], score[i], satisfaction[i] = e.Stage, int64(e.Score), e.Satisfaction
 		closeReason[i], categoryText[i], supersedes[i] = e.CloseReason, e.CategoryText, e.Supersedes
+		survey[i] = surveyJSON(e.Survey)
 		part[i], offset[i], runs[i] = v.part, r.Offset, seq
 		if !r.Received.IsZero() {
 			received[i] = r.Received.UnixNano()
@@ -477,7 +479,7 @@ func (v *chView) insertEvents(ctx context.Context, run []*Record, seq uint64) er
 	return chSendColumns(ctx, v.s.conn, `INSERT INTO events (`+chEventCols+`)`,
 		id, typ, caseID, at, atNs, atTz, source, category, priority, hasLoc, lon, lat, crs, region,
 		dept, hasDeadline, deadline, deadlineNs, deadlineTz, whistleID, whistleKind, depts, stage,
-		score, satisfaction, part, offset, runs, received, path, hasPoint, wlon, wlat, closeReason, categoryText, supersedes)
+		score, satisfaction, part, offset, runs, received, path, hasPoint, wlon, wlat, closeReason, categoryText, supersedes, survey)
 }
 
 func (v *chView) insertPrivate(ctx context.Context, recs []*Record) error {
@@ -892,7 +894,7 @@ func (v *chView) EventIDs(ctx context.Context, fn func(id string) error) error {
 const chRecordCols = `id, type, case_id, toUInt32(at), at_ns, at_tz, source, category, priority,
 	has_location, lon, lat, crs, region, dept, has_deadline, toUInt32(deadline), deadline_ns,
 	deadline_tz, whistle_id, whistle_kind, depts, stage, score, satisfaction, intake_offset,
-	received, region_path, has_point, wlon, wlat, close_reason, category_text, supersedes,
+	received, region_path, has_point, wlon, wlat, close_reason, category_text, supersedes, survey,
 	has_reporter, reporter_name, reporter_phone, reporter_id_number, address, summary`
 
 const chRecordOrder = ` ORDER BY at, at_ns, intake_offset, id`
@@ -970,6 +972,7 @@ type chRecordScan struct {
 	depts, path                           []string
 	stage, satisfaction                   string
 	closeReason, categoryText, supersedes string
+	survey                                string
 	score, received                       int64
 	offset                                uint64
 	name, phone, idn, addr, summary       string
@@ -979,7 +982,7 @@ func (s *chRecordScan) dest() []any {
 	return []any{&s.id, &s.typ, &s.caseID, &s.at, &s.atNs, &s.atTz, &s.source, &s.category, &s.priority,
 		&s.hasLoc, &s.lon, &s.lat, &s.crs, &s.region, &s.dept, &s.hasDeadline, &s.deadline, &s.deadlineNs,
 		&s.deadlineTz, &s.whistleID, &s.whistleKind, &s.depts, &s.stage, &s.score, &s.satisfaction, &s.offset,
-		&s.received, &s.path, &s.hasPoint, &s.wlon, &s.wlat, &s.closeReason, &s.categoryText, &s.supersedes,
+		&s.received, &s.path, &s.hasPoint, &s.wlon, &s.wlat, &s.closeReason, &s.categoryText, &s.supersedes, &s.survey,
 		&s.hasRep, &s.name, &s.phone, &s.idn, &s.addr, &s.summary}
 }
 
@@ -993,7 +996,7 @@ func (s *chRecordScan) record(z zones) Record {
 		Source: s.source, Category: s.category, Priority: s.priority, Region: s.region, Dept: s.dept,
 		WhistleID: s.whistleID, WhistleKind: s.whistleKind, Stage: s.stage, Score: int(s.score),
 		Satisfaction: s.satisfaction, CloseReason: s.closeReason, CategoryText: s.categoryText, Supersedes: s.supersedes,
-		Address: s.addr, Summary: s.summary,
+		Address: s.addr, Summary: s.summary, Survey: surveyOf(s.survey),
 	}, Offset: s.offset, HasPoint: s.hasPoint == 1}
 	if len(s.depts) > 0 {
 		r.Depts = slices.Clone(s.depts)

@@ -168,8 +168,9 @@ func TestClickHouseMigrations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(applied) != 6 || !strings.HasSuffix(applied[0], "events") || !strings.HasSuffix(applied[5], "supersedes") {
-		t.Errorf("first migrate applied %v, want the 6 migrations", applied)
+	if len(applied) != 7 || !strings.HasSuffix(applied[0], "events") || !strings.HasSuffix(applied[5], "supersedes") ||
+		!strings.HasSuffix(applied[6], "survey") {
+		t.Errorf("first migrate applied %v, want the 7 migrations", applied)
 	}
 	again, version2, err := store.MigrateClickHouse(ctx, dsn, store.ClickHouseOptions{Loc: time.UTC})
 	if err != nil {
@@ -183,8 +184,8 @@ func TestClickHouseMigrations(t *testing.T) {
 		t.Errorf("ServerVersion = %q, migrate said %q", s.ServerVersion(), version)
 	}
 	conn := chConn(t, dsn)
-	if n := chUint(t, conn, `SELECT count() FROM schema_migrations`); n != 6 {
-		t.Errorf("schema_migrations has %d rows, want 6", n)
+	if n := chUint(t, conn, `SELECT count() FROM schema_migrations`); n != 7 {
+		t.Errorf("schema_migrations has %d rows, want 7", n)
 	}
 	var variant, sv string
 	if err := conn.QueryRow(ctx, `SELECT variant, server_version FROM schema_migrations WHERE version = 4`).Scan(&variant, &sv); err != nil {

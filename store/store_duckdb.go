@@ -47,7 +47,7 @@ type DuckDB struct {
 var _ Store = (*DuckDB)(nil)
 
 // duckDBSchemaVersion is the schema this code reads and writes.
-const duckDBSchemaVersion = 4
+const duckDBSchemaVersion = 5
 
 // duckDBMigrations[i] brings the schema from version i to version i+1. Never edit a released
 // entry: append a new one.
@@ -106,24 +106,26 @@ var duckDBMigrations = []string{
 		SELECT supersedes AS sid, type AS stype, case_id AS scase, min(intake_offset) AS off
 		FROM events WHERE supersedes <> '' GROUP BY ALL) s
 	WHERE events.id = s.sid AND events.type = s.stype AND events.case_id = s.scase;`,
+	// 5: survey, the content of an evaluation.survey record as JSON ('' on other types).
+	`ALTER TABLE events ADD COLUMN survey VARCHAR DEFAULT '';`,
 }
 
 const (
 	eventCols = `id, type, case_id, at_utc, at_ns, at_tz, source, category, priority, lon, lat, crs,
 		region, dept, deadline_utc, deadline_ns, deadline_tz, whistle_id, whistle_kind, depts, stage,
 		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
-		close_reason, category_text, supersedes`
+		close_reason, category_text, supersedes, survey`
 	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
 	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last;
-	// eventCols and superseded_at), then private, then has_pii.
-	nEventCols = 33
+	// eventCols, superseded_at and survey), then private, then has_pii.
+	nEventCols = 34
 	nStageCols = nEventCols + 5 + 1
 
 	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
 		e.priority, e.lon, e.lat, e.crs, e.region, e.dept, e.deadline_utc, e.deadline_ns,
 		e.deadline_tz, e.whistle_id, e.whistle_kind, e.depts, e.stage, e.score, e.satisfaction,
 		e.intake_offset, e.received, e.region_path, e.wlon, e.wlat, e.has_point,
-		e.close_reason, e.category_text, e.supersedes, p.reporter_name, p.reporter_phone, p.reporter_id_number, p.address, p.summary
+		e.close_reason, e.category_text, e.supersedes, e.survey, p.reporter_name, p.reporter_phone, p.reporter_id_number, p.address, p.summary
 		FROM events e LEFT JOIN event_private p ON p.id = e.id`
 )
 
@@ -394,7 +396,8 @@ func fillStageRow(row []driver.Value, r *Record) {
 	}
 	row[28] = r.HasPoint
 	row[29], row[30], row[31] = e.CloseReason, e.CategoryText, e.Supersedes
-	row[32] = uint64(0)   // superseded_at: set by supersede
+	row[32] = uint64(0) // superseded_at: set by supersede
+	row[33] = surveyJSON(e.Survey)
 	const p0 = nEventCols // first private column
 	if p := e.Reporter; p != nil {
 		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
@@ -544,6 +547,7 @@ type recordScan struct {
 	hasPoint                           bool
 	closeReason, categoryText          sql.NullString
 	supersedes                         sql.NullString
+	survey                             sql.NullString
 	repName, repPhone, repID, addr, sm sql.NullString
 }
 
@@ -552,7 +556,7 @@ func (s *recordScan) dest() []any {
 		&s.priority, &s.lon, &s.lat, &s.crs, &s.region, &s.dept, &s.deadline, &s.deadlineNs,
 		&s.deadlineTz, &s.whistleID, &s.whistleKind, &s.depts, &s.stage, &s.score, &s.satisfaction,
 		&s.offset, &s.received, &s.path, &s.wlon, &s.wlat, &s.hasPoint,
-		&s.closeReason, &s.categoryText, &s.supersedes, &s.repName, &s.repPhone, &s.repID, &s.addr, &s.sm}
+		&s.closeReason, &s.categoryText, &s.supersedes, &s.survey, &s.repName, &s.repPhone, &s.repID, &s.addr, &s.sm}
 }
 
 func (s *recordScan) record(z zones) Record {
@@ -562,7 +566,7 @@ func (s *recordScan) record(z zones) Record {
 		Dept: s.dept, WhistleID: s.whistleID, WhistleKind: s.whistleKind, Depts: stringList(s.depts),
 		Stage: s.stage, Score: int(s.score), Satisfaction: s.satisfaction,
 		CloseReason: s.closeReason.String, CategoryText: s.categoryText.String, Supersedes: s.supersedes.String,
-		Address: s.addr.String, Summary: s.sm.String,
+		Address: s.addr.String, Summary: s.sm.String, Survey: surveyOf(s.survey.String),
 	}, Offset: s.offset, HasPoint: s.hasPoint}
 	if s.lon.Valid {
 		r.Location = &event.Location{Lon: s.lon.Float64, Lat: s.lat.Float64, CRS: s.crs.String}

@@ -204,8 +204,8 @@ func TestDuckDBSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v int
-	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != 4 {
-		t.Fatalf("schema_version = %d (%v), want 4", v, err)
+	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != 5 {
+		t.Fatalf("schema_version = %d (%v), want 5", v, err)
 	}
 	if _, err := db.Exec(`UPDATE meta SET value = 99 WHERE key = 'schema_version'`); err != nil {
 		t.Fatal(err)

@@ -63,6 +63,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Cases/RegionAndCategory", testCasesRegionCategory},
 		{"Cases/Errors", testCasesErrors},
 		{"Supersedes", testSupersedes},
+		{"Surveys", testSurveys},
 		{"Queries/Cancelled", testQueriesCancelled},
 		{"Basics", testBasics},
 	}

@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS zhili.events_local ON CLUSTER zhili (
 	close_reason  LowCardinality(String),  -- case.closed: "" (fixed), not_fixed, duplicate, transferred, cancelled (migration 5)
 	category_text String,                  -- case.reported: the source's wording of the category (migration 5)
 	supersedes    String,                  -- case events: the id of the event this correction supersedes (migration 6)
+	survey        String,                  -- evaluation.survey: its content as JSON (migration 7)
 	INDEX case_idx case_id TYPE bloom_filter GRANULARITY 4
 ) ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/zhili/events', '{replica}')
 PARTITION BY toYYYYMM(at)
@@ -138,4 +139,5 @@ INSERT INTO zhili.schema_migrations (version, name, variant, server_version, app
 	(3, 'rollup_hour', 'cluster', version(), now()),
 	(4, 'rollup_day', 'zone=Asia/Shanghai;cluster', version(), now()),
 	(5, 'close_reason_category_text', 'dict=LowCardinality(String);cluster', version(), now()),
-	(6, 'supersedes', 'cluster', version(), now());
+	(6, 'supersedes', 'cluster', version(), now()),
+	(7, 'survey', 'cluster', version(), now());

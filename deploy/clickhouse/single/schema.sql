@@ -114,6 +114,8 @@ ALTER TABLE events ADD COLUMN category_text String;
 
 ALTER TABLE events ADD COLUMN supersedes String;
 
+ALTER TABLE events ADD COLUMN survey String;
+
 
 -- ===== servers < 20.3 (18.16, what the tests run) =====
 CREATE TABLE IF NOT EXISTS schema_migrations (
@@ -221,3 +223,5 @@ ALTER TABLE events ADD COLUMN close_reason String;
 ALTER TABLE events ADD COLUMN category_text String;
 
 ALTER TABLE events ADD COLUMN supersedes String;
+
+ALTER TABLE events ADD COLUMN survey String;

@@ -1,0 +1,55 @@
+// Survey records (evaluation.survey): their content is stored as JSON in the events table's
+// survey column, and read back by Surveys for the evaluation read side.
+
+package store
+
+import (
+	"context"
+
+	json "github.com/goccy/go-json"
+
+	"zhili/event"
+)
+
+// surveyJSON is the stored form of a survey ("" when none).
+func surveyJSON(s *event.Survey) string {
+	if s == nil {
+		return ""
+	}
+	b, err := json.Marshal(s)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}
+
+// surveyOf reads the stored form back (nil when none or unreadable).
+func surveyOf(s string) *event.Survey {
+	if s == "" {
+		return nil
+	}
+	var sv event.Survey
+	if json.Unmarshal([]byte(s), &sv) != nil {
+		return nil
+	}
+	return &sv
+}
+
+// Surveys implements Store.
+func (d *DuckDB) Surveys(ctx context.Context, fn func(Record) error) (qerr error) {
+	defer ctxCause(ctx, &qerr)
+	if err := d.check(); err != nil {
+		return err
+	}
+	return d.records(ctx, fn, recordSelect+` WHERE e.type = ? ORDER BY e.at_utc, e.at_ns, e.intake_offset, e.id`,
+		string(event.EvaluationSurvey))
+}
+
+// Surveys implements Store: the whole history, whichever partition the view is.
+func (v *chView) Surveys(ctx context.Context, fn func(Record) error) error {
+	if err := v.check(); err != nil {
+		return err
+	}
+	w := `type = ` + chQuote(string(event.EvaluationSurvey))
+	return v.s.records(ctx, fn, chRecordQuery(w, `id IN (SELECT id FROM events WHERE `+w+`)`))
+}
