@@ -1,0 +1,65 @@
+package evaluation
+
+// Rate is a count over its denominator.
+type Rate struct {
+	Num int64 `json:"num"`
+	Den int64 `json:"den"`
+}
+
+// UnitData are Zhili's own figures of one unit for one period, from the audits
+// (docs/GOVERNANCE.md): the three rates and the on-time rate, the whistle answers' on-time
+// rate, repeat complaints and the signs of fake closure.
+type UnitData struct {
+	Response, Resolution, Satisfaction, OnTime Rate
+	WhistleOnTime                              Rate
+	Cases, Closed                              int64
+	Repeats, Reopened, Unsatisfied             int64
+}
+
+// PeriodData are the figures of every unit for one period: departments by their catalogue
+// code, townships, villages and grids by their region code.
+type PeriodData struct {
+	ByDept   map[string]UnitData
+	ByRegion map[string]UnitData
+}
+
+// Indicator groups: 显绩 shows within the period; 潜绩 is work whose effect lasts (problems
+// that do not come back, closings that hold, departments that come when summoned).
+const (
+	Visible = "visible" // 显绩
+	Latent  = "latent"  // 潜绩
+)
+
+// indicator is one data figure of 实绩, as a percentage where higher is better.
+type indicator struct {
+	Key, Zh, En, Group string
+	of                 func(d *UnitData) (value float64, den int64)
+}
+
+func pct(r Rate) (float64, int64) {
+	if r.Den == 0 {
+		return 0, 0
+	}
+	return float64(r.Num) / float64(r.Den) * 100, r.Den
+}
+
+// indicators are the figures of 实绩, in order.
+var indicators = []indicator{
+	{"response", "响应率", "Response rate", Visible, func(d *UnitData) (float64, int64) { return pct(d.Response) }},
+	{"resolution", "解决率", "Resolution rate", Visible, func(d *UnitData) (float64, int64) { return pct(d.Resolution) }},
+	{"satisfaction", "满意率", "Satisfaction rate", Visible, func(d *UnitData) (float64, int64) { return pct(d.Satisfaction) }},
+	{"on_time", "按期办结率", "On-time rate", Visible, func(d *UnitData) (float64, int64) { return pct(d.OnTime) }},
+	{"no_repeat", "未重复投诉率", "Share without repeat complaints", Latent, func(d *UnitData) (float64, int64) {
+		if d.Cases == 0 {
+			return 0, 0
+		}
+		return 100 - float64(d.Repeats)/float64(d.Cases)*100, d.Cases
+	}},
+	{"closure_holds", "真办结率", "Closings that hold", Latent, func(d *UnitData) (float64, int64) {
+		if d.Closed == 0 {
+			return 0, 0
+		}
+		return 100 - float64(d.Reopened+d.Unsatisfied)/float64(d.Closed)*100, d.Closed
+	}},
+	{"whistle_on_time", "吹哨报到及时率", "Whistle answers on time", Latent, func(d *UnitData) (float64, int64) { return pct(d.WhistleOnTime) }},
+}
