@@ -127,7 +127,7 @@ type Input struct {
 	Data    *PeriodData   // nil: no figures
 }
 
-func r2(x float64) float64 { return math.Round(x*100) / 100 }
+func r2(x float64) float64  { return math.Round(x*100) / 100 }
 func fp(x float64) *float64 { return &x }
 
 // Evaluate computes one period: every cadre whose term overlaps the period and every unit.
@@ -179,7 +179,7 @@ type cellKey struct{ subject, typ, dim string }
 
 // surveys fills each subject's survey part: the last score of each rater per cell counts.
 func surveys(cfg Config, in Input, res *Result) {
-	last := map[cellKey]map[string]float64{} // cell → rater → normalised score
+	last := map[cellKey]map[string]float64{}  // cell → rater → normalised score
 	raters := map[[2]string]map[string]bool{} // subject, type → raters
 	for i := range in.Surveys {
 		e := &in.Surveys[i]

@@ -125,7 +125,7 @@ func TestHandWorkedFixture(t *testing.T) {
 	sv.rater("2026-Q3", "A", srv, purp, "0-100", "p5", 90, "")
 	wrong := sv.rater("2026-Q3", "A", srv, perf, "0-100", "p6", 30, "")
 	sv.rater("2026-Q3", "A", srv, purp, "0-100", "p6", 90, wrong) // 90, 90, 90 → 90
-	sv.add("2026-Q3", "B", sup, perf, "1-5", 4, 4, 4) // 75
+	sv.add("2026-Q3", "B", sup, perf, "1-5", 4, 4, 4)             // 75
 	sv.add("2026-Q3", "B", sup, purp, "0-100", 70, 70, 70)
 	sv.add("2026-Q3", "B", srv, perf, "0-100", 50, 60, 70) // 60
 	sv.add("2026-Q3", "B", srv, purp, "0-100", 60, 60, 60)
