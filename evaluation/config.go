@@ -146,3 +146,14 @@ const (
 	SampleInsufficient = "insufficient"
 	InsufficientZh     = "样本不足"
 )
+
+// Definitions are the written definitions of the evaluation (docs/EVALUATION.md), zh-CN then
+// English.
+var Definitions = map[string]string{
+	"survey":     "三评 survey: each cell (evaluator type × dimension) is the mean of its raters' scores on 0-100 ((score − min) ÷ (max − min) × 100 on the stated scale), the last score of each rater counting, corrections in force; shown only with at least min_raters raters (样本不足 insufficient otherwise); the survey score weighs the shown cells by type weight × dimension weight, given when they hold at least min_coverage of the weight. Raters are never named.",
+	"data":       "实绩 from Zhili's figures of the unit the cadre's post belongs to (roster, the term overlapping the period that began last): 显绩 visible = response, resolution, satisfaction and on-time rates; 潜绩 latent = cases without repeat complaints, closings that hold (not reopened, not unsatisfied), whistle answers on time (departments); each counted with at least min_sample cases, normalised among the peer group (same post type) as (x − min) ÷ (max − min) × 100 (all equal: 50) when at least min_peers have it; 实绩 = visible_weight × 显绩 + latent_weight × 潜绩 over the parts present.",
+	"composite":  "一综合 composite = survey_weight × survey score + data_weight × 实绩 (weights normalised to sum to 1); both are required. Every component is listed with its value, weight, contribution (weight × value; they sum to the composite) and share of the composite.",
+	"horizontal": "横向比 standing among the peer group's subjects with a composite: rank (1 = highest; equal composites share the better rank) and mid-rank percentile = (below + ½ × equal, itself included) ÷ n × 100; not given when fewer than min_peers have a composite.",
+	"vertical":   "纵向比 the subject's composites over the last trend_periods periods: 一时 the latest; 一贯 their mean, volatility (population standard deviation, steady when ≤ steady_stdev) and slope (least squares, points per period), over the periods with a composite, at least two.",
+	"lists":      "红黑榜 per post type and period: k = min(list_size, ⌊ranked ÷ 2⌋); red = rank ≤ k, black = fewer than k below (ties at the boundary included), never both; a subject without a composite is never ranked (unranked, with what is missing); a group with fewer than min_peers ranked has no lists.",
+}

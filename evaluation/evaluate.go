@@ -99,7 +99,8 @@ type Score struct {
 	Leader    bool        `json:"leader"`
 	Unit      string      `json:"unit"`
 	UnitName  string      `json:"unit_name"`
-	Region    string      `json:"region,omitempty"` // the region the unit serves ("" none)
+	Dept      string      `json:"dept,omitempty"`   // a department unit's catalogue code: its figures
+	Region    string      `json:"region,omitempty"` // the region the unit serves ("" none): its figures otherwise
 	Survey    SurveyPart  `json:"survey"`
 	Data      DataPart    `json:"data"`
 	Composite *float64    `json:"composite"`
@@ -125,6 +126,9 @@ type Input struct {
 	Roster  *roster.Roster
 	Surveys []event.Event // survey records in force (event.Live); other periods are ignored
 	Data    *PeriodData   // nil: no figures
+	// Keep, when set, keeps only the subjects it is true for (a tenant's): the others are
+	// neither evaluated nor peers.
+	Keep func(*Score) bool
 }
 
 func r2(x float64) float64  { return math.Round(x*100) / 100 }
@@ -148,16 +152,27 @@ func Evaluate(cfg Config, in Input) *Result {
 			terms[c.ID] = c
 		}
 	}
+	deptOf := func(code string) string {
+		if u, ok := ro.Unit(code); ok && u.Kind == "department" {
+			return u.Dept
+		}
+		return ""
+	}
+	add := func(s *Score) {
+		if in.Keep == nil || in.Keep(s) {
+			res.Subjects[s.Subject] = s
+		}
+	}
 	for id, c := range terms {
-		res.Subjects[id] = &Score{Subject: id, Kind: KindCadre, Name: c.Name, Post: c.Post, PeerGroup: c.PostType,
-			Leader: c.Leader, Unit: c.Unit, UnitName: ro.NameOf(c.Unit), Region: ro.RegionOf(c.Unit)}
+		add(&Score{Subject: id, Kind: KindCadre, Name: c.Name, Post: c.Post, PeerGroup: c.PostType,
+			Leader: c.Leader, Unit: c.Unit, UnitName: ro.NameOf(c.Unit), Dept: deptOf(c.Unit), Region: ro.RegionOf(c.Unit)})
 	}
 	for _, u := range ro.Units {
-		if _, taken := res.Subjects[u.Code]; taken {
+		if _, taken := terms[u.Code]; taken {
 			continue
 		}
-		res.Subjects[u.Code] = &Score{Subject: u.Code, Kind: KindUnit, Name: u.Zh, PeerGroup: UnitPeerPrefix + u.Kind,
-			Leader: true, Unit: u.Code, UnitName: u.Zh, Region: ro.RegionOf(u.Code)}
+		add(&Score{Subject: u.Code, Kind: KindUnit, Name: u.Zh, PeerGroup: UnitPeerPrefix + u.Kind,
+			Leader: true, Unit: u.Code, UnitName: u.Zh, Dept: deptOf(u.Code), Region: ro.RegionOf(u.Code)})
 	}
 	surveys(cfg, in, res)
 	for _, s := range res.Subjects {
@@ -165,7 +180,7 @@ func Evaluate(cfg Config, in Input) *Result {
 	}
 	for g, ss := range res.Groups {
 		slices.SortFunc(ss, func(a, b *Score) int { return cmp.Compare(a.Subject, b.Subject) })
-		data(cfg, in, ro, ss)
+		data(cfg, in, ss)
 		for _, s := range ss {
 			compose(cfg, s)
 		}
@@ -246,13 +261,13 @@ func surveys(cfg Config, in Input, res *Result) {
 
 // data fills 实绩 of one peer group: each indicator normalised among the peers that have it
 // (min-max to 0-100; all equal: 50), when at least MinPeers have it.
-func data(cfg Config, in Input, ro *roster.Roster, ss []*Score) {
+func data(cfg Config, in Input, ss []*Score) {
 	for _, s := range ss {
 		s.Data = DataPart{Unit: s.Unit, Sample: SampleInsufficient}
 		var d *UnitData
 		if in.Data != nil {
-			if u, ok := ro.Unit(s.Unit); ok && u.Kind == "department" {
-				if v, ok := in.Data.ByDept[u.Dept]; ok {
+			if s.Dept != "" {
+				if v, ok := in.Data.ByDept[s.Dept]; ok {
 					d = &v
 				}
 			} else if s.Region != "" {

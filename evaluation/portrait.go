@@ -99,22 +99,21 @@ func entryOf(s *Score) Entry {
 		Composite: s.Composite, Rank: s.Rank, Percentile: s.Percentile, Missing: s.Missing}
 }
 
-// Rank builds the 红黑榜 of the subjects ss of one peer group (those keep is true for; nil
-// keeps all). The lists have k = min(list_size, ⌊ranked ÷ 2⌋) places each: red the subjects of
-// rank ≤ k, black those with fewer than k subjects below them (ties at either boundary
-// included), never a subject already red. A group with fewer than min_peers ranked subjects has
-// no lists (样本不足).
-func Rank(cfg Config, period, group string, ss []*Score, keep func(*Score) bool) Ranking {
+// Rank builds the 红黑榜 of the subjects ss of one peer group. The lists have
+// k = min(list_size, ⌊ranked ÷ 2⌋) places each: red the subjects of rank ≤ k, black those with
+// fewer than k subjects below them (ties at either boundary included), never a subject already
+// red. A group with fewer than min_peers ranked subjects has no lists (样本不足). show, when
+// set, leaves out of the reply the subjects it is false for (ranks and lists stay those of the
+// whole group).
+func Rank(cfg Config, period, group string, ss []*Score, show func(*Score) bool) Ranking {
 	rk := Ranking{Period: period, PeerGroup: group, Sample: SampleInsufficient, Ranked: []Entry{}, Red: []Entry{},
 		Black: []Entry{}, Unranked: []Entry{}}
+	shown := func(s *Score) bool { return show == nil || show(s) }
 	var ranked []*Score
 	for _, s := range ss {
-		if keep != nil && !keep(s) {
-			continue
-		}
 		if s.Rank != nil {
 			ranked = append(ranked, s)
-		} else {
+		} else if shown(s) {
 			rk.Unranked = append(rk.Unranked, entryOf(s))
 		}
 	}
@@ -122,7 +121,9 @@ func Rank(cfg Config, period, group string, ss []*Score, keep func(*Score) bool)
 		return cmp.Or(cmp.Compare(*a.Rank, *b.Rank), cmp.Compare(a.Subject, b.Subject))
 	})
 	for _, s := range ranked {
-		rk.Ranked = append(rk.Ranked, entryOf(s))
+		if shown(s) {
+			rk.Ranked = append(rk.Ranked, entryOf(s))
+		}
 	}
 	if len(ranked) < cfg.MinPeers {
 		return rk
@@ -136,11 +137,13 @@ func Rank(cfg Config, period, group string, ss []*Score, keep func(*Score) bool)
 	red := map[string]bool{}
 	for _, s := range ranked {
 		if *s.Rank <= k {
-			rk.Red = append(rk.Red, entryOf(s))
 			red[s.Subject] = true
+			if shown(s) {
+				rk.Red = append(rk.Red, entryOf(s))
+			}
 		}
 	}
-	// Bottom rank: 1 + the subjects strictly below.
+	// Black, lowest first: fewer than k subjects below.
 	for i := len(ranked) - 1; i >= 0; i-- {
 		s := ranked[i]
 		below := 0
@@ -149,7 +152,7 @@ func Rank(cfg Config, period, group string, ss []*Score, keep func(*Score) bool)
 				below++
 			}
 		}
-		if below+1 <= k && !red[s.Subject] {
+		if below < k && !red[s.Subject] && shown(s) {
 			rk.Black = append(rk.Black, entryOf(s))
 		}
 	}

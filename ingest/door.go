@@ -39,8 +39,12 @@ type Config struct {
 	// RecentCases bounds the reports (case → region) the door remembers, for cases the
 	// history store may not hold yet (default DefaultRecentCases).
 	RecentCases int
-	Registry    prometheus.Registerer // metrics (nil: not registered)
-	Logger      *slog.Logger
+	// SubjectRegion tells the region a survey's subject serves (the roster's; "" none): a
+	// region-limited key may send surveys only of subjects in its regions (nil: no survey from
+	// such a key).
+	SubjectRegion func(subject string) string
+	Registry      prometheus.Registerer // metrics (nil: not registered)
+	Logger        *slog.Logger
 }
 
 // Door is the ingest front door of one process. It is safe for concurrent use.
@@ -289,6 +293,16 @@ func (d *Door) settle(claimed []string, good []pending, out []intake.Outcome) {
 func (d *Door) checkPolicy(ev *event.Event, p *Policy) (leaf, code string, err error) {
 	if !p.allowsType(ev.Type) {
 		return "", CodeTypeNotAllowed, &event.FieldError{Field: "type", Reason: "not allowed for this source key"}
+	}
+	if ev.Type == event.EvaluationSurvey && len(p.Regions) > 0 && ev.Survey != nil {
+		reg := ""
+		if d.cfg.SubjectRegion != nil {
+			reg = d.cfg.SubjectRegion(ev.Survey.Subject)
+		}
+		if reg == "" || d.cfg.Tree == nil || !d.inRegions(p, reg) {
+			return "", CodeRegionNotAllowed, &event.FieldError{Field: "survey.subject", Reason: "outside the regions this source key may report"}
+		}
+		return "", "", nil
 	}
 	if ev.Type != event.CaseReported || d.cfg.Tree == nil {
 		return "", "", nil

@@ -51,6 +51,8 @@ var Rules = []Rule{
 	{"GET", "/api/v1/audit/rates", access.Of(access.Evaluator), false, "the three rates per department", true},
 	{"GET", "/api/v1/audit/whistles", access.Of(access.Evaluator), false, "the whistle audit", true},
 	{"GET", "/api/v1/audit/cases", access.Of(access.Evaluator), false, "the cases behind one unit's row of an audit, paged", true},
+	{"GET", "/api/v1/evaluation/portraits", access.Of(access.Evaluator, access.Admin), false, "one cadre's or unit's evaluation of a period: survey, 实绩, composite with its components, standing and trend (names: recorded)", true},
+	{"GET", "/api/v1/evaluation/rankings", access.Of(access.Evaluator, access.Admin), false, "the 红黑榜 of a post type in a period (names: recorded)", true},
 	{"GET", "/api/v1/access-log", access.Of(access.Admin), false, "the access log: personal-field reads, exports, access reloads", false},
 	{"GET", "/ws", access.Of(access.Screen, access.Leader), false, "live topics of the token's regions", false},
 	{"GET", "/*", 0, true, "the wall-screen pages and their scripts (no data)", false},

@@ -23,6 +23,7 @@ import (
 	"zhili/clock"
 	"zhili/dashboard"
 	"zhili/errs"
+	"zhili/evaluation"
 	"zhili/geo"
 	"zhili/governance"
 	"zhili/ingest"
@@ -57,6 +58,8 @@ type Config struct {
 	Loc          *time.Location
 	Version      string
 	Logger       *slog.Logger
+	// Evaluation holds the weights and guards of the evaluation routes (zero: the defaults).
+	Evaluation evaluation.Config
 }
 
 // Check is one readiness check. Err nil: ok. A check marked Degraded reports the server as
@@ -109,6 +112,7 @@ type Server struct {
 	bodyLimit int
 	pols      map[*access.Principal]*ingest.Policy
 	rejects   *rejectTally // lines refused at ingest since start, for the audits' reconcile
+	eval      evalCache    // the units' figures of recent periods (evaluation)
 }
 
 // New builds the server and its routes. A secret given twice panics: configuration is checked

@@ -145,7 +145,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if err != nil {
 		return err
 	}
-	if err := file.checkKeys(fs, access.Sections...); err != nil {
+	if err := file.checkKeys(fs, append([]string{evaluationSection}, access.Sections...)...); err != nil {
+		return err
+	}
+	evalCfg, err := file.evaluationConfig()
+	if err != nil {
 		return err
 	}
 	principals, err := access.ParseConfig(&file.Doc, file.Path, tree.Path)
@@ -185,7 +189,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return errors.New("no ingest key or no viewer token: set --ingest-key and --view-token, or an access list in --config (or use --demo)")
 	}
 
-	a, err := app.New(app.Config{Catalog: cat, Roster: ros, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
+	a, err := app.New(app.Config{Catalog: cat, Roster: ros, Evaluation: evalCfg, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
 		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		HotspotMinEvents: f.hotspotMinEvents, GridMinLocal: f.gridMinLocal, ChildMinLocal: f.childMinLocal,
 		EmergingMinSteps: f.emergingMinSteps, HotspotNormalTails: f.hotspotNormalTails,
@@ -244,7 +248,7 @@ func reloadAccess(a *app.App, fs *flag.FlagSet, path string, tree *geo.Tree) (in
 	if err != nil {
 		return 0, err
 	}
-	if err := file.checkKeys(fs, access.Sections...); err != nil {
+	if err := file.checkKeys(fs, append([]string{evaluationSection}, access.Sections...)...); err != nil {
 		return 0, err
 	}
 	k, err := access.ParseConfig(&file.Doc, file.Path, tree.Path)

@@ -24,6 +24,7 @@ import (
 	"zhili/catalog"
 	"zhili/cluster"
 	"zhili/dashboard"
+	"zhili/evaluation"
 	"zhili/event"
 	"zhili/ingest"
 	"zhili/intake"
@@ -116,14 +117,17 @@ func New(cfg Config) (*App, error) {
 	// which region a case belongs to.
 	rules := event.DefaultRules()
 	rules.KnownCategory = func(code string) bool { return a.Catalog.Load().HasCategory(code) }
+	subjects := evaluation.NewSubjects(a.Roster.Load)
+	rules.KnownSubject = subjects.Known
 	a.Door = ingest.New(ingest.Config{Rules: rules, MaxLines: cfg.MaxLines, MaxBytes: cfg.MaxBytes, Tree: cfg.Tree,
-		Locator: a.locator(), Clock: cfg.Clock, Registry: a.Reg, Logger: cfg.Logger, Owners: a.Store}, a.In)
+		Locator: a.locator(), Clock: cfg.Clock, Registry: a.Reg, Logger: cfg.Logger, Owners: a.Store,
+		SubjectRegion: subjects.Region}, a.In)
 	if !cfg.scaled() {
 		a.Agg = aggregator.New(a.aggConfig("", 0), a.In, a.Store, a.Bus, cfg.Tree, a.locator(), cfg.Clock, a.aggM)
 	}
 	a.readModel()
 	a.Srv = server.New(server.Config{Access: cfg.Access, IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, DisplayCRS: cfg.DisplayCRS, FrameAncestors: cfg.FrameAncestors,
-		QueryTimeout: cfg.QueryTimeout, Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger},
+		QueryTimeout: cfg.QueryTimeout, Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger, Evaluation: cfg.Evaluation},
 		server.Deps{Door: a.Door, Clocks: *cfg.Clocks, Calendar: cfg.Calendar, Checks: a.checks(), Hub: a.Hub, Model: a.Model,
 			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog, Catalog: a.Catalog, Roster: a.Roster})
 	addr, err := a.Srv.Listen(cfg.Listen)

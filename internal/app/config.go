@@ -11,6 +11,7 @@ import (
 	"zhili/calendar"
 	"zhili/catalog"
 	"zhili/clock"
+	"zhili/evaluation"
 	"zhili/event"
 	"zhili/geo"
 	"zhili/governance"
@@ -59,6 +60,8 @@ type Config struct {
 	Catalog *catalog.Catalog
 	// Roster is the roster of units, cadres, grid staff and party organisations (nil: none).
 	Roster *roster.Roster
+	// Evaluation holds the weights and guards of the evaluation (zero: the defaults).
+	Evaluation evaluation.Config
 	// Working-day calendar: Calendar, else the official one in Loc with CalendarFile on top.
 	Calendar        *calendar.Calendar
 	CalendarFile    string

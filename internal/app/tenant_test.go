@@ -418,6 +418,9 @@ func TestTenantRoutesCovered(t *testing.T) {
 	for k, v := range rosterCovered {
 		covered[k] = v
 	}
+	for k, v := range evaluationCovered {
+		covered[k] = v
+	}
 	for _, r := range server.Rules {
 		if r.Public {
 			continue

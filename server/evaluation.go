@@ -1,0 +1,276 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"zhili/access"
+	"zhili/dashboard"
+	"zhili/errs"
+	"zhili/evaluation"
+	"zhili/event"
+	"zhili/store"
+)
+
+// The evaluation routes (docs/EVALUATION.md): 三评两比一综合 of cadres and units. Cadres are
+// named (personal data): the routes admit evaluator and admin, hold a principal to its tenant
+// (the peer groups are the tenant's) and its regions (subjects outside them are not shown), and
+// every reply is recorded in the access log.
+
+// evalRoutes are the handlers of the evaluation routes, by method and path.
+func (s *Server) evalRoutes() map[string]fiber.Handler {
+	return map[string]fiber.Handler{
+		"GET /api/v1/evaluation/portraits": s.evalPortrait,
+		"GET /api/v1/evaluation/rankings":  s.evalRankings,
+	}
+}
+
+// evalFiguresTTL is how long the unit figures of a period that has ended are reused between
+// requests (late events reach them after at most this long).
+const evalFiguresTTL = 2 * time.Minute
+
+// evalCache keeps the units' figures of recent periods (the audits behind 实绩 scan every case
+// of a period).
+type evalCache struct {
+	mu sync.Mutex
+	m  map[string]evalEntry
+}
+
+type evalEntry struct {
+	at   time.Time
+	dept map[string]evaluation.UnitData
+	reg  map[string]evaluation.UnitData
+}
+
+func (s *Server) evalConfig() (evaluation.Config, error) {
+	c, err := s.cfg.Evaluation.Resolved()
+	if err != nil {
+		return c, errs.E(errs.Unavailable, "evaluation_config", "%v", err)
+	}
+	return c, nil
+}
+
+// evalParams reads period= (required) and the configuration.
+func (s *Server) evalParams(c *fiber.Ctx) (evaluation.Config, evaluation.Period, error) {
+	cfg, err := s.evalConfig()
+	if err != nil {
+		return cfg, evaluation.Period{}, err
+	}
+	v := c.Query("period")
+	if v == "" {
+		return cfg, evaluation.Period{}, errs.E(errs.Invalid, "period", "period is required (2026-Q3 or 2026-11)")
+	}
+	p, err := evaluation.ParsePeriod(v)
+	return cfg, p, err
+}
+
+// evalSees is whether p may see a subject: its region (a unit of no region: the root's) in p's
+// tenant and regions.
+func (s *Server) evalSees(p *access.Principal, sc *evaluation.Score) bool {
+	reg := cmp.Or(sc.Region, s.d.Tree.Root.Code)
+	return s.inTenant(p, reg) && s.allows(p, reg)
+}
+
+// evalLoad returns what a period's evaluation reads for the peer group that group selects
+// within p's tenant: the survey records in force, the roster, and the units' figures the
+// group needs.
+func (s *Server) evalLoad(ctx context.Context, p *access.Principal, cfg evaluation.Config, group func(*evaluation.Score) bool) (func(evaluation.Period) (evaluation.Input, error), error) {
+	var recs []event.Event
+	if err := s.d.Store.Surveys(ctx, func(r store.Record) error {
+		recs = append(recs, r.Event)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	live := event.Live(recs)
+	ro := s.rosterNow()
+	keep := func(sc *evaluation.Score) bool {
+		return s.inTenant(p, cmp.Or(sc.Region, s.d.Tree.Root.Code)) && group(sc)
+	}
+	return func(pp evaluation.Period) (evaluation.Input, error) {
+		in := evaluation.Input{Period: pp, Roster: ro, Surveys: live, Keep: keep}
+		// Which figures the group needs: departments' by code, the others' by region level.
+		bare := evaluation.Evaluate(cfg, evaluation.Input{Period: pp, Roster: ro, Keep: keep})
+		dept, levels := false, map[int]bool{}
+		for _, sc := range bare.Subjects {
+			if sc.Dept != "" {
+				dept = true
+			} else if r := s.d.Tree.Get(sc.Region); r != nil {
+				levels[r.Level] = true
+			}
+		}
+		data, err := s.evalFigures(ctx, pp, dept, levels)
+		if err != nil {
+			return in, err
+		}
+		in.Data = data
+		return in, nil
+	}, nil
+}
+
+// evalFigures returns the units' figures of a period from the audits: by department (with the
+// whistle audit) when dept, and by region at each of levels.
+func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept bool, levels map[int]bool) (*evaluation.PeriodData, error) {
+	out := &evaluation.PeriodData{ByDept: map[string]evaluation.UnitData{}, ByRegion: map[string]evaluation.UnitData{}}
+	from, to := pp.Bounds(s.cfg.Loc)
+	now := s.now().In(s.cfg.Loc)
+	if !from.Before(now) {
+		return out, nil // a period not begun has no figures
+	}
+	get := func(key string, fill func(*evalEntry) error) (evalEntry, error) {
+		ended := !now.Before(to) // a running period's figures change with every case: never kept
+		s.eval.mu.Lock()
+		e, ok := s.eval.m[key]
+		s.eval.mu.Unlock()
+		if ok && ended && time.Since(e.at) < evalFiguresTTL {
+			return e, nil
+		}
+		e = evalEntry{at: time.Now(), dept: map[string]evaluation.UnitData{}, reg: map[string]evaluation.UnitData{}}
+		if err := fill(&e); err != nil {
+			return e, err
+		}
+		s.eval.mu.Lock()
+		if s.eval.m == nil || len(s.eval.m) > 64 {
+			s.eval.m = map[string]evalEntry{}
+		}
+		s.eval.m[key] = e
+		s.eval.mu.Unlock()
+		return e, nil
+	}
+	q := dashboard.AuditQuery{From: from, To: to, Now: now, Previous: dashboard.PreviousFinal}
+	if dept {
+		e, err := get(pp.Name+"/dept", func(e *evalEntry) error {
+			q := q
+			q.By = "dept"
+			rep, err := dashboard.Rates(ctx, s.d.Store, s.d.Tree, q)
+			if err != nil {
+				return err
+			}
+			for _, u := range rep.Units {
+				e.dept[u.Unit] = unitData(u.Current)
+			}
+			wr, err := dashboard.Whistles(ctx, s.d.Store, s.d.Tree, q, s.d.Clocks, s.d.Calendar, now)
+			if err != nil {
+				return err
+			}
+			for _, w := range wr.Depts {
+				d := e.dept[w.Dept]
+				d.WhistleOnTime = evaluation.Rate{Num: w.OnTime.Num, Den: w.OnTime.Den}
+				e.dept[w.Dept] = d
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		out.ByDept = e.dept
+	}
+	for lvl := range levels {
+		e, err := get(pp.Name+"/region/"+strconv.Itoa(lvl), func(e *evalEntry) error {
+			q := q
+			q.By, q.Level = "region", lvl
+			rep, err := dashboard.Rates(ctx, s.d.Store, s.d.Tree, q)
+			if err != nil {
+				return err
+			}
+			for _, u := range rep.Units {
+				if !u.Unlocated {
+					e.reg[u.Unit] = unitData(u.Current)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range e.reg {
+			out.ByRegion[k] = v
+		}
+	}
+	return out, nil
+}
+
+func unitData(f dashboard.UnitFigures) evaluation.UnitData {
+	r := func(x dashboard.RateFigure) evaluation.Rate { return evaluation.Rate{Num: x.Num, Den: x.Den} }
+	return evaluation.UnitData{Response: r(f.Response), Resolution: r(f.Resolution), Satisfaction: r(f.Satisfaction),
+		OnTime: r(f.OnTime), Cases: f.Cases, Closed: f.Closed, Repeats: f.Repeats, Reopened: f.ClosedThenReopened,
+		Unsatisfied: f.ClosedUnsatisfied}
+}
+
+// evalPortrait answers GET /api/v1/evaluation/portraits?subject=&period=: one cadre's (or
+// unit's) evaluation of the period with every component and share, its standing among its
+// peers (横向) and its trend over the last periods (纵向).
+func (s *Server) evalPortrait(c *fiber.Ctx) error {
+	p := principal(c)
+	cfg, period, err := s.evalParams(c)
+	if err != nil {
+		return err
+	}
+	id := c.Query("subject")
+	if id == "" {
+		return errs.E(errs.Invalid, "subject", "subject is required (a cadre id or a unit code)")
+	}
+	bare := evaluation.Evaluate(cfg, evaluation.Input{Period: period, Roster: s.rosterNow()})
+	sc := bare.Subjects[id]
+	// Another tenant's subject answers as one that does not exist.
+	if sc == nil || !s.inTenant(p, cmp.Or(sc.Region, s.d.Tree.Root.Code)) {
+		return errs.E(errs.NotFound, "subject", "no cadre or unit %q in the roster for %s", id, period.Name)
+	}
+	if !s.evalSees(p, sc) {
+		return errs.E(errs.Forbidden, "subject", "token may not see %s", id)
+	}
+	group := sc.PeerGroup
+	load, err := s.evalLoad(c.UserContext(), p, cfg, func(o *evaluation.Score) bool { return o.PeerGroup == group })
+	if err != nil {
+		return err
+	}
+	win, err := evaluation.Window(cfg, period, load)
+	if err != nil {
+		return err
+	}
+	last := win[len(win)-1]
+	if err := s.record(c, access.ActionPII, withoutToken(c)); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"period": period.Name, "subject": id, "evaluation": last.Subjects[id],
+		"trend": evaluation.TrendOf(cfg, id, win), "config": cfg, "definitions": evaluation.Definitions})
+}
+
+// evalRankings answers GET /api/v1/evaluation/rankings?post_type=&period=: the 红黑榜 of one
+// post type (or unit:<kind>) in the period; subjects outside the token's regions are left out
+// of the lists, the ranks stay those among the tenant's peers.
+func (s *Server) evalRankings(c *fiber.Ctx) error {
+	p := principal(c)
+	cfg, period, err := s.evalParams(c)
+	if err != nil {
+		return err
+	}
+	group := c.Query("post_type")
+	if group == "" {
+		return errs.E(errs.Invalid, "post_type", "post_type is required (a cadre post type, or unit:<kind>)")
+	}
+	load, err := s.evalLoad(c.UserContext(), p, cfg, func(o *evaluation.Score) bool { return o.PeerGroup == group })
+	if err != nil {
+		return err
+	}
+	in, err := load(period)
+	if err != nil {
+		return err
+	}
+	last := evaluation.Evaluate(cfg, in)
+	if len(last.Groups[group]) == 0 {
+		return errs.E(errs.NotFound, "post_type", "no cadre or unit of %q in the roster for %s", group, period.Name)
+	}
+	rk := evaluation.Rank(cfg, period.Name, group, last.Groups[group], func(sc *evaluation.Score) bool { return s.evalSees(p, sc) })
+	if err := s.record(c, access.ActionPII, withoutToken(c)); err != nil {
+		return err
+	}
+	c.Set(fiber.HeaderCacheControl, "no-store")
+	return c.JSON(fiber.Map{"ranking": rk, "config": cfg, "definitions": evaluation.Definitions})
+}
