@@ -154,3 +154,36 @@ func TestClickHouseMigrateFromVersion5(t *testing.T) {
 		t.Fatalf("RegionCounts over the rollups: %+v, %v", rc, err)
 	}
 }
+
+// A database migrated by a store of version 6 (before survey) gains the column on open: its
+// rows read back without survey content, survey records written after keep theirs.
+func TestClickHouseMigrateFromVersion6(t *testing.T) {
+	ch := testsvc.SharedClickHouse(t)
+	dsn := ch.NewDatabase(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1:]
+	chSchemaUpTo(t, ch, dsn, 6)
+	if err := ch.Exec(`INSERT INTO ` + db + `.events (id, type, case_id, at, source, category, part, intake_offset, run, region_path)
+		VALUES ('old-r', 'case.reported', 'C1', '2026-11-27 00:00:00', 'grid', 'environment', 0, 1, 1, ['R', 'A'])`); err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	st, err := OpenClickHouse(ctx, dsn, ClickHouseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sv := &event.Survey{EvaluatorType: event.EvaluatorHead, Dimension: event.DimTeamwork, Score: 4, Scale: "1-5",
+		Period: "2026-11", Subject: "P1", Rater: "R1"}
+	rec := Record{Event: event.Event{ID: "sv", Type: event.EvaluationSurvey, At: time.Date(2026, 11, 27, 13, 0, 0, 0, time.UTC), Survey: sv}, Offset: 2}
+	if err := st.Write(ctx, Batch{Records: []Record{rec}, Checkpoint: 2}); err != nil {
+		t.Fatal(err)
+	}
+	old, err := st.CaseEvents(ctx, "C1")
+	if err != nil || len(old) != 1 || old[0].Survey != nil {
+		t.Fatalf("the old row after migration: %+v, %v", old, err)
+	}
+	var got []Record
+	if err := st.Surveys(ctx, func(r Record) error { got = append(got, r); return nil }); err != nil || len(got) != 1 || *got[0].Survey != *sv {
+		t.Fatalf("Surveys after migration: %+v, %v", got, err)
+	}
+}
