@@ -54,7 +54,21 @@ type Manager struct {
 type owned struct {
 	cancel context.CancelCauseFunc
 	done   chan struct{}
+	fence  *time.Timer // stops the work when the lease may have run out (no renewal in time)
 }
+
+// fenceAt is when the work of a lease taken or renewed by a call that started at start must
+// stop, by this process's clock: a quarter of the TTL before the lease can expire in the lease
+// store, so that a process too starved to renew in time stops writing before another can take
+// the partition.
+func (m *Manager) fenceAt(start time.Time) time.Time {
+	return start.Add(m.Leases.TTL() - m.Leases.TTL()/4)
+}
+
+// takeoverGrace is how long a newly taken partition waits before its work starts: a write the
+// previous owner began just before it stopped may still be landing in the store, and the new
+// owner reads the stored ids when it starts.
+func (m *Manager) takeoverGrace() time.Duration { return m.Leases.TTL() / 4 }
 
 // Held returns the partitions this process holds.
 func (m *Manager) Held() []int {
@@ -108,7 +122,11 @@ func (m *Manager) step(ctx context.Context) {
 			continue
 		default:
 		}
+		start := time.Now()
 		ok, err := m.Leases.Renew(ctx, p)
+		if ok && err == nil {
+			o.fence.Reset(time.Until(m.fenceAt(start)))
+		}
 		if err != nil {
 			m.Logger.Warn("cluster: renew lease", "partition", p, "err", err)
 			continue // the lease may still be valid; try again next step
@@ -144,6 +162,7 @@ func (m *Manager) step(ctx context.Context) {
 		if _, ok := m.held[p]; ok {
 			continue
 		}
+		start := time.Now()
 		ok, err := m.Leases.Acquire(ctx, p)
 		if err != nil || !ok {
 			continue
@@ -151,9 +170,19 @@ func (m *Manager) step(ctx context.Context) {
 		m.Logger.Info("cluster: took partition", "partition", p, "owner", m.Leases.Owner())
 		pctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 		o := &owned{cancel: cancel, done: make(chan struct{})}
+		o.fence = time.AfterFunc(time.Until(m.fenceAt(start)), func() {
+			m.Logger.Error("cluster: lease not renewed in time; stopping its aggregator", "partition", p)
+			cancel(ErrLeaseLost)
+		})
 		m.held[p] = o
 		go func(p int) {
 			defer close(o.done)
+			defer o.fence.Stop()
+			select {
+			case <-time.After(m.takeoverGrace()):
+			case <-pctx.Done():
+				return
+			}
 			if err := m.Run(pctx, p); err != nil && !errors.Is(err, context.Canceled) {
 				m.Logger.Error("cluster: partition stopped", "partition", p, "err", err)
 				time.Sleep(time.Second) // back off before the partition is tried again

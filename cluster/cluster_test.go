@@ -157,3 +157,77 @@ func TestManagerBalanceHandOverAndLoss(t *testing.T) {
 		t.Fatalf("b holds %v, want the other three", h)
 	}
 }
+
+// stuckLeases grants every lease and then never answers a renewal: a process too starved
+// (or cut off) to renew.
+type stuckLeases struct {
+	ttl     time.Duration
+	mu      sync.Mutex
+	granted map[int]time.Time
+	unstick chan struct{}
+}
+
+func (l *stuckLeases) Acquire(ctx context.Context, p int) (bool, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.granted[p]; ok {
+		return false, nil
+	}
+	l.granted[p] = time.Now()
+	return true, nil
+}
+func (l *stuckLeases) Renew(ctx context.Context, p int) (bool, error) {
+	select {
+	case <-l.unstick:
+	case <-ctx.Done():
+	}
+	return false, ctx.Err()
+}
+func (l *stuckLeases) Release(ctx context.Context, p int) error { return nil }
+func (l *stuckLeases) Heartbeat(ctx context.Context) (int, error) {
+	return 1, nil
+}
+func (l *stuckLeases) TTL() time.Duration { return l.ttl }
+func (l *stuckLeases) Owner() string      { return "stuck" }
+
+// A partition's work starts a grace after its lease is taken (a write of the previous owner
+// may still be landing), and stops with ErrLeaseLost before its lease can expire when no
+// renewal gets through, even while the renewal itself hangs.
+func TestManagerFencesUnrenewedLease(t *testing.T) {
+	ttl := 800 * time.Millisecond
+	l := &stuckLeases{ttl: ttl, granted: map[int]time.Time{}, unstick: make(chan struct{})}
+	type run struct {
+		started, stopped time.Time
+		cause            error
+	}
+	runs := make(chan run, 1)
+	m := &Manager{Partitions: 1, Leases: l, Run: func(ctx context.Context, p int) error {
+		r := run{started: time.Now()}
+		<-ctx.Done()
+		r.stopped, r.cause = time.Now(), context.Cause(ctx)
+		runs <- r
+		return nil
+	}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { m.Serve(ctx); close(done) }()
+	defer func() { cancel(); close(l.unstick); <-done; m.StopAll(context.Background()) }()
+	var r run
+	select {
+	case r = <-runs:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the work was not stopped")
+	}
+	l.mu.Lock()
+	granted := l.granted[0]
+	l.mu.Unlock()
+	if !errors.Is(r.cause, ErrLeaseLost) {
+		t.Errorf("stopped with cause %v, want ErrLeaseLost", r.cause)
+	}
+	if d := r.started.Sub(granted); d < ttl/4 {
+		t.Errorf("the work started %v after the lease was taken, want the grace of %v", d, ttl/4)
+	}
+	if d := r.stopped.Sub(granted); d >= ttl {
+		t.Errorf("the work stopped %v after the lease was taken, when it may have expired (TTL %v)", d, ttl)
+	}
+}
