@@ -277,8 +277,10 @@ func TestAuditCasesWalk(t *testing.T) {
 	}
 	// The slow department's row: its open cases, the previous period's basis said on the page.
 	cell := eval(`document.querySelector('#rates-body tr[data-unit=` + auditJS(slow) + `] td[data-col="cases"]').textContent + ' | ' + document.getElementById('prev-note').textContent`)
-	if (su.Current.Open > 0) != strings.Contains(cell, fmt.Sprintf("在办 %d", su.Current.Open)) || !strings.Contains(cell, "同龄") ||
-		!strings.Contains(cell, rates.PreviousAsOf.In(loc).Format("2006-01-02 15:04")) {
+	// The page asked a moment before the test did: its cut-off is within a minute of the test's.
+	shownAsOf, asOfErr := time.ParseInLocation("2006-01-02 15:04", regexp.MustCompile(`\d{4}-\d\d-\d\d \d\d:\d\d`).FindString(cell), loc)
+	if d := rates.PreviousAsOf.Sub(shownAsOf); asOfErr != nil || d < -time.Minute || d > 2*time.Minute ||
+		(su.Current.Open > 0) != strings.Contains(cell, fmt.Sprintf("在办 %d", su.Current.Open)) || !strings.Contains(cell, "同龄") {
 		t.Errorf("%s's cases cell and the previous-period note: %q (open %d, as of %v)", slow, cell, su.Current.Open, rates.PreviousAsOf)
 	}
 	guard.verify(t)
