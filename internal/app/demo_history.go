@@ -201,6 +201,11 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 	if gen := <-gerr; err == nil {
 		err = gen
 	}
+	if err == nil {
+		n, serr := a.sendDemoSurveys(ctx, a.cfg.Clock.Now())
+		a.cfg.Logger.Info("demo history: survey records sent", "lines", n)
+		err = serr
+	}
 	a.cfg.Logger.Debug("demo history: sent; storing the rest", "lines", lines)
 	// Drain, also when stopped half-way (so that the store's writes end cleanly): the aggregator
 	// applies and stores everything in the log, then returns.
