@@ -16,6 +16,15 @@ type UnitData struct {
 	Repeats, Reopened, Unsatisfied             int64
 }
 
+// Plus returns the figures of two units together (a parent's from its children's).
+func (d UnitData) Plus(o UnitData) UnitData {
+	add := func(a, b Rate) Rate { return Rate{a.Num + b.Num, a.Den + b.Den} }
+	return UnitData{Response: add(d.Response, o.Response), Resolution: add(d.Resolution, o.Resolution),
+		Satisfaction: add(d.Satisfaction, o.Satisfaction), OnTime: add(d.OnTime, o.OnTime),
+		WhistleOnTime: add(d.WhistleOnTime, o.WhistleOnTime), Cases: d.Cases + o.Cases, Closed: d.Closed + o.Closed,
+		Repeats: d.Repeats + o.Repeats, Reopened: d.Reopened + o.Reopened, Unsatisfied: d.Unsatisfied + o.Unsatisfied}
+}
+
 // PeriodData are the figures of every unit for one period: departments by their catalogue
 // code, townships, villages and grids by their region code.
 type PeriodData struct {

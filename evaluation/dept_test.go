@@ -45,3 +45,14 @@ cadres:
 		t.Errorf("the water department as a subject: %+v", u)
 	}
 }
+
+// A parent's figures add its children's counts (rates over the summed denominators).
+func TestUnitDataPlus(t *testing.T) {
+	a := UnitData{Resolution: Rate{3, 4}, Cases: 4, Repeats: 1, Closed: 2, Reopened: 1}
+	b := UnitData{Resolution: Rate{1, 6}, Cases: 6, Closed: 3, Unsatisfied: 2, WhistleOnTime: Rate{1, 2}}
+	got := a.Plus(b)
+	want := UnitData{Resolution: Rate{3 + 1, 4 + 6}, Cases: 4 + 6, Repeats: 1, Closed: 2 + 3, Reopened: 1, Unsatisfied: 2, WhistleOnTime: Rate{1, 2}}
+	if got != want {
+		t.Errorf("%+v, want %+v", got, want)
+	}
+}

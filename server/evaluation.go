@@ -170,6 +170,11 @@ func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept boo
 		}
 		out.ByDept = e.dept
 	}
+	if levels[0] {
+		// The root's figures are the sum of its children's rows and the unlocated row.
+		delete(levels, 0)
+		levels[1] = true
+	}
 	for lvl := range levels {
 		e, err := get(pp.Name+"/region/"+strconv.Itoa(lvl), func(e *evalEntry) error {
 			q := q
@@ -178,10 +183,16 @@ func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept boo
 			if err != nil {
 				return err
 			}
+			var all evaluation.UnitData
 			for _, u := range rep.Units {
+				d := unitData(u.Current)
+				all = all.Plus(d)
 				if !u.Unlocated {
-					e.reg[u.Unit] = unitData(u.Current)
+					e.reg[u.Unit] = d
 				}
+			}
+			if lvl == 1 {
+				e.reg[s.d.Tree.Root.Code] = all
 			}
 			return nil
 		})
