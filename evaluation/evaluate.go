@@ -15,8 +15,12 @@ const (
 	KindUnit  = "unit"
 )
 
-// UnitPeerPrefix starts the peer group of units: "unit:" + the unit's kind.
-const UnitPeerPrefix = "unit:"
+// UnitPeerPrefix starts the peer group of units: "unit:" + the unit's kind; PartyPeerPrefix
+// that of party organisations: "party:" + the level.
+const (
+	UnitPeerPrefix  = "unit:"
+	PartyPeerPrefix = "party:"
+)
 
 // Cell is one evaluator type × dimension of the survey: the mean of its raters' scores on
 // 0-100, shown only with enough raters. Raters are never named.
@@ -95,7 +99,7 @@ type Score struct {
 	Kind      string      `json:"kind"` // cadre or unit
 	Name      string      `json:"name"`
 	Post      string      `json:"post,omitempty"`
-	PeerGroup string      `json:"peer_group"` // the post type (cadres), unit: + kind (units)
+	PeerGroup string      `json:"peer_group"` // the post type (cadres), unit:<kind> (units), party:<level>
 	Leader    bool        `json:"leader"`
 	Unit      string      `json:"unit"`
 	UnitName  string      `json:"unit_name"`
@@ -173,6 +177,13 @@ func Evaluate(cfg Config, in Input) *Result {
 		}
 		add(&Score{Subject: u.Code, Kind: KindUnit, Name: u.Zh, PeerGroup: UnitPeerPrefix + u.Kind,
 			Leader: true, Unit: u.Code, UnitName: u.Zh, Dept: deptOf(u.Code), Region: ro.RegionOf(u.Code)})
+	}
+	for _, o := range ro.Party {
+		if _, taken := terms[o.Code]; taken {
+			continue
+		}
+		add(&Score{Subject: o.Code, Kind: KindUnit, Name: o.Zh, PeerGroup: PartyPeerPrefix + o.Level,
+			Leader: true, Unit: o.Code, UnitName: o.Zh, Region: o.Region})
 	}
 	surveys(cfg, in, res)
 	for _, s := range res.Subjects {

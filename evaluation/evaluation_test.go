@@ -159,6 +159,10 @@ func TestHandWorkedFixture(t *testing.T) {
 	}
 	res := win[2]
 	A, B, C, D := res.Subjects["A"], res.Subjects["B"], res.Subjects["C"], res.Subjects["D"]
+	// The party committees are subjects of their own, compared by level.
+	if pc := res.Subjects["party.RA"]; pc == nil || pc.PeerGroup != "party:township" || pc.Kind != KindUnit {
+		t.Errorf("party.RA: %+v", pc)
+	}
 
 	// Survey scores: the shown cells, weighted 0.5 × 0.5 = 0.25 each, renormalised.
 	surveyA := (75.0 + 80 + 70 + 90) / 4 // 78.75

@@ -254,7 +254,7 @@ func (s *Server) evalPortrait(c *fiber.Ctx) error {
 }
 
 // evalRankings answers GET /api/v1/evaluation/rankings?post_type=&period=: the 红黑榜 of one
-// post type (or unit:<kind>) in the period; subjects outside the token's regions are left out
+// post type (or unit:<kind>, party:<level>) in the period; subjects outside the token's regions are left out
 // of the lists, the ranks stay those among the tenant's peers.
 func (s *Server) evalRankings(c *fiber.Ctx) error {
 	p := principal(c)
@@ -264,7 +264,7 @@ func (s *Server) evalRankings(c *fiber.Ctx) error {
 	}
 	group := c.Query("post_type")
 	if group == "" {
-		return errs.E(errs.Invalid, "post_type", "post_type is required (a cadre post type, or unit:<kind>)")
+		return errs.E(errs.Invalid, "post_type", "post_type is required (a cadre post type, unit:<kind> or party:<level>)")
 	}
 	load, err := s.evalLoad(c.UserContext(), p, cfg, func(o *evaluation.Score) bool { return o.PeerGroup == group })
 	if err != nil {
