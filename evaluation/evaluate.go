@@ -136,6 +136,7 @@ type Input struct {
 }
 
 func r2(x float64) float64  { return math.Round(x*100) / 100 }
+func r4(x float64) float64  { return math.Round(x*1e4) / 1e4 }
 func fp(x float64) *float64 { return &x }
 
 // Evaluate computes one period: every cadre whose term overlaps the period and every unit.
@@ -196,6 +197,9 @@ func Evaluate(cfg Config, in Input) *Result {
 			compose(cfg, s)
 		}
 		standing(cfg, ss)
+		for _, s := range ss {
+			tidy(s)
+		}
 		res.Groups[g] = ss
 	}
 	return res
@@ -458,5 +462,33 @@ func standing(cfg Config, ss []*Score) {
 		rk := above + 1
 		s.Rank = &rk
 		s.Percentile = fp(r2((float64(below) + 0.5*float64(equal)) / n * 100))
+	}
+}
+
+// tidy rounds what a reply shows, once everything is computed: scores to 2 decimals, weights
+// and shares to 4 (the composite and the standing are computed from the unrounded values).
+func tidy(s *Score) {
+	p2 := func(p *float64) *float64 {
+		if p == nil {
+			return nil
+		}
+		return fp(r2(*p))
+	}
+	for i := range s.Survey.Cells {
+		c := &s.Survey.Cells[i]
+		c.Mean, c.Weight = p2(c.Mean), r4(c.Weight)
+	}
+	for i := range s.Survey.Types {
+		s.Survey.Types[i].Mean = p2(s.Survey.Types[i].Mean)
+	}
+	s.Survey.Score, s.Survey.Coverage = p2(s.Survey.Score), r4(s.Survey.Coverage)
+	for i := range s.Data.Indicators {
+		is := &s.Data.Indicators[i]
+		is.Value, is.Normalized = p2(is.Value), p2(is.Normalized)
+	}
+	s.Data.Visible, s.Data.Latent, s.Data.Score = p2(s.Data.Visible), p2(s.Data.Latent), p2(s.Data.Score)
+	for i := range s.Parts {
+		c := &s.Parts[i]
+		c.Value, c.Weight, c.Contribution, c.Share = r2(c.Value), r4(c.Weight), r4(c.Contribution), r4(c.Share)
 	}
 }
