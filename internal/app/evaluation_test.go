@@ -30,19 +30,38 @@ var evaluationCovered = map[string]string{
 // recorded in the access log.
 func TestEvaluationRoutes(t *testing.T) {
 	t.Parallel()
-	tree := geo.DemoTree()
-	r, rep := roster.Parse([]byte(rosterYAML), "roster.yaml", roster.Options{Tree: tree, Catalog: catalog.Default()})
-	if !rep.OK() {
-		t.Fatalf("roster: %v", rep.Problems)
-	}
 	for _, rule := range server.Rules {
 		if strings.HasPrefix(rule.Path, "/api/v1/evaluation/") && (rule.Roles != access.Of(access.Evaluator, access.Admin) || !rule.Heavy) {
 			t.Errorf("%s admits %s: cadres' evaluations are for evaluator and admin only", rule.Path, rule.Roles)
 		}
 	}
-	// Two township heads (乡镇长) in two tenants: a peer group of two needs min_peers 2; three
-	// cells of the survey hold 0.14 of its weight (min_coverage 0.1).
-	a := startWith(t, Config{Access: tenantKeyring(t), Roster: r, Evaluation: evaluation.Config{MinPeers: 2, MinSample: 1, MinCoverage: 0.1}})
+	evaluationRoutes(t, startWith(t, evaluationConfig(t)))
+}
+
+// TestEvaluationRoutesClickHouseRedis: the same on ClickHouse, with Redis intake streams of
+// two partitions.
+func TestEvaluationRoutesClickHouseRedis(t *testing.T) {
+	t.Parallel()
+	r, _, dsn := services(t)
+	cfg := evaluationConfig(t)
+	cfg.Redis, cfg.ClickHouse, cfg.Partitions, cfg.Tenant = r.URL, dsn, 2, "tenants"
+	cfg.LeaseTTL, cfg.ShutdownTimeout = 2*time.Second, 10*time.Second
+	a := startWith(t, cfg)
+	waitReady(t, a, 2)
+	evaluationRoutes(t, a)
+}
+
+// evaluationConfig: two township heads (乡镇长) in two tenants: a peer group of two needs
+// min_peers 2; the test's three cells of the survey hold 0.14 of its weight (min_coverage 0.1).
+func evaluationConfig(t *testing.T) Config {
+	r, rep := roster.Parse([]byte(rosterYAML), "roster.yaml", roster.Options{Tree: geo.DemoTree(), Catalog: catalog.Default()})
+	if !rep.OK() {
+		t.Fatalf("roster: %v", rep.Problems)
+	}
+	return Config{Access: tenantKeyring(t), Roster: r, Evaluation: evaluation.Config{MinPeers: 2, MinSample: 1, MinCoverage: 0.1}}
+}
+
+func evaluationRoutes(t *testing.T, a *App) {
 	base := "http://" + a.Addr
 	now := time.Now().In(a.cfg.Loc)
 	period := fmt.Sprintf("%d-Q%d", now.Year(), (int(now.Month())-1)/3+1)
