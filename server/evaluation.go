@@ -30,6 +30,9 @@ func (s *Server) evalRoutes() map[string]fiber.Handler {
 	}
 }
 
+// MaxTrendPeriods bounds trend= of a portrait (each period is an audit of its cases).
+const MaxTrendPeriods = 12
+
 // evalFiguresTTL is how long the unit figures of a period that has ended are reused between
 // requests (late events reach them after at most this long).
 const evalFiguresTTL = 2 * time.Minute
@@ -213,7 +216,7 @@ func unitData(f dashboard.UnitFigures) evaluation.UnitData {
 		Unsatisfied: f.ClosedUnsatisfied}
 }
 
-// evalPortrait answers GET /api/v1/evaluation/portraits?subject=&period=: one cadre's (or
+// evalPortrait answers GET /api/v1/evaluation/portraits?subject=&period=&trend=: one cadre's (or
 // unit's) evaluation of the period with every component and share, its standing among its
 // peers (横向) and its trend over the last periods (纵向).
 func (s *Server) evalPortrait(c *fiber.Ctx) error {
@@ -234,6 +237,13 @@ func (s *Server) evalPortrait(c *fiber.Ctx) error {
 	}
 	if !s.evalSees(p, sc) {
 		return errs.E(errs.Forbidden, "subject", "token may not see %s", id)
+	}
+	if v := c.Query("trend"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > MaxTrendPeriods {
+			return errs.E(errs.Invalid, "trend", "trend must be a whole number of periods from 1 to %d", MaxTrendPeriods)
+		}
+		cfg.TrendPeriods = n
 	}
 	group := sc.PeerGroup
 	load, err := s.evalLoad(c.UserContext(), p, cfg, func(o *evaluation.Score) bool { return o.PeerGroup == group })

@@ -176,6 +176,13 @@ func evaluationRoutes(t *testing.T, a *App) {
 	if len(p.Trend.Points) != 4 || p.Trend.Points[3].Period != period {
 		t.Errorf("trend points %+v", p.Trend.Points)
 	}
+	var short portrait
+	if st, body := getJSON(pq+"P2&trend=2", "tok-county", &short); st != 200 || len(short.Trend.Points) != 2 {
+		t.Errorf("trend=2: %d %s", st, body)
+	}
+	if st, body := getJSON(pq+"P2&trend=13", "tok-county", nil); st != 400 || !strings.Contains(body, `"reason":"trend"`) {
+		t.Errorf("trend=13: %d %s", st, body)
+	}
 
 	// A correction through supersedes replaces the row it names.
 	if got := send(t, base, "src-lc", survey("lc-0-0b", "P2", "superior", "performance", 100, "secret-rater-0", `,"supersedes":"lc-0-0"`)); got != "accepted 1 dup 0" {
