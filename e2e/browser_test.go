@@ -544,7 +544,8 @@ func TestWallScreen(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(3840, 2160)); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `window.__zhili.layout.renderedDpr >= 2 && window.__zhili.settled()`, 10*time.Second); err != nil {
+	// A 4K redraw of every chart and label on a busy machine can take several seconds.
+	if err := waitFor(ctx, `window.__zhili.layout.renderedDpr >= 2 && window.__zhili.settled()`, 30*time.Second); err != nil {
 		t.Fatalf("no redraw after the resize to 3840×2160: %v", err)
 	}
 	if px, err := chromedp.Run(ctx, chromedp.Evaluate[pixelCount](mapPixels)); err != nil || float64(px.Painted) < 0.05*float64(px.Total) {

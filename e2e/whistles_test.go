@@ -665,8 +665,9 @@ func TestWhistleBoardPagesMapLevels(t *testing.T) {
 		t.Errorf("the playlist's board came back at page %d, want page 3 where it was (4 after a slow start)", p)
 	}
 
-	// 6. English: the same durations and page line in English.
-	if err := chromedp.Do(ctx, chromedp.Navigate(cityURL+"&lang=en")); err != nil {
+	// 6. English: the same durations and page line in English (pages held for the reading: a
+	// slow machine may take longer than a page's time to settle).
+	if err := chromedp.Do(ctx, chromedp.Navigate(strings.Replace(cityURL, "boardpage=3", "boardpage=600", 1)+"&lang=en")); err != nil {
 		t.Fatal(err)
 	}
 	if err := waitFor(ctx, fmt.Sprintf(`document.body.dataset.ready === "1" && window.__zhili.active === %d && (window.__zhili.page || {}).page === 1 && window.__zhili.settled()`, total), 30*time.Second); err != nil {

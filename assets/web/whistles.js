@@ -746,8 +746,9 @@
     const boxH = boardEl.clientHeight || Infinity;
     const pages = paginate(list, boxH);
     board.pages = Math.max(1, pages.length);
-    // (Before the first snapshot the number of pages is unknown: a resumed page waits for it.)
-    if (board.page >= board.pages && state.data) board.page = 0;
+    // (Before the first snapshot and the board's layout the number of pages is unknown: a
+    // resumed page waits for them.)
+    if (board.page >= board.pages && state.data && boardEl.clientHeight > 0) board.page = 0;
     let first = 0;
     for (let i = 0; i < board.page && i < pages.length; i++) first += pages[i].length;
     const onPage = pages[board.page] || [];
