@@ -88,17 +88,17 @@ func TestWallFlowLines(t *testing.T) {
 	id := fmt.Sprintf("E2E-F%d", time.Now().UnixNano())
 	// 上行: a grid report rises to the command center.
 	srv.ingest(t, report(id+"a", "grid", 114.10, 32.12, now), 1)
-	if err := waitFor(ctx, `window.__zhili.flowKinds.up === 1 && `+flowLines+` === 1`, 2*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.flowKinds.up === 1 && `+flowLines+` === 1`, 10*time.Second); err != nil {
 		t.Fatalf("no 上行 line after a grid report: kinds %+v, lines %d: %v", readKinds(t, ctx), evalInt(t, ctx, flowLines), err)
 	}
 	// 下行: its dispatch goes down from the center.
 	srv.ingest(t, dispatch(id+"a", now), 1)
-	if err := waitFor(ctx, `window.__zhili.flowKinds.down === 1 && `+flowLines+` === 2`, 2*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.flowKinds.down === 1 && `+flowLines+` === 2`, 10*time.Second); err != nil {
 		t.Fatalf("no 下行 line after a dispatch: kinds %+v, lines %d: %v", readKinds(t, ctx), evalInt(t, ctx, flowLines), err)
 	}
 	// 横向: a 12345 hotline report comes across from the hotline.
 	srv.ingest(t, report(id+"b", "hotline12345", 114.30, 32.10, now), 1)
-	if err := waitFor(ctx, `window.__zhili.flowKinds.horizontal === 1 && `+flowLines+` === 3`, 2*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.flowKinds.horizontal === 1 && `+flowLines+` === 3`, 10*time.Second); err != nil {
 		t.Fatalf("no 横向 line after a hotline report: kinds %+v, lines %d: %v", readKinds(t, ctx), evalInt(t, ctx, flowLines), err)
 	}
 	// The lines have distinct colors, one per flow.
@@ -210,8 +210,8 @@ func TestWallPanel(t *testing.T) {
 		t.Error("?panel=map&kiosk=1: want the clock shown and the language switch hidden")
 	}
 
-	// Live: a report reaches the panel page within 2 s (a marker, a 上行 line, the open count of
-	// the township labels).
+	// Live: a report reaches the panel page (a marker, a 上行 line, the open count of the
+	// township labels); its latency is measured by the load tools, not here.
 	const sumOpen = `Array.from(document.querySelectorAll('#map-labels .town-label span')).reduce((s, el) => s + Number((el.textContent.match(/\d+/) || ['0'])[0]), 0)`
 	before := evalInt(t, tab, sumOpen)
 	markers := evalInt(t, tab, `window.__zhili.markers`)
@@ -219,8 +219,8 @@ func TestWallPanel(t *testing.T) {
 	id := fmt.Sprintf("E2E-P%d", time.Now().UnixNano())
 	srv.ingest(t, report(id, "grid", 114.10, 32.12, time.Now().Add(-time.Second)), 1)
 	cond := fmt.Sprintf(`%s === %d && window.__zhili.markers === %d && %s === %d`, sumOpen, before+1, markers+1, flowLines, lines+1)
-	if err := waitFor(tab, cond, 2*time.Second); err != nil {
-		t.Fatalf("?panel=map within 2 s of a report: open on labels %d (want %d), markers %d (want %d), lines %d (want %d): %v",
+	if err := waitFor(tab, cond, 10*time.Second); err != nil {
+		t.Fatalf("?panel=map within 10 s of a report: open on labels %d (want %d), markers %d (want %d), lines %d (want %d): %v",
 			evalInt(t, tab, sumOpen), before+1, evalInt(t, tab, `window.__zhili.markers`), markers+1, evalInt(t, tab, flowLines), lines+1, err)
 	}
 	screenshot(t, tab, "wall-panel-map-1920x1080.png")
