@@ -280,7 +280,8 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 	hotOK := `!(Z.sufficiency && Z.sufficiency.ok === false) && Z.marks.length >= 5`
 	pages := []demoPage{
 		{"overview", "/?" + tok,
-			`Z.ready && Z.counters.open > 0 && Z.counters.new_today > 0 && Z.feed >= 5 && Z.markers > 0 &&
+			`Z.ready && Z.counters.open > 0 && Z.counters.new_today > 0 && Z.feed >= 5 &&
+			 Z.choropleth.max > 0 && Object.keys(Z.choropleth.values).length >= 10 &&
 			 Z.trend.reported.filter(n => n > 0).length >= 14`},
 		{"hotspots-7d", "/screen/hotspots?window=7d&" + tok,
 			`Z.ready && Z.view === 'live' && Z.window === '7d' && Z.hot >= 5 && ` + hotOK},
