@@ -138,17 +138,24 @@ func runImportRegions(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*data, 0o750); err != nil {
-		return err
-	}
-	out := filepath.Join(*data, regionsFile)
-	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
+	out, err := writeDataFile(*data, regionsFile, b, 0o640)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "imported into %s (zhili serve --data %s uses it)\n", out, *data)
 	return nil
+}
+
+// writeDataFile writes b as name in the data directory (made when missing), through a
+// temporary file renamed over the old one, so a running server never reads half a file.
+func writeDataFile(data, name string, b []byte, perm os.FileMode) (string, error) {
+	if err := os.MkdirAll(data, 0o750); err != nil {
+		return "", err
+	}
+	out := filepath.Join(data, name)
+	tmp := out + ".tmp"
+	if err := os.WriteFile(tmp, b, perm); err != nil {
+		return "", err
+	}
+	return out, os.Rename(tmp, out)
 }

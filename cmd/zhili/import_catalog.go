@@ -74,15 +74,8 @@ func runImportCatalog(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*data, 0o750); err != nil {
-		return err
-	}
-	out := filepath.Join(*data, catalogFile)
-	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
+	out, err := writeDataFile(*data, catalogFile, b, 0o640)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "imported into %s (zhili serve --data %s uses it; kill -HUP reloads a running server's)\n", out, *data)

@@ -105,16 +105,9 @@ func runImportRoster(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(*data, 0o750); err != nil {
-		return err
-	}
-	out := filepath.Join(*data, rosterFile)
-	tmp := out + ".tmp"
 	// Names and phone numbers: readable by the server's user only.
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, out); err != nil {
+	out, err := writeDataFile(*data, rosterFile, b, 0o600)
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "已导入 imported %d rows into %s (zhili serve --data %s uses it; kill -HUP reloads a running server's)\n", imported, out, *data)
