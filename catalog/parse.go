@@ -17,6 +17,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"zhili/event"
+
+	"zhili/errs"
 )
 
 // Options are the checks that need the deployment.
@@ -42,21 +44,7 @@ func (p Problem) String() string {
 // Problems is the error of a file that was refused: every problem found, by line.
 type Problems []Problem
 
-func (ps Problems) Error() string {
-	const shown = 20
-	var b strings.Builder
-	for i, p := range ps {
-		if i == shown {
-			fmt.Fprintf(&b, "\n… and %d more", len(ps)-shown)
-			break
-		}
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
+func (ps Problems) Error() string { return errs.Lines(ps, 20) }
 
 // MaxProblems bounds the problems reported for one file.
 const MaxProblems = 200

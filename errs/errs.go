@@ -5,6 +5,7 @@ package errs
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Code classifies an error for callers and for the transport edge.
@@ -66,4 +67,21 @@ func ReasonOf(err error) string {
 		return e.Reason
 	}
 	return ""
+}
+
+// Lines joins the first shown problems of a refused file, one per line, and says how many
+// more there are.
+func Lines[T fmt.Stringer](ps []T, shown int) string {
+	var b strings.Builder
+	for i, p := range ps {
+		if i == shown {
+			fmt.Fprintf(&b, "\n… and %d more", len(ps)-shown)
+			break
+		}
+		if i > 0 {
+			b.WriteByte('\n')
+		}
+		b.WriteString(p.String())
+	}
+	return b.String()
 }

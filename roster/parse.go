@@ -21,6 +21,8 @@ import (
 
 	"zhili/catalog"
 	"zhili/geo"
+
+	"zhili/errs"
 )
 
 // Options are the checks that need the deployment.
@@ -73,21 +75,7 @@ func (p Problem) String() string {
 // Problems is the error of a refused file: the problems found, in file order.
 type Problems []Problem
 
-func (ps Problems) Error() string {
-	const shown = 20
-	var b strings.Builder
-	for i, p := range ps {
-		if i == shown {
-			fmt.Fprintf(&b, "\n… and %d more", len(ps)-shown)
-			break
-		}
-		if i > 0 {
-			b.WriteByte('\n')
-		}
-		b.WriteString(p.String())
-	}
-	return b.String()
-}
+func (ps Problems) Error() string { return errs.Lines(ps, 20) }
 
 // TableCount is what a file held of one table and how much of it was refused.
 type TableCount struct {
