@@ -101,7 +101,6 @@
       resp_ok: '按时', resp_late: '超时', waiting: '未签收 · 已等 {d}', not_dispatched_yet: '未派单',
       arrive_wait: '未到场 · 已等 {d}', no_whistle: '未吹哨', open_for: '未结案 · 已 {d}', not_assessed: '不考核',
       ontime_yes: '按期', ontime_no: '超期', overdue_open: '超时未办结',
-      dur: { d: '天', h: '小时', m: '分', s: '秒' },
       unlocated_row: '未定位', not_dispatched: '未派单', without_deadline: '无时限', no_deadline: '无时限', not_ranked: '不排名',
       recon_rates: '收到 {received} · 计入 {counted} · 未定位 {unlocated} · 无承办部门 {without_dept} · 无时限 {without_deadline}',
       recon_whistles: '收到 {received} · 计入 {counted} · 未吹哨 {no_whistle} · 未定位 {unlocated}',
@@ -166,7 +165,6 @@
       resp_ok: 'in time', resp_late: 'late', waiting: 'not signed · waited {d}', not_dispatched_yet: 'not dispatched',
       arrive_wait: 'not arrived · waited {d}', no_whistle: 'no whistle', open_for: 'open · {d} so far', not_assessed: 'not assessed',
       ontime_yes: 'on time', ontime_no: 'late', overdue_open: 'overdue, open',
-      dur: { d: 'd ', h: 'h ', m: 'm ', s: 's' },
       unlocated_row: 'Unlocated', not_dispatched: 'not dispatched', without_deadline: 'no deadline', no_deadline: 'no deadline', not_ranked: 'not ranked',
       recon_rates: 'Received {received} · counted {counted} · unlocated {unlocated} · without dept. {without_dept} · without deadline {without_deadline}',
       recon_whistles: 'Received {received} · counted {counted} · no whistle {no_whistle} · unlocated {unlocated}',
@@ -1092,7 +1090,7 @@
     }
   }
 
-  const dur = (secs) => time.duration(secs, t('dur'));
+  const dur = (secs) => time.duration(secs, L.lang);
   const badge = (cls, txt, attr) => ' <span class="au-badge ' + cls + '"' + (attr || '') + '>' + esc(txt) + '</span>';
   const muted = (txt) => '<span class="au-muted">' + esc(txt) + '</span>';
   // listUnitName names the list's unit in the page's language.

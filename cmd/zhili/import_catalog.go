@@ -45,10 +45,8 @@ func runImportCatalog(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	opt := catalog.Options{}
-	if tree != nil {
-		opt.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
-	} else {
+	opt := regionCheck(tree)
+	if tree == nil {
 		fmt.Fprintln(stdout, "departments' regions not checked: no region tree (import regions first, or give --regions)")
 	}
 	c, err := catalog.Load(path, opt)
@@ -110,6 +108,14 @@ func catalogTree(data, regions string) (*geo.Tree, string, error) {
 	return t, regions, nil
 }
 
+// regionCheck is the catalogue's check of region codes against tree; none without a tree.
+func regionCheck(tree *geo.Tree) catalog.Options {
+	if tree == nil {
+		return catalog.Options{}
+	}
+	return catalog.Options{KnownRegion: func(code string) bool { return tree.Get(code) != nil }}
+}
+
 // serveCatalog is the catalogue `zhili serve` starts with: --catalog, else DATA/catalog.yaml when
 // imported, else the built-in one. path is the file a SIGHUP reloads.
 func serveCatalog(flagPath, data string, tree *geo.Tree) (c *catalog.Catalog, path string, err error) {
@@ -120,7 +126,7 @@ func serveCatalog(flagPath, data string, tree *geo.Tree) (c *catalog.Catalog, pa
 			return catalog.Default(), path, nil // imported later, loaded by a SIGHUP
 		}
 	}
-	c, err = catalog.Load(path, catalog.Options{KnownRegion: func(code string) bool { return tree.Get(code) != nil }})
+	c, err = catalog.Load(path, regionCheck(tree))
 	if err != nil {
 		return nil, "", fmt.Errorf("--catalog %s:\n%w", path, err)
 	}
@@ -133,7 +139,7 @@ func reloadCatalog(a *app.App, path string, tree *geo.Tree, log *slog.Logger) {
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		return
 	}
-	c, err := catalog.Load(path, catalog.Options{KnownRegion: func(code string) bool { return tree.Get(code) != nil }})
+	c, err := catalog.Load(path, regionCheck(tree))
 	if err != nil {
 		log.Error("catalogue reload refused; the current catalogue stays", "catalog", path, "err", err)
 		return

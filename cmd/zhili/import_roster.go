@@ -114,24 +114,16 @@ func runImportRoster(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// rosterCatalog is the catalogue departments are checked against: --catalog, else the one
-// imported into data, else the built-in one.
+// rosterCatalog is the catalogue departments are checked against: the one zhili serve would
+// start with (--catalog, else the one imported into data, else the built-in one), and what it is.
 func rosterCatalog(data, file string, tree *geo.Tree) (*catalog.Catalog, string, error) {
-	if file == "" {
-		file = filepath.Join(data, catalogFile)
-		if _, err := os.Stat(file); errors.Is(err, os.ErrNotExist) {
-			return catalog.Default(), "the built-in catalogue", nil
+	c, path, err := serveCatalog(file, data, tree)
+	if err == nil && file == "" {
+		if _, serr := os.Stat(path); errors.Is(serr, os.ErrNotExist) {
+			path = "the built-in catalogue"
 		}
 	}
-	opt := catalog.Options{}
-	if tree != nil {
-		opt.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
-	}
-	c, err := catalog.Load(file, opt)
-	if err != nil {
-		return nil, "", fmt.Errorf("--catalog %s:\n%w", file, err)
-	}
-	return c, file, nil
+	return c, path, err
 }
 
 // serveRoster is the roster `zhili serve` starts with: --roster, else DATA/roster.yaml when
