@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -266,6 +267,7 @@ func TestDemo(t *testing.T) {
 // page's window.__zhili, Z).
 type demoPage struct {
 	name, path, populated string
+	check                 func(t *testing.T, ctx context.Context) // more checks of the page, if any
 }
 
 // demoPages opens each page of the demo 30 s after start (or at once when later), waits for it
@@ -278,28 +280,52 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 	day := func(t time.Time) string { return t.In(loc).Format("2006-01-02") }
 	tok := "token=" + url.QueryEscape(viewToken)
 	hotOK := `!(Z.sufficiency && Z.sufficiency.ok === false) && Z.marks.length >= 5`
+	// The window's header ends now, not at the end of its last bucket.
+	headerEndsNow := func(t *testing.T, ctx context.Context) {
+		end := evalJS[string](t, ctx, `document.getElementById('hs-range').textContent.split(' – ').pop()`)
+		clock := evalJS[string](t, ctx, `new Intl.DateTimeFormat('en-CA', {timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23'}).format(new Date()).replace(', ', ' ').replace('/', '-')`)
+		if end > clock {
+			t.Errorf("hot spot window header ends at %q, after the clock %q", end, clock)
+		}
+	}
+	// The date fields show the days of the window chosen, also after a switch.
+	datesFollowWindow := func(t *testing.T, ctx context.Context) {
+		for _, w := range []struct {
+			button string
+			span   time.Duration
+		}{{"", 30 * 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
+			if w.button != "" {
+				evalJS[bool](t, ctx, `(document.querySelector('#hs-windows button[data-window="`+w.button+`"]').click(), true)`)
+			}
+			got := evalJS[[]string](t, ctx, `[document.getElementById('hs-from').value, document.getElementById('hs-to').value]`)
+			n := time.Now()
+			if want := []string{day(n.Add(-w.span)), day(n)}; !slices.Equal(got, want) {
+				t.Errorf("window %v: date fields %v, want %v", w.span, got, want)
+			}
+		}
+	}
 	pages := []demoPage{
 		{"overview", "/?" + tok,
 			`Z.ready && Z.counters.open > 0 && Z.counters.new_today > 0 && Z.feed >= 5 &&
 			 Z.choropleth.max > 0 && Object.keys(Z.choropleth.values).length >= 10 &&
-			 Z.trend.reported.filter(n => n > 0).length >= 14`},
+			 Z.trend.reported.filter(n => n > 0).length >= 14`, nil},
 		{"hotspots-7d", "/screen/hotspots?window=7d&" + tok,
-			`Z.ready && Z.view === 'live' && Z.window === '7d' && Z.hot >= 5 && ` + hotOK},
+			`Z.ready && Z.view === 'live' && Z.window === '7d' && Z.hot >= 5 && ` + hotOK, headerEndsNow},
 		{"hotspots-30d", "/screen/hotspots?window=30d&" + tok,
-			`Z.ready && Z.view === 'live' && Z.window === '30d' && Z.hot >= 5 && ` + hotOK},
+			`Z.ready && Z.view === 'live' && Z.window === '30d' && Z.hot >= 5 && ` + hotOK, datesFollowWindow},
 		{"hotspots-7d-hex", "/screen/hotspots?window=7d&level=hex&" + tok,
-			`Z.ready && Z.levelShown === 'hex' && Z.window === '7d' && Z.hot >= 3 && Z.hexDrawn >= 100 && ` + hotOK},
+			`Z.ready && Z.levelShown === 'hex' && Z.window === '7d' && Z.hot >= 3 && Z.hexDrawn >= 100 && ` + hotOK, nil},
 		{"hotspots-emerging", "/screen/hotspots?window=30d&mode=emerging&" + tok,
 			`Z.ready && Z.mode === 'emerging' && ` + hotOK + ` &&
-			 Object.keys(Z.patternsDrawn).filter(k => /_hot$/.test(k) && Z.patternsDrawn[k] > 0).length >= 2`},
+			 Object.keys(Z.patternsDrawn).filter(k => /_hot$/.test(k) && Z.patternsDrawn[k] > 0).length >= 2`, nil},
 		{"hotspots-playback", "/screen/hotspots?playback=" + day(now.AddDate(0, 0, -30)) + "," + day(now) + "&step=1d&speed=8&" + tok,
 			`Z.ready && Z.view === 'playback' && Z.playback && Z.playback.frames === 30 && Z.playback.shown.length >= 4 &&
-			 Z.playback.loaded === 30 && !Z.playback.error && Z.hot > 0`},
+			 Z.playback.loaded === 30 && !Z.playback.error && Z.hot > 0`, nil},
 		{"whistles", "/screen/whistles?" + tok,
-			`Z.ready && Z.active >= 5 && Z.board.length >= 3 && Z.markers >= 5`},
+			`Z.ready && Z.active >= 5 && Z.board.length >= 3 && Z.markers >= 5`, nil},
 		{"audit-last-month", "/audit?from=" + day(monthStart.AddDate(0, -1, 0)) + "&to=" + day(monthStart) + "&" + tok,
 			`Z.settled() && Z.rates && Z.rates.units.length >= 5 && Z.rates.units.every(u => u.current.cases > 0) &&
-			 Z.whistles && Z.whistles.depts.length >= 3 && document.querySelectorAll('#rates-table tbody tr, table tbody tr').length >= 5`},
+			 Z.whistles && Z.whistles.depts.length >= 3 && document.querySelectorAll('#rates-table tbody tr, table tbody tr').length >= 5`, nil},
 	}
 	if wait := time.Until(start.Add(30 * time.Second)); wait > 0 {
 		time.Sleep(wait)
@@ -319,29 +345,8 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 					evalJS[string](t, ctx, `JSON.stringify(window.__zhili, (k, v) => Array.isArray(v) && v.length > 30 ? v.length : v).slice(0, 4000)`))
 			}
 			t.Logf("%s: opened %v after start, populated %v later", p.name, opened.Round(time.Second), time.Since(t0).Round(time.Millisecond))
-			if p.name == "hotspots-7d" {
-				// The window's header ends now, not at the end of its last bucket.
-				end := evalJS[string](t, ctx, `document.getElementById('hs-range').textContent.split(' – ').pop()`)
-				clock := evalJS[string](t, ctx, `new Intl.DateTimeFormat('en-CA', {timeZone: 'Asia/Shanghai', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23'}).format(new Date()).replace(', ', ' ').replace('/', '-')`)
-				if end > clock {
-					t.Errorf("hot spot window header ends at %q, after the clock %q", end, clock)
-				}
-			}
-			if p.name == "hotspots-30d" {
-				// The date fields show the days of the window chosen, also after a switch.
-				for _, w := range []struct {
-					button string
-					span   time.Duration
-				}{{"", 30 * 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
-					if w.button != "" {
-						evalJS[bool](t, ctx, `(document.querySelector('#hs-windows button[data-window="`+w.button+`"]').click(), true)`)
-					}
-					got := evalJS[[]string](t, ctx, `[document.getElementById('hs-from').value, document.getElementById('hs-to').value]`)
-					n := time.Now()
-					if want := []string{day(n.Add(-w.span)), day(n)}; !slices.Equal(got, want) {
-						t.Errorf("window %v: date fields %v, want %v", w.span, got, want)
-					}
-				}
+			if p.check != nil {
+				p.check(t, ctx)
 			}
 			if errs := evalJS[string](t, ctx, `JSON.stringify(window.__zhili.errors || [])`); errs != "[]" {
 				t.Errorf("%s: errors from the server: %s", p.name, errs)
