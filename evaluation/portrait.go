@@ -4,6 +4,9 @@ import (
 	"cmp"
 	"math"
 	"slices"
+	"strings"
+
+	"zhili/event"
 )
 
 // TrendPoint is one period of 纵向比.
@@ -171,4 +174,144 @@ func Window(cfg Config, p Period, load func(Period) (Input, error)) ([]*Result, 
 		out = append(out, Evaluate(cfg, in))
 	}
 	return out, nil
+}
+
+// PeerCell is the peer group's median of one survey cell (evaluator type × dimension) over
+// the subjects that show it; none with fewer than min_peers such subjects (样本不足).
+type PeerCell struct {
+	EvaluatorType string   `json:"evaluator_type"`
+	Dimension     string   `json:"dimension"`
+	Median        *float64 `json:"median"`
+	Subjects      int      `json:"subjects"` // subjects of the group showing the cell
+	Sample        string   `json:"sample"`
+}
+
+// PeerType is the peer group's median of one evaluator type's mean.
+type PeerType struct {
+	EvaluatorType string   `json:"evaluator_type"`
+	Median        *float64 `json:"median"`
+	Subjects      int      `json:"subjects"`
+	Sample        string   `json:"sample"`
+}
+
+// Peers is what 横向比 shows of a subject's peer group beside it: the medians of the survey
+// cells and evaluator types, and the group's composites (the distribution, lowest first, no
+// names) with their median and quartiles. Subjects never shown to the caller still count: the
+// group is the tenant's.
+type Peers struct {
+	PeerGroup       string     `json:"peer_group"`
+	Subjects        int        `json:"subjects"`
+	Cells           []PeerCell `json:"cells"`
+	Types           []PeerType `json:"types"`
+	Composites      []float64  `json:"composites"`
+	CompositeMedian *float64   `json:"composite_median"`
+	CompositeQ1     *float64   `json:"composite_q1"`
+	CompositeQ3     *float64   `json:"composite_q3"`
+	SurveyMedian    *float64   `json:"survey_median"`
+	DataMedian      *float64   `json:"data_median"`
+	VisibleMedian   *float64   `json:"visible_median"`
+	LatentMedian    *float64   `json:"latent_median"`
+	Sample          string     `json:"sample"` // ok when at least min_peers have a composite
+}
+
+// quantile is the q-quantile of sorted xs (linear between the closest ranks).
+func quantile(xs []float64, q float64) float64 {
+	if len(xs) == 1 {
+		return xs[0]
+	}
+	p := q * float64(len(xs)-1)
+	i := int(math.Floor(p))
+	if i >= len(xs)-1 {
+		return xs[len(xs)-1]
+	}
+	return xs[i] + (p-float64(i))*(xs[i+1]-xs[i])
+}
+
+// PeersOf summarises the peer group ss (one group's subjects of a Result) for a portrait.
+func PeersOf(cfg Config, group string, ss []*Score) Peers {
+	p := Peers{PeerGroup: group, Subjects: len(ss), Cells: []PeerCell{}, Types: []PeerType{}, Composites: []float64{},
+		Sample: SampleInsufficient}
+	med := func(xs []float64) (*float64, string) {
+		if len(xs) < cfg.MinPeers || len(xs) == 0 {
+			return nil, SampleInsufficient
+		}
+		xs = slices.Clone(xs)
+		slices.Sort(xs)
+		return fp(r2(quantile(xs, 0.5))), SampleOK
+	}
+	for ti, t := range event.EvaluatorTypes {
+		var tv []float64
+		for _, s := range ss {
+			if ti < len(s.Survey.Types) && s.Survey.Types[ti].Mean != nil {
+				tv = append(tv, *s.Survey.Types[ti].Mean)
+			}
+		}
+		m, smp := med(tv)
+		p.Types = append(p.Types, PeerType{EvaluatorType: t, Median: m, Subjects: len(tv), Sample: smp})
+		for di, d := range event.Dimensions {
+			var cv []float64
+			k := ti*len(event.Dimensions) + di
+			for _, s := range ss {
+				if k < len(s.Survey.Cells) && s.Survey.Cells[k].Mean != nil {
+					cv = append(cv, *s.Survey.Cells[k].Mean)
+				}
+			}
+			m, smp := med(cv)
+			p.Cells = append(p.Cells, PeerCell{EvaluatorType: t, Dimension: d, Median: m, Subjects: len(cv), Sample: smp})
+		}
+	}
+	var sv, dv, vv, lv []float64
+	for _, s := range ss {
+		if s.Composite != nil {
+			p.Composites = append(p.Composites, *s.Composite)
+		}
+		for _, x := range []struct {
+			v   *float64
+			out *[]float64
+		}{{s.Survey.Score, &sv}, {s.Data.Score, &dv}, {s.Data.Visible, &vv}, {s.Data.Latent, &lv}} {
+			if x.v != nil {
+				*x.out = append(*x.out, *x.v)
+			}
+		}
+	}
+	slices.Sort(p.Composites)
+	p.SurveyMedian, _ = med(sv)
+	p.DataMedian, _ = med(dv)
+	p.VisibleMedian, _ = med(vv)
+	p.LatentMedian, _ = med(lv)
+	if len(p.Composites) >= cfg.MinPeers && len(p.Composites) > 0 {
+		p.Sample = SampleOK
+		p.CompositeMedian = fp(r2(quantile(p.Composites, 0.5)))
+		p.CompositeQ1 = fp(r2(quantile(p.Composites, 0.25)))
+		p.CompositeQ3 = fp(r2(quantile(p.Composites, 0.75)))
+	}
+	return p
+}
+
+// Group is one peer group of a period: its name, kind and number of subjects.
+type Group struct {
+	PeerGroup string `json:"peer_group"`
+	Kind      string `json:"kind"` // cadre, unit or party
+	Subjects  int    `json:"subjects"`
+}
+
+// GroupsOf lists a result's peer groups: cadre post types first, then units, then party
+// organisations, each by name.
+func GroupsOf(r *Result) []Group {
+	out := []Group{}
+	for g, ss := range r.Groups {
+		k := KindCadre
+		switch {
+		case strings.HasPrefix(g, UnitPeerPrefix):
+			k = KindUnit
+		case strings.HasPrefix(g, PartyPeerPrefix):
+			k = "party"
+		}
+		out = append(out, Group{PeerGroup: g, Kind: k, Subjects: len(ss)})
+	}
+	order := map[string]int{KindCadre: 0, KindUnit: 1, "party": 2}
+	slices.SortFunc(out, func(a, b Group) int {
+		return cmp.Or(cmp.Compare(order[a.Kind], order[b.Kind]), cmp.Compare(a.PeerGroup, b.PeerGroup))
+	})
+	return out
 }

@@ -3,7 +3,9 @@ package server
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -260,12 +262,14 @@ func (s *Server) evalPortrait(c *fiber.Ctx) error {
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"period": period.Name, "subject": id, "evaluation": last.Subjects[id],
-		"trend": evaluation.TrendOf(cfg, id, win), "config": cfg, "definitions": evaluation.Definitions})
+		"trend": evaluation.TrendOf(cfg, id, win), "peers": evaluation.PeersOf(cfg, group, last.Groups[group]),
+		"config": cfg, "definitions": evaluation.Definitions})
 }
 
-// evalRankings answers GET /api/v1/evaluation/rankings?post_type=&period=: the 红黑榜 of one
+// evalRankings answers GET /api/v1/evaluation/rankings?post_type=&period=&format=: the 红黑榜 of one
 // post type (or unit:<kind>, party:<level>) in the period; subjects outside the token's regions are left out
-// of the lists, the ranks stay those among the tenant's peers.
+// of the lists, the ranks stay those among the tenant's peers. The reply also lists the tenant's
+// peer groups of the period (groups); format=xlsx (or csv) exports the list.
 func (s *Server) evalRankings(c *fiber.Ctx) error {
 	p := principal(c)
 	cfg, period, err := s.evalParams(c)
@@ -293,5 +297,86 @@ func (s *Server) evalRankings(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
-	return c.JSON(fiber.Map{"ranking": rk, "config": cfg, "definitions": evaluation.Definitions})
+	if f := c.Query("format", "json"); f != "json" {
+		if f != "xlsx" && f != "csv" {
+			return errs.E(errs.Invalid, "format", "format must be json, csv or xlsx, got %q", f)
+		}
+		return s.export(c, "evaluation-rankings", nil, rankingTable(cfg, rk))
+	}
+	// The tenant's peer groups of the period (names nobody): what a page offers to choose from.
+	all := evaluation.Evaluate(cfg, evaluation.Input{Period: period, Roster: s.rosterNow(), Keep: func(sc *evaluation.Score) bool {
+		return s.inTenant(p, cmp.Or(sc.Region, s.d.Tree.Root.Code))
+	}})
+	return c.JSON(fiber.Map{"ranking": rk, "groups": evaluation.GroupsOf(all), "config": cfg, "definitions": evaluation.Definitions})
+}
+
+// rankingTable is the 红黑榜 of a ranking for export: the ranked subjects by rank (with the
+// list each is on), then the unranked with what they miss; ranks, composites and percentiles
+// are numbers.
+func rankingTable(cfg evaluation.Config, rk evaluation.Ranking) dashboard.Table {
+	t := dashboard.Table{
+		Title: "红黑榜 · " + rk.PeerGroup + " · " + rk.Period,
+		Notes: []string{
+			fmt.Sprintf("周期 period %s · 岗位类型 post type %s · 排名 %d 人 ranked · 未排名 %d 人 unranked · 榜单长度 list size %d",
+				rk.Period, rk.PeerGroup, len(rk.Ranked), len(rk.Unranked), rk.ListSize),
+			evaluation.Definitions["composite"],
+			evaluation.Definitions["lists"],
+		},
+		Headers: []string{"名次 rank", "榜单 list", "姓名 name", "编号 subject", "单位 unit", "单位代码 unit code", "区域 region",
+			"综合得分 composite", "百分位 percentile", "未排名原因 why unranked"},
+		Kinds: []dashboard.ColKind{dashboard.ColInt, dashboard.ColText, dashboard.ColText, dashboard.ColText, dashboard.ColText,
+			dashboard.ColText, dashboard.ColText, dashboard.ColNum, dashboard.ColNum, dashboard.ColText},
+	}
+	if rk.Sample != evaluation.SampleOK {
+		t.Notes = append(t.Notes, fmt.Sprintf("样本不足 insufficient sample: fewer than %d ranked subjects, no red or black list", cfg.MinPeers))
+	}
+	on := map[string]string{}
+	for _, e := range rk.Red {
+		on[e.Subject] = "红榜 red"
+	}
+	for _, e := range rk.Black {
+		on[e.Subject] = "黑榜 black"
+	}
+	num := func(p *float64) (string, any) {
+		if p == nil {
+			return "", nil
+		}
+		return strconv.FormatFloat(*p, 'f', 2, 64), *p
+	}
+	add := func(e evaluation.Entry, why string) {
+		text := make([]string, 0, 10)
+		vals := make([]any, 0, 10)
+		cell := func(s string, v any) { text, vals = append(text, s), append(vals, v) }
+		if e.Rank != nil {
+			cell(strconv.Itoa(*e.Rank), int64(*e.Rank))
+		} else {
+			cell("样本不足 / insufficient sample", nil)
+		}
+		cell(on[e.Subject], nil)
+		cell(e.Name, nil)
+		cell(e.Subject, nil)
+		cell(e.UnitName, nil)
+		cell(e.Unit, nil)
+		cell(e.Region, nil)
+		cell(num(e.Composite))
+		cell(num(e.Percentile))
+		cell(why, nil)
+		t.Rows, t.Values = append(t.Rows, text), append(t.Values, vals)
+	}
+	for _, e := range rk.Ranked {
+		add(e, "")
+	}
+	names := map[string]string{"survey": "无测评分（评价人数不足）/ no survey score (too few raters)",
+		"data": "无实绩（工单样本不足）/ no 实绩 (too few cases)"}
+	for _, e := range rk.Unranked {
+		var why []string
+		for _, m := range e.Missing {
+			why = append(why, cmp.Or(names[m], m))
+		}
+		if len(why) == 0 {
+			why = append(why, "同类样本不足 / too few peers with a composite")
+		}
+		add(e, strings.Join(why, "；"))
+	}
+	return t
 }
