@@ -54,6 +54,14 @@ func TestEvaluationPeersOf(t *testing.T) {
 		val(p.CompositeMedian) != "75.0000" || val(p.CompositeQ1) != "67.5000" || val(p.CompositeQ3) != "82.5000" {
 		t.Errorf("composites %v median %s q1 %s q3 %s", p.Composites, val(p.CompositeMedian), val(p.CompositeQ1), val(p.CompositeQ3))
 	}
+	// The radar: a dimension's score over the types showing it, the peers' median beside.
+	if d := DimensionsOf(cfg, ss[0]); len(d) != 5 || val(d[0].Score) != "80.0000" || d[0].Types != 1 || val(d[4].Score) != "50.0000" ||
+		d[1].Score != nil || d[1].Sample != SampleInsufficient {
+		t.Errorf("dimensions of a: %+v", d)
+	}
+	if d := p.Dimensions; len(d) != 5 || val(d[0].Median) != "75.0000" || d[0].Subjects != 4 || d[4].Median != nil || d[4].Subjects != 2 {
+		t.Errorf("peer dimensions %+v", d)
+	}
 	if q := PeersOf(cfg, "g", ss[:2]); q.Sample != SampleInsufficient || q.CompositeMedian != nil || len(q.Composites) != 2 {
 		t.Errorf("two peers: %+v", q)
 	}

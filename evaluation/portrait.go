@@ -210,8 +210,19 @@ type Peers struct {
 	SurveyMedian    *float64   `json:"survey_median"`
 	DataMedian      *float64   `json:"data_median"`
 	VisibleMedian   *float64   `json:"visible_median"`
-	LatentMedian    *float64   `json:"latent_median"`
-	Sample          string     `json:"sample"` // ok when at least min_peers have a composite
+	// Dimensions are the medians of the subjects' dimension scores (DimensionsOf), the radar's
+	// peer polygon.
+	Dimensions   []PeerDim `json:"dimensions"`
+	LatentMedian *float64  `json:"latent_median"`
+	Sample       string    `json:"sample"` // ok when at least min_peers have a composite
+}
+
+// PeerDim is the peer group's median of one dimension's score.
+type PeerDim struct {
+	Dimension string   `json:"dimension"`
+	Median    *float64 `json:"median"`
+	Subjects  int      `json:"subjects"`
+	Sample    string   `json:"sample"`
 }
 
 // quantile is the q-quantile of sorted xs (linear between the closest ranks).
@@ -275,6 +286,17 @@ func PeersOf(cfg Config, group string, ss []*Score) Peers {
 		}
 	}
 	slices.Sort(p.Composites)
+	p.Dimensions = []PeerDim{}
+	for di, d := range event.Dimensions {
+		var xs []float64
+		for _, s := range ss {
+			if ds := dimScores(cfg, s)[di]; ds.Score != nil {
+				xs = append(xs, *ds.Score)
+			}
+		}
+		m, smp := med(xs)
+		p.Dimensions = append(p.Dimensions, PeerDim{Dimension: d, Median: m, Subjects: len(xs), Sample: smp})
+	}
 	p.SurveyMedian, _ = med(sv)
 	p.DataMedian, _ = med(dv)
 	p.VisibleMedian, _ = med(vv)
@@ -315,3 +337,41 @@ func GroupsOf(r *Result) []Group {
 	})
 	return out
 }
+
+// DimScore is a subject's score on one dimension over the evaluator types that show it
+// (type-weighted mean of the shown cells) beside the peer group's median of the same.
+type DimScore struct {
+	Dimension string   `json:"dimension"`
+	Zh        string   `json:"zh"`
+	En        string   `json:"en"`
+	Score     *float64 `json:"score"`
+	Types     int      `json:"types"` // evaluator types showing the dimension
+	Sample    string   `json:"sample"`
+}
+
+// dimScores are s's scores per dimension, in event.Dimensions order.
+func dimScores(cfg Config, s *Score) []DimScore {
+	out := make([]DimScore, 0, len(event.Dimensions))
+	for di, d := range event.Dimensions {
+		ds := DimScore{Dimension: d, Zh: DimNames[d][0], En: DimNames[d][1], Sample: SampleInsufficient}
+		var w, v float64
+		for ti, t := range event.EvaluatorTypes {
+			k := ti*len(event.Dimensions) + di
+			if s == nil || k >= len(s.Survey.Cells) || s.Survey.Cells[k].Mean == nil {
+				continue
+			}
+			ds.Types++
+			w += cfg.TypeWeights[t]
+			v += cfg.TypeWeights[t] * *s.Survey.Cells[k].Mean
+		}
+		if w > 0 {
+			ds.Score, ds.Sample = fp(r2(v/w)), SampleOK
+		}
+		out = append(out, ds)
+	}
+	return out
+}
+
+// DimensionsOf is a portrait's radar: the subject's score on each dimension (type-weighted
+// mean of its shown cells); Peers.Dimensions holds the peer group's medians of the same.
+func DimensionsOf(cfg Config, s *Score) []DimScore { return dimScores(cfg, s) }

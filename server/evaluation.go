@@ -263,7 +263,41 @@ func (s *Server) evalPortrait(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(fiber.Map{"period": period.Name, "subject": id, "evaluation": last.Subjects[id],
 		"trend": evaluation.TrendOf(cfg, id, win), "peers": evaluation.PeersOf(cfg, group, last.Groups[group]),
+		"dimensions": evaluation.DimensionsOf(cfg, last.Subjects[id]), "audit": s.evalAuditLink(sc, period),
 		"config": cfg, "definitions": evaluation.Definitions})
+}
+
+// evalAudit is where a subject's 实绩 comes from, as the audit page's parameters (/audit,
+// assets/web/audit.js): the period's days, by=dept and the department's code, or by=region with
+// the region's parent and level and the region's code as the unit (the root: by region at
+// level 1, no unit).
+type evalAudit struct {
+	From   string `json:"from"`
+	To     string `json:"to"`
+	By     string `json:"by"`
+	Unit   string `json:"unit,omitempty"`
+	Region string `json:"region,omitempty"`
+	Level  int    `json:"level,omitempty"`
+}
+
+func (s *Server) evalAuditLink(sc *evaluation.Score, pp evaluation.Period) evalAudit {
+	from, to := pp.Bounds(s.cfg.Loc)
+	a := evalAudit{From: from.Format(time.DateOnly), To: to.Format(time.DateOnly), By: "dept"}
+	if sc.Dept != "" {
+		a.Unit = sc.Dept
+		return a
+	}
+	a.By = "region"
+	r := s.d.Tree.Get(cmp.Or(sc.Region, s.d.Tree.Root.Code))
+	if r == nil || r.Level == 0 {
+		a.Level = 1
+		return a
+	}
+	a.Unit, a.Level = r.Code, r.Level
+	if r.Parent != s.d.Tree.Root.Code {
+		a.Region = r.Parent
+	}
+	return a
 }
 
 // evalRankings answers GET /api/v1/evaluation/rankings?post_type=&period=&format=: the 红黑榜 of one
