@@ -335,7 +335,7 @@ func (a *Aggregator) emit(ctx context.Context, take func() update.Update) error 
 	a.pubMu.Lock()
 	defer a.pubMu.Unlock()
 	u := take()
-	if len(u.Counters) == 0 && len(u.Items) == 0 && len(u.Whistles) == 0 {
+	if len(u.Counters) == 0 && len(u.Items) == 0 && len(u.Whistles) == 0 && len(u.Duty) == 0 {
 		return nil
 	}
 	a.seq++

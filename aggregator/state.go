@@ -267,13 +267,16 @@ type state struct {
 	pending  int // events held for cases not yet reported
 	keepDays int32
 	whistles map[string]*whistleState
-	changedW map[string]bool // whistles changed since the last takeDelta
-	now      time.Time       // of the last apply or tick: the board's "resolved within a day"
+	changedW map[string]bool       // whistles changed since the last takeDelta
+	duty     map[string]*dutyState // grid staff's duty records, by staff id (staff.duty)
+	changedD map[string]bool       // staff whose duty changed since the last takeDelta
+	now      time.Time             // of the last apply or tick: the board's "resolved within a day"
 }
 
 func newState(loc *time.Location, root string) *state {
 	return &state{loc: loc, rootCode: root, cases: map[string]*caseState{}, rollup: counters{},
-		delta: counters{}, keepDays: 2, whistles: map[string]*whistleState{}, changedW: map[string]bool{}}
+		delta: counters{}, keepDays: 2, whistles: map[string]*whistleState{}, changedW: map[string]bool{},
+		duty: map[string]*dutyState{}, changedD: map[string]bool{}}
 }
 
 // add records an increment for every region on path. Increments gather in delta and reach
@@ -290,6 +293,10 @@ func (s *state) day(ns int64) int32 { return update.DayOf(time.Unix(0, ns), s.lo
 func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	if r.Type == event.EvaluationSurvey {
 		return // a survey record belongs to no case: stored only, read by the evaluation
+	}
+	if r.Type == event.StaffDuty {
+		s.applyDuty(r)
+		return
 	}
 	c := s.cases[r.CaseID]
 	if c == nil {
@@ -684,7 +691,7 @@ func (s *state) point(c *caseState) *[2]float64 {
 
 // takeDelta returns and clears the increments and items gathered since the last call.
 func (s *state) takeDelta() update.Update {
-	u := update.Update{Items: s.items, Counters: s.flush(), Whistles: s.takeWhistles(s.now)}
+	u := update.Update{Items: s.items, Counters: s.flush(), Whistles: s.takeWhistles(s.now), Duty: s.takeDuty()}
 	s.items = nil
 	return u
 }
@@ -708,7 +715,8 @@ func (s *state) full(now time.Time, recent []update.Item) update.Update {
 	s.flush()
 	oldest := update.DayOf(now, s.loc) - s.keepDays
 	clear(s.changedW) // the reset carries every whistle
-	u := update.Update{Reset: true, Items: recent, Whistles: s.allWhistles(now)}
+	clear(s.changedD)
+	u := update.Update{Reset: true, Items: recent, Whistles: s.allWhistles(now), Duty: s.allDuty()}
 	for k, n := range s.rollup {
 		if k.Day != 0 && k.Day < oldest {
 			delete(s.rollup, k)

@@ -30,12 +30,14 @@ const (
 	WhistleEvaluated Type = "whistle.evaluated"
 	// EvaluationSurvey is one rater's score of a cadre or unit on one dimension (三评).
 	EvaluationSurvey Type = "evaluation.survey"
+	// StaffDuty is a grid staff member's check-in (on duty) or check-out (off duty) in a grid.
+	StaffDuty Type = "staff.duty"
 )
 
 // Types lists every known type in contract order.
 var Types = []Type{CaseReported, CaseAccepted, CaseDispatched, CaseSigned, CaseReturned,
 	CaseResolved, CaseClosed, CaseReopened, CaseDuplicate, WhistleBlown, WhistleAnswered,
-	WhistleResolved, WhistleEvaluated, EvaluationSurvey}
+	WhistleResolved, WhistleEvaluated, EvaluationSurvey, StaffDuty}
 
 // Known reports whether t is a contract type.
 func (t Type) Known() bool {
@@ -124,7 +126,24 @@ type Event struct {
 	Supersedes string `json:"supersedes,omitempty"`
 	// Survey is the content of an evaluation.survey record (that type only).
 	Survey *Survey `json:"survey,omitempty"`
+	// Duty is the content of a staff.duty record (that type only).
+	Duty *Duty `json:"duty,omitempty"`
 }
+
+// Duty is one grid staff member's duty state from its time on: on duty (在岗) or off (离岗).
+// Staff is the person's id in the roster's grid staff; it is never shown on a wall, where only
+// counts per grid appear.
+type Duty struct {
+	Staff string `json:"staff"` // a grid staff id of the roster
+	Grid  string `json:"grid"`  // the grid region code where the person is on or off duty
+	State string `json:"state"` // DutyOn or DutyOff
+}
+
+// Duty states of a staff.duty record.
+const (
+	DutyOn  = "on"
+	DutyOff = "off"
+)
 
 // Survey is one rater's score of one subject on one dimension for one period (三评两比一综合).
 // Rater identifies the rater for deduplication only: it is never shown.
@@ -235,8 +254,11 @@ const CategoryUnmapped = "unmapped"
 // MaxCategoryText is the longest category_text, in characters.
 const MaxCategoryText = 200
 
-// Corrigible tells the types a correction may supersede: case events and survey records.
-func (t Type) Corrigible() bool { return t.IsCase() || t == EvaluationSurvey }
+// Corrigible tells the types a correction may supersede: case events, survey and duty records.
+func (t Type) Corrigible() bool { return t.IsCase() || t == EvaluationSurvey || t == StaffDuty }
+
+// Caseless tells the record types that belong to no case (case_id not required).
+func (t Type) Caseless() bool { return t == EvaluationSurvey || t == StaffDuty }
 
 // IsCase tells the case event types (case.*).
 func (t Type) IsCase() bool {

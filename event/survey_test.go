@@ -40,7 +40,7 @@ func TestSurveyDecode(t *testing.T) {
 		{head + `"survey":{"evaluator_type":"head","dimension":"purpose","score":4,"scale":"1-5","period":"2026-Q3","subject":"cadre.7","rater":"张 三"}}`, "survey.rater: not a rater id"},
 		{head + `"x":1}`, "survey: required on evaluation.survey"},
 		{`{"id":"e1","type":"case.accepted","case_id":"C1","at":"2026-11-20T10:00:00+08:00","survey":{}}`, "survey: only on evaluation.survey"},
-		{`{"id":"e1","type":"whistle.resolved","case_id":"C1","whistle_id":"W","at":"2026-11-20T10:00:00+08:00","supersedes":"e0"}`, "supersedes: only on case events and evaluation.survey"},
+		{`{"id":"e1","type":"whistle.resolved","case_id":"C1","whistle_id":"W","at":"2026-11-20T10:00:00+08:00","supersedes":"e0"}`, "supersedes: only on case events, evaluation.survey and staff.duty"},
 	}
 	for _, c := range bad {
 		_, _, err := Decode([]byte(c.line), &r, now)

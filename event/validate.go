@@ -26,6 +26,9 @@ type Rules struct {
 	MaxDepts int // departments one whistle may summon (default 32)
 	// KnownCategory, when set, decides instead of Categories (a catalogue that may be reloaded).
 	KnownCategory func(code string) bool
+	// KnownStaff, when set, tells the grid staff ids accepted on staff.duty (the roster's);
+	// nil: any.
+	KnownStaff func(id string) bool
 	// KnownSubject, when set, tells the survey subjects accepted (the roster's cadre ids and
 	// unit codes); nil: any.
 	KnownSubject func(id string) bool
@@ -112,6 +115,7 @@ type wire struct {
 	CategoryText string          `json:"category_text"`
 	Supersedes   string          `json:"supersedes"`
 	Survey       *surveyWire     `json:"survey"`
+	Duty         *Duty           `json:"duty"`
 }
 
 type surveyWire struct {
@@ -199,7 +203,7 @@ func jsonKind(goType string) string {
 	case "[]string":
 		return "array of strings"
 	}
-	if len(goType) > 0 && goType[0] == '*' || goType == "event.Location" || goType == "event.Reporter" {
+	if len(goType) > 0 && goType[0] == '*' || goType == "event.Location" || goType == "event.Reporter" || goType == "event.Duty" {
 		return "object"
 	}
 	return goType
@@ -247,7 +251,7 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 		return e, ferr("type", "unknown type %q", w.Type)
 	}
 	switch {
-	case w.CaseID == "" && t == EvaluationSurvey: // a survey belongs to no case
+	case w.CaseID == "" && t.Caseless(): // a survey or duty record belongs to no case
 	case w.CaseID == "":
 		return e, ferr("case_id", "required")
 	case len(w.CaseID) > 64:
@@ -369,7 +373,7 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 	if e.Supersedes != "" {
 		switch {
 		case !t.Corrigible():
-			return e, ferr("supersedes", "only on case events and evaluation.survey")
+			return e, ferr("supersedes", "only on case events, evaluation.survey and staff.duty")
 		case !validID(e.Supersedes):
 			return e, ferr("supersedes", "not an event id (1-64 chars: A-Z a-z 0-9 . _ : -)")
 		case e.Supersedes == e.ID:
@@ -386,6 +390,17 @@ func fromWire(w *wire, r *Rules, now time.Time) (Event, error) {
 			return e, err
 		}
 		e.Survey = sv
+	}
+
+	if w.Duty != nil && t != StaffDuty {
+		return e, ferr("duty", "only on staff.duty")
+	}
+	if t == StaffDuty {
+		du, err := dutyOf(w.Duty, r)
+		if err != nil {
+			return e, err
+		}
+		e.Duty = du
 	}
 
 	// Per-type requirements.
@@ -517,4 +532,33 @@ func surveyOf(w *surveyWire, r *Rules) (*Survey, error) {
 	}
 	return &Survey{EvaluatorType: w.EvaluatorType, Dimension: w.Dimension, Score: sc, Scale: w.Scale,
 		Period: w.Period, Subject: w.Subject, Rater: w.Rater}, nil
+}
+
+// dutyOf validates the duty object of a staff.duty record.
+func dutyOf(w *Duty, r *Rules) (*Duty, error) {
+	switch {
+	case w == nil:
+		return nil, ferr("duty", "required on staff.duty")
+	case w.Staff == "":
+		return nil, ferr("duty.staff", "required")
+	case !validID(w.Staff):
+		return nil, ferr("duty.staff", "not a staff id (1-64 chars: A-Z a-z 0-9 . _ : -)")
+	case r.KnownStaff != nil && !r.KnownStaff(w.Staff):
+		return nil, ferr("duty.staff", "not a grid staff id of the roster: %q", w.Staff)
+	case w.Grid == "":
+		return nil, ferr("duty.grid", "required")
+	case len(w.Grid) > 64 || !utf8.ValidString(w.Grid):
+		return nil, ferr("duty.grid", "too long (max 64) or not valid UTF-8")
+	case r.KnownRegion != nil && !r.KnownRegion(w.Grid):
+		return nil, ferr("duty.grid", "unknown region code %q", w.Grid)
+	}
+	switch w.State {
+	case DutyOn, DutyOff:
+	case "":
+		return nil, ferr("duty.state", "required")
+	default:
+		return nil, ferr("duty.state", "must be on or off")
+	}
+	d := *w
+	return &d, nil
 }

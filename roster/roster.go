@@ -134,6 +134,7 @@ type Roster struct {
 	units     map[string]int
 	party     map[string]int
 	region    map[string]string // unit or party code → the region it serves ("": none)
+	staff     map[string]bool   // grid staff ids
 }
 
 // Empty is a roster that holds nothing (no file given).
@@ -143,7 +144,11 @@ func Empty() *Roster { return build(nil, nil, nil, nil, nil) }
 // none itself (its department's, from the catalogue).
 func build(units []Unit, party []Party, cadres []Cadre, staff []GridStaff, deptRegion func(dept string) string) *Roster {
 	r := &Roster{Units: units, Party: party, Cadres: cadres, GridStaff: staff,
-		units: make(map[string]int, len(units)), party: make(map[string]int, len(party)), region: map[string]string{}}
+		units: make(map[string]int, len(units)), party: make(map[string]int, len(party)), region: map[string]string{},
+		staff: make(map[string]bool, len(staff))}
+	for _, g := range staff {
+		r.staff[g.ID] = true
+	}
 	for i, u := range units {
 		r.units[u.Code] = i
 	}
@@ -195,6 +200,10 @@ func (r *Roster) PartyOrg(code string) (Party, bool) {
 	}
 	return r.Party[i], true
 }
+
+// KnownStaff reports whether id may send staff.duty records: a grid staff id of the roster,
+// or any id when the roster has no grid staff (none loaded).
+func (r *Roster) KnownStaff(id string) bool { return len(r.staff) == 0 || r.staff[id] }
 
 // Has reports whether code is a unit or a party organisation.
 func (r *Roster) Has(code string) bool {

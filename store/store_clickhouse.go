@@ -463,7 +463,7 @@ func (v *chView) insertEvents(ctx context.Context, run []*Record, seq uint64) er
 		}
 		stage[i], score[i], satisfaction[i] = e.Stage, int64(e.Score), e.Satisfaction
 		closeReason[i], categoryText[i], supersedes[i] = e.CloseReason, e.CategoryText, e.Supersedes
-		survey[i] = surveyJSON(e.Survey)
+		survey[i] = contentJSON(e)
 		part[i], offset[i], runs[i] = v.part, r.Offset, seq
 		if !r.Received.IsZero() {
 			received[i] = r.Received.UnixNano()
@@ -996,8 +996,9 @@ func (s *chRecordScan) record(z zones) Record {
 		Source: s.source, Category: s.category, Priority: s.priority, Region: s.region, Dept: s.dept,
 		WhistleID: s.whistleID, WhistleKind: s.whistleKind, Stage: s.stage, Score: int(s.score),
 		Satisfaction: s.satisfaction, CloseReason: s.closeReason, CategoryText: s.categoryText, Supersedes: s.supersedes,
-		Address: s.addr, Summary: s.summary, Survey: surveyOf(s.survey),
+		Address: s.addr, Summary: s.summary,
 	}, Offset: s.offset, HasPoint: s.hasPoint == 1}
+	setContent(&r.Event, s.survey)
 	if len(s.depts) > 0 {
 		r.Depts = slices.Clone(s.depts)
 	}

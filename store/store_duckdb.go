@@ -397,7 +397,7 @@ func fillStageRow(row []driver.Value, r *Record) {
 	row[28] = r.HasPoint
 	row[29], row[30], row[31] = e.CloseReason, e.CategoryText, e.Supersedes
 	row[32] = uint64(0) // superseded_at: set by supersede
-	row[33] = surveyJSON(e.Survey)
+	row[33] = contentJSON(e)
 	const p0 = nEventCols // first private column
 	if p := e.Reporter; p != nil {
 		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
@@ -566,8 +566,9 @@ func (s *recordScan) record(z zones) Record {
 		Dept: s.dept, WhistleID: s.whistleID, WhistleKind: s.whistleKind, Depts: stringList(s.depts),
 		Stage: s.stage, Score: int(s.score), Satisfaction: s.satisfaction,
 		CloseReason: s.closeReason.String, CategoryText: s.categoryText.String, Supersedes: s.supersedes.String,
-		Address: s.addr.String, Summary: s.sm.String, Survey: surveyOf(s.survey.String),
+		Address: s.addr.String, Summary: s.sm.String,
 	}, Offset: s.offset, HasPoint: s.hasPoint}
+	setContent(&r.Event, s.survey.String)
 	if s.lon.Valid {
 		r.Location = &event.Location{Lon: s.lon.Float64, Lat: s.lat.Float64, CRS: s.crs.String}
 	}

@@ -1,5 +1,7 @@
 // Survey records (evaluation.survey): their content is stored as JSON in the events table's
-// survey column, and read back by Surveys for the evaluation read side.
+// survey column, and read back by Surveys for the evaluation read side. The same column holds
+// the content of staff.duty records (the duty object), read back by Replay: it is the content
+// column of the records that belong to no case, told apart by the record's type.
 
 package store
 
@@ -21,6 +23,37 @@ func surveyJSON(s *event.Survey) string {
 		return ""
 	}
 	return string(b)
+}
+
+// contentJSON is the stored form of the content object of e (a survey or a duty record; ""
+// when none).
+func contentJSON(e *event.Event) string {
+	if e.Type == event.StaffDuty {
+		if e.Duty == nil {
+			return ""
+		}
+		b, err := json.Marshal(e.Duty)
+		if err != nil {
+			return ""
+		}
+		return string(b)
+	}
+	return surveyJSON(e.Survey)
+}
+
+// setContent reads the stored content column s back into e, by e's type.
+func setContent(e *event.Event, s string) {
+	if e.Type == event.StaffDuty {
+		if s == "" {
+			return
+		}
+		var d event.Duty
+		if json.Unmarshal([]byte(s), &d) == nil {
+			e.Duty = &d
+		}
+		return
+	}
+	e.Survey = surveyOf(s)
 }
 
 // surveyOf reads the stored form back (nil when none or unreadable).

@@ -157,6 +157,18 @@ type Update struct {
 	// Whistles: in a delta, the whole current state of each whistle that changed; in a reset,
 	// every whistle the source tracks (active, or resolved within the last day).
 	Whistles []Whistle `json:"whistles,omitempty"`
+	// Duty: in a delta, the duty state in force of each grid staff member whose state changed;
+	// in a reset, of every one the source tracks (staff.duty records).
+	Duty []Duty `json:"duty,omitempty"`
+}
+
+// Duty is a grid staff member's duty state in force: the latest staff.duty record by event
+// time, corrections applied. Staff is an id, never a name; screens get counts per grid only.
+type Duty struct {
+	Staff string    `json:"staff"`
+	Grid  string    `json:"grid"`
+	On    bool      `json:"on"`
+	At    time.Time `json:"at"`
 }
 
 // Whistle is the live state of one whistle (吹哨): who was summoned and how far each got. It
