@@ -18,6 +18,7 @@ import (
 	"zhili/errs"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/roster"
 	"zhili/update"
 )
 
@@ -44,6 +45,11 @@ type Model struct {
 	updates  uint64
 	resets   uint64
 	lastData time.Time
+	roster   *roster.Live // the roster in force (the people layer); nil: none
+	dutyVer  uint64       // rises with every duty state applied
+
+	pmu    sync.Mutex // guards people
+	people *people    // the people layer's counts, rebuilt when the roster, day or duty change
 }
 
 // source is what one aggregator contributed: its counters (to subtract them on its next reset)
@@ -56,6 +62,7 @@ type source struct {
 	firstCP   uint64 // checkpoint of the first reset applied: live items are above it
 	counts    map[update.Key]int64
 	whistles  map[string]update.Whistle // the source's whistles on the board, by id
+	duty      map[string]update.Duty    // the source's grid staff duty states, by staff id
 	askedAt   time.Time                 // last resync request
 	gaps, dup uint64
 }
@@ -76,6 +83,9 @@ type ModelConfig struct {
 	Categories []string // pre-seeds the category list, so a new day shows zeros rather than missing keys
 	Clock      clock.Clock
 	Logger     *slog.Logger
+	// Roster is the roster in force, for the overview's people layer (grid staffing, party
+	// organisation); nil: the layer counts an empty roster.
+	Roster *roster.Live
 }
 
 // NewModel returns an empty model.
@@ -90,7 +100,7 @@ func NewModel(cfg ModelConfig) *Model {
 		cfg.Clock = clock.Real{}
 	}
 	m := &Model{tree: cfg.Tree, loc: cfg.Loc, clk: cfg.Clock, log: cfg.Logger, crs: cfg.DisplayCRS,
-		counts: map[update.Key]int64{}, srcs: map[string]*source{}, feedCap: 20000}
+		counts: map[update.Key]int64{}, srcs: map[string]*source{}, feedCap: 20000, roster: cfg.Roster}
 	m.cats = append(m.cats, cfg.Categories...)
 	slices.Sort(m.cats)
 	return m
@@ -156,7 +166,7 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 	defer m.mu.Unlock()
 	s := m.srcs[u.Source]
 	if s == nil {
-		s = &source{part: u.Part, counts: map[update.Key]int64{}, whistles: map[string]update.Whistle{}}
+		s = &source{part: u.Part, counts: map[update.Key]int64{}, whistles: map[string]update.Whistle{}, duty: map[string]update.Duty{}}
 		m.srcs[u.Source] = s
 	}
 	now := m.clk.Now()
@@ -186,6 +196,10 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 		}
 		clear(s.counts)
 		clear(s.whistles)
+		if len(s.duty) > 0 {
+			clear(s.duty)
+			m.dutyVer++
+		}
 		s.reset, s.epoch, s.seq, s.part = true, u.Epoch, u.Seq, u.Part
 		if firstReset {
 			s.firstCP = u.Checkpoint
@@ -207,6 +221,14 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 	}
 	for _, w := range u.Whistles {
 		s.whistles[w.ID] = w
+	}
+	for _, d := range u.Duty {
+		if d.Grid == "" {
+			delete(s.duty, d.Staff) // every record of the staff member was superseded
+		} else {
+			s.duty[d.Staff] = d
+		}
+		m.dutyVer++
 	}
 	if !u.Reset && m.hot != nil {
 		m.hot.Observe(u.Items)
@@ -349,6 +371,7 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 		bySource[src.Source] = g(r.Code, src.Metric)
 	}
 	newToday, blown := g(r.Code, update.MNew), g(r.Code, update.MWhistles)
+	pp := m.peopleOn(day)
 	callbacks := g(r.Code, update.MSatisfied) + g(r.Code, update.MBasically) + g(r.Code, update.MUnsatisfied)
 	return map[string]any{
 		"region":      map[string]any{"code": r.Code, "name": r.Name, "level": int64(r.Level)},
@@ -370,7 +393,34 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 		},
 		"children": children,
 		"depts":    m.deptRates(r, day),
+		// The people layer: counts only, never a name (docs/ROSTER.md, "On the wall").
+		"staffing": pp.staffingOf(r),
+		"party":    pp.partyOf(r),
 	}
+}
+
+// peopleOn returns the people layer's counts for day, rebuilding them when the roster, the day
+// or a duty state changed. Caller holds m.mu (read).
+func (m *Model) peopleOn(day int32) *people {
+	ro := m.roster.Load()
+	ds := update.DayString(day)
+	m.pmu.Lock()
+	defer m.pmu.Unlock()
+	if p := m.people; p != nil && p.ro == ro && p.day == ds && p.ver == m.dutyVer {
+		return p
+	}
+	// Each staff member's state in force over the sources: the latest by event time.
+	duty := map[string]update.Duty{}
+	for _, s := range m.srcs {
+		for id, d := range s.duty {
+			if o, ok := duty[id]; !ok || d.At.After(o.At) {
+				duty[id] = d
+			}
+		}
+	}
+	m.people = buildPeople(m.tree, ro, ds, duty)
+	m.people.ver = m.dutyVer
+	return m.people
 }
 
 // deptRates are today's figures and rates per handling department, on the root overview only

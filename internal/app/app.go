@@ -119,6 +119,7 @@ func New(cfg Config) (*App, error) {
 	rules.KnownCategory = func(code string) bool { return a.Catalog.Load().HasCategory(code) }
 	subjects := evaluation.NewSubjects(a.Roster.Load)
 	rules.KnownSubject = subjects.Known
+	rules.KnownStaff = func(id string) bool { return a.Roster.Load().KnownStaff(id) }
 	a.Door = ingest.New(ingest.Config{Rules: rules, MaxLines: cfg.MaxLines, MaxBytes: cfg.MaxBytes, Tree: cfg.Tree,
 		Locator: a.locator(), Clock: cfg.Clock, Registry: a.Reg, Logger: cfg.Logger, Owners: a.Store,
 		SubjectRegion: subjects.Region}, a.In)
@@ -143,7 +144,7 @@ func New(cfg Config) (*App, error) {
 func (a *App) readModel() {
 	cfg := &a.cfg
 	a.Model = dashboard.NewModel(dashboard.ModelConfig{Tree: cfg.Tree, Loc: cfg.Loc, DisplayCRS: cfg.DisplayCRS,
-		Categories: cfg.Catalog.TopCategories(), Clock: cfg.Clock, Logger: cfg.Logger})
+		Categories: cfg.Catalog.TopCategories(), Clock: cfg.Clock, Logger: cfg.Logger, Roster: a.Roster})
 	a.Hot = dashboard.NewHotspots(cfg.Tree, cfg.Clock, dashboard.HotspotConfig{HexRes: cfg.HexRes, HexMinLocal: cfg.HexMinLocal,
 		Floors: dashboard.HotspotFloors{MinEvents: cfg.HotspotMinEvents, GridMinLocal: cfg.GridMinLocal, ChildMinLocal: cfg.ChildMinLocal,
 			MinSteps: cfg.EmergingMinSteps, NormalTails: cfg.HotspotNormalTails}})

@@ -235,6 +235,8 @@ func (a *App) followDemoHistory(ctx context.Context, h *simulate.History, st *de
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+	// Grid staff check in and out (staff.duty), so that the wall's staffing is live.
+	a.goRun("demo duty", func() error { a.runDemoDuty(ctx); return nil })
 	// After a restart, the lines sent before are generated again and skipped.
 	for len(h.NextUntil(st.Sent, a.demoBatch())) > 0 {
 		if ctx.Err() != nil {
