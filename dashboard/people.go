@@ -37,10 +37,10 @@ type partyCount struct{ orgs, regions, inForce int64 }
 
 // partyLines are the lines of the 王 structure the wall shows, in order: a party level of the
 // roster with the line it draws (顶线, 中线, 底线); the departments (竖线) come last.
-var partyLines = []struct{ level, line, lineEn, roleEn string }{
-	{"county", "顶线", "Top line", "First-line command"},
-	{"township", "中线", "Middle line", "Front command post"},
-	{"village", "底线", "Bottom line", "Task squads"},
+var partyLines = []struct{ level, line, lineEn, nameEn, roleEn string }{
+	{"county", "顶线", "Top", "County committee", "First-line HQ"},
+	{"township", "中线", "Middle", "Township committees", "Front posts"},
+	{"village", "底线", "Bottom", "Village branches", "Task squads"},
 }
 
 // people is what the people layer needs of a roster on one day, per region code (each region
@@ -222,9 +222,9 @@ func (p *people) partyOf(r *geo.Region) map[string]any {
 	for i, l := range partyLines {
 		lb := roster.LabelOf(roster.PartyLevels, l.level)
 		lines = append(lines, map[string]any{"level": l.level, "line": l.line, "line_en": l.lineEn,
-			"zh": lb.Zh, "en": lb.En, "role": lb.Role, "role_en": l.roleEn,
+			"zh": lb.Zh, "en": l.nameEn, "role": lb.Role, "role_en": l.roleEn,
 			"orgs": a[i].orgs, "regions": a[i].regions, "in_force": a[i].inForce})
 	}
 	return map[string]any{"day": p.day, "lines": lines,
-		"depts": map[string]any{"line": "竖线", "line_en": "Vertical line", "units": p.depts[0], "in_force": p.depts[1]}}
+		"depts": map[string]any{"line": "竖线", "line_en": "Vertical", "units": p.depts[0], "in_force": p.depts[1]}}
 }

@@ -39,7 +39,9 @@ func TestOverviewPeople(t *testing.T) {
 		}
 		return st.Snapshot().(map[string]any)
 	}
-	tot := func(o map[string]any) map[string]any { return o["staffing"].(map[string]any)["totals"].(map[string]any) }
+	tot := func(o map[string]any) map[string]any {
+		return o["staffing"].(map[string]any)["totals"].(map[string]any)
+	}
 	o := ov()
 	if got := tot(o); got["heads"] != heads || got["workers"] != workers || got["on_duty"] != int64(0) || got["uncovered"] != got["grids"] {
 		t.Fatalf("staffing before duty %v (heads %d workers %d)", got, heads, workers)

@@ -84,8 +84,14 @@
   let REGION = regionParam(params.get('region'));
   let TOPIC_OVERVIEW = 'overview:' + REGION;
   let TOPIC_CASES = 'cases:' + REGION;
-  let CHORO = params.get('choropleth') === 'new' ? 'new' : 'open'; // the map's per-region value
-  const CHORO_KEY = { open: 'open', new: 'new_today' };
+  // The map's per-region value: open cases, new today, or the people layer (staff: grid
+  // staffing, uncovered grids marked, with the party organisation of the 王 structure beside it).
+  const choroOf = (v) => (v === 'new' || v === 'staff' ? v : 'open');
+  let CHORO = choroOf(params.get('choropleth'));
+  const CHORO_KEY = { open: 'open', new: 'new_today', staff: 'uncovered' };
+  // The people layer's colours: every grid covered (green) → none covered (red).
+  const STAFF_SCALE = ['#1f9e6e', '#8fbf3a', '#e0b03a', '#e8743b', '#d93a3a'];
+  const PEOPLE_W = 480; // the people panel's width over the map's right side (px)
   const TREND_HOURS = 24;
   const HOUR_MS = 3600 * 1000;
   const TREND_REFRESH_MS = 5 * 60 * 1000; // the trend is re-read from REST this often
@@ -113,6 +119,11 @@
       map_title: '一网格 · 在办案件分布', map_title_new: '一网格 · 今日新增分布',
       choro_open: '在办', choro_new: '今日新增', drill_back: '返回上级', parent_region: '上级区域',
       label_new: '新增',
+      choro_staff: '人员在岗', map_title_staff: '一网格 · 网格力量在岗', legend_uncovered: '未覆盖网格',
+      staff_on: '在岗', staff_uncovered: '缺', people_title: '王字形组织 · 人员力量',
+      people_grids: '网格', people_heads: '有网格长', people_workers: '网格员', people_on: '当前在岗',
+      people_no_head: '无网格长', people_none_on: '无人在岗', people_uncovered: '未覆盖网格',
+      people_orgs: '组织数', people_in_force: '在任/区域', people_depts: '县直部门', people_dept_heads: '部门主官在任',
       trend_title: '近24小时趋势', trend_new: '新增', trend_resolved: '办结', trend_hour: '{h}时',
       legend_open: '在办', legend_new_today: '今日新增', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
       flow_legend: '三流动线 · 近{n}', flow_min: '{n} 分钟', flow_sec: '{n} 秒', center: '指挥中心', hotline: '12345 热线',
@@ -139,6 +150,11 @@
       map_title: 'Grids · open cases', map_title_new: 'Grids · new today',
       choro_open: 'Open', choro_new: 'New', drill_back: 'Up', parent_region: 'Parent region',
       label_new: 'New',
+      choro_staff: 'Staffing', map_title_staff: 'Grids · staffing', legend_uncovered: 'Uncovered grids',
+      staff_on: 'on duty', staff_uncovered: 'gaps', people_title: '王 structure · people',
+      people_grids: 'Grids', people_heads: 'With head', people_workers: 'Workers', people_on: 'On duty now',
+      people_no_head: 'No grid head', people_none_on: 'Nobody on duty', people_uncovered: 'Uncovered grids',
+      people_orgs: 'Orgs', people_in_force: 'Led/areas', people_depts: 'Departments', people_dept_heads: 'heads in office',
       trend_title: 'Last 24 h', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00',
       legend_open: 'Open', legend_new_today: 'New today', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
       flow_legend: 'Flows · last {n}', flow_min: '{n} min', flow_sec: '{n} s', center: 'Command center', hotline: '12345 hotline',
@@ -203,6 +219,9 @@
     ranking: { page: 0, pages: 0, per: 0, total: 0, shown: [] }, // the ranking's page: the ranks on it
     sources: {}, // new cases today per report source, as shown
     whistle: { rate: null, blown: 0, band: '' }, // 吹哨率 as shown
+    // The people layer as shown: staffing totals, the uncovered grids (or townships) marked on
+    // the map, and the party organisation's lines (counts only).
+    people: { shown: false, totals: null, marked: [], lines: [] },
     // trend: the 24 hourly buckets shown (from, to: ms; hours: ms of each bucket's start)
     trend: { from: 0, to: 0, hours: [], reported: [], resolved: [], loads: 0, live: 0, region: '' },
   };
@@ -745,7 +764,8 @@
     const top = KIOSK ? 8 : 44; // clear of the back control and the choropleth switch
     const w = charts.map.getWidth();
     const h = charts.map.getHeight();
-    const box = { x: 16, y: top, w: Math.max(10, w - 32), h: Math.max(10, h - top - 56) };
+    const right = CHORO === 'staff' ? PEOPLE_W + 8 : 0; // clear of the people panel
+    const box = { x: 16, y: top, w: Math.max(10, w - 32 - right), h: Math.max(10, h - top - 56) };
     if (!mapBoundsLL) return box;
     const p = window.Zhili.map.projection(mapBoundsLL, box);
     const b = mapBoundsLL;
@@ -839,12 +859,37 @@
     return parent && name.length > parent.length + 1 && name.startsWith(parent) ? name.slice(parent.length) : name;
   }
 
+  // staffLabel is a child's label on the people layer: on duty now, and its uncovered grids.
+  function staffLabel(code) {
+    const st = staffingOf('children', code);
+    const gaps = num(st.uncovered);
+    return '<b>' + esc(labelName(code)) + '</b><span>' + esc(t('staff_on')) + ' ' + num(st.on_duty) +
+      (gaps > 0 ? ' · <em class="gap">' + esc(t('staff_uncovered')) + ' ' + gaps + '</em>' : '') + '</span>';
+  }
+
+  // staffingOf returns the overview's staffing counts of a child ('children') or a grandchild
+  // ('cells'), or of the shown region ('totals').
+  function staffingOf(part, code) {
+    const s = (state.overview && state.overview.staffing) || {};
+    if (part === 'totals') return s.totals || {};
+    return (s[part] && s[part][code]) || {};
+  }
+
+  // staffColor colours a region by the share of its grids uncovered (no head or nobody on duty).
+  function staffColor(st) {
+    const g = num(st.grids);
+    if (g === 0) return 'rgba(60,80,110,0.5)';
+    const f = num(st.uncovered) / g;
+    return STAFF_SCALE[Math.min(STAFF_SCALE.length - 1, Math.ceil(f * (STAFF_SCALE.length - 1)))];
+  }
+
   function updateLabels() {
     const children = (state.overview && state.overview.children) || {};
     let texts = '';
     for (const [code, l] of labelEls) {
       const ch = children[code];
-      const html = '<b>' + esc(labelName(code)) + '</b><span>' + esc(t(CHORO === 'new' ? 'label_new' : 'open')) + ' ' +
+      const html = CHORO === 'staff' ? staffLabel(code)
+        : '<b>' + esc(labelName(code)) + '</b><span>' + esc(t(CHORO === 'new' ? 'label_new' : 'open')) + ' ' +
         num(ch && ch[CHORO_KEY[CHORO]]) + '</span>';
       if (html !== l.text) {
         l.text = html;
@@ -889,7 +934,7 @@
         priority: values[code] + tie, spots: l.spots, leader: true });
     }
     const obstacles = anchorBoxes();
-    for (const el of [$('drill-nav'), $('choro-switch')]) {
+    for (const el of [$('drill-nav'), $('choro-switch'), $('people-panel')]) {
       if (!el.hidden && el.offsetParent !== null) obstacles.push([el.offsetLeft - 4, el.offsetTop - 4, el.offsetWidth + 8, el.offsetHeight + 8]);
     }
     if (WALL) {
@@ -970,7 +1015,9 @@
     const children = (state.overview && state.overview.children) || {};
     const key = CHORO_KEY[CHORO];
     const values = {};
-    for (const c of state.townships) values[c] = num(children[c] && children[c][key]);
+    for (const c of state.townships) {
+      values[c] = CHORO === 'staff' ? num(staffingOf('children', c).uncovered) : num(children[c] && children[c][key]);
+    }
     return values;
   }
 
@@ -980,14 +1027,26 @@
     for (const c of state.townships) max = Math.max(max, values[c]);
     Z.choropleth = { metric: CHORO, max, values };
     const out = [];
+    const staff = CHORO === 'staff';
     for (const c of state.townships) {
-      out.push({ name: 'T' + c, itemStyle: { areaColor: scaleColor(values[c], max), opacity: 0.92 } });
+      const color = staff ? staffColor(staffingOf('children', c)) : scaleColor(values[c], max);
+      out.push({ name: 'T' + c, itemStyle: { areaColor: color, opacity: staff ? 0.35 : 0.92 } });
     }
+    const marked = [];
     for (const [code, r] of state.regions) {
-      if (r.level === 2) {
+      if (r.level !== 2) continue;
+      if (staff) {
+        // Each grid (or, at a city, each township) in its own colour; an uncovered one outlined.
+        const st = staffingOf('cells', code);
+        const gap = num(st.uncovered) > 0;
+        if (gap) marked.push(code);
+        out.push({ name: 'G' + code, itemStyle: { areaColor: staffColor(st), opacity: 0.9,
+          borderColor: gap ? '#ffd0d0' : 'rgba(150,215,255,0.45)', borderWidth: gap ? 1.5 : 1 } });
+      } else {
         out.push({ name: 'G' + code, itemStyle: { areaColor: 'rgba(0,0,0,0)', borderColor: 'rgba(150,215,255,0.38)', borderWidth: 1, borderType: [4, 3] } });
       }
     }
+    Z.people.marked = marked;
     for (const c of state.townships) {
       out.push({ name: 'O' + c, itemStyle: { areaColor: 'rgba(0,0,0,0)', borderColor: '#6fdcff', borderWidth: 2 } });
     }
@@ -997,7 +1056,7 @@
       }
     }
     $('legend-min').textContent = '0';
-    $('legend-max').textContent = String(Math.max(max, 1));
+    $('legend-max').textContent = staff ? String(num(staffingOf('totals').grids)) : String(Math.max(max, 1));
     return out;
   }
 
@@ -1131,7 +1190,8 @@
         if (d.overview || d.lang || d.polygons) {
           // Redraw the polygons only when what they show changed (most deltas do not touch them).
           const values = choroValues();
-          const key = L.lang + ':' + CHORO + ':' + state.townships.map((c) => values[c]).join(',');
+          let key = L.lang + ':' + CHORO + ':' + state.townships.map((c) => values[c]).join(',');
+          if (CHORO === 'staff') key += ':' + JSON.stringify(state.overview && state.overview.staffing && state.overview.staffing.cells);
           if (key !== mapShown && throttle(throttles.polygons, POLYGONS_EVERY_MS, t0, 'polygons', d.lang)) {
             mapShown = key;
             charts.map.setOption({ geo: { regions: mapRegions() } });
@@ -1203,6 +1263,48 @@
     renderSources(o.by_source);
     renderWhistle(o.whistles);
     renderRanking(o.children || {});
+    renderPeople(o);
+  }
+
+  // The people panel (people layer only): grid staffing of the shown region and the party
+  // organisation of the 王 structure, line by line. Counts only: no name reaches the wall.
+  let peopleShown = '';
+  function renderPeople(o) {
+    const panel = $('people-panel');
+    const on = CHORO === 'staff';
+    panel.hidden = !on;
+    Z.people.shown = on;
+    if (!on) return;
+    const st = (o.staffing && o.staffing.totals) || {};
+    const party = o.party || {};
+    const lines = party.lines || [];
+    Z.people.totals = st;
+    Z.people.lines = lines;
+    const zh = L.lang === 'zh';
+    const cell = (k, v, cls) => '<div class="pp-stat' + (cls ? ' ' + cls : '') + '"><b>' + v + '</b><span>' + esc(t(k)) + '</span></div>';
+    let html = '<h3>' + esc(t('people_title')) + '</h3><div class="pp-stats">' +
+      cell('people_grids', num(st.grids)) + cell('people_heads', num(st.heads)) +
+      cell('people_workers', num(st.workers)) + cell('people_on', num(st.on_duty), 'ok') +
+      cell('people_no_head', num(st.no_head), num(st.no_head) > 0 ? 'bad' : '') +
+      cell('people_none_on', num(st.none_on_duty), num(st.none_on_duty) > 0 ? 'bad' : '') + '</div>' +
+      '<div class="pp-lines"><div class="pp-line pp-head"><span></span><span></span><span>' + esc(t('people_orgs')) +
+      '</span><span>' + esc(t('people_in_force')) + '</span></div>';
+    for (const l of lines) {
+      html += '<div class="pp-line" data-level="' + esc(l.level) + '"><span class="pp-tag">' + esc(zh ? l.line : l.line_en) + '</span>' +
+        '<span class="pp-name">' + esc(zh ? l.zh : l.en) + '<small>' + esc(zh ? l.role : l.role_en) + '</small></span>' +
+        '<span class="pp-num">' + num(l.orgs) + '</span><span class="pp-num">' + num(l.in_force) + '/' + num(l.regions) + '</span></div>';
+    }
+    const d = party.depts;
+    if (d) {
+      html += '<div class="pp-line pp-vertical" data-level="depts"><span class="pp-tag">' + esc(zh ? d.line : d.line_en) + '</span>' +
+        '<span class="pp-name">' + esc(t('people_depts')) + '<small>' + esc(t('people_dept_heads')) + '</small></span>' +
+        '<span class="pp-num">' + num(d.units) + '</span><span class="pp-num">' + num(d.in_force) + '/' + num(d.units) + '</span></div>';
+    }
+    html += '</div>';
+    if (html !== peopleShown) {
+      peopleShown = html;
+      panel.innerHTML = html;
+    }
   }
 
   // 一端口: today's new cases by the source of their report ('—' from a server without them).
@@ -1433,8 +1535,9 @@
 
   // ---------------------------------------------------------------- choropleth switch
   function updateChoroUI() {
-    bar.setI18n($('map-title'), CHORO === 'new' ? 'map_title_new' : 'map_title');
-    bar.setI18n($('legend-name'), CHORO === 'new' ? 'legend_new_today' : 'legend_open');
+    bar.setI18n($('map-title'), CHORO === 'new' ? 'map_title_new' : CHORO === 'staff' ? 'map_title_staff' : 'map_title');
+    bar.setI18n($('legend-name'), CHORO === 'new' ? 'legend_new_today' : CHORO === 'staff' ? 'legend_uncovered' : 'legend_open');
+    document.querySelector('.map-legend').classList.toggle('staff', CHORO === 'staff');
     for (const b of document.querySelectorAll('#choro-switch [data-choro]')) {
       b.classList.toggle('on', b.dataset.choro === CHORO);
       b.setAttribute('aria-pressed', String(b.dataset.choro === CHORO));
@@ -1443,11 +1546,14 @@
   $('choro-switch').addEventListener('click', (ev) => {
     const b = ev.target.closest('[data-choro]');
     if (!b || b.dataset.choro === CHORO) return;
-    CHORO = b.dataset.choro === 'new' ? 'new' : 'open';
+    const wasStaff = CHORO === 'staff';
+    CHORO = choroOf(b.dataset.choro);
     history.replaceState(history.state, '', urlWith('choropleth', CHORO));
     updateChoroUI();
     state.dirty.overview = state.dirty.polygons = true;
     mapShown = '';
+    // The people panel takes the map's right side: lay the map out again when it comes or goes.
+    if (wasStaff !== (CHORO === 'staff')) mapOptionSet = false;
     scheduleRender();
   });
 
