@@ -519,10 +519,10 @@ func (s *Server) static(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).SendString(assets.NotBuiltMessage)
 	}
 	name := strings.TrimPrefix(path.Clean("/"+c.Params("*")), "/")
-	if name == "audit" {
-		// The evaluators' page (not a wall screen), when built.
-		if _, err := fs.Stat(assets.Files(), "audit.html"); err == nil {
-			name = "audit.html"
+	if name == "audit" || name == "evaluation" {
+		// The evaluators' pages (not wall screens), when built.
+		if _, err := fs.Stat(assets.Files(), name+".html"); err == nil {
+			name += ".html"
 		}
 	}
 	if screen, ok := strings.CutPrefix(name, "screen/"); ok && !strings.Contains(screen, "/") {
