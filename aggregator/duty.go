@@ -114,3 +114,14 @@ func (s *state) allDuty() []update.Duty {
 	}
 	return out
 }
+
+// pruneDuty forgets the staff whose state in force is off duty since before limit (unix
+// nanoseconds): they count nowhere, and their records stay in the history store. A check-in
+// without a check-out is kept.
+func (s *state) pruneDuty(limit int64) {
+	for id, d := range s.duty {
+		if e := d.inForce(); e == nil || !e.on && d.evs[len(d.evs)-1].at < limit {
+			delete(s.duty, id)
+		}
+	}
+}

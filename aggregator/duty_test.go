@@ -58,6 +58,11 @@ func TestDutyLateAndCorrection(t *testing.T) {
 	if len(s.cases) != 0 {
 		t.Fatalf("duty records made cases: %d", len(s.cases))
 	}
+	// A week later S2 (off duty) is forgotten, S1 (on duty) kept.
+	s.prune(now.Add(8*24*time.Hour), 7*24*time.Hour)
+	if _, ok := s.duty["S2"]; ok || s.duty["S1"] == nil {
+		t.Fatalf("after a prune: %v", s.duty)
+	}
 }
 
 // Only the latest records of a staff member are kept.

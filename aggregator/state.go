@@ -750,6 +750,7 @@ func (s *state) prune(now time.Time, keep time.Duration) int {
 		n++
 	}
 	s.pruneWhistles(now)
+	s.pruneDuty(limit)
 	// Per-day counters older than keepDays are no longer shown live (periods come from the
 	// history store).
 	oldest := update.DayOf(now, s.loc) - s.keepDays
