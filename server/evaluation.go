@@ -401,7 +401,7 @@ func rankingTable(cfg evaluation.Config, rk evaluation.Ranking) dashboard.Table 
 		add(e, "")
 	}
 	names := map[string]string{"survey": "无测评分（评价人数不足）/ no survey score (too few raters)",
-		"data": "无实绩（工单样本不足）/ no 实绩 (too few cases)"}
+		"data": "无实绩（工单数或同类单位数不足）/ no 实绩 (too few cases or peers)"}
 	for _, e := range rk.Unranked {
 		var why []string
 		for _, m := range e.Missing {
