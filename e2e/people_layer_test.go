@@ -152,6 +152,21 @@ func TestPeopleLayer(t *testing.T) {
 	}
 	checkPeoplePanel(t, ctx)
 	screenshot(t, ctx, "wall-people-en.png")
+
+	// At the city the map's cells are townships (grids too small to see): every township but
+	// the checked-in one is marked uncovered; the whole city's grids are counted.
+	open(t, ctx, page+"&choropleth=staff", 1920, 1080)
+	towns := 0
+	for _, c := range tree.Root.Children {
+		towns += len(c.Children)
+	}
+	city := fmt.Sprintf(`window.__zhili.people.totals && window.__zhili.people.totals.grids === %d && window.__zhili.people.totals.on_duty === %d && window.__zhili.people.marked.length >= %d`,
+		tree.Len()-1-len(tree.Root.Children)-towns, want-1, towns-1)
+	if err := waitFor(ctx, city, 10*time.Second); err != nil {
+		t.Fatalf("city people layer: %v (%s, %d marked)", err, jsJSON(ctx, `window.__zhili.people.totals`), evalInt(t, ctx, `window.__zhili.people.marked.length`))
+	}
+	checkPeoplePanel(t, ctx)
+	screenshot(t, ctx, "wall-people-city-zh.png")
 	guard.verify(t)
 }
 

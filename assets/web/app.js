@@ -91,7 +91,7 @@
   const CHORO_KEY = { open: 'open', new: 'new_today', staff: 'uncovered' };
   // The people layer's colours: every grid covered (green) → none covered (red).
   const STAFF_SCALE = ['#1f9e6e', '#8fbf3a', '#e0b03a', '#e8743b', '#d93a3a'];
-  const PEOPLE_W = 480; // the people panel's width over the map's right side (px)
+  const PEOPLE_W = 500; // the people panel's width over the map's right side (px)
   const TREND_HOURS = 24;
   const HOUR_MS = 3600 * 1000;
   const TREND_REFRESH_MS = 5 * 60 * 1000; // the trend is re-read from REST this often
@@ -764,12 +764,17 @@
     const top = KIOSK ? 8 : 44; // clear of the back control and the choropleth switch
     const w = charts.map.getWidth();
     const h = charts.map.getHeight();
-    const right = CHORO === 'staff' ? PEOPLE_W + 8 : 0; // clear of the people panel
-    const box = { x: 16, y: top, w: Math.max(10, w - 32 - right), h: Math.max(10, h - top - 56) };
+    // Beside the people panel the map is narrower: wider margins keep the names of the marks at
+    // its corners (the 12345 hotline) inside and clear of the panel.
+    const staff = CHORO === 'staff';
+    const left = staff ? 64 : 16;
+    const right = staff ? PEOPLE_W + 48 : 0;
+    const box = { x: left, y: top, w: Math.max(10, w - left - 16 - right), h: Math.max(10, h - top - 56) };
     if (!mapBoundsLL) return box;
     const p = window.Zhili.map.projection(mapBoundsLL, box);
     const b = mapBoundsLL;
-    return { x: p.ox, y: p.oy, w: (b[2] - b[0]) * p.aspect * p.k, h: (b[3] - b[1]) * p.k };
+    // Beside the panel the region keeps to the left, leaving the gap before the panel free.
+    return { x: staff ? box.x : p.ox, y: p.oy, w: (b[2] - b[0]) * p.aspect * p.k, h: (b[3] - b[1]) * p.k };
   }
 
   // innerSpots returns up to 8 points of a 7×7 lattice over a region's bounds that lie inside it,
