@@ -54,7 +54,7 @@ type people struct {
 	depts [2]int64 // departments (竖线) of the roster, and those with a head in office today
 }
 
-// isGrid tells the grids of the tree: regions of kind grid when the tree names any, else its
+// gridTest tells the grids of the tree: regions of kind grid when the tree names any, else its
 // leaves below the root.
 func gridTest(t *geo.Tree) func(r *geo.Region) bool {
 	named := false
