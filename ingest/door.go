@@ -304,6 +304,13 @@ func (d *Door) checkPolicy(ev *event.Event, p *Policy) (leaf, code string, err e
 		}
 		return "", "", nil
 	}
+	if ev.Type == event.StaffDuty && len(p.Regions) > 0 && ev.Duty != nil {
+		// A region-limited key reports duty only in grids of its regions.
+		if d.cfg.Tree == nil || !d.inRegions(p, ev.Duty.Grid) {
+			return "", CodeRegionNotAllowed, &event.FieldError{Field: "duty.grid", Reason: "outside the regions this source key may report"}
+		}
+		return "", "", nil
+	}
 	if ev.Type != event.CaseReported || d.cfg.Tree == nil {
 		return "", "", nil
 	}

@@ -60,10 +60,14 @@ func Decode(e intake.Entry) (Record, error) {
 
 // PartitionKey is the intake partition key of an event: its case id, so that one case's events
 // stay in order in one partition (a survey record's subject, so that one subject's records do;
-// the event id when it has neither).
+// a duty record's staff member, so that a correction meets the record it corrects; the event id
+// when it has neither).
 func PartitionKey(ev *event.Event) string {
 	if ev.Type == event.EvaluationSurvey && ev.Survey != nil && ev.CaseID == "" {
 		return "survey:" + ev.Survey.Subject
+	}
+	if ev.Type == event.StaffDuty && ev.Duty != nil && ev.CaseID == "" {
+		return "staff:" + ev.Duty.Staff
 	}
 	if ev.CaseID != "" {
 		return ev.CaseID

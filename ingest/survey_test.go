@@ -53,3 +53,38 @@ func TestDoorSurveys(t *testing.T) {
 		t.Fatalf("correction decoded %+v, %v", r.Event, err)
 	}
 }
+
+// Duty records: a region-limited key reports duty only in grids of its regions, and one staff
+// member's records (a correction with the record it corrects) share a partition.
+func TestDoorDuty(t *testing.T) {
+	tree := geo.DemoTree()
+	town, other := tree.Root.Children[0], tree.Root.Children[1]
+	in, out := town.Code, other.Code
+	if len(town.Children) > 0 {
+		in = town.Children[0].Code
+	}
+	if len(other.Children) > 0 {
+		out = other.Children[0].Code
+	}
+	door, rec := openDoor(t, ingest.Config{Tree: tree, Rules: event.DefaultRules()})
+	at := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	line := func(id, staff, grid, extra string) string {
+		return fmt.Sprintf(`{"id":%q,"type":"staff.duty","at":%q%s,"duty":{"staff":%q,"grid":%q,"state":"on"}}`, id, at, extra, staff, grid)
+	}
+	pol := &ingest.Policy{Name: "grid-app", Regions: []string{town.Code}}
+	body := strings.Join([]string{line("d1", "S1", in, ""), line("d2", "S1", in, `,"supersedes":"d1"`), line("d3", "S2", out, "")}, "\n")
+	rep, err := door.Ingest(context.Background(), ingest.ContentNDJSON, []byte(body), pol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	why := map[string]string{}
+	for _, r := range rep.Rejected {
+		why[r.ID] = r.Field + " " + r.Code
+	}
+	if rep.Accepted != 2 || why["d3"] != "duty.grid region_not_allowed" {
+		t.Fatalf("reply %+v (%v); want d1, d2 accepted, d3 outside the key's regions", rep, why)
+	}
+	if len(rec.got) != 2 || rec.got[0].Key != "staff:S1" || rec.got[1].Key != "staff:S1" {
+		t.Fatalf("logged %+v; want two records keyed by their staff member", rec.got)
+	}
+}
