@@ -413,6 +413,7 @@ Zhili demo: %s (%s): %s.
   吹哨报到 Whistle board:   %s/screen/whistles?token=%s
   Wall playlist:           %s/?token=%s&kiosk=1&playlist=overview,hotspots,whistles&interval=60
   考核审计 Audit:           %s/audit?token=%s
+  三评两比 Evaluation:      %s/evaluation?token=%s
   干部名册 Roster:          %s/api/v1/roster/party?token=%s
   Region tree (GeoJSON):   %s/api/v1/regions?token=%s
   Series (24 h, hourly):   %s/api/v1/series?token=%s
@@ -423,6 +424,6 @@ Zhili demo: %s (%s): %s.
   Simulate:     zhili simulate --url %s --key %s --rate 50 --duration 1m
 
 `, tree.Root.Name, tree.Root.Code, demoLevels(tree), live, base, token, base, token, base, token, base, token, base, token, base, token,
-		base, token, base, token, base, token, base,
+		base, token, base, token, base, token, base, token, base,
 		key, base, base, key)
 }
