@@ -18,7 +18,6 @@ import (
 	"zhili/geo"
 	"zhili/ingest"
 	"zhili/intake"
-	"zhili/internal/testsvc"
 	"zhili/roster"
 	"zhili/store"
 )
@@ -26,28 +25,7 @@ import (
 // Grid staff duty states (staff.duty) are kept by the aggregator: a restart rebuilds them
 // from the history store's replay, corrections and late records applied as before. Both
 // stores (the duty object rides in the content column of the records of no case).
-func TestDutySurvivesRestart(t *testing.T) {
-	t.Run("DuckDB", func(t *testing.T) {
-		path := filepath.Join(t.TempDir(), "h.duckdb")
-		dutyRestartCheck(t, func(t *testing.T) store.Store {
-			st, err := store.OpenDuckDB(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
-	t.Run("ClickHouse", func(t *testing.T) {
-		dsn := testsvc.SharedClickHouse(t).NewDatabase(t)
-		dutyRestartCheck(t, func(t *testing.T) store.Store {
-			st, err := store.OpenClickHouse(t.Context(), dsn, store.ClickHouseOptions{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			return st
-		})
-	})
-}
+func TestDutySurvivesRestart(t *testing.T) { onBothStores(t, dutyRestartCheck) }
 
 func dutyRestartCheck(t *testing.T, open func(t *testing.T) store.Store) {
 	loc, _ := time.LoadLocation("Asia/Shanghai")

@@ -28,10 +28,14 @@ func TestMain(m *testing.M) { os.Exit(testsvc.RunShared(m)) }
 // The overview's figures derived from counters (new cases by source, today's whistles and the
 // whistle rate) are not stored as counters: a restarted aggregator counts them again from the
 // history store's replay, which must give back each report's source. Both stores.
-func TestOverviewFiguresSurviveRestart(t *testing.T) {
+func TestOverviewFiguresSurviveRestart(t *testing.T) { onBothStores(t, restartCheck) }
+
+// onBothStores runs check on a DuckDB file and on a ClickHouse database, each reopened by the
+// open it is given (a restart opens the same store again).
+func onBothStores(t *testing.T, check func(t *testing.T, open func(t *testing.T) store.Store)) {
 	t.Run("DuckDB", func(t *testing.T) {
 		path := filepath.Join(t.TempDir(), "h.duckdb")
-		restartCheck(t, func(t *testing.T) store.Store {
+		check(t, func(t *testing.T) store.Store {
 			st, err := store.OpenDuckDB(path)
 			if err != nil {
 				t.Fatal(err)
@@ -41,7 +45,7 @@ func TestOverviewFiguresSurviveRestart(t *testing.T) {
 	})
 	t.Run("ClickHouse", func(t *testing.T) {
 		dsn := testsvc.SharedClickHouse(t).NewDatabase(t)
-		restartCheck(t, func(t *testing.T) store.Store {
+		check(t, func(t *testing.T) store.Store {
 			st, err := store.OpenClickHouse(t.Context(), dsn, store.ClickHouseOptions{})
 			if err != nil {
 				t.Fatal(err)
