@@ -25,20 +25,25 @@ type dutyState struct {
 	evs []dutyEv
 }
 
-// inForce is the latest record no other record supersedes (nil when none).
+// inForce is the latest record no other record supersedes (nil when none). A staff member
+// holds at most dutyKeep records: a scan beats an allocation on every change.
 func (d *dutyState) inForce() *dutyEv {
-	gone := map[string]bool{}
-	for _, e := range d.evs {
-		if e.sup != "" && e.sup != e.id {
-			gone[e.sup] = true
-		}
-	}
 	for i := len(d.evs) - 1; i >= 0; i-- {
-		if !gone[d.evs[i].id] {
+		if !d.superseded(d.evs[i].id) {
 			return &d.evs[i]
 		}
 	}
 	return nil
+}
+
+// superseded is whether another record names id in supersedes.
+func (d *dutyState) superseded(id string) bool {
+	for _, e := range d.evs {
+		if e.sup == id && e.id != id {
+			return true
+		}
+	}
+	return false
 }
 
 // applyDuty adds a staff.duty record: the staff member's state in force is its latest record

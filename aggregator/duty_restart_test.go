@@ -1,7 +1,6 @@
 package aggregator_test
 
 import (
-	"context"
 	"fmt"
 	"path/filepath"
 	"reflect"
@@ -9,15 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"zhili/aggregator"
-	"zhili/bus"
 	"zhili/catalog"
 	"zhili/clock"
-	"zhili/dashboard"
 	"zhili/event"
 	"zhili/geo"
-	"zhili/ingest"
-	"zhili/intake"
 	"zhili/roster"
 	"zhili/store"
 )
@@ -51,61 +45,15 @@ func dutyRestartCheck(t *testing.T, open func(t *testing.T) store.Store) {
 		return ov["staffing"].(map[string]any)["totals"].(map[string]any)
 	}
 
+	rules := event.DefaultRules()
+	rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
+	rules.KnownStaff = ro.KnownStaff
+	rig := restartRig{tree: tree, loc: loc, clk: clk, walDir: walDir, rules: rules, roster: roster.NewLive(ro)}
 	run := func(body string, lines int, wantOn int64) map[string]any {
-		st := open(t)
-		in, err := intake.OpenWAL(walDir, intake.WALOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := bus.NewMemory(1024)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer func() {
-			cancel()
-			b.Close()
-			in.Close()
-			st.(closer).Close()
-		}()
-		m := dashboard.NewModel(dashboard.ModelConfig{Tree: tree, Loc: loc, Clock: clk, Roster: roster.NewLive(ro)})
-		sub, err := b.Subscribe(ctx, "updates")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go m.Consume(ctx, sub)
-		a := aggregator.New(aggregator.Config{Loc: loc, StoreEvery: 20 * time.Millisecond}, in, st, b, tree, nil, clk, nil)
-		go a.Run(ctx)
-		for deadline := time.Now().Add(30 * time.Second); !a.Ready(); time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("aggregator not ready")
-			}
-		}
-		if body != "" {
-			rules := event.DefaultRules()
-			rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
-			rules.KnownStaff = ro.KnownStaff
-			door := ingest.New(ingest.Config{Tree: tree, Clock: clk, Rules: rules}, in)
-			rep, err := door.Ingest(ctx, ingest.ContentNDJSON, []byte(body), nil)
-			if err != nil || rep.Accepted != lines {
-				t.Fatalf("ingest: %+v %v", rep, err)
-			}
-		}
-		var ov map[string]any
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			ts, err := dashboard.OverviewSource{M: m}.Open(dashboard.Topic{Name: "overview:root", Kind: "overview", Region: "root"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ov = ts.Snapshot().(map[string]any)
-			if staffing(ov)["on_duty"] == wantOn {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("overview staffing %v, want on_duty %d", staffing(ov), wantOn)
-			}
-		}
-		if err := a.Shutdown(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return ov
+		return rig.run(t, open, body, lines, func(ov map[string]any) bool { return staffing(ov)["on_duty"] == wantOn },
+			func(ov map[string]any) string {
+				return fmt.Sprintf("staffing %v, want on_duty %d", staffing(ov), wantOn)
+			})
 	}
 
 	at := func(h int) string { return now.Add(time.Duration(h-12) * time.Hour).Format(time.RFC3339) }

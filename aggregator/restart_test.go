@@ -19,6 +19,7 @@ import (
 	"zhili/ingest"
 	"zhili/intake"
 	"zhili/internal/testsvc"
+	"zhili/roster"
 	"zhili/store"
 )
 
@@ -68,63 +69,16 @@ func restartCheck(t *testing.T, open func(t *testing.T) store.Store) {
 	walDir := filepath.Join(t.TempDir(), "intake")
 	towns := tree.Root.Children
 
-	// run starts the aggregator and the model, sends body (if any), waits until the root
-	// overview shows want new cases, stops and returns the overview.
+	rules := event.DefaultRules()
+	rules.Sources["wechat"] = true // a deployment's own source code
+	rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
+	rig := restartRig{tree: tree, loc: loc, clk: clk, walDir: walDir, rules: rules}
+	newToday := func(ov map[string]any) any { return ov["totals"].(map[string]any)["new_today"] }
+	// run sends body (if any), waits until the root overview shows want new cases, stops and
+	// returns the overview.
 	run := func(body string, lines, want int) map[string]any {
-		st := open(t)
-		in, err := intake.OpenWAL(walDir, intake.WALOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		b := bus.NewMemory(1024)
-		ctx, cancel := context.WithCancel(context.Background())
-		defer func() {
-			cancel()
-			b.Close()
-			in.Close()
-			st.(closer).Close()
-		}()
-		m := dashboard.NewModel(dashboard.ModelConfig{Tree: tree, Loc: loc, Clock: clk})
-		sub, err := b.Subscribe(ctx, "updates")
-		if err != nil {
-			t.Fatal(err)
-		}
-		go m.Consume(ctx, sub)
-		a := aggregator.New(aggregator.Config{Loc: loc, StoreEvery: 20 * time.Millisecond}, in, st, b, tree, nil, clk, nil)
-		go a.Run(ctx)
-		for deadline := time.Now().Add(30 * time.Second); !a.Ready(); time.Sleep(5 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatal("aggregator not ready")
-			}
-		}
-		if body != "" {
-			rules := event.DefaultRules()
-			rules.Sources["wechat"] = true // a deployment's own source code
-			rules.KnownRegion = func(code string) bool { return tree.Get(code) != nil }
-			door := ingest.New(ingest.Config{Tree: tree, Clock: clk, Rules: rules}, in)
-			rep, err := door.Ingest(ctx, ingest.ContentNDJSON, []byte(body), nil)
-			if err != nil || rep.Accepted != lines {
-				t.Fatalf("ingest: %+v %v", rep, err)
-			}
-		}
-		var ov map[string]any
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			ts, err := dashboard.OverviewSource{M: m}.Open(dashboard.Topic{Name: "overview:root", Kind: "overview", Region: "root"})
-			if err != nil {
-				t.Fatal(err)
-			}
-			ov = ts.Snapshot().(map[string]any)
-			if ov["totals"].(map[string]any)["new_today"] == int64(want) {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("overview new_today %v, want %d", ov["totals"].(map[string]any)["new_today"], want)
-			}
-		}
-		if err := a.Shutdown(context.Background()); err != nil {
-			t.Fatal(err)
-		}
-		return ov
+		return rig.run(t, open, body, lines, func(ov map[string]any) bool { return newToday(ov) == int64(want) },
+			func(ov map[string]any) string { return fmt.Sprintf("new_today %v, want %d", newToday(ov), want) })
 	}
 
 	var body strings.Builder
@@ -158,4 +112,74 @@ func restartCheck(t *testing.T, open func(t *testing.T) store.Store) {
 			t.Errorf("%s after the restart %v, before %v", k, after[k], before[k])
 		}
 	}
+}
+
+// restartRig runs an aggregator and a read model on a store and an intake log that outlive
+// one run, as a restart finds them.
+type restartRig struct {
+	tree   *geo.Tree
+	loc    *time.Location
+	clk    clock.Clock
+	walDir string
+	rules  event.Rules
+	roster *roster.Live // the read model's roster (nil: none)
+}
+
+// run starts the aggregator and the model on a store opened by open, sends body (if any)
+// through a door expecting lines accepted, waits until the root overview satisfies done (want
+// says what it waited for), stops both and returns that overview.
+func (g restartRig) run(t *testing.T, open func(t *testing.T) store.Store, body string, lines int,
+	done func(ov map[string]any) bool, want func(ov map[string]any) string) map[string]any {
+	t.Helper()
+	st := open(t)
+	in, err := intake.OpenWAL(g.walDir, intake.WALOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := bus.NewMemory(1024)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer func() {
+		cancel()
+		b.Close()
+		in.Close()
+		st.(closer).Close()
+	}()
+	m := dashboard.NewModel(dashboard.ModelConfig{Tree: g.tree, Loc: g.loc, Clock: g.clk, Roster: g.roster})
+	sub, err := b.Subscribe(ctx, "updates")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go m.Consume(ctx, sub)
+	a := aggregator.New(aggregator.Config{Loc: g.loc, StoreEvery: 20 * time.Millisecond}, in, st, b, g.tree, nil, g.clk, nil)
+	go a.Run(ctx)
+	for deadline := time.Now().Add(30 * time.Second); !a.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("aggregator not ready")
+		}
+	}
+	if body != "" {
+		door := ingest.New(ingest.Config{Tree: g.tree, Clock: g.clk, Rules: g.rules}, in)
+		rep, err := door.Ingest(ctx, ingest.ContentNDJSON, []byte(body), nil)
+		if err != nil || rep.Accepted != lines {
+			t.Fatalf("ingest: %+v %v", rep, err)
+		}
+	}
+	var ov map[string]any
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		ts, err := dashboard.OverviewSource{M: m}.Open(dashboard.Topic{Name: "overview:root", Kind: "overview", Region: "root"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ov = ts.Snapshot().(map[string]any)
+		if done(ov) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("overview %s", want(ov))
+		}
+	}
+	if err := a.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return ov
 }

@@ -16,9 +16,8 @@ import (
 
 	"gopkg.in/yaml.v3"
 
-	"zhili/event"
-
 	"zhili/errs"
+	"zhili/event"
 )
 
 // Options are the checks that need the deployment.

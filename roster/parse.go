@@ -20,9 +20,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"zhili/catalog"
-	"zhili/geo"
-
 	"zhili/errs"
+	"zhili/geo"
 )
 
 // Options are the checks that need the deployment.
