@@ -80,20 +80,7 @@ func TestAuditCasesWalk(t *testing.T) {
 	from := to.AddDate(0, -1, 0)
 	period := url.Values{"from": {from.Format("2006-01-02")}, "to": {to.Format("2006-01-02")}}
 	// The history is stored before the server is ready.
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		resp, err := http.Get(srv.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the demo server was not ready within 3 minutes")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	srv.waitReady(t, 3*time.Minute)
 
 	// The API's view: the department slowest to arrive (its arrival p50, the whistle audit's).
 	var wa struct {

@@ -199,6 +199,26 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 }
 
 // ingest posts NDJSON events with the ingest key and checks that all were accepted.
+// waitReady waits until the server answers /readyz with 200 (a demo stores its history
+// first), failing the test after within (a loaded machine).
+func (s *server) waitReady(t *testing.T, within time.Duration) {
+	t.Helper()
+	start := time.Now()
+	for {
+		resp, err := http.Get(s.base + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return
+			}
+		}
+		if time.Since(start) > within {
+			t.Fatalf("the server was not ready within %v", within)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 func (s *server) ingest(t *testing.T, ndjson string, want int) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, s.base+"/api/v1/events", strings.NewReader(ndjson))

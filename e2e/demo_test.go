@@ -3,7 +3,6 @@ package e2e
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -29,20 +28,7 @@ func TestDemo(t *testing.T) {
 	start := time.Now()
 	srv := startServer(t, bin, "--demo-history", "90d", "--data", dir) // 90d: the default
 	listening := time.Since(start)
-	deadline := time.Now().Add(3 * time.Minute) // a loaded machine; the figure is logged
-	for {
-		resp, err := http.Get(srv.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("not ready after %v", time.Since(start))
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	srv.waitReady(t, 3*time.Minute)
 	ready := time.Since(start)
 	var rec struct {
 		Seed   uint64    `json:"seed"`

@@ -33,20 +33,7 @@ func TestEvaluationPage(t *testing.T) {
 	}
 	start := time.Now()
 	srv := startServer(t, buildBinary(t), "--demo-history", "62d")
-	deadline := time.Now().Add(3 * time.Minute)
-	for {
-		resp, err := http.Get(srv.base + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the demo server was not ready within 3 minutes")
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	srv.waitReady(t, 3*time.Minute)
 	t.Logf("demo ready after %v", time.Since(start).Round(time.Millisecond))
 
 	// This quarter in the deployment's zone (the demo rates every quarter its history covers).
