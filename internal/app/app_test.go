@@ -242,7 +242,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 		if m["topic"] != "overview:root" {
 			return false
 		}
-		tot, _ := m["data"].(map[string]any)["totals"].(map[string]any)
+		tot, _ := dataOf(m)["totals"].(map[string]any)
 		return tot != nil && tot["new_today"] == float64(2)
 	})
 	_ = ov
@@ -544,7 +544,8 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 		t.Fatalf("%d %s", code, body)
 	}
 	countOf := func(m map[string]any) (float64, float64) {
-		g, _ := m["data"].(map[string]any)["grids"].(map[string]any)[hot].(map[string]any)
+		grids, _ := dataOf(m)["grids"].(map[string]any)
+		g, _ := grids[hot].(map[string]any)
 		if g == nil {
 			return -1, 0
 		}
@@ -571,7 +572,7 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 		if m["topic"] != "hotspots:root:24h" {
 			return false
 		}
-		seeded, _ := m["data"].(map[string]any)["seeded"].(bool)
+		seeded, _ := dataOf(m)["seeded"].(bool)
 		c, bin := countOf(m)
 		if seeded && c != 26 && c != -1 {
 			t.Fatalf("after restart the hot grid counts %v, want 26", c)
@@ -688,7 +689,7 @@ func TestWhistleBoardLive(t *testing.T) {
 		if m["op"] != "snapshot" && m["op"] != "delta" {
 			return false
 		}
-		w, _ := m["data"].(map[string]any)["whistles"].(map[string]any)
+		w, _ := dataOf(m)["whistles"].(map[string]any)
 		return w != nil && w["W1"] != nil
 	})
 	w1 := snap["data"].(map[string]any)["whistles"].(map[string]any)["W1"].(map[string]any)
@@ -712,7 +713,7 @@ func TestWhistleBoardLive(t *testing.T) {
 		if m["op"] != "delta" {
 			return false
 		}
-		w, _ := m["data"].(map[string]any)["whistles"].(map[string]any)
+		w, _ := dataOf(m)["whistles"].(map[string]any)
 		if w == nil || w["W1"] == nil {
 			return false
 		}
@@ -721,4 +722,10 @@ func TestWhistleBoardLive(t *testing.T) {
 		return len(d) == 2 && d[1].(map[string]any)["light"] == "green" &&
 			d[1].(map[string]any)["stages"].([]any)[0].(map[string]any)["reached"] != nil
 	})
+}
+
+// dataOf is a pushed message's data (nil when the message carries none, as a status frame).
+func dataOf(m map[string]any) map[string]any {
+	d, _ := m["data"].(map[string]any)
+	return d
 }

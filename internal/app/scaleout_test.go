@@ -682,7 +682,7 @@ func TestServerRestartResume(t *testing.T) {
 			t.Fatalf("resumed with a delta at seq %v after %v: a gap", seq, last)
 		}
 	case "snapshot":
-		if m["data"].(map[string]any)["totals"] == nil {
+		if dataOf(m)["totals"] == nil {
 			t.Fatal("fresh snapshot without totals")
 		}
 	}

@@ -381,7 +381,7 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 		if m["topic"] != topic || (m["op"] != "snapshot" && m["op"] != "delta") {
 			return false
 		}
-		totals, _ := m["data"].(map[string]any)["totals"].(map[string]any)
+		totals, _ := dataOf(m)["totals"].(map[string]any)
 		n, _ := totals["new_today"].(float64)
 		return n == nLC
 	})
