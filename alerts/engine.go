@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -26,8 +27,9 @@ type Options struct {
 	Clock    clock.Clock    // default clock.Real
 	Location *time.Location // the deployment time zone for quiet hours; default UTC
 	Log      Log            // default a MemoryLog
-	// Observe receives every change after it is logged, in order, outside the engine's lock
-	// (it may call the engine; it should not block for long). Webhooks: pass Notifier.Notify.
+	// Observe receives every change after it is logged, in log order, outside the engine's
+	// lock: it may call Get, List, Stats and OpenAlerts, but not Evaluate, Ack or Close (they
+	// wait for it), and should not block for long. Webhooks: pass Notifier.Notify.
 	Observe func(Change)
 }
 
@@ -198,12 +200,11 @@ func (e *Engine) Evaluate(now time.Time, signals []Signal) ([]Alert, error) {
 		}
 	}
 	e.prune(now)
-	e.mu.Unlock()
 	changes := make([]Change, len(raised))
 	for i, a := range raised {
 		changes[i] = Change{Op: OpRaise, At: now, Alert: a}
 	}
-	e.notify(changes)
+	e.notify(changes) // unlocks e.mu
 	return raised, err
 }
 
@@ -223,11 +224,15 @@ func (e *Engine) prune(now time.Time) {
 	}
 }
 
+// notify is called with e.mu held and releases it: the observer lock is taken first, so
+// observers see changes in log order while the engine is free for Get and List.
 func (e *Engine) notify(cs []Change) {
 	if e.observe == nil || len(cs) == 0 {
+		e.mu.Unlock()
 		return
 	}
 	e.obsMu.Lock()
+	e.mu.Unlock()
 	defer e.obsMu.Unlock()
 	for _, c := range cs {
 		e.observe(c)
@@ -282,8 +287,7 @@ func (e *Engine) transition(op Op, id, who string, at time.Time, note string) (A
 	}
 	e.apply(en)
 	out := a.clone()
-	e.mu.Unlock()
-	e.notify([]Change{{Op: op, At: at, Who: who, Alert: out}})
+	e.notify([]Change{{Op: op, At: at, Who: who, Alert: out}}) // unlocks e.mu
 	return out, nil
 }
 
@@ -375,6 +379,16 @@ type Durations struct {
 	Max    time.Duration `json:"max"`
 }
 
+// MarshalJSON writes the durations in seconds: {"n","median_s","p90_s","max_s"}.
+func (d Durations) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		N      int     `json:"n"`
+		Median float64 `json:"median_s"`
+		P90    float64 `json:"p90_s"`
+		Max    float64 `json:"max_s"`
+	}{d.N, d.Median.Seconds(), d.P90.Seconds(), d.Max.Seconds()})
+}
+
 func summarize(ds []time.Duration) Durations {
 	if len(ds) == 0 {
 		return Durations{}
@@ -400,7 +414,16 @@ type Figures struct {
 	// Unacked counts the alerts still open without an acknowledgement; OldestOpen is the age of
 	// the oldest alert not closed, at the time of the figures. Still-open alerts are in no time.
 	Unacked    int           `json:"unacked"`
-	OldestOpen time.Duration `json:"oldest_open"`
+	OldestOpen time.Duration `json:"-"`
+}
+
+// MarshalJSON writes OldestOpen in seconds (oldest_open_s).
+func (f Figures) MarshalJSON() ([]byte, error) {
+	type plain Figures
+	return json.Marshal(struct {
+		plain
+		OldestOpen float64 `json:"oldest_open_s"`
+	}{plain(f), f.OldestOpen.Seconds()})
 }
 
 // Stats are the history figures per rule, per region (the alert's own region code) and in all.

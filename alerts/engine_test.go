@@ -1,8 +1,13 @@
 package alerts
 
 import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -335,5 +340,55 @@ func TestEngineRestart(t *testing.T) {
 	}
 	if st := e2.Stats(time.Time{}, time.Time{}, ""); st.Total.Raised != 3 || st.Total.Closed != 1 || st.Total.Acked != 1 {
 		t.Errorf("history after restart: %+v", st.Total)
+	}
+}
+
+func TestStatsJSONInSeconds(t *testing.T) {
+	b, err := json.Marshal(Figures{Raised: 2, TimeToAck: Durations{N: 1, Median: 90 * time.Second, P90: 90 * time.Second, Max: 90 * time.Second}, OldestOpen: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := string(b)
+	for _, w := range []string{`"raised":2`, `"time_to_ack":{"n":1,"median_s":90,"p90_s":90,"max_s":90}`, `"oldest_open_s":3600`} {
+		if !strings.Contains(s, w) {
+			t.Errorf("%s lacks %s", s, w)
+		}
+	}
+}
+
+// The observer sees changes in log order and may read the engine; wired to a notifier, the
+// raise reaches a webhook.
+func TestObserverToNotifier(t *testing.T) {
+	var mu sync.Mutex
+	var events []string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		events = append(events, r.Header.Get(HeaderEvent))
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	n := NewNotifier([]Webhook{{Name: "g", URL: srv.URL, Secret: "x", Events: []Op{OpRaise, OpClose}}}, NotifierOptions{})
+	var seen []Op
+	var e *Engine
+	e, err := NewEngine(mustRules(t, "rules:\n  - {id: ov, name: 超期, kind: overdue, severity: warning, min: 1}\n"),
+		Options{Clock: clock.NewFake(t0), Observe: func(c Change) {
+			if _, err := e.Get(c.Alert.ID); err != nil {
+				t.Errorf("observer cannot read the engine: %v", err)
+			}
+			seen = append(seen, c.Op)
+			n.Notify(c)
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := e.Evaluate(time.Time{}, []Signal{{Kind: KindOverdue, Region: "A", Value: 2}})
+	e.Ack(got[0].ID, "u", time.Time{})
+	e.Close(got[0].ID, "u", time.Time{}, "")
+	n.Close(context.Background())
+	if len(seen) != 3 || seen[0] != OpRaise || seen[1] != OpAck || seen[2] != OpClose {
+		t.Errorf("observer saw %v", seen)
+	}
+	if len(events) != 2 || events[0] != "raise" || events[1] != "close" {
+		t.Errorf("webhook got %v", events)
 	}
 }

@@ -187,6 +187,37 @@ func (rs *RuleSet) Windows(kind Kind) []time.Duration {
 	return out
 }
 
+// Check checks the rules' and webhooks' region codes and the rules' category codes against the
+// deployment (nil func: not checked); the integrator refuses a set with problems, as a bad file.
+func (rs *RuleSet) Check(knownRegion, knownCategory func(code string) bool) []Problem {
+	var ps []Problem
+	add := func(line int, field, format string, args ...any) {
+		if len(ps) < MaxProblems {
+			ps = append(ps, Problem{File: rs.File, Line: line, Field: field, Msg: fmt.Sprintf(format, args...)})
+		}
+	}
+	for _, r := range rs.Rules {
+		for _, c := range r.Regions {
+			if knownRegion != nil && !knownRegion(c) {
+				add(r.Line, "rules["+r.ID+"].regions", "unknown region %q", c)
+			}
+		}
+		for _, c := range r.Categories {
+			if knownCategory != nil && !knownCategory(c) {
+				add(r.Line, "rules["+r.ID+"].categories", "unknown category %q", c)
+			}
+		}
+	}
+	for _, w := range rs.Webhooks {
+		for _, c := range w.Regions {
+			if knownRegion != nil && !knownRegion(c) {
+				add(w.Line, "webhooks["+w.Name+"].regions", "unknown region %q", c)
+			}
+		}
+	}
+	return ps
+}
+
 // Problem is one refused field of a rules file.
 type Problem struct {
 	File  string

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -249,5 +250,30 @@ func TestNewWatcherRefusesBadFile(t *testing.T) {
 	}
 	if _, err := LoadRules(filepath.Join(t.TempDir(), "none.yaml")); err == nil {
 		t.Fatal("a missing file was accepted")
+	}
+}
+
+func TestRuleSetCheck(t *testing.T) {
+	rs := mustRules(t, `rules:
+  - {id: a, name: 甲, kind: overdue, severity: info, min: 5, regions: ["411502", "999"], categories: [safety, nope]}
+webhooks:
+  - {name: g, url: "https://x.example/h", secret: s, regions: ["888"]}
+`)
+	known := func(set ...string) func(string) bool {
+		return func(c string) bool { return slices.Contains(set, c) }
+	}
+	ps := rs.Check(known("411502"), known("safety"))
+	if len(ps) != 3 || ps[0].Line != 2 || !strings.Contains(ps[0].String(), `rules[a].regions: unknown region "999"`) ||
+		!strings.Contains(ps[1].String(), `unknown category "nope"`) || ps[2].Line != 4 {
+		t.Fatalf("problems: %v", ps)
+	}
+	if ps := rs.Check(nil, nil); len(ps) != 0 {
+		t.Errorf("unchecked: %v", ps)
+	}
+	// The watcher refuses a file that fails the deployment's checks.
+	path := filepath.Join(t.TempDir(), "r.yaml")
+	os.WriteFile(path, []byte("rules:\n  - {id: a, name: 甲, kind: overdue, severity: info, min: 5, regions: [\"999\"]}\n"), 0o644)
+	if _, err := NewWatcher(path, WatchOptions{Check: func(rs *RuleSet) []Problem { return rs.Check(known("411502"), nil) }}); err == nil {
+		t.Error("a file with an unknown region was accepted")
 	}
 }

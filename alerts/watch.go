@@ -21,6 +21,9 @@ type WatchOptions struct {
 	OnChange func(*RuleSet)
 	// OnError receives a refused reload (Problems or the read error); the last good set stays.
 	OnError func(error)
+	// Check adds the deployment's checks to a parsed set (e.g. RuleSet.Check with the region
+	// tree and the catalogue); any problem refuses the file.
+	Check func(*RuleSet) []Problem
 }
 
 // WatchStatus tells what the watcher holds.
@@ -67,7 +70,7 @@ func NewWatcher(path string, opt WatchOptions) (*Watcher, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, ps := ParseRules(b, path)
+	rs, ps := w.parse(b)
 	if len(ps) > 0 {
 		return nil, Problems(ps)
 	}
@@ -87,6 +90,16 @@ func (w *Watcher) read() (fileStamp, []byte, error) {
 		return fileStamp{}, nil, errs.Wrap(errs.Invalid, "rules_file", err, "alert rules "+w.path)
 	}
 	return fileStamp{fi.ModTime(), fi.Size()}, b, nil
+}
+
+func (w *Watcher) parse(b []byte) (*RuleSet, []Problem) {
+	rs, ps := ParseRules(b, w.path)
+	if len(ps) == 0 && w.opt.Check != nil {
+		if ps = w.opt.Check(rs); len(ps) > 0 {
+			rs = nil
+		}
+	}
+	return rs, ps
 }
 
 // Rules returns the set in force.
@@ -116,7 +129,7 @@ func (w *Watcher) Reload() error {
 	var ps []Problem
 	var rs *RuleSet
 	if err == nil {
-		if rs, ps = ParseRules(b, w.path); len(ps) > 0 {
+		if rs, ps = w.parse(b); len(ps) > 0 {
 			err = Problems(ps)
 		}
 	}
