@@ -443,7 +443,12 @@ func (e *entry) list(name string) ([]string, int) {
 		return nil, 0
 	}
 	if v.Kind == yaml.ScalarNode {
-		return []string{strings.TrimSpace(v.Value)}, v.Line
+		s := strings.TrimSpace(v.Value)
+		if s == "" {
+			e.fail(v.Line, name, "entries must be non-empty values")
+			return nil, v.Line
+		}
+		return []string{s}, v.Line
 	}
 	if v.Kind != yaml.SequenceNode {
 		e.fail(v.Line, name, "must be a list")

@@ -1,6 +1,7 @@
 package alerts
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -276,4 +277,47 @@ webhooks:
 	if _, err := NewWatcher(path, WatchOptions{Check: func(rs *RuleSet) []Problem { return rs.Check(known("411502"), nil) }}); err == nil {
 		t.Error("a file with an unknown region was accepted")
 	}
+}
+
+func TestWatcherRunPolls(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "r.yaml")
+	os.WriteFile(path, []byte("rules:\n  - {id: a, name: 甲, kind: overdue, severity: info, min: 5}\n"), 0o644)
+	changed := make(chan *RuleSet, 1)
+	w, err := NewWatcher(path, WatchOptions{Interval: 10 * time.Millisecond, OnChange: func(rs *RuleSet) { changed <- rs }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go w.Run(ctx)
+	os.WriteFile(path, []byte("rules:\n  - {id: b, name: 乙, kind: overdue, severity: info, min: 50}\n"), 0o644)
+	os.Chtimes(path, time.Now().Add(time.Hour), time.Now().Add(time.Hour)) // a new mtime even on coarse clocks
+	select {
+	case rs := <-changed:
+		if rs.Rules[0].ID != "b" || w.Rules().Rules[0].ID != "b" {
+			t.Fatalf("swapped in %+v", rs.Rules)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the poll did not pick up the change")
+	}
+}
+
+// ParseRules never panics and either accepts a file or gives problems, never both.
+func FuzzParseRules(f *testing.F) {
+	f.Add(DefaultRulesYAML())
+	f.Add([]byte("rules:\n  - {id: a, name: 甲, kind: overdue, severity: info, min: 5}\n"))
+	f.Add([]byte("rules: [{id: x, kind: forecast, window: 1h, factor: 2}]\nwebhooks: [{name: w, url: 'http://h?key=1', format: wecom}]"))
+	f.Add([]byte("rules: {a: 1}\n"))
+	f.Add([]byte("rules:\n  - {id: a, regions: '', quiet: '7:00-07:00'}\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		rs, ps := ParseRules(b, "f.yaml")
+		if (rs == nil) == (len(ps) == 0) {
+			t.Fatalf("rules %v with %d problems", rs != nil, len(ps))
+		}
+		for _, p := range ps {
+			if p.File != "f.yaml" {
+				t.Fatalf("problem without its file: %v", p)
+			}
+		}
+	})
 }
