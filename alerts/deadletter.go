@@ -20,6 +20,7 @@ type DeadLetters struct {
 	mu      sync.Mutex
 	path    string
 	f       *os.File
+	size    int64
 	letters map[string]Delivery
 	order   []string
 }
@@ -45,10 +46,12 @@ func OpenDeadLetters(path string, warn func(string)) (*DeadLetters, error) {
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, "dead_letters", err, "dead letters "+path)
 	}
-	if err := repairTail(f, path, warn); err != nil {
+	size, err := repairTail(f, path, warn)
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
+	d.size = size
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		f.Close()
 		return nil, err
@@ -119,10 +122,7 @@ func (d *DeadLetters) write(l deadLine) error {
 		if err != nil {
 			return errs.Wrap(errs.Internal, "dead_letters", err, "dead letter")
 		}
-		if _, err := d.f.Write(append(b, '\n')); err != nil {
-			return errs.Wrap(errs.Unavailable, "dead_letters", err, "dead letters "+d.path)
-		}
-		if err := d.f.Sync(); err != nil {
+		if err := appendLine(d.f, &d.size, append(b, '\n')); err != nil {
 			return errs.Wrap(errs.Unavailable, "dead_letters", err, "dead letters "+d.path)
 		}
 	}

@@ -92,6 +92,7 @@ type FileLog struct {
 	mu   sync.Mutex
 	path string
 	f    *os.File
+	size int64 // bytes of whole lines
 }
 
 // OpenFileLog opens (creating) the log at path. warn receives the torn-line warning (nil:
@@ -101,19 +102,37 @@ func OpenFileLog(path string, warn func(msg string)) (*FileLog, error) {
 	if err != nil {
 		return nil, errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+path)
 	}
-	if err := repairTail(f, path, warn); err != nil {
+	size, err := repairTail(f, path, warn)
+	if err != nil {
 		f.Close()
 		return nil, err
 	}
-	return &FileLog{path: path, f: f}, nil
+	return &FileLog{path: path, f: f, size: size}, nil
 }
 
-// repairTail cuts a last line that has no newline or is not an entry, and positions the file
-// at its end.
-func repairTail(f *os.File, path string, warn func(string)) error {
+// appendLine writes one line and syncs it; on failure it cuts the file back to size, so a
+// partial write never becomes a bad line in the middle of the file.
+func appendLine(f *os.File, size *int64, b []byte) error {
+	_, err := f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if err != nil {
+		if f.Truncate(*size) == nil {
+			f.Seek(*size, io.SeekStart)
+		}
+		return err
+	}
+	*size += int64(len(b))
+	return nil
+}
+
+// repairTail cuts a last line that has no newline or is not JSON, positions the file at its
+// end and returns its size.
+func repairTail(f *os.File, path string, warn func(string)) (int64, error) {
 	b, err := io.ReadAll(f)
 	if err != nil {
-		return errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+path)
+		return 0, errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+path)
 	}
 	end := len(b)
 	body := b
@@ -130,17 +149,17 @@ func repairTail(f *os.File, path string, warn func(string)) error {
 	if torn {
 		end = start
 		if warn != nil {
-			warn(fmt.Sprintf("alert log %s: torn last line (%d bytes) skipped after a crash", path, len(b)-start))
+			warn(fmt.Sprintf("%s: torn last line (%d bytes) skipped after a crash", path, len(b)-start))
 		}
 		if err := f.Truncate(int64(end)); err != nil {
-			return errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+path)
+			return 0, errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+path)
 		}
 		if err := f.Sync(); err != nil {
-			return errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+path)
+			return 0, errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+path)
 		}
 	}
 	_, err = f.Seek(int64(end), io.SeekStart)
-	return err
+	return int64(end), err
 }
 
 func (l *FileLog) Append(e Entry) error {
@@ -154,10 +173,7 @@ func (l *FileLog) Append(e Entry) error {
 	if l.f == nil {
 		return errs.E(errs.Unavailable, "alert_log", "alert log %s is closed", l.path)
 	}
-	if _, err := l.f.Write(b); err != nil {
-		return errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+l.path)
-	}
-	if err := l.f.Sync(); err != nil {
+	if err := appendLine(l.f, &l.size, b); err != nil {
 		return errs.Wrap(errs.Unavailable, "alert_log", err, "alert log "+l.path)
 	}
 	return nil
