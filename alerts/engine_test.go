@@ -392,3 +392,20 @@ func TestObserverToNotifier(t *testing.T) {
 		t.Errorf("webhook got %v", events)
 	}
 }
+
+func TestSetRulesAndDisabled(t *testing.T) {
+	e, _, _ := newEngine(t, "rules:\n  - {id: ov, name: 超期, kind: overdue, severity: warning, min: 1, enabled: false}\n", nil)
+	sig := []Signal{{Kind: KindOverdue, Region: "A", Value: 5}}
+	if got, _ := e.Evaluate(t0, sig); len(got) != 0 {
+		t.Fatalf("a disabled rule raised %+v", got)
+	}
+	e.SetRules(mustRules(t, "rules:\n  - {id: ov2, name: 超期, kind: overdue, severity: severe, min: 5}\n"))
+	got, _ := e.Evaluate(t0, sig)
+	if len(got) != 1 || got[0].RuleID != "ov2" || got[0].Severity != Severe || e.Rules().Rules[0].ID != "ov2" {
+		t.Fatalf("after SetRules: %+v", got)
+	}
+	e.SetRules(nil) // no rules: nothing raised, open alerts stay
+	if got, _ := e.Evaluate(t0, []Signal{{Kind: KindOverdue, Region: "B", Value: 9}}); len(got) != 0 || len(e.OpenAlerts()) != 1 {
+		t.Fatalf("without rules: raised %d, open %d", len(got), len(e.OpenAlerts()))
+	}
+}

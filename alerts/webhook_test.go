@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -338,5 +339,31 @@ func TestQueueBounded(t *testing.T) {
 	n.Close(ctx) // aborts the hanging delivery: everything ends as a dead letter
 	if l := n.DeadLetters().List(); len(l) != 10 {
 		t.Fatalf("after close: %d dead letters, want all 10", len(l))
+	}
+}
+
+func TestDeadLettersTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dl.jsonl")
+	dl, _ := OpenDeadLetters(path, nil)
+	dl.add(Delivery{ID: "a", Webhook: "g", Change: testChange(Info)})
+	dl.add(Delivery{ID: "b", Webhook: "g", Change: testChange(Info)})
+	dl.Close()
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"op":"resent","id":"a"`) // torn: the re-send of a is not recorded
+	f.Close()
+	var warned int
+	dl, err := OpenDeadLetters(path, func(string) { warned++ })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	if l := dl.List(); warned != 1 || len(l) != 2 || l[0].ID != "a" || l[1].ID != "b" {
+		t.Fatalf("warned %d, letters %+v", warned, l)
+	}
+	if err := dl.remove("a", t0); err != nil {
+		t.Fatal(err)
+	}
+	if l := dl.List(); len(l) != 1 || l[0].ID != "b" {
+		t.Fatalf("after remove: %+v", l)
 	}
 }
