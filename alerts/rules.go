@@ -138,15 +138,16 @@ const (
 )
 
 // Webhook is one outbound target of the file's webhooks: section.
+// URL and Secret never go out as JSON (a robot's key lives in its URL).
 type Webhook struct {
-	Name        string
-	URL         string
-	Format      Format
-	Secret      string
-	MinSeverity Severity // alerts below are not sent (default info: all)
-	Regions     []string // empty = all
-	Events      []Op     // default [raise]
-	Line        int
+	Name        string   `json:"name"`
+	URL         string   `json:"-"`
+	Format      Format   `json:"format"`
+	Secret      string   `json:"-"`
+	MinSeverity Severity `json:"min_severity"`      // alerts below are not sent (default info: all)
+	Regions     []string `json:"regions,omitempty"` // empty = all
+	Events      []Op     `json:"events"`            // default [raise]
+	Line        int      `json:"line"`
 }
 
 // wants reports whether the webhook takes the change.

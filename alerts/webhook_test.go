@@ -367,3 +367,10 @@ func TestDeadLettersTornLine(t *testing.T) {
 		t.Fatalf("after remove: %+v", l)
 	}
 }
+
+func TestWebhookJSONHidesSecrets(t *testing.T) {
+	b, _ := json.Marshal(Webhook{Name: "w", URL: "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=KEY123", Secret: "SEC", Format: FormatWeCom})
+	if strings.Contains(string(b), "KEY123") || strings.Contains(string(b), "SEC") {
+		t.Errorf("secrets in %s", b)
+	}
+}
