@@ -20,7 +20,7 @@ type Signal struct {
 	Sample     int           `json:"sample,omitempty"`  // sample size behind Value (response_rate: cases today)
 	Bound      float64       `json:"bound,omitempty"`   // a bound measured with Value (forecast: the upper band)
 	Window     time.Duration `json:"window,omitempty"`  // forecast, repeat: the window Value counts over
-	Stage      string        `json:"stage,omitempty"`   // whistle_late: sign | arrive | resolve
+	Stage      string        `json:"stage,omitempty"`   // whistle_late: signed | contacted | arrived (governance stages)
 	Pattern    string        `json:"pattern,omitempty"` // hotspot: new | intensifying | …
 	At         time.Time     `json:"at"`                // when the fact was measured (zero: the evaluation's now)
 
@@ -140,7 +140,7 @@ func (r *Rule) match(s *Signal) (value, bound float64, ok bool) {
 	return 0, 0, false
 }
 
-var stageZh = map[string]string{"sign": "签收", "arrive": "报到", "resolve": "办结"}
+var stageZh = map[string]string{"signed": "签收", "contacted": "联系", "arrived": "到场报到"}
 
 var patternZh = map[string]string{"new": "新增", "intensifying": "加剧", "persistent": "持续",
 	"consecutive": "连续", "sporadic": "零星", "oscillating": "振荡", "historical": "历史", "diminishing": "减弱"}

@@ -52,7 +52,7 @@ var town = []string{"41", "4115", "411502", "411502001"}
 func TestEvaluateKinds(t *testing.T) {
 	src := `rules:
   - {id: ov, name: 超期, kind: overdue, severity: warning, min: 10, regions: ["411502"]}
-  - {id: wl, name: 吹哨, kind: whistle_late, severity: warning, stage: arrive}
+  - {id: wl, name: 吹哨, kind: whistle_late, severity: warning, stage: arrived}
   - {id: rr, name: 响应, kind: response_rate, severity: warning, below: 0.8, min_cases: 5}
   - {id: fc, name: 突增, kind: forecast, severity: info, window: 3h, factor: 1.5, categories: [safety]}
   - {id: hs, name: 热点, kind: hotspot, severity: info, patterns: [new, intensifying]}
@@ -68,9 +68,9 @@ func TestEvaluateKinds(t *testing.T) {
 		{"overdue at the bound", Signal{Kind: KindOverdue, Region: "411502001", RegionPath: town, RegionName: "城关镇", Value: 12}, "ov", "城关镇 超期工单 12 件 (≥10)"},
 		{"overdue below", Signal{Kind: KindOverdue, Region: "411502001", RegionPath: town, Value: 9}, "", ""},
 		{"overdue outside the scope", Signal{Kind: KindOverdue, Region: "411503", RegionPath: []string{"41", "4115", "411503"}, Value: 50}, "", ""},
-		{"whistle late at the stage", Signal{Kind: KindWhistleLate, Region: "411502001", Subject: "W1", Stage: "arrive", Value: 45, RegionName: "城关镇"}, "wl", "城关镇 吹哨 W1 报到超时 45 分钟"},
-		{"whistle late at another stage", Signal{Kind: KindWhistleLate, Region: "411502001", Subject: "W2", Stage: "sign", Value: 45}, "", ""},
-		{"whistle on time", Signal{Kind: KindWhistleLate, Region: "411502001", Subject: "W3", Stage: "arrive", Value: 0}, "", ""},
+		{"whistle late at the stage", Signal{Kind: KindWhistleLate, Region: "411502001", Subject: "W1", Stage: "arrived", Value: 45, RegionName: "城关镇"}, "wl", "城关镇 吹哨 W1 到场报到超时 45 分钟"},
+		{"whistle late at another stage", Signal{Kind: KindWhistleLate, Region: "411502001", Subject: "W2", Stage: "signed", Value: 45}, "", ""},
+		{"whistle on time", Signal{Kind: KindWhistleLate, Region: "411502001", Subject: "W3", Stage: "arrived", Value: 0}, "", ""},
 		{"response low", Signal{Kind: KindResponseRate, Region: "4115", Subject: "county.water", SubjectName: "水利局", Value: 0.5, Sample: 6}, "rr", "水利局 今日响应率 50% (<80%, 6 件)"},
 		{"response low, small sample", Signal{Kind: KindResponseRate, Region: "4115", Subject: "county.eco-env", Value: 0.2, Sample: 4}, "", ""},
 		{"response at the bound", Signal{Kind: KindResponseRate, Region: "4115", Subject: "county.housing", Value: 0.8, Sample: 40}, "", ""},

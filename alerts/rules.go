@@ -74,7 +74,7 @@ func (s Severity) Zh() string {
 }
 
 // Whistle stages a whistle_late rule may name.
-var Stages = []string{"sign", "arrive", "resolve", "any"}
+var Stages = []string{"signed", "contacted", "arrived", "any"}
 
 // Hot-spot patterns a hotspot rule may name (the emerging hot-spot categories).
 var Patterns = []string{"new", "intensifying", "persistent", "consecutive", "sporadic", "oscillating", "historical", "diminishing"}
@@ -98,7 +98,7 @@ type Rule struct {
 
 	// Kind-specific parameters.
 	Min               float64       // overdue (count), repeat (count)
-	Stage             string        // whistle_late: sign | arrive | resolve | any
+	Stage             string        // whistle_late: signed | contacted | arrived | any
 	Below             float64       // response_rate: 0–1
 	MinCases          int           // response_rate: the sample minimum
 	Window            time.Duration // forecast, repeat
@@ -653,7 +653,7 @@ func (p *ruleParser) params(e *entry, r *Rule, line int) {
 		r.Stage = "any"
 		if s, l := e.str("stage", false); s != "" {
 			if !slices.Contains(Stages, s) {
-				e.fail(l, "stage", "%q: sign, arrive, resolve or any", s)
+				e.fail(l, "stage", "%q: signed, contacted, arrived or any", s)
 			}
 			r.Stage = s
 		}
