@@ -60,33 +60,46 @@ func bruteMax(s *Scanner, cases []Case, now time.Time) (top float64, obs int, ex
 // counts as evaluating every cylinder, on sparse and dense data.
 func TestMatchesBruteForce(t *testing.T) {
 	cells := lattice(7, 1000)
-	s, err := NewScanner(cells, Config{Study: 48 * time.Hour, MaxDuration: 12 * time.Hour, MaxCells: 6, Replicates: 9})
-	if err != nil {
-		t.Fatal(err)
-	}
 	w := make([]float64, len(cells))
 	for i := range w {
 		w[i] = 1 + float64(i%5)
 	}
 	now := t0.Add(50 * time.Hour)
-	for seed := uint64(1); seed <= 12; seed++ {
-		rng := rand.New(rand.NewPCG(seed, 3))
-		perDay := 20 * float64(seed)
-		cases := newBackground(w, perDay).cases(rng, now.Add(-49*time.Hour), now)
-		if seed%3 == 0 {
-			cases = append(cases, outbreak(rng, []int{24, 25, 31}, perDay/4, now.Add(-6*time.Hour), now)...)
+	for _, cfg := range []Config{
+		{Study: 48 * time.Hour, MaxDuration: 12 * time.Hour, MaxCells: 6, Replicates: 9},
+		{Study: 48 * time.Hour, MaxDuration: 24 * time.Hour, Bucket: 2 * time.Hour, MaxCells: 12, MaxRadiusM: 1500, Replicates: 9},
+	} {
+		s, err := NewScanner(cells, cfg)
+		if err != nil {
+			t.Fatal(err)
 		}
-		res := s.Scan(cases, now)
-		top, obs, exp := bruteMax(s, cases, now)
-		if len(res.Clusters) == 0 {
-			if top > 0 {
-				t.Fatalf("seed %d: no cluster, brute force max %.4f", seed, top)
+		found := 0
+		for seed := uint64(1); seed <= 12; seed++ {
+			rng := rand.New(rand.NewPCG(seed, 3))
+			perDay := 20 * float64(seed)
+			cases := newBackground(w, perDay).cases(rng, now.Add(-49*time.Hour), now)
+			if seed%3 == 0 {
+				cases = append(cases, outbreak(rng, []int{24, 25, 31}, perDay/4, now.Add(-6*time.Hour), now)...)
 			}
-			continue
+			res := s.Scan(cases, now)
+			top, obs, exp := bruteMax(s, cases, now)
+			if len(res.Clusters) == 0 {
+				if top > 0 {
+					t.Fatalf("seed %d: no cluster, brute force max %.4f", seed, top)
+				}
+				continue
+			}
+			found++
+			p := res.Clusters[0]
+			if math.Abs(p.LLR-top) > 1e-9*top || p.Observed != obs || math.Abs(p.Expected-exp) > 1e-9 {
+				t.Fatalf("seed %d: scan LLR %.6f obs %d exp %.4f; brute force %.6f %d %.4f", seed, p.LLR, p.Observed, p.Expected, top, obs, exp)
+			}
+			if p.RadiusM > cfg.MaxRadiusM && cfg.MaxRadiusM > 0 {
+				t.Fatalf("seed %d: radius %.0f m beyond %.0f", seed, p.RadiusM, cfg.MaxRadiusM)
+			}
 		}
-		p := res.Clusters[0]
-		if math.Abs(p.LLR-top) > 1e-9*top || p.Observed != obs || math.Abs(p.Expected-exp) > 1e-9 {
-			t.Fatalf("seed %d: scan LLR %.6f obs %d exp %.4f; brute force %.6f %d %.4f", seed, p.LLR, p.Observed, p.Expected, top, obs, exp)
+		if found < 10 {
+			t.Fatalf("only %d of 12 data sets had a cluster to compare", found)
 		}
 	}
 }
