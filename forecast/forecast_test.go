@@ -203,6 +203,16 @@ func TestTooShort(t *testing.T) {
 	if ok := Check(gen(start, 15, func(time.Time) float64 { return 3 }, nil), cal, Options{}); !ok.OK || ok.Days != 14 {
 		t.Errorf("15 calendar days from 07:00: %+v; want 14 whole days, OK", ok)
 	}
+	// Enough days without a case: a forecast of nothing, not a refusal.
+	zero, err := Fit(gen(start, 20, func(time.Time) float64 { return 0 }, nil), cal, Options{})
+	if err != nil {
+		t.Fatalf("all-zero history: %v", err)
+	}
+	for _, b := range zero.Predict(start.AddDate(0, 0, 20), 24) {
+		if b.Mean != 0 || b.Lo != 0 || b.Hi != 0 {
+			t.Fatalf("all-zero history: band %+v", b)
+		}
+	}
 	// Malformed input is a plain error.
 	bad := gen(start, 20, func(time.Time) float64 { return 3 }, nil)
 	bad.Counts[5] = -1
