@@ -212,6 +212,8 @@ type work struct {
 	cellOf []int32   // cell of each case in the study period
 	ageOf  []int32   // age bucket of each case (observed)
 	head   []int32   // per cell, first recent case (index into recent order) or -1
+	cnt    []int32   // per cell, recent cases
+	young  []int32   // per cell, youngest recent age bucket
 	next   []int32
 	touch  []int32 // cells with a recent case
 	chead  []int32 // per centre, first entry or -1
@@ -242,8 +244,53 @@ func (s *Scanner) Scan(cases []Case, now time.Time) Result {
 }
 
 func (s *Scanner) scan(cases []Case, now time.Time) Result {
+	wk, res, obsCells, obsAges := s.prepare(cases, now)
+	if wk == nil {
+		return res
+	}
+	obs := s.maxLLR(wk, obsCells, obsAges, true)
+	if obs <= 0 {
+		return res
+	}
+
+	// Replicates: give the recent time buckets to a uniformly random ordered subset of the
+	// cases (a partial Fisher-Yates shuffle), which is the recent part of a full permutation.
+	rng := rand.New(rand.NewPCG(s.cfg.Seed, uint64(now.UnixNano())))
+	repCells := make([]int32, len(wk.recent))
+	wk.maxima = make([]float64, 0, s.cfg.Replicates)
+	tol := obs * 1e-9
+	exceed := 0
+	for r := 0; r < s.cfg.Replicates; r++ {
+		s.permute(wk, rng, repCells)
+		v := s.maxLLR(wk, repCells, wk.recent, false)
+		wk.maxima = append(wk.maxima, v)
+		if v >= obs-tol {
+			exceed++
+			if s.cfg.EarlyStop > 0 && exceed >= s.cfg.EarlyStop {
+				break
+			}
+		}
+	}
+	res.Replicates = len(wk.maxima)
+	res.Clusters = s.clusters(wk, now)
+	return res
+}
+
+// permute draws the cells of the cases that receive the recent buckets in one replicate.
+func (s *Scanner) permute(wk *work, rng *rand.Rand, cells []int32) {
+	for x := range cells {
+		y := x + rng.IntN(len(wk.perm)-x)
+		wk.perm[x], wk.perm[y] = wk.perm[y], wk.perm[x]
+		cells[x] = wk.cellOf[wk.perm[x]]
+	}
+}
+
+// prepare counts the cases of the study period and the tables every cylinder uses; it returns
+// a nil work when there is nothing to scan, and the observed recent cases' cells and ages.
+func (s *Scanner) prepare(cases []Case, now time.Time) (*work, Result, []int32, []int32) {
 	nc := len(s.cells)
-	wk := &work{nz: make([]float64, nc), head: make([]int32, nc), chead: make([]int32, nc)}
+	wk := &work{nz: make([]float64, nc), head: make([]int32, nc), chead: make([]int32, nc),
+		cnt: make([]int32, nc), young: make([]int32, nc)}
 	for i := range wk.head {
 		wk.head[i], wk.chead[i] = -1, -1
 	}
@@ -268,7 +315,7 @@ func (s *Scanner) scan(cases []Case, now time.Time) Result {
 		}
 	}
 	if res.Cases == 0 {
-		return res
+		return nil, res, nil, nil
 	}
 	wk.n = float64(res.Cases)
 	wk.lnN = math.Log(wk.n)
@@ -288,7 +335,7 @@ func (s *Scanner) scan(cases []Case, now time.Time) Result {
 		}
 	}
 	if acc == 0 {
-		return res
+		return nil, res, nil, nil
 	}
 	k := s.k
 	wk.cumNz = make([]float64, nc*k)
@@ -316,37 +363,7 @@ func (s *Scanner) scan(cases []Case, now time.Time) Result {
 			obsAges = append(obsAges, b)
 		}
 	}
-	obs := s.maxLLR(wk, obsCells, obsAges, true)
-	if obs <= 0 {
-		return res
-	}
-
-	// Replicates: give the recent time buckets to a uniformly random ordered subset of the
-	// cases (a partial Fisher-Yates shuffle), which is the recent part of a full permutation.
-	rng := rand.New(rand.NewPCG(s.cfg.Seed, uint64(now.UnixNano())))
-	m := len(wk.recent)
-	repCells := make([]int32, m)
-	wk.maxima = make([]float64, 0, s.cfg.Replicates)
-	tol := obs * 1e-9
-	exceed := 0
-	for r := 0; r < s.cfg.Replicates; r++ {
-		for x := 0; x < m; x++ {
-			y := x + rng.IntN(len(wk.perm)-x)
-			wk.perm[x], wk.perm[y] = wk.perm[y], wk.perm[x]
-			repCells[x] = wk.cellOf[wk.perm[x]]
-		}
-		v := s.maxLLR(wk, repCells, wk.recent, false)
-		wk.maxima = append(wk.maxima, v)
-		if v >= obs-tol {
-			exceed++
-			if s.cfg.EarlyStop > 0 && exceed >= s.cfg.EarlyStop {
-				break
-			}
-		}
-	}
-	res.Replicates = len(wk.maxima)
-	res.Clusters = s.clusters(wk, now)
-	return res
+	return wk, res, obsCells, obsAges
 }
 
 // maxLLR returns the largest LLR over all cylinders for recent cases at cells[x] with age
@@ -362,9 +379,12 @@ func (s *Scanner) maxLLR(wk *work, cells, ages []int32, record bool) float64 {
 	for x, z := range cells {
 		if wk.head[z] < 0 {
 			wk.touch = append(wk.touch, z)
+			wk.young[z] = ages[x]
 		}
 		wk.next[x] = wk.head[z]
 		wk.head[z] = int32(x)
+		wk.cnt[z]++
+		wk.young[z] = min(wk.young[z], ages[x])
 	}
 	wk.ents = wk.ents[:0]
 	wk.cands = wk.cands[:0]
@@ -381,6 +401,25 @@ func (s *Scanner) maxLLR(wk *work, cells, ages []int32, record bool) float64 {
 	top := 0.0
 	k := s.k
 	for _, i := range wk.cands {
+		if !record && top > 0 {
+			// Every cylinder of this centre has c ≤ C (its circle's recent cases) and
+			// μ ≥ μ0 (the smallest circle holding a recent case, over the youngest such
+			// case's window); the LLR grows with c and falls with μ, so LLR ≤ LLR(C, μ0) ≤
+			// C·ln(C/μ0) + (μ0−C)(N−C)/(N−μ0): skip the centre when that cannot beat top.
+			var cc, r0, y0 int32 = 0, math.MaxInt32, math.MaxInt32
+			for e := wk.chead[i]; e >= 0; e = wk.ents[e].next {
+				en := wk.ents[e]
+				cc += wk.cnt[en.cell]
+				r0, y0 = min(r0, en.rank), min(y0, wk.young[en.cell])
+			}
+			n0 := wk.cumNz[int(i)*k+int(r0)]
+			lnMu0 := wk.lnI[int(n0)] - lnN + wk.lnW[y0]
+			c, mu0 := float64(cc), n0*wk.w[y0]/n
+			if wk.clnc[cc]-c*lnMu0+(mu0-c)*(n-c)/(n-mu0) <= top {
+				wk.chead[i] = -1
+				continue
+			}
+		}
 		// The centre's entries, by rank (insertion sort: usually one or two).
 		wk.ranks = wk.ranks[:0]
 		for e := wk.chead[i]; e >= 0; e = wk.ents[e].next {
@@ -444,7 +483,7 @@ func (s *Scanner) maxLLR(wk *work, cells, ages []int32, record bool) float64 {
 		}
 	}
 	for _, z := range wk.touch {
-		wk.head[z] = -1
+		wk.head[z], wk.cnt[z] = -1, 0
 	}
 	return top
 }

@@ -204,3 +204,32 @@ func TestEarlyStop(t *testing.T) {
 		t.Fatalf("cluster %+v", c)
 	}
 }
+
+// TestReplicatePruning: the replicates' search (which also skips whole centres) finds the same
+// maximum as the observed run's search on the same permuted data, at the demo's density and
+// with an outbreak.
+func TestReplicatePruning(t *testing.T) {
+	cells := lattice(30, 1000)
+	w := make([]float64, len(cells))
+	for i := range w {
+		w[i] = 1 + float64(i%7)
+	}
+	now := t0.Add(7*24*time.Hour + 11*time.Hour)
+	s, _ := NewScanner(cells, Config{})
+	for seed := uint64(1); seed <= 6; seed++ {
+		rng := rand.New(rand.NewPCG(seed, 21))
+		cases := newBackground(w, 60*float64(seed)).cases(rng, now.Add(-7*24*time.Hour), now)
+		cases = append(cases, outbreak(rng, nearest(s, 400, 3), 10, now.Add(-9*time.Hour), now)...)
+		wk, _, _, _ := s.prepare(cases, now)
+		cellsR := make([]int32, len(wk.recent))
+		for r := 0; r < 50; r++ {
+			s.permute(wk, rng, cellsR)
+			fast := s.maxLLR(wk, cellsR, wk.recent, false)
+			full := s.maxLLR(wk, cellsR, wk.recent, true)
+			wk.bests = wk.bests[:0]
+			if math.Abs(fast-full) > 1e-9*full {
+				t.Fatalf("seed %d replicate %d: pruned max %.6f, full %.6f", seed, r, fast, full)
+			}
+		}
+	}
+}
