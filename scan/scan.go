@@ -233,8 +233,9 @@ type entry struct {
 	rank, cell, next int32
 }
 
-// Scan analyses the cases at time now: the study period is (now−Study, now], cut into buckets
-// ending at now; cases outside it (or with a cell out of range) are ignored. Deterministic for
+// Scan analyses the cases at time now: the study period is [now−Study, now), cut into
+// half-open buckets ending at now (as geo.LiveWindow's), so a case at a bucket's start belongs
+// to that bucket; cases outside it (or with a cell out of range) are ignored. Deterministic for
 // given cases, now and Seed. Took is the only wall-clock reading.
 func (s *Scanner) Scan(cases []Case, now time.Time) Result {
 	t0 := time.Now()
@@ -297,10 +298,10 @@ func (s *Scanner) prepare(cases []Case, now time.Time) (*work, Result, []int32, 
 	counts := make([]int, s.nd)
 	for _, c := range cases {
 		age := now.Sub(c.T)
-		if c.Cell < 0 || c.Cell >= nc || age < 0 || age >= s.cfg.Study {
+		if c.Cell < 0 || c.Cell >= nc || age <= 0 || age > s.cfg.Study {
 			continue
 		}
-		b := int32(age / s.cfg.Bucket)
+		b := int32((age - 1) / s.cfg.Bucket) // bucket b is [now−(b+1)·Bucket, now−b·Bucket)
 		wk.cellOf = append(wk.cellOf, int32(c.Cell))
 		wk.ageOf = append(wk.ageOf, b)
 		wk.nz[c.Cell]++

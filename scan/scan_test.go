@@ -15,8 +15,8 @@ func bruteMax(s *Scanner, cases []Case, now time.Time) (top float64, obs int, ex
 	var in []cs
 	for _, c := range cases {
 		age := now.Sub(c.T)
-		if age >= 0 && age < s.cfg.Study {
-			in = append(in, cs{c.Cell, int(age / s.cfg.Bucket)})
+		if age > 0 && age <= s.cfg.Study {
+			in = append(in, cs{c.Cell, int((age - 1) / s.cfg.Bucket)})
 		}
 	}
 	n := float64(len(in))
@@ -128,6 +128,29 @@ func TestDeterministicAndSeeded(t *testing.T) {
 	}
 	if r3.Cases != len(cases) || r1.Replicates != 99 {
 		t.Fatalf("cases %d of %d, replicates %d", r3.Cases, len(cases), r1.Replicates)
+	}
+}
+
+// TestBuckets: buckets are half-open and end at now: a case at a bucket's start is in it, a
+// case at now is not in the study period, nor one before now − Study.
+func TestBuckets(t *testing.T) {
+	cells := lattice(5, 1000)
+	s, _ := NewScanner(cells, Config{Study: 48 * time.Hour, MaxDuration: 6 * time.Hour, Replicates: 9})
+	now := t0.Add(72 * time.Hour)
+	var cases []Case
+	for h := 1; h <= 48; h++ {
+		cases = append(cases, Case{Cell: h % 25, T: now.Add(-time.Duration(h) * time.Hour)})
+	}
+	// Two cases at the start of the last hour in grid 12: a one-hour cluster.
+	cases = append(cases, Case{Cell: 12, T: now.Add(-time.Hour)}, Case{Cell: 12, T: now.Add(-time.Hour)},
+		Case{Cell: 3, T: now}, Case{Cell: 3, T: now.Add(-48*time.Hour - time.Nanosecond)})
+	r := s.Scan(cases, now)
+	if r.Cases != 50 {
+		t.Fatalf("%d cases in the study period, want 50", r.Cases)
+	}
+	c := r.Clusters[0]
+	if c.Center != cells[12].ID || c.Observed != 2 || !c.Start.Equal(now.Add(-time.Hour)) {
+		t.Fatalf("primary %s: %d cases from %v", c.Center, c.Observed, c.Start)
 	}
 }
 
