@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -100,7 +101,31 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 		h.leafWin[spec.Name] = geo.NewLiveWindow(len(h.leaves), spec, now)
 		h.hexWin[spec.Name] = geo.NewLiveWindow(len(h.hexCells), spec, now)
 	}
+	h.leafWin[ScanWindow.Name] = geo.NewLiveWindow(len(h.leaves), ScanWindow, now)
 	return h
+}
+
+// ScanWindow is the grids' window the space-time scan reads (Alerting): a week of hours. It is
+// kept and seeded like the topic windows, and serves no topic.
+var ScanWindow = geo.WindowSpec{Name: "scan", Bucket: time.Hour, Buckets: 7 * 24}
+
+// Leaves returns the grids (the tree's leaves) in the order of the windows' locations.
+func (h *Hotspots) Leaves() []*geo.Region { return h.leaves }
+
+// Recent advances window name to now and calls fn for every non-zero count of a grid in one of
+// its buckets (grid index into Leaves, bucket start, count); it returns the window's end (the
+// newest bucket's end), or false for an unknown window.
+func (h *Hotspots) Recent(name string, now time.Time, fn func(leaf int, start time.Time, n int32)) (time.Time, bool) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	w := h.leafWin[name]
+	if w == nil {
+		return time.Time{}, false
+	}
+	w.Advance(now)
+	w.Each(fn)
+	_, to := w.Range()
+	return to, true
 }
 
 func hexCover(g orb.Geometry, res int) []uint64 {
@@ -166,7 +191,7 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 			levels[l.Level] = true
 		}
 	}
-	for _, spec := range update.HotspotWindows {
+	for _, spec := range append(slices.Clone(update.HotspotWindows), ScanWindow) {
 		from := now.Add(-spec.Span()).Truncate(spec.Bucket)
 		for lvl := range levels {
 			rq := store.RegionQuery{Region: h.tree.Root.Code, Depth: 0, Level: lvl, From: from, To: now.Add(time.Minute), Cut: cut}

@@ -459,8 +459,33 @@ func (m *Model) mean(t time.Time) float64 {
 // Band is the forecast of one hour: the expected count and the prediction interval [Lo, Hi]
 // (whole counts, both included).
 type Band struct {
-	T            time.Time `json:"t"` // start of the hour
-	Mean, Lo, Hi float64
+	T    time.Time `json:"t"` // start of the hour
+	Mean float64   `json:"mean"`
+	Lo   float64   `json:"lo"`
+	Hi   float64   `json:"hi"`
+}
+
+// Total forecasts the sum over hours consecutive hours from the local hour containing from:
+// the summed mean and the interval of the sum. Hours are taken as independent negative
+// binomials with the model's α; their sum is approximated by a negative binomial with the same
+// mean and variance (α' = α·Σμ²/(Σμ)²).
+func (m *Model) Total(from time.Time, hours int) Band {
+	bands := m.Predict(from, hours)
+	var mu, sq float64
+	for _, b := range bands {
+		mu += b.Mean
+		sq += b.Mean * b.Mean
+	}
+	out := Band{Mean: mu}
+	if len(bands) > 0 {
+		out.T = bands[0].T
+	}
+	if mu <= 0 {
+		return out
+	}
+	q := (1 - m.Interval) / 2
+	out.Lo, out.Hi = nbBand(mu, m.Dispersion*sq/(mu*mu), q, 1-q)
+	return out
 }
 
 // Predict forecasts hours consecutive hours from the local hour containing from.

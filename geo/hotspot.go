@@ -464,6 +464,20 @@ func (lw *LiveWindow) Add(loc int, t time.Time) bool {
 // Totals returns the per-location counts over the window (shared; do not modify).
 func (lw *LiveWindow) Totals() []int64 { return lw.totals }
 
+// Each calls fn for every non-zero count of the window: its location, the start of its bucket
+// and the count, oldest bucket first.
+func (lw *LiveWindow) Each(fn func(loc int, start time.Time, n int32)) {
+	for back := lw.nb - 1; back >= 0; back-- {
+		b := (lw.head - back + lw.nb) % lw.nb
+		start := lw.headT.Add(-time.Duration(back) * lw.bucket)
+		for loc, c := range lw.counts[b*lw.n : (b+1)*lw.n] {
+			if c != 0 {
+				fn(loc, start, c)
+			}
+		}
+	}
+}
+
 // Range is the half-open time range [from, to) the window covers.
 func (lw *LiveWindow) Range() (from, to time.Time) {
 	to = lw.headT.Add(lw.bucket)

@@ -445,6 +445,27 @@ func TestLiveWindowMatchesRecount(t *testing.T) {
 					t.Fatalf("step %d loc %d: total %d, recount %d", step, i, lw.Totals()[i], want[i])
 				}
 			}
+			// Each gives every event's bucket: the recount per (location, bucket start).
+			type lb struct {
+				loc   int
+				start time.Time
+			}
+			byBucket := map[lb]int32{}
+			for _, e := range log {
+				if !e.t.Before(from) && e.t.Before(to) {
+					byBucket[lb{e.loc, e.t.Truncate(spec.Bucket)}]++
+				}
+			}
+			seen := 0
+			lw.Each(func(loc int, start time.Time, c int32) {
+				if byBucket[lb{loc, start}] != c {
+					t.Fatalf("step %d loc %d bucket %v: Each %d, recount %d", step, loc, start, c, byBucket[lb{loc, start}])
+				}
+				seen++
+			})
+			if seen != len(byBucket) {
+				t.Fatalf("step %d: Each gave %d buckets, recount %d", step, seen, len(byBucket))
+			}
 		}
 	}
 	// Compute over the window equals GiStar over the recount.

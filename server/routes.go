@@ -96,6 +96,12 @@ func (s *Server) routes() {
 	for k, h := range s.evalRoutes() {
 		handlers[k] = h
 	}
+	for k, h := range s.alertRoutes() {
+		handlers[k] = h
+	}
+	for k, h := range s.briefingRoutes() {
+		handlers[k] = h
+	}
 	// Every route comes from the access table, with the roles it admits.
 	for _, r := range Rules {
 		h := handlers[r.Method+" "+r.Path]

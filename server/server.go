@@ -18,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"zhili/access"
+	"zhili/alerts"
 	"zhili/calendar"
 	"zhili/catalog"
 	"zhili/clock"
@@ -89,6 +90,14 @@ type Deps struct {
 	Catalog *catalog.Live
 	// Roster is the roster in force: units, cadres, grid staff, party organisations (nil: none).
 	Roster *roster.Live
+	// Alerts is the alerting (rules, engine, scan); nil: alerts are off in this process.
+	Alerts *dashboard.Alerting
+	// Notifier sends alerts to webhooks and keeps their dead letters (nil: none).
+	Notifier *alerts.Notifier
+	// Forecasts answers hourly volume forecasts (nil: none).
+	Forecasts *dashboard.Forecasts
+	// Briefings are the kept briefings (nil: none).
+	Briefings Briefings
 }
 
 // Server is the HTTP server.
