@@ -119,7 +119,7 @@ func TestKit(t *testing.T) {
 }
 
 // kitScripts are the kit's files in the order every page loads them.
-var kitScripts = []string{"kit.js", "kit-time.js", "kit-texts.js", "kit-map.js", "kit-chrome.js"}
+var kitScripts = []string{"kit.js", "kit-time.js", "kit-texts.js", "kit-map.js", "kit-chrome.js", "kit-alerts.js"}
 
 // TestPagesLoadTheKit checks every built page: it loads the kit, in order, then live.js, before
 // its own script (the last one), and every script it names is in dist.

@@ -16,14 +16,14 @@ import { checkDupes, definitionsOf, duplicates } from './check-dupes.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const web = join(here, 'web');
-for (const name of ['kit.js', 'kit-time.js', 'kit-texts.js', 'kit-map.js', 'kit-chrome.js']) {
+for (const name of ['kit.js', 'kit-time.js', 'kit-texts.js', 'kit-map.js', 'kit-chrome.js', 'kit-alerts.js']) {
   vm.runInThisContext(readFileSync(join(web, name), 'utf8'), { filename: name });
 }
 const Z = globalThis.Zhili;
 const clone = (v) => (v === undefined ? v : JSON.parse(JSON.stringify(v)));
 
 test('the kit fills one namespace', () => {
-  for (const part of ['time', 'texts', 'map', 'chrome']) assert.equal(typeof Z[part], 'object', part);
+  for (const part of ['time', 'texts', 'map', 'chrome', 'alerts']) assert.equal(typeof Z[part], 'object', part);
   for (const fn of ['mergePatch', 'esc', 'num', 'pad2', 'percent', 'fmt', 'scheduler', 'fitStage']) {
     assert.equal(typeof Z[fn], 'function', fn);
   }
@@ -360,4 +360,11 @@ test('touching: regions sharing a vertex are neighbours', () => {
   assert.deepEqual([...nb.get('a')], ['b']);
   assert.deepEqual([...nb.get('b')].sort(), ['a', 'c'], 'b and c share the corner (2, 1)');
   assert.deepEqual([...nb.get('d')], []);
+});
+
+test('a screen subscribes the alerts of its region', () => {
+  assert.equal(Z.alerts.topicFor('?region=411502&token=x'), 'alerts:411502');
+  assert.equal(Z.alerts.topicFor(''), 'alerts:root');
+  assert.equal(Z.alerts.topicFor('?region=../x'), 'alerts:root');
+  assert.equal(Z.alerts.owns(''), false);
 });

@@ -31,7 +31,14 @@ type Forecasts struct {
 
 	mu   sync.Mutex
 	fits map[fitKey]*fitEntry
+
+	sigMu   sync.Mutex
+	sigAt   time.Time // when the signals were last measured
+	sigLast []alerts.Signal
 }
+
+// SignalsEvery is how often Signals measures again; between, it repeats its last signals.
+const SignalsEvery = time.Minute
 
 type fitKey struct{ region, category string }
 
@@ -142,6 +149,19 @@ func (f *Forecasts) Signals(ctx context.Context, now time.Time, windows []time.D
 	if len(windows) == 0 {
 		return nil
 	}
+	f.sigMu.Lock()
+	defer f.sigMu.Unlock()
+	if !f.sigAt.IsZero() && now.Sub(f.sigAt) < SignalsEvery && now.After(f.sigAt) {
+		return f.sigLast
+	}
+	out := f.measure(ctx, now, windows)
+	if ctx.Err() == nil {
+		f.sigAt, f.sigLast = now, out
+	}
+	return out
+}
+
+func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.Duration) []alerts.Signal {
 	var cats []string
 	if f.Categories != nil {
 		cats = f.Categories()

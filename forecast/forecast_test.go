@@ -273,3 +273,39 @@ func TestPriorShrinkage(t *testing.T) {
 		}
 	}
 }
+
+// TestTotal: the forecast of a window's sum has the summed mean, and its 80 % interval covers
+// about 80 % of the actual 3-hour sums of a Poisson series (narrower than the hourly bands
+// added up).
+func TestTotal(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	const mu = 6.0
+	start := time.Date(2026, 7, 6, 0, 0, 0, 0, cst)
+	all := gen(start, 8*7+14, func(time.Time) float64 { return mu }, r)
+	cut := start.AddDate(0, 0, 8*7)
+	m, err := Fit(all.Until(cut), calendar.Default(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, n := 0, 0
+	for h := 0; h+3 <= 14*24; h += 3 {
+		from := cut.Add(time.Duration(h) * time.Hour)
+		tot := m.Total(from, 3)
+		var mean, hiSum, y float64
+		for i, b := range m.Predict(from, 3) {
+			mean += b.Mean
+			hiSum += b.Hi
+			y += all.Counts[int(cut.Sub(start)/time.Hour)+h+i]
+		}
+		if math.Abs(tot.Mean-mean) > 1e-9 || tot.Hi >= hiSum || tot.Lo > tot.Mean || tot.Hi < tot.Mean {
+			t.Fatalf("%s: total %+v, hourly means %.2f, hourly highs %.0f", from, tot, mean, hiSum)
+		}
+		if y >= tot.Lo && y <= tot.Hi {
+			in++
+		}
+		n++
+	}
+	if cov := float64(in) / float64(n); cov < 0.7 || cov > 0.92 {
+		t.Errorf("3-hour sums inside the 80 %% interval: %.2f of %d", cov, n)
+	}
+}

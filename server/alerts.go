@@ -119,7 +119,19 @@ func (s *Server) alertRules(c *fiber.Ctx) error {
 		return err
 	}
 	rs := eng.Rules()
-	out := fiber.Map{"file": rs.File, "rules": rs.Rules}
+	p := principal(c)
+	// A rule scoped to regions of another tenant is that tenant's.
+	shown := make([]alerts.Rule, 0, len(rs.Rules))
+	for _, r := range rs.Rules {
+		mine := true
+		for _, code := range r.Regions {
+			mine = mine && s.inTenant(p, code)
+		}
+		if mine {
+			shown = append(shown, r)
+		}
+	}
+	out := fiber.Map{"file": rs.File, "rules": shown}
 	if st, ok := s.d.Alerts.RulesStatus(); ok {
 		out["status"] = st
 	}
@@ -153,11 +165,7 @@ func (s *Server) alertFor(c *fiber.Ctx, eng *alerts.Engine) (alerts.Alert, error
 	if err != nil {
 		return al, err
 	}
-	code := al.Region
-	if code == "" {
-		code = s.d.Tree.Root.Code
-	}
-	if !s.inTenant(p, code) || !s.allows(p, code) {
+	if !s.alertInTenant(p, al) {
 		return al, errs.E(errs.NotFound, "alert", "no alert %q", c.Params("id"))
 	}
 	return al, nil
@@ -205,15 +213,33 @@ func (s *Server) alertClose(c *fiber.Ctx) error {
 }
 
 func (s *Server) deadLetters(c *fiber.Ctx) error {
-	if s.d.Notifier == nil || s.d.Notifier.DeadLetters() == nil {
-		return c.JSON(fiber.Map{"dead_letters": []any{}})
+	out := []alerts.Delivery{}
+	if s.d.Notifier != nil && s.d.Notifier.DeadLetters() != nil {
+		for _, d := range s.d.Notifier.DeadLetters().List() {
+			if s.alertInTenant(principal(c), d.Change.Alert) {
+				out = append(out, d)
+			}
+		}
 	}
-	return c.JSON(fiber.Map{"dead_letters": s.d.Notifier.DeadLetters().List()})
+	return c.JSON(fiber.Map{"dead_letters": out})
+}
+
+// alertInTenant reports whether an alert's region lies in p's tenant and regions.
+func (s *Server) alertInTenant(p *access.Principal, al alerts.Alert) bool {
+	code := al.Region
+	if code == "" {
+		code = s.d.Tree.Root.Code
+	}
+	return s.inTenant(p, code) && s.allows(p, code)
 }
 
 func (s *Server) deadLetterResend(c *fiber.Ctx) error {
-	if s.d.Notifier == nil {
-		return errs.E(errs.NotFound, "id", "no dead letter %q", c.Params("id"))
+	missing := errs.E(errs.NotFound, "id", "no dead letter %q", c.Params("id"))
+	if s.d.Notifier == nil || s.d.Notifier.DeadLetters() == nil {
+		return missing
+	}
+	if d, ok := s.d.Notifier.DeadLetters().Get(c.Params("id")); !ok || !s.alertInTenant(principal(c), d.Change.Alert) {
+		return missing
 	}
 	if err := s.d.Notifier.Resend(c.UserContext(), c.Params("id")); err != nil {
 		return err

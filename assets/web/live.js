@@ -19,6 +19,9 @@
   window.ZhiliLive = function (o) {
     const state = o.state;
     const Z = o.Z;
+    // The alerts topic of a wall screen (kit-alerts.js): its messages go to the kit, not the page.
+    const AL = window.Zhili.alerts;
+    if (AL) AL.attach(state, location.search);
     let ws = null;
     let attempt = 0;
     let reconnectTimer = 0;
@@ -139,8 +142,7 @@
           ts.resyncAt = 0;
           Z.seq[m.topic] = m.seq;
           noteAt(m.at);
-          o.apply(m);
-          return true;
+          return route(m);
         }
         case 'delta': {
           const ts = state.topics.get(m.topic);
@@ -154,12 +156,22 @@
           ts.resyncAt = 0;
           Z.seq[m.topic] = m.seq;
           noteAt(m.at);
-          o.apply(m);
-          return true;
+          return route(m);
         }
         default:
           return false;
       }
+    }
+
+    // route hands a topic's message to the kit (alerts) or to the page; it reports whether the
+    // page's data changed.
+    function route(m) {
+      if (AL && AL.owns(m.topic)) {
+        AL.apply(m);
+        return false;
+      }
+      o.apply(m);
+      return true;
     }
 
     // resync asks the server to resume a topic after a seq gap; at most once per 3 s per topic.

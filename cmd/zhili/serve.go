@@ -42,6 +42,10 @@ type serveFlags struct {
 	hotspotMinEvents, gridMinLocal, childMinLocal, emergingMinSteps                                                                     int
 	hotspotNormalTails                                                                                                                  bool
 	maxBytes                                                                                                                            int64
+	alertRules                                                                                                                          string
+	alertsOff                                                                                                                           bool
+	alertsEvery, scanEvery                                                                                                              time.Duration
+	scanReplicates                                                                                                                      int
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -88,6 +92,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&f.leaseTTL, "lease-ttl", 6*time.Second, "how long a dead aggregator keeps its partitions before another takes them over")
 	fs.StringVar(&f.calendarFile, "calendar", "", "YAML file of official holidays and make-up working days by year, over the built-in arrangements (see docs/GOVERNANCE.md)")
 	fs.StringVar(&f.catalog, "catalog", "", "catalogue `file` (YAML, or CSV ending in .csv) of category and department names; its categories are the ones ingest accepts (default DATA/catalog.yaml when imported, else the built-in one; SIGHUP reloads it)")
+	fs.StringVar(&f.alertRules, "alert-rules", "", "alert rules `file` (YAML, docs/ALERTS.md): thresholds, forecast surges, hot spots, repeat complaints, space-time clusters, and webhooks; watched and reloaded (also on SIGHUP), a file that does not parse is refused whole and the rules in force stay (default: the built-in rules)")
+	fs.BoolVar(&f.alertsOff, "alerts-off", false, "no alerting in this process (a scaled-out deployment runs it in one server)")
+	fs.DurationVar(&f.alertsEvery, "alerts-every", 10*time.Second, "how often the alert rules are evaluated over the live figures")
+	fs.DurationVar(&f.scanEvery, "scan-every", 10*time.Minute, "how often the space-time scan runs over the grids (docs/SCAN.md); its recurrence intervals count in these")
+	fs.IntVar(&f.scanReplicates, "scan-replicates", 14999, "Monte Carlo replicates of the space-time scan (a recurrence interval of X days needs at least X days / scan-every; -1: no scan)")
 	fs.StringVar(&f.roster, "roster", "", "roster `file` (YAML, or CSV / XLSX by its ending) of units, cadres, grid staff and party organisations, checked against the regions and the catalogue (default DATA/roster.yaml when imported, else with --demo the demo city's, else none; SIGHUP reloads it)")
 	fs.StringVar(&f.clocksFile, "whistle-clocks", "", "YAML file of whistle clocks per kind and stage (signed, contacted, arrived: 1h, 24h, 3wd…), over the defaults")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn, error")
@@ -195,7 +204,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		EmergingMinSteps: f.emergingMinSteps, HotspotNormalTails: f.hotspotNormalTails,
 		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed, DemoHistory: demoHistory(f), DemoHistoryPerDay: f.demoPerDay,
 		ShutdownTimeout: f.shutdownTimeout, QueryTimeout: f.queryTimeout, Version: version, Logger: log,
-		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL})
+		ClickHouse: f.clickhouse, Redis: f.redisURL, Role: f.role, Partitions: f.partitions, Tenant: f.tenant, Name: f.name, LeaseTTL: f.leaseTTL,
+		AlertRules: f.alertRules, AlertsOff: f.alertsOff, AlertsEvery: f.alertsEvery, ScanEvery: f.scanEvery, ScanReplicates: f.scanReplicates})
 	if err != nil {
 		return err
 	}
@@ -226,6 +236,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 				case <-hup:
 					reloadCatalog(a, catalogPath, tree, log)
 					reloadRoster(a, rosterPath, tree, log)
+					if err := a.ReloadAlertRules(); err != nil {
+						log.Error("alert rules reload refused; the rules in force stay", "file", f.alertRules, "err", err)
+					}
 					if file.Path == "" {
 						continue
 					}

@@ -20,6 +20,7 @@ import (
 
 	"zhili/access"
 	"zhili/aggregator"
+	"zhili/alerts"
 	"zhili/bus"
 	"zhili/catalog"
 	"zhili/cluster"
@@ -59,6 +60,15 @@ type App struct {
 	// Roster is the roster in force (units, cadres, grid staff, party organisations); Store
 	// replaces it for the requests that follow.
 	Roster *roster.Live
+	// Decision support (server roles): hourly forecasts, and the alerting over the read model
+	// (nil when alerts are off).
+	Forecasts *dashboard.Forecasts
+	Alerts    *dashboard.Alerting
+
+	alertEngine *alerts.Engine
+	alertRules  *alerts.Watcher
+	alertLog    alerts.Log
+	notifier    *alerts.Notifier
 
 	rdb       redis.UniversalClient
 	redisIn   *intake.Redis
@@ -127,10 +137,15 @@ func New(cfg Config) (*App, error) {
 		a.Agg = aggregator.New(a.aggConfig("", 0), a.In, a.Store, a.Bus, cfg.Tree, a.locator(), cfg.Clock, a.aggM)
 	}
 	a.readModel()
+	if err := a.openAlerts(); err != nil {
+		a.closeEngines()
+		return nil, err
+	}
 	a.Srv = server.New(server.Config{Access: cfg.Access, IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, DisplayCRS: cfg.DisplayCRS, FrameAncestors: cfg.FrameAncestors,
 		QueryTimeout: cfg.QueryTimeout, Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger, Evaluation: cfg.Evaluation},
 		server.Deps{Door: a.Door, Clocks: *cfg.Clocks, Calendar: cfg.Calendar, Checks: a.checks(), Hub: a.Hub, Model: a.Model,
-			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog, Catalog: a.Catalog, Roster: a.Roster})
+			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog, Catalog: a.Catalog, Roster: a.Roster,
+			Alerts: a.Alerts, Notifier: a.notifier, Forecasts: a.Forecasts})
 	addr, err := a.Srv.Listen(cfg.Listen)
 	if err != nil {
 		a.closeEngines()
@@ -180,6 +195,7 @@ func (a *App) Start() error {
 		a.goRun("live", func() error { return a.Live.Run(a.runCtx) })
 		a.goRun("hub", func() error { return a.Hub.Run(a.runCtx) })
 		a.goRun("http", a.Srv.Serve)
+		a.startAlerts()
 	} else {
 		a.goRun("ops http", func() error {
 			if err := a.ops.Serve(a.opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -348,7 +364,7 @@ func (a *App) shutdown(ctx context.Context) error {
 	case <-ctx.Done():
 		errsOut = append(errsOut, fmt.Errorf("shutdown: components still running: %w", ctx.Err()))
 	}
-	errsOut = append(errsOut, a.closeEngines())
+	errsOut = append(errsOut, a.closeAlerts(ctx), a.closeEngines())
 	log.Info("stopped")
 	return errors.Join(errsOut...)
 }

@@ -79,6 +79,17 @@ type Config struct {
 	DemoHistory       time.Duration
 	DemoHistoryPerDay float64
 
+	// Decision support (docs/ALERTS.md, docs/SCAN.md). AlertRules: the rules file, watched and
+	// reloaded (""; the built-in rules); AlertsOff: no alerting in this process; AlertsEvery:
+	// how often the rules are evaluated (default 10 s); ScanEvery and ScanReplicates: the
+	// space-time scan's cadence and Monte Carlo replicates (default 10 min and 14,999: with
+	// sequential stopping a quiet scan runs few; < 0 replicates: no scan).
+	AlertRules     string
+	AlertsOff      bool
+	AlertsEvery    time.Duration
+	ScanEvery      time.Duration
+	ScanReplicates int
+
 	// The data-sufficiency rules of the hotspot topics and period view (0 = the defaults of
 	// dashboard.HotspotFloors.Resolve: 30 events, 3 per neighbourhood, 10 time steps; < 0 none);
 	// HotspotNormalTails: normal p-values, as ArcGIS.
@@ -127,6 +138,18 @@ func (c *Config) resolve() error {
 	}
 	if c.QueryTimeout <= 0 {
 		c.QueryTimeout = 60 * time.Second
+	}
+	if c.AlertsEvery <= 0 {
+		c.AlertsEvery = 10 * time.Second
+	}
+	if c.ScanEvery <= 0 {
+		c.ScanEvery = 10 * time.Minute
+	}
+	switch {
+	case c.ScanReplicates == 0:
+		c.ScanReplicates = 14999
+	case c.ScanReplicates < 0:
+		c.ScanReplicates = 0 // no scan
 	}
 	switch c.DisplayCRS {
 	case "":

@@ -421,6 +421,9 @@ func TestTenantRoutesCovered(t *testing.T) {
 	for k, v := range evaluationCovered {
 		covered[k] = v
 	}
+	for k, v := range alertsCovered {
+		covered[k] = v
+	}
 	for _, r := range server.Rules {
 		if r.Public {
 			continue

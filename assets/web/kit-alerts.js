@@ -1,0 +1,159 @@
+// kit-alerts.js — the alerts every live screen shows (window.Zhili.alerts): live.js subscribes
+// to alerts:<region> (the page's ?region=, else root) and hands its messages here. A ticker
+// along the bottom of the stage lists the alerts not yet closed (severe first); a banner below
+// the title bar shows severe alerts nobody has acknowledged yet. Kiosk-safe: nothing takes the
+// focus, nothing needs a click, nothing makes a sound; both disappear when there is nothing to
+// say. Staff acknowledge and close alerts on /alerts. Needs kit.js first.
+(function (root) {
+  'use strict';
+  const Zhili = root.Zhili || (root.Zhili = {});
+
+  const TEXTS = {
+    zh: { severe: '严重', warning: '警告', info: '提示', alerts: '预警', banner: '严重预警', unacked: '待确认',
+      more: '另有 {n} 条', where: '请在值班台确认（/alerts）', acked: '已确认' },
+    en: { severe: 'Severe', warning: 'Warning', info: 'Info', alerts: 'Alerts', banner: 'Severe alert', unacked: 'to acknowledge',
+      more: '{n} more', where: 'acknowledge at the duty desk (/alerts)', acked: 'acknowledged' },
+  };
+  const CODE_RE = /^[A-Za-z0-9._-]{1,64}$/;
+  const CSS = `
+.za-ticker { position: absolute; z-index: 30; left: 0; right: 0; bottom: 0; height: 46px; display: flex;
+  align-items: center; gap: 14px; padding: 0 18px; background: rgba(4, 14, 34, 0.92);
+  border-top: 2px solid rgba(255, 176, 32, 0.7); font-size: 22px; color: #dcefff; overflow: hidden; }
+.za-ticker[hidden], .za-banner[hidden] { display: none; }
+.za-ticker .za-head { flex: none; font-weight: 700; color: #ffb020; }
+.za-ticker .za-run { flex: 1; overflow: hidden; white-space: nowrap; position: relative; height: 100%; }
+.za-ticker .za-track { position: absolute; top: 0; height: 100%; display: flex; align-items: center; gap: 42px;
+  white-space: nowrap; will-change: transform; }
+.za-item { display: inline-flex; align-items: center; gap: 10px; }
+.za-sev { padding: 1px 10px; border-radius: 4px; font-weight: 700; font-size: 20px; color: #041022; }
+.za-sev.severe { background: #ff3b4e; color: #fff; }
+.za-sev.warning { background: #ffb020; }
+.za-sev.info { background: #2fd3ff; }
+.za-time { color: #8fb2d6; }
+.za-ack { color: #2ee59d; font-size: 20px; }
+.za-banner { position: absolute; z-index: 31; left: 360px; width: 1200px; top: 96px; min-height: 62px;
+  display: flex; align-items: center; justify-content: center; gap: 16px; padding: 8px 20px; box-sizing: border-box;
+  background: rgba(190, 20, 40, 0.94); border: 2px solid #ff8a96; border-radius: 8px; color: #fff;
+  font-size: 26px; font-weight: 700; box-shadow: 0 0 24px rgba(255, 40, 60, 0.55); animation: za-pulse 2s ease-in-out infinite; }
+.za-banner .za-sub { font-size: 20px; font-weight: 400; opacity: 0.92; }
+@keyframes za-pulse { 50% { box-shadow: 0 0 6px rgba(255, 40, 60, 0.3); } }
+@media print { .za-ticker, .za-banner { display: none !important; } }
+`;
+
+  let topic = '';
+  let data = null;
+  let els = null;
+  let offset = 0;
+  let lastFrame = 0;
+
+  // topicFor is the alerts topic of a page's query string: its region, else root.
+  function topicFor(search) {
+    const r = new URLSearchParams(search || '').get('region') || '';
+    return 'alerts:' + (CODE_RE.test(r) ? r : 'root');
+  }
+
+  function lang() {
+    return typeof document !== 'undefined' && (document.documentElement.lang || '').startsWith('en') ? 'en' : 'zh';
+  }
+
+  function ensure() {
+    if (els || typeof document === 'undefined') return els;
+    const host = document.getElementById('stage') || document.body;
+    if (!host) return null;
+    const style = document.createElement('style');
+    style.textContent = CSS;
+    document.head.appendChild(style);
+    const ticker = document.createElement('div');
+    ticker.id = 'alert-ticker';
+    ticker.className = 'za-ticker';
+    ticker.hidden = true;
+    ticker.setAttribute('aria-live', 'polite');
+    ticker.innerHTML = '<span class="za-head"></span><div class="za-run"><div class="za-track"></div></div>';
+    const banner = document.createElement('div');
+    banner.id = 'alert-banner';
+    banner.className = 'za-banner';
+    banner.hidden = true;
+    banner.setAttribute('role', 'alert');
+    host.appendChild(ticker);
+    host.appendChild(banner);
+    els = { ticker, banner, head: ticker.querySelector('.za-head'), run: ticker.querySelector('.za-run'), track: ticker.querySelector('.za-track') };
+    return els;
+  }
+
+  function hhmm(iso) {
+    const m = /T(\d\d:\d\d)/.exec(iso || '');
+    return m ? m[1] : '';
+  }
+
+  function titleOf(a, lg) {
+    return lg === 'en' ? (a.title_en || a.title) : a.title;
+  }
+
+  // drawAlerts redraws the ticker and the banner from the topic's data.
+  function drawAlerts() {
+    const e = ensure();
+    if (!e) return;
+    const lg = lang();
+    const T = TEXTS[lg];
+    const list = (data && Array.isArray(data.alerts)) ? data.alerts : [];
+    const esc = Zhili.esc || ((s) => String(s));
+    e.ticker.hidden = list.length === 0;
+    if (list.length) {
+      e.head.textContent = T.alerts + ' ' + list.length;
+      e.track.innerHTML = list.map((a) => '<span class="za-item" data-id="' + esc(a.id) + '">' +
+        '<span class="za-sev ' + esc(a.severity) + '">' + esc(T[a.severity] || a.severity) + '</span>' +
+        '<span class="za-time">' + esc(hhmm(a.raised_at)) + '</span>' +
+        '<span class="za-title">' + esc(titleOf(a, lg)) + '</span>' +
+        (a.state === 'acknowledged' ? '<span class="za-ack">✓ ' + esc(T.acked) + '</span>' : '') + '</span>').join('');
+    }
+    const severe = list.filter((a) => a.severity === 'severe' && a.state === 'open');
+    e.banner.hidden = severe.length === 0;
+    if (severe.length) {
+      const more = severe.length > 1 ? ' · ' + T.more.replace('{n}', severe.length - 1) : '';
+      e.banner.innerHTML = '<span>⚠ ' + esc(T.banner) + '：' + esc(titleOf(severe[0], lg)) + esc(more) + '</span>' +
+        '<span class="za-sub">' + esc(T.where) + '</span>';
+    }
+  }
+
+  // step scrolls the ticker when its items are wider than the bar (about 60 px a second),
+  // starting over once the last item has passed.
+  function step(now) {
+    if (els && !els.ticker.hidden) {
+      const w = els.track.scrollWidth;
+      if (w > els.run.clientWidth) {
+        offset = (offset + (lastFrame ? Math.min(100, now - lastFrame) : 0) * 0.06) % (w + 80);
+        els.track.style.transform = 'translateX(' + -Math.round(offset) + 'px)';
+      } else if (offset) {
+        offset = 0;
+        els.track.style.transform = '';
+      }
+    }
+    lastFrame = now;
+    root.requestAnimationFrame(step);
+  }
+
+  // attach makes live.js subscribe the page's alerts topic: it adds the topic to state.topics.
+  // Only wall screens (a #stage) show alerts; elsewhere attach does nothing and returns ''.
+  function attach(state, search) {
+    if (typeof document === 'undefined' || !document.getElementById('stage')) return '';
+    topic = topicFor(search);
+    if (!state.topics.has(topic)) state.topics.set(topic, { seq: null, resyncAt: 0 });
+    if (typeof root.requestAnimationFrame === 'function') root.requestAnimationFrame(step);
+    if (typeof document !== 'undefined') {
+      // The page's language switch changes <html lang>: redraw in the new language.
+      new MutationObserver(drawAlerts).observe(document.documentElement, { attributes: true, attributeFilter: ['lang'] });
+    }
+    return topic;
+  }
+
+  function owns(t) {
+    return t !== '' && t === topic;
+  }
+
+  function apply(m) {
+    data = m.op === 'snapshot' ? (m.data || {}) : Zhili.mergePatch(data || {}, m.data || {});
+    drawAlerts();
+  }
+
+  Zhili.alerts = { topicFor, attach, owns, apply, data: () => data, TEXTS };
+})(typeof window !== 'undefined' ? window : globalThis);
