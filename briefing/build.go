@@ -129,10 +129,10 @@ func title(name, code string, p Period, from, to time.Time) Text {
 	if p.Kind == Week {
 		last := to.AddDate(0, 0, -1)
 		return tx(fmt.Sprintf("%s 研判周报 %d年第%d周（%s—%s）", name, p.Year, p.Week, from.Format("01-02"), last.Format("01-02")),
-			fmt.Sprintf("%s weekly briefing, %d week %d (%s to %s)", code, p.Year, p.Week, from.Format("Jan 2"), last.Format("Jan 2")))
+			fmt.Sprintf("%s weekly briefing, %d week %d (%s to %s)", name, p.Year, p.Week, from.Format("Jan 2"), last.Format("Jan 2")))
 	}
 	return tx(fmt.Sprintf("%s 研判日报 %s", name, from.Format("2006-01-02")),
-		fmt.Sprintf("%s daily briefing, %s", code, from.Format("2006-01-02")))
+		fmt.Sprintf("%s daily briefing, %s", name, from.Format("2006-01-02")))
 }
 
 // facts reads the cases first reported in [from, to) under r (the whole tree: unlocated ones
@@ -279,13 +279,13 @@ func (b *Builder) changes(ctx context.Context, br *Briefing, r *geo.Region, cur,
 			tx("本期上报的工单中，最后一次派单的期限已过而未在期限内办结的（上期按同龄时点计）", "cases reported in the period whose last dispatch's deadline had passed without a resolution by it (the previous period at the same age)"),
 			tx("未派单或派单无期限的工单；重复件、已撤销、已转办；更早上报的超期工单", "cases never dispatched or without a deadline; duplicates, cancelled and transferred cases; overdue cases reported before the period")),
 		rateFigure("response", tx("响应率", "Response rate"), cr.Response, pr.Response,
-			tx(dashboard.RateDefinitions["response"], dashboard.RateDefinitions["response"]),
+			rateDef("response"),
 			tx("未派单的工单；分母不足最小样本时注明样本不足，不计变化", "cases never dispatched; below the minimum sample the rate is marked insufficient and no change is given")),
 		rateFigure("resolution", tx("解决率", "Resolution rate"), cr.Resolution, pr.Resolution,
-			tx(dashboard.RateDefinitions["resolution"], dashboard.RateDefinitions["resolution"]),
+			rateDef("resolution"),
 			tx("未派单的工单；重复件、已撤销、已转办不考核", "cases never dispatched; duplicates, cancelled and transferred cases are not assessed")),
 		rateFigure("satisfaction", tx("满意率", "Satisfaction rate"), cr.Satisfaction, pr.Satisfaction,
-			tx(dashboard.RateDefinitions["satisfaction"], dashboard.RateDefinitions["satisfaction"]),
+			rateDef("satisfaction"),
 			tx("未回访或回访无结果的结案工单；未结案工单", "closed cases without a callback result; open cases")),
 	}
 	// Categories: new cases by category, the largest moves first.
@@ -326,6 +326,11 @@ func (b *Builder) changes(ctx context.Context, br *Briefing, r *geo.Region, cur,
 	ch.CategoryNote = tx(fmt.Sprintf("新增工单按类别，与上期相比变化最大的（至多8类，共%d类有工单）", len(keys)),
 		fmt.Sprintf("new cases by category, the largest changes against the previous period (at most 8 of %d categories with cases)", len(keys)))
 	return nil
+}
+
+// rateDef is a rate's written definition in both languages.
+func rateDef(key string) Text {
+	return tx(dashboard.RateDefinitionsByLang["zh"][key], dashboard.RateDefinitionsByLang["en"][key])
 }
 
 func abs(v int64) int64 {

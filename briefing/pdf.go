@@ -93,7 +93,7 @@ func (p *Printer) Print(ctx context.Context, region, period string) ([]byte, err
 	if err := chromedp.Do(bctx, chromedp.Navigate(pageURL)); err != nil {
 		return nil, p.fail(ctx, err, "cannot open the briefing page")
 	}
-	ready, err := chromedp.Run(bctx, chromedp.Poll[string](`document.body && document.body.dataset.ready`,
+	ready, err := chromedp.Run(bctx, chromedp.Poll[string](`document.body && ['1', 'error'].includes(document.body.dataset.ready) && document.body.dataset.ready`,
 		chromedp.WithPollingInterval(100*time.Millisecond)))
 	if err != nil {
 		return nil, p.fail(ctx, err, "the briefing page did not finish drawing")
