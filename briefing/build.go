@@ -240,7 +240,11 @@ func (b *Builder) changes(ctx context.Context, br *Briefing, r *geo.Region, cur,
 		if !from.Before(to) {
 			return 0, nil
 		}
-		pts, err := b.Store.Series(ctx, store.SeriesQuery{Region: r.Code, From: from, To: to, Step: time.Hour,
+		code := r.Code
+		if r == b.Tree.Root {
+			code = "" // the whole tree, unlocated cases included
+		}
+		pts, err := b.Store.Series(ctx, store.SeriesQuery{Region: code, From: from, To: to, Step: time.Hour,
 			Types: []event.Type{event.CaseClosed}, Loc: b.Cal.Location()})
 		var n int64
 		for _, p := range pts {
@@ -274,7 +278,7 @@ func (b *Builder) changes(ctx context.Context, br *Briefing, r *geo.Region, cur,
 			tx("被更正取代的上报不计；入口拒收的事件不计", "reports superseded by a correction; events refused at ingest")),
 		countFigure("closings", tx("结案", "Closings"), cc, pc,
 			tx("本期内的结案事件（任何时候上报的工单），"+scope.Zh+"；一件工单结案两次计两次", "case.closed events in the period (of cases reported at any time), "+scope.En+"; a case closed twice counts twice"),
-			tx("被更正取代的结案；未定位工单的结案（无区域）", "closings superseded by a correction; closings of unlocated cases (no region)")),
+			tx("被更正取代的结案；下级区域的简报不含未定位工单的结案（无区域）", "closings superseded by a correction; below the root, closings of unlocated cases (they have no region)")),
 		countFigure("overdue", tx("超期", "Overdue"), overdue(cur, now), overdue(prev, prevAsOf),
 			tx("本期上报的工单中，最后一次派单的期限已过而未在期限内办结的（上期按同龄时点计）", "cases reported in the period whose last dispatch's deadline had passed without a resolution by it (the previous period at the same age)"),
 			tx("未派单或派单无期限的工单；重复件、已撤销、已转办；更早上报的超期工单", "cases never dispatched or without a deadline; duplicates, cancelled and transferred cases; overdue cases reported before the period")),
