@@ -134,7 +134,7 @@ func TestPagesLoadTheKit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := map[string]string{"index.html": "app.js", "hotspots.html": "hotspots.js", "whistles.html": "whistles.js", "audit.html": "audit.js", "evaluation.html": "evaluation.js", "briefing.html": "briefing.js"}
+	want := map[string]string{"index.html": "app.js", "hotspots.html": "hotspots.js", "whistles.html": "whistles.js", "audit.html": "audit.js", "evaluation.html": "evaluation.js", "briefing.html": "briefing.js", "alerts.html": "alerts.js"}
 	for page := range want {
 		if !slices.Contains(pages, page) {
 			t.Errorf("dist has no %s", page)

@@ -525,8 +525,8 @@ func (s *Server) static(c *fiber.Ctx) error {
 		return c.Status(fiber.StatusServiceUnavailable).SendString(assets.NotBuiltMessage)
 	}
 	name := strings.TrimPrefix(path.Clean("/"+c.Params("*")), "/")
-	if name == "audit" || name == "evaluation" {
-		// The evaluators' pages (not wall screens), when built.
+	if name == "audit" || name == "evaluation" || name == "alerts" || name == "briefing" {
+		// The desktop pages (not wall screens), when built.
 		if _, err := fs.Stat(assets.Files(), name+".html"); err == nil {
 			name += ".html"
 		}
