@@ -332,6 +332,9 @@ func TestParsePeriod(t *testing.T) {
 			t.Errorf("%s: %s [%v, %v) prev %s next %s", c.in, p, from, to, p.Shift(-1, shanghai), p.Shift(1, shanghai))
 		}
 	}
+	if p, err := ParsePeriod("day%3A2026-12-02"); err != nil || p.String() != "day:2026-12-02" {
+		t.Errorf("an escaped period: %v %v", p, err)
+	}
 	if w := WeekOf(time.Date(2027, 1, 2, 12, 0, 0, 0, shanghai), shanghai).String(); w != "week:2026-W53" {
 		t.Errorf("WeekOf(2027-01-02) = %s", w)
 	}

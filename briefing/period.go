@@ -2,8 +2,10 @@ package briefing
 
 import (
 	"fmt"
+	"net/url"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"zhili/errs"
@@ -32,6 +34,12 @@ var (
 // ParsePeriod reads day:YYYY-MM-DD or week:YYYY-Www (ISO 8601 week); anything else is errs
 // Invalid with the reason "period".
 func ParsePeriod(s string) (Period, error) {
+	if strings.Contains(s, "%") {
+		// A path segment as a client escaped it (day%3A2026-12-03).
+		if u, err := url.PathUnescape(s); err == nil {
+			s = u
+		}
+	}
 	if m := dayRE.FindStringSubmatch(s); m != nil {
 		y, _ := strconv.Atoi(m[1])
 		mo, _ := strconv.Atoi(m[2])

@@ -158,7 +158,7 @@
     bfPush();
     bfPicker();
     const q = REGION ? '?region=' + encodeURIComponent(REGION) : '';
-    window.Zhili.getJSON(bfURL('/api/v1/briefings/' + encodeURIComponent(period) + q)).then((doc) => {
+    window.Zhili.getJSON(bfURL('/api/v1/briefings/' + period + q)).then((doc) => {
       if (seq !== loadSeq) return;
       br = doc;
       Z.briefing = doc;
@@ -352,11 +352,13 @@
     ctx.font = '600 13px "Noto Sans CJK SC", sans-serif';
     ctx.textBaseline = 'middle';
     const boxes = [];
-    for (const r of hot.slice(0, 12)) {
+    for (const r of hot.slice(0, 10)) {
       const p = pr.project(M.labelPoint(r.geometry));
       const tw = ctx.measureText(r.name).width + 8;
       const cands = [[p[0] + 6, p[1] - 10], [p[0] - tw - 6, p[1] - 10], [p[0] - tw / 2, p[1] - 28], [p[0] - tw / 2, p[1] + 8]];
       const at = M.leastOverlap(cands, tw, 20, boxes) || cands[0];
+      // A label that would cover another is left out (the table names every hot spot).
+      if (boxes.some((b2) => at[0] < b2[0] + b2[2] && b2[0] < at[0] + tw && at[1] < b2[1] + b2[3] && b2[1] < at[1] + 20)) continue;
       boxes.push([at[0], at[1], tw, 20]);
       ctx.fillStyle = 'rgba(255,255,255,0.9)';
       ctx.fillRect(at[0], at[1], tw, 20);
@@ -474,7 +476,7 @@
     bfRepeats();
     bfAlerts();
     $('bf-foot').textContent = fmt(t('foot'), { period: br.period, region: br.region_name + ' ' + br.region, format: br.format });
-    $('bf-pdf').href = bfURL('/api/v1/briefings/' + encodeURIComponent(period) + '/pdf' + (REGION ? '?region=' + encodeURIComponent(REGION) : ''));
+    $('bf-pdf').href = bfURL('/api/v1/briefings/' + period + '/pdf' + (REGION ? '?region=' + encodeURIComponent(REGION) : ''));
     const seq = loadSeq;
     bfForecast().then(() => {
       if (seq === loadSeq) bfSetReady('1');
