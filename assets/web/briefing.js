@@ -211,6 +211,12 @@
     const cls = 'bf-chg' + (v > 0 ? ' up' : v < 0 ? ' down' : '') + (goodUp ? ' good' : '');
     return '<span class="' + cls + '">' + esc(bfSigned(v, unit)) + '</span>';
   }
+  // bfNote is what a figure counts and what it leaves out, in the page's language.
+  function bfNote(counts, leaves, short) {
+    const c = tx(counts).replace(/[。.；;]\s*$/, '');
+    if (L.lang === 'zh') return c + (short ? '；不含：' : '。不含：') + tx(leaves);
+    return c + (short ? '; leaves out: ' : '. Leaves out: ') + tx(leaves);
+  }
   function bfRows(id, rows) { $(id).innerHTML = rows.join(''); }
   function bfEmpty(id, show, text) {
     const el = $(id);
@@ -264,8 +270,7 @@
     bfRows('categories-body', c.categories.map((m) => '<tr data-code="' + esc(m.code) + '"><td>' + esc(tx(m.name)) + '</td><td>' + m.current + '</td><td>' + m.previous +
       '</td><td>' + bfChg(m.change, '', false) + '</td></tr>'));
     $('categories-note').textContent = tx(c.category_note);
-    $('changes-defs').innerHTML = c.figures.map((f) => '<dt>' + esc(tx(f.name)) + '</dt><dd>' + esc(tx(f.counts)) + (L.lang === 'zh' ? '；不含：' : '; leaves out: ') +
-      esc(tx(f.leaves_out)) + '</dd>').join('');
+    $('changes-defs').innerHTML = c.figures.map((f) => '<dt>' + esc(tx(f.name)) + '</dt><dd>' + esc(bfNote(f.counts, f.leaves_out, true)) + '</dd>').join('');
   }
 
   function bfHotspots() {
@@ -282,7 +287,7 @@
     const kids = h.children || [];
     $('hot-children').textContent = kids.length ? fmt(t('children_hot'), { level: t('level_child'), list: kids.map((k) => k.name + '（' + k.count + '）').join('、') })
       : (h.children_sufficient ? t('children_none') : '');
-    $('hot-note').textContent = tx(h.counts) + (L.lang === 'zh' ? '。不含：' : '. Leaves out: ') + tx(h.leaves_out);
+    $('hot-note').textContent = bfNote(h.counts, h.leaves_out);
     bfMap();
   }
 
@@ -380,7 +385,7 @@
       summary = status + '：' + summary;
     }
     $('fc-summary').textContent = summary;
-    $('fc-note').textContent = tx(f.counts) + (L.lang === 'zh' ? '。不含：' : '. Leaves out: ') + tx(f.leaves_out);
+    $('fc-note').textContent = bfNote(f.counts, f.leaves_out);
     const el = $('fc-chart');
     el.hidden = !f.hours.length;
     if (!f.hours.length) {
@@ -422,7 +427,7 @@
     $('dept-insufficient').innerHTML = d.insufficient.length
       ? fmt(esc(t('dept_insufficient')), { m: d.min_sample, list: d.insufficient.map((x) => '<span data-insufficient-dept="' + esc(x.code) + '">' + esc(tx(x.name)) + '（' + esc(fmt(t('n'), { n: x.dispatched })) + '）</span>').join('、') })
       : esc(fmt(t('dept_insufficient_none'), { m: d.min_sample }));
-    $('dept-note').textContent = tx(d.counts) + (L.lang === 'zh' ? '。不含：' : '. Leaves out: ') + tx(d.leaves_out);
+    $('dept-note').textContent = bfNote(d.counts, d.leaves_out);
   }
 
   function bfWhistles() {
@@ -435,7 +440,7 @@
     bfRows('wh-body', w.late.map((x) => '<tr data-dept="' + esc(x.code) + '"><td class="bf-left">' + esc(tx(x.name)) + '</td><td>' + x.summoned + '</td><td>' + x.late +
       '</td><td>' + st(x, 'signed') + '</td><td>' + st(x, 'contacted') + '</td><td>' + st(x, 'arrived') + '</td><td>' + bfRate(x.on_time) + '</td></tr>'));
     bfEmpty('wh-empty', w.late.length === 0, t('wh_none'));
-    $('wh-note').textContent = tx(w.counts) + (L.lang === 'zh' ? '。不含：' : '. Leaves out: ') + tx(w.leaves_out);
+    $('wh-note').textContent = bfNote(w.counts, w.leaves_out);
   }
 
   function bfRepeats() {
@@ -445,7 +450,7 @@
       '</td><td>' + esc(tx(p.category_name)) + '</td><td>' + p.cases + '</td><td>' + p.open + '</td><td>' + esc(bfTime(p.first, true)) + '</td><td class="bf-left">' +
       esc(p.case_ids.join(' ')) + '</td></tr>'));
     bfEmpty('rp-empty', r.places.length === 0, fmt(t('rp_none'), { m: r.min }));
-    $('rp-note').textContent = tx(r.counts) + (L.lang === 'zh' ? '。不含：' : '. Leaves out: ') + tx(r.leaves_out);
+    $('rp-note').textContent = bfNote(r.counts, r.leaves_out);
   }
 
   function bfAlerts() {
@@ -462,7 +467,7 @@
       esc(TEXT[L.lang].states[x.state] || x.state) + '</td><td>' + since(x.raised, x.acked) + '</td><td>' + since(x.raised, x.closed) + '</td></tr>'));
     if (a.total > a.list.length) $('al-body').insertAdjacentHTML('beforeend', '<tr><td colspan="7" class="bf-left">' + esc(fmt(t('al_more'), { n: a.total - a.list.length })) + '</td></tr>');
     bfEmpty('al-empty', a.list.length === 0, a.available ? t('al_none') : t('al_off'));
-    $('al-note').textContent = tx(a.counts) + (L.lang === 'zh' ? '。不含：' : '. Leaves out: ') + tx(a.leaves_out);
+    $('al-note').textContent = bfNote(a.counts, a.leaves_out);
   }
 
   function bfRender() {
