@@ -162,6 +162,14 @@ func num(x float64) string {
 
 func pct(x float64) string { return num(math.Round(x*1000) / 10) }
 
+// days formats a recurrence interval: whole days from 10 on, else three significant digits.
+func days(x float64) string {
+	if x >= 10 {
+		return strconv.FormatFloat(math.Round(x), 'f', -1, 64)
+	}
+	return strconv.FormatFloat(x, 'g', 3, 64)
+}
+
 // windowZh and windowEn name a window: 30分钟, 3小时, 7天 / 30 min, 3 h, 7 d.
 func windowZh(d time.Duration) string {
 	switch {
@@ -209,8 +217,12 @@ func titles(r *Rule, s *Signal, value, bound float64) (zh, en string) {
 		return fmt.Sprintf("%s 重复投诉 %s 次 (近%s, ≥%s)", sub, num(value), windowZh(s.Window), num(bound)),
 			fmt.Sprintf("%s: %s repeat complaints (last %s, ≥%s)", subEn, num(value), windowEn(s.Window), num(bound))
 	case KindScan:
-		return fmt.Sprintf("%s 时空聚集 %s 复发间隔 %s 天 (≥%s)", reg, sub, num(value), num(bound)),
-			fmt.Sprintf("%s: space-time cluster %s recurs every %s days (≥%s)", regEn, subEn, num(value), num(bound))
+		if obs, exp := s.Detail["observed"], s.Detail["expected"]; obs != "" && exp != "" {
+			return fmt.Sprintf("%s 时空聚集：%s 件（期望 %s），复发间隔 %s 天", sub, obs, exp, days(value)),
+				fmt.Sprintf("%s: space-time cluster, %s cases (%s expected), recurrence %s days", subEn, obs, exp, days(value))
+		}
+		return fmt.Sprintf("%s 时空聚集 %s 复发间隔 %s 天 (≥%s)", reg, sub, days(value), num(bound)),
+			fmt.Sprintf("%s: space-time cluster %s recurs every %s days (≥%s)", regEn, subEn, days(value), num(bound))
 	}
 	return r.Name, or(r.NameEn, r.Name)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -249,8 +251,8 @@ func (a *Alerting) scanSignals(now time.Time) []alerts.Signal {
 		}
 		s := a.regionSignal(alerts.KindScan, r, c.RecurrenceDays)
 		s.Subject = c.Center
-		s.SubjectName = fmt.Sprintf("%s 等 %d 个网格", r.Name, len(c.Cells))
-		s.SubjectNameEn = fmt.Sprintf("%s and %d grids", r.Name, len(c.Cells)-1)
+		// Named by the centre grid and how many grids the circle holds.
+		s.SubjectName, s.SubjectNameEn = gridName(r.Name, len(c.Cells))
 		s.Detail = map[string]string{
 			"observed": strconv.Itoa(c.Observed), "expected": strconv.FormatFloat(c.Expected, 'f', 2, 64),
 			"p": strconv.FormatFloat(c.P, 'g', 4, 64), "cells": strconv.Itoa(len(c.Cells)),
@@ -273,21 +275,24 @@ func (a *Alerting) RulesStatus() (alerts.WatchStatus, bool) {
 
 // ScanReply is the last space-time scan as the scan route answers it.
 type ScanReply struct {
-	At         time.Time     `json:"at"` // when it ran (zero: not yet)
-	Enabled    bool          `json:"enabled"`
-	Every      string        `json:"every"`
-	Replicates int           `json:"replicates"` // run by the last scan (fewer than R after an early stop)
-	Cases      int           `json:"cases"`      // in its study period
-	Study      string        `json:"study"`
-	AlarmDays  float64       `json:"alarm_days"`
-	Took       string        `json:"took"`
-	Clusters   []ScanCluster `json:"clusters"`
+	At         time.Time `json:"at"` // when it ran (zero: not yet)
+	Enabled    bool      `json:"enabled"`
+	Every      string    `json:"every"`
+	Replicates int       `json:"replicates"` // run by the last scan (fewer than R after an early stop)
+	Cases      int       `json:"cases"`      // in its study period
+	Study      string    `json:"study"`
+	AlarmDays  float64   `json:"alarm_days"`
+	Took       string    `json:"took"`
+	// Clusters are those of the region with p < 1 (a cluster no replicate falls short of is
+	// no finding), the primary first.
+	Clusters []ScanCluster `json:"clusters"`
 }
 
 // ScanCluster is one cluster of a scan (scan.Cluster): a circle of grids over a window ending
 // at the analysis time.
 type ScanCluster struct {
 	Center         string    `json:"center"`
+	CenterName     string    `json:"center_name"`
 	Cells          []string  `json:"cells"`
 	RadiusM        float64   `json:"radius_m"`
 	Start          time.Time `json:"start"`
@@ -308,14 +313,38 @@ func (a *Alerting) ScanReply(region string) ScanReply {
 		return out
 	}
 	cfg := a.cfg.Scan
-	out.Every, out.Study, out.AlarmDays = cfg.Every.String(), cfg.Study.String(), cfg.AlarmDays
-	out.Replicates, out.Cases, out.Took = res.Replicates, res.Cases, res.Took.String()
+	out.Every, out.Study, out.AlarmDays = span(cfg.Every), span(cfg.Study), cfg.AlarmDays
+	out.Replicates, out.Cases, out.Took = res.Replicates, res.Cases, res.Took.Round(time.Millisecond).String()
+	loc := a.cfg.M.loc
+	out.At = at.In(loc)
 	for _, c := range res.Clusters {
-		if a.cfg.M.tree.Root.Code == region || containsCode(a.cfg.M.tree.Path(c.Center), region) {
-			out.Clusters = append(out.Clusters, ScanCluster(c))
+		if c.P >= 1 || a.cfg.M.tree.Root.Code != region && !containsCode(a.cfg.M.tree.Path(c.Center), region) {
+			continue
 		}
+		sc := ScanCluster{Center: c.Center, Cells: c.Cells, RadiusM: math.Round(c.RadiusM), Start: c.Start.In(loc), End: c.End.In(loc),
+			Observed: c.Observed, Expected: c.Expected, LLR: c.LLR, P: c.P, RecurrenceDays: c.RecurrenceDays, Alarm: c.Alarm}
+		if r := a.cfg.M.tree.Get(c.Center); r != nil {
+			sc.CenterName = r.Name
+		}
+		out.Clusters = append(out.Clusters, sc)
 	}
 	return out
+}
+
+// gridName names a circle of grids by its centre: "第14网格" or "第14网格等 3 个网格".
+func gridName(centre string, n int) (zh, en string) {
+	if n <= 1 {
+		return centre, centre
+	}
+	return fmt.Sprintf("%s等 %d 个网格", centre, n), fmt.Sprintf("%s and %d neighbouring grids", centre, n-1)
+}
+
+// span writes a duration as people say it: 7d, 10m, 1h30m.
+func span(d time.Duration) string {
+	if d%(24*time.Hour) == 0 && d > 0 {
+		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
+	}
+	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
 }
 
 // LastScan returns the last scan's result and when it ran (zero: none yet).
@@ -417,14 +446,15 @@ func (a *Alerting) board(r *geo.Region, now time.Time) map[string]any {
 		}
 		return active[i].RaisedAt.After(active[j].RaisedAt)
 	})
+	loc := a.cfg.M.loc
 	list := make([]any, 0, min(len(active), MaxTopicAlerts))
 	for _, al := range active[:min(len(active), MaxTopicAlerts)] {
-		list = append(list, topicAlert(al))
+		list = append(list, topicAlert(al, loc))
 	}
 	page, _ := eng.List(alerts.Query{States: []alerts.State{alerts.Closed}, Region: r.Code, From: now.Add(-24 * time.Hour), Limit: 10})
 	closed := make([]any, 0, len(page.Alerts))
 	for _, al := range page.Alerts {
-		closed = append(closed, topicAlert(al))
+		closed = append(closed, topicAlert(al, loc))
 	}
 	cm := make(map[string]any, len(counts))
 	for k, v := range counts {
@@ -434,18 +464,18 @@ func (a *Alerting) board(r *geo.Region, now time.Time) map[string]any {
 }
 
 // topicAlert is what a screen shows of an alert: no person's name beyond who acknowledged.
-func topicAlert(al alerts.Alert) map[string]any {
+func topicAlert(al alerts.Alert, loc *time.Location) map[string]any {
 	out := map[string]any{"id": al.ID, "rule_id": al.RuleID, "rule_name": al.RuleName, "kind": string(al.Kind),
 		"severity": string(al.Severity), "region": al.Region, "title": al.Title, "title_en": al.TitleEn,
-		"state": string(al.State), "raised_at": al.RaisedAt.Format(time.RFC3339), "value": al.Value, "bound": al.Bound}
+		"state": string(al.State), "raised_at": al.RaisedAt.In(loc).Format(time.RFC3339), "value": al.Value, "bound": al.Bound}
 	if al.Category != "" {
 		out["category"] = al.Category
 	}
 	if al.AckedAt != nil {
-		out["acked_at"] = al.AckedAt.Format(time.RFC3339)
+		out["acked_at"] = al.AckedAt.In(loc).Format(time.RFC3339)
 	}
 	if al.ClosedAt != nil {
-		out["closed_at"] = al.ClosedAt.Format(time.RFC3339)
+		out["closed_at"] = al.ClosedAt.In(loc).Format(time.RFC3339)
 	}
 	return out
 }

@@ -69,7 +69,26 @@ func (s *Server) alertList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	for i := range page.Alerts {
+		page.Alerts[i] = s.localAlert(page.Alerts[i])
+	}
 	return c.JSON(page)
+}
+
+// localAlert gives an alert's times in the deployment's zone, as every other reply does.
+func (s *Server) localAlert(al alerts.Alert) alerts.Alert {
+	loc := s.cfg.Loc
+	if loc == nil {
+		return al
+	}
+	al.RaisedAt, al.MeasuredAt = al.RaisedAt.In(loc), al.MeasuredAt.In(loc)
+	for _, p := range []**time.Time{&al.AckedAt, &al.ClosedAt} {
+		if *p != nil {
+			t := (*p).In(loc)
+			*p = &t
+		}
+	}
+	return al
 }
 
 // optionalRange reads from and to (RFC 3339), either may be missing.
@@ -183,7 +202,7 @@ func (s *Server) alertAck(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(al)
+	return c.JSON(s.localAlert(al))
 }
 
 func (s *Server) alertClose(c *fiber.Ctx) error {
@@ -209,7 +228,7 @@ func (s *Server) alertClose(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(al)
+	return c.JSON(s.localAlert(al))
 }
 
 func (s *Server) deadLetters(c *fiber.Ctx) error {

@@ -60,7 +60,7 @@
   };
   const L = window.Zhili.texts.i18n(TEXT);
   const t = L.t;
-  const Z = (window.__zhili = { ready: false, active: 0, history: 0, acted: 0, errors: [] });
+  const Z = (window.__zhili = { ready: false, active: 0, history: 0, acted: 0, errors: [], settled: () => Z.ready });
   const state = { active: [], history: [], stats: null, scan: null };
 
   const api = (path, q) => {
@@ -155,7 +155,7 @@
     $('scan-summary').textContent = s.at && !s.at.startsWith('0001') ? fmt(t('scan_summary'), {
       at: stamp(s.at), cases: s.cases, study: s.study, reps: s.replicates, took: s.took, alarm: s.alarm_days,
     }) : t('scan_none');
-    table.tBodies[0].innerHTML = (s.clusters || []).slice(0, 10).map((c) => '<tr><td class="al-l">' + esc(c.center) + '</td><td>' + c.cells.length +
+    table.tBodies[0].innerHTML = (s.clusters || []).slice(0, 10).map((c) => '<tr><td class="al-l">' + esc(c.center_name || c.center) + '</td><td>' + c.cells.length +
       '</td><td class="al-l">' + esc(stamp(c.start)) + ' – ' + esc(stamp(c.end)) + '</td><td>' + c.observed + ' / ' + esc(fig(c.expected)) +
       '</td><td>' + esc(String(c.p)) + '</td><td>' + esc(fig(c.recurrence_days)) + '</td><td>' + esc(t(c.alarm ? 'yes' : 'no')) + '</td></tr>').join('');
   }
