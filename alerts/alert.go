@@ -162,6 +162,27 @@ func num(x float64) string {
 
 func pct(x float64) string { return num(math.Round(x*1000) / 10) }
 
+// lateZh and lateEn write minutes late: 45 分钟, 3 小时 5 分, 2 天 4 小时 / 45 min, 3 h 5 min, 2 d 4 h.
+func lateZh(m int64) string {
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%d 分钟", m)
+	case m < 24*60:
+		return fmt.Sprintf("%d 小时 %d 分", m/60, m%60)
+	}
+	return fmt.Sprintf("%d 天 %d 小时", m/(24*60), m%(24*60)/60)
+}
+
+func lateEn(m int64) string {
+	switch {
+	case m < 60:
+		return fmt.Sprintf("%d min", m)
+	case m < 24*60:
+		return fmt.Sprintf("%d h %d min", m/60, m%60)
+	}
+	return fmt.Sprintf("%d d %d h", m/(24*60), m%(24*60)/60)
+}
+
 // days formats a recurrence interval: whole days from 10 on, else three significant digits.
 func days(x float64) string {
 	if x >= 10 {
@@ -201,9 +222,9 @@ func titles(r *Rule, s *Signal, value, bound float64) (zh, en string) {
 		return fmt.Sprintf("%s 超期工单 %s 件 (≥%s)", reg, num(value), num(bound)),
 			fmt.Sprintf("%s: %s overdue cases (≥%s)", regEn, num(value), num(bound))
 	case KindWhistleLate:
-		m := time.Duration(value * float64(time.Minute)).Round(time.Minute)
-		return fmt.Sprintf("%s 吹哨 %s %s超时 %s 分钟", reg, sub, or(stageZh[s.Stage], s.Stage), num(m.Minutes())),
-			fmt.Sprintf("%s: whistle %s late at %s by %s min", regEn, subEn, or(s.Stage, "a stage"), num(m.Minutes()))
+		m := int64(math.Round(value))
+		return fmt.Sprintf("%s 吹哨 %s %s超时 %s", reg, sub, or(stageZh[s.Stage], s.Stage), lateZh(m)),
+			fmt.Sprintf("%s: whistle %s late at %s by %s", regEn, subEn, or(s.Stage, "a stage"), lateEn(m))
 	case KindResponseRate:
 		return fmt.Sprintf("%s 今日响应率 %s%% (<%s%%, %d 件)", sub, pct(value), pct(bound), s.Sample),
 			fmt.Sprintf("%s: response rate today %s%% (<%s%%, %d cases)", subEn, pct(value), pct(bound), s.Sample)

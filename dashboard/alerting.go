@@ -54,6 +54,9 @@ type AlertingConfig struct {
 	Names func(kind, code string) (zh, en string)
 	// Extra providers of signals (forecast bands), called at every evaluation.
 	Extra []func(ctx context.Context, now time.Time) []alerts.Signal
+	// Ready reports whether the read model holds the state (nil: always); no evaluation runs
+	// before, so that nothing is measured on an empty model.
+	Ready func() bool
 	// RulesStatus reports the rules file's state (nil: rules not from a watched file).
 	RulesStatus func() alerts.WatchStatus
 	Log         *slog.Logger
@@ -132,6 +135,9 @@ func (a *Alerting) Run(ctx context.Context) error {
 
 // Evaluate measures the signals now and applies the rules; it returns the alerts raised.
 func (a *Alerting) Evaluate(ctx context.Context) ([]alerts.Alert, error) {
+	if a.cfg.Ready != nil && !a.cfg.Ready() {
+		return nil, nil
+	}
 	now := a.cfg.M.clk.Now()
 	sigs := a.Signals(now)
 	for _, f := range a.cfg.Extra {
@@ -229,8 +235,8 @@ func (a *Alerting) scanSignals(now time.Time) []alerts.Signal {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if !a.lastScan.IsZero() && now.Sub(a.lastScan) < a.cfg.Scan.Every {
-		return a.scanSigs
+	if !a.lastScan.IsZero() && now.Sub(a.lastScan) < a.cfg.Scan.Every || !a.cfg.Hot.Seeded() {
+		return a.scanSigs // not due, or the windows do not hold the history yet
 	}
 	a.lastScan = now
 	var cases []scan.Case
@@ -341,10 +347,17 @@ func gridName(centre string, n int) (zh, en string) {
 
 // span writes a duration as people say it: 7d, 10m, 1h30m.
 func span(d time.Duration) string {
+	s := d.String()
 	if d%(24*time.Hour) == 0 && d > 0 {
 		return strconv.Itoa(int(d/(24*time.Hour))) + "d"
 	}
-	return strings.TrimSuffix(strings.TrimSuffix(d.String(), "0s"), "0m")
+	if d%time.Minute == 0 && d > 0 {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if d%time.Hour == 0 && d > 0 {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
 }
 
 // LastScan returns the last scan's result and when it ran (zero: none yet).

@@ -44,6 +44,7 @@ type fitKey struct{ region, category string }
 
 type fitEntry struct {
 	hour  time.Time
+	at    time.Time // when it was fitted
 	model *forecast.Model
 	suff  forecast.Sufficiency
 	err   error
@@ -96,7 +97,8 @@ func (f *Forecasts) fit(ctx context.Context, region, category string, hour time.
 	if f.fits == nil {
 		f.fits = map[fitKey]*fitEntry{}
 	}
-	if e := f.fits[k]; e != nil && e.hour.Equal(hour) {
+	// A fit is kept for its hour; a refusal or a failure for a minute (history may be arriving).
+	if e := f.fits[k]; e != nil && e.hour.Equal(hour) && (e.model != nil || f.Clk.Now().Sub(e.at) < time.Minute) {
 		f.mu.Unlock()
 		return e, e.err
 	}
@@ -113,7 +115,7 @@ func (f *Forecasts) fit(ctx context.Context, region, category string, hour time.
 		window = 56
 	}
 	from := hour.AddDate(0, 0, -window)
-	pts, err := f.St.Series(ctx, store.SeriesQuery{Region: region, From: from, To: hour, Step: time.Hour,
+	pts, err := f.St.Series(ctx, store.SeriesQuery{Region: f.storeRegion(region), From: from, To: hour, Step: time.Hour,
 		Category: category, Types: []event.Type{event.CaseReported}, Loc: f.Cal.Location()})
 	if err != nil {
 		return nil, err
@@ -124,7 +126,7 @@ func (f *Forecasts) fit(ctx context.Context, region, category string, hour time.
 			s.Counts[i] += float64(p.Count)
 		}
 	}
-	e := &fitEntry{hour: hour, suff: forecast.Check(s, f.Cal, opt)}
+	e := &fitEntry{hour: hour, at: f.Clk.Now(), suff: forecast.Check(s, f.Cal, opt)}
 	if e.suff.OK {
 		m, err := forecast.Fit(s, f.Cal, opt)
 		switch {
@@ -140,6 +142,15 @@ func (f *Forecasts) fit(ctx context.Context, region, category string, hour time.
 	f.fits[k] = e
 	f.mu.Unlock()
 	return e, e.err
+}
+
+// storeRegion is the store's name of a region: "" for the root, so that unlocated cases count
+// in the whole deployment as on the overview.
+func (f *Forecasts) storeRegion(code string) string {
+	if code == f.Tree.Root.Code {
+		return ""
+	}
+	return code
 }
 
 // Signals measures, for each window the rules ask for, the counts of new cases over the last
@@ -182,7 +193,7 @@ func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.D
 				// The window's count against the forecast of the hours it spans (from the hour
 				// holding its start: approximate by the part of an hour at each end).
 				from := now.Add(-w)
-				pts, err := f.St.Series(ctx, store.SeriesQuery{Region: r.Code, From: from, To: now, Step: time.Minute,
+				pts, err := f.St.Series(ctx, store.SeriesQuery{Region: f.storeRegion(r.Code), From: from, To: now, Step: time.Minute,
 					Category: cat, Types: []event.Type{event.CaseReported}, Loc: f.Cal.Location()})
 				if err != nil {
 					continue

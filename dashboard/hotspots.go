@@ -109,6 +109,13 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 // kept and seeded like the topic windows, and serves no topic.
 var ScanWindow = geo.WindowSpec{Name: "scan", Bucket: time.Hour, Buckets: 7 * 24}
 
+// Seeded reports whether the windows hold the history (Seed has run).
+func (h *Hotspots) Seeded() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.seeded
+}
+
 // Leaves returns the grids (the tree's leaves) in the order of the windows' locations.
 func (h *Hotspots) Leaves() []*geo.Region { return h.leaves }
 

@@ -220,6 +220,11 @@ func days(s Series, cal *calendar.Calendar, window int) ([]day, error) {
 		out = append(out, dd)
 		d++
 	}
+	// Days before the first case are no history: the series may start before the deployment
+	// (or the region, or the category) did.
+	for len(out) > 0 && out[0].total == 0 {
+		out = out[1:]
+	}
 	if len(out) > window {
 		out = out[len(out)-window:]
 	}
@@ -249,7 +254,7 @@ func sufficiency(ds []day, o Options) Sufficiency {
 	}
 	out.OK = out.Days >= out.Need
 	if !out.OK {
-		out.Reason = fmt.Sprintf("insufficient history: %d whole days of hourly counts, a forecast needs at least %d (%d more)",
+		out.Reason = fmt.Sprintf("insufficient history: %d whole days of hourly counts since the first case, a forecast needs at least %d (%d more)",
 			out.Days, out.Need, out.Need-out.Days)
 	}
 	return out

@@ -203,15 +203,19 @@ func TestTooShort(t *testing.T) {
 	if ok := Check(gen(start, 15, func(time.Time) float64 { return 3 }, nil), cal, Options{}); !ok.OK || ok.Days != 14 {
 		t.Errorf("15 calendar days from 07:00: %+v; want 14 whole days, OK", ok)
 	}
-	// Enough days without a case: a forecast of nothing, not a refusal.
-	zero, err := Fit(gen(start, 20, func(time.Time) float64 { return 0 }, nil), cal, Options{})
-	if err != nil {
-		t.Fatalf("all-zero history: %v", err)
+	// Days before the first case are no history: twenty empty days are none, and ten empty
+	// days before ten with cases are ten.
+	if _, err := Fit(gen(start, 20, func(time.Time) float64 { return 0 }, nil), cal, Options{}); !errors.Is(err, ErrInsufficient) {
+		t.Fatalf("all-zero history: %v; want a refusal", err)
 	}
-	for _, b := range zero.Predict(start.AddDate(0, 0, 20), 24) {
-		if b.Mean != 0 || b.Lo != 0 || b.Hi != 0 {
-			t.Fatalf("all-zero history: band %+v", b)
+	late := gen(start, 21, func(h time.Time) float64 {
+		if h.Before(start.AddDate(0, 0, 11)) {
+			return 0
 		}
+		return 3
+	}, nil)
+	if suf := Check(late, cal, Options{}); suf.OK || suf.Days != 10 {
+		t.Errorf("ten days of cases after ten empty ones: %+v; want 10 days, not OK", suf)
 	}
 	// Malformed input is a plain error.
 	bad := gen(start, 20, func(time.Time) float64 { return 3 }, nil)

@@ -15,8 +15,9 @@ type Briefings interface {
 	// List returns the kept briefings of the region (newest first), at most limit.
 	List(ctx context.Context, region string, limit int) ([]BriefingInfo, error)
 	// Get returns the briefing of period (e.g. day:2026-12-03, week:2026-W49) for region as
-	// JSON, generating and keeping it when the period has ended and none is kept; errs
-	// NotFound for a period not yet ended or unknown.
+	// JSON, generating and keeping it when the period has ended and none is kept; a period
+	// still running is answered live as provisional and not kept; errs NotFound for one not
+	// yet begun, Invalid for a malformed period.
 	Get(ctx context.Context, region, period string) ([]byte, error)
 	// PDF returns the briefing printed to PDF; errs Unavailable when no browser is installed.
 	PDF(ctx context.Context, region, period string) ([]byte, error)

@@ -75,7 +75,7 @@ func (a *App) openAlerts() error {
 	}
 	a.alertEngine = eng
 	ac := dashboard.AlertingConfig{M: a.Model, Hot: a.Hot, Engine: eng, Clocks: *cfg.Clocks, Cal: cfg.Calendar,
-		Every: cfg.AlertsEvery, Log: cfg.Logger,
+		Every: cfg.AlertsEvery, Log: cfg.Logger, Ready: a.Ready,
 		Scan: scan.Config{Every: cfg.ScanEvery, Replicates: cfg.ScanReplicates, EarlyStop: 20, MaxRadiusM: 6000,
 			AlarmDays: 100, Seed: cfg.DemoSeed},
 		Names: func(kind, code string) (string, string) {

@@ -21,6 +21,7 @@ import (
 	"zhili/access"
 	"zhili/aggregator"
 	"zhili/alerts"
+	"zhili/briefing"
 	"zhili/bus"
 	"zhili/catalog"
 	"zhili/cluster"
@@ -65,6 +66,7 @@ type App struct {
 	Forecasts *dashboard.Forecasts
 	Alerts    *dashboard.Alerting
 
+	brief       *briefing.Service // the kept briefings (server roles)
 	alertEngine *alerts.Engine
 	alertRules  *alerts.Watcher
 	alertLog    alerts.Log
@@ -141,11 +143,19 @@ func New(cfg Config) (*App, error) {
 		a.closeEngines()
 		return nil, err
 	}
+	if err := a.openBriefings(); err != nil {
+		a.closeEngines()
+		return nil, err
+	}
+	var brief server.Briefings
+	if a.brief != nil {
+		brief = briefings{a.brief}
+	}
 	a.Srv = server.New(server.Config{Access: cfg.Access, IngestKeys: cfg.IngestKeys, ViewTokens: cfg.ViewTokens, DisplayCRS: cfg.DisplayCRS, FrameAncestors: cfg.FrameAncestors,
 		QueryTimeout: cfg.QueryTimeout, Loc: cfg.Loc, Version: cfg.Version, Logger: cfg.Logger, Evaluation: cfg.Evaluation},
 		server.Deps{Door: a.Door, Clocks: *cfg.Clocks, Calendar: cfg.Calendar, Checks: a.checks(), Hub: a.Hub, Model: a.Model,
 			Store: a.Store, Tree: cfg.Tree, Clock: cfg.Clock, Registry: a.Reg, AccessLog: a.AccessLog, Catalog: a.Catalog, Roster: a.Roster,
-			Alerts: a.Alerts, Notifier: a.notifier, Forecasts: a.Forecasts})
+			Alerts: a.Alerts, Notifier: a.notifier, Forecasts: a.Forecasts, Briefings: brief})
 	addr, err := a.Srv.Listen(cfg.Listen)
 	if err != nil {
 		a.closeEngines()
@@ -196,6 +206,7 @@ func (a *App) Start() error {
 		a.goRun("hub", func() error { return a.Hub.Run(a.runCtx) })
 		a.goRun("http", a.Srv.Serve)
 		a.startAlerts()
+		a.startBriefings()
 	} else {
 		a.goRun("ops http", func() error {
 			if err := a.ops.Serve(a.opsLn); err != nil && !errors.Is(err, http.ErrServerClosed) {
