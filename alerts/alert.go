@@ -129,7 +129,7 @@ func (r *Rule) match(s *Signal) (value, bound float64, ok bool) {
 		return v, r.Below, s.Sample >= r.MinCases && v < r.Below
 	case KindForecast:
 		b := s.Bound * r.Factor
-		return v, b, s.Window == r.Window && v > b
+		return v, b, s.Window == r.Window && v > b && v >= r.Min
 	case KindHotspot:
 		return v, 0, slices.Contains(r.Patterns, s.Pattern)
 	case KindRepeat:

@@ -76,6 +76,7 @@ func TestEvaluateKinds(t *testing.T) {
 		{"response at the bound", Signal{Kind: KindResponseRate, Region: "4115", Subject: "county.housing", Value: 0.8, Sample: 40}, "", ""},
 		{"forecast above band × factor", Signal{Kind: KindForecast, Region: "411502", Category: "safety", Window: 3 * time.Hour, Value: 31, Bound: 20}, "fc", "近3小时 31 件，超出预测上限 30"},
 		{"forecast under band × factor", Signal{Kind: KindForecast, Region: "411502", Category: "safety", Window: 3 * time.Hour, Value: 29, Bound: 20}, "", ""},
+		{"forecast above a band of 0 but under min 5", Signal{Kind: KindForecast, Region: "411503", Category: "safety", Window: 3 * time.Hour, Value: 4, Bound: 0}, "", ""},
 		{"forecast other window", Signal{Kind: KindForecast, Region: "411502", Category: "safety", Window: time.Hour, Value: 99, Bound: 20}, "", ""},
 		{"forecast other category", Signal{Kind: KindForecast, Region: "411502", Category: "dispute", Window: 3 * time.Hour, Value: 99, Bound: 20}, "", ""},
 		{"hotspot new", Signal{Kind: KindHotspot, Region: "411502", Subject: "h3:8a", Pattern: "new"}, "hs", "新增热点"},

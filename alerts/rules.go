@@ -545,12 +545,15 @@ var ruleFields = []string{"id", "name", "name_en", "kind", "severity", "regions"
 	"quiet", "quiet_severe", "enabled", "min", "stage", "below", "min_cases", "window", "factor", "patterns",
 	"min_recurrence_days"}
 
+// DefaultForecastMin is the fewest cases a forecast rule calls a surge when its file says none.
+const DefaultForecastMin = 5
+
 // kindParams lists the parameters each kind takes (any other is refused).
 var kindParams = map[Kind][]string{
 	KindOverdue:      {"min"},
 	KindWhistleLate:  {"stage"},
 	KindResponseRate: {"below", "min_cases"},
-	KindForecast:     {"window", "factor"},
+	KindForecast:     {"window", "factor", "min"},
 	KindHotspot:      {"patterns"},
 	KindRepeat:       {"min", "window"},
 	KindScan:         {"min_recurrence_days"},
@@ -675,6 +678,15 @@ func (p *ruleParser) params(e *entry, r *Rule, line int) {
 	case KindForecast:
 		if need("window") {
 			r.Window, _, _ = e.dur("window", true)
+		}
+		// A surge is at least min cases (default DefaultForecastMin): at night a band of [0, 0]
+		// would make one case a surge.
+		r.Min = DefaultForecastMin
+		if x, ok, l := e.num("min", false); ok {
+			if x < 1 || x != float64(int64(x)) {
+				e.fail(l, "min", "%v: a whole count ≥ 1", x)
+			}
+			r.Min = x
 		}
 		r.Factor = 1
 		if x, ok, l := e.num("factor", false); ok {

@@ -182,17 +182,19 @@ func TestBuildDay(t *testing.T) {
 	if len(h.Spots) != 0 || h.Sufficiency.OK || h.Map.Max != 4 || len(h.Map.Cells) != 2 || h.Map.Depth != 2 {
 		t.Errorf("hotspots: spots %v sufficiency %+v map %+v", h.Spots, h.Sufficiency, h.Map)
 	}
-	// Made on Dec 3 at 10:00: the next day has begun, only its remaining 14 hours are forecast.
+	// The fixture's cases span two days, short of the 14 a forecast needs: 样本不足, no band.
+	if fc := br.Forecast; fc.Status != "insufficient" || fc.Sufficient || len(fc.Hours) != 0 || !strings.Contains(fc.Message.Zh, "样本不足") ||
+		!strings.Contains(fc.Reason, "2 whole days") {
+		t.Errorf("forecast with too short a history: %+v", fc)
+	}
+	// A forecaster content with two days. Made on Dec 3 at 10:00: the next day has begun, only
+	// its remaining 14 hours are forecast.
+	nb := *f.b
+	nb.Forecasts = &dashboard.Forecasts{St: f.st, Tree: f.tree, Cal: f.b.Cal, Clk: f.clk, Opt: forecast.Options{MinDays: 2}}
+	nb.forecast(context.Background(), br, f.tree.Root, p.Shift(1, shanghai), f.clk.Now())
 	if fc := br.Forecast; fc.Status != "passed" || len(fc.Hours) != 14 || fc.HoursFrom == nil ||
 		!fc.HoursFrom.Equal(time.Date(2026, 12, 3, 10, 0, 0, 0, shanghai)) || fc.Message.Zh == "" {
 		t.Errorf("forecast: %+v", fc)
-	}
-	// A forecaster that finds the history too short: 样本不足, no band.
-	nb := *f.b
-	nb.Forecasts = &dashboard.Forecasts{St: f.st, Tree: f.tree, Cal: f.b.Cal, Clk: f.clk, Opt: forecast.Options{MinDays: 100}}
-	nb.forecast(context.Background(), br, f.tree.Root, p.Shift(1, shanghai), f.clk.Now())
-	if fc := br.Forecast; fc.Status != "insufficient" || fc.Sufficient || len(fc.Hours) != 0 || !strings.Contains(fc.Message.Zh, "样本不足") {
-		t.Errorf("forecast with too short a history: %+v", fc)
 	}
 	if !br.Alerts.Available || br.Alerts.Figures == nil || br.Alerts.Figures.Raised != 0 {
 		t.Errorf("alerts: %+v", br.Alerts)

@@ -576,7 +576,7 @@ func (b *Builder) forecast(ctx context.Context, br *Briefing, r *geo.Region, nex
 	}
 	hour := now.Truncate(time.Hour)
 	hours := int(math.Ceil(nt.Sub(hour).Hours()))
-	rep, err := b.Forecasts.Forecast(ctx, r.Code, "", min(hours, dashboard.MaxForecastHours))
+	rep, err := b.Forecasts.Forecast(ctx, r.Code, "", time.Time{}, min(hours, dashboard.MaxForecastHours))
 	if err != nil {
 		fc.Status, fc.Reason = "unavailable", err.Error()
 		fc.Message = tx("预测失败："+err.Error(), "the forecast failed: "+err.Error())

@@ -10,6 +10,7 @@ import (
 	"zhili/alerts"
 	"zhili/calendar"
 	"zhili/clock"
+	"zhili/errs"
 	"zhili/event"
 	"zhili/forecast"
 	"zhili/geo"
@@ -28,6 +29,8 @@ type Forecasts struct {
 	Opt  forecast.Options
 	// Categories lists the categories the alerting measures (nil: the region totals only).
 	Categories func() []string
+	// CategoryName names a category in zh and en for alert titles (nil: the code).
+	CategoryName func(code string) (zh, en string)
 
 	mu   sync.Mutex
 	fits map[fitKey]*fitEntry
@@ -69,11 +72,23 @@ type ForecastReply struct {
 // MaxForecastHours bounds a forecast's horizon.
 const MaxForecastHours = 168
 
-// Forecast returns the forecast of region × category (category "" all) for the next hours.
-func (f *Forecasts) Forecast(ctx context.Context, region, category string, hours int) (ForecastReply, error) {
+// MaxForecastBack is how far before now a forecast may start: the expected range of the hours
+// a trend panel shows (the fit of the current hour, so in-sample for past hours).
+const MaxForecastBack = 7 * 24 * time.Hour
+
+// Forecast returns the forecast of region × category (category "" all) for hours hours from the
+// hour holding from (zero: now; at most MaxForecastBack before now).
+func (f *Forecasts) Forecast(ctx context.Context, region, category string, from time.Time, hours int) (ForecastReply, error) {
 	now := f.Clk.Now()
 	hour := now.In(f.Cal.Location()).Truncate(time.Hour)
-	rep := ForecastReply{Region: region, Category: category, From: hour.Format(time.RFC3339),
+	start := hour
+	if !from.IsZero() {
+		if from.Before(now.Add(-MaxForecastBack)) {
+			return ForecastReply{}, errs.E(errs.Invalid, "from", "a forecast starts at most %d days back", int(MaxForecastBack.Hours()/24))
+		}
+		start = from.In(f.Cal.Location()).Truncate(time.Hour)
+	}
+	rep := ForecastReply{Region: region, Category: category, From: start.Format(time.RFC3339),
 		Method: "hour-of-week seasonality on the working-day calendar, negative binomial interval (docs/FORECAST.md)"}
 	e, err := f.fit(ctx, region, category, hour)
 	if err != nil {
@@ -86,7 +101,7 @@ func (f *Forecasts) Forecast(ctx context.Context, region, category string, hours
 		return rep, nil
 	}
 	rep.Sufficient, rep.Level, rep.Interval = true, e.model.Level, e.model.Interval
-	rep.Hours = e.model.Predict(hour, min(max(hours, 1), MaxForecastHours))
+	rep.Hours = e.model.Predict(start, min(max(hours, 1), MaxForecastHours))
 	return rep, nil
 }
 
@@ -204,8 +219,16 @@ func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.D
 				}
 				band := e.model.Total(from, int((w+time.Hour-1)/time.Hour))
 				s := alerts.Signal{Kind: alerts.KindForecast, Region: r.Code, RegionPath: f.Tree.Path(r.Code), Category: cat,
-					Value: float64(n), Bound: band.Hi, Window: w, RegionName: r.Name,
+					Value: float64(n), Bound: band.Hi, Window: w, RegionName: r.Name, CategoryName: "全部类别", CategoryNameEn: "all categories",
 					Detail: map[string]string{"mean": strconv.FormatFloat(band.Mean, 'f', 1, 64), "lo": strconv.FormatFloat(band.Lo, 'f', 0, 64), "hi": strconv.FormatFloat(band.Hi, 'f', 0, 64)}}
+				if cat != "" {
+					s.CategoryName, s.CategoryNameEn = cat, cat
+					if f.CategoryName != nil {
+						if zh, en := f.CategoryName(cat); zh != "" {
+							s.CategoryName, s.CategoryNameEn = zh, en
+						}
+					}
+				}
 				out = append(out, s)
 			}
 		}

@@ -294,7 +294,9 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 		{"overview", "/?" + tok,
 			`Z.ready && Z.counters.open > 0 && Z.counters.new_today > 0 && Z.feed >= 5 &&
 			 Z.choropleth.max > 0 && Object.keys(Z.choropleth.values).length >= 10 &&
-			 Z.trend.reported.filter(n => n > 0).length >= 14`, nil},
+			 Z.trend.reported.filter(n => n > 0).length >= 14 &&
+			 Z.trend.band && Z.trend.band.hi && Z.trend.band.hi.filter((h, i) => h !== null && h >= Z.trend.band.lo[i]).length === 24 &&
+			 Z.trend.band.hi.some(h => h > 0)`, nil},
 		{"hotspots-7d", "/screen/hotspots?window=7d&" + tok,
 			`Z.ready && Z.view === 'live' && Z.window === '7d' && Z.hot >= 5 && ` + hotOK, headerEndsNow},
 		{"hotspots-30d", "/screen/hotspots?window=30d&" + tok,

@@ -267,7 +267,8 @@ func (s *Server) deadLetterResend(c *fiber.Ctx) error {
 }
 
 // forecast answers GET /api/v1/forecast: region (default the token's), category ("" all),
-// hours (1–168, default 24).
+// from (RFC 3339, default now; up to 7 days back: the expected range of hours past), hours
+// (1–168, default 24).
 func (s *Server) forecast(c *fiber.Ctx) error {
 	if s.d.Forecasts == nil {
 		return errs.E(errs.Unavailable, "forecast", "forecasts are off in this process")
@@ -282,7 +283,11 @@ func (s *Server) forecast(c *fiber.Ctx) error {
 			return errs.E(errs.Invalid, "hours", "hours must be a whole number from 1 to 168")
 		}
 	}
-	rep, err := s.d.Forecasts.Forecast(c.UserContext(), region, c.Query("category"), hours)
+	from, _, err := s.optionalRange(c)
+	if err != nil {
+		return err
+	}
+	rep, err := s.d.Forecasts.Forecast(c.UserContext(), region, c.Query("category"), from, hours)
 	if err != nil {
 		return err
 	}

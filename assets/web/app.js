@@ -124,7 +124,7 @@
       people_grids: '网格', people_heads: '有网格长', people_workers: '网格员', people_on: '当前在岗',
       people_no_head: '无网格长', people_none_on: '无人在岗', people_uncovered: '未覆盖网格',
       people_orgs: '组织数', people_in_force: '在任/区域', people_depts: '县直部门', people_dept_heads: '部门主官在任',
-      trend_title: '近24小时趋势', trend_new: '新增', trend_resolved: '办结', trend_hour: '{h}时',
+      trend_title: '近24小时趋势', trend_new: '新增', trend_resolved: '办结', trend_hour: '{h}时', trend_band: '预测区间',
       legend_open: '在办', legend_new_today: '今日新增', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
       flow_legend: '三流动线 · 近{n}', flow_min: '{n} 分钟', flow_sec: '{n} 秒', center: '指挥中心', hotline: '12345 热线',
       rank_title: '乡镇街道排名 · 今日', rank_no: '排名', rank_name: '乡镇（街道）',
@@ -155,7 +155,7 @@
       people_grids: 'Grids', people_heads: 'With head', people_workers: 'Workers', people_on: 'On duty now',
       people_no_head: 'No grid head', people_none_on: 'Nobody on duty', people_uncovered: 'Uncovered grids',
       people_orgs: 'Orgs', people_in_force: 'Led/areas', people_depts: 'Departments', people_dept_heads: 'heads in office',
-      trend_title: 'Last 24 h', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00',
+      trend_title: 'Last 24 h', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00', trend_band: 'Forecast range',
       legend_open: 'Open', legend_new_today: 'New today', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
       flow_legend: 'Flows · last {n}', flow_min: '{n} min', flow_sec: '{n} s', center: 'Command center', hotline: '12345 hotline',
       rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
@@ -1575,6 +1575,9 @@
     loadedAt: -Infinity, // performance.now() of the last load started
     reconnects: 0, // Z.reconnects at the last load
     reloadAt: 0, // performance.now() after which a reconnect's reload runs (0: none pending)
+    // The forecast's expected range for the same hours (GET /api/v1/forecast from the first
+    // hour): null when not loaded or when the history is too short (band.reason says why).
+    band: null,
   };
   let trendShown = '';
   // rollTrend moves the window to end with the current hour; reports whether it moved.
@@ -1615,8 +1618,11 @@
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
       });
-    Promise.all([get('case.reported'), get('case.resolved')])
-      .then(([rep, res]) => {
+    const band = fetch(window.Zhili.apiURL('api/v1/forecast?region=' + encodeURIComponent(REGION) + '&from=' + time.isoSec(from) +
+      '&hours=' + TREND_HOURS, TOKEN), { cache: 'no-store', credentials: 'same-origin' })
+      .then((r) => (r.ok ? r.json() : null)).catch(() => null);
+    Promise.all([get('case.reported'), get('case.resolved'), band])
+      .then(([rep, res, fc]) => {
         if (gen !== trend.gen) return;
         if (from !== trend.from) {
           trend.loadedAt = -Infinity; // the hour turned meanwhile: read again
@@ -1624,6 +1630,7 @@
         }
         fillTrend(trend.reported, rep && rep.points);
         fillTrend(trend.resolved, res && res.points);
+        trend.band = bandOf(fc);
         // The history store writes a moment behind the live topics: the first read for a region
         // is repeated 10 s later, so that cases of the last moments before it are not missed.
         if (Z.trend.region !== region) trend.loadedAt = performance.now() - TREND_REFRESH_MS + 10000;
@@ -1636,6 +1643,22 @@
         console.warn('trend:', err);
         if (gen === trend.gen) trend.loadedAt = performance.now() - TREND_REFRESH_MS + 30000; // again in 30 s
       });
+  }
+  // bandOf places a forecast reply's hours on the trend's buckets: {lo, hi, mean} arrays, or
+  // {reason} when the forecast has too little history, or null when there is none.
+  function bandOf(fc) {
+    if (!fc) return null;
+    if (!fc.sufficient) return { reason: fc.reason || '' };
+    const b = { lo: new Array(TREND_HOURS).fill(null), hi: new Array(TREND_HOURS).fill(null), mean: new Array(TREND_HOURS).fill(null) };
+    for (const h of fc.hours || []) {
+      const i = Math.round((Date.parse(h.t) - trend.from) / HOUR_MS);
+      if (i >= 0 && i < TREND_HOURS) {
+        b.lo[i] = h.lo;
+        b.hi[i] = h.hi;
+        b.mean[i] = Math.round(h.mean * 10) / 10;
+      }
+    }
+    return b;
   }
   function fillTrend(a, points) {
     a.fill(0);
@@ -1694,14 +1717,17 @@
     Z.trend.hours = hours;
     Z.trend.reported = trend.reported.slice();
     Z.trend.resolved = trend.resolved.slice();
+    const band = trend.band && trend.band.hi ? trend.band : null;
+    Z.trend.band = band ? { hi: band.hi.slice(), lo: band.lo.slice() } : (trend.band ? { reason: trend.band.reason } : null);
+    $('trend-band').hidden = !band;
     const width = charts.trend.getWidth() || 900;
     const every = [1, 2, 3, 4, 6].find((n) => (width - 70) / TREND_HOURS * n >= (L.lang === 'en' ? 66 : 56)) || 6;
-    const key = L.lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join();
+    const key = L.lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join() + '/' + (band ? band.hi.join() : '');
     if (key === trendShown) return;
     trendShown = key;
     const font = getComputedStyle(document.body).fontFamily;
     const last = TREND_HOURS - 1;
-    const yStep = niceStep(Math.max(...trend.reported, ...trend.resolved) / 2);
+    const yStep = niceStep(Math.max(...trend.reported, ...trend.resolved, ...(band ? band.hi.map((v) => v || 0) : [])) / 2);
     charts.trend.setOption({
       animationDuration: 400,
       animationDurationUpdate: 300,
@@ -1737,6 +1763,20 @@
           lineStyle: { color: '#2ee59d', width: 2.5, shadowColor: 'rgba(46,229,157,0.6)', shadowBlur: 6 },
           itemStyle: { color: '#2ee59d' },
           data: trend.resolved.slice(),
+        },
+        // The forecast's 80 % range for each hour: lo (invisible) stacked with hi − lo (filled).
+        {
+          id: 'band-lo', type: 'line', stack: 'band', silent: true, symbol: 'none', z: 1,
+          lineStyle: { opacity: 0 }, data: band ? band.lo : [],
+        },
+        {
+          id: 'band-range', name: t('trend_band'), type: 'line', stack: 'band', silent: true, symbol: 'none', z: 1,
+          lineStyle: { opacity: 0 }, areaStyle: { color: 'rgba(255, 210, 63, 0.16)' },
+          data: band ? band.hi.map((v, i) => (v === null || band.lo[i] === null ? null : v - band.lo[i])) : [],
+        },
+        {
+          id: 'band-mean', type: 'line', silent: true, symbol: 'none', z: 2,
+          lineStyle: { color: 'rgba(255, 210, 63, 0.75)', width: 2, type: 'dashed' }, data: band ? band.mean : [],
         },
       ],
     });

@@ -18,7 +18,13 @@ import (
 func (a *App) openAlerts() error {
 	cfg := &a.cfg
 	a.Forecasts = &dashboard.Forecasts{St: a.Store, Tree: cfg.Tree, Cal: cfg.Calendar, Clk: cfg.Clock,
-		Categories: func() []string { return cfg.Catalog.TopCategories() }}
+		Categories: func() []string { return cfg.Catalog.TopCategories() },
+		CategoryName: func(code string) (string, string) {
+			if c, ok := a.Catalog.Load().Category(code); ok {
+				return c.Zh, c.En
+			}
+			return "", ""
+		}}
 	if cfg.AlertsOff {
 		return nil
 	}
