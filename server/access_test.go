@@ -4,10 +4,12 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/gofiber/fiber/v2"
+	"gopkg.in/yaml.v3"
 
 	"zhili/access"
 )
@@ -80,5 +82,25 @@ func TestHeavyQueriesPerPrincipal(t *testing.T) {
 	}
 	if st := get("a").StatusCode; st != 200 {
 		t.Fatalf("after the queries finished: %d", st)
+	}
+}
+
+// TestOpenAPICoversRoutes: every API route of the access table is described in openapi.yaml.
+func TestOpenAPICoversRoutes(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]any `yaml:"paths"`
+	}
+	if err := yaml.Unmarshal(openAPI, &doc); err != nil {
+		t.Fatal(err)
+	}
+	param := regexp.MustCompile(`:(\w+)`)
+	for _, r := range Rules {
+		if !strings.HasPrefix(r.Path, "/api/") {
+			continue
+		}
+		p := param.ReplaceAllString(r.Path, "{$1}")
+		if _, ok := doc.Paths[p][strings.ToLower(r.Method)]; !ok {
+			t.Errorf("%s %s is not in openapi.yaml (as %s)", r.Method, r.Path, p)
+		}
 	}
 }

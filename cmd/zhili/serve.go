@@ -427,6 +427,8 @@ Zhili demo: %s (%s): %s.
   Wall playlist:           %s/?token=%s&kiosk=1&playlist=overview,hotspots,whistles&interval=60
   考核审计 Audit:           %s/audit?token=%s
   三评两比 Evaluation:      %s/evaluation?token=%s
+  预警值班台 Alerts desk:   %s/alerts?token=%s
+  研判周报 Weekly briefing: %s/briefing?token=%s
   干部名册 Roster:          %s/api/v1/roster/party?token=%s
   Region tree (GeoJSON):   %s/api/v1/regions?token=%s
   Series (24 h, hourly):   %s/api/v1/series?token=%s
@@ -437,6 +439,6 @@ Zhili demo: %s (%s): %s.
   Simulate:     zhili simulate --url %s --key %s --rate 50 --duration 1m
 
 `, tree.Root.Name, tree.Root.Code, demoLevels(tree), live, base, token, base, token, base, token, base, token, base, token, base, token,
-		base, token, base, token, base, token, base, token, base,
+		base, token, base, token, base, token, base, token, base, token, base, token, base,
 		key, base, base, key)
 }
