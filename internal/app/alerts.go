@@ -140,7 +140,10 @@ func (a *App) startAlerts() {
 // closeAlerts stops the webhooks (bounded by ctx) and closes the alert log.
 func (a *App) closeAlerts(ctx context.Context) error {
 	if a.notifier != nil {
-		a.notifier.Close(ctx)
+		// Deliveries still retrying get two seconds; what is left goes to the dead letters.
+		nctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		a.notifier.Close(nctx)
+		cancel()
 		if d := a.notifier.DeadLetters(); d != nil {
 			_ = d.Close()
 		}

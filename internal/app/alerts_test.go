@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,10 +38,24 @@ func TestAlertRoutes(t *testing.T) {
 	t.Parallel()
 	const laocheng, minquan = "411502001", "411502002"
 	dir := t.TempDir()
+	// A receiver of the generic webhook: it checks the signature as docs/ALERTS.md tells.
+	type delivery struct {
+		event, body string
+		signed      bool
+	}
+	hooked := make(chan delivery, 8)
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		ok := r.Header.Get(alerts.HeaderSignature) == alerts.Sign("hook-secret", r.Header.Get(alerts.HeaderTimestamp), b)
+		hooked <- delivery{r.Header.Get(alerts.HeaderEvent), string(b), ok}
+	}))
+	t.Cleanup(hook.Close) // after the server has stopped (cleanups run last-in, first-out)
 	rules := filepath.Join(dir, "alerts.yaml")
 	if err := os.WriteFile(rules, []byte(`rules:
   - {id: lc-overdue, name: 老城超期, kind: overdue, severity: severe, min: 2, regions: ["`+laocheng+`"]}
   - {id: all-overdue, name: 超期, kind: overdue, severity: warning, min: 5}
+webhooks:
+  - {name: desk, format: generic, url: "`+hook.URL+`", secret: hook-secret, min_severity: severe, events: [raise, ack, close]}
 `), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +92,15 @@ func TestAlertRoutes(t *testing.T) {
 	}
 	if lc.RuleID != "lc-overdue" || mq.RuleID != "all-overdue" {
 		t.Fatalf("rules: laocheng %s, minquan %s", lc.RuleID, mq.RuleID)
+	}
+	// The severe alert goes to the webhook, signed; the warning does not (min_severity).
+	select {
+	case d := <-hooked:
+		if d.event != "raise" || !d.signed || !strings.Contains(d.body, lc.ID) || strings.Contains(d.body, mq.ID) {
+			t.Errorf("webhook delivery %+v", d)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no webhook delivery of the severe alert")
 	}
 	list := func(token string) alerts.Page {
 		t.Helper()
