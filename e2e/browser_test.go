@@ -390,6 +390,22 @@ func read(t *testing.T, ctx context.Context) pageState {
 	return st
 }
 
+// awayFromMidnight waits, when the deployment's day (Asia/Shanghai) ends within d, until it has
+// turned: a test that counts today's cases across the turn would see them reset to zero.
+func awayFromMidnight(t *testing.T, d time.Duration) {
+	t.Helper()
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().In(loc)
+	next := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 5, 0, loc)
+	if left := next.Sub(now); left < d {
+		t.Logf("waiting %v for the day to turn", left.Round(time.Second))
+		time.Sleep(left)
+	}
+}
+
 // newBrowser opens a tab of the package's headless Chromium (started on first use, with the
 // intranet-safe flags) in a browser context of its own (cookies, storage and cache are the
 // test's alone) and returns its context, bounded to 3 minutes; the tab and its browser context
@@ -431,6 +447,7 @@ func browserPrereqs(t *testing.T) {
 func TestWallScreen(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
+	awayFromMidnight(t, 2*time.Minute)
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
