@@ -128,7 +128,14 @@ func (s *Server) alertStats(c *fiber.Ctx) error {
 	if region == s.d.Tree.Root.Code {
 		region = ""
 	}
-	return c.JSON(eng.Stats(from, to, region))
+	st := eng.Stats(from, to, region)
+	if loc := s.cfg.Loc; loc != nil {
+		st.From, st.At = st.From.In(loc), st.At.In(loc)
+		if !st.To.IsZero() {
+			st.To = st.To.In(loc)
+		}
+	}
+	return c.JSON(st)
 }
 
 // alertRules answers the rules in force and the state of their file.

@@ -73,6 +73,16 @@
   const spanText = (s) => (s === undefined || s === null || !Number.isFinite(s) ? '—' : window.Zhili.time.duration(s, curLang()) || '0');
   const stamp = (iso) => (iso ? iso.replace('T', ' ').replace(/(:\d\d)(\.\d+)?([+-]\d\d:\d\d|Z)$/, '$1').slice(5, 16) : '—');
   const fig = (x) => (Number.isInteger(x) ? String(x) : (Math.round(x * 100) / 100).toString());
+  // measured writes an alert's figure against its bound in the kind's unit.
+  const measured = (a) => {
+    switch (a.kind) {
+      case 'whistle_late': return spanText(a.value * 60);
+      case 'response_rate': return (Math.round(a.value * 1000) / 10) + '% / ' + (Math.round(a.bound * 1000) / 10) + '%';
+      case 'scan': return fig(a.value) + ' / ' + fig(a.bound) + (curLang() === 'en' ? ' d' : ' 天');
+      case 'hotspot': return fig(a.value);
+      default: return fig(a.value) + ' / ' + fig(a.bound);
+    }
+  };
   const title = (a) => (curLang() === 'en' ? a.title_en || a.title : a.title);
   const sev = (s) => '<span class="al-sev ' + esc(s) + '">' + esc(t(s)) + '</span>';
   const secs = (from, to) => (from && to ? (Date.parse(to) - Date.parse(from)) / 1000 : null);
@@ -96,7 +106,7 @@
     table.tBodies[0].innerHTML = rows.map((a) => '<tr data-id="' + esc(a.id) + '">' +
       '<td class="al-l">' + sev(a.severity) + '</td><td class="al-l">' + esc(stamp(a.raised_at)) + '</td>' +
       '<td class="al-l">' + esc(title(a)) + '</td><td class="al-l">' + esc(a.rule_name || a.rule_id) + '</td>' +
-      '<td>' + esc(fig(a.value)) + ' / ' + esc(fig(a.bound)) + '</td>' +
+      '<td>' + esc(measured(a)) + '</td>' +
       '<td class="al-l al-state-' + esc(a.state) + '">' + esc(t(a.state)) + (a.acked_by ? ' · ' + esc(a.acked_by) : '') + '</td>' +
       '<td><div class="al-actions">' +
       (a.state === 'open' ? '<button class="au-btn" type="button" data-act="ack">' + esc(t('ack')) + '</button>' : '') +
@@ -182,7 +192,7 @@
       state.scan = scan;
       alertError(null);
       renderAll();
-      $('al-updated').textContent = fmt(t('updated'), { t: new Date().toTimeString().slice(0, 8) });
+      $('al-updated').textContent = fmt(t('updated'), { t: (stats.at || '').slice(11, 19) });
     } catch (err) {
       alertError(err);
     }
