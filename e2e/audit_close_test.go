@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"zhili/assets"
 )
 
 // A case sent with its source's own category wording (category unmapped) and closed as a
@@ -20,11 +18,7 @@ import (
 func TestAuditCaseCloseReason(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
-	if f, err := assets.Files().Open("audit.html"); err != nil {
-		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
-	} else {
-		f.Close()
-	}
+	requirePage(t, "audit.html")
 	srv := startServer(t, buildBinary(t))
 	town := auditTown(t, srv)
 	at := func(d time.Duration) string { return time.Now().Add(-d).UTC().Format(time.RFC3339) }

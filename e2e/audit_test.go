@@ -16,8 +16,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"zhili/assets"
 )
 
 // auditPageFixture posts the hand-checked fixture of internal/app/audit_test.go through the ingest
@@ -120,11 +118,7 @@ func auditTown(t *testing.T, srv *server) string {
 func TestAuditPage(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
-	if f, err := assets.Files().Open("audit.html"); err != nil {
-		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
-	} else {
-		f.Close()
-	}
+	requirePage(t, "audit.html")
 	// The catalogue names three of the fixture's departments; Y stays a bare code.
 	catalogue := filepath.Join(t.TempDir(), "catalog.yaml")
 	if err := os.WriteFile(catalogue, []byte("departments:\n"+
@@ -466,11 +460,7 @@ func freeAddr(t *testing.T) string {
 func auditPrereqs(t *testing.T) {
 	t.Helper()
 	browserPrereqs(t)
-	if f, err := assets.Files().Open("audit.html"); err != nil {
-		skipOrFail(t, "front-end built without audit.html: run `npm run build` in assets/")
-	} else {
-		_ = f.Close()
-	}
+	requirePage(t, "audit.html")
 }
 
 // TestAuditPageLive: on a period that includes the present, events change the tables within 2 s

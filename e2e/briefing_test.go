@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"zhili/assets"
 )
 
 // TestBriefing: the 研判 briefings on the demo city with three weeks of history. Yesterday's
@@ -27,11 +25,7 @@ import (
 func TestBriefing(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
-	if f, err := assets.Files().Open("briefing.html"); err != nil {
-		skipOrFail(t, "front-end built without briefing.html: run `npm run build` in assets/")
-	} else {
-		_ = f.Close()
-	}
+	requirePage(t, "briefing.html")
 	start := time.Now()
 	srv := startServer(t, buildBinary(t), "--demo-history", "21d")
 	srv.waitReady(t, 3*time.Minute)

@@ -390,6 +390,18 @@ func read(t *testing.T, ctx context.Context) pageState {
 	return st
 }
 
+// requirePage skips the test, or fails it under ZHILI_REQUIRE_SERVICES=1, when the built front-end
+// has no such page.
+func requirePage(t *testing.T, name string) {
+	t.Helper()
+	f, err := assets.Files().Open(name)
+	if err != nil {
+		skipOrFail(t, "front-end built without %s: run `npm run build` in assets/", name)
+		return
+	}
+	_ = f.Close()
+}
+
 // awayFromMidnight waits, when the deployment's day (Asia/Shanghai) ends within d, until it has
 // turned: a test that counts today's cases across the turn would see them reset to zero.
 func awayFromMidnight(t *testing.T, d time.Duration) {

@@ -12,8 +12,6 @@ import (
 
 	"github.com/chromedp/chromedp"
 	"github.com/xuri/excelize/v2"
-
-	"zhili/assets"
 )
 
 // TestEvaluationPage: the evaluators' page on the demo city (its roster and this quarter's
@@ -26,11 +24,7 @@ import (
 func TestEvaluationPage(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
-	if f, err := assets.Files().Open("evaluation.html"); err != nil {
-		skipOrFail(t, "front-end built without evaluation.html: run `npm run build` in assets/")
-	} else {
-		_ = f.Close()
-	}
+	requirePage(t, "evaluation.html")
 	start := time.Now()
 	srv := startServer(t, buildBinary(t), "--demo-history", "62d")
 	srv.waitReady(t, 3*time.Minute)

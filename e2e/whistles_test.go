@@ -14,8 +14,6 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
-
-	"zhili/assets"
 )
 
 // gridPoint returns a grid region of the demo tree and a point inside it (the mean of its
@@ -62,11 +60,7 @@ func gridPoint(t *testing.T, srv *server) (string, [2]float64) {
 func TestWhistleScreen(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
-	if f, err := assets.Files().Open("whistles.html"); err != nil {
-		skipOrFail(t, "front-end built without whistles.html: run `npm run build` in assets/")
-	} else {
-		_ = f.Close()
-	}
+	requirePage(t, "whistles.html")
 	srv := startServer(t, buildBinary(t))
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
@@ -298,11 +292,7 @@ type whistleMark struct {
 func TestWhistleBoardPagesMapLevels(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
-	if f, err := assets.Files().Open("whistles.html"); err != nil {
-		skipOrFail(t, "front-end built without whistles.html: run `npm run build` in assets/")
-	} else {
-		_ = f.Close()
-	}
+	requirePage(t, "whistles.html")
 	catalogue := filepath.Join(t.TempDir(), "catalog.yaml")
 	if err := os.WriteFile(catalogue, []byte("departments:\n"+
 		"  - {code: city.housing, zh: 市住建局, en: City Housing, kind: 市直部门, region: \"411500\"}\n"+

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -39,19 +40,17 @@ func (s *Server) briefingRoutes() map[string]fiber.Handler {
 	}
 }
 
-func (s *Server) briefings() (Briefings, error) {
+// briefingsOf returns the briefings and the request's region (the token's by default).
+func (s *Server) briefingsOf(c *fiber.Ctx) (Briefings, string, error) {
 	if s.d.Briefings == nil {
-		return nil, errs.E(errs.Unavailable, "briefings", "briefings are not kept by this server")
+		return nil, "", errs.E(errs.Unavailable, "briefings", "briefings are not kept by this server")
 	}
-	return s.d.Briefings, nil
+	region, _, err := s.regionParam(c, principal(c))
+	return s.d.Briefings, region, err
 }
 
 func (s *Server) briefingList(c *fiber.Ctx) error {
-	b, err := s.briefings()
-	if err != nil {
-		return err
-	}
-	region, _, err := s.regionParam(c, principal(c))
+	b, region, err := s.briefingsOf(c)
 	if err != nil {
 		return err
 	}
@@ -63,11 +62,7 @@ func (s *Server) briefingList(c *fiber.Ctx) error {
 }
 
 func (s *Server) briefingGet(c *fiber.Ctx) error {
-	b, err := s.briefings()
-	if err != nil {
-		return err
-	}
-	region, _, err := s.regionParam(c, principal(c))
+	b, region, err := s.briefingsOf(c)
 	if err != nil {
 		return err
 	}
@@ -80,11 +75,7 @@ func (s *Server) briefingGet(c *fiber.Ctx) error {
 }
 
 func (s *Server) briefingPDF(c *fiber.Ctx) error {
-	b, err := s.briefings()
-	if err != nil {
-		return err
-	}
-	region, _, err := s.regionParam(c, principal(c))
+	b, region, err := s.briefingsOf(c)
 	if err != nil {
 		return err
 	}
@@ -93,6 +84,6 @@ func (s *Server) briefingPDF(c *fiber.Ctx) error {
 		return err
 	}
 	c.Set(fiber.HeaderContentType, "application/pdf")
-	c.Set(fiber.HeaderContentDisposition, `attachment; filename="briefing-`+region+"-"+c.Params("period")+`.pdf"`)
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="briefing-`+region+"-"+strings.ReplaceAll(c.Params("period"), ":", "-")+`.pdf"`)
 	return c.Send(pdf)
 }
