@@ -100,7 +100,14 @@ func (a *App) openAlerts() error {
 		},
 		Extra: []func(ctx context.Context, now time.Time) []alerts.Signal{func(ctx context.Context, now time.Time) []alerts.Signal {
 			return a.Forecasts.Signals(ctx, now, eng.Rules().Windows(alerts.KindForecast))
-		}},
+		},
+			// Repeat complaints at one place (once a minute) and emerging hot spots of the grids
+			// over the last 7 days (every 10 minutes), from the history store.
+			(&dashboard.RepeatSignals{St: a.Store, Tree: cfg.Tree, Clk: cfg.Clock, CategoryName: a.Forecasts.CategoryName,
+				Rules: eng.Rules, Log: cfg.Logger}).Provide,
+			(&dashboard.HotspotSignals{St: a.Store, Tree: cfg.Tree, Clk: cfg.Clock, Loc: cfg.Loc, Floors: a.Model.HotspotFloors(),
+				Log: cfg.Logger, Rules: eng.Rules}).Signals,
+		},
 	}
 	if a.alertRules != nil {
 		ac.RulesStatus = a.alertRules.Status
