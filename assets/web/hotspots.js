@@ -2316,8 +2316,10 @@
     return { from: f, to: time.addDays(tv, 1) };
   }
   // fillWindowDays sets the date fields to the days the window w touches, ending today.
+  let filledDay = ''; // the deployment's day the live window's fields were filled on
   function fillWindowDays(w) {
     const now = clock.now();
+    filledDay = state.tzMin === null ? '' : clock.dayOf(now);
     fillPeriod(clock.dayOf(now - WINDOW_MS[w]), time.addDays(clock.dayOf(now), 1));
   }
   function fillPeriod(from, to) {
@@ -2398,6 +2400,9 @@
     onTime(at, tzChanged) {
       if (tzChanged) bar.updateClock();
       bar.noteData(at);
+      // A live window's date fields follow the deployment's day: known from the first message
+      // (the browser's own zone may differ), and turning at midnight.
+      if (state.view === 'live' && clock.dayOf(clock.now()) !== filledDay) fillWindowDays(win);
     },
   });
   const send = live.send;
