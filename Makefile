@@ -37,10 +37,10 @@ SOAK ?= 10m
 soak: assets
 	ZHILI_REQUIRE_SERVICES=1 ZHILI_SOAK=$(SOAK) $(GO) test -count=1 -timeout 60m -run '^TestHeapSoak$$' -v ./e2e
 
-# Fuzz targets: ingest decoding and framing, intake-log recovery, access config, region GeoJSON.
+# Fuzz targets: ingest decoding and framing, intake-log recovery, access config, region GeoJSON, alert rules.
 # Each runs for FUZZTIME (CI: a short smoke; give FUZZTIME=10m for a real run).
 FUZZTIME ?= 10s
-FUZZ_TARGETS := FuzzDecode:./event FuzzSplitBody:./ingest FuzzWALRecovery:./intake FuzzParseConfig:./access FuzzParseTree:./geo
+FUZZ_TARGETS := FuzzDecode:./event FuzzSplitBody:./ingest FuzzWALRecovery:./intake FuzzParseConfig:./access FuzzParseTree:./geo FuzzParseRules:./alerts
 fuzz:
 	@for t in $(FUZZ_TARGETS); do \
 	  echo "fuzz $${t%%:*} ($${t#*:}) for $(FUZZTIME)"; \
