@@ -143,46 +143,18 @@ func (b *Builder) facts(ctx context.Context, r *geo.Region, from, to, asOf time.
 		code = ""
 	}
 	err = b.Store.Cases(ctx, store.CaseQuery{Region: code, Depth: r.Level, From: from, To: to}, func(id string, recs []store.Record) error {
-		if f, ok := caseFacts(id, recs, time.Time{}); ok {
+		// A case counts while a report of it stands (not superseded), as of asOf for aged.
+		if f, ok := dashboard.CaseFactsOf(id, recs, time.Time{}); ok && !f.Reported.IsZero() {
 			all = append(all, f)
 		}
 		if !asOf.IsZero() {
-			if f, ok := caseFacts(id, recs, asOf); ok {
+			if f, ok := dashboard.CaseFactsOf(id, recs, asOf); ok && !f.Reported.IsZero() {
 				aged = append(aged, f)
 			}
 		}
 		return nil
 	})
 	return all, aged, err
-}
-
-// caseFacts is a case's facts from its records up to asOf (zero: all), its place from its
-// first report in force; ok is false when it had not been reported by then.
-func caseFacts(id string, recs []store.Record, asOf time.Time) (governance.CaseFacts, bool) {
-	evs := make([]event.Event, 0, len(recs))
-	kept := make([]store.Record, 0, len(recs))
-	for _, r := range recs {
-		if asOf.IsZero() || !r.At.After(asOf) {
-			evs = append(evs, r.Event)
-			kept = append(kept, r)
-		}
-	}
-	sup := event.Superseded(evs)
-	var report *store.Record
-	for i, r := range kept {
-		if _, gone := sup[r.ID]; !gone && r.Type == event.CaseReported {
-			report = &kept[i]
-			break
-		}
-	}
-	if report == nil {
-		return governance.CaseFacts{}, false
-	}
-	f := governance.Facts(id, evs)
-	f.Region = report.RegionPath
-	f.Address = report.Address
-	f.Lon, f.Lat, f.HasPoint = report.Lon, report.Lat, report.HasPoint
-	return f, true
 }
 
 func i64(v int64) *int64     { return &v }
@@ -672,7 +644,7 @@ func (b *Builder) departments(ctx context.Context, br *Briefing, r *geo.Region, 
 			continue
 		}
 		w.Units++
-		x := WhistleDept{Code: s.Dept, Name: deptName(cat, s.Dept), Summoned: s.Summoned, OnTime: rateFig(s.OnTime), Stages: []StageLate{}}
+		x := WhistleDept{Code: s.Dept, Name: deptName(cat, s.Dept), Summoned: s.Summoned, OnTime: dashboard.RateFigureOf(s.OnTime), Stages: []StageLate{}}
 		for _, st := range s.Stages {
 			late := st.OnTime.Den - st.OnTime.Num
 			x.Late += late
@@ -697,18 +669,6 @@ func (b *Builder) departments(ctx context.Context, br *Briefing, r *geo.Region, 
 	w.LeavesOut = tx(fmt.Sprintf("时限未到、尚未到达的环节；按时率分母不足%d时注明样本不足、不排名", w.MinSample),
 		fmt.Sprintf("stages not reached whose deadline has not passed; an on-time rate with fewer than %d stages is marked insufficient and not ranked", w.MinSample))
 	return nil
-}
-
-func rateFig(r governance.Rate) dashboard.RateFigure {
-	f := dashboard.RateFigure{Value: r.Value, Num: r.Num, Den: r.Den, Sample: "ok"}
-	if !r.Enough {
-		f.Sample = "insufficient"
-	}
-	if r.Rank > 0 {
-		k := r.Rank
-		f.Rank = &k
-	}
-	return f
 }
 
 func (b *Builder) alerts(br *Briefing, r *geo.Region, now time.Time) {

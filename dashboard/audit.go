@@ -229,6 +229,12 @@ func scanCases(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery
 		})
 }
 
+// CaseFactsOf is factsOf without the events, for readers of the audit's facts elsewhere.
+func CaseFactsOf(id string, recs []store.Record, asOf time.Time) (governance.CaseFacts, bool) {
+	f, _, ok := factsOf(id, recs, asOf)
+	return f, ok
+}
+
 // factsOf reads one case's facts (its place from its first report in force) and events. With
 // asOf set, only the events up to asOf count (the case as it stood then), and ok is false when
 // the case had not been reported by then.
@@ -555,7 +561,7 @@ func figures(u governance.UnitRates) UnitFigures {
 	f := UnitFigures{Cases: u.Cases, Dispatched: u.Dispatched, Closed: u.Closed, Whistles: u.Whistles,
 		Repeats: u.Repeats, ClosedThenReopened: u.ClosedThenReopened, ClosedUnsatisfied: u.ClosedUnsatisfied,
 		NotFixed: u.NotFixed, Duplicates: u.Duplicates, Transferred: u.Transferred, Cancelled: u.Cancelled,
-		WithoutDeadline: u.WithoutDeadline, Response: rateFig(u.Response), Resolution: rateFig(u.Resolution), Satisfaction: rateFig(u.Satisfaction), OnTime: rateFig(u.OnTime)}
+		WithoutDeadline: u.WithoutDeadline, Response: RateFigureOf(u.Response), Resolution: RateFigureOf(u.Resolution), Satisfaction: RateFigureOf(u.Satisfaction), OnTime: RateFigureOf(u.OnTime)}
 	if u.CloseP50 >= 0 {
 		p50, p90 := u.CloseP50, u.CloseP90
 		f.CloseP50, f.CloseP90 = &p50, &p90
@@ -563,7 +569,8 @@ func figures(u governance.UnitRates) UnitFigures {
 	return f
 }
 
-func rateFig(r governance.Rate) RateFigure {
+// RateFigureOf is a rate as the audits answer it: sample flag and rank.
+func RateFigureOf(r governance.Rate) RateFigure {
 	f := RateFigure{Value: r.Value, Num: r.Num, Den: r.Den, Sample: "ok"}
 	if !r.Enough {
 		f.Sample = "insufficient"

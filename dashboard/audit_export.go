@@ -310,7 +310,7 @@ func (r *WhistlesReport) Table(loc *time.Location) Table {
 		if d.Dept == "" {
 			w.str("不排名 / not ranked")
 		} else {
-			w.rank(rateFig(d.OnTime))
+			w.rank(RateFigureOf(d.OnTime))
 		}
 		if p, ok := r.Previous[d.Dept]; ok {
 			w.pct(p.OnTime.Value)
