@@ -138,11 +138,7 @@ func title(name, code string, p Period, from, to time.Time) Text {
 // facts reads the cases first reported in [from, to) under r (the whole tree: unlocated ones
 // too) with every event stored; with asOf set, also the same cases as they stood at asOf.
 func (b *Builder) facts(ctx context.Context, r *geo.Region, from, to, asOf time.Time) (all, aged []governance.CaseFacts, err error) {
-	code := r.Code
-	if r == b.Tree.Root {
-		code = ""
-	}
-	err = b.Store.Cases(ctx, store.CaseQuery{Region: code, Depth: r.Level, From: from, To: to}, func(id string, recs []store.Record) error {
+	err = b.Store.Cases(ctx, store.CaseQuery{Region: dashboard.StoreRegion(b.Tree, r.Code), Depth: r.Level, From: from, To: to}, func(id string, recs []store.Record) error {
 		// A case counts while a report of it stands (not superseded), as of asOf for aged.
 		if f, ok := dashboard.CaseFactsOf(id, recs, time.Time{}); ok && !f.Reported.IsZero() {
 			all = append(all, f)
@@ -212,11 +208,7 @@ func (b *Builder) changes(ctx context.Context, br *Briefing, r *geo.Region, cur,
 		if !from.Before(to) {
 			return 0, nil
 		}
-		code := r.Code
-		if r == b.Tree.Root {
-			code = "" // the whole tree, unlocated cases included
-		}
-		pts, err := b.Store.Series(ctx, store.SeriesQuery{Region: code, From: from, To: to, Step: time.Hour,
+		pts, err := b.Store.Series(ctx, store.SeriesQuery{Region: dashboard.StoreRegion(b.Tree, r.Code), From: from, To: to, Step: time.Hour,
 			Types: []event.Type{event.CaseClosed}, Loc: b.Cal.Location()})
 		var n int64
 		for _, p := range pts {

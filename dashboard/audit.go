@@ -209,13 +209,22 @@ var RateDefinitions = map[string]string{
 // a kilobyte each): past it the audit is refused 413 max_rows, having held at most this many.
 var MaxAuditCases = 500_000
 
+// StoreRegion is the history store's filter for region code: the code, or "" for the tree's
+// root, whose queries count every event, unlocated ones included.
+func StoreRegion(tree *geo.Tree, code string) string {
+	if code == tree.Root.Code {
+		return ""
+	}
+	return code
+}
+
 // scanCases hands fn each case of q's period [from, to) with its stored records, at most
 // MaxAuditCases of them. The whole tree's audit (q.Region is the tree's root) reads the
 // unlocated cases too.
 func scanCases(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to time.Time, fn func(id string, recs []store.Record) error) error {
 	region := q.Region
-	if tree != nil && region == tree.Root.Code {
-		region = "" // every case, unlocated ones included
+	if tree != nil {
+		region = StoreRegion(tree, region)
 	}
 	n := 0
 	return st.Cases(ctx, store.CaseQuery{Region: region, Depth: q.Depth, From: from, To: to, Category: q.Category},

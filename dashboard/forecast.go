@@ -130,7 +130,7 @@ func (f *Forecasts) fit(ctx context.Context, region, category string, hour time.
 		window = 56
 	}
 	from := hour.AddDate(0, 0, -window)
-	pts, err := f.St.Series(ctx, store.SeriesQuery{Region: f.storeRegion(region), From: from, To: hour, Step: time.Hour,
+	pts, err := f.St.Series(ctx, store.SeriesQuery{Region: StoreRegion(f.Tree, region), From: from, To: hour, Step: time.Hour,
 		Category: category, Types: []event.Type{event.CaseReported}, Loc: f.Cal.Location()})
 	if err != nil {
 		return nil, err
@@ -157,15 +157,6 @@ func (f *Forecasts) fit(ctx context.Context, region, category string, hour time.
 	f.fits[k] = e
 	f.mu.Unlock()
 	return e, e.err
-}
-
-// storeRegion is the store's name of a region: "" for the root, so that unlocated cases count
-// in the whole deployment as on the overview.
-func (f *Forecasts) storeRegion(code string) string {
-	if code == f.Tree.Root.Code {
-		return ""
-	}
-	return code
 }
 
 // Signals measures, for each window the rules ask for, the counts of new cases over the last
@@ -208,7 +199,7 @@ func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.D
 				// The window's count against the forecast of the hours it spans (from the hour
 				// holding its start: approximate by the part of an hour at each end).
 				from := now.Add(-w)
-				pts, err := f.St.Series(ctx, store.SeriesQuery{Region: f.storeRegion(r.Code), From: from, To: now, Step: time.Minute,
+				pts, err := f.St.Series(ctx, store.SeriesQuery{Region: StoreRegion(f.Tree, r.Code), From: from, To: now, Step: time.Minute,
 					Category: cat, Types: []event.Type{event.CaseReported}, Loc: f.Cal.Location()})
 				if err != nil {
 					continue

@@ -9,6 +9,7 @@ import (
 
 	"zhili/access"
 	"zhili/alerts"
+	"zhili/dashboard"
 	"zhili/errs"
 )
 
@@ -44,10 +45,8 @@ func (s *Server) alertList(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	q := alerts.Query{Region: region, RuleID: c.Query("rule"), Kind: alerts.Kind(c.Query("kind"))}
-	if region == s.d.Tree.Root.Code {
-		q.Region = "" // the root covers every alert, the unlocated ones too
-	}
+	// The root covers every alert, as the store's root covers every event.
+	q := alerts.Query{Region: dashboard.StoreRegion(s.d.Tree, region), RuleID: c.Query("rule"), Kind: alerts.Kind(c.Query("kind"))}
 	if v := c.Query("state"); v != "" {
 		for _, st := range strings.Split(v, ",") {
 			q.States = append(q.States, alerts.State(strings.TrimSpace(st)))
@@ -125,10 +124,7 @@ func (s *Server) alertStats(c *fiber.Ctx) error {
 	if from.IsZero() {
 		from = s.now().Add(-30 * 24 * time.Hour)
 	}
-	if region == s.d.Tree.Root.Code {
-		region = ""
-	}
-	st := eng.Stats(from, to, region)
+	st := eng.Stats(from, to, dashboard.StoreRegion(s.d.Tree, region))
 	if loc := s.cfg.Loc; loc != nil {
 		st.From, st.At = st.From.In(loc), st.At.In(loc)
 		if !st.To.IsZero() {

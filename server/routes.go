@@ -379,10 +379,7 @@ func (s *Server) series(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	q := store.SeriesQuery{Region: p.region, From: p.from, To: p.to, Step: step, Category: p.category, Types: p.types, Loc: s.cfg.Loc}
-	if p.region == s.d.Tree.Root.Code {
-		q.Region = "" // the root's series includes unlocated events
-	}
+	q := store.SeriesQuery{Region: dashboard.StoreRegion(s.d.Tree, p.region), From: p.from, To: p.to, Step: step, Category: p.category, Types: p.types, Loc: s.cfg.Loc}
 	pts, err := s.d.Store.Series(c.UserContext(), q)
 	if err != nil {
 		return err
