@@ -29,6 +29,7 @@ import (
 type Alerting struct {
 	cfg     AlertingConfig
 	scanner *scan.Scanner
+	towns   []*geo.Region // the regions whose children are grids: overdue is measured on them
 
 	mu       sync.Mutex
 	lastScan time.Time
@@ -74,6 +75,11 @@ func NewAlerting(cfg AlertingConfig) (*Alerting, error) {
 		cfg.Log = slog.Default()
 	}
 	a := &Alerting{}
+	cfg.M.tree.Walk(func(r *geo.Region) {
+		if r.Level > 0 && len(r.Children) > 0 && len(r.Children[0].Children) == 0 {
+			a.towns = append(a.towns, r)
+		}
+	})
 	if cfg.Hot != nil && cfg.Scan.Replicates > 0 {
 		if cfg.Scan.Every <= 0 {
 			cfg.Scan.Every = 10 * time.Minute
@@ -154,15 +160,12 @@ func (a *Alerting) Signals(now time.Time) []alerts.Signal {
 	m := a.cfg.M
 	var out []alerts.Signal
 	m.mu.RLock()
-	// Overdue cases per township: the regions whose children are grids.
-	m.tree.Walk(func(r *geo.Region) {
-		if r.Level == 0 || len(r.Children) == 0 || len(r.Children[0].Children) > 0 {
-			return
-		}
+	// Overdue cases per township.
+	for _, r := range a.towns {
 		if n := m.get(r.Code, "", 0, update.MOverdue); n > 0 {
 			out = append(out, a.regionSignal(alerts.KindOverdue, r, float64(n)))
 		}
-	})
+	}
 	// Departments' response rate today (signed in time ÷ dispatched), deployment-wide.
 	day := update.DayOf(now, m.loc)
 	root := m.tree.Root
@@ -294,21 +297,10 @@ type ScanReply struct {
 	Clusters []ScanCluster `json:"clusters"`
 }
 
-// ScanCluster is one cluster of a scan (scan.Cluster): a circle of grids over a window ending
-// at the analysis time.
+// ScanCluster is one cluster of a scan with its centre's name, times in the deployment's zone.
 type ScanCluster struct {
-	Center         string    `json:"center"`
-	CenterName     string    `json:"center_name"`
-	Cells          []string  `json:"cells"`
-	RadiusM        float64   `json:"radius_m"`
-	Start          time.Time `json:"start"`
-	End            time.Time `json:"end"`
-	Observed       int       `json:"observed"`
-	Expected       float64   `json:"expected"`
-	LLR            float64   `json:"llr"`
-	P              float64   `json:"p"`
-	RecurrenceDays float64   `json:"recurrence_days"`
-	Alarm          bool      `json:"alarm"`
+	scan.Cluster
+	CenterName string `json:"center_name"`
 }
 
 // ScanReply returns the last scan's clusters whose centre lies in region.
@@ -327,8 +319,8 @@ func (a *Alerting) ScanReply(region string) ScanReply {
 		if c.P >= 1 || a.cfg.M.tree.Root.Code != region && !containsCode(a.cfg.M.tree.Path(c.Center), region) {
 			continue
 		}
-		sc := ScanCluster{Center: c.Center, Cells: c.Cells, RadiusM: math.Round(c.RadiusM), Start: c.Start.In(loc), End: c.End.In(loc),
-			Observed: c.Observed, Expected: c.Expected, LLR: c.LLR, P: c.P, RecurrenceDays: c.RecurrenceDays, Alarm: c.Alarm}
+		c.RadiusM, c.Start, c.End = math.Round(c.RadiusM), c.Start.In(loc), c.End.In(loc)
+		sc := ScanCluster{Cluster: c}
 		if r := a.cfg.M.tree.Get(c.Center); r != nil {
 			sc.CenterName = r.Name
 		}
@@ -413,7 +405,7 @@ type alertsState struct {
 	a    *Alerting
 	r    *geo.Region
 	ver  uint64
-	day  string
+	hour string // the hour of the last build: the closed list moves with time
 	data map[string]any
 }
 
@@ -422,10 +414,10 @@ func (s *alertsState) Snapshot() any { return s.data }
 func (s *alertsState) Advance() (any, bool) {
 	now := s.a.cfg.M.clk.Now()
 	ver, hour := s.a.Version(), now.Truncate(time.Hour).String()
-	if s.data != nil && ver == s.ver && hour == s.day {
+	if s.data != nil && ver == s.ver && hour == s.hour {
 		return nil, false
 	}
-	s.ver, s.day = ver, hour
+	s.ver, s.hour = ver, hour
 	cur := s.a.board(s.r, now)
 	p := mergePatch(s.data, cur)
 	s.data = cur

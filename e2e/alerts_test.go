@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -124,7 +125,7 @@ func TestAlertBurst(t *testing.T) {
 	var id string
 	for _, a := range list.Alerts {
 		for _, c := range scan.Clusters {
-			if c.Center == a.Subject && contains(c.Cells, burst) {
+			if c.Center == a.Subject && slices.Contains(c.Cells, burst) {
 				id = a.ID
 				t.Logf("alert %s %q: cluster of %d grids, %d observed vs %.2f expected, p %.4f, recurrence %.3f days",
 					a.ID, a.Title, len(c.Cells), c.Observed, c.Expected, c.P, c.RecurrenceDays)
@@ -214,13 +215,4 @@ func TestAlertBurst(t *testing.T) {
 	}
 	screenshot(t, ctx, "alerts-desk-en.png")
 	guard.verify(t)
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }

@@ -86,16 +86,17 @@ func (c *Config) defaults() error {
 
 // Cluster is one space-time cylinder: a circle of grids over a window ending at the analysis time.
 type Cluster struct {
-	Center         string
-	Cells          []string // the circle's grids, nearest first (the centre first)
-	RadiusM        float64  // distance from the centre to the farthest grid of the circle
-	Start, End     time.Time
-	Observed       int
-	Expected       float64 // under the permutation null: N_circle · N_window / N
-	LLR            float64 // log generalized likelihood ratio (Poisson approximation)
-	P              float64 // Monte Carlo p-value against the replicates' maxima
-	RecurrenceDays float64 // Every / P, in days
-	Alarm          bool    // RecurrenceDays ≥ AlarmDays
+	Center         string    `json:"center"`
+	Cells          []string  `json:"cells"`    // the circle's grids, nearest first (the centre first)
+	RadiusM        float64   `json:"radius_m"` // distance from the centre to the farthest grid of the circle
+	Start          time.Time `json:"start"`
+	End            time.Time `json:"end"`
+	Observed       int       `json:"observed"`
+	Expected       float64   `json:"expected"`        // under the permutation null: N_circle · N_window / N
+	LLR            float64   `json:"llr"`             // log generalized likelihood ratio (Poisson approximation)
+	P              float64   `json:"p"`               // Monte Carlo p-value against the replicates' maxima
+	RecurrenceDays float64   `json:"recurrence_days"` // Every / P, in days
+	Alarm          bool      `json:"alarm"`           // RecurrenceDays ≥ AlarmDays
 }
 
 // Result is one analysis.

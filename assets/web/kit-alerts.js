@@ -15,13 +15,12 @@
       more: '{n} more', where: 'acknowledge at the duty desk (/alerts)', acked: 'acknowledged' },
   };
   const CODE_RE = /^[A-Za-z0-9._-]{1,64}$/;
+  const TICKER_H = 40; // px of the stage
   const CSS = `
-.za-ticker { position: absolute; z-index: 30; left: 0; right: 0; bottom: 0; height: 40px; display: flex;
+.za-ticker { position: absolute; z-index: 30; left: 0; right: 0; bottom: 0; height: ${TICKER_H}px; display: flex;
   align-items: center; gap: 14px; padding: 0 18px; background: rgba(4, 14, 34, 0.92);
   border-top: 2px solid rgba(255, 176, 32, 0.7); font-size: 22px; color: #dcefff; overflow: hidden; }
 .za-ticker[hidden], .za-banner[hidden] { display: none; }
-/* With the ticker shown the screen's layout ends above it: nothing is covered. */
-.za-on > .layout, .za-on > .hs-layout, .za-on > .wh-layout { height: 920px !important; }
 .za-ticker .za-head { flex: none; font-weight: 700; color: #ffb020; }
 .za-ticker .za-run { flex: 1; overflow: hidden; white-space: nowrap; position: relative; height: 100%; }
 .za-ticker .za-track { position: absolute; top: 0; height: 100%; display: flex; align-items: center; gap: 42px;
@@ -100,8 +99,11 @@
     const list = (data && Array.isArray(data.alerts)) ? data.alerts : [];
     const esc = Zhili.esc || ((s) => String(s));
     e.ticker.hidden = list.length === 0;
-    if (e.ticker.parentNode.classList.contains('za-on') !== !e.ticker.hidden) {
-      e.ticker.parentNode.classList.toggle('za-on', !e.ticker.hidden);
+    // With the ticker shown the screen's layout ends above it (its height takes --za-h off):
+    // nothing is covered.
+    const h = e.ticker.hidden ? '0px' : TICKER_H + 'px';
+    if (e.ticker.parentNode.style.getPropertyValue('--za-h') !== h) {
+      e.ticker.parentNode.style.setProperty('--za-h', h);
       root.dispatchEvent(new Event('resize')); // charts follow their panels
     }
     if (list.length) {
