@@ -90,15 +90,13 @@ func (s *Server) localAlert(al alerts.Alert) alerts.Alert {
 	return al
 }
 
-// optionalRange reads from and to (RFC 3339), either may be missing.
+// optionalRange reads from and to (timeParam), either may be missing.
 func (s *Server) optionalRange(c *fiber.Ctx) (from, to time.Time, err error) {
 	for name, dst := range map[string]*time.Time{"from": &from, "to": &to} {
 		if v := c.Query(name); v != "" {
-			t, perr := time.Parse(time.RFC3339, v)
-			if perr != nil {
-				return from, to, errs.E(errs.Invalid, name, "%s must be RFC 3339, e.g. 2026-12-01T00:00:00+08:00", name)
+			if *dst, err = s.timeParam(name, v); err != nil {
+				return from, to, err
 			}
-			*dst = t
 		}
 	}
 	if !from.IsZero() && !to.IsZero() && to.Before(from) {

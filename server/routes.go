@@ -268,20 +268,22 @@ func (s *Server) regions(c *fiber.Ctx) error {
 	return c.Send(b)
 }
 
-// period parses from/to (RFC 3339, or a date YYYY-MM-DD in the deployment zone) with defaults.
-func (s *Server) period(c *fiber.Ctx, defSpan time.Duration) (time.Time, time.Time, error) {
-	parse := func(name, v string) (time.Time, error) {
-		if t, err := time.Parse(time.RFC3339, v); err == nil {
-			return t, nil
-		}
-		if t, err := time.ParseInLocation("2006-01-02", v, s.cfg.Loc); err == nil {
-			return t, nil
-		}
-		return time.Time{}, errs.E(errs.Invalid, name, "%s must be RFC 3339 or YYYY-MM-DD", name)
+// timeParam parses a time parameter: RFC 3339, or a date YYYY-MM-DD in the deployment zone.
+func (s *Server) timeParam(name, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, nil
 	}
+	if t, err := time.ParseInLocation("2006-01-02", v, s.cfg.Loc); err == nil {
+		return t, nil
+	}
+	return time.Time{}, errs.E(errs.Invalid, name, "%s must be RFC 3339 or YYYY-MM-DD", name)
+}
+
+// period parses from/to (timeParam) with defaults.
+func (s *Server) period(c *fiber.Ctx, defSpan time.Duration) (time.Time, time.Time, error) {
 	to := s.d.Clock.Now()
 	if v := c.Query("to"); v != "" {
-		t, err := parse("to", v)
+		t, err := s.timeParam("to", v)
 		if err != nil {
 			return time.Time{}, time.Time{}, err
 		}
@@ -289,7 +291,7 @@ func (s *Server) period(c *fiber.Ctx, defSpan time.Duration) (time.Time, time.Ti
 	}
 	from := to.Add(-defSpan)
 	if v := c.Query("from"); v != "" {
-		t, err := parse("from", v)
+		t, err := s.timeParam("from", v)
 		if err != nil {
 			return time.Time{}, time.Time{}, err
 		}
