@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"errors"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -183,6 +184,7 @@ func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.D
 	if f.Categories != nil {
 		cats = f.Categories()
 	}
+	longest := slices.Max(windows)
 	hour := now.In(f.Cal.Location()).Truncate(time.Hour)
 	var out []alerts.Signal
 	regions := append([]*geo.Region{f.Tree.Root}, f.Tree.Root.Children...)
@@ -191,36 +193,39 @@ func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.D
 			if ctx.Err() != nil {
 				return out
 			}
-			for _, w := range windows {
-				e, err := f.fit(ctx, r.Code, cat, hour)
-				if err != nil || e.model == nil {
-					continue
-				}
-				// The window's count against the forecast of the hours it spans (from the hour
-				// holding its start: approximate by the part of an hour at each end).
-				from := now.Add(-w)
-				pts, err := f.St.Series(ctx, store.SeriesQuery{Region: StoreRegion(f.Tree, r.Code), From: from, To: now, Step: time.Minute,
-					Category: cat, Types: []event.Type{event.CaseReported}, Loc: f.Cal.Location()})
-				if err != nil {
-					continue
-				}
-				var n int64
-				for _, p := range pts {
-					n += p.Count
-				}
-				band := e.model.Total(from, int((w+time.Hour-1)/time.Hour))
-				s := alerts.Signal{Kind: alerts.KindForecast, Region: r.Code, RegionPath: f.Tree.Path(r.Code), Category: cat,
-					Value: float64(n), Bound: band.Hi, Window: w, RegionName: r.Name, CategoryName: "全部类别", CategoryNameEn: "all categories",
-					Detail: map[string]string{"mean": strconv.FormatFloat(band.Mean, 'f', 1, 64), "lo": strconv.FormatFloat(band.Lo, 'f', 0, 64), "hi": strconv.FormatFloat(band.Hi, 'f', 0, 64)}}
-				if cat != "" {
-					s.CategoryName, s.CategoryNameEn = cat, cat
-					if f.CategoryName != nil {
-						if zh, en := f.CategoryName(cat); zh != "" {
-							s.CategoryName, s.CategoryNameEn = zh, en
-						}
+			e, err := f.fit(ctx, r.Code, cat, hour)
+			if err != nil || e.model == nil {
+				continue
+			}
+			// One read of the longest window by minutes; each window sums its own minutes.
+			pts, err := f.St.Series(ctx, store.SeriesQuery{Region: StoreRegion(f.Tree, r.Code), From: now.Add(-longest), To: now,
+				Step: time.Minute, Category: cat, Types: []event.Type{event.CaseReported}, Loc: f.Cal.Location()})
+			if err != nil {
+				continue
+			}
+			catZh, catEn := "全部类别", "all categories"
+			if cat != "" {
+				catZh, catEn = cat, cat
+				if f.CategoryName != nil {
+					if zh, en := f.CategoryName(cat); zh != "" {
+						catZh, catEn = zh, en
 					}
 				}
-				out = append(out, s)
+			}
+			for _, w := range windows {
+				from := now.Add(-w)
+				var n int64
+				for _, p := range pts {
+					if !p.T.Before(from) {
+						n += p.Count
+					}
+				}
+				// Against the forecast of the hours the window spans (from the hour holding its
+				// start: approximate by the part of an hour at each end).
+				band := e.model.Total(from, int((w+time.Hour-1)/time.Hour))
+				out = append(out, alerts.Signal{Kind: alerts.KindForecast, Region: r.Code, RegionPath: f.Tree.Path(r.Code), Category: cat,
+					Value: float64(n), Bound: band.Hi, Window: w, RegionName: r.Name, CategoryName: catZh, CategoryNameEn: catEn,
+					Detail: map[string]string{"mean": strconv.FormatFloat(band.Mean, 'f', 1, 64), "lo": strconv.FormatFloat(band.Lo, 'f', 0, 64), "hi": strconv.FormatFloat(band.Hi, 'f', 0, 64)}})
 			}
 		}
 	}

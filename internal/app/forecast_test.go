@@ -1,14 +1,20 @@
 package app
 
 import (
+	"context"
+	"fmt"
 	"math"
 	"net/url"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
+	"zhili/alerts"
+	"zhili/dashboard"
 	"zhili/ingest"
 	"zhili/server"
+	"zhili/store"
 )
 
 // TestForecastRoute: on 16 days of demo history the hourly forecast of the next week is
@@ -59,6 +65,59 @@ func TestForecastRoute(t *testing.T) {
 		t.Errorf("next 7 days forecast %.0f new cases; the last 14 days had %d (%.0f a week)", week, fortnight, want)
 	}
 	t.Logf("next 7 days: %.0f expected; last 14 days: %d", week, fortnight)
+
+	// The forecast signals of the alert rules: each window counts its own cases, and six new
+	// reports show in the next measurement (the last one is repeated for SignalsEvery).
+	ctx := context.Background()
+	windows := []time.Duration{time.Hour, 3 * time.Hour}
+	rootSignals := func(at time.Time) map[time.Duration]alerts.Signal {
+		out := map[time.Duration]alerts.Signal{}
+		for _, s := range a.Forecasts.Signals(ctx, at, windows) {
+			if s.Region == a.cfg.Tree.Root.Code && s.Category == "" {
+				out[s.Window] = s
+			}
+		}
+		return out
+	}
+	t0 := time.Now()
+	before := rootSignals(t0)
+	if len(before) != 2 || before[3*time.Hour].Value < before[time.Hour].Value || before[time.Hour].Bound < 0 {
+		t.Fatalf("root forecast signals %+v", before)
+	}
+	n, err := a.Store.Count(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lines []string
+	grid := a.cfg.Tree.Root.Children[0].Children[0].Code
+	for i := range 6 {
+		lines = append(lines, fmt.Sprintf(`{"id":"fs%d","type":"case.reported","case_id":"FS-%d","at":"%s","source":"grid","category":"environment","region":"%s"}`,
+			i, i, t0.Add(-10*time.Minute).UTC().Format(time.RFC3339), grid))
+	}
+	if code, body := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 {
+		t.Fatalf("%d %s", code, body)
+	}
+	waitStored(t, a, n+6)
+	if same := rootSignals(t0.Add(time.Second)); same[time.Hour].Value != before[time.Hour].Value {
+		t.Errorf("measured again within %v: %v, then %v", dashboard.SignalsEvery, before[time.Hour].Value, same[time.Hour].Value)
+	}
+	// The demo history goes on arriving as its times come, so each window is checked against
+	// a count of its own (not the longest read the measurement shares), the six included.
+	at := t0.Add(dashboard.SignalsEvery + time.Second)
+	after := rootSignals(at)
+	for _, w := range windows {
+		pts, err := a.Store.Series(ctx, store.SeriesQuery{From: at.Add(-w), To: at, Step: time.Minute, Loc: a.cfg.Loc})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var want float64
+		for _, p := range pts {
+			want += float64(p.Count)
+		}
+		if got := after[w].Value; got != want || got < 6 {
+			t.Errorf("%v window after six reports: %v, its own count %v", w, got, want)
+		}
+	}
 
 	// An empty deployment: no band, and the reason.
 	e := startWith(t, Config{ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}})
