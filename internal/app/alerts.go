@@ -18,13 +18,8 @@ import (
 func (a *App) openAlerts() error {
 	cfg := &a.cfg
 	a.Forecasts = &dashboard.Forecasts{St: a.Store, Tree: cfg.Tree, Cal: cfg.Calendar, Clk: cfg.Clock,
-		Categories: func() []string { return cfg.Catalog.TopCategories() },
-		CategoryName: func(code string) (string, string) {
-			if c, ok := a.Catalog.Load().Category(code); ok {
-				return c.Zh, c.En
-			}
-			return "", ""
-		}}
+		Categories:   func() []string { return a.Catalog.Load().TopCategories() },
+		CategoryName: func(code string) (string, string) { return a.names("category", code) }}
 	if cfg.AlertsOff {
 		return nil
 	}
@@ -84,20 +79,7 @@ func (a *App) openAlerts() error {
 		Every: cfg.AlertsEvery, Log: cfg.Logger, Ready: a.Ready,
 		Scan: scan.Config{Every: cfg.ScanEvery, Replicates: cfg.ScanReplicates, EarlyStop: 20, MaxRadiusM: 6000,
 			AlarmDays: 100, Seed: cfg.DemoSeed},
-		Names: func(kind, code string) (string, string) {
-			c := a.Catalog.Load()
-			switch kind {
-			case "dept":
-				if d, ok := c.Department(code); ok {
-					return d.Zh, d.En
-				}
-			case "category":
-				if x, ok := c.Category(code); ok {
-					return x.Zh, x.En
-				}
-			}
-			return "", ""
-		},
+		Names: a.names,
 		Extra: []func(ctx context.Context, now time.Time) []alerts.Signal{func(ctx context.Context, now time.Time) []alerts.Signal {
 			return a.Forecasts.Signals(ctx, now, eng.Rules().Windows(alerts.KindForecast))
 		},
@@ -119,6 +101,23 @@ func (a *App) openAlerts() error {
 	a.Alerts = al
 	a.Hub.Register("alerts", dashboard.AlertsSource{A: al})
 	return nil
+}
+
+// names gives the catalogue's zh and en names of a department ("dept") or category for alert
+// titles ("" when unknown: the code stands in).
+func (a *App) names(kind, code string) (string, string) {
+	c := a.Catalog.Load()
+	switch kind {
+	case "dept":
+		if d, ok := c.Department(code); ok {
+			return d.Zh, d.En
+		}
+	case "category":
+		if x, ok := c.Category(code); ok {
+			return x.Zh, x.En
+		}
+	}
+	return "", ""
 }
 
 // ReloadAlertRules re-reads the alert rules file (SIGHUP); a file that does not parse is
