@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"zhili/alerts"
@@ -36,9 +35,7 @@ type HotspotSignals struct {
 	// always measured).
 	Rules func() *alerts.RuleSet
 
-	mu   sync.Mutex
-	at   time.Time
-	last []alerts.Signal
+	cache signalCache
 }
 
 // HotspotSignalsEvery is how often HotspotSignals classifies the grids by default.
@@ -71,24 +68,17 @@ func (p *HotspotSignals) Signals(ctx context.Context, now time.Time) []alerts.Si
 		return nil
 	}
 	_, _, every, _ := p.defaults()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.at.IsZero() && now.Sub(p.at) < every && now.After(p.at) {
-		return p.last
-	}
-	out, err := p.measure(ctx, now)
-	if ctx.Err() != nil {
-		return out
-	}
-	if err != nil {
-		log := p.Log
-		if log == nil {
-			log = slog.Default()
+	return p.cache.get(ctx, now, every, "", func() []alerts.Signal {
+		out, err := p.measure(ctx, now)
+		if err != nil && ctx.Err() == nil {
+			log := p.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Warn("alerts: emerging hot spots not measured", "err", err)
 		}
-		log.Warn("alerts: emerging hot spots not measured", "err", err)
-	}
-	p.at, p.last = now, out
-	return out
+		return out
+	})
 }
 
 // HotspotSteps returns the period classified at now: the last whole step (steps start at loc's

@@ -10,7 +10,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"zhili/alerts"
@@ -38,10 +37,7 @@ type RepeatSignals struct {
 	Rules func() *alerts.RuleSet
 	Log   *slog.Logger // nil: slog.Default()
 
-	mu      sync.Mutex
-	at      time.Time
-	windows []time.Duration
-	last    []alerts.Signal
+	cache signalCache
 }
 
 // MaxRepeatWindow is the longest window measured; rules asking for more get no signal.
@@ -81,25 +77,18 @@ func (p *RepeatSignals) Signals(ctx context.Context, now time.Time, windows []ti
 		return nil
 	}
 	slices.Sort(ws)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.at.IsZero() && now.Sub(p.at) < SignalsEvery && now.After(p.at) && slices.Equal(ws, p.windows) {
-		return p.last
-	}
-	out, err := p.measure(ctx, now, ws)
-	if ctx.Err() != nil {
-		return out
-	}
-	if err != nil {
-		log := p.Log
-		if log == nil {
-			log = slog.Default()
+	return p.cache.get(ctx, now, SignalsEvery, windowsKey(ws), func() []alerts.Signal {
+		out, err := p.measure(ctx, now, ws)
+		if err != nil && ctx.Err() == nil {
+			log := p.Log
+			if log == nil {
+				log = slog.Default()
+			}
+			log.Warn("alerts: repeat complaints not measured", "err", err)
+			return nil
 		}
-		log.Warn("alerts: repeat complaints not measured", "err", err)
-		out = nil
-	}
-	p.at, p.windows, p.last = now, ws, out
-	return out
+		return out
+	})
 }
 
 // measure reads the cases of the longest window once and links each window's share of them.

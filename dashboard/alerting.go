@@ -379,6 +379,33 @@ func last(path []string) string {
 	return path[len(path)-1]
 }
 
+// signalCache keeps a signal provider's last measurement for a while: the providers read the
+// history store, which an evaluation every few seconds need not ask each time.
+type signalCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	key  string // what was measured (e.g. the windows); another key measures again
+	last []alerts.Signal
+}
+
+// get returns the kept signals while they are younger than every and of the same key, else
+// measures; a measurement cut short by ctx is returned but not kept.
+func (c *signalCache) get(ctx context.Context, now time.Time, every time.Duration, key string, measure func() []alerts.Signal) []alerts.Signal {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.at.IsZero() && now.After(c.at) && now.Sub(c.at) < every && key == c.key {
+		return c.last
+	}
+	out := measure()
+	if ctx.Err() == nil {
+		c.at, c.key, c.last = now, key, out
+	}
+	return out
+}
+
+// windowsKey names a set of windows for signalCache.
+func windowsKey(ws []time.Duration) string { return fmt.Sprint(ws) }
+
 // AlertsSource serves alerts:<region> topics: the alerts not yet closed whose region lies in
 // the topic's region (severe first, then the newest), their counts, and those closed in the
 // last 24 hours.

@@ -36,9 +36,7 @@ type Forecasts struct {
 	mu   sync.Mutex
 	fits map[fitKey]*fitEntry
 
-	sigMu   sync.Mutex
-	sigAt   time.Time // when the signals were last measured
-	sigLast []alerts.Signal
+	signals signalCache
 }
 
 // SignalsEvery is how often Signals measures again; between, it repeats its last signals.
@@ -167,16 +165,7 @@ func (f *Forecasts) Signals(ctx context.Context, now time.Time, windows []time.D
 	if len(windows) == 0 {
 		return nil
 	}
-	f.sigMu.Lock()
-	defer f.sigMu.Unlock()
-	if !f.sigAt.IsZero() && now.Sub(f.sigAt) < SignalsEvery && now.After(f.sigAt) {
-		return f.sigLast
-	}
-	out := f.measure(ctx, now, windows)
-	if ctx.Err() == nil {
-		f.sigAt, f.sigLast = now, out
-	}
-	return out
+	return f.signals.get(ctx, now, SignalsEvery, windowsKey(windows), func() []alerts.Signal { return f.measure(ctx, now, windows) })
 }
 
 func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.Duration) []alerts.Signal {
