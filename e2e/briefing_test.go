@@ -24,12 +24,7 @@ import (
 // English (screenshots at 1920×1080), and the PDF is a PDF with at least one page.
 func TestBriefing(t *testing.T) {
 	t.Parallel()
-	browserPrereqs(t)
-	requirePage(t, "briefing.html")
-	start := time.Now()
-	srv := startServer(t, buildBinary(t), "--demo-history", "21d")
-	srv.waitReady(t, 3*time.Minute)
-	t.Logf("demo ready after %v", time.Since(start).Round(time.Millisecond))
+	srv := demoPageServer(t, "briefing.html", "21d")
 
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {

@@ -402,6 +402,19 @@ func requirePage(t *testing.T, name string) {
 	_ = f.Close()
 }
 
+// demoPageServer starts the demo city with history of the given length (e.g. 21d) for a test
+// of page, once the browser and the built page are there, and waits until it is ready.
+func demoPageServer(t *testing.T, page, history string) *server {
+	t.Helper()
+	browserPrereqs(t)
+	requirePage(t, page)
+	start := time.Now()
+	srv := startServer(t, buildBinary(t), "--demo-history", history)
+	srv.waitReady(t, 3*time.Minute)
+	t.Logf("demo ready after %v", time.Since(start).Round(time.Millisecond))
+	return srv
+}
+
 // awayFromMidnight waits, when the deployment's day (Asia/Shanghai) ends within d, until it has
 // turned: a test that counts today's cases across the turn would see them reset to zero.
 func awayFromMidnight(t *testing.T, d time.Duration) {

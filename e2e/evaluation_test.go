@@ -23,12 +23,8 @@ import (
 // English, with a screenshot of each.
 func TestEvaluationPage(t *testing.T) {
 	t.Parallel()
-	browserPrereqs(t)
-	requirePage(t, "evaluation.html")
 	start := time.Now()
-	srv := startServer(t, buildBinary(t), "--demo-history", "62d")
-	srv.waitReady(t, 3*time.Minute)
-	t.Logf("demo ready after %v", time.Since(start).Round(time.Millisecond))
+	srv := demoPageServer(t, "evaluation.html", "62d")
 
 	// This quarter in the deployment's zone (the demo rates every quarter its history covers).
 	loc, err := time.LoadLocation("Asia/Shanghai")
