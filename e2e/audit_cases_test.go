@@ -70,7 +70,7 @@ type unitCases struct {
 func TestAuditCasesWalk(t *testing.T) {
 	t.Parallel()
 	auditPrereqs(t)
-	srv := startServer(t, buildBinary(t), "--demo-history", "62d")
+	srv := sharedDemo(t, "62d")
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		t.Fatal(err)
@@ -79,8 +79,6 @@ func TestAuditCasesWalk(t *testing.T) {
 	to := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, loc)
 	from := to.AddDate(0, -1, 0)
 	period := url.Values{"from": {from.Format("2006-01-02")}, "to": {to.Format("2006-01-02")}}
-	// The history is stored before the server is ready.
-	srv.waitReady(t, 3*time.Minute)
 
 	// The API's view: the department slowest to arrive (its arrival p50, the whistle audit's).
 	var wa struct {

@@ -145,15 +145,35 @@ func startServer(t *testing.T, bin string, extra ...string) *server {
 	args := append([]string{"serve", "--demo", "--demo-rate", "0", "--demo-history", "0",
 		"--listen", "127.0.0.1:0", "--data", t.TempDir(),
 		"--ingest-key", ingestKey, "--view-token", viewToken}, extra...)
-	cmd := exec.Command(bin, args...)
-	stderr, err := cmd.StderrPipe()
+	s, err := launchServer(bin, args)
+	if s != nil {
+		t.Cleanup(func() {
+			testsvc.KillGroup(s.cmd)
+			_ = s.cmd.Wait()
+			if t.Failed() {
+				t.Logf("server output:\n%s", s.output())
+			}
+		})
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// launchServer starts bin with args (see testsvc.StartCmd: it dies with the test binary) and
+// waits for its "listening on" line. The caller kills s.cmd's group; s is nil only when the
+// process did not start.
+func launchServer(bin string, args []string) (*server, error) {
+	cmd := exec.Command(bin, args...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		return nil, err
+	}
 	s := &server{cmd: cmd, done: make(chan struct{})}
 	cmd.Stdout = &lockedWriter{s: s}
-	if err := testsvc.Start(t, cmd); err != nil {
-		t.Fatalf("start %s: %v", bin, err)
+	if err := testsvc.StartCmd(cmd); err != nil {
+		return nil, fmt.Errorf("start %s: %v", bin, err)
 	}
 	addr := make(chan string, 1)
 	go func() {
@@ -173,21 +193,14 @@ func startServer(t *testing.T, bin string, extra ...string) *server {
 			}
 		}
 	}()
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("server output:\n%s", s.output())
-		}
-	})
 	select {
 	case s.base = <-addr:
+		return s, nil
 	case <-s.done:
-		t.Fatalf("server exited before listening:\n%s", s.output())
+		return s, fmt.Errorf("server exited before listening:\n%s", s.output())
 	case <-time.After(60 * time.Second):
-		t.Fatalf("server did not print \"listening on\" within 60 s:\n%s", s.output())
+		return s, fmt.Errorf("server did not print \"listening on\" within 60 s:\n%s", s.output())
 	}
-	return s
 }
 
 type lockedWriter struct{ s *server }
@@ -203,17 +216,24 @@ func (w *lockedWriter) Write(p []byte) (int, error) {
 // first), failing the test after within (a loaded machine).
 func (s *server) waitReady(t *testing.T, within time.Duration) {
 	t.Helper()
+	if err := s.readyWithin(within); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// readyWithin polls /readyz until it answers 200, or fails after within.
+func (s *server) readyWithin(within time.Duration) error {
 	start := time.Now()
 	for {
 		resp, err := http.Get(s.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return
+				return nil
 			}
 		}
 		if time.Since(start) > within {
-			t.Fatalf("the server was not ready within %v", within)
+			return fmt.Errorf("the server was not ready within %v", within)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -413,6 +433,60 @@ func demoPageServer(t *testing.T, page, history string) *server {
 	srv.waitReady(t, 3*time.Minute)
 	t.Logf("demo ready after %v", time.Since(start).Round(time.Millisecond))
 	return srv
+}
+
+// sharedDemo returns the package's one demo city with history of the given length, started
+// on first use and stopped by TestMain. Tests that only read (the evaluator's pages) share it
+// instead of each generating the same history; a test that posts or changes state starts its
+// own with startServer.
+func sharedDemo(t *testing.T, history string) *server {
+	t.Helper()
+	bin := buildBinary(t)
+	shared.mu.Lock()
+	d := shared.demos[history]
+	if d == nil {
+		d = &sharedServer{}
+		if shared.demos == nil {
+			shared.demos = map[string]*sharedServer{}
+		}
+		shared.demos[history] = d
+	}
+	shared.mu.Unlock()
+	d.once.Do(func() {
+		dir, err := sharedDir()
+		if err != nil {
+			d.err = err
+			return
+		}
+		data, err := os.MkdirTemp(dir, "demo-"+history+"-")
+		if err != nil {
+			d.err = err
+			return
+		}
+		start := time.Now()
+		d.srv, d.err = launchServer(bin, []string{"serve", "--demo", "--demo-rate", "0", "--demo-history", history,
+			"--listen", "127.0.0.1:0", "--data", data, "--ingest-key", ingestKey, "--view-token", viewToken})
+		if d.err == nil {
+			d.err = d.srv.readyWithin(3 * time.Minute)
+		}
+		d.took = time.Since(start)
+	})
+	if d.err != nil {
+		if d.srv != nil {
+			t.Fatalf("shared demo (%s): %v\n%s", history, d.err, d.srv.output())
+		}
+		t.Fatalf("shared demo (%s): %v", history, d.err)
+	}
+	t.Logf("shared demo with %s of history (ready %v after its start)", history, d.took.Round(time.Millisecond))
+	return d.srv
+}
+
+// sharedServer is one server shared by the tests of the package.
+type sharedServer struct {
+	once sync.Once
+	srv  *server
+	err  error
+	took time.Duration
 }
 
 // awayFromMidnight waits, when the deployment's day (Asia/Shanghai) ends within d, until it has

@@ -23,6 +23,7 @@ import (
 // something to show at once: hot spots over 7 and 30 days and their emerging classes where the
 // history planted them, last month's audit, open whistles, a 24-hour trend with a shape.
 func TestDemo(t *testing.T) {
+	t.Parallel()
 	bin := buildBinary(t)
 	dir := t.TempDir()
 	start := time.Now()

@@ -24,7 +24,9 @@ import (
 func TestEvaluationPage(t *testing.T) {
 	t.Parallel()
 	start := time.Now()
-	srv := demoPageServer(t, "evaluation.html", "62d")
+	browserPrereqs(t)
+	requirePage(t, "evaluation.html")
+	srv := sharedDemo(t, "62d")
 
 	// This quarter in the deployment's zone (the demo rates every quarter its history covers).
 	loc, err := time.LoadLocation("Asia/Shanghai")

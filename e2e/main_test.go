@@ -33,6 +33,8 @@ var shared struct {
 	browserErr    error
 	cancelBrowser context.CancelFunc
 	browserCmd    *exec.Cmd
+
+	demos map[string]*sharedServer // by history length; see sharedDemo
 }
 
 // TestMain runs the browser tests three at a time unless -parallel is given: they spend much
@@ -117,6 +119,12 @@ func closeShared() {
 		shared.cancelBrowser()
 	}
 	testsvc.KillGroup(shared.browserCmd)
+	for _, d := range shared.demos {
+		if d.srv != nil {
+			testsvc.KillGroup(d.srv.cmd)
+			_ = d.srv.cmd.Wait()
+		}
+	}
 	if shared.tmpDir != "" {
 		_ = os.RemoveAll(shared.tmpDir)
 	}
