@@ -50,6 +50,7 @@ type Client struct {
 	subs      []*hubSub
 	pingDue   bool
 	resyncDue bool
+	busy      bool        // counted in Hub.busy: frames queued or in the writer's hand
 	resyncs   []time.Time // recent overflows, for the disconnect rule
 }
 
@@ -308,9 +309,18 @@ func (c *Client) enqueue(s *hubSub, b []byte) {
 	c.pending = append(c.pending, b)
 	c.pendingB += len(b)
 	first := len(c.pending) == 1
+	c.markBusy()
 	c.mu.Unlock()
 	if first {
 		c.signal()
+	}
+}
+
+// markBusy counts c in Hub.busy; c.mu is held.
+func (c *Client) markBusy() {
+	if !c.busy {
+		c.busy = true
+		c.h.busy.Add(1)
 	}
 }
 
@@ -329,6 +339,7 @@ func (c *Client) resume(s *hubSub, n int) {
 		c.pendingB += len(t.retained(i))
 	}
 	c.extra += n
+	c.markBusy()
 	c.mu.Unlock()
 	if first {
 		c.signal()
@@ -389,6 +400,10 @@ func (c *Client) writeLoop() {
 			c.extra = 0
 			ping := c.pingDue
 			c.pingDue = false
+			if len(batch) == 0 && !ping && c.busy {
+				c.busy = false
+				c.h.writerIdle()
+			}
 			c.mu.Unlock()
 
 			if len(batch) == 0 && !ping {
@@ -499,6 +514,10 @@ func (c *Client) finish() {
 	c.subs = nil
 	clear(c.pending)
 	c.pending = nil
+	if c.busy {
+		c.busy = false
+		c.h.writerIdle()
+	}
 	c.mu.Unlock()
 
 	h := c.h

@@ -1,5 +1,6 @@
 // The hub fans live topics out to clients: it opens a topic on its first subscriber, advances
-// every open topic once per tick, and enqueues each encoded delta to every subscriber.
+// every open topic when a source says it changed (Poke) or at the latest once per tick, and
+// enqueues each encoded delta to every subscriber.
 
 package dashboard
 
@@ -28,8 +29,15 @@ import (
 // and only by Tick.
 
 // HubConfig tunes the hub. Zero values take the defaults.
+//
+// Push is adaptive: a Poke (a source changed) advances the topics at once when the last
+// fan-out has been written, so a quiet system shows an event within milliseconds; under load
+// the next advance waits Coalesce times as long as the last fan-out took to write (the writers'
+// share of the time stays near 1/Coalesce), so deltas coalesce and frames stay few. Tick is the
+// ceiling: every open topic advances at least once per Tick, poked or not.
 type HubConfig struct {
-	Tick               time.Duration  // default 200ms: at most one delta per topic per tick
+	Tick               time.Duration  // default 200ms: the longest an event waits for its delta
+	Coalesce           float64        // default 10; <0: advance only on the Tick (no adaptive push)
 	ClientQueue        int            // default 256 frames per client
 	ClientQueueBytes   int            // default 4 MiB of frames per client (shared bytes: a lag bound, not a copy)
 	Retain             int            // deltas retained per topic for resume (default 300, <0 none)
@@ -44,6 +52,9 @@ type HubConfig struct {
 func (c HubConfig) withDefaults() HubConfig {
 	if c.Tick <= 0 {
 		c.Tick = 200 * time.Millisecond
+	}
+	if c.Coalesce == 0 {
+		c.Coalesce = 10
 	}
 	if c.ClientQueue <= 0 {
 		c.ClientQueue = 256
@@ -87,6 +98,7 @@ type HubStats struct {
 	Messages        uint64 // messages written (a batch frame of three counts three)
 	Frames          uint64 // WebSocket frames written
 	Bytes           uint64 // bytes written
+	Advances        uint64 // advances of the open topics (on a poke or the tick)
 	Resyncs         uint64 // client queue overflows answered with fresh snapshots
 	SlowDisconnects uint64 // clients closed for resyncing too often
 	WriteErrors     uint64 // clients closed because Write or Ping failed
@@ -121,6 +133,15 @@ type Hub struct {
 	stopped  chan struct{}
 	gone     counters // written by clients that have left
 
+	// Adaptive push (Run): poke wakes Run when a source changed; busy counts the clients whose
+	// writer has frames queued or in hand; when it falls to flushTarget the last fan-out has
+	// been written (flushed wakes Run to measure it).
+	poke        chan struct{}
+	flushed     chan struct{}
+	busy        atomic.Int64
+	flushTarget atomic.Int64 // -1 while no fan-out is being measured
+	advances    atomic.Uint64
+
 	resyncs      atomic.Uint64
 	slowDrops    atomic.Uint64
 	writeErrors  atomic.Uint64
@@ -135,7 +156,7 @@ func NewHub(cfg HubConfig, clk clock.Clock) *Hub {
 		clk = clock.Real{}
 	}
 	cfg = cfg.withDefaults()
-	return &Hub{
+	h := &Hub{
 		cfg:      cfg,
 		clk:      clk,
 		sources:  map[string]Source{},
@@ -143,6 +164,29 @@ func NewHub(cfg HubConfig, clk clock.Clock) *Hub {
 		clients:  map[*Client]struct{}{},
 		nextPing: clk.Now().Add(cfg.PingEvery),
 		stopped:  make(chan struct{}),
+		poke:     make(chan struct{}, 1),
+		flushed:  make(chan struct{}, 1),
+	}
+	h.flushTarget.Store(-1)
+	return h
+}
+
+// Poke tells the hub that a source changed: Run advances the topics as soon as the last
+// fan-out has been written (see HubConfig). It never blocks.
+func (h *Hub) Poke() {
+	select {
+	case h.poke <- struct{}{}:
+	default:
+	}
+}
+
+// writerIdle is called by a client's writer (under its lock) when its queue ran empty.
+func (h *Hub) writerIdle() {
+	if n := h.busy.Add(-1); n <= h.flushTarget.Load() {
+		select {
+		case h.flushed <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -153,10 +197,52 @@ func (h *Hub) Register(kind string, s Source) {
 	h.mu.Unlock()
 }
 
-// Run ticks every cfg.Tick until ctx is done or the hub is shut down. It returns nil.
+// Run advances the topics on a Poke (adaptively, see HubConfig) and at least every cfg.Tick,
+// until ctx is done or the hub is shut down. It returns nil.
 func (h *Hub) Run(ctx context.Context) error {
 	tk := time.NewTicker(h.cfg.Tick)
 	defer tk.Stop()
+	hold := time.NewTimer(time.Hour)
+	hold.Stop()
+	var (
+		last    time.Time     // start of the last advance
+		flush   time.Duration // how long the last measured fan-out took to be written
+		held    bool          // hold is set: a poke waits for the gap to pass
+		measure time.Time     // start of the fan-out being measured; zero when none
+	)
+	poke := h.poke
+	if h.cfg.Coalesce < 0 {
+		poke = nil
+	}
+	advance := func() {
+		if held {
+			hold.Stop()
+			held = false
+		}
+		if !measure.IsZero() && time.Since(measure) >= h.cfg.Tick {
+			flush, measure = h.cfg.Tick, time.Time{} // not written within a tick: coalesce most
+			h.flushTarget.Store(-1)
+		}
+		last = time.Now()
+		before := h.busy.Load()
+		if h.Tick() && measure.IsZero() {
+			// Measure this fan-out: it is written when the clients busy before it are again
+			// all that is busy (a stalled client does not hold the measure forever).
+			measure = last
+			h.flushTarget.Store(before)
+			if h.busy.Load() <= before {
+				h.flushTarget.Store(-1)
+				measure, flush = time.Time{}, time.Since(last)
+			}
+		}
+	}
+	// measured ends the measure of the last fan-out when it has been written.
+	measured := func() {
+		if !measure.IsZero() && h.busy.Load() <= h.flushTarget.Load() {
+			flush, measure = time.Since(measure), time.Time{}
+			h.flushTarget.Store(-1)
+		}
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -164,21 +250,42 @@ func (h *Hub) Run(ctx context.Context) error {
 		case <-h.stopped:
 			return nil
 		case <-tk.C:
-			h.Tick()
+			if time.Since(last) >= h.cfg.Tick/2 || held {
+				advance()
+			}
+		case <-h.flushed:
+			measured()
+		case <-poke:
+			if held {
+				continue
+			}
+			measured()
+			gap := min(time.Duration(h.cfg.Coalesce*float64(flush)), h.cfg.Tick)
+			if wait := gap - time.Since(last); wait > 0 {
+				hold.Reset(wait)
+				held = true
+				continue
+			}
+			advance()
+		case <-hold.C:
+			held = false
+			advance()
 		}
 	}
 }
 
 // Tick advances every open topic once, fans out the deltas, schedules pings and closes topics
-// that have lingered without subscribers. It never waits for a client.
-func (h *Hub) Tick() {
+// that have lingered without subscribers. It never waits for a client. It reports whether any
+// frame was enqueued.
+func (h *Hub) Tick() (sent bool) {
 	h.tickMu.Lock()
 	defer h.tickMu.Unlock()
+	h.advances.Add(1)
 	now := h.clk.Now()
 	h.mu.Lock()
 	if h.shut {
 		h.mu.Unlock()
-		return
+		return false
 	}
 	ts := h.tickBuf[:0]
 	for _, t := range h.topics {
@@ -194,25 +301,28 @@ func (h *Hub) Tick() {
 
 	expired := false
 	for _, t := range ts {
-		if h.advance(t, now) {
-			expired = true
-		}
+		exp, fanned := h.advance(t, now)
+		expired = expired || exp
+		sent = sent || fanned
 	}
 	clear(ts)
 	h.tickBuf = ts[:0]
 	if expired {
 		h.closeIdle(now)
 	}
+	return sent
 }
 
-// advance runs one tick of t and reports whether t has lingered long enough to close.
-func (h *Hub) advance(t *hubTopic, now time.Time) (expired bool) {
+// advance runs one tick of t and reports whether t has lingered long enough to close and
+// whether it enqueued a frame.
+func (h *Hub) advance(t *hubTopic, now time.Time) (expired, sent bool) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return false
+		return false, false
 	}
 	if delta, changed := t.state.Advance(); changed {
+		sent = len(t.subs) > 0
 		t.seq++
 		b, err := h.encode(opDelta, t, t.seq, now, delta)
 		if err == nil {
@@ -233,7 +343,7 @@ func (h *Hub) advance(t *hubTopic, now time.Time) (expired bool) {
 			}
 		}
 	}
-	return len(t.subs) == 0 && !t.idleSince.IsZero() && now.Sub(t.idleSince) >= h.cfg.Linger
+	return len(t.subs) == 0 && !t.idleSince.IsZero() && now.Sub(t.idleSince) >= h.cfg.Linger, sent
 }
 
 // closeIdle closes the topics that have had no subscriber for cfg.Linger.
@@ -380,6 +490,7 @@ func (h *Hub) Stats() HubStats {
 	}
 	h.mu.Unlock()
 
+	st.Advances = h.advances.Load()
 	st.Resyncs = h.resyncs.Load()
 	st.SlowDisconnects = h.slowDrops.Load()
 	st.WriteErrors = h.writeErrors.Load()

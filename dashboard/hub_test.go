@@ -131,6 +131,7 @@ type fakeConn struct {
 	notify  chan struct{}
 	closedC chan struct{}
 	slow    bool
+	delay   time.Duration // each Write sleeps this long (under mu: set it before the writes)
 
 	mu       sync.Mutex
 	frames   [][]byte
@@ -184,6 +185,9 @@ func (f *fakeConn) Write(frame []byte) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	defer f.poke()
+	if f.delay > 0 {
+		time.Sleep(f.delay)
+	}
 	if f.writeErr != nil {
 		return f.writeErr
 	}

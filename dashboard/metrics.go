@@ -42,12 +42,13 @@ var (
 	hubFramesDesc   = prometheus.NewDesc("zhili_ws_frames_total", "WebSocket frames written.", nil, nil)
 	hubBytesDesc    = prometheus.NewDesc("zhili_ws_bytes_total", "Bytes written to WebSocket clients.", nil, nil)
 	hubResyncsDesc  = prometheus.NewDesc("zhili_ws_resyncs_total", "Slow clients resynced with snapshots.", nil, nil)
+	hubAdvanceDesc  = prometheus.NewDesc("zhili_ws_advances_total", "Advances of the open topics (on a change or the tick).", nil, nil)
 	hubSlowDesc     = prometheus.NewDesc("zhili_ws_slow_disconnects_total", "Clients closed for resyncing too often.", nil, nil)
 	hubWriteErrDesc = prometheus.NewDesc("zhili_ws_write_errors_total", "Clients closed on write errors.", nil, nil)
 )
 
 func (c hubCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{hubClientsDesc, hubTopicsDesc, hubMessagesDesc, hubFramesDesc, hubBytesDesc, hubResyncsDesc, hubSlowDesc, hubWriteErrDesc} {
+	for _, d := range []*prometheus.Desc{hubClientsDesc, hubTopicsDesc, hubMessagesDesc, hubFramesDesc, hubBytesDesc, hubResyncsDesc, hubAdvanceDesc, hubSlowDesc, hubWriteErrDesc} {
 		ch <- d
 	}
 }
@@ -60,6 +61,7 @@ func (c hubCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(hubFramesDesc, prometheus.CounterValue, float64(s.Frames))
 	ch <- prometheus.MustNewConstMetric(hubBytesDesc, prometheus.CounterValue, float64(s.Bytes))
 	ch <- prometheus.MustNewConstMetric(hubResyncsDesc, prometheus.CounterValue, float64(s.Resyncs))
+	ch <- prometheus.MustNewConstMetric(hubAdvanceDesc, prometheus.CounterValue, float64(s.Advances))
 	ch <- prometheus.MustNewConstMetric(hubSlowDesc, prometheus.CounterValue, float64(s.SlowDisconnects))
 	ch <- prometheus.MustNewConstMetric(hubWriteErrDesc, prometheus.CounterValue, float64(s.WriteErrors))
 }

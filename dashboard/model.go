@@ -35,6 +35,7 @@ type Model struct {
 	counts   map[update.Key]int64 // per category, and with Category "" the total over categories; summed over sources
 	srcs     map[string]*source
 	onGap    func(source string) // asks the source for a resync
+	onChange func()              // called after every Update applied (the hub's Poke)
 	cats     []string            // categories seen, sorted
 	depts    []string            // departments seen in counters (Key.Region "@<dept>"), sorted
 	feed     []feedItem          // ring of recent items, oldest first
@@ -154,10 +155,17 @@ func (m *Model) Consume(ctx context.Context, sub bus.Subscription) error {
 // that source for a resync. Call before Run/Consume.
 func (m *Model) OnGap(fn func(source string)) { m.onGap = fn }
 
+// OnChange sets the function called (without the model's lock) after every Update applied:
+// the hub's Poke, so that screens get the change at once. Call before Run/Consume.
+func (m *Model) OnChange(fn func()) { m.onChange = fn }
+
 // Apply mirrors one Update.
 func (m *Model) Apply(u *update.Update) {
 	if ask := m.apply(u); ask != "" && m.onGap != nil {
 		m.onGap(ask)
+	}
+	if m.onChange != nil {
+		m.onChange()
 	}
 }
 

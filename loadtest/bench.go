@@ -204,6 +204,7 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (Report, error) {
 		onMeasure := func() {
 			measureStart = time.Now()
 			frames0, bytes0 = b.traffic()
+			rep.Server.Measure = b.metrics(ctx)
 		}
 		b.send(ctx, onMeasure)
 		sendEnd = time.Now()
@@ -239,6 +240,10 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (Report, error) {
 		}
 	}
 	b.fillDeliveries(&rep)
+	if m0, m1 := rep.Server.Measure, rep.Server.After; m0.OK && m1.OK && len(cfg.urls()) == 1 && rep.Deliveries.Received > 0 {
+		rep.Server.CPUSeconds = m1.CPUSeconds - m0.CPUSeconds
+		rep.Server.CPUMicrosPerDelivery = rep.Server.CPUSeconds * 1e6 / float64(rep.Deliveries.Received)
+	}
 	return rep, ctx.Err()
 }
 

@@ -332,7 +332,7 @@ func TestScanFrame(t *testing.T) {
 
 func TestIndex(t *testing.T) {
 	b := &bench{prefix: "ltabc", capacity: 1000}
-	for id, want := range map[string]int64{"ltabc-0": 0, "ltabc-999": 999, "ltabc-1000": -1, "ltab-1": -1, "ltabc-": -1, "ltabc-1x": -1, "other": -1} {
+	for id, want := range map[string]int64{"ltabc-0": 0, "ltabc-999": 999, "ltabc-1000": -1, "ltab-1": -1, "ltabc-": -1, "ltabc-1x": -1, "other": -1, "default/ltabc-7": 7, "city-a/ltabc-3": 3, "default/other-3": -1} {
 		n, ok := b.index([]byte(id))
 		if !ok {
 			n = -1

@@ -300,6 +300,10 @@ func (c *client) items(s *sub, data []byte, now time.Time, resync bool) {
 
 // index parses "<prefix>-<n>".
 func (b *bench) index(id []byte) (int64, bool) {
+	// The server shows an event's id under its tenant's namespace ("default/lt…-7").
+	if i := bytes.LastIndexByte(id, '/'); i >= 0 {
+		id = id[i+1:]
+	}
 	p := b.prefix
 	if len(id) <= len(p)+1 || string(id[:len(p)]) != p || id[len(p)] != '-' {
 		return 0, false

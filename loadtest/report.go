@@ -93,10 +93,16 @@ type IngestStats struct {
 	Latency      Dist           `json:"latency_ms"`    // per request
 }
 
-// ServerMetrics are the server's /metrics before and after the run.
+// ServerMetrics are the server's /metrics before and after the run. CPU is the server's own
+// process CPU time (process_cpu_seconds_total) from the start of the measured period to the
+// last delivery, per delivery received: what it costs to ingest, store and push one event to
+// one client. Only with one server URL (the figures are the first server's).
 type ServerMetrics struct {
-	Before Metrics `json:"before"`
-	After  Metrics `json:"after"`
+	Before               Metrics `json:"before"`
+	Measure              Metrics `json:"measure"` // at the start of the measured period
+	After                Metrics `json:"after"`
+	CPUSeconds           float64 `json:"cpu_s,omitempty"`
+	CPUMicrosPerDelivery float64 `json:"cpu_us_per_delivery,omitempty"`
 }
 
 // Metrics are the figures read from a Prometheus text page.
@@ -104,6 +110,7 @@ type Metrics struct {
 	OK         bool               `json:"ok"`
 	Error      string             `json:"error,omitempty"`
 	RSSBytes   float64            `json:"rss_bytes"`
+	CPUSeconds float64            `json:"cpu_s"` // process_cpu_seconds_total
 	Goroutines float64            `json:"goroutines"`
 	Zhili      map[string]float64 `json:"zhili,omitempty"` // zhili_* series (no histogram buckets; the table also omits _sum and _count)
 }
@@ -259,6 +266,8 @@ func ParseMetrics(page []byte) Metrics {
 		case name == "process_resident_memory_bytes":
 			m.RSSBytes = v
 			found++
+		case name == "process_cpu_seconds_total":
+			m.CPUSeconds = v
 		case name == "go_goroutines":
 			m.Goroutines = v
 			found++
@@ -350,6 +359,9 @@ func (r Report) Table(w io.Writer) {
 	} else {
 		row("  RSS before → after", "%s → %s", bytesStr(b.RSSBytes), bytesStr(a.RSSBytes))
 		row("  goroutines before → after", "%.0f → %.0f", b.Goroutines, a.Goroutines)
+		if r.Server.CPUMicrosPerDelivery > 0 {
+			row("  CPU while measuring", "%.2f s, %.3f µs per delivery", r.Server.CPUSeconds, r.Server.CPUMicrosPerDelivery)
+		}
 		keys := map[string]bool{}
 		for k := range b.Zhili {
 			keys[k] = true

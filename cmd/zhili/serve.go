@@ -34,7 +34,7 @@ type serveFlags struct {
 	partitions                                                                                                                          int
 	leaseTTL                                                                                                                            time.Duration
 	demo, demoRateSet                                                                                                                   bool
-	demoRate, demoPerDay                                                                                                                float64
+	demoRate, demoPerDay, pushCoalesce                                                                                                  float64
 	demoSeed                                                                                                                            uint64
 	demoHistory                                                                                                                         days
 	tick, shutdownTimeout, queryTimeout                                                                                                 time.Duration
@@ -75,7 +75,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.tz, "tz", app.DefaultZone, "deployment time zone: 'today' and day buckets")
 	fs.StringVar(&f.frameAncestors, "frame-ancestors", "'self'", "CSP frame-ancestors: the origins that may show the pages in a frame (a wall controller's), or 'none'")
 	fs.StringVar(&f.displayCRS, "display-crs", "wgs84", "coordinate system of points pushed to screens: wgs84, gcj02, bd09")
-	fs.DurationVar(&f.tick, "tick", 200*time.Millisecond, "live push tick: at most one delta per topic per tick")
+	fs.DurationVar(&f.tick, "tick", 200*time.Millisecond, "live push ceiling: every topic's delta leaves within one tick")
+	fs.Float64Var(&f.pushCoalesce, "push-coalesce", 10, "adaptive push: under load wait this many times the last fan-out's write time before the next (-1: push on the tick only)")
 	fs.IntVar(&f.clientQueue, "client-queue", 256, "frames queued per WebSocket client before it is resynced")
 	fs.IntVar(&f.clientQueueBytes, "client-queue-bytes", 4<<20, "bytes queued per WebSocket client before it is resynced")
 	fs.IntVar(&f.maxLines, "max-lines", 10000, "ingest: lines per request")
@@ -199,7 +200,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	a, err := app.New(app.Config{Catalog: cat, Roster: ros, Evaluation: evalCfg, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
-		Tick: f.tick, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
+		Tick: f.tick, PushCoalesce: f.pushCoalesce, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		HotspotMinEvents: f.hotspotMinEvents, GridMinLocal: f.gridMinLocal, ChildMinLocal: f.childMinLocal,
 		EmergingMinSteps: f.emergingMinSteps, HotspotNormalTails: f.hotspotNormalTails,
 		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed, DemoHistory: demoHistory(f), DemoHistoryPerDay: f.demoPerDay,

@@ -174,7 +174,8 @@ func (a *App) readModel() {
 		Floors: dashboard.HotspotFloors{MinEvents: cfg.HotspotMinEvents, GridMinLocal: cfg.GridMinLocal, ChildMinLocal: cfg.ChildMinLocal,
 			MinSteps: cfg.EmergingMinSteps, NormalTails: cfg.HotspotNormalTails}})
 	a.Model.SetHotspots(a.Hot)
-	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
+	a.Hub = dashboard.NewHub(dashboard.HubConfig{Tick: cfg.Tick, Coalesce: cfg.PushCoalesce, ClientQueue: cfg.ClientQueue, ClientQueueBytes: cfg.ClientQueueB, Loc: cfg.Loc}, cfg.Clock)
+	a.Model.OnChange(a.Hub.Poke)
 	a.Hub.Register("overview", dashboard.OverviewSource{M: a.Model})
 	a.Hub.Register("cases", dashboard.CasesSource{M: a.Model})
 	a.Hub.Register("hotspots", dashboard.HotspotSource{H: a.Hot})

@@ -554,7 +554,7 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 		return c, b
 	}
 	ws := dialWS(t, a.Addr, "hotspots:root:24h")
-	ws.waitFor(t, 10*time.Second, func(m map[string]any) bool {
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool {
 		// Counts arrive in the snapshot or a later delta; wait until the grid shows 26.
 		if m["topic"] != "hotspots:root:24h" {
 			return false
@@ -568,7 +568,7 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 	b := startApp(t, dir)
 	defer b.Shutdown(context.Background())
 	ws2 := dialWS(t, b.Addr, "hotspots:root:24h")
-	ws2.waitFor(t, 10*time.Second, func(m map[string]any) bool {
+	ws2.waitFor(t, 30*time.Second, func(m map[string]any) bool {
 		if m["topic"] != "hotspots:root:24h" {
 			return false
 		}

@@ -42,6 +42,7 @@ type Config struct {
 	// FrameAncestors: who may frame the pages (CSP source list; "": 'self').
 	FrameAncestors string
 	Tick           time.Duration
+	PushCoalesce   float64 // dashboard.HubConfig.Coalesce
 	ClientQueue    int
 	ClientQueueB   int // bytes
 	MaxLines       int
