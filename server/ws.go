@@ -3,6 +3,7 @@ package server
 import (
 	_ "embed"
 	"net"
+	"sync"
 	"time"
 
 	"github.com/gofiber/contrib/websocket"
@@ -63,6 +64,9 @@ func (w wsConn) raw() net.Conn {
 	return nc
 }
 
+// wsWriteBuffers lends the WebSocket connections their write buffers while they write.
+var wsWriteBuffers sync.Pool
+
 // websocket answers GET /ws (behind require): it upgrades and serves one screen's topics.
 func (s *Server) websocket() fiber.Handler {
 	up := websocket.New(func(c *websocket.Conn) {
@@ -87,9 +91,11 @@ func (s *Server) websocket() fiber.Handler {
 			}
 		}
 	}, websocket.Config{
-		// Small buffers: memory is multiplied by the number of screens.
+		// Small buffers: memory is multiplied by the number of screens. The write buffer is
+		// taken from a pool for each message, so an idle screen holds none.
 		ReadBufferSize:  1024,
 		WriteBufferSize: 4096,
+		WriteBufferPool: &wsWriteBuffers,
 	})
 	return func(c *fiber.Ctx) error {
 		if !websocket.IsWebSocketUpgrade(c) {
