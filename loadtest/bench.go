@@ -42,6 +42,10 @@ type Config struct {
 	Senders         int           // ingest requests in flight (default 8)
 	Drain           time.Duration // wait for deliveries after the last event (default 10 s)
 	ReadyTimeout    time.Duration // wait for every snapshot (default 30 s + 20 ms per client)
+	// SampleEvery > 0 reads the server's metrics this often while measuring (Report.Samples)
+	// and judges them (Report.Soak) after Settle (default a sixth of Duration, at most 5 min).
+	SampleEvery time.Duration
+	Settle      time.Duration
 }
 
 func (c *Config) defaults() error {
@@ -86,6 +90,9 @@ func (c *Config) defaults() error {
 	}
 	if c.Senders <= 0 {
 		c.Senders = 8
+	}
+	if c.SampleEvery > 0 && c.Settle <= 0 {
+		c.Settle = min(c.Duration/6, 5*time.Minute)
 	}
 	if c.Drain <= 0 {
 		c.Drain = 10 * time.Second
@@ -201,13 +208,27 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (Report, error) {
 	var measureStart, sendEnd time.Time
 	if ctx.Err() == nil {
 		b.logf("sending %.0f events/s: warm-up %s, then %s measured", cfg.Rate, cfg.Warmup, cfg.Duration)
+		stopSampling := make(chan struct{})
+		sampled := make(chan struct{})
 		onMeasure := func() {
 			measureStart = time.Now()
 			frames0, bytes0 = b.traffic()
 			rep.Server.Measure = b.metrics(ctx)
+			if cfg.SampleEvery > 0 {
+				go func() { defer close(sampled); b.sample(ctx, measureStart, stopSampling, &rep.Samples) }()
+			} else {
+				close(sampled)
+			}
 		}
 		b.send(ctx, onMeasure)
 		sendEnd = time.Now()
+		close(stopSampling)
+		if !measureStart.IsZero() {
+			<-sampled
+		}
+		if cfg.SampleEvery > 0 {
+			rep.Soak = judgeSoak(rep.Samples, cfg.Settle)
+		}
 	}
 	frames1, bytes1 := b.traffic()
 

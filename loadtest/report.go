@@ -33,6 +33,8 @@ type Report struct {
 	Throughput Throughput    `json:"throughput"` // delivered to all clients during the measured period
 	Ingest     IngestStats   `json:"ingest"`
 	Server     ServerMetrics `json:"server"`
+	Samples    []Sample      `json:"samples,omitempty"` // the server's metrics while measuring (Config.SampleEvery)
+	Soak       *Soak         `json:"soak,omitempty"`    // the samples judged
 }
 
 // ConnectStats describes the clients' connections.
@@ -359,6 +361,9 @@ func (r Report) Table(w io.Writer) {
 	} else {
 		row("  RSS before → after", "%s → %s", bytesStr(b.RSSBytes), bytesStr(a.RSSBytes))
 		row("  goroutines before → after", "%.0f → %.0f", b.Goroutines, a.Goroutines)
+		if r.Soak != nil {
+			row("  soak", "%s", soakLine(r.Soak))
+		}
 		if r.Server.CPUMicrosPerDelivery > 0 {
 			row("  CPU while measuring", "%.2f s, %.3f µs per delivery", r.Server.CPUSeconds, r.Server.CPUMicrosPerDelivery)
 		}

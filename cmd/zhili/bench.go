@@ -30,12 +30,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	warmup := fs.Duration("warmup", 5*time.Second, "events sent before measuring (0: none)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to `file` (- for stdout)")
 	config := fs.String("config", "", "YAML config `file` (keys named as the flags)")
+	soak := fs.Duration("soak", 0, "a soak of this `duration` (replaces --duration): reads the server's RSS and goroutines every --sample-every and fails unless both stay flat (±10 % of their median after a sixth of the run, at most 5 min) and no delivery is lost")
+	sampleEvery := fs.Duration("sample-every", 30*time.Second, "with --soak: how often to read the server's metrics")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: zhili bench [flags]\n\nOpens WebSocket clients, posts case.reported events at a fixed rate and measures\nevent-to-screen latency, lost deliveries, resyncs, drops and the server's memory.\nEvery flag can also be set as ZHILI_<NAME> (e.g. ZHILI_CLIENTS).\n\n")
 		fs.PrintDefaults()
 	}
 	if _, err := parseFlags(fs, args, config); err != nil {
 		return err
+	}
+	var sampling time.Duration
+	if *soak > 0 {
+		*dur, sampling = *soak, max(*sampleEvery, time.Second)
 	}
 	if *clients <= 0 || *rate <= 0 || *dur <= 0 {
 		return errors.New("bench: --clients, --rate and --duration must be positive")
@@ -58,7 +64,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stderr, "bench: events placed in regions from %s\n", from)
 	rep, err := loadtest.Run(ctx, loadtest.Config{
 		URL: endpoint, Key: *key, Token: *token, Clients: *clients, Topics: tl,
-		Rate: *rate, Duration: *dur, Warmup: warm, Tree: tree,
+		Rate: *rate, Duration: *dur, Warmup: warm, Tree: tree, SampleEvery: sampling,
 	}, stderr)
 	rep.Table(stdout)
 	if *jsonOut != "" {
@@ -79,5 +85,18 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	if errors.Is(err, context.Canceled) {
 		return nil // interrupted: the partial report is out
 	}
+	if err == nil && *soak > 0 {
+		switch k := rep.Soak; {
+		case k == nil:
+			err = errors.New("bench: soak: fewer than three samples after settling; run longer")
+		case !k.RSSFlat || !k.GoroutinesFlat:
+			err = fmt.Errorf("bench: soak: not flat: RSS %s–%s around %s, goroutines %.0f–%.0f around %.0f",
+				mib(k.RSSMin), mib(k.RSSMax), mib(k.RSSMedian), k.GoroutinesMin, k.GoroutinesMax, k.GoroutinesMed)
+		case rep.Deliveries.Missing > 0:
+			err = fmt.Errorf("bench: soak: %d deliveries missing", rep.Deliveries.Missing)
+		}
+	}
 	return err
 }
+
+func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }

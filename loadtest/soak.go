@@ -1,0 +1,114 @@
+package loadtest
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+)
+
+// Sample is one reading of the server's metrics during the measured period (Config.SampleEvery).
+type Sample struct {
+	AtS        float64 `json:"at_s"` // seconds since the measured period began
+	RSSBytes   float64 `json:"rss_bytes"`
+	Goroutines float64 `json:"goroutines"`
+	CPUSeconds float64 `json:"cpu_s"`
+	Received   int64   `json:"received"` // deliveries received by the clients so far (all events)
+	Error      string  `json:"error,omitempty"`
+}
+
+// Soak judges a long run's samples: after the settling time, is the server's memory and its
+// number of goroutines flat? Each is compared with its median over the settled samples; flat
+// means every settled sample is within ±Tolerance of it.
+type Soak struct {
+	SettleS        float64 `json:"settle_s"` // samples before this many seconds are not judged
+	Samples        int     `json:"samples"`  // settled samples judged
+	Tolerance      float64 `json:"tolerance"`
+	RSSMedian      float64 `json:"rss_median_bytes"`
+	RSSMin         float64 `json:"rss_min_bytes"`
+	RSSMax         float64 `json:"rss_max_bytes"`
+	GoroutinesMed  float64 `json:"goroutines_median"`
+	GoroutinesMin  float64 `json:"goroutines_min"`
+	GoroutinesMax  float64 `json:"goroutines_max"`
+	RSSFlat        bool    `json:"rss_flat"`
+	GoroutinesFlat bool    `json:"goroutines_flat"`
+	// RSSFirstHalf and RSSSecondHalf are the medians of the settled samples' two halves: a slow
+	// leak shows as a second half above the first even when both are within the tolerance.
+	RSSFirstHalf  float64 `json:"rss_first_half_bytes"`
+	RSSSecondHalf float64 `json:"rss_second_half_bytes"`
+}
+
+// soakTolerance is the ± band of a flat series.
+const soakTolerance = 0.10
+
+// sample reads the server's metrics every cfg.SampleEvery until stop is closed.
+func (b *bench) sample(ctx context.Context, start time.Time, stop <-chan struct{}, out *[]Sample) {
+	tk := time.NewTicker(b.cfg.SampleEvery)
+	defer tk.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		m := b.metrics(ctx)
+		s := Sample{AtS: time.Since(start).Seconds(), RSSBytes: m.RSSBytes, Goroutines: m.Goroutines,
+			CPUSeconds: m.CPUSeconds, Received: b.receivedTotal(), Error: m.Error}
+		*out = append(*out, s)
+		if m.OK {
+			b.logf("sample at %.0fs: RSS %s, %.0f goroutines, %d deliveries", s.AtS, bytesStr(s.RSSBytes), s.Goroutines, s.Received)
+		}
+	}
+}
+
+// judgeSoak compares the samples taken after settle with their medians; nil when fewer than
+// three samples are settled.
+func judgeSoak(samples []Sample, settle time.Duration) *Soak {
+	var rss, gr []float64
+	for _, s := range samples {
+		if s.AtS >= settle.Seconds() && s.Error == "" && s.RSSBytes > 0 {
+			rss = append(rss, s.RSSBytes)
+			gr = append(gr, s.Goroutines)
+		}
+	}
+	if len(rss) < 3 {
+		return nil
+	}
+	k := &Soak{SettleS: settle.Seconds(), Samples: len(rss), Tolerance: soakTolerance,
+		RSSFirstHalf: median(rss[:len(rss)/2]), RSSSecondHalf: median(rss[len(rss)/2:])}
+	k.RSSMedian, k.RSSMin, k.RSSMax = median(rss), slices.Min(rss), slices.Max(rss)
+	k.GoroutinesMed, k.GoroutinesMin, k.GoroutinesMax = median(gr), slices.Min(gr), slices.Max(gr)
+	within := func(lo, hi, med float64) bool {
+		return lo >= (1-soakTolerance)*med && hi <= (1+soakTolerance)*med
+	}
+	k.RSSFlat = within(k.RSSMin, k.RSSMax, k.RSSMedian)
+	k.GoroutinesFlat = within(k.GoroutinesMin, k.GoroutinesMax, k.GoroutinesMed)
+	return k
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := slices.Clone(v)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// soakLine is the table's summary of a judged soak.
+func soakLine(k *Soak) string {
+	flat := func(ok bool) string {
+		if ok {
+			return "flat"
+		}
+		return "NOT flat"
+	}
+	return fmt.Sprintf("RSS %s (median %s, %s–%s; halves %s → %s), goroutines %s (median %.0f, %.0f–%.0f), ±%.0f%% over %d samples after %.0fs",
+		flat(k.RSSFlat), bytesStr(k.RSSMedian), bytesStr(k.RSSMin), bytesStr(k.RSSMax), bytesStr(k.RSSFirstHalf), bytesStr(k.RSSSecondHalf),
+		flat(k.GoroutinesFlat), k.GoroutinesMed, k.GoroutinesMin, k.GoroutinesMax, 100*k.Tolerance, k.Samples, k.SettleS)
+}
