@@ -3,26 +3,14 @@ package dashboard
 import (
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 	"time"
 
 	"zhili/alerts"
 	"zhili/clock"
+	"zhili/simulate"
 )
-
-// poisson draws a Poisson count (Knuth; small means only).
-func poisson(r *rand.Rand, mean float64) int {
-	l, k, p := math.Exp(-mean), 0, 1.0
-	for {
-		p *= r.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
-}
 
 // hotspotWeek plants 7 days of 6-hour steps on a county of 20 × 20 grids: a Poisson background
 // of 1 case per grid and step, a 3 × 3 block around (5, 5) rising from 2 × to 6 × the
@@ -47,7 +35,7 @@ func hotspotWeek(t *testing.T) (*lattice, *hotStore, time.Time) {
 				case near(i, j, 14, 14) && s == steps-1:
 					mean *= 8
 				}
-				for range poisson(r, mean) {
+				for range simulate.Poisson(r, mean) {
 					n++
 					at := from.Add(time.Duration(s)*6*time.Hour + time.Duration(r.IntN(6*60))*time.Minute)
 					st.report(fmt.Sprint("H", n), l.tree.Path(l.gridCode[i][j]), "environment", at)

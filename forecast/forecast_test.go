@@ -9,21 +9,10 @@ import (
 	"time"
 
 	"zhili/calendar"
+	"zhili/simulate"
 )
 
 var cst = calendar.Default().Location()
-
-// poisson draws a Poisson count (Knuth's method; fine for small means).
-func poisson(r *rand.Rand, mu float64) float64 {
-	l, k, p := math.Exp(-mu), 0.0, 1.0
-	for {
-		p *= r.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
-}
 
 // gen builds an hourly series of n days from start with the hour's mean given by rate.
 func gen(start time.Time, n int, rate func(t time.Time) float64, r *rand.Rand) Series {
@@ -31,7 +20,7 @@ func gen(start time.Time, n int, rate func(t time.Time) float64, r *rand.Rand) S
 	for t := start; t.Before(start.AddDate(0, 0, n)); t = t.Add(time.Hour) {
 		mu := rate(t)
 		if r != nil {
-			mu = poisson(r, mu)
+			mu = float64(simulate.Poisson(r, mu))
 		}
 		s.Counts = append(s.Counts, mu)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"zhili/geo"
+	"zhili/simulate"
 )
 
 // lattice is an n×n square of cells about spacing metres apart near Xinyang.
@@ -96,7 +97,7 @@ func (b *background) cell(rng *rand.Rand) int {
 func (b *background) cases(rng *rand.Rand, from, to time.Time) []Case {
 	var out []Case
 	for h := from.Truncate(time.Hour); h.Before(to); h = h.Add(time.Hour) {
-		n := poisson(rng, b.perDay*diurnal[h.Hour()])
+		n := simulate.Poisson(rng, b.perDay*diurnal[h.Hour()])
 		for i := 0; i < n; i++ {
 			t := h.Add(time.Duration(rng.Int64N(int64(time.Hour))))
 			if t.Before(from) || !t.Before(to) {
@@ -108,23 +109,12 @@ func (b *background) cases(rng *rand.Rand, from, to time.Time) []Case {
 	return out
 }
 
-func poisson(rng *rand.Rand, mean float64) int {
-	l, k, p := math.Exp(-mean), 0, 1.0
-	for {
-		p *= rng.Float64()
-		if p <= l {
-			return k
-		}
-		k++
-	}
-}
-
 // outbreak draws perDay extra cases a day (diurnal profile) from start to to, spread evenly
 // over the given cells.
 func outbreak(rng *rand.Rand, cells []int, perDay float64, start, to time.Time) []Case {
 	var out []Case
 	for h := start.Truncate(time.Hour); h.Before(to); h = h.Add(time.Hour) {
-		n := poisson(rng, perDay*diurnal[h.Hour()])
+		n := simulate.Poisson(rng, perDay*diurnal[h.Hour()])
 		for i := 0; i < n; i++ {
 			t := h.Add(time.Duration(rng.Int64N(int64(time.Hour))))
 			if t.Before(start) || !t.Before(to) {

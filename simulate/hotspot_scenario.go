@@ -147,14 +147,14 @@ func PlantHotspots(cfg PlantedConfig) *Planted {
 			if mult[i] != nil {
 				lambda *= mult[i][d]
 			}
-			p.Counts[i][d] = poisson(rng, lambda)
+			p.Counts[i][d] = Poisson(rng, lambda)
 		}
 	}
 	return p
 }
 
-// poisson draws from a Poisson distribution (Knuth's product method; rates here are small).
-func poisson(rng *rand.Rand, lambda float64) int {
+// Poisson draws from a Poisson distribution (Knuth's product method; for small rates).
+func Poisson(rng *rand.Rand, lambda float64) int {
 	l, k, prod := math.Exp(-lambda), 0, rng.Float64()
 	for prod > l {
 		k++
