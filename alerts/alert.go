@@ -191,8 +191,8 @@ func days(x float64) string {
 	return strconv.FormatFloat(x, 'g', 3, 64)
 }
 
-// windowZh and windowEn name a window: 30分钟, 3小时, 7天 / 30 min, 3 h, 7 d.
-func windowZh(d time.Duration) string {
+// WindowZh and WindowEn name a window: 30分钟, 3小时, 7天 / 30 min, 3 h, 7 d.
+func WindowZh(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%d天", d/(24*time.Hour))
@@ -202,7 +202,7 @@ func windowZh(d time.Duration) string {
 	return fmt.Sprintf("%d分钟", d/time.Minute)
 }
 
-func windowEn(d time.Duration) string {
+func WindowEn(d time.Duration) string {
 	switch {
 	case d%(24*time.Hour) == 0:
 		return fmt.Sprintf("%d d", d/(24*time.Hour))
@@ -229,14 +229,14 @@ func titles(r *Rule, s *Signal, value, bound float64) (zh, en string) {
 		return fmt.Sprintf("%s 今日响应率 %s%% (<%s%%, %d 件)", sub, pct(value), pct(bound), s.Sample),
 			fmt.Sprintf("%s: response rate today %s%% (<%s%%, %d cases)", subEn, pct(value), pct(bound), s.Sample)
 	case KindForecast:
-		return fmt.Sprintf("%s %s 近%s %s 件，超出预测上限 %s", reg, cat, windowZh(s.Window), num(value), num(bound)),
-			fmt.Sprintf("%s %s: %s in the last %s, above the forecast's upper band %s", regEn, catEn, num(value), windowEn(s.Window), num(bound))
+		return fmt.Sprintf("%s %s 近%s %s 件，超出预测上限 %s", reg, cat, WindowZh(s.Window), num(value), num(bound)),
+			fmt.Sprintf("%s %s: %s in the last %s, above the forecast's upper band %s", regEn, catEn, num(value), WindowEn(s.Window), num(bound))
 	case KindHotspot:
 		return fmt.Sprintf("%s %s热点 %s", reg, or(patternZh[s.Pattern], s.Pattern), sub),
 			fmt.Sprintf("%s: %s hot spot %s", regEn, s.Pattern, subEn)
 	case KindRepeat:
-		return fmt.Sprintf("%s 重复投诉 %s 次 (近%s, ≥%s)", sub, num(value), windowZh(s.Window), num(bound)),
-			fmt.Sprintf("%s: %s repeat complaints (last %s, ≥%s)", subEn, num(value), windowEn(s.Window), num(bound))
+		return fmt.Sprintf("%s 重复投诉 %s 次 (近%s, ≥%s)", sub, num(value), WindowZh(s.Window), num(bound)),
+			fmt.Sprintf("%s: %s repeat complaints (last %s, ≥%s)", subEn, num(value), WindowEn(s.Window), num(bound))
 	case KindScan:
 		if obs, exp := s.Detail["observed"], s.Detail["expected"]; obs != "" && exp != "" {
 			return fmt.Sprintf("%s 时空聚集：%s 件（期望 %s），复发间隔 %s 天", sub, obs, exp, days(value)),

@@ -101,8 +101,8 @@ func (p *HotspotSignals) measure(ctx context.Context, now time.Time) ([]alerts.S
 	if err != nil {
 		return nil, err
 	}
-	spanZh := "近" + windowZh(period) + "，" + windowZh(step) + "步长"
-	spanEn := "last " + windowEn(period) + ", " + windowEn(step) + " steps"
+	spanZh := "近" + alerts.WindowZh(period) + "，" + alerts.WindowZh(step) + "步长"
+	spanEn := "last " + alerts.WindowEn(period) + ", " + alerts.WindowEn(step) + " steps"
 	var out []alerts.Signal
 	for _, c := range rep.Cells {
 		pat, ok := HotspotAlertPattern(c.Pattern)
@@ -129,25 +129,4 @@ func (p *HotspotSignals) measure(ctx context.Context, now time.Time) ([]alerts.S
 func HotspotAlertPattern(class string) (string, bool) {
 	p, ok := strings.CutSuffix(class, "_hot")
 	return p, ok && slices.Contains(alerts.Patterns, p)
-}
-
-// windowZh and windowEn name a period: 7天, 6小时 / 7 d, 6 h.
-func windowZh(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(d/(24*time.Hour))) + "天"
-	}
-	if d%time.Hour == 0 {
-		return strconv.Itoa(int(d/time.Hour)) + "小时"
-	}
-	return strconv.Itoa(int(d/time.Minute)) + "分钟"
-}
-
-func windowEn(d time.Duration) string {
-	if d%(24*time.Hour) == 0 {
-		return strconv.Itoa(int(d/(24*time.Hour))) + " d"
-	}
-	if d%time.Hour == 0 {
-		return strconv.Itoa(int(d/time.Hour)) + " h"
-	}
-	return strconv.Itoa(int(d/time.Minute)) + " min"
 }

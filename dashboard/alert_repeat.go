@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -113,7 +112,6 @@ func (p *RepeatSignals) measure(ctx context.Context, now time.Time, ws []time.Du
 		var in []governance.CaseFacts
 		for _, f := range facts {
 			if !f.Reported.Before(from) && f.Reported.Before(now) {
-				f.RepeatOf = ""
 				in = append(in, f)
 			}
 		}
@@ -168,12 +166,7 @@ func (p *RepeatSignals) signal(in []governance.CaseFacts, root int, members []in
 		x, y := repeatCellOf(f.Lon, f.Lat)
 		place = strconv.FormatInt(x, 10) + "_" + strconv.FormatInt(y, 10)
 	}
-	catZh, catEn := f.Category, f.Category
-	if p.CategoryName != nil {
-		if zh, en := p.CategoryName(f.Category); zh != "" {
-			catZh, catEn = zh, cmp.Or(en, zh)
-		}
-	}
+	catZh, catEn := categoryNames(p.CategoryName, f.Category)
 	first, last := f, f
 	for _, i := range members {
 		if in[i].Reported.After(last.Reported) {

@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -401,6 +402,17 @@ func (c *signalCache) get(ctx context.Context, now time.Time, every time.Duratio
 		c.at, c.key, c.last = now, key, out
 	}
 	return out
+}
+
+// categoryNames names a category through names (nil, or no zh name: the code itself; no en
+// name: the zh one).
+func categoryNames(names func(code string) (zh, en string), code string) (zh, en string) {
+	if names != nil {
+		if z, e := names(code); z != "" {
+			return z, cmp.Or(e, z)
+		}
+	}
+	return code, code
 }
 
 // windowsKey names a set of windows for signalCache.

@@ -194,12 +194,7 @@ func (f *Forecasts) measure(ctx context.Context, now time.Time, windows []time.D
 			}
 			catZh, catEn := "全部类别", "all categories"
 			if cat != "" {
-				catZh, catEn = cat, cat
-				if f.CategoryName != nil {
-					if zh, en := f.CategoryName(cat); zh != "" {
-						catZh, catEn = zh, en
-					}
-				}
+				catZh, catEn = categoryNames(f.CategoryName, cat)
 			}
 			for _, w := range windows {
 				from := now.Add(-w)
