@@ -214,15 +214,28 @@ func (h *Hub) Run(ctx context.Context) error {
 	if h.cfg.Coalesce < 0 {
 		poke = nil
 	}
+	// measured ends the measure of the last fan-out when it has been written, or after a tick
+	// (a fan-out not written within a tick coalesces most).
+	measured := func() {
+		switch {
+		case measure.IsZero():
+			return
+		case h.busy.Load() <= h.flushTarget.Load():
+			flush = time.Since(measure)
+		case time.Since(measure) >= h.cfg.Tick:
+			flush = h.cfg.Tick
+		default:
+			return
+		}
+		measure = time.Time{}
+		h.flushTarget.Store(-1)
+	}
 	advance := func() {
 		if held {
 			hold.Stop()
 			held = false
 		}
-		if !measure.IsZero() && time.Since(measure) >= h.cfg.Tick {
-			flush, measure = h.cfg.Tick, time.Time{} // not written within a tick: coalesce most
-			h.flushTarget.Store(-1)
-		}
+		measured()
 		last = time.Now()
 		before := h.busy.Load()
 		if h.Tick() && measure.IsZero() {
@@ -230,17 +243,7 @@ func (h *Hub) Run(ctx context.Context) error {
 			// all that is busy (a stalled client does not hold the measure forever).
 			measure = last
 			h.flushTarget.Store(before)
-			if h.busy.Load() <= before {
-				h.flushTarget.Store(-1)
-				measure, flush = time.Time{}, time.Since(last)
-			}
-		}
-	}
-	// measured ends the measure of the last fan-out when it has been written.
-	measured := func() {
-		if !measure.IsZero() && h.busy.Load() <= h.flushTarget.Load() {
-			flush, measure = time.Since(measure), time.Time{}
-			h.flushTarget.Store(-1)
+			measured()
 		}
 	}
 	for {

@@ -15,15 +15,10 @@ func runHub(t *testing.T, h *Hub) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
-// A poke pushes the change at once when the hub is idle: with a tick of an hour, every delta
-// the client sees came from a poke.
-func TestHubPokePushesAtOnce(t *testing.T) {
-	h, _, src := newTestHub(t, HubConfig{Tick: time.Hour})
-	runHub(t, h)
-	c := attach(t, h, newConn(t), nil)
-	c.sub("overview:root")
-	base := c.flush(t)[0].Seq
-	st := src.state("overview:root")
+// pokeEach makes three changes, poking after each, and checks that each reaches c at once as
+// the next delta with the count so far.
+func pokeEach(t *testing.T, h *Hub, c *testClient, st *counterState, base int64) {
+	t.Helper()
 	for i := range 3 {
 		st.Add(1)
 		h.Poke()
@@ -33,6 +28,16 @@ func TestHubPokePushesAtOnce(t *testing.T) {
 			t.Fatalf("delta %d: n = %d", i, got[0].n(t))
 		}
 	}
+}
+
+// A poke pushes the change at once when the hub is idle: with a tick of an hour, every delta
+// the client sees came from a poke.
+func TestHubPokePushesAtOnce(t *testing.T) {
+	h, _, src := newTestHub(t, HubConfig{Tick: time.Hour})
+	runHub(t, h)
+	c := attach(t, h, newConn(t), nil)
+	c.sub("overview:root")
+	pokeEach(t, h, c, src.state("overview:root"), c.flush(t)[0].Seq)
 	if st := h.Stats(); st.Advances < 3 {
 		t.Fatalf("advances %d after three pokes", st.Advances)
 	}
@@ -83,13 +88,7 @@ func TestHubPokeNotHeldByStalledClient(t *testing.T) {
 	stalled.waitEntered(t) // its snapshot write hangs
 	c := attach(t, h, newConn(t), nil)
 	c.sub("overview:root")
-	base := c.flush(t)[0].Seq
-	st := src.state("overview:root")
-	for i := range 3 {
-		st.Add(1)
-		h.Poke()
-		wantMsg(t, c.next(t, 1)[0], "delta", "overview:root", base+int64(i)+1)
-	}
+	pokeEach(t, h, c, src.state("overview:root"), c.flush(t)[0].Seq)
 }
 
 // With Coalesce < 0 a poke does nothing: deltas leave on the tick only.
