@@ -209,23 +209,19 @@ func Run(ctx context.Context, cfg Config, log io.Writer) (Report, error) {
 	if ctx.Err() == nil {
 		b.logf("sending %.0f events/s: warm-up %s, then %s measured", cfg.Rate, cfg.Warmup, cfg.Duration)
 		stopSampling := make(chan struct{})
-		sampled := make(chan struct{})
+		var sampler sync.WaitGroup
 		onMeasure := func() {
 			measureStart = time.Now()
 			frames0, bytes0 = b.traffic()
 			rep.Server.Measure = b.metrics(ctx)
 			if cfg.SampleEvery > 0 {
-				go func() { defer close(sampled); b.sample(ctx, measureStart, stopSampling, &rep.Samples) }()
-			} else {
-				close(sampled)
+				sampler.Go(func() { b.sample(ctx, measureStart, stopSampling, &rep.Samples) })
 			}
 		}
 		b.send(ctx, onMeasure)
 		sendEnd = time.Now()
 		close(stopSampling)
-		if !measureStart.IsZero() {
-			<-sampled
-		}
+		sampler.Wait()
 		if cfg.SampleEvery > 0 {
 			rep.Soak = judgeSoak(rep.Samples, cfg.Settle)
 		}

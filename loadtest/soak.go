@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -98,6 +99,20 @@ func median(v []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// SoakErr is the soak's verdict on a report: nil when the samples were judged flat and no delivery
+// is missing.
+func (r *Report) SoakErr() error {
+	switch k := r.Soak; {
+	case k == nil:
+		return errors.New("soak: fewer than three samples after settling; run longer")
+	case !k.RSSFlat || !k.GoroutinesFlat:
+		return fmt.Errorf("soak: not flat: %s", soakLine(k))
+	case r.Deliveries.Missing > 0:
+		return fmt.Errorf("soak: %d deliveries missing", r.Deliveries.Missing)
+	}
+	return nil
 }
 
 // soakLine is the table's summary of a judged soak.

@@ -44,3 +44,21 @@ func TestJudgeSoak(t *testing.T) {
 		t.Fatalf("two settled samples judged: %+v", k)
 	}
 }
+
+func TestSoakErr(t *testing.T) {
+	flat := &Soak{RSSFlat: true, GoroutinesFlat: true, Samples: 5}
+	for _, c := range []struct {
+		name string
+		r    Report
+		ok   bool
+	}{
+		{"flat, none missing", Report{Soak: flat}, true},
+		{"not judged", Report{}, false},
+		{"RSS not flat", Report{Soak: &Soak{GoroutinesFlat: true, Samples: 5}}, false},
+		{"a delivery missing", Report{Soak: flat, Deliveries: Deliveries{Missing: 1}}, false},
+	} {
+		if err := c.r.SoakErr(); (err == nil) != c.ok {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

@@ -86,17 +86,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return nil // interrupted: the partial report is out
 	}
 	if err == nil && *soak > 0 {
-		switch k := rep.Soak; {
-		case k == nil:
-			err = errors.New("soak: fewer than three samples after settling; run longer")
-		case !k.RSSFlat || !k.GoroutinesFlat:
-			err = fmt.Errorf("soak: not flat: RSS %s–%s around %s, goroutines %.0f–%.0f around %.0f",
-				mib(k.RSSMin), mib(k.RSSMax), mib(k.RSSMedian), k.GoroutinesMin, k.GoroutinesMax, k.GoroutinesMed)
-		case rep.Deliveries.Missing > 0:
-			err = fmt.Errorf("soak: %d deliveries missing", rep.Deliveries.Missing)
-		}
+		err = rep.SoakErr()
 	}
 	return err
 }
-
-func mib(b float64) string { return fmt.Sprintf("%.1f MiB", b/(1<<20)) }
