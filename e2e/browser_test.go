@@ -142,10 +142,7 @@ var listeningRE = regexp.MustCompile(`listening on (http://[0-9.]+:[0-9]+)`)
 // "listening on" line.
 func startServer(t *testing.T, bin string, extra ...string) *server {
 	t.Helper()
-	args := append([]string{"serve", "--demo", "--demo-rate", "0", "--demo-history", "0",
-		"--listen", "127.0.0.1:0", "--data", t.TempDir(),
-		"--ingest-key", ingestKey, "--view-token", viewToken}, extra...)
-	s, err := launchServer(bin, args)
+	s, err := launchServer(bin, serveArgs(t.TempDir(), extra...))
 	if s != nil {
 		t.Cleanup(func() {
 			testsvc.KillGroup(s.cmd)
@@ -159,6 +156,14 @@ func startServer(t *testing.T, bin string, extra ...string) *server {
 		t.Fatal(err)
 	}
 	return s
+}
+
+// serveArgs are the arguments of `zhili serve --demo` on a free port with the tests' key and
+// token, an empty history and no feed, then extra (which win).
+func serveArgs(data string, extra ...string) []string {
+	return append([]string{"serve", "--demo", "--demo-rate", "0", "--demo-history", "0",
+		"--listen", "127.0.0.1:0", "--data", data,
+		"--ingest-key", ingestKey, "--view-token", viewToken}, extra...)
 }
 
 // launchServer starts bin with args (see testsvc.StartCmd: it dies with the test binary) and
@@ -464,8 +469,7 @@ func sharedDemo(t *testing.T, history string) *server {
 			return
 		}
 		start := time.Now()
-		d.srv, d.err = launchServer(bin, []string{"serve", "--demo", "--demo-rate", "0", "--demo-history", history,
-			"--listen", "127.0.0.1:0", "--data", data, "--ingest-key", ingestKey, "--view-token", viewToken})
+		d.srv, d.err = launchServer(bin, serveArgs(data, "--demo-history", history))
 		if d.err == nil {
 			d.err = d.srv.readyWithin(3 * time.Minute)
 		}
