@@ -186,10 +186,12 @@ func (h *Hotspots) Observe(items []update.Item) {
 // Seed loads the grid and hex windows from the history store with the events of each intake
 // partition p up to cut[p] (the cut after which events arrive live, so none is counted twice).
 // The hex level reads the reports' points (the store knows no cells) once, for the longest
-// window; each window keeps those within its span.
+// window; each window keeps those within its span. Everything is read first and the windows
+// take it in one step, so a topic never shows a window half seeded.
 func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64) error {
 	now := h.clk.Now()
-	if err := h.seedHexes(ctx, st, cut, now); err != nil {
+	hexes, err := h.readHexes(ctx, st, cut, now)
+	if err != nil {
 		return err
 	}
 	levels := map[int]bool{}
@@ -198,6 +200,11 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 			levels[l.Level] = true
 		}
 	}
+	type seedOf struct {
+		w    *geo.LiveWindow
+		cube []store.CubeSeries
+	}
+	var cubes []seedOf
 	for _, spec := range append(slices.Clone(update.HotspotWindows), ScanWindow) {
 		from := now.Add(-spec.Span()).Truncate(spec.Bucket)
 		for lvl := range levels {
@@ -206,12 +213,21 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 			if err != nil {
 				return err
 			}
-			if err := h.seedCube(ctx, h.leafWin[spec.Name], cube); err != nil {
-				return err
-			}
+			cubes = append(cubes, seedOf{h.leafWin[spec.Name], cube})
 		}
 	}
 	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, w := range h.hexWin {
+		for _, l := range hexes {
+			w.Add(l.hex, l.at)
+		}
+	}
+	for _, c := range cubes {
+		if err := h.addCube(ctx, c.w, c.cube); err != nil {
+			return err
+		}
+	}
 	h.seeded = true
 	h.st, h.seedCtx = st, ctx
 	for _, ws := range h.cats {
@@ -221,14 +237,19 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 			}
 		}
 	}
-	h.mu.Unlock()
 	return nil
 }
 
-// seedHexes adds the located reports of the longest window up to the cut to every hex window.
-func (h *Hotspots) seedHexes(ctx context.Context, st store.Store, cut map[int]uint64, now time.Time) error {
+// hexAt is one located report of the history: its hex cell's index and time.
+type hexAt struct {
+	hex int
+	at  time.Time
+}
+
+// readHexes reads the located reports of the longest window up to the cut, by hex cell.
+func (h *Hotspots) readHexes(ctx context.Context, st store.Store, cut map[int]uint64, now time.Time) ([]hexAt, error) {
 	if len(h.hexCells) == 0 {
-		return nil
+		return nil, nil
 	}
 	var from time.Time
 	for _, spec := range update.HotspotWindows {
@@ -236,35 +257,18 @@ func (h *Hotspots) seedHexes(ctx context.Context, st store.Store, cut map[int]ui
 			from = f
 		}
 	}
-	type located struct {
-		hex int
-		at  time.Time
-	}
-	var seen []located
+	var seen []hexAt
 	err := st.Points(ctx, store.PointQuery{From: from, To: now.Add(time.Minute), Cut: cut}, func(e store.LocatedEvent) error {
 		if hi := h.hexOf(&[2]float64{e.Lon, e.Lat}); hi >= 0 {
-			seen = append(seen, located{hi, e.At})
+			seen = append(seen, hexAt{hi, e.At})
 		}
 		return nil
 	})
-	if err != nil {
-		return err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	for _, w := range h.hexWin {
-		for _, l := range seen {
-			w.Add(l.hex, l.at)
-		}
-	}
-	return nil
+	return seen, err
 }
 
-// seedCube adds the events of cube to w, checking ctx every ctxCells cells and events (a
-// 30-day window holds every new case of a month).
-func (h *Hotspots) seedCube(ctx context.Context, w *geo.LiveWindow, cube []store.CubeSeries) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
+// addCube adds a cube's counts to w; h.mu is held.
+func (h *Hotspots) addCube(ctx context.Context, w *geo.LiveWindow, cube []store.CubeSeries) error {
 	work, next := 0, ctxCells
 	for _, c := range cube {
 		li, ok := h.leafIdx[c.Region]

@@ -128,8 +128,10 @@ func Run(t *testing.T, open func(t *testing.T) bus.Bus, cfg Config) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			const n = 3000 // more than any subscription buffer
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			// Well over the subscription's buffer and a read batch; the deadline only catches a
+			// publish that waits for the subscriber (a round trip each, slow on a busy machine).
+			const n = 1000
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			for i := 0; i < n; i++ {
 				if err := b.Publish(ctx, "idle", []byte(fmt.Sprint(i))); err != nil {

@@ -55,7 +55,8 @@ func startWith(t *testing.T, cfg Config) *App {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = a.Shutdown(context.Background()) })
-	deadline := time.Now().Add(30 * time.Second)
+	// Generous: a demo history is stored before ready, slowly on a machine busy with other tests.
+	deadline := time.Now().Add(2 * time.Minute)
 	for !a.Ready() {
 		if time.Now().After(deadline) {
 			t.Fatal("app not ready")
@@ -157,6 +158,52 @@ func (w *wsClient) waitFor(t *testing.T, within time.Duration, pred func(m map[s
 	}
 }
 
+// waitForState waits until the state of topic, its last snapshot with the deltas since merged
+// in (RFC 7386), satisfies pred, and returns it. A delta carries only what changed, so a
+// condition across fields that change apart is checked on the state, never on one message.
+func (w *wsClient) waitForState(t *testing.T, topic string, within time.Duration, pred func(data map[string]any) bool) map[string]any {
+	t.Helper()
+	var state map[string]any
+	w.waitFor(t, within, func(m map[string]any) bool {
+		if m["topic"] != topic {
+			return false
+		}
+		switch m["op"] {
+		case "snapshot":
+			state = dataOf(m)
+		case "delta":
+			if state == nil {
+				return false
+			}
+			state = applyMergePatch(state, dataOf(m))
+		default:
+			return false
+		}
+		return pred(state)
+	})
+	return state
+}
+
+// applyMergePatch applies an RFC 7386 merge patch to doc (a fresh map; doc is left as it was).
+func applyMergePatch(doc, patch map[string]any) map[string]any {
+	out := make(map[string]any, len(doc))
+	for k, v := range doc {
+		out[k] = v
+	}
+	for k, pv := range patch {
+		switch x := pv.(type) {
+		case nil:
+			delete(out, k)
+		case map[string]any:
+			old, _ := out[k].(map[string]any)
+			out[k] = applyMergePatch(old, x)
+		default:
+			out[k] = pv
+		}
+	}
+	return out
+}
+
 func metricValue(t *testing.T, base, name string) float64 {
 	t.Helper()
 	resp, err := http.Get(base + "/metrics")
@@ -185,7 +232,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 	defer a.Shutdown(context.Background())
 	base := "http://" + a.Addr
 	ws := dialWS(t, a.Addr, "cases:root", "overview:root")
-	ws.waitFor(t, 5*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" && m["topic"] == "overview:root" })
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" && m["topic"] == "overview:root" })
 
 	now := time.Now().In(a.cfg.Loc)
 	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
@@ -238,7 +285,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 	}
 
 	// Live: the overview shows 2 new cases (one unlocated) and the feed never carries PII.
-	ov := ws.waitFor(t, 5*time.Second, func(m map[string]any) bool {
+	ov := ws.waitFor(t, 30*time.Second, func(m map[string]any) bool {
 		if m["topic"] != "overview:root" {
 			return false
 		}
@@ -246,7 +293,7 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 		return tot != nil && tot["new_today"] == float64(2)
 	})
 	_ = ov
-	ws.waitFor(t, 5*time.Second, func(m map[string]any) bool {
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool {
 		if m["topic"] != "cases:root" {
 			return false
 		}
@@ -543,8 +590,8 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 	if code, body := post(t, base, "application/x-ndjson", strings.Join(lines, "\n")); code != 200 {
 		t.Fatalf("%d %s", code, body)
 	}
-	countOf := func(m map[string]any) (float64, float64) {
-		grids, _ := dataOf(m)["grids"].(map[string]any)
+	countOf := func(d map[string]any) (float64, float64) {
+		grids, _ := d["grids"].(map[string]any)
 		g, _ := grids[hot].(map[string]any)
 		if g == nil {
 			return -1, 0
@@ -554,12 +601,9 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 		return c, b
 	}
 	ws := dialWS(t, a.Addr, "hotspots:root:24h")
-	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool {
+	ws.waitForState(t, "hotspots:root:24h", 30*time.Second, func(d map[string]any) bool {
 		// Counts arrive in the snapshot or a later delta; wait until the grid shows 26.
-		if m["topic"] != "hotspots:root:24h" {
-			return false
-		}
-		c, bin := countOf(m)
+		c, bin := countOf(d)
 		return c == 26 && bin > 0
 	})
 	waitStored(t, a, int64(n))
@@ -568,12 +612,9 @@ func TestHotspotsLiveAndAfterRestart(t *testing.T) {
 	b := startApp(t, dir)
 	defer b.Shutdown(context.Background())
 	ws2 := dialWS(t, b.Addr, "hotspots:root:24h")
-	ws2.waitFor(t, 30*time.Second, func(m map[string]any) bool {
-		if m["topic"] != "hotspots:root:24h" {
-			return false
-		}
-		seeded, _ := dataOf(m)["seeded"].(bool)
-		c, bin := countOf(m)
+	ws2.waitForState(t, "hotspots:root:24h", 30*time.Second, func(d map[string]any) bool {
+		seeded, _ := d["seeded"].(bool)
+		c, bin := countOf(d)
 		if seeded && c != 26 && c != -1 {
 			t.Fatalf("after restart the hot grid counts %v, want 26", c)
 		}
@@ -685,7 +726,7 @@ func TestWhistleBoardLive(t *testing.T) {
 		t.Fatalf("%d %s", code, b)
 	}
 	ws := dialWS(t, a.Addr, "whistles:root")
-	snap := ws.waitFor(t, 10*time.Second, func(m map[string]any) bool {
+	snap := ws.waitFor(t, 30*time.Second, func(m map[string]any) bool {
 		if m["op"] != "snapshot" && m["op"] != "delta" {
 			return false
 		}
@@ -709,7 +750,7 @@ func TestWhistleBoardLive(t *testing.T) {
 	if code, b := post(t, base, "application/x-ndjson", body); code != 200 {
 		t.Fatalf("%d %s", code, b)
 	}
-	ws.waitFor(t, 5*time.Second, func(m map[string]any) bool {
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool {
 		if m["op"] != "delta" {
 			return false
 		}

@@ -126,7 +126,7 @@ func TestDemoHistory(t *testing.T) {
 
 	// The whistle board is populated at once.
 	ws := dialWS(t, a.Addr, "whistles:root")
-	m := ws.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" && m["topic"] == "whistles:root" })
+	m := ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" && m["topic"] == "whistles:root" })
 	totals, _ := dataOf(m)["totals"].(map[string]any)
 	if active, _ := totals["active"].(float64); active < 1 {
 		t.Errorf("whistle board at start: %v", totals)

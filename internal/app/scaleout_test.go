@@ -150,7 +150,7 @@ func snapshotData(t *testing.T, addr, topic string) map[string]any {
 	t.Helper()
 	ws := dialWS(t, addr, topic)
 	defer ws.c.Close()
-	m := ws.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" && m["topic"] == topic })
+	m := ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" && m["topic"] == topic })
 	return m["data"].(map[string]any)
 }
 
@@ -580,7 +580,7 @@ func TestRedisOutage(t *testing.T) {
 	waitReady(t, s1, 2)
 	waitReady(t, s2, 2)
 	ws := dialWS(t, s1.Addr, "overview:root")
-	ws.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" })
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" })
 
 	load := startLoad([]string{"http://" + s1.Addr, "http://" + s2.Addr}, 3, 10*time.Millisecond)
 	for load.count() < 1000 {
@@ -590,7 +590,7 @@ func TestRedisOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	down := time.Now()
-	ws.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "status" && m["stale"] == true })
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "status" && m["stale"] == true })
 	// The screen's state is still served while Redis is away.
 	if d := snapshotData(t, s2.Addr, "overview:root"); d["totals"] == nil {
 		t.Fatal("no overview while Redis is down")
@@ -619,7 +619,7 @@ func TestRedisOutage(t *testing.T) {
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
-	ws.waitFor(t, 20*time.Second, func(m map[string]any) bool { return m["op"] == "status" && m["stale"] == false })
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "status" && m["stale"] == false })
 	after := load.count()
 	for load.count() < after+500 {
 		time.Sleep(20 * time.Millisecond)
@@ -651,7 +651,7 @@ func TestServerRestartResume(t *testing.T) {
 	load := startLoad([]string{"http://" + srv.Addr}, 1, 50*time.Millisecond)
 	defer load.end()
 	ws := dialWS(t, srv.Addr, "overview:root")
-	first := ws.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "delta" })
+	first := ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "delta" })
 	last := first["seq"].(float64)
 	addr := srv.Addr
 	srv.Shutdown(context.Background())
@@ -674,7 +674,7 @@ func TestServerRestartResume(t *testing.T) {
 	waitReady(t, again, 2)
 	// The client reconnects and resumes with since.
 	ws2 := dialWSResume(t, addr, "overview:root", int64(last))
-	m := ws2.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" || m["op"] == "delta" })
+	m := ws2.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "snapshot" || m["op"] == "delta" })
 	seq := m["seq"].(float64)
 	switch m["op"] {
 	case "delta":
@@ -689,7 +689,7 @@ func TestServerRestartResume(t *testing.T) {
 	// And deltas keep coming in sequence.
 	prev := seq
 	for i := 0; i < 3; i++ {
-		d := ws2.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "delta" && m["seq"].(float64) > prev })
+		d := ws2.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "delta" && m["seq"].(float64) > prev })
 		if d["seq"].(float64) != prev+1 {
 			t.Fatalf("delta seq %v after %v", d["seq"], prev)
 		}

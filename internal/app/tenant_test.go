@@ -356,7 +356,7 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 	errOf := func(topic string) (string, string) {
 		t.Helper()
 		_ = ws.c.WriteJSON(map[string]any{"op": "sub", "topic": topic})
-		m := ws.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["op"] == "error" && m["topic"] == topic })
+		m := ws.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["op"] == "error" && m["topic"] == topic })
 		code, _ := m["code"].(string)
 		msg, _ := m["message"].(string)
 		return code, msg
@@ -377,7 +377,7 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 	}
 	topic := "overview:" + laocheng
 	_ = ws.c.WriteJSON(map[string]any{"op": "sub", "topic": topic})
-	ws.waitFor(t, 20*time.Second, func(m map[string]any) bool {
+	ws.waitFor(t, 30*time.Second, func(m map[string]any) bool {
 		if m["topic"] != topic || (m["op"] != "snapshot" && m["op"] != "delta") {
 			return false
 		}
@@ -387,7 +387,7 @@ func tenantIsolation(t *testing.T, a *App, parts int) {
 	})
 	mq := dialWSToken(t, a.Addr, "tok-mq")
 	_ = mq.c.WriteJSON(map[string]any{"op": "sub", "topic": "cases:" + laocheng})
-	m := mq.waitFor(t, 10*time.Second, func(m map[string]any) bool { return m["topic"] == "cases:"+laocheng })
+	m := mq.waitFor(t, 30*time.Second, func(m map[string]any) bool { return m["topic"] == "cases:"+laocheng })
 	if m["op"] != "error" || m["code"] != "unknown_topic" {
 		t.Errorf("minquan on laocheng's cases topic: %v", m)
 	}
