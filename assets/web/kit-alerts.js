@@ -1,7 +1,9 @@
 // kit-alerts.js — the alerts every live screen shows (window.Zhili.alerts): live.js subscribes
 // to alerts:<region> (the page's ?region=, else root) and hands its messages here. A ticker
-// along the bottom of the stage lists the alerts not yet closed (severe first); a banner below
-// the title bar shows severe alerts nobody has acknowledged yet. Kiosk-safe: nothing takes the
+// along the bottom of the stage lists the alerts not yet closed (severe first), a page of them at
+// a time, turning every few seconds; a banner below the title bar shows severe alerts nobody has
+// acknowledged yet. Nothing moves between turns: a wall PC repaints a few times a minute, not
+// sixty times a second. Kiosk-safe: nothing takes the
 // focus, nothing needs a click, nothing makes a sound; both disappear when there is nothing to
 // say. Staff acknowledge and close alerts on /alerts. Needs kit.js first.
 (function (root) {
@@ -16,6 +18,7 @@
   };
   const CODE_RE = /^[A-Za-z0-9._-]{1,64}$/;
   const TICKER_H = 40; // px of the stage
+  const TICKER_PAGE_MS = 6000; // a page of the ticker stays this long
   const CSS = `
 .za-ticker { position: absolute; z-index: 30; left: 0; right: 0; bottom: 0; height: ${TICKER_H}px; display: flex;
   align-items: center; gap: 14px; padding: 0 18px; background: rgba(4, 14, 34, 0.92);
@@ -24,7 +27,8 @@
 .za-ticker .za-head { flex: none; font-weight: 700; color: #ffb020; }
 .za-ticker .za-run { flex: 1; overflow: hidden; white-space: nowrap; position: relative; height: 100%; }
 .za-ticker .za-track { position: absolute; top: 0; height: 100%; display: flex; align-items: center; gap: 42px;
-  white-space: nowrap; will-change: transform; }
+  white-space: nowrap; }
+.za-ticker .za-page { flex: none; color: #8fb2d6; font-size: 18px; }
 .za-item { display: inline-flex; align-items: center; gap: 10px; }
 .za-sev { padding: 1px 10px; border-radius: 4px; font-weight: 700; font-size: 20px; color: #041022; }
 .za-sev.severe { background: #ff3b4e; color: #fff; }
@@ -35,17 +39,16 @@
 .za-banner { position: absolute; z-index: 31; left: 360px; width: 1200px; top: 96px; min-height: 62px;
   display: flex; align-items: center; justify-content: center; gap: 16px; padding: 8px 20px; box-sizing: border-box;
   background: rgba(190, 20, 40, 0.94); border: 2px solid #ff8a96; border-radius: 8px; color: #fff;
-  font-size: 26px; font-weight: 700; box-shadow: 0 0 24px rgba(255, 40, 60, 0.55); animation: za-pulse 2s ease-in-out infinite; }
+  font-size: 26px; font-weight: 700; box-shadow: 0 0 24px rgba(255, 40, 60, 0.55); }
 .za-banner .za-sub { font-size: 20px; font-weight: 400; opacity: 0.92; }
-@keyframes za-pulse { 50% { box-shadow: 0 0 6px rgba(255, 40, 60, 0.3); } }
 @media print { .za-ticker, .za-banner { display: none !important; } }
 `;
 
   let topic = '';
   let data = null;
   let els = null;
-  let offset = 0;
-  let lastFrame = 0;
+  let page = 0; // the ticker's page shown
+  let turner = null;
 
   // topicFor is the alerts topic of a page's query string: its region, else root.
   function topicFor(search) {
@@ -69,7 +72,7 @@
     ticker.className = 'za-ticker';
     ticker.hidden = true;
     ticker.setAttribute('aria-live', 'polite');
-    ticker.innerHTML = '<span class="za-head"></span><div class="za-run"><div class="za-track"></div></div>';
+    ticker.innerHTML = '<span class="za-head"></span><div class="za-run"><div class="za-track"></div></div><span class="za-page"></span>';
     const banner = document.createElement('div');
     banner.id = 'alert-banner';
     banner.className = 'za-banner';
@@ -77,7 +80,8 @@
     banner.setAttribute('role', 'alert');
     host.appendChild(ticker);
     host.appendChild(banner);
-    els = { ticker, banner, head: ticker.querySelector('.za-head'), run: ticker.querySelector('.za-run'), track: ticker.querySelector('.za-track') };
+    els = { ticker, banner, head: ticker.querySelector('.za-head'), run: ticker.querySelector('.za-run'), track: ticker.querySelector('.za-track'),
+      page: ticker.querySelector('.za-page') };
     return els;
   }
 
@@ -113,6 +117,7 @@
         '<span class="za-time">' + esc(hhmm(a.raised_at)) + '</span>' +
         '<span class="za-title">' + esc(titleOf(a, lg)) + '</span>' +
         (a.state === 'acknowledged' ? '<span class="za-ack">✓ ' + esc(T.acked) + '</span>' : '') + '</span>').join('');
+      showPage(page);
     }
     const severe = list.filter((a) => a.severity === 'severe' && a.state === 'open');
     e.banner.hidden = severe.length === 0;
@@ -123,21 +128,35 @@
     }
   }
 
-  // step scrolls the ticker when its items are wider than the bar (about 60 px a second),
-  // starting over once the last item has passed.
-  function step(now) {
-    if (els && !els.ticker.hidden) {
-      const w = els.track.scrollWidth;
-      if (w > els.run.clientWidth) {
-        offset = (offset + (lastFrame ? Math.min(100, now - lastFrame) : 0) * 0.06) % (w + 80);
-        els.track.style.transform = 'translateX(' + -Math.round(offset) + 'px)';
-      } else if (offset) {
-        offset = 0;
-        els.track.style.transform = '';
+  // pageStarts returns the index of the first item of every page of the ticker: as many whole
+  // items as the bar holds.
+  function pageStarts() {
+    const items = els.track.children;
+    const w = els.run.clientWidth;
+    const starts = [0];
+    let x0 = 0;
+    for (let i = 1; i < items.length; i++) {
+      const it = items[i];
+      if (it.offsetLeft + it.offsetWidth - x0 > w) {
+        starts.push(i);
+        x0 = it.offsetLeft;
       }
     }
-    lastFrame = now;
-    root.requestAnimationFrame(step);
+    return starts;
+  }
+
+  // showPage shows page p of the ticker (modulo the pages there are): its items from the bar's
+  // left edge, the others hidden, and "p/n" at the right when there is more than one.
+  function showPage(p) {
+    if (!els || els.ticker.hidden) return;
+    const items = els.track.children;
+    const starts = pageStarts();
+    page = ((p % starts.length) + starts.length) % starts.length;
+    const from = starts[page];
+    const to = page + 1 < starts.length ? starts[page + 1] : items.length;
+    els.track.style.transform = from > 0 ? 'translateX(' + -items[from].offsetLeft + 'px)' : '';
+    for (let i = 0; i < items.length; i++) items[i].style.visibility = i >= from && i < to ? '' : 'hidden';
+    els.page.textContent = starts.length > 1 ? (page + 1) + '/' + starts.length : '';
   }
 
   // attach makes live.js subscribe the page's alerts topic: it adds the topic to state.topics.
@@ -146,7 +165,7 @@
     if (typeof document === 'undefined' || !document.getElementById('stage')) return '';
     topic = topicFor(search);
     if (!state.topics.has(topic)) state.topics.set(topic, { seq: null, resyncAt: 0 });
-    if (typeof root.requestAnimationFrame === 'function') root.requestAnimationFrame(step);
+    if (!turner && typeof root.setInterval === 'function') turner = root.setInterval(() => showPage(page + 1), TICKER_PAGE_MS);
     if (typeof document !== 'undefined') {
       // The page's language switch changes <html lang>: redraw in the new language.
       new MutationObserver(drawAlerts).observe(document.documentElement, { attributes: true, attributeFilter: ['lang'] });

@@ -738,7 +738,7 @@
     const bar = pageBarEl.firstElementChild;
     bar.style.animation = 'none';
     void bar.offsetWidth;
-    bar.style.animation = 'wh-page-fill ' + BOARD_PAGE_MS + 'ms linear forwards';
+    bar.style.animation = 'wh-page-fill ' + BOARD_PAGE_MS + 'ms steps(' + Math.round(BOARD_PAGE_MS / 1000) + ') forwards';
   }
 
   function renderBoard() {
