@@ -249,7 +249,8 @@ func (a *Aggregator) run(ctx context.Context) error {
 				defer a.mu.Unlock()
 				a.st.tick(a.clk.Now())
 				u := a.st.takeDelta()
-				if time.Since(lastPrune) > time.Hour {
+				// Hourly, or four times per CaseKeep when that is shorter (at most every 10 s).
+				if time.Since(lastPrune) > min(time.Hour, max(a.cfg.CaseKeep/4, 10*time.Second)) {
 					a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
 					lastPrune = time.Now()
 				}

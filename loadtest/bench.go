@@ -46,6 +46,11 @@ type Config struct {
 	// and judges them (Report.Soak) after Settle (default a sixth of Duration, at most 5 min).
 	SampleEvery time.Duration
 	Settle      time.Duration
+	// CloseAfter > 0 closes every case the bench reports this long after its report (a
+	// case.closed event, posted beside the reports and not counted in Rate or the deliveries):
+	// the server's open cases stay about Rate × CloseAfter, as a center's do, instead of
+	// growing for as long as the bench runs.
+	CloseAfter time.Duration
 }
 
 func (c *Config) defaults() error {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -34,6 +35,16 @@ type fakeServer struct {
 	dropAt, skipFrom, skipTo int // accepted-event counts that trigger the drop and the resync
 	dropped, resynced        bool
 	rejected                 int
+
+	reported map[string]time.Time // case id → its report's event time
+	closes   []fakeClose          // case.closed lines, in the order posted
+}
+
+type fakeClose struct {
+	caseID         string
+	at             time.Time
+	reportedBefore bool // its case was reported in an earlier line
+	rejected       bool
 }
 
 type fakeClient struct {
@@ -109,17 +120,39 @@ func (s *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}{Rejected: []rej{}}
 		sc := bufio.NewScanner(r.Body)
 		line := 0
+		closing := false // a case.closed line came
 		s.mu.Lock()
 		for sc.Scan() {
 			line++
 			var ev struct {
-				ID, CaseID, At string
-				Location       struct{ Lon, Lat float64 }
+				ID, Type, At string
+				CaseID       string `json:"case_id"`
+				Location     struct{ Lon, Lat float64 }
 			}
 			if err := json.Unmarshal(sc.Bytes(), &ev); err != nil {
 				s.t.Errorf("bad line from bench: %s", sc.Bytes())
 				continue
 			}
+			at, _ := time.Parse(time.RFC3339Nano, ev.At)
+			if ev.Type == "case.closed" {
+				_, known := s.reported[ev.CaseID]
+				c := fakeClose{caseID: ev.CaseID, at: at, reportedBefore: known, rejected: strings.HasSuffix(ev.ID, "7")}
+				s.closes = append(s.closes, c)
+				closing = true
+				if c.rejected {
+					resp.Rejected = append(resp.Rejected, rej{Line: line, ID: ev.ID, Error: "case_id: unknown"})
+				} else {
+					resp.Accepted++
+				}
+				continue
+			}
+			if closing {
+				s.t.Errorf("a report after a close in one request (closes come last): %s", sc.Bytes())
+			}
+			if s.reported == nil {
+				s.reported = map[string]time.Time{}
+			}
+			s.reported[ev.CaseID] = at
 			if strings.HasSuffix(ev.ID, "7") {
 				resp.Rejected = append(resp.Rejected, rej{Line: line, ID: ev.ID, Error: "location.lat: out of range"})
 				s.rejected++
@@ -290,6 +323,53 @@ func TestRunAgainstFakeServer(t *testing.T) {
 	}
 	if _, err := json.Marshal(rep); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// With CloseAfter the bench closes each case it reported once CloseAfter has passed, after
+// the reports of the same request, and counts the closes apart from the reports.
+func TestRunClosesCases(t *testing.T) {
+	fs, srv := startFake(t)
+	var log bytes.Buffer
+	const after = 200 * time.Millisecond
+	rep, err := Run(context.Background(), Config{
+		URL: srv.URL, Key: "ingest", Token: "view", Clients: 2, Rate: 200, Duration: time.Second,
+		Warmup: -1, Drain: time.Second, CloseAfter: after,
+	}, &log)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, log.String())
+	}
+	fs.mu.Lock()
+	closes, reported, rejected := slices.Clone(fs.closes), len(fs.reported), fs.rejected
+	fs.mu.Unlock()
+	in := rep.Ingest
+	// About Rate × (Duration − CloseAfter) closes: 160 of ~200 reports.
+	if len(closes) < 100 || len(closes) >= reported {
+		t.Fatalf("%d closes of %d reported cases", len(closes), reported)
+	}
+	seen := map[string]bool{}
+	closeRejected := 0
+	for _, c := range closes {
+		if !c.reportedBefore || seen[c.caseID] {
+			t.Fatalf("close of %s: reported before %v, closed twice %v", c.caseID, c.reportedBefore, seen[c.caseID])
+		}
+		seen[c.caseID] = true
+		fs.mu.Lock()
+		at := fs.reported[c.caseID]
+		fs.mu.Unlock()
+		if d := c.at.Sub(at); d < after-time.Millisecond {
+			t.Errorf("%s closed %v after its report, want ≥ %v", c.caseID, d, after)
+		}
+		if c.rejected {
+			closeRejected++
+		}
+	}
+	if in.Closes != int64(len(closes)) || in.Sent != int64(reported) || in.Accepted+in.Rejected != in.Sent ||
+		in.Rejected != int64(rejected) || closeRejected == 0 || in.RejectedBy["case.closed: case_id: unknown"] != closeRejected {
+		t.Errorf("ingest %+v: %d closes (%d rejected), %d reports (%d rejected)", in, len(closes), closeRejected, reported, rejected)
+	}
+	if d := rep.Deliveries; d.Received+d.Missing != d.Expected || d.Expected != 2*int64(d.Events) {
+		t.Errorf("deliveries %+v", d)
 	}
 }
 

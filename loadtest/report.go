@@ -89,7 +89,8 @@ type IngestStats struct {
 	Duplicates   int64          `json:"duplicates"`
 	Rejected     int64          `json:"rejected"`
 	RejectedBy   map[string]int `json:"rejected_by,omitempty"`
-	HTTPErrors   int64          `json:"http_errors"` // failed requests (their events count as not accepted)
+	Closes       int64          `json:"closes,omitempty"` // case.closed events posted beside (CloseAfter), in none of the counts above
+	HTTPErrors   int64          `json:"http_errors"`      // failed requests (their events count as not accepted)
 	ErrorsBy     map[string]int `json:"errors_by,omitempty"`
 	AchievedRate float64        `json:"achieved_rate"` // events per second while measuring
 	Latency      Dist           `json:"latency_ms"`    // per request
@@ -345,6 +346,9 @@ func (r Report) Table(w io.Writer) {
 	in := r.Ingest
 	row("  requests / events", "%d / %d (%.1f events/s measured)", in.Requests, in.Sent, in.AchievedRate)
 	row("  accepted / duplicates / rejected", "%d / %d / %d", in.Accepted, in.Duplicates, in.Rejected)
+	if in.Closes > 0 {
+		row("  cases closed beside", "%d", in.Closes)
+	}
 	row("  HTTP errors", "%d", in.HTTPErrors)
 	row("  request p50 / p99 / max", "%s / %s / %s", msStr(in.Latency.P50), msStr(in.Latency.P99), msStr(in.Latency.Max))
 	for _, k := range sortedKeys(in.RejectedBy) {

@@ -34,6 +34,7 @@ var (
 type batch struct {
 	from, to int
 	body     []byte
+	closes   int // case.closed lines after the reports (CloseAfter)
 }
 
 // send paces case.reported events at the configured rate until warm-up plus duration have
@@ -57,6 +58,7 @@ func (b *bench) send(ctx context.Context, onMeasure func()) {
 	endAt := measureAt.Add(cfg.Duration)
 	tick := time.NewTicker(cfg.BatchEvery)
 	defer tick.Stop()
+	var closing []reported // cases reported, not yet closed, oldest first (CloseAfter > 0)
 	lastLog := start
 	issued := 0
 	measuring := false
@@ -81,6 +83,13 @@ loop:
 		for due > 0 && issued < b.capacity {
 			n := min(due, 10000, b.capacity-issued)
 			bt := b.build(rng, issued, issued+n, now)
+			if cfg.CloseAfter > 0 {
+				for i := issued; i < issued+n; i++ {
+					closing = append(closing, reported{i, now})
+				}
+				bt.body, bt.closes = b.closes(bt.body, closing, now)
+				closing = closing[bt.closes:]
+			}
 			select {
 			case work <- bt:
 			case <-ctx.Done():
@@ -108,6 +117,25 @@ loop:
 	}
 	close(work)
 	wg.Wait()
+}
+
+// reported is a case the bench reported: its index and when.
+type reported struct {
+	i  int
+	at time.Time
+}
+
+// closes appends to body a case.closed event for each case of open (oldest first) reported
+// CloseAfter or longer before now, and returns body and how many it closed. Their ids
+// ("<prefix>x-<i>") are not the bench's deliveries.
+func (b *bench) closes(body []byte, open []reported, now time.Time) ([]byte, int) {
+	at := now.In(zone).Format("2006-01-02T15:04:05.000Z07:00")
+	k := 0
+	for ; k < len(open) && now.Sub(open[k].at) >= b.cfg.CloseAfter; k++ {
+		body = fmt.Appendf(body, `{"id":"%sx-%d","type":"case.closed","case_id":"%s-c%d","at":"%s"}`+"\n",
+			b.prefix, open[k].i, b.prefix, open[k].i, at)
+	}
+	return body, k
 }
 
 // build writes events [from, to) as NDJSON.
@@ -192,16 +220,26 @@ func (b *bench) post(ctx context.Context, bt batch) {
 	}
 	b.ingMu.Lock()
 	defer b.ingMu.Unlock()
-	b.ing.Accepted += r.Accepted
-	b.ing.Duplicates += r.Duplicates
-	b.ing.Rejected += int64(len(r.Rejected))
+	// The closes come after the reports: a rejection past the reports' lines is a close's.
+	closesRejected := 0
 	for _, rj := range r.Rejected {
-		if idx, ok := b.index([]byte(rj.ID)); ok && int(idx) >= bt.from && int(idx) < bt.to {
+		if rj.Line > bt.to-bt.from {
+			closesRejected++
+		}
+	}
+	b.ing.Closes += int64(bt.closes)
+	b.ing.Accepted += r.Accepted - int64(bt.closes-closesRejected)
+	b.ing.Duplicates += r.Duplicates
+	b.ing.Rejected += int64(len(r.Rejected) - closesRejected)
+	for _, rj := range r.Rejected {
+		reason := rj.Error
+		if rj.Line > bt.to-bt.from {
+			reason = "case.closed: " + reason
+		} else if idx, ok := b.index([]byte(rj.ID)); ok && int(idx) >= bt.from && int(idx) < bt.to {
 			b.status[idx] = stRejected
-		} else if rj.Line >= 1 && rj.Line <= bt.to-bt.from {
+		} else if rj.Line >= 1 {
 			b.status[bt.from+rj.Line-1] = stRejected
 		}
-		reason := rj.Error
 		if len(b.ing.RejectedBy) >= 20 {
 			reason = "other"
 		}

@@ -85,6 +85,10 @@ func TestVersionAndUsage(t *testing.T) {
 	if code := run([]string{"serve", "--tz", "Mars/Olympus"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--tz") {
 		t.Fatalf("bad tz: %d %q", code, errb.String())
 	}
+	errb.Reset()
+	if code := run([]string{"serve", "--case-keep", "10s"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "--case-keep 10s: at least 1m") {
+		t.Fatalf("case-keep under a minute: %d %q", code, errb.String())
+	}
 }
 
 func TestDemoAccessIsStable(t *testing.T) {

@@ -37,7 +37,7 @@ type serveFlags struct {
 	demoRate, demoPerDay, pushCoalesce                                                                                                  float64
 	demoSeed                                                                                                                            uint64
 	demoHistory                                                                                                                         days
-	tick, shutdownTimeout, queryTimeout                                                                                                 time.Duration
+	tick, shutdownTimeout, queryTimeout, caseKeep                                                                                       time.Duration
 	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                                        int
 	hotspotMinEvents, gridMinLocal, childMinLocal, emergingMinSteps                                                                     int
 	hotspotNormalTails                                                                                                                  bool
@@ -77,6 +77,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.StringVar(&f.displayCRS, "display-crs", "wgs84", "coordinate system of points pushed to screens: wgs84, gcj02, bd09")
 	fs.DurationVar(&f.tick, "tick", 200*time.Millisecond, "live push ceiling: every topic's delta leaves within one tick")
 	fs.Float64Var(&f.pushCoalesce, "push-coalesce", 10, "adaptive push: under load wait this many times the last fan-out's write time before the next (-1: push on the tick only)")
+	fs.DurationVar(&f.caseKeep, "case-keep", 7*24*time.Hour, "finished cases stay in the live state this long after their last event (the history store keeps them all); memory grows with the cases finished in this time")
 	fs.IntVar(&f.clientQueue, "client-queue", 256, "frames queued per WebSocket client before it is resynced")
 	fs.IntVar(&f.clientQueueBytes, "client-queue-bytes", 4<<20, "bytes queued per WebSocket client before it is resynced")
 	fs.IntVar(&f.maxLines, "max-lines", 10000, "ingest: lines per request")
@@ -117,6 +118,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {
 		return fmt.Errorf("--tz: %w", err)
+	}
+	if f.caseKeep < time.Minute {
+		return fmt.Errorf("--case-keep %v: at least 1m (finished cases leave the live state this long after their last event)", f.caseKeep)
 	}
 	tree := geo.DemoTree()
 	if f.regions == "" {
@@ -200,7 +204,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 
 	a, err := app.New(app.Config{Catalog: cat, Roster: ros, Evaluation: evalCfg, CalendarFile: f.calendarFile, ClocksFile: f.clocksFile, Listen: f.listen, DataDir: f.data, Tree: tree, Loc: loc, DisplayCRS: f.displayCRS, FrameAncestors: f.frameAncestors,
-		Tick: f.tick, PushCoalesce: f.pushCoalesce, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
+		Tick: f.tick, PushCoalesce: f.pushCoalesce, CaseKeep: f.caseKeep, ClientQueue: f.clientQueue, ClientQueueB: f.clientQueueBytes, MaxLines: f.maxLines, MaxBytes: f.maxBytes, StoreMemory: f.storeMemory, HexRes: f.hexRes, HexMinLocal: f.hexMinLocal,
 		HotspotMinEvents: f.hotspotMinEvents, GridMinLocal: f.gridMinLocal, ChildMinLocal: f.childMinLocal,
 		EmergingMinSteps: f.emergingMinSteps, HotspotNormalTails: f.hotspotNormalTails,
 		Access: principals, IngestKeys: keys, ViewTokens: tokens, DemoRate: demoRate(f), DemoSeed: f.demoSeed, DemoHistory: demoHistory(f), DemoHistoryPerDay: f.demoPerDay,

@@ -43,6 +43,9 @@ type Config struct {
 	FrameAncestors string
 	Tick           time.Duration
 	PushCoalesce   float64 // dashboard.HubConfig.Coalesce
+	// CaseKeep: finished cases stay in the live state this long after their last event
+	// (aggregator.Config.CaseKeep; 0: its default, 7 days).
+	CaseKeep time.Duration
 	ClientQueue    int
 	ClientQueueB   int // bytes
 	MaxLines       int

@@ -149,7 +149,7 @@ func (a *App) locator() geo.Locator { return geo.NewIndexedLocator(a.cfg.Tree) }
 // aggConfig is the aggregator configuration of source src (partition part).
 func (a *App) aggConfig(src string, part int) aggregator.Config {
 	c := a.cfg
-	ac := aggregator.Config{Loc: c.Loc, Logger: c.Logger, Source: src, Part: part}
+	ac := aggregator.Config{Loc: c.Loc, Logger: c.Logger, Source: src, Part: part, CaseKeep: c.CaseKeep}
 	if c.ClickHouse != "" {
 		// Every INSERT has a fixed cost (a part per month and table): when catching up, bigger
 		// batches; live, the 1 s interval still bounds the delay.
