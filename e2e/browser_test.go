@@ -402,7 +402,7 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // waitFor polls a JavaScript predicate until it is truthy or the timeout passes.
 func waitFor(ctx context.Context, expr string, timeout time.Duration) error {
 	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(20*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
+		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
 	return err
 }
 

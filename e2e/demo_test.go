@@ -307,9 +307,9 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 		{"hotspots-emerging", "/screen/hotspots?window=30d&mode=emerging&" + tok,
 			`Z.ready && Z.mode === 'emerging' && ` + hotOK + ` &&
 			 Object.keys(Z.patternsDrawn).filter(k => /_hot$/.test(k) && Z.patternsDrawn[k] > 0).length >= 2`, nil},
-		{"hotspots-playback", "/screen/hotspots?playback=" + day(now.AddDate(0, 0, -30)) + "," + day(now) + "&step=1d&speed=8&" + tok,
-			`Z.ready && Z.view === 'playback' && Z.playback && Z.playback.frames === 30 && Z.playback.shown.length >= 4 &&
-			 Z.playback.loaded === 30 && !Z.playback.error && Z.hot > 0`, nil},
+		{"hotspots-playback", "/screen/hotspots?playback=" + day(now.AddDate(0, 0, -14)) + "," + day(now) + "&step=1d&speed=8&" + tok,
+			`Z.ready && Z.view === 'playback' && Z.playback && Z.playback.frames === 14 && Z.playback.shown.length >= 4 &&
+			 Z.playback.loaded === 14 && !Z.playback.error && Z.hot > 0`, nil},
 		{"whistles", "/screen/whistles?" + tok,
 			`Z.ready && Z.active >= 5 && Z.board.length >= 3 && Z.markers >= 5`, nil},
 		{"audit-last-month", "/audit?from=" + day(monthStart.AddDate(0, -1, 0)) + "&to=" + day(monthStart) + "&" + tok,
