@@ -45,17 +45,17 @@ type Config struct {
 	PushCoalesce   float64 // dashboard.HubConfig.Coalesce
 	// CaseKeep: finished cases stay in the live state this long after their last event
 	// (aggregator.Config.CaseKeep; 0: its default, 7 days).
-	CaseKeep time.Duration
-	ClientQueue    int
-	ClientQueueB   int // bytes
-	MaxLines       int
-	MaxBytes       int64
-	StoreMemory    string          // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
-	HexRes         int             // H3 resolution of the hex hotspot level (0 = default)
-	HexMinLocal    int             // events a hex cell's neighbourhood needs to be hot (0 = default 3, < 0 none)
-	Access         *access.Keyring // principals from the access config
-	IngestKeys     map[string]*ingest.Policy
-	ViewTokens     map[string]server.Viewer
+	CaseKeep     time.Duration
+	ClientQueue  int
+	ClientQueueB int // bytes
+	MaxLines     int
+	MaxBytes     int64
+	StoreMemory  string          // DuckDB memory_limit, e.g. "1GB" ("" = DuckDB's default, 80% of RAM)
+	HexRes       int             // H3 resolution of the hex hotspot level (0 = default)
+	HexMinLocal  int             // events a hex cell's neighbourhood needs to be hot (0 = default 3, < 0 none)
+	Access       *access.Keyring // principals from the access config
+	IngestKeys   map[string]*ingest.Policy
+	ViewTokens   map[string]server.Viewer
 	// Whistle clocks: Clocks, else ClocksFile over the defaults, else governance.DefaultClocks.
 	Clocks     *governance.Clocks
 	ClocksFile string
