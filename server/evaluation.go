@@ -39,6 +39,11 @@ const MaxTrendPeriods = 12
 // requests (late events reach them after at most this long).
 const evalFiguresTTL = 2 * time.Minute
 
+// evalRunningTTL is how long the unit figures of a running period are reused: a page that
+// asks for the rankings and then a portrait of each of their subjects reads the period's
+// audits once, not once per subject (each read scans every case of the period).
+const evalRunningTTL = 10 * time.Second
+
 // evalCache keeps the units' figures of recent periods (the audits behind 实绩 scan every case
 // of a period).
 type evalCache struct {
@@ -128,11 +133,14 @@ func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept boo
 		return out, nil // a period not begun has no figures
 	}
 	get := func(key string, fill func(*evalEntry) error) (evalEntry, error) {
-		ended := !now.Before(to) // a running period's figures change with every case: never kept
+		ttl := evalFiguresTTL
+		if now.Before(to) {
+			ttl = evalRunningTTL // a running period's figures change with every case
+		}
 		s.eval.mu.Lock()
 		e, ok := s.eval.m[key]
 		s.eval.mu.Unlock()
-		if ok && ended && time.Since(e.at) < evalFiguresTTL {
+		if ok && time.Since(e.at) < ttl {
 			return e, nil
 		}
 		e = evalEntry{at: time.Now(), dept: map[string]evaluation.UnitData{}, reg: map[string]evaluation.UnitData{}}

@@ -32,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	config := fs.String("config", "", "YAML config `file` (keys named as the flags)")
 	soak := fs.Duration("soak", 0, "a soak of this `duration` (replaces --duration): reads the server's RSS and goroutines every --sample-every and fails unless both stay flat (±10 % of their median after a sixth of the run, at most 5 min) and no delivery is lost")
 	sampleEvery := fs.Duration("sample-every", 30*time.Second, "with --soak: how often to read the server's metrics")
+	settle := fs.Duration("settle", 0, "with --soak: samples before this are not judged (0: a sixth of the run, at most 5 min)")
 	closeAfter := fs.Duration("close-after", 0, "close every case reported this long after its report (0: never; a soak needs it, or the server's open cases grow for as long as it runs)")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "usage: zhili bench [flags]\n\nOpens WebSocket clients, posts case.reported events at a fixed rate and measures\nevent-to-screen latency, lost deliveries, resyncs, drops and the server's memory.\nEvery flag can also be set as ZHILI_<NAME> (e.g. ZHILI_CLIENTS).\n\n")
@@ -65,7 +66,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fmt.Fprintf(stderr, "bench: events placed in regions from %s\n", from)
 	rep, err := loadtest.Run(ctx, loadtest.Config{
 		URL: endpoint, Key: *key, Token: *token, Clients: *clients, Topics: tl,
-		Rate: *rate, Duration: *dur, Warmup: warm, Tree: tree, SampleEvery: sampling, CloseAfter: *closeAfter,
+		Rate: *rate, Duration: *dur, Warmup: warm, Tree: tree, SampleEvery: sampling, Settle: *settle, CloseAfter: *closeAfter,
 	}, stderr)
 	rep.Table(stdout)
 	if *jsonOut != "" {
