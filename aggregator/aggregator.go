@@ -197,7 +197,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 	lastRetain := time.Now()
 
 	draining := false
-	lastPrune := time.Now()
+	lastPrune := a.clk.Now()
 	var readBackoff time.Duration
 	readFails := 0
 	// Reads wait at most a second (overdue clocks tick meanwhile), and are cut short by a
@@ -248,13 +248,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 				a.mu.Lock()
 				defer a.mu.Unlock()
 				a.st.tick(a.clk.Now())
-				u := a.st.takeDelta()
-				// Hourly, or four times per CaseKeep when that is shorter (at most every 10 s).
-				if time.Since(lastPrune) > min(time.Hour, max(a.cfg.CaseKeep/4, 10*time.Second)) {
-					a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
-					lastPrune = time.Now()
-				}
-				return u
+				return a.st.takeDelta()
 			})
 			if err != nil {
 				a.cfg.Logger.Error("aggregator: publish", "err", err)
@@ -263,6 +257,14 @@ func (a *Aggregator) run(ctx context.Context) error {
 				w.close()
 				return <-wdone
 			}
+		}
+		// Finished cases are forgotten hourly, or four times per CaseKeep when that is shorter
+		// (at most every 10 s), also while events never stop arriving.
+		if a.clk.Now().Sub(lastPrune) > min(time.Hour, max(a.cfg.CaseKeep/4, 10*time.Second)) {
+			a.mu.Lock()
+			a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
+			a.mu.Unlock()
+			lastPrune = a.clk.Now()
 		}
 		select {
 		case <-a.drainReq:

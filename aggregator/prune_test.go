@@ -1,0 +1,92 @@
+package aggregator
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"zhili/bus"
+	"zhili/clock"
+	"zhili/geo"
+	"zhili/ingest"
+	"zhili/intake"
+	"zhili/store"
+)
+
+// A finished case is forgotten CaseKeep after its last event also while events never stop
+// arriving (the prune once ran only when a read found nothing, so a busy aggregator kept every
+// case it had seen).
+func TestPruneWhileBusy(t *testing.T) {
+	dir := t.TempDir()
+	st, err := store.OpenDuckDB(filepath.Join(dir, "h.duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	in, err := intake.OpenWAL(filepath.Join(dir, "intake"), intake.WALOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Close()
+	b := bus.NewMemory(64)
+	defer b.Close()
+	sub, _ := b.Subscribe(context.Background(), "updates")
+	go func() {
+		for range sub.C() {
+		}
+	}()
+	tree := geo.DemoTree()
+	clk := clock.NewFake(time.Now())
+	a := New(Config{StoreEvery: 20 * time.Millisecond, CaseKeep: time.Minute}, in, st, b, tree, nil, clk, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	for !a.Ready() {
+		time.Sleep(5 * time.Millisecond)
+	}
+	door := ingest.New(ingest.Config{Tree: tree}, in)
+	region := tree.Root.Children[0].Code
+	send := func(id, typ, caseID string) {
+		t.Helper()
+		at := clk.Now().Add(-time.Second).Format(time.RFC3339Nano)
+		body := fmt.Sprintf(`{"id":%q,"type":%q,"case_id":%q,"at":%q,"source":"grid","category":"environment","region":%q}`, id, typ, caseID, at, region)
+		if rep, err := door.Ingest(ctx, ingest.ContentNDJSON, []byte(body), nil); err != nil || rep.Accepted != 1 {
+			t.Fatalf("ingest %s: %+v %v", id, rep, err)
+		}
+	}
+	tracked := func(id string) bool {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		return a.st.cases[id] != nil
+	}
+	send("r-old", "case.reported", "OLD")
+	send("c-old", "case.closed", "OLD")
+	for !tracked("OLD") {
+		time.Sleep(5 * time.Millisecond)
+	}
+	clk.Add(2 * time.Minute) // OLD finished two CaseKeeps ago
+	// A steady stream: every read of the intake log finds events.
+	for i := 0; ; i++ {
+		send(fmt.Sprintf("r%d", i), "case.reported", fmt.Sprintf("N%d", i))
+		if !tracked("OLD") {
+			break
+		}
+		if i == 2000 {
+			t.Fatal("the finished case is still tracked after 2000 events kept the aggregator busy")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	// The open cases are kept: the first is tracked once applied, through later prunes.
+	clk.Add(2 * time.Minute)
+	for i := 0; !tracked("N0"); i++ {
+		if i == 1000 {
+			t.Fatal("an open case was forgotten")
+		}
+		send(fmt.Sprintf("s%d", i), "case.reported", fmt.Sprintf("S%d", i))
+		time.Sleep(2 * time.Millisecond)
+	}
+}
