@@ -2,42 +2,20 @@ package aggregator_test
 
 import (
 	"context"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"zhili/aggregator"
-	"zhili/bus"
 	"zhili/clock"
-	"zhili/geo"
 	"zhili/ingest"
-	"zhili/intake"
-	"zhili/store"
 )
 
 // A hard stop (the partition's lease lost, the process stopping past its bound) ends Run at
 // once even while the history store is unavailable and the writer is retrying; what it held
 // stays in the intake log, uncommitted.
 func TestCancelStopsWhileStoreUnavailable(t *testing.T) {
-	dir := t.TempDir()
-	st, err := store.OpenDuckDB(filepath.Join(dir, "h.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := intake.OpenWAL(filepath.Join(dir, "intake"), intake.WALOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	b := bus.NewMemory(64)
-	defer b.Close()
-	sub, _ := b.Subscribe(context.Background(), "updates")
-	go func() {
-		for range sub.C() {
-		}
-	}()
-	tree := geo.DemoTree()
-	a := aggregator.New(aggregator.Config{StoreEvery: 20 * time.Millisecond}, in, st, b, tree, nil, clock.Real{}, nil)
+	r := aggregator.NewRig(t, aggregator.Config{StoreEvery: 20 * time.Millisecond}, clock.Real{})
+	a, st, in, tree := r.Agg, r.Store, r.In, r.Tree
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()

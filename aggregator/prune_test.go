@@ -3,43 +3,20 @@ package aggregator
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
-	"zhili/bus"
 	"zhili/clock"
-	"zhili/geo"
 	"zhili/ingest"
-	"zhili/intake"
-	"zhili/store"
 )
 
 // A finished case is forgotten CaseKeep after its last event also while events never stop
 // arriving (the prune once ran only when a read found nothing, so a busy aggregator kept every
 // case it had seen).
 func TestPruneWhileBusy(t *testing.T) {
-	dir := t.TempDir()
-	st, err := store.OpenDuckDB(filepath.Join(dir, "h.duckdb"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	in, err := intake.OpenWAL(filepath.Join(dir, "intake"), intake.WALOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	b := bus.NewMemory(64)
-	defer b.Close()
-	sub, _ := b.Subscribe(context.Background(), "updates")
-	go func() {
-		for range sub.C() {
-		}
-	}()
-	tree := geo.DemoTree()
 	clk := clock.NewFake(time.Now())
-	a := New(Config{StoreEvery: 20 * time.Millisecond, CaseKeep: time.Minute}, in, st, b, tree, nil, clk, nil)
+	r := NewRig(t, Config{StoreEvery: 20 * time.Millisecond, CaseKeep: time.Minute}, clk)
+	a, in, tree := r.Agg, r.In, r.Tree
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan error, 1)

@@ -223,17 +223,9 @@ func (b *bench) post(ctx context.Context, bt batch) {
 	// The closes come after the reports: a rejection past the reports' lines is a close's.
 	closesRejected := 0
 	for _, rj := range r.Rejected {
-		if rj.Line > bt.to-bt.from {
-			closesRejected++
-		}
-	}
-	b.ing.Closes += int64(bt.closes)
-	b.ing.Accepted += r.Accepted - int64(bt.closes-closesRejected)
-	b.ing.Duplicates += r.Duplicates
-	b.ing.Rejected += int64(len(r.Rejected) - closesRejected)
-	for _, rj := range r.Rejected {
 		reason := rj.Error
 		if rj.Line > bt.to-bt.from {
+			closesRejected++
 			reason = "case.closed: " + reason
 		} else if idx, ok := b.index([]byte(rj.ID)); ok && int(idx) >= bt.from && int(idx) < bt.to {
 			b.status[idx] = stRejected
@@ -245,6 +237,10 @@ func (b *bench) post(ctx context.Context, bt batch) {
 		}
 		b.ing.RejectedBy = inc(b.ing.RejectedBy, reason)
 	}
+	b.ing.Closes += int64(bt.closes)
+	b.ing.Accepted += r.Accepted - int64(bt.closes-closesRejected)
+	b.ing.Duplicates += r.Duplicates
+	b.ing.Rejected += int64(len(r.Rejected) - closesRejected)
 }
 
 func inc(m map[string]int, k string) map[string]int {
