@@ -242,13 +242,13 @@ func TestAuditPage(t *testing.T) {
 	}
 	click(`#rates-head th[data-key="cases"]`)
 	click(`#rates-head th[data-key="cases"]`)
-	if err := waitFor(ctx, `Array.from(document.querySelectorAll('#rates-body tr')).map((r) => r.dataset.unit).join() === 'B,A'`, 5*time.Second); err != nil {
+	if err := waitFor(ctx, `Array.from(document.querySelectorAll('#rates-body tr')).map((r) => r.dataset.unit).join() === 'B,A'`, 30*time.Second); err != nil {
 		t.Errorf("after sorting by cases ascending the order is not B, A: %v\n%s", err, dump())
 	}
 	// Insufficient samples sort last in both directions: by response rate, B (100 %, one case) stays after A.
 	for i := 0; i < 2; i++ {
 		click(`#rates-head th[data-key="response"]`)
-		if err := waitFor(ctx, `Array.from(document.querySelectorAll('#rates-body tr')).map((r) => r.dataset.unit).join() === 'A,B'`, 5*time.Second); err != nil {
+		if err := waitFor(ctx, `Array.from(document.querySelectorAll('#rates-body tr')).map((r) => r.dataset.unit).join() === 'A,B'`, 30*time.Second); err != nil {
 			t.Errorf("sorting by response (click %d): B with an insufficient sample is not last: %v\n%s", i+1, err, dump())
 		}
 	}
@@ -528,7 +528,7 @@ func TestAuditPageLive(t *testing.T) {
 	// on the satisfaction rate, the page scrolled, c1's timeline open.
 	auditClick(t, ctx, `#rates-head th[data-key="cases"]`)
 	auditClick(t, ctx, `#rates-head th[data-key="cases"]`)
-	if err := waitFor(ctx, order+` === 'B,A'`, 5*time.Second); err != nil {
+	if err := waitFor(ctx, order+` === 'B,A'`, 30*time.Second); err != nil {
 		t.Fatalf("sorting by cases ascending: %v\n%s", err, dump())
 	}
 	type place struct {

@@ -401,9 +401,25 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 
 // waitFor polls a JavaScript predicate until it is truthy or the timeout passes.
 func waitFor(ctx context.Context, expr string, timeout time.Duration) error {
-	_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
-		chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(timeout)))
-	return err
+	deadline := time.Now().Add(timeout)
+	for {
+		_, err := chromedp.Run(ctx, chromedp.Poll[chromedp.Void](expr,
+			chromedp.WithPollingInterval(50*time.Millisecond), chromedp.WithPollingTimeout(time.Until(deadline))))
+		// A page that navigates (a playlist's next visit, a reload) destroys the context the poll
+		// ran in: poll again in the new one until the deadline.
+		if err == nil || !contextLost(err) || time.Until(deadline) < 100*time.Millisecond || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// contextLost reports an evaluation that failed because the page's JavaScript context went away.
+func contextLost(err error) bool {
+	m := err.Error()
+	return strings.Contains(m, "Cannot find context with specified id") ||
+		strings.Contains(m, "Execution context was destroyed") ||
+		strings.Contains(m, "Inspected target navigated or closed")
 }
 
 func read(t *testing.T, ctx context.Context) pageState {

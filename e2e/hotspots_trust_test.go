@@ -348,7 +348,7 @@ func TestHotspotTrust(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('lang-switch').click(), true)`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `document.getElementById('hs-callout').textContent.includes('Neighbourhood') && window.__zhili.settled()`, 5*time.Second); err != nil {
+	if err := waitFor(ctx, `document.getElementById('hs-callout').textContent.includes('Neighbourhood') && window.__zhili.settled()`, 30*time.Second); err != nil {
 		t.Errorf("English explanation card: %v", err)
 	}
 	screenshot(t, ctx, "hotspots-trust-why-en.png")

@@ -207,7 +207,7 @@ func waitRegion(t *testing.T, ctx context.Context, code string, navigations int)
 	  return z.navigations === %d && z.regionCode === '%s' && z.seq['overview:' + z.region] !== undefined &&
 	    z.seq['cases:' + z.region] !== undefined && document.querySelectorAll('#map-labels .town-label').length === z.regionChildren.length &&
 	    z.trend.region === z.region && z.settled(); })()`, navigations, code)
-	if err := waitFor(ctx, cond, 10*time.Second); err != nil {
+	if err := waitFor(ctx, cond, 30*time.Second); err != nil {
 		st := jsJSON(ctx, `{region: __zhili.region, code: __zhili.regionCode, nav: __zhili.navigations, seq: __zhili.seq,
 		  labels: document.querySelectorAll('#map-labels .town-label').length, children: __zhili.regionChildren.length,
 		  trend: __zhili.trend.region, settled: __zhili.settled()}`)
@@ -247,7 +247,7 @@ func checkShows(t *testing.T, ctx context.Context, srv *server, code string) {
 	}
 	cond := fmt.Sprintf(`(() => { const shown = Array.from(document.querySelectorAll('#ranking .rank-name')).map((e) => e.textContent);
 	  const all = %s; return window.__zhili.ranking.total === all.length && shown.length > 0 && shown.every((n) => all.includes(n)); })()`, jsonString(short))
-	if err := waitFor(ctx, cond, 5*time.Second); err != nil {
+	if err := waitFor(ctx, cond, 30*time.Second); err != nil {
 		got := jsJSON(ctx, `{shown: Array.from(document.querySelectorAll('#ranking .rank-name')).map((e) => e.textContent), ranking: window.__zhili.ranking}`)
 		t.Errorf("region %s: the ranking %s, its children %v: %v", code, got, short, err)
 	}
@@ -317,7 +317,7 @@ func TestOverview(t *testing.T) {
 
 	// 1. The trend equals the REST series for the same hours, then counts a live report.
 	open(t, ctx, page, 1920, 1080)
-	if err := waitFor(ctx, `window.__zhili.trend.loads > 0 && window.__zhili.settled()`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.trend.loads > 0 && window.__zhili.settled()`, 30*time.Second); err != nil {
 		t.Fatalf("trend not loaded: %v", err)
 	}
 	tr := checkTrendREST(t, ctx, srv, "root")

@@ -213,7 +213,7 @@ func TestOverviewReadable(t *testing.T) {
 	} {
 		what := fmt.Sprintf("%s at %d×%d", strings.TrimPrefix(tc.query, "&"), tc.w, tc.h)
 		open(t, ctx, page+tc.query, tc.w, tc.h)
-		if err := waitFor(ctx, `window.__zhili.feed >= 30 && window.__zhili.trend.loads > 0 && window.__zhili.settled()`, 10*time.Second); err != nil {
+		if err := waitFor(ctx, `window.__zhili.feed >= 30 && window.__zhili.trend.loads > 0 && window.__zhili.settled()`, 30*time.Second); err != nil {
 			t.Fatalf("%s: the page did not show the day: %s: %v", what, jsJSON(ctx, `{feed: __zhili.feed, trend: __zhili.trend.loads}`), err)
 		}
 		if tc.fonts {
@@ -354,7 +354,7 @@ func TestOverviewFeedEventTime(t *testing.T) {
 		t.Helper()
 		js, _ := json.Marshal(want)
 		cond := fmt.Sprintf(`JSON.stringify(Array.from(document.querySelectorAll('#feed li')).map((li) => li.dataset.case)) === %q`, string(js))
-		if err := waitFor(ctx, cond, 5*time.Second); err != nil {
+		if err := waitFor(ctx, cond, 30*time.Second); err != nil {
 			got, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](readFeed))
 			t.Fatalf("%s: the feed shows %v, want %v: %v", what, got, want, err)
 		}
@@ -520,7 +520,7 @@ func TestOverviewMapProportions(t *testing.T) {
 		t.Fatalf("no tall county to draw (the tallest %s is %.2f wide per tall)", tall, tallAspect)
 	}
 	settle := func() {
-		if err := waitFor(ctx, `window.__zhili.settled() && document.querySelectorAll('#map-labels .town-label').length > 0`, 10*time.Second); err != nil {
+		if err := waitFor(ctx, `window.__zhili.settled() && document.querySelectorAll('#map-labels .town-label').length > 0`, 30*time.Second); err != nil {
 			t.Fatalf("map labels not laid out: %v", err)
 		}
 	}
@@ -596,7 +596,7 @@ func TestOverviewSourcesAndWhistles(t *testing.T) {
 		t.Helper()
 		open(t, ctx, page+"&kiosk=1"+query, 1920, 1080)
 		cond := fmt.Sprintf(`window.__zhili.counters.new_today === %d && document.getElementById('whistles-today').textContent === '2'`, n)
-		if err := waitFor(ctx, cond, 5*time.Second); err != nil {
+		if err := waitFor(ctx, cond, 30*time.Second); err != nil {
 			t.Fatalf("%s: %s: %v", query, jsJSON(ctx, readView), err)
 		}
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[view](readView))

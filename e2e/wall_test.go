@@ -88,17 +88,17 @@ func TestWallFlowLines(t *testing.T) {
 	id := fmt.Sprintf("E2E-F%d", time.Now().UnixNano())
 	// 上行: a grid report rises to the command center.
 	srv.ingest(t, report(id+"a", "grid", 114.10, 32.12, now), 1)
-	if err := waitFor(ctx, `window.__zhili.flowKinds.up === 1 && `+flowLines+` === 1`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.flowKinds.up === 1 && `+flowLines+` === 1`, 30*time.Second); err != nil {
 		t.Fatalf("no 上行 line after a grid report: kinds %+v, lines %d: %v", readKinds(t, ctx), evalInt(t, ctx, flowLines), err)
 	}
 	// 下行: its dispatch goes down from the center.
 	srv.ingest(t, dispatch(id+"a", now), 1)
-	if err := waitFor(ctx, `window.__zhili.flowKinds.down === 1 && `+flowLines+` === 2`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.flowKinds.down === 1 && `+flowLines+` === 2`, 30*time.Second); err != nil {
 		t.Fatalf("no 下行 line after a dispatch: kinds %+v, lines %d: %v", readKinds(t, ctx), evalInt(t, ctx, flowLines), err)
 	}
 	// 横向: a 12345 hotline report comes across from the hotline.
 	srv.ingest(t, report(id+"b", "hotline12345", 114.30, 32.10, now), 1)
-	if err := waitFor(ctx, `window.__zhili.flowKinds.horizontal === 1 && `+flowLines+` === 3`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.flowKinds.horizontal === 1 && `+flowLines+` === 3`, 30*time.Second); err != nil {
 		t.Fatalf("no 横向 line after a hotline report: kinds %+v, lines %d: %v", readKinds(t, ctx), evalInt(t, ctx, flowLines), err)
 	}
 	// The lines have distinct colors, one per flow.
@@ -125,10 +125,10 @@ func TestWallFlowLines(t *testing.T) {
 		burst.WriteString(dispatch(cid, now))
 	}
 	srv.ingest(t, burst.String(), 120)
-	if err := waitFor(ctx, `window.__zhili.flowsKept === 40 && window.__zhili.counters.new_today >= 62`, 5*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.flowsKept === 40 && window.__zhili.counters.new_today >= 62`, 30*time.Second); err != nil {
 		t.Fatalf("after 120 flow events: %d flow events kept, want the cap of 40: %v", evalInt(t, ctx, `window.__zhili.flowsKept`), err)
 	}
-	if err := waitFor(ctx, `window.__zhili.settled() && `+flowLines+` === window.__zhili.flows`, 5*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.settled() && `+flowLines+` === window.__zhili.flows`, 30*time.Second); err != nil {
 		t.Fatalf("lines not redrawn after the burst: %v", err)
 	}
 	if n := evalInt(t, ctx, flowLines); n > 40 || n < 30 {
@@ -315,7 +315,7 @@ func TestWallLayouts(t *testing.T) {
 			clear = tc.bezel
 		}
 		open(t, ctx, q, w, h)
-		if err := waitFor(ctx, `window.__zhili.flows > 0`, 5*time.Second); err != nil {
+		if err := waitFor(ctx, `window.__zhili.flows > 0`, 30*time.Second); err != nil {
 			t.Errorf("?wall=%s: no flow lines on the map: %v", tc.wall, err)
 		}
 		ps := panels(t, ctx)

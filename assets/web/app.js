@@ -1476,7 +1476,8 @@
   // holds. Rows are reused by case id, so an update does not restart the highlight of rows that
   // arrived a moment ago.
   const feedEl = $('feed');
-  // The stage's layout never changes after start, so the count is measured once.
+  // The count is measured once the list has a height, and again whenever that height changes
+  // (a list rendered before its panel was laid out would otherwise keep a guessed count).
   let feedRowsN = 0;
   function feedRowCount() {
     if (feedRowsN) return feedRowsN;
@@ -1484,6 +1485,16 @@
     if (!h) return 10;
     feedRowsN = Math.min(MAX_FEED, Math.max(1, Math.floor((h + 0.5) / FEED_ROW)));
     return feedRowsN;
+  }
+  let feedH = -1; // the list's height the rows were last counted for
+  if (typeof ResizeObserver === 'function') {
+    new ResizeObserver(() => {
+      const h = feedEl.clientHeight;
+      if (h === feedH) return;
+      feedH = h;
+      feedRowsN = 0;
+      renderFeed();
+    }).observe(feedEl);
   }
   const feedRows = new Map(); // case_id -> {li, html}
   // feedTime is hh:mm:ss of today's events, MM-DD over hh:mm of another day's.
@@ -1943,7 +1954,14 @@
 
   // settled reports whether everything received is drawn and no finite animation runs (the
   // flip of a counter, a chart transition): screenshots of tests wait for it.
-  Z.settled = () => !(renderer && renderer.pending()) && !throttles.markers.timer && !throttles.polygons.timer &&
+  // boxesCaughtUp: every chart and the feed were last fitted to the boxes they have now (a
+  // layout change, such as the alert ticker appearing, reaches them one frame later).
+  const boxesCaughtUp = () => (typeof ResizeObserver !== 'function') ||
+    (feedH === feedEl.clientHeight && ['map', 'chart-categories', 'chart-trend'].every((id) => {
+      const el = $(id);
+      return chartSizes.get(el) === el.offsetWidth + 'x' + el.offsetHeight;
+    }));
+  Z.settled = () => boxesCaughtUp() && !(renderer && renderer.pending()) && !throttles.markers.timer && !throttles.polygons.timer &&
     [charts.map, charts.cats, charts.trend].every((c) => c && c.getZr().animation.isFinished()) &&
     document.getAnimations().every((a) => a.playState !== 'running' ||
       (a.effect && a.effect.getTiming().iterations === Infinity));
