@@ -70,7 +70,7 @@ type unitCases struct {
 func TestAuditCasesWalk(t *testing.T) {
 	t.Parallel()
 	auditPrereqs(t)
-	srv := sharedDemo(t, "62d")
+	srv := sharedDemo(t, "90d")
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		t.Fatal(err)

@@ -12,9 +12,11 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/chromedp"
 )
 
@@ -133,6 +135,19 @@ func TestAuditPage(t *testing.T) {
 	from, to := auditPageFixture(t, srv)
 
 	ctx := newBrowser(t, guard)
+	// The first two rates queries are answered 429 busy, as when this viewer's other history
+	// queries (another tab, a wall) hold every slot: the page waits and asks again, and shows no
+	// error.
+	var refused atomic.Int32
+	guard.intercept(t, ctx, "*/api/v1/audit/rates*", func(e *fetch.EventRequestPaused) {
+		if refused.Add(1) <= 2 {
+			_ = cdpCall(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 429,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Retry-After", Value: "1"}, {Name: "Content-Type", Value: "application/json"}},
+				Body:            []byte(`{"error":{"code":"busy","message":"3 history queries of this token are running; retry when one is done"}}`)})
+			return
+		}
+		_ = cdpCall(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+	})
 	pageURL := srv.base + "/audit?token=" + url.QueryEscape(viewToken) + "&from=" + from + "&to=" + to + "&min_sample=2"
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {
 		t.Fatalf("navigate %s: %v", pageURL, err)
@@ -154,6 +169,12 @@ func TestAuditPage(t *testing.T) {
 	})()`
 	if err := waitFor(ctx, ratesReady, 30*time.Second); err != nil {
 		t.Fatalf("rates and whistle tables not shown within 30 s: %v\n%s", err, dump())
+	}
+	if n := refused.Load(); n < 3 {
+		t.Errorf("%d rates queries, want two refused as busy and one answered", n)
+	}
+	if shown := evalJS[bool](t, ctx, `!document.getElementById('au-error').hidden || (window.__zhili.errors || []).length > 0`); shown {
+		t.Errorf("an error shown after busy replies: %s", dump())
 	}
 	type ratesState struct {
 		Units    []string `json:"units"`

@@ -7,8 +7,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -214,27 +212,12 @@ func TestBriefing(t *testing.T) {
 			t.Errorf("%s: clipped text: %v", p, st.Clipped)
 		}
 	}
-	shot := func(name string) {
-		t.Helper()
-		buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
-		if err != nil {
-			t.Fatalf("screenshot %s: %v", name, err)
-		}
-		if err := os.MkdirAll("screenshots", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join("screenshots", name)
-		if err := os.WriteFile(path, buf, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot %s (%d bytes)", path, len(buf))
-	}
 	st := open(yesterday)
 	check(yesterday, st)
 	if st.Lang != "zh-CN" || !strings.Contains(st.Title, "研判日报") {
 		t.Errorf("not in Chinese first: lang %q title %q", st.Lang, st.Title)
 	}
-	shot("briefing-zh.png")
+	saveScreenshot(t, ctx, "briefing-zh.png")
 	st = open(lastWeek)
 	check(lastWeek, st)
 	if !strings.Contains(st.Title, "研判周报") {
@@ -255,7 +238,7 @@ func TestBriefing(t *testing.T) {
 	if !strings.Contains(st.Title, "weekly briefing") || strings.Contains(st.HotSum, "热点") {
 		t.Errorf("English page: title %q, hot spots %q", st.Title, st.HotSum)
 	}
-	shot("briefing-en.png")
+	saveScreenshot(t, ctx, "briefing-en.png")
 	guard.verify(t)
 
 	// 3. The PDF.

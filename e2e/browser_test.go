@@ -20,7 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
@@ -272,6 +275,31 @@ type hostGuard struct {
 	mu   sync.Mutex
 	bad  []string
 	errs []string // uncaught JavaScript exceptions
+
+	// paused, if set, is called (on a goroutine of its own) with each request that the tab's
+	// Fetch interception holds (see intercept).
+	paused func(*fetch.EventRequestPaused)
+}
+
+// intercept holds the tab's requests whose URL matches pattern (Fetch.enable) and hands each
+// to answer, which must fulfil or continue it (cdpCall with fetch.FulfillRequest or
+// fetch.ContinueRequest).
+func (g *hostGuard) intercept(t *testing.T, ctx context.Context, pattern string, answer func(*fetch.EventRequestPaused)) {
+	t.Helper()
+	g.mu.Lock()
+	g.paused = answer
+	g.mu.Unlock()
+	if err := cdpCall(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// cdpCall sends one DevTools command to the tab of ctx.
+func cdpCall[P, R any](ctx context.Context, c cdp.Command[P, R], params P) error {
+	_, err := chromedp.Run(ctx, chromedp.Action[R](func(ctx context.Context, tg *chromedp.Target) (R, error) {
+		return cdp.Call(ctx, tg, c, params)
+	}))
+	return err
 }
 
 func (g *hostGuard) check(raw string) {
@@ -305,6 +333,13 @@ func (g *hostGuard) listen(ev any) {
 		}
 	case *network.EventWebSocketCreated:
 		g.check(e.URL)
+	case *fetch.EventRequestPaused:
+		g.mu.Lock()
+		p := g.paused
+		g.mu.Unlock()
+		if p != nil {
+			go p(e)
+		}
 	case *runtime.EventExceptionThrown:
 		msg := e.ExceptionDetails.Text
 		if ex := e.ExceptionDetails.Exception; ex != nil && ex.Description != "" {
@@ -384,7 +419,21 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 	if err := waitFor(ctx, `window.__zhili.settled()`, 10*time.Second); err != nil {
 		t.Logf("screenshot %s: page not settled (%v); taking it anyway", name, err)
 	}
-	buf, err := chromedp.Run(ctx, chromedp.CaptureScreenshot())
+	saveScreenshot(t, ctx, name)
+}
+
+// saveScreenshot writes the page as it is to screenshots/name, a PNG encoded for speed (a third
+// of the browser's time, a larger file): the package writes some seventy of them.
+func saveScreenshot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	buf, err := chromedp.Run(ctx, chromedp.Action[[]byte](func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
+		fast := true
+		r, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{FromSurface: &fast, OptimizeForSpeed: &fast})
+		if err != nil {
+			return nil, err
+		}
+		return r.Data, nil
+	}))
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -484,12 +533,13 @@ func sharedDemo(t *testing.T, history string) *server {
 			d.err = err
 			return
 		}
-		start := time.Now()
+		d.data, d.start = data, time.Now()
 		d.srv, d.err = launchServer(bin, serveArgs(data, "--demo-history", history))
+		d.listening = time.Since(d.start)
 		if d.err == nil {
 			d.err = d.srv.readyWithin(3 * time.Minute)
 		}
-		d.took = time.Since(start)
+		d.took = time.Since(d.start)
 	})
 	if d.err != nil {
 		if d.srv != nil {
@@ -501,12 +551,26 @@ func sharedDemo(t *testing.T, history string) *server {
 	return d.srv
 }
 
+// sharedDemoInfo is sharedDemo with its data directory and when it started, listened and was
+// ready.
+func sharedDemoInfo(t *testing.T, history string) (srv *server, data string, start time.Time, listening, ready time.Duration) {
+	t.Helper()
+	srv = sharedDemo(t, history)
+	shared.mu.Lock()
+	d := shared.demos[history]
+	shared.mu.Unlock()
+	return srv, d.data, d.start, d.listening, d.took
+}
+
 // sharedServer is one server shared by the tests of the package.
 type sharedServer struct {
-	once sync.Once
-	srv  *server
-	err  error
-	took time.Duration
+	once      sync.Once
+	srv       *server
+	err       error
+	data      string    // its --data directory
+	start     time.Time // when it was started
+	listening time.Duration
+	took      time.Duration // from its start until ready
 }
 
 // awayFromMidnight waits, when the deployment's day (Asia/Shanghai) ends within d, until it has

@@ -24,13 +24,9 @@ import (
 // history planted them, last month's audit, open whistles, a 24-hour trend with a shape.
 func TestDemo(t *testing.T) {
 	t.Parallel()
-	bin := buildBinary(t)
-	dir := t.TempDir()
-	start := time.Now()
-	srv := startServer(t, bin, "--demo-history", "90d", "--data", dir) // 90d: the default
-	listening := time.Since(start)
-	srv.waitReady(t, 3*time.Minute)
-	ready := time.Since(start)
+	// The package's shared demo (90d: the default), which the audit and evaluation pages read
+	// too; they send it nothing.
+	srv, dir, start, listening, ready := sharedDemoInfo(t, "90d")
 	var rec struct {
 		Seed   uint64    `json:"seed"`
 		Span   string    `json:"span"`

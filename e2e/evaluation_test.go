@@ -26,7 +26,7 @@ func TestEvaluationPage(t *testing.T) {
 	start := time.Now()
 	browserPrereqs(t)
 	requirePage(t, "evaluation.html")
-	srv := sharedDemo(t, "62d")
+	srv := sharedDemo(t, "90d")
 
 	// This quarter in the deployment's zone (the demo rates every quarter its history covers).
 	loc, err := time.LoadLocation("Asia/Shanghai")

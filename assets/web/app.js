@@ -1629,7 +1629,7 @@
         if (!r.ok) throw new Error('HTTP ' + r.status);
         return r.json();
       });
-    const band = fetch(window.Zhili.apiURL('api/v1/forecast?region=' + encodeURIComponent(REGION) + '&from=' + time.isoSec(from) +
+    const band = window.Zhili.fetchRetryBusy(window.Zhili.apiURL('api/v1/forecast?region=' + encodeURIComponent(REGION) + '&from=' + time.isoSec(from) +
       '&hours=' + TREND_HOURS, TOKEN), { cache: 'no-store', credentials: 'same-origin' })
       .then((r) => (r.ok ? r.json() : null)).catch(() => null);
     Promise.all([get('case.reported'), get('case.resolved'), band])

@@ -239,7 +239,7 @@
   async function callAPI(path, q) {
     Z.loading++;
     try {
-      const r = await fetch(auditURL(path, q), { cache: 'no-cache', credentials: 'same-origin' });
+      const r = await window.Zhili.fetchRetryBusy(auditURL(path, q), { cache: 'no-cache', credentials: 'same-origin' });
       noteServerDate(r.headers.get('Date'));
       const text = await r.text();
       let body = null;
@@ -285,9 +285,9 @@
   // Quick periods: day strings of the browser's calendar, [from, to) with to exclusive.
   const DATE_RE = /^\d{4}-\d{2}-\d{2}$/;
 
-  // Days are the deployment's (its zone once a reply told it, else the browser's).
+  // Days are the deployment's (its zone once a message or reply told it, else the browser's).
   function quick(kind) {
-    const d = time.dayOf(serverNow(), tzOffsetMin);
+    const d = time.dayOf(serverNow(), tzMin());
     switch (kind) {
       case 'today': return [d, time.addDays(d, 1)];
       case 'week': return [time.addDays(d, -((time.weekdayOf(d) + 6) % 7)), time.addDays(d, 1)];
@@ -307,7 +307,7 @@
   }
 
   // when formats an RFC 3339 time in the deployment's zone: "YYYY-MM-DD hh:mm" (or without the year).
-  const when = (s, short) => time.dateTime(s, tzOffsetMin, short);
+  const when = (s, short) => time.dateTime(s, tzMin(), short);
   function dayOf(s) {
     const w = when(s);
     return w ? w.slice(0, 10) : '';
@@ -1077,10 +1077,6 @@
       renderCases();
     } catch (e) {
       if (gen !== list.gen) return;
-      if (e.status === 429) { // busy: the page's other history queries are still running
-        setTimeout(() => { if (gen === list.gen) loadCases(quiet); }, 1000);
-        return;
-      }
       if (quiet) return; // a background refresh keeps what is shown; the banner says the rest
       Z.cases = null;
       replyText.cases = '';

@@ -95,9 +95,21 @@
     return u.toString();
   }
 
+  // fetchRetryBusy is fetch that waits and asks again while the server answers 429 busy (this
+  // viewer's other history queries, from this page or another, hold every slot): after
+  // Retry-After (0.5 to 5 s, a little jitter), up to 10 times; then the 429 reply is returned.
+  async function fetchRetryBusy(url, opts) {
+    for (let i = 0; ; i++) {
+      const r = await fetch(url, opts);
+      if (r.status !== 429 || i >= 10) return r;
+      const after = Math.min(5, Math.max(0.5, Number(r.headers.get('Retry-After')) || 1));
+      await new Promise((ok) => setTimeout(ok, after * 1000 * (0.75 + Math.random() / 2)));
+    }
+  }
+
   // getJSON fetches a JSON reply; a failed request rejects with the server's error message.
   function getJSON(url) {
-    return fetch(url, { cache: 'no-cache', credentials: 'same-origin' }).then((r) => r.json().catch(() => ({})).then((body) => {
+    return fetchRetryBusy(url, { cache: 'no-cache', credentials: 'same-origin' }).then((r) => r.json().catch(() => ({})).then((body) => {
       if (!r.ok) {
         // The error carries the status, the reason code and Retry-After (s) for callers that retry.
         const err = new Error((body && body.error && body.error.message) || 'HTTP ' + r.status);
@@ -132,6 +144,6 @@
 
   Object.assign(Zhili, {
     mergePatch, clampNum, storageGet, storageSet, $: byId, esc, num, pad2, percent, fmt: fillIn, setText,
-    scheduler, apiURL, getJSON, fitStage,
+    scheduler, apiURL, fetchRetryBusy, getJSON, fitStage,
   });
 })(typeof window !== 'undefined' ? window : globalThis);
