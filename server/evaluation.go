@@ -40,9 +40,10 @@ const MaxTrendPeriods = 12
 const evalFiguresTTL = 2 * time.Minute
 
 // evalRunningTTL is how long the unit figures of a running period are reused: a page that
-// asks for the rankings and then a portrait of each of their subjects reads the period's
-// audits once, not once per subject (each read scans every case of the period).
-const evalRunningTTL = 10 * time.Second
+// asks for the rankings and then a portrait of each of their subjects (one burst) reads the
+// period's audits once, not once per subject (each read scans every case of the period); a
+// correction shows within it.
+const evalRunningTTL = 3 * time.Second
 
 // evalCache keeps the units' figures of recent periods (the audits behind 实绩 scan every case
 // of a period).
