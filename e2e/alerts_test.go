@@ -143,14 +143,14 @@ func TestAlertBurst(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := `#active-table tr[data-id="` + id + `"]`
-	if err := waitFor(ctx, `!!document.querySelector('`+row+`')`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `!!document.querySelector('`+row+`')`, 30*time.Second); err != nil {
 		t.Fatalf("the alert is not on the desk: %v", err)
 	}
 	screenshot(t, ctx, "alerts-desk-zh.png")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` button[data-act="ack"]`))); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `!!document.querySelector('`+row+` .al-state-acknowledged')`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `!!document.querySelector('`+row+` .al-state-acknowledged')`, 30*time.Second); err != nil {
 		t.Fatalf("not acknowledged on the desk: %v", err)
 	}
 	if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.CSS(row+` .al-note-in`), "已派网格员核查"),
@@ -210,7 +210,7 @@ func TestAlertBurst(t *testing.T) {
 	if err := chromedp.Do(ctx, chromedp.Navigate(desk+"&lang=en")); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `document.body.dataset.ready === "1" && !!document.querySelector('`+hist+`')`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && !!document.querySelector('`+hist+`')`, 30*time.Second); err != nil {
 		t.Fatal(err)
 	}
 	screenshot(t, ctx, "alerts-desk-en.png")

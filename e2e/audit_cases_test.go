@@ -320,7 +320,7 @@ func TestAuditCasesWalk(t *testing.T) {
 	for _, lang := range []string{"zh", "en"} {
 		if lang == "en" {
 			auditClick(t, ctx, `#lang-switch`)
-			if err := waitFor(ctx, `document.querySelector('#defs dt[data-def="response"]').textContent === 'Response rate'`, 10*time.Second); err != nil {
+			if err := waitFor(ctx, `document.querySelector('#defs dt[data-def="response"]').textContent === 'Response rate'`, 30*time.Second); err != nil {
 				t.Fatalf("English definitions: %v", err)
 			}
 		}

@@ -236,7 +236,7 @@ func TestAuditPage(t *testing.T) {
 	const named = `document.querySelector('#rates-body tr[data-unit="A"] td[data-col="unit"]').textContent.includes('城管执法局') &&
 	  document.querySelector('#whistles-body tr[data-dept="X"]').textContent.includes('住建局') &&
 	  document.querySelector('#repeats-body tr').textContent.includes('城管执法局')`
-	if err := waitFor(ctx, named, 10*time.Second); err != nil {
+	if err := waitFor(ctx, named, 30*time.Second); err != nil {
 		t.Errorf("catalogue names not shown: %v\n%s", err, dump())
 	}
 	names, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
@@ -297,7 +297,7 @@ func TestAuditPage(t *testing.T) {
 
 	// 4. A case's timeline from the repeat link: c1, with its five steps, its clock and its whistle.
 	click(`#repeats-body a[data-case="c1"]`)
-	if err := waitFor(ctx, `document.querySelectorAll('#case-panel .au-steps tbody tr').length === 5`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `document.querySelectorAll('#case-panel .au-steps tbody tr').length === 5`, 30*time.Second); err != nil {
 		t.Fatalf("c1's timeline not shown: %v\n%s", err, dump())
 	}
 	tl, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`({
@@ -320,7 +320,7 @@ func TestAuditPage(t *testing.T) {
 	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(document.getElementById('case-id').value = 'c2', document.getElementById('case-form').requestSubmit(), true)`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `document.querySelectorAll('#case-panel .au-steps tr.au-illegal').length >= 1 && document.querySelector('#case-panel .au-case-id').textContent === 'c2'`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `document.querySelectorAll('#case-panel .au-steps tr.au-illegal').length >= 1 && document.querySelector('#case-panel .au-case-id').textContent === 'c2'`, 30*time.Second); err != nil {
 		t.Fatalf("c2's illegal steps not highlighted: %v\n%s", err, dump())
 	}
 	illegal, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#case-panel .au-steps tr.au-illegal')).map((r) => r.textContent)`))
@@ -345,7 +345,7 @@ func TestAuditPage(t *testing.T) {
 	if err := waitFor(ctx, ratesReady+` && document.querySelectorAll('#case-panel .au-steps tbody tr').length === 5`, 30*time.Second); err != nil {
 		t.Fatalf("English page not ready: %v\n%s", err, dump())
 	}
-	if err := waitFor(ctx, `document.querySelector('#rates-body tr[data-unit="A"] td[data-col="unit"]').textContent.includes('Urban Enforcement')`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `document.querySelector('#rates-body tr[data-unit="A"] td[data-col="unit"]').textContent.includes('Urban Enforcement')`, 30*time.Second); err != nil {
 		t.Errorf("English catalogue names not shown: %v\n%s", err, dump())
 	}
 	en, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#rates-body tr[data-unit="B"] td[data-col="response"]').textContent + ' | ' + document.getElementById('f-query').textContent`))
@@ -708,7 +708,7 @@ func TestAuditPageLive(t *testing.T) {
 	}
 	// The change is real: querying again shows it.
 	auditClick(t, ctx, `#f-query`)
-	if err := waitFor(ctx, shows("A", wantA), 10*time.Second); err != nil {
+	if err := waitFor(ctx, shows("A", wantA), 30*time.Second); err != nil {
 		t.Errorf("a new query does not show the API's %+v: %v\n%s", wantA, err, dump())
 	}
 	t.Logf("past period: A %+v kept; the API moved to %+v; a new query shows it", pastA, wantA)

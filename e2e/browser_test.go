@@ -416,7 +416,7 @@ type pixelCount struct {
 // writes the viewport to screenshots/name.
 func screenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	if err := waitFor(ctx, `window.__zhili.settled()`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.settled()`, 30*time.Second); err != nil {
 		t.Logf("screenshot %s: page not settled (%v); taking it anyway", name, err)
 	}
 	saveScreenshot(t, ctx, name)

@@ -573,7 +573,7 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 	// Emerging mode: the legend shows the classes, in Chinese.
 	click(`#hs-levels button[data-level="grid"]`)
 	click(`#hs-modes button[data-mode="emerging"]`)
-	if err := waitFor(ctx, `window.__zhili.mode === "emerging" && window.__zhili.levelShown === "grid" && window.__zhili.legend.length === 18`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.mode === "emerging" && window.__zhili.levelShown === "grid" && window.__zhili.legend.length === 18`, 30*time.Second); err != nil {
 		t.Fatalf("emerging mode: %v\nwindow.__zhili = %s", err, dump())
 	}
 	legend := evalJS[[]string](t, ctx, `Array.from(document.querySelectorAll('#hs-legend .hs-legend-item')).map((e) => e.textContent)`)
@@ -644,7 +644,7 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 	  s.value = ''; s.dispatchEvent(new Event('change')); return true; })()`)); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, `window.__zhili.view === "live" && window.__zhili.topic === "hotspots:root:24h" && document.getElementById('hs-view').hidden`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.view === "live" && window.__zhili.topic === "hotspots:root:24h" && document.getElementById('hs-view').hidden`, 30*time.Second); err != nil {
 		t.Fatalf("back to live: %v", err)
 	}
 

@@ -88,7 +88,7 @@ func TestPeopleLayer(t *testing.T) {
 
 	u := page + "&region=" + url.QueryEscape(county.Code) + "&choropleth=staff"
 	open(t, ctx, u, 1920, 1080)
-	if err := waitFor(ctx, `window.__zhili.people.shown && window.__zhili.people.lines.length === 3 && window.__zhili.people.totals && window.__zhili.settled()`, 10*time.Second); err != nil {
+	if err := waitFor(ctx, `window.__zhili.people.shown && window.__zhili.people.lines.length === 3 && window.__zhili.people.totals && window.__zhili.settled()`, 30*time.Second); err != nil {
 		t.Fatalf("people layer not shown: %v (%s)", err, jsJSON(ctx, `window.__zhili.people`))
 	}
 	p := readPeople(t, ctx)
@@ -141,7 +141,7 @@ func TestPeopleLayer(t *testing.T) {
 	screenshot(t, ctx, "wall-people-zh.png")
 
 	open(t, ctx, u+"&lang=en", 1920, 1080)
-	if err := waitFor(ctx, fmt.Sprintf(`window.__zhili.people.shown && window.__zhili.people.totals && window.__zhili.people.totals.on_duty === %d && window.__zhili.settled()`, want-1), 10*time.Second); err != nil {
+	if err := waitFor(ctx, fmt.Sprintf(`window.__zhili.people.shown && window.__zhili.people.totals && window.__zhili.people.totals.on_duty === %d && window.__zhili.settled()`, want-1), 30*time.Second); err != nil {
 		t.Fatalf("English people layer: %v", err)
 	}
 	text = evalString(t, ctx, `document.getElementById('people-panel').innerText`)
@@ -162,7 +162,7 @@ func TestPeopleLayer(t *testing.T) {
 	}
 	city := fmt.Sprintf(`window.__zhili.people.totals && window.__zhili.people.totals.grids === %d && window.__zhili.people.totals.on_duty === %d && window.__zhili.people.marked.length >= %d`,
 		tree.Len()-1-len(tree.Root.Children)-towns, want-1, towns-1)
-	if err := waitFor(ctx, city, 10*time.Second); err != nil {
+	if err := waitFor(ctx, city, 30*time.Second); err != nil {
 		t.Fatalf("city people layer: %v (%s, %d marked)", err, jsJSON(ctx, `window.__zhili.people.totals`), evalInt(t, ctx, `window.__zhili.people.marked.length`))
 	}
 	checkPeoplePanel(t, ctx)
