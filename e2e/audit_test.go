@@ -141,12 +141,12 @@ func TestAuditPage(t *testing.T) {
 	var refused atomic.Int32
 	guard.intercept(t, ctx, "*/api/v1/audit/rates*", func(e *fetch.EventRequestPaused) {
 		if refused.Add(1) <= 2 {
-			_ = cdpCall(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 429,
+			_, _ = cdpCall(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: e.RequestID, ResponseCode: 429,
 				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Retry-After", Value: "1"}, {Name: "Content-Type", Value: "application/json"}},
 				Body:            []byte(`{"error":{"code":"busy","message":"3 history queries of this token are running; retry when one is done"}}`)})
 			return
 		}
-		_ = cdpCall(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
+		_, _ = cdpCall(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: e.RequestID})
 	})
 	pageURL := srv.base + "/audit?token=" + url.QueryEscape(viewToken) + "&from=" + from + "&to=" + to + "&min_sample=2"
 	if err := chromedp.Do(ctx, chromedp.Navigate(pageURL)); err != nil {

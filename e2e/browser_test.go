@@ -289,17 +289,16 @@ func (g *hostGuard) intercept(t *testing.T, ctx context.Context, pattern string,
 	g.mu.Lock()
 	g.paused = answer
 	g.mu.Unlock()
-	if err := cdpCall(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
+	if _, err := cdpCall(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: pattern}}}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// cdpCall sends one DevTools command to the tab of ctx.
-func cdpCall[P, R any](ctx context.Context, c cdp.Command[P, R], params P) error {
-	_, err := chromedp.Run(ctx, chromedp.Action[R](func(ctx context.Context, tg *chromedp.Target) (R, error) {
+// cdpCall sends one DevTools command to the tab of ctx and returns its result.
+func cdpCall[P, R any](ctx context.Context, c cdp.Command[P, R], params P) (R, error) {
+	return chromedp.Run(ctx, chromedp.Action[R](func(ctx context.Context, tg *chromedp.Target) (R, error) {
 		return cdp.Call(ctx, tg, c, params)
 	}))
-	return err
 }
 
 func (g *hostGuard) check(raw string) {
@@ -426,14 +425,8 @@ func screenshot(t *testing.T, ctx context.Context, name string) {
 // of the browser's time, a larger file): the package writes some seventy of them.
 func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 	t.Helper()
-	buf, err := chromedp.Run(ctx, chromedp.Action[[]byte](func(ctx context.Context, tg *chromedp.Target) ([]byte, error) {
-		fast := true
-		r, err := cdp.Call(ctx, tg, page.CaptureScreenshot, page.CaptureScreenshotParams{FromSurface: &fast, OptimizeForSpeed: &fast})
-		if err != nil {
-			return nil, err
-		}
-		return r.Data, nil
-	}))
+	fast := true
+	r, err := cdpCall(ctx, page.CaptureScreenshot, page.CaptureScreenshotParams{FromSurface: &fast, OptimizeForSpeed: &fast})
 	if err != nil {
 		t.Fatalf("screenshot %s: %v", name, err)
 	}
@@ -442,10 +435,10 @@ func saveScreenshot(t *testing.T, ctx context.Context, name string) {
 		t.Fatal(err)
 	}
 	path := filepath.Join(dir, name)
-	if err := os.WriteFile(path, buf, 0o644); err != nil {
+	if err := os.WriteFile(path, r.Data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot %s (%d bytes)", path, len(buf))
+	t.Logf("screenshot %s (%d bytes)", path, len(r.Data))
 }
 
 // waitFor polls a JavaScript predicate until it is truthy or the timeout passes.
@@ -511,6 +504,13 @@ func demoPageServer(t *testing.T, page, history string) *server {
 // own with startServer.
 func sharedDemo(t *testing.T, history string) *server {
 	t.Helper()
+	return sharedDemoOf(t, history).srv
+}
+
+// sharedDemoOf is sharedDemo with its data directory and when it started, listened and was
+// ready.
+func sharedDemoOf(t *testing.T, history string) *sharedServer {
+	t.Helper()
 	bin := buildBinary(t)
 	shared.mu.Lock()
 	d := shared.demos[history]
@@ -548,18 +548,7 @@ func sharedDemo(t *testing.T, history string) *server {
 		t.Fatalf("shared demo (%s): %v", history, d.err)
 	}
 	t.Logf("shared demo with %s of history (ready %v after its start)", history, d.took.Round(time.Millisecond))
-	return d.srv
-}
-
-// sharedDemoInfo is sharedDemo with its data directory and when it started, listened and was
-// ready.
-func sharedDemoInfo(t *testing.T, history string) (srv *server, data string, start time.Time, listening, ready time.Duration) {
-	t.Helper()
-	srv = sharedDemo(t, history)
-	shared.mu.Lock()
-	d := shared.demos[history]
-	shared.mu.Unlock()
-	return srv, d.data, d.start, d.listening, d.took
+	return d
 }
 
 // sharedServer is one server shared by the tests of the package.

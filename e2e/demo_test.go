@@ -26,7 +26,8 @@ func TestDemo(t *testing.T) {
 	t.Parallel()
 	// The package's shared demo (90d: the default), which the audit and evaluation pages read
 	// too; they send it nothing.
-	srv, dir, start, listening, ready := sharedDemoInfo(t, "90d")
+	d := sharedDemoOf(t, "90d")
+	srv, dir, start, listening, ready := d.srv, d.data, d.start, d.listening, d.took
 	var rec struct {
 		Seed   uint64    `json:"seed"`
 		Span   string    `json:"span"`

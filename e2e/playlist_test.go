@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"net/url"
 	"testing"
 	"time"
@@ -26,12 +25,12 @@ func TestPlaylist(t *testing.T) {
 		t.Fatalf("overview not ready: %v", err)
 	}
 	// After 10 s the hotspot screen, with the same parameters.
-	if !waitAcrossNavigation(ctx, `location.pathname === "/screen/hotspots" && location.search.includes("kiosk=1") && location.search.includes("playlist=") && document.body.dataset.ready === "1"`, 30*time.Second) {
-		t.Fatal("no rotation to the hotspot screen")
+	if err := waitFor(ctx, `location.pathname === "/screen/hotspots" && location.search.includes("kiosk=1") && location.search.includes("playlist=") && !!document.body && document.body.dataset.ready === "1"`, 30*time.Second); err != nil {
+		t.Fatalf("no rotation to the hotspot screen: %v", err)
 	}
 	// Then back to the overview.
-	if !waitAcrossNavigation(ctx, `location.pathname === "/" && document.body.dataset.ready === "1"`, 30*time.Second) {
-		t.Fatal("no rotation back to the overview")
+	if err := waitFor(ctx, `location.pathname === "/" && !!document.body && document.body.dataset.ready === "1"`, 30*time.Second); err != nil {
+		t.Fatalf("no rotation back to the overview: %v", err)
 	}
 	// The server goes away: past the interval the wall still shows its screen (not an error page).
 	_ = srv.cmd.Process.Kill()
@@ -42,17 +41,4 @@ func TestPlaylist(t *testing.T) {
 		t.Fatalf("while the server is away the wall left its screen (%v)", err)
 	}
 	guard.verify(t)
-}
-
-// waitAcrossNavigation polls a predicate while the page may navigate (errors during a navigation
-// are retried).
-func waitAcrossNavigation(ctx context.Context, expr string, timeout time.Duration) bool {
-	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		if ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr)); err == nil && ok {
-			return true
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return false
 }

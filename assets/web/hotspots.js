@@ -2086,8 +2086,9 @@
   }
   // prefetch loads the frames from the current one on, one at a time: a frame is two history
   // queries, and the server runs at most three of a token at once (more get 429 busy), which
-  // the other screens of a wall may share. A busy reply is retried after its Retry-After
-  // without an error on the screen; other errors are shown until a frame loads again.
+  // the other screens of a wall may share. getJSON already waits out busy replies (kit.js,
+  // fetchRetryBusy); one still busy after its retries is tried again later without an error on
+  // the screen; other errors are shown until a frame loads again.
   function prefetch(pb) {
     const order = pb.frames.map((f, i) => (i + pb.index) % pb.frames.length);
     let running = 0;
