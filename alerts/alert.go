@@ -183,12 +183,28 @@ func lateEn(m int64) string {
 	return fmt.Sprintf("%d d %d h", m/(24*60), m%(24*60)/60)
 }
 
-// days formats a recurrence interval: whole days from 10 on, else three significant digits.
+// days formats a number of days: whole days from 10 on, else three significant digits.
 func days(x float64) string {
 	if x >= 10 {
 		return strconv.FormatFloat(math.Round(x), 'f', -1, 64)
 	}
 	return strconv.FormatFloat(x, 'g', 3, 64)
+}
+
+// recurrence formats a recurrence interval of x days in the unit a reader takes in at once:
+// days from one day on, else hours from one hour on, else whole minutes (7.5 天, 6.2 小时,
+// 17 分钟 / 7.5 days, 6.2 h, 17 min).
+func recurrence(x float64) (zh, en string) {
+	switch h := x * 24; {
+	case x >= 1:
+		return days(x) + " 天", days(x) + " days"
+	case h >= 1:
+		v := strconv.FormatFloat(h, 'g', 3, 64)
+		return v + " 小时", v + " h"
+	default:
+		m := strconv.FormatFloat(max(1, math.Round(h*60)), 'f', -1, 64)
+		return m + " 分钟", m + " min"
+	}
 }
 
 // WindowZh and WindowEn name a window: 30分钟, 3小时, 7天 / 30 min, 3 h, 7 d.
@@ -238,12 +254,13 @@ func titles(r *Rule, s *Signal, value, bound float64) (zh, en string) {
 		return fmt.Sprintf("%s 重复投诉 %s 次 (近%s, ≥%s)", sub, num(value), WindowZh(s.Window), num(bound)),
 			fmt.Sprintf("%s: %s repeat complaints (last %s, ≥%s)", subEn, num(value), WindowEn(s.Window), num(bound))
 	case KindScan:
+		rz, re := recurrence(value)
 		if obs, exp := s.Detail["observed"], s.Detail["expected"]; obs != "" && exp != "" {
-			return fmt.Sprintf("%s 时空聚集：%s 件（期望 %s），复发间隔 %s 天", sub, obs, exp, days(value)),
-				fmt.Sprintf("%s: space-time cluster, %s cases (%s expected), recurrence %s days", subEn, obs, exp, days(value))
+			return fmt.Sprintf("%s 时空聚集：%s 件（期望 %s），复发间隔 %s", sub, obs, exp, rz),
+				fmt.Sprintf("%s: space-time cluster, %s cases (%s expected), recurrence %s", subEn, obs, exp, re)
 		}
-		return fmt.Sprintf("%s 时空聚集 %s 复发间隔 %s 天 (≥%s)", reg, sub, days(value), num(bound)),
-			fmt.Sprintf("%s: space-time cluster %s recurs every %s days (≥%s)", regEn, subEn, days(value), num(bound))
+		return fmt.Sprintf("%s 时空聚集 %s 复发间隔 %s (≥%s)", reg, sub, rz, num(bound)),
+			fmt.Sprintf("%s: space-time cluster %s recurs every %s (≥%s)", regEn, subEn, re, num(bound))
 	}
 	return r.Name, or(r.NameEn, r.Name)
 }

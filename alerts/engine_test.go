@@ -410,3 +410,25 @@ func TestSetRulesAndDisabled(t *testing.T) {
 		t.Fatalf("without rules: raised %d, open %d", len(got), len(e.OpenAlerts()))
 	}
 }
+
+// A scan alert's recurrence interval reads in days, hours or minutes, whichever is whole
+// enough to take in at once (a bound of 0.0116 days reads 17 分钟, not 0.0116 天).
+func TestScanTitleRecurrence(t *testing.T) {
+	r := &Rule{Kind: KindScan}
+	for _, c := range []struct {
+		days   float64
+		zh, en string
+	}{
+		{120, "复发间隔 120 天", "recurrence 120 days"},
+		{7.5, "复发间隔 7.5 天", "recurrence 7.5 days"},
+		{0.26, "复发间隔 6.24 小时", "recurrence 6.24 h"},
+		{0.0116, "复发间隔 17 分钟", "recurrence 17 min"},
+		{0.0001, "复发间隔 1 分钟", "recurrence 1 min"},
+	} {
+		s := &Signal{Kind: KindScan, Subject: "c1", SubjectName: "湖东街道第14网格", Detail: map[string]string{"observed": "14", "expected": "0.34"}}
+		zh, en := titles(r, s, c.days, 0)
+		if !strings.HasSuffix(zh, c.zh) || !strings.HasSuffix(en, c.en) {
+			t.Errorf("%v days: %q / %q, want ending %q / %q", c.days, zh, en, c.zh, c.en)
+		}
+	}
+}
