@@ -298,5 +298,11 @@ func TestWallScreenProtocol(t *testing.T) {
 	c3.send(overviewSnapshot(20))
 	wait("snapshot after resume", `window.__zhili.counters.new_today === 12 && window.__zhili.seq["overview:root"] === 20 &&
 	  document.getElementById('stale-banner').hidden`, settle)
+	// The alerts ticker is an add-on: a server with alerting off refuses its topic, and the
+	// screen stays as it is (the error is noted; the delta after it shows it was read first).
+	c3.send(`{"op":"error","topic":"alerts:root","code":"unknown_topic","message":"unknown topic kind \"alerts\""}`)
+	c3.send(`{"op":"delta","topic":"overview:root","seq":21,` + at + `,"data":{"totals":{"open":42}}}`)
+	wait("alerts refusal not on the banner", `window.__zhili.counters.open === 42 &&
+	  window.__zhili.errors.some((e) => e.topic === 'alerts:root') && document.getElementById('stale-banner').hidden`, settle)
 	guard.verify(t)
 }

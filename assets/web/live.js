@@ -129,7 +129,9 @@
           console.warn('ws error', m.topic, m.code, m.message);
           Z.errors.push({ topic: m.topic, code: m.code, message: m.message });
           if (Z.errors.length > 10) Z.errors.shift();
-          if (state.topics.has(m.topic)) {
+          // The alerts ticker is an add-on: a server with alerting off (unknown_topic), or a token
+          // without it, leaves the ticker hidden instead of covering the screen with a banner.
+          if (state.topics.has(m.topic) && !(AL && AL.owns(m.topic))) {
             state.topicError = (m.code || 'error') + (m.message ? ': ' + m.message : '');
             checkStale();
           }
