@@ -60,7 +60,7 @@ func (s HotspotSource) Open(t Topic) (TopicState, error) {
 			}
 		}
 	}
-	cells := hexCover(r.Geometry, h.cfg.HexRes)
+	cells := geo.HexCover(r.Geometry, h.cfg.HexRes)
 	st.gridHex = make([][]int, len(st.leaves))
 	for _, c := range cells {
 		if i, ok := h.hexIdx[c]; ok {

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/paulmach/orb"
 
 	"zhili/clock"
 	"zhili/geo"
@@ -80,7 +79,7 @@ func NewHotspots(tree *geo.Tree, clk clock.Clock, cfg HotspotConfig) *Hotspots {
 			h.leaves = append(h.leaves, r)
 		}
 	})
-	for _, c := range hexCover(tree.Root.Geometry, cfg.HexRes) {
+	for _, c := range geo.HexCover(tree.Root.Geometry, cfg.HexRes) {
 		if _, dup := h.hexIdx[c]; !dup {
 			h.hexIdx[c] = len(h.hexCells)
 			h.hexCells = append(h.hexCells, c)
@@ -133,20 +132,6 @@ func (h *Hotspots) Recent(name string, now time.Time, fn func(leaf int, start ti
 	w.Each(fn)
 	_, to := w.Range()
 	return to, true
-}
-
-func hexCover(g orb.Geometry, res int) []uint64 {
-	switch x := g.(type) {
-	case orb.Polygon:
-		return geo.HexCover(x, res)
-	case orb.MultiPolygon:
-		var out []uint64
-		for _, p := range x {
-			out = append(out, geo.HexCover(p, res)...)
-		}
-		return out
-	}
-	return nil
 }
 
 // Observe counts the new cases among live feed items.

@@ -1,6 +1,8 @@
 package geo
 
 import (
+	"slices"
+
 	"github.com/paulmach/orb"
 	"github.com/uber/h3-go/v4"
 )
@@ -75,31 +77,43 @@ func HexWeights(cells []uint64, k int) (*Weights, map[uint64]int) {
 	return NewWeights(nbrs, true), idx
 }
 
-// HexCover returns the cells at res whose centres lie inside the polygon (lon/lat), i.e.
-// the study area of a region for a hex hotspot map.
-func HexCover(poly orb.Polygon, res int) []uint64 {
-	if len(poly) == 0 {
+// HexCover returns the cells at res whose centres lie inside g (a Polygon or MultiPolygon,
+// lon/lat), in ascending order without repeats: the study area of a region for a hex hotspot
+// map. Other geometry types cover nothing.
+//
+// The candidates are the cells centred in g's bounding box (H3's own fill of a 4-vertex
+// loop, cheap); each centre is then tested against g with the banded edge index the locator
+// uses. H3 filling g itself tests every candidate against every vertex, which for a city's
+// outline of thousands of vertices was most of a server's start.
+func HexCover(g orb.Geometry, res int) []uint64 {
+	parts := compileGeometry(g)
+	if len(parts) == 0 {
 		return nil
 	}
-	loop := func(r orb.Ring) h3.GeoLoop {
-		l := make(h3.GeoLoop, 0, len(r))
-		for _, p := range r {
-			l = append(l, h3.NewLatLng(p[1], p[0]))
+	b := g.Bound()
+	// A centre exactly on the outline's extreme latitude or longitude stays a candidate.
+	const pad = 1e-7
+	lo, hi := orb.Point{b.Min[0] - pad, b.Min[1] - pad}, orb.Point{b.Max[0] + pad, b.Max[1] + pad}
+	box := h3.GeoPolygon{GeoLoop: h3.GeoLoop{
+		h3.NewLatLng(lo[1], lo[0]), h3.NewLatLng(lo[1], hi[0]),
+		h3.NewLatLng(hi[1], hi[0]), h3.NewLatLng(hi[1], lo[0]),
+	}}
+	var out []uint64
+	for _, c := range h3.PolygonToCells(box, res) {
+		if c == 0 {
+			continue
 		}
-		return l
-	}
-	gp := h3.GeoPolygon{GeoLoop: loop(poly[0])}
-	for _, h := range poly[1:] {
-		gp.Holes = append(gp.Holes, loop(h))
-	}
-	cs := h3.PolygonToCells(gp, res)
-	out := make([]uint64, 0, len(cs))
-	for _, c := range cs {
-		if c != 0 {
-			out = append(out, uint64(c))
+		ll := h3.CellToLatLng(c)
+		p := orb.Point{ll.Lng, ll.Lat}
+		for _, rs := range parts {
+			if rs.contains(p) {
+				out = append(out, uint64(c))
+				break
+			}
 		}
 	}
-	return out
+	slices.Sort(out)
+	return slices.Compact(out)
 }
 
 // HexString is the conventional hexadecimal form of an H3 cell (e.g. "8840b52d61fffff").
