@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-
 	"zhili/clock"
 	"zhili/geo"
 	"zhili/store"
