@@ -41,8 +41,8 @@ func h3Fill(g orb.Geometry, res int) []uint64 {
 }
 
 // TestHexCoverMatchesH3: the indexed cover is H3's own fill, cell for cell, for the Xinyang
-// city's outline (thousands of vertices), each of its counties, the demo county's grids, a
-// polygon with a hole and a multipolygon.
+// city's outline (thousands of vertices), the demo county's grids, a polygon with a hole and a
+// multipolygon.
 func TestHexCoverMatchesH3(t *testing.T) {
 	xy := xinyang(t)
 	type tc struct {
@@ -51,9 +51,6 @@ func TestHexCoverMatchesH3(t *testing.T) {
 		res  int
 	}
 	cases := []tc{{"信阳市 res 8", xy.Root.Geometry, DefaultHexRes}}
-	for _, c := range xy.Root.Children {
-		cases = append(cases, tc{c.Name, c.Geometry, DefaultHexRes})
-	}
 	DemoTree().Walk(func(r *Region) {
 		if len(r.Children) == 0 {
 			cases = append(cases, tc{r.Name + " res 10", r.Geometry, 10})
