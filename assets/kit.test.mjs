@@ -368,3 +368,37 @@ test('a screen subscribes the alerts of its region', () => {
   assert.equal(Z.alerts.topicFor('?region=../x'), 'alerts:root');
   assert.equal(Z.alerts.owns(''), false);
 });
+
+// frameCap loads kit-frames.js into a page of its own whose display gives a frame every
+// 1000/60 ms, asks for a frame in every frame for one second, and returns how many ran and the
+// cap the page reports.
+function frameCap(search) {
+  let waiting = new Map();
+  let id = 0;
+  const page = {
+    location: { search },
+    requestAnimationFrame: (cb) => { waiting.set(++id, cb); return id; },
+    cancelAnimationFrame: (n) => waiting.delete(n),
+  };
+  vm.runInNewContext(readFileSync(join(web, 'kit-frames.js'), 'utf8'), { window: page, URLSearchParams, setTimeout });
+  let ran = 0;
+  const again = () => { ran++; page.requestAnimationFrame(again); };
+  page.requestAnimationFrame(again);
+  const dropped = page.requestAnimationFrame(() => { ran += 1000; });
+  page.cancelAnimationFrame(dropped);
+  for (let f = 0; f < 60; f++) {
+    const due = waiting;
+    waiting = new Map();
+    for (const cb of due.values()) cb((f * 1000) / 60);
+  }
+  return { ran, fps: page.__zhiliFrames.fps };
+}
+
+test('frame cap: 30 a second by default, ?fps= from 10 to 60, a cancelled frame never runs', () => {
+  assert.deepEqual(frameCap(''), { ran: 30, fps: 30 });
+  assert.deepEqual(frameCap('?fps=20'), { ran: 20, fps: 20 });
+  assert.deepEqual(frameCap('?fps=60'), { ran: 60, fps: 60 });
+  assert.deepEqual(frameCap('?fps=200'), { ran: 60, fps: 60 });
+  assert.equal(frameCap('?fps=2').fps, 10);
+  assert.equal(frameCap('?fps=x').fps, 30);
+});
