@@ -15,14 +15,16 @@ import (
 	"github.com/chromedp/chromedp"
 )
 
-// TestBriefing: the 研判 briefings on the demo city with three weeks of history. Yesterday's
+// TestBriefing: the 研判 briefings on the shared demo city (90 days of history). Yesterday's
 // daily and last week's weekly briefing are answered as kept JSON with every section filled;
 // the page /briefing shows every section (figures, categories, the hot-spot map, the forecast
 // band, departments, whistles, repeat complaints, alerts) with no error, in Chinese and in
 // English (screenshots at 1920×1080), and the PDF is a PDF with at least one page.
 func TestBriefing(t *testing.T) {
 	t.Parallel()
-	srv := demoPageServer(t, "briefing.html", "21d")
+	browserPrereqs(t)
+	requirePage(t, "briefing.html")
+	srv := sharedDemo(t, "90d")
 
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {

@@ -485,23 +485,10 @@ func requirePage(t *testing.T, name string) {
 	_ = f.Close()
 }
 
-// demoPageServer starts the demo city with history of the given length (e.g. 21d) for a test
-// of page, once the browser and the built page are there, and waits until it is ready.
-func demoPageServer(t *testing.T, page, history string) *server {
-	t.Helper()
-	browserPrereqs(t)
-	requirePage(t, page)
-	start := time.Now()
-	srv := startServer(t, buildBinary(t), "--demo-history", history)
-	srv.waitReady(t, 3*time.Minute)
-	t.Logf("demo ready after %v", time.Since(start).Round(time.Millisecond))
-	return srv
-}
-
 // sharedDemo returns the package's one demo city with history of the given length, started
-// on first use and stopped by TestMain. Tests that only read (the evaluator's pages) share it
-// instead of each generating the same history; a test that posts or changes state starts its
-// own with startServer.
+// on first use and stopped by TestMain. Tests that only read (the evaluator's pages, the
+// briefing) share it instead of each generating the same history; a test that posts or changes
+// state starts its own with startServer.
 func sharedDemo(t *testing.T, history string) *server {
 	t.Helper()
 	return sharedDemoOf(t, history).srv
