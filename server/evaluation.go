@@ -58,6 +58,37 @@ type evalEntry struct {
 	reg  map[string]evaluation.UnitData
 }
 
+// evalSurvCache keeps the survey records in force for evalRunningTTL: reading them scans every
+// survey record of the history (86,000 in the demo: 0.2 CPU-s), which a page's burst of
+// portraits would otherwise repeat for each. Loads are serialised, so a burst loads once.
+type evalSurvCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	live []event.Event // read-only once stored
+}
+
+// evalSurveys returns the survey records in force (event.Live), at most evalRunningTTL old.
+func (s *Server) evalSurveys(ctx context.Context) ([]event.Event, error) {
+	c := &s.evalSurv
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.live != nil && time.Since(c.at) < evalRunningTTL {
+		return c.live, nil
+	}
+	recs := []event.Event{}
+	if err := s.d.Store.Surveys(ctx, func(r store.Record) error {
+		recs = append(recs, r.Event)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	c.live, c.at = event.Live(recs), time.Now()
+	if c.live == nil {
+		c.live = []event.Event{}
+	}
+	return c.live, nil
+}
+
 func (s *Server) evalConfig() (evaluation.Config, error) {
 	c, err := s.cfg.Evaluation.Resolved()
 	if err != nil {
@@ -91,14 +122,10 @@ func (s *Server) evalSees(p *access.Principal, sc *evaluation.Score) bool {
 // within p's tenant: the survey records in force, the roster, and the units' figures the
 // group needs.
 func (s *Server) evalLoad(ctx context.Context, p *access.Principal, cfg evaluation.Config, group func(*evaluation.Score) bool) (func(evaluation.Period) (evaluation.Input, error), error) {
-	var recs []event.Event
-	if err := s.d.Store.Surveys(ctx, func(r store.Record) error {
-		recs = append(recs, r.Event)
-		return nil
-	}); err != nil {
+	live, err := s.evalSurveys(ctx)
+	if err != nil {
 		return nil, err
 	}
-	live := event.Live(recs)
 	ro := s.rosterNow()
 	keep := func(sc *evaluation.Score) bool {
 		return s.inTenant(p, cmp.Or(sc.Region, s.d.Tree.Root.Code)) && group(sc)

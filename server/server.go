@@ -120,8 +120,9 @@ type Server struct {
 	// that the door names the limit it exceeds.
 	bodyLimit int
 	pols      map[*access.Principal]*ingest.Policy
-	rejects   *rejectTally // lines refused at ingest since start, for the audits' reconcile
-	eval      evalCache    // the units' figures of recent periods (evaluation)
+	rejects   *rejectTally  // lines refused at ingest since start, for the audits' reconcile
+	eval      evalCache     // the units' figures of recent periods (evaluation)
+	evalSurv  evalSurvCache // the survey records in force (evaluation)
 }
 
 // New builds the server and its routes. A secret given twice panics: configuration is checked
