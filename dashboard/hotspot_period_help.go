@@ -96,7 +96,7 @@ func periodOtherLevel(ctx context.Context, st store.Store, tree *geo.Tree, r *ge
 	if err != nil {
 		return nil, err
 	}
-	an := analyseLevel(newTopicLevel(key, locs, geo.ContiguityWeights(locs, 1e-7), q.Per), x, q.Per, fl, q.DisableFDR)
+	an := analyseLevel(newTopicLevel(key, locs, contiguity.weights(locs), q.Per), x, q.Per, fl, q.DisableFDR)
 	for i, l := range locs {
 		if b := an.bin(i); b != 0 {
 			o.bins[l.Code] = int(b)

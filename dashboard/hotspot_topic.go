@@ -41,14 +41,14 @@ func (s HotspotSource) Open(t Topic) (TopicState, error) {
 		}
 	}
 	walk(r)
-	st.grids = newTopicLevel("grids", sub, geo.ContiguityWeights(sub, 1e-7), st.per)
+	st.grids = newTopicLevel("grids", sub, contiguity.weights(sub), st.per)
 	st.gridChild = make([]int, len(st.leaves))
 	for i := range st.gridChild {
 		st.gridChild[i] = -1
 	}
 	if len(r.Children) > 0 {
 		st.children = r.Children
-		st.kids = newTopicLevel("children", r.Children, geo.ContiguityWeights(r.Children, 1e-7), st.per)
+		st.kids = newTopicLevel("children", r.Children, contiguity.weights(r.Children), st.per)
 		st.childLeaves = make([][]int, len(r.Children))
 		st.childGrids = make([][]int, len(r.Children))
 		for i, c := range r.Children {

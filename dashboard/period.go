@@ -145,7 +145,7 @@ func PeriodHotspots(ctx context.Context, st store.Store, tree *geo.Tree, q Hotsp
 	if err := ctx.Err(); err != nil {
 		return HotspotReply{}, err
 	}
-	w := geo.ContiguityWeights(locs, 1e-7)
+	w := contiguity.weights(locs)
 	rq := store.RegionQuery{Region: r.Code, Depth: r.Level, Level: level, From: q.From, To: q.To, Category: q.Category, Types: q.Types}
 	// Regions shallower than the deepest level are counted at their own depth.
 	depths := map[int]bool{}
