@@ -551,7 +551,8 @@ type sharedServer struct {
 }
 
 // awayFromMidnight waits, when the deployment's day (Asia/Shanghai) ends within d, until it has
-// turned: a test that counts today's cases across the turn would see them reset to zero.
+// turned and a minute more: a test that counts today's cases across the turn would see them
+// reset to zero, and reports it backdates by seconds must not fall on the day before.
 func awayFromMidnight(t *testing.T, d time.Duration) {
 	t.Helper()
 	loc, err := time.LoadLocation("Asia/Shanghai")
@@ -559,8 +560,11 @@ func awayFromMidnight(t *testing.T, d time.Duration) {
 		t.Fatal(err)
 	}
 	now := time.Now().In(loc)
-	next := time.Date(now.Year(), now.Month(), now.Day()+1, 0, 0, 5, 0, loc)
-	if left := next.Sub(now); left < d {
+	next := time.Date(now.Year(), now.Month(), now.Day(), 0, 1, 0, 0, loc)
+	if now.After(next) {
+		next = next.AddDate(0, 0, 1)
+	}
+	if left := next.Sub(now); left < d+time.Minute {
 		t.Logf("waiting %v for the day to turn", left.Round(time.Second))
 		time.Sleep(left)
 	}

@@ -555,6 +555,7 @@ func TestOverviewMapProportions(t *testing.T) {
 // overview topic, the band by the audit's bounds.
 func TestOverviewSourcesAndWhistles(t *testing.T) {
 	t.Parallel()
+	awayFromMidnight(t, 2*time.Minute)
 	srv, guard, ctx, page := wallServer(t)
 	now := time.Now().Add(-time.Minute)
 	sent := map[string]int{"hotline12345": 3, "grid": 2, "app": 1, "sensor": 1, "police110": 1, "center": 1}
