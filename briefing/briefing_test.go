@@ -369,6 +369,13 @@ func TestScheduler(t *testing.T) {
 		t.Errorf("due at 00:40 = %v", due)
 	}
 	ctx := context.Background()
+	// A process still loading its history keeps nothing yet.
+	ready := false
+	sc.Ready = func() bool { return ready }
+	if n, err := sc.Tick(ctx); err != nil || n != 0 || s.Keeper().Has(root, due[0]) {
+		t.Fatalf("tick before ready made %d (%v)", n, err)
+	}
+	ready = true
 	n, err := sc.Tick(ctx)
 	if err != nil || n != 2 {
 		t.Fatalf("first tick made %d: %v", n, err)

@@ -23,6 +23,10 @@ type Scheduler struct {
 	// 1 min, so that a starting server serves first).
 	Every, Delay time.Duration
 	Logger       *slog.Logger
+	// Ready reports whether the history store holds what the process will serve (nil: always).
+	// Until it does, Tick keeps nothing: a briefing made from a half-loaded store would be kept
+	// with figures that are too low.
+	Ready func() bool
 }
 
 // Due returns the periods whose briefings should be kept at now: the last day and the last
@@ -47,6 +51,9 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	regions := s.Service.Regions
 	if s.Regions != nil {
 		regions = s.Regions
+	}
+	if s.Ready != nil && !s.Ready() {
+		return 0, nil
 	}
 	made := 0
 	var first error

@@ -68,7 +68,7 @@ func (a *App) startBriefings() {
 		return
 	}
 	a.goRun("briefings", func() error {
-		return (&briefing.Scheduler{Service: a.brief, Clock: a.cfg.Clock, Logger: a.cfg.Logger}).Run(a.runCtx)
+		return (&briefing.Scheduler{Service: a.brief, Clock: a.cfg.Clock, Logger: a.cfg.Logger, Ready: a.Ready}).Run(a.runCtx)
 	})
 }
 
