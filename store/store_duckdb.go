@@ -878,17 +878,40 @@ func (d *DuckDB) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close waits for a running write, then closes the database. It is idempotent.
+// closeDrain bounds how long Close waits for running queries to return their connections.
+const closeDrain = 30 * time.Second
+
+// drain waits up to max until no connection of the pool is in use; it returns how many are.
+func (d *DuckDB) drain(max time.Duration) int {
+	deadline := time.Now().Add(max)
+	for {
+		n := d.db.Stats().InUse
+		if n == 0 || time.Now().After(deadline) {
+			return n
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// Close waits for a running write and for running queries (at most closeDrain), then closes
+// the database. It is idempotent.
 func (d *DuckDB) Close() error {
 	d.closeOnce.Do(func() {
 		d.closed.Store(true)
 		d.wmu.Lock()
 		defer d.wmu.Unlock()
 		werr := d.wconn.Close()
+		// A query still running holds its connection, and the connection holds the database
+		// instance: closing now would leave the instance alive after Close, and opening the
+		// same file again in this process would then spin in DuckDB's instance cache until it
+		// is released (duckdb#25965). Queries started before Close are let finish first.
+		busy := d.drain(closeDrain)
 		if err := d.db.Close(); err != nil {
 			d.closeErr = unavailable(err, "duckdb: close")
 		} else if werr != nil {
 			d.closeErr = unavailable(werr, "duckdb: close")
+		} else if busy > 0 {
+			d.closeErr = errs.E(errs.Unavailable, "busy", "duckdb: %d connections still in use %s after close began", busy, closeDrain)
 		}
 	})
 	return d.closeErr

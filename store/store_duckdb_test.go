@@ -2,6 +2,7 @@ package store_test
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -494,5 +495,76 @@ func TestDuckDBDeepLevels(t *testing.T) {
 		if got := count(c.region, c.depth, c.level); !maps.Equal(got, c.want) {
 			t.Errorf("%s at depth %d, level %d: %v, want %v", c.region, c.depth, c.level, got, c.want)
 		}
+	}
+}
+
+// Close lets a running query finish before it closes the database, so that the same file opens
+// again in this process: a connection still held would keep DuckDB's instance alive and the
+// second open would spin in its instance cache.
+func TestDuckDBCloseWaitsForQueries(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "close.duckdb")
+	s, err := store.OpenDuckDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	var recs []store.Record
+	for i := range 3 {
+		recs = append(recs, store.Record{Event: event.Event{ID: fmt.Sprintf("p%d", i), Type: event.CaseReported,
+			CaseID: fmt.Sprintf("P%d", i), At: at}, Offset: uint64(i + 1), RegionPath: []string{"R", "A"},
+			HasPoint: true, Lon: 114, Lat: 32})
+	}
+	if err := s.Write(t.Context(), store.Batch{Records: recs, Checkpoint: 3}); err != nil {
+		t.Fatal(err)
+	}
+	started, release := make(chan struct{}), make(chan struct{})
+	queried := make(chan error, 1)
+	go func() {
+		first := true
+		queried <- s.Points(context.Background(), store.PointQuery{Region: "R", From: at.Add(-time.Hour), To: at.Add(time.Hour)},
+			func(store.LocatedEvent) error {
+				if first {
+					first = false
+					close(started)
+					<-release
+				}
+				return nil
+			})
+	}()
+	<-started
+	closed := make(chan error, 1)
+	go func() { closed <- s.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) while a query was running", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	if err := <-queried; err != nil {
+		t.Fatalf("the running query: %v", err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+	reopened := make(chan error, 1)
+	go func() {
+		s2, err := store.OpenDuckDB(path)
+		if err == nil {
+			var n int64
+			n, err = s2.Count(context.Background())
+			if err == nil && n != 3 {
+				err = fmt.Errorf("count %d, want 3", n)
+			}
+			s2.Close()
+		}
+		reopened <- err
+	}()
+	select {
+	case err := <-reopened:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the file did not open again within 30 s after Close")
 	}
 }
