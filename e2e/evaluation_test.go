@@ -133,7 +133,9 @@ func TestEvaluationPage(t *testing.T) {
 
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
-	ctx := newBrowser(t, guard)
+	// Two languages of a 90-day portrait: bounded at 5 minutes for a machine busy with the
+	// other tests.
+	ctx := newBrowserFor(t, guard, 5*time.Minute)
 	eval := func(js string) string {
 		t.Helper()
 		v, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
@@ -147,8 +149,10 @@ func TestEvaluationPage(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/evaluation?"+q.Encode())); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.settled() && window.__zhili.portrait`, 30*time.Second); err != nil {
-			t.Fatalf("%s: page not ready: %v\n%s", lang, err, eval(`JSON.stringify(window.__zhili && window.__zhili.errors)`))
+		if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.settled() && window.__zhili.portrait`, 60*time.Second); err != nil {
+			t.Fatalf("%s: page not ready: %v\nready %s, settled %s, portrait %s, errors %s", lang, err,
+				eval(`String(document.body.dataset.ready)`), eval(`String(!!(window.__zhili && window.__zhili.settled()))`),
+				eval(`String(!!(window.__zhili && window.__zhili.portrait))`), eval(`JSON.stringify(window.__zhili && window.__zhili.errors)`))
 		}
 		var st struct {
 			Errors               []any
