@@ -47,7 +47,7 @@ type DuckDB struct {
 var _ Store = (*DuckDB)(nil)
 
 // duckDBSchemaVersion is the schema this code reads and writes.
-const duckDBSchemaVersion = 6
+const duckDBSchemaVersion = 5
 
 // duckDBMigrations[i] brings the schema from version i to version i+1. Never edit a released
 // entry: append a new one.
@@ -108,38 +108,17 @@ var duckDBMigrations = []string{
 	WHERE events.id = s.sid AND events.type = s.stype AND events.case_id = s.scase;`,
 	// 5: survey, the content of an evaluation.survey record as JSON ('' on other types).
 	`ALTER TABLE events ADD COLUMN survey VARCHAR DEFAULT '';`,
-	// 6: r0..r4, the region at depth 0..4 (region_path[1..5]; NULL below the deepest), kept by
-	// Write: counting per region at a level groups a plain column (about 1.5× faster than
-	// taking the element of the list in every row).
-	`ALTER TABLE events ADD COLUMN r0 VARCHAR;
-	ALTER TABLE events ADD COLUMN r1 VARCHAR;
-	ALTER TABLE events ADD COLUMN r2 VARCHAR;
-	ALTER TABLE events ADD COLUMN r3 VARCHAR;
-	ALTER TABLE events ADD COLUMN r4 VARCHAR;
-	UPDATE events SET r0 = region_path[1], r1 = region_path[2], r2 = region_path[3],
-		r3 = region_path[4], r4 = region_path[5];`,
-}
-
-// duckLevels is how many levels have a column of their own (r0..r4).
-const duckLevels = 5
-
-// duckLevel is the region at depth k: its column, or the list element below duckLevels.
-func duckLevel(k int) string {
-	if k < duckLevels {
-		return "r" + strconv.Itoa(k)
-	}
-	return "region_path[" + strconv.Itoa(k+1) + "]"
 }
 
 const (
 	eventCols = `id, type, case_id, at_utc, at_ns, at_tz, source, category, priority, lon, lat, crs,
 		region, dept, deadline_utc, deadline_ns, deadline_tz, whistle_id, whistle_kind, depts, stage,
 		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
-		close_reason, category_text, supersedes, survey, r0, r1, r2, r3, r4`
+		close_reason, category_text, supersedes, survey`
 	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
 	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last;
-	// eventCols, superseded_at, survey and r0..r4), then private, then has_pii.
-	nEventCols = 39
+	// eventCols, superseded_at and survey), then private, then has_pii.
+	nEventCols = 34
 	nStageCols = nEventCols + 5 + 1
 
 	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
@@ -419,13 +398,6 @@ func fillStageRow(row []driver.Value, r *Record) {
 	row[29], row[30], row[31] = e.CloseReason, e.CategoryText, e.Supersedes
 	row[32] = uint64(0) // superseded_at: set by supersede
 	row[33] = contentJSON(e)
-	for k := range duckLevels {
-		if k < len(r.RegionPath) {
-			row[34+k] = r.RegionPath[k]
-		} else {
-			row[34+k] = nil
-		}
-	}
 	const p0 = nEventCols // first private column
 	if p := e.Reporter; p != nil {
 		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
@@ -717,8 +689,8 @@ func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) (_ []RegionCou
 		return nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
 	}
 	where, args, child := regionFilter(q)
-	query := `SELECT ` + child + ` AS child, count(*) FROM events WHERE ` + where +
-		` AND ` + child + ` IS NOT NULL GROUP BY child ORDER BY child`
+	query := `SELECT region_path[` + child + `] AS child, count(*) FROM events WHERE ` + where +
+		` AND len(region_path) >= ` + child + ` GROUP BY child ORDER BY child`
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, unavailable(err, "duckdb: region counts")
@@ -738,8 +710,8 @@ func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) (_ []RegionCou
 	return out, nil
 }
 
-// regionFilter returns the WHERE clause of a region query and the column (or list element) of
-// the counted level.
+// regionFilter returns the WHERE clause of a region query and the 1-based list index of the
+// counted level. DuckDB lists are 1-based: the region at depth k is region_path[k+1].
 func regionFilter(q RegionQuery) (string, []any, string) {
 	where, args := filter(q.From, q.To, q.Category, q.Types)
 	level := q.Level
@@ -747,7 +719,7 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 		level = q.Depth + 1
 	}
 	if q.Region != "" {
-		where += ` AND ` + duckLevel(q.Depth) + ` = ?`
+		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
 		args = append(args, q.Region)
 	}
 	cut := q.UpTo
@@ -770,7 +742,7 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 	}
 	// Corrections past the cut were not there yet: what they supersede still counts.
 	where += ` AND ` + duckLive(cut)
-	return where, args, duckLevel(level)
+	return where, args, strconv.Itoa(level + 1)
 }
 
 // Cube counts events per region at the query's level × time bucket.
@@ -784,8 +756,8 @@ func (d *DuckDB) Cube(ctx context.Context, q CubeQuery) (_ []CubeSeries, qerr er
 		return nil, err
 	}
 	where, args, idx := regionFilter(q.RegionQuery)
-	query := `SELECT ` + idx + ` AS r, (epoch_us(at_utc) - ?) // ? AS slot, count(*) FROM events WHERE ` + where +
-		` AND ` + idx + ` IS NOT NULL GROUP BY r, slot ORDER BY r`
+	query := `SELECT region_path[` + idx + `] AS r, (epoch_us(at_utc) - ?) // ? AS slot, count(*) FROM events WHERE ` + where +
+		` AND len(region_path) >= ` + idx + ` GROUP BY r, slot ORDER BY r`
 	args = append([]any{probe.Origin.UnixMicro(), probe.Slot.Microseconds()}, args...)
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
