@@ -44,6 +44,9 @@ func (s *Scheduler) Due(now time.Time) []Period {
 // Tick keeps every due briefing not kept yet; it returns how many it made and the first error
 // (it goes on with the others after one).
 func (s *Scheduler) Tick(ctx context.Context) (int, error) {
+	if s.Ready != nil && !s.Ready() {
+		return 0, nil
+	}
 	clk := s.Clock
 	if clk == nil {
 		clk = clock.Real{}
@@ -51,9 +54,6 @@ func (s *Scheduler) Tick(ctx context.Context) (int, error) {
 	regions := s.Service.Regions
 	if s.Regions != nil {
 		regions = s.Regions
-	}
-	if s.Ready != nil && !s.Ready() {
-		return 0, nil
 	}
 	made := 0
 	var first error

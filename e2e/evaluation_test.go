@@ -150,9 +150,9 @@ func TestEvaluationPage(t *testing.T) {
 			t.Fatal(err)
 		}
 		if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.settled() && window.__zhili.portrait`, 60*time.Second); err != nil {
-			t.Fatalf("%s: page not ready: %v\nready %s, settled %s, portrait %s, errors %s", lang, err,
-				eval(`String(document.body.dataset.ready)`), eval(`String(!!(window.__zhili && window.__zhili.settled()))`),
-				eval(`String(!!(window.__zhili && window.__zhili.portrait))`), eval(`JSON.stringify(window.__zhili && window.__zhili.errors)`))
+			t.Fatalf("%s: page not ready: %v\n%s", lang, err, eval(`JSON.stringify({ready: document.body.dataset.ready,
+			  settled: !!(window.__zhili && window.__zhili.settled()), portrait: !!(window.__zhili && window.__zhili.portrait),
+			  errors: window.__zhili && window.__zhili.errors})`))
 		}
 		var st struct {
 			Errors               []any
