@@ -33,6 +33,7 @@ import (
 // Received is kept to the microsecond and comes back in UTC.
 type DuckDB struct {
 	db     *sql.DB
+	key    string // the database file's instance key ("" in memory)
 	closed atomic.Bool
 
 	wmu   sync.Mutex // serializes writes; guards wconn and sups
@@ -47,7 +48,7 @@ type DuckDB struct {
 var _ Store = (*DuckDB)(nil)
 
 // duckDBSchemaVersion is the schema this code reads and writes.
-const duckDBSchemaVersion = 5
+const duckDBSchemaVersion = 6
 
 // duckDBMigrations[i] brings the schema from version i to version i+1. Never edit a released
 // entry: append a new one.
@@ -108,17 +109,38 @@ var duckDBMigrations = []string{
 	WHERE events.id = s.sid AND events.type = s.stype AND events.case_id = s.scase;`,
 	// 5: survey, the content of an evaluation.survey record as JSON ('' on other types).
 	`ALTER TABLE events ADD COLUMN survey VARCHAR DEFAULT '';`,
+	// 6: r0..r4, the region at depth 0..4 (region_path[1..5]; NULL below the deepest), kept by
+	// Write: counting per region at a level groups a plain column (about 1.5× faster than
+	// taking the element of the list in every row).
+	`ALTER TABLE events ADD COLUMN r0 VARCHAR;
+	ALTER TABLE events ADD COLUMN r1 VARCHAR;
+	ALTER TABLE events ADD COLUMN r2 VARCHAR;
+	ALTER TABLE events ADD COLUMN r3 VARCHAR;
+	ALTER TABLE events ADD COLUMN r4 VARCHAR;
+	UPDATE events SET r0 = region_path[1], r1 = region_path[2], r2 = region_path[3],
+		r3 = region_path[4], r4 = region_path[5];`,
+}
+
+// duckLevels is how many levels have a column of their own (r0..r4).
+const duckLevels = 5
+
+// duckLevel is the region at depth k: its column, or the list element below duckLevels.
+func duckLevel(k int) string {
+	if k < duckLevels {
+		return "r" + strconv.Itoa(k)
+	}
+	return "region_path[" + strconv.Itoa(k+1) + "]"
 }
 
 const (
 	eventCols = `id, type, case_id, at_utc, at_ns, at_tz, source, category, priority, lon, lat, crs,
 		region, dept, deadline_utc, deadline_ns, deadline_tz, whistle_id, whistle_kind, depts, stage,
 		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
-		close_reason, category_text, supersedes, survey`
+		close_reason, category_text, supersedes, survey, r0, r1, r2, r3, r4`
 	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
 	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last;
-	// eventCols, superseded_at and survey), then private, then has_pii.
-	nEventCols = 34
+	// eventCols, superseded_at, survey and r0..r4), then private, then has_pii.
+	nEventCols = 39
 	nStageCols = nEventCols + 5 + 1
 
 	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
@@ -130,28 +152,32 @@ const (
 )
 
 // OpenDuckDB opens (creating if needed) the store at path; "" opens a private in-memory store.
+// Options may follow the path as a query (path?memory_limit=2GB). A file already opened in this
+// process shares its DuckDB instance (duckdb_instances.go).
 func OpenDuckDB(path string) (*DuckDB, error) {
-	db, err := sql.Open("duckdb", path)
+	ctx := context.Background()
+	db, key, err := acquireDuckDB(ctx, path)
 	if err != nil {
 		return nil, unavailable(err, "duckdb: open "+path)
 	}
-	ctx := context.Background()
-	if err := migrateDuckDB(ctx, db); err != nil {
-		db.Close()
+	fail := func(err error) (*DuckDB, error) {
+		dropDuckDB(key, db)
 		return nil, err
+	}
+	if err := migrateDuckDB(ctx, db); err != nil {
+		return fail(err)
 	}
 	wconn, err := db.Conn(ctx)
 	if err != nil {
-		db.Close()
-		return nil, unavailable(err, "duckdb: connect")
+		return fail(unavailable(err, "duckdb: connect"))
 	}
-	_, err = wconn.ExecContext(ctx, `CREATE TEMP TABLE stage AS
+	// OR REPLACE: the connection may have served a store closed before on the same instance.
+	_, err = wconn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE stage AS
 		SELECT e.*, p.* EXCLUDE (id), false AS has_pii
 		FROM events e, event_private p WITH NO DATA`)
 	if err != nil {
 		wconn.Close()
-		db.Close()
-		return nil, unavailable(err, "duckdb: create staging table")
+		return fail(unavailable(err, "duckdb: create staging table"))
 	}
 	sups := map[string]struct{}{}
 	rows, err := db.QueryContext(ctx, `SELECT DISTINCT supersedes FROM events WHERE supersedes <> ''`)
@@ -170,10 +196,9 @@ func OpenDuckDB(path string) (*DuckDB, error) {
 	}
 	if err != nil {
 		wconn.Close()
-		db.Close()
-		return nil, unavailable(err, "duckdb: read corrections")
+		return fail(unavailable(err, "duckdb: read corrections"))
 	}
-	return &DuckDB{db: db, wconn: wconn, wrow: make([]driver.Value, nStageCols), sups: sups}, nil
+	return &DuckDB{db: db, key: key, wconn: wconn, wrow: make([]driver.Value, nStageCols), sups: sups}, nil
 }
 
 func migrateDuckDB(ctx context.Context, db *sql.DB) error {
@@ -398,6 +423,13 @@ func fillStageRow(row []driver.Value, r *Record) {
 	row[29], row[30], row[31] = e.CloseReason, e.CategoryText, e.Supersedes
 	row[32] = uint64(0) // superseded_at: set by supersede
 	row[33] = contentJSON(e)
+	for k := range duckLevels {
+		if k < len(r.RegionPath) {
+			row[34+k] = r.RegionPath[k]
+		} else {
+			row[34+k] = nil
+		}
+	}
 	const p0 = nEventCols // first private column
 	if p := e.Reporter; p != nil {
 		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
@@ -689,8 +721,8 @@ func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) (_ []RegionCou
 		return nil, errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
 	}
 	where, args, child := regionFilter(q)
-	query := `SELECT region_path[` + child + `] AS child, count(*) FROM events WHERE ` + where +
-		` AND len(region_path) >= ` + child + ` GROUP BY child ORDER BY child`
+	query := `SELECT ` + child + ` AS child, count(*) FROM events WHERE ` + where +
+		` AND ` + child + ` IS NOT NULL GROUP BY child ORDER BY child`
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, unavailable(err, "duckdb: region counts")
@@ -710,8 +742,8 @@ func (d *DuckDB) RegionCounts(ctx context.Context, q RegionQuery) (_ []RegionCou
 	return out, nil
 }
 
-// regionFilter returns the WHERE clause of a region query and the 1-based list index of the
-// counted level. DuckDB lists are 1-based: the region at depth k is region_path[k+1].
+// regionFilter returns the WHERE clause of a region query and the column (or list element) of
+// the counted level.
 func regionFilter(q RegionQuery) (string, []any, string) {
 	where, args := filter(q.From, q.To, q.Category, q.Types)
 	level := q.Level
@@ -719,7 +751,7 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 		level = q.Depth + 1
 	}
 	if q.Region != "" {
-		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
+		where += ` AND ` + duckLevel(q.Depth) + ` = ?`
 		args = append(args, q.Region)
 	}
 	cut := q.UpTo
@@ -742,7 +774,7 @@ func regionFilter(q RegionQuery) (string, []any, string) {
 	}
 	// Corrections past the cut were not there yet: what they supersede still counts.
 	where += ` AND ` + duckLive(cut)
-	return where, args, strconv.Itoa(level + 1)
+	return where, args, duckLevel(level)
 }
 
 // Cube counts events per region at the query's level × time bucket.
@@ -756,8 +788,8 @@ func (d *DuckDB) Cube(ctx context.Context, q CubeQuery) (_ []CubeSeries, qerr er
 		return nil, err
 	}
 	where, args, idx := regionFilter(q.RegionQuery)
-	query := `SELECT region_path[` + idx + `] AS r, (epoch_us(at_utc) - ?) // ? AS slot, count(*) FROM events WHERE ` + where +
-		` AND len(region_path) >= ` + idx + ` GROUP BY r, slot ORDER BY r`
+	query := `SELECT ` + idx + ` AS r, (epoch_us(at_utc) - ?) // ? AS slot, count(*) FROM events WHERE ` + where +
+		` AND ` + idx + ` IS NOT NULL GROUP BY r, slot ORDER BY r`
 	args = append([]any{probe.Origin.UnixMicro(), probe.Slot.Microseconds()}, args...)
 	rows, err := d.db.QueryContext(ctx, query, args...)
 	if err != nil {
@@ -851,7 +883,7 @@ func (d *DuckDB) Ping(ctx context.Context) error {
 }
 
 // closeDrain bounds how long Close waits for running queries to return their connections.
-const closeDrain = 30 * time.Second
+var closeDrain = 30 * time.Second
 
 // drain waits up to max until no connection of the pool is in use; it returns how many are.
 func (d *DuckDB) drain(max time.Duration) int {
@@ -865,20 +897,28 @@ func (d *DuckDB) drain(max time.Duration) int {
 	}
 }
 
-// Close waits for a running write and for running queries (at most closeDrain), then closes
-// the database. It is idempotent.
+// Close waits for a running write and for running queries (at most closeDrain), merges the
+// write-ahead log into the database file and releases the store. A file-backed instance stays
+// open for the process (duckdb_instances.go); an in-memory one is closed. It is idempotent.
 func (d *DuckDB) Close() error {
 	d.closeOnce.Do(func() {
 		d.closed.Store(true)
 		d.wmu.Lock()
 		defer d.wmu.Unlock()
-		werr := d.wconn.Close()
-		// A query still running holds its connection, and the connection holds the database
-		// instance: closing now would leave the instance alive after Close, and opening the
-		// same file again in this process would then spin in DuckDB's instance cache until it
-		// is released (duckdb#25965). Queries started before Close are let finish first.
+		ctx := context.Background()
+		// The staging table belongs to the connection, which goes back to the instance's pool.
+		_, werr := d.wconn.ExecContext(ctx, `DROP TABLE IF EXISTS temp.stage`)
+		if err := d.wconn.Close(); werr == nil {
+			werr = err
+		}
+		// Queries started before Close are let finish first: after Close the store runs none.
 		busy := d.drain(closeDrain)
-		if err := d.db.Close(); err != nil {
+		if d.key != "" && busy == 0 {
+			// Every commit is already in the fsynced log; this only folds it into the file. It
+			// fails harmlessly when another store on the instance is mid-transaction.
+			_, _ = d.db.ExecContext(ctx, `CHECKPOINT`)
+		}
+		if err := releaseDuckDB(d.key, d.db); err != nil {
 			d.closeErr = unavailable(err, "duckdb: close")
 		} else if werr != nil {
 			d.closeErr = unavailable(werr, "duckdb: close")

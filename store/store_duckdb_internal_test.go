@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"database/sql"
 	"path/filepath"
 	"strings"
@@ -120,5 +121,60 @@ func TestDuckDBMigrateFromVersion3(t *testing.T) {
 	rc, err = st.RegionCounts(t.Context(), RegionQuery{Region: "R", From: time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC), To: time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)})
 	if err != nil || len(rc) != 1 || rc[0] != (RegionCount{Region: "A", Count: 1}) {
 		t.Fatalf("RegionCounts after a correction: %+v, %v", rc, err)
+	}
+}
+
+// A closed store whose DuckDB instance is still held (here a connection the store does not
+// know of; in the field anything keeping a client context) does not stop the file from being
+// opened again in the same process, and both see one database. DuckDB's own instance cache
+// spins without end on such a reopen (duckdb#25965).
+func TestDuckDBReopenWhileInstanceHeld(t *testing.T) {
+	defer func(d time.Duration) { closeDrain = d }(closeDrain)
+	closeDrain = 100 * time.Millisecond
+	path := filepath.Join(t.TempDir(), "held.duckdb")
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	rec := func(i int) Record {
+		return Record{Event: event.Event{ID: "h" + string(rune('0'+i)), Type: event.CaseReported,
+			CaseID: "H" + string(rune('0'+i)), At: at}, Offset: uint64(i), RegionPath: []string{"R"}}
+	}
+	s, err := OpenDuckDB(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(t.Context(), Batch{Records: []Record{rec(1)}, Checkpoint: 1}); err != nil {
+		t.Fatal(err)
+	}
+	held, err := s.db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer held.Close()
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), "still in use") {
+		t.Fatalf("Close with a connection held: %v, want the busy error", err)
+	}
+	reopened := make(chan error, 1)
+	var s2 *DuckDB
+	go func() {
+		var err error
+		if s2, err = OpenDuckDB(path); err == nil {
+			err = s2.Write(context.Background(), Batch{Records: []Record{rec(2)}, Checkpoint: 2})
+		}
+		reopened <- err
+	}()
+	select {
+	case err := <-reopened:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("opening the file again hung while its closed store's instance was held")
+	}
+	var n int
+	if err := held.QueryRowContext(t.Context(), `SELECT count(*) FROM events`).Scan(&n); err != nil || n != 2 {
+		t.Fatalf("the held connection counts %d events (%v), want 2: one database, not two", n, err)
+	}
+	held.Close()
+	if err := s2.Close(); err != nil {
+		t.Fatal(err)
 	}
 }

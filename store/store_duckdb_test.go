@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -205,8 +206,8 @@ func TestDuckDBSchemaVersion(t *testing.T) {
 		t.Fatal(err)
 	}
 	var v int
-	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != 5 {
-		t.Fatalf("schema_version = %d (%v), want 5", v, err)
+	if err := db.QueryRow(`SELECT value FROM meta WHERE key = 'schema_version'`).Scan(&v); err != nil || v != 6 {
+		t.Fatalf("schema_version = %d (%v), want 6", v, err)
 	}
 	if _, err := db.Exec(`UPDATE meta SET value = 99 WHERE key = 'schema_version'`); err != nil {
 		t.Fatal(err)
@@ -441,9 +442,63 @@ func TestDuckDBCrash(t *testing.T) {
 		if err := s.Close(); err != nil {
 			t.Fatal(err)
 		}
+		// The next child opens the file: this process lets go of it.
+		if err := store.ReleaseDuckDB(path); err != nil {
+			t.Fatal(err)
+		}
 		t.Logf("round %d: killed after %d acknowledged batches; checkpoint %d (acknowledged %d), %d events",
 			round, lines, cp, acked, n)
 		acked = cp
+	}
+}
+
+// Levels 0–4 are counted from columns of their own, deeper ones from the region path: a
+// six-level tree (city, county, town, community, grid, building) counts the same at every
+// level, filtered at every depth.
+func TestDuckDBDeepLevels(t *testing.T) {
+	s := openDuckDB(t, filepath.Join(t.TempDir(), "deep.duckdb"))
+	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	paths := [][]string{
+		{"C", "K", "T", "M", "G1", "B1"},
+		{"C", "K", "T", "M", "G1", "B2"},
+		{"C", "K", "T", "M", "G2", "B3"},
+		{"C", "K", "T", "M", "G2"},
+		{"C", "K", "T2"},
+	}
+	var recs []store.Record
+	for i, p := range paths {
+		recs = append(recs, store.Record{Event: event.Event{ID: fmt.Sprintf("d%d", i), Type: event.CaseReported,
+			CaseID: fmt.Sprintf("D%d", i), At: at, Category: "dispute"}, Offset: uint64(i + 1), RegionPath: p})
+	}
+	if err := s.Write(t.Context(), store.Batch{Records: recs, Checkpoint: uint64(len(recs))}); err != nil {
+		t.Fatal(err)
+	}
+	count := func(region string, depth, level int) map[string]int64 {
+		rc, err := s.RegionCounts(t.Context(), store.RegionQuery{Region: region, Depth: depth, Level: level,
+			From: at.Add(-time.Hour), To: at.Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]int64{}
+		for _, c := range rc {
+			out[c.Region] = c.Count
+		}
+		return out
+	}
+	for _, c := range []struct {
+		region       string
+		depth, level int
+		want         map[string]int64
+	}{
+		{"C", 0, 2, map[string]int64{"T": 4, "T2": 1}},
+		{"C", 0, 4, map[string]int64{"G1": 2, "G2": 2}},
+		{"C", 0, 5, map[string]int64{"B1": 1, "B2": 1, "B3": 1}},
+		{"G2", 4, 5, map[string]int64{"B3": 1}},
+		{"B1", 5, 6, map[string]int64{}},
+	} {
+		if got := count(c.region, c.depth, c.level); !maps.Equal(got, c.want) {
+			t.Errorf("%s at depth %d, level %d: %v, want %v", c.region, c.depth, c.level, got, c.want)
+		}
 	}
 }
 
