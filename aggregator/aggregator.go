@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,7 +39,10 @@ type Config struct {
 	Source string
 	Part   int           // intake partition this aggregator owns
 	Retain time.Duration // how often the full state is retained on the bus for joining read models (default 10 s)
-	Logger *slog.Logger
+	// Snapshot is the file the live state is written to on a clean stop and taken from on the
+	// next start instead of a full replay of the history store (snapshot.go); "" for none.
+	Snapshot string
+	Logger   *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -84,6 +88,8 @@ type Aggregator struct {
 	pos   uint64        // last intake offset applied
 	start atomic.Uint64 // the store checkpoint the live state was rebuilt from
 	ready atomic.Bool
+	// restored tells that the live state came from the snapshot (set before ready).
+	restored bool
 
 	pubMu  sync.Mutex // orders updates: taking a delta or the full state, numbering and publishing it
 	epoch  uint64
@@ -116,6 +122,96 @@ func (a *Aggregator) Ready() bool { return a.ready.Load() }
 // StartCheckpoint is the intake offset up to which the live state was rebuilt from the history
 // store: every later event reaches the read model as a live update. Valid once Ready.
 func (a *Aggregator) StartCheckpoint() uint64 { return a.start.Load() }
+
+// replay rebuilds the live state from the whole history store.
+func (a *Aggregator) replay(ctx context.Context, cp uint64, now, start time.Time) error {
+	n := 0
+	a.mu.Lock()
+	err := a.store.Replay(ctx, func(r store.Record) error {
+		n++
+		a.st.apply(&r, now, true)
+		if len(a.st.items) > 4*a.cfg.FeedKeep {
+			a.st.items = append(a.st.items[:0], a.st.items[len(a.st.items)-a.cfg.FeedKeep:]...)
+		}
+		return nil
+	})
+	if err != nil {
+		a.mu.Unlock()
+		return fmt.Errorf("aggregator: replay history: %w", err)
+	}
+	a.pos = cp
+	a.start.Store(cp)
+	u := a.st.takeDelta()
+	pruned := a.st.prune(now, a.cfg.CaseKeep)
+	a.recent = keepLast(u.Items, a.cfg.FeedKeep)
+	a.mu.Unlock()
+	a.cfg.Logger.Info("aggregator: replayed history", "events", n, "checkpoint", cp, "cases", len(a.st.cases),
+		"forgotten", pruned, "took", time.Since(start).Round(time.Millisecond))
+	return nil
+}
+
+// restore takes the live state from the snapshot when it was made at checkpoint cp by an
+// aggregator of this configuration, and tells whether it did.
+func (a *Aggregator) restore(cp uint64, now, start time.Time) bool {
+	if a.cfg.Snapshot == "" {
+		return false
+	}
+	f, err := readSnapshot(a.cfg.Snapshot)
+	if err != nil {
+		a.cfg.Logger.Warn("aggregator: live-state snapshot unreadable; replaying the history store", "file", a.cfg.Snapshot, "err", err)
+		return false
+	}
+	if f == nil {
+		return false
+	}
+	if ok, why := f.matches(&a.cfg, a.root, cp); !ok {
+		a.cfg.Logger.Info("aggregator: live-state snapshot not used; replaying the history store", "file", a.cfg.Snapshot, "why", why)
+		return false
+	}
+	a.mu.Lock()
+	a.st = f.restore(a.cfg.Loc, a.root)
+	a.pos = cp
+	a.start.Store(cp)
+	// What a replay now would give: deadlines passed since the snapshot turn overdue, and what
+	// has aged out is forgotten.
+	a.st.tick(now)
+	a.st.takeDelta()
+	pruned := a.st.prune(now, a.cfg.CaseKeep)
+	a.recent = keepLast(f.Recent, a.cfg.FeedKeep)
+	a.mu.Unlock()
+	a.cfg.Logger.Info("aggregator: restored the live state from its snapshot", "checkpoint", cp, "cases", len(a.st.cases),
+		"saved", f.Saved.Format(time.RFC3339), "forgotten", pruned, "took", time.Since(start).Round(time.Millisecond))
+	return true
+}
+
+// saveSnapshot writes the live state's snapshot after a drain, when everything applied is
+// stored (the store's checkpoint is the last applied offset); otherwise the next start replays.
+func (a *Aggregator) saveSnapshot(ctx context.Context) {
+	if a.cfg.Snapshot == "" {
+		return
+	}
+	start := time.Now()
+	cp, err := a.store.Checkpoint(ctx)
+	a.mu.Lock()
+	if err != nil || cp != a.pos {
+		a.mu.Unlock()
+		a.cfg.Logger.Warn("aggregator: no live-state snapshot: the store is not at the last applied offset",
+			"checkpoint", cp, "applied", a.pos, "err", err)
+		os.Remove(a.cfg.Snapshot)
+		return
+	}
+	f := a.st.snapshot()
+	a.mu.Unlock()
+	f.Checkpoint, f.Source, f.Part, f.Root, f.Loc, f.CaseKeep = cp, a.cfg.Source, a.cfg.Part, a.root, a.cfg.Loc.String(), a.cfg.CaseKeep
+	f.Saved, f.Recent = a.clk.Now(), a.recent
+	if err := writeSnapshot(a.cfg.Snapshot, f); err != nil {
+		a.cfg.Logger.Warn("aggregator: live-state snapshot", "file", a.cfg.Snapshot, "err", err)
+		os.Remove(a.cfg.Snapshot)
+		return
+	}
+	a.cfg.Logger.Info("aggregator: wrote the live-state snapshot", "checkpoint", cp, "cases", len(f.Cases),
+		"took", time.Since(start).Round(time.Millisecond))
+}
 
 // record derives the stored record of a logged event.
 func (a *Aggregator) record(e intake.Entry) (store.Record, error) {
@@ -153,28 +249,12 @@ func (a *Aggregator) run(ctx context.Context) error {
 		return fmt.Errorf("aggregator: read checkpoint: %w", err)
 	}
 	now := a.clk.Now()
-	n := 0
-	a.mu.Lock()
-	err = a.store.Replay(ctx, func(r store.Record) error {
-		n++
-		a.st.apply(&r, now, true)
-		if len(a.st.items) > 4*a.cfg.FeedKeep {
-			a.st.items = append(a.st.items[:0], a.st.items[len(a.st.items)-a.cfg.FeedKeep:]...)
+	a.restored = a.restore(cp, now, start)
+	if !a.restored {
+		if err := a.replay(ctx, cp, now, start); err != nil {
+			return err
 		}
-		return nil
-	})
-	if err != nil {
-		a.mu.Unlock()
-		return fmt.Errorf("aggregator: replay history: %w", err)
 	}
-	a.pos = cp
-	a.start.Store(cp)
-	u := a.st.takeDelta()
-	pruned := a.st.prune(now, a.cfg.CaseKeep)
-	a.recent = keepLast(u.Items, a.cfg.FeedKeep)
-	a.mu.Unlock()
-	a.cfg.Logger.Info("aggregator: replayed history", "events", n, "checkpoint", cp, "cases", len(a.st.cases),
-		"forgotten", pruned, "took", time.Since(start).Round(time.Millisecond))
 
 	w := newWriter(a)
 	// A drain (Shutdown) flushes the writer while ctx is alive; a cancel of ctx stops it even
@@ -255,7 +335,11 @@ func (a *Aggregator) run(ctx context.Context) error {
 			}
 			if draining {
 				w.close()
-				return <-wdone
+				if err := <-wdone; err != nil {
+					return err
+				}
+				a.saveSnapshot(ctx)
+				return nil
 			}
 		}
 		// Finished cases are forgotten hourly, or four times per CaseKeep when that is shorter

@@ -150,6 +150,15 @@ func (a *App) locator() geo.Locator { return geo.NewIndexedLocator(a.cfg.Tree) }
 func (a *App) aggConfig(src string, part int) aggregator.Config {
 	c := a.cfg
 	ac := aggregator.Config{Loc: c.Loc, Logger: c.Logger, Source: src, Part: part, CaseKeep: c.CaseKeep}
+	if c.DataDir != "" {
+		// The live state at a clean stop, taken on the next start instead of a full replay
+		// when the store is still where it was (docs/ARCHITECTURE.md, "Restart").
+		name := "live-state.snap"
+		if src != "" {
+			name = "live-state-" + src + ".snap"
+		}
+		ac.Snapshot = filepath.Join(c.DataDir, name)
+	}
 	if c.ClickHouse != "" {
 		// Every INSERT has a fixed cost (a part per month and table): when catching up, bigger
 		// batches; live, the 1 s interval still bounds the delay.
