@@ -11,6 +11,7 @@ import (
 
 	"zhili/aggregator"
 	"zhili/bus"
+	"zhili/errs"
 	"zhili/ingest"
 	"zhili/intake"
 	"zhili/simulate"
@@ -191,7 +192,15 @@ func (a *App) sendDemoHistory(ctx context.Context, h *simulate.History) (int, er
 			continue
 		}
 		var rep ingest.Reply
-		rep, err = a.Door.Ingest(ctx, ingest.ContentNDJSON, body, nil)
+		for {
+			rep, err = a.Door.Ingest(ctx, ingest.ContentNDJSON, body, nil)
+			// A long history outruns the store: the intake log fills up to its bound and
+			// refuses the body whole. Wait for the aggregator to store some, then send it again.
+			if errs.ReasonOf(err) != "intake_full" || ctx.Err() != nil {
+				break
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
 		lines += rep.Accepted + rep.Duplicates + len(rep.Rejected)
 		if err == nil && len(rep.Rejected) > 0 {
 			r := rep.Rejected[0]
