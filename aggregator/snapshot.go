@@ -7,10 +7,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"time"
 
 	"zhili/event"
+	"zhili/internal/atomicfile"
 	"zhili/update"
 )
 
@@ -205,37 +205,9 @@ func (f *snapFile) matches(cfg *Config, root string, cp uint64) (bool, string) {
 	return true, ""
 }
 
-// writeSnapshot writes f to path atomically (a temporary file, synced, renamed).
+// writeSnapshot writes f to path, whole or not at all.
 func writeSnapshot(path string, f *snapFile) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after the rename: nothing
-	w := bufio.NewWriterSize(tmp, 1<<20)
-	if err := gob.NewEncoder(w).Encode(f); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	if d, err := os.Open(filepath.Dir(path)); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.Write(path, 0o600, func(w io.Writer) error { return gob.NewEncoder(w).Encode(f) })
 }
 
 // readSnapshot reads the snapshot at path; (nil, nil) when there is none.

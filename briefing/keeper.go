@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"zhili/errs"
+	"zhili/internal/atomicfile"
 )
 
 // Keeper stores generated briefings as JSON files: <Dir>/<region>/<period file>.json (the
@@ -67,31 +68,8 @@ func (k *Keeper) Save(region string, p Period, body []byte) error {
 	if err := os.MkdirAll(dir, 0o750); err != nil {
 		return errs.Wrap(errs.Internal, "briefing_store", err, "cannot create the briefings directory")
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
+	if err := atomicfile.WriteFile(path, body, 0o640); err != nil {
 		return errs.Wrap(errs.Internal, "briefing_store", err, "cannot write a briefing")
-	}
-	tmp := f.Name()
-	_, werr := f.Write(body)
-	if werr == nil {
-		werr = f.Sync()
-	}
-	if cerr := f.Close(); werr == nil {
-		werr = cerr
-	}
-	if werr == nil {
-		werr = os.Rename(tmp, path)
-	}
-	if werr != nil {
-		_ = os.Remove(tmp)
-		return errs.Wrap(errs.Internal, "briefing_store", werr, "cannot write a briefing")
-	}
-	if d, err := os.Open(dir); err == nil {
-		werr = d.Sync()
-		_ = d.Close()
-	}
-	if werr != nil {
-		return errs.Wrap(errs.Internal, "briefing_store", werr, "cannot sync the briefings directory")
 	}
 	return nil
 }

@@ -70,6 +70,7 @@ import (
 	"time"
 
 	"zhili/errs"
+	"zhili/internal/atomicfile"
 	"zhili/internal/idset"
 )
 
@@ -852,26 +853,7 @@ func (w *WAL) writeCommitted(off uint64) error {
 	var b [12]byte
 	binary.LittleEndian.PutUint64(b[:], off)
 	binary.LittleEndian.PutUint32(b[8:], crc32.Checksum(b[:8], castagnoli))
-	tmp := filepath.Join(w.dir, committedName+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b[:]); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, filepath.Join(w.dir, committedName)); err != nil {
-		return err
-	}
-	return syncDir(w.dir)
+	return atomicfile.WriteFile(filepath.Join(w.dir, committedName), b[:], 0o640)
 }
 
 // readCommitted returns the stored committed offset; a missing or damaged file counts as 0
@@ -1182,21 +1164,9 @@ func (w *WAL) createSegment(base uint64) (*segment, error) {
 	if err != nil {
 		return nil, ioErr(err, "intake: create segment")
 	}
-	if err := syncDir(w.dir); err != nil {
+	if err := atomicfile.SyncDir(w.dir); err != nil {
 		f.Close()
 		return nil, ioErr(err, "intake: sync directory")
 	}
 	return &segment{base: base, path: path, f: f}, nil
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/paulmach/orb/geojson"
 
 	"zhili/geo"
+	"zhili/internal/atomicfile"
 )
 
 // regionsFile is where `zhili import regions` puts the checked tree; `zhili serve` loads it
@@ -153,9 +154,5 @@ func writeDataFile(data, name string, b []byte, perm os.FileMode) (string, error
 		return "", err
 	}
 	out := filepath.Join(data, name)
-	tmp := out + ".tmp"
-	if err := os.WriteFile(tmp, b, perm); err != nil {
-		return "", err
-	}
-	return out, os.Rename(tmp, out)
+	return out, atomicfile.WriteFile(out, b, perm)
 }

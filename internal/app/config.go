@@ -34,10 +34,6 @@ const (
 // Config configures a process. Zero values take the defaults, resolved once by New (resolve);
 // every component gets resolved values and resolves no deployment default of its own.
 type Config struct {
-	// intakeMaxBytes bounds the embedded intake log's uncommitted bytes (0: its default); tests
-	// set it to reach the bound with little data.
-	intakeMaxBytes int64
-
 	Listen     string
 	DataDir    string
 	Tree       *geo.Tree      // nil: the small demo county

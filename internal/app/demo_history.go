@@ -14,6 +14,7 @@ import (
 	"zhili/errs"
 	"zhili/ingest"
 	"zhili/intake"
+	"zhili/internal/atomicfile"
 	"zhili/simulate"
 )
 
@@ -66,11 +67,7 @@ func (a *App) saveDemoHistory(st demoHistoryState) error {
 	if err != nil {
 		return err
 	}
-	tmp := a.demoHistoryPath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o640); err != nil {
-		return err
-	}
-	return os.Rename(tmp, a.demoHistoryPath())
+	return atomicfile.WriteFile(a.demoHistoryPath(), b, 0o640)
 }
 
 // demoHistory prepares the history before the live aggregator starts: it sends the whole

@@ -98,7 +98,6 @@ func (a *App) openEngines() error {
 		// offsets always follow the store's checkpoint.
 		KnownIDs:   func(fn func(id string) error) error { return st.EventIDs(context.Background(), fn) },
 		StartAfter: cp,
-		MaxBytes:   cfg.intakeMaxBytes,
 	})
 	if err != nil {
 		a.Store.Close()

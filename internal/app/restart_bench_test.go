@@ -42,16 +42,14 @@ func BenchmarkRestart(b *testing.B) {
 		Clock: clock.NewFake(end), Logger: slog.New(slog.DiscardHandler), Listen: "127.0.0.1:0",
 		IngestKeys: map[string]*ingest.Policy{testKey: {Name: "test"}},
 		ViewTokens: map[string]server.Viewer{testToken: {Name: "test"}}}
-	if v := os.Getenv("ZHILI_BENCH_INTAKE_BYTES"); v != "" {
-		cfg.intakeMaxBytes, _ = strconv.ParseInt(v, 10, 64)
-	}
 	if os.Getenv("ZHILI_BENCH_LOG") != "" {
 		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
 	snap := filepath.Join(dir, "live-state.snap")
 
-	// start runs the server on dir until ready and returns the time it took and the overview.
-	start := func() (time.Duration, []byte, int) {
+	// start runs the server on dir until ready and returns the time it took, the overview and
+	// whether the live state came from the snapshot.
+	start := func() (time.Duration, []byte, bool) {
 		t0 := time.Now()
 		a, err := New(cfg)
 		if err != nil {
@@ -67,10 +65,7 @@ func BenchmarkRestart(b *testing.B) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		took := time.Since(t0)
-		restored := 0
-		if a.Agg != nil && a.Agg.Restored() {
-			restored = 1
-		}
+		restored := a.Agg != nil && a.Agg.Restored()
 		src, err := dashboard.OverviewSource{M: a.Model}.Open(dashboard.Topic{Name: "overview:root", Kind: "overview", Region: "root"})
 		if err != nil {
 			b.Fatal(err)
@@ -104,19 +99,19 @@ func BenchmarkRestart(b *testing.B) {
 	b.ResetTimer()
 	var snapSum, replaySum time.Duration
 	for r := range rounds {
-		if _, err := os.Stat(snap); err != nil {
+		fi, err := os.Stat(snap)
+		if err != nil {
 			b.Fatalf("round %d: no snapshot after a clean stop: %v", r, err)
 		}
-		fi, _ := os.Stat(snap)
 		dSnap, ovSnap, restored := start()
-		if restored != 1 {
+		if !restored {
 			b.Fatalf("round %d: the snapshot was not taken", r)
 		}
 		if err := os.Remove(snap); err != nil {
 			b.Fatal(err)
 		}
 		dReplay, ovReplay, restored := start()
-		if restored != 0 {
+		if restored {
 			b.Fatalf("round %d: restored without a snapshot", r)
 		}
 		if string(ovSnap) != string(ovReplay) {
