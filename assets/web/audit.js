@@ -42,6 +42,9 @@
   // The history store is written about once a second after the live feed has an event: a
   // refresh this long after the last change sees it.
   const STORE_LAG_MS = 1100;
+  // A busy server stores later: a trailing refresh that still shows the figures from before the
+  // change is tried again this many times, STORE_LAG_MS apart.
+  const STORE_LAG_RETRIES = 5;
   const RETRY_MIN_MS = 2000; // failed queries: retried with backoff up to BACKOFF_MAX
 
   // ---------------------------------------------------------------- texts
@@ -480,7 +483,8 @@
     const q = current;
     refreshWanted = false;
     lastRefreshStart = performance.now();
-    if (trailingDue && lastRefreshStart >= trailingDue) {
+    const trailing = trailingDue && lastRefreshStart >= trailingDue;
+    if (trailing) {
       // This refresh sees the changes up to STORE_LAG_MS ago; a later one needs another.
       trailingDue = lastChangeAt + STORE_LAG_MS > lastRefreshStart ? lastChangeAt + STORE_LAG_MS : 0;
     }
@@ -504,6 +508,16 @@
       } else {
         if (outageErrors) { clearErrors(); outageErrors = false; }
         noteSuccess();
+      }
+      if (trailing && !failed && atChange !== null) {
+        if (replyText.rates + '\n' + replyText.whistles !== atChange) {
+          atChange = null; // the store has the change
+        } else if (lagRetries < STORE_LAG_RETRIES && !trailingDue) {
+          lagRetries++;
+          trailingDue = performance.now() + STORE_LAG_MS;
+        } else if (!trailingDue) {
+          atChange = null; // the change did not move these figures
+        }
       }
       if (list.open) loadCases(true);
       Z.refreshes++;
@@ -553,6 +567,8 @@
   let refreshTimer = 0;
   let retryTimer = 0;
   let retryDelay = RETRY_MIN_MS;
+  let atChange = null; // the replies when the first change not yet seen arrived (null: none)
+  let lagRetries = 0; // trailing refreshes that came back as atChange
 
   // pump starts the next refresh when one is wanted and allowed, or sets the one timer for it.
   // A wanted refresh goes as soon as the throttle allows (the store may already have the
@@ -589,6 +605,8 @@
     lastChangeAt = performance.now();
     // The earliest change not yet covered sets the deadline; later ones are picked up after it.
     if (!trailingDue) trailingDue = lastChangeAt + STORE_LAG_MS;
+    if (atChange === null) atChange = replyText.rates + '\n' + replyText.whistles;
+    lagRetries = 0;
     pump();
   }
 
