@@ -31,7 +31,7 @@ func auditJS(s string) string {
 func auditGet(t *testing.T, srv *server, path string, q url.Values, out any) {
 	t.Helper()
 	q.Set("token", viewToken)
-	resp, err := http.Get(srv.base + path + "?" + q.Encode())
+	resp, err := httpc.Get(srv.base + path + "?" + q.Encode())
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}
@@ -272,7 +272,7 @@ func TestAuditCasesWalk(t *testing.T) {
 
 	// 3. The XLSX export of the page: typed cells, every row named.
 	href := eval(`document.getElementById('rates-xlsx').getAttribute('href')`)
-	resp, err := http.Get(srv.base + href)
+	resp, err := httpc.Get(srv.base + href)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -48,7 +47,7 @@ func TestAuditCaseCloseReason(t *testing.T) {
 			t.Fatalf("the case's three events not stored within 30 s: %+v", got)
 		}
 		time.Sleep(100 * time.Millisecond)
-		if resp, err := http.Get(q); err == nil {
+		if resp, err := httpc.Get(q); err == nil {
 			_ = json.NewDecoder(resp.Body).Decode(&got)
 			resp.Body.Close()
 		}

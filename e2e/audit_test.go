@@ -74,11 +74,11 @@ func auditPageFixture(t *testing.T, srv *server) (from, to string) {
 		var rr struct {
 			Cases int `json:"cases"`
 		}
-		if resp, err := http.Get(q); err == nil {
+		if resp, err := httpc.Get(q); err == nil {
 			_ = json.NewDecoder(resp.Body).Decode(&n)
 			resp.Body.Close()
 		}
-		if resp, err := http.Get(strings.Replace(q, "/whistles?", "/rates?", 1)); err == nil {
+		if resp, err := httpc.Get(strings.Replace(q, "/whistles?", "/rates?", 1)); err == nil {
 			_ = json.NewDecoder(resp.Body).Decode(&rr)
 			resp.Body.Close()
 		}
@@ -96,7 +96,7 @@ func auditPageFixture(t *testing.T, srv *server) (from, to string) {
 // auditTown returns a township of the demo tree (level 1).
 func auditTown(t *testing.T, srv *server) string {
 	t.Helper()
-	resp, err := http.Get(srv.base + "/api/v1/regions?root=root&depth=1&token=" + url.QueryEscape(viewToken))
+	resp, err := httpc.Get(srv.base + "/api/v1/regions?root=root&depth=1&token=" + url.QueryEscape(viewToken))
 	if err != nil {
 		t.Fatalf("GET /api/v1/regions: %v", err)
 	}
@@ -280,7 +280,7 @@ func TestAuditPage(t *testing.T) {
 			t.Errorf("export link %q", c.href)
 			continue
 		}
-		resp, err := http.Get(srv.base + c.href)
+		resp, err := httpc.Get(srv.base + c.href)
 		if err != nil {
 			t.Fatalf("GET %s: %v", c.href, err)
 		}
@@ -380,7 +380,7 @@ type auditFigures struct {
 func restUnit(t *testing.T, base, from, to, unit string) auditFigures {
 	t.Helper()
 	q := url.Values{"token": {viewToken}, "from": {from}, "to": {to}, "min_sample": {"2"}}
-	resp, err := http.Get(base + "/api/v1/audit/rates?" + q.Encode())
+	resp, err := httpc.Get(base + "/api/v1/audit/rates?" + q.Encode())
 	if err != nil {
 		t.Fatalf("GET /api/v1/audit/rates: %v", err)
 	}

@@ -37,7 +37,7 @@ func TestBriefing(t *testing.T) {
 
 	get := func(path string) ([]byte, http.Header) {
 		t.Helper()
-		resp, err := http.Get(srv.base + path)
+		resp, err := httpc.Get(srv.base + path)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -234,7 +234,7 @@ func (s *server) waitReady(t *testing.T, within time.Duration) {
 func (s *server) readyWithin(within time.Duration) error {
 	start := time.Now()
 	for {
-		resp, err := http.Get(s.base + "/readyz")
+		resp, err := httpc.Get(s.base + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
@@ -256,7 +256,7 @@ func (s *server) ingest(t *testing.T, ndjson string, want int) {
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
 	req.Header.Set("Authorization", "Bearer "+ingestKey)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		t.Fatalf("POST /api/v1/events: %v", err)
 	}

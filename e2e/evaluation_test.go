@@ -40,7 +40,7 @@ func TestEvaluationPage(t *testing.T) {
 	get := func(path string, q url.Values, out any) []byte {
 		t.Helper()
 		q.Set("token", viewToken)
-		resp, err := http.Get(srv.base + path + "?" + q.Encode())
+		resp, err := httpc.Get(srv.base + path + "?" + q.Encode())
 		if err != nil {
 			t.Fatal(err)
 		}

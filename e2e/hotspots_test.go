@@ -68,7 +68,7 @@ func (f regionFeature) vertices(t *testing.T) map[[2]int64]bool {
 // hotspot weights; T-junctions are not looked for, which the demo tiling does not have).
 func gridsWithNeighbours(t *testing.T, srv *server) ([]string, map[string][]string) {
 	t.Helper()
-	resp, err := http.Get(srv.base + "/api/v1/regions?root=root&depth=-1&token=" + url.QueryEscape(viewToken))
+	resp, err := httpc.Get(srv.base + "/api/v1/regions?root=root&depth=-1&token=" + url.QueryEscape(viewToken))
 	if err != nil {
 		t.Fatalf("GET /api/v1/regions: %v", err)
 	}
@@ -361,7 +361,7 @@ type tree map[string]regionFeature
 
 func regionTree(t *testing.T, srv *server) tree {
 	t.Helper()
-	resp, err := http.Get(srv.base + "/api/v1/regions?root=root&depth=-1&token=" + url.QueryEscape(viewToken))
+	resp, err := httpc.Get(srv.base + "/api/v1/regions?root=root&depth=-1&token=" + url.QueryEscape(viewToken))
 	if err != nil {
 		t.Fatalf("GET /api/v1/regions: %v", err)
 	}
@@ -497,7 +497,7 @@ type restCell struct {
 func restHotspots(t *testing.T, srv *server, q url.Values) []restCell {
 	t.Helper()
 	q.Set("token", viewToken)
-	resp, err := http.Get(srv.base + "/api/v1/hotspots?" + q.Encode())
+	resp, err := httpc.Get(srv.base + "/api/v1/hotspots?" + q.Encode())
 	if err != nil {
 		t.Fatalf("GET /api/v1/hotspots: %v", err)
 	}

@@ -23,7 +23,7 @@ func getJSON(t *testing.T, srv *server, path string, out any) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Authorization", "Bearer "+viewToken)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := httpc.Do(req)
 	if err != nil {
 		t.Fatalf("GET %s: %v", path, err)
 	}

@@ -20,7 +20,7 @@ import (
 // vertices; the demo grids are convex cells), for a case report with both region and location.
 func gridPoint(t *testing.T, srv *server) (string, [2]float64) {
 	t.Helper()
-	resp, err := http.Get(srv.base + "/api/v1/regions?root=root&depth=-1&token=" + url.QueryEscape(viewToken))
+	resp, err := httpc.Get(srv.base + "/api/v1/regions?root=root&depth=-1&token=" + url.QueryEscape(viewToken))
 	if err != nil {
 		t.Fatalf("GET /api/v1/regions: %v", err)
 	}
