@@ -51,6 +51,7 @@ type scaled struct {
 	Redis, CH string
 	Parts     int
 	Tenant    string
+	Dir       string // a child process's data directory, made and removed by its parent test
 }
 
 // start runs one process of a scaled-out deployment in this test process.
@@ -510,7 +511,9 @@ func checkExactlyOnce(t *testing.T, st store.Store, parts int, acked map[string]
 func TestAggregatorKill9Takeover(t *testing.T) {
 	t.Parallel()
 	r, _, dsn := services(t)
-	sc := scaled{Redis: r.URL, CH: dsn, Parts: 4, Tenant: "kill"}
+	// The child's data directory is this test's: the child ends with SIGKILL (or os.Exit), so
+	// a directory of its own would never be removed.
+	sc := scaled{Redis: r.URL, CH: dsn, Parts: 4, Tenant: "kill", Dir: t.TempDir()}
 	cfg, _ := json.Marshal(sc)
 	child, _, _ := startChild(t, "TestScaleChildProcess", "ZHILI_SCALE_CHILD", string(cfg))
 	survivor := sc.start(t, RoleAggregator, "agg-survivor")
@@ -553,7 +556,10 @@ func TestScaleChildProcess(t *testing.T) {
 	if err := json.Unmarshal([]byte(raw), &sc); err != nil {
 		t.Fatal(err)
 	}
-	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), Redis: sc.Redis, ClickHouse: sc.CH, Role: RoleAggregator,
+	if sc.Dir == "" {
+		t.Fatal("the parent test gives the child its data directory")
+	}
+	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: sc.Dir, Redis: sc.Redis, ClickHouse: sc.CH, Role: RoleAggregator,
 		Partitions: sc.Parts, Tenant: sc.Tenant, Name: "agg-child", LeaseTTL: 2 * time.Second})
 	if err != nil {
 		fmt.Println("ERR", err)
