@@ -54,10 +54,12 @@ func TestHubPokeCoalescesUnderLoad(t *testing.T) {
 	base := c.flush(t)[0].Seq
 	st := src.state("overview:root")
 
-	// A slow writer: each frame takes 20 ms to write, so the hub holds the next advance
-	// for about 200 ms after the first delta.
+	// A slow writer: each frame takes 100 ms to write, so the hub holds the next advance for
+	// about a second after the first delta. The five changes below take a few milliseconds;
+	// the margin is for a machine busy with other tests (at 20 ms, a 200 ms hold, a run under
+	// the race detector beside the browser tests once saw only two of them).
 	f.mu.Lock()
-	f.delay = 20 * time.Millisecond
+	f.delay = 100 * time.Millisecond
 	f.mu.Unlock()
 	st.Add(1)
 	h.Poke()
