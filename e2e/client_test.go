@@ -11,15 +11,17 @@ import (
 // Retry-After (server.MaxHeavyPerPrincipal); like the pages, the client waits and asks again.
 var httpc = &http.Client{Transport: busyRetry{next: http.DefaultTransport}}
 
-// busyRetry repeats a request without a body that was answered 429 with Retry-After, up to
-// 30 times; any other answer, or the last 429, is the caller's.
+// busyRetry repeats a request without a body that was answered 429 with Retry-After (seconds),
+// after waiting that long, up to 30 times; any other answer, or the last 429, is the caller's.
 type busyRetry struct{ next http.RoundTripper }
 
 func (b busyRetry) RoundTrip(req *http.Request) (*http.Response, error) {
+	if req.Body != nil && req.Body != http.NoBody {
+		return b.next.RoundTrip(req) // a body cannot be sent twice
+	}
 	for attempt := 0; ; attempt++ {
 		resp, err := b.next.RoundTrip(req)
-		if err != nil || resp.StatusCode != http.StatusTooManyRequests || attempt == 30 ||
-			(req.Body != nil && req.Body != http.NoBody) {
+		if err != nil || resp.StatusCode != http.StatusTooManyRequests || attempt == 30 {
 			return resp, err
 		}
 		secs, perr := strconv.Atoi(resp.Header.Get("Retry-After"))
@@ -27,9 +29,8 @@ func (b busyRetry) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, nil // 429 without Retry-After: not a busy answer to wait out
 		}
 		resp.Body.Close()
-		wait := time.Duration(max(secs, 1)) * time.Second / 2
 		select {
-		case <-time.After(wait):
+		case <-time.After(time.Duration(max(secs, 1)) * time.Second):
 		case <-req.Context().Done():
 			return nil, req.Context().Err()
 		}
