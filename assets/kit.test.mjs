@@ -372,13 +372,16 @@ test('a screen subscribes the alerts of its region', () => {
 // frameCap loads kit-frames.js into a page of its own whose display gives a frame every
 // 1000/60 ms, asks for a frame in every frame for one second, and returns how many ran and the
 // cap the page reports.
-function frameCap(search) {
+function frameCap(search, reduced = false) {
   let waiting = new Map();
   let id = 0;
+  const classes = new Set();
   const page = {
     location: { search },
     requestAnimationFrame: (cb) => { waiting.set(++id, cb); return id; },
     cancelAnimationFrame: (n) => waiting.delete(n),
+    matchMedia: (q) => ({ matches: reduced && q === '(prefers-reduced-motion: reduce)' }),
+    document: { documentElement: { classList: { add: (c) => classes.add(c) } } },
   };
   vm.runInNewContext(readFileSync(join(web, 'kit-frames.js'), 'utf8'), { window: page, URLSearchParams, setTimeout });
   let ran = 0;
@@ -391,14 +394,25 @@ function frameCap(search) {
     waiting = new Map();
     for (const cb of due.values()) cb((f * 1000) / 60);
   }
-  return { ran, fps: page.__zhiliFrames.fps };
+  return { ran, fps: page.__zhiliFrames.fps, motion: page.__zhiliFrames.motion, still: classes.has('still') };
 }
 
 test('frame cap: 30 a second by default, ?fps= from 10 to 60, a cancelled frame never runs', () => {
-  assert.deepEqual(frameCap(''), { ran: 30, fps: 30 });
-  assert.deepEqual(frameCap('?fps=20'), { ran: 20, fps: 20 });
-  assert.deepEqual(frameCap('?fps=60'), { ran: 60, fps: 60 });
-  assert.deepEqual(frameCap('?fps=200'), { ran: 60, fps: 60 });
+  assert.deepEqual(frameCap(''), { ran: 30, fps: 30, motion: true, still: false });
+  assert.deepEqual(frameCap('?fps=20'), { ran: 20, fps: 20, motion: true, still: false });
+  assert.deepEqual(frameCap('?fps=60'), { ran: 60, fps: 60, motion: true, still: false });
+  assert.deepEqual(frameCap('?fps=200'), { ran: 60, fps: 60, motion: true, still: false });
   assert.equal(frameCap('?fps=2').fps, 10);
   assert.equal(frameCap('?fps=x').fps, 30);
+});
+
+test('still screens: reduced motion asked for or ?motion=off; ?motion=on wins over the system', () => {
+  const m = (search, reduced) => { const r = frameCap(search, reduced); return [r.motion, r.still]; };
+  assert.deepEqual(m('', false), [true, false]);
+  assert.deepEqual(m('', true), [false, true]);
+  assert.deepEqual(m('?motion=off', false), [false, true]);
+  assert.deepEqual(m('?motion=on', true), [true, false]);
+  assert.deepEqual(m('?motion=on&fps=60', true), [true, false]);
+  assert.deepEqual(m('?motion=off&fps=60', false), [false, true]);
+  assert.deepEqual(m('?motion=x', true), [false, true]);
 });

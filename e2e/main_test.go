@@ -89,6 +89,10 @@ func sharedBrowser(t *testing.T) context.Context {
 			chromedp.Flag("disable-dev-shm-usage", true),
 			chromedp.Flag("hide-scrollbars", true),
 			chromedp.Flag("mute-audio", true),
+			// Still screens (kit-frames.js) unless a test opens a page with motion=on: a ripple
+			// or a flow trail repaints the whole screen in software every frame, which cost the
+			// package more CPU than anything it checks.
+			chromedp.Flag("force-prefers-reduced-motion", true),
 			chromedp.UserDataDir(filepath.Join(dir, "chromium")),
 			chromedp.WindowSize(1920, 1080),
 			// A process group of its own and SIGKILL when the test binary dies (chromedp starts

@@ -219,6 +219,15 @@ func TestWallScreenProtocol(t *testing.T) {
 		caseItem("a1", 114.0, 32.1, "normal") + `,` + caseItem("a2", 114.1, 32.15, "urgent") + `]}}]`)
 	wait("ready", `document.body.dataset.ready === "1"`, 15*time.Second)
 	wait("snapshot counters", `window.__zhili.counters.new_today === 12 && window.__zhili.feed === 2 && window.__zhili.markers === 2`, settle)
+	// The package's browser asks for reduced motion: a still screen, whose urgent case is ringed
+	// (a ripple series that does not move), its flow lines without trails.
+	if m := js(motionState); m != `"still scatter no-trail"` {
+		t.Errorf("under reduced motion the overview shows %s, want still scatter no-trail", m)
+	}
+	wait("urgent case ringed", `(() => {
+	  const s = echarts.getInstanceByDom(document.getElementById('map-markers')).getOption().series.find((x) => x.id === 'ripples');
+	  return s.data.length >= 1 && s.data.every((d) => d.itemStyle.borderWidth === 4);
+	})()`, settle)
 
 	// The language switch re-renders every text, the map labels included.
 	js(`document.getElementById('lang-switch').click()`)
@@ -273,6 +282,9 @@ func TestWallScreenProtocol(t *testing.T) {
 	// page reconnects, resuming each topic after its last seq.
 	silent := time.Now()
 	wait("stale banner on silence", `window.__zhili.stale === true && !document.getElementById('stale-banner').hidden`, 12*time.Second)
+	if a := js(`getComputedStyle(document.getElementById('stale-banner')).animationName + ' ' + getComputedStyle(document.querySelector('.stale-icon')).animationName`); a != `"none none"` {
+		t.Errorf("a still screen's stale banner blinks or spins: animations %s", a)
+	}
 	t.Logf("silence → stale banner: %.1f s (?stale=6)", time.Since(silent).Seconds())
 	c2 := srv.accept(t, 24*time.Second)
 	t.Logf("silence → reconnect: %.1f s", time.Since(silent).Seconds())

@@ -46,7 +46,9 @@ func openHeapPages(t *testing.T, ctx context.Context, srv *server, pages []strin
 		} else {
 			u += "?"
 		}
-		u += "token=" + url.QueryEscape(viewToken)
+		// motion=on: the screens as a wall shows them by default, ripples and trails moving (the
+		// package's browser asks for reduced motion).
+		u += "token=" + url.QueryEscape(viewToken) + "&motion=on"
 		if err := chromedp.Do(tctx, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(u)); err != nil {
 			t.Fatalf("open %s: %v", p, err)
 		}

@@ -35,6 +35,19 @@ func open(t *testing.T, ctx context.Context, u string, w, h int64) {
 	}
 }
 
+// motionState tells how the overview moves: "motion" or "still" (window.__zhili.motion and the
+// html.still class agree, else "mixed"), the type of the ripples series and whether the flow
+// lines have their moving trail ("trail") or not ("no-trail").
+const motionState = `(() => {
+  const c = echarts.getInstanceByDom(document.getElementById('map-markers'));
+  const series = c.getOption().series;
+  const still = document.documentElement.classList.contains('still');
+  const m = window.__zhili.motion === !still ? (still ? 'still' : 'motion') : 'mixed';
+  const ripples = series.find((x) => x.id === 'ripples');
+  const flows = series.find((x) => x.id === 'flows');
+  return m + ' ' + ripples.type + ' ' + (flows.effect && flows.effect.show ? 'trail' : 'no-trail');
+})()`
+
 // flowLines is the length of the data of the map's "flows" lines series, as ECharts holds it.
 const flowLines = `(() => {
   const c = echarts.getInstanceByDom(document.getElementById('map-markers'));
@@ -79,9 +92,14 @@ func TestWallFlowLines(t *testing.T) {
 	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
 	const keep = 15 // ?flows=: seconds a line stays
-	open(t, ctx, fmt.Sprintf("%s&flows=%d", page, keep), 1920, 1080)
+	// motion=on: the lines as a wall shows them by default, with their moving trail (the
+	// package's browser asks for reduced motion; TestWallScreenProtocol checks the still screen).
+	open(t, ctx, fmt.Sprintf("%s&flows=%d&motion=on", page, keep), 1920, 1080)
 	if n := evalInt(t, ctx, flowLines); n != 0 {
 		t.Fatalf("flow lines before any event: %d, want 0", n)
+	}
+	if m := evalString(t, ctx, motionState); m != "motion effectScatter trail" {
+		t.Errorf("motion=on under reduced motion: %q, want ripples and trails (motion effectScatter trail)", m)
 	}
 
 	now := time.Now().Add(-time.Second)

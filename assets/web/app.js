@@ -14,6 +14,9 @@
  *   ?rankpage= seconds each page of the ranking shows before the next; default 10 (3 to 600). The
  *             pages hold as many whole rows as the panel fits, the first one rank 1; "1/2" in the
  *             title says which (a click on it turns the page).
+ *   ?motion=off  a still screen: urgent and new cases ringed instead of rippling, flow lines without
+ *             their moving trail, no CSS animation (also where the system asks for reduced motion;
+ *             ?motion=on keeps motion whatever it asks). ?fps= caps animation frames (kit-frames.js).
  *   ?whistle_low=, ?whistle_high=  the whistle rate's band, as the audit's parameters: a rate
  *             below whistle_low is 偏低 low, above whistle_high 偏高 high (0 or absent: no bound;
  *             without either, no band is shown)
@@ -57,6 +60,9 @@
   const MARKERS_EVERY_MS = 500; // markers redraw at most this often (counters and feed at once)
   const POLYGONS_EVERY_MS = 1000; // the choropleth and its labels redraw at most this often
   const RIPPLE_NEW_MS = 60 * 1000;
+  // A still screen (kit-frames.js: reduced motion, or ?motion=off) rings its urgent and new cases
+  // instead of rippling them and draws flow lines without their moving trail.
+  const MOTION = !(window.__zhiliFrames && window.__zhiliFrames.motion === false);
   const MAX_FEED = 40; // cases kept for the feed list (the panel shows the newest that fit)
   const FEED_ROW = 46; // px of a feed row (style.css)
   const RANK_ROW = 50; // px of a ranking row (style.css)
@@ -204,6 +210,7 @@
     flows: 0, // flow lines drawn on the map
     flowKinds: { up: 0, down: 0, horizontal: 0 }, // of them, per flow
     flowsKept: 0, // flow events kept (drawn or waiting for the map)
+    motion: MOTION, // ripples and moving flow trails (false: a still screen, kit-frames.js)
     serverNow: () => clock.now(), // the deployment's clock (ms)
     clockText: '', // what the clock shows
     layoutMode: PANEL ? 'panel:' + PANEL : WALL ? 'wall:' + WALL.cols + 'x' + WALL.rows : 'stage',
@@ -991,7 +998,8 @@
           // Flow lines with a moving trail; their own layer (zlevel), since trails blur a layer.
           id: 'flows', type: 'lines', coordinateSystem: 'geo', geoIndex: 0, silent: true,
           zlevel: 1, z: 4, animation: false, polyline: false,
-          effect: { show: true, period: 2.4, trailLength: 0.45, symbol: 'arrow', symbolSize: 11, loop: true },
+          effect: { show: MOTION, period: 2.4, trailLength: 0.45, symbol: 'arrow', symbolSize: 11, loop: true },
+          symbol: MOTION ? 'none' : ['none', 'arrow'], symbolSize: 12,
           lineStyle: { width: 2.5, opacity: 0.7, curveness: 0.25 },
           data: [],
         },
@@ -1005,8 +1013,8 @@
           data: [],
         },
         {
-          id: 'ripples', type: 'effectScatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
-          symbolSize: 16, zlevel: 2, z: 6, animation: false,
+          id: 'ripples', type: MOTION ? 'effectScatter' : 'scatter', coordinateSystem: 'geo', geoIndex: 0, silent: true,
+          symbolSize: MOTION ? 16 : 20, zlevel: 2, z: 6, animation: false,
           showEffectOn: 'render',
           rippleEffect: { brushType: 'stroke', scale: 4.5, period: 3, number: 2 },
           data: [],
@@ -1080,8 +1088,10 @@
       const opacity = 1 - 0.75 * (age / MARKER_MS);
       const color = m.urgent ? '#ff3b4e' : catColor(m.cat);
       const item = { value: [m.lon, m.lat], itemStyle: { color, opacity, borderColor: '#fff', borderWidth: m.urgent ? 2 : 1 } };
-      if ((m.urgent || age < RIPPLE_NEW_MS) && ripples.length < MAX_RIPPLES) ripples.push(item);
-      else plain.push(item);
+      if ((m.urgent || age < RIPPLE_NEW_MS) && ripples.length < MAX_RIPPLES) {
+        if (!MOTION) Object.assign(item.itemStyle, { borderWidth: 4, shadowColor: color, shadowBlur: 14 });
+        ripples.push(item);
+      } else plain.push(item);
     }
     Z.markers = state.markers.length;
     return [{ id: 'markers', data: plain }, { id: 'ripples', data: ripples }, ...flowSeries()];

@@ -7,13 +7,24 @@
  * (requestAnimationFrame: ECharts' effects, the pages' redraws) are therefore run at most ?fps=
  * times a second: default 30, 10 to 60; 60 leaves the browser's own rate. CSS transitions are
  * not affected.
+ *
+ * Still screens: where the viewer's system asks for reduced motion (prefers-reduced-motion, an
+ * accessibility setting, also a low-power choice for a wall PC that shows one layout all day),
+ * or the page is opened with ?motion=off, nothing moves for its own sake: the screens draw an
+ * urgent or new case as a ringed marker instead of a ripple and a flow line without its moving
+ * trail, and CSS animations stop (html.still, style.css). ?motion=on keeps motion whatever the
+ * system asks. __zhiliFrames.motion says which applies.
  */
 (function (root) {
   'use strict';
   const q = new URLSearchParams(root.location ? root.location.search : '');
   const asked = Number(q.get('fps'));
   const fps = Number.isFinite(asked) && asked > 0 ? Math.min(60, Math.max(10, asked)) : 30;
-  root.__zhiliFrames = { fps };
+  const m = q.get('motion');
+  const reduced = typeof root.matchMedia === 'function' && root.matchMedia('(prefers-reduced-motion: reduce)').matches;
+  const motion = m === 'on' || (m !== 'off' && !reduced);
+  root.__zhiliFrames = { fps, motion };
+  if (!motion && root.document && root.document.documentElement) root.document.documentElement.classList.add('still');
   if (fps >= 60 || typeof root.requestAnimationFrame !== 'function') return;
   const raf = root.requestAnimationFrame.bind(root);
   const gap = 1000 / fps - 2; // a frame early is not worth waiting a whole display frame

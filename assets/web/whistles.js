@@ -738,7 +738,8 @@
     const bar = pageBarEl.firstElementChild;
     bar.style.animation = 'none';
     void bar.offsetWidth;
-    bar.style.animation = 'wh-page-fill ' + BOARD_PAGE_MS + 'ms steps(' + Math.round(BOARD_PAGE_MS / 1000) + ') forwards';
+    // important: a still screen (html.still) stops other animations, not this one.
+    bar.style.setProperty('animation', 'wh-page-fill ' + BOARD_PAGE_MS + 'ms steps(' + Math.round(BOARD_PAGE_MS / 1000) + ') forwards', 'important');
   }
 
   function renderBoard() {
