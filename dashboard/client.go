@@ -1,5 +1,6 @@
 // The client side of the hub: one attached connection, its subscriptions, its bounded queue
-// and its single writer, which combines pending messages into one frame.
+// and its single writer, which combines pending messages into one frame. The writer runs only
+// while the client has something to write: an idle screen holds no goroutine of the hub.
 
 package dashboard
 
@@ -37,7 +38,6 @@ type Client struct {
 	h         *Hub
 	conn      Conn
 	authorize func(Topic) error
-	wake      chan struct{} // wakes the writer
 	exited    chan struct{} // closed when the writer has closed conn and left every topic
 
 	messages, frames, bytes atomic.Uint64
@@ -51,6 +51,7 @@ type Client struct {
 	pingDue   bool
 	resyncDue bool
 	busy      bool        // counted in Hub.busy: frames queued or in the writer's hand
+	writing   bool        // a writer goroutine runs (or has finished: it stays true then)
 	resyncs   []time.Time // recent overflows, for the disconnect rule
 }
 
@@ -285,10 +286,16 @@ func (c *Client) markPing() {
 	c.signal()
 }
 
+// signal makes sure a writer runs: it starts one when none does. Callers change c's state
+// under c.mu first; a running writer reads it under c.mu before it leaves, so no change is
+// missed. c.mu must not be held.
 func (c *Client) signal() {
-	select {
-	case c.wake <- struct{}{}:
-	default:
+	c.mu.Lock()
+	start := !c.writing
+	c.writing = true
+	c.mu.Unlock()
+	if start {
+		go c.writeLoop()
 	}
 }
 
@@ -374,61 +381,68 @@ func (c *Client) overflowLocked() {
 	}
 }
 
-// writeLoop is the client's only writer: it owns conn.
+// writeLoop is the client's only writer: it owns conn. It writes until nothing is left to
+// write and leaves; signal starts it again. When the client is closed (or drained) it closes
+// conn and stays finished.
 func (c *Client) writeLoop() {
-	defer c.finish()
 	var spare [][]byte
 	for {
-		<-c.wake
-		for {
-			c.mu.Lock()
-			st := c.state
-			if st == stClosed {
-				c.mu.Unlock()
-				return
-			}
-			if c.resyncDue && st == stOpen {
-				c.resyncDue = false
-				subs := slices.Clone(c.subs)
-				c.mu.Unlock()
-				c.resync(subs)
-				continue
-			}
-			batch := c.pending
-			c.pending = spare
-			c.pendingB = 0
-			c.extra = 0
-			ping := c.pingDue
-			c.pingDue = false
-			if len(batch) == 0 && !ping && c.busy {
+		c.mu.Lock()
+		st := c.state
+		if st == stClosed {
+			c.mu.Unlock()
+			c.finish()
+			return
+		}
+		if c.resyncDue && st == stOpen {
+			c.resyncDue = false
+			subs := slices.Clone(c.subs)
+			c.mu.Unlock()
+			c.resync(subs)
+			continue
+		}
+		batch := c.pending
+		ping := c.pingDue
+		if len(batch) == 0 && !ping {
+			if c.busy {
 				c.busy = false
 				c.h.writerIdle()
 			}
+			if st == stDraining {
+				c.mu.Unlock()
+				c.finish()
+				return
+			}
+			if c.pending == nil {
+				c.pending = spare // the next enqueue appends without allocating
+			}
+			c.writing = false
 			c.mu.Unlock()
+			return
+		}
+		c.pending = spare
+		c.pendingB = 0
+		c.extra = 0
+		c.pingDue = false
+		c.mu.Unlock()
 
-			if len(batch) == 0 && !ping {
-				spare = batch
-				if st == stDraining {
-					return
-				}
-				break
+		if len(batch) > 0 {
+			if err := c.write(batch); err != nil {
+				c.h.writeErrors.Add(1)
+				c.finish()
+				return
 			}
-			if len(batch) > 0 {
-				if err := c.write(batch); err != nil {
-					c.h.writeErrors.Add(1)
-					return
-				}
-			}
-			clear(batch)
-			if cap(batch) > 32 {
-				batch = nil // let a burst's queue go
-			}
-			spare = batch[:0]
-			if ping {
-				if err := c.conn.Ping(); err != nil {
-					c.h.writeErrors.Add(1)
-					return
-				}
+		}
+		clear(batch)
+		if cap(batch) > 32 {
+			batch = nil // let a burst's queue go
+		}
+		spare = batch[:0]
+		if ping {
+			if err := c.conn.Ping(); err != nil {
+				c.h.writeErrors.Add(1)
+				c.finish()
+				return
 			}
 		}
 	}

@@ -383,7 +383,6 @@ func (h *Hub) Attach(c Conn, authorize func(Topic) error) *Client {
 		h:         h,
 		conn:      c,
 		authorize: authorize,
-		wake:      make(chan struct{}, 1),
 		exited:    make(chan struct{}),
 	}
 	h.mu.Lock()
@@ -397,8 +396,7 @@ func (h *Hub) Attach(c Conn, authorize func(Topic) error) *Client {
 	if status != nil {
 		cl.enqueue(nil, status)
 	}
-	go cl.writeLoop()
-	cl.signal()
+	cl.signal() // a writer: the status queued above, or closing c at once after Shutdown
 	return cl
 }
 

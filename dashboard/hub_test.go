@@ -1257,3 +1257,37 @@ func TestTopicLimitBeforeOpen(t *testing.T) {
 		t.Fatalf("a draining client opened topics: %d opens, %d topics in the hub", opens, topics)
 	}
 }
+
+// An idle client holds no goroutine of the hub: its writer runs while it has frames to write
+// and leaves, and the next delta, ping or Close starts one again.
+func TestHubIdleClientHoldsNoWriter(t *testing.T) {
+	h, clk, src := newTestHub(t, HubConfig{})
+	const n = 50
+	base := runtime.NumGoroutine()
+	cs := make([]*testClient, n)
+	for i := range cs {
+		cs[i] = attach(t, h, newConn(t), nil)
+		cs[i].sub("overview:root")
+		cs[i].next(t, 1)
+	}
+	// Attach runs no goroutine for the caller; the writers leave once the snapshots are out.
+	waitUntil(t, "writers to leave", func() bool { return runtime.NumGoroutine() < base+n/5 })
+
+	src.state("overview:root").Add(3)
+	clk.Add(200 * time.Millisecond)
+	h.Tick()
+	for _, c := range cs {
+		if got := c.next(t, 1); got[0].Op != "delta" || got[0].n(t) != 3 {
+			t.Fatalf("after idling: %+v, want the delta n=3", got)
+		}
+	}
+	waitUntil(t, "writers to leave after the delta", func() bool { return runtime.NumGoroutine() < base+n/5 })
+
+	// Close starts a writer that closes the connection; the client stays closed.
+	cs[0].cl.Close()
+	cs[0].waitClosed(t)
+	cs[0].cl.Close() // idempotent
+	if got := h.Stats(); got.Clients != n-1 {
+		t.Fatalf("clients after one Close: %d, want %d", got.Clients, n-1)
+	}
+}

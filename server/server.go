@@ -175,6 +175,10 @@ func New(cfg Config, d Deps) *Server {
 		ReadTimeout:  30 * time.Second,
 		WriteTimeout: 30 * time.Second,
 		IdleTimeout:  120 * time.Second,
+		// Read buffers go back to fasthttp's pool between requests instead of staying with an
+		// idle connection. A WebSocket upgrade otherwise hands the request's 4 KB read buffer
+		// to the upgraded connection for its whole life: 4 KB of every screen's memory.
+		ReduceMemoryUsage: true,
 	})
 	// Each request's body limit is set from its header, before the body is read.
 	s.app.Server().HeaderReceived = s.headerReceived
