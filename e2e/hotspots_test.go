@@ -293,6 +293,52 @@ func TestHotspotScreen(t *testing.T) {
 	}
 	screenshot(t, ctx, "hotspots-1920x1080.png")
 
+	// A hot row with fewer cases than the average cell is hot through its neighbours: the row
+	// says so (邻) and a note under the list says why; a row with more cases says nothing.
+	type listRow struct {
+		Code      string `json:"code"`
+		Count     int    `json:"count"`
+		Neighbour bool   `json:"neighbour"`
+		Tagged    bool   `json:"tagged"`
+	}
+	type listState struct {
+		Rows  []listRow `json:"rows"`
+		Mean  float64   `json:"mean"`
+		Cases int       `json:"cases"`
+		Cells int       `json:"cells"`
+		Note  string    `json:"note"`
+	}
+	rows, err := chromedp.Run(ctx, chromedp.Evaluate[listState](`(() => {
+	  const z = window.__zhili;
+	  const tagged = new Set(Array.from(document.querySelectorAll('#hs-list li')).filter((li) => li.querySelector('.ct .nb')).map((li) => li.dataset.code));
+	  const note = document.getElementById('hs-list-note');
+	  return { rows: z.listRows.map((r) => ({ code: r.code, count: r.count, neighbour: r.neighbour, tagged: tagged.has(r.code) })),
+	    mean: z.meanCount, cases: z.cases, cells: z.cellIds().length, note: note.hidden ? '' : note.textContent };
+	})()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rows.Cells == 0 || math.Abs(rows.Mean-float64(rows.Cases)/float64(rows.Cells)) > 1e-9 {
+		t.Errorf("average cell %v, want %d cases / %d cells", rows.Mean, rows.Cases, rows.Cells)
+	}
+	flagged := 0
+	for _, r := range rows.Rows {
+		want := float64(r.Count) < rows.Mean
+		if r.Neighbour != want || r.Tagged != want {
+			t.Errorf("row %s with %d cases (average %.2f): neighbour %v, tagged %v; want %v", r.Code, r.Count, rows.Mean, r.Neighbour, r.Tagged, want)
+		}
+		if r.Code == centre && r.Neighbour {
+			t.Errorf("the grid with 25 reports is marked as hot through its neighbours")
+		}
+		if want {
+			flagged++
+		}
+	}
+	if (flagged > 0) != strings.Contains(rows.Note, "热度来自相邻") {
+		t.Errorf("%d rows hot through neighbours, note %q", flagged, rows.Note)
+	}
+	t.Logf("hot list: %d rows, %d hot through neighbours (average cell %.2f cases); note %q", len(rows.Rows), flagged, rows.Mean, rows.Note)
+
 	// 4. The window switch re-subscribes (unsub the old topic, sub the new one) and back.
 	if !st.Switch {
 		t.Error("the window switch is not visible outside kiosk mode")

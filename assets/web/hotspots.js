@@ -115,6 +115,8 @@
       kind_titles: { county: '区县 · Gi*', township: '乡镇（街道）· Gi*', grid: '网格 · Gi*' },
       not_sig: '不显著', rank_no: '排名', grid: '网格', count: '案件', conf_short: '置信',
       no_hot: '暂无显著热点',
+      nb_tag: '邻',
+      nb_note: '邻：本{unit}案件少于平均（{mean} 件），热度来自相邻{unit}（Gi* 计入邻域）',
       legend_hot: '热点', legend_cold: '冷点', legend_ns: '不显著', legend_conf: '置信度',
       window: { '1h': '近1小时', '24h': '近24小时', '7d': '近7天', '30d': '近30天' },
       summary: '{unit} {n} 个 · 案件 {c} 件 · {fdr}', unit_grid: '网格', unit_hex: '六边形', unit_child: '区域',
@@ -183,6 +185,8 @@
       kind_titles: { county: 'Counties · Gi*', township: 'Townships · Gi*', grid: 'Grids · Gi*' },
       not_sig: 'n.s.', rank_no: 'No.', grid: 'Grid', count: 'Cases', conf_short: 'Conf.',
       no_hot: 'No significant hot spot',
+      nb_tag: 'nbr',
+      nb_note: 'nbr: fewer cases than the average cell ({mean}); hot through its neighbours (Gi* counts the neighbourhood)',
       legend_hot: 'hot', legend_cold: 'cold', legend_ns: 'Not significant', legend_conf: 'Confidence',
       window: { '1h': 'last hour', '24h': 'last 24 h', '7d': 'last 7 days', '30d': 'last 30 days' },
       summary: '{n} {unit} · {c} cases · {fdr}', unit_grid: 'grids', unit_hex: 'hexes', unit_child: 'regions',
@@ -264,6 +268,11 @@
     frames: 0, // WebSocket frames received
     hot: 0, // locations of the level shown with bin > 0
     hotGrids: [], // their codes by z, highest first (at most 100)
+    // listRows: the rows of the hot list as shown, {code, name, chain, count, neighbour}; neighbour
+    // when the cell has fewer cases than the average cell (meanCount) and is hot through the
+    // cells around it, which the row and a note under the list say
+    listRows: [],
+    meanCount: 0,
     cold: 0, // locations of the level shown with bin < 0
     grids: 0, // grids in the data shown
     cases: 0, // cases at the level shown
@@ -1700,16 +1709,23 @@
     const rowsFit = Math.max(1, Math.floor(listEl.clientHeight / ROW_H));
     const trends = mode === 'emerging' && trendsShown();
     const rowsShown = [];
+    // Gi* weighs a cell with its neighbours: a cell with few cases of its own is hot when the
+    // cells around it are. Such a row is marked, and the note under the list says why.
+    const mean = n ? cases / n : 0;
+    Z.meanCount = mean;
+    let flagged = 0;
     hot.slice(0, rowsFit).forEach((g, i) => {
+      const nb = g.count < mean;
+      if (nb) flagged++;
       const nm = nameOf(g.code, shown.level, cells[g.code]);
       const pat = trends ? patternOf(cells[g.code]) : '';
       const cf = pat && isTrend(pat)
         ? '<span class="cf pat"><i style="background:' + PATTERN_COLORS[pat] + '"></i>' + esc(t('patterns')[pat]) + '</span>'
         : '<span class="cf"><i style="background:' + BIN_COLORS[g.bin] + '"></i>' + confOf(g.bin) + '</span>';
-      rowsShown.push({ code: g.code, name: nm.name, chain: nm.chain });
+      rowsShown.push({ code: g.code, name: nm.name, chain: nm.chain, count: g.count, neighbour: nb });
       list += '<li class="b' + g.bin + (state.pin === g.code ? ' on' : '') + '" data-code="' + esc(g.code) + '"><span class="no">' + (i + 1) + '</span>' +
         '<span class="nm"><b>' + esc(nm.name) + '</b>' + (nm.chain.length ? '<small>' + esc(nm.chain.join(' › ')) + '</small>' : '') + '</span>' +
-        '<span class="ct">' + g.count + '</span>' +
+        '<span class="ct">' + g.count + (nb ? '<small class="nb">' + esc(t('nb_tag')) + '</small>' : '') + '</span>' +
         '<span class="z">' + g.z.toFixed(2) + '</span>' + cf + '</li>';
     });
     if (listEl.innerHTML !== list) {
@@ -1717,6 +1733,9 @@
       fitNames(listEl);
     }
     Z.listRows = rowsShown;
+    const nbNote = $('hs-list-note');
+    if (flagged) setText(nbNote, fmt(t('nb_note'), { unit: t('unit_' + shown.level), mean: mean.toFixed(mean < 10 ? 1 : 0) }));
+    nbNote.hidden = !flagged;
     renderTowns(data.children || {});
     renderHotLegend(shown, cells);
 

@@ -36,7 +36,7 @@
 .za-sev.info { background: #2fd3ff; }
 .za-time { color: #8fb2d6; }
 .za-ack { color: #2ee59d; font-size: 20px; }
-.za-banner { position: absolute; z-index: 31; left: 360px; width: 1200px; top: 96px; min-height: 62px;
+.za-banner { position: absolute; z-index: 31; left: 360px; width: 1200px; top: 98px; min-height: 62px;
   display: flex; align-items: center; justify-content: center; gap: 16px; padding: 8px 20px; box-sizing: border-box;
   background: rgba(190, 20, 40, 0.94); border: 2px solid #ff8a96; border-radius: 8px; color: #fff;
   font-size: 26px; font-weight: 700; box-shadow: 0 0 24px rgba(255, 40, 60, 0.55); }
@@ -125,6 +125,13 @@
       const more = severe.length > 1 ? ' · ' + T.more.replace('{n}', severe.length - 1) : '';
       e.banner.innerHTML = '<span>⚠ ' + esc(T.banner) + '：' + esc(titleOf(severe[0], lg)) + esc(more) + '</span>' +
         '<span class="za-sub">' + esc(T.where) + '</span>';
+    }
+    // The banner covers nothing either: while it shows, the screen's layout starts below it
+    // (--za-b, its height, moves the layout's top down and takes it off its height).
+    const b = e.banner.hidden ? '0px' : e.banner.offsetHeight + 'px';
+    if (e.banner.parentNode.style.getPropertyValue('--za-b') !== b) {
+      e.banner.parentNode.style.setProperty('--za-b', b);
+      root.dispatchEvent(new Event('resize'));
     }
   }
 
