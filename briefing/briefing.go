@@ -119,6 +119,9 @@ type Hotspots struct {
 	Emerging     bool   `json:"emerging"`
 	EmergingNote *Text  `json:"emerging_note,omitempty"`
 	Spots        []Spot `json:"spots"` // grids significant hot (Gi*, FDR) or in a hot emerging class
+	// MeanCount is the average grid's new cases in the period (events ÷ grids analysed): a spot
+	// below it is hot through its neighbours (Spot.Neighbours).
+	MeanCount float64 `json:"mean_count"`
 	// Children: the child regions (townships) significant hot at their own level.
 	Children           []Spot `json:"children"`
 	ChildrenSufficient bool   `json:"children_sufficient"`
@@ -137,6 +140,9 @@ type Spot struct {
 	Q       float64 `json:"q"`
 	Bin     int     `json:"bin"`               // Gi* confidence bin (3: 99 %, 2: 95 %, 1: 90 %)
 	Pattern string  `json:"pattern,omitempty"` // emerging class (new_hot, …)
+	// Neighbours: fewer cases than the average grid; Gi* weighs a grid with its neighbours, so
+	// it is hot because the grids around it are busy.
+	Neighbours bool `json:"neighbours,omitempty"`
 }
 
 // Map is what the page's map draws: the regions' outlines come from /api/v1/regions?root=Root

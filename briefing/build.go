@@ -457,7 +457,9 @@ func (b *Builder) hotspots(ctx context.Context, br *Briefing, r *geo.Region, p P
 		h.EmergingNote = &n
 	}
 	deepest := r.Level
+	var total int64
 	for _, c := range rep.Cells {
+		total += c.Count
 		if g := b.Tree.Get(c.Code); g != nil {
 			deepest = max(deepest, g.Level)
 		}
@@ -485,6 +487,12 @@ func (b *Builder) hotspots(ctx context.Context, br *Briefing, r *geo.Region, p P
 		}
 	}
 	h.Map.Depth = deepest - r.Level
+	if len(rep.Cells) > 0 {
+		h.MeanCount = float64(total) / float64(len(rep.Cells))
+	}
+	for i := range h.Spots {
+		h.Spots[i].Neighbours = h.Spots[i].Bin > 0 && float64(h.Spots[i].Count) < h.MeanCount
+	}
 	sortSpots(h.Spots)
 	if len(h.Spots) > 20 {
 		h.Spots = h.Spots[:20]

@@ -68,9 +68,13 @@ func TestBriefing(t *testing.T) {
 			Categories []json.RawMessage `json:"categories"`
 		} `json:"changes"`
 		Hotspots struct {
-			Events int64 `json:"events"`
-			Spots  []struct {
-				Code string `json:"code"`
+			Events    int64   `json:"events"`
+			MeanCount float64 `json:"mean_count"`
+			Spots     []struct {
+				Code       string `json:"code"`
+				Count      int64  `json:"count"`
+				Bin        int    `json:"bin"`
+				Neighbours bool   `json:"neighbours"`
 			} `json:"spots"`
 			Map struct {
 				Cells []json.RawMessage `json:"cells"`
@@ -119,6 +123,21 @@ func TestBriefing(t *testing.T) {
 			len(briefing.Departments.Slowest)+len(briefing.Departments.Insufficient) == 0 {
 			t.Errorf("%s: a section is empty: %.600s", p, body)
 		}
+		// A hot grid with fewer cases than the average grid is marked as hot through its
+		// neighbours; the average is the period's events over the grids.
+		nbs := 0
+		for _, sp := range briefing.Hotspots.Spots {
+			if want := sp.Bin > 0 && float64(sp.Count) < briefing.Hotspots.MeanCount; sp.Neighbours != want {
+				t.Errorf("%s: spot %s with %d cases (average grid %.2f, bin %d): neighbours %v, want %v", p, sp.Code, sp.Count, briefing.Hotspots.MeanCount, sp.Bin, sp.Neighbours, want)
+			}
+			if sp.Neighbours {
+				nbs++
+			}
+		}
+		if briefing.Hotspots.Events > 0 && briefing.Hotspots.MeanCount <= 0 {
+			t.Errorf("%s: %d events but an average grid of %v", p, briefing.Hotspots.Events, briefing.Hotspots.MeanCount)
+		}
+		t.Logf("%s: %d of %d hot spots hot through their neighbours (average grid %.2f cases)", p, nbs, len(briefing.Hotspots.Spots), briefing.Hotspots.MeanCount)
 		if briefing.Forecast.Status == "unavailable" {
 			t.Errorf("%s: no forecast: %.300s", p, body)
 		}
