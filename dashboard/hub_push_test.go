@@ -61,6 +61,11 @@ func TestHubPokeCoalescesUnderLoad(t *testing.T) {
 	f.mu.Lock()
 	f.delay = 100 * time.Millisecond
 	f.mu.Unlock()
+	// The pong that flush waited for may still be in the writer's hand (flush returns when the
+	// frame reaches the connection, before Write returns). A client busy before a fan-out is
+	// not waited for by the fan-out's measure (a stalled client must not hold the others), so
+	// the first delta's write would be measured as instant and nothing held.
+	waitUntil(t, "the writer idle after the pong", func() bool { return h.busy.Load() == 0 })
 	st.Add(1)
 	h.Poke()
 	wantMsg(t, c.next(t, 1)[0], "delta", "overview:root", base+1)
