@@ -102,15 +102,16 @@ func TestAlertBurst(t *testing.T) {
 	}
 	shown := time.Since(posted)
 	t.Logf("burst of 14 in grid %s: alert on the overview %s after the POST (%d open before)", burst, shown.Round(time.Millisecond), before.Total)
-	// The banner covers none of the screen's figures: the layout starts below it and still
-	// ends above the ticker.
-	if err := waitFor(ctx, `(() => { const bn = document.getElementById('alert-banner').getBoundingClientRect();
-	  const lay = document.querySelector('.layout').getBoundingClientRect();
-	  const tk = document.getElementById('alert-ticker').getBoundingClientRect();
-	  return bn.height > 0 && lay.top >= bn.bottom && lay.bottom <= tk.top + 1; })()`, 5*time.Second); err != nil {
-		geom, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`['alert-banner', 'alert-ticker'].map((id) => id + ' ' + JSON.stringify(document.getElementById(id).getBoundingClientRect())).join('; ') +
-		  '; layout ' + JSON.stringify(document.querySelector('.layout').getBoundingClientRect())`))
-		t.Errorf("the severe-alert banner or the ticker covers the overview's layout: %s", geom)
+	// The banner covers none of the screen's figures: it sits in the title bar between the
+	// clock and the data time, the layout starts below it and ends above the ticker.
+	if err := waitFor(ctx, `(() => { const r = (s) => document.querySelector(s).getBoundingClientRect();
+	  const bn = r('#alert-banner'), bar = r('.topbar'), left = r('.topbar-left'), right = r('.topbar-right');
+	  const lay = r('.layout'), tk = r('#alert-ticker');
+	  return bn.height > 0 && bn.top >= bar.top && bn.bottom <= bar.bottom && bn.left >= left.right && bn.right <= right.left &&
+	    lay.top >= bn.bottom && lay.bottom <= tk.top + 1; })()`, 5*time.Second); err != nil {
+		geom, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`['#alert-banner', '.topbar', '.topbar-left', '.topbar-right', '.layout', '#alert-ticker']
+		  .map((s) => s + ' ' + JSON.stringify(document.querySelector(s).getBoundingClientRect())).join('; ')`))
+		t.Errorf("the severe-alert banner or the ticker covers a figure of the overview: %s", geom)
 	}
 
 	// The alert is the burst's: the cluster it names holds the burst's grid.

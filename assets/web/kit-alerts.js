@@ -1,8 +1,8 @@
 // kit-alerts.js — the alerts every live screen shows (window.Zhili.alerts): live.js subscribes
 // to alerts:<region> (the page's ?region=, else root) and hands its messages here. A ticker
 // along the bottom of the stage lists the alerts not yet closed (severe first), a page of them at
-// a time, turning every few seconds; a banner below the title bar shows severe alerts nobody has
-// acknowledged yet. Nothing moves between turns: a wall PC repaints a few times a minute, not
+// a time, turning every few seconds; a banner in the title bar, over the title, shows severe
+// alerts nobody has acknowledged yet (it covers no figure: the clock and the data time stay). Nothing moves between turns: a wall PC repaints a few times a minute, not
 // sixty times a second. Kiosk-safe: nothing takes the
 // focus, nothing needs a click, nothing makes a sound; both disappear when there is nothing to
 // say. Staff acknowledge and close alerts on /alerts. Needs kit.js first.
@@ -36,11 +36,12 @@
 .za-sev.info { background: #2fd3ff; }
 .za-time { color: #8fb2d6; }
 .za-ack { color: #2ee59d; font-size: 20px; }
-.za-banner { position: absolute; z-index: 31; left: 360px; width: 1200px; top: 98px; min-height: 62px;
-  display: flex; align-items: center; justify-content: center; gap: 16px; padding: 8px 20px; box-sizing: border-box;
-  background: rgba(190, 20, 40, 0.94); border: 2px solid #ff8a96; border-radius: 8px; color: #fff;
-  font-size: 26px; font-weight: 700; box-shadow: 0 0 24px rgba(255, 40, 60, 0.55); }
-.za-banner .za-sub { font-size: 20px; font-weight: 400; opacity: 0.92; }
+.za-banner { position: absolute; z-index: 31; left: 50%; margin-left: -468px; width: 936px; top: 8px; height: 72px;
+  display: flex; flex-direction: column; align-items: center; justify-content: center; padding: 4px 18px;
+  box-sizing: border-box; background: #be1428; border: 2px solid #ff8a96; border-radius: 8px; color: #fff;
+  font-size: 25px; font-weight: 700; box-shadow: 0 0 24px rgba(255, 40, 60, 0.55); }
+.za-banner > span { max-width: 100%; white-space: nowrap; overflow: hidden; text-overflow: ellipsis; }
+.za-banner .za-sub { font-size: 17px; font-weight: 400; opacity: 0.92; }
 @media print { .za-ticker, .za-banner { display: none !important; } }
 `;
 
@@ -125,13 +126,6 @@
       const more = severe.length > 1 ? ' · ' + T.more.replace('{n}', severe.length - 1) : '';
       e.banner.innerHTML = '<span>⚠ ' + esc(T.banner) + '：' + esc(titleOf(severe[0], lg)) + esc(more) + '</span>' +
         '<span class="za-sub">' + esc(T.where) + '</span>';
-    }
-    // The banner covers nothing either: while it shows, the screen's layout starts below it
-    // (--za-b, its height, moves the layout's top down and takes it off its height).
-    const b = e.banner.hidden ? '0px' : e.banner.offsetHeight + 'px';
-    if (e.banner.parentNode.style.getPropertyValue('--za-b') !== b) {
-      e.banner.parentNode.style.setProperty('--za-b', b);
-      root.dispatchEvent(new Event('resize'));
     }
   }
 
