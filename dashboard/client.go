@@ -291,12 +291,20 @@ func (c *Client) markPing() {
 // missed. c.mu must not be held.
 func (c *Client) signal() {
 	c.mu.Lock()
-	start := !c.writing
-	c.writing = true
+	start := c.wakeLocked()
 	c.mu.Unlock()
 	if start {
 		go c.writeLoop()
 	}
+}
+
+// wakeLocked marks the writer as running and reports whether the caller must start it (go
+// c.writeLoop() once c.mu is released); c.mu is held. The fan-out calls it under the lock it
+// already holds instead of signal, which would take the lock again for every subscriber.
+func (c *Client) wakeLocked() bool {
+	start := !c.writing
+	c.writing = true
+	return start
 }
 
 // enqueue queues frame b for the writer. s is the subscription b belongs to, or nil for frames
@@ -309,17 +317,15 @@ func (c *Client) enqueue(s *hubSub, b []byte) {
 	}
 	if len(c.pending) >= c.h.cfg.ClientQueue+c.extra || c.pendingB+len(b) > c.h.cfg.ClientQueueBytes {
 		c.overflowLocked()
-		c.mu.Unlock()
-		c.signal()
-		return
+	} else {
+		c.pending = append(c.pending, b)
+		c.pendingB += len(b)
+		c.markBusy()
 	}
-	c.pending = append(c.pending, b)
-	c.pendingB += len(b)
-	first := len(c.pending) == 1
-	c.markBusy()
+	start := c.wakeLocked()
 	c.mu.Unlock()
-	if first {
-		c.signal()
+	if start {
+		go c.writeLoop()
 	}
 }
 
@@ -340,16 +346,16 @@ func (c *Client) resume(s *hubSub, n int) {
 		c.mu.Unlock()
 		return
 	}
-	first := len(c.pending) == 0
 	for i := len(t.ring) - n; i < len(t.ring); i++ {
 		c.pending = append(c.pending, t.retained(i))
 		c.pendingB += len(t.retained(i))
 	}
 	c.extra += n
 	c.markBusy()
+	start := c.wakeLocked()
 	c.mu.Unlock()
-	if first {
-		c.signal()
+	if start {
+		go c.writeLoop()
 	}
 }
 

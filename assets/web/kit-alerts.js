@@ -2,10 +2,10 @@
 // to alerts:<region> (the page's ?region=, else root) and hands its messages here. A ticker
 // along the bottom of the stage lists the alerts not yet closed (severe first), a page of them at
 // a time, turning every few seconds; a banner in the title bar, over the title, shows severe
-// alerts nobody has acknowledged yet (it covers no figure: the clock and the data time stay). Nothing moves between turns: a wall PC repaints a few times a minute, not
-// sixty times a second. Kiosk-safe: nothing takes the
-// focus, nothing needs a click, nothing makes a sound; both disappear when there is nothing to
-// say. Staff acknowledge and close alerts on /alerts. Needs kit.js first.
+// alerts nobody has acknowledged yet (it covers no figure: the clock and the data time stay).
+// Nothing moves between turns: a wall PC repaints a few times a minute, not sixty times a
+// second. Kiosk-safe: nothing takes the focus, nothing needs a click, nothing makes a sound;
+// both disappear when there is nothing to say. Staff acknowledge and close alerts on /alerts. Needs kit.js first.
 (function (root) {
   'use strict';
   const Zhili = root.Zhili || (root.Zhili = {});
