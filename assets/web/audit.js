@@ -419,6 +419,10 @@
   let inFlight = 0; // queries running (refreshes wait for them)
   let outageErrors = false; // #au-error holds a user query's network or server failure
   const replyText = { rates: '', whistles: '', timeline: '', cases: '' }; // last replies, to skip unchanged renders
+  // figuresKey is the replies' figures without the audit's own time (as_of, previous_as_of: new on
+  // every reply), to tell whether the store has a change yet.
+  const figuresKey = () => [replyText.rates, replyText.whistles]
+    .map((s) => s.replace(/"(previous_)?as_of":("[^"]*"|null),?/g, '')).join('\n');
 
   async function runQuery() {
     const gen = ++generation;
@@ -510,7 +514,7 @@
         noteSuccess();
       }
       if (trailing && !failed && atChange !== null) {
-        if (replyText.rates + '\n' + replyText.whistles !== atChange) {
+        if (figuresKey() !== atChange) {
           atChange = null; // the store has the change
         } else if (lagRetries < STORE_LAG_RETRIES && !trailingDue) {
           lagRetries++;
@@ -605,7 +609,7 @@
     lastChangeAt = performance.now();
     // The earliest change not yet covered sets the deadline; later ones are picked up after it.
     if (!trailingDue) trailingDue = lastChangeAt + STORE_LAG_MS;
-    if (atChange === null) atChange = replyText.rates + '\n' + replyText.whistles;
+    if (atChange === null) atChange = figuresKey();
     lagRetries = 0;
     pump();
   }
