@@ -220,9 +220,10 @@ func TestWallScreenProtocol(t *testing.T) {
 	wait("ready", `document.body.dataset.ready === "1"`, 15*time.Second)
 	wait("snapshot counters", `window.__zhili.counters.new_today === 12 && window.__zhili.feed === 2 && window.__zhili.markers === 2`, settle)
 	// The package's browser asks for reduced motion: a still screen, whose urgent case is ringed
-	// (a ripple series that does not move), its flow lines without trails.
-	if m := js(motionState); m != `"still scatter no-trail"` {
-		t.Errorf("under reduced motion the overview shows %s, want still scatter no-trail", m)
+	// (a ripple series that does not move), its flow lines without trails, its charts changing
+	// without transitions.
+	if m := js(motionState); m != `"still scatter no-trail unanimated"` {
+		t.Errorf("under reduced motion the overview shows %s, want still scatter no-trail unanimated", m)
 	}
 	wait("urgent case ringed", `(() => {
 	  const s = echarts.getInstanceByDom(document.getElementById('map-markers')).getOption().series.find((x) => x.id === 'ripples');

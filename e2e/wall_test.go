@@ -36,8 +36,9 @@ func open(t *testing.T, ctx context.Context, u string, w, h int64) {
 }
 
 // motionState tells how the overview moves: "motion" or "still" (window.__zhili.motion and the
-// html.still class agree, else "mixed"), the type of the ripples series and whether the flow
-// lines have their moving trail ("trail") or not ("no-trail").
+// html.still class agree, else "mixed"), the type of the ripples series, whether the flow lines
+// have their moving trail ("trail") or not ("no-trail"), and whether the category ring and the
+// trend animate their changes ("animated") or not ("unanimated"; "mixed" when they differ).
 const motionState = `(() => {
   const c = echarts.getInstanceByDom(document.getElementById('map-markers'));
   const series = c.getOption().series;
@@ -45,7 +46,9 @@ const motionState = `(() => {
   const m = window.__zhili.motion === !still ? (still ? 'still' : 'motion') : 'mixed';
   const ripples = series.find((x) => x.id === 'ripples');
   const flows = series.find((x) => x.id === 'flows');
-  return m + ' ' + ripples.type + ' ' + (flows.effect && flows.effect.show ? 'trail' : 'no-trail');
+  const anim = ['chart-categories', 'chart-trend'].map((id) => echarts.getInstanceByDom(document.getElementById(id)).getOption().animation !== false);
+  const charts = anim[0] !== anim[1] ? 'mixed' : anim[0] ? 'animated' : 'unanimated';
+  return m + ' ' + ripples.type + ' ' + (flows.effect && flows.effect.show ? 'trail' : 'no-trail') + ' ' + charts;
 })()`
 
 // flowLines is the length of the data of the map's "flows" lines series, as ECharts holds it.
@@ -98,8 +101,8 @@ func TestWallFlowLines(t *testing.T) {
 	if n := evalInt(t, ctx, flowLines); n != 0 {
 		t.Fatalf("flow lines before any event: %d, want 0", n)
 	}
-	if m := evalString(t, ctx, motionState); m != "motion effectScatter trail" {
-		t.Errorf("motion=on under reduced motion: %q, want ripples and trails (motion effectScatter trail)", m)
+	if m := evalString(t, ctx, motionState); m != "motion effectScatter trail animated" {
+		t.Errorf("motion=on under reduced motion: %q, want ripples, trails and animated charts (motion effectScatter trail animated)", m)
 	}
 
 	now := time.Now().Add(-time.Second)

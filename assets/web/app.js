@@ -15,8 +15,9 @@
  *             pages hold as many whole rows as the panel fits, the first one rank 1; "1/2" in the
  *             title says which (a click on it turns the page).
  *   ?motion=off  a still screen: urgent and new cases ringed instead of rippling, flow lines without
- *             their moving trail, no CSS animation (also where the system asks for reduced motion;
- *             ?motion=on keeps motion whatever it asks). ?fps= caps animation frames (kit-frames.js).
+ *             their moving trail, charts changing without transitions, no CSS animation (also
+ *             where the system asks for reduced motion; ?motion=on keeps motion whatever it asks).
+ *             ?fps= caps animation frames (kit-frames.js).
  *   ?whistle_low=, ?whistle_high=  the whistle rate's band, as the audit's parameters: a rate
  *             below whistle_low is 偏低 low, above whistle_high 偏高 high (0 or absent: no bound;
  *             without either, no band is shown)
@@ -61,7 +62,8 @@
   const POLYGONS_EVERY_MS = 1000; // the choropleth and its labels redraw at most this often
   const RIPPLE_NEW_MS = 60 * 1000;
   // A still screen (kit-frames.js: reduced motion, or ?motion=off) rings its urgent and new cases
-  // instead of rippling them and draws flow lines without their moving trail.
+  // instead of rippling them, draws flow lines without their moving trail and changes its charts
+  // without transitions (each transition redraws the chart some fifteen times).
   const MOTION = !(window.__zhiliFrames && window.__zhiliFrames.motion === false);
   const MAX_FEED = 40; // cases kept for the feed list (the panel shows the newest that fit)
   const FEED_ROW = 46; // px of a feed row (style.css)
@@ -1401,6 +1403,7 @@
     const data = rows.filter((r) => r.value > 0).map((r) => ({ name: r.name, value: r.value, itemStyle: { color: r.color } }));
     // Merged, not replaced: a changed count animates its slice instead of redrawing the ring.
     charts.cats.setOption({
+      animation: MOTION,
       animationDuration: 500,
       animationDurationUpdate: 300,
       textStyle: { fontFamily: getComputedStyle(document.body).fontFamily },
@@ -1756,6 +1759,7 @@
     const last = TREND_HOURS - 1;
     const yStep = niceStep(Math.max(...trend.reported, ...trend.resolved, ...(band ? band.hi.map((v) => v || 0) : [])) / 2);
     charts.trend.setOption({
+      animation: MOTION,
       animationDuration: 400,
       animationDurationUpdate: 300,
       textStyle: { fontFamily: font },

@@ -12,8 +12,8 @@
  * accessibility setting, also a low-power choice for a wall PC that shows one layout all day),
  * or the page is opened with ?motion=off, nothing moves for its own sake: the screens draw an
  * urgent or new case as a ringed marker instead of a ripple and a flow line without its moving
- * trail, and CSS animations stop (html.still, style.css). ?motion=on keeps motion whatever the
- * system asks. __zhiliFrames.motion says which applies.
+ * trail, charts change without transitions, and CSS animations stop (html.still, style.css).
+ * ?motion=on keeps motion whatever the system asks. __zhiliFrames.motion says which applies.
  */
 (function (root) {
   'use strict';
