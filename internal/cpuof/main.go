@@ -3,7 +3,9 @@
 // Command cpuof runs a command and prints the CPU time of every process it started, by process
 // name, orphans included: cpuof is the children's subreaper, so a process whose parent exits
 // first (a browser's helpers when the browser is killed with its group) is reaped and counted
-// here instead of by init. It waits for every descendant, not only the command. The figures in
+// here instead of by init. A process reaped by its own parent is counted in that parent's
+// figure (the kernel adds a reaped child's usage to its parent's), so a name stands for the
+// processes it reaped too. It waits for every descendant, not only the command. The figures in
 // README.md ("Tests") were taken with
 //
 //	go run ./internal/cpuof make test
