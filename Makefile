@@ -50,17 +50,12 @@ soak: assets
 FUZZTIME ?= 10s
 FUZZ_TARGETS := FuzzDecode:./event:80000 FuzzSplitBody:./ingest:60000 FuzzWALRecovery:./intake:3500 \
 	FuzzParseConfig:./access:40000 FuzzParseTree:./geo:20000 FuzzParseRules:./alerts:10000
-fuzz:
+fuzz fuzz-smoke:
 	@for t in $(FUZZ_TARGETS); do \
 	  name=$${t%%:*}; rest=$${t#*:}; pkg=$${rest%%:*}; \
-	  echo "fuzz $$name ($$pkg) for $(FUZZTIME)"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
-	done
-fuzz-smoke:
-	@for t in $(FUZZ_TARGETS); do \
-	  name=$${t%%:*}; rest=$${t#*:}; pkg=$${rest%%:*}; n=$${rest#*:}; \
-	  echo "fuzz $$name ($$pkg) for $$n inputs"; \
-	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $${n}x $$pkg || exit 1; \
+	  budget=$(if $(filter fuzz-smoke,$@),$${rest#*:}x,$(FUZZTIME)); \
+	  echo "fuzz $$name ($$pkg) for $$budget"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $$budget $$pkg || exit 1; \
 	done
 
 # Benchmarks behind the figures in docs/PERFORMANCE.md.
