@@ -4,9 +4,11 @@ import (
 	"container/heap"
 	"math"
 	"sort"
+	"strings"
 	"time"
 
 	"zhili/event"
+	"zhili/internal/intern"
 	"zhili/store"
 	"zhili/update"
 )
@@ -271,6 +273,7 @@ type state struct {
 	duty     map[string]*dutyState // grid staff's duty records, by staff id (staff.duty)
 	changedD map[string]bool       // staff whose duty changed since the last takeDelta
 	now      time.Time             // of the last apply or tick: the board's "resolved within a day"
+	names    intern.Table          // names the state keeps from records (detach)
 }
 
 func newState(loc *time.Location, root string) *state {
@@ -289,11 +292,29 @@ func (s *state) add(path []string, cat string, day int32, m update.Metric, n int
 
 func (s *state) day(ns int64) int32 { return update.DayOf(time.Unix(0, ns), s.loc) }
 
+// detach makes r's strings ones the state may keep: the decoder's strings point into its copy of
+// the whole intake entry (package intern), which a case kept for days would keep alive. Names
+// are interned, identifiers cloned, in place (the record is the aggregator's: applied, then
+// written); fields the state does not keep are left.
+func (s *state) detach(r *store.Record) {
+	t := &s.names
+	r.ID, r.CaseID, r.Supersedes, r.WhistleID = strings.Clone(r.ID), strings.Clone(r.CaseID), strings.Clone(r.Supersedes), strings.Clone(r.WhistleID)
+	r.Dept, r.Satisfaction, r.CloseReason = t.Of(r.Dept), t.Of(r.Satisfaction), t.Of(r.CloseReason)
+	r.Category, r.Priority, r.Source = t.Of(r.Category), t.Of(r.Priority), t.Of(r.Source)
+	r.WhistleKind, r.Stage, r.Type = t.Of(r.WhistleKind), t.Of(r.Stage), event.Type(t.Of(string(r.Type)))
+	t.Path(r.RegionPath)
+	t.Path(r.Depts)
+	if du := r.Duty; du != nil {
+		du.Staff, du.Grid, du.State = strings.Clone(du.Staff), t.Of(du.Grid), t.Of(du.State)
+	}
+}
+
 // apply adds one record to the state; now drives overdue; feed asks for feed items.
 func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	if r.Type == event.EvaluationSurvey {
 		return // a survey record belongs to no case: stored only, read by the evaluation
 	}
+	s.detach(r)
 	if r.Type == event.StaffDuty {
 		s.applyDuty(r)
 		return

@@ -18,6 +18,7 @@ import (
 	"zhili/errs"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/internal/intern"
 	"zhili/roster"
 	"zhili/update"
 )
@@ -34,6 +35,7 @@ type Model struct {
 	mu       sync.RWMutex
 	counts   map[update.Key]int64 // per category, and with Category "" the total over categories; summed over sources
 	srcs     map[string]*source
+	names    intern.Table        // names of what the model keeps from decoded Updates (model_strings.go)
 	onGap    func(source string) // asks the source for a resync
 	onChange func()              // called after every Update applied (the hub's Poke)
 	cats     []string            // categories seen, sorted
@@ -174,6 +176,7 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 	defer m.mu.Unlock()
 	s := m.srcs[u.Source]
 	if s == nil {
+		u.Source = strings.Clone(u.Source) // a map key kept: detached from the payload (package intern)
 		s = &source{part: u.Part, counts: map[update.Key]int64{}, whistles: map[string]update.Whistle{}, duty: map[string]update.Duty{}}
 		m.srcs[u.Source] = s
 	}
@@ -214,6 +217,7 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 		}
 	}
 	for _, c := range u.Counters {
+		c.Key = detachKey(&m.names, c.Key)
 		s.counts[c.Key] += c.N
 		m.add(c.Key, c.N)
 		if c.Category != "" {
@@ -228,21 +232,26 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 		}
 	}
 	for _, w := range u.Whistles {
+		detachWhistle(&m.names, &w)
 		s.whistles[w.ID] = w
 	}
 	for _, d := range u.Duty {
 		if d.Grid == "" {
 			delete(s.duty, d.Staff) // every record of the staff member was superseded
 		} else {
+			d = detachDuty(&m.names, d)
 			s.duty[d.Staff] = d
 		}
 		m.dutyVer++
 	}
-	if !u.Reset && m.hot != nil {
-		m.hot.Observe(u.Items)
-	}
 	if u.Reset && !firstReset {
 		return "" // screens already showed these items
+	}
+	for i := range u.Items {
+		detachItem(&m.names, &u.Items[i])
+	}
+	if !u.Reset && m.hot != nil {
+		m.hot.Observe(u.Items)
 	}
 	for _, it := range u.Items {
 		m.feedSeq++

@@ -3,11 +3,13 @@ package ingest
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
 
 	"zhili/errs"
 	"zhili/event"
 	"zhili/intake"
+	"zhili/internal/intern"
 )
 
 // Owners tells which region each case belongs to: the leaf region of its report. The history
@@ -33,11 +35,12 @@ const DefaultRecentCases = 100_000
 // recentCases is the door's bounded memory of case → owner region: reports it accepted (the
 // history store may not hold them yet) and the store's answers. The oldest entry goes first.
 type recentCases struct {
-	mu   sync.Mutex
-	max  int
-	m    map[string]string
-	ring []string // insertion order; len(ring) ≤ max
-	next int      // oldest entry of a full ring
+	mu    sync.Mutex
+	max   int
+	m     map[string]string
+	ring  []string // insertion order; len(ring) ≤ max
+	next  int      // oldest entry of a full ring
+	names intern.Table
 }
 
 func newRecentCases(n int) *recentCases {
@@ -49,6 +52,8 @@ func (r *recentCases) addLocked(id, region string) string {
 	if had, ok := r.m[id]; ok {
 		return had
 	}
+	// Kept for long: detached from the request's decoded lines (package intern).
+	id, region = strings.Clone(id), r.names.Of(region)
 	if len(r.ring) < r.max {
 		r.ring = append(r.ring, id)
 	} else {

@@ -1,6 +1,12 @@
 package loadtest
 
 import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -59,6 +65,38 @@ func TestSoakErr(t *testing.T) {
 	} {
 		if err := c.r.SoakErr(); (err == nil) != c.ok {
 			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}
+
+// TestSampleTakesTheFloor: a sample's goroutine count is the smallest of its readings (a
+// fan-out's writers come and go), its peak the largest.
+func TestSampleTakesTheFloor(t *testing.T) {
+	var reads atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g := 1030
+		if reads.Add(1)%3 == 1 {
+			g = 1815 // every sample's first reading falls on a fan-out
+		}
+		fmt.Fprintf(w, "go_goroutines %d\nprocess_resident_memory_bytes 5e+08\n", g)
+	}))
+	defer srv.Close()
+	b := &bench{cfg: Config{URL: srv.URL, SampleEvery: 50 * time.Millisecond}, log: io.Discard, http: srv.Client()}
+	stop := make(chan struct{})
+	var out []Sample
+	done := make(chan struct{})
+	go func() { b.sample(context.Background(), time.Now(), stop, &out); close(done) }()
+	for reads.Load() < 2*sampleReadings {
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(stop)
+	<-done
+	if len(out) < 2 {
+		t.Fatalf("%d samples", len(out))
+	}
+	for _, s := range out {
+		if s.Goroutines != 1030 || s.GoroutinesPeak != 1815 || s.RSSBytes != 5e8 {
+			t.Fatalf("sample %+v: want 1030 goroutines, 1815 at most, RSS 5e8", s)
 		}
 	}
 }
