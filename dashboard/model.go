@@ -33,7 +33,8 @@ type Model struct {
 	crs  string // display CRS of points served to screens
 
 	mu       sync.RWMutex
-	counts   map[update.Key]int64 // per category, and with Category "" the total over categories; summed over sources
+	counts   map[ckey]int64 // per category, and with Category "" the total over categories; summed over sources
+	keys     keyNames       // the names of the counters' regions and categories (ckey)
 	srcs     map[string]*source
 	names    intern.Table        // names of what the model keeps from decoded Updates (model_strings.go)
 	onGap    func(source string) // asks the source for a resync
@@ -63,7 +64,7 @@ type source struct {
 	seq       uint64
 	reset     bool   // a reset was applied
 	firstCP   uint64 // checkpoint of the first reset applied: live items are above it
-	counts    map[update.Key]int64
+	counts    map[ckey]int64
 	whistles  map[string]update.Whistle // the source's whistles on the board, by id
 	duty      map[string]update.Duty    // the source's grid staff duty states, by staff id
 	askedAt   time.Time                 // last resync request
@@ -103,7 +104,7 @@ func NewModel(cfg ModelConfig) *Model {
 		cfg.Clock = clock.Real{}
 	}
 	m := &Model{tree: cfg.Tree, loc: cfg.Loc, clk: cfg.Clock, log: cfg.Logger, crs: cfg.DisplayCRS,
-		counts: map[update.Key]int64{}, srcs: map[string]*source{}, feedCap: 20000, roster: cfg.Roster}
+		counts: map[ckey]int64{}, srcs: map[string]*source{}, feedCap: 20000, roster: cfg.Roster}
 	m.cats = append(m.cats, cfg.Categories...)
 	slices.Sort(m.cats)
 	return m
@@ -177,7 +178,7 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 	s := m.srcs[u.Source]
 	if s == nil {
 		u.Source = strings.Clone(u.Source) // a map key kept: detached from the payload (package intern)
-		s = &source{part: u.Part, counts: map[update.Key]int64{}, whistles: map[string]update.Whistle{}, duty: map[string]update.Duty{}}
+		s = &source{part: u.Part, counts: map[ckey]int64{}, whistles: map[string]update.Whistle{}, duty: map[string]update.Duty{}}
 		m.srcs[u.Source] = s
 	}
 	now := m.clk.Now()
@@ -217,17 +218,17 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 		}
 	}
 	for _, c := range u.Counters {
-		c.Key = detachKey(&m.names, c.Key)
-		s.counts[c.Key] += c.N
-		m.add(c.Key, c.N)
+		k := m.keys.key(c.Key)
+		s.counts[k] += c.N
+		m.add(k, c.N)
 		if c.Category != "" {
 			if i, found := slices.BinarySearch(m.cats, c.Category); !found {
-				m.cats = slices.Insert(m.cats, i, c.Category)
+				m.cats = slices.Insert(m.cats, i, m.keys.cats[k.cat])
 			}
 		}
 		if dept, ok := strings.CutPrefix(c.Region, update.DeptPrefix); ok {
 			if i, found := slices.BinarySearch(m.depts, dept); !found {
-				m.depts = slices.Insert(m.depts, i, dept)
+				m.depts = slices.Insert(m.depts, i, strings.Clone(dept))
 			}
 		}
 	}
@@ -264,21 +265,20 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 	}
 	if today := update.DayOf(now, m.loc); today != m.lastDay {
 		m.lastDay = today
-		old := func(k update.Key) bool { return k.Day != 0 && k.Day < today-2 }
-		maps.DeleteFunc(m.counts, func(k update.Key, _ int64) bool { return old(k) })
+		old := func(k ckey) bool { return k.day != 0 && k.day < today-2 }
+		maps.DeleteFunc(m.counts, func(k ckey, _ int64) bool { return old(k) })
 		for _, s := range m.srcs {
-			maps.DeleteFunc(s.counts, func(k update.Key, _ int64) bool { return old(k) })
+			maps.DeleteFunc(s.counts, func(k ckey, _ int64) bool { return old(k) })
 		}
 	}
 	return ""
 }
 
 // add adds n to a counter and to its total over categories. Caller holds m.mu.
-func (m *Model) add(k update.Key, n int64) {
+func (m *Model) add(k ckey, n int64) {
 	m.counts[k] += n
-	t := k
-	t.Category = ""
-	m.counts[t] += n
+	k.cat = 0 // ""
+	m.counts[k] += n
 }
 
 // sourceName is the resync target of a source ("" is the embedded aggregator).
@@ -336,7 +336,15 @@ func (m *Model) Stats() (updates, resets uint64, lastData time.Time) {
 }
 
 func (m *Model) get(region, cat string, day int32, met update.Metric) int64 {
-	return m.counts[update.Key{Region: region, Category: cat, Day: day, Metric: met}]
+	r, ok := m.keys.region[region]
+	if !ok {
+		return 0
+	}
+	c, ok := m.keys.cat[cat]
+	if !ok {
+		return 0
+	}
+	return m.counts[ckey{region: r, cat: c, day: day, metric: met}]
 }
 
 func ratio(num, den int64) any {

@@ -12,10 +12,43 @@ import (
 // intern: the decoder's strings point into its copy of the whole payload): names interned in
 // the model's table, identifiers cloned.
 
-// detachKey returns k with its names interned.
-func detachKey(t *intern.Table, k update.Key) update.Key {
-	k.Region, k.Category = t.Of(k.Region), t.Of(k.Category)
-	return k
+// ckey is a counter's key as the model keeps it (update.Key with its region and category as
+// numbers): 16 bytes instead of 40, and no string into a payload. The model keeps two maps of
+// them (the sum and each source's share) over three days of every region × category × metric.
+type ckey struct {
+	region uint32 // keyNames.regions
+	cat    uint32 // keyNames.cats; 0 is "" (every category)
+	day    int32
+	metric update.Metric
+}
+
+// keyNames numbers the regions and categories of counter keys. The model's lock guards it.
+type keyNames struct {
+	region  map[string]uint32
+	regions []string
+	cat     map[string]uint32
+	cats    []string
+}
+
+// key returns k as a ckey, numbering a region or category seen for the first time.
+func (n *keyNames) key(k update.Key) ckey {
+	if n.region == nil {
+		n.region, n.cat = map[string]uint32{}, map[string]uint32{"": 0}
+		n.cats = []string{""}
+	}
+	r, ok := n.region[k.Region]
+	if !ok {
+		name := strings.Clone(k.Region)
+		r = uint32(len(n.regions))
+		n.region[name], n.regions = r, append(n.regions, name)
+	}
+	c, ok := n.cat[k.Category]
+	if !ok {
+		name := strings.Clone(k.Category)
+		c = uint32(len(n.cats))
+		n.cat[name], n.cats = c, append(n.cats, name)
+	}
+	return ckey{region: r, cat: c, day: k.Day, metric: k.Metric}
 }
 
 // detachItem detaches a feed item in place.

@@ -87,3 +87,46 @@ func TestModelKeepsNoPayload(t *testing.T) {
 	<-done
 	t.Logf("heap grew %d KiB over %d updates", grew>>10, n)
 }
+
+// TestModelCounterMemory: the model keeps every counter twice (the sum and its source's
+// share) for three days of every region × category × metric; a key must cost bytes, not a
+// string pair (a city of 10,000 grids has millions of them).
+func TestModelCounterMemory(t *testing.T) {
+	loc, _ := time.LoadLocation("Asia/Shanghai")
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, loc)
+	m := NewModel(ModelConfig{Tree: geo.DemoTree(), Loc: loc, Clock: clock.NewFake(now)})
+	day := update.DayOf(now, loc)
+	const regions, cats, metrics = 2000, 5, 10
+	var ms runtime.MemStats
+	heap := func() uint64 {
+		runtime.GC()
+		runtime.ReadMemStats(&ms)
+		return ms.HeapAlloc
+	}
+	// The names arrive as a decoder gives them: fresh strings per update.
+	u := &update.Update{Source: "p0", Epoch: 1, Seq: 1, Reset: true}
+	for r := range regions {
+		for c := range cats {
+			for k := range metrics {
+				u.Counters = append(u.Counters, update.Counter{Key: update.Key{Region: fmt.Sprintf("41150200%04d", r),
+					Category: fmt.Sprintf("cat-%d", c), Day: day, Metric: update.Metric(k + 1)}, N: 1})
+			}
+		}
+	}
+	before := heap()
+	m.Apply(u)
+	after := heap()
+	runtime.KeepAlive(u) // the update's own memory is not the model's
+	keys := regions * cats * metrics
+	per := float64(after-before) / float64(keys)
+	if got := m.get("411502000007", "cat-3", day, update.Metric(4)); got != 1 {
+		t.Fatalf("a counter reads %d, want 1", got)
+	}
+	if got := m.get("411502000007", "", day, update.Metric(4)); got != cats {
+		t.Fatalf("a total over categories reads %d, want %d", got, cats)
+	}
+	t.Logf("%.1f bytes per counter (%d counters, with their totals and the source's share)", per, keys)
+	if per > 150 {
+		t.Fatalf("%.1f bytes per counter, want at most 150", per)
+	}
+}
