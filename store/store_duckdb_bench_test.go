@@ -163,3 +163,36 @@ func BenchmarkDuckDBSeries(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDuckDBCases: the audits' case walk (Store.Cases) over a day, a week and the whole of
+// a 30-day history of 1,000,000 records (250,000 cases), every record of each case read.
+func BenchmarkDuckDBCases(b *testing.B) {
+	s, err := store.OpenDuckDB(filepath.Join(b.TempDir(), "bench.duckdb"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	fill(b, s, 1_000_000)
+	for _, days := range []int{1, 7, 30} {
+		b.Run(fmt.Sprintf("period=%dd", days), func(b *testing.B) {
+			q := store.CaseQuery{From: benchStart.AddDate(0, 0, 10), To: benchStart.AddDate(0, 0, 10+days)}
+			if days == 30 {
+				q.From = benchStart
+			}
+			var cases, recs int
+			for range b.N {
+				cases, recs = 0, 0
+				err := s.Cases(context.Background(), q, func(_ string, r []store.Record) error {
+					cases++
+					recs += len(r)
+					return nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cases), "cases")
+			b.ReportMetric(float64(recs), "records")
+		})
+	}
+}
