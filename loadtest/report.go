@@ -113,7 +113,8 @@ type Metrics struct {
 	OK         bool               `json:"ok"`
 	Error      string             `json:"error,omitempty"`
 	RSSBytes   float64            `json:"rss_bytes"`
-	CPUSeconds float64            `json:"cpu_s"` // process_cpu_seconds_total
+	HeapLive   float64            `json:"heap_live_bytes,omitempty"` // zhili_go_heap_live_bytes: the heap the last GC kept
+	CPUSeconds float64            `json:"cpu_s"`                     // process_cpu_seconds_total
 	Goroutines float64            `json:"goroutines"`
 	Zhili      map[string]float64 `json:"zhili,omitempty"` // zhili_* series (no histogram buckets; the table also omits _sum and _count)
 }
@@ -271,6 +272,8 @@ func ParseMetrics(page []byte) Metrics {
 			found++
 		case name == "process_cpu_seconds_total":
 			m.CPUSeconds = v
+		case name == "zhili_go_heap_live_bytes":
+			m.HeapLive = v
 		case name == "go_goroutines":
 			m.Goroutines = v
 			found++

@@ -12,6 +12,9 @@ import (
 type Sample struct {
 	AtS      float64 `json:"at_s"` // seconds since the measured period began
 	RSSBytes float64 `json:"rss_bytes"`
+	// HeapLive is the heap the server's last garbage collection kept (0: not reported): what it
+	// holds, without the garbage that makes RSS saw up and down between collections.
+	HeapLive float64 `json:"heap_live_bytes,omitempty"`
 	// Goroutines is the smallest of sampleReadings readings taken sampleGap apart, and
 	// GoroutinesPeak the largest: a fan-out starts a writer per client for as long as it sends
 	// (the hub's writers run on demand), a transient that a leak is not (it raises every reading).
@@ -41,6 +44,10 @@ type Soak struct {
 	// leak shows as a second half above the first even when both are within the tolerance.
 	RSSFirstHalf  float64 `json:"rss_first_half_bytes"`
 	RSSSecondHalf float64 `json:"rss_second_half_bytes"`
+	// The live heap's median over each half, reported beside the verdict (not judged): it tells a
+	// heap that holds more from one that only collects later.
+	HeapLiveFirstHalf  float64 `json:"heap_live_first_half_bytes,omitempty"`
+	HeapLiveSecondHalf float64 `json:"heap_live_second_half_bytes,omitempty"`
 }
 
 // soakTolerance is the ± band of a flat series.
@@ -77,11 +84,11 @@ func (b *bench) sample(ctx context.Context, start time.Time, stop <-chan struct{
 				low, peak = min(low, r.Goroutines), max(peak, r.Goroutines)
 			}
 		}
-		s := Sample{AtS: at, RSSBytes: m.RSSBytes, Goroutines: low, GoroutinesPeak: peak,
+		s := Sample{AtS: at, RSSBytes: m.RSSBytes, HeapLive: m.HeapLive, Goroutines: low, GoroutinesPeak: peak,
 			CPUSeconds: m.CPUSeconds, Received: b.receivedTotal(), Error: m.Error}
 		*out = append(*out, s)
 		if m.OK {
-			b.logf("sample at %.0fs: RSS %s, %.0f goroutines (%.0f at most), %d deliveries", s.AtS, bytesStr(s.RSSBytes), s.Goroutines, s.GoroutinesPeak, s.Received)
+			b.logf("sample at %.0fs: RSS %s (live heap %s), %.0f goroutines (%.0f at most), %d deliveries", s.AtS, bytesStr(s.RSSBytes), bytesStr(s.HeapLive), s.Goroutines, s.GoroutinesPeak, s.Received)
 		}
 	}
 }
@@ -89,18 +96,20 @@ func (b *bench) sample(ctx context.Context, start time.Time, stop <-chan struct{
 // judgeSoak compares the samples taken after settle with their medians; nil when fewer than
 // three samples are settled.
 func judgeSoak(samples []Sample, settle time.Duration) *Soak {
-	var rss, gr []float64
+	var rss, gr, live []float64
 	for _, s := range samples {
 		if s.AtS >= settle.Seconds() && s.Error == "" && s.RSSBytes > 0 {
 			rss = append(rss, s.RSSBytes)
 			gr = append(gr, s.Goroutines)
+			live = append(live, s.HeapLive)
 		}
 	}
 	if len(rss) < 3 {
 		return nil
 	}
 	k := &Soak{SettleS: settle.Seconds(), Samples: len(rss), Tolerance: soakTolerance,
-		RSSFirstHalf: median(rss[:len(rss)/2]), RSSSecondHalf: median(rss[len(rss)/2:])}
+		RSSFirstHalf: median(rss[:len(rss)/2]), RSSSecondHalf: median(rss[len(rss)/2:]),
+		HeapLiveFirstHalf: median(live[:len(live)/2]), HeapLiveSecondHalf: median(live[len(live)/2:])}
 	k.RSSMedian, k.RSSMin, k.RSSMax = median(rss), slices.Min(rss), slices.Max(rss)
 	k.GoroutinesMed, k.GoroutinesMin, k.GoroutinesMax = median(gr), slices.Min(gr), slices.Max(gr)
 	within := func(lo, hi, med float64) bool {
@@ -145,7 +154,11 @@ func soakLine(k *Soak) string {
 		}
 		return "NOT flat"
 	}
-	return fmt.Sprintf("RSS %s (median %s, %s–%s; halves %s → %s), goroutines %s (median %.0f, %.0f–%.0f), ±%.0f%% over %d samples after %.0fs",
-		flat(k.RSSFlat), bytesStr(k.RSSMedian), bytesStr(k.RSSMin), bytesStr(k.RSSMax), bytesStr(k.RSSFirstHalf), bytesStr(k.RSSSecondHalf),
+	live := ""
+	if k.HeapLiveFirstHalf > 0 {
+		live = fmt.Sprintf(" (live heap %s → %s)", bytesStr(k.HeapLiveFirstHalf), bytesStr(k.HeapLiveSecondHalf))
+	}
+	return fmt.Sprintf("RSS %s (median %s, %s–%s; halves %s → %s%s), goroutines %s (median %.0f, %.0f–%.0f), ±%.0f%% over %d samples after %.0fs",
+		flat(k.RSSFlat), bytesStr(k.RSSMedian), bytesStr(k.RSSMin), bytesStr(k.RSSMax), bytesStr(k.RSSFirstHalf), bytesStr(k.RSSSecondHalf), live,
 		flat(k.GoroutinesFlat), k.GoroutinesMed, k.GoroutinesMin, k.GoroutinesMax, 100*k.Tolerance, k.Samples, k.SettleS)
 }

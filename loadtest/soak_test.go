@@ -78,7 +78,7 @@ func TestSampleTakesTheFloor(t *testing.T) {
 		if reads.Add(1)%3 == 1 {
 			g = 1815 // every sample's first reading falls on a fan-out
 		}
-		fmt.Fprintf(w, "go_goroutines %d\nprocess_resident_memory_bytes 5e+08\n", g)
+		fmt.Fprintf(w, "go_goroutines %d\nprocess_resident_memory_bytes 5e+08\nzhili_go_heap_live_bytes 2e+08\n", g)
 	}))
 	defer srv.Close()
 	b := &bench{cfg: Config{URL: srv.URL, SampleEvery: 50 * time.Millisecond}, log: io.Discard, http: srv.Client()}
@@ -95,8 +95,8 @@ func TestSampleTakesTheFloor(t *testing.T) {
 		t.Fatalf("%d samples", len(out))
 	}
 	for _, s := range out {
-		if s.Goroutines != 1030 || s.GoroutinesPeak != 1815 || s.RSSBytes != 5e8 {
-			t.Fatalf("sample %+v: want 1030 goroutines, 1815 at most, RSS 5e8", s)
+		if s.Goroutines != 1030 || s.GoroutinesPeak != 1815 || s.RSSBytes != 5e8 || s.HeapLive != 2e8 {
+			t.Fatalf("sample %+v: want 1030 goroutines, 1815 at most, RSS 5e8, live heap 2e8", s)
 		}
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"math"
 	"net/http"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -332,6 +333,11 @@ func TestIngestBatchGoodBadDuplicates(t *testing.T) {
 	}
 	if v := metricValue(t, base, `zhili_ingest_rejected_total{code="invalid",field="location.lat"}`); v != 2 {
 		t.Errorf("rejected location.lat counter %v", v)
+	}
+	// The live heap, for soaks (a collection has run: the demo tree alone is megabytes).
+	runtime.GC()
+	if v := metricValue(t, base, `zhili_go_heap_live_bytes`); v < 1<<20 {
+		t.Errorf("zhili_go_heap_live_bytes %v", v)
 	}
 }
 
