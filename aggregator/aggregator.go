@@ -417,9 +417,12 @@ func (a *Aggregator) applyEntries(ctx context.Context, entries []intake.Entry, w
 	return w.add(ctx, recs, a.pos)
 }
 
+// keepLast returns the last n of items as a view of the same array: appending a batch to it
+// copies the n kept items only when the array is full (amortized, a batch costs its own length,
+// not n; the array holds at most about 2n + a batch).
 func keepLast(items []update.Item, n int) []update.Item {
 	if len(items) > n {
-		return append([]update.Item(nil), items[len(items)-n:]...)
+		return items[len(items)-n:]
 	}
 	return items
 }

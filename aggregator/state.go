@@ -737,7 +737,8 @@ func (s *state) full(now time.Time, recent []update.Item) update.Update {
 	oldest := update.DayOf(now, s.loc) - s.keepDays
 	clear(s.changedW) // the reset carries every whistle
 	clear(s.changedD)
-	u := update.Update{Reset: true, Items: recent, Whistles: s.allWhistles(now), Duty: s.allDuty()}
+	u := update.Update{Reset: true, Items: recent, Whistles: s.allWhistles(now), Duty: s.allDuty(),
+		Counters: make([]update.Counter, 0, len(s.rollup))}
 	for k, n := range s.rollup {
 		if k.Day != 0 && k.Day < oldest {
 			delete(s.rollup, k)

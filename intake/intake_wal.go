@@ -742,7 +742,11 @@ func (w *WAL) planLocked(after uint64, limit int) []span {
 }
 
 func readSpans(plan []span, limit int) ([]Entry, error) {
-	out := make([]Entry, 0, min(limit, 1024))
+	n := 0
+	for _, sp := range plan {
+		n += sp.n
+	}
+	out := make([]Entry, 0, min(limit, n))
 	for _, sp := range plan {
 		buf := make([]byte, sp.end-sp.start)
 		if _, err := sp.s.f.ReadAt(buf, sp.start); err != nil {
