@@ -2,7 +2,6 @@ package aggregator
 
 import (
 	"fmt"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"zhili/event"
 	"zhili/ingest"
 	"zhili/intake"
+	"zhili/internal/testsvc"
 	"zhili/store"
 )
 
@@ -20,13 +20,7 @@ func TestStateKeepsNoEntry(t *testing.T) {
 	s := newTestState()
 	now := ts("2026-11-27T10:00:00+08:00")
 	const n, pad = 30, 1 << 20
-	heap := func() uint64 {
-		var ms runtime.MemStats
-		runtime.GC()
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
+	heap := testsvc.HeapAfterGC
 	before := heap()
 	for i := range n {
 		for j, typ := range []event.Type{event.CaseReported, event.CaseDispatched, event.WhistleBlown} {

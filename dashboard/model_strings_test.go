@@ -11,6 +11,7 @@ import (
 	"zhili/bus"
 	"zhili/clock"
 	"zhili/geo"
+	"zhili/internal/testsvc"
 	"zhili/update"
 )
 
@@ -35,13 +36,7 @@ func TestModelKeepsNoPayload(t *testing.T) {
 	go func() { done <- m.Consume(ctx, sub) }()
 
 	const n, pad = 40, 1 << 20
-	heap := func() uint64 {
-		var ms runtime.MemStats
-		runtime.GC()
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
+	heap := testsvc.HeapAfterGC
 	before := heap()
 	root, day := tree.Root.Code, update.DayOf(now, loc)
 	at := now.UTC().Format(time.RFC3339)
@@ -97,12 +92,7 @@ func TestModelCounterMemory(t *testing.T) {
 	m := NewModel(ModelConfig{Tree: geo.DemoTree(), Loc: loc, Clock: clock.NewFake(now)})
 	day := update.DayOf(now, loc)
 	const regions, cats, metrics = 2000, 5, 10
-	var ms runtime.MemStats
-	heap := func() uint64 {
-		runtime.GC()
-		runtime.ReadMemStats(&ms)
-		return ms.HeapAlloc
-	}
+	heap := testsvc.HeapAfterGC
 	// The names arrive as a decoder gives them: fresh strings per update.
 	u := &update.Update{Source: "p0", Epoch: 1, Seq: 1, Reset: true}
 	for r := range regions {
