@@ -218,17 +218,17 @@ func (m *Model) apply(u *update.Update) (askResync string) {
 		}
 	}
 	for _, c := range u.Counters {
-		k := m.keys.key(c.Key)
+		k := m.keys.key(&m.names, c.Key)
 		s.counts[k] += c.N
 		m.add(k, c.N)
 		if c.Category != "" {
 			if i, found := slices.BinarySearch(m.cats, c.Category); !found {
-				m.cats = slices.Insert(m.cats, i, m.keys.cats[k.cat])
+				m.cats = slices.Insert(m.cats, i, m.keys.cat.names[k.cat])
 			}
 		}
 		if dept, ok := strings.CutPrefix(c.Region, update.DeptPrefix); ok {
 			if i, found := slices.BinarySearch(m.depts, dept); !found {
-				m.depts = slices.Insert(m.depts, i, strings.Clone(dept))
+				m.depts = slices.Insert(m.depts, i, m.keys.region.names[k.region][len(update.DeptPrefix):])
 			}
 		}
 	}
@@ -336,11 +336,11 @@ func (m *Model) Stats() (updates, resets uint64, lastData time.Time) {
 }
 
 func (m *Model) get(region, cat string, day int32, met update.Metric) int64 {
-	r, ok := m.keys.region[region]
+	r, ok := m.keys.region.num[region]
 	if !ok {
 		return 0
 	}
-	c, ok := m.keys.cat[cat]
+	c, ok := m.keys.cat.num[cat]
 	if !ok {
 		return 0
 	}

@@ -16,39 +16,42 @@ import (
 // numbers): 16 bytes instead of 40, and no string into a payload. The model keeps two maps of
 // them (the sum and each source's share) over three days of every region × category × metric.
 type ckey struct {
-	region uint32 // keyNames.regions
-	cat    uint32 // keyNames.cats; 0 is "" (every category)
+	region uint32 // keyNames.region
+	cat    uint32 // keyNames.cat; 0 is "" (every category)
 	day    int32
 	metric update.Metric
 }
 
-// keyNames numbers the regions and categories of counter keys. The model's lock guards it.
-type keyNames struct {
-	region  map[string]uint32
-	regions []string
-	cat     map[string]uint32
-	cats    []string
+// numbering numbers names in the order first seen; number 0 is "". The model's lock guards it.
+type numbering struct {
+	num   map[string]uint32
+	names []string
 }
 
-// key returns k as a ckey, numbering a region or category seen for the first time.
-func (n *keyNames) key(k update.Key) ckey {
-	if n.region == nil {
-		n.region, n.cat = map[string]uint32{}, map[string]uint32{"": 0}
-		n.cats = []string{""}
+// of returns the number of name, numbering it (its copy from t) when it is new.
+func (n *numbering) of(t *intern.Table, name string) uint32 {
+	if i, ok := n.num[name]; ok {
+		return i
 	}
-	r, ok := n.region[k.Region]
-	if !ok {
-		name := strings.Clone(k.Region)
-		r = uint32(len(n.regions))
-		n.region[name], n.regions = r, append(n.regions, name)
+	if n.num == nil {
+		n.num, n.names = map[string]uint32{"": 0}, []string{""}
+		if name == "" {
+			return 0
+		}
 	}
-	c, ok := n.cat[k.Category]
-	if !ok {
-		name := strings.Clone(k.Category)
-		c = uint32(len(n.cats))
-		n.cat[name], n.cats = c, append(n.cats, name)
-	}
-	return ckey{region: r, cat: c, day: k.Day, metric: k.Metric}
+	name = t.Of(name)
+	i := uint32(len(n.names))
+	n.num[name], n.names = i, append(n.names, name)
+	return i
+}
+
+// keyNames numbers the regions and categories of counter keys.
+type keyNames struct{ region, cat numbering }
+
+// key returns k as a ckey, numbering a region or category seen for the first time (their copies
+// shared with the rest of the model through t).
+func (n *keyNames) key(t *intern.Table, k update.Key) ckey {
+	return ckey{region: n.region.of(t, k.Region), cat: n.cat.of(t, k.Category), day: k.Day, metric: k.Metric}
 }
 
 // detachItem detaches a feed item in place.
