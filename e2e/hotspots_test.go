@@ -351,7 +351,7 @@ func TestHotspotScreen(t *testing.T) {
 	}
 
 	hotspotLevels(t, ctx, srv, tree, centre, hexCells, n, dump)
-	hotspotPlayback(t, ctx, srv, pageURL, dump)
+	hotspotPlayback(t, ctx, srv, pageURL, dump, now.Add(-30*time.Second))
 
 	// 5. 3840×2160 kiosk: sharp map, no controls.
 	if err := chromedp.Do(ctx, chromedp.EmulateViewport(3840, 2160), chromedp.Navigate(pageURL+"&kiosk=1")); err != nil {
@@ -732,14 +732,16 @@ func hotspotLevels(t *testing.T, ctx context.Context, srv *server, tr tree, cent
 	}
 }
 
-// hotspotPlayback starts a playback of today by the hour from the URL: the page steps through
+// hotspotPlayback starts a playback, by the hour, of the day of the test's reports (reported) from the URL: the page steps through
 // the frames (the label changes), the timeline chart is drawn, a frame's cases are the server's.
-func hotspotPlayback(t *testing.T, ctx context.Context, srv *server, pageURL string, dump func() string) {
+func hotspotPlayback(t *testing.T, ctx context.Context, srv *server, pageURL string, dump func() string, reported time.Time) {
 	loc, err := time.LoadLocation("Asia/Shanghai") // the server's --tz default
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Now().In(loc)
+	// The frame checked is the hour of the test's latest report, not the hour the check runs in:
+	// a run that crosses the hour would otherwise look at an hour without reports.
+	now := reported.In(loc)
 	day := now.Format("2006-01-02")
 	next := now.AddDate(0, 0, 1).Format("2006-01-02")
 	u := pageURL + "&playback=" + day + "," + next + "&step=1h&speed=8"
