@@ -500,21 +500,6 @@ func (v *chView) insertPrivate(ctx context.Context, recs []*Record) error {
 
 func mk[T any](n int) []T { return make([]T, n) }
 
-// chSendColumns sends one block built from column slices.
-func chSendColumns(ctx context.Context, conn driver.Conn, insert string, cols ...any) error {
-	b, err := conn.PrepareBatch(ctx, insert)
-	if err != nil {
-		return err
-	}
-	for i, c := range cols {
-		if err := b.Column(i).Append(c); err != nil {
-			b.Abort()
-			return fmt.Errorf("column %d: %w", i, err)
-		}
-	}
-	return b.Send()
-}
-
 // chSplitTime returns t's whole UTC second, the nanoseconds and t's UTC offset in seconds.
 func chSplitTime(t time.Time) (time.Time, uint32, int32) {
 	_, off := t.Zone()
