@@ -43,8 +43,10 @@ type recentCases struct {
 	names intern.Table
 }
 
+// newRecentCases sizes the memory for n cases at once (about 70 bytes each with the ids): a busy
+// door fills it within minutes, and growing it step by step would copy it each time.
 func newRecentCases(n int) *recentCases {
-	return &recentCases{max: n, m: map[string]string{}}
+	return &recentCases{max: n, m: make(map[string]string, n), ring: make([]string, 0, n)}
 }
 
 // addLocked remembers case id's owner unless it is known; it returns the owner in force.

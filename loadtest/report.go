@@ -113,8 +113,9 @@ type Metrics struct {
 	OK         bool               `json:"ok"`
 	Error      string             `json:"error,omitempty"`
 	RSSBytes   float64            `json:"rss_bytes"`
-	HeapLive   float64            `json:"heap_live_bytes,omitempty"` // zhili_go_heap_live_bytes: the heap the last GC kept
-	CPUSeconds float64            `json:"cpu_s"`                     // process_cpu_seconds_total
+	HeapLive   float64            `json:"heap_live_bytes,omitempty"`       // zhili_go_heap_live_bytes: the heap the last GC kept
+	MemLimit   float64            `json:"go_memory_limit_bytes,omitempty"` // go_gc_gomemlimit_bytes when set (--memory-limit, GOMEMLIMIT)
+	CPUSeconds float64            `json:"cpu_s"`                           // process_cpu_seconds_total
 	Goroutines float64            `json:"goroutines"`
 	Zhili      map[string]float64 `json:"zhili,omitempty"` // zhili_* series (no histogram buckets; the table also omits _sum and _count)
 }
@@ -274,6 +275,10 @@ func ParseMetrics(page []byte) Metrics {
 			m.CPUSeconds = v
 		case name == "zhili_go_heap_live_bytes":
 			m.HeapLive = v
+		case name == "go_gc_gomemlimit_bytes":
+			if v < 1<<62 { // unset: math.MaxInt64
+				m.MemLimit = v
+			}
 		case name == "go_goroutines":
 			m.Goroutines = v
 			found++

@@ -15,6 +15,9 @@ type Sample struct {
 	// HeapLive is the heap the server's last garbage collection kept (0: not reported): what it
 	// holds, without the garbage that makes RSS saw up and down between collections.
 	HeapLive float64 `json:"heap_live_bytes,omitempty"`
+	// MemLimit is the server's soft limit of its Go memory (0: none). Under a limit RSS stays near
+	// it whatever the heap holds, so a leak shows in the live heap instead (Soak.HeapLiveFlat).
+	MemLimit float64 `json:"go_memory_limit_bytes,omitempty"`
 	// Goroutines is the smallest of sampleReadings readings taken sampleGap apart, and
 	// GoroutinesPeak the largest: a fan-out starts a writer per client for as long as it sends
 	// (the hub's writers run on demand), a transient that a leak is not (it raises every reading).
@@ -27,7 +30,9 @@ type Sample struct {
 
 // Soak judges a long run's samples: after the settling time, is the server's memory and its
 // number of goroutines flat? Each is compared with its median over the settled samples; flat
-// means every settled sample is within ±Tolerance of it.
+// means every settled sample is within ±Tolerance of it. The live heap, which saws with every
+// collection, is judged by its trend: the median of the second half of the settled samples
+// within ±Tolerance of the first half's.
 type Soak struct {
 	SettleS        float64 `json:"settle_s"` // samples before this many seconds are not judged
 	Samples        int     `json:"samples"`  // settled samples judged
@@ -40,12 +45,15 @@ type Soak struct {
 	GoroutinesMax  float64 `json:"goroutines_max"`
 	RSSFlat        bool    `json:"rss_flat"`
 	GoroutinesFlat bool    `json:"goroutines_flat"`
+	// HeapLiveFlat: the live heap's halves agree (true when the server does not report it).
+	HeapLiveFlat bool    `json:"heap_live_flat"`
+	MemLimit     float64 `json:"go_memory_limit_bytes,omitempty"` // the server's, at the last sample (0: none)
 	// RSSFirstHalf and RSSSecondHalf are the medians of the settled samples' two halves: a slow
 	// leak shows as a second half above the first even when both are within the tolerance.
 	RSSFirstHalf  float64 `json:"rss_first_half_bytes"`
 	RSSSecondHalf float64 `json:"rss_second_half_bytes"`
-	// The live heap's median over each half, reported beside the verdict (not judged): it tells a
-	// heap that holds more from one that only collects later.
+	// The live heap's median over each half: it tells a heap that holds more from one that only
+	// collects later.
 	HeapLiveFirstHalf  float64 `json:"heap_live_first_half_bytes,omitempty"`
 	HeapLiveSecondHalf float64 `json:"heap_live_second_half_bytes,omitempty"`
 }
@@ -84,7 +92,7 @@ func (b *bench) sample(ctx context.Context, start time.Time, stop <-chan struct{
 				low, peak = min(low, r.Goroutines), max(peak, r.Goroutines)
 			}
 		}
-		s := Sample{AtS: at, RSSBytes: m.RSSBytes, HeapLive: m.HeapLive, Goroutines: low, GoroutinesPeak: peak,
+		s := Sample{AtS: at, RSSBytes: m.RSSBytes, HeapLive: m.HeapLive, MemLimit: m.MemLimit, Goroutines: low, GoroutinesPeak: peak,
 			CPUSeconds: m.CPUSeconds, Received: b.receivedTotal(), Error: m.Error}
 		*out = append(*out, s)
 		if m.OK {
@@ -97,11 +105,13 @@ func (b *bench) sample(ctx context.Context, start time.Time, stop <-chan struct{
 // three samples are settled.
 func judgeSoak(samples []Sample, settle time.Duration) *Soak {
 	var rss, gr, live []float64
+	var limit float64
 	for _, s := range samples {
 		if s.AtS >= settle.Seconds() && s.Error == "" && s.RSSBytes > 0 {
 			rss = append(rss, s.RSSBytes)
 			gr = append(gr, s.Goroutines)
 			live = append(live, s.HeapLive)
+			limit = s.MemLimit
 		}
 	}
 	if len(rss) < 3 {
@@ -117,6 +127,8 @@ func judgeSoak(samples []Sample, settle time.Duration) *Soak {
 	}
 	k.RSSFlat = within(k.RSSMin, k.RSSMax, k.RSSMedian)
 	k.GoroutinesFlat = within(k.GoroutinesMin, k.GoroutinesMax, k.GoroutinesMed)
+	k.HeapLiveFlat = k.HeapLiveFirstHalf == 0 || within(k.HeapLiveSecondHalf, k.HeapLiveSecondHalf, k.HeapLiveFirstHalf)
+	k.MemLimit = limit
 	return k
 }
 
@@ -138,7 +150,7 @@ func (r *Report) SoakErr() error {
 	switch k := r.Soak; {
 	case k == nil:
 		return errors.New("soak: fewer than three samples after settling; run longer")
-	case !k.RSSFlat || !k.GoroutinesFlat:
+	case !k.RSSFlat || !k.GoroutinesFlat || !k.HeapLiveFlat:
 		return fmt.Errorf("soak: not flat: %s", soakLine(k))
 	case r.Deliveries.Missing > 0:
 		return fmt.Errorf("soak: %d deliveries missing", r.Deliveries.Missing)
@@ -156,7 +168,10 @@ func soakLine(k *Soak) string {
 	}
 	live := ""
 	if k.HeapLiveFirstHalf > 0 {
-		live = fmt.Sprintf(" (live heap %s → %s)", bytesStr(k.HeapLiveFirstHalf), bytesStr(k.HeapLiveSecondHalf))
+		live = fmt.Sprintf("; live heap %s, halves %s → %s", flat(k.HeapLiveFlat), bytesStr(k.HeapLiveFirstHalf), bytesStr(k.HeapLiveSecondHalf))
+	}
+	if k.MemLimit > 0 {
+		live += fmt.Sprintf("; Go memory limit %s", bytesStr(k.MemLimit))
 	}
 	return fmt.Sprintf("RSS %s (median %s, %s–%s; halves %s → %s%s), goroutines %s (median %.0f, %.0f–%.0f), ±%.0f%% over %d samples after %.0fs",
 		flat(k.RSSFlat), bytesStr(k.RSSMedian), bytesStr(k.RSSMin), bytesStr(k.RSSMax), bytesStr(k.RSSFirstHalf), bytesStr(k.RSSSecondHalf), live,

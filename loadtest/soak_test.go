@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -45,6 +46,27 @@ func TestJudgeSoak(t *testing.T) {
 		t.Fatalf("goroutines: %+v", k)
 	}
 
+	// Under a memory limit RSS is flat whatever the heap holds: a live heap that keeps growing
+	// is not (halves about 240 → 290 MiB); one that saws around a level is.
+	withLive := func(live func(i int) float64) []Sample {
+		s := series(func(int) float64 { return 600 * mb }, steady)
+		for i := range s {
+			s[i].HeapLive, s[i].MemLimit = live(i), 512*mb
+		}
+		return s
+	}
+	k = judgeSoak(withLive(func(i int) float64 { return 200 * mb * (1 + 0.01*float64(i)) }), 5*time.Minute)
+	if k == nil || !k.RSSFlat || k.HeapLiveFlat || k.MemLimit != 512*mb {
+		t.Fatalf("growing live heap: %+v", k)
+	}
+	k = judgeSoak(withLive(func(i int) float64 { return float64(200+30*(i%3)) * mb }), 5*time.Minute)
+	if k == nil || !k.RSSFlat || !k.HeapLiveFlat {
+		t.Fatalf("sawing live heap: %+v", k)
+	}
+	if !strings.Contains(soakLine(k), "Go memory limit 512.0 MiB") {
+		t.Errorf("soak line without the limit: %s", soakLine(k))
+	}
+
 	// Too few samples after settling: no judgement.
 	if k := judgeSoak(series(steady, steady)[:11], 5*time.Minute); k != nil {
 		t.Fatalf("two settled samples judged: %+v", k)
@@ -52,7 +74,7 @@ func TestJudgeSoak(t *testing.T) {
 }
 
 func TestSoakErr(t *testing.T) {
-	flat := &Soak{RSSFlat: true, GoroutinesFlat: true, Samples: 5}
+	flat := &Soak{RSSFlat: true, GoroutinesFlat: true, HeapLiveFlat: true, Samples: 5}
 	for _, c := range []struct {
 		name string
 		r    Report
@@ -60,7 +82,8 @@ func TestSoakErr(t *testing.T) {
 	}{
 		{"flat, none missing", Report{Soak: flat}, true},
 		{"not judged", Report{}, false},
-		{"RSS not flat", Report{Soak: &Soak{GoroutinesFlat: true, Samples: 5}}, false},
+		{"RSS not flat", Report{Soak: &Soak{GoroutinesFlat: true, HeapLiveFlat: true, Samples: 5}}, false},
+		{"live heap growing", Report{Soak: &Soak{RSSFlat: true, GoroutinesFlat: true, Samples: 5}}, false},
 		{"a delivery missing", Report{Soak: flat, Deliveries: Deliveries{Missing: 1}}, false},
 	} {
 		if err := c.r.SoakErr(); (err == nil) != c.ok {

@@ -30,7 +30,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	warmup := fs.Duration("warmup", 5*time.Second, "events sent before measuring (0: none)")
 	jsonOut := fs.String("json", "", "also write the report as JSON to `file` (- for stdout)")
 	config := fs.String("config", "", "YAML config `file` (keys named as the flags)")
-	soak := fs.Duration("soak", 0, "a soak of this `duration` (replaces --duration): reads the server's RSS and goroutines every --sample-every and fails unless both stay flat (±10 % of their median after a sixth of the run, at most 5 min) and no delivery is lost")
+	soak := fs.Duration("soak", 0, "a soak of this `duration` (replaces --duration): reads the server's RSS, live heap and goroutines every --sample-every and fails unless RSS and goroutines stay flat (±10 % of their median after a sixth of the run, at most 5 min), the live heap's second half is within ±10 % of its first, and no delivery is lost")
 	sampleEvery := fs.Duration("sample-every", 30*time.Second, "with --soak: how often to read the server's metrics")
 	settle := fs.Duration("settle", 0, "with --soak: samples before this are not judged (0: a sixth of the run, at most 5 min)")
 	closeAfter := fs.Duration("close-after", 0, "close every case reported this long after its report (0: never; a soak needs it, or the server's open cases grow for as long as it runs)")

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -29,23 +30,23 @@ import (
 )
 
 type serveFlags struct {
-	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory, frameAncestors string
-	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile, catalog, roster                                                 string
-	partitions                                                                                                                          int
-	leaseTTL                                                                                                                            time.Duration
-	demo, demoRateSet                                                                                                                   bool
-	demoRate, demoPerDay, pushCoalesce                                                                                                  float64
-	demoSeed                                                                                                                            uint64
-	demoHistory                                                                                                                         days
-	tick, shutdownTimeout, queryTimeout, caseKeep                                                                                       time.Duration
-	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                                        int
-	hotspotMinEvents, gridMinLocal, childMinLocal, emergingMinSteps                                                                     int
-	hotspotNormalTails                                                                                                                  bool
-	maxBytes                                                                                                                            int64
-	alertRules                                                                                                                          string
-	alertsOff                                                                                                                           bool
-	alertsEvery, scanEvery                                                                                                              time.Duration
-	scanReplicates                                                                                                                      int
+	config, listen, data, regions, regionsCRS, ingestKey, viewToken, tz, displayCRS, logLevel, debugListen, storeMemory, memoryLimit, frameAncestors string
+	clickhouse, redisURL, role, tenant, name, calendarFile, clocksFile, catalog, roster                                                              string
+	partitions                                                                                                                                       int
+	leaseTTL                                                                                                                                         time.Duration
+	demo, demoRateSet                                                                                                                                bool
+	demoRate, demoPerDay, pushCoalesce                                                                                                               float64
+	demoSeed                                                                                                                                         uint64
+	demoHistory                                                                                                                                      days
+	tick, shutdownTimeout, queryTimeout, caseKeep                                                                                                    time.Duration
+	clientQueue, clientQueueBytes, maxLines, hexRes, hexMinLocal                                                                                     int
+	hotspotMinEvents, gridMinLocal, childMinLocal, emergingMinSteps                                                                                  int
+	hotspotNormalTails                                                                                                                               bool
+	maxBytes                                                                                                                                         int64
+	alertRules                                                                                                                                       string
+	alertsOff                                                                                                                                        bool
+	alertsEvery, scanEvery                                                                                                                           time.Duration
+	scanReplicates                                                                                                                                   int
 }
 
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -85,6 +86,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.DurationVar(&f.shutdownTimeout, "shutdown-timeout", 15*time.Second, "bound on graceful shutdown")
 	fs.DurationVar(&f.queryTimeout, "query-timeout", 60*time.Second, "deadline of one history query (hotspots, audits, their exports): past it the query is cancelled and answered 504 query_timeout")
 	fs.StringVar(&f.storeMemory, "store-memory", "1GB", "memory limit of the embedded history store (DuckDB memory_limit)")
+	fs.StringVar(&f.memoryLimit, "memory-limit", "", "soft limit of this process's Go memory (heap, stacks, runtime; not the embedded store's), e.g. 600MiB: near it the garbage collector runs more often instead of letting the heap grow to twice what it holds, so memory stays flat (empty: GOMEMLIMIT, else none)")
 	fs.StringVar(&f.clickhouse, "clickhouse", "", "ClickHouse DSN for the history store (clickhouse://host:9000/db); empty = embedded DuckDB")
 	fs.StringVar(&f.redisURL, "redis", "", "Redis URL for the intake streams, live bus and partition leases (redis://host:6379/0); empty = embedded log and in-process bus")
 	fs.StringVar(&f.role, "role", "all", "all, server (HTTP, ingest, screens) or aggregator (owns intake partitions); split roles need --redis and --clickhouse")
@@ -115,6 +117,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	log := slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(log)
 
+	if f.memoryLimit != "" {
+		n, err := parseBytes(f.memoryLimit)
+		if err != nil || n < 64<<20 {
+			return fmt.Errorf("--memory-limit %q: a size of at least 64MiB, such as 600MiB or 2GiB", f.memoryLimit)
+		}
+		debug.SetMemoryLimit(n)
+	}
 	loc, err := time.LoadLocation(f.tz)
 	if err != nil {
 		return fmt.Errorf("--tz: %w", err)
