@@ -458,6 +458,13 @@ func TestParseMetrics(t *testing.T) {
 	if m := ParseMetrics([]byte("<html>")); m.OK {
 		t.Fatalf("%+v", m)
 	}
+	// The Go memory limit when set; unset it reads as math.MaxInt64.
+	if m := ParseMetrics([]byte("go_goroutines 3\ngo_gc_gomemlimit_bytes 4.194304e+08\n")); m.MemLimit != 400<<20 {
+		t.Errorf("limit set: %+v", m)
+	}
+	if m := ParseMetrics([]byte("go_goroutines 3\ngo_gc_gomemlimit_bytes 9.223372036854776e+18\n")); m.MemLimit != 0 {
+		t.Errorf("limit unset: %+v", m)
+	}
 	_ = strconv.Itoa
 }
 
