@@ -127,6 +127,16 @@ func (a *Aggregator) Restored() bool { return a.restored }
 // store: every later event reaches the read model as a live update. Valid once Ready.
 func (a *Aggregator) StartCheckpoint() uint64 { return a.start.Load() }
 
+// setGauges sets the gauges of the live state: after a restore or a replay, and after a prune,
+// not only when events are applied (a quiet center would read 0 cases until its next event).
+func (a *Aggregator) setGauges() {
+	a.mu.Lock()
+	pending, cases := a.st.pending, len(a.st.cases)
+	a.mu.Unlock()
+	a.m.pending.Set(float64(pending))
+	a.m.cases.Set(float64(cases))
+}
+
 // replay rebuilds the live state from the whole history store.
 func (a *Aggregator) replay(ctx context.Context, cp uint64, now, start time.Time) error {
 	n := 0
@@ -263,6 +273,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 			return err
 		}
 	}
+	a.setGauges()
 
 	w := newWriter(a)
 	// A drain (Shutdown) flushes the writer while ctx is alive; a cancel of ctx stops it even
@@ -356,6 +367,7 @@ func (a *Aggregator) run(ctx context.Context) error {
 			a.mu.Lock()
 			a.st.prune(a.clk.Now(), a.cfg.CaseKeep)
 			a.mu.Unlock()
+			a.setGauges()
 			lastPrune = a.clk.Now()
 		}
 		select {

@@ -2,6 +2,7 @@ package aggregator
 
 import (
 	"context"
+	dto "github.com/prometheus/client_model/go"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -184,6 +185,15 @@ func TestSnapshotRestartMatchesFullReplay(t *testing.T) {
 		t.Fatal("the second start did not take the snapshot")
 	}
 	fromSnap := viewOf(a, later)
+	gaugeCases := func(a *Aggregator, want int) {
+		t.Helper()
+		var m dto.Metric
+		if err := a.m.cases.Write(&m); err != nil || m.GetGauge().GetValue() != float64(want) {
+			got := m.GetGauge().GetValue()
+			t.Errorf("zhili_cases_tracked after the start: %v, want the %d cases held", got, want)
+		}
+	}
+	gaugeCases(a, len(fromSnap.cases))
 	stop()
 
 	a, stop = g2.start(t, filepath.Join(g2.dir, "live.snap"), nil)
@@ -191,6 +201,14 @@ func TestSnapshotRestartMatchesFullReplay(t *testing.T) {
 		t.Fatal("restored without a snapshot")
 	}
 	replayed := viewOf(a, later)
+	gaugeCases(a, len(replayed.cases))
+	stop()
+	// Restored with nothing after the snapshot to apply: the gauges still tell the cases held.
+	a, stop = g2.start(t, filepath.Join(g2.dir, "live.snap"), nil)
+	if !a.restored {
+		t.Fatal("the replayed copy's snapshot was not taken")
+	}
+	gaugeCases(a, len(viewOf(a, later).cases))
 	stop()
 
 	if len(replayed.cases) < 100 || len(replayed.counters) < 100 || len(replayed.whistles) == 0 {
