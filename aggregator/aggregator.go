@@ -127,12 +127,18 @@ func (a *Aggregator) Restored() bool { return a.restored }
 // store: every later event reaches the read model as a live update. Valid once Ready.
 func (a *Aggregator) StartCheckpoint() uint64 { return a.start.Load() }
 
-// setGauges sets the gauges of the live state: after a restore or a replay, and after a prune,
-// not only when events are applied (a quiet center would read 0 cases until its next event).
+// setGauges sets the gauges of the live state from it: after a restore or a replay, and after a
+// prune, not only when events are applied (a quiet center would read 0 cases until its next
+// event).
 func (a *Aggregator) setGauges() {
 	a.mu.Lock()
 	pending, cases := a.st.pending, len(a.st.cases)
 	a.mu.Unlock()
+	a.gauges(pending, cases)
+}
+
+// gauges sets the gauges of the live state to values read under a.mu.
+func (a *Aggregator) gauges(pending, cases int) {
 	a.m.pending.Set(float64(pending))
 	a.m.cases.Set(float64(cases))
 }
@@ -421,8 +427,7 @@ func (a *Aggregator) applyEntries(ctx context.Context, entries []intake.Entry, w
 		return u
 	})
 	a.m.applied.Add(float64(len(recs)))
-	a.m.pending.Set(float64(pending))
-	a.m.cases.Set(float64(cases))
+	a.gauges(pending, cases)
 	if err != nil {
 		a.cfg.Logger.Error("aggregator: publish", "err", err)
 	}
