@@ -6,7 +6,9 @@ BIN      := bin/zhili
 # -trimpath keeps checkout paths out of the build cache's keys: a second checkout (a worktree, CI's
 # clean clone on a warm runner) reuses what another built, and vet's packages serve the e2e build.
 TRIM     := -trimpath
-GOFLAGS_TEST ?= -race -count=1 -timeout 20m $(TRIM)
+# 30m: the e2e package waits up to 12 minutes for the deployment's midnight when a run would
+# cross it (e2e/main_test.go), then runs for about eight.
+GOFLAGS_TEST ?= -race -count=1 -timeout 30m $(TRIM)
 
 .PHONY: demo build assets test vet bench soak fuzz fuzz-smoke clean
 

@@ -555,19 +555,24 @@ type sharedServer struct {
 // reset to zero, and reports it backdates by seconds must not fall on the day before.
 func awayFromMidnight(t *testing.T, d time.Duration) {
 	t.Helper()
+	if left := untilDayTurn(); left < d+time.Minute {
+		t.Logf("waiting %v for the day to turn", left.Round(time.Second))
+		time.Sleep(left)
+	}
+}
+
+// untilDayTurn is the time left until a minute past the deployment's next midnight.
+func untilDayTurn() time.Duration {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
-		t.Fatal(err)
+		loc = time.FixedZone("CST", 8*3600) // Shanghai has kept +08:00 since 1991
 	}
 	now := time.Now().In(loc)
 	next := time.Date(now.Year(), now.Month(), now.Day(), 0, 1, 0, 0, loc)
 	if now.After(next) {
 		next = next.AddDate(0, 0, 1)
 	}
-	if left := next.Sub(now); left < d+time.Minute {
-		t.Logf("waiting %v for the day to turn", left.Round(time.Second))
-		time.Sleep(left)
-	}
+	return next.Sub(now)
 }
 
 // newBrowser opens a tab of the package's headless Chromium (started on first use, with the

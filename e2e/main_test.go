@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/chromedp/chromedp"
 
@@ -20,6 +21,10 @@ import (
 // made on first use (a -short run or a run of the protocol test alone builds nothing) and
 // removed by TestMain. The browser runs in a process group of its own and dies with the test
 // binary (testsvc.SetProcAttr).
+// packageSpan bounds how long the package runs in `make test` on a busy machine (about eight
+// minutes on two cores).
+const packageSpan = 12 * time.Minute
+
 var shared struct {
 	mu     sync.Mutex
 	tmpDir string
@@ -40,9 +45,19 @@ var shared struct {
 // TestMain runs the browser tests three at a time unless -parallel is given: they spend much
 // of their time waiting for the page or the server (timers of 3 to 15 s, rotations,
 // reconnects), not on the CPU. Four at a time on two CPUs starved pages of CPU time.
+//
+// A run that could cross the deployment's midnight waits for it first: the pages and the
+// tests both reckon "today", "the last 30 days" and the feed's time of day in Asia/Shanghai,
+// and a page drawn before the turn and checked after it disagrees with the test by a day.
 func TestMain(m *testing.M) {
 	flag.Parse()
 	testsvc.DefaultParallel(3)
+	if !testing.Short() {
+		if left := untilDayTurn(); left < packageSpan {
+			fmt.Fprintf(os.Stderr, "e2e: the day turns in Asia/Shanghai in %v: waiting for it\n", left.Round(time.Second))
+			time.Sleep(left)
+		}
+	}
 	code := m.Run()
 	closeShared()
 	os.Exit(code)
