@@ -125,6 +125,7 @@ func (s *Server) SetAccess(k *access.Keyring, from string) error {
 		return err
 	}
 	s.keys.Store(kr)
+	s.regionReplies.reset()
 	return s.d.AccessLog.Record(access.Entry{Principal: "operator", Action: access.ActionConfig,
 		Object: fmt.Sprintf("%s (%d secrets)", from, kr.Len())})
 }

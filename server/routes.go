@@ -2,7 +2,6 @@ package server
 
 import (
 	"context"
-	"encoding/json"
 	"io/fs"
 	"mime"
 	"net/url"
@@ -21,7 +20,6 @@ import (
 	"zhili/dashboard"
 	"zhili/errs"
 	"zhili/event"
-	"zhili/geo"
 	"zhili/governance"
 	"zhili/store"
 )
@@ -218,54 +216,6 @@ func (s *Server) versions(c *fiber.Ctx) error {
 		return err
 	}
 	return c.JSON(reply)
-}
-
-func (s *Server) regions(c *fiber.Ctx) error {
-	v := principal(c)
-	root := c.Query("root", "root")
-	if root == "root" {
-		var err error
-		if root, err = s.home(v); err != nil {
-			return err
-		}
-	}
-	if r := s.d.Tree.Get(root); r == nil || !s.inTenant(v, r.Code) {
-		return unknownRegion("root", root)
-	} else if !s.allows(v, r.Code) {
-		return errs.E(errs.Forbidden, "root", "token may not see region %s", r.Code)
-	}
-	depth := -1
-	if d := c.Query("depth"); d != "" {
-		n, err := strconv.Atoi(d)
-		if err != nil {
-			return errs.E(errs.Invalid, "depth", "depth must be an integer")
-		}
-		depth = n
-	}
-	fc, err := s.d.Tree.FeatureCollection(root, depth)
-	if err != nil {
-		return errs.Wrap(errs.NotFound, "root", err, "unknown region")
-	}
-	s.trimTenantParents(v, fc)
-	// Regions are stored in WGS-84; screens get the display CRS (the one live points use), or
-	// the one they ask for.
-	crs := c.Query("crs", s.cfg.DisplayCRS)
-	switch crs {
-	case "", event.WGS84:
-	case event.GCJ02, event.BD09:
-		for _, f := range fc.Features {
-			f.Geometry = geo.TransformGeometry(f.Geometry, func(lon, lat float64) (float64, float64) { return geo.FromWGS84(crs, lon, lat) })
-		}
-	default:
-		return errs.E(errs.Invalid, "crs", "crs must be wgs84, gcj02 or bd09")
-	}
-	b, err := json.Marshal(fc)
-	if err != nil {
-		return err
-	}
-	c.Set(fiber.HeaderContentType, "application/geo+json")
-	c.Set(fiber.HeaderCacheControl, "no-cache")
-	return c.Send(b)
 }
 
 // timeParam parses a time parameter: RFC 3339, or a date YYYY-MM-DD in the deployment zone.

@@ -123,6 +123,8 @@ type Server struct {
 	rejects   *rejectTally  // lines refused at ingest since start, for the audits' reconcile
 	eval      evalCache     // the units' figures of recent periods (evaluation)
 	evalSurv  evalSurvCache // the survey records in force (evaluation)
+	// regionReplies are the encoded region outlines (regions.go).
+	regionReplies regionCache
 }
 
 // New builds the server and its routes. A secret given twice panics: configuration is checked
