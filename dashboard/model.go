@@ -18,6 +18,7 @@ import (
 	"zhili/errs"
 	"zhili/event"
 	"zhili/geo"
+	"zhili/governance"
 	"zhili/internal/intern"
 	"zhili/roster"
 	"zhili/update"
@@ -398,6 +399,7 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 	newToday, blown := g(r.Code, update.MNew), g(r.Code, update.MWhistles)
 	pp := m.peopleOn(day)
 	callbacks := g(r.Code, update.MSatisfied) + g(r.Code, update.MBasically) + g(r.Code, update.MUnsatisfied)
+	dispatched := g(r.Code, update.MDispatched)
 	return map[string]any{
 		"region":      map[string]any{"code": r.Code, "name": r.Name, "level": int64(r.Level)},
 		"day":         update.DayString(day),
@@ -412,12 +414,17 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 			"horizontal": g(r.Code, update.MFlowHorizontal),
 		},
 		"rates": map[string]any{
-			"response":     ratio(g(r.Code, update.MSignedInTime), g(r.Code, update.MDispatched)),
-			"resolution":   ratio(max(0, g(r.Code, update.MResolved)-g(r.Code, update.MReopened)), g(r.Code, update.MDispatched)),
+			"response":     ratio(g(r.Code, update.MSignedInTime), dispatched),
+			"resolution":   ratio(max(0, g(r.Code, update.MResolved)-g(r.Code, update.MReopened)), dispatched),
 			"satisfaction": ratio(g(r.Code, update.MSatisfied)+g(r.Code, update.MBasically), callbacks),
 		},
-		"children": children,
-		"depts":    m.deptRates(r, day),
+		// The rates' denominators: a screen shows a rate of fewer than min_sample cases as
+		// 样本不足 with its count, not as a figure (the audits' rule; after midnight, or in a
+		// township, a day's rate is often one of two or three cases).
+		"rates_n":    map[string]any{"response": dispatched, "resolution": dispatched, "satisfaction": callbacks},
+		"min_sample": int64(governance.DefaultMinSample),
+		"children":   children,
+		"depts":      m.deptRates(r, day),
 		// The people layer: counts only, never a name (docs/ROSTER.md, "On the wall").
 		"staffing": pp.staffingOf(r),
 		"party":    pp.partyOf(r),

@@ -60,6 +60,11 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	if snap["rates"].(map[string]any)["satisfaction"] != nil {
 		t.Fatal("satisfaction without sample should be null")
 	}
+	// The denominators go with the rates, so that a screen can say 样本不足 for a rate of 4 cases.
+	if n := snap["rates_n"].(map[string]any); n["response"] != int64(4) || n["resolution"] != int64(4) || n["satisfaction"] != int64(0) ||
+		snap["min_sample"] != int64(governance.DefaultMinSample) {
+		t.Fatalf("rates_n %v, min_sample %v", n, snap["min_sample"])
+	}
 	if c := snap["children"].(map[string]any)[town].(map[string]any); c["new_today"] != int64(2) {
 		t.Fatalf("child %v", c)
 	}

@@ -237,10 +237,17 @@ func TestWallScreenProtocol(t *testing.T) {
 	js(`document.getElementById('lang-switch').click()`)
 	wait("Chinese", `document.getElementById('title').textContent === '浉河区社会治理指挥中心 · 一张屏'`, settle)
 
-	// A merge patch: a changed counter, a null rate, a new child.
-	c1.send(`{"op":"delta","topic":"overview:root","seq":6,` + at + `,"data":{"totals":{"new_today":13,"overdue":2},"rates":{"response":null},"children":{"411502003":{"name":"湖东街道","new_today":1,"open":1,"overdue":0,"resolved_today":0}}}}`)
+	// A merge patch: a changed counter, a null rate, a new child; a rate of fewer cases than the
+	// server's minimum sample is said (样本不足, with its count), not painted, the whistle rate
+	// (over today's new cases) too.
+	c1.send(`{"op":"delta","topic":"overview:root","seq":6,` + at + `,"data":{"totals":{"new_today":13,"overdue":2},"rates":{"response":null,"resolution":0.5},` +
+		`"rates_n":{"response":0,"resolution":2,"satisfaction":0},"min_sample":14,"whistles":{"blown_today":1,"rate":0.1},"children":{"411502003":{"name":"湖东街道","new_today":1,"open":1,"overdue":0,"resolved_today":0}}}}`)
 	wait("merge patch", `window.__zhili.counters.new_today === 13 && window.__zhili.counters.overdue === 2 &&
 	  document.querySelector('#rate-response .rate-value').textContent === '—' &&
+	  document.querySelector('#rate-resolution .rate-value').textContent === '样本不足' &&
+	  document.querySelector('#rate-resolution .rate-n').textContent === '2 件 < 14' &&
+	  document.getElementById('whistle-rate-value').textContent === '样本不足' && document.getElementById('whistle-rate-value').title === '13 件 < 14' &&
+	  document.querySelector('#rate-resolution .ring').style.getPropertyValue('--p') === '0' &&
 	  document.getElementById('counter-overdue').classList.contains('alarm') &&
 	  document.querySelectorAll('#ranking li').length === 3`, settle)
 
@@ -254,8 +261,10 @@ func TestWallScreenProtocol(t *testing.T) {
 		t.Fatalf("a delta after a gap was applied: new_today = %s", v)
 	}
 	c1.send(`[{"op":"delta","topic":"overview:root","seq":7,` + at + `,"data":{"totals":{"new_today":14}}},` +
-		`{"op":"delta","topic":"overview:root","seq":8,` + at + `,"data":{"totals":{"new_today":15}}}]`)
-	wait("resumed deltas", `window.__zhili.counters.new_today === 15 && window.__zhili.seq["overview:root"] === 8`, settle)
+		`{"op":"delta","topic":"overview:root","seq":8,` + at + `,"data":{"totals":{"new_today":15},"rates_n":{"resolution":20}}}]`)
+	wait("resumed deltas", `window.__zhili.counters.new_today === 15 && window.__zhili.seq["overview:root"] === 8 &&
+	  document.querySelector('#rate-resolution .rate-value').textContent === '50.0%' && document.querySelector('#rate-resolution .rate-n').hidden &&
+	  document.getElementById('whistle-rate-value').textContent === '10.0%'`, settle)
 
 	// Pings keep a quiet feed alive: answer two pongs; the page must not go stale meanwhile.
 	for i := 0; i < 2; i++ {

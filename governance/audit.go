@@ -30,6 +30,10 @@ import (
 // not_fixed is closed but never resolved; duplicates, cancelled cases and cases transferred away
 // are not assessed (NotAssessed); a dispatch after a transfer counts for its department.
 
+// DefaultMinSample is the fewest cases in a rate's denominator for the rate to be ranked or
+// shown as a figure: below it a screen says 样本不足 (too few cases) instead.
+const DefaultMinSample = 10
+
 // AuditConfig configures audits.
 type AuditConfig struct {
 	Respond   time.Duration // response window after dispatch (default 2 h)
@@ -41,7 +45,7 @@ func (c AuditConfig) withDefaults() AuditConfig {
 		c.Respond = 2 * time.Hour
 	}
 	if c.MinSample <= 0 {
-		c.MinSample = 10
+		c.MinSample = DefaultMinSample
 	}
 	return c
 }

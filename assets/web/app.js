@@ -122,6 +122,7 @@
       cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据', other: '其他',
       rates_title: '三率 · 吹哨率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
       whistle_rate: '吹哨率', whistles_today: '今日吹哨', band: { low: '偏低', ok: '正常', high: '偏高' },
+      few: '样本不足', few_n: '{n} 件 < {min}',
       sources_title: '一端口 · 今日受理',
       src: { hotline12345: '12345 热线', grid: '网格员', app: '随手拍', sensor: '感知设备', police110: '110 联动', center: '中心受理', other: '其他' },
       map_title: '一网格 · 在办案件分布', map_title_new: '一网格 · 今日新增分布',
@@ -153,6 +154,7 @@
       cat_title: 'Cases by module · new today', cat_total: 'today', no_data: 'No data', other: 'Other',
       rates_title: 'Three rates & whistles · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
       whistle_rate: 'Whistle rate', whistles_today: 'blown', band: { low: 'low', ok: 'ok', high: 'high' },
+      few: 'Too few', few_n: '{n} cases < {min}',
       sources_title: 'One port · new today',
       src: { hotline12345: '12345 hotline', grid: 'Grid workers', app: 'Citizen app', sensor: 'Sensors', police110: '110 police', center: 'Center', other: 'Other' },
       map_title: 'Grids · open cases', map_title_new: 'Grids · new today',
@@ -227,7 +229,9 @@
     labels: { placed: [], dropped: [] }, // child codes whose map label is shown, and those left out for want of room
     ranking: { page: 0, pages: 0, per: 0, total: 0, shown: [] }, // the ranking's page: the ranks on it
     sources: {}, // new cases today per report source, as shown
-    whistle: { rate: null, blown: 0, band: '' }, // 吹哨率 as shown
+    whistle: { rate: null, blown: 0, band: '', few: false }, // 吹哨率 as shown
+    // The three rates as shown: value, the cases under it, and whether too few to show (样本不足).
+    rates: {},
     // The people layer as shown: staffing totals, the uncovered grids (or townships) marked on
     // the map, and the party organisation's lines (counts only).
     people: { shown: false, totals: null, marked: [], lines: [] },
@@ -1272,13 +1276,15 @@
     $('flow-horizontal').textContent = String(num(flows.horizontal));
 
     const rates = o.rates || {};
-    setRate('rate-response', rates.response);
-    setRate('rate-resolution', rates.resolution);
-    setRate('rate-satisfaction', rates.satisfaction);
+    const rn = o.rates_n || {};
+    const minN = num(o.min_sample);
+    setRate('rate-response', rates.response, rn.response, minN);
+    setRate('rate-resolution', rates.resolution, rn.resolution, minN);
+    setRate('rate-satisfaction', rates.satisfaction, rn.satisfaction, minN);
 
     renderCategories(o.by_category || {});
     renderSources(o.by_source);
-    renderWhistle(o.whistles);
+    renderWhistle(o.whistles, totals.new_today, minN);
     renderRanking(o.children || {});
     renderPeople(o);
   }
@@ -1344,28 +1350,48 @@
 
   // 吹哨率: whistles blown today ÷ new cases today, with the audit's band when the page has
   // its bounds (?whistle_low=, ?whistle_high=; the same rule as /api/v1/audit/rates).
-  function renderWhistle(w) {
+  // Of fewer than minN new cases (a server that sends min_sample) it says 样本不足.
+  function renderWhistle(w, newToday, minN) {
     const rate = w && typeof w.rate === 'number' && Number.isFinite(w.rate) ? w.rate : null;
     const blown = w ? num(w.blown_today) : 0;
+    const few = rate !== null && tooFew(newToday, minN);
     let band = '';
-    if (rate !== null && (WHISTLE_LOW > 0 || WHISTLE_HIGH > 0)) {
+    if (rate !== null && !few && (WHISTLE_LOW > 0 || WHISTLE_HIGH > 0)) {
       band = WHISTLE_LOW > 0 && rate < WHISTLE_LOW ? 'low' : WHISTLE_HIGH > 0 && rate > WHISTLE_HIGH ? 'high' : 'ok';
     }
-    $('whistle-rate-value').textContent = rate === null ? '—' : window.Zhili.percent(rate, 'auto');
+    const wv = $('whistle-rate-value');
+    wv.textContent = rate === null ? '—' : few ? t('few') : window.Zhili.percent(rate, 'auto');
+    wv.classList.toggle('few', few);
+    wv.title = few ? t('few_n').replace('{n}', String(newToday)).replace('{min}', String(minN)) : '';
     const el = $('whistle-band');
     el.hidden = !band;
     el.className = 'wr-band ' + band;
     el.textContent = band ? t('band')[band] : '';
     $('whistles-today').textContent = w ? String(blown) : '—';
-    Z.whistle = { rate, blown, band };
+    Z.whistle = { rate, blown, band, few };
   }
 
-  function setRate(id, v) {
+  // tooFew: a rate over n cases is not shown as a figure when the server names a minimum
+  // sample (min_sample) and n is below it (the audits' rule).
+  const tooFew = (n, minN) => typeof n === 'number' && minN > 0 && n < minN;
+
+  // setRate shows a rate in its ring: the figure, '—' without cases, or 样本不足 with the count
+  // when its n cases are fewer than minN.
+  function setRate(id, v, n, minN) {
     const el = $(id);
     const ring = el.querySelector('.ring');
     const val = el.querySelector('.rate-value');
-    if (typeof v !== 'number' || !Number.isFinite(v)) {
-      val.textContent = '—';
+    const sub = el.querySelector('.rate-n');
+    const has = typeof v === 'number' && Number.isFinite(v);
+    const few = has && tooFew(n, minN);
+    Z.rates[id.replace('rate-', '')] = { value: has ? v : null, n: typeof n === 'number' ? n : null, few };
+    el.classList.toggle('few', few);
+    if (sub) {
+      sub.hidden = !few;
+      sub.textContent = few ? t('few_n').replace('{n}', String(n)).replace('{min}', String(minN)) : '';
+    }
+    if (!has || few) {
+      val.textContent = few ? t('few') : '—';
       ring.style.setProperty('--p', '0');
       return;
     }
