@@ -217,7 +217,7 @@ func TestWhistleScreen(t *testing.T) {
 		caseID, now.Add(-45*time.Minute).Format(time.RFC3339), whistleID, time.Now().Format(time.RFC3339))
 	srv.ingest(t, more.String(), 7)
 	if err := waitFor(ctx, `window.__zhili.board.join() === `+jsString(lateID+","+whistleID+"-tough,"+whistleID)+
-		` && window.__zhili.scores === 2 && document.querySelector('#total-late b').textContent === "1"`, 5*time.Second); err != nil {
+		` && window.__zhili.scores === 2 && window.__zhili.scoresFew === 2 && document.querySelector('#total-late b').textContent === "1"`, 5*time.Second); err != nil {
 		t.Fatalf("the late whistle is not first, or scores/totals missing: %v\n%s", err, dump())
 	}
 	lateCD, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#wh-board li[data-id=`+jsString(lateID)+`] .wh-dept .cd em').textContent`))
@@ -242,12 +242,15 @@ func TestWhistleScreen(t *testing.T) {
 	}
 	screenshot(t, ctx, "whistles-3840x2160.png")
 
-	// 6. English.
-	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(pageURL+"&lang=en")); err != nil {
+	// 6. English, with a minimum sample of one evaluation: the departments' mean scores shown
+	// and ranked (5 before 4); with the default (10) both said to be too few, above.
+	if err := chromedp.Do(ctx, chromedp.EmulateViewport(1920, 1080), chromedp.Navigate(pageURL+"&lang=en&min_sample=1")); err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(ctx, ready, 30*time.Second); err != nil {
-		t.Fatalf("English page not ready: %v", err)
+	if err := waitFor(ctx, ready+` && window.__zhili.scores === 2 && window.__zhili.scoresFew === 0 &&
+	  Array.from(document.querySelectorAll('#wh-scores li')).map((li) => li.dataset.dept + ' ' + li.querySelector('b').textContent).join() ===
+	  'county.urban-mgmt 5.0,county.water 4.0'`, 30*time.Second); err != nil {
+		t.Fatalf("English page with min_sample=1 not ready or scores not ranked: %v\n%s", err, dump())
 	}
 	st = readState()
 	if !strings.Contains(st.Title, "Whistle Board") || st.Kind != "Advance" {

@@ -54,6 +54,9 @@
   const TOPIC = 'whistles:' + REGION;
   const STAGES = ['signed', 'contacted', 'arrived'];
   const SCORE_ROW_H = 40; // height of a row of the score list (whistles.css)
+  // The fewest evaluations for a department's mean score to be shown and ranked (?min_sample=,
+  // default the audits' minimum sample, 10): a list must not be topped by one evaluation.
+  const SCORE_MIN = clampNum(params.get('min_sample'), 10, 1, 1000);
   const BOARD_PAGE_MS = clampNum(params.get('boardpage'), 15, 3, 600) * 1000;
   // Heights of a board card (whistles.css .wh: padding 8 + 8 and borders 1 + 1 around the 46-pixel
   // head, then 54 pixels a department row) and the gap between cards.
@@ -77,7 +80,7 @@
       hub_in: (k, county) => k + (county ? '（在各县区）' : '（在所属区域）'),
       board_title: '哨令看板 · 超时优先', shown: '第 {a}–{b} 条 · 共 {n} 条', page: '第 {p}/{n} 页',
       no_whistles: '暂无在办哨令',
-      scores_title: '评哨 · 部门得分', no_scores: '暂无评价', score_n: '{n} 次',
+      scores_title: '评哨 · 部门得分', no_scores: '暂无评价', score_n: '{n} 次', few: '样本不足', few_title: '评价 {n} 次，少于 {min} 次不排名',
       kind: { advance: '推进哨', tough: '攻坚哨', emergency: '应急哨' },
       stage: { signed: '签收', contacted: '联系', arrived: '到场' },
       light: { green: '正常', amber: '临期', red: '超时', done: '已完成' },
@@ -92,7 +95,7 @@
       hub_in: (k, county) => k + (county ? ' (in each county)' : ' (in their region)'),
       board_title: 'Active whistles · late first', shown: '{a}–{b} of {n}', page: 'Page {p}/{n}',
       no_whistles: 'No active whistle',
-      scores_title: 'Evaluations · by department', no_scores: 'No evaluation yet', score_n: '{n}×',
+      scores_title: 'Evaluations · by department', no_scores: 'No evaluation yet', score_n: '{n}×', few: 'Too few', few_title: '{n} evaluations: fewer than {min} are not ranked',
       kind: { advance: 'Advance', tough: 'Tough', emergency: 'Emergency' },
       stage: { signed: 'Signed', contacted: 'Contacted', arrived: 'Arrived' },
       light: { green: 'on time', amber: 'due soon', red: 'late', done: 'done' },
@@ -837,21 +840,30 @@
         per.set(d.dept, e);
       }
     }
-    const rows = Array.from(per.values()).map((e) => ({ dept: e.dept, mean: e.sum / e.n, n: e.n }));
-    rows.sort((a, b) => b.mean - a.mean || b.n - a.n || (a.dept < b.dept ? -1 : 1));
+    // Departments with enough evaluations by mean score, then the others by count, their mean
+    // not shown (样本不足).
+    const rows = Array.from(per.values()).map((e) => ({ dept: e.dept, mean: e.sum / e.n, n: e.n, few: e.n < SCORE_MIN }));
+    rows.sort((a, b) => (a.few - b.few) || (a.few ? 0 : b.mean - a.mean) || b.n - a.n || (a.dept < b.dept ? -1 : 1));
     const el = $('wh-scores');
     const fitN = Math.max(1, Math.floor(el.clientHeight / SCORE_ROW_H)) * 2; // two columns
     let html = '';
     for (const r of rows.slice(0, fitN)) {
+      const n = esc(t('score_n').replace('{n}', r.n));
+      if (r.few) {
+        html += '<li data-dept="' + esc(r.dept) + '" class="few" title="' + esc(t('few_title').replace('{n}', r.n).replace('{min}', SCORE_MIN)) + '">' +
+          '<span class="nm">' + esc(L.dept(r.dept)) + '</span><span class="st">' + esc(t('few')) + '</span><b>—</b><small>' + n + '</small></li>';
+        continue;
+      }
       const full = Math.round(r.mean);
       const stars = '★'.repeat(full) + '<s>' + '★'.repeat(Math.max(0, 5 - full)) + '</s>';
       html += '<li data-dept="' + esc(r.dept) + '"><span class="nm">' + esc(L.dept(r.dept)) + '</span>' +
         '<span class="st">' + stars + '</span><b>' + r.mean.toFixed(1) + '</b>' +
-        '<small>' + esc(t('score_n').replace('{n}', r.n)) + '</small></li>';
+        '<small>' + n + '</small></li>';
     }
     if (el.innerHTML !== html) el.innerHTML = html;
     $('wh-scores-empty').hidden = rows.length > 0;
     Z.scores = rows.length;
+    Z.scoresFew = rows.filter((r) => r.few).length;
   }
 
   // ---------------------------------------------------------------- rendering
