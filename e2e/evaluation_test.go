@@ -149,7 +149,7 @@ func TestEvaluationPage(t *testing.T) {
 		if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/evaluation?"+q.Encode())); err != nil {
 			t.Fatal(err)
 		}
-		if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.settled() && window.__zhili.portrait`, 60*time.Second); err != nil {
+		if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.settled() && window.__zhili.portrait`, 2*time.Minute); err != nil {
 			t.Fatalf("%s: page not ready: %v\n%s", lang, err, eval(`JSON.stringify({ready: document.body.dataset.ready,
 			  settled: !!(window.__zhili && window.__zhili.settled()), portrait: !!(window.__zhili && window.__zhili.portrait),
 			  errors: window.__zhili && window.__zhili.errors})`))
