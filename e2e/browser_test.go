@@ -555,21 +555,21 @@ type sharedServer struct {
 // reset to zero, and reports it backdates by seconds must not fall on the day before.
 func awayFromMidnight(t *testing.T, d time.Duration) {
 	t.Helper()
-	if left := untilDayTurn(); left < d+time.Minute {
+	if left := untilDayTurn(time.Now()); left < d+time.Minute {
 		t.Logf("waiting %v for the day to turn", left.Round(time.Second))
 		time.Sleep(left)
 	}
 }
 
-// untilDayTurn is the time left until a minute past the deployment's next midnight.
-func untilDayTurn() time.Duration {
+// untilDayTurn is the time from now until a minute past the deployment's next midnight.
+func untilDayTurn(now time.Time) time.Duration {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		loc = time.FixedZone("CST", 8*3600) // Shanghai has kept +08:00 since 1991
 	}
-	now := time.Now().In(loc)
+	now = now.In(loc)
 	next := time.Date(now.Year(), now.Month(), now.Day(), 0, 1, 0, 0, loc)
-	if now.After(next) {
+	if !now.Before(next) {
 		next = next.AddDate(0, 0, 1)
 	}
 	return next.Sub(now)

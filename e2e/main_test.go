@@ -53,7 +53,7 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	testsvc.DefaultParallel(3)
 	if !testing.Short() {
-		if left := untilDayTurn(); left < packageSpan {
+		if left := untilDayTurn(time.Now()); left < packageSpan {
 			fmt.Fprintf(os.Stderr, "e2e: the day turns in Asia/Shanghai in %v: waiting for it\n", left.Round(time.Second))
 			time.Sleep(left)
 		}
@@ -146,5 +146,29 @@ func closeShared() {
 	}
 	if shared.tmpDir != "" {
 		_ = os.RemoveAll(shared.tmpDir)
+	}
+}
+
+// The wait before a run that could cross the deployment's midnight: from 23:50 in Shanghai
+// (whatever zone the machine keeps) to 00:01, and none from 00:01 on.
+func TestUntilDayTurn(t *testing.T) {
+	cst := time.FixedZone("CST", 8*3600)
+	for _, c := range []struct {
+		at   time.Time
+		want time.Duration
+	}{
+		{time.Date(2026, 12, 6, 23, 50, 0, 0, cst), 11 * time.Minute},
+		{time.Date(2026, 12, 6, 15, 59, 30, 0, time.UTC), 90 * time.Second}, // 23:59:30 in Shanghai
+		{time.Date(2026, 12, 7, 0, 0, 30, 0, cst), 30 * time.Second},
+		{time.Date(2026, 12, 7, 0, 1, 0, 0, cst), 24 * time.Hour},
+		{time.Date(2026, 12, 7, 2, 45, 0, 0, cst), 21*time.Hour + 16*time.Minute},
+		{time.Date(2026, 12, 31, 23, 58, 0, 0, cst), 3 * time.Minute}, // the year turns too
+	} {
+		if got := untilDayTurn(c.at); got != c.want {
+			t.Errorf("at %v: %v, want %v", c.at, got, c.want)
+		}
+	}
+	if untilDayTurn(time.Date(2026, 12, 7, 2, 45, 0, 0, time.UTC)) < packageSpan {
+		t.Error("a run at 10:45 in Shanghai would wait")
 	}
 }
