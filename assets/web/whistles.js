@@ -95,7 +95,7 @@
       hub_in: (k, county) => k + (county ? ' (in each county)' : ' (in their region)'),
       board_title: 'Active whistles · late first', shown: '{a}–{b} of {n}', page: 'Page {p}/{n}',
       no_whistles: 'No active whistle',
-      scores_title: 'Evaluations · by department', no_scores: 'No evaluation yet', score_n: '{n}×', few: 'Too few', few_title: '{n} evaluations: fewer than {min} are not ranked',
+      scores_title: 'Evaluations · by department', no_scores: 'No evaluation yet', score_n: '{n}×', few: 'Too few', few_title: 'Evaluations: {n}; fewer than {min} are not ranked',
       kind: { advance: 'Advance', tough: 'Tough', emergency: 'Emergency' },
       stage: { signed: 'Signed', contacted: 'Contacted', arrived: 'Arrived' },
       light: { green: 'on time', amber: 'due soon', red: 'late', done: 'done' },
