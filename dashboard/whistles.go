@@ -71,7 +71,7 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 	}
 	m.mu.RUnlock()
 	out := map[string]any{}
-	active, late, resolvedToday := 0, 0, 0
+	active, late, overdue, resolvedToday := 0, 0, 0, 0
 	today := update.DayOf(now, m.loc)
 	for _, w := range ws {
 		if !w.Resolved.IsZero() {
@@ -84,7 +84,7 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 		} else {
 			active++
 		}
-		worst, next, isLate := governance.Done, time.Time{}, false
+		worst, next, isLate, isOverdue := governance.Done, time.Time{}, false, false
 		depts := make([]any, 0, len(w.Depts))
 		for _, d := range w.Depts {
 			reached := map[governance.Stage]time.Time{}
@@ -121,6 +121,7 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 				}
 				if c.Late {
 					isLate = true
+					isOverdue = isOverdue || c.Reached.IsZero()
 				}
 				stages = append(stages, st)
 			}
@@ -132,6 +133,9 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 		}
 		if isLate && w.Resolved.IsZero() {
 			late++
+			if isOverdue {
+				overdue++
+			}
 		}
 		item := map[string]any{"case_id": w.CaseID, "kind": w.Kind, "region": w.Region, "category": w.Category,
 			"blown": w.Blown.In(m.loc), "light": string(worst), "late": isLate, "depts": depts}
@@ -148,7 +152,8 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 	}
 	return map[string]any{
 		"whistles": out,
-		"totals":   map[string]any{"active": int64(active), "late": int64(late), "resolved_today": int64(resolvedToday)},
+		"totals": map[string]any{"active": int64(active), "late": int64(late), "overdue": int64(overdue),
+			"resolved_today": int64(resolvedToday)},
 	}
 }
 

@@ -76,7 +76,7 @@ func TestWhistleBoard(t *testing.T) {
 	if w := dw["W2"].(map[string]any); w["light"] != "red" || w["late"] != true {
 		t.Fatalf("W2 after its deadline: %v", w)
 	}
-	if tot := st.Snapshot().(map[string]any)["totals"].(map[string]any); tot["active"] != int64(2) || tot["late"] != int64(1) {
+	if tot := st.Snapshot().(map[string]any)["totals"].(map[string]any); tot["active"] != int64(2) || tot["late"] != int64(1) || tot["overdue"] != int64(1) {
 		t.Fatalf("totals %v", tot)
 	}
 	if w := st.Snapshot().(map[string]any)["whistles"].(map[string]any)["W1"].(map[string]any); w["light"] != "amber" {
@@ -89,14 +89,22 @@ func TestWhistleBoard(t *testing.T) {
 	if d, changed := st.Advance(); changed {
 		t.Fatalf("a delta without a countdown crossing a minute: %v", d)
 	}
+	// W2 signed late at 10:45 (its next stage, contact by 10:55, still in time): late, no longer
+	// overdue (no stage open past its deadline).
+	w2.Depts = []update.WhistleDept{{Dept: "d.fire", Reached: map[string]time.Time{"signed": at("2026-09-30 10:45")}}}
+	m.Apply(&update.Update{Source: "p1", Epoch: 2, Seq: 2, Whistles: []update.Whistle{w2}})
+	st.Advance()
+	if tot := st.Snapshot().(map[string]any)["totals"].(map[string]any); tot["late"] != int64(1) || tot["overdue"] != int64(0) {
+		t.Fatalf("totals after W2 signed late: %v", tot)
+	}
 	// An update resolves W2: it stays, resolved, and counts today.
 	w2.Resolved = at("2026-09-30 10:55")
-	m.Apply(&update.Update{Source: "p1", Epoch: 2, Seq: 2, Whistles: []update.Whistle{w2}})
+	m.Apply(&update.Update{Source: "p1", Epoch: 2, Seq: 3, Whistles: []update.Whistle{w2}})
 	if _, changed := st.Advance(); !changed {
 		t.Fatal("no delta after a whistle was resolved")
 	}
 	tot := st.Snapshot().(map[string]any)["totals"].(map[string]any)
-	if tot["active"] != int64(1) || tot["late"] != int64(0) || tot["resolved_today"] != int64(1) {
+	if tot["active"] != int64(1) || tot["late"] != int64(0) || tot["overdue"] != int64(0) || tot["resolved_today"] != int64(1) {
 		t.Fatalf("totals after resolving W2: %v", tot)
 	}
 }

@@ -217,7 +217,8 @@ func TestWhistleScreen(t *testing.T) {
 		caseID, now.Add(-45*time.Minute).Format(time.RFC3339), whistleID, time.Now().Format(time.RFC3339))
 	srv.ingest(t, more.String(), 7)
 	if err := waitFor(ctx, `window.__zhili.board.join() === `+jsString(lateID+","+whistleID+"-tough,"+whistleID)+
-		` && window.__zhili.scores === 2 && window.__zhili.scoresFew === 2 && document.querySelector('#total-late b').textContent === "1"`, 5*time.Second); err != nil {
+		` && window.__zhili.scores === 2 && window.__zhili.scoresFew === 2 && document.querySelector('#total-late b').textContent === "1"`+
+		` && document.getElementById('total-overdue').textContent === '仍超时 1'`, 5*time.Second); err != nil {
 		t.Fatalf("the late whistle is not first, or scores/totals missing: %v\n%s", err, dump())
 	}
 	lateCD, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('#wh-board li[data-id=`+jsString(lateID)+`] .wh-dept .cd em').textContent`))

@@ -75,6 +75,7 @@
     zh: {
       title_suffix: '吹哨报到 · Whistle board',
       active: '在办哨', late: '超时', resolved_today: '今日办结',
+      overdue_n: '仍超时 {n}', overdue_title: '其中仍有环节过了时限未完成的哨令（已超时报到的不计）',
       map_title: '哨源分布 · 乡镇吹哨 部门报到',
       hub_default: '职能部门', whistle_n: (n) => n + ' 哨', late_n: (n) => '超时 ' + n,
       hub_in: (k, county) => k + (county ? '（在各县区）' : '（在所属区域）'),
@@ -90,6 +91,7 @@
     en: {
       title_suffix: ' · Whistle Board',
       active: 'Active', late: 'Late', resolved_today: 'Resolved today',
+      overdue_n: '{n} still open', overdue_title: 'of them, whistles with a stage past its deadline and not yet done (late answers given are not counted)',
       map_title: 'Whistles · townships summon departments',
       hub_default: 'Departments', whistle_n: (n) => n + (n === 1 ? ' whistle' : ' whistles'), late_n: (n) => n + ' late',
       hub_in: (k, county) => k + (county ? ' (in each county)' : ' (in their region)'),
@@ -115,6 +117,7 @@
     frames: 0, // WebSocket frames received
     topic: TOPIC,
     active: 0, // active whistles in the data
+    overdue: null, // totals.overdue as shown (null: not sent)
     board: [], // ids of the whistles shown on the board's page, in order
     page: { page: 0, pages: 0, first: 0, last: 0, total: 0 }, // the board's page (1-based) and the whistles on it (1-based)
     markers: 0, // whistle markers drawn on the map
@@ -664,6 +667,15 @@
     set('total-late', tot.late);
     set('total-resolved', tot.resolved_today);
     $('total-late').classList.toggle('on', num(tot.late) > 0);
+    // 仍超时: the late whistles still waiting for an answer past its deadline (a server that
+    // sends totals.overdue); the others were answered, late.
+    const od = $('total-overdue');
+    const hasOD = !!state.data && typeof tot.overdue === 'number';
+    const odText = hasOD ? t('overdue_n').replace('{n}', String(tot.overdue)) : '';
+    od.hidden = !hasOD;
+    if (od.textContent !== odText) od.textContent = odText;
+    od.title = hasOD ? t('overdue_title') : '';
+    Z.overdue = hasOD ? tot.overdue : null;
   }
 
   function sortedActive() {
