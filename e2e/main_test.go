@@ -21,10 +21,6 @@ import (
 // made on first use (a -short run or a run of the protocol test alone builds nothing) and
 // removed by TestMain. The browser runs in a process group of its own and dies with the test
 // binary (testsvc.SetProcAttr).
-// packageSpan bounds how long the package runs in `make test` on a busy machine (about eight
-// minutes on two cores).
-const packageSpan = 12 * time.Minute
-
 var shared struct {
 	mu     sync.Mutex
 	tmpDir string
@@ -41,6 +37,10 @@ var shared struct {
 
 	demos map[string]*sharedServer // by history length; see sharedDemo
 }
+
+// packageSpan bounds how long the package runs in `make test` on a busy machine (about eight
+// minutes on two cores).
+const packageSpan = 12 * time.Minute
 
 // TestMain runs the browser tests three at a time unless -parallel is given: they spend much
 // of their time waiting for the page or the server (timers of 3 to 15 s, rotations,

@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/gofiber/fiber/v2"
@@ -43,13 +42,15 @@ func (s *Server) regions(c *fiber.Ctx) error {
 		if err != nil {
 			return errs.E(errs.Invalid, "depth", "depth must be an integer")
 		}
-		depth = n
+		depth = max(n, -1) // every negative depth is "all levels": one reply
 	}
 	// Regions are stored in WGS-84; screens get the display CRS (the one live points use), or
 	// the one they ask for.
 	crs := c.Query("crs", s.cfg.DisplayCRS)
 	switch crs {
-	case "", event.WGS84, event.GCJ02, event.BD09:
+	case "":
+		crs = event.WGS84
+	case event.WGS84, event.GCJ02, event.BD09:
 	default:
 		return errs.E(errs.Invalid, "crs", "crs must be wgs84, gcj02 or bd09")
 	}
@@ -62,7 +63,7 @@ func (s *Server) regions(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderCacheControl, "no-cache")
 	c.Set(fiber.HeaderETag, r.etag)
 	c.Set(fiber.HeaderVary, fiber.HeaderAcceptEncoding)
-	if etagMatches(c.Get(fiber.HeaderIfNoneMatch), r.etag) {
+	if c.Fresh() { // If-None-Match names r.etag (weak comparison) or is "*"
 		c.Status(fiber.StatusNotModified)
 		return nil
 	}
@@ -102,21 +103,6 @@ func (s *Server) buildRegions(v *access.Principal, root string, depth int, crs s
 	sum := sha256.Sum256(raw)
 	// Weak: the gzipped and the plain reply are the same outlines.
 	return &regionReply{raw: raw, gz: gz.Bytes(), etag: `W/"` + hex.EncodeToString(sum[:12]) + `"`}, nil
-}
-
-// etagMatches reports whether an If-None-Match header names etag (weak comparison) or is "*".
-func etagMatches(header, etag string) bool {
-	if header == "" {
-		return false
-	}
-	bare := strings.TrimPrefix(etag, "W/")
-	for _, t := range strings.Split(header, ",") {
-		t = strings.TrimSpace(t)
-		if t == "*" || strings.TrimPrefix(t, "W/") == bare {
-			return true
-		}
-	}
-	return false
 }
 
 // regionReply is one encoded region reply.

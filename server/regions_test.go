@@ -9,48 +9,68 @@ import (
 	"zhili/geo"
 )
 
-// BenchmarkRegions is a screen's start-up request for the demo city's outlines (all levels, in
-// GCJ-02): "built" encodes and compresses the reply as the first request of a key does, "kept"
-// serves it from the cache (gzipped), "revalidated" answers a current If-None-Match.
-//
-//	go test ./server -run '^$' -bench BenchmarkRegions -benchmem
-func BenchmarkRegions(b *testing.B) {
+// regionsServer is a server of the demo city's tree (display CRS GCJ-02) and a function that
+// asks it for query (gzip accepted, If-None-Match inm when given).
+func regionsServer(tb testing.TB) (*Server, func(query, inm string) *fasthttp.RequestCtx) {
+	tb.Helper()
 	tree, err := geo.XinyangTree()
 	if err != nil {
-		b.Fatal(err)
+		tb.Fatal(err)
 	}
 	s := New(Config{ViewTokens: map[string]Viewer{"tok": {}}, DisplayCRS: event.GCJ02}, Deps{Tree: tree})
 	h := s.App().Handler()
-	serve := func(b *testing.B, inm string) *fasthttp.RequestCtx {
+	return s, func(query, inm string) *fasthttp.RequestCtx {
 		var ctx fasthttp.RequestCtx
-		ctx.Request.SetRequestURI("/api/v1/regions?depth=-1&token=tok")
+		ctx.Request.SetRequestURI("/api/v1/regions?token=tok" + query)
 		ctx.Request.Header.Set("Accept-Encoding", "gzip")
 		if inm != "" {
 			ctx.Request.Header.Set("If-None-Match", inm)
 		}
 		h(&ctx)
 		if c := ctx.Response.StatusCode(); c != 200 && c != 304 {
-			b.Fatalf("%d %s", c, ctx.Response.Body())
+			tb.Fatalf("%s: %d %s", query, c, ctx.Response.Body())
 		}
 		return &ctx
 	}
-	first := serve(b, "")
+}
+
+// Requests that mean the same outlines share one kept reply: every negative depth is all
+// levels, and the display CRS named or left out is the same CRS.
+func TestRegionRepliesShared(t *testing.T) {
+	s, get := regionsServer(t)
+	for _, q := range []string{"", "&depth=-1", "&depth=-7", "&crs=gcj02", "&depth=-1&crs=gcj02"} {
+		get(q, "")
+	}
+	get("&depth=1", "")
+	if n := len(s.regionReplies.m); n != 2 {
+		t.Errorf("%d replies kept, want 2 (all levels in GCJ-02, depth 1)", n)
+	}
+}
+
+// BenchmarkRegions is a screen's start-up request for the demo city's outlines (all levels, in
+// GCJ-02): "built" encodes and compresses the reply as the first request of a key does, "kept"
+// serves it from the cache (gzipped), "revalidated" answers a current If-None-Match.
+//
+//	go test ./server -run '^$' -bench BenchmarkRegions -benchmem
+func BenchmarkRegions(b *testing.B) {
+	s, get := regionsServer(b)
+	first := get("&depth=-1", "")
 	etag := string(first.Response.Header.Peek("ETag"))
 	b.Logf("%d bytes sent (gzip)", len(first.Response.Body()))
 	b.Run("built", func(b *testing.B) {
 		for b.Loop() {
 			s.regionReplies.reset()
-			serve(b, "")
+			get("&depth=-1", "")
 		}
 	})
 	b.Run("kept", func(b *testing.B) {
 		for b.Loop() {
-			serve(b, "")
+			get("&depth=-1", "")
 		}
 	})
 	b.Run("revalidated", func(b *testing.B) {
 		for b.Loop() {
-			if c := serve(b, etag); c.Response.StatusCode() != 304 {
+			if c := get("&depth=-1", etag); c.Response.StatusCode() != 304 {
 				b.Fatal(c.Response.StatusCode())
 			}
 		}
