@@ -154,6 +154,8 @@ func (s WhistlesSource) board(r *geo.Region, now time.Time) map[string]any {
 		"whistles": out,
 		"totals": map[string]any{"active": int64(active), "late": int64(late), "overdue": int64(overdue),
 			"resolved_today": int64(resolvedToday)},
+		// The fewest evaluations a department's mean score needs to be ranked (the audits' rule).
+		"min_sample": int64(governance.DefaultMinSample),
 	}
 }
 

@@ -79,6 +79,9 @@ func TestWhistleBoard(t *testing.T) {
 	if tot := st.Snapshot().(map[string]any)["totals"].(map[string]any); tot["active"] != int64(2) || tot["late"] != int64(1) || tot["overdue"] != int64(1) {
 		t.Fatalf("totals %v", tot)
 	}
+	if n := st.Snapshot().(map[string]any)["min_sample"]; n != int64(governance.DefaultMinSample) {
+		t.Fatalf("min_sample %v", n)
+	}
 	if w := st.Snapshot().(map[string]any)["whistles"].(map[string]any)["W1"].(map[string]any); w["light"] != "amber" {
 		t.Fatalf("W1 with 10 of 60 minutes left for d.env: %v", w["light"])
 	}

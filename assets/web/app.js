@@ -1348,6 +1348,11 @@
     Z.sources = has ? Object.fromEntries(SOURCES.map((c, i) => [c, values[i]])) : {};
   }
 
+  // tooFew: a rate over n cases is not shown as a figure when the server names a minimum
+  // sample (min_sample) and n is below it (the audits' rule); fewText says how few.
+  const tooFew = (n, minN) => typeof n === 'number' && minN > 0 && n < minN;
+  const fewText = (n, minN) => t('few_n').replace('{n}', String(n)).replace('{min}', String(minN));
+
   // 吹哨率: whistles blown today ÷ new cases today, with the audit's band when the page has
   // its bounds (?whistle_low=, ?whistle_high=; the same rule as /api/v1/audit/rates).
   // Of fewer than minN new cases (a server that sends min_sample) it says 样本不足.
@@ -1362,7 +1367,7 @@
     const wv = $('whistle-rate-value');
     wv.textContent = rate === null ? '—' : few ? t('few') : window.Zhili.percent(rate, 'auto');
     wv.classList.toggle('few', few);
-    wv.title = few ? t('few_n').replace('{n}', String(newToday)).replace('{min}', String(minN)) : '';
+    wv.title = few ? fewText(newToday, minN) : '';
     const el = $('whistle-band');
     el.hidden = !band;
     el.className = 'wr-band ' + band;
@@ -1370,10 +1375,6 @@
     $('whistles-today').textContent = w ? String(blown) : '—';
     Z.whistle = { rate, blown, band, few };
   }
-
-  // tooFew: a rate over n cases is not shown as a figure when the server names a minimum
-  // sample (min_sample) and n is below it (the audits' rule).
-  const tooFew = (n, minN) => typeof n === 'number' && minN > 0 && n < minN;
 
   // setRate shows a rate in its ring: the figure, '—' without cases, or 样本不足 with the count
   // when its n cases are fewer than minN.
@@ -1388,7 +1389,7 @@
     el.classList.toggle('few', few);
     if (sub) {
       sub.hidden = !few;
-      sub.textContent = few ? t('few_n').replace('{n}', String(n)).replace('{min}', String(minN)) : '';
+      sub.textContent = few ? fewText(n, minN) : '';
     }
     if (!has || few) {
       val.textContent = few ? t('few') : '—';

@@ -54,9 +54,10 @@
   const TOPIC = 'whistles:' + REGION;
   const STAGES = ['signed', 'contacted', 'arrived'];
   const SCORE_ROW_H = 40; // height of a row of the score list (whistles.css)
-  // The fewest evaluations for a department's mean score to be shown and ranked (?min_sample=,
-  // default the audits' minimum sample, 10): a list must not be topped by one evaluation.
-  const SCORE_MIN = clampNum(params.get('min_sample'), 10, 1, 1000);
+  // The fewest evaluations for a department's mean score to be shown and ranked: ?min_sample=,
+  // else the topic's min_sample (the audits' minimum sample): a list must not be topped by one
+  // evaluation. 0: none (a server that does not send it).
+  const SCORE_MIN = params.get('min_sample') ? clampNum(params.get('min_sample'), 10, 1, 1000) : 0;
   const BOARD_PAGE_MS = clampNum(params.get('boardpage'), 15, 3, 600) * 1000;
   // Heights of a board card (whistles.css .wh: padding 8 + 8 and borders 1 + 1 around the 46-pixel
   // head, then 54 pixels a department row) and the gap between cards.
@@ -854,7 +855,8 @@
     }
     // Departments with enough evaluations by mean score, then the others by count, their mean
     // not shown (样本不足).
-    const rows = Array.from(per.values()).map((e) => ({ dept: e.dept, mean: e.sum / e.n, n: e.n, few: e.n < SCORE_MIN }));
+    const minN = SCORE_MIN || num(state.data && state.data.min_sample);
+    const rows = Array.from(per.values()).map((e) => ({ dept: e.dept, mean: e.sum / e.n, n: e.n, few: e.n < minN }));
     rows.sort((a, b) => (a.few - b.few) || (a.few ? 0 : b.mean - a.mean) || b.n - a.n || (a.dept < b.dept ? -1 : 1));
     const el = $('wh-scores');
     const fitN = Math.max(1, Math.floor(el.clientHeight / SCORE_ROW_H)) * 2; // two columns
@@ -862,7 +864,7 @@
     for (const r of rows.slice(0, fitN)) {
       const n = esc(t('score_n').replace('{n}', r.n));
       if (r.few) {
-        html += '<li data-dept="' + esc(r.dept) + '" class="few" title="' + esc(t('few_title').replace('{n}', r.n).replace('{min}', SCORE_MIN)) + '">' +
+        html += '<li data-dept="' + esc(r.dept) + '" class="few" title="' + esc(t('few_title').replace('{n}', r.n).replace('{min}', minN)) + '">' +
           '<span class="nm">' + esc(L.dept(r.dept)) + '</span><span class="st">' + esc(t('few')) + '</span><b>—</b><small>' + n + '</small></li>';
         continue;
       }
