@@ -70,58 +70,12 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// moduleRoot is the directory of go.mod (the tests run in e2e/).
-func moduleRoot() (string, error) {
-	out, err := exec.Command("go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("go env GOMOD: %v", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	if gomod == "" || gomod == os.DevNull {
-		return "", fmt.Errorf("not inside the zhili module")
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// buildBinary returns the zhili binary: ZHILI_E2E_BIN when set, else cmd/zhili built once for
-// the package (see TestMain).
+// buildBinary returns the zhili binary: $ZHILI_BIN (or $ZHILI_E2E_BIN) when set, as `make test`
+// sets it to the one binary it built for every package, else cmd/zhili built once for the
+// package (testsvc.ZhiliBinary; TestMain removes it).
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("ZHILI_E2E_BIN"); p != "" {
-		return p
-	}
-	shared.buildOnce.Do(func() {
-		root, err := moduleRoot()
-		if err != nil {
-			shared.buildErr = err
-			return
-		}
-		dir, err := sharedDir()
-		if err != nil {
-			shared.buildErr = err
-			return
-		}
-		bin := filepath.Join(dir, "zhili")
-		// -trimpath as `make` builds: the packages vet compiled serve this build from the cache.
-		cmd := exec.Command("go", "build", "-trimpath", "-o", bin, "./cmd/zhili")
-		cmd.Dir = root
-		cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod")
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		if err := testsvc.StartCmd(cmd); err != nil {
-			shared.buildErr = fmt.Errorf("go build ./cmd/zhili: %v", err)
-			return
-		}
-		if err := cmd.Wait(); err != nil {
-			shared.buildErr = fmt.Errorf("go build ./cmd/zhili: %v\n%s", err, out.Bytes())
-			return
-		}
-		shared.bin = bin
-	})
-	if shared.buildErr != nil {
-		t.Fatal(shared.buildErr)
-	}
-	return shared.bin
+	return testsvc.ZhiliBinary(t)
 }
 
 // server is a running `zhili serve`.

@@ -16,18 +16,14 @@ import (
 	"zhili/internal/testsvc"
 )
 
-// shared holds what the tests of the package share: the zhili binary, built once, and one
-// headless Chromium, in which every test opens tabs in a browser context of its own. Both are
-// made on first use (a -short run or a run of the protocol test alone builds nothing) and
-// removed by TestMain. The browser runs in a process group of its own and dies with the test
+// shared holds what the tests of the package share: one headless Chromium, in which every test
+// opens tabs in a browser context of its own, and the 90-day demo servers. They are made on
+// first use (a -short run or a run of the protocol test alone starts nothing) and removed by
+// TestMain; the zhili binary is testsvc's (buildBinary). The browser runs in a process group of its own and dies with the test
 // binary (testsvc.SetProcAttr).
 var shared struct {
 	mu     sync.Mutex
 	tmpDir string
-
-	buildOnce sync.Once
-	bin       string
-	buildErr  error
 
 	browserOnce   sync.Once
 	browser       context.Context // the browser's first tab; tests open theirs beside it
@@ -60,6 +56,7 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	closeShared()
+	testsvc.StopShared() // the zhili binary, when the package built it
 	os.Exit(code)
 }
 

@@ -32,8 +32,8 @@ var zhiliBuild struct {
 	skip string // why the binary cannot be had (no go command)
 }
 
-// ZhiliBinary returns the zhili binary: $ZHILI_BIN (or $ZHILI_E2E_BIN) when set, else
-// ./cmd/zhili built once per test binary with `go build` into a temporary directory that
+// ZhiliBinary returns the zhili binary: $ZHILI_BIN (or $ZHILI_E2E_BIN) when set (`make test`
+// builds one for every package), else ./cmd/zhili built once per test binary with `go build` into a temporary directory that
 // StopShared removes (call testsvc.RunShared from the package's TestMain). A missing go
 // command skips t (fails it under ZHILI_REQUIRE_SERVICES=1); a failed build fails it.
 func ZhiliBinary(t testing.TB) string {
@@ -77,7 +77,10 @@ func buildZhili() (bin, skip string, err error) {
 	shared.dirs = append(shared.dirs, dir)
 	shared.mu.Unlock()
 	bin = filepath.Join(dir, "zhili")
-	cmd := exec.Command(goCmd, "build", "-o", bin, "./cmd/zhili")
+	// -trimpath as `make` builds (the packages vet compiled serve this build from the cache);
+	// no DWARF: a test server needs none (profiles and stack traces use the symbol table), and
+	// its link takes half the time.
+	cmd := exec.Command(goCmd, "build", "-trimpath", "-ldflags=-w", "-o", bin, "./cmd/zhili")
 	cmd.Dir = filepath.Dir(gomod)
 	var log bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &log, &log
