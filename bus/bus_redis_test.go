@@ -27,6 +27,7 @@ func newRedisBus(t *testing.T, addr, prefix string, opt bus.RedisBusOptions) *bu
 }
 
 func TestRedisBus(t *testing.T) {
+	t.Parallel() // each test has a Redis of its own
 	srv := testsvc.StartRedis(t)
 	var n atomic.Int64
 	bustest.Run(t, func(t *testing.T) bus.Bus {
@@ -52,6 +53,7 @@ func recvN(t *testing.T, s bus.Subscription, n int, name string) []string {
 }
 
 func TestRedisBusTwoProcesses(t *testing.T) {
+	t.Parallel() // each test has a Redis of its own
 	srv := testsvc.StartRedis(t)
 	ctx := context.Background()
 	p1 := newRedisBus(t, srv.Addr, "two:", bus.RedisBusOptions{})
@@ -101,6 +103,7 @@ func TestRedisBusTwoProcesses(t *testing.T) {
 }
 
 func TestRedisBusOutage(t *testing.T) {
+	t.Parallel() // each test has a Redis of its own
 	srv := testsvc.StartRedis(t)
 	ctx := context.Background()
 	pub := newRedisBus(t, srv.Addr, "out:", bus.RedisBusOptions{})
@@ -196,6 +199,7 @@ func TestRedisBusOutage(t *testing.T) {
 }
 
 func TestRedisBusGap(t *testing.T) {
+	t.Parallel() // each test has a Redis of its own
 	srv := testsvc.StartRedis(t)
 	ctx := context.Background()
 	// A tiny stream cap and an unread subscription: the publisher trims past its position.
@@ -234,6 +238,7 @@ func TestRedisBusGap(t *testing.T) {
 }
 
 func TestRedisBusUnavailableAtSubscribe(t *testing.T) {
+	t.Parallel() // each test has a Redis of its own
 	srv := testsvc.StartRedis(t)
 	b := newRedisBus(t, srv.Addr, "x:", bus.RedisBusOptions{})
 	if err := srv.Stop(); err != nil {

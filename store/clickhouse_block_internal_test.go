@@ -13,6 +13,7 @@ import (
 // Array(String)) and sizes them for the block; other columns are left alone. It relies on the
 // driver's layout: this test fails when a driver upgrade changes it.
 func TestChReserve(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	opt := ClickHouseOptions{}

@@ -54,6 +54,7 @@ func chSchemaUpTo(t *testing.T, ch *testsvc.ClickHouse, dsn string, last int) dr
 // both columns on open, also when an earlier run added only the first; its rows read back with
 // both empty, new rows keep them.
 func TestClickHouseMigrateFromVersion4(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	db := dsn[strings.LastIndex(dsn, "/")+1:]
@@ -100,6 +101,7 @@ func TestClickHouseMigrateFromVersion4(t *testing.T) {
 // stands in, the test server having no cluster) the column migration is refused with a pointer
 // to the cluster's upgrade statements; nothing is altered.
 func TestClickHouseColumnMigrationRefusedOffMergeTree(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	db := dsn[strings.LastIndex(dsn, "/")+1:]
@@ -126,6 +128,7 @@ func TestClickHouseColumnMigrationRefusedOffMergeTree(t *testing.T) {
 // rows read back with none, and a correction of one of them is honoured by the counts (the
 // rollups the materialized views fed before the migration included).
 func TestClickHouseMigrateFromVersion5(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	db := dsn[strings.LastIndex(dsn, "/")+1:]
@@ -158,6 +161,7 @@ func TestClickHouseMigrateFromVersion5(t *testing.T) {
 // A database migrated by a store of version 6 (before survey) gains the column on open: its
 // rows read back without survey content, survey records written after keep theirs.
 func TestClickHouseMigrateFromVersion6(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	db := dsn[strings.LastIndex(dsn, "/")+1:]

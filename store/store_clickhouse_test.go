@@ -58,6 +58,7 @@ func chUint(t testing.TB, conn driver.Conn, query string) uint64 {
 }
 
 func TestClickHouseConformance(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	storetest.Run(t, func(t *testing.T) store.Store {
 		return openClickHouse(t, ch.NewDatabase(t), store.ClickHouseOptions{})
@@ -75,6 +76,7 @@ func chRec(id string, at string, off uint64, path ...string) store.Record {
 }
 
 func TestClickHousePartitions(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	s := openClickHouse(t, dsn, store.ClickHouseOptions{})
@@ -161,6 +163,7 @@ func TestClickHousePartitions(t *testing.T) {
 }
 
 func TestClickHouseMigrations(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	ctx := t.Context()
@@ -224,6 +227,7 @@ func chRandomPath(rng *rand.Rand) []string {
 
 // The rollups give exactly the answers of raw events, over random data and random queries.
 func TestClickHouseRollupsMatchRaw(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	ctx := t.Context()
@@ -407,6 +411,7 @@ func chRollupMismatches(t *testing.T, conn driver.Conn, table, texpr, tcol strin
 // A writer retrying with backoff through a kill -9 and restart of the server: every id lands
 // exactly once and the rollups equal counts from events.
 func TestClickHouseServerCrash(t *testing.T) {
+	t.Parallel() // a server of its own
 	ch := testsvc.StartClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	s := openClickHouse(t, dsn, store.ClickHouseOptions{DialTimeout: time.Second, WriteTimeout: 10 * time.Second})
@@ -508,6 +513,7 @@ func TestClickHouseServerCrash(t *testing.T) {
 // driver sends Cancel and drops the connection, and the server (18.16 included) ends the query.
 // The store's queries rely on it (their ctx is the request's).
 func TestClickHouseCancelStopsServerQuery(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
 	ch := testsvc.SharedClickHouse(t)
 	dsn := ch.NewDatabase(t)
 	conn, watch := chConn(t, dsn), chConn(t, dsn)
