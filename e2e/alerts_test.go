@@ -34,7 +34,7 @@ func TestAlertBurst(t *testing.T) {
 	if err := os.WriteFile(rules, []byte(alertRules), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, buildBinary(t), "--alert-rules", rules, "--alerts-every", "500ms", "--scan-every", "1s", "--scan-replicates", "999")
+	srv := startServer(t, "--alert-rules", rules, "--alerts-every", "500ms", "--scan-every", "1s", "--scan-replicates", "999")
 	srv.waitReady(t, 60*time.Second)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}

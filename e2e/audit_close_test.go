@@ -18,7 +18,7 @@ func TestAuditCaseCloseReason(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
 	requirePage(t, "audit.html")
-	srv := startServer(t, buildBinary(t))
+	srv := startServer(t)
 	town := auditTown(t, srv)
 	at := func(d time.Duration) string { return time.Now().Add(-d).UTC().Format(time.RFC3339) }
 	lines := []string{

@@ -129,7 +129,7 @@ func TestAuditPage(t *testing.T) {
 		"  - {code: X, zh: 住建局, en: Housing, kind: 县直部门}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	srv := startServer(t, buildBinary(t), "--catalog", catalogue)
+	srv := startServer(t, "--catalog", catalogue)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	from, to := auditPageFixture(t, srv)
@@ -489,10 +489,9 @@ func auditPrereqs(t *testing.T) {
 func TestAuditPageLive(t *testing.T) {
 	t.Parallel()
 	auditPrereqs(t)
-	bin := buildBinary(t)
 	addr := freeAddr(t)
 	dataDir := t.TempDir()
-	srv := startServer(t, bin, "--listen", addr, "--data", dataDir)
+	srv := startServer(t, "--listen", addr, "--data", dataDir)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	day, dayAfter := auditPageFixture(t, srv)
@@ -670,7 +669,7 @@ func TestAuditPageLive(t *testing.T) {
 
 	// 4. It comes back on the same port and data: the banner goes and the page re-queries (it
 	// shows an event ingested after the restart).
-	srv = startServer(t, bin, "--listen", addr, "--data", dataDir)
+	srv = startServer(t, "--listen", addr, "--data", dataDir)
 	restarted := time.Now()
 	prev := waitREST(t, srv.base, from, to, "B", func(f auditFigures) bool { return f.Cases > 0 })
 	srv.ingest(t, closedCase(fmt.Sprintf("live-back-%d", time.Now().UnixNano()), town, "B"), 5)

@@ -70,14 +70,6 @@ func findChromium(t *testing.T) string {
 	return ""
 }
 
-// buildBinary returns the zhili binary: $ZHILI_BIN (or $ZHILI_E2E_BIN) when set, as `make test`
-// sets it to the one binary it built for every package, else cmd/zhili built once for the
-// package (testsvc.ZhiliBinary; TestMain removes it).
-func buildBinary(t *testing.T) string {
-	t.Helper()
-	return testsvc.ZhiliBinary(t)
-}
-
 // server is a running `zhili serve`.
 type server struct {
 	base string // http://127.0.0.1:PORT
@@ -97,10 +89,11 @@ var listeningRE = regexp.MustCompile(`listening on (http://[0-9.]+:[0-9]+)`)
 
 // startServer runs `zhili serve --demo --demo-rate 0 --demo-history 0` (an empty demo city;
 // then the extra flags, which win) on a free port with a fresh data dir and waits for its
-// "listening on" line.
-func startServer(t *testing.T, bin string, extra ...string) *server {
+// "listening on" line. The binary is testsvc's: $ZHILI_BIN, which `make test` builds for every
+// package, or cmd/zhili built once for the package (TestMain removes it).
+func startServer(t *testing.T, extra ...string) *server {
 	t.Helper()
-	s, err := launchServer(bin, serveArgs(t.TempDir(), extra...))
+	s, err := launchServer(testsvc.ZhiliBinary(t), serveArgs(t.TempDir(), extra...))
 	if s != nil {
 		t.Cleanup(func() {
 			testsvc.KillGroup(s.cmd)
@@ -453,7 +446,7 @@ func sharedDemo(t *testing.T, history string) *server {
 // ready.
 func sharedDemoOf(t *testing.T, history string) *sharedServer {
 	t.Helper()
-	bin := buildBinary(t)
+	bin := testsvc.ZhiliBinary(t)
 	shared.mu.Lock()
 	d := shared.demos[history]
 	if d == nil {
@@ -571,7 +564,7 @@ func TestWallScreen(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
 	awayFromMidnight(t, 2*time.Minute)
-	srv := startServer(t, buildBinary(t))
+	srv := startServer(t)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 

@@ -127,7 +127,7 @@ func TestHotspotScreen(t *testing.T) {
 	if _, err := fsStatHotspots(); err != nil {
 		skipOrFail(t, "front-end built without hotspots.html: run `npm run build` in assets/")
 	}
-	srv := startServer(t, buildBinary(t))
+	srv := startServer(t)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 

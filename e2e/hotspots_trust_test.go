@@ -27,7 +27,7 @@ func TestHotspotTrust(t *testing.T) {
 	browserPrereqs(t)
 	start := time.Now()
 	lap := func(what string) { t.Logf("[%4.1f s] %s", time.Since(start).Seconds(), what) }
-	srv := startServer(t, buildBinary(t))
+	srv := startServer(t)
 	lap("server started")
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}

@@ -19,8 +19,8 @@ import (
 // shared holds what the tests of the package share: one headless Chromium, in which every test
 // opens tabs in a browser context of its own, and the 90-day demo servers. They are made on
 // first use (a -short run or a run of the protocol test alone starts nothing) and removed by
-// TestMain; the zhili binary is testsvc's (buildBinary). The browser runs in a process group of its own and dies with the test
-// binary (testsvc.SetProcAttr).
+// TestMain, with the zhili binary when the package built it (see startServer). The browser
+// runs in a process group of its own and dies with the test binary (testsvc.SetProcAttr).
 var shared struct {
 	mu     sync.Mutex
 	tmpDir string

@@ -13,7 +13,7 @@ import (
 func TestPlaylist(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
-	srv := startServer(t, buildBinary(t))
+	srv := startServer(t)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowser(t, guard)

@@ -102,7 +102,7 @@ func TestHeapBounded(t *testing.T) {
 		heapFrames = 80 // frames between the two levels (the overview gets a few a second)
 		factor     = 2.0
 	)
-	srv := startServer(t, buildBinary(t), "--demo-rate", "50")
+	srv := startServer(t, "--demo-rate", "50")
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowserFor(t, guard, 4*time.Minute)
@@ -210,7 +210,7 @@ func TestHeapSoak(t *testing.T) {
 		t.Fatalf("ZHILI_SOAK=%q: want a duration of at least 90s", v)
 	}
 	browserPrereqs(t)
-	srv := startServer(t, buildBinary(t), "--demo-rate", "200")
+	srv := startServer(t, "--demo-rate", "200")
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowserFor(t, guard, dur+3*time.Minute)

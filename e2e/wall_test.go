@@ -16,7 +16,7 @@ import (
 func wallServer(t *testing.T) (*server, *hostGuard, context.Context, string) {
 	t.Helper()
 	browserPrereqs(t)
-	srv := startServer(t, buildBinary(t))
+	srv := startServer(t)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowser(t, guard)

@@ -61,7 +61,7 @@ func TestWhistleScreen(t *testing.T) {
 	t.Parallel()
 	browserPrereqs(t)
 	requirePage(t, "whistles.html")
-	srv := startServer(t, buildBinary(t))
+	srv := startServer(t)
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 
@@ -306,7 +306,7 @@ func TestWhistleBoardPagesMapLevels(t *testing.T) {
 	}
 	// No alerting: its ticker would take the board's last rows once the late whistles raise
 	// alerts, and the pages counted here would change mid-test (TestAlertBurst covers it).
-	srv := startServer(t, buildBinary(t), "--catalog", catalogue, "--alerts-off")
+	srv := startServer(t, "--catalog", catalogue, "--alerts-off")
 	base, _ := url.Parse(srv.base)
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowser(t, guard)

@@ -271,12 +271,7 @@ func TestIngestBodyGuards(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+testKey)
 		req.Header.Set("Content-Type", "application/x-ndjson")
 		req.Header.Set("Content-Encoding", enc)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := roundTrip(t, req)
 		return resp.StatusCode, string(b)
 	}
 	gz := func(b []byte) []byte {

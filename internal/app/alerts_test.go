@@ -66,12 +66,7 @@ webhooks:
 		t.Helper()
 		req, _ := http.NewRequest(method, base+path, nil)
 		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
+		resp, b := roundTrip(t, req)
 		return resp.StatusCode, b
 	}
 	// The live figures of the townships are the read model's; the signal is given here.

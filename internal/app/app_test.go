@@ -72,13 +72,23 @@ func post(t *testing.T, base, ctype, body string) (int, []byte) {
 	req, _ := http.NewRequest("POST", base+"/api/v1/events", strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+testKey)
 	req.Header.Set("Content-Type", ctype)
+	resp, b := roundTrip(t, req)
+	return resp.StatusCode, b
+}
+
+// roundTrip does req and returns the reply with its body read and closed.
+func roundTrip(t *testing.T, req *http.Request) (*http.Response, []byte) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, b
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp, b
 }
 
 // wsClient subscribes to topics and returns a function that waits for a message matching pred.

@@ -22,16 +22,7 @@ func TestRegionsCachedAndCompressed(t *testing.T) {
 		if inm != "" {
 			req.Header.Set("If-None-Match", inm)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return resp, b
+		return roundTrip(t, req)
 	}
 	plain, raw := get("", "identity", "")
 	if plain.StatusCode != 200 || plain.Header.Get("Content-Encoding") != "" || len(raw) == 0 {

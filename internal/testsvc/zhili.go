@@ -33,9 +33,10 @@ var zhiliBuild struct {
 }
 
 // ZhiliBinary returns the zhili binary: $ZHILI_BIN (or $ZHILI_E2E_BIN) when set (`make test`
-// builds one for every package), else ./cmd/zhili built once per test binary with `go build` into a temporary directory that
-// StopShared removes (call testsvc.RunShared from the package's TestMain). A missing go
-// command skips t (fails it under ZHILI_REQUIRE_SERVICES=1); a failed build fails it.
+// builds one for every package), else ./cmd/zhili built once per test binary with `go build`
+// into a temporary directory that StopShared removes (call testsvc.RunShared, or StopShared,
+// from the package's TestMain). A missing go command skips t (fails it under
+// ZHILI_REQUIRE_SERVICES=1); a failed build fails it.
 func ZhiliBinary(t testing.TB) string {
 	t.Helper()
 	for _, env := range []string{"ZHILI_BIN", "ZHILI_E2E_BIN"} {
