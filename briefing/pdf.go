@@ -28,7 +28,8 @@ type Printer struct {
 	Token string
 	// Path of the page (default /briefing).
 	Path string
-	// Chromium is the browser's path ("": chromium or chromium-browser on PATH).
+	// Chromium is the browser's path ("": chromium-headless-shell, chromium or chromium-browser
+	// on PATH, the first found).
 	Chromium string
 	// Timeout bounds one print (default 90 s).
 	Timeout time.Duration
@@ -42,12 +43,12 @@ func (p *Printer) browser() (string, error) {
 		}
 		return p.Chromium, nil
 	}
-	for _, name := range []string{"chromium", "chromium-browser"} {
+	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser"} {
 		if path, err := exec.LookPath(name); err == nil {
 			return path, nil
 		}
 	}
-	return "", errs.E(errs.Unavailable, "pdf", "no headless browser on this server: install chromium (and fonts-noto-cjk) to print briefings to PDF; the briefing itself is at /briefing")
+	return "", errs.E(errs.Unavailable, "pdf", "no headless browser on this server: install chromium-headless-shell or chromium (and fonts-noto-cjk) to print briefings to PDF; the briefing itself is at /briefing")
 }
 
 // Print returns the PDF of the briefing of region and period.

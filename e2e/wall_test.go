@@ -97,7 +97,9 @@ func TestWallFlowLines(t *testing.T) {
 	const keep = 15 // ?flows=: seconds a line stays
 	// motion=on: the lines as a wall shows them by default, with their moving trail (the
 	// package's browser asks for reduced motion; TestWallScreenProtocol checks the still screen).
-	open(t, ctx, fmt.Sprintf("%s&flows=%d&motion=on", page, keep), 1920, 1080)
+	// fps=10: the trail repaints the whole screen each frame for the half minute the test takes;
+	// what it checks does not depend on the frame rate.
+	open(t, ctx, fmt.Sprintf("%s&flows=%d&motion=on&fps=10", page, keep), 1920, 1080)
 	if n := evalInt(t, ctx, flowLines); n != 0 {
 		t.Fatalf("flow lines before any event: %d, want 0", n)
 	}
