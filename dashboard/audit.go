@@ -33,6 +33,9 @@ type AuditQuery struct {
 	// Previous is the basis of the previous period's figures: PreviousSameAge (the default when
 	// Now is set) or PreviousFinal.
 	Previous string
+	// Memo, when set, reads each period's facts once across the audits that share it
+	// (audit_memo.go).
+	Memo *FactMemo
 }
 
 // The bases of the previous period's figures (上期口径).
@@ -330,7 +333,7 @@ func readFacts(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery
 // caseFacts reads the facts of the cases of q's period [from, to). whistles, when not nil, gets
 // the cases' whistles, and owners the index in the result of each whistle's case.
 func caseFacts(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to time.Time, whistles *[]governance.WhistleFacts, owners *[]int) ([]governance.CaseFacts, error) {
-	fs, err := readFacts(ctx, st, tree, q, from, to, time.Time{}, whistles != nil)
+	fs, err := readFactsMemo(ctx, st, tree, q, from, to, time.Time{}, whistles != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -450,7 +453,7 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 		return nil, err
 	}
 	prevFrom := q.From.Add(-q.To.Sub(q.From))
-	pfs, err := readFacts(ctx, st, tree, q, prevFrom, q.From, asOf, false)
+	pfs, err := readFactsMemo(ctx, st, tree, q, prevFrom, q.From, asOf, false)
 	if err != nil {
 		return nil, err
 	}
@@ -657,7 +660,7 @@ func Whistles(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery,
 		return nil, err
 	}
 	prevFrom := q.From.Add(-q.To.Sub(q.From))
-	pfs, err := readFacts(ctx, st, tree, q, prevFrom, q.From, asOf, true)
+	pfs, err := readFactsMemo(ctx, st, tree, q, prevFrom, q.From, asOf, true)
 	if err != nil {
 		return nil, err
 	}

@@ -40,10 +40,7 @@ func TestAlertBurst(t *testing.T) {
 	guard := &hostGuard{host: base.Hostname()}
 	ctx := newBrowser(t, guard)
 
-	tree, err := geo.XinyangTree()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := xinyang(t)
 	// Background: 700 reports over the last 7 days in the grids of the first county, spread
 	// evenly (no cluster).
 	county := tree.Root.Children[0]

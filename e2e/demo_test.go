@@ -15,7 +15,6 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/fasthttp/websocket"
 
-	"zhili/geo"
 	"zhili/simulate"
 )
 
@@ -52,10 +51,7 @@ func TestDemo(t *testing.T) {
 	}
 
 	// Where the history planted its hot spots.
-	tree, err := geo.XinyangTree()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := xinyang(t)
 	span, _ := time.ParseDuration(rec.Span)
 	plan := simulate.NewHistory(simulate.HistoryConfig{Tree: tree, Seed: rec.Seed, End: rec.End, Span: span, PerDay: rec.PerDay}).Plan()
 

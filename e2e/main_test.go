@@ -13,6 +13,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
+	"zhili/geo"
 	"zhili/internal/testsvc"
 )
 
@@ -32,6 +33,21 @@ var shared struct {
 	browserCmd    *exec.Cmd
 
 	demos map[string]*sharedServer // by history length; see sharedDemo
+
+	treeOnce sync.Once
+	tree     *geo.Tree // the demo geography, for tests that place events in it; see xinyang
+	treeErr  error
+}
+
+// xinyang returns the demo geography, parsed once for the package (a second under -race).
+// Tests only read it.
+func xinyang(t *testing.T) *geo.Tree {
+	t.Helper()
+	shared.treeOnce.Do(func() { shared.tree, shared.treeErr = geo.XinyangTree() })
+	if shared.treeErr != nil {
+		t.Fatal(shared.treeErr)
+	}
+	return shared.tree
 }
 
 // packageSpan bounds how long the package runs in `make test` on a busy machine (about eight

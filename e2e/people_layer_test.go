@@ -45,10 +45,7 @@ func readPeople(t *testing.T, ctx context.Context) peopleState {
 func TestPeopleLayer(t *testing.T) {
 	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
-	tree, err := geo.XinyangTree()
-	if err != nil {
-		t.Fatal(err)
-	}
+	tree := xinyang(t)
 	// The server's demo roster: the demo city's, from the default seed and catalogue.
 	ro := roster.Demo(tree, catalog.Default(), simulate.DefaultDemoSeed)
 	county := tree.Root.Children[0]

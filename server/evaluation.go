@@ -130,6 +130,9 @@ func (s *Server) evalLoad(ctx context.Context, p *access.Principal, cfg evaluati
 	keep := func(sc *evaluation.Score) bool {
 		return s.inTenant(p, cmp.Or(sc.Region, s.d.Tree.Root.Code)) && group(sc)
 	}
+	// The request's periods read each period's cases once (a period's figures by department
+	// and by region, and its successor's previous period, come from the same facts).
+	memo := dashboard.NewFactMemo()
 	return func(pp evaluation.Period) (evaluation.Input, error) {
 		in := evaluation.Input{Period: pp, Roster: ro, Surveys: live, Keep: keep}
 		// Which figures the group needs: departments' by code, the others' by region level.
@@ -142,7 +145,7 @@ func (s *Server) evalLoad(ctx context.Context, p *access.Principal, cfg evaluati
 				levels[r.Level] = true
 			}
 		}
-		data, err := s.evalFigures(ctx, pp, dept, levels)
+		data, err := s.evalFigures(ctx, pp, dept, levels, memo)
 		if err != nil {
 			return in, err
 		}
@@ -152,8 +155,9 @@ func (s *Server) evalLoad(ctx context.Context, p *access.Principal, cfg evaluati
 }
 
 // evalFigures returns the units' figures of a period from the audits: by department (with the
-// whistle audit) when dept, and by region at each of levels.
-func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept bool, levels map[int]bool) (*evaluation.PeriodData, error) {
+// whistle audit) when dept, and by region at each of levels; memo (may be nil) shares the
+// cases read between them.
+func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept bool, levels map[int]bool, memo *dashboard.FactMemo) (*evaluation.PeriodData, error) {
 	out := &evaluation.PeriodData{ByDept: map[string]evaluation.UnitData{}, ByRegion: map[string]evaluation.UnitData{}}
 	from, to := pp.Bounds(s.cfg.Loc)
 	now := s.now().In(s.cfg.Loc)
@@ -183,7 +187,7 @@ func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept boo
 		s.eval.mu.Unlock()
 		return e, nil
 	}
-	q := dashboard.AuditQuery{From: from, To: to, Now: now, Previous: dashboard.PreviousFinal}
+	q := dashboard.AuditQuery{From: from, To: to, Now: now, Previous: dashboard.PreviousFinal, Memo: memo}
 	if dept {
 		e, err := get(pp.Name+"/dept", func(e *evalEntry) error {
 			q := q
