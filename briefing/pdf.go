@@ -28,12 +28,15 @@ type Printer struct {
 	Token string
 	// Path of the page (default /briefing).
 	Path string
-	// Chromium is the browser's path ("": chromium-headless-shell, chromium or chromium-browser
-	// on PATH, the first found).
+	// Chromium is the browser's path ("": Debian's chromium-headless-shell binary, else
+	// chromium-headless-shell, chromium or chromium-browser on PATH, the first found).
 	Chromium string
 	// Timeout bounds one print (default 90 s).
 	Timeout time.Duration
 }
+
+// headlessShellBinary is where Debian's chromium-headless-shell package puts the browser.
+const headlessShellBinary = "/usr/lib/chromium/chromium-headless-shell"
 
 // browser returns the browser to run, or errs Unavailable.
 func (p *Printer) browser() (string, error) {
@@ -42,6 +45,12 @@ func (p *Printer) browser() (string, error) {
 			return "", errs.E(errs.Unavailable, "pdf", "the configured browser %s is not there: install chromium to print briefings to PDF", p.Chromium)
 		}
 		return p.Chromium, nil
+	}
+	// Debian's /usr/bin/chromium-headless-shell is a shell script that runs the browser as its
+	// child (no exec): stopping or losing the script would leave the browser running, so the
+	// binary itself comes first.
+	if _, err := os.Stat(headlessShellBinary); err == nil {
+		return headlessShellBinary, nil
 	}
 	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser"} {
 		if path, err := exec.LookPath(name); err == nil {

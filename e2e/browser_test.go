@@ -49,6 +49,9 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skipf("%s; set ZHILI_REQUIRE_SERVICES=1 to make this a failure", msg)
 }
 
+// headlessShellBinary is where Debian's chromium-headless-shell package puts the browser.
+const headlessShellBinary = "/usr/lib/chromium/chromium-headless-shell"
+
 // findChromium returns the browser the package drives: ZHILI_CHROMIUM, else Debian's
 // chromium-headless-shell (the same Blink without the desktop browser around it: the package
 // alone cost 133 CPU-s of browser processes in it against 212 in chromium, 35 renderer
@@ -60,6 +63,12 @@ func findChromium(t *testing.T) string {
 			skipOrFail(t, "ZHILI_CHROMIUM=%s: %v", p, err)
 		}
 		return p
+	}
+	// Debian's /usr/bin/chromium-headless-shell is a shell script that runs the browser as its
+	// child (no exec): the parent-death signal would reach the script only and leave the browser
+	// running when the test binary is killed. The binary itself comes first.
+	if _, err := os.Stat(headlessShellBinary); err == nil {
+		return headlessShellBinary
 	}
 	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if p, err := exec.LookPath(name); err == nil {
