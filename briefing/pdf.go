@@ -28,8 +28,7 @@ type Printer struct {
 	Token string
 	// Path of the page (default /briefing).
 	Path string
-	// Chromium is the browser's path ("": Debian's chromium-headless-shell binary, else
-	// chromium-headless-shell, chromium or chromium-browser on PATH, the first found).
+	// Chromium is the browser's path ("": the one Browser finds).
 	Chromium string
 	// Timeout bounds one print (default 90 s).
 	Timeout time.Duration
@@ -46,13 +45,21 @@ func (p *Printer) browser() (string, error) {
 		}
 		return p.Chromium, nil
 	}
+	return Browser()
+}
+
+// Browser returns the headless browser this machine has: Debian's chromium-headless-shell
+// binary, else the first of chromium-headless-shell, chromium, chromium-browser, google-chrome
+// and google-chrome-stable on PATH; errs Unavailable when there is none. The browser tests use
+// it too.
+func Browser() (string, error) {
 	// Debian's /usr/bin/chromium-headless-shell is a shell script that runs the browser as its
-	// child (no exec): stopping or losing the script would leave the browser running, so the
-	// binary itself comes first.
+	// child (no exec): a signal to the started process (a stop, a parent-death signal) would
+	// reach the script only and leave the browser running, so the binary itself comes first.
 	if _, err := os.Stat(headlessShellBinary); err == nil {
 		return headlessShellBinary, nil
 	}
-	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser"} {
+	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
 		if path, err := exec.LookPath(name); err == nil {
 			return path, nil
 		}

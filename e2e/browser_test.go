@@ -28,6 +28,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"zhili/assets"
+	"zhili/briefing"
 	"zhili/internal/testsvc"
 )
 
@@ -49,13 +50,10 @@ func skipOrFail(t *testing.T, format string, args ...any) {
 	t.Skipf("%s; set ZHILI_REQUIRE_SERVICES=1 to make this a failure", msg)
 }
 
-// headlessShellBinary is where Debian's chromium-headless-shell package puts the browser.
-const headlessShellBinary = "/usr/lib/chromium/chromium-headless-shell"
-
-// findChromium returns the browser the package drives: ZHILI_CHROMIUM, else Debian's
-// chromium-headless-shell (the same Blink without the desktop browser around it: the package
-// alone cost 133 CPU-s of browser processes in it against 212 in chromium, 35 renderer
-// processes against 146), else chromium or another Chromium/Chrome on PATH.
+// findChromium returns the browser the package drives: ZHILI_CHROMIUM, else the one the
+// briefing's printer would use (briefing.Browser: Debian's chromium-headless-shell first, the
+// same Blink without the desktop browser around it; the package alone cost 133 CPU-s of browser
+// processes in it against 212 in chromium, 35 renderer processes against 146).
 func findChromium(t *testing.T) string {
 	t.Helper()
 	if p := os.Getenv("ZHILI_CHROMIUM"); p != "" {
@@ -64,19 +62,11 @@ func findChromium(t *testing.T) string {
 		}
 		return p
 	}
-	// Debian's /usr/bin/chromium-headless-shell is a shell script that runs the browser as its
-	// child (no exec): the parent-death signal would reach the script only and leave the browser
-	// running when the test binary is killed. The binary itself comes first.
-	if _, err := os.Stat(headlessShellBinary); err == nil {
-		return headlessShellBinary
+	p, err := briefing.Browser()
+	if err != nil {
+		skipOrFail(t, "no Chromium found (apt-get install -y chromium-headless-shell fonts-noto-cjk)")
 	}
-	for _, name := range []string{"chromium-headless-shell", "chromium", "chromium-browser", "google-chrome", "google-chrome-stable"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	skipOrFail(t, "no Chromium found (apt-get install -y chromium-headless-shell fonts-noto-cjk)")
-	return ""
+	return p
 }
 
 // server is a running `zhili serve`.

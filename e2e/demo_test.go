@@ -263,11 +263,7 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 	// 今日新增 as the server counts it (the shared demo has no live feed). In the first hours of
 	// the day the history's night-time rate (a case or two an hour) may not have brought
 	// today's first case yet: 0 is then the truth; later in the day it is a failure.
-	var ov struct {
-		Totals struct {
-			NewToday int `json:"new_today"`
-		} `json:"totals"`
-	}
+	var ov overviewTotals
 	wsSnapshot(t, srv, "overview:root", &ov)
 	if ov.Totals.NewToday == 0 && now.In(loc).Hour() >= 3 {
 		t.Errorf("the demo has no new case today at %s", now.In(loc).Format("15:04"))
@@ -279,8 +275,9 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 	newTodayAsServer := func(t *testing.T, ctx context.Context) {
 		var want int
 		for range 3 {
-			wsSnapshot(t, srv, "overview:root", &ov)
-			want = ov.Totals.NewToday
+			var cur overviewTotals
+			wsSnapshot(t, srv, "overview:root", &cur)
+			want = cur.Totals.NewToday
 			if waitFor(ctx, fmt.Sprintf("window.__zhili.counters.new_today === %d", want), 10*time.Second) == nil {
 				return
 			}
@@ -365,6 +362,13 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 			guard.verify(t)
 		})
 	}
+}
+
+// overviewTotals is the part of the overview:root snapshot the demo's pages are checked against.
+type overviewTotals struct {
+	Totals struct {
+		NewToday int `json:"new_today"`
+	} `json:"totals"`
 }
 
 // wsSnapshot subscribes topic on a new connection and decodes the data of its snapshot into out.
