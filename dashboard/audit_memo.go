@@ -17,11 +17,11 @@ import (
 // place). A memo lives for one request: the facts it holds do not follow new events.
 type FactMemo struct {
 	mu sync.Mutex
-	m  map[factKey]*factEntry
+	m  map[factKey]*factSet
 }
 
 // NewFactMemo returns an empty memo.
-func NewFactMemo() *FactMemo { return &FactMemo{m: map[factKey]*factEntry{}} }
+func NewFactMemo() *FactMemo { return &FactMemo{m: map[factKey]*factSet{}} }
 
 // factKey is what readFacts' result depends on.
 type factKey struct {
@@ -30,27 +30,24 @@ type factKey struct {
 	from, to, asOf   int64 // Unix nanoseconds (asOf 0: not aged)
 }
 
-type factEntry struct {
-	once sync.Once
-	fs   *factSet
-	err  error
-}
-
-// read returns a copy of the facts of key, reading them (whistles included) on first use.
+// read returns a copy of the facts of key, reading them (whistles included) when the memo does
+// not hold them yet. A failed read is not kept. The audits of one request run one after the
+// other; two concurrent first reads of a key would both read.
 func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, error) {
 	m.mu.Lock()
-	e := m.m[key]
-	if e == nil {
-		e = &factEntry{}
-		m.m[key] = e
-	}
+	fs := m.m[key]
 	m.mu.Unlock()
-	e.once.Do(func() { e.fs, e.err = read() })
-	if e.err != nil {
-		return nil, e.err
+	if fs == nil {
+		var err error
+		if fs, err = read(); err != nil {
+			return nil, err
+		}
+		m.mu.Lock()
+		m.m[key] = fs
+		m.mu.Unlock()
 	}
-	return &factSet{facts: slices.Clone(e.fs.facts), whistles: slices.Clone(e.fs.whistles), owners: slices.Clone(e.fs.owners),
-		aged: slices.Clone(e.fs.aged), agedOf: slices.Clone(e.fs.agedOf), agedWhistles: slices.Clone(e.fs.agedWhistles)}, nil
+	return &factSet{facts: slices.Clone(fs.facts), whistles: slices.Clone(fs.whistles), owners: slices.Clone(fs.owners),
+		aged: slices.Clone(fs.aged), agedOf: slices.Clone(fs.agedOf), agedWhistles: slices.Clone(fs.agedWhistles)}, nil
 }
 
 // readFactsMemo is readFacts through q.Memo when there is one.
