@@ -580,3 +580,61 @@ func TestHotspotsMinLocal(t *testing.T) {
 		t.Fatalf("sparse %d; hot %d without the floor, %d with it", floor.Sparse, hot(plain), hot(floor))
 	}
 }
+
+// The bounds that let KNearestWeights and DistanceBandWeights skip haversines must not change
+// a row: on a square lattice (many equal distances, decided by the lower index) in Xinyang's
+// latitudes and near the pole, and on points spread over half the globe, every row equals the
+// brute force's, ties and a band radius equal to a distance included.
+func TestKNearestBoundKeepsRows(t *testing.T) {
+	var lattice, polar, wide []orb.Point
+	for y := range 15 {
+		for x := range 20 {
+			lattice = append(lattice, orb.Point{114 + float64(x)*0.01, 32 + float64(y)*0.01})
+			polar = append(polar, orb.Point{float64(x) * 9, 80 + float64(y)*0.6})
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 8))
+	for range 300 {
+		wide = append(wide, orb.Point{-90 + r.Float64()*180, -60 + r.Float64()*120})
+	}
+	for name, pts := range map[string][]orb.Point{"lattice": lattice, "polar": polar, "wide": wide} {
+		for _, k := range []int{1, 6, 19} {
+			w := KNearestWeights(pts, k)
+			for i := range pts {
+				type c struct {
+					d float64
+					j int
+				}
+				var all []c
+				for j := range pts {
+					if j != i {
+						all = append(all, c{Haversine(pts[i], pts[j]), j})
+					}
+				}
+				sort.Slice(all, func(a, b int) bool { return all[a].d < all[b].d || (all[a].d == all[b].d && all[a].j < all[b].j) })
+				want := []int{i}
+				for _, x := range all[:k] {
+					want = append(want, x.j)
+				}
+				sort.Ints(want)
+				if got := hsRow(w, i); !hsEqualInts(got, want) {
+					t.Fatalf("%s, k=%d: row %d = %v, want %v", name, k, i, got, want)
+				}
+			}
+		}
+		// The band's radius exactly the lattice's step along a meridian: inclusive.
+		d := Haversine(pts[0], pts[20])
+		b := DistanceBandWeights(pts, d)
+		for i := range pts {
+			want := []int{}
+			for j := range pts {
+				if j == i || Haversine(pts[i], pts[j]) <= d {
+					want = append(want, j)
+				}
+			}
+			if got := hsRow(b, i); !hsEqualInts(got, want) {
+				t.Fatalf("%s, band %.3f m: row %d = %v, want %v", name, d, i, got, want)
+			}
+		}
+	}
+}

@@ -161,10 +161,24 @@ func latOrder(points []orb.Point) []int {
 
 const metresPerDegLat = earthRadiusM * math.Pi / 180
 
+// lonBound is a lower bound, in metres, on the great-circle distance between two points of
+// longitudes lon1 and lon2 (degrees) whose latitudes both have a cosine of at least c: the
+// haversine's sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2) is at least c² sin²(Δλ/2), and
+// 2R asin(x) ≥ 2R x, sin h ≥ h − h³/6. It costs no trigonometry; 0 when Δλ is too large for
+// the series (over 90° of half-angle: no bound).
+func lonBound(lon1, lon2, c float64) float64 {
+	h := math.Abs(lon2-lon1) * (math.Pi / 360)
+	if h > math.Pi/2 {
+		return 0
+	}
+	return 2 * earthRadiusM * c * (h - h*h*h/6)
+}
+
 // KNearestWeights links each point (lon/lat degrees) to its k nearest other points by
 // great-circle distance, plus itself (w_ii = 1); all weights 1. Ties at the k-th distance
 // are broken by the lower index, so every row has exactly min(k, n-1) neighbours. The
-// result is not symmetric. Cost: exact search pruned by latitude, worst case O(n²).
+// result is not symmetric. Cost: exact search pruned by latitude, and a candidate surely farther
+// than the k-th found so far (lonBound) skips the haversine; worst case O(n²).
 func KNearestWeights(points []orb.Point, k int) *Weights {
 	n := len(points)
 	if k > n-1 {
@@ -183,12 +197,21 @@ func KNearestWeights(points []orb.Point, k int) *Weights {
 		j int
 	}
 	less := func(a, b cand) bool { return a.d < b.d || (a.d == b.d && a.j < b.j) }
+	cosLat := make([]float64, n)
+	for i, p := range points {
+		cosLat[i] = math.Cos(p[1] * math.Pi / 180)
+	}
 	nbrs := make([][]int, n)
 	best := make([]cand, 0, k+1)
 	for i := 0; i < n; i++ {
 		best = best[:0]
 		p := points[i]
 		insert := func(j int) {
+			// A point that is surely farther than the k-th so far (by a lower bound on its
+			// distance, with a margin for rounding) cannot enter: skip the haversine.
+			if len(best) == k && lonBound(p[0], points[j][0], min(cosLat[i], cosLat[j])) > best[k-1].d*(1+1e-9) {
+				return
+			}
 			c := cand{Haversine(p, points[j]), j}
 			if len(best) == k && !less(c, best[k-1]) {
 				return
@@ -213,7 +236,9 @@ func KNearestWeights(points []orb.Point, k int) *Weights {
 			if hi < n {
 				dhi = (points[ord[hi]][1] - p[1]) * metresPerDegLat
 			}
-			if math.Min(dlo, dhi) > bound {
+			// With a margin: the bound in degrees and the haversine round differently, and a tie
+			// at the k-th distance must still reach the lower index.
+			if math.Min(dlo, dhi) > bound*(1+1e-9) {
 				break
 			}
 			if dlo <= dhi {
@@ -245,7 +270,7 @@ func DistanceBandWeights(points []orb.Point, d float64) *Weights {
 		i := ord[a]
 		for b := a + 1; b < n; b++ {
 			j := ord[b]
-			if (points[j][1]-points[i][1])*metresPerDegLat > d {
+			if (points[j][1]-points[i][1])*metresPerDegLat > d*(1+1e-9) { // margin: as in KNearestWeights
 				break
 			}
 			if Haversine(points[i], points[j]) <= d {
