@@ -52,11 +52,11 @@ func ParseTree(data []byte, p Props) (*Tree, error) {
 
 // ParseTreeOptions is ParseTree with explicit check options (tolerances, skipped features).
 func ParseTreeOptions(data []byte, opt CheckOptions) (*Tree, error) {
-	fc, err := geojson.UnmarshalFeatureCollection(data)
+	features, err := decodeFeatures(data)
 	if err != nil {
 		return nil, fmt.Errorf("regions: not a GeoJSON FeatureCollection: %w", err)
 	}
-	tree, probs := CheckFeatures(fc.Features, opt)
+	tree, probs := CheckFeatures(features, opt)
 	if len(probs) > 0 {
 		return nil, &ProblemsError{Problems: probs}
 	}
