@@ -314,35 +314,14 @@ func TestKNearestAndDistanceBandMatchBruteForce(t *testing.T) {
 	const k = 6
 	w := KNearestWeights(pts, k)
 	for i := range pts {
-		type c struct {
-			d float64
-			j int
-		}
-		var all []c
-		for j := range pts {
-			if j != i {
-				all = append(all, c{Haversine(pts[i], pts[j]), j})
-			}
-		}
-		sort.Slice(all, func(a, b int) bool { return all[a].d < all[b].d || (all[a].d == all[b].d && all[a].j < all[b].j) })
-		want := []int{i}
-		for _, x := range all[:k] {
-			want = append(want, x.j)
-		}
-		sort.Ints(want)
-		if got := hsRow(w, i); !hsEqualInts(got, want) {
+		if got, want := hsRow(w, i), hsKNearestBrute(pts, i, k); !hsEqualInts(got, want) {
 			t.Fatalf("knn row %d = %v, want %v", i, got, want)
 		}
 	}
 	const d = 3000.0
 	b := DistanceBandWeights(pts, d)
 	for i := range pts {
-		want := []int{}
-		for j := range pts {
-			if j == i || Haversine(pts[i], pts[j]) <= d {
-				want = append(want, j)
-			}
-		}
+		want := hsBandBrute(pts, i, d)
 		if got := hsRow(b, i); !hsEqualInts(got, want) {
 			t.Fatalf("band row %d = %v, want %v", i, got, want)
 		}
@@ -601,23 +580,7 @@ func TestKNearestBoundKeepsRows(t *testing.T) {
 		for _, k := range []int{1, 6, 19} {
 			w := KNearestWeights(pts, k)
 			for i := range pts {
-				type c struct {
-					d float64
-					j int
-				}
-				var all []c
-				for j := range pts {
-					if j != i {
-						all = append(all, c{Haversine(pts[i], pts[j]), j})
-					}
-				}
-				sort.Slice(all, func(a, b int) bool { return all[a].d < all[b].d || (all[a].d == all[b].d && all[a].j < all[b].j) })
-				want := []int{i}
-				for _, x := range all[:k] {
-					want = append(want, x.j)
-				}
-				sort.Ints(want)
-				if got := hsRow(w, i); !hsEqualInts(got, want) {
+				if got, want := hsRow(w, i), hsKNearestBrute(pts, i, k); !hsEqualInts(got, want) {
 					t.Fatalf("%s, k=%d: row %d = %v, want %v", name, k, i, got, want)
 				}
 			}
@@ -626,15 +589,42 @@ func TestKNearestBoundKeepsRows(t *testing.T) {
 		d := Haversine(pts[0], pts[20])
 		b := DistanceBandWeights(pts, d)
 		for i := range pts {
-			want := []int{}
-			for j := range pts {
-				if j == i || Haversine(pts[i], pts[j]) <= d {
-					want = append(want, j)
-				}
-			}
-			if got := hsRow(b, i); !hsEqualInts(got, want) {
+			if got, want := hsRow(b, i), hsBandBrute(pts, i, d); !hsEqualInts(got, want) {
 				t.Fatalf("%s, band %.3f m: row %d = %v, want %v", name, d, i, got, want)
 			}
 		}
 	}
+}
+
+// hsKNearestBrute is row i of KNearestWeights(pts, k) by comparing every pair: i and its k
+// nearest by haversine, ties to the lower index, sorted.
+func hsKNearestBrute(pts []orb.Point, i, k int) []int {
+	type c struct {
+		d float64
+		j int
+	}
+	var all []c
+	for j := range pts {
+		if j != i {
+			all = append(all, c{Haversine(pts[i], pts[j]), j})
+		}
+	}
+	sort.Slice(all, func(a, b int) bool { return all[a].d < all[b].d || (all[a].d == all[b].d && all[a].j < all[b].j) })
+	want := []int{i}
+	for _, x := range all[:k] {
+		want = append(want, x.j)
+	}
+	sort.Ints(want)
+	return want
+}
+
+// hsBandBrute is row i of DistanceBandWeights(pts, d) by comparing every pair.
+func hsBandBrute(pts []orb.Point, i int, d float64) []int {
+	want := []int{}
+	for j := range pts {
+		if j == i || Haversine(pts[i], pts[j]) <= d {
+			want = append(want, j)
+		}
+	}
+	return want
 }
