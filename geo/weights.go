@@ -161,6 +161,12 @@ func latOrder(points []orb.Point) []int {
 
 const metresPerDegLat = earthRadiusM * math.Pi / 180
 
+// boundSlack widens the distance bounds that stop or skip a neighbour search: a bound and the
+// haversine it stands for round differently, and a point at exactly the k-th distance (a tie,
+// decided by the lower index) or at exactly a band's radius (inclusive) must still be compared.
+// It only lets a few more candidates through to the haversine, which alone decides a row.
+const boundSlack = 1 + 1e-9
+
 // lonBound is a lower bound, in metres, on the great-circle distance between two points of
 // longitudes lon1 and lon2 (degrees) whose latitudes both have a cosine of at least c: the
 // haversine's sin²(Δφ/2) + cos φ1 cos φ2 sin²(Δλ/2) is at least c² sin²(Δλ/2), and
@@ -208,8 +214,8 @@ func KNearestWeights(points []orb.Point, k int) *Weights {
 		p := points[i]
 		insert := func(j int) {
 			// A point that is surely farther than the k-th so far (by a lower bound on its
-			// distance, with a margin for rounding) cannot enter: skip the haversine.
-			if len(best) == k && lonBound(p[0], points[j][0], min(cosLat[i], cosLat[j])) > best[k-1].d*(1+1e-9) {
+			// distance) cannot enter: skip the haversine.
+			if len(best) == k && lonBound(p[0], points[j][0], min(cosLat[i], cosLat[j])) > best[k-1].d*boundSlack {
 				return
 			}
 			c := cand{Haversine(p, points[j]), j}
@@ -236,9 +242,7 @@ func KNearestWeights(points []orb.Point, k int) *Weights {
 			if hi < n {
 				dhi = (points[ord[hi]][1] - p[1]) * metresPerDegLat
 			}
-			// With a margin: the bound in degrees and the haversine round differently, and a tie
-			// at the k-th distance must still reach the lower index.
-			if math.Min(dlo, dhi) > bound*(1+1e-9) {
+			if math.Min(dlo, dhi) > bound*boundSlack {
 				break
 			}
 			if dlo <= dhi {
@@ -270,7 +274,7 @@ func DistanceBandWeights(points []orb.Point, d float64) *Weights {
 		i := ord[a]
 		for b := a + 1; b < n; b++ {
 			j := ord[b]
-			if (points[j][1]-points[i][1])*metresPerDegLat > d*(1+1e-9) { // margin: as in KNearestWeights
+			if (points[j][1]-points[i][1])*metresPerDegLat > d*boundSlack {
 				break
 			}
 			if Haversine(points[i], points[j]) <= d {
