@@ -33,21 +33,19 @@ var shared struct {
 	browserCmd    *exec.Cmd
 
 	demos map[string]*sharedServer // by history length; see sharedDemo
-
-	treeOnce sync.Once
-	tree     *geo.Tree // the demo geography, for tests that place events in it; see xinyang
-	treeErr  error
 }
 
-// xinyang returns the demo geography, parsed once for the package (a second under -race).
-// Tests only read it.
+// xinyangTree parses the demo geography once for the package (a second under -race).
+var xinyangTree = sync.OnceValues(geo.XinyangTree)
+
+// xinyang returns the demo geography, for tests that place events in it; tests only read it.
 func xinyang(t *testing.T) *geo.Tree {
 	t.Helper()
-	shared.treeOnce.Do(func() { shared.tree, shared.treeErr = geo.XinyangTree() })
-	if shared.treeErr != nil {
-		t.Fatal(shared.treeErr)
+	tree, err := xinyangTree()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return shared.tree
+	return tree
 }
 
 // packageSpan bounds how long the package runs in `make test` on a busy machine (about eight
