@@ -366,6 +366,23 @@ func waitStored(t *testing.T, a *App, n int64) {
 	}
 }
 
+// waitStoredIDs waits until every one of ids is stored: waitStored for a deployment whose
+// demo history goes on arriving, where the total is no fixed number.
+func waitStoredIDs(t *testing.T, a *App, ids ...string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got, err := a.Store.Versions(context.Background(), ids)
+		if err == nil && len(got) == len(ids) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stored %d of the %d events %v (err %v)", len(got), len(ids), ids, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 func TestIngestLimitsAndAuth(t *testing.T) {
 	t.Parallel()
 	a, err := New(Config{Listen: "127.0.0.1:0", DataDir: t.TempDir(), MaxLines: 3, MaxBytes: 1000,
