@@ -13,6 +13,7 @@ import (
 
 // Options in the DSN (as the server passes --store-memory) reach DuckDB.
 func TestDuckDBDSNOptions(t *testing.T) {
+	t.Parallel() // files of its own
 	st, err := OpenDuckDB(filepath.Join(t.TempDir(), "h.duckdb") + "?memory_limit=256MB")
 	if err != nil {
 		t.Fatal(err)
@@ -30,6 +31,7 @@ func TestDuckDBDSNOptions(t *testing.T) {
 // A database of schema version 1 (before close_reason, category_text and supersedes) is
 // migrated on open: its rows read back with them empty, new rows keep them.
 func TestDuckDBMigrateFromVersion1(t *testing.T) {
+	t.Parallel() // files of its own
 	path := filepath.Join(t.TempDir(), "v1.duckdb")
 	db, err := sql.Open("duckdb", path)
 	if err != nil {
@@ -85,6 +87,7 @@ func TestDuckDBMigrateFromVersion1(t *testing.T) {
 // A database of schema version 3 holding a correction is migrated on open: the event it
 // supersedes is marked, and counted no more.
 func TestDuckDBMigrateFromVersion3(t *testing.T) {
+	t.Parallel() // files of its own
 	path := filepath.Join(t.TempDir(), "v3.duckdb")
 	db, err := sql.Open("duckdb", path)
 	if err != nil {
@@ -127,7 +130,8 @@ func TestDuckDBMigrateFromVersion3(t *testing.T) {
 // A closed store whose DuckDB instance is still held (here a connection the store does not
 // know of; in the field anything keeping a client context) does not stop the file from being
 // opened again in the same process, and both see one database. DuckDB's own instance cache
-// spins without end on such a reopen (duckdb#25965).
+// spins without end on such a reopen (duckdb#25965). Not parallel: it shortens closeDrain for
+// the package (the sequential tests end before the parallel ones start).
 func TestDuckDBReopenWhileInstanceHeld(t *testing.T) {
 	defer func(d time.Duration) { closeDrain = d }(closeDrain)
 	closeDrain = 100 * time.Millisecond

@@ -29,6 +29,7 @@ import (
 )
 
 func TestDuckDBConformance(t *testing.T) {
+	t.Parallel()
 	t.Run("memory", func(t *testing.T) {
 		storetest.Run(t, func(t *testing.T) store.Store { return openDuckDB(t, "") })
 	})
@@ -68,6 +69,7 @@ func piiRecord(id string, off uint64) store.Record {
 }
 
 func TestDuckDBReopen(t *testing.T) {
+	t.Parallel() // files of its own
 	path := filepath.Join(t.TempDir(), "history.duckdb")
 	s, err := store.OpenDuckDB(path)
 	if err != nil {
@@ -115,6 +117,7 @@ func TestDuckDBReopen(t *testing.T) {
 // TestDuckDBPrivateSeparation checks at the table level that personal fields live only in
 // event_private.
 func TestDuckDBPrivateSeparation(t *testing.T) {
+	t.Parallel() // files of its own
 	path := filepath.Join(t.TempDir(), "history.duckdb")
 	s := openDuckDB(t, path)
 	recs := []store.Record{piiRecord("1", 1), piiRecord("2", 2)}
@@ -173,6 +176,7 @@ func TestDuckDBPrivateSeparation(t *testing.T) {
 }
 
 func TestDuckDBExactTimes(t *testing.T) {
+	t.Parallel()
 	s := openDuckDB(t, "")
 	deadline := mustTime("9999-12-31T23:59:59.999999999+14:00")
 	r := store.Record{Event: event.Event{ID: "n", Type: event.CaseDispatched, CaseID: "C",
@@ -198,6 +202,7 @@ func TestDuckDBExactTimes(t *testing.T) {
 }
 
 func TestDuckDBSchemaVersion(t *testing.T) {
+	t.Parallel() // files of its own
 	path := filepath.Join(t.TempDir(), "history.duckdb")
 	s := openDuckDB(t, path)
 	s.Close()
@@ -223,6 +228,7 @@ func TestDuckDBSchemaVersion(t *testing.T) {
 
 // TestDuckDBConcurrent writes overlapping batches from several goroutines while others query.
 func TestDuckDBConcurrent(t *testing.T) {
+	t.Parallel() // files of its own
 	s := openDuckDB(t, filepath.Join(t.TempDir(), "history.duckdb"))
 	ctx := t.Context()
 	const writers, batches, size = 4, 10, 50
@@ -345,6 +351,7 @@ func TestDuckDBCrashHelper(t *testing.T) {
 }
 
 func TestDuckDBCrash(t *testing.T) {
+	t.Parallel() // files of its own
 	if testing.Short() {
 		t.Skip("kills a child process")
 	}
@@ -456,6 +463,7 @@ func TestDuckDBCrash(t *testing.T) {
 // six-level tree (city, county, town, community, grid, building) counts the same at every
 // level, filtered at every depth.
 func TestDuckDBDeepLevels(t *testing.T) {
+	t.Parallel() // files of its own
 	s := openDuckDB(t, filepath.Join(t.TempDir(), "deep.duckdb"))
 	at := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
 	paths := [][]string{
@@ -506,6 +514,7 @@ func TestDuckDBDeepLevels(t *testing.T) {
 // again in this process: a connection still held would keep DuckDB's instance alive and the
 // second open would spin in its instance cache.
 func TestDuckDBCloseWaitsForQueries(t *testing.T) {
+	t.Parallel() // files of its own
 	path := filepath.Join(t.TempDir(), "close.duckdb")
 	s, err := store.OpenDuckDB(path)
 	if err != nil {

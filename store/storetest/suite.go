@@ -18,7 +18,8 @@ import (
 	"zhili/store"
 )
 
-// Run runs the suite. open must return a new, empty store for each call; the suite closes it.
+// Run runs the suite. open must return a new, empty store for each call, safe to call from
+// parallel tests; the suite closes it.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	fresh := func(t *testing.T) store.Store {
 		t.Helper()
@@ -67,8 +68,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Queries/Cancelled", testQueriesCancelled},
 		{"Basics", testBasics},
 	}
+	// Each case has a store of its own: they run side by side (opening a ClickHouse database
+	// is mostly waiting on the server's DDL).
 	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) { tc.fn(t, fresh(t)) })
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			tc.fn(t, fresh(t))
+		})
 	}
 }
 
