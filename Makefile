@@ -38,11 +38,11 @@ vet:
 
 # The tests' temporary files (their ClickHouse, Redis and DuckDB data, servers' data
 # directories, the browser's profile, go test's binaries) go to /dev/shm when it is a RAM disk
-# with 4 GB free: the throw-away servers create thousands of small files (a ClickHouse insert
-# writes two per column) and ask for fsync, which on a disk cost a third of the store tests'
-# time. Crash tests kill processes, not the machine, so they test the same thing there.
-# TEST_TMPDIR= (empty) keeps $TMPDIR.
-TEST_TMPDIR ?= $(shell test -w /dev/shm && df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 4194304 { print "/dev/shm" }')
+# with 2 GB free (a run holds at most about 0.4 GB there at once): the throw-away servers create
+# thousands of small files (a ClickHouse insert writes two per column) and ask for fsync, which
+# on a disk cost a third of the store tests' time. Crash tests kill processes, not the machine,
+# so they test the same thing there. TEST_TMPDIR= (empty) keeps $TMPDIR.
+TEST_TMPDIR ?= $(shell test -w /dev/shm && df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 2097152 { print "/dev/shm" }')
 
 # Every test: unit, conformance suites, crash and end-to-end (a real browser when chromium is
 # installed; ZHILI_REQUIRE_SERVICES=1 turns a missing browser or server into a failure).
