@@ -41,7 +41,9 @@ vet:
 # with 2 GB free (a run holds at most about 0.4 GB there at once): the throw-away servers create
 # thousands of small files (a ClickHouse insert writes two per column) and ask for fsync, which
 # on a disk cost a third of the store tests' time. Crash tests kill processes, not the machine,
-# so they test the same thing there. TEST_TMPDIR= (empty) keeps $TMPDIR.
+# so they test the same thing there. Each run has a directory of its own there, removed when the
+# run ends, also when it is interrupted (what a killed test binary leaves goes with it).
+# TEST_TMPDIR= (empty) keeps $TMPDIR.
 TEST_TMPDIR ?= $(shell test -w /dev/shm && df -Pk /dev/shm 2>/dev/null | awk 'NR == 2 && $$4 > 2097152 { print "/dev/shm" }')
 
 # Every test: unit, conformance suites, crash and end-to-end (a real browser when chromium is
@@ -50,7 +52,7 @@ TEST_TMPDIR ?= $(shell test -w /dev/shm && df -Pk /dev/shm 2>/dev/null | awk 'NR
 # CPU beside them instead of leaving one of them to run alone at the end.
 test: assets vet
 	$(GO) build $(TRIM) -ldflags=-w -o $(TESTBIN) ./cmd/zhili
-	$(if $(TEST_TMPDIR),TMPDIR=$(TEST_TMPDIR) )ZHILI_BIN=$(CURDIR)/$(TESTBIN) $(GO) test $(GOFLAGS_TEST) ./e2e ./internal/app ./...
+	$(if $(TEST_TMPDIR),tmp=$$(mktemp -d $(TEST_TMPDIR)/zhili-test.XXXXXX) && trap 'rm -rf "$$tmp"' EXIT && trap 'exit 130' INT TERM && TMPDIR=$$tmp )ZHILI_BIN=$(CURDIR)/$(TESTBIN) $(GO) test $(GOFLAGS_TEST) ./e2e ./internal/app ./...
 
 # The JS-heap soak of the live screens (docs/PERFORMANCE.md, "Soak"); not part of `make test`,
 # which runs its short form. SOAK=30m for a longer run.
