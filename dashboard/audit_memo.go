@@ -16,12 +16,50 @@ import (
 // is read from the store once; every reader gets its own copy (the audits link repeats in
 // place). A memo lives for one request: the facts it holds do not follow new events.
 type FactMemo struct {
-	mu sync.Mutex
-	m  map[factKey]*factSet
+	mu    sync.Mutex
+	m     map[factKey]*factSet
+	limit int // most cases (facts and aged facts) kept; 0: no limit
+	held  int
 }
 
 // NewFactMemo returns an empty memo.
 func NewFactMemo() *FactMemo { return &FactMemo{m: map[factKey]*factSet{}} }
+
+// MaxCachedFacts bounds what a FactCache's memo keeps (cases, counted once more for each as it
+// stood at an as-of time): about 400 bytes each, 100 MB at most. A period beyond it is read
+// from the store each time.
+var MaxCachedFacts = 250_000
+
+// FactCache shares one FactMemo among the requests that run while the store's data and the
+// geography stay as they were: the audit page asks for the three rates and the whistle audit
+// at once, each with its previous period, and refreshes them; with a cache the four reads of a
+// period become one, until the next write. Only a store that tells its data version
+// (store.DataVersioned, the embedded one) gets a memo: without one nothing tells when the
+// facts went stale, and Memo returns nil (every request reads).
+type FactCache struct {
+	mu      sync.Mutex
+	version uint64
+	tree    *geo.Tree
+	memo    *FactMemo
+}
+
+// Memo returns the memo for a request that starts now, or nil when st does not tell its data
+// version. The version is read before the request's queries, so what the memo keeps is at
+// least as new as the version it is kept under.
+func (c *FactCache) Memo(st store.Store, tree *geo.Tree) *FactMemo {
+	v, ok := st.(store.DataVersioned)
+	if !ok {
+		return nil
+	}
+	ver := v.DataVersion()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.memo == nil || c.version != ver || c.tree != tree {
+		c.memo = &FactMemo{m: map[factKey]*factSet{}, limit: MaxCachedFacts}
+		c.version, c.tree = ver, tree
+	}
+	return c.memo
+}
 
 // factKey is what readFacts' result depends on.
 type factKey struct {
@@ -42,17 +80,23 @@ func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, e
 		if fs, err = read(); err != nil {
 			return nil, err
 		}
+		n := len(fs.facts) + len(fs.aged)
 		m.mu.Lock()
-		m.m[key] = fs
+		if _, had := m.m[key]; !had && (m.limit == 0 || m.held+n <= m.limit) {
+			m.m[key] = fs
+			m.held += n
+		}
 		m.mu.Unlock()
 	}
 	return &factSet{facts: slices.Clone(fs.facts), whistles: slices.Clone(fs.whistles), owners: slices.Clone(fs.owners),
 		aged: slices.Clone(fs.aged), agedOf: slices.Clone(fs.agedOf), agedWhistles: slices.Clone(fs.agedWhistles)}, nil
 }
 
-// readFactsMemo is readFacts through q.Memo when there is one.
+// readFactsMemo is readFacts through q.Memo when there is one. A FactCache's memo keeps no
+// read as of a time: the same-age basis ages the previous period to the request's own now,
+// which no later request asks for again.
 func readFactsMemo(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to, asOf time.Time, withWhistles bool) (*factSet, error) {
-	if q.Memo == nil {
+	if q.Memo == nil || q.Memo.limit > 0 && !asOf.IsZero() {
 		return readFacts(ctx, st, tree, q, from, to, asOf, withWhistles)
 	}
 	key := factKey{region: q.Region, category: q.Category, depth: q.Depth, from: from.UnixNano(), to: to.UnixNano()}

@@ -262,3 +262,85 @@ func TestFactMemoReadsEachPeriodOnce(t *testing.T) {
 		}
 	}
 }
+
+// versionedStore is a countingStore that tells its data version, as the embedded store does.
+type versionedStore struct {
+	*countingStore
+	version uint64
+}
+
+func (s *versionedStore) DataVersion() uint64 { return s.version }
+
+// The audits' cache across requests: while the store's data version and the geography stay,
+// a second request reads nothing and answers as a request without the cache; a write (a new
+// version) is seen by the next request; a store that does not tell its version, or a period
+// beyond the cache's bound, is read every time.
+func TestFactCacheFollowsTheDataVersion(t *testing.T) {
+	tree := geo.DemoTree()
+	root, t1 := tree.Root.Code, tree.Root.Children[0].Code
+	cs := &casesStore{}
+	cs.add("a1", []string{root, t1}, event.Event{Type: event.CaseDispatched, Dept: "A"})
+	st := &versionedStore{countingStore: &countingStore{casesStore: cs}, version: 1}
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var cache FactCache
+	rates := func(st store.Store, memo *FactMemo) *RatesReport {
+		t.Helper()
+		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Now: day.AddDate(0, 0, 2),
+			Previous: PreviousFinal, Memo: memo, Config: governance.AuditConfig{MinSample: 1}}
+		r, err := Rates(context.Background(), st, tree, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	if m := cache.Memo(&countingStore{casesStore: cs}, tree); m != nil {
+		t.Fatal("a memo for a store that does not tell its data version")
+	}
+	first := rates(st, cache.Memo(st, tree))
+	if st.reads != 2 {
+		t.Fatalf("first request: %d reads, want 2 (the period and the one before)", st.reads)
+	}
+	again := rates(st, cache.Memo(st, tree))
+	if st.reads != 2 || !reflect.DeepEqual(again, first) {
+		t.Fatalf("same version: %d reads in all, want 2; same answer: %v", st.reads, reflect.DeepEqual(again, first))
+	}
+	if want := rates(&countingStore{casesStore: cs}, nil); !reflect.DeepEqual(first, want) {
+		t.Fatal("the cached audit differs from the audit without a cache")
+	}
+
+	// A write: the next request reads afresh and counts the new case.
+	cs.add("a2", []string{root, t1}, event.Event{Type: event.CaseDispatched, Dept: "A"})
+	st.version++
+	after := rates(st, cache.Memo(st, tree))
+	if st.reads != 4 || after.Reconcile.Received != first.Reconcile.Received+1 {
+		t.Fatalf("after a write: %d reads in all (want 4), received %d (want %d)", st.reads, after.Reconcile.Received, first.Reconcile.Received+1)
+	}
+	// The same-age basis ages the previous period to each request's now: read every time, not kept.
+	sameAge := func() {
+		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Now: time.Now(), Memo: cache.Memo(st, tree),
+			Config: governance.AuditConfig{MinSample: 1}}
+		if _, err := Rates(context.Background(), st, tree, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sameAge()
+	sameAge()
+	if m := cache.Memo(st, tree); st.reads != 6 || len(m.m) != 2 {
+		t.Fatalf("same age twice: %d reads in all, want 6; %d periods kept, want 2 (none aged)", st.reads, len(m.m))
+	}
+	// Another geography: a memo of its own.
+	if cache.Memo(st, geo.DemoTree()) == cache.Memo(st, tree) {
+		t.Fatal("one memo for two geographies")
+	}
+
+	// Beyond the bound nothing is kept.
+	defer func(n int) { MaxCachedFacts = n }(MaxCachedFacts)
+	MaxCachedFacts = 1
+	st.version++
+	st.reads = 0
+	rates(st, cache.Memo(st, tree))
+	rates(st, cache.Memo(st, tree))
+	if st.reads != 3 {
+		t.Fatalf("two cases over a bound of one: %d reads for two requests, want 3 (the one-case period kept)", st.reads)
+	}
+}

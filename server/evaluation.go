@@ -131,8 +131,12 @@ func (s *Server) evalLoad(ctx context.Context, p *access.Principal, cfg evaluati
 		return s.inTenant(p, cmp.Or(sc.Region, s.d.Tree.Root.Code)) && group(sc)
 	}
 	// The request's periods read each period's cases once (a period's figures by department
-	// and by region, and its successor's previous period, come from the same facts).
-	memo := dashboard.NewFactMemo()
+	// and by region, and its successor's previous period, come from the same facts), and so do
+	// the requests after it while the store's data stay as they were (the audits' cache).
+	memo := s.facts.Memo(s.d.Store, s.d.Tree)
+	if memo == nil {
+		memo = dashboard.NewFactMemo()
+	}
 	return func(pp evaluation.Period) (evaluation.Input, error) {
 		in := evaluation.Input{Period: pp, Roster: ro, Surveys: live, Keep: keep}
 		// Which figures the group needs: departments' by code, the others' by region level.

@@ -120,9 +120,10 @@ type Server struct {
 	// that the door names the limit it exceeds.
 	bodyLimit int
 	pols      map[*access.Principal]*ingest.Policy
-	rejects   *rejectTally  // lines refused at ingest since start, for the audits' reconcile
-	eval      evalCache     // the units' figures of recent periods (evaluation)
-	evalSurv  evalSurvCache // the survey records in force (evaluation)
+	rejects   *rejectTally        // lines refused at ingest since start, for the audits' reconcile
+	facts     dashboard.FactCache // the audits' case facts while the store's data stay as they were
+	eval      evalCache           // the units' figures of recent periods (evaluation)
+	evalSurv  evalSurvCache       // the survey records in force (evaluation)
 	// regionReplies are the encoded region outlines (regions.go).
 	regionReplies regionCache
 }

@@ -115,6 +115,15 @@ type Partitioned interface {
 // driver's own cancellation does not reach them.
 const ctxCheckRows = 256
 
+// DataVersioned is a store that tells when its data may have changed, for readers that keep
+// what they read: DataVersion returns a number never returned before after any write (or open
+// of a file written elsewhere) that could change what a query returns; it may also change
+// without one. A reader that keeps a result under the version it saw before the query may
+// give it again while the version is unchanged.
+type DataVersioned interface {
+	DataVersion() uint64
+}
+
 // Store is the history store.
 //
 // Contract:

@@ -45,7 +45,17 @@ type DuckDB struct {
 	closeErr  error
 }
 
-var _ Store = (*DuckDB)(nil)
+var (
+	_ Store         = (*DuckDB)(nil)
+	_ DataVersioned = (*DuckDB)(nil)
+)
+
+// duckDataVersion counts the opens and writes of every DuckDB store of the process, so that a
+// file reopened (after another process wrote it) never gives a version seen before.
+var duckDataVersion atomic.Uint64
+
+// DataVersion implements DataVersioned.
+func (d *DuckDB) DataVersion() uint64 { return duckDataVersion.Load() }
 
 // duckDBSchemaVersion is the schema this code reads and writes.
 const duckDBSchemaVersion = 6
@@ -198,6 +208,7 @@ func OpenDuckDB(path string) (*DuckDB, error) {
 		wconn.Close()
 		return fail(unavailable(err, "duckdb: read corrections"))
 	}
+	duckDataVersion.Add(1)
 	return &DuckDB{db: db, key: key, wconn: wconn, wrow: make([]driver.Value, nStageCols), sups: sups}, nil
 }
 
@@ -270,6 +281,8 @@ func (d *DuckDB) Write(ctx context.Context, b Batch) error {
 	if err := d.check(); err != nil {
 		return err
 	}
+	// Any write attempt counts, also one that fails in its commit.
+	defer duckDataVersion.Add(1)
 	if err := d.write(ctx, b); err != nil {
 		// Ends the transaction whatever state it is in; an error here only means there was none.
 		d.wconn.ExecContext(context.Background(), "ROLLBACK")

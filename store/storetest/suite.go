@@ -67,6 +67,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Surveys", testSurveys},
 		{"Queries/Cancelled", testQueriesCancelled},
 		{"Basics", testBasics},
+		{"DataVersion", testDataVersion},
 	}
 	// Each case has a store of its own: they run side by side (opening a ClickHouse database
 	// is mostly waiting on the server's DDL).
@@ -1592,5 +1593,26 @@ func testSupersedes(t *testing.T, s store.Store) {
 	}
 	if vs, err := s.Versions(t.Context(), nil); err != nil || len(vs) != 0 {
 		t.Errorf("Versions(none) = %v, %v", vs, err)
+	}
+}
+
+// A store that tells its data version (store.DataVersioned) gives another one after each write,
+// also one that stores nothing new. (It may change without a write too: the embedded store's
+// counts every store of the process, and the suite's cases run side by side.)
+func testDataVersion(t *testing.T, s store.Store) {
+	v, ok := s.(store.DataVersioned)
+	if !ok {
+		t.Skip("the store does not tell its data version")
+	}
+	v0 := v.DataVersion()
+	r := reported("dv1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1)
+	write(t, s, 1, r)
+	v1 := v.DataVersion()
+	if v1 == v0 {
+		t.Fatalf("version %d unchanged by a write", v1)
+	}
+	write(t, s, 2, r) // the same record again: skipped, still a write
+	if v.DataVersion() == v1 {
+		t.Fatalf("version %d unchanged by a second write", v1)
 	}
 }
