@@ -61,10 +61,11 @@ func (c *FactCache) Memo(st store.Store, tree *geo.Tree) *FactMemo {
 	return c.memo
 }
 
-// factKey is what readFacts' result depends on.
+// factKey is what readFacts' result depends on, the bound on its cases included (a read under
+// a higher bound must not answer a request that the bound now refuses).
 type factKey struct {
 	region, category string
-	depth            int
+	depth, bound     int
 	from, to, asOf   int64 // Unix nanoseconds (asOf 0: not aged)
 }
 
@@ -99,7 +100,7 @@ func readFactsMemo(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQ
 	if q.Memo == nil || q.Memo.limit > 0 && !asOf.IsZero() {
 		return readFacts(ctx, st, tree, q, from, to, asOf, withWhistles)
 	}
-	key := factKey{region: q.Region, category: q.Category, depth: q.Depth, from: from.UnixNano(), to: to.UnixNano()}
+	key := factKey{region: q.Region, category: q.Category, depth: q.Depth, bound: MaxAuditCases, from: from.UnixNano(), to: to.UnixNano()}
 	if !asOf.IsZero() {
 		key.asOf = asOf.UnixNano()
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"zhili/calendar"
+	"zhili/errs"
 	"zhili/event"
 	"zhili/geo"
 	"zhili/governance"
@@ -328,6 +329,15 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 	if m := cache.Memo(st, tree); st.reads != 6 || len(m.m) != 2 {
 		t.Fatalf("same age twice: %d reads in all, want 6; %d periods kept, want 2 (none aged)", st.reads, len(m.m))
 	}
+	// A lower bound on an audit's cases refuses the period, although it is kept.
+	func() {
+		defer func(n int) { MaxAuditCases = n }(MaxAuditCases)
+		MaxAuditCases = 1
+		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Previous: PreviousFinal, Memo: cache.Memo(st, tree)}
+		if _, err := Rates(context.Background(), st, tree, q); errs.CodeOf(err) != errs.TooLarge {
+			t.Fatalf("two cases over a bound of one, the period kept: %v, want too large", err)
+		}
+	}()
 	// Another geography: a memo of its own.
 	if cache.Memo(st, geo.DemoTree()) == cache.Memo(st, tree) {
 		t.Fatal("one memo for two geographies")
