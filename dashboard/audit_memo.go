@@ -14,7 +14,8 @@ import (
 // period by department, by region level and for the whistle audit, and the previous period of
 // one period is the current period of the one before. With a memo in AuditQuery.Memo each period
 // is read from the store once; every reader gets its own copy (the audits link repeats in
-// place). A memo lives for one request: the facts it holds do not follow new events.
+// place). A memo from NewFactMemo lives for one request: the facts it holds do not follow new
+// events; a FactCache's lives while the store's data version holds.
 type FactMemo struct {
 	mu    sync.Mutex
 	m     map[factKey]*factSet
@@ -25,15 +26,16 @@ type FactMemo struct {
 // NewFactMemo returns an empty memo.
 func NewFactMemo() *FactMemo { return &FactMemo{m: map[factKey]*factSet{}} }
 
-// MaxCachedFacts bounds what a FactCache's memo keeps (cases, counted once more for each as it
-// stood at an as-of time): about 400 bytes each, 100 MB at most. A period beyond it is read
-// from the store each time.
-var MaxCachedFacts = 250_000
+// MaxCachedFacts bounds the cases a FactCache's memo keeps: about 500 bytes each with their
+// strings, some 50 MB at most until the next write. A period beyond it is read from the store
+// each time, as without the cache.
+var MaxCachedFacts = 100_000
 
 // FactCache shares one FactMemo among the requests that run while the store's data and the
 // geography stay as they were: the audit page asks for the three rates and the whistle audit
-// at once, each with its previous period, and refreshes them; with a cache the four reads of a
-// period become one, until the next write. Only a store that tells its data version
+// at once, each with its previous period, and refreshes them; with a cache the period is read
+// once for them all until the next write (the previous period as it stood at the same age is
+// still read by each, see readFactsMemo). Only a store that tells its data version
 // (store.DataVersioned, the embedded one) gets a memo: without one nothing tells when the
 // facts went stale, and Memo returns nil (every request reads).
 type FactCache struct {
