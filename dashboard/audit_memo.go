@@ -17,14 +17,21 @@ import (
 // place). A memo from NewFactMemo lives for one request: the facts it holds do not follow new
 // events; a FactCache's lives while the store's data version holds.
 type FactMemo struct {
-	mu    sync.Mutex
-	m     map[factKey]*factSet
-	limit int // most cases (facts and aged facts) kept; 0: no limit
-	held  int
+	mu     sync.Mutex
+	m      map[factKey]*memoEntry
+	shared bool // a FactCache's: kept across requests, bounded (MaxCachedFacts), no aged reads
+	held   int  // cases kept
+}
+
+// memoEntry is one period's facts, or the read of them under way (done open).
+type memoEntry struct {
+	done chan struct{}
+	fs   *factSet
+	err  error
 }
 
 // NewFactMemo returns an empty memo.
-func NewFactMemo() *FactMemo { return &FactMemo{m: map[factKey]*factSet{}} }
+func NewFactMemo() *FactMemo { return &FactMemo{m: map[factKey]*memoEntry{}} }
 
 // MaxCachedFacts bounds the cases a FactCache's memo keeps: about 500 bytes each with their
 // strings, some 50 MB at most until the next write. A period beyond it is read from the store
@@ -57,7 +64,7 @@ func (c *FactCache) Memo(st store.Store, tree *geo.Tree) *FactMemo {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.memo == nil || c.version != ver || c.tree != tree {
-		c.memo = &FactMemo{m: map[factKey]*factSet{}, limit: MaxCachedFacts}
+		c.memo = &FactMemo{m: map[factKey]*memoEntry{}, shared: true}
 		c.version, c.tree = ver, tree
 	}
 	return c.memo
@@ -72,24 +79,43 @@ type factKey struct {
 }
 
 // read returns a copy of the facts of key, reading them (whistles included) when the memo does
-// not hold them yet. A failed read is not kept. The audits of one request run one after the
-// other; two concurrent first reads of a key would both read.
+// not hold them yet. Concurrent first reads of a key read once: the others wait for it (the
+// audit page asks for the rates and the whistle audit at once). A failed read is not kept, and
+// a reader that waited on it reads for itself (the error may be the other request's
+// cancellation).
 func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, error) {
 	m.mu.Lock()
-	fs := m.m[key]
-	m.mu.Unlock()
-	if fs == nil {
+	e := m.m[key]
+	if e == nil {
+		e = &memoEntry{done: make(chan struct{})}
+		m.m[key] = e
+		m.mu.Unlock()
+		e.fs, e.err = read()
+		n := 0
+		if e.err == nil {
+			n = len(e.fs.facts) + len(e.fs.aged)
+		}
+		m.mu.Lock()
+		if e.err != nil || m.shared && m.held+n > MaxCachedFacts {
+			delete(m.m, key) // not kept; the readers waiting still get it
+		} else {
+			m.held += n
+		}
+		m.mu.Unlock()
+		close(e.done)
+		if e.err != nil {
+			return nil, e.err
+		}
+	} else {
+		m.mu.Unlock()
+		<-e.done
+	}
+	fs := e.fs
+	if e.err != nil {
 		var err error
 		if fs, err = read(); err != nil {
 			return nil, err
 		}
-		n := len(fs.facts) + len(fs.aged)
-		m.mu.Lock()
-		if _, had := m.m[key]; !had && (m.limit == 0 || m.held+n <= m.limit) {
-			m.m[key] = fs
-			m.held += n
-		}
-		m.mu.Unlock()
 	}
 	return &factSet{facts: slices.Clone(fs.facts), whistles: slices.Clone(fs.whistles), owners: slices.Clone(fs.owners),
 		aged: slices.Clone(fs.aged), agedOf: slices.Clone(fs.agedOf), agedWhistles: slices.Clone(fs.agedWhistles)}, nil
@@ -99,7 +125,7 @@ func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, e
 // read as of a time: the same-age basis ages the previous period to the request's own now,
 // which no later request asks for again.
 func readFactsMemo(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to, asOf time.Time, withWhistles bool) (*factSet, error) {
-	if q.Memo == nil || q.Memo.limit > 0 && !asOf.IsZero() {
+	if q.Memo == nil || q.Memo.shared && !asOf.IsZero() {
 		return readFacts(ctx, st, tree, q, from, to, asOf, withWhistles)
 	}
 	key := factKey{region: q.Region, category: q.Category, depth: q.Depth, bound: MaxAuditCases, from: from.UnixNano(), to: to.UnixNano()}

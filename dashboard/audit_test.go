@@ -2,7 +2,11 @@ package dashboard
 
 import (
 	"context"
+	"errors"
 	"reflect"
+	"runtime"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -352,5 +356,63 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 	rates(st, cache.Memo(st, tree))
 	if st.reads != 3 {
 		t.Fatalf("two cases over a bound of one: %d reads for two requests, want 3 (the one-case period kept)", st.reads)
+	}
+}
+
+// Concurrent first readers of a period read it once: the audit page asks for the rates and the
+// whistle audit at once. A failed read is not kept, and those that waited on it read for
+// themselves.
+func TestFactMemoConcurrentReadsOnce(t *testing.T) {
+	m := NewFactMemo()
+	key := factKey{region: "r", from: 1, to: 2}
+	var reads atomic.Int32
+	release := make(chan struct{})
+	read := func() (*factSet, error) {
+		reads.Add(1)
+		<-release
+		return &factSet{facts: []governance.CaseFacts{{ID: "c1"}}}, nil
+	}
+	var started, done sync.WaitGroup
+	for range 8 {
+		started.Add(1)
+		done.Add(1)
+		go func() {
+			defer done.Done()
+			started.Done()
+			fs, err := m.read(key, read)
+			if err != nil || len(fs.facts) != 1 || fs.facts[0].ID != "c1" {
+				t.Errorf("read: %v %v", fs, err)
+			}
+		}()
+	}
+	started.Wait()
+	for reads.Load() == 0 {
+		runtime.Gosched()
+	}
+	time.Sleep(20 * time.Millisecond) // let the others reach the memo while the read is under way
+	close(release)
+	done.Wait()
+	if n := reads.Load(); n != 1 {
+		t.Fatalf("8 concurrent readers: %d reads, want 1", n)
+	}
+
+	boom := errors.New("boom")
+	fail := NewFactMemo()
+	first := true
+	var mu sync.Mutex
+	failing := func() (*factSet, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if first {
+			first = false
+			return nil, boom
+		}
+		return &factSet{}, nil
+	}
+	if _, err := fail.read(key, failing); !errors.Is(err, boom) {
+		t.Fatalf("failed read: %v", err)
+	}
+	if _, err := fail.read(key, failing); err != nil {
+		t.Fatalf("after a failed read, not kept: %v", err)
 	}
 }
