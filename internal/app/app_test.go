@@ -370,17 +370,13 @@ func waitStored(t *testing.T, a *App, n int64) {
 // demo history goes on arriving, where the total is no fixed number.
 func waitStoredIDs(t *testing.T, a *App, ids ...string) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	eventually(t, 10*time.Second, func() string {
 		got, err := a.Store.Versions(context.Background(), ids)
-		if err == nil && len(got) == len(ids) {
-			return
+		if err != nil || len(got) != len(ids) {
+			return fmt.Sprintf("stored %d of the %d events %v (err %v)", len(got), len(ids), ids, err)
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("stored %d of the %d events %v (err %v)", len(got), len(ids), ids, err)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return ""
+	})
 }
 
 func TestIngestLimitsAndAuth(t *testing.T) {
