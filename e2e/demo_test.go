@@ -293,12 +293,13 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 			t.Errorf("hot spot window header ends at %q, after the clock %q", end, clock)
 		}
 	}
-	// The date fields show the days of the window chosen, also after a switch.
+	// The date fields show the days of the window chosen, also after a switch (and back: the
+	// page's screenshot shows the window it was opened with).
 	datesFollowWindow := func(t *testing.T, ctx context.Context) {
 		for _, w := range []struct {
 			button string
 			span   time.Duration
-		}{{"", 30 * 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}} {
+		}{{"", 30 * 24 * time.Hour}, {"7d", 7 * 24 * time.Hour}, {"30d", 30 * 24 * time.Hour}} {
 			if w.button != "" {
 				evalJS[bool](t, ctx, `(document.querySelector('#hs-windows button[data-window="`+w.button+`"]').click(), true)`)
 			}
@@ -307,6 +308,9 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 			if want := []string{day(n.Add(-w.span)), day(n)}; !slices.Equal(got, want) {
 				t.Errorf("window %v: date fields %v, want %v", w.span, got, want)
 			}
+		}
+		if err := waitFor(ctx, `document.getElementById('hs-range').textContent.startsWith('近30天 · ') && window.__zhili.hot >= 5`, 20*time.Second); err != nil {
+			t.Errorf("back to 30 days: %v", err)
 		}
 	}
 	pages := []demoPage{

@@ -307,16 +307,44 @@ func TestHotspotScreen(t *testing.T) {
 		Cases int       `json:"cases"`
 		Cells int       `json:"cells"`
 		Note  string    `json:"note"`
+		Cut   []string  `json:"cut"`   // rows not wholly inside the list's box
+		Room  float64   `json:"room"`  // height left under the last row
+		RowH  float64   `json:"rowH"`  // height of a row
+		Ranks []string  `json:"ranks"` // the cells with a rank badge on the map, in rank order
+		Hot   int       `json:"hot"`
 	}
 	rows, err := chromedp.Run(ctx, chromedp.Evaluate[listState](`(() => {
 	  const z = window.__zhili;
-	  const tagged = new Set(Array.from(document.querySelectorAll('#hs-list li')).filter((li) => li.querySelector('.ct .nb')).map((li) => li.dataset.code));
+	  const items = Array.from(document.querySelectorAll('#hs-list li'));
+	  const tagged = new Set(items.filter((li) => li.querySelector('.ct .nb')).map((li) => li.dataset.code));
 	  const note = document.getElementById('hs-list-note');
+	  const box = document.getElementById('hs-list').getBoundingClientRect();
+	  const last = items.length ? items[items.length - 1].getBoundingClientRect() : box;
 	  return { rows: z.listRows.map((r) => ({ code: r.code, count: r.count, neighbour: r.neighbour, tagged: tagged.has(r.code) })),
-	    mean: z.meanCount, cases: z.cases, cells: z.cellIds().length, note: note.hidden ? '' : note.textContent };
+	    mean: z.meanCount, cases: z.cases, cells: z.cellIds().length, note: note.hidden ? '' : note.textContent,
+	    cut: items.filter((li) => { const r = li.getBoundingClientRect(); return r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5; }).map((li) => li.dataset.code),
+	    room: box.bottom - (items.length ? last.bottom : box.top), rowH: items.length ? last.height : 0, ranks: z.ranks, hot: z.hot };
 	})()`))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Every row shown is whole, the list leaves no room for another row while hot grids are left
+	// out, and the map's rank badges are the list's first rows: a badge the list does not show
+	// would send a reader looking for a row that is not there.
+	if len(rows.Cut) > 0 {
+		t.Errorf("hot list rows %v are cut by the list's box (note %q)", rows.Cut, rows.Note)
+	}
+	if len(rows.Rows) < rows.Hot && rows.RowH > 0 && rows.Room >= rows.RowH {
+		t.Errorf("hot list shows %d of %d hot grids and leaves %.0f px under its last row, room for another (%.0f px)", len(rows.Rows), rows.Hot, rows.Room, rows.RowH)
+	}
+	if want := min(5, len(rows.Rows)); len(rows.Ranks) != want {
+		t.Errorf("map shows rank badges %v; want the list's first %d rows", rows.Ranks, want)
+	} else {
+		for i, c := range rows.Ranks {
+			if c != rows.Rows[i].Code {
+				t.Errorf("map's rank %d is %s, the list's row %d %s", i+1, c, i+1, rows.Rows[i].Code)
+			}
+		}
 	}
 	if rows.Cells == 0 || math.Abs(rows.Mean-float64(rows.Cases)/float64(rows.Cells)) > 1e-9 {
 		t.Errorf("average cell %v, want %d cases / %d cells", rows.Mean, rows.Cases, rows.Cells)

@@ -65,7 +65,7 @@
   const HEX_BATCH = 100; // ids per GET /api/v1/hexes (server limit 200; the URL must stay short)
   const CODE_RE = /^[A-Za-z0-9._-]{1,64}$/;
   const REGION = CODE_RE.test(params.get('region') || '') ? params.get('region') : 'root';
-  const ROW_H = 56; // height of a row of the hot list (hotspots.css: two lines, name and parents)
+  const ROW_H = 50; // least height of a row of the hot list (hotspots.css: two lines, name and parents)
   const TOWN_ROW_H = 36; // height of a row of the child region list (hotspots.css)
   const catCodes = () => window.Zhili.texts.categories(); // the catalogue's, once it is in
 
@@ -837,9 +837,9 @@
     if (proj && state.mapReady) {
       const vb = [0, 0, wrap.clientWidth, wrap.clientHeight];
       const inView = (p) => p[0] >= vb[0] && p[1] >= vb[1] && p[0] <= vb[2] && p[1] <= vb[3];
-      // Rank badges: the list's first hot spots, where they are.
+      // Rank badges: the list's first hot spots, where they are; none the list does not show.
       const ranks = [];
-      hot.slice(0, RANKS_ON_MAP).forEach((g, i) => {
+      hot.slice(0, Math.min(RANKS_ON_MAP, Z.listRows.length)).forEach((g, i) => {
         const m = state.marks.find((x) => x.code === g.code);
         if (!m || !inView([m.x, m.y])) return;
         ranks.push(g.code);
@@ -1706,7 +1706,6 @@
 
     let list = '';
     $('hs-list-empty').hidden = hot.length > 0;
-    const rowsFit = Math.max(1, Math.floor(listEl.clientHeight / ROW_H));
     const trends = mode === 'emerging' && trendsShown();
     const rowsShown = [];
     // Gi* weighs a cell with its neighbours: a cell with few cases of its own is hot when the
@@ -1714,6 +1713,16 @@
     const mean = n ? cases / n : 0;
     Z.meanCount = mean;
     let flagged = 0;
+    // The note takes its room from the list: the rows that fit are counted with the note in
+    // place when a row it explains is among them, so that no row is cut.
+    const nbNote = $('hs-list-note');
+    setText(nbNote, fmt(t('nb_note'), { unit: t('unit_' + shown.level), mean: mean.toFixed(mean < 10 ? 1 : 0) }));
+    const fit = (note) => {
+      nbNote.hidden = !note;
+      return Math.max(1, Math.floor(listEl.clientHeight / ROW_H));
+    };
+    let rowsFit = fit(false);
+    if (hot.slice(0, rowsFit).some((g) => g.count < mean)) rowsFit = fit(true);
     hot.slice(0, rowsFit).forEach((g, i) => {
       const nb = g.count < mean;
       if (nb) flagged++;
@@ -1733,9 +1742,11 @@
       fitNames(listEl);
     }
     Z.listRows = rowsShown;
-    const nbNote = $('hs-list-note');
-    if (flagged) setText(nbNote, fmt(t('nb_note'), { unit: t('unit_' + shown.level), mean: mean.toFixed(mean < 10 ? 1 : 0) }));
     nbNote.hidden = !flagged;
+    // A full list shares the room left under its rows among them (less than a row) instead of
+    // leaving an empty band; a short one keeps the rows' own height.
+    const rowH = rowsShown.length >= rowsFit ? Math.min(1.5 * ROW_H, Math.max(ROW_H, listEl.clientHeight / rowsFit)) : ROW_H;
+    listEl.style.setProperty('--hs-row-h', rowH.toFixed(1) + 'px');
     renderTowns(data.children || {});
     renderHotLegend(shown, cells);
 
