@@ -59,7 +59,9 @@ func (q AuditQuery) previousBasis() (string, time.Time, error) {
 			}
 			return "", time.Time{}, errs.E(errs.Invalid, "previous", "previous=same_age needs the audit's time")
 		}
-		return PreviousSameAge, q.Now.Add(-q.To.Sub(q.From)), nil
+		// To the minute: the audits asked within one minute (the page's rates and whistle audit,
+		// its refreshes, the evaluator's next click) share one read of the previous period.
+		return PreviousSameAge, q.Now.Add(-q.To.Sub(q.From)).Truncate(time.Minute), nil
 	case PreviousFinal:
 		return PreviousFinal, time.Time{}, nil
 	}

@@ -19,7 +19,7 @@ import (
 type FactMemo struct {
 	mu     sync.Mutex
 	m      map[factKey]*memoEntry
-	shared bool // a FactCache's: kept across requests, bounded (MaxCachedFacts), no aged reads
+	shared bool // a FactCache's: kept across requests, bounded (MaxCachedFacts), the newest aged read of a period only
 	held   int  // cases kept
 }
 
@@ -28,6 +28,8 @@ type memoEntry struct {
 	done chan struct{}
 	fs   *factSet
 	err  error
+	kept bool // counted in its memo's held
+	held int  // the cases it counts
 }
 
 // NewFactMemo returns an empty memo.
@@ -41,8 +43,8 @@ var MaxCachedFacts = 100_000
 // FactCache shares one FactMemo among the requests that run while the store's data and the
 // geography stay as they were: the audit page asks for the three rates and the whistle audit
 // at once, each with its previous period, and refreshes them; with a cache the period is read
-// once for them all until the next write (the previous period as it stood at the same age is
-// still read by each, see readFactsMemo). Only a store that tells its data version
+// once for them all until the next write, and the previous period as it stood at the same age
+// once a minute (its age is kept to the minute, see readFactsMemo). Only a store that tells its data version
 // (store.DataVersioned, the embedded one) gets a memo: without one nothing tells when the
 // facts went stale, and Memo returns nil (every request reads).
 type FactCache struct {
@@ -96,9 +98,13 @@ func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, e
 			n = len(e.fs.facts) + len(e.fs.aged)
 		}
 		m.mu.Lock()
+		if e.err == nil && m.shared && key.asOf != 0 {
+			m.dropOlder(key)
+		}
 		if e.err != nil || m.shared && m.held+n > MaxCachedFacts {
 			delete(m.m, key) // not kept; the readers waiting still get it
 		} else {
+			e.kept, e.held = true, n
 			m.held += n
 		}
 		m.mu.Unlock()
@@ -121,11 +127,24 @@ func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, e
 		aged: slices.Clone(fs.aged), agedOf: slices.Clone(fs.agedOf), agedWhistles: slices.Clone(fs.agedWhistles)}, nil
 }
 
-// readFactsMemo is readFacts through q.Memo when there is one. A FactCache's memo keeps no
-// read as of a time: the same-age basis ages the previous period to the request's own now,
-// which no later request asks for again.
+// dropOlder forgets the kept reads of key's period as of an earlier time than key's: the
+// same-age basis ages the previous period to the request's minute, which only moves on, so a
+// shared memo keeps the newest age of each period. Reads under way are left to finish.
+func (m *FactMemo) dropOlder(key factKey) {
+	for k, e := range m.m {
+		if k.asOf == 0 || k.asOf >= key.asOf || !e.kept {
+			continue
+		}
+		if k.region == key.region && k.category == key.category && k.depth == key.depth && k.bound == key.bound && k.from == key.from && k.to == key.to {
+			m.held -= e.held
+			delete(m.m, k)
+		}
+	}
+}
+
+// readFactsMemo is readFacts through q.Memo when there is one.
 func readFactsMemo(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to, asOf time.Time, withWhistles bool) (*factSet, error) {
-	if q.Memo == nil || q.Memo.shared && !asOf.IsZero() {
+	if q.Memo == nil {
 		return readFacts(ctx, st, tree, q, from, to, asOf, withWhistles)
 	}
 	key := factKey{region: q.Region, category: q.Category, depth: q.Depth, bound: MaxAuditCases, from: from.UnixNano(), to: to.UnixNano()}

@@ -320,18 +320,36 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 	if st.reads != 4 || after.Reconcile.Received != first.Reconcile.Received+1 {
 		t.Fatalf("after a write: %d reads in all (want 4), received %d (want %d)", st.reads, after.Reconcile.Received, first.Reconcile.Received+1)
 	}
-	// The same-age basis ages the previous period to each request's now: read every time, not kept.
-	sameAge := func() {
-		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Now: time.Now(), Memo: cache.Memo(st, tree),
+	// The same-age basis ages the previous period to the request's minute: the requests of one
+	// minute read it once (the same answer as without the cache), a later minute reads again,
+	// and the memo keeps the newest age of the period only.
+	sameAge := func(now time.Time, memo *FactMemo) *RatesReport {
+		t.Helper()
+		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Now: now, Memo: memo,
 			Config: governance.AuditConfig{MinSample: 1}}
-		if _, err := Rates(context.Background(), st, tree, q); err != nil {
+		r, err := Rates(context.Background(), st, tree, q)
+		if err != nil {
 			t.Fatal(err)
 		}
+		return r
 	}
-	sameAge()
-	sameAge()
-	if m := cache.Memo(st, tree); st.reads != 6 || len(m.m) != 2 {
-		t.Fatalf("same age twice: %d reads in all, want 6; %d periods kept, want 2 (none aged)", st.reads, len(m.m))
+	at := day.AddDate(0, 0, 1).Add(3*time.Hour + 10*time.Second)
+	r1 := sameAge(at, cache.Memo(st, tree))
+	if want := at.AddDate(0, 0, -1).Truncate(time.Minute); r1.PreviousAsOf == nil || !r1.PreviousAsOf.Equal(want) {
+		t.Fatalf("same age as of %v, want %v (the minute)", r1.PreviousAsOf, want)
+	}
+	r2 := sameAge(at.Add(40*time.Second), cache.Memo(st, tree))
+	if m := cache.Memo(st, tree); st.reads != 5 || len(m.m) != 3 {
+		t.Fatalf("same age twice in a minute: %d reads in all, want 5; %d periods kept, want 3 (two final, one aged)", st.reads, len(m.m))
+	}
+	reads := st.reads
+	if want := sameAge(at.Add(40*time.Second), nil); !reflect.DeepEqual(r2, want) {
+		t.Fatal("the cached same-age audit differs from the audit without a cache")
+	}
+	st.reads = reads
+	sameAge(at.Add(2*time.Minute), cache.Memo(st, tree))
+	if m := cache.Memo(st, tree); st.reads != 6 || len(m.m) != 3 {
+		t.Fatalf("same age a minute later: %d reads in all, want 6; %d periods kept, want 3 (the older age dropped)", st.reads, len(m.m))
 	}
 	// A lower bound on an audit's cases refuses the period, although it is kept.
 	func() {
