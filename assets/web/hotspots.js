@@ -906,15 +906,18 @@
       // A region large enough keeps its label inside itself (no leader line): other points of
       // it are tried instead; a small one may move out on a leader line.
       if (it.region) {
-        // Kept per region while the projection and the label's size stay (every redraw of a
-        // live map would otherwise test the lattice against the outlines again).
-        const key = [proj.k, proj.ox, proj.oy, it.w, it.h].map((v) => v.toFixed(3)).join('|');
-        const c = it.region.spotCache;
-        let spots = c && c.key === key ? c.spots : undefined;
+        // Kept per region while the projection and the label's size (rounded up to 8 px: a
+        // count that gains a digit, another window's counts) stay; every redraw of a live map
+        // would otherwise test the lattice against the outlines again. A few sizes are kept.
+        const q = { x: it.x, y: it.y, w: Math.ceil(it.w / 8) * 8, h: Math.ceil(it.h / 8) * 8 };
+        const key = [proj.k, proj.ox, proj.oy, q.w, q.h].map((v) => v.toFixed(3)).join('|');
+        const c = it.region.spotCache || (it.region.spotCache = new Map());
+        let spots = c.get(key);
         if (spots === undefined) {
           const e = projExtent(it.region.polys, proj.project);
-          spots = e.w > 1.6 * it.w && e.h > 1.6 * it.h ? spotsIn(it.region, it, e) : null;
-          it.region.spotCache = { key, spots };
+          spots = e.w > 1.6 * q.w && e.h > 1.6 * q.h ? spotsIn(it.region, q, e) : null;
+          if (c.size >= 4) c.delete(c.keys().next().value);
+          c.set(key, spots);
         }
         if (spots) {
           it.leader = false;
