@@ -17,10 +17,12 @@ import (
 // place). A memo from NewFactMemo lives for one request: the facts it holds do not follow new
 // events; a FactCache's lives while the store's data version holds.
 type FactMemo struct {
-	mu     sync.Mutex
-	m      map[factKey]*memoEntry
-	shared bool // a FactCache's: kept across requests, bounded (MaxCachedFacts), the newest aged read of a period only
-	held   int  // cases kept
+	mu sync.Mutex
+	m  map[factKey]*memoEntry
+	// shared: a FactCache's, kept across requests, bounded (MaxCachedFacts), with the newest
+	// aged read of a period only
+	shared bool
+	held   int // cases kept
 }
 
 // memoEntry is one period's facts, or the read of them under way (done open).
@@ -44,9 +46,9 @@ var MaxCachedFacts = 100_000
 // geography stay as they were: the audit page asks for the three rates and the whistle audit
 // at once, each with its previous period, and refreshes them; with a cache the period is read
 // once for them all until the next write, and the previous period as it stood at the same age
-// once a minute (its age is kept to the minute, see readFactsMemo). Only a store that tells its data version
-// (store.DataVersioned, the embedded one) gets a memo: without one nothing tells when the
-// facts went stale, and Memo returns nil (every request reads).
+// once a minute (its age is kept to the minute, see dropOlder). Only a store that tells its
+// data version (store.DataVersioned, the embedded one) gets a memo: without one nothing tells
+// when the facts went stale, and Memo returns nil (every request reads).
 type FactCache struct {
 	mu      sync.Mutex
 	version uint64
