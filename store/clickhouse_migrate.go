@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -255,7 +256,47 @@ func chMigrate(ctx context.Context, conn driver.Conn, f chFeatures, version stri
 				"clickhouse: schema version %d is newer than this server's %d", v, len(chMigrations))
 		}
 	}
+	// The migrations applied are recorded together, in one insert (a MergeTree insert writes
+	// a part of its own: a new database took seven), also when a later one fails. A migration
+	// applied but not recorded (a crash between) is applied again on the next start: each is
+	// written to be run again (IF NOT EXISTS, a column added only when missing).
 	var applied []string
+	type record struct {
+		m       chMigration
+		variant string
+	}
+	var pending []record
+	record1 := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		b, err := conn.PrepareBatch(ctx, `INSERT INTO schema_migrations (version, name, variant, server_version, applied_at)`)
+		if err != nil {
+			return chUnavailable(err, "clickhouse: record migrations")
+		}
+		at := time.Now().UTC()
+		for _, r := range pending {
+			if err := b.Append(uint32(r.m.version), r.m.name, r.variant, version, at); err != nil {
+				b.Abort()
+				return chUnavailable(err, "clickhouse: record migrations")
+			}
+		}
+		if err := b.Send(); err != nil {
+			return chUnavailable(err, "clickhouse: record migrations")
+		}
+		for _, r := range pending {
+			done[r.m.version] = r.variant
+			applied = append(applied, fmt.Sprintf("%04d_%s", r.m.version, r.m.name))
+		}
+		pending = nil
+		return nil
+	}
+	fail := func(err error) ([]string, map[int]string, error) {
+		if rerr := record1(); rerr != nil {
+			return applied, done, errors.Join(err, rerr)
+		}
+		return applied, done, err
+	}
 	for _, m := range chMigrations {
 		if _, ok := done[m.version]; ok {
 			continue
@@ -265,29 +306,20 @@ func chMigrate(ctx context.Context, conn driver.Conn, f chFeatures, version stri
 			if table, col, ok := chAddedColumn(s); ok {
 				has, err := chHasColumn(ctx, conn, m, table, col)
 				if err != nil {
-					return applied, done, err
+					return fail(err)
 				}
 				if has {
 					continue
 				}
 			}
 			if err := conn.Exec(ctx, s); err != nil {
-				return applied, done, chUnavailable(err, fmt.Sprintf("clickhouse: migration %d (%s)", m.version, m.name))
+				return fail(chUnavailable(err, fmt.Sprintf("clickhouse: migration %d (%s)", m.version, m.name)))
 			}
 		}
-		b, err := conn.PrepareBatch(ctx, `INSERT INTO schema_migrations (version, name, variant, server_version, applied_at)`)
-		if err != nil {
-			return applied, done, chUnavailable(err, "clickhouse: record migration")
-		}
-		if err := b.Append(uint32(m.version), m.name, variant, version, time.Now().UTC()); err != nil {
-			b.Abort()
-			return applied, done, chUnavailable(err, "clickhouse: record migration")
-		}
-		if err := b.Send(); err != nil {
-			return applied, done, chUnavailable(err, "clickhouse: record migration")
-		}
-		done[m.version] = variant
-		applied = append(applied, fmt.Sprintf("%04d_%s", m.version, m.name))
+		pending = append(pending, record{m, variant})
+	}
+	if err := record1(); err != nil {
+		return applied, done, err
 	}
 	return applied, done, nil
 }

@@ -124,6 +124,32 @@ func TestClickHouseColumnMigrationRefusedOffMergeTree(t *testing.T) {
 	}
 }
 
+// The migrations a run applied before one that fails are recorded (together, in one insert):
+// the next run starts from the one that failed.
+func TestClickHouseMigrationsRecordedUpToAFailure(t *testing.T) {
+	t.Parallel() // a database of its own on the shared server
+	ch := testsvc.SharedClickHouse(t)
+	dsn := ch.NewDatabase(t)
+	db := dsn[strings.LastIndex(dsn, "/")+1:]
+	conn := chSchemaUpTo(t, ch, dsn, 3)
+	for _, q := range []string{
+		`RENAME TABLE events TO events_local`,
+		`CREATE TABLE events AS events_local ENGINE = Merge(` + db + `, '^events_local$')`,
+	} {
+		if err := conn.Exec(t.Context(), q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	_, _, err := MigrateClickHouse(context.Background(), dsn, ClickHouseOptions{})
+	if errs.CodeOf(err) != errs.Unavailable || !strings.Contains(err.Error(), "migration 5") {
+		t.Fatalf("migrate: %v, want migration 5 refused", err)
+	}
+	out, err := ch.Query(`SELECT groupArray(version) FROM (SELECT version FROM ` + db + `.schema_migrations ORDER BY version)`)
+	if err != nil || strings.TrimSpace(out) != "[1,2,3,4]" {
+		t.Fatalf("migrations recorded: %q (%v), want [1,2,3,4]", out, err)
+	}
+}
+
 // A database migrated by a store of version 5 (before supersedes) gains the column on open; its
 // rows read back with none, and a correction of one of them is honoured by the counts (the
 // rollups the materialized views fed before the migration included).
