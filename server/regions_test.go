@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/valyala/fasthttp"
@@ -75,4 +76,45 @@ func BenchmarkRegions(b *testing.B) {
 			}
 		}
 	})
+}
+
+// A kept reply stays under its own key: fasthttp reuses a connection's request buffers for the
+// next request, so a key made of the request's strings (not copied) would change under the
+// cache and answer another region's request with these outlines.
+func TestRegionRepliesKeepTheirKeys(t *testing.T) {
+	s, _ := regionsServer(t)
+	h := s.App().Handler()
+	var ctx fasthttp.RequestCtx // one connection's, reused as the server does
+	for _, root := range []string{"411502", "411503", "411502"} {
+		ctx.Request.Reset()
+		ctx.Response.Reset()
+		ctx.Request.SetRequestURI("/api/v1/regions?token=tok&depth=1&root=" + root)
+		h(&ctx)
+		var fc struct {
+			Features []struct {
+				Properties struct {
+					Code string `json:"code"`
+				} `json:"properties"`
+			} `json:"features"`
+		}
+		body, err := ctx.Response.BodyUncompressed()
+		if err != nil || ctx.Response.StatusCode() != 200 || json.Unmarshal(body, &fc) != nil || len(fc.Features) == 0 {
+			t.Fatalf("root %s: %d %v", root, ctx.Response.StatusCode(), err)
+		}
+		if got := fc.Features[0].Properties.Code; got != root {
+			t.Errorf("asked for root %s, got the outlines of %s", root, got)
+		}
+	}
+	for k, e := range s.regionReplies.m {
+		var fc struct {
+			Features []struct {
+				Properties struct {
+					Code string `json:"code"`
+				} `json:"properties"`
+			} `json:"features"`
+		}
+		if err := json.Unmarshal(e.r.raw, &fc); err != nil || len(fc.Features) == 0 || fc.Features[0].Properties.Code != k.root {
+			t.Errorf("a reply kept under root %q holds other outlines (%v)", k.root, err)
+		}
+	}
 }

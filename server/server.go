@@ -182,6 +182,11 @@ func New(cfg Config, d Deps) *Server {
 		// idle connection. A WebSocket upgrade otherwise hands the request's 4 KB read buffer
 		// to the upgraded connection for its whole life: 4 KB of every screen's memory.
 		ReduceMemoryUsage: true,
+		// The strings a handler gets (query, path and header values) are its own copies, not
+		// views of fasthttp's request buffers, which the next request on the connection
+		// overwrites: the caches key on them (region replies, the audits' fact memo). The
+		// ingest door reads the body from fasthttp itself, uncopied.
+		Immutable: true,
 	})
 	// Each request's body limit is set from its header, before the body is read.
 	s.app.Server().HeaderReceived = s.headerReceived
