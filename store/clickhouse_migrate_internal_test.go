@@ -55,10 +55,7 @@ func chSchemaUpTo(t *testing.T, ch *testsvc.ClickHouse, dsn string, last int) dr
 // both empty, new rows keep them.
 func TestClickHouseMigrateFromVersion4(t *testing.T) {
 	t.Parallel() // a database of its own on the shared server
-	ch := testsvc.SharedClickHouse(t)
-	dsn := ch.NewDatabase(t)
-	db := dsn[strings.LastIndex(dsn, "/")+1:]
-	conn := chSchemaUpTo(t, ch, dsn, 4)
+	ch, dsn, db, conn := chDatabaseAt(t, 4)
 	if err := ch.Exec(`INSERT INTO ` + db + `.events (id, type, case_id, at, source, category, satisfaction, part, intake_offset, run)
 		VALUES ('old-r', 'case.reported', 'C1', '2026-11-27 00:00:00', 'grid', 'environment', '', 0, 1, 1),
 		       ('old-c', 'case.closed', 'C1', '2026-11-27 01:00:00', '', '', 'satisfied', 0, 2, 1)`); err != nil {
@@ -97,6 +94,16 @@ func TestClickHouseMigrateFromVersion4(t *testing.T) {
 	}
 }
 
+// chDatabaseAt is a database of its own on the shared test server with the schema of
+// migrations 1..last (chSchemaUpTo), its DSN and name, and a connection to it.
+func chDatabaseAt(t *testing.T, last int) (ch *testsvc.ClickHouse, dsn, db string, conn driver.Conn) {
+	t.Helper()
+	ch = testsvc.SharedClickHouse(t)
+	dsn = ch.NewDatabase(t)
+	db = dsn[strings.LastIndex(dsn, "/")+1:]
+	return ch, dsn, db, chSchemaUpTo(t, ch, dsn, last)
+}
+
 // eventsOffMergeTree puts a Merge table in place of db's events (on a cluster it is a
 // Distributed table; the test server has no cluster).
 func eventsOffMergeTree(t *testing.T, conn driver.Conn, db string) {
@@ -117,10 +124,7 @@ func eventsOffMergeTree(t *testing.T, conn driver.Conn, db string) {
 // it (4, from a database of version 3) is recorded: the next run starts from the refused one.
 func TestClickHouseColumnMigrationRefusedOffMergeTree(t *testing.T) {
 	t.Parallel() // a database of its own on the shared server
-	ch := testsvc.SharedClickHouse(t)
-	dsn := ch.NewDatabase(t)
-	db := dsn[strings.LastIndex(dsn, "/")+1:]
-	conn := chSchemaUpTo(t, ch, dsn, 3)
+	ch, dsn, db, conn := chDatabaseAt(t, 3)
 	eventsOffMergeTree(t, conn, db)
 	_, _, err := MigrateClickHouse(context.Background(), dsn, ClickHouseOptions{})
 	if errs.CodeOf(err) != errs.Unavailable || !strings.Contains(err.Error(), "a Merge table") || !strings.Contains(err.Error(), "migration 5") {
@@ -141,10 +145,7 @@ func TestClickHouseColumnMigrationRefusedOffMergeTree(t *testing.T) {
 // rollups the materialized views fed before the migration included).
 func TestClickHouseMigrateFromVersion5(t *testing.T) {
 	t.Parallel() // a database of its own on the shared server
-	ch := testsvc.SharedClickHouse(t)
-	dsn := ch.NewDatabase(t)
-	db := dsn[strings.LastIndex(dsn, "/")+1:]
-	chSchemaUpTo(t, ch, dsn, 5)
+	ch, dsn, db, _ := chDatabaseAt(t, 5)
 	if err := ch.Exec(`INSERT INTO ` + db + `.events (id, type, case_id, at, source, category, part, intake_offset, run, region_path)
 		VALUES ('old-r', 'case.reported', 'C1', '2026-11-27 00:00:00', 'grid', 'environment', 0, 1, 1, ['R', 'A'])`); err != nil {
 		t.Fatal(err)
@@ -174,10 +175,7 @@ func TestClickHouseMigrateFromVersion5(t *testing.T) {
 // rows read back without survey content, survey records written after keep theirs.
 func TestClickHouseMigrateFromVersion6(t *testing.T) {
 	t.Parallel() // a database of its own on the shared server
-	ch := testsvc.SharedClickHouse(t)
-	dsn := ch.NewDatabase(t)
-	db := dsn[strings.LastIndex(dsn, "/")+1:]
-	chSchemaUpTo(t, ch, dsn, 6)
+	ch, dsn, db, _ := chDatabaseAt(t, 6)
 	if err := ch.Exec(`INSERT INTO ` + db + `.events (id, type, case_id, at, source, category, part, intake_offset, run, region_path)
 		VALUES ('old-r', 'case.reported', 'C1', '2026-11-27 00:00:00', 'grid', 'environment', 0, 1, 1, ['R', 'A'])`); err != nil {
 		t.Fatal(err)
