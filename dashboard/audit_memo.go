@@ -30,8 +30,7 @@ type memoEntry struct {
 	done chan struct{}
 	fs   *factSet
 	err  error
-	kept bool // counted in its memo's held
-	held int  // the cases it counts
+	held int // the cases it counts in its memo's held, once kept
 }
 
 // NewFactMemo returns an empty memo.
@@ -106,7 +105,7 @@ func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, e
 		if e.err != nil || m.shared && m.held+n > MaxCachedFacts {
 			delete(m.m, key) // not kept; the readers waiting still get it
 		} else {
-			e.kept, e.held = true, n
+			e.held = n
 			m.held += n
 		}
 		m.mu.Unlock()
@@ -131,15 +130,20 @@ func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, e
 
 // dropOlder forgets the kept reads of key's period as of an earlier time than key's: the
 // same-age basis ages the previous period to the request's minute, which only moves on, so a
-// shared memo keeps the newest age of each period. Reads under way are left to finish.
+// shared memo keeps the newest age of each period. Reads under way are left to finish (an
+// entry whose read has finished is in the map only when kept).
 func (m *FactMemo) dropOlder(key factKey) {
 	for k, e := range m.m {
-		if k.asOf == 0 || k.asOf >= key.asOf || !e.kept {
+		same := k
+		same.asOf = key.asOf
+		if k.asOf == 0 || k.asOf >= key.asOf || same != key {
 			continue
 		}
-		if k.region == key.region && k.category == key.category && k.depth == key.depth && k.bound == key.bound && k.from == key.from && k.to == key.to {
+		select {
+		case <-e.done:
 			m.held -= e.held
 			delete(m.m, k)
+		default:
 		}
 	}
 }

@@ -266,7 +266,7 @@ func chMigrate(ctx context.Context, conn driver.Conn, f chFeatures, version stri
 		variant string
 	}
 	var pending []record
-	record1 := func() error {
+	recordPending := func() error {
 		if len(pending) == 0 {
 			return nil
 		}
@@ -292,7 +292,7 @@ func chMigrate(ctx context.Context, conn driver.Conn, f chFeatures, version stri
 		return nil
 	}
 	fail := func(err error) ([]string, map[int]string, error) {
-		if rerr := record1(); rerr != nil {
+		if rerr := recordPending(); rerr != nil {
 			return applied, done, errors.Join(err, rerr)
 		}
 		return applied, done, err
@@ -318,7 +318,7 @@ func chMigrate(ctx context.Context, conn driver.Conn, f chFeatures, version stri
 		}
 		pending = append(pending, record{m, variant})
 	}
-	if err := record1(); err != nil {
+	if err := recordPending(); err != nil {
 		return applied, done, err
 	}
 	return applied, done, nil
