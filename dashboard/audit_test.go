@@ -288,15 +288,20 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 	st := &versionedStore{countingStore: &countingStore{casesStore: cs}, version: 1}
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	var cache FactCache
-	rates := func(st store.Store, memo *FactMemo) *RatesReport {
+	// audit is the day's rates as of now, the previous day compared on basis.
+	audit := func(st store.Store, memo *FactMemo, now time.Time, basis string) *RatesReport {
 		t.Helper()
-		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Now: day.AddDate(0, 0, 2),
-			Previous: PreviousFinal, Memo: memo, Config: governance.AuditConfig{MinSample: 1}}
+		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Now: now,
+			Previous: basis, Memo: memo, Config: governance.AuditConfig{MinSample: 1}}
 		r, err := Rates(context.Background(), st, tree, q)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return r
+	}
+	rates := func(st store.Store, memo *FactMemo) *RatesReport {
+		t.Helper()
+		return audit(st, memo, day.AddDate(0, 0, 2), PreviousFinal)
 	}
 	if m := cache.Memo(&countingStore{casesStore: cs}, tree); m != nil {
 		t.Fatal("a memo for a store that does not tell its data version")
@@ -325,13 +330,7 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 	// and the memo keeps the newest age of the period only.
 	sameAge := func(now time.Time, memo *FactMemo) *RatesReport {
 		t.Helper()
-		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Now: now, Memo: memo,
-			Config: governance.AuditConfig{MinSample: 1}}
-		r, err := Rates(context.Background(), st, tree, q)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
+		return audit(st, memo, now, "")
 	}
 	at := day.AddDate(0, 0, 1).Add(3*time.Hour + 10*time.Second)
 	r1 := sameAge(at, cache.Memo(st, tree))
