@@ -303,16 +303,20 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 		if err := c.Raw(func(dc any) error { return d.stage(ctx, dc.(driver.Conn), b.Records) }); err != nil {
 			return unavailable(err, "duckdb: stage batch")
 		}
-		// Private rows first: the anti-join must not see this batch's events.
-		if _, err := c.ExecContext(ctx, `INSERT INTO event_private
-			SELECT id, `+privateCols+` FROM temp.stage s
-			WHERE has_pii AND NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
-			return unavailable(err, "duckdb: insert private fields")
+		// The primary key's index decides which ids are new, one lookup per staged row: an
+		// anti-join with events would read the id column of the whole history at every write.
+		fresh, err := d.insertNew(ctx)
+		if err != nil {
+			return err
 		}
-		if _, err := c.ExecContext(ctx, `INSERT INTO events (`+eventCols+`)
-			SELECT `+eventCols+` FROM temp.stage s
-			WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = s.id)`); err != nil {
-			return unavailable(err, "duckdb: insert events")
+		if len(fresh) > 0 && anyPII(b.Records) {
+			// Private fields of the new events only: an event stored before keeps what it has
+			// (its fields may have been purged since).
+			if _, err := c.ExecContext(ctx, `INSERT INTO event_private
+				SELECT id, `+privateCols+` FROM temp.stage
+				WHERE has_pii AND list_contains(?::VARCHAR[], id)`, fresh); err != nil {
+				return unavailable(err, "duckdb: insert private fields")
+			}
 		}
 		if err := d.supersede(ctx, b.Records); err != nil {
 			return err
@@ -328,6 +332,28 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 		return unavailable(err, "duckdb: commit")
 	}
 	return nil
+}
+
+// insertNew inserts the staged events whose id is not stored and returns their ids.
+func (d *DuckDB) insertNew(ctx context.Context) ([]string, error) {
+	rows, err := d.wconn.QueryContext(ctx, `INSERT INTO events (`+eventCols+`)
+		SELECT `+eventCols+` FROM temp.stage ON CONFLICT DO NOTHING RETURNING id`)
+	if err != nil {
+		return nil, unavailable(err, "duckdb: insert events")
+	}
+	defer rows.Close()
+	var fresh []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, unavailable(err, "duckdb: insert events")
+		}
+		fresh = append(fresh, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, unavailable(err, "duckdb: insert events")
+	}
+	return fresh, nil
 }
 
 // supersede marks the events the batch's corrections supersede, and the batch's events that
@@ -450,7 +476,21 @@ func fillStageRow(row []driver.Value, r *Record) {
 		row[p0], row[p0+1], row[p0+2] = nil, nil, nil
 	}
 	row[p0+3], row[p0+4] = e.Address, e.Summary
-	row[p0+5] = e.Reporter != nil || e.Address != "" || e.Summary != ""
+	row[p0+5] = hasPII(r)
+}
+
+// hasPII tells whether r carries personal fields (stored in event_private).
+func hasPII(r *Record) bool {
+	return r.Reporter != nil || r.Address != "" || r.Summary != ""
+}
+
+func anyPII(recs []Record) bool {
+	for i := range recs {
+		if hasPII(&recs[i]) {
+			return true
+		}
+	}
+	return false
 }
 
 // splitTime returns t as a UTC timestamp to the microsecond, the nanoseconds below it and t's
