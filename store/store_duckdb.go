@@ -6,6 +6,7 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -148,10 +149,9 @@ const (
 		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
 		close_reason, category_text, supersedes, survey, r0, r1, r2, r3, r4`
 	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
-	// The staging table's columns: events (in table order: the migrations' ADD COLUMNs last;
-	// eventCols, superseded_at, survey and r0..r4), then private, then has_pii.
-	nEventCols = 39
-	nStageCols = nEventCols + 5 + 1
+	// The staging table's columns: events' in table order (the migrations' ADD COLUMNs last;
+	// eventCols, superseded_at, survey and r0..r4).
+	nStageCols = 39
 
 	recordSelect = `SELECT e.id, e.type, e.case_id, e.at_utc, e.at_ns, e.at_tz, e.source, e.category,
 		e.priority, e.lon, e.lat, e.crs, e.region, e.dept, e.deadline_utc, e.deadline_ns,
@@ -183,8 +183,7 @@ func OpenDuckDB(path string) (*DuckDB, error) {
 	}
 	// OR REPLACE: the connection may have served a store closed before on the same instance.
 	_, err = wconn.ExecContext(ctx, `CREATE OR REPLACE TEMP TABLE stage AS
-		SELECT e.*, p.* EXCLUDE (id), false AS has_pii
-		FROM events e, event_private p WITH NO DATA`)
+		SELECT * FROM events WITH NO DATA`)
 	if err != nil {
 		wconn.Close()
 		return fail(unavailable(err, "duckdb: create staging table"))
@@ -305,18 +304,8 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 		}
 		// The primary key's index decides which ids are new, one lookup per staged row: an
 		// anti-join with events would read the id column of the whole history at every write.
-		fresh, err := d.insertNew(ctx)
-		if err != nil {
+		if err := d.insertNew(ctx, b.Records); err != nil {
 			return err
-		}
-		if len(fresh) > 0 && anyPII(b.Records) {
-			// Private fields of the new events only: an event stored before keeps what it has
-			// (its fields may have been purged since).
-			if _, err := c.ExecContext(ctx, `INSERT INTO event_private
-				SELECT id, `+privateCols+` FROM temp.stage
-				WHERE has_pii AND list_contains(?::VARCHAR[], id)`, fresh); err != nil {
-				return unavailable(err, "duckdb: insert private fields")
-			}
 		}
 		if err := d.supersede(ctx, b.Records); err != nil {
 			return err
@@ -334,26 +323,72 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 	return nil
 }
 
-// insertNew inserts the staged events whose id is not stored and returns their ids.
-func (d *DuckDB) insertNew(ctx context.Context) ([]string, error) {
-	rows, err := d.wconn.QueryContext(ctx, `INSERT INTO events (`+eventCols+`)
-		SELECT `+eventCols+` FROM temp.stage ON CONFLICT DO NOTHING RETURNING id`)
-	if err != nil {
-		return nil, unavailable(err, "duckdb: insert events")
+// insertNew inserts the staged events whose id is not stored, and the private fields of those
+// of them that carry any: an event stored before keeps what it has (its personal fields may
+// have been purged since).
+func (d *DuckDB) insertNew(ctx context.Context, recs []Record) error {
+	const insert = `INSERT INTO events (` + eventCols + `)
+		SELECT ` + eventCols + ` FROM temp.stage ON CONFLICT DO NOTHING`
+	pii := piiIDs(recs)
+	if len(pii) == 0 {
+		if _, err := d.wconn.ExecContext(ctx, insert); err != nil {
+			return unavailable(err, "duckdb: insert events")
+		}
+		return nil
 	}
-	defer rows.Close()
-	var fresh []string
+	rows, err := d.wconn.QueryContext(ctx, insert+` RETURNING id`)
+	if err != nil {
+		return unavailable(err, "duckdb: insert events")
+	}
+	fresh := map[string]struct{}{}
 	for rows.Next() {
 		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, unavailable(err, "duckdb: insert events")
+		if err = rows.Scan(&id); err != nil {
+			break
 		}
-		fresh = append(fresh, id)
+		if _, ok := pii[id]; ok {
+			fresh[id] = struct{}{}
+		}
 	}
-	if err := rows.Err(); err != nil {
-		return nil, unavailable(err, "duckdb: insert events")
+	rows.Close()
+	if err = errors.Join(err, rows.Err()); err != nil {
+		return unavailable(err, "duckdb: insert events")
 	}
-	return fresh, nil
+	if len(fresh) == 0 {
+		return nil
+	}
+	// The private rows go straight in: an id new to events has none (they are only ever written
+	// with their event).
+	err = d.wconn.Raw(func(dc any) error {
+		a, err := duckdb.NewAppender(dc.(driver.Conn), "", "main", "event_private")
+		if err != nil {
+			return err
+		}
+		row := make([]driver.Value, 6)
+		for i := range recs {
+			r := &recs[i]
+			if _, ok := fresh[r.ID]; !ok {
+				continue
+			}
+			delete(fresh, r.ID) // the first occurrence, as staged
+			row[0] = r.ID
+			if p := r.Reporter; p != nil {
+				row[1], row[2], row[3] = p.Name, p.Phone, p.IDNumber
+			} else {
+				row[1], row[2], row[3] = nil, nil, nil
+			}
+			row[4], row[5] = r.Address, r.Summary
+			if err := a.AppendRow(row...); err != nil {
+				a.Close()
+				return err
+			}
+		}
+		return a.CloseWithCancel(ctx)
+	})
+	if err != nil {
+		return unavailable(err, "duckdb: insert private fields")
+	}
+	return nil
 }
 
 // supersede marks the events the batch's corrections supersede, and the batch's events that
@@ -469,28 +504,33 @@ func fillStageRow(row []driver.Value, r *Record) {
 			row[34+k] = nil
 		}
 	}
-	const p0 = nEventCols // first private column
-	if p := e.Reporter; p != nil {
-		row[p0], row[p0+1], row[p0+2] = p.Name, p.Phone, p.IDNumber
-	} else {
-		row[p0], row[p0+1], row[p0+2] = nil, nil, nil
+}
+
+// piiIDs returns the ids whose first occurrence in recs, the one staged, carries personal
+// fields; nil when no record does.
+func piiIDs(recs []Record) map[string]struct{} {
+	k := slices.IndexFunc(recs, func(r Record) bool { return hasPII(&r) })
+	if k < 0 {
+		return nil
 	}
-	row[p0+3], row[p0+4] = e.Address, e.Summary
-	row[p0+5] = hasPII(r)
+	pii := map[string]struct{}{}
+	seen := make(map[string]struct{}, len(recs))
+	for i := range recs {
+		id := recs[i].ID
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		seen[id] = struct{}{}
+		if i >= k && hasPII(&recs[i]) {
+			pii[id] = struct{}{}
+		}
+	}
+	return pii
 }
 
 // hasPII tells whether r carries personal fields (stored in event_private).
 func hasPII(r *Record) bool {
 	return r.Reporter != nil || r.Address != "" || r.Summary != ""
-}
-
-func anyPII(recs []Record) bool {
-	for i := range recs {
-		if hasPII(&recs[i]) {
-			return true
-		}
-	}
-	return false
 }
 
 // splitTime returns t as a UTC timestamp to the microsecond, the nanoseconds below it and t's

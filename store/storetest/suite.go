@@ -656,6 +656,23 @@ func testPrivateSkippedWithDuplicate(t *testing.T, s store.Store) {
 	if len(rs) != 1 || rs[0].Address != "某路2号" {
 		t.Errorf("C-q2: %+v, want one record with its address", rs)
 	}
+	// Within one batch the first occurrence is the one kept, personal fields included.
+	plain3 := reported("q3", "2026-11-27T08:00:00+08:00", 5)
+	plain3Dup := plain3
+	plain3Dup.Summary = "later copy"
+	private4 := reported("q4", "2026-11-27T08:00:00+08:00", 6)
+	private4.Reporter = &event.Reporter{Name: "李四"}
+	private4Dup := private4
+	private4Dup.Reporter = nil
+	write(t, s, 8, plain3, private4, plain3Dup, private4Dup)
+	rs = caseEvents(t, s, "C-q3")
+	if len(rs) != 1 || rs[0].Summary != "" {
+		t.Errorf("C-q3: %+v, want one record without personal fields", rs)
+	}
+	rs = caseEvents(t, s, "C-q4")
+	if len(rs) != 1 || rs[0].Reporter == nil || rs[0].Reporter.Name != "李四" {
+		t.Errorf("C-q4: %+v, want one record with its reporter", rs)
+	}
 }
 
 func testSeriesShanghai(t *testing.T, s store.Store) {
