@@ -148,7 +148,6 @@ const (
 		region, dept, deadline_utc, deadline_ns, deadline_tz, whistle_id, whistle_kind, depts, stage,
 		score, satisfaction, intake_offset, received, region_path, wlon, wlat, has_point,
 		close_reason, category_text, supersedes, survey, r0, r1, r2, r3, r4`
-	privateCols = `reporter_name, reporter_phone, reporter_id_number, address, summary`
 	// The staging table's columns: events' in table order (the migrations' ADD COLUMNs last;
 	// eventCols, superseded_at, survey and r0..r4).
 	nStageCols = 39
@@ -324,8 +323,7 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 }
 
 // insertNew inserts the staged events whose id is not stored, and the private fields of those
-// of them that carry any: an event stored before keeps what it has (its personal fields may
-// have been purged since).
+// of them that carry any: an event stored before keeps what it has, personal fields included.
 func (d *DuckDB) insertNew(ctx context.Context, recs []Record) error {
 	const insert = `INSERT INTO events (` + eventCols + `)
 		SELECT ` + eventCols + ` FROM temp.stage ON CONFLICT DO NOTHING`
@@ -364,7 +362,7 @@ func (d *DuckDB) insertNew(ctx context.Context, recs []Record) error {
 		if err != nil {
 			return err
 		}
-		row := make([]driver.Value, 6)
+		row := make([]driver.Value, 6) // event_private's columns, in table order
 		for i := range recs {
 			r := &recs[i]
 			if _, ok := fresh[r.ID]; !ok {
