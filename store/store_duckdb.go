@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,12 +297,17 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 		return unavailable(err, "duckdb: begin")
 	}
 	if len(b.Records) > 0 {
-		if err := c.Raw(func(dc any) error { return d.stage(ctx, dc.(driver.Conn), b.Records) }); err != nil {
+		var pii map[string]int
+		err := c.Raw(func(dc any) (err error) {
+			pii, err = d.stage(ctx, dc.(driver.Conn), b.Records)
+			return err
+		})
+		if err != nil {
 			return unavailable(err, "duckdb: stage batch")
 		}
 		// The primary key's index decides which ids are new, one lookup per staged row: an
 		// anti-join with events would read the id column of the whole history at every write.
-		if err := d.insertNew(ctx, b.Records); err != nil {
+		if err := d.insertNew(ctx, b.Records, pii); err != nil {
 			return err
 		}
 		if err := d.supersede(ctx, b.Records); err != nil {
@@ -323,11 +327,11 @@ func (d *DuckDB) write(ctx context.Context, b Batch) error {
 }
 
 // insertNew inserts the staged events whose id is not stored, and the private fields of those
-// of them that carry any: an event stored before keeps what it has, personal fields included.
-func (d *DuckDB) insertNew(ctx context.Context, recs []Record) error {
+// of them that carry any (pii: the staged records with personal fields, as stage returns them):
+// an event stored before keeps what it has, personal fields included.
+func (d *DuckDB) insertNew(ctx context.Context, recs []Record, pii map[string]int) error {
 	const insert = `INSERT INTO events (` + eventCols + `)
 		SELECT ` + eventCols + ` FROM temp.stage ON CONFLICT DO NOTHING`
-	pii := piiIDs(recs)
 	if len(pii) == 0 {
 		if _, err := d.wconn.ExecContext(ctx, insert); err != nil {
 			return unavailable(err, "duckdb: insert events")
@@ -338,14 +342,14 @@ func (d *DuckDB) insertNew(ctx context.Context, recs []Record) error {
 	if err != nil {
 		return unavailable(err, "duckdb: insert events")
 	}
-	fresh := map[string]struct{}{}
+	var fresh []int // indexes in recs
 	for rows.Next() {
 		var id string
 		if err = rows.Scan(&id); err != nil {
 			break
 		}
-		if _, ok := pii[id]; ok {
-			fresh[id] = struct{}{}
+		if i, ok := pii[id]; ok {
+			fresh = append(fresh, i)
 		}
 	}
 	rows.Close()
@@ -363,12 +367,8 @@ func (d *DuckDB) insertNew(ctx context.Context, recs []Record) error {
 			return err
 		}
 		row := make([]driver.Value, 6) // event_private's columns, in table order
-		for i := range recs {
+		for _, i := range fresh {
 			r := &recs[i]
-			if _, ok := fresh[r.ID]; !ok {
-				continue
-			}
-			delete(fresh, r.ID) // the first occurrence, as staged
 			row[0] = r.ID
 			if p := r.Reporter; p != nil {
 				row[1], row[2], row[3] = p.Name, p.Phone, p.IDNumber
@@ -427,13 +427,15 @@ func (d *DuckDB) supersede(ctx context.Context, recs []Record) error {
 	return nil
 }
 
-// stage appends the batch's records, first occurrence of each id only, to the staging table.
-func (d *DuckDB) stage(ctx context.Context, dc driver.Conn, recs []Record) error {
+// stage appends the batch's records, first occurrence of each id only, to the staging table,
+// and returns those of them that carry personal fields: id → index in recs (nil when none).
+func (d *DuckDB) stage(ctx context.Context, dc driver.Conn, recs []Record) (map[string]int, error) {
 	a, err := duckdb.NewAppender(dc, "temp", "main", "stage")
 	if err != nil {
-		return err
+		return nil, err
 	}
 	seen := make(map[string]struct{}, len(recs))
+	var pii map[string]int
 	row := d.wrow
 	for i := range recs {
 		r := &recs[i]
@@ -441,14 +443,20 @@ func (d *DuckDB) stage(ctx context.Context, dc driver.Conn, recs []Record) error
 			continue
 		}
 		seen[r.ID] = struct{}{}
+		if r.Reporter != nil || r.Address != "" || r.Summary != "" {
+			if pii == nil {
+				pii = map[string]int{}
+			}
+			pii[r.ID] = i
+		}
 		fillStageRow(row, r)
 		if err := a.AppendRow(row...); err != nil {
 			a.Close()
-			return fmt.Errorf("record %s: %w", r.ID, err)
+			return nil, fmt.Errorf("record %s: %w", r.ID, err)
 		}
 	}
 	clear(row)
-	return a.CloseWithCancel(ctx)
+	return pii, a.CloseWithCancel(ctx)
 }
 
 func fillStageRow(row []driver.Value, r *Record) {
@@ -502,33 +510,6 @@ func fillStageRow(row []driver.Value, r *Record) {
 			row[34+k] = nil
 		}
 	}
-}
-
-// piiIDs returns the ids whose first occurrence in recs, the one staged, carries personal
-// fields; nil when no record does.
-func piiIDs(recs []Record) map[string]struct{} {
-	k := slices.IndexFunc(recs, func(r Record) bool { return hasPII(&r) })
-	if k < 0 {
-		return nil
-	}
-	pii := map[string]struct{}{}
-	seen := make(map[string]struct{}, len(recs))
-	for i := range recs {
-		id := recs[i].ID
-		if _, dup := seen[id]; dup {
-			continue
-		}
-		seen[id] = struct{}{}
-		if i >= k && hasPII(&recs[i]) {
-			pii[id] = struct{}{}
-		}
-	}
-	return pii
-}
-
-// hasPII tells whether r carries personal fields (stored in event_private).
-func hasPII(r *Record) bool {
-	return r.Reporter != nil || r.Address != "" || r.Summary != ""
 }
 
 // splitTime returns t as a UTC timestamp to the microsecond, the nanoseconds below it and t's
