@@ -119,8 +119,7 @@ type Hotspots struct {
 	Emerging     bool   `json:"emerging"`
 	EmergingNote *Text  `json:"emerging_note,omitempty"`
 	Spots        []Spot `json:"spots"` // grids significant hot (Gi*, FDR) or in a hot emerging class
-	// MeanCount is the average grid's new cases in the period (events ÷ grids analysed): a spot
-	// below it is hot through its neighbours (Spot.Neighbours).
+	// MeanCount is the average grid's new cases in the period (events ÷ grids analysed).
 	MeanCount float64 `json:"mean_count"`
 	// Children: the child regions (townships) significant hot at their own level.
 	Children           []Spot `json:"children"`
@@ -140,9 +139,11 @@ type Spot struct {
 	Q       float64 `json:"q"`
 	Bin     int     `json:"bin"`               // Gi* confidence bin (3: 99 %, 2: 95 %, 1: 90 %)
 	Pattern string  `json:"pattern,omitempty"` // emerging class (new_hot, …)
-	// Neighbours: fewer cases than the average grid; Gi* weighs a grid with its neighbours, so
-	// it is hot because the grids around it are busy.
-	Neighbours bool `json:"neighbours,omitempty"`
+	// Neighbours: a hot grid with fewer cases than its neighbours have on average
+	// (NeighbourMean); Gi* weighs a grid with its neighbours, so it is hot mostly because the
+	// grids around it are busy (dashboard.HotspotWhy.ThroughNeighbours).
+	Neighbours    bool    `json:"neighbours,omitempty"`
+	NeighbourMean float64 `json:"neighbour_mean,omitempty"`
 }
 
 // Map is what the page's map draws: the regions' outlines come from /api/v1/regions?root=Root

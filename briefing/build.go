@@ -477,6 +477,9 @@ func (b *Builder) hotspots(ctx context.Context, br *Briefing, r *geo.Region, p P
 		}
 		if c.Bin > 0 || hotPattern {
 			s := Spot{Code: c.Code, Name: c.Name, Count: c.Count, Z: c.Z, Q: c.Q, Bin: max(c.Bin, 0)}
+			if c.Why != nil && c.Why.ThroughNeighbours {
+				s.Neighbours, s.NeighbourMean = true, c.Why.NeighbourMean
+			}
 			if hotPattern {
 				s.Pattern = c.Pattern
 			}
@@ -489,9 +492,6 @@ func (b *Builder) hotspots(ctx context.Context, br *Briefing, r *geo.Region, p P
 	h.Map.Depth = deepest - r.Level
 	if len(rep.Cells) > 0 {
 		h.MeanCount = float64(total) / float64(len(rep.Cells))
-	}
-	for i := range h.Spots {
-		h.Spots[i].Neighbours = h.Spots[i].Bin > 0 && float64(h.Spots[i].Count) < h.MeanCount
 	}
 	sortSpots(h.Spots)
 	if len(h.Spots) > 20 {

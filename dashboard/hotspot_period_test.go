@@ -155,6 +155,33 @@ func TestPeriodHotspotsWhyAndFootprint(t *testing.T) {
 		b, _ := json.Marshal(w)
 		t.Fatalf("why %s; township bin %d", b, childBin[hot.Parent])
 	}
+	// The busiest grid is hot on its own (25 cases, its 8 neighbours 5 each); the grid beside it
+	// (5 cases, its neighbours 25 and seven of 5: mean 7.5; its own standard score (5 − 2.05) /
+	// 2.07 = 1.42, unremarkable) is hot through it; a grid inside the busy corner away from it
+	// (5 cases among grids of 5) is not below its neighbours.
+	if w.NeighbourMean != 5 || w.ThroughNeighbours {
+		t.Errorf("the busiest grid: neighbour mean %v, through neighbours %v; want 5, false", w.NeighbourMean, w.ThroughNeighbours)
+	}
+	for _, x := range []struct {
+		i, j    int
+		mean    float64
+		through bool
+	}{{2, 3, 7.5, true}, {6, 6, 5, false}} {
+		code := l.gridCode[x.i][x.j]
+		var c HotspotCell
+		for _, y := range grid.Cells {
+			if y.Code == code {
+				c = y
+			}
+		}
+		if c.Bin <= 0 || c.Why == nil {
+			t.Fatalf("grid (%d,%d) not hot: %+v", x.i, x.j, c)
+		}
+		if c.Why.NeighbourMean != x.mean || c.Why.ThroughNeighbours != x.through {
+			t.Errorf("grid (%d,%d) with %d cases: neighbour mean %v, through neighbours %v; want %v, %v",
+				x.i, x.j, c.Count, c.Why.NeighbourMean, c.Why.ThroughNeighbours, x.mean, x.through)
+		}
+	}
 	if !grid.Sufficiency.OK || grid.Sufficiency.Steps != nil {
 		t.Fatalf("sufficiency %+v", grid.Sufficiency)
 	}

@@ -19,6 +19,11 @@ type HotspotWhy struct {
 	// LocalEvents: the events in the neighbourhood, the location included.
 	Neighbours  int64 `json:"neighbours"`
 	LocalEvents int64 `json:"local_events"`
+	// NeighbourMean: the neighbours' mean of the analysed value (cases; rates with per=), the
+	// location not counted. ThroughNeighbours: a hot location whose own value is below it, hot
+	// mostly because the locations around it are busy (the screens mark it 邻).
+	NeighbourMean     float64 `json:"neighbour_mean"`
+	ThroughNeighbours bool    `json:"through_neighbours"`
 	// Path: the names of the regions from the root down to the location (for a hex cell, to
 	// the grid holding its centre), for "county › township › grid".
 	Path []string `json:"path"`
@@ -47,13 +52,15 @@ type FootprintSet struct {
 
 func whyOf(l geo.Local, r geo.GiResult) HotspotWhy {
 	return HotspotWhy{Observed: round(l.Observed, 3), Expected: round(l.Expected, 3), Ratio: round(l.Ratio(), 3),
-		Z: round(r.Z, 3), Q: round(r.Q, 5), Neighbours: int64(l.Neighbours), LocalEvents: int64(l.Events + 0.5)}
+		Z: round(r.Z, 3), Q: round(r.Q, 5), Neighbours: int64(l.Neighbours), LocalEvents: int64(l.Events + 0.5),
+		NeighbourMean: round(l.NeighbourMean, 3), ThroughNeighbours: r.Bin > 0 && l.ThroughNeighbours()}
 }
 
 // asMap is the topic form (without path and footprint, which the topic adds).
 func (w HotspotWhy) asMap() map[string]any {
-	m := make(map[string]any, 9) // the topic adds path and footprint
+	m := make(map[string]any, 11) // the topic adds path and footprint
 	m["observed"], m["expected"], m["ratio"], m["z"], m["q"] = w.Observed, w.Expected, w.Ratio, w.Z, w.Q
 	m["neighbours"], m["local_events"] = w.Neighbours, w.LocalEvents
+	m["neighbour_mean"], m["through_neighbours"] = w.NeighbourMean, w.ThroughNeighbours
 	return m
 }

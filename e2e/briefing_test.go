@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -71,13 +72,17 @@ func TestBriefing(t *testing.T) {
 			Events    int64   `json:"events"`
 			MeanCount float64 `json:"mean_count"`
 			Spots     []struct {
-				Code       string `json:"code"`
-				Count      int64  `json:"count"`
-				Bin        int    `json:"bin"`
-				Neighbours bool   `json:"neighbours"`
+				Code          string  `json:"code"`
+				Count         int64   `json:"count"`
+				Bin           int     `json:"bin"`
+				Neighbours    bool    `json:"neighbours"`
+				NeighbourMean float64 `json:"neighbour_mean"`
 			} `json:"spots"`
 			Map struct {
-				Cells []json.RawMessage `json:"cells"`
+				Cells []struct {
+					Code  string `json:"code"`
+					Count int64  `json:"count"`
+				} `json:"cells"`
 			} `json:"map"`
 		} `json:"hotspots"`
 		Forecast struct {
@@ -98,6 +103,7 @@ func TestBriefing(t *testing.T) {
 			Available bool `json:"available"`
 		} `json:"alerts"`
 	}
+	grids, nb := gridsWithNeighbours(t, srv) // the test's own neighbours, from the outlines
 	zero := briefing
 	for _, p := range []string{yesterday, lastWeek} {
 		briefing = zero // fields left out of one reply (omitempty) must not keep the last one's values
@@ -125,12 +131,29 @@ func TestBriefing(t *testing.T) {
 			len(briefing.Departments.Slowest)+len(briefing.Departments.Insufficient) == 0 {
 			t.Errorf("%s: a section is empty: %.600s", p, body)
 		}
-		// A hot grid with fewer cases than the average grid is marked as hot through its
-		// neighbours; the average is the period's events over the grids.
+		// A hot grid with fewer cases than its neighbours have on average and unremarkable by
+		// itself (standard score under 1.645 among the grids) is marked as hot through them,
+		// with that average; the map lists every grid with a case.
+		counts := map[string]int64{}
+		var sx, sxx float64
+		for _, c := range briefing.Hotspots.Map.Cells {
+			counts[c.Code] = c.Count
+			sx, sxx = sx+float64(c.Count), sxx+float64(c.Count*c.Count)
+		}
+		mean := sx / float64(len(grids))
+		sd := math.Sqrt(max(0, sxx/float64(len(grids))-mean*mean))
 		nbs := 0
 		for _, sp := range briefing.Hotspots.Spots {
-			if want := sp.Bin > 0 && float64(sp.Count) < briefing.Hotspots.MeanCount; sp.Neighbours != want {
-				t.Errorf("%s: spot %s with %d cases (average grid %.2f, bin %d): neighbours %v, want %v", p, sp.Code, sp.Count, briefing.Hotspots.MeanCount, sp.Bin, sp.Neighbours, want)
+			var around int64
+			for _, c := range nb[sp.Code] {
+				around += counts[c]
+			}
+			k := int64(len(nb[sp.Code]))
+			own := (float64(sp.Count) - mean) / sd
+			want := sp.Bin > 0 && k > 0 && sp.Count*k < around && own < 1.645
+			if sp.Neighbours != want || (want && math.Abs(sp.NeighbourMean-float64(around)/float64(k)) > 1e-3) {
+				t.Errorf("%s: spot %s with %d cases (bin %d, standard score %.2f; its %d neighbours %d): neighbours %v (mean %v), want %v",
+					p, sp.Code, sp.Count, sp.Bin, own, k, around, sp.Neighbours, sp.NeighbourMean, want)
 			}
 			if sp.Neighbours {
 				nbs++

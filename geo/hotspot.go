@@ -119,6 +119,23 @@ type Local struct {
 	Expected   float64 // X̄ · W_i: the neighbourhood's sum under the global mean
 	Neighbours int     // locations j ≠ i with w_ij ≠ 0
 	Events     float64 // Σ_j w_ij c_j: events in the neighbourhood (equals Observed for counts)
+	// Own is the location's analysed value x_i and OwnZ its standard score (x_i − X̄) / S (0
+	// when S = 0); NeighbourMean the plain mean of x_j over its neighbours (j ≠ i, w_ij ≠ 0; 0
+	// without neighbours).
+	Own, OwnZ, NeighbourMean float64
+}
+
+// OwnTail is the standard score from which a location's own value is remarkable by itself:
+// the one-sided 95 % point of the normal.
+const OwnTail = 1.645
+
+// ThroughNeighbours reports whether a location's own value is unremarkable by itself (OwnZ
+// below OwnTail) and below its neighbours' mean. Gi* weighs a location with its
+// neighbourhood, so such a location, when hot, is hot because of the locations around it, not
+// because of what happens in it; a location busy by itself is never so described, whatever
+// its neighbours.
+func (l Local) ThroughNeighbours() bool {
+	return l.Neighbours > 0 && l.Own < l.NeighbourMean && l.OwnZ < OwnTail
 }
 
 // Ratio is Observed / Expected (0 when nothing was expected).
@@ -135,14 +152,22 @@ func (r *HotspotResult) LocalOf(i int, x []float64, w *Weights, counts []float64
 	if counts == nil {
 		counts = x
 	}
-	var l Local
+	l := Local{Own: x[i]}
+	var around float64
 	for k := w.Start[i]; k < w.Start[i+1]; k++ {
 		j := w.Index[k]
 		l.Observed += w.Value[k] * x[j]
 		l.Events += w.Value[k] * counts[j]
 		if j != i {
 			l.Neighbours++
+			around += x[j]
 		}
+	}
+	if l.Neighbours > 0 {
+		l.NeighbourMean = around / float64(l.Neighbours)
+	}
+	if r.SD > 0 {
+		l.OwnZ = (x[i] - r.Mean) / r.SD
 	}
 	l.Expected = r.Mean * w.sum[i]
 	return l

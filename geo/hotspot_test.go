@@ -157,6 +157,56 @@ func TestGiStarHandWorked(t *testing.T) {
 	}
 }
 
+// TestLocalOfHandWorked checks the neighbourhood figures on the hand-worked lattice above
+// (rook contiguity plus self; X̄ 2, S 2), with events twice the analysed value as for a rate:
+//
+//	loc 0 (6): neighbours 4 4      observed 14, expected 2·3 = 6,  mean around 4,   own z 2
+//	loc 1 (4): neighbours 6 1 1    observed 12, expected 2·4 = 8,  mean around 8/3, own z 1
+//	loc 2 (1): neighbours 4 0      observed 5,  expected 6,        mean around 2,   own z −0.5
+//	loc 4 (1): neighbours 4 4 0 0  observed 9,  expected 10,       mean around 2,   own z −0.5
+//
+// Locs 2 and 4 are below their neighbours and unremarkable by themselves: through them.
+func TestLocalOfHandWorked(t *testing.T) {
+	x := []float64{6, 4, 1, 4, 1, 0, 1, 0, 1}
+	counts := make([]float64, len(x))
+	for i, v := range x {
+		counts[i] = 2 * v
+	}
+	w := hsRook3x3()
+	res := Hotspots(x, w, HotspotOptions{})
+	for _, c := range []struct {
+		i                        int
+		observed, expected, mean float64
+		neighbours               int
+		ownZ                     float64
+		through                  bool
+	}{
+		{0, 14, 6, 4, 2, 2, false},
+		{1, 12, 8, 8.0 / 3, 3, 1, false},
+		{2, 5, 6, 2, 2, -0.5, true},
+		{4, 9, 10, 2, 4, -0.5, true},
+	} {
+		l := res.LocalOf(c.i, x, w, counts)
+		if l.Observed != c.observed || l.Expected != c.expected || l.Neighbours != c.neighbours ||
+			math.Abs(l.NeighbourMean-c.mean) > 1e-12 || l.Own != x[c.i] || l.OwnZ != c.ownZ || l.Events != 2*c.observed {
+			t.Errorf("loc %d: %+v; want observed %g, expected %g, %d neighbours, mean around %g, own %g, events %g",
+				c.i, l, c.observed, c.expected, c.neighbours, c.mean, x[c.i], 2*c.observed)
+		}
+		if l.ThroughNeighbours() != c.through {
+			t.Errorf("loc %d: through neighbours %v, want %v", c.i, l.ThroughNeighbours(), c.through)
+		}
+	}
+	// Without neighbours, never; below its neighbours but remarkable by itself, never.
+	for _, l := range []Local{{Own: 0}, {Own: 5, OwnZ: OwnTail, NeighbourMean: 9, Neighbours: 4}} {
+		if l.ThroughNeighbours() {
+			t.Errorf("%+v: hot through its neighbours", l)
+		}
+	}
+	if l := (Local{Own: 5, OwnZ: OwnTail - 0.01, NeighbourMean: 9, Neighbours: 4}); !l.ThroughNeighbours() {
+		t.Errorf("%+v: not hot through its neighbours", l)
+	}
+}
+
 func TestGiStarDegenerate(t *testing.T) {
 	w := hsRook3x3()
 	res := Hotspots([]float64{5, 5, 5, 5, 5, 5, 5, 5, 5}, w, HotspotOptions{})

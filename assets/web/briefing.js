@@ -40,7 +40,7 @@
       hot_summary: '新增工单 {n} 件 · 显著热点网格 {k} 个{steps}', hot_steps: ' · 新兴热点按 {step} 切分', hot_none: '本期无显著热点网格',
       hot_insufficient: '样本不足：{reasons}，不判定热点', children_hot: '显著热点{level}：{list}', children_none: '下级区域无显著热点',
       level_child: '下级区域', legend_cases: '工单数', legend_hot: '热点', bin: { 3: '99%', 2: '95%', 1: '90%' },
-      nb_tag: '邻', nb_note: '标“邻”的网格案件少于平均网格（{mean} 件），热度来自相邻网格（Gi* 计入邻域）。',
+      nb_tag: '邻', nb_mean: '（相邻均 {m}）', nb_note: '标“邻”的网格本身案件不突出，且少于相邻网格的平均（括号内），热度来自相邻网格（Gi* 计入邻域）。',
       patterns: { new_hot: '新增热点', consecutive_hot: '连续热点', intensifying_hot: '加剧热点', persistent_hot: '持续热点', diminishing_hot: '减弱热点',
         sporadic_hot: '零星热点', oscillating_hot: '振荡热点', historical_hot: '历史热点' },
       reasons: { too_few_events: '事件太少', too_few_steps: '有工单的时段太少', no_denominator: '无分母' },
@@ -70,7 +70,7 @@
       hot_summary: '{n} new cases · {k} significant hot grids{steps}', hot_steps: ' · emerging classes by {step} steps', hot_none: 'No significant hot grid in the period',
       hot_insufficient: 'Insufficient sample: {reasons}; no hot spot is called', children_hot: 'Significant hot {level}: {list}', children_none: 'No child region is a significant hot spot',
       level_child: 'child regions', legend_cases: 'cases', legend_hot: 'hot spot', bin: { 3: '99%', 2: '95%', 1: '90%' },
-      nb_tag: 'nbr', nb_note: 'A grid marked nbr has fewer cases than the average grid ({mean}); it is hot through its neighbours (Gi* counts the neighbourhood). ',
+      nb_tag: 'nbr', nb_mean: ' (nbrs avg {m})', nb_note: 'A grid marked nbr is unremarkable by itself and has fewer cases than its neighbours on average (in brackets); it is hot through them (Gi* counts the neighbourhood). ',
       patterns: { new_hot: 'new', consecutive_hot: 'consecutive', intensifying_hot: 'intensifying', persistent_hot: 'persistent', diminishing_hot: 'diminishing',
         sporadic_hot: 'sporadic', oscillating_hot: 'oscillating', historical_hot: 'historical' },
       reasons: { too_few_events: 'too few events', too_few_steps: 'too few time steps with cases', no_denominator: 'no denominator' },
@@ -284,14 +284,14 @@
     if (h.emerging_note) summary += ' · ' + tx(h.emerging_note);
     $('hot-summary').textContent = summary;
     bfRows('hot-body', h.spots.map((s) => '<tr data-code="' + esc(s.code) + '"><td>' + esc(s.name) + '</td><td>' + esc(s.parent || '') + '</td><td>' + s.count +
-      (s.neighbours ? ' <small class="bf-nb">' + esc(t('nb_tag')) + '</small>' : '') +
+      (s.neighbours ? ' <small class="bf-nb">' + esc(t('nb_tag')) + '</small>' +
+        (s.neighbour_mean ? '<small class="bf-nbm">' + esc(fmt(t('nb_mean'), { m: Number(s.neighbour_mean).toFixed(1) })) + '</small>' : '') : '') +
       '</td><td>' + (s.bin > 0 ? esc(t('bin')[s.bin] || '') + ' (z=' + s.z.toFixed(2) + ')' : t('none')) + '</td><td>' + esc(s.pattern ? TEXT[L.lang].patterns[s.pattern] || s.pattern : t('none')) + '</td></tr>'));
     bfEmpty('hot-empty', h.spots.length === 0, t('hot_none'));
     const kids = h.children || [];
     $('hot-children').textContent = kids.length ? fmt(t('children_hot'), { level: t('level_child'), list: kids.map((k) => k.name + '（' + k.count + '）').join('、') })
       : (h.children_sufficient ? t('children_none') : '');
-    const nb = h.spots.some((s) => s.neighbours)
-      ? fmt(t('nb_note'), { mean: Number(h.mean_count || 0).toFixed(h.mean_count < 10 ? 1 : 0) }) : '';
+    const nb = h.spots.some((s) => s.neighbours) ? t('nb_note') : '';
     $('hot-note').textContent = nb + bfNote(h.counts, h.leaves_out);
     bfMap();
   }

@@ -116,7 +116,9 @@
       not_sig: '不显著', rank_no: '排名', grid: '网格', count: '案件', conf_short: '置信',
       no_hot: '暂无显著热点',
       nb_tag: '邻',
-      nb_note: '邻：本{unit}案件少于平均（{mean} 件），热度来自相邻{unit}（Gi* 计入邻域）',
+      nb_note: '邻：本{unit}案件本身不突出，且少于相邻{unit}的平均，热度来自相邻{unit}（Gi* 计入邻域）',
+      why_through: '本{unit} {own} 件，本身不突出，少于相邻{unit}的平均（{nm} 件）：热度来自相邻{unit}',
+      why_through_rate: '本{unit}的比率本身不突出，低于相邻{unit}的平均（{nm}）：热度来自相邻{unit}',
       legend_hot: '热点', legend_cold: '冷点', legend_ns: '不显著', legend_conf: '置信度',
       window: { '1h': '近1小时', '24h': '近24小时', '7d': '近7天', '30d': '近30天' },
       summary: '{unit} {n} 个 · 案件 {c} 件 · {fdr}', unit_grid: '网格', unit_hex: '六边形', unit_child: '区域',
@@ -186,7 +188,9 @@
       not_sig: 'n.s.', rank_no: 'No.', grid: 'Grid', count: 'Cases', conf_short: 'Conf.',
       no_hot: 'No significant hot spot',
       nb_tag: 'nbr',
-      nb_note: 'nbr: fewer cases than the average cell ({mean}); hot through its neighbours (Gi* counts the neighbourhood)',
+      nb_note: 'nbr: unremarkable by itself and below its neighbours\' average; hot through them (Gi* counts the neighbourhood)',
+      why_through: '{own} cases here, unremarkable by itself and below its neighbours\' average ({nm}): hot through them',
+      why_through_rate: 'its rate is unremarkable by itself and below its neighbours\' average ({nm}): hot through them',
       legend_hot: 'hot', legend_cold: 'cold', legend_ns: 'Not significant', legend_conf: 'Confidence',
       window: { '1h': 'last hour', '24h': 'last 24 h', '7d': 'last 7 days', '30d': 'last 30 days' },
       summary: '{n} {unit} · {c} cases · {fdr}', unit_grid: 'grids', unit_hex: 'hexes', unit_child: 'regions',
@@ -269,10 +273,9 @@
     hot: 0, // locations of the level shown with bin > 0
     hotGrids: [], // their codes by z, highest first (at most 100)
     // listRows: the rows of the hot list as shown, {code, name, chain, count, neighbour}; neighbour
-    // when the cell has fewer cases than the average cell (meanCount) and is hot through the
-    // cells around it, which the row and a note under the list say
+    // when the cell has fewer cases than its neighbours on average and is hot mostly through
+    // them (why.through_neighbours), which the row and a note under the list say
     listRows: [],
-    meanCount: 0,
     cold: 0, // locations of the level shown with bin < 0
     grids: 0, // grids in the data shown
     cases: 0, // cases at the level shown
@@ -1027,6 +1030,7 @@
       code, level: shown.level, count: num(r.count), z: num(r.z), p: typeof r.p === 'number' ? r.p : null,
       q: typeof r.q === 'number' ? r.q : null, bin: clampBin(r.bin), pattern: mode === 'emerging' ? patternOf(r) : '',
       trend_z: r.trend_z, trend_p: r.trend_p, local: null, neighbours: null, expected: null, ratio: null, source: 'page',
+      nbMean: null, through: false,
     };
     if (shown.level === 'hex') {
       // Neighbours: listed cells whose centres are one cell apart (the unlisted ones are empty).
@@ -1057,6 +1061,13 @@
       if (out.q === null && data0(shown).fdr !== false) out.q = qValues(cells).get(code);
       if (data0(shown).fdr === false && out.q === null) out.q = out.p;
     }
+    // Hot through its neighbours (geo.Local.ThroughNeighbours): a hot cell with fewer cases
+    // than its neighbours' mean and unremarkable by itself (standard score under 1.645).
+    if (out.neighbours > 0 && out.local !== null) {
+      const st = statsOf(cells);
+      out.nbMean = (out.local - out.count) / out.neighbours;
+      out.through = out.bin > 0 && out.count < out.nbMean && (st.sd > 0 ? (out.count - st.mean) / st.sd : 0) < 1.645;
+    }
     // The reply's explanation (docs/HOTSPOTS.md, "Why is it hot"): observed is the
     // neighbourhood's sum, expected the same sum at the study area's mean.
     const w = r.why;
@@ -1064,8 +1075,9 @@
       out.source = 'reply';
       const pick = (k) => (typeof w[k] === 'number' && Number.isFinite(w[k]) ? w[k] : undefined);
       const v = { local: pick('observed'), expected: pick('expected'), ratio: pick('ratio'), z: pick('z'), q: pick('q'),
-        neighbours: pick('neighbours'), events: pick('local_events') };
+        neighbours: pick('neighbours'), events: pick('local_events'), nbMean: pick('neighbour_mean') };
       for (const k in v) if (v[k] !== undefined) out[k] = v[k];
+      out.through = w.through_neighbours === true;
       if (out.expected !== null && !(out.expected > 0)) out.ratio = null;
       if (Array.isArray(w.path)) out.path = w.path.map(String);
       if (w.footprint && typeof w.footprint === 'object') out.footprint = w.footprint;
@@ -1073,6 +1085,21 @@
     return out;
   }
   function data0(shown) { return shown.data || {}; }
+  // statsOf returns the mean and (population) standard deviation of a level's counts.
+  const statsCache = new WeakMap();
+  function statsOf(cells) {
+    let st = statsCache.get(cells);
+    if (st) return st;
+    let n = 0, sx = 0, sxx = 0;
+    for (const c in cells) {
+      const x = num(cells[c] && cells[c].count);
+      n++; sx += x; sxx += x * x;
+    }
+    const mean = n ? sx / n : 0;
+    st = { mean, sd: n ? Math.sqrt(Math.max(0, sxx / n - mean * mean)) : 0 };
+    statsCache.set(cells, st);
+    return st;
+  }
 
   // nameOf is a cell's name in lists and cards: its own (without a parent's name it repeats),
   // with the places above it down from the region shown (county › township); a hex cell is
@@ -1137,6 +1164,8 @@
     if (w.local !== null && w.expected !== null && w.ratio !== null) {
       say = fmt(w.ratio >= 1 ? t('why_say') : t('why_say_low'), { local: w.local, exp: fmtNum(w.expected, 1), ratio: fmtNum(w.ratio, 1) });
     }
+    const through = w.through && w.nbMean !== null
+      ? fmt(t(PER ? 'why_through_rate' : 'why_through'), { unit, own: w.count, nm: fmtNum(w.nbMean, 1) }) : '';
     const cell = (k, v, small) => '<div><dt>' + esc(k) + '</dt><dd>' + esc(v) + (small ? '<small>' + esc(small) + '</small>' : '') + '</dd></div>';
     let grid = cell(t('why_obs'), String(w.count));
     if (w.local !== null) grid += cell(t('why_local'), String(w.local), w.neighbours !== null ? fmt(t('why_nb'), { unit, n: w.neighbours }) : '');
@@ -1153,6 +1182,7 @@
       (nm.chain.length ? '<div class="hs-co-chain">' + esc(nm.chain.join(' › ')) + '</div>' : '') +
       '<div class="hs-co-verdict' + (sig > 0 ? ' hot' : sig < 0 ? ' cold' : '') + '" style="--sig:' + color + '">' + esc(verdict) + '</div>' +
       (say ? '<div class="hs-co-say">' + esc(say) + '</div>' : '') +
+      (through ? '<div class="hs-co-say nb">' + esc(through) + '</div>' : '') +
       '<dl class="hs-co-grid">' + grid + '</dl>' +
       (fp.length ? '<div class="hs-co-fp"><em>' + esc(t('fp_head')) + '</em>' + fp.map((x) => '<span>' + x + '</span>').join('') + '</div>' : '') +
       (state.pin === w.code ? '<div class="hs-co-actions control">' + (canDrill ? '<button type="button" class="hs-btn" data-act="drill">' + esc(t('drill_into')) + '</button>' : '') +
@@ -1711,23 +1741,22 @@
     $('hs-list-empty').hidden = hot.length > 0;
     const trends = mode === 'emerging' && trendsShown();
     const rowsShown = [];
-    // Gi* weighs a cell with its neighbours: a cell with few cases of its own is hot when the
-    // cells around it are. Such a row is marked, and the note under the list says why.
-    const mean = n ? cases / n : 0;
-    Z.meanCount = mean;
+    // Gi* weighs a cell with its neighbours: a cell with fewer cases than the cells around it is
+    // hot mostly through them. Such a row is marked, and the note under the list says why.
+    const through = (g) => { const w = whyOf(shown, g.code); return !!(w && w.through); };
     let flagged = 0;
     // The note takes its room from the list: the rows that fit are counted with the note in
     // place when a row it explains is among them, so that no row is cut.
     const nbNote = $('hs-list-note');
-    setText(nbNote, fmt(t('nb_note'), { unit: t('unit_' + shown.level), mean: mean.toFixed(mean < 10 ? 1 : 0) }));
+    setText(nbNote, fmt(t('nb_note'), { unit: t('unit_' + shown.level) }));
     const fit = (note) => {
       nbNote.hidden = !note;
       return Math.max(1, Math.floor(listEl.clientHeight / ROW_H));
     };
     let rowsFit = fit(false);
-    if (hot.slice(0, rowsFit).some((g) => g.count < mean)) rowsFit = fit(true);
+    if (hot.slice(0, rowsFit).some(through)) rowsFit = fit(true);
     hot.slice(0, rowsFit).forEach((g, i) => {
-      const nb = g.count < mean;
+      const nb = through(g);
       if (nb) flagged++;
       const nm = nameOf(g.code, shown.level, cells[g.code]);
       const pat = trends ? patternOf(cells[g.code]) : '';
