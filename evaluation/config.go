@@ -35,6 +35,10 @@ type Config struct {
 	// MinSample: a unit's figure counts only with at least this many cases in its denominator
 	// (default 10, as the audits).
 	MinSample int64 `json:"min_sample" yaml:"min_sample"`
+	// RateAdjust: how the rates are made comparable before they are normalised: peer (default:
+	// each pulled toward the peer group's pooled rate, the more the fewer cases it rests on) or
+	// none (as measured).
+	RateAdjust string `json:"rate_adjust" yaml:"rate_adjust"`
 	// MinPeers: a post type is compared (indicators normalised, percentiles, 红黑榜) only with
 	// at least this many subjects that have the figure (default 3).
 	MinPeers int `json:"min_peers" yaml:"min_peers"`
@@ -106,6 +110,13 @@ func (c Config) Resolved() (Config, error) {
 	if c.MinSample <= 0 {
 		c.MinSample = 10
 	}
+	switch c.RateAdjust {
+	case "":
+		c.RateAdjust = AdjustPeer
+	case AdjustPeer, AdjustNone:
+	default:
+		return c, fmt.Errorf("evaluation: rate_adjust: %q is neither %s nor %s", c.RateAdjust, AdjustPeer, AdjustNone)
+	}
 	if c.MinPeers <= 0 {
 		c.MinPeers = 3
 	}
@@ -151,7 +162,7 @@ const (
 // English.
 var Definitions = map[string]string{
 	"survey":     "三评 survey: each cell (evaluator type × dimension) is the mean of its raters' scores on 0-100 ((score − min) ÷ (max − min) × 100 on the stated scale), the last score of each rater counting, corrections in force; shown only with at least min_raters raters (样本不足 insufficient otherwise); the survey score weighs the shown cells by type weight × dimension weight, given when they hold at least min_coverage of the weight. Raters are never named.",
-	"data":       "实绩 from Zhili's figures of the unit the cadre's post belongs to (roster, the term overlapping the period that began last): 显绩 visible = response, resolution, satisfaction and on-time rates; 潜绩 latent = cases without repeat complaints, closings that hold (not reopened, not unsatisfied), whistle answers on time (departments); each counted with at least min_sample cases, normalised among the peer group (same post type) as (x − min) ÷ (max − min) × 100 (all equal: 50) when at least min_peers have it; 实绩 = visible_weight × 显绩 + latent_weight × 潜绩 over the parts present.",
+	"data":       "实绩 from Zhili's figures of the unit the cadre's post belongs to (roster, the term overlapping the period that began last): 显绩 visible = response, resolution, satisfaction and on-time rates; 潜绩 latent = cases without repeat complaints, closings that hold (not reopened, not unsatisfied), whistle answers on time (departments); each counted with at least min_sample cases; with rate_adjust peer (the default) each rate is pulled toward the peer group's pooled rate p̄ the more the fewer cases it rests on (empirical Bayes, beta-binomial by the method of moments): adjusted = (good + m × p̄) ÷ (cases + m), m larger the less the peers' rates differ beyond what chance makes them differ (no more than chance: everyone at p̄), credibility = cases ÷ (cases + m) the share that is the subject's own; the adjusted rates (the measured ones with rate_adjust none) are normalised among the peer group (same post type) as (x − min) ÷ (max − min) × 100 (all equal: 50) when at least min_peers have it; 实绩 = visible_weight × 显绩 + latent_weight × 潜绩 over the parts present.",
 	"composite":  "一综合 composite = survey_weight × survey score + data_weight × 实绩 (weights normalised to sum to 1); both are required. Every component is listed with its value, weight, contribution (weight × value; they sum to the composite) and share of the composite.",
 	"horizontal": "横向比 standing among the peer group's subjects with a composite: rank (1 = highest; equal composites share the better rank) and mid-rank percentile = (below + ½ × equal, itself included) ÷ n × 100; not given when fewer than min_peers have a composite.",
 	"vertical":   "纵向比 the subject's composites over the last trend_periods periods: 一时 the latest; 一贯 their mean, volatility (population standard deviation, steady when ≤ steady_stdev) and slope (least squares, points per period), over the periods with a composite, at least two.",

@@ -39,18 +39,14 @@ const (
 	Latent  = "latent"  // 潜绩
 )
 
-// indicator is one data figure of 实绩, as a percentage where higher is better.
+// indicator is one data figure of 实绩: good cases of a denominator, shown as a percentage
+// where higher is better.
 type indicator struct {
 	Key, Zh, En, Group string
-	of                 func(d *UnitData) (value float64, den int64)
+	of                 func(d *UnitData) (good float64, den int64)
 }
 
-func pct(r Rate) (float64, int64) {
-	if r.Den == 0 {
-		return 0, 0
-	}
-	return float64(r.Num) / float64(r.Den) * 100, r.Den
-}
+func pct(r Rate) (float64, int64) { return float64(r.Num), r.Den }
 
 // indicators are the figures of 实绩, in order.
 var indicators = []indicator{
@@ -59,16 +55,10 @@ var indicators = []indicator{
 	{"satisfaction", "满意率", "Satisfaction rate", Visible, func(d *UnitData) (float64, int64) { return pct(d.Satisfaction) }},
 	{"on_time", "按期办结率", "On-time rate", Visible, func(d *UnitData) (float64, int64) { return pct(d.OnTime) }},
 	{"no_repeat", "未重复投诉率", "Share without repeat complaints", Latent, func(d *UnitData) (float64, int64) {
-		if d.Cases == 0 {
-			return 0, 0
-		}
-		return 100 - float64(d.Repeats)/float64(d.Cases)*100, d.Cases
+		return float64(d.Cases - d.Repeats), d.Cases
 	}},
 	{"closure_holds", "真办结率", "Closings that hold", Latent, func(d *UnitData) (float64, int64) {
-		if d.Closed == 0 {
-			return 0, 0
-		}
-		return 100 - float64(d.Reopened+d.Unsatisfied)/float64(d.Closed)*100, d.Closed
+		return float64(d.Closed - d.Reopened - d.Unsatisfied), d.Closed
 	}},
 	{"whistle_on_time", "吹哨报到及时率", "Whistle answers on time", Latent, func(d *UnitData) (float64, int64) { return pct(d.WhistleOnTime) }},
 }

@@ -57,14 +57,22 @@ type SurveyPart struct {
 // IndicatorScore is one figure of 实绩: its value (a percentage, higher is better), the
 // denominator it rests on, and its place among the peers (0-100).
 type IndicatorScore struct {
-	Key        string   `json:"key"`
-	Zh         string   `json:"zh"`
-	En         string   `json:"en"`
-	Group      string   `json:"group"` // visible (显绩) or latent (潜绩)
-	Value      *float64 `json:"value"`
-	Den        int64    `json:"den"`
-	Normalized *float64 `json:"normalized"`
-	Sample     string   `json:"sample"`
+	Key   string   `json:"key"`
+	Zh    string   `json:"zh"`
+	En    string   `json:"en"`
+	Group string   `json:"group"` // visible (显绩) or latent (潜绩)
+	Value *float64 `json:"value"`
+	Den   int64    `json:"den"`
+	// With RateAdjust peer, once compared: Adjusted is the value pulled toward PeerRate, the
+	// peer group's pooled rate (Σ good ÷ Σ cases over the peers compared), by Credibility, the
+	// share of Adjusted that is the subject's own (den ÷ (den + m)); Normalized is Adjusted's
+	// place among the peers. Absent otherwise.
+	Adjusted    *float64 `json:"adjusted,omitempty"`
+	Credibility *float64 `json:"credibility,omitempty"`
+	PeerRate    *float64 `json:"peer_rate,omitempty"`
+	Normalized  *float64 `json:"normalized"`
+	Sample      string   `json:"sample"`
+	good        float64  // the good cases behind Value (Value = good ÷ Den × 100)
 }
 
 // DataPart is 实绩 from Zhili's figures of the subject's unit.
@@ -274,8 +282,9 @@ func surveys(cfg Config, in Input, res *Result) {
 	}
 }
 
-// data fills 实绩 of one peer group: each indicator normalised among the peers that have it
-// (min-max to 0-100; all equal: 50), when at least MinPeers have it.
+// data fills 实绩 of one peer group: each indicator, adjusted toward the group's pooled rate
+// (RateAdjust peer), normalised among the peers that have it (min-max to 0-100; all equal:
+// 50), when at least MinPeers have it.
 func data(cfg Config, in Input, ss []*Score) {
 	for _, s := range ss {
 		s.Data = DataPart{Unit: s.Unit, Sample: SampleInsufficient}
@@ -294,10 +303,10 @@ func data(cfg Config, in Input, ss []*Score) {
 		for _, ind := range indicators {
 			is := IndicatorScore{Key: ind.Key, Zh: ind.Zh, En: ind.En, Group: ind.Group, Sample: SampleInsufficient}
 			if d != nil {
-				v, den := ind.of(d)
-				is.Den = den
+				good, den := ind.of(d)
+				is.Den, is.good = den, max(good, 0)
 				if den > 0 {
-					is.Value = fp(max(v, 0))
+					is.Value = fp(is.good / float64(den) * 100)
 				}
 				if den >= cfg.MinSample {
 					is.Sample = SampleOK
@@ -307,23 +316,38 @@ func data(cfg Config, in Input, ss []*Score) {
 		}
 	}
 	for i := range indicators {
-		lo, hi, n := math.Inf(1), math.Inf(-1), 0
+		var cmp []*IndicatorScore
 		for _, s := range ss {
-			if is := s.Data.Indicators[i]; is.Sample == SampleOK {
-				lo, hi, n = min(lo, *is.Value), max(hi, *is.Value), n+1
+			if is := &s.Data.Indicators[i]; is.Sample == SampleOK {
+				cmp = append(cmp, is)
 			}
 		}
-		for _, s := range ss {
-			is := &s.Data.Indicators[i]
-			if is.Sample != SampleOK {
-				continue
-			}
-			if n < cfg.MinPeers {
+		if len(cmp) < cfg.MinPeers {
+			for _, is := range cmp {
 				is.Sample = SampleInsufficient // too few peers to compare with
-				continue
 			}
-			if hi > lo {
-				is.Normalized = fp((*is.Value - lo) / (hi - lo) * 100)
+			continue
+		}
+		x := make([]float64, len(cmp)) // what is normalised: the value, or the adjusted value
+		for k, is := range cmp {
+			x[k] = *is.Value
+		}
+		if cfg.RateAdjust == AdjustPeer {
+			good, den := make([]float64, len(cmp)), make([]float64, len(cmp))
+			for k, is := range cmp {
+				good[k], den[k] = is.good, float64(is.Den)
+			}
+			pr := priorOf(good, den)
+			for k, is := range cmp {
+				r, c := pr.adjust(good[k], den[k])
+				x[k] = r * 100
+				is.Adjusted, is.Credibility, is.PeerRate = fp(x[k]), fp(c), fp(pr.Rate*100)
+			}
+		}
+		lo, hi := slices.Min(x), slices.Max(x)
+		for k, is := range cmp {
+			if hi-lo > 1e-9 {
+				is.Normalized = fp((x[k] - lo) / (hi - lo) * 100)
 			} else {
 				is.Normalized = fp(50)
 			}
@@ -484,7 +508,10 @@ func tidy(s *Score) {
 	s.Survey.Score, s.Survey.Coverage = p2(s.Survey.Score), r4(s.Survey.Coverage)
 	for i := range s.Data.Indicators {
 		is := &s.Data.Indicators[i]
-		is.Value, is.Normalized = p2(is.Value), p2(is.Normalized)
+		is.Value, is.Normalized, is.Adjusted, is.PeerRate = p2(is.Value), p2(is.Normalized), p2(is.Adjusted), p2(is.PeerRate)
+		if is.Credibility != nil {
+			is.Credibility = fp(r4(*is.Credibility))
+		}
 	}
 	s.Data.Visible, s.Data.Latent, s.Data.Score = p2(s.Data.Visible), p2(s.Data.Latent), p2(s.Data.Score)
 	for i := range s.Parts {

@@ -47,6 +47,9 @@ func fixtureConfig(t *testing.T) Config {
 		DimWeights:   map[string]float64{event.DimPerformance: 0.5, event.DimPurpose: 0.5},
 		ListSize:     1,
 		TrendPeriods: 3,
+		// The rates as measured: the fixtures' figures are hand-worked on them. The peer
+		// adjustment has its own (TestRateAdjust*).
+		RateAdjust: AdjustNone,
 	}.Resolved()
 	if err != nil {
 		t.Fatal(err)

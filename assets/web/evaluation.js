@@ -57,10 +57,13 @@
       dist_title: '横向比 · 同岗位综合得分分布', dist_summary: '本人 {c}（红柱）· 中位数 {m}（虚线）· 第 {r}/{n} 名 · 百分位 {p}',
       dist_insufficient: '同岗位有综合得分者不足，样本不足', dist_y: '人数', dist_x: '综合得分区间', dist_me: '本人',
       data_title: '实绩 · 显绩与潜绩', indicator: '指标', group: '类别', value: '数值', den: '分母（件）', normalized: '同类标准化',
+      adjusted: '校正值', own_share: '本人权重',
+      at_peer_note: '{list}：同岗位各单位差异不超过随机波动，人人按同类率计（本人权重 0%）',
       visible: '显绩', latent: '潜绩', data_summary: '显绩 {v}（中位 {vm}）· 潜绩 {l}（中位 {lm}）',
       def_visible: '期内看得见的成效：响应率、解决率、满意率、按期办结率（百分比）。',
       def_latent: '长期、不显于数量的成效：未重复投诉率、真办结率（结案后未重启、未不满意）、吹哨报到及时率。',
       def_norm: '每项指标分母须达最小样本；在同岗位内按 (x − 最小) ÷ (最大 − 最小) × 100 标准化后取均值。',
+      def_adjusted: '分母越小越向同岗位合计率靠拢（经验贝叶斯）：(达标件数 + m × 同类率) ÷ (分母 + m)，m 由各单位差异超出随机波动的程度估计；本人权重 = 分母 ÷ (分母 + m)。同类率：{p}。标准化据校正值。',
       comp_title: '一综合 · 构成（无黑箱）', part: '构成项', score: '得分', weight: '权重', contribution: '贡献', share: '占比',
       comp_summary: '综合 {c} = 各项贡献之和 · 测评 {sw} + 实绩 {dw}',
       comp_missing: '无综合得分：{why}', k_survey_part: '测评', k_data_part: '实绩',
@@ -95,11 +98,14 @@
       s_composite: 'Composite', s_survey: 'Survey', s_data: 'Performance', s_mean: 'Mean',
       dist_title: 'Among peers (horizontal comparison)', dist_summary: 'subject {c} (red) · median {m} (dashed) · rank {r}/{n} · percentile {p}',
       dist_insufficient: 'too few peers with a composite: insufficient sample', dist_y: 'subjects', dist_x: 'composite band', dist_me: 'subject',
-      data_title: 'Performance: visible and latent', indicator: 'Indicator', group: 'Group', value: 'Value', den: 'Base (cases)', normalized: 'Normalised',
+      data_title: 'Performance: visible and latent', indicator: 'Indicator', group: 'Group', value: 'Value', den: 'Base', normalized: 'Normalised',
+      adjusted: 'Adjusted', own_share: 'Own',
+      at_peer_note: '{list}: the peers differ no more than chance makes them; everyone stands at the peer rate (Own 0 %)',
       visible: 'visible', latent: 'latent', data_summary: 'visible {v} (median {vm}) · latent {l} (median {lm})',
       def_visible: 'results that show within the period: response, resolution, satisfaction and on-time rates (%).',
       def_latent: 'lasting results that do not show as counts: no repeat complaints, closings that hold (not reopened, not unsatisfied), whistle answers on time.',
       def_norm: 'each indicator needs the minimum sample in its base; normalised within the peer group as (x − min) ÷ (max − min) × 100, then averaged.',
+      def_adjusted: 'the smaller the base, the closer to the peer group\'s pooled rate (empirical Bayes): (good + m × peer rate) ÷ (base + m), m from how much more the peers differ than chance makes them; Own, the weight of its own figures = base ÷ (base + m). Peer rates: {p}. Normalised from the adjusted value.',
       comp_title: 'Composite: every part (no black box)', part: 'Part', score: 'Score', weight: 'Weight', contribution: 'Contribution', share: 'Share',
       comp_summary: 'composite {c} = sum of contributions · survey {sw} + performance {dw}',
       comp_missing: 'No composite: {why}', k_survey_part: 'survey', k_data_part: 'performance',
@@ -418,15 +424,26 @@
   function renderData(P) {
     const ev = P.evaluation;
     const peers = P.peers || {};
+    // With the small-sample adjustment (rate_adjust peer) the adjusted rate and the share of it
+    // that is the subject's own are shown beside the measured one.
+    const inds = ev.data.indicators || [];
+    const adjusted = inds.some((x) => x.adjusted != null);
+    const peerRates = inds.filter((x) => x.peer_rate != null).map((x) => evName(x) + ' ' + n1(x.peer_rate) + '%').join(L.lang === 'en' ? ', ' : '、');
     $('data-head').innerHTML = '<tr><th class="au-left">' + esc(t('indicator')) + '</th><th class="au-left">' + esc(t('group')) + '</th><th>' +
-      esc(t('value')) + '</th><th>' + esc(t('den')) + '</th><th>' + esc(t('normalized')) + '</th></tr>';
+      esc(t('value')) + '</th><th>' + esc(t('den')) + '</th>' + (adjusted ? '<th>' + esc(t('adjusted')) + '</th><th>' + esc(t('own_share')) + '</th>' : '') + '<th>' + esc(t('normalized')) + '</th></tr>';
     $('data-body').innerHTML = (ev.data.indicators || []).map((x) => '<tr><td class="au-left">' + esc(evName(x)) + '</td>' +
       '<td class="au-left"><span class="ev-tag">' + esc(t(x.group)) + '</span></td>' +
       '<td>' + (x.value != null ? esc(n1(x.value)) + '%' : '—') + '</td><td>' + esc(x.den) + '</td>' +
+      (adjusted ? '<td>' + (x.adjusted != null ? esc(n1(x.adjusted)) + '%' : '—') + '</td><td>' +
+        (x.credibility != null ? esc(Math.round(x.credibility * 100) + '%') : '—') + '</td>' : '') +
       '<td>' + (x.normalized != null ? esc(n1(x.normalized)) : na()) + '</td></tr>').join('');
+    const atPeer = inds.filter((x) => x.adjusted != null && x.credibility === 0).map(evName).join(L.lang === 'en' ? ', ' : '、');
     $('data-summary').textContent = fmt(t('data_summary'), { v: n1(ev.data.visible) || '—', vm: n1(peers.visible_median) || '—', l: n1(ev.data.latent) || '—', lm: n1(peers.latent_median) || '—' });
+    $('data-note').textContent = atPeer ? fmt(t('at_peer_note'), { list: atPeer }) : '';
+    $('data-note').hidden = !atPeer;
     $('data-defs').innerHTML = '<dt>' + esc(t('visible')) + '</dt><dd>' + esc(t('def_visible')) + '</dd><dt>' + esc(t('latent')) + '</dt><dd>' +
-      esc(t('def_latent')) + '</dd><dt>' + esc(t('normalized')) + '</dt><dd>' + esc(t('def_norm')) + '</dd>';
+      esc(t('def_latent')) + '</dd>' + (adjusted ? '<dt>' + esc(t('adjusted')) + '</dt><dd>' + esc(fmt(t('def_adjusted'), { p: peerRates })) + '</dd>' : '') +
+      '<dt>' + esc(t('normalized')) + '</dt><dd>' + esc(t('def_norm')) + '</dd>';
   }
 
   function renderComponents(P) {

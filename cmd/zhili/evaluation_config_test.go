@@ -30,6 +30,9 @@ func TestEvaluationConfigSection(t *testing.T) {
 	if _, err := read("evaluation:\n  type_weights: {boss: 1}\n"); err == nil || !strings.Contains(err.Error(), `unknown key "boss"`) {
 		t.Errorf("unknown evaluator type: %v", err)
 	}
+	if _, err := read("evaluation:\n  rate_adjust: bayes\n"); err == nil || !strings.Contains(err.Error(), "rate_adjust") {
+		t.Errorf("unknown rate adjustment: %v", err)
+	}
 	if w, err := read("listen: :8080\n"); err != nil || w != 0 {
 		t.Errorf("no section: %v %v", w, err)
 	}
