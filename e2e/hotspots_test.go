@@ -369,8 +369,17 @@ func TestHotspotScreen(t *testing.T) {
 		RowH   float64          `json:"rowH"`  // height of a row
 		Ranks  []string         `json:"ranks"` // the cells with a rank badge on the map, in rank order
 		Hot    int              `json:"hot"`
+		Fit    any              `json:"fit"` // the last render's measure (Zhili.listFit)
+		Height float64          `json:"height"`
 	}
-	rows, err := chromedp.Run(ctx, chromedp.Evaluate[listState](`(() => {
+	readList := func() listState {
+		t.Helper()
+		// The page draws again when a box changes (the alert ticker appearing, a resize): read
+		// it once it has caught up.
+		if err := waitFor(ctx, `window.__zhili.settled()`, 30*time.Second); err != nil {
+			t.Errorf("hot list: page not settled: %v", err)
+		}
+		ls, err := chromedp.Run(ctx, chromedp.Evaluate[listState](`(() => {
 	  const z = window.__zhili;
 	  const items = Array.from(document.querySelectorAll('#hs-list li'));
 	  const tagged = new Set(items.filter((li) => li.querySelector('.ct .nb')).map((li) => li.dataset.code));
@@ -380,20 +389,46 @@ func TestHotspotScreen(t *testing.T) {
 	  return { rows: z.listRows.map((r) => ({ code: r.code, count: r.count, neighbour: r.neighbour, tagged: tagged.has(r.code) })),
 	    counts: z.counts(), note: note.hidden ? '' : note.textContent,
 	    cut: items.filter((li) => { const r = li.getBoundingClientRect(); return r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5; }).map((li) => li.dataset.code),
-	    room: box.bottom - (items.length ? last.bottom : box.top), rowH: items.length ? last.height : 0, ranks: z.ranks, hot: z.hot };
+	    room: box.bottom - (items.length ? last.bottom : box.top), rowH: items.length ? last.height : 0, ranks: z.ranks, hot: z.hot,
+	    fit: z.listFit, height: document.getElementById('hs-list').clientHeight };
 	})()`))
-	if err != nil {
-		t.Fatal(err)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ls
 	}
-	// Every row shown is whole, the list leaves no room for another row while hot grids are left
-	// out, and the map's rank badges are the list's first rows: a badge the list does not show
-	// would send a reader looking for a row that is not there.
-	if len(rows.Cut) > 0 {
-		t.Errorf("hot list rows %v are cut by the list's box (note %q)", rows.Cut, rows.Note)
+	// Every row shown is whole and the list leaves no room for another row while hot grids are
+	// left out, also after the layout lost 80 px at its foot (as it does when the alert ticker
+	// appears, kit-alerts.js: --za-h) with no new data to draw, and after it got them back.
+	fitted := func(when string, rows listState) {
+		t.Helper()
+		if len(rows.Cut) > 0 {
+			t.Errorf("%s: hot list rows %v are cut by the list's box (note %q; list %.0f px high, at the last render %+v)", when, rows.Cut, rows.Note, rows.Height, rows.Fit)
+		}
+		if len(rows.Rows) < rows.Hot && rows.RowH > 0 && rows.Room >= rows.RowH {
+			t.Errorf("%s: hot list shows %d of %d hot grids and leaves %.0f px under its last row, room for another (%.0f px)", when, len(rows.Rows), rows.Hot, rows.Room, rows.RowH)
+		}
 	}
-	if len(rows.Rows) < rows.Hot && rows.RowH > 0 && rows.Room >= rows.RowH {
-		t.Errorf("hot list shows %d of %d hot grids and leaves %.0f px under its last row, room for another (%.0f px)", len(rows.Rows), rows.Hot, rows.Room, rows.RowH)
+	rows := readList()
+	fitted("the layout whole", rows)
+	foot := func(px int) {
+		t.Helper()
+		js := fmt.Sprintf(`document.querySelector('.hs-layout').style.setProperty('--za-h', '%dpx'); true`, px)
+		if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); err != nil {
+			t.Fatal(err)
+		}
 	}
+	foot(80)
+	shrunk := readList()
+	fitted("80 px taken at the foot", shrunk)
+	if shrunk.Height >= rows.Height {
+		t.Errorf("the list kept %.0f px when the layout lost 80 (before %.0f)", shrunk.Height, rows.Height)
+	}
+	foot(0)
+	rows = readList()
+	fitted("the 80 px given back", rows)
+	// The map's rank badges are the list's first rows: a badge the list does not show would send
+	// a reader looking for a row that is not there.
 	if want := min(5, len(rows.Rows)); len(rows.Ranks) != want {
 		t.Errorf("map shows rank badges %v; want the list's first %d rows", rows.Ranks, want)
 	} else {

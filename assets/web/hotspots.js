@@ -1483,6 +1483,23 @@
 
   // The hot list: a row explains its place on hover and, clicked, zooms the map onto it.
   const listEl = $('hs-list');
+  // The hot list and the child regions' list are fitted to their boxes when drawn; a layout
+  // change between two frames of data (the alert ticker appearing at the foot of the screen, a
+  // window resized) reaches them through this observer, which draws again.
+  let listBoxH = -1;
+  let townsBoxH = -1;
+  const listBoxesFitted = () => typeof ResizeObserver !== 'function' ||
+    (listBoxH === listEl.clientHeight && townsBoxH === $('hs-towns').clientHeight);
+  if (typeof ResizeObserver === 'function') {
+    const ro = new ResizeObserver(() => {
+      if (listBoxesFitted()) return;
+      listBoxH = listEl.clientHeight;
+      townsBoxH = $('hs-towns').clientHeight;
+      if (Z.ready) renderer.schedule(); // before, the first drawing measures them
+    });
+    ro.observe(listEl);
+    ro.observe($('hs-towns'));
+  }
   listEl.addEventListener('click', (ev) => {
     const li = ev.target.closest('li[data-code]');
     if (li && !KIOSK) zoomTo(li.dataset.code);
@@ -1779,6 +1796,7 @@
     // leaving an empty band; a short one keeps the rows' own height.
     const rowH = rowsShown.length >= rowsFit ? Math.min(1.5 * ROW_H, Math.max(ROW_H, listEl.clientHeight / rowsFit)) : ROW_H;
     listEl.style.setProperty('--hs-row-h', rowH.toFixed(1) + 'px');
+    Z.listFit = { h: listEl.clientHeight, rows: rowsShown.length, fit: rowsFit, rowH, note: !nbNote.hidden }; // for tests
     renderTowns(data.children || {});
     renderHotLegend(shown, cells);
 
@@ -1994,7 +2012,7 @@
   }
 
   // settled reports whether everything received is drawn (screenshots of tests wait for it).
-  Z.settled = () => !renderer.pending() && state.hexPending.size === 0;
+  Z.settled = () => listBoxesFitted() && !renderer.pending() && state.hexPending.size === 0;
   // ---------------------------------------------------------------- REST views
   // hotspotsQuery returns GET /api/v1/hotspots for the region shown.
   function hotspotsQuery(from, to, lv, extra) {
