@@ -371,6 +371,7 @@ func TestHotspotScreen(t *testing.T) {
 		Hot    int              `json:"hot"`
 		Fit    any              `json:"fit"` // the last render's measure (Zhili.listFit)
 		Height float64          `json:"height"`
+		Panel  float64          `json:"panel"` // the hot list's panel (list and note)
 	}
 	readList := func() listState {
 		t.Helper()
@@ -390,7 +391,8 @@ func TestHotspotScreen(t *testing.T) {
 	    counts: z.counts(), note: note.hidden ? '' : note.textContent,
 	    cut: items.filter((li) => { const r = li.getBoundingClientRect(); return r.top < box.top - 0.5 || r.bottom > box.bottom + 0.5; }).map((li) => li.dataset.code),
 	    room: box.bottom - (items.length ? last.bottom : box.top), rowH: items.length ? last.height : 0, ranks: z.ranks, hot: z.hot,
-	    fit: z.listFit, height: document.getElementById('hs-list').clientHeight };
+	    fit: z.listFit, height: document.getElementById('hs-list').clientHeight,
+	    panel: document.querySelector('.hs-panel-list').clientHeight };
 	})()`))
 		if err != nil {
 			t.Fatal(err)
@@ -421,8 +423,8 @@ func TestHotspotScreen(t *testing.T) {
 	foot(80)
 	shrunk := readList()
 	fitted("80 px taken at the foot", shrunk)
-	if shrunk.Height >= rows.Height {
-		t.Errorf("the list kept %.0f px when the layout lost 80 (before %.0f)", shrunk.Height, rows.Height)
+	if rows.Panel-shrunk.Panel != 80 {
+		t.Errorf("the hot list's panel went from %.0f to %.0f px when the layout lost 80", rows.Panel, shrunk.Panel)
 	}
 	foot(0)
 	rows = readList()
