@@ -136,7 +136,31 @@ func StopShared() {
 	shared.procs, shared.dirs, shared.clickhouse, shared.chErr = nil, nil, nil, nil
 }
 
+// startClickHouse starts a server in dir on free ports, trying again on other ports when it
+// does not come up: a port chosen free can be taken before the server binds it (by any
+// connection's ephemeral port, in a busy test run).
 func startClickHouse(bin, dir string) (*ClickHouse, error) {
+	var errs []string
+	for attempt := 1; attempt <= 3; attempt++ {
+		c, err := startClickHouseOnce(bin, dir)
+		if err == nil {
+			return c, nil
+		}
+		if c != nil {
+			_ = c.Proc.Kill9()
+		}
+		if tail, _ := os.ReadFile(filepath.Join(dir, "log", "error.log")); len(tail) > 0 {
+			if len(tail) > 2000 {
+				tail = tail[len(tail)-2000:]
+			}
+			err = fmt.Errorf("%w\n--- error.log tail ---\n%s", err, tail)
+		}
+		errs = append(errs, fmt.Sprintf("attempt %d: %v", attempt, err))
+	}
+	return nil, fmt.Errorf("clickhouse: did not start in 3 attempts:\n%s", strings.Join(errs, "\n"))
+}
+
+func startClickHouseOnce(bin, dir string) (*ClickHouse, error) {
 	for _, d := range []string{"log", "data", "tmp", "user_files", "format_schemas"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			return nil, err
@@ -170,7 +194,23 @@ func startClickHouse(bin, dir string) (*ClickHouse, error) {
 		if err := WaitPort(tcp, 60*time.Second); err != nil {
 			return err
 		}
-		return WaitPort(httpPort, 10*time.Second)
+		// The HTTP interface answers Ok. when it is this server's (a port can be someone else's).
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/ping", httpPort))
+			if err == nil {
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if strings.TrimSpace(string(body)) == "Ok." {
+					return nil
+				}
+				err = fmt.Errorf("/ping answered %q", body)
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("port %d: %w", httpPort, err)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
 	})
 	if err := c.Start(); err != nil {
 		return c, err

@@ -25,26 +25,35 @@ type Redis struct {
 func StartRedis(t testing.TB) *Redis {
 	t.Helper()
 	bin := LookBinary(t, "redis-server")
-	port := FreePort(t)
 	dir := t.TempDir()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	argv := []string{bin,
-		"--port", strconv.Itoa(port),
-		"--bind", "127.0.0.1",
-		"--protected-mode", "no",
-		"--dir", dir,
-		"--appendonly", "yes",
-		"--appendfsync", "always",
-		"--save", "",
-		"--daemonize", "no",
-		"--logfile", "",
+	// A port chosen free can be taken before the server binds it (by a connection's ephemeral
+	// port, in a busy run): the server exits and is started again on another.
+	var errs []string
+	for attempt := 1; attempt <= 3; attempt++ {
+		port := FreePort(t)
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		argv := []string{bin,
+			"--port", strconv.Itoa(port),
+			"--bind", "127.0.0.1",
+			"--protected-mode", "no",
+			"--dir", dir,
+			"--appendonly", "yes",
+			"--appendfsync", "always",
+			"--save", "",
+			"--daemonize", "no",
+			"--logfile", "",
+		}
+		p := NewProc("redis", port, dir, argv, func() error { return waitRedis(addr, 15*time.Second) })
+		err := p.Start()
+		t.Cleanup(func() { _ = p.Kill9() })
+		if err == nil {
+			return &Redis{Proc: p, Addr: addr, URL: "redis://" + addr + "/0"}
+		}
+		_ = p.Kill9()
+		errs = append(errs, fmt.Sprintf("attempt %d: %v", attempt, err))
 	}
-	p := NewProc("redis", port, dir, argv, func() error { return waitRedis(addr, 15*time.Second) })
-	if err := p.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = p.Kill9() })
-	return &Redis{Proc: p, Addr: addr, URL: "redis://" + addr + "/0"}
+	t.Fatalf("redis: did not start in 3 attempts:\n%s", strings.Join(errs, "\n"))
+	return nil
 }
 
 // waitRedis waits until the server answers PING with PONG (not LOADING, i.e. the AOF is

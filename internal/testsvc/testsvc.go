@@ -118,7 +118,16 @@ func (p *Proc) Start() error {
 	go func() { cmd.Wait(); out.Close(); close(done) }()
 	p.cmd, p.done = cmd, done
 	if p.ready != nil {
-		if err := p.ready(); err != nil {
+		// A process that exits before it is ready (a port taken between its choice and the
+		// bind) is reported at once, not when the wait for it runs out.
+		ready := make(chan error, 1)
+		go func() { ready <- p.ready() }()
+		select {
+		case err = <-ready:
+		case <-done:
+			err = fmt.Errorf("exited before it was ready")
+		}
+		if err != nil {
 			log, _ := os.ReadFile(p.Log)
 			if len(log) > 4000 {
 				log = log[len(log)-4000:]
