@@ -273,8 +273,8 @@
     hot: 0, // locations of the level shown with bin > 0
     hotGrids: [], // their codes by z, highest first (at most 100)
     // listRows: the rows of the hot list as shown, {code, name, chain, count, neighbour}; neighbour
-    // when the cell has fewer cases than its neighbours on average and is hot mostly through
-    // them (why.through_neighbours), which the row and a note under the list say
+    // when the cell is unremarkable by itself, has fewer cases than its neighbours on average and
+    // is hot through them (why.through_neighbours), which the row and a note under the list say
     listRows: [],
     cold: 0, // locations of the level shown with bin < 0
     grids: 0, // grids in the data shown
@@ -1758,8 +1758,8 @@
     $('hs-list-empty').hidden = hot.length > 0;
     const trends = mode === 'emerging' && trendsShown();
     const rowsShown = [];
-    // Gi* weighs a cell with its neighbours: a cell with fewer cases than the cells around it is
-    // hot mostly through them. Such a row is marked, and the note under the list says why.
+    // Gi* weighs a cell with its neighbours: a cell unremarkable by itself, with fewer cases than
+    // the cells around it, is hot through them. Such a row is marked, and the note says why.
     const through = (g) => { const w = whyOf(shown, g.code); return !!(w && w.through); };
     let flagged = 0;
     // The note takes its room from the list: the rows that fit are counted with the note in
