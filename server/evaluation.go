@@ -388,6 +388,16 @@ func (s *Server) evalRankings(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"ranking": rk, "groups": evaluation.GroupsOf(all), "config": cfg, "definitions": evaluation.Definitions})
 }
 
+// rateAdjustNote says how 实绩's rates entered the composites of an export.
+func rateAdjustNote(cfg evaluation.Config) string {
+	if cfg.RateAdjust == evaluation.AdjustNone {
+		return "实绩比率按实测值标准化（rate_adjust none） 实绩's rates normalised as measured"
+	}
+	return fmt.Sprintf("实绩比率先按样本校正：分母越小越向同岗位合计率靠拢（经验贝叶斯，rate_adjust peer），分母不足 %d 件不计 "+
+		"实绩's rates adjusted for their samples toward the post type's pooled rate (empirical Bayes), none on fewer than %d cases",
+		cfg.MinSample, cfg.MinSample)
+}
+
 // rankingTable is the 红黑榜 of a ranking for export: the ranked subjects by rank (with the
 // list each is on), then the unranked with what they miss; ranks, composites and percentiles
 // are numbers.
@@ -399,6 +409,7 @@ func rankingTable(cfg evaluation.Config, rk evaluation.Ranking) dashboard.Table 
 				rk.Period, rk.PeerGroup, len(rk.Ranked), len(rk.Unranked), rk.ListSize),
 			evaluation.Definitions["composite"],
 			evaluation.Definitions["lists"],
+			rateAdjustNote(cfg),
 		},
 		Headers: []string{"名次 rank", "榜单 list", "姓名 name", "编号 subject", "单位 unit", "单位代码 unit code", "区域 region",
 			"综合得分 composite", "百分位 percentile", "未排名原因 why unranked"},

@@ -69,6 +69,16 @@ func TestEvaluationRankingsXLSXTypedCells(t *testing.T) {
 		t.Errorf("why unranked: %+v", got)
 	}
 
+	// The notes say how the rates entered the composites.
+	if notes := strings.Join(rankingTable(cfg, rk).Notes, "\n"); !strings.Contains(notes, "按样本校正") || !strings.Contains(notes, "fewer than 10 cases") {
+		t.Errorf("the rate adjustment is not said: %s", notes)
+	}
+	raw := cfg
+	raw.RateAdjust = evaluation.AdjustNone
+	if notes := strings.Join(rankingTable(raw, rk).Notes, "\n"); !strings.Contains(notes, "按实测值") {
+		t.Errorf("rates as measured not said: %s", notes)
+	}
+
 	// Too few ranked: no lists, the note says 样本不足.
 	small := rankingTable(cfg, evaluation.Ranking{Period: "2026-Q4", PeerGroup: "局长", Sample: evaluation.SampleInsufficient,
 		Ranked: []evaluation.Entry{a}})
