@@ -248,8 +248,14 @@ func titles(r *Rule, s *Signal, value, bound float64) (zh, en string) {
 		return fmt.Sprintf("%s %s 近%s %s 件，超出预测上限 %s", reg, cat, WindowZh(s.Window), num(value), num(bound)),
 			fmt.Sprintf("%s %s: %s in the last %s, above the forecast's upper band %s", regEn, catEn, num(value), WindowEn(s.Window), num(bound))
 	case KindHotspot:
-		return fmt.Sprintf("%s %s热点 %s", reg, or(patternZh[s.Pattern], s.Pattern), sub),
-			fmt.Sprintf("%s: %s hot spot %s", regEn, s.Pattern, subEn)
+		zh, en := fmt.Sprintf("%s %s热点 %s", reg, or(patternZh[s.Pattern], s.Pattern), sub), fmt.Sprintf("%s: %s hot spot %s", regEn, s.Pattern, subEn)
+		if s.Detail["through_neighbours"] == "true" {
+			// Hot through its neighbours: no team is sent to a grid without knowing its own
+			// cases are few and the heat is around it.
+			zh += fmt.Sprintf("：本网格 %s 件，热度来自相邻网格（均 %s 件）", num(value), s.Detail["neighbour_mean"])
+			en += fmt.Sprintf(": its own count %s, hot through its neighbours (%s on average)", num(value), s.Detail["neighbour_mean"])
+		}
+		return zh, en
 	case KindRepeat:
 		return fmt.Sprintf("%s 重复投诉 %s 次 (近%s, ≥%s)", sub, num(value), WindowZh(s.Window), num(bound)),
 			fmt.Sprintf("%s: %s repeat complaints (last %s, ≥%s)", subEn, num(value), WindowEn(s.Window), num(bound))

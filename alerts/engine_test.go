@@ -81,6 +81,8 @@ func TestEvaluateKinds(t *testing.T) {
 		{"forecast other category", Signal{Kind: KindForecast, Region: "411502", Category: "dispute", Window: 3 * time.Hour, Value: 99, Bound: 20}, "", ""},
 		{"hotspot new", Signal{Kind: KindHotspot, Region: "411502", Subject: "h3:8a", Pattern: "new"}, "hs", "新增热点"},
 		{"hotspot persistent", Signal{Kind: KindHotspot, Region: "411502", Subject: "h3:8b", Pattern: "persistent"}, "", ""},
+		{"hotspot new, through its neighbours", Signal{Kind: KindHotspot, Region: "411502", Subject: "h3:8c", Pattern: "new", Value: 1,
+			Detail: map[string]string{"through_neighbours": "true", "neighbour_mean": "8.4"}}, "hs", "新增热点 h3:8c：本网格 1 件，热度来自相邻网格（均 8.4 件）"},
 		{"repeat", Signal{Kind: KindRepeat, Region: "411502", Subject: "幸福路12号", Window: 7 * 24 * time.Hour, Value: 3}, "rp", "幸福路12号 重复投诉 3 次 (近7天, ≥3)"},
 		{"repeat other window", Signal{Kind: KindRepeat, Region: "411502", Subject: "幸福路14号", Window: 24 * time.Hour, Value: 9}, "", ""},
 		{"scan", Signal{Kind: KindScan, Region: "411502", Subject: "c1", Value: 7.5}, "sc", "复发间隔 7.5 天 (≥7)"},

@@ -120,6 +120,10 @@ func (p *HotspotSignals) measure(ctx context.Context, now time.Time) ([]alerts.S
 				"z": strconv.FormatFloat(c.Z, 'f', 2, 64), "bin": strconv.Itoa(c.Bin),
 				"trend_z": strconv.FormatFloat(c.TrendZ, 'f', 2, 64), "trend_p": strconv.FormatFloat(c.TrendP, 'g', 4, 64),
 				"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339), "step": span(step)}})
+		if c.Why != nil && c.Why.ThroughNeighbours {
+			d := out[len(out)-1].Detail
+			d["through_neighbours"], d["neighbour_mean"] = "true", strconv.FormatFloat(c.Why.NeighbourMean, 'f', 1, 64)
+		}
 	}
 	return out, nil
 }

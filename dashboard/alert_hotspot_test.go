@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"testing"
 	"time"
 
@@ -55,6 +56,7 @@ func TestHotspotSignalsPlanted(t *testing.T) {
 	now := to.Add(3*time.Hour + 17*time.Minute) // the step holding now is left out
 	sigs := p.Signals(context.Background(), now)
 	by := map[string]alerts.Signal{}
+	through := 0
 	for _, s := range sigs {
 		by[s.Subject] = s
 		if s.Kind != alerts.KindHotspot || s.Region != s.Subject || len(s.RegionPath) != 3 || s.RegionName == "" || s.Value <= 0 ||
@@ -63,6 +65,13 @@ func TestHotspotSignalsPlanted(t *testing.T) {
 		}
 		if _, ok := patternNames[s.Pattern]; !ok {
 			t.Fatalf("pattern %q is not a rules' pattern", s.Pattern)
+		}
+		// Hot through its neighbours: fewer cases than their mean, said in the detail.
+		if s.Detail["through_neighbours"] == "true" {
+			if nm, err := strconv.ParseFloat(s.Detail["neighbour_mean"], 64); err != nil || s.Value >= nm {
+				t.Errorf("signal %s through its neighbours with %v cases, their mean %q", s.Subject, s.Value, s.Detail["neighbour_mean"])
+			}
+			through++
 		}
 	}
 	rising, fresh, flat := l.gridCode[5][5], l.gridCode[14][14], l.gridCode[17][2]
@@ -84,7 +93,7 @@ func TestHotspotSignalsPlanted(t *testing.T) {
 	if by[rising].Value != float64(n) {
 		t.Errorf("value %v, the grid's count %d", by[rising].Value, n)
 	}
-	t.Logf("%d signals over %d grids", len(sigs), len(l.tree.Root.Children)*25)
+	t.Logf("%d signals over %d grids, %d hot through their neighbours", len(sigs), len(l.tree.Root.Children)*25, through)
 
 	// The engine's default hotspot rule (new, intensifying) raises for both.
 	rules, ps := alerts.ParseRules([]byte("rules:\n  - id: hotspot-emerging\n    name: 新增或加剧热点\n    kind: hotspot\n    severity: warning\n    patterns: [new, intensifying]\n"), "t.yaml")
