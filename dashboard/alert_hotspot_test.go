@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"strconv"
 	"testing"
@@ -92,6 +93,45 @@ func TestHotspotSignalsPlanted(t *testing.T) {
 	}
 	if by[rising].Value != float64(n) {
 		t.Errorf("value %v, the grid's count %d", by[rising].Value, n)
+	}
+	// Hot through its neighbours, recomputed from the lattice: the 8 grids around (queen
+	// contiguity of squares), the period's counts, their mean and SD over all the grids.
+	count := map[string]float64{}
+	for _, r := range st.recs {
+		if !r.At.Before(to.AddDate(0, 0, -7)) && r.At.Before(to) {
+			count[r.RegionPath[2]]++
+		}
+	}
+	var sx, sxx float64
+	for i := range l.nx {
+		for j := range l.ny {
+			c := count[l.gridCode[i][j]]
+			sx, sxx = sx+c, sxx+c*c
+		}
+	}
+	cells := float64(l.nx * l.ny)
+	mean := sx / cells
+	sd := math.Sqrt(sxx/cells - mean*mean)
+	for i := range l.nx {
+		for j := range l.ny {
+			s, ok := by[l.gridCode[i][j]]
+			if !ok {
+				continue
+			}
+			var around, k float64
+			for di := -1; di <= 1; di++ {
+				for dj := -1; dj <= 1; dj++ {
+					if ii, jj := i+di, j+dj; (di != 0 || dj != 0) && ii >= 0 && ii < l.nx && jj >= 0 && jj < l.ny {
+						around, k = around+count[l.gridCode[ii][jj]], k+1
+					}
+				}
+			}
+			own := count[l.gridCode[i][j]]
+			want := own < around/k && (own-mean)/sd < 1.645
+			if got := s.Detail["through_neighbours"] == "true"; got != want {
+				t.Errorf("grid (%d,%d) with %v cases, its %v neighbours %v: through its neighbours %v, want %v", i, j, own, k, around, got, want)
+			}
+		}
 	}
 	t.Logf("%d signals over %d grids, %d hot through their neighbours", len(sigs), len(l.tree.Root.Children)*25, through)
 
