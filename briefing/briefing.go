@@ -139,9 +139,9 @@ type Spot struct {
 	Q       float64 `json:"q"`
 	Bin     int     `json:"bin"`               // Gi* confidence bin (3: 99 %, 2: 95 %, 1: 90 %)
 	Pattern string  `json:"pattern,omitempty"` // emerging class (new_hot, …)
-	// Neighbours: a hot grid with fewer cases than its neighbours have on average
-	// (NeighbourMean); Gi* weighs a grid with its neighbours, so it is hot mostly because the
-	// grids around it are busy (dashboard.HotspotWhy.ThroughNeighbours).
+	// Neighbours: a spot unremarkable by itself with fewer cases than its neighbours have on
+	// average (NeighbourMean) over the period; Gi* weighs a grid with its neighbours, so it is
+	// hot because the grids around it are busy (dashboard.ThroughNeighbours).
 	Neighbours    bool    `json:"neighbours,omitempty"`
 	NeighbourMean float64 `json:"neighbour_mean,omitempty"`
 }

@@ -458,6 +458,8 @@ func (b *Builder) hotspots(ctx context.Context, br *Briefing, r *geo.Region, p P
 	}
 	deepest := r.Level
 	var total int64
+	// Hot through its neighbours, for the spots hot by Gi* and those hot only in a class.
+	through := dashboard.ThroughNeighbours(b.Tree, rep)
 	for _, c := range rep.Cells {
 		total += c.Count
 		if g := b.Tree.Get(c.Code); g != nil {
@@ -477,8 +479,8 @@ func (b *Builder) hotspots(ctx context.Context, br *Briefing, r *geo.Region, p P
 		}
 		if c.Bin > 0 || hotPattern {
 			s := Spot{Code: c.Code, Name: c.Name, Count: c.Count, Z: c.Z, Q: c.Q, Bin: max(c.Bin, 0)}
-			if c.Why != nil && c.Why.ThroughNeighbours {
-				s.Neighbours, s.NeighbourMean = true, c.Why.NeighbourMean
+			if nm, ok := through[c.Code]; ok {
+				s.Neighbours, s.NeighbourMean = true, nm
 			}
 			if hotPattern {
 				s.Pattern = c.Pattern

@@ -3,7 +3,6 @@ package dashboard
 import (
 	"context"
 	"log/slog"
-	"math"
 	"slices"
 	"strconv"
 	"strings"
@@ -104,23 +103,10 @@ func (p *HotspotSignals) measure(ctx context.Context, now time.Time) ([]alerts.S
 	}
 	spanZh := "近" + alerts.WindowZh(period) + "，" + alerts.WindowZh(step) + "步长"
 	spanEn := "last " + alerts.WindowEn(period) + ", " + alerts.WindowEn(step) + " steps"
-	// Hot through its neighbours (the period view's rule, geo.Local.ThroughNeighbours) over the
-	// period's counts, also for a grid hot only in the emerging classes, which has no why: a
-	// grid with no case of its own is not sent a team without saying so. rep.Cells are in the
-	// order of the grids the view analysed, so the memoised weights are the view's.
-	locs := make([]*geo.Region, len(rep.Cells))
-	x := make([]float64, len(rep.Cells))
-	for i, c := range rep.Cells {
-		locs[i], x[i] = p.Tree.Get(c.Code), float64(c.Count)
-	}
-	var around *geo.Weights
-	var stats geo.HotspotResult
-	if !slices.Contains(locs, nil) {
-		around = contiguity.weights(locs)
-		stats.Mean, stats.SD = meanSD(x)
-	}
+	// A grid with no case of its own is not sent a team without saying so.
+	through := ThroughNeighbours(p.Tree, rep)
 	var out []alerts.Signal
-	for i, c := range rep.Cells {
+	for _, c := range rep.Cells {
 		pat, ok := HotspotAlertPattern(c.Pattern)
 		if !ok {
 			continue
@@ -136,11 +122,9 @@ func (p *HotspotSignals) measure(ctx context.Context, now time.Time) ([]alerts.S
 				"z": strconv.FormatFloat(c.Z, 'f', 2, 64), "bin": strconv.Itoa(c.Bin),
 				"trend_z": strconv.FormatFloat(c.TrendZ, 'f', 2, 64), "trend_p": strconv.FormatFloat(c.TrendP, 'g', 4, 64),
 				"from": from.Format(time.RFC3339), "to": to.Format(time.RFC3339), "step": span(step)}})
-		if around != nil {
-			if l := stats.LocalOf(i, x, around, nil); l.ThroughNeighbours() {
-				d := out[len(out)-1].Detail
-				d["through_neighbours"], d["neighbour_mean"] = "true", strconv.FormatFloat(l.NeighbourMean, 'f', 1, 64)
-			}
+		if nm, ok := through[c.Code]; ok {
+			d := out[len(out)-1].Detail
+			d["through_neighbours"], d["neighbour_mean"] = "true", strconv.FormatFloat(nm, 'f', 1, 64)
 		}
 	}
 	return out, nil
@@ -151,17 +135,4 @@ func (p *HotspotSignals) measure(ctx context.Context, now time.Time) ([]alerts.S
 func HotspotAlertPattern(class string) (string, bool) {
 	p, ok := strings.CutSuffix(class, "_hot")
 	return p, ok && slices.Contains(alerts.Patterns, p)
-}
-
-// meanSD returns the mean and population standard deviation of x.
-func meanSD(x []float64) (mean, sd float64) {
-	if len(x) == 0 {
-		return 0, 0
-	}
-	var sx, sxx float64
-	for _, v := range x {
-		sx, sxx = sx+v, sxx+v*v
-	}
-	mean = sx / float64(len(x))
-	return mean, math.Sqrt(max(0, sxx/float64(len(x))-mean*mean))
 }

@@ -1,6 +1,9 @@
 package dashboard
 
 import (
+	"math"
+	"slices"
+
 	"zhili/geo"
 )
 
@@ -63,4 +66,44 @@ func (w HotspotWhy) asMap() map[string]any {
 	m["neighbours"], m["local_events"] = w.Neighbours, w.LocalEvents
 	m["neighbour_mean"], m["through_neighbours"] = w.NeighbourMean, w.ThroughNeighbours
 	return m
+}
+
+// ThroughNeighbours applies the rule of HotspotWhy.ThroughNeighbours to every cell of a period
+// view over counts (grid or child level): it returns, by code, the neighbours' mean of the
+// cells unremarkable by themselves and below their neighbours' mean, over the period's counts.
+// Unlike why, which only significant cells carry, it covers the cells hot only in the emerging
+// classes too; callers keep the hot ones. rep.Cells are in the order of the regions the view
+// analysed, so the memoised weights are the view's. Nil when a cell is not in tree.
+func ThroughNeighbours(tree *geo.Tree, rep HotspotReply) map[string]float64 {
+	locs := make([]*geo.Region, len(rep.Cells))
+	x := make([]float64, len(rep.Cells))
+	for i, c := range rep.Cells {
+		locs[i], x[i] = tree.Get(c.Code), float64(c.Count)
+	}
+	if len(locs) == 0 || slices.Contains(locs, nil) {
+		return nil
+	}
+	w := contiguity.weights(locs)
+	var stats geo.HotspotResult
+	stats.Mean, stats.SD = meanSD(x)
+	out := map[string]float64{}
+	for i, c := range rep.Cells {
+		if l := stats.LocalOf(i, x, w, nil); l.ThroughNeighbours() {
+			out[c.Code] = l.NeighbourMean
+		}
+	}
+	return out
+}
+
+// meanSD returns the mean and population standard deviation of x.
+func meanSD(x []float64) (mean, sd float64) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	var sx, sxx float64
+	for _, v := range x {
+		sx, sxx = sx+v, sxx+v*v
+	}
+	mean = sx / float64(len(x))
+	return mean, math.Sqrt(max(0, sxx/float64(len(x))-mean*mean))
 }

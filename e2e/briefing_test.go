@@ -131,9 +131,9 @@ func TestBriefing(t *testing.T) {
 			len(briefing.Departments.Slowest)+len(briefing.Departments.Insufficient) == 0 {
 			t.Errorf("%s: a section is empty: %.600s", p, body)
 		}
-		// A hot grid with fewer cases than its neighbours have on average and unremarkable by
-		// itself (standard score under 1.645 among the grids) is marked as hot through them,
-		// with that average; the map lists every grid with a case.
+		// A spot (hot by Gi* or in a hot class) with fewer cases than its neighbours have on
+		// average and unremarkable by itself (standard score under 1.645 among the grids) is
+		// marked as hot through them, with that average; the map lists every grid with a case.
 		counts := map[string]int64{}
 		var sx, sxx float64
 		for _, c := range briefing.Hotspots.Map.Cells {
@@ -150,7 +150,7 @@ func TestBriefing(t *testing.T) {
 			}
 			k := int64(len(nb[sp.Code]))
 			own := (float64(sp.Count) - mean) / sd
-			want := sp.Bin > 0 && k > 0 && sp.Count*k < around && own < 1.645
+			want := k > 0 && sp.Count*k < around && own < 1.645
 			if sp.Neighbours != want || (want && math.Abs(sp.NeighbourMean-float64(around)/float64(k)) > 1e-3) {
 				t.Errorf("%s: spot %s with %d cases (bin %d, standard score %.2f; its %d neighbours %d): neighbours %v (mean %v), want %v",
 					p, sp.Code, sp.Count, sp.Bin, own, k, around, sp.Neighbours, sp.NeighbourMean, want)
