@@ -1,7 +1,6 @@
 package dashboard
 
 import (
-	"math"
 	"slices"
 
 	"zhili/geo"
@@ -85,7 +84,7 @@ func ThroughNeighbours(tree *geo.Tree, rep HotspotReply) map[string]float64 {
 	}
 	w := contiguity.weights(locs)
 	var stats geo.HotspotResult
-	stats.Mean, stats.SD = meanSD(x)
+	stats.Mean, stats.SD = geo.Moments(x)
 	out := map[string]float64{}
 	for i, c := range rep.Cells {
 		if l := stats.LocalOf(i, x, w, nil); l.ThroughNeighbours() {
@@ -93,17 +92,4 @@ func ThroughNeighbours(tree *geo.Tree, rep HotspotReply) map[string]float64 {
 		}
 	}
 	return out
-}
-
-// meanSD returns the mean and population standard deviation of x.
-func meanSD(x []float64) (mean, sd float64) {
-	if len(x) == 0 {
-		return 0, 0
-	}
-	var sx, sxx float64
-	for _, v := range x {
-		sx, sxx = sx+v, sxx+v*v
-	}
-	mean = sx / float64(len(x))
-	return mean, math.Sqrt(max(0, sxx/float64(len(x))-mean*mean))
 }

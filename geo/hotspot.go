@@ -189,6 +189,24 @@ func GiStar(x []float64, w *Weights) []GiResult {
 	return out
 }
 
+// Moments returns the mean and the population standard deviation of x (centred, two passes),
+// as Gi* takes them; 0, 0 for no values.
+func Moments(x []float64) (mean, sd float64) {
+	if len(x) == 0 {
+		return 0, 0
+	}
+	var s, s2 float64
+	for _, v := range x {
+		s += v
+	}
+	mean = s / float64(len(x))
+	for _, v := range x {
+		d := v - mean
+		s2 += d * d
+	}
+	return mean, math.Sqrt(s2 / float64(len(x)))
+}
+
 func giStarInto(out []GiResult, x []float64, w *Weights) (mean, sd float64, reason string) {
 	n := len(x)
 	if w.N != n {
@@ -200,16 +218,7 @@ func giStarInto(out []GiResult, x []float64, w *Weights) (mean, sd float64, reas
 	if n < 3 {
 		return 0, 0, ReasonTooFew
 	}
-	var s, s2 float64
-	for _, v := range x {
-		s += v
-	}
-	mean = s / float64(n)
-	for _, v := range x {
-		d := v - mean
-		s2 += d * d
-	}
-	sd = math.Sqrt(s2 / float64(n))
+	mean, sd = Moments(x)
 	// Relative test: equal values summed in floating point may leave a tiny residue.
 	if sd <= 1e-12*math.Max(1, math.Abs(mean)) {
 		return mean, 0, ReasonNoVariance

@@ -1061,13 +1061,6 @@
       if (out.q === null && data0(shown).fdr !== false) out.q = qValues(cells).get(code);
       if (data0(shown).fdr === false && out.q === null) out.q = out.p;
     }
-    // Hot through its neighbours (geo.Local.ThroughNeighbours): a hot cell with fewer cases
-    // than its neighbours' mean and unremarkable by itself (standard score under 1.645).
-    if (out.neighbours > 0 && out.local !== null) {
-      const st = statsOf(cells);
-      out.nbMean = (out.local - out.count) / out.neighbours;
-      out.through = out.bin > 0 && out.count < out.nbMean && (st.sd > 0 ? (out.count - st.mean) / st.sd : 0) < 1.645;
-    }
     // The reply's explanation (docs/HOTSPOTS.md, "Why is it hot"): observed is the
     // neighbourhood's sum, expected the same sum at the study area's mean.
     const w = r.why;
@@ -1085,21 +1078,6 @@
     return out;
   }
   function data0(shown) { return shown.data || {}; }
-  // statsOf returns the mean and (population) standard deviation of a level's counts.
-  const statsCache = new WeakMap();
-  function statsOf(cells) {
-    let st = statsCache.get(cells);
-    if (st) return st;
-    let n = 0, sx = 0, sxx = 0;
-    for (const c in cells) {
-      const x = num(cells[c] && cells[c].count);
-      n++; sx += x; sxx += x * x;
-    }
-    const mean = n ? sx / n : 0;
-    st = { mean, sd: n ? Math.sqrt(Math.max(0, sxx / n - mean * mean)) : 0 };
-    statsCache.set(cells, st);
-    return st;
-  }
 
   // nameOf is a cell's name in lists and cards: its own (without a parent's name it repeats),
   // with the places above it down from the region shown (county › township); a hex cell is
@@ -1760,7 +1738,9 @@
     const rowsShown = [];
     // Gi* weighs a cell with its neighbours: a cell unremarkable by itself, with fewer cases than
     // the cells around it, is hot through them. Such a row is marked, and the note says why.
-    const through = (g) => { const w = whyOf(shown, g.code); return !!(w && w.through); };
+    // The server decides (why.through_neighbours, geo.Local.ThroughNeighbours): every hot cell
+    // carries its why.
+    const through = (g) => { const r = cells[g.code]; return !!(r && r.why && r.why.through_neighbours === true); };
     let flagged = 0;
     // The note takes its room from the list: the rows that fit are counted with the note in
     // place when a row it explains is among them, so that no row is cut.
