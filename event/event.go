@@ -346,3 +346,8 @@ func (e *Event) SplitPII() (Event, Private) {
 func (p Private) HasPII() bool {
 	return p.Reporter != nil || p.Address != "" || p.Summary != ""
 }
+
+// HasPII reports whether any of e's personal fields is set.
+func (e *Event) HasPII() bool {
+	return Private{Reporter: e.Reporter, Address: e.Address, Summary: e.Summary}.HasPII()
+}

@@ -370,7 +370,7 @@ func (v *chView) insert(ctx context.Context, fresh []*Record) error {
 	}
 	var private []*Record
 	for _, r := range fresh {
-		if r.Reporter != nil || r.Address != "" || r.Summary != "" {
+		if r.HasPII() {
 			private = append(private, r)
 		}
 	}

@@ -443,7 +443,7 @@ func (d *DuckDB) stage(ctx context.Context, dc driver.Conn, recs []Record) (map[
 			continue
 		}
 		seen[r.ID] = struct{}{}
-		if r.Reporter != nil || r.Address != "" || r.Summary != "" {
+		if r.HasPII() {
 			if pii == nil {
 				pii = map[string]int{}
 			}
