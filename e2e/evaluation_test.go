@@ -220,6 +220,34 @@ func TestEvaluationPage(t *testing.T) {
 	  !!document.querySelector('`+sel+`') && !document.getElementById('cases-table').hidden`, 30*time.Second); err != nil {
 		t.Errorf("the drill to the audit: %v (%s)", err, eval(`location.href + ' ' + JSON.stringify(window.__zhili && window.__zhili.errors)`))
 	}
+
+	// The townships' governments (units with survey records of their own in the demo): ranked,
+	// each row naming the region it serves rather than its name twice.
+	var units struct {
+		Ranking struct {
+			Ranked []struct {
+				Name       string `json:"name"`
+				RegionName string `json:"region_name"`
+			}
+		} `json:"ranking"`
+	}
+	get("/api/v1/evaluation/rankings", url.Values{"post_type": {"unit:township"}, "period": {period}}, &units)
+	if len(units.Ranking.Ranked) < 20 {
+		t.Fatalf("unit:township %s: %d ranked", period, len(units.Ranking.Ranked))
+	}
+	q := url.Values{"token": {viewToken}, "period": {period}, "post_type": {"unit:township"}}
+	if err := chromedp.Do(ctx, chromedp.Navigate(srv.base+"/evaluation?"+q.Encode())); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitFor(ctx, `document.body.dataset.ready === "1" && window.__zhili.settled() && window.__zhili.portrait`, time.Minute); err != nil {
+		t.Fatalf("unit:township: page not ready: %v", err)
+	}
+	first := units.Ranking.Ranked[0]
+	row := eval(`(() => { const r = document.querySelector('#ranked-body tr'); return [document.getElementById('th-unit').textContent,
+	  r.cells[1].textContent, r.cells[2].textContent].join('|'); })()`)
+	if want := "区域|" + first.Name + "|" + first.RegionName; row != want || first.RegionName == "" || first.RegionName == first.Name {
+		t.Errorf("unit:township: header and first row %q, want %q", row, want)
+	}
 	guard.verify(t)
 	t.Logf("evaluation page walk done in %v", time.Since(start).Round(time.Millisecond))
 }

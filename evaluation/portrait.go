@@ -77,6 +77,7 @@ type Entry struct {
 	Unit       string   `json:"unit"`
 	UnitName   string   `json:"unit_name"`
 	Region     string   `json:"region,omitempty"`
+	RegionName string   `json:"region_name,omitempty"` // filled by the server from its region tree
 	Composite  *float64 `json:"composite"`
 	Rank       *int     `json:"rank"`
 	Percentile *float64 `json:"percentile"`

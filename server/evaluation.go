@@ -371,6 +371,13 @@ func (s *Server) evalRankings(c *fiber.Ctx) error {
 		return errs.E(errs.NotFound, "post_type", "no cadre or unit of %q in the roster for %s", group, period.Name)
 	}
 	rk := evaluation.Rank(cfg, period.Name, group, last.Groups[group], func(sc *evaluation.Score) bool { return s.evalSees(p, sc) })
+	for _, list := range [][]evaluation.Entry{rk.Ranked, rk.Red, rk.Black, rk.Unranked} {
+		for i := range list {
+			if r := s.d.Tree.Get(list[i].Region); r != nil {
+				list[i].RegionName = r.Name
+			}
+		}
+	}
 	if err := s.record(c, access.ActionPII, withoutToken(c)); err != nil {
 		return err
 	}

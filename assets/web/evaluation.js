@@ -35,10 +35,12 @@
       board_title: '红黑榜', red: '红榜 · 综合得分前列', black: '黑榜 · 综合得分后列',
       all_ranked: '全部排名（点击姓名查看画像）', unranked: '未排名（数据不足，不参与排名）',
       rank: '名次', name: '姓名', unit: '单位', composite: '综合得分', percentile: '百分位',
+      org_name: '名称', region: '区域',
       board_summary: '已排名 {ranked} 人 · 未排名 {unranked} 人 · 红黑榜各 {k} 人',
+      board_summary_orgs: '已排名 {ranked} 个 · 未排名 {unranked} 个 · 红黑榜各 {k} 个',
       board_insufficient: '样本不足：有综合得分者仅 {n} 人（少于 {m} 人），不设红黑榜。',
       group_note: '同类共 {n} 人/个',
-      n_people: '{n} 人', none_listed: '无',
+      n_people: '{n} 人', n_orgs: '{n} 个', none_listed: '无',
       missing: { survey: '测评样本不足（评价人数不足）', data: '实绩样本不足（工单数或同类单位数不足）' },
       too_few_peers: '同类有综合得分者不足，不排名',
       drill_audit: '单位考核审计 →', drill_late: '单位超时工单 →',
@@ -77,10 +79,12 @@
       board_title: 'Red and black lists', red: 'Red list · highest composites', black: 'Black list · lowest composites',
       all_ranked: 'All ranked (click a name for the portrait)', unranked: 'Unranked (too little data, never ranked)',
       rank: 'Rank', name: 'Name', unit: 'Unit', composite: 'Composite', percentile: 'Percentile',
+      org_name: 'Name', region: 'Region',
       board_summary: '{ranked} ranked · {unranked} unranked · {k} on each list',
+      board_summary_orgs: '{ranked} ranked · {unranked} unranked · {k} on each list',
       board_insufficient: 'Insufficient sample: only {n} with a composite (fewer than {m}); no red or black list.',
       group_note: '{n} in the group',
-      n_people: '{n}', none_listed: 'none',
+      n_people: '{n}', n_orgs: '{n}', none_listed: 'none',
       missing: { survey: 'survey: too few raters', data: 'performance data: too few cases or peers' },
       too_few_peers: 'too few peers with a composite, not ranked',
       drill_audit: 'Unit audit →', drill_late: 'Unit\'s late cases →',
@@ -259,9 +263,17 @@
   function renderLists() {
     const rk = Z.ranking;
     if (!rk) return;
-    $('board-summary').textContent = fmt(t('board_summary'), { ranked: rk.ranked.length, unranked: rk.unranked.length, k: rk.list_size });
+    // Units and party organisations are their own unit: the second column names the region
+    // they serve instead of repeating their name.
+    const orgs = /^(unit|party):/.test(rk.peer_group || '');
+    for (const [id, key] of [['th-name', orgs ? 'org_name' : 'name'], ['th-unit', orgs ? 'region' : 'unit']]) {
+      $(id).dataset.i18n = key;
+      $(id).textContent = t(key);
+    }
+    const second = (e) => (orgs ? e.region_name || e.region || '' : e.unit_name);
+    $('board-summary').textContent = fmt(t(orgs ? 'board_summary_orgs' : 'board_summary'), { ranked: rk.ranked.length, unranked: rk.unranked.length, k: rk.list_size });
     const li = (e) => '<li data-subject="' + esc(e.subject) + '" class="' + (e.subject === state.subject ? 'ev-sel' : '') + '">' +
-      '<span class="ev-r">' + esc(e.rank) + '</span><span class="ev-n">' + esc(e.name) + '<small>' + esc(e.unit_name) + '</small></span>' +
+      '<span class="ev-r">' + esc(e.rank) + '</span><span class="ev-n">' + esc(e.name) + '<small>' + esc(second(e)) + '</small></span>' +
       '<span class="ev-c">' + esc(n2(e.composite)) + '</span></li>';
     $('red-list').innerHTML = rk.red.map(li).join('') || '<li class="au-muted">' + esc(t('none_listed')) + '</li>';
     $('black-list').innerHTML = rk.black.map(li).join('') || '<li class="au-muted">' + esc(t('none_listed')) + '</li>';
@@ -270,11 +282,11 @@
     const cfg = Z.rankingConfig || {};
     ins.textContent = fmt(t('board_insufficient'), { n: rk.ranked.length, m: cfg.min_peers || 3 });
     $('ranked-body').innerHTML = rk.ranked.map((e) => '<tr data-subject="' + esc(e.subject) + '"' + (e.subject === state.subject ? ' class="au-selected"' : '') + '>' +
-      '<td>' + esc(e.rank) + '</td><td class="au-left">' + esc(e.name) + '</td><td class="au-left" title="' + esc(e.unit_name) + '">' + esc(e.unit_name) + '</td>' +
+      '<td>' + esc(e.rank) + '</td><td class="au-left">' + esc(e.name) + '</td><td class="au-left" title="' + esc(second(e)) + '">' + esc(second(e)) + '</td>' +
       '<td>' + esc(n2(e.composite)) + '</td><td>' + esc(n1(e.percentile)) + '</td></tr>').join('');
-    $('unranked-count').textContent = fmt(t('n_people'), { n: rk.unranked.length });
+    $('unranked-count').textContent = fmt(t(orgs ? 'n_orgs' : 'n_people'), { n: rk.unranked.length });
     $('unranked-body').innerHTML = rk.unranked.map((e) => '<tr data-subject="' + esc(e.subject) + '"' + (e.subject === state.subject ? ' class="au-selected"' : '') + '>' +
-      '<td class="au-left">' + esc(e.name) + '</td><td class="au-left" title="' + esc(e.unit_name) + '">' + esc(e.unit_name) + '</td>' +
+      '<td class="au-left">' + esc(e.name) + '</td><td class="au-left" title="' + esc(second(e)) + '">' + esc(second(e)) + '</td>' +
       '<td class="au-left"><span class="ev-na">' + esc(t('insufficient')) + '</span> ' + esc(whyUnranked(e)) + '</td></tr>').join('');
   }
 

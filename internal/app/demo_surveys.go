@@ -14,11 +14,12 @@ import (
 	"zhili/roster"
 )
 
-// The demo's survey records (三评): for each leading cadre of the demo roster, each quarter the
-// history covers, three to five raters of each evaluator type score the five dimensions
-// (served citizens on 1-5, the others on 0-100), around a level of the cadre's own; now and
-// then the served citizens are only two (样本不足). Sent with the history, so that the
-// evaluation routes have something to show (docs/EVALUATION.md).
+// The demo's survey records (三评): for each leading cadre of the demo roster, and each unit and
+// party organisation above the villages, each quarter the history covers, three to five raters
+// of each evaluator type score the five dimensions (served citizens on 1-5, the others on
+// 0-100), around a level of the subject's own; now and then the served citizens are only two
+// (样本不足). Sent with the history, so that the evaluation routes have something to show for
+// every peer group but the villages' (docs/EVALUATION.md).
 
 // demoSurveyLines returns the survey lines for the quarters overlapping [end − span, end).
 func demoSurveyLines(ro *roster.Roster, end time.Time, span time.Duration, seed uint64) [][]byte {
@@ -39,18 +40,33 @@ func demoSurveyLines(ro *roster.Roster, end time.Time, span time.Duration, seed 
 			at = from
 		}
 		fromDay, toDay := from.Format(time.DateOnly), to.Format(time.DateOnly)
-		n := 0
+		var subjects []string
 		for _, c := range ro.Cadres {
 			if !c.Leader || c.From >= toDay || c.To != "" && c.To <= fromDay {
 				continue
 			}
 			// The village secretaries (one per grid, 3,634 in the demo city) are left out: rating
-			// them all would send five times the history's own lines and hold the start up.
+			// them all would send five times the history's own lines and hold the start up. So
+			// are the villages' units and party organisations below.
 			if c.PostType == demoVillagePostType {
 				continue
 			}
-			r := rand.New(rand.NewPCG(seed, hashString(p.Name+"/"+c.ID)))
-			level := 60 + 30*r.Float64() // the cadre's standing
+			subjects = append(subjects, c.ID)
+		}
+		for _, u := range ro.Units {
+			if u.Kind != "village" && u.Kind != "grid" {
+				subjects = append(subjects, u.Code)
+			}
+		}
+		for _, o := range ro.Party {
+			if o.Level != "village" && o.Level != "grid" {
+				subjects = append(subjects, o.Code)
+			}
+		}
+		n := 0
+		for _, subject := range subjects {
+			r := rand.New(rand.NewPCG(seed, hashString(p.Name+"/"+subject)))
+			level := 60 + 30*r.Float64() // the subject's standing
 			for _, typ := range event.EvaluatorTypes {
 				raters := 3 + r.IntN(3)
 				if typ == event.EvaluatorServed && r.IntN(8) == 0 {
@@ -67,7 +83,7 @@ func demoSurveyLines(ro *roster.Roster, end time.Time, span time.Duration, seed 
 						}
 						n++
 						out = append(out, fmt.Appendf(nil, `{"id":"demo-sv-%s-%d","type":"evaluation.survey","at":%q,"survey":{"evaluator_type":%q,"dimension":%q,"score":%v,"scale":%q,"period":%q,"subject":%q,"rater":"demo-%s-%s-%d"}}`,
-							p.Name, n, at.Format(time.RFC3339), typ, dim, score, scale, p.Name, c.ID, c.ID, typ, k))
+							p.Name, n, at.Format(time.RFC3339), typ, dim, score, scale, p.Name, subject, subject, typ, k))
 					}
 				}
 			}
