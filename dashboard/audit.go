@@ -227,16 +227,20 @@ func StoreRegion(tree *geo.Tree, code string) string {
 // MaxAuditCases of them. The whole tree's audit (q.Region is the tree's root) reads the
 // unlocated cases too.
 func scanCases(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to time.Time, fn func(id string, recs []store.Record) error) error {
+	return scanCasesOf(ctx, st, tree, q, from, to, nil, fn)
+}
+
+// scanCasesOf is scanCases over the cases of ids only (nil: all).
+func scanCasesOf(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to time.Time, ids []string, fn func(id string, recs []store.Record) error) error {
 	region := q.Region
 	if tree != nil {
 		region = StoreRegion(tree, region)
 	}
 	n := 0
-	return st.Cases(ctx, store.CaseQuery{Region: region, Depth: q.Depth, From: from, To: to, Category: q.Category},
+	return st.Cases(ctx, store.CaseQuery{Region: region, Depth: q.Depth, From: from, To: to, Category: q.Category, IDs: ids},
 		func(id string, recs []store.Record) error {
 			if n >= MaxAuditCases {
-				return errs.E(errs.TooLarge, "max_rows",
-					"the period holds more than %d cases under region %s: shorten the period or choose a smaller region", MaxAuditCases, q.Region)
+				return tooManyCases(q)
 			}
 			n++
 			return fn(id, recs)
@@ -306,30 +310,32 @@ type factSet struct {
 // readFacts reads the facts of the cases of q's period [from, to), and with asOf set the same
 // cases as they stood at asOf.
 func readFacts(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to, asOf time.Time, withWhistles bool) (*factSet, error) {
-	fs := &factSet{}
-	err := scanCases(ctx, st, tree, q, from, to, func(id string, recs []store.Record) error {
-		f, evs, _ := factsOf(id, recs, time.Time{})
-		fs.facts = append(fs.facts, f)
+	cases, err := readCases(ctx, st, tree, q, from, to, asOf, withWhistles, nil)
+	if err != nil {
+		return nil, err
+	}
+	return flatten(cases), nil
+}
+
+// readCases appends to into the facts of the cases of q's period [from, to) (of ids only, when
+// not nil), case by case, in the store's order.
+func readCases(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to, asOf time.Time, withWhistles bool, ids []string, into ...caseEntry) ([]caseEntry, error) {
+	err := scanCasesOf(ctx, st, tree, q, from, to, ids, func(id string, recs []store.Record) error {
+		var c caseEntry
+		var evs []event.Event
+		c.f, evs, _ = factsOf(id, recs, time.Time{})
 		if withWhistles {
-			ws := governance.WhistlesOf(f.Region, evs)
-			fs.whistles = append(fs.whistles, ws...)
-			for range ws {
-				fs.owners = append(fs.owners, len(fs.facts)-1)
+			c.ws = governance.WhistlesOf(c.f.Region, evs)
+		}
+		if !asOf.IsZero() {
+			if c.a, evs, c.aged = factsOf(id, recs, asOf); c.aged && withWhistles {
+				c.aws = governance.WhistlesOf(c.a.Region, evs)
 			}
 		}
-		if asOf.IsZero() {
-			return nil
-		}
-		if a, evs, ok := factsOf(id, recs, asOf); ok {
-			fs.aged = append(fs.aged, a)
-			fs.agedOf = append(fs.agedOf, len(fs.facts)-1)
-			if withWhistles {
-				fs.agedWhistles = append(fs.agedWhistles, governance.WhistlesOf(a.Region, evs)...)
-			}
-		}
+		into = append(into, c)
 		return nil
 	})
-	return fs, err
+	return into, err
 }
 
 // caseFacts reads the facts of the cases of q's period [from, to). whistles, when not nil, gets

@@ -1,12 +1,15 @@
 package dashboard
 
 import (
+	"cmp"
 	"context"
 	"slices"
 	"sync"
 	"time"
 
+	"zhili/errs"
 	"zhili/geo"
+	"zhili/governance"
 	"zhili/store"
 )
 
@@ -15,8 +18,18 @@ import (
 // one period is the current period of the one before. With a memo in AuditQuery.Memo each period
 // is read from the store once; every reader gets its own copy (the audits link repeats in
 // place). A memo from NewFactMemo lives for one request: the facts it holds do not follow new
-// events; a FactCache's lives while the store's data version holds.
+// events. A FactCache's is shared by the requests and follows the store's writes (see
+// FactCache); each request holds its own handle on it.
 type FactMemo struct {
+	*memoState
+	// Set on a FactCache's handle: the data version the request started at and the store
+	// that tells which cases changed since a version (nil: kept facts are never patched).
+	ver     uint64
+	changes store.CaseChanges
+}
+
+// memoState is what the handles of one memo share.
+type memoState struct {
 	mu sync.Mutex
 	m  map[factKey]*memoEntry
 	// shared: a FactCache's, kept across requests, bounded (MaxCachedFacts), with the newest
@@ -25,34 +38,41 @@ type FactMemo struct {
 	held   int // cases kept
 }
 
-// memoEntry is one period's facts, or the read of them under way (done open).
+// memoEntry is one period's facts, case by case, or the read of them under way (done open).
 type memoEntry struct {
-	done chan struct{}
-	fs   *factSet
-	err  error
-	held int // the cases it counts in its memo's held, once kept
+	done  chan struct{}
+	cases []caseEntry
+	err   error
+	held  int    // the cases it counts in its memo's held, once kept
+	ver   uint64 // the data version its facts are at least as new as
 }
 
 // NewFactMemo returns an empty memo.
-func NewFactMemo() *FactMemo { return &FactMemo{m: map[factKey]*memoEntry{}} }
+func NewFactMemo() *FactMemo { return &FactMemo{memoState: &memoState{m: map[factKey]*memoEntry{}}} }
 
 // MaxCachedFacts bounds the cases a FactCache's memo keeps: about 500 bytes each with their
-// strings, some 50 MB at most until the next write. A period beyond it is read from the store
-// each time, as without the cache.
+// strings, some 50 MB at most. A period beyond it is read from the store each time, as without
+// the cache.
 var MaxCachedFacts = 100_000
 
-// FactCache shares one FactMemo among the requests that run while the store's data and the
-// geography stay as they were: the audit page asks for the three rates and the whistle audit
-// at once, each with its previous period, and refreshes them; with a cache the period is read
-// once for them all until the next write, and the previous period as it stood at the same age
-// once a minute (its age is kept to the minute, see dropOlder). Only a store that tells its
-// data version (store.DataVersioned, the embedded one) gets a memo: without one nothing tells
-// when the facts went stale, and Memo returns nil (every request reads).
+// FactCache shares one FactMemo among the requests while the geography stays as it was: the
+// audit page asks for the three rates and the whistle audit at once, each with its previous
+// period, and refreshes them; an evaluation reads four quarters for its trend. Only a store
+// that tells its data version (store.DataVersioned, the embedded one) gets a memo: without one
+// nothing tells when the facts went stale, and Memo returns nil (every request reads).
+//
+// A period read at one data version answers the requests of that version. After writes, a
+// store that tells which cases they touched (store.CaseChanges) lets the next request re-read
+// those cases alone and patch the period's facts (the same facts, in the same order, as a full
+// read: TestFactCachePatchesChangedCases); one that does not, or too many changes, and the
+// memo is dropped at the first new version. The previous period as it stood at the same age is
+// kept to the minute (see dropOlder).
 type FactCache struct {
 	mu      sync.Mutex
 	version uint64
 	tree    *geo.Tree
-	memo    *FactMemo
+	st      store.Store
+	state   *memoState
 }
 
 // Memo returns the memo for a request that starts now, or nil when st does not tell its data
@@ -64,13 +84,15 @@ func (c *FactCache) Memo(st store.Store, tree *geo.Tree) *FactMemo {
 		return nil
 	}
 	ver := v.DataVersion()
+	ch, _ := st.(store.CaseChanges)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.memo == nil || c.version != ver || c.tree != tree {
-		c.memo = &FactMemo{m: map[factKey]*memoEntry{}, shared: true}
-		c.version, c.tree = ver, tree
+	if c.state == nil || c.tree != tree || c.st != st || ch == nil && c.version != ver {
+		c.state = &memoState{m: map[factKey]*memoEntry{}, shared: true}
+		c.tree, c.st = tree, st
 	}
-	return c.memo
+	c.version = ver
+	return &FactMemo{memoState: c.state, ver: ver, changes: ch}
 }
 
 // factKey is what readFacts' result depends on, the bound on its cases included (a read under
@@ -82,22 +104,43 @@ type factKey struct {
 }
 
 // read returns a copy of the facts of key, reading them (whistles included) when the memo does
-// not hold them yet. Concurrent first reads of a key read once: the others wait for it (the
-// audit page asks for the rates and the whistle audit at once). A failed read is not kept, and
-// a reader that waited on it reads for itself (the error may be the other request's
-// cancellation).
-func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, error) {
+// not hold them yet, or patching them when it holds them at an older data version than the
+// request's (patch re-reads the cases the store names as changed since; with no patch, or
+// when the store cannot name them, the facts are read whole). Concurrent first reads of a key
+// read once: the others wait for it (the audit page asks for the rates and the whistle audit
+// at once). A failed read is not kept, and a reader that waited on it reads for itself (the
+// error may be the other request's cancellation).
+func (m *FactMemo) read(key factKey, read func() ([]caseEntry, error), patch func(old []caseEntry, ids []string) ([]caseEntry, error)) (*factSet, error) {
 	m.mu.Lock()
 	e := m.m[key]
-	if e == nil {
-		e = &memoEntry{done: make(chan struct{})}
-		m.m[key] = e
-		m.mu.Unlock()
-		e.fs, e.err = read()
-		n := 0
-		if e.err == nil {
-			n = len(e.fs.facts) + len(e.fs.aged)
+	var stale *memoEntry
+	if e != nil && m.changes != nil && e.ver < m.ver {
+		select {
+		case <-e.done:
+			if e.err == nil {
+				stale, e = e, nil
+			}
+		default: // a read under way, started at an older version: wait for it, read after
 		}
+	}
+	if e == nil {
+		e = &memoEntry{done: make(chan struct{}), ver: m.ver}
+		m.m[key] = e
+		if stale != nil {
+			m.held -= stale.held
+		}
+		m.mu.Unlock()
+		e.cases, e.err = nil, nil
+		if stale != nil && patch != nil {
+			if ids, ok := m.changes.CasesChangedSince(stale.ver); ok {
+				e.cases, e.err = patch(stale.cases, ids)
+			} else {
+				e.cases, e.err = read()
+			}
+		} else {
+			e.cases, e.err = read()
+		}
+		n := len(e.cases)
 		m.mu.Lock()
 		if e.err == nil && m.shared && key.asOf != 0 {
 			m.dropOlder(key)
@@ -117,15 +160,15 @@ func (m *FactMemo) read(key factKey, read func() (*factSet, error)) (*factSet, e
 		m.mu.Unlock()
 		<-e.done
 	}
-	fs := e.fs
-	if e.err != nil {
+	cases := e.cases
+	if e.err != nil || m.changes != nil && e.ver < m.ver {
+		// The read waited on failed, or was at an older version than this request's.
 		var err error
-		if fs, err = read(); err != nil {
+		if cases, err = read(); err != nil {
 			return nil, err
 		}
 	}
-	return &factSet{facts: slices.Clone(fs.facts), whistles: slices.Clone(fs.whistles), owners: slices.Clone(fs.owners),
-		aged: slices.Clone(fs.aged), agedOf: slices.Clone(fs.agedOf), agedWhistles: slices.Clone(fs.agedWhistles)}, nil
+	return flatten(cases), nil
 }
 
 // dropOlder forgets the kept reads of key's period as of an earlier time than key's: the
@@ -157,5 +200,80 @@ func readFactsMemo(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQ
 	if !asOf.IsZero() {
 		key.asOf = asOf.UnixNano()
 	}
-	return q.Memo.read(key, func() (*factSet, error) { return readFacts(ctx, st, tree, q, from, to, asOf, true) })
+	read := func() ([]caseEntry, error) { return readCases(ctx, st, tree, q, from, to, asOf, true, nil) }
+	patch := func(old []caseEntry, ids []string) ([]caseEntry, error) {
+		return patchCases(ctx, st, tree, q, from, to, asOf, old, ids)
+	}
+	return q.Memo.read(key, read, patch)
+}
+
+// patchCases returns old, a period's cases, with the cases of ids read again: those the period
+// still selects replace theirs or join it in the store's order (first report, then case id),
+// the others leave it.
+func patchCases(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery, from, to, asOf time.Time, old []caseEntry, ids []string) ([]caseEntry, error) {
+	if len(ids) == 0 {
+		return old, nil
+	}
+	gone := make(map[string]struct{}, len(ids))
+	for _, id := range ids {
+		gone[id] = struct{}{}
+	}
+	out := make([]caseEntry, 0, len(old)+len(ids))
+	for _, c := range old {
+		if _, ok := gone[c.f.ID]; !ok {
+			out = append(out, c)
+		}
+	}
+	kept := len(out)
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), store.MaxCaseQueryIDs)]
+		ids = ids[len(chunk):]
+		var err error
+		if out, err = readCases(ctx, st, tree, q, from, to, asOf, true, chunk, out...); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) > MaxAuditCases {
+		return nil, tooManyCases(q)
+	}
+	if len(out) > kept {
+		slices.SortStableFunc(out, func(a, b caseEntry) int {
+			return cmp.Or(a.f.Reported.Compare(b.f.Reported), cmp.Compare(a.f.ID, b.f.ID))
+		})
+	}
+	return out, nil
+}
+
+// caseEntry is one case's part of a period's facts: its facts and whistles, and as they stood
+// at the aged time (aged: it had been reported by then).
+type caseEntry struct {
+	f    governance.CaseFacts
+	ws   []governance.WhistleFacts
+	aged bool
+	a    governance.CaseFacts
+	aws  []governance.WhistleFacts
+}
+
+// flatten lays a period's cases out as a factSet of arrays of its own.
+func flatten(cases []caseEntry) *factSet {
+	fs := &factSet{facts: make([]governance.CaseFacts, 0, len(cases))}
+	for _, c := range cases {
+		fs.facts = append(fs.facts, c.f)
+		for _, w := range c.ws {
+			fs.whistles = append(fs.whistles, w)
+			fs.owners = append(fs.owners, len(fs.facts)-1)
+		}
+		if c.aged {
+			fs.aged = append(fs.aged, c.a)
+			fs.agedOf = append(fs.agedOf, len(fs.facts)-1)
+			fs.agedWhistles = append(fs.agedWhistles, c.aws...)
+		}
+	}
+	return fs
+}
+
+// tooManyCases is the refusal of a period over MaxAuditCases.
+func tooManyCases(q AuditQuery) error {
+	return errs.E(errs.TooLarge, "max_rows",
+		"the period holds more than %d cases under region %s: shorten the period or choose a smaller region", MaxAuditCases, q.Region)
 }

@@ -360,7 +360,7 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 		}
 	}()
 	// Another geography: a memo of its own.
-	if cache.Memo(st, geo.DemoTree()) == cache.Memo(st, tree) {
+	if cache.Memo(st, geo.DemoTree()).memoState == cache.Memo(st, tree).memoState {
 		t.Fatal("one memo for two geographies")
 	}
 
@@ -384,10 +384,10 @@ func TestFactMemoConcurrentReadsOnce(t *testing.T) {
 	key := factKey{region: "r", from: 1, to: 2}
 	var reads atomic.Int32
 	release := make(chan struct{})
-	read := func() (*factSet, error) {
+	read := func() ([]caseEntry, error) {
 		reads.Add(1)
 		<-release
-		return &factSet{facts: []governance.CaseFacts{{ID: "c1"}}}, nil
+		return []caseEntry{{f: governance.CaseFacts{ID: "c1"}}}, nil
 	}
 	var started, done sync.WaitGroup
 	for range 8 {
@@ -396,7 +396,7 @@ func TestFactMemoConcurrentReadsOnce(t *testing.T) {
 		go func() {
 			defer done.Done()
 			started.Done()
-			fs, err := m.read(key, read)
+			fs, err := m.read(key, read, nil)
 			if err != nil || len(fs.facts) != 1 || fs.facts[0].ID != "c1" {
 				t.Errorf("read: %v %v", fs, err)
 			}
@@ -417,19 +417,19 @@ func TestFactMemoConcurrentReadsOnce(t *testing.T) {
 	fail := NewFactMemo()
 	first := true
 	var mu sync.Mutex
-	failing := func() (*factSet, error) {
+	failing := func() ([]caseEntry, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		if first {
 			first = false
 			return nil, boom
 		}
-		return &factSet{}, nil
+		return nil, nil
 	}
-	if _, err := fail.read(key, failing); !errors.Is(err, boom) {
+	if _, err := fail.read(key, failing, nil); !errors.Is(err, boom) {
 		t.Fatalf("failed read: %v", err)
 	}
-	if _, err := fail.read(key, failing); err != nil {
+	if _, err := fail.read(key, failing, nil); err != nil {
 		t.Fatalf("after a failed read, not kept: %v", err)
 	}
 }

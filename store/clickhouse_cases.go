@@ -26,6 +26,13 @@ func (v *chView) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 	if err := checkCaseQuery(q); err != nil {
 		return err
 	}
+	if q.IDs != nil && len(q.IDs) == 0 {
+		return nil
+	}
+	only := ""
+	if q.IDs != nil {
+		only = ` AND case_id IN (` + chQuoteList(q.IDs) + `)`
+	}
 	cond := chTimeCond(`first_at`, `first_ns`, q.From, q.To)
 	if q.Category != "" {
 		cond += ` AND first_cat = ` + chQuote(q.Category)
@@ -38,7 +45,7 @@ func (v *chView) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 		SELECT case_id, argMin(at, k) AS first_at, argMin(at_ns, k) AS first_ns,
 			argMin(category, k) AS first_cat, argMin(region_path, k) AS first_path
 		FROM (SELECT case_id, at, at_ns, category, region_path, tuple(at, at_ns, intake_offset, id) AS k
-			FROM events WHERE type = ` + chQuote(string(event.CaseReported)) + ` AND ` + reportLive + `)
+			FROM events WHERE type = ` + chQuote(string(event.CaseReported)) + ` AND ` + reportLive + only + `)
 		GROUP BY case_id) WHERE ` + cond
 	ids := `case_id IN (SELECT case_id FROM (` + sel + `))`
 	query := `SELECT ` + chRecordCols + ` FROM (

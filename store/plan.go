@@ -197,6 +197,9 @@ func checkCaseQuery(q CaseQuery) error {
 	if q.Depth < 0 {
 		return errs.E(errs.Invalid, "depth", "store: depth must be 0 or more, got %d", q.Depth)
 	}
+	if len(q.IDs) > MaxCaseQueryIDs {
+		return errs.E(errs.TooLarge, "ids", "store: at most %d case ids in one query, got %d", MaxCaseQueryIDs, len(q.IDs))
+	}
 	return nil
 }
 

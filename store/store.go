@@ -99,6 +99,9 @@ type CaseQuery struct {
 	Depth    int
 	From, To time.Time
 	Category string
+	// IDs, when not nil, keeps only these cases (at most MaxCaseQueryIDs; empty: none): a
+	// reader re-reading the cases a write changed.
+	IDs []string
 }
 
 // Partitioned is a store shared by the owners of several intake partitions (ClickHouse in a
@@ -123,6 +126,23 @@ const ctxCheckRows = 256
 type DataVersioned interface {
 	DataVersion() uint64
 }
+
+// CaseChanges is a DataVersioned store that also tells which cases its data changed for, so
+// that a reader keeping per-case results can re-read those cases alone. CasesChangedSince
+// returns the case ids of every write that made a version after v (a superset is allowed: a
+// write that failed is counted); ok is false when it cannot tell (v older than what it keeps,
+// or more than MaxChangedCases ids), and the reader must read everything again.
+type CaseChanges interface {
+	DataVersioned
+	CasesChangedSince(v uint64) (ids []string, ok bool)
+}
+
+// MaxChangedCases bounds the ids CasesChangedSince returns: beyond it a reader is better off
+// reading its results again whole.
+const MaxChangedCases = 5000
+
+// MaxCaseQueryIDs bounds CaseQuery.IDs.
+const MaxCaseQueryIDs = 1000
 
 // Store is the history store.
 //

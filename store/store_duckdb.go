@@ -43,11 +43,25 @@ type DuckDB struct {
 
 	closeOnce sync.Once
 	closeErr  error
+
+	cmu     sync.Mutex
+	changes []caseChange // the case ids of the last writes, oldest first
+	held    int          // ids in changes
+	forgot  uint64       // versions up to this one have no changes kept (the open's, or let go)
 }
 
+// caseChange is the case ids of one write and the data version it made.
+type caseChange struct {
+	ver uint64
+	ids []string
+}
+
+// keptChanges bounds the case ids a DuckDB keeps for CasesChangedSince.
+const keptChanges = 2 * MaxChangedCases
+
 var (
-	_ Store         = (*DuckDB)(nil)
-	_ DataVersioned = (*DuckDB)(nil)
+	_ Store       = (*DuckDB)(nil)
+	_ CaseChanges = (*DuckDB)(nil)
 )
 
 // duckDataVersion counts the opens and writes of every DuckDB store of the process, so that a
@@ -56,6 +70,57 @@ var duckDataVersion atomic.Uint64
 
 // DataVersion implements DataVersioned.
 func (d *DuckDB) DataVersion() uint64 { return duckDataVersion.Load() }
+
+// noteWrite makes a new data version for a write of recs (after it committed or failed) and
+// keeps the ids of the cases it wrote.
+func (d *DuckDB) noteWrite(recs []Record) {
+	seen := map[string]struct{}{}
+	ids := []string{}
+	for i := range recs {
+		if id := recs[i].CaseID; id != "" {
+			if _, dup := seen[id]; !dup {
+				seen[id] = struct{}{}
+				ids = append(ids, id)
+			}
+		}
+	}
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	ver := duckDataVersion.Add(1)
+	if len(ids) > 0 {
+		d.changes = append(d.changes, caseChange{ver: ver, ids: ids})
+		d.held += len(ids)
+	}
+	for d.held > keptChanges {
+		d.forgot = d.changes[0].ver
+		d.held -= len(d.changes[0].ids)
+		d.changes[0] = caseChange{}
+		d.changes = d.changes[1:]
+	}
+}
+
+// CasesChangedSince implements CaseChanges.
+func (d *DuckDB) CasesChangedSince(v uint64) ([]string, bool) {
+	d.cmu.Lock()
+	defer d.cmu.Unlock()
+	if v < d.forgot {
+		return nil, false
+	}
+	seen := map[string]struct{}{}
+	ids := []string{}
+	for i := len(d.changes) - 1; i >= 0 && d.changes[i].ver > v; i-- {
+		for _, id := range d.changes[i].ids {
+			if _, dup := seen[id]; !dup {
+				seen[id] = struct{}{}
+				ids = append(ids, id)
+			}
+		}
+		if len(ids) > MaxChangedCases {
+			return nil, false
+		}
+	}
+	return ids, true
+}
 
 // duckDBSchemaVersion is the schema this code reads and writes.
 const duckDBSchemaVersion = 6
@@ -205,8 +270,8 @@ func OpenDuckDB(path string) (*DuckDB, error) {
 		wconn.Close()
 		return fail(unavailable(err, "duckdb: read corrections"))
 	}
-	duckDataVersion.Add(1)
-	return &DuckDB{db: db, key: key, wconn: wconn, wrow: make([]driver.Value, nStageCols), sups: sups}, nil
+	return &DuckDB{db: db, key: key, wconn: wconn, wrow: make([]driver.Value, nStageCols), sups: sups,
+		forgot: duckDataVersion.Add(1)}, nil
 }
 
 func migrateDuckDB(ctx context.Context, db *sql.DB) error {
@@ -279,7 +344,7 @@ func (d *DuckDB) Write(ctx context.Context, b Batch) error {
 		return err
 	}
 	// Any write attempt counts, also one that fails in its commit.
-	defer duckDataVersion.Add(1)
+	defer d.noteWrite(b.Records)
 	if err := d.write(ctx, b); err != nil {
 		// Ends the transaction whatever state it is in; an error here only means there was none.
 		d.wconn.ExecContext(context.Background(), "ROLLBACK")

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,9 @@ func (d *DuckDB) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 	if err := checkCaseQuery(q); err != nil {
 		return err
 	}
+	if q.IDs != nil && len(q.IDs) == 0 {
+		return nil
+	}
 	fromUs, fromNs, _ := splitTime(q.From)
 	toUs, toNs, _ := splitTime(q.To)
 	where := `rn = 1 AND (at_utc > ? OR (at_utc = ? AND at_ns >= ?)) AND (at_utc < ? OR (at_utc = ? AND at_ns < ?))`
@@ -32,10 +36,19 @@ func (d *DuckDB) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 		where += ` AND region_path[` + strconv.Itoa(q.Depth+1) + `] = ?`
 		args = append(args, q.Region)
 	}
+	only := ""
+	if q.IDs != nil {
+		only = ` AND case_id IN (?` + strings.Repeat(`, ?`, len(q.IDs)-1) + `)`
+		ids := make([]any, len(q.IDs))
+		for i, id := range q.IDs {
+			ids[i] = id
+		}
+		args = slices.Insert(args, 1, ids...)
+	}
 	query := `WITH firsts AS (
 			SELECT case_id, at_utc, at_ns, category, region_path, row_number() OVER (
 				PARTITION BY case_id ORDER BY at_utc, at_ns, intake_offset, id) AS rn
-			FROM events WHERE type = ? AND ` + duckLive(0) + `
+			FROM events WHERE type = ? AND ` + duckLive(0) + only + `
 		), sel AS (
 			SELECT case_id, at_utc AS first_utc, at_ns AS first_ns FROM firsts WHERE ` + where + `
 		)

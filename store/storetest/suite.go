@@ -63,11 +63,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Cases", testCases},
 		{"Cases/RegionAndCategory", testCasesRegionCategory},
 		{"Cases/Errors", testCasesErrors},
+		{"Cases/IDs", testCasesIDs},
 		{"Supersedes", testSupersedes},
 		{"Surveys", testSurveys},
 		{"Queries/Cancelled", testQueriesCancelled},
 		{"Basics", testBasics},
 		{"DataVersion", testDataVersion},
+		{"CaseChanges", testCaseChanges},
 	}
 	// Each case has a store of its own: they run side by side (opening a ClickHouse database
 	// is mostly waiting on the server's DDL).
@@ -1351,12 +1353,51 @@ func testCasesErrors(t *testing.T, s store.Store) {
 		{"empty period", store.CaseQuery{From: from, To: from}, "period"},
 		{"no period", store.CaseQuery{}, "period"},
 		{"negative depth", store.CaseQuery{From: from, To: to, Region: rR, Depth: -1}, "depth"},
+		{"too many ids", store.CaseQuery{From: from, To: to, IDs: make([]string, store.MaxCaseQueryIDs+1)}, "ids"},
 	} {
 		calls := 0
+		code := errs.Invalid
+		if c.key == "ids" {
+			code = errs.TooLarge
+		}
 		err := s.Cases(t.Context(), c.q, func(string, []store.Record) error { calls++; return nil })
-		if errs.CodeOf(err) != errs.Invalid || errs.ReasonOf(err) != c.key || calls != 0 {
+		if errs.CodeOf(err) != code || errs.ReasonOf(err) != c.key || calls != 0 {
 			t.Errorf("%s: err = %v (code %s, reason %s) after %d calls, want code %s, reason %s",
-				c.name, err, errs.CodeOf(err), errs.ReasonOf(err), calls, errs.Invalid, c.key)
+				c.name, err, errs.CodeOf(err), errs.ReasonOf(err), calls, code, c.key)
+		}
+	}
+}
+
+// testCasesIDs: CaseQuery.IDs keeps the cases named among those the rest of the query selects,
+// in the same order; an empty list selects none.
+func testCasesIDs(t *testing.T, s store.Store) {
+	at := func(typ event.Type, id, caseID, at string, off uint64, path ...string) store.Record {
+		return rec(typ, id, caseID, at, off, path...)
+	}
+	write(t, s, 10,
+		at(event.CaseReported, "a1", "KA1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1),
+		at(event.CaseDispatched, "a1d", "KA1", "2026-11-27T09:00:00+08:00", 2, rR, rA, rA1),
+		at(event.CaseReported, "b1", "KB1", "2026-11-27T07:00:00+08:00", 3, rR, rB, rB1),
+		at(event.CaseReported, "a2", "KA2", "2026-11-27T10:00:00+08:00", 4, rR, rA, rA2),
+		// KM's first report is in B, its second (in the period) in A.
+		at(event.CaseReported, "m1", "KM", "2026-11-26T14:00:00+08:00", 5, rR, rB),
+		at(event.CaseReported, "m2", "KM", "2026-11-27T15:00:00+08:00", 6, rR, rA, rA1),
+	)
+	from, to := ts("2026-11-27T00:00:00+08:00"), ts("2026-11-28T00:00:00+08:00")
+	for _, c := range []struct {
+		q    store.CaseQuery
+		want []string
+	}{
+		{store.CaseQuery{IDs: []string{"KA2", "KA1", "KB1"}}, []string{"KB1:b1", "KA1:a1,a1d", "KA2:a2"}},
+		{store.CaseQuery{IDs: []string{"KA2", "KM", "nope"}}, []string{"KA2:a2"}}, // KM first reported the day before
+		{store.CaseQuery{IDs: []string{"KA2", "KB1"}, Region: rA, Depth: 1}, []string{"KA2:a2"}},
+		{store.CaseQuery{IDs: []string{}}, nil},
+		{store.CaseQuery{}, []string{"KB1:b1", "KA1:a1,a1d", "KA2:a2"}},
+	} {
+		q := c.q
+		q.From, q.To = from, to
+		if got, _ := cases(t, s, q); !slices.Equal(got, c.want) {
+			t.Errorf("Cases(ids %q region %q) = %v, want %v", q.IDs, q.Region, got, c.want)
 		}
 	}
 }
@@ -1631,5 +1672,43 @@ func testDataVersion(t *testing.T, s store.Store) {
 	write(t, s, 2, r) // the same record again: skipped, still a write
 	if v.DataVersion() == v1 {
 		t.Fatalf("version %d unchanged by a second write", v1)
+	}
+}
+
+// testCaseChanges: a store that tells which cases changed names those of every write after
+// the version asked about, and says when it cannot tell.
+func testCaseChanges(t *testing.T, s store.Store) {
+	c, ok := s.(store.CaseChanges)
+	if !ok {
+		t.Skip("the store does not tell which cases changed")
+	}
+	v0 := c.DataVersion()
+	if ids, ok := c.CasesChangedSince(v0); !ok || len(ids) != 0 {
+		t.Fatalf("changes since now: %v, %v", ids, ok)
+	}
+	write(t, s, 1, reported("c1", "2026-11-27T08:00:00+08:00", 1, rR), reported("c2", "2026-11-27T09:00:00+08:00", 2, rR))
+	v1 := c.DataVersion()
+	ev := rec(event.CaseDispatched, "c1d", "C-c1", "2026-11-27T10:00:00+08:00", 3, rR)
+	write(t, s, 3, ev)
+	write(t, s, 4) // a checkpoint alone: no case
+	sorted := func(ids []string) []string { slices.Sort(ids); return ids }
+	if ids, ok := c.CasesChangedSince(v0); !ok || !slices.Equal(sorted(ids), []string{"C-c1", "C-c2"}) {
+		t.Errorf("changes since the start: %v, %v; want [C-c1 C-c2]", ids, ok)
+	}
+	if ids, ok := c.CasesChangedSince(v1); !ok || !slices.Equal(ids, []string{"C-c1"}) {
+		t.Errorf("changes since the first write: %v, %v; want [C-c1]", ids, ok)
+	}
+	if ids, ok := c.CasesChangedSince(c.DataVersion()); !ok || len(ids) != 0 {
+		t.Errorf("changes since now: %v, %v", ids, ok)
+	}
+	// More cases than a reader should re-read one by one: it cannot tell either.
+	v2 := c.DataVersion()
+	var recs []store.Record
+	for i := range store.MaxChangedCases + 1 {
+		recs = append(recs, reported(fmt.Sprintf("many%d", i), "2026-11-27T11:00:00+08:00", uint64(10+i), rR))
+	}
+	write(t, s, uint64(10+len(recs)), recs...)
+	if ids, ok := c.CasesChangedSince(v2); ok {
+		t.Errorf("changes since before %d cases were written: %d ids, told", len(recs), len(ids))
 	}
 }

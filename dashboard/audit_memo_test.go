@@ -1,0 +1,162 @@
+package dashboard
+
+import (
+	"context"
+	"fmt"
+	"reflect"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"zhili/calendar"
+	"zhili/event"
+	"zhili/geo"
+	"zhili/governance"
+	"zhili/store"
+)
+
+// countedDuck is the embedded store, counting its reads of whole periods and of named cases.
+type countedDuck struct {
+	*store.DuckDB
+	whole, named atomic.Int32
+}
+
+func (s *countedDuck) Cases(ctx context.Context, q store.CaseQuery, fn func(string, []store.Record) error) error {
+	if q.IDs == nil {
+		s.whole.Add(1)
+	} else {
+		s.named.Add(1)
+	}
+	return s.DuckDB.Cases(ctx, q, fn)
+}
+
+// After writes, the cached periods are patched with the cases the writes touched, and answer
+// as a request without the cache: a follow-up of a case in the period, a new case reported
+// earlier than those kept (its place in the order), a report corrected into the period before
+// (it leaves this one and joins that one), a case of the period before closed today, and a
+// write of no case. Nothing is read whole again.
+func TestFactCachePatchesChangedCases(t *testing.T) {
+	ctx := context.Background()
+	tree := geo.DemoTree()
+	root := tree.Root
+	t1, t2 := root.Children[0], root.Children[1]
+	db, err := store.OpenDuckDB("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := &countedDuck{DuckDB: db}
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	at := func(h float64) time.Time { return day.Add(time.Duration(h * float64(time.Hour))) }
+	var off uint64
+	ev := func(typ event.Type, id, caseID string, when time.Time, r *geo.Region, more event.Event) store.Record {
+		off++
+		e := more
+		e.ID, e.Type, e.CaseID, e.At = id, typ, caseID, when
+		if typ == event.CaseReported {
+			e.Category, e.Source = "environment", "grid"
+		}
+		return store.Record{Event: e, Offset: off, RegionPath: tree.Path(r.Code)}
+	}
+	write := func(recs ...store.Record) {
+		t.Helper()
+		if err := st.Write(ctx, store.Batch{Records: recs, Checkpoint: off}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d30, d12 := at(30), at(12)
+	write(
+		ev(event.CaseReported, "c0r", "c0", at(-4), t2, event.Event{}),
+		ev(event.CaseReported, "c1r", "c1", at(8), t1, event.Event{}),
+		ev(event.CaseDispatched, "c1d", "c1", at(9), t1, event.Event{Dept: "A", Deadline: &d30}),
+		ev(event.CaseReported, "c2r", "c2", at(10), t2, event.Event{}),
+		ev(event.CaseDispatched, "c2d", "c2", at(10.5), t2, event.Event{Dept: "B", Deadline: &d12}),
+		ev(event.WhistleBlown, "c2w", "c2", at(11), t2, event.Event{WhistleID: "W2", WhistleKind: "advance", Depts: []string{"B"}}),
+		ev(event.CaseSigned, "c2s", "c2", at(11.5), t2, event.Event{Dept: "B"}),
+		ev(event.CaseReported, "c3r", "c3", at(12), t1, event.Event{}),
+	)
+	var cache FactCache
+	now := at(20)
+	// audits are the figures of the period's pages: rates by department and by region, on both
+	// bases for the period before, and the whistle audit.
+	audits := func(memo *FactMemo) []any {
+		t.Helper()
+		var out []any
+		for _, basis := range []string{PreviousSameAge, PreviousFinal} {
+			q := AuditQuery{Region: root.Code, From: day, To: day.AddDate(0, 0, 1), Now: now, Previous: basis, Memo: memo,
+				Config: governance.AuditConfig{MinSample: 1}}
+			for _, by := range []string{"dept", "region"} {
+				q.By = by
+				r, err := Rates(ctx, st, tree, q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out = append(out, r)
+			}
+			q.By = "dept"
+			w, err := Whistles(ctx, st, tree, q, governance.DefaultClocks(), calendar.Default(), now)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, w)
+		}
+		return out
+	}
+	if got, want := audits(cache.Memo(st, tree)), audits(nil); !reflect.DeepEqual(got, want) {
+		t.Fatal("the first cached audits differ from the audits without a cache")
+	}
+
+	write(
+		ev(event.CaseResolved, "c1v", "c1", at(13), t1, event.Event{Dept: "A"}),
+		ev(event.CaseReported, "c4r", "c4", at(6), t2, event.Event{}),
+		ev(event.CaseReported, "c3r2", "c3", at(-1), t1, event.Event{Supersedes: "c3r"}),
+		ev(event.CaseClosed, "c0c", "c0", at(14), t2, event.Event{Satisfaction: "satisfied"}),
+	)
+	write() // a checkpoint alone
+	whole, named := st.whole.Load(), st.named.Load()
+	got := audits(cache.Memo(st, tree))
+	if w, n := st.whole.Load()-whole, st.named.Load()-named; w != 0 || n == 0 {
+		t.Errorf("after the writes: %d whole reads and %d reads of named cases, want none whole (patched)", w, n)
+	}
+	want := audits(nil)
+	for i := range want {
+		if !reflect.DeepEqual(got[i], want[i]) {
+			t.Errorf("audit %d: the patched figures differ from those without a cache", i)
+		}
+	}
+	if r := want[0].(*RatesReport); r.Reconcile.Received != 3 {
+		t.Errorf("received %d in the period after the writes, want 3 (c1, c2, c4; c3 corrected into the day before)", r.Reconcile.Received)
+	}
+	// The period's facts, order included, as a full read gives them, with and without aging.
+	for _, asOf := range []time.Time{{}, now.Add(-24 * time.Hour)} {
+		for _, from := range []time.Time{day, day.AddDate(0, 0, -1)} {
+			q := AuditQuery{Region: root.Code, Memo: cache.Memo(st, tree)}
+			patched, err := readFactsMemo(ctx, st, tree, q, from, from.AddDate(0, 0, 1), asOf, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fresh, err := readFacts(ctx, st, tree, q, from, from.AddDate(0, 0, 1), asOf, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(patched, fresh) {
+				t.Errorf("period from %v as of %v: the memo's %d cases differ from a full read's %d", from, asOf, len(patched.facts), len(fresh.facts))
+			}
+		}
+	}
+
+	// A store that cannot name the changes (too many, or from before what it keeps): read whole.
+	var recs []store.Record
+	for i := range store.MaxChangedCases + 1 {
+		recs = append(recs, ev(event.CaseReported, fmt.Sprintf("m%dr", i), fmt.Sprintf("m%d", i), at(15), t1, event.Event{}))
+	}
+	write(recs...)
+	whole = st.whole.Load()
+	got = audits(cache.Memo(st, tree))
+	if st.whole.Load() == whole {
+		t.Error("after a write of more cases than the store names, no period was read whole")
+	}
+	if !reflect.DeepEqual(got, audits(nil)) {
+		t.Error("after a large write the cached audits differ from the audits without a cache")
+	}
+}
