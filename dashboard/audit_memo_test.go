@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"reflect"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,5 +159,103 @@ func TestFactCachePatchesChangedCases(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, audits(nil)) {
 		t.Error("after a large write the cached audits differ from the audits without a cache")
+	}
+}
+
+// Requests through the cache while a writer adds follow-ups and new cases: each answers
+// without error, and once the writes stop a request through the cache answers as one without
+// it (run under -race in make test).
+func TestFactCacheUnderConcurrentWrites(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	tree := geo.DemoTree()
+	root := tree.Root
+	db, err := store.OpenDuckDB("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var off atomic.Uint64
+	rec := func(typ event.Type, id, caseID string, at time.Time, more event.Event) store.Record {
+		e := more
+		e.ID, e.Type, e.CaseID, e.At = id, typ, caseID, at
+		if typ == event.CaseReported {
+			e.Category, e.Source = "environment", "grid"
+		}
+		return store.Record{Event: e, Offset: off.Add(1), RegionPath: tree.Path(root.Children[int(off.Load())%len(root.Children)].Code)}
+	}
+	var first []store.Record
+	for i := range 200 {
+		id := fmt.Sprintf("c%03d", i)
+		at := day.Add(time.Duration(i) * 7 * time.Minute)
+		first = append(first, rec(event.CaseReported, id+"r", id, at, event.Event{}),
+			rec(event.CaseDispatched, id+"d", id, at.Add(time.Hour), event.Event{Dept: string(rune('A' + i%4))}))
+	}
+	if err := db.Write(ctx, store.Batch{Records: first, Checkpoint: off.Load()}); err != nil {
+		t.Fatal(err)
+	}
+	var cache FactCache
+	q := AuditQuery{Region: root.Code, From: day, To: day.AddDate(0, 0, 1), Now: day.Add(20 * time.Hour),
+		Previous: PreviousFinal, Config: governance.AuditConfig{MinSample: 1}}
+	// The writer writes 120 times, one event each; the readers ask until it is done.
+	done := make(chan struct{})
+	var werr error
+	go func() {
+		defer close(done)
+		for i := range 120 {
+			id := fmt.Sprintf("c%03d", i) // from the 100th on, new cases reported later in the day
+			at := day.Add(time.Duration(i)*10*time.Minute + time.Minute)
+			typ := event.CaseSigned
+			if i >= 100 {
+				id, typ = fmt.Sprintf("c%03d", 100+i), event.CaseReported
+			}
+			r := rec(typ, fmt.Sprintf("%s-w%d", id, i), id, at, event.Event{Dept: "A"})
+			if werr = db.Write(ctx, store.Batch{Records: []store.Record{r}, Checkpoint: off.Load()}); werr != nil {
+				return
+			}
+		}
+	}()
+	var wg sync.WaitGroup
+	var requests atomic.Int32
+	for range 4 {
+		wg.Go(func() {
+			for {
+				select {
+				case <-done:
+					return
+				default:
+				}
+				q := q
+				q.Memo = cache.Memo(db, tree)
+				if _, err := Rates(ctx, db, tree, q); err != nil {
+					t.Error(err)
+					return
+				}
+				requests.Add(1)
+			}
+		})
+	}
+	wg.Wait()
+	if werr != nil {
+		t.Fatal(werr)
+	}
+	t.Logf("%d requests during 120 writes", requests.Load())
+	q.Memo = cache.Memo(db, tree)
+	got, err := Rates(ctx, db, tree, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Memo = nil
+	want, err := Rates(ctx, db, tree, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("after concurrent writes the cached rates differ from a full read: received %d against %d",
+			got.Reconcile.Received, want.Reconcile.Received)
+	}
+	if want.Reconcile.Received != 220 {
+		t.Errorf("received %d, want 220 (200 and the writer's 20)", want.Reconcile.Received)
 	}
 }
