@@ -248,6 +248,11 @@ func TestEvaluationPage(t *testing.T) {
 	if want := "区域|" + first.Name + "|" + first.RegionName; row != want || first.RegionName == "" || first.RegionName == first.Name {
 		t.Errorf("unit:township: header and first row %q, want %q", row, want)
 	}
+	// A unit is not a person: the portrait says 本单位 and 同类, and counts units (个).
+	words := eval(`document.querySelector('[data-i18n="radar_title"]').textContent + '|' + document.querySelector('.ev-head-card').innerText`)
+	if !strings.Contains(words, "本单位与同类中位数") || !strings.Contains(words, " 个") || strings.Contains(words, "本人") {
+		t.Errorf("unit:township: the portrait's words %q, want 本单位, 同类 and 个, no 本人", words)
+	}
 	guard.verify(t)
 	t.Logf("evaluation page walk done in %v", time.Since(start).Round(time.Millisecond))
 }

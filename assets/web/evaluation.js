@@ -128,7 +128,19 @@
   };
   const KINDS_ZH = { department: '部门', township: '乡镇', village: '村社', county: '县区', city: '市', grid: '网格' };
   const L = window.Zhili.texts.i18n(TEXT);
+  // orgMode: the group shown is of units or party organisations, which the Chinese texts then
+  // call 本单位 and 同类 (a unit is not a person: 本人, 同岗位).
+  // The shared chrome reads L.t too (the headings it fills).
+  let orgMode = false;
+  const pageT = L.t;
+  L.t = (key) => {
+    const v = pageT(key);
+    if (!orgMode || L.lang !== 'zh' || typeof v !== 'string') return v;
+    return v.replace(/本人/g, '本单位').replace(/同岗位/g, '同类').replace(/共 \{n\} 人/g, '共 {n} 个')
+      .replace(/的人/g, '的单位').replace(/点击姓名/g, '点击名称').replace(key === 'dist_y' ? /人数/g : /^$/, '个数');
+  };
   const t = L.t;
+  let chromeReady = false; // set once the chrome below exists
 
   // ---------------------------------------------------------------- state exposed for tests
   const Z = {
@@ -266,6 +278,10 @@
     // Units and party organisations are their own unit: the second column names the region
     // they serve instead of repeating their name.
     const orgs = /^(unit|party):/.test(rk.peer_group || '');
+    if (orgs !== orgMode) {
+      orgMode = orgs;
+      if (chromeReady) bar.applyLang();
+    }
     for (const [id, key] of [['th-name', orgs ? 'org_name' : 'name'], ['th-unit', orgs ? 'region' : 'unit']]) {
       $(id).dataset.i18n = key;
       $(id).textContent = t(key);
@@ -615,6 +631,7 @@
     },
     onNames: () => bar.applyLang(),
   });
+  chromeReady = true;
   function redrawAll() {
     bar.applyLang();
     fillControls();
