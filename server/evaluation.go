@@ -419,9 +419,9 @@ func rankingTable(cfg evaluation.Config, rk evaluation.Ranking) dashboard.Table 
 			rateAdjustNote(cfg),
 		},
 		Headers: []string{"名次 rank", "榜单 list", "姓名 name", "编号 subject", "单位 unit", "单位代码 unit code", "区域 region",
-			"综合得分 composite", "百分位 percentile", "未排名原因 why unranked"},
+			"区域名称 region name", "综合得分 composite", "百分位 percentile", "未排名原因 why unranked"},
 		Kinds: []dashboard.ColKind{dashboard.ColInt, dashboard.ColText, dashboard.ColText, dashboard.ColText, dashboard.ColText,
-			dashboard.ColText, dashboard.ColText, dashboard.ColNum, dashboard.ColNum, dashboard.ColText},
+			dashboard.ColText, dashboard.ColText, dashboard.ColText, dashboard.ColNum, dashboard.ColNum, dashboard.ColText},
 	}
 	if rk.Sample != evaluation.SampleOK {
 		t.Notes = append(t.Notes, fmt.Sprintf("样本不足 insufficient sample: fewer than %d ranked subjects, no red or black list", cfg.MinPeers))
@@ -440,8 +440,8 @@ func rankingTable(cfg evaluation.Config, rk evaluation.Ranking) dashboard.Table 
 		return strconv.FormatFloat(*p, 'f', 2, 64), *p
 	}
 	add := func(e evaluation.Entry, why string) {
-		text := make([]string, 0, 10)
-		vals := make([]any, 0, 10)
+		text := make([]string, 0, 11)
+		vals := make([]any, 0, 11)
 		cell := func(s string, v any) { text, vals = append(text, s), append(vals, v) }
 		if e.Rank != nil {
 			cell(strconv.Itoa(*e.Rank), int64(*e.Rank))
@@ -454,6 +454,7 @@ func rankingTable(cfg evaluation.Config, rk evaluation.Ranking) dashboard.Table 
 		cell(e.UnitName, nil)
 		cell(e.Unit, nil)
 		cell(e.Region, nil)
+		cell(e.RegionName, nil)
 		cell(num(e.Composite))
 		cell(num(e.Percentile))
 		cell(why, nil)

@@ -21,7 +21,7 @@ func TestEvaluationRankingsXLSXTypedCells(t *testing.T) {
 	i := func(n int) *int { return &n }
 	e := func(id, name string, rank int, comp, pct float64) evaluation.Entry {
 		return evaluation.Entry{Subject: id, Kind: evaluation.KindCadre, Name: name, Unit: "party.411502001", UnitName: "中共某某乡委员会",
-			Region: "411502001", Composite: f(comp), Rank: i(rank), Percentile: f(pct)}
+			Region: "411502001", RegionName: "某某乡", Composite: f(comp), Rank: i(rank), Percentile: f(pct)}
 	}
 	a, b, c, d := e("P1", "甲", 1, 88.23, 87.5), e("P2", "乙", 2, 80.5, 62.5), e("P3", "丙", 3, 75, 37.5), e("P4", "丁", 4, 61.25, 12.5)
 	rk := evaluation.Ranking{Period: "2026-Q4", PeerGroup: "乡镇党委书记", Sample: evaluation.SampleOK, ListSize: 1,
@@ -57,7 +57,7 @@ func TestEvaluationRankingsXLSXTypedCells(t *testing.T) {
 		title, shown string
 	}{
 		{0, "榜单 list", "红榜 red"}, {3, "榜单 list", "黑榜 black"}, {1, "榜单 list", ""},
-		{0, "姓名 name", "甲"}, {0, "单位 unit", "中共某某乡委员会"}, {0, "区域 region", "411502001"},
+		{0, "姓名 name", "甲"}, {0, "单位 unit", "中共某某乡委员会"}, {0, "区域 region", "411502001"}, {0, "区域名称 region name", "某某乡"},
 		{4, "名次 rank", "样本不足 / insufficient sample"}, {4, "姓名 name", "戊"}, {4, "综合得分 composite", ""},
 	} {
 		got := cell(x.row, x.title)
