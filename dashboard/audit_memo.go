@@ -35,7 +35,8 @@ type memoState struct {
 	// shared: a FactCache's, kept across requests, bounded (MaxCachedFacts), with the newest
 	// aged read of a period only
 	shared bool
-	held   int // cases kept
+	held   int    // cases kept
+	tick   uint64 // counts the reads, for the entries' last use
 }
 
 // memoEntry is one period's facts, case by case, or the read of them under way (done open).
@@ -45,14 +46,15 @@ type memoEntry struct {
 	err   error
 	held  int    // the cases it counts in its memo's held, once kept
 	ver   uint64 // the data version its facts are at least as new as
+	used  uint64 // the memo's tick when it was last read
 }
 
 // NewFactMemo returns an empty memo.
 func NewFactMemo() *FactMemo { return &FactMemo{memoState: &memoState{m: map[factKey]*memoEntry{}}} }
 
 // MaxCachedFacts bounds the cases a FactCache's memo keeps: about 500 bytes each with their
-// strings, some 50 MB at most. A period beyond it is read from the store each time, as without
-// the cache.
+// strings, some 50 MB at most. The periods read longest ago make room for a new one; a period
+// beyond the bound alone is read from the store each time, as without the cache.
 var MaxCachedFacts = 100_000
 
 // FactCache shares one FactMemo among the requests while the geography stays as it was: the
@@ -112,7 +114,11 @@ type factKey struct {
 // error may be the other request's cancellation).
 func (m *FactMemo) read(key factKey, read func() ([]caseEntry, error), patch func(old []caseEntry, ids []string) ([]caseEntry, error)) (*factSet, error) {
 	m.mu.Lock()
+	m.tick++
 	e := m.m[key]
+	if e != nil {
+		e.used = m.tick
+	}
 	var stale *memoEntry
 	if e != nil && m.changes != nil && e.ver < m.ver {
 		select {
@@ -124,13 +130,12 @@ func (m *FactMemo) read(key factKey, read func() ([]caseEntry, error), patch fun
 		}
 	}
 	if e == nil {
-		e = &memoEntry{done: make(chan struct{}), ver: m.ver}
+		e = &memoEntry{done: make(chan struct{}), ver: m.ver, used: m.tick}
 		m.m[key] = e
 		if stale != nil {
 			m.held -= stale.held
 		}
 		m.mu.Unlock()
-		e.cases, e.err = nil, nil
 		if stale != nil && patch != nil {
 			if ids, ok := m.changes.CasesChangedSince(stale.ver); ok {
 				e.cases, e.err = patch(stale.cases, ids)
@@ -144,6 +149,9 @@ func (m *FactMemo) read(key factKey, read func() ([]caseEntry, error), patch fun
 		m.mu.Lock()
 		if e.err == nil && m.shared && key.asOf != 0 {
 			m.dropOlder(key)
+		}
+		if e.err == nil && m.shared {
+			m.makeRoom(n, e)
 		}
 		if e.err != nil || m.shared && m.held+n > MaxCachedFacts {
 			delete(m.m, key) // not kept; the readers waiting still get it
@@ -169,6 +177,31 @@ func (m *FactMemo) read(key factKey, read func() ([]caseEntry, error), patch fun
 		}
 	}
 	return flatten(cases), nil
+}
+
+// makeRoom forgets the kept periods read longest ago, but not keep, until n more cases fit
+// under MaxCachedFacts (none when n alone is over it). Reads under way are left to finish.
+func (m *memoState) makeRoom(n int, keep *memoEntry) {
+	if n > MaxCachedFacts {
+		return
+	}
+	for m.held+n > MaxCachedFacts {
+		var oldest factKey
+		var victim *memoEntry
+		for k, e := range m.m {
+			if e == keep || e.held == 0 {
+				continue
+			}
+			if victim == nil || e.used < victim.used {
+				oldest, victim = k, e
+			}
+		}
+		if victim == nil {
+			return
+		}
+		m.held -= victim.held
+		delete(m.m, oldest)
+	}
 }
 
 // dropOlder forgets the kept reads of key's period as of an earlier time than key's: the

@@ -259,3 +259,55 @@ func TestFactCacheUnderConcurrentWrites(t *testing.T) {
 		t.Errorf("received %d, want 220 (200 and the writer's 20)", want.Reconcile.Received)
 	}
 }
+
+// The cache keeps at most MaxCachedFacts cases: the periods read longest ago make room for a
+// new one.
+func TestFactCacheMakesRoom(t *testing.T) {
+	defer func(n int) { MaxCachedFacts = n }(MaxCachedFacts)
+	MaxCachedFacts = 4
+	ctx := context.Background()
+	tree := geo.DemoTree()
+	db, err := store.OpenDuckDB("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	st := &countedDuck{DuckDB: db}
+	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
+	var recs []store.Record
+	for d, n := range []int{2, 2, 1} { // cases on days 0, 1 and 2
+		for i := range n {
+			id := fmt.Sprintf("d%dc%d", d, i)
+			recs = append(recs, store.Record{Event: event.Event{ID: id + "r", Type: event.CaseReported, CaseID: id, Category: "environment",
+				Source: "grid", At: day.AddDate(0, 0, d).Add(time.Hour)}, Offset: uint64(len(recs) + 1), RegionPath: tree.Path(tree.Root.Code)})
+		}
+	}
+	if err := db.Write(ctx, store.Batch{Records: recs, Checkpoint: uint64(len(recs))}); err != nil {
+		t.Fatal(err)
+	}
+	var cache FactCache
+	read := func(d int) {
+		t.Helper()
+		q := AuditQuery{Region: tree.Root.Code, Memo: cache.Memo(st, tree)}
+		from := day.AddDate(0, 0, d)
+		if _, err := readFactsMemo(ctx, st, tree, q, from, from.AddDate(0, 0, 1), time.Time{}, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct {
+		day   int
+		reads int32 // whole reads so far
+	}{
+		{0, 1}, {1, 2}, {0, 2}, // both kept: 4 cases
+		{2, 3}, // day 1, read longest ago, makes room
+		{0, 3}, {2, 3}, {1, 4},
+	} {
+		read(c.day)
+		if got := st.whole.Load(); got != c.reads {
+			t.Fatalf("after reading day %d: %d whole reads, want %d", c.day, got, c.reads)
+		}
+	}
+	if h := cache.Memo(st, tree).held; h > MaxCachedFacts {
+		t.Errorf("%d cases kept, over the bound of %d", h, MaxCachedFacts)
+	}
+}
