@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -120,7 +121,13 @@ func TestEvaluationPage(t *testing.T) {
 	if top < 0 || len(rows) < top+1+len(rk.Ranking.Ranked)+len(rk.Ranking.Unranked) {
 		t.Fatalf("XLSX rows: header at %d, %d rows", top, len(rows))
 	}
-	for _, col := range []string{"A", "H"} { // rank, composite
+	// The rank and the composite, found by their headers.
+	i := slices.Index(rows[top], "综合得分 composite")
+	if i < 0 {
+		t.Fatalf("XLSX header %q has no composite", rows[top])
+	}
+	compCol, _ := excelize.ColumnNumberToName(i + 1)
+	for _, col := range []string{"A", compCol} {
 		c := col + strconv.Itoa(top+2)
 		if typ, _ := f.GetCellType(sheet, c); typ != excelize.CellTypeNumber && typ != excelize.CellTypeUnset {
 			t.Errorf("XLSX %s is %v, want a number", c, typ)
