@@ -37,6 +37,7 @@ func (s *countedDuck) Cases(ctx context.Context, q store.CaseQuery, fn func(stri
 // (it leaves this one and joins that one), a case of the period before closed today, and a
 // write of no case. Nothing is read whole again.
 func TestFactCachePatchesChangedCases(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	tree := geo.DemoTree()
 	root := tree.Root
