@@ -16,6 +16,17 @@ import (
 	"zhili/store"
 )
 
+// memDuck is an embedded store in memory, closed when the test ends.
+func memDuck(t *testing.T) *store.DuckDB {
+	t.Helper()
+	db, err := store.OpenDuckDB("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
 // countedDuck is the embedded store, counting its reads of whole periods and of named cases.
 type countedDuck struct {
 	*store.DuckDB
@@ -42,11 +53,7 @@ func TestFactCachePatchesChangedCases(t *testing.T) {
 	tree := geo.DemoTree()
 	root := tree.Root
 	t1, t2 := root.Children[0], root.Children[1]
-	db, err := store.OpenDuckDB("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDuck(t)
 	st := &countedDuck{DuckDB: db}
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	at := func(h float64) time.Time { return day.Add(time.Duration(h * float64(time.Hour))) }
@@ -171,11 +178,7 @@ func TestFactCacheUnderConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	tree := geo.DemoTree()
 	root := tree.Root
-	db, err := store.OpenDuckDB("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDuck(t)
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	var off atomic.Uint64
 	rec := func(typ event.Type, id, caseID string, at time.Time, more event.Event) store.Record {
@@ -268,11 +271,7 @@ func TestFactCacheMakesRoom(t *testing.T) {
 	MaxCachedFacts = 4
 	ctx := context.Background()
 	tree := geo.DemoTree()
-	db, err := store.OpenDuckDB("")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := memDuck(t)
 	st := &countedDuck{DuckDB: db}
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	var recs []store.Record
