@@ -58,21 +58,31 @@ type evalEntry struct {
 	reg  map[string]evaluation.UnitData
 }
 
-// evalSurvCache keeps the survey records in force for evalRunningTTL: reading them scans every
-// survey record of the history (86,000 in the demo: 0.2 CPU-s), which a page's burst of
-// portraits would otherwise repeat for each. Loads are serialised, so a burst loads once.
+// evalSurvCache keeps the survey records in force: reading them scans every survey record of
+// the history (171,565 in the demo: about 0.9 s), which every evaluation request and a page's
+// burst of portraits would otherwise repeat. A store that tells its surveys' version
+// (store.SurveysVersioned, the embedded one) keeps them until a survey record is written;
+// another store for evalRunningTTL. Loads are serialised, so a burst loads once.
 type evalSurvCache struct {
 	mu   sync.Mutex
 	at   time.Time
+	ver  uint64        // the surveys' version they were read at (versioned stores)
+	st   store.Store   // the store they were read from
 	live []event.Event // read-only once stored
 }
 
-// evalSurveys returns the survey records in force (event.Live), at most evalRunningTTL old.
+// evalSurveys returns the survey records in force (event.Live): as of the store's surveys'
+// version, or at most evalRunningTTL old.
 func (s *Server) evalSurveys(ctx context.Context) ([]event.Event, error) {
 	c := &s.evalSurv
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.live != nil && time.Since(c.at) < evalRunningTTL {
+	sv, versioned := s.d.Store.(store.SurveysVersioned)
+	var ver uint64
+	if versioned {
+		ver = sv.SurveysVersion() // before the read: what it keeps is at least as new
+	}
+	if c.live != nil && c.st == s.d.Store && (versioned && c.ver == ver || !versioned && time.Since(c.at) < evalRunningTTL) {
 		return c.live, nil
 	}
 	recs := []event.Event{}
@@ -82,7 +92,7 @@ func (s *Server) evalSurveys(ctx context.Context) ([]event.Event, error) {
 	}); err != nil {
 		return nil, err
 	}
-	c.live, c.at = event.Live(recs), time.Now()
+	c.live, c.at, c.ver, c.st = event.Live(recs), time.Now(), ver, s.d.Store
 	if c.live == nil {
 		c.live = []event.Event{}
 	}

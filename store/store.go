@@ -137,6 +137,15 @@ type CaseChanges interface {
 	CasesChangedSince(v uint64) (ids []string, ok bool)
 }
 
+// SurveysVersioned is a store that tells when its survey records (evaluation.survey) may have
+// changed: SurveysVersion returns a number never returned before after any write holding a
+// survey record (or an open), and the same number across writes without one. A reader that
+// keeps the survey records it read under the version it saw before reading may give them again
+// while the version is unchanged.
+type SurveysVersioned interface {
+	SurveysVersion() uint64
+}
+
 // MaxChangedCases bounds the ids CasesChangedSince returns: beyond it a reader is better off
 // reading its results again whole.
 const MaxChangedCases = 5000

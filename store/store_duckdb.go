@@ -60,8 +60,9 @@ type caseChange struct {
 const keptChanges = 2 * MaxChangedCases
 
 var (
-	_ Store       = (*DuckDB)(nil)
-	_ CaseChanges = (*DuckDB)(nil)
+	_ Store            = (*DuckDB)(nil)
+	_ CaseChanges      = (*DuckDB)(nil)
+	_ SurveysVersioned = (*DuckDB)(nil)
 )
 
 // duckDataVersion counts the opens and writes of every DuckDB store of the process, so that a
@@ -71,18 +72,30 @@ var duckDataVersion atomic.Uint64
 // DataVersion implements DataVersioned.
 func (d *DuckDB) DataVersion() uint64 { return duckDataVersion.Load() }
 
+// duckSurveysVersion counts the opens of every DuckDB store of the process and their writes
+// holding a survey record.
+var duckSurveysVersion atomic.Uint64
+
+// SurveysVersion implements SurveysVersioned.
+func (d *DuckDB) SurveysVersion() uint64 { return duckSurveysVersion.Load() }
+
 // noteWrite makes a new data version for a write of recs (after it committed or failed) and
 // keeps the ids of the cases it wrote.
 func (d *DuckDB) noteWrite(recs []Record) {
 	seen := map[string]struct{}{}
 	ids := []string{}
+	surveys := false
 	for i := range recs {
+		surveys = surveys || recs[i].Type == event.EvaluationSurvey
 		if id := recs[i].CaseID; id != "" {
 			if _, dup := seen[id]; !dup {
 				seen[id] = struct{}{}
 				ids = append(ids, id)
 			}
 		}
+	}
+	if surveys {
+		duckSurveysVersion.Add(1)
 	}
 	d.cmu.Lock()
 	defer d.cmu.Unlock()
@@ -270,6 +283,7 @@ func OpenDuckDB(path string) (*DuckDB, error) {
 		wconn.Close()
 		return fail(unavailable(err, "duckdb: read corrections"))
 	}
+	duckSurveysVersion.Add(1)
 	return &DuckDB{db: db, key: key, wconn: wconn, wrow: make([]driver.Value, nStageCols), sups: sups,
 		forgot: duckDataVersion.Add(1)}, nil
 }

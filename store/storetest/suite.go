@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"Basics", testBasics},
 		{"DataVersion", testDataVersion},
 		{"CaseChanges", testCaseChanges},
+		{"SurveysVersion", testSurveysVersion},
 	}
 	// Each case has a store of its own: they run side by side (opening a ClickHouse database
 	// is mostly waiting on the server's DDL).

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -64,5 +65,35 @@ func testSurveys(t *testing.T, s store.Store) {
 	})
 	if err != errStop || stop != 1 {
 		t.Errorf("Surveys stops at fn's error: %v after %d", err, stop)
+	}
+}
+
+// testSurveysVersion: a store that tells its surveys' version changes it with a write holding a
+// survey record, and not with one without.
+func testSurveysVersion(t *testing.T, s store.Store) {
+	sv, ok := s.(store.SurveysVersioned)
+	if !ok {
+		t.Skip("the store does not tell its surveys' version")
+	}
+	v0 := sv.SurveysVersion()
+	write(t, s, 1, surveyRec("sv1", "2026-11-27T08:00:00+08:00", 1, "P1", "R1", 80))
+	v1 := sv.SurveysVersion()
+	if v1 == v0 {
+		t.Fatalf("surveys' version %d unchanged by a survey record", v1)
+	}
+	// A write of a case leaves it. Other stores of the process may write survey records
+	// meanwhile (the suite runs in parallel) and move the shared counter: a case write that
+	// left it unchanged once, of three tries, shows it.
+	moved := 0
+	for i := range 3 {
+		a := sv.SurveysVersion()
+		write(t, s, uint64(2+i), reported(fmt.Sprintf("sv-case%d", i), "2026-11-27T09:00:00+08:00", uint64(2+i), rR))
+		if sv.SurveysVersion() == a {
+			break
+		}
+		moved++
+	}
+	if moved == 3 {
+		t.Errorf("surveys' version moved by every one of three case writes")
 	}
 }
