@@ -67,7 +67,6 @@ type evalSurvCache struct {
 	mu   sync.Mutex
 	at   time.Time
 	ver  uint64        // the surveys' version they were read at (versioned stores)
-	st   store.Store   // the store they were read from
 	live []event.Event // read-only once stored
 }
 
@@ -82,7 +81,7 @@ func (s *Server) evalSurveys(ctx context.Context) ([]event.Event, error) {
 	if versioned {
 		ver = sv.SurveysVersion() // before the read: what it keeps is at least as new
 	}
-	if c.live != nil && c.st == s.d.Store && (versioned && c.ver == ver || !versioned && time.Since(c.at) < evalRunningTTL) {
+	if c.live != nil && (versioned && c.ver == ver || !versioned && time.Since(c.at) < evalRunningTTL) {
 		return c.live, nil
 	}
 	recs := []event.Event{}
@@ -92,7 +91,7 @@ func (s *Server) evalSurveys(ctx context.Context) ([]event.Event, error) {
 	}); err != nil {
 		return nil, err
 	}
-	c.live, c.at, c.ver, c.st = event.Live(recs), time.Now(), ver, s.d.Store
+	c.live, c.at, c.ver = event.Live(recs), time.Now(), ver
 	if c.live == nil {
 		c.live = []event.Event{}
 	}

@@ -136,8 +136,9 @@
   L.t = (key) => {
     const v = pageT(key);
     if (!orgMode || L.lang !== 'zh' || typeof v !== 'string') return v;
+    if (key === 'dist_y') return '个数'; // the distribution counts units, not people
     return v.replace(/本人/g, '本单位').replace(/同岗位/g, '同类').replace(/共 \{n\} 人/g, '共 {n} 个')
-      .replace(/的人/g, '的单位').replace(/点击姓名/g, '点击名称').replace(key === 'dist_y' ? /人数/g : /^$/, '个数');
+      .replace(/的人/g, '的单位').replace(/点击姓名/g, '点击名称');
   };
   const t = L.t;
   let chromeReady = false; // set once the chrome below exists
