@@ -61,8 +61,9 @@ var MaxCachedFacts = 100_000
 // FactCache shares one FactMemo among the requests while the geography stays as it was: the
 // audit page asks for the three rates and the whistle audit at once, each with its previous
 // period, and refreshes them; an evaluation reads four quarters for its trend. Only a store
-// that tells its data version (store.DataVersioned, the embedded one) gets a memo: without one
-// nothing tells when the facts went stale, and Memo returns nil (every request reads).
+// that tells its data version (store.DataVersioned: the embedded one, and ClickHouse on a
+// single server) gets a memo: without one nothing tells when the facts went stale, and Memo
+// returns nil (every request reads).
 //
 // A period read at one data version answers the requests of that version. After writes, a
 // store that tells which cases they touched (store.CaseChanges) lets the next request re-read
@@ -79,14 +80,17 @@ type FactCache struct {
 }
 
 // Memo returns the memo for a request that starts now, or nil when st does not tell its data
-// version. The version is read before the request's queries, so what the memo keeps is at
-// least as new as the version it is kept under.
-func (c *FactCache) Memo(st store.Store, tree *geo.Tree) *FactMemo {
+// version (now). The version is read before the request's queries, so what the memo keeps is
+// at least as new as the version it is kept under.
+func (c *FactCache) Memo(ctx context.Context, st store.Store, tree *geo.Tree) *FactMemo {
 	v, ok := st.(store.DataVersioned)
 	if !ok {
 		return nil
 	}
-	ver := v.DataVersion()
+	ver, err := v.DataVersion(ctx)
+	if err != nil {
+		return nil // cannot tell (a cluster), or the store is down: the request reads for itself
+	}
 	ch, _ := st.(store.CaseChanges)
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -113,7 +117,7 @@ type factKey struct {
 // read once: the others wait for it (the audit page asks for the rates and the whistle audit
 // at once). A failed read is not kept, and a reader that waited on it reads for itself (the
 // error may be the other request's cancellation).
-func (m *FactMemo) read(key factKey, read func() ([]caseEntry, error), patch func(old []caseEntry, ids []string) ([]caseEntry, error)) (*factSet, error) {
+func (m *FactMemo) read(ctx context.Context, key factKey, read func() ([]caseEntry, error), patch func(old []caseEntry, ids []string) ([]caseEntry, error)) (*factSet, error) {
 	m.mu.Lock()
 	m.tick++
 	e := m.m[key]
@@ -138,7 +142,7 @@ func (m *FactMemo) read(key factKey, read func() ([]caseEntry, error), patch fun
 		}
 		m.mu.Unlock()
 		if stale != nil && patch != nil {
-			if ids, ok := m.changes.CasesChangedSince(stale.ver); ok {
+			if ids, ok, err := m.changes.CasesChangedSince(ctx, stale.ver); ok && err == nil {
 				e.cases, e.err = patch(stale.cases, ids)
 			} else {
 				e.cases, e.err = read()
@@ -238,7 +242,7 @@ func readFactsMemo(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQ
 	patch := func(old []caseEntry, ids []string) ([]caseEntry, error) {
 		return patchCases(ctx, st, tree, q, from, to, asOf, old, ids)
 	}
-	return q.Memo.read(key, read, patch)
+	return q.Memo.read(ctx, key, read, patch)
 }
 
 // patchCases returns old, a period's cases, with the cases of ids read again: those the period

@@ -13,6 +13,7 @@ import (
 	"zhili/event"
 	"zhili/geo"
 	"zhili/governance"
+	"zhili/internal/testsvc"
 	"zhili/store"
 )
 
@@ -23,17 +24,42 @@ type versionOnly struct {
 	v store.DataVersioned
 }
 
-func (s versionOnly) DataVersion() uint64 { return s.v.DataVersion() }
+func (s versionOnly) DataVersion(ctx context.Context) (uint64, error) { return s.v.DataVersion(ctx) }
+
+// unversioned is a store that tells no data version: a FactCache gives no memo, and every
+// request reads its periods, as a ClickHouse store did before it told one.
+type unversioned struct{ store.Store }
 
 // BenchmarkAuditAfterWrite is the audit page on a live feed: after each write of one event (a
 // follow-up of a case of the period), the rates by department and the whistle audit of the
-// last 30 days through the server's FactCache. "patched": the embedded store names the case
-// written and the cached period is patched; "reread": a store that tells its version only, so
-// every write sends the next request back to the store for the whole period. 7,000 cases in
-// the 30 days, about a county's month (ZHILI_BENCH_CASES to change).
+// last 30 days through the server's FactCache. "patched": the store names the case written and
+// the cached period is patched; "reread": on the embedded store, a store that tells its
+// version only, so every write sends the next request back to the store for the whole period;
+// on ClickHouse, a store that tells no version, so every request reads its periods. 7,000
+// cases in the 30 days, about a county's month (ZHILI_BENCH_CASES to change).
 //
 //	go test -run '^$' -bench BenchmarkAuditAfterWrite ./dashboard/
 func BenchmarkAuditAfterWrite(b *testing.B) {
+	b.Run("store=duckdb", func(b *testing.B) {
+		db, err := store.OpenDuckDB("")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer db.Close()
+		benchAuditAfterWrite(b, db, versionOnly{Store: db, v: db})
+	})
+	b.Run("store=clickhouse", func(b *testing.B) {
+		ch := testsvc.StartClickHouse(b)
+		st, err := store.OpenClickHouse(context.Background(), ch.NewDatabase(b), store.ClickHouseOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer st.Close()
+		benchAuditAfterWrite(b, st, unversioned{Store: st})
+	})
+}
+
+func benchAuditAfterWrite(b *testing.B, db store.Store, reread store.Store) {
 	n := 7000
 	if v, err := strconv.Atoi(os.Getenv("ZHILI_BENCH_CASES")); err == nil && v > 0 {
 		n = v
@@ -46,11 +72,6 @@ func BenchmarkAuditAfterWrite(b *testing.B) {
 			grids = append(grids, r)
 		}
 	})
-	db, err := store.OpenDuckDB("")
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer db.Close()
 	end := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	from := end.AddDate(0, 0, -30)
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -98,7 +119,7 @@ func BenchmarkAuditAfterWrite(b *testing.B) {
 		b.Run(mode, func(b *testing.B) {
 			var st store.Store = db
 			if mode == "reread" {
-				st = versionOnly{Store: db, v: db}
+				st = reread
 			}
 			var cache FactCache
 			i := 0
@@ -111,7 +132,7 @@ func BenchmarkAuditAfterWrite(b *testing.B) {
 					b.Fatal(err)
 				}
 				q := q
-				q.Memo = cache.Memo(st, tree)
+				q.Memo = cache.Memo(ctx, st, tree)
 				if _, err := Rates(ctx, st, tree, q); err != nil {
 					b.Fatal(err)
 				}

@@ -13,6 +13,7 @@ import (
 	"zhili/event"
 	"zhili/geo"
 	"zhili/governance"
+	"zhili/internal/testsvc"
 	"zhili/store"
 )
 
@@ -27,42 +28,69 @@ func memDuck(t *testing.T) *store.DuckDB {
 	return db
 }
 
-// countedDuck is the embedded store, counting its reads of whole periods and of named cases.
-type countedDuck struct {
-	*store.DuckDB
+// memClickHouse is a ClickHouse store on a database of its own on the test binary's shared
+// server, closed when the test ends.
+func memClickHouse(t *testing.T) *store.ClickHouse {
+	t.Helper()
+	st, err := store.OpenClickHouse(t.Context(), testsvc.SharedClickHouse(t).NewDatabase(t), store.ClickHouseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+// changesStore is a store that tells which cases its writes touched.
+type changesStore interface {
+	store.Store
+	store.CaseChanges
+}
+
+// countedStore counts a store's reads of whole periods and of named cases.
+type countedStore struct {
+	changesStore
 	whole, named atomic.Int32
 	unnamed      atomic.Bool // CasesChangedSince cannot tell
 }
 
-func (s *countedDuck) CasesChangedSince(v uint64) ([]string, bool) {
+func (s *countedStore) CasesChangedSince(ctx context.Context, v uint64) ([]string, bool, error) {
 	if s.unnamed.Load() {
-		return nil, false
+		return nil, false, nil
 	}
-	return s.DuckDB.CasesChangedSince(v)
+	return s.changesStore.CasesChangedSince(ctx, v)
 }
 
-func (s *countedDuck) Cases(ctx context.Context, q store.CaseQuery, fn func(string, []store.Record) error) error {
+func (s *countedStore) Cases(ctx context.Context, q store.CaseQuery, fn func(string, []store.Record) error) error {
 	if q.IDs == nil {
 		s.whole.Add(1)
 	} else {
 		s.named.Add(1)
 	}
-	return s.DuckDB.Cases(ctx, q, fn)
+	return s.changesStore.Cases(ctx, q, fn)
 }
 
 // After writes, the cached periods are patched with the cases the writes touched, and answer
 // as a request without the cache: a follow-up of a case in the period, a new case reported
 // earlier than those kept (its place in the order), a report corrected into the period before
 // (it leaves this one and joins that one), a case of the period before closed today, and a
-// write of no case. Nothing is read whole again.
+// write of no case. Nothing is read whole again. On the embedded store and on ClickHouse.
 func TestFactCachePatchesChangedCases(t *testing.T) {
 	t.Parallel()
+	t.Run("duckdb", func(t *testing.T) {
+		t.Parallel()
+		testFactCachePatches(t, &countedStore{changesStore: memDuck(t)})
+	})
+	t.Run("clickhouse", func(t *testing.T) {
+		t.Parallel()
+		testFactCachePatches(t, &countedStore{changesStore: memClickHouse(t)})
+	})
+}
+
+func testFactCachePatches(t *testing.T, st *countedStore) {
 	ctx := context.Background()
 	tree := geo.DemoTree()
 	root := tree.Root
 	t1, t2 := root.Children[0], root.Children[1]
-	db := memDuck(t)
-	st := &countedDuck{DuckDB: db}
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	at := func(h float64) time.Time { return day.Add(time.Duration(h * float64(time.Hour))) }
 	var off uint64
@@ -119,7 +147,7 @@ func TestFactCachePatchesChangedCases(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := audits(cache.Memo(st, tree)), audits(nil); !reflect.DeepEqual(got, want) {
+	if got, want := audits(cache.Memo(context.Background(), st, tree)), audits(nil); !reflect.DeepEqual(got, want) {
 		t.Fatal("the first cached audits differ from the audits without a cache")
 	}
 
@@ -131,7 +159,7 @@ func TestFactCachePatchesChangedCases(t *testing.T) {
 	)
 	write() // a checkpoint alone
 	whole, named := st.whole.Load(), st.named.Load()
-	got := audits(cache.Memo(st, tree))
+	got := audits(cache.Memo(context.Background(), st, tree))
 	if w, n := st.whole.Load()-whole, st.named.Load()-named; w != 0 || n == 0 {
 		t.Errorf("after the writes: %d whole reads and %d reads of named cases, want none whole (patched)", w, n)
 	}
@@ -147,7 +175,7 @@ func TestFactCachePatchesChangedCases(t *testing.T) {
 	// The period's facts, order included, as a full read gives them, with and without aging.
 	for _, asOf := range []time.Time{{}, now.Add(-24 * time.Hour)} {
 		for _, from := range []time.Time{day, day.AddDate(0, 0, -1)} {
-			q := AuditQuery{Region: root.Code, Memo: cache.Memo(st, tree)}
+			q := AuditQuery{Region: root.Code, Memo: cache.Memo(context.Background(), st, tree)}
 			patched, err := readFactsMemo(ctx, st, tree, q, from, from.AddDate(0, 0, 1), asOf, true)
 			if err != nil {
 				t.Fatal(err)
@@ -167,7 +195,7 @@ func TestFactCachePatchesChangedCases(t *testing.T) {
 	st.unnamed.Store(true)
 	write(ev(event.CaseReported, "c5r", "c5", at(15), t1, event.Event{}))
 	whole = st.whole.Load()
-	got = audits(cache.Memo(st, tree))
+	got = audits(cache.Memo(context.Background(), st, tree))
 	if st.whole.Load() == whole {
 		t.Error("after a write the store cannot name, no period was read whole")
 	}
@@ -238,7 +266,7 @@ func TestFactCacheUnderConcurrentWrites(t *testing.T) {
 				default:
 				}
 				q := q
-				q.Memo = cache.Memo(db, tree)
+				q.Memo = cache.Memo(context.Background(), db, tree)
 				if _, err := Rates(ctx, db, tree, q); err != nil {
 					t.Error(err)
 					return
@@ -253,7 +281,7 @@ func TestFactCacheUnderConcurrentWrites(t *testing.T) {
 		t.Fatal(werr)
 	}
 	t.Logf("%d requests while 120 writes were made", requests.Load())
-	q.Memo = cache.Memo(db, tree)
+	q.Memo = cache.Memo(context.Background(), db, tree)
 	got, err := Rates(ctx, db, tree, q)
 	if err != nil {
 		t.Fatal(err)
@@ -280,7 +308,7 @@ func TestFactCacheMakesRoom(t *testing.T) {
 	ctx := context.Background()
 	tree := geo.DemoTree()
 	db := memDuck(t)
-	st := &countedDuck{DuckDB: db}
+	st := &countedStore{changesStore: db}
 	day := time.Date(2026, 11, 26, 0, 0, 0, 0, time.UTC)
 	var recs []store.Record
 	for d, n := range []int{2, 2, 1} { // cases on days 0, 1 and 2
@@ -296,7 +324,7 @@ func TestFactCacheMakesRoom(t *testing.T) {
 	var cache FactCache
 	read := func(d int) {
 		t.Helper()
-		q := AuditQuery{Region: tree.Root.Code, Memo: cache.Memo(st, tree)}
+		q := AuditQuery{Region: tree.Root.Code, Memo: cache.Memo(context.Background(), st, tree)}
 		from := day.AddDate(0, 0, d)
 		if _, err := readFactsMemo(ctx, st, tree, q, from, from.AddDate(0, 0, 1), time.Time{}, true); err != nil {
 			t.Fatal(err)
@@ -315,7 +343,7 @@ func TestFactCacheMakesRoom(t *testing.T) {
 			t.Fatalf("after reading day %d: %d whole reads, want %d", c.day, got, c.reads)
 		}
 	}
-	if h := cache.Memo(st, tree).held; h > MaxCachedFacts {
+	if h := cache.Memo(context.Background(), st, tree).held; h > MaxCachedFacts {
 		t.Errorf("%d cases kept, over the bound of %d", h, MaxCachedFacts)
 	}
 }

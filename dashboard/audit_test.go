@@ -274,7 +274,7 @@ type versionedStore struct {
 	version uint64
 }
 
-func (s *versionedStore) DataVersion() uint64 { return s.version }
+func (s *versionedStore) DataVersion(context.Context) (uint64, error) { return s.version, nil }
 
 // The audits' cache across requests: while the store's data version and the geography stay,
 // a second request reads nothing and answers as a request without the cache; a write (a new
@@ -303,14 +303,14 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 		t.Helper()
 		return audit(st, memo, day.AddDate(0, 0, 2), PreviousFinal)
 	}
-	if m := cache.Memo(&countingStore{casesStore: cs}, tree); m != nil {
+	if m := cache.Memo(context.Background(), &countingStore{casesStore: cs}, tree); m != nil {
 		t.Fatal("a memo for a store that does not tell its data version")
 	}
-	first := rates(st, cache.Memo(st, tree))
+	first := rates(st, cache.Memo(context.Background(), st, tree))
 	if st.reads != 2 {
 		t.Fatalf("first request: %d reads, want 2 (the period and the one before)", st.reads)
 	}
-	again := rates(st, cache.Memo(st, tree))
+	again := rates(st, cache.Memo(context.Background(), st, tree))
 	if st.reads != 2 || !reflect.DeepEqual(again, first) {
 		t.Fatalf("same version: %d reads in all, want 2; same answer: %v", st.reads, reflect.DeepEqual(again, first))
 	}
@@ -321,7 +321,7 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 	// A write: the next request reads afresh and counts the new case.
 	cs.add("a2", []string{root, t1}, event.Event{Type: event.CaseDispatched, Dept: "A"})
 	st.version++
-	after := rates(st, cache.Memo(st, tree))
+	after := rates(st, cache.Memo(context.Background(), st, tree))
 	if st.reads != 4 || after.Reconcile.Received != first.Reconcile.Received+1 {
 		t.Fatalf("after a write: %d reads in all (want 4), received %d (want %d)", st.reads, after.Reconcile.Received, first.Reconcile.Received+1)
 	}
@@ -333,12 +333,12 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 		return audit(st, memo, now, "")
 	}
 	at := day.AddDate(0, 0, 1).Add(3*time.Hour + 10*time.Second)
-	r1 := sameAge(at, cache.Memo(st, tree))
+	r1 := sameAge(at, cache.Memo(context.Background(), st, tree))
 	if want := at.AddDate(0, 0, -1).Truncate(time.Minute); r1.PreviousAsOf == nil || !r1.PreviousAsOf.Equal(want) {
 		t.Fatalf("same age as of %v, want %v (the minute)", r1.PreviousAsOf, want)
 	}
-	r2 := sameAge(at.Add(40*time.Second), cache.Memo(st, tree))
-	if m := cache.Memo(st, tree); st.reads != 5 || len(m.m) != 3 {
+	r2 := sameAge(at.Add(40*time.Second), cache.Memo(context.Background(), st, tree))
+	if m := cache.Memo(context.Background(), st, tree); st.reads != 5 || len(m.m) != 3 {
 		t.Fatalf("same age twice in a minute: %d reads in all, want 5; %d periods kept, want 3 (two final, one aged)", st.reads, len(m.m))
 	}
 	reads := st.reads
@@ -346,21 +346,21 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 		t.Fatal("the cached same-age audit differs from the audit without a cache")
 	}
 	st.reads = reads
-	sameAge(at.Add(2*time.Minute), cache.Memo(st, tree))
-	if m := cache.Memo(st, tree); st.reads != 6 || len(m.m) != 3 {
+	sameAge(at.Add(2*time.Minute), cache.Memo(context.Background(), st, tree))
+	if m := cache.Memo(context.Background(), st, tree); st.reads != 6 || len(m.m) != 3 {
 		t.Fatalf("same age a minute later: %d reads in all, want 6; %d periods kept, want 3 (the older age dropped)", st.reads, len(m.m))
 	}
 	// A lower bound on an audit's cases refuses the period, although it is kept.
 	func() {
 		defer func(n int) { MaxAuditCases = n }(MaxAuditCases)
 		MaxAuditCases = 1
-		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Previous: PreviousFinal, Memo: cache.Memo(st, tree)}
+		q := AuditQuery{Region: root, From: day, To: day.AddDate(0, 0, 1), Previous: PreviousFinal, Memo: cache.Memo(context.Background(), st, tree)}
 		if _, err := Rates(context.Background(), st, tree, q); errs.CodeOf(err) != errs.TooLarge {
 			t.Fatalf("two cases over a bound of one, the period kept: %v, want too large", err)
 		}
 	}()
 	// Another geography: a memo of its own.
-	if cache.Memo(st, geo.DemoTree()).memoState == cache.Memo(st, tree).memoState {
+	if cache.Memo(context.Background(), st, geo.DemoTree()).memoState == cache.Memo(context.Background(), st, tree).memoState {
 		t.Fatal("one memo for two geographies")
 	}
 
@@ -369,8 +369,8 @@ func TestFactCacheFollowsTheDataVersion(t *testing.T) {
 	MaxCachedFacts = 1
 	st.version++
 	st.reads = 0
-	rates(st, cache.Memo(st, tree))
-	rates(st, cache.Memo(st, tree))
+	rates(st, cache.Memo(context.Background(), st, tree))
+	rates(st, cache.Memo(context.Background(), st, tree))
 	if st.reads != 3 {
 		t.Fatalf("two cases over a bound of one: %d reads for two requests, want 3 (the one-case period kept)", st.reads)
 	}
@@ -396,7 +396,7 @@ func TestFactMemoConcurrentReadsOnce(t *testing.T) {
 		go func() {
 			defer done.Done()
 			started.Done()
-			fs, err := m.read(key, read, nil)
+			fs, err := m.read(context.Background(), key, read, nil)
 			if err != nil || len(fs.facts) != 1 || fs.facts[0].ID != "c1" {
 				t.Errorf("read: %v %v", fs, err)
 			}
@@ -426,10 +426,10 @@ func TestFactMemoConcurrentReadsOnce(t *testing.T) {
 		}
 		return nil, nil
 	}
-	if _, err := fail.read(key, failing, nil); !errors.Is(err, boom) {
+	if _, err := fail.read(context.Background(), key, failing, nil); !errors.Is(err, boom) {
 		t.Fatalf("failed read: %v", err)
 	}
-	if _, err := fail.read(key, failing, nil); err != nil {
+	if _, err := fail.read(context.Background(), key, failing, nil); err != nil {
 		t.Fatalf("after a failed read, not kept: %v", err)
 	}
 }

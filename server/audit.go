@@ -95,7 +95,7 @@ func (s *Server) auditQuery(c *fiber.Ctx) (dashboard.AuditQuery, error) {
 		return dashboard.AuditQuery{}, err
 	}
 	q := dashboard.AuditQuery{Region: p.region, Depth: p.depth, From: p.from, To: p.to, Category: p.category, By: c.Query("by"),
-		Now: s.now().In(s.cfg.Loc), Previous: c.Query("previous"), Memo: s.facts.Memo(s.d.Store, s.d.Tree)}
+		Now: s.now().In(s.cfg.Loc), Previous: c.Query("previous"), Memo: s.facts.Memo(c.UserContext(), s.d.Store, s.d.Tree)}
 	num := func(name string, dst *float64) error {
 		if v := c.Query(name); v != "" {
 			f, err := strconv.ParseFloat(v, 64)

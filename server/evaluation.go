@@ -61,8 +61,8 @@ type evalEntry struct {
 // evalSurvCache keeps the survey records in force: reading them scans every survey record of
 // the history (171,565 in the demo: about 0.9 s), which every evaluation request and a page's
 // burst of portraits would otherwise repeat. A store that tells its surveys' version
-// (store.SurveysVersioned, the embedded one) keeps them until a survey record is written;
-// another store for evalRunningTTL. Loads are serialised, so a burst loads once.
+// (store.SurveysVersioned: the embedded one, ClickHouse on a single server) keeps them until a
+// survey record is written; another store for evalRunningTTL. Loads are serialised, so a burst loads once.
 type evalSurvCache struct {
 	mu   sync.Mutex
 	at   time.Time
@@ -79,7 +79,10 @@ func (s *Server) evalSurveys(ctx context.Context) ([]event.Event, error) {
 	sv, versioned := s.d.Store.(store.SurveysVersioned)
 	var ver uint64
 	if versioned {
-		ver = sv.SurveysVersion() // before the read: what it keeps is at least as new
+		var err error // before the read: what it keeps is at least as new
+		if ver, err = sv.SurveysVersion(ctx); err != nil {
+			versioned = false // cannot tell (a cluster), or the store is down: as unversioned
+		}
 	}
 	if c.live != nil && (versioned && c.ver == ver || !versioned && time.Since(c.at) < evalRunningTTL) {
 		return c.live, nil
@@ -142,7 +145,7 @@ func (s *Server) evalLoad(ctx context.Context, p *access.Principal, cfg evaluati
 	// The request's periods read each period's cases once (a period's figures by department
 	// and by region, and its successor's previous period, come from the same facts), and so do
 	// the requests after it while the store's data stay as they were (the audits' cache).
-	memo := s.facts.Memo(s.d.Store, s.d.Tree)
+	memo := s.facts.Memo(ctx, s.d.Store, s.d.Tree)
 	if memo == nil {
 		memo = dashboard.NewFactMemo()
 	}

@@ -122,9 +122,10 @@ const ctxCheckRows = 256
 // what they read: DataVersion returns a number never returned before after any write (or open
 // of a file written elsewhere) that could change what a query returns; it may also change
 // without one. A reader that keeps a result under the version it saw before the query may
-// give it again while the version is unchanged.
+// give it again while the version is unchanged. An error means the store cannot tell now (the
+// ClickHouse store on a cluster never can): the reader reads as if it could not keep anything.
 type DataVersioned interface {
-	DataVersion() uint64
+	DataVersion(ctx context.Context) (uint64, error)
 }
 
 // CaseChanges is a DataVersioned store that also tells which cases its data changed for, so
@@ -134,16 +135,16 @@ type DataVersioned interface {
 // or more than MaxChangedCases ids), and the reader must read everything again.
 type CaseChanges interface {
 	DataVersioned
-	CasesChangedSince(v uint64) (ids []string, ok bool)
+	CasesChangedSince(ctx context.Context, v uint64) (ids []string, ok bool, err error)
 }
 
 // SurveysVersioned is a store that tells when its survey records (evaluation.survey) may have
 // changed: SurveysVersion returns a number never returned before after any write holding a
 // survey record (or an open), and the same number across writes without one. A reader that
 // keeps the survey records it read under the version it saw before reading may give them again
-// while the version is unchanged.
+// while the version is unchanged. An error means it cannot tell now.
 type SurveysVersioned interface {
-	SurveysVersion() uint64
+	SurveysVersion(ctx context.Context) (uint64, error)
 }
 
 // MaxChangedCases bounds the ids CasesChangedSince returns: beyond it a reader is better off

@@ -97,6 +97,10 @@ type chShared struct {
 	views    map[int]*chView
 	closeErr error
 	once     sync.Once
+	// local: events is a MergeTree on this server (not a cluster's Distributed table), so its
+	// checkpoints and survey records can stand for versions (clickhouse_versions.go)
+	local bool
+	dv    chVersions
 }
 
 // chView is the view of one intake partition.
@@ -190,6 +194,10 @@ func OpenClickHouse(ctx context.Context, dsn string, opt ClickHouseOptions) (*Cl
 	}
 	s := &chShared{conn: conn, opt: opt, version: version, feat: f, seed: maphash.MakeSeed(),
 		views: map[int]*chView{}, qprefix: fmt.Sprintf("zhili-%x-", time.Now().UnixNano())}
+	if s.local, err = chLocalEvents(ctx, conn); err != nil {
+		conn.Close()
+		return nil, err
+	}
 	if z := chVariantValue(variants[4], "zone"); z != "" {
 		if loc, err := time.LoadLocation(z); err == nil {
 			s.dayZone = loc
@@ -197,6 +205,16 @@ func OpenClickHouse(ctx context.Context, dsn string, opt ClickHouseOptions) (*Cl
 	}
 	c := &ClickHouse{chView: s.view(0)}
 	return c, nil
+}
+
+// chLocalEvents tells whether events is a MergeTree of this server (a cluster's is Distributed).
+func chLocalEvents(ctx context.Context, conn driver.Conn) (bool, error) {
+	var engine string
+	err := conn.QueryRow(ctx, `SELECT engine FROM system.tables WHERE database = currentDatabase() AND name = 'events'`).Scan(&engine)
+	if err != nil {
+		return false, chUnavailable(err, "clickhouse: read the engine of events")
+	}
+	return strings.HasSuffix(engine, "MergeTree"), nil
 }
 
 func (s *chShared) view(p int) *chView {
@@ -340,7 +358,10 @@ func (v *chView) Write(ctx context.Context, b Batch) error {
 			return err
 		}
 	}
-	ver := monotonic(v.lastCPVer)
+	// One increasing sequence for the view's runs and checkpoint versions: the events of the
+	// writes after a checkpoint are those of the partition with a higher run
+	// (CasesChangedSince).
+	ver := monotonic(max(v.lastCPVer, v.lastRun))
 	bt, err := v.s.conn.PrepareBatch(wctx, `INSERT INTO checkpoints (part, intake_offset, version, written_at)`)
 	if err == nil {
 		if err = bt.Append(v.part, b.Checkpoint, ver, time.Now().UTC()); err == nil {
@@ -393,7 +414,7 @@ func (v *chView) insert(ctx context.Context, fresh []*Record) error {
 	}
 	for _, k := range months {
 		run := byMonth[k]
-		seq := monotonic(v.lastRun)
+		seq := monotonic(max(v.lastRun, v.lastCPVer))
 		qid := v.s.queryID()
 		unc.queryIDs = append(unc.queryIDs, qid)
 		// The two rollup views are fed in parallel (18.16 has the setting; 14 % more rows/s here).

@@ -70,14 +70,16 @@ var (
 var duckDataVersion atomic.Uint64
 
 // DataVersion implements DataVersioned.
-func (d *DuckDB) DataVersion() uint64 { return duckDataVersion.Load() }
+func (d *DuckDB) DataVersion(context.Context) (uint64, error) { return duckDataVersion.Load(), nil }
 
 // duckSurveysVersion counts the opens of every DuckDB store of the process and their writes
 // holding a survey record.
 var duckSurveysVersion atomic.Uint64
 
 // SurveysVersion implements SurveysVersioned.
-func (d *DuckDB) SurveysVersion() uint64 { return duckSurveysVersion.Load() }
+func (d *DuckDB) SurveysVersion(context.Context) (uint64, error) {
+	return duckSurveysVersion.Load(), nil
+}
 
 // noteWrite makes a new data version for a write of recs (after it committed or failed) and
 // keeps the ids of the cases it wrote.
@@ -113,11 +115,11 @@ func (d *DuckDB) noteWrite(recs []Record) {
 }
 
 // CasesChangedSince implements CaseChanges.
-func (d *DuckDB) CasesChangedSince(v uint64) ([]string, bool) {
+func (d *DuckDB) CasesChangedSince(_ context.Context, v uint64) ([]string, bool, error) {
 	d.cmu.Lock()
 	defer d.cmu.Unlock()
 	if v < d.forgot {
-		return nil, false
+		return nil, false, nil
 	}
 	seen := map[string]struct{}{}
 	ids := []string{}
@@ -129,10 +131,10 @@ func (d *DuckDB) CasesChangedSince(v uint64) ([]string, bool) {
 			}
 		}
 		if len(ids) > MaxChangedCases {
-			return nil, false
+			return nil, false, nil
 		}
 	}
-	return ids, true
+	return ids, true, nil
 }
 
 // duckDBSchemaVersion is the schema this code reads and writes.

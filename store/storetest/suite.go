@@ -1663,53 +1663,95 @@ func testDataVersion(t *testing.T, s store.Store) {
 	if !ok {
 		t.Skip("the store does not tell its data version")
 	}
-	v0 := v.DataVersion()
+	version := func() uint64 {
+		t.Helper()
+		n, err := v.DataVersion(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	v0 := version()
 	r := reported("dv1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1)
 	write(t, s, 1, r)
-	v1 := v.DataVersion()
+	v1 := version()
 	if v1 == v0 {
 		t.Fatalf("version %d unchanged by a write", v1)
 	}
 	write(t, s, 2, r) // the same record again: skipped, still a write
-	if v.DataVersion() == v1 {
+	if version() == v1 {
 		t.Fatalf("version %d unchanged by a second write", v1)
 	}
 }
 
 // testCaseChanges: a store that tells which cases changed names those of every write after
-// the version asked about, and says when it cannot tell.
+// the version asked about, those of every partition (a partitioned store), and says when it
+// cannot tell.
 func testCaseChanges(t *testing.T, s store.Store) {
 	c, ok := s.(store.CaseChanges)
 	if !ok {
 		t.Skip("the store does not tell which cases changed")
 	}
-	v0 := c.DataVersion()
-	if ids, ok := c.CasesChangedSince(v0); !ok || len(ids) != 0 {
+	ctx := context.Background()
+	version := func() uint64 {
+		t.Helper()
+		n, err := c.DataVersion(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	since := func(v uint64) ([]string, bool) {
+		t.Helper()
+		ids, ok, err := c.CasesChangedSince(ctx, v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		slices.Sort(ids)
+		return ids, ok
+	}
+	v0 := version()
+	if ids, ok := since(v0); !ok || len(ids) != 0 {
 		t.Fatalf("changes since now: %v, %v", ids, ok)
 	}
 	write(t, s, 1, reported("c1", "2026-11-27T08:00:00+08:00", 1, rR), reported("c2", "2026-11-27T09:00:00+08:00", 2, rR))
-	v1 := c.DataVersion()
+	v1 := version()
 	ev := rec(event.CaseDispatched, "c1d", "C-c1", "2026-11-27T10:00:00+08:00", 3, rR)
 	write(t, s, 3, ev)
 	write(t, s, 4) // a checkpoint alone: no case
-	sorted := func(ids []string) []string { slices.Sort(ids); return ids }
-	if ids, ok := c.CasesChangedSince(v0); !ok || !slices.Equal(sorted(ids), []string{"C-c1", "C-c2"}) {
+	if ids, ok := since(v0); !ok || !slices.Equal(ids, []string{"C-c1", "C-c2"}) {
 		t.Errorf("changes since the start: %v, %v; want [C-c1 C-c2]", ids, ok)
 	}
-	if ids, ok := c.CasesChangedSince(v1); !ok || !slices.Equal(ids, []string{"C-c1"}) {
+	if ids, ok := since(v1); !ok || !slices.Equal(ids, []string{"C-c1"}) {
 		t.Errorf("changes since the first write: %v, %v; want [C-c1]", ids, ok)
 	}
-	if ids, ok := c.CasesChangedSince(c.DataVersion()); !ok || len(ids) != 0 {
+	if ids, ok := since(version()); !ok || len(ids) != 0 {
 		t.Errorf("changes since now: %v, %v", ids, ok)
 	}
+	if p, ok := s.(store.Partitioned); ok {
+		// Another partition's writer, then this one's again.
+		v := version()
+		if err := p.Partition(3).Write(ctx, store.Batch{Records: []store.Record{
+			reported("c3", "2026-11-27T12:00:00+08:00", 1, rR)}, Checkpoint: 1}); err != nil {
+			t.Fatal(err)
+		}
+		mid := version()
+		write(t, s, 5, rec(event.CaseSigned, "c2s", "C-c2", "2026-11-27T12:30:00+08:00", 5, rR))
+		if ids, ok := since(v); !ok || !slices.Equal(ids, []string{"C-c2", "C-c3"}) {
+			t.Errorf("changes since before partition 3's write: %v, %v; want [C-c2 C-c3]", ids, ok)
+		}
+		if ids, ok := since(mid); !ok || !slices.Equal(ids, []string{"C-c2"}) {
+			t.Errorf("changes since partition 3's write: %v, %v; want [C-c2]", ids, ok)
+		}
+	}
 	// More cases than a reader should re-read one by one: it cannot tell either.
-	v2 := c.DataVersion()
+	v2 := version()
 	var recs []store.Record
 	for i := range store.MaxChangedCases + 1 {
 		recs = append(recs, reported(fmt.Sprintf("many%d", i), "2026-11-27T11:00:00+08:00", uint64(10+i), rR))
 	}
 	write(t, s, uint64(10+len(recs)), recs...)
-	if ids, ok := c.CasesChangedSince(v2); ok {
+	if ids, ok := since(v2); ok {
 		t.Errorf("changes since before %d cases were written: %d ids, told", len(recs), len(ids))
 	}
 }

@@ -1,0 +1,178 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+
+	"zhili/errs"
+	"zhili/event"
+)
+
+var (
+	_ CaseChanges      = (*ClickHouse)(nil)
+	_ SurveysVersioned = (*ClickHouse)(nil)
+)
+
+// keptVersions bounds the data versions whose checkpoints a ClickHouse store remembers for
+// CasesChangedSince (a few hundred bytes each): a reader holding an older one reads whole.
+const keptVersions = 4096
+
+// chPartVer is one partition's checkpoint version.
+type chPartVer struct {
+	part uint16
+	ver  uint64
+}
+
+// chVersions numbers what the database's checkpoints and survey records say. Its numbers are
+// the store's data and surveys' versions: a number stands for what a query read before handing
+// it out, so what a reader keeps under it is at least as new. Numbering is serialised (one small
+// query at a time), so numbers grow with what they stand for.
+type chVersions struct {
+	mu    sync.Mutex
+	n     uint64
+	last  string                 // the checkpoints last numbered, as a key
+	kept  map[uint64][]chPartVer // number → each partition's checkpoint version
+	order []uint64               // kept's numbers, oldest first
+
+	smu   sync.Mutex
+	sn    uint64
+	slast string // the survey records' count and last run, as a key
+}
+
+// chLocalErr is the answer of a store on a cluster: a replica can show a checkpoint (or a survey
+// record) before the events it follows have reached it, so nothing read there can stand for a
+// version.
+func chLocalErr(what string) error {
+	return errs.E(errs.Unsupported, what, "clickhouse: %s is not told on a cluster (events is a Distributed table)", strings.ReplaceAll(what, "_", " "))
+}
+
+// DataVersion implements DataVersioned: a number for each partition's last checkpoint. Every
+// Write stores its checkpoint after its events, so the events of every checkpoint counted are
+// visible to a query that follows. An insert that failed and was not retried yet can be
+// visible without a new version; the retry (the aggregator's next Write) makes one.
+func (c *ClickHouse) DataVersion(ctx context.Context) (uint64, error) {
+	if !c.s.local {
+		return 0, chLocalErr("data_version")
+	}
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	d := &c.s.dv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	rows, err := c.s.conn.Query(ctx, `SELECT part, max(version) FROM checkpoints GROUP BY part ORDER BY part`)
+	if err != nil {
+		return 0, chUnavailable(err, "clickhouse: data version")
+	}
+	defer rows.Close()
+	var vec []chPartVer
+	var key strings.Builder
+	for rows.Next() {
+		var pv chPartVer
+		if err := rows.Scan(&pv.part, &pv.ver); err != nil {
+			return 0, chUnavailable(err, "clickhouse: data version")
+		}
+		vec = append(vec, pv)
+		fmt.Fprintf(&key, "%d:%d;", pv.part, pv.ver)
+	}
+	if err := rows.Err(); err != nil {
+		return 0, chUnavailable(err, "clickhouse: data version")
+	}
+	if d.n > 0 && key.String() == d.last {
+		return d.n, nil
+	}
+	d.n++
+	d.last = key.String()
+	if d.kept == nil {
+		d.kept = map[uint64][]chPartVer{}
+	}
+	d.kept[d.n] = vec
+	d.order = append(d.order, d.n)
+	if len(d.order) > keptVersions {
+		delete(d.kept, d.order[0])
+		d.order = d.order[1:]
+	}
+	return d.n, nil
+}
+
+// CasesChangedSince implements CaseChanges: the cases of the events inserted after the
+// checkpoints version v stands for, each partition's after its own (a Write's inserts and
+// checkpoint share one increasing sequence, chView.Write), and all of a partition that had
+// none then. It scans the run and part columns of the events (no index holds them).
+func (c *ClickHouse) CasesChangedSince(ctx context.Context, v uint64) ([]string, bool, error) {
+	if !c.s.local {
+		return nil, false, chLocalErr("data_version")
+	}
+	if err := c.check(); err != nil {
+		return nil, false, err
+	}
+	d := &c.s.dv
+	d.mu.Lock()
+	vec, ok := d.kept[v]
+	d.mu.Unlock()
+	if !ok {
+		return nil, false, nil
+	}
+	var cond, parts []string
+	for _, pv := range vec {
+		p := strconv.Itoa(int(pv.part))
+		parts = append(parts, p)
+		cond = append(cond, `part = `+p+` AND run > `+strconv.FormatUint(pv.ver, 10))
+	}
+	if len(parts) > 0 {
+		cond = append(cond, `part NOT IN (`+strings.Join(parts, ", ")+`)`)
+	} else {
+		cond = append(cond, `1`)
+	}
+	rows, err := c.s.conn.Query(ctx, `SELECT DISTINCT case_id FROM events WHERE case_id != '' AND (`+
+		strings.Join(cond, `) OR (`)+`) LIMIT `+strconv.Itoa(MaxChangedCases+1))
+	if err != nil {
+		return nil, false, chUnavailable(err, "clickhouse: changed cases")
+	}
+	defer rows.Close()
+	ids := []string{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, false, chUnavailable(err, "clickhouse: changed cases")
+		}
+		ids = append(ids, id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, false, chUnavailable(err, "clickhouse: changed cases")
+	}
+	if len(ids) > MaxChangedCases {
+		return nil, false, nil
+	}
+	return ids, true, nil
+}
+
+// SurveysVersion implements SurveysVersioned: a number for the count of survey records and the
+// last insert run holding one (a survey record written adds one to the count; a record dropped
+// by retention takes one away). The survey records lead the events' sort key, so this reads
+// their range alone.
+func (c *ClickHouse) SurveysVersion(ctx context.Context) (uint64, error) {
+	if !c.s.local {
+		return 0, chLocalErr("surveys_version")
+	}
+	if err := c.check(); err != nil {
+		return 0, err
+	}
+	d := &c.s.dv
+	d.smu.Lock()
+	defer d.smu.Unlock()
+	var n, run uint64
+	if err := c.s.conn.QueryRow(ctx, `SELECT count(), max(run) FROM events WHERE type = `+
+		chQuote(string(event.EvaluationSurvey))).Scan(&n, &run); err != nil {
+		return 0, chUnavailable(err, "clickhouse: surveys version")
+	}
+	key := strconv.FormatUint(n, 10) + ":" + strconv.FormatUint(run, 10)
+	if d.sn == 0 || key != d.slast {
+		d.sn++
+		d.slast = key
+	}
+	return d.sn, nil
+}
