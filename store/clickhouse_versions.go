@@ -2,7 +2,7 @@ package store
 
 import (
 	"context"
-	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -27,14 +27,14 @@ type chPartVer struct {
 }
 
 // chVersions numbers what the database's checkpoints and survey records say. Its numbers are
-// the store's data and surveys' versions: a number stands for what a query read before handing
-// it out, so what a reader keeps under it is at least as new. Numbering is serialised (one small
-// query at a time), so numbers grow with what they stand for.
+// the store's data and surveys' versions: a number stands for checkpoints that were visible
+// before it was handed out, so what a reader reads after it, and keeps under it, is at least as
+// new.
 type chVersions struct {
 	mu    sync.Mutex
 	n     uint64
-	last  string                 // the checkpoints last numbered, as a key
-	kept  map[uint64][]chPartVer // number → each partition's checkpoint version
+	last  []chPartVer            // the checkpoints n stands for, by partition
+	kept  map[uint64][]chPartVer // number → the checkpoints it stands for
 	order []uint64               // kept's numbers, oldest first
 
 	smu   sync.Mutex
@@ -53,6 +53,10 @@ func chLocalErr(what string) error {
 // Write stores its checkpoint after its events, so the events of every checkpoint counted are
 // visible to a query that follows. An insert that failed and was not retried yet can be
 // visible without a new version; the retry (the aggregator's next Write) makes one.
+//
+// Queries run concurrently: one that answers late may have seen older checkpoints than those
+// already numbered. Those were visible before this call returns too, so the number stands for
+// the newer of the two, partition by partition; numbers grow with what they stand for.
 func (c *ClickHouse) DataVersion(ctx context.Context) (uint64, error) {
 	if !c.s.local {
 		return 0, chLocalErr("data_version")
@@ -60,32 +64,31 @@ func (c *ClickHouse) DataVersion(ctx context.Context) (uint64, error) {
 	if err := c.check(); err != nil {
 		return 0, err
 	}
-	d := &c.s.dv
-	d.mu.Lock()
-	defer d.mu.Unlock()
 	rows, err := c.s.conn.Query(ctx, `SELECT part, max(version) FROM checkpoints GROUP BY part ORDER BY part`)
 	if err != nil {
 		return 0, chUnavailable(err, "clickhouse: data version")
 	}
 	defer rows.Close()
 	var vec []chPartVer
-	var key strings.Builder
 	for rows.Next() {
 		var pv chPartVer
 		if err := rows.Scan(&pv.part, &pv.ver); err != nil {
 			return 0, chUnavailable(err, "clickhouse: data version")
 		}
 		vec = append(vec, pv)
-		fmt.Fprintf(&key, "%d:%d;", pv.part, pv.ver)
 	}
 	if err := rows.Err(); err != nil {
 		return 0, chUnavailable(err, "clickhouse: data version")
 	}
-	if d.n > 0 && key.String() == d.last {
+	d := &c.s.dv
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	vec = newerCheckpoints(d.last, vec)
+	if d.n > 0 && slices.Equal(vec, d.last) {
 		return d.n, nil
 	}
 	d.n++
-	d.last = key.String()
+	d.last = vec
 	if d.kept == nil {
 		d.kept = map[uint64][]chPartVer{}
 	}
@@ -96,6 +99,24 @@ func (c *ClickHouse) DataVersion(ctx context.Context) (uint64, error) {
 		d.order = d.order[1:]
 	}
 	return d.n, nil
+}
+
+// newerCheckpoints merges two lists of checkpoints ordered by partition, keeping each
+// partition's newer one.
+func newerCheckpoints(a, b []chPartVer) []chPartVer {
+	out := make([]chPartVer, 0, max(len(a), len(b)))
+	for len(a) > 0 || len(b) > 0 {
+		switch {
+		case len(b) == 0 || len(a) > 0 && a[0].part < b[0].part:
+			out, a = append(out, a[0]), a[1:]
+		case len(a) == 0 || b[0].part < a[0].part:
+			out, b = append(out, b[0]), b[1:]
+		default:
+			out = append(out, chPartVer{part: a[0].part, ver: max(a[0].ver, b[0].ver)})
+			a, b = a[1:], b[1:]
+		}
+	}
+	return out
 }
 
 // CasesChangedSince implements CaseChanges: the cases of the events inserted after the
@@ -161,15 +182,15 @@ func (c *ClickHouse) SurveysVersion(ctx context.Context) (uint64, error) {
 	if err := c.check(); err != nil {
 		return 0, err
 	}
-	d := &c.s.dv
-	d.smu.Lock()
-	defer d.smu.Unlock()
 	var n, run uint64
 	if err := c.s.conn.QueryRow(ctx, `SELECT count(), max(run) FROM events WHERE type = `+
 		chQuote(string(event.EvaluationSurvey))).Scan(&n, &run); err != nil {
 		return 0, chUnavailable(err, "clickhouse: surveys version")
 	}
 	key := strconv.FormatUint(n, 10) + ":" + strconv.FormatUint(run, 10)
+	d := &c.s.dv
+	d.smu.Lock()
+	defer d.smu.Unlock()
 	if d.sn == 0 || key != d.slast {
 		d.sn++
 		d.slast = key

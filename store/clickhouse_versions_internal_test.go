@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -82,5 +83,22 @@ func TestClickHouseRunsFollowCheckpoints(t *testing.T) {
 	}
 	if !(ahead < run && run < cp) {
 		t.Errorf("checkpoint %d, then run %d, then checkpoint %d: not increasing", ahead, run, cp)
+	}
+}
+
+// A data version stands for each partition's newer checkpoint of the two reads: one that
+// answered late with older checkpoints does not take the number back.
+func TestNewerCheckpoints(t *testing.T) {
+	a := []chPartVer{{0, 5}, {2, 9}}
+	b := []chPartVer{{0, 7}, {1, 3}, {2, 8}}
+	want := []chPartVer{{0, 7}, {1, 3}, {2, 9}}
+	if got := newerCheckpoints(a, b); !slices.Equal(got, want) {
+		t.Errorf("newerCheckpoints(%v, %v) = %v, want %v", a, b, got, want)
+	}
+	if got := newerCheckpoints(b, a); !slices.Equal(got, want) {
+		t.Errorf("newerCheckpoints(%v, %v) = %v, want %v", b, a, got, want)
+	}
+	if got := newerCheckpoints(nil, a); !slices.Equal(got, a) {
+		t.Errorf("newerCheckpoints(nil, %v) = %v", a, got)
 	}
 }

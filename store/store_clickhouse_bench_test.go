@@ -237,6 +237,54 @@ func BenchmarkHotspot30d(b *testing.B) {
 	}
 }
 
+// BenchmarkChangedCases is what a reader keeping case facts pays on ClickHouse after a write:
+// the cases written since the version it kept them under (store.CaseChanges), over
+// ZHILI_BENCH_EVENTS stored events (default 200,000; the query reads the part and run columns
+// of every event). Each op: a version, a write of one event (not timed), the changed cases.
+func BenchmarkChangedCases(b *testing.B) {
+	events := 200_000
+	if v := os.Getenv("ZHILI_BENCH_EVENTS"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n <= 0 {
+			b.Fatalf("ZHILI_BENCH_EVENTS=%q: want a positive number", v)
+		}
+		events = n
+	}
+	b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
+		ctx := context.Background()
+		ch := testsvc.StartClickHouse(b)
+		s, err := store.OpenClickHouse(ctx, ch.NewDatabase(b), store.ClickHouseOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer s.Close()
+		rng := rand.New(rand.NewPCG(2, 2))
+		const size = 50000
+		for done := 0; done < events; done += size {
+			if err := s.Write(ctx, sinkBatch(rng, uint64(done), min(size, events-done))); err != nil {
+				b.Fatal(err)
+			}
+		}
+		next := uint64(events)
+		for b.Loop() {
+			b.StopTimer()
+			v, err := s.DataVersion(ctx)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := s.Write(ctx, sinkBatch(rng, next, 1)); err != nil {
+				b.Fatal(err)
+			}
+			next++
+			b.StartTimer()
+			ids, ok, err := s.CasesChangedSince(ctx, v)
+			if err != nil || !ok || len(ids) != 1 {
+				b.Fatal(ids, ok, err)
+			}
+		}
+	})
+}
+
 // BenchmarkSinkWithoutRollups is BenchmarkSink (live times, 100k batches) on a database whose
 // rollup views were dropped: the share of the materialized views in the sink's cost.
 func BenchmarkSinkWithoutRollups(b *testing.B) {
