@@ -2,6 +2,7 @@ package governance
 
 import (
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -46,13 +47,16 @@ func NormalizeAddress(s string) string {
 
 // LinkRepeats sets RepeatOf on every case that repeats an earlier one (the earliest case of its
 // chain), comparing cases of the same category reported within the window.
+//
+// Each address and cell keeps its cases in the order of report, so the earliest within the
+// window is found by a binary search, not by visiting every earlier case of a busy address.
 func LinkRepeats(facts []CaseFacts, cfg RepeatConfig) {
 	cfg = cfg.withDefaults()
 	idx := make([]int, len(facts))
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return facts[idx[a]].Reported.Before(facts[idx[b]].Reported) })
+	slices.SortStableFunc(idx, func(a, b int) int { return facts[a].Reported.Compare(facts[b].Reported) })
 	type cellKey struct {
 		cat  string
 		x, y int64
@@ -76,31 +80,33 @@ func LinkRepeats(facts []CaseFacts, cfg RepeatConfig) {
 		f := &facts[i]
 		limit := f.Reported.Add(-cfg.Window)
 		best := -1
-		consider := func(j int) {
-			g := &facts[j]
-			if g.Reported.Before(limit) || g.ID == f.ID {
-				return
+		// first is the earliest case of list (in the order of report) within the window that
+		// near accepts (another case than f), or -1.
+		first := func(list []int, near func(g *CaseFacts) bool) int {
+			k := sort.Search(len(list), func(k int) bool { return !facts[list[k]].Reported.Before(limit) })
+			for ; k < len(list); k++ {
+				if g := &facts[list[k]]; g.ID != f.ID && near(g) {
+					return list[k]
+				}
 			}
-			if best < 0 || g.Reported.Before(facts[best].Reported) {
+			return -1
+		}
+		consider := func(j int) {
+			if j >= 0 && (best < 0 || facts[j].Reported.Before(facts[best].Reported)) {
 				best = j
 			}
 		}
 		addr := NormalizeAddress(f.Address)
 		if addr != "" {
-			for _, j := range byAddr[[2]string{f.Category, addr}] {
-				consider(j)
-			}
+			consider(first(byAddr[[2]string{f.Category, addr}], func(*CaseFacts) bool { return true }))
 		}
 		var cx, cy int64
 		if f.HasPoint {
 			cx, cy = cellOf(f.Lon, f.Lat)
+			near := func(g *CaseFacts) bool { return g.HasPoint && Meters(f.Lon, f.Lat, g.Lon, g.Lat) <= cfg.Distance }
 			for dx := int64(-1); dx <= 1; dx++ {
 				for dy := int64(-1); dy <= 1; dy++ {
-					for _, j := range byCell[cellKey{f.Category, cx + dx, cy + dy}] {
-						if g := &facts[j]; g.HasPoint && Meters(f.Lon, f.Lat, g.Lon, g.Lat) <= cfg.Distance {
-							consider(j)
-						}
-					}
+					consider(first(byCell[cellKey{f.Category, cx + dx, cy + dy}], near))
 				}
 			}
 		}
