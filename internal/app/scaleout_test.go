@@ -232,7 +232,8 @@ func eventually(t *testing.T, within time.Duration, check func() string) {
 func TestScaleOutMatchesEmbedded(t *testing.T) {
 	t.Parallel()
 	r, _, dsn := services(t)
-	lines := feedLines(4000, 7)
+	lines := feedLines(4600, 7)
+	lines, later := lines[:4000], lines[4000:] // later: follow-ups of these cases, and new ones
 	sc := scaled{Redis: r.URL, CH: dsn, Parts: 4, Tenant: "match"}
 	ag1 := sc.start(t, RoleAggregator, "agg-1")
 	ag2 := sc.start(t, RoleAggregator, "agg-2")
@@ -345,6 +346,52 @@ func TestScaleOutMatchesEmbedded(t *testing.T) {
 	}
 	tot := snapshotData(t, s1.Addr, "overview:root")["totals"]
 	t.Logf("overview:root, series, counts and hotspots equal on both servers and the embedded process; totals %v", tot)
+
+	// The audits of today, then again after more events: each server keeps the period's case
+	// facts (ClickHouse tells its data version and the cases changed since) and must follow
+	// the aggregators' writes as the embedded process does.
+	audits := func(addr string) map[string]any {
+		out := map[string]any{}
+		for _, by := range []string{"dept", "region"} {
+			rep := getJSON(t, "http://"+addr+"/api/v1/audit/rates?by="+by+"&from="+day+"&to="+next+"&token="+testToken).(map[string]any)
+			delete(rep, "as_of") // the moment each computed it
+			delete(rep, "previous_as_of")
+			// refused at each process's door since it started
+			delete(rep["reconcile"].(map[string]any)["rejected"].(map[string]any), "since")
+			out[by] = rep
+		}
+		return out
+	}
+	sameAudits := func() float64 {
+		var cases float64
+		eventually(t, 30*time.Second, func() string {
+			w := audits(emb.Addr)
+			for _, s := range []*App{s1, s2} {
+				if g := audits(s.Addr); !reflect.DeepEqual(g, w) {
+					return fmt.Sprintf("audits on %s differ from embedded:\n%s", s.Addr, strings.Join(jsonDiff("", g, w), "\n"))
+				}
+			}
+			cases = w["dept"].(map[string]any)["cases"].(float64)
+			return ""
+		})
+		return cases
+	}
+	before := sameAudits()
+	n2 := postLines(t, []string{"http://" + emb.Addr}, later, 200)
+	if m := postLines(t, []string{"http://" + s1.Addr, "http://" + s2.Addr}, later, 200); m != n2 || n2 == 0 {
+		t.Fatalf("accepted %d more events embedded, %d scaled out", n2, m)
+	}
+	eventually(t, 60*time.Second, func() string {
+		if e, g := len(allIDs(t, emb.Store, 1)), len(allIDs(t, s1.Store, 4)); e != n+n2 || g != n+n2 {
+			return fmt.Sprintf("%d and %d of %d events stored", e, g, n+n2)
+		}
+		return ""
+	})
+	after := sameAudits()
+	if after <= before {
+		t.Errorf("the audit counts %v cases after %d more events, %v before", after, n2, before)
+	}
+	t.Logf("audits of today equal on both servers and the embedded process: %v cases, then %v after %d more events", before, after, n2)
 }
 
 func mustShanghai() *time.Location {
