@@ -48,6 +48,11 @@ func (v *chView) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 			FROM events WHERE type = ` + chQuote(string(event.CaseReported)) + ` AND ` + reportLive + only + `)
 		GROUP BY case_id) WHERE ` + cond
 	ids := `case_id IN (SELECT case_id FROM (` + sel + `))`
+	if q.IDs != nil {
+		// The named cases first: the server then reads the other columns of their rows alone
+		// (half the time of a 30-day patch read on 18.16 here; a skip index serves it on ≥ 20.3).
+		ids = `case_id IN (` + chQuoteList(q.IDs) + `) AND ` + ids
+	}
 	query := `SELECT ` + chRecordCols + ` FROM (
 		SELECT ` + chRecordRawCols + ` FROM events ANY LEFT JOIN (SELECT id, has_reporter,
 			reporter_name, reporter_phone, reporter_id_number, address, summary

@@ -148,8 +148,8 @@ func (c *ClickHouse) CasesChangedSince(ctx context.Context, v uint64) ([]string,
 	} else {
 		cond = append(cond, `1`)
 	}
-	rows, err := c.s.conn.Query(ctx, `SELECT DISTINCT case_id FROM events WHERE case_id != '' AND (`+
-		strings.Join(cond, `) OR (`)+`) LIMIT `+strconv.Itoa(MaxChangedCases+1))
+	rows, err := c.s.conn.Query(ctx, `SELECT DISTINCT case_id FROM events WHERE case_id != '' AND ((`+
+		strings.Join(cond, `) OR (`)+`)) LIMIT `+strconv.Itoa(MaxChangedCases+1))
 	if err != nil {
 		return nil, false, chUnavailable(err, "clickhouse: changed cases")
 	}

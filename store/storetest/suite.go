@@ -1731,8 +1731,10 @@ func testCaseChanges(t *testing.T, s store.Store) {
 	if p, ok := s.(store.Partitioned); ok {
 		// Another partition's writer, then this one's again.
 		v := version()
+		// A survey record beside (no case): not a changed case.
 		if err := p.Partition(3).Write(ctx, store.Batch{Records: []store.Record{
-			reported("c3", "2026-11-27T12:00:00+08:00", 1, rR)}, Checkpoint: 1}); err != nil {
+			reported("c3", "2026-11-27T12:00:00+08:00", 1, rR),
+			surveyRec("cc-sv", "2026-11-27T12:00:00+08:00", 2, "P1", "R1", 80)}, Checkpoint: 2}); err != nil {
 			t.Fatal(err)
 		}
 		mid := version()
