@@ -497,7 +497,7 @@ type sharedServer struct {
 }
 
 // awayFromMidnight waits, when the deployment's day (Asia/Shanghai) ends within d, until it has
-// turned and a minute more: a test that counts today's cases across the turn would see them
+// turned and ten minutes more (untilDayTurn): a test that counts today's cases across the turn would see them
 // reset to zero, and reports it backdates by seconds must not fall on the day before.
 func awayFromMidnight(t *testing.T, d time.Duration) {
 	t.Helper()
@@ -507,14 +507,16 @@ func awayFromMidnight(t *testing.T, d time.Duration) {
 	}
 }
 
-// untilDayTurn is the time from now until a minute past the deployment's next midnight.
+// untilDayTurn is the time from now until ten minutes past the deployment's next midnight: the
+// tests backdate events by up to five minutes (a late report in the feed), which must not fall
+// on the day before.
 func untilDayTurn(now time.Time) time.Duration {
 	loc, err := time.LoadLocation("Asia/Shanghai")
 	if err != nil {
 		loc = time.FixedZone("CST", 8*3600) // Shanghai has kept +08:00 since 1991
 	}
 	now = now.In(loc)
-	next := time.Date(now.Year(), now.Month(), now.Day(), 0, 1, 0, 0, loc)
+	next := time.Date(now.Year(), now.Month(), now.Day(), 0, 10, 0, 0, loc)
 	if !now.Before(next) {
 		next = next.AddDate(0, 0, 1)
 	}

@@ -160,20 +160,21 @@ func closeShared() {
 	}
 }
 
-// The wait before a run that could cross the deployment's midnight: from 23:50 in Shanghai
-// (whatever zone the machine keeps) to 00:01, and none from 00:01 on.
+// The wait before a run that could cross the deployment's midnight: from 23:58 in Shanghai
+// (whatever zone the machine keeps) to 00:10, and none from 00:10 on.
 func TestUntilDayTurn(t *testing.T) {
 	cst := time.FixedZone("CST", 8*3600)
 	for _, c := range []struct {
 		at   time.Time
 		want time.Duration
 	}{
-		{time.Date(2026, 12, 6, 23, 50, 0, 0, cst), 11 * time.Minute},
-		{time.Date(2026, 12, 6, 15, 59, 30, 0, time.UTC), 90 * time.Second}, // 23:59:30 in Shanghai
-		{time.Date(2026, 12, 7, 0, 0, 30, 0, cst), 30 * time.Second},
-		{time.Date(2026, 12, 7, 0, 1, 0, 0, cst), 24 * time.Hour},
-		{time.Date(2026, 12, 7, 2, 45, 0, 0, cst), 21*time.Hour + 16*time.Minute},
-		{time.Date(2026, 12, 31, 23, 58, 0, 0, cst), 3 * time.Minute}, // the year turns too
+		{time.Date(2026, 12, 6, 23, 50, 0, 0, cst), 20 * time.Minute},
+		{time.Date(2026, 12, 6, 15, 59, 30, 0, time.UTC), 10*time.Minute + 30*time.Second}, // 23:59:30 in Shanghai
+		{time.Date(2026, 12, 7, 0, 0, 30, 0, cst), 9*time.Minute + 30*time.Second},
+		{time.Date(2026, 12, 7, 0, 5, 0, 0, cst), 5 * time.Minute}, // a report backdated 5 min would fall on the day before
+		{time.Date(2026, 12, 7, 0, 10, 0, 0, cst), 24 * time.Hour},
+		{time.Date(2026, 12, 7, 2, 45, 0, 0, cst), 21*time.Hour + 25*time.Minute},
+		{time.Date(2026, 12, 31, 23, 58, 0, 0, cst), 12 * time.Minute}, // the year turns too
 	} {
 		if got := untilDayTurn(c.at); got != c.want {
 			t.Errorf("at %v: %v, want %v", c.at, got, c.want)

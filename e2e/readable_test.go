@@ -197,6 +197,28 @@ func busyDay(t *testing.T, srv *server, n int) {
 func TestOverviewReadable(t *testing.T) {
 	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
+	// First a day of three dispatched cases (the first minutes after midnight): every rate is
+	// 样本不足 with its count under it, which must be as readable as the rest.
+	now := time.Now()
+	var few strings.Builder
+	for i := range 3 {
+		id := fmt.Sprintf("E2E-F%d-%d", now.UnixNano(), i)
+		at := now.Add(-time.Duration(3-i) * 10 * time.Second)
+		few.WriteString(report(id, "grid", 114.1, 32.1, at) + dispatch(id, at.Add(5*time.Second)))
+	}
+	srv.ingest(t, few.String(), 6)
+	for _, q := range []string{"&kiosk=1", "&kiosk=1&lang=en"} {
+		what := fmt.Sprintf("%s at 1920×1080, three cases", strings.TrimPrefix(q, "&"))
+		open(t, ctx, page+q, 1920, 1080)
+		if err := waitFor(ctx, `document.querySelectorAll('.rate.few .rate-n:not([hidden])').length >= 2 && window.__zhili.settled()`, 30*time.Second); err != nil {
+			t.Fatalf("%s: the rates not marked 样本不足: %s: %v", what, jsJSON(ctx, `__zhili.rates`), err)
+		}
+		checkFonts(t, ctx, what)
+		checkInside(t, ctx, what, 1920, 1080)
+		if q == "&kiosk=1" {
+			screenshot(t, ctx, "overview-readable-few-1920x1080.png")
+		}
+	}
 	busyDay(t, srv, 120) // three-digit figures, as on a city's ordinary day
 	for _, tc := range []struct {
 		query string
