@@ -62,7 +62,8 @@ type evalEntry struct {
 // the history (171,565 in the demo: about 0.9 s), which every evaluation request and a page's
 // burst of portraits would otherwise repeat. A store that tells its surveys' version
 // (store.SurveysVersioned: the embedded one, ClickHouse on a single server) keeps them until a
-// survey record is written; another store for evalRunningTTL. Loads are serialised, so a burst loads once.
+// survey record is written; another store for evalRunningTTL. Loads are serialised, so a
+// burst loads once.
 type evalSurvCache struct {
 	mu   sync.Mutex
 	at   time.Time
