@@ -198,17 +198,23 @@ func BenchmarkSinkPartitions(b *testing.B) {
 	b.ReportMetric(float64(parts*b.N*size)/b.Elapsed().Seconds(), "rows/s")
 }
 
+// benchEvents is ZHILI_BENCH_EVENTS, the stored events of a benchmark (default 200,000).
+func benchEvents(b *testing.B) int {
+	v := os.Getenv("ZHILI_BENCH_EVENTS")
+	if v == "" {
+		return 200_000
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		b.Fatalf("ZHILI_BENCH_EVENTS=%q: want a positive number", v)
+	}
+	return n
+}
+
 // BenchmarkHotspot30d is the hotspot screen's query: counts per grid (the deepest level) over
 // 30 days, over ZHILI_BENCH_EVENTS stored events (default 200,000).
 func BenchmarkHotspot30d(b *testing.B) {
-	events := 200_000
-	if v := os.Getenv("ZHILI_BENCH_EVENTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("ZHILI_BENCH_EVENTS=%q: want a positive number", v)
-		}
-		events = n
-	}
+	events := benchEvents(b)
 	for _, bs := range benchStores() {
 		b.Run(fmt.Sprintf("events=%d/%s", events, bs.name), func(b *testing.B) {
 			s := bs.open(b)
@@ -242,14 +248,7 @@ func BenchmarkHotspot30d(b *testing.B) {
 // ZHILI_BENCH_EVENTS stored events (default 200,000; the query reads the part and run columns
 // of every event). Each op: a version, a write of one event (not timed), the changed cases.
 func BenchmarkChangedCases(b *testing.B) {
-	events := 200_000
-	if v := os.Getenv("ZHILI_BENCH_EVENTS"); v != "" {
-		n, err := strconv.Atoi(v)
-		if err != nil || n <= 0 {
-			b.Fatalf("ZHILI_BENCH_EVENTS=%q: want a positive number", v)
-		}
-		events = n
-	}
+	events := benchEvents(b)
 	b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
 		ctx := context.Background()
 		ch := testsvc.StartClickHouse(b)

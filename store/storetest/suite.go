@@ -1663,14 +1663,7 @@ func testDataVersion(t *testing.T, s store.Store) {
 	if !ok {
 		t.Skip("the store does not tell its data version")
 	}
-	version := func() uint64 {
-		t.Helper()
-		n, err := v.DataVersion(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	version := mustVersion(t, v.DataVersion)
 	v0 := version()
 	r := reported("dv1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1)
 	write(t, s, 1, r)
@@ -1684,6 +1677,18 @@ func testDataVersion(t *testing.T, s store.Store) {
 	}
 }
 
+// mustVersion turns a store's version method into one that fails the test on an error.
+func mustVersion(t *testing.T, f func(context.Context) (uint64, error)) func() uint64 {
+	return func() uint64 {
+		t.Helper()
+		n, err := f(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+}
+
 // testCaseChanges: a store that tells which cases changed names those of every write after
 // the version asked about, those of every partition (a partitioned store), and says when it
 // cannot tell.
@@ -1693,14 +1698,7 @@ func testCaseChanges(t *testing.T, s store.Store) {
 		t.Skip("the store does not tell which cases changed")
 	}
 	ctx := context.Background()
-	version := func() uint64 {
-		t.Helper()
-		n, err := c.DataVersion(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	version := mustVersion(t, c.DataVersion)
 	since := func(v uint64) ([]string, bool) {
 		t.Helper()
 		ids, ok, err := c.CasesChangedSince(ctx, v)

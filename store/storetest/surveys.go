@@ -1,8 +1,6 @@
 package storetest
 
 import (
-	"context"
-
 	"errors"
 	"fmt"
 	"strings"
@@ -77,14 +75,7 @@ func testSurveysVersion(t *testing.T, s store.Store) {
 	if !ok {
 		t.Skip("the store does not tell its surveys' version")
 	}
-	version := func() uint64 {
-		t.Helper()
-		n, err := sv.SurveysVersion(context.Background())
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	version := mustVersion(t, sv.SurveysVersion)
 	v0 := version()
 	write(t, s, 1, surveyRec("sv1", "2026-11-27T08:00:00+08:00", 1, "P1", "R1", 80))
 	v1 := version()
