@@ -49,9 +49,11 @@ func (v *chView) Cases(ctx context.Context, q CaseQuery, fn func(caseID string, 
 		GROUP BY case_id) WHERE ` + cond
 	ids := `case_id IN (SELECT case_id FROM (` + sel + `))`
 	if q.IDs != nil {
-		// The named cases first: the server then reads the other columns of their rows alone
-		// (half the time of a 30-day patch read on 18.16 here; a skip index serves it on ≥ 20.3).
-		ids = `case_id IN (` + chQuoteList(q.IDs) + `) AND ` + ids
+		// The named cases' rows alone, read by their names: the join below keeps those of the
+		// cases the period selects, so the selection runs once instead of three times (a
+		// 30-day patch read on 18.16 here: 22 – 24 ms against 85 – 167; a skip index serves
+		// the names on ≥ 20.3).
+		ids = `case_id IN (` + chQuoteList(q.IDs) + `)`
 	}
 	query := `SELECT ` + chRecordCols + ` FROM (
 		SELECT ` + chRecordRawCols + ` FROM events ANY LEFT JOIN (SELECT id, has_reporter,
