@@ -31,11 +31,10 @@ type chPartVer struct {
 // before it was handed out, so what a reader reads after it, and keeps under it, is at least as
 // new.
 type chVersions struct {
-	mu    sync.Mutex
-	n     uint64
-	last  []chPartVer            // the checkpoints n stands for, by partition
-	kept  map[uint64][]chPartVer // number → the checkpoints it stands for
-	order []uint64               // kept's numbers, oldest first
+	mu   sync.Mutex
+	n    uint64
+	last []chPartVer            // the checkpoints n stands for, by partition
+	kept map[uint64][]chPartVer // the last keptVersions numbers → the checkpoints each stands for
 
 	smu   sync.Mutex
 	sn    uint64
@@ -93,10 +92,8 @@ func (c *ClickHouse) DataVersion(ctx context.Context) (uint64, error) {
 		d.kept = map[uint64][]chPartVer{}
 	}
 	d.kept[d.n] = vec
-	d.order = append(d.order, d.n)
-	if len(d.order) > keptVersions {
-		delete(d.kept, d.order[0])
-		d.order = d.order[1:]
+	if d.n > keptVersions {
+		delete(d.kept, d.n-keptVersions) // numbers are handed out one by one
 	}
 	return d.n, nil
 }
