@@ -355,12 +355,18 @@ func waitStored(t *testing.T, a *App, n int64) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
+		// The events, then their checkpoint: ClickHouse stores the checkpoint after the events,
+		// and readers see a new data version only with it. Offsets here run from 1 without gaps.
 		c, err := a.Store.Count(context.Background())
-		if err == nil && c == n {
+		var cp uint64
+		if err == nil {
+			cp, err = a.Store.Checkpoint(context.Background())
+		}
+		if err == nil && c == n && cp >= uint64(n) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("stored %d events, want %d (err %v)", c, n, err)
+			t.Fatalf("stored %d events with checkpoint %d, want %d (err %v)", c, cp, n, err)
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
