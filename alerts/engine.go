@@ -31,6 +31,13 @@ type Options struct {
 	// lock: it may call Get, List, Stats and OpenAlerts, but not Evaluate, Ack or Close (they
 	// wait for it), and should not block for long. Webhooks: pass Notifier.Notify.
 	Observe func(Change)
+	// Marks keeps the watch marks (default a MemoryLog): a log of its own, so that the alert
+	// log stays readable by binaries that do not know them.
+	Marks Log
+	// Heartbeat is the least time between two watch marks (default DefaultHeartbeat); marks
+	// further apart than two heartbeats leave a gap in the coverage. Set it above the
+	// evaluation interval.
+	Heartbeat time.Duration
 }
 
 // Engine applies rules to signals and keeps the alerts' lifecycle over its log. Safe for
@@ -48,6 +55,13 @@ type Engine struct {
 	active map[string]*Alert    // key → the alert not yet closed
 	last   map[string]time.Time // key → last raise, for cooldowns
 	seq    int
+	// Watch marks (coverage.go): their log, the watched spans, whether this process has
+	// marked, its last.
+	marks    Log
+	beat     time.Duration
+	spans    []Span
+	started  bool
+	lastMark time.Time
 
 	obsMu sync.Mutex // keeps observers' calls in log order
 }
@@ -67,12 +81,27 @@ func NewEngine(rules *RuleSet, opt Options) (*Engine, error) {
 	if rules == nil {
 		rules = &RuleSet{}
 	}
-	e := &Engine{clk: opt.Clock, loc: opt.Location, log: opt.Log, observe: opt.Observe, rules: rules,
+	if opt.Marks == nil {
+		opt.Marks = NewMemoryLog()
+	}
+	if opt.Heartbeat <= 0 {
+		opt.Heartbeat = DefaultHeartbeat
+	}
+	e := &Engine{clk: opt.Clock, loc: opt.Location, log: opt.Log, marks: opt.Marks, observe: opt.Observe, rules: rules, beat: opt.Heartbeat,
 		alerts: map[string]*Alert{}, active: map[string]*Alert{}, last: map[string]time.Time{}}
 	err := e.log.Replay(func(en Entry) error {
 		_, err := e.apply(en)
 		return err
 	})
+	if err == nil {
+		err = e.marks.Replay(func(en Entry) error {
+			if en.Op != OpWatch {
+				return errs.E(errs.Invalid, "alert_log", "%s entry in the watch marks", en.Op)
+			}
+			_, err := e.apply(en)
+			return err
+		})
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -133,6 +162,9 @@ func (e *Engine) apply(en Entry) (*Alert, error) {
 			}
 		}
 		return a, nil
+	case OpWatch:
+		e.markSpan(en.At, en.Start)
+		return nil, nil
 	}
 	return nil, errs.E(errs.Invalid, "alert_log", "unknown op %q", en.Op)
 }
@@ -141,7 +173,8 @@ func (e *Engine) apply(en Entry) (*Alert, error) {
 // scope, category filter, sample minimum, threshold, quiet hours, then the one-alert rule — no
 // alert while one for the same rule × region × subject is open or acknowledged, nor within
 // the rule's cooldown after the last raise. It returns the alerts raised, each logged before it
-// is returned; on a log error it returns those raised before it and the error.
+// is returned; on a log error it returns those raised before it and the error. It writes a
+// watch mark when one is due (coverage.go).
 func (e *Engine) Evaluate(now time.Time, signals []Signal) ([]Alert, error) {
 	if now.IsZero() {
 		now = e.clk.Now()
@@ -198,6 +231,9 @@ func (e *Engine) Evaluate(now time.Time, signals []Signal) ([]Alert, error) {
 		if err != nil {
 			break
 		}
+	}
+	if err == nil {
+		err = e.mark(now, false)
 	}
 	e.prune(now)
 	changes := make([]Change, len(raised))
@@ -434,13 +470,16 @@ type Stats struct {
 	Total    Figures            `json:"total"`
 	ByRule   map[string]Figures `json:"by_rule"`
 	ByRegion map[string]Figures `json:"by_region"`
+	// Coverage is the part of the period the engine watched: zero figures over a time not
+	// watched count nothing.
+	Coverage Coverage `json:"coverage"`
 }
 
 // Stats computes the history figures over the alerts raised in [from, to) (zero bounds: open),
 // as of the clock's now; region limits them to a subtree ("" all).
 func (e *Engine) Stats(from, to time.Time, region string) Stats {
 	now := e.clk.Now()
-	st := Stats{From: from, To: to, At: now, ByRule: map[string]Figures{}, ByRegion: map[string]Figures{}}
+	st := Stats{From: from, To: to, At: now, ByRule: map[string]Figures{}, ByRegion: map[string]Figures{}, Coverage: e.Coverage(from, to)}
 	type acc struct {
 		f          Figures
 		ack, close []time.Duration

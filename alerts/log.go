@@ -20,10 +20,13 @@ const (
 	OpRaise Op = "raise"
 	OpAck   Op = "ack"
 	OpClose Op = "close"
+	// OpWatch is a watch mark: the engine was evaluating at At (coverage.go; kept in a log
+	// of its own, Options.Marks).
+	OpWatch Op = "watch"
 )
 
 // Entry is one line of the alert log: a raise (with the alert as raised) or a transition of
-// an alert raised before, with who and when.
+// an alert raised before, with who and when; or one line of the watch marks.
 type Entry struct {
 	Op    Op        `json:"op"`
 	ID    string    `json:"id"`
@@ -31,6 +34,7 @@ type Entry struct {
 	Who   string    `json:"who,omitempty"`
 	Note  string    `json:"note,omitempty"`
 	Alert *Alert    `json:"alert,omitempty"` // raise only
+	Start bool      `json:"start,omitempty"` // watch only: the first mark of a process
 }
 
 // Log is the append-only alert log. Append is durable on return (the file log fsyncs);

@@ -269,14 +269,17 @@ type Place struct {
 
 // AlertSection are the alerts raised in the period and how fast they were handled.
 type AlertSection struct {
-	Available bool            `json:"available"`
-	Figures   *alerts.Figures `json:"figures,omitempty"`
-	ByRule    []RuleFigures   `json:"by_rule"`
-	List      []AlertRow      `json:"list"` // newest first, at most 50
-	Total     int             `json:"total"`
-	AsOf      time.Time       `json:"as_of"`
-	Counts    Text            `json:"counts"`
-	LeavesOut Text            `json:"leaves_out"`
+	Available bool `json:"available"`
+	// Coverage is the part of the period the alert engine watched (absent in briefings kept
+	// before it was recorded). Nothing watched and nothing raised: no figures.
+	Coverage  *alerts.Coverage `json:"coverage,omitempty"`
+	Figures   *alerts.Figures  `json:"figures,omitempty"`
+	ByRule    []RuleFigures    `json:"by_rule"`
+	List      []AlertRow       `json:"list"` // newest first, at most 50
+	Total     int              `json:"total"`
+	AsOf      time.Time        `json:"as_of"`
+	Counts    Text             `json:"counts"`
+	LeavesOut Text             `json:"leaves_out"`
 }
 
 // RuleFigures are one rule's figures.

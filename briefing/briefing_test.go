@@ -121,6 +121,35 @@ func figure(t *testing.T, br *Briefing, key string) Figure {
 	return Figure{}
 }
 
+// TestAlertsCoverage: the section counts the alerts of the hours the engine watched and names
+// the hours it did not.
+func TestAlertsCoverage(t *testing.T) {
+	f := newFixture(t)
+	now := f.clk.Now()
+	for at := time.Date(2026, 12, 2, 12, 0, 0, 0, shanghai); !at.After(time.Date(2026, 12, 2, 18, 0, 0, 0, shanghai)); at = at.Add(time.Minute) {
+		f.clk.Set(at)
+		if _, err := f.b.Alerts.Evaluate(time.Time{}, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.clk.Set(now)
+	day, _ := ParsePeriod("day:2026-12-02")
+	br, err := f.b.Build(context.Background(), f.tree.Root.Code, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := br.Alerts
+	if a.Figures == nil || a.Figures.Raised != 0 || a.Coverage == nil || a.Coverage.Watched != 6*time.Hour || a.Coverage.Complete || len(a.Coverage.Gaps) != 2 ||
+		a.Coverage.Gaps[0].To.Hour() != 12 || a.Coverage.Gaps[1].From.Hour() != 18 || a.Coverage.Gaps[1].From.Location() != shanghai {
+		t.Errorf("a day watched 12:00-18:00: figures %+v coverage %+v", a.Figures, a.Coverage)
+	}
+	// The day before: not watched at all, no figures.
+	prev, _ := ParsePeriod("day:2026-12-01")
+	if br, err = f.b.Build(context.Background(), f.tree.Root.Code, prev); err != nil || br.Alerts.Figures != nil || br.Alerts.Coverage.Watched != 0 {
+		t.Errorf("a day not watched: %+v (%v)", br.Alerts, err)
+	}
+}
+
 func TestBuildDay(t *testing.T) {
 	f := newFixture(t)
 	p, _ := ParsePeriod("day:2026-12-02")
@@ -196,8 +225,10 @@ func TestBuildDay(t *testing.T) {
 		!fc.HoursFrom.Equal(time.Date(2026, 12, 3, 10, 0, 0, 0, shanghai)) || fc.Message.Zh == "" {
 		t.Errorf("forecast: %+v", fc)
 	}
-	if !br.Alerts.Available || br.Alerts.Figures == nil || br.Alerts.Figures.Raised != 0 {
-		t.Errorf("alerts: %+v", br.Alerts)
+	// The fixture's alert engine never evaluated: no figures (no "0 raised"), the whole day a gap.
+	if a := br.Alerts; !a.Available || a.Figures != nil || a.Coverage == nil || a.Coverage.Since != nil || a.Coverage.Unwatched != 24*time.Hour ||
+		len(a.Coverage.Gaps) != 1 || a.Coverage.Complete {
+		t.Errorf("alerts: %+v coverage %+v", a, a.Coverage)
 	}
 	// Every figure says what it counts and what it leaves out.
 	for _, fg := range br.Changes.Figures {

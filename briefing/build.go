@@ -677,13 +677,21 @@ func (b *Builder) alerts(br *Briefing, r *geo.Region, now time.Time) {
 	a := &br.Alerts
 	a.ByRule, a.List = []RuleFigures{}, []AlertRow{}
 	a.Counts = tx("本期内触发的预警（含其所有下级区域）：已确认、已关闭的数量，触发到确认、触发到关闭的时长（中位数、90分位，就近秩）", "alerts raised in the period for the region and its subtree: how many were acknowledged and closed, time from raise to acknowledgement and to close (median, 90th percentile, nearest rank)")
-	a.LeavesOut = tx("本期之前触发、本期内处理的预警；仍未确认或未关闭的预警不计入时长", "alerts raised before the period but handled in it; alerts not yet acknowledged or closed are in no time")
+	a.LeavesOut = tx("本期之前触发、本期内处理的预警；仍未确认或未关闭的预警不计入时长；预警无运行记录的时段（服务未运行或尚未就绪）的预警无从统计，时段见 coverage",
+		"alerts raised before the period but handled in it; alerts not yet acknowledged or closed are in no time; times with no record of the alert engine running (the server down or not ready), whose alerts cannot be counted, listed in coverage")
 	if b.Alerts == nil {
 		return
 	}
 	a.Available = true
 	st := b.Alerts.Stats(br.From, br.To, r.Code)
 	a.AsOf = now.Truncate(time.Second)
+	cov := st.Coverage.In(b.Cal.Location())
+	a.Coverage = &cov
+	if cov.Watched == 0 && st.Total.Raised == 0 {
+		// Nothing watched the period: zero raised would be no figure.
+		a.ByRule, a.List = []RuleFigures{}, []AlertRow{}
+		return
+	}
 	f := st.Total
 	a.Figures = &f
 	page, err := b.Alerts.List(alerts.Query{From: br.From, To: br.To, Region: r.Code, Limit: 50})

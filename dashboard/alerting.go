@@ -134,6 +134,10 @@ func (a *Alerting) Run(ctx context.Context) error {
 		}
 		select {
 		case <-ctx.Done():
+			// The time since the last heartbeat was watched too.
+			if err := a.cfg.Engine.Watched(); err != nil {
+				a.cfg.Log.Warn("alerts: last watch mark not written", "err", err)
+			}
 			return nil
 		case <-t.C:
 		}

@@ -154,6 +154,13 @@ func TestAlertBurst(t *testing.T) {
 	if err := waitFor(ctx, `!!document.querySelector('`+row+`')`, 30*time.Second); err != nil {
 		t.Fatalf("the alert is not on the desk: %v", err)
 	}
+	// The server has watched for a minute of the 30 days: the desk says so above its figures.
+	if err := waitFor(ctx, `(() => { const c = document.getElementById('stats-cov'); return !!c && !c.hidden && c.textContent.length > 0; })()`, 10*time.Second); err != nil {
+		t.Errorf("the desk does not say how little of the 30 days was watched: %v", err)
+	} else if cov, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('stats-cov').textContent`)); err != nil ||
+		!strings.Contains(cov, "无预警运行记录") || !strings.Contains(cov, "记录始于") {
+		t.Errorf("the desk's coverage line: %q (%v)", cov, err)
+	}
 	screenshot(t, ctx, "alerts-desk-zh.png")
 	if err := chromedp.Do(ctx, chromedp.Click(chromedp.CSS(row+` button[data-act="ack"]`))); err != nil {
 		t.Fatal(err)
@@ -202,8 +209,19 @@ func TestAlertBurst(t *testing.T) {
 			TimeToAck             struct{ N int } `json:"time_to_ack"`
 			TimeToClose           struct{ N int } `json:"time_to_close"`
 		} `json:"by_rule"`
+		Coverage struct {
+			Since    *time.Time `json:"since"`
+			WatchedS float64    `json:"watched_s"`
+			Complete bool       `json:"complete"`
+			Gaps     []struct{ From, To time.Time }
+		} `json:"coverage"`
 	}
 	getJSON(t, srv, "/api/v1/alerts/stats", &stats)
+	// Watched since the server's first evaluation, a gap before it.
+	if c := stats.Coverage; c.Since == nil || time.Since(*c.Since) > 10*time.Minute || c.WatchedS <= 0 || c.Complete || len(c.Gaps) == 0 ||
+		!c.Gaps[len(c.Gaps)-1].To.Equal(*c.Since) {
+		t.Errorf("coverage of the last 30 days: %+v", c)
+	}
 	if f := stats.ByRule["cluster"]; f.Acked < 1 || f.Closed < 1 || f.TimeToAck.N < 1 || f.TimeToClose.N < 1 {
 		t.Errorf("handling figures of the rule: %+v", f)
 	}

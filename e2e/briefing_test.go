@@ -100,7 +100,12 @@ func TestBriefing(t *testing.T) {
 			Links int `json:"links"`
 		} `json:"repeats"`
 		Alerts struct {
-			Available bool `json:"available"`
+			Available bool            `json:"available"`
+			Figures   json.RawMessage `json:"figures"`
+			Coverage  *struct {
+				WatchedS float64 `json:"watched_s"`
+				Complete bool    `json:"complete"`
+			} `json:"coverage"`
 		} `json:"alerts"`
 	}
 	grids, nb := gridsWithNeighbours(t, srv) // the test's own neighbours, from the outlines
@@ -130,6 +135,11 @@ func TestBriefing(t *testing.T) {
 			len(briefing.Changes.Categories) == 0 || len(briefing.Hotspots.Map.Cells) == 0 ||
 			len(briefing.Departments.Slowest)+len(briefing.Departments.Insufficient) == 0 {
 			t.Errorf("%s: a section is empty: %.600s", p, body)
+		}
+		// The alert engine has watched only since this server started: the past period's
+		// alerts are not counted, and no figure says 0.
+		if a := briefing.Alerts; !a.Available || a.Coverage == nil || a.Coverage.WatchedS != 0 || a.Coverage.Complete || len(a.Figures) != 0 {
+			t.Errorf("%s: alerts of a period nothing watched: available %v, coverage %+v, figures %s", p, a.Available, a.Coverage, a.Figures)
 		}
 		// A spot (hot by Gi* or in a hot class) with fewer cases than its neighbours have on
 		// average and unremarkable by itself (standard score under 1.645 among the grids) is
@@ -250,6 +260,10 @@ func TestBriefing(t *testing.T) {
 		if st.Figs != 6 || st.Cats == 0 || st.MapDrawn == 0 || st.HotSum == "" || st.FcSum == "" || st.DeptText == "" ||
 			st.Whistles == "" || st.Repeats == "" || st.Alerts == "" || st.Title == "" {
 			t.Errorf("%s: a section is empty: %+v", p, st)
+		}
+		if !strings.Contains(st.Alerts, "预警运行记录") && !strings.Contains(st.Alerts, "alert engine running") ||
+			strings.Contains(st.Alerts, "本期无预警") || strings.Contains(st.Alerts, "No alert in the period") {
+			t.Errorf("%s: the alerts section does not say the period was not watched: %q", p, st.Alerts)
 		}
 		if st.FcSVG == 0 && !strings.Contains(st.FcSum, "样本不足") && !strings.Contains(st.FcSum, "insufficient") {
 			t.Errorf("%s: no forecast chart and no reason: %q", p, st.FcSum)

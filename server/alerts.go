@@ -124,7 +124,7 @@ func (s *Server) alertStats(c *fiber.Ctx) error {
 	}
 	st := eng.Stats(from, to, dashboard.StoreRegion(s.d.Tree, region))
 	if loc := s.cfg.Loc; loc != nil {
-		st.From, st.At = st.From.In(loc), st.At.In(loc)
+		st.From, st.At, st.Coverage = st.From.In(loc), st.At.In(loc), st.Coverage.In(loc)
 		if !st.To.IsZero() {
 			st.To = st.To.In(loc)
 		}

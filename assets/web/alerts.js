@@ -21,6 +21,8 @@
       active_summary: '待确认 {open} 条 · 已确认待关闭 {acked} 条 · 其中严重 {severe} 条',
       stats_title: '处置时效（近 30 天）', history_title: '预警历史（最近 100 条）',
       stats_summary: '共触发 {raised} 条 · 已确认 {acked} · 已关闭 {closed} · 未关闭 {open}',
+      cov_never: '尚无预警运行记录：这些数字不代表近 30 天',
+      cov_part: '近 30 天中有 {dur} 无预警运行记录（记录始于 {since}{last}）：其间的预警未计入', cov_last: '；最近一次中断 {gap}',
       stats_note: '确认用时 = 触发到确认；关闭用时 = 触发到关闭；只计已确认 / 已关闭的预警，未关闭的另计于“未关闭”，其最久一条的时长见“最久未关”。P90：九成预警在此时长内处置。',
       scan_title: '时空聚集扫描（前瞻性时空重排扫描）',
       scan_summary: '最近一次 {at} · 研究期 {study} 内 {cases} 件 · 重排 {reps} 次 · 用时 {took} · 报警阈值：复发间隔 ≥ {alarm} 天',
@@ -42,6 +44,8 @@
       active_summary: '{open} to acknowledge · {acked} acknowledged, not closed · {severe} severe',
       stats_title: 'Handling times (last 30 days)', history_title: 'Alert history (last 100)',
       stats_summary: '{raised} raised · {acked} acknowledged · {closed} closed · {open} not closed',
+      cov_never: 'No record of the alert engine running yet: these figures do not stand for the last 30 days',
+      cov_part: '{dur} of the last 30 days without a record of the alert engine running (records begin {since}{last}): alerts of those times are not counted', cov_last: '; latest break {gap}',
       stats_note: 'Time to acknowledge = raise to acknowledgement; time to close = raise to close; only acknowledged / closed alerts count, those not closed are counted apart ("not closed", with the age of the oldest). P90: nine in ten were handled within it.',
       scan_title: 'Space-time cluster scan (prospective space-time permutation)',
       scan_summary: 'Last run {at} · {cases} cases in {study} · {reps} replicates · took {took} · alarm: recurrence ≥ {alarm} days',
@@ -151,6 +155,17 @@
     const rules = Object.keys(s.by_rule || {}).sort();
     table.tBodies[0].innerHTML = rules.map((r) => row(names[r] || r, s.by_rule[r])).join('') + row(t('total'), s.total);
     $('stats-summary').textContent = fmt(t('stats_summary'), s.total);
+    // The figures count only the time the engine watched: say how much of the 30 days that is.
+    const c = s.coverage;
+    let cov = '';
+    if (c && !c.complete) {
+      // The latest break after the records began (the time before them is said by "since").
+      const g = (c.gaps || []).filter((x) => c.since && Date.parse(x.from) >= Date.parse(c.since)).pop();
+      cov = !c.since ? t('cov_never') : fmt(t('cov_part'), { dur: spanText(c.unwatched_s), since: stamp(c.since),
+        last: g ? fmt(t('cov_last'), { gap: stamp(g.from) + ' – ' + stamp(g.to) }) : '' });
+    }
+    $('stats-cov').hidden = !cov;
+    $('stats-cov').textContent = cov;
   }
 
   function renderScan() {

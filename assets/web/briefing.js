@@ -51,6 +51,9 @@
       rp_summary: '本期重复投诉 {n} 件；同一地点本期 {m} 件及以上的 {k} 处', rp_none: '无同一地点 {m} 件及以上的重复投诉',
       al_raised: '触发', al_acked: '已确认', al_closed: '已关闭', al_open: '未关闭', al_ack_median: '确认用时中位', al_close_median: '关闭用时中位',
       al_none: '本期无预警', al_off: '本服务未启用预警', al_more: '另有 {n} 条未列出',
+      al_cov_never: '本服务尚无预警运行记录：本期的预警无从统计（不是 0 条）',
+      al_cov_none: '本期无预警运行记录（记录始于 {since}）：本期的预警无从统计（不是 0 条）',
+      al_cov_part: '本期有 {dur} 无预警运行记录（{gaps}）：这些时段的预警未计入',
       states: { open: '未确认', acknowledged: '已确认', closed: '已关闭' }, sev: { severe: '严重', warning: '警告', info: '提示' },
       foot: '简报 {period} · 区域 {region} · 格式 {format}。每个数字的口径见各节说明；样本不足的数字只列出、不排名、不比较。',
       err: '无法显示简报：', err_regions: '区域边界加载失败：', none: '—', n: 'n={n}',
@@ -81,6 +84,9 @@
       rp_summary: '{n} repeat complaints in the period; {k} places with {m} or more', rp_none: 'No place with {m} or more repeat complaints',
       al_raised: 'Raised', al_acked: 'Acknowledged', al_closed: 'Closed', al_open: 'Not closed', al_ack_median: 'Median to ack', al_close_median: 'Median to close',
       al_none: 'No alert in the period', al_off: 'Alerts are not enabled on this server', al_more: '{n} more not listed',
+      al_cov_never: 'No record of the alert engine running on this server: the period\'s alerts cannot be counted (not zero)',
+      al_cov_none: 'No record of the alert engine running in the period (records begin {since}): its alerts cannot be counted (not zero)',
+      al_cov_part: '{dur} of the period without a record of the alert engine running ({gaps}): alerts of those times are not counted',
       states: { open: 'open', acknowledged: 'acknowledged', closed: 'closed' }, sev: { severe: 'severe', warning: 'warning', info: 'info' },
       foot: 'Briefing {period} · region {region} · format {format}. Each section says what its figures count; figures on too small a sample are shown, never ranked or compared.',
       err: 'Cannot show the briefing: ', err_regions: 'Region outlines failed: ', none: '—', n: 'n={n}',
@@ -460,8 +466,23 @@
 
   function bfAlerts() {
     const a = br.alerts;
-    const f = a.figures || { raised: 0, acked: 0, closed: 0, open: 0, time_to_ack: { n: 0 }, time_to_close: { n: 0 } };
+    // Figures are absent when alerts are off or nothing watched the period: dashes, not zeros.
+    const none = t('none');
+    const f = a.figures || { raised: none, acked: none, closed: none, open: none };
     const med = (d) => (d && d.n ? bfDur(d.median_s) + ' ' + fmt(t('n'), { n: d.n }) : t('none'));
+    const cov = a.available ? a.coverage : null;
+    let covText = '';
+    if (cov && !cov.complete) {
+      if (!cov.since) covText = t('al_cov_never');
+      else if (!cov.watched_s) covText = fmt(t('al_cov_none'), { since: bfTime(cov.since, true) });
+      else {
+        const gs = cov.gaps.slice(0, 3).map((g) => bfTime(g.from, true) + '–' + bfTime(g.to, true));
+        const more = cov.gaps.length - gs.length + (cov.gaps_more || 0);
+        covText = fmt(t('al_cov_part'), { dur: bfDur(cov.unwatched_s), gaps: gs.join(L.lang === 'zh' ? '、' : ', ') + (more > 0 ? ' …' : '') });
+      }
+    }
+    $('al-cov').hidden = !covText;
+    $('al-cov').textContent = covText;
     const figs = [['al_raised', f.raised], ['al_acked', f.acked], ['al_closed', f.closed], ['al_open', f.open],
       ['al_ack_median', med(f.time_to_ack)], ['al_close_median', med(f.time_to_close)]];
     $('al-figs').innerHTML = figs.map(([k, v]) => '<div class="bf-fig" data-key="' + k + '"><div class="bf-fig-name">' + esc(t(k)) + '</div><div class="bf-fig-val" style="font-size:20px">' +
@@ -471,7 +492,7 @@
       esc(TEXT[L.lang].sev[x.severity] || x.severity) + '</td><td class="bf-left">' + esc(tx(x.title)) + '</td><td>' + esc(x.region_name || x.region) + '</td><td>' +
       esc(TEXT[L.lang].states[x.state] || x.state) + '</td><td>' + since(x.raised, x.acked) + '</td><td>' + since(x.raised, x.closed) + '</td></tr>'));
     if (a.total > a.list.length) $('al-body').insertAdjacentHTML('beforeend', '<tr><td colspan="7" class="bf-left">' + esc(fmt(t('al_more'), { n: a.total - a.list.length })) + '</td></tr>');
-    bfEmpty('al-empty', a.list.length === 0, a.available ? t('al_none') : t('al_off'));
+    bfEmpty('al-empty', a.list.length === 0 && (!a.available || !!a.figures), a.available ? t('al_none') : t('al_off'));
     $('al-note').textContent = bfNote(a.counts, a.leaves_out);
   }
 

@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -63,8 +64,14 @@ func (a *App) openAlerts() error {
 		return err
 	}
 	a.alertLog = lg
+	marks, err := alerts.OpenFileLog(filepath.Join(cfg.DataDir, "alerts.watch.jsonl"), warn)
+	if err != nil {
+		return err
+	}
+	a.alertMarks = marks
 	var al *dashboard.Alerting
-	eng, err := alerts.NewEngine(rules, alerts.Options{Clock: cfg.Clock, Location: cfg.Loc, Log: lg,
+	eng, err := alerts.NewEngine(rules, alerts.Options{Clock: cfg.Clock, Location: cfg.Loc, Log: lg, Marks: marks,
+		Heartbeat: max(alerts.DefaultHeartbeat, 2*cfg.AlertsEvery),
 		Observe: func(c alerts.Change) {
 			if al != nil {
 				al.Changed(c)
@@ -154,8 +161,12 @@ func (a *App) closeAlerts(ctx context.Context) error {
 			_ = d.Close()
 		}
 	}
-	if a.alertLog != nil {
-		return a.alertLog.Close()
+	var err error
+	if a.alertMarks != nil {
+		err = a.alertMarks.Close()
 	}
-	return nil
+	if a.alertLog != nil {
+		err = errors.Join(a.alertLog.Close(), err)
+	}
+	return err
 }

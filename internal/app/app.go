@@ -71,6 +71,7 @@ type App struct {
 	alertEngine *alerts.Engine
 	alertRules  *alerts.Watcher
 	alertLog    alerts.Log
+	alertMarks  alerts.Log // the alert engine's watch marks
 	notifier    *alerts.Notifier
 
 	rdb       redis.UniversalClient
