@@ -677,8 +677,8 @@ func (b *Builder) alerts(br *Briefing, r *geo.Region, now time.Time) {
 	a := &br.Alerts
 	a.ByRule, a.List = []RuleFigures{}, []AlertRow{}
 	a.Counts = tx("本期内触发的预警（含其所有下级区域）：已确认、已关闭的数量，触发到确认、触发到关闭的时长（中位数、90分位，就近秩）", "alerts raised in the period for the region and its subtree: how many were acknowledged and closed, time from raise to acknowledgement and to close (median, 90th percentile, nearest rank)")
-	a.LeavesOut = tx("本期之前触发、本期内处理的预警；仍未确认或未关闭的预警不计入时长；预警无运行记录的时段（服务未运行或尚未就绪）的预警无从统计，时段见 coverage",
-		"alerts raised before the period but handled in it; alerts not yet acknowledged or closed are in no time; times with no record of the alert engine running (the server down or not ready), whose alerts cannot be counted, listed in coverage")
+	a.LeavesOut = tx("本期之前触发、本期内处理的预警；仍未确认或未关闭的预警不计入时长；预警无运行记录的时段（服务未运行或尚未就绪）的预警无从统计，这些时段另行注明",
+		"alerts raised before the period but handled in it; alerts not yet acknowledged or closed are in no time; times with no record of the alert engine running (the server down or not ready), whose alerts cannot be counted, named apart")
 	if b.Alerts == nil {
 		return
 	}

@@ -493,6 +493,7 @@
       esc(TEXT[L.lang].states[x.state] || x.state) + '</td><td>' + since(x.raised, x.acked) + '</td><td>' + since(x.raised, x.closed) + '</td></tr>'));
     if (a.total > a.list.length) $('al-body').insertAdjacentHTML('beforeend', '<tr><td colspan="7" class="bf-left">' + esc(fmt(t('al_more'), { n: a.total - a.list.length })) + '</td></tr>');
     bfEmpty('al-empty', a.list.length === 0 && (!a.available || !!a.figures), a.available ? t('al_none') : t('al_off'));
+    $('al-body').closest('table').hidden = a.available && !a.figures; // nothing watched: no list either
     $('al-note').textContent = bfNote(a.counts, a.leaves_out);
   }
 
