@@ -47,6 +47,9 @@ type Briefing struct {
 	ProvisionalNote *Text `json:"provisional_note,omitempty"`
 	// Kept: the reply is the stored briefing (set when served, also in the kept file).
 	Kept bool `json:"kept"`
+	// History is set when the period or the previous one begins before the stored history:
+	// those days hold no case, and the note says what that means for the comparison.
+	History *dashboard.History `json:"history,omitempty"`
 
 	Changes     Changes      `json:"changes"`
 	Hotspots    Hotspots     `json:"hotspots"`

@@ -150,6 +150,30 @@ func TestAlertsCoverage(t *testing.T) {
 	}
 }
 
+// TestBriefingHistory: the first day of the history is compared with a day the store has
+// nothing of, and the briefing says so; the day after is compared as usual.
+func TestBriefingHistory(t *testing.T) {
+	f := newFixture(t)
+	first, _ := ParsePeriod("day:2026-12-01") // the fixture's first report: Dec 1, 09:00
+	br, err := f.b.Build(context.Background(), f.tree.Root.Code, first)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := br.History; h == nil || h.Missing != nil || h.PreviousMissing == nil || !h.PreviousMissing.All ||
+		!strings.Contains(h.Note["zh"], "上期在历史数据起点之前") || !h.Begins.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, shanghai)) {
+		t.Errorf("the history's first day: %+v", h)
+	}
+	for _, fg := range br.Changes.Figures {
+		if fg.Change != nil || fg.ChangePct != nil {
+			t.Errorf("%s compared with a day before the history: change %v", fg.Key, *fg.Change)
+		}
+	}
+	second, _ := ParsePeriod("day:2026-12-02")
+	if br, err = f.b.Build(context.Background(), f.tree.Root.Code, second); err != nil || br.History != nil {
+		t.Errorf("a day after the first: %+v (%v)", br.History, err)
+	}
+}
+
 func TestBuildDay(t *testing.T) {
 	f := newFixture(t)
 	p, _ := ParsePeriod("day:2026-12-02")

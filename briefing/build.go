@@ -93,6 +93,9 @@ func (b *Builder) Build(ctx context.Context, region string, p Period) (*Briefing
 			"The period has not ended: this is a provisional briefing made live, not kept; its figures will change.")
 		br.ProvisionalNote = &n
 	}
+	if h := dashboard.PeriodHistory(ctx, b.Store, loc, from, to, pf); h != nil && h.Note != nil {
+		br.History = h
+	}
 	// The previous period is read at the same age as this one (同龄).
 	prevAsOf := now.Add(-to.Sub(from))
 	cur, _, err := b.facts(ctx, r, from, to, time.Time{})
@@ -109,6 +112,12 @@ func (b *Builder) Build(ctx context.Context, region string, p Period) (*Briefing
 	copy(cur, all[len(prevAll):])
 	if err := b.changes(ctx, br, r, cur, prevAged, now, prevAsOf); err != nil {
 		return nil, err
+	}
+	if h := br.History; h != nil && h.PreviousMissing != nil && h.PreviousMissing.All {
+		// The previous period lies before the history: its zeros are no figures, nothing is compared.
+		for i := range br.Changes.Figures {
+			br.Changes.Figures[i].Change, br.Changes.Figures[i].ChangePct = nil, nil
+		}
 	}
 	br.Repeats = b.repeats(cur, all[:len(prevAll)])
 	if err := b.hotspots(ctx, br, r, p); err != nil {

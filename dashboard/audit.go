@@ -91,6 +91,9 @@ type RatesReport struct {
 	Repeats      []RepeatLink `json:"repeats"`
 	RepeatsTotal int          `json:"repeats_total"`
 	Reconcile    *Reconcile   `json:"reconcile"`
+	// History: how much of the period and the previous period the stored history covers
+	// (absent: the store cannot tell, or holds no case).
+	History *History `json:"history,omitempty"`
 }
 
 // Reconcile says what an audit's figure holds of the cases received in the period, and why the
@@ -486,6 +489,7 @@ func Rates(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery) (*
 	if basis == PreviousSameAge {
 		rep.PreviousAsOf = &asOf
 	}
+	rep.History = PeriodHistory(ctx, st, q.zone(), q.From, q.To, prevFrom)
 	for _, f := range cur {
 		if f.RepeatOf != "" {
 			l := RepeatLink{Case: f.ID, RepeatOf: f.RepeatOf, Reported: f.Reported, Dept: f.Dept}
@@ -620,6 +624,7 @@ type WhistlesReport struct {
 	// Names are the units' names by code (departments from the catalogue, regions from the tree).
 	Names     map[string]string `json:"names,omitempty"`
 	Reconcile *Reconcile        `json:"reconcile"`
+	History   *History          `json:"history,omitempty"` // as RatesReport's
 }
 
 // whistleAudit audits ws by unit; by=region (lvl ≥ 0) the whistles of cases without a region at
@@ -687,6 +692,7 @@ func Whistles(ctx context.Context, st store.Store, tree *geo.Tree, q AuditQuery,
 	if basis == PreviousSameAge {
 		rep.PreviousAsOf = &asOf
 	}
+	rep.History = PeriodHistory(ctx, st, q.zone(), q.From, q.To, prevFrom)
 	for _, d := range whistleAudit(prev, clocks, cal, prevNow, cfg, lvl) {
 		rep.Previous[d.Dept] = d
 	}

@@ -185,6 +185,14 @@ func pct(v *float64) string {
 }
 
 // previousNote says how the previous period is compared.
+// notes are the history's note for an export (none when nothing is missing).
+func (h *History) notes() []string {
+	if h == nil || h.Note == nil {
+		return nil
+	}
+	return []string{"历史数据 history: " + h.Note["zh"] + " " + h.Note["en"]}
+}
+
 func previousNote(basis string, asOf *time.Time, loc *time.Location) string {
 	if basis == PreviousSameAge && asOf != nil {
 		return fmt.Sprintf("上期口径 previous basis: 同龄 same age — 上期工单计至 %s 的事件 the previous period's cases with their events up to %s", asOf.In(loc).Format(time.RFC3339), asOf.In(loc).Format(time.RFC3339))
@@ -202,6 +210,7 @@ func (r *RatesReport) Table(loc *time.Location) Table {
 			fmt.Sprintf("最小样本 minimum sample: %d; 响应时限 response window: %s", r.MinSample, r.Respond),
 		},
 		Reconcile: r.Reconcile.rows()}
+	t.Notes = append(t.Notes, r.History.notes()...)
 	cols := []struct {
 		h string
 		k ColKind
@@ -272,6 +281,7 @@ func (r *WhistlesReport) Table(loc *time.Location) Table {
 			"时长自吹哨起算，最近秩 p50/p90; durations from the blowing, nearest-rank percentiles",
 			"按时率 on time = stages reached by their deadline ÷ stages reached or past their deadline"},
 		Reconcile: r.Reconcile.rows()}
+	t.Notes = append(t.Notes, r.History.notes()...)
 	cols := []struct {
 		h string
 		k ColKind

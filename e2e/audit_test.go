@@ -173,6 +173,12 @@ func TestAuditPage(t *testing.T) {
 	if n := refused.Load(); n < 3 {
 		t.Errorf("%d rates queries, want two refused as busy and one answered", n)
 	}
+	// The fixture's cases are the store's first: the previous day lies before the history, and
+	// the page says so above the figures.
+	if note, err := chromedp.Run(ctx, chromedp.Evaluate[string](`(() => { const el = document.getElementById('au-history'); return el && !el.hidden ? el.textContent : ''; })()`)); err != nil ||
+		!strings.Contains(note, "上期在历史数据起点之前") {
+		t.Errorf("the history note above the rates: %q (%v)", note, err)
+	}
 	if shown := evalJS[bool](t, ctx, `!document.getElementById('au-error').hidden || (window.__zhili.errors || []).length > 0`); shown {
 		t.Errorf("an error shown after busy replies: %s", dump())
 	}

@@ -168,8 +168,9 @@ func TestEvaluationPage(t *testing.T) {
 			Radar                struct {
 				Me, Median []any
 			}
-			Trend struct{ Periods, Composites int }
-			Dist  struct {
+			Trend      struct{ Periods, Composites, Partial int }
+			TrendCover string
+			Dist       struct {
 				Bins, Subjects int
 				Marked         bool
 			}
@@ -181,7 +182,7 @@ func TestEvaluationPage(t *testing.T) {
 		  black: document.querySelectorAll('#black-list li[data-subject]').length, ranked: document.querySelectorAll('#ranked-body tr').length,
 		  unranked: document.querySelectorAll('#unranked-body tr').length,
 		  unrankedNA: Array.from(document.querySelectorAll('#unranked-body tr')).filter((r) => r.querySelector('.ev-na')).length,
-		  radar: __zhili.drawn.radar, trend: __zhili.drawn.trend, dist: __zhili.drawn.dist,
+		  radar: __zhili.drawn.radar, trend: __zhili.drawn.trend, dist: __zhili.drawn.dist, trendCover: document.getElementById('trend-cover').innerText,
 		  matrix: document.getElementById('matrix-body').innerText, head: document.querySelector('.ev-head-card').innerText,
 		  drill: document.getElementById('drill-late').href, lang: document.documentElement.lang})`
 		if err := json.Unmarshal([]byte(eval(js)), &st); err != nil {
@@ -203,6 +204,12 @@ func TestEvaluationPage(t *testing.T) {
 		}
 		if st.Trend.Periods < 2 || st.Trend.Composites < 1 || st.Dist.Bins < 3 || st.Dist.Subjects != len(rk.Ranking.Ranked) || !st.Dist.Marked {
 			t.Errorf("%s: trend %+v, distribution %+v", lang, st.Trend, st.Dist)
+		}
+		// The demo's history (90 days) begins within the trend's periods: those begun before it
+		// are hollow points, those wholly before it have none, and the note under the chart
+		// names them.
+		if before := map[string]string{"zh": "历史数据", "en": "before the history"}[lang]; st.Trend.Partial < 1 || !strings.Contains(st.TrendCover, before) {
+			t.Errorf("%s: the trend does not say which periods the history covers in part: %+v, %q", lang, st.Trend, st.TrendCover)
 		}
 		if !strings.Contains(st.Matrix, na) {
 			t.Errorf("%s: %s has a type of too few raters but the matrix has no %q:\n%s", lang, subject, na, st.Matrix)

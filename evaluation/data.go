@@ -1,5 +1,7 @@
 package evaluation
 
+import "time"
+
 // Rate is a count over its denominator.
 type Rate struct {
 	Num int64 `json:"num"`
@@ -30,6 +32,18 @@ func (d UnitData) Plus(o UnitData) UnitData {
 type PeriodData struct {
 	ByDept   map[string]UnitData
 	ByRegion map[string]UnitData
+	// Cover is set when the history holds only part of the period: 实绩 rests on the cases
+	// from the history's beginning on.
+	Cover *Cover
+}
+
+// Cover says how much of a period the history of cases holds (the deployment began, or its
+// import starts, within or after it).
+type Cover struct {
+	Begins      time.Time         `json:"begins"`       // the day of the earliest stored case
+	MissingDays float64           `json:"missing_days"` // the period's days before it
+	All         bool              `json:"all"`          // the whole period is before it
+	Note        map[string]string `json:"note"`         // zh, en
 }
 
 // Indicator groups: 显绩 shows within the period; 潜绩 is work whose effect lasts (problems

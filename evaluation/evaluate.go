@@ -130,6 +130,7 @@ type Result struct {
 	Period   string
 	Subjects map[string]*Score
 	Groups   map[string][]*Score // peer group → its subjects
+	Cover    *Cover              // the data's cover of the period (nil: whole, or no data)
 }
 
 // Input is what one period's evaluation reads.
@@ -150,6 +151,9 @@ func fp(x float64) *float64 { return &x }
 // Evaluate computes one period: every cadre whose term overlaps the period and every unit.
 func Evaluate(cfg Config, in Input) *Result {
 	res := &Result{Period: in.Period.Name, Subjects: map[string]*Score{}, Groups: map[string][]*Score{}}
+	if in.Data != nil {
+		res.Cover = in.Data.Cover
+	}
 	ro := in.Roster
 	if ro == nil {
 		ro = roster.Empty()

@@ -15,6 +15,9 @@ type TrendPoint struct {
 	Composite *float64 `json:"composite"`
 	Survey    *float64 `json:"survey"`
 	Data      *float64 `json:"data"`
+	// DataMissingDays: the period's days before the history of cases begins (实绩 rests on
+	// the rest; absent: none).
+	DataMissingDays float64 `json:"data_missing_days,omitempty"`
 }
 
 // Trend is 纵向比: the subject's composites over the last periods, the latest (一时) beside
@@ -39,6 +42,9 @@ func TrendOf(cfg Config, subject string, results []*Result) Trend {
 	var xs, ys []float64
 	for i, r := range results {
 		p := TrendPoint{Period: r.Period}
+		if r.Cover != nil {
+			p.DataMissingDays = r.Cover.MissingDays
+		}
 		if s := r.Subjects[subject]; s != nil {
 			p.Composite, p.Survey, p.Data = s.Composite, s.Survey.Score, s.Data.Score
 			if s.Composite != nil {

@@ -265,7 +265,28 @@ func (s *Server) evalFigures(ctx context.Context, pp evaluation.Period, dept boo
 			out.ByRegion[k] = v
 		}
 	}
+	out.Cover = evalCover(dashboard.PeriodHistory(ctx, s.d.Store, s.cfg.Loc, from, to, time.Time{}), pp.Name)
 	return out, nil
+}
+
+// evalCover says what a period's start before the history of cases means for 实绩 (nil: the
+// history covers the period, or the store cannot tell).
+func evalCover(h *dashboard.History, period string) *evaluation.Cover {
+	if h == nil || h.Missing == nil {
+		return nil
+	}
+	m, day := h.Missing, h.Begins.Format(time.DateOnly)
+	c := &evaluation.Cover{Begins: h.Begins, MissingDays: m.Days, All: m.All}
+	if m.All {
+		c.Note = map[string]string{
+			"zh": fmt.Sprintf("%s 在历史数据起点（%s，库中最早的工单）之前：库中没有这一期的工单，实绩无从计算。", period, day),
+			"en": fmt.Sprintf("%s lies before the history begins (%s, the earliest stored case): the store holds none of its cases, and 实绩 cannot be measured.", period, day)}
+		return c
+	}
+	c.Note = map[string]string{
+		"zh": fmt.Sprintf("历史数据始于 %s（库中最早的工单）：%s 的前 %s 天库中没有工单，实绩只反映其后的工单。", day, period, dashboard.DaysText(m.Days)),
+		"en": fmt.Sprintf("The history begins on %s (the earliest stored case): the store holds no case of the first %s days of %s; 实绩 stands for the later cases only.", day, dashboard.DaysText(m.Days), period)}
+	return c
 }
 
 func unitData(f dashboard.UnitFigures) evaluation.UnitData {
@@ -321,7 +342,7 @@ func (s *Server) evalPortrait(c *fiber.Ctx) error {
 	return c.JSON(fiber.Map{"period": period.Name, "subject": id, "evaluation": last.Subjects[id],
 		"trend": evaluation.TrendOf(cfg, id, win), "peers": evaluation.PeersOf(cfg, group, last.Groups[group]),
 		"dimensions": evaluation.DimensionsOf(cfg, last.Subjects[id]), "audit": s.evalAuditLink(sc, period),
-		"config": cfg, "definitions": evaluation.Definitions})
+		"data_cover": last.Cover, "config": cfg, "definitions": evaluation.Definitions})
 }
 
 // evalAudit is where a subject's 实绩 comes from, as the audit page's parameters (/audit,
@@ -399,13 +420,17 @@ func (s *Server) evalRankings(c *fiber.Ctx) error {
 		if f != "xlsx" && f != "csv" {
 			return errs.E(errs.Invalid, "format", "format must be json, csv or xlsx, got %q", f)
 		}
-		return s.export(c, "evaluation-rankings", nil, rankingTable(cfg, rk))
+		t := rankingTable(cfg, rk)
+		if last.Cover != nil {
+			t.Notes = append(t.Notes, "历史数据 history: "+last.Cover.Note["zh"]+" "+last.Cover.Note["en"])
+		}
+		return s.export(c, "evaluation-rankings", nil, t)
 	}
 	// The tenant's peer groups of the period (names nobody): what a page offers to choose from.
 	all := evaluation.Evaluate(cfg, evaluation.Input{Period: period, Roster: s.rosterNow(), Keep: func(sc *evaluation.Score) bool {
 		return s.inTenant(p, cmp.Or(sc.Region, s.d.Tree.Root.Code))
 	}})
-	return c.JSON(fiber.Map{"ranking": rk, "groups": evaluation.GroupsOf(all), "config": cfg, "definitions": evaluation.Definitions})
+	return c.JSON(fiber.Map{"ranking": rk, "groups": evaluation.GroupsOf(all), "data_cover": last.Cover, "config": cfg, "definitions": evaluation.Definitions})
 }
 
 // rateAdjustNote says how 实绩's rates entered the composites of an export.

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"zhili/errs"
 	"zhili/event"
@@ -14,6 +15,7 @@ import (
 var (
 	_ CaseChanges      = (*ClickHouse)(nil)
 	_ SurveysVersioned = (*ClickHouse)(nil)
+	_ HistoryBeginning = (*ClickHouse)(nil)
 )
 
 // keptVersions bounds the data versions whose checkpoints a ClickHouse store remembers for
@@ -193,4 +195,22 @@ func (c *ClickHouse) SurveysVersion(ctx context.Context) (uint64, error) {
 		d.slast = key
 	}
 	return d.sn, nil
+}
+
+// HistoryBegins implements HistoryBeginning: the earliest case report of every partition (the
+// sort key leads with the type, so only the reports' granules are read). On a cluster too:
+// unlike the versions, it needs no order between the replicas' tables.
+func (c *ClickHouse) HistoryBegins(ctx context.Context) (time.Time, bool, error) {
+	if err := c.check(); err != nil {
+		return time.Time{}, false, err
+	}
+	var at time.Time
+	var n uint64
+	if err := c.s.conn.QueryRow(ctx, `SELECT min(at), count() FROM events WHERE type = 'case.reported'`).Scan(&at, &n); err != nil {
+		return time.Time{}, false, chUnavailable(err, "clickhouse: history's beginning")
+	}
+	if n == 0 {
+		return time.Time{}, false, nil
+	}
+	return at.UTC(), true, nil
 }

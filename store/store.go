@@ -147,6 +147,13 @@ type SurveysVersioned interface {
 	SurveysVersion(ctx context.Context) (uint64, error)
 }
 
+// HistoryBeginning is a store that tells when its history begins: the time of its earliest
+// stored case report (ok false when it holds none). A period that begins before it holds no
+// case for its first days: audits and evaluations say so rather than count those days as quiet.
+type HistoryBeginning interface {
+	HistoryBegins(ctx context.Context) (at time.Time, ok bool, err error)
+}
+
 // MaxChangedCases bounds the ids CasesChangedSince returns: beyond it a reader is better off
 // reading its results again whole.
 const MaxChangedCases = 5000

@@ -63,6 +63,7 @@ var (
 	_ Store            = (*DuckDB)(nil)
 	_ CaseChanges      = (*DuckDB)(nil)
 	_ SurveysVersioned = (*DuckDB)(nil)
+	_ HistoryBeginning = (*DuckDB)(nil)
 )
 
 // duckDataVersion counts the opens and writes of every DuckDB store of the process, so that a
@@ -624,6 +625,21 @@ func (d *DuckDB) Count(ctx context.Context) (int64, error) {
 		return 0, unavailable(err, "duckdb: count")
 	}
 	return n, nil
+}
+
+// HistoryBegins implements HistoryBeginning: the earliest stored case report.
+func (d *DuckDB) HistoryBegins(ctx context.Context) (time.Time, bool, error) {
+	if err := d.check(); err != nil {
+		return time.Time{}, false, err
+	}
+	var at sql.NullTime
+	if err := d.db.QueryRowContext(ctx, `SELECT min(at_utc) FROM events WHERE type = 'case.reported'`).Scan(&at); err != nil {
+		return time.Time{}, false, unavailable(err, "duckdb: history's beginning")
+	}
+	if !at.Valid {
+		return time.Time{}, false, nil
+	}
+	return time.Date(at.Time.Year(), at.Time.Month(), at.Time.Day(), at.Time.Hour(), at.Time.Minute(), at.Time.Second(), at.Time.Nanosecond(), time.UTC), true, nil
 }
 
 // EventIDs calls fn with every stored id, in no particular order. An error from fn stops it

@@ -807,10 +807,21 @@
       $('rates-summary').textContent = '';
     }
     renderReconcile($('rates-reconcile'), rep && rep.reconcile, 'rates', rep && rep.by);
+    renderHistoryNote(rep);
     renderPrevNote(rep);
     renderDefs();
     renderRepeats();
     renderChart();
+  }
+
+  // renderHistoryNote says, above the figures, when the period (or the previous one) begins before
+  // the stored history: those days hold no case, which is not the same as none reported.
+  function renderHistoryNote(rep) {
+    const el = $('au-history');
+    const note = rep && rep.history && rep.history.note;
+    const txt = note ? note[L.lang] || note.zh : '';
+    if (el.textContent !== txt) el.textContent = txt;
+    el.hidden = !txt;
   }
 
   // renderPrevNote says what the previous period beside each figure is, and how many of the

@@ -258,6 +258,10 @@
   const GOOD_UP = { response: true, resolution: true, satisfaction: true };
   function bfChanges() {
     const c = br.changes;
+    // The period or the previous one begins before the stored history: said above the figures.
+    const hn = br.history && br.history.note;
+    $('bf-history').textContent = hn ? hn[L.lang] || hn.zh : '';
+    $('bf-history').hidden = !hn;
     $('changes-cards').innerHTML = c.figures.map((f) => {
       let val;
       let prev;

@@ -48,6 +48,7 @@
       k_composite: '综合得分', k_rank: '第 {r} 名 / 共 {n} 人', k_percentile: '百分位', k_pct_sub: '高于同类 {p}% 的人',
       k_survey: '测评分（三评）', k_cov: '有效权重覆盖 {c}', k_data: '实绩', k_data_sub: '显绩 {v} · 潜绩 {l}',
       k_trend: '一时 / 一贯', k_trend_sub: '最新 / 近 {n} 期均值',
+      trend_partial: '空心点：{list}，早于历史数据起点的天数无工单，实绩只含其后', partial_days: '{p} 缺 {d} 天', trend_none: '{list} 在历史数据之前，无实绩',
       not_ranked: '未排名', insufficient: '样本不足',
       radar_title: '三评 · 五个维度（本人与同岗位中位数）', me: '本人（各类评价人加权）', peer_median: '同岗位中位数',
       matrix_title: '各类评价人评分（本人 / 同岗位中位数）', evaluator: '评价人类型', raters: '人数', type_mean: '类型均分',
@@ -92,6 +93,7 @@
       k_composite: 'Composite', k_rank: 'rank {r} of {n}', k_percentile: 'Percentile', k_pct_sub: 'above {p}% of peers',
       k_survey: 'Survey score', k_cov: 'weight covered {c}', k_data: 'Performance (实绩)', k_data_sub: 'visible {v} · latent {l}',
       k_trend: 'Latest / mean', k_trend_sub: 'latest / mean of {n} periods',
+      trend_partial: 'Hollow points: {list} before the history of cases begins; 实绩 rests on the rest', partial_days: '{p} lacks {d} days', trend_none: '{list} before the history: no 实绩',
       not_ranked: 'not ranked', insufficient: 'insufficient sample',
       radar_title: 'Five dimensions (subject vs peer median)', me: 'Subject (evaluator types weighted)', peer_median: 'Peer median',
       matrix_title: 'Scores by evaluator type (subject / peer median)', evaluator: 'Evaluator type', raters: 'Raters', type_mean: 'Type mean',
@@ -294,6 +296,11 @@
       '<span class="ev-c">' + esc(n2(e.composite)) + '</span></li>';
     $('red-list').innerHTML = rk.red.map(li).join('') || '<li class="au-muted">' + esc(t('none_listed')) + '</li>';
     $('black-list').innerHTML = rk.black.map(li).join('') || '<li class="au-muted">' + esc(t('none_listed')) + '</li>';
+    // The period begins before the history of cases: 实绩 rests on part of it; said above the lists.
+    const cov = $('board-cover');
+    const cn = Z.rankingCover && Z.rankingCover.note;
+    cov.textContent = cn ? cn[L.lang] || cn.zh : '';
+    cov.hidden = !cn;
     const ins = $('board-insufficient');
     ins.hidden = rk.sample === 'ok';
     const cfg = Z.rankingConfig || {};
@@ -326,6 +333,7 @@
     }
     Z.ranking = reply.ranking;
     Z.rankingConfig = reply.config;
+    Z.rankingCover = reply.data_cover || null;
     Z.groups = reply.groups || [];
     fillControls();
     renderLists();
@@ -470,6 +478,9 @@
     $('data-summary').textContent = fmt(t('data_summary'), { v: n1(ev.data.visible) || '—', vm: n1(peers.visible_median) || '—', l: n1(ev.data.latent) || '—', lm: n1(peers.latent_median) || '—' });
     $('data-note').textContent = atPeer ? fmt(t('at_peer_note'), { list: atPeer }) : '';
     $('data-note').hidden = !atPeer;
+    const cn = P.data_cover && P.data_cover.note;
+    $('data-cover').textContent = cn ? cn[L.lang] || cn.zh : '';
+    $('data-cover').hidden = !cn;
     $('data-defs').innerHTML = '<dt>' + esc(t('visible')) + '</dt><dd>' + esc(t('def_visible')) + '</dd><dt>' + esc(t('latent')) + '</dt><dd>' +
       esc(t('def_latent')) + '</dd>' + (adjusted ? '<dt>' + esc(t('adjusted')) + '</dt><dd>' + esc(fmt(t('def_adjusted'), { p: peerRates })) + '</dd>' : '') +
       '<dt>' + esc(t('normalized')) + '</dt><dd>' + esc(t('def_norm')) + '</dd>';
@@ -552,6 +563,23 @@
     const tr = P.trend;
     const xs = tr.points.map((p) => p.period);
     const ser = (key) => tr.points.map((p) => (typeof p[key] === 'number' ? p[key] : null));
+    // A period that begins before the history of cases: its 实绩 (and so its composite) rests on
+    // part of it — a hollow point, named under the chart.
+    const part = tr.points.filter((p) => p.data_missing_days > 0);
+    const partial = (vals) => vals.map((v, i) => (v != null && tr.points[i].data_missing_days > 0 ? { value: v, symbol: 'emptyCircle', symbolSize: 10 } : v));
+    const shown = part.filter((p) => p.composite != null || p.data != null).map((p) => fmt(t('partial_days'), { p: p.period, d: p.data_missing_days }));
+    const none = part.filter((p) => p.composite == null && p.data == null).map((p) => p.period);
+    const sep = L.lang === 'en' ? ', ' : '、';
+    const coverText = [shown.length ? fmt(t('trend_partial'), { list: shown.join(sep) }) : '', none.length ? fmt(t('trend_none'), { list: none.join(sep) }) : '']
+      .filter(Boolean).join(L.lang === 'en' ? '; ' : '；');
+    // The texts above and below the chart first, then the chart sized to what they leave.
+    const steady = tr.steady == null ? '' : ' · ' + t(tr.steady ? 'steady' : 'unsteady');
+    $('trend-summary').textContent = tr.sample === 'ok'
+      ? fmt(t('trend_summary'), { latest: n1(tr.latest), mean: n1(tr.mean), vol: n1(tr.volatility), slope: n2(tr.slope) }) + steady
+      : (tr.latest != null ? t('k_trend').split('/')[0].trim() + ' ' + n1(tr.latest) + ' · ' : '') + t('trend_insufficient');
+    $('trend-cover').textContent = coverText;
+    $('trend-cover').hidden = !coverText;
+    c.resize();
     const markMean = typeof tr.mean === 'number'
       ? { silent: true, symbol: 'none', lineStyle: { type: 'dashed', color: '#64748b' }, label: { formatter: t('s_mean') + ' ' + n1(tr.mean), color: mutedColor() }, data: [{ yAxis: tr.mean }] }
       : undefined;
@@ -564,17 +592,13 @@
       xAxis: { type: 'category', data: xs, axisLabel: { color: fg() } },
       yAxis: { type: 'value', min: (v) => Math.max(0, Math.floor(v.min / 10) * 10 - 10), max: 100, axisLabel: { color: mutedColor() }, splitLine: { lineStyle: { color: theme === 'dark' ? '#2a3647' : '#e2e8f0' } } },
       series: [
-        { name: t('s_composite'), type: 'line', data: ser('composite'), connectNulls: false, symbolSize: 8, lineStyle: { width: 3 }, markLine: markMean,
+        { name: t('s_composite'), type: 'line', data: partial(ser('composite')), connectNulls: false, symbol: 'circle', symbolSize: 8, lineStyle: { width: 3 }, markLine: markMean,
           label: { show: true, position: 'top', formatter: (p) => (p.value == null ? '' : n1(p.value)), color: fg() } },
-        { name: t('s_survey'), type: 'line', data: ser('survey'), symbolSize: 5 },
-        { name: t('s_data'), type: 'line', data: ser('data'), symbolSize: 5 },
+        { name: t('s_survey'), type: 'line', data: ser('survey'), symbol: 'circle', symbolSize: 5 },
+        { name: t('s_data'), type: 'line', data: partial(ser('data')), symbol: 'circle', symbolSize: 5 },
       ],
     }, true);
-    const steady = tr.steady == null ? '' : ' · ' + t(tr.steady ? 'steady' : 'unsteady');
-    $('trend-summary').textContent = tr.sample === 'ok'
-      ? fmt(t('trend_summary'), { latest: n1(tr.latest), mean: n1(tr.mean), vol: n1(tr.volatility), slope: n2(tr.slope) }) + steady
-      : (tr.latest != null ? t('k_trend').split('/')[0].trim() + ' ' + n1(tr.latest) + ' · ' : '') + t('trend_insufficient');
-    Z.drawn.trend = { periods: xs.length, composites: ser('composite').filter((v) => v != null).length };
+    Z.drawn.trend = { periods: xs.length, composites: ser('composite').filter((v) => v != null).length, partial: part.length };
   }
 
   function drawDist(P) {

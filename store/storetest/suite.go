@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"DataVersion", testDataVersion},
 		{"CaseChanges", testCaseChanges},
 		{"SurveysVersion", testSurveysVersion},
+		{"HistoryBegins", testHistoryBegins},
 	}
 	// Each case has a store of its own: they run side by side (opening a ClickHouse database
 	// is mostly waiting on the server's DDL).
@@ -1753,5 +1754,31 @@ func testCaseChanges(t *testing.T, s store.Store) {
 	write(t, s, uint64(10+len(recs)), recs...)
 	if ids, ok := since(v2); ok {
 		t.Errorf("changes since before %d cases were written: %d ids, told", len(recs), len(ids))
+	}
+}
+
+// testHistoryBegins: the history begins with the earliest stored case report, whatever the
+// order of the writes; other events before it do not count; an empty store has none.
+func testHistoryBegins(t *testing.T, s store.Store) {
+	h, ok := s.(store.HistoryBeginning)
+	if !ok {
+		t.Skip("the store does not tell when its history begins")
+	}
+	begins := func() (time.Time, bool) {
+		t.Helper()
+		at, ok, err := h.HistoryBegins(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return at, ok
+	}
+	if at, ok := begins(); ok {
+		t.Fatalf("an empty store's history begins at %v", at)
+	}
+	write(t, s, 1, reported("hb1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1))
+	write(t, s, 2, rec(event.CaseClosed, "hb0", "C-x", "2026-10-01T08:00:00+08:00", 2),
+		reported("hb2", "2026-11-03T09:30:15+08:00", 3, rR, rB, rB1), reported("hb3", "2026-11-20T00:00:00+08:00", 4))
+	if at, ok := begins(); !ok || !at.Equal(ts("2026-11-03T09:30:15+08:00")) {
+		t.Fatalf("history begins at %v (%v), want the earliest report, 2026-11-03 09:30:15 +08:00", at, ok)
 	}
 }
