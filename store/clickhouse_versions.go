@@ -198,19 +198,27 @@ func (c *ClickHouse) SurveysVersion(ctx context.Context) (uint64, error) {
 }
 
 // HistoryBegins implements HistoryBeginning: the earliest case report of every partition (the
-// sort key leads with the type, so only the reports' granules are read). On a cluster too:
-// unlike the versions, it needs no order between the replicas' tables.
+// sort key leads with the type, so only the reports' granules are read, for a top-1 sort). On
+// a cluster too: unlike the versions, it needs no order between the replicas' tables.
 func (c *ClickHouse) HistoryBegins(ctx context.Context) (time.Time, bool, error) {
 	if err := c.check(); err != nil {
 		return time.Time{}, false, err
 	}
-	var at time.Time
-	var n uint64
-	if err := c.s.conn.QueryRow(ctx, `SELECT min(at), count() FROM events WHERE type = 'case.reported'`).Scan(&at, &n); err != nil {
+	rows, err := c.s.conn.Query(ctx, `SELECT at, at_ns FROM events WHERE type = 'case.reported' ORDER BY at, at_ns LIMIT 1`)
+	if err != nil {
 		return time.Time{}, false, chUnavailable(err, "clickhouse: history's beginning")
 	}
-	if n == 0 {
+	defer rows.Close()
+	if !rows.Next() {
+		if err := rows.Err(); err != nil {
+			return time.Time{}, false, chUnavailable(err, "clickhouse: history's beginning")
+		}
 		return time.Time{}, false, nil
 	}
-	return at.UTC(), true, nil
+	var at time.Time
+	var ns uint32
+	if err := rows.Scan(&at, &ns); err != nil {
+		return time.Time{}, false, chUnavailable(err, "clickhouse: history's beginning")
+	}
+	return at.UTC().Add(time.Duration(ns)), true, nil
 }

@@ -44,6 +44,12 @@ type DuckDB struct {
 	closeOnce sync.Once
 	closeErr  error
 
+	// The history's beginning (HistoryBegins), read once and then moved by the writes' reports.
+	hmu    sync.Mutex
+	hKnown bool
+	hOK    bool
+	hAt    time.Time
+
 	cmu     sync.Mutex
 	changes []caseChange // the case ids of the last writes, oldest first
 	held    int          // ids in changes
@@ -370,7 +376,25 @@ func (d *DuckDB) Write(ctx context.Context, b Batch) error {
 		}
 		return err
 	}
+	d.noteReports(b.Records)
 	return nil
+}
+
+// noteReports moves the history's beginning, once known, to the earliest report of a write
+// (with d.wmu held).
+func (d *DuckDB) noteReports(recs []Record) {
+	d.hmu.Lock()
+	defer d.hmu.Unlock()
+	if !d.hKnown {
+		return
+	}
+	for i := range recs {
+		if r := &recs[i]; r.Type == event.CaseReported {
+			if at := r.At.UTC().Truncate(time.Microsecond); !d.hOK || at.Before(d.hAt) {
+				d.hAt, d.hOK = at, true
+			}
+		}
+	}
 }
 
 func (d *DuckDB) write(ctx context.Context, b Batch) error {
@@ -627,19 +651,32 @@ func (d *DuckDB) Count(ctx context.Context) (int64, error) {
 	return n, nil
 }
 
-// HistoryBegins implements HistoryBeginning: the earliest stored case report.
+// HistoryBegins implements HistoryBeginning: the earliest stored case report. It is read
+// from the table once, between writes, and then kept up to date by the writes themselves.
 func (d *DuckDB) HistoryBegins(ctx context.Context) (time.Time, bool, error) {
 	if err := d.check(); err != nil {
 		return time.Time{}, false, err
 	}
-	var at sql.NullTime
-	if err := d.db.QueryRowContext(ctx, `SELECT min(at_utc) FROM events WHERE type = 'case.reported'`).Scan(&at); err != nil {
+	d.hmu.Lock()
+	known, ok, at := d.hKnown, d.hOK, d.hAt
+	d.hmu.Unlock()
+	if known {
+		return at, ok, nil
+	}
+	d.wmu.Lock() // no write between the read and keeping it
+	defer d.wmu.Unlock()
+	var min sql.NullTime
+	if err := d.db.QueryRowContext(ctx, `SELECT min(at_utc) FROM events WHERE type = 'case.reported'`).Scan(&min); err != nil {
 		return time.Time{}, false, unavailable(err, "duckdb: history's beginning")
 	}
-	if !at.Valid {
-		return time.Time{}, false, nil
+	d.hmu.Lock()
+	defer d.hmu.Unlock()
+	if min.Valid {
+		t := min.Time
+		d.hAt, d.hOK = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC), true
 	}
-	return time.Date(at.Time.Year(), at.Time.Month(), at.Time.Day(), at.Time.Hour(), at.Time.Minute(), at.Time.Second(), at.Time.Nanosecond(), time.UTC), true, nil
+	d.hKnown = true
+	return d.hAt, d.hOK, nil
 }
 
 // EventIDs calls fn with every stored id, in no particular order. An error from fn stops it

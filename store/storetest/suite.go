@@ -72,6 +72,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CaseChanges", testCaseChanges},
 		{"SurveysVersion", testSurveysVersion},
 		{"HistoryBegins", testHistoryBegins},
+		{"HistoryBegins/Empty", testHistoryBeginsEmpty},
 	}
 	// Each case has a store of its own: they run side by side (opening a ClickHouse database
 	// is mostly waiting on the server's DDL).
@@ -1757,14 +1758,13 @@ func testCaseChanges(t *testing.T, s store.Store) {
 	}
 }
 
-// testHistoryBegins: the history begins with the earliest stored case report, whatever the
-// order of the writes; other events before it do not count; an empty store has none.
-func testHistoryBegins(t *testing.T, s store.Store) {
+// historyBegins turns a store's HistoryBegins into one that fails the test on an error.
+func historyBegins(t *testing.T, s store.Store) func() (time.Time, bool) {
 	h, ok := s.(store.HistoryBeginning)
 	if !ok {
 		t.Skip("the store does not tell when its history begins")
 	}
-	begins := func() (time.Time, bool) {
+	return func() (time.Time, bool) {
 		t.Helper()
 		at, ok, err := h.HistoryBegins(t.Context())
 		if err != nil {
@@ -1772,13 +1772,40 @@ func testHistoryBegins(t *testing.T, s store.Store) {
 		}
 		return at, ok
 	}
-	if at, ok := begins(); ok {
-		t.Fatalf("an empty store's history begins at %v", at)
+}
+
+// testHistoryBegins: the history begins with the earliest stored case report, asked after the
+// first write and again after writes of earlier and later events; other events before it do
+// not count.
+func testHistoryBegins(t *testing.T, s store.Store) {
+	begins := historyBegins(t, s)
+	write(t, s, 1, reported("hb1", "2026-11-27T08:00:00.25+08:00", 1, rR, rA, rA1))
+	if at, ok := begins(); !ok || !at.Equal(ts("2026-11-27T08:00:00.25+08:00")) {
+		t.Fatalf("history begins at %v (%v), want the one report's time", at, ok)
 	}
-	write(t, s, 1, reported("hb1", "2026-11-27T08:00:00+08:00", 1, rR, rA, rA1))
 	write(t, s, 2, rec(event.CaseClosed, "hb0", "C-x", "2026-10-01T08:00:00+08:00", 2),
 		reported("hb2", "2026-11-03T09:30:15+08:00", 3, rR, rB, rB1), reported("hb3", "2026-11-20T00:00:00+08:00", 4))
 	if at, ok := begins(); !ok || !at.Equal(ts("2026-11-03T09:30:15+08:00")) {
 		t.Fatalf("history begins at %v (%v), want the earliest report, 2026-11-03 09:30:15 +08:00", at, ok)
+	}
+	write(t, s, 3, reported("hb4", "2026-12-01T00:00:00+08:00", 5))
+	if at, _ := begins(); !at.Equal(ts("2026-11-03T09:30:15+08:00")) {
+		t.Fatalf("a later report moved the history's beginning to %v", at)
+	}
+}
+
+// testHistoryBeginsEmpty: an empty store's history has no beginning until its first report.
+func testHistoryBeginsEmpty(t *testing.T, s store.Store) {
+	begins := historyBegins(t, s)
+	if at, ok := begins(); ok {
+		t.Fatalf("an empty store's history begins at %v", at)
+	}
+	write(t, s, 1, rec(event.CaseClosed, "he0", "C-x", "2026-10-01T08:00:00+08:00", 1))
+	if at, ok := begins(); ok {
+		t.Fatalf("a store with no report begins at %v", at)
+	}
+	write(t, s, 2, reported("he1", "2026-11-27T08:00:00+08:00", 2))
+	if at, ok := begins(); !ok || !at.Equal(ts("2026-11-27T08:00:00+08:00")) {
+		t.Fatalf("history begins at %v (%v) after the first report", at, ok)
 	}
 }
