@@ -88,8 +88,9 @@ func DaysText(d float64) string {
 	return fmt.Sprintf("%.1f", d)
 }
 
-// historyBegins is the store's HistoryBegins, kept while the store's data version stays (10 s
-// for a store without one): audits ask for it with every request. ok false: the store cannot
+// historyBegins is the store's HistoryBegins, kept while the store's data version stays, and
+// for 10 s in any case (a feed changes the version every second; the beginning moves only when
+// older cases are imported): audits ask for it with every request. ok false: the store cannot
 // tell, or holds no report.
 func historyBegins(ctx context.Context, st store.Store) (time.Time, bool) {
 	h, ok := st.(store.HistoryBeginning)
@@ -106,7 +107,7 @@ func historyBegins(ctx context.Context, st store.Store) (time.Time, bool) {
 	histories.mu.Lock()
 	e, hit := histories.m[st]
 	histories.mu.Unlock()
-	if hit && e.versioned == versioned && (versioned && e.ver == ver || !versioned && time.Since(e.read) < 10*time.Second) {
+	if hit && (time.Since(e.read) < 10*time.Second || versioned && e.versioned && e.ver == ver) {
 		return e.at, e.ok
 	}
 	at, ok, err := h.HistoryBegins(ctx)
