@@ -3,6 +3,7 @@ package dashboard
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"time"
@@ -47,7 +48,7 @@ func HistoryOf(begins time.Time, loc *time.Location, from, to, prevFrom time.Tim
 		if g.All {
 			g.To = t
 		}
-		g.Days = float64(g.To.Sub(g.From).Round(time.Hour)/time.Hour) / 24
+		g.Days = math.Round(g.To.Sub(g.From).Hours()/24*10) / 10 // a day of 23 or 25 hours is one
 		return g
 	}
 	h.Missing = gap(from, to)

@@ -61,6 +61,12 @@ func TestHistoryOfZone(t *testing.T) {
 	if !h.Begins.Equal(time.Date(2026, 9, 9, 0, 0, 0, 0, sh)) || h.Begins.Location() != sh || h.Missing != nil || h.PreviousMissing != nil || h.Note != nil {
 		t.Errorf("a period from Shanghai's Sep 9 given in UTC: %+v", h)
 	}
+	// Days are the zone's days: three of them over a change to summer time are 71 hours.
+	be, _ := time.LoadLocation("Europe/Berlin")
+	h = HistoryOf(time.Date(2027, 3, 31, 9, 0, 0, 0, be), be, time.Date(2027, 3, 28, 0, 0, 0, 0, be), time.Date(2027, 4, 4, 0, 0, 0, 0, be), time.Time{})
+	if h.Missing == nil || h.Missing.Days != 3 || !strings.Contains(h.Note["zh"], "前 3 天") {
+		t.Errorf("three days over the change to summer time: %+v %q", h.Missing, h.Note["zh"])
+	}
 }
 
 // beganStore is a casesStore that tells when its history begins.

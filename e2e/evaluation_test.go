@@ -103,6 +103,27 @@ func TestEvaluationPage(t *testing.T) {
 		t.Fatal("no ranked subject among the first 40 with an evaluator type of too few raters")
 	}
 
+	// A quarter begun over 100 days ago began before the demo's history (90 days): its ranking
+	// and its export say what 实绩 misses.
+	early := now.AddDate(0, 0, -100)
+	earlyQ := early.Format("2006") + "-Q" + string(rune('1'+(int(early.Month())-1)/3))
+	var cov struct {
+		DataCover *struct {
+			MissingDays float64           `json:"missing_days"`
+			Note        map[string]string `json:"note"`
+		} `json:"data_cover"`
+	}
+	get("/api/v1/evaluation/rankings", url.Values{"post_type": {group}, "period": {earlyQ}}, &cov)
+	if c := cov.DataCover; c == nil || c.MissingDays <= 0 || !strings.Contains(c.Note["zh"], "历史数据始于") && !strings.Contains(c.Note["zh"], "历史数据起点") {
+		t.Errorf("%s began before the history: data_cover %+v", earlyQ, c)
+	}
+	if x, err := excelize.OpenReader(strings.NewReader(string(get("/api/v1/evaluation/rankings",
+		url.Values{"post_type": {group}, "period": {earlyQ}, "format": {"xlsx"}}, nil)))); err != nil {
+		t.Errorf("XLSX of %s: %v", earlyQ, err)
+	} else if rows, _ := x.GetRows(x.GetSheetName(0)); !slices.ContainsFunc(rows, func(r []string) bool { return len(r) > 0 && strings.HasPrefix(r[0], "历史数据 history") }) {
+		t.Errorf("the export of %s does not say the history begins within it", earlyQ)
+	}
+
 	// The export: numbers as numbers, the unranked listed with 样本不足.
 	b := get("/api/v1/evaluation/rankings", url.Values{"post_type": {group}, "period": {period}, "format": {"xlsx"}}, nil)
 	f, err := excelize.OpenReader(strings.NewReader(string(b)))
