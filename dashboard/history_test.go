@@ -2,12 +2,15 @@ package dashboard
 
 import (
 	"context"
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
 
+	"zhili/clock"
 	"zhili/geo"
 	"zhili/governance"
+	"zhili/update"
 )
 
 func TestHistoryOf(t *testing.T) {
@@ -109,5 +112,56 @@ func TestAuditsSayWhereHistoryBegins(t *testing.T) {
 	// A store that cannot tell: no history, no note.
 	if r, err := Rates(context.Background(), cs, tree, q); err != nil || r.History != nil {
 		t.Errorf("a store that cannot tell: %+v (%v)", r.History, err)
+	}
+}
+
+// begunHotStore is a hotStore that tells when its history begins.
+type begunHotStore struct {
+	*hotStore
+	at time.Time
+}
+
+func (s *begunHotStore) HistoryBegins(context.Context) (time.Time, bool, error) { return s.at, true, nil }
+
+// A live hot-spot window that starts before the history says where the history begins; one
+// within it does not; a late report earlier than the history moves the beginning.
+func TestHotspotWindowHistoryBegins(t *testing.T) {
+	tree := geo.DemoTree()
+	now := time.Date(2026, 11, 27, 10, 0, 0, 0, time.UTC)
+	h := NewHotspots(tree, clock.NewFake(now), HotspotConfig{Every: time.Nanosecond})
+	path := tree.Path(demoLeaves(tree)[0].Code)
+	st := &begunHotStore{hotStore: &hotStore{recs: []hotRec{{CaseID: "a", Category: "environment", RegionPath: path, At: now.Add(-72 * time.Hour)}}},
+		at: now.Add(-72 * time.Hour)}
+	if err := h.Seed(context.Background(), st, map[int]uint64{0: 1}); err != nil {
+		t.Fatal(err)
+	}
+	begins := func(window string) string {
+		t.Helper()
+		tp, err := ParseTopic("hotspots:root:" + window)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := HotspotSource{H: h}.Open(tp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var snap struct {
+			HistoryBegins string `json:"history_begins"`
+		}
+		b, _ := json.Marshal(ts.Snapshot())
+		if err := json.Unmarshal(b, &snap); err != nil {
+			t.Fatal(err)
+		}
+		return snap.HistoryBegins
+	}
+	if got := begins("24h"); got != "" {
+		t.Errorf("24h within the history: history_begins %q", got)
+	}
+	if got, want := begins("7d"), now.Add(-72*time.Hour).Format(time.RFC3339); got != want {
+		t.Errorf("7d: history_begins %q, want %q", got, want)
+	}
+	h.Observe([]update.Item{{CaseID: "late", New: true, Region: path, At: now.Add(-100 * time.Hour)}})
+	if got, want := begins("30d"), now.Add(-100*time.Hour).Format(time.RFC3339); got != want {
+		t.Errorf("30d after a late report: history_begins %q, want %q", got, want)
 	}
 }

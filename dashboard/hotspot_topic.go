@@ -321,6 +321,7 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 	lw.Advance(now)
 	hw.Advance(now)
 	from, to := lw.Range()
+	begins := h.begins
 	lt, ht := lw.Totals(), hw.Totals()
 	gx := make([]float64, len(s.leaves))
 	for i, li := range s.leaves {
@@ -354,6 +355,10 @@ func (s *hotspotState) compute(now time.Time) map[string]any {
 		"fdr":     !h.cfg.DisableFDR,
 		"hex_res": int64(h.cfg.HexRes),
 		"seeded":  seeded,
+	}
+	if begins.After(from) {
+		// The window starts before the history of reports: its first part holds nothing.
+		out["history_begins"] = begins.UTC().Format(time.RFC3339)
 	}
 	if s.cat != nil {
 		out["category"] = s.cat.cat

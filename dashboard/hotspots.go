@@ -48,7 +48,10 @@ type Hotspots struct {
 	leafWin  map[string]*geo.LiveWindow
 	hexWin   map[string]*geo.LiveWindow
 	seeded   bool
-	cats     map[string][]*catWindow // category windows open for filtered topics, by category
+	// begins is when the history of reports begins (the store's at the seed, moved by earlier
+	// live reports; zero: none yet): a window that starts before it is said to.
+	begins time.Time
+	cats   map[string][]*catWindow // category windows open for filtered topics, by category
 	// st and seedCtx are the history store and context of Seed, kept to seed category windows.
 	st      store.Store
 	seedCtx context.Context
@@ -146,6 +149,9 @@ func (h *Hotspots) Observe(items []update.Item) {
 		if !it.New {
 			continue // only the report that opened a case counts
 		}
+		if h.begins.IsZero() || it.At.Before(h.begins) {
+			h.begins = it.At
+		}
 		li := -1
 		if n := len(it.Region); n > 0 {
 			if l, ok := h.leafIdx[it.Region[n-1]]; ok {
@@ -200,8 +206,17 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 			cubes = append(cubes, seedOf{h.leafWin[spec.Name], cube})
 		}
 	}
+	var begins time.Time
+	if hb, ok := st.(store.HistoryBeginning); ok {
+		if at, ok, err := hb.HistoryBegins(ctx); err == nil && ok {
+			begins = at
+		}
+	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	if !begins.IsZero() && (h.begins.IsZero() || begins.Before(h.begins)) {
+		h.begins = begins
+	}
 	for _, w := range h.hexWin {
 		for _, l := range hexes {
 			w.Add(l.hex, l.at)

@@ -120,7 +120,7 @@
       why_through: '本{unit} {own} 件，本身不突出，少于相邻{unit}的平均（{nm} 件）：热度来自相邻{unit}',
       why_through_rate: '本{unit}的比率本身不突出，低于相邻{unit}的平均（{nm}）：热度来自相邻{unit}',
       legend_hot: '热点', legend_cold: '冷点', legend_ns: '不显著', legend_conf: '置信度',
-      window: { '1h': '近1小时', '24h': '近24小时', '7d': '近7天', '30d': '近30天' },
+      window: { '1h': '近1小时', '24h': '近24小时', '7d': '近7天', '30d': '近30天' }, history_from: '数据始于 {t}',
       summary: '{unit} {n} 个 · 案件 {c} 件 · {fdr}', unit_grid: '网格', unit_hex: '六边形', unit_child: '区域',
       fdr_on: 'FDR 校正', fdr_off: '未校正',
       degenerate: { no_variance: '样本无差异 · 各网格案件数相同，无法识别热点', too_few: '网格少于 3 个 · 无法识别热点' },
@@ -192,7 +192,7 @@
       why_through: '{own} cases here, unremarkable by itself and below its neighbours\' average ({nm}): hot through them',
       why_through_rate: 'its rate is unremarkable by itself and below its neighbours\' average ({nm}): hot through them',
       legend_hot: 'hot', legend_cold: 'cold', legend_ns: 'Not significant', legend_conf: 'Confidence',
-      window: { '1h': 'last hour', '24h': 'last 24 h', '7d': 'last 7 days', '30d': 'last 30 days' },
+      window: { '1h': 'last hour', '24h': 'last 24 h', '7d': 'last 7 days', '30d': 'last 30 days' }, history_from: 'data from {t}',
       summary: '{n} {unit} · {c} cases · {fdr}', unit_grid: 'grids', unit_hex: 'hexes', unit_child: 'regions',
       fdr_on: 'FDR corrected', fdr_off: 'uncorrected',
       degenerate: { no_variance: 'No variance · every grid has the same count, no hot spot can be found', too_few: 'Fewer than 3 grids · no statistic' },
@@ -1795,6 +1795,8 @@
       const end = Math.min(Date.parse(data.to || ''), clock.now());
       const r = data.from && Number.isFinite(end) ? clock.shortTime(data.from, withDate) + ' – ' + clock.shortTime(new Date(end).toISOString(), withDate) : '';
       range = t('window')[win] + (r ? ' · ' + r : '');
+      // The window starts before the history of reports: its first part holds nothing, said.
+      if (data.history_begins) range += ' · ' + fmt(t('history_from'), { t: clock.shortTime(data.history_begins, true) });
     } else if (state.view === 'rest') {
       range = periodText(state.rest.custom.from, state.rest.custom.to, ' – ');
     } else if (state.pb) {
