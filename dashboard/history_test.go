@@ -121,7 +121,9 @@ type begunHotStore struct {
 	at time.Time
 }
 
-func (s *begunHotStore) HistoryBegins(context.Context) (time.Time, bool, error) { return s.at, true, nil }
+func (s *begunHotStore) HistoryBegins(context.Context) (time.Time, bool, error) {
+	return s.at, true, nil
+}
 
 // A live hot-spot window that starts before the history says where the history begins; one
 // within it does not; a late report earlier than the history moves the beginning.
