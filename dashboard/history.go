@@ -90,9 +90,9 @@ func DaysText(d float64) string {
 }
 
 // historyBegins is the store's HistoryBegins, kept while the store's data version stays, and
-// for 10 s in any case (a feed changes the version every second; the beginning moves only when
-// older cases are imported): audits ask for it with every request. ok false: the store cannot
-// tell, or holds no report.
+// a beginning found for 10 s in any case (a feed changes the version every second; the
+// beginning moves only when older cases are imported): audits ask for it with every request.
+// ok false: the store cannot tell, or holds no report.
 func historyBegins(ctx context.Context, st store.Store) (time.Time, bool) {
 	h, ok := st.(store.HistoryBeginning)
 	if !ok {
@@ -108,7 +108,8 @@ func historyBegins(ctx context.Context, st store.Store) (time.Time, bool) {
 	histories.mu.Lock()
 	e, hit := histories.m[st]
 	histories.mu.Unlock()
-	if hit && (time.Since(e.read) < 10*time.Second || versioned && e.versioned && e.ver == ver) {
+	// An empty store's answer is kept only while nothing is written: its first report must show.
+	if hit && (e.ok && time.Since(e.read) < 10*time.Second || versioned && e.versioned && e.ver == ver) {
 		return e.at, e.ok
 	}
 	at, ok, err := h.HistoryBegins(ctx)
