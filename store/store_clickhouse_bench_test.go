@@ -247,23 +247,55 @@ func BenchmarkHotspot30d(b *testing.B) {
 // the cases written since the version it kept them under (store.CaseChanges), over
 // ZHILI_BENCH_EVENTS stored events (default 200,000; the query reads the part and run columns
 // of every event). Each op: a version, a write of one event (not timed), the changed cases.
+// chFilled opens a ClickHouse store of its own on a fresh server holding events sink events.
+func chFilled(b *testing.B, events int) (*store.ClickHouse, *rand.Rand) {
+	ctx := context.Background()
+	ch := testsvc.StartClickHouse(b)
+	s, err := store.OpenClickHouse(ctx, ch.NewDatabase(b), store.ClickHouseOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	rng := rand.New(rand.NewPCG(2, 2))
+	const size = 50000
+	for done := 0; done < events; done += size {
+		if err := s.Write(ctx, sinkBatch(rng, uint64(done), min(size, events-done))); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, rng
+}
+
+// BenchmarkHistoryBegins times the query for the history's beginning (every audit asks for it,
+// kept 10 s) beside DataVersion's (asked with every audit already), on one store:
+// ZHILI_BENCH_EVENTS events (default 200,000).
+func BenchmarkHistoryBegins(b *testing.B) {
+	events := benchEvents(b)
+	b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
+		s, _ := chFilled(b, events)
+		ctx := context.Background()
+		b.Run("query=history_begins", func(b *testing.B) {
+			for b.Loop() {
+				if _, ok, err := s.HistoryBegins(ctx); err != nil || !ok {
+					b.Fatal(ok, err)
+				}
+			}
+		})
+		b.Run("query=data_version", func(b *testing.B) {
+			for b.Loop() {
+				if _, err := s.DataVersion(ctx); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	})
+}
+
 func BenchmarkChangedCases(b *testing.B) {
 	events := benchEvents(b)
 	b.Run(fmt.Sprintf("events=%d", events), func(b *testing.B) {
 		ctx := context.Background()
-		ch := testsvc.StartClickHouse(b)
-		s, err := store.OpenClickHouse(ctx, ch.NewDatabase(b), store.ClickHouseOptions{})
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer s.Close()
-		rng := rand.New(rand.NewPCG(2, 2))
-		const size = 50000
-		for done := 0; done < events; done += size {
-			if err := s.Write(ctx, sinkBatch(rng, uint64(done), min(size, events-done))); err != nil {
-				b.Fatal(err)
-			}
-		}
+		s, rng := chFilled(b, events)
 		next := uint64(events)
 		for b.Loop() {
 			b.StopTimer()
