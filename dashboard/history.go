@@ -138,6 +138,12 @@ type historyEntry struct {
 	ok        bool
 }
 
+// HistoryBegins is the time of the store's earliest case report, as the audits keep it (ok
+// false: the store cannot tell, or holds no report).
+func HistoryBegins(ctx context.Context, st store.Store) (time.Time, bool) {
+	return historyBegins(ctx, st)
+}
+
 // PeriodHistory is the history's cover of [from, to) and of [prevFrom, from) (zero prevFrom:
 // none) in st, by days in loc; nil when the store cannot tell or holds no case report.
 func PeriodHistory(ctx context.Context, st store.Store, loc *time.Location, from, to, prevFrom time.Time) *History {

@@ -268,8 +268,10 @@ func TestOverview(t *testing.T) {
 	now := time.Now()
 
 	// History over the last day: reports in several hours (some resolved), across the county.
+	// The first is the store's first: the hours of the trend before it hold no data.
 	var hist strings.Builder
 	nHist, nReports := 0, 0
+	first := now.Add(-22 * time.Hour)
 	for i, h := range []int{22, 15, 9, 5, 3, 2, 1} {
 		for k := 0; k <= i%3; k++ {
 			id := fmt.Sprintf("E2E-H%d-%d-%d", now.UnixNano(), i, k)
@@ -327,6 +329,21 @@ func TestOverview(t *testing.T) {
 	}
 	if sum == 0 {
 		t.Errorf("trend: no new cases in 24 h after %d ingested", nHist)
+	}
+	// The hours that ended before the first report are shaded 无数据, not drawn as quiet.
+	wantNoData := 0
+	for _, h := range tr.Hours {
+		if h+time.Hour.Milliseconds() <= first.UnixMilli() {
+			wantNoData++
+		}
+	}
+	nd, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`(() => {
+	  const c = echarts.getInstanceByDom(document.getElementById('chart-trend')).getOption().series.find((s) => s.id === 'reported');
+	  const ma = c.markArea && c.markArea.data || [];
+	  return [window.__zhili.trend.noData, ma.length, ma.length ? c.markArea.label.formatter : ''];
+	})()`))
+	if err != nil || len(nd) != 3 || nd[0] != float64(wantNoData) || wantNoData > 0 && (nd[1] != float64(1) || nd[2] != "无数据") {
+		t.Errorf("trend: hours before the history %v (%v), want %d shaded 无数据", nd, err, wantNoData)
 	}
 	at := time.Now().Add(-time.Second)
 	hour := at.Truncate(time.Hour).UnixMilli() // Asia/Shanghai has whole-hour offsets

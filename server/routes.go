@@ -336,8 +336,13 @@ func (s *Server) series(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(fiber.Map{"region": p.region, "from": p.from.In(s.cfg.Loc), "to": p.to.In(s.cfg.Loc), "step": c.Query("step", "1h"),
-		"category": p.category, "points": pts})
+	out := fiber.Map{"region": p.region, "from": p.from.In(s.cfg.Loc), "to": p.to.In(s.cfg.Loc), "step": c.Query("step", "1h"),
+		"category": p.category, "points": pts}
+	// The period starts before the history of reports: its first points are zeros of no data.
+	if at, ok := dashboard.HistoryBegins(c.UserContext(), s.d.Store); ok && at.After(p.from) {
+		out["history_begins"] = at.In(s.cfg.Loc)
+	}
+	return c.JSON(out)
 }
 
 // parseStep accepts Go durations and d/w suffixes (1d, 7d, 1w).

@@ -133,7 +133,7 @@
       people_grids: '网格', people_heads: '有网格长', people_workers: '网格员', people_on: '当前在岗',
       people_no_head: '无网格长', people_none_on: '无人在岗', people_uncovered: '未覆盖网格',
       people_orgs: '组织数', people_in_force: '在任/区域', people_depts: '县直部门', people_dept_heads: '部门主官在任',
-      trend_title: '近24小时趋势', trend_new: '新增', trend_resolved: '办结', trend_hour: '{h}时', trend_band: '预测区间',
+      trend_title: '近24小时趋势', trend_new: '新增', trend_resolved: '办结', trend_hour: '{h}时', trend_band: '预测区间', trend_no_data: '无数据',
       legend_open: '在办', legend_new_today: '今日新增', legend_new: '新案件', legend_urgent: '紧急/特急', unlocated_today: '今日未定位',
       flow_legend: '三流动线 · 近{n}', flow_min: '{n} 分钟', flow_sec: '{n} 秒', center: '指挥中心', hotline: '12345 热线',
       rank_title: '乡镇街道排名 · 今日', rank_no: '排名', rank_name: '乡镇（街道）',
@@ -165,7 +165,7 @@
       people_grids: 'Grids', people_heads: 'With head', people_workers: 'Workers', people_on: 'On duty now',
       people_no_head: 'No grid head', people_none_on: 'Nobody on duty', people_uncovered: 'Uncovered grids',
       people_orgs: 'Orgs', people_in_force: 'Led/areas', people_depts: 'Departments', people_dept_heads: 'heads in office',
-      trend_title: 'Last 24 h', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00', trend_band: 'Forecast',
+      trend_title: 'Last 24 h', trend_new: 'New', trend_resolved: 'Resolved', trend_hour: '{h}:00', trend_band: 'Forecast', trend_no_data: 'no data',
       legend_open: 'Open', legend_new_today: 'New today', legend_new: 'New case', legend_urgent: 'Urgent', unlocated_today: 'Unlocated today',
       flow_legend: 'Flows · last {n}', flow_min: '{n} min', flow_sec: '{n} s', center: 'Command center', hotline: '12345 hotline',
       rank_title: 'Townships · today', rank_no: 'No.', rank_name: 'Township',
@@ -236,7 +236,7 @@
     // the map, and the party organisation's lines (counts only).
     people: { shown: false, totals: null, marked: [], lines: [] },
     // trend: the 24 hourly buckets shown (from, to: ms; hours: ms of each bucket's start)
-    trend: { from: 0, to: 0, hours: [], reported: [], resolved: [], loads: 0, live: 0, region: '' },
+    trend: { from: 0, to: 0, hours: [], reported: [], resolved: [], loads: 0, live: 0, region: '', noData: 0 },
   };
   window.__zhili = Z;
 
@@ -1635,6 +1635,7 @@
     // The forecast's expected range for the same hours (GET /api/v1/forecast from the first
     // hour): null when not loaded or when the history is too short (band.reason says why).
     band: null,
+    begins: 0, // ms of the history's first report when after the first bucket's start (else 0)
   };
   let trendShown = '';
   // rollTrend moves the window to end with the current hour; reports whether it moved.
@@ -1687,6 +1688,8 @@
         }
         fillTrend(trend.reported, rep && rep.points);
         fillTrend(trend.resolved, res && res.points);
+        // Hours before the history of reports begins hold no data, not zero cases.
+        trend.begins = rep && rep.history_begins ? Date.parse(rep.history_begins) : 0;
         trend.band = bandOf(fc);
         // The history store writes a moment behind the live topics: the first read for a region
         // is repeated 10 s later, so that cases of the last moments before it are not missed.
@@ -1779,7 +1782,10 @@
     $('trend-band').hidden = !band;
     const width = charts.trend.getWidth() || 900;
     const every = [1, 2, 3, 4, 6].find((n) => (width - 70) / TREND_HOURS * n >= (L.lang === 'en' ? 66 : 56)) || 6;
-    const key = L.lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join() + '/' + (band ? band.hi.join() : '');
+    // The hours wholly before the history begins: shaded and named, not drawn as quiet hours.
+    const noData = trend.begins ? Math.max(0, hours.findIndex((h) => h + HOUR_MS > trend.begins)) : 0;
+    Z.trend.noData = noData;
+    const key = L.lang + width + labels.join() + trend.reported.join() + '/' + trend.resolved.join() + '/' + (band ? band.hi.join() : '') + '/' + noData;
     if (key === trendShown) return;
     trendShown = key;
     const font = getComputedStyle(document.body).fontFamily;
@@ -1806,6 +1812,13 @@
       series: [
         {
           id: 'reported', name: t('trend_new'), type: 'bar', barWidth: '56%', silent: true,
+          markArea: noData > 0 ? {
+            // The label starts at the shaded hours' left edge and runs right along the top, clear
+            // of the y axis's labels however few hours are shaded.
+            silent: true, itemStyle: { color: 'rgba(143,178,214,0.16)' },
+            label: { show: true, position: 'insideTopLeft', distance: 2, color: '#8fb2d6', fontSize: 20, formatter: t('trend_no_data') },
+            data: [[{ xAxis: labels[0] }, { xAxis: labels[noData - 1] }]],
+          } : { data: [] },
           data: trend.reported.map((v, i) => ({
             value: v,
             itemStyle: {
