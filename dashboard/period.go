@@ -69,6 +69,9 @@ type HotspotReply struct {
 	// (with step: for the emerging classes too), and what is missing.
 	Sufficiency Sufficiency   `json:"sufficiency"`
 	Cells       []HotspotCell `json:"cells"`
+	// HistoryBegins: the store's earliest case report, when the period starts before it (its
+	// first part holds nothing because nothing is stored for it).
+	HistoryBegins *time.Time `json:"history_begins,omitempty"`
 }
 
 // MaxCubeCells bounds locations × steps of an emerging-hotspot query: its space-time cube, the

@@ -402,6 +402,10 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if at, ok := dashboard.HistoryBegins(c.UserContext(), s.d.Store); ok && at.After(p.from) {
+		at = at.In(s.cfg.Loc)
+		rep.HistoryBegins = &at
+	}
 	return c.JSON(rep)
 }
 

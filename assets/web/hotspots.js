@@ -1799,6 +1799,7 @@
       if (data.history_begins) range += ' · ' + fmt(t('history_from'), { t: clock.shortTime(data.history_begins, true) });
     } else if (state.view === 'rest') {
       range = periodText(state.rest.custom.from, state.rest.custom.to, ' – ');
+      if (data.history_begins) range += ' · ' + fmt(t('history_from'), { t: clock.shortTime(data.history_begins, true) });
     } else if (state.pb) {
       range = state.pb.frames.length ? frameLabel(state.pb.index) : '';
     }
