@@ -82,15 +82,15 @@ func (e *Engine) markSpan(at time.Time, start bool) {
 // mark writes a watch mark at now when due (the process's first, or a heartbeat after the
 // last); with e.mu held.
 func (e *Engine) mark(now time.Time, force bool) error {
-	if e.started && !force && now.Sub(e.lastMark) < e.beat && !now.Before(e.lastMark) {
+	if !e.lastMark.IsZero() && !force && now.Sub(e.lastMark) < e.beat && !now.Before(e.lastMark) {
 		return nil
 	}
-	en := Entry{Op: OpWatch, At: now, Start: !e.started}
+	en := Entry{Op: OpWatch, At: now, Start: e.lastMark.IsZero()}
 	if err := e.marks.Append(en); err != nil {
 		return err
 	}
 	e.markSpan(now, en.Start)
-	e.started, e.lastMark = true, now
+	e.lastMark = now
 	return nil
 }
 
@@ -99,7 +99,7 @@ func (e *Engine) mark(now time.Time, force bool) error {
 func (e *Engine) Watched() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if !e.started {
+	if e.lastMark.IsZero() {
 		return nil
 	}
 	return e.mark(e.clk.Now(), true)
@@ -111,7 +111,7 @@ func (e *Engine) Coverage(from, to time.Time) Coverage {
 	now := e.clk.Now()
 	e.mu.Lock()
 	spans := slices.Clone(e.spans)
-	live := e.started && len(spans) > 0 && !now.Before(spans[len(spans)-1].To) && now.Sub(spans[len(spans)-1].To) <= 2*e.beat
+	live := !e.lastMark.IsZero() && len(spans) > 0 && !now.Before(spans[len(spans)-1].To) && now.Sub(spans[len(spans)-1].To) <= 2*e.beat
 	e.mu.Unlock()
 	return coverage(spans, live, from, to, now)
 }

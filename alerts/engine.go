@@ -55,12 +55,11 @@ type Engine struct {
 	active map[string]*Alert    // key → the alert not yet closed
 	last   map[string]time.Time // key → last raise, for cooldowns
 	seq    int
-	// Watch marks (coverage.go): their log, the watched spans, whether this process has
-	// marked, its last.
+	// Watch marks (coverage.go): their log, the watched spans, this process's last mark (zero:
+	// it has not marked yet).
 	marks    Log
 	beat     time.Duration
 	spans    []Span
-	started  bool
 	lastMark time.Time
 
 	obsMu sync.Mutex // keeps observers' calls in log order

@@ -89,14 +89,21 @@ func DaysText(d float64) string {
 	return fmt.Sprintf("%.1f", d)
 }
 
-// historyBegins is the store's HistoryBegins, kept while the store's data version stays, and
-// a beginning found for 10 s in any case (a feed changes the version every second; the
-// beginning moves only when older cases are imported): audits ask for it with every request.
-// ok false: the store cannot tell, or holds no report.
-func historyBegins(ctx context.Context, st store.Store) (time.Time, bool) {
+// HistoryBegins is the time of the store's earliest case report (ok false: the store cannot
+// tell, or holds no report). Audits ask for it with every request, so it is kept: a beginning
+// found for 10 s in any case (a feed changes the data version every second; the beginning moves
+// only when older cases are imported), and any answer while the data version stays. An empty
+// store's answer is kept only while nothing is written: its first report must show.
+func HistoryBegins(ctx context.Context, st store.Store) (time.Time, bool) {
 	h, ok := st.(store.HistoryBeginning)
 	if !ok {
 		return time.Time{}, false
+	}
+	histories.mu.Lock()
+	e, hit := histories.m[st]
+	histories.mu.Unlock()
+	if hit && e.ok && time.Since(e.read) < 10*time.Second {
+		return e.at, e.ok // no version asked: on ClickHouse that is a query too
 	}
 	var ver uint64
 	versioned := false
@@ -105,11 +112,7 @@ func historyBegins(ctx context.Context, st store.Store) (time.Time, bool) {
 			ver, versioned = v, true
 		}
 	}
-	histories.mu.Lock()
-	e, hit := histories.m[st]
-	histories.mu.Unlock()
-	// An empty store's answer is kept only while nothing is written: its first report must show.
-	if hit && (e.ok && time.Since(e.read) < 10*time.Second || versioned && e.versioned && e.ver == ver) {
+	if hit && versioned && e.versioned && e.ver == ver {
 		return e.at, e.ok
 	}
 	at, ok, err := h.HistoryBegins(ctx)
@@ -138,16 +141,10 @@ type historyEntry struct {
 	ok        bool
 }
 
-// HistoryBegins is the time of the store's earliest case report, as the audits keep it (ok
-// false: the store cannot tell, or holds no report).
-func HistoryBegins(ctx context.Context, st store.Store) (time.Time, bool) {
-	return historyBegins(ctx, st)
-}
-
 // PeriodHistory is the history's cover of [from, to) and of [prevFrom, from) (zero prevFrom:
 // none) in st, by days in loc; nil when the store cannot tell or holds no case report.
 func PeriodHistory(ctx context.Context, st store.Store, loc *time.Location, from, to, prevFrom time.Time) *History {
-	at, ok := historyBegins(ctx, st)
+	at, ok := HistoryBegins(ctx, st)
 	if !ok {
 		return nil
 	}

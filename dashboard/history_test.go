@@ -182,16 +182,16 @@ func (s *flipStore) HistoryBegins(context.Context) (time.Time, bool, error) {
 // polling until its cases arrive would see them (an audit page waiting for its data).
 func TestHistoryBeginsNotKeptEmpty(t *testing.T) {
 	st := &flipStore{casesStore: &casesStore{}}
-	if _, ok := historyBegins(context.Background(), st); ok {
+	if _, ok := HistoryBegins(context.Background(), st); ok {
 		t.Fatal("an empty store has a beginning")
 	}
 	st.at = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
-	if at, ok := historyBegins(context.Background(), st); !ok || !at.Equal(st.at) {
+	if at, ok := HistoryBegins(context.Background(), st); !ok || !at.Equal(st.at) {
 		t.Errorf("after the first report: %v %v", at, ok)
 	}
 	// A beginning found is kept for 10 s (an import of older cases shows after).
 	st.at = st.at.Add(-time.Hour)
-	if at, _ := historyBegins(context.Background(), st); !at.Equal(st.at.Add(time.Hour)) {
+	if at, _ := HistoryBegins(context.Background(), st); !at.Equal(st.at.Add(time.Hour)) {
 		t.Errorf("kept beginning %v", at)
 	}
 }

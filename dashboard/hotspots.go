@@ -206,15 +206,10 @@ func (h *Hotspots) Seed(ctx context.Context, st store.Store, cut map[int]uint64)
 			cubes = append(cubes, seedOf{h.leafWin[spec.Name], cube})
 		}
 	}
-	var begins time.Time
-	if hb, ok := st.(store.HistoryBeginning); ok {
-		if at, ok, err := hb.HistoryBegins(ctx); err == nil && ok {
-			begins = at
-		}
-	}
+	begins, known := HistoryBegins(ctx, st)
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if !begins.IsZero() && (h.begins.IsZero() || begins.Before(h.begins)) {
+	if known && (h.begins.IsZero() || begins.Before(h.begins)) {
 		h.begins = begins
 	}
 	for _, w := range h.hexWin {

@@ -35,7 +35,8 @@ func TestEvaluationPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	now := time.Now().In(loc)
-	period := now.Format("2006") + "-Q" + string(rune('1'+(int(now.Month())-1)/3))
+	quarter := func(t time.Time) string { return t.Format("2006") + "-Q" + string(rune('1'+(int(t.Month())-1)/3)) }
+	period := quarter(now)
 	const group = "乡镇党委书记"
 
 	get := func(path string, q url.Values, out any) []byte {
@@ -105,8 +106,7 @@ func TestEvaluationPage(t *testing.T) {
 
 	// A quarter begun over 100 days ago began before the demo's history (90 days): its ranking
 	// and its export say what 实绩 misses.
-	early := now.AddDate(0, 0, -100)
-	earlyQ := early.Format("2006") + "-Q" + string(rune('1'+(int(early.Month())-1)/3))
+	earlyQ := quarter(now.AddDate(0, 0, -100))
 	var cov struct {
 		DataCover *struct {
 			MissingDays float64           `json:"missing_days"`

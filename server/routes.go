@@ -339,10 +339,21 @@ func (s *Server) series(c *fiber.Ctx) error {
 	out := fiber.Map{"region": p.region, "from": p.from.In(s.cfg.Loc), "to": p.to.In(s.cfg.Loc), "step": c.Query("step", "1h"),
 		"category": p.category, "points": pts}
 	// The period starts before the history of reports: its first points are zeros of no data.
-	if at, ok := dashboard.HistoryBegins(c.UserContext(), s.d.Store); ok && at.After(p.from) {
-		out["history_begins"] = at.In(s.cfg.Loc)
+	if at := s.historyAfter(c, p.from); at != nil {
+		out["history_begins"] = at
 	}
 	return c.JSON(out)
+}
+
+// historyAfter is the store's earliest case report in the deployment's zone when it comes
+// after from (a period starting before the history), else nil.
+func (s *Server) historyAfter(c *fiber.Ctx, from time.Time) *time.Time {
+	at, ok := dashboard.HistoryBegins(c.UserContext(), s.d.Store)
+	if !ok || !at.After(from) {
+		return nil
+	}
+	at = at.In(s.cfg.Loc)
+	return &at
 }
 
 // parseStep accepts Go durations and d/w suffixes (1d, 7d, 1w).
@@ -402,10 +413,7 @@ func (s *Server) hotspots(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	if at, ok := dashboard.HistoryBegins(c.UserContext(), s.d.Store); ok && at.After(p.from) {
-		at = at.In(s.cfg.Loc)
-		rep.HistoryBegins = &at
-	}
+	rep.HistoryBegins = s.historyAfter(c, p.from)
 	return c.JSON(rep)
 }
 
