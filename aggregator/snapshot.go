@@ -24,7 +24,7 @@ import (
 
 // snapVersion changes whenever the snapshot's layout or the meaning of the state changes: an
 // older snapshot is then ignored (a full replay).
-const snapVersion = 1
+const snapVersion = 2 // 2: the dispatches awaiting their signing (MAwaitingSign)
 
 type snapFile struct {
 	Version    int
@@ -58,6 +58,8 @@ type snapCase struct {
 	Deadline, Reported                   int64
 	CNewDay                              int32
 	CNewSrc                              update.Metric
+	CAwaitDay                            int32
+	CAwaitDept                           string
 }
 
 type snapEv struct {
@@ -109,7 +111,8 @@ func (s *state) snapshot() *snapFile {
 		sc := snapCase{ID: c.id, Category: c.category, Priority: c.priority, Source: c.source, Dept: c.dept,
 			Known: c.known, Located: c.located, Corrected: c.corrected, COpen: c.cOpen, COverdue: c.cOverdue,
 			Status: c.status, Path: c.path, Whistles: c.whistles, Point: c.point, Deadline: c.deadline,
-			Reported: c.reported, CNewDay: c.cNewDay, CNewSrc: c.cNewSrc, Events: make([]snapEv, len(c.events))}
+			Reported: c.reported, CNewDay: c.cNewDay, CNewSrc: c.cNewSrc, CAwaitDay: c.cAwaitDay, CAwaitDept: c.cAwaitDept,
+			Events: make([]snapEv, len(c.events))}
 		for i, e := range c.events {
 			se := snapEv{ID: e.id, Dept: e.dept, Sat: e.sat, Reason: e.reason, Sup: e.sup, Type: e.typ, At: e.at,
 				Deadline: e.deadline, Off: e.off, By: e.by, Gone: e.gone, Counted: e.counted}
@@ -148,7 +151,8 @@ func (f *snapFile) restore(loc *time.Location, root string) *state {
 		c := &caseState{id: sc.ID, category: sc.Category, priority: sc.Priority, source: sc.Source, dept: sc.Dept,
 			known: sc.Known, located: sc.Located, corrected: sc.Corrected, cOpen: sc.COpen, cOverdue: sc.COverdue,
 			status: sc.Status, path: sc.Path, whistles: sc.Whistles, point: sc.Point, deadline: sc.Deadline,
-			reported: sc.Reported, cNewDay: sc.CNewDay, cNewSrc: sc.CNewSrc, events: make([]caseEv, len(sc.Events))}
+			reported: sc.Reported, cNewDay: sc.CNewDay, cNewSrc: sc.CNewSrc, cAwaitDay: sc.CAwaitDay, cAwaitDept: sc.CAwaitDept,
+			events: make([]caseEv, len(sc.Events))}
 		for i, se := range sc.Events {
 			e := caseEv{id: se.ID, dept: se.Dept, sat: se.Sat, reason: se.Reason, sup: se.Sup, typ: se.Type, at: se.At,
 				deadline: se.Deadline, off: se.Off, by: se.By, gone: se.Gone, counted: se.Counted}

@@ -279,7 +279,7 @@ func TestSnapshotCoversTheState(t *testing.T) {
 		v      any
 		fields int
 	}{
-		{state{}, 15}, {caseState{}, 19}, {caseEv{}, 13}, {reportInfo{}, 5}, {whistleState{}, 8},
+		{state{}, 15}, {caseState{}, 21}, {caseEv{}, 13}, {reportInfo{}, 5}, {whistleState{}, 8},
 		{dutyState{}, 1}, {dutyEv{}, 6}, {timer{}, 2},
 	} {
 		if n := reflect.TypeOf(c.v).NumField(); n != c.fields {

@@ -76,6 +76,10 @@ type caseState struct {
 	cOpen, cOverdue bool
 	cNewDay         int32
 	cNewSrc         update.Metric // the source metric counted with cNewDay
+	// the dispatch awaiting its signing (awaitingSign) as counted: its local day (0: none) and
+	// department
+	cAwaitDay  int32
+	cAwaitDept string
 }
 
 func (c *caseState) insert(e caseEv) {
@@ -250,6 +254,24 @@ func (c *caseState) open() bool {
 	return true
 }
 
+// awaitingSign returns the case's dispatch whose signing is still awaited at now (Unix ns): the
+// last dispatch of an open case that has not been signed, returned or resolved since, within
+// its response window. The response rate leaves it out until it is decided; nil for none.
+func (c *caseState) awaitingSign(now int64) *caseEv {
+	if !c.open() || c.status != StatusDispatched {
+		return nil
+	}
+	for i := len(c.events) - 1; i >= 0; i-- {
+		if e := &c.events[i]; e.typ == event.CaseDispatched && !e.gone {
+			if now < e.at+int64(RespondWindow) {
+				return e
+			}
+			return nil
+		}
+	}
+	return nil
+}
+
 // RespondWindow is the response window of the live response rate (the audits take theirs as a
 // parameter, default the same): a case signed within it after its dispatch has responded.
 const RespondWindow = 2 * time.Hour
@@ -395,6 +417,9 @@ func (s *state) apply(r *store.Record, now time.Time, feed bool) {
 	if c.deadline > 0 && c.open() {
 		heap.Push(&s.timers, timer{at: c.deadline, id: c.id})
 	}
+	if d := c.awaitingSign(now.UnixNano()); d != nil {
+		heap.Push(&s.timers, timer{at: d.at + int64(RespondWindow), id: c.id})
+	}
 	if feed {
 		if becameKnown {
 			// Events that waited for the report are published now, in event-time order.
@@ -464,6 +489,20 @@ func (s *state) withdraw(c *caseState) {
 	if c.cNewDay != 0 {
 		s.addNew(c, c.cNewDay, c.cNewSrc, -1)
 		c.cNewDay = 0
+	}
+	s.addAwaiting(c, c.cAwaitDay, c.cAwaitDept, -1)
+	c.cAwaitDay, c.cAwaitDept = 0, ""
+}
+
+// addAwaiting counts a dispatch awaiting its signing on its day (0: none), for the case's
+// regions and for the dispatch's department.
+func (s *state) addAwaiting(c *caseState, day int32, dept string, n int64) {
+	if day == 0 {
+		return
+	}
+	s.add(c.path, c.category, day, update.MAwaitingSign, n)
+	if dept != "" {
+		s.add([]string{update.DeptPrefix + dept}, c.category, day, update.MAwaitingSign, n)
 	}
 }
 
@@ -648,6 +687,16 @@ func (s *state) recontribute(c *caseState, now time.Time) {
 		s.add(c.path, c.category, 0, update.MOverdue, b2i(overdue)-b2i(c.cOverdue))
 		c.cOverdue = overdue
 	}
+	var awDay int32
+	var awDept string
+	if d := c.awaitingSign(now.UnixNano()); d != nil {
+		awDay, awDept = s.day(d.at), d.dept
+	}
+	if awDay != c.cAwaitDay || awDept != c.cAwaitDept {
+		s.addAwaiting(c, c.cAwaitDay, c.cAwaitDept, -1)
+		s.addAwaiting(c, awDay, awDept, 1)
+		c.cAwaitDay, c.cAwaitDept = awDay, awDept
+	}
 	src := update.SourceMetric(c.source)
 	if newDay != c.cNewDay || newDay != 0 && src != c.cNewSrc {
 		if c.cNewDay != 0 {
@@ -674,13 +723,14 @@ func b2i(b bool) int64 {
 	return 0
 }
 
-// tick moves cases whose deadline has passed to overdue.
+// tick moves cases whose deadline has passed to overdue, and dispatches whose response window
+// has ended out of awaiting their signing.
 func (s *state) tick(now time.Time) {
 	s.now = now
 	ns := now.UnixNano()
 	for len(s.timers) > 0 && s.timers[0].at < ns {
 		t := heap.Pop(&s.timers).(timer)
-		if c := s.cases[t.id]; c != nil && c.deadline == t.at {
+		if c := s.cases[t.id]; c != nil && (c.deadline == t.at || c.cAwaitDay != 0) {
 			s.recontribute(c, now)
 		}
 	}

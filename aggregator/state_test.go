@@ -283,6 +283,60 @@ func TestSignedInTime(t *testing.T) {
 	}
 }
 
+// A dispatch unsigned within its response window awaits its signing (MAwaitingSign, on its
+// day, for the case's regions and its department): the live response rate leaves it out until it
+// is decided. Signing or a return decides it at once, the end of the window at the next tick; a
+// snapshot keeps it and its timer.
+func TestAwaitingSign(t *testing.T) {
+	path := []string{"R", "T1"}
+	deadline := ts("2026-11-28T08:00:00+08:00")
+	d := day("2026-11-27T12:00:00+08:00")
+	start := func(now time.Time, more ...rec) *state {
+		s := newTestState()
+		applyAll(s, now, path, append([]rec{
+			{"e1", "case.reported", "2026-11-27T12:00:00+08:00", nil},
+			{"e2", "case.dispatched", "2026-11-27T12:10:00+08:00", func(r *store.Record) { r.Dept, r.Deadline = "d1", &deadline }},
+		}, more...)...)
+		return s
+	}
+	awaiting := func(s *state) (region, dept int64) {
+		s.flush()
+		return s.rollup[update.Key{Region: "T1", Category: "environment", Day: d, Metric: update.MAwaitingSign}],
+			s.rollup[update.Key{Region: update.DeptPrefix + "d1", Category: "environment", Day: d, Metric: update.MAwaitingSign}]
+	}
+	within := ts("2026-11-27T13:00:00+08:00")
+	s := start(within)
+	if r, dp := awaiting(s); r != 1 || dp != 1 {
+		t.Fatalf("within the window: awaiting %d (department %d), want 1", r, dp)
+	}
+	// The snapshot keeps it, and its timer ends it.
+	f := s.snapshot()
+	for _, x := range []*state{s, f.restore(shanghai, "R")} {
+		x.tick(ts("2026-11-27T14:09:00+08:00"))
+		if r, _ := awaiting(x); r != 1 {
+			t.Fatalf("a minute before the window ends: awaiting %d, want 1", r)
+		}
+		x.tick(ts("2026-11-27T14:11:00+08:00"))
+		if r, dp := awaiting(x); r != 0 || dp != 0 {
+			t.Fatalf("after the window: awaiting %d (department %d), want 0", r, dp)
+		}
+		if get(x, "T1", d, update.MDispatched) != 1 || get(x, "T1", d, update.MSignedInTime) != 0 {
+			t.Fatalf("dispatched %d, in time %d: want 1 and 0", get(x, "T1", d, update.MDispatched), get(x, "T1", d, update.MSignedInTime))
+		}
+	}
+	// A signing or a return decides it at once.
+	for _, r := range []rec{{"e3", "case.signed", "2026-11-27T12:40:00+08:00", nil}, {"e3", "case.returned", "2026-11-27T12:40:00+08:00", nil}} {
+		s := start(within, r)
+		if a, dp := awaiting(s); a != 0 || dp != 0 {
+			t.Fatalf("after %s: awaiting %d (department %d), want 0", r.typ, a, dp)
+		}
+	}
+	// A dispatch read after its window (a replay, a late arrival) never awaits.
+	if a, _ := awaiting(start(ts("2026-11-27T15:00:00+08:00"))); a != 0 {
+		t.Fatalf("read after the window: awaiting %d, want 0", a)
+	}
+}
+
 // The counters are a function of a case's events, not of the order they arrive in: a dispatch
 // that arrives after the signing it precedes in event time makes that signing a response, and
 // moves the department counters of the events that follow it. (A partition handed to another

@@ -171,17 +171,18 @@ func (a *Alerting) Signals(now time.Time) []alerts.Signal {
 			out = append(out, a.regionSignal(alerts.KindOverdue, r, float64(n)))
 		}
 	}
-	// Departments' response rate today (signed in time ÷ dispatched), deployment-wide.
+	// Departments' response rate today (signed in time ÷ dispatches decided: those still
+	// within their window unsigned are left out), deployment-wide.
 	day := update.DayOf(now, m.loc)
 	root := m.tree.Root
 	for _, d := range m.depts {
 		code := update.DeptPrefix + d
-		disp := m.get(code, "", day, update.MDispatched)
-		if disp == 0 {
+		decided := m.get(code, "", day, update.MDispatched) - m.get(code, "", day, update.MAwaitingSign)
+		if decided <= 0 {
 			continue
 		}
-		s := a.regionSignal(alerts.KindResponseRate, root, float64(m.get(code, "", day, update.MSignedInTime))/float64(disp))
-		s.Subject, s.Sample = d, int(disp)
+		s := a.regionSignal(alerts.KindResponseRate, root, float64(min(m.get(code, "", day, update.MSignedInTime), decided))/float64(decided))
+		s.Subject, s.Sample = d, int(decided)
 		s.SubjectName, s.SubjectNameEn = a.name("dept", d)
 		out = append(out, s)
 	}

@@ -37,7 +37,9 @@ func TestAlertingSignals(t *testing.T) {
 		Counters: []update.Counter{
 			{Key: update.Key{Region: t1, Category: "environment", Metric: update.MOverdue}, N: 12},
 			{Key: update.Key{Region: t2, Category: "environment", Metric: update.MOverdue}, N: 3},
-			{Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MDispatched}, N: 10},
+			// 14 dispatched, 4 of them unsigned within their window: 6 of 10 decided in time.
+			{Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MDispatched}, N: 14},
+			{Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MAwaitingSign}, N: 4},
 			{Key: update.Key{Region: d, Category: "environment", Day: today, Metric: update.MSignedInTime}, N: 6},
 		},
 		Whistles: []update.Whistle{{ID: "W1", CaseID: "C1", Kind: "advance", Region: []string{root, t2}, Blown: at("2026-11-26 10:00"),

@@ -400,6 +400,10 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 	pp := m.peopleOn(day)
 	callbacks := g(r.Code, update.MSatisfied) + g(r.Code, update.MBasically) + g(r.Code, update.MUnsatisfied)
 	dispatched := g(r.Code, update.MDispatched)
+	// The response rate counts the dispatches decided: signed in their window, or past it. A
+	// dispatch still in its window and unsigned is pending (update.MAwaitingSign), not a miss.
+	awaiting := g(r.Code, update.MAwaitingSign)
+	decided := max(0, dispatched-awaiting)
 	return map[string]any{
 		"region":      map[string]any{"code": r.Code, "name": r.Name, "level": int64(r.Level)},
 		"day":         update.DayString(day),
@@ -414,17 +418,20 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 			"horizontal": g(r.Code, update.MFlowHorizontal),
 		},
 		"rates": map[string]any{
-			"response":     ratio(g(r.Code, update.MSignedInTime), dispatched),
+			"response":     ratio(min(g(r.Code, update.MSignedInTime), decided), decided),
 			"resolution":   ratio(max(0, g(r.Code, update.MResolved)-g(r.Code, update.MReopened)), dispatched),
 			"satisfaction": ratio(g(r.Code, update.MSatisfied)+g(r.Code, update.MBasically), callbacks),
 		},
 		// The rates' denominators: a screen shows a rate of fewer than min_sample cases as
 		// 样本不足 with its count, not as a figure (the audits' rule; after midnight, or in a
 		// township, a day's rate is often one of two or three cases).
-		"rates_n":    map[string]any{"response": dispatched, "resolution": dispatched, "satisfaction": callbacks},
-		"min_sample": int64(governance.DefaultMinSample),
-		"children":   children,
-		"depts":      m.deptRates(r, day),
+		"rates_n": map[string]any{"response": decided, "resolution": dispatched, "satisfaction": callbacks},
+		// Dispatched today, unsigned and still within the response window: left out of the
+		// response rate until decided.
+		"rates_pending": map[string]any{"response": awaiting},
+		"min_sample":    int64(governance.DefaultMinSample),
+		"children":      children,
+		"depts":         m.deptRates(r, day),
 		// The people layer: counts only, never a name (docs/ROSTER.md, "On the wall").
 		"staffing": pp.staffingOf(r),
 		"party":    pp.partyOf(r),
@@ -470,11 +477,14 @@ func (m *Model) deptRates(r *geo.Region, day int32) map[string]any {
 		if disp == 0 && callbacks == 0 && g(update.MResolved) == 0 {
 			continue
 		}
+		awaiting := g(update.MAwaitingSign)
+		decided := max(0, disp-awaiting)
 		out[d] = map[string]any{
-			"dispatched": disp,
-			"resolved":   g(update.MResolved),
+			"dispatched":    disp,
+			"awaiting_sign": awaiting,
+			"resolved":      g(update.MResolved),
 			"rates": map[string]any{
-				"response":     ratio(g(update.MSignedInTime), disp),
+				"response":     ratio(min(g(update.MSignedInTime), decided), decided),
 				"resolution":   ratio(max(0, g(update.MResolved)-g(update.MReopened)), disp),
 				"satisfaction": ratio(g(update.MSatisfied)+g(update.MBasically), callbacks),
 			},

@@ -41,7 +41,9 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	today := update.DayOf(now, loc)
 	m.Apply(&update.Update{Reset: true, Counters: []update.Counter{
 		{Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MNew}, N: 3}, {Key: update.Key{Region: town, Category: "environment", Day: today, Metric: update.MNew}, N: 2},
-		{Key: update.Key{Region: root, Category: "environment", Day: 0, Metric: update.MOpen}, N: 5}, {Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MDispatched}, N: 4},
+		{Key: update.Key{Region: root, Category: "environment", Day: 0, Metric: update.MOpen}, N: 5}, {Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MDispatched}, N: 6},
+		// Two of the six dispatches are unsigned within their window: the response rate waits for them.
+		{Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MAwaitingSign}, N: 2},
 		{Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MSigned}, N: 4}, {Key: update.Key{Region: root, Category: "environment", Day: today, Metric: update.MSignedInTime}, N: 3},
 		{Key: update.Key{Region: root, Category: "environment", Day: today - 1, Metric: update.MNew}, N: 9}, // yesterday: not in today's totals
 	}})
@@ -60,10 +62,14 @@ func TestOverviewAndCasesTopics(t *testing.T) {
 	if snap["rates"].(map[string]any)["satisfaction"] != nil {
 		t.Fatal("satisfaction without sample should be null")
 	}
-	// The denominators go with the rates, so that a screen can say 样本不足 for a rate of 4 cases.
-	if n := snap["rates_n"].(map[string]any); n["response"] != int64(4) || n["resolution"] != int64(4) || n["satisfaction"] != int64(0) ||
+	// The denominators go with the rates, so that a screen can say 样本不足 for a rate of 4 cases,
+	// and the dispatches pending beside them.
+	if n := snap["rates_n"].(map[string]any); n["response"] != int64(4) || n["resolution"] != int64(6) || n["satisfaction"] != int64(0) ||
 		snap["min_sample"] != int64(governance.DefaultMinSample) {
 		t.Fatalf("rates_n %v, min_sample %v", n, snap["min_sample"])
+	}
+	if p := snap["rates_pending"].(map[string]any); p["response"] != int64(2) {
+		t.Fatalf("rates_pending %v", p)
 	}
 	if c := snap["children"].(map[string]any)[town].(map[string]any); c["new_today"] != int64(2) {
 		t.Fatalf("child %v", c)

@@ -57,13 +57,19 @@ const (
 	MNewPolice  // source police110 (110 联动)
 	MNewCenter  // source center (中心受理)
 	MNewOther   // any other source code (a deployment's own)
+	// MAwaitingSign counts, by the local day of their dispatch, the open cases whose last
+	// dispatch is neither signed nor returned and whose response window is still open: not yet
+	// decided for the response rate. The aggregator keeps it current with timers, as it keeps
+	// MOverdue.
+	MAwaitingSign
 	metricCount
 )
 
 var metricNames = [...]string{"", "open", "overdue", "new", "unlocated", "dispatched", "signed",
 	"resolved", "closed", "closed_ok", "satisfied", "basically", "unsatisfied", "returned",
 	"reopened", "flow_up", "flow_down", "flow_horizontal", "whistles", "signed_in_time",
-	"new_hotline12345", "new_grid", "new_app", "new_sensor", "new_police110", "new_center", "new_other"}
+	"new_hotline12345", "new_grid", "new_app", "new_sensor", "new_police110", "new_center", "new_other",
+	"awaiting_sign"}
 
 // Every metric has its name (a compile error otherwise).
 var _ [len(metricNames)]struct{} = [metricCount]struct{}{}

@@ -122,7 +122,8 @@
       cat_title: '一模块 · 今日新增分类', cat_total: '今日新增', no_data: '暂无数据', other: '其他',
       rates_title: '三率 · 吹哨率 · 今日', response: '响应率', resolution: '解决率', satisfaction: '满意率',
       whistle_rate: '吹哨率', whistles_today: '今日吹哨', band: { low: '偏低', ok: '正常', high: '偏高' },
-      few: '样本不足', few_n: '{n} 件 < {min}',
+      few: '样本不足', few_n: '{n} 件 < {min}', pending_n: '{n} 件待签收',
+      pending_title: '今日派单中有 {n} 件未签收、派单未满 2 小时：尚未到响应时限，暂不计入响应率',
       sources_title: '一端口 · 今日受理',
       src: { hotline12345: '12345 热线', grid: '网格员', app: '随手拍', sensor: '感知设备', police110: '110 联动', center: '中心受理', other: '其他' },
       map_title: '一网格 · 在办案件分布', map_title_new: '一网格 · 今日新增分布',
@@ -154,7 +155,8 @@
       cat_title: 'Cases by module · new today', cat_total: 'today', no_data: 'No data', other: 'Other',
       rates_title: 'Three rates & whistles · today', response: 'Response', resolution: 'Resolution', satisfaction: 'Satisfaction',
       whistle_rate: 'Whistle rate', whistles_today: 'blown', band: { low: 'low', ok: 'ok', high: 'high' },
-      few: 'Too few', few_n: 'n = {n} < {min}',
+      few: 'Too few', few_n: 'n = {n} < {min}', pending_n: '{n} awaiting',
+      pending_title: '{n} of today\'s dispatches are unsigned and within their 2-hour window: not yet counted in the response rate',
       sources_title: 'One port · new today',
       src: { hotline12345: '12345 hotline', grid: 'Grid workers', app: 'Citizen app', sensor: 'Sensors', police110: '110 police', center: 'Center', other: 'Other' },
       map_title: 'Grids · open cases', map_title_new: 'Grids · new today',
@@ -1278,7 +1280,7 @@
     const rates = o.rates || {};
     const rn = o.rates_n || {};
     const minN = num(o.min_sample);
-    setRate('rate-response', rates.response, rn.response, minN);
+    setRate('rate-response', rates.response, rn.response, minN, num((o.rates_pending || {}).response));
     setRate('rate-resolution', rates.resolution, rn.resolution, minN);
     setRate('rate-satisfaction', rates.satisfaction, rn.satisfaction, minN);
 
@@ -1377,20 +1379,23 @@
   }
 
   // setRate shows a rate in its ring: the figure, '—' without cases, or 样本不足 with the count
-  // when its n cases are fewer than minN.
-  function setRate(id, v, n, minN) {
+  // when its n cases are fewer than minN. pending (the response rate's dispatches still within
+  // their window) is said under the figure: they are not counted yet.
+  function setRate(id, v, n, minN, pending) {
     const el = $(id);
     const ring = el.querySelector('.ring');
     const val = el.querySelector('.rate-value');
     const sub = el.querySelector('.rate-n');
     const has = typeof v === 'number' && Number.isFinite(v);
     const few = has && tooFew(n, minN);
-    Z.rates[id.replace('rate-', '')] = { value: has ? v : null, n: typeof n === 'number' ? n : null, few };
+    const wait = pending > 0 ? pending : 0;
+    Z.rates[id.replace('rate-', '')] = { value: has ? v : null, n: typeof n === 'number' ? n : null, few, pending: wait };
     el.classList.toggle('few', few);
     if (sub) {
-      sub.hidden = !few;
-      sub.textContent = few ? fewText(n, minN) : '';
+      sub.hidden = !few && !wait;
+      sub.textContent = few ? fewText(n, minN) : wait ? t('pending_n').replace('{n}', String(wait)) : '';
     }
+    el.title = wait ? t('pending_title').replace('{n}', String(wait)) : '';
     if (!has || few) {
       val.textContent = few ? t('few') : '—';
       ring.style.setProperty('--p', '0');
