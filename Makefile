@@ -10,7 +10,9 @@ TRIM     := -trimpath
 # cross it (e2e/main_test.go), then runs for about eight.
 # -ldflags=-w: test binaries without DWARF (a quarter less link time each; stack traces and race
 # reports come from the runtime's own tables and keep their file:line).
-GOFLAGS_TEST ?= -race -count=1 -timeout 30m $(TRIM) -ldflags=-w
+# -p 3: three test packages at once on two cores; the browser tests wait on pages and timers
+# much of their time, and a third package uses the CPU they leave (README.md, "Tests").
+GOFLAGS_TEST ?= -race -count=1 -timeout 30m -p 3 $(TRIM) -ldflags=-w
 # The one server binary that the packages starting `zhili serve` use (ZHILI_BIN), built once
 # instead of once per test binary.
 TESTBIN  := bin/zhili-test
