@@ -197,8 +197,10 @@ func busyDay(t *testing.T, srv *server, n int) {
 func TestOverviewReadable(t *testing.T) {
 	t.Parallel()
 	srv, guard, ctx, page := wallServer(t)
-	// First a day of three dispatched cases (the first minutes after midnight): every rate is
-	// 样本不足 with its count under it, which must be as readable as the rest.
+	// First a day of three dispatched cases (the first minutes after midnight): the resolution
+	// rate is 样本不足 with its count under it, and the response rate, whose three dispatches are
+	// all within their window, says "3 件待签收" under its dash; both must be as readable as the
+	// rest.
 	now := time.Now()
 	var few strings.Builder
 	for i := range 3 {
@@ -210,8 +212,10 @@ func TestOverviewReadable(t *testing.T) {
 	for _, q := range []string{"&kiosk=1", "&kiosk=1&lang=en"} {
 		what := fmt.Sprintf("%s at 1920×1080, three cases", strings.TrimPrefix(q, "&"))
 		open(t, ctx, page+q, 1920, 1080)
-		if err := waitFor(ctx, `document.querySelectorAll('.rate.few .rate-n:not([hidden])').length >= 2 && window.__zhili.settled()`, 30*time.Second); err != nil {
-			t.Fatalf("%s: the rates not marked 样本不足: %s: %v", what, jsJSON(ctx, `__zhili.rates`), err)
+		if err := waitFor(ctx, `document.querySelectorAll('.rate.few .rate-n:not([hidden])').length >= 1 &&
+		    !document.querySelector('#rate-response .rate-n').hidden && window.__zhili.rates.response.pending === 3 &&
+		    window.__zhili.settled()`, 30*time.Second); err != nil {
+			t.Fatalf("%s: the rates not marked 样本不足 and pending: %s: %v", what, jsJSON(ctx, `__zhili.rates`), err)
 		}
 		checkFonts(t, ctx, what)
 		checkInside(t, ctx, what, 1920, 1080)
