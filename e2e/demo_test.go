@@ -272,39 +272,39 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 	// snapshot and the page: the page must show at least this count, then the server's count
 	// of the moment it is checked.
 	newToday := fmt.Sprintf("Z.counters.new_today >= %d", ov.Totals.NewToday)
-	newTodayAsServer := func(t *testing.T, ctx context.Context) {
+	// asServer waits until the page's value (js) equals the server's (pick of an overview:root
+	// snapshot), reading the server again when the page moved on; it returns that value.
+	asServer := func(t *testing.T, ctx context.Context, what, js string, pick func(overviewTotals) int) (int, bool) {
 		var want int
 		for range 3 {
 			var cur overviewTotals
 			wsSnapshot(t, srv, "overview:root", &cur)
-			want = cur.Totals.NewToday
-			if waitFor(ctx, fmt.Sprintf("window.__zhili.counters.new_today === %d", want), 10*time.Second) == nil {
-				return
+			want = pick(cur)
+			if waitFor(ctx, fmt.Sprintf("%s === %d", js, want), 10*time.Second) == nil {
+				return want, true
 			}
 		}
-		t.Errorf("今日新增 on the page %d, the server's %d", evalInt(t, ctx, "window.__zhili.counters.new_today"), want)
+		t.Errorf("%s on the page %d, the server's %d", what, evalInt(t, ctx, js), want)
+		return want, false
+	}
+	newTodayAsServer := func(t *testing.T, ctx context.Context) {
+		asServer(t, ctx, "今日新增", "window.__zhili.counters.new_today", func(o overviewTotals) int { return o.Totals.NewToday })
 	}
 	// The response rate's dispatches still within their window, as the server counts them, are
 	// said under its figure (N 件待签收) and left out of it.
 	pendingAsServer := func(t *testing.T, ctx context.Context) {
-		var want int
-		for range 3 {
-			var cur overviewTotals
-			wsSnapshot(t, srv, "overview:root", &cur)
-			want = cur.RatesPending.Response
-			if waitFor(ctx, fmt.Sprintf(`window.__zhili.rates.response.pending === %d`, want), 10*time.Second) == nil {
-				// 样本不足 (fewer decided than the minimum sample) takes the line first.
-				if !evalJS[bool](t, ctx, `window.__zhili.rates.response.few`) {
-					txt := evalJS[string](t, ctx, `(e => e.hidden ? '' : e.textContent)(document.querySelector('#rate-response .rate-n'))`)
-					if want := map[bool]string{true: fmt.Sprintf("%d 件待签收", want), false: ""}[want > 0]; txt != want {
-						t.Errorf("响应率 ring says %q, want %q", txt, want)
-					}
-				}
-				t.Logf("响应率: %d dispatches pending, as the server counts", want)
-				return
+		n, ok := asServer(t, ctx, "响应率 pending", "window.__zhili.rates.response.pending", func(o overviewTotals) int { return o.RatesPending.Response })
+		if !ok {
+			return
+		}
+		// 样本不足 (fewer decided than the minimum sample) takes the line first.
+		if !evalJS[bool](t, ctx, `window.__zhili.rates.response.few`) {
+			txt := evalJS[string](t, ctx, `(e => e.hidden ? '' : e.textContent)(document.querySelector('#rate-response .rate-n'))`)
+			if want := map[bool]string{true: fmt.Sprintf("%d 件待签收", n), false: ""}[n > 0]; txt != want {
+				t.Errorf("响应率 ring says %q, want %q", txt, want)
 			}
 		}
-		t.Errorf("响应率 pending on the page %d, the server's %d", evalInt(t, ctx, "window.__zhili.rates.response.pending"), want)
+		t.Logf("响应率: %d dispatches pending, as the server counts", n)
 	}
 	hotOK := `!(Z.sufficiency && Z.sufficiency.ok === false) && Z.marks.length >= 5`
 	// The window's header ends now, not at the end of its last bucket.
