@@ -17,7 +17,7 @@ type Signal struct {
 	Category   string        `json:"category,omitempty"`
 	Subject    string        `json:"subject,omitempty"` // whistle id, department code, place, cell, cluster id
 	Value      float64       `json:"value"`             // the measured figure
-	Sample     int           `json:"sample,omitempty"`  // sample size behind Value (response_rate: cases today)
+	Sample     int           `json:"sample,omitempty"`  // sample size behind Value (response_rate: cases dispatched today and decided)
 	Bound      float64       `json:"bound,omitempty"`   // a bound measured with Value (forecast: the upper band)
 	Window     time.Duration `json:"window,omitempty"`  // forecast, repeat: the window Value counts over
 	Stage      string        `json:"stage,omitempty"`   // whistle_late: signed | contacted | arrived (governance stages)
