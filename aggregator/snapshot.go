@@ -18,10 +18,9 @@ import (
 // writes its case state (cases and their events, rollup, whistles, duty, the timers of deadlines
 // and response windows, the recent feed) next to the store's checkpoint. On start it takes the
 // snapshot instead of replaying the whole history store when the snapshot was made at the store's
-// current
-// checkpoint, for the same partition, root region, time zone and case-keep window; otherwise
-// (a crash, another writer since, another configuration) it replays as before. Either way the
-// intake log after the checkpoint follows, so the state is the one a full replay gives.
+// current checkpoint, for the same partition, root region, time zone and case-keep window;
+// otherwise (a crash, another writer since, another configuration) it replays as before. Either
+// way the intake log after the checkpoint follows, so the state is the one a full replay gives.
 
 // snapVersion changes whenever the snapshot's layout or the meaning of the state changes: an
 // older snapshot is then ignored (a full replay).
