@@ -297,11 +297,21 @@ func demoPages(t *testing.T, srv *server, start, now time.Time) {
 		if !ok {
 			return
 		}
-		// 样本不足 (fewer decided than the minimum sample) takes the line first.
-		if !evalJS[bool](t, ctx, `window.__zhili.rates.response.few`) {
-			txt := evalJS[string](t, ctx, `(e => e.hidden ? '' : e.textContent)(document.querySelector('#rate-response .rate-n'))`)
-			if want := map[bool]string{true: fmt.Sprintf("%d 件待签收", n), false: ""}[n > 0]; txt != want {
-				t.Errorf("响应率 ring says %q, want %q", txt, want)
+		// The ring's line against the page's own count, read together (a dispatch may arrive
+		// meanwhile); 样本不足 (fewer decided than the minimum sample) takes the line first.
+		var ring struct {
+			Pending int    `json:"pending"`
+			Few     bool   `json:"few"`
+			Text    string `json:"text"`
+		}
+		if err := json.Unmarshal([]byte(evalJS[string](t, ctx, `JSON.stringify({pending: window.__zhili.rates.response.pending,
+			few: window.__zhili.rates.response.few,
+			text: (e => e.hidden ? '' : e.textContent)(document.querySelector('#rate-response .rate-n'))})`)), &ring); err != nil {
+			t.Fatal(err)
+		}
+		if !ring.Few {
+			if want := map[bool]string{true: fmt.Sprintf("%d 件待签收", ring.Pending), false: ""}[ring.Pending > 0]; ring.Text != want {
+				t.Errorf("响应率 ring says %q, want %q", ring.Text, want)
 			}
 		}
 		t.Logf("响应率: %d dispatches pending, as the server counts", n)
