@@ -697,9 +697,7 @@ func (b *Builder) alerts(br *Briefing, r *geo.Region, now time.Time) {
 	cov := st.Coverage.In(b.Cal.Location())
 	a.Coverage = &cov
 	if cov.Watched == 0 && st.Total.Raised == 0 {
-		// Nothing watched the period: zero raised would be no figure.
-		a.ByRule, a.List = []RuleFigures{}, []AlertRow{}
-		return
+		return // nothing watched the period: zero raised would be no figure
 	}
 	f := st.Total
 	a.Figures = &f

@@ -177,11 +177,12 @@ func (a *Alerting) Signals(now time.Time) []alerts.Signal {
 	root := m.tree.Root
 	for _, d := range m.depts {
 		code := update.DeptPrefix + d
-		decided := m.get(code, "", day, update.MDispatched) - m.get(code, "", day, update.MAwaitingSign)
-		if decided <= 0 {
+		num, decided := responseFigures(m.get(code, "", day, update.MSignedInTime),
+			m.get(code, "", day, update.MDispatched), m.get(code, "", day, update.MAwaitingSign))
+		if decided == 0 {
 			continue
 		}
-		s := a.regionSignal(alerts.KindResponseRate, root, float64(min(m.get(code, "", day, update.MSignedInTime), decided))/float64(decided))
+		s := a.regionSignal(alerts.KindResponseRate, root, float64(num)/float64(decided))
 		s.Subject, s.Sample = d, int(decided)
 		s.SubjectName, s.SubjectNameEn = a.name("dept", d)
 		out = append(out, s)

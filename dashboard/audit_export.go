@@ -184,15 +184,21 @@ func pct(v *float64) string {
 	return strconv.FormatFloat(*v*100, 'f', 1, 64) + "%"
 }
 
-// previousNote says how the previous period is compared.
 // notes are the history's note for an export (none when nothing is missing).
 func (h *History) notes() []string {
 	if h == nil || h.Note == nil {
 		return nil
 	}
-	return []string{"历史数据 history: " + h.Note["zh"] + " " + h.Note["en"]}
+	return []string{HistoryNoteLine(h.Note)}
 }
 
+// HistoryNoteLine is an export's line for a note on the history's cover ({zh, en}), in both
+// languages.
+func HistoryNoteLine(note map[string]string) string {
+	return "历史数据 history: " + note["zh"] + " " + note["en"]
+}
+
+// previousNote says how the previous period is compared.
 func previousNote(basis string, asOf *time.Time, loc *time.Location) string {
 	if basis == PreviousSameAge && asOf != nil {
 		return fmt.Sprintf("上期口径 previous basis: 同龄 same age — 上期工单计至 %s 的事件 the previous period's cases with their events up to %s", asOf.In(loc).Format(time.RFC3339), asOf.In(loc).Format(time.RFC3339))

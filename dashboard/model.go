@@ -348,6 +348,14 @@ func (m *Model) get(region, cat string, day int32, met update.Metric) int64 {
 	return m.counts[ckey{region: r, cat: c, day: day, metric: met}]
 }
 
+// responseFigures are the response rate's numerator and denominator from the day's counters:
+// the dispatches decided (signed in their window, or past it; those still in their window and
+// unsigned, update.MAwaitingSign, are pending, not misses) and those signed in time among them.
+func responseFigures(inTime, dispatched, awaiting int64) (num, den int64) {
+	den = max(0, dispatched-awaiting)
+	return min(inTime, den), den
+}
+
 func ratio(num, den int64) any {
 	if den <= 0 {
 		return nil
@@ -400,10 +408,8 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 	pp := m.peopleOn(day)
 	callbacks := g(r.Code, update.MSatisfied) + g(r.Code, update.MBasically) + g(r.Code, update.MUnsatisfied)
 	dispatched := g(r.Code, update.MDispatched)
-	// The response rate counts the dispatches decided: signed in their window, or past it. A
-	// dispatch still in its window and unsigned is pending (update.MAwaitingSign), not a miss.
 	awaiting := g(r.Code, update.MAwaitingSign)
-	decided := max(0, dispatched-awaiting)
+	respNum, decided := responseFigures(g(r.Code, update.MSignedInTime), dispatched, awaiting)
 	return map[string]any{
 		"region":      map[string]any{"code": r.Code, "name": r.Name, "level": int64(r.Level)},
 		"day":         update.DayString(day),
@@ -418,7 +424,7 @@ func (m *Model) overview(r *geo.Region, day int32) map[string]any {
 			"horizontal": g(r.Code, update.MFlowHorizontal),
 		},
 		"rates": map[string]any{
-			"response":     ratio(min(g(r.Code, update.MSignedInTime), decided), decided),
+			"response":     ratio(respNum, decided),
 			"resolution":   ratio(max(0, g(r.Code, update.MResolved)-g(r.Code, update.MReopened)), dispatched),
 			"satisfaction": ratio(g(r.Code, update.MSatisfied)+g(r.Code, update.MBasically), callbacks),
 		},
@@ -478,13 +484,13 @@ func (m *Model) deptRates(r *geo.Region, day int32) map[string]any {
 			continue
 		}
 		awaiting := g(update.MAwaitingSign)
-		decided := max(0, disp-awaiting)
+		respNum, decided := responseFigures(g(update.MSignedInTime), disp, awaiting)
 		out[d] = map[string]any{
 			"dispatched":    disp,
 			"awaiting_sign": awaiting,
 			"resolved":      g(update.MResolved),
 			"rates": map[string]any{
-				"response":     ratio(min(g(update.MSignedInTime), decided), decided),
+				"response":     ratio(respNum, decided),
 				"resolution":   ratio(max(0, g(update.MResolved)-g(update.MReopened)), disp),
 				"satisfaction": ratio(g(update.MSatisfied)+g(update.MBasically), callbacks),
 			},

@@ -422,7 +422,7 @@ func (s *Server) evalRankings(c *fiber.Ctx) error {
 		}
 		t := rankingTable(cfg, rk)
 		if last.Cover != nil {
-			t.Notes = append(t.Notes, "历史数据 history: "+last.Cover.Note["zh"]+" "+last.Cover.Note["en"])
+			t.Notes = append(t.Notes, dashboard.HistoryNoteLine(last.Cover.Note))
 		}
 		return s.export(c, "evaluation-rankings", nil, t)
 	}
